@@ -1,0 +1,28 @@
+# Two front-door targets (see README): `make demo` and `make test`.
+# Each builds .venv from scratch if needed, so a fresh machine needs nothing else.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+$(BIN)/uv:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+
+.PHONY: install install-test demo test lint
+install: $(BIN)/uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e .
+
+install-test: $(BIN)/uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[test]"
+
+demo: install
+	$(BIN)/segwise demo
+
+test: install-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: install-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy

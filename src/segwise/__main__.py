@@ -1,0 +1,5 @@
+"""``python -m segwise``: the command-line interface."""
+
+from segwise.cli import main
+
+main()

@@ -1,0 +1,130 @@
+"""``segwise rfm`` and ``segwise demo``: transactions to named RFM segments."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from segwise.cli._app import app, console, handle_errors
+
+if TYPE_CHECKING:
+    from segwise.pipeline import RFMResult
+
+
+class EngineChoice(str, Enum):
+    """Engines the CLI offers."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML config (columns, read, cleaning, ...).")
+]
+AsOfOpt = Annotated[
+    dt.datetime | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Reference date for recency (YYYY-MM-DD)."),
+]
+EngineOpt = Annotated[EngineChoice, typer.Option("--engine", help="Table engine.")]
+MasterOpt = Annotated[
+    str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
+]
+
+
+def run_with_progress(source: Path, **kwargs: object) -> RFMResult:
+    """Run the RFM pipeline with a spinner naming the current step."""
+    from segwise.pipeline import run_rfm
+
+    labels = {
+        "load": "Reading and parsing order lines",
+        "clean": "Applying cleaning rules",
+        "aggregate": "Aggregating customers",
+        "score": "Scoring and naming segments",
+    }
+    with console.status("Starting", spinner="dots") as status:
+        return run_rfm(
+            source,
+            progress=lambda step: status.update(labels.get(step, step)),
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+def print_result(result: RFMResult) -> None:
+    """Print the segment table, the recommended actions and the cleaning audit."""
+    summary = result.segment_summary()
+    seg = Table(title=f"RFM segments (as of {result.as_of})", title_justify="left")
+    for col in ("Segment", "Customers", "Share", "Revenue share", "Median R (days)",
+                "Median F", "Median M"):
+        seg.add_column(col, justify="left" if col == "Segment" else "right")
+    for row in summary.itertuples(index=False):
+        seg.add_row(
+            row.segment, f"{row.customers:,}", f"{row.share:.1%}", f"{row.revenue_share:.1%}",
+            _num(row.median_recency_days), _num(row.median_frequency),
+            _num(row.median_monetary, 2),
+        )
+    console.print(seg)
+    console.print("[b]Recommended actions[/]")
+    for row in summary.itertuples(index=False):
+        console.print(f"  [b]{row.segment}[/]: {row.action}", highlight=False)
+    audit = Table(title="Cleaning audit", title_justify="left")
+    for col in ("Step", "Rows", "Revenue", "What"):
+        audit.add_column(col, justify="right" if col in ("Rows", "Revenue") else "left")
+    for row in result.audit.itertuples(index=False):
+        audit.add_row(row.step, f"{row.rows:,}", _num(row.revenue, 2), row.description)
+    audit.add_row("[b]input[/]", f"[b]{int(result.audit['rows'].sum()):,}[/]", "", "rows read")
+    console.print(audit)
+
+
+def _num(value: float, digits: int = 0) -> str:
+    return "" if value != value else f"{value:,.{digits}f}"  # NaN prints empty
+
+
+@app.command()
+@handle_errors
+def rfm(
+    input: Annotated[Path, typer.Argument(help="Order lines: CSV(.gz), Parquet, Excel, JSON "
+                                               "lines, SQLite or DuckDB file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Customer table to write "
+                                                                "(.parquet or .csv).")],
+    config: ConfigOpt = None,
+    as_of: AsOfOpt = None,
+    engine: EngineOpt = EngineChoice.duckdb,
+    spark_master: MasterOpt = None,
+) -> None:
+    """Compute recency, frequency, monetary value, scores and named segments per customer."""
+    from segwise.config import load_config
+
+    result = run_with_progress(
+        input,
+        config=load_config(config),
+        as_of=as_of.date() if as_of else None,
+        engine=engine.value,
+        spark_master=spark_master,
+    )
+    print_result(result)
+    for path in result.write(output):
+        console.print(f"wrote {path}")
+
+
+@app.command()
+@handle_errors
+def demo(
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-d", help="Where to write "
+                                                                        "results.")] = Path(
+        "segwise-demo"
+    ),
+) -> None:
+    """Run the RFM job on the bundled UCI Online Retail log."""
+    from segwise.datasets import online_retail_path
+
+    source = online_retail_path()
+    console.print(f"Bundled data: UCI Online Retail (CC BY 4.0), {source.name}")
+    result = run_with_progress(source)
+    print_result(result)
+    for path in result.write(output_dir / "customers.parquet"):
+        console.print(f"wrote {path}")

@@ -1,0 +1,138 @@
+"""Run configuration, read from a TOML file.
+
+Example
+-------
+.. code-block:: toml
+
+    [columns]                # roles the names do not reveal
+    customer_id = "Kundennummer"
+
+    [read]
+    delimiter = ";"
+    encoding = "latin-1"
+    timestamp_format = "%d.%m.%Y %H:%M"
+
+    [cleaning]
+    cancellations = "drop"   # or "net" (default) or "keep"
+    outlier_max_z = 10.0
+
+    [rfm]
+    as_of = "2011-12-10"
+
+    [segments.patterns]      # replaces the whole map; must cover all 125 cells once
+    Champions = ["5[4-5]"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from segwise.clean import CleaningRules
+from segwise.exceptions import ConfigError
+from segwise.io import ReadOptions
+from segwise.io._roles import ROLES
+from segwise.segment.rfm import DEFAULT_ACTIONS, SegmentMap
+
+__all__ = ["SegwiseConfig", "load_config"]
+
+
+@dataclass(frozen=True)
+class SegwiseConfig:
+    """Everything a run can be told, with defaults that suit a typical retail export."""
+
+    columns: dict[str, str] = field(default_factory=dict)
+    read: ReadOptions = field(default_factory=ReadOptions)
+    cleaning: CleaningRules = field(default_factory=CleaningRules)
+    as_of: dt.date | None = None
+    segments: SegmentMap = field(default_factory=SegmentMap)
+
+
+def _build(cls: type, values: dict[str, Any], section: str, path: Path) -> Any:
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key(s) {', '.join(unknown)} in [{section}]; "
+            f"valid keys: {', '.join(names)}"
+        )
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    try:
+        return cls(**fixed)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    except TypeError as exc:
+        raise ConfigError(f"{path}: [{section}]: {exc}") from exc
+
+
+def load_config(path: str | Path | None) -> SegwiseConfig:
+    """Read a TOML config file; the defaults when ``path`` is None.
+
+    Parameters
+    ----------
+    path : str or Path or None
+        The TOML file.
+
+    Returns
+    -------
+    SegwiseConfig
+        The validated configuration.
+
+    Raises
+    ------
+    ConfigError
+        On a missing file, invalid TOML, unknown section or key, or invalid value.
+    """
+    if path is None:
+        return SegwiseConfig()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: config file not found") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    known = {"columns", "read", "cleaning", "rfm", "segments"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown section(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}"
+        )
+    columns = data.get("columns", {})
+    bad_roles = sorted(set(columns) - set(ROLES))
+    if bad_roles:
+        raise ConfigError(
+            f"{path}: unknown role(s) {', '.join(bad_roles)} in [columns]; valid: {', '.join(ROLES)}"
+        )
+    rfm = dict(data.get("rfm", {}))
+    as_of = rfm.pop("as_of", None)
+    if rfm:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(rfm)} in [rfm]; valid: as_of")
+    if isinstance(as_of, str):
+        try:
+            as_of = dt.date.fromisoformat(as_of)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: [rfm] as_of = {as_of!r} is not a YYYY-MM-DD date") from exc
+    segments = data.get("segments", {})
+    seg_unknown = sorted(set(segments) - {"patterns", "actions"})
+    if seg_unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(seg_unknown)} in [segments]")
+    segment_map = SegmentMap()
+    if segments:
+        patterns = {k: tuple(v) for k, v in segments.get("patterns", segment_map.patterns).items()}
+        actions = {**DEFAULT_ACTIONS, **segments.get("actions", {})}
+        try:
+            segment_map = SegmentMap(patterns, {k: actions[k] for k in patterns if k in actions})
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: [segments]: {exc}") from exc
+    return SegwiseConfig(
+        columns=dict(columns),
+        read=_build(ReadOptions, data.get("read", {}), "read", path),
+        cleaning=_build(CleaningRules, data.get("cleaning", {}), "cleaning", path),
+        as_of=as_of,
+        segments=segment_map,
+    )

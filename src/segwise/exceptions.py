@@ -1,0 +1,21 @@
+"""Exceptions raised by segwise.
+
+Every error a user can cause carries a message that names the file, the row or
+column at fault and the fix, so that the CLI can print it as a one-line reason.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "InputError", "SegwiseError"]
+
+
+class SegwiseError(Exception):
+    """Base class of every error segwise raises on purpose."""
+
+
+class InputError(SegwiseError):
+    """An input file cannot be used as it is (missing column, unreadable, empty, ...)."""
+
+
+class ConfigError(SegwiseError):
+    """A configuration value or file is invalid."""

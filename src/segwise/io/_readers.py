@@ -1,0 +1,500 @@
+"""Read a transaction log from any supported file into a typed Ibis table.
+
+Parsing happens in Ibis expressions, so a value that cannot be parsed is never dropped:
+its row is quarantined with the source row number and a reason naming the column.
+Lines too malformed to split into columns (wrong field count, invalid UTF-8) are taken
+from DuckDB's CSV reject tables and quarantined the same way.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+
+from segwise._engine import connect, duckdb_connection
+from segwise.exceptions import ConfigError, InputError
+from segwise.io._roles import ColumnRoles, resolve_roles
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import ibis.expr.types as ir
+    from ibis.backends.sql import SQLBackend
+
+__all__ = ["STANDARD_COLUMNS", "ReadOptions", "Transactions", "detect_format", "load_transactions"]
+
+#: Columns of the typed transaction table every later step works on.
+STANDARD_COLUMNS: dict[str, str] = {
+    "customer_id": "string",
+    "order_id": "string",
+    "ts": "timestamp",
+    "quantity": "float64",
+    "unit_price": "float64",
+    "revenue": "float64",
+    "product_id": "string",
+    "description": "string",
+    "country": "string",
+}
+
+#: Timestamp layouts tried, in this order, when none is configured; ties go to the first.
+TIMESTAMP_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d",
+    "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d",
+)
+
+_FORMATS = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
+    ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel", ".jsonl": "json", ".ndjson": "json",
+    ".json": "json", ".sqlite": "sqlite", ".sqlite3": "sqlite", ".db": "sqlite",
+    ".duckdb": "duckdb",
+}
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a source file; every field is optional.
+
+    Parameters
+    ----------
+    delimiter : str, optional
+        CSV field separator; sniffed when omitted.
+    encoding : str, optional
+        CSV text encoding (``utf-8``, ``latin-1``, ``utf-16``); UTF-8 when omitted.
+    sheet : str or int, optional
+        Excel sheet name or index; the first sheet when omitted.
+    table : str, optional
+        Table to read from a SQLite or DuckDB database file.
+    timestamp_format : str, optional
+        strptime layout of the timestamp column; detected from the data when omitted.
+    max_quarantine_share : float, default=0.05
+        Above this share of quarantined rows the load stops with an error instead,
+        because so many bad rows mean a wrong setting (delimiter, encoding, layout).
+    """
+
+    delimiter: str | None = None
+    encoding: str | None = None
+    sheet: str | int | None = None
+    table: str | None = None
+    timestamp_format: str | None = None
+    max_quarantine_share: float = 0.05
+
+
+@dataclass
+class Transactions:
+    """A loaded, typed transaction log.
+
+    Attributes
+    ----------
+    table : ibis.Table
+        Rows that parsed, with the columns of :data:`STANDARD_COLUMNS` (lazy).
+    quarantine : pandas.DataFrame
+        Rows that did not parse: ``row`` (1-based data row, ``None`` where the format has
+        no row order), ``reason``, and the raw values.
+    n_input : int
+        Rows read from the source, quarantined ones included.
+    source : str
+        Where the rows came from.
+    roles : ColumnRoles
+        Which source column played which role.
+    backend : ibis backend
+        The engine holding ``table``.
+    """
+
+    table: ir.Table
+    quarantine: pd.DataFrame
+    n_input: int
+    source: str
+    roles: ColumnRoles
+    backend: Any = field(repr=False)
+
+    @property
+    def n_quarantined(self) -> int:
+        """Number of quarantined rows."""
+        return len(self.quarantine)
+
+
+def detect_format(path: Path) -> str:
+    """Return the reader for a path from its suffixes (``.csv.gz`` reads as CSV)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in {".gz", ".zst", ".bz2"}:
+        suffixes = suffixes[:-1]
+    fmt = _FORMATS.get(suffixes[-1]) if suffixes else None
+    if fmt is None:
+        raise InputError(
+            f"{path}: unknown file type {''.join(path.suffixes) or '(no suffix)'}; "
+            f"use one of {', '.join(sorted(_FORMATS))} (optionally .gz)"
+        )
+    return fmt
+
+
+# Ibis knows no try_strptime; DuckDB has it, and parsing always happens in DuckDB.
+@ibis.udf.scalar.builtin
+def try_strptime(value: str, fmt: str) -> datetime:  # type: ignore[empty-body]
+    """DuckDB's ``try_strptime``: NULL where the value does not match the layout."""
+
+
+def load_transactions(
+    source: str | Path,
+    *,
+    columns: Mapping[str, str] | None = None,
+    read: ReadOptions | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+) -> Transactions:
+    """Load a transaction log into a typed table, quarantining rows that do not parse.
+
+    Parameters
+    ----------
+    source : str or Path
+        CSV/TSV (optionally gzip-compressed), Parquet, Excel, JSON lines, SQLite or DuckDB file.
+    columns : mapping of role to column name, optional
+        Explicit column roles; the rest are recognised from common names.
+    read : ReadOptions, optional
+        Reader settings.
+    engine : {"duckdb", "spark"}, default="duckdb"
+        Engine that will hold the table for later steps.
+    spark_master : str, optional
+        Spark master URL when ``engine="spark"``.
+
+    Returns
+    -------
+    Transactions
+        The typed table, the quarantined rows and the input count.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, empty, unreadable, lacks a required column, or has too
+        many rows that do not parse.
+    """
+    read = read or ReadOptions()
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"{path}: no such file. Fix: check the path")
+    if path.is_dir() or path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty. Fix: export the order lines again")
+    fmt = detect_format(path)
+    if engine == "spark" and fmt == "parquet":
+        # Spark reads Parquet itself, so large files never pass through this process.
+        backend = connect("spark", spark_master=spark_master)
+        raw = backend.read_parquet(str(path))
+        rejects = pd.DataFrame()
+    else:
+        duck = duckdb_connection()
+        raw, rejects = _read_raw(duck, path, fmt, read)
+        backend = duck
+    roles = resolve_roles([c for c in raw.columns if c != "_row"], columns, source=path)
+    parsed = _parse(raw, roles, read, path)
+    if "_row" in raw.columns:
+        # The file was read into DuckDB anyway: keep the parsed rows so that later queries
+        # do not parse every timestamp again.
+        parsed = backend.create_table(f"parsed_{id(parsed)}", parsed, temp=True)
+    bad = parsed.filter(parsed._reason.notnull())
+    quarantine = _quarantine_frame(bad, roles, rejects)
+    n_input = int(raw.count().execute()) + len(rejects)
+    if n_input == 0:
+        raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
+    _check_quarantine_share(quarantine, n_input, read, path, roles)
+    table = parsed.filter(parsed._reason.isnull()).select(*STANDARD_COLUMNS)
+    if engine == "spark" and backend is not None and not _is_spark(backend):
+        backend = connect("spark", spark_master=spark_master)
+        table = _to_spark(backend, table)
+    return Transactions(table, quarantine, n_input, str(path), roles, backend)
+
+
+def _to_spark(backend: Any, table: ir.Table) -> ir.Table:
+    """Hand a table parsed in DuckDB to Spark as a temporary view."""
+    name = f"segwise_tx_{id(table):x}"
+    frame = table.to_pandas()
+    backend._session.createDataFrame(frame, schema=_spark_schema(table)).createOrReplaceTempView(
+        name
+    )
+    return backend.table(name)
+
+
+def _spark_schema(table: ir.Table) -> str:
+    kinds = {"string": "string", "timestamp": "timestamp", "float64": "double"}
+    return ", ".join(f"{c} {kinds[t]}" for c, t in STANDARD_COLUMNS.items() if c in table.columns)
+
+
+def _is_spark(backend: Any) -> bool:
+    return getattr(backend, "name", "") == "pyspark"
+
+
+def _read_raw(
+    duck: Any, path: Path, fmt: str, read: ReadOptions
+) -> tuple[ir.Table, pd.DataFrame]:
+    """Read the file into DuckDB with a 1-based ``_row`` column; return it and CSV rejects."""
+    con: duckdb.DuckDBPyConnection = duck.con
+    rejects = pd.DataFrame()
+    try:
+        if fmt == "csv":
+            return _read_csv(duck, path, read)
+        if fmt == "parquet":
+            return duck.read_parquet(str(path)), rejects
+        if fmt == "json":
+            con.execute(
+                "CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, * "
+                "FROM read_json(?, format='auto')",
+                [str(path)],
+            )
+        elif fmt == "excel":
+            frame = pd.read_excel(path, sheet_name=read.sheet or 0, dtype=object)
+            _register_frame(con, frame)
+        elif fmt == "sqlite":
+            _register_frame(con, _read_sqlite(path, read.table))
+        else:
+            _register_frame(con, _read_duckdb_file(path, read.table))
+    except (duckdb.Error, ValueError, OSError, sqlite3.Error) as exc:
+        raise InputError(f"{path}: cannot read the file as {fmt}: {_first_line(exc)}") from exc
+    return duck.table("raw"), rejects
+
+
+def _register_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
+    frame = frame.copy()
+    # Mixed-type object columns (Excel cells) are read as text and parsed like CSV fields.
+    for col in frame.columns[frame.dtypes == object]:
+        frame[col] = frame[col].map(lambda v: None if pd.isna(v) else str(v))
+    frame.insert(0, "_row", range(1, len(frame) + 1))
+    con.register("raw_frame", frame)
+    con.execute("CREATE TEMP TABLE raw AS SELECT * FROM raw_frame")
+    con.unregister("raw_frame")
+
+
+def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, pd.DataFrame]:
+    con: duckdb.DuckDBPyConnection = duck.con
+    opts = ["header=true", "all_varchar=true", "store_rejects=true", "null_padding=false"]
+    params: list[Any] = [str(path)]
+    if read.delimiter:
+        opts.append("delim=?")
+        params.append(read.delimiter)
+    if read.encoding:
+        opts.append("encoding=?")
+        params.append(read.encoding)
+    sql = (
+        "CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, * "
+        f"FROM read_csv(?, {', '.join(opts)})"
+    )
+    try:
+        con.execute(sql, params)
+    except duckdb.Error as exc:
+        raise InputError(
+            f"{path}: cannot read the file as CSV: {_first_line(exc)}. "
+            "Fix: check [read] delimiter and encoding in the config"
+        ) from exc
+    rejects = con.execute(
+        "SELECT line AS row, string_agg(DISTINCT error_type || ': ' || error_message, '; ') "
+        "AS reason, any_value(csv_line) AS raw_line FROM reject_errors GROUP BY line ORDER BY line"
+    ).df()
+    if len(rejects):
+        # DuckDB counts file lines from 1 with the header as line 1; rows count data lines.
+        rejects["row"] = rejects["row"].astype("int64") - 1
+        rejects["reason"] = "unreadable line (" + rejects["reason"].str.slice(0, 200) + ")"
+        if read.encoding is None and rejects["reason"].str.contains("UNICODE").any():
+            rejects["reason"] += "; set [read] encoding = \"latin-1\" if the file is not UTF-8"
+    return duck.table("raw"), rejects
+
+
+def _read_sqlite(path: Path, table: str | None) -> pd.DataFrame:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        name = _pick_table(path, names, table)
+        quoted = '"' + name.replace('"', '""') + '"'
+        return pd.read_sql_query(f"SELECT * FROM {quoted}", con)  # noqa: S608 - quoted identifier
+
+
+def _read_duckdb_file(path: Path, table: str | None) -> pd.DataFrame:
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")]
+        name = _pick_table(path, names, table)
+        return con.table(name).df()
+
+
+def _pick_table(path: Path, names: list[str], table: str | None) -> str:
+    if table is not None:
+        if table not in names:
+            raise InputError(
+                f"{path}: no table {table!r} (tables: {', '.join(names) or 'none'}). "
+                "Fix: set [read] table to one of them"
+            )
+        return table
+    if len(names) != 1:
+        raise InputError(
+            f"{path}: {len(names)} tables ({', '.join(names) or 'none'}); "
+            "Fix: name the one to read with [read] table = \"...\""
+        )
+    return names[0]
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _blank(value: ir.Value) -> ir.BooleanValue:
+    if value.type().is_string():
+        return value.isnull() | (value.strip() == "")
+    return value.isnull()
+
+
+def _as_float(value: ir.Value) -> ir.FloatingValue:
+    if value.type().is_numeric():
+        return value.cast("float64")
+    return value.cast("string").strip().try_cast("float64")
+
+
+def _as_text(value: ir.Value) -> ir.StringValue:
+    text = value.cast("string").strip()
+    return ibis.ifelse(text == "", ibis.null(), text)
+
+
+def _as_id(value: ir.Value) -> ir.StringValue:
+    """Identifiers as text; ``17850.0`` (a float export of an integer id) becomes ``17850``."""
+    if value.type().is_floating():
+        return ibis.ifelse(value.isnull(), ibis.null(), value.cast("int64").cast("string"))
+    return _as_text(value).re_replace(r"^(\d+)\.0+$", r"\1")
+
+
+def _sample_strings(value: ir.Value, n: int = 2000) -> list[str]:
+    col = value.cast("string").strip().name("v")
+    sample = col.as_table().filter(col.notnull() & (col != "")).distinct().limit(n)
+    return [str(v) for v in sample.to_pandas()["v"]]
+
+
+def _detect_timestamp_format(values: list[str], path: Path, column: str) -> str:
+    best, best_ok = TIMESTAMP_FORMATS[0], -1
+    for fmt in TIMESTAMP_FORMATS:
+        ok = sum(1 for v in values if _parses(v, fmt))
+        if ok > best_ok:
+            best, best_ok = fmt, ok
+    if values and best_ok < 0.5 * len(values):
+        examples = ", ".join(repr(v) for v in itertools.islice(values, 3))
+        raise InputError(
+            f"{path}: column {column}: cannot recognise the timestamp layout of values such as "
+            f"{examples}. Fix: set [read] timestamp_format, e.g. \"%d/%m/%Y %H:%M\""
+        )
+    return best
+
+
+def _parses(value: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(value, fmt)  # noqa: DTZ007 - naive local times, as in the source
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_timestamp(
+    value: ir.Value, read: ReadOptions, path: Path, column: str, spark: bool
+) -> ir.TimestampValue:
+    if value.type().is_timestamp():
+        return value.cast(dt.Timestamp())
+    if value.type().is_date():
+        return value.cast("timestamp")
+    if spark:
+        if read.timestamp_format:
+            raise ConfigError(
+                f"{path}: with engine spark, Parquet timestamps stored as text must be ISO-8601;"
+                " convert the column or load with engine duckdb"
+            )
+        return value.cast("string").try_cast("timestamp")
+    fmt = read.timestamp_format or _detect_timestamp_format(_sample_strings(value), path, column)
+    return try_strptime(value.cast("string").strip(), fmt)
+
+
+_SRC = "_src_"
+
+
+def _parse(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path) -> ir.Table:
+    """Typed standard columns plus ``_reason``: why the row cannot be used, else NULL."""
+    spark = _is_spark(raw._find_backend())
+    # Source columns keep a prefix: engines compare names case-insensitively, so a source
+    # column "Quantity" would otherwise collide with the standard "quantity".
+    raw = raw.rename({_SRC + c: c for c in raw.columns if c != "_row"})
+    r = {role: _SRC + col for role, col in roles.items()}
+    ts = _parse_timestamp(raw[r["timestamp"]], read, path, r["timestamp"], spark)
+    quantity = _as_float(raw[r["quantity"]]) if "quantity" in r else ibis.literal(1.0)
+    name = dict(roles.items())
+    checks: list[tuple[ir.BooleanValue, str]] = [
+        (_blank(raw[r["timestamp"]]), f"{name['timestamp']}: empty timestamp"),
+        (ts.isnull(), f"{name['timestamp']}: not a timestamp"),
+    ]
+    if "quantity" in r:
+        checks += [
+            (_blank(raw[r["quantity"]]), f"{name['quantity']}: empty quantity"),
+            (quantity.isnull(), f"{name['quantity']}: not a number"),
+        ]
+    if "amount" in r:
+        revenue = _as_float(raw[r["amount"]])
+        unit_price = ibis.ifelse(quantity == 0, revenue, revenue / quantity.abs())
+        checks += [
+            (_blank(raw[r["amount"]]), f"{name['amount']}: empty amount"),
+            (revenue.isnull(), f"{name['amount']}: not a number"),
+        ]
+    else:
+        unit_price = _as_float(raw[r["unit_price"]])
+        revenue = quantity * unit_price
+        checks += [
+            (_blank(raw[r["unit_price"]]), f"{name['unit_price']}: empty price"),
+            (unit_price.isnull(), f"{name['unit_price']}: not a number"),
+        ]
+    customer = _as_id(raw[r["customer_id"]])
+    order = _as_id(raw[r["order_id"]]) if "order_id" in r else None
+    if order is None:
+        # Purchase-occasion convention: one order per customer and timestamp.
+        order = customer.concat("@", ts.cast("string"))
+    reason = ibis.cases(*checks, else_=ibis.null("string"))
+    optional = {
+        name: _as_text(raw[r[name]]) if name in r else ibis.null("string")
+        for name in ("product_id", "description", "country")
+    }
+    return raw.mutate(
+        customer_id=customer,
+        order_id=order,
+        ts=ts,
+        quantity=quantity,
+        unit_price=unit_price,
+        revenue=revenue,
+        **optional,
+        _reason=reason,
+    )
+
+
+def _quarantine_frame(bad: ir.Table, roles: ColumnRoles, rejects: pd.DataFrame) -> pd.DataFrame:
+    source_cols = list(dict.fromkeys(col for _, col in roles.items()))
+    keep = {"row": "_row"} if "_row" in bad.columns else {}
+    keep |= {"reason": "_reason"} | {col: _SRC + col for col in source_cols}
+    frame = bad.select(**keep).to_pandas()
+    for col in source_cols:
+        frame[col] = frame[col].astype("string")
+    if "row" not in frame:
+        frame.insert(0, "row", pd.array([None] * len(frame), dtype="Int64"))
+    if len(rejects):
+        frame = pd.concat([frame, rejects], ignore_index=True)
+    frame["row"] = frame["row"].astype("Int64")
+    return frame.sort_values("row", kind="stable", ignore_index=True)
+
+
+def _check_quarantine_share(
+    quarantine: pd.DataFrame, n_input: int, read: ReadOptions, path: Path, roles: ColumnRoles
+) -> None:
+    share = len(quarantine) / n_input
+    if share <= read.max_quarantine_share:
+        return
+    first = quarantine.iloc[0]
+    where = f"row {first['row']}" if pd.notna(first["row"]) else "first bad row"
+    raise InputError(
+        f"{path}: {len(quarantine):,} of {n_input:,} rows ({share:.0%}) cannot be parsed; "
+        f"{where}: {first['reason']}. Fix: check [read] delimiter, encoding and "
+        f"timestamp_format, or the [columns] mapping (now {dict(roles.items())}); "
+        "raise [read] max_quarantine_share to accept them"
+    )

@@ -1,0 +1,200 @@
+"""The RFM job end to end: load, clean with audit, RFM features, scores and named segments.
+
+The CLI, the report and the web app all call :func:`run_rfm`; none of them repeats its logic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from segwise.clean import CleanedLines, clean_transactions
+from segwise.config import SegwiseConfig
+from segwise.exceptions import ConfigError, InputError
+from segwise.features.rfm import customer_aggregates, finish_rfm
+from segwise.io import load_transactions
+from segwise.segment.rfm import RFMScorer, assign_segments
+
+__all__ = ["RFMResult", "run_rfm", "write_table"]
+
+
+def _nothing(step: str) -> None:
+    """Default progress callback."""
+
+
+@dataclass
+class RFMResult:
+    """Everything one RFM run produced.
+
+    Attributes
+    ----------
+    customers : pandas.DataFrame
+        One row per customer: RFM features, scores, cell, segment and action.
+    audit : pandas.DataFrame
+        Rows and revenue per cleaning step; ``rows`` sums to the input row count.
+    quarantine : pandas.DataFrame
+        Input rows that could not be parsed, with the reason.
+    as_of : date
+        Reference date of recency.
+    cleaned : CleanedLines
+        The cleaned lines, for further features (products, CLV).
+    scorer : RFMScorer
+        The fitted scorer, to score new customers on the same scale.
+    config : SegwiseConfig
+        The configuration used.
+    """
+
+    customers: pd.DataFrame
+    audit: pd.DataFrame
+    quarantine: pd.DataFrame
+    as_of: dt.date
+    cleaned: CleanedLines
+    scorer: RFMScorer
+    config: SegwiseConfig = field(repr=False)
+
+    def segment_summary(self) -> pd.DataFrame:
+        """Per segment: customers, share of customers and of revenue, median R, F and M.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per segment in the order of the segment map, empty segments included.
+        """
+        c = self.customers
+        order = list(self.config.segments.patterns)
+        g = c.groupby("segment", observed=False)
+        total_rev = c["monetary"].clip(lower=0).sum()
+        out = pd.DataFrame(
+            {
+                "customers": g.size(),
+                "share": g.size() / max(len(c), 1),
+                "revenue_share": g["monetary"].apply(lambda s: s.clip(lower=0).sum())
+                / (total_rev or 1.0),
+                "median_recency_days": g["recency_days"].median(),
+                "median_frequency": g["frequency"].median(),
+                "median_monetary": g["monetary"].median(),
+            }
+        ).reindex(order)
+        out["customers"] = out["customers"].fillna(0).astype("int64")
+        out[["share", "revenue_share"]] = out[["share", "revenue_share"]].fillna(0.0)
+        out["action"] = [dict(self.config.segments.actions)[s] for s in out.index]
+        return out.rename_axis("segment").reset_index()
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write the customer table, and the audit and quarantine beside it.
+
+        Parameters
+        ----------
+        out : str or Path
+            ``.parquet`` or ``.csv`` file for the customers; ``<stem>.audit.csv`` and, if any
+            row was quarantined, ``<stem>.quarantine.csv`` go next to it.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        out = Path(out)
+        written = [write_table(self.customers, out)]
+        written.append(write_table(self.audit, out.with_name(out.stem + ".audit.csv")))
+        if len(self.quarantine):
+            written.append(
+                write_table(self.quarantine, out.with_name(out.stem + ".quarantine.csv"))
+            )
+        return written
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a DataFrame as Parquet or CSV, chosen by the file extension.
+
+    Raises
+    ------
+    ConfigError
+        For any other extension.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in {".parquet", ".csv"}:
+        raise ConfigError(f"{path}: output must end in .parquet or .csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".parquet":
+        df.to_parquet(path, index=False)
+    else:
+        df.to_csv(path, index=False)
+    return path
+
+
+def run_rfm(
+    source: str | Path,
+    *,
+    config: SegwiseConfig | None = None,
+    as_of: dt.date | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    progress: Callable[[str], None] = _nothing,
+) -> RFMResult:
+    """Load, clean, compute RFM and name segments.
+
+    Parameters
+    ----------
+    source : str or Path
+        The order-line file.
+    config : SegwiseConfig, optional
+        Column roles, reader, cleaning and segment settings.
+    as_of : date, optional
+        Reference date for recency; overrides the config; the day after the last purchase
+        when neither gives one.
+    engine : {"duckdb", "spark"}, default="duckdb"
+        Engine for the table work.
+    spark_master : str, optional
+        Spark master URL (``local[*]`` when omitted).
+    progress : callable, optional
+        Called with the name of each step as it starts.
+
+    Returns
+    -------
+    RFMResult
+        Customers with segments, the audit and the quarantine.
+    """
+    config = config or SegwiseConfig()
+    progress("load")
+    tx = load_transactions(
+        source, columns=config.columns, read=config.read, engine=engine, spark_master=spark_master
+    )
+    progress("clean")
+    cleaned = clean_transactions(tx, config.cleaning)
+    progress("aggregate")
+    lines = cleaned.lines
+    # One grouped scan gives both the audit (summed over customers) and the RFM aggregates
+    # (the kept group), so the data are read once.
+    by = lines.group_by(["_reason", "customer_id"]).aggregate(
+        **cleaned.audit_metrics(), **customer_aggregates(lines)
+    )
+    summary = by.to_pandas()
+    audit = cleaned.audit(summary)
+    kept = summary[summary["_reason"].isna()]
+    rfm = finish_rfm(kept, as_of or config.as_of)
+    if rfm.empty:
+        raise InputError(
+            f"{source}: no customer is left after cleaning (see the audit: "
+            + ", ".join(f"{s} {n:,}" for s, n in zip(audit["step"], audit["rows"], strict=True) if n)
+            + "). Fix: check the [columns] mapping and the [cleaning] rules"
+        )
+    progress("score")
+    scorer = RFMScorer().fit(rfm)
+    scores = scorer.transform(rfm)
+    customers = pd.concat([rfm, scores, assign_segments(scores, config.segments)], axis=1)
+    customers.attrs["as_of"] = rfm.attrs["as_of"]
+    return RFMResult(
+        customers=customers,
+        audit=audit,
+        quarantine=tx.quarantine,
+        as_of=dt.date.fromisoformat(rfm.attrs["as_of"]),
+        cleaned=cleaned,
+        scorer=scorer,
+        config=config,
+    )

@@ -1,0 +1,1 @@
+"""Describe, name and compare segments."""

@@ -1,0 +1,282 @@
+"""RFM scores and named segments.
+
+Scores are quantile bins learned by :class:`RFMScorer`, which keeps its bin edges so that
+new customers are scored on the same scale. Tied values always share a score (no rank
+tie-breaking), so the result never depends on row order.
+
+Segment names come from a map over the recency score and the mean of the frequency and
+monetary scores (the "R x FM" grid used across the RFM literature). The map is checked to
+be a partition of all 125 score cells: every customer gets exactly one named segment,
+unlike maps with overlapping intervals that leave customers in "Others".
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from segwise.exceptions import ConfigError
+
+__all__ = [
+    "DEFAULT_ACTIONS",
+    "DEFAULT_SEGMENT_MAP",
+    "RFMScorer",
+    "SegmentMap",
+    "assign_segments",
+    "fm_score",
+]
+
+#: Segment -> patterns over the two-digit key "<R><FM>" (R and FM scores, 1 to 5).
+DEFAULT_SEGMENT_MAP: dict[str, tuple[str, ...]] = {
+    "Champions": ("5[4-5]", "45"),
+    "Loyal": ("44", "3[4-5]"),
+    "Potential Loyalist": ("[4-5][2-3]",),
+    "New": ("51",),
+    "Promising": ("41",),
+    "Need Attention": ("33",),
+    "About to Sleep": ("3[1-2]",),
+    "At Risk": ("[1-2][3-4]",),
+    "Can't Lose Them": ("[1-2]5",),
+    "Hibernating": ("2[1-2]", "12"),
+    "Lost": ("11",),
+}
+
+#: Recommended action per segment.
+DEFAULT_ACTIONS: dict[str, str] = {
+    "Champions": "Reward them: early access, loyalty perks, ask for reviews and referrals; "
+    "no discounts needed.",
+    "Loyal": "Upsell higher-value products and enrol them in the loyalty programme.",
+    "Potential Loyalist": "Offer membership or a loyalty scheme and recommend related products.",
+    "New": "Onboard well: welcome series and an incentive for the second order.",
+    "Promising": "Build awareness with popular products and a small first-repeat incentive.",
+    "Need Attention": "Time-limited offers based on past purchases before they slip away.",
+    "About to Sleep": "Reconnect with bestsellers and a modest discount; ask for feedback.",
+    "At Risk": "Personalised win-back campaign with offers matched to what they used to buy.",
+    "Can't Lose Them": "Personal outreach from a human, a strong win-back offer, "
+    "find out what went wrong.",
+    "Hibernating": "Low-cost reactivation with relevant offers; otherwise let them rest.",
+    "Lost": "Do not spend on them; include only in cheap broad campaigns.",
+}
+
+
+def fm_score(f: np.ndarray | pd.Series, m: np.ndarray | pd.Series) -> np.ndarray:
+    """Combine frequency and monetary scores: their mean, halves rounded up."""
+    return np.floor((np.asarray(f) + np.asarray(m)) / 2 + 0.5).astype("int64")
+
+
+@dataclass(frozen=True)
+class SegmentMap:
+    """Named segments over the R x FM score grid, with a recommended action each.
+
+    Parameters
+    ----------
+    patterns : mapping of segment name to patterns
+        Regular expressions matched in full against ``f"{R}{FM}"``.
+    actions : mapping of segment name to text
+        Recommended action per segment.
+
+    Raises
+    ------
+    ConfigError
+        If the map is not a partition of the 125 RFM cells, or an action is missing.
+    """
+
+    patterns: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_SEGMENT_MAP)
+    )
+    actions: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+
+    def __post_init__(self) -> None:
+        compiled = {}
+        for name, pats in self.patterns.items():
+            if isinstance(pats, str):
+                raise ConfigError(f"segment {name!r}: give a list of patterns, not one string")
+            try:
+                compiled[name] = [re.compile(p) for p in pats]
+            except re.error as exc:
+                raise ConfigError(f"segment {name!r}: bad pattern: {exc}") from exc
+        missing_actions = sorted(set(self.patterns) - set(self.actions))
+        if missing_actions:
+            raise ConfigError(f"no action for segment(s): {', '.join(missing_actions)}")
+        problems = []
+        for cell in self.cells():
+            key = f"{cell[0]}{fm_score(cell[1], cell[2])}"
+            hits = [n for n, pats in compiled.items() if any(p.fullmatch(key) for p in pats)]
+            if len(hits) != 1:
+                what = "no segment" if not hits else "segments " + ", ".join(hits)
+                problems.append(f"RFM cell {cell[0]}{cell[1]}{cell[2]} (key {key}): {what}")
+        if problems:
+            raise ConfigError(
+                "the segment map must put every RFM cell in exactly one segment: "
+                + "; ".join(problems[:5])
+                + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+            )
+
+    @staticmethod
+    def cells() -> list[tuple[int, int, int]]:
+        """All 125 (R, F, M) score cells."""
+        return list(itertools.product(range(1, 6), repeat=3))
+
+    def lookup(self) -> dict[str, str]:
+        """Segment name for every two-digit ``R FM`` key."""
+        out = {}
+        for r, fm in itertools.product(range(1, 6), repeat=2):
+            key = f"{r}{fm}"
+            for name, pats in self.patterns.items():
+                if any(re.fullmatch(p, key) for p in pats):
+                    out[key] = name
+        return out
+
+
+class RFMScorer(TransformerMixin, BaseEstimator):
+    """Quantile scores 1 to 5 for recency, frequency and monetary value.
+
+    Bin edges are the ``1/n_bins ... (n_bins-1)/n_bins`` quantiles of each column learned
+    in :meth:`fit`. A value's bin is the number of edges strictly below it, so equal
+    values always share a score; when ties make edges coincide (most customers buy once)
+    some scores stay unused and a warning says so. Recency is inverted: recent is 5.
+
+    Parameters
+    ----------
+    n_bins : int, default=5
+        Number of score levels.
+    recency_col, frequency_col, monetary_col : str
+        Column names in the input DataFrame.
+
+    Attributes
+    ----------
+    bin_edges_ : dict of str to ndarray of shape (n_bins - 1,)
+        Learned edges per column.
+    n_features_in_ : int
+        Always 3.
+    """
+
+    def __init__(
+        self,
+        n_bins: int = 5,
+        *,
+        recency_col: str = "recency_days",
+        frequency_col: str = "frequency",
+        monetary_col: str = "monetary",
+    ) -> None:
+        self.n_bins = n_bins
+        self.recency_col = recency_col
+        self.frequency_col = frequency_col
+        self.monetary_col = monetary_col
+
+    def _columns(self) -> list[str]:
+        return [self.recency_col, self.frequency_col, self.monetary_col]
+
+    def _values(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        missing = [c for c in self._columns() if c not in X]
+        if missing:
+            raise ConfigError(f"RFM table lacks column(s) {', '.join(missing)}")
+        values = {c: np.asarray(X[c], dtype="float64") for c in self._columns()}
+        for c, v in values.items():
+            if not np.isfinite(v).all():
+                raise ConfigError(f"column {c} has missing or infinite values")
+        return values
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> RFMScorer:
+        """Learn the bin edges.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            One row per customer with the recency, frequency and monetary columns.
+        y : ignored
+
+        Returns
+        -------
+        RFMScorer
+            The fitted scorer.
+        """
+        if not isinstance(self.n_bins, int) or self.n_bins < 2:
+            raise ConfigError(f"n_bins must be an integer of at least 2, got {self.n_bins!r}")
+        values = self._values(X)
+        if len(X) == 0:
+            raise ConfigError("cannot score an empty customer table")
+        qs = np.arange(1, self.n_bins) / self.n_bins
+        self.bin_edges_ = {c: np.quantile(v, qs) for c, v in values.items()}
+        collapsed = [c for c, e in self.bin_edges_.items() if len(np.unique(e)) < len(e)]
+        if collapsed:
+            warnings.warn(
+                f"quantile bins collapse for {', '.join(collapsed)} (many tied values): "
+                "some scores are unused",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.n_features_in_ = 3
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Score customers on the learned scale.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            One row per customer with the recency, frequency and monetary columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``r_score``, ``f_score``, ``m_score`` (int, 1 to ``n_bins``), same index as X.
+        """
+        check_is_fitted(self, "bin_edges_")
+        values = self._values(X)
+
+        def bins(col: str) -> np.ndarray:
+            return np.searchsorted(self.bin_edges_[col], values[col], side="left")
+
+        return pd.DataFrame(
+            {
+                "r_score": self.n_bins - bins(self.recency_col),
+                "f_score": bins(self.frequency_col) + 1,
+                "m_score": bins(self.monetary_col) + 1,
+            },
+            index=X.index,
+        ).astype("int64")
+
+
+def assign_segments(
+    scores: pd.DataFrame, segment_map: SegmentMap | None = None
+) -> pd.DataFrame:
+    """Name the segment of each scored customer.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        ``r_score``, ``f_score``, ``m_score`` on a 1 to 5 scale.
+    segment_map : SegmentMap, optional
+        The map; :data:`DEFAULT_SEGMENT_MAP` when omitted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rfm_cell`` (e.g. "545"), ``segment`` and ``action``, same index as ``scores``.
+    """
+    segment_map = segment_map or SegmentMap()
+    r, f, m = (scores[c].to_numpy() for c in ("r_score", "f_score", "m_score"))
+    if not ((1 <= r.min(initial=1)) and max(r.max(initial=1), f.max(initial=1), m.max(initial=1)) <= 5):
+        raise ConfigError("named segments need scores on a 1 to 5 scale (n_bins=5)")
+    key = pd.Series(r.astype(str), index=scores.index) + fm_score(f, m).astype(str)
+    names = key.map(segment_map.lookup())
+    cell = (
+        scores["r_score"].astype(str) + scores["f_score"].astype(str) + scores["m_score"].astype(str)
+    )
+    return pd.DataFrame(
+        {
+            "rfm_cell": cell,
+            "segment": names,
+            "action": names.map(dict(segment_map.actions)),
+        },
+        index=scores.index,
+    )
