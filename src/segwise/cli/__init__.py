@@ -1,6 +1,9 @@
 """Command-line interface: a thin shell over the library, one module per command group."""
 
-from segwise.cli import rfm  # noqa: F401 - registers its commands
+from segwise.cli import (
+    clv,  # noqa: F401
+    rfm,  # noqa: F401 - registers its commands
+)
 from segwise.cli._app import app
 
 __all__ = ["app", "main"]

@@ -1,0 +1,129 @@
+"""``segwise clv``: expected purchases, P(alive), spend and lifetime value per customer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from segwise.cli._app import app, console, handle_errors
+from segwise.cli.rfm import ConfigOpt, EngineChoice, EngineOpt, MasterOpt
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from segwise.clv import CLVResult
+
+
+def _table(
+    frame: pd.DataFrame, title: str, formats: dict[str, str], labels: dict[str, str] | None = None
+) -> Table:
+    table = Table(title=title, title_justify="left")
+    labels = labels or {}
+    for col in frame.columns:
+        table.add_column(labels.get(col, col), justify="right" if col in formats else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(
+            format(v, formats[c]) if c in formats and v == v else str(v)  # NaN prints as nan
+            for c, v in zip(frame.columns, row, strict=True)
+        ))
+    return table
+
+
+def print_clv(result: CLVResult, segments: pd.DataFrame | None) -> None:
+    """Print the parameters, the value by segment and the holdout check."""
+    p = result.period
+    console.print(
+        f"Calibration to {p.calibration_end}, horizon {result.horizon:.1f} {p.unit}, "
+        f"discount {result.discount_rate:.0%}/year, {len(result.customers):,} customers"
+        + (f" ({result.n_excluded:,} first bought later: left out)" if result.n_excluded else "")
+    )
+    num = {"estimate": ".4g", "std_error": ".3g", "lower": ".4g", "upper": ".4g"}
+    console.print(_table(result.parameters(), "Model parameters", num))
+    if segments is not None:
+        fmt = {"n_customers": ",", "share_customers": ".1%", "clv": ",.0f", "share_clv": ".1%",
+               "mean_clv": ",.2f", "mean_p_alive": ".2f", "value_at_risk": ",.0f",
+               "share_value_at_risk": ".1%"}
+        labels = {"n_customers": "Customers", "share_customers": "Share", "clv": "CLV",
+                  "share_clv": "CLV share", "mean_clv": "Mean CLV", "mean_p_alive": "P(alive)",
+                  "value_at_risk": "At risk", "share_value_at_risk": "Risk share"}
+        console.print(_table(segments, "Future value by segment", fmt, labels))
+    if result.calibration_holdout is not None:
+        fmt = {"n_customers": ",", "actual": ".3f", "predicted": ".3f"}
+        console.print(_table(result.calibration_holdout,
+                             f"Holdout purchases per customer (to {p.holdout_end})", fmt))
+
+
+@app.command()
+@handle_errors
+def clv(
+    input: Annotated[Path, typer.Argument(help="Order lines: CSV(.gz), Parquet, Excel, JSON "
+                                               "lines, SQLite or DuckDB file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Customer table to write "
+                                                                "(.parquet or .csv).")],
+    calibration_end: Annotated[dt.datetime | None, typer.Option(
+        "--calibration-end", formats=["%Y-%m-%d"],
+        help="Last day the models learn from (YYYY-MM-DD); the last purchase day if omitted. "
+             "Later purchases form the holdout that checks the forecast.")] = None,
+    horizon: Annotated[str, typer.Option(
+        "--horizon", help="Forecast horizon: 12m, 52w, 90d, 1y.")] = "12m",
+    unit: Annotated[str, typer.Option("--unit", help="Model time unit: D, W or M.")] = "W",
+    discount_rate: Annotated[float, typer.Option(
+        "--discount-rate", help="Annual discount rate of the lifetime value.")] = 0.10,
+    margin: Annotated[float, typer.Option(
+        "--margin", help="Profit share of spend (1 = revenue).")] = 1.0,
+    config: ConfigOpt = None,
+    engine: EngineOpt = EngineChoice.duckdb,
+    spark_master: MasterOpt = None,
+) -> None:
+    """Forecast purchases, P(alive), spend and discounted lifetime value per customer.
+
+    Fits BG/NBD and Gamma-Gamma to the calibration period, joins the values to the RFM
+    segments and writes one row per customer; the parameters (and, with a holdout, the
+    calibration/holdout and tracking tables) go to CSV files beside OUTPUT.
+    """
+    from segwise.cli.rfm import run_with_progress
+    from segwise.clv import customer_value, value_by_segment
+    from segwise.config import load_config
+    from segwise.pipeline import write_table
+
+    rfm = run_with_progress(input, config=load_config(config), engine=engine.value,
+                            spark_master=spark_master)
+    with console.status("Fitting BG/NBD and Gamma-Gamma", spinner="dots"), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        result = customer_value(
+            rfm.cleaned,
+            calibration_end=calibration_end.date() if calibration_end else None,
+            horizon=horizon,
+            unit=unit,
+            discount_rate=discount_rate,
+            margin=margin,
+        )
+    for warning in caught:
+        if issubclass(warning.category, UserWarning):
+            console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+    # The BTYD summary's names would clash with RFM's (frequency counts orders there).
+    values = result.customers.drop(columns=["first_purchase", "last_purchase"]).rename(
+        columns={c: f"btyd_{c}" for c in ("frequency", "recency", "T", "monetary_value",
+                                            "frequency_holdout", "monetary_value_holdout")}
+    )
+    customers = rfm.customers.merge(values, on="customer_id", how="left")
+    segments = value_by_segment(customers) if "segment" in customers else None
+    print_clv(result, segments)
+    stem = output.with_name(output.stem)
+    written = [
+        write_table(customers, output),
+        write_table(result.parameters(), Path(f"{stem}.params.csv")),
+    ]
+    if segments is not None:
+        written.append(write_table(segments, Path(f"{stem}.segments.csv")))
+    if result.calibration_holdout is not None and result.tracking is not None:
+        written.append(write_table(result.calibration_holdout, Path(f"{stem}.holdout.csv")))
+        written.append(write_table(result.tracking, Path(f"{stem}.tracking.csv")))
+    for path in written:
+        console.print(f"wrote {path}")

@@ -1,0 +1,164 @@
+"""Maximum-likelihood machinery shared by the customer-base models.
+
+Each model supplies a vectorised log-likelihood with its analytic gradient in the natural
+parameters; this base fits it in log-parameter space (parameters stay positive, the problem is
+better scaled) with L-BFGS-B from a fixed start, so fits are deterministic, and derives
+standard errors from the Hessian of the log-likelihood at the optimum.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["CustomerModel", "as_vector"]
+
+_Z95 = 1.959963984540054
+
+
+def as_vector(values: Any, name: str, n: int | None = None) -> np.ndarray:
+    """Return ``values`` as a finite float64 vector, with a clear error otherwise.
+
+    Parameters
+    ----------
+    values : array-like
+        One value per customer.
+    name : str
+        Argument name, for the error message.
+    n : int, optional
+        Expected length.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_customers,)
+        The values.
+    """
+    try:
+        arr = np.asarray(values, dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected numbers ({exc})") from exc
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-d array, got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name}: expected {n} values, got {arr.shape[0]}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{name}: {int(bad.sum())} value(s) are missing or infinite")
+    return arr
+
+
+class CustomerModel(BaseEstimator):
+    """Base of the maximum-likelihood customer-base models (not used directly).
+
+    Subclasses define ``_param_names``, ``_neg_log_lik(params, data)`` returning the negative
+    log-likelihood summed over customers and its gradient in the natural parameters, and a
+    ``fit`` that validates the data and calls :meth:`_fit_mle`.
+    """
+
+    _param_names: tuple[str, ...] = ()
+
+    def __init__(self, *, max_iter: int = 1000, tol: float = 1e-13) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def _neg_log_lik(
+        self, params: np.ndarray, data: dict[str, np.ndarray]
+    ) -> tuple[float, np.ndarray]:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _initial(self, data: dict[str, np.ndarray]) -> np.ndarray:
+        return np.ones(len(self._param_names))
+
+    def _fit_mle(self, data: dict[str, np.ndarray], n_customers: int) -> None:
+        """Maximise the likelihood; set ``params_``, ``standard_errors_`` and friends."""
+        scale = 1.0 / n_customers  # mean log-likelihood: tolerances independent of n
+
+        def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+            params = np.exp(log_params)
+            value, grad = self._neg_log_lik(params, data)
+            if not np.isfinite(value):
+                return np.inf, np.zeros_like(log_params)
+            return value * scale, grad * params * scale
+
+        start = np.log(self._initial(data))
+        res = optimize.minimize(
+            objective,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            # log-parameters beyond +-30 mean a degenerate fit; the bound keeps exp() finite
+            bounds=[(-30.0, 30.0)] * len(start),
+            options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-9},
+        )
+        if not res.success or not np.isfinite(res.fun):
+            warnings.warn(
+                f"{type(self).__name__} did not converge: {res.message}",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        params = np.exp(res.x)
+        self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
+        self.log_likelihood_ = -float(self._neg_log_lik(params, data)[0])
+        self.n_customers_ = n_customers
+        self.n_iter_ = int(res.nit)
+        self.converged_ = bool(res.success)
+        self._set_standard_errors(res.x, objective, n_customers)
+
+    def _set_standard_errors(self, log_params: np.ndarray, objective: Any, n: int) -> None:
+        # Hessian of the summed negative log-likelihood in log-parameters, by central
+        # differences of the analytic gradient. At the optimum the gradient vanishes, so the
+        # delta method gives the natural-parameter standard errors as params * se(log params).
+        k = log_params.size
+        hess = np.empty((k, k))
+        for j in range(k):
+            h = 1e-5 * max(1.0, abs(log_params[j]))
+            step = np.zeros(k)
+            step[j] = h
+            upper, lower = objective(log_params + step)[1], objective(log_params - step)[1]
+            hess[:, j] = (upper - lower) / (2 * h)
+        hess = 0.5 * (hess + hess.T) * n
+        try:
+            variances = np.diag(np.linalg.inv(hess))
+        except np.linalg.LinAlgError:
+            variances = np.full(k, np.nan)
+        # A negative variance means the optimum is on a boundary (e.g. a -> 0): no valid SE.
+        se_log = np.sqrt(np.where(variances > 0, variances, np.nan))
+        if not np.all(np.isfinite(se_log)):
+            warnings.warn(
+                f"{type(self).__name__}: the Hessian is singular or not positive definite at "
+                "the optimum; standard errors are NaN (too few customers or repeat buyers?)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        params = np.exp(log_params)
+        names = list(self._param_names)
+        self.standard_errors_ = pd.Series(params * se_log, index=names, name="std_error")
+        # Intervals on the log scale, mapped back: always positive, like the parameters.
+        with np.errstate(over="ignore"):
+            self.confidence_intervals_ = pd.DataFrame(
+                {
+                    "lower": params * np.exp(-_Z95 * se_log),
+                    "upper": params * np.exp(_Z95 * se_log),
+                },
+                index=names,
+            )
+
+    def summary(self) -> pd.DataFrame:
+        """Return the estimates with standard errors and 95 % confidence intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per parameter: ``estimate``, ``std_error``, ``lower``, ``upper``.
+        """
+        check_is_fitted(self, "params_")
+        return pd.concat([self.params_, self.standard_errors_, self.confidence_intervals_], axis=1)

@@ -1,0 +1,376 @@
+"""Recency-frequency summary in the buy-till-you-die (BTYD) convention, built in Ibis.
+
+Per customer, over a calibration period that ends on a given day (inclusive):
+
+- ``frequency`` (``x``): repeat purchase occasions, i.e. distinct purchase days after the first;
+- ``recency`` (``t_x``): time from the first to the last purchase day;
+- ``T``: time from the first purchase day to the end of calibration;
+- ``monetary_value``: mean value of the repeat occasions (0 when ``frequency`` is 0).
+
+As in Fader, Hardie and Lee (2005), time is measured in days and expressed in the chosen
+unit (``"W"``: days / 7), and all orders of one customer on one day are one purchase
+occasion whose value is the sum of its lines. The aggregation runs on the engine that
+holds the lines (DuckDB or Spark); only one row per customer comes back to pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from segwise.exceptions import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import ibis.expr.types as ir
+
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "UNITS",
+    "Period",
+    "btyd_summary",
+    "occasion_counts",
+    "parse_horizon",
+    "purchase_lines",
+    "to_date",
+    "unit_days",
+]
+
+#: Days in one time unit of the models.
+UNITS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
+
+#: Columns of :func:`btyd_summary`, in order (holdout columns only when there is a holdout).
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "customer_id", "frequency", "recency", "T", "monetary_value", "first_purchase",
+    "last_purchase", "frequency_holdout", "monetary_value_holdout",
+)
+
+_HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dwmy])\s*$", re.IGNORECASE)
+_HORIZON_DAYS = {"d": 1.0, "w": 7.0, "m": 365.25 / 12, "y": 365.25}
+
+
+def unit_days(unit: str) -> float:
+    """Return the length of a model time unit in days.
+
+    Parameters
+    ----------
+    unit : {"D", "W", "M"}
+        Days, weeks or months (365.25 / 12 days).
+
+    Returns
+    -------
+    float
+        Days per unit.
+    """
+    try:
+        return UNITS[unit.upper()]
+    except (KeyError, AttributeError):
+        raise ConfigError(
+            f"unknown time unit {unit!r}: use one of {', '.join(UNITS)} (days, weeks, months)"
+        ) from None
+
+
+def parse_horizon(horizon: str | float, unit: str = "W") -> float:
+    """Convert a horizon such as ``"12m"``, ``"52w"``, ``"90d"`` or ``"1y"`` to model units.
+
+    Parameters
+    ----------
+    horizon : str or float
+        A number with a suffix ``d``, ``w``, ``m`` (365.25 / 12 days) or ``y`` (365.25 days),
+        or a bare number already in ``unit``.
+    unit : {"D", "W", "M"}, default="W"
+        The model time unit.
+
+    Returns
+    -------
+    float
+        The horizon in ``unit``.
+
+    Examples
+    --------
+    >>> parse_horizon("12m", unit="W")
+    52.17857142857143
+    """
+    if isinstance(horizon, int | float) and not isinstance(horizon, bool):
+        value = float(horizon)
+    else:
+        match = _HORIZON.match(str(horizon))
+        if match is None:
+            raise ConfigError(
+                f"horizon {horizon!r}: write a number and a unit, e.g. 12m, 52w, 90d or 1y"
+            )
+        value = float(match[1]) * _HORIZON_DAYS[match[2].lower()] / unit_days(unit)
+    if not value > 0 or not np.isfinite(value):
+        raise ConfigError(f"horizon {horizon!r}: must be a positive length of time")
+    return value
+
+
+def to_date(value: Any, name: str = "date") -> _dt.date:
+    """Read a date given as ``date``, ``datetime``, ``Timestamp`` or ISO text (``1997-09-30``).
+
+    Parameters
+    ----------
+    value : date, datetime, Timestamp or str
+        The date.
+    name : str, default="date"
+        What the date is, for the error message.
+
+    Returns
+    -------
+    datetime.date
+        The calendar day.
+    """
+    stamp: Any
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise ConfigError(f"{name} {value!r} is not a date: write it as YYYY-MM-DD")
+    return stamp.date()
+
+
+@dataclass(frozen=True)
+class Period:
+    """The calibration and holdout periods of a summary.
+
+    Attributes
+    ----------
+    calibration_end : datetime.date
+        Last day of the calibration period (inclusive).
+    holdout_end : datetime.date or None
+        Last day of the holdout period (inclusive); ``None`` when there is no holdout.
+    unit : str
+        Model time unit (``"D"``, ``"W"``, ``"M"``).
+    """
+
+    calibration_end: _dt.date
+    holdout_end: _dt.date | None
+    unit: str
+
+    def to_attrs(self) -> dict[str, str | None]:
+        """Return the period as JSON-serialisable ``DataFrame.attrs`` entries (Parquet-safe)."""
+        hold = None if self.holdout_end is None else self.holdout_end.isoformat()
+        return {
+            "calibration_end": self.calibration_end.isoformat(),
+            "holdout_end": hold,
+            "unit": self.unit,
+        }
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[Any, Any]) -> Period:
+        """Read the period back from the ``attrs`` of a :func:`btyd_summary` frame.
+
+        Parameters
+        ----------
+        attrs : mapping
+            ``DataFrame.attrs`` of a summary.
+
+        Returns
+        -------
+        Period
+            The period.
+        """
+        if "calibration_end" not in attrs or "unit" not in attrs:
+            raise InputError("the table has no BTYD period: build it with btyd_summary")
+        hold = attrs.get("holdout_end")
+        return cls(
+            to_date(attrs["calibration_end"], "calibration_end"),
+            None if hold is None else to_date(hold, "holdout_end"),
+            str(attrs["unit"]),
+        )
+
+    @property
+    def holdout_duration(self) -> float:
+        """Length of the holdout period in model units (0 when there is none)."""
+        if self.holdout_end is None:
+            return 0.0
+        return (self.holdout_end - self.calibration_end).days / unit_days(self.unit)
+
+
+def purchase_lines(source: Any) -> ir.Table:
+    """Return the purchase lines of a transaction source as an Ibis table.
+
+    Parameters
+    ----------
+    source : CleanedLines, Transactions or ibis.Table
+        Cleaned lines (their kept lines are used), a loaded log (every line is a purchase),
+        or a table with ``customer_id``, ``ts`` and ``revenue`` (and optionally ``is_return``).
+
+    Returns
+    -------
+    ibis.Table
+        Lines with ``customer_id``, ``ts`` and ``revenue`` that are purchases, not returns.
+    """
+    table = source.kept if hasattr(source, "kept") else getattr(source, "table", source)
+    if not isinstance(table, ibis.expr.types.Table):
+        raise ConfigError(
+            f"expected CleanedLines, Transactions or an Ibis table, got {type(source).__name__}"
+        )
+    missing = {"customer_id", "ts", "revenue"} - set(table.columns)
+    if missing:
+        raise InputError(f"the order lines lack the column(s) {', '.join(sorted(missing))}")
+    if "is_return" in table.columns:
+        # Returns are netted in RFM's monetary value but are never purchase occasions; the
+        # spend model describes what a purchase is worth, so they stay out of it too.
+        table = table.filter(~table.is_return)
+    return table.select("customer_id", "ts", "revenue")
+
+
+def _occasions(lines: ir.Table) -> ir.Table:
+    """One row per customer and purchase day, with the day's total value."""
+    day = lines.ts.date()
+    return (
+        lines.filter(lines.customer_id.notnull() & lines.ts.notnull())
+        .mutate(day=day)
+        .group_by(["customer_id", "day"])
+        .aggregate(value=lambda t: t.revenue.sum())
+    )
+
+
+def btyd_summary(
+    source: Any,
+    *,
+    calibration_end: Any = None,
+    holdout_end: Any = None,
+    unit: str = "W",
+) -> pd.DataFrame:
+    """Summarise a transaction log per customer in the BTYD convention.
+
+    Parameters
+    ----------
+    source : CleanedLines, Transactions or ibis.Table
+        The order lines; see :func:`purchase_lines`.
+    calibration_end : date or str, optional
+        Last day of the calibration period (inclusive). The last purchase day when omitted.
+    holdout_end : date or str, optional
+        Last day of the holdout period (inclusive). When omitted and purchases follow the
+        calibration period, the last purchase day; no holdout otherwise.
+    unit : {"D", "W", "M"}, default="W"
+        Time unit of ``recency`` and ``T``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer with a purchase on or before ``calibration_end``, sorted by
+        ``customer_id``: ``customer_id``, ``frequency`` (int), ``recency``, ``T``,
+        ``monetary_value``, ``first_purchase``, ``last_purchase`` (dates as Timestamps), and
+        with a holdout ``frequency_holdout`` and ``monetary_value_holdout`` (mean value of
+        the holdout occasions, 0 when none). ``df.attrs`` holds the period as ISO dates
+        (``calibration_end``, ``holdout_end``, ``unit``; read it back with
+        :meth:`Period.from_attrs`) and ``n_excluded``: customers whose first purchase follows
+        the calibration period. They are left out, because the models describe customers
+        from their first purchase on and those have none in the calibration period.
+
+    Raises
+    ------
+    InputError
+        If no customer bought in the calibration period.
+    ConfigError
+        If the dates or the unit are invalid.
+    """
+    days_per_unit = unit_days(unit)
+    occ = _occasions(purchase_lines(source))
+    bounds = occ.aggregate(first=occ.day.min(), last=occ.day.max()).to_pandas().iloc[0]
+    if pd.isna(bounds["last"]):
+        raise InputError("no purchase lines to summarise. Fix: check the input and the cleaning")
+    data_end = pd.Timestamp(bounds["last"]).date()
+    cal_end = data_end if calibration_end is None else to_date(calibration_end, "calibration_end")
+    if holdout_end is not None:
+        hold_end: _dt.date | None = to_date(holdout_end, "holdout_end")
+        if hold_end <= cal_end:  # type: ignore[operator]
+            raise ConfigError(
+                f"holdout_end {hold_end} must come after calibration_end {cal_end}"
+            )
+    else:
+        hold_end = data_end if data_end > cal_end else None
+
+    cal = occ.filter(occ.day <= ibis.literal(cal_end))
+    firsts = cal.group_by("customer_id").aggregate(first_day=cal.day.min())
+    joined = cal.join(firsts, "customer_id")
+    repeat = joined.day > joined.first_day
+    per_customer = joined.group_by("customer_id").aggregate(
+        first_purchase=joined.first_day.min(),
+        last_purchase=joined.day.max(),
+        frequency=repeat.cast("int64").sum(),
+        repeat_value=joined.value.sum(where=repeat),
+    )
+    if hold_end is not None:
+        hold = occ.filter(
+            (occ.day > ibis.literal(cal_end)) & (occ.day <= ibis.literal(hold_end))
+        )
+        hold_agg = hold.group_by("customer_id").aggregate(
+            frequency_holdout=hold.count(), holdout_value=hold.value.sum()
+        )
+        per_customer = per_customer.left_join(hold_agg, "customer_id").drop("customer_id_right")
+    # Customers whose every purchase follows the calibration period.
+    later = occ.group_by("customer_id").aggregate(first_day=occ.day.min())
+    n_excluded = later.filter(later.first_day > ibis.literal(cal_end)).count()
+
+    df = per_customer.to_pandas()
+    if df.empty:
+        raise InputError(
+            f"no customer bought on or before calibration_end {cal_end} (purchases run "
+            f"{pd.Timestamp(bounds['first']).date()} .. {data_end}). "
+            "Fix: choose a later calibration end"
+        )
+    df["first_purchase"] = pd.to_datetime(df["first_purchase"])
+    df["last_purchase"] = pd.to_datetime(df["last_purchase"])
+    end = pd.Timestamp(cal_end)
+    df["frequency"] = df["frequency"].fillna(0).astype("int64")
+    df["recency"] = (df["last_purchase"] - df["first_purchase"]).dt.days / days_per_unit
+    df["T"] = (end - df["first_purchase"]).dt.days / days_per_unit
+    value = df["repeat_value"].astype("float64").fillna(0.0)
+    df["monetary_value"] = np.where(df["frequency"] > 0, value / df["frequency"].clip(lower=1), 0.0)
+    columns = list(SUMMARY_COLUMNS)
+    if hold_end is not None:
+        df["frequency_holdout"] = df["frequency_holdout"].fillna(0).astype("int64")
+        hv = df["holdout_value"].astype("float64").fillna(0.0)
+        df["monetary_value_holdout"] = np.where(
+            df["frequency_holdout"] > 0, hv / df["frequency_holdout"].clip(lower=1), 0.0
+        )
+    else:
+        columns = [c for c in columns if not c.endswith("_holdout")]
+    df = df.sort_values("customer_id", ignore_index=True)[columns]
+    df.attrs.update(Period(cal_end, hold_end, unit.upper()).to_attrs())
+    df.attrs["n_excluded"] = int(n_excluded.to_pandas())
+    return df
+
+
+def occasion_counts(source: Any, summary: pd.DataFrame) -> pd.DataFrame:
+    """Daily repeat purchase occasions of the summary's customers, for tracking plots.
+
+    Parameters
+    ----------
+    source : CleanedLines, Transactions or ibis.Table
+        The order lines the summary was built from.
+    summary : pandas.DataFrame
+        Output of :func:`btyd_summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``day`` (Timestamp) and ``repeat_purchases`` (int): occasions after each customer's
+        first purchase, up to the end of the holdout (or calibration) period, per day.
+    """
+    period = Period.from_attrs(summary.attrs)
+    last = period.holdout_end or period.calibration_end
+    occ = _occasions(purchase_lines(source))
+    firsts = occ.group_by("customer_id").aggregate(first_day=occ.day.min())
+    joined = occ.join(firsts, "customer_id")
+    cohort = joined.filter(
+        (joined.first_day <= ibis.literal(period.calibration_end))
+        & (joined.day > joined.first_day)
+        & (joined.day <= ibis.literal(last))
+    )
+    daily = cohort.group_by("day").aggregate(repeat_purchases=cohort.count()).to_pandas()
+    daily["day"] = pd.to_datetime(daily["day"])
+    daily["repeat_purchases"] = daily["repeat_purchases"].astype("int64")
+    return daily.sort_values("day", ignore_index=True)

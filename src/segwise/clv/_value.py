@@ -1,0 +1,291 @@
+"""Customer lifetime value from an order log, and value profiles of segments."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segwise.clv._bgnbd import BGNBD
+from segwise.clv._diagnostics import calibration_holdout, tracking
+from segwise.clv._gamma_gamma import GammaGamma
+from segwise.clv._summary import Period, btyd_summary, occasion_counts, parse_horizon, unit_days
+from segwise.exceptions import ConfigError, InputError
+
+__all__ = ["CLV_COLUMNS", "CLVResult", "customer_value", "discounted_clv", "value_by_segment"]
+
+#: Model output columns :func:`customer_value` adds to the summary.
+CLV_COLUMNS: tuple[str, ...] = ("expected_purchases", "p_alive", "expected_avg_value", "clv")
+
+_MONTH_DAYS = 365.25 / 12
+
+
+@dataclass
+class CLVResult:
+    """Per-customer value and the models behind it.
+
+    Attributes
+    ----------
+    customers : pandas.DataFrame
+        One row per customer of the calibration period, keyed by ``customer_id``: the
+        summary columns of :func:`btyd_summary` and :data:`CLV_COLUMNS`.
+    bgnbd : BGNBD
+        The fitted purchase model.
+    gamma_gamma : GammaGamma
+        The fitted spend model.
+    period : Period
+        Calibration and holdout periods.
+    horizon : float
+        Forecast horizon in model units.
+    discount_rate : float
+        Annual discount rate used for ``clv``.
+    n_excluded : int
+        Customers left out because their first purchase follows the calibration end.
+    calibration_holdout : pandas.DataFrame or None
+        Predicted against actual holdout purchases by calibration frequency.
+    tracking : pandas.DataFrame or None
+        Cumulative repeat purchases, actual against predicted, per time unit.
+    """
+
+    customers: pd.DataFrame
+    bgnbd: BGNBD
+    gamma_gamma: GammaGamma
+    period: Period
+    horizon: float
+    discount_rate: float
+    n_excluded: int = 0
+    calibration_holdout: pd.DataFrame | None = field(default=None, repr=False)
+    tracking: pd.DataFrame | None = field(default=None, repr=False)
+
+    def parameters(self) -> pd.DataFrame:
+        """Return both models' estimates with standard errors and 95 % intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``model``, ``parameter``, ``estimate``, ``std_error``, ``lower``, ``upper``.
+        """
+        parts = [
+            m.summary().rename_axis("parameter").reset_index().assign(model=name)
+            for name, m in (("BG/NBD", self.bgnbd), ("Gamma-Gamma", self.gamma_gamma))
+        ]
+        frame = pd.concat(parts, ignore_index=True)
+        return frame[["model", "parameter", "estimate", "std_error", "lower", "upper"]]
+
+
+def discounted_clv(
+    bgnbd: BGNBD,
+    expected_value: Any,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    *,
+    horizon: float,
+    unit: str = "W",
+    discount_rate: float = 0.10,
+    margin: float = 1.0,
+) -> np.ndarray:
+    """Discounted value of each customer's expected purchases over a horizon.
+
+    The horizon is cut into steps of at most a month; the purchases expected in step
+    ``k`` (ending ``t_k`` after the calibration end) are worth
+    ``margin * expected_value / (1 + discount_rate) ** years(t_k)``.
+
+    Parameters
+    ----------
+    bgnbd : BGNBD
+        Fitted purchase model.
+    expected_value : array-like of shape (n_customers,)
+        Expected value per purchase (e.g. from :meth:`GammaGamma.expected_average_value`).
+    frequency, recency, T : array-like of shape (n_customers,)
+        The calibration summary.
+    horizon : float
+        Horizon in model units.
+    unit : {"D", "W", "M"}, default="W"
+        Model time unit.
+    discount_rate : float, default=0.10
+        Annual discount rate, ``>= 0``.
+    margin : float, default=1.0
+        Share of spend that is profit; 1 gives discounted revenue.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_customers,)
+        Discounted lifetime value over the horizon.
+    """
+    if not (np.isfinite(discount_rate) and discount_rate >= 0):
+        raise ConfigError(
+            f"discount_rate {discount_rate!r} must be a number >= 0 (0.1 = 10 %/year)"
+        )
+    if not (np.isfinite(margin) and margin > 0):
+        raise ConfigError(f"margin {margin!r} must be a positive share of spend")
+    days = unit_days(unit)
+    n_steps = max(1, int(np.ceil(horizon * days / _MONTH_DAYS - 1e-9)))
+    ends = np.linspace(0.0, horizon, n_steps + 1)
+    cumulative = np.stack([bgnbd.predict_purchases(t, frequency, recency, T) for t in ends[1:]])
+    increments = np.diff(cumulative, axis=0, prepend=0.0)
+    factors = (1.0 + discount_rate) ** (-ends[1:] * days / 365.25)
+    return margin * np.asarray(expected_value, dtype="float64") * (factors @ increments)
+
+
+def customer_value(
+    source: Any,
+    *,
+    calibration_end: Any = None,
+    holdout_end: Any = None,
+    horizon: str | float = "12m",
+    unit: str = "W",
+    discount_rate: float = 0.10,
+    margin: float = 1.0,
+) -> CLVResult:
+    """Fit BG/NBD and Gamma-Gamma to an order log and value every customer.
+
+    Parameters
+    ----------
+    source : CleanedLines, Transactions or ibis.Table
+        Order lines (cleaned ones are best: cancellations then never count as orders).
+    calibration_end : date or str, optional
+        Last day the models learn from; the last purchase day when omitted.
+    holdout_end : date or str, optional
+        Last day of the holdout period (defaults to the last purchase day after a given
+        calibration end); with a holdout, the diagnostics are computed.
+    horizon : str or float, default="12m"
+        Forecast horizon from the calibration end: ``"12m"``, ``"52w"``, ``"90d"``, ``"1y"``,
+        or a number of model units.
+    unit : {"D", "W", "M"}, default="W"
+        Model time unit.
+    discount_rate : float, default=0.10
+        Annual discount rate of ``clv``.
+    margin : float, default=1.0
+        Profit share of spend in ``clv``.
+
+    Returns
+    -------
+    CLVResult
+        ``customers`` holds, per customer, ``expected_purchases`` over the horizon,
+        ``p_alive`` at the calibration end, ``expected_avg_value`` per future purchase and
+        the discounted ``clv``.
+
+    Raises
+    ------
+    InputError
+        If too few customers or repeat buyers exist to fit the models.
+
+    Notes
+    -----
+    Documented treatments of awkward input:
+
+    - Customers whose first purchase follows ``calibration_end`` have no calibration history;
+      they are left out (counted in ``n_excluded``, with a warning).
+    - Repeat buyers whose mean repeat spend is zero or negative (free orders, returns
+      larger than purchases) are left out of the Gamma-Gamma fit, with a warning; their
+      expected value uses a mean of 0, which pulls it toward 0 by how often they bought.
+    - A base with fewer than 10 customers or repeat buyers is an error: the models cannot
+      be identified from it.
+    """
+    summary = btyd_summary(source, calibration_end=calibration_end, holdout_end=holdout_end,
+                           unit=unit)
+    period = Period.from_attrs(summary.attrs)
+    horizon_units = parse_horizon(horizon, unit)
+    n_excluded = int(summary.attrs["n_excluded"])
+    if n_excluded:
+        warnings.warn(
+            f"{n_excluded} customer(s) first bought after the calibration end "
+            f"{period.calibration_end} and get no value (no calibration history)",
+            UserWarning,
+            stacklevel=2,
+        )
+    x, t_x, big_t = summary["frequency"], summary["recency"], summary["T"]
+    m = summary["monetary_value"].to_numpy()
+    bad_spend = (x.to_numpy() > 0) & (m <= 0)
+    if bad_spend.any():
+        warnings.warn(
+            f"{int(bad_spend.sum())} repeat buyer(s) have a mean repeat spend <= 0; they are "
+            "left out of the spend model and valued with a mean spend of 0",
+            UserWarning,
+            stacklevel=2,
+        )
+    try:
+        bgnbd = BGNBD().fit(x, t_x, big_t)
+        gg = GammaGamma().fit(x[~bad_spend], m[~bad_spend])
+        value = gg.expected_average_value(x, np.clip(m, 0.0, None))
+    except ValueError as exc:
+        raise InputError(
+            f"cannot fit the customer-value models: {exc}. Fix: use a longer calibration "
+            "period or more customers"
+        ) from exc
+    out = summary.copy()
+    out["expected_purchases"] = bgnbd.predict_purchases(horizon_units, x, t_x, big_t)
+    out["p_alive"] = bgnbd.p_alive(x, t_x, big_t)
+    out["expected_avg_value"] = value
+    out["clv"] = discounted_clv(bgnbd, value, x, t_x, big_t, horizon=horizon_units, unit=unit,
+                                discount_rate=discount_rate, margin=margin)
+    out.attrs = dict(summary.attrs)
+    result = CLVResult(out, bgnbd, gg, period, horizon_units, discount_rate, n_excluded)
+    if period.holdout_end is not None:
+        result.calibration_holdout = calibration_holdout(bgnbd, summary)
+        result.tracking = tracking(bgnbd, summary, occasion_counts(source, summary))
+    return result
+
+
+def value_by_segment(
+    customers: pd.DataFrame,
+    segment_col: str = "segment",
+    *,
+    clv_col: str = "clv",
+    p_alive_col: str = "p_alive",
+) -> pd.DataFrame:
+    """Profile segments by their share of customers, future value and value at risk.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        One row per customer with a segment label, ``clv`` and ``p_alive`` (e.g. the RFM
+        table joined to :attr:`CLVResult.customers`). Customers without a value (NaN) count
+        as customers but add no value.
+    segment_col : str, default="segment"
+        Column with the segment label.
+    clv_col : str, default="clv"
+        Column with the lifetime value.
+    p_alive_col : str, default="p_alive"
+        Column with the probability of being active.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment, by decreasing value: ``n_customers``, ``share_customers``,
+        ``clv`` (sum), ``share_clv``, ``mean_clv``, ``mean_p_alive``, ``value_at_risk``
+        (sum of ``clv * (1 - p_alive)``: value expected from customers who may already be
+        gone) and ``share_value_at_risk``.
+    """
+    missing = [c for c in (segment_col, clv_col, p_alive_col) if c not in customers.columns]
+    if missing:
+        raise InputError(f"the customer table lacks the column(s) {', '.join(missing)}")
+    if customers.empty:
+        raise InputError("the customer table is empty")
+    frame = pd.DataFrame(
+        {
+            "segment": customers[segment_col].astype("object").fillna("(none)"),
+            "clv": customers[clv_col].astype("float64"),
+            "p_alive": customers[p_alive_col].astype("float64"),
+        }
+    )
+    frame["at_risk"] = frame["clv"] * (1.0 - frame["p_alive"])
+    table = frame.groupby("segment", sort=False).agg(
+        n_customers=("clv", "size"),
+        clv=("clv", "sum"),
+        mean_clv=("clv", "mean"),
+        mean_p_alive=("p_alive", "mean"),
+        value_at_risk=("at_risk", "sum"),
+    )
+    table["share_customers"] = table["n_customers"] / table["n_customers"].sum()
+    total, risk = table["clv"].sum(), table["value_at_risk"].sum()
+    table["share_clv"] = table["clv"] / total if total > 0 else np.nan
+    table["share_value_at_risk"] = table["value_at_risk"] / risk if risk > 0 else np.nan
+    columns = ["n_customers", "share_customers", "clv", "share_clv", "mean_clv",
+               "mean_p_alive", "value_at_risk", "share_value_at_risk"]
+    table = table.sort_values("clv", ascending=False)[columns]
+    return table.rename_axis(segment_col).reset_index()
