@@ -206,11 +206,8 @@ class BGNBD(CustomerModel):
     def predict_purchases(self, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """Predict each customer's expected purchases in the next ``t`` time units.
 
-        Implements equation (10) of Fader, Hardie and Lee (2005). The factor
-        ``((alpha+T)/(alpha+T+t))**(r+x) * 2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))`` is
-        evaluated through Pfaff's transformation as ``2F1(r+x, a-1; a+b+x-1; -t/(alpha+T))``:
-        one finite function instead of an underflowing power times an overflowing series,
-        which is where the direct form breaks down for frequent buyers.
+        Implements equation (10) of Fader, Hardie and Lee (2005); see :func:`_decay` for how
+        its Gauss hypergeometric factor is kept finite for frequent buyers.
 
         Parameters
         ----------
@@ -230,14 +227,14 @@ class BGNBD(CustomerModel):
         x, t_x, big_t = check_rft(frequency, recency, T)
         r, alpha, a, b = self.params_.to_numpy()
         c = a + b + x - 1.0
-        term = hyp2f1(r + x, a - 1.0, c, -t / (alpha + big_t))
-        expected_if_alive = c / (a - 1.0) * (1.0 - term)
-        return expected_if_alive * expit(-self._log_odds_dead(x, t_x, big_t))
+        expected_if_alive = c / (a - 1.0) * (1.0 - _decay(r, a, b, x, alpha + big_t, t))
+        # + 0.0 turns the -0.0 of t = 0 (a negative factor times 0) into 0.0
+        return expected_if_alive * expit(-self._log_odds_dead(x, t_x, big_t)) + 0.0
 
     def expected_purchases(self, t: Any) -> np.ndarray:
         """Return the expected repeat purchases of a new customer in their first ``t`` units.
 
-        Equation (7) of Fader, Hardie and Lee (2005), with the same Pfaff transformation as
+        Equation (7) of Fader, Hardie and Lee (2005), evaluated like
         :meth:`predict_purchases`.
 
         Parameters
@@ -255,8 +252,22 @@ class BGNBD(CustomerModel):
         if np.any(~np.isfinite(t) | (t < 0)):
             raise ValueError("t must be non-negative")
         r, alpha, a, b = self.params_.to_numpy()
-        c = a + b - 1.0
-        return c / (a - 1.0) * (1.0 - hyp2f1(r, a - 1.0, c, -t / alpha))
+        return (a + b - 1.0) / (a - 1.0) * (1.0 - _decay(r, a, b, 0.0, alpha, t)) + 0.0
+
+
+def _decay(r: float, a: float, b: float, x: Any, scale: Any, t: Any) -> np.ndarray:
+    """``(scale / (scale + t))**(r + x) * 2F1(r + x, b + x; a + b + x - 1; t / (scale + t))``.
+
+    The factor of the BG/NBD expectations, written directly, multiplies a power that
+    underflows by a series that overflows once ``r + x`` is large (frequent buyers, long
+    horizons), giving 0 * inf = nan. Euler's transformation
+    ``2F1(A, B; C; z) = (1 - z)**(C - A - B) * 2F1(C - A, C - B; C; z)`` turns it into
+    ``(1 - z)**(a - 1) * 2F1(a + b - 1 - r, a - 1; a + b + x - 1; z)``: the upper parameters
+    no longer grow with ``x``, so the series converges fast and stays finite for every
+    customer, and the power is of the small exponent ``a - 1``.
+    """
+    z = t / (scale + t)
+    return np.exp((a - 1.0) * np.log1p(-z)) * hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
 
 
 def simulate_bgnbd(

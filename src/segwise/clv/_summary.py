@@ -324,14 +324,14 @@ def btyd_summary(
     df["first_purchase"] = pd.to_datetime(df["first_purchase"])
     df["last_purchase"] = pd.to_datetime(df["last_purchase"])
     end = pd.Timestamp(cal_end)
-    df["frequency"] = df["frequency"].fillna(0).astype("int64")
+    df["frequency"] = df["frequency"].astype("float64").fillna(0).astype("int64")
     df["recency"] = (df["last_purchase"] - df["first_purchase"]).dt.days / days_per_unit
     df["T"] = (end - df["first_purchase"]).dt.days / days_per_unit
     value = df["repeat_value"].astype("float64").fillna(0.0)
     df["monetary_value"] = np.where(df["frequency"] > 0, value / df["frequency"].clip(lower=1), 0.0)
     columns = list(SUMMARY_COLUMNS)
     if hold_end is not None:
-        df["frequency_holdout"] = df["frequency_holdout"].fillna(0).astype("int64")
+        df["frequency_holdout"] = df["frequency_holdout"].astype("float64").fillna(0).astype("int64")
         hv = df["holdout_value"].astype("float64").fillna(0.0)
         df["monetary_value_holdout"] = np.where(
             df["frequency_holdout"] > 0, hv / df["frequency_holdout"].clip(lower=1), 0.0

@@ -1,0 +1,96 @@
+"""Gamma-Gamma: reproduction of Fader and Hardie (2013), shrinkage, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import approx_fprime
+
+from segwise.clv import GammaGamma
+
+#: Fader and Hardie (2013): the 946 repeat buyers of the CDNOW 1/10 sample.
+PUBLISHED = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+
+
+@pytest.fixture(scope="module")
+def cdnow_model(cdnow_summary: pd.DataFrame) -> GammaGamma:
+    return GammaGamma().fit(cdnow_summary["frequency"], cdnow_summary["monetary_value"])
+
+
+def test_cdnow_reproduces_published_estimates(cdnow_model: GammaGamma) -> None:
+    for name, value in PUBLISHED.items():
+        assert cdnow_model.params_[name] == pytest.approx(value, rel=0.005), name
+    assert cdnow_model.n_customers_ == 946
+    assert cdnow_model.converged_
+    assert (cdnow_model.standard_errors_ > 0).all()
+
+
+def test_gradient_matches_finite_differences(cdnow_summary: pd.DataFrame) -> None:
+    rep = cdnow_summary[cdnow_summary["frequency"] > 0]
+    x, m = rep["frequency"].to_numpy(float), rep["monetary_value"].to_numpy()
+    data = {"x": x, "m": m, "log_m": np.log(m), "log_x": np.log(x)}
+    model = GammaGamma()
+    params = np.array([5.0, 3.0, 12.0])
+    analytic = model._neg_log_lik(params, data)[1]
+    numeric = approx_fprime(params, lambda p: model._neg_log_lik(p, data)[0], 1e-6)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-4)
+
+
+def test_recovers_simulated_parameters() -> None:
+    rng = np.random.default_rng(3)
+    n = 20_000
+    x = rng.integers(1, 12, n)
+    nu = rng.gamma(4.0, 1 / 20.0, n)  # q = 4, gamma = 20
+    m = rng.gamma(6.0 * x, 1 / (nu * x))  # mean of x Gamma(p=6, nu) values
+    model = GammaGamma().fit(x, m)
+    truth = pd.Series({"p": 6.0, "q": 4.0, "gamma": 20.0})
+    z = (model.params_ - truth) / model.standard_errors_
+    assert (z.abs() < 4).all(), z
+
+
+@settings(max_examples=50, deadline=None)
+@given(x=st.integers(0, 500), m=st.floats(0.01, 1e4))
+def test_expected_value_shrinks_between_population_and_own_mean(
+    cdnow_model: GammaGamma, x: int, m: float
+) -> None:
+    value = cdnow_model.expected_average_value(x, m)[0]
+    pop = cdnow_model.population_mean()
+    if x == 0:
+        assert value == pytest.approx(pop)
+    else:
+        lo, hi = sorted((pop, m))
+        assert lo * (1 - 1e-9) <= value <= hi * (1 + 1e-9)
+
+
+def test_more_transactions_means_more_weight_on_own_mean(cdnow_model: GammaGamma) -> None:
+    values = cdnow_model.expected_average_value([1, 5, 50], [200.0] * 3)
+    assert values[0] < values[1] < values[2] < 200.0
+
+
+def test_bad_spend_is_rejected() -> None:
+    x = np.array([1, 2, 3] * 5)
+    with pytest.raises(ValueError, match="mean spend <= 0"):
+        GammaGamma().fit(x, np.r_[0.0, np.full(14, 10.0)])
+    with pytest.raises(ValueError, match="mean spend <= 0"):
+        GammaGamma().fit(x, np.r_[-5.0, np.full(14, 10.0)])
+    with pytest.raises(ValueError, match="at least 10 repeat buyers"):
+        GammaGamma().fit([1, 0, 0], [10.0, 0.0, 0.0])
+    # Zero-spend customers without repeat purchases are fine: they carry no spend information.
+    rng = np.random.default_rng(0)
+    spend = rng.gamma(5.0, 4.0, 40)
+    model = GammaGamma().fit(np.r_[0, np.tile(x, 8)[:40]], np.r_[0.0, spend])
+    assert model.n_customers_ == 40
+
+
+def test_infinite_mean_spend_is_an_error(cdnow_model: GammaGamma) -> None:
+    model = GammaGamma()
+    model.params_ = pd.Series({"p": 2.0, "q": 0.8, "gamma": 10.0})
+    with pytest.raises(ValueError, match="mean spend is infinite"):
+        model.expected_average_value([1], [10.0])
+    assert model.population_mean() == float("inf")
+    with pytest.raises(ValueError, match="mean spend < 0"):
+        cdnow_model.expected_average_value([2], [-1.0])
+    assert cdnow_model.expected_average_value([2], [0.0])[0] > 0  # free orders: shrunk to 0
