@@ -106,7 +106,8 @@ def load_config(path: str | Path | None) -> SegwiseConfig:
     bad_roles = sorted(set(columns) - set(ROLES))
     if bad_roles:
         raise ConfigError(
-            f"{path}: unknown role(s) {', '.join(bad_roles)} in [columns]; valid: {', '.join(ROLES)}"
+            f"{path}: unknown role(s) {', '.join(bad_roles)} in [columns]; "
+            f"valid: {', '.join(ROLES)}"
         )
     rfm = dict(data.get("rfm", {}))
     as_of = rfm.pop("as_of", None)

@@ -181,7 +181,7 @@ def run_rfm(
     if rfm.empty:
         raise InputError(
             f"{source}: no customer is left after cleaning (see the audit: "
-            + ", ".join(f"{s} {n:,}" for s, n in zip(audit["step"], audit["rows"], strict=True) if n)
+            + ", ".join(f"{s} {n:,}" for s, n in audit[["step", "rows"]].itertuples(False) if n)
             + "). Fix: check the [columns] mapping and the [cleaning] rules"
         )
     progress("score")

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Literal
 import ibis
 import pandas as pd
 
-from segwise.exceptions import ConfigError
 from segwise._expr import exact_money
+from segwise.exceptions import ConfigError
 from segwise.io import STANDARD_COLUMNS
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ RULES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class CleaningRules:
-    """Which cleaning rules run, and their parameters.
+    r"""Which cleaning rules run, and their parameters.
 
     Parameters
     ----------
@@ -108,7 +108,9 @@ class CleaningRules:
                 f"[cleaning] cancellations = {self.cancellations!r}: use 'net', 'drop' or 'keep'"
             )
         if self.non_product not in ("drop", "keep"):
-            raise ConfigError(f"[cleaning] non_product = {self.non_product!r}: use 'drop' or 'keep'")
+            raise ConfigError(
+                f"[cleaning] non_product = {self.non_product!r}: use 'drop' or 'keep'"
+            )
         if not self.outlier_max_z > 0:
             raise ConfigError("[cleaning] outlier_max_z must be positive")
 
@@ -145,7 +147,7 @@ class CleanedLines:
         return self.lines.filter(self.lines._reason.isnull()).drop("_reason", "_n")
 
     def audit_metrics(self) -> dict[str, ir.Value]:
-        """Aggregates that :meth:`audit` needs, to compute in any grouping by ``_reason``.
+        """Return the aggregates :meth:`audit` needs, for any grouping by ``_reason``.
 
         They let a caller fold the audit into a query it runs anyway (one scan of the data).
         """

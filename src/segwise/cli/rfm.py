@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from segwise.pipeline import RFMResult
 
 
-class EngineChoice(str, Enum):
+class EngineChoice(StrEnum):
     """Engines the CLI offers."""
 
     duckdb = "duckdb"

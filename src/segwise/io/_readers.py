@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     import ibis.expr.types as ir
-    from ibis.backends.sql import SQLBackend
 
 __all__ = ["STANDARD_COLUMNS", "ReadOptions", "Transactions", "detect_format", "load_transactions"]
 
@@ -263,7 +262,7 @@ def _read_raw(
 def _register_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
     frame = frame.copy()
     # Mixed-type object columns (Excel cells) are read as text and parsed like CSV fields.
-    for col in frame.columns[frame.dtypes == object]:
+    for col in frame.columns[frame.dtypes == "object"]:
         frame[col] = frame[col].map(lambda v: None if pd.isna(v) else str(v))
     frame.insert(0, "_row", range(1, len(frame) + 1))
     con.register("raw_frame", frame)
@@ -281,10 +280,9 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, pd.Da
     if read.encoding:
         opts.append("encoding=?")
         params.append(read.encoding)
-    sql = (
-        "CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, * "
-        f"FROM read_csv(?, {', '.join(opts)})"
-    )
+    # Only fixed option names are formatted in; every value is a parameter.
+    options = ", ".join(opts)
+    sql = f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, * FROM read_csv(?, {options})"  # noqa: S608, E501
     try:
         con.execute(sql, params)
     except duckdb.Error as exc:
@@ -300,7 +298,7 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, pd.Da
         # DuckDB counts file lines from 1 with the header as line 1; rows count data lines.
         rejects["row"] = rejects["row"].astype("int64") - 1
         rejects["reason"] = "unreadable line (" + rejects["reason"].str.slice(0, 200) + ")"
-        if read.encoding is None and rejects["reason"].str.contains("UNICODE").any():
+        if read.encoding is None and rejects["reason"].str.contains("ENCODING|UNICODE").any():
             rejects["reason"] += "; set [read] encoding = \"latin-1\" if the file is not UTF-8"
     return duck.table("raw"), rejects
 
@@ -315,7 +313,8 @@ def _read_sqlite(path: Path, table: str | None) -> pd.DataFrame:
 
 def _read_duckdb_file(path: Path, table: str | None) -> pd.DataFrame:
     with duckdb.connect(str(path), read_only=True) as con:
-        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")]
+        query = "SELECT table_name FROM information_schema.tables"
+        names = [r[0] for r in con.execute(query).fetchall()]
         name = _pick_table(path, names, table)
         return con.table(name).df()
 
@@ -358,7 +357,7 @@ def _as_text(value: ir.Value) -> ir.StringValue:
 
 
 def _as_id(value: ir.Value) -> ir.StringValue:
-    """Identifiers as text; ``17850.0`` (a float export of an integer id) becomes ``17850``."""
+    """Return identifiers as text; ``17850.0`` (a float export of an int id) becomes ``17850``."""
     if value.type().is_floating():
         return ibis.ifelse(value.isnull(), ibis.null(), value.cast("int64").cast("string"))
     return _as_text(value).re_replace(r"^(\d+)\.0+$", r"\1")
@@ -387,7 +386,7 @@ def _detect_timestamp_format(values: list[str], path: Path, column: str) -> str:
 
 def _parses(value: str, fmt: str) -> bool:
     try:
-        datetime.strptime(value, fmt)  # noqa: DTZ007 - naive local times, as in the source
+        datetime.strptime(value, fmt)
     except ValueError:
         return False
     return True

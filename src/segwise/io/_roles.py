@@ -32,7 +32,9 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "amount", "revenue", "sales", "linetotal", "total", "totalamount", "netamount",
         "value", "spend", "dollarvalue", "ordervalue",
     ),
-    "product_id": ("stockcode", "sku", "productid", "productcode", "itemid", "articleid", "product"),
+    "product_id": (
+        "stockcode", "sku", "productid", "productcode", "itemid", "articleid", "product",
+    ),
     "description": ("description", "productname", "itemname", "productdescription"),
     "country": ("country", "countrycode", "countryname"),
 }
@@ -123,14 +125,16 @@ def resolve_roles(
             continue
         chosen[role] = None
         for alias in ROLE_ALIASES[role]:
-            col = by_norm.get(alias)
-            if col is not None and col not in taken:
-                chosen[role] = col
-                taken.add(col)
+            found = by_norm.get(alias)
+            if found is not None and found not in taken:
+                chosen[role] = found
+                taken.add(found)
                 break
     missing = [r for r in ("customer_id", "timestamp") if chosen[r] is None]
     if chosen["amount"] is None and (chosen["quantity"] is None or chosen["unit_price"] is None):
-        missing.append("unit_price" if chosen["quantity"] else "quantity and unit_price (or amount)")
+        missing.append(
+            "unit_price" if chosen["quantity"] else "quantity and unit_price (or amount)"
+        )
     if missing:
         hint = " ".join(f'{r.split(" ")[0]} = "..."' for r in missing)
         raise InputError(
@@ -138,4 +142,4 @@ def resolve_roles(
             f"(columns found: {', '.join(cols) or 'none'}). "
             f"Fix: rename the column, or map it in a config file: [columns] {hint}"
         )
-    return ColumnRoles(**{k: v for k, v in chosen.items() if v is not None})  # type: ignore[arg-type]
+    return ColumnRoles(**{k: v for k, v in chosen.items() if v is not None})

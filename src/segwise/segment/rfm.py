@@ -67,7 +67,9 @@ DEFAULT_ACTIONS: dict[str, str] = {
 }
 
 
-def fm_score(f: np.ndarray | pd.Series, m: np.ndarray | pd.Series) -> np.ndarray:
+def fm_score(
+    f: int | np.ndarray | pd.Series, m: int | np.ndarray | pd.Series
+) -> np.ndarray:
     """Combine frequency and monetary scores: their mean, halves rounded up."""
     return np.floor((np.asarray(f) + np.asarray(m)) / 2 + 0.5).astype("int64")
 
@@ -123,7 +125,7 @@ class SegmentMap:
     @staticmethod
     def cells() -> list[tuple[int, int, int]]:
         """All 125 (R, F, M) score cells."""
-        return list(itertools.product(range(1, 6), repeat=3))
+        return [(r, f, m) for r, f, m in itertools.product(range(1, 6), repeat=3)]
 
     def lookup(self) -> dict[str, str]:
         """Segment name for every two-digit ``R FM`` key."""
@@ -265,13 +267,14 @@ def assign_segments(
     """
     segment_map = segment_map or SegmentMap()
     r, f, m = (scores[c].to_numpy() for c in ("r_score", "f_score", "m_score"))
-    if not ((1 <= r.min(initial=1)) and max(r.max(initial=1), f.max(initial=1), m.max(initial=1)) <= 5):
+    lowest = min(a.min(initial=1) for a in (r, f, m))
+    highest = max(a.max(initial=1) for a in (r, f, m))
+    if lowest < 1 or highest > 5:
         raise ConfigError("named segments need scores on a 1 to 5 scale (n_bins=5)")
     key = pd.Series(r.astype(str), index=scores.index) + fm_score(f, m).astype(str)
     names = key.map(segment_map.lookup())
-    cell = (
-        scores["r_score"].astype(str) + scores["f_score"].astype(str) + scores["m_score"].astype(str)
-    )
+    cell = scores["r_score"].astype(str) + scores["f_score"].astype(str)
+    cell += scores["m_score"].astype(str)
     return pd.DataFrame(
         {
             "rfm_cell": cell,

@@ -1,0 +1,78 @@
+"""The CLI in-process: rfm, demo, errors, help."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from segwise.cli import app
+
+runner = CliRunner()
+
+
+def test_every_command_has_help() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    group = typer.main.get_command(app)
+    commands = group.commands  # type: ignore[attr-defined]
+    assert {"rfm", "demo"} <= set(commands)
+    for name, command in commands.items():
+        assert command.help, f"command {name} has no help text"
+        assert runner.invoke(app, [name, "--help"]).exit_code == 0
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_rfm_writes_customers_and_audit(
+    retail_sample: pd.DataFrame, tmp_path: Path, suffix: str
+) -> None:
+    src = tmp_path / "orders.csv"
+    retail_sample.to_csv(src, index=False)
+    out = tmp_path / f"customers{suffix}"
+    result = runner.invoke(app, ["rfm", str(src), "-o", str(out), "--as-of", "2010-12-10"])
+    assert result.exit_code == 0, result.output
+    assert "Champions" in result.output and "Cleaning audit" in result.output
+    customers = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert {"customer_id", "segment", "action", "r_score"} <= set(customers.columns)
+    assert customers["segment"].notna().all()
+    audit = pd.read_csv(tmp_path / "customers.audit.csv")
+    assert audit["rows"].sum() == 5000
+
+
+def test_rfm_error_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    empty = tmp_path / "e.csv"
+    empty.write_text("")
+    result = runner.invoke(app, ["rfm", str(empty), "-o", str(tmp_path / "o.csv")])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "empty" in lines[0]
+
+
+def test_bad_output_extension(retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    src = tmp_path / "orders.csv"
+    retail_sample.head(100).to_csv(src, index=False)
+    result = runner.invoke(app, ["rfm", str(src), "-o", str(tmp_path / "o.xlsx")])
+    assert result.exit_code == 1 and ".parquet or .csv" in result.output
+
+
+def test_quarantine_file_is_written(retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    df = retail_sample.head(200).copy()
+    df.loc[3, "InvoiceDate"] = "yesterday"
+    src = tmp_path / "orders.csv"
+    df.to_csv(src, index=False)
+    result = runner.invoke(app, ["rfm", str(src), "-o", str(tmp_path / "c.parquet")])
+    assert result.exit_code == 0, result.output
+    q = pd.read_csv(tmp_path / "c.quarantine.csv")
+    assert q["row"].tolist() == [4] and q["InvoiceDate"].tolist() == ["yesterday"]
+
+
+@pytest.mark.slow
+def test_demo_runs_on_bundled_data(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--output-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    customers = pd.read_parquet(tmp_path / "customers.parquet")
+    assert len(customers) == 4_333
+    assert "541,909" in result.output

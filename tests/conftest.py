@@ -1,0 +1,39 @@
+"""Fixtures shared by the whole suite: real data from ../shared/data and engines."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SHARED_DATA = Path(
+    os.environ.get("SEGWISE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real datasets folder (``../shared/data`` beside the repository)."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"real datasets not found at {SHARED_DATA}; set SEGWISE_SHARED_DATA")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def retail_csv(shared_data: Path) -> Path:
+    """The full UCI Online Retail log as CSV.gz (541,909 lines)."""
+    return shared_data / "uci-online-retail" / "online_retail.csv.gz"
+
+
+@pytest.fixture(scope="session")
+def retail_sample(retail_csv: Path) -> pd.DataFrame:
+    """The first 5,000 lines of Online Retail, every column as text, as in the file."""
+    return pd.read_csv(retail_csv, nrows=5000, dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="session")
+def spark_available() -> None:
+    """Skip nothing: Spark is part of the test install, so its absence is a failure."""
+    import pyspark  # noqa: F401

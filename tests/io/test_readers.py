@@ -1,0 +1,276 @@
+"""Loading order lines from every supported format, and every kind of bad input."""
+
+from __future__ import annotations
+
+import gzip
+import sqlite3
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from segwise.exceptions import ConfigError, InputError
+from segwise.io import STANDARD_COLUMNS, ReadOptions, Transactions, load_transactions
+
+
+def _canonical(tx: Transactions) -> pd.DataFrame:
+    df = tx.table.to_pandas()
+    return df.sort_values(list(df.columns), ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def reference(
+    retail_sample: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+) -> pd.DataFrame:
+    path = tmp_path_factory.mktemp("ref") / "sample.csv"
+    retail_sample.head(800).to_csv(path, index=False)
+    return _canonical(load_transactions(path))
+
+
+def test_csv_sample_types_and_values(retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    retail_sample.to_csv(path, index=False)
+    tx = load_transactions(path)
+    assert tx.n_input == 5000
+    assert tx.n_quarantined == 0
+    assert tx.roles.customer_id == "CustomerID" and tx.roles.order_id == "InvoiceNo"
+    df = tx.table.to_pandas()
+    assert list(df.columns) == list(STANDARD_COLUMNS)
+    first = df.iloc[0]
+    # 536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850
+    assert first["order_id"] == "536365" and first["customer_id"] == "17850"
+    assert first["ts"] == pd.Timestamp("2010-12-01 08:26:00")
+    assert first["quantity"] == 6 and first["unit_price"] == 2.55
+    assert first["revenue"] == pytest.approx(15.3)
+
+
+@pytest.mark.parametrize(
+    "fmt", ["csv.gz", "tsv", "semicolon.csv", "parquet", "xlsx", "jsonl", "sqlite", "duckdb"]
+)
+def test_every_format_loads_the_same_rows(
+    fmt: str, retail_sample: pd.DataFrame, reference: pd.DataFrame, tmp_path: Path
+) -> None:
+    sample = retail_sample.head(800)
+    path = tmp_path / f"orders.{fmt}"
+    typed = sample.assign(
+        Quantity=sample["Quantity"].astype("int64"),
+        UnitPrice=sample["UnitPrice"].astype("float64"),
+        InvoiceDate=pd.to_datetime(sample["InvoiceDate"]),
+    )
+    if fmt == "csv.gz":
+        with gzip.open(path, "wt") as fh:
+            sample.to_csv(fh, index=False)
+    elif fmt == "tsv":
+        sample.to_csv(path, index=False, sep="\t")
+    elif fmt == "semicolon.csv":
+        sample.to_csv(path, index=False, sep=";")
+    elif fmt == "parquet":
+        typed.to_parquet(path)
+    elif fmt == "xlsx":
+        typed.to_excel(path, index=False)
+    elif fmt == "jsonl":
+        sample.to_json(path, orient="records", lines=True)
+    elif fmt == "sqlite":
+        with sqlite3.connect(path) as con:
+            typed.to_sql("orders", con, index=False)
+    else:
+        with duckdb.connect(str(path)) as con:
+            con.register("t", typed)
+            con.execute("CREATE TABLE orders AS SELECT * FROM t")
+    tx = load_transactions(path)
+    assert tx.n_input == 800 and tx.n_quarantined == 0
+    pd.testing.assert_frame_equal(_canonical(tx), reference, check_dtype=False)
+
+
+def test_online_retail_ii_names_are_recognised(retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    renamed = retail_sample.head(100).rename(
+        columns={"InvoiceNo": "Invoice", "CustomerID": "Customer ID", "UnitPrice": "Price"}
+    )
+    path = tmp_path / "ii.csv"
+    renamed.to_csv(path, index=False)
+    tx = load_transactions(path)
+    assert (tx.roles.order_id, tx.roles.customer_id, tx.roles.unit_price) == (
+        "Invoice",
+        "Customer ID",
+        "Price",
+    )
+    assert tx.table.count().execute() == 100
+
+
+def test_float_customer_ids_lose_their_decimal(retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    df = retail_sample.head(10).copy()
+    df["CustomerID"] = df["CustomerID"] + ".0"
+    path = tmp_path / "f.csv"
+    df.to_csv(path, index=False)
+    assert set(load_transactions(path).table.customer_id.to_pandas()) == {"17850", "13047"}
+
+
+def test_missing_required_column_names_file_column_and_fix(
+    retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "nocust.csv"
+    retail_sample.head(5).drop(columns="CustomerID").to_csv(path, index=False)
+    with pytest.raises(InputError) as err:
+        load_transactions(path)
+    msg = str(err.value)
+    assert str(path) in msg and "customer_id" in msg and "[columns]" in msg
+
+
+def test_explicit_mapping_to_a_column_that_does_not_exist(
+    retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "s.csv"
+    retail_sample.head(5).to_csv(path, index=False)
+    with pytest.raises(ConfigError, match="Kunde"):
+        load_transactions(path, columns={"customer_id": "Kunde"})
+
+
+def test_bad_dates_and_numbers_are_quarantined_with_row_and_reason(
+    retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    df = retail_sample.head(1000).copy()
+    df.loc[9, "InvoiceDate"] = "not a date"
+    df.loc[19, "Quantity"] = "six"
+    df.loc[29, "UnitPrice"] = ""
+    path = tmp_path / "bad.csv"
+    df.to_csv(path, index=False)
+    tx = load_transactions(path)
+    assert tx.n_input == 1000
+    assert tx.n_quarantined == 3
+    assert tx.table.count().execute() + tx.n_quarantined == tx.n_input
+    q = tx.quarantine.set_index("row")
+    assert list(q.index) == [10, 20, 30]  # 1-based data rows
+    assert "InvoiceDate" in q.loc[10, "reason"] and q.loc[10, "InvoiceDate"] == "not a date"
+    assert "Quantity" in q.loc[20, "reason"] and q.loc[20, "Quantity"] == "six"
+    assert "UnitPrice" in q.loc[30, "reason"]
+
+
+def test_mostly_unparseable_file_stops_with_an_error(
+    retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    df = retail_sample.head(100).copy()
+    df.loc[:30, "Quantity"] = "n/a"
+    path = tmp_path / "bad.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"31 of 100 rows .* row 1: Quantity"):
+        load_transactions(path)
+    tx = load_transactions(path, read=ReadOptions(max_quarantine_share=0.5))
+    assert tx.n_quarantined == 31
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        load_transactions(path)
+
+
+def test_header_only_file(tmp_path: Path) -> None:
+    path = tmp_path / "header.csv"
+    path.write_text("InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n")
+    with pytest.raises(InputError, match="no rows"):
+        load_transactions(path)
+
+
+def test_missing_file_and_unknown_suffix(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        load_transactions(tmp_path / "nope.csv")
+    odd = tmp_path / "orders.xml"
+    odd.write_text("<x/>")
+    with pytest.raises(InputError, match="unknown file type"):
+        load_transactions(odd)
+
+
+def test_non_utf8_bytes_are_quarantined_with_the_encoding_fix(
+    retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    text = retail_sample.head(200).to_csv(index=False)
+    lines = text.splitlines(keepends=True)
+    # Line 6 of the file (data row 5) gets a Latin-1 e-acute in its description.
+    bad = lines[5].replace("WHITE", "CAF\xe9 WHITE", 1).encode("latin-1")
+    raw = (
+        b"".join(line.encode() for line in lines[:5])
+        + bad
+        + b"".join(line.encode() for line in lines[6:])
+    )
+    path = tmp_path / "latin.csv"
+    path.write_bytes(raw)
+    tx = load_transactions(path)
+    assert tx.n_input == 200 and tx.n_quarantined == 1
+    assert tx.table.count().execute() == 199
+    row = tx.quarantine.iloc[0]
+    assert row["row"] == 5 and "latin-1" in row["reason"]
+    # With the encoding set, the row loads.
+    fixed = load_transactions(path, read=ReadOptions(encoding="latin-1"))
+    assert fixed.n_quarantined == 0
+    assert fixed.table.count().execute() == 200
+
+
+def test_wrong_delimiter_gives_a_clear_error(retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    path = tmp_path / "semi.csv"
+    retail_sample.head(50).to_csv(path, index=False, sep=";")
+    with pytest.raises(InputError) as err:
+        load_transactions(path, read=ReadOptions(delimiter=","))
+    msg = str(err.value)
+    assert str(path) in msg and "[columns]" in msg
+
+
+def test_unrecognisable_timestamps_ask_for_a_format(
+    retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    df = retail_sample.head(20).copy()
+    df["InvoiceDate"] = "week " + df.index.astype(str)
+    path = tmp_path / "weird.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(InputError, match="timestamp_format"):
+        load_transactions(path)
+
+
+@pytest.mark.parametrize(
+    ("layout", "fmt"),
+    [
+        ("%m/%d/%Y %H:%M", None),
+        ("%d.%m.%Y %H:%M", None),
+        ("%Y%m%d", None),
+        ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M"),
+    ],
+)
+def test_timestamp_layouts(
+    layout: str, fmt: str | None, retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    df = retail_sample.iloc[::50].copy()
+    ts = pd.to_datetime(df["InvoiceDate"])
+    df["InvoiceDate"] = ts.dt.strftime(layout)
+    path = tmp_path / "layout.csv"
+    df.to_csv(path, index=False)
+    tx = load_transactions(path, read=ReadOptions(timestamp_format=fmt))
+    got = tx.table.select("ts").to_pandas()["ts"]
+    want = pd.to_datetime(ts.dt.strftime(layout), format=layout)
+    assert sorted(got) == sorted(want)
+
+
+def test_sqlite_with_several_tables_needs_a_table_name(
+    tmp_path: Path, retail_sample: pd.DataFrame
+) -> None:
+    path = tmp_path / "two.sqlite"
+    with sqlite3.connect(path) as con:
+        retail_sample.head(10).to_sql("a", con, index=False)
+        retail_sample.head(10).to_sql("b", con, index=False)
+    with pytest.raises(InputError, match="table"):
+        load_transactions(path)
+    assert load_transactions(path, read=ReadOptions(table="b")).n_input == 10
+
+
+def test_amount_only_logs(tmp_path: Path) -> None:
+    path = tmp_path / "cdnow.csv"
+    path.write_text(
+        "customer_id,date,number_of_cds,dollar_value\n"
+        "00001,19970101,1,11.77\n00002,19970112,1,12.00\n00002,19970112,5,77.00\n"
+    )
+    tx = load_transactions(path, columns={"quantity": "number_of_cds"})
+    df = tx.table.to_pandas().sort_values("revenue", ignore_index=True)
+    assert list(df["revenue"]) == [11.77, 12.0, 77.0]
+    assert list(df["unit_price"]) == [11.77, 12.0, 15.4]
+    # No order id: one order per customer and timestamp (a purchase occasion).
+    assert df["order_id"].nunique() == 2
