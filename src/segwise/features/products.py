@@ -105,8 +105,9 @@ def product_table(lines: ir.Table) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``product_id``, ``description`` (the alphabetically last non-empty one,
-        deterministic on every engine), ``is_product``, ``n_lines`` and ``revenue`` (gross
-        purchase spend, returns excluded), sorted by ``product_id``.
+        deterministic on every engine), ``is_product``, ``n_lines``, ``revenue`` (gross
+        purchase spend, returns excluded), ``net_revenue`` (returns netted) and
+        ``customers`` (distinct buyers), sorted by ``product_id``.
     """
     purchase = ~lines.is_return
     agg = lines.group_by("product_id").aggregate(
@@ -114,10 +115,13 @@ def product_table(lines: ir.Table) -> pd.DataFrame:
         is_product=lines.is_product.cast("int8").max(),
         n_lines=lines.count(),
         revenue=lines.revenue.sum(where=purchase),
+        net_revenue=lines.revenue.sum(),
+        customers=lines.customer_id.nunique(),
     )
     df = agg.to_pandas()
     df["is_product"] = df["is_product"].fillna(0).astype(bool)
-    df["revenue"] = df["revenue"].fillna(0.0).astype("float64")
+    for col in ("revenue", "net_revenue"):
+        df[col] = df[col].fillna(0.0).astype("float64")
     df["description"] = df["description"].fillna("")
     return df.sort_values("product_id", ignore_index=True)
 

@@ -1,0 +1,240 @@
+"""Plotly figures of the report, each from a small, already aggregated table.
+
+Every figure gets a title, labelled axes with units and the same light style. Nothing here
+touches order lines: the builder aggregates first, so the HTML stays small.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = [
+    "PALETTE",
+    "bar_h",
+    "count_bins",
+    "grid_heatmap",
+    "heatmap",
+    "histogram_log",
+    "lines_by_k",
+    "monthly",
+    "scatter_2d",
+    "segment_bars",
+    "style",
+    "weekday_hour",
+]
+
+#: Qualitative colours for segments, distinguishable and print-safe (Okabe-Ito first).
+PALETTE: tuple[str, ...] = (
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
+    "#000000", "#8C564B", "#7F7F7F", "#BCBD22", "#17BECF", "#9467BD", "#AEC7E8",
+)
+_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def style(fig: go.Figure, title: str, *, height: int = 380, legend: bool = False) -> go.Figure:
+    """Apply the report's common layout: title, font, margins, white background."""
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}},
+        template="plotly_white",
+        font={"family": _FONT, "size": 12, "color": "#222"},
+        height=height,
+        margin={"l": 70, "r": 20, "t": 50, "b": 55},
+        showlegend=legend,
+        legend={"orientation": "h", "yanchor": "bottom", "y": -0.35, "x": 0},
+        hoverlabel={"font": {"family": _FONT}},
+    )
+    return fig
+
+
+def monthly(df: pd.DataFrame, currency: str) -> go.Figure:
+    """Revenue bars and purchase orders line by month (columns month, revenue, orders)."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(x=df["month"], y=df["revenue"], name=f"Net revenue ({currency})",
+                marker_color=PALETTE[0], opacity=0.85,
+                hovertemplate="%{x|%b %Y}<br>%{y:,.0f} " + currency + "<extra></extra>")
+    fig.add_scatter(x=df["month"], y=df["orders"], name="Purchase orders", mode="lines+markers",
+                    line={"color": PALETTE[1], "width": 2.5}, secondary_y=True,
+                    hovertemplate="%{x|%b %Y}<br>%{y:,} orders<extra></extra>")
+    fig.update_xaxes(title_text="Month", dtick="M1", tickformat="%b\n%Y")
+    fig.update_yaxes(title_text=f"Net revenue ({currency})", secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(title_text="Purchase orders (count)", secondary_y=True, showgrid=False,
+                     tickmode="sync", rangemode="tozero")
+    return style(fig, "Revenue and orders by month", legend=True)
+
+
+def weekday_hour(df: pd.DataFrame) -> go.Figure:
+    """Heatmap of purchase orders by weekday and hour (columns weekday 0-6, hour, orders)."""
+    hours = list(range(int(df["hour"].min()), int(df["hour"].max()) + 1)) if len(df) else []
+    grid = (df.pivot_table(index="weekday", columns="hour", values="orders", aggfunc="sum")
+            .reindex(index=range(7), columns=hours))
+    fig = go.Figure(go.Heatmap(
+        z=grid.to_numpy(dtype=float), x=[f"{h:02d}:00" for h in hours], y=list(_WEEKDAYS),
+        colorscale="Blues", colorbar={"title": {"text": "Orders"}}, hoverongaps=False,
+        hovertemplate="%{y} %{x}<br>%{z:,.0f} orders<extra></extra>",
+    ))
+    fig.update_xaxes(title_text="Hour of day (local time of the data)")
+    fig.update_yaxes(title_text="Weekday", autorange="reversed")
+    return style(fig, "Purchase orders by weekday and hour")
+
+
+def bar_h(labels: Sequence[str], values: Sequence[float], *, title: str, x_title: str,
+          y_title: str, color: str = PALETTE[0], hover: str = "%{x:,.0f}",
+          text: Sequence[str] | None = None, log: bool = False) -> go.Figure:
+    """Draw horizontal bars, first label on top (``log``: logarithmic value axis)."""
+    fig = go.Figure(go.Bar(
+        x=list(values), y=list(labels), orientation="h", marker_color=color,
+        text=list(text) if text is not None else None, textposition="auto",
+        hovertemplate="%{y}<br>" + hover + "<extra></extra>",
+    ))
+    fig.update_xaxes(title_text=x_title, type="log" if log else "linear")
+    fig.update_yaxes(title_text=y_title, autorange="reversed", automargin=True)
+    return style(fig, title, height=max(320, 24 * len(labels) + 110))
+
+
+def histogram_log(values: np.ndarray, *, title: str, x_title: str, log: bool,
+                  color: str = PALETTE[0], bins: int = 40) -> go.Figure:
+    """Histogram of customers, binned on a log scale when ``log`` (values must be > 0)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if log:
+        v = v[v > 0]
+        edges = np.geomspace(v.min(), v.max() * 1.0001, bins + 1) if len(v) else np.array([1, 2])
+    else:
+        edges = np.histogram_bin_edges(v, bins=bins) if len(v) else np.array([0, 1])
+    counts, edges = np.histogram(v, bins=edges)
+    centres = np.sqrt(edges[:-1] * edges[1:]) if log else (edges[:-1] + edges[1:]) / 2
+    fig = go.Figure(go.Bar(
+        x=centres, y=counts, width=np.diff(edges), marker_color=color,
+        marker_line={"width": 0.5, "color": "white"},
+        customdata=np.stack([edges[:-1], edges[1:]], axis=1),
+        hovertemplate="%{customdata[0]:,.1f} – %{customdata[1]:,.1f}<br>"
+                      "%{y:,} customers<extra></extra>",
+    ))
+    fig.update_xaxes(title_text=x_title, type="log" if log else "linear",
+                     dtick=1 if log else None)
+    fig.update_yaxes(title_text="Customers (count)")
+    return style(fig, title, height=330)
+
+
+def count_bins(values: np.ndarray, *, title: str, x_title: str,
+               color: str = PALETTE[1]) -> go.Figure:
+    """Draw customers per count bin (1, 2, ..., 5, 6-7, 8-10, ...): a readable scale for counts."""
+    v = np.asarray(values, dtype=float)
+    starts = [1, 2, 3, 4, 5, 6, 8, 11, 16, 21, 31, 51, 101, 201, 501]
+    edges: list[float] = [float(e) for e in starts if e <= max(v.max(initial=1), 1)]
+    edges.append(np.inf)
+    labels = []
+    for lo, hi in itertools.pairwise(edges):
+        labels.append(f"{lo:.0f}+" if not np.isfinite(hi) else f"{lo:.0f}" if hi - lo == 1
+                      else f"{lo:.0f}-{hi - 1:.0f}")
+    counts, _ = np.histogram(v, bins=np.asarray(edges, dtype=float))
+    fig = go.Figure(go.Bar(x=labels, y=counts, marker_color=color,
+                           hovertemplate="%{x}: %{y:,} customers<extra></extra>"))
+    fig.update_xaxes(title_text=x_title, type="category")
+    fig.update_yaxes(title_text="Customers (count)")
+    return style(fig, title, height=330)
+
+
+def grid_heatmap(grid: pd.DataFrame, *, title: str, z_title: str, hover: str,
+                 text_fmt: str, colorscale: str = "Blues") -> go.Figure:
+    """R score (rows) against F score (columns) grid with the value written in each cell."""
+    z = grid.to_numpy(dtype=float)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[str(c) for c in grid.columns], y=[str(i) for i in grid.index],
+        colorscale=colorscale, colorbar={"title": {"text": z_title}},
+        text=[[text_fmt.format(v) if np.isfinite(v) else "" for v in row] for row in z],
+        texttemplate="%{text}", hovertemplate=hover + "<extra></extra>",
+    ))
+    fig.update_xaxes(title_text="F score (1 = fewest orders, 5 = most)", type="category")
+    fig.update_yaxes(title_text="R score (1 = longest ago, 5 = most recent)", type="category")
+    return style(fig, title, height=400)
+
+
+def heatmap(frame: pd.DataFrame, *, title: str, x_title: str, y_title: str, z_title: str,
+            hover: str, text: np.ndarray | None = None, colorscale: str = "RdBu",
+            zmid: float | None = 0.0, height: int | None = None) -> go.Figure:
+    """General heatmap of a small frame (rows on y, columns on x)."""
+    kwargs: dict[str, Any] = {}
+    if text is not None:
+        kwargs = {"text": text, "texttemplate": "%{text}"}
+    fig = go.Figure(go.Heatmap(
+        z=frame.to_numpy(dtype=float), x=[str(c) for c in frame.columns],
+        y=[str(i) for i in frame.index], colorscale=colorscale, zmid=zmid,
+        reversescale=colorscale == "RdBu", colorbar={"title": {"text": z_title}},
+        hovertemplate=hover + "<extra></extra>", **kwargs,
+    ))
+    fig.update_xaxes(title_text=x_title, tickangle=-35 if frame.shape[1] > 6 else 0,
+                     automargin=True)
+    fig.update_yaxes(title_text=y_title, autorange="reversed", automargin=True)
+    return style(fig, title, height=height or max(360, 30 * frame.shape[0] + 170))
+
+
+def segment_bars(df: pd.DataFrame) -> go.Figure:
+    """Draw the share of customers against the share of revenue per segment.
+
+    ``df`` has columns ``segment``, ``share`` and ``revenue_share``.
+    """
+    fig = go.Figure()
+    fig.add_bar(x=df["segment"], y=df["share"] * 100, name="Customers (%)",
+                marker_color=PALETTE[5], hovertemplate="%{x}<br>%{y:.1f}% of customers"
+                                                       "<extra></extra>")
+    fig.add_bar(x=df["segment"], y=df["revenue_share"] * 100, name="Revenue (%)",
+                marker_color=PALETTE[0], hovertemplate="%{x}<br>%{y:.1f}% of revenue"
+                                                       "<extra></extra>")
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text="Segment", tickangle=-30)
+    fig.update_yaxes(title_text="Share (%)", ticksuffix="%")
+    return style(fig, "Share of customers and of revenue by segment", height=400, legend=True)
+
+
+def scatter_2d(df: pd.DataFrame, order: Sequence[str], *, title: str, x_title: str,
+               y_title: str) -> go.Figure:
+    """Draw customers in two dimensions, one trace per segment.
+
+    ``df`` has columns ``x``, ``y``, ``segment`` and ``customer_id``.
+    """
+    fig = go.Figure()
+    for i, seg in enumerate(order):
+        part = df[df["segment"] == seg]
+        if part.empty:
+            continue
+        fig.add_scatter(
+            x=part["x"].round(3), y=part["y"].round(3), mode="markers", name=str(seg),
+            marker={"size": 5, "opacity": 0.7, "color": PALETTE[i % len(PALETTE)]},
+            customdata=part["customer_id"],
+            hovertemplate="customer %{customdata}<br>" + str(seg) + "<extra></extra>",
+        )
+    fig.update_xaxes(title_text=x_title, zeroline=False)
+    fig.update_yaxes(title_text=y_title, zeroline=False)
+    fig = style(fig, title, height=520, legend=True)
+    fig.update_layout(legend={"orientation": "v", "x": 1.02, "y": 1, "yanchor": "top"},
+                      margin={"r": 160})
+    return fig
+
+
+def lines_by_k(df: pd.DataFrame, metrics: Sequence[str], *, chosen_k: int | None,
+               titles: dict[str, str]) -> go.Figure:
+    """Small multiples: each selection metric against the number of clusters k."""
+    n = len(metrics)
+    cols = min(3, n)
+    rows = int(np.ceil(n / cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[titles.get(m, m) for m in metrics],
+                        horizontal_spacing=0.08, vertical_spacing=0.22)
+    for i, m in enumerate(metrics):
+        r, c = divmod(i, cols)
+        fig.add_scatter(x=df["k"], y=df[m], mode="lines+markers", name=titles.get(m, m),
+                        line={"color": PALETTE[i % len(PALETTE)]}, row=r + 1, col=c + 1,
+                        hovertemplate="k=%{x}<br>%{y:.3f}<extra></extra>")
+        if chosen_k is not None:
+            fig.add_vline(x=chosen_k, line_dash="dot", line_color="#888", row=r + 1, col=c + 1)
+        fig.update_xaxes(title_text="Number of clusters k", row=r + 1, col=c + 1, dtick=1)
+        fig.update_yaxes(title_text="Score", row=r + 1, col=c + 1)
+    return style(fig, "Choosing the number of segments k", height=300 * rows + 60)
