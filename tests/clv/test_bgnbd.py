@@ -183,3 +183,19 @@ def test_simulation_is_reproducible_and_consistent() -> None:
         np.testing.assert_array_equal(u, v)
     x, t_x, T = a
     assert ((x == 0) == (t_x == 0)).all() and (t_x <= T).all()
+
+
+def test_nearly_degenerate_parameters_stay_finite() -> None:
+    # Customers who hardly differ drive all four parameters to the thousands, where the
+    # hypergeometric function loses precision; the prediction then uses posterior means.
+    x, t_x, T = np.array([0, 1, 3]), np.array([0.0, 10.0, 30.0]), np.array([40.0, 40.0, 40.0])
+    moderate, huge = BGNBD(), BGNBD()
+    moderate.params_ = pd.Series({"r": 200.0, "alpha": 4000.0, "a": 100.0, "b": 400.0})
+    huge.params_ = pd.Series({"r": 1.4e5, "alpha": 3.2e6, "a": 6.2e3, "b": 2.9e4})
+    for model in (moderate, huge):
+        r, alpha, a, b = model.params_
+        expected = model.predict_purchases(52.0, x, t_x, T) / model.p_alive(x, t_x, T)
+        rate, p = (r + x) / (alpha + T), a / (a + b + x)
+        plug_in = -np.expm1(-rate * p * 52.0) / p
+        np.testing.assert_allclose(expected, plug_in, rtol=0.02)
+    assert np.isfinite(huge.expected_purchases([1.0, 52.0, 520.0])).all()

@@ -226,8 +226,7 @@ class BGNBD(CustomerModel):
             raise ValueError(f"t must be a non-negative number, got {t!r}")
         x, t_x, big_t = check_rft(frequency, recency, T)
         r, alpha, a, b = self.params_.to_numpy()
-        c = a + b + x - 1.0
-        expected_if_alive = c / (a - 1.0) * (1.0 - _decay(r, a, b, x, alpha + big_t, t))
+        expected_if_alive = _expected_if_alive(r, alpha + big_t, a, b, x, t)
         # + 0.0 turns the -0.0 of t = 0 (a negative factor times 0) into 0.0
         return expected_if_alive * expit(-self._log_odds_dead(x, t_x, big_t)) + 0.0
 
@@ -252,7 +251,27 @@ class BGNBD(CustomerModel):
         if np.any(~np.isfinite(t) | (t < 0)):
             raise ValueError("t must be non-negative")
         r, alpha, a, b = self.params_.to_numpy()
-        return (a + b - 1.0) / (a - 1.0) * (1.0 - _decay(r, a, b, 0.0, alpha, t)) + 0.0
+        return _expected_if_alive(r, alpha, a, b, np.zeros_like(t), t) + 0.0
+
+
+def _expected_if_alive(
+    r: float, scale: Any, a: float, b: float, x: np.ndarray, t: Any
+) -> np.ndarray:
+    """Expected purchases in ``t`` of a customer alive now, whose posterior is given.
+
+    The closed form of Fader, Hardie and Lee (2005). When the fitted mixing distributions
+    are nearly degenerate (parameters in the thousands, as when customers hardly differ),
+    the hypergeometric function loses all precision; the posteriors are then so
+    concentrated that their means give the answer, ``(1 - exp(-lambda p t)) / p``, which is
+    used wherever the closed form leaves its bounds ``[0, t E[lambda]]``.
+    """
+    with np.errstate(all="ignore"):
+        closed = (a + b + x - 1.0) / (a - 1.0) * (1.0 - _decay(r, a, b, x, scale, t))
+        rate = (r + x) / scale  # posterior mean purchase rate while alive
+        p = a / (a + b + x)  # posterior mean dropout probability
+        plug_in = -np.expm1(-rate * p * t) / p
+        ok = np.isfinite(closed) & (closed >= -1e-9) & (closed <= rate * t * (1 + 1e-9) + 1e-12)
+    return np.where(ok, closed, plug_in)
 
 
 def _decay(r: float, a: float, b: float, x: Any, scale: Any, t: Any) -> np.ndarray:
