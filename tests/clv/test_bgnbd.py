@@ -85,7 +85,8 @@ def test_stable_form_matches_direct_form_and_stays_finite(cdnow_model: BGNBD) ->
     T = np.full(6, 38.86)
     t = 39.0
     z = t / (alpha + T + t)
-    direct_term = ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+    power = ((alpha + T) / (alpha + T + t)) ** (r + x)
+    direct_term = power * hyp2f1(r + x, b + x, a + b + x - 1, z)
     odds = np.where(x > 0, a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0)
     direct = (a + b + x - 1) / (a - 1) * (1 - direct_term) / (1 + odds)
     np.testing.assert_allclose(cdnow_model.predict_purchases(t, x, t_x, T), direct, rtol=1e-9)
@@ -128,7 +129,9 @@ finite = st.floats(0.0, 200.0, allow_nan=False)
 @settings(max_examples=60, deadline=None)
 @given(x=st.integers(0, 300), frac=st.floats(0.0, 1.0), T=st.floats(0.01, 200.0),
        t1=finite, t2=finite)
-def test_invariants(cdnow_model: BGNBD, x: int, frac: float, T: float, t1: float, t2: float) -> None:
+def test_invariants(
+    cdnow_model: BGNBD, x: int, frac: float, T: float, t1: float, t2: float
+) -> None:
     t_x = 0.0 if x == 0 else max(frac * T, 1e-3 * T)
     lo, hi = sorted((t1, t2))
     e_lo = cdnow_model.predict_purchases(lo, x, t_x, T)[0]

@@ -81,8 +81,8 @@ def test_discount_and_margin_are_validated(cdnow_result: CLVResult) -> None:
 
 
 def test_late_customers_are_left_out_with_a_warning() -> None:
-    rows = _base() + [("late", "2021-03-01", 20.0), ("late", "2021-03-09", 30.0)]
-    with pytest.warns(UserWarning, match="1 customer.* first bought after the calibration end"):
+    rows = [*_base(), ("late", "2021-03-01", 20.0), ("late", "2021-03-09", 30.0)]
+    with pytest.warns(UserWarning, match=r"1 customer.* first bought after the calibration end"):
         result = customer_value(_lines(rows), calibration_end="2020-12-31")
     assert "late" not in set(result.customers["customer_id"])
     assert result.n_excluded == 1
@@ -90,8 +90,8 @@ def test_late_customers_are_left_out_with_a_warning() -> None:
 
 
 def test_zero_spend_repeat_buyers_are_kept_and_valued_low() -> None:
-    rows = _base() + [("free", "2020-02-01", 0.0), ("free", "2020-03-01", 0.0),
-                      ("free", "2020-04-01", 0.0)]
+    free = [("free", f"2020-0{month}-01", 0.0) for month in (2, 3, 4)]
+    rows = [*_base(), *free]
     with pytest.warns(UserWarning, match="mean repeat spend <= 0"):
         result = customer_value(_lines(rows), calibration_end="2020-12-31")
     c = result.customers.set_index("customer_id")
@@ -101,7 +101,7 @@ def test_zero_spend_repeat_buyers_are_kept_and_valued_low() -> None:
 
 
 def test_negative_spend_repeat_buyer_is_valued_at_zero_mean() -> None:
-    rows = _base() + [("refund", "2020-02-01", 50.0), ("refund", "2020-03-01", -80.0)]
+    rows = [*_base(), ("refund", "2020-02-01", 50.0), ("refund", "2020-03-01", -80.0)]
     with pytest.warns(UserWarning, match="mean repeat spend <= 0"):
         result = customer_value(_lines(rows), calibration_end="2020-12-31")
     assert (result.customers["clv"] >= 0).all()
@@ -109,7 +109,7 @@ def test_negative_spend_repeat_buyer_is_valued_at_zero_mean() -> None:
 
 def test_single_customer_base_is_a_clear_error() -> None:
     rows = [("only", "2020-01-01", 10.0), ("only", "2020-02-01", 12.0)]
-    with pytest.raises(InputError, match="at least 10 customers.*Fix"):
+    with pytest.raises(InputError, match=r"at least 10 customers.*Fix"):
         customer_value(_lines(rows))
 
 

@@ -257,7 +257,7 @@ class BGNBD(CustomerModel):
 def _expected_if_alive(
     r: float, scale: Any, a: float, b: float, x: np.ndarray, t: Any
 ) -> np.ndarray:
-    """Expected purchases in ``t`` of a customer alive now, whose posterior is given.
+    """Return the expected purchases in ``t`` of a customer alive now, given the posterior.
 
     The closed form of Fader, Hardie and Lee (2005). When the fitted mixing distributions
     are nearly degenerate (parameters in the thousands, as when customers hardly differ),

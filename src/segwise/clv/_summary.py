@@ -331,7 +331,8 @@ def btyd_summary(
     df["monetary_value"] = np.where(df["frequency"] > 0, value / df["frequency"].clip(lower=1), 0.0)
     columns = list(SUMMARY_COLUMNS)
     if hold_end is not None:
-        df["frequency_holdout"] = df["frequency_holdout"].astype("float64").fillna(0).astype("int64")
+        hold_n = df["frequency_holdout"].astype("float64").fillna(0)
+        df["frequency_holdout"] = hold_n.astype("int64")
         hv = df["holdout_value"].astype("float64").fillna(0.0)
         df["monetary_value_holdout"] = np.where(
             df["frequency_holdout"] > 0, hv / df["frequency_holdout"].clip(lower=1), 0.0
