@@ -2,6 +2,7 @@
 
 from segwise.cli import (
     clv,  # noqa: F401
+    report,  # noqa: F401
     rfm,  # noqa: F401 - registers its commands
 )
 from segwise.cli._app import app

@@ -1,0 +1,73 @@
+"""``segwise report``: one offline HTML page (or a Markdown / JSON summary) of data and segments."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segwise.cli._app import app, console, handle_errors
+from segwise.cli.rfm import AsOfOpt, ConfigOpt, EngineChoice, EngineOpt, MasterOpt
+
+_STEPS = {
+    "explore": "Exploring orders and products",
+    "categories": "Learning product categories from descriptions",
+    "charts": "Drawing charts",
+    "render": "Writing the report",
+}
+
+
+class FormatChoice(StrEnum):
+    """Report formats the CLI offers."""
+
+    html = "html"
+    md = "md"
+    json = "json"
+
+
+@app.command()
+@handle_errors
+def report(
+    input: Annotated[Path, typer.Argument(help="Order lines: CSV(.gz), Parquet, Excel, JSON "
+                                               "lines, SQLite or DuckDB file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Report file to write "
+                                                                "(.html, .md or .json).")],
+    format: Annotated[FormatChoice | None, typer.Option(
+        "--format", "-f", help="Output format (default: from the file suffix, else html).")
+    ] = None,
+    currency: Annotated[str | None, typer.Option(
+        "--currency", help="Currency code shown on axes and headers, e.g. GBP.")] = None,
+    categories: Annotated[int, typer.Option(
+        "--categories", min=0, help="Product categories to learn (0: none).")] = 25,
+    config: ConfigOpt = None,
+    as_of: AsOfOpt = None,
+    engine: EngineOpt = EngineChoice.duckdb,
+    spark_master: MasterOpt = None,
+) -> None:
+    """Write a self-contained report of the data, the cleaning and the segments."""
+    from segwise.cli.rfm import run_with_progress
+    from segwise.config import load_config
+    from segwise.report import write_report
+
+    result = run_with_progress(
+        input,
+        config=load_config(config),
+        as_of=as_of.date() if as_of else None,
+        engine=engine.value,
+        spark_master=spark_master,
+    )
+    with console.status("Building the report", spinner="dots") as status:
+        path = write_report(
+            result,
+            output,
+            format=format.value if format else None,
+            currency=currency,
+            source=input.name,
+            products=categories > 0,
+            n_categories=max(categories, 1),
+            progress=lambda step: status.update(_STEPS.get(step, step)),
+        )
+    size = path.stat().st_size / 1e6
+    console.print(f"wrote {path} ({size:.1f} MB)")
