@@ -87,10 +87,11 @@ def clv(
     calibration/holdout and tracking tables) go to CSV files beside OUTPUT.
     """
     from segwise.cli.rfm import run_with_progress
-    from segwise.clv import customer_value, value_by_segment
+    from segwise.clv import customer_value, parse_horizon, value_by_segment
     from segwise.config import load_config
     from segwise.pipeline import write_table
 
+    parse_horizon(horizon, unit)  # a typo fails now, not after the data are read
     rfm = run_with_progress(input, config=load_config(config), engine=engine.value,
                             spark_master=spark_master)
     with console.status("Fitting BG/NBD and Gamma-Gamma", spinner="dots"), \
