@@ -1,1 +1,17 @@
 """Describe, name and compare segments."""
+
+from segwise.profile._describe import (
+    crosstab_segments,
+    distinguishing_features,
+    profile_segments,
+)
+from segwise.profile._naming import NAMING_RULES, NOISE_NAME, name_segments
+
+__all__ = [
+    "NAMING_RULES",
+    "NOISE_NAME",
+    "crosstab_segments",
+    "distinguishing_features",
+    "name_segments",
+    "profile_segments",
+]

@@ -1,0 +1,658 @@
+"""Choosing the number of segments, comparing algorithms, and the one-call segmentation.
+
+How k is recommended (:func:`sweep_k`), in words:
+
+1. **Screen.** A k whose smallest segment holds less than ``min_share`` of the customers,
+   or whose partition is not reproduced on resamples (mean adjusted Rand index below
+   ``min_stability``), is set aside.
+2. **Resolution.** The knee of the within-segment sum of squares (the elbow) marks where
+   extra segments stop explaining much more variance. The knee is imprecise by one, so the
+   screened k within one of it are the candidates.
+3. **Quality.** Among the candidates, silhouette, Calinski-Harabasz, Davies-Bouldin,
+   stability (and BIC for mixtures) are rank-aggregated (mean rank); the best wins.
+
+Silhouette, Calinski-Harabasz and Davies-Bouldin are not used to pick k over the whole
+range: on customer data, which form a continuum rather than separate blobs, they reward
+the single largest split and so pick k=2 (Online Retail RFM is a case in point).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
+from sklearn.utils import check_array
+
+from segwise.exceptions import ConfigError, InputError
+from segwise.segment._cluster import (
+    DENSITY_ALGORITHMS,
+    Segmenter,
+    fit_clusters,
+    knee_point,
+    limit_threads,
+    resolve_algorithm,
+)
+
+__all__ = [
+    "DEFAULT_FEATURES",
+    "DEFAULT_MODELS",
+    "KSweep",
+    "Segmentation",
+    "compare_models",
+    "segment_customers",
+    "sweep_k",
+]
+
+#: Features clustered by default (the RFM triple).
+DEFAULT_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary")
+#: Models compared by default.
+DEFAULT_MODELS: tuple[str, ...] = ("kmeans", "gmm", "ward", "hdbscan", "som")
+#: Above this many customers the sweep runs MiniBatchKMeans instead of KMeans.
+LARGE_N = 100_000
+
+_CRITERIA = {  # name -> True when larger is better
+    "silhouette": True, "calinski_harabasz": True, "davies_bouldin": False,
+    "stability": True, "bic": False,
+}
+_LABELS = {"silhouette": "silhouette", "calinski_harabasz": "Calinski-Harabasz",
+           "davies_bouldin": "Davies-Bouldin", "stability": "stability", "bic": "BIC"}
+
+
+@dataclass
+class KSweep:
+    """Result of :func:`sweep_k`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per k: ``k``, ``silhouette``, ``calinski_harabasz``, ``davies_bouldin``,
+        ``inertia``, ``explained`` (share of variance explained), ``bic`` (mixtures only),
+        ``stability`` (mean adjusted Rand index over resamples), ``min_share`` (smallest
+        segment's share of customers), ``sizes``, ``eligible``, ``candidate`` and ``score``
+        (mean rank among the candidates, lower is better).
+    recommended_k : int
+        The recommendation.
+    knee_k : int
+        Knee of the inertia curve.
+    best_by : dict of str to int
+        The k each criterion alone would pick, to show they disagree.
+    rationale : str
+        The recommendation explained in words.
+    warnings : list of str
+        Things a user should know (a tiny segment, an unstable k, the fallbacks taken).
+    algorithm : str
+        Algorithm the sweep ran.
+    """
+
+    table: pd.DataFrame
+    recommended_k: int
+    knee_k: int
+    best_by: dict[str, int]
+    rationale: str
+    warnings: list[str] = field(default_factory=list)
+    algorithm: str = "kmeans"
+
+
+def _canonical_model_space(segmenter: Segmenter, X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Preprocess like ``segmenter`` would; rows in canonical order, with the order."""
+    Xv = check_array(X, dtype=np.float64, ensure_min_samples=2)
+    order = np.lexsort(Xv.T[::-1])
+    Xs = Xv[order]
+    pre = segmenter._make_preprocessor(*Xs.shape).fit(Xs)
+    return np.asarray(pre.transform(Xs), dtype=np.float64), order
+
+
+def _inertia(Z: np.ndarray, labels: np.ndarray) -> float:
+    """Within-segment sum of squared distances to the segment means (noise excluded)."""
+    keep = labels >= 0
+    Zk, lk = Z[keep], labels[keep]
+    if not len(lk):
+        return float("nan")
+    k = int(lk.max()) + 1
+    counts = np.bincount(lk, minlength=k).astype(np.float64)
+    sums = np.vstack([np.bincount(lk, weights=Zk[:, j], minlength=k) for j in range(Z.shape[1])]).T
+    # sum ||z||^2 - sum_c n_c ||mean_c||^2, O(n d) without materialising the means per row.
+    nz = counts > 0
+    return float((Zk**2).sum() - ((sums[nz] ** 2).sum(axis=1) / counts[nz]).sum())
+
+
+def _scores(Z: np.ndarray, labels: np.ndarray, sample: np.ndarray) -> dict[str, float]:
+    """Silhouette (on ``sample``), Calinski-Harabasz and Davies-Bouldin, noise excluded."""
+    keep = labels >= 0
+    out = {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
+    if len(np.unique(labels[keep])) < 2:
+        return out
+    ls = labels[sample]
+    ks = ls >= 0
+    if 2 <= len(np.unique(ls[ks])) < ks.sum():
+        out["silhouette"] = float(silhouette_score(Z[sample][ks], ls[ks]))
+    out["calinski_harabasz"] = float(calinski_harabasz_score(Z[keep], labels[keep]))
+    out["davies_bouldin"] = float(davies_bouldin_score(Z[keep], labels[keep]))
+    return out
+
+
+def _scores_threaded(Z: np.ndarray, labels: np.ndarray, sample: np.ndarray) -> dict[str, float]:
+    with limit_threads(len(Z)):
+        return _scores(Z, labels, sample)
+
+
+def _stability(Z: np.ndarray, labels: np.ndarray, algorithm: str, k: int, *,
+               n_resamples: int, resample_size: int, eval_idx: np.ndarray, seed: int,
+               fit_kwargs: dict[str, Any]) -> float:
+    """Mean adjusted Rand index between the full fit and refits on random subsamples.
+
+    Each refit sees a different half (at most ``resample_size`` rows) of the customers and
+    labels a fixed evaluation set; agreement with the full fit on that set is the score.
+    """
+    n = len(Z)
+    m = min(resample_size, max(2, n // 2))
+    rng = np.random.default_rng(seed)
+    aris = []
+    for _ in range(n_resamples):
+        idx = np.sort(rng.choice(n, m, replace=False))
+        fit = fit_clusters(Z[idx], algorithm, k, random_state=int(rng.integers(2**31 - 1)),
+                           **{**fit_kwargs, "n_init": 1})
+        aris.append(adjusted_rand_score(labels[eval_idx], fit.assign(Z[eval_idx])))
+    return float(np.mean(aris)) if aris else float("nan")
+
+
+def _sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    return np.sort(rng.choice(n, size, replace=False)) if n > size else np.arange(n)
+
+
+def _fit_kwargs(segmenter: Segmenter) -> dict[str, Any]:
+    return {
+        "max_fit_samples": segmenter.max_fit_samples,
+        "min_cluster_size": segmenter.min_cluster_size, "min_samples": segmenter.min_samples,
+        "eps": segmenter.eps, "som_shape": segmenter.som_shape,
+        "som_iterations": segmenter.som_iterations,
+    }
+
+
+def sweep_k(
+    X: Any,
+    k_values: Iterable[int] = range(2, 11),
+    *,
+    algorithm: str = "kmeans",
+    segmenter: Segmenter | None = None,
+    min_share: float = 0.02,
+    min_stability: float = 0.75,
+    n_resamples: int = 5,
+    resample_size: int = 50_000,
+    silhouette_samples: int = 10_000,
+    random_state: int | None = 0,
+) -> KSweep:
+    """Fit one algorithm for every k, score each with several criteria and recommend one.
+
+    The data are preprocessed once; see the module docstring for the rule that combines the
+    criteria.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Numeric per-customer features.
+    k_values : iterable of int, default=range(2, 11)
+        Numbers of segments to try (at least three values for a knee).
+    algorithm : str, default="kmeans"
+        Any algorithm of :class:`Segmenter` that takes ``n_clusters``. ``"kmeans"`` switches
+        to MiniBatchKMeans above 100,000 customers.
+    segmenter : Segmenter, optional
+        Preprocessing settings to use; a default :class:`Segmenter` when omitted.
+    min_share : float, default=0.02
+        Smallest acceptable segment, as a share of customers.
+    min_stability : float, default=0.75
+        Smallest acceptable mean adjusted Rand index across resamples.
+    n_resamples : int, default=5
+        Refits on random halves per k for stability (0 to skip).
+    resample_size : int, default=50000
+        Largest subsample a stability refit sees.
+    silhouette_samples : int, default=10000
+        Silhouette is computed on a fixed sample of this many customers (it is quadratic).
+    random_state : int or None, default=0
+        Seed for fits, samples and resamples.
+
+    Returns
+    -------
+    KSweep
+        The table of criteria, the recommended k and the rationale.
+    """
+    ks = sorted({int(k) for k in k_values})
+    if not ks or ks[0] < 2:
+        raise ConfigError(f"k values must be integers of at least 2, got {ks}")
+    algorithm = resolve_algorithm(algorithm)
+    if algorithm in DENSITY_ALGORITHMS:
+        raise ConfigError(f"{algorithm} finds the number of segments itself: no k to sweep")
+    base = clone(segmenter) if segmenter is not None else Segmenter(random_state=random_state)
+    Z, _ = _canonical_model_space(base, X)
+    n = len(Z)
+    notes: list[str] = []
+    if algorithm == "kmeans" and n > LARGE_N:
+        algorithm = "minibatch_kmeans"
+        notes.append(f"{n:,} customers: MiniBatchKMeans stands in for KMeans")
+    ks = [k for k in ks if k < n]
+    if not ks:
+        raise InputError(f"only {n} customers: too few to split into the requested segments")
+    rng = np.random.default_rng(random_state)
+    sil_idx = _sample(n, silhouette_samples, rng)
+    eval_idx = _sample(n, 20_000, rng)
+    kw = _fit_kwargs(base)
+    with limit_threads(n):
+        table = _sweep_table(Z, ks, algorithm, base.n_init, kw, rng, sil_idx, eval_idx,
+                             n_resamples, resample_size)
+    return _recommend(table, algorithm, n, min_share, min_stability, notes)
+
+
+def _sweep_table(Z: np.ndarray, ks: list[int], algorithm: str, n_init: int,
+                 kw: dict[str, Any], rng: np.random.Generator, sil_idx: np.ndarray,
+                 eval_idx: np.ndarray, n_resamples: int, resample_size: int) -> pd.DataFrame:
+    """Fit and score every k (the loop of :func:`sweep_k`)."""
+    n = len(Z)
+    total_ss = float(((Z - Z.mean(axis=0)) ** 2).sum())
+    rows = []
+    for k in ks:
+        seed = int(rng.integers(2**31 - 1))
+        fit = fit_clusters(Z, algorithm, k, random_state=seed, n_init=n_init, **kw)
+        labels = fit.labels
+        sizes = np.bincount(labels[labels >= 0], minlength=k)
+        inertia = _inertia(Z, labels)
+        rows.append({
+            "k": k,
+            **_scores(Z, labels, sil_idx),
+            "inertia": inertia,
+            "explained": 1.0 - inertia / total_ss if total_ss else np.nan,
+            "bic": fit.bic if fit.bic is not None else np.nan,
+            "stability": _stability(
+                Z, labels, algorithm, k, n_resamples=n_resamples, resample_size=resample_size,
+                eval_idx=eval_idx, seed=seed, fit_kwargs=kw,
+            ) if n_resamples else np.nan,
+            "min_share": sizes.min() / n,
+            "sizes": sorted(sizes.tolist(), reverse=True),
+        })
+    return pd.DataFrame(rows)
+
+
+def _mean_rank(table: pd.DataFrame, criteria: Sequence[str]) -> pd.Series:
+    ranks = [table[c].rank(ascending=not _CRITERIA[c], method="min") for c in criteria]
+    return pd.concat(ranks, axis=1).mean(axis=1)
+
+
+def _recommend(table: pd.DataFrame, algorithm: str, n: int, min_share: float,
+               min_stability: float, notes: list[str]) -> KSweep:
+    """Apply the screen / knee / rank rule and write the rationale."""
+    criteria = [c for c in _CRITERIA if table[c].notna().any()]
+    best_by = {}
+    for c in criteria:
+        col = table[c]
+        best_by[c] = int(table.loc[col.idxmax() if _CRITERIA[c] else col.idxmin(), "k"])
+    knee_k = int(table["k"].iloc[knee_point(table["k"].to_numpy(), table["inertia"].to_numpy())])
+    best_by["knee"] = knee_k
+
+    share_ok = table["min_share"] >= min_share
+    stable_ok = table["stability"].fillna(1.0) >= min_stability
+    eligible = share_ok & stable_ok
+    warn = list(notes)
+    if not eligible.any():
+        eligible = share_ok if share_ok.any() else pd.Series(True, index=table.index)
+        warn.append("no k passes every screen; the screens were relaxed (see the table)")
+    distance = (table["k"] - knee_k).abs()
+    candidate = eligible & (distance <= 1)
+    if not candidate.any():
+        candidate = eligible & (distance == distance[eligible].min())
+    score = pd.Series(np.nan, index=table.index)
+    ranked = [c for c in criteria if table.loc[candidate, c].notna().any()]
+    if ranked:
+        score[candidate] = _mean_rank(table[candidate], ranked)
+    else:
+        score[candidate] = 0.0
+    table = table.assign(eligible=eligible, candidate=candidate, score=score)
+    order = table[candidate].assign(_d=distance).sort_values(["score", "_d", "k"])
+    pick = order.index[0]
+    k = int(table.loc[pick, "k"])
+    row = table.loc[pick]
+    if row["min_share"] < min_share:
+        warn.append(f"k={k}: the smallest segment holds {row['min_share']:.1%} of customers, "
+                    f"below the {min_share:.0%} minimum")
+    if row["stability"] < min_stability:
+        warn.append(f"k={k}: stability {row['stability']:.2f} is below {min_stability:.2f}; "
+                    "segments may change between runs on new data")
+    rationale = _rationale(table, k, knee_k, best_by, ranked, candidate, min_share,
+                           min_stability, algorithm, n)
+    return KSweep(table=table, recommended_k=k, knee_k=knee_k, best_by=best_by,
+                  rationale=rationale, warnings=warn, algorithm=algorithm)
+
+
+def _ks(values: Iterable[Any]) -> str:
+    ks = [int(v) for v in values]
+    return ", ".join(map(str, ks)) if ks else "none"
+
+
+def _rationale(table: pd.DataFrame, k: int, knee_k: int, best_by: dict[str, int],
+               ranked: list[str], candidate: pd.Series, min_share: float,
+               min_stability: float, algorithm: str, n: int) -> str:
+    t = table.set_index("k")
+    lines = [f"Recommended k={k} ({algorithm}, {n:,} customers, k swept "
+             f"{t.index.min()}-{t.index.max()})."]
+    tiny = t.index[t["min_share"] < min_share]
+    shaky = t.index[t["stability"].fillna(1.0) < min_stability]
+    if len(tiny) or len(shaky):
+        lines.append(
+            f"Screen: set aside k={_ks(tiny)} for a segment under {min_share:.0%} of "
+            f"customers and k={_ks(shaky)} for stability (resample ARI) under "
+            f"{min_stability:.2f}."
+        )
+    else:
+        lines.append(f"Screen: every k keeps all segments above {min_share:.0%} of customers "
+                     f"and stability above {min_stability:.2f}.")
+    cands = t.index[candidate.to_numpy()]
+    lines.append(
+        f"Resolution: the within-segment variance curve bends at k={knee_k} (knee); "
+        f"candidates k={_ks(cands)}."
+    )
+    if ranked and len(cands) > 1:
+        wins = [f"{_LABELS[c]} ({_fmt(t.loc[k, c])})" for c in ranked
+                if t.loc[cands, c].idxmax() == k if _CRITERIA[c]]
+        wins += [f"{_LABELS[c]} ({_fmt(t.loc[k, c])})" for c in ranked
+                 if not _CRITERIA[c] and t.loc[cands, c].idxmin() == k]
+        others = {c: int(t.loc[cands, c].idxmax() if _CRITERIA[c] else t.loc[cands, c].idxmin())
+                  for c in ranked}
+        dissent = [f"{_LABELS[c]} prefers k={v}" for c, v in others.items() if v != k]
+        lines.append(
+            f"Quality among candidates: k={k} has the best mean rank over "
+            f"{', '.join(_LABELS[c] for c in ranked)}"
+            + (f"; it leads on {', '.join(wins)}" if wins else "")
+            + (f"; {', '.join(dissent)}" if dissent else "") + "."
+        )
+    alone = {c: v for c, v in best_by.items() if c != "knee" and v != k}
+    if alone:
+        groups: dict[int, list[str]] = {}
+        for c, v in alone.items():
+            groups.setdefault(v, []).append(_LABELS[c])
+        said = "; ".join(f"{', '.join(cs)} alone would pick k={v}" for v, cs in groups.items())
+        expl = ""
+        if 2 in groups and 2 in t.index:
+            expl = (f" (k=2 is the single largest split: it explains "
+                    f"{t.loc[2, 'explained']:.0%} of the variance against "
+                    f"{t.loc[k, 'explained']:.0%} at k={k})")
+        lines.append(f"Single criteria disagree: {said}{expl}.")
+    lines.append(
+        f"At k={k}: silhouette {_fmt(t.loc[k, 'silhouette'])}, stability "
+        f"{_fmt(t.loc[k, 'stability'])}, smallest segment {t.loc[k, 'min_share']:.1%}, "
+        f"{t.loc[k, 'explained']:.0%} of the variance explained."
+    )
+    return "\n".join(lines)
+
+
+def _fmt(v: float) -> str:
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}"
+
+
+def compare_models(
+    X: Any,
+    models: Iterable[str] = DEFAULT_MODELS,
+    *,
+    n_clusters: int = 4,
+    segmenter: Segmenter | None = None,
+    n_resamples: int = 3,
+    resample_size: int = 50_000,
+    silhouette_samples: int = 10_000,
+    random_state: int | None = 0,
+) -> pd.DataFrame:
+    """Fit several algorithms at the same k and score them side by side.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Numeric per-customer features.
+    models : iterable of str, default=DEFAULT_MODELS
+        Algorithm names (see :data:`segwise.segment.ALGORITHMS`).
+    n_clusters : int, default=4
+        Number of segments for the algorithms that take one.
+    segmenter : Segmenter, optional
+        Preprocessing and algorithm settings shared by every model.
+    n_resamples : int, default=3
+        Refits on random halves for the stability column (0 to skip).
+    resample_size : int, default=50000
+        Largest subsample a stability refit sees.
+    silhouette_samples : int, default=10000
+        Sample size for silhouette, the same sample for every model.
+    random_state : int or None, default=0
+        Seed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model: ``model``, ``k`` (segments found, noise not counted),
+        ``sizes`` (largest first), ``noise_share``, ``min_share``, ``silhouette``,
+        ``calinski_harabasz``, ``davies_bouldin`` (noise excluded), ``stability``
+        (mean adjusted Rand index over resamples, noise as its own group) and
+        ``fit_seconds`` (preprocessing and clustering).
+    """
+    base = clone(segmenter) if segmenter is not None else Segmenter(random_state=random_state)
+    rows = []
+    for name in models:
+        algorithm = resolve_algorithm(name)
+        est = clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters,
+                                     random_state=random_state)
+        start = time.perf_counter()
+        Z = est.fit_transform(X)
+        seconds = time.perf_counter() - start
+        labels = est.labels_
+        n = len(labels)
+        rng = np.random.default_rng(random_state)
+        sil_idx = _sample(n, silhouette_samples, rng)
+        eval_idx = _sample(n, 20_000, rng)
+        sizes = np.bincount(labels[labels >= 0], minlength=est.n_clusters_)
+        with warnings.catch_warnings(), limit_threads(n):
+            warnings.simplefilter("ignore", UserWarning)
+            stability = _stability(
+                Z, labels, algorithm, n_clusters, n_resamples=n_resamples,
+                resample_size=resample_size, eval_idx=eval_idx,
+                seed=int(rng.integers(2**31 - 1)), fit_kwargs=_fit_kwargs(est),
+            ) if n_resamples else np.nan
+        rows.append({
+            "model": algorithm,
+            "k": est.n_clusters_,
+            "sizes": sorted(sizes.tolist(), reverse=True),
+            "noise_share": float((labels < 0).mean()),
+            "min_share": float(sizes.min() / n) if len(sizes) else 0.0,
+            **_scores_threaded(Z, labels, sil_idx),
+            "stability": stability,
+            "fit_seconds": seconds,
+        })
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class Segmentation:
+    """Everything :func:`segment_customers` produced.
+
+    Attributes
+    ----------
+    assignments : pandas.DataFrame
+        One row per customer: the id, ``segment`` (int, ``-1`` noise), ``segment_name``,
+        ``rfm_segment`` when the input had rule-based segments, and embedding coordinates
+        (``umap_x``, ``umap_y``, ``tsne_x``, ``tsne_y``, ``embedded``) when computed.
+    profiles : pandas.DataFrame
+        One row per segment: size, shares, mean/median/z/lift per feature, the features that
+        set it apart, name and action (see :func:`segwise.profile.profile_segments`).
+    segmenter : Segmenter
+        The fitted estimator, to assign new customers.
+    sweep : KSweep or None
+        The k sweep, when k was chosen automatically.
+    comparison : pandas.DataFrame or None
+        The model comparison, when asked for.
+    crosstab : pandas.DataFrame or None
+        Learned segments against rule-based RFM segments, when the input had them.
+    features : list of str
+        Features clustered.
+    """
+
+    assignments: pd.DataFrame
+    profiles: pd.DataFrame
+    segmenter: Segmenter
+    sweep: KSweep | None
+    comparison: pd.DataFrame | None
+    crosstab: pd.DataFrame | None
+    features: list[str]
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write the assignments, and the profiles and diagnostics next to them.
+
+        Parameters
+        ----------
+        out : str or Path
+            ``.parquet`` or ``.csv`` for the assignments; ``<stem>.profiles.csv``,
+            ``<stem>.sweep.csv``, ``<stem>.models.csv`` and ``<stem>.crosstab.csv`` go
+            beside it when there is something to write.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        from segwise.pipeline import write_table
+
+        out = Path(out)
+
+        def beside(suffix: str) -> Path:
+            return out.with_name(out.stem + suffix)
+
+        written = [write_table(self.assignments, out)]
+        written.append(write_table(self.profiles, beside(".profiles.csv")))
+        if self.sweep is not None:
+            written.append(write_table(self.sweep.table, beside(".sweep.csv")))
+        if self.comparison is not None:
+            written.append(write_table(self.comparison, beside(".models.csv")))
+        if self.crosstab is not None:
+            written.append(write_table(self.crosstab.reset_index(), beside(".crosstab.csv")))
+        return written
+
+
+def segment_customers(
+    customers: pd.DataFrame,
+    *,
+    features: Sequence[str] = DEFAULT_FEATURES,
+    id_col: str = "customer_id",
+    n_clusters: int | None = None,
+    k_values: Iterable[int] = range(2, 11),
+    algorithm: str = "kmeans",
+    compare: Iterable[str] | None = DEFAULT_MODELS,
+    embed: Iterable[str] = ("umap", "tsne"),
+    embed_max_samples: int = 50_000,
+    rule_segment_col: str | None = "segment",
+    value_col: str = "monetary",
+    min_share: float = 0.02,
+    min_stability: float = 0.75,
+    random_state: int | None = 0,
+    segmenter: Segmenter | None = None,
+) -> Segmentation:
+    """Segment customers in one call: sweep k, compare models, fit, profile, name, embed.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        One row per customer, for example from :func:`segwise.pipeline.run_rfm`.
+    features : sequence of str, default=DEFAULT_FEATURES
+        Numeric columns to cluster.
+    id_col : str, default="customer_id"
+        Customer id column (the index is used when the column is absent).
+    n_clusters : int, optional
+        Number of segments; chosen by :func:`sweep_k` when omitted.
+    k_values : iterable of int, default=range(2, 11)
+        k values to sweep.
+    algorithm : str, default="kmeans"
+        Algorithm of the final model (and of the sweep, unless it is a density method,
+        in which case KMeans runs the sweep).
+    compare : iterable of str or None, default=DEFAULT_MODELS
+        Models to compare at the chosen k (the final algorithm is always included).
+    embed : iterable of {"umap", "tsne"}, default=("umap", "tsne")
+        2-D embeddings to store with the assignments; empty to skip.
+    embed_max_samples : int, default=50000
+        Embeddings are fitted on at most this many customers; the rest are placed by
+        their nearest embedded neighbours.
+    rule_segment_col : str or None, default="segment"
+        Column with rule-based RFM segments, cross-tabulated against the learned ones.
+    value_col : str, default="monetary"
+        Revenue column for revenue shares and the canonical label order (labels follow the
+        first principal component instead when it is not among ``features``).
+    min_share, min_stability : float
+        Screens of the k recommendation (see :func:`sweep_k`).
+    random_state : int or None, default=0
+        Seed: a fixed seed gives identical labels.
+    segmenter : Segmenter, optional
+        Preprocessing and algorithm settings; defaults otherwise.
+
+    Returns
+    -------
+    Segmentation
+        Assignments, profiles, the fitted segmenter and the diagnostics.
+    """
+    from segwise.profile import crosstab_segments, name_segments, profile_segments
+    from segwise.segment._embed import embed_customers
+
+    features = list(features)
+    missing = [f for f in features if f not in customers.columns]
+    if missing:
+        raise ConfigError(
+            f"the customer table lacks feature column(s) {', '.join(missing)}; it has "
+            f"{', '.join(map(str, customers.columns))}. Fix: pass features= that exist"
+        )
+    X = customers[features].astype("float64")
+    bad = ~np.isfinite(X.to_numpy()).all(axis=1)
+    if bad.any():
+        raise InputError(f"{int(bad.sum())} customer(s) have missing or infinite values in "
+                         f"{', '.join(features)}. Fix: fill or drop them first")
+    base = clone(segmenter) if segmenter is not None else Segmenter()
+    base.set_params(random_state=random_state, order_by=value_col)
+    algorithm = resolve_algorithm(algorithm)
+    sweep = None
+    if n_clusters is None:
+        sweep_algo = "kmeans" if algorithm in DENSITY_ALGORITHMS else algorithm
+        sweep = sweep_k(X, k_values, algorithm=sweep_algo, segmenter=base, min_share=min_share,
+                        min_stability=min_stability, random_state=random_state)
+        n_clusters = sweep.recommended_k
+    final = clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters)
+    if algorithm == "kmeans" and len(X) > LARGE_N:
+        final.set_params(algorithm="minibatch_kmeans")
+    final.fit(X)
+    comparison = None
+    if compare:
+        models = list(dict.fromkeys([resolve_algorithm(m) for m in compare]))
+        comparison = compare_models(X, models, n_clusters=n_clusters, segmenter=base,
+                                    random_state=random_state)
+    labels = final.labels_
+    ids = customers[id_col].to_numpy() if id_col in customers.columns else customers.index
+    profiles = profile_segments(customers, labels, features=features, value_col=value_col)
+    names = name_segments(profiles)
+    profiles = profiles.merge(names, on="segment", how="left")
+    name_of = dict(zip(names["segment"], names["name"], strict=True))
+    assignments = pd.DataFrame({id_col: ids, "segment": labels,
+                                "segment_name": [name_of[s] for s in labels]})
+    crosstab = None
+    if rule_segment_col and rule_segment_col in customers.columns:
+        assignments["rfm_segment"] = customers[rule_segment_col].to_numpy()
+        crosstab = crosstab_segments(assignments["segment_name"], assignments["rfm_segment"])
+    embed = list(embed)
+    if embed:
+        coords = embed_customers(final.transform(X), methods=embed,
+                                 max_samples=embed_max_samples, random_state=random_state)
+        assignments = pd.concat([assignments, coords.set_index(assignments.index)], axis=1)
+    return Segmentation(assignments=assignments, profiles=profiles, segmenter=final,
+                        sweep=sweep, comparison=comparison, crosstab=crosstab,
+                        features=features)
+
