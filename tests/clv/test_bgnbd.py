@@ -12,7 +12,8 @@ from scipy.special import hyp2f1
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from segwise.clv import BGNBD, simulate_bgnbd
+from segwise.clv import BGNBD, check_rft, simulate_bgnbd
+from segwise.clv._bgnbd import likelihood_data
 
 #: Table 1 of Fader, Hardie and Lee (2005): CDNOW 1/10 sample, 39-week calibration.
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -57,8 +58,7 @@ def test_standard_errors_and_intervals(cdnow_model: BGNBD) -> None:
 
 def test_gradient_matches_finite_differences(cdnow_summary: pd.DataFrame) -> None:
     s = cdnow_summary
-    x = s["frequency"].to_numpy(float)
-    data = {"x": x, "t_x": s["recency"].to_numpy(), "T": s["T"].to_numpy(), "repeat": x > 0}
+    data = likelihood_data(*check_rft(s["frequency"], s["recency"], s["T"]))
     model = BGNBD()
     params = np.array([0.3, 5.0, 0.7, 2.0])
     analytic = model._neg_log_lik(params, data)[1]

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from segwise.clv._base import CustomerModel, as_vector
 
-__all__ = ["BGNBD", "MIN_CUSTOMERS", "check_rft", "simulate_bgnbd"]
+__all__ = ["BGNBD", "MIN_CUSTOMERS", "check_rft", "likelihood_data", "simulate_bgnbd"]
 
 #: Fewest customers a four-parameter model is fitted to; fewer cannot identify it.
 MIN_CUSTOMERS = 10
@@ -57,6 +57,29 @@ def check_rft(
             first = int(np.flatnonzero(bad)[0])
             raise ValueError(f"{message}: {int(bad.sum())} customer(s), the first at index {first}")
     return x, t_x, big_t
+
+
+def likelihood_data(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> dict[str, np.ndarray]:
+    """Arrange a validated summary for :meth:`BGNBD._neg_log_lik`.
+
+    Parameters
+    ----------
+    x, t_x, big_t : numpy.ndarray
+        Frequency, recency and T, as returned by :func:`check_rft`.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Distinct frequencies and their counts, T of the one-time buyers, and the repeat
+        buyers' arrays with the index of their frequency among the distinct ones.
+    """
+    ux, cx = np.unique(x, return_counts=True)
+    rep = x > 0
+    ux1, inv1 = np.unique(x[rep], return_inverse=True)
+    return {
+        "ux": ux, "cx": cx.astype("float64"), "T0": big_t[~rep], "T_sum": np.array(big_t.sum()),
+        "x1": x[rep], "t_x1": t_x[rep], "T1": big_t[rep], "ux1": ux1, "inv1": inv1,
+    }
 
 
 class BGNBD(CustomerModel):
@@ -140,40 +163,54 @@ class BGNBD(CustomerModel):
                 f"BG/NBD needs repeat buyers: none of the {x.size} customers bought twice in "
                 "the calibration period"
             )
-        data = {"x": x, "t_x": t_x, "T": big_t, "repeat": x > 0}
-        self._fit_mle(data, x.size)
+        self._fit_mle(likelihood_data(x, t_x, big_t), x.size)
         return self
 
     def _initial(self, data: dict[str, np.ndarray]) -> np.ndarray:
         # Gamma mean r / alpha matched to the observed purchase rate; a, b at a neutral start.
-        rate = max(float(data["x"].sum() / data["T"].sum()), 1e-6)
+        rate = max(float(data["ux"] @ data["cx"] / data["T_sum"]), 1e-6)
         return np.array([1.0, 1.0 / rate, 1.0, 1.0])
 
     def _neg_log_lik(
         self, params: np.ndarray, data: dict[str, np.ndarray]
     ) -> tuple[float, np.ndarray]:
         r, alpha, a, b = params
-        x, t_x, big_t, rep = data["x"], data["t_x"], data["T"], data["repeat"]
-        rx = r + x
-        log_at, log_atx = np.log(alpha + big_t), np.log(alpha + t_x)
-        bx1 = np.where(rep, b + x - 1.0, 1.0)  # only used where x > 0
-        a1 = gammaln(rx) - gammaln(r) + r * np.log(alpha)
+        # Terms that depend on x alone are evaluated once per distinct frequency and
+        # weighted by its count: the special functions never touch the per-customer arrays.
+        ux, cx = data["ux"], data["cx"]
+        n = cx.sum()
         # B(a, b + x) / B(a, b) through betaln, which stays accurate when b is huge (a ridge
         # the optimiser can wander along when there is little dropout); gammaln differences
         # of numbers near 1e14 would turn into noise there.
-        a2 = betaln(a, b + x) - betaln(a, b)
+        ll = (
+            cx @ (gammaln(r + ux) + betaln(a, b + ux))
+            + n * (r * np.log(alpha) - gammaln(r) - betaln(a, b))
+        )
+        psi_abx = digamma(a + b + ux)
+        d_r = cx @ digamma(r + ux) + n * (np.log(alpha) - digamma(r))
+        d_alpha = n * r / alpha
+        d_a = cx @ (digamma(a + b) - psi_abx)
+        d_b = cx @ (digamma(a + b) + digamma(b + ux) - digamma(b) - psi_abx)
+        # Customers without repeat purchases: only the "still alive" term, (alpha+T)^-r.
+        log_at0 = np.log(alpha + data["T0"])
+        ll -= r * log_at0.sum()
+        d_r -= log_at0.sum()
+        d_alpha -= r * (1.0 / (alpha + data["T0"])).sum()
+        # Repeat buyers: alive term a3 and "left after the last purchase" term a4, mixed.
+        x, t_x, big_t = data["x1"], data["t_x1"], data["T1"]
+        rx = r + x
+        log_at, log_atx = np.log(alpha + big_t), np.log(alpha + t_x)
+        log_bx1 = np.log(b + data["ux1"] - 1.0)[data["inv1"]]
         a3 = -rx * log_at
-        a4 = np.where(rep, np.log(a) - np.log(bx1) - rx * log_atx, -np.inf)
-        mix = np.logaddexp(a3, a4)
-        ll = a1 + a2 + mix
-        w3, w4 = np.exp(a3 - mix), np.exp(a4 - mix)  # posterior weights of the two terms
-        psi_abx = digamma(a + b + x)
-        d_r = digamma(rx) - digamma(r) + np.log(alpha) - w3 * log_at - w4 * log_atx
-        d_alpha = r / alpha - w3 * rx / (alpha + big_t) - w4 * rx / (alpha + t_x)
-        d_a = digamma(a + b) - psi_abx + w4 / a
-        d_b = digamma(a + b) + digamma(b + x) - digamma(b) - psi_abx - w4 / bx1
-        grad = -np.array([d_r.sum(), d_alpha.sum(), d_a.sum(), d_b.sum()])
-        return -float(ll.sum()), grad
+        diff = np.log(a) - log_bx1 - rx * log_atx - a3  # a4 - a3
+        ll += (a3 + np.logaddexp(0.0, diff)).sum()
+        w4 = expit(diff)  # posterior weight of a4; a3's is 1 - w4
+        w3 = expit(-diff)
+        d_r -= (w3 * log_at + w4 * log_atx).sum()
+        d_alpha -= (rx * (w3 / (alpha + big_t) + w4 / (alpha + t_x))).sum()
+        d_a += w4.sum() / a
+        d_b -= (w4 / (b + x - 1.0)).sum()
+        return -float(ll), -np.array([d_r, d_alpha, d_a, d_b])
 
     def _log_odds_dead(self, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
         r, alpha, a, b = self.params_.to_numpy()
