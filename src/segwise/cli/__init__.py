@@ -4,6 +4,7 @@ from segwise.cli import (
     clv,  # noqa: F401
     report,  # noqa: F401
     rfm,  # noqa: F401 - registers its commands
+    segment,  # noqa: F401
 )
 from segwise.cli._app import app
 

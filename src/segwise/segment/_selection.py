@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,8 @@ __all__ = [
 
 #: Features clustered by default (the RFM triple).
 DEFAULT_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary")
+#: Columns profiled beside the clustered features when the customer table has them.
+PROFILE_EXTRAS: tuple[str, ...] = ("tenure_days", "avg_order_value")
 #: Models compared by default.
 DEFAULT_MODELS: tuple[str, ...] = ("kmeans", "gmm", "ward", "hdbscan", "som")
 #: Above this many customers the sweep runs MiniBatchKMeans instead of KMeans.
@@ -104,6 +106,14 @@ class KSweep:
     rationale: str
     warnings: list[str] = field(default_factory=list)
     algorithm: str = "kmeans"
+
+
+def _algorithm(name: str) -> str:
+    """:func:`resolve_algorithm` with the user-facing error type."""
+    try:
+        return resolve_algorithm(name)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _canonical_model_space(segmenter: Segmenter, X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -232,7 +242,7 @@ def sweep_k(
     ks = sorted({int(k) for k in k_values})
     if not ks or ks[0] < 2:
         raise ConfigError(f"k values must be integers of at least 2, got {ks}")
-    algorithm = resolve_algorithm(algorithm)
+    algorithm = _algorithm(algorithm)
     if algorithm in DENSITY_ALGORITHMS:
         raise ConfigError(f"{algorithm} finds the number of segments itself: no k to sweep")
     base = clone(segmenter) if segmenter is not None else Segmenter(random_state=random_state)
@@ -445,7 +455,7 @@ def compare_models(
     base = clone(segmenter) if segmenter is not None else Segmenter(random_state=random_state)
     rows = []
     for name in models:
-        algorithm = resolve_algorithm(name)
+        algorithm = _algorithm(name)
         est = clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters,
                                      random_state=random_state)
         start = time.perf_counter()
@@ -560,6 +570,7 @@ def segment_customers(
     min_stability: float = 0.75,
     random_state: int | None = 0,
     segmenter: Segmenter | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Segmentation:
     """Segment customers in one call: sweep k, compare models, fit, profile, name, embed.
 
@@ -596,6 +607,9 @@ def segment_customers(
         Seed: a fixed seed gives identical labels.
     segmenter : Segmenter, optional
         Preprocessing and algorithm settings; defaults otherwise.
+    progress : callable, optional
+        Called with the name of each step as it starts ("sweep", "fit", "compare",
+        "profile", "embed").
 
     Returns
     -------
@@ -617,27 +631,38 @@ def segment_customers(
     if bad.any():
         raise InputError(f"{int(bad.sum())} customer(s) have missing or infinite values in "
                          f"{', '.join(features)}. Fix: fill or drop them first")
+    if n_clusters is not None and n_clusters < 2:
+        raise ConfigError(f"the number of segments must be at least 2, got {n_clusters}")
+    step = progress or (lambda name: None)
     base = clone(segmenter) if segmenter is not None else Segmenter()
     base.set_params(random_state=random_state, order_by=value_col)
-    algorithm = resolve_algorithm(algorithm)
+    algorithm = _algorithm(algorithm)
     sweep = None
     if n_clusters is None:
+        step("sweep")
         sweep_algo = "kmeans" if algorithm in DENSITY_ALGORITHMS else algorithm
         sweep = sweep_k(X, k_values, algorithm=sweep_algo, segmenter=base, min_share=min_share,
                         min_stability=min_stability, random_state=random_state)
         n_clusters = sweep.recommended_k
+    step("fit")
     final = clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters)
     if algorithm == "kmeans" and len(X) > LARGE_N:
         final.set_params(algorithm="minibatch_kmeans")
     final.fit(X)
     comparison = None
     if compare:
-        models = list(dict.fromkeys([resolve_algorithm(m) for m in compare]))
+        step("compare")
+        models = list(dict.fromkeys([algorithm, *(_algorithm(m) for m in compare)]))
         comparison = compare_models(X, models, n_clusters=n_clusters, segmenter=base,
                                     random_state=random_state)
+    step("profile")
     labels = final.labels_
     ids = customers[id_col].to_numpy() if id_col in customers.columns else customers.index
-    profiles = profile_segments(customers, labels, features=features, value_col=value_col)
+    # Tenure and order value describe segments (a "new customers" name needs tenure)
+    # even when they were not clustered on.
+    described = features + [c for c in PROFILE_EXTRAS
+                            if c in customers.columns and c not in features]
+    profiles = profile_segments(customers, labels, features=described, value_col=value_col)
     names = name_segments(profiles)
     profiles = profiles.merge(names, on="segment", how="left")
     name_of = dict(zip(names["segment"], names["name"], strict=True))
@@ -649,6 +674,7 @@ def segment_customers(
         crosstab = crosstab_segments(assignments["segment_name"], assignments["rfm_segment"])
     embed = list(embed)
     if embed:
+        step("embed")
         coords = embed_customers(final.transform(X), methods=embed,
                                  max_samples=embed_max_samples, random_state=random_state)
         assignments = pd.concat([assignments, coords.set_index(assignments.index)], axis=1)

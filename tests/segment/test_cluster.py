@@ -1,0 +1,181 @@
+"""The Segmenter estimator: the scikit-learn contract, every algorithm on real data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from segwise.segment import ALGORITHMS, Segmenter, signed_log1p
+from segwise.segment._cluster import knee_point
+
+RFM = ["recency_days", "frequency", "monetary"]
+
+# Every check applies and passes, for every algorithm; nothing is expected to fail.
+# (scikit-learn itself skips check_array_api_input unless SCIPY_ARRAY_API=1 is set:
+# the Segmenter works on NumPy arrays only, as its clustering back-ends do.)
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+
+@parametrize_with_checks(
+    [Segmenter(algorithm=a, random_state=0) for a in ALGORITHMS],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_contract(estimator, check) -> None:
+    check(estimator)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_each_algorithm_on_online_retail(algorithm: str, retail_rfm: pd.DataFrame) -> None:
+    seg = Segmenter(4, algorithm=algorithm, random_state=0).fit(retail_rfm)
+    labels = seg.labels_
+    found = np.unique(labels[labels >= 0])
+    # Canonical labels: 0..n_clusters_-1, noise only as -1.
+    assert found.tolist() == list(range(seg.n_clusters_))
+    assert set(np.unique(labels)) <= {-1, *found.tolist()}
+    if algorithm not in {"hdbscan", "dbscan"}:
+        assert seg.n_clusters_ == 4
+        assert (labels >= 0).all()
+    assert seg.n_clusters_ >= 2
+    # Ordered by mean monetary value, and the order says something real: the top segment
+    # spends several times what the bottom one does.
+    money = retail_rfm["monetary"].to_numpy()
+    means = np.array([money[labels == c].mean() for c in found])
+    assert np.all(np.diff(means) > 0)
+    np.testing.assert_allclose(seg.segment_values_, means)
+    assert np.median(money[labels == found[-1]]) > 3 * np.median(money[labels == found[0]])
+    # New customers are scored on the same scale: the training rows mostly keep their label.
+    agree = (seg.predict(retail_rfm) == labels).mean()
+    assert agree > (0.95 if algorithm != "dbscan" else 0.9)
+    assert seg.cluster_centers_.shape == (seg.n_clusters_, 3)
+
+
+def test_algorithms_find_related_structure(retail_rfm: pd.DataFrame) -> None:
+    ref = Segmenter(4, random_state=0).fit_predict(retail_rfm)
+    for algorithm in ("gmm", "ward", "som"):
+        other = Segmenter(4, algorithm=algorithm, random_state=0).fit_predict(retail_rfm)
+        assert adjusted_rand_score(ref, other) > 0.3, algorithm
+
+
+@pytest.mark.parametrize("algorithm", ["hdbscan", "dbscan"])
+def test_density_methods_keep_noise_as_its_own_group(
+    algorithm: str, retail_rfm: pd.DataFrame
+) -> None:
+    # 15 customers far beyond anyone real: too few to be a segment (HDBSCAN's minimum is 2 %
+    # of customers), too sparse to be dense (DBSCAN).
+    rng = np.random.default_rng(0)
+    outliers = pd.DataFrame({
+        "recency_days": rng.uniform(0, 5, 15),
+        "frequency": rng.uniform(2_000, 50_000, 15),
+        "monetary": -rng.uniform(1e6, 1e8, 15),
+    })
+    X = pd.concat([retail_rfm, outliers], ignore_index=True)
+    seg = Segmenter(algorithm=algorithm, random_state=0).fit(X)
+    labels = seg.labels_
+    assert (labels[-15:] == -1).all()
+    assert (labels == -1).sum() < 0.5 * len(X)
+    assert seg.n_clusters_ == len(np.unique(labels[labels >= 0])) >= 2
+    assert seg.cluster_centers_.shape[0] == seg.n_clusters_  # noise has no centre
+    assert (seg.predict(outliers) == -1).all()
+
+
+@pytest.mark.parametrize("algorithm", ["ward", "hdbscan", "som"])
+def test_large_n_fits_a_sample_and_assigns_the_rest(
+    algorithm: str, retail_rfm: pd.DataFrame
+) -> None:
+    seg = Segmenter(4, algorithm=algorithm, max_fit_samples=800, random_state=0).fit(retail_rfm)
+    labels = seg.labels_
+    assert len(labels) == len(retail_rfm)
+    # Every row was assigned by the predict rule, so predict reproduces labels_ exactly.
+    np.testing.assert_array_equal(seg.predict(retail_rfm), labels)
+    # Fitting on a fifth of the customers loses little separation against the full fit
+    # (Ward itself moves a lot between samples, so the partitions are not compared).
+    full = Segmenter(4, algorithm=algorithm, random_state=0).fit(retail_rfm)
+    Z = seg.transform(retail_rfm)
+    sampled_ch = calinski_harabasz_score(Z[labels >= 0], labels[labels >= 0])
+    full_ch = calinski_harabasz_score(Z[full.labels_ >= 0], full.labels_[full.labels_ >= 0])
+    assert sampled_ch > 0.8 * full_ch
+
+
+def test_fixed_seed_gives_identical_labels(retail_rfm: pd.DataFrame) -> None:
+    for algorithm in ("kmeans", "gmm", "som"):
+        a = Segmenter(5, algorithm=algorithm, random_state=3).fit_predict(retail_rfm)
+        b = Segmenter(5, algorithm=algorithm, random_state=3).fit_predict(retail_rfm)
+        np.testing.assert_array_equal(a, b)
+
+
+def test_canonical_order_without_a_value_column(retail_rfm: pd.DataFrame) -> None:
+    # A NumPy array has no "monetary" column: segments follow the first principal component,
+    # whose sign is fixed, so the order is still reproducible and monotone on that axis.
+    X = retail_rfm.to_numpy()
+    seg = Segmenter(4, random_state=0).fit(X)
+    assert np.all(np.diff(seg.segment_values_) > 0)
+    # Same partition as the DataFrame fit; only the numbering rule differs.
+    by_money = Segmenter(4, random_state=0).fit_predict(retail_rfm)
+    assert adjusted_rand_score(by_money, seg.labels_) == pytest.approx(1.0)
+
+
+def test_labels_follow_the_order_by_column(retail_rfm: pd.DataFrame) -> None:
+    by_money = Segmenter(4, random_state=0).fit_predict(retail_rfm)
+    by_freq = Segmenter(4, random_state=0, order_by="frequency").fit(retail_rfm)
+    freq = retail_rfm["frequency"].to_numpy()
+    assert np.all(np.diff([freq[by_freq.labels_ == c].mean() for c in range(4)]) > 0)
+    assert adjusted_rand_score(by_money, by_freq.labels_) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "gmm", "ward", "hdbscan", "som"])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_permuting_customers_does_not_change_the_partition(
+    algorithm: str, seed: int, retail_small: pd.DataFrame
+) -> None:
+    X = retail_small[RFM]
+    est = Segmenter(4, algorithm=algorithm, random_state=0, som_iterations=2000)
+    labels = clone(est).fit_predict(X)
+    perm = np.random.default_rng(seed).permutation(len(X))
+    permuted = clone(est).fit_predict(X.iloc[perm])
+    # Canonical labels make this an exact equality, not just the same partition.
+    np.testing.assert_array_equal(permuted, labels[perm])
+
+
+def test_negative_and_zero_money_are_transformed(retail_rfm: pd.DataFrame) -> None:
+    assert (retail_rfm["monetary"] <= 0).any()  # returns netted out: the case that matters
+    for transform in ("log1p", "yeo-johnson"):
+        seg = Segmenter(4, skew_transform=transform, random_state=0).fit(retail_rfm)
+        Z = seg.transform(retail_rfm)
+        assert np.isfinite(Z).all()
+        assert abs(Z.mean()) < 1e-6  # standard scaling after the transformation
+    np.testing.assert_allclose(signed_log1p(np.array([-np.e + 1, 0.0, np.e - 1])), [-1, 0, 1])
+
+
+def test_robust_scaling_and_pca(retail_customers: pd.DataFrame) -> None:
+    cols = [*RFM, "tenure_days", "avg_order_value"]
+    seg = Segmenter(4, scaler="robust", n_components=2, random_state=0).fit(retail_customers[cols])
+    assert seg.transform(retail_customers[cols]).shape == (len(retail_customers), 2)
+    assert seg.n_clusters_ == 4
+
+
+def test_bad_parameters_are_refused(retail_small: pd.DataFrame) -> None:
+    X = retail_small[RFM]
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        Segmenter(algorithm="spectral").fit(X)
+    with pytest.raises(ValueError, match="skew_transform"):
+        Segmenter(skew_transform="sqrt").fit(X)
+    with pytest.raises(ValueError, match="n_clusters"):
+        Segmenter(0).fit(X)
+
+
+def test_knee_point_finds_the_elbow() -> None:
+    k = np.arange(2, 11)
+    inertia = np.array([100, 60, 30, 26, 23, 21, 19.5, 18, 17])  # bends at k=4
+    assert k[knee_point(k, inertia)] == 4
+    assert knee_point(k[:2], inertia[:2]) == 0
+    increasing = np.sort(np.r_[np.linspace(0, 1, 50), [5, 10, 20]])
+    assert knee_point(np.arange(len(increasing)), increasing) >= 49
