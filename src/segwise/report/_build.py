@@ -238,6 +238,12 @@ def _explore(kept: ir.Table) -> dict[str, Any]:
         "last": ts.max(),
         "revenue": float(orders["revenue"].sum()),
     }
+    # Customers whose kept lines are all returns have no purchase to score: the customer
+    # table leaves them out, so their (negative) net revenue is shown apart.
+    buyers = set(buy["customer_id"])
+    only_returns = orders[~orders["customer_id"].isin(buyers)]
+    overview["returns_only_customers"] = only_returns["customer_id"].nunique()
+    overview["returns_only_revenue"] = float(only_returns["revenue"].sum())
     month = pd.to_datetime(orders["ts"]).dt.to_period("M").dt.to_timestamp()
     monthly = orders.assign(month=month).groupby("month").agg(revenue=("revenue", "sum"))
     monthly["orders"] = buy.assign(month=month).groupby("month")["order_id"].nunique()
@@ -280,6 +286,10 @@ def _overview(result: RFMResult, eda: dict[str, Any], n_input: int, cur: str,
         ("Products", format_value(ov["products"], "int")),
         ("Countries", format_value(ov["countries"], "int")),
     ]
+    if ov["returns_only_customers"]:
+        rows.insert(7, ("Customers with returns only (not scored)",
+                        f"{format_value(ov['returns_only_customers'], 'int')} "
+                        f"({format_value(ov['returns_only_revenue'], 'money')} {cur})"))
     table = Table("dataset", "Dataset", pd.DataFrame(rows, columns=["item", "value"]),
                   headers={"item": "", "value": ""}, wide=False)
     return Section("overview", "Dataset overview",

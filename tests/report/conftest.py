@@ -1,0 +1,71 @@
+"""Fixtures of the report tests: the Online Retail RFM run, its report and rendered files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def retail_result(shared_data: Path) -> Any:
+    """The RFM run on the full Online Retail log (Parquet copy in ../shared/data)."""
+    from segwise.pipeline import run_rfm
+
+    return run_rfm(shared_data / "uci-online-retail" / "online_retail.parquet")
+
+
+@pytest.fixture(scope="session")
+def retail_report(retail_result: Any) -> Any:
+    """The report model of the Online Retail run, with learned product categories."""
+    from segwise.report import build_report
+
+    return build_report(retail_result, currency="GBP", source="online_retail.parquet")
+
+
+@pytest.fixture(scope="session")
+def retail_files(retail_report: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The Online Retail report written as HTML, Markdown and JSON."""
+    from segwise.report import write_report
+
+    out = tmp_path_factory.mktemp("report")
+    return {fmt: write_report(retail_report, out / f"report.{fmt}") for fmt in ("html", "md",
+                                                                                 "json")}
+
+
+@pytest.fixture(scope="session")
+def small_orders(retail_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 40,000 Online Retail lines as a Parquet file: fast end-to-end runs."""
+    df = pd.read_csv(retail_csv, nrows=40_000, dtype={"InvoiceNo": str, "StockCode": str})
+    path = tmp_path_factory.mktemp("small") / "orders.parquet"
+    df.to_parquet(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_result(small_orders: Path) -> Any:
+    """The RFM run on the 40,000-line sample."""
+    from segwise.pipeline import run_rfm
+
+    return run_rfm(small_orders)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Any:
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

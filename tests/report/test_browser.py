@@ -1,0 +1,63 @@
+"""The Online Retail report in headless Chromium: it draws every chart, offline."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+README_SHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "report.png"
+
+
+def _open(browser: Any, html: Path, requests: list[str], problems: list[str]) -> Any:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.goto(html.as_uri())
+    page.wait_for_selector("body[data-charts-drawn=true]", timeout=60_000)
+    return page
+
+
+def test_every_chart_draws_without_errors(browser: Any, retail_files: dict[str, Path],
+                                         retail_report: Any, tmp_path: Path) -> None:
+    requests: list[str] = []
+    problems: list[str] = []
+    page = _open(browser, retail_files["html"], requests, problems)
+    charts = page.query_selector_all(".sw-chart")
+    assert len(charts) == len(retail_report.charts)
+    for div in charts:
+        assert div.get_attribute("data-drawn") == "true", div.get_attribute("data-key")
+        assert div.query_selector(".main-svg") is not None, div.get_attribute("data-key")
+        # Drawn means marks on the plot: bars, points, heatmap images or lines.
+        marks = div.query_selector_all(".point, .bars path, .heatmaplayer image, .scatter "
+                                       "path.js-line, .heatmaplayer .hm")
+        assert marks, div.get_attribute("data-key")
+    assert problems == []
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=False)
+    assert shot.stat().st_size > 10_000
+    if README_SHOT.parent.is_dir():
+        shutil.copyfile(shot, README_SHOT)
+    page.close()
+
+
+def test_no_request_leaves_the_page(browser: Any, retail_files: dict[str, Path]) -> None:
+    requests: list[str] = []
+    problems: list[str] = []
+    page = _open(browser, retail_files["html"], requests, problems)
+    # Hover a chart and scroll to the end: interactions must not fetch anything either.
+    page.hover(".sw-chart")
+    page.mouse.wheel(0, 20_000)
+    page.wait_for_timeout(300)
+    page.close()
+    assert requests, "the page load itself should be recorded"
+    outside = [u for u in requests if not u.startswith(("file://", "data:", "about:", "blob:"))]
+    assert outside == []
+    # A blocked request would show as a console error (the page's CSP refuses all origins).
+    assert problems == []
