@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from segwise.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(("name", "extra"), [("report.md", []), ("summary.txt", ["-f", "json"])])
+def test_report_command_writes_the_format_asked(small_orders: Path, tmp_path: Path, name: str,
+                                                extra: list[str]) -> None:
+    out = tmp_path / name
+    result = runner.invoke(app, ["report", str(small_orders), "-o", str(out), "--categories",
+                                 "6", "--currency", "GBP", *extra])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out}" in result.output.replace("\n", "")
+    text = out.read_text(encoding="utf-8")
+    if extra:
+        data = json.loads(text)
+        assert data["meta"]["currency"] == "GBP"
+        assert data["meta"]["source"] == "orders.parquet"
+        assert "categories" in [s["key"] for s in data["sections"]]
+    else:
+        assert text.startswith("# Customer segments")
+        assert "Net revenue (GBP)" in text
+
+
+def test_report_command_html_by_default(small_orders: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r" / "report"
+    result = runner.invoke(app, ["report", str(small_orders), "-o", str(out), "--categories",
+                                 "0"])
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_report_command_reports_bad_input(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    result = runner.invoke(app, ["report", str(missing), "-o", str(tmp_path / "x.html")])
+    assert result.exit_code == 1
+    assert "nope.csv" in result.output

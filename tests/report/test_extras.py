@@ -1,0 +1,95 @@
+"""Optional sections: absent without their inputs, drawn when given (synthetic or real)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segwise.report import ReportExtras, build_report, render
+
+
+def test_optional_sections_are_absent_without_inputs(small_result: Any) -> None:
+    report = build_report(small_result, products=False)
+    keys = [s.key for s in report.sections]
+    assert keys == ["overview", "cleaning", "exploration", "rfm", "segments", "profiles",
+                    "embedding"]
+    assert "categories" not in {c.key for c in report.charts}
+    # Without an embedding, the map is a PCA of R, F and M, said so in its title.
+    assert "PCA" in report.section("embedding").charts[0].title
+
+
+@pytest.fixture(scope="module")
+def synthetic_extras(small_result: Any) -> ReportExtras:
+    c = small_result.customers
+    rng = np.random.default_rng(0)
+    ks = np.arange(2, 9)
+    sweep = pd.DataFrame({"k": ks, "silhouette": 0.5 - 0.03 * ks,
+                          "davies_bouldin": 0.8 + 0.05 * ks, "inertia": 1000 / ks,
+                          "is_knee": ks == 4})
+    comparison = pd.DataFrame({"algorithm": ["kmeans", "gmm"], "k": [4, 4],
+                               "silhouette": [0.41, 0.37]})
+    learned = np.where(c["f_score"] >= 4, "Frequent buyers", "Occasional buyers")
+    clusters = pd.DataFrame({"customer_id": c["customer_id"], "segment": learned})
+    embedding = pd.DataFrame({"customer_id": c["customer_id"],
+                              "x": rng.normal(size=len(c)), "y": rng.normal(size=len(c))})
+    clv = pd.DataFrame({"customer_id": c["customer_id"], "clv": c["monetary"].clip(0) * 0.5,
+                        "p_alive": np.linspace(0.1, 0.9, len(c))})
+    return ReportExtras(k_sweep=sweep, chosen_k=4, k_rationale="the knee of inertia.",
+                        model_comparison=comparison, clusters=clusters, embedding=embedding,
+                        embedding_method="UMAP", clv=clv)
+
+
+def test_optional_sections_render_when_given(small_result: Any,
+                                             synthetic_extras: ReportExtras) -> None:
+    report = build_report(small_result, synthetic_extras, products=False)
+    keys = [s.key for s in report.sections]
+    assert keys == ["overview", "cleaning", "exploration", "rfm", "segments", "selection",
+                    "clusters", "profiles", "embedding", "value"]
+    k_chart = report.section("selection").charts[0]
+    # One panel per numeric score (the boolean knee flag is not a score).
+    assert {t.name for t in k_chart.figure.data} == {
+        "Silhouette (higher is better)", "Davies-Bouldin (lower is better)",
+        "Inertia (look for the knee)"}
+    assert "k = 4 was chosen: the knee of inertia." in k_chart.reading
+    assert report.table("model_comparison").frame["algorithm"].tolist() == ["kmeans", "gmm"]
+    sizes = report.table("clusters").frame
+    assert sizes["customers"].sum() == len(small_result.customers)
+    assert set(sizes["segment"]) == {"Frequent buyers", "Occasional buyers"}
+    emb = report.section("embedding").charts[0]
+    assert "UMAP" in emb.title
+    assert sum(len(t.x) for t in emb.figure.data) == len(small_result.customers)
+    value = report.table("value").frame
+    assert value["n_customers"].sum() == len(small_result.customers)
+    assert value["clv"].sum() == pytest.approx(synthetic_extras.clv["clv"].sum())
+    assert "Predicted CLV" in report.section("profiles").charts[0].figure.data[0].x
+    data = json.loads(render(report, "json"))
+    assert [s["key"] for s in data["sections"]] == keys
+    md = render(report, "md")
+    assert "## Choosing the segmentation" in md and "## Customer lifetime value" in md
+
+
+def test_scatter_is_sampled_beyond_the_limit(small_result: Any, monkeypatch: Any) -> None:
+    from segwise.report import _build
+
+    monkeypatch.setattr(_build, "MAX_SCATTER_POINTS", 200)
+    report = build_report(small_result, products=False)
+    chart = report.section("embedding").charts[0]
+    assert sum(len(t.x) for t in chart.figure.data) == 200
+    assert f"200 of {len(small_result.customers):,} customers" in chart.reading
+
+
+@pytest.mark.slow
+def test_real_customer_value_section(small_result: Any) -> None:
+    from segwise.clv import customer_value
+
+    clv = customer_value(small_result.cleaned)
+    report = build_report(small_result, ReportExtras(clv=clv), products=False)
+    table = report.table("value").frame
+    assert table["n_customers"].sum() == len(small_result.customers)
+    assert table["clv"].sum() == pytest.approx(
+        clv.customers.set_index("customer_id")["clv"]
+        .reindex(small_result.customers["customer_id"]).sum())
