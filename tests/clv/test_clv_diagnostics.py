@@ -43,6 +43,6 @@ def test_holdout_needs_a_holdout(cdnow_result: CLVResult, cdnow_summary: pd.Data
     no_holdout = cdnow_summary.drop(columns=["frequency_holdout", "monetary_value_holdout"])
     no_holdout.attrs = {**cdnow_summary.attrs, "holdout_end": None}
     with pytest.raises(InputError, match="no holdout period"):
-        calibration_holdout(cdnow_result.bgnbd, no_holdout)
+        calibration_holdout(cdnow_result.purchase_model, no_holdout)
     with pytest.raises(InputError, match="no BTYD period"):
-        tracking(cdnow_result.bgnbd, pd.DataFrame({"x": [1]}), pd.DataFrame())
+        tracking(cdnow_result.purchase_model, pd.DataFrame({"x": [1]}), pd.DataFrame())

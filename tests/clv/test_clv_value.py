@@ -65,8 +65,9 @@ def test_cdnow_clv_is_discounted_expected_spend(cdnow_tx) -> None:  # type: igno
 def test_clv_grows_with_horizon(cdnow_result: CLVResult) -> None:
     c = cdnow_result.customers
     args = (c["frequency"], c["recency"], c["T"])
-    short = discounted_clv(cdnow_result.bgnbd, c["expected_avg_value"], *args, horizon=13.0)
-    long = discounted_clv(cdnow_result.bgnbd, c["expected_avg_value"], *args, horizon=104.0)
+    model, value = cdnow_result.purchase_model, c["expected_avg_value"]
+    short = discounted_clv(model, value, *args, horizon=13.0)
+    long = discounted_clv(model, value, *args, horizon=104.0)
     assert (short <= c["clv"] + 1e-9).all() and (c["clv"] <= long + 1e-9).all()
     assert long.sum() > c["clv"].sum() > short.sum()
 
@@ -75,9 +76,9 @@ def test_discount_and_margin_are_validated(cdnow_result: CLVResult) -> None:
     c = cdnow_result.customers.head()
     args = (c["expected_avg_value"], c["frequency"], c["recency"], c["T"])
     with pytest.raises(ConfigError, match="discount_rate"):
-        discounted_clv(cdnow_result.bgnbd, *args, horizon=10.0, discount_rate=-0.1)
+        discounted_clv(cdnow_result.purchase_model, *args, horizon=10.0, discount_rate=-0.1)
     with pytest.raises(ConfigError, match="margin"):
-        discounted_clv(cdnow_result.bgnbd, *args, horizon=10.0, margin=0.0)
+        discounted_clv(cdnow_result.purchase_model, *args, horizon=10.0, margin=0.0)
 
 
 def test_late_customers_are_left_out_with_a_warning() -> None:
@@ -148,7 +149,7 @@ def test_online_retail_every_customer_valued_and_segments_profiled(retail_rfm) -
     assert len(joined) == len(retail_rfm.customers) > 4000
     for col in CLV_COLUMNS:
         assert joined[col].notna().all(), col
-    assert result.bgnbd.converged_ and result.gamma_gamma.converged_
+    assert result.purchase_model.converged_ and result.gamma_gamma.converged_
     profile = value_by_segment(joined)
     assert set(profile["segment"]) == set(joined["segment"].astype(str))
     assert profile["share_clv"].sum() == pytest.approx(1.0)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from segwise.cli._app import app, console, handle_errors
 from segwise.cli.rfm import ConfigOpt, EngineChoice, EngineOpt, MasterOpt
+from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,25 +77,31 @@ def clv(
         "--discount-rate", help="Annual discount rate of the lifetime value.")] = 0.10,
     margin: Annotated[float, typer.Option(
         "--margin", help="Profit share of spend (1 = revenue).")] = 1.0,
+    model: Annotated[str, typer.Option(
+        "--model", help="Purchase model: bgnbd (fast) or pareto_nbd (customers may leave "
+                        "at any time).")] = "bgnbd",
     config: ConfigOpt = None,
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
 ) -> None:
     """Forecast purchases, P(alive), spend and discounted lifetime value per customer.
 
-    Fits BG/NBD and Gamma-Gamma to the calibration period, joins the values to the RFM
-    segments and writes one row per customer; the parameters (and, with a holdout, the
-    calibration/holdout and tracking tables) go to CSV files beside OUTPUT.
+    Fits BG/NBD (or Pareto/NBD) and Gamma-Gamma to the calibration period, joins the
+    values to the RFM segments and writes one row per customer; the parameters (and, with
+    a holdout, the calibration/holdout and tracking tables) go to CSV files beside OUTPUT.
     """
     from segwise.cli.rfm import run_with_progress
-    from segwise.clv import customer_value, parse_horizon, value_by_segment
+    from segwise.clv import PURCHASE_MODELS, customer_value, parse_horizon, value_by_segment
     from segwise.config import load_config
     from segwise.pipeline import write_table
 
-    parse_horizon(horizon, unit)  # a typo fails now, not after the data are read
+    # Typos fail now, not after the data are read.
+    parse_horizon(horizon, unit)
+    if model not in PURCHASE_MODELS:
+        raise ConfigError(f"--model {model!r}: choose one of {', '.join(PURCHASE_MODELS)}")
     rfm = run_with_progress(input, config=load_config(config), engine=engine.value,
                             spark_master=spark_master)
-    with console.status("Fitting BG/NBD and Gamma-Gamma", spinner="dots"), \
+    with console.status("Fitting the purchase and spend models", spinner="dots"), \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         result = customer_value(
@@ -104,6 +111,7 @@ def clv(
             unit=unit,
             discount_rate=discount_rate,
             margin=margin,
+            model=model,
         )
     for warning in caught:
         if issubclass(warning.category, UserWarning):

@@ -65,6 +65,7 @@ class CustomerModel(BaseEstimator):
     """
 
     _param_names: tuple[str, ...] = ()
+    _hessian_step = 1e-5  # step in log-parameters for the Hessian's central differences
 
     def __init__(self, *, max_iter: int = 1000, tol: float = 1e-13) -> None:
         self.max_iter = max_iter
@@ -120,7 +121,7 @@ class CustomerModel(BaseEstimator):
         k = log_params.size
         hess = np.empty((k, k))
         for j in range(k):
-            h = 1e-5 * max(1.0, abs(log_params[j]))
+            h = self._hessian_step * max(1.0, abs(log_params[j]))
             step = np.zeros(k)
             step[j] = h
             upper, lower = objective(log_params + step)[1], objective(log_params - step)[1]

@@ -12,19 +12,20 @@ from segwise.exceptions import InputError
 
 if TYPE_CHECKING:
     from segwise.clv._bgnbd import BGNBD
+    from segwise.clv._pareto_nbd import ParetoNBD
 
 __all__ = ["calibration_holdout", "tracking"]
 
 
 def calibration_holdout(
-    model: BGNBD, summary: pd.DataFrame, *, max_frequency: int = 7
+    model: BGNBD | ParetoNBD, summary: pd.DataFrame, *, max_frequency: int = 7
 ) -> pd.DataFrame:
     """Predicted against actual holdout purchases, grouped by calibration frequency.
 
     Parameters
     ----------
-    model : BGNBD
-        A model fitted to ``summary``.
+    model : BGNBD or ParetoNBD
+        A purchase model fitted to ``summary``.
     summary : pandas.DataFrame
         Output of :func:`btyd_summary` with a holdout period.
     max_frequency : int, default=7
@@ -70,7 +71,9 @@ def calibration_holdout(
     return pd.concat([table, total]).reset_index()
 
 
-def tracking(model: BGNBD, summary: pd.DataFrame, daily: pd.DataFrame) -> pd.DataFrame:
+def tracking(
+    model: BGNBD | ParetoNBD, summary: pd.DataFrame, daily: pd.DataFrame
+) -> pd.DataFrame:
     """Cumulative repeat purchases of the cohort, actual against predicted, per time unit.
 
     The prediction for a calendar date sums ``E[X(t)]``, the expected repeat purchases of a
@@ -78,8 +81,8 @@ def tracking(model: BGNBD, summary: pd.DataFrame, daily: pd.DataFrame) -> pd.Dat
 
     Parameters
     ----------
-    model : BGNBD
-        A model fitted to ``summary``.
+    model : BGNBD or ParetoNBD
+        A purchase model fitted to ``summary``.
     summary : pandas.DataFrame
         Output of :func:`btyd_summary`.
     daily : pandas.DataFrame
