@@ -54,7 +54,8 @@ def test_optional_sections_render_when_given(small_result: Any,
     assert {t.name for t in k_chart.figure.data} == {
         "Silhouette (higher is better)", "Davies-Bouldin (lower is better)",
         "Inertia (look for the knee)"}
-    assert "k = 4 was chosen: the knee of inertia." in k_chart.reading
+    assert "k = 4 was chosen" in k_chart.reading
+    assert report.table("k_sweep").reading == "the knee of inertia."
     assert report.table("model_comparison").frame["algorithm"].tolist() == ["kmeans", "gmm"]
     sizes = report.table("clusters").frame
     assert sizes["customers"].sum() == len(small_result.customers)
@@ -93,3 +94,24 @@ def test_real_customer_value_section(small_result: Any) -> None:
     assert table["clv"].sum() == pytest.approx(
         clv.customers.set_index("customer_id")["clv"]
         .reindex(small_result.customers["customer_id"]).sum())
+
+
+@pytest.mark.slow
+def test_sections_from_a_real_segmentation(small_result: Any) -> None:
+    from segwise.segment import segment_customers
+
+    seg = segment_customers(small_result.customers, k_values=range(2, 6),
+                            compare=("kmeans", "gmm"), embed=("umap",), random_state=0)
+    extras = ReportExtras.from_segmentation(seg)
+    assert extras.chosen_k == seg.sweep.recommended_k
+    report = build_report(small_result, extras, products=False)
+    assert {"selection", "clusters"} <= {s.key for s in report.sections}
+    names = set(seg.assignments["segment_name"].astype(str))
+    assert set(report.table("clusters").frame["segment"]) == names
+    assert report.table("model_comparison").frame["model"].tolist() == ["kmeans", "gmm"]
+    emb = report.section("embedding").charts[0]
+    assert "UMAP" in emb.title
+    assert {t.name for t in emb.figure.data} == names
+    assert [c.key for c in report.section("profiles").charts] == ["profile_heatmap",
+                                                                  "profile_learned"]
+    assert report.table("k_sweep").reading == seg.sweep.rationale

@@ -74,6 +74,53 @@ class ReportExtras:
     embedding_method: str = "UMAP"
     clv: Any = None
 
+    @classmethod
+    def from_segmentation(cls, segmentation: Any, *, clv: Any = None,
+                          categories: pd.DataFrame | None = None) -> ReportExtras:
+        """Take the report's inputs from :func:`segwise.segment.segment_customers`.
+
+        Parameters
+        ----------
+        segmentation : segwise.segment.Segmentation
+            Assignments (with ``segment_name`` and UMAP or t-SNE coordinates), the k sweep
+            and the model comparison.
+        clv : pandas.DataFrame or CLVResult, optional
+            Per-customer value, e.g. ``segwise.clv.customer_value(...)``.
+        categories : pandas.DataFrame, optional
+            Product categories.
+
+        Returns
+        -------
+        ReportExtras
+            Inputs of the selection, learned-segment, map, value and category sections.
+        """
+        a = segmentation.assignments
+        id_col = "customer_id" if "customer_id" in a else a.columns[0]
+        name_col = "segment_name" if "segment_name" in a else "segment"
+        clusters = pd.DataFrame({"customer_id": a[id_col].astype(str),
+                                 "segment": a[name_col].astype(str)})
+        embedding, method = None, "UMAP"
+        for prefix, label in (("umap", "UMAP"), ("tsne", "t-SNE")):
+            if f"{prefix}_x" in a and a[f"{prefix}_x"].notna().any():
+                embedding = pd.DataFrame({"customer_id": clusters["customer_id"],
+                                          "x": a[f"{prefix}_x"], "y": a[f"{prefix}_y"],
+                                          "segment": clusters["segment"]}).dropna()
+                method = label
+                break
+        sweep = segmentation.sweep
+        comparison = segmentation.comparison
+        return cls(
+            categories=categories,
+            k_sweep=None if sweep is None else sweep.table,
+            chosen_k=None if sweep is None else int(sweep.recommended_k),
+            k_rationale=None if sweep is None else sweep.rationale,
+            model_comparison=comparison,
+            clusters=clusters,
+            embedding=embedding,
+            embedding_method=method,
+            clv=clv,
+        )
+
 
 def _nothing(step: str) -> None:
     """Default progress callback."""
@@ -208,7 +255,8 @@ def _build(result: RFMResult, kept: ir.Table, extras: ReportExtras, *, cur: str,
 
 #: Charts that need the full page width to be read.
 _WIDE = frozenset({"monthly", "weekday_hour", "top_products", "k_selection", "clusters_vs_rfm",
-                   "profile_heatmap", "embedding", "category_mix", "value", "segment_shares"})
+                   "profile_heatmap", "profile_learned", "embedding", "category_mix", "value",
+                   "segment_shares"})
 
 
 # ---------------------------------------------------------------- exploration queries
@@ -497,19 +545,21 @@ def _selection(extras: ReportExtras) -> Section | None:
     sweep = extras.k_sweep
     if sweep is not None and "k" in sweep and len(sweep):
         sweep = sweep.sort_values("k")
-        metrics = [c for c in sweep.columns if c != "k" and pd.api.types.is_numeric_dtype(
+        numeric = [c for c in sweep.columns if c != "k" and pd.api.types.is_numeric_dtype(
             sweep[c]) and not pd.api.types.is_bool_dtype(sweep[c]) and sweep[c].notna().any()]
+        # The known selection criteria when the sweep has them; otherwise every score.
+        metrics = [c for c in _METRIC_TITLES if c in numeric] or numeric
         if metrics:
             ks = f"k = {int(sweep['k'].min())} to {int(sweep['k'].max())}"
-            reading = (f"Scores for {ks}; "
-                       + (f"k = {extras.chosen_k} was chosen"
-                          + (f": {extras.k_rationale.rstrip('.')}." if extras.k_rationale
-                             else ".") if extras.chosen_k is not None
-                          else "the dotted line would mark the chosen k."))
+            chosen = (f"k = {extras.chosen_k} was chosen (dotted line)"
+                      if extras.chosen_k is not None else "no k was marked as chosen")
+            reading = f"Scores of each criterion for {ks}; {chosen}."
             blocks.append(Chart("k_selection", "Choosing the number of segments k", reading,
                                 ch.lines_by_k(sweep, metrics, chosen_k=extras.chosen_k,
                                               titles=_METRIC_TITLES)))
-            blocks.append(_frame_table("k_sweep", "Scores by number of clusters", sweep))
+            table = _frame_table("k_sweep", "Scores by number of clusters", sweep)
+            table.reading = extras.k_rationale or ""
+            blocks.append(table)
     mc = extras.model_comparison
     if mc is not None and len(mc):
         blocks.append(_frame_table("model_comparison", "Model comparison", mc))
@@ -522,7 +572,10 @@ def _selection(extras: ReportExtras) -> Section | None:
 
 def _frame_table(key: str, title: str, frame: pd.DataFrame) -> Table:
     """Wrap an arbitrary small frame as a table, numbers with sensible decimals."""
-    frame = frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True).dropna(axis=1, how="all").copy()
+    for col in frame.columns:
+        if frame[col].map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
+            frame[col] = frame[col].map(lambda v: " / ".join(f"{x:,}" for x in v))
     formats: dict[str, Any] = {}
     for c in frame.columns:
         s = frame[c]
@@ -550,7 +603,7 @@ def _clusters(customers: pd.DataFrame, clusters: pd.DataFrame, order: list[str])
                                                          "revenue_share"]],
                   formats={"customers": "int", "share": "pct", "revenue_share": "pct"},
                   headers={"segment": "Learned segment", "share": "Share of customers",
-                           "revenue_share": "Share of revenue"})
+                           "revenue_share": "Share of revenue"}, wide=False)
     cross = pd.crosstab(j["segment_learned"], j["segment_rfm"], normalize="index")
     cross = cross.reindex(columns=[s for s in order if s in cross.columns])
     cross = cross.reindex(index=sizes["segment"])
@@ -581,24 +634,39 @@ _PROFILE_FEATURES = {
 
 def _profiles(customers: pd.DataFrame, order: list[str], extras: ReportExtras) -> Section:
     data = customers.copy()
+    data["customer_id"] = data["customer_id"].astype(str)
     feats = dict(_PROFILE_FEATURES)
     if extras.clv is not None:
-        clv = _clv_frame(extras.clv)
-        data = data.merge(clv, on="customer_id", how="left")
+        data = data.merge(_clv_frame(extras.clv), on="customer_id", how="left")
         for c, label in (("p_alive", "P(alive)"), ("clv", "Predicted CLV")):
             if c in data:
                 feats[c] = label
     feats = {c: v for c, v in feats.items() if c in data}
+    charts = [_profile_chart(data, data["segment"].astype(str), order, feats,
+                             "profile_heatmap", "RFM segment profiles")]
+    if extras.clusters is not None:
+        learned = data[["customer_id"]].merge(
+            extras.clusters[["customer_id", "segment"]].astype(str), on="customer_id",
+            how="left")["segment"]
+        sizes = learned.value_counts()
+        charts.append(_profile_chart(data, learned, list(sizes.index), feats,
+                                     "profile_learned", "Learned segment profiles"))
+    return Section("profiles", "Segment profiles",
+                   "How each segment differs from the average customer.", list(charts))
+
+
+def _profile_chart(data: pd.DataFrame, labels: pd.Series, order: list[str],
+                   feats: dict[str, str], key: str, title: str) -> Chart:
+    """Z-score heatmap of segment means, with segment medians written in the cells."""
     # z-scores of segment means on a signed log scale: heavy tails would otherwise let one
     # large customer decide a segment's colour.
     logged = pd.DataFrame({c: np.sign(data[c]) * np.log1p(data[c].abs().astype(float))
                            for c in feats})
     z = (logged - logged.mean()) / logged.std(ddof=0).replace(0, 1)
-    z["segment"] = data["segment"].astype(str)
-    means = z.groupby("segment")[list(feats)].mean().reindex([s for s in order if s in
-                                                              set(z["segment"])])
-    medians = data.groupby(data["segment"].astype(str))[list(feats)].median().reindex(
-        means.index)
+    z["segment"] = labels.to_numpy()
+    present = set(z["segment"].dropna())
+    means = z.groupby("segment")[list(feats)].mean().reindex([s for s in order if s in present])
+    medians = data.groupby(labels.to_numpy())[list(feats)].median().reindex(means.index)
     text = np.array([[_short(v, c) for v, c in zip(row, feats, strict=True)]
                      for row in medians.to_numpy()])
     means.columns = [feats[c] for c in means.columns]
@@ -606,12 +674,10 @@ def _profiles(customers: pd.DataFrame, order: list[str], extras: ReportExtras) -
     reading = ("Red cells are above the average customer, blue below (colour: z-score of the "
                "segment mean on a log scale; text: segment median)"
                + (f"; '{hi}' stands out on monetary value." if hi else "."))
-    chart = Chart("profile_heatmap", "Segment profiles (z-scores)", reading,
-                  ch.heatmap(means.round(2), title="Segment profiles (z-scores, text = median)",
-                             x_title="Feature", y_title="Segment", z_title="z-score",
-                             hover="%{y}<br>%{x}: z = %{z:.2f}", text=text))
-    return Section("profiles", "Segment profiles",
-                   "How each segment differs from the average customer.", [chart])
+    return Chart(key, f"{title} (z-scores)", reading,
+                 ch.heatmap(means.round(2), title=f"{title} (z-scores, text = median)",
+                            x_title="Feature", y_title="Segment", z_title="z-score",
+                            hover="%{y}<br>%{x}: z = %{z:.2f}", text=text))
 
 
 def _short(value: float, column: str) -> str:

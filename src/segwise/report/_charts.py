@@ -237,4 +237,6 @@ def lines_by_k(df: pd.DataFrame, metrics: Sequence[str], *, chosen_k: int | None
             fig.add_vline(x=chosen_k, line_dash="dot", line_color="#888", row=r + 1, col=c + 1)
         fig.update_xaxes(title_text="Number of clusters k", row=r + 1, col=c + 1, dtick=1)
         fig.update_yaxes(title_text="Score", row=r + 1, col=c + 1)
-    return style(fig, "Choosing the number of segments k", height=300 * rows + 60)
+    fig = style(fig, "Choosing the number of segments k", height=300 * rows + 90)
+    fig.update_layout(margin={"t": 90})
+    return fig
