@@ -86,7 +86,9 @@ class CustomerModel(BaseEstimator):
         def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
             params = np.exp(log_params)
             value, grad = self._neg_log_lik(params, data)
-            if not np.isfinite(value):
+            if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+                # Outside the region where the likelihood can be evaluated: the line search
+                # backs off.
                 return np.inf, np.zeros_like(log_params)
             return value * scale, grad * params * scale
 

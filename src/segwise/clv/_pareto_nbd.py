@@ -93,9 +93,9 @@ class ParetoNBD(CustomerModel):
 
     Examples
     --------
-    >>> from segwise.clv import ParetoNBD
-    >>> model = ParetoNBD().fit([0, 2, 5, 1, 0, 3, 7, 0, 1, 4], [0, 10, 30, 5, 0, 20, 35, 0, 2, 15],
-    ...                         [39] * 10)
+    >>> from segwise.clv import ParetoNBD, simulate_bgnbd
+    >>> x, t_x, T = simulate_bgnbd(2000, 39.0, r=0.25, alpha=4.0, a=0.8, b=2.5, random_state=0)
+    >>> model = ParetoNBD().fit(x, t_x, T)
     >>> sorted(model.params_.index)
     ['alpha', 'beta', 'r', 's']
     """
@@ -147,13 +147,16 @@ class ParetoNBD(CustomerModel):
     def _log_lik(params: np.ndarray, data: dict[str, np.ndarray]) -> float:
         r, alpha, s, beta = params
         x, t_x, big_t = data["x"], data["t_x"], data["T"]
-        alive = -(r + x) * np.log(alpha + big_t) - s * np.log(beta + big_t)
-        left = np.log(s) - np.log(r + s + x) + _log_a0(r, alpha, s, beta, x, t_x, big_t)
-        ll = (
-            gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-            + np.logaddexp(alive, left)
-        )
-        return float(ll.sum())
+        with np.errstate(invalid="ignore", over="ignore"):
+            alive = -(r + x) * np.log(alpha + big_t) - s * np.log(beta + big_t)
+            left = np.log(s) - np.log(r + s + x) + _log_a0(r, alpha, s, beta, x, t_x, big_t)
+            ll = (
+                gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+                + np.logaddexp(alive, left)
+            ).sum()
+        # NaN where the hypergeometric function gives up (extreme trial parameters): report
+        # it as impossible so that the optimiser steps back.
+        return float(ll) if np.isfinite(ll) else -np.inf
 
     def _neg_log_lik(
         self, params: np.ndarray, data: dict[str, np.ndarray]
