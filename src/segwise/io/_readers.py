@@ -360,7 +360,9 @@ def _as_id(value: ir.Value) -> ir.StringValue:
     """Return identifiers as text; ``17850.0`` (a float export of an int id) becomes ``17850``."""
     if value.type().is_floating():
         return ibis.ifelse(value.isnull(), ibis.null(), value.cast("int64").cast("string"))
-    return _as_text(value).re_replace(r"^(\d+)\.0+$", r"\1")
+    text = _as_text(value)
+    # Only text with a dot can match; testing for one first skips the regex on most rows.
+    return ibis.ifelse(text.contains("."), text.re_replace(r"^(\d+)\.0+$", r"\1"), text)
 
 
 def _sample_strings(value: ir.Value, n: int = 2000) -> list[str]:
