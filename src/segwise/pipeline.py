@@ -19,7 +19,7 @@ from segwise.features.rfm import customer_aggregates, finish_rfm
 from segwise.io import load_transactions
 from segwise.segment.rfm import RFMScorer, assign_segments
 
-__all__ = ["RFMResult", "run_rfm", "write_table"]
+__all__ = ["RFMResult", "run_rfm", "write_database", "write_table"]
 
 
 def _nothing(step: str) -> None:
@@ -91,7 +91,9 @@ class RFMResult:
         ----------
         out : str or Path
             ``.parquet`` or ``.csv`` file for the customers; ``<stem>.audit.csv`` and, if any
-            row was quarantined, ``<stem>.quarantine.csv`` go next to it.
+            row was quarantined, ``<stem>.quarantine.csv`` go next to it. A ``.duckdb``
+            file instead becomes one database with the tables ``customers``, ``segments``,
+            ``audit`` and ``quarantine``, ready for SQL and BI tools.
 
         Returns
         -------
@@ -99,6 +101,14 @@ class RFMResult:
             The files written.
         """
         out = Path(out)
+        if out.suffix.lower() == ".duckdb":
+            tables = {
+                "customers": self.customers,
+                "segments": self.segment_summary(),
+                "audit": self.audit,
+                "quarantine": self.quarantine.astype({"row": "Int64"}),
+            }
+            return [write_database(tables, out)]
         written = [write_table(self.customers, out)]
         written.append(write_table(self.audit, out.with_name(out.stem + ".audit.csv")))
         if len(self.quarantine):
@@ -106,6 +116,35 @@ class RFMResult:
                 write_table(self.quarantine, out.with_name(out.stem + ".quarantine.csv"))
             )
         return written
+
+
+def write_database(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Write DataFrames as tables of a DuckDB database file, replacing tables of those names.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        Table name to contents.
+    path : str or Path
+        The ``.duckdb`` file; created if missing.
+
+    Returns
+    -------
+    Path
+        The database file.
+    """
+    import duckdb
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as con:
+        for name, df in tables.items():
+            con.register("_frame", df)
+            # Table names come from segwise's own dict keys, never from the data.
+            sql = f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _frame'  # noqa: S608
+            con.execute(sql)
+            con.unregister("_frame")
+    return path
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
@@ -119,7 +158,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in {".parquet", ".csv"}:
-        raise ConfigError(f"{path}: output must end in .parquet or .csv")
+        raise ConfigError(f"{path}: output must end in .parquet, .csv or .duckdb")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".parquet":
         df.to_parquet(path, index=False)

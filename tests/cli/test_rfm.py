@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 import typer.main
@@ -55,7 +56,7 @@ def test_bad_output_extension(retail_sample: pd.DataFrame, tmp_path: Path) -> No
     src = tmp_path / "orders.csv"
     retail_sample.head(100).to_csv(src, index=False)
     result = runner.invoke(app, ["rfm", str(src), "-o", str(tmp_path / "o.xlsx")])
-    assert result.exit_code == 1 and ".parquet or .csv" in result.output
+    assert result.exit_code == 1 and ".parquet, .csv or .duckdb" in result.output
 
 
 def test_quarantine_file_is_written(retail_sample: pd.DataFrame, tmp_path: Path) -> None:
@@ -76,3 +77,19 @@ def test_demo_runs_on_bundled_data(tmp_path: Path) -> None:
     customers = pd.read_parquet(tmp_path / "customers.parquet")
     assert len(customers) == 4_333
     assert "541,909" in result.output
+
+
+def test_rfm_into_a_duckdb_database(retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    src = tmp_path / "orders.csv"
+    retail_sample.to_csv(src, index=False)
+    db = tmp_path / "segwise.duckdb"
+    result = runner.invoke(app, ["rfm", str(src), "-o", str(db)])
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+        assert tables == {"customers", "segments", "audit", "quarantine"}
+        n_customers = con.execute("SELECT count(*) FROM customers").fetchone()
+        seg_total = con.execute("SELECT sum(customers) FROM segments").fetchone()
+        audit_total = con.execute("SELECT sum(rows) FROM audit").fetchone()
+    assert n_customers == seg_total
+    assert audit_total == (5000,)
