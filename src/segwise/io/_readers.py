@@ -377,6 +377,8 @@ def _detect_timestamp_format(values: list[str], path: Path, column: str) -> str:
         ok = sum(1 for v in values if _parses(v, fmt))
         if ok > best_ok:
             best, best_ok = fmt, ok
+        if best_ok == len(values):
+            break  # no later layout can do better, and ties go to the first
     if values and best_ok < 0.5 * len(values):
         examples = ", ".join(repr(v) for v in itertools.islice(values, 3))
         raise InputError(
