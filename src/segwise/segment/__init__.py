@@ -1,4 +1,13 @@
-"""Segments: rule-based RFM segments, and learned clusterings."""
+"""Segments: rule-based RFM segments, and learned clusterings.
+
+The clustering names load on first use: they pull in scikit-learn's cluster module, MiniSom
+and UMAP (numba), which the RFM-only path (``segwise rfm``) must not pay for at start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from segwise.segment.rfm import (
     DEFAULT_ACTIONS,
@@ -9,40 +18,62 @@ from segwise.segment.rfm import (
     fm_score,
 )
 
+if TYPE_CHECKING:
+    from segwise.segment._cluster import ALGORITHMS, Segmenter, signed_log1p
+    from segwise.segment._embed import EMBEDDINGS, embed_2d, embed_customers
+    from segwise.segment._selection import (
+        DEFAULT_FEATURES,
+        DEFAULT_MODELS,
+        KSweep,
+        Segmentation,
+        compare_models,
+        segment_customers,
+        sweep_k,
+    )
+
+_LAZY = {
+    "ALGORITHMS": "_cluster",
+    "Segmenter": "_cluster",
+    "signed_log1p": "_cluster",
+    "EMBEDDINGS": "_embed",
+    "embed_2d": "_embed",
+    "embed_customers": "_embed",
+    "DEFAULT_FEATURES": "_selection",
+    "DEFAULT_MODELS": "_selection",
+    "KSweep": "_selection",
+    "Segmentation": "_selection",
+    "compare_models": "_selection",
+    "segment_customers": "_selection",
+    "sweep_k": "_selection",
+}
+
 __all__ = [
-    "DEFAULT_ACTIONS",
-    "DEFAULT_SEGMENT_MAP",
-    "RFMScorer",
-    "SegmentMap",
-    "assign_segments",
-    "fm_score",
-]
-
-# Learned segments (behavioural clustering).
-from segwise.segment._cluster import ALGORITHMS, Segmenter, signed_log1p
-from segwise.segment._embed import EMBEDDINGS, embed_2d, embed_customers
-from segwise.segment._selection import (
-    DEFAULT_FEATURES,
-    DEFAULT_MODELS,
-    KSweep,
-    Segmentation,
-    compare_models,
-    segment_customers,
-    sweep_k,
-)
-
-__all__ += [
     "ALGORITHMS",
+    "DEFAULT_ACTIONS",
     "DEFAULT_FEATURES",
     "DEFAULT_MODELS",
+    "DEFAULT_SEGMENT_MAP",
     "EMBEDDINGS",
     "KSweep",
+    "RFMScorer",
+    "SegmentMap",
     "Segmentation",
     "Segmenter",
+    "assign_segments",
     "compare_models",
     "embed_2d",
     "embed_customers",
+    "fm_score",
     "segment_customers",
     "signed_log1p",
     "sweep_k",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
