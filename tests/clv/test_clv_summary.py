@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segwise.clv import Period, btyd_summary, parse_horizon
+from segwise.clv import Period, btyd_summary, occasion_counts, parse_horizon
 from segwise.exceptions import ConfigError, InputError
 
 
@@ -147,7 +147,7 @@ def test_parse_horizon_rejects(text: str | float) -> None:
 @pytest.mark.slow
 @pytest.mark.spark
 def test_spark_summary_equals_duckdb(  # type: ignore[no-untyped-def]
-    cdnow_csv, cdnow_columns, cdnow_summary, spark_available
+    cdnow_csv, cdnow_columns, cdnow_summary, cdnow_tx, spark_available
 ) -> None:
     from segwise.io import load_transactions
 
@@ -155,3 +155,6 @@ def test_spark_summary_equals_duckdb(  # type: ignore[no-untyped-def]
     spark = btyd_summary(tx, calibration_end="1997-09-30")
     pd.testing.assert_frame_equal(spark, cdnow_summary, check_dtype=False)
     assert spark.attrs == cdnow_summary.attrs
+    duck_daily = occasion_counts(cdnow_tx, cdnow_summary)
+    pd.testing.assert_frame_equal(occasion_counts(tx, spark), duck_daily, check_dtype=False)
+    assert duck_daily["repeat_purchases"].sum() == 2457 + 1882  # calibration + holdout
