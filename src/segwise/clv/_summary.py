@@ -283,14 +283,13 @@ def btyd_summary(
         raise InputError("no purchase lines to summarise. Fix: check the input and the cleaning")
     data_end = pd.Timestamp(bounds["last"]).date()
     cal_end = data_end if calibration_end is None else to_date(calibration_end, "calibration_end")
+    hold_end: _dt.date | None = data_end if data_end > cal_end else None
     if holdout_end is not None:
-        hold_end: _dt.date | None = to_date(holdout_end, "holdout_end")
-        if hold_end <= cal_end:  # type: ignore[operator]
+        hold_end = to_date(holdout_end, "holdout_end")
+        if hold_end <= cal_end:
             raise ConfigError(
                 f"holdout_end {hold_end} must come after calibration_end {cal_end}"
             )
-    else:
-        hold_end = data_end if data_end > cal_end else None
 
     cal = occ.filter(occ.day <= ibis.literal(cal_end))
     firsts = cal.group_by("customer_id").aggregate(first_day=cal.day.min())
