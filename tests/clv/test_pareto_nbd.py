@@ -83,3 +83,20 @@ def test_bad_input() -> None:
         ParetoNBD().fit([1], [1.0], [2.0])
     with pytest.raises(ValueError, match="needs repeat buyers"):
         ParetoNBD().fit(np.zeros(20), np.zeros(20), np.full(20, 5.0))
+
+
+def test_a0_matches_quadrature_over_wide_parameter_ranges() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        r, alpha, s, beta = np.exp(rng.uniform(-3, 5, 4))
+        T = rng.uniform(1, 100)
+        x = int(rng.integers(0, 300))
+        t_x = 0.0 if x == 0 else rng.uniform(0, T)
+        got = _log_a0(r, alpha, s, beta, np.array([x]), np.array([t_x]), np.array([T]))[0]
+        # Quadrature of the integrand scaled by exp(-got), so that it is of order one.
+        exact = integrate.quad(
+            lambda y: np.exp(np.log(r + s + x) - (r + x) * np.log(alpha + y)  # noqa: B023
+                             - (s + 1) * np.log(beta + y) - got),  # noqa: B023
+            t_x, T, epsabs=0, epsrel=1e-11, limit=500,
+        )[0]
+        assert np.log(exact) == pytest.approx(0.0, abs=1e-7), (r, alpha, s, beta, x, t_x, T)
