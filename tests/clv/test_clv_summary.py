@@ -8,6 +8,8 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segwise.clv import Period, btyd_summary, occasion_counts, parse_horizon
 from segwise.exceptions import ConfigError, InputError
@@ -158,3 +160,38 @@ def test_spark_summary_equals_duckdb(  # type: ignore[no-untyped-def]
     duck_daily = occasion_counts(cdnow_tx, cdnow_summary)
     pd.testing.assert_frame_equal(occasion_counts(tx, spark), duck_daily, check_dtype=False)
     assert duck_daily["repeat_purchases"].sum() == 2457 + 1882  # calibration + holdout
+
+
+_day = st.integers(0, 120)
+_line = st.tuples(st.sampled_from(["a", "b", "c", "d"]), _day, st.integers(0, 23),
+                  st.floats(0.5, 500.0))
+
+
+@settings(max_examples=25, deadline=None)
+@given(lines=st.lists(_line, min_size=1, max_size=40), end=st.integers(0, 120))
+def test_summary_invariants_on_random_logs(
+    lines: list[tuple[str, int, int, float]], end: int
+) -> None:
+    base = pd.Timestamp("2021-01-01")
+    rows = [(c, str(base + pd.Timedelta(days=d, hours=h)), v) for c, d, h, v in lines]
+    cal_end = (base + pd.Timedelta(days=end)).date()
+    first_days = {}
+    for c, d, _, _ in lines:
+        first_days[c] = min(d, first_days.get(c, d))
+    if all(d > end for d in first_days.values()):
+        with pytest.raises(InputError):
+            btyd_summary(_tx(rows), calibration_end=cal_end, unit="D")
+        return
+    s = btyd_summary(_tx(rows), calibration_end=cal_end, unit="D").set_index("customer_id")
+    assert s.attrs["n_excluded"] == sum(d > end for d in first_days.values())
+    for c, row in s.iterrows():
+        days = sorted({d for cc, d, _, _ in lines if cc == c and d <= end})
+        assert row["frequency"] == len(days) - 1
+        assert row["recency"] == days[-1] - days[0]
+        assert row["T"] == end - days[0]
+        later = {d for cc, d, _, _ in lines if cc == c and d > end}
+        if "frequency_holdout" in s:
+            assert row["frequency_holdout"] == len(later)
+        repeat = [v for cc, d, _, v in lines if cc == c and days[0] < d <= end]
+        expected = sum(repeat) / (len(days) - 1) if len(days) > 1 else 0.0
+        assert row["monetary_value"] == pytest.approx(expected)
