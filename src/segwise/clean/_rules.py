@@ -299,11 +299,15 @@ def _flag_outliers(t: ir.Table, max_z: float) -> tuple[ir.Table, dict[str, float
     """Flag lines whose log |quantity| lies more than ``max_z`` robust SDs from the median."""
     log_q = t.quantity.abs().ln()
     base = t.filter(t._reason.isnull() & (t.quantity > 0)).mutate(lq=log_q)
-    # Two scalar queries; the median of distinct lines is what the MAD is centred on.
-    median = base.lq.median().execute()
+    # The median of distinct lines is what the MAD is centred on. One query: with the centre
+    # as a scalar subquery the engine deduplicates the lines once, not once per statistic.
+    centre = base.lq.median()
+    row = base.aggregate(
+        median=centre, mad=(base.lq - centre.as_scalar()).abs().median()
+    ).to_pyarrow()
+    median, mad = row["median"][0].as_py(), row["mad"][0].as_py()
     if median is None or pd.isna(median):
         return t, {}
-    mad = (base.lq - float(median)).abs().median().execute()
     stats = {"median_log_quantity": float(median), "mad_log_quantity": float(mad or 0.0)}
     if not mad:
         # Over half the lines share one quantity: no spread to measure against.
