@@ -222,6 +222,18 @@ def fit_clusters(Z: np.ndarray, algorithm: str, n_clusters: int, *,
     This is the private core shared by :class:`Segmenter` and the k sweep, which
     preprocesses once and calls this for every k.
     """
+    with limit_threads(Z.shape[0]):
+        return _fit_clusters(Z, algorithm, n_clusters, random_state=random_state,
+                             n_init=n_init, max_fit_samples=max_fit_samples,
+                             min_cluster_size=min_cluster_size, min_samples=min_samples,
+                             eps=eps, som_shape=som_shape, som_iterations=som_iterations)
+
+
+def _fit_clusters(Z: np.ndarray, algorithm: str, n_clusters: int, *,
+                  random_state: int | None, n_init: int, max_fit_samples: int,
+                  min_cluster_size: int | None, min_samples: int | None,
+                  eps: float | None, som_shape: tuple[int, int],
+                  som_iterations: int | None) -> _Clusters:
     n = Z.shape[0]
     rng = np.random.default_rng(random_state)
     seed = int(rng.integers(2**31 - 1))

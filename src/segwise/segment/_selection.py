@@ -62,7 +62,7 @@ DEFAULT_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary")
 PROFILE_EXTRAS: tuple[str, ...] = ("tenure_days", "avg_order_value")
 #: Models compared by default.
 DEFAULT_MODELS: tuple[str, ...] = ("kmeans", "gmm", "ward", "hdbscan", "som")
-#: Above this many customers the sweep runs MiniBatchKMeans instead of KMeans.
+#: Above this many customers the final KMeans model is a MiniBatchKMeans.
 LARGE_N = 100_000
 
 _CRITERIA = {  # name -> True when larger is better
@@ -148,7 +148,8 @@ def _scores(Z: np.ndarray, labels: np.ndarray, sample: np.ndarray) -> dict[str, 
     ls = labels[sample]
     ks = ls >= 0
     if 2 <= len(np.unique(ls[ks])) < ks.sum():
-        out["silhouette"] = float(silhouette_score(Z[sample][ks], ls[ks]))
+        with limit_threads(len(sample)):
+            out["silhouette"] = float(silhouette_score(Z[sample][ks], ls[ks]))
     out["calinski_harabasz"] = float(calinski_harabasz_score(Z[keep], labels[keep]))
     out["davies_bouldin"] = float(davies_bouldin_score(Z[keep], labels[keep]))
     return out
@@ -201,8 +202,9 @@ def sweep_k(
     min_share: float = 0.02,
     min_stability: float = 0.75,
     n_resamples: int = 5,
-    resample_size: int = 50_000,
-    silhouette_samples: int = 10_000,
+    resample_size: int = 20_000,
+    silhouette_samples: int = 5_000,
+    fit_samples: int = 50_000,
     random_state: int | None = 0,
 ) -> KSweep:
     """Fit one algorithm for every k, score each with several criteria and recommend one.
@@ -217,8 +219,7 @@ def sweep_k(
     k_values : iterable of int, default=range(2, 11)
         Numbers of segments to try (at least three values for a knee).
     algorithm : str, default="kmeans"
-        Any algorithm of :class:`Segmenter` that takes ``n_clusters``. ``"kmeans"`` switches
-        to MiniBatchKMeans above 100,000 customers.
+        Any algorithm of :class:`Segmenter` that takes ``n_clusters``.
     segmenter : Segmenter, optional
         Preprocessing settings to use; a default :class:`Segmenter` when omitted.
     min_share : float, default=0.02
@@ -227,10 +228,15 @@ def sweep_k(
         Smallest acceptable mean adjusted Rand index across resamples.
     n_resamples : int, default=5
         Refits on random halves per k for stability (0 to skip).
-    resample_size : int, default=50000
+    resample_size : int, default=20000
         Largest subsample a stability refit sees.
-    silhouette_samples : int, default=10000
+    silhouette_samples : int, default=5000
         Silhouette is computed on a fixed sample of this many customers (it is quadratic).
+    fit_samples : int, default=50000
+        Above this many customers each k is fitted on one fixed sample of this size and
+        every customer is then assigned, so inertia, Calinski-Harabasz, Davies-Bouldin and
+        segment shares still describe all of them. Centroids of a few features are
+        estimated well long before 50,000 rows; the final model is fitted on everyone.
     random_state : int or None, default=0
         Seed for fits, samples and resamples.
 
@@ -249,33 +255,37 @@ def sweep_k(
     Z, _ = _canonical_model_space(base, X)
     n = len(Z)
     notes: list[str] = []
-    if algorithm == "kmeans" and n > LARGE_N:
-        algorithm = "minibatch_kmeans"
-        notes.append(f"{n:,} customers: MiniBatchKMeans stands in for KMeans")
     ks = [k for k in ks if k < n]
     if not ks:
         raise InputError(f"only {n} customers: too few to split into the requested segments")
     rng = np.random.default_rng(random_state)
+    fit_idx = _sample(n, fit_samples, rng)
+    if len(fit_idx) < n:
+        notes.append(f"each k was fitted on a sample of {len(fit_idx):,} customers; every "
+                     f"criterion but silhouette was computed on all {n:,}")
     sil_idx = _sample(n, silhouette_samples, rng)
     eval_idx = _sample(n, 20_000, rng)
     kw = _fit_kwargs(base)
     with limit_threads(n):
-        table = _sweep_table(Z, ks, algorithm, base.n_init, kw, rng, sil_idx, eval_idx,
-                             n_resamples, resample_size)
+        table = _sweep_table(Z, ks, algorithm, base.n_init, kw, rng, fit_idx, sil_idx,
+                             eval_idx, n_resamples, resample_size)
     return _recommend(table, algorithm, n, min_share, min_stability, notes)
 
 
 def _sweep_table(Z: np.ndarray, ks: list[int], algorithm: str, n_init: int,
-                 kw: dict[str, Any], rng: np.random.Generator, sil_idx: np.ndarray,
-                 eval_idx: np.ndarray, n_resamples: int, resample_size: int) -> pd.DataFrame:
+                 kw: dict[str, Any], rng: np.random.Generator, fit_idx: np.ndarray,
+                 sil_idx: np.ndarray, eval_idx: np.ndarray, n_resamples: int,
+                 resample_size: int) -> pd.DataFrame:
     """Fit and score every k (the loop of :func:`sweep_k`)."""
     n = len(Z)
     total_ss = float(((Z - Z.mean(axis=0)) ** 2).sum())
+    sampled = len(fit_idx) < n
     rows = []
     for k in ks:
         seed = int(rng.integers(2**31 - 1))
-        fit = fit_clusters(Z, algorithm, k, random_state=seed, n_init=n_init, **kw)
-        labels = fit.labels
+        fit = fit_clusters(Z[fit_idx] if sampled else Z, algorithm, k, random_state=seed,
+                           n_init=n_init, **kw)
+        labels = fit.assign(Z) if sampled else fit.labels
         sizes = np.bincount(labels[labels >= 0], minlength=k)
         inertia = _inertia(Z, labels)
         rows.append({
@@ -312,7 +322,7 @@ def _recommend(table: pd.DataFrame, algorithm: str, n: int, min_share: float,
 
     share_ok = table["min_share"] >= min_share
     stable_ok = table["stability"].fillna(1.0) >= min_stability
-    eligible = share_ok & stable_ok
+    passes = eligible = share_ok & stable_ok
     warn = list(notes)
     if not eligible.any():
         eligible = share_ok if share_ok.any() else pd.Series(True, index=table.index)
@@ -327,7 +337,7 @@ def _recommend(table: pd.DataFrame, algorithm: str, n: int, min_share: float,
         score[candidate] = _mean_rank(table[candidate], ranked)
     else:
         score[candidate] = 0.0
-    table = table.assign(eligible=eligible, candidate=candidate, score=score)
+    table = table.assign(eligible=passes, candidate=candidate, score=score)
     order = table[candidate].assign(_d=distance).sort_values(["score", "_d", "k"])
     pick = order.index[0]
     k = int(table.loc[pick, "k"])
@@ -358,11 +368,12 @@ def _rationale(table: pd.DataFrame, k: int, knee_k: int, best_by: dict[str, int]
     tiny = t.index[t["min_share"] < min_share]
     shaky = t.index[t["stability"].fillna(1.0) < min_stability]
     if len(tiny) or len(shaky):
-        lines.append(
-            f"Screen: set aside k={_ks(tiny)} for a segment under {min_share:.0%} of "
-            f"customers and k={_ks(shaky)} for stability (resample ARI) under "
-            f"{min_stability:.2f}."
-        )
+        why = []
+        if len(tiny):
+            why.append(f"k={_ks(tiny)} for a segment under {min_share:.0%} of customers")
+        if len(shaky):
+            why.append(f"k={_ks(shaky)} for stability (resample ARI) under {min_stability:.2f}")
+        lines.append(f"Screen: set aside {' and '.join(why)}.")
     else:
         lines.append(f"Screen: every k keeps all segments above {min_share:.0%} of customers "
                      f"and stability above {min_stability:.2f}.")
@@ -418,8 +429,8 @@ def compare_models(
     n_clusters: int = 4,
     segmenter: Segmenter | None = None,
     n_resamples: int = 3,
-    resample_size: int = 50_000,
-    silhouette_samples: int = 10_000,
+    resample_size: int = 20_000,
+    silhouette_samples: int = 5_000,
     random_state: int | None = 0,
 ) -> pd.DataFrame:
     """Fit several algorithms at the same k and score them side by side.
@@ -436,9 +447,9 @@ def compare_models(
         Preprocessing and algorithm settings shared by every model.
     n_resamples : int, default=3
         Refits on random halves for the stability column (0 to skip).
-    resample_size : int, default=50000
+    resample_size : int, default=20000
         Largest subsample a stability refit sees.
-    silhouette_samples : int, default=10000
+    silhouette_samples : int, default=5000
         Sample size for silhouette, the same sample for every model.
     random_state : int or None, default=0
         Seed.

@@ -1,0 +1,64 @@
+"""2-D UMAP and t-SNE coordinates stored with the assignments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segwise.exceptions import ConfigError
+from segwise.segment import Segmenter, embed_2d, embed_customers
+
+RFM = ["recency_days", "frequency", "monetary"]
+
+
+@pytest.fixture(scope="module")
+def model_space(retail_small: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    seg = Segmenter(4, random_state=0).fit(retail_small[RFM])
+    return seg.transform(retail_small[RFM]), seg.labels_
+
+
+def _separation(coords: np.ndarray, labels: np.ndarray) -> float:
+    """Between-segment spread of the centres over mean within-segment spread."""
+    centres = np.array([coords[labels == c].mean(axis=0) for c in np.unique(labels)])
+    within = np.mean([coords[labels == c].std(axis=0).mean() for c in np.unique(labels)])
+    return float(centres.std(axis=0).mean() / within)
+
+
+def test_tsne_coordinates_for_every_customer(model_space) -> None:
+    Z, labels = model_space[0][:300], model_space[1][:300]
+    coords, embedded = embed_2d(Z, method="tsne", random_state=0)
+    assert coords.shape == (len(Z), 2)
+    assert np.isfinite(coords).all()
+    assert embedded.all()
+    # Segments found in model space stay apart in the picture.
+    assert _separation(coords, labels) > 0.5
+    again, _ = embed_2d(Z, method="tsne", random_state=0)
+    np.testing.assert_array_equal(coords, again)
+
+
+def test_large_n_embeds_a_sample_and_places_the_rest(model_space) -> None:
+    Z, labels = model_space
+    coords, embedded = embed_2d(Z, method="tsne", max_samples=200, random_state=0)
+    assert embedded.sum() == 200
+    assert np.isfinite(coords).all()
+    # A placed customer lands near the embedded customers of its own segment.
+    assert _separation(coords[~embedded], labels[~embedded]) > 0.5
+
+
+def test_unknown_method_is_refused(model_space) -> None:
+    with pytest.raises(ConfigError, match="unknown embedding"):
+        embed_2d(model_space[0], method="pca")
+
+
+@pytest.mark.slow
+def test_umap_coordinates_and_umap_space(model_space, retail_small: pd.DataFrame) -> None:
+    Z, labels = model_space
+    frame = embed_customers(Z, methods=("umap",), random_state=0)
+    assert list(frame.columns) == ["umap_x", "umap_y", "embedded"]
+    assert np.isfinite(frame[["umap_x", "umap_y"]].to_numpy()).all()
+    assert _separation(frame[["umap_x", "umap_y"]].to_numpy(), labels) > 0.5
+    # Clustering in a UMAP space: same estimator, UMAP after scaling.
+    seg = Segmenter(4, umap_components=3, random_state=0).fit(retail_small[RFM])
+    assert seg.transform(retail_small[RFM]).shape == (len(retail_small), 3)
+    assert seg.n_clusters_ == 4

@@ -1,0 +1,197 @@
+"""Choosing k, comparing models, the one-call segmentation and the ``segment`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from segwise.cli import app
+from segwise.exceptions import ConfigError
+from segwise.segment import (
+    DEFAULT_MODELS,
+    KSweep,
+    Segmentation,
+    compare_models,
+    segment_customers,
+    sweep_k,
+)
+
+RFM = ["recency_days", "frequency", "monetary"]
+
+
+@pytest.fixture(scope="module")
+def retail_sweep(retail_rfm: pd.DataFrame) -> KSweep:
+    return sweep_k(retail_rfm, range(2, 11), random_state=0)
+
+
+def test_sweep_on_online_retail_is_not_decided_by_one_criterion(retail_sweep: KSweep) -> None:
+    sw = retail_sweep
+    table = sw.table.set_index("k")
+    assert list(table.index) == list(range(2, 11))
+    for col in ("silhouette", "calinski_harabasz", "davies_bouldin", "inertia", "stability",
+                "min_share", "explained"):
+        assert table[col].notna().all(), col
+    # Silhouette alone picks the degenerate k=2 on Online Retail RFM; the combined rule
+    # does not, and the k it picks is not any single criterion's favourite.
+    assert sw.best_by["silhouette"] == 2
+    assert sw.recommended_k != 2
+    assert sw.recommended_k not in {v for c, v in sw.best_by.items() if c != "knee"}
+    # The recommendation passes the screens and sits within one of the knee.
+    row = table.loc[sw.recommended_k]
+    assert row["min_share"] >= 0.02
+    assert row["stability"] >= 0.75
+    assert abs(sw.recommended_k - sw.knee_k) <= 1
+    assert not sw.warnings
+    # The rationale says, in words, which criteria agreed and which did not.
+    text = sw.rationale
+    assert f"Recommended k={sw.recommended_k}" in text
+    for word in ("knee", "silhouette", "Calinski-Harabasz", "Davies-Bouldin", "stability",
+                 "would pick k=2"):
+        assert word in text, word
+
+
+def test_inertia_falls_and_explained_variance_rises(retail_sweep: KSweep) -> None:
+    t = retail_sweep.table
+    assert (np.diff(t["inertia"]) < 0).all()
+    assert (np.diff(t["explained"]) > 0).all()
+    assert t["explained"].between(0, 1).all()
+
+
+def test_tiny_segments_are_screened_out_with_a_warning(retail_rfm: pd.DataFrame) -> None:
+    sw = sweep_k(retail_rfm, range(2, 7), min_share=0.45, n_resamples=2, random_state=0)
+    # No k keeps every segment above 45 %: the screens are relaxed and the user is told.
+    assert not sw.table["eligible"].all()
+    assert any("relaxed" in w for w in sw.warnings)
+    assert any("below the 45% minimum" in w for w in sw.warnings)
+
+
+def test_gmm_sweep_reports_bic(retail_small: pd.DataFrame) -> None:
+    sw = sweep_k(retail_small[RFM], range(2, 6), algorithm="gmm", n_resamples=2,
+                 random_state=0)
+    assert sw.table["bic"].notna().all()
+    assert "bic" in sw.best_by
+    assert "BIC" in sw.rationale
+
+
+def test_large_n_sweep_fits_a_sample_and_scores_everyone(retail_rfm: pd.DataFrame) -> None:
+    sw = sweep_k(retail_rfm, range(2, 6), fit_samples=1000, n_resamples=2, random_state=0)
+    sizes = sw.table["sizes"]
+    assert all(sum(s) == len(retail_rfm) for s in sizes)  # every customer assigned
+    assert any("sample of 1,000" in w for w in sw.warnings)
+
+
+def test_sweep_refuses_what_it_cannot_do(retail_small: pd.DataFrame) -> None:
+    with pytest.raises(ConfigError, match="finds the number of segments itself"):
+        sweep_k(retail_small[RFM], algorithm="hdbscan")
+    with pytest.raises(ConfigError, match="at least 2"):
+        sweep_k(retail_small[RFM], [1, 2, 3])
+    with pytest.raises(ConfigError, match="unknown algorithm"):
+        sweep_k(retail_small[RFM], algorithm="spectral")
+
+
+def test_compare_five_models_side_by_side(retail_small: pd.DataFrame) -> None:
+    table = compare_models(retail_small[RFM], DEFAULT_MODELS, n_clusters=4, random_state=0)
+    assert table["model"].tolist() == list(DEFAULT_MODELS)
+    assert len(table) >= 5
+    for col in ("k", "sizes", "silhouette", "calinski_harabasz", "davies_bouldin",
+                "stability", "fit_seconds", "noise_share"):
+        assert col in table.columns
+    fixed = table[table["model"] != "hdbscan"]
+    assert (fixed["k"] == 4).all()
+    assert all(sum(s) == len(retail_small) for s in fixed["sizes"])
+    assert (table["fit_seconds"] > 0).all()
+    assert table["stability"].between(-1, 1).all()
+    hd = table.set_index("model").loc["hdbscan"]
+    assert sum(hd["sizes"]) + round(hd["noise_share"] * len(retail_small)) == len(retail_small)
+
+
+@pytest.fixture(scope="module")
+def retail_segmentation(retail_customers: pd.DataFrame) -> Segmentation:
+    return segment_customers(retail_customers, k_values=range(2, 8), embed=(), random_state=0)
+
+
+def test_segment_customers_end_to_end(
+    retail_segmentation: Segmentation, retail_customers: pd.DataFrame
+) -> None:
+    res = retail_segmentation
+    k = res.sweep.recommended_k
+    a = res.assignments
+    assert len(a) == len(retail_customers)
+    assert a["customer_id"].tolist() == retail_customers["customer_id"].tolist()
+    assert sorted(a["segment"].unique()) == list(range(k))
+    assert len(res.comparison) >= 5
+    # Named profiles, one name per segment, and the rule-based segments alongside.
+    assert res.profiles["name"].is_unique
+    assert res.profiles["action"].str.len().gt(10).all()
+    assert a.groupby("segment")["segment_name"].nunique().eq(1).all()
+    assert (a["rfm_segment"] == retail_customers["segment"].to_numpy()).all()
+    assert int(res.crosstab.loc["All", "All"]) == len(retail_customers)
+
+
+def test_same_seed_same_labels(
+    retail_segmentation: Segmentation, retail_customers: pd.DataFrame
+) -> None:
+    again = segment_customers(retail_customers, k_values=range(2, 8), embed=(), compare=None,
+                              random_state=0)
+    pd.testing.assert_frame_equal(
+        again.assignments[["customer_id", "segment", "segment_name"]],
+        retail_segmentation.assignments[["customer_id", "segment", "segment_name"]],
+    )
+
+
+def test_write_puts_profiles_beside_the_assignments(
+    retail_segmentation: Segmentation, tmp_path: Path
+) -> None:
+    written = retail_segmentation.write(tmp_path / "segments.parquet")
+    names = {p.name for p in written}
+    assert {"segments.parquet", "segments.profiles.csv", "segments.sweep.csv",
+            "segments.models.csv", "segments.crosstab.csv"} <= names
+    back = pd.read_parquet(tmp_path / "segments.parquet")
+    assert len(back) == len(retail_segmentation.assignments)
+    profiles = pd.read_csv(tmp_path / "segments.profiles.csv")
+    assert profiles["customers"].sum() == len(back)
+
+
+def test_segment_customers_checks_its_input(retail_customers: pd.DataFrame) -> None:
+    with pytest.raises(ConfigError, match="lacks feature column"):
+        segment_customers(retail_customers, features=["recency_days", "nope"], embed=())
+    with pytest.raises(ConfigError, match="at least 2"):
+        segment_customers(retail_customers, n_clusters=1, embed=())
+
+
+@pytest.mark.slow
+def test_cli_segment_default_pipeline(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "seg.csv"
+    source = shared_data / "uci-online-retail" / "online_retail.parquet"
+    result = CliRunner().invoke(app, ["segment", str(source), "-o", str(out), "--embed", ""])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "Choosing k" in text and "Recommended k=" in text
+    assert "Model comparison" in text
+    for model in DEFAULT_MODELS:
+        assert model in text
+    assert "Segment profiles" in text and "High-value loyal" in text
+    assert (tmp_path / "seg.profiles.csv").exists()
+    assignments = pd.read_csv(out)
+    assert {"customer_id", "segment", "segment_name", "rfm_segment"} <= set(assignments.columns)
+
+
+def test_cli_segment_on_a_customer_table(
+    retail_customers: pd.DataFrame, tmp_path: Path
+) -> None:
+    table = tmp_path / "customers.parquet"
+    retail_customers.iloc[:800].to_parquet(table)
+    out = tmp_path / "seg.parquet"
+    args = ["segment", str(table), "--customers", "--k", "3", "--compare", "kmeans,gmm",
+            "--embed", "", "--model", "gmm", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Choosing k" not in result.output  # k was given
+    assert sorted(pd.read_parquet(out)["segment"].unique()) == [0, 1, 2]
+    bad = CliRunner().invoke(app, [*args[:-2], "--model", "spectral"])
+    assert bad.exit_code == 1
+    assert "unknown algorithm" in bad.output
