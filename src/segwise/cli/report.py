@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from segwise.cli._app import app, console, handle_errors
 from segwise.cli.rfm import AsOfOpt, ConfigOpt, EngineChoice, EngineOpt, MasterOpt
+
+if TYPE_CHECKING:
+    from segwise.pipeline import RFMResult
 
 _STEPS = {
     "explore": "Exploring orders and products",
@@ -17,6 +20,22 @@ _STEPS = {
     "charts": "Drawing charts",
     "render": "Writing the report",
 }
+
+
+def write_report_with_progress(result: RFMResult, path: Path, **kwargs: Any) -> Path:
+    """Write the report with a spinner naming the current step, and print where it went.
+
+    ``kwargs`` go to :func:`segwise.report.write_report` (``format``, ``currency``,
+    ``source``, ``extras``, ...). ``segwise demo`` and ``segwise report`` both use it.
+    """
+    from segwise.report import write_report
+
+    with console.status("Building the report", spinner="dots") as status:
+        written = write_report(result, path,
+                               progress=lambda step: status.update(_STEPS.get(step, step)),
+                               **kwargs)
+    console.print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
+    return written
 
 
 class FormatChoice(StrEnum):
@@ -49,7 +68,6 @@ def report(
     """Write a self-contained report of the data, the cleaning and the segments."""
     from segwise.cli.rfm import run_with_progress
     from segwise.config import load_config
-    from segwise.report import write_report
 
     result = run_with_progress(
         input,
@@ -58,16 +76,12 @@ def report(
         engine=engine.value,
         spark_master=spark_master,
     )
-    with console.status("Building the report", spinner="dots") as status:
-        path = write_report(
-            result,
-            output,
-            format=format.value if format else None,
-            currency=currency,
-            source=input.name,
-            products=categories > 0,
-            n_categories=max(categories, 1),
-            progress=lambda step: status.update(_STEPS.get(step, step)),
-        )
-    size = path.stat().st_size / 1e6
-    console.print(f"wrote {path} ({size:.1f} MB)")
+    write_report_with_progress(
+        result,
+        output,
+        format=format.value if format else None,
+        currency=currency,
+        source=input.name,
+        products=categories > 0,
+        n_categories=max(categories, 1),
+    )

@@ -154,7 +154,8 @@ def grid_heatmap(grid: pd.DataFrame, *, title: str, z_title: str, hover: str,
         texttemplate="%{text}", hovertemplate=hover + "<extra></extra>",
     ))
     fig.update_xaxes(title_text="F score (1 = fewest orders, 5 = most)", type="category")
-    fig.update_yaxes(title_text="R score (1 = longest ago, 5 = most recent)", type="category")
+    fig.update_yaxes(title_text="R score (1 = longest ago, 5 = most recent)", type="category",
+                     autorange="reversed")
     return style(fig, title, height=400)
 
 
