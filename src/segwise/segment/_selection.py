@@ -465,8 +465,11 @@ def compare_models(
     """
     base = clone(segmenter) if segmenter is not None else Segmenter(random_state=random_state)
     rows = []
+    n_rows = len(X)
     for name in models:
         algorithm = _algorithm(name)
+        if algorithm == "kmeans" and n_rows > LARGE_N:
+            algorithm = "minibatch_kmeans"  # as the final fit does at this size
         est = clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters,
                                      random_state=random_state)
         start = time.perf_counter()
