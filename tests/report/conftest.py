@@ -25,10 +25,11 @@ def retail_result(shared_data: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def retail_report(retail_result: Any) -> Any:
-    """The report model of the Online Retail run, with learned product categories."""
-    from segwise.report import build_report
+    """The whole Online Retail report: categories, learned segments, UMAP map and CLV."""
+    from segwise.report import build_report, learn_extras
 
-    return build_report(retail_result, currency="GBP", source="online_retail.parquet")
+    extras = learn_extras(retail_result)
+    return build_report(retail_result, extras, currency="GBP", source="online_retail.parquet")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,9 @@ from segwise.cli import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize(("name", "extra"), [("report.md", []), ("summary.txt", ["-f", "json"])])
+@pytest.mark.parametrize(("name", "extra"), [("report.md", []),
+                                             ("summary.txt", ["-f", "json", "--no-segments",
+                                                              "--no-clv"])])
 def test_report_command_writes_the_format_asked(small_orders: Path, tmp_path: Path, name: str,
                                                 extra: list[str]) -> None:
     out = tmp_path / name
@@ -24,16 +26,19 @@ def test_report_command_writes_the_format_asked(small_orders: Path, tmp_path: Pa
         data = json.loads(text)
         assert data["meta"]["currency"] == "GBP"
         assert data["meta"]["source"] == "orders.parquet"
-        assert "categories" in [s["key"] for s in data["sections"]]
+        keys = [s["key"] for s in data["sections"]]
+        assert "categories" in keys
+        assert "clusters" not in keys and "value" not in keys
     else:
         assert text.startswith("# Customer segments")
         assert "Net revenue (GBP)" in text
+        assert "## Learned segments" in text and "## Customer lifetime value" in text
 
 
 def test_report_command_html_by_default(small_orders: Path, tmp_path: Path) -> None:
     out = tmp_path / "r" / "report"
     result = runner.invoke(app, ["report", str(small_orders), "-o", str(out), "--categories",
-                                 "0"])
+                                 "0", "--no-segments", "--no-clv"])
     assert result.exit_code == 0, result.output
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 

@@ -115,3 +115,20 @@ def test_sections_from_a_real_segmentation(small_result: Any) -> None:
     assert [c.key for c in report.section("profiles").charts] == ["profile_heatmap",
                                                                   "profile_learned"]
     assert report.table("k_sweep").reading == seg.sweep.rationale
+
+
+def test_a_failing_model_leaves_a_note_not_an_error(small_result: Any, monkeypatch: Any) -> None:
+    import segwise.clv
+    from segwise.exceptions import InputError
+    from segwise.report import learn_extras
+
+    def too_few(*args: Any, **kwargs: Any) -> None:
+        raise InputError("only 3 repeat buyers")
+
+    monkeypatch.setattr(segwise.clv, "customer_value", too_few)
+    extras = learn_extras(small_result, segments=False)
+    assert extras.clv is None
+    assert extras.notes == ["Lifetime value is not shown: only 3 repeat buyers"]
+    report = build_report(small_result, extras, products=False)
+    assert "value" not in {s.key for s in report.sections}
+    assert report.table("dataset").reading == extras.notes[0]

@@ -19,21 +19,30 @@ _STEPS = {
     "categories": "Learning product categories from descriptions",
     "charts": "Drawing charts",
     "render": "Writing the report",
+    "segments": "Clustering customers (k sweep, model comparison, UMAP map)",
+    "clv": "Fitting lifetime value models (BG/NBD, Gamma-Gamma)",
 }
 
 
-def write_report_with_progress(result: RFMResult, path: Path, **kwargs: Any) -> Path:
+def write_report_with_progress(result: RFMResult, path: Path, *, segments: bool = True,
+                               clv: bool = True, **kwargs: Any) -> Path:
     """Write the report with a spinner naming the current step, and print where it went.
 
-    ``kwargs`` go to :func:`segwise.report.write_report` (``format``, ``currency``,
-    ``source``, ``extras``, ...). ``segwise demo`` and ``segwise report`` both use it.
+    ``segments`` and ``clv`` add the learned-segment and lifetime-value sections
+    (:func:`segwise.report.learn_extras`); ``kwargs`` go to
+    :func:`segwise.report.write_report` (``format``, ``currency``, ``source``, ...).
+    ``segwise demo`` and ``segwise report`` both use it.
     """
-    from segwise.report import write_report
+    from segwise.report import learn_extras, write_report
 
     with console.status("Building the report", spinner="dots") as status:
-        written = write_report(result, path,
-                               progress=lambda step: status.update(_STEPS.get(step, step)),
-                               **kwargs)
+        def progress(step: str) -> None:
+            status.update(_STEPS.get(step, step))
+
+        extras = learn_extras(result, segments=segments, clv=clv, progress=progress)
+        written = write_report(result, path, extras=extras, progress=progress, **kwargs)
+    for note in extras.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
     return written
 
@@ -60,6 +69,11 @@ def report(
         "--currency", help="Currency code shown on axes and headers, e.g. GBP.")] = None,
     categories: Annotated[int, typer.Option(
         "--categories", min=0, help="Product categories to learn (0: none).")] = 25,
+    segments: Annotated[bool, typer.Option(
+        "--segments/--no-segments", help="Cluster customers: k curves, model comparison, "
+                                         "learned segments, UMAP map.")] = True,
+    clv: Annotated[bool, typer.Option(
+        "--clv/--no-clv", help="Fit lifetime value models and show value by segment.")] = True,
     config: ConfigOpt = None,
     as_of: AsOfOpt = None,
     engine: EngineOpt = EngineChoice.duckdb,
@@ -84,4 +98,6 @@ def report(
         source=input.name,
         products=categories > 0,
         n_categories=max(categories, 1),
+        segments=segments,
+        clv=clv,
     )

@@ -12,7 +12,7 @@ Optional sections (clustering, embedding, CLV, categories) appear when their inp
 given as :class:`ReportExtras`.
 """
 
-from segwise.report._build import MAX_SCATTER_POINTS, ReportExtras, build_report
+from segwise.report._build import MAX_SCATTER_POINTS, ReportExtras, build_report, learn_extras
 from segwise.report._model import Chart, Figure, Report, Section, Table, format_value
 from segwise.report._render import (
     FORMATS,
@@ -34,6 +34,7 @@ __all__ = [
     "Table",
     "build_report",
     "format_value",
+    "learn_extras",
     "render",
     "render_html",
     "render_json",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from segwise.pipeline import RFMResult
 
-__all__ = ["ReportExtras", "build_report"]
+__all__ = ["ReportExtras", "build_report", "learn_extras"]
 
 #: Most customers drawn in the 2-D scatter (a uniform sample beyond), to keep the file light.
 MAX_SCATTER_POINTS = 5000
@@ -62,6 +62,8 @@ class ReportExtras:
     clv : pandas.DataFrame or CLVResult, optional
         Per-customer value: ``customer_id``, ``clv``, ``p_alive`` (and optionally
         ``expected_purchases``), e.g. ``segwise.clv.customer_value(...).customers``.
+    notes : list of str
+        Why a section is missing (e.g. too few repeat buyers for CLV), for the reader.
     """
 
     categories: pd.DataFrame | None = None
@@ -73,6 +75,7 @@ class ReportExtras:
     embedding: pd.DataFrame | None = None
     embedding_method: str = "UMAP"
     clv: Any = None
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_segmentation(cls, segmentation: Any, *, clv: Any = None,
@@ -124,6 +127,61 @@ class ReportExtras:
 
 def _nothing(step: str) -> None:
     """Default progress callback."""
+
+
+def learn_extras(
+    result: RFMResult,
+    *,
+    segments: bool = True,
+    clv: bool = True,
+    random_state: int = 0,
+    progress: Callable[[str], None] = _nothing,
+) -> ReportExtras:
+    """Compute the optional sections' inputs: learned segments and lifetime value.
+
+    Parameters
+    ----------
+    result : RFMResult
+        Output of :func:`segwise.pipeline.run_rfm`.
+    segments : bool, default=True
+        Cluster the customers with :func:`segwise.segment.segment_customers` (k sweep,
+        model comparison, names, UMAP map; t-SNE is skipped, it is the slow part).
+    clv : bool, default=True
+        Fit BG/NBD and Gamma-Gamma with :func:`segwise.clv.customer_value`.
+    random_state : int, default=0
+        Seed of the clustering and the map.
+    progress : callable, optional
+        Called with ``"segments"`` and ``"clv"`` as each starts.
+
+    Returns
+    -------
+    ReportExtras
+        The inputs that could be computed; a step that fails on this data (too few
+        customers, too few repeat buyers) leaves its sections out and says why in
+        ``notes``.
+    """
+    from segwise.exceptions import SegwiseError
+
+    extras = ReportExtras()
+    if segments:
+        progress("segments")
+        from segwise.segment import segment_customers
+
+        try:
+            seg = segment_customers(result.customers, embed=("umap",),
+                                    random_state=random_state)
+            extras = ReportExtras.from_segmentation(seg)
+        except SegwiseError as exc:
+            extras.notes.append(f"Learned segments are not shown: {exc}")
+    if clv:
+        progress("clv")
+        from segwise.clv import customer_value
+
+        try:
+            extras.clv = customer_value(result.cleaned)
+        except SegwiseError as exc:
+            extras.notes.append(f"Lifetime value is not shown: {exc}")
+    return extras
 
 
 def build_report(
@@ -230,7 +288,7 @@ def _build(result: RFMResult, kept: ir.Table, extras: ReportExtras, *, cur: str,
                 f"{meta['last_purchase']} · recency as of {result.as_of}")
 
     sections = [
-        _overview(result, eda, n_input, cur, meta["source"]),
+        _overview(result, eda, n_input, cur, meta["source"], extras.notes),
         _cleaning(result, n_input, cur),
         _exploration(customers, eda, spend, cur),
         _rfm_grid(customers),
@@ -317,7 +375,7 @@ def _explore(kept: ir.Table) -> dict[str, Any]:
 
 
 def _overview(result: RFMResult, eda: dict[str, Any], n_input: int, cur: str,
-              source: str) -> Section:
+              source: str, notes: list[str]) -> Section:
     ov = eda["overview"]
     kept_rows = int(result.audit.loc[result.audit["step"] == "kept", "rows"].sum())
     rows = [
@@ -341,6 +399,7 @@ def _overview(result: RFMResult, eda: dict[str, Any], n_input: int, cur: str,
                         f"({format_value(ov['returns_only_revenue'], 'money')} {cur})"))
     table = Table("dataset", "Dataset", pd.DataFrame(rows, columns=["item", "value"]),
                   headers={"item": "", "value": ""}, wide=False)
+    table.reading = " ".join(notes)
     return Section("overview", "Dataset overview",
                    "What was read, over which period, and how much of it is usable.", [table])
 
