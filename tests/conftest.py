@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -37,3 +39,21 @@ def retail_sample(retail_csv: Path) -> pd.DataFrame:
 def spark_available() -> None:
     """Skip nothing: Spark is part of the test install, so its absence is a failure."""
     import pyspark  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def retail_result(shared_data: Path) -> Any:
+    """The default RFM job on the full Online Retail log (Parquet copy), run once per session."""
+    from segwise.pipeline import run_rfm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return run_rfm(shared_data / "uci-online-retail" / "online_retail.parquet")
+
+
+@pytest.fixture(scope="session")
+def retail_customers(retail_result: Any) -> pd.DataFrame:
+    """Online Retail customers (4,333): RFM features, rule-based scores and segment names."""
+    customers = retail_result.customers.copy()
+    customers.attrs = {}
+    return customers

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -61,10 +61,6 @@ def cdnow_result(cdnow_tx: Transactions) -> CLVResult:
 
 
 @pytest.fixture(scope="session")
-def retail_rfm(shared_data: Path):  # type: ignore[no-untyped-def]
+def retail_rfm(retail_result: Any) -> Any:
     """The RFM job on the full Online Retail log (customers with named segments)."""
-    from segwise.pipeline import run_rfm
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return run_rfm(shared_data / "uci-online-retail" / "online_retail.parquet")
+    return retail_result

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 RFM = ["recency_days", "frequency", "monetary"]
-
-
-@pytest.fixture(scope="session")
-def retail_customers(shared_data: Path) -> pd.DataFrame:
-    """Online Retail customers: RFM features, rule-based scores and segment names."""
-    from segwise.pipeline import run_rfm
-
-    customers = run_rfm(shared_data / "uci-online-retail" / "online_retail.parquet").customers
-    customers.attrs = {}
-    return customers
 
 
 @pytest.fixture(scope="session")
