@@ -261,7 +261,6 @@ def _build(result: RFMResult, kept: ir.Table, extras: ReportExtras, *, cur: str,
         spend = category_spend(kept, categories)
 
     progress("charts")
-    seg_colour = {s: ch.PALETTE[i % len(ch.PALETTE)] for i, s in enumerate(order)}
     ov = eda["overview"]
     n_input = int(result.audit["rows"].sum())
     revenue = float(customers["monetary"].sum())
@@ -304,7 +303,7 @@ def _build(result: RFMResult, kept: ir.Table, extras: ReportExtras, *, cur: str,
     if spend is not None and len(spend):
         sections.append(_category_mix(customers, spend, order, cur))
     if extras.clv is not None:
-        sections.append(_value(customers, extras.clv, order, seg_colour, cur))
+        sections.append(_value(customers, extras.clv, order, cur))
     report = Report(title=title, subtitle=subtitle, figures=figures, sections=sections, meta=meta)
     for chart in report.charts:
         chart.wide = chart.key in _WIDE
@@ -840,8 +839,7 @@ def _clv_frame(clv: Any) -> pd.DataFrame:
     return frame[cols].astype({"customer_id": str})
 
 
-def _value(customers: pd.DataFrame, clv: Any, order: list[str], colours: dict[str, str],
-           cur: str) -> Section:
+def _value(customers: pd.DataFrame, clv: Any, order: list[str], cur: str) -> Section:
     from segwise.clv import value_by_segment
 
     c = customers[["customer_id", "segment"]].astype({"customer_id": str})

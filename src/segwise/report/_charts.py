@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 
 __all__ = [
     "PALETTE",
+    "SEGMENT_PALETTE",
     "bar_h",
     "count_bins",
     "grid_heatmap",
@@ -34,6 +35,12 @@ __all__ = [
 PALETTE: tuple[str, ...] = (
     "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
     "#000000", "#8C564B", "#7F7F7F", "#BCBD22", "#17BECF", "#9467BD", "#AEC7E8",
+)
+#: Segment colours: neighbours in the list contrast strongly, so the first few segments
+#: (the usual 3-6 learned ones) are easy to tell apart.
+SEGMENT_PALETTE: tuple[str, ...] = (
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442",
+    "#8C564B", "#7F7F7F", "#BCBD22", "#17BECF", "#9467BD", "#AEC7E8",
 )
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -66,7 +73,7 @@ def monthly(df: pd.DataFrame, currency: str) -> go.Figure:
     fig.update_xaxes(title_text="Month", dtick="M1", tickformat="%b\n%Y")
     fig.update_yaxes(title_text=f"Net revenue ({currency})", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(title_text="Purchase orders (count)", secondary_y=True, showgrid=False,
-                     tickmode="sync", rangemode="tozero")
+                     tickmode="auto", nticks=6, rangemode="tozero", tickformat=",d")
     return style(fig, "Revenue and orders by month", legend=True)
 
 
@@ -94,7 +101,8 @@ def bar_h(labels: Sequence[str], values: Sequence[float], *, title: str, x_title
         text=list(text) if text is not None else None, textposition="auto",
         hovertemplate="%{y}<br>" + hover + "<extra></extra>",
     ))
-    fig.update_xaxes(title_text=x_title, type="log" if log else "linear")
+    fig.update_xaxes(title_text=x_title, type="log" if log else "linear",
+                     dtick=1 if log else None)
     fig.update_yaxes(title_text=y_title, autorange="reversed", automargin=True)
     return style(fig, title, height=max(320, 24 * len(labels) + 110))
 
@@ -209,7 +217,8 @@ def scatter_2d(df: pd.DataFrame, order: Sequence[str], *, title: str, x_title: s
             continue
         fig.add_scatter(
             x=part["x"].round(3), y=part["y"].round(3), mode="markers", name=str(seg),
-            marker={"size": 5, "opacity": 0.7, "color": PALETTE[i % len(PALETTE)]},
+            marker={"size": 5, "opacity": 0.7,
+                    "color": SEGMENT_PALETTE[i % len(SEGMENT_PALETTE)]},
             customdata=part["customer_id"],
             hovertemplate="customer %{customdata}<br>" + str(seg) + "<extra></extra>",
         )
