@@ -132,3 +132,25 @@ def test_a_failing_model_leaves_a_note_not_an_error(small_result: Any, monkeypat
     report = build_report(small_result, extras, products=False)
     assert "value" not in {s.key for s in report.sections}
     assert report.table("dataset").reading == extras.notes[0]
+
+
+def test_a_log_without_products_times_or_countries(shared_data: Any, tmp_path: Any) -> None:
+    """CDNOW: dates only, no product, no country; the report says only what it can."""
+    from segwise.pipeline import run_rfm
+
+    raw = pd.read_csv(shared_data / "cdnow" / "CDNOW_master.txt.gz", sep=r"\s+",
+                      dtype={"customer_id": str})
+    path = tmp_path / "cdnow.csv"
+    raw.rename(columns={"date": "timestamp", "number_of_cds": "quantity",
+                        "dollar_value": "amount"}).to_csv(path, index=False)
+    report = build_report(run_rfm(path))
+    assert [f.key for f in report.figures] == ["customers", "orders", "revenue", "segments"]
+    charts = {c.key: c for c in report.charts}
+    assert "top_products" not in charts and "countries" not in charts
+    assert "categories" not in {s.key for s in report.sections}
+    weekday = charts["weekday_hour"]
+    assert weekday.title == "Purchase orders by weekday"
+    assert "dates without times" in weekday.reading
+    assert sum(weekday.figure.data[0].x) == report.figures[1].value
+    assert "median is 1 order and" in charts["dist_frequency"].reading
+    render(report, "html")

@@ -268,8 +268,8 @@ def _build(result: RFMResult, kept: ir.Table, extras: ReportExtras, *, cur: str,
         Figure("customers", "Customers", len(customers)),
         Figure("orders", "Purchase orders", int(ov["orders"])),
         Figure("revenue", f"Net revenue ({cur})", revenue, "money"),
-        Figure("products", "Products", int(ov["products"])),
-        Figure("countries", "Countries", int(ov["countries"])),
+        *([Figure("products", "Products", int(ov["products"]))] if ov["products"] else []),
+        *([Figure("countries", "Countries", int(ov["countries"]))] if ov["countries"] else []),
         Figure("segments", "Non-empty segments", int((summary["customers"] > 0).sum())),
     ]
     first, last = pd.Timestamp(ov["first"]), pd.Timestamp(ov["last"])
@@ -337,7 +337,7 @@ def _explore(kept: ir.Table) -> dict[str, Any]:
     ts = pd.to_datetime(buy["ts"])
     overview = {
         "orders": buy["order_id"].nunique(),
-        "products": len(products),
+        "products": int(products["product_id"].notna().sum()),
         "countries": orders["country"].nunique(),
         "first": ts.min(),
         "last": ts.max(),
@@ -363,7 +363,8 @@ def _explore(kept: ir.Table) -> dict[str, Any]:
         .reset_index().sort_values(["revenue", "country"], ascending=[False, True],
                                    ignore_index=True)
     )
-    top = products.sort_values(["net_revenue", "product_id"], ascending=[False, True]).head(15)
+    known = products[products["product_id"].notna()]
+    top = known.sort_values(["net_revenue", "product_id"], ascending=[False, True]).head(15)
     top_products = top[["product_id", "description", "net_revenue", "customers"]].rename(
         columns={"net_revenue": "revenue"})
     return {"overview": overview, "monthly": monthly, "weekday_hour": weekday_hour,
@@ -389,9 +390,10 @@ def _overview(result: RFMResult, eda: dict[str, Any], n_input: int, cur: str,
         ("Purchase orders", format_value(ov["orders"], "int")),
         (f"Net revenue of scored customers ({cur})",
          format_value(result.customers["monetary"].sum(), "money")),
-        ("Products", format_value(ov["products"], "int")),
-        ("Countries", format_value(ov["countries"], "int")),
     ]
+    # Logs without products or countries (CDNOW) say nothing about them.
+    rows += [(label, format_value(ov[key], "int"))
+             for label, key in (("Products", "products"), ("Countries", "countries")) if ov[key]]
     if ov["returns_only_customers"]:
         rows.insert(7, ("Customers with returns only (not scored)",
                         f"{format_value(ov['returns_only_customers'], 'int')} "
@@ -446,7 +448,18 @@ def _exploration(customers: pd.DataFrame, eda: dict[str, Any], spend: pd.DataFra
         blocks.append(Chart("monthly", "Revenue and orders by month", reading,
                             ch.monthly(mon, cur)))
     wh = eda["weekday_hour"]
-    if len(wh):
+    if len(wh) and wh["hour"].nunique() == 1:
+        # Dates without times: the hour says nothing, show weekdays alone.
+        by_day = wh.groupby("weekday")["orders"].sum().reindex(range(7), fill_value=0)
+        days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+        reading = (f"{days[int(by_day.idxmax())]} has the most orders and "
+                   f"{days[int(by_day.idxmin())]} the fewest ({by_day.min() / by_day.max():.0%}"
+                   f" of the busiest day); the data carry dates without times.")
+        fig = ch.bar_h(list(days), by_day.to_numpy(), title="Purchase orders by weekday",
+                       x_title="Purchase orders (count)", y_title="Weekday",
+                       hover="%{x:,} orders")
+        blocks.append(Chart("weekday_hour", "Purchase orders by weekday", reading, fig))
+    elif len(wh):
         by_day = wh.groupby("weekday")["orders"].sum()
         by_hour = wh.groupby("hour")["orders"].sum()
         days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -469,7 +482,7 @@ def _exploration(customers: pd.DataFrame, eda: dict[str, Any], spend: pd.DataFra
                        text=[f"{n:,} customers" for n in co["customers"]])
         blocks.append(Chart("countries", "Net revenue by country (top 12)", reading, fig))
     tp = eda["top_products"]
-    if len(tp):
+    if len(tp) >= 2:
         total = float(eda["overview"]["revenue"])
         labels = [f"{d} ({p})" if isinstance(d, str) else str(p)
                   for d, p in zip(tp["description"], tp["product_id"], strict=True)]
@@ -511,8 +524,9 @@ def _distributions(customers: pd.DataFrame, cur: str) -> list[Chart | Table]:
     one = (f == 1).mean()
     out.append(Chart(
         "dist_frequency", "Frequency: purchase orders per customer",
-        f"{one:.0%} of customers ordered once; the median is {f.median():.0f} orders and the "
-        f"busiest customer placed {int(f.max()):,}.",
+        f"{one:.0%} of customers ordered once; the median is {f.median():.0f} "
+        f"order{'' if f.median() == 1 else 's'} and the busiest customer placed "
+        f"{int(f.max()):,}.",
         ch.count_bins(f.to_numpy(), title="Frequency: purchase orders per customer",
                       x_title="Purchase orders per customer (count, widening bins)"),
     ))
