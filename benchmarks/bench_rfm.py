@@ -134,19 +134,24 @@ WORKERS = {
 
 # --- the parent: runs each measurement in a child and collects wall time and max RSS ----------
 
-def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
-    """Run ``cmd``; return its wall time, peak RSS and, for workers, their JSON line."""
+def measure(cmd: list[str]) -> dict[str, float]:
+    """Run ``cmd``; return its wall time, peak RSS and, for workers, their JSON line.
+
+    Peak RSS comes from GNU time, a small process of its own: the ``ru_maxrss`` a parent
+    gets from ``wait4`` can include the parent's own memory copied at fork.
+    """
+    timed = ["/usr/bin/time", "-f", "maxrss_kb=%M", *cmd] if Path("/usr/bin/time").exists() else cmd
     t0 = time.perf_counter()
     # Our own interpreter and scripts, never user input.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)  # noqa: S603
-    out = proc.stdout.read() if proc.stdout else b""
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(timed, capture_output=True, check=False)  # noqa: S603
     wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed with status {proc.returncode}")
-    result: dict[str, float] = {"process": wall, "peak_mb": usage.ru_maxrss / 1024}
-    lines = out.decode().strip().splitlines()
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr.decode()[-2000:]}")
+    err = proc.stderr.decode().strip().splitlines()
+    rss_kb = float(err[-1].split("=")[1]) if err and err[-1].startswith("maxrss_kb=") else (
+        float("nan"))
+    result: dict[str, float] = {"process": wall, "peak_mb": rss_kb / 1024}
+    lines = proc.stdout.decode().strip().splitlines()
     if lines and lines[-1].startswith("{"):
         result |= json.loads(lines[-1])
     return result
