@@ -1,4 +1,5 @@
-"""Fixtures of the report tests: the Online Retail RFM run, its report and rendered files."""
+"""Fixtures of the report tests: the Online Retail report (``retail_result`` comes from the
+suite's conftest), its rendered files, a small sample and the browser."""
 
 from __future__ import annotations
 
@@ -13,14 +14,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
-
-
-@pytest.fixture(scope="session")
-def retail_result(shared_data: Path) -> Any:
-    """The RFM run on the full Online Retail log (Parquet copy in ../shared/data)."""
-    from segwise.pipeline import run_rfm
-
-    return run_rfm(shared_data / "uci-online-retail" / "online_retail.parquet")
 
 
 @pytest.fixture(scope="session")
