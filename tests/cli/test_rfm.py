@@ -71,12 +71,16 @@ def test_quarantine_file_is_written(retail_sample: pd.DataFrame, tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_demo_runs_on_bundled_data(tmp_path: Path) -> None:
+def test_demo_runs_the_whole_job_on_bundled_data(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--output-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     customers = pd.read_parquet(tmp_path / "customers.parquet")
     assert len(customers) == 4_333
     assert "541,909" in result.output
+    report = tmp_path / "report.html"
+    assert 0 < report.stat().st_size < 10e6
+    html = report.read_text(encoding="utf-8")
+    assert "Champions" in html and "lifetime value" in html.lower()
 
 
 def test_rfm_into_a_duckdb_database(retail_sample: pd.DataFrame, tmp_path: Path) -> None:

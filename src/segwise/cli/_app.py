@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from segwise.exceptions import SegwiseError
 
-__all__ = ["app", "console", "err_console", "handle_errors"]
+if TYPE_CHECKING:
+    from segwise.pipeline import RFMResult
+
+__all__ = [
+    "AsOfOpt",
+    "ConfigOpt",
+    "EngineChoice",
+    "EngineOpt",
+    "MasterOpt",
+    "OrderLinesArg",
+    "app",
+    "console",
+    "err_console",
+    "handle_errors",
+    "run_with_progress",
+]
 
 app = typer.Typer(
     name="segwise",
@@ -38,3 +56,51 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+# Options shared by every command that reads an order-line file.
+
+OrderLinesArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Order lines: CSV(.gz), Parquet, Excel, JSON lines, SQLite or DuckDB file."
+    ),
+]
+
+
+class EngineChoice(StrEnum):
+    """Engines the CLI offers."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML config (columns, read, cleaning, ...).")
+]
+AsOfOpt = Annotated[
+    dt.datetime | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Reference date for recency (YYYY-MM-DD)."),
+]
+EngineOpt = Annotated[EngineChoice, typer.Option("--engine", help="Table engine.")]
+MasterOpt = Annotated[
+    str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
+]
+
+
+def run_with_progress(source: Path, **kwargs: object) -> RFMResult:
+    """Run the RFM pipeline with a spinner naming the current step."""
+    from segwise.pipeline import run_rfm
+
+    labels = {
+        "load": "Reading and parsing order lines",
+        "clean": "Applying cleaning rules",
+        "aggregate": "Aggregating customers",
+        "score": "Scoring and naming segments",
+    }
+    with console.status("Starting", spinner="dots") as status:
+        return run_rfm(
+            source,
+            progress=lambda step: status.update(labels.get(step, step)),
+            **kwargs,  # type: ignore[arg-type]
+        )

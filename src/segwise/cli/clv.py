@@ -10,8 +10,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from segwise.cli._app import app, console, handle_errors
-from segwise.cli.rfm import ConfigOpt, EngineChoice, EngineOpt, MasterOpt
+from segwise.cli._app import (
+    ConfigOpt,
+    EngineChoice,
+    EngineOpt,
+    MasterOpt,
+    OrderLinesArg,
+    app,
+    console,
+    handle_errors,
+    run_with_progress,
+)
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -62,8 +71,7 @@ def print_clv(result: CLVResult, segments: pd.DataFrame | None) -> None:
 @app.command()
 @handle_errors
 def clv(
-    input: Annotated[Path, typer.Argument(help="Order lines: CSV(.gz), Parquet, Excel, JSON "
-                                               "lines, SQLite or DuckDB file.")],
+    input: OrderLinesArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Customer table to write "
                                                                 "(.parquet or .csv).")],
     calibration_end: Annotated[dt.datetime | None, typer.Option(
@@ -90,7 +98,6 @@ def clv(
     values to the RFM segments and writes one row per customer; the parameters (and, with
     a holdout, the calibration/holdout and tracking tables) go to CSV files beside OUTPUT.
     """
-    from segwise.cli.rfm import run_with_progress
     from segwise.clv import PURCHASE_MODELS, customer_value, parse_horizon, value_by_segment
     from segwise.config import load_config
     from segwise.pipeline import write_table

@@ -8,8 +8,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from segwise.cli._app import app, console, handle_errors
-from segwise.cli.rfm import AsOfOpt, ConfigOpt, EngineChoice, EngineOpt, MasterOpt
+from segwise.cli._app import (
+    AsOfOpt,
+    ConfigOpt,
+    EngineChoice,
+    EngineOpt,
+    MasterOpt,
+    OrderLinesArg,
+    app,
+    console,
+    handle_errors,
+    run_with_progress,
+)
 
 if TYPE_CHECKING:
     from segwise.pipeline import RFMResult
@@ -58,8 +68,7 @@ class FormatChoice(StrEnum):
 @app.command()
 @handle_errors
 def report(
-    input: Annotated[Path, typer.Argument(help="Order lines: CSV(.gz), Parquet, Excel, JSON "
-                                               "lines, SQLite or DuckDB file.")],
+    input: OrderLinesArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Report file to write "
                                                                 "(.html, .md or .json).")],
     format: Annotated[FormatChoice | None, typer.Option(
@@ -80,7 +89,6 @@ def report(
     spark_master: MasterOpt = None,
 ) -> None:
     """Write a self-contained report of the data, the cleaning and the segments."""
-    from segwise.cli.rfm import run_with_progress
     from segwise.config import load_config
 
     result = run_with_progress(

@@ -2,56 +2,27 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from segwise.cli._app import app, console, handle_errors
+from segwise.cli._app import (
+    AsOfOpt,
+    ConfigOpt,
+    EngineChoice,
+    EngineOpt,
+    MasterOpt,
+    OrderLinesArg,
+    app,
+    console,
+    handle_errors,
+    run_with_progress,
+)
 
 if TYPE_CHECKING:
     from segwise.pipeline import RFMResult
-
-
-class EngineChoice(StrEnum):
-    """Engines the CLI offers."""
-
-    duckdb = "duckdb"
-    spark = "spark"
-
-
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML config (columns, read, cleaning, ...).")
-]
-AsOfOpt = Annotated[
-    dt.datetime | None,
-    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Reference date for recency (YYYY-MM-DD)."),
-]
-EngineOpt = Annotated[EngineChoice, typer.Option("--engine", help="Table engine.")]
-MasterOpt = Annotated[
-    str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
-]
-
-
-def run_with_progress(source: Path, **kwargs: object) -> RFMResult:
-    """Run the RFM pipeline with a spinner naming the current step."""
-    from segwise.pipeline import run_rfm
-
-    labels = {
-        "load": "Reading and parsing order lines",
-        "clean": "Applying cleaning rules",
-        "aggregate": "Aggregating customers",
-        "score": "Scoring and naming segments",
-    }
-    with console.status("Starting", spinner="dots") as status:
-        return run_rfm(
-            source,
-            progress=lambda step: status.update(labels.get(step, step)),
-            **kwargs,  # type: ignore[arg-type]
-        )
 
 
 def print_result(result: RFMResult) -> None:
@@ -87,10 +58,9 @@ def _num(value: float, digits: int = 0) -> str:
 @app.command()
 @handle_errors
 def rfm(
-    input: Annotated[Path, typer.Argument(help="Order lines: CSV(.gz), Parquet, Excel, JSON "
-                                               "lines, SQLite or DuckDB file.")],
+    input: OrderLinesArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Customer table to write "
-                                                                "(.parquet or .csv).")],
+                                                                "(.parquet, .csv or .duckdb).")],
     config: ConfigOpt = None,
     as_of: AsOfOpt = None,
     engine: EngineOpt = EngineChoice.duckdb,
@@ -118,8 +88,12 @@ def demo(
                                                                         "results.")] = Path(
         "segwise-demo"
     ),
+    report: Annotated[bool, typer.Option(
+        "--report/--no-report",
+        help="Also write report.html with learned segments and lifetime value.")] = True,
 ) -> None:
-    """Run the RFM job on the bundled UCI Online Retail log."""
+    """Run the whole job on the bundled UCI Online Retail log: segments, audit, report."""
+    from segwise.cli.report import write_report_with_progress
     from segwise.datasets import online_retail_path
 
     source = online_retail_path()
@@ -128,3 +102,8 @@ def demo(
     print_result(result)
     for path in result.write(output_dir / "customers.parquet"):
         console.print(f"wrote {path}")
+    if report:
+        write_report_with_progress(
+            result, output_dir / "report.html", currency="GBP",
+            source="UCI Online Retail (bundled)",
+        )

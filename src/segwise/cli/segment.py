@@ -8,8 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from segwise.cli._app import app, console, handle_errors
-from segwise.cli.rfm import AsOfOpt, ConfigOpt, EngineChoice, EngineOpt, MasterOpt
+from segwise.cli._app import (
+    AsOfOpt,
+    ConfigOpt,
+    EngineChoice,
+    EngineOpt,
+    MasterOpt,
+    app,
+    console,
+    handle_errors,
+    run_with_progress,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,7 +148,6 @@ def segment(
         table = pd.read_parquet(input) if suffix == ".parquet" else pd.read_csv(
             input, dtype={"customer_id": str})
     else:
-        from segwise.cli.rfm import run_with_progress
 
         table = run_with_progress(
             input, config=load_config(config), as_of=as_of.date() if as_of else None,
