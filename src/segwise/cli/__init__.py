@@ -1,6 +1,7 @@
 """Command-line interface: a thin shell over the library, one module per command group."""
 
 from segwise.cli import (
+    assign,  # noqa: F401
     clv,  # noqa: F401
     report,  # noqa: F401
     rfm,  # noqa: F401 - registers its commands

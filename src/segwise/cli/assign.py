@@ -1,0 +1,186 @@
+"""``segwise assigner train`` and ``segwise assign``: segments for new customers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from segwise.cli._app import app, console, handle_errors
+
+if TYPE_CHECKING:
+    from segwise.predict import AssignerReport
+
+assigner_app = typer.Typer(
+    help="Train a classifier that puts new customers into a segment from their first orders.",
+    no_args_is_help=True,
+)
+app.add_typer(assigner_app, name="assigner")
+
+
+class ModelChoice(StrEnum):
+    """Classifiers the CLI offers."""
+
+    hgb = "hgb"
+    random_forest = "random_forest"
+    logistic = "logistic"
+
+
+class LabelChoice(StrEnum):
+    """Where the training labels come from."""
+
+    rfm = "rfm"
+
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML config (columns, read, cleaning, ...).")
+]
+
+
+def print_report(report: AssignerReport, window: str) -> None:
+    """Print the comparison table, per-segment scores, confusion matrix and importance."""
+    console.print(
+        f"Window: {window}. Cut-off {report.cutoff.date()}: {report.n_train:,} customers "
+        f"acquired before train, {report.n_test:,} acquired on or after are the new customers."
+    )
+    if report.merged:
+        console.print(f"Too rare to learn, merged into Other: {', '.join(report.merged)}")
+    table = Table(title="Held-out evaluation on new customers", title_justify="left")
+    for col in ("Model", "Accuracy", "Macro-F1", "Log loss"):
+        table.add_column(col, justify="left" if col == "Model" else "right")
+    for name, row in report.table.iterrows():
+        ll = "" if row["log_loss"] != row["log_loss"] else f"{row['log_loss']:.3f}"
+        table.add_row(str(name), f"{row['accuracy']:.3f}", f"{row['macro_f1']:.3f}", ll)
+    console.print(table)
+    seg = Table(title=f"Per segment ({report.chosen})", title_justify="left")
+    for col in ("Segment", "Precision", "Recall", "F1", "Support"):
+        seg.add_column(col, justify="left" if col == "Segment" else "right")
+    for name, row in report.per_segment.iterrows():
+        seg.add_row(str(name), f"{row['precision']:.2f}", f"{row['recall']:.2f}",
+                    f"{row['f1']:.2f}", f"{int(row['support'])}")
+    console.print(seg)
+    conf = Table(title="Confusion matrix (rows: true, columns: predicted)", title_justify="left")
+    conf.add_column("")
+    short = [str(c)[:10] for c in report.confusion.columns]
+    for c in short:
+        conf.add_column(c, justify="right")
+    for name, row in report.confusion.iterrows():
+        conf.add_row(str(name), *(str(int(v)) for v in row))
+    console.print(conf)
+    imp = Table(title="Permutation importance (drop in macro-F1), top 10", title_justify="left")
+    for col in ("Feature", "Mean", "SD"):
+        imp.add_column(col, justify="left" if col == "Feature" else "right")
+    for name, row in report.importance.head(10).iterrows():
+        imp.add_row(str(name), f"{row['importance_mean']:.4f}", f"{row['importance_sd']:.4f}")
+    console.print(imp)
+
+
+@assigner_app.command("train")
+@handle_errors
+def train(
+    input: Annotated[Path, typer.Argument(help="Order lines of mature customers.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Model file to write (.skops); "
+                                                         "evaluation only when omitted.")
+    ] = None,
+    orders: Annotated[int | None, typer.Option("--orders", "-n",
+                                               help="Use the first N orders.")] = 3,
+    days: Annotated[int | None, typer.Option("--days", "-d",
+                                             help="Use the first D days.")] = None,
+    cutoff: Annotated[
+        dt.datetime | None,
+        typer.Option("--cutoff", formats=["%Y-%m-%d"],
+                     help="Acquisition cut-off (YYYY-MM-DD); chosen from --test-size if omitted."),
+    ] = None,
+    test_size: Annotated[int, typer.Option("--test-size",
+                                           help="New customers to test on.")] = 300,
+    min_history: Annotated[int, typer.Option("--min-history", help="Days of history after "
+                                             "the first purchase a customer needs.")] = 90,
+    model: Annotated[ModelChoice, typer.Option("--model", help="Classifier.")] = ModelChoice.hgb,
+    smote: Annotated[bool, typer.Option("--smote/--no-smote",
+                                        help="Oversample rare segments with SMOTE.")] = False,
+    compare: Annotated[bool, typer.Option("--compare/--no-compare",
+                                          help="Also evaluate the other models.")] = True,
+    horizon: Annotated[int, typer.Option("--horizon", help="Default days after the window "
+                                         "the assigned segment is for.")] = 180,
+    labels: Annotated[LabelChoice, typer.Option("--labels", help="Training labels.")] = (
+        LabelChoice.rfm
+    ),
+    config: ConfigOpt = None,
+) -> None:
+    """Train on mature customers, evaluate on customers acquired after a cut-off, save."""
+    from segwise.config import load_config
+    from segwise.pipeline import run_rfm
+    from segwise.predict import EarlyWindow, default_candidates, train_assigner
+
+    window = EarlyWindow(n_orders=orders, n_days=days)
+    steps = {"features": "Computing early features", "evaluate": "Evaluating on new customers",
+             "fit": "Fitting the final model"}
+    with console.status("Reading and cleaning", spinner="dots") as status:
+        result = run_rfm(input, config=load_config(config))
+        trained, report, _ = train_assigner(
+            result,
+            window=window,
+            label_name=labels.value,
+            cutoff=cutoff,
+            n_test=test_size,
+            min_history_days=min_history,
+            candidates=default_candidates(model.value, smote=smote, compare=compare),
+            horizon_days=horizon,
+            progress=lambda s: status.update(steps.get(s, s)),
+        )
+    print_report(report, window.describe())
+    if output is not None:
+        path = trained.save(output)
+        console.print(f"wrote {path}")
+
+
+@app.command()
+@handle_errors
+def assign(
+    model: Annotated[Path, typer.Argument(help="Model file from `segwise assigner train`.")],
+    input: Annotated[Path, typer.Argument(help="Order lines of the new customers.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Assignments to write "
+                                                                "(.parquet or .csv).")],
+    horizon: Annotated[int | None, typer.Option("--horizon", help="Days after the window the "
+                                                "segment is for (model default).")] = None,
+    score_incomplete: Annotated[bool, typer.Option(
+        "--score-incomplete/--skip-incomplete",
+        help="Also score customers whose window is not complete yet.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Assign new customers to a segment, with a probability per segment."""
+    from segwise.clean import clean_transactions
+    from segwise.config import load_config
+    from segwise.io import load_transactions
+    from segwise.pipeline import write_table
+    from segwise.predict import TrainedAssigner
+
+    trained = TrainedAssigner.load(model)
+    cfg = load_config(config)
+    tx = load_transactions(input, columns=cfg.columns, read=cfg.read)
+    kept = clean_transactions(tx, cfg.cleaning).kept
+    out = trained.assign(kept, horizon_days=horizon,
+                         incomplete="score" if score_incomplete else "skip")
+    write_table(out, output)
+    w = trained.window
+    n_over = int((out["window_complete"] & (out["orders_used"] == w.n_orders)).sum()) if (
+        w.n_orders) else 0
+    n_inc = int((~out["window_complete"]).sum())
+    console.print(f"{len(out):,} customers; window: {w.describe()}; segment for "
+                  f"{horizon if horizon is not None else trained.horizon_days} days after it.")
+    if w.n_orders:
+        console.print(f"Customers with more than {w.n_orders} orders are judged on their first "
+                      f"{w.n_orders} only ({n_over:,} reached {w.n_orders}).")
+    if n_inc:
+        console.print(f"{n_inc:,} customers have an incomplete window: "
+                      + ("scored anyway (less reliable)." if score_incomplete
+                         else "left unassigned (use --score-incomplete to score them)."))
+    counts = out["segment"].value_counts()
+    for seg, n in counts.items():
+        console.print(f"  {seg}: {n:,}")
+    console.print(f"wrote {output}")

@@ -1,0 +1,54 @@
+"""Put new customers into a segment from their first few orders.
+
+Train on mature customers (features from their first orders only, label from their full
+history), evaluate on customers acquired after a cut-off, save with skops, and assign new
+customers from their own first orders.
+"""
+
+from segwise.predict._assigner import (
+    MODELS,
+    OTHER,
+    RULE_FEATURES,
+    AssignerData,
+    AssignerReport,
+    SegmentAssigner,
+    TimeSplit,
+    build_dataset,
+    evaluate_assigner,
+    model_features,
+    time_split,
+)
+from segwise.predict._features import (
+    FEATURE_COLUMNS,
+    META_COLUMNS,
+    EarlyWindow,
+    early_features,
+    early_lines,
+)
+from segwise.predict._persist import FORMAT, load_model_file, save_model_file
+from segwise.predict._train import TrainedAssigner, default_candidates, train_assigner
+
+__all__ = [
+    "FEATURE_COLUMNS",
+    "FORMAT",
+    "META_COLUMNS",
+    "MODELS",
+    "OTHER",
+    "RULE_FEATURES",
+    "AssignerData",
+    "AssignerReport",
+    "EarlyWindow",
+    "SegmentAssigner",
+    "TimeSplit",
+    "TrainedAssigner",
+    "build_dataset",
+    "default_candidates",
+    "early_features",
+    "early_lines",
+    "evaluate_assigner",
+    "load_model_file",
+    "model_features",
+    "save_model_file",
+    "time_split",
+    "train_assigner",
+]

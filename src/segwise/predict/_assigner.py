@@ -1,0 +1,747 @@
+"""The :class:`SegmentAssigner` classifier, the training set, the time split and the evaluation.
+
+How the pieces fit:
+
+1. :func:`build_dataset` turns an RFM run into one row per *mature* customer: the
+   early-behaviour features of their window (:mod:`segwise.predict._features`), the
+   *horizon* (days from the window's end to the label date) with the rule-based RFM scores
+   of the window as of the label date, and the label (the full-history segment).
+2. :func:`time_split` splits by acquisition date: customers acquired before the cut-off
+   train, those acquired on or after it are the "new customers" the model is tested on.
+3. :func:`evaluate_assigner` fits each candidate on the training customers and reports
+   accuracy, macro-F1, per-segment precision and recall, the confusion matrix and
+   permutation importance on the test customers, next to a majority-class baseline and the
+   rules-only baseline (the RFM rules applied to the window alone).
+
+Why the horizon is a feature: a full-history segment is taken on one date, so how long a
+customer has been observed after their window (and could have bought again) decides much
+of it, recency above all. The horizon carries only dates, never orders after the window.
+When a new customer is assigned, the horizon is a question the user asks ("which segment
+will they be in 180 days after their window?"), given by ``horizon_days``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from segwise.exceptions import ConfigError, InputError
+from segwise.predict._features import (
+    FEATURE_COLUMNS,
+    EarlyWindow,
+    early_features,
+)
+from segwise.segment.rfm import RFMScorer, SegmentMap, assign_segments
+
+if TYPE_CHECKING:
+    from segwise.pipeline import RFMResult
+
+__all__ = [
+    "MODELS",
+    "OTHER",
+    "RULE_FEATURES",
+    "AssignerData",
+    "AssignerReport",
+    "SegmentAssigner",
+    "TimeSplit",
+    "build_dataset",
+    "evaluate_assigner",
+    "model_features",
+    "time_split",
+]
+
+#: Classifiers a :class:`SegmentAssigner` can wrap.
+MODELS: tuple[str, ...] = ("hgb", "random_forest", "logistic")
+#: Features that come from the RFM rules applied to the window as of the label date.
+RULE_FEATURES: tuple[str, ...] = ("horizon_days", "r_score", "f_score", "m_score", "rules_segment")
+#: Label given to segments too rare in the training customers to learn.
+OTHER = "Other"
+
+
+def _is_categorical(s: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype)
+
+
+class SegmentAssigner(ClassifierMixin, BaseEstimator):
+    """Predict a customer's segment from early-behaviour features, with calibrated probabilities.
+
+    Non-numeric columns of a DataFrame (``country``, ``rules_segment``) are categorical:
+    native categories for gradient boosting, one-hot columns for the other models, and a
+    value never seen in training is treated as missing (boosting) or as no category.
+
+    Parameters
+    ----------
+    model : {"hgb", "random_forest", "logistic"}, default="hgb"
+        Histogram gradient boosting, a random forest, or a multinomial logistic regression
+        on ``asinh``-compressed, standardised features.
+    class_weight : {"balanced"} or None, default="balanced"
+        Weight classes inversely to their frequency, so rare segments count.
+    smote : bool, default=False
+        Oversample rare segments with SMOTE (SMOTENC when there are categorical columns)
+        from imbalanced-learn, inside the pipeline so only training folds are resampled.
+    calibration : {"isotonic", "sigmoid"} or None, default="isotonic"
+        Calibrate probabilities with :class:`~sklearn.calibration.CalibratedClassifierCV`.
+    cv : int, default=3
+        Folds for calibration (fewer when a segment has fewer members).
+    max_iter : int, default=100
+        Boosting iterations (``hgb``).
+    learning_rate : float, default=0.03
+        Boosting learning rate (``hgb``).
+    n_estimators : int, default=300
+        Trees (``random_forest``).
+    random_state : int, default=0
+        Seed of every random step.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Segment names, sorted.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Feature names seen in ``fit`` (``x0, x1, ...`` for arrays).
+    n_features_in_ : int
+        Number of features.
+    feature_schema_ : dict of str to str
+        Column -> ``"numeric"`` or ``"categorical"``: what :meth:`predict` checks.
+    estimator_ : estimator
+        The fitted pipeline (calibrated when ``calibration`` is set).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.r_[np.zeros((20, 2)), np.ones((20, 2))]
+    >>> y = np.array(["a"] * 20 + ["b"] * 20)
+    >>> SegmentAssigner(max_iter=10).fit(X, y).predict([[0, 0], [1, 1]]).tolist()
+    ['a', 'b']
+    """
+
+    classes_: np.ndarray
+    feature_names_in_: np.ndarray
+    feature_schema_: dict[str, str]
+    estimator_: Any
+    n_features_in_: int
+
+    def __init__(
+        self,
+        model: Literal["hgb", "random_forest", "logistic"] = "hgb",
+        *,
+        class_weight: Literal["balanced"] | None = "balanced",
+        smote: bool = False,
+        calibration: Literal["isotonic", "sigmoid"] | None = "isotonic",
+        cv: int = 3,
+        max_iter: int = 100,
+        learning_rate: float = 0.03,
+        n_estimators: int = 300,
+        random_state: int = 0,
+    ) -> None:
+        self.model = model
+        self.class_weight = class_weight
+        self.smote = smote
+        self.calibration = calibration
+        self.cv = cv
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.n_estimators = n_estimators
+        self.random_state = random_state
+
+    # -- input handling ------------------------------------------------------------------
+
+    def _as_frame(self, X: Any, *, fitting: bool) -> pd.DataFrame:
+        if isinstance(X, pd.DataFrame):
+            df = X.copy()
+            df.columns = [str(c) for c in df.columns]
+            num = [c for c in df.columns if not _is_categorical(df[c])]
+            if num:
+                df[num] = check_array(
+                    df[num].to_numpy(dtype="float64"), ensure_all_finite="allow-nan",
+                    ensure_min_samples=1 if not fitting else 2,
+                )
+            return df
+        arr = check_array(X, dtype="float64", ensure_all_finite="allow-nan",
+                          ensure_min_samples=2 if fitting else 1)
+        names = (
+            list(self.feature_names_in_)
+            if not fitting and hasattr(self, "feature_names_in_")
+            else [f"x{i}" for i in range(arr.shape[1])]
+        )
+        if arr.shape[1] != len(names):
+            raise ValueError(
+                f"X has {arr.shape[1]} features, but SegmentAssigner is expecting "
+                f"{len(names)} features as input"
+            )
+        return pd.DataFrame(arr, columns=names)
+
+    def _check_schema(self, df: pd.DataFrame) -> None:
+        """Refuse data whose columns or kinds differ from the training schema, naming them."""
+        expected = self.feature_schema_
+        missing = [c for c in expected if c not in df.columns]
+        extra = [c for c in df.columns if c not in expected]
+        wrong = [
+            f"{c} ({'categorical' if _is_categorical(df[c]) else 'numeric'}, "
+            f"expected {expected[c]})"
+            for c in expected
+            if c in df.columns
+            and ("categorical" if _is_categorical(df[c]) else "numeric") != expected[c]
+        ]
+        problems = []
+        if missing:
+            problems.append("missing column(s) " + ", ".join(missing))
+        if extra:
+            problems.append("unexpected column(s) " + ", ".join(extra))
+        if wrong:
+            problems.append("wrong kind: " + ", ".join(wrong))
+        if problems:
+            raise InputError(
+                "features do not match the schema the assigner was trained on: "
+                + "; ".join(problems)
+                + ". Fix: compute them with the same segwise version and window"
+            )
+
+    # -- model ---------------------------------------------------------------------------
+
+    def _pipeline(self, cat: list[str], num: list[str], min_count: int) -> Any:
+        from imblearn.over_sampling import SMOTE, SMOTENC
+        from imblearn.pipeline import Pipeline
+        from sklearn.compose import ColumnTransformer
+        from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import (
+            FunctionTransformer,
+            OneHotEncoder,
+            OrdinalEncoder,
+            StandardScaler,
+        )
+
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        cw = self.class_weight
+        if self.model == "hgb":
+            encode: Any = OrdinalEncoder(
+                handle_unknown="use_encoded_value", unknown_value=np.nan,
+                encoded_missing_value=np.nan, max_categories=50,
+            )
+            clf: Any = HistGradientBoostingClassifier(
+                max_iter=self.max_iter, learning_rate=self.learning_rate, class_weight=cw,
+                categorical_features=[True] * len(cat) + [False] * len(num),
+                random_state=self.random_state,
+            )
+            numeric: Any = "passthrough"
+        else:
+            encode = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5,
+                                   sparse_output=False)
+            if self.model == "random_forest":
+                clf = RandomForestClassifier(
+                    n_estimators=self.n_estimators, min_samples_leaf=3, class_weight=cw,
+                    random_state=self.random_state,
+                )
+                numeric = "passthrough"
+            else:
+                clf = LogisticRegression(class_weight=cw, max_iter=2000)
+                numeric = Pipeline([("asinh", FunctionTransformer(np.arcsinh)),
+                                    ("scale", StandardScaler())])
+        prep = ColumnTransformer(
+            [("cat", encode, cat), ("num", numeric, num)],
+            remainder="drop", verbose_feature_names_out=False,
+        )
+        steps: list[tuple[str, Any]] = [("prep", prep)]
+        if self.smote:
+            k = max(1, min(5, min_count - 1))
+            if cat and num and self.model == "hgb":
+                sampler: Any = SMOTENC(categorical_features=list(range(len(cat))),
+                                       k_neighbors=k, random_state=self.random_state)
+            else:
+                sampler = SMOTE(k_neighbors=k, random_state=self.random_state)
+            steps.append(("smote", sampler))
+        steps.append(("clf", clf))
+        return Pipeline(steps)
+
+    def fit(self, X: Any, y: Any) -> SegmentAssigner:
+        """Fit on early-behaviour features and segment labels.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Features; non-numeric DataFrame columns are categorical.
+        y : array-like of shape (n_samples,)
+            Segment labels.
+
+        Returns
+        -------
+        SegmentAssigner
+            The fitted assigner.
+        """
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.model_selection import StratifiedKFold
+
+        df = self._as_frame(X, fitting=True)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(df):
+            raise ValueError(f"y must be 1-d with {len(df)} labels, got shape {y.shape}")
+        check_classification_targets(y)
+        if self.calibration not in ("isotonic", "sigmoid", None):
+            raise ConfigError(f"calibration must be 'isotonic', 'sigmoid' or None, "
+                              f"got {self.calibration!r}")
+        if not isinstance(self.cv, numbers.Integral) or self.cv < 2:
+            raise ConfigError(f"cv must be an integer of at least 2, got {self.cv!r}")
+        classes, counts = np.unique(y, return_counts=True)
+        if len(classes) < 2:
+            raise ValueError("SegmentAssigner needs at least 2 classes in y")
+        cat = [c for c in df.columns if _is_categorical(df[c])]
+        num = [c for c in df.columns if c not in cat]
+        if cat:
+            df[cat] = df[cat].astype("object").where(df[cat].notna(), None)
+        folds = min(int(self.cv), int(counts.min()))
+        calibrate = self.calibration is not None and folds >= 2
+        # SMOTE's neighbours must exist within every calibration training fold.
+        smallest = int(counts.min()) * (folds - 1) // folds if calibrate else int(counts.min())
+        if self.smote and calibrate and smallest < 2:
+            warnings.warn("a segment is too small for SMOTE within calibration folds: "
+                          "probabilities are not calibrated", UserWarning, stacklevel=2)
+            calibrate, smallest = False, int(counts.min())
+        pipe = self._pipeline(cat, num, smallest)
+        if calibrate:
+            cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+            est: Any = CalibratedClassifierCV(pipe, method=self.calibration, cv=cv)
+        else:
+            if self.calibration is not None and folds < 2:
+                warnings.warn("a segment has a single member: probabilities are not "
+                              "calibrated", UserWarning, stacklevel=2)
+            est = pipe
+        est.fit(df, y)
+        self.estimator_ = est
+        self.classes_ = np.asarray(est.classes_)
+        self.feature_names_in_ = np.asarray(df.columns, dtype=object)
+        self.n_features_in_ = len(df.columns)
+        self.feature_schema_ = {c: "categorical" if c in cat else "numeric" for c in df.columns}
+        return self
+
+    def _prepare(self, X: Any) -> pd.DataFrame:
+        check_is_fitted(self, "estimator_")
+        df = self._as_frame(X, fitting=False)
+        self._check_schema(df)
+        df = df[list(self.feature_names_in_)]
+        cat = [c for c, kind in self.feature_schema_.items() if kind == "categorical"]
+        if cat:
+            df[cat] = df[cat].astype("object").where(df[cat].notna(), None)
+        return df
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probability of each segment.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Features with the training schema.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Rows sum to 1; columns follow :attr:`classes_`.
+
+        Raises
+        ------
+        InputError
+            If columns are missing or extra, or a column's kind changed.
+        """
+        return np.asarray(self.estimator_.predict_proba(self._prepare(X)))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable segment.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Features with the training schema.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Segment names.
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+# -- data ----------------------------------------------------------------------------------
+
+
+def model_features(
+    early: pd.DataFrame,
+    label_date: pd.Series | pd.Timestamp,
+    scorer: RFMScorer,
+    segment_map: SegmentMap | None = None,
+) -> pd.DataFrame:
+    """Add the horizon and the rule-based view of the window as of the label date.
+
+    Parameters
+    ----------
+    early : pandas.DataFrame
+        Output of :func:`~segwise.predict.early_features`.
+    label_date : Timestamp or Series aligned with ``early``
+        Date the segment is asked for: the RFM reference date in training, the window's
+        end plus the chosen horizon when assigning.
+    scorer : RFMScorer
+        The scorer the labels were made with (same bin edges).
+    segment_map : SegmentMap, optional
+        The segment map of the labels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`FEATURE_COLUMNS` then :data:`RULE_FEATURES`, index of ``early``.
+    """
+    horizon = (pd.to_datetime(label_date) - early["window_end"].dt.normalize()).dt.days
+    window_rfm = pd.DataFrame(
+        {
+            "recency_days": horizon.clip(lower=0).astype("float64"),
+            "frequency": early["n_orders"],
+            "monetary": early["net_spend"],
+        },
+        index=early.index,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        scores = scorer.transform(window_rfm)
+    out = early[list(FEATURE_COLUMNS)].copy()
+    out["horizon_days"] = horizon.astype("float64")
+    out[["r_score", "f_score", "m_score"]] = scores.astype("float64")
+    out["rules_segment"] = assign_segments(scores, segment_map)["segment"].astype("object")
+    return out
+
+
+@dataclass
+class AssignerData:
+    """Mature customers with their window features and labels.
+
+    Attributes
+    ----------
+    X : pandas.DataFrame
+        Model features (:data:`FEATURE_COLUMNS` and :data:`RULE_FEATURES`), indexed by
+        customer id.
+    y : pandas.Series
+        Labels, same index.
+    acquired : pandas.Series
+        First purchase per customer, same index.
+    rules : pandas.Series
+        The rules-only prediction per customer, or None when the labels are not RFM segments.
+    window : EarlyWindow
+        The window.
+    as_of : pandas.Timestamp
+        Date of the labels.
+    n_customers : int
+        Customers before the maturity filter.
+    min_history_days : int
+        The maturity threshold used.
+    """
+
+    X: pd.DataFrame
+    y: pd.Series
+    acquired: pd.Series
+    rules: pd.Series | None
+    window: EarlyWindow
+    as_of: pd.Timestamp
+    n_customers: int
+    min_history_days: int
+
+
+def build_dataset(
+    result: RFMResult,
+    window: EarlyWindow | None = None,
+    *,
+    labels: pd.Series | None = None,
+    min_history_days: int = 90,
+    early: pd.DataFrame | None = None,
+) -> AssignerData:
+    """Window features and full-history labels of the mature customers of an RFM run.
+
+    A customer is *mature* when (a) their window is complete (they reached ``n_orders``
+    orders, or ``n_days`` days have passed) and (b) their first purchase is at least
+    ``min_history_days`` before the label date, so the full-history label reflects more
+    than the window itself.
+
+    Parameters
+    ----------
+    result : RFMResult
+        Output of :func:`segwise.pipeline.run_rfm` (customers, cleaned lines, scorer).
+    window : EarlyWindow, optional
+        The window; the first 3 orders when omitted.
+    labels : pandas.Series, optional
+        Label per customer id (any segmentation); the RFM ``segment`` when omitted.
+    min_history_days : int, default=90
+        Observation needed after the first purchase.
+    early : pandas.DataFrame, optional
+        Precomputed :func:`early_features` of ``result.cleaned.kept`` for this window.
+
+    Returns
+    -------
+    AssignerData
+        Features, labels, acquisition dates and the rules-only predictions.
+    """
+    window = window or EarlyWindow()
+    customers = result.customers.set_index("customer_id")
+    as_of = pd.Timestamp(result.as_of)
+    if early is None:
+        early = early_features(result.cleaned.kept, window, as_of=as_of.to_pydatetime())
+    early = early.set_index("customer_id", drop=False)
+    rfm_labels = labels is None
+    if labels is None:
+        labels = customers["segment"]
+    labels = labels.dropna()
+    labels.index = labels.index.astype(str)
+    mature = early["window_complete"] & (
+        early["first_purchase"].dt.normalize() <= as_of - pd.Timedelta(days=min_history_days)
+    )
+    ids = early.index[mature].intersection(labels.index)
+    if len(ids) == 0:
+        raise InputError(
+            f"no mature customer: none has a complete window ({window.describe()}) and "
+            f"{min_history_days} days of history with a label. Fix: use a shorter window "
+            "or a smaller --min-history"
+        )
+    e = early.loc[ids]
+    X = model_features(e, as_of, result.scorer, result.config.segments)
+    return AssignerData(
+        X=X,
+        y=labels.loc[ids].astype(str),
+        acquired=e["first_purchase"],
+        rules=X["rules_segment"] if rfm_labels else None,
+        window=window,
+        as_of=as_of,
+        n_customers=len(early),
+        min_history_days=min_history_days,
+    )
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    """Customers acquired before ``cutoff`` train; those acquired on or after it test."""
+
+    cutoff: pd.Timestamp
+    train: pd.Index
+    test: pd.Index
+
+
+def time_split(
+    acquired: pd.Series, *, cutoff: Any = None, n_test: int = 300, min_train: int = 50
+) -> TimeSplit:
+    """Split customers by acquisition date.
+
+    Parameters
+    ----------
+    acquired : pandas.Series
+        First purchase per customer id.
+    cutoff : date-like, optional
+        First day of the test period; when omitted, the day that puts about ``n_test``
+        of the latest-acquired customers in the test set.
+    n_test : int, default=300
+        Wanted test size when ``cutoff`` is chosen automatically.
+    min_train : int, default=50
+        Fewest training customers accepted.
+
+    Returns
+    -------
+    TimeSplit
+        The cut-off and the customer ids on each side.
+
+    Raises
+    ------
+    ConfigError
+        If either side would be empty or the training side too small.
+    """
+    days = pd.to_datetime(acquired).dt.normalize()
+    if cutoff is None:
+        if not 0 < n_test < len(days):
+            raise ConfigError(f"n_test must be between 1 and {len(days) - 1}, got {n_test}")
+        cut = days.sort_values().iloc[len(days) - n_test]
+    else:
+        cut = pd.Timestamp(cutoff).normalize()
+    test = days.index[days >= cut]
+    train = days.index[days < cut]
+    if len(test) == 0 or len(train) < min_train:
+        raise ConfigError(
+            f"cut-off {cut.date()} leaves {len(train)} training and {len(test)} test "
+            f"customers (need at least {min_train} and 1). Fix: choose another --cutoff"
+        )
+    return TimeSplit(cutoff=cut, train=train, test=test)
+
+
+def merge_rare(y: pd.Series, train: pd.Index, min_class_size: int) -> tuple[pd.Series, list[str]]:
+    """Merge segments with fewer than ``min_class_size`` training customers into ``Other``."""
+    counts = y.loc[train].value_counts()
+    rare = sorted(str(s) for s in counts.index[counts < min_class_size])
+    rare += sorted(set(y.unique()) - set(counts.index))  # seen only after the cut-off
+    return y.where(~y.isin(rare), OTHER), sorted(set(rare))
+
+
+# -- evaluation ----------------------------------------------------------------------------
+
+
+@dataclass
+class AssignerReport:
+    """Held-out evaluation of one or more assigners against the baselines.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per model and baseline: ``accuracy``, ``macro_f1``, ``log_loss``
+        (NaN for baselines without probabilities).
+    per_segment : pandas.DataFrame
+        Precision, recall, F1 and support per segment of the first (chosen) model.
+    confusion : pandas.DataFrame
+        Confusion matrix of the chosen model: true segment (rows) x predicted (columns).
+    importance : pandas.DataFrame
+        Permutation importance on the test customers (mean and sd drop in macro-F1).
+    cutoff : pandas.Timestamp
+        The acquisition cut-off.
+    n_train, n_test : int
+        Customers on each side.
+    merged : list of str
+        Segments merged into ``Other`` because too few training customers had them.
+    chosen : str
+        Name of the chosen model.
+    """
+
+    table: pd.DataFrame
+    per_segment: pd.DataFrame
+    confusion: pd.DataFrame
+    importance: pd.DataFrame
+    cutoff: pd.Timestamp
+    n_train: int
+    n_test: int
+    merged: list[str] = field(default_factory=list)
+    chosen: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (stored with a saved model)."""
+        return {
+            "cutoff": self.cutoff.date().isoformat(),
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "merged_into_other": self.merged,
+            "chosen": self.chosen,
+            "table": _records(self.table),
+            "per_segment": _records(self.per_segment),
+            "confusion": {str(k): {str(c): int(v) for c, v in row.items()}
+                          for k, row in self.confusion.iterrows()},
+            "importance": _records(self.importance),
+        }
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {str(k): (None if isinstance(v, float) and np.isnan(v) else
+                  v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+        for row in df.reset_index().to_dict(orient="records")
+    ]
+
+
+def evaluate_assigner(
+    data: AssignerData,
+    split: TimeSplit,
+    candidates: dict[str, SegmentAssigner],
+    *,
+    min_class_size: int = 10,
+    n_repeats: int = 5,
+    random_state: int = 0,
+) -> AssignerReport:
+    """Fit each candidate on the training customers and score it on the new ones.
+
+    Parameters
+    ----------
+    data : AssignerData
+        Output of :func:`build_dataset`.
+    split : TimeSplit
+        Output of :func:`time_split` on ``data.acquired``.
+    candidates : dict of str to SegmentAssigner
+        Unfitted assigners by display name; the first is the chosen one, whose
+        per-segment scores, confusion matrix and importance are reported.
+    min_class_size : int, default=10
+        Segments with fewer training customers are merged into ``Other``.
+    n_repeats : int, default=5
+        Permutations per feature.
+    random_state : int, default=0
+        Seed of the permutations.
+
+    Returns
+    -------
+    AssignerReport
+        The comparison table and the chosen model's details.
+    """
+    from sklearn.dummy import DummyClassifier
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        log_loss,
+        precision_recall_fscore_support,
+    )
+
+    if not candidates:
+        raise ConfigError("evaluate_assigner needs at least one candidate")
+    y, merged = merge_rare(data.y, split.train, min_class_size)
+    X_tr, X_te = data.X.loc[split.train], data.X.loc[split.test]
+    y_tr, y_te = y.loc[split.train].to_numpy(), y.loc[split.test].to_numpy()
+    labels = np.unique(np.r_[y_tr, y_te])
+    rows: dict[str, dict[str, float]] = {}
+
+    def score(name: str, pred: np.ndarray, proba: np.ndarray | None = None,
+              classes: np.ndarray | None = None) -> None:
+        rows[name] = {
+            "accuracy": float(accuracy_score(y_te, pred)),
+            "macro_f1": float(f1_score(y_te, pred, labels=labels, average="macro",
+                                       zero_division=0)),
+            "log_loss": float(log_loss(y_te, proba, labels=classes))
+            if proba is not None and set(y_te) <= set(classes if classes is not None else [])
+            else float("nan"),
+        }
+
+    fitted: dict[str, SegmentAssigner] = {}
+    for name, cand in candidates.items():
+        est = clone(cand).fit(X_tr, y_tr)
+        fitted[name] = est
+        score(name, est.predict(X_te), est.predict_proba(X_te), est.classes_)
+    dummy = DummyClassifier(strategy="most_frequent").fit(X_tr, y_tr)
+    score("baseline: majority class", dummy.predict(X_te))
+    if data.rules is not None:
+        rules = data.rules.loc[split.test]
+        rules = rules.where(rules.isin(set(y_tr)), OTHER).to_numpy()
+        score("baseline: RFM rules on the window", rules)
+    table = pd.DataFrame(rows).T.rename_axis("model")
+
+    chosen = next(iter(candidates))
+    est = fitted[chosen]
+    pred = est.predict(X_te)
+    p, r, f, s = precision_recall_fscore_support(y_te, pred, labels=labels, zero_division=0)
+    per_segment = pd.DataFrame(
+        {"precision": p, "recall": r, "f1": f, "support": s.astype("int64")},
+        index=pd.Index(labels, name="segment"),
+    )
+    confusion = pd.DataFrame(
+        confusion_matrix(y_te, pred, labels=labels),
+        index=pd.Index(labels, name="true"), columns=pd.Index(labels, name="predicted"),
+    )
+    imp = permutation_importance(
+        est, X_te, y_te, scoring="f1_macro", n_repeats=n_repeats, random_state=random_state
+    )
+    importance = pd.DataFrame(
+        {"importance_mean": imp.importances_mean, "importance_sd": imp.importances_std},
+        index=pd.Index(X_te.columns, name="feature"),
+    ).sort_values("importance_mean", ascending=False)
+    return AssignerReport(
+        table=table, per_segment=per_segment, confusion=confusion, importance=importance,
+        cutoff=split.cutoff, n_train=len(split.train), n_test=len(split.test),
+        merged=merged, chosen=chosen,
+    )
+

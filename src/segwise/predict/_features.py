@@ -1,0 +1,314 @@
+"""Early-behaviour features: what a customer did in their first orders, and nothing after.
+
+The window of a customer is their first ``n_orders`` purchase orders, their first
+``n_days`` days, or both (the first ``n_orders`` orders that fall within the first
+``n_days`` days). Orders are ranked per customer by the time they start (ties broken by
+order id), so the window never depends on row order. A return or cancellation line
+counts when it happened before the window closed:
+
+* the window closes at the start of the ``n_orders``-th order when the customer reached it
+  (within ``n_days`` when that is set);
+* otherwise at ``first purchase + n_days`` when ``n_days`` is set;
+* otherwise (fewer than ``n_orders`` orders so far, no day limit) at the last order seen,
+  and the window is *incomplete*: the customer has not yet shown ``n_orders`` orders.
+
+Everything is aggregated in Ibis on the engine holding the lines; one row per customer
+comes back to pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pandas as pd
+
+from segwise._expr import exact_money
+from segwise.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+__all__ = [
+    "FEATURE_COLUMNS",
+    "META_COLUMNS",
+    "EarlyWindow",
+    "early_features",
+    "early_lines",
+]
+
+#: Numeric early-behaviour features, in model order (``country`` comes last).
+NUMERIC_FEATURES: tuple[str, ...] = (
+    "n_orders",
+    "n_lines",
+    "n_products",
+    "net_spend",
+    "gross_spend",
+    "returns_value",
+    "n_return_lines",
+    "avg_order_value",
+    "max_order_value",
+    "first_order_value",
+    "avg_lines_per_order",
+    "avg_units_per_order",
+    "avg_unit_price",
+    "bulk_line_share",
+    "span_days",
+    "mean_gap_days",
+    "min_gap_days",
+    "max_gap_days",
+    "mean_order_hour",
+    "morning_order_share",
+    "weekend_order_share",
+)
+#: Every model feature: the numeric ones and the categorical ``country``.
+FEATURE_COLUMNS: tuple[str, ...] = (*NUMERIC_FEATURES, "country")
+#: Columns describing the window rather than behaviour; never model input.
+META_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "first_purchase",
+    "window_end",
+    "window_complete",
+)
+#: Lines of one order of at least this many units count as a bulk (wholesale) line.
+BULK_QUANTITY = 12
+
+
+@dataclass(frozen=True)
+class EarlyWindow:
+    """Which part of a customer's history the early features may see.
+
+    Parameters
+    ----------
+    n_orders : int or None, default=3
+        The first ``n_orders`` purchase orders (returns are never orders).
+    n_days : int or None, default=None
+        Orders that start within ``n_days`` days of the first purchase.
+
+    Raises
+    ------
+    ConfigError
+        If neither limit is set or one is not a positive integer.
+    """
+
+    n_orders: int | None = 3
+    n_days: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_orders is None and self.n_days is None:
+            raise ConfigError("the early window needs n_orders, n_days or both")
+        for name in ("n_orders", "n_days"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+    def describe(self) -> str:
+        """Say the window in words, e.g. ``first 3 orders within 90 days``."""
+        parts = []
+        if self.n_orders is not None:
+            parts.append(f"first {self.n_orders} order{'s' * (self.n_orders != 1)}")
+        if self.n_days is not None:
+            parts.append(
+                ("within " if parts else "first ") + f"{self.n_days} day{'s' * (self.n_days != 1)}"
+            )
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, int | None]:
+        """Return the window as plain JSON-ready values."""
+        return {"n_orders": self.n_orders, "n_days": self.n_days}
+
+
+def _orders(kept: ir.Table) -> ir.Table:
+    """One row per purchase order with its start time and rank within the customer."""
+    purchases = kept.filter(~kept.is_return)
+    orders = purchases.group_by(["customer_id", "order_id"]).aggregate(
+        order_start=purchases.ts.min()
+    )
+    w = ibis.window(group_by=orders.customer_id, order_by=[orders.order_start, orders.order_id])
+    return orders.mutate(
+        order_rank=ibis.row_number().over(w) + 1,  # Ibis numbers rows from 0
+        first_purchase=orders.order_start.min().over(ibis.window(group_by=orders.customer_id)),
+    )
+
+
+def early_lines(kept: ir.Table, window: EarlyWindow) -> tuple[ir.Table, ir.Table]:
+    """Select the lines a customer's early window may see.
+
+    Parameters
+    ----------
+    kept : ibis.Table
+        Kept order lines (``CleanedLines.kept``): ``customer_id``, ``order_id``, ``ts``,
+        ``quantity``, ``unit_price``, ``revenue``, ``product_id``, ``country``,
+        ``is_return``.
+    window : EarlyWindow
+        The window.
+
+    Returns
+    -------
+    lines : ibis.Table
+        Kept lines inside the window (purchase lines of window orders, and return lines
+        before the window closed) with ``order_rank`` (NULL for returns).
+    bounds : ibis.Table
+        One row per customer: ``first_purchase``, ``last_order`` (start of the last window
+        order), ``n_orders`` and ``window_close`` (NULL while still open with no day limit).
+    """
+    orders = _orders(kept)
+    inside = ibis.literal(True)
+    if window.n_orders is not None:
+        inside &= orders.order_rank <= window.n_orders
+    if window.n_days is not None:
+        inside &= orders.order_start < orders.first_purchase + ibis.interval(days=window.n_days)
+    chosen = orders.filter(inside)
+    bounds = chosen.group_by("customer_id").aggregate(
+        first_purchase=chosen.first_purchase.min(),
+        last_order=chosen.order_start.max(),
+        n_orders=chosen.order_id.count(),
+    )
+    reached = (
+        bounds.n_orders >= window.n_orders if window.n_orders is not None else ibis.literal(False)
+    )
+    by_days = (
+        bounds.first_purchase + ibis.interval(days=window.n_days)
+        if window.n_days is not None
+        else ibis.null("timestamp")
+    )
+    bounds = bounds.mutate(
+        window_close=ibis.ifelse(reached, bounds.last_order, by_days.cast("timestamp"))
+    )
+    purchase_lines = kept.filter(~kept.is_return).join(
+        chosen.select("customer_id", "order_id", "order_rank"), ["customer_id", "order_id"]
+    )
+    # An open window (no day limit, too few orders) sees returns up to its last order.
+    close = bounds.window_close.fill_null(bounds.last_order)
+    returns = kept.filter(kept.is_return)
+    return_lines = returns.join(
+        bounds.select("customer_id", close=close), "customer_id"
+    ).filter(lambda t: t.ts <= t.close)
+    return_lines = return_lines.drop("close").mutate(order_rank=ibis.null("int64"))
+    lines = purchase_lines.union(return_lines.select(*purchase_lines.columns))
+    return lines, bounds
+
+
+def _aggregates(lines: ir.Table) -> dict[str, Any]:
+    purchase = ~lines.is_return
+    revenue = exact_money(lines.revenue)
+    return {
+        "n_lines": lines.count(where=purchase),
+        "n_products": lines.product_id.nunique(where=purchase),
+        "gross_spend": revenue.sum(where=purchase),
+        "net_spend": revenue.sum(),
+        "n_return_lines": lines.count(where=lines.is_return),
+        "units": lines.quantity.sum(where=purchase),
+        "avg_unit_price": lines.unit_price.mean(where=purchase),
+        "bulk_lines": lines.count(where=purchase & (lines.quantity >= BULK_QUANTITY)),
+        # The first order's country: customers rarely change it, and min() is deterministic.
+        "country": lines.country.min(where=lines.order_rank == 1),
+    }
+
+
+def _order_table(lines: ir.Table) -> ir.Table:
+    """One row per window order: value, start, gap since the previous order, hour, weekday."""
+    purchases = lines.filter(~lines.is_return)
+    per_order = purchases.group_by(["customer_id", "order_id", "order_rank"]).aggregate(
+        value=exact_money(purchases.revenue).sum(),
+        start=purchases.ts.min(),
+    )
+    w = ibis.window(group_by=per_order.customer_id, order_by=per_order.order_rank)
+    gap_s = per_order.start.epoch_seconds() - per_order.start.epoch_seconds().lag().over(w)
+    hour = per_order.start.hour()
+    return per_order.mutate(
+        gap_days=gap_s / 86400.0, hour=hour, dow=per_order.start.day_of_week.index()
+    )
+
+
+def early_features(
+    kept: ir.Table, window: EarlyWindow | None = None, *, as_of: dt.datetime | None = None
+) -> pd.DataFrame:
+    """Early-behaviour features per customer from their first orders or days only.
+
+    Parameters
+    ----------
+    kept : ibis.Table
+        Kept order lines (``CleanedLines.kept``).
+    window : EarlyWindow, optional
+        The window; the first 3 orders when omitted.
+    as_of : datetime, optional
+        End of the observation (to tell whether a day window has closed); the last
+        timestamp in ``kept`` when omitted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer with at least one purchase order, sorted by ``customer_id``:
+        :data:`META_COLUMNS` and :data:`FEATURE_COLUMNS`. Money is in the input's currency,
+        gaps and spans in days, hours 0 to 23. ``window_complete`` is true when the window
+        has closed: ``n_orders`` orders reached, or ``n_days`` elapsed before ``as_of``.
+        Customers whose window is incomplete have seen fewer orders than a complete window
+        would, so a model trained on complete windows should not be trusted on them.
+    """
+    window = window or EarlyWindow()
+    lines, bounds = early_lines(kept, window)
+    per_customer = lines.group_by("customer_id").aggregate(**_aggregates(lines))
+    orders = _order_table(lines)
+    per_order = orders.group_by("customer_id").aggregate(
+        max_order_value=orders.value.max(),
+        first_order_value=orders.value.max(where=orders.order_rank == 1),
+        mean_gap_days=orders.gap_days.mean(),
+        min_gap_days=orders.gap_days.min(),
+        max_gap_days=orders.gap_days.max(),
+        mean_order_hour=orders.hour.mean(),
+        morning_order_share=(orders.hour < 12).cast("float64").mean(),
+        weekend_order_share=(orders.dow >= 5).cast("float64").mean(),
+    )
+    table = bounds.join(per_customer, "customer_id").join(per_order, "customer_id")
+    df = table.to_pandas()
+    if as_of is None:
+        last = kept.ts.max().execute()
+        as_of = pd.Timestamp(last).to_pydatetime() if last is not None else dt.datetime.now()
+    return _finish(df, window, pd.Timestamp(as_of))
+
+
+def _finish(df: pd.DataFrame, window: EarlyWindow, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Derive ratios and the completeness flag; fix dtypes so every engine agrees."""
+    df = df.sort_values("customer_id", ignore_index=True)
+    for col in ("first_purchase", "last_order", "window_close"):
+        df[col] = pd.to_datetime(df[col])
+    n = df["n_orders"].astype("float64")
+    for col in ("gross_spend", "net_spend", "max_order_value", "first_order_value"):
+        df[col] = df[col].astype("float64")
+    df["returns_value"] = (df["gross_spend"] - df["net_spend"]).round(6)
+    df["avg_order_value"] = (df["gross_spend"] / n).round(6)
+    df["avg_lines_per_order"] = df["n_lines"].astype("float64") / n
+    df["avg_units_per_order"] = df["units"].astype("float64") / n
+    df["bulk_line_share"] = df["bulk_lines"].astype("float64") / df["n_lines"].clip(lower=1)
+    df["span_days"] = (df["last_order"] - df["first_purchase"]).dt.total_seconds() / 86400.0
+    # One order has no gap: 0 keeps the column finite for every model.
+    for col in ("mean_gap_days", "min_gap_days", "max_gap_days"):
+        df[col] = df[col].astype("float64").fillna(0.0)
+    reached = (
+        df["n_orders"] >= window.n_orders if window.n_orders is not None
+        else pd.Series(False, index=df.index)
+    )
+    elapsed = (
+        df["first_purchase"] + pd.Timedelta(days=window.n_days) <= as_of
+        if window.n_days is not None
+        else pd.Series(False, index=df.index)
+    )
+    df["window_complete"] = (reached | elapsed).astype(bool)
+    df["window_end"] = df["window_close"].where(df["window_complete"], df["last_order"])
+    df["country"] = df["country"].fillna("Unknown").astype("object")
+    numeric = list(NUMERIC_FEATURES)
+    df[numeric] = df[numeric].astype("float64")
+    df = df[[*META_COLUMNS, *FEATURE_COLUMNS]]
+    df.attrs["window"] = window.to_dict()
+    df.attrs["as_of"] = as_of.isoformat()
+    return df
+
+
+def feature_dtypes(df: pd.DataFrame) -> dict[str, str]:
+    """Column -> dtype name of the model features in ``df`` (the feature schema)."""
+    return {c: str(df[c].dtype) for c in df.columns if c not in META_COLUMNS}

@@ -1,0 +1,316 @@
+"""Train, save, load and apply an assigner: the functions the CLI and users call."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from segwise.exceptions import ConfigError, InputError
+from segwise.predict._assigner import (
+    OTHER,
+    AssignerData,
+    AssignerReport,
+    SegmentAssigner,
+    build_dataset,
+    evaluate_assigner,
+    merge_rare,
+    model_features,
+    time_split,
+)
+from segwise.predict._features import EarlyWindow, early_features
+from segwise.predict._persist import load_model_file, save_model_file
+from segwise.segment.rfm import RFMScorer, SegmentMap
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from segwise.pipeline import RFMResult
+
+__all__ = ["TrainedAssigner", "default_candidates", "train_assigner"]
+
+
+def default_candidates(
+    model: str = "hgb", *, smote: bool = False, compare: bool = True, random_state: int = 0
+) -> dict[str, SegmentAssigner]:
+    """Build the chosen assigner first, then the comparison models.
+
+    Parameters
+    ----------
+    model : {"hgb", "random_forest", "logistic"}, default="hgb"
+        The chosen model.
+    smote : bool, default=False
+        Whether the chosen model oversamples with SMOTE.
+    compare : bool, default=True
+        Add the other models, the chosen one uncalibrated, and with/without SMOTE.
+    random_state : int, default=0
+        Seed.
+
+    Returns
+    -------
+    dict of str to SegmentAssigner
+        Unfitted candidates by display name.
+    """
+    chosen = SegmentAssigner(model, smote=smote, random_state=random_state)  # type: ignore[arg-type]
+    name = model + (" + SMOTE" if smote else "")
+    out = {f"{name} (chosen)": chosen}
+    if compare:
+        out[f"{name}, uncalibrated"] = SegmentAssigner(
+            model, smote=smote, calibration=None, random_state=random_state  # type: ignore[arg-type]
+        )
+        out[model + (" without SMOTE" if smote else " + SMOTE")] = SegmentAssigner(
+            model, smote=not smote, random_state=random_state  # type: ignore[arg-type]
+        )
+        for other in ("hgb", "random_forest", "logistic"):
+            if other != model:
+                out[other] = SegmentAssigner(other, random_state=random_state)
+    return out
+
+
+def _fingerprint(data: AssignerData) -> str:
+    """SHA-256 of the training table (features and labels, row order fixed)."""
+    frame = data.X.assign(_label=data.y).sort_index()
+    hashed = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+@dataclass
+class TrainedAssigner:
+    """A fitted assigner with everything needed to apply it to new transactions.
+
+    Attributes
+    ----------
+    estimator : SegmentAssigner
+        Fitted on all mature customers.
+    scorer : RFMScorer
+        The RFM scorer of the labels (for the rule features).
+    window : EarlyWindow
+        The early window the features use.
+    horizon_days : int
+        Default horizon when assigning: the segment is asked for this many days after
+        the window closes.
+    metadata : dict
+        Version, schema, segments, training fingerprint and held-out metrics.
+    """
+
+    estimator: SegmentAssigner
+    scorer: RFMScorer
+    window: EarlyWindow
+    horizon_days: int = 180
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def segment_map(self) -> SegmentMap | None:
+        """The segment map of the rule features, from the metadata."""
+        sm = self.metadata.get("segment_map")
+        if not sm:
+            return None
+        return SegmentMap(
+            patterns={k: tuple(v) for k, v in sm["patterns"].items()}, actions=sm["actions"]
+        )
+
+    def features(
+        self, kept: ir.Table, *, horizon_days: int | None = None, as_of: Any = None
+    ) -> pd.DataFrame:
+        """Early features and model features of every customer in ``kept``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by customer id: the window columns and the model features.
+        """
+        horizon = self.horizon_days if horizon_days is None else int(horizon_days)
+        if horizon < 0:
+            raise ConfigError(f"horizon_days must be 0 or more, got {horizon}")
+        early = early_features(kept, self.window, as_of=as_of).set_index("customer_id",
+                                                                          drop=False)
+        label_date = early["window_end"].dt.normalize() + pd.Timedelta(days=horizon)
+        X = model_features(early, label_date, self.scorer, self.segment_map)
+        return pd.concat([early[["window_end", "window_complete"]], X], axis=1)
+
+    def assign(
+        self,
+        kept: ir.Table,
+        *,
+        horizon_days: int | None = None,
+        as_of: Any = None,
+        incomplete: str = "skip",
+    ) -> pd.DataFrame:
+        """Assign every customer of a transaction table to a segment.
+
+        Parameters
+        ----------
+        kept : ibis.Table
+            Kept order lines of the new customers (``CleanedLines.kept``).
+        horizon_days : int, optional
+            Days after the window's end the segment is asked for; the model's default
+            when omitted.
+        as_of : datetime, optional
+            End of observation, to tell whether day windows have closed.
+        incomplete : {"skip", "score"}, default="skip"
+            Customers whose window is not complete (fewer orders than the window, or
+            days not yet elapsed) are left unassigned (``"skip"``) or scored anyway.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``customer_id``, ``segment``, ``probability`` (of that segment), one
+            ``p_<segment>`` column per segment, ``orders_used``, ``window_complete``.
+            Customers with more orders than the window use the first ones only.
+        """
+        if incomplete not in ("skip", "score"):
+            raise ConfigError(f"incomplete must be 'skip' or 'score', got {incomplete!r}")
+        feats = self.features(kept, horizon_days=horizon_days, as_of=as_of)
+        # The estimator checks the schema and names any missing or extra column.
+        X = feats.drop(columns=["window_end", "window_complete"])
+        proba = pd.DataFrame(
+            self.estimator.predict_proba(X),
+            index=feats.index,
+            columns=[f"p_{c}" for c in self.estimator.classes_],
+        )
+        best = proba.to_numpy().argmax(axis=1)
+        out = pd.DataFrame(
+            {
+                "customer_id": feats.index.astype(str),
+                "segment": self.estimator.classes_[best],
+                "probability": proba.to_numpy().max(axis=1),
+            },
+            index=feats.index,
+        )
+        out = pd.concat([out, proba], axis=1)
+        out["orders_used"] = feats["n_orders"].astype("int64")
+        out["window_complete"] = feats["window_complete"].astype(bool)
+        if incomplete == "skip":
+            cols = ["segment", "probability", *proba.columns]
+            out[cols] = out[cols].astype(object).where(out["window_complete"], None)
+            out["probability"] = out["probability"].astype("float64")
+            out[list(proba.columns)] = out[list(proba.columns)].astype("float64")
+        return out.reset_index(drop=True)
+
+    def save(self, path: str | Path) -> Path:
+        """Save with skops and the metadata; see :mod:`segwise.predict._persist`."""
+        meta = {
+            **self.metadata,
+            "window": self.window.to_dict(),
+            "horizon_days": self.horizon_days,
+            "feature_schema": dict(self.estimator.feature_schema_),
+            "segments": [str(c) for c in self.estimator.classes_],
+        }
+        return save_model_file({"estimator": self.estimator, "scorer": self.scorer}, meta, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainedAssigner:
+        """Load a model saved by :meth:`save`, refusing altered or mismatched files."""
+        objects, meta = load_model_file(path)
+        est, scorer = objects.get("estimator"), objects.get("scorer")
+        if not isinstance(est, SegmentAssigner) or not isinstance(scorer, RFMScorer):
+            raise InputError(f"{path}: not a segwise assigner file (unexpected content)")
+        if meta.get("feature_schema") != dict(est.feature_schema_):
+            raise InputError(
+                f"{path}: the metadata's feature schema does not match the stored model. "
+                "Fix: use the original file or retrain"
+            )
+        if meta.get("segments") != [str(c) for c in est.classes_]:
+            raise InputError(f"{path}: the metadata's segments do not match the stored model")
+        window = EarlyWindow(**meta["window"])
+        return cls(est, scorer, window, int(meta["horizon_days"]), meta)
+
+
+def train_assigner(
+    result: RFMResult,
+    *,
+    window: EarlyWindow | None = None,
+    labels: pd.Series | None = None,
+    label_name: str = "rfm",
+    cutoff: Any = None,
+    n_test: int = 300,
+    min_history_days: int = 90,
+    min_class_size: int = 10,
+    candidates: dict[str, SegmentAssigner] | None = None,
+    horizon_days: int = 180,
+    refit: bool = True,
+    progress: Any = None,
+) -> tuple[TrainedAssigner, AssignerReport, AssignerData]:
+    """Evaluate on new customers, then fit the chosen assigner on every mature customer.
+
+    Parameters
+    ----------
+    result : RFMResult
+        Output of :func:`segwise.pipeline.run_rfm`.
+    window : EarlyWindow, optional
+        The early window; the first 3 orders when omitted.
+    labels : pandas.Series, optional
+        Segment per customer id; the RFM segment when omitted.
+    label_name : str, default="rfm"
+        What the labels are, for the metadata.
+    cutoff : date-like, optional
+        Acquisition cut-off; chosen so that about ``n_test`` customers are new when omitted.
+    n_test : int, default=300
+        Wanted number of test customers.
+    min_history_days : int, default=90
+        Days of history after the first purchase a customer needs to be used.
+    min_class_size : int, default=10
+        Segments with fewer training customers are merged into ``Other``.
+    candidates : dict of str to SegmentAssigner, optional
+        Chosen model first; :func:`default_candidates` when omitted.
+    horizon_days : int, default=180
+        Default horizon stored with the model for :meth:`TrainedAssigner.assign`.
+    refit : bool, default=True
+        Refit the chosen model on all mature customers (train and test) for use;
+        otherwise keep the one fitted on the training customers.
+    progress : callable, optional
+        Called with the name of each step.
+
+    Returns
+    -------
+    model : TrainedAssigner
+        Ready to assign and save.
+    report : AssignerReport
+        The held-out evaluation.
+    data : AssignerData
+        The training table.
+    """
+    from sklearn.base import clone
+
+    from segwise import __version__
+
+    say = progress or (lambda step: None)
+    say("features")
+    data = build_dataset(result, window, labels=labels, min_history_days=min_history_days)
+    split = time_split(data.acquired, cutoff=cutoff, n_test=n_test)
+    candidates = candidates or default_candidates()
+    say("evaluate")
+    report = evaluate_assigner(data, split, candidates, min_class_size=min_class_size)
+    say("fit")
+    chosen = clone(next(iter(candidates.values())))
+    if refit:
+        y, merged = merge_rare(data.y, data.y.index, min_class_size)
+        est = chosen.fit(data.X, y.to_numpy())
+    else:
+        y, merged = merge_rare(data.y, split.train, min_class_size)
+        est = chosen.fit(data.X.loc[split.train], y.loc[split.train].to_numpy())
+    sm = result.config.segments
+    meta = {
+        "segwise_version": __version__,
+        "labels": label_name,
+        "merged_into_other": merged,
+        "other_label": OTHER,
+        "min_history_days": min_history_days,
+        "as_of": data.as_of.date().isoformat(),
+        "training": {
+            "source": str(getattr(result.cleaned, "source", "")) or None,
+            "customers": len(data.X),
+            "fitted_on": "all mature customers" if refit else "training customers",
+            "fingerprint_sha256": _fingerprint(data),
+        },
+        "estimator_params": {k: v for k, v in est.get_params().items()},
+        "metrics": report.to_dict(),
+        "segment_map": {
+            "patterns": {k: list(v) for k, v in sm.patterns.items()},
+            "actions": dict(sm.actions),
+        },
+    }
+    return TrainedAssigner(est, result.scorer, data.window, horizon_days, meta), report, data

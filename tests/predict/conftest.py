@@ -1,0 +1,39 @@
+"""Online Retail early features and a small trained assigner, computed once per module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from segwise.predict import EarlyWindow, SegmentAssigner, build_dataset, time_split
+
+
+@pytest.fixture(scope="module")
+def retail_data(retail_result: Any) -> Any:
+    """Mature Online Retail customers, first 3 orders, with full-history RFM labels."""
+    return build_dataset(retail_result, EarlyWindow(n_orders=3))
+
+
+@pytest.fixture(scope="module")
+def retail_split(retail_data: Any) -> Any:
+    return time_split(retail_data.acquired, n_test=300)
+
+
+@pytest.fixture(scope="module")
+def small_assigner() -> SegmentAssigner:
+    """Fast settings: few boosting rounds, two calibration folds."""
+    return SegmentAssigner(max_iter=20, learning_rate=0.1, cv=2)
+
+
+@pytest.fixture(scope="module")
+def heldout_file(retail_split: Any, shared_data: Path, tmp_path_factory: Any) -> Path:
+    """Raw Online Retail lines of 150 customers acquired after the cut-off, as a new file."""
+    raw = pd.read_parquet(shared_data / "uci-online-retail" / "online_retail.parquet")
+    ids = sorted(retail_split.test)[:150]
+    keep = raw["CustomerID"].astype("Int64").astype(str).isin(ids)
+    path = tmp_path_factory.mktemp("heldout") / "new_customers.parquet"
+    raw[keep].to_parquet(path, index=False)
+    return path

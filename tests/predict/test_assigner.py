@@ -1,0 +1,108 @@
+"""Time split, the SegmentAssigner's schema check, and the held-out evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from segwise.exceptions import ConfigError, InputError
+from segwise.predict import (
+    FEATURE_COLUMNS,
+    OTHER,
+    RULE_FEATURES,
+    SegmentAssigner,
+    evaluate_assigner,
+    time_split,
+)
+
+
+def test_dataset_is_mature_customers_with_window_and_rule_features(retail_data):
+    d = retail_data
+    assert list(d.X.columns) == [*FEATURE_COLUMNS, *RULE_FEATURES]
+    assert (d.X["n_orders"] == 3).all()  # first 3 orders, complete windows only
+    assert d.X.index.equals(d.y.index) and d.X.index.is_unique
+    assert 1500 < len(d.X) < d.n_customers
+    # Every customer was observed at least 90 days after their first purchase.
+    assert (d.acquired.dt.normalize() <= d.as_of - pd.Timedelta(days=90)).all()
+    assert (d.X["horizon_days"] >= 0).all()
+
+
+def test_time_split_by_acquisition(retail_data, retail_split):
+    s = retail_split
+    acquired = retail_data.acquired
+    assert 250 <= len(s.test) <= 400
+    assert (acquired.loc[s.test] >= s.cutoff).all()
+    assert (acquired.loc[s.train] < s.cutoff).all()
+    assert len(s.train) + len(s.test) == len(acquired)
+    explicit = time_split(acquired, cutoff="2011-03-01")
+    assert explicit.cutoff == pd.Timestamp("2011-03-01")
+    assert acquired.loc[explicit.test].min() >= pd.Timestamp("2011-03-01")
+    with pytest.raises(ConfigError, match="cut-off"):
+        time_split(acquired, cutoff="2009-01-01")
+    with pytest.raises(ConfigError, match="cut-off"):
+        time_split(acquired, cutoff="2030-01-01")
+
+
+def test_schema_check_names_the_columns(retail_data, retail_split, small_assigner):
+    X = retail_data.X.loc[retail_split.train]
+    est = clone(small_assigner).fit(X, retail_data.y.loc[X.index])
+    assert est.feature_schema_["country"] == "categorical"
+    proba = est.predict_proba(X.head(50))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    with pytest.raises(InputError, match=r"missing column.*country"):
+        est.predict(X.drop(columns="country"))
+    with pytest.raises(InputError, match=r"unexpected column.*basket_entropy"):
+        est.predict(X.assign(basket_entropy=1.0))
+    with pytest.raises(InputError, match=r"wrong kind: n_orders \(categorical"):
+        est.predict(X.assign(n_orders="three"))
+    # Column order does not matter; unseen countries are handled.
+    shuffled = X[X.columns[::-1]].head(20).assign(country="Atlantis")
+    assert len(est.predict(shuffled)) == 20
+
+
+def test_assigner_is_deterministic_and_clonable(retail_data, retail_split, small_assigner):
+    X = retail_data.X.loc[retail_split.train]
+    y = retail_data.y.loc[X.index]
+    a = clone(small_assigner).fit(X, y).predict_proba(X.head(100))
+    b = clone(small_assigner).fit(X, y).predict_proba(X.head(100))
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError, match="unknown model"):
+        SegmentAssigner("svm").fit(X, y)
+
+
+def test_array_input_and_fewer_members_than_folds():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.array(["a"] * 19 + ["b"] * 19 + ["c"] * 2)
+    X[:19] += 3
+    est = SegmentAssigner(max_iter=10).fit(X, y)  # "c" has 2 members: 2 folds
+    assert list(est.classes_) == ["a", "b", "c"]
+    with pytest.warns(UserWarning, match="too small for SMOTE"):
+        SegmentAssigner(max_iter=10, smote=True).fit(X, y)
+    assert est.predict_proba(X).shape == (40, 3)
+    with pytest.raises(ValueError, match="3 features"):
+        est.predict(X[:, :2])
+
+
+def test_evaluation_beats_majority_and_reports_everything(
+    retail_data, retail_split, small_assigner
+):
+    report = evaluate_assigner(
+        retail_data, retail_split,
+        {"hgb": small_assigner, "hgb + SMOTE": clone(small_assigner).set_params(smote=True)},
+        n_repeats=1,
+    )
+    t = report.table
+    assert list(t.index) == ["hgb", "hgb + SMOTE", "baseline: majority class",
+                             "baseline: RFM rules on the window"]
+    assert t.loc["hgb", "macro_f1"] > t.loc["baseline: majority class", "macro_f1"] + 0.2
+    assert np.isfinite(t.loc["hgb", "log_loss"])
+    # Segments with fewer than 10 training customers are merged, on both sides.
+    assert OTHER in report.per_segment.index or not report.merged
+    assert int(report.confusion.to_numpy().sum()) == report.n_test == len(retail_split.test)
+    assert report.per_segment["support"].sum() == report.n_test
+    assert set(report.importance.index) == set(retail_data.X.columns)
+    d = report.to_dict()
+    assert d["n_test"] == report.n_test and len(d["table"]) == 4

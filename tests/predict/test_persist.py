@@ -1,0 +1,149 @@
+"""Save, load and apply: same predictions as in memory; altered or foreign files refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+from typer.testing import CliRunner
+
+from segwise.clean import clean_transactions
+from segwise.cli import app
+from segwise.exceptions import InputError
+from segwise.io import load_transactions
+from segwise.predict import TrainedAssigner, train_assigner
+from segwise.predict._persist import _digest
+
+
+@pytest.fixture(scope="module")
+def trained(retail_result, retail_split, small_assigner):
+    model, report, data = train_assigner(
+        retail_result, cutoff=retail_split.cutoff, candidates={"hgb": small_assigner},
+    )
+    return model, report, data
+
+
+@pytest.fixture(scope="module")
+def saved(trained, tmp_path_factory) -> Path:
+    return trained[0].save(tmp_path_factory.mktemp("model") / "model.skops")
+
+
+@pytest.fixture(scope="module")
+def heldout_kept(heldout_file):
+    return clean_transactions(load_transactions(heldout_file)).kept
+
+
+def test_round_trip_gives_the_same_predictions(trained, saved, heldout_kept, retail_data):
+    model = trained[0]
+    loaded = TrainedAssigner.load(saved)
+    X = retail_data.X.head(200)
+    np.testing.assert_array_equal(model.estimator.predict_proba(X),
+                                  loaded.estimator.predict_proba(X))
+    in_memory = model.assign(heldout_kept)
+    from_file = loaded.assign(heldout_kept)
+    pd.testing.assert_frame_equal(in_memory, from_file)
+    assert len(from_file) == 150
+    assert from_file["orders_used"].max() == 3  # more orders: the first 3 only
+    done = from_file[from_file["window_complete"]]
+    assert done["segment"].notna().all() and len(done) > 0
+    assert from_file.loc[~from_file["window_complete"], "segment"].isna().all()
+    p = done.filter(like="p_").to_numpy(dtype=float)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+def test_metadata(saved, trained):
+    meta = TrainedAssigner.load(saved).metadata
+    assert meta["window"] == {"n_orders": 3, "n_days": None}
+    assert meta["segments"] == list(trained[0].estimator.classes_)
+    assert set(meta["feature_schema"]) >= {"country", "n_orders", "horizon_days"}
+    assert len(meta["training"]["fingerprint_sha256"]) == 64
+    assert meta["metrics"]["n_test"] == trained[1].n_test
+    assert "segwise_version" in meta
+
+
+def rewrite(src: Path, dst: Path, change) -> Path:
+    """Copy a model archive, passing each member's (name, bytes) through ``change``."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(buf, "w") as zout:
+        for name in zin.namelist():
+            zout.writestr(name, change(name, zin.read(name)))
+    dst.write_bytes(buf.getvalue())
+    return dst
+
+
+def test_tampered_model_is_refused(saved, tmp_path):
+    victim = next(n for n in zipfile.ZipFile(saved).namelist() if n.endswith(".npy"))
+
+    def flip(name, data):
+        return data[:-1] + bytes([data[-1] ^ 1]) if name == victim else data
+
+    with pytest.raises(InputError, match="modified or corrupted"):
+        TrainedAssigner.load(rewrite(saved, tmp_path / "t.skops", flip))
+
+
+def test_metadata_schema_mismatch_is_refused(saved, tmp_path):
+    def edit(name, data):
+        if name != "segwise.json":
+            return data
+        meta = json.loads(data)
+        meta["feature_schema"]["basket_entropy"] = "numeric"
+        return json.dumps(meta).encode()
+
+    with pytest.raises(InputError, match="feature schema does not match"):
+        TrainedAssigner.load(rewrite(saved, tmp_path / "m.skops", edit))
+
+
+class Sneaky:
+    """A type no allowlist trusts."""
+
+
+def test_unexpected_types_are_refused(tmp_path):
+    payload = sio.dumps({"estimator": Sneaky()})
+    buf = io.BytesIO(payload)
+    with zipfile.ZipFile(buf, "a") as z:
+        meta = {"format": "segwise-assigner/1", "types": [], "sha256": _digest(z)}
+        z.writestr("segwise.json", json.dumps(meta))
+    path = tmp_path / "sneaky.skops"
+    path.write_bytes(buf.getvalue())
+    with pytest.raises(InputError, match=r"refusing to load unexpected object type.*Sneaky"):
+        TrainedAssigner.load(path)
+
+
+def test_foreign_files_are_refused(tmp_path):
+    junk = tmp_path / "junk.skops"
+    junk.write_bytes(b"not a zip at all")
+    with pytest.raises(InputError, match="not a segwise assigner file"):
+        TrainedAssigner.load(junk)
+    plain = tmp_path / "plain.skops"
+    plain.write_bytes(sio.dumps({"a": 1}))
+    with pytest.raises(InputError, match="not a segwise assigner file"):
+        TrainedAssigner.load(plain)
+    with pytest.raises(InputError, match="no such model file"):
+        TrainedAssigner.load(tmp_path / "missing.skops")
+
+
+def test_cli_assign(saved, heldout_file, tmp_path):
+    out = tmp_path / "assigned.csv"
+    res = CliRunner().invoke(app, ["assign", str(saved), str(heldout_file), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "first 3 only" in res.output
+    df = pd.read_csv(out)
+    assert {"customer_id", "segment", "probability", "orders_used"} <= set(df.columns)
+    assert any(c.startswith("p_") for c in df.columns)
+    bad = tmp_path / "bad.skops"
+    bad.write_bytes(b"garbage")
+    res = CliRunner().invoke(app, ["assign", str(bad), str(heldout_file), "-o", str(out)])
+    assert res.exit_code == 1
+    assert "not a segwise assigner file" in res.output
+
+
+def test_cli_help():
+    for args in (["assigner", "train", "--help"], ["assign", "--help"]):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0 and "Usage" in res.output
