@@ -13,6 +13,8 @@ from segwise.predict import (
     OTHER,
     RULE_FEATURES,
     SegmentAssigner,
+    build_dataset,
+    cluster_labels,
     evaluate_assigner,
     time_split,
 )
@@ -106,3 +108,18 @@ def test_evaluation_beats_majority_and_reports_everything(
     assert set(report.importance.index) == set(retail_data.X.columns)
     d = report.to_dict()
     assert d["n_test"] == report.n_test and len(d["table"]) == 4
+
+
+@pytest.mark.slow
+def test_any_labels_such_as_learned_clusters(retail_result):
+    labels = cluster_labels(retail_result, n_clusters=4)
+    data = build_dataset(retail_result, labels=labels)
+    assert data.rules is None  # no rules baseline for labels that are not RFM segments
+    assert set(data.y) <= set(labels)
+    report = evaluate_assigner(
+        data, time_split(data.acquired), {"hgb": SegmentAssigner(max_iter=20, cv=2)},
+        n_repeats=1,
+    )
+    assert "baseline: RFM rules on the window" not in report.table.index
+    assert (report.table.loc["hgb", "macro_f1"]
+            > report.table.loc["baseline: majority class", "macro_f1"])

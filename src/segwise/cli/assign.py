@@ -34,6 +34,7 @@ class LabelChoice(StrEnum):
     """Where the training labels come from."""
 
     rfm = "rfm"
+    cluster = "cluster"
 
 
 ConfigOpt = Annotated[
@@ -107,7 +108,8 @@ def train(
                                           help="Also evaluate the other models.")] = True,
     horizon: Annotated[int, typer.Option("--horizon", help="Default days after the window "
                                          "the assigned segment is for.")] = 180,
-    labels: Annotated[LabelChoice, typer.Option("--labels", help="Training labels.")] = (
+    labels: Annotated[LabelChoice, typer.Option(
+        "--labels", help="Training labels: rule-based RFM segments or learned clusters.")] = (
         LabelChoice.rfm
     ),
     config: ConfigOpt = None,
@@ -115,16 +117,21 @@ def train(
     """Train on mature customers, evaluate on customers acquired after a cut-off, save."""
     from segwise.config import load_config
     from segwise.pipeline import run_rfm
-    from segwise.predict import EarlyWindow, default_candidates, train_assigner
+    from segwise.predict import EarlyWindow, cluster_labels, default_candidates, train_assigner
 
     window = EarlyWindow(n_orders=orders, n_days=days)
     steps = {"features": "Computing early features", "evaluate": "Evaluating on new customers",
              "fit": "Fitting the final model"}
     with console.status("Reading and cleaning", spinner="dots") as status:
         result = run_rfm(input, config=load_config(config))
+        target = None
+        if labels is LabelChoice.cluster:
+            status.update("Learning cluster segments for the labels")
+            target = cluster_labels(result)
         trained, report, _ = train_assigner(
             result,
             window=window,
+            labels=target,
             label_name=labels.value,
             cutoff=cutoff,
             n_test=test_size,

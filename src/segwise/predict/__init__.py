@@ -26,7 +26,12 @@ from segwise.predict._features import (
     early_lines,
 )
 from segwise.predict._persist import FORMAT, load_model_file, save_model_file
-from segwise.predict._train import TrainedAssigner, default_candidates, train_assigner
+from segwise.predict._train import (
+    TrainedAssigner,
+    cluster_labels,
+    default_candidates,
+    train_assigner,
+)
 
 __all__ = [
     "FEATURE_COLUMNS",
@@ -42,6 +47,7 @@ __all__ = [
     "TimeSplit",
     "TrainedAssigner",
     "build_dataset",
+    "cluster_labels",
     "default_candidates",
     "early_features",
     "early_lines",

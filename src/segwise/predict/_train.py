@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from segwise.pipeline import RFMResult
 
-__all__ = ["TrainedAssigner", "default_candidates", "train_assigner"]
+__all__ = ["TrainedAssigner", "cluster_labels", "default_candidates", "train_assigner"]
 
 
 def default_candidates(
@@ -68,6 +68,33 @@ def default_candidates(
             if other != model:
                 out[other] = SegmentAssigner(other, random_state=random_state)
     return out
+
+
+def cluster_labels(result: RFMResult, *, n_clusters: int | None = None,
+                   random_state: int = 0) -> pd.Series:
+    """Learned segment names per customer (:func:`segwise.segment.segment_customers`).
+
+    Parameters
+    ----------
+    result : RFMResult
+        Output of :func:`segwise.pipeline.run_rfm`.
+    n_clusters : int, optional
+        Number of segments; chosen by the k sweep when omitted.
+    random_state : int, default=0
+        Seed.
+
+    Returns
+    -------
+    pandas.Series
+        ``segment_name`` indexed by customer id, for ``train_assigner(labels=...)``.
+    """
+    from segwise.segment import segment_customers
+
+    seg = segment_customers(result.customers, n_clusters=n_clusters, compare=None, embed=(),
+                            random_state=random_state)
+    a = seg.assignments
+    return pd.Series(a["segment_name"].to_numpy(), index=a["customer_id"].astype(str),
+                     name="segment")
 
 
 def _fingerprint(data: AssignerData) -> str:
