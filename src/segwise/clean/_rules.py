@@ -224,17 +224,6 @@ class CleanedLines:
         return audit
 
 
-def _equals_any(value: ir.StringValue, options: list[str]) -> ir.BooleanValue:
-    """``value IN options`` as a chain of ``=``: DuckDB runs an ``IN`` list as a join.
-
-    The chain evaluates the (upper-cased, trimmed) value once and is about twice as fast.
-    """
-    cond = ibis.literal(False)
-    for option in options:
-        cond |= value == option
-    return cond.fill_null(False)
-
-
 def _starts_with_any(value: ir.StringValue, prefixes: tuple[str, ...]) -> ir.BooleanValue:
     cond = ibis.literal(False)
     for prefix in prefixes:
@@ -266,8 +255,9 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
     order = t.order_id.upper()
     code = t.product_id.strip().upper()
     is_return = (t.quantity < 0) | _starts_with_any(order, rules.cancellation_prefixes)
+    codes = [c.upper() for c in rules.non_product_codes]
     is_product = ~(
-        _equals_any(code, [c.upper() for c in rules.non_product_codes])
+        code.isin(codes).fill_null(False)
         | t.product_id.strip().re_search(rules.non_product_pattern).fill_null(False)
     )
     t = t.mutate(
