@@ -66,10 +66,29 @@ GROUP BY CustomerID
 
 # --- workers: each runs in a fresh process and prints one JSON line -------------------------
 
+def _limit_memory(con: object) -> None:
+    """Apply ``--memory-limit`` (passed down in the environment) to a DuckDB connection."""
+    limit = os.environ.get("BENCH_DUCKDB_MEMORY_LIMIT")
+    if limit:
+        con.execute(f"SET memory_limit = '{limit}'")  # type: ignore[attr-defined]
+
+
 def _worker_segwise(path: str, default_rules: bool) -> dict[str, float]:
+    import segwise.io._readers as readers
     from segwise.clean import CleaningRules
     from segwise.config import SegwiseConfig
     from segwise.pipeline import run_rfm
+
+    if os.environ.get("BENCH_DUCKDB_MEMORY_LIMIT"):
+        # Benchmark only: segwise has no memory setting, so wrap its private connector.
+        connect = readers.duckdb_connection
+
+        def limited():  # type: ignore[no-untyped-def]
+            backend = connect()
+            _limit_memory(backend.con)
+            return backend
+
+        readers.duckdb_connection = limited
 
     t0 = time.perf_counter()
     rules = CleaningRules() if default_rules else CleaningRules(
@@ -87,6 +106,7 @@ def _worker_duckdb(path: str) -> dict[str, float]:
 
     t0 = time.perf_counter()
     con = duckdb.connect()
+    _limit_memory(con)
     source = (f"read_csv('{path}', header=true)" if ".csv" in path
               else f"read_parquet('{path}')")
     c = con.sql(HANDWRITTEN_SQL.format(source=source, as_of=AS_OF)).df()
@@ -216,6 +236,8 @@ def main() -> None:
                     help="skip pandas above this many lines (it holds everything in memory)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--cli-runs", type=int, default=5, help="0 skips the CLI timing")
+    ap.add_argument("--memory-limit", help="DuckDB memory_limit for both segwise and the "
+                    "hand-written query, e.g. 4GB (DuckDB's default: 80%% of RAM)")
     args = ap.parse_args()
     if args.worker:
         tool, path = args.worker
@@ -226,6 +248,9 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, "
           f"load average {os.getloadavg()[0]:.1f}; Python {platform.python_version()}")
+    if args.memory_limit:
+        os.environ["BENCH_DUCKDB_MEMORY_LIMIT"] = args.memory_limit
+        print(f"DuckDB memory_limit = {args.memory_limit}")
     tools = [t for t in args.tools.split(",") if t]
     if args.lines > args.pandas_max_lines and "pandas" in tools:
         tools.remove("pandas")

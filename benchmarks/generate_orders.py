@@ -105,13 +105,12 @@ def _day_weights() -> np.ndarray:
 def make_plan(n_lines: int, rng: np.random.Generator) -> Plan:
     """Draw invoices (time, customer, size) until they hold ``n_lines`` purchase lines."""
     n_inv = max(1, int(n_lines / MEAN_LINES_PER_INVOICE * 1.05) + 16)
-    # Lines per invoice: 1 + geometric, mean ~21, a long right tail as in UCI.
-    sizes = 1 + rng.geometric(1 / MEAN_LINES_PER_INVOICE, size=n_inv).astype(np.int64) - 1
-    sizes = np.maximum(sizes, 1)
+    # Lines per invoice: geometric (>= 1), mean ~21, a long right tail as in UCI.
+    sizes = rng.geometric(1 / MEAN_LINES_PER_INVOICE, size=n_inv).astype(np.int64)
     total = np.cumsum(sizes)
     n_inv = int(np.searchsorted(total, n_lines) + 1)
     while n_inv > len(sizes):  # rare: top up
-        extra = np.maximum(rng.geometric(1 / MEAN_LINES_PER_INVOICE, size=1024), 1)
+        extra = rng.geometric(1 / MEAN_LINES_PER_INVOICE, size=1024)
         sizes = np.concatenate([sizes, extra])
         total = np.cumsum(sizes)
         n_inv = int(np.searchsorted(total, n_lines) + 1)
