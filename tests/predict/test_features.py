@@ -152,3 +152,15 @@ def test_property_later_lines_never_leak(later, n):
     expected = feats(lines(history), window, as_of=as_of)
     got = feats(lines(history + extra), window, as_of=as_of)
     pd.testing.assert_frame_equal(expected, got)
+
+
+def test_category_shares_of_the_window_only():
+    cats = pd.DataFrame({"product_id": ["p1", "p2", "p3", "p9"], "category_id": [0, 1, 0, 1]})
+    df = lines(base_history() + wild_future())
+    f = early_features(ibis.memtable(df), EarlyWindow(3), categories=cats).set_index(
+        "customer_id")
+    # A's first 3 orders: p1 6 + 10, p3 10 (category 0), p2 5 (category 1); p9 comes later.
+    assert f.loc["A", "cat_0"] == pytest.approx(26 / 31)
+    assert f.loc["A", "cat_1"] == pytest.approx(5 / 31)
+    assert f.loc["B", "cat_0"] == pytest.approx(1.0)
+    assert list(f.columns[-2:]) == ["cat_0", "cat_1"]

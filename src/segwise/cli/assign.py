@@ -112,6 +112,9 @@ def train(
         "--labels", help="Training labels: rule-based RFM segments or learned clusters.")] = (
         LabelChoice.rfm
     ),
+    categories: Annotated[bool, typer.Option(
+        "--categories/--no-categories",
+        help="Add the window's spend share per learned product category.")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Train on mature customers, evaluate on customers acquired after a cut-off, save."""
@@ -138,6 +141,7 @@ def train(
             min_history_days=min_history,
             candidates=default_candidates(model.value, smote=smote, compare=compare),
             horizon_days=horizon,
+            product_categories=categories,
             progress=lambda s: status.update(steps.get(s, s)),
         )
     print_report(report, window.describe())

@@ -413,7 +413,8 @@ def model_features(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         scores = scorer.transform(window_rfm)
-    out = early[list(FEATURE_COLUMNS)].copy()
+    extra = [c for c in early.columns if c.startswith("cat_")]  # optional category shares
+    out = early[[*FEATURE_COLUMNS, *extra]].copy()
     out["horizon_days"] = horizon.astype("float64")
     out[["r_score", "f_score", "m_score"]] = scores.astype("float64")
     out["rules_segment"] = assign_segments(scores, segment_map)["segment"].astype("object")
@@ -462,6 +463,7 @@ def build_dataset(
     labels: pd.Series | None = None,
     min_history_days: int = 90,
     early: pd.DataFrame | None = None,
+    categories: pd.DataFrame | None = None,
 ) -> AssignerData:
     """Window features and full-history labels of the mature customers of an RFM run.
 
@@ -482,6 +484,9 @@ def build_dataset(
         Observation needed after the first purchase.
     early : pandas.DataFrame, optional
         Precomputed :func:`early_features` of ``result.cleaned.kept`` for this window.
+    categories : pandas.DataFrame, optional
+        Product categories (``product_id``, ``category_id``): adds the window's spend
+        share per category as features.
 
     Returns
     -------
@@ -492,7 +497,8 @@ def build_dataset(
     customers = result.customers.set_index("customer_id")
     as_of = pd.Timestamp(result.as_of)
     if early is None:
-        early = early_features(result.cleaned.kept, window, as_of=as_of.to_pydatetime())
+        early = early_features(result.cleaned.kept, window, as_of=as_of.to_pydatetime(),
+                               categories=categories)
     early = early.set_index("customer_id", drop=False)
     rfm_labels = labels is None
     if labels is None:

@@ -226,7 +226,11 @@ def _order_table(lines: ir.Table) -> ir.Table:
 
 
 def early_features(
-    kept: ir.Table, window: EarlyWindow | None = None, *, as_of: dt.datetime | None = None
+    kept: ir.Table,
+    window: EarlyWindow | None = None,
+    *,
+    as_of: dt.datetime | None = None,
+    categories: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Early-behaviour features per customer from their first orders or days only.
 
@@ -239,6 +243,10 @@ def early_features(
     as_of : datetime, optional
         End of the observation (to tell whether a day window has closed); the last
         timestamp in ``kept`` when omitted.
+    categories : pandas.DataFrame, optional
+        Product categories (``product_id``, ``category_id``), e.g. from
+        :func:`segwise.features.products.product_categories`: adds ``cat_<id>`` columns,
+        each the category's share of the window's gross purchase spend (0 when none).
 
     Returns
     -------
@@ -269,7 +277,32 @@ def early_features(
     if as_of is None:
         last = kept.ts.max().execute()
         as_of = pd.Timestamp(last).to_pydatetime() if last is not None else dt.datetime.now()
-    return _finish(df, window, pd.Timestamp(as_of))
+    out = _finish(df, window, pd.Timestamp(as_of))
+    if categories is not None:
+        out = _with_category_shares(out, lines, categories)
+    return out
+
+
+def _with_category_shares(
+    out: pd.DataFrame, lines: ir.Table, categories: pd.DataFrame
+) -> pd.DataFrame:
+    """Join each customer's window spend share per product category (``cat_<id>``)."""
+    from segwise.features.products import NON_PRODUCT_ID, category_spend
+
+    if "category" not in categories:  # only ids travel with a saved model
+        categories = categories.assign(category=categories["category_id"].astype(str))
+    long = category_spend(lines, categories)
+    long = long[long["category_id"] != NON_PRODUCT_ID]
+    ids = sorted(int(c) for c in set(categories["category_id"]) if c != NON_PRODUCT_ID)
+    wide = long.pivot_table(index="customer_id", columns="category_id", values="spend",
+                            aggfunc="sum").reindex(columns=ids).fillna(0.0)
+    shares = wide.div(wide.sum(axis=1).where(lambda s: s > 0), axis=0)
+    shares.columns = [f"cat_{c}" for c in ids]
+    attrs = out.attrs
+    out = out.join(shares, on="customer_id")
+    out[list(shares.columns)] = out[list(shares.columns)].fillna(0.0).astype("float64")
+    out.attrs = attrs
+    return out
 
 
 def _finish(df: pd.DataFrame, window: EarlyWindow, as_of: pd.Timestamp) -> pd.DataFrame:

@@ -130,6 +130,14 @@ class TrainedAssigner:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def categories(self) -> pd.DataFrame | None:
+        """Product categories of the optional share features, from the metadata."""
+        cats = self.metadata.get("product_categories")
+        if not cats:
+            return None
+        return pd.DataFrame({"product_id": list(cats), "category_id": list(cats.values())})
+
+    @property
     def segment_map(self) -> SegmentMap | None:
         """The segment map of the rule features, from the metadata."""
         sm = self.metadata.get("segment_map")
@@ -152,8 +160,8 @@ class TrainedAssigner:
         horizon = self.horizon_days if horizon_days is None else int(horizon_days)
         if horizon < 0:
             raise ConfigError(f"horizon_days must be 0 or more, got {horizon}")
-        early = early_features(kept, self.window, as_of=as_of).set_index("customer_id",
-                                                                          drop=False)
+        early = early_features(kept, self.window, as_of=as_of, categories=self.categories)
+        early = early.set_index("customer_id", drop=False)
         label_date = early["window_end"].dt.normalize() + pd.Timedelta(days=horizon)
         X = model_features(early, label_date, self.scorer, self.segment_map)
         return pd.concat([early[["window_end", "window_complete"]], X], axis=1)
@@ -259,6 +267,7 @@ def train_assigner(
     candidates: dict[str, SegmentAssigner] | None = None,
     horizon_days: int = 180,
     refit: bool = True,
+    product_categories: bool = False,
     progress: Any = None,
 ) -> tuple[TrainedAssigner, AssignerReport, AssignerData]:
     """Evaluate on new customers, then fit the chosen assigner on every mature customer.
@@ -288,6 +297,10 @@ def train_assigner(
     refit : bool, default=True
         Refit the chosen model on all mature customers (train and test) for use;
         otherwise keep the one fitted on the training customers.
+    product_categories : bool, default=False
+        Learn product categories from the descriptions
+        (:func:`segwise.features.products.product_categories`) and add each customer's
+        window spend share per category as features.
     progress : callable, optional
         Called with the name of each step.
 
@@ -306,7 +319,13 @@ def train_assigner(
 
     say = progress or (lambda step: None)
     say("features")
-    data = build_dataset(result, window, labels=labels, min_history_days=min_history_days)
+    categories = None
+    if product_categories:
+        from segwise.features.products import product_categories as learn_categories
+
+        categories = learn_categories(result.cleaned.kept)[["product_id", "category_id"]]
+    data = build_dataset(result, window, labels=labels, min_history_days=min_history_days,
+                         categories=categories)
     split = time_split(data.acquired, cutoff=cutoff, n_test=n_test)
     candidates = candidates or default_candidates()
     say("evaluate")
@@ -333,7 +352,11 @@ def train_assigner(
             "fitted_on": "all mature customers" if refit else "training customers",
             "fingerprint_sha256": _fingerprint(data),
         },
-        "estimator_params": {k: v for k, v in est.get_params().items()},
+        "estimator_params": dict(est.get_params()),
+        "product_categories": None if categories is None else {
+            str(p): int(c) for p, c in zip(categories["product_id"], categories["category_id"],
+                                           strict=True)
+        },
         "metrics": report.to_dict(),
         "segment_map": {
             "patterns": {k: list(v) for k, v in sm.patterns.items()},
