@@ -88,8 +88,16 @@ MasterOpt = Annotated[
 ]
 
 
-def run_with_progress(source: Path, **kwargs: object) -> RFMResult:
-    """Run the RFM pipeline with a spinner naming the current step."""
+def run_with_progress(
+    source: Path,
+    *,
+    config: Path | None = None,
+    as_of: dt.datetime | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+) -> RFMResult:
+    """Run the RFM pipeline from the shared options, with a spinner naming each step."""
+    from segwise.config import load_config
     from segwise.pipeline import run_rfm
 
     labels = {
@@ -101,6 +109,9 @@ def run_with_progress(source: Path, **kwargs: object) -> RFMResult:
     with console.status("Starting", spinner="dots") as status:
         return run_rfm(
             source,
+            config=load_config(config),
+            as_of=as_of.date() if as_of else None,
+            engine=str(engine),
+            spark_master=spark_master,
             progress=lambda step: status.update(labels.get(step, step)),
-            **kwargs,  # type: ignore[arg-type]
         )

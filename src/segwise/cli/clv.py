@@ -99,15 +99,13 @@ def clv(
     a holdout, the calibration/holdout and tracking tables) go to CSV files beside OUTPUT.
     """
     from segwise.clv import PURCHASE_MODELS, customer_value, parse_horizon, value_by_segment
-    from segwise.config import load_config
     from segwise.pipeline import write_table
 
     # Typos fail now, not after the data are read.
     parse_horizon(horizon, unit)
     if model not in PURCHASE_MODELS:
         raise ConfigError(f"--model {model!r}: choose one of {', '.join(PURCHASE_MODELS)}")
-    rfm = run_with_progress(input, config=load_config(config), engine=engine.value,
-                            spark_master=spark_master)
+    rfm = run_with_progress(input, config=config, engine=engine, spark_master=spark_master)
     with console.status("Fitting the purchase and spend models", spinner="dots"), \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)

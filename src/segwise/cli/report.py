@@ -89,14 +89,8 @@ def report(
     spark_master: MasterOpt = None,
 ) -> None:
     """Write a self-contained report of the data, the cleaning and the segments."""
-    from segwise.config import load_config
-
     result = run_with_progress(
-        input,
-        config=load_config(config),
-        as_of=as_of.date() if as_of else None,
-        engine=engine.value,
-        spark_master=spark_master,
+        input, config=config, as_of=as_of, engine=engine, spark_master=spark_master
     )
     write_report_with_progress(
         result,

@@ -67,14 +67,8 @@ def rfm(
     spark_master: MasterOpt = None,
 ) -> None:
     """Compute recency, frequency, monetary value, scores and named segments per customer."""
-    from segwise.config import load_config
-
     result = run_with_progress(
-        input,
-        config=load_config(config),
-        as_of=as_of.date() if as_of else None,
-        engine=engine.value,
-        spark_master=spark_master,
+        input, config=config, as_of=as_of, engine=engine, spark_master=spark_master
     )
     print_result(result)
     for path in result.write(output):

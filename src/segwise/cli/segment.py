@@ -137,7 +137,6 @@ def segment(
     """Learn customer segments: sweep k, compare models, profile, name and embed them."""
     import pandas as pd
 
-    from segwise.config import load_config
     from segwise.exceptions import InputError
     from segwise.segment import segment_customers
 
@@ -150,8 +149,7 @@ def segment(
     else:
 
         table = run_with_progress(
-            input, config=load_config(config), as_of=as_of.date() if as_of else None,
-            engine=engine.value, spark_master=spark_master,
+            input, config=config, as_of=as_of, engine=engine, spark_master=spark_master
         ).customers
     with console.status("Starting", spinner="dots") as status:
         result = segment_customers(
