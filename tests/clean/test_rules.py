@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segwise.clean import CleaningRules, clean_transactions
+from segwise.clean._rules import _weighted_median
 from segwise.exceptions import ConfigError
 from segwise.io import load_transactions
 from segwise.pipeline import run_rfm
@@ -193,3 +195,16 @@ def test_row_order_never_changes_the_result_and_the_audit_reconciles(
         results.append((audit, kept.sort_values(list(kept.columns), ignore_index=True)))
     pd.testing.assert_frame_equal(results[0][0], results[1][0])
     pd.testing.assert_frame_equal(results[0][1], results[1][1])
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(-50, 50, allow_nan=False), st.integers(1, 20)), min_size=1, max_size=40
+    )
+)
+def test_outlier_median_from_the_histogram_equals_the_median_of_all_lines(
+    pairs: list[tuple[float, int]],
+) -> None:
+    values = np.array([v for v, _ in pairs])
+    counts = np.array([c for _, c in pairs])
+    assert _weighted_median(values, counts) == pytest.approx(np.median(np.repeat(values, counts)))

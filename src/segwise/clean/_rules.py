@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from segwise._expr import exact_money
@@ -285,23 +286,32 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
     return CleanedLines(t, tx.n_input, tx.n_quarantined, rules, stats)
 
 
+def _weighted_median(values: np.ndarray, counts: np.ndarray) -> float:
+    """Median of ``values`` repeated ``counts`` times, halfway between the middle two."""
+    order = np.argsort(values, kind="stable")
+    values, cum = values[order], np.cumsum(counts[order])
+    total = int(cum[-1])
+    lower = values[np.searchsorted(cum, (total - 1) // 2, side="right")]
+    upper = values[np.searchsorted(cum, total // 2, side="right")]
+    return float((lower + upper) / 2)
+
+
 def _flag_outliers(t: ir.Table, max_z: float) -> tuple[ir.Table, dict[str, float]]:
     """Flag lines whose log |quantity| lies more than ``max_z`` robust SDs from the median."""
-    log_q = t.quantity.abs().ln()
-    base = t.filter(t._reason.isnull() & (t.quantity > 0)).mutate(lq=log_q)
-    # The median of distinct lines is what the MAD is centred on. One query: with the centre
-    # as a scalar subquery the engine deduplicates the lines once, not once per statistic.
-    centre = base.lq.median()
-    row = base.aggregate(
-        median=centre, mad=(base.lq - centre.as_scalar()).abs().median()
-    ).to_pyarrow()
-    median, mad = row["median"][0].as_py(), row["mad"][0].as_py()
-    if median is None or pd.isna(median):
+    base = t.filter(t._reason.isnull() & (t.quantity > 0))
+    # Median and MAD come from the small quantity -> lines histogram: one grouped scan, and
+    # exact arithmetic in NumPy, so every engine finds the same threshold.
+    hist = base.group_by("quantity").aggregate(n=base.count()).to_pandas()
+    if hist.empty:
         return t, {}
-    stats = {"median_log_quantity": float(median), "mad_log_quantity": float(mad or 0.0)}
+    log_q = np.log(hist["quantity"].to_numpy(dtype="float64"))
+    counts = hist["n"].to_numpy(dtype="int64")
+    median = _weighted_median(log_q, counts)
+    mad = _weighted_median(np.abs(log_q - median), counts)
+    stats = {"median_log_quantity": median, "mad_log_quantity": mad}
     if not mad:
         # Over half the lines share one quantity: no spread to measure against.
         return t, stats
-    z = (log_q - float(median)) / (1.4826 * float(mad))
+    z = (t.quantity.abs().ln() - median) / (1.4826 * mad)
     outlier = t._reason.isnull() & (t.quantity != 0) & (z > max_z)
     return t.mutate(_reason=ibis.ifelse(outlier, "extreme_outlier", t._reason)), stats
