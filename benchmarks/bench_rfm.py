@@ -74,21 +74,13 @@ def _limit_memory(con: object) -> None:
 
 
 def _worker_segwise(path: str, default_rules: bool) -> dict[str, float]:
-    import segwise.io._readers as readers
     from segwise.clean import CleaningRules
     from segwise.config import SegwiseConfig
     from segwise.pipeline import run_rfm
 
-    if os.environ.get("BENCH_DUCKDB_MEMORY_LIMIT"):
-        # Benchmark only: segwise has no memory setting, so wrap its private connector.
-        connect = readers.duckdb_connection
-
-        def limited():  # type: ignore[no-untyped-def]
-            backend = connect()
-            _limit_memory(backend.con)
-            return backend
-
-        readers.duckdb_connection = limited
+    limit = os.environ.get("BENCH_DUCKDB_MEMORY_LIMIT")
+    if limit:
+        os.environ["SEGWISE_DUCKDB_MEMORY_LIMIT"] = limit
 
     t0 = time.perf_counter()
     rules = CleaningRules() if default_rules else CleaningRules(

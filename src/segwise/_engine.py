@@ -7,6 +7,7 @@ and runs the very same expressions, in ``local[*]`` mode or against any master U
 from __future__ import annotations
 
 import functools
+import os
 from typing import TYPE_CHECKING, Literal
 
 import ibis
@@ -17,7 +18,10 @@ if TYPE_CHECKING:
     from ibis.backends.duckdb import Backend as DuckDBBackend
     from ibis.backends.sql import SQLBackend
 
-__all__ = ["ENGINES", "Engine", "connect", "duckdb_connection"]
+__all__ = ["ENGINES", "MEMORY_LIMIT_ENV", "Engine", "connect", "duckdb_connection"]
+
+#: Environment variable with DuckDB's memory limit, e.g. ``4GB``.
+MEMORY_LIMIT_ENV = "SEGWISE_DUCKDB_MEMORY_LIMIT"
 
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
@@ -26,12 +30,16 @@ ENGINES: tuple[str, ...] = ("duckdb", "spark")
 def duckdb_connection() -> DuckDBBackend:
     """Return a fresh in-memory DuckDB backend.
 
+    ``SEGWISE_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``) caps DuckDB's memory; above it DuckDB
+    spills to disk. Unset, DuckDB takes up to 80 % of RAM.
+
     Returns
     -------
     ibis.backends.duckdb.Backend
         An embedded DuckDB connection; every load gets its own so runs never share state.
     """
-    return ibis.duckdb.connect()
+    limit = os.environ.get(MEMORY_LIMIT_ENV)
+    return ibis.duckdb.connect(memory_limit=limit) if limit else ibis.duckdb.connect()
 
 
 @functools.cache
