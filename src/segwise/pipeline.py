@@ -9,7 +9,9 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from segwise.clean import CleanedLines, clean_transactions
@@ -17,7 +19,10 @@ from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError, InputError
 from segwise.features.rfm import customer_aggregates, finish_rfm
 from segwise.io import load_transactions
-from segwise.segment.rfm import RFMScorer, assign_segments
+from segwise.segment.rfm import assign_segments, fit_bin_edges, score_with_edges
+
+if TYPE_CHECKING:
+    from segwise.segment._scorer import RFMScorer
 
 __all__ = ["RFMResult", "run_rfm", "write_database", "write_table"]
 
@@ -42,8 +47,8 @@ class RFMResult:
         Reference date of recency.
     cleaned : CleanedLines
         The cleaned lines, for further features (products, CLV).
-    scorer : RFMScorer
-        The fitted scorer, to score new customers on the same scale.
+    bin_edges : dict of str to ndarray
+        The learned score edges; :attr:`scorer` wraps them as a fitted estimator.
     config : SegwiseConfig
         The configuration used.
     """
@@ -53,8 +58,15 @@ class RFMResult:
     quarantine: pd.DataFrame
     as_of: dt.date
     cleaned: CleanedLines
-    scorer: RFMScorer
+    bin_edges: dict[str, np.ndarray]
     config: SegwiseConfig = field(repr=False)
+
+    @property
+    def scorer(self) -> RFMScorer:
+        """The fitted :class:`~segwise.segment.RFMScorer`, to score new customers alike."""
+        from segwise.segment._scorer import RFMScorer
+
+        return RFMScorer.from_edges(self.bin_edges)
 
     def segment_summary(self) -> pd.DataFrame:
         """Per segment: customers, share of customers and of revenue, median R, F and M.
@@ -224,8 +236,9 @@ def run_rfm(
             + "). Fix: check the [columns] mapping and the [cleaning] rules"
         )
     progress("score")
-    scorer = RFMScorer().fit(rfm)
-    scores = scorer.transform(rfm)
+    # The plain functions behind RFMScorer: the estimator class would import scikit-learn.
+    edges = fit_bin_edges(rfm)
+    scores = score_with_edges(rfm, edges)
     customers = pd.concat([rfm, scores, assign_segments(scores, config.segments)], axis=1)
     customers.attrs["as_of"] = rfm.attrs["as_of"]
     return RFMResult(
@@ -234,6 +247,6 @@ def run_rfm(
         quarantine=tx.quarantine,
         as_of=dt.date.fromisoformat(rfm.attrs["as_of"]),
         cleaned=cleaned,
-        scorer=scorer,
+        bin_edges=edges,
         config=config,
     )

@@ -36,8 +36,10 @@ __all__ = ["FORMAT", "load_model_file", "save_model_file"]
 #: Format tag of segwise assigner files.
 FORMAT = "segwise-assigner/1"
 _META = "segwise.json"
-_ALLOWED_PREFIXES = ("sklearn.", "imblearn.", "segwise.predict.", "segwise.segment.rfm.")
-_ALLOWED_EXACT = frozenset({"numpy.arcsinh", "functools.partial"})
+_ALLOWED_PREFIXES = ("sklearn.", "imblearn.", "segwise.predict.")
+_ALLOWED_EXACT = frozenset(
+    {"numpy.arcsinh", "functools.partial", "segwise.segment._scorer.RFMScorer"}
+)
 
 
 def _allowed(type_name: str) -> bool:

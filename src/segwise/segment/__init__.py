@@ -1,7 +1,7 @@
 """Segments: rule-based RFM segments, and learned clusterings.
 
-The clustering names load on first use: they pull in scikit-learn's cluster module, MiniSom
-and UMAP (numba), which the RFM-only path (``segwise rfm``) must not pay for at start-up.
+The estimators load on first use: they pull in scikit-learn (and for clustering MiniSom and
+UMAP with numba), which the RFM-only path (``segwise rfm``) must not pay for at start-up.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from segwise.segment.rfm import (
     DEFAULT_ACTIONS,
     DEFAULT_SEGMENT_MAP,
-    RFMScorer,
     SegmentMap,
     assign_segments,
     fm_score,
@@ -21,6 +20,7 @@ from segwise.segment.rfm import (
 if TYPE_CHECKING:
     from segwise.segment._cluster import ALGORITHMS, Segmenter, signed_log1p
     from segwise.segment._embed import EMBEDDINGS, embed_2d, embed_customers
+    from segwise.segment._scorer import RFMScorer
     from segwise.segment._selection import (
         DEFAULT_FEATURES,
         DEFAULT_MODELS,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
+    "RFMScorer": "_scorer",
     "ALGORITHMS": "_cluster",
     "Segmenter": "_cluster",
     "signed_log1p": "_cluster",

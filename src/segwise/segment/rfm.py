@@ -17,22 +17,41 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
 from segwise.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from segwise.segment._scorer import RFMScorer
 
 __all__ = [
     "DEFAULT_ACTIONS",
     "DEFAULT_SEGMENT_MAP",
+    "RFM_SCORE_COLUMNS",
     "RFMScorer",
     "SegmentMap",
     "assign_segments",
+    "check_rfm_table",
+    "fit_bin_edges",
     "fm_score",
+    "score_with_edges",
 ]
+
+#: Default recency, frequency and monetary column names.
+RFM_SCORE_COLUMNS: tuple[str, str, str] = ("recency_days", "frequency", "monetary")
+
+
+def __getattr__(name: str) -> Any:
+    # RFMScorer is a scikit-learn estimator; importing scikit-learn costs seconds, which the
+    # RFM command does not need, so the class loads on first use.
+    if name == "RFMScorer":
+        from segwise.segment._scorer import RFMScorer
+
+        return RFMScorer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: Segment -> patterns over the two-digit key "<R><FM>" (R and FM scores, 1 to 5).
 DEFAULT_SEGMENT_MAP: dict[str, tuple[str, ...]] = {
@@ -138,114 +157,82 @@ class SegmentMap:
         return out
 
 
-class RFMScorer(TransformerMixin, BaseEstimator):
-    """Quantile scores 1 to 5 for recency, frequency and monetary value.
+def check_rfm_table(
+    X: pd.DataFrame, columns: tuple[str, str, str] = RFM_SCORE_COLUMNS
+) -> dict[str, np.ndarray]:
+    """Return the recency, frequency and monetary columns as finite float arrays.
 
-    Bin edges are the ``1/n_bins ... (n_bins-1)/n_bins`` quantiles of each column learned
-    in :meth:`fit`. A value's bin is the number of edges strictly below it, so equal
-    values always share a score; when ties make edges coincide (most customers buy once)
-    some scores stay unused and a warning says so. Recency is inverted: recent is 5.
-
-    Parameters
-    ----------
-    n_bins : int, default=5
-        Number of score levels.
-    recency_col, frequency_col, monetary_col : str
-        Column names in the input DataFrame.
-
-    Attributes
-    ----------
-    bin_edges_ : dict of str to ndarray of shape (n_bins - 1,)
-        Learned edges per column.
-    n_features_in_ : int
-        Always 3.
+    Raises
+    ------
+    ConfigError
+        If a column is missing or holds missing or infinite values.
     """
+    missing = [c for c in columns if c not in X]
+    if missing:
+        raise ConfigError(f"RFM table lacks column(s) {', '.join(missing)}")
+    values = {c: np.asarray(X[c], dtype="float64") for c in columns}
+    for c, v in values.items():
+        if not np.isfinite(v).all():
+            raise ConfigError(f"column {c} has missing or infinite values")
+    return values
 
-    def __init__(
-        self,
-        n_bins: int = 5,
-        *,
-        recency_col: str = "recency_days",
-        frequency_col: str = "frequency",
-        monetary_col: str = "monetary",
-    ) -> None:
-        self.n_bins = n_bins
-        self.recency_col = recency_col
-        self.frequency_col = frequency_col
-        self.monetary_col = monetary_col
 
-    def _columns(self) -> list[str]:
-        return [self.recency_col, self.frequency_col, self.monetary_col]
+def fit_bin_edges(
+    X: pd.DataFrame, n_bins: int = 5, columns: tuple[str, str, str] = RFM_SCORE_COLUMNS
+) -> dict[str, np.ndarray]:
+    """Learn quantile bin edges per column: the core of :class:`RFMScorer`.
 
-    def _values(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        missing = [c for c in self._columns() if c not in X]
-        if missing:
-            raise ConfigError(f"RFM table lacks column(s) {', '.join(missing)}")
-        values = {c: np.asarray(X[c], dtype="float64") for c in self._columns()}
-        for c, v in values.items():
-            if not np.isfinite(v).all():
-                raise ConfigError(f"column {c} has missing or infinite values")
-        return values
+    The edges are the ``1/n_bins ... (n_bins-1)/n_bins`` quantiles; when ties make edges
+    coincide (most customers buy once) some scores stay unused and a warning says so.
 
-    def fit(self, X: pd.DataFrame, y: object = None) -> RFMScorer:
-        """Learn the bin edges.
+    Raises
+    ------
+    ConfigError
+        If ``n_bins`` is below 2, the table is empty, or a column is unusable.
+    """
+    if not isinstance(n_bins, int) or n_bins < 2:
+        raise ConfigError(f"n_bins must be an integer of at least 2, got {n_bins!r}")
+    values = check_rfm_table(X, columns)
+    if len(X) == 0:
+        raise ConfigError("cannot score an empty customer table")
+    qs = np.arange(1, n_bins) / n_bins
+    edges = {c: np.quantile(v, qs) for c, v in values.items()}
+    collapsed = [c for c, e in edges.items() if len(np.unique(e)) < len(e)]
+    if collapsed:
+        warnings.warn(
+            f"quantile bins collapse for {', '.join(collapsed)} (many tied values): "
+            "some scores are unused",
+            UserWarning,
+            stacklevel=3,
+        )
+    return edges
 
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            One row per customer with the recency, frequency and monetary columns.
-        y : ignored
 
-        Returns
-        -------
-        RFMScorer
-            The fitted scorer.
-        """
-        if not isinstance(self.n_bins, int) or self.n_bins < 2:
-            raise ConfigError(f"n_bins must be an integer of at least 2, got {self.n_bins!r}")
-        values = self._values(X)
-        if len(X) == 0:
-            raise ConfigError("cannot score an empty customer table")
-        qs = np.arange(1, self.n_bins) / self.n_bins
-        self.bin_edges_ = {c: np.quantile(v, qs) for c, v in values.items()}
-        collapsed = [c for c, e in self.bin_edges_.items() if len(np.unique(e)) < len(e)]
-        if collapsed:
-            warnings.warn(
-                f"quantile bins collapse for {', '.join(collapsed)} (many tied values): "
-                "some scores are unused",
-                UserWarning,
-                stacklevel=2,
-            )
-        self.n_features_in_ = 3
-        return self
+def score_with_edges(
+    X: pd.DataFrame,
+    edges: Mapping[str, np.ndarray],
+    n_bins: int = 5,
+    columns: tuple[str, str, str] = RFM_SCORE_COLUMNS,
+) -> pd.DataFrame:
+    """Score customers on learned edges: ``r_score``, ``f_score``, ``m_score``.
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Score customers on the learned scale.
+    A value's bin is the number of edges strictly below it, so equal values always share
+    a score. Recency is inverted: recent is ``n_bins``.
+    """
+    values = check_rfm_table(X, columns)
+    recency, frequency, monetary = columns
 
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            One row per customer with the recency, frequency and monetary columns.
+    def bins(col: str) -> np.ndarray:
+        return np.searchsorted(edges[col], values[col], side="left")
 
-        Returns
-        -------
-        pandas.DataFrame
-            ``r_score``, ``f_score``, ``m_score`` (int, 1 to ``n_bins``), same index as X.
-        """
-        check_is_fitted(self, "bin_edges_")
-        values = self._values(X)
-
-        def bins(col: str) -> np.ndarray:
-            return np.searchsorted(self.bin_edges_[col], values[col], side="left")
-
-        return pd.DataFrame(
-            {
-                "r_score": self.n_bins - bins(self.recency_col),
-                "f_score": bins(self.frequency_col) + 1,
-                "m_score": bins(self.monetary_col) + 1,
-            },
-            index=X.index,
-        ).astype("int64")
+    return pd.DataFrame(
+        {
+            "r_score": n_bins - bins(recency),
+            "f_score": bins(frequency) + 1,
+            "m_score": bins(monetary) + 1,
+        },
+        index=X.index,
+    ).astype("int64")
 
 
 def assign_segments(
