@@ -39,12 +39,14 @@ from segwise.predict._features import (
     EarlyWindow,
     early_features,
 )
+from segwise.predict._labels import DEFAULT_HORIZON_DAYS, horizon_labels
 from segwise.segment.rfm import RFMScorer, SegmentMap, assign_segments
 
 if TYPE_CHECKING:
     from segwise.pipeline import RFMResult
 
 __all__ = [
+    "LABELS",
     "MODELS",
     "OTHER",
     "RULE_FEATURES",
@@ -64,6 +66,8 @@ MODELS: tuple[str, ...] = ("hgb", "random_forest", "logistic")
 RULE_FEATURES: tuple[str, ...] = ("horizon_days", "r_score", "f_score", "m_score", "rules_segment")
 #: Label given to segments too rare in the training customers to learn.
 OTHER = "Other"
+#: Which RFM segment is the label: at a fixed horizon after the window, or at the reference date.
+LABELS: tuple[str, ...] = ("horizon", "full_history")
 
 
 def _is_categorical(s: pd.Series) -> bool:
@@ -423,7 +427,7 @@ def model_features(
 
 @dataclass
 class AssignerData:
-    """Mature customers with their window features and labels.
+    """Eligible customers with their window features and labels.
 
     Attributes
     ----------
@@ -439,11 +443,16 @@ class AssignerData:
     window : EarlyWindow
         The window.
     as_of : pandas.Timestamp
-        Date of the labels.
+        End of observation (the RFM reference date).
     n_customers : int
-        Customers before the maturity filter.
+        Customers with at least one order, before the eligibility filter.
     min_history_days : int
-        The maturity threshold used.
+        The maturity threshold used (full-history and custom labels only).
+    label : {"horizon", "full_history", "custom"}
+        What the labels are: the RFM segment ``horizon_days`` after the window closed, the
+        full-history RFM segment, or labels given by the caller.
+    horizon_days : int or None
+        The fixed horizon of ``"horizon"`` labels; None otherwise.
     """
 
     X: pd.DataFrame
@@ -454,6 +463,21 @@ class AssignerData:
     as_of: pd.Timestamp
     n_customers: int
     min_history_days: int
+    label: str = "full_history"
+    horizon_days: int | None = None
+
+
+def resolve_label(label: str | None, labels: pd.Series | None) -> str:
+    """Check the label kind against custom labels; the default depends on them."""
+    if labels is not None:
+        if label not in (None, "full_history", "custom"):
+            raise ConfigError(f"custom labels are taken as given; label={label!r} does not "
+                              "apply to them. Fix: leave label unset")
+        return "custom"
+    label = label or "horizon"
+    if label not in LABELS:
+        raise ConfigError(f"label must be one of {', '.join(LABELS)}, got {label!r}")
+    return label
 
 
 def build_dataset(
@@ -461,16 +485,23 @@ def build_dataset(
     window: EarlyWindow | None = None,
     *,
     labels: pd.Series | None = None,
+    label: str | None = None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
     min_history_days: int = 90,
     early: pd.DataFrame | None = None,
     categories: pd.DataFrame | None = None,
 ) -> AssignerData:
-    """Window features and full-history labels of the mature customers of an RFM run.
+    """Window features and labels of the eligible customers of an RFM run.
 
-    A customer is *mature* when (a) their window is complete (they reached ``n_orders``
-    orders, or ``n_days`` days have passed) and (b) their first purchase is at least
-    ``min_history_days`` before the label date, so the full-history label reflects more
-    than the window itself.
+    With ``label="horizon"`` (the default) the label is the RFM segment ``horizon_days``
+    after the customer's window closed (:func:`~segwise.predict.horizon_labels`), and a
+    customer is *eligible* when their window is complete and that date has been observed
+    (window end + ``horizon_days`` on or before the reference date). Every customer is
+    then asked the same question, and ``horizon_days`` is the same for all of them.
+
+    With ``label="full_history"`` or custom ``labels``, the label is taken at the
+    reference date and a customer is eligible when (a) their window is complete and (b)
+    their first purchase is at least ``min_history_days`` before the reference date.
 
     Parameters
     ----------
@@ -479,9 +510,14 @@ def build_dataset(
     window : EarlyWindow, optional
         The window; the first 3 orders when omitted.
     labels : pandas.Series, optional
-        Label per customer id (any segmentation); the RFM ``segment`` when omitted.
+        Label per customer id (any segmentation, e.g. learned clusters), taken as given.
+    label : {"horizon", "full_history"}, optional
+        Which RFM segment is the label when ``labels`` is omitted; ``"horizon"`` by
+        default.
+    horizon_days : int, default=90
+        Days after the window closed that ``"horizon"`` labels are taken.
     min_history_days : int, default=90
-        Observation needed after the first purchase.
+        Observation needed after the first purchase (full-history and custom labels).
     early : pandas.DataFrame, optional
         Precomputed :func:`early_features` of ``result.cleaned.kept`` for this window.
     categories : pandas.DataFrame, optional
@@ -494,38 +530,50 @@ def build_dataset(
         Features, labels, acquisition dates and the rules-only predictions.
     """
     window = window or EarlyWindow()
-    customers = result.customers.set_index("customer_id")
+    kind = resolve_label(label, labels)
     as_of = pd.Timestamp(result.as_of)
     if early is None:
         early = early_features(result.cleaned.kept, window, as_of=as_of.to_pydatetime(),
                                categories=categories)
     early = early.set_index("customer_id", drop=False)
-    rfm_labels = labels is None
-    if labels is None:
-        labels = customers["segment"]
-    labels = labels.dropna()
-    labels.index = labels.index.astype(str)
-    mature = early["window_complete"] & (
-        early["first_purchase"].dt.normalize() <= as_of - pd.Timedelta(days=min_history_days)
-    )
-    ids = early.index[mature].intersection(labels.index)
+    if kind == "horizon":
+        target = horizon_labels(result.cleaned.kept, window, horizon_days, result.bin_edges,
+                                result.config.segments)["segment"]
+        label_date: pd.Series | pd.Timestamp = (
+            early["window_end"].dt.normalize() + pd.Timedelta(days=horizon_days)
+        )
+        eligible = early["window_complete"] & (label_date <= as_of)
+        why = f"and {horizon_days} days observed after it. Fix: use a shorter --horizon"
+    else:
+        target = result.customers.set_index("customer_id")["segment"] if labels is None \
+            else labels
+        label_date = as_of
+        eligible = early["window_complete"] & (
+            early["first_purchase"].dt.normalize() <= as_of - pd.Timedelta(days=min_history_days)
+        )
+        why = (f"and {min_history_days} days of history with a label. Fix: use a shorter "
+               "window or a smaller --min-history")
+    target = target.dropna()
+    target.index = target.index.astype(str)
+    ids = early.index[eligible].intersection(target.index)
     if len(ids) == 0:
         raise InputError(
-            f"no mature customer: none has a complete window ({window.describe()}) and "
-            f"{min_history_days} days of history with a label. Fix: use a shorter window "
-            "or a smaller --min-history"
+            f"no eligible customer: none has a complete window ({window.describe()}) {why}"
         )
     e = early.loc[ids]
-    X = model_features(e, as_of, result.scorer, result.config.segments)
+    dates = label_date.loc[ids] if isinstance(label_date, pd.Series) else label_date
+    X = model_features(e, dates, result.scorer, result.config.segments)
     return AssignerData(
         X=X,
-        y=labels.loc[ids].astype(str),
+        y=target.loc[ids].astype(str),
         acquired=e["first_purchase"],
-        rules=X["rules_segment"] if rfm_labels else None,
+        rules=X["rules_segment"] if kind != "custom" else None,
         window=window,
         as_of=as_of,
         n_customers=len(early),
         min_history_days=min_history_days,
+        label=kind,
+        horizon_days=horizon_days if kind == "horizon" else None,
     )
 
 

@@ -22,8 +22,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from segwise.exceptions import ConfigError
 from segwise._expr import exact_money
+from segwise.exceptions import ConfigError
 from segwise.predict._features import EarlyWindow, early_lines
 from segwise.segment.rfm import SegmentMap, assign_segments, score_with_edges
 
