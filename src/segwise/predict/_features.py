@@ -203,7 +203,8 @@ def _aggregates(lines: ir.Table) -> dict[str, Any]:
         "net_spend": revenue.sum(),
         "n_return_lines": lines.count(where=lines.is_return),
         "units": lines.quantity.sum(where=purchase),
-        "avg_unit_price": lines.unit_price.mean(where=purchase),
+        # An exact sum: a floating mean depends on the order the engine adds rows in.
+        "unit_price_sum": exact_money(lines.unit_price).sum(where=purchase),
         "bulk_lines": lines.count(where=purchase & (lines.quantity >= BULK_QUANTITY)),
         # The first order's country: customers rarely change it, and min() is deterministic.
         "country": lines.country.min(where=lines.order_rank == 1),
@@ -317,6 +318,9 @@ def _finish(df: pd.DataFrame, window: EarlyWindow, as_of: pd.Timestamp) -> pd.Da
     df["avg_order_value"] = (df["gross_spend"] / n).round(6)
     df["avg_lines_per_order"] = df["n_lines"].astype("float64") / n
     df["avg_units_per_order"] = df["units"].astype("float64") / n
+    df["avg_unit_price"] = (
+        df["unit_price_sum"].astype("float64") / df["n_lines"].clip(lower=1)
+    ).round(6)
     df["bulk_line_share"] = df["bulk_lines"].astype("float64") / df["n_lines"].clip(lower=1)
     df["span_days"] = (df["last_order"] - df["first_purchase"]).dt.total_seconds() / 86400.0
     # One order has no gap: 0 keeps the column finite for every model.
