@@ -37,6 +37,21 @@ class LabelChoice(StrEnum):
     cluster = "cluster"
 
 
+class LabelDate(StrEnum):
+    """When the RFM segment that is the label is taken."""
+
+    horizon = "horizon"
+    full_history = "full-history"
+
+
+class Calibration(StrEnum):
+    """Probability calibration of the chosen model."""
+
+    none = "none"
+    isotonic = "isotonic"
+    sigmoid = "sigmoid"
+
+
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML config (columns, read, cleaning, ...).")
 ]
@@ -99,25 +114,31 @@ def train(
     ] = None,
     test_size: Annotated[int, typer.Option("--test-size",
                                            help="New customers to test on.")] = 300,
-    min_history: Annotated[int, typer.Option("--min-history", help="Days of history after "
-                                             "the first purchase a customer needs.")] = 90,
+    min_history: Annotated[int, typer.Option(
+        "--min-history", help="Days of history after the first purchase a customer needs "
+        "(full-history and cluster labels).")] = 90,
     model: Annotated[ModelChoice, typer.Option("--model", help="Classifier.")] = ModelChoice.hgb,
     smote: Annotated[bool, typer.Option("--smote/--no-smote",
                                         help="Oversample rare segments with SMOTE.")] = False,
+    calibration: Annotated[Calibration, typer.Option(
+        "--calibration", help="Calibrate the chosen model's probabilities.")] = Calibration.none,
     compare: Annotated[bool, typer.Option("--compare/--no-compare",
                                           help="Also evaluate the other models.")] = True,
-    horizon: Annotated[int, typer.Option("--horizon", help="Default days after the window "
-                                         "the assigned segment is for.")] = 180,
+    horizon: Annotated[int, typer.Option("--horizon", help="Days after the window the "
+                                         "segment is for (label date and default).")] = 90,
     labels: Annotated[LabelChoice, typer.Option(
         "--labels", help="Training labels: rule-based RFM segments or learned clusters.")] = (
         LabelChoice.rfm
     ),
+    label: Annotated[LabelDate | None, typer.Option(
+        "--label", help="RFM label taken --horizon days after the window (default for rfm) "
+        "or from the full history (always for cluster).")] = None,
     categories: Annotated[bool, typer.Option(
         "--categories/--no-categories",
         help="Add the window's spend share per learned product category.")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Train on mature customers, evaluate on customers acquired after a cut-off, save."""
+    """Train on known customers, evaluate on customers acquired after a cut-off, save."""
     from segwise.config import load_config
     from segwise.pipeline import run_rfm
     from segwise.predict import EarlyWindow, cluster_labels, default_candidates, train_assigner
@@ -128,6 +149,7 @@ def train(
     with console.status("Reading and cleaning", spinner="dots") as status:
         result = run_rfm(input, config=load_config(config))
         target = None
+        label_date = None if label is None else label.value.replace("-", "_")
         if labels is LabelChoice.cluster:
             status.update("Learning cluster segments for the labels")
             target = cluster_labels(result)
@@ -135,16 +157,22 @@ def train(
             result,
             window=window,
             labels=target,
+            label=label_date,
             label_name=labels.value,
             cutoff=cutoff,
             n_test=test_size,
             min_history_days=min_history,
-            candidates=default_candidates(model.value, smote=smote, compare=compare),
+            candidates=default_candidates(
+                model.value, smote=smote, compare=compare,
+                calibration=None if calibration is Calibration.none else calibration.value,
+            ),
             horizon_days=horizon,
             product_categories=categories,
             progress=lambda s: status.update(steps.get(s, s)),
         )
-    print_report(report, window.describe())
+    what = (f"RFM segment {horizon} days after the window" if trained.label == "horizon"
+            else f"{labels.value} segment at the reference date")
+    print_report(report, f"{window.describe()}; label: {what}")
     if output is not None:
         path = trained.save(output)
         console.print(f"wrote {path}")
@@ -157,8 +185,9 @@ def assign(
     input: Annotated[Path, typer.Argument(help="Order lines of the new customers.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Assignments to write "
                                                                 "(.parquet or .csv).")],
-    horizon: Annotated[int | None, typer.Option("--horizon", help="Days after the window the "
-                                                "segment is for (model default).")] = None,
+    horizon: Annotated[int | None, typer.Option(
+        "--horizon", help="Days after the window the segment is for (the model's; only "
+        "full-history models take another).")] = None,
     score_incomplete: Annotated[bool, typer.Option(
         "--score-incomplete/--skip-incomplete",
         help="Also score customers whose window is not complete yet.")] = False,

@@ -1,11 +1,13 @@
 """Put new customers into a segment from their first few orders.
 
-Train on mature customers (features from their first orders only, label from their full
-history), evaluate on customers acquired after a cut-off, save with skops, and assign new
-customers from their own first orders.
+Train on customers observed long enough (features from their first orders only, label:
+their RFM segment a fixed horizon after those orders, or from their full history), evaluate
+on customers acquired after a cut-off, save with skops, and assign new customers from their
+own first orders.
 """
 
 from segwise.predict._assigner import (
+    LABELS,
     MODELS,
     OTHER,
     RULE_FEATURES,
@@ -25,6 +27,12 @@ from segwise.predict._features import (
     early_features,
     early_lines,
 )
+from segwise.predict._labels import (
+    DEFAULT_HORIZON_DAYS,
+    horizon_dates,
+    horizon_labels,
+    rfm_as_of,
+)
 from segwise.predict._persist import FORMAT, load_model_file, save_model_file
 from segwise.predict._train import (
     TrainedAssigner,
@@ -34,8 +42,10 @@ from segwise.predict._train import (
 )
 
 __all__ = [
+    "DEFAULT_HORIZON_DAYS",
     "FEATURE_COLUMNS",
     "FORMAT",
+    "LABELS",
     "META_COLUMNS",
     "MODELS",
     "OTHER",
@@ -52,8 +62,11 @@ __all__ = [
     "early_features",
     "early_lines",
     "evaluate_assigner",
+    "horizon_dates",
+    "horizon_labels",
     "load_model_file",
     "model_features",
+    "rfm_as_of",
     "save_model_file",
     "time_split",
     "train_assigner",

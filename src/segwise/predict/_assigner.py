@@ -2,22 +2,24 @@
 
 How the pieces fit:
 
-1. :func:`build_dataset` turns an RFM run into one row per *mature* customer: the
+1. :func:`build_dataset` turns an RFM run into one row per *eligible* customer: the
    early-behaviour features of their window (:mod:`segwise.predict._features`), the
    *horizon* (days from the window's end to the label date) with the rule-based RFM scores
-   of the window as of the label date, and the label (the full-history segment).
+   of the window as of the label date, and the label. By default the label is the RFM
+   segment ``H`` days after the window closed (:mod:`segwise.predict._labels`), so the
+   label date is window end + ``H`` for everyone and only customers observed that long
+   are used; the full-history segment (label date: the reference date) is an option.
 2. :func:`time_split` splits by acquisition date: customers acquired before the cut-off
    train, those acquired on or after it are the "new customers" the model is tested on.
 3. :func:`evaluate_assigner` fits each candidate on the training customers and reports
    accuracy, macro-F1, per-segment precision and recall, the confusion matrix and
    permutation importance on the test customers, next to a majority-class baseline and the
-   rules-only baseline (the RFM rules applied to the window alone).
+   rules-only baseline (the RFM rules applied to the window alone as of the label date:
+   "the segment if nothing more happens").
 
-Why the horizon is a feature: a full-history segment is taken on one date, so how long a
-customer has been observed after their window (and could have bought again) decides much
-of it, recency above all. The horizon carries only dates, never orders after the window.
-When a new customer is assigned, the horizon is a question the user asks ("which segment
-will they be in 180 days after their window?"), given by ``horizon_days``.
+The horizon carries only dates, never orders after the window. With horizon labels it is
+the same constant in training and when assigning; with full-history labels it varies in
+training and is a question the user asks when assigning.
 """
 
 from __future__ import annotations
@@ -91,8 +93,13 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
     smote : bool, default=False
         Oversample rare segments with SMOTE (SMOTENC when there are categorical columns)
         from imbalanced-learn, inside the pipeline so only training folds are resampled.
-    calibration : {"isotonic", "sigmoid"} or None, default="isotonic"
+    calibration : {"isotonic", "sigmoid"} or None, default=None
         Calibrate probabilities with :class:`~sklearn.calibration.CalibratedClassifierCV`.
+        Off by default: calibration maps the class-balanced probabilities back to the
+        segments' frequencies, so the most probable segment drifts to the frequent ones
+        and rare segments are missed (lower macro-F1 on a validation split of the
+        training customers, see docs/assign.md). Turn it on when probabilities matter
+        more than the predicted segment.
     cv : int, default=3
         Folds for calibration (fewer when a segment has fewer members).
     max_iter : int, default=100
@@ -138,7 +145,7 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         *,
         class_weight: Literal["balanced"] | None = "balanced",
         smote: bool = False,
-        calibration: Literal["isotonic", "sigmoid"] | None = "isotonic",
+        calibration: Literal["isotonic", "sigmoid"] | None = None,
         cv: int = 3,
         max_iter: int = 100,
         learning_rate: float = 0.03,
@@ -393,8 +400,8 @@ def model_features(
     early : pandas.DataFrame
         Output of :func:`~segwise.predict.early_features`.
     label_date : Timestamp or Series aligned with ``early``
-        Date the segment is asked for: the RFM reference date in training, the window's
-        end plus the chosen horizon when assigning.
+        Date the segment is asked for: the window's end plus the horizon (horizon labels,
+        and always when assigning), or the RFM reference date (full-history labels).
     scorer : RFMScorer
         The scorer the labels were made with (same bin edges).
     segment_map : SegmentMap, optional

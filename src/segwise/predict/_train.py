@@ -11,6 +11,7 @@ import pandas as pd
 
 from segwise.exceptions import ConfigError, InputError
 from segwise.predict._assigner import (
+    MODELS,
     OTHER,
     AssignerData,
     AssignerReport,
@@ -22,6 +23,7 @@ from segwise.predict._assigner import (
     time_split,
 )
 from segwise.predict._features import EarlyWindow, early_features
+from segwise.predict._labels import DEFAULT_HORIZON_DAYS
 from segwise.predict._persist import load_model_file, save_model_file
 from segwise.segment.rfm import RFMScorer, SegmentMap
 
@@ -34,7 +36,12 @@ __all__ = ["TrainedAssigner", "cluster_labels", "default_candidates", "train_ass
 
 
 def default_candidates(
-    model: str = "hgb", *, smote: bool = False, compare: bool = True, random_state: int = 0
+    model: str = "hgb",
+    *,
+    smote: bool = False,
+    calibration: str | None = None,
+    compare: bool = True,
+    random_state: int = 0,
 ) -> dict[str, SegmentAssigner]:
     """Build the chosen assigner first, then the comparison models.
 
@@ -44,8 +51,11 @@ def default_candidates(
         The chosen model.
     smote : bool, default=False
         Whether the chosen model oversamples with SMOTE.
+    calibration : {"isotonic", "sigmoid"} or None, default=None
+        Probability calibration of the chosen model.
     compare : bool, default=True
-        Add the other models, the chosen one uncalibrated, and with/without SMOTE.
+        Add the chosen model with the other calibration choice (isotonic when the chosen
+        one is uncalibrated), with/without SMOTE, and the other model families.
     random_state : int, default=0
         Seed.
 
@@ -54,19 +64,22 @@ def default_candidates(
     dict of str to SegmentAssigner
         Unfitted candidates by display name.
     """
-    chosen = SegmentAssigner(model, smote=smote, random_state=random_state)  # type: ignore[arg-type]
-    name = model + (" + SMOTE" if smote else "")
-    out = {f"{name} (chosen)": chosen}
+    def make(name: str, **kw: Any) -> SegmentAssigner:
+        params = {"smote": smote, "calibration": calibration, **kw}
+        return SegmentAssigner(name, random_state=random_state, **params)  # type: ignore[arg-type]
+
+    name = model + (" + SMOTE" if smote else "") + (f", {calibration}" if calibration else "")
+    out = {f"{name} (chosen)": make(model)}
     if compare:
-        out[f"{name}, uncalibrated"] = SegmentAssigner(
-            model, smote=smote, calibration=None, random_state=random_state  # type: ignore[arg-type]
+        other_cal = None if calibration else "isotonic"
+        out[model + (" + SMOTE" if smote else "") + (f", {other_cal}" if other_cal
+                                                     else ", uncalibrated")] = make(
+            model, calibration=other_cal
         )
-        out[model + (" without SMOTE" if smote else " + SMOTE")] = SegmentAssigner(
-            model, smote=not smote, random_state=random_state  # type: ignore[arg-type]
-        )
-        for other in ("hgb", "random_forest", "logistic"):
+        out[model + (" without SMOTE" if smote else " + SMOTE")] = make(model, smote=not smote)
+        for other in MODELS:
             if other != model:
-                out[other] = SegmentAssigner(other, random_state=random_state)
+                out[other] = make(other, smote=False)
     return out
 
 
@@ -111,23 +124,31 @@ class TrainedAssigner:
     Attributes
     ----------
     estimator : SegmentAssigner
-        Fitted on all mature customers.
+        Fitted on all eligible customers.
     scorer : RFMScorer
         The RFM scorer of the labels (for the rule features).
     window : EarlyWindow
         The early window the features use.
     horizon_days : int
-        Default horizon when assigning: the segment is asked for this many days after
-        the window closes.
+        Horizon when assigning: the segment is asked for this many days after the window
+        closes. A model trained on horizon labels answers for that horizon only.
     metadata : dict
-        Version, schema, segments, training fingerprint and held-out metrics.
+        Version, labels, schema, segments, training fingerprint and held-out metrics.
     """
 
     estimator: SegmentAssigner
     scorer: RFMScorer
     window: EarlyWindow
-    horizon_days: int = 180
+    horizon_days: int = DEFAULT_HORIZON_DAYS
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """What the model was trained to predict: ``"horizon"``, ``"full_history"``, ...
+
+        Models saved before horizon labels existed were trained on full-history labels.
+        """
+        return str(self.metadata.get("label_target", "full_history"))
 
     @property
     def categories(self) -> pd.DataFrame | None:
@@ -160,6 +181,13 @@ class TrainedAssigner:
         horizon = self.horizon_days if horizon_days is None else int(horizon_days)
         if horizon < 0:
             raise ConfigError(f"horizon_days must be 0 or more, got {horizon}")
+        if self.label == "horizon" and horizon != self.horizon_days:
+            # Every training customer had the same horizon: another one is extrapolation.
+            raise ConfigError(
+                f"this model was trained on the segment {self.horizon_days} days after the "
+                f"window and cannot answer for {horizon} days. Fix: leave the horizon unset "
+                f"or retrain with --horizon {horizon}"
+            )
         early = early_features(kept, self.window, as_of=as_of, categories=self.categories)
         early = early.set_index("customer_id", drop=False)
         label_date = early["window_end"].dt.normalize() + pd.Timedelta(days=horizon)
@@ -259,18 +287,19 @@ def train_assigner(
     *,
     window: EarlyWindow | None = None,
     labels: pd.Series | None = None,
+    label: str | None = None,
     label_name: str = "rfm",
     cutoff: Any = None,
     n_test: int = 300,
     min_history_days: int = 90,
     min_class_size: int = 10,
     candidates: dict[str, SegmentAssigner] | None = None,
-    horizon_days: int = 180,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
     refit: bool = True,
     product_categories: bool = False,
     progress: Any = None,
 ) -> tuple[TrainedAssigner, AssignerReport, AssignerData]:
-    """Evaluate on new customers, then fit the chosen assigner on every mature customer.
+    """Evaluate on new customers, then fit the chosen assigner on every eligible customer.
 
     Parameters
     ----------
@@ -279,7 +308,12 @@ def train_assigner(
     window : EarlyWindow, optional
         The early window; the first 3 orders when omitted.
     labels : pandas.Series, optional
-        Segment per customer id; the RFM segment when omitted.
+        Segment per customer id (e.g. :func:`cluster_labels`), taken as given at the
+        reference date; the RFM segment when omitted.
+    label : {"horizon", "full_history"}, optional
+        Which RFM segment is the label when ``labels`` is omitted: the segment
+        ``horizon_days`` after the window closed (default), or the full-history segment.
+        See :func:`~segwise.predict.build_dataset`.
     label_name : str, default="rfm"
         What the labels are, for the metadata.
     cutoff : date-like, optional
@@ -287,15 +321,18 @@ def train_assigner(
     n_test : int, default=300
         Wanted number of test customers.
     min_history_days : int, default=90
-        Days of history after the first purchase a customer needs to be used.
+        Days of history after the first purchase a customer needs to be used
+        (full-history and custom labels; horizon labels need ``horizon_days`` after the
+        window instead).
     min_class_size : int, default=10
         Segments with fewer training customers are merged into ``Other``.
     candidates : dict of str to SegmentAssigner, optional
         Chosen model first; :func:`default_candidates` when omitted.
-    horizon_days : int, default=180
-        Default horizon stored with the model for :meth:`TrainedAssigner.assign`.
+    horizon_days : int, default=90
+        Days after the window closed the segment is for: the label date of horizon
+        labels, and the horizon stored with the model for :meth:`TrainedAssigner.assign`.
     refit : bool, default=True
-        Refit the chosen model on all mature customers (train and test) for use;
+        Refit the chosen model on all eligible customers (train and test) for use;
         otherwise keep the one fitted on the training customers.
     product_categories : bool, default=False
         Learn product categories from the descriptions
@@ -324,7 +361,8 @@ def train_assigner(
         from segwise.features.products import product_categories as learn_categories
 
         categories = learn_categories(result.cleaned.kept)[["product_id", "category_id"]]
-    data = build_dataset(result, window, labels=labels, min_history_days=min_history_days,
+    data = build_dataset(result, window, labels=labels, label=label,
+                         horizon_days=horizon_days, min_history_days=min_history_days,
                          categories=categories)
     split = time_split(data.acquired, cutoff=cutoff, n_test=n_test)
     candidates = candidates or default_candidates()
@@ -342,6 +380,7 @@ def train_assigner(
     meta = {
         "segwise_version": __version__,
         "labels": label_name,
+        "label_target": data.label,
         "merged_into_other": merged,
         "other_label": OTHER,
         "min_history_days": min_history_days,
@@ -349,7 +388,7 @@ def train_assigner(
         "training": {
             "source": str(getattr(result.cleaned, "source", "")) or None,
             "customers": len(data.X),
-            "fitted_on": "all mature customers" if refit else "training customers",
+            "fitted_on": "all eligible customers" if refit else "training customers",
             "fingerprint_sha256": _fingerprint(data),
         },
         "estimator_params": dict(est.get_params()),
