@@ -10,10 +10,10 @@ $(BIN)/uv:
 
 .PHONY: install install-test demo test lint
 install: $(BIN)/uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e .
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e .
 
 install-test: $(BIN)/uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[test]"
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[test]"
 
 demo: install
 	$(BIN)/segwise demo
