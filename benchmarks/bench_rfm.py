@@ -181,13 +181,19 @@ def _fmt(r: dict[str, float]) -> str:
 def bench_tables(path: Path, n_lines: int, tools: list[str], repeat: int) -> dict[str, dict]:
     print(f"\n## RFM on {path.name} ({n_lines:,} lines), median of {repeat}")
     print(f"{'tool':18} {'process':>10} {'work':>10} {'peak RSS':>12}  customers  check")
+    # Rounds interleave the tools, so that a change in the machine's load hits them alike.
+    runs: dict[str, list[dict[str, float]]] = {tool: [] for tool in tools}
+    for _ in range(repeat):
+        for tool in tools:
+            runs[tool].append(run_worker(tool, path))
     results: dict[str, dict] = {}
     for tool in tools:
-        runs = [run_worker(tool, path) for _ in range(repeat)]
-        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        med = {k: statistics.median(r[k] for r in runs[tool]) for k in runs[tool][0]}
         results[tool] = med
         check = f"{med.get('monetary', float('nan')):,.2f} / {med.get('frequency', 0):,.0f}"
         print(f"{tool:18} {_fmt(med)}  {med.get('customers', 0):9,.0f}  {check}", flush=True)
+        if repeat > 1:
+            print(f"{'':18} work each: " + ", ".join(f"{r['work']:.2f}" for r in runs[tool]))
     if "segwise" in results and "duckdb-sql" in results:
         s, h = results["segwise"], results["duckdb-sql"]
         print(f"segwise / hand-written DuckDB: work {s['work'] / h['work']:.2f}x, "

@@ -17,7 +17,7 @@ import pandas as pd
 from segwise.clean import CleanedLines, clean_transactions
 from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError, InputError
-from segwise.features.rfm import customer_aggregates, finish_rfm
+from segwise.features.rfm import aggregate_customers, finish_rfm
 from segwise.io import load_transactions
 from segwise.segment.rfm import assign_segments, fit_bin_edges, score_with_edges
 
@@ -219,13 +219,11 @@ def run_rfm(
     progress("clean")
     cleaned = clean_transactions(tx, config.cleaning)
     progress("aggregate")
-    lines = cleaned.lines
     # One grouped scan gives both the audit (summed over customers) and the RFM aggregates
     # (the kept group), so the data are read once.
-    by = lines.group_by(["_reason", "customer_id"]).aggregate(
-        **cleaned.audit_metrics(), **customer_aggregates(lines)
-    )
-    summary = by.to_pandas()
+    summary = aggregate_customers(
+        cleaned.lines, by=["_reason"], sums=cleaned.audit_metrics()
+    ).to_pandas()
     audit = cleaned.audit(summary)
     kept = summary[summary["_reason"].isna()]
     rfm = finish_rfm(kept, as_of or config.as_of)

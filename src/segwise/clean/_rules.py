@@ -7,6 +7,8 @@ first rule that matches it, or kept. Duplicates are found by grouping identical 
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -125,7 +127,8 @@ class CleanedLines:
     lines : ibis.Table
         Every distinct input line with ``_n`` (how many input rows it stands for),
         ``_reason`` (the rule that removed it, NULL when kept), ``is_return`` and
-        ``is_product``.
+        ``is_product``; when both the customer-id and the duplicate rules are on, only
+        lines with a customer id (see ``unattributed``).
     n_input : int
         Rows in the source, quarantined ones included.
     n_quarantined : int
@@ -134,6 +137,10 @@ class CleanedLines:
         The rules applied.
     outlier_stats : dict
         Median and MAD of log quantity used by the outlier rule (empty when off).
+    unattributed : ibis.Table or None
+        Input lines without a customer id, not deduplicated, when they are kept out of
+        ``lines``: the first rule removes them and the audit counts them as rows, so
+        they need neither deduplication nor flags.
     """
 
     lines: ir.Table
@@ -141,6 +148,7 @@ class CleanedLines:
     n_quarantined: int
     rules: CleaningRules
     outlier_stats: dict[str, float] = field(default_factory=dict)
+    unattributed: ir.Table | None = None
 
     @property
     def kept(self) -> ir.Table:
@@ -157,10 +165,21 @@ class CleanedLines:
         return {
             "_rows": t._n.sum(),
             "_distinct": t.count(),
-            "_revenue": (revenue * t._n).sum(),
             "_revenue_once": revenue.sum(),
+            # Only repeated lines (about 1 in 100) pay for the decimal product.
+            "_revenue_copies": ibis.ifelse(t._n > 1, revenue * (t._n - 1), 0).sum(),
             "_returns": t.is_return.cast("int64").sum(),
         }
+
+    @functools.cached_property
+    def _unattributed_totals(self) -> tuple[int, float]:
+        """Rows and revenue of :attr:`unattributed` (zero without it)."""
+        if self.unattributed is None:
+            return 0, 0.0
+        u = self.unattributed
+        revenue = exact_money(u.revenue).sum().cast("float64").fill_null(0.0)
+        totals = u.aggregate(rows=u.count(), revenue=revenue).to_pandas().iloc[0]
+        return int(totals["rows"]), float(totals["revenue"])
 
     def audit(self, by_reason: pd.DataFrame | None = None) -> pd.DataFrame:
         """Rows and revenue removed by each rule, reconciling to the input row count.
@@ -181,26 +200,28 @@ class CleanedLines:
         if by_reason is None:
             by_reason = self.lines.group_by("_reason").aggregate(**self.audit_metrics()).to_pandas()
         metrics = list(self.audit_metrics())
+        # fsum: a correctly rounded sum, whatever order the engine returned the rows in.
         stats = (
             by_reason.assign(_reason=by_reason["_reason"].fillna("kept"))
             .groupby("_reason")[metrics]
-            .sum()
+            .agg(math.fsum)
             .astype("float64")
         )
         stats.columns = [c.lstrip("_") for c in stats.columns]
         rows = dict.fromkeys(["quarantined", *RULES, "kept"], 0)
         revenue: dict[str, float] = dict.fromkeys(rows, 0.0)
+        rows["missing_customer_id"], revenue["missing_customer_id"] = self._unattributed_totals
         for reason, rec in stats.iterrows():
             if reason == "missing_customer_id" or not self.rules.duplicates:
                 rows[str(reason)] += int(rec["rows"])
-                revenue[str(reason)] += float(rec["revenue"])
+                revenue[str(reason)] += float(rec["revenue_once"] + rec["revenue_copies"])
                 continue
             # All but one copy of a repeated line went to the duplicate rule, which runs
             # before every rule except the customer-id one.
             rows[str(reason)] += int(rec["distinct"])
             revenue[str(reason)] += float(rec["revenue_once"])
             rows["duplicate_line"] += int(rec["rows"] - rec["distinct"])
-            revenue["duplicate_line"] += float(rec["revenue"] - rec["revenue_once"])
+            revenue["duplicate_line"] += float(rec["revenue_copies"])
         rows["quarantined"] = self.n_quarantined
         revenue["quarantined"] = float("nan")
         kept_returns = int(stats["returns"].get("kept", 0))
@@ -249,17 +270,26 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
     """
     rules = rules or CleaningRules()
     t = tx.table
+    unattributed = None
+    if rules.duplicates and rules.missing_customer_id:
+        # Lines without a customer id leave at the first rule, where the audit counts
+        # rows, not distinct lines: only lines with an id pay for deduplication.
+        unattributed = t.filter(t.customer_id.isnull())
+        t = t.filter(t.customer_id.notnull())
     if rules.duplicates:
         t = t.group_by(list(STANDARD_COLUMNS)).aggregate(_n=t.count())
     else:
         t = t.mutate(_n=ibis.literal(1, "int64"))
     order = t.order_id.upper()
-    code = t.product_id.strip().upper()
+    # The loader has trimmed product ids already.
+    code = t.product_id.upper()
     is_return = (t.quantity < 0) | _starts_with_any(order, rules.cancellation_prefixes)
-    codes = [c.upper() for c in rules.non_product_codes]
+    # An array test, not IN: DuckDB plans IN as a join, which it keeps even when no
+    # later step reads is_product.
+    codes = ibis.literal([c.upper() for c in rules.non_product_codes], type="array<string>")
     is_product = ~(
-        code.isin(codes).fill_null(False)
-        | t.product_id.strip().re_search(rules.non_product_pattern).fill_null(False)
+        codes.contains(code).fill_null(False)
+        | t.product_id.re_search(rules.non_product_pattern).fill_null(False)
     )
     t = t.mutate(
         is_return=is_return if rules.cancellations != "keep" else ibis.literal(False),
@@ -283,7 +313,7 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
     stats: dict[str, float] = {}
     if rules.outliers:
         t, stats = _flag_outliers(t, rules.outlier_max_z)
-    return CleanedLines(t, tx.n_input, tx.n_quarantined, rules, stats)
+    return CleanedLines(t, tx.n_input, tx.n_quarantined, rules, stats, unattributed)
 
 
 def _weighted_median(values: np.ndarray, counts: np.ndarray) -> float:

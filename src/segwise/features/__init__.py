@@ -1,5 +1,5 @@
 """Per-customer features: RFM, and more in submodules."""
 
-from segwise.features.rfm import RFM_COLUMNS, compute_rfm, customer_aggregates, finish_rfm
+from segwise.features.rfm import RFM_COLUMNS, aggregate_customers, compute_rfm, finish_rfm
 
-__all__ = ["RFM_COLUMNS", "compute_rfm", "customer_aggregates", "finish_rfm"]
+__all__ = ["RFM_COLUMNS", "aggregate_customers", "compute_rfm", "finish_rfm"]
