@@ -24,7 +24,7 @@ def retail_split(retail_data: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def small_assigner() -> SegmentAssigner:
-    """Fast settings: few boosting rounds, two calibration folds."""
+    """Fast settings: few boosting rounds, two calibration folds when calibrating."""
     return SegmentAssigner(max_iter=20, learning_rate=0.1, cv=2)
 
 

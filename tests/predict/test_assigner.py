@@ -20,15 +20,25 @@ from segwise.predict import (
 )
 
 
-def test_dataset_is_mature_customers_with_window_and_rule_features(retail_data):
+def test_dataset_is_eligible_customers_with_window_and_rule_features(retail_data):
     d = retail_data
     assert list(d.X.columns) == [*FEATURE_COLUMNS, *RULE_FEATURES]
     assert (d.X["n_orders"] == 3).all()  # first 3 orders, complete windows only
     assert d.X.index.equals(d.y.index) and d.X.index.is_unique
+    assert 1200 < len(d.X) < d.n_customers
+    # Horizon labels: every customer is asked about the same 90 days after the window.
+    assert d.label == "horizon" and (d.X["horizon_days"] == 90).all()
+    assert (d.acquired.dt.normalize() <= d.as_of - pd.Timedelta(days=90)).all()
+
+
+def test_full_history_dataset_keeps_the_maturity_rule(retail_result):
+    d = build_dataset(retail_result, label="full_history", min_history_days=90)
     assert 1500 < len(d.X) < d.n_customers
     # Every customer was observed at least 90 days after their first purchase.
     assert (d.acquired.dt.normalize() <= d.as_of - pd.Timedelta(days=90)).all()
-    assert (d.X["horizon_days"] >= 0).all()
+    assert (d.X["horizon_days"] >= 0).all() and d.X["horizon_days"].nunique() > 100
+    full = retail_result.customers.set_index("customer_id")["segment"]
+    assert (d.y == full.loc[d.y.index]).all()
 
 
 def test_time_split_by_acquisition(retail_data, retail_split):
@@ -79,10 +89,11 @@ def test_array_input_and_fewer_members_than_folds():
     X = rng.normal(size=(40, 3))
     y = np.array(["a"] * 19 + ["b"] * 19 + ["c"] * 2)
     X[:19] += 3
-    est = SegmentAssigner(max_iter=10).fit(X, y)  # "c" has 2 members: 2 folds
+    # "c" has 2 members: 2 calibration folds.
+    est = SegmentAssigner(max_iter=10, calibration="isotonic").fit(X, y)
     assert list(est.classes_) == ["a", "b", "c"]
     with pytest.warns(UserWarning, match="too small for SMOTE"):
-        SegmentAssigner(max_iter=10, smote=True).fit(X, y)
+        SegmentAssigner(max_iter=10, smote=True, calibration="isotonic").fit(X, y)
     assert est.predict_proba(X).shape == (40, 3)
     with pytest.raises(ValueError, match="3 features"):
         est.predict(X[:, :2])
@@ -93,14 +104,14 @@ def test_evaluation_beats_majority_and_reports_everything(
 ):
     report = evaluate_assigner(
         retail_data, retail_split,
-        {"hgb": small_assigner, "hgb, uncalibrated": clone(small_assigner).set_params(
-            calibration=None)},
+        {"hgb": small_assigner, "hgb, isotonic": clone(small_assigner).set_params(
+            calibration="isotonic")},
         n_repeats=1,
     )
     t = report.table
-    assert list(t.index) == ["hgb", "hgb, uncalibrated", "baseline: majority class",
+    assert list(t.index) == ["hgb", "hgb, isotonic", "baseline: majority class",
                              "baseline: RFM rules on the window"]
-    assert t.loc["hgb", "macro_f1"] > t.loc["baseline: majority class", "macro_f1"] + 0.2
+    assert t.loc["hgb", "macro_f1"] > t.loc["baseline: majority class", "macro_f1"] + 0.1
     assert np.isfinite(t.loc["hgb", "log_loss"])
     # Segments with fewer than 10 training customers are merged, on both sides.
     assert OTHER in report.per_segment.index or not report.merged

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from segwise.clean import clean_transactions
 from segwise.cli import app
-from segwise.exceptions import InputError
+from segwise.exceptions import ConfigError, InputError
 from segwise.io import load_transactions
 from segwise.predict import TrainedAssigner, train_assigner
 from segwise.predict._persist import _digest
@@ -65,6 +65,20 @@ def test_metadata(saved, trained):
     assert len(meta["training"]["fingerprint_sha256"]) == 64
     assert meta["metrics"]["n_test"] == trained[1].n_test
     assert "segwise_version" in meta
+    assert meta["label_target"] == "horizon" and meta["horizon_days"] == 90
+
+
+def test_a_horizon_model_answers_for_its_horizon_only(saved, heldout_kept):
+    model = TrainedAssigner.load(saved)
+    assert model.label == "horizon" and model.horizon_days == 90
+    feats = model.features(heldout_kept, horizon_days=90)
+    assert (feats["horizon_days"] == 90).all()
+    with pytest.raises(ConfigError, match="trained on the segment 90 days"):
+        model.assign(heldout_kept, horizon_days=180)
+    # A model from before horizon labels (no label_target) took any horizon.
+    legacy = TrainedAssigner(model.estimator, model.scorer, model.window, 180, {})
+    assert legacy.label == "full_history"
+    assert (legacy.features(heldout_kept, horizon_days=30)["horizon_days"] == 30).all()
 
 
 def rewrite(src: Path, dst: Path, change) -> Path:
