@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from segwise.exceptions import ConfigError, InputError
 from segwise.predict._features import (
@@ -129,6 +129,9 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         Column -> ``"numeric"`` or ``"categorical"``: what :meth:`predict` checks.
     estimator_ : estimator
         The fitted pipeline (calibrated when ``calibration`` is set).
+    n_iter_ : int
+        Iterations of the fitted model: boosting rounds (``hgb``), solver iterations
+        (``logistic``) or trees (``random_forest``); the largest over calibration folds.
 
     Examples
     --------
@@ -144,6 +147,7 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
     feature_schema_: dict[str, str]
     estimator_: Any
     n_features_in_: int
+    n_iter_: int
 
     def __init__(
         self,
@@ -183,17 +187,18 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
     # -- input handling ------------------------------------------------------------------
 
     def _as_frame(self, X: Any, *, fitting: bool) -> pd.DataFrame:
+        finite: Any = "allow-nan" if self.__sklearn_tags__().input_tags.allow_nan else True
         if isinstance(X, pd.DataFrame):
             df = X.copy()
             df.columns = [str(c) for c in df.columns]
             num = [c for c in df.columns if not _is_categorical(df[c])]
             if num:
                 df[num] = check_array(
-                    df[num].to_numpy(dtype="float64"), ensure_all_finite="allow-nan",
+                    df[num].to_numpy(dtype="float64"), ensure_all_finite=finite,
                     ensure_min_samples=1 if not fitting else 2,
                 )
             return df
-        arr = check_array(X, dtype="float64", ensure_all_finite="allow-nan",
+        arr = check_array(X, dtype="float64", ensure_all_finite=finite,
                           ensure_min_samples=2 if fitting else 1)
         names = (
             list(self.feature_names_in_)
@@ -309,9 +314,11 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.model_selection import StratifiedKFold
 
+        if y is None:
+            raise ValueError("SegmentAssigner requires y to be passed, but the target y is None")
         df = self._as_frame(X, fitting=True)
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(df):
+        y = column_or_1d(y, warn=True)  # a (n, 1) column is raveled with a warning
+        if len(y) != len(df):
             raise ValueError(f"y must be 1-d with {len(df)} labels, got shape {y.shape}")
         check_classification_targets(y)
         if self.calibration not in ("isotonic", "sigmoid", None):
@@ -346,6 +353,7 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         with self._threads():
             est.fit(df, y)
         self.estimator_ = est
+        self.n_iter_ = _n_iter(est)
         self.classes_ = np.asarray(est.classes_)
         self.feature_names_in_ = np.asarray(df.columns, dtype=object)
         self.n_features_in_ = len(df.columns)
@@ -397,12 +405,26 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Segment names.
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # checks fitted before classes_ is read
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
+        # Trees take missing values as they are; SMOTE and the logistic model do not.
+        tags.input_tags.allow_nan = self.model in ("hgb", "random_forest") and not self.smote
         return tags
+
+
+def _n_iter(est: Any) -> int:
+    """Count the iterations of a fitted (possibly calibrated) pipeline's classifier."""
+    pipes = ([c.estimator for c in est.calibrated_classifiers_]
+             if hasattr(est, "calibrated_classifiers_") else [est])
+    counts = []
+    for pipe in pipes:
+        clf = pipe[-1]
+        n = getattr(clf, "n_iter_", None)
+        counts.append(int(np.max(n)) if n is not None else len(clf.estimators_))
+    return max(counts)
 
 
 # -- data ----------------------------------------------------------------------------------
