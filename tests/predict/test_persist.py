@@ -157,6 +157,21 @@ def test_cli_assign(saved, heldout_file, tmp_path):
     assert "not a segwise assigner file" in res.output
 
 
+@pytest.mark.slow
+def test_cli_train_full_history_labels(shared_data, tmp_path):
+    out = tmp_path / "full.skops"
+    res = CliRunner().invoke(app, [
+        "assigner", "train", str(shared_data / "uci-online-retail" / "online_retail.parquet"),
+        "--label", "full-history", "--no-compare", "--horizon", "120", "-o", str(out),
+    ])
+    assert res.exit_code == 0, res.output
+    assert "label: rfm segment at the reference date" in " ".join(res.output.split())
+    assert "baseline: RFM rules on the window" in res.output
+    model = TrainedAssigner.load(out)
+    assert model.label == "full_history" and model.horizon_days == 120
+    assert model.metadata["training"]["customers"] > 1500  # the maturity rule, not H
+
+
 def test_cli_help():
     for args in (["assigner", "train", "--help"], ["assign", "--help"]):
         res = CliRunner().invoke(app, args)
