@@ -13,7 +13,7 @@ from segwise.predict import EarlyWindow, SegmentAssigner, build_dataset, time_sp
 
 @pytest.fixture(scope="module")
 def retail_data(retail_result: Any) -> Any:
-    """Mature Online Retail customers, first 3 orders, with full-history RFM labels."""
+    """Eligible Online Retail customers, first 3 orders, RFM labels 90 days after the window."""
     return build_dataset(retail_result, EarlyWindow(n_orders=3))
 
 

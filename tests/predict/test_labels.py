@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import ibis
 import numpy as np
@@ -156,6 +157,23 @@ def test_dataset_eligibility_and_constant_horizon(retail_result):
     full = build_dataset(retail_result, label="full_history")
     assert full.label == "full_history" and full.horizon_days is None
     assert full.X["horizon_days"].nunique() > 100
+
+
+def test_no_line_on_or_after_the_label_date_is_read(retail_result):
+    """Cut every customer's history at their label date: features and labels stay the same."""
+    data = build_dataset(retail_result)
+    kept_lines = retail_result.cleaned.kept
+    joined = kept_lines.join(horizon_dates(kept_lines, EarlyWindow(), 90), "customer_id")
+    cut = joined.filter(joined.ts < joined.label_date).drop("label_date")
+    assert cut.count().execute() < kept_lines.count().execute()  # something was cut
+    r = retail_result
+    truncated = SimpleNamespace(
+        cleaned=SimpleNamespace(kept=cut), as_of=r.as_of, bin_edges=r.bin_edges,
+        scorer=r.scorer, config=r.config, customers=r.customers,
+    )
+    again = build_dataset(truncated)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(again.X, data.X)
+    pd.testing.assert_series_equal(again.y, data.y)
 
 
 def test_label_options_are_checked(retail_result):
