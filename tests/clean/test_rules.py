@@ -101,6 +101,35 @@ def test_each_rule_removes_its_line_and_can_be_switched_off(
     assert off["kept"] == 4
 
 
+def test_non_product_codes_match_whole_codes_in_any_case_symbols_literally(
+    tmp_path: Path,
+) -> None:
+    codes = ["bank charges", "BANK CHARGES", "BANKxCHARGES", "c+2", "C2", "CC2", "A.B", "AxB"]
+    rows = [
+        (f"20{i:02d}", code, "X", 1, "2011-03-01 09:00", 5.0, "2", "UK")
+        for i, code in enumerate(codes)
+    ]
+    rules = CleaningRules(non_product_codes=("BANK CHARGES", "C+2", "A.B"))
+    lines = clean_transactions(load_transactions(_lines(rows, tmp_path)), rules).lines
+    flags = lines.to_pandas().set_index("product_id")["is_product"]
+    assert not flags[["bank charges", "BANK CHARGES", "c+2", "A.B"]].any()
+    assert flags[["BANKxCHARGES", "C2", "CC2", "AxB"]].all()
+
+
+def test_copies_of_lines_without_id_count_as_missing_id_not_as_duplicates(
+    tmp_path: Path,
+) -> None:
+    no_id = ("1003", "22000", "X", 2, "2011-03-01 09:00", 1.5, None, "UK")
+    audit = clean_transactions(load_transactions(_lines([*BASE, BASE[0], no_id, no_id, no_id],
+                                                        tmp_path))).audit().set_index("step")
+    assert audit.loc["missing_customer_id", "rows"] == 3
+    assert audit.loc["missing_customer_id", "revenue"] == pytest.approx(9.0)
+    assert audit.loc["duplicate_line", "rows"] == 1
+    assert audit.loc["duplicate_line", "revenue"] == pytest.approx(15.0)
+    assert audit.loc["kept", "rows"] == 3
+    assert audit["rows"].sum() == 7
+
+
 def test_cancellations_net_drop_or_keep(tmp_path: Path) -> None:
     cancel = ("C1009", "85123A", "HEART", -2, "2011-02-02 09:00", 2.5, "2", "UK")
     rows = [*BASE, cancel]
