@@ -194,11 +194,18 @@ def load_transactions(
         backend = duck
     roles = resolve_roles([c for c in raw.columns if c != "_row"], columns, source=path)
     parsed = _parse(raw, roles, read, path)
+    bad = parsed.filter(parsed._reason.notnull())
     if "_row" in raw.columns:
         # The file was read into DuckDB anyway: keep the parsed rows so that later queries
-        # do not parse every timestamp again.
-        parsed = backend.create_table(f"parsed_{id(parsed)}", parsed, temp=True)
-    bad = parsed.filter(parsed._reason.notnull())
+        # do not parse every timestamp again. The source columns stay in `raw`, and only
+        # the quarantine, a few rows, fetches them back.
+        parsed = backend.create_table(
+            f"parsed_{id(parsed)}", parsed.select("_row", *STANDARD_COLUMNS, "_reason"),
+            temp=True,
+        )
+        bad = parsed.filter(parsed._reason.notnull()).select("_row", "_reason").join(
+            raw.rename({_SRC + c: c for c in raw.columns if c != "_row"}), "_row"
+        )
     quarantine = _quarantine_frame(bad, roles, rejects)
     n_input = int(raw.count().execute()) + len(rejects)
     if n_input == 0:
