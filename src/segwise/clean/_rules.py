@@ -18,7 +18,6 @@ import pandas as pd
 
 from segwise._expr import exact_money
 from segwise.exceptions import ConfigError
-from segwise.io import STANDARD_COLUMNS
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -272,13 +271,14 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
     rules = rules or CleaningRules()
     t = tx.table
     unattributed = None
-    if rules.duplicates and rules.missing_customer_id:
+    attributed_only = rules.duplicates and rules.missing_customer_id
+    if attributed_only:
         # Lines without a customer id leave at the first rule, where the audit counts
         # rows, not distinct lines: only lines with an id pay for deduplication.
         unattributed = t.filter(t.customer_id.isnull())
         t = t.filter(t.customer_id.notnull())
     if rules.duplicates:
-        lines = t.group_by(list(STANDARD_COLUMNS)).aggregate(_n=t.count())
+        lines = tx.distinct_lines(attributed_only=attributed_only)
     else:
         lines = t.mutate(_n=ibis.literal(1, "int64"))
     lines = _flag(lines, rules)

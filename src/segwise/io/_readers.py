@@ -8,8 +8,11 @@ from DuckDB's CSV reject tables and quarantined the same way.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -107,6 +110,13 @@ class Transactions:
         Which source column played which role.
     backend : ibis backend
         The engine holding ``table``.
+    source_rows : ibis.Table or None
+        For sources read as typed columns (Parquet): every source row, the columns that
+        play a role renamed with a ``_src_`` prefix. ``None`` for text sources, which are
+        parsed once into ``table`` instead.
+    parser : callable or None
+        Turns a table of prefixed source columns into the standard columns plus
+        ``_reason`` (NULL when the row parses); set together with ``source_rows``.
     """
 
     table: ir.Table
@@ -115,11 +125,51 @@ class Transactions:
     source: str
     roles: ColumnRoles
     backend: Any = field(repr=False)
+    source_rows: ir.Table | None = field(default=None, repr=False)
+    parser: Callable[[ir.Table], ir.Table] | None = field(default=None, repr=False)
 
     @property
     def n_quarantined(self) -> int:
         """Number of quarantined rows."""
         return len(self.quarantine)
+
+    def distinct_lines(self, *, attributed_only: bool = True) -> ir.Table:
+        """Distinct lines of :attr:`table`, each with ``_n``: how many input rows it stands for.
+
+        Lines are exact duplicates when they are identical in the source: every column
+        that plays a role holds the same value (columns without a role are not read).
+        For sources read as typed columns (Parquet) the source rows are grouped before
+        they are parsed, and only the distinct rows are parsed: typed source columns make
+        smaller grouping keys than parsed text, and the engine can drop rows without a
+        customer id while it reads the file. Text sources (CSV, JSON, Excel, SQLite),
+        parsed once on loading, are grouped on their parsed columns.
+
+        Parameters
+        ----------
+        attributed_only : bool, default=True
+            Keep only lines with a customer id.
+
+        Returns
+        -------
+        ibis.Table
+            The columns of :data:`STANDARD_COLUMNS` and ``_n`` (int64); ``_n`` sums to the
+            number of parsed rows (with a customer id if ``attributed_only``).
+        """
+        if self.source_rows is None or self.parser is None:
+            t = self.table
+            if attributed_only:
+                t = t.filter(t.customer_id.notnull())
+            return t.group_by(list(STANDARD_COLUMNS)).aggregate(_n=t.count())
+        src = self.source_rows
+        parsed = self.parser(src)
+        usable = parsed._reason.isnull()
+        if attributed_only:
+            # The plain test on the source column is implied by the second; engines can
+            # push it into the file scan, where it skips the rows before they are parsed.
+            usable &= src[_SRC + self.roles.customer_id].notnull() & parsed.customer_id.notnull()
+        rows = parsed.filter(usable).select(*src.columns)
+        distinct = rows.group_by(list(src.columns)).aggregate(_n=rows.count())
+        return self.parser(distinct).select(*STANDARD_COLUMNS, "_n")
 
 
 def detect_format(path: Path) -> str:
@@ -193,8 +243,17 @@ def load_transactions(
         raw, rejects = _read_raw(duck, path, fmt, read)
         backend = duck
     roles = resolve_roles([c for c in raw.columns if c != "_row"], columns, source=path)
-    parsed = _parse(raw, roles, read, path)
-    if "_row" in raw.columns:
+    # Source columns keep a prefix: engines compare names case-insensitively, so a source
+    # column "Quantity" would otherwise collide with the standard "quantity".
+    src = raw.select(
+        *(["_row"] if "_row" in raw.columns else []),
+        **{_SRC + col: col for col in dict.fromkeys(col for _, col in roles.items())},
+    )
+    read = _resolve_timestamp_format(src, roles, read, path)
+    parser = functools.partial(_parse, roles=roles, read=read, path=path)
+    parsed = parser(src)
+    typed = "_row" not in raw.columns
+    if not typed:
         # The file was read into DuckDB anyway: keep the parsed rows so that later queries
         # do not parse every timestamp again.
         parsed = backend.create_table(f"parsed_{id(parsed)}", parsed, temp=True)
@@ -213,7 +272,10 @@ def load_transactions(
     if engine == "spark" and backend is not None and not _is_spark(backend):
         backend = connect("spark", spark_master=spark_master)
         table = _to_spark(backend, table)
-    return Transactions(table, quarantine, n_input, str(path), roles, backend)
+    return Transactions(
+        table, quarantine, n_input, str(path), roles, backend,
+        source_rows=src if typed else None, parser=parser if typed else None,
+    )
 
 
 def _to_spark(backend: Any, table: ir.Table) -> ir.Table:
@@ -420,8 +482,28 @@ def _parses(value: str, fmt: str) -> bool:
     return True
 
 
+_SRC = "_src_"
+
+
+def _resolve_timestamp_format(
+    src: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path
+) -> ReadOptions:
+    """Return ``read`` with the layout of a text timestamp column filled in.
+
+    The layout is detected once, so that parsing the rows again (distinct rows after
+    deduplication) samples nothing.
+    """
+    value = src[_SRC + roles.timestamp]
+    if not value.type().is_string() or _is_spark(src._find_backend()):
+        return read
+    if read.timestamp_format:
+        return read
+    fmt = _detect_timestamp_format(_sample_strings(value), path, _SRC + roles.timestamp)
+    return dataclasses.replace(read, timestamp_format=fmt)
+
+
 def _parse_timestamp(
-    value: ir.Value, read: ReadOptions, path: Path, column: str, spark: bool
+    value: ir.Value, read: ReadOptions, path: Path, spark: bool
 ) -> ir.TimestampValue:
     if value.type().is_timestamp():
         return value.cast(dt.Timestamp())
@@ -434,23 +516,20 @@ def _parse_timestamp(
                 " convert the column or load with engine duckdb"
             )
         return value.cast("string").try_cast("timestamp")
-    fmt = read.timestamp_format or _detect_timestamp_format(
-        _sample_strings(value), path, column
-    )
+    # load_transactions detected the layout when none was configured.
+    fmt = read.timestamp_format or TIMESTAMP_FORMATS[0]
     return try_strptime(_strip(value.cast("string")), fmt)
 
 
-_SRC = "_src_"
-
-
 def _parse(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path) -> ir.Table:
-    """Typed standard columns plus ``_reason``: why the row cannot be used, else NULL."""
+    """Typed standard columns plus ``_reason``: why the row cannot be used, else NULL.
+
+    ``raw`` holds the source columns with the ``_src_`` prefix; its other columns are
+    passed through.
+    """
     spark = _is_spark(raw._find_backend())
-    # Source columns keep a prefix: engines compare names case-insensitively, so a source
-    # column "Quantity" would otherwise collide with the standard "quantity".
-    raw = raw.rename({_SRC + c: c for c in raw.columns if c != "_row"})
     r = {role: _SRC + col for role, col in roles.items()}
-    ts = _parse_timestamp(raw[r["timestamp"]], read, path, r["timestamp"], spark)
+    ts = _parse_timestamp(raw[r["timestamp"]], read, path, spark)
     quantity = _as_float(raw[r["quantity"]]) if "quantity" in r else ibis.literal(1.0)
     name = dict(roles.items())
     checks: list[tuple[ir.BooleanValue, str]] = [
