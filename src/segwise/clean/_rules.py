@@ -60,7 +60,9 @@ class CleaningRules:
     missing_customer_id : bool, default=True
         Remove lines without a customer id.
     duplicates : bool, default=True
-        Remove exact duplicate lines, keeping one copy.
+        Remove exact duplicate lines, keeping one copy: lines identical in the source file,
+        in every column that plays a role (see
+        :meth:`segwise.io.Transactions.distinct_lines`).
     bad_debt_adjustments : bool, default=True
         Remove lines whose order id starts with one of ``adjustment_prefixes``.
     adjustment_prefixes : tuple of str, default=("A",)
