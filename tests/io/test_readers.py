@@ -307,6 +307,10 @@ def test_distinct_lines_count_copies_of_source_rows(fmt: str, tmp_path: Path) ->
     assert every.set_index("order_id")["_n"].to_dict() == {"1": 3, "2": 2, "4": 2}
     # Parsed rows (attributed or not) and quarantined rows make up the input.
     assert every["_n"].sum() + tx.n_quarantined == tx.n_input == 8
+    unattributed = tx.unattributed_lines().to_pandas()
+    assert list(unattributed.columns) == list(STANDARD_COLUMNS)
+    assert unattributed["order_id"].tolist() == ["4", "4"]
+    assert attributed["_n"].sum() + len(unattributed) == every["_n"].sum()
     # The distinct lines are the parsed lines, whichever side of parsing grouped them.
     parsed = tx.table.filter(tx.table.customer_id.notnull()).distinct().to_pandas()
     pd.testing.assert_frame_equal(

@@ -277,7 +277,7 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
     if attributed_only:
         # Lines without a customer id leave at the first rule, where the audit counts
         # rows, not distinct lines: only lines with an id pay for deduplication.
-        unattributed = t.filter(t.customer_id.isnull())
+        unattributed = tx.unattributed_lines()
         t = t.filter(t.customer_id.notnull())
     if rules.duplicates:
         lines = tx.distinct_lines(attributed_only=attributed_only)

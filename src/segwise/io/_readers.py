@@ -128,6 +128,10 @@ class Transactions:
     source_rows: ir.Table | None = field(default=None, repr=False)
     parser: Callable[[ir.Table], ir.Table] | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        if (self.source_rows is None) != (self.parser is None):
+            raise ValueError("Transactions: give source_rows and parser together, or neither")
+
     @property
     def n_quarantined(self) -> int:
         """Number of quarantined rows."""
@@ -155,21 +159,44 @@ class Transactions:
             The columns of :data:`STANDARD_COLUMNS` and ``_n`` (int64); ``_n`` sums to the
             number of parsed rows (with a customer id if ``attributed_only``).
         """
+        rows = self._lines(with_id=True if attributed_only else None)
+        if self.parser is None:
+            return rows.group_by(list(STANDARD_COLUMNS)).aggregate(_n=rows.count())
+        distinct = rows.group_by(list(rows.columns)).aggregate(_n=rows.count())
+        return self.parser(distinct).select(*STANDARD_COLUMNS, "_n")
+
+    def unattributed_lines(self) -> ir.Table:
+        """Lines of :attr:`table` without a customer id, copies not merged.
+
+        Returns
+        -------
+        ibis.Table
+            The columns of :data:`STANDARD_COLUMNS`.
+        """
+        lines = self._lines(with_id=False)
+        if self.parser is not None:
+            lines = self.parser(lines)
+        return lines.select(*STANDARD_COLUMNS)
+
+    def _lines(self, with_id: bool | None) -> ir.Table:
+        """Rows that parse, with a customer id, without one, or all (``None``).
+
+        For typed sources these are source rows (prefixed source columns) to parse; the id
+        is tested on the source column, which engines can do while reading the file,
+        before any id is turned into text.
+        """
         if self.source_rows is None or self.parser is None:
             t = self.table
-            if attributed_only:
-                t = t.filter(t.customer_id.notnull())
-            return t.group_by(list(STANDARD_COLUMNS)).aggregate(_n=t.count())
+            if with_id is None:
+                return t
+            return t.filter(t.customer_id.notnull() if with_id else t.customer_id.isnull())
         src = self.source_rows
         parsed = self.parser(src)
         usable = parsed._reason.isnull()
-        if attributed_only:
-            # The plain test on the source column is implied by the second; engines can
-            # push it into the file scan, where it skips the rows before they are parsed.
-            usable &= src[_SRC + self.roles.customer_id].notnull() & parsed.customer_id.notnull()
-        rows = parsed.filter(usable).select(*src.columns)
-        distinct = rows.group_by(list(src.columns)).aggregate(_n=rows.count())
-        return self.parser(distinct).select(*STANDARD_COLUMNS, "_n")
+        if with_id is not None:
+            has_id = _has_id(src[_SRC + self.roles.customer_id])
+            usable &= has_id if with_id else ~has_id
+        return parsed.filter(usable).select(*src.columns)
 
 
 def detect_format(path: Path) -> str:
@@ -448,6 +475,11 @@ def _as_id(value: ir.Value) -> ir.StringValue:
     text = _as_text(value)
     # Only text with a dot can match; testing for one first skips the regex on most rows.
     return ibis.ifelse(text.contains("."), text.re_replace(r"^(\d+)\.0+$", r"\1"), text)
+
+
+def _has_id(value: ir.Value) -> ir.BooleanValue:
+    """Whether :func:`_as_id` gives a non-NULL id, without building the id."""
+    return ~_blank(value)
 
 
 def _sample_strings(value: ir.Value, n: int = 2000) -> list[str]:
