@@ -308,6 +308,7 @@ def test_distinct_lines_count_copies_of_source_rows(fmt: str, tmp_path: Path) ->
     # Parsed rows (attributed or not) and quarantined rows make up the input.
     assert every["_n"].sum() + tx.n_quarantined == tx.n_input == 8
     unattributed = tx.unattributed_lines().to_pandas()
+    assert int(tx.attributed_lines().count().execute()) == attributed["_n"].sum()
     assert list(unattributed.columns) == list(STANDARD_COLUMNS)
     assert unattributed["order_id"].tolist() == ["4", "4"]
     assert attributed["_n"].sum() + len(unattributed) == every["_n"].sum()

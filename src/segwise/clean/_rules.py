@@ -278,7 +278,7 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
         # Lines without a customer id leave at the first rule, where the audit counts
         # rows, not distinct lines: only lines with an id pay for deduplication.
         unattributed = tx.unattributed_lines()
-        t = t.filter(t.customer_id.notnull())
+        t = tx.attributed_lines()
     if rules.duplicates:
         lines = tx.distinct_lines(attributed_only=attributed_only)
     else:

@@ -165,6 +165,16 @@ class Transactions:
         distinct = rows.group_by(list(rows.columns)).aggregate(_n=rows.count())
         return self.parser(distinct).select(*STANDARD_COLUMNS, "_n")
 
+    def attributed_lines(self) -> ir.Table:
+        """Lines of :attr:`table` with a customer id, copies not merged.
+
+        Returns
+        -------
+        ibis.Table
+            The columns of :data:`STANDARD_COLUMNS`.
+        """
+        return self._parsed(self._lines(with_id=True))
+
     def unattributed_lines(self) -> ir.Table:
         """Lines of :attr:`table` without a customer id, copies not merged.
 
@@ -173,10 +183,13 @@ class Transactions:
         ibis.Table
             The columns of :data:`STANDARD_COLUMNS`.
         """
-        lines = self._lines(with_id=False)
+        return self._parsed(self._lines(with_id=False))
+
+    def _parsed(self, rows: ir.Table) -> ir.Table:
+        """Return the standard columns of rows from :meth:`_lines`."""
         if self.parser is not None:
-            lines = self.parser(lines)
-        return lines.select(*STANDARD_COLUMNS)
+            rows = self.parser(rows)
+        return rows.select(*STANDARD_COLUMNS)
 
     def _lines(self, with_id: bool | None) -> ir.Table:
         """Rows that parse, with a customer id, without one, or all (``None``).
