@@ -292,12 +292,19 @@ def load_transactions(
     read = _resolve_timestamp_format(src, roles, read, path)
     parser = functools.partial(_parse, roles=roles, read=read, path=path)
     parsed = parser(src)
+    bad = parsed.filter(parsed._reason.notnull())
     typed = "_row" not in raw.columns
     if not typed:
         # The file was read into DuckDB anyway: keep the parsed rows so that later queries
-        # do not parse every timestamp again.
-        parsed = backend.create_table(f"parsed_{id(parsed)}", parsed, temp=True)
-    bad = parsed.filter(parsed._reason.notnull())
+        # do not parse every timestamp again. The source columns stay in `raw`, and only
+        # the quarantine, a few rows, fetches them back.
+        parsed = backend.create_table(
+            f"parsed_{id(parsed)}", parsed.select("_row", *STANDARD_COLUMNS, "_reason"),
+            temp=True,
+        )
+        bad = parsed.filter(parsed._reason.notnull()).select("_row", "_reason").join(
+            src, "_row"
+        )
     quarantine = _quarantine_frame(bad, roles, rejects)
     n_input = int(raw.count().execute()) + len(rejects)
     if n_input == 0:
