@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from segwise.clean import CleaningRules, clean_transactions
 from segwise.clean._rules import _weighted_median
 from segwise.exceptions import ConfigError
-from segwise.io import load_transactions
+from segwise.io import ReadOptions, load_transactions
 from segwise.pipeline import run_rfm
 
 COLUMNS = [
@@ -128,6 +128,25 @@ def test_copies_of_lines_without_id_count_as_missing_id_not_as_duplicates(
     assert audit.loc["duplicate_line", "revenue"] == pytest.approx(15.0)
     assert audit.loc["kept", "rows"] == 3
     assert audit["rows"].sum() == 7
+
+
+def test_copies_of_a_bad_row_are_each_quarantined_and_the_audit_reconciles(
+    tmp_path: Path,
+) -> None:
+    bad = ("1010", "22000", "X", 1, None, 1.0, "2", "UK")  # no timestamp
+    no_id = ("1003", "22000", "X", 2, "2011-03-01 09:00", 1.5, None, "UK")
+    rows = [*BASE, BASE[0], BASE[0], bad, bad, bad, no_id, no_id]
+    tx = load_transactions(_lines(rows, tmp_path), read=ReadOptions(max_quarantine_share=0.5))
+    assert tx.n_quarantined == 3
+    steps = ["quarantined", "missing_customer_id", "duplicate_line", "kept"]
+    audit = clean_transactions(tx).audit().set_index("step")["rows"]
+    assert audit[steps].tolist() == [3, 2, 2, 3]
+    assert audit.sum() == len(rows)
+    # Kept without an id, the copies of the line without one are duplicates too.
+    rules = CleaningRules(missing_customer_id=False)
+    audit = clean_transactions(tx, rules).audit().set_index("step")["rows"]
+    assert audit[steps].tolist() == [3, 0, 3, 4]
+    assert audit.sum() == len(rows)
 
 
 def test_cancellations_net_drop_or_keep(tmp_path: Path) -> None:

@@ -274,3 +274,47 @@ def test_amount_only_logs(tmp_path: Path) -> None:
     assert list(df["unit_price"]) == [11.77, 12.0, 15.4]
     # No order id: one order per customer and timestamp (a purchase occasion).
     assert df["order_id"].nunique() == 2
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_distinct_lines_count_copies_of_source_rows(fmt: str, tmp_path: Path) -> None:
+    rows = pd.DataFrame(
+        {
+            "InvoiceNo": ["1", "1", "1", "2", "2", "3", "4", "4"],
+            "InvoiceDate": pd.to_datetime(
+                ["2011-01-03 10:00"] * 3 + ["2011-01-04 10:00"] * 2 + [None]
+                + ["2011-01-05 10:00"] * 2
+            ),
+            "Quantity": [6, 6, 6, 2, 2, 1, 3, 3],
+            "UnitPrice": [2.5] * 8,
+            "CustomerID": ["7", "7", "7", "8", "8", "9", None, None],
+            # A column without a role is never read, so it cannot tell copies apart.
+            "Note": list("abcdefgh"),
+        }
+    )
+    path = tmp_path / f"lines.{fmt}"
+    if fmt == "parquet":
+        rows.to_parquet(path)
+    else:
+        rows.to_csv(path, index=False)
+    tx = load_transactions(path, read=ReadOptions(max_quarantine_share=0.5))
+    assert tx.n_quarantined == 1
+    attributed = tx.distinct_lines().to_pandas()
+    assert list(attributed.columns) == [*STANDARD_COLUMNS, "_n"]
+    counts = attributed.set_index("order_id")["_n"].to_dict()
+    assert counts == {"1": 3, "2": 2}
+    every = tx.distinct_lines(attributed_only=False).to_pandas()
+    assert every.set_index("order_id")["_n"].to_dict() == {"1": 3, "2": 2, "4": 2}
+    # Parsed rows (attributed or not) and quarantined rows make up the input.
+    assert every["_n"].sum() + tx.n_quarantined == tx.n_input == 8
+    unattributed = tx.unattributed_lines().to_pandas()
+    assert int(tx.attributed_lines().count().execute()) == attributed["_n"].sum()
+    assert list(unattributed.columns) == list(STANDARD_COLUMNS)
+    assert unattributed["order_id"].tolist() == ["4", "4"]
+    assert attributed["_n"].sum() + len(unattributed) == every["_n"].sum()
+    # The distinct lines are the parsed lines, whichever side of parsing grouped them.
+    parsed = tx.table.filter(tx.table.customer_id.notnull()).distinct().to_pandas()
+    pd.testing.assert_frame_equal(
+        attributed.drop(columns="_n").sort_values("order_id", ignore_index=True),
+        parsed.sort_values("order_id", ignore_index=True),
+    )

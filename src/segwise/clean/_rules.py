@@ -18,7 +18,6 @@ import pandas as pd
 
 from segwise._expr import exact_money
 from segwise.exceptions import ConfigError
-from segwise.io import STANDARD_COLUMNS
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -61,7 +60,9 @@ class CleaningRules:
     missing_customer_id : bool, default=True
         Remove lines without a customer id.
     duplicates : bool, default=True
-        Remove exact duplicate lines, keeping one copy.
+        Remove exact duplicate lines, keeping one copy: lines identical in the source file,
+        in every column that plays a role (see
+        :meth:`segwise.io.Transactions.distinct_lines`).
     bad_debt_adjustments : bool, default=True
         Remove lines whose order id starts with one of ``adjustment_prefixes``.
     adjustment_prefixes : tuple of str, default=("A",)
@@ -272,13 +273,14 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
     rules = rules or CleaningRules()
     t = tx.table
     unattributed = None
-    if rules.duplicates and rules.missing_customer_id:
+    attributed_only = rules.duplicates and rules.missing_customer_id
+    if attributed_only:
         # Lines without a customer id leave at the first rule, where the audit counts
         # rows, not distinct lines: only lines with an id pay for deduplication.
-        unattributed = t.filter(t.customer_id.isnull())
-        t = t.filter(t.customer_id.notnull())
+        unattributed = tx.unattributed_lines()
+        t = tx.attributed_lines()
     if rules.duplicates:
-        lines = t.group_by(list(STANDARD_COLUMNS)).aggregate(_n=t.count())
+        lines = tx.distinct_lines(attributed_only=attributed_only)
     else:
         lines = t.mutate(_n=ibis.literal(1, "int64"))
     lines = _flag(lines, rules)

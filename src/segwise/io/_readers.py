@@ -8,8 +8,11 @@ from DuckDB's CSV reject tables and quarantined the same way.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -107,6 +110,13 @@ class Transactions:
         Which source column played which role.
     backend : ibis backend
         The engine holding ``table``.
+    source_rows : ibis.Table or None
+        For sources read as typed columns (Parquet): every source row, the columns that
+        play a role renamed with a ``_src_`` prefix. ``None`` for text sources, which are
+        parsed once into ``table`` instead.
+    parser : callable or None
+        Turns a table of prefixed source columns into the standard columns plus
+        ``_reason`` (NULL when the row parses); set together with ``source_rows``.
     """
 
     table: ir.Table
@@ -115,11 +125,91 @@ class Transactions:
     source: str
     roles: ColumnRoles
     backend: Any = field(repr=False)
+    source_rows: ir.Table | None = field(default=None, repr=False)
+    parser: Callable[[ir.Table], ir.Table] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if (self.source_rows is None) != (self.parser is None):
+            raise ValueError("Transactions: give source_rows and parser together, or neither")
 
     @property
     def n_quarantined(self) -> int:
         """Number of quarantined rows."""
         return len(self.quarantine)
+
+    def distinct_lines(self, *, attributed_only: bool = True) -> ir.Table:
+        """Distinct lines of :attr:`table`, each with ``_n``: how many input rows it stands for.
+
+        Lines are exact duplicates when they are identical in the source: every column
+        that plays a role holds the same value (columns without a role are not read).
+        For sources read as typed columns (Parquet) the source rows are grouped before
+        they are parsed, and only the distinct rows are parsed: typed source columns make
+        smaller grouping keys than parsed text, and the engine can drop rows without a
+        customer id while it reads the file. Text sources (CSV, JSON, Excel, SQLite),
+        parsed once on loading, are grouped on their parsed columns.
+
+        Parameters
+        ----------
+        attributed_only : bool, default=True
+            Keep only lines with a customer id.
+
+        Returns
+        -------
+        ibis.Table
+            The columns of :data:`STANDARD_COLUMNS` and ``_n`` (int64); ``_n`` sums to the
+            number of parsed rows (with a customer id if ``attributed_only``).
+        """
+        rows = self._lines(with_id=True if attributed_only else None)
+        if self.parser is None:
+            return rows.group_by(list(STANDARD_COLUMNS)).aggregate(_n=rows.count())
+        distinct = rows.group_by(list(rows.columns)).aggregate(_n=rows.count())
+        return self.parser(distinct).select(*STANDARD_COLUMNS, "_n")
+
+    def attributed_lines(self) -> ir.Table:
+        """Lines of :attr:`table` with a customer id, copies not merged.
+
+        Returns
+        -------
+        ibis.Table
+            The columns of :data:`STANDARD_COLUMNS`.
+        """
+        return self._parsed(self._lines(with_id=True))
+
+    def unattributed_lines(self) -> ir.Table:
+        """Lines of :attr:`table` without a customer id, copies not merged.
+
+        Returns
+        -------
+        ibis.Table
+            The columns of :data:`STANDARD_COLUMNS`.
+        """
+        return self._parsed(self._lines(with_id=False))
+
+    def _parsed(self, rows: ir.Table) -> ir.Table:
+        """Return the standard columns of rows from :meth:`_lines`."""
+        if self.parser is not None:
+            rows = self.parser(rows)
+        return rows.select(*STANDARD_COLUMNS)
+
+    def _lines(self, with_id: bool | None) -> ir.Table:
+        """Rows that parse, with a customer id, without one, or all (``None``).
+
+        For typed sources these are source rows (prefixed source columns) to parse; the id
+        is tested on the source column, which engines can do while reading the file,
+        before any id is turned into text.
+        """
+        if self.source_rows is None or self.parser is None:
+            t = self.table
+            if with_id is None:
+                return t
+            return t.filter(t.customer_id.notnull() if with_id else t.customer_id.isnull())
+        src = self.source_rows
+        parsed = self.parser(src)
+        usable = parsed._reason.isnull()
+        if with_id is not None:
+            has_id = _has_id(src[_SRC + self.roles.customer_id])
+            usable &= has_id if with_id else ~has_id
+        return parsed.filter(usable).select(*src.columns)
 
 
 def detect_format(path: Path) -> str:
@@ -193,9 +283,18 @@ def load_transactions(
         raw, rejects = _read_raw(duck, path, fmt, read)
         backend = duck
     roles = resolve_roles([c for c in raw.columns if c != "_row"], columns, source=path)
-    parsed = _parse(raw, roles, read, path)
+    # Source columns keep a prefix: engines compare names case-insensitively, so a source
+    # column "Quantity" would otherwise collide with the standard "quantity".
+    src = raw.select(
+        *(["_row"] if "_row" in raw.columns else []),
+        **{_SRC + col: col for col in dict.fromkeys(col for _, col in roles.items())},
+    )
+    read = _resolve_timestamp_format(src, roles, read, path)
+    parser = functools.partial(_parse, roles=roles, read=read, path=path)
+    parsed = parser(src)
     bad = parsed.filter(parsed._reason.notnull())
-    if "_row" in raw.columns:
+    typed = "_row" not in raw.columns
+    if not typed:
         # The file was read into DuckDB anyway: keep the parsed rows so that later queries
         # do not parse every timestamp again. The source columns stay in `raw`, and only
         # the quarantine, a few rows, fetches them back.
@@ -204,7 +303,7 @@ def load_transactions(
             temp=True,
         )
         bad = parsed.filter(parsed._reason.notnull()).select("_row", "_reason").join(
-            raw.rename({_SRC + c: c for c in raw.columns if c != "_row"}), "_row"
+            src, "_row"
         )
     quarantine = _quarantine_frame(bad, roles, rejects)
     n_input = int(raw.count().execute()) + len(rejects)
@@ -220,7 +319,10 @@ def load_transactions(
     if engine == "spark" and backend is not None and not _is_spark(backend):
         backend = connect("spark", spark_master=spark_master)
         table = _to_spark(backend, table)
-    return Transactions(table, quarantine, n_input, str(path), roles, backend)
+    return Transactions(
+        table, quarantine, n_input, str(path), roles, backend,
+        source_rows=src if typed else None, parser=parser if typed else None,
+    )
 
 
 def _to_spark(backend: Any, table: ir.Table) -> ir.Table:
@@ -395,6 +497,11 @@ def _as_id(value: ir.Value) -> ir.StringValue:
     return ibis.ifelse(text.contains("."), text.re_replace(r"^(\d+)\.0+$", r"\1"), text)
 
 
+def _has_id(value: ir.Value) -> ir.BooleanValue:
+    """Whether :func:`_as_id` gives a non-NULL id, without building the id."""
+    return ~_blank(value)
+
+
 def _sample_strings(value: ir.Value, n: int = 2000) -> list[str]:
     col = _strip(value.cast("string")).name("v")
     values = col.as_table()
@@ -427,8 +534,28 @@ def _parses(value: str, fmt: str) -> bool:
     return True
 
 
+_SRC = "_src_"
+
+
+def _resolve_timestamp_format(
+    src: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path
+) -> ReadOptions:
+    """Return ``read`` with the layout of a text timestamp column filled in.
+
+    The layout is detected once, so that parsing the rows again (distinct rows after
+    deduplication) samples nothing.
+    """
+    value = src[_SRC + roles.timestamp]
+    if not value.type().is_string() or _is_spark(src._find_backend()):
+        return read
+    if read.timestamp_format:
+        return read
+    fmt = _detect_timestamp_format(_sample_strings(value), path, _SRC + roles.timestamp)
+    return dataclasses.replace(read, timestamp_format=fmt)
+
+
 def _parse_timestamp(
-    value: ir.Value, read: ReadOptions, path: Path, column: str, spark: bool
+    value: ir.Value, read: ReadOptions, path: Path, spark: bool
 ) -> ir.TimestampValue:
     if value.type().is_timestamp():
         return value.cast(dt.Timestamp())
@@ -441,23 +568,20 @@ def _parse_timestamp(
                 " convert the column or load with engine duckdb"
             )
         return value.cast("string").try_cast("timestamp")
-    fmt = read.timestamp_format or _detect_timestamp_format(
-        _sample_strings(value), path, column
-    )
+    # load_transactions detected the layout when none was configured.
+    fmt = read.timestamp_format or TIMESTAMP_FORMATS[0]
     return try_strptime(_strip(value.cast("string")), fmt)
 
 
-_SRC = "_src_"
-
-
 def _parse(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path) -> ir.Table:
-    """Typed standard columns plus ``_reason``: why the row cannot be used, else NULL."""
+    """Typed standard columns plus ``_reason``: why the row cannot be used, else NULL.
+
+    ``raw`` holds the source columns with the ``_src_`` prefix; its other columns are
+    passed through.
+    """
     spark = _is_spark(raw._find_backend())
-    # Source columns keep a prefix: engines compare names case-insensitively, so a source
-    # column "Quantity" would otherwise collide with the standard "quantity".
-    raw = raw.rename({_SRC + c: c for c in raw.columns if c != "_row"})
     r = {role: _SRC + col for role, col in roles.items()}
-    ts = _parse_timestamp(raw[r["timestamp"]], read, path, r["timestamp"], spark)
+    ts = _parse_timestamp(raw[r["timestamp"]], read, path, spark)
     quantity = _as_float(raw[r["quantity"]]) if "quantity" in r else ibis.literal(1.0)
     name = dict(roles.items())
     checks: list[tuple[ir.BooleanValue, str]] = [
