@@ -24,6 +24,7 @@ def test_full_config(tmp_path: Path) -> None:
         '[cleaning]\ncancellations = "drop"\nnon_product_codes = ["POST", "DOT"]\n'
         '[rfm]\nas_of = "2011-12-10"\n'
         '[segments.actions]\nLost = "Ignore."\n'
+        '[engine]\nmemory_limit = "4GB"\n'
     )
     cfg = load_config(path)
     assert cfg.columns == {"customer_id": "Kunde"}
@@ -32,6 +33,7 @@ def test_full_config(tmp_path: Path) -> None:
     assert cfg.cleaning.non_product_codes == ("POST", "DOT")
     assert cfg.as_of == dt.date(2011, 12, 10)
     assert cfg.segments.actions["Lost"] == "Ignore."
+    assert cfg.memory_limit == "4GB"
 
 
 @pytest.mark.parametrize(
@@ -48,6 +50,9 @@ def test_full_config(tmp_path: Path) -> None:
         ),
         ("[segments.patterns]\nEveryone = ['[1-5][1-5]']\n", "no action for segment"),
         ("not toml = = =", "not valid TOML"),
+        ("[engine]\nmemory_limit = 'lots'\n", r"\[engine\] memory_limit = 'lots' is not a size"),
+        ("[engine]\nmemory_limit = 4\n", "is not a size"),
+        ("[engine]\nthreads = 2\n", r"unknown key\(s\) threads in \[engine\]"),
     ],
 )
 def test_mistakes_name_the_file_and_the_key(tmp_path: Path, text: str, match: str) -> None:

@@ -27,18 +27,21 @@ Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 
 
-def duckdb_connection() -> DuckDBBackend:
+def duckdb_connection(memory_limit: str | None = None) -> DuckDBBackend:
     """Return a fresh in-memory DuckDB backend.
 
-    ``SEGWISE_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``) caps DuckDB's memory; above it DuckDB
-    spills to disk. Unset, DuckDB takes up to 80 % of RAM.
+    Parameters
+    ----------
+    memory_limit : str, optional
+        Cap on DuckDB's memory, e.g. ``"4GB"``; above it DuckDB spills to disk. Without
+        it, ``SEGWISE_DUCKDB_MEMORY_LIMIT``; without that, DuckDB takes up to 80 % of RAM.
 
     Returns
     -------
     ibis.backends.duckdb.Backend
         An embedded DuckDB connection; every load gets its own so runs never share state.
     """
-    limit = os.environ.get(MEMORY_LIMIT_ENV)
+    limit = memory_limit or os.environ.get(MEMORY_LIMIT_ENV)
     return ibis.duckdb.connect(memory_limit=limit) if limit else ibis.duckdb.connect()
 
 
@@ -64,7 +67,9 @@ def _spark_session(master: str):  # type: ignore[no-untyped-def]  # pyspark is o
     )
 
 
-def connect(engine: str = "duckdb", *, spark_master: str | None = None) -> SQLBackend:
+def connect(
+    engine: str = "duckdb", *, spark_master: str | None = None, memory_limit: str | None = None
+) -> SQLBackend:
     """Connect to a table engine.
 
     Parameters
@@ -73,6 +78,8 @@ def connect(engine: str = "duckdb", *, spark_master: str | None = None) -> SQLBa
         Which engine runs the expressions.
     spark_master : str, optional
         Spark master URL; ``local[*]`` when omitted.
+    memory_limit : str, optional
+        DuckDB's memory cap (see :func:`duckdb_connection`).
 
     Returns
     -------
@@ -80,7 +87,7 @@ def connect(engine: str = "duckdb", *, spark_master: str | None = None) -> SQLBa
         A connected Ibis backend.
     """
     if engine == "duckdb":
-        return duckdb_connection()
+        return duckdb_connection(memory_limit)
     if engine == "spark":
         session = _spark_session(spark_master or "local[*]")
         return ibis.pyspark.connect(session)

@@ -19,6 +19,9 @@ Example
     [rfm]
     as_of = "2011-12-10"
 
+    [engine]
+    memory_limit = "4GB"     # DuckDB spills to disk beyond it (default: 80 % of RAM)
+
     [segments.patterns]      # replaces the whole map; must cover all 125 cells once
     Champions = ["5[4-5]"]
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +54,7 @@ class SegwiseConfig:
     cleaning: CleaningRules = field(default_factory=CleaningRules)
     as_of: dt.date | None = None
     segments: SegmentMap = field(default_factory=SegmentMap)
+    memory_limit: str | None = None
 
 
 def _build(cls: type, values: dict[str, Any], section: str, path: Path) -> Any:
@@ -96,7 +101,7 @@ def load_config(path: str | Path | None) -> SegwiseConfig:
         raise ConfigError(f"{path}: config file not found") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    known = {"columns", "read", "cleaning", "rfm", "segments"}
+    known = {"columns", "read", "cleaning", "rfm", "segments", "engine"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(
@@ -118,6 +123,7 @@ def load_config(path: str | Path | None) -> SegwiseConfig:
             as_of = dt.date.fromisoformat(as_of)
         except ValueError as exc:
             raise ConfigError(f"{path}: [rfm] as_of = {as_of!r} is not a YYYY-MM-DD date") from exc
+    memory_limit = _memory_limit(dict(data.get("engine", {})), path)
     segments = data.get("segments", {})
     seg_unknown = sorted(set(segments) - {"patterns", "actions"})
     if seg_unknown:
@@ -136,4 +142,24 @@ def load_config(path: str | Path | None) -> SegwiseConfig:
         cleaning=_build(CleaningRules, data.get("cleaning", {}), "cleaning", path),
         as_of=as_of,
         segments=segment_map,
+        memory_limit=memory_limit,
     )
+
+
+def _memory_limit(engine: dict[str, Any], path: Path) -> str | None:
+    """Validate ``[engine] memory_limit``: a size DuckDB understands, such as ``"4GB"``."""
+    limit = engine.pop("memory_limit", None)
+    if engine:
+        raise ConfigError(
+            f"{path}: unknown key(s) {', '.join(engine)} in [engine]; valid: memory_limit"
+        )
+    if limit is not None and not (isinstance(limit, str) and _SIZE.fullmatch(limit.strip())):
+        raise ConfigError(
+            f"{path}: [engine] memory_limit = {limit!r} is not a size; write e.g. \"4GB\" or "
+            "\"512MB\""
+        )
+    return limit.strip() if limit is not None else None
+
+
+#: Sizes DuckDB's ``memory_limit`` accepts, e.g. ``4GB``, ``4 GiB``, ``512MB``.
+_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)

@@ -214,7 +214,12 @@ def run_rfm(
     config = config or SegwiseConfig()
     progress("load")
     tx = load_transactions(
-        source, columns=config.columns, read=config.read, engine=engine, spark_master=spark_master
+        source,
+        columns=config.columns,
+        read=config.read,
+        engine=engine,
+        spark_master=spark_master,
+        memory_limit=config.memory_limit,
     )
     progress("clean")
     cleaned = clean_transactions(tx, config.cleaning)

@@ -239,6 +239,7 @@ def load_transactions(
     read: ReadOptions | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
+    memory_limit: str | None = None,
 ) -> Transactions:
     """Load a transaction log into a typed table, quarantining rows that do not parse.
 
@@ -254,6 +255,8 @@ def load_transactions(
         Engine that will hold the table for later steps.
     spark_master : str, optional
         Spark master URL when ``engine="spark"``.
+    memory_limit : str, optional
+        Cap on DuckDB's memory, e.g. ``"4GB"`` (see :func:`segwise._engine.duckdb_connection`).
 
     Returns
     -------
@@ -279,7 +282,7 @@ def load_transactions(
         raw = backend.read_parquet(str(path))
         rejects = pd.DataFrame()
     else:
-        duck = duckdb_connection()
+        duck = duckdb_connection(memory_limit)
         raw, rejects = _read_raw(duck, path, fmt, read)
         backend = duck
     roles = resolve_roles([c for c in raw.columns if c != "_row"], columns, source=path)
