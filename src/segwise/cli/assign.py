@@ -202,7 +202,7 @@ def assign(
 
     trained = TrainedAssigner.load(model)
     cfg = load_config(config)
-    tx = load_transactions(input, columns=cfg.columns, read=cfg.read)
+    tx = load_transactions(input, columns=cfg.columns, read=cfg.read, memory_limit=cfg.memory_limit)
     kept = clean_transactions(tx, cfg.cleaning).kept
     out = trained.assign(kept, horizon_days=horizon,
                          incomplete="score" if score_incomplete else "skip")
