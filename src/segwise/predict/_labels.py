@@ -22,8 +22,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from segwise._expr import exact_money
 from segwise.exceptions import ConfigError
+from segwise.features.rfm import aggregate_customers
 from segwise.predict._features import EarlyWindow, early_lines
 from segwise.segment.rfm import SegmentMap, assign_segments, score_with_edges
 
@@ -84,14 +84,8 @@ def rfm_as_of(kept: ir.Table, dates: ir.Table) -> pd.DataFrame:
     """
     joined = kept.join(dates, "customer_id")
     before = joined.filter(joined.ts < joined.label_date)
-    purchase = ~before.is_return
-    # The same counts as the full-history RFM (the tests check they agree on its date).
-    table = before.group_by(["customer_id", "label_date"]).aggregate(
-        last_purchase=before.ts.max(where=purchase),
-        frequency=before.order_id.nunique(where=purchase),
-        monetary=exact_money(before.revenue).sum(),
-    )
-    df = table.to_pandas()
+    # The very aggregates of the full-history RFM, per customer and date.
+    df = aggregate_customers(before, by=["label_date"]).to_pandas()
     df = df[df["frequency"].fillna(0) > 0]
     label_date = pd.to_datetime(df["label_date"])
     last = pd.to_datetime(df["last_purchase"]).dt.normalize()
