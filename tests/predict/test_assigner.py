@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
+from sklearn.metrics import f1_score
 
 from segwise.exceptions import ConfigError, InputError
 from segwise.predict import (
@@ -16,6 +19,7 @@ from segwise.predict import (
     build_dataset,
     cluster_labels,
     evaluate_assigner,
+    macro_f1_gap,
     time_split,
 )
 
@@ -120,6 +124,44 @@ def test_evaluation_beats_majority_and_reports_everything(
     assert set(report.importance.index) == set(retail_data.X.columns)
     d = report.to_dict()
     assert d["n_test"] == report.n_test and len(d["table"]) == 4
+    # The gap to each baseline is the difference of the table's macro-F1, with an
+    # interval around it.
+    gaps = report.gaps
+    assert list(gaps.index) == ["baseline: majority class", "baseline: RFM rules on the window"]
+    for base, row in gaps.iterrows():
+        assert row["gap"] == pytest.approx(t.loc["hgb", "macro_f1"] - t.loc[base, "macro_f1"])
+        assert row["lower"] <= row["gap"] <= row["upper"]
+    assert len(d["gaps"]) == 2
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from("abcde"),
+                       st.sampled_from("abcde")), min_size=1, max_size=60)
+)
+@settings(max_examples=40, deadline=None)
+def test_macro_f1_gap_matches_scikit_learn(rows: list[tuple[str, str, str]]) -> None:
+    y, a, b = (np.array(col) for col in zip(*rows, strict=True))
+    labels = np.unique(y)
+    gap = macro_f1_gap(y, a, b, labels, n_resamples=50)
+
+    def f1(pred: np.ndarray) -> float:
+        return float(f1_score(y, pred, labels=labels, average="macro", zero_division=0))
+
+    assert gap["gap"] == pytest.approx(f1(a) - f1(b))
+    assert gap["lower"] <= gap["upper"]
+    same = macro_f1_gap(y, a, a, labels, n_resamples=50)
+    assert same == {"gap": 0.0, "lower": 0.0, "upper": 0.0}
+
+
+def test_macro_f1_gap_interval_excludes_zero_only_for_a_real_difference() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.choice(list("abc"), 400)
+    noisy = np.where(rng.random(400) < 0.5, y, rng.choice(list("abc"), 400))
+    better = macro_f1_gap(y, y, noisy, np.unique(y))
+    assert better["lower"] > 0.2
+    coin = macro_f1_gap(y, rng.choice(list("abc"), 400), rng.choice(list("abc"), 400),
+                        np.unique(y))
+    assert coin["lower"] < 0 < coin["upper"]
 
 
 @pytest.mark.slow

@@ -72,6 +72,12 @@ def print_report(report: AssignerReport, window: str) -> None:
         ll = "" if row["log_loss"] != row["log_loss"] else f"{row['log_loss']:.3f}"
         table.add_row(str(name), f"{row['accuracy']:.3f}", f"{row['macro_f1']:.3f}", ll)
     console.print(table)
+    for name, gap in report.gaps.iterrows():
+        console.print(
+            f"{report.chosen} vs {str(name).removeprefix('baseline: ')}: macro-F1 "
+            f"{gap['gap']:+.3f} (95 % paired-bootstrap interval {gap['lower']:+.3f} "
+            f"to {gap['upper']:+.3f})"
+        )
     seg = Table(title=f"Per segment ({report.chosen})", title_justify="left")
     for col in ("Segment", "Precision", "Recall", "F1", "Support"):
         seg.add_column(col, justify="left" if col == "Segment" else "right")

@@ -17,6 +17,7 @@ from segwise.predict._assigner import (
     TimeSplit,
     build_dataset,
     evaluate_assigner,
+    macro_f1_gap,
     model_features,
     time_split,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "horizon_dates",
     "horizon_labels",
     "load_model_file",
+    "macro_f1_gap",
     "model_features",
     "rfm_as_of",
     "save_model_file",

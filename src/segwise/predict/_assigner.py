@@ -58,6 +58,7 @@ __all__ = [
     "TimeSplit",
     "build_dataset",
     "evaluate_assigner",
+    "macro_f1_gap",
     "model_features",
     "time_split",
 ]
@@ -714,6 +715,10 @@ class AssignerReport:
         Segments merged into ``Other`` because too few training customers had them.
     chosen : str
         Name of the chosen model.
+    gaps : pandas.DataFrame
+        Per baseline: the chosen model's macro-F1 minus the baseline's (``gap``) and a
+        95 % paired-bootstrap interval (``lower``, ``upper``) over the new customers, so
+        that "above the baseline" can be told from test-set noise.
     """
 
     table: pd.DataFrame
@@ -725,6 +730,7 @@ class AssignerReport:
     n_test: int
     merged: list[str] = field(default_factory=list)
     chosen: str = ""
+    gaps: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (stored with a saved model)."""
@@ -739,6 +745,7 @@ class AssignerReport:
             "confusion": {str(k): {str(c): int(v) for c, v in row.items()}
                           for k, row in self.confusion.iterrows()},
             "importance": _records(self.importance),
+            "gaps": _records(self.gaps),
         }
 
 
@@ -817,16 +824,23 @@ def evaluate_assigner(
         fitted[name] = est
         score(name, est.predict(X_te), est.predict_proba(X_te), est.classes_)
     dummy = DummyClassifier(strategy="most_frequent").fit(X_tr, y_tr)
-    score("baseline: majority class", dummy.predict(X_te))
+    baselines = {"baseline: majority class": dummy.predict(X_te)}
     if data.rules is not None:
         rules = data.rules.loc[split.test]
-        rules = rules.where(rules.isin(set(y_tr)), OTHER).to_numpy()
-        score("baseline: RFM rules on the window", rules)
+        baselines["baseline: RFM rules on the window"] = rules.where(
+            rules.isin(set(y_tr)), OTHER
+        ).to_numpy()
+    for name, base in baselines.items():
+        score(name, base)
     table = pd.DataFrame(rows).T.rename_axis("model")
 
     chosen = next(iter(candidates))
     est = fitted[chosen]
     pred = est.predict(X_te)
+    gaps = pd.DataFrame(
+        {name: macro_f1_gap(y_te, pred, base, labels, random_state=random_state)
+         for name, base in baselines.items()}
+    ).T.rename_axis("baseline")
     p, r, f, s = precision_recall_fscore_support(y_te, pred, labels=labels, zero_division=0)
     per_segment = pd.DataFrame(
         {"precision": p, "recall": r, "f1": f, "support": s.astype("int64")},
@@ -846,6 +860,63 @@ def evaluate_assigner(
     return AssignerReport(
         table=table, per_segment=per_segment, confusion=confusion, importance=importance,
         cutoff=split.cutoff, n_train=len(split.train), n_test=len(split.test),
-        merged=merged, chosen=chosen,
+        merged=merged, chosen=chosen, gaps=gaps,
     )
+
+
+def macro_f1_gap(
+    y_true: np.ndarray,
+    pred: np.ndarray,
+    baseline: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n_resamples: int = 2000,
+    random_state: int = 0,
+) -> dict[str, float]:
+    """Macro-F1 of ``pred`` minus that of ``baseline``, with a paired-bootstrap interval.
+
+    Both predictions are scored on the same resamples of the customers, so the interval
+    is that of the difference, not of two separate scores.
+
+    Parameters
+    ----------
+    y_true, pred, baseline : ndarray
+        True segments and the two predictions, one entry per customer.
+    labels : ndarray
+        Segments the macro average runs over (absent ones count as F1 = 0).
+    n_resamples : int, default=2000
+        Bootstrap resamples.
+    random_state : int, default=0
+        Seed.
+
+    Returns
+    -------
+    dict
+        ``gap`` (on the customers as they are), ``lower`` and ``upper`` (2.5 and 97.5
+        percentiles over the resamples).
+    """
+    codes = {label: i for i, label in enumerate(labels)}
+    k = len(labels)
+    t = np.array([codes.get(v, -1) for v in y_true])
+    rng = np.random.default_rng(random_state)
+    idx = np.vstack([np.arange(len(t)), rng.integers(0, len(t), (n_resamples, len(t)))])
+
+    def macro_f1(p_codes: np.ndarray) -> np.ndarray:
+        # Per resample and segment: true positives, predicted and actual counts.
+        tt, pp = t[idx], p_codes[idx]
+        offset = (np.arange(len(idx)) * k)[:, None]
+        size = len(idx) * k
+        tp = np.bincount((tt + offset)[(tt == pp) & (tt >= 0)], minlength=size)
+        n_pred = np.bincount((pp + offset)[pp >= 0], minlength=size)
+        n_true = np.bincount((tt + offset)[tt >= 0], minlength=size)
+        denom = (n_pred + n_true).reshape(-1, k)
+        f1 = np.divide(2 * tp.reshape(-1, k), denom, out=np.zeros((len(idx), k)),
+                       where=denom > 0)
+        return f1.mean(axis=1)
+
+    diff = macro_f1(np.array([codes.get(v, -1) for v in pred])) - macro_f1(
+        np.array([codes.get(v, -1) for v in baseline])
+    )
+    lower, upper = np.percentile(diff[1:], [2.5, 97.5])
+    return {"gap": float(diff[0]), "lower": float(lower), "upper": float(upper)}
 
