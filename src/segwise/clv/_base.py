@@ -21,6 +21,10 @@ from sklearn.utils.validation import check_is_fitted
 __all__ = ["CustomerModel", "as_vector"]
 
 _Z95 = 1.959963984540054
+#: Largest gradient of the mean log-likelihood (in log-parameters) taken as zero when the
+#: line search stops: rounding noise in the summed likelihood reaches about 1e-8 on Online
+#: Retail.
+_GRADIENT_NOISE = 1e-6
 
 
 def as_vector(values: Any, name: str, n: int | None = None) -> np.ndarray:
@@ -102,7 +106,13 @@ class CustomerModel(BaseEstimator):
             bounds=[(-30.0, 30.0)] * len(start),
             options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-9},
         )
-        if not res.success or not np.isfinite(res.fun):
+        # The line search gives up where the mean log-likelihood only moves in its last
+        # digits; the gradient is then rounding noise (~1e-8 on Online Retail, where about
+        # 1 in 30 inputs differing by 1e-15 ended so). That is the optimum, not a failure.
+        converged = bool(res.success) or bool(
+            np.isfinite(res.fun) and np.max(np.abs(res.jac)) < _GRADIENT_NOISE
+        )
+        if not converged:
             warnings.warn(
                 f"{type(self).__name__} did not converge: {res.message}",
                 ConvergenceWarning,
@@ -113,7 +123,7 @@ class CustomerModel(BaseEstimator):
         self.log_likelihood_ = -float(self._neg_log_lik(params, data)[0])
         self.n_customers_ = n_customers
         self.n_iter_ = int(res.nit)
-        self.converged_ = bool(res.success)
+        self.converged_ = converged
         self._set_standard_errors(res.x, objective, n_customers)
 
     def _set_standard_errors(self, log_params: np.ndarray, objective: Any, n: int) -> None:

@@ -24,6 +24,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from segwise._expr import exact_money
 from segwise.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -225,13 +226,18 @@ def purchase_lines(source: Any) -> ir.Table:
 
 
 def _occasions(lines: ir.Table) -> ir.Table:
-    """One row per customer and purchase day, with the day's total value."""
+    """One row per customer and purchase day, with the day's total value.
+
+    Values are exact decimal sums (see :func:`segwise._expr.exact_money`): a floating-point
+    sum depends on the order the engine adds rows in, which differs between runs, and the
+    spend model's fit must not.
+    """
     day = lines.ts.date()
     return (
         lines.filter(lines.customer_id.notnull() & lines.ts.notnull())
         .mutate(day=day)
         .group_by(["customer_id", "day"])
-        .aggregate(value=lambda t: t.revenue.sum())
+        .aggregate(value=lambda t: exact_money(t.revenue).sum())
     )
 
 
@@ -299,14 +305,14 @@ def btyd_summary(
         first_purchase=joined.first_day.min(),
         last_purchase=joined.day.max(),
         frequency=repeat.cast("int64").sum(),
-        repeat_value=joined.value.sum(where=repeat),
+        repeat_value=joined.value.sum(where=repeat).cast("float64"),
     )
     if hold_end is not None:
         hold = occ.filter(
             (occ.day > ibis.literal(cal_end)) & (occ.day <= ibis.literal(hold_end))
         )
         hold_agg = hold.group_by("customer_id").aggregate(
-            frequency_holdout=hold.count(), holdout_value=hold.value.sum()
+            frequency_holdout=hold.count(), holdout_value=hold.value.sum().cast("float64")
         )
         per_customer = per_customer.left_join(hold_agg, "customer_id").drop("customer_id_right")
     # Customers whose every purchase follows the calibration period.
