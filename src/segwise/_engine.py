@@ -67,9 +67,7 @@ def _spark_session(master: str):  # type: ignore[no-untyped-def]  # pyspark is o
     )
 
 
-def connect(
-    engine: str = "duckdb", *, spark_master: str | None = None, memory_limit: str | None = None
-) -> SQLBackend:
+def connect(engine: str = "duckdb", *, spark_master: str | None = None) -> SQLBackend:
     """Connect to a table engine.
 
     Parameters
@@ -78,8 +76,6 @@ def connect(
         Which engine runs the expressions.
     spark_master : str, optional
         Spark master URL; ``local[*]`` when omitted.
-    memory_limit : str, optional
-        DuckDB's memory cap (see :func:`duckdb_connection`).
 
     Returns
     -------
@@ -87,7 +83,7 @@ def connect(
         A connected Ibis backend.
     """
     if engine == "duckdb":
-        return duckdb_connection(memory_limit)
+        return duckdb_connection()
     if engine == "spark":
         session = _spark_session(spark_master or "local[*]")
         return ibis.pyspark.connect(session)
