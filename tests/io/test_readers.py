@@ -9,6 +9,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from segwise.exceptions import ConfigError, InputError
 from segwise.io import STANDARD_COLUMNS, ReadOptions, Transactions, load_transactions
@@ -318,3 +320,42 @@ def test_distinct_lines_count_copies_of_source_rows(fmt: str, tmp_path: Path) ->
         attributed.drop(columns="_n").sort_values("order_id", ignore_index=True),
         parsed.sort_values("order_id", ignore_index=True),
     )
+
+
+# Lines drawn from a few values each, so that most pairs of one order differ in one column.
+_near_copies = st.lists(
+    st.tuples(
+        st.sampled_from(["1", "2"]),  # InvoiceNo
+        st.sampled_from(["A", "B"]),  # StockCode
+        st.sampled_from(["x", "y", None]),  # Description
+        st.sampled_from([1, 2, -1]),  # Quantity
+        st.sampled_from(["2011-01-03 10:00", "2011-01-03 11:00"]),  # InvoiceDate
+        st.sampled_from([1.0, 2.5]),  # UnitPrice
+        st.sampled_from(["7", "8"]),  # CustomerID
+        st.sampled_from(["UK", "FR"]),  # Country
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=_near_copies, fmt=st.sampled_from(["parquet", "csv"]))
+def test_distinct_lines_merge_exact_copies_only(
+    rows: list[tuple], fmt: str, tmp_path: Path
+) -> None:
+    names = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
+             "CustomerID", "Country"]
+    frame = pd.DataFrame(rows, columns=names)
+    frame["InvoiceDate"] = pd.to_datetime(frame["InvoiceDate"])
+    path = tmp_path / f"near.{fmt}"
+    if fmt == "parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, index=False)
+    distinct = load_transactions(path).distinct_lines().to_pandas()
+    expected = frame.groupby(names, dropna=False).size()
+    assert len(distinct) == len(expected)
+    assert sorted(distinct["_n"]) == sorted(expected)

@@ -161,8 +161,9 @@ class Transactions:
         """
         rows = self._lines(with_id=True if attributed_only else None)
         if self.parser is None:
-            return rows.group_by(list(STANDARD_COLUMNS)).aggregate(_n=rows.count())
-        distinct = rows.group_by(list(rows.columns)).aggregate(_n=rows.count())
+            return _group_copies(rows.select(*STANDARD_COLUMNS), list(_COPY_KEYS))
+        keys = [_SRC + col for role, col in self.roles.items() if role in _COPY_KEYS]
+        distinct = _group_copies(rows, list(dict.fromkeys(keys)))
         return self.parser(distinct).select(*STANDARD_COLUMNS, "_n")
 
     def attributed_lines(self) -> ir.Table:
@@ -210,6 +211,39 @@ class Transactions:
             has_id = _has_id(src[_SRC + self.roles.customer_id])
             usable &= has_id if with_id else ~has_id
         return parsed.filter(usable).select(*src.columns)
+
+
+#: Roles whose columns group copies exactly; the other columns are compared by hash.
+_COPY_KEYS = ("customer_id", "order_id")
+
+
+def _group_copies(rows: ir.Table, keys: list[str]) -> ir.Table:
+    """One row per distinct row of ``rows``, with ``_n``: how many rows it stands for.
+
+    On DuckDB the rows are grouped on ``keys`` (customer and order) plus two 64-bit
+    hashes of the other columns, taken in opposite orders, instead of on every column:
+    wide text keys (descriptions) make grouping about twice as slow. Two different lines
+    of one order are merged only if both hashes collide, about 2**-128 per pair (in
+    100 M lines, about 10**-29 expected false merges). Spark's ``hash`` has 32 bits, so
+    Spark groups on every column.
+    """
+    rest = [c for c in rows.columns if c not in keys]
+    if not rest or _is_spark(rows._find_backend()):
+        return rows.group_by(rows.columns).aggregate(_n=rows.count())
+    forward = ibis.struct({c: rows[c] for c in rest})
+    backward = ibis.struct({c: rows[c] for c in reversed(rest)})
+    grouped = rows.group_by(
+        *keys, _h1=_hash(forward, forward.type()), _h2=_hash(backward, backward.type())
+    ).aggregate(_n=rows.count(), **{c: rows[c].arbitrary() for c in rest})
+    return grouped.select(*rows.columns, "_n")
+
+
+def _hash(value: ir.StructValue, kind: dt.DataType) -> ir.IntegerValue:
+    """DuckDB's 64-bit ``hash`` (Ibis's own ``hash()`` adds a slow cast to signed)."""
+    fn = ibis.udf.scalar.builtin(
+        lambda value: None, name="hash", signature=((kind,), dt.uint64)
+    )
+    return fn(value)
 
 
 def detect_format(path: Path) -> str:
