@@ -24,8 +24,8 @@ def retail_split(retail_data: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def small_assigner() -> SegmentAssigner:
-    """Fast settings: few boosting rounds, two calibration folds when calibrating."""
-    return SegmentAssigner(max_iter=20, learning_rate=0.1, cv=2)
+    """The default vote, fast: few boosting rounds and trees, two calibration folds."""
+    return SegmentAssigner(max_iter=20, learning_rate=0.1, n_estimators=50, cv=2)
 
 
 @pytest.fixture(scope="module")

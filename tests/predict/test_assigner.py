@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,9 +20,12 @@ from segwise.predict import (
     SegmentAssigner,
     build_dataset,
     cluster_labels,
+    default_candidates,
     evaluate_assigner,
     macro_f1_gap,
+    rolling_folds,
     time_split,
+    validate_assigner,
 )
 
 
@@ -177,3 +182,110 @@ def test_any_labels_such_as_learned_clusters(retail_result):
     assert "baseline: RFM rules on the window" not in report.table.index
     assert (report.table.loc["hgb", "macro_f1"]
             > report.table.loc["baseline: majority class", "macro_f1"])
+
+
+def _imbalanced(n_rare: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two overlapping classes, one rare: where the class weights decide."""
+    rng = np.random.default_rng(seed)
+    X = np.r_[rng.normal(0, 1, (300, 2)), rng.normal(1, 1, (n_rare, 2))]
+    y = np.array(["common"] * 300 + ["rare"] * n_rare)
+    return X, y
+
+
+def test_sqrt_balanced_weights_are_the_square_root_of_balanced():
+    X, y = _imbalanced()
+    balanced = np.array([len(y) / (2 * 300), len(y) / (2 * 12)])
+    est = SegmentAssigner("logistic").fit(X, y)
+    assert est.class_weight == "sqrt_balanced"  # the default
+    weights = est.estimator_[-1].class_weight  # keyed by class code
+    np.testing.assert_allclose([weights[0], weights[1]], np.sqrt(balanced))
+    # The vote's three members get the same weights.
+    vote = SegmentAssigner(max_iter=10, n_estimators=10).fit(X, y)
+    for member in vote.estimator_.estimators_:
+        assert member[-1].class_weight == weights
+    # A dict by class label reaches every model by code; SMOTE balances, so weights are too.
+    by_label = SegmentAssigner("hgb", max_iter=10, class_weight={"rare": 5.0}).fit(X, y)
+    assert by_label.estimator_[-1].class_weight == {0: 1.0, 1: 5.0}
+    smote = SegmentAssigner("logistic", smote=True).fit(X, y)
+    assert smote.estimator_[-1].class_weight == "balanced"
+    with pytest.raises(ConfigError, match="class_weight"):
+        SegmentAssigner("logistic", class_weight="sqrt").fit(X, y)
+
+
+def test_stronger_class_weights_predict_the_rare_class_more_often():
+    X, y = _imbalanced()
+    n_rare = [
+        int((SegmentAssigner("logistic", class_weight=cw).fit(X, y).predict(X) == "rare").sum())
+        for cw in (None, "sqrt_balanced", "balanced")
+    ]
+    assert n_rare[0] < n_rare[1] < n_rare[2]
+
+
+def test_vote_is_the_mean_of_its_members(retail_data, retail_split, small_assigner):
+    X = retail_data.X.loc[retail_split.train[:600]]
+    est = clone(small_assigner).fit(X, retail_data.y.loc[X.index])
+    assert est.model == "vote"
+    members = est.estimator_.estimators_
+    assert [m[-1].__class__.__name__ for m in members] == [
+        "HistGradientBoostingClassifier", "RandomForestClassifier", "LogisticRegression"]
+    test = retail_data.X.loc[retail_split.test]
+    mean = np.mean([m.predict_proba(est._prepare(test)) for m in members], axis=0)
+    np.testing.assert_allclose(est.predict_proba(test), mean)
+    # The largest over members: boosting rounds, trees, solver iterations.
+    hgb, forest, logistic = (m[-1] for m in members)
+    assert est.n_iter_ == max(hgb.n_iter_, len(forest.estimators_), int(logistic.n_iter_.max()))
+    assert len(forest.estimators_) == 50
+
+
+def test_rolling_folds_chain_forward_in_acquisition_order(retail_data, retail_split):
+    acquired = retail_data.acquired.loc[retail_split.train]
+    folds = rolling_folds(acquired, n_folds=3, fold_size=100)
+    assert len(folds) == 3
+    seen = pd.Index([])
+    for fold in folds:
+        assert 80 <= len(fold.test) <= 120  # blocks end on day boundaries
+        assert (acquired.loc[fold.train] < fold.cutoff).all()
+        assert (acquired.loc[fold.test] >= fold.cutoff).all()
+        assert len(seen.intersection(fold.test)) == 0
+        seen = seen.union(fold.test)
+    # The blocks are the latest customers, back to back, up to the last one.
+    assert folds[1].cutoff > folds[0].cutoff
+    assert acquired.loc[folds[0].test].max() < folds[1].cutoff
+    assert acquired.idxmax() in folds[-1].test
+    assert len(folds[0].train) + len(seen) == len(acquired)
+    with pytest.raises(ConfigError, match="too few"):
+        rolling_folds(acquired.head(300), n_folds=3, fold_size=100)
+
+
+def test_validation_never_reads_the_test_customers(retail_data, retail_split):
+    est = {"hgb": SegmentAssigner("hgb", max_iter=10)}
+    table = validate_assigner(retail_data, retail_split.train, est, n_folds=2, fold_size=100)
+    assert list(table.index) == ["hgb", "baseline: majority class",
+                                 "baseline: RFM rules on the window"]
+    assert list(table.columns) == ["fold_1", "fold_2", "mean_macro_f1", "pooled_macro_f1",
+                                   "accuracy"]
+    assert (table["mean_macro_f1"] == table[["fold_1", "fold_2"]].mean(axis=1)).all()
+    assert table.loc["hgb", "pooled_macro_f1"] > table.loc["baseline: majority class",
+                                                           "pooled_macro_f1"]
+    # Scrambling the test customers' features and labels changes nothing.
+    test = retail_split.test
+    X = retail_data.X.copy()
+    X.loc[test, "net_spend"] = -1.0
+    y = retail_data.y.copy()
+    y.loc[test] = "Champions"
+    scrambled = replace(retail_data, X=X, y=y)
+    pd.testing.assert_frame_equal(
+        validate_assigner(scrambled, retail_split.train, est, n_folds=2, fold_size=100), table)
+
+
+def test_default_candidates_put_the_validated_choice_first():
+    cands = default_candidates()
+    name, chosen = next(iter(cands.items()))
+    assert name == "vote (chosen)"
+    assert (chosen.model, chosen.class_weight, chosen.calibration, chosen.smote) == (
+        "vote", "sqrt_balanced", None, False)
+    assert cands["vote, balanced weights"].class_weight == "balanced"
+    assert {"hgb", "random_forest", "logistic", "vote + SMOTE", "vote, isotonic"} <= set(cands)
+    hgb = default_candidates("hgb", class_weight="balanced", compare=True)
+    assert hgb["hgb, sqrt_balanced weights"].class_weight == "sqrt_balanced"
+    assert hgb["vote"].class_weight == "balanced"

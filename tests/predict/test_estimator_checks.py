@@ -9,9 +9,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from segwise.predict import SegmentAssigner
 
 CONFIGS = [
-    SegmentAssigner(max_iter=10),
-    SegmentAssigner(max_iter=10, calibration="isotonic"),
-    SegmentAssigner(max_iter=10, smote=True),
+    SegmentAssigner(max_iter=10, n_estimators=10),  # the default vote
+    SegmentAssigner("hgb", max_iter=10),
+    SegmentAssigner("hgb", max_iter=10, class_weight="balanced"),
+    SegmentAssigner("hgb", max_iter=10, calibration="isotonic"),
+    SegmentAssigner("hgb", max_iter=10, smote=True),
     SegmentAssigner("random_forest", n_estimators=10),
     SegmentAssigner("logistic"),
 ]

@@ -176,3 +176,22 @@ def test_cli_help():
     for args in (["assigner", "train", "--help"], ["assign", "--help"]):
         res = CliRunner().invoke(app, args)
         assert res.exit_code == 0 and "Usage" in res.output
+
+
+@pytest.mark.slow
+def test_cli_train_validate_model_and_class_weight(shared_data, tmp_path):
+    out = tmp_path / "hgb.skops"
+    res = CliRunner().invoke(app, [
+        "assigner", "train", str(shared_data / "uci-online-retail" / "online_retail.parquet"),
+        "--model", "hgb", "--class-weight", "balanced", "--no-compare", "--validate",
+        "-o", str(out),
+    ])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "Validation on the training customers only" in text
+    model = TrainedAssigner.load(out)
+    assert (model.estimator.model, model.estimator.class_weight) == ("hgb", "balanced")
+    validation = model.metadata["metrics"]["validation"]
+    assert [row["model"] for row in validation] == [
+        "hgb (chosen)", "baseline: majority class", "baseline: RFM rules on the window"]
+    assert all(0 <= row["pooled_macro_f1"] <= 1 for row in validation)

@@ -25,6 +25,7 @@ app.add_typer(assigner_app, name="assigner")
 class ModelChoice(StrEnum):
     """Classifiers the CLI offers."""
 
+    vote = "vote"
     hgb = "hgb"
     random_forest = "random_forest"
     logistic = "logistic"
@@ -42,6 +43,14 @@ class LabelDate(StrEnum):
 
     horizon = "horizon"
     full_history = "full-history"
+
+
+class ClassWeight(StrEnum):
+    """Class weighting of every model."""
+
+    sqrt_balanced = "sqrt-balanced"
+    balanced = "balanced"
+    none = "none"
 
 
 class Calibration(StrEnum):
@@ -65,6 +74,18 @@ def print_report(report: AssignerReport, window: str) -> None:
     )
     if report.merged:
         console.print(f"Too rare to learn, merged into Other: {', '.join(report.merged)}")
+    if not report.validation.empty:
+        val = Table(title="Validation on the training customers only (rolling time folds, "
+                    "macro-F1)", title_justify="left")
+        folds = [c for c in report.validation.columns if c.startswith("fold_")]
+        val.add_column("Model")
+        for col in (*folds, "mean", "pooled", "accuracy"):
+            val.add_column(col.replace("_", " "), justify="right")
+        for name, row in report.validation.iterrows():
+            val.add_row(str(name), *(f"{row[c]:.3f}" for c in folds),
+                        f"{row['mean_macro_f1']:.3f}", f"{row['pooled_macro_f1']:.3f}",
+                        f"{row['accuracy']:.3f}")
+        console.print(val)
     table = Table(title="Held-out evaluation on new customers", title_justify="left")
     for col in ("Model", "Accuracy", "Macro-F1", "Log loss"):
         table.add_column(col, justify="left" if col == "Model" else "right")
@@ -123,7 +144,13 @@ def train(
     min_history: Annotated[int, typer.Option(
         "--min-history", help="Days of history after the first purchase a customer needs "
         "(full-history and cluster labels).")] = 90,
-    model: Annotated[ModelChoice, typer.Option("--model", help="Classifier.")] = ModelChoice.hgb,
+    model: Annotated[ModelChoice, typer.Option(
+        "--model", help="Classifier (vote: mean of hgb, random forest and logistic).")] = (
+        ModelChoice.vote
+    ),
+    class_weight: Annotated[ClassWeight, typer.Option(
+        "--class-weight", help="Weight rare segments up: by the square root of the inverse "
+        "frequency, by the inverse frequency, or not.")] = ClassWeight.sqrt_balanced,
     smote: Annotated[bool, typer.Option("--smote/--no-smote",
                                         help="Oversample rare segments with SMOTE.")] = False,
     calibration: Annotated[Calibration, typer.Option(
@@ -142,6 +169,10 @@ def train(
     categories: Annotated[bool, typer.Option(
         "--categories/--no-categories",
         help="Add the window's spend share per learned product category.")] = False,
+    validate: Annotated[bool, typer.Option(
+        "--validate/--no-validate",
+        help="Also score the models on rolling time folds of the training customers "
+        "(how the default was chosen; slower).")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Train on known customers, evaluate on customers acquired after a cut-off, save."""
@@ -151,6 +182,7 @@ def train(
 
     window = EarlyWindow(n_orders=orders, n_days=days)
     steps = {"features": "Computing early features", "evaluate": "Evaluating on new customers",
+             "validate": "Validating on the training customers' time folds",
              "fit": "Fitting the final model"}
     with console.status("Reading and cleaning", spinner="dots") as status:
         result = run_rfm(input, config=load_config(config))
@@ -170,10 +202,13 @@ def train(
             min_history_days=min_history,
             candidates=default_candidates(
                 model.value, smote=smote, compare=compare,
+                class_weight=None if class_weight is ClassWeight.none
+                else class_weight.value.replace("-", "_"),
                 calibration=None if calibration is Calibration.none else calibration.value,
             ),
             horizon_days=horizon,
             product_categories=categories,
+            validate=validate,
             progress=lambda s: status.update(steps.get(s, s)),
         )
     what = (f"RFM segment {horizon} days after the window" if trained.label == "horizon"

@@ -7,10 +7,12 @@ own first orders.
 """
 
 from segwise.predict._assigner import (
+    CLASS_WEIGHTS,
     LABELS,
     MODELS,
     OTHER,
     RULE_FEATURES,
+    VOTE_MEMBERS,
     AssignerData,
     AssignerReport,
     SegmentAssigner,
@@ -19,7 +21,9 @@ from segwise.predict._assigner import (
     evaluate_assigner,
     macro_f1_gap,
     model_features,
+    rolling_folds,
     time_split,
+    validate_assigner,
 )
 from segwise.predict._features import (
     FEATURE_COLUMNS,
@@ -43,6 +47,7 @@ from segwise.predict._train import (
 )
 
 __all__ = [
+    "CLASS_WEIGHTS",
     "DEFAULT_HORIZON_DAYS",
     "FEATURE_COLUMNS",
     "FORMAT",
@@ -51,6 +56,7 @@ __all__ = [
     "MODELS",
     "OTHER",
     "RULE_FEATURES",
+    "VOTE_MEMBERS",
     "AssignerData",
     "AssignerReport",
     "EarlyWindow",
@@ -69,7 +75,9 @@ __all__ = [
     "macro_f1_gap",
     "model_features",
     "rfm_as_of",
+    "rolling_folds",
     "save_model_file",
     "time_split",
     "train_assigner",
+    "validate_assigner",
 ]

@@ -21,6 +21,7 @@ from segwise.predict._assigner import (
     merge_rare,
     model_features,
     time_split,
+    validate_assigner,
 )
 from segwise.predict._features import EarlyWindow, early_features
 from segwise.predict._labels import DEFAULT_HORIZON_DAYS
@@ -36,10 +37,11 @@ __all__ = ["TrainedAssigner", "cluster_labels", "default_candidates", "train_ass
 
 
 def default_candidates(
-    model: str = "hgb",
+    model: str = "vote",
     *,
     smote: bool = False,
     calibration: str | None = None,
+    class_weight: str | None = "sqrt_balanced",
     compare: bool = True,
     random_state: int = 0,
 ) -> dict[str, SegmentAssigner]:
@@ -47,15 +49,19 @@ def default_candidates(
 
     Parameters
     ----------
-    model : {"hgb", "random_forest", "logistic"}, default="hgb"
+    model : {"vote", "hgb", "random_forest", "logistic"}, default="vote"
         The chosen model.
     smote : bool, default=False
         Whether the chosen model oversamples with SMOTE.
     calibration : {"isotonic", "sigmoid"} or None, default=None
         Probability calibration of the chosen model.
+    class_weight : {"sqrt_balanced", "balanced"} or None, default="sqrt_balanced"
+        Class weights of every candidate.
     compare : bool, default=True
         Add the chosen model with the other calibration choice (isotonic when the chosen
-        one is uncalibrated), with/without SMOTE, and the other model families.
+        one is uncalibrated), with/without SMOTE, with the other class weighting
+        (``"balanced"``, or ``"sqrt_balanced"`` when that is the other one), and the
+        other model families.
     random_state : int, default=0
         Seed.
 
@@ -65,7 +71,8 @@ def default_candidates(
         Unfitted candidates by display name.
     """
     def make(name: str, **kw: Any) -> SegmentAssigner:
-        params = {"smote": smote, "calibration": calibration, **kw}
+        params = {"smote": smote, "calibration": calibration, "class_weight": class_weight,
+                  **kw}
         return SegmentAssigner(name, random_state=random_state, **params)  # type: ignore[arg-type]
 
     name = model + (" + SMOTE" if smote else "") + (f", {calibration}" if calibration else "")
@@ -77,6 +84,8 @@ def default_candidates(
             model, calibration=other_cal
         )
         out[model + (" without SMOTE" if smote else " + SMOTE")] = make(model, smote=not smote)
+        other_cw = "balanced" if class_weight != "balanced" else "sqrt_balanced"
+        out[f"{name}, {other_cw} weights"] = make(model, class_weight=other_cw)
         for other in MODELS:
             if other != model:
                 out[other] = make(other, smote=False)
@@ -297,6 +306,7 @@ def train_assigner(
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     refit: bool = True,
     product_categories: bool = False,
+    validate: bool = False,
     progress: Any = None,
 ) -> tuple[TrainedAssigner, AssignerReport, AssignerData]:
     """Evaluate on new customers, then fit the chosen assigner on every eligible customer.
@@ -338,6 +348,10 @@ def train_assigner(
         Learn product categories from the descriptions
         (:func:`segwise.features.products.product_categories`) and add each customer's
         window spend share per category as features.
+    validate : bool, default=False
+        Also score the candidates on rolling time folds of the training customers
+        (:func:`~segwise.predict.validate_assigner`, ``report.validation``): how the
+        default model was chosen, without looking at the new customers.
     progress : callable, optional
         Called with the name of each step.
 
@@ -366,8 +380,15 @@ def train_assigner(
                          categories=categories)
     split = time_split(data.acquired, cutoff=cutoff, n_test=n_test)
     candidates = candidates or default_candidates()
+    validation = None
+    if validate:
+        say("validate")
+        validation = validate_assigner(data, split.train, candidates,
+                                       min_class_size=min_class_size)
     say("evaluate")
     report = evaluate_assigner(data, split, candidates, min_class_size=min_class_size)
+    if validation is not None:
+        report.validation = validation
     say("fit")
     chosen = clone(next(iter(candidates.values())))
     if refit:
