@@ -224,7 +224,7 @@ def _group_copies(rows: ir.Table, keys: list[str]) -> ir.Table:
     hashes of the other columns, taken in opposite orders, instead of on every column:
     wide text keys (descriptions) make grouping about twice as slow. Two different lines
     of one order are merged only if both hashes collide, about 2**-128 per pair (in
-    100 M lines, about 10**-29 expected false merges). Spark's ``hash`` has 32 bits, so
+    100 M lines, fewer than 10**-29 expected false merges). Spark's ``hash`` has 32 bits, so
     Spark groups on every column.
     """
     rest = [c for c in rows.columns if c not in keys]
