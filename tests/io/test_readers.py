@@ -148,6 +148,40 @@ def test_bad_dates_and_numbers_are_quarantined_with_row_and_reason(
     assert "UnitPrice" in q.loc[30, "reason"]
 
 
+def test_rows_keep_their_number_in_a_large_file_with_unreadable_lines(
+    retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    # 200,000 rows (~17 MB): DuckDB reads it in parallel chunks, and rows after the two
+    # unreadable lines must still carry their row in the file.
+    df = pd.concat([retail_sample] * 40, ignore_index=True)
+    df.loc[149_999, "InvoiceDate"] = "not a date"
+    df.loc[199_998, "Quantity"] = "six"
+    lines = df.to_csv(index=False).splitlines()
+    for row in (50_000, 50_001):  # data row r is line r of the text (line 0 is the header)
+        lines[row] += ",an extra field"
+    path = tmp_path / "large.csv"
+    path.write_text("\n".join(lines) + "\n")
+    tx = load_transactions(path)
+    q = tx.quarantine.set_index("row")
+    assert list(q.index) == [50_000, 50_001, 150_000, 199_999]
+    assert q.loc[150_000, "InvoiceDate"] == "not a date"
+    assert q.loc[199_999, "Quantity"] == "six"
+    assert q.loc[50_001, "reason"].startswith("unreadable line")
+    assert tx.table.count().execute() + tx.n_quarantined == tx.n_input == 200_000
+
+
+def test_a_column_named_rowid_does_not_number_the_rows(
+    retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    df = retail_sample.head(50).copy()
+    df.insert(0, "RowID", [f"r{i}" for i in range(100, 150)])  # an export's own row ids
+    df.loc[2, "InvoiceDate"] = "not a date"
+    path = tmp_path / "rowid.csv"
+    df.to_csv(path, index=False)
+    q = load_transactions(path).quarantine
+    assert q["row"].tolist() == [3]
+
+
 def test_mostly_unparseable_file_stops_with_an_error(
     retail_sample: pd.DataFrame, tmp_path: Path
 ) -> None:

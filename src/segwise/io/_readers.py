@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import ibis
 import ibis.expr.datatypes as dt
+import numpy as np
 import pandas as pd
 
 from segwise._engine import connect, duckdb_connection
@@ -421,9 +422,15 @@ def _register_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None
     con.unregister("raw_frame")
 
 
+_CSV_BUFFER_BYTES = 4 * 2**20
+
+
 def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, pd.DataFrame]:
     con: duckdb.DuckDBPyConnection = duck.con
-    opts = ["header=true", "all_varchar=true", "store_rejects=true", "null_padding=false"]
+    # A 4 MB buffer (default 32 MB) keeps DuckDB from decompressing most of a gzip file
+    # just to sniff its dialect.
+    opts = ["header=true", "all_varchar=true", "store_rejects=true", "null_padding=false",
+            f"buffer_size={_CSV_BUFFER_BYTES}"]
     params: list[Any] = [str(path)]
     if read.delimiter:
         opts.append("delim=?")
@@ -433,7 +440,7 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, pd.Da
         params.append(read.encoding)
     # Only fixed option names are formatted in; every value is a parameter.
     options = ", ".join(opts)
-    sql = f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, * FROM read_csv(?, {options})"  # noqa: S608, E501
+    sql = f"CREATE TEMP TABLE raw_csv AS SELECT * FROM read_csv(?, {options})"  # noqa: S608
     try:
         con.execute(sql, params)
     except duckdb.Error as exc:
@@ -451,7 +458,35 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, pd.Da
         rejects["reason"] = "unreadable line (" + rejects["reason"].str.slice(0, 200) + ")"
         if read.encoding is None and rejects["reason"].str.contains("ENCODING|UNICODE").any():
             rejects["reason"] += "; set [read] encoding = \"latin-1\" if the file is not UTF-8"
+    _number_rows(con, rejects["row"].to_numpy() if len(rejects) else None)
     return duck.table("raw"), rejects
+
+
+def _number_rows(con: duckdb.DuckDBPyConnection, rejected: np.ndarray | None) -> None:
+    """Create the view ``raw``: the rows of ``raw_csv`` with their 1-based row in the file.
+
+    The table keeps the file's order (DuckDB preserves insertion order), so its rowid
+    numbers the rows read; ``row_number()`` would do the same in a single-threaded pass
+    over the data (a third of the read time). Rows after a rejected line move down by the
+    number of rejected lines before them, so that quarantined rows of both kinds carry
+    their row in the file.
+    """
+    names = [r[0].lower() for r in con.execute("DESCRIBE raw_csv").fetchall()]
+    index = "row_number() OVER ()" if "rowid" in names else "rowid + 1"  # a column named rowid
+    if rejected is None:
+        con.execute(f"CREATE TEMP VIEW raw AS SELECT {index} AS _row, * FROM raw_csv")  # noqa: S608
+        return
+    # The m-th rejected row r_m (ascending) shifts every read row from index r_m - m + 1 on.
+    shifts = pd.DataFrame({"start": rejected - np.arange(len(rejected)), "shift": np.arange(
+        1, len(rejected) + 1)}).groupby("start", as_index=False)["shift"].max()
+    con.register("raw_shift_frame", shifts)
+    con.execute("CREATE TEMP TABLE raw_shift AS SELECT * FROM raw_shift_frame")
+    con.unregister("raw_shift_frame")
+    con.execute(
+        f"CREATE TEMP VIEW raw AS SELECT r._i + coalesce(s.shift, 0) AS _row, r.* EXCLUDE (_i) "  # noqa: S608
+        f"FROM (SELECT {index} AS _i, * FROM raw_csv) AS r "
+        "ASOF LEFT JOIN raw_shift AS s ON r._i >= s.start"
+    )
 
 
 def _read_sqlite(path: Path, table: str | None) -> pd.DataFrame:
