@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -41,6 +43,28 @@ def test_rfm_writes_customers_and_audit(
     assert customers["segment"].notna().all()
     audit = pd.read_csv(tmp_path / "customers.audit.csv")
     assert audit["rows"].sum() == 5000
+
+
+def test_rfm_command_runs_without_pandas(retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    # Importing pandas takes about a sixth of the command's run time (benchmarks/README.md),
+    # so every step of `segwise rfm` on DuckDB works without it, the quarantine included.
+    src = tmp_path / "orders.csv"
+    lines = retail_sample.to_csv(index=False).splitlines()
+    lines[5] = lines[5].replace("2010", "20x0", 1)  # a bad timestamp
+    lines.insert(9, "one,field,too,few")  # an unreadable line
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "customers.parquet"
+    code = (
+        "import sys\nfrom segwise.cli import main\n"
+        f"sys.argv = ['segwise', 'rfm', {str(src)!r}, '-o', {str(out)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pandas'))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.splitlines()[-1] == "[]", run.stdout
+    quarantine = pd.read_csv(tmp_path / "customers.quarantine.csv")
+    assert sorted(quarantine["row"]) == [5, 9]
+    assert len(pd.read_parquet(out)) > 100
 
 
 def test_rfm_error_is_one_line_and_exit_1(tmp_path: Path) -> None:

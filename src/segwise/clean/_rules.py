@@ -14,13 +14,17 @@ from typing import TYPE_CHECKING, Literal
 
 import ibis
 import numpy as np
-import pandas as pd
 
+from segwise._engine import fetch_numpy, numpy_to_arrow
 from segwise._expr import exact_money
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import ibis.expr.types as ir
+    import pandas as pd
+    import pyarrow as pa
 
     from segwise.io import Transactions
 
@@ -180,17 +184,19 @@ class CleanedLines:
             return 0, 0.0
         u = self.unattributed
         revenue = exact_money(u.revenue).sum().cast("float64").fill_null(0.0)
-        totals = u.aggregate(rows=u.count(), revenue=revenue).to_pandas().iloc[0]
-        return int(totals["rows"]), float(totals["revenue"])
+        totals = fetch_numpy(u.aggregate(rows=u.count(), revenue=revenue))
+        return int(totals["rows"][0]), float(totals["revenue"][0])
 
-    def audit(self, by_reason: pd.DataFrame | None = None) -> pd.DataFrame:
+    def audit(self, by_reason: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
         """Rows and revenue removed by each rule, reconciling to the input row count.
 
         Parameters
         ----------
-        by_reason : pandas.DataFrame, optional
+        by_reason : mapping of str to ndarray, optional
             The :meth:`audit_metrics` already computed grouped by ``_reason`` (possibly
-            with further grouping keys, which are summed over); queried when omitted.
+            with further grouping keys, which are summed over), as from
+            :func:`segwise._engine.fetch_numpy` (``_reason`` None where kept); queried
+            when omitted.
 
         Returns
         -------
@@ -199,21 +205,28 @@ class CleanedLines:
             ``revenue`` (sum of quantity x price; unknown for quarantined rows) and
             ``description``. ``rows`` sums to ``n_input``.
         """
+        return self.audit_table(by_reason).to_pandas()
+
+    def audit_table(self, by_reason: Mapping[str, np.ndarray] | None = None) -> pa.Table:
+        """:meth:`audit` as an Arrow table (no pandas needed)."""
         if by_reason is None:
-            by_reason = self.lines.group_by("_reason").aggregate(**self.audit_metrics()).to_pandas()
+            by_reason = fetch_numpy(
+                self.lines.group_by("_reason").aggregate(**self.audit_metrics())
+            )
         metrics = list(self.audit_metrics())
-        # fsum: a correctly rounded sum, whatever order the engine returned the rows in.
-        stats = (
-            by_reason.assign(_reason=by_reason["_reason"].fillna("kept"))
-            .groupby("_reason")[metrics]
-            .agg(math.fsum)
-            .astype("float64")
-        )
-        stats.columns = [c.lstrip("_") for c in stats.columns]
+        reasons = by_reason["_reason"]
+        stats: dict[str, dict[str, float]] = {}
+        for reason in set(reasons):
+            group = np.equal(reasons, reason)
+            # fsum: a correctly rounded sum, whatever order the engine returned the rows in.
+            stats[reason or "kept"] = {
+                name.lstrip("_"): math.fsum(by_reason[name][group].astype("float64"))
+                for name in metrics
+            }
         rows = dict.fromkeys(["quarantined", *RULES, "kept"], 0)
         revenue: dict[str, float] = dict.fromkeys(rows, 0.0)
         rows["missing_customer_id"], revenue["missing_customer_id"] = self._unattributed_totals
-        for reason, rec in stats.iterrows():
+        for reason, rec in stats.items():
             if reason == "missing_customer_id" or not self.rules.duplicates:
                 rows[str(reason)] += int(rec["rows"])
                 revenue[str(reason)] += float(rec["revenue_once"] + rec["revenue_copies"])
@@ -226,7 +239,7 @@ class CleanedLines:
             revenue["duplicate_line"] += float(rec["revenue_copies"])
         rows["quarantined"] = self.n_quarantined
         revenue["quarantined"] = float("nan")
-        kept_returns = int(stats["returns"].get("kept", 0))
+        kept_returns = int(stats.get("kept", {}).get("returns", 0))
         descriptions = {
             "quarantined": "could not be parsed; written to the quarantine file",
             **RULES,
@@ -234,15 +247,16 @@ class CleanedLines:
             if self.rules.cancellations == "net"
             else "kept",
         }
-        audit = pd.DataFrame(
+        audit = numpy_to_arrow(
             {
-                "step": list(rows),
-                "rows": list(rows.values()),
-                "revenue": list(revenue.values()),
-                "description": [descriptions[k] for k in rows],
+                "step": np.array(list(rows), dtype=object),
+                "rows": np.array(list(rows.values()), dtype="int64"),
+                # NaN (unknown for quarantined rows) becomes null: an empty CSV field.
+                "revenue": np.array(list(revenue.values()), dtype="float64"),
+                "description": np.array([descriptions[k] for k in rows], dtype=object),
             }
         )
-        total = int(audit["rows"].sum())
+        total = sum(rows.values())
         if total != self.n_input:  # pragma: no cover - would be a bug in segwise
             raise AssertionError(f"audit does not reconcile: {total} != {self.n_input}")
         return audit
@@ -364,11 +378,11 @@ def _flag_outliers(
     base = population.filter(population._reason.isnull() & (population.quantity > 0))
     # Median and MAD come from the small quantity -> lines histogram: one grouped scan, and
     # exact arithmetic in NumPy, so every engine finds the same threshold.
-    hist = base.group_by("quantity").aggregate(n=base.count()).to_pandas()
-    if hist.empty:
+    hist = fetch_numpy(base.group_by("quantity").aggregate(n=base.count()))
+    if not len(hist["n"]):
         return t, {}
-    log_q = np.log(hist["quantity"].to_numpy(dtype="float64"))
-    counts = hist["n"].to_numpy(dtype="int64")
+    log_q = np.log(hist["quantity"].astype("float64"))
+    counts = hist["n"].astype("int64")
     median = _weighted_median(log_q, counts)
     mad = _weighted_median(np.abs(log_q - median), counts)
     stats = {"median_log_quantity": median, "mad_log_quantity": mad}

@@ -1,26 +1,28 @@
 """Recency, frequency and monetary features per customer, expressed once in Ibis.
 
 The aggregation runs on whichever engine holds the lines (DuckDB or Spark); only the
-per-customer result, one row per customer, comes back to pandas for the derived columns.
+per-customer result, one row per customer, comes back, as NumPy arrays, for the derived
+columns; pandas only for callers who ask for a DataFrame.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from segwise._engine import fetch_numpy, is_missing
 from segwise._expr import exact_money
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+    import pandas as pd
 
     from segwise.clean import CleanedLines
 
-__all__ = ["RFM_COLUMNS", "aggregate_customers", "compute_rfm", "finish_rfm"]
+__all__ = ["RFM_COLUMNS", "aggregate_customers", "compute_rfm", "finish_rfm", "reference_date"]
 
 
 #: Columns of the RFM table, in order.
@@ -95,41 +97,62 @@ def _total(column: ir.Column) -> ir.Value:
     return total.cast("float64") if total.type().is_decimal() else total
 
 
-def finish_rfm(aggregates: pd.DataFrame, as_of: _dt.date | None = None) -> pd.DataFrame:
+def finish_rfm(
+    aggregates: Mapping[str, Any], as_of: _dt.date | None = None
+) -> dict[str, np.ndarray]:
     """Derive recency, tenure and average order value from :func:`aggregate_customers`.
 
     Parameters
     ----------
-    aggregates : pandas.DataFrame
-        One row per customer with the columns :func:`aggregate_customers` returns.
+    aggregates : mapping of str to array-like
+        One row per customer with the columns :func:`aggregate_customers` returns: a
+        DataFrame, or NumPy arrays by name (:func:`segwise._engine.fetch_numpy`).
     as_of : date, optional
-        Reference date; the day after the last purchase when omitted.
+        Reference date; :func:`reference_date` when omitted.
 
     Returns
     -------
-    pandas.DataFrame
-        The columns of :data:`RFM_COLUMNS`, sorted by ``customer_id``. Customers with no
-        purchase order (only returns survived cleaning) are left out.
-        ``df.attrs["as_of"]`` holds the reference date as an ISO string.
+    dict of str to ndarray
+        The columns of :data:`RFM_COLUMNS`, in order, sorted by ``customer_id``.
+        Customers with no purchase order (only returns survived cleaning) are left out.
     """
-    df = aggregates[aggregates["frequency"].fillna(0) > 0].copy()
-    df["first_purchase"] = pd.to_datetime(df["first_purchase"])
-    df["last_purchase"] = pd.to_datetime(df["last_purchase"])
-    if as_of is None:
-        last = df["last_purchase"].max()
-        as_of = (last.date() if pd.notna(last) else _dt.date.today()) + _dt.timedelta(days=1)
-    ref = pd.Timestamp(as_of)
-    df["recency_days"] = (ref - df["last_purchase"].dt.normalize()).dt.days.astype("int64")
-    df["tenure_days"] = (ref - df["first_purchase"].dt.normalize()).dt.days.astype("int64")
-    df["frequency"] = df["frequency"].astype("int64")
-    df["n_lines"] = df["n_lines"].astype("int64")
-    df["monetary"] = df["monetary"].astype("float64")
-    df["gross_revenue"] = df["gross_revenue"].fillna(0.0).astype("float64")
-    df["returns_value"] = (df["gross_revenue"] - df["monetary"]).round(6)
-    df["avg_order_value"] = np.round(df["monetary"] / df["frequency"], 6)
-    df = df.sort_values("customer_id", ignore_index=True)
-    df.attrs["as_of"] = as_of.isoformat()  # a string: attrs travel into Parquet metadata as JSON
-    return df[list(RFM_COLUMNS)]
+    frequency = np.nan_to_num(np.asarray(aggregates["frequency"], dtype="float64"))
+    buyers = np.flatnonzero(frequency > 0)
+    ids = np.asarray(aggregates["customer_id"], dtype=object)[buyers]
+    # By id, a missing id (kept only when the customer-id rule is off) last.
+    rows = buyers[np.lexsort((ids.astype(str), is_missing(ids)))]
+
+    def column(name: str, dtype: str) -> np.ndarray:
+        return np.asarray(aggregates[name])[rows].astype(dtype)
+
+    first = column("first_purchase", "datetime64[ns]")
+    last = column("last_purchase", "datetime64[ns]")
+    ref = np.datetime64(as_of or reference_date(last), "D")
+    monetary = column("monetary", "float64")
+    gross = np.nan_to_num(column("gross_revenue", "float64"))
+    n_orders = frequency[rows].astype("int64")
+    return {
+        "customer_id": np.asarray(aggregates["customer_id"], dtype=object)[rows],
+        # Whole days from the purchase's day to the reference date.
+        "recency_days": (ref - last.astype("datetime64[D]")).astype("int64"),
+        "frequency": n_orders,
+        "monetary": monetary,
+        "tenure_days": (ref - first.astype("datetime64[D]")).astype("int64"),
+        "avg_order_value": np.round(monetary / n_orders, 6),
+        "first_purchase": first,
+        "last_purchase": last,
+        "gross_revenue": gross,
+        "returns_value": np.round(gross - monetary, 6),
+        "n_lines": column("n_lines", "int64"),
+    }
+
+
+def reference_date(last_purchase: Any) -> _dt.date:
+    """Return the default reference date: the day after the last purchase (tomorrow if none)."""
+    last = np.asarray(last_purchase, dtype="datetime64[D]")
+    last = last[~np.isnat(last)]
+    newest = last.max().astype(object) if len(last) else _dt.date.today()
+    return newest + _dt.timedelta(days=1)
 
 
 def compute_rfm(cleaned: CleanedLines, as_of: _dt.date | None = None) -> pd.DataFrame:
@@ -148,4 +171,11 @@ def compute_rfm(cleaned: CleanedLines, as_of: _dt.date | None = None) -> pd.Data
         One row per customer: see :data:`RFM_COLUMNS`. ``df.attrs["as_of"]`` holds the date
         (ISO string).
     """
-    return finish_rfm(aggregate_customers(cleaned.kept).to_pandas(), as_of)
+    import pandas as pd
+
+    aggregates = fetch_numpy(aggregate_customers(cleaned.kept))
+    frequency = np.nan_to_num(aggregates["frequency"].astype("float64"))
+    as_of = as_of or reference_date(aggregates["last_purchase"][frequency > 0])
+    rfm = pd.DataFrame(finish_rfm(aggregates, as_of))
+    rfm.attrs["as_of"] = as_of.isoformat()  # a string: attrs travel into Parquet as JSON
+    return rfm

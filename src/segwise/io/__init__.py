@@ -6,6 +6,7 @@ from segwise.io._readers import (
     Transactions,
     detect_format,
     load_transactions,
+    quarantine_frame,
 )
 from segwise.io._roles import ROLE_ALIASES, ColumnRoles, resolve_roles
 
@@ -17,5 +18,6 @@ __all__ = [
     "Transactions",
     "detect_format",
     "load_transactions",
+    "quarantine_frame",
     "resolve_roles",
 ]

@@ -22,9 +22,9 @@ import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
-from segwise._engine import connect, duckdb_connection
+from segwise._engine import connect, duckdb_connection, fetch_arrow, fetch_scalar
 from segwise.exceptions import ConfigError, InputError
 from segwise.io._roles import ColumnRoles, resolve_roles
 
@@ -32,8 +32,16 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     import ibis.expr.types as ir
+    import pandas as pd
 
-__all__ = ["STANDARD_COLUMNS", "ReadOptions", "Transactions", "detect_format", "load_transactions"]
+__all__ = [
+    "STANDARD_COLUMNS",
+    "ReadOptions",
+    "Transactions",
+    "detect_format",
+    "load_transactions",
+    "quarantine_frame",
+]
 
 #: Columns of the typed transaction table every later step works on.
 STANDARD_COLUMNS: dict[str, str] = {
@@ -100,9 +108,9 @@ class Transactions:
     ----------
     table : ibis.Table
         Rows that parsed, with the columns of :data:`STANDARD_COLUMNS` (lazy).
-    quarantine : pandas.DataFrame
-        Rows that did not parse: ``row`` (1-based data row, ``None`` where the format has
-        no row order), ``reason``, and the raw values.
+    quarantine_table : pyarrow.Table
+        Rows that did not parse: ``row`` (1-based data row, null where the format has
+        no row order), ``reason``, and the raw values; :attr:`quarantine` as pandas.
     n_input : int
         Rows read from the source, quarantined ones included.
     source : str
@@ -121,7 +129,7 @@ class Transactions:
     """
 
     table: ir.Table
-    quarantine: pd.DataFrame
+    quarantine_table: pa.Table
     n_input: int
     source: str
     roles: ColumnRoles
@@ -133,10 +141,15 @@ class Transactions:
         if (self.source_rows is None) != (self.parser is None):
             raise ValueError("Transactions: give source_rows and parser together, or neither")
 
+    @functools.cached_property
+    def quarantine(self) -> pd.DataFrame:
+        """:attr:`quarantine_table` as pandas (see :func:`quarantine_frame`)."""
+        return quarantine_frame(self.quarantine_table)
+
     @property
     def n_quarantined(self) -> int:
         """Number of quarantined rows."""
-        return len(self.quarantine)
+        return int(self.quarantine_table.num_rows)
 
     def distinct_lines(self, *, attributed_only: bool = True) -> ir.Table:
         """Distinct lines of :attr:`table`, each with ``_n``: how many input rows it stands for.
@@ -315,7 +328,7 @@ def load_transactions(
         # Spark reads Parquet itself, so large files never pass through this process.
         backend = connect("spark", spark_master=spark_master)
         raw = backend.read_parquet(str(path))
-        rejects = pd.DataFrame()
+        rejects = None
     else:
         duck = duckdb_connection(memory_limit)
         raw, rejects = _read_raw(duck, path, fmt, read)
@@ -343,8 +356,8 @@ def load_transactions(
         bad = parsed.filter(parsed._reason.notnull()).select("_row", "_reason").join(
             src, "_row"
         )
-    quarantine = _quarantine_frame(bad, roles, rejects)
-    n_input = int(raw.count().execute()) + len(rejects)
+    quarantine = _quarantine_table(bad, roles, rejects)
+    n_input = int(fetch_scalar(raw.count())) + (rejects.num_rows if rejects is not None else 0)
     if n_input == 0:
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
     _check_quarantine_share(quarantine, n_input, read, path, roles)
@@ -366,7 +379,7 @@ def load_transactions(
 def _to_spark(backend: Any, table: ir.Table) -> ir.Table:
     """Hand a table parsed in DuckDB to Spark as a temporary view."""
     name = f"segwise_tx_{id(table):x}"
-    frame = table.to_pandas()
+    frame = table.to_pandas()  # Spark loads pandas anyway
     backend._session.createDataFrame(frame, schema=_spark_schema(table)).createOrReplaceTempView(
         name
     )
@@ -384,15 +397,14 @@ def _is_spark(backend: Any) -> bool:
 
 def _read_raw(
     duck: Any, path: Path, fmt: str, read: ReadOptions
-) -> tuple[ir.Table, pd.DataFrame]:
+) -> tuple[ir.Table, pa.Table | None]:
     """Read the file into DuckDB with a 1-based ``_row`` column; return it and CSV rejects."""
     con: duckdb.DuckDBPyConnection = duck.con
-    rejects = pd.DataFrame()
     try:
         if fmt == "csv":
             return _read_csv(duck, path, read)
         if fmt == "parquet":
-            return duck.read_parquet(str(path)), rejects
+            return duck.read_parquet(str(path)), None
         if fmt == "json":
             con.execute(
                 "CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, * "
@@ -400,6 +412,8 @@ def _read_raw(
                 [str(path)],
             )
         elif fmt == "excel":
+            import pandas as pd
+
             frame = pd.read_excel(path, sheet_name=read.sheet or 0, dtype=object)
             _register_frame(con, frame)
         elif fmt == "sqlite":
@@ -408,10 +422,12 @@ def _read_raw(
             _register_frame(con, _read_duckdb_file(path, read.table))
     except (duckdb.Error, ValueError, OSError, sqlite3.Error) as exc:
         raise InputError(f"{path}: cannot read the file as {fmt}: {_first_line(exc)}") from exc
-    return duck.table("raw"), rejects
+    return duck.table("raw"), None
 
 
 def _register_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
+    import pandas as pd
+
     frame = frame.copy()
     # Mixed-type object columns (Excel cells) are read as text and parsed like CSV fields.
     for col in frame.columns[frame.dtypes == "object"]:
@@ -425,7 +441,7 @@ def _register_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None
 _CSV_BUFFER_BYTES = 4 * 2**20
 
 
-def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, pd.DataFrame]:
+def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, pa.Table | None]:
     con: duckdb.DuckDBPyConnection = duck.con
     # A 4 MB buffer (default 32 MB) keeps DuckDB from decompressing most of a gzip file
     # just to sniff its dialect.
@@ -448,17 +464,21 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, pd.Da
             f"{path}: cannot read the file as CSV: {_first_line(exc)}. "
             "Fix: check [read] delimiter and encoding in the config"
         ) from exc
-    rejects = con.execute(
-        "SELECT line AS row, string_agg(DISTINCT error_type || ': ' || error_message, '; ') "
-        "AS reason, any_value(csv_line) AS raw_line FROM reject_errors GROUP BY line ORDER BY line"
-    ).df()
-    if len(rejects):
-        # DuckDB counts file lines from 1 with the header as line 1; rows count data lines.
-        rejects["row"] = rejects["row"].astype("int64") - 1
-        rejects["reason"] = "unreadable line (" + rejects["reason"].str.slice(0, 200) + ")"
-        if read.encoding is None and rejects["reason"].str.contains("ENCODING|UNICODE").any():
-            rejects["reason"] += "; set [read] encoding = \"latin-1\" if the file is not UTF-8"
-    _number_rows(con, rejects["row"].to_numpy() if len(rejects) else None)
+    # DuckDB counts file lines from 1 with the header as line 1; rows count data lines.
+    # An encoding error on any line suggests the fix on every line.
+    hint = "" if read.encoding else "; set [read] encoding = \"latin-1\" if the file is not UTF-8"
+    rejects = con.sql(
+        "SELECT row, reason || CASE WHEN bool_or(regexp_matches(reason, 'ENCODING|UNICODE')) "
+        "OVER () THEN $hint ELSE '' END AS reason, raw_line FROM ("
+        "SELECT (line - 1)::BIGINT AS row, 'unreadable line (' || left(string_agg(DISTINCT "
+        "error_type || ': ' || error_message, '; '), 200) || ')' AS reason, "
+        "any_value(csv_line) AS raw_line FROM reject_errors GROUP BY line) ORDER BY row",
+        params={"hint": hint},
+    ).to_arrow_table()
+    if not rejects.num_rows:
+        _number_rows(con, None)
+        return duck.table("raw"), None
+    _number_rows(con, np.array(rejects.column("row").to_pylist(), dtype="int64"))
     return duck.table("raw"), rejects
 
 
@@ -476,9 +496,11 @@ def _number_rows(con: duckdb.DuckDBPyConnection, rejected: np.ndarray | None) ->
     if rejected is None:
         con.execute(f"CREATE TEMP VIEW raw AS SELECT {index} AS _row, * FROM raw_csv")  # noqa: S608
         return
-    # The m-th rejected row r_m (ascending) shifts every read row from index r_m - m + 1 on.
-    shifts = pd.DataFrame({"start": rejected - np.arange(len(rejected)), "shift": np.arange(
-        1, len(rejected) + 1)}).groupby("start", as_index=False)["shift"].max()
+    # The m-th rejected row r_m (ascending) shifts every read row from index r_m - m + 1 on;
+    # consecutive rejected rows share a start, where the last (largest) shift counts.
+    start = rejected - np.arange(len(rejected))
+    last = np.append(start[1:] != start[:-1], True)
+    shifts = {"start": start[last], "shift": np.flatnonzero(last) + 1}
     con.register("raw_shift_frame", shifts)
     con.execute("CREATE TEMP TABLE raw_shift AS SELECT * FROM raw_shift_frame")
     con.unregister("raw_shift_frame")
@@ -490,6 +512,8 @@ def _number_rows(con: duckdb.DuckDBPyConnection, rejected: np.ndarray | None) ->
 
 
 def _read_sqlite(path: Path, table: str | None) -> pd.DataFrame:
+    import pandas as pd
+
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
         names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         name = _pick_table(path, names, table)
@@ -578,7 +602,7 @@ def _sample_strings(value: ir.Value, n: int = 2000) -> list[str]:
     col = _strip(value.cast("string")).name("v")
     values = col.as_table()
     sample = values.filter(values.v.notnull() & (values.v != "")).distinct().limit(n)
-    return [str(v) for v in sample.to_pandas()["v"]]
+    return [str(v) for v in fetch_arrow(sample).column("v").to_pylist()]
 
 
 def _detect_timestamp_format(values: list[str], path: Path, column: str) -> str:
@@ -701,31 +725,50 @@ def _parse(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path) -> 
     )
 
 
-def _quarantine_frame(bad: ir.Table, roles: ColumnRoles, rejects: pd.DataFrame) -> pd.DataFrame:
+def _quarantine_table(bad: ir.Table, roles: ColumnRoles, rejects: pa.Table | None) -> pa.Table:
+    """Return the rows that did not parse, as text, and the CSV rejects, ordered by row."""
     source_cols = list(dict.fromkeys(col for _, col in roles.items()))
-    keep = {"row": "_row"} if "_row" in bad.columns else {}
-    keep |= {"reason": "_reason"} | {col: _SRC + col for col in source_cols}
-    frame = bad.select(**keep).to_pandas()
-    for col in source_cols:
-        frame[col] = frame[col].astype("string")
-    if "row" not in frame:
-        frame.insert(0, "row", pd.array([None] * len(frame), dtype="Int64"))
-    if len(rejects):
-        frame = pd.concat([frame, rejects], ignore_index=True)
+    row = bad._row if "_row" in bad.columns else ibis.null("int64")
+    table = fetch_arrow(bad.select(
+        row=row.cast("int64"), reason=bad._reason,
+        **{col: bad[_SRC + col].cast("string") for col in source_cols},
+    ))
+    if rejects is not None:
+        table = pa.concat_tables([table, rejects], promote_options="default")
+    # Arrow's sort is stable; rows without a number (no row order in the format) go last.
+    return table.sort_by([("row", "ascending")])
+
+
+def quarantine_frame(table: pa.Table) -> pd.DataFrame:
+    """Return a quarantine table as pandas: ``row`` nullable ``Int64``, raw values as text.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        :attr:`Transactions.quarantine_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows and columns.
+    """
+    frame = table.to_pandas()
     frame["row"] = frame["row"].astype("Int64")
-    return frame.sort_values("row", kind="stable", ignore_index=True)
+    for col in frame.columns.difference(["row", "reason", "raw_line"], sort=False):
+        frame[col] = frame[col].astype("string")
+    return frame
 
 
 def _check_quarantine_share(
-    quarantine: pd.DataFrame, n_input: int, read: ReadOptions, path: Path, roles: ColumnRoles
+    quarantine: pa.Table, n_input: int, read: ReadOptions, path: Path, roles: ColumnRoles
 ) -> None:
-    share = len(quarantine) / n_input
+    share = quarantine.num_rows / n_input
     if share <= read.max_quarantine_share:
         return
-    first = quarantine.iloc[0]
-    where = f"row {first['row']}" if pd.notna(first["row"]) else "first bad row"
+    first = quarantine.slice(0, 1).to_pylist()[0]
+    where = f"row {first['row']}" if first["row"] is not None else "first bad row"
     raise InputError(
-        f"{path}: {len(quarantine):,} of {n_input:,} rows ({share:.0%}) cannot be parsed; "
+        f"{path}: {quarantine.num_rows:,} of {n_input:,} rows ({share:.0%}) cannot be parsed; "
         f"{where}: {first['reason']}. Fix: check [read] delimiter, encoding and "
         f"timestamp_format, or the [columns] mapping (now {dict(roles.items())}); "
         "raise [read] max_quarantine_share to accept them"

@@ -20,12 +20,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    import pandas as pd
+
     from segwise.segment._scorer import RFMScorer
+
+    #: A table of named columns: a DataFrame or a mapping of name to array.
+    Columns: TypeAlias = pd.DataFrame | Mapping[str, Any]
 
 __all__ = [
     "DEFAULT_ACTIONS",
@@ -37,6 +43,8 @@ __all__ = [
     "check_rfm_table",
     "fit_bin_edges",
     "fm_score",
+    "name_cells",
+    "score_columns",
     "score_with_edges",
 ]
 
@@ -158,7 +166,7 @@ class SegmentMap:
 
 
 def check_rfm_table(
-    X: pd.DataFrame, columns: tuple[str, str, str] = RFM_SCORE_COLUMNS
+    X: Columns, columns: tuple[str, str, str] = RFM_SCORE_COLUMNS
 ) -> dict[str, np.ndarray]:
     """Return the recency, frequency and monetary columns as finite float arrays.
 
@@ -178,7 +186,7 @@ def check_rfm_table(
 
 
 def fit_bin_edges(
-    X: pd.DataFrame, n_bins: int = 5, columns: tuple[str, str, str] = RFM_SCORE_COLUMNS
+    X: Columns, n_bins: int = 5, columns: tuple[str, str, str] = RFM_SCORE_COLUMNS
 ) -> dict[str, np.ndarray]:
     """Learn quantile bin edges per column: the core of :class:`RFMScorer`.
 
@@ -193,7 +201,7 @@ def fit_bin_edges(
     if not isinstance(n_bins, int) or n_bins < 2:
         raise ConfigError(f"n_bins must be an integer of at least 2, got {n_bins!r}")
     values = check_rfm_table(X, columns)
-    if len(X) == 0:
+    if len(values[columns[0]]) == 0:
         raise ConfigError("cannot score an empty customer table")
     qs = np.arange(1, n_bins) / n_bins
     edges = {c: np.quantile(v, qs) for c, v in values.items()}
@@ -208,13 +216,13 @@ def fit_bin_edges(
     return edges
 
 
-def score_with_edges(
-    X: pd.DataFrame,
+def score_columns(
+    X: Columns,
     edges: Mapping[str, np.ndarray],
     n_bins: int = 5,
     columns: tuple[str, str, str] = RFM_SCORE_COLUMNS,
-) -> pd.DataFrame:
-    """Score customers on learned edges: ``r_score``, ``f_score``, ``m_score``.
+) -> dict[str, np.ndarray]:
+    """Score customers on learned edges: ``r_score``, ``f_score``, ``m_score`` arrays.
 
     A value's bin is the number of edges strictly below it, so equal values always share
     a score. Recency is inverted: recent is ``n_bins``.
@@ -223,16 +231,58 @@ def score_with_edges(
     recency, frequency, monetary = columns
 
     def bins(col: str) -> np.ndarray:
-        return np.searchsorted(edges[col], values[col], side="left")
+        return np.searchsorted(edges[col], values[col], side="left").astype("int64")
 
-    return pd.DataFrame(
-        {
-            "r_score": n_bins - bins(recency),
-            "f_score": bins(frequency) + 1,
-            "m_score": bins(monetary) + 1,
-        },
-        index=X.index,
-    ).astype("int64")
+    return {
+        "r_score": n_bins - bins(recency),
+        "f_score": bins(frequency) + 1,
+        "m_score": bins(monetary) + 1,
+    }
+
+
+def score_with_edges(
+    X: pd.DataFrame,
+    edges: Mapping[str, np.ndarray],
+    n_bins: int = 5,
+    columns: tuple[str, str, str] = RFM_SCORE_COLUMNS,
+) -> pd.DataFrame:
+    """:func:`score_columns` as a DataFrame on the index of ``X``."""
+    import pandas as pd
+
+    return pd.DataFrame(score_columns(X, edges, n_bins, columns), index=X.index)
+
+
+def name_cells(
+    r: np.ndarray, f: np.ndarray, m: np.ndarray, segment_map: SegmentMap | None = None
+) -> dict[str, np.ndarray]:
+    """Cell, segment and action for R, F and M scores on a 1 to 5 scale.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``rfm_cell`` (e.g. "545"), ``segment`` and ``action``, object arrays.
+
+    Raises
+    ------
+    ConfigError
+        If a score lies outside 1 to 5.
+    """
+    segment_map = segment_map or SegmentMap()
+    r, f, m = (np.asarray(a, dtype="int64") for a in (r, f, m))
+    lowest = min(a.min(initial=1) for a in (r, f, m))
+    highest = max(a.max(initial=1) for a in (r, f, m))
+    if lowest < 1 or highest > 5:
+        raise ConfigError("named segments need scores on a 1 to 5 scale (n_bins=5)")
+    # Every answer is looked up in one of the 125 cells, in the order of SegmentMap.cells().
+    lookup, actions = segment_map.lookup(), dict(segment_map.actions)
+    cells = SegmentMap.cells()
+    names = [lookup[f"{cr}{fm_score(cf, cm)}"] for cr, cf, cm in cells]
+    index = (r - 1) * 25 + (f - 1) * 5 + (m - 1)
+    return {
+        "rfm_cell": np.array([f"{cr}{cf}{cm}" for cr, cf, cm in cells], dtype=object)[index],
+        "segment": np.array(names, dtype=object)[index],
+        "action": np.array([actions[n] for n in names], dtype=object)[index],
+    }
 
 
 def assign_segments(
@@ -252,21 +302,7 @@ def assign_segments(
     pandas.DataFrame
         ``rfm_cell`` (e.g. "545"), ``segment`` and ``action``, same index as ``scores``.
     """
-    segment_map = segment_map or SegmentMap()
+    import pandas as pd
+
     r, f, m = (scores[c].to_numpy() for c in ("r_score", "f_score", "m_score"))
-    lowest = min(a.min(initial=1) for a in (r, f, m))
-    highest = max(a.max(initial=1) for a in (r, f, m))
-    if lowest < 1 or highest > 5:
-        raise ConfigError("named segments need scores on a 1 to 5 scale (n_bins=5)")
-    key = pd.Series(r.astype(str), index=scores.index) + fm_score(f, m).astype(str)
-    names = key.map(segment_map.lookup())
-    cell = scores["r_score"].astype(str) + scores["f_score"].astype(str)
-    cell += scores["m_score"].astype(str)
-    return pd.DataFrame(
-        {
-            "rfm_cell": cell,
-            "segment": names,
-            "action": names.map(dict(segment_map.actions)),
-        },
-        index=scores.index,
-    )
+    return pd.DataFrame(name_cells(r, f, m, segment_map), index=scores.index)
