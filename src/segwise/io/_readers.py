@@ -24,7 +24,7 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pyarrow as pa
 
-from segwise._engine import connect, duckdb_connection, fetch_arrow, fetch_scalar
+from segwise._engine import connect, duckdb_connection, fetch_arrow, fetch_numpy, fetch_scalar
 from segwise.exceptions import ConfigError, InputError
 from segwise.io._roles import ColumnRoles, resolve_roles
 
@@ -357,7 +357,8 @@ def load_transactions(
             src, "_row"
         )
     quarantine = _quarantine_table(bad, roles, rejects)
-    n_input = int(fetch_scalar(raw.count())) + (rejects.num_rows if rejects is not None else 0)
+    n_input = int(fetch_scalar(raw.count()))
+    n_input += int(fetch_scalar(rejects.count())) if rejects is not None else 0
     if n_input == 0:
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
     _check_quarantine_share(quarantine, n_input, read, path, roles)
@@ -397,7 +398,7 @@ def _is_spark(backend: Any) -> bool:
 
 def _read_raw(
     duck: Any, path: Path, fmt: str, read: ReadOptions
-) -> tuple[ir.Table, pa.Table | None]:
+) -> tuple[ir.Table, ir.Table | None]:
     """Read the file into DuckDB with a 1-based ``_row`` column; return it and CSV rejects."""
     con: duckdb.DuckDBPyConnection = duck.con
     try:
@@ -441,7 +442,7 @@ def _register_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None
 _CSV_BUFFER_BYTES = 4 * 2**20
 
 
-def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, pa.Table | None]:
+def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Table | None]:
     con: duckdb.DuckDBPyConnection = duck.con
     # A 4 MB buffer (default 32 MB) keeps DuckDB from decompressing most of a gzip file
     # just to sniff its dialect.
@@ -467,19 +468,18 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, pa.Ta
     # DuckDB counts file lines from 1 with the header as line 1; rows count data lines.
     # An encoding error on any line suggests the fix on every line.
     hint = "" if read.encoding else "; set [read] encoding = \"latin-1\" if the file is not UTF-8"
-    rejects = con.sql(
+    con.execute(
+        "CREATE TEMP TABLE csv_rejects AS "
         "SELECT row, reason || CASE WHEN bool_or(regexp_matches(reason, 'ENCODING|UNICODE')) "
         "OVER () THEN $hint ELSE '' END AS reason, raw_line FROM ("
         "SELECT (line - 1)::BIGINT AS row, 'unreadable line (' || left(string_agg(DISTINCT "
         "error_type || ': ' || error_message, '; '), 200) || ')' AS reason, "
         "any_value(csv_line) AS raw_line FROM reject_errors GROUP BY line) ORDER BY row",
-        params={"hint": hint},
-    ).to_arrow_table()
-    if not rejects.num_rows:
-        _number_rows(con, None)
-        return duck.table("raw"), None
-    _number_rows(con, np.array(rejects.column("row").to_pylist(), dtype="int64"))
-    return duck.table("raw"), rejects
+        {"hint": hint},
+    )
+    rejected = con.sql("SELECT row FROM csv_rejects ORDER BY row").fetchnumpy()["row"]
+    _number_rows(con, rejected if len(rejected) else None)
+    return duck.table("raw"), duck.table("csv_rejects") if len(rejected) else None
 
 
 def _number_rows(con: duckdb.DuckDBPyConnection, rejected: np.ndarray | None) -> None:
@@ -602,7 +602,7 @@ def _sample_strings(value: ir.Value, n: int = 2000) -> list[str]:
     col = _strip(value.cast("string")).name("v")
     values = col.as_table()
     sample = values.filter(values.v.notnull() & (values.v != "")).distinct().limit(n)
-    return [str(v) for v in fetch_arrow(sample).column("v").to_pylist()]
+    return [str(v) for v in fetch_numpy(sample)["v"]]
 
 
 def _detect_timestamp_format(values: list[str], path: Path, column: str) -> str:
@@ -725,18 +725,24 @@ def _parse(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path) -> 
     )
 
 
-def _quarantine_table(bad: ir.Table, roles: ColumnRoles, rejects: pa.Table | None) -> pa.Table:
+def _quarantine_table(bad: ir.Table, roles: ColumnRoles, rejects: ir.Table | None) -> pa.Table:
     """Return the rows that did not parse, as text, and the CSV rejects, ordered by row."""
     source_cols = list(dict.fromkeys(col for _, col in roles.items()))
-    row = bad._row if "_row" in bad.columns else ibis.null("int64")
-    table = fetch_arrow(bad.select(
-        row=row.cast("int64"), reason=bad._reason,
+    if "_row" not in bad.columns:  # no row order in the format (Parquet), so no CSV rejects
+        return fetch_arrow(bad.select(
+            row=ibis.null("int64"), reason=bad._reason,
+            **{col: bad[_SRC + col].cast("string") for col in source_cols},
+        ))
+    table = bad.select(
+        row=bad._row.cast("int64"), reason=bad._reason,
         **{col: bad[_SRC + col].cast("string") for col in source_cols},
-    ))
+    )
     if rejects is not None:
-        table = pa.concat_tables([table, rejects], promote_options="default")
-    # Arrow's sort is stable; rows without a number (no row order in the format) go last.
-    return table.sort_by([("row", "ascending")])
+        text = ibis.null("string")
+        table = table.mutate(raw_line=text).union(
+            rejects.mutate(**{col: text for col in source_cols}).select(*table.columns, "raw_line")
+        )
+    return fetch_arrow(table.order_by("row"))
 
 
 def quarantine_frame(table: pa.Table) -> pd.DataFrame:
