@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from segwise._engine import MEMORY_LIMIT_ENV, connect, duckdb_connection
+from segwise._engine import (
+    MEMORY_LIMIT_ENV,
+    arrow_to_numpy,
+    connect,
+    duckdb_connection,
+    fetch_arrow,
+    fetch_numpy,
+    fetch_scalar,
+    numpy_to_arrow,
+)
 from segwise.config import load_config
 from segwise.exceptions import ConfigError
 from segwise.pipeline import run_rfm
@@ -39,3 +50,45 @@ def test_memory_limit_from_the_config_reaches_the_connection(tmp_path: Path) -> 
 def test_unknown_engine() -> None:
     with pytest.raises(ConfigError, match="unknown engine 'polars'"):
         connect("polars")
+
+
+def test_results_match_ibis_own_conversion() -> None:
+    # Ibis's to_pandas is the oracle; segwise fetches through DuckDB to skip pandas.
+    backend = duckdb_connection()
+    backend.con.execute(
+        "CREATE TABLE t AS SELECT range AS i, range % 3 AS g, "
+        "CASE WHEN range % 4 = 0 THEN NULL ELSE 'x' || range END AS s, "
+        "CASE WHEN range % 5 = 0 THEN NULL ELSE range * 1.5 END AS f, "
+        "TIMESTAMP '2011-01-01' + INTERVAL (range) HOUR AS ts FROM range(50)"
+    )
+    t = backend.table("t")
+    expr = t.group_by("g").aggregate(
+        total=t.i.sum(), n=t.count(), last=t.ts.max(), some=t.s.max(), f=t.f.sum()
+    ).order_by("g")
+    got = fetch_numpy(expr)
+    want = expr.to_pandas()
+    assert got["total"].dtype == np.int64  # a BIGINT sum is a HUGEINT in DuckDB
+    for col in want.columns:
+        pd.testing.assert_series_equal(pd.Series(got[col], name=col), want[col], check_dtype=False)
+    assert fetch_arrow(expr).schema.equals(expr.schema().to_pyarrow())
+    assert fetch_scalar(t.i.sum()) == 1225 and fetch_scalar(t.count()) == 50
+    rows = fetch_numpy(t.order_by("i"))
+    assert rows["s"][0] is None and rows["s"][1] == "x1"
+    assert np.isnan(rows["f"][0]) and rows["f"][1] == 1.5
+
+
+def test_numpy_and_arrow_round_trip() -> None:
+    cols = {
+        "id": np.array(["a", None, "c"], dtype=object),
+        "n": np.array([1, 2, 3], dtype="int64"),
+        "x": np.array([0.5, np.nan, 2.0]),
+        "ts": np.array(["2011-01-01T10:00", "NaT", "2011-01-02"], dtype="datetime64[ns]"),
+    }
+    table = numpy_to_arrow(cols, metadata={b"k": b"v"})
+    assert table.schema.metadata == {b"k": b"v"}
+    assert table.column("x").null_count == 1  # NaN is missing
+    back = arrow_to_numpy(table)
+    assert list(back["id"]) == ["a", None, "c"]
+    np.testing.assert_array_equal(back["n"], cols["n"])
+    np.testing.assert_array_equal(back["x"], cols["x"])
+    np.testing.assert_array_equal(back["ts"], cols["ts"])

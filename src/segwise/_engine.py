@@ -1,7 +1,9 @@
-"""Connections to the table engines segwise runs its Ibis expressions on.
+"""Connections to the table engines segwise runs its Ibis expressions on, and their results.
 
 DuckDB is embedded and the default. Spark is optional (``pip install segwise[spark]``)
 and runs the very same expressions, in ``local[*]`` mode or against any master URL.
+Results come back as Arrow tables or NumPy arrays (:func:`fetch_arrow`,
+:func:`fetch_numpy`), never through pandas on DuckDB.
 """
 
 from __future__ import annotations
@@ -106,7 +108,6 @@ def connect(engine: str = "duckdb", *, spark_master: str | None = None) -> SQLBa
     raise ConfigError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
 
 
-
 # Results come back from the engine as Arrow tables (public results) or NumPy arrays (for
 # arithmetic). On DuckDB neither route touches pandas: pyarrow's own NumPy conversions,
 # Ibis's result converters and Arrow arrays built from Python values all import pandas, a
@@ -125,8 +126,9 @@ def _duckdb_relation(expr: ir.Expr) -> Any | None:
     wide = {name for name, kind in zip(rel.columns, rel.types, strict=True)
             if str(kind) == "HUGEINT"}
     if wide:
+        quoted = {c: '"' + c.replace('"', '""') + '"' for c in rel.columns}
         rel = rel.project(", ".join(
-            f'CAST("{c}" AS BIGINT) AS "{c}"' if c in wide else f'"{c}"' for c in rel.columns
+            f"CAST({q} AS BIGINT) AS {q}" if c in wide else q for c, q in quoted.items()
         ))
     return rel
 
@@ -218,7 +220,7 @@ def _bridge() -> Any:
 def numpy_to_arrow(
     columns: Mapping[str, np.ndarray], metadata: Mapping[bytes, bytes] | None = None
 ) -> pa.Table:
-    """Build an Arrow table from NumPy arrays (object arrays of text, None for missing).
+    """Build an Arrow table from NumPy arrays (object arrays of text; None and NaN missing).
 
     Parameters
     ----------
