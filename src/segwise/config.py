@@ -42,7 +42,7 @@ from segwise.io import ReadOptions
 from segwise.io._roles import ROLES
 from segwise.segment.rfm import DEFAULT_ACTIONS, SegmentMap
 
-__all__ = ["SegwiseConfig", "load_config"]
+__all__ = ["SegwiseConfig", "check_memory_limit", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,16 @@ def _build(cls: type, values: dict[str, Any], section: str, path: Path) -> Any:
         raise ConfigError(f"{path}: [{section}]: {exc}") from exc
 
 
-def load_config(path: str | Path | None) -> SegwiseConfig:
+def load_config(path: str | Path | None, *, memory_limit: str | None = None) -> SegwiseConfig:
     """Read a TOML config file; the defaults when ``path`` is None.
 
     Parameters
     ----------
     path : str or Path or None
         The TOML file.
+    memory_limit : str, optional
+        DuckDB's memory cap, e.g. ``"4GB"``; overrides ``[engine] memory_limit`` (the CLI's
+        ``--memory-limit``).
 
     Returns
     -------
@@ -92,9 +95,15 @@ def load_config(path: str | Path | None) -> SegwiseConfig:
     ConfigError
         On a missing file, invalid TOML, unknown section or key, or invalid value.
     """
-    if path is None:
-        return SegwiseConfig()
-    path = Path(path)
+    config = _read_config(Path(path)) if path is not None else SegwiseConfig()
+    if memory_limit is None:
+        return config
+    return dataclasses.replace(
+        config, memory_limit=check_memory_limit(memory_limit, "--memory-limit")
+    )
+
+
+def _read_config(path: Path) -> SegwiseConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -153,12 +162,22 @@ def _memory_limit(engine: dict[str, Any], path: Path) -> str | None:
         raise ConfigError(
             f"{path}: unknown key(s) {', '.join(engine)} in [engine]; valid: memory_limit"
         )
-    if limit is not None and not (isinstance(limit, str) and _SIZE.fullmatch(limit.strip())):
-        raise ConfigError(
-            f"{path}: [engine] memory_limit = {limit!r} is not a size; write e.g. \"4GB\" or "
-            "\"512MB\""
-        )
-    return limit.strip() if limit is not None else None
+    if limit is None:
+        return None
+    return check_memory_limit(limit, f"{path}: [engine] memory_limit")
+
+
+def check_memory_limit(limit: object, where: str) -> str:
+    """Return a DuckDB memory size such as ``"4GB"``, stripped; raise naming ``where`` if not.
+
+    Raises
+    ------
+    ConfigError
+        If ``limit`` is not a size DuckDB understands.
+    """
+    if not (isinstance(limit, str) and _SIZE.fullmatch(limit.strip())):
+        raise ConfigError(f'{where} = {limit!r} is not a size; write e.g. "4GB" or "512MB"')
+    return limit.strip()
 
 
 #: Sizes DuckDB's ``memory_limit`` accepts, e.g. ``4GB``, ``4 GiB``, ``512MB``.

@@ -124,3 +124,27 @@ def test_rfm_into_a_duckdb_database(retail_sample: pd.DataFrame, tmp_path: Path)
         audit_total = con.execute("SELECT sum(rows) FROM audit").fetchone()
     assert n_customers == seg_total
     assert audit_total == (5000,)
+
+
+def test_memory_limit_option_reaches_duckdb(
+    retail_sample: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import segwise.io._readers as readers
+
+    seen: list[str | None] = []
+    connect = readers.duckdb_connection
+
+    def spy(memory_limit: str | None = None) -> object:
+        seen.append(memory_limit)
+        return connect(memory_limit)
+
+    monkeypatch.setattr(readers, "duckdb_connection", spy)
+    src = tmp_path / "orders.csv"
+    retail_sample.head(500).to_csv(src, index=False)
+    args = ["rfm", str(src), "-o", str(tmp_path / "o.parquet")]
+    result = runner.invoke(app, [*args, "--memory-limit", " 512MB "])
+    assert result.exit_code == 0, result.output
+    assert seen == ["512MB"]
+    bad = runner.invoke(app, [*args, "--memory-limit", "lots"])
+    assert bad.exit_code == 1
+    assert "--memory-limit = 'lots' is not a size" in bad.output

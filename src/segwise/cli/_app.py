@@ -23,6 +23,7 @@ __all__ = [
     "EngineChoice",
     "EngineOpt",
     "MasterOpt",
+    "MemoryOpt",
     "OrderLinesArg",
     "app",
     "console",
@@ -86,6 +87,12 @@ EngineOpt = Annotated[EngineChoice, typer.Option("--engine", help="Table engine.
 MasterOpt = Annotated[
     str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
 ]
+MemoryOpt = Annotated[
+    str | None,
+    typer.Option("--memory-limit", help="Cap on DuckDB's memory, e.g. 4GB; it spills to disk "
+                                        "beyond it (default: [engine] memory_limit, else 80 % "
+                                        "of RAM)."),
+]
 
 
 def run_with_progress(
@@ -95,6 +102,7 @@ def run_with_progress(
     as_of: dt.datetime | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
+    memory_limit: str | None = None,
 ) -> RFMResult:
     """Run the RFM pipeline from the shared options, with a spinner naming each step."""
     from segwise.config import load_config
@@ -109,7 +117,7 @@ def run_with_progress(
     with console.status("Starting", spinner="dots") as status:
         return run_rfm(
             source,
-            config=load_config(config),
+            config=load_config(config, memory_limit=memory_limit),
             as_of=as_of.date() if as_of else None,
             engine=str(engine),
             spark_master=spark_master,

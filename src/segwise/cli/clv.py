@@ -15,6 +15,7 @@ from segwise.cli._app import (
     EngineChoice,
     EngineOpt,
     MasterOpt,
+    MemoryOpt,
     OrderLinesArg,
     app,
     console,
@@ -91,6 +92,7 @@ def clv(
     config: ConfigOpt = None,
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
+    memory_limit: MemoryOpt = None,
 ) -> None:
     """Forecast purchases, P(alive), spend and discounted lifetime value per customer.
 
@@ -105,7 +107,9 @@ def clv(
     parse_horizon(horizon, unit)
     if model not in PURCHASE_MODELS:
         raise ConfigError(f"--model {model!r}: choose one of {', '.join(PURCHASE_MODELS)}")
-    rfm = run_with_progress(input, config=config, engine=engine, spark_master=spark_master)
+    rfm = run_with_progress(
+        input, config=config, engine=engine, spark_master=spark_master, memory_limit=memory_limit
+    )
     with console.status("Fitting the purchase and spend models", spinner="dots"), \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)

@@ -14,6 +14,7 @@ from segwise.cli._app import (
     EngineChoice,
     EngineOpt,
     MasterOpt,
+    MemoryOpt,
     OrderLinesArg,
     app,
     console,
@@ -87,10 +88,12 @@ def report(
     as_of: AsOfOpt = None,
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
+    memory_limit: MemoryOpt = None,
 ) -> None:
     """Write a self-contained report of the data, the cleaning and the segments."""
     result = run_with_progress(
-        input, config=config, as_of=as_of, engine=engine, spark_master=spark_master
+        input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
+        memory_limit=memory_limit,
     )
     write_report_with_progress(
         result,

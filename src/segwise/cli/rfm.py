@@ -14,6 +14,7 @@ from segwise.cli._app import (
     EngineChoice,
     EngineOpt,
     MasterOpt,
+    MemoryOpt,
     OrderLinesArg,
     app,
     console,
@@ -69,10 +70,12 @@ def rfm(
     as_of: AsOfOpt = None,
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
+    memory_limit: MemoryOpt = None,
 ) -> None:
     """Compute recency, frequency, monetary value, scores and named segments per customer."""
     result = run_with_progress(
-        input, config=config, as_of=as_of, engine=engine, spark_master=spark_master
+        input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
+        memory_limit=memory_limit,
     )
     print_result(result)
     for path in result.write(output):

@@ -14,6 +14,7 @@ from segwise.cli._app import (
     EngineChoice,
     EngineOpt,
     MasterOpt,
+    MemoryOpt,
     app,
     console,
     handle_errors,
@@ -133,6 +134,7 @@ def segment(
     as_of: AsOfOpt = None,
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
+    memory_limit: MemoryOpt = None,
 ) -> None:
     """Learn customer segments: sweep k, compare models, profile, name and embed them."""
     import pandas as pd
@@ -149,7 +151,8 @@ def segment(
     else:
 
         table = run_with_progress(
-            input, config=config, as_of=as_of, engine=engine, spark_master=spark_master
+            input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
+            memory_limit=memory_limit,
         ).customers
     with console.status("Starting", spinner="dots") as status:
         result = segment_customers(
