@@ -16,7 +16,7 @@ import ibis
 import numpy as np
 
 from segwise._engine import fetch_numpy, numpy_to_arrow
-from segwise._expr import exact_money
+from segwise._expr import exact_money, money_sum
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ class CleanedLines:
         if self.unattributed is None:
             return 0, 0.0
         u = self.unattributed
-        revenue = exact_money(u.revenue).sum().cast("float64").fill_null(0.0)
+        revenue = money_sum(exact_money(u.revenue)).fill_null(0.0)
         totals = fetch_numpy(u.aggregate(rows=u.count(), revenue=revenue))
         return int(totals["rows"][0]), float(totals["revenue"][0])
 

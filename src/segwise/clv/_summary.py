@@ -24,7 +24,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from segwise._expr import exact_money
+from segwise._expr import exact_money, money_sum
 from segwise.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -305,14 +305,14 @@ def btyd_summary(
         first_purchase=joined.first_day.min(),
         last_purchase=joined.day.max(),
         frequency=repeat.cast("int64").sum(),
-        repeat_value=joined.value.sum(where=repeat).cast("float64"),
+        repeat_value=money_sum(joined.value, where=repeat),
     )
     if hold_end is not None:
         hold = occ.filter(
             (occ.day > ibis.literal(cal_end)) & (occ.day <= ibis.literal(hold_end))
         )
         hold_agg = hold.group_by("customer_id").aggregate(
-            frequency_holdout=hold.count(), holdout_value=hold.value.sum().cast("float64")
+            frequency_holdout=hold.count(), holdout_value=money_sum(hold.value)
         )
         per_customer = per_customer.left_join(hold_agg, "customer_id").drop("customer_id_right")
     # Customers whose every purchase follows the calibration period.

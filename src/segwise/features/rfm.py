@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segwise._engine import fetch_numpy, is_missing
-from segwise._expr import exact_money
+from segwise._expr import exact_money, money_sum
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -76,25 +76,14 @@ def aggregate_customers(
         n_lines=lines.count(),
     )
     return orders.group_by(keys).aggregate(
-        **{name: _total(orders[name]) for name in sums},
+        **{name: money_sum(orders[name]) for name in sums},
         first_purchase=orders.first_purchase.min(),
         last_purchase=orders.last_purchase.max(),
         frequency=orders.frequency.sum(),
-        monetary=_total(orders.monetary),
-        gross_revenue=_total(orders.gross_revenue),
+        monetary=money_sum(orders.monetary),
+        gross_revenue=money_sum(orders.gross_revenue),
         n_lines=orders.n_lines.sum(),
     )
-
-
-def _total(column: ir.Column) -> ir.Value:
-    """Sum; an exact decimal sum comes back as float64.
-
-    DuckDB and Spark both round a decimal to the nearest double (checked below 2**53
-    millionths), so the engines still agree, and pandas need not convert decimal
-    objects one by one.
-    """
-    total = column.sum()
-    return total.cast("float64") if total.type().is_decimal() else total
 
 
 def finish_rfm(
