@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 from segwise.predict import EarlyWindow, SegmentAssigner, build_dataset, time_split
 
@@ -24,8 +25,14 @@ def retail_split(retail_data: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def small_assigner() -> SegmentAssigner:
-    """The default vote, fast: few boosting rounds and trees, two calibration folds."""
-    return SegmentAssigner(max_iter=20, learning_rate=0.1, n_estimators=50, cv=2)
+    """The vote, fast: few boosting rounds and trees, two calibration folds."""
+    return SegmentAssigner("vote", max_iter=20, learning_rate=0.1, n_estimators=50, cv=2)
+
+
+@pytest.fixture(scope="module")
+def small_grid(small_assigner: SegmentAssigner) -> SegmentAssigner:
+    """The default grid model, as fast as ``small_assigner``."""
+    return clone(small_assigner).set_params(model="grid")
 
 
 @pytest.fixture(scope="module")

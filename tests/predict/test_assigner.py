@@ -22,11 +22,14 @@ from segwise.predict import (
     cluster_labels,
     default_candidates,
     evaluate_assigner,
+    fit_candidate,
     macro_f1_gap,
     rolling_folds,
     time_split,
     validate_assigner,
 )
+from segwise.predict._assigner import merge_rare
+from segwise.segment.rfm import SegmentMap
 
 
 def test_dataset_is_eligible_customers_with_window_and_rule_features(retail_data):
@@ -38,6 +41,14 @@ def test_dataset_is_eligible_customers_with_window_and_rule_features(retail_data
     # Horizon labels: every customer is asked about the same 90 days after the window.
     assert d.label == "horizon" and (d.X["horizon_days"] == 90).all()
     assert (d.acquired.dt.normalize() <= d.as_of - pd.Timedelta(days=90)).all()
+
+
+def test_cells_name_the_label_through_the_segment_map(retail_data, retail_result):
+    lookup = SegmentMap().lookup()
+    for d in (retail_data, build_dataset(retail_result, label="full_history")):
+        assert d.cells is not None and d.cells.index.equals(d.y.index)
+        assert (d.cells.map(lookup) == d.y).all()
+    assert retail_data.cells.nunique() > retail_data.y.nunique()
 
 
 def test_full_history_dataset_keeps_the_maturity_rule(retail_result):
@@ -102,7 +113,7 @@ def test_array_input_and_fewer_members_than_folds():
     est = SegmentAssigner(max_iter=10, calibration="isotonic").fit(X, y)
     assert list(est.classes_) == ["a", "b", "c"]
     with pytest.warns(UserWarning, match="too small for SMOTE"):
-        SegmentAssigner(max_iter=10, smote=True, calibration="isotonic").fit(X, y)
+        SegmentAssigner("vote", max_iter=10, smote=True, calibration="isotonic").fit(X, y)
     assert est.predict_proba(X).shape == (40, 3)
     with pytest.raises(ValueError, match="3 features"):
         est.predict(X[:, :2])
@@ -200,7 +211,7 @@ def test_sqrt_balanced_weights_are_the_square_root_of_balanced():
     weights = est.estimator_[-1].class_weight  # keyed by class code
     np.testing.assert_allclose([weights[0], weights[1]], np.sqrt(balanced))
     # The vote's three members get the same weights.
-    vote = SegmentAssigner(max_iter=10, n_estimators=10).fit(X, y)
+    vote = SegmentAssigner("vote", max_iter=10, n_estimators=10).fit(X, y)
     for member in vote.estimator_.estimators_:
         assert member[-1].class_weight == weights
     # A dict by class label reaches every model by code; SMOTE balances, so weights are too.
@@ -281,11 +292,65 @@ def test_validation_never_reads_the_test_customers(retail_data, retail_split):
 def test_default_candidates_put_the_validated_choice_first():
     cands = default_candidates()
     name, chosen = next(iter(cands.items()))
-    assert name == "vote (chosen)"
+    assert name == "grid (chosen)"
     assert (chosen.model, chosen.class_weight, chosen.calibration, chosen.smote) == (
-        "vote", "sqrt_balanced", None, False)
-    assert cands["vote, balanced weights"].class_weight == "balanced"
-    assert {"hgb", "random_forest", "logistic", "vote + SMOTE", "vote, isotonic"} <= set(cands)
+        "grid", "sqrt_balanced", None, False)
+    assert cands["grid, balanced weights"].class_weight == "balanced"
+    assert {"vote", "hgb", "random_forest", "logistic", "grid, isotonic"} <= set(cands)
+    assert not any(c.smote for c in cands.values())  # the grid takes no SMOTE
+    vote = default_candidates("vote")
+    assert {"vote + SMOTE", "vote, isotonic", "grid"} <= set(vote)
     hgb = default_candidates("hgb", class_weight="balanced", compare=True)
     assert hgb["hgb, sqrt_balanced weights"].class_weight == "sqrt_balanced"
     assert hgb["vote"].class_weight == "balanced"
+
+
+def test_grid_sums_its_cells_into_the_segments_of_the_map(
+    retail_data, retail_split, small_grid, small_assigner
+):
+    ids = retail_split.train[:600]
+    X, test = retail_data.X.loc[ids], retail_data.X.loc[retail_split.test]
+    y = merge_rare(retail_data.y, ids, 10)[0].loc[ids].to_numpy()
+    est = fit_candidate(clone(small_grid), X, y, retail_data.cells)
+    assert est.model == "grid" and OTHER in est.classes_
+    # Each score cell belongs to the segment the map names (merged segments: Other).
+    lookup = SegmentMap().lookup()
+    assert list(est.cells_) == sorted(retail_data.cells.loc[ids].unique())
+    assert [lookup[c] if lookup[c] in est.classes_ else OTHER for c in est.cells_] == list(
+        est.cell_classes_)
+    # A segment's probability is the sum of its cells' (the vote over cells).
+    proba = est.predict_proba(test)
+    cell_proba = est.estimator_.estimator_.predict_proba(est._prepare(test))
+    assert cell_proba.shape[1] == len(est.cells_)
+    summed = np.column_stack([cell_proba[:, est.cell_classes_ == c].sum(axis=1)
+                              for c in est.classes_])
+    np.testing.assert_allclose(proba, summed)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (est.predict(test) == est.classes_[proba.argmax(axis=1)]).all()
+    # Without cells every segment is its own cell: the grid is the vote.
+    np.testing.assert_allclose(
+        clone(small_grid).fit(X, y).predict_proba(test),
+        clone(small_assigner).fit(X, y).predict_proba(test))
+
+
+def test_grid_weights_cells_by_their_class_and_checks_its_cells():
+    X, y = _imbalanced()
+    cells = np.where(y == "rare", "r", np.where(X[:, 0] > 0, "c1", "c2"))
+    est = SegmentAssigner(max_iter=10, n_estimators=10).fit(X, y, cells=cells)
+    assert list(est.cells_) == ["c1", "c2", "r"]
+    assert list(est.cell_classes_) == ["common", "common", "rare"]
+    w = np.sqrt([len(y) / (2 * 300), len(y) / (2 * 12)])
+    for member in est.estimator_.estimator_.estimators_:  # every cell gets its class's weight
+        np.testing.assert_allclose(list(member[-1].class_weight.values()), [w[0], w[0], w[1]])
+    # Calibration folds are stratified by class; the cells follow each fold.
+    cal = SegmentAssigner(max_iter=10, n_estimators=10, calibration="sigmoid",
+                          cv=2).fit(X, y, cells=cells)
+    assert all(list(c.estimator.cells_) == ["c1", "c2", "r"]
+               for c in cal.estimator_.calibrated_classifiers_)
+    np.testing.assert_allclose(cal.predict_proba(X).sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="nested"):
+        SegmentAssigner(max_iter=10).fit(X, y, cells=np.where(X[:, 0] > 0, "a", "b"))
+    with pytest.raises(ConfigError, match="grid model only"):
+        SegmentAssigner("hgb", max_iter=10).fit(X, y, cells=cells)
+    with pytest.raises(ConfigError, match="SMOTE"):
+        SegmentAssigner(smote=True).fit(X, y)

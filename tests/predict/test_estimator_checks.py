@@ -9,7 +9,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from segwise.predict import SegmentAssigner
 
 CONFIGS = [
-    SegmentAssigner(max_iter=10, n_estimators=10),  # the default vote
+    SegmentAssigner(max_iter=10, n_estimators=10),  # the default grid (no cells: the vote)
+    SegmentAssigner("grid", max_iter=10, n_estimators=10, calibration="isotonic"),
+    SegmentAssigner("vote", max_iter=10, n_estimators=10),
     SegmentAssigner("hgb", max_iter=10),
     SegmentAssigner("hgb", max_iter=10, class_weight="balanced"),
     SegmentAssigner("hgb", max_iter=10, calibration="isotonic"),

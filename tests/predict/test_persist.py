@@ -22,9 +22,9 @@ from segwise.predict._persist import _digest
 
 
 @pytest.fixture(scope="module")
-def trained(retail_result, retail_split, small_assigner):
+def trained(retail_result, retail_split, small_grid):
     model, report, data = train_assigner(
-        retail_result, cutoff=retail_split.cutoff, candidates={"hgb": small_assigner},
+        retail_result, cutoff=retail_split.cutoff, candidates={"grid": small_grid},
     )
     return model, report, data
 
@@ -42,6 +42,7 @@ def heldout_kept(heldout_file):
 def test_round_trip_gives_the_same_predictions(trained, saved, heldout_kept, retail_data):
     model = trained[0]
     loaded = TrainedAssigner.load(saved)
+    assert len(loaded.estimator.cells_) > len(loaded.estimator.classes_)  # the grid's cells
     X = retail_data.X.head(200)
     np.testing.assert_array_equal(model.estimator.predict_proba(X),
                                   loaded.estimator.predict_proba(X))

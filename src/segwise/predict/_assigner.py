@@ -42,7 +42,7 @@ from segwise.predict._features import (
     early_features,
 )
 from segwise.predict._labels import DEFAULT_HORIZON_DAYS, horizon_labels
-from segwise.segment.rfm import RFMScorer, SegmentMap, assign_segments
+from segwise.segment.rfm import RFMScorer, SegmentMap, assign_segments, fm_score
 
 if TYPE_CHECKING:
     from segwise.pipeline import RFMResult
@@ -60,16 +60,19 @@ __all__ = [
     "TimeSplit",
     "build_dataset",
     "evaluate_assigner",
+    "fit_candidate",
     "macro_f1_gap",
     "model_features",
     "rolling_folds",
+    "score_cells",
     "time_split",
     "validate_assigner",
 ]
 
-#: Classifiers a :class:`SegmentAssigner` can wrap; ``"vote"`` averages the other three.
-MODELS: tuple[str, ...] = ("vote", "hgb", "random_forest", "logistic")
-#: The single models a ``"vote"`` averages, in order.
+#: Classifiers a :class:`SegmentAssigner` can wrap: ``"vote"`` averages the last three,
+#: ``"grid"`` is the vote fitted on the RFM score cells of the segments.
+MODELS: tuple[str, ...] = ("grid", "vote", "hgb", "random_forest", "logistic")
+#: The single models a ``"vote"`` (and the ``"grid"``) averages, in order.
 VOTE_MEMBERS: tuple[str, ...] = ("hgb", "random_forest", "logistic")
 #: Class weighting schemes by name (a dict of class -> weight is accepted too).
 CLASS_WEIGHTS: tuple[str, ...] = ("sqrt_balanced", "balanced")
@@ -94,15 +97,19 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    model : {"vote", "hgb", "random_forest", "logistic"}, default="vote"
+    model : {"grid", "vote", "hgb", "random_forest", "logistic"}, default="grid"
         Histogram gradient boosting, a random forest, a multinomial logistic regression
-        on ``asinh``-compressed, standardised features, or ``"vote"``: the mean of the
-        three models' probabilities (soft voting). The vote is the default: on rolling
-        time folds of the training customers it scored the best macro-F1 and accuracy
-        of the single models and their vote (docs/assign.md); averaging models
-        that err differently steadies the small segments.
+        on ``asinh``-compressed, standardised features, ``"vote"``: the mean of the
+        three models' probabilities (soft voting), or ``"grid"``: the vote fitted on
+        the *cells* given to :meth:`fit` (for RFM segments, the ``"<R><FM>"`` score
+        cell the segment map names), a segment's probability being the sum of its
+        cells' (the segment is a function of the cell, so nothing is assumed about how
+        R and FM depend on each other). The grid is the default: on rolling time folds
+        of the training customers it scored the best macro-F1 (docs/assign.md). Without
+        cells every class is its own cell and the grid is the vote.
     class_weight : {"sqrt_balanced", "balanced"}, dict or None, default="sqrt_balanced"
-        Weight of each class in the loss. ``"balanced"`` weights a class inversely to its
+        Weight of each class in the loss (for ``"grid"``, each cell gets its class's
+        weight). ``"balanced"`` weights a class inversely to its
         frequency (``n / (k * n_c)``), ``"sqrt_balanced"`` by the square root of that: rare
         segments still count more, a segment of 15 among 1,000 customers about 4.5 times
         a frequent one instead of 20 times (better macro-F1 than either full balancing
@@ -113,6 +120,7 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
     smote : bool, default=False
         Oversample rare segments with SMOTE (SMOTENC when there are categorical columns)
         from imbalanced-learn, inside the pipeline so only training folds are resampled.
+        Not with ``"grid"`` (it would resample cells, some with a single customer).
     calibration : {"isotonic", "sigmoid"} or None, default=None
         Calibrate probabilities with :class:`~sklearn.calibration.CalibratedClassifierCV`.
         Off by default: calibration maps the class-balanced probabilities back to the
@@ -149,7 +157,12 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         Column -> ``"numeric"`` or ``"categorical"``: what :meth:`predict` checks.
     estimator_ : estimator
         The fitted pipeline (a soft :class:`~sklearn.ensemble.VotingClassifier` of three
-        pipelines for ``"vote"``; calibrated when ``calibration`` is set).
+        pipelines for ``"vote"``; that vote fitted on cells and summed into classes for
+        ``"grid"``; calibrated when ``calibration`` is set).
+    cells_ : ndarray of shape (n_cells,)
+        ``"grid"`` only: the cells seen in ``fit`` (the classes when no cells were given).
+    cell_classes_ : ndarray of shape (n_cells,)
+        ``"grid"`` only: the class each cell belongs to.
     n_iter_ : int
         Iterations of the fitted model: boosting rounds (``hgb``), solver iterations
         (``logistic``) or trees (``random_forest``); the largest over calibration folds
@@ -165,6 +178,8 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
     """
 
     classes_: np.ndarray
+    cells_: np.ndarray
+    cell_classes_: np.ndarray
     feature_names_in_: np.ndarray
     feature_schema_: dict[str, str]
     estimator_: Any
@@ -173,7 +188,7 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        model: Literal["vote", "hgb", "random_forest", "logistic"] = "vote",
+        model: Literal["grid", "vote", "hgb", "random_forest", "logistic"] = "grid",
         *,
         class_weight: Literal["sqrt_balanced", "balanced"] | dict[Any, float] | None = (
             "sqrt_balanced"
@@ -291,7 +306,7 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
 
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
-        if self.model != "vote":
+        if self.model not in ("vote", "grid"):
             return self._member(self.model, cat, num, min_count, weights)
         return VotingClassifier(
             [(m, self._member(m, cat, num, min_count, weights)) for m in VOTE_MEMBERS],
@@ -353,7 +368,7 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         steps.append(("clf", clf))
         return Pipeline(steps)
 
-    def fit(self, X: Any, y: Any) -> SegmentAssigner:
+    def fit(self, X: Any, y: Any, *, cells: Any = None) -> SegmentAssigner:
         """Fit on early-behaviour features and segment labels.
 
         Parameters
@@ -362,11 +377,23 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
             Features; non-numeric DataFrame columns are categorical.
         y : array-like of shape (n_samples,)
             Segment labels.
+        cells : array-like of shape (n_samples,), optional
+            ``"grid"`` only: finer labels nested in ``y`` (each cell belongs to a single
+            class), for RFM segments the ``"<R><FM>"`` score cell (``AssignerData.cells``).
+            Every class is its own cell when omitted.
 
         Returns
         -------
         SegmentAssigner
             The fitted assigner.
+
+        Raises
+        ------
+        ConfigError
+            If ``cells`` are given to a model other than ``"grid"``, or the grid is asked
+            for SMOTE.
+        ValueError
+            If a cell holds more than one class.
         """
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.model_selection import StratifiedKFold
@@ -383,9 +410,22 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
                               f"got {self.calibration!r}")
         if not isinstance(self.cv, numbers.Integral) or self.cv < 2:
             raise ConfigError(f"cv must be an integer of at least 2, got {self.cv!r}")
+        grid = self.model == "grid"
+        if cells is not None and not grid:
+            raise ConfigError(f"cells are for the grid model only, not {self.model!r}")
+        if grid and self.smote:
+            raise ConfigError("the grid model does not take SMOTE: it would oversample score "
+                              "cells, some with a single customer. Fix: no SMOTE, or "
+                              "model='vote'")
         classes, counts = np.unique(y, return_counts=True)
         if len(classes) < 2:
             raise ValueError("SegmentAssigner needs at least 2 classes in y")
+        if grid:
+            fine = y if cells is None else column_or_1d(cells)
+            if len(fine) != len(y):
+                raise ValueError(f"cells must have one entry per sample ({len(y)}), "
+                                 f"got {len(fine)}")
+            cell_names, cell_classes = _nest(fine, y)  # refuses cells of two classes
         cat = [c for c in df.columns if _is_categorical(df[c])]
         num = [c for c in df.columns if c not in cat]
         if cat:
@@ -398,8 +438,16 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
             warnings.warn("a segment is too small for SMOTE within calibration folds: "
                           "probabilities are not calibrated", UserWarning, stacklevel=2)
             calibrate, smallest = False, int(counts.min())
-        pipe = self._pipeline(cat, num, smallest, self._weights(classes, counts))
+        weights = self._weights(classes, counts)
+        if grid:
+            if isinstance(weights, str):  # "balanced", over the classes, not the cells
+                weights = {i: float(v) for i, v in enumerate(counts.sum() / (len(classes)
+                                                                             * counts))}
+            pipe = _CellClassifier(self._pipeline(cat, num, smallest, None), weights)
+        else:
+            pipe = self._pipeline(cat, num, smallest, weights)
         if calibrate:
+            # Folds are stratified by class; the grid's cells follow as a fit parameter.
             cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
             est: Any = CalibratedClassifierCV(pipe, method=self.calibration, cv=cv)
         else:
@@ -410,13 +458,15 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         # Fit on class codes: class-weight dicts then mean the same for every model.
         codes = np.searchsorted(classes, y)
         with self._threads():
-            est.fit(df, codes)
+            est.fit(df, codes, **({} if cells is None else {"cells": fine}))
         self.estimator_ = est
         self.n_iter_ = _n_iter(est)
         self.classes_ = classes
         self.feature_names_in_ = np.asarray(df.columns, dtype=object)
         self.n_features_in_ = len(df.columns)
         self.feature_schema_ = {c: "categorical" if c in cat else "numeric" for c in df.columns}
+        if grid:
+            self.cells_, self.cell_classes_ = cell_names, cell_classes
         return self
 
     def _prepare(self, X: Any) -> pd.DataFrame:
@@ -474,10 +524,68 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         return tags
 
 
+def _nest(cells: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the sorted distinct cells and the class of each; refuse a cell of two classes."""
+    pairs = pd.DataFrame({"cell": cells, "cls": y}).drop_duplicates().sort_values("cell")
+    split = pairs.loc[pairs["cell"].duplicated(), "cell"]
+    if len(split):
+        raise ValueError(f"cells must be nested in the classes: cell {split.iloc[0]!r} holds "
+                         "more than one class")
+    return pairs["cell"].to_numpy(), pairs["cls"].to_numpy()
+
+
+class _CellClassifier(ClassifierMixin, BaseEstimator):
+    """Fit a classifier on cells nested in the classes; a class's probability is its cells'.
+
+    The grid model of :class:`SegmentAssigner`: an RFM segment is a function of the
+    ``"<R><FM>"`` score cell, so the cell is learned and its probability summed into the
+    segment's. Fitted on the classes when no cells are given (each class its own cell).
+
+    Parameters
+    ----------
+    estimator : classifier
+        Fitted on cell codes ``0 .. n_cells - 1``.
+    class_weight : dict of class to float, optional
+        Weight of each class, given to every cell of the class through each
+        ``class_weight`` parameter of ``estimator``.
+    """
+
+    def __init__(self, estimator: Any, class_weight: dict[Any, float] | None = None) -> None:
+        self.estimator = estimator
+        self.class_weight = class_weight
+
+    def fit(self, X: Any, y: Any, cells: Any = None) -> _CellClassifier:
+        """Fit on the cells (``y`` when omitted) and record the class of each."""
+        y = np.asarray(y)
+        fine = y if cells is None else np.asarray(cells)
+        self.classes_ = np.unique(y)
+        self.cells_, owner = _nest(fine, y)
+        self.owner_ = np.searchsorted(self.classes_, owner)
+        est = clone(self.estimator)
+        if self.class_weight is not None:
+            # Codes are local to this fit: calibration folds may lack some cells.
+            cw = {i: float(self.class_weight.get(c, 1.0)) for i, c in enumerate(owner)}
+            est.set_params(**{k: cw for k in est.get_params(deep=True)
+                              if k == "class_weight" or k.endswith("__class_weight")})
+        self.estimator_ = est.fit(X, np.searchsorted(self.cells_, fine))
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Sum the cells' probabilities into their classes."""
+        check_is_fitted(self, "estimator_")
+        return np.asarray(self.estimator_.predict_proba(X)) @ np.eye(len(self.classes_))[
+            self.owner_]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
 def _n_iter(est: Any) -> int:
     """Count the iterations of a fitted (possibly calibrated) pipeline's classifier."""
     pipes = ([c.estimator for c in est.calibrated_classifiers_]
              if hasattr(est, "calibrated_classifiers_") else [est])
+    pipes = [p.estimator_ if isinstance(p, _CellClassifier) else p for p in pipes]
     pipes = [m for p in pipes for m in getattr(p, "estimators_", [p])]  # the vote's members
     counts = []
     for pipe in pipes:
@@ -563,6 +671,10 @@ class AssignerData:
         full-history RFM segment, or labels given by the caller.
     horizon_days : int or None
         The fixed horizon of ``"horizon"`` labels; None otherwise.
+    cells : pandas.Series or None
+        RFM labels: each customer's ``"<R><FM>"`` score cell on the label date (the key
+        the segment map names), which the ``"grid"`` model learns; None for custom
+        labels (the grid is then the vote).
     """
 
     X: pd.DataFrame
@@ -575,6 +687,7 @@ class AssignerData:
     min_history_days: int
     label: str = "full_history"
     horizon_days: int | None = None
+    cells: pd.Series | None = None
 
 
 def resolve_label(label: str | None, labels: pd.Series | None) -> str:
@@ -647,16 +760,17 @@ def build_dataset(
                                categories=categories)
     early = early.set_index("customer_id", drop=False)
     if kind == "horizon":
-        target = horizon_labels(result.cleaned.kept, window, horizon_days, result.bin_edges,
-                                result.config.segments)["segment"]
+        scores = horizon_labels(result.cleaned.kept, window, horizon_days, result.bin_edges,
+                                result.config.segments)
+        target = scores["segment"]
         label_date: pd.Series | pd.Timestamp = (
             early["window_end"].dt.normalize() + pd.Timedelta(days=horizon_days)
         )
         eligible = early["window_complete"] & (label_date <= as_of)
         why = f"and {horizon_days} days observed after it. Fix: use a shorter --horizon"
     else:
-        target = result.customers.set_index("customer_id")["segment"] if labels is None \
-            else labels
+        scores = result.customers.set_index("customer_id")
+        target = scores["segment"] if labels is None else labels
         label_date = as_of
         eligible = early["window_complete"] & (
             early["first_purchase"].dt.normalize() <= as_of - pd.Timedelta(days=min_history_days)
@@ -673,6 +787,10 @@ def build_dataset(
     e = early.loc[ids]
     dates = label_date.loc[ids] if isinstance(label_date, pd.Series) else label_date
     X = model_features(e, dates, result.scorer, result.config.segments)
+    cells = None
+    if kind != "custom":
+        scores.index = scores.index.astype(str)
+        cells = score_cells(scores.loc[ids])
     return AssignerData(
         X=X,
         y=target.loc[ids].astype(str),
@@ -684,7 +802,34 @@ def build_dataset(
         min_history_days=min_history_days,
         label=kind,
         horizon_days=horizon_days if kind == "horizon" else None,
+        cells=cells,
     )
+
+
+def score_cells(scores: pd.DataFrame) -> pd.Series:
+    """Each row's ``"<R><FM>"`` key: the R score and the FM score the segment map names.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        ``r_score``, ``f_score`` and ``m_score`` (1 to 5).
+
+    Returns
+    -------
+    pandas.Series
+        Two-digit keys (``"54"``), index of ``scores``.
+    """
+    fm = fm_score(scores["f_score"].to_numpy("int64"), scores["m_score"].to_numpy("int64"))
+    key = 10 * scores["r_score"].to_numpy("int64") + fm  # both scores are single digits
+    return pd.Series(key.astype(str), index=scores.index, name="cell", dtype=object)
+
+
+def fit_candidate(est: SegmentAssigner, X: pd.DataFrame, y: np.ndarray,
+                  cells: pd.Series | None) -> SegmentAssigner:
+    """Fit ``est`` on ``X`` and ``y``; the grid model also gets the cells of ``X``'s rows."""
+    if est.model == "grid" and cells is not None:
+        return est.fit(X, y, cells=cells.loc[X.index].to_numpy())
+    return est.fit(X, y)
 
 
 @dataclass(frozen=True)
@@ -850,7 +995,7 @@ def validate_assigner(
         y_tr, y_va = y.loc[fold.train].to_numpy(), y.loc[fold.test].to_numpy()
         labels = np.unique(np.r_[y_tr, y_va])
         X_tr, X_va = data.X.loc[fold.train], data.X.loc[fold.test]
-        fold_preds = {name: clone(c).fit(X_tr, y_tr).predict(X_va)
+        fold_preds = {name: fit_candidate(clone(c), X_tr, y_tr, data.cells).predict(X_va)
                       for name, c in candidates.items()}
         values, counts = np.unique(y_tr, return_counts=True)
         fold_preds["baseline: majority class"] = np.full(len(y_va), values[counts.argmax()])
@@ -1012,7 +1157,7 @@ def evaluate_assigner(
 
     fitted: dict[str, SegmentAssigner] = {}
     for name, cand in candidates.items():
-        est = clone(cand).fit(X_tr, y_tr)
+        est = fit_candidate(clone(cand), X_tr, y_tr, data.cells)
         fitted[name] = est
         score(name, est.predict(X_te), est.predict_proba(X_te), est.classes_)
     dummy = DummyClassifier(strategy="most_frequent").fit(X_tr, y_tr)

@@ -18,6 +18,7 @@ from segwise.predict._assigner import (
     SegmentAssigner,
     build_dataset,
     evaluate_assigner,
+    fit_candidate,
     merge_rare,
     model_features,
     time_split,
@@ -37,7 +38,7 @@ __all__ = ["TrainedAssigner", "cluster_labels", "default_candidates", "train_ass
 
 
 def default_candidates(
-    model: str = "vote",
+    model: str = "grid",
     *,
     smote: bool = False,
     calibration: str | None = None,
@@ -49,7 +50,7 @@ def default_candidates(
 
     Parameters
     ----------
-    model : {"vote", "hgb", "random_forest", "logistic"}, default="vote"
+    model : {"grid", "vote", "hgb", "random_forest", "logistic"}, default="grid"
         The chosen model.
     smote : bool, default=False
         Whether the chosen model oversamples with SMOTE.
@@ -59,7 +60,8 @@ def default_candidates(
         Class weights of every candidate.
     compare : bool, default=True
         Add the chosen model with the other calibration choice (isotonic when the chosen
-        one is uncalibrated), with/without SMOTE, with the other class weighting
+        one is uncalibrated), with/without SMOTE (not for the grid, which takes no
+        SMOTE), with the other class weighting
         (``"balanced"``, or ``"sqrt_balanced"`` when that is the other one), and the
         other model families.
     random_state : int, default=0
@@ -83,7 +85,9 @@ def default_candidates(
                                                      else ", uncalibrated")] = make(
             model, calibration=other_cal
         )
-        out[model + (" without SMOTE" if smote else " + SMOTE")] = make(model, smote=not smote)
+        if model != "grid":
+            out[model + (" without SMOTE" if smote else " + SMOTE")] = make(model,
+                                                                            smote=not smote)
         other_cw = "balanced" if class_weight != "balanced" else "sqrt_balanced"
         out[f"{name}, {other_cw} weights"] = make(model, class_weight=other_cw)
         for other in MODELS:
@@ -393,10 +397,11 @@ def train_assigner(
     chosen = clone(next(iter(candidates.values())))
     if refit:
         y, merged = merge_rare(data.y, data.y.index, min_class_size)
-        est = chosen.fit(data.X, y.to_numpy())
+        est = fit_candidate(chosen, data.X, y.to_numpy(), data.cells)
     else:
         y, merged = merge_rare(data.y, split.train, min_class_size)
-        est = chosen.fit(data.X.loc[split.train], y.loc[split.train].to_numpy())
+        est = fit_candidate(chosen, data.X.loc[split.train], y.loc[split.train].to_numpy(),
+                            data.cells)
     sm = result.config.segments
     meta = {
         "segwise_version": __version__,
