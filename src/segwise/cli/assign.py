@@ -25,6 +25,7 @@ app.add_typer(assigner_app, name="assigner")
 class ModelChoice(StrEnum):
     """Classifiers the CLI offers."""
 
+    grid = "grid"
     vote = "vote"
     hgb = "hgb"
     random_forest = "random_forest"
@@ -145,9 +146,8 @@ def train(
         "--min-history", help="Days of history after the first purchase a customer needs "
         "(full-history and cluster labels).")] = 90,
     model: Annotated[ModelChoice, typer.Option(
-        "--model", help="Classifier (vote: mean of hgb, random forest and logistic).")] = (
-        ModelChoice.vote
-    ),
+        "--model", help="Classifier (vote: mean of hgb, random forest and logistic; grid: "
+        "the vote learning the segments' R x FM score cells).")] = ModelChoice.grid,
     class_weight: Annotated[ClassWeight, typer.Option(
         "--class-weight", help="Weight rare segments up: by the square root of the inverse "
         "frequency, by the inverse frequency, or not.")] = ClassWeight.sqrt_balanced,
