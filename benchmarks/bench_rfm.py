@@ -7,7 +7,7 @@ and ``work`` (timed inside the process, after the imports).
 
 Tools, all on the same Parquet file of synthetic order lines (see ``generate_orders.py``):
 
-* ``segwise``: :func:`segwise.pipeline.run_rfm` with cleaning rules matching the hand-written
+* ``segwise``: :func:`segwise.jobs.run_rfm` with cleaning rules matching the hand-written
   query (customer id present, duplicates removed, no cancellations, quantity > 0,
   price > 0; non-product codes kept, no outlier rule), scores and segments included;
 * ``segwise-default``: the same with segwise's default cleaning rules (cancellations netted,
@@ -76,7 +76,7 @@ def _limit_memory(con: object) -> None:
 def _worker_segwise(path: str, default_rules: bool) -> dict[str, float]:
     from segwise.clean import CleaningRules
     from segwise.config import SegwiseConfig
-    from segwise.pipeline import run_rfm
+    from segwise.jobs import run_rfm
 
     limit = os.environ.get("BENCH_DUCKDB_MEMORY_LIMIT")
     if limit:

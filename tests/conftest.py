@@ -44,7 +44,7 @@ def spark_available() -> None:
 @pytest.fixture(scope="session")
 def retail_result(shared_data: Path) -> Any:
     """The default RFM job on the full Online Retail log (Parquet copy), run once per session."""
-    from segwise.pipeline import run_rfm
+    from segwise.jobs import run_rfm
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

@@ -20,7 +20,7 @@ from segwise._engine import (
 )
 from segwise.config import load_config
 from segwise.exceptions import ConfigError
-from segwise.pipeline import run_rfm
+from segwise.jobs import run_rfm
 
 
 def test_duckdb_memory_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

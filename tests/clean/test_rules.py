@@ -14,7 +14,7 @@ from segwise.clean import CleaningRules, clean_transactions
 from segwise.clean._rules import _weighted_median
 from segwise.exceptions import ConfigError
 from segwise.io import ReadOptions, load_transactions
-from segwise.pipeline import run_rfm
+from segwise.jobs import run_rfm
 
 COLUMNS = [
     "InvoiceNo",

@@ -11,7 +11,7 @@ import pytest
 from segwise.clean import clean_transactions
 from segwise.features.rfm import RFM_COLUMNS, compute_rfm
 from segwise.io import load_transactions
-from segwise.pipeline import run_rfm
+from segwise.jobs import run_rfm
 
 
 @pytest.fixture(scope="module")

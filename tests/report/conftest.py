@@ -47,7 +47,7 @@ def small_orders(retail_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def small_result(small_orders: Path) -> Any:
     """The RFM run on the 40,000-line sample."""
-    from segwise.pipeline import run_rfm
+    from segwise.jobs import run_rfm
 
     return run_rfm(small_orders)
 

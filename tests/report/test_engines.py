@@ -13,7 +13,7 @@ from segwise.report import build_report
 @pytest.mark.spark
 def test_spark_report_matches_duckdb(spark_available: None, small_orders: Path,
                                      small_result: Any) -> None:
-    from segwise.pipeline import run_rfm
+    from segwise.jobs import run_rfm
 
     spark = build_report(run_rfm(small_orders, engine="spark"), n_categories=6)
     duck = build_report(small_result, n_categories=6)

@@ -136,7 +136,7 @@ def test_a_failing_model_leaves_a_note_not_an_error(small_result: Any, monkeypat
 
 def test_a_log_without_products_times_or_countries(shared_data: Any, tmp_path: Any) -> None:
     """CDNOW: dates only, no product, no country; the report says only what it can."""
-    from segwise.pipeline import run_rfm
+    from segwise.jobs import run_rfm
 
     raw = pd.read_csv(shared_data / "cdnow" / "CDNOW_master.txt.gz", sep=r"\s+",
                       dtype={"customer_id": str})

@@ -15,7 +15,7 @@ from rich.console import Console
 from segwise.exceptions import SegwiseError
 
 if TYPE_CHECKING:
-    from segwise.pipeline import RFMResult
+    from segwise.jobs import RFMResult
 
 __all__ = [
     "AsOfOpt",
@@ -106,7 +106,7 @@ def run_with_progress(
 ) -> RFMResult:
     """Run the RFM pipeline from the shared options, with a spinner naming each step."""
     from segwise.config import load_config
-    from segwise.pipeline import run_rfm
+    from segwise.jobs import run_rfm
 
     labels = {
         "load": "Reading and parsing order lines",

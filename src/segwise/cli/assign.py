@@ -177,7 +177,7 @@ def train(
 ) -> None:
     """Train on known customers, evaluate on customers acquired after a cut-off, save."""
     from segwise.config import load_config
-    from segwise.pipeline import run_rfm
+    from segwise.jobs import run_rfm
     from segwise.predict import EarlyWindow, cluster_labels, default_candidates, train_assigner
 
     window = EarlyWindow(n_orders=orders, n_days=days)
@@ -238,8 +238,8 @@ def assign(
     from segwise.clean import clean_transactions
     from segwise.config import load_config
     from segwise.io import load_transactions
-    from segwise.pipeline import write_table
     from segwise.predict import TrainedAssigner
+    from segwise.store import write_table
 
     trained = TrainedAssigner.load(model)
     cfg = load_config(config)

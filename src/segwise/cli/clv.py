@@ -101,7 +101,7 @@ def clv(
     a holdout, the calibration/holdout and tracking tables) go to CSV files beside OUTPUT.
     """
     from segwise.clv import PURCHASE_MODELS, customer_value, parse_horizon, value_by_segment
-    from segwise.pipeline import write_table
+    from segwise.store import write_table
 
     # Typos fail now, not after the data are read.
     parse_horizon(horizon, unit)

@@ -23,7 +23,7 @@ from segwise.cli._app import (
 )
 
 if TYPE_CHECKING:
-    from segwise.pipeline import RFMResult
+    from segwise.jobs import RFMResult
 
 _STEPS = {
     "explore": "Exploring orders and products",

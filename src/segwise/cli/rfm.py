@@ -23,7 +23,7 @@ from segwise.cli._app import (
 )
 
 if TYPE_CHECKING:
-    from segwise.pipeline import RFMResult
+    from segwise.jobs import RFMResult
 
 
 def print_result(result: RFMResult) -> None:

@@ -45,7 +45,7 @@ from segwise.predict._labels import DEFAULT_HORIZON_DAYS, horizon_labels
 from segwise.segment.rfm import RFMScorer, SegmentMap, assign_segments, fm_score
 
 if TYPE_CHECKING:
-    from segwise.pipeline import RFMResult
+    from segwise.jobs import RFMResult
 
 __all__ = [
     "CLASS_WEIGHTS",
@@ -729,7 +729,7 @@ def build_dataset(
     Parameters
     ----------
     result : RFMResult
-        Output of :func:`segwise.pipeline.run_rfm` (customers, cleaned lines, scorer).
+        Output of :func:`segwise.jobs.run_rfm` (customers, cleaned lines, scorer).
     window : EarlyWindow, optional
         The window; the first 3 orders when omitted.
     labels : pandas.Series, optional

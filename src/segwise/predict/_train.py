@@ -32,7 +32,7 @@ from segwise.segment.rfm import RFMScorer, SegmentMap
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-    from segwise.pipeline import RFMResult
+    from segwise.jobs import RFMResult
 
 __all__ = ["TrainedAssigner", "cluster_labels", "default_candidates", "train_assigner"]
 
@@ -103,7 +103,7 @@ def cluster_labels(result: RFMResult, *, n_clusters: int | None = None,
     Parameters
     ----------
     result : RFMResult
-        Output of :func:`segwise.pipeline.run_rfm`.
+        Output of :func:`segwise.jobs.run_rfm`.
     n_clusters : int, optional
         Number of segments; chosen by the k sweep when omitted.
     random_state : int, default=0
@@ -318,7 +318,7 @@ def train_assigner(
     Parameters
     ----------
     result : RFMResult
-        Output of :func:`segwise.pipeline.run_rfm`.
+        Output of :func:`segwise.jobs.run_rfm`.
     window : EarlyWindow, optional
         The early window; the first 3 orders when omitted.
     labels : pandas.Series, optional

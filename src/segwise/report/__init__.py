@@ -3,7 +3,7 @@
 Build the model once with :func:`build_report`, render it with :func:`render`, or do both
 with :func:`write_report`::
 
-    from segwise.pipeline import run_rfm
+    from segwise.jobs import run_rfm
     from segwise.report import write_report
 
     write_report(run_rfm("orders.csv"), "report.html", currency="GBP")

@@ -22,7 +22,7 @@ from segwise.report._model import Chart, Figure, Report, Section, Table, format_
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-    from segwise.pipeline import RFMResult
+    from segwise.jobs import RFMResult
 
 __all__ = ["ReportExtras", "build_report", "learn_extras"]
 
@@ -142,7 +142,7 @@ def learn_extras(
     Parameters
     ----------
     result : RFMResult
-        Output of :func:`segwise.pipeline.run_rfm`.
+        Output of :func:`segwise.jobs.run_rfm`.
     segments : bool, default=True
         Cluster the customers with :func:`segwise.segment.segment_customers` (k sweep,
         model comparison, names, UMAP map; t-SNE is skipped, it is the slow part).
@@ -201,7 +201,7 @@ def build_report(
     Parameters
     ----------
     result : RFMResult
-        Output of :func:`segwise.pipeline.run_rfm`.
+        Output of :func:`segwise.jobs.run_rfm`.
     extras : ReportExtras, optional
         Clustering, embedding, CLV and category inputs; their sections appear when given.
     currency : str, optional

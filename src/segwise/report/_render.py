@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from segwise.pipeline import RFMResult
+    from segwise.jobs import RFMResult
     from segwise.report._build import ReportExtras
     from segwise.report._model import Report, Table
 
@@ -194,7 +194,7 @@ def write_report(
 
     Examples
     --------
-    >>> from segwise.pipeline import run_rfm  # doctest: +SKIP
+    >>> from segwise.jobs import run_rfm  # doctest: +SKIP
     >>> write_report(run_rfm("orders.csv"), "report.html", currency="GBP")  # doctest: +SKIP
     """
     from segwise.report._build import build_report

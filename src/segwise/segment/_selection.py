@@ -549,7 +549,7 @@ class Segmentation:
         list of Path
             The files written.
         """
-        from segwise.pipeline import write_table
+        from segwise.store import write_table
 
         out = Path(out)
 
@@ -591,7 +591,7 @@ def segment_customers(
     Parameters
     ----------
     customers : pandas.DataFrame
-        One row per customer, for example from :func:`segwise.pipeline.run_rfm`.
+        One row per customer, for example from :func:`segwise.jobs.run_rfm`.
     features : sequence of str, default=DEFAULT_FEATURES
         Numeric columns to cluster.
     id_col : str, default="customer_id"

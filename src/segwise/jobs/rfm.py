@@ -1,7 +1,4 @@
-"""The RFM job end to end: load, clean with audit, RFM features, scores and named segments.
-
-The CLI, the report and the web app all call :func:`run_rfm`; none of them repeats its logic.
-"""
+"""The RFM job end to end: load, clean with audit, RFM features, scores and named segments."""
 
 from __future__ import annotations
 
@@ -19,17 +16,18 @@ import pyarrow as pa
 from segwise._engine import arrow_to_numpy, fetch_numpy, is_missing, numpy_to_arrow
 from segwise.clean import CleanedLines, clean_transactions
 from segwise.config import SegwiseConfig
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import InputError
 from segwise.features.rfm import aggregate_customers, finish_rfm, reference_date
 from segwise.io import load_transactions, quarantine_frame
 from segwise.segment.rfm import fit_bin_edges, name_cells, score_columns
+from segwise.store import write_database, write_table
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from segwise.segment._scorer import RFMScorer
 
-__all__ = ["RFMResult", "run_rfm", "write_database", "write_table"]
+__all__ = ["RFMResult", "run_rfm"]
 
 
 def _nothing(step: str) -> None:
@@ -166,68 +164,6 @@ class RFMResult:
 
 #: Arrow schema metadata key that pandas reads back into ``DataFrame.attrs`` from Parquet.
 _PANDAS_ATTRS = b"PANDAS_ATTRS"
-
-
-def write_database(tables: dict[str, pd.DataFrame | pa.Table], path: str | Path) -> Path:
-    """Write tables into a DuckDB database file, replacing tables of those names.
-
-    Parameters
-    ----------
-    tables : dict of str to pandas.DataFrame or pyarrow.Table
-        Table name to contents.
-    path : str or Path
-        The ``.duckdb`` file; created if missing.
-
-    Returns
-    -------
-    Path
-        The database file.
-    """
-    import duckdb
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(path)) as con:
-        for name, df in tables.items():
-            con.register("_frame", df)
-            # Table names come from segwise's own dict keys, never from the data.
-            sql = f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _frame'  # noqa: S608
-            con.execute(sql)
-            con.unregister("_frame")
-    return path
-
-
-def write_table(df: pd.DataFrame | pa.Table, path: str | Path) -> Path:
-    """Write a DataFrame or Arrow table as Parquet or CSV, chosen by the file extension.
-
-    Arrow tables are written without pandas: Parquet by pyarrow (schema metadata, such as
-    the RFM reference date, included), CSV by DuckDB (empty fields for missing values,
-    as pandas writes them).
-
-    Raises
-    ------
-    ConfigError
-        For any other extension.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in {".parquet", ".csv"}:
-        raise ConfigError(f"{path}: output must end in .parquet, .csv or .duckdb")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not isinstance(df, pa.Table):
-        if suffix == ".parquet":
-            df.to_parquet(path, index=False)
-        else:
-            df.to_csv(path, index=False)
-    elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(df, path)
-    else:
-        import duckdb
-
-        duckdb.from_arrow(df).write_csv(str(path))
-    return path
 
 
 def run_rfm(
