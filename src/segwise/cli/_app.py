@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from segwise.exceptions import SegwiseError
 
 if TYPE_CHECKING:
-    from segwise.jobs import RFMResult
+    from segwise.jobs import JobResult
 
 __all__ = [
     "AsOfOpt",
@@ -29,6 +30,8 @@ __all__ = [
     "console",
     "err_console",
     "handle_errors",
+    "print_audit",
+    "print_result",
     "run_with_progress",
 ]
 
@@ -98,28 +101,90 @@ MemoryOpt = Annotated[
 def run_with_progress(
     source: Path,
     *,
+    job: str = "rfm",
     config: Path | None = None,
     as_of: dt.datetime | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
     memory_limit: str | None = None,
-) -> RFMResult:
-    """Run the RFM pipeline from the shared options, with a spinner naming each step."""
-    from segwise.config import load_config
-    from segwise.jobs import run_rfm
+) -> Any:
+    """Run a job from the shared options, with a spinner naming each step.
 
-    labels = {
-        "load": "Reading and parsing order lines",
-        "clean": "Applying cleaning rules",
-        "aggregate": "Aggregating customers",
-        "score": "Scoring and naming segments",
-    }
+    Returns the job's result (:class:`~segwise.jobs.RFMResult` for ``rfm``).
+    """
+    from segwise.config import load_config
+    from segwise.jobs import get_job, run_job
+
+    spec = get_job(job)
     with console.status("Starting", spinner="dots") as status:
-        return run_rfm(
+        return run_job(
+            spec,
             source,
-            config=load_config(config, memory_limit=memory_limit),
+            config=load_config(config, memory_limit=memory_limit, kind=spec.kind),
             as_of=as_of.date() if as_of else None,
             engine=str(engine),
             spark_master=spark_master,
-            progress=lambda step: status.update(labels.get(step, step)),
+            progress=lambda step: status.update(spec.steps.get(step, step)),
         )
+
+
+def print_result(result: JobResult) -> None:
+    """Print a job's named segments, their actions, and the cleaning audit.
+
+    Every job's command prints through here: the segment table when the job names
+    segments, then the audit.
+    """
+    schema = result.entities.schema
+    if result.segment_map is not None and schema.segment_col is not None:
+        # Arrow rows, not DataFrames: the command never needs to import pandas.
+        summary = result.segment_summary_table().to_pylist()
+        title = f"{schema.name.upper()} segments"
+        seg = Table(title=title + (f" (as of {result.as_of})" if result.as_of else ""),
+                    title_justify="left")
+        seg.add_column("Segment")
+        for header in (schema.entities.capitalize(), "Share",
+                       *(["Revenue share"] if schema.value_col else [])):
+            seg.add_column(header, justify="right")
+        for col in schema.summary_features:
+            seg.add_column(_median_header(schema.feature(col)), justify="right")
+        for row in summary:
+            seg.add_row(
+                row["segment"], f"{row[schema.entities]:,}", f"{row['share']:.1%}",
+                *([f"{row['revenue_share']:.1%}"] if schema.value_col else []),
+                *(_num(row[f"median_{c}"], 2 if schema.feature(c).unit == "currency" else 0)
+                  for c in schema.summary_features),
+            )
+        console.print(seg)
+        console.print("[b]Recommended actions[/]")
+        for row in summary:
+            console.print(f"  [b]{row['segment']}[/]: {row['action']}", highlight=False)
+    print_audit(result.audit_table)
+
+
+def _median_header(feature: Any) -> str:
+    """``Median R (days)``: the feature's short name, its unit unless it is money."""
+    unit = f" ({feature.unit})" if feature.unit and feature.unit != "currency" else ""
+    return f"Median {feature.short or feature.name.replace('_', ' ')}{unit}"
+
+
+def print_audit(audit: Any) -> None:
+    """Print a cleaning audit (any kind's), with the input total that its rows add up to."""
+    table = Table(title="Cleaning audit", title_justify="left")
+    metrics = [c for c in audit.column_names if c not in ("step", "rows", "description")]
+    table.add_column("Step")
+    table.add_column("Rows", justify="right")
+    for col in metrics:
+        table.add_column(col.replace("_", " ").capitalize(), justify="right")
+    table.add_column("What")
+    steps = audit.to_pylist()
+    for row in steps:
+        table.add_row(row["step"], f"{row['rows']:,}", *(_num(row[c], 2) for c in metrics),
+                      row["description"])
+    table.add_row("[b]input[/]", f"[b]{sum(r['rows'] for r in steps):,}[/]",
+                  *("" for _ in metrics), "rows read")
+    console.print(table)
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    # Missing (an empty segment's median, quarantined revenue) prints empty.
+    return "" if value is None or value != value else f"{value:,.{digits}f}"

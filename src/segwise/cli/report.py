@@ -23,7 +23,7 @@ from segwise.cli._app import (
 )
 
 if TYPE_CHECKING:
-    from segwise.jobs import RFMResult
+    from segwise.jobs import JobResult
 
 _STEPS = {
     "explore": "Exploring orders and products",
@@ -35,7 +35,7 @@ _STEPS = {
 }
 
 
-def write_report_with_progress(result: RFMResult, path: Path, *, segments: bool = True,
+def write_report_with_progress(result: JobResult, path: Path, *, segments: bool = True,
                                clv: bool = True, **kwargs: Any) -> Path:
     """Write the report with a spinner naming the current step, and print where it went.
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from segwise.cli._app import (
     AsOfOpt,
@@ -19,45 +18,9 @@ from segwise.cli._app import (
     app,
     console,
     handle_errors,
+    print_result,
     run_with_progress,
 )
-
-if TYPE_CHECKING:
-    from segwise.jobs import RFMResult
-
-
-def print_result(result: RFMResult) -> None:
-    """Print the segment table, the recommended actions and the cleaning audit."""
-    # Arrow rows, not DataFrames: the command never needs to import pandas.
-    summary = result.segment_summary_table().to_pylist()
-    seg = Table(title=f"RFM segments (as of {result.as_of})", title_justify="left")
-    for col in ("Segment", "Customers", "Share", "Revenue share", "Median R (days)",
-                "Median F", "Median M"):
-        seg.add_column(col, justify="left" if col == "Segment" else "right")
-    for row in summary:
-        seg.add_row(
-            row["segment"], f"{row['customers']:,}", f"{row['share']:.1%}",
-            f"{row['revenue_share']:.1%}", _num(row["median_recency_days"]),
-            _num(row["median_frequency"]), _num(row["median_monetary"], 2),
-        )
-    console.print(seg)
-    console.print("[b]Recommended actions[/]")
-    for row in summary:
-        console.print(f"  [b]{row['segment']}[/]: {row['action']}", highlight=False)
-    audit = Table(title="Cleaning audit", title_justify="left")
-    for col in ("Step", "Rows", "Revenue", "What"):
-        audit.add_column(col, justify="right" if col in ("Rows", "Revenue") else "left")
-    steps = result.audit_table.to_pylist()
-    for row in steps:
-        audit.add_row(row["step"], f"{row['rows']:,}", _num(row["revenue"], 2),
-                      row["description"])
-    audit.add_row("[b]input[/]", f"[b]{sum(r['rows'] for r in steps):,}[/]", "", "rows read")
-    console.print(audit)
-
-
-def _num(value: float | None, digits: int = 0) -> str:
-    # Missing (an empty segment's median, quarantined revenue) prints empty.
-    return "" if value is None or value != value else f"{value:,.{digits}f}"
 
 
 @app.command()

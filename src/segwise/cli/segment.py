@@ -118,8 +118,10 @@ def segment(
     k_min: Annotated[int, typer.Option("--k-min", help="Smallest k of the sweep.")] = 2,
     k_max: Annotated[int, typer.Option("--k-max", help="Largest k of the sweep.")] = 10,
     features: Annotated[str, typer.Option(
-        "--features", help="Comma-separated feature columns to cluster.")
-    ] = "recency_days,frequency,monetary",
+        "--features", help="Comma-separated feature columns to cluster (default: the "
+                           "table's clustered features, recency_days,frequency,monetary "
+                           "for RFM).")
+    ] = "",
     min_share: Annotated[float, typer.Option(
         "--min-share", help="Smallest acceptable segment (share of customers).")] = 0.02,
     embed: Annotated[str, typer.Option(
@@ -128,7 +130,9 @@ def segment(
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same labels).")
     ] = 0,
     customers: Annotated[bool, typer.Option(
-        "--customers", help="INPUT is already one row per customer (.parquet or .csv).")
+        "--customers", help="INPUT is already an entity table: one row per customer, user, "
+                            "person, ... (.parquet or .csv), such as any segwise command "
+                            "writes.")
     ] = False,
     config: ConfigOpt = None,
     as_of: AsOfOpt = None,
@@ -136,27 +140,20 @@ def segment(
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
 ) -> None:
-    """Learn customer segments: sweep k, compare models, profile, name and embed them."""
-    import pandas as pd
-
-    from segwise.exceptions import InputError
+    """Learn segments of any entity table: sweep k, compare models, profile, name, embed."""
+    from segwise.features import EntityTable
     from segwise.segment import segment_customers
 
     if customers:
-        suffix = input.suffix.lower()
-        if suffix not in {".parquet", ".csv"}:
-            raise InputError(f"{input}: a customer table must be .parquet or .csv")
-        table = pd.read_parquet(input) if suffix == ".parquet" else pd.read_csv(
-            input, dtype={"customer_id": str})
+        table = EntityTable.read(input)
     else:
-
         table = run_with_progress(
             input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
             memory_limit=memory_limit,
-        ).customers
+        ).entities
     with console.status("Starting", spinner="dots") as status:
         result = segment_customers(
-            table, features=_csv(features), n_clusters=k, k_values=range(k_min, k_max + 1),
+            table, features=_csv(features) or None, n_clusters=k, k_values=range(k_min, k_max + 1),
             algorithm=model, compare=_csv(compare) or None, embed=_csv(embed),
             min_share=min_share, random_state=seed,
             progress=lambda step: status.update(_STEPS.get(step, step)),

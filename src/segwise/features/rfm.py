@@ -8,13 +8,16 @@ columns; pandas only for callers who ask for a DataFrame.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from segwise._engine import fetch_numpy, is_missing
+from segwise._engine import fetch_numpy, is_missing, numpy_to_arrow
 from segwise._expr import exact_money, money_sum
+from segwise.exceptions import InputError
+from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -22,7 +25,16 @@ if TYPE_CHECKING:
 
     from segwise.clean import CleanedLines
 
-__all__ = ["RFM_COLUMNS", "aggregate_customers", "compute_rfm", "finish_rfm", "reference_date"]
+__all__ = [
+    "PANDAS_ATTRS",
+    "RFM_COLUMNS",
+    "RFM_FEATURES",
+    "aggregate_customers",
+    "compute_rfm",
+    "finish_rfm",
+    "reference_date",
+    "rfm_entities",
+]
 
 
 #: Columns of the RFM table, in order.
@@ -31,6 +43,36 @@ RFM_COLUMNS: tuple[str, ...] = (
     "avg_order_value", "first_purchase", "last_purchase", "gross_revenue", "returns_value",
     "n_lines",
 )
+
+#: The RFM table's declared columns: R, F and M are clustered; segments are scored on them.
+RFM_FEATURES = register_feature_set(FeatureSet(
+    name="rfm",
+    kind="orders",
+    entity="customer",
+    id_col="customer_id",
+    features=(
+        Feature("recency_days", "integer", "days", "days from the last purchase to the "
+                "reference date", cluster=True, short="R"),
+        Feature("frequency", "integer", "orders", "purchase orders", cluster=True, short="F"),
+        Feature("monetary", "number", "currency", "net revenue: purchases less returns",
+                cluster=True, short="M"),
+        Feature("tenure_days", "integer", "days", "days from the first purchase to the "
+                "reference date"),
+        Feature("avg_order_value", "number", "currency", "monetary / frequency"),
+        Feature("first_purchase", "timestamp", "", "first purchase"),
+        Feature("last_purchase", "timestamp", "", "last purchase"),
+        Feature("gross_revenue", "number", "currency", "revenue of purchases alone"),
+        Feature("returns_value", "number", "currency", "value of returns and cancellations"),
+        Feature("n_lines", "integer", "lines", "order lines kept"),
+    ),
+    value_col="monetary",
+    segment_col="segment",
+    summary=("recency_days", "frequency", "monetary"),
+    profile=("tenure_days", "avg_order_value"),
+))
+
+#: Arrow schema metadata key that pandas reads back into ``DataFrame.attrs`` from Parquet.
+PANDAS_ATTRS = b"PANDAS_ATTRS"
 
 
 def aggregate_customers(
@@ -134,6 +176,55 @@ def finish_rfm(
         "returns_value": np.round(gross - monetary, 6),
         "n_lines": column("n_lines", "int64"),
     }
+
+
+def rfm_entities(
+    cleaned: CleanedLines, as_of: _dt.date | None = None, *, source: str | None = None
+) -> EntityTable:
+    """Compute the RFM entity table, and the cleaning audit in the same scan.
+
+    One grouped scan gives both the audit (summed over customers) and the RFM aggregates
+    (the kept group), so the lines are read once.
+
+    Parameters
+    ----------
+    cleaned : CleanedLines
+        Output of :func:`segwise.clean.clean_transactions`.
+    as_of : date, optional
+        Reference date for recency; the day after the last purchase when omitted.
+    source : str, optional
+        Where the lines came from, for messages.
+
+    Returns
+    -------
+    EntityTable
+        One row per customer (:data:`RFM_FEATURES`), with the audit; the reference date
+        also travels in the Arrow schema metadata, which pandas reads back from Parquet
+        into ``DataFrame.attrs``.
+
+    Raises
+    ------
+    InputError
+        If no customer is left after cleaning.
+    """
+    summary = fetch_numpy(
+        aggregate_customers(cleaned.lines, by=["_reason"], sums=cleaned.audit_metrics())
+    )
+    audit = cleaned.audit_table(summary)
+    is_kept = is_missing(summary["_reason"])
+    kept = {name: values[is_kept] for name, values in summary.items()}
+    as_of = as_of or reference_date(kept["last_purchase"])
+    rfm = finish_rfm(kept, as_of)
+    if not len(rfm["customer_id"]):
+        steps = audit.to_pylist()
+        raise InputError(
+            f"{source or 'input'}: no customer is left after cleaning (see the audit: "
+            + ", ".join(f"{s['step']} {s['rows']:,}" for s in steps if s["rows"])
+            + "). Fix: check the [columns] mapping and the [cleaning] rules"
+        )
+    attrs = {PANDAS_ATTRS: json.dumps({"as_of": as_of.isoformat()}).encode()}
+    return EntityTable(numpy_to_arrow(rfm, metadata=attrs), RFM_FEATURES, as_of=as_of,
+                       source=source, audit_table=audit)
 
 
 def reference_date(last_purchase: Any) -> _dt.date:

@@ -1,8 +1,21 @@
 """Jobs: load, clean, features and scores for one source kind, end to end.
 
-The CLI, the report and the web app call jobs; none of them repeats their logic.
+The CLI, the report and the web app call jobs; none of them repeats their logic. A job is
+a :class:`Job` (a source kind and its clean, features and score steps) run by
+:func:`run_job`; the RFM job (:func:`run_rfm`) is the first.
 """
 
-from segwise.jobs.rfm import RFMResult, run_rfm
+from segwise.jobs._base import Job, JobResult, get_job, jobs, register_job, run_job
+from segwise.jobs.rfm import RFM_JOB, RFMResult, run_rfm
 
-__all__ = ["RFMResult", "run_rfm"]
+__all__ = [
+    "RFM_JOB",
+    "Job",
+    "JobResult",
+    "RFMResult",
+    "get_job",
+    "jobs",
+    "register_job",
+    "run_job",
+    "run_rfm",
+]

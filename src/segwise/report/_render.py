@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from segwise.jobs import RFMResult
+    from segwise.jobs import JobResult
     from segwise.report._build import ReportExtras
     from segwise.report._model import Report, Table
 
@@ -164,7 +164,7 @@ def render(report: Report, format: ReportFormat = "html") -> str:
 
 
 def write_report(
-    result: RFMResult | Report,
+    result: JobResult | Report,
     path: str | Path,
     *,
     format: ReportFormat | None = None,
@@ -175,8 +175,8 @@ def write_report(
 
     Parameters
     ----------
-    result : RFMResult or Report
-        An RFM run (the report is built with :func:`build_report`) or a built report.
+    result : JobResult or Report
+        A job's result (the report is built with :func:`build_report`) or a built report.
     path : str or Path
         File to write; parent folders are created.
     format : {"html", "md", "json"}, optional

@@ -37,6 +37,7 @@ from sklearn.metrics import (
 from sklearn.utils import check_array
 
 from segwise.exceptions import ConfigError, InputError
+from segwise.features import EntityTable, match_feature_set
 from segwise.segment._cluster import (
     DENSITY_ALGORITHMS,
     Segmenter,
@@ -58,8 +59,16 @@ __all__ = [
 
 #: Features clustered by default (the RFM triple).
 DEFAULT_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary")
-#: Columns profiled beside the clustered features when the customer table has them.
-PROFILE_EXTRAS: tuple[str, ...] = ("tenure_days", "avg_order_value")
+
+
+class _Default:
+    """Marks an argument left to the entity table's declaration."""
+
+    def __repr__(self) -> str:
+        return "<declared>"
+
+
+_DEFAULT = _Default()
 #: Models compared by default.
 DEFAULT_MODELS: tuple[str, ...] = ("kmeans", "gmm", "ward", "hdbscan", "som")
 #: Above this many customers the final KMeans model is a MiniBatchKMeans.
@@ -568,18 +577,18 @@ class Segmentation:
 
 
 def segment_customers(
-    customers: pd.DataFrame,
+    customers: pd.DataFrame | EntityTable,
     *,
-    features: Sequence[str] = DEFAULT_FEATURES,
-    id_col: str = "customer_id",
+    features: Sequence[str] | None = None,
+    id_col: str | None = None,
     n_clusters: int | None = None,
     k_values: Iterable[int] = range(2, 11),
     algorithm: str = "kmeans",
     compare: Iterable[str] | None = DEFAULT_MODELS,
     embed: Iterable[str] = ("umap", "tsne"),
     embed_max_samples: int = 50_000,
-    rule_segment_col: str | None = "segment",
-    value_col: str = "monetary",
+    rule_segment_col: str | _Default | None = _DEFAULT,
+    value_col: str | _Default | None = _DEFAULT,
     min_share: float = 0.02,
     min_stability: float = 0.75,
     random_state: int | None = 0,
@@ -590,12 +599,15 @@ def segment_customers(
 
     Parameters
     ----------
-    customers : pandas.DataFrame
-        One row per customer, for example from :func:`segwise.jobs.run_rfm`.
-    features : sequence of str, default=DEFAULT_FEATURES
-        Numeric columns to cluster.
-    id_col : str, default="customer_id"
-        Customer id column (the index is used when the column is absent).
+    customers : EntityTable or pandas.DataFrame
+        One row per entity, of any source kind: a job's ``result.entities``, or a table
+        (one a job wrote is recognised by its columns and takes their declaration).
+    features : sequence of str, optional
+        Numeric columns to cluster; the table's clustered features by default (for a
+        table no feature set declares, :data:`DEFAULT_FEATURES`).
+    id_col : str, optional
+        Id column; the declared one, else ``"customer_id"`` (the index is used when the
+        column is absent).
     n_clusters : int, optional
         Number of segments; chosen by :func:`sweep_k` when omitted.
     k_values : iterable of int, default=range(2, 11)
@@ -610,11 +622,13 @@ def segment_customers(
     embed_max_samples : int, default=50000
         Embeddings are fitted on at most this many customers; the rest are placed by
         their nearest embedded neighbours.
-    rule_segment_col : str or None, default="segment"
-        Column with rule-based RFM segments, cross-tabulated against the learned ones.
-    value_col : str, default="monetary"
+    rule_segment_col : str or None, optional
+        Column with rule-based named segments, cross-tabulated against the learned ones;
+        the declared one by default (``"segment"`` for an undeclared table); None for none.
+    value_col : str or None, optional
         Revenue column for revenue shares and the canonical label order (labels follow the
-        first principal component instead when it is not among ``features``).
+        first principal component instead when it is not among ``features``); the
+        declared one by default (``"monetary"`` for an undeclared table).
     min_share, min_stability : float
         Screens of the k recommendation (see :func:`sweep_k`).
     random_state : int or None, default=0
@@ -633,7 +647,24 @@ def segment_customers(
     from segwise.profile import crosstab_segments, name_segments, profile_segments
     from segwise.segment._embed import embed_customers
 
-    features = list(features)
+    schema = (customers.schema if isinstance(customers, EntityTable)
+              else match_feature_set(list(map(str, customers.columns)), id_col))
+    if isinstance(customers, EntityTable):
+        customers = customers.frame
+    if schema is None:
+        features = list(features or DEFAULT_FEATURES)
+        id_col = id_col or "customer_id"
+        value_col = "monetary" if isinstance(value_col, _Default) else value_col
+        rule_segment_col = ("segment" if isinstance(rule_segment_col, _Default)
+                            else rule_segment_col)
+        described_extra: list[str] = []
+    else:
+        features = list(features or schema.cluster_features)
+        id_col = id_col or schema.id_col
+        value_col = schema.value_col if isinstance(value_col, _Default) else value_col
+        rule_segment_col = (schema.segment_col if isinstance(rule_segment_col, _Default)
+                            else rule_segment_col)
+        described_extra = list(schema.profile)
     missing = [f for f in features if f not in customers.columns]
     if missing:
         raise ConfigError(
@@ -672,9 +703,9 @@ def segment_customers(
     step("profile")
     labels = final.labels_
     ids = customers[id_col].to_numpy() if id_col in customers.columns else customers.index
-    # Tenure and order value describe segments (a "new customers" name needs tenure)
+    # Declared profile features describe segments (a "new customers" name needs tenure)
     # even when they were not clustered on.
-    described = features + [c for c in PROFILE_EXTRAS
+    described = features + [c for c in described_extra
                             if c in customers.columns and c not in features]
     profiles = profile_segments(customers, labels, features=described, value_col=value_col)
     names = name_segments(profiles)

@@ -5,6 +5,7 @@ Every job and command writes through here, so that every output gets the same ha
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,45 @@ from segwise.exceptions import ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["write_database", "write_table"]
+    from segwise.features import EntityTable
+
+__all__ = ["write_database", "write_entities", "write_table"]
+
+
+def write_entities(
+    entities: EntityTable, out: str | Path, *, tables: Mapping[str, pa.Table] | None = None
+) -> list[Path]:
+    """Write an entity table, and its audit and quarantine beside it.
+
+    Parameters
+    ----------
+    entities : EntityTable
+        The rows, with their audit and quarantine.
+    out : str or Path
+        ``.parquet`` or ``.csv`` file for the entities; ``<stem>.audit.csv`` and, if any
+        row was quarantined, ``<stem>.quarantine.csv`` go next to it. A ``.duckdb`` file
+        instead becomes one database with a table of the entities (named in the plural,
+        ``customers``), the further ``tables``, ``audit`` and ``quarantine``, ready for
+        SQL and BI tools.
+    tables : mapping of str to pyarrow.Table, optional
+        Further tables for a database (a segment summary, say); files get none.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    out = Path(out)
+    side = {"audit": entities.audit_table, "quarantine": entities.quarantine_table}
+    if out.suffix.lower() == ".duckdb":
+        named = {entities.schema.entities: entities.table, **(tables or {})}
+        named.update({name: t for name, t in side.items() if t is not None})
+        return [write_database(named, out)]
+    written = [write_table(entities.table, out)]
+    for name, table in side.items():
+        if table is not None and (name == "audit" or table.num_rows):
+            written.append(write_table(table, out.with_name(f"{out.stem}.{name}.csv")))
+    return written
 
 
 def write_database(tables: dict[str, pd.DataFrame | pa.Table], path: str | Path) -> Path:
