@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from segwise._registry import Registry
 from segwise.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ class FeatureSet:
         raise KeyError(name)
 
 
-_FEATURE_SETS: dict[str, FeatureSet] = {}
+_FEATURE_SETS: Registry[FeatureSet] = Registry("feature set")
 
 
 def register_feature_set(features: FeatureSet) -> FeatureSet:
@@ -189,16 +190,12 @@ def register_feature_set(features: FeatureSet) -> FeatureSet:
     FeatureSet
         ``features``.
     """
-    old = _FEATURE_SETS.get(features.name)
-    if old is not None and old != features:
-        raise ConfigError(f"a feature set named {features.name!r} is registered already")
-    _FEATURE_SETS[features.name] = features
-    return features
+    return _FEATURE_SETS.add(features.name, features)
 
 
 def feature_sets() -> dict[str, FeatureSet]:
     """Return the registered feature sets by name."""
-    return dict(_FEATURE_SETS)
+    return _FEATURE_SETS.items()
 
 
 def match_feature_set(columns: Sequence[str], id_col: str | None = None) -> FeatureSet | None:
@@ -220,7 +217,7 @@ def match_feature_set(columns: Sequence[str], id_col: str | None = None) -> Feat
         The first matching set, in the order they were registered.
     """
     names = set(columns)
-    for schema in _FEATURE_SETS.values():
+    for schema in _FEATURE_SETS.items().values():
         if id_col is not None and schema.id_col != id_col:
             continue
         if {schema.id_col, *schema.cluster_features} <= names:
@@ -455,7 +452,8 @@ class EntityTable:
 
             table = pcsv.read_csv(path)
             id_col = kwargs.get("id_col") or next(
-                (s.id_col for s in _FEATURE_SETS.values() if s.id_col in table.column_names),
+                (s.id_col for s in _FEATURE_SETS.items().values()
+                 if s.id_col in table.column_names),
                 table.column_names[0],
             )
             # Ids are labels, not numbers, whatever they look like.

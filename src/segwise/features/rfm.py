@@ -251,11 +251,4 @@ def compute_rfm(cleaned: CleanedLines, as_of: _dt.date | None = None) -> pd.Data
         One row per customer: see :data:`RFM_COLUMNS`. ``df.attrs["as_of"]`` holds the date
         (ISO string).
     """
-    import pandas as pd
-
-    aggregates = fetch_numpy(aggregate_customers(cleaned.kept))
-    frequency = np.nan_to_num(aggregates["frequency"].astype("float64"))
-    as_of = as_of or reference_date(aggregates["last_purchase"][frequency > 0])
-    rfm = pd.DataFrame(finish_rfm(aggregates, as_of))
-    rfm.attrs["as_of"] = as_of.isoformat()  # a string: attrs travel into Parquet as JSON
-    return rfm
+    return rfm_entities(cleaned, as_of).frame

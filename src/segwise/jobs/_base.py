@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segwise._engine import arrow_to_numpy, numpy_to_arrow
+from segwise._registry import Registry
 from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError
 from segwise.features import EntityTable, source_fingerprint
@@ -209,7 +210,7 @@ class Job:
     result: type[JobResult] = JobResult
 
 
-_JOBS: dict[str, Job] = {}
+_JOBS: Registry[Job] = Registry("job")
 
 
 def register_job(job: Job, *, replace: bool = False) -> Job:
@@ -227,11 +228,7 @@ def register_job(job: Job, *, replace: bool = False) -> Job:
     Job
         ``job``.
     """
-    old = _JOBS.get(job.name)
-    if old is not None and old is not job and not replace:
-        raise ConfigError(f"a job named {job.name!r} is registered already")
-    _JOBS[job.name] = job
-    return job
+    return _JOBS.add(job.name, job, replace=replace)
 
 
 def get_job(job: str | Job) -> Job:
@@ -242,19 +239,12 @@ def get_job(job: str | Job) -> Job:
     ConfigError
         If no job of that name is registered.
     """
-    if isinstance(job, Job):
-        return job
-    try:
-        return _JOBS[job]
-    except KeyError:
-        raise ConfigError(
-            f"unknown job {job!r}; registered jobs: {', '.join(sorted(_JOBS))}"
-        ) from None
+    return job if isinstance(job, Job) else _JOBS.get(job)
 
 
 def jobs() -> dict[str, Job]:
     """Return the registered jobs by name."""
-    return dict(_JOBS)
+    return _JOBS.items()
 
 
 def run_job(

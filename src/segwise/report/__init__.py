@@ -18,9 +18,9 @@ registers its report sections.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from segwise._lazy import lazy_getattr
 from segwise.report._registry import (
     ReportContext,
     SectionBuilder,
@@ -95,13 +95,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "charts":
-        value = importlib.import_module(f"{__name__}._charts")
-    else:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals(), modules={"charts": "_charts"})
