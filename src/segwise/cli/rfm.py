@@ -7,18 +7,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from segwise.cli._app import (
     AsOfOpt,
     ConfigOpt,
     EngineChoice,
     EngineOpt,
+    KeepFormulasOpt,
     MasterOpt,
     MemoryOpt,
     OrderLinesArg,
     app,
     console,
     handle_errors,
+    print_actions,
     run_with_progress,
 )
 
@@ -41,9 +44,7 @@ def print_result(result: RFMResult) -> None:
             _num(row["median_frequency"]), _num(row["median_monetary"], 2),
         )
     console.print(seg)
-    console.print("[b]Recommended actions[/]")
-    for row in summary:
-        console.print(f"  [b]{row['segment']}[/]: {row['action']}", highlight=False)
+    print_actions((row["segment"], row["action"]) for row in summary)
     audit = Table(title="Cleaning audit", title_justify="left")
     for col in ("Step", "Rows", "Revenue", "What"):
         audit.add_column(col, justify="right" if col in ("Rows", "Revenue") else "left")
@@ -51,7 +52,8 @@ def print_result(result: RFMResult) -> None:
     for row in steps:
         audit.add_row(row["step"], f"{row['rows']:,}", _num(row["revenue"], 2),
                       row["description"])
-    audit.add_row("[b]input[/]", f"[b]{sum(r['rows'] for r in steps):,}[/]", "", "rows read")
+    audit.add_row(Text("input", style="bold"), Text(f"{sum(r['rows'] for r in steps):,}",
+                                                    style="bold"), "", "rows read")
     console.print(audit)
 
 
@@ -71,15 +73,21 @@ def rfm(
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    keep_formulas: KeepFormulasOpt = False,
 ) -> None:
     """Compute recency, frequency, monetary value, scores and named segments per customer."""
+    from segwise.jobs import RFMResult
+    from segwise.store import TABLE_SUFFIXES, check_output
+
+    main, *side = RFMResult.output_paths(output)
+    check_output(main, (*TABLE_SUFFIXES, ".duckdb"), side=side, inputs=[input, config])
     result = run_with_progress(
         input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
         memory_limit=memory_limit,
     )
     print_result(result)
-    for path in result.write(output):
-        console.print(f"wrote {path}")
+    for path in result.write(output, keep_formulas=keep_formulas):
+        console.print(f"wrote {path}", highlight=False)
 
 
 @app.command()
@@ -96,13 +104,17 @@ def demo(
     """Run the whole job on the bundled UCI Online Retail log: segments, audit, report."""
     from segwise.cli.report import write_report_with_progress
     from segwise.datasets import online_retail_path
+    from segwise.jobs import RFMResult
+    from segwise.store import check_output
 
+    main, *side = RFMResult.output_paths(output_dir / "customers.parquet")
+    check_output(main, None, side=[*side, output_dir / "report.html"])
     source = online_retail_path()
     console.print(f"Bundled data: UCI Online Retail (CC BY 4.0), {source.name}")
     result = run_with_progress(source)
     print_result(result)
-    for path in result.write(output_dir / "customers.parquet"):
-        console.print(f"wrote {path}")
+    for path in result.write(main):
+        console.print(f"wrote {path}", highlight=False)
     if report:
         write_report_with_progress(
             result, output_dir / "report.html", currency="GBP",

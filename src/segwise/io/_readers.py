@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from segwise._engine import connect, duckdb_connection, fetch_arrow, fetch_numpy, fetch_scalar
 from segwise.exceptions import ConfigError, InputError
+from segwise.io._compressed import check_compressed
 from segwise.io._roles import ColumnRoles, resolve_roles
 
 if TYPE_CHECKING:
@@ -324,6 +325,7 @@ def load_transactions(
     if path.is_dir() or path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty. Fix: export the order lines again")
     fmt = detect_format(path)
+    check_compressed(path)
     if engine == "spark" and fmt == "parquet":
         # Spark reads Parquet itself, so large files never pass through this process.
         backend = connect("spark", spark_master=spark_master)

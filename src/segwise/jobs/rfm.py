@@ -20,7 +20,7 @@ from segwise.exceptions import InputError
 from segwise.features.rfm import aggregate_customers, finish_rfm, reference_date
 from segwise.io import load_transactions, quarantine_frame
 from segwise.segment.rfm import fit_bin_edges, name_cells, score_columns
-from segwise.store import write_database, write_table
+from segwise.store import beside, write_database, write_tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -128,8 +128,22 @@ class RFMResult:
             "action": np.array([self.config.segments.actions[n] for n in names], dtype=object),
         })
 
-    def write(self, out: str | Path) -> list[Path]:
+    @staticmethod
+    def output_paths(out: str | Path) -> list[Path]:
+        """Every file :meth:`write` may write for ``out``, the main one first.
+
+        The quarantine file is written only when rows were quarantined.
+        """
+        out = Path(out)
+        if out.suffix.lower() == ".duckdb":
+            return [out]
+        return [out, beside(out, ".audit.csv"), beside(out, ".quarantine.csv")]
+
+    def write(self, out: str | Path, *, keep_formulas: bool = False) -> list[Path]:
         """Write the customer table, and the audit and quarantine beside it.
+
+        Every file is written to a temporary name and renamed into place when all are
+        written (see :func:`segwise.store.write_tables`).
 
         Parameters
         ----------
@@ -138,6 +152,9 @@ class RFMResult:
             row was quarantined, ``<stem>.quarantine.csv`` go next to it. A ``.duckdb``
             file instead becomes one database with the tables ``customers``, ``segments``,
             ``audit`` and ``quarantine``, ready for SQL and BI tools.
+        keep_formulas : bool, default=False
+            Write CSV text as it is; by default text a spreadsheet would run as a formula
+            is neutralised (:func:`segwise.store.neutralise_formulas`).
 
         Returns
         -------
@@ -153,13 +170,11 @@ class RFMResult:
                 "quarantine": self.quarantine_table,
             }
             return [write_database(tables, out)]
-        written = [write_table(self.customers_table, out)]
-        written.append(write_table(self.audit_table, out.with_name(out.stem + ".audit.csv")))
+        main, audit, quarantine = self.output_paths(out)
+        files = {main: self.customers_table, audit: self.audit_table}
         if self.quarantine_table.num_rows:
-            written.append(
-                write_table(self.quarantine_table, out.with_name(out.stem + ".quarantine.csv"))
-            )
-        return written
+            files[quarantine] = self.quarantine_table
+        return write_tables(files, keep_formulas=keep_formulas)
 
 
 #: Arrow schema metadata key that pandas reads back into ``DataFrame.attrs`` from Parquet.

@@ -12,7 +12,13 @@ Optional sections (clustering, embedding, CLV, categories) appear when their inp
 given as :class:`ReportExtras`.
 """
 
-from segwise.report._build import MAX_SCATTER_POINTS, ReportExtras, build_report, learn_extras
+from segwise.report._build import (
+    MAX_SCATTER_POINTS,
+    ReportExtras,
+    build_report,
+    check_currency,
+    learn_extras,
+)
 from segwise.report._model import Chart, Figure, Report, Section, Table, format_value
 from segwise.report._render import (
     FORMATS,
@@ -33,6 +39,7 @@ __all__ = [
     "Section",
     "Table",
     "build_report",
+    "check_currency",
     "format_value",
     "learn_extras",
     "render",

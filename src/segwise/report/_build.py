@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     from segwise.jobs import RFMResult
 
-__all__ = ["ReportExtras", "build_report", "learn_extras"]
+__all__ = ["ReportExtras", "build_report", "check_currency", "learn_extras"]
 
 #: Most customers drawn in the 2-D scatter (a uniform sample beyond), to keep the file light.
 MAX_SCATTER_POINTS = 5000
@@ -184,6 +185,29 @@ def learn_extras(
     return extras
 
 
+def check_currency(currency: str | None) -> None:
+    """Refuse a currency that is not a short code or symbol (``GBP``, ``€``, ``US$``).
+
+    The currency is written into chart titles and hover templates, so it may hold only
+    letters, digits, currency signs, dots and spaces: never markup.
+
+    Raises
+    ------
+    ConfigError
+        For anything else, or more than 12 characters.
+    """
+    from segwise.exceptions import ConfigError
+
+    if currency is None:
+        return
+    if not (0 < len(currency) <= 12 and all(
+            c.isalnum() or c in " ." or unicodedata.category(c) == "Sc" for c in currency)):
+        raise ConfigError(
+            f"currency {currency!r}: use a code or symbol such as GBP, € or US$ (up to 12 "
+            "letters, digits, currency signs, dots or spaces)"
+        )
+
+
 def build_report(
     result: RFMResult,
     extras: ReportExtras | None = None,
@@ -206,7 +230,7 @@ def build_report(
         Clustering, embedding, CLV and category inputs; their sections appear when given.
     currency : str, optional
         Currency code or symbol for axis titles and headers (``"currency units"`` when
-        omitted).
+        omitted); see :func:`check_currency`.
     products : bool, default=True
         Learn product categories when ``extras.categories`` is not given.
     n_categories : int, default=25
@@ -226,6 +250,7 @@ def build_report(
     Report
         Sections of charts and tables, ready for :func:`segwise.report.render`.
     """
+    check_currency(currency)
     extras = extras or ReportExtras()
     cur = currency or "currency units"
 

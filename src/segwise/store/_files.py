@@ -95,9 +95,9 @@ def check_output(
     """
     path = Path(path)
     if suffixes is not None and path.suffix.lower() not in suffixes:
-        raise ConfigError(
-            f"{path}: the output must end in {', '.join(suffixes)}. Fix: change its suffix"
-        )
+        *rest, last = suffixes
+        listed = f"{', '.join(rest)} or {last}" if rest else last
+        raise ConfigError(f"{path}: the output must end in {listed}. Fix: change its suffix")
     read = {_identity(Path(p)) for p in inputs if p is not None and Path(p).exists()}
     for out in (path, *map(Path, side)):
         if out.is_dir():
@@ -244,10 +244,12 @@ def _escape_cell(value: Any) -> Any:
 def _escape_array(values: pa.ChunkedArray) -> pa.ChunkedArray:
     import pyarrow.compute as pc
 
+    # Options only, no Python scalars: converting one would import pandas, which the rfm
+    # command never needs. A null stays null (its condition is null too).
     risky = pc.and_(pc.match_substring_regex(values, _FORMULA),
                     pc.invert(pc.match_substring_regex(values, _NUMBER)))
-    quoted = pc.binary_join_element_wise("'", values, "")
-    return pc.if_else(pc.fill_null(risky, False), quoted, values)
+    quoted = pc.utf8_replace_slice(values, start=0, stop=0, replacement="'")
+    return pc.if_else(risky, quoted, values)
 
 
 def neutralise_formulas(table: pd.DataFrame | pa.Table) -> pd.DataFrame | pa.Table:
