@@ -88,6 +88,21 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     notice("warning", text[0] if text else category.__name__, out=err_console)
 
 
+def _interrupted(exc: BaseException | None) -> bool:
+    """Whether Ctrl-C caused ``exc``: Python's KeyboardInterrupt, or DuckDB's own.
+
+    DuckDB catches SIGINT while a query runs and raises ``RuntimeError("Query
+    interrupted")`` (or an ``InterruptException``), which a reader may have wrapped.
+    """
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "InterruptException":
+            return True
+        if isinstance(exc, RuntimeError) and str(exc) == "Query interrupted":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def handle_errors(func: F) -> F:
     """Run a command so that whatever goes wrong ends in one line on stderr.
 
@@ -102,16 +117,18 @@ def handle_errors(func: F) -> F:
             warnings.showwarning = _show_warning
             try:
                 return func(*args, **kwargs)
-            except SegwiseError as exc:
-                notice("error", str(exc), style="bold red", out=err_console)
-                raise typer.Exit(1) from exc
-            except OSError as exc:
-                notice("error", _os_error(exc), style="bold red", out=err_console)
-                raise typer.Exit(1) from exc
-            except KeyboardInterrupt:
-                notice("interrupted", "stopped by Ctrl-C; no output was left half-written",
-                       style="bold red", out=err_console)
-                raise typer.Exit(130) from None
+            except BaseException as exc:
+                if _interrupted(exc):
+                    notice("interrupted", "stopped by Ctrl-C; no output was left half-written",
+                           style="bold red", out=err_console)
+                    raise typer.Exit(130) from None
+                if isinstance(exc, SegwiseError):
+                    notice("error", str(exc), style="bold red", out=err_console)
+                    raise typer.Exit(1) from exc
+                if isinstance(exc, OSError):
+                    notice("error", _os_error(exc), style="bold red", out=err_console)
+                    raise typer.Exit(1) from exc
+                raise
 
     return wrapper  # type: ignore[return-value]
 

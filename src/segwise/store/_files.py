@@ -94,12 +94,9 @@ def check_output(
         is not a DuckDB database.
     """
     path = Path(path)
-    if suffixes is not None and path.suffix.lower() not in suffixes:
-        *rest, last = suffixes
-        listed = f"{', '.join(rest)} or {last}" if rest else last
-        raise ConfigError(f"{path}: the output must end in {listed}. Fix: change its suffix")
+    outputs = [path, *map(Path, side)]
     read = {_identity(Path(p)) for p in inputs if p is not None and Path(p).exists()}
-    for out in (path, *map(Path, side)):
+    for out in outputs:
         if out.is_dir():
             raise ConfigError(f"{out}: is a folder. Fix: give a file name for the output")
         if out.exists() and _identity(out) in read:
@@ -107,6 +104,11 @@ def check_output(
                 f"{out}: is also an input of this run, and writing it would destroy it. "
                 "Fix: choose another output name"
             )
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        *rest, last = suffixes
+        listed = f"{', '.join(rest)} or {last}" if rest else last
+        raise ConfigError(f"{path}: the output must end in {listed}. Fix: change its suffix")
+    for out in outputs:
         if out.suffix.lower() == ".duckdb":
             _check_database_target(out)
     _check_folder(path.parent)
@@ -194,6 +196,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         _fsync(tmp)
         os.replace(tmp, path)
         _fsync(path.parent)
+    except OSError as exc:
+        # Name the file the user asked for, not its temporary name.
+        if exc.filename is not None and Path(exc.filename) == tmp:
+            exc.filename = str(path)
+        raise
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)  # a DuckDB database's log
