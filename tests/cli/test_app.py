@@ -301,3 +301,24 @@ def test_k_beyond_the_customers_or_an_inverted_sweep_is_one_line(tmp_path: Path)
     line = _one_error_line(runner.invoke(app, ["segment", str(table), "--customers",
                                                "--k-min", "6", "--k-max", "3"]))
     assert "--k-min 6 is above --k-max 3" in line
+
+
+# ----------------------------------------------------------------- CSV for spreadsheets
+
+
+def test_csv_outputs_neutralise_formulas_unless_kept(retail_sample: pd.DataFrame,
+                                                     tmp_path: Path) -> None:
+    df = retail_sample.head(3000).copy()
+    first = df["CustomerID"].replace("", pd.NA).dropna().iloc[0]
+    df["CustomerID"] = df["CustomerID"].replace({first: '=HYPERLINK("http://evil.example")'})
+    df.loc[5, "Quantity"] = "@SUM(1+1)*cmd|' /C calc'!A0"  # quarantined, raw value kept
+    src = tmp_path / "orders.csv"
+    df.to_csv(src, index=False)
+    for flag, prefix in (([], "'"), (["--keep-formulas"], "")):
+        out = tmp_path / f"c{len(flag)}.csv"
+        result = runner.invoke(app, ["rfm", str(src), "-o", str(out), *flag])
+        assert result.exit_code == 0, result.output
+        ids = pd.read_csv(out, dtype={"customer_id": str})["customer_id"]
+        assert f'{prefix}=HYPERLINK("http://evil.example")' in set(ids)
+        quarantine = pd.read_csv(out.with_name(f"{out.stem}.quarantine.csv"), dtype=str)
+        assert quarantine["Quantity"].tolist() == [f"{prefix}@SUM(1+1)*cmd|' /C calc'!A0"]
