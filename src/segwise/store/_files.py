@@ -135,7 +135,7 @@ def _check_folder(folder: Path) -> None:
         )
     try:
         # Permission bits do not tell (root, read-only mounts, ACLs): try it.
-        probe = existing / f".segwise-probe-{secrets.token_hex(6)}"
+        probe = existing / f".segwise-probe-{secrets.token_hex(6)}.tmp"
         probe.touch(exist_ok=False)
         probe.unlink()
     except OSError as exc:
