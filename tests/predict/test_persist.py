@@ -17,9 +17,9 @@ from segwise.clean import clean_transactions
 from segwise.cli import app
 from segwise.exceptions import ConfigError, InputError
 from segwise.io import load_transactions
-from segwise.segment._scorer import RFMScorer
 from segwise.predict import EarlyWindow, SegmentAssigner, TrainedAssigner, train_assigner
 from segwise.predict._persist import ASSIGNER_TYPES
+from segwise.segment._scorer import RFMScorer
 from segwise.store._models import _digest
 
 

@@ -140,7 +140,7 @@ def test_an_output_that_is_an_input_is_refused(tmp_path):
 def test_folders_that_cannot_hold_the_output_are_refused(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(ConfigError, match="cannot create the output folder, .*file is a file"):
+    with pytest.raises(ConfigError, match=r"cannot create the output folder, .*file is a file"):
         check_output(blocker / "sub" / "o.csv", (".csv",))
     with pytest.raises(ConfigError, match="is a folder"):
         check_output(tmp_path, None)

@@ -201,7 +201,7 @@ def test_check_types_is_the_reusable_gate():
     data = sio.dumps({"scorer": _scorer()})
     assert check_types(data, {"segwise.segment._scorer.RFMScorer"}, source="m") == [
         "segwise.segment._scorer.RFMScorer"]
-    with pytest.raises(InputError, match="m: refusing to load type segwise.segment._scorer"):
+    with pytest.raises(InputError, match=r"m: refusing to load type segwise\.segment\._scorer"):
         check_types(data, frozenset(), source="m")
 
 

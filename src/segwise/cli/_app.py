@@ -40,7 +40,7 @@ __all__ = [
 
 
 def new_app(**kwargs: Any) -> typer.Typer:
-    """A Typer application (or command group) whose help is printed as plain text.
+    """Make a Typer application (or command group) whose help is printed as plain text.
 
     Rich markup is off: a help text such as "default: [engine] memory_limit" keeps its
     brackets, which Rich would take for a style tag and drop.

@@ -1,4 +1,4 @@
-"""Where results go: files (Parquet, CSV, text), databases and model files, all written atomically."""
+"""Where results go: tables, text, databases and model files, all written atomically."""
 
 from segwise.store._files import (
     TABLE_SUFFIXES,

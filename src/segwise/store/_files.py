@@ -53,7 +53,7 @@ _DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 
 
 def beside(out: str | Path, suffix: str) -> Path:
-    """Return the side file ``<stem><suffix>`` next to ``out`` (``a.parquet`` -> ``a.audit.csv``)."""
+    """Return the side file ``<stem><suffix>`` beside ``out`` (``a.parquet``: ``a.audit.csv``)."""
     out = Path(out)
     return out.with_name(out.stem + suffix)
 
@@ -116,7 +116,7 @@ def check_output(
 
 
 def _identity(path: Path) -> tuple[int, int]:
-    """The file itself (device, inode): links and other spellings of a path compare equal."""
+    """Return the file's (device, inode): links and other spellings of a path compare equal."""
     st = path.stat()
     return st.st_dev, st.st_ino
 
@@ -344,7 +344,7 @@ def write_database(tables: Mapping[str, pd.DataFrame | pa.Table], path: str | Pa
 
 
 def write_tables(
-    tables: Mapping[str | Path, pd.DataFrame | pa.Table], *, keep_formulas: bool = False
+    tables: Mapping[Path, pd.DataFrame | pa.Table], *, keep_formulas: bool = False
 ) -> list[Path]:
     """Write several tables, each as Parquet or CSV by its suffix, renamed into place together.
 
@@ -353,7 +353,7 @@ def write_tables(
 
     Parameters
     ----------
-    tables : mapping of path to pandas.DataFrame or pyarrow.Table
+    tables : mapping of Path to pandas.DataFrame or pyarrow.Table
         Output file to contents. Arrow tables are written without pandas: Parquet by
         pyarrow (schema metadata, such as the RFM reference date, included), CSV by
         DuckDB (empty fields for missing values, as pandas writes them).
@@ -397,7 +397,7 @@ def write_table(
     ConfigError
         For any other extension.
     """
-    return write_tables({path: df}, keep_formulas=keep_formulas)[0]
+    return write_tables({Path(path): df}, keep_formulas=keep_formulas)[0]
 
 
 def _write_parquet(df: pd.DataFrame | pa.Table, path: Path) -> None:
