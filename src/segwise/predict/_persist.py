@@ -56,44 +56,14 @@ ASSIGNER_FILE = ModelFormat(
 
 
 def save_model_file(objects: dict[str, Any], metadata: dict[str, Any], path: str | Path) -> Path:
-    """Write an assigner's objects and metadata to one skops archive, atomically.
-
-    Parameters
-    ----------
-    objects : dict of str to object
-        What to store (estimators).
-    metadata : dict
-        JSON-ready metadata; ``format``, ``saved``, ``types`` and ``sha256`` are added.
-    path : str or Path
-        The ``.skops`` file to write.
-
-    Returns
-    -------
-    Path
-        The file written.
-    """
+    """Write an assigner file, atomically: :func:`segwise.store.save_model` as an assigner."""
     return save_model(objects, metadata, path, ASSIGNER_FILE)
 
 
 def load_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Read a file written by :func:`save_model_file`, checking it before anything is built.
+    """Read an assigner file: :func:`segwise.store.load_model` trusting :data:`ASSIGNER_TYPES`.
 
-    Parameters
-    ----------
-    path : str or Path
-        The ``.skops`` model file.
-
-    Returns
-    -------
-    objects : dict
-        The stored objects.
-    metadata : dict
-        The stored metadata.
-
-    Raises
-    ------
-    InputError
-        If the file is missing, not a segwise assigner, altered, malformed, or needs a
-        type outside :data:`ASSIGNER_TYPES`.
+    Returns the stored objects and metadata; raises :class:`~segwise.exceptions.InputError`
+    for a missing, foreign, altered or malformed file, or one needing any other type.
     """
     return load_model(path, ASSIGNER_FILE)
