@@ -322,3 +322,12 @@ def test_csv_outputs_neutralise_formulas_unless_kept(retail_sample: pd.DataFrame
         assert f'{prefix}=HYPERLINK("http://evil.example")' in set(ids)
         quarantine = pd.read_csv(out.with_name(f"{out.stem}.quarantine.csv"), dtype=str)
         assert quarantine["Quantity"].tolist() == [f"{prefix}@SUM(1+1)*cmd|' /C calc'!A0"]
+
+
+@pytest.mark.parametrize(("name", "data"), [("empty.csv", b""), ("junk.csv", b"a\x00\xff\n\"x\n"),
+                                            ("junk.parquet", b"PAR1 not parquet")])
+def test_an_unreadable_customer_table_is_one_line(tmp_path: Path, name: str, data: bytes) -> None:
+    table = tmp_path / name
+    table.write_bytes(data)
+    line = _one_error_line(runner.invoke(app, ["segment", str(table), "--customers"]))
+    assert f"{table}: cannot read the customer table (" in line

@@ -161,8 +161,15 @@ def segment(
         suffix = input.suffix.lower()
         if suffix not in {".parquet", ".csv"}:
             raise InputError(f"{input}: a customer table must be .parquet or .csv")
-        table = pd.read_parquet(input) if suffix == ".parquet" else pd.read_csv(
-            input, dtype={"customer_id": str})
+        import pyarrow as pa
+
+        try:
+            table = pd.read_parquet(input) if suffix == ".parquet" else pd.read_csv(
+                input, dtype={"customer_id": str})
+        except (ValueError, pa.ArrowException) as exc:  # pandas' parser errors included
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{input}: cannot read the customer table ({first}). Fix: give "
+                             "the table `segwise rfm` writes") from exc
     else:
 
         table = run_with_progress(
