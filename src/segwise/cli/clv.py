@@ -14,12 +14,14 @@ from segwise.cli._app import (
     ConfigOpt,
     EngineChoice,
     EngineOpt,
+    KeepFormulasOpt,
     MasterOpt,
     MemoryOpt,
     OrderLinesArg,
     app,
     console,
     handle_errors,
+    notice,
     run_with_progress,
 )
 from segwise.exceptions import ConfigError
@@ -28,6 +30,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from segwise.clv import CLVResult
+
+
+def _above_zero(value: float) -> float:
+    if value <= 0:
+        raise typer.BadParameter(f"{value} is not above 0.")
+    return value
 
 
 def _table(
@@ -83,9 +91,11 @@ def clv(
         "--horizon", help="Forecast horizon: 12m, 52w, 90d, 1y.")] = "12m",
     unit: Annotated[str, typer.Option("--unit", help="Model time unit: D, W or M.")] = "W",
     discount_rate: Annotated[float, typer.Option(
-        "--discount-rate", help="Annual discount rate of the lifetime value.")] = 0.10,
+        "--discount-rate", min=0.0, max=1.0,
+        help="Annual discount rate of the lifetime value (0.1 = 10 %/year).")] = 0.10,
     margin: Annotated[float, typer.Option(
-        "--margin", help="Profit share of spend (1 = revenue).")] = 1.0,
+        "--margin", min=0.0, max=1.0, callback=_above_zero,
+        help="Profit share of spend, above 0 and at most 1 (1 = revenue).")] = 1.0,
     model: Annotated[str, typer.Option(
         "--model", help="Purchase model: bgnbd (fast) or pareto_nbd (customers may leave "
                         "at any time).")] = "bgnbd",
@@ -93,6 +103,7 @@ def clv(
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    keep_formulas: KeepFormulasOpt = False,
 ) -> None:
     """Forecast purchases, P(alive), spend and discounted lifetime value per customer.
 
@@ -101,12 +112,15 @@ def clv(
     a holdout, the calibration/holdout and tracking tables) go to CSV files beside OUTPUT.
     """
     from segwise.clv import PURCHASE_MODELS, customer_value, parse_horizon, value_by_segment
-    from segwise.store import write_table
+    from segwise.store import TABLE_SUFFIXES, beside, check_output, write_tables
 
     # Typos fail now, not after the data are read.
     parse_horizon(horizon, unit)
     if model not in PURCHASE_MODELS:
         raise ConfigError(f"--model {model!r}: choose one of {', '.join(PURCHASE_MODELS)}")
+    side = {name: beside(output, f".{name}.csv")
+            for name in ("params", "segments", "holdout", "tracking")}
+    check_output(output, TABLE_SUFFIXES, side=side.values(), inputs=[input, config])
     rfm = run_with_progress(
         input, config=config, engine=engine, spark_master=spark_master, memory_limit=memory_limit
     )
@@ -124,7 +138,7 @@ def clv(
         )
     for warning in caught:
         if issubclass(warning.category, UserWarning):
-            console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+            notice("warning", str(warning.message))
     # The BTYD summary's names would clash with RFM's (frequency counts orders there).
     values = result.customers.drop(columns=["first_purchase", "last_purchase"]).rename(
         columns={c: f"btyd_{c}" for c in ("frequency", "recency", "T", "monetary_value",
@@ -133,15 +147,11 @@ def clv(
     customers = rfm.customers.merge(values, on="customer_id", how="left")
     segments = value_by_segment(customers) if "segment" in customers else None
     print_clv(result, segments)
-    stem = output.with_name(output.stem)
-    written = [
-        write_table(customers, output),
-        write_table(result.parameters(), Path(f"{stem}.params.csv")),
-    ]
+    files = {output: customers, side["params"]: result.parameters()}
     if segments is not None:
-        written.append(write_table(segments, Path(f"{stem}.segments.csv")))
+        files[side["segments"]] = segments
     if result.calibration_holdout is not None and result.tracking is not None:
-        written.append(write_table(result.calibration_holdout, Path(f"{stem}.holdout.csv")))
-        written.append(write_table(result.tracking, Path(f"{stem}.tracking.csv")))
-    for path in written:
-        console.print(f"wrote {path}")
+        files[side["holdout"]] = result.calibration_holdout
+        files[side["tracking"]] = result.tracking
+    for path in write_tables(files, keep_formulas=keep_formulas):
+        console.print(f"wrote {path}", highlight=False)

@@ -19,6 +19,7 @@ from segwise.cli._app import (
     app,
     console,
     handle_errors,
+    notice,
     run_with_progress,
 )
 
@@ -53,8 +54,8 @@ def write_report_with_progress(result: JobResult, path: Path, *, segments: bool 
         extras = learn_extras(result, segments=segments, clv=clv, progress=progress)
         written = write_report(result, path, extras=extras, progress=progress, **kwargs)
     for note in extras.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
-    console.print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
+        notice("note", note)
+    console.print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)", highlight=False)
     return written
 
 
@@ -78,7 +79,7 @@ def report(
     currency: Annotated[str | None, typer.Option(
         "--currency", help="Currency code shown on axes and headers, e.g. GBP.")] = None,
     categories: Annotated[int, typer.Option(
-        "--categories", min=0, help="Product categories to learn (0: none).")] = 25,
+        "--categories", min=0, max=200, help="Product categories to learn (0: none).")] = 25,
     segments: Annotated[bool, typer.Option(
         "--segments/--no-segments", help="Cluster customers: k curves, model comparison, "
                                          "learned segments, UMAP map.")] = True,
@@ -91,6 +92,12 @@ def report(
     memory_limit: MemoryOpt = None,
 ) -> None:
     """Write a self-contained report of the data, the cleaning and the segments."""
+    from segwise.report import check_currency
+    from segwise.store import check_output
+
+    # Any suffix goes: it picks the format, and anything but .md or .json is HTML.
+    check_output(output, None, inputs=[input, config])
+    check_currency(currency)
     result = run_with_progress(
         input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
         memory_limit=memory_limit,

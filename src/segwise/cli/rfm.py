@@ -12,6 +12,7 @@ from segwise.cli._app import (
     ConfigOpt,
     EngineChoice,
     EngineOpt,
+    KeepFormulasOpt,
     MasterOpt,
     MemoryOpt,
     OrderLinesArg,
@@ -34,15 +35,21 @@ def rfm(
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    keep_formulas: KeepFormulasOpt = False,
 ) -> None:
     """Compute recency, frequency, monetary value, scores and named segments per customer."""
+    from segwise.jobs import RFMResult
+    from segwise.store import TABLE_SUFFIXES, check_output
+
+    main, *side = RFMResult.output_paths(output)
+    check_output(main, (*TABLE_SUFFIXES, ".duckdb"), side=side, inputs=[input, config])
     result = run_with_progress(
         input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
         memory_limit=memory_limit,
     )
     print_result(result)
-    for path in result.write(output):
-        console.print(f"wrote {path}")
+    for path in result.write(output, keep_formulas=keep_formulas):
+        console.print(f"wrote {path}", highlight=False)
 
 
 @app.command()
@@ -59,13 +66,17 @@ def demo(
     """Run the whole job on the bundled UCI Online Retail log: segments, audit, report."""
     from segwise.cli.report import write_report_with_progress
     from segwise.datasets import online_retail_path
+    from segwise.jobs import RFMResult
+    from segwise.store import check_output
 
+    main, *side = RFMResult.output_paths(output_dir / "customers.parquet")
+    check_output(main, None, side=[*side, output_dir / "report.html"])
     source = online_retail_path()
     console.print(f"Bundled data: UCI Online Retail (CC BY 4.0), {source.name}")
     result = run_with_progress(source)
     print_result(result)
-    for path in result.write(output_dir / "customers.parquet"):
-        console.print(f"wrote {path}")
+    for path in result.write(main):
+        console.print(f"wrote {path}", highlight=False)
     if report:
         write_report_with_progress(
             result, output_dir / "report.html", currency="GBP",

@@ -443,22 +443,28 @@ class EntityTable:
         if not path.is_file():
             raise InputError(f"{path}: no such file. Fix: check the path")
         suffix = path.suffix.lower()
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
+        if suffix not in (".parquet", ".csv"):
+            raise InputError(f"{path}: an entity table must be .parquet or .csv")
+        try:
+            if suffix == ".parquet":
+                import pyarrow.parquet as pq
 
-            table = pq.read_table(path)
-        elif suffix == ".csv":
-            import pyarrow.csv as pcsv
+                table = pq.read_table(path)
+            else:
+                import pyarrow.csv as pcsv
 
-            table = pcsv.read_csv(path)
+                table = pcsv.read_csv(path)
+            names = table.column_names  # pyarrow decodes names only when asked
+        except (pa.ArrowException, OSError, ValueError) as exc:  # bad UTF-8 included
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{path}: cannot read the table ({first}). Fix: give a table a "
+                             "segwise command wrote, or one row per entity") from exc
+        if suffix == ".csv":
             id_col = kwargs.get("id_col") or next(
-                (s.id_col for s in _FEATURE_SETS.items().values()
-                 if s.id_col in table.column_names),
-                table.column_names[0],
+                (s.id_col for s in _FEATURE_SETS.items().values() if s.id_col in names),
+                names[0],
             )
             # Ids are labels, not numbers, whatever they look like.
-            table = table.set_column(table.column_names.index(id_col), id_col,
+            table = table.set_column(names.index(id_col), id_col,
                                      table.column(id_col).cast(pa.string()))
-        else:
-            raise InputError(f"{path}: an entity table must be .parquet or .csv")
         return cls.from_frame(table, source=str(path), **kwargs)

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from segwise._engine import connect, duckdb_connection, fetch_arrow, fetch_scalar
 from segwise.exceptions import InputError
+from segwise.io._compressed import check_compressed
 from segwise.io._kinds import SourceKind, get_kind
 from segwise.io._parse import SOURCE_PREFIX, is_spark, resolve_timestamp_format
 from segwise.io._roles import ColumnRoles, resolve_roles
@@ -233,6 +234,7 @@ def load_source(
     if path.is_dir() or path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty. Fix: export the {spec.rows} again")
     fmt = detect_format(path)
+    check_compressed(path)
     if engine == "spark" and fmt == "parquet":
         # Spark reads Parquet itself, so large files never pass through this process.
         backend = connect("spark", spark_master=spark_master)

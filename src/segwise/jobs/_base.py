@@ -23,7 +23,7 @@ from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError
 from segwise.features import EntityTable, source_fingerprint
 from segwise.io import load_source, quarantine_frame
-from segwise.store import write_entities
+from segwise.store import entity_output_paths, write_entities
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -142,8 +142,13 @@ class JobResult:
         out["action"] = np.array([self.segment_map.actions[n] for n in names], dtype=object)
         return numpy_to_arrow(out)
 
-    def write(self, out: str | Path) -> list[Path]:
-        """Write the entity table, and the audit and quarantine beside it.
+    @staticmethod
+    def output_paths(out: str | Path) -> list[Path]:
+        """Every file :meth:`write` may write for ``out``, the main one first."""
+        return entity_output_paths(out)
+
+    def write(self, out: str | Path, *, keep_formulas: bool = False) -> list[Path]:
+        """Write the entity table, and the audit and quarantine beside it, atomically.
 
         Parameters
         ----------
@@ -152,6 +157,9 @@ class JobResult:
             row was quarantined, ``<stem>.quarantine.csv`` go next to it. A ``.duckdb``
             file instead becomes one database with the tables of the entities
             (``customers``), ``segments`` (when scored), ``audit`` and ``quarantine``.
+        keep_formulas : bool, default=False
+            Write CSV text as it is; by default text a spreadsheet would run as a formula
+            is neutralised (:func:`segwise.store.neutralise_formulas`).
 
         Returns
         -------
@@ -161,7 +169,7 @@ class JobResult:
         tables = {}
         if self.segment_map is not None and self.entities.schema.segment_col is not None:
             tables["segments"] = self.segment_summary_table()
-        return write_entities(self.entities, out, tables=tables)
+        return write_entities(self.entities, out, tables=tables, keep_formulas=keep_formulas)
 
 
 #: ``clean(source, config)`` returns the kind's cleaned rows.

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         MAX_SCATTER_POINTS,
         ReportExtras,
         build_report,
+        check_currency,
         clv_frame,
         learn_extras,
     )
@@ -52,6 +53,7 @@ _LAZY = {
     "MAX_SCATTER_POINTS": "_build",
     "ReportExtras": "_build",
     "build_report": "_build",
+    "check_currency": "_build",
     "clv_frame": "_build",
     "learn_extras": "_build",
     "Chart": "_model",
@@ -81,6 +83,7 @@ __all__ = [
     "Table",
     "build_report",
     "charts",
+    "check_currency",
     "clv_frame",
     "format_value",
     "learn_extras",

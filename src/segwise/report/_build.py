@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from segwise.features import Feature
     from segwise.jobs import JobResult
 
-__all__ = ["ReportExtras", "build_report", "clv_frame", "learn_extras"]
+__all__ = ["ReportExtras", "build_report", "check_currency", "clv_frame", "learn_extras"]
 
 #: Most customers drawn in the 2-D scatter (a uniform sample beyond), to keep the file light.
 MAX_SCATTER_POINTS = 5000
@@ -193,6 +194,29 @@ def learn_extras(
     return extras
 
 
+def check_currency(currency: str | None) -> None:
+    """Refuse a currency that is not a short code or symbol (``GBP``, ``€``, ``US$``).
+
+    The currency is written into chart titles and hover templates, so it may hold only
+    letters, digits, currency signs, dots and spaces: never markup.
+
+    Raises
+    ------
+    ConfigError
+        For anything else, or more than 12 characters.
+    """
+    from segwise.exceptions import ConfigError
+
+    if currency is None:
+        return
+    if not (0 < len(currency) <= 12 and all(
+            c.isalnum() or c in " ." or unicodedata.category(c) == "Sc" for c in currency)):
+        raise ConfigError(
+            f"currency {currency!r}: use a code or symbol such as GBP, € or US$ (up to 12 "
+            "letters, digits, currency signs, dots or spaces)"
+        )
+
+
 def build_report(
     result: JobResult,
     extras: ReportExtras | None = None,
@@ -220,7 +244,7 @@ def build_report(
         when given.
     currency : str, optional
         Currency code or symbol for axis titles and headers (``"currency units"`` when
-        omitted).
+        omitted); see :func:`check_currency`.
     products : bool, default=True
         Learn product categories (order lines) when ``extras.categories`` is not given.
     n_categories : int, default=25
@@ -240,6 +264,7 @@ def build_report(
     Report
         Sections of charts and tables, ready for :func:`segwise.report.render`.
     """
+    check_currency(currency)
     entities = result.entities
     ctx = ReportContext(
         result=result, extras=extras or ReportExtras(), currency=currency or "currency units",
