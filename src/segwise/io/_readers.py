@@ -262,9 +262,11 @@ def load_source(
             name = f"segwise_db_{id(database):x}"
             database.to_spark(backend._session, wanted).createOrReplaceTempView(name)
             raw = backend.table(name)
+            n_rows = int(fetch_scalar(raw.count()))
         else:
             backend = duckdb_connection(memory_limit)
             raw, n_rows = database.to_duckdb(backend, wanted)
+        database.check_matches(raw, n_rows)
         names = [c for c in raw.columns if c != "_row" and not c.startswith(JOIN_PREFIX)]
     else:
         if engine == "spark" and fmt == "parquet":

@@ -12,7 +12,8 @@ never loaded into memory:
   text so that SQLite's per-value types can never stop a read: a value that is not what
   its column should hold is quarantined by the kind's parse rules like a CSV field;
 * on Spark, SQLite tables are read through JDBC (the xerial driver, see
-  :func:`sqlite_jdbc_jar`) in parallel ranges of their ``rowid``, and joined by Spark.
+  :func:`segwise._engine.sqlite_jdbc_jar`) in parallel ranges of their ``rowid``, and
+  joined by Spark.
 
 A row whose key matches no row of a joined table, or several, is kept with a marker so
 that the loader quarantines it with the reason; a relation that matches no row at all is
@@ -21,12 +22,12 @@ refused with one line.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from segwise._engine import SQLITE_JDBC_ENV, sqlite_jdbc_jar
 from segwise.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -41,17 +42,12 @@ __all__ = [
     "Database",
     "Join",
     "join_reason",
-    "sqlite_jdbc_jar",
 ]
 
 #: Formats read as databases of tables.
 DATABASE_FORMATS = frozenset({"sqlite", "duckdb"})
 #: Prefix of the columns that count the rows a joined table matched (one per join).
 JOIN_PREFIX = "_joined_"
-#: Environment variable naming the SQLite JDBC driver's jar for Spark.
-SQLITE_JDBC_ENV = "SEGWISE_SQLITE_JDBC_JAR"
-#: Where Debian's ``libxerial-sqlite-jdbc-java`` puts the driver.
-_DEBIAN_JAR = Path("/usr/share/java/sqlite-jdbc.jar")
 #: Rows per Arrow batch streamed from SQLite.
 _BATCH_ROWS = 65_536
 
@@ -123,18 +119,6 @@ def join_reason(table: ir.Table, joins: Sequence[Join]) -> ir.StringValue | None
     if not checks:
         return None
     return ibis.cases(*checks, else_=ibis.null("string"))
-
-
-def sqlite_jdbc_jar() -> str | None:
-    """Path of the SQLite JDBC driver's jar for Spark, if one is installed.
-
-    ``SEGWISE_SQLITE_JDBC_JAR`` when set, else Debian's ``libxerial-sqlite-jdbc-java``
-    (``/usr/share/java/sqlite-jdbc.jar``), which the project's setup installs.
-    """
-    named = os.environ.get(SQLITE_JDBC_ENV)
-    if named:
-        return named
-    return str(_DEBIAN_JAR) if _DEBIAN_JAR.exists() else None
 
 
 class Database:
@@ -234,7 +218,6 @@ class Database:
                 if name.startswith("segwise_sqlite_"):
                     con.unregister(name)
         n = int(con.execute("SELECT count(*) FROM raw").fetchall()[0][0])
-        self._check_matches(duck.table("raw"), n)
         return duck.table("raw"), n
 
     def to_spark(self, session: Any, columns: Sequence[str]) -> Any:
@@ -266,7 +249,11 @@ class Database:
             grouped = other.groupBy(*join.on).agg(F.count(F.lit(1)).alias(f"{JOIN_PREFIX}{i}"),
                                                    *agg)
             frame = frame.join(grouped, on=list(join.on), how="left")
-        return frame
+        # Read SQLite once: every later query (counts, quarantine, audit, features)
+        # scans the persisted rows, not the database again.
+        from pyspark import StorageLevel
+
+        return frame.persist(StorageLevel.MEMORY_AND_DISK)
 
     # ------------------------------------------------------------------ helpers
 
@@ -391,8 +378,14 @@ class Database:
                  .load())
         return frame if with_rowid else frame.drop("_rowid")
 
-    def _check_matches(self, raw: ir.Table, n: int) -> None:
-        """Refuse a relation that matches no row at all: a wrong key, not bad rows."""
+    def check_matches(self, raw: ir.Table, n: int) -> None:
+        """Refuse a relation that matches no row at all: a wrong key, not bad rows.
+
+        Raises
+        ------
+        InputError
+            Naming the tables and keys of the join that matched nothing.
+        """
         from segwise._engine import fetch_scalar
 
         for i, join in enumerate(self.joins):
