@@ -226,8 +226,23 @@ def _static_tables(rng: np.random.Generator, n_ads: int) -> dict[str, pa.Table]:
     }
 
 
+def _add_quirks(cur: object, rng: np.random.Generator, n_searches: int) -> None:
+    """Rows a real export has: impressions whose search was cut off, odd date layouts."""
+    n = max(2, n_searches // 5000)
+    orphans = pa.table({
+        "SearchID": np.arange(n_searches + 1, n_searches + 1 + n, dtype=np.int64),
+        "AdID": rng.integers(1, 1000, n), "Position": np.ones(n, dtype=np.int64),
+        "ObjectType": np.full(n, 3, dtype=np.int64), "HistCTR": np.full(n, 0.01),
+        "IsClick": np.zeros(n, dtype=np.int64)})
+    cur.adbc_ingest("trainSearchStream", orphans, mode="append")  # type: ignore[attr-defined]
+    ids = ",".join(str(int(i)) for i in rng.choice(n_searches, n, replace=False) + 1)
+    cur.execute(  # type: ignore[attr-defined]
+        "UPDATE SearchInfo SET SearchDate = strftime('%d.%m.%Y %H:%M', SearchDate) "
+        f"WHERE SearchID IN ({ids})")
+
+
 def generate(out: Path, n_impressions: int, *, seed: int = 0,
-             chunk_users: int = 200_000) -> Path:
+             chunk_users: int = 200_000, quirks: bool = False) -> Path:
     """Write an Avito-shaped SQLite database with about ``n_impressions`` impressions.
 
     Parameters
@@ -240,6 +255,10 @@ def generate(out: Path, n_impressions: int, *, seed: int = 0,
         Random seed; the same seed gives the same database.
     chunk_users : int, default=200000
         Users generated and written at a time.
+    quirks : bool, default=False
+        Add a few rows a real export has (about 1 in 5,000 searches each): impressions
+        whose search row is missing (the log cut at a date), and search dates in another
+        layout (``18.05.2015 19:54``).
 
     Returns
     -------
@@ -271,6 +290,9 @@ def generate(out: Path, n_impressions: int, *, seed: int = 0,
                 cur.adbc_ingest(name, table, mode="append")
             first_search += block["SearchInfo"].num_rows
             con.commit()
+        if quirks:
+            _add_quirks(cur, rng, first_search - 1)
+            con.commit()
         cur.close()
     return out
 
@@ -282,9 +304,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chunk-users", type=int, default=200_000)
+    parser.add_argument("--quirks", action="store_true",
+                        help="add orphan impressions and odd date layouts (1 in 5,000)")
     args = parser.parse_args()
     t = time.perf_counter()
-    generate(args.out, args.impressions, seed=args.seed, chunk_users=args.chunk_users)
+    generate(args.out, args.impressions, seed=args.seed, chunk_users=args.chunk_users,
+             quirks=args.quirks)
     size = args.out.stat().st_size
     print(f"wrote {args.out} ({size / 2**30:.2f} GiB) in {time.perf_counter() - t:.1f} s")
 

@@ -5,6 +5,7 @@ and error messages: order lines (registered here), and every kind a module regis
 :func:`register_kind`. See ``docs/source-kinds.md`` for adding one.
 """
 
+from segwise.io._convert import Conversion, convert_to_parquet
 from segwise.io._events import EVENT_COLUMNS, EVENTS, as_flag
 from segwise.io._kinds import Role, SourceKind, get_kind, kinds, register_kind
 from segwise.io._orders import ORDERS, STANDARD_COLUMNS, Transactions, load_transactions
@@ -34,6 +35,7 @@ __all__ = [
     "SOURCE_PREFIX",
     "STANDARD_COLUMNS",
     "ColumnRoles",
+    "Conversion",
     "Join",
     "ReadOptions",
     "Role",
@@ -44,6 +46,7 @@ __all__ = [
     "as_float",
     "as_id",
     "as_text",
+    "convert_to_parquet",
     "detect_format",
     "get_kind",
     "group_copies",

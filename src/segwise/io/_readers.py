@@ -27,7 +27,14 @@ from segwise.exceptions import ConfigError, InputError
 from segwise.io._kinds import SourceKind, get_kind
 from segwise.io._parse import SOURCE_PREFIX, is_spark, resolve_timestamp_format
 from segwise.io._roles import ColumnRoles, resolve_roles
-from segwise.io._tables import DATABASE_FORMATS, JOIN_PREFIX, Database, Join, join_reason
+from segwise.io._tables import (
+    DATABASE_FORMATS,
+    JOIN_PREFIX,
+    JOIN_REASON,
+    Database,
+    Join,
+    join_reason,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -276,12 +283,12 @@ def load_source(
         else:
             backend = duckdb_connection(memory_limit)
             raw, rejects = _read_raw(backend, path, fmt, read)
-        names = [c for c in raw.columns if c != "_row"]
+        names = [c for c in raw.columns if c not in ("_row", JOIN_REASON)]
         roles = resolve_roles(names, columns, source=path, kind=spec)
     role_columns = list(dict.fromkeys(roles.values()))
     others = [c for c in names if c not in role_columns] if spec.passthrough else []
     _check_no_clash(others, spec, path)
-    markers = [c for c in raw.columns if c.startswith(JOIN_PREFIX)]
+    markers = [c for c in raw.columns if c.startswith(JOIN_PREFIX) or c == JOIN_REASON]
     src = raw.select(
         *(["_row"] if "_row" in raw.columns else []),
         *others,
@@ -291,7 +298,8 @@ def load_source(
     read = resolve_timestamp_format(src, roles, read, path)
     parser = _Parser(spec, roles, read, path)
     parsed = parser(src)
-    unmatched = join_reason(src, read.join)
+    # Rows converted from a database (`segwise convert`) carry why their join failed.
+    unmatched = src[JOIN_REASON] if JOIN_REASON in src.columns else join_reason(src, read.join)
     if unmatched is not None:
         parsed = parsed.mutate(_reason=unmatched.fill_null(parsed._reason))
     bad = parsed.filter(parsed._reason.notnull())

@@ -22,6 +22,7 @@ refused with one line.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from segwise._engine import SQLITE_JDBC_ENV, sqlite_jdbc_jar
 from segwise.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     import ibis.expr.types as ir
     import pyarrow as pa
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DATABASE_FORMATS",
     "JOIN_PREFIX",
+    "JOIN_REASON",
     "Database",
     "Join",
     "join_reason",
@@ -48,6 +50,8 @@ __all__ = [
 DATABASE_FORMATS = frozenset({"sqlite", "duckdb"})
 #: Prefix of the columns that count the rows a joined table matched (one per join).
 JOIN_PREFIX = "_joined_"
+#: Column of converted rows (``segwise convert``) saying why a row's join failed.
+JOIN_REASON = "_join_reason"
 #: Rows per Arrow batch streamed from SQLite.
 _BATCH_ROWS = 65_536
 
@@ -196,9 +200,23 @@ class Database:
         tuple of (ibis.Table, int)
             ``raw`` and the number of rows of the main table.
         """
+        with self.duckdb_view(duck, columns) as view:
+            self.run(duck, f"CREATE TEMP TABLE raw AS SELECT * FROM {view}")  # noqa: S608
+        n = int(duck.con.execute("SELECT count(*) FROM raw").fetchall()[0][0])
+        return duck.table("raw"), n
+
+    @contextlib.contextmanager
+    def duckdb_view(self, duck: Any, columns: Sequence[str]) -> Iterator[str]:
+        """Create a temporary DuckDB view of the rows, readable once, for a ``with`` block.
+
+        Yields
+        ------
+        str
+            The view's name.
+        """
         con = duck.con
         if self.fmt == "duckdb":
-            con.execute("ATTACH ? AS segwise_src (READ_ONLY)", [str(self.path)])
+            con.execute("ATTACH IF NOT EXISTS ? AS segwise_src (READ_ONLY)", [str(self.path)])
             relations = {t: f"segwise_src.{_quote(t)}" for t in self._tables_used()}
             row = "rowid + 1"
         else:
@@ -209,16 +227,22 @@ class Database:
                     name, self._read_columns(name, columns), with_rowid=name == self.table))
                 relations[name] = view
             row = "_rowid"
+        self.run(duck, "CREATE OR REPLACE TEMP VIEW segwise_rows AS "
+                       + self._join_sql(relations, columns, row))
         try:
-            con.execute(f"CREATE TEMP TABLE raw AS {self._join_sql(relations, columns, row)}")
-        except Exception as exc:
-            raise self._error(exc) from exc
+            yield "segwise_rows"
         finally:
+            con.execute("DROP VIEW IF EXISTS segwise_rows")
             for name in relations.values():
                 if name.startswith("segwise_sqlite_"):
                     con.unregister(name)
-        n = int(con.execute("SELECT count(*) FROM raw").fetchall()[0][0])
-        return duck.table("raw"), n
+
+    def run(self, duck: Any, sql: str) -> None:
+        """Run a statement that reads the database, its errors made one line."""
+        try:
+            duck.con.execute(sql)
+        except Exception as exc:
+            raise self._error(exc) from exc
 
     def to_spark(self, session: Any, columns: Sequence[str]) -> Any:
         """Read the rows into a Spark DataFrame through JDBC: ``_row``, columns, join counts.
