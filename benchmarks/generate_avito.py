@@ -30,7 +30,8 @@ same ``--seed`` gives the same database.
 
 Usage::
 
-    python benchmarks/generate_avito.py --impressions 2_000_000 --out benchmarks/data/avito_2m.sqlite
+    python benchmarks/generate_avito.py --impressions 2_000_000 \\
+        --out benchmarks/data/avito_2m.sqlite
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def _searches_per_user(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def plan_users(n_impressions: int, seed: int) -> int:
     """Number of users whose searches give about ``n_impressions`` impressions."""
-    return max(10, int(round(n_impressions / (SEARCHES_PER_USER * ADS_PER_SEARCH))))
+    return max(10, round(n_impressions / (SEARCHES_PER_USER * ADS_PER_SEARCH)))
 
 
 def _user_block(rng: np.random.Generator, first_user: int, n_users: int, first_search: int,
