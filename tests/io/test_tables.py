@@ -123,7 +123,7 @@ def test_a_locked_database_is_one_clear_line(tmp_path: Path) -> None:
     writer.execute("BEGIN EXCLUSIVE")
     writer.execute("INSERT INTO SearchInfo VALUES (5, 13, '2015-05-04 09:00:00.0', 5)")
     try:
-        with pytest.raises(InputError, match="locked.*another program is writing"):
+        with pytest.raises(InputError, match=r"locked.*another program is writing"):
             load_source(path, "events", read=RELATION)
     finally:
         threading.Thread(target=writer.rollback).run()
@@ -152,7 +152,7 @@ def test_duckdb_databases_join_in_place(tmp_path: Path) -> None:
         for table in ("SearchInfo", "SearchStream"):
             frame = pd.read_sql_query(f"SELECT * FROM {table}", src)  # noqa: S608
             con.register("f", frame)
-            con.execute(f"CREATE TABLE {table} AS SELECT * FROM f")
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM f")  # noqa: S608
             con.unregister("f")
     a = load_source(path, "events", read=RELATION).table.order_by(["ts", "object_id"])
     b = load_source(sqlite, "events", read=RELATION).table.order_by(["ts", "object_id"])
