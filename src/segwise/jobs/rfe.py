@@ -221,21 +221,9 @@ def run_rfe(
 ) -> RFEResult:
     """Load events, clean them, compute RFE features per user, score and name segments.
 
-    Parameters
-    ----------
-    source : str or Path
-        The event log: a file, a Parquet directory, or a database (``[read] table`` and
-        ``join`` in the config).
-    config : SegwiseConfig, optional
-        Column roles, reader, ``[events]``, ``[sessions]`` and ``[rfe]`` settings.
-    as_of : date, optional
-        Reference date of recency; overrides ``[rfe] as_of``.
-    engine : {"duckdb", "spark"}, default="duckdb"
-        Engine for the table work.
-    spark_master : str, optional
-        Spark master URL (``local[*]`` when omitted).
-    progress : callable, optional
-        Called with the name of each step as it starts.
+    :func:`segwise.jobs.run_job` for the RFE job; see it for the parameters. The source is
+    an event log: a file, a Parquet directory, or a database (``[read] table`` and
+    ``join``); the config's ``[events]``, ``[sessions]`` and ``[rfe]`` sections apply.
 
     Returns
     -------
