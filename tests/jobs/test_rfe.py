@@ -234,3 +234,27 @@ def test_duckdb_and_spark_give_identical_users(spark_available: None, sample: An
     cfg = dataclasses.replace(sample_config, read=dataclasses.replace(
         sample_config.read, table=None, join=()))
     pd.testing.assert_frame_equal(_rfe(done.path, cfg, engine="spark").users, sample.users)
+
+
+def test_learned_segments_and_the_report_take_the_users(sample: Any) -> None:
+    from segwise.report import ReportExtras, build_report, render_html
+    from segwise.segment import segment_customers
+
+    seg = segment_customers(sample.entities, n_clusters=4, compare=None, embed=(),
+                            random_state=0)
+    assert seg.features == ["recency_days", "clicks", "active_days", "sessions",
+                            "events_per_session", "categories", "ctr_smoothed"]
+    assert len(seg.assignments) == sample.entities.n_entities
+    assert seg.assignments["segment_name"].notna().all()
+    report = build_report(sample, ReportExtras.from_segmentation(seg), source="sample")
+    keys = [s.key for s in report.sections]
+    assert keys == ["overview", "cleaning", "activity", "rfe", "segments", "story",
+                    "clusters", "profiles", "embedding"]
+    funnel = next(c for c in report.charts if c.key == "funnel")
+    assert "clicks" in funnel.reading and "impression events" in str(funnel.figure.data[0].y)
+    story = report.table("reach")
+    assert story.frame["users"].sum() == sample.entities.n_entities
+    for answer in ("Loyal:", "Convertible:", "Not worth the spend:"):
+        assert answer in story.reading
+    html = render_html(report)
+    assert "Sessions per day" in html and "How to reach each segment" in html
