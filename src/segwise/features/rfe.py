@@ -323,7 +323,7 @@ def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = N
     """
     sessions = sessions or SessionSettings()
     settings = settings or RFESettings()
-    agg = rfe_aggregates(cleaned.kept, gap_minutes=sessions.gap_minutes,
+    agg = rfe_aggregates(_materialized(cleaned), gap_minutes=sessions.gap_minutes,
                          given_sessions=cleaned.has("session_id"),
                          searches=cleaned.has("search_id"))
     a = fetch_numpy(agg)
@@ -377,6 +377,27 @@ def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = N
         PANDAS_ATTRS: json.dumps({"as_of": as_of.isoformat()}).encode()})
     table = _as_int(table, ("click_recency_days", "active_hour_of_week"))
     return EntityTable(table, RFE_FEATURES, as_of=as_of, source=source)
+
+
+def _materialized(cleaned: CleanedEvents) -> ir.Table:
+    """Return the kept events, stored once where later reads would redo work.
+
+    The aggregates read the events four times (sessions, hours, categories, devices):
+    copies are merged once, not in every read, and on Spark the rows are parsed once.
+    """
+    kept = cleaned.kept
+    backend = kept._find_backend()
+    spark = getattr(backend, "name", "") == "pyspark"
+    if not (cleaned.deduplicated or spark):
+        return kept
+    name = f"segwise_events_{id(kept):x}"
+    if spark:
+        from pyspark import StorageLevel
+
+        frame = backend._session.sql(backend.compile(kept))
+        frame.persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(name)
+        return backend.table(name)
+    return backend.create_table(name, kept, temp=True)
 
 
 def _as_int(table: Any, names: tuple[str, ...]) -> Any:
