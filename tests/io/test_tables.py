@@ -157,3 +157,15 @@ def test_duckdb_databases_join_in_place(tmp_path: Path) -> None:
     a = load_source(path, "events", read=RELATION).table.order_by(["ts", "object_id"])
     b = load_source(sqlite, "events", read=RELATION).table.order_by(["ts", "object_id"])
     pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas())
+
+
+def test_a_column_of_mixed_types_is_read_as_text_and_quarantined(tmp_path: Path) -> None:
+    path = _log(tmp_path / "log.sqlite")
+    with sqlite3.connect(path) as con:  # SQLite keeps the text in an INTEGER column
+        con.execute("UPDATE SearchStream SET IsClick = 'oops' WHERE rowid = 5")
+    source = load_source(path, "events", read=LENIENT)
+    assert source.n_input == 6
+    assert source.quarantine["reason"].tolist() == ["IsClick: not a yes/no flag"]
+    assert source.quarantine["IsClick"].tolist() == ["oops"]
+    clicks = source.table.is_click.sum().to_pyarrow().as_py()
+    assert clicks == 2

@@ -107,14 +107,16 @@ def convert_to_parquet(
     if out.exists():
         shutil.rmtree(out)
     duck = duckdb_connection(memory_limit)
-    with database.duckdb_view(duck, wanted) as view:
+
+    def copy(view: str) -> str:
         rows = duck.table(view)
         reason = join_reason(rows, read.join)
         markers = [c for c in rows.columns if c.startswith(JOIN_PREFIX)]
         rows = rows.mutate(**{JOIN_REASON: reason}) if reason is not None else rows
-        sql = duck.compile(rows.drop(*markers))
-        database.run(duck, f"COPY ({sql}) TO '{_literal(out)}' (FORMAT parquet, "
-                           f"FILE_SIZE_BYTES '{PART_BYTES}', ROW_GROUP_SIZE 1000000)")
+        return (f"COPY ({duck.compile(rows.drop(*markers))}) TO '{_literal(out)}' "
+                f"(FORMAT parquet, FILE_SIZE_BYTES '{PART_BYTES}', ROW_GROUP_SIZE 1000000)")
+
+    database.read_rows(duck, wanted, copy)
     parts = sorted(out.glob("*.parquet")) if out.is_dir() else [out]
     if out.is_file():  # a single part: DuckDB wrote a file where a directory was asked
         tmp = out.with_name(out.name + ".part")

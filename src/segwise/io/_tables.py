@@ -32,7 +32,7 @@ from segwise._engine import SQLITE_JDBC_ENV, sqlite_jdbc_jar
 from segwise.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     import ibis.expr.types as ir
     import pyarrow as pa
@@ -200,21 +200,49 @@ class Database:
         tuple of (ibis.Table, int)
             ``raw`` and the number of rows of the main table.
         """
-        with self.duckdb_view(duck, columns) as view:
-            self.run(duck, f"CREATE TEMP TABLE raw AS SELECT * FROM {view}")  # noqa: S608
+        self.read_rows(duck, columns,
+                       lambda view: f"CREATE TEMP TABLE raw AS SELECT * FROM {view}")  # noqa: S608
         n = int(duck.con.execute("SELECT count(*) FROM raw").fetchall()[0][0])
         return duck.table("raw"), n
 
-    @contextlib.contextmanager
-    def duckdb_view(self, duck: Any, columns: Sequence[str]) -> Iterator[str]:
-        """Create a temporary DuckDB view of the rows, readable once, for a ``with`` block.
+    def read_rows(self, duck: Any, columns: Sequence[str],
+                  statement: Callable[[str], str]) -> None:
+        """Run one statement over the rows (a temporary view, readable once).
 
-        Yields
+        SQLite values are read in their own types, which is fastest; a column holding
+        values of several types stops the driver, and then the rows are read again with
+        every value as text (parsed and quarantined like a CSV field).
+
+        Parameters
+        ----------
+        duck : ibis DuckDB backend
+            The connection.
+        columns : sequence of str
+            Source columns to read.
+        statement : callable
+            ``statement(view)`` returns the SQL to run over the view.
+
+        Raises
         ------
-        str
-            The view's name.
+        InputError
+            If the database cannot be read (locked, damaged).
         """
+        for text in (False, True) if self.fmt == "sqlite" else (False,):
+            try:
+                with self._duckdb_view(duck, columns, text=text) as view:
+                    duck.con.execute(statement(view))
+                return
+            except Exception as exc:
+                if not text and "type mismatch" in str(exc).lower():
+                    duck.con.execute("DROP TABLE IF EXISTS raw")
+                    continue
+                raise self._error(exc) from exc
+
+    @contextlib.contextmanager
+    def _duckdb_view(self, duck: Any, columns: Sequence[str], *, text: bool) -> Iterator[str]:
+        """Create the temporary view ``segwise_rows`` of the rows for a ``with`` block."""
         con = duck.con
+        opened: list[Any] = []
         if self.fmt == "duckdb":
             con.execute("ATTACH IF NOT EXISTS ? AS segwise_src (READ_ONLY)", [str(self.path)])
             relations = {t: f"segwise_src.{_quote(t)}" for t in self._tables_used()}
@@ -224,25 +252,22 @@ class Database:
             for i, name in enumerate(self._tables_used()):
                 view = f"segwise_sqlite_{i}"
                 con.register(view, self._sqlite_stream(
-                    name, self._read_columns(name, columns), with_rowid=name == self.table))
+                    name, self._read_columns(name, columns), with_rowid=name == self.table,
+                    text=text, opened=opened))
                 relations[name] = view
             row = "_rowid"
-        self.run(duck, "CREATE OR REPLACE TEMP VIEW segwise_rows AS "
-                       + self._join_sql(relations, columns, row))
         try:
+            con.execute("CREATE OR REPLACE TEMP VIEW segwise_rows AS "
+                        + self._join_sql(relations, columns, row))
             yield "segwise_rows"
         finally:
             con.execute("DROP VIEW IF EXISTS segwise_rows")
             for name in relations.values():
                 if name.startswith("segwise_sqlite_"):
                     con.unregister(name)
-
-    def run(self, duck: Any, sql: str) -> None:
-        """Run a statement that reads the database, its errors made one line."""
-        try:
-            duck.con.execute(sql)
-        except Exception as exc:
-            raise self._error(exc) from exc
+            for handle in reversed(opened):  # cursors, then connections
+                with contextlib.suppress(Exception):
+                    handle.close()
 
     def to_spark(self, session: Any, columns: Sequence[str]) -> Any:
         """Read the rows into a Spark DataFrame through JDBC: ``_row``, columns, join counts.
@@ -348,35 +373,29 @@ class Database:
         index = next(i for i, j in enumerate(self.joins[:before]) if j.table == table)
         return f"j{index}.{_quote(key)}"
 
-    def _sqlite_stream(self, table: str, columns: Sequence[str], *,
-                       with_rowid: bool) -> pa.RecordBatchReader:
-        """Stream a SQLite table's columns, as text, through the ADBC driver."""
-        import adbc_driver_sqlite.dbapi as adbc
-        import pyarrow as pa
+    def _sqlite_stream(self, table: str, columns: Sequence[str], *, with_rowid: bool,
+                       text: bool, opened: list[Any]) -> pa.RecordBatchReader:
+        """Stream a SQLite table's columns through the ADBC driver (as text if ``text``).
 
-        cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" for c in columns]
+        The connection and cursor are appended to ``opened``, to be closed by the caller
+        once the stream is read.
+        """
+        import adbc_driver_sqlite.dbapi as adbc
+
+        cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" if text else _quote(c)
+                for c in columns]
         if with_rowid:
             cols.insert(0, "rowid AS _rowid")
         sql = f"SELECT {', '.join(cols)} FROM {_quote(table)}"  # noqa: S608 - quoted names
         try:
             con = adbc.connect(f"file:{self.path}?mode=ro")
             cur = con.cursor()
+            opened += [con, cur]
             cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
             cur.execute(sql)
-            source = cur.fetch_record_batch()
+            return cur.fetch_record_batch()
         except Exception as exc:
             raise self._error(exc) from exc
-
-        def batches() -> Any:
-            try:
-                yield from source
-            except Exception as exc:
-                raise self._error(exc) from exc
-            finally:
-                cur.close()
-                con.close()
-
-        return pa.RecordBatchReader.from_batches(source.schema, batches())
 
     def _jdbc(self, session: Any, table: str, columns: Sequence[str], *,
               with_rowid: bool) -> Any:
