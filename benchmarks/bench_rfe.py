@@ -32,6 +32,7 @@ import datetime as dt
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -181,6 +182,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="an existing Avito-shaped database")
     parser.add_argument("--tools", default=",".join(WORKERS))
     parser.add_argument("--memory-limit", help="DuckDB memory_limit for every tool, e.g. 4GB")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; medians reported")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -200,15 +202,25 @@ def main() -> None:
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
           f"{path.stat().st_size / 2**30:.2f} GiB SQLite, memory limit "
           f"{args.memory_limit or 'none'}")
-    results = {}
-    for tool in args.tools.split(","):
-        r = measure([sys.executable, str(Path(__file__).resolve()), "--worker", tool,
-                     str(path)])
-        results[tool] = r
-        extra = ", ".join(f"{k} {int(r[k]):,}" for k in ("users", "events", "clicks",
-                                                          "sessions", "rows", "files") if k in r)
-        print(f"{tool:16s} process {r['process']:8.1f} s  work {r.get('work', 0):8.1f} s  "
-              f"peak {r['peak_mb']:8,.0f} MB  {extra}", flush=True)
+    runs: dict[str, list[dict[str, float]]] = {}
+    tools = args.tools.split(",")
+    for round_ in range(args.repeat):  # tools take turns, so load changes hit them alike
+        for tool in tools:
+            r = measure([sys.executable, str(Path(__file__).resolve()), "--worker", tool,
+                         str(path)])
+            runs.setdefault(tool, []).append(r)
+            extra = ", ".join(f"{k} {int(r[k]):,}" for k in (
+                "users", "events", "clicks", "sessions", "rows", "files") if k in r)
+            print(f"[{round_ + 1}] {tool:16s} process {r['process']:8.1f} s  work "
+                  f"{r.get('work', 0):8.1f} s  peak {r['peak_mb']:8,.0f} MB  {extra}",
+                  flush=True)
+    results = {tool: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+               for tool, rs in runs.items()}
+    if args.repeat > 1:
+        print(f"medians of {args.repeat} rounds:")
+        for tool, r in results.items():
+            print(f"  {tool:16s} process {r['process']:8.1f} s  work {r.get('work', 0):8.1f} s"
+                  f"  peak {r['peak_mb']:8,.0f} MB")
     base = results.get("duckdb-sql")
     for tool, r in results.items():
         if base and tool != "duckdb-sql" and "users" in r:
