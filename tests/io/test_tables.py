@@ -169,3 +169,18 @@ def test_a_column_of_mixed_types_is_read_as_text_and_quarantined(tmp_path: Path)
     assert source.quarantine["IsClick"].tolist() == ["oops"]
     clicks = source.table.is_click.sum().to_pyarrow().as_py()
     assert clicks == 2
+
+
+def test_a_join_may_use_a_key_that_plays_no_role(tmp_path: Path) -> None:
+    path = _log(tmp_path / "log.sqlite")
+    with sqlite3.connect(path) as con:
+        con.execute("ALTER TABLE SearchInfo ADD COLUMN DeviceKey INTEGER")
+        con.execute("UPDATE SearchInfo SET DeviceKey = SearchID % 2")
+        con.execute("CREATE TABLE Devices (DeviceKey INTEGER, DeviceName TEXT)")
+        con.execute("INSERT INTO Devices VALUES (0, 'phone'), (1, 'desktop')")
+    read = ReadOptions(table="SearchStream", join=(
+        Join("SearchInfo", ("SearchID",)), Join("Devices", ("DeviceKey",))))
+    source = load_source(path, "events", columns={"device": "DeviceName"}, read=read)
+    rows = source.table.order_by(["ts", "object_id"]).to_pandas()
+    assert rows["device"].tolist() == ["desktop", "desktop", "phone", "desktop", "desktop",
+                                       "phone"]

@@ -227,6 +227,7 @@ class Database:
         InputError
             If the database cannot be read (locked, damaged).
         """
+        columns = self._with_keys(columns)
         for text in (False, True) if self.fmt == "sqlite" else (False,):
             try:
                 with self._duckdb_view(duck, columns, text=text) as view:
@@ -285,6 +286,7 @@ class Database:
                 "is not installed. Fix: apt-get install libxerial-sqlite-jdbc-java (or set "
                 f"{SQLITE_JDBC_ENV}), or run `segwise convert` to Parquet first"
             )
+        columns = self._with_keys(columns)
         frames = {}
         for name in self._tables_used():
             cols = self._read_columns(name, columns)
@@ -329,6 +331,10 @@ class Database:
         for table, column in rows:
             tables.setdefault(table, []).append(column)
         return tables
+
+    def _with_keys(self, columns: Sequence[str]) -> list[str]:
+        """Return ``columns`` and every join's key columns (a later join may need them)."""
+        return list(dict.fromkeys([*columns, *(k for j in self.joins for k in j.on)]))
 
     def _tables_used(self) -> list[str]:
         """Return the main table and every joined table (each read to count its matches)."""
