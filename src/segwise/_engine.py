@@ -36,6 +36,7 @@ __all__ = [
     "fetch_scalar",
     "is_missing",
     "numpy_to_arrow",
+    "sqlite_jdbc_jar",
 ]
 
 #: Environment variable with DuckDB's memory limit, e.g. ``4GB``.
@@ -63,6 +64,24 @@ def duckdb_connection(memory_limit: str | None = None) -> DuckDBBackend:
     return ibis.duckdb.connect(memory_limit=limit) if limit else ibis.duckdb.connect()
 
 
+#: Environment variable naming the SQLite JDBC driver's jar for Spark.
+SQLITE_JDBC_ENV = "SEGWISE_SQLITE_JDBC_JAR"
+#: Where Debian's ``libxerial-sqlite-jdbc-java`` puts the driver (the project's setup
+#: installs it).
+_DEBIAN_SQLITE_JAR = "/usr/share/java/sqlite-jdbc.jar"
+
+
+def sqlite_jdbc_jar() -> str | None:
+    """Path of the SQLite JDBC driver's jar for Spark, if one is installed.
+
+    ``SEGWISE_SQLITE_JDBC_JAR`` when set, else Debian's ``libxerial-sqlite-jdbc-java``.
+    """
+    named = os.environ.get(SQLITE_JDBC_ENV)
+    if named:
+        return named
+    return _DEBIAN_SQLITE_JAR if os.path.exists(_DEBIAN_SQLITE_JAR) else None
+
+
 @functools.cache
 def _spark_session(master: str):  # type: ignore[no-untyped-def]  # pyspark is optional
     try:
@@ -71,8 +90,12 @@ def _spark_session(master: str):  # type: ignore[no-untyped-def]  # pyspark is o
         raise ConfigError(
             "engine 'spark' needs pyspark: install it with `pip install segwise[spark]`"
         ) from exc
+    builder = SparkSession.builder
+    jar = sqlite_jdbc_jar()
+    if jar is not None:  # SQLite sources are read through JDBC
+        builder = builder.config("spark.jars", jar)
     return (
-        SparkSession.builder.master(master)
+        builder.master(master)
         .appName("segwise")
         .config("spark.ui.enabled", "false")
         # Naive timestamps must round-trip unchanged, whatever the machine's zone.

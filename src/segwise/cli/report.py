@@ -90,6 +90,9 @@ def report(
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    job: Annotated[str, typer.Option(
+        "--job", help="The job whose result is reported: rfm (order lines) or rfe "
+                      "(events).")] = "rfm",
 ) -> None:
     """Write a self-contained report of the data, the cleaning and the segments."""
     from segwise.report import check_currency
@@ -99,7 +102,7 @@ def report(
     check_output(output, None, inputs=[input, config])
     check_currency(currency)
     result = run_with_progress(
-        input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
+        input, job=job, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
         memory_limit=memory_limit,
     )
     write_report_with_progress(

@@ -243,6 +243,11 @@ def source_fingerprint(path: str | Path) -> str:
         ``"sha256:"`` and 64 hex digits.
     """
     path = Path(path)
+    if path.is_dir():  # a dataset of files (Parquet parts): each part's name and fingerprint
+        digest = hashlib.sha256()
+        for part in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(f"{part.relative_to(path)}:{source_fingerprint(part)}".encode())
+        return "sha256:" + digest.hexdigest()
     size = path.stat().st_size
     digest = hashlib.sha256(str(size).encode())
     with path.open("rb") as fh:

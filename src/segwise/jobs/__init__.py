@@ -6,16 +6,21 @@ a :class:`Job` (a source kind and its clean, features and score steps) run by
 """
 
 from segwise.jobs._base import Job, JobResult, get_job, jobs, register_job, run_job
+from segwise.jobs.rfe import RFE_JOB, RFE_SEGMENTS, RFEResult, run_rfe
 from segwise.jobs.rfm import RFM_JOB, RFMResult, run_rfm
 
 __all__ = [
+    "RFE_JOB",
+    "RFE_SEGMENTS",
     "RFM_JOB",
     "Job",
     "JobResult",
+    "RFEResult",
     "RFMResult",
     "get_job",
     "jobs",
     "register_job",
     "run_job",
+    "run_rfe",
     "run_rfm",
 ]
