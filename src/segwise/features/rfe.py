@@ -182,7 +182,7 @@ def session_table(events: ir.Table, *, gap_minutes: float = 30.0,
     Parameters
     ----------
     events : ibis.Table
-        Events with ``user_id``, ``ts`` and ``session_id``.
+        Events with ``user_id``, ``ts``, ``session_id`` and ``search_id``.
     gap_minutes : float, default=30
         Inactivity that starts a new session, when sessions are not given.
     given : bool, default=False
@@ -191,15 +191,21 @@ def session_table(events: ir.Table, *, gap_minutes: float = 30.0,
     Returns
     -------
     ibis.Table
-        Sessions; ``session`` numbers them per user (1, 2, ... in time order) when cut by
-        the gap, else holds the given id.
+        Sessions; ``session`` numbers them per user (1, 2, ... in the order of the events).
     """
     flagged = _flag_sessions(events, gap_minutes, given)
-    w = ibis.window(group_by=flagged.user_id, order_by=[flagged.ts, flagged._key],
-                    preceding=None, following=0)
+    # A range frame counts tied events together, so a session's first event never
+    # lands in the session before it, whatever order an engine gives ties.
+    w = ibis.range_window(group_by=flagged.user_id, order_by=_event_order(flagged, given),
+                          preceding=None, following=0)
     numbered = flagged.mutate(session=flagged._new_session.cast("int64").sum().over(w))
     return numbered.group_by(["user_id", "session"]).aggregate(
         events=numbered.count(), start=numbered.ts.min(), end=numbered.ts.max())
+
+
+def _event_order(t: ir.Table, given: bool) -> list[ir.Value]:
+    """Each user's events in order: by session id when given, time and search."""
+    return [t._key, t._epoch, t._search] if given else [t._epoch, t._search]
 
 
 def _flag_sessions(events: ir.Table, gap_minutes: float, given: bool) -> ir.Table:
@@ -211,21 +217,23 @@ def _flag_sessions(events: ir.Table, gap_minutes: float, given: bool) -> ir.Tabl
     than the gap. Tied events are never cut apart, so the flags do not depend on how an
     engine orders ties.
     """
-    t = events
-    key = t.session_id.fill_null("") if given else ibis.literal("")
-    t = t.mutate(_key=key, _search=t.search_id.fill_null(""), _epoch=t.ts.epoch_seconds())
-    w = ibis.window(group_by=t.user_id, order_by=[t._key, t.ts, t._search])
-    prev = t._epoch.lag().over(w)
-    gap = t._epoch - prev
-    pause = (t._key == "") & (gap > round(gap_minutes * 60))
-    cut = prev.isnull() | pause
+    t = events.mutate(_search=events.search_id.fill_null(""),
+                      _epoch=events.ts.epoch_seconds())
     if given:
-        cut = cut | (t._key != t._key.lag().over(w))
-    new_search = t._search != t._search.lag().over(w).fill_null("\x00")
+        t = t.mutate(_key=t.session_id.fill_null(""))
+    w = ibis.window(group_by=t.user_id, order_by=_event_order(t, given))
+    gap = t._epoch - t._epoch.lag().over(w)
+    pause = gap > round(gap_minutes * 60)
+    if given:
+        key = t._key.lag().over(w)
+        cut = gap.isnull() | ((t._key == "") & pause) | (t._key != key)
+    else:
+        cut = gap.isnull() | pause
+    cut = cut.fill_null(True)
     return t.mutate(
-        _new_session=cut.fill_null(True),
-        _seconds=ibis.ifelse(cut.fill_null(True), 0, gap).cast("int64"),
-        _new_search=new_search,
+        _new_session=cut,
+        _seconds=ibis.ifelse(cut, 0, gap).cast("int64"),
+        _new_search=t._search != t._search.lag().over(w).fill_null("\x00"),
     )
 
 
@@ -247,9 +255,10 @@ def rfe_aggregates(events: ir.Table, *, gap_minutes: float = 30.0,
     Returns
     -------
     ibis.Table
-        One row per user: ``first_seen``, ``last_seen``, ``last_click``, ``events``,
-        ``clicks``, ``conversions``, ``sessions``, ``session_seconds``, ``searches``,
-        ``active_days``, ``categories``, ``active_hour_of_week``, ``device``, ``category``.
+        One row per user: ``user_id`` (text), ``first_seen``, ``last_seen``,
+        ``last_click``, ``events``, ``clicks``, ``conversions``, ``sessions``,
+        ``session_seconds``, ``searches``, ``active_days``, ``categories``,
+        ``active_hour_of_week``, ``device``, ``category``.
     """
     t = _flag_sessions(events, gap_minutes, given_sessions)
     search_count = (t._new_search.cast("int64").sum() if searches
@@ -265,25 +274,31 @@ def rfe_aggregates(events: ir.Table, *, gap_minutes: float = 30.0,
         session_seconds=t._seconds.sum(),
         searches=search_count,
     )
+    # One grouping of the events by user, hour, category and device: the day, hour,
+    # category and device counts below read its (far fewer) rows, not the events.
     e = events
-    hours = e.group_by(["user_id", e.ts.date().name("day"), e.ts.hour().name("hour")]) \
-        .aggregate(n=e.count())
-    days = hours.group_by(["user_id", "day"]).aggregate(n=hours.n.sum())
+    cells = e.group_by(["user_id", e.ts.date().name("day"), e.ts.hour().name("hour"),
+                        "category", "device"]).aggregate(n=e.count())
+    days = cells.group_by(["user_id", "day"]).aggregate()
     active = days.group_by("user_id").aggregate(active_days=days.count())
-    week = hours.mutate(how=hours.day.day_of_week.index().cast("int64") * 24
-                        + hours.hour.cast("int64"))
+    week = cells.mutate(how=cells.day.day_of_week.index().cast("int64") * 24
+                        + cells.hour.cast("int64"))
     week = week.group_by(["user_id", "how"]).aggregate(n=week.n.sum())
-    c = e.filter(e.category.notnull())
-    cats = c.group_by(["user_id", "category"]).aggregate(n=c.count())
+    cats = _counts(cells, "category")
     n_cats = cats.group_by("user_id").aggregate(categories=cats.count())
-    d = e.filter(e.device.notnull())
-    devices = d.group_by(["user_id", "device"]).aggregate(n=d.count())
     out = users.left_join(active, "user_id").drop("user_id_right")
     out = out.left_join(n_cats, "user_id").drop("user_id_right")
     for table, value, name in ((week, "how", "active_hour_of_week"),
-                               (devices, "device", "device"), (cats, "category", "category")):
+                               (_counts(cells, "device"), "device", "device"),
+                               (cats, "category", "category")):
         out = out.left_join(_most_frequent(table, value, name), "user_id").drop("user_id_right")
-    return out
+    return out.mutate(user_id=out.user_id.cast("string"))
+
+
+def _counts(cells: ir.Table, value: str) -> ir.Table:
+    """Events per user and ``value`` (as text, so ties go the same way on every engine)."""
+    c = cells.filter(cells[value].notnull())
+    return c.group_by(["user_id", c[value].cast("string").name(value)]).aggregate(n=c.n.sum())
 
 
 def _most_frequent(counts: ir.Table, value: str, name: str) -> ir.Table:

@@ -24,6 +24,7 @@ from segwise.io._parse import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     import ibis.expr.types as ir
@@ -33,7 +34,10 @@ if TYPE_CHECKING:
 
 __all__ = ["EVENTS", "EVENT_COLUMNS", "as_flag", "parse_events"]
 
-#: Columns of the typed event table.
+#: Columns of the typed event table. ``user_id``, ``object_id``, ``category`` and ``device``
+#: are only grouped on: where the source stores them as integers they stay ``int64``
+#: (smaller, faster to group and sort), else they are text; results per user give them
+#: as text either way.
 EVENT_COLUMNS: dict[str, str] = {
     "user_id": "string",
     "ts": "timestamp",
@@ -74,6 +78,17 @@ def as_flag(value: ir.Value) -> ir.BooleanValue:
     )
 
 
+def _key(value: ir.Value, as_text: Callable[[ir.Value], ir.StringValue]) -> ir.Value:
+    """Parse a key that is only grouped on: integers stay integers, the rest is text.
+
+    Integer keys take half the memory of text and group and sort faster (users are
+    sessionized in a window partitioned by them). Whatever depends on the order of keys
+    (the most frequent device or category, ties to the smallest) compares them as text,
+    so results do not depend on whether a source stored them as numbers.
+    """
+    return value.cast("int64") if value.type().is_integer() else as_text(value)
+
+
 def parse_events(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path) -> ir.Table:
     """Typed event columns plus ``_reason``: why the row cannot be used, else NULL."""
     spark = is_spark(raw._find_backend())
@@ -100,12 +115,15 @@ def parse_events(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Pat
     text = {
         column: as_id(r[role]) if role.endswith("_id") else as_text(r[role])
         for role, column in (("session_id", "session_id"), ("search_id", "search_id"),
-                             ("object_id", "object_id"), ("category", "category"),
-                             ("device", "device"), ("page", "page"))
+                             ("page", "page"))
         if role in r
     }
+    text |= {column: _key(r[role], as_id if role.endswith("_id") else as_text)
+             for role, column in (("object_id", "object_id"), ("category", "category"),
+                                  ("device", "device"))
+             if role in r}
     return raw.mutate(
-        user_id=as_id(r["user_id"]),
+        user_id=_key(r["user_id"], as_id),
         ts=ts,
         event=event,
         **{c: text.get(c, ibis.null("string")) for c in

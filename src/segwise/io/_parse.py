@@ -97,7 +97,10 @@ def as_float(value: ir.Value) -> ir.FloatingValue:
 
 def as_text(value: ir.Value) -> ir.StringValue:
     """Return a source value as trimmed text; NULL where it is blank."""
-    text = strip_text(value.cast("string"))
+    if not value.type().is_string():
+        # A number, flag or date written as text is never blank and has nothing to trim.
+        return value.cast("string")
+    text = strip_text(value)
     return ibis.ifelse(text == "", ibis.null(), text)
 
 
@@ -105,6 +108,8 @@ def as_id(value: ir.Value) -> ir.StringValue:
     """Return identifiers as text; ``17850.0`` (a float export of an int id) becomes ``17850``."""
     if value.type().is_floating():
         return value.cast("int64").cast("string")
+    if not value.type().is_string():
+        return value.cast("string")
     text = as_text(value)
     # Only text with a dot can match; testing for one first skips the regex on most rows.
     return ibis.ifelse(text.contains("."), text.re_replace(r"^(\d+)\.0+$", r"\1"), text)
