@@ -6,16 +6,30 @@ a :class:`Job` (a source kind and its clean, features and score steps) run by
 """
 
 from segwise.jobs._base import Job, JobResult, get_job, jobs, register_job, run_job
+from segwise.jobs._store import (
+    ProjectSettings,
+    ServeSettings,
+    assigner_card,
+    project_paths,
+    run_etl,
+    run_record,
+)
 from segwise.jobs.rfm import RFM_JOB, RFMResult, run_rfm
 
 __all__ = [
     "RFM_JOB",
     "Job",
     "JobResult",
+    "ProjectSettings",
     "RFMResult",
+    "ServeSettings",
+    "assigner_card",
     "get_job",
     "jobs",
+    "project_paths",
     "register_job",
+    "run_etl",
     "run_job",
+    "run_record",
     "run_rfm",
 ]
