@@ -95,6 +95,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _json_ready(value: Any) -> Any:
+    """Nested lists and dicts with every value made :func:`_plain`."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    return _plain(value)
+
+
 def _row(mapping: Any) -> dict[str, Any]:
     return {k: _plain(v) for k, v in dict(mapping).items()}
 
@@ -391,7 +400,7 @@ class Store:
         if row is None:
             raise NotFoundError(f"no run {run_id!r} in {self.display_url}")
         out = _row(row)
-        out["config"] = json.loads(out["config"])
+        out["config"] = _json_ready(json.loads(out["config"]))
         out["versions"] = json.loads(out["versions"])
         return out
 
@@ -714,7 +723,7 @@ class Store:
         with self._connect() as conn:
             rows = [_row(r) for r in conn.execute(query).mappings()]
         for row in rows:
-            row["card"] = json.loads(row["card"])
+            row["card"] = _json_ready(json.loads(row["card"]))
         return rows
 
     def model_artifact(self, kind: str) -> tuple[str, str, bytes]:

@@ -1,0 +1,118 @@
+"""Score new customers from order lines held in memory: what a web request brings.
+
+The lines go through the same cleaning rules and early features as a file does
+(:func:`segwise.clean.clean_transactions`, :meth:`TrainedAssigner.assign`), on an
+embedded DuckDB; many customers are scored in one call, so a server batches requests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from segwise._engine import duckdb_connection
+from segwise.clean import CleaningRules, clean_transactions
+from segwise.io import STANDARD_COLUMNS, ColumnRoles, Transactions
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from segwise.predict._train import TrainedAssigner
+
+__all__ = ["OrderScorer", "order_lines_table"]
+
+_ARROW = {"string": pa.string(), "timestamp": pa.timestamp("us"), "float64": pa.float64()}
+#: The order-line schema the scorer takes.
+LINE_SCHEMA = pa.schema([(c, _ARROW[t]) for c, t in STANDARD_COLUMNS.items()])
+
+
+def order_lines_table(customers: Mapping[str, Sequence[Mapping[str, Any]]]) -> pa.Table:
+    """Order lines of several customers as one table of the standard columns.
+
+    Parameters
+    ----------
+    customers : mapping of str to sequence of mappings
+        Customer id to lines, each with ``order_id``, ``timestamp`` (datetime),
+        ``quantity``, ``unit_price`` and optionally ``product_id``, ``description`` and
+        ``country``.
+
+    Returns
+    -------
+    pyarrow.Table
+        Columns of :data:`segwise.io.STANDARD_COLUMNS`; ``revenue`` is quantity times
+        unit price.
+    """
+    rows: dict[str, list[Any]] = {c: [] for c in STANDARD_COLUMNS}
+    for customer, lines in customers.items():
+        for line in lines:
+            ts = line["timestamp"]
+            rows["customer_id"].append(customer)
+            rows["order_id"].append(str(line["order_id"]))
+            rows["ts"].append(ts.replace(tzinfo=None) if isinstance(ts, dt.datetime) else ts)
+            rows["quantity"].append(float(line["quantity"]))
+            rows["unit_price"].append(float(line["unit_price"]))
+            rows["revenue"].append(float(line["quantity"]) * float(line["unit_price"]))
+            for col in ("product_id", "description", "country"):
+                rows[col].append(line.get(col))
+    return pa.Table.from_pydict(rows, schema=LINE_SCHEMA)
+
+
+class OrderScorer:
+    """Assign new customers to segments from order lines in memory.
+
+    Parameters
+    ----------
+    trained : TrainedAssigner
+        The saved model.
+    rules : CleaningRules, optional
+        The cleaning rules; the defaults. The outlier rule is always off: its threshold is
+        relative to a whole file, and a request holds a few lines.
+
+    Examples
+    --------
+    >>> scorer = OrderScorer(TrainedAssigner.load("assigner.skops"))   # doctest: +SKIP
+    >>> scorer.score(order_lines_table({"c1": [...]}))                   # doctest: +SKIP
+    """
+
+    def __init__(self, trained: TrainedAssigner, *, rules: CleaningRules | None = None) -> None:
+        self.trained = trained
+        self.rules = dataclasses.replace(rules or CleaningRules(), outliers=False)
+        self._backend = duckdb_connection()
+        self._roles = ColumnRoles({c: c for c in ("customer_id", "timestamp", "order_id",
+                                                  "quantity", "unit_price", "product_id",
+                                                  "description", "country")})
+
+    @property
+    def segments(self) -> list[str]:
+        """The segments the model assigns, in its order."""
+        return [str(c) for c in self.trained.estimator.classes_]
+
+    def score(self, lines: pa.Table, *, as_of: dt.datetime | None = None) -> pd.DataFrame:
+        """Assign every customer of ``lines``.
+
+        Parameters
+        ----------
+        lines : pyarrow.Table
+            Order lines with the columns of :func:`order_lines_table`.
+        as_of : datetime, optional
+            End of observation; the last line's time when omitted.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :meth:`TrainedAssigner.assign` with ``incomplete="score"``: one row per
+            customer with at least one purchase left after cleaning.
+        """
+        # A view over the Arrow table, replaced by the next call's.
+        self._backend.con.register("_request_lines", lines.cast(LINE_SCHEMA))
+        table = self._backend.table("_request_lines")
+        nothing = pa.table({"row": pa.array([], pa.int64()), "reason": pa.array([], pa.string())})
+        tx = Transactions(table=table, quarantine_table=nothing, n_input=lines.num_rows,
+                          source="request", roles=self._roles, backend=self._backend)
+        kept = clean_transactions(tx, self.rules).kept
+        return self.trained.assign(kept, as_of=as_of, incomplete="score")
+
