@@ -17,6 +17,7 @@ from segwise.exceptions import SegwiseError
 
 if TYPE_CHECKING:
     from segwise.jobs import JobResult
+    from segwise.store import RunRecord
 
 __all__ = [
     "AsOfOpt",
@@ -26,6 +27,7 @@ __all__ = [
     "MasterOpt",
     "MemoryOpt",
     "OrderLinesArg",
+    "StoreOpt",
     "app",
     "console",
     "err_console",
@@ -33,6 +35,7 @@ __all__ = [
     "print_audit",
     "print_result",
     "run_with_progress",
+    "save_run",
 ]
 
 app = typer.Typer(
@@ -89,6 +92,11 @@ AsOfOpt = Annotated[
 EngineOpt = Annotated[EngineChoice, typer.Option("--engine", help="Table engine.")]
 MasterOpt = Annotated[
     str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
+]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="Also write the results into a store, as one run: a .duckdb "
+                                 "file or a postgresql:// URL."),
 ]
 MemoryOpt = Annotated[
     str | None,
@@ -188,3 +196,14 @@ def print_audit(audit: Any) -> None:
 def _num(value: float | None, digits: int = 0) -> str:
     # Missing (an empty segment's median, quarantined revenue) prints empty.
     return "" if value is None or value != value else f"{value:,.{digits}f}"
+
+
+def save_run(store: str | None, record: RunRecord) -> None:
+    """Write a command's run into the store given with ``--store`` (nothing without one)."""
+    if store is None:
+        return
+    from segwise.store import Store
+
+    target = Store(store)
+    run_id = target.write_run(record)
+    console.print(f"stored run {run_id} in {target.display_url}")

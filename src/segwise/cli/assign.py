@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from segwise.cli._app import app, console, handle_errors
+from segwise.cli._app import StoreOpt, app, console, handle_errors, save_run
 
 if TYPE_CHECKING:
     from segwise.predict import AssignerReport
@@ -174,6 +174,7 @@ def train(
         help="Also score the models on rolling time folds of the training customers "
         "(how the default was chosen; slower).")] = False,
     config: ConfigOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Train on known customers, evaluate on customers acquired after a cut-off, save."""
     from segwise.config import load_config
@@ -217,6 +218,10 @@ def train(
     if output is not None:
         path = trained.save(output)
         console.print(f"wrote {path}")
+    if store is not None:
+        from segwise.jobs import model_record
+
+        save_run(store, model_record(trained, result, command="assigner train"))
 
 
 @app.command()
@@ -233,6 +238,7 @@ def assign(
         "--score-incomplete/--skip-incomplete",
         help="Also score customers whose window is not complete yet.")] = False,
     config: ConfigOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Assign new customers to a segment, with a probability per segment."""
     from segwise.clean import clean_transactions
@@ -265,3 +271,7 @@ def assign(
     for seg, n in counts.items():
         console.print(f"  {seg}: {n:,}")
     console.print(f"wrote {output}")
+    if store is not None:
+        from segwise.jobs import assignment_record
+
+        save_run(store, assignment_record(out, source=input, model=model))

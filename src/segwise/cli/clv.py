@@ -17,10 +17,12 @@ from segwise.cli._app import (
     MasterOpt,
     MemoryOpt,
     OrderLinesArg,
+    StoreOpt,
     app,
     console,
     handle_errors,
     run_with_progress,
+    save_run,
 )
 from segwise.exceptions import ConfigError
 
@@ -93,6 +95,7 @@ def clv(
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Forecast purchases, P(alive), spend and discounted lifetime value per customer.
 
@@ -145,3 +148,6 @@ def clv(
         written.append(write_table(result.tracking, Path(f"{stem}.tracking.csv")))
     for path in written:
         console.print(f"wrote {path}")
+    from segwise.jobs import run_record
+
+    save_run(store, run_record(rfm, command="clv", job="rfm", clv=result))

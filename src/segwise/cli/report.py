@@ -16,10 +16,12 @@ from segwise.cli._app import (
     MasterOpt,
     MemoryOpt,
     OrderLinesArg,
+    StoreOpt,
     app,
     console,
     handle_errors,
     run_with_progress,
+    save_run,
 )
 
 if TYPE_CHECKING:
@@ -36,13 +38,15 @@ _STEPS = {
 
 
 def write_report_with_progress(result: JobResult, path: Path, *, segments: bool = True,
-                               clv: bool = True, **kwargs: Any) -> Path:
+                               clv: bool = True, store: str | None = None,
+                               command: str = "report", **kwargs: Any) -> Path:
     """Write the report with a spinner naming the current step, and print where it went.
 
     ``segments`` and ``clv`` add the learned-segment and lifetime-value sections
     (:func:`segwise.report.learn_extras`); ``kwargs`` go to
     :func:`segwise.report.write_report` (``format``, ``currency``, ``source``, ...).
-    ``segwise demo`` and ``segwise report`` both use it.
+    ``segwise demo`` and ``segwise report`` both use it. With ``store``, the result, the
+    learned segments and the lifetime values are also written there as one run.
     """
     from segwise.report import learn_extras, write_report
 
@@ -55,6 +59,14 @@ def write_report_with_progress(result: JobResult, path: Path, *, segments: bool 
     for note in extras.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
+    if store is not None:
+        from segwise.jobs import named_labels, run_record
+
+        learned = [] if extras.clusters is None else [named_labels(
+            result.entities, "learned", extras.clusters["customer_id"],
+            extras.clusters["segment"])]
+        save_run(store, run_record(result, command=command, clv=extras.clv,
+                                   segmentations=learned))
     return written
 
 
@@ -89,6 +101,7 @@ def report(
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Write a self-contained report of the data, the cleaning and the segments."""
     result = run_with_progress(
@@ -105,4 +118,5 @@ def report(
         n_categories=max(categories, 1),
         segments=segments,
         clv=clv,
+        store=store,
     )

@@ -15,11 +15,13 @@ from segwise.cli._app import (
     MasterOpt,
     MemoryOpt,
     OrderLinesArg,
+    StoreOpt,
     app,
     console,
     handle_errors,
     print_result,
     run_with_progress,
+    save_run,
 )
 
 
@@ -34,8 +36,11 @@ def rfm(
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Compute recency, frequency, monetary value, scores and named segments per customer."""
+    from segwise.jobs import run_record
+
     result = run_with_progress(
         input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
         memory_limit=memory_limit,
@@ -43,6 +48,7 @@ def rfm(
     print_result(result)
     for path in result.write(output):
         console.print(f"wrote {path}")
+    save_run(store, run_record(result, command="rfm", job="rfm"))
 
 
 @app.command()
@@ -56,9 +62,13 @@ def demo(
         "--report/--no-report",
         help="Also write report.html with learned segments and lifetime value.")] = True,
 ) -> None:
-    """Run the whole job on the bundled UCI Online Retail log: segments, audit, report."""
+    """Run the whole job on the bundled UCI Online Retail log: segments, audit, report, store.
+
+    Ends by printing the command that opens the dashboard on the demo's database.
+    """
     from segwise.cli.report import write_report_with_progress
     from segwise.datasets import online_retail_path
+    from segwise.jobs import run_record
 
     source = online_retail_path()
     console.print(f"Bundled data: UCI Online Retail (CC BY 4.0), {source.name}")
@@ -66,8 +76,12 @@ def demo(
     print_result(result)
     for path in result.write(output_dir / "customers.parquet"):
         console.print(f"wrote {path}")
+    store = str(output_dir / "segwise.duckdb")
     if report:
         write_report_with_progress(
             result, output_dir / "report.html", currency="GBP",
-            source="UCI Online Retail (bundled)",
+            source="UCI Online Retail (bundled)", store=store, command="demo",
         )
+    else:
+        save_run(store, run_record(result, command="demo", job="rfm"))
+    console.print(f"Open the dashboard: [b]segwise serve {store}[/]", highlight=False)

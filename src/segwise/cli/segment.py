@@ -15,10 +15,12 @@ from segwise.cli._app import (
     EngineOpt,
     MasterOpt,
     MemoryOpt,
+    StoreOpt,
     app,
     console,
     handle_errors,
     run_with_progress,
+    save_run,
 )
 
 if TYPE_CHECKING:
@@ -139,18 +141,22 @@ def segment(
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Learn segments of any entity table: sweep k, compare models, profile, name, embed."""
     from segwise.features import EntityTable
+    from segwise.jobs import run_record
     from segwise.segment import segment_customers
 
+    job_result = None
     if customers:
         table = EntityTable.read(input)
     else:
-        table = run_with_progress(
+        job_result = run_with_progress(
             input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
             memory_limit=memory_limit,
-        ).entities
+        )
+        table = job_result.entities
     with console.status("Starting", spinner="dots") as status:
         result = segment_customers(
             table, features=_csv(features) or None, n_clusters=k, k_values=range(k_min, k_max + 1),
@@ -162,3 +168,5 @@ def segment(
     if output is not None:
         for path in result.write(output):
             console.print(f"wrote {path}")
+    save_run(store, run_record(job_result, command="segment", entities=table,
+                               segmentation=result))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +30,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from segwise.features import EntityTable
+    from segwise.predict import TrainedAssigner
     from segwise.segment import Segmentation
 
 __all__ = [
     "ProjectSettings",
     "ServeSettings",
     "assigner_card",
+    "assignment_record",
     "config_dict",
     "learned_labels",
+    "model_record",
+    "named_labels",
     "project_paths",
     "rule_labels",
     "run_etl",
@@ -80,12 +85,12 @@ def _nothing(step: str) -> None:
 
 
 def config_dict(config: SegwiseConfig) -> dict[str, Any]:
-    """The configuration as JSON-ready values, for the record of a run."""
+    """Return the configuration as JSON-ready values, for the record of a run."""
     return dataclasses.asdict(config)
 
 
 def _numeric_features(entities: EntityTable) -> list[str]:
-    """Declared numeric features a profile describes: clustered, summary and profile ones."""
+    """Return the declared numeric features a profile describes (clustered, summary, profile)."""
     schema = entities.schema
     names = [*schema.cluster_features, *schema.summary_features, *schema.profile]
     return [n for n in dict.fromkeys(names)
@@ -108,7 +113,7 @@ def _profile(entities: EntityTable, labels: np.ndarray) -> pd.DataFrame:
 
 
 def _long_profile(profile: pd.DataFrame, features: Sequence[str]) -> pa.Table:
-    """The ``<feature>_<statistic>`` columns of a profile as one row per segment and feature."""
+    """Turn a profile's ``<feature>_<statistic>`` columns into rows per segment and feature."""
     rows: dict[str, list[Any]] = {k: [] for k in ("segment", "feature", "mean", "median", "z",
                                                    "lift")}
     for _, row in profile.iterrows():
@@ -144,7 +149,7 @@ def _summary(profile: pd.DataFrame, order: Sequence[str], actions: dict[str, str
 
 
 def rule_labels(result: JobResult) -> SegmentLabels | None:
-    """The job's rule-based named segments (``rule``), when it scores any."""
+    """Return the job's rule-based named segments (``rule``), when it scores any."""
     entities = result.entities
     schema = entities.schema
     if result.segment_map is None or schema.segment_col is None:
@@ -160,23 +165,48 @@ def rule_labels(result: JobResult) -> SegmentLabels | None:
     )
 
 
-def learned_labels(entities: EntityTable, segmentation: Segmentation) -> SegmentLabels:
-    """Learned segments (``learned``) of :func:`segwise.segment.segment_customers`."""
-    a = segmentation.assignments
-    names = dict(zip(segmentation.profiles["segment"], segmentation.profiles["name"],
-                     strict=True))
-    by_id = dict(zip(a[entities.id_col].astype(str), a["segment"], strict=True))
-    ids = _ids(entities).to_pylist()
-    segments = np.array([names[by_id[i]] for i in ids], dtype=object)
-    profile = _profile(entities, segments)
-    actions = dict(zip(segmentation.profiles["name"], segmentation.profiles["action"],
-                       strict=True))
+def named_labels(entities: EntityTable, name: str, ids: Sequence[str], segments: Sequence[str],
+                 *, order: Sequence[str] | None = None,
+                 actions: dict[str, str] | None = None) -> SegmentLabels:
+    """Profile a segmentation given as a segment name per entity id.
+
+    Parameters
+    ----------
+    entities : EntityTable
+        The entities; every one must have a segment.
+    name : str
+        The segmentation (``"learned"``).
+    ids, segments : sequence of str
+        Entity id and its segment name.
+    order : sequence of str, optional
+        Display order of the segments (largest first when omitted).
+    actions : dict of str to str, optional
+        Action per segment.
+    """
+    by_id = dict(zip((str(i) for i in ids), (str(s) for s in segments), strict=True))
+    missing = [i for i in _ids(entities).to_pylist() if i not in by_id]
+    if missing:
+        raise ConfigError(f"segmentation {name!r}: {len(missing)} entities have no segment "
+                          f"(first: {missing[0]!r})")
+    labels = np.array([by_id[i] for i in _ids(entities).to_pylist()], dtype=object)
+    profile = _profile(entities, labels)
+    if order is None:
+        order = list(profile.sort_values("customers", ascending=False)["segment"])
     return SegmentLabels(
-        "learned", _labels(entities, segments),
-        summary=_summary(profile, list(segmentation.profiles["name"]), actions,
-                         entities.n_entities),
+        name, _labels(entities, labels),
+        summary=_summary(profile, order, dict(actions or {}), entities.n_entities),
         profile=_long_profile(profile, _numeric_features(entities)),
     )
+
+
+def learned_labels(entities: EntityTable, segmentation: Segmentation) -> SegmentLabels:
+    """Return the learned segments (``learned``) of a segmentation."""
+    a = segmentation.assignments
+    p = segmentation.profiles
+    names = dict(zip(p["segment"], p["name"], strict=True))
+    return named_labels(entities, "learned", a[entities.id_col].astype(str),
+                        [names[s] for s in a["segment"]], order=list(p["name"]),
+                        actions=dict(zip(p["name"], p["action"], strict=True)))
 
 
 def value_table(frame: pd.DataFrame, id_col: str) -> pa.Table:
@@ -197,7 +227,7 @@ def _segmenter_card(segmentation: Segmentation) -> ModelCard:
     est = segmentation.segmenter
     return ModelCard("segmenter", "clustering", {
         "algorithm": getattr(est, "algorithm", None),
-        "n_segments": int(len(segmentation.profiles)),
+        "n_segments": len(segmentation.profiles),
         "features": list(segmentation.features),
         "chosen_k": None if sweep is None else int(sweep.recommended_k),
         "rationale": None if sweep is None else sweep.rationale,
@@ -219,18 +249,67 @@ def _clv_card(clv: Any) -> ModelCard:
     })
 
 
+def _assigner_card(trained: TrainedAssigner, artifact: bytes | None) -> ModelCard:
+    meta = dict(trained.metadata)
+    metrics = meta.pop("metrics", {})
+    return ModelCard("assigner", "assigner", {
+        **meta, "window": trained.window.to_dict(), "horizon_days": trained.horizon_days,
+        "segments": [str(c) for c in trained.estimator.classes_], "evaluation": metrics,
+    }, artifact=artifact)
+
+
 def assigner_card(path: str | Path) -> ModelCard:
-    """A saved assigner model file as a model card with the file itself.
+    """Return a saved assigner model file as a model card holding the file itself.
 
     The file is loaded (and so checked) before it is stored.
     """
     from segwise.predict import TrainedAssigner
 
-    trained = TrainedAssigner.load(path)
-    meta = dict(trained.metadata)
-    metrics = meta.pop("metrics", {})
-    return ModelCard("assigner", "assigner", {**meta, "evaluation": metrics},
-                     artifact=Path(path).read_bytes())
+    return _assigner_card(TrainedAssigner.load(path), Path(path).read_bytes())
+
+
+def model_record(trained: TrainedAssigner, result: JobResult, *, command: str) -> RunRecord:
+    """Record a training run: the model's card and file, and the data it learned from."""
+    with tempfile.TemporaryDirectory() as tmp:
+        artifact = trained.save(Path(tmp) / "assigner.skops").read_bytes()
+    return RunRecord(command=command, models=[_assigner_card(trained, artifact)],
+                     config=config_dict(result.config), source=result.entities.source,
+                     fingerprint=result.entities.fingerprint)
+
+
+def assignment_record(assigned: pd.DataFrame, *, source: str | Path,
+                      model: str | Path) -> RunRecord:
+    """Record ``segwise assign``: new customers, their segment and probabilities.
+
+    Parameters
+    ----------
+    assigned : pandas.DataFrame
+        :meth:`segwise.predict.TrainedAssigner.assign`'s output.
+    source : str or Path
+        The new customers' order lines.
+    model : str or Path
+        The model file used.
+    """
+    from segwise.features import EntityTable, source_fingerprint
+
+    entities = EntityTable.from_frame(
+        pa.Table.from_pandas(assigned, preserve_index=False), id_col="customer_id",
+        features=["probability", "orders_used"], kind="orders", entity="customer",
+        segment_col="segment", source=str(source))
+    entities = dataclasses.replace(entities, fingerprint=source_fingerprint(source))
+    scored = assigned[assigned["segment"].notna()]
+    counts = scored["segment"].value_counts()
+    summary = pa.table({"segment": [str(s) for s in counts.index],
+                        "size": counts.to_numpy(np.int64),
+                        "share": counts.to_numpy(np.float64) / max(len(assigned), 1)})
+    labels = SegmentLabels("assigned", pa.table({
+        "entity_id": scored["customer_id"].astype(str).to_numpy(),
+        "segment": scored["segment"].astype(str).to_numpy()}), summary=summary)
+    probabilities = [c for c in assigned.columns if c.startswith("p_")]
+    return RunRecord(
+        command="assign", entities=entities, segmentations=[labels],
+        values=value_table(scored[["customer_id", *probabilities]], "customer_id"),
+        models=[ModelCard("assigner", "assigner", {"model_file": str(model)})])
 
 
 def run_record(
@@ -376,7 +455,7 @@ def run_etl(
 
 
 def project_paths(settings: ProjectSettings, base: Path) -> ProjectSettings:
-    """Settings with relative paths taken from ``base`` (the config file's folder).
+    """Return the settings with relative paths taken from ``base`` (the config's folder).
 
     Raises
     ------

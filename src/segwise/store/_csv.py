@@ -46,7 +46,7 @@ def csv_lines(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
     Yields
     ------
     str
-        One CSV line (``\\r\\n`` terminated).
+        One CSV line, CRLF terminated.
     """
     buf = io.StringIO()
     writer = csv.writer(buf)

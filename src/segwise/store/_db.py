@@ -58,7 +58,7 @@ class StoreBusyError(SegwiseError):
 
 
 def store_url(target: str | Path) -> sa.URL:
-    """The SQLAlchemy URL of a store: a ``.duckdb`` file, or a ``postgresql://`` URL.
+    """Return the SQLAlchemy URL of a store: a ``.duckdb`` file or a ``postgresql://`` URL.
 
     Raises
     ------
@@ -87,7 +87,7 @@ def _new_run_id(started: dt.datetime) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-ready value: NaN and infinities become None, dates ISO text."""
+    """Return a JSON-ready value: NaN and infinities become None, dates ISO text."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dt.datetime | dt.date):
@@ -153,8 +153,9 @@ class Store:
         self.busy_timeout = busy_timeout
         self.is_duckdb = self.url.get_backend_name() == "duckdb"
         # DuckDB: one process may hold a file; connect per use so others can take turns.
-        pool = {"poolclass": sa.pool.NullPool} if self.is_duckdb else {"pool_pre_ping": True}
-        self.engine = sa.create_engine(self.url, **pool)  # type: ignore[arg-type]
+        pool: dict[str, Any] = ({"poolclass": sa.pool.NullPool} if self.is_duckdb
+                                else {"pool_pre_ping": True})
+        self.engine = sa.create_engine(self.url, **pool)
         with self._begin() as conn:
             METADATA.create_all(conn, checkfirst=True)
             found = conn.execute(sa.select(STORE_INFO.c.value).where(
@@ -200,7 +201,7 @@ class Store:
             yield conn
 
     def _begin(self) -> contextlib.AbstractContextManager[sa.Connection]:
-        """A connection inside one transaction: committed at the end, rolled back on error."""
+        """Open a connection in one transaction: committed at the end, rolled back on error."""
         return self._retry(self.engine.begin)
 
     def _connect(self) -> contextlib.AbstractContextManager[sa.Connection]:
@@ -434,7 +435,7 @@ class Store:
             return self._run(conn, run_id)
 
     def latest_run_id(self) -> str:
-        """The newest run that stored entities.
+        """Return the newest run that stored entities.
 
         Raises
         ------
@@ -451,7 +452,7 @@ class Store:
         return str(found)
 
     def columns(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's entity columns in order: ``name``, ``role``, ``type``, ``unit``, ...."""
+        """Return the run's entity columns in order: ``name``, ``role``, ``type``, ``unit``."""
         query = (sa.select(ENTITY_COLUMNS).where(ENTITY_COLUMNS.c.run_id == run_id)
                  .order_by(ENTITY_COLUMNS.c.position))
         with self._connect() as conn:
@@ -468,7 +469,7 @@ class Store:
         return sorted(names, key=lambda n: (n != "rule", n))
 
     def segments(self, run_id: str, segmentation: str) -> list[dict[str, Any]]:
-        """The segments of one segmentation of a run, in display order.
+        """Return the segments of one segmentation of a run, in display order.
 
         Returns
         -------
@@ -496,7 +497,7 @@ class Store:
         raise NotFoundError(f"run {run_id} has no {segmentation} segment {segment!r}")
 
     def profile(self, run_id: str, segmentation: str, segment: str) -> list[dict[str, Any]]:
-        """A segment's profile, features ordered by how much they set it apart (``|z|``)."""
+        """Return a segment's profile, features by how much they set it apart (``|z|``)."""
         p = SEGMENT_PROFILES
         query = sa.select(p.c.feature, p.c.mean, p.c.median, p.c.z, p.c.lift).where(
             p.c.run_id == run_id, p.c.segmentation == segmentation, p.c.segment == segment)
@@ -662,7 +663,7 @@ class Store:
                 "measures": {str(k): _plain(x) for k, x in measures}}
 
     def entity_history(self, entity_id: str) -> list[dict[str, Any]]:
-        """An entity's segments in every run that has it, oldest first.
+        """Return an entity's segments in every run that has it, oldest first.
 
         Returns
         -------
@@ -681,7 +682,7 @@ class Store:
     # ------------------------------------------------------------------ quality, models
 
     def audit(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's cleaning audit in order, each step with its further metrics."""
+        """Return the run's cleaning audit in order, each step with its further metrics."""
         with self._connect() as conn:
             steps = [_row(r) for r in conn.execute(
                 sa.select(AUDIT.c.position, AUDIT.c.step, AUDIT.c.rows, AUDIT.c.description)
@@ -727,7 +728,7 @@ class Store:
         return rows
 
     def model_artifact(self, kind: str) -> tuple[str, str, bytes]:
-        """The newest stored model file of a kind: run id, model name, bytes.
+        """Return the newest stored model file of a kind: run id, model name, bytes.
 
         Raises
         ------
@@ -774,7 +775,7 @@ class Store:
 
 
 def _type_family(kind: pa.DataType) -> str:
-    """The declared-type family of an Arrow type (``number``, ``text``, ...)."""
+    """Return the declared-type family of an Arrow type (``number``, ``text``, ...)."""
     if pa.types.is_boolean(kind):
         return "boolean"
     if pa.types.is_integer(kind):

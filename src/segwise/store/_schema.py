@@ -156,7 +156,7 @@ _NAME = re.compile(r"[a-z][a-z0-9_]{0,40}")
 
 
 def entity_table_name(feature_set: str) -> str:
-    """The wide table of a feature set's entities: ``entities_<feature set>``.
+    """Return the wide table of a feature set's entities: ``entities_<feature set>``.
 
     Raises
     ------
@@ -171,8 +171,8 @@ def entity_table_name(feature_set: str) -> str:
     return f"entities_{feature_set}"
 
 
-def arrow_column_type(kind: pa.DataType) -> sa.types.TypeEngine:  # type: ignore[type-arg]
-    """The SQL type of a column of Arrow type ``kind`` (text for anything unusual)."""
+def arrow_column_type(kind: pa.DataType) -> sa.types.TypeEngine:
+    """Return the SQL type of a column of Arrow type ``kind`` (text for anything unusual)."""
     if pa.types.is_boolean(kind):
         return sa.Boolean()
     if pa.types.is_integer(kind):

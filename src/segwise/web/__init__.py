@@ -7,7 +7,13 @@ are drawn by plotly.js served from this server, so the dashboard works with no i
 """
 
 from segwise.web._app import DEFAULT_MAX_BODY, create_app
-from segwise.web._scoring import AssignerScorer, ScoreRequest, ScoreResponse, Scorer
+from segwise.web._scoring import (
+    AssignerScorer,
+    Scorer,
+    ScoreRequest,
+    ScoreResponse,
+    scorers_for,
+)
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -16,4 +22,5 @@ __all__ = [
     "ScoreResponse",
     "Scorer",
     "create_app",
+    "scorers_for",
 ]

@@ -6,7 +6,7 @@ Python package, and a page's JSON twin carries the very figure the page draws.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["bar_chart", "chart", "grouped_bars", "heatmap", "sankey"]
@@ -25,13 +25,13 @@ def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, A
 
 
 def chart(key: str, title: str, figure: dict[str, Any], summary: str) -> dict[str, Any]:
-    """A chart of a page: its key, title, figure and a sentence saying what it shows."""
+    """Describe a chart: its key, title, figure and a sentence saying what it shows."""
     return {"key": key, "title": title, "figure": figure, "summary": summary}
 
 
 def bar_chart(key: str, title: str, x: Sequence[Any], y: Sequence[Any], *, x_title: str,
               y_title: str, summary: str, horizontal: bool = False) -> dict[str, Any]:
-    """One series of bars."""
+    """Draw one series of bars."""
     trace = ({"type": "bar", "x": list(y), "y": list(x), "orientation": "h"} if horizontal
              else {"type": "bar", "x": list(x), "y": list(y)})
     layout = (_layout(title, y_title, x_title, yaxis={"automargin": True,
@@ -40,9 +40,9 @@ def bar_chart(key: str, title: str, x: Sequence[Any], y: Sequence[Any], *, x_tit
     return chart(key, title, {"data": [trace], "layout": layout}, summary)
 
 
-def grouped_bars(key: str, title: str, x: Sequence[Any], series: dict[str, Sequence[Any]], *,
+def grouped_bars(key: str, title: str, x: Sequence[Any], series: Mapping[str, Sequence[Any]], *,
                  x_title: str, y_title: str, summary: str) -> dict[str, Any]:
-    """Several series of bars side by side."""
+    """Draw several series of bars side by side."""
     data = [{"type": "bar", "name": name, "x": list(x), "y": list(ys)}
             for name, ys in series.items()]
     layout = _layout(title, x_title, y_title, barmode="group",
@@ -53,7 +53,7 @@ def grouped_bars(key: str, title: str, x: Sequence[Any], series: dict[str, Seque
 def heatmap(key: str, title: str, rows: Sequence[str], cols: Sequence[str],
             values: Sequence[Sequence[float]], *, x_title: str, y_title: str,
             summary: str) -> dict[str, Any]:
-    """A matrix of counts, each cell labelled."""
+    """Draw a matrix of counts, each cell labelled."""
     trace = {"type": "heatmap", "x": list(cols), "y": list(rows), "z": [list(r) for r in values],
              "colorscale": "Blues", "texttemplate": "%{z}", "hoverongaps": False}
     layout = _layout(title, x_title, y_title, height=max(360, 40 * len(rows) + 160),
@@ -62,7 +62,8 @@ def heatmap(key: str, title: str, rows: Sequence[str], cols: Sequence[str],
     return chart(key, title, {"data": [trace], "layout": layout}, summary)
 
 
-def sankey(key: str, title: str, flows: Sequence[dict[str, Any]], *, summary: str) -> dict[str, Any]:
+def sankey(key: str, title: str, flows: Sequence[dict[str, Any]], *,
+           summary: str) -> dict[str, Any]:
     """Flows ``from`` → ``to`` of ``n`` entities; sources left, targets right."""
     left = list(dict.fromkeys(f["from"] for f in flows))
     right = list(dict.fromkeys(f["to"] for f in flows))

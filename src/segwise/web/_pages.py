@@ -27,7 +27,7 @@ PAGE_SIZE = 25
 
 
 def _run(store: Store, run_id: str | None) -> dict[str, Any]:
-    """The run's record (the newest with entities when no id is given), config left out."""
+    """Return the run's record (the newest with entities by default), config left out."""
     run = store.run(run_id or store.latest_run_id())
     run.pop("config")
     return run
@@ -46,7 +46,7 @@ def _segmentation(store: Store, run_id: str, segmentation: str | None) -> tuple[
 
 
 def _values_by_segment(store: Store, run_id: str, segmentation: str) -> dict[str, dict[str, Any]]:
-    """Segment -> measure -> {mean, total} of the per-entity measures (CLV, P(alive))."""
+    """Return segment -> measure -> {mean, total} of the per-entity measures."""
     out: dict[str, dict[str, Any]] = {}
     for row in store.segment_values(run_id, segmentation):
         out.setdefault(row["segment"], {})[row["measure"]] = {"mean": row["mean"],
@@ -56,7 +56,7 @@ def _values_by_segment(store: Store, run_id: str, segmentation: str) -> dict[str
 
 def overview_page(store: Store, run_id: str | None = None,
                   segmentation: str | None = None) -> dict[str, Any]:
-    """Segments of a run: sizes, value shares, actions, and per-entity measures."""
+    """Show the segments of a run: sizes, value shares, actions, per-entity measures."""
     run = _run(store, run_id)
     names, segmentation = _segmentation(store, run["run_id"], segmentation)
     segments = store.segments(run["run_id"], segmentation)
@@ -85,7 +85,7 @@ def overview_page(store: Store, run_id: str | None = None,
 def segment_page(store: Store, segmentation: str, segment: str, *, run_id: str | None = None,
                  page: int = 1, size: int = PAGE_SIZE, sort: str | None = None,
                  descending: bool = False, search: str | None = None) -> dict[str, Any]:
-    """One segment: summary, profile, what sets it apart, measures, one page of members."""
+    """Show one segment: summary, profile, what sets it apart, measures, its members."""
     run = _run(store, run_id)
     _, segmentation = _segmentation(store, run["run_id"], segmentation)
     summary = store.segment(run["run_id"], segmentation, segment)
@@ -114,7 +114,7 @@ def segment_page(store: Store, segmentation: str, segment: str, *, run_id: str |
 
 
 def customer_page(store: Store, entity_id: str, *, run_id: str | None = None) -> dict[str, Any]:
-    """One entity: its features, segments, measures (CLV, P(alive), probabilities), history."""
+    """Show one entity: features, segments, measures (CLV, P(alive)), history."""
     run = _run(store, run_id)
     entity = store.entity(run["run_id"], entity_id)
     columns = {c["name"]: c for c in store.columns(run["run_id"])}
@@ -134,7 +134,7 @@ def customer_page(store: Store, entity_id: str, *, run_id: str | None = None) ->
 
 def quality_page(store: Store, *, run_id: str | None = None, page: int = 1,
                  size: int = PAGE_SIZE) -> dict[str, Any]:
-    """The cleaning audit (rows per step, summing to the input) and the quarantine."""
+    """Show the cleaning audit (rows per step, summing to the input) and the quarantine."""
     run = _run(store, run_id)
     audit = store.audit(run["run_id"])
     if page < 1:
@@ -144,7 +144,8 @@ def quality_page(store: Store, *, run_id: str | None = None, page: int = 1,
     charts = [bar_chart(
         "audit", "Rows per cleaning step", [s["step"] for s in audit],
         [s["rows"] for s in audit], x_title="step", y_title="rows",
-        summary=f"Every one of the {total:,} input rows ends in exactly one step.")] if audit else []
+        summary=f"Every one of the {total:,} input rows ends in exactly one step.",
+    )] if audit else []
     return {"page": "quality", "title": "Data quality", "run": run, "audit": audit,
             "input_rows": total,
             "quarantine": {**quarantine, "page": page, "size": size,
@@ -153,7 +154,7 @@ def quality_page(store: Store, *, run_id: str | None = None, page: int = 1,
 
 
 def models_page(store: Store, *, run_id: str | None = None) -> dict[str, Any]:
-    """Model cards, newest first, with their evaluation."""
+    """Show the model cards, newest first, with their evaluation."""
     models = store.models(run_id)
     charts = []
     for model in models:
@@ -172,7 +173,7 @@ def models_page(store: Store, *, run_id: str | None = None) -> dict[str, Any]:
 
 def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = None,
               segmentation: str = "rule") -> dict[str, Any]:
-    """Every run, and how entities moved between the segments of two of them."""
+    """Show every run, and how entities moved between the segments of two of them."""
     runs = store.runs()
     with_entities = [r["run_id"] for r in runs if r["feature_set"]]
     if run_b is None and with_entities:

@@ -16,20 +16,21 @@ import asyncio
 import datetime as dt
 import itertools
 import math
+from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from segwise.exceptions import InputError, SegwiseError
 
-__all__ = ["AssignerScorer", "ScoreRequest", "ScoreResponse", "Scorer"]
+__all__ = ["AssignerScorer", "ScoreRequest", "ScoreResponse", "Scorer", "scorers_for"]
 
 _EARLIEST = dt.datetime(1970, 1, 1)
 _LATEST = dt.datetime(2100, 1, 1)
 
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:
-    """Times in UTC without a zone, between 1970 and 2100."""
+    """Return the time in UTC without a zone; it must lie between 1970 and 2100."""
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     if not _EARLIEST <= value < _LATEST:
@@ -121,8 +122,8 @@ class AssignerScorer:
     """
 
     description = "Segment of a new customer from their first orders (the assigner)."
-    request_model = ScoreRequest
-    response_model = ScoreResponse
+    request_model: type[BaseModel] = ScoreRequest
+    response_model: type[BaseModel] = ScoreResponse
 
     def __init__(self, scorer: Any, *, name: str = "assigner", max_batch: int = 512,
                  max_queue: int = 10_000) -> None:
@@ -171,7 +172,7 @@ class AssignerScorer:
                 batch.append(self._queue.get_nowait())
             try:
                 results = await asyncio.to_thread(self._score_batch, [r for r, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+            except Exception as exc:
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
@@ -218,9 +219,45 @@ class AssignerScorer:
 
 
 def scoring_error(exc: Exception) -> tuple[int, str]:
-    """The HTTP status and message of a scoring failure."""
+    """Return the HTTP status and message of a scoring failure."""
     if isinstance(exc, OverflowError):
         return 503, str(exc)
     if isinstance(exc, SegwiseError):
         return 422, str(exc)
     raise exc
+
+
+def scorers_for(store: Any, model: Path | None = None) -> list[Scorer]:
+    """Return the scorers a server offers: an assigner from a file, else the store's newest.
+
+    Parameters
+    ----------
+    store : Store, str or Path
+        The store, searched for a stored assigner when ``model`` is None.
+    model : Path, optional
+        An assigner model file (``segwise assigner train -o``).
+
+    Returns
+    -------
+    list of Scorer
+        Empty when there is no model to serve.
+    """
+    import tempfile
+
+    from segwise.exceptions import NotFoundError
+    from segwise.predict import OrderScorer, TrainedAssigner
+    from segwise.store import Store
+
+    if model is None:
+        db = store if isinstance(store, Store) else Store(store)
+        try:
+            _, _, artifact = db.model_artifact("assigner")
+        except NotFoundError:
+            return []
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "assigner.skops"
+            path.write_bytes(artifact)
+            trained = TrainedAssigner.load(path)
+    else:
+        trained = TrainedAssigner.load(model)
+    return [AssignerScorer(OrderScorer(trained))]
