@@ -157,7 +157,12 @@ class Store:
                                 else {"pool_pre_ping": True})
         self.engine = sa.create_engine(self.url, **pool)
         with self._begin() as conn:
-            METADATA.create_all(conn, checkfirst=True)
+            tables = sa.table("tables", sa.column("table_name"), sa.column("table_schema"),
+                              schema="information_schema")
+            present = set(conn.execute(sa.select(tables.c.table_name).where(
+                tables.c.table_schema == sa.func.current_schema())).scalars())
+            if not set(METADATA.tables) <= present:
+                METADATA.create_all(conn, checkfirst=True)
             found = conn.execute(sa.select(STORE_INFO.c.value).where(
                 STORE_INFO.c.key == "schema_version")).scalar()
             if found is None:
@@ -311,20 +316,23 @@ class Store:
         conn.execute(ENTITY_COLUMNS.insert(), rows)
 
     def _ensure_entity_table(self, conn: sa.Connection, name: str, schema: pa.Schema) -> None:
-        inspector = sa.inspect(conn)
+        """Create the feature set's table, or add the columns it lacks (earlier runs: NULL)."""
+        cols = sa.table("columns", sa.column("table_name"), sa.column("table_schema"),
+                        sa.column("column_name"), schema="information_schema")
+        have = set(conn.execute(sa.select(cols.c.column_name).where(
+            cols.c.table_name == name,
+            cols.c.table_schema == sa.func.current_schema())).scalars())
         wanted = {f.name: arrow_column_type(f.type) for f in schema}
-        if not inspector.has_table(name):
-            cols = [sa.Column("run_id", sa.String(40), nullable=False),
-                    sa.Column("entity_id", sa.Text, nullable=False)]
-            cols += [sa.Column(c, t) for c, t in wanted.items() if c != "entity_id"]
-            sa.Table(name, sa.MetaData(), *cols,
+        if not have:
+            columns = [sa.Column("run_id", sa.String(40), nullable=False),
+                       sa.Column("entity_id", sa.Text, nullable=False)]
+            columns += [sa.Column(c, t) for c, t in wanted.items() if c != "entity_id"]
+            sa.Table(name, sa.MetaData(), *columns,
                      sa.PrimaryKeyConstraint("run_id", "entity_id")).create(conn)
             return
-        have = {c["name"] for c in inspector.get_columns(name)}
         q = conn.dialect.identifier_preparer.quote
         for col, kind in wanted.items():
             if col not in have:
-                # A feature set that gained a column: earlier runs have it empty.
                 ddl = f"ALTER TABLE {q(name)} ADD COLUMN {q(col)} {kind.compile(conn.dialect)}"
                 conn.execute(sa.text(ddl))
 
