@@ -240,12 +240,16 @@ class TrainedAssigner:
         if incomplete not in ("skip", "score"):
             raise ConfigError(f"incomplete must be 'skip' or 'score', got {incomplete!r}")
         feats = self.features(kept, horizon_days=horizon_days, as_of=as_of)
+        columns = [f"p_{c}" for c in self.estimator.classes_]
+        if feats.empty:  # no customer with a purchase: nothing to assign
+            return pd.DataFrame(columns=["customer_id", "segment", "probability", *columns,
+                                         "orders_used", "window_complete"])
         # The estimator checks the schema and names any missing or extra column.
         X = feats.drop(columns=["window_end", "window_complete"])
         proba = pd.DataFrame(
             self.estimator.predict_proba(X),
             index=feats.index,
-            columns=[f"p_{c}" for c in self.estimator.classes_],
+            columns=columns,
         )
         best = proba.to_numpy().argmax(axis=1)
         out = pd.DataFrame(

@@ -41,9 +41,9 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline';
 
 
 class Problem(BaseModel):
-    """What went wrong, in one sentence."""
+    """What went wrong: a sentence, or (invalid input) one entry per invalid field."""
 
-    detail: str
+    detail: str | list[dict[str, Any]]
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -57,39 +57,40 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 class _BodyLimit:
-    """Refuse request bodies larger than ``limit`` bytes with 413, declared or streamed."""
+    """Refuse request bodies over ``limit`` bytes with 413, whether declared or streamed.
+
+    A body is read in full (it is small by then) before the application sees it.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
         too_large = JSONResponse({"detail": f"request body over {self.limit:,} bytes"}, 413)
+        declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await too_large(scope, receive, send)
             return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        messages: list[Message] = []
+        size = 0
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return message
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await too_large(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await too_large(scope, receive, send)
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 def _script_json(obj: Any) -> str:
@@ -191,7 +192,7 @@ def create_app(
         status = (404 if isinstance(exc, NotFoundError) else
                   503 if isinstance(exc, StoreBusyError) else
                   400 if isinstance(exc, ConfigError) else 422)
-        if request.url.path.startswith(("/api", "/score")):
+        if request.url.path.startswith(("/api", "/score", "/csv")):
             return JSONResponse({"detail": str(exc)}, status)
         return _render("error.html.j2", {"page": "error", "title": f"Error {status}",
                                          "message": str(exc), "status": status,

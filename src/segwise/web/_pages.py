@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, NotFoundError
 from segwise.store import Store
 from segwise.web._charts import bar_chart, grouped_bars, heatmap, sankey
 
@@ -40,8 +40,8 @@ def _segmentation(store: Store, run_id: str, segmentation: str | None) -> tuple[
             raise ConfigError(f"run {run_id} stored no segments")
         return names, names[0]
     if segmentation not in names:
-        raise ConfigError(f"run {run_id} has no segmentation {segmentation!r}; it has "
-                          f"{', '.join(names) or 'none'}")
+        raise NotFoundError(f"run {run_id} has no segmentation {segmentation!r}; it has "
+                            f"{', '.join(names) or 'none'}")
     return names, segmentation
 
 

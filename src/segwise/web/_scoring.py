@@ -130,15 +130,19 @@ class AssignerScorer:
         self.scorer = scorer
         self.name = name
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[ScoreRequest, asyncio.Future[ScoreResponse]]] = (
-            asyncio.Queue(max_queue))
+        self.max_queue = max_queue
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[tuple[ScoreRequest, asyncio.Future[ScoreResponse]]]
         self._worker: asyncio.Task[None] | None = None
         self._ids = itertools.count()
 
     async def start(self) -> None:
-        """Start the batching worker."""
-        if self._worker is None:
-            self._worker = asyncio.create_task(self._run())
+        """Start the batching worker on the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._worker is None or self._worker.done():
+            self._loop = loop
+            self._queue = asyncio.Queue(self.max_queue)
+            self._worker = loop.create_task(self._run())
 
     async def stop(self) -> None:
         """Stop the worker; waiting requests fail."""
@@ -156,8 +160,7 @@ class AssignerScorer:
         OverflowError
             If the queue is full.
         """
-        if self._worker is None:
-            await self.start()
+        await self.start()  # nothing to do once started on this loop
         future: asyncio.Future[ScoreResponse] = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait((request, future))

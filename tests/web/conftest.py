@@ -1,0 +1,90 @@
+"""A store with two runs of the hostile sample, the app over it, and a small saved assigner."""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+#: The token the tests' servers require.
+TOKEN = "test-token-0123456789"
+
+
+@pytest.fixture(scope="session")
+def assigner_file(retail_result: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An assigner trained on Online Retail (the grid model, made small to train fast)."""
+    from segwise.predict import SegmentAssigner, train_assigner
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trained, _, _ = train_assigner(retail_result, candidates={"grid (chosen)": SegmentAssigner(
+            "grid", max_iter=20, learning_rate=0.1, n_estimators=50, cv=2)})
+    return trained.save(tmp_path_factory.mktemp("model") / "assigner.skops")
+
+
+@pytest.fixture
+def served(store_target: str, hostile_record: Any, assigner_file: Path) -> dict[str, Any]:
+    """A store holding two runs of the hostile sample, the newer one with the assigner."""
+    from segwise.jobs import assigner_card
+    from segwise.store import Store
+
+    store = Store(store_target)
+    first = store.write_run(hostile_record)
+    hostile_record.models.append(assigner_card(assigner_file))
+    try:
+        second = store.write_run(hostile_record)
+    finally:
+        hostile_record.models.pop()
+    return {"target": store_target, "store": store, "runs": [first, second]}
+
+
+@pytest.fixture(scope="session")
+def trained_assigner(assigner_file: Path) -> Any:
+    from segwise.predict import TrainedAssigner
+
+    return TrainedAssigner.load(assigner_file)
+
+
+@pytest.fixture
+def app(served: dict[str, Any], trained_assigner: Any) -> Any:
+    """The application over ``served``, scoring with the small assigner."""
+    from segwise.predict import OrderScorer
+    from segwise.web import AssignerScorer, create_app
+
+    return create_app(served["store"], token=TOKEN,
+                      scorers=[AssignerScorer(OrderScorer(trained_assigner))])
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def live_server(app: Any) -> Any:
+    """The application served by uvicorn on 127.0.0.1 (a free port), in a thread."""
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
