@@ -103,17 +103,18 @@ def postgres_server() -> Any:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     data = home / "data"
-    subprocess.run([*run_as, str(bin_dir / "initdb"), "-D", str(data), "-U", "segwise",
+    subprocess.run([*run_as, str(bin_dir / "initdb"),  # noqa: S603 - fixed programs "-D", str(data), "-U", "segwise",
                     "--auth=trust", "-E", "UTF8", "--no-sync"], check=True,
                    capture_output=True)
     options = (f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off "
                "-c full_page_writes=off -c synchronous_commit=off")
-    subprocess.run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
+    subprocess.run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,  # noqa: S603
                     "-l", str(home / "log"), "-w", "start"], check=True, capture_output=True)
     try:
         yield f"postgresql://segwise@127.0.0.1:{port}"
     finally:
-        subprocess.run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+        subprocess.run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data),  # noqa: S603
+                        "-m", "immediate",
                         "stop"], check=False, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
 
@@ -172,3 +173,23 @@ def hostile_record(hostile_orders: Path) -> Any:
         learned = segment_customers(result.entities, compare=None, embed=(), random_state=0)
         clv = learn_extras(result, segments=False).clv
     return run_record(result, command="etl", job="rfm", segmentation=learned, clv=clv)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Any:
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 #: The token the tests' servers require.
-TOKEN = "test-token-0123456789"
+TOKEN = "test-token-0123456789"  # noqa: S105 - a test server's
 
 
 @pytest.fixture(scope="session")

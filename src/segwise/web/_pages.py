@@ -120,8 +120,12 @@ def customer_page(store: Store, entity_id: str, *, run_id: str | None = None) ->
     columns = {c["name"]: c for c in store.columns(run["run_id"])}
     history = store.entity_history(entity_id)
     charts = []
+    # A model's probabilities are stored as p_<segment>; other measures (p_alive) are not.
+    names = {f"p_{s['segment']}" for name in store.segmentations(run["run_id"])
+             for s in store.segments(run["run_id"], name)}
     probabilities = {k.removeprefix("p_"): v for k, v in entity["measures"].items()
-                     if k.startswith("p_") and v is not None}
+                     if k in names and v is not None}
+    measures = {k: v for k, v in entity["measures"].items() if k not in names}
     if probabilities:
         charts.append(bar_chart(
             "probabilities", "Segment probabilities", list(probabilities),
@@ -129,7 +133,7 @@ def customer_page(store: Store, entity_id: str, *, run_id: str | None = None) ->
             summary="How likely the model finds each segment for this entity."))
     return {"page": "customer", "title": f"{run['entity'] or 'entity'} {entity_id}",
             "run": run, "entity": entity, "columns": columns, "history": history,
-            "probabilities": probabilities, "charts": charts}
+            "measures": measures, "probabilities": probabilities, "charts": charts}
 
 
 def quality_page(store: Store, *, run_id: str | None = None, page: int = 1,
