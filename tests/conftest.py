@@ -103,9 +103,9 @@ def postgres_server() -> Any:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     data = home / "data"
-    subprocess.run([*run_as, str(bin_dir / "initdb"),  # noqa: S603 - fixed programs "-D", str(data), "-U", "segwise",
-                    "--auth=trust", "-E", "UTF8", "--no-sync"], check=True,
-                   capture_output=True)
+    initdb = [*run_as, str(bin_dir / "initdb"), "-D", str(data), "-U", "segwise",
+              "--auth=trust", "-E", "UTF8", "--no-sync"]
+    subprocess.run(initdb, check=True, capture_output=True)  # noqa: S603 - fixed programs
     options = (f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off "
                "-c full_page_writes=off -c synchronous_commit=off")
     subprocess.run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,  # noqa: S603

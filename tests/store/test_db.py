@@ -170,8 +170,8 @@ def test_a_killed_run_leaves_the_previous_runs_intact(store_target: str, hostile
     record_file = tmp_path / "record.pkl"
     record_file.write_bytes(pickle.dumps(hostile_record))
     signal_file = tmp_path / "inserted"
-    proc = subprocess.Popen([sys.executable,  # noqa: S603 - this interpreter, our script "-c", _WRITER, store_target, str(record_file),
-                             str(signal_file)], env={**os.environ})
+    writer = [sys.executable, "-c", _WRITER, store_target, str(record_file), str(signal_file)]
+    proc = subprocess.Popen(writer, env={**os.environ})  # noqa: S603 - our own script
     try:
         deadline = time.monotonic() + 120
         while not signal_file.exists():
