@@ -17,6 +17,7 @@ import pyarrow as pa
 from segwise._engine import duckdb_connection
 from segwise.clean import CleaningRules, clean_transactions
 from segwise.io import STANDARD_COLUMNS, ColumnRoles, Transactions
+from segwise.predict._features import early_table, finish_early_features
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,6 +65,10 @@ def order_lines_table(customers: Mapping[str, Sequence[Mapping[str, Any]]]) -> p
 class OrderScorer:
     """Assign new customers to segments from order lines in memory.
 
+    The cleaning and early-feature query is built and compiled to SQL once; each call
+    runs it on the call's lines. (Models with product-category features take the general
+    path, :meth:`TrainedAssigner.assign`, each time.)
+
     Parameters
     ----------
     trained : TrainedAssigner
@@ -78,13 +83,22 @@ class OrderScorer:
     >>> scorer.score(order_lines_table({"c1": [...]}))                   # doctest: +SKIP
     """
 
+    _VIEW = "_request_lines"
+
     def __init__(self, trained: TrainedAssigner, *, rules: CleaningRules | None = None) -> None:
         self.trained = trained
         self.rules = dataclasses.replace(rules or CleaningRules(), outliers=False)
         self._backend = duckdb_connection()
-        self._roles = ColumnRoles({c: c for c in ("customer_id", "timestamp", "order_id",
-                                                  "quantity", "unit_price", "product_id",
-                                                  "description", "country")})
+        roles = ColumnRoles({c: c for c in ("customer_id", "timestamp", "order_id", "quantity",
+                                            "unit_price", "product_id", "description",
+                                            "country")})
+        self._backend.con.register(self._VIEW, LINE_SCHEMA.empty_table())
+        nothing = pa.table({"row": pa.array([], pa.int64()), "reason": pa.array([], pa.string())})
+        tx = Transactions(table=self._backend.table(self._VIEW), quarantine_table=nothing,
+                          n_input=0, source="request", roles=roles, backend=self._backend)
+        self._kept = clean_transactions(tx, self.rules).kept
+        self._sql = (None if trained.categories is not None else
+                     str(self._backend.compile(early_table(self._kept, trained.window))))
 
     @property
     def segments(self) -> list[str]:
@@ -107,12 +121,17 @@ class OrderScorer:
             As :meth:`TrainedAssigner.assign` with ``incomplete="score"``: one row per
             customer with at least one purchase left after cleaning.
         """
-        # A view over the Arrow table, replaced by the next call's.
-        self._backend.con.register("_request_lines", lines.cast(LINE_SCHEMA))
-        table = self._backend.table("_request_lines")
-        nothing = pa.table({"row": pa.array([], pa.int64()), "reason": pa.array([], pa.string())})
-        tx = Transactions(table=table, quarantine_table=nothing, n_input=lines.num_rows,
-                          source="request", roles=self._roles, backend=self._backend)
-        kept = clean_transactions(tx, self.rules).kept
-        return self.trained.assign(kept, as_of=as_of, incomplete="score")
+        import pandas as pd
+        import pyarrow.compute as pc
 
+        lines = lines.cast(LINE_SCHEMA)
+        # The view the compiled query reads now holds this call's lines.
+        self._backend.con.register(self._VIEW, lines)
+        if as_of is None:
+            last = pc.max(lines.column("ts")).as_py()
+            as_of = last if last is not None else dt.datetime.now()
+        if self._sql is None:
+            return self.trained.assign(self._kept, as_of=as_of, incomplete="score")
+        rows = self._backend.con.sql(self._sql).fetch_arrow_table().to_pandas()
+        early = finish_early_features(rows, self.trained.window, pd.Timestamp(as_of))
+        return self.trained.assign_early(early, incomplete="score")
