@@ -273,7 +273,7 @@ def early_features(
 
 
 def early_table(kept: ir.Table, window: EarlyWindow) -> ir.Table:
-    """The lazy aggregation behind :func:`early_features`, one row per customer.
+    """Build the lazy aggregation behind :func:`early_features`, one row per customer.
 
     Its rows, collected, become the features with :func:`finish_early_features`. A server
     that scores many small batches compiles it once and runs it on each batch.

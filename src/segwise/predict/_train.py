@@ -182,7 +182,7 @@ class TrainedAssigner:
         )
 
     def _horizon(self, horizon_days: int | None) -> int:
-        """The horizon to answer for; a horizon model answers for its own only."""
+        """Return the horizon to answer for; a horizon model answers for its own only."""
         horizon = self.horizon_days if horizon_days is None else int(horizon_days)
         if horizon < 0:
             raise ConfigError(f"horizon_days must be 0 or more, got {horizon}")
