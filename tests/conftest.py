@@ -193,3 +193,15 @@ def browser() -> Any:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def assigner_file(retail_result: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An assigner trained on Online Retail (the grid model, made small to train fast)."""
+    from segwise.predict import SegmentAssigner, train_assigner
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trained, _, _ = train_assigner(retail_result, candidates={"grid (chosen)": SegmentAssigner(
+            "grid", max_iter=20, learning_rate=0.1, n_estimators=50, cv=2)})
+    return trained.save(tmp_path_factory.mktemp("model") / "assigner.skops")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +11,6 @@ import pytest
 
 #: The token the tests' servers require.
 TOKEN = "test-token-0123456789"  # noqa: S105 - a test server's
-
-
-@pytest.fixture(scope="session")
-def assigner_file(retail_result: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An assigner trained on Online Retail (the grid model, made small to train fast)."""
-    from segwise.predict import SegmentAssigner, train_assigner
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trained, _, _ = train_assigner(retail_result, candidates={"grid (chosen)": SegmentAssigner(
-            "grid", max_iter=20, learning_rate=0.1, n_estimators=50, cv=2)})
-    return trained.save(tmp_path_factory.mktemp("model") / "assigner.skops")
 
 
 @pytest.fixture

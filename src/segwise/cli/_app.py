@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from segwise.exceptions import SegwiseError
@@ -59,7 +60,9 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except SegwiseError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # The message is text, not markup: "[project]" must print as written.
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]
@@ -206,4 +209,4 @@ def save_run(store: str | None, record: RunRecord) -> None:
 
     target = Store(store)
     run_id = target.write_run(record)
-    console.print(f"stored run {run_id} in {target.display_url}")
+    console.print(f"stored run {run_id} in {target.display_url}", soft_wrap=True)

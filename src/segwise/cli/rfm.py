@@ -84,4 +84,5 @@ def demo(
         )
     else:
         save_run(store, run_record(result, command="demo", job="rfm"))
-    console.print(f"Open the dashboard: [b]segwise serve {store}[/]", highlight=False)
+    console.print(f"Open the dashboard: [b]segwise serve {store}[/]", highlight=False,
+                  soft_wrap=True)

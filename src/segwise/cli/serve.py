@@ -49,7 +49,8 @@ def etl(
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"stored run {run_id}: {result.entities.n_entities:,} "
                   f"{result.entities.schema.entities}")
-    console.print(f"open the dashboard: segwise serve {target}", highlight=False)
+    console.print(f"open the dashboard: segwise serve {target}", highlight=False,
+                  soft_wrap=True)
 
 
 @app.command()

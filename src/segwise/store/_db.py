@@ -203,7 +203,12 @@ class Store:
                             "process. Fix: try again when it has finished, or use PostgreSQL "
                             "for a store that several processes use at once") from exc
                     time.sleep(0.05)
-            yield conn
+            try:
+                yield conn
+            except sa.exc.DataError as exc:
+                # A value the database cannot hold (PostgreSQL text has no NUL character).
+                raise ConfigError(f"{self.display_url}: a value cannot be used: "
+                                  f"{exc.orig}") from exc
 
     def _begin(self) -> contextlib.AbstractContextManager[sa.Connection]:
         """Open a connection in one transaction: committed at the end, rolled back on error."""

@@ -294,7 +294,7 @@ def create_app(
 
     @app.delete("/api/runs/{run_id}", status_code=204, dependencies=[Depends(require_token)],
                 summary="Delete a run and everything it wrote (token required)",
-                responses=_errors(401, 404, 503))
+                responses=_errors(400, 401, 404, 503))
     def delete_run(run_id: str) -> Response:
         db.delete_run(run_id)
         return Response(status_code=204)

@@ -1,0 +1,73 @@
+"""Commands that write into the store: etl from a project file, and --store on the others."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from segwise.cli import app
+from segwise.store import Store
+
+runner = CliRunner()
+
+
+def test_etl_runs_a_project_file_into_its_store(hostile_orders: Path, tmp_path: Path) -> None:
+    shutil.copy(hostile_orders, tmp_path / "orders.csv")
+    project = tmp_path / "project.toml"
+    project.write_text('[project]\nsource = "orders.csv"\nstore = "results/segwise.duckdb"\n'
+                       'extras = false\n\n[cleaning]\ncancellations = "drop"\n')
+    result = runner.invoke(app, ["etl", str(project)])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "results" / "segwise.duckdb"
+    assert f"open the dashboard: segwise serve {path}" in result.output
+    store = Store(path)
+    run = store.run(store.latest_run_id())
+    assert (run["command"], run["job"], run["kind"]) == ("etl", "rfm", "orders")
+    assert run["source"] == str(tmp_path / "orders.csv")
+    assert run["config"]["cleaning"]["cancellations"] == "drop"
+    assert store.segmentations(run["run_id"]) == ["rule", "learned"]
+    assert store.models(run["run_id"])[0]["kind"] == "clustering"
+
+
+def test_etl_names_a_missing_source(tmp_path: Path) -> None:
+    project = tmp_path / "project.toml"
+    project.write_text('[project]\nstore = "x.duckdb"\n')
+    result = runner.invoke(app, ["etl", str(project)])
+    assert result.exit_code == 1
+    assert "[project] source is missing" in result.output
+
+
+@pytest.mark.slow
+def test_every_command_writes_a_run_with_store(hostile_orders: Path, assigner_file: Path,
+                                              tmp_path: Path) -> None:
+    db = str(tmp_path / "segwise.duckdb")
+    out = tmp_path / "out"
+    commands: dict[str, list[str]] = {
+        "rfm": ["rfm", str(hostile_orders), "-o", str(out / "c.parquet")],
+        "segment": ["segment", str(hostile_orders), "--k", "3", "--compare", "",
+                    "--embed", ""],
+        "clv": ["clv", str(hostile_orders), "-o", str(out / "v.parquet")],
+        "assign": ["assign", str(assigner_file), str(hostile_orders), "-o",
+                   str(out / "a.parquet")],
+    }
+    for name, args in commands.items():
+        result = runner.invoke(app, [*args, "--store", db])
+        assert result.exit_code == 0, (name, result.output)
+        assert "stored run" in result.output
+    store = Store(db)
+    runs = {r["command"]: r for r in store.runs()}
+    assert set(runs) == set(commands)
+    assert store.segmentations(runs["segment"]["run_id"]) == ["rule", "learned"]
+    clv_run = runs["clv"]["run_id"]
+    assert {m["kind"] for m in store.models(clv_run)} == {"clv"}
+    assigned = runs["assign"]["run_id"]
+    assert store.segmentations(assigned) == ["assigned"]
+    some: Any = store.members(assigned, limit=1)["rows"][0][0]
+    measures = store.entity(assigned, some)["measures"]
+    assert all(k.startswith("p_") for k in measures)
+    # Same input, same fingerprint, in every run.
+    assert len({r["fingerprint"] for r in runs.values()}) == 1
