@@ -34,9 +34,9 @@ def bar_chart(key: str, title: str, x: Sequence[Any], y: Sequence[Any], *, x_tit
     """Draw one series of bars."""
     trace = ({"type": "bar", "x": list(y), "y": list(x), "orientation": "h"} if horizontal
              else {"type": "bar", "x": list(x), "y": list(y)})
-    layout = (_layout(title, y_title, x_title, yaxis={"automargin": True,
-                                                      "autorange": "reversed"})
-              if horizontal else _layout(title, x_title, y_title))
+    layout = _layout(title, x_title, y_title)
+    if horizontal:  # the first bar on top
+        layout["yaxis"]["autorange"] = "reversed"
     return chart(key, title, {"data": [trace], "layout": layout}, summary)
 
 
