@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,19 +121,28 @@ def postgres_server() -> Any:
         shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str) -> Any:
-    """A new, empty database on the session's server; dropped after the test."""
+@contextlib.contextmanager
+def _database(server: str) -> Iterator[str]:
+    """A new, empty database on ``server``, dropped on leaving."""
     import uuid
 
     import psycopg
 
     name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server + "/postgres", autocommit=True) as con:
+    with psycopg.connect(server + "/postgres", autocommit=True) as con:
         con.execute(f'CREATE DATABASE "{name}"')
-    yield f"{postgres_server}/{name}"
-    with psycopg.connect(postgres_server + "/postgres", autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(server + "/postgres", autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty database on the session's server; dropped after the test."""
+    with _database(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture(params=["duckdb", "postgresql"])
@@ -140,6 +151,17 @@ def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "duckdb":
         return str(tmp_path / "segwise.duckdb")
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgresql"])
+def module_store_target(request: pytest.FixtureRequest,
+                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """As ``store_target``, shared by the tests of a module."""
+    if request.param == "duckdb":
+        yield str(tmp_path_factory.mktemp("store") / "segwise.duckdb")
+        return
+    with _database(request.getfixturevalue("postgres_server")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -13,20 +13,24 @@ import pytest
 TOKEN = "test-token-0123456789"  # noqa: S105 - a test server's
 
 
-@pytest.fixture
-def served(store_target: str, hostile_record: Any, assigner_file: Path) -> dict[str, Any]:
-    """A store holding two runs of the hostile sample, the newer one with the assigner."""
+@pytest.fixture(scope="module")
+def served(module_store_target: str, hostile_record: Any,
+           assigner_file: Path) -> dict[str, Any]:
+    """A store holding two runs of the hostile sample, the newer one with the assigner.
+
+    Shared by a module's tests: a test that writes adds runs of its own.
+    """
     from segwise.jobs import assigner_card
     from segwise.store import Store
 
-    store = Store(store_target)
+    store = Store(module_store_target)
     first = store.write_run(hostile_record)
     hostile_record.models.append(assigner_card(assigner_file))
     try:
         second = store.write_run(hostile_record)
     finally:
         hostile_record.models.pop()
-    return {"target": store_target, "store": store, "runs": [first, second]}
+    return {"target": module_store_target, "store": store, "runs": [first, second]}
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +40,7 @@ def trained_assigner(assigner_file: Path) -> Any:
     return TrainedAssigner.load(assigner_file)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def app(served: dict[str, Any], trained_assigner: Any) -> Any:
     """The application over ``served``, scoring with the small assigner."""
     from segwise.predict import OrderScorer
@@ -46,7 +50,7 @@ def app(served: dict[str, Any], trained_assigner: Any) -> Any:
                       scorers=[AssignerScorer(OrderScorer(trained_assigner))])
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(app: Any) -> Any:
     from fastapi.testclient import TestClient
 
@@ -54,7 +58,7 @@ def client(app: Any) -> Any:
         yield c
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def live_server(app: Any) -> Any:
     """The application served by uvicorn on 127.0.0.1 (a free port), in a thread."""
     import socket

@@ -49,6 +49,9 @@ __all__ = ["NOT_IN_RUN", "Store", "StoreBusyError", "open_store", "store_url"]
 NOT_IN_RUN = "(not in run)"
 #: Rows per INSERT batch outside DuckDB.
 _BATCH = 5000
+#: Runs in the order they ran: by start, then by end (runs of one record share a start).
+_OLDEST_FIRST = (RUNS.c.started_at, RUNS.c.finished_at, RUNS.c.run_id)
+_NEWEST_FIRST = tuple(c.desc() for c in _OLDEST_FIRST)
 #: Most rows one page of members may ask for.
 MAX_PAGE = 1000
 
@@ -430,7 +433,7 @@ class Store:
         """
         cols = [c for c in RUNS.c if c.name not in ("config", "versions", "id_col",
                                                    "value_col")]
-        query = sa.select(*cols).order_by(RUNS.c.started_at.desc(), RUNS.c.run_id.desc())
+        query = sa.select(*cols).order_by(*_NEWEST_FIRST)
         if limit is not None:
             query = query.limit(limit)
         with self._connect() as conn:
@@ -456,7 +459,7 @@ class Store:
             If no run stored any.
         """
         query = (sa.select(RUNS.c.run_id).where(RUNS.c.feature_set.is_not(None))
-                 .order_by(RUNS.c.started_at.desc(), RUNS.c.run_id.desc()).limit(1))
+                 .order_by(*_NEWEST_FIRST).limit(1))
         with self._connect() as conn:
             found = conn.execute(query).scalar()
         if found is None:
@@ -688,7 +691,7 @@ class Store:
                            m.c.segment)
                  .select_from(m.join(RUNS, RUNS.c.run_id == m.c.run_id))
                  .where(m.c.entity_id == entity_id)
-                 .order_by(RUNS.c.started_at, RUNS.c.run_id, m.c.segmentation))
+                 .order_by(*_OLDEST_FIRST, m.c.segmentation))
         with self._connect() as conn:
             return [_row(r) for r in conn.execute(query).mappings()]
 
@@ -731,7 +734,7 @@ class Store:
         query = (sa.select(MODELS.c.run_id, MODELS.c.name, MODELS.c.kind, MODELS.c.card,
                            RUNS.c.started_at)
                  .select_from(MODELS.join(RUNS, RUNS.c.run_id == MODELS.c.run_id))
-                 .order_by(RUNS.c.started_at.desc(), MODELS.c.name))
+                 .order_by(*_NEWEST_FIRST, MODELS.c.name))
         if run_id is not None:
             query = query.where(MODELS.c.run_id == run_id)
         with self._connect() as conn:
@@ -751,7 +754,7 @@ class Store:
         query = (sa.select(MODELS.c.run_id, MODELS.c.name, MODELS.c.artifact)
                  .select_from(MODELS.join(RUNS, RUNS.c.run_id == MODELS.c.run_id))
                  .where(MODELS.c.kind == kind, MODELS.c.artifact.is_not(None))
-                 .order_by(RUNS.c.started_at.desc()).limit(1))
+                 .order_by(*_NEWEST_FIRST).limit(1))
         with self._connect() as conn:
             row = conn.execute(query).first()
         if row is None:
