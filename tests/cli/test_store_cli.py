@@ -71,3 +71,23 @@ def test_every_command_writes_a_run_with_store(hostile_orders: Path, assigner_fi
     assert all(k.startswith("p_") for k in measures)
     # Same input, same fingerprint, in every run.
     assert len({r["fingerprint"] for r in runs.values()}) == 1
+
+
+def test_a_training_run_stores_its_model_file(assigner_file: Path, retail_result: Any,
+                                             tmp_path: Path) -> None:
+    from segwise.jobs import model_record
+    from segwise.predict import TrainedAssigner
+    from segwise.web import scorers_for
+
+    trained = TrainedAssigner.load(assigner_file)
+    store = Store(tmp_path / "segwise.duckdb")
+    run_id = store.write_run(model_record(trained, retail_result, command="assigner train"))
+    run = store.run(run_id)
+    assert run["fingerprint"] == retail_result.entities.fingerprint and run["feature_set"] is None
+    card = store.models(run_id)[0]
+    assert card["kind"] == "assigner"
+    assert card["card"]["evaluation"]["chosen"] and card["card"]["window"]["n_orders"] == 3
+    # The server's scorer is the stored file, loaded (and checked) again.
+    scorers = scorers_for(store)
+    assert [s.name for s in scorers] == ["assigner"]
+    assert scorers[0].scorer.segments == [str(c) for c in trained.estimator.classes_]
