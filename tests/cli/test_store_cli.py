@@ -91,3 +91,32 @@ def test_a_training_run_stores_its_model_file(assigner_file: Path, retail_result
     scorers = scorers_for(store)
     assert [s.name for s in scorers] == ["assigner"]
     assert scorers[0].scorer.segments == [str(c) for c in trained.estimator.classes_]
+
+
+def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    started: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
+    monkeypatch.setenv("SEGWISE_TOKEN", "from-the-environment")
+    db = tmp_path / "segwise.duckdb"
+    Store(db).close()
+    result = runner.invoke(app, ["serve", str(db)])
+    assert result.exit_code == 0, result.output
+    assert (started["host"], started["port"]) == ("127.0.0.1", 8000)
+    with TestClient(started["app"]) as client:
+        # No model in the store: nothing to score, but deleting needs the token.
+        assert client.delete("/api/runs/x").status_code == 401
+        auth = {"Authorization": "Bearer from-the-environment"}
+        assert client.delete("/api/runs/x", headers=auth).status_code == 404
+    project = tmp_path / "project.toml"
+    project.write_text('[serve]\nport = 8123\ntoken = "from-the-file"\n')
+    monkeypatch.delenv("SEGWISE_TOKEN")
+    result = runner.invoke(app, ["serve", str(db), "--config", str(project)])
+    assert result.exit_code == 0, result.output
+    assert (started["host"], started["port"]) == ("127.0.0.1", 8123)
+    with TestClient(started["app"]) as client:
+        auth = {"Authorization": "Bearer from-the-file"}
+        assert client.delete("/api/runs/x", headers=auth).status_code == 404
