@@ -201,12 +201,16 @@ def _num(value: float | None, digits: int = 0) -> str:
     return "" if value is None or value != value else f"{value:,.{digits}f}"
 
 
-def save_run(store: str | None, record: RunRecord) -> None:
-    """Write a command's run into the store given with ``--store`` (nothing without one)."""
+def save_run(store: str | None, record: Callable[[], RunRecord]) -> None:
+    """Write a command's run into the store given with ``--store`` (nothing without one).
+
+    ``record`` makes the run's record: it is only called when there is a store, as making
+    it (profiles, say) costs time and imports the command otherwise never needs.
+    """
     if store is None:
         return
     from segwise.store import Store
 
     target = Store(store)
-    run_id = target.write_run(record)
+    run_id = target.write_run(record())
     console.print(f"stored run {run_id} in {target.display_url}", soft_wrap=True)

@@ -221,7 +221,7 @@ def train(
     if store is not None:
         from segwise.jobs import model_record
 
-        save_run(store, model_record(trained, result, command="assigner train"))
+        save_run(store, lambda: model_record(trained, result, command="assigner train"))
 
 
 @app.command()
@@ -274,4 +274,4 @@ def assign(
     if store is not None:
         from segwise.jobs import assignment_record
 
-        save_run(store, assignment_record(out, source=input, model=model))
+        save_run(store, lambda: assignment_record(out, source=input, model=model))

@@ -150,4 +150,4 @@ def clv(
         console.print(f"wrote {path}")
     from segwise.jobs import run_record
 
-    save_run(store, run_record(rfm, command="clv", job="rfm", clv=result))
+    save_run(store, lambda: run_record(rfm, command="clv", job="rfm", clv=result))

@@ -26,6 +26,7 @@ from segwise.cli._app import (
 
 if TYPE_CHECKING:
     from segwise.jobs import JobResult
+    from segwise.store import RunRecord
 
 _STEPS = {
     "explore": "Exploring orders and products",
@@ -59,14 +60,15 @@ def write_report_with_progress(result: JobResult, path: Path, *, segments: bool 
     for note in extras.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
-    if store is not None:
+    def record() -> RunRecord:
         from segwise.jobs import named_labels, run_record
 
         learned = [] if extras.clusters is None else [named_labels(
             result.entities, "learned", extras.clusters["customer_id"],
             extras.clusters["segment"])]
-        save_run(store, run_record(result, command=command, clv=extras.clv,
-                                   segmentations=learned))
+        return run_record(result, command=command, clv=extras.clv, segmentations=learned)
+
+    save_run(store, record)
     return written
 
 

@@ -48,7 +48,7 @@ def rfm(
     print_result(result)
     for path in result.write(output):
         console.print(f"wrote {path}")
-    save_run(store, run_record(result, command="rfm", job="rfm"))
+    save_run(store, lambda: run_record(result, command="rfm", job="rfm"))
 
 
 @app.command()
@@ -83,6 +83,6 @@ def demo(
             source="UCI Online Retail (bundled)", store=store, command="demo",
         )
     else:
-        save_run(store, run_record(result, command="demo", job="rfm"))
+        save_run(store, lambda: run_record(result, command="demo", job="rfm"))
     console.print(f"Open the dashboard: [b]segwise serve {store}[/]", highlight=False,
                   soft_wrap=True)

@@ -168,5 +168,5 @@ def segment(
     if output is not None:
         for path in result.write(output):
             console.print(f"wrote {path}")
-    save_run(store, run_record(job_result, command="segment", entities=table,
-                               segmentation=result))
+    save_run(store, lambda: run_record(job_result, command="segment", entities=table,
+                                       segmentation=result))
