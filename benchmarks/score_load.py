@@ -151,6 +151,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     requests = payloads(2000)
     alone = baseline(args.model, requests)
+    print(f"baseline measured: {alone * 1000:.0f} ms; starting the server", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start_server(args.model, Path(tmp) / "empty.duckdb")
         try:
