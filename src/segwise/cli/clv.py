@@ -18,11 +18,13 @@ from segwise.cli._app import (
     MasterOpt,
     MemoryOpt,
     OrderLinesArg,
+    StoreOpt,
     app,
     console,
     handle_errors,
     notice,
     run_with_progress,
+    save_run,
 )
 from segwise.exceptions import ConfigError
 
@@ -104,6 +106,7 @@ def clv(
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
     keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Forecast purchases, P(alive), spend and discounted lifetime value per customer.
 
@@ -155,3 +158,6 @@ def clv(
         files[side["tracking"]] = result.tracking
     for path in write_tables(files, keep_formulas=keep_formulas):
         console.print(f"wrote {path}", highlight=False)
+    from segwise.jobs import run_record
+
+    save_run(store, lambda: run_record(rfm, command="clv", job="rfm", clv=result))

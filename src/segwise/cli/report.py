@@ -16,15 +16,18 @@ from segwise.cli._app import (
     MasterOpt,
     MemoryOpt,
     OrderLinesArg,
+    StoreOpt,
     app,
     console,
     handle_errors,
     notice,
     run_with_progress,
+    save_run,
 )
 
 if TYPE_CHECKING:
     from segwise.jobs import JobResult
+    from segwise.store import RunRecord
 
 _STEPS = {
     "explore": "Exploring orders and products",
@@ -37,13 +40,15 @@ _STEPS = {
 
 
 def write_report_with_progress(result: JobResult, path: Path, *, segments: bool = True,
-                               clv: bool = True, **kwargs: Any) -> Path:
+                               clv: bool = True, store: str | None = None,
+                               command: str = "report", **kwargs: Any) -> Path:
     """Write the report with a spinner naming the current step, and print where it went.
 
     ``segments`` and ``clv`` add the learned-segment and lifetime-value sections
     (:func:`segwise.report.learn_extras`); ``kwargs`` go to
     :func:`segwise.report.write_report` (``format``, ``currency``, ``source``, ...).
-    ``segwise demo`` and ``segwise report`` both use it.
+    ``segwise demo`` and ``segwise report`` both use it. With ``store``, the result, the
+    learned segments and the lifetime values are also written there as one run.
     """
     from segwise.report import learn_extras, write_report
 
@@ -56,6 +61,16 @@ def write_report_with_progress(result: JobResult, path: Path, *, segments: bool 
     for note in extras.notes:
         notice("note", note)
     console.print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)", highlight=False)
+
+    def record() -> RunRecord:
+        from segwise.jobs import named_labels, run_record
+
+        learned = [] if extras.clusters is None else [named_labels(
+            result.entities, "learned", extras.clusters["customer_id"],
+            extras.clusters["segment"])]
+        return run_record(result, command=command, clv=extras.clv, segmentations=learned)
+
+    save_run(store, record)
     return written
 
 
@@ -93,6 +108,7 @@ def report(
     job: Annotated[str, typer.Option(
         "--job", help="The job whose result is reported: rfm (order lines) or rfe "
                       "(events).")] = "rfm",
+    store: StoreOpt = None,
 ) -> None:
     """Write a self-contained report of the data, the cleaning and the segments."""
     from segwise.report import check_currency
@@ -115,4 +131,5 @@ def report(
         n_categories=max(categories, 1),
         segments=segments,
         clv=clv,
+        store=store,
     )

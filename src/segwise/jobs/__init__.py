@@ -6,6 +6,17 @@ a :class:`Job` (a source kind and its clean, features and score steps) run by
 """
 
 from segwise.jobs._base import Job, JobResult, get_job, jobs, register_job, run_job
+from segwise.jobs._store import (
+    ProjectSettings,
+    ServeSettings,
+    assigner_card,
+    assignment_record,
+    model_record,
+    named_labels,
+    project_paths,
+    run_etl,
+    run_record,
+)
 from segwise.jobs.rfe import RFE_JOB, RFE_SEGMENTS, RFEResult, run_rfe
 from segwise.jobs.rfm import RFM_JOB, RFMResult, run_rfm
 
@@ -15,12 +26,21 @@ __all__ = [
     "RFM_JOB",
     "Job",
     "JobResult",
+    "ProjectSettings",
     "RFEResult",
     "RFMResult",
+    "ServeSettings",
+    "assigner_card",
+    "assignment_record",
     "get_job",
     "jobs",
+    "model_record",
+    "named_labels",
+    "project_paths",
     "register_job",
+    "run_etl",
     "run_job",
+    "run_record",
     "run_rfe",
     "run_rfm",
 ]
