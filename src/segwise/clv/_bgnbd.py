@@ -372,9 +372,10 @@ def simulate_bgnbd(
     alpha: float,
     a: float,
     b: float,
+    modified: bool = False,
     random_state: int | np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw calibration summaries from the BG/NBD generative process.
+    """Draw calibration summaries from the BG/NBD (or MBG/NBD) generative process.
 
     Parameters
     ----------
@@ -384,6 +385,9 @@ def simulate_bgnbd(
         Observation time of each customer since their first purchase.
     r, alpha, a, b : float
         Model parameters.
+    modified : bool, default=False
+        Simulate MBG/NBD instead: the customer may also leave right after the first
+        purchase.
     random_state : int or numpy.random.Generator, optional
         Seed or generator.
 
@@ -399,8 +403,9 @@ def simulate_bgnbd(
     # Purchases while alive form a Poisson process; the customer leaves after a
     # Geometric(p) number of repeat purchases. Given n arrivals in (0, T], the k-th
     # arrival time is T times the k-th order statistic of n uniforms, i.e. Beta(k, n-k+1).
+    # Under MBG/NBD the first purchase is a dropout opportunity too: one repeat fewer.
     arrivals = rng.poisson(lam * big_t)
-    lifetime = rng.geometric(np.clip(p, 1e-12, 1.0))
+    lifetime = rng.geometric(np.clip(p, 1e-12, 1.0)) - int(modified)
     x = np.minimum(arrivals, lifetime)
     t_x = np.zeros(n_customers)
     rep = x > 0

@@ -330,6 +330,11 @@ def _rank(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _and(items: list[str]) -> str:
+    """Join words as a reader would: "a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def _reason(table: pd.DataFrame, period: Period) -> str:
     """Say which model won, on which criteria, and by which rule."""
     ok = table[table["status"] == "fitted"].set_index("model")
@@ -348,6 +353,6 @@ def _reason(table: pd.DataFrame, period: Period) -> str:
         + (f" (against {', '.join(others)})" if others else "")
         + f", aggregate error {win['aggregate_error']:+.1%}, decile error "
         f"{win['decile_error']:.3f}"
-        + (f"; it is best on {' and '.join(best_on)}" if best_on and len(ok) > 1 else "")
+        + (f"; it is best on {_and(best_on)}" if best_on and len(ok) > 1 else "")
         + "."
     )

@@ -336,9 +336,9 @@ def btyd_summary(
         ``customer_id``: ``customer_id``, ``frequency`` (int), ``recency``, ``T``,
         ``monetary_value``, ``net_spend`` (the customer's purchases less their returns up
         to the calibration end), ``returns`` (the value of those returns, 0 or below:
-        lines flagged ``is_return`` and lines of negative value), ``first_purchase``, ``last_purchase`` (dates as
-        Timestamps), and with a holdout ``frequency_holdout`` and
-        ``monetary_value_holdout`` (mean value of the holdout occasions, 0 when none).
+        lines flagged ``is_return`` and lines of negative value), ``first_purchase``,
+        ``last_purchase`` (dates as Timestamps), and with a holdout ``frequency_holdout``
+        and ``monetary_value_holdout`` (mean value of the holdout occasions, 0 when none).
         ``df.attrs`` holds the period as ISO dates (``calibration_end``, ``holdout_end``,
         ``unit``; read it back with :meth:`Period.from_attrs`), ``discrete``, and
         ``n_excluded``: customers whose first purchase follows the calibration period.

@@ -229,8 +229,9 @@ def customer_value(
       they are left out (counted in ``n_excluded``, with a warning).
     - Net spend of zero or less: :data:`NET_SPEND_RULE` (counted in ``n_net_nonpositive``,
       with a warning).
-    - Other repeat buyers whose mean repeat spend is zero (free repeat orders) are left out of the Gamma-Gamma fit, with a warning; their expected value uses a
-      mean of 0, which pulls it toward 0 by how often they bought.
+    - Other repeat buyers whose mean repeat spend is zero (free repeat orders) are left
+      out of the Gamma-Gamma fit, with a warning; their expected value uses a mean of 0,
+      which pulls it toward 0 by how often they bought.
     - A base with fewer than 10 customers or repeat buyers is an error: the models cannot
       be identified from it.
     """
