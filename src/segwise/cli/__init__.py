@@ -6,6 +6,7 @@ from segwise.cli import (
     report,  # noqa: F401
     rfm,  # noqa: F401 - registers its commands
     segment,  # noqa: F401
+    track,  # noqa: F401
 )
 from segwise.cli._app import app
 
