@@ -2,12 +2,14 @@
 
 Each snapshot is clustered on its own (a :class:`~segwise.segment.Segmenter` with the same
 ``k``), so a segment's label says nothing about the segment of the same label at another
-snapshot. The segments are therefore matched: every snapshot's segment centroids are
-placed in one space, the model space of the first snapshot (its skew transform and
-scaling), and each snapshot's segments are assigned to the previous snapshot's by the
-Hungarian algorithm on the distances between centroids, the assignment with the least
-total distance. A segment keeps its label and the name it got at the first snapshot, and
-the distance its centroid moved is reported, so drift shows.
+snapshot. The segments are therefore matched. Every snapshot's segment centroids are
+placed in one space, the signed ``log1p`` of each feature standardised over all snapshots
+together (one scale for every date, and heavy tails compressed as the clustering does).
+The last snapshot's segments, the ones a business acts on now, keep their labels and
+names; going back in time, each snapshot's segments are assigned to the next snapshot's
+by the Hungarian algorithm on the distances between centroids, the assignment with the
+least total distance. The distance each centroid moved from one snapshot to the next is
+reported, so drift shows.
 """
 
 from __future__ import annotations
@@ -64,11 +66,11 @@ class LearnedTrack:
     ----------
     assignments : pandas.DataFrame
         ``snapshot``, ``customer_id``, ``learned_segment`` (stable label) and
-        ``learned_name`` (the name the segment got at the first snapshot).
+        ``learned_name`` (the name the segment has at the last snapshot).
     centroids : pandas.DataFrame
         One row per snapshot and segment: ``snapshot``, ``learned_segment``,
         ``learned_name``, ``customers``, ``moved`` (distance from the segment's centroid
-        at the previous snapshot, in the first snapshot's model space; 0 at the first)
+        at the previous snapshot, in the common space; 0 at the first)
         and the mean of every feature.
     n_clusters : int
         Segments per snapshot.
@@ -105,51 +107,58 @@ def learned_snapshots(
         Stable labels per snapshot and customer, and the centroids' drift.
     """
     from segwise.profile import name_segments, profile_segments
-    from segwise.segment import Segmenter
+    from segwise.segment import Segmenter, signed_log1p
 
     if n_clusters < 2:
         raise ConfigError(f"learned segments need at least 2 clusters, got {n_clusters}")
     features = list(features)
     dates = sorted(snapshots["snapshot"].unique())
-    parts, rows = [], []
-    space = None
-    previous: np.ndarray | None = None
-    names: dict[int, str] = {}
+    logged = signed_log1p(snapshots[features].to_numpy(dtype="float64"))
+    spread = logged.std(axis=0)
+    space = (logged - logged.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    fits = {}
     for date in dates:
-        snap = snapshots[snapshots["snapshot"] == date]
+        at = (snapshots["snapshot"] == date).to_numpy()
+        snap = snapshots[at]
         if len(snap) <= n_clusters:
             raise ConfigError(
                 f"the snapshot of {pd.Timestamp(date).date()} has {len(snap)} customers, too "
                 f"few for {n_clusters} learned segments. Fix: use later snapshots or fewer"
             )
-        X = snap[features].astype("float64")
-        seg = Segmenter(n_clusters, random_state=random_state).fit(X)
-        if space is None:
-            space = seg.preprocessor_
-            described = [*features, *(c for c in ("tenure_days", "avg_order_value")
-                                      if c in snap and c not in features)]
-            profiles = profile_segments(snap.reset_index(drop=True), seg.labels_,
-                                        features=described, value_col="monetary")
-            names = dict(zip(*name_segments(profiles)[["segment", "name"]].to_numpy().T,
-                             strict=True))
-        Z = np.asarray(space.transform(X.to_numpy()), dtype=np.float64)
+        seg = Segmenter(n_clusters, random_state=random_state).fit(snap[features].astype(float))
         found = np.unique(seg.labels_[seg.labels_ >= 0])
-        centres = np.array([Z[seg.labels_ == c].mean(axis=0) for c in found])
-        stable = found if previous is None else match_centroids(previous, centres)
-        lookup = dict(zip(found, stable, strict=True))
-        labels = np.array([lookup.get(int(c), -1) for c in seg.labels_], dtype=np.int64)
-        ordered = np.empty_like(centres)
-        ordered[stable] = centres
-        moved = (np.zeros(len(found)) if previous is None
-                 else np.linalg.norm(ordered - previous, axis=1))
-        for s in range(len(found)):
-            members = snap[labels == s]
+        centres = np.array([space[at][seg.labels_ == c].mean(axis=0) for c in found])
+        fits[date] = (snap, seg.labels_, found, centres)
+    # The last snapshot names the segments; earlier ones are matched to their successor.
+    snap, labels, found, centres = fits[dates[-1]]
+    described = [*features, *(c for c in ("tenure_days", "avg_order_value")
+                              if c in snap and c not in features)]
+    profiles = profile_segments(snap.reset_index(drop=True), labels, features=described,
+                                value_col="monetary")
+    names = {int(k): str(v) for k, v in name_segments(profiles)[["segment", "name"]].to_numpy()}
+    stable = {dates[-1]: dict(zip(found, found, strict=True))}
+    placed = {dates[-1]: centres}
+    for date, later in zip(dates[-2::-1], dates[:0:-1], strict=True):
+        _, _, found, centres = fits[date]
+        matched = match_centroids(placed[later], centres)
+        stable[date] = dict(zip(found, matched, strict=True))
+        ordered = np.full_like(placed[later], np.nan)
+        ordered[matched[matched >= 0]] = centres[matched >= 0]
+        placed[date] = ordered
+    parts, rows = [], []
+    for i, date in enumerate(dates):
+        snap, raw, _, _ = fits[date]
+        lookup = stable[date]
+        ids = np.array([lookup.get(int(c), -1) for c in raw], dtype=np.int64)
+        moved = (np.zeros(len(placed[date])) if i == 0
+                 else np.linalg.norm(placed[date] - placed[dates[i - 1]], axis=1))
+        for s in range(len(placed[date])):
+            members = snap[ids == s]
             rows.append({"snapshot": date, "learned_segment": s, "learned_name": names[s],
                          "customers": len(members), "moved": float(moved[s]),
                          **{f: float(members[f].mean()) for f in features}})
-        previous = ordered
         parts.append(pd.DataFrame({"snapshot": date, "customer_id": snap["customer_id"].to_numpy(),
-                                   "learned_segment": labels,
-                                   "learned_name": [names[s] for s in labels]}))
+                                   "learned_segment": ids,
+                                   "learned_name": [names.get(int(s), "") for s in ids]}))
     return LearnedTrack(assignments=pd.concat(parts, ignore_index=True),
                         centroids=pd.DataFrame(rows), n_clusters=n_clusters)
