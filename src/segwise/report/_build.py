@@ -18,6 +18,7 @@ import pandas as pd
 
 from segwise.report import _charts as ch
 from segwise.report._model import Chart, Figure, Report, Section, Table, format_value
+from segwise.report._over_time import WIDE_CHARTS, clv_models_section, over_time_section
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -61,7 +62,11 @@ class ReportExtras:
         How ``embedding`` was made, for the axis titles.
     clv : pandas.DataFrame or CLVResult, optional
         Per-customer value: ``customer_id``, ``clv``, ``p_alive`` (and optionally
-        ``expected_purchases``), e.g. ``segwise.clv.customer_value(...).customers``.
+        ``expected_purchases``), e.g. ``segwise.clv.customer_value(...).customers``. A
+        ``CLVResult`` of ``model="auto"`` adds the model comparison section.
+    track : TrackResult, optional
+        Snapshots, migration and cohorts (:func:`segwise.track.track_customers`): the
+        "Over time" section.
     notes : list of str
         Why a section is missing (e.g. too few repeat buyers for CLV), for the reader.
     """
@@ -75,6 +80,7 @@ class ReportExtras:
     embedding: pd.DataFrame | None = None
     embedding_method: str = "UMAP"
     clv: Any = None
+    track: Any = None
     notes: list[str] = field(default_factory=list)
 
     @classmethod
@@ -134,10 +140,12 @@ def learn_extras(
     *,
     segments: bool = True,
     clv: bool = True,
+    track: bool = True,
+    clv_model: str = "bgnbd",
     random_state: int = 0,
     progress: Callable[[str], None] = _nothing,
 ) -> ReportExtras:
-    """Compute the optional sections' inputs: learned segments and lifetime value.
+    """Compute the optional sections' inputs: learned segments, lifetime value, snapshots.
 
     Parameters
     ----------
@@ -147,11 +155,16 @@ def learn_extras(
         Cluster the customers with :func:`segwise.segment.segment_customers` (k sweep,
         model comparison, names, UMAP map; t-SNE is skipped, it is the slow part).
     clv : bool, default=True
-        Fit BG/NBD and Gamma-Gamma with :func:`segwise.clv.customer_value`.
+        Fit a purchase model and Gamma-Gamma with :func:`segwise.clv.customer_value`.
+    track : bool, default=True
+        Snapshots, migration and cohorts with :func:`segwise.track.track_customers`, at
+        the spacing :func:`segwise.track.auto_every` picks for the purchase span.
+    clv_model : str, default="bgnbd"
+        Purchase model; ``"auto"`` compares them on a holdout and adds that comparison.
     random_state : int, default=0
         Seed of the clustering and the map.
     progress : callable, optional
-        Called with ``"segments"`` and ``"clv"`` as each starts.
+        Called with ``"segments"``, ``"clv"`` and ``"track"`` as each starts.
 
     Returns
     -------
@@ -178,9 +191,20 @@ def learn_extras(
         from segwise.clv import customer_value
 
         try:
-            extras.clv = customer_value(result.cleaned)
+            extras.clv = customer_value(result.cleaned, model=clv_model)
         except SegwiseError as exc:
             extras.notes.append(f"Lifetime value is not shown: {exc}")
+    if track:
+        progress("track")
+        from segwise.track import auto_every, track_customers
+
+        try:
+            span = result.customers[["first_purchase", "last_purchase"]]
+            every = auto_every(span["first_purchase"].min().date(),
+                               span["last_purchase"].max().date())
+            extras.track = track_customers(result.cleaned, every=every)
+        except SegwiseError as exc:
+            extras.notes.append(f"Customers over time are not shown: {exc}")
     return extras
 
 
@@ -304,6 +328,10 @@ def _build(result: RFMResult, kept: ir.Table, extras: ReportExtras, *, cur: str,
         sections.append(_category_mix(customers, spend, order, cur))
     if extras.clv is not None:
         sections.append(_value(customers, extras.clv, order, cur))
+    if getattr(extras.clv, "comparison", None) is not None:
+        sections.append(clv_models_section(extras.clv.comparison))
+    if extras.track is not None:
+        sections.append(over_time_section(extras.track, cur))
     report = Report(title=title, subtitle=subtitle, figures=figures, sections=sections, meta=meta)
     for chart in report.charts:
         chart.wide = chart.key in _WIDE
@@ -313,7 +341,7 @@ def _build(result: RFMResult, kept: ir.Table, extras: ReportExtras, *, cur: str,
 #: Charts that need the full page width to be read.
 _WIDE = frozenset({"monthly", "weekday_hour", "top_products", "k_selection", "clusters_vs_rfm",
                    "profile_heatmap", "profile_learned", "embedding", "category_mix", "value",
-                   "segment_shares"})
+                   "segment_shares", *WIDE_CHARTS})
 
 
 # ---------------------------------------------------------------- exploration queries

@@ -23,6 +23,7 @@ from segwise.track._migration import (
 from segwise.track._snapshots import (
     EDGES,
     EVERY,
+    auto_every,
     order_pieces,
     score_snapshots,
     snapshot_aggregates,
@@ -40,6 +41,7 @@ __all__ = [
     "Cohorts",
     "LearnedTrack",
     "TrackResult",
+    "auto_every",
     "biggest_flows",
     "cohorts",
     "describe_flows",

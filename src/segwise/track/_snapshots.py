@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EDGES",
     "EVERY",
+    "auto_every",
     "order_pieces",
     "score_snapshots",
     "snapshot_aggregates",
@@ -70,6 +71,26 @@ def order_pieces(
     """
     return order_aggregates(lines, [*by, "customer_id", "order_id", lines.ts.date().name("day")],
                             sums)
+
+
+def auto_every(first: _dt.date, last: _dt.date) -> str:
+    """Pick a snapshot spacing that gives a readable series (about 4 to 12 snapshots).
+
+    Months for purchases spanning half a year or less, quarters up to three years, years
+    beyond.
+
+    Parameters
+    ----------
+    first, last : date
+        First and last purchase days.
+
+    Returns
+    -------
+    str
+        A key of :data:`EVERY`.
+    """
+    days = (last - first).days
+    return "month" if days <= 183 else "quarter" if days <= 3 * 366 else "year"
 
 
 def snapshot_dates(
