@@ -123,8 +123,7 @@ def track(
     migration flow (new and gone customers included, revenue carried), acquisition cohorts
     and the cleaning audit beside it.
     """
-    from segwise.clv import parse_horizon
-    from segwise.clv._summary import to_date
+    from segwise._time import parse_horizon, to_date
     from segwise.config import load_config
     from segwise.track import run_track
 

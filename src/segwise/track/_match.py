@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 from segwise.exceptions import ConfigError
 
@@ -48,6 +47,8 @@ def match_centroids(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     >>> match_centroids(np.array([[0.0, 0.0], [5.0, 5.0]]), np.array([[5.1, 4.9], [0.2, 0.0]]))
     array([1, 0])
     """
+    from scipy.optimize import linear_sum_assignment  # scipy only when segments are learned
+
     previous, current = np.atleast_2d(previous), np.atleast_2d(current)
     if previous.shape[1] != current.shape[1]:
         raise ValueError("centroids must live in the same space (same number of dimensions)")

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from segwise._engine import fetch_numpy
-from segwise.clv._summary import to_date
+from segwise._time import to_date
 from segwise.exceptions import ConfigError, InputError
 from segwise.features.rfm import customer_aggregates, finish_rfm, order_aggregates
 from segwise.segment.rfm import SegmentMap, fit_bin_edges, name_cells, score_columns

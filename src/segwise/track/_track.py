@@ -13,7 +13,7 @@ import pandas as pd
 
 from segwise._engine import fetch_numpy, materialize
 from segwise._expr import money_sum
-from segwise.clv._summary import parse_horizon
+from segwise._time import parse_horizon
 from segwise.exceptions import InputError
 from segwise.segment.rfm import SegmentMap
 from segwise.track._cohorts import COHORT_PERIODS, Cohorts, cohorts
