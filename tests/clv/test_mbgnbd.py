@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from scipy.optimize import approx_fprime
 from scipy.special import hyp2f1
 from sklearn.base import clone
@@ -93,22 +91,6 @@ def test_recovers_simulated_parameters() -> None:
     truth = pd.Series({"r": 0.5, "alpha": 6.0, "a": 0.7, "b": 3.0})
     z = (model.params_ - truth) / model.standard_errors_
     assert (z.abs() < 4).all(), z
-
-
-@settings(max_examples=50, deadline=None)
-@given(x=st.integers(0, 300), frac=st.floats(0.0, 1.0), T=st.floats(0.01, 200.0),
-       t1=st.floats(0.0, 200.0), t2=st.floats(0.0, 200.0))
-def test_invariants(
-    cdnow_model: MBGNBD, x: int, frac: float, T: float, t1: float, t2: float
-) -> None:
-    t_x = 0.0 if x == 0 else max(frac * T, 1e-3 * T)
-    lo, hi = sorted((t1, t2))
-    e_lo = cdnow_model.predict_purchases(lo, x, t_x, T)[0]
-    e_hi = cdnow_model.predict_purchases(hi, x, t_x, T)[0]
-    assert np.isfinite(e_hi) and 0.0 <= e_lo <= e_hi * (1 + 1e-9) + 1e-12
-    p = cdnow_model.p_alive(x, t_x, T)[0]
-    assert 0.0 <= p <= 1.0
-    assert cdnow_model.p_alive(x, t_x, T + 10.0)[0] <= p + 1e-12
 
 
 def test_bad_input_and_contract(cdnow_model: MBGNBD) -> None:
