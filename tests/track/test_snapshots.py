@@ -98,9 +98,11 @@ def test_fixed_edges_drift_where_refitted_ones_do_not(
     top_fixed = fixed.snapshots.groupby("snapshot")["f_score"].apply(lambda s: (s == 5).mean())
     top_refit = retail_track.snapshots.groupby("snapshot")["f_score"].apply(
         lambda s: (s == 5).mean())
-    assert top_fixed.iloc[-1] > 2 * top_fixed.iloc[0]
-    assert top_refit.max() - top_refit.min() < 0.1
-    assert top_fixed.iloc[-1] > top_refit.iloc[-1] + 0.1
+    # On Online Retail: 10 % at the first snapshot, 46 % at the last; refitted, at most a
+    # fifth (ties in frequency keep it below), 20 % at the last.
+    assert top_fixed.iloc[-1] > 3 * top_fixed.iloc[0]
+    assert top_refit.max() <= 0.21
+    assert top_fixed.iloc[-1] > 2 * top_refit.iloc[-1]
 
 
 @pytest.mark.slow
@@ -113,3 +115,26 @@ def test_trailing_window(retail_result: Any) -> None:
     assert (s["tenure_days"] <= 90).all()
     flows = result.flows()
     assert (flows["to_segment"] == "(gone)").any() and (flows["from_segment"] == "(new)").any()
+    # Two windows cover different spans: what was spent between them is not known.
+    assert flows["revenue_between"].isna().all()
+    assert " since" not in result.headline() and "had spent" in result.headline()
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_spark_snapshots_equal_duckdb(
+    retail_sample: pd.DataFrame, tmp_path: Any, spark_available: None
+) -> None:
+    src = tmp_path / "orders.csv"
+    retail_sample.to_csv(src, index=False)
+    dates = ["2010-12-02", "2010-12-03", "2010-12-06"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        duck = run_track(src, dates=dates)
+        spark = run_track(src, dates=dates, engine="spark")
+    pd.testing.assert_frame_equal(spark.snapshots, duck.snapshots, check_dtype=False)
+    pd.testing.assert_frame_equal(spark.cohorts.activity, duck.cohorts.activity,
+                                  check_dtype=False)
+    pd.testing.assert_frame_equal(spark.audit_table.to_pandas(), duck.audit_table.to_pandas(),
+                                  check_dtype=False)
+    assert duck.snapshots.groupby("snapshot").size().is_monotonic_increasing

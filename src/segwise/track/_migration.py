@@ -8,8 +8,9 @@ segment sizes at ``A`` (plus the new customers) and its column sums those at ``B
 the gone ones).
 
 Revenue is carried two ways: ``revenue_before``, what the movers had spent up to ``A``
-(their net spend, the value at stake), and ``revenue_between``, what they spent from ``A``
-to ``B``.
+(their net spend in the snapshot, the value at stake), and ``revenue_between``, what they
+spent from ``A`` to ``B``: the difference of their spend to date, so known only when the
+snapshots hold the whole history (with a trailing window it is NaN).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ _VALUES = ("customers", "share_of_from", "revenue_before", "revenue_between")
 
 
 def _pair(
-    snapshots: pd.DataFrame, before: Any, after: Any, segment_col: str
+    snapshots: pd.DataFrame, before: Any, after: Any, segment_col: str, cumulative: bool
 ) -> pd.DataFrame:
     """Join two snapshots' customers side by side (outer join), new and gone labelled."""
     stamps = {pd.Timestamp(before), pd.Timestamp(after)}
@@ -66,9 +67,10 @@ def _pair(
                                                                   GONE)
     spent_a, spent_b = j["monetary_a"].fillna(0.0), j["monetary_b"].fillna(0.0)
     j["revenue_before"] = spent_a
-    # With a trailing window the two spends cover different spans: then "between" is
-    # what the later window holds beyond the earlier one, never below zero by design.
-    j["revenue_between"] = np.where(j["_merge"] == "left_only", 0.0, spent_b - spent_a)
+    # Spend to date at B less spend to date at A; two trailing windows cover different
+    # spans, and their difference is no spend at all.
+    between = np.where(j["_merge"] == "left_only", 0.0, spent_b - spent_a)
+    j["revenue_between"] = between if cumulative else np.nan
     return j
 
 
@@ -77,6 +79,7 @@ def flows(
     *,
     segment_col: str = "segment",
     pairs: Sequence[tuple[Any, Any]] | None = None,
+    cumulative: bool = True,
 ) -> pd.DataFrame:
     """Every flow between consecutive snapshots (or the given pairs), stays included.
 
@@ -88,6 +91,9 @@ def flows(
         Segment column (RFM segment, or a learned one).
     pairs : sequence of (date, date), optional
         Snapshot pairs; consecutive snapshots when omitted.
+    cumulative : bool, default=True
+        Whether each snapshot holds the whole history before its date (False for a
+        trailing window: ``revenue_between`` is then NaN).
 
     Returns
     -------
@@ -101,11 +107,11 @@ def flows(
         pairs = list(itertools.pairwise(dates))
     parts = []
     for before, after in pairs:
-        j = _pair(snapshots, before, after, segment_col)
+        j = _pair(snapshots, before, after, segment_col, cumulative)
         g = j.groupby(["from_segment", "to_segment"], sort=False).agg(
             customers=("customer_id", "size"),
             revenue_before=("revenue_before", "sum"),
-            revenue_between=("revenue_between", "sum"),
+            revenue_between=("revenue_between", lambda v: v.sum(min_count=1)),
         ).reset_index()
         row_total = g.groupby("from_segment")["customers"].transform("sum")
         g["share_of_from"] = g["customers"] / row_total
@@ -125,6 +131,7 @@ def migration_matrix(
     value: str = "customers",
     segment_col: str = "segment",
     order: Sequence[str] | None = None,
+    cumulative: bool = True,
 ) -> pd.DataFrame:
     """Return the migration matrix between two snapshots.
 
@@ -141,6 +148,8 @@ def migration_matrix(
     order : sequence of str, optional
         Segment order of rows and columns (every segment of either snapshot is shown;
         unlisted ones follow in name order).
+    cumulative : bool, default=True
+        See :func:`flows`.
 
     Returns
     -------
@@ -150,7 +159,8 @@ def migration_matrix(
     """
     if value not in _VALUES:
         raise ConfigError(f"value {value!r}: choose one of {', '.join(_VALUES)}")
-    f = flows(snapshots, segment_col=segment_col, pairs=[(before, after)])
+    f = flows(snapshots, segment_col=segment_col, pairs=[(before, after)],
+              cumulative=cumulative)
     seen = [s for s in pd.unique(pd.concat([f["from_segment"], f["to_segment"]]))
             if s not in (NEW, GONE)]
     listed = [s for s in (order or []) if s in seen]
@@ -254,8 +264,9 @@ def describe_flows(top: pd.DataFrame, currency: str | None = None) -> str:
     parts = [
         f"{row.customers:,} customer{'s' if row.customers != 1 else ''} went from "
         f"{row.from_segment} to {row.to_segment}; they had spent "
-        f"{_money(row.revenue_before, currency)} by {_day(row.from_snapshot)} and "
-        f"{_money(row.revenue_between, currency)} since"
+        f"{_money(row.revenue_before, currency)} by {_day(row.from_snapshot)}"
+        + ("" if pd.isna(row.revenue_between)
+           else f" and {_money(row.revenue_between, currency)} since")
         for row in top.itertuples(index=False)
     ]
     return (f"From {_day(first['from_snapshot'])} to {_day(first['to_snapshot'])}, "

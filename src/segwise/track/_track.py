@@ -93,7 +93,8 @@ class TrackResult:
 
     def flows(self, segment_col: str = "segment") -> pd.DataFrame:
         """Every flow between consecutive snapshots (see :func:`flows`)."""
-        return flows(self.snapshots, segment_col=segment_col)
+        return flows(self.snapshots, segment_col=segment_col,
+                     cumulative=self.window_days is None)
 
     def migration(self, before: Any = None, after: Any = None, *, value: str = "customers",
                   segment_col: str = "segment") -> pd.DataFrame:
@@ -104,7 +105,8 @@ class TrackResult:
         before = self.dates[-2] if before is None else before
         after = self.dates[-1] if after is None else after
         return migration_matrix(self.snapshots, before, after, value=value,
-                                segment_col=segment_col, order=self._order(segment_col))
+                                segment_col=segment_col, order=self._order(segment_col),
+                                cumulative=self.window_days is None)
 
     def biggest_flows(self, n: int = 3, segment_col: str = "segment") -> pd.DataFrame:
         """Return the last pair of snapshots' segment changes that carried most revenue."""
