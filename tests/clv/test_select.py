@@ -16,6 +16,7 @@ from segwise.clv import (
     SELECTION_RULE,
     CLVResult,
     ModelComparison,
+    Period,
     compare_purchase_models,
     customer_value,
     decile_calibration,
@@ -23,7 +24,7 @@ from segwise.clv import (
     selection_split,
     simulate_bgnbd,
 )
-from segwise.clv._select import _rank
+from segwise.clv._select import _rank, _reason
 from segwise.exceptions import InputError
 
 
@@ -70,6 +71,23 @@ def test_the_rule_picks_the_best_mean_rank(cdnow_comparison: ModelComparison) ->
     ranked = _rank(tie).set_index("model")
     assert ranked.loc["a", "rank"] == ranked.loc["b", "rank"] == pytest.approx(5 / 3)
     assert ranked["chosen"].idxmax() == "b"
+
+
+def test_models_that_found_the_same_fit_are_level() -> None:
+    # Online Retail: BG/NBD, MBG/NBD and Pareto/NBD all collapse to the NBD (no dropout)
+    # and differ in the seventh digit; that is noise, and the first listed wins.
+    same = pd.DataFrame({
+        "model": ["bgnbd", "mbgnbd", "pareto_nbd"], "label": ["BG/NBD", "MBG/NBD", "Pareto/NBD"],
+        "status": ["fitted"] * 3, "mae": [0.8026882, 0.8026880, 0.8026881],
+        "aggregate_error": [-0.2600431, -0.2600430, -0.2600432],
+        "decile_error": [0.2716361, 0.2716360, 0.2716362],
+    })
+    ranked = _rank(same).set_index("model")
+    assert (ranked["rank"] == 1.0).all() and ranked["chosen"].idxmax() == "bgnbd"
+    period = Period(dt.date(2011, 9, 30), dt.date(2011, 12, 9), "W")
+    reason = _reason(_rank(same), period)
+    assert "MBG/NBD and Pareto/NBD are level with it on every criterion" in reason
+    assert "alone is best" not in reason
 
 
 def test_deciles_and_tracking_of_every_fitted_model(cdnow_comparison: ModelComparison) -> None:

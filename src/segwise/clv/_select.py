@@ -34,6 +34,7 @@ __all__ = [
     "DISCRETE_MODELS",
     "PURCHASE_MODELS",
     "SELECTION_RULE",
+    "TIE_TOLERANCE",
     "ModelComparison",
     "compare_purchase_models",
     "decile_calibration",
@@ -52,14 +53,18 @@ PURCHASE_MODELS: dict[str, type[BGNBD] | type[ParetoNBD] | type[BGBB]] = {
 DISCRETE_MODELS = frozenset({"bgbb"})
 #: Models compared by default.
 CANDIDATES: tuple[str, ...] = ("bgnbd", "mbgnbd", "pareto_nbd", "bgbb")
+#: Relative difference below which two models' errors count as equal.
+TIE_TOLERANCE = 0.005
 #: The rule that picks a model, in words.
 SELECTION_RULE = (
     "the best mean rank over per-customer mean absolute error, absolute aggregate error "
-    "and decile calibration error of the holdout purchases; ties go to the lower mean "
-    "absolute error"
+    "and decile calibration error of the holdout purchases (errors within 0.5 % of each "
+    "other rank equal); ties go to the lower mean absolute error, then to the model listed "
+    "first (the simpler: BG/NBD, MBG/NBD, Pareto/NBD, BG/BB)"
 )
-#: Columns the rule ranks (all: lower is better).
-_CRITERIA = ("mae", "abs_aggregate_error", "decile_error")
+#: Columns the rule ranks (all: lower is better), and how the reason names them.
+_CRITERIA = {"mae": "per-customer error", "abs_aggregate_error": "aggregate error",
+             "decile_error": "decile calibration"}
 _N_DECILES = 10
 
 
@@ -314,17 +319,34 @@ def compare_purchase_models(
     )
 
 
+def _tolerant_rank(values: pd.Series, rel: float = TIE_TOLERANCE) -> pd.Series:
+    """Rank ascending ("min" method), values within ``rel`` of a better one ranking equal.
+
+    Models that found the same optimum (on Online Retail, BG/NBD, MBG/NBD and Pareto/NBD
+    all collapse to the NBD) differ in the seventh digit: rounding noise, not a ranking.
+    """
+    ranks = pd.Series(np.nan, index=values.index)
+    start, rank = np.nan, 0
+    for position, (label, value) in enumerate(values.dropna().sort_values(kind="stable").items()):
+        if position == 0 or value - start > rel * max(abs(start), 1e-12):
+            start, rank = value, position + 1
+        ranks[label] = rank
+    return ranks
+
+
 def _rank(table: pd.DataFrame) -> pd.DataFrame:
-    """Apply :data:`SELECTION_RULE`: mean rank over the criteria, ties by MAE."""
+    """Apply :data:`SELECTION_RULE`: mean tolerant rank over the criteria, then the ties."""
     columns = ["model", "label", "status", "log_likelihood", "mae", "rmse", "bias",
                "predicted", "actual", "aggregate_error", "abs_aggregate_error",
                "decile_error", "rank", "chosen", "seconds", "note"]
     table = table.reindex(columns=columns)
     table["abs_aggregate_error"] = table["aggregate_error"].abs()
-    ok = table["status"] == "fitted"
-    ranks = table.loc[ok, list(_CRITERIA)].rank(method="min")
+    ok = table.index[table["status"] == "fitted"]
+    ranks = pd.DataFrame({c: _tolerant_rank(table.loc[ok, c]) for c in _CRITERIA})
     table.loc[ok, "rank"] = ranks.mean(axis=1)
-    best = table[ok].sort_values(["rank", "mae"], kind="stable").index[0]
+    order = pd.DataFrame({"rank": table.loc[ok, "rank"], "mae": ranks["mae"],
+                          "listed": np.arange(len(ok))}, index=ok)
+    best = order.sort_values(["rank", "mae", "listed"]).index[0]
     table["chosen"] = table.index == best
     table["note"] = table["note"].fillna("")
     return table
@@ -339,12 +361,11 @@ def _reason(table: pd.DataFrame, period: Period) -> str:
     """Say which model won, on which criteria, and by which rule."""
     ok = table[table["status"] == "fitted"].set_index("model")
     win = ok.loc[ok["chosen"]].iloc[0]
-    leads = {
-        "mae": "per-customer error",
-        "abs_aggregate_error": "aggregate error",
-        "decile_error": "decile calibration",
-    }
-    best_on = [text for col, text in leads.items() if ok[col].idxmin() == win.name]
+    ranks = pd.DataFrame({c: _tolerant_rank(ok[c]) for c in _CRITERIA})
+    sole = [text for col, text in _CRITERIA.items()
+            if ranks.loc[win.name, col] == 1 and (ranks[col] == 1).sum() == 1]
+    tied = [ok.loc[m, "label"] for m in ok.index
+            if m != win.name and (ranks.loc[m] == ranks.loc[win.name]).all()]
     others = [f"{ok.loc[m, 'label']} {ok.loc[m, 'mae']:.3f}" for m in ok.index if m != win.name]
     return (
         f"{win['label']} was chosen on the holdout {period.calibration_end + _dt.timedelta(1)}"
@@ -353,6 +374,8 @@ def _reason(table: pd.DataFrame, period: Period) -> str:
         + (f" (against {', '.join(others)})" if others else "")
         + f", aggregate error {win['aggregate_error']:+.1%}, decile error "
         f"{win['decile_error']:.3f}"
-        + (f"; it is best on {_and(best_on)}" if best_on and len(ok) > 1 else "")
+        + (f"; it alone is best on {_and(sole)}" if sole and len(ok) > 1 else "")
+        + (f"; {_and(tied)} {'is' if len(tied) == 1 else 'are'} level with it on every "
+           "criterion (the same fit), and it is listed first" if tied else "")
         + "."
     )
