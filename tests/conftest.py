@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: real data from ../shared/data and engines."""
+"""Fixtures shared by the whole suite: real data from ../shared/data (Online Retail, CDNOW)
+and engines."""
 
 from __future__ import annotations
 
@@ -35,6 +36,44 @@ def retail_csv(shared_data: Path) -> Path:
 def retail_sample(retail_csv: Path) -> pd.DataFrame:
     """The first 5,000 lines of Online Retail, every column as text, as in the file."""
     return pd.read_csv(retail_csv, nrows=5000, dtype=str, keep_default_na=False)
+
+
+#: Column roles of the CDNOW CSV written by the ``cdnow_csv`` fixture.
+CDNOW_COLUMNS = {"customer_id": "customer_id", "timestamp": "date", "amount": "dollars"}
+
+
+@pytest.fixture(scope="session")
+def cdnow_raw(shared_data: Path) -> pd.DataFrame:
+    """The authors' 1/10 sample, one row per purchase line, as in the file."""
+    return pd.read_csv(
+        shared_data / "cdnow" / "CDNOW_sample.txt.gz",
+        sep=r"\s+",
+        header=None,
+        names=["master_id", "customer_id", "date", "cds", "dollars"],
+        dtype={"master_id": str, "customer_id": str, "date": str},
+    )
+
+
+@pytest.fixture(scope="session")
+def cdnow_csv(cdnow_raw: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The raw CDNOW lines as a CSV with a header, unaggregated, for load_transactions."""
+    path = tmp_path_factory.mktemp("cdnow") / "cdnow_sample.csv"
+    cdnow_raw.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def cdnow_columns() -> dict[str, str]:
+    """Column roles of the CDNOW CSV."""
+    return dict(CDNOW_COLUMNS)
+
+
+@pytest.fixture(scope="session")
+def cdnow_tx(cdnow_csv: Path) -> Any:
+    """CDNOW loaded by segwise (DuckDB), every line a purchase."""
+    from segwise.io import load_transactions
+
+    return load_transactions(cdnow_csv, columns=CDNOW_COLUMNS)
 
 
 @pytest.fixture(scope="session")

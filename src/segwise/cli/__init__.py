@@ -8,6 +8,7 @@ from segwise.cli import (
     rfm,  # noqa: F401 - registers its commands
     segment,  # noqa: F401
     serve,  # noqa: F401
+    track,  # noqa: F401
 )
 from segwise.cli._app import app
 
