@@ -35,6 +35,7 @@ __all__ = [
     "fetch_numpy",
     "fetch_scalar",
     "is_missing",
+    "materialize",
     "numpy_to_arrow",
     "sqlite_jdbc_jar",
 ]
@@ -217,6 +218,31 @@ def _plain(values: np.ndarray) -> np.ndarray:
         kind, None if data.dtype == object else np.nan
     )
     return data
+
+
+def materialize(expr: ir.Table, name: str) -> ir.Table:
+    """Compute a table expression once and return the stored result, for repeated reads.
+
+    A temporary table on DuckDB (dropped with the connection; Ibis's ``cache()`` would try
+    to drop it on garbage collection with a statement this DuckDB rejects), a cached
+    DataFrame on Spark.
+
+    Parameters
+    ----------
+    expr : ibis.Table
+        The expression.
+    name : str
+        Prefix of the stored table's name.
+
+    Returns
+    -------
+    ibis.Table
+        A table over the stored rows.
+    """
+    backend = expr._find_backend()
+    if getattr(backend, "name", "") == "duckdb":
+        return backend.create_table(f"{name}_{id(expr)}", expr, temp=True)
+    return expr.cache()
 
 
 def is_missing(values: np.ndarray) -> np.ndarray:

@@ -103,7 +103,7 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     def forbidden(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the run started before its output was checked")
 
-    monkeypatch.setattr(segwise.jobs, "run_rfm", forbidden)
+    monkeypatch.setattr(segwise.jobs, "run_job", forbidden)
     monkeypatch.setattr(segwise.predict.TrainedAssigner, "load", forbidden)
 
 
@@ -274,7 +274,9 @@ def test_every_numeric_option_has_a_range_checked_before_work(
             "clv": ["clv", str(orders), "-o", str(tmp_path / "o.csv")],
             "report": ["report", str(orders), "-o", str(tmp_path / "o.html")],
             "train": ["assigner", "train", str(orders)],
-            "assign": ["assign", str(orders), str(orders), "-o", str(tmp_path / "o.csv")]}
+            "assign": ["assign", str(orders), str(orders), "-o", str(tmp_path / "o.csv")],
+            "serve": ["serve", str(tmp_path / "store.duckdb")],
+            "track": ["track", str(orders), "-o", str(tmp_path / "t.duckdb")]}
     for value in (kind.min - step, kind.max + step, kind.max * 10**6):
         shown = str(int(value)) if step == 1 else str(value)
         result = runner.invoke(app, [*args[path[-1]], param.opts[0], shown])

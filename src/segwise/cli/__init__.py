@@ -7,6 +7,8 @@ from segwise.cli import (
     rfe,  # noqa: F401
     rfm,  # noqa: F401 - registers its commands
     segment,  # noqa: F401
+    serve,  # noqa: F401
+    track,  # noqa: F401
 )
 from segwise.cli._app import app
 

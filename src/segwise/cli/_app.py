@@ -19,6 +19,7 @@ from segwise.exceptions import SegwiseError
 
 if TYPE_CHECKING:
     from segwise.jobs import JobResult
+    from segwise.store import RunRecord
 
 __all__ = [
     "AsOfOpt",
@@ -29,6 +30,7 @@ __all__ = [
     "MasterOpt",
     "MemoryOpt",
     "OrderLinesArg",
+    "StoreOpt",
     "app",
     "console",
     "err_console",
@@ -39,6 +41,7 @@ __all__ = [
     "print_audit",
     "print_result",
     "run_with_progress",
+    "save_run",
 ]
 
 
@@ -170,6 +173,11 @@ KeepFormulasOpt = Annotated[
                                          "spreadsheet would run as a formula (starting with =, "
                                          "+, - or @, and not a number) gets a leading '."),
 ]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="Also write the results into a store, as one run: a .duckdb "
+                                 "file or a postgresql:// URL."),
+]
 MemoryOpt = Annotated[
     str | None,
     typer.Option("--memory-limit", help="Cap on DuckDB's memory, e.g. 4GB; it spills to disk "
@@ -267,3 +275,18 @@ def print_audit(audit: Any) -> None:
 def _num(value: float | None, digits: int = 0) -> str:
     # Missing (an empty segment's median, quarantined revenue) prints empty.
     return "" if value is None or value != value else f"{value:,.{digits}f}"
+
+
+def save_run(store: str | None, record: Callable[[], RunRecord]) -> None:
+    """Write a command's run into the store given with ``--store`` (nothing without one).
+
+    ``record`` makes the run's record: it is only called when there is a store, as making
+    it (profiles, say) costs time and imports the command otherwise never needs.
+    """
+    if store is None:
+        return
+    from segwise.store import Store
+
+    target = Store(store)
+    run_id = target.write_run(record())
+    console.print(f"stored run {run_id} in {target.display_url}", soft_wrap=True)

@@ -32,7 +32,15 @@ if TYPE_CHECKING:
     from segwise.io import Source
     from segwise.segment import SegmentMap
 
-__all__ = ["Job", "JobResult", "get_job", "jobs", "register_job", "run_job"]
+__all__ = [
+    "Job",
+    "JobResult",
+    "get_job",
+    "jobs",
+    "load_and_clean",
+    "register_job",
+    "run_job",
+]
 
 
 def _nothing(step: str) -> None:
@@ -255,6 +263,35 @@ def jobs() -> dict[str, Job]:
     return _JOBS.items()
 
 
+def load_and_clean(
+    job: str | Job,
+    source: str | Path,
+    *,
+    config: SegwiseConfig,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    progress: Callable[[str], None] = _nothing,
+) -> tuple[Source, Any]:
+    """Run a job's first two steps: load the source as the job's kind, then clean it.
+
+    For work that starts from cleaned rows other than the job's features (snapshots over
+    time, say); :func:`run_job` runs the same two steps.
+
+    Returns
+    -------
+    tuple
+        The loaded :class:`~segwise.io.Source` and the job's cleaned rows.
+    """
+    spec = get_job(job)
+    progress("load")
+    loaded = load_source(
+        source, spec.kind, columns=config.columns, read=config.read, engine=engine,
+        spark_master=spark_master, memory_limit=config.memory_limit,
+    )
+    progress("clean")
+    return loaded, spec.clean(loaded, config)
+
+
 def run_job(
     job: str | Job,
     source: str | Path,
@@ -292,13 +329,8 @@ def run_job(
     """
     spec = get_job(job)
     config = config or SegwiseConfig()
-    progress("load")
-    loaded = load_source(
-        source, spec.kind, columns=config.columns, read=config.read, engine=engine,
-        spark_master=spark_master, memory_limit=config.memory_limit,
-    )
-    progress("clean")
-    cleaned = spec.clean(loaded, config)
+    loaded, cleaned = load_and_clean(spec, source, config=config, engine=engine,
+                                     spark_master=spark_master, progress=progress)
     progress("features")
     entities = spec.features(cleaned, config, as_of or config.as_of)
     entities = replace(

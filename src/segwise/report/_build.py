@@ -69,7 +69,11 @@ class ReportExtras:
         How ``embedding`` was made, for the axis titles.
     clv : pandas.DataFrame or CLVResult, optional
         Per-customer value: ``customer_id``, ``clv``, ``p_alive`` (and optionally
-        ``expected_purchases``), e.g. ``segwise.clv.customer_value(...).customers``.
+        ``expected_purchases``), e.g. ``segwise.clv.customer_value(...).customers``. A
+        ``CLVResult`` of ``model="auto"`` adds the model comparison section.
+    track : TrackResult, optional
+        Snapshots, migration and cohorts (:func:`segwise.track.track_customers`): the
+        "Over time" section.
     notes : list of str
         Why a section is missing (e.g. too few repeat buyers for CLV), for the reader.
     """
@@ -83,6 +87,7 @@ class ReportExtras:
     embedding: pd.DataFrame | None = None
     embedding_method: str = "UMAP"
     clv: Any = None
+    track: Any = None
     notes: list[str] = field(default_factory=list)
 
     @classmethod
@@ -144,7 +149,7 @@ def learn_extras(
     segments: bool = True,
     random_state: int = 0,
     progress: Callable[[str], None] = _nothing,
-    **switches: bool,
+    **options: Any,
 ) -> ReportExtras:
     """Compute the optional sections' inputs: learned segments and the kind's own extras.
 
@@ -159,9 +164,11 @@ def learn_extras(
         Seed of the clustering and the map.
     progress : callable, optional
         Called with ``"segments"`` and each extra's name as it starts.
-    **switches : bool
-        Extras the result's kind registered (:func:`segwise.report.register_extra`), on
-        unless set to False: ``clv=False`` skips lifetime value for order lines.
+    **options
+        Switches and settings of the extras the result's kind registered
+        (:func:`segwise.report.register_extra`): each is on unless its name is set to False
+        (``clv=False`` skips lifetime value for order lines); other options go to every
+        extra's learner (``clv_model="auto"`` for order lines).
 
     Returns
     -------
@@ -184,11 +191,11 @@ def learn_extras(
         except SegwiseError as exc:
             extras.notes.append(f"Learned segments are not shown: {exc}")
     for name, (learn, what, _) in extras_for(result.entities.kind).items():
-        if not switches.get(name, True):
+        if options.get(name, True) is False:
             continue
         progress(name)
         try:
-            learn(result, extras)
+            learn(result, extras, options)
         except SegwiseError as exc:
             extras.notes.append(f"{what} is not shown: {exc}")
     return extras
