@@ -1,7 +1,9 @@
 """Time ``segwise rfe`` on an Avito-shaped SQLite log against a hand-written DuckDB query.
 
 Every measurement runs in its own fresh process (``measure`` from ``bench_rfm.py``:
-wall time, peak RSS from GNU time, and the worker's own ``work`` time after imports):
+wall time, peak RSS from GNU time, the worker's own ``work`` time after imports, and its
+``cpu`` time, all threads, which a busy shared machine disturbs less than wall time; for
+Spark, the Python driver's only):
 
 * ``duckdb-sql``: one hand-written DuckDB query over the same SQLite file: the stream
   joined to its searches and users, sessions by a 30-minute gap with window functions,
@@ -108,7 +110,7 @@ def _totals(users: object) -> dict[str, int]:
 def _worker_duckdb(path: str) -> dict[str, float]:
     import duckdb
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     con = duckdb.connect()
     limit = os.environ.get("SEGWISE_DUCKDB_MEMORY_LIMIT")
     if limit:
@@ -118,8 +120,8 @@ def _worker_duckdb(path: str) -> dict[str, float]:
                                        "FROM SearchInfo"))
     con.register("users", _stream(path, "SELECT UserID, UserDeviceID FROM UserInfo"))
     users = con.sql(HANDWRITTEN_SQL.format(as_of=AS_OF)).arrow()
-    work = time.perf_counter() - t0
-    return {"work": work, **_totals(users)}
+    work, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"work": work, "cpu": cpu, **_totals(users)}
 
 
 def _worker_segwise(path: str, engine: str, dedup: bool) -> dict[str, float]:
@@ -128,7 +130,7 @@ def _worker_segwise(path: str, engine: str, dedup: bool) -> dict[str, float]:
     from segwise.config import load_config
     from segwise.jobs import run_rfe
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as fh:
         fh.write(CONFIG.format(as_of=AS_OF, dedup=str(dedup).lower()))
     config = load_config(fh.name, kind="events")
@@ -141,9 +143,9 @@ def _worker_segwise(path: str, engine: str, dedup: bool) -> dict[str, float]:
         warnings.simplefilter("ignore", UserWarning)
         result = run_rfe(path, config=config, engine=engine)
     result.reach_table()
-    work = time.perf_counter() - t0
+    work, cpu = time.perf_counter() - t0, time.process_time() - c0
     users = result.users_table.select(["events", "clicks", "sessions"])
-    return {"work": work, **_totals(users)}
+    return {"work": work, "cpu": cpu, **_totals(users)}
 
 
 def _worker_convert(path: str) -> dict[str, float]:
@@ -212,20 +214,21 @@ def main() -> None:
             extra = ", ".join(f"{k} {int(r[k]):,}" for k in (
                 "users", "events", "clicks", "sessions", "rows", "files") if k in r)
             print(f"[{round_ + 1}] {tool:16s} process {r['process']:8.1f} s  work "
-                  f"{r.get('work', 0):8.1f} s  peak {r['peak_mb']:8,.0f} MB  {extra}",
-                  flush=True)
+                  f"{r.get('work', 0):8.1f} s  cpu {r.get('cpu', 0):8.1f} s  peak "
+                  f"{r['peak_mb']:8,.0f} MB  {extra}", flush=True)
     results = {tool: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
                for tool, rs in runs.items()}
     if args.repeat > 1:
         print(f"medians of {args.repeat} rounds:")
         for tool, r in results.items():
             print(f"  {tool:16s} process {r['process']:8.1f} s  work {r.get('work', 0):8.1f} s"
-                  f"  peak {r['peak_mb']:8,.0f} MB")
+                  f"  cpu {r.get('cpu', 0):8.1f} s  peak {r['peak_mb']:8,.0f} MB")
     base = results.get("duckdb-sql")
     for tool, r in results.items():
         if base and tool != "duckdb-sql" and "users" in r:
             same = all(r[k] == base[k] for k in ("users", "events", "clicks", "sessions"))
             print(f"{tool} / duckdb-sql: {r['work'] / base['work']:.2f}x work, "
+                  f"{r['cpu'] / base['cpu']:.2f}x cpu, "
                   f"{r['process'] / base['process']:.2f}x process, "
                   f"{r['peak_mb'] / base['peak_mb']:.2f}x peak; same totals: {same}")
     if "convert" in results and "spark-parquet" in results and "spark-jdbc" in results:
