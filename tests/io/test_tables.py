@@ -186,3 +186,66 @@ def test_a_join_may_use_a_key_that_plays_no_role(tmp_path: Path) -> None:
     rows = source.table.order_by(["ts", "object_id"]).to_pandas()
     assert rows["device"].tolist() == ["desktop", "desktop", "phone", "desktop", "desktop",
                                        "phone"]
+
+
+
+def _keyed(path: Path, table: str, *statements: str) -> Path:
+    """Rebuild SearchInfo as ``table`` (a CREATE TABLE), then run ``statements``."""
+    with sqlite3.connect(path) as con:
+        con.execute("ALTER TABLE SearchInfo RENAME TO old")
+        con.execute(table)
+        con.execute("INSERT INTO SearchInfo SELECT * FROM old")
+        con.execute("DROP TABLE old")
+        for statement in statements:
+            con.execute(statement)
+    return path
+
+
+_COLUMNS = "UserID INTEGER, SearchDate TEXT, CategoryID INTEGER"
+_PLAIN = f"CREATE TABLE SearchInfo (SearchID INTEGER, {_COLUMNS})"
+
+
+@pytest.mark.parametrize("declared", [
+    (f"CREATE TABLE SearchInfo (SearchID INTEGER PRIMARY KEY, {_COLUMNS})",),
+    (_PLAIN, "CREATE UNIQUE INDEX by_search ON SearchInfo (SearchID)"),
+], ids=["primary key", "unique index"])
+def test_keys_declared_unique_join_the_same_rows(tmp_path: Path,
+                                                 declared: tuple[str, ...]) -> None:
+    # Such a join skips the grouping that counts matches: same rows, same quarantine.
+    plain = load_source(_log(tmp_path / "a.sqlite", orphan=True), "events", read=LENIENT)
+    keyed = load_source(_keyed(_log(tmp_path / "b.sqlite", orphan=True), *declared),
+                        "events", read=LENIENT)
+    order = ["ts", "object_id"]
+    pd.testing.assert_frame_equal(keyed.table.order_by(order).to_pandas(),
+                                  plain.table.order_by(order).to_pandas())
+    pd.testing.assert_frame_equal(keyed.quarantine, plain.quarantine)
+    assert keyed.n_quarantined == 1
+
+
+@pytest.mark.parametrize("declared", [
+    (f"CREATE TABLE SearchInfo (SearchID INTEGER, {_COLUMNS}, PRIMARY KEY (SearchID, UserID))",),
+    (_PLAIN, "CREATE UNIQUE INDEX by_search ON SearchInfo (SearchID) WHERE UserID < 13"),
+], ids=["key of two columns", "partial index"])
+def test_keys_not_unique_for_the_join_still_count_matches(tmp_path: Path,
+                                                          declared: tuple[str, ...]) -> None:
+    path = _keyed(_log(tmp_path / "log.sqlite"), *declared,
+                  "INSERT INTO SearchInfo VALUES (4, 13, '2015-05-03 09:00:00.0', 5)")
+    source = load_source(path, "events", read=LENIENT)
+    assert source.quarantine["reason"].tolist() == ["SearchID: several rows of SearchInfo match"]
+
+
+def test_the_timestamp_layout_is_sampled_over_the_whole_table(tmp_path: Path) -> None:
+    # The first 3,000 of 10,000 searches use another layout: a sample of the first rows
+    # would choose it and quarantine the 7,000 others.
+    minutes = pd.date_range("2015-05-01", periods=10_000, freq="min")
+    dates = [t.strftime("%d.%m.%Y %H:%M") for t in minutes[:3000]] + [
+        t.strftime("%Y-%m-%d %H:%M:%S.0") for t in minutes[3000:]]
+    path = tmp_path / "log.sqlite"
+    with sqlite3.connect(path) as con:
+        pd.DataFrame({"SearchID": range(10_000), "UserID": [i % 97 for i in range(10_000)],
+                      "SearchDate": dates}).to_sql("SearchInfo", con, index=False)
+        pd.DataFrame({"SearchID": range(10_000), "AdID": 1, "IsClick": 0}).to_sql(
+            "SearchStream", con, index=False)
+    source = load_source(path, "events", read=LENIENT)
+    assert source.n_input == 10_000 and source.n_quarantined == 3000
+    assert set(source.quarantine["reason"]) == {"SearchDate: not a timestamp"}

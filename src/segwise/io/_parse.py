@@ -19,6 +19,8 @@ from segwise._engine import fetch_numpy
 from segwise.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import ibis.expr.types as ir
 
     from segwise.io._readers import ReadOptions
@@ -155,12 +157,29 @@ def _parses(value: str, fmt: str) -> bool:
 
 
 def resolve_timestamp_format(
-    src: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path
+    src: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path,
+    sample: Callable[[str], list[str]] | None = None,
 ) -> ReadOptions:
     """Return ``read`` with the layout of a text timestamp column filled in.
 
     The layout is detected once, so that parsing the rows again (distinct rows after
     deduplication) samples nothing.
+
+    Parameters
+    ----------
+    src : ibis.Table
+        The source columns, prefixed (only the timestamp column's type is read when
+        ``sample`` is given).
+    roles : ColumnRoles
+        The source's roles.
+    read : ReadOptions
+        Reader settings; returned as they are when they name a layout.
+    path : Path
+        The source, for messages.
+    sample : callable, optional
+        ``sample(column)`` returns up to 2,000 distinct values of a source column as
+        text, for sources that can be read only once (a stream); by default they are
+        read from ``src``.
     """
     role = roles.kind.timestamp_role
     if role is None or role not in roles or read.timestamp_format:
@@ -168,7 +187,8 @@ def resolve_timestamp_format(
     value = src[SOURCE_PREFIX + roles[role]]
     if not value.type().is_string() or is_spark(src._find_backend()):
         return read
-    fmt = _detect_timestamp_format(_sample_strings(value), path, SOURCE_PREFIX + roles[role])
+    values = sample(roles[role]) if sample is not None else _sample_strings(value)
+    fmt = _detect_timestamp_format(values, path, SOURCE_PREFIX + roles[role])
     return dataclasses.replace(read, timestamp_format=fmt)
 
 

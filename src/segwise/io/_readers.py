@@ -259,24 +259,28 @@ def load_source(
     if read.join and fmt not in DATABASE_FORMATS:
         raise ConfigError(f"{path}: [read] join needs a SQLite or DuckDB database, not {fmt}")
     rejects = None
-    n_rows: int | None = None
+    src: ir.Table | None = None
+    parser: _Parser | None = None
     if fmt in DATABASE_FORMATS:
         database = Database(path, fmt, read.table, read.join)
         roles = resolve_roles(database.columns, columns, source=path, kind=spec)
-        wanted = list(dict.fromkeys(roles.values()))
-        if spec.passthrough:
-            wanted += [c for c in database.columns if c not in wanted]
-        if engine == "spark" and fmt == "sqlite":
+        others = _others(database.columns, roles, spec, path)
+        if engine != "spark" or fmt != "sqlite":
+            backend = duckdb_connection(memory_limit)
+            parsed, bad, n_input = _read_database(backend, database, spec, roles, others,
+                                                  read, path)
+            quarantine = _quarantine_table(bad, roles, None)
+            if quarantine.num_rows == n_input:  # a join that matched nothing: one line
+                database.check_matches(bad, n_input)
+        else:
             backend = connect("spark", spark_master=spark_master)
             name = f"segwise_db_{id(database):x}"
-            database.to_spark(backend._session, wanted).createOrReplaceTempView(name)
+            database.to_spark(backend._session, [*roles.values(), *others]) \
+                .createOrReplaceTempView(name)
             raw = backend.table(name)
-            n_rows = int(fetch_scalar(raw.count()))
-        else:
-            backend = duckdb_connection(memory_limit)
-            raw, n_rows = database.to_duckdb(backend, wanted)
-        database.check_matches(raw, n_rows)
-        names = [c for c in raw.columns if c != "_row" and not c.startswith(JOIN_PREFIX)]
+            n_input = int(fetch_scalar(raw.count()))
+            database.check_matches(raw, n_input)
+            src = _prefixed(raw, roles, others)
     else:
         if engine == "spark" and fmt == "parquet":
             # Spark reads Parquet itself, so large files never pass through this process.
@@ -287,40 +291,26 @@ def load_source(
             raw, rejects = _read_raw(backend, path, fmt, read)
         names = [c for c in raw.columns if c not in ("_row", JOIN_REASON)]
         roles = resolve_roles(names, columns, source=path, kind=spec)
-    role_columns = list(dict.fromkeys(roles.values()))
-    others = [c for c in names if c not in role_columns] if spec.passthrough else []
-    _check_no_clash(others, spec, path)
-    markers = [c for c in raw.columns if c.startswith(JOIN_PREFIX) or c == JOIN_REASON]
-    src = raw.select(
-        *(["_row"] if "_row" in raw.columns else []),
-        *others,
-        *markers,
-        **{SOURCE_PREFIX + col: col for col in role_columns},
-    )
-    read = resolve_timestamp_format(src, roles, read, path)
-    parser = _Parser(spec, roles, read, path)
-    parsed = parser(src)
-    # Rows converted from a database (`segwise convert`) carry why their join failed.
-    unmatched = src[JOIN_REASON] if JOIN_REASON in src.columns else join_reason(src, read.join)
-    if unmatched is not None:
-        parsed = parsed.mutate(_reason=unmatched.fill_null(parsed._reason))
-    bad = parsed.filter(parsed._reason.notnull())
-    # Sources read as typed columns (Parquet) and sources on Spark are parsed where they
-    # lie; text read into DuckDB is parsed once, below.
-    typed = "_row" not in raw.columns or is_spark(backend)
-    if not typed:
-        # The file was read into DuckDB anyway: keep the parsed rows so that later queries
-        # do not parse every timestamp again. The source columns stay in `raw`, and only
-        # the quarantine, a few rows, fetches them back.
-        parsed = backend.create_table(
-            f"parsed_{id(parsed)}", parsed.select("_row", *spec.columns, *others, "_reason"),
-            temp=True,
-        )
-        bad = parsed.filter(parsed._reason.notnull()).select("_row", "_reason").join(
-            src.drop(*others), "_row"
-        )
-    quarantine = _quarantine_table(bad, roles, rejects)
-    n_input = n_rows if n_rows is not None else int(fetch_scalar(raw.count()))
+        others = _others(names, roles, spec, path)
+        src = _prefixed(raw, roles, others)
+        n_input = int(fetch_scalar(raw.count()))
+    if src is not None:
+        parser = _Parser(spec, roles, resolve_timestamp_format(src, roles, read, path), path)
+        parsed = _parse(src, parser, read.join)
+        bad = parsed.filter(parsed._reason.notnull())
+        if "_row" in src.columns and not is_spark(backend):
+            # Text read into DuckDB: keep the parsed rows so that later queries do not
+            # parse every timestamp again. The source columns stay in `raw`, and only
+            # the quarantine, a few rows, fetches them back.
+            parsed = backend.create_table(
+                f"parsed_{id(parsed)}", parsed.select("_row", *spec.columns, *others, "_reason"),
+                temp=True,
+            )
+            bad = parsed.filter(parsed._reason.notnull()).select("_row", "_reason").join(
+                src.drop(*others), "_row"
+            )
+            src = parser = None
+        quarantine = _quarantine_table(bad, roles, rejects)
     n_input += int(fetch_scalar(rejects.count())) if rejects is not None else 0
     if n_input == 0:
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
@@ -334,11 +324,85 @@ def load_source(
     if engine == "spark" and backend is not None and not is_spark(backend):
         backend = connect("spark", spark_master=spark_master)
         table = _to_spark(backend, table)
+    # Sources read as typed columns (Parquet) and sources on Spark are parsed where they
+    # lie, and keep their source rows for kinds that work on them (deduplication).
     result: Source = (spec.source_class or Source)(
-        table, quarantine, n_input, str(path), roles, backend,
-        source_rows=src if typed else None, parser=parser if typed else None,
+        table, quarantine, n_input, str(path), roles, backend, source_rows=src, parser=parser,
     )
     return result
+
+
+def _others(names: list[str], roles: ColumnRoles, kind: SourceKind, path: Path) -> list[str]:
+    """Source columns no role claims that the kind keeps (passthrough kinds only)."""
+    claimed = set(roles.values())
+    others = [c for c in names if c not in claimed] if kind.passthrough else []
+    _check_no_clash(others, kind, path)
+    return others
+
+
+def _prefixed(raw: ir.Table, roles: ColumnRoles, others: list[str]) -> ir.Table:
+    """Select what a parser reads: ``_row``, kept columns, markers, prefixed role columns."""
+    markers = [c for c in raw.columns if c.startswith(JOIN_PREFIX) or c == JOIN_REASON]
+    return raw.select(
+        *(["_row"] if "_row" in raw.columns else []),
+        *others,
+        *markers,
+        **{SOURCE_PREFIX + col: col for col in dict.fromkeys(roles.values())},
+    )
+
+
+def _parse(src: ir.Table, parser: _Parser, joins: tuple[Join, ...]) -> ir.Table:
+    """Parse the rows; a row whose join failed is quarantined for that first."""
+    parsed = parser(src)
+    # Rows converted from a database (`segwise convert`) carry why their join failed.
+    unmatched = src[JOIN_REASON] if JOIN_REASON in src.columns else join_reason(src, joins)
+    if unmatched is not None:
+        parsed = parsed.mutate(_reason=unmatched.fill_null(parsed._reason))
+    return parsed
+
+
+def _read_database(
+    duck: Any, database: Database, kind: SourceKind, roles: ColumnRoles, others: list[str],
+    read: ReadOptions, path: Path,
+) -> tuple[ir.Table, ir.Table, int]:
+    """Read, join and parse a database's rows into one DuckDB table, in one pass.
+
+    The database is streamed once, straight into the parsed rows: the timestamp layout
+    is detected from a sample of its column's table first. Rows that do not parse keep
+    their row number, join counts and source values as text, in one list column
+    (``_bad``, NULL on every other row), so that the quarantine needs no second read
+    and the rows kept carry nothing extra.
+
+    Returns
+    -------
+    tuple of (ibis.Table, ibis.Table, int)
+        The parsed rows (standard columns, ``others``, ``_reason``, ``_bad``); the rows
+        that do not parse, as :func:`_quarantine_table` and
+        :meth:`Database.check_matches` read them; the number of rows read.
+    """
+    name = f"parsed_{id(database):x}"
+    role_columns = list(dict.fromkeys(roles.values()))
+    markers = [f"{JOIN_PREFIX}{i}" for i in range(len(read.join))]
+    keep = ["_row", *markers, *(SOURCE_PREFIX + c for c in role_columns)]
+
+    def create(view: str) -> str:
+        src = _prefixed(duck.table(view), roles, others)
+        resolved = resolve_timestamp_format(
+            src, roles, read, path, sample=lambda col: database.sample(duck, col))
+        parsed = _parse(src, _Parser(kind, roles, resolved, path), read.join)
+        values = ibis.array([src[c].cast("string") for c in keep])
+        rows = parsed.select(*kind.columns, *others, "_reason",
+                             _bad=ibis.ifelse(parsed._reason.notnull(), values,
+                                              ibis.null(values.type())))
+        return f"CREATE OR REPLACE TEMP TABLE {name} AS {duck.compile(rows)}"
+
+    database.read_rows(duck, [*role_columns, *others], create)
+    table = duck.table(name)
+    b = table.filter(table._reason.notnull())
+    bad = b.select(_row=b._bad[0].cast("int64"), _reason=b._reason,
+                   **{m: b._bad[1 + i].cast("int64") for i, m in enumerate(markers)},
+                   **{c: b._bad[i] for i, c in enumerate(keep) if i > len(markers)})
+    return table, bad, int(fetch_scalar(table.count()))
 
 
 @dataclass(frozen=True)

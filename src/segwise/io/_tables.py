@@ -174,6 +174,9 @@ class Database:
                     continue
                 name = col if col not in self._origin else f"{join.table}_{col}"
                 self._origin[name] = (join.table, col)
+        #: Per join, whether its keys are unique in the joined table by a declared
+        #: constraint (primary key, unique index): then no row can match several.
+        self._unique = self._unique_joins()
 
     @property
     def columns(self) -> list[str]:
@@ -185,25 +188,52 @@ class Database:
 
     # ------------------------------------------------------------------ reading
 
-    def to_duckdb(self, duck: Any, columns: Sequence[str]) -> tuple[ir.Table, int]:
-        """Create DuckDB's temporary table ``raw``: ``_row``, the columns, join counts.
+    def sample(self, duck: Any, column: str, n: int = 2000) -> list[str]:
+        """Up to ``n`` distinct values of a source column, as trimmed non-empty text.
+
+        Read from the column's own table, not the joined rows: from SQLite in blocks of
+        ``rowid`` spread over the table (the first rows where there is no ``rowid``),
+        from a DuckDB file (attached by :meth:`read_rows`) through ``duck``.
 
         Parameters
         ----------
         duck : ibis DuckDB backend
-            The connection.
-        columns : sequence of str
-            Source columns to read (key columns are read as needed).
-
-        Returns
-        -------
-        tuple of (ibis.Table, int)
-            ``raw`` and the number of rows of the main table.
+            The connection reading the rows.
+        column : str
+            A source column (see :attr:`columns`).
+        n : int, default=2000
+            How many values at most (as many as a timestamp layout is detected from).
         """
-        self.read_rows(duck, columns,
-                       lambda view: f"CREATE TEMP TABLE raw AS SELECT * FROM {view}")  # noqa: S608
-        n = int(duck.con.execute("SELECT count(*) FROM raw").fetchall()[0][0])
-        return duck.table("raw"), n
+        table, col = self._origin[column]
+        t, c = _quote(table), _quote(col)
+        if self.fmt == "duckdb":
+            rows = duck.con.execute(
+                f"SELECT DISTINCT {c} FROM segwise_src.{t} WHERE {c} IS NOT NULL LIMIT ?",  # noqa: S608
+                [n]).fetchall()
+        else:
+            rows = self._sqlite_sample(t, c, n)
+        values = (str(v).strip() for (v,) in rows)
+        return list(dict.fromkeys(v for v in values if v))[:n]
+
+    def _sqlite_sample(self, table: str, column: str, n: int) -> list[tuple[Any]]:
+        """Values of a SQLite column from 20 blocks of ``rowid`` spread over the table."""
+        blocks = 20
+        sql = f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL"  # noqa: S608
+        try:
+            with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
+                try:
+                    low, high = con.execute(
+                        f"SELECT min(rowid), max(rowid) FROM {table}").fetchone()  # noqa: S608
+                except sqlite3.OperationalError:  # a view, or a table without rowid
+                    return con.execute(f"{sql} LIMIT ?", [n]).fetchall()
+                rows: list[tuple[Any]] = []
+                for i in range(blocks if low is not None else 0):
+                    start = low + (high - low) * i // blocks
+                    rows += con.execute(f"{sql} AND rowid >= ? ORDER BY rowid LIMIT ?",
+                                        [start, -(-n // blocks)]).fetchall()
+                return rows
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
 
     def read_rows(self, duck: Any, columns: Sequence[str],
                   statement: Callable[[str], str]) -> None:
@@ -235,7 +265,6 @@ class Database:
                 return
             except Exception as exc:
                 if not text and "type mismatch" in str(exc).lower():
-                    duck.con.execute("DROP TABLE IF EXISTS raw")
                     continue
                 raise self._error(exc) from exc
 
@@ -310,27 +339,46 @@ class Database:
 
     def _tables(self) -> dict[str, list[str]]:
         """Table name -> column names, read from the schema."""
+
+        def sqlite_columns(con: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            names = [r[0] for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name")]
+            return [(n, r[1]) for n in names
+                    for r in con.execute(f"PRAGMA table_info({_quote(n)})")]
+
+        rows = self._catalog("SELECT table_name, column_name FROM information_schema.columns "
+                             "ORDER BY table_name, ordinal_position", sqlite_columns)
+        tables: dict[str, list[str]] = {}
+        for table, column in rows:
+            tables.setdefault(table, []).append(column)
+        return tables
+
+    def _unique_joins(self) -> tuple[bool, ...]:
+        """Per join, whether a primary key or unique index makes its keys unique."""
+        if not self.joins:
+            return ()
+        rows = self._catalog(
+            "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+            "WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
+            lambda con: [(t, cols) for t in {j.table for j in self.joins}
+                         for cols in _sqlite_unique(con, t)])
+        return tuple(any(set(cols) <= set(join.on) for table, cols in rows if table == join.table)
+                     for join in self.joins)
+
+    def _catalog(self, duckdb_sql: str,
+                 sqlite_rows: Callable[[sqlite3.Connection], list[tuple[Any, ...]]],
+                 ) -> list[tuple[Any, ...]]:
+        """Rows read from the file's schema: ``duckdb_sql``, or ``sqlite_rows(connection)``."""
         try:
             if self.fmt == "duckdb":
                 import duckdb
 
                 with duckdb.connect(str(self.path), read_only=True) as con:
-                    rows = con.execute(
-                        "SELECT table_name, column_name FROM information_schema.columns "
-                        "ORDER BY table_name, ordinal_position").fetchall()
-            else:
-                with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
-                    names = [r[0] for r in con.execute(
-                        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
-                        "ORDER BY name")]
-                    rows = [(n, r[1]) for n in names
-                            for r in con.execute(f"PRAGMA table_info({_quote(n)})")]
+                    return con.execute(duckdb_sql).fetchall()
+            with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
+                return sqlite_rows(con)
         except Exception as exc:
             raise self._error(exc) from exc
-        tables: dict[str, list[str]] = {}
-        for table, column in rows:
-            tables.setdefault(table, []).append(column)
-        return tables
 
     def _with_keys(self, columns: Sequence[str]) -> list[str]:
         """Return ``columns`` and every join's key columns (a later join may need them)."""
@@ -358,11 +406,16 @@ class Database:
             alias = f"j{i}"
             outs = {out: col for out, (t, col) in self._origin.items()
                     if t == join.table and out in columns and col not in join.on}
-            values = "".join(f", any_value({_quote(col)}) AS {_quote(col)}"
-                             for col in outs.values())
             keys = ", ".join(_quote(k) for k in join.on)
-            grouped = (f"(SELECT {keys}, count(*) AS {JOIN_PREFIX}{i}{values} "  # noqa: S608
-                       f"FROM {relations[join.table]} GROUP BY {keys})")
+            if self._unique[i]:  # at most one row per key: no grouping needed
+                values = "".join(f", {_quote(col)}" for col in outs.values())
+                grouped = (f"(SELECT {keys}, 1 AS {JOIN_PREFIX}{i}{values} "  # noqa: S608
+                           f"FROM {relations[join.table]})")
+            else:
+                values = "".join(f", any_value({_quote(col)}) AS {_quote(col)}"
+                                 for col in outs.values())
+                grouped = (f"(SELECT {keys}, count(*) AS {JOIN_PREFIX}{i}{values} "  # noqa: S608
+                           f"FROM {relations[join.table]} GROUP BY {keys})")
             where = " AND ".join(f"{alias}.{_quote(k)} = {self._key_side(k, i)}"
                                  for k in join.on)
             joins.append(f"LEFT JOIN {grouped} AS {alias} ON {where}")
@@ -475,6 +528,23 @@ def _pick_table(path: Path, names: list[str], table: str | None, joined: bool) -
             "Fix: name the one to read with [read] table = \"...\""
         )
     return names[0]
+
+
+def _sqlite_unique(con: sqlite3.Connection, table: str) -> list[list[str]]:
+    """Column sets a SQLite table declares unique: its primary key, its unique indexes.
+
+    An ``INTEGER PRIMARY KEY`` is the ``rowid`` and has no index; a partial index or one
+    on an expression guarantees nothing for the join.
+    """
+    info = con.execute(f"PRAGMA table_info({_quote(table)})").fetchall()
+    key = [name for _, name, _, _, _, pk in sorted(info, key=lambda r: r[5]) if pk]
+    sets = [key] if key else []
+    for _, index, unique, _, partial in con.execute(f"PRAGMA index_list({_quote(table)})"):
+        if unique and not partial:
+            cols = [r[2] for r in con.execute(f"PRAGMA index_info({_quote(index)})")]
+            if cols and None not in cols:
+                sets.append(cols)
+    return sets
 
 
 def _quote(name: str) -> str:
