@@ -7,6 +7,7 @@ input row ends in exactly one step.
 
 from segwise.clean._audit import build_audit
 from segwise.clean._generic import CleanedRows, Rule, clean_rows
+from segwise.clean._pings import CleanedPings, PingRules, clean_pings, sequence_flags
 from segwise.clean._rules import (
     DEFAULT_NON_PRODUCT_CODES,
     RULES,
@@ -19,10 +20,14 @@ __all__ = [
     "DEFAULT_NON_PRODUCT_CODES",
     "RULES",
     "CleanedLines",
+    "CleanedPings",
     "CleanedRows",
     "CleaningRules",
+    "PingRules",
     "Rule",
     "build_audit",
     "clean_rows",
+    "clean_pings",
     "clean_transactions",
+    "sequence_flags",
 ]

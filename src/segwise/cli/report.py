@@ -24,6 +24,7 @@ from segwise.cli._app import (
 
 if TYPE_CHECKING:
     from segwise.jobs import JobResult
+    from segwise.report import ReportExtras
 
 _STEPS = {
     "explore": "Exploring orders and products",
@@ -36,13 +37,14 @@ _STEPS = {
 
 
 def write_report_with_progress(result: JobResult, path: Path, *, segments: bool = True,
-                               clv: bool = True, **kwargs: Any) -> Path:
+                               clv: bool = True, extras: ReportExtras | None = None,
+                               **kwargs: Any) -> Path:
     """Write the report with a spinner naming the current step, and print where it went.
 
     ``segments`` and ``clv`` add the learned-segment and lifetime-value sections
-    (:func:`segwise.report.learn_extras`); ``kwargs`` go to
-    :func:`segwise.report.write_report` (``format``, ``currency``, ``source``, ...).
-    ``segwise demo`` and ``segwise report`` both use it.
+    (:func:`segwise.report.learn_extras`) unless ``extras`` are given already; ``kwargs``
+    go to :func:`segwise.report.write_report` (``format``, ``currency``, ``source``, ...).
+    ``segwise demo``, ``segwise report`` and ``segwise mobility`` use it.
     """
     from segwise.report import learn_extras, write_report
 
@@ -50,7 +52,8 @@ def write_report_with_progress(result: JobResult, path: Path, *, segments: bool 
         def progress(step: str) -> None:
             status.update(_STEPS.get(step, step))
 
-        extras = learn_extras(result, segments=segments, clv=clv, progress=progress)
+        if extras is None:
+            extras = learn_extras(result, segments=segments, clv=clv, progress=progress)
         written = write_report(result, path, extras=extras, progress=progress, **kwargs)
     for note in extras.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)

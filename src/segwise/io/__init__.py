@@ -7,6 +7,7 @@ and error messages: order lines (registered here), and every kind a module regis
 
 from segwise.io._kinds import Role, SourceKind, get_kind, kinds, register_kind
 from segwise.io._orders import ORDERS, STANDARD_COLUMNS, Transactions, load_transactions
+from segwise.io._pings import PINGS, POIS
 from segwise.io._parse import (
     SOURCE_PREFIX,
     as_float,
@@ -27,6 +28,8 @@ from segwise.io._roles import ColumnRoles, resolve_roles
 
 __all__ = [
     "ORDERS",
+    "PINGS",
+    "POIS",
     "SOURCE_PREFIX",
     "STANDARD_COLUMNS",
     "ColumnRoles",

@@ -6,16 +6,20 @@ a :class:`Job` (a source kind and its clean, features and score steps) run by
 """
 
 from segwise.jobs._base import Job, JobResult, get_job, jobs, register_job, run_job
+from segwise.jobs.mobility import MOBILITY_JOB, MobilityResult, run_mobility
 from segwise.jobs.rfm import RFM_JOB, RFMResult, run_rfm
 
 __all__ = [
+    "MOBILITY_JOB",
     "RFM_JOB",
     "Job",
     "JobResult",
+    "MobilityResult",
     "RFMResult",
     "get_job",
     "jobs",
     "register_job",
     "run_job",
+    "run_mobility",
     "run_rfm",
 ]

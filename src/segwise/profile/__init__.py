@@ -1,5 +1,6 @@
 """Describe, name and compare segments."""
 
+from segwise.profile._campaign import CampaignEffect, CampaignSettings, campaign_effect
 from segwise.profile._describe import (
     crosstab_segments,
     distinguishing_features,
@@ -8,8 +9,11 @@ from segwise.profile._describe import (
 from segwise.profile._naming import NAMING_RULES, NOISE_NAME, name_segments
 
 __all__ = [
+    "CampaignEffect",
+    "CampaignSettings",
     "NAMING_RULES",
     "NOISE_NAME",
+    "campaign_effect",
     "crosstab_segments",
     "distinguishing_features",
     "name_segments",

@@ -1,0 +1,432 @@
+"""Stays and stable locations of users, from pings sorted by user and time.
+
+One block holds many users' pings as flat arrays; everything here works on whole blocks
+at once. The compiled sequence rules and stay points (:mod:`segwise._kernels`) walk each
+user's pings once; DBSCAN with the haversine metric groups each user's stays into stable
+locations; time spent at a location in recurring weekly windows (nights, working hours,
+weekends, parts of the day) is measured exactly with a cumulative weekly clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from segwise._geo import EARTH_RADIUS_M, haversine_np
+
+if TYPE_CHECKING:
+    from segwise.clean import PingRules
+    from segwise.features.pings import MobilitySettings
+
+__all__ = [
+    "PARTS",
+    "Block",
+    "BlockResult",
+    "dbscan_haversine",
+    "location_table",
+    "process_block",
+    "week_hours",
+    "weekly_overlap",
+]
+
+#: Parts of the day, in the order of the heatmap's columns.
+PARTS = ("night", "morning", "afternoon", "evening")
+#: 1970-01-01 was a Thursday: hours to add so that hour 0 of the week is Monday 00:00.
+_MONDAY_OFFSET_H = 3 * 24
+
+
+def week_hours(days: tuple[int, ...], start: int, end: int) -> np.ndarray:
+    """A mask of the 168 hours of the week (Monday 00:00 first).
+
+    Parameters
+    ----------
+    days : tuple of int
+        Days (0 Monday ... 6 Sunday) on which the window opens.
+    start, end : int
+        Hours of the day; a window with ``end <= start`` runs past midnight into the
+        next day (22 to 6 is a night).
+
+    Returns
+    -------
+    ndarray of float64, shape (168,)
+        1 for hours inside the window.
+    """
+    mask = np.zeros(168)
+    for d in days:
+        hours = range(start, end) if end > start else range(start, end + 24)
+        for h in hours:
+            mask[(d * 24 + h) % 168] = 1.0
+    return mask
+
+
+def weekly_overlap(start: np.ndarray, end: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Hours of each interval that fall into a recurring weekly window.
+
+    Exact at any resolution: the overlap is ``F(end) - F(start)`` for the cumulative
+    window clock ``F(t)`` (hours of window up to local time ``t``).
+
+    Parameters
+    ----------
+    start, end : ndarray of int64
+        Interval bounds, local seconds since 1970.
+    mask : ndarray of shape (168,)
+        The window (:func:`week_hours`).
+
+    Returns
+    -------
+    ndarray of float64
+        Hours inside the window.
+    """
+    cum = np.concatenate([[0.0], np.cumsum(mask)])
+
+    def clock(t: np.ndarray) -> np.ndarray:
+        h = t / 3600.0 + _MONDAY_OFFSET_H
+        weeks = np.floor(h / 168.0)
+        within = h - weeks * 168.0
+        hour = np.minimum(within.astype(np.int64), 167)
+        return weeks * cum[-1] + cum[hour] + (within - hour) * mask[hour]
+
+    return clock(np.asarray(end, np.float64)) - clock(np.asarray(start, np.float64))
+
+
+def day_part_cells(ts: np.ndarray, parts_of_day: tuple[int, ...]) -> np.ndarray:
+    """Heatmap cell of each local time: weekday (0 Monday) × 4 + part of the day."""
+    hours = ts // 3600 + _MONDAY_OFFSET_H
+    weekday = (hours // 24) % 7
+    hour = hours % 24
+    part = np.searchsorted(np.asarray(parts_of_day[1:]), hour, side="right")
+    return weekday * len(PARTS) + part
+
+
+@dataclass
+class Block:
+    """Pings of several users as flat arrays, sorted by user and time.
+
+    Attributes
+    ----------
+    users : ndarray of object
+        User ids, one per user, in order.
+    starts : ndarray of int64, shape (n_users + 1,)
+        Where each user's pings begin.
+    ts : ndarray of int64
+        Local seconds since 1970.
+    lat, lon, accuracy : ndarray of float64
+    category : ndarray of object or None
+        Venue categories of check-ins.
+    """
+
+    users: np.ndarray
+    starts: np.ndarray
+    ts: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    accuracy: np.ndarray
+    category: np.ndarray | None = None
+
+    @classmethod
+    def from_columns(cls, user: np.ndarray, ts: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+                     accuracy: np.ndarray | None = None,
+                     category: np.ndarray | None = None) -> Block:
+        """Sort pings of any order into a block (by user, time, position, accuracy)."""
+        n = len(ts)
+        accuracy = np.full(n, np.nan) if accuracy is None else np.asarray(accuracy, np.float64)
+        users, code = np.unique(np.asarray(user, dtype=object).astype(str), return_inverse=True)
+        cat_code = (np.zeros(n, np.int64) if category is None
+                    else np.unique(np.asarray(category, dtype=object).astype(str),
+                                   return_inverse=True)[1])
+        acc_key = np.where(np.isnan(accuracy), np.inf, accuracy)
+        order = np.lexsort((cat_code, acc_key, lon, lat, ts, code))
+        starts = np.searchsorted(code[order], np.arange(len(users) + 1))
+        return cls(users, starts.astype(np.int64), np.asarray(ts, np.int64)[order],
+                   np.asarray(lat, np.float64)[order], np.asarray(lon, np.float64)[order],
+                   accuracy[order],
+                   None if category is None else np.asarray(category, dtype=object)[order])
+
+
+@dataclass
+class BlockResult:
+    """What one block's users gave: per-user counts, stays, and rule counts."""
+
+    users: dict[str, np.ndarray]
+    stays: dict[str, np.ndarray]
+    flags: dict[str, int]
+    categories: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def process_block(block: Block, rules: PingRules, settings: MobilitySettings,
+                  checkins: bool) -> BlockResult:
+    """Sequence rules, heatmap counts, stays and their stable locations for one block.
+
+    Parameters
+    ----------
+    block : Block
+        Pings sorted by user and time.
+    rules : PingRules
+        Cleaning settings (speeds, duplicates, minimum pings).
+    settings : MobilitySettings
+        Stay and location settings.
+    checkins : bool
+        Treat each ping as a visit (check-ins) instead of detecting stays.
+
+    Returns
+    -------
+    BlockResult
+        ``users``: user id, kept pings, first and last ping, active days, 28 heatmap
+        counts; ``stays``: user id, start, end, latitude, longitude, pings, location
+        (-1: no stable location); ``flags``: pings each sequence rule removed.
+    """
+    from segwise._kernels import stay_points
+    from segwise.clean import sequence_flags
+    from segwise.clean._pings import SEQUENCE_CODES
+
+    cat = block.category
+    cat_code = (np.zeros(len(block.ts), np.int64) if cat is None
+                else np.unique(cat.astype(str), return_inverse=True)[1])
+    codes = sequence_flags(block.starts, block.ts, block.lat, block.lon, block.accuracy,
+                           cat_code, rules)
+    counts = np.bincount(codes, minlength=len(SEQUENCE_CODES) + 1)
+    flags = {name: int(counts[c]) for name, c in SEQUENCE_CODES.items()}
+    keep = codes == 0
+    owner = np.repeat(np.arange(len(block.users)), np.diff(block.starts))[keep]
+    ts, lat, lon = block.ts[keep], block.lat[keep], block.lon[keep]
+    n_users = len(block.users)
+    starts = np.searchsorted(owner, np.arange(n_users + 1)).astype(np.int64)
+    pings = np.diff(starts)
+    has = pings > 0
+    heat = np.bincount(owner * 28 + day_part_cells(ts, settings.parts_of_day),
+                       minlength=n_users * 28).reshape(n_users, 28)
+    day = ts // 86_400
+    new_day = np.ones(len(ts), bool)
+    new_day[1:] = (day[1:] != day[:-1]) | (owner[1:] != owner[:-1])
+    users = {
+        "user_id": block.users[has],
+        "pings": pings[has],
+        "first": ts[starts[:-1][has]],
+        "last": ts[starts[1:][has] - 1],
+        "active_days": np.bincount(owner[new_day], minlength=n_users)[has],
+        "heat": heat[has],
+    }
+    if checkins:
+        u = owner
+        s_start = ts
+        s_end = ts + int(settings.checkin_minutes * 60)
+        s_lat, s_lon, s_n = lat, lon, np.ones(len(ts), np.int64)
+    else:
+        u, s_start, s_end, s_lat, s_lon, s_n = stay_points(
+            starts, ts, lat, lon, float(settings.stay_distance_m),
+            int(settings.stay_minutes * 60), int(settings.max_gap_hours * 3600))
+    location = dbscan_haversine(u, s_lat, s_lon, eps_m=settings.location_eps_m,
+                                min_samples=settings.location_min_visits)
+    stays = {"user_id": block.users[u], "start": s_start, "end": s_end, "lat": s_lat,
+             "lon": s_lon, "pings": s_n, "location": location}
+    categories: dict[str, np.ndarray] = {}
+    if cat is not None:
+        kept_cat = cat[keep].astype(str)
+        pair, n = np.unique(np.char.add(np.char.add(owner.astype(str), "\x1f"), kept_cat),
+                            return_counts=True)
+        split = np.char.partition(pair, "\x1f")
+        categories = {"user_id": block.users[split[:, 0].astype(np.int64)],
+                      "category": split[:, 2].astype(object), "n": n}
+    return BlockResult(users, stays, flags, categories)
+
+
+def dbscan_haversine(user: np.ndarray, lat: np.ndarray, lon: np.ndarray, *, eps_m: float,
+                     min_samples: int) -> np.ndarray:
+    """DBSCAN of each user's points on the sphere, for many users at once.
+
+    One ball tree with the haversine metric holds the points of every user; neighbours
+    of another user are dropped, so the clusters are each user's own. Core points have at
+    least ``min_samples`` neighbours (themselves included) within ``eps_m``; clusters are
+    the connected groups of core points; a border point joins the cluster of its nearest
+    core neighbour (DBSCAN leaves that choice open; the nearest one does not depend on
+    the order of the rows).
+
+    Parameters
+    ----------
+    user : ndarray of int64
+        Owner of each point.
+    lat, lon : ndarray of float64
+        Degrees.
+    eps_m : float
+        Neighbourhood radius in metres.
+    min_samples : int
+        Points a neighbourhood needs for its centre to be a core point.
+
+    Returns
+    -------
+    ndarray of int64
+        Cluster of each point, numbered 0, 1, ... within each user by first appearance;
+        -1 for noise.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.neighbors import BallTree
+
+    n = len(user)
+    labels = np.full(n, -1, np.int64)
+    if n == 0:
+        return labels
+    X = np.radians(np.column_stack([lat, lon]))
+    eps = eps_m / EARTH_RADIUS_M
+    # Chunks of users keep the neighbour lists of crowded places from growing together.
+    bounds = np.searchsorted(user, np.unique(user)[:: max(1, 2000)])
+    bounds = np.append(bounds, n)
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        tree = BallTree(X[a:b], metric="haversine")
+        ind, dist = tree.query_radius(X[a:b], eps, return_distance=True)
+        sizes = np.array([len(i) for i in ind])
+        rows = np.repeat(np.arange(b - a), sizes)
+        cols = np.concatenate(ind).astype(np.int64)
+        dists = np.concatenate(dist)
+        same = user[a:b][rows] == user[a:b][cols]
+        rows, cols, dists = rows[same], cols[same], dists[same]
+        core = np.bincount(rows, minlength=b - a) >= min_samples
+        both = core[rows] & core[cols]
+        graph = coo_matrix((np.ones(both.sum()), (rows[both], cols[both])),
+                           shape=(b - a, b - a))
+        _, comp = connected_components(graph, directed=False)
+        local = np.where(core, comp, -1)
+        # Border points: the cluster of the nearest core neighbour.
+        edge = ~core[rows] & core[cols]
+        if edge.any():
+            r, c, d = rows[edge], cols[edge], dists[edge]
+            order = np.lexsort((c, d, r))
+            r, c = r[order], c[order]
+            first = np.ones(len(r), bool)
+            first[1:] = r[1:] != r[:-1]
+            local[r[first]] = comp[c[first]]
+        labels[a:b] = local
+    return _renumber(user, labels)
+
+
+def _renumber(user: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Number each user's clusters 0, 1, ... by first appearance; noise stays -1."""
+    out = np.full(len(labels), -1, np.int64)
+    clustered = np.flatnonzero(labels >= 0)
+    if not len(clustered):
+        return out
+    key = user[clustered].astype(np.int64) * (labels.max() + 1) + labels[clustered]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    # Rank of each cluster's first point within its user.
+    order = np.argsort(first, kind="stable")
+    rank_of = np.empty(len(first), np.int64)
+    owners = user[clustered][first[order]]
+    starts = np.r_[0, np.flatnonzero(owners[1:] != owners[:-1]) + 1]
+    within = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    rank_of[order] = within
+    out[clustered] = rank_of[inverse]
+    return out
+
+
+def location_table(stays: dict[str, np.ndarray], settings: MobilitySettings) -> dict[str, Any]:
+    """Stable locations from stays: visits, dwell, shares of windows, home and work.
+
+    Parameters
+    ----------
+    stays : dict of ndarray
+        ``user_id``, ``start``, ``end``, ``lat``, ``lon``, ``location`` (from
+        :func:`process_block`), sorted by user.
+    settings : MobilitySettings
+        Windows and labelling rules.
+
+    Returns
+    -------
+    dict of ndarray
+        One entry per stable location, sorted by user and location: ``user_id``,
+        ``location``, ``lat``, ``lon`` (mean of its stays), ``visits``, ``days``,
+        ``dwell_h``, ``night_share``, ``work_share``, ``weekend_share`` (of the user's
+        stay hours in that window spent there), ``<part>_share`` for each part of the day,
+        and ``label`` (``home``, ``work`` or ``other``).
+    """
+    start, end = stays["start"], stays["end"]
+    windows = _windows(settings)
+    hours = {name: weekly_overlap(start, end, mask) for name, mask in windows.items()}
+    hours["dwell"] = (end - start) / 3600.0
+    users, user_code = np.unique(stays["user_id"].astype(str), return_inverse=True)
+    # The user's stay hours in each window, stable location or not.
+    totals = {k: np.bincount(user_code, v, minlength=len(users)) for k, v in hours.items()}
+    at = stays["location"] >= 0
+    key = user_code[at] * (stays["location"].max(initial=0) + 1) + stays["location"][at]
+    loc_keys, idx = np.unique(key, return_inverse=True)
+    n_loc = len(loc_keys)
+    owner = loc_keys // (stays["location"].max(initial=0) + 1)
+
+    def per_location(values: np.ndarray) -> np.ndarray:
+        return np.bincount(idx, values[at], minlength=n_loc)
+
+    visits = np.bincount(idx, minlength=n_loc)
+    out: dict[str, Any] = {
+        "user_id": users[owner].astype(object),
+        "location": (loc_keys % (stays["location"].max(initial=0) + 1)).astype(np.int64),
+        "lat": per_location(stays["lat"]) / np.maximum(visits, 1),
+        "lon": per_location(stays["lon"]) / np.maximum(visits, 1),
+        "visits": visits.astype(np.int64),
+        "days": _distinct_days(idx, start[at] // 86_400, n_loc),
+        "dwell_h": per_location(hours["dwell"]),
+    }
+    for name in windows:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = per_location(hours[name]) / totals[name][owner]
+        out[f"{name}_share"] = np.nan_to_num(share)
+        out[f"_{name}_h"] = per_location(hours[name])
+    out["label"] = _label(out, owner, len(users), settings)
+    return out
+
+
+def _windows(settings: MobilitySettings) -> dict[str, np.ndarray]:
+    """The recurring windows whose time is measured at each location."""
+    every = tuple(range(7))
+    night_start, night_end = settings.night_hours
+    work_start, work_end = settings.work_hours
+    bounds = [*settings.parts_of_day, 24]
+    windows = {
+        "night": week_hours(every, night_start, night_end),
+        "work": week_hours(tuple(range(5)), work_start, work_end),
+        "weekend": week_hours((5, 6), 0, 24),
+    }
+    for part, lo, hi in zip(PARTS, bounds[:-1], bounds[1:], strict=True):
+        windows[part] = week_hours(every, lo, hi)
+    return windows
+
+
+def _distinct_days(idx: np.ndarray, day: np.ndarray, n: int) -> np.ndarray:
+    pairs = np.unique(np.column_stack([idx, day]), axis=0)
+    return np.bincount(pairs[:, 0], minlength=n).astype(np.int64) if len(pairs) else \
+        np.zeros(n, np.int64)
+
+
+def _label(loc: dict[str, Any], owner: np.ndarray, n_users: int,
+           settings: MobilitySettings) -> np.ndarray:
+    """``home``: most night hours (with a minimum share of the user's nights); ``work``:
+    most weekday working hours elsewhere (minimum share and distinct days)."""
+    label = np.full(len(owner), "other", dtype=object)
+    home = _argmax_per_user(owner, loc["_night_h"],
+                            loc["night_share"] >= settings.home_min_night_share, n_users)
+    label[home[home >= 0]] = "home"
+    eligible = ((loc["work_share"] >= settings.work_min_share)
+                & (loc["days"] >= settings.work_min_days) & (label != "home"))
+    work = _argmax_per_user(owner, loc["_work_h"], eligible, n_users)
+    label[work[work >= 0]] = "work"
+    return label
+
+
+def _argmax_per_user(owner: np.ndarray, value: np.ndarray, eligible: np.ndarray,
+                     n_users: int) -> np.ndarray:
+    """Row of each user's largest eligible value (-1 where none is eligible or positive)."""
+    ok = eligible & (value > 0)
+    rows = np.flatnonzero(ok)
+    best = np.full(n_users, -1, np.int64)
+    if len(rows):
+        order = rows[np.lexsort((rows, -value[rows], owner[rows]))]
+        first = np.ones(len(order), bool)
+        first[1:] = owner[order][1:] != owner[order][:-1]
+        best[owner[order][first]] = order[first]
+    return best
+
+
+def distance_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
+                lon2: np.ndarray) -> np.ndarray:
+    """Great-circle distance in kilometres (NaN where a point is missing)."""
+    return haversine_np(lat1, lon1, lat2, lon2) / 1000.0
