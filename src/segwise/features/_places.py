@@ -152,7 +152,7 @@ def settlement_levels(lat: np.ndarray, lon: np.ndarray, settings: MobilitySettin
         k = min(8, len(idx))
         dist, nearest = tree.query(X[rows], k=k)
         pop = g.population[idx[nearest]]
-        radius = settings.place_radius_km * np.cbrt(pop) * 1000.0 / EARTH_RADIUS_M
+        radius = settings.place_radius_km * np.cbrt(np.maximum(pop, 1)) * 1000.0 / EARTH_RADIUS_M
         ratio = np.where(dist <= radius, dist / radius, np.inf)
         best = np.argmin(ratio, axis=1)
         hit = np.isfinite(ratio[np.arange(len(rows)), best])

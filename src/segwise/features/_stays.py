@@ -366,6 +366,12 @@ def location_table(stays: dict[str, np.ndarray], settings: MobilitySettings) -> 
         "days": _distinct_days(idx, start[at] // 86_400, n_loc),
         "dwell_h": per_location(hours["dwell"]),
     }
+    night_start, night_end = settings.night_hours
+    work_start, work_end = settings.work_hours
+    out["nights"] = _window_days(idx, start[at], end[at], n_loc, night_start, night_end,
+                                 range(7))
+    out["workdays"] = _window_days(idx, start[at], end[at], n_loc, work_start, work_end,
+                                   range(5))
     for name in windows:
         with np.errstate(invalid="ignore", divide="ignore"):
             share = per_location(hours[name]) / totals[name][owner]
@@ -391,6 +397,23 @@ def _windows(settings: MobilitySettings) -> dict[str, np.ndarray]:
     return windows
 
 
+def _window_days(idx: np.ndarray, start: np.ndarray, end: np.ndarray, n: int,
+                 from_h: int, to_h: int, days: range) -> np.ndarray:
+    """Distinct days on which a location's stays overlap a daily window (nights count
+    by the day they begin)."""
+    length = ((to_h - from_h) % 24 or 24) * 3600
+    s = start - from_h * 3600
+    e = end - from_h * 3600
+    first = np.floor_divide(s - length, 86_400) + 1
+    last = np.floor_divide(e - 1, 86_400)
+    count = np.maximum(last - first + 1, 0)
+    owner = np.repeat(np.arange(len(s)), count)
+    k = first[owner] + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
+    # 1970-01-01 was a Thursday (weekday 3).
+    keep = np.isin((k + 3) % 7, list(days))
+    return _distinct_days(idx[owner][keep], k[keep], n)
+
+
 def _distinct_days(idx: np.ndarray, day: np.ndarray, n: int) -> np.ndarray:
     pairs = np.unique(np.column_stack([idx, day]), axis=0)
     return np.bincount(pairs[:, 0], minlength=n).astype(np.int64) if len(pairs) else \
@@ -400,15 +423,22 @@ def _distinct_days(idx: np.ndarray, day: np.ndarray, n: int) -> np.ndarray:
 def _label(loc: dict[str, Any], owner: np.ndarray, n_users: int,
            settings: MobilitySettings) -> np.ndarray:
     """``home``: most night hours (with a minimum share of the user's nights); ``work``:
-    most weekday working hours elsewhere (minimum share and distinct days)."""
+    most weekday working hours elsewhere (minimum share and distinct days); ``home+work``:
+    home, when no other place qualifies and home itself holds the working hours (people
+    who work where they live: on a campus, at home)."""
     label = np.full(len(owner), "other", dtype=object)
-    home = _argmax_per_user(owner, loc["_night_h"],
+    # Distinct nights and working days first, hours break ties: a few very long stays
+    # (a logger left on at the office overnight) must not outweigh many ordinary nights.
+    home = _argmax_per_user(owner, loc["nights"] + loc["night_share"] * 0.999,
                             loc["night_share"] >= settings.home_min_night_share, n_users)
     label[home[home >= 0]] = "home"
-    eligible = ((loc["work_share"] >= settings.work_min_share)
-                & (loc["days"] >= settings.work_min_days) & (label != "home"))
-    work = _argmax_per_user(owner, loc["_work_h"], eligible, n_users)
+    works = (loc["work_share"] >= settings.work_min_share) & (loc["days"] >= settings.work_min_days)
+    work = _argmax_per_user(owner, loc["workdays"] + loc["work_share"] * 0.999,
+                            works & (label != "home"), n_users)
     label[work[work >= 0]] = "work"
+    at_home = (home >= 0) & (work < 0)
+    rows = home[at_home]
+    label[rows[works[rows]]] = "home+work"
     return label
 
 

@@ -173,6 +173,8 @@ _MOBILITY_FEATURES = (
                                                "afternoons", cluster=True),
     Feature("home_found", "boolean"),
     Feature("work_found", "boolean"),
+    Feature("works_at_home", "boolean", description="home is also where the working hours "
+                                                    "are spent"),
     Feature("home_cell", "text", description="coarse cell of home"),
     Feature("work_cell", "text", description="coarse cell of work"),
     Feature("home_settlement", "text", description="settlement level of home"),
@@ -449,7 +451,7 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
 
     def pick(label: str, values: np.ndarray, empty: Any) -> np.ndarray:
         out = np.full(n, empty, dtype=values.dtype if empty is not None else object)
-        rows = np.flatnonzero(locations["label"] == label)
+        rows = np.flatnonzero(np.isin(locations["label"], [label, "home+work"]))
         out[loc_user[rows]] = values[rows]
         return out
 
@@ -461,6 +463,8 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
     cols["commute_km"] = np.nan_to_num(commute, nan=0.0)
     dwell = np.bincount(stay_user, (stays["end"] - stays["start"]) / 3600.0, minlength=n)
     home_dwell = pick("home", locations["dwell_h"], 0.0)
+    cols["works_at_home"] = np.zeros(n, bool)
+    cols["works_at_home"][loc_user[locations["label"] == "home+work"]] = True
     cols["home_share"] = np.divide(home_dwell, dwell, out=np.zeros(n), where=dwell > 0)
     heat = users["heat"].astype(np.float64)
     shares = heat / np.maximum(heat.sum(axis=1, keepdims=True), 1)

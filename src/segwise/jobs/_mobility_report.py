@@ -72,19 +72,35 @@ def _map(frame: pd.DataFrame, *, size_col: str, title: str, text: str, color: st
     return ch.style(fig, title, height=520)
 
 
+def _home_cells(homes: pd.DataFrame, s: MobilitySettings) -> tuple[pd.DataFrame, float]:
+    """Homes counted on the finest grid (a power of two of the privacy cell) on which
+    most of them share a cell with at least ``min_cell_users`` others."""
+    from segwise.features._places import grid_cells
+
+    cells, size = pd.DataFrame(columns=["cell", "users", "lat", "lon"]), s.cell_m
+    for factor in (1, 2, 4, 8, 16, 32, 64):
+        size = s.cell_m * factor
+        ids, lat, lon = grid_cells(homes["cell_lat"].to_numpy(float),
+                                   homes["cell_lon"].to_numpy(float), size)
+        cells = pd.DataFrame({"cell": ids, "lat": lat, "lon": lon}).groupby("cell").agg(
+            users=("lat", "size"), lat=("lat", "mean"), lon=("lon", "mean")).reset_index()
+        if cells.loc[cells["users"] >= s.min_cell_users, "users"].sum() >= 0.8 * len(homes):
+            break
+    return cells, size
+
+
 def _places(ctx: ReportContext) -> Section:
     art, users, s = _art(ctx), ctx.frame, _settings(ctx)
     loc = art.locations.to_pandas()
-    homes = loc[loc["label"] == "home"]
-    cells = homes.groupby("cell").agg(users=("user_id", "size"), lat=("cell_lat", "first"),
-                                      lon=("cell_lon", "first")).reset_index()
+    homes = loc[loc["label"].isin(["home", "home+work"])]
+    cells, size = _home_cells(homes, s)
     shown = cells[cells["users"] >= s.min_cell_users].copy()
     hidden = int(cells.loc[cells["users"] < s.min_cell_users, "users"].sum())
     shown["label"] = [f"{n:,} homes in this cell" for n in shown["users"]]
     blocks: list[Chart | Table] = []
-    reading = (f"{len(shown):,} cells of {s.cell_m:g} m hold {int(shown['users'].sum()):,} homes; "
-               f"{hidden:,} homes in cells with fewer than {s.min_cell_users} are not drawn, "
-               "so that no single home can be seen.")
+    reading = (f"{len(shown):,} cells of {size:,.0f} m hold {int(shown['users'].sum()):,} "
+               f"homes; {hidden:,} homes in cells with fewer than {s.min_cell_users} are not "
+               "drawn, so that no single home can be seen.")
     blocks.append(Chart("home_cells", "Where users live (cells with enough homes)", reading,
                         _map(shown, size_col="users", text="label", color=ch.PALETTE[0],
                              title="Homes per cell (no base map; cells below the minimum "
@@ -132,7 +148,7 @@ def _places(ctx: ReportContext) -> Section:
                             fig))
     parts = pd.DataFrame({p.capitalize(): users[f"{p}_place"].value_counts(normalize=True)
                           for p in ("night", "morning", "afternoon", "evening")}).fillna(0)
-    parts = parts.reindex([x for x in ("home", "work", "other", "none") if x in parts.index])
+    parts = parts.reindex([x for x in ("home", "home+work", "work", "other", "none") if x in parts.index])
     blocks.append(Chart("part_places", "Where users are in each part of the day",
                         "Share of users whose most-visited stable location in each part of "
                         "the day is home, work, another place, or none.",
