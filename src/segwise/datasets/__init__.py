@@ -140,8 +140,8 @@ def foursquare_checkins(source: str | Path, out: str | Path | None = None) -> pa
     week, hour and the venue's root category, but no dates. Each check-in is given a
     timestamp in a made-up calendar that keeps what the file says: week ``w`` of a user
     (their ``tid`` values in order) starts on Monday 2012-04-16 plus ``w`` weeks, the day
-    and hour are the file's, and check-ins of the same hour are a minute apart in file
-    order. Dates are therefore not real; weekdays and hours are.
+    and hour are the file's, and the venues of the same hour are a minute apart in file
+    order (repeated rows stay exact copies). Dates are therefore not real; weekdays and hours are.
 
     Parameters
     ----------
@@ -159,7 +159,9 @@ def foursquare_checkins(source: str | Path, out: str | Path | None = None) -> pa
     days = {d: i for i, d in enumerate(("Monday", "Tuesday", "Wednesday", "Thursday",
                                          "Friday", "Saturday", "Sunday"))}
     week = frame.groupby("label")["tid"].rank(method="dense").astype("int64") - 1
-    minute = frame.groupby(["tid", "day", "hour"]).cumcount().clip(upper=59)
+    # Distinct check-ins of the same hour a minute apart; exact copies stay copies.
+    minute = frame.groupby(["tid", "day", "hour"])["poi"].transform(
+        lambda v: pd.factorize(v)[0]).clip(upper=59)
     start = pd.Timestamp("2012-04-16")
     ts = (start + pd.to_timedelta(week * 7 + frame["day"].map(days), unit="D")
           + pd.to_timedelta(frame["hour"], unit="h") + pd.to_timedelta(minute, unit="m"))

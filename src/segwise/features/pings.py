@@ -93,7 +93,7 @@ class MobilitySettings:
     rhythm_groups : int, default=5
         Named groups of the SOM's nodes.
     interest_groups : int, default=0
-        Interest clusters (0: chosen by silhouette among 2 to 8).
+        Interest clusters (0: chosen by silhouette among 3 to 8).
     block_pings : int, default=4000000
         Pings fetched and processed at once (memory: about 60 bytes each).
     n_jobs : int, default=1
@@ -415,7 +415,7 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
     users = _concat([r.users for r in results])
     stays = _concat([r.stays for r in results])
     flags = {k: sum(r.flags[k] for r in results) for k in results[0].flags} if results else {}
-    if not users:
+    if not len(users.get("user_id", ())):
         from segwise.exceptions import InputError
 
         raise InputError(f"{cleaned.source.source}: no user has {cleaned.rules.min_pings} or "
@@ -647,7 +647,10 @@ def _slug(text: str) -> str:
 
 
 def _interest_groups(tfidf: np.ndarray, k: int) -> np.ndarray:
-    """KMeans groups of interest vectors; k by the best silhouette among 2 to 8 if 0."""
+    """KMeans groups of interest vectors; k by the best silhouette among 3 to 8 if 0.
+
+    Two groups (silhouette's usual pick) would only split off the most distinct interest
+    from everyone else; three is the smallest number that names several."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
@@ -658,7 +661,7 @@ def _interest_groups(tfidf: np.ndarray, k: int) -> np.ndarray:
         return KMeans(min(k, n), n_init=4, random_state=0).fit_predict(tfidf)
     best, best_score = np.zeros(n, np.int64), -np.inf
     sample = min(n, 5000)
-    for kk in range(2, min(8, n - 1) + 1):
+    for kk in range(3, min(8, n - 1) + 1):
         labels = KMeans(kk, n_init=4, random_state=0).fit_predict(tfidf)
         if len(np.unique(labels)) < 2:
             continue

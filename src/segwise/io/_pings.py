@@ -10,6 +10,7 @@ when larger than 10**11) since 1970-01-01.
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PINGS", "POIS"]
 
+_EPOCH = ibis.literal(datetime.datetime(1970, 1, 1), "timestamp")
 #: Numeric timestamps above this are milliseconds since 1970 (10**11 s is the year 5138).
 _MILLISECONDS_FROM = 10**11
 
@@ -55,7 +57,8 @@ def _timestamp(value: ir.Value, read: ReadOptions, path: Path, spark: bool) -> i
     """Parse a ping time: text by its layout, typed as is, numbers as seconds since 1970."""
     if value.type().is_numeric():
         seconds = ibis.ifelse(value.abs() >= _MILLISECONDS_FROM, value / 1000, value)
-        return seconds.round().cast("int64").as_timestamp("s")
+        # Naive, like every other timestamp: an epoch plus an interval, not a zoned value.
+        return _EPOCH + seconds.round().cast("int64").as_interval("s")
     return parse_timestamp(value, read, path, spark)
 
 

@@ -6,7 +6,13 @@ a :class:`Job` (a source kind and its clean, features and score steps) run by
 """
 
 from segwise.jobs._base import Job, JobResult, get_job, jobs, register_job, run_job
-from segwise.jobs.mobility import MOBILITY_JOB, MobilityResult, run_mobility
+from segwise.jobs.mobility import (
+    MOBILITY_JOB,
+    MobilityResult,
+    UserSegments,
+    run_mobility,
+    segment_users,
+)
 from segwise.jobs.rfm import RFM_JOB, RFMResult, run_rfm
 
 __all__ = [
@@ -16,10 +22,12 @@ __all__ = [
     "JobResult",
     "MobilityResult",
     "RFMResult",
+    "UserSegments",
     "get_job",
     "jobs",
     "register_job",
     "run_job",
     "run_mobility",
+    "segment_users",
     "run_rfm",
 ]
