@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -71,6 +72,9 @@ def _spark_session(master: str):  # type: ignore[no-untyped-def]  # pyspark is o
         raise ConfigError(
             "engine 'spark' needs pyspark: install it with `pip install segwise[spark]`"
         ) from exc
+    # Python workers (applyInPandas) must run this interpreter, which has segwise; the
+    # session's spark.pyspark.python setting does not reach local workers, this does.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (
         SparkSession.builder.master(master)
         .appName("segwise")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -15,15 +15,8 @@ _PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "generate_pings.py"
 
 
 def load_generator() -> Any:
-    """The ping generator of ``benchmarks/`` as a module."""
-    if "generate_pings" in sys.modules:
-        return sys.modules["generate_pings"]
-    spec = importlib.util.spec_from_file_location("generate_pings", _PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_pings"] = module
-    spec.loader.exec_module(module)
-    return module
+    """The ping generator of ``benchmarks/`` (its functions and constants)."""
+    return SimpleNamespace(**runpy.run_path(str(_PATH)))
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,8 @@ __all__ = [
     "PingRules",
     "Rule",
     "build_audit",
-    "clean_rows",
     "clean_pings",
+    "clean_rows",
     "clean_transactions",
     "sequence_flags",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 
 from segwise._geo import EARTH_RADIUS_M
 
-__all__ = ["InterestModel", "match_pois", "name_interest_groups", "interest_model"]
+__all__ = ["InterestModel", "interest_model", "match_pois", "name_interest_groups"]
 
 
 def match_pois(lat: np.ndarray, lon: np.ndarray, poi_lat: np.ndarray, poi_lon: np.ndarray,

@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -103,7 +103,7 @@ def _cache_dir() -> Path:
 
 
 @functools.cache
-def _layers(min_population: int, city: int, town: int) -> list[tuple[np.ndarray, object]]:
+def _layers(min_population: int, city: int, town: int) -> list[tuple[np.ndarray, Any]]:
     """One haversine ball tree per level (city, town, village) of the gazetteer."""
     from sklearn.neighbors import BallTree
 
@@ -200,7 +200,7 @@ def _near_share(lat: np.ndarray, lon: np.ndarray, settings: MobilitySettings) ->
 
 
 @functools.cache
-def _all_places(min_population: int) -> tuple[Gazetteer, object]:
+def _all_places(min_population: int) -> tuple[Gazetteer, Any]:
     from sklearn.neighbors import BallTree
 
     g = gazetteer(min_population)
@@ -209,7 +209,7 @@ def _all_places(min_population: int) -> tuple[Gazetteer, object]:
 
 def coarsen(lat: np.ndarray, lon: np.ndarray, settings: MobilitySettings
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The privacy cell of each point: its id and centre.
+    """Return the privacy cell of each point: its id and centre.
 
     ``grid``: square cells of ``cell_m`` metres (latitude rows of equal height; each
     row's longitude step widened by 1 / cos(latitude)); ``h3``: the H3 cell of

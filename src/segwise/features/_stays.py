@@ -9,6 +9,7 @@ weekends, parts of the day) is measured exactly with a cumulative weekly clock.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,7 @@ _MONDAY_OFFSET_H = 3 * 24
 
 
 def week_hours(days: tuple[int, ...], start: int, end: int) -> np.ndarray:
-    """A mask of the 168 hours of the week (Monday 00:00 first).
+    """Return a mask of the 168 hours of the week (Monday 00:00 first).
 
     Parameters
     ----------
@@ -273,7 +274,7 @@ def dbscan_haversine(user: np.ndarray, lat: np.ndarray, lon: np.ndarray, *, eps_
     # Chunks of users keep the neighbour lists of crowded places from growing together.
     bounds = np.searchsorted(user, np.unique(user)[:: max(1, 2000)])
     bounds = np.append(bounds, n)
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         tree = BallTree(X[a:b], metric="haversine")
         ind, dist = tree.query_radius(X[a:b], eps, return_distance=True)
         sizes = np.array([len(i) for i in ind])
@@ -302,7 +303,7 @@ def dbscan_haversine(user: np.ndarray, lat: np.ndarray, lon: np.ndarray, *, eps_
 
 
 def _renumber(user: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Number each user's clusters 0, 1, ... by first appearance; noise stays -1."""
+    """Renumber each user's clusters 0, 1, ... by first appearance; noise stays -1."""
     out = np.full(len(labels), -1, np.int64)
     clustered = np.flatnonzero(labels >= 0)
     if not len(clustered):
@@ -382,7 +383,7 @@ def location_table(stays: dict[str, np.ndarray], settings: MobilitySettings) -> 
 
 
 def _windows(settings: MobilitySettings) -> dict[str, np.ndarray]:
-    """The recurring windows whose time is measured at each location."""
+    """Return the recurring windows whose time is measured at each location."""
     every = tuple(range(7))
     night_start, night_end = settings.night_hours
     work_start, work_end = settings.work_hours
@@ -399,8 +400,10 @@ def _windows(settings: MobilitySettings) -> dict[str, np.ndarray]:
 
 def _window_days(idx: np.ndarray, start: np.ndarray, end: np.ndarray, n: int,
                  from_h: int, to_h: int, days: range) -> np.ndarray:
-    """Distinct days on which a location's stays overlap a daily window (nights count
-    by the day they begin)."""
+    """Count the distinct days on which a location's stays overlap a daily window.
+
+    Nights count by the day they begin.
+    """
     length = ((to_h - from_h) % 24 or 24) * 3600
     s = start - from_h * 3600
     e = end - from_h * 3600
@@ -422,10 +425,13 @@ def _distinct_days(idx: np.ndarray, day: np.ndarray, n: int) -> np.ndarray:
 
 def _label(loc: dict[str, Any], owner: np.ndarray, n_users: int,
            settings: MobilitySettings) -> np.ndarray:
-    """``home``: most night hours (with a minimum share of the user's nights); ``work``:
-    most weekday working hours elsewhere (minimum share and distinct days); ``home+work``:
+    """Label each location home, work, home+work or other.
+
+    ``home``: most nights (with a minimum share of the user's night hours); ``work``:
+    most weekday working days elsewhere (minimum share and distinct days); ``home+work``:
     home, when no other place qualifies and home itself holds the working hours (people
-    who work where they live: on a campus, at home)."""
+    who work where they live: on a campus, at home).
+    """
     label = np.full(len(owner), "other", dtype=object)
     # Distinct nights and working days first, hours break ties: a few very long stays
     # (a logger left on at the office overnight) must not outweigh many ordinary nights.

@@ -333,8 +333,13 @@ def _spark_user(frame: pd.DataFrame, rules: Any, settings: MobilitySettings,
     for i in range(len(c.get("n", []))):
         rows.append({"kind": "c", "user_id": user, "a": int(c["n"][i]),
                      "category": str(c["category"][i])})
-    columns = ["kind", "user_id", "a", "b", "c", "d", "lat", "lon", "heat", "flags", "category"]
-    return pd.DataFrame(rows).reindex(columns=columns)
+    out = pd.DataFrame(rows).reindex(columns=["kind", "user_id", "a", "b", "c", "d", "lat",
+                                              "lon", "heat", "flags", "category"])
+    for col in ("a", "b", "c", "d"):
+        out[col] = out[col].astype("Int64")
+    for col in ("heat", "flags", "category"):
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
+    return out
 
 
 def _process_spark(cleaned: CleanedPings, settings: MobilitySettings,
@@ -488,9 +493,10 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
         np.zeros(0, object)
 
     categories = _concat([r.categories for r in results])
-    interests, names = None, {}
+    interests: Any = None
+    names: dict[int, str] = {}
     schema = MOBILITY
-    if checkins and categories or settings.pois:
+    if (checkins and categories) or settings.pois:
         interests, names, icols = _interests(categories, stays, locations, ids, settings,
                                              cleaned, checkins)
         cols.update(icols)
@@ -549,7 +555,7 @@ def _part_place(locations: dict[str, Any], loc_user: np.ndarray, part: str, n: i
 
 def _rhythm_som(shares: np.ndarray, settings: MobilitySettings, config: SegwiseConfig
                 ) -> dict[str, Any]:
-    """A self-organising map of the heatmaps, its U-matrix and named groups of nodes."""
+    """Map the heatmaps on a self-organising map; return its U-matrix and named groups."""
     from minisom import MiniSom
     from sklearn.cluster import AgglomerativeClustering
 
@@ -650,7 +656,8 @@ def _interest_groups(tfidf: np.ndarray, k: int) -> np.ndarray:
     """KMeans groups of interest vectors; k by the best silhouette among 3 to 8 if 0.
 
     Two groups (silhouette's usual pick) would only split off the most distinct interest
-    from everyone else; three is the smallest number that names several."""
+    from everyone else; three is the smallest number that names several.
+    """
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 

@@ -7,7 +7,6 @@ and error messages: order lines (registered here), and every kind a module regis
 
 from segwise.io._kinds import Role, SourceKind, get_kind, kinds, register_kind
 from segwise.io._orders import ORDERS, STANDARD_COLUMNS, Transactions, load_transactions
-from segwise.io._pings import PINGS, POIS
 from segwise.io._parse import (
     SOURCE_PREFIX,
     as_float,
@@ -16,6 +15,7 @@ from segwise.io._parse import (
     is_blank,
     parse_timestamp,
 )
+from segwise.io._pings import PINGS, POIS
 from segwise.io._readers import (
     ReadOptions,
     Source,

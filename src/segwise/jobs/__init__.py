@@ -28,6 +28,6 @@ __all__ = [
     "register_job",
     "run_job",
     "run_mobility",
-    "segment_users",
     "run_rfm",
+    "segment_users",
 ]

@@ -28,11 +28,11 @@ _PARTS = ("Night", "Morning", "Afternoon", "Evening")
 
 
 def _art(ctx: ReportContext) -> MobilityArtifacts:
-    return ctx.result.cleaned.derived  # type: ignore[no-any-return]
+    return ctx.result.cleaned.derived
 
 
 def _settings(ctx: ReportContext) -> MobilitySettings:
-    return ctx.result.config.section("mobility")  # type: ignore[no-any-return]
+    return ctx.result.config.section("mobility")
 
 
 def _prepare(ctx: ReportContext) -> None:
@@ -73,8 +73,11 @@ def _map(frame: pd.DataFrame, *, size_col: str, title: str, text: str, color: st
 
 
 def _home_cells(homes: pd.DataFrame, s: MobilitySettings) -> tuple[pd.DataFrame, float]:
-    """Homes counted on the finest grid (a power of two of the privacy cell) on which
-    most of them share a cell with at least ``min_cell_users`` others."""
+    """Count homes per cell on the finest grid that hides single homes.
+
+    The grid is the privacy cell times a power of two, the first on which most homes share
+    a cell with at least ``min_cell_users`` others.
+    """
     from segwise.features._places import grid_cells
 
     cells, size = pd.DataFrame(columns=["cell", "users", "lat", "lon"]), s.cell_m
@@ -148,7 +151,8 @@ def _places(ctx: ReportContext) -> Section:
                             fig))
     parts = pd.DataFrame({p.capitalize(): users[f"{p}_place"].value_counts(normalize=True)
                           for p in ("night", "morning", "afternoon", "evening")}).fillna(0)
-    parts = parts.reindex([x for x in ("home", "home+work", "work", "other", "none") if x in parts.index])
+    parts = parts.reindex([x for x in ("home", "home+work", "work", "other", "none")
+                           if x in parts.index])
     blocks.append(Chart("part_places", "Where users are in each part of the day",
                         "Share of users whose most-visited stable location in each part of "
                         "the day is home, work, another place, or none.",

@@ -49,8 +49,11 @@ class MobilityResult(JobResult):
 
     @property
     def locations_table(self) -> pa.Table:
-        """Stable locations: user, label (home, work, other), coarse cell, visits, dwell,
-        shares of nights, working hours, weekends and parts of the day, settlement."""
+        """Stable locations, one row each, with coarse cells only.
+
+        User, label (home, work, home+work, other), cell, visits, dwell, shares of nights,
+        working hours, weekends and parts of the day, settlement.
+        """
         return self.artifacts_mobility.locations
 
     def write(self, out: str | Path) -> list[Path]:
@@ -93,7 +96,7 @@ register_sections_module("pings", "segwise.jobs._mobility_report")
 
 
 def with_pois_option(pois: str | Path | None) -> Callable[[SegwiseConfig], SegwiseConfig]:
-    """A config adjustment that sets ``[mobility] pois`` (the CLI's ``--pois``)."""
+    """Return a config adjustment that sets ``[mobility] pois`` (the CLI's ``--pois``)."""
     return lambda config: with_pois(config, str(pois) if pois else None)
 
 

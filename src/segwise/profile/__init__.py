@@ -9,10 +9,10 @@ from segwise.profile._describe import (
 from segwise.profile._naming import NAMING_RULES, NOISE_NAME, name_segments
 
 __all__ = [
-    "CampaignEffect",
-    "CampaignSettings",
     "NAMING_RULES",
     "NOISE_NAME",
+    "CampaignEffect",
+    "CampaignSettings",
     "campaign_effect",
     "crosstab_segments",
     "distinguishing_features",

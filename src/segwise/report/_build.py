@@ -655,7 +655,7 @@ def _version() -> str:
 
 
 def _campaign(ctx: ReportContext) -> Section | None:
-    """The financial effect of targeting the segments: shown for every kind with segments."""
+    """Show the financial effect of targeting the segments, for every kind with segments."""
     from segwise.profile import campaign_effect
 
     schema, extras = ctx.entities.schema, ctx.extras
