@@ -67,11 +67,12 @@ def test_interests_from_points_of_interest(result: Any) -> None:
 
 
 def test_report_shows_no_single_home(result: Any, synthetic_pings: dict[str, Path]) -> None:
-    plan = segment_users(result)
+    plan = segment_users(result, embed=("umap",))
     report = build_report(result, plan.extras)
     keys = [s.key for s in report.sections]
     assert keys == ["overview", "cleaning", "places", "rhythm", "interests", "selection",
                     "clusters", "profiles", "embedding", "campaign"]
+    assert "UMAP" in report.section("embedding").charts[0].title
     homes = report.section("places").charts[0]
     drawn = homes.figure.data[0]
     counts = [int(t.split()[0].replace(",", "")) for t in drawn.text]

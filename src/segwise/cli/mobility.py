@@ -60,7 +60,7 @@ def mobility(
         from segwise.jobs.mobility import segment_users
 
         with console.status("Learning segments", spinner="dots"):
-            plan = segment_users(result)
+            plan = segment_users(result, embed=("umap",) if report else ())
         console.print(plan.summary_text(), highlight=False, markup=False)
         written += plan.write(output)
         if report:

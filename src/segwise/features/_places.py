@@ -102,18 +102,36 @@ def _cache_dir() -> Path:
     return Path(base) / "segwise"
 
 
+def _unit(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Return points on the unit sphere.
+
+    The chord between two of them is a monotone function of their great-circle distance,
+    so a k-d tree over them finds the same nearest places as a haversine ball tree, an
+    order of magnitude faster.
+    """
+    p, q = np.radians(lat), np.radians(lon)
+    return np.column_stack([np.cos(p) * np.cos(q), np.cos(p) * np.sin(q), np.sin(p)])
+
+
+def _nearest(tree: Any, lat: np.ndarray, lon: np.ndarray, k: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Great-circle distances (radians) and indices of the ``k`` nearest points."""
+    chord, idx = tree.query(_unit(lat, lon), k=k)
+    chord, idx = np.asarray(chord).reshape(len(lat), k), np.asarray(idx).reshape(len(lat), k)
+    return 2 * np.arcsin(np.minimum(chord / 2, 1.0)), idx
+
+
 @functools.cache
 def _layers(min_population: int, city: int, town: int) -> list[tuple[np.ndarray, Any]]:
-    """One haversine ball tree per level (city, town, village) of the gazetteer."""
-    from sklearn.neighbors import BallTree
+    """One k-d tree per level (city, town, village) of the gazetteer."""
+    from scipy.spatial import cKDTree
 
     g = gazetteer(min_population)
     bounds = [(city, None), (town, city), (0, town)]
     layers = []
     for lo, hi in bounds:
         idx = np.flatnonzero((g.population >= lo) & (g.population < (hi or np.inf)))
-        tree = BallTree(np.radians(np.column_stack([g.lat[idx], g.lon[idx]])),
-                        metric="haversine") if len(idx) else None
+        tree = cKDTree(_unit(g.lat[idx], g.lon[idx])) if len(idx) else None
         layers.append((idx, tree))
     return layers
 
@@ -142,7 +160,6 @@ def settlement_levels(lat: np.ndarray, lon: np.ndarray, settings: MobilitySettin
     place = np.full(n, None, dtype=object)
     if n == 0:
         return level, place
-    X = np.radians(np.column_stack([lat, lon]))
     todo = np.ones(n, bool)
     layers = _layers(settings.gazetteer_min_population, settings.city_population,
                      settings.town_population)
@@ -151,7 +168,7 @@ def settlement_levels(lat: np.ndarray, lon: np.ndarray, settings: MobilitySettin
             continue
         rows = np.flatnonzero(todo)
         k = min(8, len(idx))
-        dist, nearest = tree.query(X[rows], k=k)
+        dist, nearest = _nearest(tree, lat[rows], lon[rows], k)
         pop = g.population[idx[nearest]]
         radius = settings.place_radius_km * np.cbrt(np.maximum(pop, 1)) * 1000.0 / EARTH_RADIUS_M
         # The most populous covering place names the point (Berlin, not its district).
@@ -194,17 +211,17 @@ def check_orientation(lat: np.ndarray, lon: np.ndarray, source: str, settings: M
 
 
 def _near_share(lat: np.ndarray, lon: np.ndarray, settings: MobilitySettings) -> float:
-    _, tree = _all_places(settings.gazetteer_min_population)
-    dist, _ = tree.query(np.radians(np.column_stack([lat, lon])), k=1)
+    tree = _all_places(settings.gazetteer_min_population)
+    dist, _ = _nearest(tree, lat, lon, 1)
     return float((dist[:, 0] * EARTH_RADIUS_M <= 50_000).mean())
 
 
 @functools.cache
-def _all_places(min_population: int) -> tuple[Gazetteer, Any]:
-    from sklearn.neighbors import BallTree
+def _all_places(min_population: int) -> Any:
+    from scipy.spatial import cKDTree
 
     g = gazetteer(min_population)
-    return g, BallTree(np.radians(np.column_stack([g.lat, g.lon])), metric="haversine")
+    return cKDTree(_unit(g.lat, g.lon))
 
 
 def coarsen(lat: np.ndarray, lon: np.ndarray, settings: MobilitySettings
@@ -236,17 +253,31 @@ def coarsen(lat: np.ndarray, lon: np.ndarray, settings: MobilitySettings
     return grid_cells(lat, lon, settings.cell_m)
 
 
-def grid_cells(lat: np.ndarray, lon: np.ndarray, cell_m: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Square grid cells of about ``cell_m`` metres: ids and centres (see :func:`coarsen`)."""
+def grid_keys(lat: np.ndarray, lon: np.ndarray, cell_m: float
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Square grid cells of about ``cell_m`` metres: integer keys and centres.
+
+    Rows of equal latitude height; each row's longitude step widened by 1 / cos of its
+    centre latitude. The key is ``row * 2**32 + column``.
+    """
     dlat = np.degrees(cell_m / EARTH_RADIUS_M)
-    row = np.floor((lat + 90.0) / dlat)
+    row = np.floor((np.asarray(lat) + 90.0) / dlat)
     centre_lat = np.minimum(-90.0 + (row + 0.5) * dlat, 90.0)
     dlon = dlat / np.maximum(np.cos(np.radians(centre_lat)), 1e-6)
-    col = np.floor((lon + 180.0) / dlon)
+    col = np.floor((np.asarray(lon) + 180.0) / dlon)
     centre_lon = -180.0 + (col + 0.5) * dlon
-    ids = np.char.add(np.char.add(np.char.add(f"g{cell_m:g}:", row.astype(np.int64).astype(str)),
-                                  ":"), col.astype(np.int64).astype(str)).astype(object)
+    return row.astype(np.int64) * 2**32 + col.astype(np.int64), centre_lat, centre_lon
+
+
+def grid_cells(lat: np.ndarray, lon: np.ndarray, cell_m: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Square grid cells of about ``cell_m`` metres: ids and centres.
+
+    Ids read ``g<size>:<row>:<column>`` (see :func:`grid_keys`).
+    """
+    key, centre_lat, centre_lon = grid_keys(lat, lon, cell_m)
+    ids = np.char.add(np.char.add(np.char.add(f"g{cell_m:g}:", (key >> 32).astype(str)), ":"),
+                      (key & 0xFFFFFFFF).astype(str)).astype(object)
     return ids, centre_lat, centre_lon
 
 
@@ -262,15 +293,18 @@ def density_settlements(user: np.ndarray, lat: np.ndarray, lon: np.ndarray,
     Returns
     -------
     dict of ndarray
-        ``cell`` (id), ``area`` (-1: in no dense area), ``users``, ``lat``, ``lon`` per
-        cell, and ``area_users``: distinct users with a stay in the cell's area.
+        ``key`` (:func:`grid_keys`, sorted), ``area`` (-1: in no dense area), ``users``,
+        ``lat``, ``lon`` per cell, and ``area_users``: distinct users with a stay in the
+        cell's area.
     """
     from sklearn.cluster import DBSCAN
 
-    cells, clat, clon = grid_cells(lat, lon, settings.settlement_cell_m)
-    cell_ids, cell_idx = np.unique(cells.astype(str), return_inverse=True)
-    _, user_idx = np.unique(np.asarray(user).astype(str), return_inverse=True)
-    pairs = np.unique(np.column_stack([cell_idx, user_idx]), axis=0)
+    keys, clat, clon = grid_keys(lat, lon, settings.settlement_cell_m)
+    cell_ids, cell_idx = np.unique(keys, return_inverse=True)
+    user_idx = np.asarray(user, np.int64)
+    pairs = np.unique(cell_idx * (int(user_idx.max(initial=0)) + 1) + user_idx)
+    n_users = int(user_idx.max(initial=0)) + 1
+    pairs = np.column_stack([pairs // n_users, pairs % n_users])
     users = np.bincount(pairs[:, 0], minlength=len(cell_ids))
     first = np.zeros(len(cell_ids), np.int64)
     first[cell_idx[::-1]] = np.arange(len(cell_idx))[::-1]
@@ -289,6 +323,6 @@ def density_settlements(user: np.ndarray, lat: np.ndarray, lon: np.ndarray,
     per_area = np.bincount(area_pairs[:, 0], minlength=area.max(initial=-1) + 1) \
         if len(area_pairs) else np.zeros(area.max(initial=-1) + 1, np.int64)
     area_users = np.where(area >= 0, per_area[np.maximum(area, 0)] if len(per_area) else 0, 0)
-    return {"cell": cell_ids.astype(object), "area": area.astype(np.int64),
+    return {"key": cell_ids, "area": area.astype(np.int64),
             "users": users.astype(np.int64), "lat": c_lat, "lon": c_lon,
             "area_users": np.asarray(area_users, np.int64)}

@@ -157,7 +157,7 @@ class BlockResult:
 
 
 def process_block(block: Block, rules: PingRules, settings: MobilitySettings,
-                  checkins: bool) -> BlockResult:
+                  checkins: bool, offset: int = 0) -> BlockResult:
     """Sequence rules, heatmap counts, stays and their stable locations for one block.
 
     Parameters
@@ -170,13 +170,16 @@ def process_block(block: Block, rules: PingRules, settings: MobilitySettings,
         Stay and location settings.
     checkins : bool
         Treat each ping as a visit (check-ins) instead of detecting stays.
+    offset : int, default=0
+        Number of the block's first user among all users (users are numbered in order).
 
     Returns
     -------
     BlockResult
-        ``users``: user id, kept pings, first and last ping, active days, 28 heatmap
-        counts; ``stays``: user id, start, end, latitude, longitude, pings, location
-        (-1: no stable location); ``flags``: pings each sequence rule removed.
+        ``users``: user number and id, kept pings, first and last ping, active days, 28
+        heatmap counts; ``stays``: user number, start, end, latitude, longitude, pings,
+        location (-1: no stable location); ``categories``: user number, category, count;
+        ``flags``: pings each sequence rule removed.
     """
     from segwise._kernels import stay_points
     from segwise.clean import sequence_flags
@@ -202,6 +205,7 @@ def process_block(block: Block, rules: PingRules, settings: MobilitySettings,
     new_day = np.ones(len(ts), bool)
     new_day[1:] = (day[1:] != day[:-1]) | (owner[1:] != owner[:-1])
     users = {
+        "user": offset + np.flatnonzero(has),
         "user_id": block.users[has],
         "pings": pings[has],
         "first": ts[starts[:-1][has]],
@@ -220,16 +224,14 @@ def process_block(block: Block, rules: PingRules, settings: MobilitySettings,
             int(settings.stay_minutes * 60), int(settings.max_gap_hours * 3600))
     location = dbscan_haversine(u, s_lat, s_lon, eps_m=settings.location_eps_m,
                                 min_samples=settings.location_min_visits)
-    stays = {"user_id": block.users[u], "start": s_start, "end": s_end, "lat": s_lat,
+    stays = {"user": offset + u, "start": s_start, "end": s_end, "lat": s_lat,
              "lon": s_lon, "pings": s_n, "location": location}
     categories: dict[str, np.ndarray] = {}
     if cat is not None:
-        kept_cat = cat[keep].astype(str)
-        pair, n = np.unique(np.char.add(np.char.add(owner.astype(str), "\x1f"), kept_cat),
-                            return_counts=True)
-        split = np.char.partition(pair, "\x1f")
-        categories = {"user_id": block.users[split[:, 0].astype(np.int64)],
-                      "category": split[:, 2].astype(object), "n": n}
+        names, code = np.unique(cat[keep].astype(str), return_inverse=True)
+        pair, n = np.unique(owner * len(names) + code, return_counts=True)
+        categories = {"user": offset + pair // len(names),
+                      "category": names[pair % len(names)].astype(object), "n": n}
     return BlockResult(users, stays, flags, categories)
 
 
@@ -327,15 +329,15 @@ def location_table(stays: dict[str, np.ndarray], settings: MobilitySettings) -> 
     Parameters
     ----------
     stays : dict of ndarray
-        ``user_id``, ``start``, ``end``, ``lat``, ``lon``, ``location`` (from
-        :func:`process_block`), sorted by user.
+        ``user`` (row of the user, 0 .. n_users - 1), ``start``, ``end``, ``lat``,
+        ``lon``, ``location`` (from :func:`process_block`).
     settings : MobilitySettings
         Windows and labelling rules.
 
     Returns
     -------
     dict of ndarray
-        One entry per stable location, sorted by user and location: ``user_id``,
+        One entry per stable location, sorted by user and location: ``user``,
         ``location``, ``lat``, ``lon`` (mean of its stays), ``visits``, ``days``,
         ``dwell_h``, ``night_share``, ``work_share``, ``weekend_share`` (of the user's
         stay hours in that window spent there), ``<part>_share`` for each part of the day,
@@ -345,9 +347,10 @@ def location_table(stays: dict[str, np.ndarray], settings: MobilitySettings) -> 
     windows = _windows(settings)
     hours = {name: weekly_overlap(start, end, mask) for name, mask in windows.items()}
     hours["dwell"] = (end - start) / 3600.0
-    users, user_code = np.unique(stays["user_id"].astype(str), return_inverse=True)
+    user_code = stays["user"]
+    n_users = int(user_code.max(initial=-1)) + 1
     # The user's stay hours in each window, stable location or not.
-    totals = {k: np.bincount(user_code, v, minlength=len(users)) for k, v in hours.items()}
+    totals = {k: np.bincount(user_code, v, minlength=n_users) for k, v in hours.items()}
     at = stays["location"] >= 0
     key = user_code[at] * (stays["location"].max(initial=0) + 1) + stays["location"][at]
     loc_keys, idx = np.unique(key, return_inverse=True)
@@ -359,7 +362,7 @@ def location_table(stays: dict[str, np.ndarray], settings: MobilitySettings) -> 
 
     visits = np.bincount(idx, minlength=n_loc)
     out: dict[str, Any] = {
-        "user_id": users[owner].astype(object),
+        "user": owner.astype(np.int64),
         "location": (loc_keys % (stays["location"].max(initial=0) + 1)).astype(np.int64),
         "lat": per_location(stays["lat"]) / np.maximum(visits, 1),
         "lon": per_location(stays["lon"]) / np.maximum(visits, 1),
@@ -378,7 +381,7 @@ def location_table(stays: dict[str, np.ndarray], settings: MobilitySettings) -> 
             share = per_location(hours[name]) / totals[name][owner]
         out[f"{name}_share"] = np.nan_to_num(share)
         out[f"_{name}_h"] = per_location(hours[name])
-    out["label"] = _label(out, owner, len(users), settings)
+    out["label"] = _label(out, owner, n_users, settings)
     return out
 
 

@@ -26,6 +26,8 @@ from segwise.features._entity import EntityTable, Feature, FeatureSet, register_
 from segwise.features._rhythm import heat_columns
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pandas as pd
     import pyarrow as pa
 
@@ -235,8 +237,13 @@ def _checkins(cleaned: CleanedPings, settings: MobilitySettings) -> bool:
     return settings.stays == "checkins" or (settings.stays == "auto" and has_category)
 
 
-def _duckdb_blocks(cleaned: CleanedPings, settings: MobilitySettings) -> list[Block]:
-    """Fetch the kept pings block by block, each sorted by user and time."""
+def _duckdb_blocks(cleaned: CleanedPings, settings: MobilitySettings
+                   ) -> Iterator[tuple[int, Block]]:
+    """Fetch the kept pings block by block, each sorted by user and time.
+
+    Yields the number of the block's first user (users are numbered in id order) and the
+    block; one block at a time is in memory.
+    """
     import pyarrow as pa
 
     from segwise.features._stays import Block
@@ -249,8 +256,8 @@ def _duckdb_blocks(cleaned: CleanedPings, settings: MobilitySettings) -> list[Bl
     block_of = np.cumsum(n) // max(settings.block_pings, 1)
     has_category = "category" in cleaned.source.roles
     has_accuracy = "accuracy" in cleaned.source.roles
-    blocks = []
     for b in np.unique(block_of):
+        offset = int(np.argmax(block_of == b))
         ids = users["user_id"][block_of == b]
         name = f"users_{id(cleaned):x}_{b}"
         backend.con.register(name, pa.table({
@@ -270,12 +277,12 @@ def _duckdb_blocks(cleaned: CleanedPings, settings: MobilitySettings) -> list[Bl
         got = fetch_numpy(q.order_by(order))
         uidx = got["_uidx"].astype(np.int64)
         ts = _local(got["ts"].astype(np.int64), settings.timezone)
-        blocks.append(Block(
+        yield offset, Block(
             ids.astype(object), np.searchsorted(uidx, np.arange(len(ids) + 1)).astype(np.int64),
             ts, got["lat"].astype(np.float64), got["lon"].astype(np.float64),
             got["accuracy"].astype(np.float64) if has_accuracy else np.full(len(ts), np.nan),
-            got["category"] if has_category else None))
-    return blocks
+            got["category"] if has_category else None)
+        backend.con.unregister(name)
 
 
 def _process_duckdb(cleaned: CleanedPings, settings: MobilitySettings,
@@ -284,12 +291,14 @@ def _process_duckdb(cleaned: CleanedPings, settings: MobilitySettings,
 
     blocks = _duckdb_blocks(cleaned, settings)
     work = partial(process_block, rules=cleaned.rules, settings=settings, checkins=checkins)
-    if settings.n_jobs == 1 or len(blocks) < 2:
-        return [work(b) for b in blocks]
+    if settings.n_jobs == 1:
+        return [work(block, offset=offset) for offset, block in blocks]
     from joblib import Parallel, delayed
 
-    return list(Parallel(n_jobs=settings.n_jobs, prefer="threads")(
-        delayed(work)(b) for b in blocks))
+    # Threads: the compiled loops and the ball tree release the GIL; blocks are fetched
+    # as workers free up, so at most a few are in memory.
+    return list(Parallel(n_jobs=settings.n_jobs, prefer="threads", pre_dispatch="n_jobs")(
+        delayed(work)(block, offset=offset) for offset, block in blocks))
 
 
 #: What the Spark job returns per user: a summary row, then one row per stay or category.
@@ -364,15 +373,18 @@ def _process_spark(cleaned: CleanedPings, settings: MobilitySettings,
     u, s, c = (out[out["kind"] == k] for k in ("u", "s", "c"))
     flags = np.array(out["flags"].dropna().tolist(), dtype=np.int64).reshape(
         -1, len(SEQUENCE_CODES)).sum(axis=0)
-    users = {"user_id": u["user_id"].to_numpy(object), "pings": u["a"].to_numpy(np.int64),
+    ids = np.unique(out["user_id"].to_numpy(str))
+    number = partial(np.searchsorted, ids)
+    users = {"user": number(u["user_id"].to_numpy(str)), "user_id": u["user_id"].to_numpy(object),
+             "pings": u["a"].to_numpy(np.int64),
              "first": u["b"].to_numpy(np.int64), "last": u["c"].to_numpy(np.int64),
              "active_days": u["d"].to_numpy(np.int64),
              "heat": np.array(u["heat"].tolist(), dtype=np.int64).reshape(len(u), 28)}
-    stays = {"user_id": s["user_id"].to_numpy(object), "start": s["a"].to_numpy(np.int64),
+    stays = {"user": number(s["user_id"].to_numpy(str)), "start": s["a"].to_numpy(np.int64),
              "end": s["b"].to_numpy(np.int64), "lat": s["lat"].to_numpy(np.float64),
              "lon": s["lon"].to_numpy(np.float64), "pings": s["c"].to_numpy(np.int64),
              "location": s["d"].to_numpy(np.int64)}
-    categories = ({"user_id": c["user_id"].to_numpy(object),
+    categories = ({"user": number(c["user_id"].to_numpy(str)),
                    "category": c["category"].to_numpy(object), "n": c["a"].to_numpy(np.int64)}
                   if len(c) else {})
     return [BlockResult(users, stays, dict(zip(SEQUENCE_CODES, flags.tolist(), strict=True)),
@@ -425,26 +437,29 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
 
         raise InputError(f"{cleaned.source.source}: no user has {cleaned.rules.min_pings} or "
                          "more usable pings. Fix: check the audit for what was removed")
-    order = np.argsort(users["user_id"].astype(str), kind="stable")
+    order = np.argsort(users["user"], kind="stable")
     users = {k: v[order] for k, v in users.items()}
     ids = users["user_id"].astype(str)
     n = len(ids)
+    # Rows of the entity table by user number (users without kept pings have none).
+    row_of = np.full(int(users["user"].max()) + 1, -1, np.int64)
+    row_of[users["user"]] = np.arange(n)
+    stays = {**stays, "user": row_of[stays["user"]]}
+    stay_user = stays["user"]
     locations = _stays.location_table(stays, settings)
-    loc_user = np.searchsorted(ids, locations["user_id"].astype(str))
-    stay_user = np.searchsorted(ids, stays["user_id"].astype(str))
+    loc_user = locations["user"]
+    locations["user_id"] = ids[loc_user].astype(object)
 
     level, place = _places.settlement_levels(locations["lat"], locations["lon"], settings)
     locations["settlement"] = level
     locations["place"] = place
-    areas = _places.density_settlements(stays["user_id"], stays["lat"], stays["lon"], settings)
-    loc_cells, _, _ = _places.grid_cells(locations["lat"], locations["lon"],
-                                         settings.settlement_cell_m)
-    cell_pos = np.searchsorted(areas["cell"].astype(str), loc_cells.astype(str))
-    cell_pos = np.clip(cell_pos, 0, max(len(areas["cell"]) - 1, 0))
-    found_cell = (areas["cell"][cell_pos].astype(str) == loc_cells.astype(str)) \
-        if len(areas["cell"]) else np.zeros(len(loc_cells), bool)
-    locations["area_users"] = np.where(found_cell, areas["area_users"][cell_pos]
-                                       if len(areas["cell"]) else 0, 0)
+    areas = _places.density_settlements(stay_user, stays["lat"], stays["lon"], settings)
+    loc_keys, _, _ = _places.grid_keys(locations["lat"], locations["lon"],
+                                       settings.settlement_cell_m)
+    pos = np.clip(np.searchsorted(areas["key"], loc_keys), 0, max(len(areas["key"]) - 1, 0))
+    found = (areas["key"][pos] == loc_keys) if len(areas["key"]) else np.zeros(len(pos), bool)
+    locations["area_users"] = (np.where(found, areas["area_users"][pos], 0)
+                               if len(areas["key"]) else np.zeros(len(pos), np.int64))
     cell, cell_lat, cell_lon = _places.coarsen(locations["lat"], locations["lon"], settings)
 
     cols: dict[str, np.ndarray] = {"user_id": ids.astype(object)}
@@ -493,6 +508,8 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
         np.zeros(0, object)
 
     categories = _concat([r.categories for r in results])
+    if categories:
+        categories = {**categories, "user": row_of[categories["user"]]}
     interests: Any = None
     names: dict[int, str] = {}
     schema = MOBILITY
@@ -521,7 +538,7 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
 def _check_orientation(cleaned: CleanedPings, settings: MobilitySettings) -> None:
     from segwise.features._places import check_orientation
 
-    sample = fetch_numpy(cleaned.kept.select("lat", "lon").limit(5000))
+    sample = fetch_numpy(cleaned.kept.select("lat", "lon").limit(2000))
     roles = dict(cleaned.source.roles.items())
     check_orientation(sample["lat"].astype(np.float64), sample["lon"].astype(np.float64),
                       cleaned.source.source, settings, roles["lat"], roles["lon"])
@@ -608,22 +625,20 @@ def _interests(categories: dict[str, np.ndarray], stays: dict[str, np.ndarray],
     if settings.pois:
         pois = _load_pois(settings.pois, cleaned)
         # Visits away from home and work: a restaurant next door is not an interest.
-        home_work = _home_work_stays(stays, locations)
-        away = ~home_work
+        away = ~_home_work_stays(stays, locations)
         hit = match_pois(stays["lat"][away], stays["lon"][away], pois["lat"], pois["lon"],
                          settings.poi_radius_m)
         ok = hit >= 0
-        user = stays["user_id"][away][ok]
-        cat = pois["category"][hit[ok]]
-        pairs, counts = np.unique(np.char.add(np.char.add(user.astype(str), "\x1f"),
-                                              cat.astype(str)), return_counts=True)
-        split = np.char.partition(pairs.astype(str), "\x1f")
-        categories = {"user_id": split[:, 0].astype(object),
-                      "category": split[:, 2].astype(object), "n": counts}
+        names_, code = np.unique(pois["category"].astype(str), return_inverse=True)
+        k = max(len(names_), 1)
+        pairs, counts = np.unique(stays["user"][away][ok] * k + code[hit[ok]],
+                                  return_counts=True)
+        categories = {"user": pairs // k, "category": names_[pairs % k].astype(object),
+                      "n": counts}
     if not categories or not len(categories["n"]):
         model = None
     else:
-        model = interest_model(categories["user_id"], categories["category"],
+        model = interest_model(ids[categories["user"]], categories["category"],
                                categories["n"], INTEREST_COMPONENTS)
     cols: dict[str, np.ndarray] = {"poi_visits": np.zeros(n, np.int64)}
     for i in range(INTEREST_COMPONENTS):
@@ -680,12 +695,10 @@ def _interest_groups(tfidf: np.ndarray, k: int) -> np.ndarray:
 
 def _home_work_stays(stays: dict[str, np.ndarray], locations: dict[str, Any]) -> np.ndarray:
     """Whether each stay belongs to its user's home or work location."""
-    key = np.char.add(np.char.add(stays["user_id"].astype(str), "\x1f"),
-                      stays["location"].astype(str))
+    k = int(stays["location"].max(initial=0)) + 1
     labelled = locations["label"] != "other"
-    hw = np.char.add(np.char.add(locations["user_id"][labelled].astype(str), "\x1f"),
-                     locations["location"][labelled].astype(str))
-    return np.isin(key, hw) & (stays["location"] >= 0)
+    hw = locations["user"][labelled] * k + locations["location"][labelled]
+    return np.isin(stays["user"] * k + stays["location"], hw) & (stays["location"] >= 0)
 
 
 def _load_pois(path: str, cleaned: CleanedPings) -> dict[str, np.ndarray]:

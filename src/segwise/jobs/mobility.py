@@ -157,13 +157,20 @@ class UserSegments:
         ]
 
 
-def segment_users(result: JobResult, *, random_state: int = 0) -> UserSegments:
+def segment_users(result: JobResult, *, embed: tuple[str, ...] = (),
+                  random_state: int = 0) -> UserSegments:
     """Learn high-level segments of users and estimate the campaign they allow.
+
+    The clustered features are the entity table's declared ones (mobility, rhythm and,
+    with points of interest or check-ins, interest components); k is chosen by the
+    Segmenter's criteria (:func:`segwise.segment.sweep_k`).
 
     Parameters
     ----------
     result : JobResult
         A mobility result (any job's result works).
+    embed : tuple of str, default=()
+        2-D maps to compute for the report (``("umap",)``); none for files alone.
     random_state : int, default=0
 
     Returns
@@ -174,7 +181,8 @@ def segment_users(result: JobResult, *, random_state: int = 0) -> UserSegments:
     from segwise.report import ReportExtras
     from segwise.segment import segment_customers
 
-    seg = segment_customers(result.entities, embed=("umap",), random_state=random_state)
+    seg = segment_customers(result.entities, compare=None, embed=embed,
+                            random_state=random_state)
     extras = ReportExtras.from_segmentation(seg)
     settings = result.config.section("campaign")
     frame = result.entities.frame
