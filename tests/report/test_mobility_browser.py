@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from .test_browser import _open
+
 pytestmark = pytest.mark.slow
 
 GENERATOR = Path(__file__).resolve().parents[2] / "benchmarks" / "generate_pings.py"
@@ -24,13 +26,7 @@ def test_the_mobility_report_draws_offline(browser: Any, tmp_path: Path) -> None
     html = write_report(result, tmp_path / "report.html", extras=plan.extras)
     requests: list[str] = []
     problems: list[str] = []
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.on("request", lambda r: requests.append(r.url))
-    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    page.goto(html.as_uri())
-    page.wait_for_selector("body[data-charts-drawn=true]", timeout=60_000)
+    page = _open(browser, html, requests, problems)
     keys = {d.get_attribute("data-key") for d in page.query_selector_all(".sw-chart")
             if d.get_attribute("data-drawn") == "true"}
     assert {"home_cells", "dense_areas", "week_heat", "som_umatrix", "som_nodes",
