@@ -87,6 +87,23 @@ def test_report_shows_no_single_home(result: Any, synthetic_pings: dict[str, Pat
     assert campaign.loc["targeted", "cost"] <= campaign.loc["untargeted", "cost"] + 1e-6
 
 
+def test_blocks_and_threads_do_not_change_the_result(result: Any,
+                                                    synthetic_pings: dict[str, Path]) -> None:
+    import dataclasses
+
+    from segwise.config import SegwiseConfig
+
+    config = result.config
+    small = dataclasses.replace(config.section("mobility"), block_pings=20_000, n_jobs=2)
+    again = run_mobility(synthetic_pings["pings"], config=SegwiseConfig(
+        sections={**config.sections, "mobility": small}))
+    pd.testing.assert_frame_equal(again.locations_table.to_pandas(),
+                                  result.locations_table.to_pandas())
+    pd.testing.assert_frame_equal(again.audit, result.audit)
+    cols = ["user_id", "pings", "stays", "radius_km", "home_cell", "work_cell", "rhythm"]
+    pd.testing.assert_frame_equal(again.entities.frame[cols], result.entities.frame[cols])
+
+
 def test_written_files(result: Any, tmp_path: Path) -> None:
     written = result.write(tmp_path / "users.parquet")
     assert [p.name for p in written] == ["users.parquet", "users.audit.csv",

@@ -98,8 +98,9 @@ class MobilitySettings:
         Interest clusters (0: chosen by silhouette among 3 to 8).
     block_pings : int, default=4000000
         Pings fetched and processed at once (memory: about 60 bytes each).
-    n_jobs : int, default=1
-        Blocks processed in parallel (threads).
+    n_jobs : int, default=-1
+        Blocks processed in parallel (threads; -1: one per core). The compiled loops and
+        the ball-tree queries release the interpreter lock.
     """
 
     timezone: str = ""
@@ -132,7 +133,7 @@ class MobilitySettings:
     rhythm_groups: int = 5
     interest_groups: int = 0
     block_pings: int = 4_000_000
-    n_jobs: int = 1
+    n_jobs: int = -1
 
     def __post_init__(self) -> None:
         if self.stays not in ("auto", "points", "checkins"):
