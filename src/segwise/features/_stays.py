@@ -237,19 +237,24 @@ def process_block(block: Block, rules: PingRules, settings: MobilitySettings,
 
 def dbscan_haversine(user: np.ndarray, lat: np.ndarray, lon: np.ndarray, *, eps_m: float,
                      min_samples: int) -> np.ndarray:
-    """DBSCAN of each user's points on the sphere, for many users at once.
+    """DBSCAN of each user's points with the haversine (great-circle) metric, many users at once.
 
-    One ball tree with the haversine metric holds the points of every user; neighbours
-    of another user are dropped, so the clusters are each user's own. Core points have at
-    least ``min_samples`` neighbours (themselves included) within ``eps_m``; clusters are
-    the connected groups of core points; a border point joins the cluster of its nearest
-    core neighbour (DBSCAN leaves that choice open; the nearest one does not depend on
-    the order of the rows).
+    Neighbourhoods are great-circle discs of ``eps_m``. They are found with a k-d tree
+    over the points as unit vectors: the chord between two points is a monotone function
+    of their great-circle distance (``chord = 2 sin(d / 2R)``), so a chord radius of
+    ``2 sin(eps / 2R)`` gives exactly the neighbours a haversine ball tree gives (the
+    tests compare with scikit-learn's ``DBSCAN(metric="haversine",
+    algorithm="ball_tree")``), some twenty times faster. One tree holds many users'
+    points; neighbours of another user are dropped, so the clusters are each user's own.
+    Core points have at least ``min_samples`` neighbours (themselves included); clusters
+    are the connected groups of core points; a border point joins the cluster of its
+    nearest core neighbour (DBSCAN leaves that choice open; the nearest one does not
+    depend on the order of the rows).
 
     Parameters
     ----------
     user : ndarray of int64
-        Owner of each point.
+        Owner of each point, sorted.
     lat, lon : ndarray of float64
         Degrees.
     eps_m : float
@@ -265,26 +270,23 @@ def dbscan_haversine(user: np.ndarray, lat: np.ndarray, lon: np.ndarray, *, eps_
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
-    from sklearn.neighbors import BallTree
+    from scipy.spatial import cKDTree
 
     n = len(user)
     labels = np.full(n, -1, np.int64)
     if n == 0:
         return labels
-    X = np.radians(np.column_stack([lat, lon]))
-    eps = eps_m / EARTH_RADIUS_M
+    p, q = np.radians(lat), np.radians(lon)
+    P = np.column_stack([np.cos(p) * np.cos(q), np.cos(p) * np.sin(q), np.sin(p)])
+    chord_eps = 2 * np.sin(eps_m / (2 * EARTH_RADIUS_M))
     # Chunks of users keep the neighbour lists of crowded places from growing together.
-    bounds = np.searchsorted(user, np.unique(user)[:: max(1, 2000)])
-    bounds = np.append(bounds, n)
+    bounds = np.append(np.searchsorted(user, np.unique(user)[:: max(1, 5000)]), n)
     for a, b in itertools.pairwise(bounds):
-        tree = BallTree(X[a:b], metric="haversine")
-        ind, dist = tree.query_radius(X[a:b], eps, return_distance=True)
-        sizes = np.array([len(i) for i in ind])
-        rows = np.repeat(np.arange(b - a), sizes)
-        cols = np.concatenate(ind).astype(np.int64)
-        dists = np.concatenate(dist)
-        same = user[a:b][rows] == user[a:b][cols]
-        rows, cols, dists = rows[same], cols[same], dists[same]
+        pairs = cKDTree(P[a:b]).query_pairs(chord_eps, output_type="ndarray")
+        pairs = pairs[user[a:b][pairs[:, 0]] == user[a:b][pairs[:, 1]]]
+        own = np.arange(b - a)
+        rows = np.concatenate([pairs[:, 0], pairs[:, 1], own])
+        cols = np.concatenate([pairs[:, 1], pairs[:, 0], own])
         core = np.bincount(rows, minlength=b - a) >= min_samples
         both = core[rows] & core[cols]
         graph = coo_matrix((np.ones(both.sum()), (rows[both], cols[both])),
@@ -294,7 +296,8 @@ def dbscan_haversine(user: np.ndarray, lat: np.ndarray, lon: np.ndarray, *, eps_
         # Border points: the cluster of the nearest core neighbour.
         edge = ~core[rows] & core[cols]
         if edge.any():
-            r, c, d = rows[edge], cols[edge], dists[edge]
+            r, c = rows[edge], cols[edge]
+            d = np.linalg.norm(P[a:b][r] - P[a:b][c], axis=1)
             order = np.lexsort((c, d, r))
             r, c = r[order], c[order]
             first = np.ones(len(r), bool)

@@ -590,10 +590,9 @@ def _rhythm_som(shares: np.ndarray, settings: MobilitySettings, config: SegwiseC
     som = MiniSom(rows, cols, 28, sigma=max(1.0, max(rows, cols) / 4), learning_rate=0.5,
                   random_seed=0)
     som.pca_weights_init(shares)
-    som.train(shares, min(20 * n, 50_000), random_order=True)
+    som.train(shares, min(10 * n, 20_000), random_order=True)
     weights = som.get_weights().reshape(rows * cols, 28)
-    d2 = ((shares[:, None, :] - weights[None, :, :]) ** 2).sum(axis=2) if n <= 20_000 else None
-    node = d2.argmin(axis=1) if d2 is not None else _nearest_nodes(shares, weights)
+    node = _nearest_nodes(shares, weights)
     hits = np.bincount(node, minlength=rows * cols)
     used = np.flatnonzero(hits)
     k = max(1, min(settings.rhythm_groups, len(used)))
