@@ -17,6 +17,7 @@ from segwise.io._parse import (
     is_blank,
     parse_timestamp,
 )
+from segwise.io._pings import PINGS, POIS
 from segwise.io._readers import (
     ReadOptions,
     Source,
@@ -32,6 +33,8 @@ __all__ = [
     "EVENTS",
     "EVENT_COLUMNS",
     "ORDERS",
+    "PINGS",
+    "POIS",
     "SOURCE_PREFIX",
     "STANDARD_COLUMNS",
     "ColumnRoles",
