@@ -5,7 +5,7 @@ rules as :class:`Rule` objects for :func:`clean_rows`. Both report the same audi
 input row ends in exactly one step.
 """
 
-from segwise.clean._audit import build_audit
+from segwise.clean._audit import build_audit, loader_steps
 from segwise.clean._generic import CleanedRows, Rule, clean_rows
 from segwise.clean._rules import (
     DEFAULT_NON_PRODUCT_CODES,
@@ -25,4 +25,5 @@ __all__ = [
     "build_audit",
     "clean_rows",
     "clean_transactions",
+    "loader_steps",
 ]

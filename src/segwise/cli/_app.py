@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from segwise.exceptions import SegwiseError
@@ -31,6 +32,7 @@ __all__ = [
     "err_console",
     "handle_errors",
     "print_audit",
+    "print_entities",
     "print_result",
     "run_with_progress",
 ]
@@ -55,8 +57,15 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except SegwiseError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        except Exception as exc:
+            # Engine failures a user can fix (DuckDB out of memory under --memory-limit).
+            from segwise._engine import engine_error
+
+            error = exc if isinstance(exc, SegwiseError) else engine_error(exc)
+            if error is None:
+                raise
+            err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]
@@ -159,6 +168,25 @@ def print_result(result: JobResult) -> None:
         for row in summary:
             console.print(f"  [b]{row['segment']}[/]: {row['action']}", highlight=False)
     print_audit(result.audit_table)
+    print_entities(result.entities)
+
+
+def print_entities(entities: Any) -> None:
+    """Print how many entities the input held and how many the output has.
+
+    Rows are reconciled by the audit; this is the same for entities (customers), whose
+    ids may all have been removed by cleaning without a row going missing.
+    """
+    n_in, n_out = entities.n_input_entities, entities.n_entities
+    name = entities.schema.entities
+    if n_in is None:
+        console.print(f"{name.capitalize()}: {n_out:,} out", highlight=False)
+        return
+    console.print(
+        f"{name.capitalize()}: {n_in:,} in the rows that parsed, {n_out:,} out; "
+        f"{n_in - n_out:,} have no row (every row of theirs removed, see the audit)",
+        highlight=False,
+    )
 
 
 def _median_header(feature: Any) -> str:

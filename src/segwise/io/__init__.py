@@ -8,12 +8,16 @@ and error messages: order lines (registered here), and every kind a module regis
 from segwise.io._kinds import Role, SourceKind, get_kind, kinds, register_kind
 from segwise.io._orders import ORDERS, STANDARD_COLUMNS, Transactions, load_transactions
 from segwise.io._parse import (
+    MAX_NUMBER,
     SOURCE_PREFIX,
     as_float,
     as_id,
     as_text,
+    id_checks,
     is_blank,
+    number_checks,
     parse_timestamp,
+    timestamp_checks,
 )
 from segwise.io._readers import (
     ReadOptions,
@@ -26,6 +30,7 @@ from segwise.io._readers import (
 from segwise.io._roles import ColumnRoles, resolve_roles
 
 __all__ = [
+    "MAX_NUMBER",
     "ORDERS",
     "SOURCE_PREFIX",
     "STANDARD_COLUMNS",
@@ -41,12 +46,15 @@ __all__ = [
     "detect_format",
     "get_kind",
     "group_copies",
+    "id_checks",
     "is_blank",
     "kinds",
     "load_source",
     "load_transactions",
+    "number_checks",
     "parse_timestamp",
     "quarantine_frame",
     "register_kind",
     "resolve_roles",
+    "timestamp_checks",
 ]

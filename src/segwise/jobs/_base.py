@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from segwise._engine import arrow_to_numpy, numpy_to_arrow
+from segwise._engine import arrow_to_numpy, engine_error, fetch_scalar, numpy_to_arrow
 from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError
 from segwise.features import EntityTable, source_fingerprint
@@ -291,18 +291,38 @@ def run_job(
     -------
     JobResult
         The job's result class: the entity table with audit and quarantine.
+
+    Raises
+    ------
+    SegwiseError
+        For bad input or settings, and for DuckDB running out of memory under its limit
+        (a :class:`~segwise.exceptions.ConfigError` naming a limit that would do).
     """
     spec = get_job(job)
     config = config or SegwiseConfig()
+    # Rows after the as-of date are left out when loading, and counted in the audit:
+    # a later line would count as if it had happened already (negative recency).
+    config = replace(config, as_of=as_of or config.as_of)
+    try:
+        return _run(spec, source, config, engine, spark_master, progress)
+    except Exception as exc:
+        error = engine_error(exc)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _run(spec: Job, source: str | Path, config: SegwiseConfig, engine: str,
+         spark_master: str | None, progress: Callable[[str], None]) -> JobResult:
     progress("load")
     loaded = load_source(
         source, spec.kind, columns=config.columns, read=config.read, engine=engine,
-        spark_master=spark_master, memory_limit=config.memory_limit,
+        spark_master=spark_master, memory_limit=config.memory_limit, as_of=config.as_of,
     )
     progress("clean")
     cleaned = spec.clean(loaded, config)
     progress("features")
-    entities = spec.features(cleaned, config, as_of or config.as_of)
+    entities = spec.features(cleaned, config, config.as_of)
     entities = replace(
         entities,
         source=str(source),
@@ -310,6 +330,8 @@ def run_job(
         audit_table=entities.audit_table if entities.audit_table is not None
         else cleaned.audit_table(),
         quarantine_table=loaded.quarantine_table,
+        n_input_entities=entities.n_input_entities
+        if entities.n_input_entities is not None else _count_entities(loaded, entities),
     )
     artifacts: dict[str, Any] = {}
     if spec.score is not None:
@@ -317,3 +339,10 @@ def run_job(
         entities, artifacts = spec.score(entities, config)
     segment_map = spec.segment_map(config) if spec.segment_map is not None else None
     return spec.result(entities, cleaned, config, segment_map, artifacts)
+
+
+def _count_entities(loaded: Source, entities: EntityTable) -> int | None:
+    """Distinct ids among the rows that parsed, when they carry the entity's id column."""
+    if entities.id_col not in loaded.table.columns:
+        return None
+    return int(fetch_scalar(loaded.table[entities.id_col].nunique()))
