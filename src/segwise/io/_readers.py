@@ -381,10 +381,9 @@ class _Parser:
         role = self.kind.timestamp_role
         label = self.roles[role] if role is not None and role in self.roles else column
         bound = ("[read] latest_date" if self.read.latest_date is not None
-                 else "the day after this run")
+                 else "the day after this run; [read] latest_date moves it")
         checks = [(ts >= _day_after(self.latest),
-                   f"{label}: dated after {self.latest.isoformat()} ({bound}). Fix: correct "
-                   "the date, or set [read] latest_date")]
+                   f"{label}: dated after {self.latest.isoformat()} ({bound})")]
         if self.as_of_end is not None:
             checks.append((ts >= self.as_of_end, AFTER_AS_OF))
         late = ibis.cases(*checks, else_=ibis.null("string"))
