@@ -172,3 +172,20 @@ def test_an_unreachable_spark_master_is_one_line(
                       "--spark-master", master])
     assert SPARK_MASTERS[master] in line and "--spark-master" in line
     assert time.perf_counter() - start < 30  # no Spark started, no retries
+
+
+def test_the_run_prints_customers_in_and_out(retail_sample: pd.DataFrame,
+                                             tmp_path: Path) -> None:
+    data = retail_sample.head(400).copy()
+    # Customer 99999 only returns goods: its line is kept by cleaning, yet it has no output.
+    data.loc[7, ["CustomerID", "InvoiceNo", "Quantity"]] = ["99999", "C999999", "-2"]
+    src = tmp_path / "orders.csv"
+    data.to_csv(src, index=False)
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["rfm", str(src), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    n_in = data.loc[data["CustomerID"] != "", "CustomerID"].nunique()
+    n_out = len(pd.read_parquet(out))
+    assert n_out < n_in
+    assert (f"Customers: {n_in:,} in the rows that parsed, {n_out:,} out; "
+            f"{n_in - n_out:,} have no row") in " ".join(result.stdout.split())
