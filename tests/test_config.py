@@ -150,3 +150,34 @@ def test_registered_sections_are_checked_like_built_in_ones(
     path.write_text('[test_sessions]\ngap_minutes = 20\nevents = ["click"]\nweight = 2\n')
     section = load_config(path).section("test_sessions")
     assert section == _Sessions(gap_minutes=20, events=("click",), weight=2.0)
+
+
+def _every_field() -> list[tuple[str, str]]:
+    """(section, key) for every key of every section a file may have, kinds' own included."""
+    import dataclasses
+
+    import segwise.jobs  # noqa: F401  (registers every built-in kind's sections)
+    from segwise.clean import CleaningRules
+    from segwise.config import registered_sections
+    from segwise.io import ReadOptions
+
+    sections = {"read": ReadOptions, "cleaning": CleaningRules, **registered_sections()}
+    return [(name, f.name) for name, cls in sections.items() if not name.startswith("test_")
+            for f in dataclasses.fields(cls) if f.init]
+
+
+def test_every_section_covers_the_built_in_kinds() -> None:
+    from segwise.io import kinds
+
+    assert {"orders", "events"} <= set(kinds())
+    assert {"events", "sessions", "rfe", "project", "serve"} <= {s for s, _ in _every_field()}
+
+
+@pytest.mark.parametrize(("section", "key"), _every_field())
+def test_every_key_of_every_section_is_type_checked(tmp_path: Path, section: str,
+                                                    key: str) -> None:
+    # An inline table fits no key's type: scalars, lists and dates alike.
+    path = tmp_path / "c.toml"
+    path.write_text(f"[{section}]\n{key} = {{ x = 1 }}\n")
+    with pytest.raises(ConfigError, match=re.escape(f"[{section}] {key} = {{x = 1}}: expected")):
+        load_config(path)

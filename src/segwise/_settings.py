@@ -17,6 +17,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Union
 
+from segwise._registry import Registry
 from segwise.exceptions import ConfigError
 
 __all__ = ["BUILTIN_SECTIONS", "build_section", "check_value", "register_section",
@@ -25,7 +26,7 @@ __all__ = ["BUILTIN_SECTIONS", "build_section", "check_value", "register_section
 #: Sections the config loader reads itself.
 BUILTIN_SECTIONS = frozenset({"columns", "read", "cleaning", "rfm", "segments", "engine"})
 
-_SECTIONS: dict[str, type] = {}
+_SECTIONS: Registry[type] = Registry("config section")
 
 
 def register_section(name: str, cls: type) -> type:
@@ -56,17 +57,16 @@ def register_section(name: str, cls: type) -> type:
         If the name is a built-in section or taken by another class, or ``cls`` is not a
         dataclass.
     """
-    if name in BUILTIN_SECTIONS or (name in _SECTIONS and _SECTIONS[name] is not cls):
+    if name in BUILTIN_SECTIONS:
         raise ConfigError(f"config section [{name}] is taken already")
     if not dataclasses.is_dataclass(cls):
         raise ConfigError(f"config section [{name}]: {cls!r} is not a dataclass")
-    _SECTIONS[name] = cls
-    return cls
+    return _SECTIONS.add(name, cls)
 
 
 def registered_sections() -> dict[str, type]:
     """Return the registered sections by name."""
-    return dict(_SECTIONS)
+    return _SECTIONS.items()
 
 
 def build_section(cls: type, values: Mapping[str, Any], section: str) -> Any:
@@ -120,7 +120,7 @@ def check_value(value: Any, annotation: Any, where: str) -> Any:
     annotation : type
         The expected type: ``str``, ``int``, ``float``, ``bool``, ``datetime.date``, a
         ``Literal``, a union (``X | None``), ``tuple[X, ...]``, ``list[X]``, ``dict[str, X]``
-        or a class.
+        or a class (whose classmethod ``parse``, if it has one, reads other values).
     where : str
         The key, for the message (``"[cleaning] duplicates"``).
 
@@ -198,9 +198,14 @@ def _convert(value: Any, tp: Any) -> Any:
                 raise _Mismatch from None
         raise _Mismatch
     if isinstance(tp, type):
-        if not isinstance(value, tp):
-            raise _Mismatch
-        return value
+        if isinstance(value, tp):
+            return value
+        # A class that reads itself from a config value (an inline table, say) says what
+        # is wrong with one in its own ConfigError.
+        parse = getattr(tp, "parse", None)
+        if callable(parse):
+            return parse(value)
+        raise _Mismatch
     return value  # an annotation this check does not know: the class checks it
 
 

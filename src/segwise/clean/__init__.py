@@ -6,6 +6,7 @@ input row ends in exactly one step.
 """
 
 from segwise.clean._audit import build_audit, loader_steps
+from segwise.clean._events import CleanedEvents, EventCleaning, clean_events
 from segwise.clean._generic import CleanedRows, Rule, clean_rows
 from segwise.clean._rules import (
     DEFAULT_NON_PRODUCT_CODES,
@@ -18,11 +19,14 @@ from segwise.clean._rules import (
 __all__ = [
     "DEFAULT_NON_PRODUCT_CODES",
     "RULES",
+    "CleanedEvents",
     "CleanedLines",
     "CleanedRows",
     "CleaningRules",
+    "EventCleaning",
     "Rule",
     "build_audit",
+    "clean_events",
     "clean_rows",
     "clean_transactions",
     "loader_steps",

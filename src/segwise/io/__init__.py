@@ -5,6 +5,8 @@ and error messages: order lines (registered here), and every kind a module regis
 :func:`register_kind`. See ``docs/source-kinds.md`` for adding one.
 """
 
+from segwise.io._convert import Conversion, convert_to_parquet
+from segwise.io._events import EVENT_COLUMNS, EVENTS, as_flag
 from segwise.io._kinds import Role, SourceKind, get_kind, kinds, register_kind
 from segwise.io._orders import ORDERS, STANDARD_COLUMNS, Transactions, load_transactions
 from segwise.io._parse import (
@@ -28,21 +30,28 @@ from segwise.io._readers import (
     quarantine_frame,
 )
 from segwise.io._roles import ColumnRoles, resolve_roles
+from segwise.io._tables import Join
 
 __all__ = [
+    "EVENTS",
+    "EVENT_COLUMNS",
     "MAX_NUMBER",
     "ORDERS",
     "SOURCE_PREFIX",
     "STANDARD_COLUMNS",
     "ColumnRoles",
+    "Conversion",
+    "Join",
     "ReadOptions",
     "Role",
     "Source",
     "SourceKind",
     "Transactions",
+    "as_flag",
     "as_float",
     "as_id",
     "as_text",
+    "convert_to_parquet",
     "detect_format",
     "get_kind",
     "group_copies",
