@@ -152,32 +152,45 @@ def test_registered_sections_are_checked_like_built_in_ones(
     assert section == _Sessions(gap_minutes=20, events=("click",), weight=2.0)
 
 
-def _every_field() -> list[tuple[str, str]]:
-    """(section, key) for every key of every section a file may have, kinds' own included."""
+def _every_field() -> list[tuple[str, str, str]]:
+    """(section, key, a value of the wrong type) for every key of every section a file may
+    have, the kinds' own included: an inline table, or a string where a table fits."""
     import dataclasses
+    import types
+    import typing
+    from collections.abc import Mapping
 
     import segwise.jobs  # noqa: F401  (registers every built-in kind's sections)
     from segwise.clean import CleaningRules
     from segwise.config import registered_sections
     from segwise.io import ReadOptions
 
+    def wrong(tp: object) -> str:
+        union = typing.get_origin(tp) in (typing.Union, types.UnionType)
+        args = typing.get_args(tp) if union else (tp,)
+        tables = any(typing.get_origin(a) in (dict, Mapping) or a in (dict, Mapping)
+                     for a in args)
+        return '"x"' if tables else "{ x = 1 }"
+
     sections = {"read": ReadOptions, "cleaning": CleaningRules, **registered_sections()}
-    return [(name, f.name) for name, cls in sections.items() if not name.startswith("test_")
+    return [(name, f.name, wrong(typing.get_type_hints(cls)[f.name]))
+            for name, cls in sections.items() if not name.startswith("test_")
             for f in dataclasses.fields(cls) if f.init]
 
 
 def test_every_section_covers_the_built_in_kinds() -> None:
     from segwise.io import kinds
 
-    assert {"orders", "events"} <= set(kinds())
-    assert {"events", "sessions", "rfe", "project", "serve"} <= {s for s, _ in _every_field()}
+    assert {"orders", "events", "pings"} <= set(kinds())
+    assert {"events", "sessions", "rfe", "project", "serve", "pings", "mobility",
+            "campaign"} <= {s for s, _, _ in _every_field()}
 
 
-@pytest.mark.parametrize(("section", "key"), _every_field())
-def test_every_key_of_every_section_is_type_checked(tmp_path: Path, section: str,
-                                                    key: str) -> None:
-    # An inline table fits no key's type: scalars, lists and dates alike.
+@pytest.mark.parametrize(("section", "key", "value"), _every_field())
+def test_every_key_of_every_section_is_type_checked(tmp_path: Path, section: str, key: str,
+                                                    value: str) -> None:
     path = tmp_path / "c.toml"
-    path.write_text(f"[{section}]\n{key} = {{ x = 1 }}\n")
-    with pytest.raises(ConfigError, match=re.escape(f"[{section}] {key} = {{x = 1}}: expected")):
+    path.write_text(f"[{section}]\n{key} = {value}\n")
+    shown = "{x = 1}" if value.startswith("{") else value
+    with pytest.raises(ConfigError, match=re.escape(f"[{section}] {key} = {shown}: expected")):
         load_config(path)

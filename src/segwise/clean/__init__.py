@@ -8,6 +8,7 @@ input row ends in exactly one step.
 from segwise.clean._audit import build_audit, loader_steps
 from segwise.clean._events import CleanedEvents, EventCleaning, clean_events
 from segwise.clean._generic import CleanedRows, Rule, clean_rows
+from segwise.clean._pings import CleanedPings, PingRules, clean_pings, sequence_flags
 from segwise.clean._rules import (
     DEFAULT_NON_PRODUCT_CODES,
     RULES,
@@ -21,13 +22,17 @@ __all__ = [
     "RULES",
     "CleanedEvents",
     "CleanedLines",
+    "CleanedPings",
     "CleanedRows",
     "CleaningRules",
     "EventCleaning",
+    "PingRules",
     "Rule",
     "build_audit",
     "clean_events",
+    "clean_pings",
     "clean_rows",
     "clean_transactions",
     "loader_steps",
+    "sequence_flags",
 ]

@@ -21,6 +21,7 @@ from segwise.io._parse import (
     parse_timestamp,
     timestamp_checks,
 )
+from segwise.io._pings import PINGS, POIS
 from segwise.io._readers import (
     ReadOptions,
     Source,
@@ -37,6 +38,8 @@ __all__ = [
     "EVENT_COLUMNS",
     "MAX_NUMBER",
     "ORDERS",
+    "PINGS",
+    "POIS",
     "SOURCE_PREFIX",
     "STANDARD_COLUMNS",
     "ColumnRoles",
