@@ -10,12 +10,16 @@ from segwise.io._events import EVENT_COLUMNS, EVENTS, as_flag
 from segwise.io._kinds import Role, SourceKind, get_kind, kinds, register_kind
 from segwise.io._orders import ORDERS, STANDARD_COLUMNS, Transactions, load_transactions
 from segwise.io._parse import (
+    MAX_NUMBER,
     SOURCE_PREFIX,
     as_float,
     as_id,
     as_text,
+    id_checks,
     is_blank,
+    number_checks,
     parse_timestamp,
+    timestamp_checks,
 )
 from segwise.io._pings import PINGS, POIS
 from segwise.io._readers import (
@@ -32,6 +36,7 @@ from segwise.io._tables import Join
 __all__ = [
     "EVENTS",
     "EVENT_COLUMNS",
+    "MAX_NUMBER",
     "ORDERS",
     "PINGS",
     "POIS",
@@ -53,12 +58,15 @@ __all__ = [
     "detect_format",
     "get_kind",
     "group_copies",
+    "id_checks",
     "is_blank",
     "kinds",
     "load_source",
     "load_transactions",
+    "number_checks",
     "parse_timestamp",
     "quarantine_frame",
     "register_kind",
     "resolve_roles",
+    "timestamp_checks",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,14 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pyarrow as pa
 
-from segwise._engine import connect, duckdb_connection, fetch_arrow, fetch_scalar
+from segwise._engine import (
+    connect,
+    duckdb_connection,
+    duckdb_error,
+    engine_error,
+    fetch_arrow,
+    fetch_scalar,
+)
 from segwise.exceptions import ConfigError, InputError
 from segwise.io._compressed import check_compressed
 from segwise.io._kinds import SourceKind, get_kind
@@ -83,6 +91,16 @@ class ReadOptions:
     max_quarantine_share : float, default=0.05
         Above this share of quarantined rows the load stops with an error instead,
         because so many bad rows mean a wrong setting (delimiter, encoding, layout).
+    latest_date : date, optional
+        The last day a row may be dated (in a kind's time column): rows dated later are
+        quarantined. The day after the run's date when omitted (a day of slack for
+        sources kept in a time zone ahead of this machine's): a row from the future is
+        a typing or clock error, and would move every recency.
+
+    Raises
+    ------
+    ConfigError
+        If the timestamp layout is not one DuckDB reads, or the share is not in [0, 1].
     """
 
     delimiter: str | None = None
@@ -92,9 +110,22 @@ class ReadOptions:
     join: tuple[Join, ...] = ()
     timestamp_format: str | None = None
     max_quarantine_share: float = 0.05
+    latest_date: date | None = None
 
     def __post_init__(self) -> None:
+        if not 0 <= self.max_quarantine_share <= 1:
+            raise ConfigError(f"[read] max_quarantine_share = {self.max_quarantine_share!r}: "
+                              "expected a share between 0 and 1")
+        if self.timestamp_format is not None:
+            error = duckdb_error("SELECT try_strptime('', ?)", [self.timestamp_format])
+            if error is not None:
+                raise ConfigError(f"[read] timestamp_format = {self.timestamp_format!r}: "
+                                  f"{error}. Fix: use strptime codes such as %Y-%m-%d %H:%M")
         object.__setattr__(self, "join", tuple(Join.parse(j) for j in self.join))
+
+    def latest(self) -> date:
+        """:attr:`latest_date`, or the day after today when it is not set."""
+        return self.latest_date or date.today() + timedelta(days=1)
 
 
 @dataclass
@@ -124,6 +155,11 @@ class Source:
     parser : callable or None
         Turns a table of prefixed source columns into the standard columns plus
         ``_reason`` (NULL when the row parses); set together with ``source_rows``.
+    as_of : date or None
+        Rows dated after this day were left out (not quarantined: they are valid, only
+        later than the run looks).
+    n_after_as_of : int
+        How many rows that was.
     """
 
     table: ir.Table
@@ -134,6 +170,8 @@ class Source:
     backend: Any = field(repr=False)
     source_rows: ir.Table | None = field(default=None, repr=False)
     parser: Callable[[ir.Table], ir.Table] | None = field(default=None, repr=False)
+    as_of: date | None = None
+    n_after_as_of: int = 0
 
     def __post_init__(self) -> None:
         if (self.source_rows is None) != (self.parser is None):
@@ -214,8 +252,13 @@ def load_source(
     engine: str = "duckdb",
     spark_master: str | None = None,
     memory_limit: str | None = None,
+    as_of: date | None = None,
 ) -> Source:
     """Load a source of any kind into a typed table, quarantining rows that do not parse.
+
+    For a kind with a time column, rows dated after ``read.latest()`` (the day after the
+    run, unless ``[read] latest_date`` says otherwise) are quarantined, and rows dated
+    after ``as_of`` are left out and counted (:attr:`Source.n_after_as_of`).
 
     Parameters
     ----------
@@ -233,6 +276,9 @@ def load_source(
         Spark master URL when ``engine="spark"``.
     memory_limit : str, optional
         Cap on DuckDB's memory, e.g. ``"4GB"`` (see :func:`segwise._engine.duckdb_connection`).
+    as_of : date, optional
+        Leave out rows dated after this day (a job's reference date): a line after it
+        would count in recency and frequency as if it had already happened.
 
     Returns
     -------
@@ -281,7 +327,7 @@ def load_source(
         if engine == "spark" and fmt == "parquet":
             # Spark reads Parquet itself, so large files never pass through this process.
             backend = connect("spark", spark_master=spark_master)
-            raw = backend.read_parquet(str(path))
+            raw = _read_spark_parquet(backend, path)
         else:
             backend = duckdb_connection(memory_limit)
             raw, rejects = _read_raw(backend, path, fmt, read)
@@ -298,13 +344,13 @@ def load_source(
         **{SOURCE_PREFIX + col: col for col in role_columns},
     )
     read = resolve_timestamp_format(src, roles, read, path)
-    parser = _Parser(spec, roles, read, path)
+    parser = _Parser(spec, roles, read, path, read.latest(), as_of)
     parsed = parser(src)
     # Rows converted from a database (`segwise convert`) carry why their join failed.
     unmatched = src[JOIN_REASON] if JOIN_REASON in src.columns else join_reason(src, read.join)
     if unmatched is not None:
         parsed = parsed.mutate(_reason=unmatched.fill_null(parsed._reason))
-    bad = parsed.filter(parsed._reason.notnull())
+    bad = parsed.filter(_quarantined(parsed._reason))
     # Sources read as typed columns (Parquet) and sources on Spark are parsed where they
     # lie; text read into DuckDB is parsed once, below.
     typed = "_row" not in raw.columns or is_spark(backend)
@@ -316,7 +362,7 @@ def load_source(
             f"parsed_{id(parsed)}", parsed.select("_row", *spec.columns, *others, "_reason"),
             temp=True,
         )
-        bad = parsed.filter(parsed._reason.notnull()).select("_row", "_reason").join(
+        bad = parsed.filter(_quarantined(parsed._reason)).select("_row", "_reason").join(
             src.drop(*others), "_row"
         )
     quarantine = _quarantine_table(bad, roles, rejects)
@@ -325,6 +371,9 @@ def load_source(
     if n_input == 0:
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
     _check_quarantine_share(quarantine, n_input, read, path, roles)
+    n_after_as_of = 0
+    if parser.as_of_end is not None:
+        n_after_as_of = int(fetch_scalar(parsed.filter(parsed._reason == AFTER_AS_OF).count()))
     table = parsed.filter(parsed._reason.isnull()).select(*spec.columns, *others)
     if not is_spark(backend):
         # A view, not an expression: a query that reads the rows twice (say, those with
@@ -337,21 +386,62 @@ def load_source(
     result: Source = (spec.source_class or Source)(
         table, quarantine, n_input, str(path), roles, backend,
         source_rows=src if typed else None, parser=parser if typed else None,
+        as_of=as_of, n_after_as_of=n_after_as_of,
     )
     return result
 
 
+#: The ``_reason`` of rows dated after the as-of date: left out, not quarantined.
+AFTER_AS_OF = "after_as_of"
+
+
+def _quarantined(reason: ir.StringValue) -> ir.BooleanValue:
+    """Whether a row's ``_reason`` quarantines it (rows after the as-of date are not)."""
+    return reason.notnull() & (reason != AFTER_AS_OF)
+
+
 @dataclass(frozen=True)
 class _Parser:
-    """The kind's parser bound to one source's roles, reader settings and path."""
+    """The kind's parser bound to one source's roles, reader settings and path.
+
+    For a kind with a time column it also dates rows: later than ``latest`` is a reason
+    to quarantine, later than ``as_of`` the :data:`AFTER_AS_OF` mark. Both bounds are
+    fixed once per load, so that parsing again (after deduplication) gives the same rows.
+    """
 
     kind: SourceKind
     roles: ColumnRoles
     read: ReadOptions
     path: Path
+    latest: date
+    as_of: date | None = None
+
+    @property
+    def as_of_end(self) -> datetime | None:
+        """The first instant after the as-of day, or None."""
+        return None if self.as_of is None else _day_after(self.as_of)
 
     def __call__(self, source_columns: ir.Table) -> ir.Table:
-        return self.kind.parse(source_columns, self.roles, self.read, self.path)
+        parsed = self.kind.parse(source_columns, self.roles, self.read, self.path)
+        column = self.kind.time_column
+        if column is None:
+            return parsed
+        ts = parsed[column]
+        role = self.kind.timestamp_role
+        label = self.roles[role] if role is not None and role in self.roles else column
+        bound = ("[read] latest_date" if self.read.latest_date is not None
+                 else "the day after this run; [read] latest_date moves it")
+        checks = [(ts >= _day_after(self.latest),
+                   f"{label}: dated after {self.latest.isoformat()} ({bound})")]
+        if self.as_of_end is not None:
+            checks.append((ts >= self.as_of_end, AFTER_AS_OF))
+        late = ibis.cases(*checks, else_=ibis.null("string"))
+        return parsed.mutate(_reason=ibis.coalesce(parsed._reason, late))
+
+
+def _day_after(day: date) -> datetime:
+    """Midnight at the end of ``day``: the first instant dated after it."""
+    return datetime.combine(day + timedelta(days=1), time.min)
 
 
 def _check_no_clash(others: list[str], kind: SourceKind, path: Path) -> None:
@@ -364,6 +454,33 @@ def _check_no_clash(others: list[str], kind: SourceKind, path: Path) -> None:
                 f"({standard.get(col.lower(), col)}). Fix: rename it, or map it to its "
                 "role in [columns]"
             )
+
+
+@ibis.udf.scalar.builtin(name="timestamp_micros")
+def _timestamp_micros(value: int) -> datetime:  # type: ignore[empty-body]
+    """Spark's ``timestamp_micros``: microseconds since the epoch as a timestamp."""
+
+
+def _read_spark_parquet(backend: Any, path: Path) -> ir.Table:
+    """Read Parquet on Spark, nanosecond timestamps (pandas writes them) included.
+
+    Spark reads those as integers (``spark.sql.legacy.parquet.nanosAsLong``); they become
+    timestamps at microsecond precision, UTC wall-clock time as on DuckDB.
+    """
+    import pyarrow.parquet as pq
+
+    # A directory is a Parquet dataset (`segwise convert` writes one): its parts share a schema.
+    first = next(iter(sorted(path.glob("**/*.parquet")))) if path.is_dir() else path
+    try:
+        schema = pq.read_schema(first)
+        raw = backend.read_parquet(str(path))
+    except Exception as exc:  # pyarrow's and Spark's errors share no base class
+        raise InputError(f"{path}: cannot read the file as parquet: {_first_line(exc)}") from exc
+    nanos = [f.name for f in schema
+             if pa.types.is_timestamp(f.type) and f.type.unit == "ns" and f.name in raw.columns]
+    if not nanos:
+        return raw
+    return raw.mutate(**{c: _timestamp_micros(raw[c] // 1000) for c in nanos})
 
 
 def _to_spark(backend: Any, table: ir.Table) -> ir.Table:
@@ -411,7 +528,9 @@ def _read_raw(
         else:
             raise ValueError(f"no reader for {fmt}")  # pragma: no cover - databases apart
     except (duckdb.Error, ValueError, OSError) as exc:
-        raise InputError(f"{path}: cannot read the file as {fmt}: {_first_line(exc)}") from exc
+        raise engine_error(exc) or InputError(
+            f"{path}: cannot read the file as {fmt}: {_first_line(exc)}"
+        ) from exc
     return duck.table("raw"), None
 
 
@@ -450,7 +569,7 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
     try:
         con.execute(sql, params)
     except duckdb.Error as exc:
-        raise InputError(
+        raise engine_error(exc) or InputError(
             f"{path}: cannot read the file as CSV: {_first_line(exc)}. "
             "Fix: check [read] delimiter and encoding in the config"
         ) from exc
