@@ -27,7 +27,7 @@ from segwise.io._parse import (
     is_blank,
     parse_timestamp,
 )
-from segwise.io._people import PEOPLE, PERSON_ID
+from segwise.io._people import PEOPLE, PERSON_ID, name_columns
 from segwise.io._readers import (
     ReadOptions,
     Source,
@@ -68,6 +68,7 @@ __all__ = [
     "kinds",
     "load_source",
     "load_transactions",
+    "name_columns",
     "parse_timestamp",
     "quarantine_frame",
     "read_coil_dictionary",

@@ -9,6 +9,7 @@ gets a generated id: its 1-based row in the file.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import ibis
@@ -21,10 +22,13 @@ if TYPE_CHECKING:
 
     import ibis.expr.types as ir
 
+    from segwise.io._dictionary import FeatureDictionary
     from segwise.io._readers import ReadOptions
     from segwise.io._roles import ColumnRoles
 
-__all__ = ["PEOPLE", "PERSON_ID"]
+__all__ = ["PEOPLE", "PERSON_ID", "name_columns"]
+
+_HEADERLESS = re.compile(r"column_(\d+)")
 
 #: The id column of a people table.
 PERSON_ID = "person_id"
@@ -57,3 +61,34 @@ PEOPLE = register_kind(SourceKind(
     passthrough=True,
     header=None,
 ))
+
+
+def name_columns(table: ir.Table, dictionary: FeatureDictionary) -> ir.Table:
+    """Name the columns of a headerless people file by the dictionary's positions.
+
+    A file read without a header has attribute columns ``column_1``, ``column_2``, ...;
+    each takes the name of the attribute the dictionary declares at that position (or,
+    when it declares no positions, in that place of its order). Tables with a header are
+    returned unchanged, as are columns no attribute claims.
+
+    Parameters
+    ----------
+    table : ibis.Table
+        A people table (``person_id`` and attributes).
+    dictionary : FeatureDictionary
+        The attributes.
+
+    Returns
+    -------
+    ibis.Table
+        The table with its columns named.
+    """
+    columns = [c for c in table.columns if c != PERSON_ID]
+    numbers = [_HEADERLESS.fullmatch(c) for c in columns]
+    if not columns or not all(numbers):
+        return table
+    positions = [int(m.group(1)) for m in numbers if m]
+    names = dictionary.column_names(max(positions))
+    renames = {names[p - 1]: c for p, c in zip(positions, columns, strict=True)
+               if names[p - 1] != c and names[p - 1] not in table.columns}
+    return table.rename(renames) if renames else table
