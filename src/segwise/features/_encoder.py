@@ -13,6 +13,7 @@ reported handling.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import numbers
 import warnings
@@ -246,7 +247,8 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
         The declared attributes; ``None`` infers them from the rows at fit
         (:func:`segwise.io.infer_dictionary`), shown in ``dictionary_``.
     exclude : tuple of str, default=()
-        Attributes never used (an id, a target such as a response flag).
+        Attributes never used (an id, a target such as a response flag); shell-style
+        patterns match several (``"P*"``).
     column_threshold : float or "auto", default="auto"
         Attributes whose share of missing values at fit exceeds it are dropped; ``"auto"``
         takes :func:`missing_threshold` of the attributes' shares.
@@ -388,14 +390,16 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
         dictionary = self.dictionary if self.dictionary is not None else self._infer(
             columns, arrays)
         self.dictionary_ = dictionary
-        excluded = set(self.exclude)
+        excluded = {c for c in [*columns, *dictionary.names]
+                    if any(fnmatch.fnmatchcase(c, p) for p in self.exclude)}
         present = dict(zip(columns, arrays, strict=True))
         specs: list[dict[str, Any]] = []
         audit: list[dict[str, Any]] = []
         cleaned: dict[str, np.ndarray] = {}
         for col in columns:
             if col in excluded:
-                audit.append(_audit_row(col, "", "excluded", "excluded by the user"))
+                kind = dictionary[col].type if col in dictionary else ""
+                audit.append(_audit_row(col, kind, "excluded", "excluded by the user"))
             elif col not in dictionary:
                 audit.append(_audit_row(col, "", "not in the dictionary",
                                         "not declared in the dictionary: not used"))

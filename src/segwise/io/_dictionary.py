@@ -365,7 +365,8 @@ def read_dictionary(path: str | Path) -> FeatureDictionary:
     ----------
     path : str or Path
         ``.csv`` / ``.tsv`` (one row per attribute code, see ``docs/people.md``) or
-        ``.toml`` (one table per attribute).
+        ``.toml`` (one table per attribute); a CoIL 2000 ``dictionary.txt`` is recognised
+        by its first line and read with :func:`read_coil_dictionary`.
 
     Returns
     -------
@@ -381,6 +382,9 @@ def read_dictionary(path: str | Path) -> FeatureDictionary:
     if not path.is_file():
         raise ConfigError(f"{path}: no such dictionary file. Fix: check the path")
     suffix = path.suffix.lower()
+    head = path.read_bytes()[:64].decode("latin-1").lstrip().upper()
+    if suffix == ".txt" and head.startswith("DATA DICTIONARY"):
+        return read_coil_dictionary(path)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
