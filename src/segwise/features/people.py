@@ -122,7 +122,8 @@ def people_entities(cleaned: CleanedPeople, config: SegwiseConfig,
     Returns
     -------
     EntityTable
-        ``person_id`` and the declared attributes, in file order.
+        ``person_id`` and the declared attributes (in file order for files without an id
+        column; merging copies of files with one leaves the order open).
     """
     table = fetch_arrow(cleaned.kept)
     return EntityTable(table, attribute_feature_set(cleaned.dictionary, table))

@@ -549,8 +549,15 @@ def _toml_key(key: str) -> str:
 
 
 def _to_toml(dictionary: FeatureDictionary) -> str:
-    lines = ["# segwise feature dictionary (docs/people.md)", ""]
+    lines = ["# segwise feature dictionary (docs/people.md)"]
+    if dictionary.inferred:
+        lines.append("# Types inferred from the data: check and correct them, then pass this "
+                     "file back as the dictionary.")
+    lines += [f"# not used: {name}: {why}" for name, why in getattr(dictionary, "skipped", ())]
+    lines.append("")
     for a in dictionary:
+        if a.note:
+            lines.append(f"# {a.note}")
         lines.append(f"[attributes.{_toml_key(a.name)}]")
         lines.append(f"type = {_toml_string(a.type)}")
         if a.description:

@@ -89,7 +89,7 @@ def _ratio_interval(x1: np.ndarray, n1: int, x2: np.ndarray, n2: int, z: float
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ratio of proportions (x1/n1)/(x2/n2) and Katz's log interval.
 
-    Zero counts get 0.5 added (Haldane) so that the interval stays finite; the point
+    Zero counts get 0.5 added (Haldane) for the bound that stays finite; the point
     estimate keeps the counts as they are.
     """
     x1f, x2f = x1.astype(np.float64), x2.astype(np.float64)
@@ -101,7 +101,11 @@ def _ratio_interval(x1: np.ndarray, n1: int, x2: np.ndarray, n2: int, z: float
     log_ratio = np.log((a / m1) / (b / m2))
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.sqrt(np.maximum(1 / a - 1 / m1 + 1 / b - 1 / m2, 0.0))
-    return ratio, np.exp(log_ratio - z * se), np.exp(log_ratio + z * se)
+    # A zero count bounds its side exactly: no customers, no lower bound above 0; no one
+    # of the population, no upper bound.
+    low = np.where(x1f == 0, 0.0, np.exp(log_ratio - z * se))
+    high = np.where(x2f == 0, np.inf, np.exp(log_ratio + z * se))
+    return ratio, low, high
 
 
 def compare_populations(
@@ -181,9 +185,9 @@ def compare_populations(
         "ratio_low": low,
         "ratio_high": high,
         "verdict": verdict,
-        "expected_customers": x_pop * rate * np.nan_to_num(ratio),
+        "expected_customers": x_pop * rate * np.where(x_pop > 0, ratio, 0.0),
         "expected_low": x_pop * rate * low,
-        "expected_high": x_pop * rate * high,
+        "expected_high": x_pop * rate * np.where(x_pop > 0, high, 0.0),
     })
     if descriptions is not None:
         table["description"] = [descriptions.get(s, "") for s in labels]
