@@ -78,7 +78,12 @@ class PeopleSettings:
     top_n : int, default=0
         Keep only the ``top_n`` most relevant encoded columns (0: all that pass).
     pca_variance : float, default=0.8
-        Principal components kept: as many as explain this share of the variance.
+        Principal components kept: as many as explain this share of the variance, up to
+        ``max_components``.
+    max_components : int, default=50
+        Most components kept: beyond a few dozen dimensions distances between people are
+        mostly noise, and clustering slows down; the report says how much of the
+        variance the components kept explain.
     k_min, k_max : int, default=2, 10
         Numbers of segments the sweep tries.
     base_rate : float, default=0
@@ -102,6 +107,7 @@ class PeopleSettings:
     max_correlation: float = 0.95
     top_n: int = 0
     pca_variance: float = 0.8
+    max_components: int = 50
     k_min: int = 2
     k_max: int = 10
     base_rate: float = 0.0
@@ -116,6 +122,9 @@ class PeopleSettings:
                                   f"got {value!r}")
         if not 0 < self.pca_variance <= 1:
             raise ConfigError(f"[people] pca_variance must be in (0, 1], got {self.pca_variance}")
+        if self.max_components < 1:
+            raise ConfigError(f"[people] max_components must be at least 1, got "
+                              f"{self.max_components}")
         if not 2 <= self.k_min <= self.k_max:
             raise ConfigError(f"[people] need 2 <= k_min <= k_max, got {self.k_min}, "
                               f"{self.k_max}")

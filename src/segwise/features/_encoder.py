@@ -775,7 +775,7 @@ def _fit_attribute(attr: Attribute, raw: np.ndarray
     elif kind == "mixed":
         spec["parts"] = [_fit_part(attr, p, values, base) for p in attr.parts]
     spec["outputs"] = _outputs(attr, spec)
-    _, miss, counts = _transform_attribute(spec, raw, values)
+    _, miss, counts = _transform_attribute(spec, raw, values, blocks=False)
     return spec, counts, miss, note
 
 
@@ -836,9 +836,15 @@ def _part_raw(part: dict[str, Any], values: _Values) -> tuple[np.ndarray, np.nda
     return mapped[idx], idx >= 0
 
 
-def _encode_codes(kind: str, levels: list[str], idx: np.ndarray) -> np.ndarray:
-    """Encode positions among ``levels`` (-1: missing) as one output block."""
+def _encode_codes(kind: str, levels: list[str], idx: np.ndarray, blocks: bool = True
+                  ) -> np.ndarray:
+    """Encode positions among ``levels`` (-1: missing) as one output block.
+
+    ``blocks=False`` skips building one-hot blocks (fit only needs what is missing).
+    """
     n = len(idx)
+    if kind == "categorical" and not blocks:
+        return np.empty((n, 0))
     if kind == "categorical":
         block = np.zeros((n, len(levels)), dtype=np.float64)
         hit = idx >= 0
@@ -850,7 +856,8 @@ def _encode_codes(kind: str, levels: list[str], idx: np.ndarray) -> np.ndarray:
     return value[:, None]
 
 
-def _transform_attribute(spec: dict[str, Any], raw: np.ndarray, values: _Values | None = None
+def _transform_attribute(spec: dict[str, Any], raw: np.ndarray, values: _Values | None = None,
+                         *, blocks: bool = True
                          ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """Encode one attribute: its output block, missing mask and counts."""
     values = values or _Values(raw)
@@ -862,7 +869,7 @@ def _transform_attribute(spec: dict[str, Any], raw: np.ndarray, values: _Values 
     if kind == "mixed":
         blocks, part_missing, unseen = [], [], np.zeros(values.n, dtype=bool)
         for part in spec["parts"]:
-            block, miss, bad = _transform_part(part, values, base)
+            block, miss, bad = _transform_part(part, values, base, blocks=blocks)
             blocks.append(block)
             part_missing.append(miss)
             unseen |= bad
@@ -872,7 +879,7 @@ def _transform_attribute(spec: dict[str, Any], raw: np.ndarray, values: _Values 
         idx = np.where(base, -1, values.lookup(spec["levels"]))
         unseen = ~base & (idx < 0)
         counts["unseen_code"] = int(unseen.sum())
-        return _encode_codes(kind, spec["levels"], idx), base | unseen, counts
+        return _encode_codes(kind, spec["levels"], idx, blocks), base | unseen, counts
     number, not_number = values.numbers()
     unseen = np.zeros(values.n, dtype=bool)
     if spec["codes"] and kind == "ordinal":
@@ -883,17 +890,16 @@ def _transform_attribute(spec: dict[str, Any], raw: np.ndarray, values: _Values 
     return np.where(bad, np.nan, number)[:, None], bad, counts
 
 
-def _transform_part(part: dict[str, Any], values: _Values, base: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _transform_part(part: dict[str, Any], values: _Values, base: np.ndarray, *,
+                    blocks: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Encode one part of a mixed attribute: block, missing mask, unseen codes."""
     if part["digit"]:
         number, _ = _part_raw(part, values)
         unseen = ~base & np.isnan(number)
         if part["levels"]:
-            keys = [canonical_code(float(v)) if np.isfinite(v) else "" for v in number]
-            idx = _Values(np.array(keys, dtype=object)).lookup(part["levels"])
+            idx = _Values(number).lookup(part["levels"])
             idx = np.where(base | unseen, -1, idx)
-            return _encode_codes(part["type"], part["levels"], idx), idx < 0, unseen
+            return _encode_codes(part["type"], part["levels"], idx, blocks), idx < 0, unseen
         value = np.where(base | unseen, np.nan, number)
         return value[:, None], np.isnan(value), unseen
     idx = np.where(base, -1, values.lookup(part["keys"]))
@@ -902,7 +908,7 @@ def _transform_part(part: dict[str, Any], values: _Values, base: np.ndarray
         level_of = {k: i for i, k in enumerate(part["levels"])}
         table = np.array([level_of.get(canonical_code(v), -1) for v in part["values"]] + [-1])
         level = table[idx]
-        return _encode_codes(part["type"], part["levels"], level), level < 0, unseen
+        return _encode_codes(part["type"], part["levels"], level, blocks), level < 0, unseen
     mapped, _ = _part_raw(part, values)
     value = np.where(idx < 0, np.nan, mapped)
     return value[:, None], np.isnan(value), unseen

@@ -40,9 +40,9 @@ class FeatureRelevance(TransformerMixin, BaseEstimator):
         lower forest importance is dropped.
     top_n : int or None, default=None
         Keep only the ``top_n`` best-ranked columns; all that pass the filters when None.
-    n_estimators : int, default=100
+    n_estimators : int, default=50
         Trees of the real-against-shuffled forest.
-    max_samples : int, default=20000
+    max_samples : int, default=10000
         Rows sampled (uniformly) for the statistics and the forest.
     random_state : int or None, default=None
         Seed of the sample, the shuffles and the forest.
@@ -85,8 +85,8 @@ class FeatureRelevance(TransformerMixin, BaseEstimator):
         variance_threshold: float = 0.001,
         max_correlation: float = 0.95,
         top_n: int | None = None,
-        n_estimators: int = 100,
-        max_samples: int = 20_000,
+        n_estimators: int = 50,
+        max_samples: int = 10_000,
         random_state: int | None = None,
     ) -> None:
         self.variance_threshold = variance_threshold

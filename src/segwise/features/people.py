@@ -390,7 +390,7 @@ def fit_population(rows: pa.Table, dictionary: FeatureDictionary | None,
     2. On the placed rows, in canonical order (:func:`row_keys`), up to
        ``settings.fit_samples`` of them: :class:`FeatureRelevance`, median imputation,
        standard scaling, and PCA keeping the components that explain
-       ``settings.pca_variance`` of the variance.
+       ``settings.pca_variance`` of the variance (at most ``settings.max_components``).
     3. Every placed row is projected (:func:`project_rows`).
 
     Parameters
@@ -434,8 +434,8 @@ def fit_population(rows: pa.Table, dictionary: FeatureDictionary | None,
     solver = "covariance_eigh" if scaled.shape[0] > 10 * scaled.shape[1] else "full"
     full = PCA(svd_solver=solver).fit(scaled)
     variance = variance_table(full)
-    n_keep = max(1, components_needed(variance, (settings.pca_variance,))[
-        settings.pca_variance])
+    n_keep = max(1, min(settings.max_components, components_needed(
+        variance, (settings.pca_variance,))[settings.pca_variance]))
     pca = PCA(n_keep, svd_solver=solver, random_state=settings.random_state).fit(scaled)
     pipeline = Pipeline([("encode", encoder), ("select", select), ("impute", imputer),
                          ("scale", scaler), ("pca", pca)])

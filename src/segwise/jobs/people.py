@@ -270,12 +270,7 @@ def run_population(
         If the customers lack attributes the population's model uses, or a file cannot
         be read.
     """
-    from sklearn.pipeline import Pipeline
-
-    from segwise.features.people import component_entities, fit_population, project_rows
-    from segwise.profile import compare_populations
-    from segwise.segment import Segmenter
-    from segwise.segment._selection import LARGE_N
+    from segwise.segment._cluster import limit_threads
 
     config, settings = _settings(config or SegwiseConfig(), dictionary)
     if n_clusters is not None and n_clusters < 2:
@@ -286,6 +281,22 @@ def run_population(
     config, settings = _settings(config, cleaned.dictionary)
     cust = run_job(PEOPLE_JOB, customers, config=config, engine=engine,
                    progress=lambda step: progress(f"customers {step}"))
+    with limit_threads(pop.entities.n_entities):
+        return _analyse(population, customers, pop, cust, cleaned, config, settings,
+                        n_clusters, progress)
+
+
+def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust: JobResult,
+             cleaned: CleanedPeople, config: SegwiseConfig, settings: PeopleSettings,
+             n_clusters: int | None, progress: Callable[[str], None]) -> PopulationResult:
+    """Fit the population, segment it, project the customers, compare (the model part)."""
+    from sklearn.pipeline import Pipeline
+
+    from segwise.features.people import component_entities, fit_population, project_rows
+    from segwise.profile import compare_populations
+    from segwise.segment import Segmenter
+    from segwise.segment._selection import LARGE_N
+
     progress("encode")
     fit = fit_population(pop.entities.table, cleaned.dictionary, settings)
     Z = fit.projection.components
