@@ -141,11 +141,10 @@ def run_notebook(folder: Path) -> dict[str, Any]:
 
 def _child(kind: str, folder: Path, timeout: float | None) -> dict[str, Any]:
     """Run one measurement in a fresh process."""
-    code = ("import json, sys; sys.path.insert(0, %r); import bench_population as b; "
-            "r = b.%s(%s); print('RESULT ' + json.dumps(r))") % (
-        str(HERE), "run_segwise" if kind == "segwise" else "run_notebook",
-        f"b.Path({str(folder)!r}), b.Path({str(folder / 'out')!r})" if kind == "segwise"
-        else f"b.Path({str(folder)!r})")
+    call = (f"run_segwise(b.Path({str(folder)!r}), b.Path({str(folder / 'out')!r}))"
+            if kind == "segwise" else f"run_notebook(b.Path({str(folder)!r}))")
+    code = (f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import bench_population as b; "
+            f"r = b.{call}; print('RESULT ' + json.dumps(r))")
     try:
         # Our own interpreter and code, no user input.
         done = subprocess.run([sys.executable, "-c", code], capture_output=True,  # noqa: S603
