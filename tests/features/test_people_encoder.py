@@ -256,6 +256,19 @@ def test_unknown_codes_mixed_splits_and_encodings(arvato_like: FeatureDictionary
     assert enc.attribute_types()["CAMEO_INTL.stage"] == "categorical"
 
 
+def test_a_categorical_first_part_keeps_its_columns() -> None:
+    d = FeatureDictionary([Attribute("CAMEO", "mixed", missing=("XX",), parts=(
+        Part("stage", "categorical", digit="units"), Part("wealth", "ordinal", digit="tens")))])
+    X = pd.DataFrame({"CAMEO": ["51", "24", "XX", "13", "52"]})
+    enc = PeopleEncoder(d).fit(X)
+    out = enc.transform(X)
+    assert list(enc.get_feature_names_out()) == ["CAMEO.stage=1", "CAMEO.stage=2",
+                                                 "CAMEO.stage=3", "CAMEO.stage=4",
+                                                 "CAMEO.wealth"]
+    assert out.shape == (5, 5) and out[0].tolist() == [1, 0, 0, 0, 5]
+    assert np.isnan(out[2]).all()
+
+
 def test_unseen_codes_are_counted_warned_or_refused(arvato_like: FeatureDictionary) -> None:
     X = _raw()
     enc = PeopleEncoder(arvato_like, unknown_columns="ignore").fit(X)

@@ -867,14 +867,14 @@ def _transform_attribute(spec: dict[str, Any], raw: np.ndarray, values: _Values 
               "unseen_code": 0, "not_a_number": 0}
     kind = spec["type"]
     if kind == "mixed":
-        blocks, part_missing, unseen = [], [], np.zeros(values.n, dtype=bool)
+        parts, part_missing, unseen = [], [], np.zeros(values.n, dtype=bool)
         for part in spec["parts"]:
             block, miss, bad = _transform_part(part, values, base, blocks=blocks)
-            blocks.append(block)
+            parts.append(block)
             part_missing.append(miss)
             unseen |= bad
         counts["unseen_code"] = int(unseen.sum())
-        return np.hstack(blocks), np.logical_and.reduce(part_missing), counts
+        return np.hstack(parts), np.logical_and.reduce(part_missing), counts
     if spec["levels"]:
         idx = np.where(base, -1, values.lookup(spec["levels"]))
         unseen = ~base & (idx < 0)
