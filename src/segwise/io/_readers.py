@@ -398,15 +398,9 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
     # A 4 MB buffer (default 32 MB) keeps DuckDB from decompressing most of a gzip file
     # just to sniff its dialect.
     header = read.header if read.header is not None else _sniff_header(con, path, read)
-    opts = [f"header={str(header).lower()}", "all_varchar=true", "store_rejects=true",
-            "null_padding=false", f"buffer_size={_CSV_BUFFER_BYTES}"]
-    params: list[Any] = [str(path)]
-    if read.delimiter:
-        opts.append("delim=?")
-        params.append(read.delimiter)
-    if read.encoding:
-        opts.append("encoding=?")
-        params.append(read.encoding)
+    opts, params = _dialect(read, path)
+    opts += [f"header={str(header).lower()}", "all_varchar=true", "store_rejects=true",
+             "null_padding=false", f"buffer_size={_CSV_BUFFER_BYTES}"]
     # Only fixed option names are formatted in; every value is a parameter.
     options = ", ".join(opts)
     sql = f"CREATE TEMP TABLE raw_csv AS SELECT * FROM read_csv(?, {options})"  # noqa: S608
@@ -436,16 +430,23 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
     return duck.table("raw"), duck.table("csv_rejects") if len(rejected) else None
 
 
-def _sniff_header(con: duckdb.DuckDBPyConnection, path: Path, read: ReadOptions) -> bool:
-    """Whether DuckDB's sniffer finds a header line (its first line typed unlike the rest)."""
-    opts, params = ["all_varchar=false"], [str(path)]
+def _dialect(read: ReadOptions, path: Path) -> tuple[list[str], list[Any]]:
+    """Return the CSV options the config sets (delimiter, encoding) and their parameters."""
+    opts: list[str] = []
+    params: list[Any] = [str(path)]
     if read.delimiter:
         opts.append("delim=?")
         params.append(read.delimiter)
     if read.encoding:
         opts.append("encoding=?")
         params.append(read.encoding)
-    sql = f"SELECT HasHeader FROM sniff_csv(?, {', '.join(opts)})"  # noqa: S608
+    return opts, params
+
+
+def _sniff_header(con: duckdb.DuckDBPyConnection, path: Path, read: ReadOptions) -> bool:
+    """Whether DuckDB's sniffer finds a header line (its first line typed unlike the rest)."""
+    opts, params = _dialect(read, path)
+    sql = f"SELECT HasHeader FROM sniff_csv(?, {', '.join([*opts, 'all_varchar=false'])})"  # noqa: S608
     try:
         row = con.execute(sql, params).fetchone()
     except duckdb.Error as exc:
