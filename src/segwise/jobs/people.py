@@ -324,6 +324,7 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
         projection = project_rows(fit.pipeline, cust.entities.table)
     except InputError as exc:
         raise InputError(f"{customers}: {exc}") from None
+    projection = _with_undeclared(projection, cast(CleanedPeople, cust.cleaned))
     cust_labels = _labels(projection, segmenter.predict(projection.components)
                           if len(projection.components) else np.empty(0, np.int64))
     progress("compare")
@@ -358,6 +359,19 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
         sweep=sweep, segments=segments, customer_projection=projection,
         column_steps=_column_steps(column_audit, fit), dictionary=cleaned.dictionary,
     )
+
+
+def _with_undeclared(projection: Projection, cleaned: CleanedPeople) -> Projection:
+    """Add the table's columns the dictionary does not declare to its encoding audit."""
+    import pandas as pd
+
+    if not cleaned.undeclared:
+        return projection
+    extra = pd.DataFrame({"column": list(cleaned.undeclared), "type": "",
+                          "status": "not in the dictionary",
+                          "note": "not declared in the dictionary: not used"})
+    audit = pd.concat([projection.audit, extra], ignore_index=True)
+    return dataclasses.replace(projection, audit=audit)
 
 
 def _labels(projection: Projection, placed_labels: np.ndarray) -> np.ndarray:
