@@ -163,7 +163,8 @@ def test_customers_without_a_used_attribute_get_a_clear_error(
     frame.columns = read_coil_dictionary(dictionary).column_names(85)
     path = tmp_path / "customers.csv"
     frame.drop(columns=["MKOOPKLA"]).to_csv(path, index=False)
-    with pytest.raises(InputError, match=rf"{path}: .*absent: MKOOPKLA"):
+    with pytest.raises(InputError, match=rf"{path}: lacks attribute\(s\) the population's "
+                                         r"model uses: MKOOPKLA\. Fix: add"):
         run_population(population, path, dictionary=dictionary,
                        config=_config(exclude=("P*", "A*")), n_clusters=3)
 

@@ -292,7 +292,12 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
     """Fit the population, segment it, project the customers, compare (the model part)."""
     from sklearn.pipeline import Pipeline
 
-    from segwise.features.people import component_entities, fit_population, project_rows
+    from segwise.features.people import (
+        ColumnsError,
+        component_entities,
+        fit_population,
+        project_rows,
+    )
     from segwise.profile import compare_populations
     from segwise.segment import Segmenter
     from segwise.segment._selection import LARGE_N
@@ -322,6 +327,13 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
     progress("project")
     try:
         projection = project_rows(fit.pipeline, cust.entities.table)
+    except ColumnsError:
+        absent = [a for a in fit.encoder.attributes_
+                  if a not in cust.entities.table.column_names]
+        raise InputError(
+            f"{customers}: lacks attribute(s) the population's model uses: "
+            f"{', '.join(absent)}. Fix: add the column(s), or leave them out of the model "
+            "([people] exclude, --exclude)") from None
     except InputError as exc:
         raise InputError(f"{customers}: {exc}") from None
     projection = _with_undeclared(projection, cast(CleanedPeople, cust.cleaned))
