@@ -6,6 +6,7 @@ imported, and the config loader, which imports them all, validates the sections 
 
 from __future__ import annotations
 
+from segwise._registry import Registry
 from segwise.exceptions import ConfigError
 
 __all__ = ["BUILTIN_SECTIONS", "register_section", "registered_sections"]
@@ -13,7 +14,7 @@ __all__ = ["BUILTIN_SECTIONS", "register_section", "registered_sections"]
 #: Sections the config loader reads itself.
 BUILTIN_SECTIONS = frozenset({"columns", "read", "cleaning", "rfm", "segments", "engine"})
 
-_SECTIONS: dict[str, type] = {}
+_SECTIONS: Registry[type] = Registry("config section")
 
 
 def register_section(name: str, cls: type) -> type:
@@ -41,12 +42,11 @@ def register_section(name: str, cls: type) -> type:
     ConfigError
         If the name is a built-in section or taken by another class.
     """
-    if name in BUILTIN_SECTIONS or (name in _SECTIONS and _SECTIONS[name] is not cls):
+    if name in BUILTIN_SECTIONS:
         raise ConfigError(f"config section [{name}] is taken already")
-    _SECTIONS[name] = cls
-    return cls
+    return _SECTIONS.add(name, cls)
 
 
 def registered_sections() -> dict[str, type]:
     """Return the registered sections by name."""
-    return dict(_SECTIONS)
+    return _SECTIONS.items()

@@ -6,6 +6,7 @@ input row ends in exactly one step.
 """
 
 from segwise.clean._audit import build_audit
+from segwise.clean._events import CleanedEvents, EventCleaning, clean_events
 from segwise.clean._generic import CleanedRows, Rule, clean_rows
 from segwise.clean._people import (
     REPEATED_ID,
@@ -27,13 +28,16 @@ __all__ = [
     "DEFAULT_NON_PRODUCT_CODES",
     "REPEATED_ID",
     "RULES",
+    "CleanedEvents",
     "CleanedLines",
     "CleanedPeople",
     "CleanedRows",
     "CleaningRules",
+    "EventCleaning",
     "PeopleSettings",
     "Rule",
     "build_audit",
+    "clean_events",
     "clean_people",
     "clean_rows",
     "clean_transactions",

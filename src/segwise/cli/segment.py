@@ -13,18 +13,26 @@ from segwise.cli._app import (
     ConfigOpt,
     EngineChoice,
     EngineOpt,
+    KeepFormulasOpt,
     MasterOpt,
     MemoryOpt,
+    StoreOpt,
     app,
     console,
     handle_errors,
+    notice,
+    print_actions,
     run_with_progress,
+    save_run,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from segwise.segment import Segmentation
+
+#: Largest number of segments the command takes (more would not be segments a business uses).
+MAX_K = 100
 
 _STEPS = {
     "sweep": "Sweeping k and scoring every criterion",
@@ -74,7 +82,7 @@ def print_segmentation(result: Segmentation) -> None:
         console.print(_table(frame, f"Choosing k ({sw.algorithm})", cols))
         console.print(sw.rationale, highlight=False)
         for note in sw.warnings:
-            console.print(f"[yellow]warning:[/] {note}", highlight=False)
+            notice("warning", note)
     if result.comparison is not None:
         cols = {"model": ("Model", ""), "k": ("k", "d"), "sizes": ("Sizes", ""),
                 "noise_share": ("Noise", ".1%"), **scores, "fit_seconds": ("Fit s", ".2f")}
@@ -88,9 +96,7 @@ def print_segmentation(result: Segmentation) -> None:
         cols[f"{f}_median"] = (f"Median {f}", ",.0f")
     cols["distinguishing"] = ("Sets it apart", "")
     console.print(_table(p, "Segment profiles", cols))
-    console.print("[b]Recommended actions[/]")
-    for row in p.itertuples(index=False):
-        console.print(f"  [b]{row.name}[/]: {row.action}", highlight=False)
+    print_actions(zip(p["name"], p["action"], strict=True))
     if result.crosstab is not None:
         # Rule-based segments as rows: there are more of them than learned segments.
         ct = result.crosstab.T.reset_index()
@@ -114,21 +120,25 @@ def segment(
         "--compare", help="Models compared side by side at the chosen k ('' for none).")
     ] = "kmeans,gmm,ward,hdbscan,som",
     k: Annotated[int | None, typer.Option(
-        "--k", help="Number of segments; swept and recommended when omitted.")] = None,
-    k_min: Annotated[int, typer.Option("--k-min", help="Smallest k of the sweep.")] = 2,
-    k_max: Annotated[int, typer.Option("--k-max", help="Largest k of the sweep.")] = 10,
+        "--k", min=2, max=MAX_K, help="Number of segments; swept and recommended when "
+                                      "omitted.")] = None,
+    k_min: Annotated[int, typer.Option("--k-min", min=2, max=MAX_K,
+                                       help="Smallest k of the sweep.")] = 2,
+    k_max: Annotated[int, typer.Option("--k-max", min=2, max=MAX_K,
+                                       help="Largest k of the sweep.")] = 10,
     features: Annotated[str, typer.Option(
         "--features", help="Comma-separated feature columns to cluster (default: the "
                            "table's clustered features, recency_days,frequency,monetary "
                            "for RFM).")
     ] = "",
     min_share: Annotated[float, typer.Option(
-        "--min-share", help="Smallest acceptable segment (share of customers).")] = 0.02,
+        "--min-share", min=0.0, max=0.5,
+        help="Smallest acceptable segment (share of customers, 0 to 0.5).")] = 0.02,
     embed: Annotated[str, typer.Option(
         "--embed", help="2-D embeddings stored with the assignments: umap,tsne ('' for none).")
     ] = "umap,tsne",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same labels).")
-    ] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1,
+                                      help="Random seed (same seed, same labels).")] = 0,
     customers: Annotated[bool, typer.Option(
         "--customers", help="INPUT is already an entity table: one row per customer, user, "
                             "person, ... (.parquet or .csv), such as any segwise command "
@@ -139,26 +149,41 @@ def segment(
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Learn segments of any entity table: sweep k, compare models, profile, name, embed."""
+    from segwise.exceptions import ConfigError
     from segwise.features import EntityTable
-    from segwise.segment import segment_customers
+    from segwise.jobs import run_record
+    from segwise.segment import Segmentation, segment_customers
+    from segwise.store import TABLE_SUFFIXES, check_output
 
+    if k is None and k_min > k_max:
+        raise ConfigError(f"--k-min {k_min} is above --k-max {k_max}. Fix: swap them")
+    if output is not None:
+        main, *side = Segmentation.output_paths(output)
+        check_output(main, TABLE_SUFFIXES, side=side, inputs=[input, config])
+    job_result = None
     if customers:
         table = EntityTable.read(input)
     else:
-        table = run_with_progress(
+        job_result = run_with_progress(
             input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
             memory_limit=memory_limit,
-        ).entities
+        )
+        table = job_result.entities
     with console.status("Starting", spinner="dots") as status:
         result = segment_customers(
-            table, features=_csv(features) or None, n_clusters=k, k_values=range(k_min, k_max + 1),
+            table, features=_csv(features) or None, n_clusters=k,
+            k_values=range(k_min, k_max + 1),
             algorithm=model, compare=_csv(compare) or None, embed=_csv(embed),
             min_share=min_share, random_state=seed,
             progress=lambda step: status.update(_STEPS.get(step, step)),
         )
     print_segmentation(result)
     if output is not None:
-        for path in result.write(output):
-            console.print(f"wrote {path}")
+        for path in result.write(output, keep_formulas=keep_formulas):
+            console.print(f"wrote {path}", highlight=False)
+    save_run(store, lambda: run_record(job_result, command="segment", entities=table,
+                                       segmentation=result))

@@ -13,6 +13,7 @@ from segwise.features._entity import (
     register_feature_set,
     source_fingerprint,
 )
+from segwise.features.rfe import RFE_FEATURES, rfe_entities
 from segwise.features.rfm import (
     RFM_COLUMNS,
     RFM_FEATURES,
@@ -23,6 +24,7 @@ from segwise.features.rfm import (
 )
 
 __all__ = [
+    "RFE_FEATURES",
     "RFM_COLUMNS",
     "RFM_FEATURES",
     "EntityTable",
@@ -35,5 +37,6 @@ __all__ = [
     "match_feature_set",
     "reference_date",
     "register_feature_set",
+    "rfe_entities",
     "source_fingerprint",
 ]

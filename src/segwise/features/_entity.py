@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from segwise._registry import Registry
 from segwise.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ class FeatureSet:
         raise KeyError(name)
 
 
-_FEATURE_SETS: dict[str, FeatureSet] = {}
+_FEATURE_SETS: Registry[FeatureSet] = Registry("feature set")
 
 
 def register_feature_set(features: FeatureSet) -> FeatureSet:
@@ -189,16 +190,12 @@ def register_feature_set(features: FeatureSet) -> FeatureSet:
     FeatureSet
         ``features``.
     """
-    old = _FEATURE_SETS.get(features.name)
-    if old is not None and old != features:
-        raise ConfigError(f"a feature set named {features.name!r} is registered already")
-    _FEATURE_SETS[features.name] = features
-    return features
+    return _FEATURE_SETS.add(features.name, features)
 
 
 def feature_sets() -> dict[str, FeatureSet]:
     """Return the registered feature sets by name."""
-    return dict(_FEATURE_SETS)
+    return _FEATURE_SETS.items()
 
 
 def match_feature_set(columns: Sequence[str], id_col: str | None = None) -> FeatureSet | None:
@@ -220,7 +217,7 @@ def match_feature_set(columns: Sequence[str], id_col: str | None = None) -> Feat
         The first matching set, in the order they were registered.
     """
     names = set(columns)
-    for schema in _FEATURE_SETS.values():
+    for schema in _FEATURE_SETS.items().values():
         if id_col is not None and schema.id_col != id_col:
             continue
         if {schema.id_col, *schema.cluster_features} <= names:
@@ -246,6 +243,11 @@ def source_fingerprint(path: str | Path) -> str:
         ``"sha256:"`` and 64 hex digits.
     """
     path = Path(path)
+    if path.is_dir():  # a dataset of files (Parquet parts): each part's name and fingerprint
+        digest = hashlib.sha256()
+        for part in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(f"{part.relative_to(path)}:{source_fingerprint(part)}".encode())
+        return "sha256:" + digest.hexdigest()
     size = path.stat().st_size
     digest = hashlib.sha256(str(size).encode())
     with path.open("rb") as fh:
@@ -446,21 +448,28 @@ class EntityTable:
         if not path.is_file():
             raise InputError(f"{path}: no such file. Fix: check the path")
         suffix = path.suffix.lower()
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
+        if suffix not in (".parquet", ".csv"):
+            raise InputError(f"{path}: an entity table must be .parquet or .csv")
+        try:
+            if suffix == ".parquet":
+                import pyarrow.parquet as pq
 
-            table = pq.read_table(path)
-        elif suffix == ".csv":
-            import pyarrow.csv as pcsv
+                table = pq.read_table(path)
+            else:
+                import pyarrow.csv as pcsv
 
-            table = pcsv.read_csv(path)
+                table = pcsv.read_csv(path)
+            names = table.column_names  # pyarrow decodes names only when asked
+        except (pa.ArrowException, OSError, ValueError) as exc:  # bad UTF-8 included
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{path}: cannot read the table ({first}). Fix: give a table a "
+                             "segwise command wrote, or one row per entity") from exc
+        if suffix == ".csv":
             id_col = kwargs.get("id_col") or next(
-                (s.id_col for s in _FEATURE_SETS.values() if s.id_col in table.column_names),
-                table.column_names[0],
+                (s.id_col for s in _FEATURE_SETS.items().values() if s.id_col in names),
+                names[0],
             )
             # Ids are labels, not numbers, whatever they look like.
-            table = table.set_column(table.column_names.index(id_col), id_col,
+            table = table.set_column(names.index(id_col), id_col,
                                      table.column(id_col).cast(pa.string()))
-        else:
-            raise InputError(f"{path}: an entity table must be .parquet or .csv")
         return cls.from_frame(table, source=str(path), **kwargs)

@@ -31,7 +31,9 @@ __all__ = [
     "RFM_FEATURES",
     "aggregate_customers",
     "compute_rfm",
+    "customer_aggregates",
     "finish_rfm",
+    "order_aggregates",
     "reference_date",
     "rfm_entities",
 ]
@@ -103,12 +105,37 @@ def aggregate_customers(
         One row per ``by`` + ``customer_id`` with ``first_purchase``, ``last_purchase``,
         ``frequency``, ``monetary``, ``gross_revenue``, ``n_lines`` and the ``sums``.
     """
-    sums = dict(sums or {})
+    keys = [*by, "customer_id"]
+    orders = order_aggregates(lines, [*keys, "order_id"], sums)
+    return customer_aggregates(orders, keys, list(sums or ()))
+
+
+def order_aggregates(
+    lines: ir.Table, keys: Sequence[str | ir.Value], sums: Mapping[str, ir.Value] | None = None
+) -> ir.Table:
+    """Aggregate lines per order (and ``keys``): the first step of :func:`aggregate_customers`.
+
+    Parameters
+    ----------
+    lines : ibis.Table
+        Order lines, as for :func:`aggregate_customers`.
+    keys : sequence of str or named ibis expression
+        Grouping columns, ``customer_id`` and ``order_id`` among them; more keys (the
+        purchase day, say) split an order into pieces that still add up.
+    sums : mapping of str to ibis expression, optional
+        Further per-line aggregates that add up.
+
+    Returns
+    -------
+    ibis.Table
+        One row per ``keys``: ``first_purchase``, ``last_purchase``, ``frequency`` (1 for
+        a purchase order, else 0), ``monetary`` and ``gross_revenue`` (exact decimals),
+        ``n_lines`` and the ``sums``.
+    """
     purchase = ~lines.is_return
     revenue = exact_money(lines.revenue)
-    keys = [*by, "customer_id"]
-    orders = lines.group_by([*keys, "order_id"]).aggregate(
-        **sums,
+    return lines.group_by(list(keys)).aggregate(
+        **dict(sums or {}),
         first_purchase=lines.ts.min(where=purchase),
         last_purchase=lines.ts.max(where=purchase),
         # 1 for a purchase order; COUNT(DISTINCT) would skip a missing order id too.
@@ -117,7 +144,28 @@ def aggregate_customers(
         gross_revenue=revenue.sum(where=purchase),
         n_lines=lines.count(),
     )
-    return orders.group_by(keys).aggregate(
+
+
+def customer_aggregates(
+    orders: ir.Table, keys: Sequence[str], sums: Sequence[str] = ()
+) -> ir.Table:
+    """Sum orders per customer: the second step of :func:`aggregate_customers`.
+
+    Parameters
+    ----------
+    orders : ibis.Table
+        One row per order, as from :func:`order_aggregates`.
+    keys : sequence of str
+        Grouping columns, ending with ``customer_id``.
+    sums : sequence of str, default=()
+        Further columns of ``orders`` to sum.
+
+    Returns
+    -------
+    ibis.Table
+        One row per ``keys``, with the columns :func:`aggregate_customers` describes.
+    """
+    return orders.group_by(list(keys)).aggregate(
         **{name: money_sum(orders[name]) for name in sums},
         first_purchase=orders.first_purchase.min(),
         last_purchase=orders.last_purchase.max(),
@@ -251,11 +299,4 @@ def compute_rfm(cleaned: CleanedLines, as_of: _dt.date | None = None) -> pd.Data
         One row per customer: see :data:`RFM_COLUMNS`. ``df.attrs["as_of"]`` holds the date
         (ISO string).
     """
-    import pandas as pd
-
-    aggregates = fetch_numpy(aggregate_customers(cleaned.kept))
-    frequency = np.nan_to_num(aggregates["frequency"].astype("float64"))
-    as_of = as_of or reference_date(aggregates["last_purchase"][frequency > 0])
-    rfm = pd.DataFrame(finish_rfm(aggregates, as_of))
-    rfm.attrs["as_of"] = as_of.isoformat()  # a string: attrs travel into Parquet as JSON
-    return rfm
+    return rfm_entities(cleaned, as_of).frame

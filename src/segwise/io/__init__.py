@@ -5,6 +5,7 @@ and error messages: order lines (registered here), and every kind a module regis
 :func:`register_kind`. See ``docs/source-kinds.md`` for adding one.
 """
 
+from segwise.io._convert import Conversion, convert_to_parquet
 from segwise.io._dictionary import (
     ATTRIBUTE_TYPES,
     MISSING_TOKENS,
@@ -17,6 +18,7 @@ from segwise.io._dictionary import (
     read_coil_dictionary,
     read_dictionary,
 )
+from segwise.io._events import EVENT_COLUMNS, EVENTS, as_flag
 from segwise.io._kinds import Role, SourceKind, get_kind, kinds, register_kind
 from segwise.io._orders import ORDERS, STANDARD_COLUMNS, Transactions, load_transactions
 from segwise.io._parse import (
@@ -37,9 +39,12 @@ from segwise.io._readers import (
     quarantine_frame,
 )
 from segwise.io._roles import ColumnRoles, resolve_roles
+from segwise.io._tables import Join
 
 __all__ = [
     "ATTRIBUTE_TYPES",
+    "EVENTS",
+    "EVENT_COLUMNS",
     "MISSING_TOKENS",
     "ORDERS",
     "PEOPLE",
@@ -48,18 +53,22 @@ __all__ = [
     "STANDARD_COLUMNS",
     "Attribute",
     "ColumnRoles",
+    "Conversion",
     "FeatureDictionary",
     "InferredDictionary",
+    "Join",
     "Part",
     "ReadOptions",
     "Role",
     "Source",
     "SourceKind",
     "Transactions",
+    "as_flag",
     "as_float",
     "as_id",
     "as_text",
     "canonical_code",
+    "convert_to_parquet",
     "detect_format",
     "get_kind",
     "group_copies",

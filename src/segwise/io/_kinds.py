@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from segwise._registry import Registry
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class SourceKind:
         return self._index[name]
 
 
-_KINDS: dict[str, SourceKind] = {}
+_KINDS: Registry[SourceKind] = Registry("source kind")
 
 
 def register_kind(kind: SourceKind, *, replace: bool = False) -> SourceKind:
@@ -150,11 +151,7 @@ def register_kind(kind: SourceKind, *, replace: bool = False) -> SourceKind:
     ConfigError
         If a different kind of that name is registered already and ``replace`` is false.
     """
-    old = _KINDS.get(kind.name)
-    if old is not None and old is not kind and not replace:
-        raise ConfigError(f"a source kind named {kind.name!r} is registered already")
-    _KINDS[kind.name] = kind
-    return kind
+    return _KINDS.add(kind.name, kind, replace=replace)
 
 
 def get_kind(kind: str | SourceKind) -> SourceKind:
@@ -165,16 +162,9 @@ def get_kind(kind: str | SourceKind) -> SourceKind:
     ConfigError
         If no kind of that name is registered.
     """
-    if isinstance(kind, SourceKind):
-        return kind
-    try:
-        return _KINDS[kind]
-    except KeyError:
-        raise ConfigError(
-            f"unknown source kind {kind!r}; registered kinds: {', '.join(sorted(_KINDS))}"
-        ) from None
+    return kind if isinstance(kind, SourceKind) else _KINDS.get(kind)
 
 
 def kinds() -> dict[str, SourceKind]:
     """Return the registered source kinds by name."""
-    return dict(_KINDS)
+    return _KINDS.items()

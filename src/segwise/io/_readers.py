@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +24,19 @@ import numpy as np
 import pyarrow as pa
 
 from segwise._engine import connect, duckdb_connection, fetch_arrow, fetch_scalar
-from segwise.exceptions import InputError
+from segwise.exceptions import ConfigError, InputError
+from segwise.io._compressed import check_compressed
 from segwise.io._kinds import SourceKind, get_kind
 from segwise.io._parse import SOURCE_PREFIX, is_spark, resolve_timestamp_format
 from segwise.io._roles import ColumnRoles, resolve_roles
+from segwise.io._tables import (
+    DATABASE_FORMATS,
+    JOIN_PREFIX,
+    JOIN_REASON,
+    Database,
+    Join,
+    join_reason,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -68,6 +76,10 @@ class ReadOptions:
         Excel sheet name or index; the first sheet when omitted.
     table : str, optional
         Table to read from a SQLite or DuckDB database file.
+    join : tuple of Join, default=()
+        Tables of the same database joined to ``table``, many rows to one, on key columns
+        named alike: ``join = [{table = "SearchInfo", on = "SearchID"}]`` in a config
+        file. A row whose key matches no row of a joined table, or several, is quarantined.
     timestamp_format : str, optional
         strptime layout of text timestamps; detected from the data when omitted.
     header : bool, optional
@@ -84,9 +96,13 @@ class ReadOptions:
     encoding: str | None = None
     sheet: str | int | None = None
     table: str | None = None
+    join: tuple[Join, ...] = ()
     timestamp_format: str | None = None
     header: bool | None = None
     max_quarantine_share: float = 0.05
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "join", tuple(Join.parse(j) for j in self.join))
 
 
 @dataclass
@@ -179,7 +195,12 @@ def _hash(value: ir.StructValue, kind: dt.DataType) -> ir.IntegerValue:
 
 
 def detect_format(path: Path) -> str:
-    """Return the reader for a path from its suffixes (``.csv.gz`` reads as CSV)."""
+    """Return the reader for a path from its suffixes (``.csv.gz`` reads as CSV).
+
+    A directory of Parquet files reads as one Parquet source.
+    """
+    if path.is_dir() and any(path.glob("**/*.parquet")):
+        return "parquet"
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in {".gz", ".zst", ".bz2"}:
         suffixes = suffixes[:-1]
@@ -238,35 +259,65 @@ def load_source(
     path = Path(source)
     if not path.exists():
         raise InputError(f"{path}: no such file. Fix: check the path")
-    if path.is_dir() or path.stat().st_size == 0:
+    if (path.is_dir() and not any(path.glob("**/*.parquet"))) or (
+            path.is_file() and path.stat().st_size == 0):
         raise InputError(f"{path}: the file is empty. Fix: export the {spec.rows} again")
     fmt = detect_format(path)
+    check_compressed(path)
     if read.header is None and spec.header is not None:
         read = dataclasses.replace(read, header=spec.header)
-    if engine == "spark" and fmt == "parquet":
-        # Spark reads Parquet itself, so large files never pass through this process.
-        backend = connect("spark", spark_master=spark_master)
-        raw = backend.read_parquet(str(path))
-        rejects = None
+    if read.join and fmt not in DATABASE_FORMATS:
+        raise ConfigError(f"{path}: [read] join needs a SQLite or DuckDB database, not {fmt}")
+    rejects = None
+    n_rows: int | None = None
+    if fmt in DATABASE_FORMATS:
+        database = Database(path, fmt, read.table, read.join)
+        roles = resolve_roles(database.columns, columns, source=path, kind=spec)
+        wanted = list(dict.fromkeys(roles.values()))
+        if spec.passthrough:
+            wanted += [c for c in database.columns if c not in wanted]
+        if engine == "spark" and fmt == "sqlite":
+            backend = connect("spark", spark_master=spark_master)
+            name = f"segwise_db_{id(database):x}"
+            database.to_spark(backend._session, wanted).createOrReplaceTempView(name)
+            raw = backend.table(name)
+            n_rows = int(fetch_scalar(raw.count()))
+        else:
+            backend = duckdb_connection(memory_limit)
+            raw, n_rows = database.to_duckdb(backend, wanted)
+        database.check_matches(raw, n_rows)
+        names = [c for c in raw.columns if c != "_row" and not c.startswith(JOIN_PREFIX)]
     else:
-        duck = duckdb_connection(memory_limit)
-        raw, rejects = _read_raw(duck, path, fmt, read)
-        backend = duck
-    names = [c for c in raw.columns if c != "_row"]
-    roles = resolve_roles(names, columns, source=path, kind=spec)
+        if engine == "spark" and fmt == "parquet":
+            # Spark reads Parquet itself, so large files never pass through this process.
+            backend = connect("spark", spark_master=spark_master)
+            raw = backend.read_parquet(str(path))
+        else:
+            backend = duckdb_connection(memory_limit)
+            raw, rejects = _read_raw(backend, path, fmt, read)
+        names = [c for c in raw.columns if c not in ("_row", JOIN_REASON)]
+        roles = resolve_roles(names, columns, source=path, kind=spec)
     role_columns = list(dict.fromkeys(roles.values()))
     others = [c for c in names if c not in role_columns] if spec.passthrough else []
     _check_no_clash(others, spec, path)
+    markers = [c for c in raw.columns if c.startswith(JOIN_PREFIX) or c == JOIN_REASON]
     src = raw.select(
         *(["_row"] if "_row" in raw.columns else []),
         *others,
+        *markers,
         **{SOURCE_PREFIX + col: col for col in role_columns},
     )
     read = resolve_timestamp_format(src, roles, read, path)
     parser = _Parser(spec, roles, read, path)
     parsed = parser(src)
+    # Rows converted from a database (`segwise convert`) carry why their join failed.
+    unmatched = src[JOIN_REASON] if JOIN_REASON in src.columns else join_reason(src, read.join)
+    if unmatched is not None:
+        parsed = parsed.mutate(_reason=unmatched.fill_null(parsed._reason))
     bad = parsed.filter(parsed._reason.notnull())
-    typed = "_row" not in raw.columns
+    # Sources read as typed columns (Parquet) and sources on Spark are parsed where they
+    # lie; text read into DuckDB is parsed once, below.
+    typed = "_row" not in raw.columns or is_spark(backend)
     if not typed:
         # The file was read into DuckDB anyway: keep the parsed rows so that later queries
         # do not parse every timestamp again. The source columns stay in `raw`, and only
@@ -279,7 +330,7 @@ def load_source(
             src.drop(*others), "_row"
         )
     quarantine = _quarantine_table(bad, roles, rejects)
-    n_input = int(fetch_scalar(raw.count()))
+    n_input = n_rows if n_rows is not None else int(fetch_scalar(raw.count()))
     n_input += int(fetch_scalar(rejects.count())) if rejects is not None else 0
     if n_input == 0:
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
@@ -353,7 +404,9 @@ def _read_raw(
         if fmt == "csv":
             return _read_csv(duck, path, read)
         if fmt == "parquet":
-            return duck.read_parquet(str(path)), None
+            # A directory is a Parquet dataset (`segwise convert` writes one).
+            return duck.read_parquet(str(path / "**" / "*.parquet") if path.is_dir()
+                                     else str(path)), None
         if fmt == "json":
             con.execute(
                 "CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, * "
@@ -368,11 +421,9 @@ def _read_raw(
             if read.header is False:
                 frame.columns = _headerless_names(len(frame.columns))
             _register_frame(con, frame)
-        elif fmt == "sqlite":
-            _register_frame(con, _read_sqlite(path, read.table))
         else:
-            _register_frame(con, _read_duckdb_file(path, read.table))
-    except (duckdb.Error, ValueError, OSError, sqlite3.Error) as exc:
+            raise ValueError(f"no reader for {fmt}")  # pragma: no cover - databases apart
+    except (duckdb.Error, ValueError, OSError) as exc:
         raise InputError(f"{path}: cannot read the file as {fmt}: {_first_line(exc)}") from exc
     return duck.table("raw"), None
 
@@ -497,40 +548,6 @@ def _number_rows(con: duckdb.DuckDBPyConnection, rejected: np.ndarray | None) ->
         f"FROM (SELECT {index} AS _i, * FROM raw_csv) AS r "
         "ASOF LEFT JOIN raw_shift AS s ON r._i >= s.start"
     )
-
-
-def _read_sqlite(path: Path, table: str | None) -> pd.DataFrame:
-    import pandas as pd
-
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        name = _pick_table(path, names, table)
-        quoted = '"' + name.replace('"', '""') + '"'
-        return pd.read_sql_query(f"SELECT * FROM {quoted}", con)  # noqa: S608 - quoted identifier
-
-
-def _read_duckdb_file(path: Path, table: str | None) -> pd.DataFrame:
-    with duckdb.connect(str(path), read_only=True) as con:
-        query = "SELECT table_name FROM information_schema.tables"
-        names = [r[0] for r in con.execute(query).fetchall()]
-        name = _pick_table(path, names, table)
-        return con.table(name).df()
-
-
-def _pick_table(path: Path, names: list[str], table: str | None) -> str:
-    if table is not None:
-        if table not in names:
-            raise InputError(
-                f"{path}: no table {table!r} (tables: {', '.join(names) or 'none'}). "
-                "Fix: set [read] table to one of them"
-            )
-        return table
-    if len(names) != 1:
-        raise InputError(
-            f"{path}: {len(names)} tables ({', '.join(names) or 'none'}); "
-            "Fix: name the one to read with [read] table = \"...\""
-        )
-    return names[0]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segwise._engine import arrow_to_numpy, numpy_to_arrow
+from segwise._registry import Registry
 from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError
 from segwise.features import EntityTable, source_fingerprint
 from segwise.io import load_source, quarantine_frame
-from segwise.store import write_entities
+from segwise.store import entity_output_paths, write_entities
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +32,15 @@ if TYPE_CHECKING:
     from segwise.io import Source
     from segwise.segment import SegmentMap
 
-__all__ = ["Job", "JobResult", "get_job", "jobs", "register_job", "run_job"]
+__all__ = [
+    "Job",
+    "JobResult",
+    "get_job",
+    "jobs",
+    "load_and_clean",
+    "register_job",
+    "run_job",
+]
 
 
 def _nothing(step: str) -> None:
@@ -141,8 +150,13 @@ class JobResult:
         out["action"] = np.array([self.segment_map.actions[n] for n in names], dtype=object)
         return numpy_to_arrow(out)
 
-    def write(self, out: str | Path) -> list[Path]:
-        """Write the entity table, and the audit and quarantine beside it.
+    @staticmethod
+    def output_paths(out: str | Path) -> list[Path]:
+        """Every file :meth:`write` may write for ``out``, the main one first."""
+        return entity_output_paths(out)
+
+    def write(self, out: str | Path, *, keep_formulas: bool = False) -> list[Path]:
+        """Write the entity table, and the audit and quarantine beside it, atomically.
 
         Parameters
         ----------
@@ -151,6 +165,9 @@ class JobResult:
             row was quarantined, ``<stem>.quarantine.csv`` go next to it. A ``.duckdb``
             file instead becomes one database with the tables of the entities
             (``customers``), ``segments`` (when scored), ``audit`` and ``quarantine``.
+        keep_formulas : bool, default=False
+            Write CSV text as it is; by default text a spreadsheet would run as a formula
+            is neutralised (:func:`segwise.store.neutralise_formulas`).
 
         Returns
         -------
@@ -160,7 +177,7 @@ class JobResult:
         tables = {}
         if self.segment_map is not None and self.entities.schema.segment_col is not None:
             tables["segments"] = self.segment_summary_table()
-        return write_entities(self.entities, out, tables=tables)
+        return write_entities(self.entities, out, tables=tables, keep_formulas=keep_formulas)
 
 
 #: ``clean(source, config)`` returns the kind's cleaned rows.
@@ -209,7 +226,7 @@ class Job:
     result: type[JobResult] = JobResult
 
 
-_JOBS: dict[str, Job] = {}
+_JOBS: Registry[Job] = Registry("job")
 
 
 def register_job(job: Job, *, replace: bool = False) -> Job:
@@ -227,11 +244,7 @@ def register_job(job: Job, *, replace: bool = False) -> Job:
     Job
         ``job``.
     """
-    old = _JOBS.get(job.name)
-    if old is not None and old is not job and not replace:
-        raise ConfigError(f"a job named {job.name!r} is registered already")
-    _JOBS[job.name] = job
-    return job
+    return _JOBS.add(job.name, job, replace=replace)
 
 
 def get_job(job: str | Job) -> Job:
@@ -242,19 +255,41 @@ def get_job(job: str | Job) -> Job:
     ConfigError
         If no job of that name is registered.
     """
-    if isinstance(job, Job):
-        return job
-    try:
-        return _JOBS[job]
-    except KeyError:
-        raise ConfigError(
-            f"unknown job {job!r}; registered jobs: {', '.join(sorted(_JOBS))}"
-        ) from None
+    return job if isinstance(job, Job) else _JOBS.get(job)
 
 
 def jobs() -> dict[str, Job]:
     """Return the registered jobs by name."""
-    return dict(_JOBS)
+    return _JOBS.items()
+
+
+def load_and_clean(
+    job: str | Job,
+    source: str | Path,
+    *,
+    config: SegwiseConfig,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    progress: Callable[[str], None] = _nothing,
+) -> tuple[Source, Any]:
+    """Run a job's first two steps: load the source as the job's kind, then clean it.
+
+    For work that starts from cleaned rows other than the job's features (snapshots over
+    time, say); :func:`run_job` runs the same two steps.
+
+    Returns
+    -------
+    tuple
+        The loaded :class:`~segwise.io.Source` and the job's cleaned rows.
+    """
+    spec = get_job(job)
+    progress("load")
+    loaded = load_source(
+        source, spec.kind, columns=config.columns, read=config.read, engine=engine,
+        spark_master=spark_master, memory_limit=config.memory_limit,
+    )
+    progress("clean")
+    return loaded, spec.clean(loaded, config)
 
 
 def run_job(
@@ -294,13 +329,8 @@ def run_job(
     """
     spec = get_job(job)
     config = config or SegwiseConfig()
-    progress("load")
-    loaded = load_source(
-        source, spec.kind, columns=config.columns, read=config.read, engine=engine,
-        spark_master=spark_master, memory_limit=config.memory_limit,
-    )
-    progress("clean")
-    cleaned = spec.clean(loaded, config)
+    loaded, cleaned = load_and_clean(spec, source, config=config, engine=engine,
+                                     spark_master=spark_master, progress=progress)
     progress("features")
     entities = spec.features(cleaned, config, as_of or config.as_of)
     entities = replace(

@@ -135,23 +135,11 @@ def run_rfm(
     spark_master: str | None = None,
     progress: Callable[[str], None] = _nothing,
 ) -> RFMResult:
-    """Load, clean, compute RFM and name segments.
+    """Load, clean, compute RFM and name segments: :func:`run_job` of :data:`RFM_JOB`.
 
-    Parameters
-    ----------
-    source : str or Path
-        The order-line file.
-    config : SegwiseConfig, optional
-        Column roles, reader, cleaning and segment settings.
-    as_of : date, optional
-        Reference date for recency; overrides the config; the day after the last purchase
-        when neither gives one.
-    engine : {"duckdb", "spark"}, default="duckdb"
-        Engine for the table work.
-    spark_master : str, optional
-        Spark master URL (``local[*]`` when omitted).
-    progress : callable, optional
-        Called with the name of each step as it starts.
+    ``source`` is the order-line file; ``as_of`` (recency's reference date) overrides the
+    config's and defaults to the day after the last purchase. See :func:`run_job` for the
+    other parameters.
 
     Returns
     -------

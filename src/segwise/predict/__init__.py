@@ -41,6 +41,7 @@ from segwise.predict._labels import (
     rfm_as_of,
 )
 from segwise.predict._persist import FORMAT, load_model_file, save_model_file
+from segwise.predict._score import OrderScorer, order_lines_table
 from segwise.predict._train import (
     TrainedAssigner,
     cluster_labels,
@@ -62,6 +63,7 @@ __all__ = [
     "AssignerData",
     "AssignerReport",
     "EarlyWindow",
+    "OrderScorer",
     "SegmentAssigner",
     "TimeSplit",
     "TrainedAssigner",
@@ -77,6 +79,7 @@ __all__ = [
     "load_model_file",
     "macro_f1_gap",
     "model_features",
+    "order_lines_table",
     "rfm_as_of",
     "rolling_folds",
     "save_model_file",

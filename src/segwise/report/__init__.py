@@ -18,9 +18,9 @@ registers its report sections.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from segwise._lazy import lazy_getattr
 from segwise.report._registry import (
     ReportContext,
     SectionBuilder,
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         MAX_SCATTER_POINTS,
         ReportExtras,
         build_report,
+        check_currency,
         clv_frame,
         learn_extras,
     )
@@ -52,6 +53,7 @@ _LAZY = {
     "MAX_SCATTER_POINTS": "_build",
     "ReportExtras": "_build",
     "build_report": "_build",
+    "check_currency": "_build",
     "clv_frame": "_build",
     "learn_extras": "_build",
     "Chart": "_model",
@@ -81,6 +83,7 @@ __all__ = [
     "Table",
     "build_report",
     "charts",
+    "check_currency",
     "clv_frame",
     "format_value",
     "learn_extras",
@@ -95,13 +98,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "charts":
-        value = importlib.import_module(f"{__name__}._charts")
-    else:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals(), modules={"charts": "_charts"})

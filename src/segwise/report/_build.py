@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from segwise.features import Feature
     from segwise.jobs import JobResult
 
-__all__ = ["ReportExtras", "build_report", "clv_frame", "learn_extras"]
+__all__ = ["ReportExtras", "build_report", "check_currency", "clv_frame", "learn_extras"]
 
 #: Most customers drawn in the 2-D scatter (a uniform sample beyond), to keep the file light.
 MAX_SCATTER_POINTS = 5000
@@ -68,7 +69,11 @@ class ReportExtras:
         How ``embedding`` was made, for the axis titles.
     clv : pandas.DataFrame or CLVResult, optional
         Per-customer value: ``customer_id``, ``clv``, ``p_alive`` (and optionally
-        ``expected_purchases``), e.g. ``segwise.clv.customer_value(...).customers``.
+        ``expected_purchases``), e.g. ``segwise.clv.customer_value(...).customers``. A
+        ``CLVResult`` of ``model="auto"`` adds the model comparison section.
+    track : TrackResult, optional
+        Snapshots, migration and cohorts (:func:`segwise.track.track_customers`): the
+        "Over time" section.
     notes : list of str
         Why a section is missing (e.g. too few repeat buyers for CLV), for the reader.
     """
@@ -82,6 +87,7 @@ class ReportExtras:
     embedding: pd.DataFrame | None = None
     embedding_method: str = "UMAP"
     clv: Any = None
+    track: Any = None
     notes: list[str] = field(default_factory=list)
 
     @classmethod
@@ -143,7 +149,7 @@ def learn_extras(
     segments: bool = True,
     random_state: int = 0,
     progress: Callable[[str], None] = _nothing,
-    **switches: bool,
+    **options: Any,
 ) -> ReportExtras:
     """Compute the optional sections' inputs: learned segments and the kind's own extras.
 
@@ -158,9 +164,11 @@ def learn_extras(
         Seed of the clustering and the map.
     progress : callable, optional
         Called with ``"segments"`` and each extra's name as it starts.
-    **switches : bool
-        Extras the result's kind registered (:func:`segwise.report.register_extra`), on
-        unless set to False: ``clv=False`` skips lifetime value for order lines.
+    **options
+        Switches and settings of the extras the result's kind registered
+        (:func:`segwise.report.register_extra`): each is on unless its name is set to False
+        (``clv=False`` skips lifetime value for order lines); other options go to every
+        extra's learner (``clv_model="auto"`` for order lines).
 
     Returns
     -------
@@ -183,14 +191,37 @@ def learn_extras(
         except SegwiseError as exc:
             extras.notes.append(f"Learned segments are not shown: {exc}")
     for name, (learn, what, _) in extras_for(result.entities.kind).items():
-        if not switches.get(name, True):
+        if options.get(name, True) is False:
             continue
         progress(name)
         try:
-            learn(result, extras)
+            learn(result, extras, options)
         except SegwiseError as exc:
             extras.notes.append(f"{what} is not shown: {exc}")
     return extras
+
+
+def check_currency(currency: str | None) -> None:
+    """Refuse a currency that is not a short code or symbol (``GBP``, ``€``, ``US$``).
+
+    The currency is written into chart titles and hover templates, so it may hold only
+    letters, digits, currency signs, dots and spaces: never markup.
+
+    Raises
+    ------
+    ConfigError
+        For anything else, or more than 12 characters.
+    """
+    from segwise.exceptions import ConfigError
+
+    if currency is None:
+        return
+    if not (0 < len(currency) <= 12 and all(
+            c.isalnum() or c in " ." or unicodedata.category(c) == "Sc" for c in currency)):
+        raise ConfigError(
+            f"currency {currency!r}: use a code or symbol such as GBP, € or US$ (up to 12 "
+            "letters, digits, currency signs, dots or spaces)"
+        )
 
 
 def build_report(
@@ -220,7 +251,7 @@ def build_report(
         when given.
     currency : str, optional
         Currency code or symbol for axis titles and headers (``"currency units"`` when
-        omitted).
+        omitted); see :func:`check_currency`.
     products : bool, default=True
         Learn product categories (order lines) when ``extras.categories`` is not given.
     n_categories : int, default=25
@@ -240,6 +271,7 @@ def build_report(
     Report
         Sections of charts and tables, ready for :func:`segwise.report.render`.
     """
+    check_currency(currency)
     entities = result.entities
     ctx = ReportContext(
         result=result, extras=extras or ReportExtras(), currency=currency or "currency units",

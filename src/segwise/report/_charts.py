@@ -221,7 +221,9 @@ def scatter_2d(df: pd.DataFrame, order: Sequence[str], *, title: str, x_title: s
             marker={"size": 5, "opacity": 0.7,
                     "color": SEGMENT_PALETTE[i % len(SEGMENT_PALETTE)]},
             customdata=part["customer_id"],
-            hovertemplate="customer %{customdata}<br>" + str(seg) + "<extra></extra>",
+            # The segment comes in as the trace's name: nothing from the data is pasted
+            # into a template (plotly would read its markup).
+            hovertemplate="customer %{customdata}<br>%{fullData.name}<extra></extra>",
         )
     fig.update_xaxes(title_text=x_title, zeroline=False)
     fig.update_yaxes(title_text=y_title, zeroline=False)

@@ -543,8 +543,18 @@ class Segmentation:
     crosstab: pd.DataFrame | None
     features: list[str]
 
-    def write(self, out: str | Path) -> list[Path]:
+    @staticmethod
+    def output_paths(out: str | Path) -> list[Path]:
+        """Every file :meth:`write` may write for ``out``, the assignments first."""
+        from segwise.store import beside
+
+        return [Path(out), *(beside(out, suffix) for suffix in _SIDE_FILES)]
+
+    def write(self, out: str | Path, *, keep_formulas: bool = False) -> list[Path]:
         """Write the assignments, and the profiles and diagnostics next to them.
+
+        Every file is written to a temporary name and renamed into place when all are
+        written (see :func:`segwise.store.write_tables`).
 
         Parameters
         ----------
@@ -552,28 +562,30 @@ class Segmentation:
             ``.parquet`` or ``.csv`` for the assignments; ``<stem>.profiles.csv``,
             ``<stem>.sweep.csv``, ``<stem>.models.csv`` and ``<stem>.crosstab.csv`` go
             beside it when there is something to write.
+        keep_formulas : bool, default=False
+            Write CSV text as it is; by default text a spreadsheet would run as a formula
+            is neutralised (:func:`segwise.store.neutralise_formulas`).
 
         Returns
         -------
         list of Path
             The files written.
         """
-        from segwise.store import write_table
+        from segwise.store import write_tables
 
-        out = Path(out)
-
-        def beside(suffix: str) -> Path:
-            return out.with_name(out.stem + suffix)
-
-        written = [write_table(self.assignments, out)]
-        written.append(write_table(self.profiles, beside(".profiles.csv")))
+        main, profiles, sweep, models, crosstab = self.output_paths(out)
+        files: dict[Path, pd.DataFrame] = {main: self.assignments, profiles: self.profiles}
         if self.sweep is not None:
-            written.append(write_table(self.sweep.table, beside(".sweep.csv")))
+            files[sweep] = self.sweep.table
         if self.comparison is not None:
-            written.append(write_table(self.comparison, beside(".models.csv")))
+            files[models] = self.comparison
         if self.crosstab is not None:
-            written.append(write_table(self.crosstab.reset_index(), beside(".crosstab.csv")))
-        return written
+            files[crosstab] = self.crosstab.reset_index()
+        return write_tables(files, keep_formulas=keep_formulas)
+
+
+#: Side files of :meth:`Segmentation.write`, in the order of :meth:`Segmentation.output_paths`.
+_SIDE_FILES = (".profiles.csv", ".sweep.csv", ".models.csv", ".crosstab.csv")
 
 
 def segment_customers(
@@ -678,6 +690,11 @@ def segment_customers(
                          f"{', '.join(features)}. Fix: fill or drop them first")
     if n_clusters is not None and n_clusters < 2:
         raise ConfigError(f"the number of segments must be at least 2, got {n_clusters}")
+    if n_clusters is not None and n_clusters >= len(X):
+        raise InputError(f"only {len(X):,} customers: too few for {n_clusters} segments. "
+                         "Fix: ask for fewer segments")
+    if not 0 <= min_share < 1:
+        raise ConfigError(f"min_share must be at least 0 and below 1, got {min_share}")
     step = progress or (lambda name: None)
     base = clone(segmenter) if segmenter is not None else Segmenter()
     base.set_params(random_state=random_state, order_by=value_col)
