@@ -80,3 +80,41 @@ def test_population_json_report(personality: tuple[Path, Path], tmp_path: Path) 
     rows = comparison["tables"][0]["rows"]
     assert sum(r["customers"] for r in rows) == 334
     assert data["figures"]["segments"]["value"] == 3
+
+
+@pytest.mark.slow
+def test_population_checks_outputs_neutralises_formulas_and_stores_a_run(
+        personality: tuple[Path, Path], tmp_path: Path) -> None:
+    from segwise.store import Store
+
+    population, customers = personality
+    # A hostile column name reaches the column audit (CSV) as text.
+    for name, path in (("population", population), ("customers", customers)):
+        frame = pd.read_csv(path, sep="\t").rename(columns={"Z_Revenue": "=Z_Revenue"})
+        frame.to_csv(tmp_path / f"{name}.tsv", sep="\t", index=False)
+    out = tmp_path / "out"
+    args = ["population", str(tmp_path / "population.tsv"), str(tmp_path / "customers.tsv"),
+            "-o", str(out),
+            "--k", "2", "--no-report", "--exclude", "Response,AcceptedCmp*"]
+    db = tmp_path / "segwise.duckdb"
+    for flag, prefix in (([], "'"), (["--keep-formulas"], "")):
+        result = runner.invoke(app, [*args, *flag, "--store", str(db)], terminal_width=200)
+        assert result.exit_code == 0, result.output
+        columns = pd.read_csv(out / "columns.csv")["column"]
+        assert f"{prefix}=Z_Revenue" in set(columns)
+    assert "stored run" in result.output
+    store = Store(db)
+    run = store.run(store.latest_run_id())
+    assert (run["command"], run["job"], run["kind"]) == ("population", "people", "people")
+    assert store.segmentations(run["run_id"]) == ["population"]
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert store.members(run["run_id"], limit=1)["total"] == comparison["population"].sum()
+    segments = store.segments(run["run_id"], "population")
+    assert [s["segment"] for s in segments] == comparison["name"].tolist()
+    assert [s["size"] for s in segments] == comparison["population"].tolist()
+    for row, seg in zip(comparison.to_dict("records"), segments, strict=True):
+        assert seg["action"].endswith(f"among customers: {row['ratio']:.2f}x "
+                                      f"({row['ratio_low']:.2f}-{row['ratio_high']:.2f})")
+    # The dictionary the last run wrote, given back with the same folder, is an input.
+    again = runner.invoke(app, [*args, "-d", str(out / "dictionary.toml")])
+    assert again.exit_code == 1 and "is also an input of this run" in again.output

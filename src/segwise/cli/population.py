@@ -10,7 +10,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from segwise.cli._app import ConfigOpt, MemoryOpt, app, console, handle_errors, print_audit
+from segwise.cli._app import (
+    ConfigOpt,
+    KeepFormulasOpt,
+    MemoryOpt,
+    StoreOpt,
+    app,
+    console,
+    handle_errors,
+    print_audit,
+    save_run,
+)
 
 if TYPE_CHECKING:
     from segwise.jobs import PopulationResult
@@ -124,11 +134,17 @@ def population(
         "--report/--no-report", help="Write report.html into the folder.")] = True,
     config: ConfigOpt = None,
     memory_limit: MemoryOpt = None,
+    keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Segment a population by its demographics and show which segments are your customers."""
     from segwise.config import load_config
-    from segwise.jobs import run_population
+    from segwise.jobs import PopulationResult, run_population
+    from segwise.store import check_output
 
+    main, *side = PopulationResult.output_paths(output)
+    check_output(main, None, side=[*side, *([output / "report.html"] if report else [])],
+                 inputs=[population, customers, dictionary, config])
     cfg = load_config(config, memory_limit=memory_limit, kind="people")
     changes: dict[str, Any] = {
         "exclude": _csv(exclude) or None, "k_min": k_min, "k_max": k_max,
@@ -145,7 +161,7 @@ def population(
 
         result = run_population(population, customers, dictionary=dictionary, config=cfg,
                                 n_clusters=k, progress=progress)
-        written = result.write(output)
+        written = result.write(output, keep_formulas=keep_formulas)
         if report:
             from segwise.report import write_report
 
@@ -155,3 +171,5 @@ def population(
     print_comparison(result)
     for path in written:
         console.print(f"wrote {path}")
+    save_run(store, result.run_record)
+
