@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -95,6 +96,9 @@ def _spark_session(master: str):  # type: ignore[no-untyped-def]  # pyspark is o
     jar = sqlite_jdbc_jar()
     if jar is not None:  # SQLite sources are read through JDBC
         builder = builder.config("spark.jars", jar)
+    # Python workers (applyInPandas) must run this interpreter, which has segwise; the
+    # session's spark.pyspark.python setting does not reach local workers, this does.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (
         builder.master(master)
         .appName("segwise")

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import segwise.features  # noqa: F401 - every built-in features module registers its sections
+import segwise.features
+import segwise.profile  # noqa: F401 - registers [campaign]
 from segwise._settings import BUILTIN_SECTIONS, register_section, registered_sections
 from segwise.clean import CleaningRules
 from segwise.exceptions import ConfigError

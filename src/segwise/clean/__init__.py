@@ -16,6 +16,7 @@ from segwise.clean._people import (
     compare_subsets,
     type_attributes,
 )
+from segwise.clean._pings import CleanedPings, PingRules, clean_pings, sequence_flags
 from segwise.clean._rules import (
     DEFAULT_NON_PRODUCT_CODES,
     RULES,
@@ -31,16 +32,20 @@ __all__ = [
     "CleanedEvents",
     "CleanedLines",
     "CleanedPeople",
+    "CleanedPings",
     "CleanedRows",
     "CleaningRules",
     "EventCleaning",
     "PeopleSettings",
+    "PingRules",
     "Rule",
     "build_audit",
     "clean_events",
     "clean_people",
+    "clean_pings",
     "clean_rows",
     "clean_transactions",
     "compare_subsets",
+    "sequence_flags",
     "type_attributes",
 ]

@@ -3,6 +3,7 @@
 from segwise.cli import (
     assign,  # noqa: F401
     clv,  # noqa: F401
+    mobility,  # noqa: F401
     population,  # noqa: F401
     report,  # noqa: F401
     rfe,  # noqa: F401

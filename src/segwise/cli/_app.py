@@ -195,20 +195,24 @@ def run_with_progress(
     engine: str = "duckdb",
     spark_master: str | None = None,
     memory_limit: str | None = None,
+    adjust: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Run a job from the shared options, with a spinner naming each step.
 
-    Returns the job's result (:class:`~segwise.jobs.RFMResult` for ``rfm``).
+    ``adjust`` takes the loaded config and returns it changed by command options
+    (``segwise mobility --pois``). Returns the job's result
+    (:class:`~segwise.jobs.RFMResult` for ``rfm``).
     """
     from segwise.config import load_config
     from segwise.jobs import get_job, run_job
 
     spec = get_job(job)
+    loaded = load_config(config, memory_limit=memory_limit, kind=spec.kind)
     with console.status("Starting", spinner="dots") as status:
         return run_job(
             spec,
             source,
-            config=load_config(config, memory_limit=memory_limit, kind=spec.kind),
+            config=adjust(loaded) if adjust is not None else loaded,
             as_of=as_of.date() if as_of else None,
             engine=str(engine),
             spark_master=spark_master,

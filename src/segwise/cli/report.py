@@ -27,6 +27,7 @@ from segwise.cli._app import (
 
 if TYPE_CHECKING:
     from segwise.jobs import JobResult
+    from segwise.report import ReportExtras
     from segwise.store import RunRecord
 
 _STEPS = {
@@ -42,16 +43,17 @@ _STEPS = {
 
 def write_report_with_progress(result: JobResult, path: Path, *, segments: bool = True,
                                clv: bool = True, track: bool = True, clv_model: str = "bgnbd",
-                               store: str | None = None, command: str = "report",
-                               **kwargs: Any) -> Path:
+                               extras: ReportExtras | None = None, store: str | None = None,
+                               command: str = "report", **kwargs: Any) -> Path:
     """Write the report with a spinner naming the current step, and print where it went.
 
     ``segments``, ``clv`` and ``track`` add the learned-segment, lifetime-value and "Over
     time" sections, ``clv_model`` picks the purchase model
-    (:func:`segwise.report.learn_extras`); ``kwargs`` go to
-    :func:`segwise.report.write_report` (``format``, ``currency``, ``source``, ...).
-    ``segwise demo`` and ``segwise report`` both use it. With ``store``, the result, the
-    learned segments and the lifetime values are also written there as one run.
+    (:func:`segwise.report.learn_extras`), unless ``extras`` are given already; ``kwargs``
+    go to :func:`segwise.report.write_report` (``format``, ``currency``, ``source``, ...).
+    ``segwise demo``, ``segwise report`` and ``segwise mobility`` use it. With ``store``,
+    the result, the learned segments and the lifetime values are also written there as one
+    run.
     """
     from segwise.report import learn_extras, write_report
 
@@ -59,8 +61,9 @@ def write_report_with_progress(result: JobResult, path: Path, *, segments: bool 
         def progress(step: str) -> None:
             status.update(_STEPS.get(step, step))
 
-        extras = learn_extras(result, segments=segments, clv=clv, track=track,
-                              clv_model=clv_model, progress=progress)
+        if extras is None:
+            extras = learn_extras(result, segments=segments, clv=clv, track=track,
+                                  clv_model=clv_model, progress=progress)
         written = write_report(result, path, extras=extras, progress=progress, **kwargs)
     for note in extras.notes:
         notice("note", note)

@@ -30,6 +30,7 @@ from segwise.io._parse import (
     parse_timestamp,
 )
 from segwise.io._people import PEOPLE, PERSON_ID, name_columns
+from segwise.io._pings import PINGS, POIS
 from segwise.io._readers import (
     ReadOptions,
     Source,
@@ -49,6 +50,8 @@ __all__ = [
     "ORDERS",
     "PEOPLE",
     "PERSON_ID",
+    "PINGS",
+    "POIS",
     "SOURCE_PREFIX",
     "STANDARD_COLUMNS",
     "Attribute",

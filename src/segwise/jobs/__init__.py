@@ -28,6 +28,13 @@ from segwise.jobs._store import (
     run_etl,
     run_record,
 )
+from segwise.jobs.mobility import (
+    MOBILITY_JOB,
+    MobilityResult,
+    UserSegments,
+    run_mobility,
+    segment_users,
+)
 from segwise.jobs.people import PEOPLE_JOB, PopulationResult, run_population
 from segwise.jobs.rfe import RFE_JOB, RFE_SEGMENTS, RFEResult, run_rfe
 from segwise.jobs.rfm import RFM_JOB, RFMResult, run_rfm
@@ -39,17 +46,20 @@ if TYPE_CHECKING:
 __getattr__ = lazy_getattr(__name__, {"run_track": "track"}, globals())
 
 __all__ = [
+    "MOBILITY_JOB",
     "PEOPLE_JOB",
     "RFE_JOB",
     "RFE_SEGMENTS",
     "RFM_JOB",
     "Job",
     "JobResult",
+    "MobilityResult",
     "PopulationResult",
     "ProjectSettings",
     "RFEResult",
     "RFMResult",
     "ServeSettings",
+    "UserSegments",
     "assigner_card",
     "assignment_record",
     "get_job",
@@ -61,9 +71,11 @@ __all__ = [
     "register_job",
     "run_etl",
     "run_job",
+    "run_mobility",
     "run_population",
     "run_record",
     "run_rfe",
     "run_rfm",
     "run_track",
+    "segment_users",
 ]
