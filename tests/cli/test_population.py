@@ -118,3 +118,22 @@ def test_population_checks_outputs_neutralises_formulas_and_stores_a_run(
     # The dictionary the last run wrote, given back with the same folder, is an input.
     again = runner.invoke(app, [*args, "-d", str(out / "dictionary.toml")])
     assert again.exit_code == 1 and "is also an input of this run" in again.output
+
+
+def test_population_refuses_more_segments_than_people(shared_data: Path, tmp_path: Path
+                                                      ) -> None:
+    source = shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz"
+    frame = pd.read_csv(source, sep="\t")
+    frame.head(60).to_csv(tmp_path / "population.tsv", sep="\t", index=False)
+    frame.head(20).to_csv(tmp_path / "customers.tsv", sep="\t", index=False)
+    args = ["population", str(tmp_path / "population.tsv"), str(tmp_path / "customers.tsv"),
+            "-o", str(tmp_path / "out"), "--no-report", "--exclude", "Response"]
+    for extra, what in ((["--k", "90"], "90 segments. Fix: ask for at most 59 (--k)"),
+                        (["--k-min", "70", "--k-max", "80"], "70 segments. Fix: ask for at "
+                                                              "most 59 (--k-min or")):
+        result = runner.invoke(app, [*args, *extra], terminal_width=300)
+        assert result.exit_code == 1
+        assert f"only 60 people are complete enough to place: too few for {what}" in (
+            result.output.replace("\n", " "))
+    result = runner.invoke(app, [*args, "--k", "1"])
+    assert result.exit_code == 2 and "1 is not in the range 2<=x<=100" in result.output

@@ -25,6 +25,9 @@ from segwise.cli._app import (
 if TYPE_CHECKING:
     from segwise.jobs import PopulationResult
 
+#: Most segments asked for (as ``segwise segment``).
+MAX_K = 100
+
 _STEPS = {
     "population load": "Reading the population",
     "population clean": "Typing the population's attributes by the dictionary",
@@ -116,20 +119,24 @@ def population(
         "--exclude", help="Attributes never used, comma-separated; shell patterns such as "
                           "'P*' match several.")] = "",
     k: Annotated[int | None, typer.Option(
-        "--k", help="Number of segments; swept and recommended when omitted.")] = None,
-    k_min: Annotated[int | None, typer.Option("--k-min", help="Smallest k of the sweep.")
-    ] = None,
-    k_max: Annotated[int | None, typer.Option("--k-max", help="Largest k of the sweep.")
-    ] = None,
+        "--k", min=2, max=MAX_K, help="Number of segments; swept and recommended when "
+                                      "omitted.")] = None,
+    k_min: Annotated[int | None, typer.Option("--k-min", min=2, max=MAX_K,
+                                              help="Smallest k of the sweep.")] = None,
+    k_max: Annotated[int | None, typer.Option("--k-max", min=2, max=MAX_K,
+                                              help="Largest k of the sweep.")] = None,
     pca_variance: Annotated[float | None, typer.Option(
-        "--pca-variance", help="Share of the variance the kept components explain "
-                               "(default 0.8).")] = None,
+        "--pca-variance", min=0.01, max=1.0,
+        help="Share of the variance the kept components explain (default 0.8).")] = None,
     top_n: Annotated[int | None, typer.Option(
-        "--top-n", help="Keep only the N most relevant encoded features.")] = None,
+        "--top-n", min=0, max=1_000_000,
+        help="Keep only the N most relevant encoded features (0: all).")] = None,
     base_rate: Annotated[float | None, typer.Option(
-        "--base-rate", help="Share of a mailed population expected to become customers "
-                            "(default: customers / population).")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+        "--base-rate", min=0.0, max=0.99,
+        help="Share of a mailed population expected to become customers "
+             "(default: customers / population).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, max=2**32 - 1,
+                                             help="Random seed.")] = None,
     report: Annotated[bool, typer.Option(
         "--report/--no-report", help="Write report.html into the folder.")] = True,
     config: ConfigOpt = None,

@@ -356,6 +356,12 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
         raise InputError(f"{population}: only {len(Z)} people are complete enough to place; "
                          "too few to segment. Fix: check the dictionary's unknown codes and "
                          "[people] row_threshold")
+    smallest = n_clusters or settings.k_min
+    if smallest > len(Z) - 1:
+        what = "--k" if n_clusters else "--k-min or [people] k_min"
+        raise InputError(f"{population}: only {len(Z):,} people are complete enough to "
+                         f"place: too few for {smallest} segments. Fix: ask for at most "
+                         f"{len(Z) - 1} ({what})")
     sweep = None
     base = Segmenter(skew_transform=None, scaler=None, order_by=None,
                      random_state=settings.random_state)
