@@ -92,6 +92,9 @@ class SourceKind:
         counted, rows after a job's as-of date. When omitted, the ``timestamp_role``'s
         column if ``columns`` has one of that name; ``""`` for a kind whose rows may be
         dated in the future.
+    header : bool or None, default=True
+        Whether CSV files of the kind have a header line when ``[read] header`` does not
+        say: ``True`` expects one, ``None`` detects it (people files often have none).
     """
 
     name: str
@@ -104,6 +107,7 @@ class SourceKind:
     passthrough: bool = False
     source_class: type | None = None
     time_column: str | None = None
+    header: bool | None = True
     _index: dict[str, Role] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

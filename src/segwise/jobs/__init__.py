@@ -35,6 +35,7 @@ from segwise.jobs.mobility import (
     run_mobility,
     segment_users,
 )
+from segwise.jobs.people import PEOPLE_JOB, PopulationResult, run_population
 from segwise.jobs.rfe import RFE_JOB, RFE_SEGMENTS, RFEResult, run_rfe
 from segwise.jobs.rfm import RFM_JOB, RFMResult, run_rfm
 
@@ -46,12 +47,14 @@ __getattr__ = lazy_getattr(__name__, {"run_track": "track"}, globals())
 
 __all__ = [
     "MOBILITY_JOB",
+    "PEOPLE_JOB",
     "RFE_JOB",
     "RFE_SEGMENTS",
     "RFM_JOB",
     "Job",
     "JobResult",
     "MobilityResult",
+    "PopulationResult",
     "ProjectSettings",
     "RFEResult",
     "RFMResult",
@@ -69,6 +72,7 @@ __all__ = [
     "run_etl",
     "run_job",
     "run_mobility",
+    "run_population",
     "run_record",
     "run_rfe",
     "run_rfm",

@@ -1,4 +1,4 @@
-"""Describe, name and compare segments, and price a campaign aimed at them.
+"""Describe, name and compare segments (and two tables' segment shares), and price a campaign.
 
 Names load on first use (pandas is imported by the profiles, not by the config loader,
 which only needs the ``[campaign]`` section registered).
@@ -13,6 +13,13 @@ from segwise.profile._campaign_settings import CampaignSettings
 
 if TYPE_CHECKING:
     from segwise.profile._campaign import CampaignEffect, campaign_effect
+    from segwise.profile._compare import (
+        UNPLACED,
+        PopulationComparison,
+        compare_populations,
+        describe_segments,
+        segment_means,
+    )
     from segwise.profile._describe import (
         crosstab_segments,
         distinguishing_features,
@@ -23,6 +30,11 @@ if TYPE_CHECKING:
 _LAZY = {
     "CampaignEffect": "_campaign",
     "campaign_effect": "_campaign",
+    "UNPLACED": "_compare",
+    "PopulationComparison": "_compare",
+    "compare_populations": "_compare",
+    "describe_segments": "_compare",
+    "segment_means": "_compare",
     "crosstab_segments": "_describe",
     "distinguishing_features": "_describe",
     "profile_segments": "_describe",
@@ -34,13 +46,18 @@ _LAZY = {
 __all__ = [
     "NAMING_RULES",
     "NOISE_NAME",
+    "UNPLACED",
     "CampaignEffect",
     "CampaignSettings",
+    "PopulationComparison",
     "campaign_effect",
+    "compare_populations",
     "crosstab_segments",
+    "describe_segments",
     "distinguishing_features",
     "name_segments",
     "profile_segments",
+    "segment_means",
 ]
 
 
