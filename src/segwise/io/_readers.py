@@ -135,7 +135,7 @@ class ReadOptions:
             raise ConfigError('[read] delimiter = "" is empty; write e.g. ";" or " " (blanks)')
         if self.encoding is not None:
             check_codec(self.encoding)
-        if self.header not in (True, False):
+        if not isinstance(self.header, bool):
             raise ConfigError(f"[read] header = {self.header!r} is not true or false")
         if (not all(isinstance(n, str) and n.strip() for n in self.names)
                 or len(set(self.names)) != len(self.names)):
