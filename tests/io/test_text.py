@@ -80,7 +80,7 @@ def test_blank_separated_columns_read_alike_whatever_the_blanks(
         data.draw(edge) + "".join(
             value + (data.draw(blanks) if i < len(row) - 1 else "") for i, value in enumerate(row)
         ) + data.draw(edge) + data.draw(st.sampled_from(_ENDINGS))
-        for row in [list(cdnow_rows.columns)] + cdnow_rows.astype(str).values.tolist()
+        for row in [list(cdnow_rows.columns), *cdnow_rows.astype(str).values.tolist()]
     )
     path = tmp_path / "blanks.txt"
     path.write_text(text, encoding="utf-8", newline="")
