@@ -30,6 +30,18 @@ GERMAN = {
     "CustomerID": "Kundennummer", "Country": "Land",
 }
 
+#: The config the docs show for the authors' CDNOW sample, which has no header.
+CDNOW_SAMPLE_CONFIG = """
+[columns]
+customer_id = "master_id"
+
+[read]
+delimiter = " "
+header = false
+names = ["master_id", "sample_id", "date", "cds", "dollar_value"]
+"""
+
+#: The config the docs show for a German Excel export of Online Retail.
 GERMAN_CONFIG = """
 [columns]
 customer_id = "Kundennummer"
@@ -43,6 +55,12 @@ encoding = "cp1252"
 decimal = ","
 thousands = "."
 """
+
+
+@pytest.mark.parametrize("config", [CDNOW_CONFIG, CDNOW_SAMPLE_CONFIG, GERMAN_CONFIG])
+def test_the_configs_tested_here_are_those_in_the_docs(config: str) -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "cleaning.md").read_text()
+    assert f"```toml\n{config.strip()}\n```" in docs
 
 
 def load_config_text(text: str) -> SegwiseConfig:
@@ -118,11 +136,7 @@ def test_segwise_rfm_on_cdnow_with_the_two_line_config(
 
 def test_cdnow_sample_without_a_header_reads_with_names(shared_data: Path) -> None:
     path = shared_data / "cdnow" / "CDNOW_sample.txt.gz"
-    config = load_config_text(
-        '[columns]\ncustomer_id = "master_id"\n'
-        '[read]\ndelimiter = " "\nheader = false\n'
-        'names = ["master_id", "sample_id", "date", "cds", "dollar_value"]\n'
-    )
+    config = load_config_text(CDNOW_SAMPLE_CONFIG)
     tx = load_transactions(path, columns=config.columns, read=config.read)
     assert (tx.n_input, tx.n_quarantined) == (6_919, 0)
     # The authors' file: no header, five columns, read on its own by pandas.
