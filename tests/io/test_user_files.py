@@ -259,3 +259,33 @@ def test_mixed_line_endings_as_appended_on_another_system(
     _assert_same_revenue(_by_customer(tx), revenue.groupby(lines["CustomerID"]).sum())
     # No carriage return is left in the last column.
     assert not tx.table.country.contains("\r").any().execute()
+
+
+def test_workbook_whose_sheets_need_a_column_mapping_lists_them(
+    retail_lines: pd.DataFrame, tmp_path: Path
+) -> None:
+    """No sheet has recognisable names: the usual fix, and the sheets to choose from."""
+    path = tmp_path / "Umsatz.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"Umsatzbericht": ["Dezember 2010"]}).to_excel(
+            writer, sheet_name="Deckblatt", index=False)
+        retail_lines.head(50).rename(columns=GERMAN).to_excel(
+            writer, sheet_name="Umsatz", index=False)
+    with pytest.raises(InputError) as err:
+        load_transactions(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: required column for customer_id, timestamp, quantity "
+                              "and unit_price (or amount) not found (columns found: "
+                              "Umsatzbericht). Fix: rename the column, or map it")
+    assert message.endswith("; or, if the order lines are on another sheet of the workbook "
+                            "(2 sheets: 'Deckblatt', 'Umsatz'), set [read] sheet")
+    config = load_config_text(GERMAN_CONFIG.split("[read]")[0] + '[read]\nsheet = "Umsatz"\n')
+    assert load_transactions(path, columns=config.columns, read=config.read).n_input == 50
+
+
+def test_old_excel_format_without_its_reader_says_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "old.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512))
+    with pytest.raises(InputError, match=r"old\.xls: cannot read this Excel format .*xlrd.*\. "
+                                         "Fix: save the workbook as .xlsx or CSV"):
+        load_transactions(path)

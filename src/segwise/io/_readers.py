@@ -73,8 +73,8 @@ _FORMATS = {
 }
 
 
-#: Thousands separators ``[read] thousands`` accepts (the last a narrow no-break space).
-_THOUSANDS = (".", ",", " ", "'", "\u202f")
+#: Thousands separators ``[read] thousands`` accepts (the last two: no-break spaces).
+_THOUSANDS = (".", ",", " ", "'", "\u00a0", "\u202f")
 
 
 @dataclass(frozen=True)
@@ -344,7 +344,8 @@ def load_source(
         try:
             roles = resolve_roles(names, columns, source=path, kind=spec)
         except InputError as exc:
-            raise InputError(_layout_hint(raw, fmt, read, path, spec, columns) or str(exc)) from exc
+            raise InputError(_roles_not_found(raw, fmt, read, path, spec, columns, str(exc))
+                             ) from exc
     role_columns = list(dict.fromkeys(roles.values()))
     others = [c for c in names if c not in role_columns] if spec.passthrough else []
     _check_no_clash(others, spec, path)
@@ -417,14 +418,14 @@ class _Parser:
         return self.kind.parse(localised, self.roles, read, self.path)
 
 
-def _layout_hint(
+def _roles_not_found(
     raw: ir.Table, fmt: str, read: ReadOptions, path: Path, kind: SourceKind,
-    columns: Mapping[str, str] | None,
-) -> str | None:
-    """Say why a file whose roles were not found was likely read wrong, if it was.
+    columns: Mapping[str, str] | None, message: str,
+) -> str:
+    """Say why a file whose roles were not found was likely read wrong, else ``message``.
 
     A CSV read as one column has another delimiter; an Excel workbook whose first sheet
-    has no roles (a cover sheet) has its data on another sheet.
+    has no roles (a cover sheet) may have them on another sheet.
     """
     names = [c for c in raw.columns if c != "_row"]
     if fmt == "csv" and len(names) == 1:
@@ -434,11 +435,11 @@ def _layout_hint(
             line = first[0] if first and first[0] is not None else ""
         delimiter = guess_delimiter(line, read.delimiter)
         if delimiter is None:
-            return None
+            return message
         return (f"{path}: one column found, {line[:100]!r}: wrong delimiter? "
                 f"Fix: set [read] delimiter = {toml_string(delimiter)}")
     if fmt != "excel" or read.sheet is not None:
-        return None
+        return message
     import pandas as pd
 
     with pd.ExcelFile(path) as book:
@@ -452,12 +453,13 @@ def _layout_hint(
                 continue
             fits.append(sheet)
     if len(sheets) < 2:
-        return None
-    fix = (f"set [read] sheet = {toml_string(fits[0])}" if fits
-           else "set [read] sheet to the sheet that holds them")
+        return message
+    if not fits:
+        return (f"{message}; or, if the {kind.rows} are on another sheet of the workbook "
+                f"({_sheet_list(sheets)}), set [read] sheet")
     return (f"{path}: the first sheet, {sheets[0]!r}, holds no {kind.rows} (columns found: "
             f"{', '.join(names[:10]) or 'none'}); the workbook has {_sheet_list(sheets)}. "
-            f"Fix: {fix}")
+            f"Fix: set [read] sheet = {toml_string(fits[0])}")
 
 
 def _check_no_clash(others: list[str], kind: SourceKind, path: Path) -> None:
@@ -531,6 +533,9 @@ def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:
     try:
         frame = pd.read_excel(path, sheet_name=sheet, dtype=object,
                               header=0 if read.header else None)
+    except ImportError as exc:  # .xls needs xlrd
+        raise InputError(f"{path}: cannot read this Excel format ({_first_line(exc)}). "
+                         "Fix: save the workbook as .xlsx or CSV") from exc
     except (ValueError, IndexError) as exc:
         if read.sheet is None or not re.search("not found|invalid|out of range", str(exc)):
             raise
