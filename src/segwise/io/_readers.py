@@ -749,7 +749,7 @@ def _check_quarantine_share(
     # Reasons start with the source column at fault: "UnitPrice: not a number".
     column = next((c for c in dict(roles.items()).values() if reason.startswith(f"{c}: ")), None)
     value = first.get("raw_line") if column is None else first.get(column)
-    shown = f" (value {value!r})" if value is not None else ""
+    shown = f" (value {str(value)[:100]!r})" if value is not None else ""
     fix = number_hint(value, read.decimal, read.thousands) if column is not None else None
     raise InputError(
         f"{path}: {quarantine.num_rows:,} of {n_input:,} rows ({share:.0%}) cannot be parsed; "
