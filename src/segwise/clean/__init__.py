@@ -7,6 +7,14 @@ input row ends in exactly one step.
 
 from segwise.clean._audit import build_audit
 from segwise.clean._generic import CleanedRows, Rule, clean_rows
+from segwise.clean._people import (
+    REPEATED_ID,
+    CleanedPeople,
+    PeopleSettings,
+    clean_people,
+    compare_subsets,
+    type_attributes,
+)
 from segwise.clean._rules import (
     DEFAULT_NON_PRODUCT_CODES,
     RULES,
@@ -17,12 +25,18 @@ from segwise.clean._rules import (
 
 __all__ = [
     "DEFAULT_NON_PRODUCT_CODES",
+    "REPEATED_ID",
     "RULES",
     "CleanedLines",
+    "CleanedPeople",
     "CleanedRows",
     "CleaningRules",
+    "PeopleSettings",
     "Rule",
     "build_audit",
+    "clean_people",
     "clean_rows",
     "clean_transactions",
+    "compare_subsets",
+    "type_attributes",
 ]

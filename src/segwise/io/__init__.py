@@ -5,6 +5,18 @@ and error messages: order lines (registered here), and every kind a module regis
 :func:`register_kind`. See ``docs/source-kinds.md`` for adding one.
 """
 
+from segwise.io._dictionary import (
+    ATTRIBUTE_TYPES,
+    MISSING_TOKENS,
+    Attribute,
+    FeatureDictionary,
+    InferredDictionary,
+    Part,
+    canonical_code,
+    infer_dictionary,
+    read_coil_dictionary,
+    read_dictionary,
+)
 from segwise.io._kinds import Role, SourceKind, get_kind, kinds, register_kind
 from segwise.io._orders import ORDERS, STANDARD_COLUMNS, Transactions, load_transactions
 from segwise.io._parse import (
@@ -15,6 +27,7 @@ from segwise.io._parse import (
     is_blank,
     parse_timestamp,
 )
+from segwise.io._people import PEOPLE, PERSON_ID, name_columns
 from segwise.io._readers import (
     ReadOptions,
     Source,
@@ -26,10 +39,18 @@ from segwise.io._readers import (
 from segwise.io._roles import ColumnRoles, resolve_roles
 
 __all__ = [
+    "ATTRIBUTE_TYPES",
+    "MISSING_TOKENS",
     "ORDERS",
+    "PEOPLE",
+    "PERSON_ID",
     "SOURCE_PREFIX",
     "STANDARD_COLUMNS",
+    "Attribute",
     "ColumnRoles",
+    "FeatureDictionary",
+    "InferredDictionary",
+    "Part",
     "ReadOptions",
     "Role",
     "Source",
@@ -38,15 +59,20 @@ __all__ = [
     "as_float",
     "as_id",
     "as_text",
+    "canonical_code",
     "detect_format",
     "get_kind",
     "group_copies",
+    "infer_dictionary",
     "is_blank",
     "kinds",
     "load_source",
     "load_transactions",
+    "name_columns",
     "parse_timestamp",
     "quarantine_frame",
+    "read_coil_dictionary",
+    "read_dictionary",
     "register_kind",
     "resolve_roles",
 ]

@@ -86,6 +86,9 @@ class SourceKind:
     source_class : type, optional
         A subclass of :class:`segwise.io.Source` that loading returns, for kinds whose
         tables offer more (order lines' deduplication); ``Source`` when omitted.
+    header : bool or None, default=True
+        Whether CSV files of the kind have a header line when ``[read] header`` does not
+        say: ``True`` expects one, ``None`` detects it (people files often have none).
     """
 
     name: str
@@ -97,6 +100,7 @@ class SourceKind:
     check: Callable[[Mapping[str, str | None]], list[str]] | None = None
     passthrough: bool = False
     source_class: type | None = None
+    header: bool | None = True
     _index: dict[str, Role] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

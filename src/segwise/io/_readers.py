@@ -10,6 +10,7 @@ from DuckDB's CSV reject tables and quarantined the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sqlite3
 from collections.abc import Callable
@@ -46,7 +47,8 @@ __all__ = [
 ]
 
 _FORMATS = {
-    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".data": "csv", ".parquet": "parquet",
+    ".pq": "parquet",
     ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel", ".jsonl": "json", ".ndjson": "json",
     ".json": "json", ".sqlite": "sqlite", ".sqlite3": "sqlite", ".db": "sqlite",
     ".duckdb": "duckdb",
@@ -69,6 +71,11 @@ class ReadOptions:
         Table to read from a SQLite or DuckDB database file.
     timestamp_format : str, optional
         strptime layout of text timestamps; detected from the data when omitted.
+    header : bool, optional
+        Whether the first line of a CSV file (the first row of an Excel sheet) names the
+        columns. When omitted, the kind decides (:attr:`SourceKind.header`): order lines
+        expect a header, people files have it detected. Columns of a file without a
+        header are called ``column_1``, ``column_2``, ...
     max_quarantine_share : float, default=0.05
         Above this share of quarantined rows the load stops with an error instead,
         because so many bad rows mean a wrong setting (delimiter, encoding, layout).
@@ -79,6 +86,7 @@ class ReadOptions:
     sheet: str | int | None = None
     table: str | None = None
     timestamp_format: str | None = None
+    header: bool | None = None
     max_quarantine_share: float = 0.05
 
 
@@ -235,6 +243,8 @@ def load_source(
         raise InputError(f"{path}: the file is empty. Fix: export the {spec.rows} again")
     fmt = detect_format(path)
     check_compressed(path)
+    if read.header is None and spec.header is not None:
+        read = dataclasses.replace(read, header=spec.header)
     if engine == "spark" and fmt == "parquet":
         # Spark reads Parquet itself, so large files never pass through this process.
         backend = connect("spark", spark_master=spark_master)
@@ -355,7 +365,10 @@ def _read_raw(
         elif fmt == "excel":
             import pandas as pd
 
-            frame = pd.read_excel(path, sheet_name=read.sheet or 0, dtype=object)
+            frame = pd.read_excel(path, sheet_name=read.sheet or 0, dtype=object,
+                                  header=None if read.header is False else 0)
+            if read.header is False:
+                frame.columns = _headerless_names(len(frame.columns))
             _register_frame(con, frame)
         elif fmt == "sqlite":
             _register_frame(con, _read_sqlite(path, read.table))
@@ -386,15 +399,10 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
     con: duckdb.DuckDBPyConnection = duck.con
     # A 4 MB buffer (default 32 MB) keeps DuckDB from decompressing most of a gzip file
     # just to sniff its dialect.
-    opts = ["header=true", "all_varchar=true", "store_rejects=true", "null_padding=false",
-            f"buffer_size={_CSV_BUFFER_BYTES}"]
-    params: list[Any] = [str(path)]
-    if read.delimiter:
-        opts.append("delim=?")
-        params.append(read.delimiter)
-    if read.encoding:
-        opts.append("encoding=?")
-        params.append(read.encoding)
+    header = read.header if read.header is not None else _sniff_header(con, path, read)
+    opts, params = _dialect(read, path)
+    opts += [f"header={str(header).lower()}", "all_varchar=true", "store_rejects=true",
+             "null_padding=false", f"buffer_size={_CSV_BUFFER_BYTES}"]
     # Only fixed option names are formatted in; every value is a parameter.
     options = ", ".join(opts)
     sql = f"CREATE TEMP TABLE raw_csv AS SELECT * FROM read_csv(?, {options})"  # noqa: S608
@@ -405,6 +413,8 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
             f"{path}: cannot read the file as CSV: {_first_line(exc)}. "
             "Fix: check [read] delimiter and encoding in the config"
         ) from exc
+    if not header:
+        _rename_headerless(con)
     # DuckDB counts file lines from 1 with the header as line 1; rows count data lines.
     # An encoding error on any line suggests the fix on every line.
     hint = "" if read.encoding else "; set [read] encoding = \"latin-1\" if the file is not UTF-8"
@@ -412,14 +422,54 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
         "CREATE TEMP TABLE csv_rejects AS "
         "SELECT row, reason || CASE WHEN bool_or(regexp_matches(reason, 'ENCODING|UNICODE')) "
         "OVER () THEN $hint ELSE '' END AS reason, raw_line FROM ("
-        "SELECT (line - 1)::BIGINT AS row, 'unreadable line (' || left(string_agg(DISTINCT "
+        "SELECT (line - $skip)::BIGINT AS row, 'unreadable line (' || left(string_agg(DISTINCT "
         "error_type || ': ' || error_message, '; '), 200) || ')' AS reason, "
         "any_value(csv_line) AS raw_line FROM reject_errors GROUP BY line) ORDER BY row",
-        {"hint": hint},
+        {"hint": hint, "skip": 1 if header else 0},
     )
     rejected = con.sql("SELECT row FROM csv_rejects ORDER BY row").fetchnumpy()["row"]
     _number_rows(con, rejected if len(rejected) else None)
     return duck.table("raw"), duck.table("csv_rejects") if len(rejected) else None
+
+
+def _dialect(read: ReadOptions, path: Path) -> tuple[list[str], list[Any]]:
+    """Return the CSV options the config sets (delimiter, encoding) and their parameters."""
+    opts: list[str] = []
+    params: list[Any] = [str(path)]
+    if read.delimiter:
+        opts.append("delim=?")
+        params.append(read.delimiter)
+    if read.encoding:
+        opts.append("encoding=?")
+        params.append(read.encoding)
+    return opts, params
+
+
+def _sniff_header(con: duckdb.DuckDBPyConnection, path: Path, read: ReadOptions) -> bool:
+    """Whether DuckDB's sniffer finds a header line (its first line typed unlike the rest)."""
+    opts, params = _dialect(read, path)
+    sql = f"SELECT HasHeader FROM sniff_csv(?, {', '.join([*opts, 'all_varchar=false'])})"  # noqa: S608
+    try:
+        row = con.execute(sql, params).fetchone()
+    except duckdb.Error as exc:
+        raise InputError(
+            f"{path}: cannot read the file as CSV: {_first_line(exc)}. "
+            "Fix: check [read] delimiter and encoding in the config"
+        ) from exc
+    return bool(row[0]) if row else True
+
+
+def _headerless_names(n: int) -> list[str]:
+    """Names of the columns of a file without a header: ``column_1`` ... ``column_n``."""
+    return [f"column_{i}" for i in range(1, n + 1)]
+
+
+def _rename_headerless(con: duckdb.DuckDBPyConnection) -> None:
+    """Rename DuckDB's ``column0``... of a headerless CSV to ``column_1``... (1-based)."""
+    names = [r[0] for r in con.execute("DESCRIBE raw_csv").fetchall()]
+    for old, new in zip(names, _headerless_names(len(names)), strict=True):
+        quoted = '"' + old.replace('"', '""') + '"'
+        con.execute(f"ALTER TABLE raw_csv RENAME COLUMN {quoted} TO {new}")
 
 
 def _number_rows(con: duckdb.DuckDBPyConnection, rejected: np.ndarray | None) -> None:

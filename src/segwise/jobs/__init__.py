@@ -6,16 +6,20 @@ a :class:`Job` (a source kind and its clean, features and score steps) run by
 """
 
 from segwise.jobs._base import Job, JobResult, get_job, jobs, register_job, run_job
+from segwise.jobs.people import PEOPLE_JOB, PopulationResult, run_population
 from segwise.jobs.rfm import RFM_JOB, RFMResult, run_rfm
 
 __all__ = [
+    "PEOPLE_JOB",
     "RFM_JOB",
     "Job",
     "JobResult",
+    "PopulationResult",
     "RFMResult",
     "get_job",
     "jobs",
     "register_job",
     "run_job",
+    "run_population",
     "run_rfm",
 ]
