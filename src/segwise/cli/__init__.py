@@ -4,6 +4,7 @@ from segwise.cli import (
     assign,  # noqa: F401
     clv,  # noqa: F401
     population,  # noqa: F401
+    propensity,  # noqa: F401
     report,  # noqa: F401
     rfm,  # noqa: F401 - registers its commands
     segment,  # noqa: F401

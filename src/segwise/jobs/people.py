@@ -158,7 +158,7 @@ class PopulationResult(JobResult):
             embedding_method="PCA",
         )
 
-    def write(self, out: str | Path) -> list[Path]:
+    def write(self, out: str | Path, *, keep_formulas: bool = False) -> list[Path]:
         """Write the assignments, the comparison and every analysis into a folder.
 
         Parameters
@@ -171,6 +171,8 @@ class PopulationResult(JobResult):
             customers' encoding could not use), ``subsets.csv``, ``relevance.csv``,
             ``variance.csv``, ``components.csv``, ``sweep.csv``, ``dictionary.toml``, and
             ``<table>.quarantine.csv`` when rows could not be parsed.
+        keep_formulas : bool, default=False
+            Write CSV text as it is (see :meth:`JobResult.write`).
 
         Returns
         -------
@@ -213,12 +215,14 @@ class PopulationResult(JobResult):
         if self.sweep is not None:
             tables["sweep.csv"] = self.sweep.table.assign(
                 sizes=self.sweep.table["sizes"].map(lambda v: "/".join(map(str, v))))
-        written = [write_table(t, folder / name) for name, t in tables.items()]
+        written = [write_table(t, folder / name, keep_formulas=keep_formulas)
+                   for name, t in tables.items()]
         written.append(self.dictionary.write(folder / "dictionary.toml"))
         for name, entity in (("population", self.entities), ("customers", self.customers)):
             q = entity.quarantine_table
             if q is not None and q.num_rows:
-                written.append(write_table(q, folder / f"{name}.quarantine.csv"))
+                written.append(write_table(q, folder / f"{name}.quarantine.csv",
+                                           keep_formulas=keep_formulas))
         return written
 
 
