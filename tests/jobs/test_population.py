@@ -149,7 +149,8 @@ def test_customers_with_an_unknown_column_and_unknown_codes_are_reported(
     assert audit.loc["MGEMLEEF", "unseen_code"] == 5
     cleaned = result.customer_audit_table.to_pandas()
     assert cleaned["rows"].sum() == 586
-    # The extra column is not silently used: it is not in the dictionary.
+    # The extra column is not silently used: it is not in the dictionary, and said so.
+    assert audit.loc["LOYALTY_CARD", "status"] == "not in the dictionary"
     assert "LOYALTY_CARD" not in result.customers.table.column_names
 
 
@@ -162,7 +163,8 @@ def test_customers_without_a_used_attribute_get_a_clear_error(
     frame.columns = read_coil_dictionary(dictionary).column_names(85)
     path = tmp_path / "customers.csv"
     frame.drop(columns=["MKOOPKLA"]).to_csv(path, index=False)
-    with pytest.raises(InputError, match=rf"{path}: .*absent: MKOOPKLA"):
+    with pytest.raises(InputError, match=rf"{path}: lacks attribute\(s\) the population's "
+                                         r"model uses: MKOOPKLA\. Fix: add"):
         run_population(population, path, dictionary=dictionary,
                        config=_config(exclude=("P*", "A*")), n_clusters=3)
 
@@ -247,3 +249,24 @@ def test_customer_personality_without_a_dictionary(shared_data: Path, tmp_path: 
     assignments = pq.read_table(tmp_path / "out" / "assignments.parquet").to_pandas()
     assert len(assignments) == 2240 + 334
     assert set(assignments["table"]) == {"population", "customers"}
+
+
+def test_the_command_prints_and_writes_the_coil_comparison(
+        coil_files: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from segwise.cli import app
+
+    population, customers, dictionary = coil_files
+    out = tmp_path / "coil"
+    run = CliRunner().invoke(app, ["population", str(population), str(customers), "-d",
+                                   str(dictionary), "--exclude", "P*,A*", "--k", "3", "-o",
+                                   str(out)], terminal_width=220)
+    assert run.exit_code == 0, run.output
+    assert "Population against customers" in run.output and "Over-represented" in run.output
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert comparison["customers"].sum() == 586 and set(comparison["verdict"]) >= {"over",
+                                                                                  "under"}
+    assert (out / "report.html").stat().st_size > 100_000
+    steps = pd.read_csv(out / "column_steps.csv")
+    assert steps.loc[steps["step"] == "input columns", "columns"].item() == 85

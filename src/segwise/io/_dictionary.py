@@ -342,12 +342,6 @@ class FeatureDictionary(Sequence[Attribute]):
         path.write_text(text, encoding="utf-8")
         return path
 
-    def subset(self, names: Iterable[str]) -> FeatureDictionary:
-        """Return the dictionary of the given attributes only, in declared order."""
-        keep = set(names)
-        return FeatureDictionary([a for a in self.attributes if a.name in keep],
-                                 source=self.source, inferred=self.inferred)
-
 
 # ---------------------------------------------------------------- segwise's own format
 

@@ -296,7 +296,12 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
     """Fit the population, segment it, project the customers, compare (the model part)."""
     from sklearn.pipeline import Pipeline
 
-    from segwise.features.people import component_entities, fit_population, project_rows
+    from segwise.features.people import (
+        ColumnsError,
+        component_entities,
+        fit_population,
+        project_rows,
+    )
     from segwise.profile import compare_populations
     from segwise.segment import Segmenter
     from segwise.segment._selection import LARGE_N
@@ -326,8 +331,16 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
     progress("project")
     try:
         projection = project_rows(fit.pipeline, cust.entities.table)
+    except ColumnsError:
+        absent = [a for a in fit.encoder.attributes_
+                  if a not in cust.entities.table.column_names]
+        raise InputError(
+            f"{customers}: lacks attribute(s) the population's model uses: "
+            f"{', '.join(absent)}. Fix: add the column(s), or leave them out of the model "
+            "([people] exclude, --exclude)") from None
     except InputError as exc:
         raise InputError(f"{customers}: {exc}") from None
+    projection = _with_undeclared(projection, cast(CleanedPeople, cust.cleaned))
     cust_labels = _labels(projection, segmenter.predict(projection.components)
                           if len(projection.components) else np.empty(0, np.int64))
     progress("compare")
@@ -362,6 +375,19 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
         sweep=sweep, segments=segments, customer_projection=projection,
         column_steps=_column_steps(column_audit, fit), dictionary=cleaned.dictionary,
     )
+
+
+def _with_undeclared(projection: Projection, cleaned: CleanedPeople) -> Projection:
+    """Add the table's columns the dictionary does not declare to its encoding audit."""
+    import pandas as pd
+
+    if not cleaned.undeclared:
+        return projection
+    extra = pd.DataFrame({"column": list(cleaned.undeclared), "type": "",
+                          "status": "not in the dictionary",
+                          "note": "not declared in the dictionary: not used"})
+    audit = pd.concat([projection.audit, extra], ignore_index=True)
+    return dataclasses.replace(projection, audit=audit)
 
 
 def _labels(projection: Projection, placed_labels: np.ndarray) -> np.ndarray:
