@@ -153,6 +153,9 @@ def train(
     ] = True,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Also write the report (.html, .md or .json).")] = None,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", min=-1, max=256, help="Processes comparing candidates at once "
+                                              "(-1: one per core).")] = 1,
     config: ConfigOpt = None,
     memory_limit: MemoryOpt = None,
 ) -> None:
@@ -175,7 +178,7 @@ def train(
             exclude=_csv(exclude), models=_csv(models) or None,
             imbalance=_csv(imbalance) or None, folds=folds, repeats=repeats,
             mail_share=mail_share, top_n=top_n, segments=segments, n_segments=k,
-            importance=importance, progress=progress)
+            importance=importance, n_jobs=jobs, progress=progress)
         written = []
         if output is not None:
             written.append(result.trained.save(output))

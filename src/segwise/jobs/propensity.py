@@ -166,6 +166,7 @@ def run_propensity(
     segments: bool = True,
     n_segments: int | None = None,
     importance: bool = True,
+    n_jobs: int = 1,
     engine: str = "duckdb",
     progress: Callable[[str], None] = _nothing,
 ) -> PropensityResult:
@@ -200,6 +201,8 @@ def run_propensity(
         Number of segments (chosen by the population analysis's sweep when omitted).
     importance : bool, default=True
         Measure the default's permutation importance on the folds.
+    n_jobs : int, default=1
+        Processes comparing candidates at once (-1: one per core).
     engine : {"duckdb", "spark"}, default="duckdb"
         Engine that reads and cleans the rows.
     progress : callable, optional
@@ -249,7 +252,8 @@ def run_propensity(
         folds=folds, repeats=repeats, mail_share=mail_share or MAIL_SHARE, top_n=top_n,
         segments=(lambda X_, y_: segment_comparison(X_, y_, model_dictionary, settings,
                                                     n_segments)) if segments else None,
-        importance=importance, random_state=settings.random_state, progress=progress,
+        importance=importance, random_state=settings.random_state, n_jobs=n_jobs,
+        progress=progress,
         metadata={
             "source": str(source), "source_fingerprint": result.entities.fingerprint,
             "target": target, "positive": label,

@@ -223,6 +223,7 @@ def train_propensity(
     segments: Callable[..., Any] | None = None,
     importance: bool = True,
     random_state: int = 0,
+    n_jobs: int = 1,
     metadata: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> TrainedPropensity:
@@ -262,6 +263,8 @@ def train_propensity(
         Measure the default's permutation importance on the folds.
     random_state : int, default=0
         Seed of folds, samples and models.
+    n_jobs : int, default=1
+        Processes comparing candidates at once (-1: one per core).
     metadata : dict, optional
         Facts stored with the model (source, target, response label).
     progress : callable, optional
@@ -283,7 +286,7 @@ def train_propensity(
     validation = validate_propensity(
         X_val, y_val, pool, folds=folds, repeats=repeats, mail_share=mail_share,
         shares=shares, top_n=top_n, segments=segments(X_val, y_val) if segments else None,
-        importance=importance, random_state=random_state, progress=progress)
+        importance=importance, random_state=random_state, n_jobs=n_jobs, progress=progress)
     validation.settings["sampled_from"] = n if sampled else None
     chosen = pool[validation.choice.chosen]
     if progress is not None:

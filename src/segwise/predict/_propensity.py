@@ -341,9 +341,12 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
             if self.model == "naive_bayes" and self.imbalance == "weights":
                 params["model__sample_weight"] = np.where(codes == 1, (n - n_pos) / n_pos, 1.0)
             with warnings.catch_warnings():
-                # Quantile bins of a column with few values merge (naive Bayes): expected.
+                # Quantile bins of a column with few values merge, and a constant column
+                # gets one bin (naive Bayes): expected, nothing to report.
                 warnings.filterwarnings("ignore", message=".*[Bb]ins whose width are too "
                                         "small.*")
+                warnings.filterwarnings("ignore", message=".*is constant and will be "
+                                        "replaced with 0.*")
                 pipeline[1:].fit(Z, codes, **params)
         self.classes_ = classes
         self.n_features_in_ = encoder.n_features_in_

@@ -121,31 +121,43 @@ def model_scorer(model: PropensityModel) -> Scorer:
     return score
 
 
+def _run(scorer: Scorer, X: Any, y: np.ndarray, train: np.ndarray, valid: np.ndarray
+         ) -> Mapping[str, np.ndarray]:
+    return scorer(take_rows(X, train), y[train], take_rows(X, valid))
+
+
 def cross_validate(X: Any, y: np.ndarray, scorers: Mapping[str, Scorer],
                    splits: list[tuple[int, int, np.ndarray, np.ndarray]], *,
-                   shares: Sequence[float] = SHARES,
+                   shares: Sequence[float] = SHARES, n_jobs: int = 1,
                    progress: Callable[[str], None] | None = None,
                    ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Fit and score every scorer on every split.
 
     Returns the figures per name, repeat and fold, and each name's out-of-fold scores of
     the first repeat (every training row scored by a model that did not see it). A scorer
-    returns named score arrays; the name ``""`` stands for the scorer's own.
+    returns named score arrays; the name ``""`` stands for the scorer's own. Splits run in
+    ``n_jobs`` processes; every fit is seeded, so the figures do not depend on it.
     """
+    from joblib import Parallel, delayed
+
+    tasks = [(name, scorer, *split) for name, scorer in scorers.items() for split in splits]
+    if n_jobs == 1:
+        results: Any = (_run(scorer, X, y, tr, va) for _, scorer, _, _, tr, va in tasks)
+    else:
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_run)(scorer, X, y, tr, va) for _, scorer, _, _, tr, va in tasks)
     rows: list[dict[str, Any]] = []
     oof: dict[str, np.ndarray] = {}
-    for name, scorer in scorers.items():
-        for repeat, fold, tr, va in splits:
-            if progress is not None:
-                progress(f"{name}: fold {fold}" + (f", repeat {repeat}" if repeat > 1 else ""))
-            out = scorer(take_rows(X, tr), y[tr], take_rows(X, va))
-            for key, score in out.items():
-                label = key or name
-                rows.append({"name": label, "repeat": repeat, "fold": fold,
-                             "people": len(va), "responders": int(y[va].sum()),
-                             **ranking_metrics(y[va], score, shares=shares)})
-                if repeat == 1:
-                    oof.setdefault(label, np.full(len(y), np.nan))[va] = score
+    for (name, _, repeat, fold, _, va), out in zip(tasks, results, strict=True):
+        if progress is not None:
+            progress(f"{name}: fold {fold}" + (f", repeat {repeat}" if repeat > 1 else ""))
+        for key, score in out.items():
+            label = key or name
+            rows.append({"name": label, "repeat": repeat, "fold": fold,
+                         "people": len(va), "responders": int(y[va].sum()),
+                         **ranking_metrics(y[va], score, shares=shares)})
+            if repeat == 1:
+                oof.setdefault(label, np.full(len(y), np.nan))[va] = score
     return pd.DataFrame(rows), oof
 
 
@@ -394,6 +406,7 @@ def validate_propensity(
     segments: Any = None,
     importance: bool = True,
     random_state: int = 0,
+    n_jobs: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> PropensityValidation:
     """Compare candidate models on folds of the training rows and choose the default.
@@ -423,6 +436,8 @@ def validate_propensity(
         Measure the default's permutation importance on the folds.
     random_state : int, default=0
         Seed of the folds.
+    n_jobs : int, default=1
+        Processes fitting candidates on folds at once (-1: one per core).
     progress : callable, optional
         Called with the name of each step.
 
@@ -433,19 +448,22 @@ def validate_propensity(
     """
     if not 0 < mail_share < 1:
         raise ConfigError(f"the mailing share must be between 0 and 1, got {mail_share}")
+    if n_jobs == 0:
+        raise ConfigError("n_jobs must be a number of processes, or -1 for one per core")
     y = np.asarray(y, dtype=np.int64)
     shares = tuple(sorted({*shares, mail_share}))
     top_n = round(mail_share * len(y)) if top_n is None else int(top_n)
     splits = fold_splits(y, folds=folds, repeats=repeats, random_state=random_state)
     scorers = {name: model_scorer(m) for name, m in models.items()}
-    fold_table, oof = cross_validate(X, y, scorers, splits, shares=shares, progress=progress)
+    fold_table, oof = cross_validate(X, y, scorers, splits, shares=shares, n_jobs=n_jobs,
+                                     progress=progress)
     choice = choose_default(fold_table, list(models), mail_share=mail_share)
     roles = dict.fromkeys(models, "candidate")
     segment_table = pd.DataFrame()
     if segments is not None:
         scorer, segment_table = segments(models[choice.chosen])
         more, more_oof = cross_validate(X, y, {choice.chosen: scorer}, splits, shares=shares,
-                                        progress=progress)
+                                        n_jobs=n_jobs, progress=progress)
         fold_table = pd.concat([fold_table, more], ignore_index=True)
         oof.update(more_oof)
         roles.update({n: "baseline" for n in more_oof if n.startswith("baseline")})
