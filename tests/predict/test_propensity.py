@@ -15,14 +15,20 @@ import skops.io as sio
 from scipy.special import logit
 
 from segwise.exceptions import InputError
-from segwise.io import load_source, name_columns, read_coil_dictionary
+from segwise.io import (
+    Attribute,
+    FeatureDictionary,
+    Part,
+    load_source,
+    name_columns,
+    read_coil_dictionary,
+)
 from segwise.predict import (
     PROPENSITY_TYPES,
     PropensityModel,
     SegmentBaseline,
     TrainedPropensity,
     captured,
-    train_propensity,
 )
 from segwise.store._models import _digest
 
@@ -164,36 +170,43 @@ def test_segment_baseline_mails_the_over_represented_segments_first(coil) -> Non
 
 
 @pytest.fixture(scope="module")
-def every_variant(coil: Any) -> dict[str, TrainedPropensity]:
-    """A small trained model for every family and imbalance handling, declared or inferred."""
+def every_variant(coil: Any) -> dict[str, tuple[TrainedPropensity, pa.Table]]:
+    """A small fitted model for every family and imbalance handling (CoIL's dictionary),
+    one with a mixed attribute (its parts) and one with an inferred dictionary; each with
+    rows to score."""
     X, y, dictionary = coil
-    X, y = X.slice(0, 1500), y[:1500]
+    X, y, new = X.slice(0, 1500), y[:1500], X.slice(4000, 60)
     out = {}
     for model in ("logistic", "naive_bayes", "hgb", "xgboost", "random_forest"):
         for imbalance in ("none", "weights", "smote"):
-            out[f"{model}/{imbalance}"] = train_propensity(
-                X, y, dictionary=dictionary, models=[model], imbalance=[imbalance], folds=2,
-                importance=False, metadata={"target": "CARAVAN"})
-    out["inferred"] = train_propensity(X.select(["MOSTYPE", "MGEMLEEF", "PPERSAUT"]), y,
-                                       models=["xgboost"], imbalance=["none"], folds=2,
-                                       importance=False)
+            est = PropensityModel(model, imbalance=imbalance, dictionary=dictionary,
+                                  n_estimators=20).fit(X, y)
+            out[f"{model}/{imbalance}"] = (TrainedPropensity.from_model(est, X, y), new)
+    few = ["MOSTYPE", "MGEMLEEF", "PPERSAUT"]
+    est = PropensityModel("xgboost", n_estimators=20).fit(X.select(few), y)
+    out["inferred"] = (TrainedPropensity.from_model(est, X.select(few), y), new.select(few))
+    # A mixed attribute: the subtype's code split into its main type (a map rule).
+    codes = [str(c) for c in range(1, 42)]
+    mixed = Attribute("MOSTYPE", "mixed", "Customer Subtype", parts=(
+        Part("main", "ordinal", {c: int(c) // 10 for c in codes}),
+        Part("odd", "binary", {c: "odd" if int(c) % 2 else "even" for c in codes})))
+    split = FeatureDictionary([mixed, dictionary["PPERSAUT"]])
+    est = PropensityModel(dictionary=split).fit(X.select(["MOSTYPE", "PPERSAUT"]), y)
+    out["mixed"] = (TrainedPropensity.from_model(est, X.select(["MOSTYPE", "PPERSAUT"]), y),
+                    new.select(["MOSTYPE", "PPERSAUT"]))
     return out
 
 
-def test_every_variant_round_trips_inside_the_trusted_types(every_variant, coil, tmp_path):
-    X, _, _ = coil
-    new = X.slice(4000, 300)
+def test_every_variant_round_trips_inside_the_trusted_types(every_variant, tmp_path) -> None:
     found: set[str] = set()
-    for name, trained in every_variant.items():
+    for name, (trained, rows) in every_variant.items():
         path = trained.save(tmp_path / f"{name.replace('/', '_')}.skops")
-        data = path.read_bytes()
-        found |= set(sio.get_untrusted_types(data=data))
+        found |= set(sio.get_untrusted_types(data=path.read_bytes()))
         loaded = TrainedPropensity.load(path)
-        rows = new if name != "inferred" else new.select(["MOSTYPE", "MGEMLEEF", "PPERSAUT"])
         a, _ = trained.score(rows, reasons=2)
         b, _ = loaded.score(rows, reasons=2)
         assert a.equals(b), name
-        assert loaded.metadata["validation"]["chosen"] == trained.model.name
+        assert loaded.metadata["model"] == trained.model.name
     assert found <= PROPENSITY_TYPES
     assert found == PROPENSITY_TYPES  # nothing trusted that no variant needs
 
@@ -202,7 +215,7 @@ def _rewrite(path: Path, member: str, text: str, *, resign: bool) -> None:
     """Replace one member of a model file (and re-record the digest when ``resign``)."""
     with zipfile.ZipFile(path) as archive:
         members = {n: archive.read(n) for n in archive.namelist()}
-    members[member] = text.encode()
+    members[member] = text.encode("latin-1" if not member.endswith(".json") else "utf-8")
     if resign:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as tmp:
@@ -218,10 +231,14 @@ def _rewrite(path: Path, member: str, text: str, *, resign: bool) -> None:
 
 
 def test_tampered_and_mismatched_files_are_refused(every_variant, tmp_path) -> None:
-    trained = every_variant["logistic/none"]
+    trained = every_variant["logistic/none"][0]
     edited = trained.save(tmp_path / "edited.skops")
-    meta = json.loads(zipfile.ZipFile(edited).read("segwise.json"))
-    _rewrite(edited, "segwise.json", json.dumps({**meta, "rows": 1}), resign=False)
+    with zipfile.ZipFile(edited) as archive:
+        meta = json.loads(archive.read("segwise.json"))
+        array = next(n for n in archive.namelist() if n.endswith(".npy"))
+        data = bytearray(archive.read(array))
+    data[-1] ^= 1  # one bit of one stored array
+    _rewrite(edited, array, data.decode("latin-1"), resign=False)
     with pytest.raises(InputError, match="modified or corrupted") as exc:
         TrainedPropensity.load(edited)
     assert "\n" not in str(exc.value)

@@ -94,15 +94,17 @@ def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
         if label not in distinct:
             raise InputError(f"{where}: no row has the response value {label!r} (values: "
                              f"{', '.join(distinct[:8])}). Fix: check --positive")
+        hit = codes == label
     else:
-        lowered = {d.lower() for d in distinct}
-        pair = next((p for p in _PAIRS if lowered == p), None)
+        lowered = np.array([str(c).lower() for c in codes], dtype=object)
+        pair = next((p for p in _PAIRS if set(lowered[present]) == p), None)
         if pair is None:
             shown = ", ".join(distinct[:8]) + (", ..." if len(distinct) > 8 else "")
             raise InputError(f"{where}: cannot tell which value means 'responded' (values: "
                              f"{shown or 'none'}). Fix: give it with --positive")
-        label = next(d for d in distinct if d.lower() in ("1", "true", "yes", "y"))
-    out = np.where(present, (codes == label).astype(np.int8), -1).astype(np.int8)
+        label = next(v for v in ("1", "true", "yes", "y") if v in pair)
+        hit = lowered == label
+    out = np.where(present, hit.astype(np.int8), -1).astype(np.int8)
     return out, label
 
 

@@ -165,6 +165,52 @@ class TrainedPropensity:
         extra = explained.drop(columns="score").reset_index(drop=True)
         return pd.concat([out, extra], axis=1), audit
 
+    @classmethod
+    def from_model(cls, model: PropensityModel, X: Any, y: np.ndarray, *,
+                   metadata: dict[str, Any] | None = None,
+                   validation: PropensityValidation | None = None) -> TrainedPropensity:
+        """Wrap a model fitted on ``X`` and ``y`` with the metadata its file records.
+
+        Parameters
+        ----------
+        model : PropensityModel
+            Fitted on ``X`` and ``y``.
+        X : pyarrow.Table or pandas.DataFrame
+            Its training rows.
+        y : ndarray
+            Their responses (1/0).
+        metadata : dict, optional
+            Further facts (source, target, response value, validation figures).
+        validation : PropensityValidation, optional
+            The comparison that chose the model.
+
+        Returns
+        -------
+        TrainedPropensity
+        """
+        from segwise import __version__
+
+        y = np.asarray(y, dtype=np.int64)
+        columns = _column_types(X)
+        encoder = model.encoder_
+        meta = {
+            **(metadata or {}),
+            "segwise_version": __version__,
+            "model": model.name,
+            "estimator_params": {k: v for k, v in model.get_params().items()
+                                 if k != "dictionary"},
+            "rows": len(y),
+            "responders": int(y.sum()),
+            "response_rate": float(y.mean()),
+            "columns": columns,
+            "attributes_used": list(encoder.attributes_),
+            "dictionary_sha256": dictionary_fingerprint(encoder.dictionary_),
+            "dictionary_inferred": bool(encoder.dictionary_.inferred),
+            "training_sha256": hashlib.sha256(
+                np.ascontiguousarray(y).tobytes() + json.dumps(columns).encode()).hexdigest(),
+        }
+        return cls(model, meta, validation)
+
     def save(self, path: str | Path) -> Path:
         """Save with skops and the metadata (:data:`PROPENSITY_FILE`)."""
         return save_model({"model": self.model}, self.metadata, path, PROPENSITY_FILE)
@@ -292,24 +338,6 @@ def train_propensity(
     if progress is not None:
         progress("fit")
     model = chosen.fit(X, y)
-    from segwise import __version__
-
-    meta = {
-        **(metadata or {}),
-        "segwise_version": __version__,
-        "model": chosen.name,
-        "estimator_params": {k: v for k, v in chosen.get_params().items()
-                             if k != "dictionary"},
-        "rows": n,
-        "responders": int(y.sum()),
-        "response_rate": float(y.mean()),
-        "columns": _column_types(X),
-        "attributes_used": list(model.encoder_.attributes_),
-        "dictionary_sha256": dictionary_fingerprint(model.encoder_.dictionary_),
-        "dictionary_inferred": bool(model.encoder_.dictionary_.inferred),
-        "training_sha256": hashlib.sha256(
-            np.ascontiguousarray(y).tobytes() + json.dumps(_column_types(X)).encode()
-        ).hexdigest(),
-        "validation": validation.to_dict(),
-    }
-    return TrainedPropensity(model, meta, validation)
+    return TrainedPropensity.from_model(
+        model, X, y, validation=validation,
+        metadata={**(metadata or {}), "validation": validation.to_dict()})
