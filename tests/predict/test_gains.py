@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segwise.predict import (
+    average_precision,
     calibration_table,
     captured,
     choose_default,
@@ -29,6 +30,17 @@ def _expected(y: np.ndarray, score: np.ndarray, k: int) -> float:
     above, tie = score > t, score == t
     chance = np.where(above, 1.0, np.where(tie, (k - above.sum()) / tie.sum(), 0.0))
     return float((chance * y).sum())
+
+
+@settings(max_examples=150, deadline=None)
+@given(ROWS)
+def test_average_precision_is_scikit_learns(rows) -> None:
+    from sklearn.metrics import average_precision_score
+
+    y, score = (np.array(v, dtype=float) for v in rows)
+    if y.sum() == 0:
+        y[0] = 1.0
+    assert average_precision(y, score) == pytest.approx(average_precision_score(y, score))
 
 
 @settings(max_examples=150, deadline=None)

@@ -128,6 +128,23 @@ def test_scores_do_not_depend_on_chunks_or_row_order(coil, halves) -> None:
                                whole.predict_proba(X_new)[order])
 
 
+@pytest.mark.parametrize("model", ["logistic", "naive_bayes", "hgb"])
+def test_shuffling_prepared_columns_is_shuffling_the_raw_column(fitted, halves,
+                                                                model) -> None:
+    """What permutation importance relies on: preparation works column by column."""
+    _, _, X, _ = halves
+    m = fitted[model]
+    prepared = m._prepared(m._encode(X)[0])
+    order = np.random.default_rng(2).permutation(X.num_rows)
+    for name in ("MOSTYPE", "MAANTHUI", "PPERSAUT"):  # categorical, count, ordinal band
+        cols = [j for j, out in enumerate(m.encoder_.outputs_) if out["attribute"] == name]
+        assert cols
+        raw = X.set_column(X.column_names.index(name), name, X.column(name).take(order))
+        expected = prepared.copy()
+        expected[:, cols] = prepared[order][:, cols]
+        np.testing.assert_array_equal(m._prepared(m._encode(raw)[0]), expected)
+
+
 def test_unknown_and_missing_columns_and_unseen_codes_are_reported(coil, halves) -> None:
     _, _, dictionary = coil
     X, y, X_new, _ = halves

@@ -49,6 +49,7 @@ from segwise.predict._features import (
 )
 from segwise.predict._gains import (
     SHARES,
+    average_precision,
     calibration_table,
     captured,
     gains_table,
@@ -121,6 +122,7 @@ __all__ = [
     "TimeSplit",
     "TrainedAssigner",
     "TrainedPropensity",
+    "average_precision",
     "build_dataset",
     "calibration_table",
     "candidates",

@@ -17,6 +17,7 @@ import pandas as pd
 
 __all__ = [
     "SHARES",
+    "average_precision",
     "calibration_table",
     "captured",
     "gains_table",
@@ -75,6 +76,37 @@ def captured(y: np.ndarray, score: np.ndarray, k: int | Sequence[int] | np.ndarr
     return out
 
 
+def average_precision(y: np.ndarray, score: np.ndarray) -> float:
+    """Average precision, as scikit-learn's ``average_precision_score``, in plain NumPy.
+
+    The precision at each distinct score, weighted by the recall it adds (tied scores are
+    one step). Permutation importance calls it thousands of times, where the input checks
+    of scikit-learn's version cost more than the sum.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+        1 for a responder, 0 otherwise (at least one responder).
+    score : ndarray of shape (n,)
+        Higher is mailed first.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> average_precision(np.array([1, 0, 1, 0]), np.array([0.9, 0.5, 0.5, 0.1]))
+    0.8333333333333333
+    """
+    score = np.asarray(score, dtype=np.float64)
+    order = np.argsort(-score, kind="stable")
+    hits = np.cumsum(np.asarray(y, dtype=np.float64)[order])
+    ends = np.r_[np.flatnonzero(np.diff(score[order])), len(score) - 1]  # last of each tie
+    found = hits[ends]
+    return float(np.diff(found, prepend=0.0) @ (found / (ends + 1)) / hits[-1])
+
+
 def ranking_metrics(y: np.ndarray, score: np.ndarray, *,
                     shares: Sequence[float] = SHARES) -> dict[str, float]:
     """ROC AUC, average precision, Brier score, and captured share and lift per mailing share.
@@ -94,7 +126,7 @@ def ranking_metrics(y: np.ndarray, score: np.ndarray, *,
         ``roc_auc``, ``average_precision``, ``brier``, ``captured_<x>`` (share of all
         responders in the top x %) and ``lift_<x>`` (that share / x) per share.
     """
-    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+    from sklearn.metrics import brier_score_loss, roc_auc_score
 
     y = np.asarray(y, dtype=np.int64)
     score = np.asarray(score, dtype=np.float64)
@@ -103,7 +135,7 @@ def ranking_metrics(y: np.ndarray, score: np.ndarray, *,
     reached = captured(y, score, sizes) / total
     out = {
         "roc_auc": float(roc_auc_score(y, score)),
-        "average_precision": float(average_precision_score(y, score)),
+        "average_precision": average_precision(y, score),
         "brier": float(brier_score_loss(y, np.clip(score, 0.0, 1.0))),
     }
     for share, size, got in zip(shares, sizes, reached, strict=True):

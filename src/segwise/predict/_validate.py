@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from segwise.exceptions import ConfigError
-from segwise.predict._gains import SHARES, metric_name, ranking_metrics
+from segwise.predict._gains import SHARES, average_precision, metric_name, ranking_metrics
 from segwise.predict._propensity import IMBALANCE, MODELS, PropensityModel, model_name
 
 __all__ = [
@@ -238,8 +238,10 @@ def fold_importance(model: PropensityModel, X: Any, y: np.ndarray,
     For each fold (first repeat), a copy of ``model`` is fitted on the training rows; each
     attribute of the validation rows is shuffled in turn, and the importance is the drop
     in average precision, averaged over folds and shuffles. Shuffling an attribute's
-    encoded columns together is shuffling its raw column (encoding works row by row), so
-    the validation rows are encoded once.
+    encoded columns together is shuffling its raw column (encoding works row by row), and
+    every step before the classifier works column by column, so the validation rows are
+    encoded and prepared once and only the attribute's prepared columns are shuffled, in
+    place.
 
     Parameters
     ----------
@@ -266,7 +268,7 @@ def fold_importance(model: PropensityModel, X: Any, y: np.ndarray,
         ``attribute``, ``description``, ``importance`` (mean drop) and ``sd`` (over folds
         and shuffles), most important first.
     """
-    from sklearn.metrics import average_precision_score
+    from segwise.segment._cluster import limit_threads
 
     rng = np.random.default_rng(random_state)
     drops: dict[str, list[float]] = {}
@@ -280,22 +282,24 @@ def fold_importance(model: PropensityModel, X: Any, y: np.ndarray,
         if len(va) > max_rows:
             va = np.sort(rng.choice(va, max_rows, replace=False))
         Z, _ = fitted._encode(take_rows(X, va))
+        P = fitted._prepared(Z)  # every step before the classifier works column by column
         truth = y[va]
 
-        def precision(Z_: np.ndarray, fitted: PropensityModel = fitted,
+        def precision(fitted: PropensityModel = fitted, P: np.ndarray = P,
                       truth: np.ndarray = truth) -> float:
-            proba = fitted._model_proba(fitted._prepared(Z_.copy()))
-            return float(average_precision_score(truth, proba))
+            return average_precision(truth, fitted._model_proba(P))
 
-        base = precision(Z)
+        base = precision()
         blocks: dict[str, list[int]] = {}
         for j, out in enumerate(fitted.encoder_.outputs_):
             blocks.setdefault(out["attribute"], []).append(j)
-        for attr, cols in blocks.items():
-            for _ in range(n_repeats):
-                shuffled = Z.copy()
-                shuffled[:, cols] = Z[rng.permutation(len(Z))][:, cols]
-                drops.setdefault(attr, []).append(base - precision(shuffled))
+        with limit_threads(len(P)):  # thousands of small predictions: threads only spin
+            for attr, cols in blocks.items():
+                kept = P[:, cols].copy()
+                for _ in range(n_repeats):
+                    P[:, cols] = kept[rng.permutation(len(P))]
+                    drops.setdefault(attr, []).append(base - precision())
+                P[:, cols] = kept
     if fitted is None:
         raise ConfigError("no fold to measure importance on")
     dictionary = fitted.encoder_.dictionary_
