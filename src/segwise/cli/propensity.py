@@ -20,6 +20,7 @@ from segwise.cli._app import (
     notice,
     print_audit,
 )
+from segwise.cli.population import PeopleArg, _csv
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,9 +44,6 @@ _STEPS = {
     "render": "Writing the report",
 }
 
-TableArg = Annotated[Path, typer.Argument(
-    help="Person-level file: CSV/TSV(.gz), Parquet, Excel, JSON lines, SQLite or DuckDB; "
-         "header or none, an id column or none.")]
 DictionaryOpt = Annotated[Path | None, typer.Option(
     "--dictionary", "-d", help="Feature dictionary: segwise CSV/TOML (docs/people.md) or a "
                                "CoIL dictionary.txt; types are inferred without one.")]
@@ -56,10 +54,6 @@ class Missing(StrEnum):
 
     error = "error"
     missing = "missing"
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
 def print_validation(result: PropensityResult) -> None:
@@ -112,7 +106,7 @@ def print_encoding(encoding: pd.DataFrame, what: str) -> None:
 @propensity_app.command("train")
 @handle_errors
 def train(
-    table: TableArg,
+    table: PeopleArg,
     target: Annotated[str, typer.Option("--target", "-t", help="Column saying whether each "
                                                                "person responded.")],
     output: Annotated[Path | None, typer.Option(
@@ -196,7 +190,7 @@ def train(
 @handle_errors
 def score(
     model: Annotated[Path, typer.Argument(help="Model file from `segwise propensity train`.")],
-    table: TableArg,
+    table: PeopleArg,
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Scores to write (.parquet or .csv): person_id, score, rank, "
                                "reasons.")],
