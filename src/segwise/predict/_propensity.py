@@ -605,18 +605,26 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
 
 
 def _raw_codes(X: Any) -> Any:
-    """Return a lookup of an attribute's raw values as text codes (None where blank)."""
+    """Return a lookup of an attribute's raw values as text codes (None where blank).
+
+    Each attribute is converted once, on first use (reasons of every rank ask again).
+    """
     from segwise.features._encoder import _column_arrays
 
     names, arrays, n = _column_arrays(X)
     present = dict(zip(names or [f"x{j}" for j in range(len(arrays))], arrays, strict=True))
+    done: dict[str, np.ndarray] = {}
 
     def codes(attr: str) -> np.ndarray:
+        if attr in done:
+            return done[attr]
         raw = present.get(attr)
         if raw is None:
-            return np.full(n, None, dtype=object)
-        factor, uniq = pd.factorize(pd.Series(raw, dtype=object), use_na_sentinel=True)
-        keys = np.array([canonical_code(v) for v in uniq] + [None], dtype=object)
-        return keys[factor]
+            done[attr] = np.full(n, None, dtype=object)
+        else:
+            factor, uniq = pd.factorize(pd.Series(raw, dtype=object), use_na_sentinel=True)
+            done[attr] = np.array([canonical_code(v) for v in uniq] + [None],
+                                  dtype=object)[factor]
+        return done[attr]
 
     return codes
