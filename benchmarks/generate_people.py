@@ -44,6 +44,8 @@ CUSTOMER_WEIGHTS = np.array([0.06, 0.08, 0.30, 0.10, 0.25, 0.08, 0.10, 0.03])
 #: Share of each segment's people who miss most attributes (some kinds of people are
 #: harder to profile: about 12 % of the population in all).
 SPARSE_ROWS = np.array([0.06, 0.08, 0.10, 0.10, 0.12, 0.14, 0.22, 0.30])
+#: People drawn once to place the ordinal attributes' level boundaries.
+_REFERENCE_ROWS = 20_000
 _DECADES = [40, 40, 50, 50, 60, 60, 60, 70, 70, 80, 80, 80, 80, 90, 90]
 _MOVEMENT = ["main", "avant", "main", "avant", "main", "avant", "avant", "main", "avant",
              "main", "avant", "main", "avant", "main", "avant"]
@@ -121,6 +123,15 @@ class PeopleGenerator:
                                   for a in dictionary]
         self.missing = _missing_rates(len(dictionary), rng)
         self.scale = rng.uniform(0.5, 1.0, len(dictionary))
+        # An ordinal's level boundaries are fixed once, at the population's quantiles of
+        # its score: cut from each drawn chunk, every chunk (and the customers, drawn with
+        # other segment weights) would come out uniform over the levels again.
+        segment = rng.choice(N_SEGMENTS, _REFERENCE_ROWS, p=POPULATION_WEIGHTS)
+        factors = self.means[segment] + rng.normal(0, 1, (_REFERENCE_ROWS, N_FACTORS))
+        self.cuts = [
+            np.quantile(factors @ w + rng.normal(0, s, _REFERENCE_ROWS),
+                        np.linspace(0, 1, len(a.codes) + 1)[1:-1])
+            for a, w, s in zip(dictionary, self.loadings, self.scale, strict=True)]
 
     def rows(self, n: int, weights: np.ndarray, rng: np.random.Generator,
              start_id: int) -> pa.Table:
@@ -151,8 +162,7 @@ class PeopleGenerator:
             return pa.array(text, pa.string())
         if attr.type == "ordinal":
             codes = np.array([int(c) for c in attr.codes])
-            cut = np.quantile(score[:5000], np.linspace(0, 1, len(codes) + 1)[1:-1])
-            values = codes[np.searchsorted(cut, score)].astype(np.int16)
+            values = codes[np.searchsorted(self.cuts[j], score)].astype(np.int16)
             values[gone] = int(unknown or -1)
             return pa.array(values)
         if attr.type in ("categorical", "binary"):

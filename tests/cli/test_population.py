@@ -80,3 +80,60 @@ def test_population_json_report(personality: tuple[Path, Path], tmp_path: Path) 
     rows = comparison["tables"][0]["rows"]
     assert sum(r["customers"] for r in rows) == 334
     assert data["figures"]["segments"]["value"] == 3
+
+
+@pytest.mark.slow
+def test_population_checks_outputs_neutralises_formulas_and_stores_a_run(
+        personality: tuple[Path, Path], tmp_path: Path) -> None:
+    from segwise.store import Store
+
+    population, customers = personality
+    # A hostile column name reaches the column audit (CSV) as text.
+    for name, path in (("population", population), ("customers", customers)):
+        frame = pd.read_csv(path, sep="\t").rename(columns={"Z_Revenue": "=Z_Revenue"})
+        frame.to_csv(tmp_path / f"{name}.tsv", sep="\t", index=False)
+    out = tmp_path / "out"
+    args = ["population", str(tmp_path / "population.tsv"), str(tmp_path / "customers.tsv"),
+            "-o", str(out),
+            "--k", "2", "--no-report", "--exclude", "Response,AcceptedCmp*"]
+    db = tmp_path / "segwise.duckdb"
+    for flag, prefix in (([], "'"), (["--keep-formulas"], "")):
+        result = runner.invoke(app, [*args, *flag, "--store", str(db)], terminal_width=200)
+        assert result.exit_code == 0, result.output
+        columns = pd.read_csv(out / "columns.csv")["column"]
+        assert f"{prefix}=Z_Revenue" in set(columns)
+    assert "stored run" in result.output
+    store = Store(db)
+    run = store.run(store.latest_run_id())
+    assert (run["command"], run["job"], run["kind"]) == ("population", "people", "people")
+    assert store.segmentations(run["run_id"]) == ["population"]
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert store.members(run["run_id"], limit=1)["total"] == comparison["population"].sum()
+    segments = store.segments(run["run_id"], "population")
+    assert [s["segment"] for s in segments] == comparison["name"].tolist()
+    assert [s["size"] for s in segments] == comparison["population"].tolist()
+    for row, seg in zip(comparison.to_dict("records"), segments, strict=True):
+        assert seg["action"].endswith(f"among customers: {row['ratio']:.2f}x "
+                                      f"({row['ratio_low']:.2f}-{row['ratio_high']:.2f})")
+    # The dictionary the last run wrote, given back with the same folder, is an input.
+    again = runner.invoke(app, [*args, "-d", str(out / "dictionary.toml")])
+    assert again.exit_code == 1 and "is also an input of this run" in again.output
+
+
+def test_population_refuses_more_segments_than_people(shared_data: Path, tmp_path: Path
+                                                      ) -> None:
+    source = shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz"
+    frame = pd.read_csv(source, sep="\t")
+    frame.head(60).to_csv(tmp_path / "population.tsv", sep="\t", index=False)
+    frame.head(20).to_csv(tmp_path / "customers.tsv", sep="\t", index=False)
+    args = ["population", str(tmp_path / "population.tsv"), str(tmp_path / "customers.tsv"),
+            "-o", str(tmp_path / "out"), "--no-report", "--exclude", "Response"]
+    for extra, what in ((["--k", "90"], "90 segments. Fix: ask for at most 59 (--k)"),
+                        (["--k-min", "70", "--k-max", "80"], "70 segments. Fix: ask for at "
+                                                              "most 59 (--k-min or")):
+        result = runner.invoke(app, [*args, *extra], terminal_width=300)
+        assert result.exit_code == 1
+        assert f"only 60 people are complete enough to place: too few for {what}" in (
+            result.output.replace("\n", " "))
+    result = runner.invoke(app, [*args, "--k", "1"])
+    assert result.exit_code == 2 and "1 is not in the range 2<=x<=100" in result.output

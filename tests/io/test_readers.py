@@ -276,7 +276,8 @@ def test_timestamp_layouts(
     layout: str, fmt: str | None, retail_sample: pd.DataFrame, tmp_path: Path
 ) -> None:
     df = retail_sample.iloc[::50].copy()
-    ts = pd.to_datetime(df["InvoiceDate"])
+    # Days after the 12th: with none, day/month and month/day cannot be told apart.
+    ts = pd.to_datetime(df["InvoiceDate"]) + pd.Timedelta(days=12)
     df["InvoiceDate"] = ts.dt.strftime(layout)
     path = tmp_path / "layout.csv"
     df.to_csv(path, index=False)

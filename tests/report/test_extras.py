@@ -16,7 +16,7 @@ def test_optional_sections_are_absent_without_inputs(small_result: Any) -> None:
     report = build_report(small_result, products=False)
     keys = [s.key for s in report.sections]
     assert keys == ["overview", "cleaning", "exploration", "rfm", "segments", "profiles",
-                    "embedding"]
+                    "embedding", "campaign"]
     assert "categories" not in {c.key for c in report.charts}
     # Without an embedding, the map is a PCA of R, F and M, said so in its title.
     assert "PCA" in report.section("embedding").charts[0].title
@@ -48,7 +48,7 @@ def test_optional_sections_render_when_given(small_result: Any,
     report = build_report(small_result, synthetic_extras, products=False)
     keys = [s.key for s in report.sections]
     assert keys == ["overview", "cleaning", "exploration", "rfm", "segments", "selection",
-                    "clusters", "profiles", "embedding", "value"]
+                    "clusters", "profiles", "embedding", "campaign", "value"]
     k_chart = report.section("selection").charts[0]
     # One panel per numeric score (the boolean knee flag is not a score).
     assert {t.name for t in k_chart.figure.data} == {
@@ -126,7 +126,7 @@ def test_a_failing_model_leaves_a_note_not_an_error(small_result: Any, monkeypat
         raise InputError("only 3 repeat buyers")
 
     monkeypatch.setattr(segwise.clv, "customer_value", too_few)
-    extras = learn_extras(small_result, segments=False)
+    extras = learn_extras(small_result, segments=False, track=False)
     assert extras.clv is None
     assert extras.notes == ["Lifetime value is not shown: only 3 repeat buyers"]
     report = build_report(small_result, extras, products=False)

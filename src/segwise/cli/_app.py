@@ -19,6 +19,7 @@ from segwise.exceptions import SegwiseError
 
 if TYPE_CHECKING:
     from segwise.jobs import JobResult
+    from segwise.store import RunRecord
 
 __all__ = [
     "AsOfOpt",
@@ -29,6 +30,7 @@ __all__ = [
     "MasterOpt",
     "MemoryOpt",
     "OrderLinesArg",
+    "StoreOpt",
     "app",
     "console",
     "err_console",
@@ -37,8 +39,10 @@ __all__ = [
     "notice",
     "print_actions",
     "print_audit",
+    "print_entities",
     "print_result",
     "run_with_progress",
+    "save_run",
 ]
 
 
@@ -125,8 +129,12 @@ def handle_errors(func: F) -> F:
                     notice("interrupted", "stopped by Ctrl-C; no output was left half-written",
                            style="bold red", out=err_console)
                     raise typer.Exit(130) from None
-                if isinstance(exc, SegwiseError):
-                    notice("error", str(exc), style="bold red", out=err_console)
+                # Engine failures a user can fix (DuckDB out of memory under a limit).
+                from segwise._engine import engine_error
+
+                error = exc if isinstance(exc, SegwiseError) else engine_error(exc)
+                if error is not None:
+                    notice("error", str(error), style="bold red", out=err_console)
                     raise typer.Exit(1) from exc
                 if isinstance(exc, OSError):
                     notice("error", _os_error(exc), style="bold red", out=err_console)
@@ -170,6 +178,11 @@ KeepFormulasOpt = Annotated[
                                          "spreadsheet would run as a formula (starting with =, "
                                          "+, - or @, and not a number) gets a leading '."),
 ]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="Also write the results into a store, as one run: a .duckdb "
+                                 "file or a postgresql:// URL."),
+]
 MemoryOpt = Annotated[
     str | None,
     typer.Option("--memory-limit", help="Cap on DuckDB's memory, e.g. 4GB; it spills to disk "
@@ -187,20 +200,24 @@ def run_with_progress(
     engine: str = "duckdb",
     spark_master: str | None = None,
     memory_limit: str | None = None,
+    adjust: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Run a job from the shared options, with a spinner naming each step.
 
-    Returns the job's result (:class:`~segwise.jobs.RFMResult` for ``rfm``).
+    ``adjust`` takes the loaded config and returns it changed by command options
+    (``segwise mobility --pois``). Returns the job's result
+    (:class:`~segwise.jobs.RFMResult` for ``rfm``).
     """
     from segwise.config import load_config
     from segwise.jobs import get_job, run_job
 
     spec = get_job(job)
+    loaded = load_config(config, memory_limit=memory_limit, kind=spec.kind)
     with console.status("Starting", spinner="dots") as status:
         return run_job(
             spec,
             source,
-            config=load_config(config, memory_limit=memory_limit, kind=spec.kind),
+            config=adjust(loaded) if adjust is not None else loaded,
             as_of=as_of.date() if as_of else None,
             engine=str(engine),
             spark_master=spark_master,
@@ -237,6 +254,25 @@ def print_result(result: JobResult) -> None:
         console.print(seg)
         print_actions((row["segment"], row["action"]) for row in summary)
     print_audit(result.audit_table)
+    print_entities(result.entities)
+
+
+def print_entities(entities: Any) -> None:
+    """Print how many entities the input held and how many the output has.
+
+    Rows are reconciled by the audit; this is the same for entities (customers), whose
+    ids may all have been removed by cleaning without a row going missing.
+    """
+    n_in, n_out = entities.n_input_entities, entities.n_entities
+    name = entities.schema.entities
+    if n_in is None:
+        console.print(f"{name.capitalize()}: {n_out:,} out", highlight=False)
+        return
+    console.print(
+        f"{name.capitalize()}: {n_in:,} in the rows that parsed, {n_out:,} out; "
+        f"{n_in - n_out:,} have no row (every row of theirs removed, see the audit)",
+        highlight=False,
+    )
 
 
 def _median_header(feature: Any) -> str:
@@ -267,3 +303,18 @@ def print_audit(audit: Any) -> None:
 def _num(value: float | None, digits: int = 0) -> str:
     # Missing (an empty segment's median, quarantined revenue) prints empty.
     return "" if value is None or value != value else f"{value:,.{digits}f}"
+
+
+def save_run(store: str | None, record: Callable[[], RunRecord]) -> None:
+    """Write a command's run into the store given with ``--store`` (nothing without one).
+
+    ``record`` makes the run's record: it is only called when there is a store, as making
+    it (profiles, say) costs time and imports the command otherwise never needs.
+    """
+    if store is None:
+        return
+    from segwise.store import Store
+
+    target = Store(store)
+    run_id = target.write_run(record())
+    console.print(f"stored run {run_id} in {target.display_url}", soft_wrap=True)

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from segwise.cli._app import KeepFormulasOpt, app, console, handle_errors, new_app
+from segwise.cli._app import (
+    KeepFormulasOpt,
+    StoreOpt,
+    app,
+    console,
+    handle_errors,
+    new_app,
+    save_run,
+)
 
 if TYPE_CHECKING:
     from segwise.predict import AssignerReport
@@ -177,6 +185,7 @@ def train(
         help="Also score the models on rolling time folds of the training customers "
         "(how the default was chosen; slower).")] = False,
     config: ConfigOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Train on known customers, evaluate on customers acquired after a cut-off, save."""
     from segwise.config import load_config
@@ -224,6 +233,10 @@ def train(
     if output is not None:
         path = trained.save(output)
         console.print(f"wrote {path}", highlight=False)
+    if store is not None:
+        from segwise.jobs import model_record
+
+        save_run(store, lambda: model_record(trained, result, command="assigner train"))
 
 
 @app.command()
@@ -241,6 +254,7 @@ def assign(
         help="Also score customers whose window is not complete yet.")] = False,
     config: ConfigOpt = None,
     keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Assign new customers to a segment, with a probability per segment."""
     from segwise.clean import clean_transactions
@@ -274,3 +288,7 @@ def assign(
     for seg, n in counts.items():
         console.print(f"  {seg}: {n:,}", highlight=False)
     console.print(f"wrote {output}", highlight=False)
+    if store is not None:
+        from segwise.jobs import assignment_record
+
+        save_run(store, lambda: assignment_record(out, source=input, model=model))

@@ -10,10 +10,23 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from segwise.cli._app import ConfigOpt, MemoryOpt, app, console, handle_errors, print_audit
+from segwise.cli._app import (
+    ConfigOpt,
+    KeepFormulasOpt,
+    MemoryOpt,
+    StoreOpt,
+    app,
+    console,
+    handle_errors,
+    print_audit,
+    save_run,
+)
 
 if TYPE_CHECKING:
     from segwise.jobs import PopulationResult
+
+#: Most segments asked for (as ``segwise segment``).
+MAX_K = 100
 
 _STEPS = {
     "population load": "Reading the population",
@@ -106,29 +119,39 @@ def population(
         "--exclude", help="Attributes never used, comma-separated; shell patterns such as "
                           "'P*' match several.")] = "",
     k: Annotated[int | None, typer.Option(
-        "--k", help="Number of segments; swept and recommended when omitted.")] = None,
-    k_min: Annotated[int | None, typer.Option("--k-min", help="Smallest k of the sweep.")
-    ] = None,
-    k_max: Annotated[int | None, typer.Option("--k-max", help="Largest k of the sweep.")
-    ] = None,
+        "--k", min=2, max=MAX_K, help="Number of segments; swept and recommended when "
+                                      "omitted.")] = None,
+    k_min: Annotated[int | None, typer.Option("--k-min", min=2, max=MAX_K,
+                                              help="Smallest k of the sweep.")] = None,
+    k_max: Annotated[int | None, typer.Option("--k-max", min=2, max=MAX_K,
+                                              help="Largest k of the sweep.")] = None,
     pca_variance: Annotated[float | None, typer.Option(
-        "--pca-variance", help="Share of the variance the kept components explain "
-                               "(default 0.8).")] = None,
+        "--pca-variance", min=0.01, max=1.0,
+        help="Share of the variance the kept components explain (default 0.8).")] = None,
     top_n: Annotated[int | None, typer.Option(
-        "--top-n", help="Keep only the N most relevant encoded features.")] = None,
+        "--top-n", min=0, max=1_000_000,
+        help="Keep only the N most relevant encoded features (0: all).")] = None,
     base_rate: Annotated[float | None, typer.Option(
-        "--base-rate", help="Share of a mailed population expected to become customers "
-                            "(default: customers / population).")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+        "--base-rate", min=0.0, max=0.99,
+        help="Share of a mailed population expected to become customers "
+             "(default: customers / population).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, max=2**32 - 1,
+                                             help="Random seed.")] = None,
     report: Annotated[bool, typer.Option(
         "--report/--no-report", help="Write report.html into the folder.")] = True,
     config: ConfigOpt = None,
     memory_limit: MemoryOpt = None,
+    keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Segment a population by its demographics and show which segments are your customers."""
     from segwise.config import load_config
-    from segwise.jobs import run_population
+    from segwise.jobs import PopulationResult, run_population
+    from segwise.store import check_output
 
+    main, *side = PopulationResult.output_paths(output)
+    check_output(main, None, side=[*side, *([output / "report.html"] if report else [])],
+                 inputs=[population, customers, dictionary, config])
     cfg = load_config(config, memory_limit=memory_limit, kind="people")
     changes: dict[str, Any] = {
         "exclude": _csv(exclude) or None, "k_min": k_min, "k_max": k_max,
@@ -145,7 +168,7 @@ def population(
 
         result = run_population(population, customers, dictionary=dictionary, config=cfg,
                                 n_clusters=k, progress=progress)
-        written = result.write(output)
+        written = result.write(output, keep_formulas=keep_formulas)
         if report:
             from segwise.report import write_report
 
@@ -155,3 +178,5 @@ def population(
     print_comparison(result)
     for path in written:
         console.print(f"wrote {path}")
+    save_run(store, result.run_record)
+

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from segwise.cli._app import (
     AsOfOpt,
@@ -16,11 +17,13 @@ from segwise.cli._app import (
     MasterOpt,
     MemoryOpt,
     OrderLinesArg,
+    StoreOpt,
     app,
     console,
     handle_errors,
     print_result,
     run_with_progress,
+    save_run,
 )
 
 
@@ -36,9 +39,10 @@ def rfm(
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
     keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Compute recency, frequency, monetary value, scores and named segments per customer."""
-    from segwise.jobs import RFMResult
+    from segwise.jobs import RFMResult, run_record
     from segwise.store import TABLE_SUFFIXES, check_output
 
     main, *side = RFMResult.output_paths(output)
@@ -50,6 +54,7 @@ def rfm(
     print_result(result)
     for path in result.write(output, keep_formulas=keep_formulas):
         console.print(f"wrote {path}", highlight=False)
+    save_run(store, lambda: run_record(result, command="rfm", job="rfm"))
 
 
 @app.command()
@@ -63,10 +68,13 @@ def demo(
         "--report/--no-report",
         help="Also write report.html with learned segments and lifetime value.")] = True,
 ) -> None:
-    """Run the whole job on the bundled UCI Online Retail log: segments, audit, report."""
+    """Run the whole job on the bundled UCI Online Retail log: segments, audit, report, store.
+
+    Ends by printing the command that opens the dashboard on the demo's database.
+    """
     from segwise.cli.report import write_report_with_progress
     from segwise.datasets import online_retail_path
-    from segwise.jobs import RFMResult
+    from segwise.jobs import RFMResult, run_record
     from segwise.store import check_output
 
     main, *side = RFMResult.output_paths(output_dir / "customers.parquet")
@@ -77,8 +85,13 @@ def demo(
     print_result(result)
     for path in result.write(main):
         console.print(f"wrote {path}", highlight=False)
+    store = str(output_dir / "segwise.duckdb")
     if report:
         write_report_with_progress(
             result, output_dir / "report.html", currency="GBP",
-            source="UCI Online Retail (bundled)",
+            source="UCI Online Retail (bundled)", store=store, command="demo",
         )
+    else:
+        save_run(store, lambda: run_record(result, command="demo", job="rfm"))
+    console.print(Text.assemble("Open the dashboard: ", (f"segwise serve {store}", "bold")),
+                  highlight=False, soft_wrap=True)

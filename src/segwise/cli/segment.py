@@ -16,12 +16,14 @@ from segwise.cli._app import (
     KeepFormulasOpt,
     MasterOpt,
     MemoryOpt,
+    StoreOpt,
     app,
     console,
     handle_errors,
     notice,
     print_actions,
     run_with_progress,
+    save_run,
 )
 
 if TYPE_CHECKING:
@@ -148,10 +150,12 @@ def segment(
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
     keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Learn segments of any entity table: sweep k, compare models, profile, name, embed."""
     from segwise.exceptions import ConfigError
     from segwise.features import EntityTable
+    from segwise.jobs import run_record
     from segwise.segment import Segmentation, segment_customers
     from segwise.store import TABLE_SUFFIXES, check_output
 
@@ -160,13 +164,15 @@ def segment(
     if output is not None:
         main, *side = Segmentation.output_paths(output)
         check_output(main, TABLE_SUFFIXES, side=side, inputs=[input, config])
+    job_result = None
     if customers:
         table = EntityTable.read(input)
     else:
-        table = run_with_progress(
+        job_result = run_with_progress(
             input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
             memory_limit=memory_limit,
-        ).entities
+        )
+        table = job_result.entities
     with console.status("Starting", spinner="dots") as status:
         result = segment_customers(
             table, features=_csv(features) or None, n_clusters=k,
@@ -179,3 +185,5 @@ def segment(
     if output is not None:
         for path in result.write(output, keep_formulas=keep_formulas):
             console.print(f"wrote {path}", highlight=False)
+    save_run(store, lambda: run_record(job_result, command="segment", entities=table,
+                                       segmentation=result))

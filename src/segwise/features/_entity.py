@@ -243,6 +243,11 @@ def source_fingerprint(path: str | Path) -> str:
         ``"sha256:"`` and 64 hex digits.
     """
     path = Path(path)
+    if path.is_dir():  # a dataset of files (Parquet parts): each part's name and fingerprint
+        digest = hashlib.sha256()
+        for part in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(f"{part.relative_to(path)}:{source_fingerprint(part)}".encode())
+        return "sha256:" + digest.hexdigest()
     size = path.stat().st_size
     digest = hashlib.sha256(str(size).encode())
     with path.open("rb") as fh:
@@ -276,6 +281,10 @@ class EntityTable:
         The cleaning audit (``step``, ``rows``, ..., ``description``).
     quarantine_table : pyarrow.Table, optional
         Input rows that could not be parsed.
+    n_input_entities : int, optional
+        Distinct entities among the input rows that parsed (ids present): compared with
+        :attr:`n_entities`, how many entities the cleaning and the features left without
+        a row.
 
     Raises
     ------
@@ -290,6 +299,7 @@ class EntityTable:
     fingerprint: str | None = None
     audit_table: pa.Table | None = field(default=None, repr=False)
     quarantine_table: pa.Table | None = field(default=None, repr=False)
+    n_input_entities: int | None = None
 
     def __post_init__(self) -> None:
         names = self.table.column_names
@@ -363,7 +373,7 @@ class EntityTable:
     def with_table(self, table: pa.Table) -> EntityTable:
         """Return a copy holding ``table`` (more columns, same rows), metadata unchanged."""
         return EntityTable(table, self.schema, self.as_of, self.source, self.fingerprint,
-                           self.audit_table, self.quarantine_table)
+                           self.audit_table, self.quarantine_table, self.n_input_entities)
 
     # ------------------------------------------------------------------ from outside
 

@@ -31,7 +31,9 @@ __all__ = [
     "RFM_FEATURES",
     "aggregate_customers",
     "compute_rfm",
+    "customer_aggregates",
     "finish_rfm",
+    "order_aggregates",
     "reference_date",
     "rfm_entities",
 ]
@@ -103,12 +105,37 @@ def aggregate_customers(
         One row per ``by`` + ``customer_id`` with ``first_purchase``, ``last_purchase``,
         ``frequency``, ``monetary``, ``gross_revenue``, ``n_lines`` and the ``sums``.
     """
-    sums = dict(sums or {})
+    keys = [*by, "customer_id"]
+    orders = order_aggregates(lines, [*keys, "order_id"], sums)
+    return customer_aggregates(orders, keys, list(sums or ()))
+
+
+def order_aggregates(
+    lines: ir.Table, keys: Sequence[str | ir.Value], sums: Mapping[str, ir.Value] | None = None
+) -> ir.Table:
+    """Aggregate lines per order (and ``keys``): the first step of :func:`aggregate_customers`.
+
+    Parameters
+    ----------
+    lines : ibis.Table
+        Order lines, as for :func:`aggregate_customers`.
+    keys : sequence of str or named ibis expression
+        Grouping columns, ``customer_id`` and ``order_id`` among them; more keys (the
+        purchase day, say) split an order into pieces that still add up.
+    sums : mapping of str to ibis expression, optional
+        Further per-line aggregates that add up.
+
+    Returns
+    -------
+    ibis.Table
+        One row per ``keys``: ``first_purchase``, ``last_purchase``, ``frequency`` (1 for
+        a purchase order, else 0), ``monetary`` and ``gross_revenue`` (exact decimals),
+        ``n_lines`` and the ``sums``.
+    """
     purchase = ~lines.is_return
     revenue = exact_money(lines.revenue)
-    keys = [*by, "customer_id"]
-    orders = lines.group_by([*keys, "order_id"]).aggregate(
-        **sums,
+    return lines.group_by(list(keys)).aggregate(
+        **dict(sums or {}),
         first_purchase=lines.ts.min(where=purchase),
         last_purchase=lines.ts.max(where=purchase),
         # 1 for a purchase order; COUNT(DISTINCT) would skip a missing order id too.
@@ -117,7 +144,28 @@ def aggregate_customers(
         gross_revenue=revenue.sum(where=purchase),
         n_lines=lines.count(),
     )
-    return orders.group_by(keys).aggregate(
+
+
+def customer_aggregates(
+    orders: ir.Table, keys: Sequence[str], sums: Sequence[str] = ()
+) -> ir.Table:
+    """Sum orders per customer: the second step of :func:`aggregate_customers`.
+
+    Parameters
+    ----------
+    orders : ibis.Table
+        One row per order, as from :func:`order_aggregates`.
+    keys : sequence of str
+        Grouping columns, ending with ``customer_id``.
+    sums : sequence of str, default=()
+        Further columns of ``orders`` to sum.
+
+    Returns
+    -------
+    ibis.Table
+        One row per ``keys``, with the columns :func:`aggregate_customers` describes.
+    """
+    return orders.group_by(list(keys)).aggregate(
         **{name: money_sum(orders[name]) for name in sums},
         first_purchase=orders.first_purchase.min(),
         last_purchase=orders.last_purchase.max(),
@@ -193,24 +241,27 @@ def rfm_entities(
     as_of : date, optional
         Reference date for recency; the day after the last purchase when omitted.
     source : str, optional
-        Where the lines came from, for messages.
+        Where the lines came from, for messages; the cleaned lines' source when omitted.
 
     Returns
     -------
     EntityTable
-        One row per customer (:data:`RFM_FEATURES`), with the audit; the reference date
-        also travels in the Arrow schema metadata, which pandas reads back from Parquet
-        into ``DataFrame.attrs``.
+        One row per customer (:data:`RFM_FEATURES`), with the audit and the number of
+        customers among the input lines; the reference date also travels in the Arrow
+        schema metadata, which pandas reads back from Parquet into ``DataFrame.attrs``.
 
     Raises
     ------
     InputError
         If no customer is left after cleaning.
     """
+    source = source or cleaned.source
     summary = fetch_numpy(
         aggregate_customers(cleaned.lines, by=["_reason"], sums=cleaned.audit_metrics())
     )
     audit = cleaned.audit_table(summary)
+    ids = summary["customer_id"]
+    n_input_customers = len(set(ids[~is_missing(ids)]))
     is_kept = is_missing(summary["_reason"])
     kept = {name: values[is_kept] for name, values in summary.items()}
     as_of = as_of or reference_date(kept["last_purchase"])
@@ -224,7 +275,7 @@ def rfm_entities(
         )
     attrs = {PANDAS_ATTRS: json.dumps({"as_of": as_of.isoformat()}).encode()}
     return EntityTable(numpy_to_arrow(rfm, metadata=attrs), RFM_FEATURES, as_of=as_of,
-                       source=source, audit_table=audit)
+                       source=source, audit_table=audit, n_input_entities=n_input_customers)
 
 
 def reference_date(last_purchase: Any) -> _dt.date:

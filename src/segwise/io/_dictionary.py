@@ -314,6 +314,26 @@ class FeatureDictionary(Sequence[Attribute]):
             "note": [a.note for a in rows],
         })
 
+    def to_text(self, suffix: str = ".toml", *, where: str | Path = "dictionary") -> str:
+        """Return the dictionary in segwise's format, as :meth:`write` writes it.
+
+        Parameters
+        ----------
+        suffix : {".toml", ".csv"}
+            The format.
+        where : str or Path
+            The file or name an error names.
+
+        Returns
+        -------
+        str
+        """
+        if suffix.lower() == ".toml":
+            return _to_toml(self)
+        if suffix.lower() == ".csv":
+            return _to_csv(self)
+        raise ConfigError(f"{where}: a dictionary is written as .toml or .csv")
+
     def write(self, path: str | Path) -> Path:
         """Write the dictionary in segwise's format, CSV or TOML by the file suffix.
 
@@ -331,13 +351,7 @@ class FeatureDictionary(Sequence[Attribute]):
             The file written.
         """
         path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix == ".toml":
-            text = _to_toml(self)
-        elif suffix == ".csv":
-            text = _to_csv(self)
-        else:
-            raise ConfigError(f"{path}: a dictionary is written as .toml or .csv")
+        text = self.to_text(path.suffix, where=path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         return path

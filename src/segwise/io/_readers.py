@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +24,27 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pyarrow as pa
 
-from segwise._engine import connect, duckdb_connection, fetch_arrow, fetch_scalar
-from segwise.exceptions import InputError
+from segwise._engine import (
+    connect,
+    duckdb_connection,
+    duckdb_error,
+    engine_error,
+    fetch_arrow,
+    fetch_scalar,
+)
+from segwise.exceptions import ConfigError, InputError
 from segwise.io._compressed import check_compressed
 from segwise.io._kinds import SourceKind, get_kind
 from segwise.io._parse import SOURCE_PREFIX, is_spark, resolve_timestamp_format
 from segwise.io._roles import ColumnRoles, resolve_roles
+from segwise.io._tables import (
+    DATABASE_FORMATS,
+    JOIN_PREFIX,
+    JOIN_REASON,
+    Database,
+    Join,
+    join_reason,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -69,6 +84,10 @@ class ReadOptions:
         Excel sheet name or index; the first sheet when omitted.
     table : str, optional
         Table to read from a SQLite or DuckDB database file.
+    join : tuple of Join, default=()
+        Tables of the same database joined to ``table``, many rows to one, on key columns
+        named alike: ``join = [{table = "SearchInfo", on = "SearchID"}]`` in a config
+        file. A row whose key matches no row of a joined table, or several, is quarantined.
     timestamp_format : str, optional
         strptime layout of text timestamps; detected from the data when omitted.
     header : bool, optional
@@ -79,15 +98,42 @@ class ReadOptions:
     max_quarantine_share : float, default=0.05
         Above this share of quarantined rows the load stops with an error instead,
         because so many bad rows mean a wrong setting (delimiter, encoding, layout).
+    latest_date : date, optional
+        The last day a row may be dated (in a kind's time column): rows dated later are
+        quarantined. The day after the run's date when omitted (a day of slack for
+        sources kept in a time zone ahead of this machine's): a row from the future is
+        a typing or clock error, and would move every recency.
+
+    Raises
+    ------
+    ConfigError
+        If the timestamp layout is not one DuckDB reads, or the share is not in [0, 1].
     """
 
     delimiter: str | None = None
     encoding: str | None = None
     sheet: str | int | None = None
     table: str | None = None
+    join: tuple[Join, ...] = ()
     timestamp_format: str | None = None
     header: bool | None = None
     max_quarantine_share: float = 0.05
+    latest_date: date | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_quarantine_share <= 1:
+            raise ConfigError(f"[read] max_quarantine_share = {self.max_quarantine_share!r}: "
+                              "expected a share between 0 and 1")
+        if self.timestamp_format is not None:
+            error = duckdb_error("SELECT try_strptime('', ?)", [self.timestamp_format])
+            if error is not None:
+                raise ConfigError(f"[read] timestamp_format = {self.timestamp_format!r}: "
+                                  f"{error}. Fix: use strptime codes such as %Y-%m-%d %H:%M")
+        object.__setattr__(self, "join", tuple(Join.parse(j) for j in self.join))
+
+    def latest(self) -> date:
+        """:attr:`latest_date`, or the day after today when it is not set."""
+        return self.latest_date or date.today() + timedelta(days=1)
 
 
 @dataclass
@@ -117,6 +163,11 @@ class Source:
     parser : callable or None
         Turns a table of prefixed source columns into the standard columns plus
         ``_reason`` (NULL when the row parses); set together with ``source_rows``.
+    as_of : date or None
+        Rows dated after this day were left out (not quarantined: they are valid, only
+        later than the run looks).
+    n_after_as_of : int
+        How many rows that was.
     """
 
     table: ir.Table
@@ -127,6 +178,8 @@ class Source:
     backend: Any = field(repr=False)
     source_rows: ir.Table | None = field(default=None, repr=False)
     parser: Callable[[ir.Table], ir.Table] | None = field(default=None, repr=False)
+    as_of: date | None = None
+    n_after_as_of: int = 0
 
     def __post_init__(self) -> None:
         if (self.source_rows is None) != (self.parser is None):
@@ -180,7 +233,12 @@ def _hash(value: ir.StructValue, kind: dt.DataType) -> ir.IntegerValue:
 
 
 def detect_format(path: Path) -> str:
-    """Return the reader for a path from its suffixes (``.csv.gz`` reads as CSV)."""
+    """Return the reader for a path from its suffixes (``.csv.gz`` reads as CSV).
+
+    A directory of Parquet files reads as one Parquet source.
+    """
+    if path.is_dir() and any(path.glob("**/*.parquet")):
+        return "parquet"
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in {".gz", ".zst", ".bz2"}:
         suffixes = suffixes[:-1]
@@ -202,8 +260,13 @@ def load_source(
     engine: str = "duckdb",
     spark_master: str | None = None,
     memory_limit: str | None = None,
+    as_of: date | None = None,
 ) -> Source:
     """Load a source of any kind into a typed table, quarantining rows that do not parse.
+
+    For a kind with a time column, rows dated after ``read.latest()`` (the day after the
+    run, unless ``[read] latest_date`` says otherwise) are quarantined, and rows dated
+    after ``as_of`` are left out and counted (:attr:`Source.n_after_as_of`).
 
     Parameters
     ----------
@@ -221,6 +284,9 @@ def load_source(
         Spark master URL when ``engine="spark"``.
     memory_limit : str, optional
         Cap on DuckDB's memory, e.g. ``"4GB"`` (see :func:`segwise._engine.duckdb_connection`).
+    as_of : date, optional
+        Leave out rows dated after this day (a job's reference date): a line after it
+        would count in recency and frequency as if it had already happened.
 
     Returns
     -------
@@ -239,36 +305,65 @@ def load_source(
     path = Path(source)
     if not path.exists():
         raise InputError(f"{path}: no such file. Fix: check the path")
-    if path.is_dir() or path.stat().st_size == 0:
+    if (path.is_dir() and not any(path.glob("**/*.parquet"))) or (
+            path.is_file() and path.stat().st_size == 0):
         raise InputError(f"{path}: the file is empty. Fix: export the {spec.rows} again")
     fmt = detect_format(path)
     check_compressed(path)
     if read.header is None and spec.header is not None:
         read = dataclasses.replace(read, header=spec.header)
-    if engine == "spark" and fmt == "parquet":
-        # Spark reads Parquet itself, so large files never pass through this process.
-        backend = connect("spark", spark_master=spark_master)
-        raw = backend.read_parquet(str(path))
-        rejects = None
+    if read.join and fmt not in DATABASE_FORMATS:
+        raise ConfigError(f"{path}: [read] join needs a SQLite or DuckDB database, not {fmt}")
+    rejects = None
+    n_rows: int | None = None
+    if fmt in DATABASE_FORMATS:
+        database = Database(path, fmt, read.table, read.join)
+        roles = resolve_roles(database.columns, columns, source=path, kind=spec)
+        wanted = list(dict.fromkeys(roles.values()))
+        if spec.passthrough:
+            wanted += [c for c in database.columns if c not in wanted]
+        if engine == "spark" and fmt == "sqlite":
+            backend = connect("spark", spark_master=spark_master)
+            name = f"segwise_db_{id(database):x}"
+            database.to_spark(backend._session, wanted).createOrReplaceTempView(name)
+            raw = backend.table(name)
+            n_rows = int(fetch_scalar(raw.count()))
+        else:
+            backend = duckdb_connection(memory_limit)
+            raw, n_rows = database.to_duckdb(backend, wanted)
+        database.check_matches(raw, n_rows)
+        names = [c for c in raw.columns if c != "_row" and not c.startswith(JOIN_PREFIX)]
     else:
-        duck = duckdb_connection(memory_limit)
-        raw, rejects = _read_raw(duck, path, fmt, read)
-        backend = duck
-    names = [c for c in raw.columns if c != "_row"]
-    roles = resolve_roles(names, columns, source=path, kind=spec)
+        if engine == "spark" and fmt == "parquet":
+            # Spark reads Parquet itself, so large files never pass through this process.
+            backend = connect("spark", spark_master=spark_master)
+            raw = _read_spark_parquet(backend, path)
+        else:
+            backend = duckdb_connection(memory_limit)
+            raw, rejects = _read_raw(backend, path, fmt, read)
+        names = [c for c in raw.columns if c not in ("_row", JOIN_REASON)]
+        roles = resolve_roles(names, columns, source=path, kind=spec)
     role_columns = list(dict.fromkeys(roles.values()))
     others = [c for c in names if c not in role_columns] if spec.passthrough else []
     _check_no_clash(others, spec, path)
+    markers = [c for c in raw.columns if c.startswith(JOIN_PREFIX) or c == JOIN_REASON]
     src = raw.select(
         *(["_row"] if "_row" in raw.columns else []),
         *others,
+        *markers,
         **{SOURCE_PREFIX + col: col for col in role_columns},
     )
     read = resolve_timestamp_format(src, roles, read, path)
-    parser = _Parser(spec, roles, read, path)
+    parser = _Parser(spec, roles, read, path, read.latest(), as_of)
     parsed = parser(src)
-    bad = parsed.filter(parsed._reason.notnull())
-    typed = "_row" not in raw.columns
+    # Rows converted from a database (`segwise convert`) carry why their join failed.
+    unmatched = src[JOIN_REASON] if JOIN_REASON in src.columns else join_reason(src, read.join)
+    if unmatched is not None:
+        parsed = parsed.mutate(_reason=unmatched.fill_null(parsed._reason))
+    bad = parsed.filter(_quarantined(parsed._reason))
+    # Sources read as typed columns (Parquet) and sources on Spark are parsed where they
+    # lie; text read into DuckDB is parsed once, below.
+    typed = "_row" not in raw.columns or is_spark(backend)
     if not typed:
         # The file was read into DuckDB anyway: keep the parsed rows so that later queries
         # do not parse every timestamp again. The source columns stay in `raw`, and only
@@ -277,15 +372,18 @@ def load_source(
             f"parsed_{id(parsed)}", parsed.select("_row", *spec.columns, *others, "_reason"),
             temp=True,
         )
-        bad = parsed.filter(parsed._reason.notnull()).select("_row", "_reason").join(
+        bad = parsed.filter(_quarantined(parsed._reason)).select("_row", "_reason").join(
             src.drop(*others), "_row"
         )
     quarantine = _quarantine_table(bad, roles, rejects)
-    n_input = int(fetch_scalar(raw.count()))
+    n_input = n_rows if n_rows is not None else int(fetch_scalar(raw.count()))
     n_input += int(fetch_scalar(rejects.count())) if rejects is not None else 0
     if n_input == 0:
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
     _check_quarantine_share(quarantine, n_input, read, path, roles)
+    n_after_as_of = 0
+    if parser.as_of_end is not None:
+        n_after_as_of = int(fetch_scalar(parsed.filter(parsed._reason == AFTER_AS_OF).count()))
     table = parsed.filter(parsed._reason.isnull()).select(*spec.columns, *others)
     if not is_spark(backend):
         # A view, not an expression: a query that reads the rows twice (say, those with
@@ -298,21 +396,62 @@ def load_source(
     result: Source = (spec.source_class or Source)(
         table, quarantine, n_input, str(path), roles, backend,
         source_rows=src if typed else None, parser=parser if typed else None,
+        as_of=as_of, n_after_as_of=n_after_as_of,
     )
     return result
 
 
+#: The ``_reason`` of rows dated after the as-of date: left out, not quarantined.
+AFTER_AS_OF = "after_as_of"
+
+
+def _quarantined(reason: ir.StringValue) -> ir.BooleanValue:
+    """Whether a row's ``_reason`` quarantines it (rows after the as-of date are not)."""
+    return reason.notnull() & (reason != AFTER_AS_OF)
+
+
 @dataclass(frozen=True)
 class _Parser:
-    """The kind's parser bound to one source's roles, reader settings and path."""
+    """The kind's parser bound to one source's roles, reader settings and path.
+
+    For a kind with a time column it also dates rows: later than ``latest`` is a reason
+    to quarantine, later than ``as_of`` the :data:`AFTER_AS_OF` mark. Both bounds are
+    fixed once per load, so that parsing again (after deduplication) gives the same rows.
+    """
 
     kind: SourceKind
     roles: ColumnRoles
     read: ReadOptions
     path: Path
+    latest: date
+    as_of: date | None = None
+
+    @property
+    def as_of_end(self) -> datetime | None:
+        """The first instant after the as-of day, or None."""
+        return None if self.as_of is None else _day_after(self.as_of)
 
     def __call__(self, source_columns: ir.Table) -> ir.Table:
-        return self.kind.parse(source_columns, self.roles, self.read, self.path)
+        parsed = self.kind.parse(source_columns, self.roles, self.read, self.path)
+        column = self.kind.time_column
+        if column is None:
+            return parsed
+        ts = parsed[column]
+        role = self.kind.timestamp_role
+        label = self.roles[role] if role is not None and role in self.roles else column
+        bound = ("[read] latest_date" if self.read.latest_date is not None
+                 else "the day after this run; [read] latest_date moves it")
+        checks = [(ts >= _day_after(self.latest),
+                   f"{label}: dated after {self.latest.isoformat()} ({bound})")]
+        if self.as_of_end is not None:
+            checks.append((ts >= self.as_of_end, AFTER_AS_OF))
+        late = ibis.cases(*checks, else_=ibis.null("string"))
+        return parsed.mutate(_reason=ibis.coalesce(parsed._reason, late))
+
+
+def _day_after(day: date) -> datetime:
+    """Midnight at the end of ``day``: the first instant dated after it."""
+    return datetime.combine(day + timedelta(days=1), time.min)
 
 
 def _check_no_clash(others: list[str], kind: SourceKind, path: Path) -> None:
@@ -325,6 +464,33 @@ def _check_no_clash(others: list[str], kind: SourceKind, path: Path) -> None:
                 f"({standard.get(col.lower(), col)}). Fix: rename it, or map it to its "
                 "role in [columns]"
             )
+
+
+@ibis.udf.scalar.builtin(name="timestamp_micros")
+def _timestamp_micros(value: int) -> datetime:  # type: ignore[empty-body]
+    """Spark's ``timestamp_micros``: microseconds since the epoch as a timestamp."""
+
+
+def _read_spark_parquet(backend: Any, path: Path) -> ir.Table:
+    """Read Parquet on Spark, nanosecond timestamps (pandas writes them) included.
+
+    Spark reads those as integers (``spark.sql.legacy.parquet.nanosAsLong``); they become
+    timestamps at microsecond precision, UTC wall-clock time as on DuckDB.
+    """
+    import pyarrow.parquet as pq
+
+    # A directory is a Parquet dataset (`segwise convert` writes one): its parts share a schema.
+    first = next(iter(sorted(path.glob("**/*.parquet")))) if path.is_dir() else path
+    try:
+        schema = pq.read_schema(first)
+        raw = backend.read_parquet(str(path))
+    except Exception as exc:  # pyarrow's and Spark's errors share no base class
+        raise InputError(f"{path}: cannot read the file as parquet: {_first_line(exc)}") from exc
+    nanos = [f.name for f in schema
+             if pa.types.is_timestamp(f.type) and f.type.unit == "ns" and f.name in raw.columns]
+    if not nanos:
+        return raw
+    return raw.mutate(**{c: _timestamp_micros(raw[c] // 1000) for c in nanos})
 
 
 def _to_spark(backend: Any, table: ir.Table) -> ir.Table:
@@ -355,7 +521,9 @@ def _read_raw(
         if fmt == "csv":
             return _read_csv(duck, path, read)
         if fmt == "parquet":
-            return duck.read_parquet(str(path)), None
+            # A directory is a Parquet dataset (`segwise convert` writes one).
+            return duck.read_parquet(str(path / "**" / "*.parquet") if path.is_dir()
+                                     else str(path)), None
         if fmt == "json":
             con.execute(
                 "CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, * "
@@ -370,12 +538,12 @@ def _read_raw(
             if read.header is False:
                 frame.columns = _headerless_names(len(frame.columns))
             _register_frame(con, frame)
-        elif fmt == "sqlite":
-            _register_frame(con, _read_sqlite(path, read.table))
         else:
-            _register_frame(con, _read_duckdb_file(path, read.table))
-    except (duckdb.Error, ValueError, OSError, sqlite3.Error) as exc:
-        raise InputError(f"{path}: cannot read the file as {fmt}: {_first_line(exc)}") from exc
+            raise ValueError(f"no reader for {fmt}")  # pragma: no cover - databases apart
+    except (duckdb.Error, ValueError, OSError) as exc:
+        raise engine_error(exc) or InputError(
+            f"{path}: cannot read the file as {fmt}: {_first_line(exc)}"
+        ) from exc
     return duck.table("raw"), None
 
 
@@ -409,7 +577,7 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
     try:
         con.execute(sql, params)
     except duckdb.Error as exc:
-        raise InputError(
+        raise engine_error(exc) or InputError(
             f"{path}: cannot read the file as CSV: {_first_line(exc)}. "
             "Fix: check [read] delimiter and encoding in the config"
         ) from exc
@@ -499,40 +667,6 @@ def _number_rows(con: duckdb.DuckDBPyConnection, rejected: np.ndarray | None) ->
         f"FROM (SELECT {index} AS _i, * FROM raw_csv) AS r "
         "ASOF LEFT JOIN raw_shift AS s ON r._i >= s.start"
     )
-
-
-def _read_sqlite(path: Path, table: str | None) -> pd.DataFrame:
-    import pandas as pd
-
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        name = _pick_table(path, names, table)
-        quoted = '"' + name.replace('"', '""') + '"'
-        return pd.read_sql_query(f"SELECT * FROM {quoted}", con)  # noqa: S608 - quoted identifier
-
-
-def _read_duckdb_file(path: Path, table: str | None) -> pd.DataFrame:
-    with duckdb.connect(str(path), read_only=True) as con:
-        query = "SELECT table_name FROM information_schema.tables"
-        names = [r[0] for r in con.execute(query).fetchall()]
-        name = _pick_table(path, names, table)
-        return con.table(name).df()
-
-
-def _pick_table(path: Path, names: list[str], table: str | None) -> str:
-    if table is not None:
-        if table not in names:
-            raise InputError(
-                f"{path}: no table {table!r} (tables: {', '.join(names) or 'none'}). "
-                "Fix: set [read] table to one of them"
-            )
-        return table
-    if len(names) != 1:
-        raise InputError(
-            f"{path}: {len(names)} tables ({', '.join(names) or 'none'}); "
-            "Fix: name the one to read with [read] table = \"...\""
-        )
-    return names[0]
 
 
 def _first_line(exc: BaseException) -> str:

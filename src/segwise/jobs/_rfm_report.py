@@ -6,6 +6,7 @@ RFM job is imported; the report's shared sections know nothing of them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from segwise.report import (
     register_sections,
 )
 from segwise.report import charts as ch
+from segwise.report._over_time import WIDE_CHARTS, clv_models_section, over_time_section
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
 __all__: list[str] = []
 
 #: Charts of these sections that need the full page width to be read.
-_WIDE = frozenset({"monthly", "weekday_hour", "top_products", "category_mix", "value"})
+_WIDE = frozenset({"monthly", "weekday_hour", "top_products", "category_mix", "value",
+                   *WIDE_CHARTS})
 
 
 def _prepare(ctx: ReportContext) -> None:
@@ -379,11 +382,30 @@ def _value(ctx: ReportContext) -> Section | None:
 
 
 
-def _learn_clv(result: JobResult, extras: ReportExtras) -> None:
-    """Fit BG/NBD and Gamma-Gamma on the cleaned lines (``learn_extras(clv=True)``)."""
+def _learn_clv(result: JobResult, extras: ReportExtras, options: Mapping[str, Any]) -> None:
+    """Fit a purchase model and Gamma-Gamma on the cleaned lines (``clv_model`` option)."""
     from segwise.clv import customer_value
 
-    extras.clv = customer_value(result.cleaned)
+    extras.clv = customer_value(result.cleaned, model=options.get("clv_model", "bgnbd"))
+
+
+def _learn_track(result: JobResult, extras: ReportExtras, options: Mapping[str, Any]) -> None:
+    """Snapshots, migration and cohorts at the spacing the purchase span suggests."""
+    from segwise.track import auto_every, track_customers
+
+    span = result.entities.frame[["first_purchase", "last_purchase"]]
+    every = auto_every(span["first_purchase"].min().date(), span["last_purchase"].max().date())
+    extras.track = track_customers(result.cleaned, every=every)
+
+
+def _clv_models(ctx: ReportContext) -> Section | None:
+    comparison = getattr(ctx.extras.clv, "comparison", None)
+    return None if comparison is None else clv_models_section(comparison)
+
+
+def _over_time(ctx: ReportContext) -> Section | None:
+    track = ctx.extras.track
+    return None if track is None else over_time_section(track, ctx.currency)
 
 
 def _wide(build: Any) -> Any:
@@ -402,6 +424,10 @@ register_sections("orders", [
     (40, "rfm", _rfm_grid),
     (95, "categories", _wide(_category_mix)),
     (97, "value", _wide(_value)),
+    (98, "clv_models", _wide(_clv_models)),
+    (99, "over_time", _wide(_over_time)),
 ], prepare=_prepare)
 register_extra("orders", "clv", _learn_clv, what="Lifetime value",
                label="Fitting lifetime value models (BG/NBD, Gamma-Gamma)")
+register_extra("orders", "track", _learn_track, what="Customers over time",
+               label="Snapshots, migration and cohorts")

@@ -40,11 +40,21 @@ if TYPE_CHECKING:
     from segwise.profile import PopulationComparison
     from segwise.report import ReportExtras
     from segwise.segment import KSweep
+    from segwise.store import RunRecord
 
 __all__ = ["PEOPLE_JOB", "PopulationResult", "run_population"]
 
 #: Name of the rows too sparse to place, in tables and reports.
 UNPLACED_NAME = "Too sparse to place"
+_VERDICTS = {"over": "over-represented", "under": "under-represented",
+             "neither": "neither over- nor under-represented"}
+#: What :meth:`PopulationResult.write` may write into its folder, the main table first.
+_OUTPUT_FILES = (
+    "assignments.parquet", "comparison.csv", "segments.csv", "audit.csv", "columns.csv",
+    "column_steps.csv", "encoding_audit.csv", "relevance.csv", "variance.csv",
+    "components.csv", "subsets.csv", "sweep.csv", "population.quarantine.csv",
+    "customers.quarantine.csv", "dictionary.toml",
+)
 
 
 def _nothing(step: str) -> None:
@@ -158,8 +168,42 @@ class PopulationResult(JobResult):
             embedding_method="PCA",
         )
 
+    @staticmethod
+    def output_paths(out: str | Path) -> list[Path]:
+        """Every file :meth:`write` may write into the folder ``out``, the assignments first.
+
+        Raises
+        ------
+        ConfigError
+            If ``out`` has a file suffix (the analysis writes a folder).
+        """
+        folder = Path(out)
+        if folder.suffix.lower() in {".parquet", ".csv", ".duckdb", ".html"}:
+            raise ConfigError(f"{folder}: the population analysis writes a folder of files; "
+                              "give a folder name (no suffix)")
+        return [folder / name for name in _OUTPUT_FILES]
+
+    def run_record(self) -> RunRecord:
+        """Return the run ``--store`` keeps: the population's segments, verdicts as actions.
+
+        The store keeps one entity table per run; the customers' side of the comparison
+        goes into each segment's action (``over-represented among customers: 1.60x
+        (1.46-1.76)``).
+        """
+        from segwise.jobs._store import named_labels, run_record
+
+        table = self.entities.table
+        actions = {row["name"]: f"{_VERDICTS[row['verdict']]} among customers: "
+                                f"{row['ratio']:.2f}x ({row['ratio_low']:.2f}-"
+                                f"{row['ratio_high']:.2f})"
+                   for row in self.comparison.table.to_dict("records")}
+        labels = named_labels(self.entities, "population", table.column(PERSON_ID).to_pylist(),
+                              table.column("segment_name").to_pylist(),
+                              order=list(self.comparison.table["name"]), actions=actions)
+        return run_record(self, command="population", job="people", segmentations=[labels])
+
     def write(self, out: str | Path, *, keep_formulas: bool = False) -> list[Path]:
-        """Write the assignments, the comparison and every analysis into a folder.
+        """Write the assignments, the comparison and every analysis into a folder, atomically.
 
         Parameters
         ----------
@@ -172,7 +216,8 @@ class PopulationResult(JobResult):
             ``variance.csv``, ``components.csv``, ``sweep.csv``, ``dictionary.toml``, and
             ``<table>.quarantine.csv`` when rows could not be parsed.
         keep_formulas : bool, default=False
-            Write CSV text as it is (see :meth:`JobResult.write`).
+            Write CSV text as it is; by default text a spreadsheet would run as a formula
+            is neutralised (:func:`segwise.store.neutralise_formulas`).
 
         Returns
         -------
@@ -182,13 +227,9 @@ class PopulationResult(JobResult):
         import pandas as pd
         import pyarrow as pa
 
-        from segwise.store import write_table
+        from segwise.store import write_tables, write_text
 
-        folder = Path(out)
-        if folder.suffix.lower() in {".parquet", ".csv", ".duckdb", ".html"}:
-            raise ConfigError(f"{folder}: the population analysis writes a folder of files; "
-                              "give a folder name (no suffix)")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self.output_paths(out)[0].parent
         cols = [PERSON_ID, "segment", "segment_name", "placed"]
         assignments = pa.concat_tables([
             t.table.select(cols).add_column(0, "table", pa.array([name] * t.n_entities))
@@ -215,14 +256,16 @@ class PopulationResult(JobResult):
         if self.sweep is not None:
             tables["sweep.csv"] = self.sweep.table.assign(
                 sizes=self.sweep.table["sizes"].map(lambda v: "/".join(map(str, v))))
-        written = [write_table(t, folder / name, keep_formulas=keep_formulas)
-                   for name, t in tables.items()]
-        written.append(self.dictionary.write(folder / "dictionary.toml"))
         for name, entity in (("population", self.entities), ("customers", self.customers)):
             q = entity.quarantine_table
             if q is not None and q.num_rows:
-                written.append(write_table(q, folder / f"{name}.quarantine.csv",
-                                           keep_formulas=keep_formulas))
+                tables[f"{name}.quarantine.csv"] = q
+        written = write_tables({folder / name: t for name, t in tables.items()},
+                               keep_formulas=keep_formulas)
+        written.append(write_text(self.dictionary.to_text(".toml"),
+                                  folder / "dictionary.toml"))
+        for stale in set(self.output_paths(folder)) - set(written):
+            stale.unlink(missing_ok=True)   # an earlier run's, read as this one's otherwise
         return written
 
 
@@ -313,6 +356,12 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
         raise InputError(f"{population}: only {len(Z)} people are complete enough to place; "
                          "too few to segment. Fix: check the dictionary's unknown codes and "
                          "[people] row_threshold")
+    smallest = n_clusters or settings.k_min
+    if smallest > len(Z) - 1:
+        what = "--k" if n_clusters else "--k-min or [people] k_min"
+        raise InputError(f"{population}: only {len(Z):,} people are complete enough to "
+                         f"place: too few for {smallest} segments. Fix: ask for at most "
+                         f"{len(Z) - 1} ({what})")
     sweep = None
     base = Segmenter(skew_transform=None, scaler=None, order_by=None,
                      random_state=settings.random_state)

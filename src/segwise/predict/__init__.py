@@ -65,6 +65,7 @@ from segwise.predict._labels import (
 from segwise.predict._persist import FORMAT, load_model_file, save_model_file
 from segwise.predict._propensity import IMBALANCE, MODEL_NAMES, PropensityModel, model_name
 from segwise.predict._propensity import MODELS as PROPENSITY_MODELS
+from segwise.predict._score import OrderScorer, order_lines_table
 from segwise.predict._segments import (
     BASELINE,
     SEGMENT_COLUMN,
@@ -115,6 +116,7 @@ __all__ = [
     "AssignerReport",
     "Choice",
     "EarlyWindow",
+    "OrderScorer",
     "PropensityModel",
     "PropensityValidation",
     "SegmentAssigner",
@@ -146,6 +148,7 @@ __all__ = [
     "metric_name",
     "model_features",
     "model_name",
+    "order_lines_table",
     "ranking_metrics",
     "rfm_as_of",
     "rolling_folds",

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from segwise.exceptions import ConfigError
+from segwise.profile._describe import distinguishing_features
 
 __all__ = [
     "UNPLACED",
@@ -275,17 +276,18 @@ def describe_segments(
         features used, with their z).
     """
     sd = np.where(overall_sd > 0, overall_sd, np.nan)
+    z = pd.DataFrame((means.to_numpy(dtype=np.float64) - overall_mean) / sd,
+                     index=means.index)   # positional columns, as the means'
+    furthest = distinguishing_features(z, top=top, min_abs_z=min_abs_z)
     rows = []
     for segment, row in means.iterrows():
-        z = (row.to_numpy(dtype=np.float64) - overall_mean) / sd
-        ranked = [j for j in np.argsort(-np.nan_to_num(np.abs(z)), kind="stable")
-                  if np.isfinite(z[j]) and abs(z[j]) >= min_abs_z][:top]
+        ranked = [(int(j), dz) for j, dz in furthest[int(str(segment))]]
         phrases = [_phrase(features[j], float(row.iloc[j]), float(overall_mean[j]),
-                           describe, kinds, value_text) for j in ranked]
+                           describe, kinds, value_text) for j, _ in ranked]
         rows.append({
             "segment": int(str(segment)),
             "description": "; ".join(phrases) or "close to the population on every feature",
-            "features": ", ".join(f"{features[j]} {z[j]:+.1f} sd" for j in ranked),
+            "features": ", ".join(f"{features[j]} {dz:+.1f} sd" for j, dz in ranked),
         })
     return pd.DataFrame(rows, columns=["segment", "description", "features"])
 

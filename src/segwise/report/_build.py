@@ -69,7 +69,11 @@ class ReportExtras:
         How ``embedding`` was made, for the axis titles.
     clv : pandas.DataFrame or CLVResult, optional
         Per-customer value: ``customer_id``, ``clv``, ``p_alive`` (and optionally
-        ``expected_purchases``), e.g. ``segwise.clv.customer_value(...).customers``.
+        ``expected_purchases``), e.g. ``segwise.clv.customer_value(...).customers``. A
+        ``CLVResult`` of ``model="auto"`` adds the model comparison section.
+    track : TrackResult, optional
+        Snapshots, migration and cohorts (:func:`segwise.track.track_customers`): the
+        "Over time" section.
     notes : list of str
         Why a section is missing (e.g. too few repeat buyers for CLV), for the reader.
     """
@@ -83,6 +87,7 @@ class ReportExtras:
     embedding: pd.DataFrame | None = None
     embedding_method: str = "UMAP"
     clv: Any = None
+    track: Any = None
     notes: list[str] = field(default_factory=list)
 
     @classmethod
@@ -144,7 +149,7 @@ def learn_extras(
     segments: bool = True,
     random_state: int = 0,
     progress: Callable[[str], None] = _nothing,
-    **switches: bool,
+    **options: Any,
 ) -> ReportExtras:
     """Compute the optional sections' inputs: learned segments and the kind's own extras.
 
@@ -159,9 +164,11 @@ def learn_extras(
         Seed of the clustering and the map.
     progress : callable, optional
         Called with ``"segments"`` and each extra's name as it starts.
-    **switches : bool
-        Extras the result's kind registered (:func:`segwise.report.register_extra`), on
-        unless set to False: ``clv=False`` skips lifetime value for order lines.
+    **options
+        Switches and settings of the extras the result's kind registered
+        (:func:`segwise.report.register_extra`): each is on unless its name is set to False
+        (``clv=False`` skips lifetime value for order lines); other options go to every
+        extra's learner (``clv_model="auto"`` for order lines).
 
     Returns
     -------
@@ -184,11 +191,11 @@ def learn_extras(
         except SegwiseError as exc:
             extras.notes.append(f"Learned segments are not shown: {exc}")
     for name, (learn, what, _) in extras_for(result.entities.kind).items():
-        if not switches.get(name, True):
+        if options.get(name, True) is False:
             continue
         progress(name)
         try:
-            learn(result, extras)
+            learn(result, extras, options)
         except SegwiseError as exc:
             extras.notes.append(f"{what} is not shown: {exc}")
     return extras
@@ -679,6 +686,68 @@ def _version() -> str:
 
 
 
+def _campaign(ctx: ReportContext) -> Section | None:
+    """Show the financial effect of targeting the segments, for every kind with segments."""
+    from segwise.profile import campaign_effect
+
+    schema, extras = ctx.entities.schema, ctx.extras
+    frame = ctx.frame
+    if schema.segment_col is not None and schema.segment_col in frame:
+        labels, what = frame[schema.segment_col].astype(str), f"{schema.name.upper()} segments"
+    elif extras.clusters is not None:
+        labels = frame[[schema.id_col]].rename(columns={schema.id_col: "customer_id"}).merge(
+            extras.clusters[["customer_id", "segment"]].astype(str), on="customer_id",
+            how="left")["segment"].fillna("Not segmented")
+        what = "learned segments"
+    else:
+        return None
+    settings = ctx.result.config.section("campaign")
+    responses = (frame[settings.response_col].astype(float)
+                 if settings.response_col and settings.response_col in frame else None)
+    values = frame[schema.value_col] if schema.value_col else None
+    effect = campaign_effect(labels.to_numpy(), settings, responses=responses, values=values,
+                             currency=ctx.currency)
+    cur, who = ctx.currency, schema.entities
+    seg = effect.segments
+    table = Table(
+        "campaign_segments", "Campaign plan by segment", seg,
+        formats={"entities": "int", "response_rate": "pct", "value_per_response": "money",
+                 "profit_per_contact": "num2", "contacted": "int", "responses": "num1",
+                 "revenue": "money", "cost": "money", "profit": "money"},
+        headers={"segment": "Segment", "entities": who.capitalize(),
+                 "response_rate": "Response rate", "rate_source": "Rate from",
+                 "value_per_response": f"Value per response ({cur})",
+                 "profit_per_contact": f"Profit per contact ({cur})",
+                 "contacted": "Contacted (targeted)", "responses": "Expected responses",
+                 "revenue": f"Revenue ({cur})", "cost": f"Cost ({cur})",
+                 "profit": f"Profit ({cur})"})
+    comp = effect.comparison.rename_axis("campaign").reset_index()
+    diff = effect.comparison.loc["difference"]
+    reading = (f"With the same budget, aiming at the {what} earns "
+               f"{format_value(diff['profit'], 'money')} {cur} more than contacting {who} at "
+               f"random (range {format_value(diff['profit_low'], 'money')} to "
+               f"{format_value(diff['profit_high'], 'money')} {cur} when every assumed rate "
+               "and value is moved down or up).")
+    summary = Table(
+        "campaign", "Targeted against untargeted campaign", comp,
+        formats={"contacts": "int", "responses": "num1", "revenue": "money", "cost": "money",
+                 "profit": "money", "roi": "pct", "profit_low": "money",
+                 "profit_high": "money"},
+        headers={"campaign": "Campaign", "contacts": "Contacts", "responses": "Responses",
+                 "revenue": f"Revenue ({cur})", "cost": f"Cost ({cur})",
+                 "profit": f"Profit ({cur})", "roi": "Return on cost",
+                 "profit_low": f"Profit, low case ({cur})",
+                 "profit_high": f"Profit, high case ({cur})"},
+        reading=reading)
+    assumptions = Table("campaign_assumptions", "Assumptions",
+                        pd.DataFrame({"assumption": effect.assumptions}),
+                        headers={"assumption": ""},
+                        reading="Set them in the [campaign] section of the config file.")
+    return Section("campaign", "What targeting is worth",
+                   f"A campaign aimed at the {what} against an untargeted one of the same "
+                   "budget, with the assumptions behind it.", [summary, table, assumptions])
+
+
 register_sections(None, [
     (10, "overview", _overview),
     (20, "cleaning", _cleaning),
@@ -687,4 +756,5 @@ register_sections(None, [
     (70, "clusters", _clusters),
     (80, "profiles", _profiles),
     (90, "embedding", _embedding),
+    (96, "campaign", _campaign),
 ])

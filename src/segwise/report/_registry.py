@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +120,8 @@ class ReportContext:
 
 #: Builds one section from the context, or ``None`` when it has nothing to show.
 SectionBuilder = Callable[[ReportContext], "Section | None"]
+#: Learns one optional report input: ``learn(result, extras, options)``.
+Learner = Callable[[Any, Any, Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ _PREPARE: dict[str, list[Callable[[ReportContext], None]]] = {}
 #: Modules that register a kind's sections, imported when a report of the kind is built.
 _MODULES: dict[str, list[str]] = {}
 #: Optional inputs a kind learns for its report: kind -> name -> (learn, what, label).
-_EXTRAS: dict[str, dict[str, tuple[Callable[[Any, Any], None], str, str]]] = {}
+_EXTRAS: dict[str, dict[str, tuple[Learner, str, str]]] = {}
 
 
 def register_sections_module(kind: str, module: str) -> None:
@@ -161,8 +163,7 @@ def _load(kind: str) -> None:
         importlib.import_module(module)
 
 
-def register_extra(kind: str, name: str, learn: Callable[[Any, Any], None], *,
-                   what: str, label: str = "") -> None:
+def register_extra(kind: str, name: str, learn: Learner, *, what: str, label: str = "") -> None:
     """Let :func:`segwise.report.learn_extras` compute an optional input for a kind.
 
     Parameters
@@ -172,7 +173,8 @@ def register_extra(kind: str, name: str, learn: Callable[[Any, Any], None], *,
     name : str
         The switch that turns it on or off in ``learn_extras`` (``"clv"``).
     learn : callable
-        ``learn(result, extras)`` sets its field of the :class:`ReportExtras`; a
+        ``learn(result, extras, options)`` sets its field of the :class:`ReportExtras`
+        (``options``: the keyword options given to ``learn_extras``); a
         :class:`~segwise.exceptions.SegwiseError` it raises leaves the input out and
         becomes a note.
     what : str
@@ -183,7 +185,7 @@ def register_extra(kind: str, name: str, learn: Callable[[Any, Any], None], *,
     _EXTRAS.setdefault(kind, {})[name] = (learn, what, label)
 
 
-def extras_for(kind: str) -> dict[str, tuple[Callable[[Any, Any], None], str, str]]:
+def extras_for(kind: str) -> dict[str, tuple[Learner, str, str]]:
     """Return a kind's optional inputs: name -> (learn, what, label)."""
     _load(kind)
     return dict(_EXTRAS.get(kind, {}))

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets
 import shutil
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from segwise.exceptions import ConfigError
+from segwise.store._csv import FORMULA, NUMBER, neutralise_formula
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -237,28 +237,13 @@ def write_text(text: str, path: str | Path) -> Path:
 
 # ----------------------------------------------------------------- spreadsheet formulas
 
-#: A cell a spreadsheet may run as a formula: a trigger character first (after blanks),
-#: or a tab or carriage return first.
-_FORMULA = r"^[ \t\r\n]*[=+\-@]|^[\t\r]"
-#: ... unless it is a plain number such as -12.5 or +3e4, which a spreadsheet reads as one.
-_NUMBER = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
-_FORMULA_RE = re.compile(_FORMULA)
-_NUMBER_RE = re.compile(_NUMBER)
-
-
-def _escape_cell(value: Any) -> Any:
-    if isinstance(value, str) and _FORMULA_RE.search(value) and not _NUMBER_RE.match(value):
-        return "'" + value
-    return value
-
-
 def _escape_array(values: pa.ChunkedArray) -> pa.ChunkedArray:
     import pyarrow.compute as pc
 
     # Options only, no Python scalars: converting one would import pandas, which the rfm
     # command never needs. A null stays null (its condition is null too).
-    risky = pc.and_(pc.match_substring_regex(values, _FORMULA),
-                    pc.invert(pc.match_substring_regex(values, _NUMBER)))
+    risky = pc.and_(pc.match_substring_regex(values, FORMULA),
+                    pc.invert(pc.match_substring_regex(values, NUMBER)))
     quoted = pc.utf8_replace_slice(values, start=0, stop=0, replacement="'")
     return pc.if_else(risky, quoted, values)
 
@@ -296,9 +281,9 @@ def neutralise_formulas(table: pd.DataFrame | pa.Table) -> pd.DataFrame | pa.Tab
         values = table[col]
         if str(values.dtype) == "category":
             values = values.cat.rename_categories(
-                [_escape_cell(c) for c in values.cat.categories])
+                [neutralise_formula(c) for c in values.cat.categories])
         else:
-            values = values.map(_escape_cell, na_action="ignore")
+            values = values.map(neutralise_formula, na_action="ignore")
         table[col] = values
     return table
 
