@@ -44,6 +44,9 @@ _STEPS = {
     "render": "Writing the report",
 }
 
+#: Largest mailing size the options accept.
+MAX_PEOPLE = 100_000_000
+
 DictionaryOpt = Annotated[Path | None, typer.Option(
     "--dictionary", "-d", help="Feature dictionary: segwise CSV/TOML (docs/people.md) or a "
                                "CoIL dictionary.txt; types are inferred without one.")]
@@ -134,7 +137,7 @@ def train(
         help="Share of the list a campaign mails: the default is chosen on the responders "
              "captured there.")] = 0.2,
     top_n: Annotated[int | None, typer.Option(
-        "--top-n", min=1, help="Mailing size reported on the out-of-fold scores "
+        "--top-n", min=1, max=MAX_PEOPLE, help="Mailing size reported on the out-of-fold scores "
                                "(default: the mail share of the rows).")] = None,
     segments: Annotated[bool, typer.Option(
         "--segments/--no-segments", help="Compare the population segments as a baseline "
@@ -195,7 +198,8 @@ def score(
         "--output", "-o", help="Scores to write (.parquet or .csv): person_id, score, rank, "
                                "reasons.")],
     top: Annotated[int | None, typer.Option(
-        "--top", min=1, help="Keep only the N highest-scored people (a mailing list).")
+        "--top", min=1, max=MAX_PEOPLE,
+        help="Keep only the N highest-scored people (a mailing list).")
     ] = None,
     reasons: Annotated[int, typer.Option("--reasons", min=0, max=20,
                                          help="Reasons per person.")] = 3,
