@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from segwise.cli import app
@@ -195,3 +197,25 @@ def test_cli_segment_on_a_customer_table(
     bad = CliRunner().invoke(app, [*args[:-2], "--model", "spectral"])
     assert bad.exit_code == 1
     assert "unknown algorithm" in bad.output
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(3, 60), st.integers(1, 4), st.lists(st.integers(1, 6), min_size=1,
+                                                       max_size=4), st.integers(0, 2**31))
+def test_silhouettes_of_several_labelings_equal_scikit_learns(
+    n: int, dims: int, ks: list[int], seed: int,
+) -> None:
+    """One pass over the distances gives each labeling's silhouette, noise left out."""
+    from sklearn.metrics import silhouette_score
+
+    from segwise.segment._selection import _silhouettes
+
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(n, dims)).round(1)  # rounding makes ties and duplicate points
+    labelings = [rng.integers(-1, k, n) for k in ks]
+    for labels, got in zip(labelings, _silhouettes(Z, labelings, chunk_rows=7), strict=True):
+        keep = labels >= 0
+        if 2 <= len(np.unique(labels[keep])) < keep.sum():
+            assert got == pytest.approx(silhouette_score(Z[keep], labels[keep]), abs=1e-12)
+        else:  # undefined: fewer than two segments, or every point its own segment
+            assert np.isnan(got)

@@ -32,7 +32,6 @@ from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
-    silhouette_score,
 )
 from sklearn.utils import check_array
 
@@ -139,25 +138,72 @@ def _inertia(Z: np.ndarray, labels: np.ndarray) -> float:
     return float((Zk**2).sum() - ((sums[nz] ** 2).sum(axis=1) / counts[nz]).sum())
 
 
-def _scores(Z: np.ndarray, labels: np.ndarray, sample: np.ndarray) -> dict[str, float]:
-    """Silhouette (on ``sample``), Calinski-Harabasz and Davies-Bouldin, noise excluded."""
+def _scores(Z: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Calinski-Harabasz and Davies-Bouldin, noise excluded (silhouette: :func:`_silhouettes`)."""
     keep = labels >= 0
-    out = {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
     if len(np.unique(labels[keep])) < 2:
-        return out
-    ls = labels[sample]
-    ks = ls >= 0
-    if 2 <= len(np.unique(ls[ks])) < ks.sum():
-        with limit_threads(len(sample)):
-            out["silhouette"] = float(silhouette_score(Z[sample][ks], ls[ks]))
-    out["calinski_harabasz"] = float(calinski_harabasz_score(Z[keep], labels[keep]))
-    out["davies_bouldin"] = float(davies_bouldin_score(Z[keep], labels[keep]))
+        return {"calinski_harabasz": np.nan, "davies_bouldin": np.nan}
+    return {"calinski_harabasz": float(calinski_harabasz_score(Z[keep], labels[keep])),
+            "davies_bouldin": float(davies_bouldin_score(Z[keep], labels[keep]))}
+
+
+def _silhouettes(Z: np.ndarray, labelings: Sequence[np.ndarray], *,
+                 chunk_rows: int = 256) -> list[float]:
+    """Mean silhouette of several labelings of the same points, noise (``-1``) left out.
+
+    Each value equals ``silhouette_score(Z[keep], labels[keep])`` to rounding, and is NaN
+    where that is undefined (fewer than two segments, or as many segments as points). The
+    pairwise distances, the quadratic part, are computed once for all the labelings (every
+    k of a sweep, every model of a comparison): each block of rows of the distance matrix
+    is multiplied by the labelings' one-hot matrices side by side, which gives every point's
+    summed distance to every segment of every labeling in one matrix product.
+    """
+    m = len(Z)
+    columns, spans = [], []
+    width = 0
+    for labels in labelings:
+        keep = labels >= 0
+        found, code = np.unique(labels[keep], return_inverse=True)
+        column = np.full(m, -1)
+        column[keep] = width + code
+        columns.append(column)
+        spans.append((width, width + len(found)))
+        width += len(found)
+    onehot = np.zeros((m, width))
+    for column in columns:
+        members = np.flatnonzero(column >= 0)
+        onehot[members, column[members]] = 1.0
+    size = onehot.sum(axis=0)
+    norms = np.einsum("ij,ij->i", Z, Z)
+    totals = np.zeros(len(columns))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for start in range(0, m, chunk_rows):
+            stop = min(m, start + chunk_rows)
+            rows = np.arange(stop - start)
+            # Euclidean distances as scikit-learn computes them (||a||^2 - 2ab + ||b||^2).
+            dist = Z[start:stop] @ Z.T
+            dist *= -2.0
+            dist += norms[start:stop, None]
+            dist += norms
+            np.maximum(dist, 0.0, out=dist)
+            np.sqrt(dist, out=dist)
+            dist[rows, rows + start] = 0.0
+            summed = dist @ onehot
+            for j, (column, (lo, hi)) in enumerate(zip(columns, spans, strict=True)):
+                if hi - lo < 2:  # undefined: no nearest other segment
+                    continue
+                own = column[start:stop]
+                r, c = rows[own >= 0], own[own >= 0]
+                intra = summed[r, c] / (size[c] - 1)  # NaN for a segment of one: counts 0
+                mean = summed[r, lo:hi] / size[lo:hi]
+                mean[np.arange(len(r)), c - lo] = np.inf
+                inter = mean.min(axis=1)
+                totals[j] += np.nansum((inter - intra) / np.maximum(intra, inter))
+    out = []
+    for total, column, (lo, hi) in zip(totals, columns, spans, strict=True):
+        n_kept = int((column >= 0).sum())
+        out.append(float(total / n_kept) if 2 <= hi - lo < n_kept else float("nan"))
     return out
-
-
-def _scores_threaded(Z: np.ndarray, labels: np.ndarray, sample: np.ndarray) -> dict[str, float]:
-    with limit_threads(len(Z)):
-        return _scores(Z, labels, sample)
 
 
 def _stability(Z: np.ndarray, labels: np.ndarray, algorithm: str, k: int, *,
@@ -280,17 +326,18 @@ def _sweep_table(Z: np.ndarray, ks: list[int], algorithm: str, n_init: int,
     n = len(Z)
     total_ss = float(((Z - Z.mean(axis=0)) ** 2).sum())
     sampled = len(fit_idx) < n
-    rows = []
+    rows, labelings = [], []
     for k in ks:
         seed = int(rng.integers(2**31 - 1))
         fit = fit_clusters(Z[fit_idx] if sampled else Z, algorithm, k, random_state=seed,
                            n_init=n_init, **kw)
         labels = fit.assign(Z) if sampled else fit.labels
+        labelings.append(labels[sil_idx])
         sizes = np.bincount(labels[labels >= 0], minlength=k)
         inertia = _inertia(Z, labels)
         rows.append({
             "k": k,
-            **_scores(Z, labels, sil_idx),
+            **_scores(Z, labels),
             "inertia": inertia,
             "explained": 1.0 - inertia / total_ss if total_ss else np.nan,
             "bic": fit.bic if fit.bic is not None else np.nan,
@@ -301,7 +348,9 @@ def _sweep_table(Z: np.ndarray, ks: list[int], algorithm: str, n_init: int,
             "min_share": sizes.min() / n,
             "sizes": sorted(sizes.tolist(), reverse=True),
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.insert(1, "silhouette", _silhouettes(Z[sil_idx], labelings))
+    return table
 
 
 def _mean_rank(table: pd.DataFrame, criteria: Sequence[str]) -> pd.Series:
@@ -464,7 +513,7 @@ def compare_models(
         ``fit_seconds`` (preprocessing and clustering).
     """
     base = clone(segmenter) if segmenter is not None else Segmenter(random_state=random_state)
-    rows = []
+    rows, labelings = [], []
     n_rows = len(X)
     for name in models:
         algorithm = _algorithm(name)
@@ -473,6 +522,7 @@ def compare_models(
         est = clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters,
                                      random_state=random_state)
         start = time.perf_counter()
+        # The same model space for every model: the preprocessing ignores the algorithm.
         Z = est.fit_transform(X)
         seconds = time.perf_counter() - start
         labels = est.labels_
@@ -480,6 +530,7 @@ def compare_models(
         rng = np.random.default_rng(random_state)
         sil_idx = _sample(n, silhouette_samples, rng)
         eval_idx = _sample(n, 20_000, rng)
+        labelings.append(labels[sil_idx])
         sizes = np.bincount(labels[labels >= 0], minlength=est.n_clusters_)
         with warnings.catch_warnings(), limit_threads(n):
             warnings.simplefilter("ignore", UserWarning)
@@ -488,17 +539,23 @@ def compare_models(
                 resample_size=resample_size, eval_idx=eval_idx,
                 seed=int(rng.integers(2**31 - 1)), fit_kwargs=_fit_kwargs(est),
             ) if n_resamples else np.nan
+            scores = _scores(Z, labels)
         rows.append({
             "model": algorithm,
             "k": est.n_clusters_,
             "sizes": sorted(sizes.tolist(), reverse=True),
             "noise_share": float((labels < 0).mean()),
             "min_share": float(sizes.min() / n) if len(sizes) else 0.0,
-            **_scores_threaded(Z, labels, sil_idx),
+            **scores,
             "stability": stability,
             "fit_seconds": seconds,
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if rows:
+        with limit_threads(n_rows):
+            silhouettes = _silhouettes(Z[sil_idx], labelings)
+        table.insert(table.columns.get_loc("calinski_harabasz"), "silhouette", silhouettes)
+    return table
 
 
 @dataclass
