@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -29,6 +32,7 @@ __all__ = [
     "console",
     "err_console",
     "handle_errors",
+    "progress",
     "run_with_progress",
 ]
 
@@ -95,6 +99,52 @@ MemoryOpt = Annotated[
 ]
 
 
+@contextlib.contextmanager
+def progress(first: str, *, every: float = 5.0) -> Iterator[Callable[[str], None]]:
+    """Show what a long command is doing, so that it is never silent for long.
+
+    On a terminal, a spinner names the current step and the seconds since the command
+    started. Elsewhere (a log, a pipe), a line on stderr names the current step whenever
+    nothing was said for ``every`` seconds: a short command prints nothing more, a long
+    one a line every few seconds, and the results on stdout stay clean.
+
+    Parameters
+    ----------
+    first : str
+        The first step.
+    every : float, default=5.0
+        Seconds of silence after which a log gets a line.
+
+    Yields
+    ------
+    callable
+        Called with each next step.
+    """
+    start = time.perf_counter()
+
+    def stamp(text: str) -> str:
+        return f"{text} ({time.perf_counter() - start:.0f} s)"
+
+    if console.is_terminal:
+        with console.status(stamp(first), spinner="dots") as status:
+            yield lambda text: status.update(stamp(text))
+        return
+    current = [first]
+    done = threading.Event()
+
+    def heartbeat() -> None:
+        while not done.wait(every):
+            err_console.print(stamp(current[0]), highlight=False, soft_wrap=True)
+
+    beat = threading.Thread(target=heartbeat, daemon=True)
+    beat.start()
+    try:
+        yield lambda text: current.__setitem__(0, text)
+    finally:
+        done.set()
+        beat.join()
+
+
 def run_with_progress(
     source: Path,
     *,
@@ -104,7 +154,7 @@ def run_with_progress(
     spark_master: str | None = None,
     memory_limit: str | None = None,
 ) -> RFMResult:
-    """Run the RFM pipeline from the shared options, with a spinner naming each step."""
+    """Run the RFM pipeline from the shared options, naming each step as it starts."""
     from segwise.config import load_config
     from segwise.jobs import run_rfm
 
@@ -114,12 +164,12 @@ def run_with_progress(
         "aggregate": "Aggregating customers",
         "score": "Scoring and naming segments",
     }
-    with console.status("Starting", spinner="dots") as status:
+    with progress("Starting") as say:
         return run_rfm(
             source,
             config=load_config(config, memory_limit=memory_limit),
             as_of=as_of.date() if as_of else None,
             engine=str(engine),
             spark_master=spark_master,
-            progress=lambda step: status.update(labels.get(step, step)),
+            progress=lambda step: say(labels.get(step, step)),
         )

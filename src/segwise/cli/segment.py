@@ -18,6 +18,7 @@ from segwise.cli._app import (
     app,
     console,
     handle_errors,
+    progress,
     run_with_progress,
 )
 
@@ -31,7 +32,7 @@ _STEPS = {
     "fit": "Fitting the final model",
     "compare": "Comparing models at the chosen k",
     "profile": "Profiling and naming segments",
-    "embed": "Computing UMAP / t-SNE coordinates",
+    "embed": "Computing 2-D coordinates",
 }
 
 
@@ -140,7 +141,6 @@ def segment(
     import pandas as pd
 
     from segwise.exceptions import InputError
-    from segwise.segment import segment_customers
 
     if customers:
         suffix = input.suffix.lower()
@@ -154,12 +154,17 @@ def segment(
             input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
             memory_limit=memory_limit,
         ).customers
-    with console.status("Starting", spinner="dots") as status:
+    with progress("Loading the clustering libraries") as say:
+        from segwise.segment import segment_customers
+
+        def show(step: str) -> None:
+            name, _, part = step.partition(": ")
+            say(_STEPS.get(name, name) + (f": {part}" if part else ""))
+
         result = segment_customers(
             table, features=_csv(features), n_clusters=k, k_values=range(k_min, k_max + 1),
             algorithm=model, compare=_csv(compare) or None, embed=_csv(embed),
-            min_share=min_share, random_state=seed,
-            progress=lambda step: status.update(_STEPS.get(step, step)),
+            min_share=min_share, random_state=seed, progress=show,
         )
     print_segmentation(result)
     if output is not None:

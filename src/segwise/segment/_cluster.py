@@ -115,6 +115,9 @@ class _SampledUMAP(TransformerMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: object = None) -> _SampledUMAP:
         import umap  # heavy import (numba): only when asked for
 
+        from segwise.segment._embed import cache_umap_kernels
+
+        cache_umap_kernels()
         n = X.shape[0]
         rng = np.random.default_rng(self.random_state)
         idx = np.sort(rng.choice(n, self.max_samples, replace=False)) if n > self.max_samples \

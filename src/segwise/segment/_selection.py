@@ -44,6 +44,7 @@ from segwise.segment._cluster import (
     limit_threads,
     resolve_algorithm,
 )
+from segwise.segment._embed import MAX_EMBED_SAMPLES
 
 __all__ = [
     "DEFAULT_FEATURES",
@@ -105,6 +106,10 @@ class KSweep:
     rationale: str
     warnings: list[str] = field(default_factory=list)
     algorithm: str = "kmeans"
+
+
+def _quiet(step: str) -> None:
+    """Show nothing: the progress callback when none is given."""
 
 
 def _algorithm(name: str) -> str:
@@ -252,6 +257,7 @@ def sweep_k(
     silhouette_samples: int = 5_000,
     fit_samples: int = 50_000,
     random_state: int | None = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> KSweep:
     """Fit one algorithm for every k, score each with several criteria and recommend one.
 
@@ -285,6 +291,8 @@ def sweep_k(
         estimated well long before 50,000 rows; the final model is fitted on everyone.
     random_state : int or None, default=0
         Seed for fits, samples and resamples.
+    progress : callable, optional
+        Called with ``"k=<k> (<i> of <n>)"`` as each k starts.
 
     Returns
     -------
@@ -314,20 +322,21 @@ def sweep_k(
     kw = _fit_kwargs(base)
     with limit_threads(n):
         table = _sweep_table(Z, ks, algorithm, base.n_init, kw, rng, fit_idx, sil_idx,
-                             eval_idx, n_resamples, resample_size)
+                             eval_idx, n_resamples, resample_size, progress or _quiet)
     return _recommend(table, algorithm, n, min_share, min_stability, notes)
 
 
 def _sweep_table(Z: np.ndarray, ks: list[int], algorithm: str, n_init: int,
                  kw: dict[str, Any], rng: np.random.Generator, fit_idx: np.ndarray,
                  sil_idx: np.ndarray, eval_idx: np.ndarray, n_resamples: int,
-                 resample_size: int) -> pd.DataFrame:
+                 resample_size: int, progress: Callable[[str], None]) -> pd.DataFrame:
     """Fit and score every k (the loop of :func:`sweep_k`)."""
     n = len(Z)
     total_ss = float(((Z - Z.mean(axis=0)) ** 2).sum())
     sampled = len(fit_idx) < n
     rows, labelings = [], []
-    for k in ks:
+    for i, k in enumerate(ks, 1):
+        progress(f"k={k} ({i} of {len(ks)})")
         seed = int(rng.integers(2**31 - 1))
         fit = fit_clusters(Z[fit_idx] if sampled else Z, algorithm, k, random_state=seed,
                            n_init=n_init, **kw)
@@ -481,6 +490,7 @@ def compare_models(
     resample_size: int = 20_000,
     silhouette_samples: int = 5_000,
     random_state: int | None = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Fit several algorithms at the same k and score them side by side.
 
@@ -502,6 +512,9 @@ def compare_models(
         Sample size for silhouette, the same sample for every model.
     random_state : int or None, default=0
         Seed.
+    progress : callable, optional
+        Called with ``"<model> (<i> of <n>)"`` as each model starts, and with
+        ``"<model> (<i> of <n>), stability"`` as its refits start.
 
     Returns
     -------
@@ -513,12 +526,15 @@ def compare_models(
         ``fit_seconds`` (preprocessing and clustering).
     """
     base = clone(segmenter) if segmenter is not None else Segmenter(random_state=random_state)
+    say = progress or _quiet
     rows, labelings = [], []
     n_rows = len(X)
-    for name in models:
+    models = list(models)
+    for i, name in enumerate(models, 1):
         algorithm = _algorithm(name)
         if algorithm == "kmeans" and n_rows > LARGE_N:
             algorithm = "minibatch_kmeans"  # as the final fit does at this size
+        say(f"{algorithm} ({i} of {len(models)})")
         est = clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters,
                                      random_state=random_state)
         start = time.perf_counter()
@@ -532,6 +548,8 @@ def compare_models(
         eval_idx = _sample(n, 20_000, rng)
         labelings.append(labels[sil_idx])
         sizes = np.bincount(labels[labels >= 0], minlength=est.n_clusters_)
+        if n_resamples:
+            say(f"{algorithm} ({i} of {len(models)}), stability")
         with warnings.catch_warnings(), limit_threads(n):
             warnings.simplefilter("ignore", UserWarning)
             stability = _stability(
@@ -634,7 +652,7 @@ def segment_customers(
     algorithm: str = "kmeans",
     compare: Iterable[str] | None = DEFAULT_MODELS,
     embed: Iterable[str] = ("umap", "tsne"),
-    embed_max_samples: int = 50_000,
+    embed_max_samples: int = MAX_EMBED_SAMPLES,
     rule_segment_col: str | None = "segment",
     value_col: str = "monetary",
     min_share: float = 0.02,
@@ -664,9 +682,9 @@ def segment_customers(
         Models to compare at the chosen k (the final algorithm is always included).
     embed : iterable of {"umap", "tsne"}, default=("umap", "tsne")
         2-D embeddings to store with the assignments; empty to skip.
-    embed_max_samples : int, default=50000
-        Embeddings are fitted on at most this many customers; the rest are placed by
-        their nearest embedded neighbours.
+    embed_max_samples : int, default=MAX_EMBED_SAMPLES
+        Embeddings are fitted on at most this many customers (2,000); the rest are placed
+        by their nearest embedded neighbours.
     rule_segment_col : str or None, default="segment"
         Column with rule-based RFM segments, cross-tabulated against the learned ones.
     value_col : str, default="monetary"
@@ -680,7 +698,9 @@ def segment_customers(
         Preprocessing and algorithm settings; defaults otherwise.
     progress : callable, optional
         Called with the name of each step as it starts ("sweep", "fit", "compare",
-        "profile", "embed").
+        "profile", "embed"), and with ``"<step>: <part>"`` as each part of the sweep (a
+        k), of the comparison (a model, its refits) and of the embeddings (a method)
+        starts.
 
     Returns
     -------
@@ -704,7 +724,11 @@ def segment_customers(
                          f"{', '.join(features)}. Fix: fill or drop them first")
     if n_clusters is not None and n_clusters < 2:
         raise ConfigError(f"the number of segments must be at least 2, got {n_clusters}")
-    step = progress or (lambda name: None)
+    step = progress or _quiet
+
+    def part(name: str) -> Callable[[str], None]:
+        return lambda what: step(f"{name}: {what}")
+
     base = clone(segmenter) if segmenter is not None else Segmenter()
     base.set_params(random_state=random_state, order_by=value_col)
     algorithm = _algorithm(algorithm)
@@ -713,7 +737,8 @@ def segment_customers(
         step("sweep")
         sweep_algo = "kmeans" if algorithm in DENSITY_ALGORITHMS else algorithm
         sweep = sweep_k(X, k_values, algorithm=sweep_algo, segmenter=base, min_share=min_share,
-                        min_stability=min_stability, random_state=random_state)
+                        min_stability=min_stability, random_state=random_state,
+                        progress=part("sweep"))
         n_clusters = sweep.recommended_k
     step("fit")
     final = clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters)
@@ -725,7 +750,7 @@ def segment_customers(
         step("compare")
         models = list(dict.fromkeys([algorithm, *(_algorithm(m) for m in compare)]))
         comparison = compare_models(X, models, n_clusters=n_clusters, segmenter=base,
-                                    random_state=random_state)
+                                    random_state=random_state, progress=part("compare"))
     step("profile")
     labels = final.labels_
     ids = customers[id_col].to_numpy() if id_col in customers.columns else customers.index
@@ -747,7 +772,8 @@ def segment_customers(
     if embed:
         step("embed")
         coords = embed_customers(final.transform(X), methods=embed,
-                                 max_samples=embed_max_samples, random_state=random_state)
+                                 max_samples=embed_max_samples, random_state=random_state,
+                                 progress=part("embed"))
         assignments = pd.concat([assignments, coords.set_index(assignments.index)], axis=1)
     return Segmentation(assignments=assignments, profiles=profiles, segmenter=final,
                         sweep=sweep, comparison=comparison, crosstab=crosstab,
