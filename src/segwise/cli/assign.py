@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from segwise.cli._app import app, console, handle_errors
+from segwise.cli._app import app, console, handle_errors, progress
 
 if TYPE_CHECKING:
     from segwise.predict import AssignerReport
@@ -184,12 +184,12 @@ def train(
     steps = {"features": "Computing early features", "evaluate": "Evaluating on new customers",
              "validate": "Validating on the training customers' time folds",
              "fit": "Fitting the final model"}
-    with console.status("Reading and cleaning", spinner="dots") as status:
+    with progress("Reading and cleaning") as say:
         result = run_rfm(input, config=load_config(config))
         target = None
         label_date = None if label is None else label.value.replace("-", "_")
         if labels is LabelChoice.cluster:
-            status.update("Learning cluster segments for the labels")
+            say("Learning cluster segments for the labels")
             target = cluster_labels(result)
         trained, report, _ = train_assigner(
             result,
@@ -207,9 +207,11 @@ def train(
                 calibration=None if calibration is Calibration.none else calibration.value,
             ),
             horizon_days=horizon,
+            # Without a file to write, the model fitted for the evaluation is enough.
+            refit=output is not None,
             product_categories=categories,
             validate=validate,
-            progress=lambda s: status.update(steps.get(s, s)),
+            progress=lambda step: say(steps[step] if step in steps else str(step)),
         )
     what = (f"RFM segment {horizon} days after the window" if trained.label == "horizon"
             else f"{labels.value} segment at the reference date")
