@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from segwise.exceptions import ConfigError
-from segwise.segment import Segmenter, embed_2d, embed_customers
-from segwise.segment._embed import MAX_EMBED_SAMPLES
+from segwise.segment import MAX_EMBED_SAMPLES, Segmenter, embed_2d, embed_customers
 
 RFM = ["recency_days", "frequency", "monetary"]
 

@@ -189,11 +189,13 @@ def test_cli_segment_on_a_customer_table(
     retail_customers.iloc[:800].to_parquet(table)
     out = tmp_path / "seg.parquet"
     args = ["segment", str(table), "--customers", "--k", "3", "--compare", "kmeans,gmm",
-            "--embed", "", "--model", "gmm", "-o", str(out)]
+            "--embed", "tsne", "--embed-samples", "300", "--model", "gmm", "-o", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "Choosing k" not in result.output  # k was given
-    assert sorted(pd.read_parquet(out)["segment"].unique()) == [0, 1, 2]
+    written = pd.read_parquet(out)
+    assert sorted(written["segment"].unique()) == [0, 1, 2]
+    assert written["embedded"].sum() == 300 and written["tsne_x"].notna().all()
     bad = CliRunner().invoke(app, [*args[:-2], "--model", "spectral"])
     assert bad.exit_code == 1
     assert "unknown algorithm" in bad.output

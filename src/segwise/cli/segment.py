@@ -126,6 +126,10 @@ def segment(
     embed: Annotated[str, typer.Option(
         "--embed", help="2-D embeddings stored with the assignments: umap,tsne ('' for none).")
     ] = "umap,tsne",
+    embed_samples: Annotated[int | None, typer.Option(
+        "--embed-samples", help="Customers the embeddings are fitted on (default 2,000); "
+                                "the others are placed by their nearest fitted neighbours.")
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same labels).")
     ] = 0,
     customers: Annotated[bool, typer.Option(
@@ -155,7 +159,7 @@ def segment(
             memory_limit=memory_limit,
         ).customers
     with progress("Loading the clustering libraries") as say:
-        from segwise.segment import segment_customers
+        from segwise.segment import MAX_EMBED_SAMPLES, segment_customers
 
         def show(step: str) -> None:
             name, _, part = step.partition(": ")
@@ -164,6 +168,7 @@ def segment(
         result = segment_customers(
             table, features=_csv(features), n_clusters=k, k_values=range(k_min, k_max + 1),
             algorithm=model, compare=_csv(compare) or None, embed=_csv(embed),
+            embed_max_samples=MAX_EMBED_SAMPLES if embed_samples is None else embed_samples,
             min_share=min_share, random_state=seed, progress=show,
         )
     print_segmentation(result)
