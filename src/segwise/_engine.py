@@ -35,7 +35,9 @@ __all__ = [
     "fetch_numpy",
     "fetch_scalar",
     "is_missing",
+    "materialize",
     "numpy_to_arrow",
+    "sqlite_jdbc_jar",
 ]
 
 #: Environment variable with DuckDB's memory limit, e.g. ``4GB``.
@@ -63,6 +65,24 @@ def duckdb_connection(memory_limit: str | None = None) -> DuckDBBackend:
     return ibis.duckdb.connect(memory_limit=limit) if limit else ibis.duckdb.connect()
 
 
+#: Environment variable naming the SQLite JDBC driver's jar for Spark.
+SQLITE_JDBC_ENV = "SEGWISE_SQLITE_JDBC_JAR"
+#: Where Debian's ``libxerial-sqlite-jdbc-java`` puts the driver (the project's setup
+#: installs it).
+_DEBIAN_SQLITE_JAR = "/usr/share/java/sqlite-jdbc.jar"
+
+
+def sqlite_jdbc_jar() -> str | None:
+    """Path of the SQLite JDBC driver's jar for Spark, if one is installed.
+
+    ``SEGWISE_SQLITE_JDBC_JAR`` when set, else Debian's ``libxerial-sqlite-jdbc-java``.
+    """
+    named = os.environ.get(SQLITE_JDBC_ENV)
+    if named:
+        return named
+    return _DEBIAN_SQLITE_JAR if os.path.exists(_DEBIAN_SQLITE_JAR) else None
+
+
 @functools.cache
 def _spark_session(master: str):  # type: ignore[no-untyped-def]  # pyspark is optional
     try:
@@ -71,8 +91,12 @@ def _spark_session(master: str):  # type: ignore[no-untyped-def]  # pyspark is o
         raise ConfigError(
             "engine 'spark' needs pyspark: install it with `pip install segwise[spark]`"
         ) from exc
+    builder = SparkSession.builder
+    jar = sqlite_jdbc_jar()
+    if jar is not None:  # SQLite sources are read through JDBC
+        builder = builder.config("spark.jars", jar)
     return (
-        SparkSession.builder.master(master)
+        builder.master(master)
         .appName("segwise")
         .config("spark.ui.enabled", "false")
         # Naive timestamps must round-trip unchanged, whatever the machine's zone.
@@ -194,6 +218,31 @@ def _plain(values: np.ndarray) -> np.ndarray:
         kind, None if data.dtype == object else np.nan
     )
     return data
+
+
+def materialize(expr: ir.Table, name: str) -> ir.Table:
+    """Compute a table expression once and return the stored result, for repeated reads.
+
+    A temporary table on DuckDB (dropped with the connection; Ibis's ``cache()`` would try
+    to drop it on garbage collection with a statement this DuckDB rejects), a cached
+    DataFrame on Spark.
+
+    Parameters
+    ----------
+    expr : ibis.Table
+        The expression.
+    name : str
+        Prefix of the stored table's name.
+
+    Returns
+    -------
+    ibis.Table
+        A table over the stored rows.
+    """
+    backend = expr._find_backend()
+    if getattr(backend, "name", "") == "duckdb":
+        return backend.create_table(f"{name}_{id(expr)}", expr, temp=True)
+    return expr.cache()
 
 
 def is_missing(values: np.ndarray) -> np.ndarray:

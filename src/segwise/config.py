@@ -36,18 +36,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import segwise.features  # noqa: F401 - every built-in features module registers its sections
+from segwise._settings import BUILTIN_SECTIONS, register_section, registered_sections
 from segwise.clean import CleaningRules
 from segwise.exceptions import ConfigError
-from segwise.io import ReadOptions
-from segwise.io._roles import ROLES
+from segwise.io import ReadOptions, get_kind, kinds
 from segwise.segment.rfm import DEFAULT_ACTIONS, SegmentMap
 
-__all__ = ["SegwiseConfig", "check_memory_limit", "load_config"]
-
+__all__ = ["SegwiseConfig", "check_memory_limit", "load_config", "register_section"]
 
 @dataclass(frozen=True)
 class SegwiseConfig:
-    """Everything a run can be told, with defaults that suit a typical retail export."""
+    """Everything a run can be told, with defaults that suit a typical retail export.
+
+    ``columns`` maps roles of the source kind to source columns; ``cleaning``, ``as_of``
+    and ``segments`` are the order-line settings; the sections other kinds and jobs
+    register are in ``sections`` (see :meth:`section`).
+    """
 
     columns: dict[str, str] = field(default_factory=dict)
     read: ReadOptions = field(default_factory=ReadOptions)
@@ -55,6 +60,22 @@ class SegwiseConfig:
     as_of: dt.date | None = None
     segments: SegmentMap = field(default_factory=SegmentMap)
     memory_limit: str | None = None
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> Any:
+        """Return a registered section's values: as configured, else its defaults.
+
+        Raises
+        ------
+        ConfigError
+            If no module registered ``[name]``.
+        """
+        if name in self.sections:
+            return self.sections[name]
+        sections = registered_sections()
+        if name not in sections:
+            raise ConfigError(f"no config section [{name}] is registered")
+        return sections[name]()
 
 
 def _build(cls: type, values: dict[str, Any], section: str, path: Path) -> Any:
@@ -74,7 +95,9 @@ def _build(cls: type, values: dict[str, Any], section: str, path: Path) -> Any:
         raise ConfigError(f"{path}: [{section}]: {exc}") from exc
 
 
-def load_config(path: str | Path | None, *, memory_limit: str | None = None) -> SegwiseConfig:
+def load_config(
+    path: str | Path | None, *, memory_limit: str | None = None, kind: str | None = None
+) -> SegwiseConfig:
     """Read a TOML config file; the defaults when ``path`` is None.
 
     Parameters
@@ -84,6 +107,9 @@ def load_config(path: str | Path | None, *, memory_limit: str | None = None) -> 
     memory_limit : str, optional
         DuckDB's memory cap, e.g. ``"4GB"``; overrides ``[engine] memory_limit`` (the CLI's
         ``--memory-limit``).
+    kind : str, optional
+        The source kind the file is for: ``[columns]`` must name its roles. Without it,
+        any registered kind's roles are accepted (the loader checks them against the kind).
 
     Returns
     -------
@@ -95,7 +121,7 @@ def load_config(path: str | Path | None, *, memory_limit: str | None = None) -> 
     ConfigError
         On a missing file, invalid TOML, unknown section or key, or invalid value.
     """
-    config = _read_config(Path(path)) if path is not None else SegwiseConfig()
+    config = _read_config(Path(path), kind) if path is not None else SegwiseConfig()
     if memory_limit is None:
         return config
     return dataclasses.replace(
@@ -103,25 +129,28 @@ def load_config(path: str | Path | None, *, memory_limit: str | None = None) -> 
     )
 
 
-def _read_config(path: Path) -> SegwiseConfig:
+def _read_config(path: Path, kind: str | None) -> SegwiseConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: config file not found") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    known = {"columns", "read", "cleaning", "rfm", "segments", "engine"}
+    sections = registered_sections()
+    known = BUILTIN_SECTIONS | set(sections)
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(
             f"{path}: unknown section(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}"
         )
     columns = data.get("columns", {})
-    bad_roles = sorted(set(columns) - set(ROLES))
+    roles = (get_kind(kind).role_names if kind is not None
+             else tuple(dict.fromkeys(r for k in kinds().values() for r in k.role_names)))
+    bad_roles = sorted(set(columns) - set(roles))
     if bad_roles:
         raise ConfigError(
             f"{path}: unknown role(s) {', '.join(bad_roles)} in [columns]; "
-            f"valid: {', '.join(ROLES)}"
+            f"valid: {', '.join(roles)}"
         )
     rfm = dict(data.get("rfm", {}))
     as_of = rfm.pop("as_of", None)
@@ -152,6 +181,8 @@ def _read_config(path: Path) -> SegwiseConfig:
         as_of=as_of,
         segments=segment_map,
         memory_limit=memory_limit,
+        sections={name: _build(cls, data[name], name, path)
+                  for name, cls in sections.items() if name in data},
     )
 
 

@@ -6,7 +6,7 @@ column at fault and the fix, so that the CLI can print it as a one-line reason.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "InputError", "SegwiseError"]
+__all__ = ["ConfigError", "InputError", "NotFoundError", "SegwiseError"]
 
 
 class SegwiseError(Exception):
@@ -19,3 +19,7 @@ class InputError(SegwiseError):
 
 class ConfigError(SegwiseError):
     """A configuration value or file is invalid."""
+
+
+class NotFoundError(SegwiseError):
+    """Something asked for by name or id does not exist (a run, a segment, a customer)."""

@@ -108,6 +108,15 @@ def test_demo_runs_the_whole_job_on_bundled_data(tmp_path: Path) -> None:
     assert 0 < report.stat().st_size < 10e6
     html = report.read_text(encoding="utf-8")
     assert "Champions" in html and "lifetime value" in html.lower()
+    # The demo's database, and the command that opens the dashboard on it, last.
+    from segwise.store import Store
+
+    store = Store(tmp_path / "segwise.duckdb")
+    run = store.run(store.latest_run_id())
+    assert run["command"] == "demo" and run["n_entities"] == 4_333
+    assert store.segmentations(run["run_id"]) == ["rule", "learned"]
+    assert result.output.strip().splitlines()[-1] == (
+        f"Open the dashboard: segwise serve {tmp_path / 'segwise.duckdb'}")
 
 
 def test_rfm_into_a_duckdb_database(retail_sample: pd.DataFrame, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""BG/NBD: reproduction of Fader, Hardie and Lee (2005), numerics, invariants, bad input."""
+"""BG/NBD: reproduction of Fader, Hardie and Lee (2005), numerics, invariants (shared with
+MBG/NBD), bad input."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from scipy.special import hyp2f1
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from segwise.clv import BGNBD, check_rft, simulate_bgnbd
+from segwise.clv import BGNBD, MBGNBD, check_rft, simulate_bgnbd
 from segwise.clv._bgnbd import likelihood_data
 
 #: Table 1 of Fader, Hardie and Lee (2005): CDNOW 1/10 sample, 39-week calibration.
@@ -126,21 +127,27 @@ def test_p_alive_known_cases(cdnow_model: BGNBD) -> None:
 finite = st.floats(0.0, 200.0, allow_nan=False)
 
 
+@pytest.fixture(scope="module", params=[BGNBD, MBGNBD], ids=["bgnbd", "mbgnbd"])
+def either_model(request: pytest.FixtureRequest, cdnow_summary: pd.DataFrame) -> BGNBD:
+    s = cdnow_summary
+    return request.param().fit(s["frequency"], s["recency"], s["T"])
+
+
 @settings(max_examples=60, deadline=None)
 @given(x=st.integers(0, 300), frac=st.floats(0.0, 1.0), T=st.floats(0.01, 200.0),
        t1=finite, t2=finite)
 def test_invariants(
-    cdnow_model: BGNBD, x: int, frac: float, T: float, t1: float, t2: float
+    either_model: BGNBD, x: int, frac: float, T: float, t1: float, t2: float
 ) -> None:
     t_x = 0.0 if x == 0 else max(frac * T, 1e-3 * T)
     lo, hi = sorted((t1, t2))
-    e_lo = cdnow_model.predict_purchases(lo, x, t_x, T)[0]
-    e_hi = cdnow_model.predict_purchases(hi, x, t_x, T)[0]
+    e_lo = either_model.predict_purchases(lo, x, t_x, T)[0]
+    e_hi = either_model.predict_purchases(hi, x, t_x, T)[0]
     assert np.isfinite(e_hi) and 0.0 <= e_lo <= e_hi * (1 + 1e-9) + 1e-12
-    p = cdnow_model.p_alive(x, t_x, T)[0]
+    p = either_model.p_alive(x, t_x, T)[0]
     assert 0.0 <= p <= 1.0
     # More observed time without a purchase never makes a customer likelier to be alive.
-    assert cdnow_model.p_alive(x, t_x, T + 10.0)[0] <= p + 1e-12
+    assert either_model.p_alive(x, t_x, T + 10.0)[0] <= p + 1e-12
 
 
 @pytest.mark.parametrize(

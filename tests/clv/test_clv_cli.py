@@ -47,6 +47,28 @@ def test_clv_command_on_cdnow(cdnow_csv: Path, cdnow_config: Path, tmp_path: Pat
     assert segments["share_clv"].sum() == pytest.approx(1.0)
 
 
+def test_clv_command_auto_prints_the_comparison(
+    cdnow_csv: Path, cdnow_config: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "customers.parquet"
+    result = runner.invoke(app, [
+        "clv", str(cdnow_csv), "--calibration-end", "1997-09-30", "--horizon", "39w",
+        "--model", "auto", "-o", str(out), "--config", str(cdnow_config),
+    ], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "Purchase models on the holdout (1997-10-01 to 1998-06-30" in result.output
+    assert "Pareto/NBD was chosen on the holdout" in result.output
+    assert "BG/BB (skipped): not discrete-time data at unit W" in result.output
+    models = pd.read_csv(tmp_path / "customers.models.csv").set_index("model")
+    assert models.loc["pareto_nbd", "chosen"] and models["chosen"].sum() == 1
+    assert (models.loc[["bgnbd", "mbgnbd", "pareto_nbd"], "actual"] == 1882).all()
+    params = pd.read_csv(tmp_path / "customers.params.csv")
+    assert params["model"].iloc[0] == "Pareto/NBD"
+    deciles = pd.read_csv(tmp_path / "customers.models-deciles.csv")
+    assert deciles.groupby("model")["n_customers"].sum().eq(2357).all()
+    assert (tmp_path / "customers.models-tracking.csv").exists()
+
+
 def test_clv_command_rejects_bad_horizon(
     cdnow_csv: Path, cdnow_config: Path, tmp_path: Path
 ) -> None:
@@ -62,5 +84,5 @@ def test_clv_command_rejects_bad_horizon(
 def test_clv_help() -> None:
     result = runner.invoke(app, ["clv", "--help"])
     assert result.exit_code == 0
-    for option in ("--calibration-end", "--horizon", "--discount-rate", "--unit"):
+    for option in ("--calibration-end", "--horizon", "--discount-rate", "--unit", "auto"):
         assert option in result.output

@@ -160,6 +160,9 @@ def test_spark_summary_equals_duckdb(  # type: ignore[no-untyped-def]
     duck_daily = occasion_counts(cdnow_tx, cdnow_summary)
     pd.testing.assert_frame_equal(occasion_counts(tx, spark), duck_daily, check_dtype=False)
     assert duck_daily["repeat_purchases"].sum() == 2457 + 1882  # calibration + holdout
+    weeks = {engine: btyd_summary(t, calibration_end="1997-09-30", discrete=True)
+             for engine, t in (("spark", tx), ("duckdb", cdnow_tx))}
+    pd.testing.assert_frame_equal(weeks["spark"], weeks["duckdb"], check_dtype=False)
 
 
 _day = st.integers(0, 120)

@@ -101,11 +101,16 @@ def test_zero_spend_repeat_buyers_are_kept_and_valued_low() -> None:
     assert np.isfinite(c["clv"]).all()
 
 
-def test_negative_spend_repeat_buyer_is_valued_at_zero_mean() -> None:
+def test_refunds_above_purchases_value_the_customer_at_zero() -> None:
+    # A negative line is a refund even without a return flag (raw logs, CDNOW's format).
     rows = [*_base(), ("refund", "2020-02-01", 50.0), ("refund", "2020-03-01", -80.0)]
-    with pytest.warns(UserWarning, match="mean repeat spend <= 0"):
+    with pytest.warns(UserWarning, match=r"1 customer\(s\) returned all they bought"):
         result = customer_value(_lines(rows), calibration_end="2020-12-31")
-    assert (result.customers["clv"] >= 0).all()
+    c = result.customers.set_index("customer_id")
+    assert c.loc["refund", "net_spend"] == -30.0 and c.loc["refund", "returns"] == -80.0
+    assert c.loc["refund", "clv"] == 0.0 and c.loc["refund", "expected_avg_value"] == 0.0
+    assert result.n_net_nonpositive == 1
+    assert (c.drop(index="refund")["clv"] > 0).all()
 
 
 def test_single_customer_base_is_a_clear_error() -> None:

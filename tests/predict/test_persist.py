@@ -17,8 +17,10 @@ from segwise.clean import clean_transactions
 from segwise.cli import app
 from segwise.exceptions import ConfigError, InputError
 from segwise.io import load_transactions
-from segwise.predict import TrainedAssigner, train_assigner
-from segwise.predict._persist import _digest
+from segwise.predict import EarlyWindow, SegmentAssigner, TrainedAssigner, train_assigner
+from segwise.predict._persist import ASSIGNER_TYPES
+from segwise.segment._scorer import RFMScorer
+from segwise.store._models import _digest
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +128,30 @@ def test_unexpected_types_are_refused(tmp_path):
         z.writestr("segwise.json", json.dumps(meta))
     path = tmp_path / "sneaky.skops"
     path.write_bytes(buf.getvalue())
-    with pytest.raises(InputError, match=r"refusing to load unexpected object type.*Sneaky"):
+    with pytest.raises(InputError, match=r"refusing to load type .*Sneaky"):
         TrainedAssigner.load(path)
+
+
+@pytest.mark.slow
+def test_every_model_variant_saves_exactly_the_trusted_types(retail_data, tmp_path):
+    """The trusted list is the union of what every setting writes: nothing missing, nothing extra.
+
+    Calibration and SMOTE add types (sigmoid calibration includes isotonic's), so the
+    sigmoid-calibrated variant of each model, with SMOTE where it applies, covers all.
+    """
+    X, y, cells = retail_data.X.iloc[:1500], retail_data.y.iloc[:1500], retail_data.cells
+    found: set[str] = set()
+    for model in ("grid", "vote", "hgb", "random_forest", "logistic"):
+        est = SegmentAssigner(model, smote=model != "grid", calibration="sigmoid",
+                              max_iter=5, n_estimators=5, cv=2)
+        est.fit(X, y, cells=cells.iloc[:1500] if model == "grid" else None)
+        scorer = RFMScorer.from_edges({c: np.arange(6.0) for c in
+                                       ("recency_days", "frequency", "monetary")})
+        saved = TrainedAssigner(est, scorer, EarlyWindow(n_orders=3), 90, {}).save(
+            tmp_path / f"{model}.skops")
+        found |= set(sio.get_untrusted_types(file=saved))
+        TrainedAssigner.load(saved)
+    assert found == ASSIGNER_TYPES
 
 
 def test_foreign_files_are_refused(tmp_path):

@@ -1,5 +1,5 @@
 """Fixtures of the report tests: the Online Retail report (``retail_result`` comes from the
-suite's conftest), its rendered files, a small sample and the browser."""
+suite's conftest), its rendered files and a small sample (the browser is the suite's)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 
 
 @pytest.fixture(scope="session")
@@ -50,16 +44,3 @@ def small_result(small_orders: Path) -> Any:
     from segwise.jobs import run_rfm
 
     return run_rfm(small_orders)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Any:
-    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()

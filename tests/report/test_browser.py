@@ -35,9 +35,9 @@ def test_every_chart_draws_without_errors(browser: Any, retail_files: dict[str, 
     for div in charts:
         assert div.get_attribute("data-drawn") == "true", div.get_attribute("data-key")
         assert div.query_selector(".main-svg") is not None, div.get_attribute("data-key")
-        # Drawn means marks on the plot: bars, points, heatmap images or lines.
+        # Drawn means marks on the plot: bars, points, heatmap images, lines or flows.
         marks = div.query_selector_all(".point, .bars path, .heatmaplayer image, .scatter "
-                                       "path.js-line, .heatmaplayer .hm")
+                                       "path.js-line, .heatmaplayer .hm, .sankey-link")
         assert marks, div.get_attribute("data-key")
     assert problems == []
     shot = tmp_path / "report.png"

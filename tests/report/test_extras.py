@@ -126,7 +126,7 @@ def test_a_failing_model_leaves_a_note_not_an_error(small_result: Any, monkeypat
         raise InputError("only 3 repeat buyers")
 
     monkeypatch.setattr(segwise.clv, "customer_value", too_few)
-    extras = learn_extras(small_result, segments=False)
+    extras = learn_extras(small_result, segments=False, track=False)
     assert extras.clv is None
     assert extras.notes == ["Lifetime value is not shown: only 3 repeat buyers"]
     report = build_report(small_result, extras, products=False)

@@ -17,12 +17,13 @@ pytestmark = pytest.mark.slow
 def test_report_tells_the_whole_story(retail_report: Any) -> None:
     keys = [s.key for s in retail_report.sections]
     assert keys == ["overview", "cleaning", "exploration", "rfm", "segments", "selection",
-                    "clusters", "profiles", "embedding", "categories", "value"]
+                    "clusters", "profiles", "embedding", "categories", "value", "over_time"]
     charts = {c.key for c in retail_report.charts}
     assert {"audit_removed", "monthly", "weekday_hour", "countries", "top_products",
             "categories", "dist_recency", "dist_frequency", "dist_monetary", "grid_customers",
             "grid_revenue", "segment_shares", "k_selection", "clusters_vs_rfm",
-            "profile_heatmap", "profile_learned", "embedding", "category_mix", "value"} <= charts
+            "profile_heatmap", "profile_learned", "embedding", "category_mix", "value",
+            "sizes_over_time", "migration_sankey", "cohort_retention", "cohort_mix"} <= charts
     for chart in retail_report.charts:
         layout = chart.figure.layout
         assert layout.title.text, chart.key

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Literal
 import ibis
 import numpy as np
 
-from segwise._engine import fetch_numpy, numpy_to_arrow
+from segwise._engine import fetch_numpy
 from segwise._expr import exact_money, money_sum
+from segwise.clean._audit import build_audit
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -247,19 +248,7 @@ class CleanedLines:
             if self.rules.cancellations == "net"
             else "kept",
         }
-        audit = numpy_to_arrow(
-            {
-                "step": np.array(list(rows), dtype=object),
-                "rows": np.array(list(rows.values()), dtype="int64"),
-                # NaN (unknown for quarantined rows) becomes null: an empty CSV field.
-                "revenue": np.array(list(revenue.values()), dtype="float64"),
-                "description": np.array([descriptions[k] for k in rows], dtype=object),
-            }
-        )
-        total = sum(rows.values())
-        if total != self.n_input:  # pragma: no cover - would be a bug in segwise
-            raise AssertionError(f"audit does not reconcile: {total} != {self.n_input}")
-        return audit
+        return build_audit(rows, descriptions, self.n_input, {"revenue": revenue})
 
 
 def _starts_with_any(value: ir.StringValue, prefixes: tuple[str, ...]) -> ir.BooleanValue:

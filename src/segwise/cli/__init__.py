@@ -4,8 +4,11 @@ from segwise.cli import (
     assign,  # noqa: F401
     clv,  # noqa: F401
     report,  # noqa: F401
+    rfe,  # noqa: F401
     rfm,  # noqa: F401 - registers its commands
     segment,  # noqa: F401
+    serve,  # noqa: F401
+    track,  # noqa: F401
 )
 from segwise.cli._app import app
 

@@ -7,58 +7,138 @@ import datetime as dt
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from segwise.exceptions import SegwiseError
 
 if TYPE_CHECKING:
-    from segwise.jobs import RFMResult
+    from segwise.jobs import JobResult
+    from segwise.store import RunRecord
 
 __all__ = [
     "AsOfOpt",
     "ConfigOpt",
     "EngineChoice",
     "EngineOpt",
+    "KeepFormulasOpt",
     "MasterOpt",
     "MemoryOpt",
     "OrderLinesArg",
+    "StoreOpt",
     "app",
     "console",
     "err_console",
     "handle_errors",
+    "new_app",
+    "notice",
+    "print_actions",
+    "print_audit",
+    "print_result",
     "progress",
     "run_with_progress",
+    "save_run",
 ]
 
-app = typer.Typer(
+
+def new_app(**kwargs: Any) -> typer.Typer:
+    """Make a Typer application (or command group) whose help is printed as plain text.
+
+    Rich markup is off: a help text such as "default: [engine] memory_limit" keeps its
+    brackets, which Rich would take for a style tag and drop.
+    """
+    return typer.Typer(no_args_is_help=True, add_completion=False,
+                       pretty_exceptions_enable=False, rich_markup_mode=None, **kwargs)
+
+
+app = new_app(
     name="segwise",
     help="Turn raw customer data into customer segments a business can act on.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# Markup off: text from data, configs and file names is printed as it is (a "[/]" in a
+# file name would otherwise raise a MarkupError); styles are applied with Text objects.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def notice(label: str, text: str, *, style: str = "yellow", out: Console = console) -> None:
+    """Print one line: a styled label (``warning:``, ``note:``) and plain text."""
+    out.print(Text.assemble((f"{label}:", style), " ", text), highlight=False, soft_wrap=True)
+
+
+def print_actions(actions: Iterable[tuple[str, str]]) -> None:
+    """Print each segment's recommended action, the segment name in bold."""
+    console.print(Text("Recommended actions", style="bold"))
+    for segment, action in actions:
+        console.print(Text.assemble(("  " + str(segment), "bold"), ": ", str(action)),
+                      highlight=False)
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for an OS error: the file(s) and the system's reason."""
+    where = ": ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    reason = exc.strerror or str(exc)
+    return f"{where}: {reason}" if where else reason
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str,
+                  lineno: int, file: Any = None, line: str | None = None) -> None:
+    """Print a Python warning as one line, without the source path and line it came from."""
+    text = str(message).strip().splitlines()
+    notice("warning", text[0] if text else category.__name__, out=err_console)
+
+
+def _interrupted(exc: BaseException | None) -> bool:
+    """Whether Ctrl-C caused ``exc``: Python's KeyboardInterrupt, or DuckDB's own.
+
+    DuckDB catches SIGINT while a query runs and raises ``RuntimeError("Query
+    interrupted")`` (or an ``InterruptException``), which a reader may have wrapped.
+    """
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "InterruptException":
+            return True
+        if isinstance(exc, RuntimeError) and str(exc) == "Query interrupted":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def handle_errors(func: F) -> F:
-    """Turn library errors into a one-line reason on stderr and exit status 1."""
+    """Run a command so that whatever goes wrong ends in one line on stderr.
+
+    Library errors exit with status 1 and their message; OS errors (disk full, permission
+    denied) with status 1 and the file and the reason; Ctrl-C with status 130. Python
+    warnings are printed as one ``warning:`` line each, without source paths.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except SegwiseError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from exc
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            try:
+                return func(*args, **kwargs)
+            except BaseException as exc:
+                if _interrupted(exc):
+                    notice("interrupted", "stopped by Ctrl-C; no output was left half-written",
+                           style="bold red", out=err_console)
+                    raise typer.Exit(130) from None
+                if isinstance(exc, SegwiseError):
+                    notice("error", str(exc), style="bold red", out=err_console)
+                    raise typer.Exit(1) from exc
+                if isinstance(exc, OSError):
+                    notice("error", _os_error(exc), style="bold red", out=err_console)
+                    raise typer.Exit(1) from exc
+                raise
 
     return wrapper  # type: ignore[return-value]
 
@@ -90,6 +170,17 @@ AsOfOpt = Annotated[
 EngineOpt = Annotated[EngineChoice, typer.Option("--engine", help="Table engine.")]
 MasterOpt = Annotated[
     str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
+]
+KeepFormulasOpt = Annotated[
+    bool,
+    typer.Option("--keep-formulas", help="Write CSV text as it is. By default a text cell a "
+                                         "spreadsheet would run as a formula (starting with =, "
+                                         "+, - or @, and not a number) gets a leading '."),
+]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="Also write the results into a store, as one run: a .duckdb "
+                                 "file or a postgresql:// URL."),
 ]
 MemoryOpt = Annotated[
     str | None,
@@ -148,28 +239,104 @@ def progress(first: str, *, every: float = 5.0) -> Iterator[Callable[[str], None
 def run_with_progress(
     source: Path,
     *,
+    job: str = "rfm",
     config: Path | None = None,
     as_of: dt.datetime | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
     memory_limit: str | None = None,
-) -> RFMResult:
-    """Run the RFM pipeline from the shared options, naming each step as it starts."""
-    from segwise.config import load_config
-    from segwise.jobs import run_rfm
+) -> Any:
+    """Run a job from the shared options, with a spinner naming each step.
 
-    labels = {
-        "load": "Reading and parsing order lines",
-        "clean": "Applying cleaning rules",
-        "aggregate": "Aggregating customers",
-        "score": "Scoring and naming segments",
-    }
+    Returns the job's result (:class:`~segwise.jobs.RFMResult` for ``rfm``).
+    """
+    from segwise.config import load_config
+    from segwise.jobs import get_job, run_job
+
+    spec = get_job(job)
     with progress("Starting") as say:
-        return run_rfm(
+        return run_job(
+            spec,
             source,
-            config=load_config(config, memory_limit=memory_limit),
+            config=load_config(config, memory_limit=memory_limit, kind=spec.kind),
             as_of=as_of.date() if as_of else None,
             engine=str(engine),
             spark_master=spark_master,
-            progress=lambda step: say(labels.get(step, step)),
+            progress=lambda step: say(spec.steps.get(step, step)),
         )
+
+
+def print_result(result: JobResult) -> None:
+    """Print a job's named segments, their actions, and the cleaning audit.
+
+    Every job's command prints through here: the segment table when the job names
+    segments, then the audit.
+    """
+    schema = result.entities.schema
+    if result.segment_map is not None and schema.segment_col is not None:
+        # Arrow rows, not DataFrames: the command never needs to import pandas.
+        summary = result.segment_summary_table().to_pylist()
+        title = f"{schema.name.upper()} segments"
+        seg = Table(title=title + (f" (as of {result.as_of})" if result.as_of else ""),
+                    title_justify="left")
+        seg.add_column("Segment")
+        for header in (schema.entities.capitalize(), "Share",
+                       *(["Revenue share"] if schema.value_col else [])):
+            seg.add_column(header, justify="right")
+        for col in schema.summary_features:
+            seg.add_column(_median_header(schema.feature(col)), justify="right")
+        for row in summary:
+            seg.add_row(
+                row["segment"], f"{row[schema.entities]:,}", f"{row['share']:.1%}",
+                *([f"{row['revenue_share']:.1%}"] if schema.value_col else []),
+                *(_num(row[f"median_{c}"], 2 if schema.feature(c).unit == "currency" else 0)
+                  for c in schema.summary_features),
+            )
+        console.print(seg)
+        print_actions((row["segment"], row["action"]) for row in summary)
+    print_audit(result.audit_table)
+
+
+def _median_header(feature: Any) -> str:
+    """``Median R (days)``: the feature's short name, its unit unless it is money."""
+    unit = f" ({feature.unit})" if feature.unit and feature.unit != "currency" else ""
+    return f"Median {feature.short or feature.name.replace('_', ' ')}{unit}"
+
+
+def print_audit(audit: Any) -> None:
+    """Print a cleaning audit (any kind's), with the input total that its rows add up to."""
+    table = Table(title="Cleaning audit", title_justify="left")
+    metrics = [c for c in audit.column_names if c not in ("step", "rows", "description")]
+    table.add_column("Step")
+    table.add_column("Rows", justify="right")
+    for col in metrics:
+        table.add_column(col.replace("_", " ").capitalize(), justify="right")
+    table.add_column("What")
+    steps = audit.to_pylist()
+    for row in steps:
+        table.add_row(row["step"], f"{row['rows']:,}", *(_num(row[c], 2) for c in metrics),
+                      row["description"])
+    table.add_row(Text("input", style="bold"),
+                  Text(f"{sum(r['rows'] for r in steps):,}", style="bold"),
+                  *("" for _ in metrics), "rows read")
+    console.print(table)
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    # Missing (an empty segment's median, quarantined revenue) prints empty.
+    return "" if value is None or value != value else f"{value:,.{digits}f}"
+
+
+def save_run(store: str | None, record: Callable[[], RunRecord]) -> None:
+    """Write a command's run into the store given with ``--store`` (nothing without one).
+
+    ``record`` makes the run's record: it is only called when there is a store, as making
+    it (profiles, say) costs time and imports the command otherwise never needs.
+    """
+    if store is None:
+        return
+    from segwise.store import Store
+
+    target = Store(store)
+    run_id = target.write_run(record())
+    console.print(f"stored run {run_id} in {target.display_url}", soft_wrap=True)

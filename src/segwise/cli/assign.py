@@ -10,15 +10,25 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from segwise.cli._app import app, console, handle_errors, progress
+from segwise.cli._app import (
+    KeepFormulasOpt,
+    StoreOpt,
+    app,
+    console,
+    handle_errors,
+    new_app,
+    progress,
+    save_run,
+)
 
 if TYPE_CHECKING:
     from segwise.predict import AssignerReport
 
-assigner_app = typer.Typer(
+assigner_app = new_app(
     help="Train a classifier that puts new customers into a segment from their first orders.",
-    no_args_is_help=True,
 )
+#: Longest span in days any day-count option takes (ten years).
+MAX_DAYS = 3650
 app.add_typer(assigner_app, name="assigner")
 
 
@@ -131,19 +141,20 @@ def train(
         Path | None, typer.Option("--output", "-o", help="Model file to write (.skops); "
                                                          "evaluation only when omitted.")
     ] = None,
-    orders: Annotated[int | None, typer.Option("--orders", "-n",
+    orders: Annotated[int | None, typer.Option("--orders", "-n", min=1, max=1000,
                                                help="Use the first N orders.")] = 3,
-    days: Annotated[int | None, typer.Option("--days", "-d",
+    days: Annotated[int | None, typer.Option("--days", "-d", min=1, max=MAX_DAYS,
                                              help="Use the first D days.")] = None,
     cutoff: Annotated[
         dt.datetime | None,
         typer.Option("--cutoff", formats=["%Y-%m-%d"],
                      help="Acquisition cut-off (YYYY-MM-DD); chosen from --test-size if omitted."),
     ] = None,
-    test_size: Annotated[int, typer.Option("--test-size",
+    test_size: Annotated[int, typer.Option("--test-size", min=1, max=10_000_000,
                                            help="New customers to test on.")] = 300,
     min_history: Annotated[int, typer.Option(
-        "--min-history", help="Days of history after the first purchase a customer needs "
+        "--min-history", min=0, max=MAX_DAYS,
+        help="Days of history after the first purchase a customer needs "
         "(full-history and cluster labels).")] = 90,
     model: Annotated[ModelChoice, typer.Option(
         "--model", help="Classifier (vote: mean of hgb, random forest and logistic; grid: "
@@ -157,8 +168,9 @@ def train(
         "--calibration", help="Calibrate the chosen model's probabilities.")] = Calibration.none,
     compare: Annotated[bool, typer.Option("--compare/--no-compare",
                                           help="Also evaluate the other models.")] = True,
-    horizon: Annotated[int, typer.Option("--horizon", help="Days after the window the "
-                                         "segment is for (label date and default).")] = 90,
+    horizon: Annotated[int, typer.Option("--horizon", min=0, max=MAX_DAYS,
+                                         help="Days after the window the segment is for "
+                                         "(label date and default).")] = 90,
     labels: Annotated[LabelChoice, typer.Option(
         "--labels", help="Training labels: rule-based RFM segments or learned clusters.")] = (
         LabelChoice.rfm
@@ -174,11 +186,16 @@ def train(
         help="Also score the models on rolling time folds of the training customers "
         "(how the default was chosen; slower).")] = False,
     config: ConfigOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Train on known customers, evaluate on customers acquired after a cut-off, save."""
     from segwise.config import load_config
     from segwise.jobs import run_rfm
     from segwise.predict import EarlyWindow, cluster_labels, default_candidates, train_assigner
+    from segwise.store import check_output
+
+    if output is not None:
+        check_output(output, (".skops",), inputs=[input, config])
 
     window = EarlyWindow(n_orders=orders, n_days=days)
     steps = {"features": "Computing early features", "evaluate": "Evaluating on new customers",
@@ -207,8 +224,9 @@ def train(
                 calibration=None if calibration is Calibration.none else calibration.value,
             ),
             horizon_days=horizon,
-            # Without a file to write, the model fitted for the evaluation is enough.
-            refit=output is not None,
+            # Without a model to keep (a file, or a store that serves it), the model fitted
+            # for the evaluation is enough.
+            refit=output is not None or store is not None,
             product_categories=categories,
             validate=validate,
             progress=lambda step: say(steps[step] if step in steps else str(step)),
@@ -218,7 +236,11 @@ def train(
     print_report(report, f"{window.describe()}; label: {what}")
     if output is not None:
         path = trained.save(output)
-        console.print(f"wrote {path}")
+        console.print(f"wrote {path}", highlight=False)
+    if store is not None:
+        from segwise.jobs import model_record
+
+        save_run(store, lambda: model_record(trained, result, command="assigner train"))
 
 
 @app.command()
@@ -229,27 +251,30 @@ def assign(
     output: Annotated[Path, typer.Option("--output", "-o", help="Assignments to write "
                                                                 "(.parquet or .csv).")],
     horizon: Annotated[int | None, typer.Option(
-        "--horizon", help="Days after the window the segment is for (the model's; only "
-        "full-history models take another).")] = None,
+        "--horizon", min=0, max=MAX_DAYS, help="Days after the window the segment is for "
+        "(the model's; only full-history models take another).")] = None,
     score_incomplete: Annotated[bool, typer.Option(
         "--score-incomplete/--skip-incomplete",
         help="Also score customers whose window is not complete yet.")] = False,
     config: ConfigOpt = None,
+    keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Assign new customers to a segment, with a probability per segment."""
     from segwise.clean import clean_transactions
     from segwise.config import load_config
     from segwise.io import load_transactions
     from segwise.predict import TrainedAssigner
-    from segwise.store import write_table
+    from segwise.store import TABLE_SUFFIXES, check_output, write_table
 
+    check_output(output, TABLE_SUFFIXES, inputs=[model, input, config])
     trained = TrainedAssigner.load(model)
     cfg = load_config(config)
     tx = load_transactions(input, columns=cfg.columns, read=cfg.read, memory_limit=cfg.memory_limit)
     kept = clean_transactions(tx, cfg.cleaning).kept
     out = trained.assign(kept, horizon_days=horizon,
                          incomplete="score" if score_incomplete else "skip")
-    write_table(out, output)
+    write_table(out, output, keep_formulas=keep_formulas)
     w = trained.window
     n_over = int((out["window_complete"] & (out["orders_used"] == w.n_orders)).sum()) if (
         w.n_orders) else 0
@@ -265,5 +290,9 @@ def assign(
                          else "left unassigned (use --score-incomplete to score them)."))
     counts = out["segment"].value_counts()
     for seg, n in counts.items():
-        console.print(f"  {seg}: {n:,}")
-    console.print(f"wrote {output}")
+        console.print(f"  {seg}: {n:,}", highlight=False)
+    console.print(f"wrote {output}", highlight=False)
+    if store is not None:
+        from segwise.jobs import assignment_record
+
+        save_run(store, lambda: assignment_record(out, source=input, model=model))

@@ -14,20 +14,30 @@ from segwise.cli._app import (
     ConfigOpt,
     EngineChoice,
     EngineOpt,
+    KeepFormulasOpt,
     MasterOpt,
     MemoryOpt,
     OrderLinesArg,
+    StoreOpt,
     app,
     console,
     handle_errors,
+    notice,
     run_with_progress,
+    save_run,
 )
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from segwise.clv import CLVResult
+    from segwise.clv import CLVResult, ModelComparison
+
+
+def _above_zero(value: float) -> float:
+    if value <= 0:
+        raise typer.BadParameter(f"{value} is not above 0.")
+    return value
 
 
 def _table(
@@ -63,10 +73,33 @@ def print_clv(result: CLVResult, segments: pd.DataFrame | None) -> None:
                   "share_clv": "CLV share", "mean_clv": "Mean CLV", "mean_p_alive": "P(alive)",
                   "value_at_risk": "At risk", "share_value_at_risk": "Risk share"}
         console.print(_table(segments, "Future value by segment", fmt, labels))
+    if result.comparison is not None:
+        print_comparison(result.comparison)
     if result.calibration_holdout is not None:
         fmt = {"n_customers": ",", "actual": ".3f", "predicted": ".3f"}
         console.print(_table(result.calibration_holdout,
                              f"Holdout purchases per customer (to {p.holdout_end})", fmt))
+
+
+def print_comparison(comparison: ModelComparison) -> None:
+    """Print the purchase models' holdout comparison and why one was chosen."""
+    t = comparison.table
+    fitted = t[t["status"] == "fitted"]
+    frame = fitted.assign(chosen=fitted["chosen"].map({True: "<- chosen", False: ""}))[
+        ["label", "mae", "rmse", "bias", "predicted", "actual", "aggregate_error",
+         "decile_error", "rank", "chosen"]]
+    fmt = {"mae": ".3f", "rmse": ".3f", "bias": "+.3f", "predicted": ",.0f", "actual": ",.0f",
+           "aggregate_error": "+.1%", "decile_error": ".3f", "rank": ".2f"}
+    labels = {"label": "Model", "mae": "MAE", "rmse": "RMSE", "predicted": "Predicted",
+              "actual": "Actual", "aggregate_error": "Aggregate error",
+              "decile_error": "Decile error", "rank": "Mean rank", "chosen": ""}
+    p = comparison.period
+    start = p.calibration_end + dt.timedelta(days=1)
+    console.print(_table(frame, f"Purchase models on the holdout ({start} to {p.holdout_end}, "
+                                "purchases per customer)", fmt, labels))
+    for row in t[t["note"] != ""].itertuples():
+        console.print(f"  {row.label} ({row.status}): {row.note}", highlight=False)
+    console.print(comparison.reason, highlight=False)
 
 
 @app.command()
@@ -83,30 +116,42 @@ def clv(
         "--horizon", help="Forecast horizon: 12m, 52w, 90d, 1y.")] = "12m",
     unit: Annotated[str, typer.Option("--unit", help="Model time unit: D, W or M.")] = "W",
     discount_rate: Annotated[float, typer.Option(
-        "--discount-rate", help="Annual discount rate of the lifetime value.")] = 0.10,
+        "--discount-rate", min=0.0, max=1.0,
+        help="Annual discount rate of the lifetime value (0.1 = 10 %/year).")] = 0.10,
     margin: Annotated[float, typer.Option(
-        "--margin", help="Profit share of spend (1 = revenue).")] = 1.0,
+        "--margin", min=0.0, max=1.0, callback=_above_zero,
+        help="Profit share of spend, above 0 and at most 1 (1 = revenue).")] = 1.0,
     model: Annotated[str, typer.Option(
-        "--model", help="Purchase model: bgnbd (fast) or pareto_nbd (customers may leave "
-                        "at any time).")] = "bgnbd",
+        "--model", help="Purchase model: bgnbd (fast), mbgnbd (one-time buyers may be "
+                        "gone), pareto_nbd (customers may leave at any time), bgbb "
+                        "(discrete time: one opportunity per --unit), or auto (all compared "
+                        "on a holdout, the best by a declared rule).")] = "bgnbd",
     config: ConfigOpt = None,
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Forecast purchases, P(alive), spend and discounted lifetime value per customer.
 
-    Fits BG/NBD (or Pareto/NBD) and Gamma-Gamma to the calibration period, joins the
-    values to the RFM segments and writes one row per customer; the parameters (and, with
-    a holdout, the calibration/holdout and tracking tables) go to CSV files beside OUTPUT.
+    Fits a purchase model (BG/NBD by default; --model auto compares them on a holdout
+    and picks one) and Gamma-Gamma to the calibration period, joins the values to the RFM
+    segments and writes one row per customer; the parameters (and, with a holdout, the
+    calibration/holdout and tracking tables; with auto, the model comparison) go to CSV
+    files beside OUTPUT.
     """
     from segwise.clv import PURCHASE_MODELS, customer_value, parse_horizon, value_by_segment
-    from segwise.store import write_table
+    from segwise.store import TABLE_SUFFIXES, beside, check_output, write_tables
 
     # Typos fail now, not after the data are read.
     parse_horizon(horizon, unit)
-    if model not in PURCHASE_MODELS:
-        raise ConfigError(f"--model {model!r}: choose one of {', '.join(PURCHASE_MODELS)}")
+    if model not in (*PURCHASE_MODELS, "auto"):
+        raise ConfigError(f"--model {model!r}: choose one of {', '.join(PURCHASE_MODELS)}, auto")
+    side = {name: beside(output, f".{name}.csv")
+            for name in ("params", "segments", "holdout", "tracking", "models",
+                         "models-deciles", "models-tracking")}
+    check_output(output, TABLE_SUFFIXES, side=side.values(), inputs=[input, config])
     rfm = run_with_progress(
         input, config=config, engine=engine, spark_master=spark_master, memory_limit=memory_limit
     )
@@ -124,7 +169,7 @@ def clv(
         )
     for warning in caught:
         if issubclass(warning.category, UserWarning):
-            console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+            notice("warning", str(warning.message))
     # The BTYD summary's names would clash with RFM's (frequency counts orders there).
     values = result.customers.drop(columns=["first_purchase", "last_purchase"]).rename(
         columns={c: f"btyd_{c}" for c in ("frequency", "recency", "T", "monetary_value",
@@ -133,15 +178,19 @@ def clv(
     customers = rfm.customers.merge(values, on="customer_id", how="left")
     segments = value_by_segment(customers) if "segment" in customers else None
     print_clv(result, segments)
-    stem = output.with_name(output.stem)
-    written = [
-        write_table(customers, output),
-        write_table(result.parameters(), Path(f"{stem}.params.csv")),
-    ]
+    files = {output: customers, side["params"]: result.parameters()}
     if segments is not None:
-        written.append(write_table(segments, Path(f"{stem}.segments.csv")))
+        files[side["segments"]] = segments
     if result.calibration_holdout is not None and result.tracking is not None:
-        written.append(write_table(result.calibration_holdout, Path(f"{stem}.holdout.csv")))
-        written.append(write_table(result.tracking, Path(f"{stem}.tracking.csv")))
-    for path in written:
-        console.print(f"wrote {path}")
+        files[side["holdout"]] = result.calibration_holdout
+        files[side["tracking"]] = result.tracking
+    if result.comparison is not None:
+        c = result.comparison
+        files[side["models"]] = c.table
+        files[side["models-deciles"]] = c.deciles
+        files[side["models-tracking"]] = c.tracking
+    for path in write_tables(files, keep_formulas=keep_formulas):
+        console.print(f"wrote {path}", highlight=False)
+    from segwise.jobs import run_record
+
+    save_run(store, lambda: run_record(rfm, command="clv", job="rfm", clv=result))

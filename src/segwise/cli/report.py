@@ -16,14 +16,18 @@ from segwise.cli._app import (
     MasterOpt,
     MemoryOpt,
     OrderLinesArg,
+    StoreOpt,
     app,
     console,
     handle_errors,
+    notice,
     run_with_progress,
+    save_run,
 )
 
 if TYPE_CHECKING:
-    from segwise.jobs import RFMResult
+    from segwise.jobs import JobResult
+    from segwise.store import RunRecord
 
 _STEPS = {
     "explore": "Exploring orders and products",
@@ -31,18 +35,23 @@ _STEPS = {
     "charts": "Drawing charts",
     "render": "Writing the report",
     "segments": "Clustering customers (k sweep, model comparison, UMAP map)",
-    "clv": "Fitting lifetime value models (BG/NBD, Gamma-Gamma)",
+    "clv": "Fitting lifetime value models",
+    "track": "Snapshots, migration and cohorts",
 }
 
 
-def write_report_with_progress(result: RFMResult, path: Path, *, segments: bool = True,
-                               clv: bool = True, **kwargs: Any) -> Path:
+def write_report_with_progress(result: JobResult, path: Path, *, segments: bool = True,
+                               clv: bool = True, track: bool = True, clv_model: str = "bgnbd",
+                               store: str | None = None, command: str = "report",
+                               **kwargs: Any) -> Path:
     """Write the report with a spinner naming the current step, and print where it went.
 
-    ``segments`` and ``clv`` add the learned-segment and lifetime-value sections
+    ``segments``, ``clv`` and ``track`` add the learned-segment, lifetime-value and "Over
+    time" sections, ``clv_model`` picks the purchase model
     (:func:`segwise.report.learn_extras`); ``kwargs`` go to
     :func:`segwise.report.write_report` (``format``, ``currency``, ``source``, ...).
-    ``segwise demo`` and ``segwise report`` both use it.
+    ``segwise demo`` and ``segwise report`` both use it. With ``store``, the result, the
+    learned segments and the lifetime values are also written there as one run.
     """
     from segwise.report import learn_extras, write_report
 
@@ -50,11 +59,22 @@ def write_report_with_progress(result: RFMResult, path: Path, *, segments: bool 
         def progress(step: str) -> None:
             status.update(_STEPS.get(step, step))
 
-        extras = learn_extras(result, segments=segments, clv=clv, progress=progress)
+        extras = learn_extras(result, segments=segments, clv=clv, track=track,
+                              clv_model=clv_model, progress=progress)
         written = write_report(result, path, extras=extras, progress=progress, **kwargs)
     for note in extras.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
-    console.print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
+        notice("note", note)
+    console.print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)", highlight=False)
+
+    def record() -> RunRecord:
+        from segwise.jobs import named_labels, run_record
+
+        learned = [] if extras.clusters is None else [named_labels(
+            result.entities, "learned", extras.clusters["customer_id"],
+            extras.clusters["segment"])]
+        return run_record(result, command=command, clv=extras.clv, segmentations=learned)
+
+    save_run(store, record)
     return written
 
 
@@ -78,21 +98,42 @@ def report(
     currency: Annotated[str | None, typer.Option(
         "--currency", help="Currency code shown on axes and headers, e.g. GBP.")] = None,
     categories: Annotated[int, typer.Option(
-        "--categories", min=0, help="Product categories to learn (0: none).")] = 25,
+        "--categories", min=0, max=200, help="Product categories to learn (0: none).")] = 25,
     segments: Annotated[bool, typer.Option(
         "--segments/--no-segments", help="Cluster customers: k curves, model comparison, "
                                          "learned segments, UMAP map.")] = True,
     clv: Annotated[bool, typer.Option(
         "--clv/--no-clv", help="Fit lifetime value models and show value by segment.")] = True,
+    clv_model: Annotated[str, typer.Option(
+        "--clv-model", help="Purchase model: bgnbd, mbgnbd, pareto_nbd, bgbb, or auto (all "
+                            "compared on a holdout, shown in the report).")] = "bgnbd",
+    track: Annotated[bool, typer.Option(
+        "--track/--no-track", help="Snapshots over time: segment sizes, migration, cohorts."
+    )] = True,
     config: ConfigOpt = None,
     as_of: AsOfOpt = None,
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    job: Annotated[str, typer.Option(
+        "--job", help="The job whose result is reported: rfm (order lines) or rfe "
+                      "(events).")] = "rfm",
+    store: StoreOpt = None,
 ) -> None:
     """Write a self-contained report of the data, the cleaning and the segments."""
+    from segwise.clv import PURCHASE_MODELS
+    from segwise.exceptions import ConfigError
+    from segwise.report import check_currency
+    from segwise.store import check_output
+
+    if clv_model not in (*PURCHASE_MODELS, "auto"):  # a typo fails before any reading
+        raise ConfigError(f"--clv-model {clv_model!r}: choose one of "
+                          f"{', '.join(PURCHASE_MODELS)}, auto")
+    # Any suffix goes: it picks the format, and anything but .md or .json is HTML.
+    check_output(output, None, inputs=[input, config])
+    check_currency(currency)
     result = run_with_progress(
-        input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
+        input, job=job, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
         memory_limit=memory_limit,
     )
     write_report_with_progress(
@@ -105,4 +146,7 @@ def report(
         n_categories=max(categories, 1),
         segments=segments,
         clv=clv,
+        store=store,
+        track=track,
+        clv_model=clv_model,
     )

@@ -3,61 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from segwise.cli._app import (
     AsOfOpt,
     ConfigOpt,
     EngineChoice,
     EngineOpt,
+    KeepFormulasOpt,
     MasterOpt,
     MemoryOpt,
     OrderLinesArg,
+    StoreOpt,
     app,
     console,
     handle_errors,
+    print_result,
     run_with_progress,
+    save_run,
 )
-
-if TYPE_CHECKING:
-    from segwise.jobs import RFMResult
-
-
-def print_result(result: RFMResult) -> None:
-    """Print the segment table, the recommended actions and the cleaning audit."""
-    # Arrow rows, not DataFrames: the command never needs to import pandas.
-    summary = result.segment_summary_table().to_pylist()
-    seg = Table(title=f"RFM segments (as of {result.as_of})", title_justify="left")
-    for col in ("Segment", "Customers", "Share", "Revenue share", "Median R (days)",
-                "Median F", "Median M"):
-        seg.add_column(col, justify="left" if col == "Segment" else "right")
-    for row in summary:
-        seg.add_row(
-            row["segment"], f"{row['customers']:,}", f"{row['share']:.1%}",
-            f"{row['revenue_share']:.1%}", _num(row["median_recency_days"]),
-            _num(row["median_frequency"]), _num(row["median_monetary"], 2),
-        )
-    console.print(seg)
-    console.print("[b]Recommended actions[/]")
-    for row in summary:
-        console.print(f"  [b]{row['segment']}[/]: {row['action']}", highlight=False)
-    audit = Table(title="Cleaning audit", title_justify="left")
-    for col in ("Step", "Rows", "Revenue", "What"):
-        audit.add_column(col, justify="right" if col in ("Rows", "Revenue") else "left")
-    steps = result.audit_table.to_pylist()
-    for row in steps:
-        audit.add_row(row["step"], f"{row['rows']:,}", _num(row["revenue"], 2),
-                      row["description"])
-    audit.add_row("[b]input[/]", f"[b]{sum(r['rows'] for r in steps):,}[/]", "", "rows read")
-    console.print(audit)
-
-
-def _num(value: float | None, digits: int = 0) -> str:
-    # Missing (an empty segment's median, quarantined revenue) prints empty.
-    return "" if value is None or value != value else f"{value:,.{digits}f}"
 
 
 @app.command()
@@ -71,15 +38,23 @@ def rfm(
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Compute recency, frequency, monetary value, scores and named segments per customer."""
+    from segwise.jobs import RFMResult, run_record
+    from segwise.store import TABLE_SUFFIXES, check_output
+
+    main, *side = RFMResult.output_paths(output)
+    check_output(main, (*TABLE_SUFFIXES, ".duckdb"), side=side, inputs=[input, config])
     result = run_with_progress(
         input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
         memory_limit=memory_limit,
     )
     print_result(result)
-    for path in result.write(output):
-        console.print(f"wrote {path}")
+    for path in result.write(output, keep_formulas=keep_formulas):
+        console.print(f"wrote {path}", highlight=False)
+    save_run(store, lambda: run_record(result, command="rfm", job="rfm"))
 
 
 @app.command()
@@ -93,18 +68,30 @@ def demo(
         "--report/--no-report",
         help="Also write report.html with learned segments and lifetime value.")] = True,
 ) -> None:
-    """Run the whole job on the bundled UCI Online Retail log: segments, audit, report."""
+    """Run the whole job on the bundled UCI Online Retail log: segments, audit, report, store.
+
+    Ends by printing the command that opens the dashboard on the demo's database.
+    """
     from segwise.cli.report import write_report_with_progress
     from segwise.datasets import online_retail_path
+    from segwise.jobs import RFMResult, run_record
+    from segwise.store import check_output
 
+    main, *side = RFMResult.output_paths(output_dir / "customers.parquet")
+    check_output(main, None, side=[*side, output_dir / "report.html"])
     source = online_retail_path()
     console.print(f"Bundled data: UCI Online Retail (CC BY 4.0), {source.name}")
     result = run_with_progress(source)
     print_result(result)
-    for path in result.write(output_dir / "customers.parquet"):
-        console.print(f"wrote {path}")
+    for path in result.write(main):
+        console.print(f"wrote {path}", highlight=False)
+    store = str(output_dir / "segwise.duckdb")
     if report:
         write_report_with_progress(
             result, output_dir / "report.html", currency="GBP",
-            source="UCI Online Retail (bundled)",
+            source="UCI Online Retail (bundled)", store=store, command="demo",
         )
+    else:
+        save_run(store, lambda: run_record(result, command="demo", job="rfm"))
+    console.print(Text.assemble("Open the dashboard: ", (f"segwise serve {store}", "bold")),
+                  highlight=False, soft_wrap=True)

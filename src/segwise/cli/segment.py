@@ -13,19 +13,27 @@ from segwise.cli._app import (
     ConfigOpt,
     EngineChoice,
     EngineOpt,
+    KeepFormulasOpt,
     MasterOpt,
     MemoryOpt,
+    StoreOpt,
     app,
     console,
     handle_errors,
+    notice,
+    print_actions,
     progress,
     run_with_progress,
+    save_run,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from segwise.segment import Segmentation
+
+#: Largest number of segments the command takes (more would not be segments a business uses).
+MAX_K = 100
 
 _STEPS = {
     "sweep": "Sweeping k and scoring every criterion",
@@ -75,7 +83,7 @@ def print_segmentation(result: Segmentation) -> None:
         console.print(_table(frame, f"Choosing k ({sw.algorithm})", cols))
         console.print(sw.rationale, highlight=False)
         for note in sw.warnings:
-            console.print(f"[yellow]warning:[/] {note}", highlight=False)
+            notice("warning", note)
     if result.comparison is not None:
         cols = {"model": ("Model", ""), "k": ("k", "d"), "sizes": ("Sizes", ""),
                 "noise_share": ("Noise", ".1%"), **scores, "fit_seconds": ("Fit s", ".2f")}
@@ -89,9 +97,7 @@ def print_segmentation(result: Segmentation) -> None:
         cols[f"{f}_median"] = (f"Median {f}", ",.0f")
     cols["distinguishing"] = ("Sets it apart", "")
     console.print(_table(p, "Segment profiles", cols))
-    console.print("[b]Recommended actions[/]")
-    for row in p.itertuples(index=False):
-        console.print(f"  [b]{row.name}[/]: {row.action}", highlight=False)
+    print_actions(zip(p["name"], p["action"], strict=True))
     if result.crosstab is not None:
         # Rule-based segments as rows: there are more of them than learned segments.
         ct = result.crosstab.T.reset_index()
@@ -115,63 +121,80 @@ def segment(
         "--compare", help="Models compared side by side at the chosen k ('' for none).")
     ] = "kmeans,gmm,ward,hdbscan,som",
     k: Annotated[int | None, typer.Option(
-        "--k", help="Number of segments; swept and recommended when omitted.")] = None,
-    k_min: Annotated[int, typer.Option("--k-min", help="Smallest k of the sweep.")] = 2,
-    k_max: Annotated[int, typer.Option("--k-max", help="Largest k of the sweep.")] = 10,
+        "--k", min=2, max=MAX_K, help="Number of segments; swept and recommended when "
+                                      "omitted.")] = None,
+    k_min: Annotated[int, typer.Option("--k-min", min=2, max=MAX_K,
+                                       help="Smallest k of the sweep.")] = 2,
+    k_max: Annotated[int, typer.Option("--k-max", min=2, max=MAX_K,
+                                       help="Largest k of the sweep.")] = 10,
     features: Annotated[str, typer.Option(
-        "--features", help="Comma-separated feature columns to cluster.")
-    ] = "recency_days,frequency,monetary",
+        "--features", help="Comma-separated feature columns to cluster (default: the "
+                           "table's clustered features, recency_days,frequency,monetary "
+                           "for RFM).")
+    ] = "",
     min_share: Annotated[float, typer.Option(
-        "--min-share", help="Smallest acceptable segment (share of customers).")] = 0.02,
+        "--min-share", min=0.0, max=0.5,
+        help="Smallest acceptable segment (share of customers, 0 to 0.5).")] = 0.02,
     embed: Annotated[str, typer.Option(
         "--embed", help="2-D embeddings stored with the assignments: umap,tsne ('' for none).")
     ] = "umap,tsne",
     embed_samples: Annotated[int | None, typer.Option(
-        "--embed-samples", help="Customers the embeddings are fitted on (default 2,000); "
-                                "the others are placed by their nearest fitted neighbours.")
+        "--embed-samples", min=3,
+        help="Customers the embeddings are fitted on (default 2,000); the others are placed "
+             "by their nearest fitted neighbours.")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same labels).")
-    ] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1,
+                                      help="Random seed (same seed, same labels).")] = 0,
     customers: Annotated[bool, typer.Option(
-        "--customers", help="INPUT is already one row per customer (.parquet or .csv).")
+        "--customers", help="INPUT is already an entity table: one row per customer, user, "
+                            "person, ... (.parquet or .csv), such as any segwise command "
+                            "writes.")
     ] = False,
     config: ConfigOpt = None,
     as_of: AsOfOpt = None,
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
-    """Learn customer segments: sweep k, compare models, profile, name and embed them."""
-    import pandas as pd
+    """Learn segments of any entity table: sweep k, compare models, profile, name, embed."""
+    from segwise.exceptions import ConfigError
+    from segwise.features import EntityTable
+    from segwise.jobs import run_record
+    from segwise.segment import MAX_EMBED_SAMPLES, Segmentation, segment_customers
+    from segwise.store import TABLE_SUFFIXES, check_output
 
-    from segwise.exceptions import InputError
-
+    if k is None and k_min > k_max:
+        raise ConfigError(f"--k-min {k_min} is above --k-max {k_max}. Fix: swap them")
+    if output is not None:
+        main, *side = Segmentation.output_paths(output)
+        check_output(main, TABLE_SUFFIXES, side=side, inputs=[input, config])
+    job_result = None
     if customers:
-        suffix = input.suffix.lower()
-        if suffix not in {".parquet", ".csv"}:
-            raise InputError(f"{input}: a customer table must be .parquet or .csv")
-        table = pd.read_parquet(input) if suffix == ".parquet" else pd.read_csv(
-            input, dtype={"customer_id": str})
+        table = EntityTable.read(input)
     else:
-
-        table = run_with_progress(
+        job_result = run_with_progress(
             input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
             memory_limit=memory_limit,
-        ).customers
-    with progress("Loading the clustering libraries") as say:
-        from segwise.segment import MAX_EMBED_SAMPLES, segment_customers
+        )
+        table = job_result.entities
+    with progress("Starting") as say:
 
         def show(step: str) -> None:
             name, _, part = step.partition(": ")
             say(_STEPS.get(name, name) + (f": {part}" if part else ""))
 
         result = segment_customers(
-            table, features=_csv(features), n_clusters=k, k_values=range(k_min, k_max + 1),
+            table, features=_csv(features) or None, n_clusters=k,
+            k_values=range(k_min, k_max + 1),
             algorithm=model, compare=_csv(compare) or None, embed=_csv(embed),
             embed_max_samples=MAX_EMBED_SAMPLES if embed_samples is None else embed_samples,
             min_share=min_share, random_state=seed, progress=show,
         )
     print_segmentation(result)
     if output is not None:
-        for path in result.write(output):
-            console.print(f"wrote {path}")
+        for path in result.write(output, keep_formulas=keep_formulas):
+            console.print(f"wrote {path}", highlight=False)
+    save_run(store, lambda: run_record(job_result, command="segment", entities=table,
+                                       segmentation=result))

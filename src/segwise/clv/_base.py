@@ -9,7 +9,7 @@ standard errors from the Hessian of the log-likelihood at the optimum.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["CustomerModel", "as_vector"]
+__all__ = ["CustomerModel", "PurchaseModel", "as_vector"]
 
 _Z95 = 1.959963984540054
 #: Largest gradient of the mean log-likelihood (in log-parameters) taken as zero when the
@@ -60,6 +60,34 @@ def as_vector(values: Any, name: str, n: int | None = None) -> np.ndarray:
     return arr
 
 
+class PurchaseModel(Protocol):
+    """What every purchase model offers (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB).
+
+    Each takes a summary's three columns, ``frequency``, ``recency`` and ``T`` (``T`` is
+    the number of opportunities for the discrete-time BG/BB).
+    """
+
+    display_name: str
+    params_: pd.Series
+    log_likelihood_: float
+    converged_: bool
+
+    def fit(self, frequency: Any, recency: Any, T: Any, /) -> Any:
+        """Fit the model to a calibration summary."""
+
+    def predict_purchases(self, t: Any, frequency: Any, recency: Any, T: Any, /) -> np.ndarray:
+        """Return the expected purchases of each customer over the next ``t`` units."""
+
+    def p_alive(self, frequency: Any, recency: Any, T: Any, /) -> np.ndarray:
+        """Return the probability that each customer is still active."""
+
+    def expected_purchases(self, t: Any, /) -> np.ndarray:
+        """Return the expected repeat purchases of a new customer in their first ``t`` units."""
+
+    def summary(self) -> pd.DataFrame:
+        """Return the estimates, standard errors and intervals."""
+
+
 class CustomerModel(BaseEstimator):
     """Base of the maximum-likelihood customer-base models (not used directly).
 
@@ -69,6 +97,8 @@ class CustomerModel(BaseEstimator):
     """
 
     _param_names: tuple[str, ...] = ()
+    #: The model's name in tables and messages.
+    display_name = ""
     _hessian_step = 1e-5  # step in log-parameters for the Hessian's central differences
 
     def __init__(self, *, max_iter: int = 1000, tol: float = 1e-13) -> None:

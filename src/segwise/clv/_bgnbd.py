@@ -14,7 +14,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from segwise.clv._base import CustomerModel, as_vector
 
-__all__ = ["BGNBD", "MIN_CUSTOMERS", "check_rft", "likelihood_data", "simulate_bgnbd"]
+__all__ = [
+    "BGNBD",
+    "MIN_CUSTOMERS",
+    "check_identifiable",
+    "check_rft",
+    "likelihood_data",
+    "simulate_bgnbd",
+]
 
 #: Fewest customers a four-parameter model is fitted to; fewer cannot identify it.
 MIN_CUSTOMERS = 10
@@ -57,6 +64,33 @@ def check_rft(
             first = int(np.flatnonzero(bad)[0])
             raise ValueError(f"{message}: {int(bad.sum())} customer(s), the first at index {first}")
     return x, t_x, big_t
+
+
+def check_identifiable(x: np.ndarray, model: str) -> None:
+    """Raise unless a summary can identify a four-parameter purchase model.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Repeat purchases per customer.
+    model : str
+        The model's name, for the message.
+
+    Raises
+    ------
+    ValueError
+        With fewer than :data:`MIN_CUSTOMERS` customers, or without a repeat buyer.
+    """
+    if x.size < MIN_CUSTOMERS:
+        raise ValueError(
+            f"{model} needs at least {MIN_CUSTOMERS} customers to estimate 4 parameters, "
+            f"got {x.size}"
+        )
+    if not (x > 0).any():
+        raise ValueError(
+            f"{model} needs repeat buyers: none of the {x.size} customers bought twice in "
+            "the calibration period"
+        )
 
 
 def likelihood_data(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> dict[str, np.ndarray]:
@@ -128,6 +162,10 @@ class BGNBD(CustomerModel):
     """
 
     _param_names = ("r", "alpha", "a", "b")
+    display_name = "BG/NBD"
+    #: Shift of ``b`` in the expectations: MBG/NBD's extra chance to drop out at the first
+    #: purchase makes its posterior of the dropout probability that of BG/NBD with ``b + 1``.
+    _b_shift = 0.0
 
     def fit(self, frequency: Any, recency: Any, T: Any) -> BGNBD:
         """Fit the model to a calibration-period summary.
@@ -153,18 +191,15 @@ class BGNBD(CustomerModel):
             :data:`MIN_CUSTOMERS` customers, or no repeat buyer.
         """
         x, t_x, big_t = check_rft(frequency, recency, T)
-        if x.size < MIN_CUSTOMERS:
-            raise ValueError(
-                f"BG/NBD needs at least {MIN_CUSTOMERS} customers to estimate 4 parameters, "
-                f"got {x.size}"
-            )
-        if not (x > 0).any():
-            raise ValueError(
-                f"BG/NBD needs repeat buyers: none of the {x.size} customers bought twice in "
-                "the calibration period"
-            )
-        self._fit_mle(likelihood_data(x, t_x, big_t), x.size)
+        check_identifiable(x, self.display_name)
+        self._fit_mle(self._likelihood_data(x, t_x, big_t), x.size)
         return self
+
+    @staticmethod
+    def _likelihood_data(
+        x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        return likelihood_data(x, t_x, big_t)
 
     def _initial(self, data: dict[str, np.ndarray]) -> np.ndarray:
         # Gamma mean r / alpha matched to the observed purchase rate; a, b at a neutral start.
@@ -263,7 +298,7 @@ class BGNBD(CustomerModel):
             raise ValueError(f"t must be a non-negative number, got {t!r}")
         x, t_x, big_t = check_rft(frequency, recency, T)
         r, alpha, a, b = self.params_.to_numpy()
-        expected_if_alive = _expected_if_alive(r, alpha + big_t, a, b, x, t)
+        expected_if_alive = _expected_if_alive(r, alpha + big_t, a, b + self._b_shift, x, t)
         # + 0.0 turns the -0.0 of t = 0 (a negative factor times 0) into 0.0
         return expected_if_alive * expit(-self._log_odds_dead(x, t_x, big_t)) + 0.0
 
@@ -288,7 +323,10 @@ class BGNBD(CustomerModel):
         if np.any(~np.isfinite(t) | (t < 0)):
             raise ValueError("t must be non-negative")
         r, alpha, a, b = self.params_.to_numpy()
-        return _expected_if_alive(r, alpha, a, b, np.zeros_like(t), t) + 0.0
+        zero = np.zeros(1)
+        # Alive after the first purchase: certain under BG/NBD, b / (a + b) under MBG/NBD.
+        alive = expit(-self._log_odds_dead(zero, zero, zero))[0]
+        return alive * _expected_if_alive(r, alpha, a, b + self._b_shift, np.zeros_like(t), t) + 0.0
 
 
 def _expected_if_alive(
@@ -334,9 +372,10 @@ def simulate_bgnbd(
     alpha: float,
     a: float,
     b: float,
+    modified: bool = False,
     random_state: int | np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw calibration summaries from the BG/NBD generative process.
+    """Draw calibration summaries from the BG/NBD (or MBG/NBD) generative process.
 
     Parameters
     ----------
@@ -346,6 +385,9 @@ def simulate_bgnbd(
         Observation time of each customer since their first purchase.
     r, alpha, a, b : float
         Model parameters.
+    modified : bool, default=False
+        Simulate MBG/NBD instead: the customer may also leave right after the first
+        purchase.
     random_state : int or numpy.random.Generator, optional
         Seed or generator.
 
@@ -361,8 +403,9 @@ def simulate_bgnbd(
     # Purchases while alive form a Poisson process; the customer leaves after a
     # Geometric(p) number of repeat purchases. Given n arrivals in (0, T], the k-th
     # arrival time is T times the k-th order statistic of n uniforms, i.e. Beta(k, n-k+1).
+    # Under MBG/NBD the first purchase is a dropout opportunity too: one repeat fewer.
     arrivals = rng.poisson(lam * big_t)
-    lifetime = rng.geometric(np.clip(p, 1e-12, 1.0))
+    lifetime = rng.geometric(np.clip(p, 1e-12, 1.0)) - int(modified)
     x = np.minimum(arrivals, lifetime)
     t_x = np.zeros(n_customers)
     rep = x > 0

@@ -11,20 +11,19 @@ from segwise.clv._summary import Period, unit_days
 from segwise.exceptions import InputError
 
 if TYPE_CHECKING:
-    from segwise.clv._bgnbd import BGNBD
-    from segwise.clv._pareto_nbd import ParetoNBD
+    from segwise.clv._base import PurchaseModel
 
 __all__ = ["calibration_holdout", "tracking"]
 
 
 def calibration_holdout(
-    model: BGNBD | ParetoNBD, summary: pd.DataFrame, *, max_frequency: int = 7
+    model: PurchaseModel, summary: pd.DataFrame, *, max_frequency: int = 7
 ) -> pd.DataFrame:
     """Predicted against actual holdout purchases, grouped by calibration frequency.
 
     Parameters
     ----------
-    model : BGNBD or ParetoNBD
+    model : PurchaseModel
         A purchase model fitted to ``summary``.
     summary : pandas.DataFrame
         Output of :func:`btyd_summary` with a holdout period.
@@ -72,7 +71,7 @@ def calibration_holdout(
 
 
 def tracking(
-    model: BGNBD | ParetoNBD, summary: pd.DataFrame, daily: pd.DataFrame
+    model: PurchaseModel, summary: pd.DataFrame, daily: pd.DataFrame
 ) -> pd.DataFrame:
     """Cumulative repeat purchases of the cohort, actual against predicted, per time unit.
 
@@ -81,7 +80,7 @@ def tracking(
 
     Parameters
     ----------
-    model : BGNBD or ParetoNBD
+    model : PurchaseModel
         A purchase model fitted to ``summary``.
     summary : pandas.DataFrame
         Output of :func:`btyd_summary`.

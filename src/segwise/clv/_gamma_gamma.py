@@ -86,6 +86,7 @@ class GammaGamma(CustomerModel):
     """
 
     _param_names = ("p", "q", "gamma")
+    display_name = "Gamma-Gamma"
 
     def fit(self, frequency: Any, monetary_value: Any) -> GammaGamma:
         """Fit the model to the repeat buyers of a calibration summary.

@@ -15,7 +15,7 @@ from scipy.special import expit, gammaln, hyp2f1
 from sklearn.utils.validation import check_is_fitted
 
 from segwise.clv._base import CustomerModel
-from segwise.clv._bgnbd import MIN_CUSTOMERS, check_rft
+from segwise.clv._bgnbd import check_identifiable, check_rft
 
 __all__ = ["ParetoNBD"]
 
@@ -101,6 +101,7 @@ class ParetoNBD(CustomerModel):
     """
 
     _param_names = ("r", "alpha", "s", "beta")
+    display_name = "Pareto/NBD"
     _hessian_step = 1e-3  # the gradient is itself a finite difference: keep steps apart
 
     def fit(self, frequency: Any, recency: Any, T: Any) -> ParetoNBD:
@@ -126,16 +127,7 @@ class ParetoNBD(CustomerModel):
             If the summary is invalid, has fewer than 10 customers or no repeat buyer.
         """
         x, t_x, big_t = check_rft(frequency, recency, T)
-        if x.size < MIN_CUSTOMERS:
-            raise ValueError(
-                f"Pareto/NBD needs at least {MIN_CUSTOMERS} customers to estimate 4 "
-                f"parameters, got {x.size}"
-            )
-        if not (x > 0).any():
-            raise ValueError(
-                f"Pareto/NBD needs repeat buyers: none of the {x.size} customers bought twice "
-                "in the calibration period"
-            )
+        check_identifiable(x, self.display_name)
         self._fit_mle({"x": x, "t_x": t_x, "T": big_t}, x.size)
         return self
 

@@ -2,7 +2,8 @@
 
 Per customer, over a calibration period that ends on a given day (inclusive):
 
-- ``frequency`` (``x``): repeat purchase occasions, i.e. distinct purchase days after the first;
+- ``frequency`` (``x``): repeat purchase occasions, i.e. distinct purchase days after the first
+  (periods with a purchase for discrete-time models);
 - ``recency`` (``t_x``): time from the first to the last purchase day;
 - ``T``: time from the first purchase day to the end of calibration;
 - ``monetary_value``: mean value of the repeat occasions (0 when ``frequency`` is 0).
@@ -16,7 +17,6 @@ holds the lines (DuckDB or Spark); only one row per customer comes back to panda
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from segwise._expr import exact_money, money_sum
+from segwise._time import UNITS, parse_horizon, to_date, unit_days
 from segwise.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -38,105 +39,19 @@ __all__ = [
     "Period",
     "btyd_summary",
     "occasion_counts",
+    "order_lines",
     "parse_horizon",
     "purchase_lines",
+    "purchase_span",
     "to_date",
     "unit_days",
 ]
 
-#: Days in one time unit of the models.
-UNITS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
-
 #: Columns of :func:`btyd_summary`, in order (holdout columns only when there is a holdout).
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "customer_id", "frequency", "recency", "T", "monetary_value", "first_purchase",
-    "last_purchase", "frequency_holdout", "monetary_value_holdout",
+    "customer_id", "frequency", "recency", "T", "monetary_value", "net_spend", "returns",
+    "first_purchase", "last_purchase", "frequency_holdout", "monetary_value_holdout",
 )
-
-_HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dwmy])\s*$", re.IGNORECASE)
-_HORIZON_DAYS = {"d": 1.0, "w": 7.0, "m": 365.25 / 12, "y": 365.25}
-
-
-def unit_days(unit: str) -> float:
-    """Return the length of a model time unit in days.
-
-    Parameters
-    ----------
-    unit : {"D", "W", "M"}
-        Days, weeks or months (365.25 / 12 days).
-
-    Returns
-    -------
-    float
-        Days per unit.
-    """
-    try:
-        return UNITS[unit.upper()]
-    except (KeyError, AttributeError):
-        raise ConfigError(
-            f"unknown time unit {unit!r}: use one of {', '.join(UNITS)} (days, weeks, months)"
-        ) from None
-
-
-def parse_horizon(horizon: str | float, unit: str = "W") -> float:
-    """Convert a horizon such as ``"12m"``, ``"52w"``, ``"90d"`` or ``"1y"`` to model units.
-
-    Parameters
-    ----------
-    horizon : str or float
-        A number with a suffix ``d``, ``w``, ``m`` (365.25 / 12 days) or ``y`` (365.25 days),
-        or a bare number already in ``unit``.
-    unit : {"D", "W", "M"}, default="W"
-        The model time unit.
-
-    Returns
-    -------
-    float
-        The horizon in ``unit``.
-
-    Examples
-    --------
-    >>> parse_horizon("12m", unit="W")
-    52.17857142857143
-    """
-    if isinstance(horizon, int | float) and not isinstance(horizon, bool):
-        value = float(horizon)
-    else:
-        match = _HORIZON.match(str(horizon))
-        if match is None:
-            raise ConfigError(
-                f"horizon {horizon!r}: write a number and a unit, e.g. 12m, 52w, 90d or 1y"
-            )
-        value = float(match[1]) * _HORIZON_DAYS[match[2].lower()] / unit_days(unit)
-    if not value > 0 or not np.isfinite(value):
-        raise ConfigError(f"horizon {horizon!r}: must be a positive length of time")
-    return value
-
-
-def to_date(value: Any, name: str = "date") -> _dt.date:
-    """Read a date given as ``date``, ``datetime``, ``Timestamp`` or ISO text (``1997-09-30``).
-
-    Parameters
-    ----------
-    value : date, datetime, Timestamp or str
-        The date.
-    name : str, default="date"
-        What the date is, for the error message.
-
-    Returns
-    -------
-    datetime.date
-        The calendar day.
-    """
-    stamp: Any
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        stamp = pd.NaT
-    if pd.isna(stamp):
-        raise ConfigError(f"{name} {value!r} is not a date: write it as YYYY-MM-DD")
-    return stamp.date()
-
 
 @dataclass(frozen=True)
 class Period:
@@ -196,6 +111,31 @@ class Period:
         return (self.holdout_end - self.calibration_end).days / unit_days(self.unit)
 
 
+def order_lines(source: Any) -> ir.Table:
+    """Return every line of a transaction source, purchases and returns, as an Ibis table.
+
+    Parameters
+    ----------
+    source : CleanedLines, Transactions or ibis.Table
+        Cleaned lines (their kept lines are used), a loaded log, or a table with
+        ``customer_id``, ``ts`` and ``revenue`` (and optionally ``is_return``).
+
+    Returns
+    -------
+    ibis.Table
+        The lines, with ``customer_id``, ``ts`` and ``revenue`` among their columns.
+    """
+    table = source.kept if hasattr(source, "kept") else getattr(source, "table", source)
+    if not isinstance(table, ibis.expr.types.Table):
+        raise ConfigError(
+            f"expected CleanedLines, Transactions or an Ibis table, got {type(source).__name__}"
+        )
+    missing = {"customer_id", "ts", "revenue"} - set(table.columns)
+    if missing:
+        raise InputError(f"the order lines lack the column(s) {', '.join(sorted(missing))}")
+    return table
+
+
 def purchase_lines(source: Any) -> ir.Table:
     """Return the purchase lines of a transaction source as an Ibis table.
 
@@ -210,14 +150,7 @@ def purchase_lines(source: Any) -> ir.Table:
     ibis.Table
         Lines with ``customer_id``, ``ts`` and ``revenue`` that are purchases, not returns.
     """
-    table = source.kept if hasattr(source, "kept") else getattr(source, "table", source)
-    if not isinstance(table, ibis.expr.types.Table):
-        raise ConfigError(
-            f"expected CleanedLines, Transactions or an Ibis table, got {type(source).__name__}"
-        )
-    missing = {"customer_id", "ts", "revenue"} - set(table.columns)
-    if missing:
-        raise InputError(f"the order lines lack the column(s) {', '.join(sorted(missing))}")
+    table = order_lines(source)
     if "is_return" in table.columns:
         # Returns are netted in RFM's monetary value but are never purchase occasions; the
         # spend model describes what a purchase is worth, so they stay out of it too.
@@ -225,20 +158,57 @@ def purchase_lines(source: Any) -> ir.Table:
     return table.select("customer_id", "ts", "revenue")
 
 
-def _occasions(lines: ir.Table) -> ir.Table:
-    """One row per customer and purchase day, with the day's total value.
+def _occasions(lines: ir.Table, periods: tuple[_dt.date, float] | None = None) -> ir.Table:
+    """One row per customer and purchase occasion, with the occasion's total value.
 
-    Values are exact decimal sums (see :func:`segwise._expr.exact_money`): a floating-point
-    sum depends on the order the engine adds rows in, which differs between runs, and the
-    spend model's fit must not.
+    An occasion is a purchase day (``slot`` is the day). With ``periods = (end, days)``
+    it is a period of ``days`` with a purchase instead: periods are numbered from the one
+    that ends on ``end`` (0; earlier ones -1, -2, ...; later ones 1, 2, ...), ``slot`` is
+    that number, and ``day`` / ``last_day`` are the period's first and last purchase days.
+    Values are exact decimal sums (see :func:`segwise._expr.exact_money`): a
+    floating-point sum depends on the order the engine adds rows in, which differs between
+    runs, and the spend model's fit must not.
     """
-    day = lines.ts.date()
-    return (
+    days = (
         lines.filter(lines.customer_id.notnull() & lines.ts.notnull())
-        .mutate(day=day)
+        .mutate(day=lines.ts.date())
         .group_by(["customer_id", "day"])
         .aggregate(value=lambda t: exact_money(t.revenue).sum())
     )
+    if periods is None:
+        return days.mutate(last_day=days.day, slot=days.day)
+    end, length = periods
+    slotted = days.mutate(slot=(days.day.delta(ibis.literal(end), unit="day") / length).ceil())
+    return slotted.group_by(["customer_id", "slot"]).aggregate(
+        day=slotted.day.min(), last_day=slotted.day.max(), value=slotted.value.sum()
+    )
+
+
+def purchase_span(source: Any) -> tuple[_dt.date, _dt.date]:
+    """Return the first and last purchase days of a transaction source.
+
+    Parameters
+    ----------
+    source : CleanedLines, Transactions or ibis.Table
+        The order lines; see :func:`purchase_lines`.
+
+    Returns
+    -------
+    tuple of date
+        The first and the last day with a purchase of a known customer.
+
+    Raises
+    ------
+    InputError
+        If there is no purchase.
+    """
+    lines = purchase_lines(source)
+    known = lines.filter(lines.customer_id.notnull() & lines.ts.notnull())
+    day = known.ts.date()
+    bounds = known.aggregate(first=day.min(), last=day.max()).to_pandas().iloc[0]
+    if pd.isna(bounds["last"]):
+        raise InputError("no purchase lines to summarise. Fix: check the input and the cleaning")
+    return pd.Timestamp(bounds["first"]).date(), pd.Timestamp(bounds["last"]).date()
 
 
 def btyd_summary(
@@ -247,6 +217,7 @@ def btyd_summary(
     calibration_end: Any = None,
     holdout_end: Any = None,
     unit: str = "W",
+    discrete: bool = False,
 ) -> pd.DataFrame:
     """Summarise a transaction log per customer in the BTYD convention.
 
@@ -259,21 +230,31 @@ def btyd_summary(
     holdout_end : date or str, optional
         Last day of the holdout period (inclusive). When omitted and purchases follow the
         calibration period, the last purchase day; no holdout otherwise.
-    unit : {"D", "W", "M"}, default="W"
+    unit : {"D", "W", "M", "Q", "Y"}, default="W"
         Time unit of ``recency`` and ``T``.
+    discrete : bool, default=False
+        Count in whole periods of ``unit`` (transaction opportunities), for
+        discrete-time models such as :class:`~segwise.clv.BGBB`: periods are laid back to
+        back from the calibration end (the last calibration period ends on it), an
+        occasion is a period with a purchase, ``recency`` and ``T`` are whole periods
+        from the first purchase's period, and the holdout counts its periods with a
+        purchase.
 
     Returns
     -------
     pandas.DataFrame
         One row per customer with a purchase on or before ``calibration_end``, sorted by
         ``customer_id``: ``customer_id``, ``frequency`` (int), ``recency``, ``T``,
-        ``monetary_value``, ``first_purchase``, ``last_purchase`` (dates as Timestamps), and
-        with a holdout ``frequency_holdout`` and ``monetary_value_holdout`` (mean value of
-        the holdout occasions, 0 when none). ``df.attrs`` holds the period as ISO dates
-        (``calibration_end``, ``holdout_end``, ``unit``; read it back with
-        :meth:`Period.from_attrs`) and ``n_excluded``: customers whose first purchase follows
-        the calibration period. They are left out, because the models describe customers
-        from their first purchase on and those have none in the calibration period.
+        ``monetary_value``, ``net_spend`` (the customer's purchases less their returns up
+        to the calibration end), ``returns`` (the value of those returns, 0 or below:
+        lines flagged ``is_return`` and lines of negative value), ``first_purchase``,
+        ``last_purchase`` (dates as Timestamps), and with a holdout ``frequency_holdout``
+        and ``monetary_value_holdout`` (mean value of the holdout occasions, 0 when none).
+        ``df.attrs`` holds the period as ISO dates (``calibration_end``, ``holdout_end``,
+        ``unit``; read it back with :meth:`Period.from_attrs`), ``discrete``, and
+        ``n_excluded``: customers whose first purchase follows the calibration period.
+        They are left out, because the models describe customers from their first
+        purchase on and those have none in the calibration period.
 
     Raises
     ------
@@ -283,11 +264,9 @@ def btyd_summary(
         If the dates or the unit are invalid.
     """
     days_per_unit = unit_days(unit)
-    occ = _occasions(purchase_lines(source))
-    bounds = occ.aggregate(first=occ.day.min(), last=occ.day.max()).to_pandas().iloc[0]
-    if pd.isna(bounds["last"]):
-        raise InputError("no purchase lines to summarise. Fix: check the input and the cleaning")
-    data_end = pd.Timestamp(bounds["last"]).date()
+    lines = purchase_lines(source)
+    occ = _occasions(lines)
+    data_start, data_end = purchase_span(lines)
     cal_end = data_end if calibration_end is None else to_date(calibration_end, "calibration_end")
     hold_end: _dt.date | None = data_end if data_end > cal_end else None
     if holdout_end is not None:
@@ -296,17 +275,31 @@ def btyd_summary(
             raise ConfigError(
                 f"holdout_end {hold_end} must come after calibration_end {cal_end}"
             )
+    if discrete:
+        occ = _occasions(lines, (cal_end, days_per_unit))
 
     cal = occ.filter(occ.day <= ibis.literal(cal_end))
-    firsts = cal.group_by("customer_id").aggregate(first_day=cal.day.min())
+    firsts = cal.group_by("customer_id").aggregate(first_slot=cal.slot.min())
     joined = cal.join(firsts, "customer_id")
-    repeat = joined.day > joined.first_day
+    repeat = joined.slot > joined.first_slot
     per_customer = joined.group_by("customer_id").aggregate(
-        first_purchase=joined.first_day.min(),
-        last_purchase=joined.day.max(),
+        first_purchase=joined.day.min(),
+        last_purchase=joined.last_day.max(),
+        first_slot=joined.first_slot.min(),
+        last_slot=joined.slot.max(),
         frequency=repeat.cast("int64").sum(),
         repeat_value=money_sum(joined.value, where=repeat),
     )
+    spend = order_lines(source)
+    spend = spend.filter(spend.customer_id.notnull() & (spend.ts.date() <= ibis.literal(cal_end)))
+    money = exact_money(spend.revenue)
+    returned = money < 0
+    if "is_return" in spend.columns:
+        returned |= spend.is_return
+    net = spend.group_by("customer_id").aggregate(
+        net_spend=money_sum(money), returns=money_sum(money, where=returned)
+    )
+    per_customer = per_customer.left_join(net, "customer_id").drop("customer_id_right")
     if hold_end is not None:
         hold = occ.filter(
             (occ.day > ibis.literal(cal_end)) & (occ.day <= ibis.literal(hold_end))
@@ -323,17 +316,24 @@ def btyd_summary(
     if df.empty:
         raise InputError(
             f"no customer bought on or before calibration_end {cal_end} (purchases run "
-            f"{pd.Timestamp(bounds['first']).date()} .. {data_end}). "
+            f"{data_start} .. {data_end}). "
             "Fix: choose a later calibration end"
         )
     df["first_purchase"] = pd.to_datetime(df["first_purchase"])
     df["last_purchase"] = pd.to_datetime(df["last_purchase"])
-    end = pd.Timestamp(cal_end)
     df["frequency"] = df["frequency"].astype("float64").fillna(0).astype("int64")
-    df["recency"] = (df["last_purchase"] - df["first_purchase"]).dt.days / days_per_unit
-    df["T"] = (end - df["first_purchase"]).dt.days / days_per_unit
+    if discrete:
+        first_slot = df["first_slot"].astype("float64")
+        df["recency"] = df["last_slot"].astype("float64") - first_slot
+        df["T"] = -first_slot  # the last calibration period is number 0
+    else:
+        end = pd.Timestamp(cal_end)
+        df["recency"] = (df["last_purchase"] - df["first_purchase"]).dt.days / days_per_unit
+        df["T"] = (end - df["first_purchase"]).dt.days / days_per_unit
     value = df["repeat_value"].astype("float64").fillna(0.0)
     df["monetary_value"] = np.where(df["frequency"] > 0, value / df["frequency"].clip(lower=1), 0.0)
+    df["net_spend"] = df["net_spend"].astype("float64").fillna(0.0)
+    df["returns"] = df["returns"].astype("float64").fillna(0.0)
     columns = list(SUMMARY_COLUMNS)
     if hold_end is not None:
         hold_n = df["frequency_holdout"].astype("float64").fillna(0)
@@ -346,6 +346,7 @@ def btyd_summary(
         columns = [c for c in columns if not c.endswith("_holdout")]
     df = df.sort_values("customer_id", ignore_index=True)[columns]
     df.attrs.update(Period(cal_end, hold_end, unit.upper()).to_attrs())
+    df.attrs["discrete"] = discrete
     df.attrs["n_excluded"] = int(n_excluded.to_pandas())
     return df
 

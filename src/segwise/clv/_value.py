@@ -9,27 +9,43 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segwise.clv._bgnbd import BGNBD
+from segwise.clv._base import PurchaseModel
 from segwise.clv._diagnostics import calibration_holdout, tracking
 from segwise.clv._gamma_gamma import GammaGamma
-from segwise.clv._pareto_nbd import ParetoNBD
-from segwise.clv._summary import Period, btyd_summary, occasion_counts, parse_horizon, unit_days
+from segwise.clv._select import (
+    DISCRETE_MODELS,
+    PURCHASE_MODELS,
+    ModelComparison,
+    compare_purchase_models,
+    selection_split,
+)
+from segwise.clv._summary import (
+    Period,
+    btyd_summary,
+    occasion_counts,
+    parse_horizon,
+    purchase_span,
+    unit_days,
+)
 from segwise.exceptions import ConfigError, InputError
 
 __all__ = [
     "CLV_COLUMNS",
-    "PURCHASE_MODELS",
+    "NET_SPEND_RULE",
     "CLVResult",
     "customer_value",
     "discounted_clv",
     "value_by_segment",
 ]
 
-#: Purchase models :func:`customer_value` can fit, by name.
-PURCHASE_MODELS: dict[str, type[BGNBD] | type[ParetoNBD]] = {
-    "bgnbd": BGNBD,
-    "pareto_nbd": ParetoNBD,
-}
+#: How customers whose returns cancel their purchases are valued, in words.
+NET_SPEND_RULE = (
+    "a customer whose returns cancel their purchases (net spend up to the calibration end, "
+    "purchases less returns, is zero or negative: every order returned, say) is valued at "
+    "0: expected spend per order 0 and CLV 0; they are left out of the spend model's fit, "
+    "while their purchases still inform the purchase model (expected purchases and "
+    "P(alive))"
+)
 
 #: Model output columns :func:`customer_value` adds to the summary.
 CLV_COLUMNS: tuple[str, ...] = ("expected_purchases", "p_alive", "expected_avg_value", "clv")
@@ -46,7 +62,7 @@ class CLVResult:
     customers : pandas.DataFrame
         One row per customer of the calibration period, keyed by ``customer_id``: the
         summary columns of :func:`btyd_summary` and :data:`CLV_COLUMNS`.
-    purchase_model : BGNBD or ParetoNBD
+    purchase_model : PurchaseModel
         The fitted purchase model.
     gamma_gamma : GammaGamma
         The fitted spend model.
@@ -62,10 +78,14 @@ class CLVResult:
         Predicted against actual holdout purchases by calibration frequency.
     tracking : pandas.DataFrame or None
         Cumulative repeat purchases, actual against predicted, per time unit.
+    n_net_nonpositive : int
+        Customers valued at 0 by :data:`NET_SPEND_RULE`.
+    comparison : ModelComparison or None
+        With ``model="auto"``: the candidates compared on a holdout, and the choice.
     """
 
     customers: pd.DataFrame
-    purchase_model: BGNBD | ParetoNBD
+    purchase_model: PurchaseModel
     gamma_gamma: GammaGamma
     period: Period
     horizon: float
@@ -73,6 +93,8 @@ class CLVResult:
     n_excluded: int = 0
     calibration_holdout: pd.DataFrame | None = field(default=None, repr=False)
     tracking: pd.DataFrame | None = field(default=None, repr=False)
+    n_net_nonpositive: int = 0
+    comparison: ModelComparison | None = field(default=None, repr=False)
 
     def parameters(self) -> pd.DataFrame:
         """Return both models' estimates with standard errors and 95 % intervals.
@@ -82,17 +104,16 @@ class CLVResult:
         pandas.DataFrame
             Columns ``model``, ``parameter``, ``estimate``, ``std_error``, ``lower``, ``upper``.
         """
-        purchase = "BG/NBD" if isinstance(self.purchase_model, BGNBD) else "Pareto/NBD"
         parts = [
-            m.summary().rename_axis("parameter").reset_index().assign(model=name)
-            for name, m in ((purchase, self.purchase_model), ("Gamma-Gamma", self.gamma_gamma))
+            m.summary().rename_axis("parameter").reset_index().assign(model=m.display_name)
+            for m in (self.purchase_model, self.gamma_gamma)
         ]
         frame = pd.concat(parts, ignore_index=True)
         return frame[["model", "parameter", "estimate", "std_error", "lower", "upper"]]
 
 
 def discounted_clv(
-    model: BGNBD | ParetoNBD,
+    model: PurchaseModel,
     expected_value: Any,
     frequency: Any,
     recency: Any,
@@ -111,7 +132,7 @@ def discounted_clv(
 
     Parameters
     ----------
-    model : BGNBD or ParetoNBD
+    model : PurchaseModel
         Fitted purchase model.
     expected_value : array-like of shape (n_customers,)
         Expected value per purchase (e.g. from :meth:`GammaGamma.expected_average_value`).
@@ -119,7 +140,7 @@ def discounted_clv(
         The calibration summary.
     horizon : float
         Horizon in model units.
-    unit : {"D", "W", "M"}, default="W"
+    unit : {"D", "W", "M", "Q", "Y"}, default="W"
         Model time unit.
     discount_rate : float, default=0.10
         Annual discount rate, ``>= 0``.
@@ -171,23 +192,29 @@ def customer_value(
     horizon : str or float, default="12m"
         Forecast horizon from the calibration end: ``"12m"``, ``"52w"``, ``"90d"``, ``"1y"``,
         or a number of model units.
-    unit : {"D", "W", "M"}, default="W"
-        Model time unit.
+    unit : {"D", "W", "M", "Q", "Y"}, default="W"
+        Model time unit (for BG/BB, the transaction opportunity).
     discount_rate : float, default=0.10
         Annual discount rate of ``clv``.
     margin : float, default=1.0
         Profit share of spend in ``clv``.
-    model : {"bgnbd", "pareto_nbd"}, default="bgnbd"
-        Purchase model. BG/NBD lets customers leave only right after a purchase, and is
-        fast; Pareto/NBD lets them leave at any time, which often suits bases where long
-        silences mean churn (on Online Retail BG/NBD finds almost no dropout at all).
+    model : {"bgnbd", "mbgnbd", "pareto_nbd", "bgbb", "auto"}, default="bgnbd"
+        Purchase model. BG/NBD lets customers leave only right after a repeat purchase,
+        and is fast; MBG/NBD also right after the first, so one-time buyers can be gone;
+        Pareto/NBD lets them leave at any time; BG/BB is for discrete-time data (one
+        opportunity per period). ``"auto"`` compares the candidates on a holdout with
+        :func:`compare_purchase_models` and values with the one
+        :data:`~segwise.clv.SELECTION_RULE` picks: on the holdout after
+        ``calibration_end`` when one is given; otherwise on a holdout as long as the
+        horizon (at most half of the purchase span, :func:`selection_split`), after which
+        the chosen model is refitted to the whole log.
 
     Returns
     -------
     CLVResult
         ``customers`` holds, per customer, ``expected_purchases`` over the horizon,
         ``p_alive`` at the calibration end, ``expected_avg_value`` per future purchase and
-        the discounted ``clv``.
+        the discounted ``clv``; ``comparison`` the model comparison of ``"auto"``.
 
     Raises
     ------
@@ -200,18 +227,31 @@ def customer_value(
 
     - Customers whose first purchase follows ``calibration_end`` have no calibration history;
       they are left out (counted in ``n_excluded``, with a warning).
-    - Repeat buyers whose mean repeat spend is zero or negative (free orders, returns
-      larger than purchases) are left out of the Gamma-Gamma fit, with a warning; their
-      expected value uses a mean of 0, which pulls it toward 0 by how often they bought.
+    - Net spend of zero or less: :data:`NET_SPEND_RULE` (counted in ``n_net_nonpositive``,
+      with a warning).
+    - Other repeat buyers whose mean repeat spend is zero (free repeat orders) are left
+      out of the Gamma-Gamma fit, with a warning; their expected value uses a mean of 0,
+      which pulls it toward 0 by how often they bought.
     - A base with fewer than 10 customers or repeat buyers is an error: the models cannot
       be identified from it.
     """
-    if model not in PURCHASE_MODELS:
-        raise ConfigError(f"model {model!r}: choose one of {', '.join(PURCHASE_MODELS)}")
-    summary = btyd_summary(source, calibration_end=calibration_end, holdout_end=holdout_end,
-                           unit=unit)
-    period = Period.from_attrs(summary.attrs)
+    if model != "auto" and model not in PURCHASE_MODELS:
+        raise ConfigError(f"model {model!r}: choose one of {', '.join(PURCHASE_MODELS)} or auto")
     horizon_units = parse_horizon(horizon, unit)
+    comparison = None
+    if model == "auto":
+        given = calibration_end is not None
+        if not given:
+            first, last = purchase_span(source)
+            calibration_end = selection_split(first, last, horizon_units * unit_days(unit))
+        comparison = compare_purchase_models(source, calibration_end=calibration_end,
+                                             holdout_end=holdout_end, unit=unit)
+        model = comparison.chosen
+        if not given:  # the holdout chose the model; the forecast learns from everything
+            calibration_end = holdout_end = None
+    summary = btyd_summary(source, calibration_end=calibration_end, holdout_end=holdout_end,
+                           unit=unit, discrete=model in DISCRETE_MODELS)
+    period = Period.from_attrs(summary.attrs)
     n_excluded = int(summary.attrs["n_excluded"])
     if n_excluded:
         warnings.warn(
@@ -222,7 +262,15 @@ def customer_value(
         )
     x, t_x, big_t = summary["frequency"], summary["recency"], summary["T"]
     m = summary["monetary_value"].to_numpy()
-    bad_spend = (x.to_numpy() > 0) & (m <= 0)
+    returned = (summary["net_spend"].to_numpy() <= 0) & (summary["returns"].to_numpy() < 0)
+    if returned.any():
+        warnings.warn(
+            f"{int(returned.sum())} customer(s) returned all they bought by the calibration "
+            f"end: {NET_SPEND_RULE}",
+            UserWarning,
+            stacklevel=2,
+        )
+    bad_spend = (x.to_numpy() > 0) & (m <= 0) & ~returned
     if bad_spend.any():
         warnings.warn(
             f"{int(bad_spend.sum())} repeat buyer(s) have a mean repeat spend <= 0; they are "
@@ -230,10 +278,17 @@ def customer_value(
             UserWarning,
             stacklevel=2,
         )
+    spenders = ~(bad_spend | returned)
     try:
-        purchases = PURCHASE_MODELS[model]().fit(x, t_x, big_t)
-        gg = GammaGamma().fit(x[~bad_spend], m[~bad_spend])
-        value = gg.expected_average_value(x, np.clip(m, 0.0, None))
+        reused = comparison is not None and comparison.period == period
+        purchases: PurchaseModel = (
+            comparison.models[model] if comparison is not None and reused
+            else PURCHASE_MODELS[model]()
+        )
+        if not reused:
+            purchases.fit(x, t_x, big_t)
+        gg = GammaGamma().fit(x[spenders], m[spenders])
+        value = np.where(returned, 0.0, gg.expected_average_value(x, np.clip(m, 0.0, None)))
     except ValueError as exc:
         raise InputError(
             f"cannot fit the customer-value models: {exc}. Fix: use a longer calibration "
@@ -246,7 +301,8 @@ def customer_value(
     out["clv"] = discounted_clv(purchases, value, x, t_x, big_t, horizon=horizon_units, unit=unit,
                                 discount_rate=discount_rate, margin=margin)
     out.attrs = dict(summary.attrs)
-    result = CLVResult(out, purchases, gg, period, horizon_units, discount_rate, n_excluded)
+    result = CLVResult(out, purchases, gg, period, horizon_units, discount_rate, n_excluded,
+                       n_net_nonpositive=int(returned.sum()), comparison=comparison)
     if period.holdout_end is not None:
         result.calibration_holdout = calibration_holdout(purchases, summary)
         result.tracking = tracking(purchases, summary, occasion_counts(source, summary))

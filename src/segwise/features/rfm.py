@@ -8,13 +8,16 @@ columns; pandas only for callers who ask for a DataFrame.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from segwise._engine import fetch_numpy, is_missing
+from segwise._engine import fetch_numpy, is_missing, numpy_to_arrow
 from segwise._expr import exact_money, money_sum
+from segwise.exceptions import InputError
+from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -22,7 +25,18 @@ if TYPE_CHECKING:
 
     from segwise.clean import CleanedLines
 
-__all__ = ["RFM_COLUMNS", "aggregate_customers", "compute_rfm", "finish_rfm", "reference_date"]
+__all__ = [
+    "PANDAS_ATTRS",
+    "RFM_COLUMNS",
+    "RFM_FEATURES",
+    "aggregate_customers",
+    "compute_rfm",
+    "customer_aggregates",
+    "finish_rfm",
+    "order_aggregates",
+    "reference_date",
+    "rfm_entities",
+]
 
 
 #: Columns of the RFM table, in order.
@@ -31,6 +45,36 @@ RFM_COLUMNS: tuple[str, ...] = (
     "avg_order_value", "first_purchase", "last_purchase", "gross_revenue", "returns_value",
     "n_lines",
 )
+
+#: The RFM table's declared columns: R, F and M are clustered; segments are scored on them.
+RFM_FEATURES = register_feature_set(FeatureSet(
+    name="rfm",
+    kind="orders",
+    entity="customer",
+    id_col="customer_id",
+    features=(
+        Feature("recency_days", "integer", "days", "days from the last purchase to the "
+                "reference date", cluster=True, short="R"),
+        Feature("frequency", "integer", "orders", "purchase orders", cluster=True, short="F"),
+        Feature("monetary", "number", "currency", "net revenue: purchases less returns",
+                cluster=True, short="M"),
+        Feature("tenure_days", "integer", "days", "days from the first purchase to the "
+                "reference date"),
+        Feature("avg_order_value", "number", "currency", "monetary / frequency"),
+        Feature("first_purchase", "timestamp", "", "first purchase"),
+        Feature("last_purchase", "timestamp", "", "last purchase"),
+        Feature("gross_revenue", "number", "currency", "revenue of purchases alone"),
+        Feature("returns_value", "number", "currency", "value of returns and cancellations"),
+        Feature("n_lines", "integer", "lines", "order lines kept"),
+    ),
+    value_col="monetary",
+    segment_col="segment",
+    summary=("recency_days", "frequency", "monetary"),
+    profile=("tenure_days", "avg_order_value"),
+))
+
+#: Arrow schema metadata key that pandas reads back into ``DataFrame.attrs`` from Parquet.
+PANDAS_ATTRS = b"PANDAS_ATTRS"
 
 
 def aggregate_customers(
@@ -61,12 +105,37 @@ def aggregate_customers(
         One row per ``by`` + ``customer_id`` with ``first_purchase``, ``last_purchase``,
         ``frequency``, ``monetary``, ``gross_revenue``, ``n_lines`` and the ``sums``.
     """
-    sums = dict(sums or {})
+    keys = [*by, "customer_id"]
+    orders = order_aggregates(lines, [*keys, "order_id"], sums)
+    return customer_aggregates(orders, keys, list(sums or ()))
+
+
+def order_aggregates(
+    lines: ir.Table, keys: Sequence[str | ir.Value], sums: Mapping[str, ir.Value] | None = None
+) -> ir.Table:
+    """Aggregate lines per order (and ``keys``): the first step of :func:`aggregate_customers`.
+
+    Parameters
+    ----------
+    lines : ibis.Table
+        Order lines, as for :func:`aggregate_customers`.
+    keys : sequence of str or named ibis expression
+        Grouping columns, ``customer_id`` and ``order_id`` among them; more keys (the
+        purchase day, say) split an order into pieces that still add up.
+    sums : mapping of str to ibis expression, optional
+        Further per-line aggregates that add up.
+
+    Returns
+    -------
+    ibis.Table
+        One row per ``keys``: ``first_purchase``, ``last_purchase``, ``frequency`` (1 for
+        a purchase order, else 0), ``monetary`` and ``gross_revenue`` (exact decimals),
+        ``n_lines`` and the ``sums``.
+    """
     purchase = ~lines.is_return
     revenue = exact_money(lines.revenue)
-    keys = [*by, "customer_id"]
-    orders = lines.group_by([*keys, "order_id"]).aggregate(
-        **sums,
+    return lines.group_by(list(keys)).aggregate(
+        **dict(sums or {}),
         first_purchase=lines.ts.min(where=purchase),
         last_purchase=lines.ts.max(where=purchase),
         # 1 for a purchase order; COUNT(DISTINCT) would skip a missing order id too.
@@ -75,7 +144,28 @@ def aggregate_customers(
         gross_revenue=revenue.sum(where=purchase),
         n_lines=lines.count(),
     )
-    return orders.group_by(keys).aggregate(
+
+
+def customer_aggregates(
+    orders: ir.Table, keys: Sequence[str], sums: Sequence[str] = ()
+) -> ir.Table:
+    """Sum orders per customer: the second step of :func:`aggregate_customers`.
+
+    Parameters
+    ----------
+    orders : ibis.Table
+        One row per order, as from :func:`order_aggregates`.
+    keys : sequence of str
+        Grouping columns, ending with ``customer_id``.
+    sums : sequence of str, default=()
+        Further columns of ``orders`` to sum.
+
+    Returns
+    -------
+    ibis.Table
+        One row per ``keys``, with the columns :func:`aggregate_customers` describes.
+    """
+    return orders.group_by(list(keys)).aggregate(
         **{name: money_sum(orders[name]) for name in sums},
         first_purchase=orders.first_purchase.min(),
         last_purchase=orders.last_purchase.max(),
@@ -136,6 +226,55 @@ def finish_rfm(
     }
 
 
+def rfm_entities(
+    cleaned: CleanedLines, as_of: _dt.date | None = None, *, source: str | None = None
+) -> EntityTable:
+    """Compute the RFM entity table, and the cleaning audit in the same scan.
+
+    One grouped scan gives both the audit (summed over customers) and the RFM aggregates
+    (the kept group), so the lines are read once.
+
+    Parameters
+    ----------
+    cleaned : CleanedLines
+        Output of :func:`segwise.clean.clean_transactions`.
+    as_of : date, optional
+        Reference date for recency; the day after the last purchase when omitted.
+    source : str, optional
+        Where the lines came from, for messages.
+
+    Returns
+    -------
+    EntityTable
+        One row per customer (:data:`RFM_FEATURES`), with the audit; the reference date
+        also travels in the Arrow schema metadata, which pandas reads back from Parquet
+        into ``DataFrame.attrs``.
+
+    Raises
+    ------
+    InputError
+        If no customer is left after cleaning.
+    """
+    summary = fetch_numpy(
+        aggregate_customers(cleaned.lines, by=["_reason"], sums=cleaned.audit_metrics())
+    )
+    audit = cleaned.audit_table(summary)
+    is_kept = is_missing(summary["_reason"])
+    kept = {name: values[is_kept] for name, values in summary.items()}
+    as_of = as_of or reference_date(kept["last_purchase"])
+    rfm = finish_rfm(kept, as_of)
+    if not len(rfm["customer_id"]):
+        steps = audit.to_pylist()
+        raise InputError(
+            f"{source or 'input'}: no customer is left after cleaning (see the audit: "
+            + ", ".join(f"{s['step']} {s['rows']:,}" for s in steps if s["rows"])
+            + "). Fix: check the [columns] mapping and the [cleaning] rules"
+        )
+    attrs = {PANDAS_ATTRS: json.dumps({"as_of": as_of.isoformat()}).encode()}
+    return EntityTable(numpy_to_arrow(rfm, metadata=attrs), RFM_FEATURES, as_of=as_of,
+                       source=source, audit_table=audit)
+
+
 def reference_date(last_purchase: Any) -> _dt.date:
     """Return the default reference date: the day after the last purchase (tomorrow if none)."""
     last = np.asarray(last_purchase, dtype="datetime64[D]")
@@ -160,11 +299,4 @@ def compute_rfm(cleaned: CleanedLines, as_of: _dt.date | None = None) -> pd.Data
         One row per customer: see :data:`RFM_COLUMNS`. ``df.attrs["as_of"]`` holds the date
         (ISO string).
     """
-    import pandas as pd
-
-    aggregates = fetch_numpy(aggregate_customers(cleaned.kept))
-    frequency = np.nan_to_num(aggregates["frequency"].astype("float64"))
-    as_of = as_of or reference_date(aggregates["last_purchase"][frequency > 0])
-    rfm = pd.DataFrame(finish_rfm(aggregates, as_of))
-    rfm.attrs["as_of"] = as_of.isoformat()  # a string: attrs travel into Parquet as JSON
-    return rfm
+    return rfm_entities(cleaned, as_of).frame

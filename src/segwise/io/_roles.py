@@ -1,74 +1,72 @@
-"""Column roles: which source column plays which part in a transaction log."""
+"""Column roles: which source column plays which part, for any source kind."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from segwise.exceptions import ConfigError, InputError
+from segwise.io._kinds import SourceKind, get_kind
 
-__all__ = ["ROLE_ALIASES", "ColumnRoles", "resolve_roles"]
-
-# Names are compared after lower-casing and dropping everything but letters and digits,
-# so "Customer ID", "customer_id" and "CustomerID" are one name.
-ROLE_ALIASES: dict[str, tuple[str, ...]] = {
-    "customer_id": (
-        "customerid", "customer", "custid", "customerno", "customernumber", "clientid",
-        "client", "userid", "memberid", "accountid", "buyerid", "shopperid",
-    ),
-    "order_id": (
-        "invoiceno", "invoice", "invoiceid", "invoicenumber", "orderid", "order", "orderno",
-        "ordernumber", "transactionid", "transaction", "basketid", "receiptid", "receiptno",
-    ),
-    "timestamp": (
-        "invoicedate", "orderdate", "timestamp", "datetime", "transactiondate",
-        "purchasedate", "date", "eventtime", "ordertime", "time",
-    ),
-    "quantity": ("quantity", "qty", "units", "numberofunits", "numberofitems", "itemcount"),
-    "unit_price": ("unitprice", "price", "priceeach", "itemprice", "unitcost"),
-    "amount": (
-        "amount", "revenue", "sales", "linetotal", "total", "totalamount", "netamount",
-        "value", "spend", "dollarvalue", "ordervalue",
-    ),
-    "product_id": (
-        "stockcode", "sku", "productid", "productcode", "itemid", "articleid", "product",
-    ),
-    "description": ("description", "productname", "itemname", "productdescription"),
-    "country": ("country", "countrycode", "countryname"),
-}
+__all__ = ["ColumnRoles", "resolve_roles"]
 
 
 def _norm(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
-@dataclass(frozen=True)
-class ColumnRoles:
-    """Source column name for each role; ``None`` where the source has no such column.
+class ColumnRoles(Mapping[str, str]):
+    """Source column name for each role a source has, in the kind's role order.
 
-    Either ``quantity`` with ``unit_price``, or ``amount`` (a line total, optionally with
-    ``quantity``), must be present. Without ``order_id`` every (customer, timestamp)
-    pair counts as one order, which is the purchase-occasion convention of CDNOW.
+    A mapping of role to column; a role of the kind is also an attribute, ``None`` where
+    the source has no such column (``roles.order_id``).
+
+    Parameters
+    ----------
+    columns : mapping of str to str
+        Role to source column, for the roles present.
+    kind : str or SourceKind, default="orders"
+        The source kind the roles belong to.
     """
 
-    customer_id: str
-    timestamp: str
-    order_id: str | None = None
-    quantity: str | None = None
-    unit_price: str | None = None
-    amount: str | None = None
-    product_id: str | None = None
-    description: str | None = None
-    country: str | None = None
+    def __init__(self, columns: Mapping[str, str], kind: str | SourceKind = "orders") -> None:
+        spec = get_kind(kind)
+        unknown = sorted(set(columns) - set(spec.role_names))
+        if unknown:
+            raise ConfigError(f"{', '.join(unknown)}: not roles of {spec.name!r} sources")
+        self._kind = spec
+        self._columns = {r: columns[r] for r in spec.role_names if columns.get(r)}
 
-    def items(self) -> list[tuple[str, str]]:
-        """Return ``(role, source column)`` pairs for the roles present."""
-        return [(f.name, getattr(self, f.name)) for f in fields(self) if getattr(self, f.name)]
+    @property
+    def kind(self) -> SourceKind:
+        """The source kind."""
+        return self._kind
 
+    def __getitem__(self, role: str) -> str:
+        return self._columns[role]
 
-ROLES: tuple[str, ...] = tuple(f.name for f in fields(ColumnRoles))
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __getattr__(self, name: str) -> str | None:
+        if name.startswith("_") or name not in self._kind.role_names:
+            raise AttributeError(name)
+        return self._columns.get(name)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ColumnRoles):
+            return NotImplemented
+        return self._kind.name == other._kind.name and self._columns == other._columns
+
+    def __hash__(self) -> int:
+        return hash((self._kind.name, tuple(self._columns.items())))
+
+    def __repr__(self) -> str:
+        return f"ColumnRoles({self._columns!r}, kind={self._kind.name!r})"
 
 
 def resolve_roles(
@@ -76,6 +74,7 @@ def resolve_roles(
     overrides: Mapping[str, str] | None = None,
     *,
     source: str | Path = "input",
+    kind: str | SourceKind = "orders",
 ) -> ColumnRoles:
     """Map source columns to roles, from explicit overrides or from common names.
 
@@ -87,6 +86,8 @@ def resolve_roles(
         Explicit choices, e.g. from the ``[columns]`` table of a config file.
     source : str or Path, default="input"
         Name of the source, used in error messages.
+    kind : str or SourceKind, default="orders"
+        The source kind whose roles are resolved.
 
     Returns
     -------
@@ -100,13 +101,14 @@ def resolve_roles(
     InputError
         If a required role cannot be found.
     """
+    spec = get_kind(kind)
     cols = list(columns)
     overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(ROLES))
+    unknown = sorted(set(overrides) - set(spec.role_names))
     if unknown:
         raise ConfigError(
-            f"unknown column role(s) {', '.join(unknown)} in [columns]; "
-            f"valid roles are {', '.join(ROLES)}"
+            f"unknown column role(s) {', '.join(unknown)} in [columns] for {spec.rows}; "
+            f"valid roles are {', '.join(spec.role_names)}"
         )
     for role, col in overrides.items():
         if col not in cols:
@@ -119,22 +121,20 @@ def resolve_roles(
         by_norm.setdefault(_norm(col), col)
     taken = set(overrides.values())
     chosen: dict[str, str | None] = {}
-    for role in ROLES:
-        if role in overrides:
-            chosen[role] = overrides[role]
+    for spec_role in spec.roles:
+        if spec_role.name in overrides:
+            chosen[spec_role.name] = overrides[spec_role.name]
             continue
-        chosen[role] = None
-        for alias in ROLE_ALIASES[role]:
+        chosen[spec_role.name] = None
+        for alias in spec_role.aliases:
             found = by_norm.get(alias)
             if found is not None and found not in taken:
-                chosen[role] = found
+                chosen[spec_role.name] = found
                 taken.add(found)
                 break
-    missing = [r for r in ("customer_id", "timestamp") if chosen[r] is None]
-    if chosen["amount"] is None and (chosen["quantity"] is None or chosen["unit_price"] is None):
-        missing.append(
-            "unit_price" if chosen["quantity"] else "quantity and unit_price (or amount)"
-        )
+    missing = [r.name for r in spec.roles if r.required and chosen[r.name] is None]
+    if spec.check is not None:
+        missing += spec.check(chosen)
     if missing:
         hint = " ".join(f'{r.split(" ")[0]} = "..."' for r in missing)
         raise InputError(
@@ -142,4 +142,4 @@ def resolve_roles(
             f"(columns found: {', '.join(cols) or 'none'}). "
             f"Fix: rename the column, or map it in a config file: [columns] {hint}"
         )
-    return ColumnRoles(**{k: v for k, v in chosen.items() if v is not None})
+    return ColumnRoles({k: v for k, v in chosen.items() if v is not None}, spec)

@@ -1,8 +1,65 @@
 """Jobs: load, clean, features and scores for one source kind, end to end.
 
-The CLI, the report and the web app call jobs; none of them repeats their logic.
+The CLI, the report and the web app call jobs; none of them repeats their logic. A job is
+a :class:`Job` (a source kind and its clean, features and score steps) run by
+:func:`run_job`; the RFM job (:func:`run_rfm`) is the first.
 """
 
-from segwise.jobs.rfm import RFMResult, run_rfm
+from typing import TYPE_CHECKING
 
-__all__ = ["RFMResult", "run_rfm"]
+from segwise._lazy import lazy_getattr
+from segwise.jobs._base import (
+    Job,
+    JobResult,
+    get_job,
+    jobs,
+    load_and_clean,
+    register_job,
+    run_job,
+)
+from segwise.jobs._store import (
+    ProjectSettings,
+    ServeSettings,
+    assigner_card,
+    assignment_record,
+    model_record,
+    named_labels,
+    project_paths,
+    run_etl,
+    run_record,
+)
+from segwise.jobs.rfe import RFE_JOB, RFE_SEGMENTS, RFEResult, run_rfe
+from segwise.jobs.rfm import RFM_JOB, RFMResult, run_rfm
+
+if TYPE_CHECKING:
+    from segwise.jobs.track import run_track
+
+# Snapshots import pandas, which the rfm command never needs: they load on first use.
+__getattr__ = lazy_getattr(__name__, {"run_track": "track"}, globals())
+
+__all__ = [
+    "RFE_JOB",
+    "RFE_SEGMENTS",
+    "RFM_JOB",
+    "Job",
+    "JobResult",
+    "ProjectSettings",
+    "RFEResult",
+    "RFMResult",
+    "ServeSettings",
+    "assigner_card",
+    "assignment_record",
+    "get_job",
+    "jobs",
+    "load_and_clean",
+    "model_record",
+    "named_labels",
+    "project_paths",
+    "register_job",
+    "run_etl",
+    "run_job",
+    "run_record",
+    "run_rfe",
+    "run_rfm",
+    "run_track",
+]

@@ -4,39 +4,38 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
 
-from segwise._engine import arrow_to_numpy, fetch_numpy, is_missing, numpy_to_arrow
+from segwise._engine import arrow_to_numpy, numpy_to_arrow
 from segwise.clean import CleanedLines, clean_transactions
 from segwise.config import SegwiseConfig
-from segwise.exceptions import InputError
-from segwise.features.rfm import aggregate_customers, finish_rfm, reference_date
-from segwise.io import load_transactions, quarantine_frame
+from segwise.features.rfm import rfm_entities
+from segwise.io import Transactions
+from segwise.jobs._base import Job, JobResult, register_job, run_job
+from segwise.report import register_sections_module
 from segwise.segment.rfm import fit_bin_edges, name_cells, score_columns
-from segwise.store import write_database, write_table
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from segwise.features import EntityTable
+    from segwise.io import Source
     from segwise.segment._scorer import RFMScorer
 
-__all__ = ["RFMResult", "run_rfm"]
+__all__ = ["RFM_JOB", "RFMResult", "run_rfm"]
 
 
 def _nothing(step: str) -> None:
     """Default progress callback."""
 
 
-@dataclass
-class RFMResult:
-    """Everything one RFM run produced.
+class RFMResult(JobResult):
+    """Everything one RFM run produced: a :class:`~segwise.jobs.JobResult` of customers.
 
     The tables are Arrow tables; :attr:`customers`, :attr:`audit` and :attr:`quarantine`
     are the same as pandas DataFrames, converted on first use (the CLI never needs them,
@@ -46,44 +45,34 @@ class RFMResult:
     ----------
     customers_table : pyarrow.Table
         One row per customer: RFM features, scores, cell, segment and action.
-    audit_table : pyarrow.Table
-        Rows and revenue per cleaning step; ``rows`` sums to the input row count.
-    quarantine_table : pyarrow.Table
-        Input rows that could not be parsed, with the reason.
-    as_of : date
-        Reference date of recency.
     cleaned : CleanedLines
         The cleaned lines, for further features (products, CLV).
     bin_edges : dict of str to ndarray
         The learned score edges; :attr:`scorer` wraps them as a fitted estimator.
-    config : SegwiseConfig
-        The configuration used.
     """
 
-    customers_table: pa.Table
-    audit_table: pa.Table
-    quarantine_table: pa.Table
-    as_of: dt.date
     cleaned: CleanedLines
-    bin_edges: dict[str, np.ndarray]
-    config: SegwiseConfig = field(repr=False)
+
+    @property
+    def customers_table(self) -> pa.Table:
+        """One row per customer: RFM features, scores, cell, segment and action."""
+        return self.entities.table
+
+    @property
+    def as_of(self) -> dt.date:
+        """Reference date of recency."""
+        assert self.entities.as_of is not None  # noqa: S101 - rfm_entities always sets it
+        return self.entities.as_of
 
     @functools.cached_property
     def customers(self) -> pd.DataFrame:
         """:attr:`customers_table` as pandas; ``attrs["as_of"]`` holds the reference date."""
-        frame = self.customers_table.to_pandas()
-        frame.attrs["as_of"] = self.as_of.isoformat()
-        return frame
+        return self.entities.frame
 
-    @functools.cached_property
-    def audit(self) -> pd.DataFrame:
-        """:attr:`audit_table` as pandas."""
-        return self.audit_table.to_pandas()
-
-    @functools.cached_property
-    def quarantine(self) -> pd.DataFrame:
-        """:attr:`quarantine_table` as pandas (``row`` nullable ``Int64``)."""
-        return quarantine_frame(self.quarantine_table)
+    @property
+    def bin_edges(self) -> dict[str, np.ndarray]:
+        """The learned score edges of recency, frequency and monetary value."""
+        return cast("dict[str, np.ndarray]", self.artifacts["bin_edges"])
 
     @property
     def scorer(self) -> RFMScorer:
@@ -92,78 +81,49 @@ class RFMResult:
 
         return RFMScorer.from_edges(self.bin_edges)
 
-    def segment_summary(self) -> pd.DataFrame:
-        """Per segment: customers, share of customers and of revenue, median R, F and M.
 
-        Returns
-        -------
-        pandas.DataFrame
-            One row per segment in the order of the segment map, empty segments included;
-            medians are NaN for an empty segment.
-        """
-        return self.segment_summary_table().to_pandas()
-
-    def segment_summary_table(self) -> pa.Table:
-        """:meth:`segment_summary` as an Arrow table (medians null for an empty segment)."""
-        c = arrow_to_numpy(self.customers_table.select(
-            ["segment", "recency_days", "frequency", "monetary"]
-        ))
-        names = list(self.config.segments.patterns)
-        members = [np.equal(c["segment"], name) for name in names]
-        sizes = np.array([m.sum() for m in members], dtype="int64")
-        revenue = np.clip(c["monetary"], 0, None)
-
-        def median(col: str) -> np.ndarray:
-            # NaN (null in the table) for an empty segment.
-            return np.array([np.median(c[col][m]) if m.any() else np.nan for m in members])
-
-        return numpy_to_arrow({
-            "segment": np.array(names, dtype=object),
-            "customers": sizes,
-            "share": sizes / max(len(revenue), 1),
-            "revenue_share": np.array([revenue[m].sum() for m in members]) / (revenue.sum() or 1.0),
-            "median_recency_days": median("recency_days"),
-            "median_frequency": median("frequency"),
-            "median_monetary": median("monetary"),
-            "action": np.array([self.config.segments.actions[n] for n in names], dtype=object),
-        })
-
-    def write(self, out: str | Path) -> list[Path]:
-        """Write the customer table, and the audit and quarantine beside it.
-
-        Parameters
-        ----------
-        out : str or Path
-            ``.parquet`` or ``.csv`` file for the customers; ``<stem>.audit.csv`` and, if any
-            row was quarantined, ``<stem>.quarantine.csv`` go next to it. A ``.duckdb``
-            file instead becomes one database with the tables ``customers``, ``segments``,
-            ``audit`` and ``quarantine``, ready for SQL and BI tools.
-
-        Returns
-        -------
-        list of Path
-            The files written.
-        """
-        out = Path(out)
-        if out.suffix.lower() == ".duckdb":
-            tables = {
-                "customers": self.customers_table,
-                "segments": self.segment_summary_table(),
-                "audit": self.audit_table,
-                "quarantine": self.quarantine_table,
-            }
-            return [write_database(tables, out)]
-        written = [write_table(self.customers_table, out)]
-        written.append(write_table(self.audit_table, out.with_name(out.stem + ".audit.csv")))
-        if self.quarantine_table.num_rows:
-            written.append(
-                write_table(self.quarantine_table, out.with_name(out.stem + ".quarantine.csv"))
-            )
-        return written
+def _clean(source: Source, config: SegwiseConfig) -> CleanedLines:
+    return clean_transactions(cast(Transactions, source), config.cleaning)
 
 
-#: Arrow schema metadata key that pandas reads back into ``DataFrame.attrs`` from Parquet.
-_PANDAS_ATTRS = b"PANDAS_ATTRS"
+def _features(cleaned: CleanedLines, config: SegwiseConfig,
+              as_of: dt.date | None) -> EntityTable:
+    return rfm_entities(cleaned, as_of)
+
+
+def _score(entities: EntityTable, config: SegwiseConfig) -> tuple[EntityTable, dict[str, Any]]:
+    """Score R, F and M on quantile edges and name each customer's cell."""
+    # The plain functions behind RFMScorer: the estimator class would import scikit-learn.
+    rfm = arrow_to_numpy(entities.table.select(["recency_days", "frequency", "monetary"]))
+    edges = fit_bin_edges(rfm)
+    scores = score_columns(rfm, edges)
+    named = name_cells(scores["r_score"], scores["f_score"], scores["m_score"], config.segments)
+    added = numpy_to_arrow({**scores, **named})
+    table = pa.Table.from_arrays(
+        [*entities.table.columns, *added.columns],
+        names=[*entities.table.column_names, *added.column_names],
+        metadata=entities.table.schema.metadata,
+    )
+    return entities.with_table(table), {"bin_edges": edges}
+
+
+#: Order lines to RFM features, scores and named segments per customer.
+RFM_JOB = register_job(Job(
+    name="rfm",
+    kind="orders",
+    clean=_clean,
+    features=_features,
+    score=_score,
+    segment_map=lambda config: config.segments,
+    steps={
+        "load": "Reading and parsing order lines",
+        "clean": "Applying cleaning rules",
+        "features": "Aggregating customers",
+        "score": "Scoring and naming segments",
+    },
+    result=RFMResult,
+))
+register_sections_module("orders", "segwise.jobs._rfm_report")
 
 
 def run_rfm(
@@ -175,73 +135,17 @@ def run_rfm(
     spark_master: str | None = None,
     progress: Callable[[str], None] = _nothing,
 ) -> RFMResult:
-    """Load, clean, compute RFM and name segments.
+    """Load, clean, compute RFM and name segments: :func:`run_job` of :data:`RFM_JOB`.
 
-    Parameters
-    ----------
-    source : str or Path
-        The order-line file.
-    config : SegwiseConfig, optional
-        Column roles, reader, cleaning and segment settings.
-    as_of : date, optional
-        Reference date for recency; overrides the config; the day after the last purchase
-        when neither gives one.
-    engine : {"duckdb", "spark"}, default="duckdb"
-        Engine for the table work.
-    spark_master : str, optional
-        Spark master URL (``local[*]`` when omitted).
-    progress : callable, optional
-        Called with the name of each step as it starts.
+    ``source`` is the order-line file; ``as_of`` (recency's reference date) overrides the
+    config's and defaults to the day after the last purchase. See :func:`run_job` for the
+    other parameters.
 
     Returns
     -------
     RFMResult
         Customers with segments, the audit and the quarantine.
     """
-    config = config or SegwiseConfig()
-    progress("load")
-    tx = load_transactions(
-        source,
-        columns=config.columns,
-        read=config.read,
-        engine=engine,
-        spark_master=spark_master,
-        memory_limit=config.memory_limit,
-    )
-    progress("clean")
-    cleaned = clean_transactions(tx, config.cleaning)
-    progress("aggregate")
-    # One grouped scan gives both the audit (summed over customers) and the RFM aggregates
-    # (the kept group), so the data are read once.
-    summary = fetch_numpy(
-        aggregate_customers(cleaned.lines, by=["_reason"], sums=cleaned.audit_metrics())
-    )
-    audit = cleaned.audit_table(summary)
-    is_kept = is_missing(summary["_reason"])
-    kept = {name: values[is_kept] for name, values in summary.items()}
-    as_of = as_of or config.as_of or reference_date(kept["last_purchase"])
-    rfm = finish_rfm(kept, as_of)
-    if not len(rfm["customer_id"]):
-        steps = audit.to_pylist()
-        raise InputError(
-            f"{source}: no customer is left after cleaning (see the audit: "
-            + ", ".join(f"{s['step']} {s['rows']:,}" for s in steps if s["rows"])
-            + "). Fix: check the [columns] mapping and the [cleaning] rules"
-        )
-    progress("score")
-    # The plain functions behind RFMScorer: the estimator class would import scikit-learn.
-    edges = fit_bin_edges(rfm)
-    scores = score_columns(rfm, edges)
-    named = name_cells(scores["r_score"], scores["f_score"], scores["m_score"], config.segments)
-    # The reference date also goes into Parquet files as pandas attrs (pandas reads it back).
-    attrs = {_PANDAS_ATTRS: json.dumps({"as_of": as_of.isoformat()}).encode()}
-    customers = numpy_to_arrow({**rfm, **scores, **named}, metadata=attrs)
-    return RFMResult(
-        customers_table=customers,
-        audit_table=audit,
-        quarantine_table=tx.quarantine_table,
-        as_of=as_of,
-        cleaned=cleaned,
-        bin_edges=edges,
-        config=config,
-    )
+    result = run_job(RFM_JOB, source, config=config, as_of=as_of, engine=engine,
+                     spark_master=spark_master, progress=progress)
+    return cast(RFMResult, result)

@@ -43,6 +43,7 @@ from segwise.predict._labels import (
     rfm_as_of,
 )
 from segwise.predict._persist import FORMAT, load_model_file, save_model_file
+from segwise.predict._score import OrderScorer, order_lines_table
 from segwise.predict._train import (
     TrainedAssigner,
     cluster_labels,
@@ -64,6 +65,7 @@ __all__ = [
     "AssignerData",
     "AssignerReport",
     "EarlyWindow",
+    "OrderScorer",
     "SegmentAssigner",
     "TimeSplit",
     "TrainedAssigner",
@@ -80,6 +82,7 @@ __all__ = [
     "load_model_file",
     "macro_f1_gap",
     "model_features",
+    "order_lines_table",
     "permutation_importance",
     "rfm_as_of",
     "rolling_folds",

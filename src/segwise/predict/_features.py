@@ -37,6 +37,8 @@ __all__ = [
     "EarlyWindow",
     "early_features",
     "early_lines",
+    "early_table",
+    "finish_early_features",
 ]
 
 #: Numeric early-behaviour features, in model order (``country`` comes last).
@@ -260,6 +262,34 @@ def early_features(
         would, so a model trained on complete windows should not be trusted on them.
     """
     window = window or EarlyWindow()
+    df = early_table(kept, window).to_pandas()
+    if as_of is None:
+        last = kept.ts.max().execute()
+        as_of = pd.Timestamp(last).to_pydatetime() if last is not None else dt.datetime.now()
+    out = finish_early_features(df, window, pd.Timestamp(as_of))
+    if categories is not None:
+        out = _with_category_shares(out, early_lines(kept, window)[0], categories)
+    return out
+
+
+def early_table(kept: ir.Table, window: EarlyWindow) -> ir.Table:
+    """Build the lazy aggregation behind :func:`early_features`, one row per customer.
+
+    Its rows, collected, become the features with :func:`finish_early_features`. A server
+    that scores many small batches compiles it once and runs it on each batch.
+
+    Parameters
+    ----------
+    kept : ibis.Table
+        Kept order lines.
+    window : EarlyWindow
+        The window.
+
+    Returns
+    -------
+    ibis.Table
+        Per customer: the window's bounds and the raw aggregates.
+    """
     lines, bounds = early_lines(kept, window)
     per_customer = lines.group_by("customer_id").aggregate(**_aggregates(lines))
     orders = _order_table(lines)
@@ -273,15 +303,7 @@ def early_features(
         morning_order_share=(orders.hour < 12).cast("float64").mean(),
         weekend_order_share=(orders.dow >= 5).cast("float64").mean(),
     )
-    table = bounds.join(per_customer, "customer_id").join(per_order, "customer_id")
-    df = table.to_pandas()
-    if as_of is None:
-        last = kept.ts.max().execute()
-        as_of = pd.Timestamp(last).to_pydatetime() if last is not None else dt.datetime.now()
-    out = _finish(df, window, pd.Timestamp(as_of))
-    if categories is not None:
-        out = _with_category_shares(out, lines, categories)
-    return out
+    return bounds.join(per_customer, "customer_id").join(per_order, "customer_id")
 
 
 def _with_category_shares(
@@ -306,8 +328,25 @@ def _with_category_shares(
     return out
 
 
-def _finish(df: pd.DataFrame, window: EarlyWindow, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Derive ratios and the completeness flag; fix dtypes so every engine agrees."""
+def finish_early_features(df: pd.DataFrame, window: EarlyWindow,
+                          as_of: pd.Timestamp) -> pd.DataFrame:
+    """Turn :func:`early_table`'s rows into the features: ratios, completeness, dtypes.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The collected rows of :func:`early_table`.
+    window : EarlyWindow
+        The window.
+    as_of : pandas.Timestamp
+        End of observation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`early_features` (without category shares); dtypes fixed so that every
+        engine agrees.
+    """
     df = df.sort_values("customer_id", ignore_index=True)
     for col in ("first_purchase", "last_order", "window_close"):
         df[col] = pd.to_datetime(df[col])

@@ -181,16 +181,8 @@ class TrainedAssigner:
             patterns={k: tuple(v) for k, v in sm["patterns"].items()}, actions=sm["actions"]
         )
 
-    def features(
-        self, kept: ir.Table, *, horizon_days: int | None = None, as_of: Any = None
-    ) -> pd.DataFrame:
-        """Early features and model features of every customer in ``kept``.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Indexed by customer id: the window columns and the model features.
-        """
+    def _horizon(self, horizon_days: int | None) -> int:
+        """Return the horizon to answer for; a horizon model answers for its own only."""
         horizon = self.horizon_days if horizon_days is None else int(horizon_days)
         if horizon < 0:
             raise ConfigError(f"horizon_days must be 0 or more, got {horizon}")
@@ -201,7 +193,23 @@ class TrainedAssigner:
                 f"window and cannot answer for {horizon} days. Fix: leave the horizon unset "
                 f"or retrain with --horizon {horizon}"
             )
+        return horizon
+
+    def features(
+        self, kept: ir.Table, *, horizon_days: int | None = None, as_of: Any = None
+    ) -> pd.DataFrame:
+        """Early features and model features of every customer in ``kept``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by customer id: the window columns and the model features.
+        """
+        horizon = self._horizon(horizon_days)
         early = early_features(kept, self.window, as_of=as_of, categories=self.categories)
+        return self._model_input(early, horizon)
+
+    def _model_input(self, early: pd.DataFrame, horizon: int) -> pd.DataFrame:
         early = early.set_index("customer_id", drop=False)
         label_date = early["window_end"].dt.normalize() + pd.Timedelta(days=horizon)
         X = model_features(early, label_date, self.scorer, self.segment_map)
@@ -240,12 +248,40 @@ class TrainedAssigner:
         if incomplete not in ("skip", "score"):
             raise ConfigError(f"incomplete must be 'skip' or 'score', got {incomplete!r}")
         feats = self.features(kept, horizon_days=horizon_days, as_of=as_of)
+        return self._assign(feats, incomplete)
+
+    def assign_early(self, early: pd.DataFrame, *, horizon_days: int | None = None,
+                     incomplete: str = "skip") -> pd.DataFrame:
+        """Assign customers whose early features are computed already.
+
+        Parameters
+        ----------
+        early : pandas.DataFrame
+            :func:`~segwise.predict.early_features` of this model's window (with its
+            category shares if the model uses them).
+        horizon_days, incomplete
+            As :meth:`assign`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :meth:`assign`.
+        """
+        if incomplete not in ("skip", "score"):
+            raise ConfigError(f"incomplete must be 'skip' or 'score', got {incomplete!r}")
+        return self._assign(self._model_input(early, self._horizon(horizon_days)), incomplete)
+
+    def _assign(self, feats: pd.DataFrame, incomplete: str) -> pd.DataFrame:
+        columns = [f"p_{c}" for c in self.estimator.classes_]
+        if feats.empty:  # no customer with a purchase: nothing to assign
+            return pd.DataFrame(columns=["customer_id", "segment", "probability", *columns,
+                                         "orders_used", "window_complete"])
         # The estimator checks the schema and names any missing or extra column.
         X = feats.drop(columns=["window_end", "window_complete"])
         proba = pd.DataFrame(
             self.estimator.predict_proba(X),
             index=feats.index,
-            columns=[f"p_{c}" for c in self.estimator.classes_],
+            columns=columns,
         )
         best = proba.to_numpy().argmax(axis=1)
         out = pd.DataFrame(

@@ -52,7 +52,7 @@ def profile_segments(
         ``<f>_mean``, ``<f>_median``, ``<f>_z``, ``<f>_lift``, and ``distinguishing`` (the
         ``top`` features with the largest ``|z|``, for example ``"monetary +1.4 sd"``).
     """
-    from segwise.segment._cluster import _SkewedLog
+    from segwise._skew import SkewedLog
 
     labels = np.asarray(labels)
     if len(labels) != len(customers):
@@ -66,7 +66,7 @@ def profile_segments(
     if missing:
         raise ConfigError(f"the customer table lacks column(s) {', '.join(missing)}")
     X = customers[features].to_numpy(dtype=np.float64)
-    T = _SkewedLog(skew_threshold).fit(X).transform(X)
+    T = SkewedLog(skew_threshold).fit(X).transform(X)
     mu, sd = T.mean(axis=0), T.std(axis=0)
     sd[sd == 0] = 1.0
     raw_mean = X.mean(axis=0)

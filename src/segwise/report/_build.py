@@ -1,13 +1,15 @@
-"""Collect the figures, tables and charts of a report from an RFM run and optional extras.
+"""Compose a report from a job's result and optional extras, section by section.
 
-Exploration queries run in Ibis on the engine that holds the cleaned lines and return a
-few hundred rows at most; everything per customer comes from the (small) customer table.
+Sections every source kind shares are defined here; a kind registers its own (see
+:func:`segwise.report.register_sections`). Everything per entity comes from the (small)
+entity table; a kind's own sections may query its cleaned rows on their engine.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -16,15 +18,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from segwise.io import kinds
 from segwise.report import _charts as ch
-from segwise.report._model import Chart, Figure, Report, Section, Table, format_value
+from segwise.report._model import Chart, Figure, Format, Report, Section, Table, format_value
+from segwise.report._registry import (
+    ReportContext,
+    extras_for,
+    register_sections,
+    sections_for,
+)
 
 if TYPE_CHECKING:
-    import ibis.expr.types as ir
+    from segwise.features import Feature
+    from segwise.jobs import JobResult
 
-    from segwise.jobs import RFMResult
-
-__all__ = ["ReportExtras", "build_report", "learn_extras"]
+__all__ = ["ReportExtras", "build_report", "check_currency", "clv_frame", "learn_extras"]
 
 #: Most customers drawn in the 2-D scatter (a uniform sample beyond), to keep the file light.
 MAX_SCATTER_POINTS = 5000
@@ -61,7 +69,11 @@ class ReportExtras:
         How ``embedding`` was made, for the axis titles.
     clv : pandas.DataFrame or CLVResult, optional
         Per-customer value: ``customer_id``, ``clv``, ``p_alive`` (and optionally
-        ``expected_purchases``), e.g. ``segwise.clv.customer_value(...).customers``.
+        ``expected_purchases``), e.g. ``segwise.clv.customer_value(...).customers``. A
+        ``CLVResult`` of ``model="auto"`` adds the model comparison section.
+    track : TrackResult, optional
+        Snapshots, migration and cohorts (:func:`segwise.track.track_customers`): the
+        "Over time" section.
     notes : list of str
         Why a section is missing (e.g. too few repeat buyers for CLV), for the reader.
     """
@@ -75,6 +87,7 @@ class ReportExtras:
     embedding: pd.DataFrame | None = None
     embedding_method: str = "UMAP"
     clv: Any = None
+    track: Any = None
     notes: list[str] = field(default_factory=list)
 
     @classmethod
@@ -125,33 +138,37 @@ class ReportExtras:
         )
 
 
+
 def _nothing(step: str) -> None:
     """Default progress callback."""
 
 
 def learn_extras(
-    result: RFMResult,
+    result: JobResult,
     *,
     segments: bool = True,
-    clv: bool = True,
     random_state: int = 0,
     progress: Callable[[str], None] = _nothing,
+    **options: Any,
 ) -> ReportExtras:
-    """Compute the optional sections' inputs: learned segments and lifetime value.
+    """Compute the optional sections' inputs: learned segments and the kind's own extras.
 
     Parameters
     ----------
-    result : RFMResult
-        Output of :func:`segwise.jobs.run_rfm`.
+    result : JobResult
+        Output of a job (:func:`segwise.jobs.run_job`).
     segments : bool, default=True
-        Cluster the customers with :func:`segwise.segment.segment_customers` (k sweep,
+        Cluster the entities with :func:`segwise.segment.segment_customers` (k sweep,
         model comparison, names, UMAP map; t-SNE is skipped, it is the slow part).
-    clv : bool, default=True
-        Fit BG/NBD and Gamma-Gamma with :func:`segwise.clv.customer_value`.
     random_state : int, default=0
         Seed of the clustering and the map.
     progress : callable, optional
-        Called with ``"segments"`` and ``"clv"`` as each starts.
+        Called with ``"segments"`` and each extra's name as it starts.
+    **options
+        Switches and settings of the extras the result's kind registered
+        (:func:`segwise.report.register_extra`): each is on unless its name is set to False
+        (``clv=False`` skips lifetime value for order lines); other options go to every
+        extra's learner (``clv_model="auto"`` for order lines).
 
     Returns
     -------
@@ -168,24 +185,47 @@ def learn_extras(
         from segwise.segment import segment_customers
 
         try:
-            seg = segment_customers(result.customers, embed=("umap",),
+            seg = segment_customers(result.entities, embed=("umap",),
                                     random_state=random_state)
             extras = ReportExtras.from_segmentation(seg)
         except SegwiseError as exc:
             extras.notes.append(f"Learned segments are not shown: {exc}")
-    if clv:
-        progress("clv")
-        from segwise.clv import customer_value
-
+    for name, (learn, what, _) in extras_for(result.entities.kind).items():
+        if options.get(name, True) is False:
+            continue
+        progress(name)
         try:
-            extras.clv = customer_value(result.cleaned)
+            learn(result, extras, options)
         except SegwiseError as exc:
-            extras.notes.append(f"Lifetime value is not shown: {exc}")
+            extras.notes.append(f"{what} is not shown: {exc}")
     return extras
 
 
+def check_currency(currency: str | None) -> None:
+    """Refuse a currency that is not a short code or symbol (``GBP``, ``€``, ``US$``).
+
+    The currency is written into chart titles and hover templates, so it may hold only
+    letters, digits, currency signs, dots and spaces: never markup.
+
+    Raises
+    ------
+    ConfigError
+        For anything else, or more than 12 characters.
+    """
+    from segwise.exceptions import ConfigError
+
+    if currency is None:
+        return
+    if not (0 < len(currency) <= 12 and all(
+            c.isalnum() or c in " ." or unicodedata.category(c) == "Sc" for c in currency)):
+        raise ConfigError(
+            f"currency {currency!r}: use a code or symbol such as GBP, € or US$ (up to 12 "
+            "letters, digits, currency signs, dots or spaces)"
+        )
+
+
 def build_report(
-    result: RFMResult,
+    result: JobResult,
     extras: ReportExtras | None = None,
     *,
     currency: str | None = None,
@@ -196,19 +236,24 @@ def build_report(
     random_state: int = 0,
     progress: Callable[[str], None] = _nothing,
 ) -> Report:
-    """Build the report model of an RFM run.
+    """Build the report model of a job's result.
+
+    The sections shared by every kind (overview, cleaning audit, named segments, learned
+    segments, profiles, map) come with the sections registered for the result's source
+    kind, in their registered order.
 
     Parameters
     ----------
-    result : RFMResult
-        Output of :func:`segwise.jobs.run_rfm`.
+    result : JobResult
+        Output of a job, e.g. :func:`segwise.jobs.run_rfm`.
     extras : ReportExtras, optional
-        Clustering, embedding, CLV and category inputs; their sections appear when given.
+        Clustering, embedding, lifetime value and category inputs; their sections appear
+        when given.
     currency : str, optional
         Currency code or symbol for axis titles and headers (``"currency units"`` when
-        omitted).
+        omitted); see :func:`check_currency`.
     products : bool, default=True
-        Learn product categories when ``extras.categories`` is not given.
+        Learn product categories (order lines) when ``extras.categories`` is not given.
     n_categories : int, default=25
         Number of product categories to learn.
     title : str, default="Customer segments"
@@ -226,194 +271,92 @@ def build_report(
     Report
         Sections of charts and tables, ready for :func:`segwise.report.render`.
     """
-    extras = extras or ReportExtras()
-    cur = currency or "currency units"
-
-    return _build(result, result.cleaned.kept, extras, cur=cur, products=products,
-                  n_categories=n_categories, title=title, source=source,
-                  random_state=random_state, progress=progress)
-
-
-def _build(result: RFMResult, kept: ir.Table, extras: ReportExtras, *, cur: str,
-           products: bool, n_categories: int, title: str, source: str | None,
-           random_state: int, progress: Callable[[str], None]) -> Report:
-    """Build the report from the kept lines; see :func:`build_report`."""
-    customers = result.customers
-    summary = result.segment_summary()
-    order = [str(s) for s in summary["segment"]]
-    progress("explore")
-    eda = _explore(kept)
-
-    categories = extras.categories
-    spend: pd.DataFrame | None = None
-    if categories is None and products:
-        progress("categories")
-        from segwise.features.products import product_categories
-
-        try:
-            categories = product_categories(eda["products"], n_categories=n_categories,
-                                            random_state=random_state)
-        except ValueError:
-            categories = None  # too few products with a description: no category sections
-    if categories is not None:
-        from segwise.features.products import category_spend
-
-        spend = category_spend(kept, categories)
-
-    progress("charts")
-    ov = eda["overview"]
-    n_input = int(result.audit["rows"].sum())
-    revenue = float(customers["monetary"].sum())
-    figures = [
-        Figure("customers", "Customers", len(customers)),
-        Figure("orders", "Purchase orders", int(ov["orders"])),
-        Figure("revenue", f"Net revenue ({cur})", revenue, "money"),
-        *([Figure("products", "Products", int(ov["products"]))] if ov["products"] else []),
-        *([Figure("countries", "Countries", int(ov["countries"]))] if ov["countries"] else []),
-        Figure("segments", "Non-empty segments", int((summary["customers"] > 0).sum())),
-    ]
-    first, last = pd.Timestamp(ov["first"]), pd.Timestamp(ov["last"])
-    meta = {
-        "source": source or _source(result),
+    check_currency(currency)
+    entities = result.entities
+    ctx = ReportContext(
+        result=result, extras=extras or ReportExtras(), currency=currency or "currency units",
+        source=source or entities.source or entities.schema.name, products=products,
+        n_categories=n_categories, random_state=random_state, progress=progress,
+    )
+    n_input = int(result.audit_table.column("rows").to_numpy().sum())
+    ctx.meta = {
+        "source": ctx.source,
+        "kind": entities.kind,
         "as_of": result.as_of,
-        "first_purchase": first.date().isoformat(),
-        "last_purchase": last.date().isoformat(),
         "generated": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-        "currency": cur,
+        "currency": ctx.currency,
         "input_rows": n_input,
         "segwise_version": _version(),
     }
-    subtitle = (f"{meta['source']} · purchases {meta['first_purchase']} to "
-                f"{meta['last_purchase']} · recency as of {result.as_of}")
-
-    sections = [
-        _overview(result, eda, n_input, cur, meta["source"], extras.notes),
-        _cleaning(result, n_input, cur),
-        _exploration(customers, eda, spend, cur),
-        _rfm_grid(customers),
-        _segments(summary, cur),
-    ]
-    selection = _selection(extras)
-    if selection is not None:
-        sections.append(selection)
-    if extras.clusters is not None:
-        sections.append(_clusters(customers, extras.clusters, order))
-    sections.append(_profiles(customers, order, extras))
-    sections.append(_embedding(customers, order, extras, random_state))
-    if spend is not None and len(spend):
-        sections.append(_category_mix(customers, spend, order, cur))
-    if extras.clv is not None:
-        sections.append(_value(customers, extras.clv, order, cur))
-    report = Report(title=title, subtitle=subtitle, figures=figures, sections=sections, meta=meta)
+    if entities.fingerprint:
+        ctx.meta["source_fingerprint"] = entities.fingerprint
+    ctx.subtitle = f"{ctx.source} · {entities.n_entities:,} {entities.schema.entities}" + (
+        f" · as of {result.as_of}" if result.as_of else "")
+    prepare, builders = sections_for(entities.kind)
+    if prepare is not None:
+        prepare(ctx)
+    if ctx.summary is not None:
+        ctx.figures.append(Figure("segments", "Non-empty segments",
+                                  int((ctx.summary[entities.schema.entities] > 0).sum())))
+    progress("charts")
+    sections = [s for _, build in builders if (s := build(ctx)) is not None]
+    report = Report(title=title, subtitle=ctx.subtitle, figures=ctx.figures, sections=sections,
+                    meta=ctx.meta)
     for chart in report.charts:
-        chart.wide = chart.key in _WIDE
+        chart.wide = chart.wide or chart.key in _WIDE
     return report
 
 
-#: Charts that need the full page width to be read.
-_WIDE = frozenset({"monthly", "weekday_hour", "top_products", "k_selection", "clusters_vs_rfm",
-                   "profile_heatmap", "profile_learned", "embedding", "category_mix", "value",
-                   "segment_shares"})
+#: Shared charts that need the full page width to be read.
+_WIDE = frozenset({"k_selection", "clusters_vs_rfm", "profile_heatmap", "profile_learned",
+                   "embedding", "segment_shares"})
 
 
-# ---------------------------------------------------------------- exploration queries
+def _feature_label(feature: Feature, currency: str) -> str:
+    """``Recency (days)``: a feature's name in words, with its unit."""
+    name = feature.name.replace("_", " ")
+    name = name[:-5] if name.endswith(" days") and feature.unit == "days" else name
+    unit = currency if feature.unit == "currency" else feature.unit
+    return f"{name.capitalize()} ({unit})" if unit else name.capitalize()
 
 
-def _explore(kept: ir.Table) -> dict[str, Any]:
-    """Scan the kept lines twice, per order and per product, and derive the chart tables.
-
-    Orders and products are tens of thousands of rows at most, so the per-chart tables
-    come from them in pandas rather than from more scans of the lines.
-    """
-    from segwise.features.products import product_table
-
-    orders = (
-        kept.group_by(["order_id", "customer_id", "country", "is_return"])
-        .aggregate(ts=kept.ts.min(), revenue=kept.revenue.sum())
-        .to_pandas()
-    )
-    products = product_table(kept)
-    buy = orders[~orders["is_return"].astype(bool)]
-    ts = pd.to_datetime(buy["ts"])
-    overview = {
-        "orders": buy["order_id"].nunique(),
-        "products": int(products["product_id"].notna().sum()),
-        "countries": orders["country"].nunique(),
-        "first": ts.min(),
-        "last": ts.max(),
-        "revenue": float(orders["revenue"].sum()),
-    }
-    # Customers whose kept lines are all returns have no purchase to score: the customer
-    # table leaves them out, so their (negative) net revenue is shown apart.
-    buyers = set(buy["customer_id"])
-    only_returns = orders[~orders["customer_id"].isin(buyers)]
-    overview["returns_only_customers"] = only_returns["customer_id"].nunique()
-    overview["returns_only_revenue"] = float(only_returns["revenue"].sum())
-    month = pd.to_datetime(orders["ts"]).dt.to_period("M").dt.to_timestamp()
-    monthly = orders.assign(month=month).groupby("month").agg(revenue=("revenue", "sum"))
-    monthly["orders"] = buy.assign(month=month).groupby("month")["order_id"].nunique()
-    monthly = monthly.fillna({"orders": 0}).reset_index()
-    weekday_hour = (
-        buy.assign(weekday=ts.dt.weekday, hour=ts.dt.hour)
-        .groupby(["weekday", "hour"])["order_id"].nunique().rename("orders").reset_index()
-    )
-    countries = (
-        orders.groupby("country")
-        .agg(revenue=("revenue", "sum"), customers=("customer_id", "nunique"))
-        .reset_index().sort_values(["revenue", "country"], ascending=[False, True],
-                                   ignore_index=True)
-    )
-    known = products[products["product_id"].notna()]
-    top = known.sort_values(["net_revenue", "product_id"], ascending=[False, True]).head(15)
-    top_products = top[["product_id", "description", "net_revenue", "customers"]].rename(
-        columns={"net_revenue": "revenue"})
-    return {"overview": overview, "monthly": monthly, "weekday_hour": weekday_hour,
-            "countries": countries, "top_products": top_products, "products": products}
+# ---------------------------------------------------------------- shared sections
 
 
-# ---------------------------------------------------------------- sections
-
-
-def _overview(result: RFMResult, eda: dict[str, Any], n_input: int, cur: str,
-              source: str, notes: list[str]) -> Section:
-    ov = eda["overview"]
-    kept_rows = int(result.audit.loc[result.audit["step"] == "kept", "rows"].sum())
+def _overview(ctx: ReportContext) -> Section:
+    entities = ctx.entities
+    audit = ctx.result.audit
+    n_input = int(audit["rows"].sum())
+    kept_rows = int(audit.loc[audit["step"] == "kept", "rows"].sum())
+    rows_noun = kinds()[entities.kind].rows if entities.kind in kinds() else "rows"
     rows = [
-        ("Source", source),
-        ("Purchases from", pd.Timestamp(ov["first"]).strftime("%Y-%m-%d %H:%M")),
-        ("Purchases to", pd.Timestamp(ov["last"]).strftime("%Y-%m-%d %H:%M")),
-        ("Recency measured as of", str(result.as_of)),
+        ("Source", ctx.source),
+        *ctx.overview_before,
         ("Input rows", format_value(n_input, "int")),
-        ("Order lines kept", f"{format_value(kept_rows, 'int')} "
-                             f"({format_value(kept_rows / max(n_input, 1), 'pct')})"),
-        ("Customers", format_value(len(result.customers), "int")),
-        ("Purchase orders", format_value(ov["orders"], "int")),
-        (f"Net revenue of scored customers ({cur})",
-         format_value(result.customers["monetary"].sum(), "money")),
+        (f"{rows_noun.capitalize()} kept", f"{format_value(kept_rows, 'int')} "
+                                           f"({format_value(kept_rows / max(n_input, 1), 'pct')})"),
+        (entities.schema.entities.capitalize(), format_value(entities.n_entities, "int")),
+        *ctx.overview_after,
     ]
-    # Logs without products or countries (CDNOW) say nothing about them.
-    rows += [(label, format_value(ov[key], "int"))
-             for label, key in (("Products", "products"), ("Countries", "countries")) if ov[key]]
-    if ov["returns_only_customers"]:
-        rows.insert(7, ("Customers with returns only (not scored)",
-                        f"{format_value(ov['returns_only_customers'], 'int')} "
-                        f"({format_value(ov['returns_only_revenue'], 'money')} {cur})"))
     table = Table("dataset", "Dataset", pd.DataFrame(rows, columns=["item", "value"]),
                   headers={"item": "", "value": ""}, wide=False)
-    table.reading = " ".join(notes)
+    table.reading = " ".join(ctx.extras.notes)
     return Section("overview", "Dataset overview",
                    "What was read, over which period, and how much of it is usable.", [table])
 
 
-def _cleaning(result: RFMResult, n_input: int, cur: str) -> Section:
-    audit = result.audit.copy()
+def _cleaning(ctx: ReportContext) -> Section:
+    audit = ctx.result.audit.copy()
+    n_input = int(audit["rows"].sum())
     audit["share"] = audit["rows"] / max(n_input, 1)
-    audit = audit[["step", "rows", "share", "revenue", "description"]]
+    metrics = [c for c in audit.columns if c not in ("step", "rows", "share", "description")]
+    audit = audit[["step", "rows", "share", *metrics, "description"]]
     table = Table(
         "audit", "Cleaning audit", audit,
-        formats={"rows": "int", "share": "pct", "revenue": "money"},
+        formats={"rows": "int", "share": "pct", **dict.fromkeys(metrics, "money")},
         headers={"step": "Step", "rows": "Rows", "share": "Share of input",
-                 "revenue": f"Revenue ({cur})", "description": "What it means"},
+                 **{m: f"{m.replace('_', ' ').capitalize()} ({ctx.currency})" for m in metrics},
+                 "description": "What it means"},
         reading=f"Every one of the {n_input:,} input rows ends in exactly one line of this "
                 "table, so the rows sum to the input.",
     )
@@ -436,170 +379,45 @@ def _cleaning(result: RFMResult, n_input: int, cur: str) -> Section:
                    blocks)
 
 
-def _exploration(customers: pd.DataFrame, eda: dict[str, Any], spend: pd.DataFrame | None,
-                 cur: str) -> Section:
-    blocks: list[Chart | Table] = []
-    mon = eda["monthly"]
-    if len(mon):
-        peak = mon.loc[mon["revenue"].idxmax()]
-        reading = (f"Revenue peaks in {pd.Timestamp(peak['month']):%B %Y} at "
-                   f"{peak['revenue']:,.0f} {cur}, {peak['revenue'] / mon['revenue'].median():.1f}"
-                   f" times the median month; the last month may be partial.")
-        blocks.append(Chart("monthly", "Revenue and orders by month", reading,
-                            ch.monthly(mon, cur)))
-    wh = eda["weekday_hour"]
-    if len(wh) and wh["hour"].nunique() == 1:
-        # Dates without times: the hour says nothing, show weekdays alone.
-        by_day = wh.groupby("weekday")["orders"].sum().reindex(range(7), fill_value=0)
-        days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-        reading = (f"{days[int(by_day.idxmax())]} has the most orders and "
-                   f"{days[int(by_day.idxmin())]} the fewest ({by_day.min() / by_day.max():.0%}"
-                   f" of the busiest day); the data carry dates without times.")
-        fig = ch.bar_h(list(days), by_day.to_numpy(), title="Purchase orders by weekday",
-                       x_title="Purchase orders (count)", y_title="Weekday",
-                       hover="%{x:,} orders")
-        blocks.append(Chart("weekday_hour", "Purchase orders by weekday", reading, fig))
-    elif len(wh):
-        by_day = wh.groupby("weekday")["orders"].sum()
-        by_hour = wh.groupby("hour")["orders"].sum()
-        days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-        empty = [days[d] for d in range(7) if by_day.get(d, 0) == 0]
-        reading = (f"Orders cluster on {days[int(by_day.idxmax())]}s around "
-                   f"{int(by_hour.idxmax()):02d}:00"
-                   + (f"; there are none on {', '.join(empty)}." if empty else "."))
-        blocks.append(Chart("weekday_hour", "Purchase orders by weekday and hour", reading,
-                            ch.weekday_hour(wh)))
-    co = eda["countries"].head(12)
-    if len(co):
-        total = eda["countries"]["revenue"].sum()
-        lead = co.iloc[0]
-        reading = (f"{lead['country']} brings {lead['revenue'] / total:.0%} of net revenue; "
-                   f"the next {len(co) - 1} countries shown bring "
-                   f"{co['revenue'].iloc[1:].sum() / total:.0%} together.")
-        fig = ch.bar_h(co["country"], co["revenue"], title="Net revenue by country (top 12)",
-                       x_title=f"Net revenue ({cur}, log scale)", y_title="Country", log=True,
-                       hover="%{x:,.0f} " + cur,
-                       text=[f"{n:,} customers" for n in co["customers"]])
-        blocks.append(Chart("countries", "Net revenue by country (top 12)", reading, fig))
-    tp = eda["top_products"]
-    if len(tp) >= 2:
-        total = float(eda["overview"]["revenue"])
-        labels = [f"{d} ({p})" if isinstance(d, str) else str(p)
-                  for d, p in zip(tp["description"], tp["product_id"], strict=True)]
-        reading = (f"The 15 best-selling products bring {tp['revenue'].sum() / total:.1%} of "
-                   f"net revenue; '{str(tp['description'].iloc[0]).strip()}' leads with "
-                   f"{tp['revenue'].iloc[0]:,.0f} {cur}.")
-        fig = ch.bar_h(labels, tp["revenue"], title="Top 15 products by net revenue",
-                       x_title=f"Net revenue ({cur})", y_title="Product (code)",
-                       hover="%{x:,.0f} " + cur, color=ch.PALETTE[2])
-        blocks.append(Chart("top_products", "Top 15 products by net revenue", reading, fig))
-    if spend is not None and len(spend):
-        by_cat = spend.groupby("category")["spend"].sum().sort_values(ascending=False)
-        share = by_cat / by_cat.sum()
-        reading = (f"{len(by_cat)} categories were learned from product descriptions; "
-                   f"'{by_cat.index[0]}' is the largest with {share.iloc[0]:.1%} of purchase "
-                   f"spend and the top five hold {share.iloc[:5].sum():.0%}.")
-        fig = ch.bar_h(list(by_cat.index), by_cat.to_numpy(),
-                       title="Purchase spend by product category",
-                       x_title=f"Purchase spend, returns excluded ({cur})",
-                       y_title="Category (top terms)", hover="%{x:,.0f} " + cur,
-                       color=ch.PALETTE[4], text=[format_value(s, "pct") for s in share])
-        blocks.append(Chart("categories", "Purchase spend by product category", reading, fig))
-    blocks.extend(_distributions(customers, cur))
-    return Section("exploration", "Exploring the data",
-                   "When, where and what customers buy, and how recency, frequency and "
-                   "monetary value are distributed.", blocks)
-
-
-def _distributions(customers: pd.DataFrame, cur: str) -> list[Chart | Table]:
-    r, f, m = customers["recency_days"], customers["frequency"], customers["monetary"]
-    out: list[Chart | Table] = []
-    out.append(Chart(
-        "dist_recency", "Recency: days since last purchase",
-        f"Half of the customers bought in the last {r.median():.0f} days and a quarter have "
-        f"not bought for more than {r.quantile(0.75):.0f} days.",
-        ch.histogram_log(r.to_numpy(), title="Recency: days since last purchase",
-                         x_title="Days since last purchase (days)", log=False),
-    ))
-    one = (f == 1).mean()
-    out.append(Chart(
-        "dist_frequency", "Frequency: purchase orders per customer",
-        f"{one:.0%} of customers ordered once; the median is {f.median():.0f} "
-        f"order{'' if f.median() == 1 else 's'} and the busiest customer placed "
-        f"{int(f.max()):,}.",
-        ch.count_bins(f.to_numpy(), title="Frequency: purchase orders per customer",
-                      x_title="Purchase orders per customer (count, widening bins)"),
-    ))
-    nonpos = int((m <= 0).sum())
-    out.append(Chart(
-        "dist_monetary", "Monetary: net spend per customer (log scale)",
-        f"Median net spend is {m.median():,.0f} {cur}; the top 10% of customers spend over "
-        f"{m.quantile(0.9):,.0f} {cur}"
-        + (f" ({nonpos:,} customers with zero or negative net spend are not drawn)."
-           if nonpos else "."),
-        ch.histogram_log(m.to_numpy(), title="Monetary: net spend per customer",
-                         x_title=f"Net spend ({cur}, log scale)", log=True,
-                         color=ch.PALETTE[2]),
-    ))
-    return out
-
-
-def _rfm_grid(customers: pd.DataFrame) -> Section:
-    idx, cols = list(range(5, 0, -1)), list(range(1, 6))
-    g = customers.groupby(["r_score", "f_score"])
-    n = g.size().unstack().reindex(index=idx, columns=cols).fillna(0)
-    rev = g["monetary"].apply(lambda s: s.clip(lower=0).sum()).unstack().reindex(
-        index=idx, columns=cols).fillna(0)
-    rev_share = rev / max(float(rev.to_numpy().sum()), 1e-12)
-    top_right = rev_share.loc[[5, 4], [4, 5]].to_numpy().sum()
-    top_cust = n.loc[[5, 4], [4, 5]].to_numpy().sum() / max(len(customers), 1)
-    busiest = n.stack().idxmax()
-    c1 = Chart(
-        "grid_customers", "Customers by R and F score",
-        f"The most crowded cell is R={busiest[0]}, F={busiest[1]}; the recent, frequent "
-        f"corner (R and F of 4-5) holds {top_cust:.0%} of customers.",
-        ch.grid_heatmap(n.astype(float), title="Customers by R and F score",
-                        z_title="Customers", text_fmt="{:,.0f}",
-                        hover="R=%{y}, F=%{x}<br>%{z:,.0f} customers"),
-    )
-    c2 = Chart(
-        "grid_revenue", "Share of revenue by R and F score",
-        f"The same corner (R and F of 4-5) brings {top_right:.0%} of revenue from "
-        f"{top_cust:.0%} of customers.",
-        ch.grid_heatmap(rev_share * 100, title="Share of revenue by R and F score",
-                        z_title="Revenue (%)", text_fmt="{:.1f}%", colorscale="Greens",
-                        hover="R=%{y}, F=%{x}<br>%{z:.1f}% of revenue"),
-    )
-    return Section("rfm", "RFM score grid",
-                   "Customers scored 1-5 on recency (R) and frequency (F); each cell is one "
-                   "R-F combination.", [c1, c2])
-
-
-def _segments(summary: pd.DataFrame, cur: str) -> Section:
-    table = Table(
-        "segments", "Segments and recommended actions",
-        summary[["segment", "customers", "share", "revenue_share", "median_recency_days",
-                 "median_frequency", "median_monetary", "action"]],
-        formats={"customers": "int", "share": "pct", "revenue_share": "pct",
-                 "median_recency_days": "int", "median_frequency": "num1",
-                 "median_monetary": "money"},
-        headers={"segment": "Segment", "customers": "Customers", "share": "Share of customers",
-                 "revenue_share": "Share of revenue", "median_recency_days": "Median R (days)",
-                 "median_frequency": "Median F (orders)",
-                 "median_monetary": f"Median M ({cur})", "action": "Recommended action"},
-    )
-    nz = summary[summary["customers"] > 0]
-    best = nz.loc[nz["revenue_share"].idxmax()]
-    largest = nz.loc[nz["customers"].idxmax()]
-    reading = (f"'{best['segment']}' are {best['share']:.0%} of customers but bring "
-               f"{best['revenue_share']:.0%} of revenue; the largest segment is "
-               f"'{largest['segment']}' ({largest['share']:.0%} of customers, "
-               f"{largest['revenue_share']:.0%} of revenue).")
-    chart = Chart("segment_shares", "Share of customers and of revenue by segment", reading,
-                  ch.segment_bars(summary))
+def _segments(ctx: ReportContext) -> Section | None:
+    summary = ctx.summary
+    if summary is None:
+        return None
+    schema, cur = ctx.entities.schema, ctx.currency
+    who = schema.entities
+    value = ["revenue_share"] if "revenue_share" in summary else []
+    medians = {f"median_{c}": schema.feature(c) for c in schema.summary_features}
+    formats: dict[str, Format] = {who: "int", "share": "pct", "revenue_share": "pct"}
+    headers = {"segment": "Segment", who: who.capitalize(), "share": f"Share of {who}",
+               "revenue_share": "Share of revenue", "action": "Recommended action"}
+    for col, feature in medians.items():
+        unit = cur if feature.unit == "currency" else feature.unit
+        formats[col] = "money" if feature.unit == "currency" else (
+            "int" if feature.unit == "days" else "num1")
+        headers[col] = (f"Median {feature.short or feature.name.replace('_', ' ')}"
+                        + (f" ({unit})" if unit else ""))
+    table = Table("segments", "Segments and recommended actions",
+                  summary[["segment", who, "share", *value, *medians, "action"]],
+                  formats=formats, headers=headers)
+    nz = summary[summary[who] > 0]
+    largest = nz.loc[nz[who].idxmax()]
+    blocks: list[Chart | Table] = [table]
+    if value:
+        best = nz.loc[nz["revenue_share"].idxmax()]
+        reading = (f"'{best['segment']}' are {best['share']:.0%} of {who} but bring "
+                   f"{best['revenue_share']:.0%} of revenue; the largest segment is "
+                   f"'{largest['segment']}' ({largest['share']:.0%} of {who}, "
+                   f"{largest['revenue_share']:.0%} of revenue).")
+        blocks.append(Chart("segment_shares", f"Share of {who} and of revenue by segment",
+                            reading, ch.segment_bars(summary, who)))
+    else:
+        table.reading = (f"The largest segment is '{largest['segment']}' "
+                         f"({largest['share']:.0%} of {who}).")
     return Section("segments", "Segments",
-                   "Named RFM segments, how big they are, what they are worth and what to do "
-                   "with each.", [table, chart])
+                   f"Named {schema.name.upper()} segments, how big they are"
+                   + (", what they are worth" if value else "")
+                   + " and what to do with each.", blocks)
+
 
 
 _METRIC_TITLES = {
@@ -612,7 +430,8 @@ _METRIC_TITLES = {
 }
 
 
-def _selection(extras: ReportExtras) -> Section | None:
+def _selection(ctx: ReportContext) -> Section | None:
+    extras = ctx.extras
     blocks: list[Chart | Table] = []
     sweep = extras.k_sweep
     if sweep is not None and "k" in sweep and len(sweep):
@@ -662,73 +481,91 @@ def _frame_table(key: str, title: str, frame: pd.DataFrame) -> Table:
     return Table(key, title, frame, formats=formats)
 
 
-def _clusters(customers: pd.DataFrame, clusters: pd.DataFrame, order: list[str]) -> Section:
-    cl = clusters[["customer_id", "segment"]].astype({"customer_id": "string"})
-    c = customers[["customer_id", "segment", "monetary"]].astype({"customer_id": "string"})
-    j = c.merge(cl, on="customer_id", suffixes=("_rfm", "_learned"))
-    sizes = j.groupby("segment_learned").agg(customers=("customer_id", "size"),
-                                            revenue=("monetary", lambda s: s.clip(0).sum()))
-    sizes["share"] = sizes["customers"] / max(len(j), 1)
-    sizes["revenue_share"] = sizes["revenue"] / max(sizes["revenue"].sum(), 1e-12)
-    sizes = sizes.sort_values("customers", ascending=False).rename_axis("segment").reset_index()
-    table = Table("clusters", "Learned segments", sizes[["segment", "customers", "share",
-                                                         "revenue_share"]],
-                  formats={"customers": "int", "share": "pct", "revenue_share": "pct"},
-                  headers={"segment": "Learned segment", "share": "Share of customers",
-                           "revenue_share": "Share of revenue"}, wide=False)
+def _clusters(ctx: ReportContext) -> Section | None:
+    clusters = ctx.extras.clusters
+    if clusters is None:
+        return None
+    schema, order = ctx.entities.schema, ctx.order
+    who, rule = schema.entities, schema.segment_col
+    cl = clusters[["customer_id", "segment"]].astype({"customer_id": "string"}).rename(
+        columns={"segment": "segment_learned"})
+    keep = [c for c in dict.fromkeys([schema.id_col, rule, schema.value_col]) if c]
+    c = ctx.frame[[k for k in keep if k in ctx.frame]].rename(
+        columns={schema.id_col: "customer_id", rule or "": "segment_rfm",
+                 schema.value_col or "": "_value"}).astype({"customer_id": "string"})
+    j = c.merge(cl, on="customer_id")
+    sizes = j.groupby("segment_learned").agg(entities=("customer_id", "size"))
+    sizes["share"] = sizes["entities"] / max(len(j), 1)
+    shown = ["segment", "entities", "share"]
+    if "_value" in j:
+        sizes["revenue"] = j.groupby("segment_learned")["_value"].apply(lambda s: s.clip(0).sum())
+        sizes["revenue_share"] = sizes["revenue"] / max(sizes["revenue"].sum(), 1e-12)
+        shown.append("revenue_share")
+    sizes = sizes.sort_values("entities", ascending=False).rename_axis("segment").reset_index()
+    sizes = sizes.rename(columns={"entities": who})
+    shown = [who if s == "entities" else s for s in shown]
+    table = Table("clusters", "Learned segments", sizes[shown],
+                  formats={who: "int", "share": "pct", "revenue_share": "pct"},
+                  headers={"segment": "Learned segment", who: who.capitalize(),
+                           "share": f"Share of {who}", "revenue_share": "Share of revenue"},
+                  wide=False)
+    if "segment_rfm" not in j:
+        return Section("clusters", "Learned segments", "Segments found by clustering.", [table])
     cross = pd.crosstab(j["segment_learned"], j["segment_rfm"], normalize="index")
     cross = cross.reindex(columns=[s for s in order if s in cross.columns])
     cross = cross.reindex(index=sizes["segment"])
     top = cross.idxmax(axis=1)
     first = sizes["segment"].iloc[0]
-    reading = (f"Each row shows where a learned segment's customers sit among the RFM "
+    name = schema.name.upper()
+    reading = (f"Each row shows where a learned segment's {who} sit among the {name} "
                f"segments; the largest, '{first}', is mostly '{top[first]}' "
                f"({cross.loc[first, top[first]]:.0%}).")
-    chart = Chart("clusters_vs_rfm", "Learned segments against RFM segments", reading,
-                  ch.heatmap(cross * 100, title="Learned segments against RFM segments",
-                             x_title="RFM segment", y_title="Learned segment",
+    chart = Chart("clusters_vs_rfm", f"Learned segments against {name} segments", reading,
+                  ch.heatmap(cross * 100, title=f"Learned segments against {name} segments",
+                             x_title=f"{name} segment", y_title="Learned segment",
                              z_title="Row %", hover="%{y} → %{x}<br>%{z:.0f}% of the row",
                              text=np.vectorize(lambda v: f"{v:.0f}%")(cross.to_numpy() * 100),
                              colorscale="Blues", zmid=None))
     return Section("clusters", "Learned segments",
-                   "Segments found by clustering, compared with the rule-based RFM segments.",
-                   [table, chart])
+                   f"Segments found by clustering, compared with the rule-based {name} "
+                   "segments.", [table, chart])
 
 
-_PROFILE_FEATURES = {
-    "recency_days": "Recency (days)",
-    "frequency": "Frequency (orders)",
-    "monetary": "Monetary (net spend)",
-    "avg_order_value": "Average order value",
-    "tenure_days": "Tenure (days)",
-}
 
-
-def _profiles(customers: pd.DataFrame, order: list[str], extras: ReportExtras) -> Section:
-    data = customers.copy()
-    data["customer_id"] = data["customer_id"].astype(str)
-    feats = dict(_PROFILE_FEATURES)
+def _profiles(ctx: ReportContext) -> Section | None:
+    schema, extras = ctx.entities.schema, ctx.extras
+    data = ctx.frame.rename(columns={schema.id_col: "customer_id"})
+    feats = {c: _feature_label(schema.feature(c), ctx.currency)
+             for c in dict.fromkeys([*schema.summary_features, *schema.cluster_features,
+                                     *schema.profile])}
     if extras.clv is not None:
-        data = data.merge(_clv_frame(extras.clv), on="customer_id", how="left")
+        data = data.merge(clv_frame(extras.clv), on="customer_id", how="left")
         for c, label in (("p_alive", "P(alive)"), ("clv", "Predicted CLV")):
             if c in data:
                 feats[c] = label
     feats = {c: v for c, v in feats.items() if c in data}
-    charts = [_profile_chart(data, data["segment"].astype(str), order, feats,
-                             "profile_heatmap", "RFM segment profiles")]
+    value = _feature_label(schema.feature(schema.value_col), ctx.currency) \
+        if schema.value_col else None
+    charts = []
+    if schema.segment_col is not None and schema.segment_col in data:
+        charts.append(_profile_chart(data, data[schema.segment_col].astype(str), ctx.order,
+                                     feats, "profile_heatmap",
+                                     f"{schema.name.upper()} segment profiles", value))
     if extras.clusters is not None:
         learned = data[["customer_id"]].merge(
             extras.clusters[["customer_id", "segment"]].astype(str), on="customer_id",
             how="left")["segment"]
         sizes = learned.value_counts()
         charts.append(_profile_chart(data, learned, list(sizes.index), feats,
-                                     "profile_learned", "Learned segment profiles"))
+                                     "profile_learned", "Learned segment profiles", value))
+    if not charts:
+        return None
     return Section("profiles", "Segment profiles",
-                   "How each segment differs from the average customer.", list(charts))
+                   f"How each segment differs from the average {schema.entity}.", list(charts))
 
 
 def _profile_chart(data: pd.DataFrame, labels: pd.Series, order: list[str],
-                   feats: dict[str, str], key: str, title: str) -> Chart:
+                   feats: dict[str, str], key: str, title: str, value: str | None) -> Chart:
     """Z-score heatmap of segment means, with segment medians written in the cells."""
     # z-scores of segment means on a signed log scale: heavy tails would otherwise let one
     # large customer decide a segment's colour.
@@ -742,10 +579,10 @@ def _profile_chart(data: pd.DataFrame, labels: pd.Series, order: list[str],
     text = np.array([[_short(v, c) for v, c in zip(row, feats, strict=True)]
                      for row in medians.to_numpy()])
     means.columns = [feats[c] for c in means.columns]
-    hi = means["Monetary (net spend)"].idxmax() if "Monetary (net spend)" in means else None
-    reading = ("Red cells are above the average customer, blue below (colour: z-score of the "
+    hi = means[value].idxmax() if value in means else None
+    reading = ("Red cells are above the average, blue below (colour: z-score of the "
                "segment mean on a log scale; text: segment median)"
-               + (f"; '{hi}' stands out on monetary value." if hi else "."))
+               + (f"; '{hi}' stands out on {str(value).lower()}." if hi else "."))
     return Chart(key, f"{title} (z-scores)", reading,
                  ch.heatmap(means.round(2), title=f"{title} (z-scores, text = median)",
                             x_title="Feature", y_title="Segment", z_title="z-score",
@@ -762,89 +599,77 @@ def _short(value: float, column: str) -> str:
     return f"{value:,.0f}" if abs(value) >= 10 else f"{value:,.1f}"
 
 
-def _embedding(customers: pd.DataFrame, order: list[str], extras: ReportExtras,
-               random_state: int) -> Section:
+def _embedding(ctx: ReportContext) -> Section | None:
+    schema, extras = ctx.entities.schema, ctx.extras
+    customers = ctx.frame.rename(columns={schema.id_col: "customer_id"})
+    # Colour by the named segments, else by the learned ones.
+    if schema.segment_col is not None and schema.segment_col in customers:
+        labels = customers[["customer_id", schema.segment_col]].rename(
+            columns={schema.segment_col: "segment"})
+        order = ctx.order
+    elif extras.clusters is not None:
+        labels = extras.clusters[["customer_id", "segment"]].astype(str)
+        order = list(labels["segment"].value_counts().index)
+    else:
+        labels, order = None, ["all"]
     emb = extras.embedding
     if emb is not None:
         pts = emb[["customer_id", "x", "y"] + (["segment"] if "segment" in emb else [])].copy()
         pts["customer_id"] = pts["customer_id"].astype(str)
-        if "segment" not in pts:
-            seg = customers[["customer_id", "segment"]].astype({"customer_id": str})
-            pts = pts.merge(seg, on="customer_id", how="left")
         method = extras.embedding_method
-        seg_order = order if set(pts["segment"].dropna().astype(str)) <= set(order) else sorted(
-            pts["segment"].dropna().astype(str).unique())
     else:
-        pts = _pca_rfm(customers)
-        method = "PCA of scaled log R, F, M"
-        seg_order = order
+        features = schema.cluster_features
+        if len(features) < 2:
+            return None
+        pts = _pca(customers, features)
+        short = ", ".join(schema.feature(f).short or f.replace("_", " ") for f in features)
+        method = f"PCA of scaled log {short}"
+    if "segment" not in pts:
+        pts = pts.merge(labels, on="customer_id", how="left") if labels is not None \
+            else pts.assign(segment="all")
+    found = set(pts["segment"].dropna().astype(str))
+    seg_order = order if found <= set(order) else sorted(found)
     pts["segment"] = pts["segment"].astype(str)
     n_all = len(pts)
     if n_all > MAX_SCATTER_POINTS:
-        pts = pts.sample(MAX_SCATTER_POINTS, random_state=random_state)
-    sample_note = (f" ({MAX_SCATTER_POINTS:,} of {n_all:,} customers, sampled uniformly)"
+        pts = pts.sample(MAX_SCATTER_POINTS, random_state=ctx.random_state)
+    who = schema.entities
+    sample_note = (f" ({MAX_SCATTER_POINTS:,} of {n_all:,} {who}, sampled uniformly)"
                    if n_all > MAX_SCATTER_POINTS else "")
-    title = f"Customers in two dimensions ({method})"
-    reading = ("Each dot is a customer placed so that similar customers sit close together; "
-               "well-separated colours mean distinct segments" + sample_note + ".")
+    title = f"{who.capitalize()} in two dimensions ({method})"
+    reading = (f"Each dot is a {schema.entity} placed so that similar {who} sit close "
+               "together; well-separated colours mean distinct segments" + sample_note + ".")
     chart = Chart("embedding", title, reading,
                   ch.scatter_2d(pts, seg_order, title=title, x_title=f"{method} dimension 1",
                                 y_title=f"{method} dimension 2"))
-    return Section("embedding", "Segment map", "All customers on one map, coloured by segment.",
+    return Section("embedding", "Segment map", f"All {who} on one map, coloured by segment.",
                    [chart])
 
 
-def _pca_rfm(customers: pd.DataFrame) -> pd.DataFrame:
-    """2-D PCA of standardised signed-log recency, frequency and monetary value."""
-    x = customers[["recency_days", "frequency", "monetary"]].to_numpy(dtype=float)
+def _pca(customers: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """2-D PCA of the standardised signed-log features."""
+    x = customers[features].to_numpy(dtype=float)
     x = np.sign(x) * np.log1p(np.abs(x))
     x = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
     _, _, vt = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)
     xy = x @ vt[:2].T
     return pd.DataFrame({"customer_id": customers["customer_id"].astype(str).to_numpy(),
-                         "x": xy[:, 0], "y": xy[:, 1],
-                         "segment": customers["segment"].astype(str).to_numpy()})
+                         "x": xy[:, 0], "y": xy[:, 1]})
 
 
-def _category_mix(customers: pd.DataFrame, spend: pd.DataFrame, order: list[str],
-                  cur: str) -> Section:
-    seg = customers[["customer_id", "segment"]].astype({"customer_id": str})
-    s = spend.astype({"customer_id": str}).merge(seg, on="customer_id")
-    mix = s.pivot_table(index="segment", columns="category", values="spend", aggfunc="sum",
-                        fill_value=0.0)
-    cats = s.groupby("category")["spend"].sum().sort_values(ascending=False).index
-    mix = mix.reindex(index=[x for x in order if x in mix.index], columns=cats)
-    share = mix.div(mix.sum(axis=1), axis=0)
-    overall = mix.sum() / mix.to_numpy().sum()
-    # Tilts of tiny segments are noise: look only at segments with 2% of customers or more.
-    sizes = customers["segment"].astype(str).value_counts()
-    big = [x for x in share.index if sizes.get(x, 0) >= 0.02 * len(customers)] or list(
-        share.index)
-    lift = share.loc[big] / overall
-    best = lift.stack().idxmax()
-    reading = (f"Each row is a segment's purchase spend split by category (rows sum to 100%); "
-               f"the strongest tilt is '{best[0]}' towards '{best[1]}' "
-               f"({share.loc[best]:.1%} of its spend against {overall[best[1]]:.1%} overall).")
-    chart = Chart("category_mix", "Category mix by segment", reading,
-                  ch.heatmap(share * 100, title="Category mix by segment (% of segment spend)",
-                             x_title="Product category (top terms)", y_title="Segment",
-                             z_title="% of spend", hover="%{y}<br>%{x}: %{z:.1f}% of spend",
-                             colorscale="Purples", zmid=None, height=560,
-                             text=np.vectorize(lambda v: f"{v:.0f}")(share.to_numpy() * 100)))
-    table = Table("category_overall", "Product categories",
-                  pd.DataFrame({"category": overall.index, "spend": mix.sum().to_numpy(),
-                                "share": overall.to_numpy()}),
-                  formats={"spend": "money", "share": "pct"},
-                  headers={"category": "Category (top terms)",
-                           "spend": f"Purchase spend ({cur})", "share": "Share of spend"},
-                  reading="Categories are learned from product descriptions (TF-IDF + NMF) "
-                          "and named by their top terms.", wide=False)
-    return Section("categories", "Interests: product categories by segment",
-                   "What each segment buys, as shares of its purchase spend by category.",
-                   [chart, table])
+def clv_frame(clv: Any) -> pd.DataFrame:
+    """Per-customer value of a CLV result or frame: ``customer_id`` (text) and its values.
 
+    Parameters
+    ----------
+    clv : pandas.DataFrame or CLVResult
+        ``customer_id`` (column or index), ``expected_purchases``, ``p_alive``, ``clv``.
 
-def _clv_frame(clv: Any) -> pd.DataFrame:
+    Returns
+    -------
+    pandas.DataFrame
+        The columns present of those four.
+    """
     frame = getattr(clv, "customers", clv)
     if not isinstance(frame, pd.DataFrame):
         raise TypeError("extras.clv must be a DataFrame or a CLVResult")
@@ -853,60 +678,20 @@ def _clv_frame(clv: Any) -> pd.DataFrame:
     return frame[cols].astype({"customer_id": str})
 
 
-def _value(customers: pd.DataFrame, clv: Any, order: list[str], cur: str) -> Section:
-    from segwise.clv import value_by_segment
-
-    c = customers[["customer_id", "segment"]].astype({"customer_id": str})
-    j = c.merge(_clv_frame(clv), on="customer_id", how="left")
-    vbs = value_by_segment(j)
-    vbs["segment"] = vbs["segment"].astype(str)
-    cols = ["segment", "n_customers", "share_customers", "clv", "share_clv", "mean_clv",
-            "mean_p_alive", "value_at_risk", "share_value_at_risk"]
-    table = Table(
-        "value", "Predicted value by segment", vbs[cols],
-        formats={"n_customers": "int", "share_customers": "pct", "clv": "money",
-                 "share_clv": "pct", "mean_clv": "money", "mean_p_alive": "num2",
-                 "value_at_risk": "money", "share_value_at_risk": "pct"},
-        headers={"segment": "Segment", "n_customers": "Customers",
-                 "share_customers": "Share of customers", "clv": f"Predicted CLV ({cur})",
-                 "share_clv": "Share of CLV", "mean_clv": f"Mean CLV ({cur})",
-                 "mean_p_alive": "Mean P(alive)", "value_at_risk": f"Value at risk ({cur})",
-                 "share_value_at_risk": "Share of value at risk"},
-    )
-    top = vbs.iloc[0]
-    risk = vbs.loc[vbs["value_at_risk"].idxmax()]
-    reading = (f"'{top['segment']}' hold {top['share_clv']:.0%} of predicted lifetime value; "
-               f"the most value at risk (customers who may be gone) is in '{risk['segment']}'.")
-    table.reading = reading
-    vs = vbs.set_index("segment").reindex([s for s in order if s in set(vbs["segment"])])
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    fig.add_bar(x=vs.index, y=vs["clv"] - vs["value_at_risk"], name="Expected from active",
-                marker_color=ch.PALETTE[2], hovertemplate="%{x}<br>%{y:,.0f} " + cur
-                + "<extra></extra>")
-    fig.add_bar(x=vs.index, y=vs["value_at_risk"], name="At risk (1 − P(alive))",
-                marker_color=ch.PALETTE[3], hovertemplate="%{x}<br>%{y:,.0f} " + cur
-                + " at risk<extra></extra>")
-    fig.update_layout(barmode="stack")
-    fig.update_xaxes(title_text="Segment", tickangle=-30)
-    fig.update_yaxes(title_text=f"Predicted lifetime value ({cur})")
-    ch.style(fig, "Predicted lifetime value by segment", height=400, legend=True)
-    chart = Chart("value", "Predicted lifetime value by segment", reading, fig)
-    return Section("value", "Customer lifetime value",
-                   "Predicted future value per segment (BG/NBD + Gamma-Gamma) and how much of "
-                   "it is at risk.", [table, chart])
-
-
-def _source(result: RFMResult) -> str:
-    src = result.customers.attrs.get("source") or getattr(result, "source", None)
-    if src:
-        return str(src)
-    return "order lines"
-
-
 def _version() -> str:
     try:
         return version("segwise")
     except PackageNotFoundError:
         return "unknown"
+
+
+
+register_sections(None, [
+    (10, "overview", _overview),
+    (20, "cleaning", _cleaning),
+    (50, "segments", _segments),
+    (60, "selection", _selection),
+    (70, "clusters", _clusters),
+    (80, "profiles", _profiles),
+    (90, "embedding", _embedding),
+])

@@ -186,22 +186,23 @@ def heatmap(frame: pd.DataFrame, *, title: str, x_title: str, y_title: str, z_ti
     return style(fig, title, height=height or max(360, 30 * frame.shape[0] + 170))
 
 
-def segment_bars(df: pd.DataFrame) -> go.Figure:
-    """Draw the share of customers against the share of revenue per segment.
+def segment_bars(df: pd.DataFrame, who: str = "customers") -> go.Figure:
+    """Draw the share of entities against the share of revenue per segment.
 
-    ``df`` has columns ``segment``, ``share`` and ``revenue_share``.
+    ``df`` has columns ``segment``, ``share`` and ``revenue_share``; ``who`` names the
+    entities in the plural.
     """
     fig = go.Figure()
-    fig.add_bar(x=df["segment"], y=df["share"] * 100, name="Customers (%)",
-                marker_color=PALETTE[5], hovertemplate="%{x}<br>%{y:.1f}% of customers"
-                                                       "<extra></extra>")
+    fig.add_bar(x=df["segment"], y=df["share"] * 100, name=f"{who.capitalize()} (%)",
+                marker_color=PALETTE[5], hovertemplate="%{x}<br>%{y:.1f}% of " + who
+                                                       + "<extra></extra>")
     fig.add_bar(x=df["segment"], y=df["revenue_share"] * 100, name="Revenue (%)",
                 marker_color=PALETTE[0], hovertemplate="%{x}<br>%{y:.1f}% of revenue"
                                                        "<extra></extra>")
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="Segment", tickangle=-30)
     fig.update_yaxes(title_text="Share (%)", ticksuffix="%")
-    return style(fig, "Share of customers and of revenue by segment", height=400, legend=True)
+    return style(fig, f"Share of {who} and of revenue by segment", height=400, legend=True)
 
 
 def scatter_2d(df: pd.DataFrame, order: Sequence[str], *, title: str, x_title: str,
@@ -220,7 +221,9 @@ def scatter_2d(df: pd.DataFrame, order: Sequence[str], *, title: str, x_title: s
             marker={"size": 5, "opacity": 0.7,
                     "color": SEGMENT_PALETTE[i % len(SEGMENT_PALETTE)]},
             customdata=part["customer_id"],
-            hovertemplate="customer %{customdata}<br>" + str(seg) + "<extra></extra>",
+            # The segment comes in as the trace's name: nothing from the data is pasted
+            # into a template (plotly would read its markup).
+            hovertemplate="customer %{customdata}<br>%{fullData.name}<extra></extra>",
         )
     fig.update_xaxes(title_text=x_title, zeroline=False)
     fig.update_yaxes(title_text=y_title, zeroline=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from segwise.jobs import RFMResult
+    from segwise.jobs import JobResult
     from segwise.report._build import ReportExtras
     from segwise.report._model import Report, Table
 
@@ -50,6 +51,48 @@ def _script_json(obj: Any) -> str:
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
+#: Plotly attributes whose strings are segwise's own templates (``%{y}<br>...``): their
+#: markup is meant, and no data is ever pasted into them (values come in through
+#: ``%{...}`` from the escaped data).
+_PLOTLY_TEMPLATES = frozenset({"hovertemplate", "texttemplate"})
+
+
+def _plotly_text(text: str) -> str:
+    """Escape text for plotly, which renders a subset of HTML (links included) in labels.
+
+    Plotly turns ``&lt;``, ``&gt;`` and ``&amp;`` back into the characters when it draws,
+    so the text shows as it is and no tag in it is ever interpreted.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plotly_safe(figure: Any, key: str | None = None) -> Any:
+    """Escape every string of a plotly figure's JSON except segwise's own templates.
+
+    Category labels, trace names, hover data, titles: every string that may come from the
+    data (a country, a product, a segment name) is drawn as text, never as markup.
+
+    Parameters
+    ----------
+    figure : dict, list or scalar
+        A figure as plain JSON (``json.loads(fig.to_json())``), or a part of one.
+    key : str, optional
+        The attribute holding ``figure``.
+
+    Returns
+    -------
+    Same type as ``figure``
+        A copy with strings escaped by :func:`_plotly_text`.
+    """
+    if isinstance(figure, str):
+        return figure if key in _PLOTLY_TEMPLATES else _plotly_text(figure)
+    if isinstance(figure, list):
+        return [plotly_safe(v, key) for v in figure]
+    if isinstance(figure, dict):
+        return {k: plotly_safe(v, k) for k, v in figure.items()}
+    return figure
+
+
 def render_html(report: Report) -> str:
     """Render the report as one self-contained HTML page.
 
@@ -69,7 +112,8 @@ def render_html(report: Report) -> str:
     charts = []
     for i, chart in enumerate(report.charts):
         charts.append({"dom_id": f"chart-{i}-{chart.key}", "key": chart.key,
-                       "json": Markup(_script_json(chart.figure.to_json()))})  # noqa: S704
+                       "json": Markup(_script_json(  # noqa: S704 - escaped JSON
+                           plotly_safe(json.loads(chart.figure.to_json()))))})
     ids = {c["key"]: c for c in charts}
     template = _environment().get_template("report.html.j2")
     return str(template.render(
@@ -81,8 +125,14 @@ def render_html(report: Report) -> str:
     ))
 
 
+#: Characters Markdown would read as HTML, an entity, a link or image, a code span or a
+#: table cell border; backslash-escaped, they show as themselves.
+_MD_SPECIAL = re.compile(r"([\\`\[\]<>&|])")
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Escape text for Markdown: shown as it is, never as HTML, a link or a new cell."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
 
 
 def _md_table(table: Table) -> list[str]:
@@ -107,23 +157,25 @@ def render_markdown(report: Report) -> str:
     str
         A Markdown summary (no charts; each chart is listed with its reading).
     """
-    lines = [f"# {report.title}", "", f"_{report.subtitle}_", "", "## Key figures", "",
+    md = _md_cell
+    lines = [f"# {md(report.title)}", "", f"_{md(report.subtitle)}_", "", "## Key figures", "",
              "| Figure | Value |", "|---|---:|"]
-    lines += [f"| {_md_cell(f.label)} | {f.text} |" for f in report.figures]
+    lines += [f"| {md(f.label)} | {md(f.text)} |" for f in report.figures]
     for section in report.sections:
-        lines += ["", f"## {section.title}", ""]
+        lines += ["", f"## {md(section.title)}", ""]
         if section.intro:
-            lines += [section.intro, ""]
+            lines += [md(section.intro), ""]
         for block in section.blocks:
             if hasattr(block, "frame"):
-                lines += [f"### {block.title}", "", *_md_table(block)]  # type: ignore[arg-type]
+                lines += [f"### {md(block.title)}", "",
+                          *_md_table(block)]  # type: ignore[arg-type]
                 if block.reading:
-                    lines += ["", f"_{block.reading}_"]
+                    lines += ["", f"_{md(block.reading)}_"]
                 lines.append("")
             else:
-                lines += [f"- **{block.title}**: {block.reading}", ""]
-    lines += ["", f"_Generated by segwise {report.meta.get('segwise_version', '')} on "
-                  f"{report.meta.get('generated', '')}._", ""]
+                lines += [f"- **{md(block.title)}**: {md(block.reading)}", ""]
+    lines += ["", f"_Generated by segwise {md(report.meta.get('segwise_version', ''))} on "
+                  f"{md(report.meta.get('generated', ''))}._", ""]
     return "\n".join(lines)
 
 
@@ -164,7 +216,7 @@ def render(report: Report, format: ReportFormat = "html") -> str:
 
 
 def write_report(
-    result: RFMResult | Report,
+    result: JobResult | Report,
     path: str | Path,
     *,
     format: ReportFormat | None = None,
@@ -175,10 +227,11 @@ def write_report(
 
     Parameters
     ----------
-    result : RFMResult or Report
-        An RFM run (the report is built with :func:`build_report`) or a built report.
+    result : JobResult or Report
+        A job's result (the report is built with :func:`build_report`) or a built report.
     path : str or Path
-        File to write; parent folders are created.
+        File to write, atomically (:func:`segwise.store.write_text`); parent folders are
+        created.
     format : {"html", "md", "json"}, optional
         Output format; inferred from the suffix of ``path`` (``.md``, ``.json``, else HTML).
     extras : ReportExtras, optional
@@ -208,7 +261,6 @@ def write_report(
     progress = build.get("progress")
     if progress is not None:
         progress("render")
-    text = render(report, fmt)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    from segwise.store import write_text
+
+    return write_text(render(report, fmt), path)

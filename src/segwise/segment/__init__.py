@@ -6,9 +6,9 @@ UMAP with numba), which the RFM-only path (``segwise rfm``) must not pay for at 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from segwise._lazy import lazy_getattr
 from segwise.segment.rfm import (
     DEFAULT_ACTIONS,
     DEFAULT_SEGMENT_MAP,
@@ -73,10 +73,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

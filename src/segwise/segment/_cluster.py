@@ -21,7 +21,6 @@ import warnings
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
@@ -33,6 +32,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import PowerTransformer, RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from segwise._skew import SkewedLog, signed_log1p
 from segwise._threads import thread_limit
 
 __all__ = ["ALGORITHMS", "Segmenter", "signed_log1p"]
@@ -73,34 +73,6 @@ def resolve_algorithm(name: str) -> str:
             f"unknown algorithm {name!r}; choose one of {', '.join(ALGORITHMS)}"
         )
     return key
-
-
-def signed_log1p(x: np.ndarray) -> np.ndarray:
-    """``sign(x) * log1p(|x|)``: compresses heavy tails and keeps zero and negative values.
-
-    Net spend can be zero or negative after returns, so a plain ``log1p`` would fail there.
-    """
-    return np.sign(x) * np.log1p(np.abs(x))
-
-
-class _SkewedLog(TransformerMixin, BaseEstimator):
-    """Signed ``log1p`` on the columns whose absolute skewness exceeds a threshold."""
-
-    def __init__(self, skew_threshold: float = 1.0) -> None:
-        self.skew_threshold = skew_threshold
-
-    def fit(self, X: np.ndarray, y: object = None) -> _SkewedLog:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            # Constant columns have no skewness: scipy warns and returns nan; leave them.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            skew = stats.skew(X, axis=0)
-        self.columns_ = np.nan_to_num(np.abs(skew), nan=0.0) > self.skew_threshold
-        return self
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        out = np.array(X, dtype=np.float64, copy=True)
-        out[:, self.columns_] = signed_log1p(out[:, self.columns_])
-        return out
 
 
 class _SampledUMAP(TransformerMixin, BaseEstimator):
@@ -450,7 +422,7 @@ default="kmeans"
     def _make_preprocessor(self, n_samples: int, n_features: int) -> Pipeline:
         steps: list[tuple[str, Any]] = []
         if self.skew_transform == "log1p":
-            steps.append(("log", _SkewedLog(self.skew_threshold)))
+            steps.append(("log", SkewedLog(self.skew_threshold)))
         elif self.skew_transform == "yeo-johnson":
             steps.append(("yeo_johnson", PowerTransformer(standardize=False)))
         if self.scaler == "standard":

@@ -36,6 +36,7 @@ from sklearn.metrics import (
 from sklearn.utils import check_array
 
 from segwise.exceptions import ConfigError, InputError
+from segwise.features import EntityTable, match_feature_set
 from segwise.segment._cluster import (
     DENSITY_ALGORITHMS,
     Segmenter,
@@ -58,8 +59,16 @@ __all__ = [
 
 #: Features clustered by default (the RFM triple).
 DEFAULT_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary")
-#: Columns profiled beside the clustered features when the customer table has them.
-PROFILE_EXTRAS: tuple[str, ...] = ("tenure_days", "avg_order_value")
+
+
+class _Default:
+    """Marks an argument left to the entity table's declaration."""
+
+    def __repr__(self) -> str:
+        return "<declared>"
+
+
+_DEFAULT = _Default()
 #: Models compared by default.
 DEFAULT_MODELS: tuple[str, ...] = ("kmeans", "gmm", "ward", "hdbscan", "som")
 #: Above this many customers the final KMeans model is a MiniBatchKMeans.
@@ -609,8 +618,18 @@ class Segmentation:
     crosstab: pd.DataFrame | None
     features: list[str]
 
-    def write(self, out: str | Path) -> list[Path]:
+    @staticmethod
+    def output_paths(out: str | Path) -> list[Path]:
+        """Every file :meth:`write` may write for ``out``, the assignments first."""
+        from segwise.store import beside
+
+        return [Path(out), *(beside(out, suffix) for suffix in _SIDE_FILES)]
+
+    def write(self, out: str | Path, *, keep_formulas: bool = False) -> list[Path]:
         """Write the assignments, and the profiles and diagnostics next to them.
+
+        Every file is written to a temporary name and renamed into place when all are
+        written (see :func:`segwise.store.write_tables`).
 
         Parameters
         ----------
@@ -618,43 +637,45 @@ class Segmentation:
             ``.parquet`` or ``.csv`` for the assignments; ``<stem>.profiles.csv``,
             ``<stem>.sweep.csv``, ``<stem>.models.csv`` and ``<stem>.crosstab.csv`` go
             beside it when there is something to write.
+        keep_formulas : bool, default=False
+            Write CSV text as it is; by default text a spreadsheet would run as a formula
+            is neutralised (:func:`segwise.store.neutralise_formulas`).
 
         Returns
         -------
         list of Path
             The files written.
         """
-        from segwise.store import write_table
+        from segwise.store import write_tables
 
-        out = Path(out)
-
-        def beside(suffix: str) -> Path:
-            return out.with_name(out.stem + suffix)
-
-        written = [write_table(self.assignments, out)]
-        written.append(write_table(self.profiles, beside(".profiles.csv")))
+        main, profiles, sweep, models, crosstab = self.output_paths(out)
+        files: dict[Path, pd.DataFrame] = {main: self.assignments, profiles: self.profiles}
         if self.sweep is not None:
-            written.append(write_table(self.sweep.table, beside(".sweep.csv")))
+            files[sweep] = self.sweep.table
         if self.comparison is not None:
-            written.append(write_table(self.comparison, beside(".models.csv")))
+            files[models] = self.comparison
         if self.crosstab is not None:
-            written.append(write_table(self.crosstab.reset_index(), beside(".crosstab.csv")))
-        return written
+            files[crosstab] = self.crosstab.reset_index()
+        return write_tables(files, keep_formulas=keep_formulas)
+
+
+#: Side files of :meth:`Segmentation.write`, in the order of :meth:`Segmentation.output_paths`.
+_SIDE_FILES = (".profiles.csv", ".sweep.csv", ".models.csv", ".crosstab.csv")
 
 
 def segment_customers(
-    customers: pd.DataFrame,
+    customers: pd.DataFrame | EntityTable,
     *,
-    features: Sequence[str] = DEFAULT_FEATURES,
-    id_col: str = "customer_id",
+    features: Sequence[str] | None = None,
+    id_col: str | None = None,
     n_clusters: int | None = None,
     k_values: Iterable[int] = range(2, 11),
     algorithm: str = "kmeans",
     compare: Iterable[str] | None = DEFAULT_MODELS,
     embed: Iterable[str] = ("umap", "tsne"),
     embed_max_samples: int = MAX_EMBED_SAMPLES,
-    rule_segment_col: str | None = "segment",
-    value_col: str = "monetary",
+    rule_segment_col: str | _Default | None = _DEFAULT,
+    value_col: str | _Default | None = _DEFAULT,
     min_share: float = 0.02,
     min_stability: float = 0.75,
     random_state: int | None = 0,
@@ -665,12 +686,15 @@ def segment_customers(
 
     Parameters
     ----------
-    customers : pandas.DataFrame
-        One row per customer, for example from :func:`segwise.jobs.run_rfm`.
-    features : sequence of str, default=DEFAULT_FEATURES
-        Numeric columns to cluster.
-    id_col : str, default="customer_id"
-        Customer id column (the index is used when the column is absent).
+    customers : EntityTable or pandas.DataFrame
+        One row per entity, of any source kind: a job's ``result.entities``, or a table
+        (one a job wrote is recognised by its columns and takes their declaration).
+    features : sequence of str, optional
+        Numeric columns to cluster; the table's clustered features by default (for a
+        table no feature set declares, :data:`DEFAULT_FEATURES`).
+    id_col : str, optional
+        Id column; the declared one, else ``"customer_id"`` (the index is used when the
+        column is absent).
     n_clusters : int, optional
         Number of segments; chosen by :func:`sweep_k` when omitted.
     k_values : iterable of int, default=range(2, 11)
@@ -685,11 +709,13 @@ def segment_customers(
     embed_max_samples : int, default=MAX_EMBED_SAMPLES
         Embeddings are fitted on at most this many customers (2,000); the rest are placed
         by their nearest embedded neighbours.
-    rule_segment_col : str or None, default="segment"
-        Column with rule-based RFM segments, cross-tabulated against the learned ones.
-    value_col : str, default="monetary"
+    rule_segment_col : str or None, optional
+        Column with rule-based named segments, cross-tabulated against the learned ones;
+        the declared one by default (``"segment"`` for an undeclared table); None for none.
+    value_col : str or None, optional
         Revenue column for revenue shares and the canonical label order (labels follow the
-        first principal component instead when it is not among ``features``).
+        first principal component instead when it is not among ``features``); the
+        declared one by default (``"monetary"`` for an undeclared table).
     min_share, min_stability : float
         Screens of the k recommendation (see :func:`sweep_k`).
     random_state : int or None, default=0
@@ -710,7 +736,24 @@ def segment_customers(
     from segwise.profile import crosstab_segments, name_segments, profile_segments
     from segwise.segment._embed import embed_customers
 
-    features = list(features)
+    schema = (customers.schema if isinstance(customers, EntityTable)
+              else match_feature_set(list(map(str, customers.columns)), id_col))
+    if isinstance(customers, EntityTable):
+        customers = customers.frame
+    if schema is None:
+        features = list(features or DEFAULT_FEATURES)
+        id_col = id_col or "customer_id"
+        value_col = "monetary" if isinstance(value_col, _Default) else value_col
+        rule_segment_col = ("segment" if isinstance(rule_segment_col, _Default)
+                            else rule_segment_col)
+        described_extra: list[str] = []
+    else:
+        features = list(features or schema.cluster_features)
+        id_col = id_col or schema.id_col
+        value_col = schema.value_col if isinstance(value_col, _Default) else value_col
+        rule_segment_col = (schema.segment_col if isinstance(rule_segment_col, _Default)
+                            else rule_segment_col)
+        described_extra = list(schema.profile)
     missing = [f for f in features if f not in customers.columns]
     if missing:
         raise ConfigError(
@@ -724,6 +767,11 @@ def segment_customers(
                          f"{', '.join(features)}. Fix: fill or drop them first")
     if n_clusters is not None and n_clusters < 2:
         raise ConfigError(f"the number of segments must be at least 2, got {n_clusters}")
+    if n_clusters is not None and n_clusters >= len(X):
+        raise InputError(f"only {len(X):,} customers: too few for {n_clusters} segments. "
+                         "Fix: ask for fewer segments")
+    if not 0 <= min_share < 1:
+        raise ConfigError(f"min_share must be at least 0 and below 1, got {min_share}")
     step = progress or _quiet
 
     def part(name: str) -> Callable[[str], None]:
@@ -754,9 +802,9 @@ def segment_customers(
     step("profile")
     labels = final.labels_
     ids = customers[id_col].to_numpy() if id_col in customers.columns else customers.index
-    # Tenure and order value describe segments (a "new customers" name needs tenure)
+    # Declared profile features describe segments (a "new customers" name needs tenure)
     # even when they were not clustered on.
-    described = features + [c for c in PROFILE_EXTRAS
+    described = features + [c for c in described_extra
                             if c in customers.columns and c not in features]
     profiles = profile_segments(customers, labels, features=described, value_col=value_col)
     names = name_segments(profiles)

@@ -1,0 +1,181 @@
+"""Load test of ``POST /score`` on loopback: a fixed request rate for a fixed time.
+
+Starts ``segwise serve`` on 127.0.0.1 (an empty store, the given assigner model) in its own
+process, then sends new customers' first orders (real Online Retail customers, their first
+three orders) at a constant rate from an asyncio loop, open-loop: each request is due at
+its scheduled time whether or not earlier ones have answered, and its latency is measured
+from that time, so a slow server cannot hide its queue (no coordinated omission). The loop
+stops by itself after ``--duration`` seconds; every request has a timeout, and the script
+reports how many were sent, answered 200, answered otherwise, or failed.
+
+Baseline, measured in the same run: one customer scored alone, in process, with the same
+library call the server batches (``OrderScorer.score``).
+
+Only 127.0.0.1 is ever contacted.
+
+    python benchmarks/score_load.py --model assigner.skops --rate 200 --duration 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HOST = "127.0.0.1"
+TOKEN = "load-test-token"  # noqa: S105 - the throw-away server's
+
+
+def payloads(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` score requests: real customers' lines of their first three orders."""
+    import pandas as pd
+
+    from segwise.datasets import online_retail_path
+
+    raw = pd.read_parquet(online_retail_path())
+    raw = raw[raw["CustomerID"].notna() & (raw["Quantity"] > 0)]
+    raw = raw.assign(customer=raw["CustomerID"].astype("int64").astype(str))
+    first = raw.groupby(["customer", "InvoiceNo"], as_index=False)["InvoiceDate"].min()
+    first["rank"] = first.groupby("customer")["InvoiceDate"].rank(method="first")
+    keep = first[first["rank"] <= 3][["customer", "InvoiceNo"]]
+    lines = raw.merge(keep, on=["customer", "InvoiceNo"])
+    rng = np.random.default_rng(seed)
+    customers = rng.choice(lines["customer"].unique(), size=n, replace=True)
+    by_customer = {c: g for c, g in lines.groupby("customer")}
+    out = []
+    for i, c in enumerate(customers):
+        g = by_customer[c]
+        out.append({"customer_id": f"load-{i}", "orders": [
+            {"order_id": str(r.InvoiceNo), "timestamp": r.InvoiceDate.isoformat(),
+             "product_id": str(r.StockCode), "quantity": float(r.Quantity),
+             "unit_price": float(r.UnitPrice), "country": str(r.Country)}
+            for r in g.itertuples()]})
+    return out
+
+
+def baseline(model: Path, requests: list[dict[str, Any]], repeats: int = 20) -> float:
+    """Median seconds to score one customer alone, in process."""
+    from segwise.predict import OrderScorer, TrainedAssigner, order_lines_table
+    from segwise.web import ScoreRequest
+
+    scorer = OrderScorer(TrainedAssigner.load(model))
+    times = []
+    for request in requests[:repeats]:
+        req = ScoreRequest.model_validate(request)
+        table = order_lines_table({req.customer_id: [o.model_dump() for o in req.orders]})
+        start = time.perf_counter()
+        scorer.score(table)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[2:])
+
+
+def start_server(model: Path, store: Path) -> tuple[subprocess.Popen[bytes], int]:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "SEGWISE_TOKEN": TOKEN}
+    proc = subprocess.Popen(  # noqa: S603 - this interpreter, segwise's own CLI
+        [sys.executable, "-m", "segwise", "serve", str(store), "--host", HOST,
+         "--port", str(port), "--model", str(model)], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, port
+
+
+async def wait_ready(base: str, timeout: float = 120.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(base + "/openapi.json")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit("the server did not start")
+
+
+async def load(base: str, requests: list[dict[str, Any]], rate: float, duration: float,
+               timeout: float) -> dict[str, Any]:
+    """Send ``rate`` requests per second for ``duration`` seconds; collect the outcomes."""
+    import httpx
+
+    n = int(rate * duration)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    failures: list[str] = []
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    limits = httpx.Limits(max_connections=2000, max_keepalive_connections=2000)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits,
+                                 timeout=timeout) as client:
+        t0 = time.perf_counter() + 0.5
+
+        async def one(i: int) -> None:
+            due = t0 + i / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            try:
+                response = await client.post("/score", json=requests[i % len(requests)])
+            except httpx.HTTPError as exc:
+                failures.append(type(exc).__name__)
+                return
+            latencies.append(time.perf_counter() - due)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+        elapsed = time.perf_counter() - t0
+    return {"sent": n, "elapsed": elapsed, "latencies": latencies, "statuses": statuses,
+            "failures": failures}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help="assigner model (.skops)")
+    parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    args = parser.parse_args()
+    if not 0 < args.rate <= 2000 or not 0 < args.duration <= 600:
+        raise SystemExit("rate must be in (0, 2000] and duration in (0, 600] seconds")
+    warnings.simplefilter("ignore")
+    requests = payloads(2000)
+    alone = baseline(args.model, requests)
+    print(f"baseline measured: {alone * 1000:.0f} ms; starting the server", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, port = start_server(args.model, Path(tmp) / "empty.duckdb")
+        try:
+            base = f"http://{HOST}:{port}"
+            asyncio.run(wait_ready(base))
+            result = asyncio.run(load(base, requests, args.rate, args.duration, args.timeout))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    lat = np.array(result["latencies"]) * 1000
+    ok = result["statuses"].get(200, 0)
+    print(f"POST /score at {args.rate:.0f} req/s for {args.duration:.0f} s on {HOST} "
+          f"({os.cpu_count()} cores, load generator on the same machine)")
+    print(f"  sent {result['sent']:,}; answered 200: {ok:,}; other statuses: "
+          f"{ {k: v for k, v in result['statuses'].items() if k != 200} }; failed (no "
+          f"answer): {len(result['failures']):,}")
+    print(f"  achieved {ok / result['elapsed']:.1f} answered req/s over {result['elapsed']:.1f} s")
+    if len(lat):
+        print(f"  latency ms from scheduled send: p50 {np.percentile(lat, 50):.0f}, "
+              f"p90 {np.percentile(lat, 90):.0f}, p99 {np.percentile(lat, 99):.0f}, "
+              f"max {lat.max():.0f}")
+        print(f"  baseline, one customer scored alone in process: {alone * 1000:.0f} ms "
+              f"(p99 / baseline = {np.percentile(lat, 99) / (alone * 1000):.1f})")
+
+
+if __name__ == "__main__":
+    main()

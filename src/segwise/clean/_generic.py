@@ -1,0 +1,153 @@
+"""Cleaning rules for any source kind: exact copies, then rules in order, with an audit.
+
+A kind's cleaning is a list of :class:`Rule` objects, each an Ibis condition that names the
+rows it removes; :func:`clean_rows` applies them in order (the first that matches a row
+removes it) after merging exact copies, and the audit reconciles every input row:
+quarantined + copies + removed by each rule + kept = rows read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import ibis
+
+from segwise._engine import fetch_numpy
+from segwise.clean._audit import build_audit
+from segwise.exceptions import ConfigError
+from segwise.io import group_copies
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pyarrow as pa
+
+    from segwise.io import Source
+
+__all__ = ["CleanedRows", "Rule", "clean_rows"]
+
+#: Audit step of the rows that are exact copies of another row.
+DUPLICATE_STEP = "duplicate_row"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One cleaning rule: the rows it removes, and why.
+
+    Parameters
+    ----------
+    name : str
+        The audit step (``"end_before_start"``).
+    description : str
+        What the rule removes, in words, for the audit.
+    removes : callable
+        ``removes(table)`` returns a boolean Ibis expression, true for rows the rule
+        removes; NULL counts as false.
+    """
+
+    name: str
+    description: str
+    removes: Callable[[ir.Table], ir.BooleanValue]
+
+
+@dataclass
+class CleanedRows:
+    """Rows after cleaning, with the audit of what each rule removed.
+
+    Attributes
+    ----------
+    rows : ibis.Table
+        Every distinct row (every row, without deduplication) with ``_n`` (how many input
+        rows it stands for) and ``_reason`` (the rule that removed it, NULL when kept).
+    n_input : int
+        Rows in the source, quarantined ones included.
+    n_quarantined : int
+        Rows the loader quarantined.
+    rules : tuple of Rule
+        The rules applied, in order.
+    deduplicated : bool
+        Whether exact copies were merged (their extra copies are the audit's
+        ``duplicate_row`` step).
+    """
+
+    rows: ir.Table
+    n_input: int
+    n_quarantined: int
+    rules: tuple[Rule, ...]
+    deduplicated: bool
+
+    @property
+    def kept(self) -> ir.Table:
+        """Kept rows, one per distinct row, without the bookkeeping columns."""
+        return self.rows.filter(self.rows._reason.isnull()).drop("_reason", "_n")
+
+    def audit_table(self) -> pa.Table:
+        """Rows that ended at each step, reconciling to the input row count.
+
+        Returns
+        -------
+        pyarrow.Table
+            ``step`` (``quarantined``, ``duplicate_row`` when deduplicating, each rule,
+            ``kept``), ``rows`` and ``description``; ``rows`` sums to :attr:`n_input`.
+        """
+        t = self.rows
+        counts = fetch_numpy(t.group_by("_reason").aggregate(rows=t._n.sum(), distinct=t.count()))
+        rows: dict[str, int] = {"quarantined": self.n_quarantined}
+        descriptions = {"quarantined": "could not be parsed; written to the quarantine file"}
+        if self.deduplicated:
+            copies = counts["rows"].astype("float64") - counts["distinct"].astype("float64")
+            rows[DUPLICATE_STEP] = int(math.fsum(copies))
+            descriptions[DUPLICATE_STEP] = "exact copy of another row (one copy kept)"
+        for rule in self.rules:
+            rows[rule.name] = 0
+            descriptions[rule.name] = rule.description
+        rows["kept"] = 0
+        descriptions["kept"] = "kept"
+        counted = counts["distinct"] if self.deduplicated else counts["rows"]
+        for reason, n in zip(counts["_reason"], counted, strict=True):
+            rows["kept" if reason is None else str(reason)] += int(n)
+        return build_audit(rows, descriptions, self.n_input)
+
+
+def clean_rows(
+    source: Source, rules: Sequence[Rule] = (), *, duplicates: bool = True
+) -> CleanedRows:
+    """Apply cleaning rules to a loaded source of any kind.
+
+    Parameters
+    ----------
+    source : Source
+        Output of :func:`segwise.io.load_source`.
+    rules : sequence of Rule, default=()
+        Rules in the order they apply; the first that matches a row removes it.
+    duplicates : bool, default=True
+        Merge rows identical in every column first, keeping one copy.
+
+    Returns
+    -------
+    CleanedRows
+        Lazy flagged rows and the audit.
+
+    Raises
+    ------
+    ConfigError
+        If two rules share a name, or a rule is named like a fixed audit step.
+    """
+    names = [r.name for r in rules]
+    fixed = {"quarantined", "kept", DUPLICATE_STEP}
+    if len(set(names)) != len(names) or fixed & set(names):
+        raise ConfigError(
+            f"cleaning rules need distinct names other than {', '.join(sorted(fixed))}; "
+            f"got {', '.join(names)}"
+        )
+    t = source.table
+    rows = group_copies(t, []) if duplicates else t.mutate(_n=ibis.literal(1, "int64"))
+    checks = [(r.removes(rows).fill_null(False), r.name) for r in rules]
+    reason = ibis.cases(*checks, else_=ibis.null("string")) if checks else ibis.null("string")
+    return CleanedRows(
+        rows.mutate(_reason=reason), source.n_input, source.n_quarantined, tuple(rules),
+        duplicates,
+    )
+

@@ -1,0 +1,100 @@
+"""``segwise etl`` and ``segwise serve``: the whole job into a database, the dashboard on it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from segwise.cli._app import StoreOpt, app, console, handle_errors, notice
+
+if TYPE_CHECKING:
+    from segwise.jobs import ServeSettings
+
+#: Environment variable holding the token that scoring and writes need.
+TOKEN_ENV = "SEGWISE_TOKEN"  # noqa: S105 - the variable's name, not a token
+
+_STEPS = {
+    "load": "Reading and parsing", "clean": "Applying cleaning rules",
+    "features": "Computing features", "score": "Scoring and naming segments",
+    "segments": "Learning segments (k sweep)", "clv": "Fitting lifetime value models",
+    "store": "Writing the run into the store",
+}
+
+
+@app.command()
+@handle_errors
+def etl(
+    config: Annotated[Path, typer.Argument(help="Project file (TOML): [project] source, job, "
+                                                "store, plus any [columns], [cleaning] ...")],
+    store: StoreOpt = None,
+) -> None:
+    """Run the whole job from a project file into the store: one run, one transaction."""
+    from segwise.config import load_config
+    from segwise.jobs import project_paths, run_etl
+
+    cfg = load_config(config)
+    project = project_paths(cfg.section("project"), config.resolve().parent)
+    target = store or project.store
+    with console.status("Starting", spinner="dots") as status:
+        run_id, result, notes = run_etl(
+            project.source, target, job=project.job, config=cfg,
+            learned_segments=project.learned_segments, extras=project.extras,
+            assigner=project.assigner or None, seed=project.seed,
+            progress=lambda step: status.update(_STEPS.get(step, step)),
+        )
+    for note in notes:
+        notice("note", note)
+    console.print(f"stored run {run_id}: {result.entities.n_entities:,} "
+                  f"{result.entities.schema.entities}")
+    console.print(f"open the dashboard: segwise serve {target}", highlight=False,
+                  soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def serve(
+    store: Annotated[str, typer.Argument(help="The store: a .duckdb file or a postgresql:// "
+                                              "URL.")],
+    host: Annotated[str | None, typer.Option(
+        "--host", help="Address to listen on (default 127.0.0.1: this machine only).")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535,
+                                             help="Port (default 8000).")] = None,
+    model: Annotated[Path | None, typer.Option(
+        "--model", help="Assigner model file for POST /score (default: the newest one the "
+                        "store holds, if any).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="Project file whose [serve] section sets host, port, token "
+                               "and model.")] = None,
+) -> None:
+    """Serve the dashboard and API over a store with uvicorn.
+
+    Scoring and writes need the bearer token from $SEGWISE_TOKEN (or [serve] token).
+    """
+    import uvicorn
+
+    from segwise.web import create_app, scorers_for
+
+    settings = _serve_settings(config)
+    token = os.environ.get(TOKEN_ENV) or settings.token or None
+    model = model or (Path(settings.model) if settings.model else None)
+    app_ = create_app(store, token=token, scorers=scorers_for(store, model))
+    host = host or settings.host
+    port = port or settings.port
+    if not token:
+        notice("note", f"no token (${TOKEN_ENV}): scoring and writes are refused")
+    console.print(f"dashboard on http://{host}:{port}/  (API: http://{host}:{port}/docs)",
+                  highlight=False)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _serve_settings(config: Path | None) -> ServeSettings:
+    from segwise.config import load_config
+    from segwise.jobs import ServeSettings
+
+    if config is None:
+        return ServeSettings()
+    settings: ServeSettings = load_config(config).section("serve")
+    return settings

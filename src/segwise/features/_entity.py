@@ -1,0 +1,475 @@
+"""Entity tables: the contract every features module returns, whatever the source kind.
+
+One row per entity (customer, user, person, subscriber), an id column, feature columns
+declared with their units (a :class:`FeatureSet`), and where the rows came from: source
+kind, as-of date, source fingerprint, the cleaning audit and the quarantine. Segmenting,
+profiling, reports and writers take an :class:`EntityTable` and never ask which kind it
+came from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from segwise._registry import Registry
+from segwise.exceptions import ConfigError, InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "EntityTable",
+    "Feature",
+    "FeatureSet",
+    "feature_sets",
+    "match_feature_set",
+    "register_feature_set",
+    "source_fingerprint",
+]
+
+#: Arrow type families a feature may declare.
+_TYPE_TESTS = {
+    "number": lambda t: pa.types.is_integer(t) or pa.types.is_floating(t)
+    or pa.types.is_decimal(t),
+    "integer": pa.types.is_integer,
+    "text": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+    "timestamp": lambda t: pa.types.is_timestamp(t) or pa.types.is_date(t),
+    "boolean": pa.types.is_boolean,
+}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature column of an entity table.
+
+    Parameters
+    ----------
+    name : str
+        Column name.
+    type : {"number", "integer", "text", "timestamp", "boolean"}, default="number"
+        Declared type family; the column's Arrow type must belong to it.
+    unit : str, default=""
+        Unit of the values, for axes and tables (``"days"``, ``"orders"``, ``"currency"``,
+        ``"share"``, ``"km"``); empty for unitless values.
+    description : str, default=""
+        What the feature measures, in words.
+    cluster : bool, default=False
+        Whether learned segments use it by default.
+    short : str, default=""
+        A short name for narrow headers (``"R"``); the name when empty.
+    """
+
+    name: str
+    type: str = "number"
+    unit: str = ""
+    description: str = ""
+    cluster: bool = False
+    short: str = ""
+
+    def __post_init__(self) -> None:
+        if self.type not in _TYPE_TESTS:
+            raise ConfigError(
+                f"feature {self.name!r}: type {self.type!r} is not one of "
+                f"{', '.join(_TYPE_TESTS)}"
+            )
+
+    @property
+    def label(self) -> str:
+        """The name with its unit, for axes: ``recency_days (days)``."""
+        return f"{self.name} ({self.unit})" if self.unit else self.name
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """The declared columns of the entity tables one features module produces.
+
+    Parameters
+    ----------
+    name : str
+        The feature set (``"rfm"``), also what a written table is recognised by.
+    kind : str
+        The source kind it is computed from (``"orders"``).
+    entity : str
+        What a row is (``"customer"``).
+    id_col : str
+        The id column.
+    features : tuple of Feature
+        The feature columns, in order.
+    value_col : str, optional
+        A money or value column: revenue shares of segments, their canonical order.
+    segment_col : str, optional
+        A column of rule-based named segments that scoring adds, if the job scores them.
+    summary : tuple of str, default=()
+        Features whose medians describe a segment in summaries (RFM: recency, frequency,
+        monetary); the clustered features when empty.
+    profile : tuple of str, default=()
+        Further features profiles describe beside the clustered ones (RFM: average order
+        value, tenure).
+    plural : str, optional
+        The entity in the plural, for table names and headers (``entity + "s"`` when
+        omitted).
+    """
+
+    name: str
+    kind: str
+    entity: str
+    id_col: str
+    features: tuple[Feature, ...]
+    value_col: str | None = None
+    segment_col: str | None = None
+    summary: tuple[str, ...] = ()
+    profile: tuple[str, ...] = ()
+    plural: str | None = None
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.features]
+        if len(set(names)) != len(names) or self.id_col in names:
+            raise ConfigError(f"feature set {self.name!r}: column names must be distinct")
+        extra = [c for c in (self.value_col, *self.summary, *self.profile)
+                 if c is not None and c not in names]
+        if extra:
+            raise ConfigError(
+                f"feature set {self.name!r}: {', '.join(extra)} not among its columns"
+            )
+
+    @property
+    def entities(self) -> str:
+        """The entity in the plural (``"customers"``)."""
+        return self.plural or f"{self.entity}s"
+
+    @property
+    def columns(self) -> list[str]:
+        """The id column and every feature column."""
+        return [self.id_col, *(f.name for f in self.features)]
+
+    @property
+    def cluster_features(self) -> list[str]:
+        """Features learned segments use by default."""
+        return [f.name for f in self.features if f.cluster]
+
+    @property
+    def summary_features(self) -> list[str]:
+        """Features whose medians describe a segment."""
+        return list(self.summary) or self.cluster_features
+
+    def feature(self, name: str) -> Feature:
+        """Return the declared feature called ``name``.
+
+        Raises
+        ------
+        KeyError
+            If the set declares no such feature.
+        """
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+_FEATURE_SETS: Registry[FeatureSet] = Registry("feature set")
+
+
+def register_feature_set(features: FeatureSet) -> FeatureSet:
+    """Make a feature set known, so that a table written from it is read back with it.
+
+    Parameters
+    ----------
+    features : FeatureSet
+        The declaration.
+
+    Returns
+    -------
+    FeatureSet
+        ``features``.
+    """
+    return _FEATURE_SETS.add(features.name, features)
+
+
+def feature_sets() -> dict[str, FeatureSet]:
+    """Return the registered feature sets by name."""
+    return _FEATURE_SETS.items()
+
+
+def match_feature_set(columns: Sequence[str], id_col: str | None = None) -> FeatureSet | None:
+    """Return the registered feature set a table of these columns was made by, if any.
+
+    A set matches when the table has its id column and its clustered features (tables
+    that lost other columns on the way still match).
+
+    Parameters
+    ----------
+    columns : sequence of str
+        The table's columns.
+    id_col : str, optional
+        Only a set with this id column matches.
+
+    Returns
+    -------
+    FeatureSet or None
+        The first matching set, in the order they were registered.
+    """
+    names = set(columns)
+    for schema in _FEATURE_SETS.items().values():
+        if id_col is not None and schema.id_col != id_col:
+            continue
+        if {schema.id_col, *schema.cluster_features} <= names:
+            return schema
+    return None
+
+
+def source_fingerprint(path: str | Path) -> str:
+    """Identify an input file quickly: SHA-256 of its size and first and last MiB.
+
+    Reading whole files of tens of gigabytes would cost more than the job; the size and
+    both ends change with nearly every edit of an export. It identifies a file for the
+    record of a run; it is no proof that two files are equal.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    str
+        ``"sha256:"`` and 64 hex digits.
+    """
+    path = Path(path)
+    if path.is_dir():  # a dataset of files (Parquet parts): each part's name and fingerprint
+        digest = hashlib.sha256()
+        for part in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(f"{part.relative_to(path)}:{source_fingerprint(part)}".encode())
+        return "sha256:" + digest.hexdigest()
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as fh:
+        digest.update(fh.read(2**20))
+        if size > 2**21:
+            fh.seek(-(2**20), 2)
+            digest.update(fh.read(2**20))
+        elif size > 2**20:
+            digest.update(fh.read())
+    return "sha256:" + digest.hexdigest()
+
+
+@dataclass
+class EntityTable:
+    """One row per entity, declared features, and where the rows came from.
+
+    Attributes
+    ----------
+    table : pyarrow.Table
+        The rows: the id column, the declared features, and any further columns
+        (scores, segment names, actions) after them.
+    schema : FeatureSet
+        The declared columns.
+    as_of : date, optional
+        Reference date of time-based features (recency).
+    source : str, optional
+        Where the rows came from (a file path).
+    fingerprint : str, optional
+        :func:`source_fingerprint` of the source.
+    audit_table : pyarrow.Table, optional
+        The cleaning audit (``step``, ``rows``, ..., ``description``).
+    quarantine_table : pyarrow.Table, optional
+        Input rows that could not be parsed.
+
+    Raises
+    ------
+    InputError
+        If a declared column is missing or not of its declared type.
+    """
+
+    table: pa.Table
+    schema: FeatureSet
+    as_of: dt.date | None = None
+    source: str | None = None
+    fingerprint: str | None = None
+    audit_table: pa.Table | None = field(default=None, repr=False)
+    quarantine_table: pa.Table | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        names = self.table.column_names
+        missing = [c for c in self.schema.columns if c not in names]
+        if missing:
+            raise InputError(
+                f"{self.source or 'entity table'}: {self.schema.name} table lacks declared "
+                f"column(s) {', '.join(missing)} (has {', '.join(names)})"
+            )
+        for f in self.schema.features:
+            kind = self.table.schema.field(f.name).type
+            if not pa.types.is_null(kind) and not _TYPE_TESTS[f.type](kind):
+                raise InputError(
+                    f"{self.source or 'entity table'}: column {f.name} is {kind}, "
+                    f"declared {f.type}"
+                )
+
+    # ------------------------------------------------------------------ what it holds
+
+    @property
+    def kind(self) -> str:
+        """The source kind the rows were computed from."""
+        return self.schema.kind
+
+    @property
+    def entity(self) -> str:
+        """What a row is (``"customer"``)."""
+        return self.schema.entity
+
+    @property
+    def id_col(self) -> str:
+        """The id column."""
+        return self.schema.id_col
+
+    @property
+    def n_entities(self) -> int:
+        """Number of rows."""
+        return int(self.table.num_rows)
+
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """:attr:`table` as pandas; ``attrs["as_of"]`` holds the reference date."""
+        frame = self.table.to_pandas()
+        if self.as_of is not None:
+            frame.attrs["as_of"] = self.as_of.isoformat()
+        return frame
+
+    def check_unique_ids(self) -> EntityTable:
+        """Return ``self`` if every id is present and unique.
+
+        Raises
+        ------
+        InputError
+            Naming the first repeated or missing id.
+        """
+        import pyarrow.compute as pc
+
+        ids = self.table.column(self.id_col)
+        where = self.source or "entity table"
+        if ids.null_count:
+            raise InputError(f"{where}: {ids.null_count} row(s) have no {self.id_col}. "
+                             "Fix: drop or fill them")
+        counts = pc.value_counts(ids)
+        repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+        if len(repeated):
+            raise InputError(f"{where}: {self.id_col} {repeated[0]['values'].as_py()!r} "
+                             f"appears on several rows; an entity table has one row per "
+                             f"{self.entity}. Fix: aggregate the rows first")
+        return self
+
+    def with_table(self, table: pa.Table) -> EntityTable:
+        """Return a copy holding ``table`` (more columns, same rows), metadata unchanged."""
+        return EntityTable(table, self.schema, self.as_of, self.source, self.fingerprint,
+                           self.audit_table, self.quarantine_table)
+
+    # ------------------------------------------------------------------ from outside
+
+    @classmethod
+    def from_frame(
+        cls,
+        data: Any,
+        *,
+        id_col: str | None = None,
+        features: Sequence[str] | None = None,
+        kind: str | None = None,
+        entity: str = "entity",
+        value_col: str | None = None,
+        segment_col: str | None = None,
+        source: str | None = None,
+    ) -> EntityTable:
+        """Make an entity table of any table with one row per entity.
+
+        A table whose columns include a registered :class:`FeatureSet`'s (a table that
+        segwise wrote, say) takes that declaration; otherwise the features are the numeric
+        columns other than the id, all clustered by default.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or pyarrow.Table
+            The rows.
+        id_col : str, optional
+            The id column; the registered set's, else the first column.
+        features : sequence of str, optional
+            Feature columns (clustered by default) instead of the inferred ones.
+        kind : str, optional
+            Source kind, when known (``"table"`` otherwise).
+        entity : str, default="entity"
+            What a row is, when no registered set says.
+        value_col, segment_col : str, optional
+            Value and rule-based segment columns, when no registered set says.
+        source : str, optional
+            Where the rows came from, for messages.
+
+        Returns
+        -------
+        EntityTable
+            With ids checked to be present and unique.
+        """
+        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(
+            data, preserve_index=False)
+        names = table.column_names
+        known = None if features is not None else match_feature_set(names, id_col)
+        if known is not None and set(known.columns) <= set(names):
+            schema = known
+        else:
+            id_col = id_col or names[0]
+            if id_col not in names:
+                raise InputError(f"{source or 'table'}: no id column {id_col!r} "
+                                 f"(columns: {', '.join(names)})")
+            chosen = list(features) if features is not None else [
+                c for c in names
+                if c != id_col and _TYPE_TESTS["number"](table.schema.field(c).type)
+            ]
+            schema = FeatureSet(
+                name="table", kind=kind or "table", entity=entity, id_col=id_col,
+                features=tuple(Feature(c, cluster=True) for c in chosen),
+                value_col=value_col, segment_col=segment_col,
+            )
+        return cls(table, schema, source=source).check_unique_ids()
+
+    @classmethod
+    def read(cls, path: str | Path, **kwargs: Any) -> EntityTable:
+        """Read an entity table from Parquet or CSV (see :meth:`from_frame` for ``kwargs``).
+
+        Raises
+        ------
+        InputError
+            If the file is missing or not Parquet or CSV.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file. Fix: check the path")
+        suffix = path.suffix.lower()
+        if suffix not in (".parquet", ".csv"):
+            raise InputError(f"{path}: an entity table must be .parquet or .csv")
+        try:
+            if suffix == ".parquet":
+                import pyarrow.parquet as pq
+
+                table = pq.read_table(path)
+            else:
+                import pyarrow.csv as pcsv
+
+                table = pcsv.read_csv(path)
+            names = table.column_names  # pyarrow decodes names only when asked
+        except (pa.ArrowException, OSError, ValueError) as exc:  # bad UTF-8 included
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{path}: cannot read the table ({first}). Fix: give a table a "
+                             "segwise command wrote, or one row per entity") from exc
+        if suffix == ".csv":
+            id_col = kwargs.get("id_col") or next(
+                (s.id_col for s in _FEATURE_SETS.items().values() if s.id_col in names),
+                names[0],
+            )
+            # Ids are labels, not numbers, whatever they look like.
+            table = table.set_column(names.index(id_col), id_col,
+                                     table.column(id_col).cast(pa.string()))
+        return cls.from_frame(table, source=str(path), **kwargs)

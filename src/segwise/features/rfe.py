@@ -1,0 +1,413 @@
+"""Recency, frequency and engagement (RFE) per user from events, expressed once in Ibis.
+
+Sessions are the source's session ids when it has them; otherwise a user's events are cut
+into sessions wherever they pause for longer than ``[sessions] gap_minutes`` (30 by
+default), with a window over each user's events in time order. Every sum and count is an
+integer computed by the engine (DuckDB or Spark: the same expressions), so both give the
+same table; rates and means are derived from them afterwards, once per user.
+
+Features (one row per user):
+
+* recency: days since last seen, days since the last click;
+* frequency: clicks, conversions, active days;
+* engagement: events, sessions, searches, mean session depth (events per session) and
+  duration (minutes), distinct categories;
+* click-through rate, raw and with a small-sample correction (shrunk towards the log's
+  rate by ``[rfe] ctr_prior`` pseudo-events, so that 1 click in 2 events does not rank
+  above 30 in 1,000);
+* how to reach them: preferred hour of the week, device and category (the most frequent,
+  ties to the smallest value).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import numpy as np
+
+from segwise._engine import fetch_numpy, numpy_to_arrow
+from segwise._settings import register_section
+from segwise.exceptions import ConfigError, InputError
+from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
+from segwise.features.rfm import PANDAS_ATTRS, reference_date
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from segwise.clean import CleanedEvents
+
+__all__ = [
+    "RFE_FEATURES",
+    "WEEKDAYS",
+    "RFESettings",
+    "SessionSettings",
+    "hour_of_week_label",
+    "rfe_aggregates",
+    "rfe_entities",
+    "session_table",
+]
+
+#: Weekday names, Monday first (hour of week 0 is Monday 00:00-00:59).
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """``[sessions]`` settings.
+
+    Parameters
+    ----------
+    gap_minutes : float, default=30
+        A pause longer than this starts a new session (sources without session ids).
+    """
+
+    gap_minutes: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.gap_minutes > 0:
+            raise ConfigError(f"[sessions] gap_minutes = {self.gap_minutes!r} must be above 0")
+
+
+@dataclass(frozen=True)
+class RFESettings:
+    """``[rfe]`` settings.
+
+    Parameters
+    ----------
+    as_of : str, optional
+        Reference date of recency, ``YYYY-MM-DD``; the day after the last event when
+        omitted.
+    score : tuple of str, default=("recency_days", "clicks", "sessions")
+        The recency, frequency and engagement columns scored 1 to 5 for named segments
+        (``["recency_days", "conversions", "sessions"]`` for a log without clicks).
+    ctr_prior : float, default=100
+        Strength, in events, of the log-wide click-through rate that a user's own rate is
+        shrunk towards.
+    """
+
+    as_of: str | None = None
+    score: tuple[str, ...] = ("recency_days", "clicks", "sessions")
+    ctr_prior: float = 100.0
+
+    def __post_init__(self) -> None:
+        if len(self.score) != 3:
+            raise ConfigError(f"[rfe] score names three columns (recency, frequency, "
+                              f"engagement), got {list(self.score)}")
+        numeric = {f.name for f in RFE_FEATURES.features if f.type in ("integer", "number")}
+        unknown = [c for c in self.score if c not in numeric]
+        if unknown:
+            raise ConfigError(f"[rfe] score: {', '.join(unknown)} not among the numeric "
+                              f"features ({', '.join(sorted(numeric))})")
+        if self.ctr_prior < 0:
+            raise ConfigError(f"[rfe] ctr_prior = {self.ctr_prior!r} must be 0 or more")
+        if self.as_of is not None:
+            try:
+                _dt.date.fromisoformat(self.as_of)
+            except ValueError as exc:
+                raise ConfigError(f"[rfe] as_of = {self.as_of!r} is not a YYYY-MM-DD date") \
+                    from exc
+
+    @property
+    def as_of_date(self) -> _dt.date | None:
+        """:attr:`as_of` as a date."""
+        return _dt.date.fromisoformat(self.as_of) if self.as_of else None
+
+
+#: The RFE table's declared columns.
+RFE_FEATURES = register_feature_set(FeatureSet(
+    name="rfe",
+    kind="events",
+    entity="user",
+    id_col="user_id",
+    features=(
+        Feature("recency_days", "integer", "days", "days from the last event to the "
+                "reference date", cluster=True, short="R"),
+        Feature("click_recency_days", "integer", "days", "days from the last click to the "
+                "reference date (empty without clicks)"),
+        Feature("clicks", "integer", "clicks", "events that were clicks", cluster=True,
+                short="F"),
+        Feature("conversions", "integer", "conversions", "events that were conversions"),
+        Feature("active_days", "integer", "days", "days with any event", cluster=True),
+        Feature("events", "integer", "events", "events (page views, impressions)"),
+        Feature("sessions", "integer", "sessions", "visits", cluster=True, short="E"),
+        Feature("searches", "integer", "searches", "searches (or results pages)"),
+        Feature("events_per_session", "number", "events", "mean session depth",
+                cluster=True),
+        Feature("session_minutes", "number", "minutes", "mean session duration"),
+        Feature("categories", "integer", "categories", "distinct categories seen",
+                cluster=True),
+        Feature("ctr", "number", "share", "clicks / events"),
+        Feature("ctr_smoothed", "number", "share", "click-through rate shrunk towards the "
+                "log's rate ([rfe] ctr_prior pseudo-events)", cluster=True),
+        Feature("tenure_days", "integer", "days", "days from the first event to the "
+                "reference date"),
+        Feature("first_seen", "timestamp", "", "first event"),
+        Feature("last_seen", "timestamp", "", "last event"),
+        Feature("active_hour_of_week", "integer", "hour", "most active hour of the week "
+                "(0 = Monday 00:00)"),
+        Feature("active_when", "text", "", "most active hour of the week, in words"),
+        Feature("device", "text", "", "most used device"),
+        Feature("category", "text", "", "most seen category"),
+    ),
+    segment_col="segment",
+    summary=("recency_days", "clicks", "sessions"),
+    profile=("events", "searches", "session_minutes", "tenure_days", "ctr"),
+))
+
+register_section("sessions", SessionSettings)
+register_section("rfe", RFESettings)
+
+
+#: Labels of the 168 hours of the week.
+_HOUR_LABELS = np.array([f"{d} {h:02d}:00" for d in WEEKDAYS for h in range(24)], dtype=object)
+
+
+def hour_of_week_label(hour: Any) -> np.ndarray:
+    """``"Tue 20:00"`` for hours of the week (0 = Monday 00:00); None where missing."""
+    values = np.asarray(hour, dtype="float64")
+    ok = np.isfinite(values)
+    out = np.full(values.shape, None, dtype=object)
+    out[ok] = _HOUR_LABELS[values[ok].astype("int64")]
+    return out
+
+
+def session_table(events: ir.Table, *, gap_minutes: float = 30.0,
+                  given: bool = False) -> ir.Table:
+    """One row per session: ``user_id``, ``session``, ``events``, ``start``, ``end``.
+
+    Parameters
+    ----------
+    events : ibis.Table
+        Events with ``user_id``, ``ts`` and ``session_id``.
+    gap_minutes : float, default=30
+        Inactivity that starts a new session, when sessions are not given.
+    given : bool, default=False
+        Use ``session_id`` (events without one are sessionized by the gap).
+
+    Returns
+    -------
+    ibis.Table
+        Sessions; ``session`` numbers them per user (1, 2, ... in time order) when cut by
+        the gap, else holds the given id.
+    """
+    flagged = _flag_sessions(events, gap_minutes, given)
+    w = ibis.window(group_by=flagged.user_id, order_by=[flagged.ts, flagged._key],
+                    preceding=None, following=0)
+    numbered = flagged.mutate(session=flagged._new_session.cast("int64").sum().over(w))
+    return numbered.group_by(["user_id", "session"]).aggregate(
+        events=numbered.count(), start=numbered.ts.min(), end=numbered.ts.max())
+
+
+def _flag_sessions(events: ir.Table, gap_minutes: float, given: bool) -> ir.Table:
+    """Events with ``_new_session``, ``_seconds`` within their session and ``_new_search``.
+
+    Each user's events are taken in the order of session id (when given), time and search
+    id; an event starts a session when it is the user's first, when its session id
+    differs from the previous event's, or, without an id, when it follows a pause longer
+    than the gap. Tied events are never cut apart, so the flags do not depend on how an
+    engine orders ties.
+    """
+    t = events
+    key = t.session_id.fill_null("") if given else ibis.literal("")
+    t = t.mutate(_key=key, _search=t.search_id.fill_null(""), _epoch=t.ts.epoch_seconds())
+    w = ibis.window(group_by=t.user_id, order_by=[t._key, t.ts, t._search])
+    prev = t._epoch.lag().over(w)
+    gap = t._epoch - prev
+    pause = (t._key == "") & (gap > round(gap_minutes * 60))
+    cut = prev.isnull() | pause
+    if given:
+        cut = cut | (t._key != t._key.lag().over(w))
+    new_search = t._search != t._search.lag().over(w).fill_null("\x00")
+    return t.mutate(
+        _new_session=cut.fill_null(True),
+        _seconds=ibis.ifelse(cut.fill_null(True), 0, gap).cast("int64"),
+        _new_search=new_search,
+    )
+
+
+def rfe_aggregates(events: ir.Table, *, gap_minutes: float = 30.0,
+                   given_sessions: bool = False, searches: bool = True) -> ir.Table:
+    """Per-user integer aggregates and preferences of the events, for :func:`rfe_entities`.
+
+    Parameters
+    ----------
+    events : ibis.Table
+        Events with the columns of :data:`segwise.io.EVENT_COLUMNS`.
+    gap_minutes : float, default=30
+        Inactivity that starts a new session, when sessions are not given.
+    given_sessions : bool, default=False
+        Sessions are the events' ``session_id`` (with the user); otherwise cut by the gap.
+    searches : bool, default=True
+        Count searches as runs of ``search_id``; otherwise as events named ``search``.
+
+    Returns
+    -------
+    ibis.Table
+        One row per user: ``first_seen``, ``last_seen``, ``last_click``, ``events``,
+        ``clicks``, ``conversions``, ``sessions``, ``session_seconds``, ``searches``,
+        ``active_days``, ``categories``, ``active_hour_of_week``, ``device``, ``category``.
+    """
+    t = _flag_sessions(events, gap_minutes, given_sessions)
+    search_count = (t._new_search.cast("int64").sum() if searches
+                    else (t.event.lower() == "search").cast("int64").sum())
+    users = t.group_by("user_id").aggregate(
+        first_seen=t.ts.min(),
+        last_seen=t.ts.max(),
+        last_click=t.ts.max(where=t.is_click),
+        events=t.count(),
+        clicks=t.is_click.cast("int64").sum(),
+        conversions=t.is_conversion.cast("int64").sum(),
+        sessions=t._new_session.cast("int64").sum(),
+        session_seconds=t._seconds.sum(),
+        searches=search_count,
+    )
+    e = events
+    hours = e.group_by(["user_id", e.ts.date().name("day"), e.ts.hour().name("hour")]) \
+        .aggregate(n=e.count())
+    days = hours.group_by(["user_id", "day"]).aggregate(n=hours.n.sum())
+    active = days.group_by("user_id").aggregate(active_days=days.count())
+    week = hours.mutate(how=hours.day.day_of_week.index().cast("int64") * 24
+                        + hours.hour.cast("int64"))
+    week = week.group_by(["user_id", "how"]).aggregate(n=week.n.sum())
+    c = e.filter(e.category.notnull())
+    cats = c.group_by(["user_id", "category"]).aggregate(n=c.count())
+    n_cats = cats.group_by("user_id").aggregate(categories=cats.count())
+    d = e.filter(e.device.notnull())
+    devices = d.group_by(["user_id", "device"]).aggregate(n=d.count())
+    out = users.left_join(active, "user_id").drop("user_id_right")
+    out = out.left_join(n_cats, "user_id").drop("user_id_right")
+    for table, value, name in ((week, "how", "active_hour_of_week"),
+                               (devices, "device", "device"), (cats, "category", "category")):
+        out = out.left_join(_most_frequent(table, value, name), "user_id").drop("user_id_right")
+    return out
+
+
+def _most_frequent(counts: ir.Table, value: str, name: str) -> ir.Table:
+    """Per user, the value with the largest ``n``; ties go to the smallest value."""
+    w = ibis.window(group_by=counts.user_id, order_by=[ibis.desc(counts.n), counts[value]])
+    ranked = counts.mutate(_rank=ibis.row_number().over(w))
+    return ranked.filter(ranked._rank == 0).select("user_id", **{name: ranked[value]})
+
+
+def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = None,
+                 settings: RFESettings | None = None, as_of: _dt.date | None = None,
+                 source: str | None = None) -> EntityTable:
+    """Compute the RFE entity table: one row per user, sorted by user id.
+
+    Parameters
+    ----------
+    cleaned : CleanedEvents
+        Output of :func:`segwise.clean.clean_events`.
+    sessions : SessionSettings, optional
+        ``[sessions]`` settings.
+    settings : RFESettings, optional
+        ``[rfe]`` settings.
+    as_of : date, optional
+        Reference date of recency; ``settings.as_of``, else the day after the last event.
+    source : str, optional
+        Where the events came from, for messages.
+
+    Returns
+    -------
+    EntityTable
+        :data:`RFE_FEATURES` per user; the reference date also in the schema metadata.
+
+    Raises
+    ------
+    InputError
+        If no event is left after cleaning.
+    """
+    sessions = sessions or SessionSettings()
+    settings = settings or RFESettings()
+    agg = rfe_aggregates(_materialized(cleaned), gap_minutes=sessions.gap_minutes,
+                         given_sessions=cleaned.has("session_id"),
+                         searches=cleaned.has("search_id"))
+    a = fetch_numpy(agg)
+    if not len(a["user_id"]):
+        raise InputError(f"{source or 'input'}: no event is left after cleaning. Fix: check "
+                         "the [columns] mapping and the quarantine file")
+    order = np.argsort(a["user_id"].astype(str), kind="stable")
+    a = {k: v[order] for k, v in a.items()}
+    as_of = as_of or settings.as_of_date or reference_date(a["last_seen"])
+    ref = np.datetime64(as_of, "D")
+
+    def ints(name: str) -> np.ndarray:
+        return np.nan_to_num(np.asarray(a[name], dtype="float64")).astype("int64")
+
+    def days_before(ts: np.ndarray) -> np.ndarray:
+        return (ref - np.asarray(ts, dtype="datetime64[ns]").astype("datetime64[D]")) \
+            .astype("float64")
+
+    events, clicks, n_sessions = ints("events"), ints("clicks"), ints("sessions")
+    last_click = np.asarray(a["last_click"], dtype="datetime64[ns]")
+    click_recency = np.where(np.isnat(last_click), np.nan, days_before(last_click))
+    prior = clicks.sum() / max(events.sum(), 1)
+    k = settings.ctr_prior
+    how = np.asarray(a["active_hour_of_week"], dtype="float64")
+    columns = {
+        "user_id": a["user_id"].astype(object),
+        "recency_days": days_before(a["last_seen"]).astype("int64"),
+        "click_recency_days": click_recency,
+        "clicks": clicks,
+        "conversions": ints("conversions"),
+        "active_days": ints("active_days"),
+        "events": events,
+        "sessions": n_sessions,
+        "searches": ints("searches"),
+        "events_per_session": np.round(events / np.maximum(n_sessions, 1), 6),
+        "session_minutes": np.round(ints("session_seconds") / 60 / np.maximum(n_sessions, 1),
+                                    6),
+        "categories": ints("categories"),
+        "ctr": np.round(clicks / np.maximum(events, 1), 9),
+        "ctr_smoothed": np.round((clicks + k * prior) / (events + k), 9) if events.size
+        else np.zeros(0),
+        "tenure_days": days_before(a["first_seen"]).astype("int64"),
+        "first_seen": np.asarray(a["first_seen"], dtype="datetime64[ns]"),
+        "last_seen": np.asarray(a["last_seen"], dtype="datetime64[ns]"),
+        "active_hour_of_week": how,
+        "active_when": hour_of_week_label(how),
+        "device": np.asarray(a["device"], dtype=object),
+        "category": np.asarray(a["category"], dtype=object),
+    }
+    table = numpy_to_arrow(columns, metadata={
+        PANDAS_ATTRS: json.dumps({"as_of": as_of.isoformat()}).encode()})
+    table = _as_int(table, ("click_recency_days", "active_hour_of_week"))
+    return EntityTable(table, RFE_FEATURES, as_of=as_of, source=source)
+
+
+def _materialized(cleaned: CleanedEvents) -> ir.Table:
+    """Return the kept events, stored once where later reads would redo work.
+
+    The aggregates read the events four times (sessions, hours, categories, devices):
+    copies are merged once, not in every read, and on Spark the rows are parsed once.
+    """
+    kept = cleaned.kept
+    backend = kept._find_backend()
+    spark = getattr(backend, "name", "") == "pyspark"
+    if not (cleaned.deduplicated or spark):
+        return kept
+    name = f"segwise_events_{id(kept):x}"
+    if spark:
+        from pyspark import StorageLevel
+
+        frame = backend._session.sql(backend.compile(kept))
+        frame.persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(name)
+        return backend.table(name)
+    return backend.create_table(name, kept, temp=True)
+
+
+def _as_int(table: Any, names: tuple[str, ...]) -> Any:
+    """Cast float columns holding whole numbers (NaN for missing) to nullable int64."""
+    import pyarrow as pa
+
+    for name in names:
+        i = table.column_names.index(name)
+        values = np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype="float64")
+        mask = np.isnan(values)
+        array = pa.array(np.where(mask, 0, values).astype("int64"), mask=mask)
+        table = table.set_column(i, name, array)
+    return table

@@ -1,0 +1,133 @@
+"""One-pass conversion of a source to a directory of Parquet files (``segwise convert``).
+
+A large SQLite log is read once, with its relation applied and only the columns that play
+a role for the kind, and written as Parquet parts that Spark (or DuckDB) then reads in
+parallel as often as needed. The rows keep their row number in the main table (``_row``)
+and why their join failed (``_join_reason``), so that loading the Parquet quarantines
+exactly the rows loading the database would.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from segwise._engine import duckdb_connection
+from segwise.exceptions import InputError
+from segwise.io._kinds import SourceKind, get_kind
+from segwise.io._readers import ReadOptions, detect_format
+from segwise.io._roles import resolve_roles
+from segwise.io._tables import DATABASE_FORMATS, JOIN_PREFIX, JOIN_REASON, Database, join_reason
+
+__all__ = ["Conversion", "convert_to_parquet"]
+
+#: Target size of one Parquet part; Spark reads the parts in parallel.
+PART_BYTES = "128MB"
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """What a conversion wrote.
+
+    Attributes
+    ----------
+    path : Path
+        The directory of Parquet parts.
+    rows : int
+        Rows written (every row of the main table).
+    files : int
+        Parquet parts.
+    seconds : float
+        Wall time of the conversion.
+    """
+
+    path: Path
+    rows: int
+    files: int
+    seconds: float
+
+
+def convert_to_parquet(
+    source: str | Path,
+    out: str | Path,
+    kind: str | SourceKind = "events",
+    *,
+    columns: Mapping[str, str] | None = None,
+    read: ReadOptions | None = None,
+    memory_limit: str | None = None,
+) -> Conversion:
+    """Convert a database's rows (its relation applied) to a directory of Parquet parts.
+
+    Parameters
+    ----------
+    source : str or Path
+        A SQLite or DuckDB database (``read.table`` and ``read.join`` say what to read).
+    out : str or Path
+        The directory to write; replaced if it exists.
+    kind : str or SourceKind, default="events"
+        The source kind: only the columns that play one of its roles are written (every
+        column for kinds that keep the others).
+    columns : mapping of role to column name, optional
+        Explicit column roles, as for :func:`segwise.io.load_source`.
+    read : ReadOptions, optional
+        Reader settings (table, join).
+    memory_limit : str, optional
+        Cap on DuckDB's memory.
+
+    Returns
+    -------
+    Conversion
+        Where, how many rows and parts, how long.
+
+    Raises
+    ------
+    InputError
+        If the source is not a database or cannot be read.
+    """
+    started = time.perf_counter()
+    spec = get_kind(kind)
+    read = read or ReadOptions()
+    path, out = Path(source), Path(out)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file. Fix: check the path")
+    fmt = detect_format(path)
+    if fmt not in DATABASE_FORMATS:
+        raise InputError(f"{path}: convert reads SQLite or DuckDB databases, not {fmt}; "
+                         "segwise reads other formats directly")
+    database = Database(path, fmt, read.table, read.join)
+    roles = resolve_roles(database.columns, columns, source=path, kind=spec)
+    wanted = list(dict.fromkeys(roles.values()))
+    if spec.passthrough:
+        wanted += [c for c in database.columns if c not in wanted]
+    if out.exists():
+        shutil.rmtree(out)
+    duck = duckdb_connection(memory_limit)
+
+    def copy(view: str) -> str:
+        rows = duck.table(view)
+        reason = join_reason(rows, read.join)
+        markers = [c for c in rows.columns if c.startswith(JOIN_PREFIX)]
+        rows = rows.mutate(**{JOIN_REASON: reason}) if reason is not None else rows
+        return (f"COPY ({duck.compile(rows.drop(*markers))}) TO '{_literal(out)}' "
+                f"(FORMAT parquet, FILE_SIZE_BYTES '{PART_BYTES}', ROW_GROUP_SIZE 1000000)")
+
+    database.read_rows(duck, wanted, copy)
+    parts = sorted(out.glob("*.parquet")) if out.is_dir() else [out]
+    if out.is_file():  # a single part: DuckDB wrote a file where a directory was asked
+        tmp = out.with_name(out.name + ".part")
+        out.rename(tmp)
+        out.mkdir()
+        tmp.rename(out / "part-0.parquet")
+        parts = [out / "part-0.parquet"]
+    n = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+    return Conversion(out, n, len(parts), time.perf_counter() - started)
+
+
+def _literal(path: Path) -> str:
+    """Escape a path for a quoted SQL string literal."""
+    return str(path).replace("'", "''")

@@ -1,0 +1,158 @@
+"""Events, a source kind: one row per thing a user did or saw on a site or app.
+
+A click log, a page-view log or an ad-impression log (the search stream of a classifieds
+site, one row per ad shown, with a click flag): who (user), when, what (event type), and
+optionally the session, search, object (ad, item), whether it was clicked or converted,
+its category, the device and the page.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ibis
+
+from segwise.io._kinds import Role, SourceKind, register_kind
+from segwise.io._parse import (
+    SOURCE_PREFIX,
+    as_id,
+    as_text,
+    is_blank,
+    is_spark,
+    parse_timestamp,
+    strip_text,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import ibis.expr.types as ir
+
+    from segwise.io._readers import ReadOptions
+    from segwise.io._roles import ColumnRoles
+
+__all__ = ["EVENTS", "EVENT_COLUMNS", "as_flag", "parse_events"]
+
+#: Columns of the typed event table.
+EVENT_COLUMNS: dict[str, str] = {
+    "user_id": "string",
+    "ts": "timestamp",
+    "event": "string",
+    "session_id": "string",
+    "search_id": "string",
+    "object_id": "string",
+    "is_click": "boolean",
+    "is_conversion": "boolean",
+    "category": "string",
+    "device": "string",
+    "page": "string",
+}
+
+#: Text a flag column holds for yes and for no (compared in lower case).
+_YES = ("1", "true", "t", "yes", "y")
+_NO = ("0", "false", "f", "no", "n")
+
+
+def as_flag(value: ir.Value) -> ir.BooleanValue:
+    """Parse a yes/no source value: booleans, numbers (non-zero is yes) or yes/no text.
+
+    Blank values are no (an event without a click flag was not clicked); text that is
+    neither yes, no nor a number is NULL, and the row is quarantined.
+    """
+    if value.type().is_boolean():
+        return value.fill_null(False)
+    if value.type().is_numeric():
+        return (value != 0).fill_null(False)
+    text = strip_text(value.cast("string")).lower()
+    number = text.try_cast("float64")
+    return ibis.cases(
+        (value.isnull() | (text == ""), False),
+        (text.isin(_YES), True),
+        (text.isin(_NO), False),
+        (number.notnull(), number != 0),
+        else_=ibis.null("boolean"),
+    )
+
+
+def parse_events(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path) -> ir.Table:
+    """Typed event columns plus ``_reason``: why the row cannot be used, else NULL."""
+    spark = is_spark(raw._find_backend())
+    r = {role: raw[SOURCE_PREFIX + col] for role, col in roles.items()}
+    name = dict(roles.items())
+    ts = parse_timestamp(r["timestamp"], read, path, spark)
+    checks: list[tuple[ir.BooleanValue, str]] = [
+        (is_blank(r["user_id"]), f"{name['user_id']}: empty user id"),
+        (is_blank(r["timestamp"]), f"{name['timestamp']}: empty timestamp"),
+        (ts.isnull(), f"{name['timestamp']}: not a timestamp"),
+    ]
+    flags = {}
+    for role, column in (("is_click", "is_click"), ("conversion", "is_conversion")):
+        if role in r:
+            flags[column] = as_flag(r[role])
+            checks.append((flags[column].isnull(), f"{name[role]}: not a yes/no flag"))
+        else:
+            flags[column] = ibis.literal(False)
+    if "event" in r:
+        event = as_text(r["event"]).fill_null("event")
+    else:
+        # An ad log's rows are impressions, the click a flag on them.
+        event = ibis.literal("impression" if "is_click" in r else "event")
+    text = {
+        column: as_id(r[role]) if role.endswith("_id") else as_text(r[role])
+        for role, column in (("session_id", "session_id"), ("search_id", "search_id"),
+                             ("object_id", "object_id"), ("category", "category"),
+                             ("device", "device"), ("page", "page"))
+        if role in r
+    }
+    return raw.mutate(
+        user_id=as_id(r["user_id"]),
+        ts=ts,
+        event=event,
+        **{c: text.get(c, ibis.null("string")) for c in
+           ("session_id", "search_id", "object_id")},
+        **flags,
+        **{c: text.get(c, ibis.null("string")) for c in ("category", "device", "page")},
+        _reason=ibis.cases(*checks, else_=ibis.null("string")),
+    )
+
+
+#: Events. Only the user and the time are required; everything else enriches the features.
+EVENTS = register_kind(SourceKind(
+    name="events",
+    rows="events",
+    roles=(
+        Role("user_id", (
+            "userid", "user", "visitorid", "visitor", "cookieid", "cookie", "uid",
+            "customerid", "memberid", "accountid", "clientid", "fullvisitorid",
+        ), required=True, description="who acted"),
+        Role("timestamp", (
+            "timestamp", "eventtime", "eventtimestamp", "searchdate", "clickdate", "viewdate",
+            "eventdate", "datetime", "time", "ts", "date", "createdat",
+        ), required=True, description="when"),
+        Role("event", ("event", "eventtype", "eventname", "action", "actiontype", "type"),
+             description="what happened (view, click, search, add to cart, ...)"),
+        Role("session_id", ("sessionid", "session", "visitid", "sessionkey"),
+             description="the visit; sessions are cut at inactivity gaps without it"),
+        Role("search_id", ("searchid", "search", "queryid", "requestid", "pageviewid"),
+             description="the search (or page view) the event belongs to"),
+        Role("object_id", ("adid", "itemid", "objectid", "productid", "item", "ad",
+                           "listingid", "contentid", "offerid"),
+             description="the ad or item shown or acted on"),
+        Role("is_click", ("isclick", "click", "clicked", "clickflag", "isclicked"),
+             description="whether the event is (or led to) a click"),
+        Role("conversion", ("conversion", "isconversion", "converted", "purchase",
+                            "purchased", "revenue", "transaction"),
+             description="whether the event is a conversion (purchase, contact, lead)"),
+        Role("category", ("categoryid", "category", "categoryname", "section", "vertical",
+                          "itemcategory"),
+             description="category of the object or search"),
+        Role("device", ("device", "devicetype", "devicecategory", "platform", "userdeviceid",
+                        "deviceid", "os", "operatingsystem", "operatingsystems",
+                        "useragentfamilyid"),
+             description="device or platform"),
+        Role("page", ("page", "pagetype", "pagename", "pageurl", "url", "screen", "path"),
+             description="page or screen"),
+    ),
+    columns=EVENT_COLUMNS,
+    parse=parse_events,
+))

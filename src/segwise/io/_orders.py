@@ -1,0 +1,276 @@
+"""Order lines, the first source kind: roles, parse rules and the transaction log.
+
+An order line is one product on one order: who bought (customer), which order, when, how
+many, at what price (or for what amount), and optionally what product, described how,
+shipped where.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import ibis
+
+from segwise.io._kinds import Role, SourceKind, register_kind
+from segwise.io._parse import (
+    SOURCE_PREFIX,
+    as_float,
+    as_id,
+    as_text,
+    has_id,
+    is_blank,
+    is_spark,
+    parse_timestamp,
+)
+from segwise.io._readers import ReadOptions, Source, group_copies, load_source
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from segwise.io._roles import ColumnRoles
+
+__all__ = ["ORDERS", "STANDARD_COLUMNS", "Transactions", "load_transactions"]
+
+#: Columns of the typed transaction table every later step works on.
+STANDARD_COLUMNS: dict[str, str] = {
+    "customer_id": "string",
+    "order_id": "string",
+    "ts": "timestamp",
+    "quantity": "float64",
+    "unit_price": "float64",
+    "revenue": "float64",
+    "product_id": "string",
+    "description": "string",
+    "country": "string",
+}
+
+
+def parse_order_lines(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path) -> ir.Table:
+    """Typed standard columns plus ``_reason``: why the row cannot be used, else NULL.
+
+    ``raw`` holds the source columns with the ``_src_`` prefix; its other columns are
+    passed through.
+    """
+    spark = is_spark(raw._find_backend())
+    r = {role: SOURCE_PREFIX + col for role, col in roles.items()}
+    ts = parse_timestamp(raw[r["timestamp"]], read, path, spark)
+    quantity = as_float(raw[r["quantity"]]) if "quantity" in r else ibis.literal(1.0)
+    name = dict(roles.items())
+    checks: list[tuple[ir.BooleanValue, str]] = [
+        (is_blank(raw[r["timestamp"]]), f"{name['timestamp']}: empty timestamp"),
+        (ts.isnull(), f"{name['timestamp']}: not a timestamp"),
+    ]
+    if "quantity" in r:
+        checks += [
+            (is_blank(raw[r["quantity"]]), f"{name['quantity']}: empty quantity"),
+            (quantity.isnull(), f"{name['quantity']}: not a number"),
+        ]
+    if "amount" in r:
+        revenue = as_float(raw[r["amount"]])
+        unit_price = ibis.ifelse(quantity == 0, revenue, revenue / quantity.abs())
+        checks += [
+            (is_blank(raw[r["amount"]]), f"{name['amount']}: empty amount"),
+            (revenue.isnull(), f"{name['amount']}: not a number"),
+        ]
+    else:
+        unit_price = as_float(raw[r["unit_price"]])
+        revenue = quantity * unit_price
+        checks += [
+            (is_blank(raw[r["unit_price"]]), f"{name['unit_price']}: empty price"),
+            (unit_price.isnull(), f"{name['unit_price']}: not a number"),
+        ]
+    customer = as_id(raw[r["customer_id"]])
+    order = as_id(raw[r["order_id"]]) if "order_id" in r else None
+    if order is None:
+        # Purchase-occasion convention: one order per customer and timestamp.
+        order = customer.concat("@", ts.cast("string"))
+    reason = ibis.cases(*checks, else_=ibis.null("string"))
+    optional = {
+        name: as_text(raw[r[name]]) if name in r else ibis.null("string")
+        for name in ("product_id", "description", "country")
+    }
+    return raw.mutate(
+        customer_id=customer,
+        order_id=order,
+        ts=ts,
+        quantity=quantity,
+        unit_price=unit_price,
+        revenue=revenue,
+        **optional,
+        _reason=reason,
+    )
+
+
+
+def _price_or_amount(chosen: Mapping[str, str | None]) -> list[str]:
+    """Either ``amount`` or ``quantity`` with ``unit_price`` must be found."""
+    if chosen["amount"] is None and (chosen["quantity"] is None or chosen["unit_price"] is None):
+        return ["unit_price" if chosen["quantity"] else "quantity and unit_price (or amount)"]
+    return []
+
+
+@dataclasses.dataclass
+class Transactions(Source):
+    """A loaded, typed transaction log: a :class:`~segwise.io.Source` of order lines.
+
+    ``table`` has the columns of :data:`STANDARD_COLUMNS`.
+    """
+
+    def distinct_lines(self, *, attributed_only: bool = True) -> ir.Table:
+        """Distinct lines of :attr:`table`, each with ``_n``: how many input rows it stands for.
+
+        Lines are exact duplicates when they are identical in the source: every column
+        that plays a role holds the same value (columns without a role are not read).
+        For sources read as typed columns (Parquet) the source rows are grouped before
+        they are parsed, and only the distinct rows are parsed: typed source columns make
+        smaller grouping keys than parsed text, and the engine can drop rows without a
+        customer id while it reads the file. Text sources (CSV, JSON, Excel, SQLite),
+        parsed once on loading, are grouped on their parsed columns.
+
+        Parameters
+        ----------
+        attributed_only : bool, default=True
+            Keep only lines with a customer id.
+
+        Returns
+        -------
+        ibis.Table
+            The columns of :data:`STANDARD_COLUMNS` and ``_n`` (int64); ``_n`` sums to the
+            number of parsed rows (with a customer id if ``attributed_only``).
+        """
+        rows = self._lines(with_id=True if attributed_only else None)
+        if self.parser is None:
+            return group_copies(rows.select(*STANDARD_COLUMNS), list(_COPY_KEYS))
+        keys = [SOURCE_PREFIX + col for role, col in self.roles.items() if role in _COPY_KEYS]
+        distinct = group_copies(rows, list(dict.fromkeys(keys)))
+        return self.parser(distinct).select(*STANDARD_COLUMNS, "_n")
+
+    def attributed_lines(self) -> ir.Table:
+        """Lines of :attr:`table` with a customer id, copies not merged.
+
+        Returns
+        -------
+        ibis.Table
+            The columns of :data:`STANDARD_COLUMNS`.
+        """
+        return self._parsed(self._lines(with_id=True))
+
+    def unattributed_lines(self) -> ir.Table:
+        """Lines of :attr:`table` without a customer id, copies not merged.
+
+        Returns
+        -------
+        ibis.Table
+            The columns of :data:`STANDARD_COLUMNS`.
+        """
+        return self._parsed(self._lines(with_id=False))
+
+    def _parsed(self, rows: ir.Table) -> ir.Table:
+        """Return the standard columns of rows from :meth:`_lines`."""
+        if self.parser is not None:
+            rows = self.parser(rows)
+        return rows.select(*STANDARD_COLUMNS)
+
+    def _lines(self, with_id: bool | None) -> ir.Table:
+        """Rows that parse, with a customer id, without one, or all (``None``).
+
+        For typed sources these are source rows (prefixed source columns) to parse; the id
+        is tested on the source column, which engines can do while reading the file,
+        before any id is turned into text.
+        """
+        if self.source_rows is None or self.parser is None:
+            t = self.table
+            if with_id is None:
+                return t
+            return t.filter(t.customer_id.notnull() if with_id else t.customer_id.isnull())
+        src = self.source_rows
+        parsed = self.parser(src)
+        usable = parsed._reason.isnull()
+        if with_id is not None:
+            present = has_id(src[SOURCE_PREFIX + self.roles["customer_id"]])
+            usable &= present if with_id else ~present
+        return parsed.filter(usable).select(*src.columns)
+
+
+#: Order lines. Without ``order_id`` every (customer, timestamp) pair counts as one order,
+#: the purchase-occasion convention of CDNOW.
+ORDERS = register_kind(SourceKind(
+    name="orders",
+    rows="order lines",
+    roles=(
+        Role("customer_id", (
+            "customerid", "customer", "custid", "customerno", "customernumber", "clientid",
+            "client", "userid", "memberid", "accountid", "buyerid", "shopperid",
+        ), required=True, description="who bought"),
+        Role("timestamp", (
+            "invoicedate", "orderdate", "timestamp", "datetime", "transactiondate",
+            "purchasedate", "date", "eventtime", "ordertime", "time",
+        ), required=True, description="when the order was placed"),
+        Role("order_id", (
+            "invoiceno", "invoice", "invoiceid", "invoicenumber", "orderid", "order", "orderno",
+            "ordernumber", "transactionid", "transaction", "basketid", "receiptid", "receiptno",
+        ), description="the order (invoice) the line belongs to"),
+        Role("quantity", (
+            "quantity", "qty", "units", "numberofunits", "numberofitems", "itemcount",
+        ), description="units bought; negative for returns"),
+        Role("unit_price", ("unitprice", "price", "priceeach", "itemprice", "unitcost"),
+             description="price of one unit"),
+        Role("amount", (
+            "amount", "revenue", "sales", "linetotal", "total", "totalamount", "netamount",
+            "value", "spend", "dollarvalue", "ordervalue",
+        ), description="line total, instead of a unit price"),
+        Role("product_id", (
+            "stockcode", "sku", "productid", "productcode", "itemid", "articleid", "product",
+        ), description="product code"),
+        Role("description", ("description", "productname", "itemname", "productdescription"),
+             description="product description"),
+        Role("country", ("country", "countrycode", "countryname"),
+             description="customer's country"),
+    ),
+    columns=STANDARD_COLUMNS,
+    parse=parse_order_lines,
+    check=_price_or_amount,
+    source_class=Transactions,
+))
+
+
+#: Roles whose columns group copies exactly; the other columns are compared by hash.
+_COPY_KEYS = ("customer_id", "order_id")
+
+
+#: Roles whose columns group copies exactly; the other columns are compared by hash.
+_COPY_KEYS = ("customer_id", "order_id")
+
+
+def load_transactions(
+    source: str | Path,
+    *,
+    columns: Mapping[str, str] | None = None,
+    read: ReadOptions | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    memory_limit: str | None = None,
+) -> Transactions:
+    """Load a transaction log into a typed table, quarantining rows that do not parse.
+
+    :func:`segwise.io.load_source` for order lines; see it for the parameters.
+
+    Returns
+    -------
+    Transactions
+        The typed table, the quarantined rows and the input count.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, empty, unreadable, lacks a required column, or has too
+        many rows that do not parse.
+    """
+    loaded = load_source(
+        source, ORDERS, columns=columns, read=read, engine=engine, spark_master=spark_master,
+        memory_limit=memory_limit,
+    )
+    return cast(Transactions, loaded)

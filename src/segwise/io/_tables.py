@@ -1,0 +1,482 @@
+"""Database sources: one table of a SQLite or DuckDB file, or several joined by a relation.
+
+A relation is declared in the config (``[read] join``): the rows of ``table`` each take the
+columns of one row of every joined table with equal key columns, as the search stream of an
+ad log takes user, date and device from the search that showed the ad. The database is
+never loaded into memory:
+
+* DuckDB files are attached read-only and queried where they lie;
+* SQLite files are read by DuckDB through the ADBC SQLite driver (Arrow batches streamed
+  into the engine; DuckDB's own SQLite extension would have to be downloaded at run time,
+  and no wheel of it matches DuckDB 2), only the columns that play a role, every value as
+  text so that SQLite's per-value types can never stop a read: a value that is not what
+  its column should hold is quarantined by the kind's parse rules like a CSV field;
+* on Spark, SQLite tables are read through JDBC (the xerial driver, see
+  :func:`segwise._engine.sqlite_jdbc_jar`) in parallel ranges of their ``rowid``, and
+  joined by Spark.
+
+A row whose key matches no row of a joined table, or several, is kept with a marker so
+that the loader quarantines it with the reason; a relation that matches no row at all is
+refused with one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from segwise._engine import SQLITE_JDBC_ENV, sqlite_jdbc_jar
+from segwise.exceptions import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    import ibis.expr.types as ir
+    import pyarrow as pa
+
+__all__ = [
+    "DATABASE_FORMATS",
+    "JOIN_PREFIX",
+    "JOIN_REASON",
+    "Database",
+    "Join",
+    "join_reason",
+]
+
+#: Formats read as databases of tables.
+DATABASE_FORMATS = frozenset({"sqlite", "duckdb"})
+#: Prefix of the columns that count the rows a joined table matched (one per join).
+JOIN_PREFIX = "_joined_"
+#: Column of converted rows (``segwise convert``) saying why a row's join failed.
+JOIN_REASON = "_join_reason"
+#: Rows per Arrow batch streamed from SQLite.
+_BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class Join:
+    """A table joined to the rows read: each row takes the columns of its one match.
+
+    Parameters
+    ----------
+    table : str
+        The joined table.
+    on : tuple of str
+        Key columns, named alike in the rows read (the main table, or a table joined
+        before) and in ``table``.
+    """
+
+    table: str
+    on: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, value: Any) -> Join:
+        """Build a join from a config value: ``{table = "SearchInfo", on = "SearchID"}``.
+
+        Raises
+        ------
+        ConfigError
+            If the value is not a table name with key columns.
+        """
+        if isinstance(value, Join):
+            return value
+        if not isinstance(value, dict) or set(value) != {"table", "on"}:
+            raise ConfigError(
+                f"[read] join: {value!r} must be {{table = \"...\", on = \"key column\"}} "
+                "(or on = [\"key\", ...])"
+            )
+        on = value["on"]
+        keys = (on,) if isinstance(on, str) else tuple(on)
+        if not isinstance(value["table"], str) or not keys or not all(
+                isinstance(k, str) and k for k in keys):
+            raise ConfigError(f"[read] join: {value!r} needs a table name and key column names")
+        return cls(value["table"], keys)
+
+
+def join_reason(table: ir.Table, joins: Sequence[Join]) -> ir.StringValue | None:
+    """Why a joined row is quarantined: its key matched no row or several; else NULL.
+
+    Parameters
+    ----------
+    table : ibis.Table
+        Rows with the ``_joined_<i>`` counts :class:`Database` adds, and the key columns
+        (as source columns, prefixed or not).
+    joins : sequence of Join
+        The relation's joins, in order.
+
+    Returns
+    -------
+    ibis string expression or None
+        ``None`` when there is no join.
+    """
+    import ibis
+
+    checks = []
+    for i, join in enumerate(joins):
+        n = table[f"{JOIN_PREFIX}{i}"]
+        keys = " and ".join(join.on)
+        checks += [(n.isnull(), f"{keys}: no row of {join.table} matches"),
+                   (n > 1, f"{keys}: several rows of {join.table} match")]
+    if not checks:
+        return None
+    return ibis.cases(*checks, else_=ibis.null("string"))
+
+
+class Database:
+    """A database file's main table, and the tables a relation joins to it.
+
+    Opening it checks the tables and keys and lists the columns, reading no rows.
+
+    Parameters
+    ----------
+    path : Path
+        The SQLite or DuckDB file.
+    fmt : {"sqlite", "duckdb"}
+        Its format.
+    table : str, optional
+        The main table; the only table when omitted.
+    joins : sequence of Join, default=()
+        Tables joined to it.
+
+    Raises
+    ------
+    InputError
+        If the file is not a database, is locked or damaged, or lacks a table or key.
+    """
+
+    def __init__(self, path: Path, fmt: str, table: str | None,
+                 joins: Sequence[Join] = ()) -> None:
+        self.path, self.fmt, self.joins = path, fmt, tuple(joins)
+        tables = self._tables()
+        self.table = _pick_table(path, list(tables), table, bool(self.joins))
+        known = list(tables[self.table])
+        #: Source column name -> (table, column in that table).
+        self._origin = {c: (self.table, c) for c in known}
+        for join in self.joins:
+            if join.table not in tables:
+                raise InputError(
+                    f"{path}: [read] join names table {join.table!r}, which the database "
+                    f"lacks (tables: {', '.join(tables)}). Fix: correct the table name"
+                )
+            cols = tables[join.table]
+            for key in join.on:
+                if key not in self._origin or key not in cols:
+                    side = join.table if key in self._origin else "the rows read so far"
+                    raise InputError(
+                        f"{path}: [read] join {join.table} on {key!r}: {side} has no column "
+                        f"{key!r}. Fix: name a column both tables have"
+                    )
+            for col in cols:
+                if col in join.on:
+                    continue
+                name = col if col not in self._origin else f"{join.table}_{col}"
+                self._origin[name] = (join.table, col)
+
+    @property
+    def columns(self) -> list[str]:
+        """Every source column: the main table's, then each joined table's but its keys.
+
+        A joined column named like an earlier one is called ``<table>_<column>``.
+        """
+        return list(self._origin)
+
+    # ------------------------------------------------------------------ reading
+
+    def to_duckdb(self, duck: Any, columns: Sequence[str]) -> tuple[ir.Table, int]:
+        """Create DuckDB's temporary table ``raw``: ``_row``, the columns, join counts.
+
+        Parameters
+        ----------
+        duck : ibis DuckDB backend
+            The connection.
+        columns : sequence of str
+            Source columns to read (key columns are read as needed).
+
+        Returns
+        -------
+        tuple of (ibis.Table, int)
+            ``raw`` and the number of rows of the main table.
+        """
+        self.read_rows(duck, columns,
+                       lambda view: f"CREATE TEMP TABLE raw AS SELECT * FROM {view}")  # noqa: S608
+        n = int(duck.con.execute("SELECT count(*) FROM raw").fetchall()[0][0])
+        return duck.table("raw"), n
+
+    def read_rows(self, duck: Any, columns: Sequence[str],
+                  statement: Callable[[str], str]) -> None:
+        """Run one statement over the rows (a temporary view, readable once).
+
+        SQLite values are read in their own types, which is fastest; a column holding
+        values of several types stops the driver, and then the rows are read again with
+        every value as text (parsed and quarantined like a CSV field).
+
+        Parameters
+        ----------
+        duck : ibis DuckDB backend
+            The connection.
+        columns : sequence of str
+            Source columns to read.
+        statement : callable
+            ``statement(view)`` returns the SQL to run over the view.
+
+        Raises
+        ------
+        InputError
+            If the database cannot be read (locked, damaged).
+        """
+        columns = self._with_keys(columns)
+        for text in (False, True) if self.fmt == "sqlite" else (False,):
+            try:
+                with self._duckdb_view(duck, columns, text=text) as view:
+                    duck.con.execute(statement(view))
+                return
+            except Exception as exc:
+                if not text and "type mismatch" in str(exc).lower():
+                    duck.con.execute("DROP TABLE IF EXISTS raw")
+                    continue
+                raise self._error(exc) from exc
+
+    @contextlib.contextmanager
+    def _duckdb_view(self, duck: Any, columns: Sequence[str], *, text: bool) -> Iterator[str]:
+        """Create the temporary view ``segwise_rows`` of the rows for a ``with`` block."""
+        con = duck.con
+        opened: list[Any] = []
+        if self.fmt == "duckdb":
+            con.execute("ATTACH IF NOT EXISTS ? AS segwise_src (READ_ONLY)", [str(self.path)])
+            relations = {t: f"segwise_src.{_quote(t)}" for t in self._tables_used()}
+            row = "rowid + 1"
+        else:
+            relations = {}
+            for i, name in enumerate(self._tables_used()):
+                view = f"segwise_sqlite_{i}"
+                con.register(view, self._sqlite_stream(
+                    name, self._read_columns(name, columns), with_rowid=name == self.table,
+                    text=text, opened=opened))
+                relations[name] = view
+            row = "_rowid"
+        try:
+            con.execute("CREATE OR REPLACE TEMP VIEW segwise_rows AS "
+                        + self._join_sql(relations, columns, row))
+            yield "segwise_rows"
+        finally:
+            con.execute("DROP VIEW IF EXISTS segwise_rows")
+            for name in relations.values():
+                if name.startswith("segwise_sqlite_"):
+                    con.unregister(name)
+            for handle in reversed(opened):  # cursors, then connections
+                with contextlib.suppress(Exception):
+                    handle.close()
+
+    def to_spark(self, session: Any, columns: Sequence[str]) -> Any:
+        """Read the rows into a Spark DataFrame through JDBC: ``_row``, columns, join counts.
+
+        Raises
+        ------
+        ConfigError
+            If no SQLite JDBC driver is installed.
+        """
+        from pyspark.sql import functions as F
+
+        if sqlite_jdbc_jar() is None:
+            raise ConfigError(
+                f"{self.path}: engine spark reads SQLite through the xerial JDBC driver, which "
+                "is not installed. Fix: apt-get install libxerial-sqlite-jdbc-java (or set "
+                f"{SQLITE_JDBC_ENV}), or run `segwise convert` to Parquet first"
+            )
+        columns = self._with_keys(columns)
+        frames = {}
+        for name in self._tables_used():
+            cols = self._read_columns(name, columns)
+            frames[name] = self._jdbc(session, name, cols, with_rowid=name == self.table)
+        frame = frames[self.table].withColumnRenamed("_rowid", "_row")
+        for i, join in enumerate(self.joins):
+            other = frames[join.table]
+            renamed = {col: out for out, (t, col) in self._origin.items()
+                       if t == join.table and out in columns and col not in join.on}
+            agg = [F.first(col).alias(out) for col, out in renamed.items()]
+            grouped = other.groupBy(*join.on).agg(F.count(F.lit(1)).alias(f"{JOIN_PREFIX}{i}"),
+                                                   *agg)
+            frame = frame.join(grouped, on=list(join.on), how="left")
+        # Read SQLite once: every later query (counts, quarantine, audit, features)
+        # scans the persisted rows, not the database again.
+        from pyspark import StorageLevel
+
+        return frame.persist(StorageLevel.MEMORY_AND_DISK)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _tables(self) -> dict[str, list[str]]:
+        """Table name -> column names, read from the schema."""
+        try:
+            if self.fmt == "duckdb":
+                import duckdb
+
+                with duckdb.connect(str(self.path), read_only=True) as con:
+                    rows = con.execute(
+                        "SELECT table_name, column_name FROM information_schema.columns "
+                        "ORDER BY table_name, ordinal_position").fetchall()
+            else:
+                with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
+                    names = [r[0] for r in con.execute(
+                        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                        "ORDER BY name")]
+                    rows = [(n, r[1]) for n in names
+                            for r in con.execute(f"PRAGMA table_info({_quote(n)})")]
+        except Exception as exc:
+            raise self._error(exc) from exc
+        tables: dict[str, list[str]] = {}
+        for table, column in rows:
+            tables.setdefault(table, []).append(column)
+        return tables
+
+    def _with_keys(self, columns: Sequence[str]) -> list[str]:
+        """Return ``columns`` and every join's key columns (a later join may need them)."""
+        return list(dict.fromkeys([*columns, *(k for j in self.joins for k in j.on)]))
+
+    def _tables_used(self) -> list[str]:
+        """Return the main table and every joined table (each read to count its matches)."""
+        return [self.table, *dict.fromkeys(j.table for j in self.joins)]
+
+    def _read_columns(self, table: str, columns: Sequence[str]) -> list[str]:
+        """Columns of ``table`` to read: those asked for, and the keys of the joins."""
+        provided = {k for j in self.joins for k in j.on if self._origin[k][0] == table}
+        wanted = [col for out, (t, col) in self._origin.items()
+                  if t == table and (out in columns or out in provided)]
+        own_keys = [k for j in self.joins if j.table == table for k in j.on]
+        return list(dict.fromkeys([*own_keys, *wanted]))
+
+    def _join_sql(self, relations: dict[str, str], columns: Sequence[str], row: str) -> str:
+        """Return the SELECT of ``raw``: each joined table grouped on its keys, left-joined."""
+        select = [f"m.{row} AS _row"]
+        select += [f"m.{_quote(c)} AS {_quote(c)}" for c in columns
+                   if self._origin[c][0] == self.table]
+        joins = []
+        for i, join in enumerate(self.joins):
+            alias = f"j{i}"
+            outs = {out: col for out, (t, col) in self._origin.items()
+                    if t == join.table and out in columns and col not in join.on}
+            values = "".join(f", any_value({_quote(col)}) AS {_quote(col)}"
+                             for col in outs.values())
+            keys = ", ".join(_quote(k) for k in join.on)
+            grouped = (f"(SELECT {keys}, count(*) AS {JOIN_PREFIX}{i}{values} "  # noqa: S608
+                       f"FROM {relations[join.table]} GROUP BY {keys})")
+            where = " AND ".join(f"{alias}.{_quote(k)} = {self._key_side(k, i)}"
+                                 for k in join.on)
+            joins.append(f"LEFT JOIN {grouped} AS {alias} ON {where}")
+            select.append(f"{alias}.{JOIN_PREFIX}{i}")
+            select += [f"{alias}.{_quote(col)} AS {_quote(out)}" for out, col in outs.items()]
+        return (f"SELECT {', '.join(select)} FROM {relations[self.table]} AS m "  # noqa: S608
+                + " ".join(joins))
+
+    def _key_side(self, key: str, before: int) -> str:
+        """Where a join's key comes from: the main table, or an earlier join."""
+        table = self._origin[key][0]
+        if table == self.table:
+            return f"m.{_quote(key)}"
+        index = next(i for i, j in enumerate(self.joins[:before]) if j.table == table)
+        return f"j{index}.{_quote(key)}"
+
+    def _sqlite_stream(self, table: str, columns: Sequence[str], *, with_rowid: bool,
+                       text: bool, opened: list[Any]) -> pa.RecordBatchReader:
+        """Stream a SQLite table's columns through the ADBC driver (as text if ``text``).
+
+        The connection and cursor are appended to ``opened``, to be closed by the caller
+        once the stream is read.
+        """
+        import adbc_driver_sqlite.dbapi as adbc
+
+        cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" if text else _quote(c)
+                for c in columns]
+        if with_rowid:
+            cols.insert(0, "rowid AS _rowid")
+        sql = f"SELECT {', '.join(cols)} FROM {_quote(table)}"  # noqa: S608 - quoted names
+        try:
+            con = adbc.connect(f"file:{self.path}?mode=ro")
+            cur = con.cursor()
+            opened += [con, cur]
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
+            cur.execute(sql)
+            return cur.fetch_record_batch()
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+    def _jdbc(self, session: Any, table: str, columns: Sequence[str], *,
+              with_rowid: bool) -> Any:
+        """Read a SQLite table's columns as text into Spark, in parallel ranges of rowid."""
+        with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
+            low, high = con.execute(
+                f"SELECT min(rowid), max(rowid) FROM {_quote(table)}").fetchone()  # noqa: S608
+        cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" for c in columns]
+        cols.insert(0, "rowid AS _rowid")
+        query = f"(SELECT {', '.join(cols)} FROM {_quote(table)}) AS t"  # noqa: S608
+        schema = ", ".join(["_rowid LONG", *(f"`{c}` STRING" for c in columns)])
+        parts = max(1, min(64, ((high or 0) - (low or 0)) // 1_000_000 + 1))
+        frame = (session.read.format("jdbc")
+                 .option("url", f"jdbc:sqlite:{self.path}")
+                 .option("driver", "org.sqlite.JDBC")
+                 .option("dbtable", query)
+                 .option("customSchema", schema)
+                 .option("fetchsize", 10_000)
+                 .option("partitionColumn", "_rowid")
+                 .option("lowerBound", int(low or 0))
+                 .option("upperBound", int(high or 0) + 1)
+                 .option("numPartitions", int(parts))
+                 .load())
+        return frame if with_rowid else frame.drop("_rowid")
+
+    def check_matches(self, raw: ir.Table, n: int) -> None:
+        """Refuse a relation that matches no row at all: a wrong key, not bad rows.
+
+        Raises
+        ------
+        InputError
+            Naming the tables and keys of the join that matched nothing.
+        """
+        from segwise._engine import fetch_scalar
+
+        for i, join in enumerate(self.joins):
+            if n and fetch_scalar(raw[f"{JOIN_PREFIX}{i}"].count()) == 0:
+                raise InputError(
+                    f"{self.path}: no row of {self.table} matches a row of {join.table} on "
+                    f"{', '.join(join.on)}. Fix: check [read] join (the key columns must hold "
+                    "the same values in both tables)"
+                )
+
+    def _error(self, exc: BaseException) -> InputError:
+        """One line for a database that cannot be read: locked, damaged, not a database."""
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        low = text.lower()
+        if "locked" in low or "busy" in low:
+            fix = ("another program is writing to it. Fix: wait until it finishes, or read "
+                   "a copy of the file")
+        elif "not a database" in low or "malformed" in low or "corrupt" in low or (
+                "not a valid" in low) or "file is not" in low:
+            fix = (f"the file is damaged or not a {self.fmt} database. Fix: check it (for "
+                   "SQLite: sqlite3 FILE 'PRAGMA integrity_check') or export it again")
+        else:
+            fix = "Fix: check that the file is a readable database"
+        return InputError(f"{self.path}: cannot read the {self.fmt} database: {text}; {fix}")
+
+
+def _pick_table(path: Path, names: list[str], table: str | None, joined: bool) -> str:
+    if table is not None:
+        if table not in names:
+            raise InputError(
+                f"{path}: no table {table!r} (tables: {', '.join(names) or 'none'}). "
+                "Fix: set [read] table to one of them"
+            )
+        return table
+    if len(names) != 1 or joined:
+        raise InputError(
+            f"{path}: {len(names)} tables ({', '.join(names) or 'none'}); "
+            "Fix: name the one to read with [read] table = \"...\""
+        )
+    return names[0]
+
+
+def _quote(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'

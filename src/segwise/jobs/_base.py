@@ -1,0 +1,349 @@
+"""One job shape for every source kind: load, clean, features, and optional scores.
+
+A :class:`Job` names a source kind and three steps; :func:`run_job` runs any of them the
+same way (loading, progress, the audit, the quarantine and the record of the source) and
+returns a :class:`JobResult` around an :class:`~segwise.features.EntityTable`. The RFM job
+is the first; a new kind registers its own with :func:`register_job`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from segwise._engine import arrow_to_numpy, numpy_to_arrow
+from segwise._registry import Registry
+from segwise.config import SegwiseConfig
+from segwise.exceptions import ConfigError
+from segwise.features import EntityTable, source_fingerprint
+from segwise.io import load_source, quarantine_frame
+from segwise.store import entity_output_paths, write_entities
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from segwise.io import Source
+    from segwise.segment import SegmentMap
+
+__all__ = [
+    "Job",
+    "JobResult",
+    "get_job",
+    "jobs",
+    "load_and_clean",
+    "register_job",
+    "run_job",
+]
+
+
+def _nothing(step: str) -> None:
+    """Default progress callback."""
+
+
+@dataclass
+class JobResult:
+    """Everything one job produced.
+
+    Attributes
+    ----------
+    entities : EntityTable
+        One row per entity, with the audit, the quarantine and the source's record.
+    cleaned : object
+        The cleaned rows (:class:`~segwise.clean.CleanedLines`,
+        :class:`~segwise.clean.CleanedRows`, ...), for further features and the report.
+    config : SegwiseConfig
+        The configuration used.
+    segment_map : SegmentMap, optional
+        The named segments' order and actions, when the job scores segments.
+    artifacts : dict
+        What scoring learned (the RFM score edges, say), by name.
+    """
+
+    entities: EntityTable
+    cleaned: Any = field(repr=False)
+    config: SegwiseConfig = field(repr=False)
+    segment_map: SegmentMap | None = None
+    artifacts: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def audit_table(self) -> pa.Table:
+        """Rows per cleaning step; ``rows`` sums to the input row count."""
+        assert self.entities.audit_table is not None  # noqa: S101 - run_job always sets it
+        return self.entities.audit_table
+
+    @property
+    def quarantine_table(self) -> pa.Table:
+        """Input rows that could not be parsed, with the reason."""
+        assert self.entities.quarantine_table is not None  # noqa: S101 - run_job sets it
+        return self.entities.quarantine_table
+
+    @property
+    def as_of(self) -> dt.date | None:
+        """Reference date of time-based features."""
+        return self.entities.as_of
+
+    @functools.cached_property
+    def audit(self) -> pd.DataFrame:
+        """:attr:`audit_table` as pandas."""
+        return self.audit_table.to_pandas()
+
+    @functools.cached_property
+    def quarantine(self) -> pd.DataFrame:
+        """:attr:`quarantine_table` as pandas (``row`` nullable ``Int64``)."""
+        return quarantine_frame(self.quarantine_table)
+
+    def segment_summary(self) -> pd.DataFrame:
+        """Per named segment: size, shares, medians of the summary features, action.
+
+        Returns
+        -------
+        pandas.DataFrame
+            See :meth:`segment_summary_table`.
+        """
+        return self.segment_summary_table().to_pandas()
+
+    def segment_summary_table(self) -> pa.Table:
+        """Per named segment, in the segment map's order, empty segments included.
+
+        Returns
+        -------
+        pyarrow.Table
+            ``segment``; the count of entities (named in the plural, ``customers``);
+            ``share``; ``revenue_share`` when the entities have a value column (negative
+            values count as 0); ``median_<feature>`` for each summary feature (null for an
+            empty segment); ``action``.
+
+        Raises
+        ------
+        ConfigError
+            If the job scored no named segments.
+        """
+        schema = self.entities.schema
+        if self.segment_map is None or schema.segment_col is None:
+            raise ConfigError(f"the {schema.name} job scored no named segments")
+        value = [schema.value_col] if schema.value_col else []
+        cols = list(dict.fromkeys([schema.segment_col, *value, *schema.summary_features]))
+        c = arrow_to_numpy(self.entities.table.select(cols))
+        names = list(self.segment_map.patterns)
+        members = [np.equal(c[schema.segment_col], name) for name in names]
+        sizes = np.array([m.sum() for m in members], dtype="int64")
+        out: dict[str, np.ndarray] = {
+            "segment": np.array(names, dtype=object),
+            schema.entities: sizes,
+            "share": sizes / max(self.entities.n_entities, 1),
+        }
+        if schema.value_col:
+            revenue = np.clip(c[schema.value_col], 0, None)
+            out["revenue_share"] = (np.array([revenue[m].sum() for m in members])
+                                    / (revenue.sum() or 1.0))
+        for col in schema.summary_features:
+            # NaN (null in the table) for an empty segment.
+            out[f"median_{col}"] = np.array(
+                [np.median(c[col][m]) if m.any() else np.nan for m in members])
+        out["action"] = np.array([self.segment_map.actions[n] for n in names], dtype=object)
+        return numpy_to_arrow(out)
+
+    @staticmethod
+    def output_paths(out: str | Path) -> list[Path]:
+        """Every file :meth:`write` may write for ``out``, the main one first."""
+        return entity_output_paths(out)
+
+    def write(self, out: str | Path, *, keep_formulas: bool = False) -> list[Path]:
+        """Write the entity table, and the audit and quarantine beside it, atomically.
+
+        Parameters
+        ----------
+        out : str or Path
+            ``.parquet`` or ``.csv`` file for the entities; ``<stem>.audit.csv`` and, if any
+            row was quarantined, ``<stem>.quarantine.csv`` go next to it. A ``.duckdb``
+            file instead becomes one database with the tables of the entities
+            (``customers``), ``segments`` (when scored), ``audit`` and ``quarantine``.
+        keep_formulas : bool, default=False
+            Write CSV text as it is; by default text a spreadsheet would run as a formula
+            is neutralised (:func:`segwise.store.neutralise_formulas`).
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        tables = {}
+        if self.segment_map is not None and self.entities.schema.segment_col is not None:
+            tables["segments"] = self.segment_summary_table()
+        return write_entities(self.entities, out, tables=tables, keep_formulas=keep_formulas)
+
+
+#: ``clean(source, config)`` returns the kind's cleaned rows.
+CleanStep = Callable[["Source", SegwiseConfig], Any]
+#: ``features(cleaned, config, as_of)`` returns the entity table, with its audit.
+FeaturesStep = Callable[[Any, SegwiseConfig, "dt.date | None"], EntityTable]
+#: ``score(entities, config)`` returns the entities with scores and named segments, and
+#: what scoring learned.
+ScoreStep = Callable[[EntityTable, SegwiseConfig], "tuple[EntityTable, dict[str, Any]]"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job: one source kind's way from rows to an entity table.
+
+    Parameters
+    ----------
+    name : str
+        The job (``"rfm"``); also its CLI command, by convention.
+    kind : str
+        The source kind it reads (see :func:`segwise.io.register_kind`).
+    clean : callable
+        ``clean(source, config)``: the cleaned rows, which must offer ``audit_table()``
+        unless ``features`` sets the entity table's audit itself.
+    features : callable
+        ``features(cleaned, config, as_of)``: the :class:`~segwise.features.EntityTable`.
+    score : callable, optional
+        ``score(entities, config)``: scored entities and what scoring learned.
+    segment_map : callable, optional
+        ``segment_map(config)``: the named segments' order and actions, when ``score``
+        names segments.
+    steps : mapping of str to str
+        A label per step (``load``, ``clean``, ``features``, ``score``) for progress
+        displays.
+    result : type, default=JobResult
+        The result class (a subclass adds kind-specific conveniences).
+    """
+
+    name: str
+    kind: str
+    clean: CleanStep
+    features: FeaturesStep
+    score: ScoreStep | None = None
+    segment_map: Callable[[SegwiseConfig], SegmentMap] | None = None
+    steps: Mapping[str, str] = field(default_factory=dict)
+    result: type[JobResult] = JobResult
+
+
+_JOBS: Registry[Job] = Registry("job")
+
+
+def register_job(job: Job, *, replace: bool = False) -> Job:
+    """Make a job available by name to :func:`run_job` and the CLI.
+
+    Parameters
+    ----------
+    job : Job
+        The job.
+    replace : bool, default=False
+        Allow replacing a job of the same name.
+
+    Returns
+    -------
+    Job
+        ``job``.
+    """
+    return _JOBS.add(job.name, job, replace=replace)
+
+
+def get_job(job: str | Job) -> Job:
+    """Return a registered job by name (a :class:`Job` as is).
+
+    Raises
+    ------
+    ConfigError
+        If no job of that name is registered.
+    """
+    return job if isinstance(job, Job) else _JOBS.get(job)
+
+
+def jobs() -> dict[str, Job]:
+    """Return the registered jobs by name."""
+    return _JOBS.items()
+
+
+def load_and_clean(
+    job: str | Job,
+    source: str | Path,
+    *,
+    config: SegwiseConfig,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    progress: Callable[[str], None] = _nothing,
+) -> tuple[Source, Any]:
+    """Run a job's first two steps: load the source as the job's kind, then clean it.
+
+    For work that starts from cleaned rows other than the job's features (snapshots over
+    time, say); :func:`run_job` runs the same two steps.
+
+    Returns
+    -------
+    tuple
+        The loaded :class:`~segwise.io.Source` and the job's cleaned rows.
+    """
+    spec = get_job(job)
+    progress("load")
+    loaded = load_source(
+        source, spec.kind, columns=config.columns, read=config.read, engine=engine,
+        spark_master=spark_master, memory_limit=config.memory_limit,
+    )
+    progress("clean")
+    return loaded, spec.clean(loaded, config)
+
+
+def run_job(
+    job: str | Job,
+    source: str | Path,
+    *,
+    config: SegwiseConfig | None = None,
+    as_of: dt.date | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    progress: Callable[[str], None] = _nothing,
+) -> JobResult:
+    """Run a job end to end: load, clean, features and scores.
+
+    Parameters
+    ----------
+    job : str or Job
+        The job or its registered name.
+    source : str or Path
+        The source file.
+    config : SegwiseConfig, optional
+        Column roles, reader, cleaning and the job's settings.
+    as_of : date, optional
+        Reference date of time-based features; overrides the config's.
+    engine : {"duckdb", "spark"}, default="duckdb"
+        Engine for the table work.
+    spark_master : str, optional
+        Spark master URL (``local[*]`` when omitted).
+    progress : callable, optional
+        Called with the name of each step as it starts (``load``, ``clean``,
+        ``features``, ``score``).
+
+    Returns
+    -------
+    JobResult
+        The job's result class: the entity table with audit and quarantine.
+    """
+    spec = get_job(job)
+    config = config or SegwiseConfig()
+    loaded, cleaned = load_and_clean(spec, source, config=config, engine=engine,
+                                     spark_master=spark_master, progress=progress)
+    progress("features")
+    entities = spec.features(cleaned, config, as_of or config.as_of)
+    entities = replace(
+        entities,
+        source=str(source),
+        fingerprint=source_fingerprint(source),
+        audit_table=entities.audit_table if entities.audit_table is not None
+        else cleaned.audit_table(),
+        quarantine_table=loaded.quarantine_table,
+    )
+    artifacts: dict[str, Any] = {}
+    if spec.score is not None:
+        progress("score")
+        entities, artifacts = spec.score(entities, config)
+    segment_map = spec.segment_map(config) if spec.segment_map is not None else None
+    return spec.result(entities, cleaned, config, segment_map, artifacts)

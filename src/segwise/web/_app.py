@@ -1,0 +1,352 @@
+"""The dashboard and API application: a thin FastAPI layer over the store and the models.
+
+:func:`create_app` builds the application; ``segwise serve`` only builds it and hands it
+to uvicorn. Handlers call one page function (:mod:`segwise.web._pages`) or one store
+method and render or return its result: every page has a JSON twin under ``/api`` that
+returns the same data.
+"""
+
+
+import contextlib
+import functools
+import hmac
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from segwise import __version__
+from segwise.exceptions import ConfigError, InputError, NotFoundError, SegwiseError
+from segwise.store import Store, StoreBusyError, csv_lines
+from segwise.web import _pages as pages
+from segwise.web._scoring import Scorer, scoring_error
+
+__all__ = ["DEFAULT_MAX_BODY", "create_app"]
+
+#: Largest request body accepted, in bytes.
+DEFAULT_MAX_BODY = 256 * 1024
+
+#: Content security policy: nothing loads from anywhere but this server.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+
+
+class Problem(BaseModel):
+    """What went wrong: a sentence, or (invalid input) one entry per invalid field."""
+
+    detail: str | list[dict[str, Any]]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {400: "A parameter is invalid (a sort column, a page out of range).",
+            401: "The token is missing or wrong.",
+            404: "No such run, segment or entity.",
+            413: "The request body is too large.",
+            422: "The request is invalid, or the customer cannot be scored.",
+            503: "The store is busy, or too many requests are waiting."}
+    return {code: {"model": Problem, "description": text[code]} for code in codes}
+
+
+class _BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, whether declared or streamed.
+
+    A body is read in full (it is small by then) before the application sees it.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        too_large = JSONResponse({"detail": f"request body over {self.limit:,} bytes"}, 413)
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await too_large(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await too_large(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _script_json(obj: Any) -> str:
+    """JSON safe inside a ``<script type="application/json">`` element."""
+    return (json.dumps(obj, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("&", "\\u0026"))
+
+
+@functools.cache
+def _templates() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("segwise.web", "templates"),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["q"] = lambda s: quote(str(s), safe="")
+    env.filters["num"] = _num
+    env.filters["pct"] = lambda v: "" if v is None else f"{v:.1%}"
+    env.filters["script_json"] = _script_json
+    env.globals["url"] = lambda path, **params: path + (
+        "?" + urlencode({k: v for k, v in params.items() if v not in (None, "", False)})
+        if any(v not in (None, "", False) for v in params.values()) else "")
+    return env
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def create_app(
+    store: Store | str | Path,
+    *,
+    token: str | None = None,
+    scorers: Sequence[Scorer] = (),
+    max_body: int = DEFAULT_MAX_BODY,
+) -> FastAPI:
+    """Build the dashboard and API over a store.
+
+    Parameters
+    ----------
+    store : Store, str or Path
+        The results database (``.duckdb`` file or ``postgresql://`` URL).
+    token : str, optional
+        The bearer token that scoring and writes need; without one they are refused
+        (401) for everyone.
+    scorers : sequence of Scorer
+        Models served at ``POST /score`` (the first) and ``POST /score/<name>`` (each).
+    max_body : int, default=256 KiB
+        Largest request body accepted (413 beyond).
+
+    Returns
+    -------
+    fastapi.FastAPI
+        The application; hand it to uvicorn.
+    """
+    db = store if isinstance(store, Store) else Store(store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for scorer in scorers:
+            await scorer.start()
+        yield
+        for scorer in scorers:
+            await scorer.stop()
+        db.close()
+
+    app = FastAPI(
+        title="segwise", version=__version__, lifespan=lifespan,
+        description="Customer segments from a segwise store: dashboard pages, their JSON "
+                    "twins under /api, and scoring of new customers (token required).",
+    )
+    app.state.store = db
+    bearer = HTTPBearer(auto_error=False, description="The server's token (SEGWISE_TOKEN).")
+
+    def require_token(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        given = credentials.credentials.encode() if credentials is not None else b""
+        # Constant-time compare; with no token configured nothing matches.
+        expected = token.encode() if token else None
+        if expected is None or not hmac.compare_digest(given, expected):
+            raise _Unauthorized
+
+    @app.exception_handler(_Unauthorized)
+    async def unauthorized(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"detail": "a valid bearer token is required"}, 401,
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(SegwiseError)
+    async def segwise_error(request: Request, exc: Exception) -> Response:
+        status = (404 if isinstance(exc, NotFoundError) else
+                  503 if isinstance(exc, StoreBusyError) else
+                  400 if isinstance(exc, ConfigError) else 422)
+        if request.url.path.startswith(("/api", "/score", "/csv")):
+            return JSONResponse({"detail": str(exc)}, status)
+        return _render("error.html.j2", {"page": "error", "title": f"Error {status}",
+                                         "message": str(exc), "status": status,
+                                         "charts": []}, status)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[..., Any]) -> Response:
+        response: Response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    app.add_middleware(_BodyLimit, limit=max_body)
+
+    def _render(template: str, data: dict[str, Any], status: int = 200) -> HTMLResponse:
+        html = _templates().get_template(template).render(**data, version=__version__)
+        return HTMLResponse(html, status)
+
+    def twin(path: str, template: str, page: Callable[..., dict[str, Any]],
+             errors: tuple[int, ...] = (400, 404, 503)) -> Callable[[Callable[..., Any]], Any]:
+        """Register a page at ``path`` and its JSON twin at ``/api`` + ``path``."""
+        def register(params: Callable[..., Any]) -> Any:
+            async def html(kwargs: Annotated[dict[str, Any], Depends(params)]) -> Response:
+                return _render(template, page(db, **kwargs))
+
+            async def as_json(kwargs: Annotated[dict[str, Any], Depends(params)]
+                              ) -> dict[str, Any]:
+                return page(db, **kwargs)
+
+            name = page.__name__.removesuffix("_page")
+            app.get(path, response_class=HTMLResponse, include_in_schema=False,
+                    name=name)(html)
+            app.get("/api" + (path if path != "/" else "/overview"), name=name + "_json",
+                    summary=f"{page.__doc__.splitlines()[0]} (JSON twin of {path})"
+                    if page.__doc__ else None, responses=_errors(*errors))(as_json)
+            return params
+        return register
+
+    Run = Annotated[str | None, Query(max_length=40, description="Run id; the newest with "
+                                                                  "entities when omitted.")]
+    PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
+
+    @twin("/", "overview.html.j2", pages.overview_page)
+    def _overview(run: Run = None, segmentation: Annotated[
+            str | None, Query(max_length=32)] = None) -> dict[str, Any]:
+        return {"run_id": run, "segmentation": segmentation}
+
+    @twin("/segments/{segmentation}/{segment:path}", "segment.html.j2", pages.segment_page)
+    def _segment(segmentation: str, segment: str, run: Run = None, page: PageNo = 1,
+                 size: Annotated[int, Query(ge=1, le=1000)] = pages.PAGE_SIZE,
+                 sort: Annotated[str | None, Query(max_length=200)] = None,
+                 desc: bool = False,
+                 q: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:
+        return {"segmentation": segmentation, "segment": segment, "run_id": run, "page": page,
+                "size": size, "sort": sort, "descending": desc, "search": q}
+
+    @twin("/entities/{entity_id:path}", "customer.html.j2", pages.customer_page)
+    def _customer(entity_id: str, run: Run = None) -> dict[str, Any]:
+        return {"entity_id": entity_id, "run_id": run}
+
+    @twin("/quality", "quality.html.j2", pages.quality_page)
+    def _quality(run: Run = None, page: PageNo = 1) -> dict[str, Any]:
+        return {"run_id": run, "page": page}
+
+    @twin("/models", "models.html.j2", pages.models_page, errors=(400, 503))
+    def _models(run: Run = None) -> dict[str, Any]:
+        return {"run_id": run}
+
+    @twin("/runs", "runs.html.j2", pages.runs_page)
+    def _runs(a: Run = None, b: Run = None,
+              segmentation: Annotated[str, Query(max_length=32)] = "rule") -> dict[str, Any]:
+        return {"run_a": a, "run_b": b, "segmentation": segmentation}
+
+    @app.get("/csv/{segmentation}/{segment:path}", response_class=StreamingResponse,
+             summary="A segment's members as CSV (spreadsheet formulas neutralised)",
+             responses={200: {"content": {"text/csv": {}}}, **_errors(400, 404, 503)})
+    def members_csv(segmentation: str, segment: str, run: Run = None,
+                    q: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+        run_id = run or db.latest_run_id()
+        db.segment(run_id, segmentation, segment)
+        columns, rows = db.iter_members(run_id, segmentation, segment, search=q or None)
+        name = quote(f"{segment}.csv", safe="")
+        return StreamingResponse(csv_lines(columns, rows), media_type="text/csv",
+                                 headers={"Content-Disposition":
+                                          f"attachment; filename*=UTF-8''{name}"})
+
+    @app.get("/api/segments", summary="The segments of a run", responses=_errors(400, 404, 503))
+    def list_segments(run: Run = None, segmentation: Annotated[
+            str, Query(max_length=32)] = "rule") -> list[dict[str, Any]]:
+        return db.segments(run or db.latest_run_id(), segmentation)
+
+    @app.get("/api/search", summary="Entities whose id contains the text",
+             responses=_errors(400, 404, 503))
+    def search(q: Annotated[str, Query(min_length=1, max_length=200)], run: Run = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> dict[str, Any]:
+        return db.members(run or db.latest_run_id(), search=q, limit=limit)
+
+    @app.delete("/api/runs/{run_id}", status_code=204, dependencies=[Depends(require_token)],
+                summary="Delete a run and everything it wrote (token required)",
+                responses=_errors(400, 401, 404, 503))
+    def delete_run(run_id: str) -> Response:
+        db.delete_run(run_id)
+        return Response(status_code=204)
+
+    for i, scorer in enumerate(scorers):
+        paths = ["/score", f"/score/{scorer.name}"] if i == 0 else [f"/score/{scorer.name}"]
+        for path in paths:
+            _score_route(app, path, scorer, require_token)
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(_plotly_path(), media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        kinds = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+        if name not in kinds:
+            raise NotFoundError(f"no static file {name!r}")
+        return Response(files("segwise.web").joinpath("static", name).read_bytes(),
+                        media_type=kinds[name], headers={"Cache-Control": "no-cache"})
+
+    return app
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+def _score_route(app: FastAPI, path: str, scorer: Scorer, auth: Callable[..., None]) -> None:
+    """``POST path``: validate the scorer's request model, score it, return its response."""
+    request_model = scorer.request_model
+
+    async def score(body: request_model) -> Any:  # type: ignore[valid-type]
+        try:
+            return await scorer.score(body)
+        except (OverflowError, SegwiseError) as exc:
+            status, message = scoring_error(exc)
+            return JSONResponse({"detail": message}, status)
+
+    app.post(path, response_model=scorer.response_model, dependencies=[Depends(auth)],
+             summary=f"{scorer.description} (token required)",
+             name=f"score_{scorer.name}" + ("_default" if path == "/score" else ""),
+             responses=_errors(401, 413, 422, 503))(score)
+
+
+@functools.cache
+def _plotly_path() -> Path:
+    """plotly.js as the plotly package ships it (served locally, never from a CDN)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:  # pragma: no cover - plotly is a dependency
+        raise InputError("the plotly package is not installed")
+    return Path(spec.origin).parent / "package_data" / "plotly.min.js"

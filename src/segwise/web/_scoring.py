@@ -1,0 +1,266 @@
+"""``POST /score``: validated requests, batched into one model call, and the scorer hook.
+
+A scorer is anything with a ``name``, pydantic ``request_model`` and ``response_model``,
+and an async ``score(request)``. The assigner (a new customer's first orders in, segment
+and probabilities out) is the first; a propensity model (a person's attributes in) plugs
+in the same way and is served at ``POST /score/<name>``.
+
+Concurrent requests are gathered into one batch: the early features are one query over
+every waiting customer's lines, and the model is called once, so throughput grows with
+load instead of queueing behind a per-request fixed cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import math
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from segwise.exceptions import InputError, SegwiseError
+
+__all__ = ["AssignerScorer", "ScoreRequest", "ScoreResponse", "Scorer", "scorers_for"]
+
+_EARLIEST = dt.datetime(1970, 1, 1)
+_LATEST = dt.datetime(2100, 1, 1)
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    """Return the time in UTC without a zone; it must lie between 1970 and 2100."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    if not _EARLIEST <= value < _LATEST:
+        raise ValueError("must lie between 1970 and 2100")
+    return value
+
+
+Timestamp = Annotated[dt.datetime, AfterValidator(_naive_utc)]
+Text = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class OrderLine(BaseModel):
+    """One line of an order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: Text = Field(description="The order (invoice) the line belongs to.")
+    timestamp: Timestamp = Field(description="When the order was placed (ISO 8601).")
+    quantity: float = Field(ge=-1e6, le=1e6, allow_inf_nan=False,
+                            description="Units; negative for a return.")
+    unit_price: float = Field(ge=-1e7, le=1e7, allow_inf_nan=False,
+                              description="Price of one unit.")
+    product_id: Text | None = Field(default=None, description="Product code.")
+    description: Annotated[str, Field(max_length=500)] | None = Field(
+        default=None, description="Product description.")
+    country: Text | None = Field(default=None, description="The customer's country.")
+
+
+class ScoreRequest(BaseModel):
+    """A new customer's first orders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: Text = Field(description="The customer's id, echoed back.")
+    orders: list[OrderLine] = Field(min_length=1, max_length=1000,
+                                    description="Order lines of the customer's first orders.")
+    as_of: Timestamp | None = Field(
+        default=None, description="End of observation (now when omitted): a day window "
+                                  "counts as complete once it has elapsed.")
+
+
+class ScoreResponse(BaseModel):
+    """The segment the customer is expected to be in, with a probability per segment."""
+
+    customer_id: str
+    segment: str
+    probability: float
+    probabilities: dict[str, float]
+    orders_used: int = Field(description="Orders the model looked at (the window's).")
+    window_complete: bool = Field(description="False while the customer has fewer orders "
+                                              "(or days) than the window; less reliable.")
+    model: str
+
+
+class Scorer(Protocol):
+    """What ``POST /score`` serves: a validated request in, a response out."""
+
+    name: str
+    description: str
+    request_model: type[BaseModel]
+    response_model: type[BaseModel]
+
+    async def score(self, request: Any) -> BaseModel:
+        """Score one request; raise :class:`InputError` for input it cannot score."""
+        ...
+
+    async def start(self) -> None:
+        """Start background work (called when the server starts)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop background work."""
+        ...
+
+
+class AssignerScorer:
+    """The assigner behind ``POST /score``, with requests batched.
+
+    Parameters
+    ----------
+    scorer : segwise.predict.OrderScorer
+        The model and its cleaning rules.
+    name : str, default="assigner"
+        How the model is named in responses and the URL.
+    max_batch : int, default=512
+        Most requests scored in one model call.
+    max_queue : int, default=10_000
+        Most requests waiting; beyond it requests get 503 (none is dropped silently).
+    """
+
+    description = "Segment of a new customer from their first orders (the assigner)."
+    request_model: type[BaseModel] = ScoreRequest
+    response_model: type[BaseModel] = ScoreResponse
+
+    def __init__(self, scorer: Any, *, name: str = "assigner", max_batch: int = 512,
+                 max_queue: int = 10_000) -> None:
+        self.scorer = scorer
+        self.name = name
+        self.max_batch = max_batch
+        self.max_queue = max_queue
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[tuple[ScoreRequest, asyncio.Future[ScoreResponse]]]
+        self._worker: asyncio.Task[None] | None = None
+        self._ids = itertools.count()
+
+    async def start(self) -> None:
+        """Start the batching worker on the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._worker is None or self._worker.done():
+            self._loop = loop
+            self._queue = asyncio.Queue(self.max_queue)
+            self._worker = loop.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop the worker; waiting requests fail."""
+        if self._worker is not None:
+            self._worker.cancel()
+            self._worker = None
+
+    async def score(self, request: ScoreRequest) -> ScoreResponse:
+        """Queue a request and wait for its batch.
+
+        Raises
+        ------
+        InputError
+            If no purchase line of the customer is left after cleaning.
+        OverflowError
+            If the queue is full.
+        """
+        await self.start()  # nothing to do once started on this loop
+        future: asyncio.Future[ScoreResponse] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait((request, future))
+        except asyncio.QueueFull:
+            raise OverflowError("too many requests waiting; try again shortly") from None
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await asyncio.to_thread(self._score_batch, [r for r, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+    def _score_batch(self, requests: list[ScoreRequest]) -> list[ScoreResponse | Exception]:
+        """Score a batch: requests grouped by end of observation, one model call per group."""
+        from segwise.predict import order_lines_table
+
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        keys = [f"r{next(self._ids)}" for _ in requests]
+        groups: dict[dt.datetime, list[int]] = {}
+        for i, request in enumerate(requests):
+            groups.setdefault(request.as_of or now, []).append(i)
+        out: list[ScoreResponse | Exception] = [
+            InputError("no purchase line is left after cleaning (returns, zero quantities "
+                       "or prices, non-product codes only)")] * len(requests)
+        for as_of, members in groups.items():
+            lines = order_lines_table({keys[i]: [line.model_dump() for line in
+                                                 requests[i].orders] for i in members})
+            scored = self.scorer.score(lines, as_of=as_of)
+            rows = {r["customer_id"]: r for r in scored.to_dict("records")}
+            for i in members:
+                row = rows.get(keys[i])
+                if row is not None:
+                    out[i] = self._response(requests[i], row)
+        return out
+
+    def _response(self, request: ScoreRequest, row: dict[str, Any]) -> ScoreResponse:
+        probabilities = {k.removeprefix("p_"): float(v) for k, v in row.items()
+                         if k.startswith("p_") and v is not None and math.isfinite(v)}
+        return ScoreResponse(
+            customer_id=request.customer_id, segment=str(row["segment"]),
+            probability=float(row["probability"]), probabilities=probabilities,
+            orders_used=int(row["orders_used"]), window_complete=bool(row["window_complete"]),
+            model=self.name)
+
+
+def scoring_error(exc: Exception) -> tuple[int, str]:
+    """Return the HTTP status and message of a scoring failure."""
+    if isinstance(exc, OverflowError):
+        return 503, str(exc)
+    if isinstance(exc, SegwiseError):
+        return 422, str(exc)
+    raise exc
+
+
+def scorers_for(store: Any, model: Path | None = None) -> list[Scorer]:
+    """Return the scorers a server offers: an assigner from a file, else the store's newest.
+
+    Parameters
+    ----------
+    store : Store, str or Path
+        The store, searched for a stored assigner when ``model`` is None.
+    model : Path, optional
+        An assigner model file (``segwise assigner train -o``).
+
+    Returns
+    -------
+    list of Scorer
+        Empty when there is no model to serve.
+    """
+    import tempfile
+
+    from segwise.exceptions import NotFoundError
+    from segwise.predict import OrderScorer, TrainedAssigner
+    from segwise.store import Store
+
+    if model is None:
+        db = store if isinstance(store, Store) else Store(store)
+        try:
+            _, _, artifact = db.model_artifact("assigner")
+        except NotFoundError:
+            return []
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "assigner.skops"
+            path.write_bytes(artifact)
+            trained = TrainedAssigner.load(path)
+    else:
+        trained = TrainedAssigner.load(model)
+    return [AssignerScorer(OrderScorer(trained))]

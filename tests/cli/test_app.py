@@ -1,0 +1,335 @@
+"""What every command shares: one-line errors printed as text, checks before any work,
+Ctrl-C, warnings, OS errors and the ranges of numeric options."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from segwise.cli import app
+
+runner = CliRunner()
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _one_error_line(result: Any, code: int = 1) -> str:
+    assert result.exit_code == code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        result.exception)
+    lines = [line for line in _lines(result.stderr) if not line.startswith("warning: ")]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.fixture
+def orders(retail_sample: pd.DataFrame, tmp_path: Path) -> Path:
+    src = tmp_path / "orders.csv"
+    retail_sample.head(2000).to_csv(src, index=False)
+    return src
+
+
+# ----------------------------------------------------------------- text, never markup
+
+
+def test_brackets_in_error_messages_are_printed(tmp_path: Path) -> None:
+    """Fix hints name config sections like [read]: Rich used to drop them as style tags."""
+    src = tmp_path / "bad.csv"
+    src.write_text("CustomerID;InvoiceDate;Quantity;UnitPrice\n"
+                   + "".join(f"1;not a date {i};1;2\n" for i in range(50)))
+    line = _one_error_line(runner.invoke(app, ["rfm", str(src), "-o", str(tmp_path / "o.csv")]))
+    assert "[read] timestamp_format" in line
+
+
+def test_markup_like_file_names_and_config_text_are_printed_as_they_are(
+        orders: Path, tmp_path: Path) -> None:
+    odd = tmp_path / "a[/]b[bold]"
+    odd.mkdir(parents=True)  # "a[" and "]b[bold]": the path reads a[/]b[bold]
+    missing = odd / "orders[/].csv"
+    line = _one_error_line(runner.invoke(app, ["rfm", str(missing), "-o",
+                                               str(tmp_path / "o.csv")]))
+    assert f"{missing}: no such file" in line
+    config = tmp_path / "c.toml"
+    config.write_text('[segments.actions]\nChampions = "Reward [/] them [red]now[/red]"\n')
+    result = runner.invoke(app, ["rfm", str(orders), "-o", str(odd / "o[/].csv"),
+                                 "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "Reward [/] them [red]now[/red]" in result.output
+    assert f"wrote {odd / 'o[/].csv'}" in result.output.replace("\n", "")
+
+
+def _walk(command: Any, path: tuple[str, ...] = ()) -> Any:
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _walk(sub, (*path, name))
+    if not hasattr(command, "commands"):
+        yield path, command
+
+
+COMMANDS = list(_walk(typer.main.get_command(app)))
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_help_texts_keep_their_brackets(path: tuple[str, ...], command: Any) -> None:
+    shown = " ".join(runner.invoke(app, [*path, "--help"], terminal_width=200).output.split())
+    for param in command.params:
+        for text in filter(None, [getattr(param, "help", None)]):
+            assert " ".join(text.split()) in shown, (param.name, text)
+
+
+# ----------------------------------------------------------------- checks before any work
+
+
+@pytest.fixture
+def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if a command starts reading order lines or a model."""
+    import segwise.jobs
+    import segwise.predict
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the run started before its output was checked")
+
+    monkeypatch.setattr(segwise.jobs, "run_job", forbidden)
+    monkeypatch.setattr(segwise.predict.TrainedAssigner, "load", forbidden)
+
+
+def _bad_outputs(tmp_path: Path, orders: Path, suffix: str) -> dict[str, tuple[Path, str]]:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    fake_db = tmp_path / "notes.duckdb"
+    fake_db.write_text("my notes, not a database\n")
+    return {
+        "is_input": (orders, "is also an input of this run"),
+        "side_is_input": (orders, "is also an input"),
+        "under_a_file": (blocker / "sub" / f"o{suffix}", "cannot create the output folder"),
+        "folder": (tmp_path, "is a folder"),
+        "suffix": (tmp_path / "o.xlsx", "the output must end in"),
+        "not_duckdb": (fake_db, "exists and is not a DuckDB database"),
+    }
+
+
+COMMAND_ARGS = {
+    "rfm": lambda src, out, model: ["rfm", str(src), "-o", str(out)],
+    "segment": lambda src, out, model: ["segment", str(src), "-o", str(out)],
+    "clv": lambda src, out, model: ["clv", str(src), "-o", str(out)],
+    "report": lambda src, out, model: ["report", str(src), "-o", str(out)],
+    "assigner train": lambda src, out, model: ["assigner", "train", str(src), "-o", str(out)],
+    "assign": lambda src, out, model: ["assign", str(model), str(src), "-o", str(out)],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMAND_ARGS))
+@pytest.mark.parametrize("case", ["is_input", "side_is_input", "under_a_file", "folder",
+                                  "suffix", "not_duckdb"])
+def test_outputs_are_checked_before_any_work(command: str, case: str, orders: Path,
+                                             tmp_path: Path, no_work: None) -> None:
+    suffix = {"report": ".html", "assigner train": ".skops"}.get(command, ".parquet")
+    out, message = _bad_outputs(tmp_path, orders, suffix)[case]
+    if case == "side_is_input":
+        side = {"rfm": "audit", "segment": "profiles", "clv": "params"}
+        if command not in side:
+            pytest.skip("no side files")
+        # orders.<side>.csv is the input, and -o orders.parquet would write it.
+        orders = orders.rename(orders.with_name(f"orders.{side[command]}.csv"))
+        out = orders.with_name("orders.parquet")
+    if case == "suffix" and command == "report":
+        pytest.skip("any suffix: it picks the report's format, else HTML")
+    if case == "not_duckdb" and command not in {"rfm", "report"}:
+        message = "the output must end in"  # only rfm writes databases (a report any file)
+    model = tmp_path / "model.skops"
+    model.write_bytes(b"not checked")
+    before = orders.read_bytes()
+    line = _one_error_line(runner.invoke(app, COMMAND_ARGS[command](orders, out, model)))
+    assert message in line
+    assert orders.read_bytes() == before
+
+
+def test_the_model_file_is_an_input_of_assign(orders: Path, tmp_path: Path,
+                                              no_work: None) -> None:
+    model = tmp_path / "m.csv"
+    model.write_bytes(b"zip")
+    line = _one_error_line(runner.invoke(app, ["assign", str(model), str(orders), "-o",
+                                               str(model)]))
+    assert "m.csv: is also an input" in line
+    assert model.read_bytes() == b"zip"
+
+
+# ----------------------------------------------------------------- OS errors, Ctrl-C, warnings
+
+
+def test_os_errors_are_one_line_and_keep_the_previous_output(orders: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch):
+    out = tmp_path / "c.parquet"
+    assert runner.invoke(app, ["rfm", str(orders), "-o", str(out)]).exit_code == 0
+    before = out.read_bytes()
+    from segwise.store import _files
+
+    def full(df: Any, path: Path) -> None:
+        with path.open("wb") as fh:
+            fh.write(b"PAR1 half a file")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(_files, "_write_parquet", full)
+    line = _one_error_line(runner.invoke(app, ["rfm", str(orders), "-o", str(out)]))
+    assert line == f"error: {out}: No space left on device"
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "c.audit.csv", "c.parquet", "orders.csv"]
+
+
+def test_ctrl_c_in_a_command_exits_130_with_one_line(orders: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import segwise.jobs
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(segwise.jobs, "run_job", interrupted)
+    line = _one_error_line(runner.invoke(app, ["rfm", str(orders), "-o",
+                                               str(tmp_path / "o.csv")]), code=130)
+    assert line.startswith("interrupted: stopped by Ctrl-C")
+
+
+# A terminal's Ctrl-C: SIGINT with Python's default handler (a test runner started in the
+# background may have SIGINT ignored, which its children would inherit).
+_SEGWISE = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from segwise.cli import main; sys.argv[0] = 'segwise'; main()")
+
+
+@pytest.mark.slow
+def test_a_real_sigint_exits_130_with_one_line(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.parquet"
+    proc = subprocess.Popen(  # noqa: S603 - our interpreter and code
+        [sys.executable, "-c", _SEGWISE, "rfm",
+         str(shared_data / "uci-online-retail" / "online_retail.csv.gz"), "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)  # well into the run, past the imports
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert _lines(stderr) == ["interrupted: stopped by Ctrl-C; no output was left half-written"]
+    assert not out.exists()
+
+
+def test_warnings_are_one_line_without_source_paths(tmp_path: Path) -> None:
+    """Tied frequencies make quantile bins collapse: a UserWarning from segwise itself."""
+    src = tmp_path / "orders.csv"
+    rows = [f"{c},{o},2011-01-{1 + o % 28:02d},1,{1 + c}" for c in range(30) for o in range(2)]
+    src.write_text("CustomerID,InvoiceNo,InvoiceDate,Quantity,UnitPrice\n" + "\n".join(rows))
+    run = subprocess.run(  # noqa: S603 - our interpreter and code
+        [sys.executable, "-c", _SEGWISE, "rfm", str(src), "-o", str(tmp_path / "o.csv")],
+        capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    [line] = _lines(run.stderr)
+    assert re.fullmatch(r"warning: quantile bins collapse for [\w, ]+ \(many tied values\): "
+                        r"some scores are unused", line), line
+
+
+# ----------------------------------------------------------------- numeric ranges
+
+
+def _numeric_options() -> list[tuple[tuple[str, ...], Any]]:
+    found = []
+    for path, command in COMMANDS:
+        for param in command.params:
+            kind = type(param.type).__name__
+            if kind in {"IntParamType", "FloatParamType", "IntRange", "FloatRange"}:
+                found.append((path, param))
+    return found
+
+
+NUMERIC = _numeric_options()
+
+
+def test_every_numeric_option_is_found() -> None:
+    names = {f"{' '.join(p)} {param.opts[0]}" for p, param in NUMERIC}
+    assert {"segment --k", "segment --min-share", "clv --margin", "assign --horizon",
+            "report --categories", "assigner train --orders"} <= names
+
+
+@pytest.mark.parametrize(("path", "param"), NUMERIC,
+                         ids=[f"{' '.join(p)} {param.opts[0]}" for p, param in NUMERIC])
+def test_every_numeric_option_has_a_range_checked_before_work(
+        path: tuple[str, ...], param: Any, orders: Path, tmp_path: Path, no_work: None) -> None:
+    kind = param.type
+    assert type(kind).__name__ in {"IntRange", "FloatRange"}, f"{param.opts[0]} has no range"
+    assert kind.min is not None and kind.max is not None, f"{param.opts[0]}: open-ended"
+    step = 1 if type(kind).__name__ == "IntRange" else 0.5
+    args = {"rfm": ["rfm", str(orders), "-o", str(tmp_path / "o.csv")],
+            "segment": ["segment", str(orders)],
+            "clv": ["clv", str(orders), "-o", str(tmp_path / "o.csv")],
+            "report": ["report", str(orders), "-o", str(tmp_path / "o.html")],
+            "train": ["assigner", "train", str(orders)],
+            "assign": ["assign", str(orders), str(orders), "-o", str(tmp_path / "o.csv")],
+            "serve": ["serve", str(tmp_path / "store.duckdb")],
+            "track": ["track", str(orders), "-o", str(tmp_path / "t.duckdb")]}
+    for value in (kind.min - step, kind.max + step, kind.max * 10**6):
+        shown = str(int(value)) if step == 1 else str(value)
+        result = runner.invoke(app, [*args[path[-1]], param.opts[0], shown])
+        assert result.exit_code == 2, (param.opts[0], value, result.output)
+        assert f"Invalid value for '{param.opts[0]}'" in " ".join(result.output.split())
+        assert "Traceback" not in result.output
+
+
+def test_the_reported_probes(orders: Path, no_work: None) -> None:
+    for args in (["--k", "100000"], ["--min-share", "2"], ["--k-min", "1"]):
+        result = runner.invoke(app, ["segment", str(orders), *args])
+        assert result.exit_code == 2 and "Invalid value" in result.output, result.output
+    result = runner.invoke(app, ["clv", str(orders), "-o", "o.csv", "--margin", "0"])
+    assert result.exit_code == 2 and "0.0 is not above 0" in result.output
+
+
+def test_k_beyond_the_customers_or_an_inverted_sweep_is_one_line(tmp_path: Path) -> None:
+    table = tmp_path / "customers.csv"
+    pd.DataFrame({"customer_id": range(20), "recency_days": range(20),
+                  "frequency": [1, 2] * 10, "monetary": range(20)}).to_csv(table, index=False)
+    line = _one_error_line(runner.invoke(app, ["segment", str(table), "--customers",
+                                               "--k", "50"]))
+    assert "only 20 customers: too few for 50 segments" in line
+    line = _one_error_line(runner.invoke(app, ["segment", str(table), "--customers",
+                                               "--k-min", "6", "--k-max", "3"]))
+    assert "--k-min 6 is above --k-max 3" in line
+
+
+# ----------------------------------------------------------------- CSV for spreadsheets
+
+
+def test_csv_outputs_neutralise_formulas_unless_kept(retail_sample: pd.DataFrame,
+                                                     tmp_path: Path) -> None:
+    df = retail_sample.head(3000).copy()
+    first = df["CustomerID"].replace("", pd.NA).dropna().iloc[0]
+    df["CustomerID"] = df["CustomerID"].replace({first: '=HYPERLINK("http://evil.example")'})
+    df.loc[5, "Quantity"] = "@SUM(1+1)*cmd|' /C calc'!A0"  # quarantined, raw value kept
+    src = tmp_path / "orders.csv"
+    df.to_csv(src, index=False)
+    for flag, prefix in (([], "'"), (["--keep-formulas"], "")):
+        out = tmp_path / f"c{len(flag)}.csv"
+        result = runner.invoke(app, ["rfm", str(src), "-o", str(out), *flag])
+        assert result.exit_code == 0, result.output
+        ids = pd.read_csv(out, dtype={"customer_id": str})["customer_id"]
+        assert f'{prefix}=HYPERLINK("http://evil.example")' in set(ids)
+        quarantine = pd.read_csv(out.with_name(f"{out.stem}.quarantine.csv"), dtype=str)
+        assert quarantine["Quantity"].tolist() == [f"{prefix}@SUM(1+1)*cmd|' /C calc'!A0"]
+
+
+@pytest.mark.parametrize(("name", "data"), [("empty.csv", b""), ("junk.csv", b"a\x00\xff\n\"x\n"),
+                                            ("junk.parquet", b"PAR1 not parquet")])
+def test_an_unreadable_customer_table_is_one_line(tmp_path: Path, name: str, data: bytes) -> None:
+    table = tmp_path / name
+    table.write_bytes(data)
+    line = _one_error_line(runner.invoke(app, ["segment", str(table), "--customers"]))
+    assert f"{table}: cannot read the table (" in line

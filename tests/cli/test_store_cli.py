@@ -1,0 +1,122 @@
+"""Commands that write into the store: etl from a project file, and --store on the others."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from segwise.cli import app
+from segwise.store import Store
+
+runner = CliRunner()
+
+
+def test_etl_runs_a_project_file_into_its_store(hostile_orders: Path, tmp_path: Path) -> None:
+    shutil.copy(hostile_orders, tmp_path / "orders.csv")
+    project = tmp_path / "project.toml"
+    project.write_text('[project]\nsource = "orders.csv"\nstore = "results/segwise.duckdb"\n'
+                       'extras = false\n\n[cleaning]\ncancellations = "drop"\n')
+    result = runner.invoke(app, ["etl", str(project)])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "results" / "segwise.duckdb"
+    assert f"open the dashboard: segwise serve {path}" in result.output
+    store = Store(path)
+    run = store.run(store.latest_run_id())
+    assert (run["command"], run["job"], run["kind"]) == ("etl", "rfm", "orders")
+    assert run["source"] == str(tmp_path / "orders.csv")
+    assert run["config"]["cleaning"]["cancellations"] == "drop"
+    assert store.segmentations(run["run_id"]) == ["rule", "learned"]
+    assert store.models(run["run_id"])[0]["kind"] == "clustering"
+
+
+def test_etl_names_a_missing_source(tmp_path: Path) -> None:
+    project = tmp_path / "project.toml"
+    project.write_text('[project]\nstore = "x.duckdb"\n')
+    result = runner.invoke(app, ["etl", str(project)])
+    assert result.exit_code == 1
+    assert "[project] source is missing" in result.output
+
+
+@pytest.mark.slow
+def test_every_command_writes_a_run_with_store(hostile_orders: Path, assigner_file: Path,
+                                              tmp_path: Path) -> None:
+    db = str(tmp_path / "segwise.duckdb")
+    out = tmp_path / "out"
+    commands: dict[str, list[str]] = {
+        "rfm": ["rfm", str(hostile_orders), "-o", str(out / "c.parquet")],
+        "segment": ["segment", str(hostile_orders), "--k", "3", "--compare", "",
+                    "--embed", ""],
+        "clv": ["clv", str(hostile_orders), "-o", str(out / "v.parquet")],
+        "assign": ["assign", str(assigner_file), str(hostile_orders), "-o",
+                   str(out / "a.parquet")],
+    }
+    for name, args in commands.items():
+        result = runner.invoke(app, [*args, "--store", db])
+        assert result.exit_code == 0, (name, result.output)
+        assert "stored run" in result.output
+    store = Store(db)
+    runs = {r["command"]: r for r in store.runs()}
+    assert set(runs) == set(commands)
+    assert store.segmentations(runs["segment"]["run_id"]) == ["rule", "learned"]
+    clv_run = runs["clv"]["run_id"]
+    assert {m["kind"] for m in store.models(clv_run)} == {"clv"}
+    assigned = runs["assign"]["run_id"]
+    assert store.segmentations(assigned) == ["assigned"]
+    some: Any = store.members(assigned, limit=1)["rows"][0][0]
+    measures = store.entity(assigned, some)["measures"]
+    assert all(k.startswith("p_") for k in measures)
+    # Same input, same fingerprint, in every run.
+    assert len({r["fingerprint"] for r in runs.values()}) == 1
+
+
+def test_a_training_run_stores_its_model_file(assigner_file: Path, retail_result: Any,
+                                             tmp_path: Path) -> None:
+    from segwise.jobs import model_record
+    from segwise.predict import TrainedAssigner
+    from segwise.web import scorers_for
+
+    trained = TrainedAssigner.load(assigner_file)
+    store = Store(tmp_path / "segwise.duckdb")
+    run_id = store.write_run(model_record(trained, retail_result, command="assigner train"))
+    run = store.run(run_id)
+    assert run["fingerprint"] == retail_result.entities.fingerprint and run["feature_set"] is None
+    card = store.models(run_id)[0]
+    assert card["kind"] == "assigner"
+    assert card["card"]["evaluation"]["chosen"] and card["card"]["window"]["n_orders"] == 3
+    # The server's scorer is the stored file, loaded (and checked) again.
+    scorers = scorers_for(store)
+    assert [s.name for s in scorers] == ["assigner"]
+    assert scorers[0].scorer.segments == [str(c) for c in trained.estimator.classes_]
+
+
+def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    started: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
+    monkeypatch.setenv("SEGWISE_TOKEN", "from-the-environment")
+    db = tmp_path / "segwise.duckdb"
+    Store(db).close()
+    result = runner.invoke(app, ["serve", str(db)])
+    assert result.exit_code == 0, result.output
+    assert (started["host"], started["port"]) == ("127.0.0.1", 8000)
+    with TestClient(started["app"]) as client:
+        # No model in the store: nothing to score, but deleting needs the token.
+        assert client.delete("/api/runs/x").status_code == 401
+        auth = {"Authorization": "Bearer from-the-environment"}
+        assert client.delete("/api/runs/x", headers=auth).status_code == 404
+    project = tmp_path / "project.toml"
+    project.write_text('[serve]\nport = 8123\ntoken = "from-the-file"\n')
+    monkeypatch.delenv("SEGWISE_TOKEN")
+    result = runner.invoke(app, ["serve", str(db), "--config", str(project)])
+    assert result.exit_code == 0, result.output
+    assert (started["host"], started["port"]) == ("127.0.0.1", 8123)
+    with TestClient(started["app"]) as client:
+        auth = {"Authorization": "Bearer from-the-file"}
+        assert client.delete("/api/runs/x", headers=auth).status_code == 404

@@ -1,0 +1,186 @@
+"""Databases with several tables: relations, and the bad inputs they bring."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from segwise.exceptions import ConfigError, InputError
+from segwise.io import Join, ReadOptions, load_source
+
+
+def _log(path: Path, *, dates: list[str] | None = None, orphan: bool = False) -> Path:
+    """A search stream (impressions) and its search info, in two SQLite tables."""
+    dates = dates or ["2015-05-01 10:00:00.0", "2015-05-01 10:02:00.0",
+                      "2015-05-02 18:30:00.0", "2015-05-03 09:00:00.0"]
+    info = pd.DataFrame({"SearchID": [1, 2, 3, 4], "UserID": [10, 10, 11, 12],
+                         "SearchDate": dates, "CategoryID": [5, 5, 7, 5]})
+    stream = pd.DataFrame({"SearchID": [1, 1, 2, 3, 3, 4] + ([99] if orphan else []),
+                           "AdID": [100, 101, 100, 102, 103, 100] + ([104] if orphan else []),
+                           "IsClick": [0, 1, None, 0, 0, 1] + ([0] if orphan else [])})
+    with sqlite3.connect(path) as con:
+        info.to_sql("SearchInfo", con, index=False)
+        stream.to_sql("SearchStream", con, index=False)
+    return path
+
+
+RELATION = ReadOptions(table="SearchStream", join=(Join("SearchInfo", ("SearchID",)),))
+#: The same, accepting any share of quarantined rows (the logs here are tiny).
+LENIENT = ReadOptions(table="SearchStream", join=RELATION.join, max_quarantine_share=1.0)
+
+
+def test_a_relation_joins_the_tables(tmp_path: Path) -> None:
+    source = load_source(_log(tmp_path / "log.sqlite"), "events", read=RELATION)
+    rows = source.table.order_by(["user_id", "ts", "object_id"]).to_pandas()
+    assert source.n_input == 6 and source.n_quarantined == 0
+    assert rows["user_id"].tolist() == ["10", "10", "10", "11", "11", "12"]
+    assert rows["is_click"].tolist() == [False, True, False, False, False, True]
+    assert rows["category"].tolist() == ["5", "5", "5", "7", "7", "5"]
+    assert source.roles.search_id == "SearchID" and source.roles.user_id == "UserID"
+
+
+def test_the_relation_comes_from_the_config(tmp_path: Path) -> None:
+    from segwise.config import load_config
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[read]\ntable = "SearchStream"\n'
+                   'join = [{table = "SearchInfo", on = "SearchID"}]\n')
+    read = load_config(cfg, kind="events").read
+    assert read.join == (Join("SearchInfo", ("SearchID",)),)
+    cfg.write_text('[read]\njoin = [{table = "SearchInfo"}]\n')
+    with pytest.raises(ConfigError, match="join"):
+        load_config(cfg, kind="events")
+
+
+def test_rows_without_a_match_are_quarantined(tmp_path: Path) -> None:
+    source = load_source(_log(tmp_path / "log.sqlite", orphan=True), "events", read=LENIENT)
+    q = source.quarantine
+    assert source.n_input == 7 and len(q) == 1
+    assert q["reason"].tolist() == ["SearchID: no row of SearchInfo matches"]
+    assert q["row"].tolist() == [7] and q["AdID"].tolist() == ["104"]
+
+
+def test_several_matches_are_quarantined_not_multiplied(tmp_path: Path) -> None:
+    path = _log(tmp_path / "log.sqlite")
+    with sqlite3.connect(path) as con:
+        con.execute("INSERT INTO SearchInfo VALUES (4, 13, '2015-05-03 09:00:00.0', 5)")
+    source = load_source(path, "events", read=LENIENT)
+    assert source.n_input == 6
+    assert source.quarantine["reason"].tolist() == ["SearchID: several rows of SearchInfo match"]
+
+
+def test_a_relation_that_joins_nothing_is_one_clear_line(tmp_path: Path) -> None:
+    path = _log(tmp_path / "log.sqlite")
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE SearchInfo SET SearchID = SearchID + 1000")
+    with pytest.raises(InputError, match="no row of SearchStream matches a row of SearchInfo "
+                                         "on SearchID") as err:
+        load_source(path, "events", read=RELATION)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("read", "match"), [
+    (ReadOptions(table="Impressions"), "no table 'Impressions'"),
+    (ReadOptions(table="SearchStream", join=(Join("Searches", ("SearchID",)),)),
+     "join names table 'Searches'"),
+    (ReadOptions(table="SearchStream", join=(Join("SearchInfo", ("SearchId",)),)),
+     "no column 'SearchId'"),
+    (ReadOptions(join=(Join("SearchInfo", ("SearchID",)),)), "name the one to read"),
+])
+def test_missing_tables_and_keys_are_named(tmp_path: Path, read: ReadOptions,
+                                           match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        load_source(_log(tmp_path / "log.sqlite"), "events", read=read)
+
+
+def test_join_needs_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    path.write_text("user,time\na,2024-01-01 10:00:00\n")
+    with pytest.raises(ConfigError, match="join needs a SQLite or DuckDB database"):
+        load_source(path, "events", read=RELATION)
+
+
+def test_mixed_timestamp_layouts_are_counted_or_refused(tmp_path: Path) -> None:
+    mixed = ["2015-05-01 10:00:00.0", "01.05.2015 10:02", "2015-05-02 18:30:00.0",
+             "2015-05-03 09:00:00.0"]
+    path = _log(tmp_path / "log.sqlite", dates=mixed)
+    source = load_source(path, "events", read=LENIENT)
+    assert source.n_input == 6 and source.n_quarantined == 1
+    assert source.quarantine["reason"].tolist() == ["SearchDate: not a timestamp"]
+    with pytest.raises(InputError, match=r"1 of 6 rows \(17%\) cannot be parsed"):
+        load_source(path, "events", read=RELATION)
+
+
+def test_a_locked_database_is_one_clear_line(tmp_path: Path) -> None:
+    path = _log(tmp_path / "log.sqlite")
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("PRAGMA locking_mode = EXCLUSIVE")
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.execute("INSERT INTO SearchInfo VALUES (5, 13, '2015-05-04 09:00:00.0', 5)")
+    try:
+        with pytest.raises(InputError, match=r"locked.*another program is writing"):
+            load_source(path, "events", read=RELATION)
+    finally:
+        threading.Thread(target=writer.rollback).run()
+        writer.close()
+    assert load_source(path, "events", read=RELATION).n_input == 6
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_database_is_one_clear_line(tmp_path: Path, damage: str) -> None:
+    path = _log(tmp_path / "log.sqlite")
+    data = path.read_bytes()
+    if damage == "garbage":
+        path.write_bytes(b"this is not a database at all" * 100)
+    else:
+        # Keep the header and schema page, lose the pages holding the rows.
+        path.write_bytes(data[:4096] + b"\x00" * 4096)
+    with pytest.raises(InputError, match="damaged or not a sqlite database") as err:
+        load_source(path, "events", read=RELATION)
+    assert "\n" not in str(err.value)
+
+
+def test_duckdb_databases_join_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "log.duckdb"
+    sqlite = _log(tmp_path / "log.sqlite")
+    with duckdb.connect(str(path)) as con, sqlite3.connect(sqlite) as src:
+        for table in ("SearchInfo", "SearchStream"):
+            frame = pd.read_sql_query(f"SELECT * FROM {table}", src)  # noqa: S608
+            con.register("f", frame)
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM f")  # noqa: S608
+            con.unregister("f")
+    a = load_source(path, "events", read=RELATION).table.order_by(["ts", "object_id"])
+    b = load_source(sqlite, "events", read=RELATION).table.order_by(["ts", "object_id"])
+    pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas())
+
+
+def test_a_column_of_mixed_types_is_read_as_text_and_quarantined(tmp_path: Path) -> None:
+    path = _log(tmp_path / "log.sqlite")
+    with sqlite3.connect(path) as con:  # SQLite keeps the text in an INTEGER column
+        con.execute("UPDATE SearchStream SET IsClick = 'oops' WHERE rowid = 5")
+    source = load_source(path, "events", read=LENIENT)
+    assert source.n_input == 6
+    assert source.quarantine["reason"].tolist() == ["IsClick: not a yes/no flag"]
+    assert source.quarantine["IsClick"].tolist() == ["oops"]
+    clicks = source.table.is_click.sum().to_pyarrow().as_py()
+    assert clicks == 2
+
+
+def test_a_join_may_use_a_key_that_plays_no_role(tmp_path: Path) -> None:
+    path = _log(tmp_path / "log.sqlite")
+    with sqlite3.connect(path) as con:
+        con.execute("ALTER TABLE SearchInfo ADD COLUMN DeviceKey INTEGER")
+        con.execute("UPDATE SearchInfo SET DeviceKey = SearchID % 2")
+        con.execute("CREATE TABLE Devices (DeviceKey INTEGER, DeviceName TEXT)")
+        con.execute("INSERT INTO Devices VALUES (0, 'phone'), (1, 'desktop')")
+    read = ReadOptions(table="SearchStream", join=(
+        Join("SearchInfo", ("SearchID",)), Join("Devices", ("DeviceKey",))))
+    source = load_source(path, "events", columns={"device": "DeviceName"}, read=read)
+    rows = source.table.order_by(["ts", "object_id"]).to_pandas()
+    assert rows["device"].tolist() == ["desktop", "desktop", "phone", "desktop", "desktop",
+                                       "phone"]

@@ -1,0 +1,260 @@
+"""The RFE job on event logs: sessions, features, named segments, engines and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from segwise.config import load_config
+from segwise.datasets import avito_sample_config_path, avito_sample_path
+from segwise.exceptions import ConfigError
+from segwise.jobs import RFE_SEGMENTS, run_rfe
+
+
+def _rfe(path: Path, config: Any = None, **kwargs: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # quantile bins collapse on clicks
+        return run_rfe(path, config=config, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def sample_config() -> Any:
+    return load_config(avito_sample_config_path(), kind="events")
+
+
+@pytest.fixture(scope="module")
+def sample(sample_config: Any) -> Any:
+    return _rfe(avito_sample_path(), sample_config)
+
+
+def test_bundled_sample_reconciles_and_quarantines_with_reasons(sample: Any) -> None:
+    import sqlite3
+
+    with sqlite3.connect(avito_sample_path()) as con:
+        n_stream = con.execute("SELECT count(*) FROM trainSearchStream").fetchone()[0]
+        orphans = con.execute(
+            "SELECT count(*) FROM trainSearchStream s LEFT JOIN SearchInfo i USING (SearchID) "
+            "WHERE i.SearchID IS NULL").fetchone()[0]
+        odd = con.execute(
+            "SELECT count(*) FROM trainSearchStream s JOIN SearchInfo i USING (SearchID) "
+            "WHERE i.SearchDate NOT LIKE '2015-%'").fetchone()[0]
+        users = con.execute(
+            "SELECT count(DISTINCT UserID) FROM trainSearchStream s JOIN SearchInfo i "
+            "USING (SearchID) WHERE i.SearchDate LIKE '2015-%'").fetchone()[0]
+    audit = dict(zip(sample.audit["step"], sample.audit["rows"], strict=True))
+    assert sum(audit.values()) == n_stream
+    assert audit["quarantined"] == orphans + odd and orphans > 0 and odd > 0
+    reasons = sample.quarantine["reason"].value_counts().to_dict()
+    assert reasons == {"SearchID: no row of SearchInfo matches": orphans,
+                       "SearchDate: not a timestamp": odd}
+    # Quarantined rows carry their row in the stream table and their raw values.
+    assert sample.quarantine["row"].notna().all()
+    assert sample.entities.n_entities == users
+
+
+def test_every_user_lands_in_exactly_one_named_segment(sample: Any) -> None:
+    users = sample.users
+    assert users["user_id"].is_unique
+    assert set(users["segment"]) <= set(RFE_SEGMENTS.patterns)
+    assert users["segment"].notna().all()
+    summary = sample.segment_summary()
+    assert summary["users"].sum() == len(users)
+    reach = sample.reach_table().to_pandas()
+    assert reach["users"].sum() == len(users)
+    assert reach["click_share"].sum() == pytest.approx(1.0)
+    # The loyal click far more than their share; those not worth the spend never click.
+    loyal = reach.set_index("segment").loc["Loyal"]
+    assert loyal["click_share"] > 2 * loyal["share"]
+    waste = users[users["segment"] == "Not worth the spend"]
+    assert len(waste) and (waste["clicks"] == 0).all()
+
+
+def test_features_are_consistent(sample: Any) -> None:
+    u = sample.users
+    assert (u["sessions"] >= 1).all() and (u["sessions"] <= u["events"]).all()
+    # A session may run past midnight, so active days can exceed sessions by a little.
+    assert (u["active_days"] >= 1).all() and (u["active_days"] <= u["tenure_days"] + 1).all()
+    assert (u["active_days"] <= 2 * u["sessions"]).all()
+    assert (u["searches"] >= u["sessions"]).all() and (u["searches"] <= u["events"]).all()
+    assert np.allclose(u["events_per_session"], u["events"] / u["sessions"])
+    assert (u["clicks"] <= u["events"]).all()
+    clicked = u["clicks"] > 0
+    assert u.loc[clicked, "click_recency_days"].notna().all()
+    assert u.loc[~clicked, "click_recency_days"].isna().all()
+    assert (u.loc[clicked, "click_recency_days"] >= u.loc[clicked, "recency_days"]).all()
+    # Shrinkage: users with few events sit near the log's rate.
+    rate = u["clicks"].sum() / u["events"].sum()
+    few = u["events"] <= 5
+    assert (abs(u.loc[few, "ctr_smoothed"] - rate) < abs(u.loc[few, "ctr"] - rate) + 1e-12).all()
+    assert u["active_hour_of_week"].between(0, 167).all()
+    assert sample.as_of == dt.date(2015, 5, 21)
+    assert (u["recency_days"] >= 1).all()
+
+
+def _clicks(rows: list[tuple[str, str, str]], tmp_path: Path) -> Path:
+    path = tmp_path / "clicks.csv"
+    pd.DataFrame(rows, columns=["visitor", "event_time", "event_type"]).to_csv(path, index=False)
+    return path
+
+
+def test_sessions_are_cut_at_the_configured_gap(tmp_path: Path) -> None:
+    rows = [
+        ("a", "2024-03-04 10:00:00", "view"), ("a", "2024-03-04 10:10:00", "click"),
+        ("a", "2024-03-04 10:39:00", "view"),  # 29 min later: same session
+        ("a", "2024-03-04 11:20:00", "view"),  # 41 min later: new session
+        ("b", "2024-03-05 09:00:00", "view"), ("b", "2024-03-05 09:00:00", "search"),
+    ]
+    path = _clicks(rows, tmp_path)
+    users = _rfe(path).users.set_index("user_id")
+    assert users.loc["a", "sessions"] == 2 and users.loc["b", "sessions"] == 1
+    # 39 minutes in the first session, 0 in the second.
+    assert users.loc["a", "session_minutes"] == pytest.approx(39 / 2)
+    assert users.loc["a", "events_per_session"] == 2.0
+    assert users.loc["b", "searches"] == 1  # without search ids, events named "search"
+    cfg = tmp_path / "gap.toml"
+    cfg.write_text("[sessions]\ngap_minutes = 20\n[events]\ndeduplicate = false\n")
+    users = _rfe(path, load_config(cfg, kind="events")).users.set_index("user_id")
+    assert users.loc["a", "sessions"] == 3
+    assert users.loc["a", "active_hour_of_week"] == 10  # Monday 10:00
+
+
+def test_given_session_ids_are_used(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    pd.DataFrame({
+        "user_id": ["u", "u", "u", "u"],
+        "session_id": ["s1", "s1", "s2", "s2"],
+        "timestamp": ["2024-01-01 10:00:00", "2024-01-01 12:00:00",  # 2 h, one session
+                      "2024-01-01 12:01:00", "2024-01-01 12:02:00"],
+    }).to_csv(path, index=False)
+    u = _rfe(path).users.iloc[0]
+    assert u["sessions"] == 2 and u["session_minutes"] == pytest.approx((120 + 1) / 2)
+
+
+def test_online_shoppers_sessions_give_their_engagement(shared_data: Path,
+                                                        tmp_path: Path) -> None:
+    """UCI Online Shoppers Intention: each session (its own user) becomes page-view events.
+
+    The page counts and durations of the real sessions must come back as the users'
+    session depth and duration, and the purchases as conversions.
+    """
+    src = pd.read_csv(shared_data / "uci-online-shoppers-intention" /
+                      "online_shoppers_intention.csv.gz", sep=";").head(3000)
+    pages = src[["Administrative", "Informational", "ProductRelated"]].sum(axis=1)
+    seconds = src[["Administrative_Duration", "Informational_Duration",
+                   "ProductRelated_Duration"]].sum(axis=1).round().astype(int)
+    keep = (pages >= 2) & (seconds < 25 * 60 * (pages - 1))  # no pause beyond the gap
+    src, pages, seconds = src[keep], pages[keep].astype(int), seconds[keep]
+    rows = []
+    start = pd.Timestamp("2017-05-01")
+    for i, (n, d, rev, os_) in enumerate(zip(pages, seconds, src["Revenue"],
+                                             src["OperatingSystems"], strict=True)):
+        offsets = np.linspace(0, d, n).round().astype(int)  # pages spread over the session
+        for j, off in enumerate(offsets):
+            rows.append((f"s{i}", start + pd.Timedelta(days=i % 28, seconds=int(off)),
+                         "page_view", bool(rev) and j == n - 1, f"os{os_}", f"/p{j}"))
+    events = pd.DataFrame(rows, columns=["visitor_id", "timestamp", "event", "purchase",
+                                         "operating_systems", "page"])
+    path = tmp_path / "shoppers.parquet"
+    events.to_parquet(path)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[rfe]\nscore = ["recency_days", "conversions", "events_per_session"]\n')
+    result = _rfe(path, load_config(cfg, kind="events"))
+    users = result.users.set_index("user_id").loc[[f"s{i}" for i in range(len(src))]]
+    assert (users["sessions"] == 1).all()
+    assert users["events_per_session"].to_numpy() == pytest.approx(pages.to_numpy())
+    assert users["session_minutes"].to_numpy() == pytest.approx(seconds.to_numpy() / 60,
+                                                                abs=1 / 60)
+    assert users["conversions"].sum() == int(src["Revenue"].sum())
+    assert users["device"].str.startswith("os").all()
+    assert set(users["segment"]) <= set(RFE_SEGMENTS.patterns)
+
+
+def test_settings_are_validated(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[sessions]\ngap_minutes = 0\n")
+    with pytest.raises(ConfigError, match="gap_minutes"):
+        load_config(cfg, kind="events")
+    cfg.write_text('[rfe]\nscore = ["recency_days", "nope", "sessions"]\n')
+    with pytest.raises(ConfigError, match="nope"):
+        load_config(cfg, kind="events")
+
+
+def test_cli_runs_the_bundled_demo_and_converts(tmp_path: Path) -> None:
+    from segwise.cli import app
+
+    out = tmp_path / "users.parquet"
+    result = CliRunner().invoke(app, ["rfe", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    for word in ("Loyal", "Convertible", "Not worth the spend", "How to reach"):
+        assert word in result.output
+    back = pd.read_parquet(out)
+    assert back["segment"].notna().all() and back["user_id"].is_unique
+    parts = tmp_path / "parquet"
+    result = CliRunner().invoke(app, ["convert", str(avito_sample_path()), "-o", str(parts),
+                                      "--config", str(avito_sample_config_path())])
+    assert result.exit_code == 0, result.output
+    assert "40,282 rows" in result.output
+
+
+def test_converted_parquet_gives_the_same_users_and_quarantine(sample: Any,
+                                                               sample_config: Any,
+                                                               tmp_path: Path) -> None:
+    from segwise.io import convert_to_parquet
+
+    done = convert_to_parquet(avito_sample_path(), tmp_path / "pq", "events",
+                              columns=sample_config.columns, read=sample_config.read)
+    assert done.rows == sum(sample.audit["rows"])
+    cfg = dataclasses.replace(sample_config, read=dataclasses.replace(
+        sample_config.read, table=None, join=()))
+    again = _rfe(done.path, cfg)
+    pd.testing.assert_frame_equal(again.users, sample.users)
+    pd.testing.assert_frame_equal(again.quarantine, sample.quarantine)
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_duckdb_and_spark_give_identical_users(spark_available: None, sample: Any,
+                                               sample_config: Any, tmp_path: Path) -> None:
+    from segwise.io import convert_to_parquet
+
+    spark = _rfe(avito_sample_path(), sample_config, engine="spark")  # SQLite through JDBC
+    pd.testing.assert_frame_equal(spark.users, sample.users)
+    pd.testing.assert_frame_equal(spark.audit, sample.audit)
+    assert sorted(spark.quarantine["reason"]) == sorted(sample.quarantine["reason"])
+    done = convert_to_parquet(avito_sample_path(), tmp_path / "pq", "events",
+                              columns=sample_config.columns, read=sample_config.read)
+    cfg = dataclasses.replace(sample_config, read=dataclasses.replace(
+        sample_config.read, table=None, join=()))
+    pd.testing.assert_frame_equal(_rfe(done.path, cfg, engine="spark").users, sample.users)
+
+
+def test_learned_segments_and_the_report_take_the_users(sample: Any) -> None:
+    from segwise.report import ReportExtras, build_report, render_html
+    from segwise.segment import segment_customers
+
+    seg = segment_customers(sample.entities, n_clusters=4, compare=None, embed=(),
+                            random_state=0)
+    assert seg.features == ["recency_days", "clicks", "active_days", "sessions",
+                            "events_per_session", "categories", "ctr_smoothed"]
+    assert len(seg.assignments) == sample.entities.n_entities
+    assert seg.assignments["segment_name"].notna().all()
+    report = build_report(sample, ReportExtras.from_segmentation(seg), source="sample")
+    keys = [s.key for s in report.sections]
+    assert keys == ["overview", "cleaning", "activity", "rfe", "segments", "story",
+                    "clusters", "profiles", "embedding"]
+    funnel = next(c for c in report.charts if c.key == "funnel")
+    assert "clicks" in funnel.reading and "impression events" in str(funnel.figure.data[0].y)
+    story = report.table("reach")
+    assert story.frame["users"].sum() == sample.entities.n_entities
+    for answer in ("Loyal:", "Convertible:", "Not worth the spend:"):
+        assert answer in story.reading
+    html = render_html(report)
+    assert "Sessions per day" in html and "How to reach each segment" in html

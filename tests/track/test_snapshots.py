@@ -1,0 +1,140 @@
+"""Snapshots: their dates, and every snapshot equal to RFM computed from the lines alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segwise._engine import fetch_numpy
+from segwise.exceptions import ConfigError
+from segwise.features.rfm import aggregate_customers, finish_rfm
+from segwise.jobs import run_rfm, run_track
+from segwise.track import TrackResult, snapshot_dates, track_customers
+
+D = dt.date
+
+
+@pytest.mark.parametrize(
+    ("every", "expected"),
+    [
+        ("quarter", [D(2011, 1, 1), D(2011, 4, 1), D(2011, 7, 1), D(2011, 10, 1), D(2011, 12, 10)]),
+        ("year", [D(2011, 1, 1), D(2011, 12, 10)]),
+        ("month", [D(2011, m, 1) for m in range(1, 13)] + [D(2011, 12, 10)]),
+    ],
+)
+def test_calendar_snapshot_dates(every: str, expected: list[dt.date]) -> None:
+    # Online Retail's span: the first of every period after the first purchase day, and
+    # the day after the last purchase (RFM's default as-of date).
+    assert snapshot_dates(D(2010, 12, 1), D(2011, 12, 9), every) == expected
+
+
+def test_snapshot_dates_edge_cases() -> None:
+    # A first purchase on a boundary: that boundary's snapshot would be empty.
+    assert snapshot_dates(D(2011, 1, 1), D(2011, 6, 30), "quarter") == [
+        D(2011, 4, 1), D(2011, 7, 1)]
+    # The day after the last purchase is a boundary: not listed twice.
+    assert snapshot_dates(D(2011, 1, 5), D(2011, 6, 30), "quarter")[-2:] == [
+        D(2011, 4, 1), D(2011, 7, 1)]
+    assert snapshot_dates(D(2011, 1, 5), D(2011, 6, 30), dates=["2011-05-01", "2011-03-01",
+                                                                "2011-05-01"]) == [
+        D(2011, 3, 1), D(2011, 5, 1)]
+    with pytest.raises(ConfigError, match="not after the first purchase day"):
+        snapshot_dates(D(2011, 1, 5), D(2011, 6, 30), dates=["2011-01-05", "2011-03-01"])
+    with pytest.raises(ConfigError, match="migration needs two"):
+        snapshot_dates(D(2011, 1, 5), D(2011, 2, 20), "year")
+    with pytest.raises(ConfigError, match="every 'week'"):
+        snapshot_dates(D(2011, 1, 5), D(2011, 6, 30), "week")
+
+
+@pytest.mark.slow
+def test_every_snapshot_is_rfm_of_the_lines_before_it(
+    retail_result: Any, retail_track: TrackResult
+) -> None:
+    # Computed independently, line by line: the kept lines before each date, aggregated
+    # by the RFM job's own function, with recency to that date.
+    kept = retail_result.cleaned.kept
+    assert retail_track.dates[-1] == D(2011, 12, 10)
+    for date in retail_track.dates:
+        lines = kept.filter(kept.ts < pd.Timestamp(date))
+        expected = pd.DataFrame(finish_rfm(fetch_numpy(aggregate_customers(lines)), date))
+        got = retail_track.snapshots[retail_track.snapshots["snapshot"] == pd.Timestamp(date)]
+        got = got[expected.columns].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    sizes = retail_track.snapshots.groupby("snapshot").size()
+    assert list(sizes) == [884, 2131, 2957, 3612, 4333]
+
+
+@pytest.mark.slow
+def test_run_track_folds_the_audit_into_its_scan(retail_result: Any, shared_data: Any) -> None:
+    path = shared_data / "uci-online-retail" / "online_retail.parquet"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        result = run_track(path, every="year")
+        rfm = run_rfm(path)
+    pd.testing.assert_frame_equal(result.audit_table.to_pandas(), rfm.audit, check_dtype=False)
+    last = result.snapshots[result.snapshots["snapshot"] == pd.Timestamp(rfm.as_of)]
+    cols = [c for c in rfm.customers.columns if c in last.columns]
+    pd.testing.assert_frame_equal(last[cols].reset_index(drop=True), rfm.customers[cols],
+                                  check_dtype=False)
+
+
+@pytest.mark.slow
+def test_fixed_edges_drift_where_refitted_ones_do_not(
+    retail_result: Any, retail_track: TrackResult
+) -> None:
+    # Why refit is the default: frequency and monetary value accumulate, so on the first
+    # snapshot's edges the share of top frequency scores climbs with the calendar.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fixed = track_customers(retail_result.cleaned, every="quarter", edges="fixed")
+    first = retail_track.bin_edges[retail_track.dates[0]]
+    assert all(np.array_equal(e["frequency"], first["frequency"])
+               for e in fixed.bin_edges.values())
+    top_fixed = fixed.snapshots.groupby("snapshot")["f_score"].apply(lambda s: (s == 5).mean())
+    top_refit = retail_track.snapshots.groupby("snapshot")["f_score"].apply(
+        lambda s: (s == 5).mean())
+    # On Online Retail: 10 % at the first snapshot, 46 % at the last; refitted, at most a
+    # fifth (ties in frequency keep it below), 20 % at the last.
+    assert top_fixed.iloc[-1] > 3 * top_fixed.iloc[0]
+    assert top_refit.max() <= 0.21
+    assert top_fixed.iloc[-1] > 2 * top_refit.iloc[-1]
+
+
+@pytest.mark.slow
+def test_trailing_window(retail_result: Any) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        result = track_customers(retail_result.cleaned, every="quarter", window="90d")
+    s = result.snapshots
+    # Only the last 90 days count: tenure never exceeds them, and customers come and go.
+    assert (s["tenure_days"] <= 90).all()
+    flows = result.flows()
+    assert (flows["to_segment"] == "(gone)").any() and (flows["from_segment"] == "(new)").any()
+    # Two windows cover different spans: what was spent between them is not known.
+    assert flows["revenue_between"].isna().all()
+    assert " since" not in result.headline() and "had spent" in result.headline()
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_spark_snapshots_equal_duckdb(
+    retail_sample: pd.DataFrame, tmp_path: Any, spark_available: None
+) -> None:
+    src = tmp_path / "orders.csv"
+    retail_sample.to_csv(src, index=False)
+    dates = ["2010-12-02", "2010-12-03", "2010-12-06"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        duck = run_track(src, dates=dates)
+        spark = run_track(src, dates=dates, engine="spark")
+    pd.testing.assert_frame_equal(spark.snapshots, duck.snapshots, check_dtype=False)
+    pd.testing.assert_frame_equal(spark.cohorts.activity, duck.cohorts.activity,
+                                  check_dtype=False)
+    pd.testing.assert_frame_equal(spark.audit_table.to_pandas(), duck.audit_table.to_pandas(),
+                                  check_dtype=False)
+    assert duck.snapshots.groupby("snapshot").size().is_monotonic_increasing

@@ -1,0 +1,74 @@
+"""``segwise track`` in-process: files written, what it prints, errors before any reading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from segwise.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def retail_parquet(shared_data: Path) -> Path:
+    return shared_data / "uci-online-retail" / "online_retail.parquet"
+
+
+@pytest.mark.slow
+def test_track_quarterly_on_online_retail(retail_parquet: Path, tmp_path: Path) -> None:
+    out = tmp_path / "track.parquet"
+    result = runner.invoke(app, ["track", str(retail_parquet), "--every", "quarter", "-o",
+                                 str(out), "--currency", "GBP"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "Customers per segment at each snapshot" in result.output
+    assert "177 customers went from Loyal to Champions" in result.output
+    assert "Retention by cohort and age" in result.output
+    snaps = pd.read_parquet(out)
+    assert snaps.groupby("snapshot").size().tolist() == [884, 2131, 2957, 3612, 4333]
+    flows = pd.read_csv(tmp_path / "track.migration.csv")
+    assert (flows["from_segment"] == "(new)").any()
+    # Every customer of a later snapshot appears once in the flows into it.
+    into = flows.groupby("to_snapshot")["customers"].sum()
+    assert into.tolist() == [2131, 2957, 3612, 4333]
+    cohorts = pd.read_csv(tmp_path / "track.cohorts.csv")
+    assert cohorts.drop_duplicates("cohort")["customers"].sum() == 4333
+    assert pd.read_csv(tmp_path / "track.audit.csv")["rows"].sum() == 541_909
+    for name in ("sizes", "cohort_mix"):
+        assert (tmp_path / f"track.{name}.csv").exists()
+
+
+@pytest.mark.slow
+def test_track_to_a_database_with_learned_segments(
+    retail_parquet: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "track.duckdb"
+    result = runner.invoke(app, ["track", str(retail_parquet), "--every", "year",
+                                 "--learned", "3", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(out), read_only=True) as con:
+        tables = {row[0] for row in con.sql("SHOW TABLES").fetchall()}
+        assert {"snapshots", "sizes", "migration", "cohorts", "cohort_mix", "learned",
+                "audit"} <= tables
+        assert con.execute("SELECT count(DISTINCT learned_segment) FROM snapshots").fetchall() == [
+            (3,)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dates", "2011-13-01"], "is not a date"),
+        (["--window", "soon"], "write a number and a unit"),
+        (["--every", "week"], "Invalid value"),
+    ],
+)
+def test_bad_options_fail_before_reading(args: list[str], message: str, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.csv"  # never read: the options fail first
+    result = runner.invoke(app, ["track", str(missing), "-o", str(tmp_path / "o.parquet"),
+                                 *args])
+    assert result.exit_code != 0
+    assert message in result.output

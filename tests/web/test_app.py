@@ -1,0 +1,163 @@
+"""The dashboard and API in-process, on DuckDB and on PostgreSQL: pages, twins, security."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from segwise.store import RunRecord
+from segwise.web import _pages as pages
+
+from ..conftest import FORMULA_ID, SCRIPT_DESCRIPTION, SCRIPT_ID
+from .conftest import TOKEN
+
+#: One new customer's first orders (three orders of real Online Retail products).
+NEW_CUSTOMER = {
+    "customer_id": "new-1",
+    "orders": [
+        {"order_id": f"N{o}", "timestamp": f"2011-0{o}-10T10:00:00", "product_id": "85123A",
+         "description": "WHITE HANGING HEART T-LIGHT HOLDER", "quantity": 6 * o,
+         "unit_price": 2.55, "country": "United Kingdom"}
+        for o in (1, 2, 3)
+    ],
+}
+
+
+def _pages_of(served: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    store = served["store"]
+    newest = served["runs"][1]
+    return [
+        ("/", pages.overview_page(store)),
+        ("/segments/rule/Champions", pages.segment_page(store, "rule", "Champions")),
+        (f"/entities/{quote(SCRIPT_ID, safe='')}", pages.customer_page(store, SCRIPT_ID)),
+        ("/quality", pages.quality_page(store)),
+        ("/models", pages.models_page(store)),
+        ("/runs", pages.runs_page(store)),
+        (f"/?run={newest}&segmentation=learned",
+         pages.overview_page(store, newest, "learned")),
+    ]
+
+
+def test_every_page_and_its_json_twin(client: Any, served: dict[str, Any]) -> None:
+    for path, data in _pages_of(served):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert page.headers["content-type"].startswith("text/html")
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        twin_path = "/api" + ("/overview" + path[1:] if path.startswith("/?") or path == "/"
+                              else path)
+        twin = client.get(twin_path)
+        assert twin.status_code == 200, twin_path
+        assert twin.json() == data, twin_path
+        # Every chart of the page is in the page, and its figure is in the twin.
+        for chart in data["charts"]:
+            assert f'id="chart-{chart["key"]}"' in page.text
+
+
+def test_user_text_is_escaped_everywhere(client: Any) -> None:
+    entity = client.get(f"/entities/{quote(SCRIPT_ID, safe='')}")
+    members = client.get("/api/search", params={"q": "pwned"}).json()
+    assert [r[0] for r in members["rows"]] == [SCRIPT_ID]
+    quality = client.get("/quality")
+    for response in (entity, quality):
+        assert "<script>window.__pwned" not in response.text
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in entity.text
+    assert "&lt;script&gt;window.__pwned=2&lt;/script&gt;" in quality.text
+    assert SCRIPT_DESCRIPTION.startswith("<script>")
+
+
+def test_csv_downloads_neutralise_formulas(client: Any, served: dict[str, Any]) -> None:
+    store = served["store"]
+    segment = store.entity(store.latest_run_id(), FORMULA_ID)["segments"]["rule"]
+    response = client.get(f"/csv/rule/{quote(segment, safe='')}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    ids = [r[0] for r in rows[1:]]
+    assert "'" + FORMULA_ID in ids and FORMULA_ID not in ids
+    assert len(ids) == store.segment(store.latest_run_id(), "rule", segment)["size"]
+    assert not any(cell.startswith(("=", "+", "@")) for r in rows for cell in r)
+
+
+def test_scoring_needs_the_token(client: Any, served: dict[str, Any]) -> None:
+    assert client.post("/score", json=NEW_CUSTOMER).status_code == 401
+    wrong = client.post("/score", json=NEW_CUSTOMER, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong.headers["www-authenticate"] == "Bearer"
+    almost = client.post("/score", json=NEW_CUSTOMER,
+                         headers={"Authorization": f"Bearer {TOKEN[:-1]}"})
+    assert almost.status_code == 401
+    store = served["store"]
+    run = store.write_run(RunRecord(command="scratch"))  # a run of this test's own
+    assert client.delete(f"/api/runs/{run}").status_code == 401
+    assert client.delete(f"/api/runs/{run}",
+                         headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert run in {r["run_id"] for r in store.runs()}
+    ok = client.delete(f"/api/runs/{run}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 204
+    assert [r["run_id"] for r in store.runs()] == served["runs"][::-1]
+
+
+def test_score_a_new_customer(client: Any) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    response = client.post("/score", json=NEW_CUSTOMER, headers=auth)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["customer_id"] == "new-1" and body["model"] == "assigner"
+    assert body["orders_used"] == 3 and body["window_complete"] is True
+    assert sum(body["probabilities"].values()) == pytest.approx(1.0)
+    assert body["probability"] == max(body["probabilities"].values())
+    assert body["segment"] == max(body["probabilities"], key=body["probabilities"].get)
+    same = client.post("/score/assigner", json=NEW_CUSTOMER, headers=auth).json()
+    assert same == body
+
+
+@pytest.mark.parametrize(("change", "status"), [
+    ({"orders": []}, 422),
+    ({"customer_id": ""}, 422),
+    ({"orders": [{**NEW_CUSTOMER["orders"][0], "quantity": "NaN"}]}, 422),
+    ({"orders": [{**NEW_CUSTOMER["orders"][0], "timestamp": "yesterday"}]}, 422),
+    ({"orders": [{**NEW_CUSTOMER["orders"][0], "unexpected": 1}]}, 422),
+    # Only a return: nothing left to score after cleaning.
+    ({"orders": [{**NEW_CUSTOMER["orders"][0], "quantity": -6}]}, 422),
+])
+def test_bad_score_requests_get_a_clear_4xx(client: Any, change: dict[str, Any],
+                                            status: int) -> None:
+    response = client.post("/score", json={**NEW_CUSTOMER, **change},
+                           headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == status, response.text
+    assert response.json()["detail"]
+
+
+def test_request_size_is_limited(client: Any) -> None:
+    line = NEW_CUSTOMER["orders"][0]
+    big = {**NEW_CUSTOMER, "orders": [{**line, "description": "x" * 450}] * 900}
+    response = client.post("/score", json=big, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 413
+    chunked = client.post("/score", content=iter([b"{" + b" " * 300_000 + b"}"]),
+                          headers={"Authorization": f"Bearer {TOKEN}",
+                                   "Content-Type": "application/json"})
+    assert chunked.status_code == 413
+
+
+def test_missing_things_are_404_and_bad_parameters_400(client: Any) -> None:
+    assert client.get("/api/entities/nobody").status_code == 404
+    assert client.get("/entities/nobody").status_code == 404
+    assert client.get("/api/segments/rule/Nope").status_code == 404
+    assert client.get("/api/overview", params={"run": "nope"}).status_code == 404
+    bad = client.get("/api/segments/rule/Champions", params={"sort": "x; DROP TABLE runs"})
+    assert bad.status_code == 400 and "cannot sort" in bad.json()["detail"]
+    assert client.get("/api/segments/rule/Champions", params={"page": 0}).status_code == 422
+
+
+def test_the_server_scores_with_the_assigner_the_store_holds(served: dict[str, Any]) -> None:
+    from segwise.web import scorers_for
+
+    scorers = scorers_for(served["store"])
+    assert [s.name for s in scorers] == ["assigner"]
+    assert scorers[0].scorer.segments == served["store"].models(served["runs"][1])[0]["card"][
+        "segments"]
