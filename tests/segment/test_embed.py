@@ -86,3 +86,15 @@ def test_umap_kernels_go_through_numbas_disk_cache() -> None:
         stats = getattr(importlib.import_module(module), name).stats
         assert stats.cache_path, name
         assert sum(stats.cache_hits.values()) + sum(stats.cache_misses.values()) >= 1, name
+
+
+def test_customers_outside_the_sample_sit_at_their_sampled_neighbours_mean(model_space) -> None:
+    from sklearn.neighbors import NearestNeighbors
+
+    Z = model_space[0]
+    frame = embed_customers(Z, methods=("tsne",), max_samples=200, random_state=0)
+    coords = frame[["tsne_x", "tsne_y"]].to_numpy()
+    fitted = frame["embedded"].to_numpy()
+    near = NearestNeighbors(n_neighbors=5).fit(Z[fitted]).kneighbors(
+        Z[~fitted], return_distance=False)
+    np.testing.assert_allclose(coords[~fitted], coords[fitted][near].mean(axis=1), rtol=1e-12)

@@ -111,6 +111,39 @@ def test_compare_five_models_side_by_side(retail_small: pd.DataFrame) -> None:
     assert sum(hd["sizes"]) + round(hd["noise_share"] * len(retail_small)) == len(retail_small)
 
 
+def test_each_models_silhouette_is_scikit_learns_in_its_own_model_space(
+    retail_small: pd.DataFrame,
+) -> None:
+    """The comparison scores every labeling in one pass over one model space: that space
+    must be every model's own, and each score scikit-learn's (noise left out)."""
+    from sklearn.metrics import silhouette_score
+
+    from segwise.segment import Segmenter
+
+    X = retail_small[RFM]
+    models = ["kmeans", "gmm", "hdbscan", "som"]
+    table = compare_models(X, models, n_clusters=4, n_resamples=0, random_state=0)
+    for name, got in zip(table["model"], table["silhouette"], strict=True):
+        est = Segmenter(n_clusters=4, algorithm=name, random_state=0)
+        Z = est.fit_transform(X)
+        keep = est.labels_ >= 0
+        assert got == pytest.approx(silhouette_score(Z[keep], est.labels_[keep]), abs=1e-12)
+
+
+def test_progress_names_each_part_as_it_starts(retail_small: pd.DataFrame) -> None:
+    said: list[str] = []
+    segment_customers(retail_small, k_values=range(2, 5), compare=["gmm"], embed=("tsne",),
+                      embed_max_samples=300, random_state=0, progress=said.append)
+    assert said == [
+        "sweep", "sweep: k=2 (1 of 3)", "sweep: k=3 (2 of 3)", "sweep: k=4 (3 of 3)",
+        "fit",
+        "compare", "compare: kmeans (1 of 2)", "compare: kmeans (1 of 2), stability",
+        "compare: gmm (2 of 2)", "compare: gmm (2 of 2), stability",
+        "profile",
+        "embed", "embed: t-SNE of 300 customers",
+    ]
+
+
 @pytest.fixture(scope="module")
 def retail_segmentation(retail_customers: pd.DataFrame) -> Segmentation:
     return segment_customers(retail_customers, k_values=range(2, 8), embed=(), random_state=0)
