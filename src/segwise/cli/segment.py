@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 #: Largest number of segments the command takes (more would not be segments a business uses).
 MAX_K = 100
+#: Largest --embed-samples: t-SNE and UMAP of a million customers take hours on one thread.
+MAX_EMBED_FIT = 1_000_000
 
 _STEPS = {
     "sweep": "Sweeping k and scoring every criterion",
@@ -139,9 +141,9 @@ def segment(
         "--embed", help="2-D embeddings stored with the assignments: umap,tsne ('' for none).")
     ] = "umap,tsne",
     embed_samples: Annotated[int | None, typer.Option(
-        "--embed-samples", min=3,
-        help="Customers the embeddings are fitted on (default 2,000); the others are placed "
-             "by their nearest fitted neighbours.")
+        "--embed-samples", min=3, max=MAX_EMBED_FIT,
+        help="Customers the embeddings are fitted on (default 2,000, at most 1,000,000); "
+             "the others are placed by their nearest fitted neighbours.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1,
                                       help="Random seed (same seed, same labels).")] = 0,
