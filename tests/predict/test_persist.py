@@ -220,3 +220,41 @@ def test_cli_train_validate_model_and_class_weight(shared_data, tmp_path):
     assert [row["model"] for row in validation] == [
         "hgb (chosen)", "baseline: majority class", "baseline: RFM rules on the window"]
     assert all(0 <= row["pooled_macro_f1"] <= 1 for row in validation)
+
+
+def test_without_refit_the_evaluated_model_is_kept(trained, retail_result, retail_split,
+                                                   small_grid):
+    kept, report, _ = train_assigner(
+        retail_result, cutoff=retail_split.cutoff, candidates={"grid": small_grid},
+        refit=False,
+    )
+    assert kept.estimator is report.estimator
+    assert kept.metadata["training"]["fitted_on"] == "training customers"
+    refitted, refit_report, _ = trained
+    assert refitted.estimator is not refit_report.estimator
+    assert refitted.metadata["training"]["fitted_on"] == "all eligible customers"
+    assert kept.metadata["metrics"] == refitted.metadata["metrics"]  # the same evaluation
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("keep", "refit"), [([], False), (["-o", "m.skops"], True),
+                                             (["--store", "s.duckdb"], True)])
+def test_cli_train_refits_only_a_model_it_keeps(heldout_file, tmp_path, monkeypatch, keep,
+                                                refit):
+    """A file or a store keeps the model (the store serves it): fitted on everyone."""
+    import segwise.predict
+
+    seen = []
+
+    def stop(*args, **kwargs):
+        seen.append(kwargs["refit"])
+        raise _Stop
+
+    monkeypatch.setattr(segwise.predict, "train_assigner", stop)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["assigner", "train", str(heldout_file), *keep])
+    assert isinstance(res.exception, _Stop), res.output
+    assert seen == [refit]

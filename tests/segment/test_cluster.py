@@ -179,3 +179,43 @@ def test_knee_point_finds_the_elbow() -> None:
     assert knee_point(k[:2], inertia[:2]) == 0
     increasing = np.sort(np.r_[np.linspace(0, 1, 50), [5, 10, 20]])
     assert knee_point(np.arange(len(increasing)), increasing) >= 49
+
+
+@pytest.mark.parametrize(("shape", "n_features", "iterations"),
+                         [((10, 10), 3, 5000), ((4, 7), 5, 1500), ((6, 6), 1, 700)])
+def test_compiled_som_training_gives_minisom_weights(
+    retail_small: pd.DataFrame, shape: tuple[int, int], n_features: int, iterations: int,
+) -> None:
+    """The compiled trainer takes MiniSom's steps: same order, winners, decay and updates."""
+    from minisom import MiniSom
+
+    from segwise.segment._som import train_som
+
+    Z = Segmenter(random_state=0).fit_transform(retail_small[RFM])
+    rng = np.random.default_rng(3)
+    data = np.hstack([Z, rng.normal(size=(len(Z), 2))])[:, :n_features]
+    maps = [MiniSom(*shape, n_features, sigma=2.5, learning_rate=0.5, random_seed=11)
+            for _ in range(2)]
+    for som in maps:
+        som.pca_weights_init(data) if n_features > 1 else som.random_weights_init(data)
+    maps[0].train(data, iterations, random_order=True)
+    train_som(maps[1], data, iterations)
+    # NumPy's vectorised exp and numba's may differ in the last bit; nothing more.
+    np.testing.assert_allclose(maps[1].get_weights(), maps[0].get_weights(),
+                               rtol=0, atol=1e-12)
+    assert not np.array_equal(maps[1].get_weights(), MiniSom(
+        *shape, n_features, random_seed=11).get_weights())  # it did train
+
+
+def test_thread_limits_apply_and_reuse_one_controller() -> None:
+    from threadpoolctl import threadpool_info
+
+    from segwise._threads import _controller, thread_limit
+
+    with thread_limit(1):
+        assert {p["num_threads"] for p in threadpool_info()} == {1}
+    hits = _controller.cache_info().hits
+    with thread_limit(1, "openmp"):
+        openmp = [p for p in threadpool_info() if p["user_api"] == "openmp"]
+        assert openmp and {p["num_threads"] for p in openmp} == {1}
+    assert _controller.cache_info().hits == hits + 1  # no new scan of the libraries

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import threading
+import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -41,6 +44,7 @@ __all__ = [
     "print_audit",
     "print_entities",
     "print_result",
+    "progress",
     "run_with_progress",
     "save_run",
 ]
@@ -191,6 +195,52 @@ MemoryOpt = Annotated[
 ]
 
 
+@contextlib.contextmanager
+def progress(first: str, *, every: float = 5.0) -> Iterator[Callable[[str], None]]:
+    """Show what a long command is doing, so that it is never silent for long.
+
+    On a terminal, a spinner names the current step and the seconds since the command
+    started. Elsewhere (a log, a pipe), a line on stderr names the current step whenever
+    nothing was said for ``every`` seconds: a short command prints nothing more, a long
+    one a line every few seconds, and the results on stdout stay clean.
+
+    Parameters
+    ----------
+    first : str
+        The first step.
+    every : float, default=5.0
+        Seconds of silence after which a log gets a line.
+
+    Yields
+    ------
+    callable
+        Called with each next step.
+    """
+    start = time.perf_counter()
+
+    def stamp(text: str) -> str:
+        return f"{text} ({time.perf_counter() - start:.0f} s)"
+
+    if console.is_terminal:
+        with console.status(stamp(first), spinner="dots") as status:
+            yield lambda text: status.update(stamp(text))
+        return
+    current = [first]
+    done = threading.Event()
+
+    def heartbeat() -> None:
+        while not done.wait(every):
+            err_console.print(stamp(current[0]), highlight=False, soft_wrap=True)
+
+    beat = threading.Thread(target=heartbeat, daemon=True)
+    beat.start()
+    try:
+        yield lambda text: current.__setitem__(0, text)
+    finally:
+        done.set()
+        beat.join()
+
+
 def run_with_progress(
     source: Path,
     *,
@@ -213,7 +263,7 @@ def run_with_progress(
 
     spec = get_job(job)
     loaded = load_config(config, memory_limit=memory_limit, kind=spec.kind)
-    with console.status("Starting", spinner="dots") as status:
+    with progress("Starting") as say:
         return run_job(
             spec,
             source,
@@ -221,7 +271,7 @@ def run_with_progress(
             as_of=as_of.date() if as_of else None,
             engine=str(engine),
             spark_master=spark_master,
-            progress=lambda step: status.update(spec.steps.get(step, step)),
+            progress=lambda step: say(spec.steps.get(step, step)),
         )
 
 

@@ -17,6 +17,7 @@ from segwise.cli._app import (
     console,
     handle_errors,
     new_app,
+    progress,
     save_run,
 )
 
@@ -200,12 +201,12 @@ def train(
     steps = {"features": "Computing early features", "evaluate": "Evaluating on new customers",
              "validate": "Validating on the training customers' time folds",
              "fit": "Fitting the final model"}
-    with console.status("Reading and cleaning", spinner="dots") as status:
+    with progress("Reading and cleaning") as say:
         result = run_rfm(input, config=load_config(config))
         target = None
         label_date = None if label is None else label.value.replace("-", "_")
         if labels is LabelChoice.cluster:
-            status.update("Learning cluster segments for the labels")
+            say("Learning cluster segments for the labels")
             target = cluster_labels(result)
         trained, report, _ = train_assigner(
             result,
@@ -223,9 +224,12 @@ def train(
                 calibration=None if calibration is Calibration.none else calibration.value,
             ),
             horizon_days=horizon,
+            # Without a model to keep (a file, or a store that serves it), the model fitted
+            # for the evaluation is enough.
+            refit=output is not None or store is not None,
             product_categories=categories,
             validate=validate,
-            progress=lambda s: status.update(steps.get(s, s)),
+            progress=lambda step: say(steps[step] if step in steps else str(step)),
         )
     what = (f"RFM segment {horizon} days after the window" if trained.label == "horizon"
             else f"{labels.value} segment at the reference date")

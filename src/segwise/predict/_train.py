@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
@@ -429,15 +429,13 @@ def train_assigner(
     report = evaluate_assigner(data, split, candidates, min_class_size=min_class_size)
     if validation is not None:
         report.validation = validation
-    say("fit")
-    chosen = clone(next(iter(candidates.values())))
     if refit:
+        say("fit")
         y, merged = merge_rare(data.y, data.y.index, min_class_size)
-        est = fit_candidate(chosen, data.X, y.to_numpy(), data.cells)
-    else:
-        y, merged = merge_rare(data.y, split.train, min_class_size)
-        est = fit_candidate(chosen, data.X.loc[split.train], y.loc[split.train].to_numpy(),
+        est = fit_candidate(clone(next(iter(candidates.values()))), data.X, y.to_numpy(),
                             data.cells)
+    else:  # the model evaluated: fitted on the training customers
+        est, merged = cast(SegmentAssigner, report.estimator), report.merged
     sm = result.config.segments
     meta = {
         "segwise_version": __version__,

@@ -31,9 +31,9 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import PowerTransformer, RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from segwise._skew import SkewedLog, signed_log1p
+from segwise._threads import thread_limit
 
 __all__ = ["ALGORITHMS", "Segmenter", "signed_log1p"]
 
@@ -60,7 +60,7 @@ def limit_threads(n_samples: int) -> contextlib.AbstractContextManager[Any]:
     against 2.4 s on one). Large data still use every core.
     """
     if n_samples < SINGLE_THREAD_BELOW:
-        return threadpool_limits(limits=1)
+        return thread_limit(1)
     return contextlib.nullcontext()
 
 
@@ -87,6 +87,9 @@ class _SampledUMAP(TransformerMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: object = None) -> _SampledUMAP:
         import umap  # heavy import (numba): only when asked for
 
+        from segwise.segment._embed import cache_umap_kernels
+
+        cache_umap_kernels()
         n = X.shape[0]
         rng = np.random.default_rng(self.random_state)
         idx = np.sort(rng.choice(n, self.max_samples, replace=False)) if n > self.max_samples \
@@ -267,11 +270,13 @@ def _fit_som(Z: np.ndarray, S: np.ndarray, n_clusters: int, shape: tuple[int, in
     """Train a self-organizing map on ``S``, then group its units with Ward."""
     from minisom import MiniSom
 
+    from segwise.segment._som import train_som
+
     rows, cols = (int(v) for v in shape)
     som = MiniSom(rows, cols, S.shape[1], sigma=max(1.0, max(rows, cols) / 4),
                   learning_rate=0.5, random_seed=seed)
     som.pca_weights_init(S) if S.shape[1] > 1 and len(S) > 1 else som.random_weights_init(S)
-    som.train(S, iterations or min(20 * len(S), 20_000), random_order=True)
+    train_som(som, S, iterations or min(20 * len(S), 20_000))
     units = som.get_weights().reshape(rows * cols, S.shape[1])
     winners = _Centroids(units)(S)
     hit = np.unique(winners)
