@@ -291,7 +291,8 @@ def test_every_numeric_option_has_a_range_checked_before_work(
             "train": ["assigner", "train", str(orders)],
             "assign": ["assign", str(orders), str(orders), "-o", str(tmp_path / "o.csv")],
             "serve": ["serve", str(tmp_path / "store.duckdb")],
-            "track": ["track", str(orders), "-o", str(tmp_path / "t.duckdb")]}
+            "track": ["track", str(orders), "-o", str(tmp_path / "t.duckdb")],
+            "population": ["population", str(orders), str(orders), "-o", str(tmp_path / "p")]}
     for value in (kind.min - step, kind.max + step, kind.max * 10**6):
         shown = str(int(value)) if step == 1 else str(value)
         result = runner.invoke(app, [*args[path[-1]], param.opts[0], shown])
