@@ -288,14 +288,17 @@ def test_every_numeric_option_has_a_range_checked_before_work(
             "segment": ["segment", str(orders)],
             "clv": ["clv", str(orders), "-o", str(tmp_path / "o.csv")],
             "report": ["report", str(orders), "-o", str(tmp_path / "o.html")],
-            "train": ["assigner", "train", str(orders)],
+            "assigner train": ["assigner", "train", str(orders)],
             "assign": ["assign", str(orders), str(orders), "-o", str(tmp_path / "o.csv")],
             "serve": ["serve", str(tmp_path / "store.duckdb")],
             "track": ["track", str(orders), "-o", str(tmp_path / "t.duckdb")],
-            "population": ["population", str(orders), str(orders), "-o", str(tmp_path / "p")]}
+            "population": ["population", str(orders), str(orders), "-o", str(tmp_path / "p")],
+            "propensity train": ["propensity", "train", str(orders), "--target", "x"],
+            "propensity score": ["propensity", "score", str(orders), str(orders), "-o",
+                                 str(tmp_path / "s.csv")]}
     for value in (kind.min - step, kind.max + step, kind.max * 10**6):
         shown = str(int(value)) if step == 1 else str(value)
-        result = runner.invoke(app, [*args[path[-1]], param.opts[0], shown])
+        result = runner.invoke(app, [*args[" ".join(path)], param.opts[0], shown])
         assert result.exit_code == 2, (param.opts[0], value, result.output)
         assert f"Invalid value for '{param.opts[0]}'" in " ".join(result.output.split())
         assert "Traceback" not in result.output

@@ -56,7 +56,7 @@ def bad_pings(tmp_path: Path) -> tuple[Path, dict[str, int]]:
     frame = pd.DataFrame(rows).sample(frac=1.0, random_state=1)  # unsorted on purpose
     path = tmp_path / "pings.csv"
     frame.to_csv(path, index=False)
-    expected = {"quarantined": 1, "swapped_coordinates": 1, "out_of_range": 2,
+    expected = {"quarantined": 1, "after_as_of": 0, "swapped_coordinates": 1, "out_of_range": 2,
                 "null_island": 1, "inaccurate": 1, "duplicate_row": 7,
                 "duplicate_timestamp": 1, "impossible_speed": 1, "too_few_pings": 1,
                 "kept": len(good), "input": len(rows)}
@@ -157,3 +157,37 @@ def test_every_ping_ends_in_one_audit_step(tmp_path: Path, data: list[dict]) -> 
     assert sum(r["rows"] for r in audit) == len(data)
     assert next(r["rows"] for r in audit if r["step"] == "kept") == int(
         result.users["pings"].sum())
+
+
+def test_the_shared_parse_rules_hold_for_pings(tmp_path: Path) -> None:
+    """Ids, numbers and dates are read as for order lines (issue 12), nothing crashes."""
+    from segwise.jobs import run_job
+
+    good = pd.DataFrame(_day_at(52.52, 13.40, "1") + _day_at(52.40, 13.06, "2"))
+    good = good.assign(user=good["user"].astype("float64"),
+                       time=pd.to_datetime(good["time"]).astype("int64") // 10**9)
+    good["time"] = good["time"].astype("float64")  # seconds since 1970, as a float column
+    bad = pd.DataFrame([
+        {"user": 1.5, "time": good["time"][0], "latitude": 52.5, "longitude": 13.4},
+        {"user": 1.0, "time": np.inf, "latitude": 52.5, "longitude": 13.4},  # crashed
+        {"user": 1.0, "time": good["time"][1], "latitude": np.nan, "longitude": 13.4},
+        {"user": 1.0, "time": good["time"][2], "latitude": 52.5, "longitude": 1e300},
+        {"user": 2.0, "time": pd.Timestamp("2099-01-01").timestamp(), "latitude": 52.4,
+         "longitude": 13.06},  # one ping from the future
+    ]).assign(accuracy=15.0)
+    frame = pd.concat([good, bad], ignore_index=True)
+    path = tmp_path / "pings.parquet"
+    frame.to_parquet(path, index=False)
+    as_of = (T0 + dt.timedelta(days=1)).date()
+    result = run_job("mobility", path, as_of=as_of)
+    reasons = sorted(result.quarantine["reason"])
+    future = [r for r in reasons if r.startswith("time: dated after")]
+    assert len(future) == 1 and [r for r in reasons if r not in future] == [
+        "latitude: empty latitude",  # pandas writes NaN as null
+        "longitude: beyond ±1e13, the largest number segwise accepts",
+        "time: not a timestamp", "user: a fractional number is not an id"]
+    audit = dict(zip(result.audit["step"], result.audit["rows"], strict=True))
+    assert sum(audit.values()) == len(frame) and audit["quarantined"] == 5
+    # The third day's pings are after the as-of date: left out and counted.
+    assert audit["after_as_of"] == len(good) // 3
+    assert sorted(result.entities.frame["user_id"]) == ["1", "2"]

@@ -41,13 +41,16 @@ def test_report_figures_match_the_run(retail_report: Any, retail_result: Any) ->
     assert figures["revenue"] == pytest.approx(customers["monetary"].sum())
     assert figures["countries"] == 37
     monthly = next(c for c in retail_report.charts if c.key == "monthly").figure
-    # Revenue by month, summed, is the net revenue of the kept lines (audit), which is the
-    # customers' plus that of the customers with returns only, shown in the overview.
-    kept = retail_result.audit.set_index("step").loc["kept", "revenue"]
-    assert sum(monthly.data[0].y) == pytest.approx(kept, rel=1e-9)
+    # Revenue by month, summed, is the net revenue of every kept line: the scored
+    # customers' (the audit's kept step) plus that of the customers with returns only (its
+    # no_purchase step), shown in the overview.
+    audit = retail_result.audit.set_index("step")["revenue"]
+    kept, no_purchase = audit["kept"], audit["no_purchase"]
+    assert kept == pytest.approx(customers["monetary"].sum(), rel=1e-9)
+    assert sum(monthly.data[0].y) == pytest.approx(kept + no_purchase, rel=1e-9)
     overview = dict(retail_report.table("dataset").frame.to_numpy().tolist())
     n, value = overview["Customers with returns only (not scored)"].split(" ", 1)
-    assert value == f"({kept - customers['monetary'].sum():,.0f} GBP)"
+    assert value == f"({no_purchase:,.0f} GBP)" and no_purchase < 0
     assert int(n.replace(",", "")) > 0
     grid = next(c for c in retail_report.charts if c.key == "grid_customers").figure
     assert sum(map(sum, grid.data[0].z)) == len(customers)

@@ -5,7 +5,7 @@ rules as :class:`Rule` objects for :func:`clean_rows`. Both report the same audi
 input row ends in exactly one step.
 """
 
-from segwise.clean._audit import build_audit
+from segwise.clean._audit import build_audit, loader_steps
 from segwise.clean._events import CleanedEvents, EventCleaning, clean_events
 from segwise.clean._generic import CleanedRows, Rule, clean_rows
 from segwise.clean._people import (
@@ -46,6 +46,7 @@ __all__ = [
     "clean_rows",
     "clean_transactions",
     "compare_subsets",
+    "loader_steps",
     "sequence_flags",
     "type_attributes",
 ]

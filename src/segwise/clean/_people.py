@@ -97,7 +97,7 @@ class PeopleSettings:
         Seed of every sample and model.
     """
 
-    dictionary: Any = None
+    dictionary: str | Path | FeatureDictionary | None = None
     exclude: tuple[str, ...] = ()
     column_threshold: float | str = "auto"
     row_threshold: float | str = "auto"

@@ -20,7 +20,7 @@ import numpy as np
 
 from segwise._engine import fetch_numpy
 from segwise._settings import register_section
-from segwise.clean._audit import build_audit
+from segwise.clean._audit import build_audit, loader_steps
 from segwise.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -140,7 +140,8 @@ class CleanedPings:
     @property
     def n_kept_rows(self) -> int:
         """Pings that passed the row rules."""
-        return self.n_input - self.n_quarantined - sum(self.row_counts.values())
+        return (self.n_input - self.n_quarantined - self.source.n_after_as_of
+                - sum(self.row_counts.values()))
 
     def audit_table(self, sequence_counts: Mapping[str, int] | None = None) -> pa.Table:
         """Pings that ended at each step, reconciling to the input row count.
@@ -154,12 +155,13 @@ class CleanedPings:
         Returns
         -------
         pyarrow.Table
-            ``step``, ``rows`` and ``description``.
+            ``step``, ``rows`` and ``description``: the loader's steps (quarantined, after
+            the as-of date), the row rules, the sequence rules, kept.
         """
         seq = dict(sequence_counts or {})
-        rows = {"quarantined": self.n_quarantined, **self.row_counts}
-        descriptions = {"quarantined": "could not be parsed; written to the quarantine file",
-                        **ROW_RULES}
+        rows, descriptions = loader_steps(self.n_quarantined, self.source.n_after_as_of)
+        rows.update(self.row_counts)
+        descriptions.update({step: ROW_RULES[step] for step in self.row_counts})
         if seq:
             rows.update({k: int(seq.get(k, 0)) for k in SEQUENCE_RULES})
             descriptions.update(SEQUENCE_RULES)

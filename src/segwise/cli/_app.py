@@ -39,6 +39,7 @@ __all__ = [
     "notice",
     "print_actions",
     "print_audit",
+    "print_entities",
     "print_result",
     "run_with_progress",
     "save_run",
@@ -128,8 +129,12 @@ def handle_errors(func: F) -> F:
                     notice("interrupted", "stopped by Ctrl-C; no output was left half-written",
                            style="bold red", out=err_console)
                     raise typer.Exit(130) from None
-                if isinstance(exc, SegwiseError):
-                    notice("error", str(exc), style="bold red", out=err_console)
+                # Engine failures a user can fix (DuckDB out of memory under a limit).
+                from segwise._engine import engine_error
+
+                error = exc if isinstance(exc, SegwiseError) else engine_error(exc)
+                if error is not None:
+                    notice("error", str(error), style="bold red", out=err_console)
                     raise typer.Exit(1) from exc
                 if isinstance(exc, OSError):
                     notice("error", _os_error(exc), style="bold red", out=err_console)
@@ -249,6 +254,25 @@ def print_result(result: JobResult) -> None:
         console.print(seg)
         print_actions((row["segment"], row["action"]) for row in summary)
     print_audit(result.audit_table)
+    print_entities(result.entities)
+
+
+def print_entities(entities: Any) -> None:
+    """Print how many entities the input held and how many the output has.
+
+    Rows are reconciled by the audit; this is the same for entities (customers), whose
+    ids may all have been removed by cleaning without a row going missing.
+    """
+    n_in, n_out = entities.n_input_entities, entities.n_entities
+    name = entities.schema.entities
+    if n_in is None:
+        console.print(f"{name.capitalize()}: {n_out:,} out", highlight=False)
+        return
+    console.print(
+        f"{name.capitalize()}: {n_in:,} in the rows that parsed, {n_out:,} out; "
+        f"{n_in - n_out:,} have no row (every row of theirs removed, see the audit)",
+        highlight=False,
+    )
 
 
 def _median_header(feature: Any) -> str:

@@ -180,8 +180,10 @@ def _sorted_codes(codes: Sequence[str]) -> list[str]:
 def _column_arrays(X: Any) -> tuple[list[str] | None, list[np.ndarray], int]:
     """Split any supported input into column names (None for arrays) and 1-D arrays."""
     if isinstance(X, pd.DataFrame):
-        return ([str(c) for c in X.columns], [_series_values(X.iloc[:, i])
-                                              for i in range(X.shape[1])], len(X))
+        # Names only when all are text, as scikit-learn reads them (0, 1, ... are positions).
+        names = [str(c) for c in X.columns] if all(isinstance(c, str) for c in X.columns) \
+            else None
+        return names, [_series_values(X.iloc[:, i]) for i in range(X.shape[1])], len(X)
     if _is_arrow(X):
         arrays = [_arrow_values(X.column(i)) for i in range(X.num_columns)]
         return list(X.column_names), arrays, X.num_rows

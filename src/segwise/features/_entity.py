@@ -281,6 +281,10 @@ class EntityTable:
         The cleaning audit (``step``, ``rows``, ..., ``description``).
     quarantine_table : pyarrow.Table, optional
         Input rows that could not be parsed.
+    n_input_entities : int, optional
+        Distinct entities among the input rows that parsed (ids present): compared with
+        :attr:`n_entities`, how many entities the cleaning and the features left without
+        a row.
 
     Raises
     ------
@@ -295,6 +299,7 @@ class EntityTable:
     fingerprint: str | None = None
     audit_table: pa.Table | None = field(default=None, repr=False)
     quarantine_table: pa.Table | None = field(default=None, repr=False)
+    n_input_entities: int | None = None
 
     def __post_init__(self) -> None:
         names = self.table.column_names
@@ -368,7 +373,7 @@ class EntityTable:
     def with_table(self, table: pa.Table) -> EntityTable:
         """Return a copy holding ``table`` (more columns, same rows), metadata unchanged."""
         return EntityTable(table, self.schema, self.as_of, self.source, self.fingerprint,
-                           self.audit_table, self.quarantine_table)
+                           self.audit_table, self.quarantine_table, self.n_input_entities)
 
     # ------------------------------------------------------------------ from outside
 

@@ -22,12 +22,16 @@ from segwise.io._events import EVENT_COLUMNS, EVENTS, as_flag
 from segwise.io._kinds import Role, SourceKind, get_kind, kinds, register_kind
 from segwise.io._orders import ORDERS, STANDARD_COLUMNS, Transactions, load_transactions
 from segwise.io._parse import (
+    MAX_NUMBER,
     SOURCE_PREFIX,
     as_float,
     as_id,
     as_text,
+    id_checks,
     is_blank,
+    number_checks,
     parse_timestamp,
+    timestamp_checks,
 )
 from segwise.io._people import PEOPLE, PERSON_ID, name_columns
 from segwise.io._pings import PINGS, POIS
@@ -46,6 +50,7 @@ __all__ = [
     "ATTRIBUTE_TYPES",
     "EVENTS",
     "EVENT_COLUMNS",
+    "MAX_NUMBER",
     "MISSING_TOKENS",
     "ORDERS",
     "PEOPLE",
@@ -75,16 +80,19 @@ __all__ = [
     "detect_format",
     "get_kind",
     "group_copies",
+    "id_checks",
     "infer_dictionary",
     "is_blank",
     "kinds",
     "load_source",
     "load_transactions",
     "name_columns",
+    "number_checks",
     "parse_timestamp",
     "quarantine_frame",
     "read_coil_dictionary",
     "read_dictionary",
     "register_kind",
     "resolve_roles",
+    "timestamp_checks",
 ]

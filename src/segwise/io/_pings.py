@@ -22,9 +22,12 @@ from segwise.io._parse import (
     as_float,
     as_id,
     as_text,
+    id_checks,
     is_blank,
     is_spark,
+    number_checks,
     parse_timestamp,
+    timestamp_checks,
 )
 
 if TYPE_CHECKING:
@@ -42,21 +45,24 @@ _MILLISECONDS_FROM = 10**11
 
 def _coordinates(raw: ir.Table, r: dict[str, str], name: dict[str, str]
                  ) -> tuple[ir.FloatingValue, ir.FloatingValue, list[tuple[ir.BooleanValue, str]]]:
-    """Latitude, longitude and the checks that quarantine rows without them."""
+    """Latitude, longitude and the checks that quarantine rows without them.
+
+    NaN, infinite or huge coordinates are quarantined too: the shared number rules.
+    """
     lat, lon = as_float(raw[r["lat"]]), as_float(raw[r["lon"]])
-    checks = [
-        (is_blank(raw[r["lat"]]), f"{name['lat']}: empty latitude"),
-        (lat.isnull() | lat.isnan(), f"{name['lat']}: not a number"),
-        (is_blank(raw[r["lon"]]), f"{name['lon']}: empty longitude"),
-        (lon.isnull() | lon.isnan(), f"{name['lon']}: not a number"),
-    ]
+    checks = [*number_checks(raw[r["lat"]], name["lat"], "latitude"),
+              *number_checks(raw[r["lon"]], name["lon"], "longitude")]
     return lat, lon, checks
 
 
 def _timestamp(value: ir.Value, read: ReadOptions, path: Path, spark: bool) -> ir.TimestampValue:
-    """Parse a ping time: text by its layout, typed as is, numbers as seconds since 1970."""
+    """Parse a ping time: text by its layout, typed as is, numbers as seconds since 1970.
+
+    A NaN, infinite or huge number is no time (NULL), as for every number segwise reads.
+    """
     if value.type().is_numeric():
-        seconds = ibis.ifelse(value.abs() >= _MILLISECONDS_FROM, value / 1000, value)
+        number = as_float(value)
+        seconds = ibis.ifelse(number.abs() >= _MILLISECONDS_FROM, number / 1000, number)
         # Naive, like every other timestamp: an epoch plus an interval, not a zoned value.
         return _EPOCH + seconds.round().cast("int64").as_interval("s")
     return parse_timestamp(value, read, path, spark)
@@ -70,11 +76,16 @@ def parse_pings(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path
     ts = _timestamp(raw[r["timestamp"]], read, path, spark)
     lat, lon, coordinate_checks = _coordinates(raw, r, name)
     accuracy = as_float(raw[r["accuracy"]]) if "accuracy" in r else ibis.null("float64")
+    # A missing accuracy is unknown; one that is present must be a number.
+    accuracy_checks = [(~is_blank(raw[r["accuracy"]]) & check, why) for check, why in
+                       number_checks(raw[r["accuracy"]], name["accuracy"], "accuracy")
+                       ] if "accuracy" in r else []
     reason = ibis.cases(
         (is_blank(raw[r["user_id"]]), f"{name['user_id']}: empty user"),
-        (is_blank(raw[r["timestamp"]]), f"{name['timestamp']}: empty timestamp"),
-        (ts.isnull(), f"{name['timestamp']}: not a timestamp"),
+        *id_checks(raw[r["user_id"]], name["user_id"]),
+        *timestamp_checks(raw[r["timestamp"]], ts, name["timestamp"]),
         *coordinate_checks,
+        *accuracy_checks,
         else_=ibis.null("string"),
     )
     return raw.mutate(

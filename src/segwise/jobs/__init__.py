@@ -36,6 +36,13 @@ from segwise.jobs.mobility import (
     segment_users,
 )
 from segwise.jobs.people import PEOPLE_JOB, PopulationResult, run_population
+from segwise.jobs.propensity import (
+    PropensityResult,
+    ScoreResult,
+    response_labels,
+    run_propensity,
+    score_propensity,
+)
 from segwise.jobs.rfe import RFE_JOB, RFE_SEGMENTS, RFEResult, run_rfe
 from segwise.jobs.rfm import RFM_JOB, RFMResult, run_rfm
 
@@ -56,8 +63,10 @@ __all__ = [
     "MobilityResult",
     "PopulationResult",
     "ProjectSettings",
+    "PropensityResult",
     "RFEResult",
     "RFMResult",
+    "ScoreResult",
     "ServeSettings",
     "UserSegments",
     "assigner_card",
@@ -69,13 +78,16 @@ __all__ = [
     "named_labels",
     "project_paths",
     "register_job",
+    "response_labels",
     "run_etl",
     "run_job",
     "run_mobility",
     "run_population",
+    "run_propensity",
     "run_record",
     "run_rfe",
     "run_rfm",
     "run_track",
+    "score_propensity",
     "segment_users",
 ]

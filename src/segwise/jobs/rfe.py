@@ -206,6 +206,7 @@ RFE_JOB = register_job(Job(
         "score": "Scoring and naming segments",
     },
     result=RFEResult,
+    as_of=lambda config: config.section("rfe").as_of_date,
 ))
 register_sections_module("events", "segwise.jobs._rfe_report")
 

@@ -68,8 +68,11 @@ def run_track(
     # (summed over everything) and the kept pieces every snapshot and cohort is read from.
     metrics = cleaned.audit_metrics()
     pieces = materialize(order_pieces(cleaned.lines, by=["_reason"], sums=metrics), "order_pieces")
-    audit = cleaned.audit_table(fetch_numpy(pieces.group_by("_reason").aggregate(
-        **{name: money_sum(pieces[name]) for name in metrics})))
+    # Per customer too: kept lines of customers without a purchase order are a step of
+    # their own (no_purchase), as in the RFM job.
+    audit = cleaned.audit_table(fetch_numpy(pieces.group_by(["_reason", "customer_id"]).aggregate(
+        **{name: money_sum(pieces[name]) for name in metrics},
+        frequency=pieces.frequency.max())))
     kept = pieces.filter(pieces._reason.isnull())
     result = track_pieces(kept, every=every, dates=dates, edges=edges, window=window,
                           cohort_period=cohort_period, learned=learned,
