@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segwise._engine import arrow_to_numpy, numpy_to_arrow
+from segwise._frames import DataSource, is_path
 from segwise._registry import Registry
 from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError
@@ -265,7 +266,7 @@ def jobs() -> dict[str, Job]:
 
 def load_and_clean(
     job: str | Job,
-    source: str | Path,
+    source: DataSource,
     *,
     config: SegwiseConfig,
     engine: str = "duckdb",
@@ -294,7 +295,7 @@ def load_and_clean(
 
 def run_job(
     job: str | Job,
-    source: str | Path,
+    source: DataSource,
     *,
     config: SegwiseConfig | None = None,
     as_of: dt.date | None = None,
@@ -308,8 +309,10 @@ def run_job(
     ----------
     job : str or Job
         The job or its registered name.
-    source : str or Path
-        The source file.
+    source : str, Path or table in memory
+        The source file, or a pandas or polars DataFrame, Arrow table or Ibis table of
+        the same rows: read, checked, cleaned and audited as a file is
+        (:func:`segwise.io.load_source`).
     config : SegwiseConfig, optional
         Column roles, reader, cleaning and the job's settings.
     as_of : date, optional
@@ -335,8 +338,8 @@ def run_job(
     entities = spec.features(cleaned, config, as_of or config.as_of)
     entities = replace(
         entities,
-        source=str(source),
-        fingerprint=source_fingerprint(source),
+        source=loaded.source,
+        fingerprint=source_fingerprint(source) if is_path(source) else None,
         audit_table=entities.audit_table if entities.audit_table is not None
         else cleaned.audit_table(),
         quarantine_table=loaded.quarantine_table,
