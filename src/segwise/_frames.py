@@ -106,7 +106,7 @@ def to_arrow_stream(source: Any) -> pa.Table | pa.RecordBatchReader:
     if library == "polars" and type(source).__name__ == "LazyFrame":
         source = source.collect()
     if hasattr(source, "__arrow_c_stream__"):
-        return pa.RecordBatchReader.from_stream(source)
+        return _without_views(pa.RecordBatchReader.from_stream(source))
     raise InputError(
         f"cannot read a {type(source).__name__}. Fix: give a file path, a pandas or polars "
         "DataFrame, an Arrow table or an Ibis table"
@@ -145,3 +145,15 @@ def _from_pandas(frame: pd.DataFrame) -> pa.Table:
         for col in frame.columns[frame.dtypes == "object"]:
             frame[col] = frame[col].map(lambda v: None if pd.isna(v) else str(v))
         return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+#: View types (polars exports text as ``string_view``) and the plain types Arrow's compute
+#: functions and pandas all take.
+_PLAIN = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
+
+
+def _without_views(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    schema = reader.schema
+    if not any(f.type in _PLAIN for f in schema):
+        return reader
+    return reader.cast(pa.schema([f.with_type(_PLAIN.get(f.type, f.type)) for f in schema]))
