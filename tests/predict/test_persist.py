@@ -220,3 +220,15 @@ def test_cli_train_validate_model_and_class_weight(shared_data, tmp_path):
     assert [row["model"] for row in validation] == [
         "hgb (chosen)", "baseline: majority class", "baseline: RFM rules on the window"]
     assert all(0 <= row["pooled_macro_f1"] <= 1 for row in validation)
+
+
+def test_assign_takes_raw_order_lines_from_a_file_or_any_dataframe(saved, heldout_file,
+                                                                   heldout_kept):
+    import polars as pl
+
+    model = TrainedAssigner.load(saved)
+    expected = model.assign(heldout_kept)
+    raw = pd.read_parquet(heldout_file)
+    for source in (heldout_file, raw, pl.from_pandas(raw),
+                   clean_transactions(load_transactions(raw))):
+        pd.testing.assert_frame_equal(model.assign(source), expected)
