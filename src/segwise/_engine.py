@@ -303,11 +303,16 @@ def connect(engine: str = "duckdb", *, spark_master: str | None = None) -> SQLBa
 # its scans of NumPy arrays do not.
 
 
-def _duckdb_relation(expr: ir.Expr) -> Any | None:
-    """Return the DuckDB relation of ``expr``, with Ibis's column types; None off DuckDB."""
-    backend = expr._find_backend()
+def _duckdb_relation(expr: ir.Expr, *, use_default: bool = False) -> Any | None:
+    """Return the DuckDB relation of ``expr``, with Ibis's column types; None off DuckDB.
+
+    With ``use_default``, an expression of memtables alone runs on Ibis's default backend.
+    """
+    backend = expr._find_backend(use_default=use_default)
     if getattr(backend, "name", "") != "duckdb":
         return None
+    if use_default:
+        backend._run_pre_execute_hooks(expr)  # registers the memtables
     rel = backend.con.sql(backend.compile(expr))
     # DuckDB widens some results (a sum of BIGINT is a HUGEINT); Ibis's types are the
     # contract, and a HUGEINT would come back from NumPy as a float.

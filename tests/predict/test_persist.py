@@ -258,3 +258,13 @@ def test_cli_train_refits_only_a_model_it_keeps(heldout_file, tmp_path, monkeypa
     res = CliRunner().invoke(app, ["assigner", "train", str(heldout_file), *keep])
     assert isinstance(res.exception, _Stop), res.output
     assert seen == [refit]
+def test_assign_takes_raw_order_lines_from_a_file_or_any_dataframe(saved, heldout_file,
+                                                                   heldout_kept):
+    import polars as pl
+
+    model = TrainedAssigner.load(saved)
+    expected = model.assign(heldout_kept)
+    raw = pd.read_parquet(heldout_file)
+    for source in (heldout_file, raw, pl.from_pandas(raw),
+                   clean_transactions(load_transactions(raw))):
+        pd.testing.assert_frame_equal(model.assign(source), expected)

@@ -219,3 +219,39 @@ def test_thread_limits_apply_and_reuse_one_controller() -> None:
         openmp = [p for p in threadpool_info() if p["user_api"] == "openmp"]
         assert openmp and {p["num_threads"] for p in openmp} == {1}
     assert _controller.cache_info().hits == hits + 1  # no new scan of the libraries
+def test_set_output_gives_dataframes_indexed_like_the_input(retail_rfm: pd.DataFrame) -> None:
+    X = retail_rfm.head(1500)
+    seg = Segmenter(3, n_components=2, random_state=0).set_output(transform="pandas")
+    Z = seg.fit_transform(X)
+    assert isinstance(Z, pd.DataFrame)
+    assert Z.index.equals(X.index)
+    assert Z.columns.tolist() == ["segmenter0", "segmenter1"]
+    assert seg.get_feature_names_out().tolist() == Z.columns.tolist()
+    pd.testing.assert_frame_equal(seg.transform(X), Z)
+    # The default output is still the array.
+    plain = clone(seg).set_output(transform="default").fit(X)
+    np.testing.assert_allclose(plain.transform(X), Z.to_numpy())
+
+
+def test_score_is_the_opposite_of_the_within_segment_sum_of_squares(
+    retail_rfm: pd.DataFrame,
+) -> None:
+    X = retail_rfm.head(1500)
+    seg = Segmenter(4, random_state=0).fit(X)
+    Z, labels = seg.transform(X), seg.predict(X)
+    wss = sum(((Z[labels == c] - Z[labels == c].mean(axis=0)) ** 2).sum()
+              for c in range(seg.n_clusters_))
+    assert seg.score(X) == pytest.approx(-wss, rel=1e-9)
+    # More segments fit tighter (KMeans on the same space), so they score higher.
+    assert Segmenter(8, random_state=0).fit(X).score(X) > seg.score(X)
+
+
+def test_score_counts_noise_at_the_nearest_centre(retail_rfm: pd.DataFrame) -> None:
+    X = retail_rfm.head(1500)
+    seg = Segmenter(algorithm="hdbscan", random_state=0).fit(X)
+    labels = seg.predict(X)
+    assert (labels < 0).any()
+    Z = seg.transform(X)
+    nearest = ((Z[:, None, :] - seg.cluster_centers_[None]) ** 2).sum(axis=2).min(axis=1)
+    own = ((Z - seg.cluster_centers_[np.clip(labels, 0, None)]) ** 2).sum(axis=1)
+    assert seg.score(X) == pytest.approx(-np.where(labels < 0, nearest, own).sum(), rel=1e-9)

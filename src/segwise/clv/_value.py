@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segwise._frames import to_pandas
 from segwise.clv._base import PurchaseModel
 from segwise.clv._diagnostics import calibration_holdout, tracking
 from segwise.clv._gamma_gamma import GammaGamma
@@ -23,6 +24,7 @@ from segwise.clv._summary import (
     Period,
     btyd_summary,
     occasion_counts,
+    order_source,
     parse_horizon,
     purchase_span,
     unit_days,
@@ -95,6 +97,16 @@ class CLVResult:
     tracking: pd.DataFrame | None = field(default=None, repr=False)
     n_net_nonpositive: int = 0
     comparison: ModelComparison | None = field(default=None, repr=False)
+
+    @property
+    def by_customer(self) -> pd.DataFrame:
+        """:attr:`customers` indexed by ``customer_id``, for pandas work in a notebook.
+
+        ``result.by_customer["clv"]`` is a Series of lifetime values by customer id that
+        aligns with any other Series or DataFrame indexed by customer id (a segmentation's
+        assignments, say).
+        """
+        return self.customers.set_index("customer_id")
 
     def parameters(self) -> pd.DataFrame:
         """Return both models' estimates with standard errors and 95 % intervals.
@@ -182,8 +194,9 @@ def customer_value(
 
     Parameters
     ----------
-    source : CleanedLines, Transactions or ibis.Table
-        Order lines (cleaned ones are best: cancellations then never count as orders).
+    source : CleanedLines, Transactions, ibis.Table, str, Path or table in memory
+        Order lines (cleaned ones are best: cancellations then never count as orders); a
+        file or a DataFrame of raw lines is loaded and cleaned (:func:`order_source`).
     calibration_end : date or str, optional
         Last day the models learn from; the last purchase day when omitted.
     holdout_end : date or str, optional
@@ -237,6 +250,7 @@ def customer_value(
     """
     if model != "auto" and model not in PURCHASE_MODELS:
         raise ConfigError(f"model {model!r}: choose one of {', '.join(PURCHASE_MODELS)} or auto")
+    source = order_source(source)
     horizon_units = parse_horizon(horizon, unit)
     comparison = None
     if model == "auto":
@@ -310,7 +324,7 @@ def customer_value(
 
 
 def value_by_segment(
-    customers: pd.DataFrame,
+    customers: Any,
     segment_col: str = "segment",
     *,
     clv_col: str = "clv",
@@ -320,10 +334,11 @@ def value_by_segment(
 
     Parameters
     ----------
-    customers : pandas.DataFrame
+    customers : pandas.DataFrame or table in memory
         One row per customer with a segment label, ``clv`` and ``p_alive`` (e.g. the RFM
-        table joined to :attr:`CLVResult.customers`). Customers without a value (NaN) count
-        as customers but add no value.
+        table joined to :attr:`CLVResult.customers`); a polars DataFrame, Arrow or Ibis
+        table is read as pandas. Customers without a value (NaN) count as customers but
+        add no value.
     segment_col : str, default="segment"
         Column with the segment label.
     clv_col : str, default="clv"
@@ -339,6 +354,7 @@ def value_by_segment(
         (sum of ``clv * (1 - p_alive)``: value expected from customers who may already be
         gone) and ``share_value_at_risk``.
     """
+    customers = to_pandas(customers)
     missing = [c for c in (segment_col, clv_col, p_alive_col) if c not in customers.columns]
     if missing:
         raise InputError(f"the customer table lacks the column(s) {', '.join(missing)}")

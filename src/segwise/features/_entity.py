@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from segwise._frames import to_arrow
 from segwise._registry import Registry
 from segwise.exceptions import ConfigError, InputError
 
@@ -398,8 +399,9 @@ class EntityTable:
 
         Parameters
         ----------
-        data : pandas.DataFrame or pyarrow.Table
-            The rows.
+        data : table in memory
+            The rows: a pandas or polars DataFrame, an Arrow table or an Ibis table (a
+            pandas index with a name is a column).
         id_col : str, optional
             The id column; the registered set's, else the first column.
         features : sequence of str, optional
@@ -418,8 +420,7 @@ class EntityTable:
         EntityTable
             With ids checked to be present and unique.
         """
-        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(
-            data, preserve_index=False)
+        table = to_arrow(data)
         names = table.column_names
         known = None if features is not None else match_feature_set(names, id_col)
         if known is not None and set(known.columns) <= set(names):

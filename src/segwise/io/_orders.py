@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, cast
 
 import ibis
 
+from segwise._frames import DataSource
 from segwise.io._kinds import Role, SourceKind, register_kind
 from segwise.io._parse import (
     MAX_NUMBER,
@@ -247,7 +248,7 @@ _COPY_KEYS = ("customer_id", "order_id")
 
 
 def load_transactions(
-    source: str | Path,
+    source: DataSource,
     *,
     columns: Mapping[str, str] | None = None,
     read: ReadOptions | None = None,

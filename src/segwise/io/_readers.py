@@ -34,9 +34,11 @@ from segwise._engine import (
     fetch_arrow,
     fetch_scalar,
 )
+from segwise._frames import DataSource, is_path, table_label
 from segwise.exceptions import ConfigError, InputError
 from segwise.io._compressed import check_compressed
 from segwise.io._kinds import SourceKind, get_kind
+from segwise.io._memory import read_table
 from segwise.io._parse import SOURCE_PREFIX, is_spark, resolve_timestamp_format
 from segwise.io._roles import ColumnRoles, resolve_roles
 from segwise.io._tables import (
@@ -303,7 +305,7 @@ def detect_format(path: Path) -> str:
 
 
 def load_source(
-    source: str | Path,
+    source: DataSource,
     kind: str | SourceKind,
     *,
     columns: Mapping[str, str] | None = None,
@@ -321,8 +323,11 @@ def load_source(
 
     Parameters
     ----------
-    source : str or Path
-        CSV/TSV (optionally gzip-compressed), Parquet, Excel, JSON lines, SQLite or DuckDB file.
+    source : str, Path or table in memory
+        CSV/TSV (optionally gzip-compressed), Parquet, Excel, JSON lines, SQLite or DuckDB
+        file; or a pandas or polars DataFrame, Arrow table or Ibis table, read like a file
+        (its rows numbered in its order; typed columns stay typed, text is parsed) and
+        named by its type in messages and the record (``"pandas DataFrame"``).
     kind : str or SourceKind
         The source kind (``"orders"``, or any kind passed to :func:`register_kind`).
     columns : mapping of role to column name, optional
@@ -353,14 +358,9 @@ def load_source(
     """
     spec = get_kind(kind)
     read = read or ReadOptions()
-    path = Path(source)
-    if not path.exists():
-        raise InputError(f"{path}: no such file. Fix: check the path")
-    if (path.is_dir() and not any(path.glob("**/*.parquet"))) or (
-            path.is_file() and path.stat().st_size == 0):
-        raise InputError(f"{path}: the file is empty. Fix: export the {spec.rows} again")
-    fmt = detect_format(path)
-    check_compressed(path)
+    # A table in memory is named by what holds it ("pandas DataFrame") in every message.
+    path = Path(source if is_path(source) else table_label(source))
+    fmt = _check_file(path, spec) if is_path(source) else "table"
     if read.header is None and spec.header is not None:
         read = dataclasses.replace(read, header=spec.header)
     if read.join and fmt not in DATABASE_FORMATS:
@@ -389,6 +389,9 @@ def load_source(
             # Spark reads Parquet itself, so large files never pass through this process.
             backend = connect("spark", spark_master=spark_master)
             raw = _read_spark_parquet(backend, path)
+        elif fmt == "table":
+            backend = duckdb_connection(memory_limit)
+            raw = read_table(backend, source, str(path))
         else:
             backend = duckdb_connection(memory_limit)
             raw, rejects = _read_raw(backend, path, fmt, read)
@@ -463,6 +466,18 @@ AFTER_AS_OF = "after_as_of"
 def _quarantined(reason: ir.StringValue) -> ir.BooleanValue:
     """Whether a row's ``_reason`` quarantines it (rows after the as-of date are not)."""
     return reason.notnull() & (reason != AFTER_AS_OF)
+
+
+def _check_file(path: Path, spec: SourceKind) -> str:
+    """Return the reader of a source file that exists and is not empty."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file. Fix: check the path")
+    if (path.is_dir() and not any(path.glob("**/*.parquet"))) or (
+            path.is_file() and path.stat().st_size == 0):
+        raise InputError(f"{path}: the file is empty. Fix: export the {spec.rows} again")
+    fmt = detect_format(path)
+    check_compressed(path)
+    return fmt
 
 
 @dataclass(frozen=True)

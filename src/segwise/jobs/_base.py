@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segwise._engine import arrow_to_numpy, engine_error, fetch_scalar, numpy_to_arrow
+from segwise._frames import DataSource, is_path
 from segwise._registry import Registry
 from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError
@@ -270,7 +271,7 @@ def jobs() -> dict[str, Job]:
 
 def load_and_clean(
     job: str | Job,
-    source: str | Path,
+    source: DataSource,
     *,
     config: SegwiseConfig,
     as_of: dt.date | None = None,
@@ -306,7 +307,7 @@ def load_and_clean(
 
 def run_job(
     job: str | Job,
-    source: str | Path,
+    source: DataSource,
     *,
     config: SegwiseConfig | None = None,
     as_of: dt.date | None = None,
@@ -320,8 +321,10 @@ def run_job(
     ----------
     job : str or Job
         The job or its registered name.
-    source : str or Path
-        The source file.
+    source : str, Path or table in memory
+        The source file, or a pandas or polars DataFrame, Arrow table or Ibis table of
+        the same rows: read, checked, cleaned and audited as a file is
+        (:func:`segwise.io.load_source`).
     config : SegwiseConfig, optional
         Column roles, reader, cleaning and the job's settings.
     as_of : date, optional
@@ -360,7 +363,7 @@ def run_job(
         raise error from exc
 
 
-def _run(spec: Job, source: str | Path, config: SegwiseConfig, engine: str,
+def _run(spec: Job, source: DataSource, config: SegwiseConfig, engine: str,
          spark_master: str | None, progress: Callable[[str], None]) -> JobResult:
     loaded, cleaned = load_and_clean(spec, source, config=config, as_of=config.as_of,
                                      engine=engine, spark_master=spark_master,
@@ -369,8 +372,8 @@ def _run(spec: Job, source: str | Path, config: SegwiseConfig, engine: str,
     entities = spec.features(cleaned, config, config.as_of)
     entities = replace(
         entities,
-        source=str(source),
-        fingerprint=source_fingerprint(source),
+        source=loaded.source,
+        fingerprint=source_fingerprint(source) if is_path(source) else None,
         audit_table=entities.audit_table if entities.audit_table is not None
         else cleaned.audit_table(),
         quarantine_table=loaded.quarantine_table,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from segwise._frames import DataSource
 from segwise.clean import CleanedPings, clean_pings
 from segwise.config import SegwiseConfig
 from segwise.features.pings import MobilityArtifacts, mobility_entities, with_pois
@@ -206,7 +207,7 @@ def segment_users(result: JobResult, *, embed: tuple[str, ...] = (),
 
 
 def run_mobility(
-    source: str | Path,
+    source: DataSource,
     *,
     pois: str | Path | None = None,
     config: SegwiseConfig | None = None,
@@ -218,8 +219,9 @@ def run_mobility(
 
     Parameters
     ----------
-    source : str or Path
-        The pings (user, timestamp, lat, lon, optional accuracy and category).
+    source : str, Path or table in memory
+        The pings (user, timestamp, lat, lon, optional accuracy and category): a file, or
+        a DataFrame, Arrow or Ibis table.
     pois : str or Path, optional
         Points of interest (category, lat, lon, optional name); overrides
         ``[mobility] pois``.

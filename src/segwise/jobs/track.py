@@ -6,11 +6,11 @@ Snapshots, migration and cohorts then come from one scan (:mod:`segwise.track`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from segwise._engine import fetch_numpy, materialize
 from segwise._expr import money_sum
+from segwise._frames import DataSource
 from segwise.config import SegwiseConfig
 from segwise.jobs._base import load_and_clean
 from segwise.jobs.rfm import RFM_JOB
@@ -24,7 +24,7 @@ def _nothing(step: str) -> None:
 
 
 def run_track(
-    source: str | Path,
+    source: DataSource,
     *,
     config: SegwiseConfig | None = None,
     every: str | None = "quarter",
@@ -41,8 +41,8 @@ def run_track(
 
     Parameters
     ----------
-    source : str or Path
-        The order-line file.
+    source : str, Path or table in memory
+        The order-line file, or a DataFrame, Arrow or Ibis table of order lines.
     config : SegwiseConfig, optional
         Column roles, reader, cleaning and segment settings.
     every, dates, edges, window, cohort_period, learned

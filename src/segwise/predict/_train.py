@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import ibis
 import pandas as pd
 
+from segwise.clean import CleanedLines, clean_transactions
 from segwise.exceptions import ConfigError, InputError
+from segwise.io import load_transactions
 from segwise.predict._assigner import (
     MODELS,
     OTHER,
@@ -227,8 +230,10 @@ class TrainedAssigner:
 
         Parameters
         ----------
-        kept : ibis.Table
-            Kept order lines of the new customers (``CleanedLines.kept``).
+        kept : ibis.Table, CleanedLines, str, Path or table in memory
+            Kept order lines of the new customers (``CleanedLines.kept``), or their raw
+            order lines as a file or a pandas or polars DataFrame, Arrow or Ibis table,
+            loaded and cleaned with the default settings first.
         horizon_days : int, optional
             Days after the window's end the segment is asked for; the model's default
             when omitted.
@@ -247,7 +252,7 @@ class TrainedAssigner:
         """
         if incomplete not in ("skip", "score"):
             raise ConfigError(f"incomplete must be 'skip' or 'score', got {incomplete!r}")
-        feats = self.features(kept, horizon_days=horizon_days, as_of=as_of)
+        feats = self.features(_kept_lines(kept), horizon_days=horizon_days, as_of=as_of)
         return self._assign(feats, incomplete)
 
     def assign_early(self, early: pd.DataFrame, *, horizon_days: int | None = None,
@@ -329,6 +334,16 @@ class TrainedAssigner:
             raise InputError(f"{path}: the metadata's segments do not match the stored model")
         window = EarlyWindow(**meta["window"])
         return cls(est, scorer, window, int(meta["horizon_days"]), meta)
+
+
+def _kept_lines(source: Any) -> ir.Table:
+    """Kept order lines: as given, from cleaned lines, or loaded and cleaned from raw ones."""
+    if isinstance(source, ibis.expr.types.Table) and "customer_id" in source.columns and (
+            "ts" in source.columns):
+        return source
+    if not isinstance(source, CleanedLines):
+        source = clean_transactions(load_transactions(source))
+    return source.kept
 
 
 def train_assigner(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from segwise._frames import is_table, to_pandas
 from segwise.io import kinds
 from segwise.report import _charts as ch
 from segwise.report._model import Chart, Figure, Format, Report, Section, Table, format_value
@@ -41,6 +42,8 @@ MAX_SCATTER_POINTS = 5000
 @dataclass
 class ReportExtras:
     """Optional inputs; each adds its section when present.
+
+    Every table may be a pandas or polars DataFrame, an Arrow table or an Ibis table.
 
     Parameters
     ----------
@@ -89,6 +92,14 @@ class ReportExtras:
     clv: Any = None
     track: Any = None
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Tables may come from any library (polars, Arrow, Ibis); the sections read pandas.
+        for name in ("categories", "k_sweep", "model_comparison", "clusters", "embedding"):
+            if getattr(self, name) is not None:
+                setattr(self, name, to_pandas(getattr(self, name)))
+        if is_table(self.clv):
+            self.clv = to_pandas(self.clv)
 
     @classmethod
     def from_segmentation(cls, segmentation: Any, *, clv: Any = None,

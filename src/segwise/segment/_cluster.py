@@ -21,7 +21,12 @@ import warnings
 from typing import Any, Literal
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
 from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
@@ -291,11 +296,16 @@ def _fit_som(Z: np.ndarray, S: np.ndarray, n_clusters: int, shape: tuple[int, in
     return _Clusters(assign(Z), assign)
 
 
-class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
+class Segmenter(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     """Preprocessing and one clustering algorithm, as a scikit-learn estimator.
 
     The chain is: signed ``log1p`` of skewed columns or Yeo-Johnson, then standard or
     robust scaling, then optional PCA, then optional UMAP, then the clustering algorithm.
+
+    :meth:`transform` returns the model space; ``set_output(transform="pandas")`` makes it
+    a DataFrame with the input's index and columns ``segmenter0``, ``segmenter1``, ...
+    (:meth:`get_feature_names_out`). :meth:`score` is the opposite of the within-segment
+    sum of squares in that space, so that a higher score is a tighter segmentation.
 
     Parameters
     ----------
@@ -601,6 +611,42 @@ default="kmeans"
         Z = self._model_space(X)
         with limit_threads(len(Z)):
             return self._relabel(self._assign(Z))
+
+    def score(self, X: Any, y: object = None) -> float:
+        """Opposite of the within-segment sum of squares of ``X`` in model space.
+
+        Each row counts its squared distance to the centre of the segment
+        :meth:`predict` gives it; a row labelled noise counts its distance to the nearest
+        centre, so that labelling rows noise never improves the score.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric per-customer features, same columns as in :meth:`fit`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+            ``-sum of squared distances``; higher is better; ``-inf`` when the fit found
+            no segment (every row noise).
+        """
+        Z = self._model_space(X)
+        if not len(self.cluster_centers_):
+            return -np.inf
+        with limit_threads(len(Z)):
+            labels = self._relabel(self._assign(Z))
+        _, nearest = pairwise_distances_argmin_min(Z, self.cluster_centers_)
+        own = np.where(labels >= 0, labels, 0)
+        distance = np.where(labels >= 0, np.linalg.norm(Z - self.cluster_centers_[own], axis=1),
+                            nearest)
+        return -float(np.sum(distance**2))
+
+    @property
+    def _n_features_out(self) -> int:
+        """Dimensions of the model space (names of :meth:`get_feature_names_out`)."""
+        return int(self.cluster_centers_.shape[1])
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

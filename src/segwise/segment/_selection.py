@@ -18,6 +18,7 @@ the single largest split and so pick k=2 (Online Retail RFM is a case in point).
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -35,6 +36,7 @@ from sklearn.metrics import (
 )
 from sklearn.utils import check_array
 
+from segwise._frames import DataSource, to_pandas
 from segwise.exceptions import ConfigError, InputError
 from segwise.features import EntityTable, match_feature_set
 from segwise.segment._cluster import (
@@ -664,7 +666,7 @@ _SIDE_FILES = (".profiles.csv", ".sweep.csv", ".models.csv", ".crosstab.csv")
 
 
 def segment_customers(
-    customers: pd.DataFrame | EntityTable,
+    customers: EntityTable | DataSource,
     *,
     features: Sequence[str] | None = None,
     id_col: str | None = None,
@@ -686,9 +688,11 @@ def segment_customers(
 
     Parameters
     ----------
-    customers : EntityTable or pandas.DataFrame
+    customers : EntityTable, table in memory, str or Path
         One row per entity, of any source kind: a job's ``result.entities``, or a table
-        (one a job wrote is recognised by its columns and takes their declaration).
+        (one a job wrote is recognised by its columns and takes their declaration): a
+        pandas or polars DataFrame, an Arrow or Ibis table, or a Parquet or CSV file
+        (:meth:`EntityTable.read <segwise.features.EntityTable.read>`).
     features : sequence of str, optional
         Numeric columns to cluster; the table's clustered features by default (for a
         table no feature set declares, :data:`DEFAULT_FEATURES`).
@@ -736,6 +740,10 @@ def segment_customers(
     from segwise.profile import crosstab_segments, name_segments, profile_segments
     from segwise.segment._embed import embed_customers
 
+    if isinstance(customers, str | os.PathLike):
+        customers = EntityTable.read(Path(customers), id_col=id_col)
+    elif not isinstance(customers, EntityTable):
+        customers = to_pandas(customers)
     schema = (customers.schema if isinstance(customers, EntityTable)
               else match_feature_set(list(map(str, customers.columns)), id_col))
     if isinstance(customers, EntityTable):
