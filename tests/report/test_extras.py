@@ -154,3 +154,36 @@ def test_a_log_without_products_times_or_countries(shared_data: Any, tmp_path: A
     assert sum(weekday.figure.data[0].x) == report.figures[1].value
     assert "median is 1 order and" in charts["dist_frequency"].reading
     render(report, "html")
+
+
+@pytest.mark.slow
+def test_cdnow_value_states_its_settings_and_holdout(shared_data: Any, tmp_path: Any) -> None:
+    """CDNOW: the value section says how it was computed; the holdout check is shown."""
+    from segwise.jobs import run_rfm
+    from segwise.report import learn_extras
+
+    raw = pd.read_csv(shared_data / "cdnow" / "CDNOW_master.txt.gz", sep=r"\s+", header=None,
+                      names=["customer_id", "timestamp", "quantity", "amount"],
+                      dtype={"customer_id": str, "timestamp": str})
+    path = tmp_path / "cdnow.csv"
+    raw.to_csv(path, index=False)
+    result = run_rfm(path)
+    extras = learn_extras(result, segments=False, track=False, clv_horizon="39w",
+                          clv_margin=0.25, clv_discount_rate=0.05)
+    report = build_report(result, extras, products=False)
+    settings = dict(report.table("value_settings").frame.to_numpy().tolist())
+    assert settings["Horizon"].startswith("39.0 weeks")
+    assert settings["Margin"] == "25% of spend (values are profit)"
+    assert settings["Discount rate"] == "5.0% a year"
+    # BG/NBD is not degenerate on CDNOW: value at risk is ranked, and the one-time buyers'
+    # P(alive) = 1 is explained where P(alive) is shown.
+    assert "value_at_risk" in report.table("value").columns
+    assert "P(alive) = 1 by construction" in report.table("value_settings").reading
+    keys = [s.key for s in report.sections]
+    assert keys[-2:] == ["value", "clv_models"]
+    holdout = report.table("clv_holdout").frame.set_index("frequency")
+    assert holdout.loc["all", "n_customers"] == holdout.drop("all")["n_customers"].sum()
+    assert holdout.loc["all", "actual"] > 0
+    assert "was checked on the holdout" in report.table("clv_models").reading
+    md = render(report, "md")
+    assert "## How far to trust the lifetime values" in md and "39.0 weeks" in md

@@ -341,10 +341,13 @@ def _value(ctx: ReportContext) -> Section | None:
 
     c = customers[["customer_id", "segment"]].astype({"customer_id": str})
     j = c.merge(clv_frame(clv), on="customer_id", how="left")
-    vbs = value_by_segment(j)
+    # clv_frame leaves P(alive) out of a degenerate fit: nothing at risk is then ranked.
+    at_risk = "p_alive" in j
+    vbs = value_by_segment(j, p_alive_col="p_alive" if at_risk else None)
     vbs["segment"] = vbs["segment"].astype(str)
-    cols = ["segment", "n_customers", "share_customers", "clv", "share_clv", "mean_clv",
-            "mean_p_alive", "value_at_risk", "share_value_at_risk"]
+    cols = [c for c in ("segment", "n_customers", "share_customers", "clv", "share_clv",
+                        "mean_clv", "mean_p_alive", "value_at_risk", "share_value_at_risk")
+            if c in vbs]
     table = Table(
         "value", "Predicted value by segment", vbs[cols],
         formats={"n_customers": "int", "share_customers": "pct", "clv": "money",
@@ -357,36 +360,61 @@ def _value(ctx: ReportContext) -> Section | None:
                  "share_value_at_risk": "Share of value at risk"},
     )
     top = vbs.iloc[0]
-    risk = vbs.loc[vbs["value_at_risk"].idxmax()]
-    reading = (f"'{top['segment']}' hold {top['share_clv']:.0%} of predicted lifetime value; "
-               f"the most value at risk (customers who may be gone) is in '{risk['segment']}'.")
+    reading = f"'{top['segment']}' hold {top['share_clv']:.0%} of predicted lifetime value"
+    if at_risk:
+        risk = vbs.loc[vbs["value_at_risk"].idxmax()]
+        reading += (f"; the most value at risk (customers who may be gone) is in "
+                    f"'{risk['segment']}'.")
+    else:
+        reading += "; value at risk is not shown: the fit finds no dropout (see above)."
     table.reading = reading
     vs = vbs.set_index("segment").reindex([s for s in order if s in set(vbs["segment"])])
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    fig.add_bar(x=vs.index, y=vs["clv"] - vs["value_at_risk"], name="Expected from active",
-                marker_color=ch.PALETTE[2], hovertemplate="%{x}<br>%{y:,.0f} " + cur
-                + "<extra></extra>")
-    fig.add_bar(x=vs.index, y=vs["value_at_risk"], name="At risk (1 − P(alive))",
-                marker_color=ch.PALETTE[3], hovertemplate="%{x}<br>%{y:,.0f} " + cur
-                + " at risk<extra></extra>")
+    if at_risk:
+        fig.add_bar(x=vs.index, y=vs["clv"] - vs["value_at_risk"], name="Expected from active",
+                    marker_color=ch.PALETTE[2], hovertemplate="%{x}<br>%{y:,.0f} " + cur
+                    + "<extra></extra>")
+        fig.add_bar(x=vs.index, y=vs["value_at_risk"], name="At risk (1 − P(alive))",
+                    marker_color=ch.PALETTE[3], hovertemplate="%{x}<br>%{y:,.0f} " + cur
+                    + " at risk<extra></extra>")
+    else:
+        fig.add_bar(x=vs.index, y=vs["clv"], name="Predicted lifetime value",
+                    marker_color=ch.PALETTE[2], hovertemplate="%{x}<br>%{y:,.0f} " + cur
+                    + "<extra></extra>")
     fig.update_layout(barmode="stack")
     fig.update_xaxes(title_text="Segment", tickangle=-30)
     fig.update_yaxes(title_text=f"Predicted lifetime value ({cur})")
-    ch.style(fig, "Predicted lifetime value by segment", height=400, legend=True)
+    ch.style(fig, "Predicted lifetime value by segment", height=400, legend=at_risk)
     chart = Chart("value", "Predicted lifetime value by segment", reading, fig)
+    blocks: list[Chart | Table] = [table, chart]
+    name = "a purchase model + Gamma-Gamma"
+    if hasattr(clv, "settings"):
+        name = f"{clv.purchase_model.display_name} + Gamma-Gamma"
+        notes = "".join(f" {n}" for n in clv.notes)
+        blocks.insert(0, Table(
+            "value_settings", "How the value was computed",
+            pd.DataFrame(clv.settings(), columns=["setting", "value"]),
+            headers={"setting": "", "value": ""}, reading=notes.strip(), wide=False))
     return Section("value", "Customer lifetime value",
-                   "Predicted future value per segment (BG/NBD + Gamma-Gamma) and how much of "
-                   "it is at risk.", [table, chart])
+                   f"Predicted future value per segment ({name})"
+                   + (" and how much of it is at risk." if at_risk else "."), blocks)
 
 
 
 def _learn_clv(result: JobResult, extras: ReportExtras, options: Mapping[str, Any]) -> None:
-    """Fit a purchase model and Gamma-Gamma on the cleaned lines (``clv_model`` option)."""
+    """Fit a purchase model and Gamma-Gamma on the cleaned lines, checked on a holdout.
+
+    Options: ``clv_model``, ``clv_horizon``, ``clv_margin``, ``clv_discount_rate`` (the
+    arguments of :func:`segwise.clv.customer_value`).
+    """
     from segwise.clv import customer_value
 
-    extras.clv = customer_value(result.cleaned, model=options.get("clv_model", "bgnbd"))
+    extras.clv = customer_value(
+        result.cleaned, model=options.get("clv_model", "bgnbd"),
+        horizon=options.get("clv_horizon", "12m"), margin=options.get("clv_margin", 1.0),
+        discount_rate=options.get("clv_discount_rate", 0.10), holdout_check=True)
 
 
 def _learn_track(result: JobResult, extras: ReportExtras, options: Mapping[str, Any]) -> None:

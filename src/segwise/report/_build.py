@@ -668,13 +668,15 @@ def clv_frame(clv: Any) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        The columns present of those four.
+        The columns present of those four; without ``p_alive`` when the result's fit is
+        degenerate (``CLVResult.degenerate``), as it is then near 1 for everyone.
     """
     frame = getattr(clv, "customers", clv)
     if not isinstance(frame, pd.DataFrame):
         raise TypeError("extras.clv must be a DataFrame or a CLVResult")
     frame = frame.reset_index() if "customer_id" not in frame.columns else frame
-    cols = [c for c in ("customer_id", "expected_purchases", "p_alive", "clv") if c in frame]
+    cols = [c for c in ("customer_id", "expected_purchases", "p_alive", "clv") if c in frame
+            and not (c == "p_alive" and getattr(clv, "degenerate", None))]
     return frame[cols].astype({"customer_id": str})
 
 

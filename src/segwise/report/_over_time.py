@@ -257,11 +257,15 @@ def clv_models_section(comparison: ModelComparison) -> Section:
     Section
         Keyed ``clv_models``.
     """
+    from segwise.clv import calibration_holdout
+
     t = comparison.table
+    single = len(t) == 1
     table = Table(
-        "clv_models", "Purchase models compared on the holdout",
+        "clv_models", "The purchase model on the holdout" if single
+        else "Purchase models compared on the holdout",
         t[["label", "status", "mae", "rmse", "bias", "predicted", "actual", "aggregate_error",
-           "decile_error", "rank", "chosen", "note"]],
+           "decile_error", *([] if single else ["rank", "chosen"]), "note"]],
         formats={"mae": "num2", "rmse": "num2", "bias": "num2", "predicted": "int",
                  "actual": "int", "aggregate_error": "pct", "decile_error": "num2",
                  "rank": "num2"},
@@ -296,6 +300,23 @@ def clv_models_section(comparison: ModelComparison) -> Section:
                f"purchases against {int(last['actual'].iloc[0]):,} actual.")
     chart = Chart("clv_models_tracking", "Cumulative repeat purchases: actual and each model",
                   reading, fig)
-    return Section("clv_models", "Which lifetime-value model to trust",
-                   "Every purchase model fitted to the calibration period and compared on the "
-                   "purchases that followed.", [table, chart])
+    chosen_model = comparison.models[comparison.chosen]
+    by_frequency = calibration_holdout(chosen_model, comparison.summaries[comparison.chosen])
+    p = comparison.period
+    calibration = Table(
+        "clv_holdout", f"Holdout purchases per customer by calibration frequency ({chosen})",
+        by_frequency, formats={"n_customers": "int", "actual": "num2", "predicted": "num2"},
+        headers={"frequency": "Repeat purchases to " + str(p.calibration_end),
+                 "n_customers": "Customers", "actual": "Actual per customer",
+                 "predicted": "Predicted per customer"},
+        reading=f"Customers grouped by their repeat purchases up to {p.calibration_end}; "
+                f"each row sets the purchases they made from then to {p.holdout_end} "
+                "against the forecast.", wide=False)
+    return Section(
+        "clv_models", "How far to trust the lifetime values" if single
+        else "Which lifetime-value model to trust",
+        ("The purchase model fitted to an earlier calibration period and checked on the "
+         "purchases that followed (calibration and holdout); the values above learn from "
+         "every purchase." if single else
+         "Every purchase model fitted to the calibration period and compared on the "
+         "purchases that followed."), [table, calibration, chart])
