@@ -19,7 +19,6 @@ from segwise.predict._assigner import (
     build_dataset,
     evaluate_assigner,
     fit_candidate,
-    merge_rare,
     model_features,
     time_split,
     validate_assigner,
@@ -431,11 +430,13 @@ def train_assigner(
         report.validation = validation
     say("fit")
     chosen = clone(next(iter(candidates.values())))
+    # The saved model knows exactly the segments that were evaluated: those merged into
+    # Other there (too rare before the cut-off) stay merged, even when refitting on all.
+    merged = report.merged
+    y = data.y.where(~data.y.isin(merged), OTHER)
     if refit:
-        y, merged = merge_rare(data.y, data.y.index, min_class_size)
         est = fit_candidate(chosen, data.X, y.to_numpy(), data.cells)
     else:
-        y, merged = merge_rare(data.y, split.train, min_class_size)
         est = fit_candidate(chosen, data.X.loc[split.train], y.loc[split.train].to_numpy(),
                             data.cells)
     sm = result.config.segments
