@@ -15,8 +15,8 @@ from segwise.report import ReportExtras, build_report, render
 def test_optional_sections_are_absent_without_inputs(small_result: Any) -> None:
     report = build_report(small_result, products=False)
     keys = [s.key for s in report.sections]
-    assert keys == ["overview", "cleaning", "exploration", "rfm", "segments", "profiles",
-                    "embedding", "campaign"]
+    assert keys == ["recommendation", "overview", "cleaning", "exploration", "rfm",
+                    "segments", "profiles", "embedding", "campaign"]
     assert "categories" not in {c.key for c in report.charts}
     # Without an embedding, the map is a PCA of R, F and M, said so in its title.
     assert "PCA" in report.section("embedding").charts[0].title
@@ -47,8 +47,9 @@ def test_optional_sections_render_when_given(small_result: Any,
                                              synthetic_extras: ReportExtras) -> None:
     report = build_report(small_result, synthetic_extras, products=False)
     keys = [s.key for s in report.sections]
-    assert keys == ["overview", "cleaning", "exploration", "rfm", "segments", "selection",
-                    "clusters", "profiles", "embedding", "campaign", "value"]
+    assert keys == ["recommendation", "overview", "cleaning", "exploration", "rfm",
+                    "segments", "clusters", "profiles", "embedding", "campaign", "value",
+                    "selection"]
     k_chart = report.section("selection").charts[0]
     # One panel per numeric score (the boolean knee flag is not a score).
     assert {t.name for t in k_chart.figure.data} == {
@@ -70,7 +71,8 @@ def test_optional_sections_render_when_given(small_result: Any,
     data = json.loads(render(report, "json"))
     assert [s["key"] for s in data["sections"]] == keys
     md = render(report, "md")
-    assert "## Choosing the segmentation" in md and "## Customer lifetime value" in md
+    assert "## Appendix: choosing the learned segmentation" in md
+    assert "## Customer lifetime value" in md
 
 
 def test_scatter_is_sampled_beyond_the_limit(small_result: Any, monkeypatch: Any) -> None:

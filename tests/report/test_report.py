@@ -16,9 +16,9 @@ pytestmark = pytest.mark.slow
 
 def test_report_tells_the_whole_story(retail_report: Any) -> None:
     keys = [s.key for s in retail_report.sections]
-    assert keys == ["overview", "cleaning", "exploration", "rfm", "segments", "selection",
-                    "clusters", "profiles", "embedding", "categories", "campaign", "value",
-                    "clv_models", "over_time"]
+    assert keys == ["recommendation", "overview", "cleaning", "exploration", "rfm",
+                    "segments", "clusters", "profiles", "embedding", "categories", "campaign",
+                    "value", "clv_models", "over_time", "selection"]
     charts = {c.key for c in retail_report.charts}
     assert {"audit_removed", "monthly", "weekday_hour", "countries", "top_products",
             "categories", "dist_recency", "dist_frequency", "dist_monetary", "grid_customers",

@@ -60,6 +60,8 @@ def _prepare(ctx: ReportContext) -> None:
         from segwise.features.products import category_spend
 
         spend = category_spend(kept, categories)
+        # Topics learned (each with its top terms): the number asked for, spent on or not.
+        ctx.cache["n_learned"] = sum(1 for t in categories.attrs.get("terms", {}).values() if t)
     ctx.cache["spend"] = spend
     customers, cur = ctx.frame, ctx.currency
     ov = eda["overview"]
@@ -82,6 +84,15 @@ def _prepare(ctx: ReportContext) -> None:
         ("Purchases to", last.strftime("%Y-%m-%d %H:%M")),
         ("Recency measured as of", str(ctx.result.as_of)),
     ]
+    lost = _lost_customers(ctx.result.cleaned.lines)
+    ctx.overview_after.append(("Customers lost in cleaning (every line removed)",
+                               format_value(lost["customers"], "int")))
+    if lost["customers"]:
+        reasons = ", ".join(f"{n:,} {r.replace('_', ' ')}" for r, n in lost["reasons"].items())
+        ctx.cleaning_notes.append(
+            f"{lost['customers']:,} of the {lost['seen']:,} customers in the input "
+            f"({lost['customers'] / max(lost['seen'], 1):.1%}) lost every line in cleaning "
+            f"and are in no segment (by the rule that removed most of their rows: {reasons}).")
     if ov["returns_only_customers"]:
         ctx.overview_after.append((
             "Customers with returns only (not scored)",
@@ -96,6 +107,24 @@ def _prepare(ctx: ReportContext) -> None:
     ctx.overview_after += [(label, format_value(ov[key], "int"))
                            for label, key in (("Products", "products"),
                                               ("Countries", "countries")) if ov[key]]
+
+
+def _lost_customers(lines: ir.Table) -> dict[str, Any]:
+    """Count the customers with an id in the input whose every line the cleaning removed.
+
+    Returns the customers seen, those lost, and the lost ones counted by the rule that
+    removed most of their input rows.
+    """
+    known = lines.filter(lines.customer_id.notnull())
+    per = known.group_by(["customer_id", "_reason"]).aggregate(rows=known._n.sum())
+    frame = per.to_pandas()
+    kept = set(frame.loc[frame["_reason"].isna(), "customer_id"])
+    removed = frame[frame["_reason"].notna() & ~frame["customer_id"].isin(kept)]
+    top = removed.sort_values(["customer_id", "rows", "_reason"],
+                              ascending=[True, False, True]).drop_duplicates("customer_id")
+    reasons = top["_reason"].value_counts()
+    return {"seen": int(frame["customer_id"].nunique()), "customers": len(top),
+            "reasons": {str(r): int(n) for r, n in reasons.items()}}
 
 
 def _explore(kept: ir.Table) -> dict[str, Any]:
@@ -208,11 +237,17 @@ def _exploration(ctx: ReportContext) -> Section:
                        hover="%{x:,.0f} " + cur, color=ch.PALETTE[2])
         blocks.append(Chart("top_products", "Top 15 products by net revenue", reading, fig))
     if spend is not None and len(spend):
+        from segwise.features.products import NON_PRODUCT, OTHER
+
         by_cat = spend.groupby("category")["spend"].sum().sort_values(ascending=False)
         share = by_cat / by_cat.sum()
-        reading = (f"{len(by_cat)} categories were learned from product descriptions; "
-                   f"'{by_cat.index[0]}' is the largest with {share.iloc[0]:.1%} of purchase "
-                   f"spend and the top five hold {share.iloc[:5].sum():.0%}.")
+        # The categories asked for, learned; 'Other' and non-product lines are not among them.
+        extra = [f"'{c}'" for c in (OTHER, NON_PRODUCT) if c in by_cat.index]
+        learned = ctx.cache.get("n_learned") or len(by_cat) - len(extra)
+        reading = (f"{learned} categories were learned from product descriptions"
+                   + (f" ({' and '.join(extra)} shown besides)" if extra else "")
+                   + f"; '{by_cat.index[0]}' is the largest with {share.iloc[0]:.1%} of "
+                   f"purchase spend and the top five hold {share.iloc[:5].sum():.0%}.")
         fig = ch.bar_h(list(by_cat.index), by_cat.to_numpy(),
                        title="Purchase spend by product category",
                        x_title=f"Purchase spend, returns excluded ({cur})",
