@@ -249,7 +249,7 @@ def test_learned_segments_and_the_report_take_the_users(sample: Any) -> None:
     report = build_report(sample, ReportExtras.from_segmentation(seg), source="sample")
     keys = [s.key for s in report.sections]
     assert keys == ["recommendation", "overview", "cleaning", "activity", "rfe", "segments",
-                    "story", "clusters", "profiles", "embedding", "campaign", "selection"]
+                    "story", "clusters", "profiles", "embedding", "campaign"]
     funnel = next(c for c in report.charts if c.key == "funnel")
     assert "clicks" in funnel.reading and "impression events" in str(funnel.figure.data[0].y)
     story = report.table("reach")
