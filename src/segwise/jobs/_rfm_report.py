@@ -463,7 +463,13 @@ def _learn_track(result: JobResult, extras: ReportExtras, options: Mapping[str, 
 
 def _clv_models(ctx: ReportContext) -> Section | None:
     comparison = getattr(ctx.extras.clv, "comparison", None)
-    return None if comparison is None else clv_models_section(comparison)
+    if comparison is None:
+        return None
+    from segwise.clv import calibration_holdout
+
+    c = comparison
+    by_frequency = calibration_holdout(c.models[c.chosen], c.summaries[c.chosen])
+    return clv_models_section(comparison, by_frequency)
 
 
 def _over_time(ctx: ReportContext) -> Section | None:

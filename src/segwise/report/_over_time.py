@@ -244,21 +244,23 @@ def over_time_section(track: TrackResult, cur: str) -> Section:
         "acquisition cohorts behave.", blocks)
 
 
-def clv_models_section(comparison: ModelComparison) -> Section:
+def clv_models_section(comparison: ModelComparison,
+                       by_frequency: pd.DataFrame | None = None) -> Section:
     """Build the CLV model comparison: the holdout table, its tracking plot and deciles.
 
     Parameters
     ----------
     comparison : ModelComparison
         From :func:`segwise.clv.compare_purchase_models` (or ``customer_value(model="auto")``).
+    by_frequency : pandas.DataFrame, optional
+        :func:`segwise.clv.calibration_holdout` of the chosen model: holdout purchases per
+        customer by calibration frequency, shown as a table when given.
 
     Returns
     -------
     Section
         Keyed ``clv_models``.
     """
-    from segwise.clv import calibration_holdout
-
     t = comparison.table
     single = len(t) == 1
     table = Table(
@@ -300,18 +302,18 @@ def clv_models_section(comparison: ModelComparison) -> Section:
                f"purchases against {int(last['actual'].iloc[0]):,} actual.")
     chart = Chart("clv_models_tracking", "Cumulative repeat purchases: actual and each model",
                   reading, fig)
-    chosen_model = comparison.models[comparison.chosen]
-    by_frequency = calibration_holdout(chosen_model, comparison.summaries[comparison.chosen])
+    blocks: list[Chart | Table] = [table, chart]
     p = comparison.period
-    calibration = Table(
-        "clv_holdout", f"Holdout purchases per customer by calibration frequency ({chosen})",
-        by_frequency, formats={"n_customers": "int", "actual": "num2", "predicted": "num2"},
-        headers={"frequency": "Repeat purchases to " + str(p.calibration_end),
-                 "n_customers": "Customers", "actual": "Actual per customer",
-                 "predicted": "Predicted per customer"},
-        reading=f"Customers grouped by their repeat purchases up to {p.calibration_end}; "
-                f"each row sets the purchases they made from then to {p.holdout_end} "
-                "against the forecast.", wide=False)
+    if by_frequency is not None:
+        blocks.insert(1, Table(
+            "clv_holdout", f"Holdout purchases per customer by calibration frequency ({chosen})",
+            by_frequency, formats={"n_customers": "int", "actual": "num2", "predicted": "num2"},
+            headers={"frequency": "Repeat purchases to " + str(p.calibration_end),
+                     "n_customers": "Customers", "actual": "Actual per customer",
+                     "predicted": "Predicted per customer"},
+            reading=f"Customers grouped by their repeat purchases up to {p.calibration_end}; "
+                    f"each row sets the purchases they made from then to {p.holdout_end} "
+                    "against the forecast.", wide=False))
     return Section(
         "clv_models", "How far to trust the lifetime values" if single
         else "Which lifetime-value model to trust",
@@ -319,4 +321,4 @@ def clv_models_section(comparison: ModelComparison) -> Section:
          "purchases that followed (calibration and holdout); the values above learn from "
          "every purchase." if single else
          "Every purchase model fitted to the calibration period and compared on the "
-         "purchases that followed."), [table, calibration, chart])
+         "purchases that followed."), blocks)
