@@ -106,9 +106,10 @@ def print_comparison(comparison: ModelComparison) -> None:
     """Print the purchase models' holdout comparison and why one was chosen."""
     t = comparison.table
     fitted = t[t["status"] == "fitted"]
+    single = len(t) == 1  # one model checked, not a choice
     frame = fitted.assign(chosen=fitted["chosen"].map({True: "<- chosen", False: ""}))[
         ["label", "mae", "rmse", "bias", "predicted", "actual", "aggregate_error",
-         "decile_error", "rank", "chosen"]]
+         "decile_error", *([] if single else ["rank", "chosen"])]]
     fmt = {"mae": ".3f", "rmse": ".3f", "bias": "+.3f", "predicted": ",.0f", "actual": ",.0f",
            "aggregate_error": "+.1%", "decile_error": ".3f", "rank": ".2f"}
     labels = {"label": "Model", "mae": "MAE", "rmse": "RMSE", "predicted": "Predicted",
@@ -116,7 +117,8 @@ def print_comparison(comparison: ModelComparison) -> None:
               "decile_error": "Decile error", "rank": "Mean rank", "chosen": ""}
     p = comparison.period
     start = p.calibration_end + dt.timedelta(days=1)
-    console.print(_table(frame, f"Purchase models on the holdout ({start} to {p.holdout_end}, "
+    what = "The purchase model" if single else "Purchase models"
+    console.print(_table(frame, f"{what} on the holdout ({start} to {p.holdout_end}, "
                                 "purchases per customer)", fmt, labels))
     for row in t[t["note"] != ""].itertuples():
         console.print(f"  {row.label} ({row.status}): {row.note}", highlight=False)
