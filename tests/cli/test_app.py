@@ -44,6 +44,13 @@ def orders(retail_sample: pd.DataFrame, tmp_path: Path) -> Path:
     return src
 
 
+def test_version() -> None:
+    from segwise import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output == f"segwise {__version__}\n"
+
+
 # ----------------------------------------------------------------- text, never markup
 
 

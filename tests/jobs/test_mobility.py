@@ -70,8 +70,8 @@ def test_report_shows_no_single_home(result: Any, synthetic_pings: dict[str, Pat
     plan = segment_users(result, embed=("umap",))
     report = build_report(result, plan.extras)
     keys = [s.key for s in report.sections]
-    assert keys == ["overview", "cleaning", "places", "rhythm", "interests", "selection",
-                    "clusters", "profiles", "embedding", "campaign"]
+    assert keys == ["recommendation", "overview", "cleaning", "places", "rhythm", "interests",
+                    "clusters", "profiles", "embedding", "campaign", "selection"]
     assert "UMAP" in report.section("embedding").charts[0].title
     homes = report.section("places").charts[0]
     drawn = homes.figure.data[0]

@@ -206,7 +206,8 @@ def test_the_new_kind_runs_end_to_end(renewals_csv: tuple[Path, dict[str, int]],
 
     report = build_report(result, ReportExtras.from_segmentation(seg), currency="EUR")
     keys = [s.key for s in report.sections]
-    assert keys == ["overview", "cleaning", "clusters", "profiles", "embedding", "campaign"]
+    assert keys == ["recommendation", "overview", "cleaning", "clusters", "profiles",
+                    "embedding", "campaign"]
     # The financial effect of targeting, shared by every kind, with its assumptions.
     campaign = report.table("campaign").frame.set_index("campaign")
     assert campaign.loc["targeted", "cost"] <= campaign.loc["untargeted", "cost"] + 1e-9

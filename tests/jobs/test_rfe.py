@@ -248,8 +248,8 @@ def test_learned_segments_and_the_report_take_the_users(sample: Any) -> None:
     assert seg.assignments["segment_name"].notna().all()
     report = build_report(sample, ReportExtras.from_segmentation(seg), source="sample")
     keys = [s.key for s in report.sections]
-    assert keys == ["overview", "cleaning", "activity", "rfe", "segments", "story",
-                    "clusters", "profiles", "embedding", "campaign"]
+    assert keys == ["recommendation", "overview", "cleaning", "activity", "rfe", "segments",
+                    "story", "clusters", "profiles", "embedding", "campaign"]
     funnel = next(c for c in report.charts if c.key == "funnel")
     assert "clicks" in funnel.reading and "impression events" in str(funnel.figure.data[0].y)
     story = report.table("reach")

@@ -406,3 +406,29 @@ def test_permutation_importance_is_scikit_learns_in_one_prediction(
     np.testing.assert_array_equal(mean, expected.importances_mean)
     np.testing.assert_array_equal(sd, expected.importances_std)
     assert calls == [len(X_te) * (1 + 3 * X_te.shape[1])]  # one prediction of every copy
+def test_evaluation_says_when_it_is_not_meaningful() -> None:
+    from segwise.predict import evaluation_caveat
+
+    one = np.array(["Lost"] * 40)
+    note = evaluation_caveat(one, {"baseline: majority class": one})
+    assert note is not None
+    assert "every one of the 40 new customers is in the same segment ('Lost')" in note
+    y = np.array(["Lost", "Champions", "Lost", "New"])
+    perfect = evaluation_caveat(y, {"baseline: majority class": np.array(["Lost"] * 4),
+                                    "baseline: RFM rules on the window": y.copy()})
+    assert perfect is not None and perfect.startswith("the RFM rules on the window baseline")
+    assert evaluation_caveat(y, {"baseline: majority class": np.array(["Lost"] * 4)}) is None
+
+
+def test_a_one_segment_test_set_is_reported_as_not_meaningful(
+    retail_data, retail_split, small_assigner
+):
+    from segwise.predict import TimeSplit
+
+    y = retail_data.y
+    top = y.loc[retail_split.test].value_counts().index[0]
+    test = pd.Index([i for i in retail_split.test if y.loc[i] == top])
+    split = TimeSplit(cutoff=retail_split.cutoff, train=retail_split.train, test=test)
+    report = evaluate_assigner(retail_data, split, {"hgb": small_assigner}, n_repeats=1)
+    assert not report.meaningful and f"('{top}')" in str(report.caveat)
+    assert report.to_dict()["caveat"] == report.caveat

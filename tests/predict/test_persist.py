@@ -60,6 +60,15 @@ def test_round_trip_gives_the_same_predictions(trained, saved, heldout_kept, ret
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
 
 
+def test_saved_classes_are_the_evaluated_ones(trained):
+    """A segment merged into Other in the evaluation is never predicted by the saved model."""
+    model, report, _ = trained
+    assert set(model.estimator.classes_) == set(report.per_segment.index)
+    for segment in report.merged:
+        assert segment not in model.estimator.classes_
+    assert model.metadata["merged_into_other"] == report.merged
+
+
 def test_metadata(saved, trained):
     meta = TrainedAssigner.load(saved).metadata
     assert meta["window"] == {"n_orders": 3, "n_days": None}
@@ -173,6 +182,11 @@ def test_cli_assign(saved, heldout_file, tmp_path):
     assert res.exit_code == 0, res.output
     assert "first 3 only" in res.output
     df = pd.read_csv(out)
+    # The share left unassigned is printed with its reasons, and adds up.
+    text = " ".join(res.output.split())
+    n_inc = int((~df["window_complete"]).sum())
+    assert f"Left unassigned: {n_inc:,} of 150 new customers ({n_inc / 150:.1%})" in text
+    assert (f"{n_inc:,} have an incomplete window" in text) == (n_inc > 0)
     assert {"customer_id", "segment", "probability", "orders_used"} <= set(df.columns)
     assert any(c.startswith("p_") for c in df.columns)
     bad = tmp_path / "bad.skops"
@@ -187,7 +201,7 @@ def test_cli_train_full_history_labels(shared_data, tmp_path):
     out = tmp_path / "full.skops"
     res = CliRunner().invoke(app, [
         "assigner", "train", str(shared_data / "uci-online-retail" / "online_retail.parquet"),
-        "--label", "full-history", "--no-compare", "--horizon", "120", "-o", str(out),
+        "--label-date", "full-history", "--no-compare", "--horizon", "120", "-o", str(out),
     ])
     assert res.exit_code == 0, res.output
     assert "label: rfm segment at the reference date" in " ".join(res.output.split())

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.slow
 
 def test_report_tells_the_whole_story(retail_report: Any) -> None:
     keys = [s.key for s in retail_report.sections]
-    assert keys == ["overview", "cleaning", "exploration", "rfm", "segments", "selection",
-                    "clusters", "profiles", "embedding", "categories", "campaign", "value",
-                    "over_time"]
+    assert keys == ["recommendation", "overview", "cleaning", "exploration", "rfm",
+                    "segments", "clusters", "profiles", "embedding", "categories", "campaign",
+                    "value", "clv_models", "over_time", "selection"]
     charts = {c.key for c in retail_report.charts}
     assert {"audit_removed", "monthly", "weekday_hour", "countries", "top_products",
             "categories", "dist_recency", "dist_frequency", "dist_monetary", "grid_customers",
@@ -32,6 +32,24 @@ def test_report_tells_the_whole_story(retail_report: Any) -> None:
         assert len(re.findall(r"[.;:] [A-Z']", chart.reading)) <= 1, chart.reading
         axes = [a for a in (layout.xaxis, layout.yaxis) if a is not None]
         assert all(a.title.text for a in axes), chart.key
+
+
+def test_degenerate_lifetime_value_is_said_and_not_ranked(retail_report: Any) -> None:
+    """Online Retail: BG/NBD finds no dropout (a -> 0); the report says so in words."""
+    section = retail_report.section("value")
+    settings = retail_report.table("value_settings")
+    assert settings.reading.startswith("The BG/NBD fit is degenerate")
+    assert "not shown or ranked" in settings.reading
+    table = retail_report.table("value")
+    assert not {"value_at_risk", "share_value_at_risk", "mean_p_alive"} & set(table.columns)
+    assert "value at risk is not shown" in table.reading
+    assert [t.name for t in section.charts[0].figure.data] == ["Predicted lifetime value"]
+    # P(alive) is near 1 for everyone: it is not drawn in the profiles either.
+    heatmap = next(c for c in retail_report.charts if c.key == "profile_heatmap")
+    assert "P(alive)" not in heatmap.figure.data[0].x
+    assert "Predicted CLV" in heatmap.figure.data[0].x
+    # The holdout check of the model is shown.
+    assert "was checked on the holdout" in retail_report.table("clv_models").reading
 
 
 def test_report_figures_match_the_run(retail_report: Any, retail_result: Any) -> None:

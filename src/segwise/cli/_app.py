@@ -64,6 +64,24 @@ app = new_app(
     name="segwise",
     help="Turn raw customer data into customer segments a business can act on.",
 )
+
+
+def _print_version(value: bool) -> None:
+    """Print the installed version and stop (``segwise --version``)."""
+    if value:
+        from segwise import __version__
+
+        typer.echo(f"segwise {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """Turn raw customer data into customer segments a business can act on."""
+
+
 # Markup off: text from data, configs and file names is printed as it is (a "[/]" in a
 # file name would otherwise raise a MarkupError); styles are applied with Text objects.
 console = Console(markup=False)

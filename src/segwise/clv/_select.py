@@ -368,9 +368,11 @@ def _reason(table: pd.DataFrame, period: Period) -> str:
     tied = [ok.loc[m, "label"] for m in ok.index
             if m != win.name and (ranks.loc[m] == ranks.loc[win.name]).all()]
     others = [f"{ok.loc[m, 'label']} {ok.loc[m, 'mae']:.3f}" for m in ok.index if m != win.name]
+    holdout = f"the holdout {period.calibration_end + _dt.timedelta(1)} to {period.holdout_end}"
+    how = (f"was checked on {holdout} (the only model asked for)" if len(table) == 1
+           else f"was chosen on {holdout} by {SELECTION_RULE}")
     return (
-        f"{win['label']} was chosen on the holdout {period.calibration_end + _dt.timedelta(1)}"
-        f" to {period.holdout_end} by {SELECTION_RULE}: mean absolute error "
+        f"{win['label']} {how}: mean absolute error "
         f"{win['mae']:.3f} purchases per customer"
         + (f" (against {', '.join(others)})" if others else "")
         + f", aggregate error {win['aggregate_error']:+.1%}, decile error "

@@ -1112,6 +1112,10 @@ class AssignerReport:
     estimator : SegmentAssigner or None
         The chosen model as fitted on the training customers (the one evaluated); not
         part of :meth:`to_dict`.
+    caveat : str or None
+        Why the held-out scores are not meaningful (:func:`evaluation_caveat`: the new
+        customers all share one segment, or a baseline is already perfect), in words;
+        ``None`` when they are.
     """
 
     table: pd.DataFrame
@@ -1126,6 +1130,12 @@ class AssignerReport:
     gaps: pd.DataFrame = field(default_factory=pd.DataFrame)
     validation: pd.DataFrame = field(default_factory=pd.DataFrame)
     estimator: SegmentAssigner | None = field(default=None, repr=False)
+    caveat: str | None = None
+
+    @property
+    def meaningful(self) -> bool:
+        """Whether the held-out scores can tell a model from a trivial guess."""
+        return self.caveat is None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (stored with a saved model)."""
@@ -1142,7 +1152,38 @@ class AssignerReport:
             "importance": _records(self.importance),
             "gaps": _records(self.gaps),
             "validation": _records(self.validation),
+            "caveat": self.caveat,
         }
+
+
+def evaluation_caveat(y_test: np.ndarray, baselines: dict[str, np.ndarray]) -> str | None:
+    """Say why a held-out evaluation cannot be read as a model's skill, if it cannot.
+
+    Parameters
+    ----------
+    y_test : numpy.ndarray of shape (n_test,)
+        True segments of the new customers.
+    baselines : dict of str to numpy.ndarray
+        Baseline predictions of the same customers, by name.
+
+    Returns
+    -------
+    str or None
+        When every new customer has the same segment, or a baseline predicts every one of
+        them right, why accuracy and macro-F1 say nothing; ``None`` otherwise.
+    """
+    classes = np.unique(y_test)
+    if len(classes) <= 1:
+        only = f" ('{classes[0]}')" if len(classes) else ""
+        return (f"every one of the {len(y_test):,} new customers is in the same segment"
+                f"{only}, so any score only says whether a model guesses that one segment. "
+                "Fix: test on more customers (--test-size) or an earlier --cutoff")
+    for name, pred in baselines.items():
+        if len(y_test) and bool(np.all(pred == y_test)):
+            return (f"the {name.removeprefix('baseline: ')} baseline already puts every new "
+                    "customer in the right segment: the segment follows from the window "
+                    "itself, and a model has nothing left to learn or show")
+    return None
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -1253,6 +1294,7 @@ def evaluate_assigner(
         table=table, per_segment=per_segment, confusion=confusion, importance=importance,
         cutoff=split.cutoff, n_train=len(split.train), n_test=len(split.test),
         merged=merged, chosen=chosen, gaps=gaps, estimator=est,
+        caveat=evaluation_caveat(y_te, baselines),
     )
 
 

@@ -22,7 +22,6 @@ from segwise.predict._assigner import (
     build_dataset,
     evaluate_assigner,
     fit_candidate,
-    merge_rare,
     model_features,
     time_split,
     validate_assigner,
@@ -444,13 +443,16 @@ def train_assigner(
     report = evaluate_assigner(data, split, candidates, min_class_size=min_class_size)
     if validation is not None:
         report.validation = validation
+    # The saved model knows exactly the segments that were evaluated: those merged into
+    # Other there (too rare before the cut-off) stay merged, even when refitting on all.
+    merged = report.merged
     if refit:
         say("fit")
-        y, merged = merge_rare(data.y, data.y.index, min_class_size)
+        y = data.y.where(~data.y.isin(merged), OTHER)
         est = fit_candidate(clone(next(iter(candidates.values()))), data.X, y.to_numpy(),
                             data.cells)
-    else:  # the model evaluated: fitted on the training customers
-        est, merged = cast(SegmentAssigner, report.estimator), report.merged
+    else:  # the model evaluated: fitted on the training customers, on the same classes
+        est = cast(SegmentAssigner, report.estimator)
     sm = result.config.segments
     meta = {
         "segwise_version": __version__,

@@ -21,6 +21,7 @@ import pandas as pd
 from segwise._frames import is_table, to_pandas
 from segwise.io import kinds
 from segwise.report import _charts as ch
+from segwise.report._action import recommendation_section
 from segwise.report._model import Chart, Figure, Format, Report, Section, Table, format_value
 from segwise.report._registry import (
     ReportContext,
@@ -368,8 +369,9 @@ def _cleaning(ctx: ReportContext) -> Section:
         headers={"step": "Step", "rows": "Rows", "share": "Share of input",
                  **{m: f"{m.replace('_', ' ').capitalize()} ({ctx.currency})" for m in metrics},
                  "description": "What it means"},
-        reading=f"Every one of the {n_input:,} input rows ends in exactly one line of this "
-                "table, so the rows sum to the input.",
+        reading=" ".join([f"Every one of the {n_input:,} input rows ends in exactly one line "
+                          "of this table, so the rows sum to the input.",
+                          *ctx.cleaning_notes]),
     )
     removed = audit[(audit["step"] != "kept") & (audit["rows"] > 0)].sort_values(
         "rows", ascending=False)
@@ -467,9 +469,9 @@ def _selection(ctx: ReportContext) -> Section | None:
         blocks.append(_frame_table("model_comparison", "Model comparison", mc))
     if not blocks:
         return None
-    return Section("selection", "Choosing the segmentation",
-                   "How many segments the data support, and which clustering model fits best.",
-                   blocks)
+    return Section("selection", "Appendix: choosing the learned segmentation",
+                   "How many segments the data support, and which clustering model fits best "
+                   "(the detail behind the learned segments).", blocks)
 
 
 def _frame_table(key: str, title: str, frame: pd.DataFrame) -> Table:
@@ -589,6 +591,12 @@ def _profile_chart(data: pd.DataFrame, labels: pd.Series, order: list[str],
     medians = data.groupby(labels.to_numpy())[list(feats)].median().reindex(means.index)
     text = np.array([[_short(v, c) for v, c in zip(row, feats, strict=True)]
                      for row in medians.to_numpy()])
+    # The colour range comes from segments big enough to matter (1 % of the entities, at
+    # least 10): a segment of one customer sits far out and would wash out every other
+    # cell. Its cell shows the end colour; its text still gives the median.
+    sizes = labels.value_counts()
+    big = [s for s in means.index if sizes.get(s, 0) >= max(10, 0.01 * len(labels))]
+    spread = float(np.nanmax(np.abs(means.loc[big].to_numpy()))) if big else np.nan
     means.columns = [feats[c] for c in means.columns]
     hi = means[value].idxmax() if value in means else None
     reading = ("Red cells are above the average, blue below (colour: z-score of the "
@@ -597,7 +605,8 @@ def _profile_chart(data: pd.DataFrame, labels: pd.Series, order: list[str],
     return Chart(key, f"{title} (z-scores)", reading,
                  ch.heatmap(means.round(2), title=f"{title} (z-scores, text = median)",
                             x_title="Feature", y_title="Segment", z_title="z-score",
-                            hover="%{y}<br>%{x}: z = %{z:.2f}", text=text))
+                            hover="%{y}<br>%{x}: z = %{z:.2f}", text=text,
+                            zmax=spread if np.isfinite(spread) and spread > 0 else None))
 
 
 def _short(value: float, column: str) -> str:
@@ -679,13 +688,15 @@ def clv_frame(clv: Any) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        The columns present of those four.
+        The columns present of those four; without ``p_alive`` when the result's fit is
+        degenerate (``CLVResult.degenerate``), as it is then near 1 for everyone.
     """
     frame = getattr(clv, "customers", clv)
     if not isinstance(frame, pd.DataFrame):
         raise TypeError("extras.clv must be a DataFrame or a CLVResult")
     frame = frame.reset_index() if "customer_id" not in frame.columns else frame
-    cols = [c for c in ("customer_id", "expected_purchases", "p_alive", "clv") if c in frame]
+    cols = [c for c in ("customer_id", "expected_purchases", "p_alive", "clv") if c in frame
+            and not (c == "p_alive" and getattr(clv, "degenerate", None))]
     return frame[cols].astype({"customer_id": str})
 
 
@@ -760,10 +771,11 @@ def _campaign(ctx: ReportContext) -> Section | None:
 
 
 register_sections(None, [
+    (5, "recommendation", recommendation_section),
     (10, "overview", _overview),
     (20, "cleaning", _cleaning),
     (50, "segments", _segments),
-    (60, "selection", _selection),
+    (200, "selection", _selection),
     (70, "clusters", _clusters),
     (80, "profiles", _profiles),
     (90, "embedding", _embedding),

@@ -72,6 +72,9 @@ class ReportContext:
         entity count.
     subtitle : str
         The line under the title; a kind's ``prepare`` step may set it.
+    cleaning_notes : list of str
+        Sentences a kind adds to the cleaning audit's reading (entities the cleaning
+        removed entirely, say).
     cache : dict
         Computations a kind's sections share (its exploration queries, say).
     """
@@ -89,6 +92,7 @@ class ReportContext:
     overview_before: list[tuple[str, str]] = field(default_factory=list)
     overview_after: list[tuple[str, str]] = field(default_factory=list)
     subtitle: str = ""
+    cleaning_notes: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
 
     @property
