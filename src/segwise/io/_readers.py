@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -45,6 +47,17 @@ from segwise.io._tables import (
     Join,
     join_reason,
 )
+from segwise.io._text import (
+    BLANKS,
+    bom_codec,
+    check_codec,
+    duckdb_encoding,
+    guess_delimiter,
+    localise_numbers,
+    number_hint,
+    toml_string,
+    write_normalised,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -70,6 +83,10 @@ _FORMATS = {
 }
 
 
+#: Thousands separators ``[read] thousands`` accepts (the last two: no-break spaces).
+_THOUSANDS = (".", ",", " ", "'", "\u00a0", "\u202f")
+
+
 @dataclass(frozen=True)
 class ReadOptions:
     """How to read a source file; every field is optional.
@@ -77,11 +94,27 @@ class ReadOptions:
     Parameters
     ----------
     delimiter : str, optional
-        CSV field separator; sniffed when omitted.
+        CSV field separator; sniffed when omitted. ``" "`` reads columns separated by runs
+        of spaces and tabs (blanks at the start and end of a line ignored), as in CDNOW.
     encoding : str, optional
-        CSV text encoding (``utf-8``, ``latin-1``, ``utf-16``); UTF-8 when omitted.
+        CSV text encoding (``utf-8``, ``latin-1``, ``cp1252``, ``utf-16``, any that Python
+        knows); UTF-8 when omitted, or UTF-16/32 when the file starts with their byte-order
+        mark. Line endings may be LF, CRLF or CR, mixed in any way.
+    header : bool, optional
+        Whether the first line of a CSV file (the first row of an Excel sheet) names the
+        columns. When omitted, the kind decides (:attr:`SourceKind.header`): order lines
+        expect a header, people files have it detected.
+    names : tuple of str, default=()
+        Column names, one per column: of a file without a header (``header = false``), or
+        replacing the header's. Without a header and without names, columns are called
+        ``column_1``, ``column_2``, ...
+    decimal : {".", ","}, default="."
+        Decimal separator of numbers written as text.
+    thousands : str, optional
+        Thousands separator of numbers written as text (``"."``, ``","``, ``" "``, ``"'"``);
+        numbers have none when omitted.
     sheet : str or int, optional
-        Excel sheet name or index; the first sheet when omitted.
+        Excel sheet name or 0-based index; the first sheet when omitted.
     table : str, optional
         Table to read from a SQLite or DuckDB database file.
     join : tuple of Join, default=()
@@ -90,11 +123,6 @@ class ReadOptions:
         file. A row whose key matches no row of a joined table, or several, is quarantined.
     timestamp_format : str, optional
         strptime layout of text timestamps; detected from the data when omitted.
-    header : bool, optional
-        Whether the first line of a CSV file (the first row of an Excel sheet) names the
-        columns. When omitted, the kind decides (:attr:`SourceKind.header`): order lines
-        expect a header, people files have it detected. Columns of a file without a
-        header are called ``column_1``, ``column_2``, ...
     max_quarantine_share : float, default=0.05
         Above this share of quarantined rows the load stops with an error instead,
         because so many bad rows mean a wrong setting (delimiter, encoding, layout).
@@ -112,11 +140,14 @@ class ReadOptions:
 
     delimiter: str | None = None
     encoding: str | None = None
+    header: bool | None = None
+    names: tuple[str, ...] = ()
+    decimal: str = "."
+    thousands: str | None = None
     sheet: str | int | None = None
     table: str | None = None
     join: tuple[Join, ...] = ()
     timestamp_format: str | None = None
-    header: bool | None = None
     max_quarantine_share: float = 0.05
     latest_date: date | None = None
 
@@ -130,6 +161,26 @@ class ReadOptions:
                 raise ConfigError(f"[read] timestamp_format = {self.timestamp_format!r}: "
                                   f"{error}. Fix: use strptime codes such as %Y-%m-%d %H:%M")
         object.__setattr__(self, "join", tuple(Join.parse(j) for j in self.join))
+        object.__setattr__(self, "names", tuple(self.names))
+        if self.delimiter == "":
+            raise ConfigError('[read] delimiter = "" is empty; write e.g. ";" or " " (blanks)')
+        if self.encoding is not None:
+            check_codec(self.encoding)
+        if self.header is not None and not isinstance(self.header, bool):
+            raise ConfigError(f"[read] header = {self.header!r} is not true or false")
+        if (not all(isinstance(n, str) and n.strip() for n in self.names)
+                or len(set(self.names)) != len(self.names)):
+            raise ConfigError(f"[read] names = {list(self.names)!r}: give each column a "
+                              "different, non-empty name")
+        if self.decimal not in (".", ","):
+            raise ConfigError(f'[read] decimal = {self.decimal!r} is not "." or ","')
+        if self.thousands is not None and (
+                self.thousands not in _THOUSANDS or self.thousands == self.decimal):
+            raise ConfigError(
+                f"[read] thousands = {self.thousands!r} is not one of "
+                f"{', '.join(repr(t) for t in _THOUSANDS if t != self.decimal)} "
+                f"(with decimal = {self.decimal!r})"
+            )
 
     def latest(self) -> date:
         """:attr:`latest_date`, or the day after today when it is not set."""
@@ -342,7 +393,11 @@ def load_source(
             backend = duckdb_connection(memory_limit)
             raw, rejects = _read_raw(backend, path, fmt, read)
         names = [c for c in raw.columns if c not in ("_row", JOIN_REASON)]
-        roles = resolve_roles(names, columns, source=path, kind=spec)
+        try:
+            roles = resolve_roles(names, columns, source=path, kind=spec)
+        except InputError as exc:
+            raise InputError(_roles_not_found(raw, fmt, read, path, spec, columns, str(exc))
+                             ) from exc
     role_columns = list(dict.fromkeys(roles.values()))
     others = [c for c in names if c not in role_columns] if spec.passthrough else []
     _check_no_clash(others, spec, path)
@@ -432,7 +487,12 @@ class _Parser:
         return None if self.as_of is None else _day_after(self.as_of)
 
     def __call__(self, source_columns: ir.Table) -> ir.Table:
-        parsed = self.kind.parse(source_columns, self.roles, self.read, self.path)
+        # Numbers are read in the file's notation here, so that the quarantine and
+        # copies of rows keep the values as written.
+        read = self.read
+        roles = [c for c in source_columns.columns if c.startswith(SOURCE_PREFIX)]
+        localised = localise_numbers(source_columns, roles, read.decimal, read.thousands)
+        parsed = self.kind.parse(localised, self.roles, read, self.path)
         column = self.kind.time_column
         if column is None:
             return parsed
@@ -452,6 +512,50 @@ class _Parser:
 def _day_after(day: date) -> datetime:
     """Midnight at the end of ``day``: the first instant dated after it."""
     return datetime.combine(day + timedelta(days=1), time.min)
+
+
+def _roles_not_found(
+    raw: ir.Table, fmt: str, read: ReadOptions, path: Path, kind: SourceKind,
+    columns: Mapping[str, str] | None, message: str,
+) -> str:
+    """Say why a file whose roles were not found was likely read wrong, else ``message``.
+
+    A CSV read as one column has another delimiter; an Excel workbook whose first sheet
+    has no roles (a cover sheet) may have them on another sheet.
+    """
+    names = [c for c in raw.columns if c != "_row"]
+    if fmt == "csv" and len(names) == 1:
+        line = names[0]
+        if read.header is False:
+            first = fetch_arrow(raw.select(names[0]).limit(1)).column(0).to_pylist()
+            line = first[0] if first and first[0] is not None else ""
+        delimiter = guess_delimiter(line, read.delimiter)
+        if delimiter is None:
+            return message
+        return (f"{path}: one column found, {line[:100]!r}: wrong delimiter? "
+                f"Fix: set [read] delimiter = {toml_string(delimiter)}")
+    if fmt != "excel" or read.sheet is not None:
+        return message
+    import pandas as pd
+
+    with pd.ExcelFile(path) as book:
+        sheets = [str(name) for name in book.sheet_names]
+        fits = []
+        for sheet in sheets[1:]:
+            header = book.parse(sheet, nrows=0, header=None if read.header is False else 0)
+            try:
+                resolve_roles([str(c) for c in header.columns], columns, source=path, kind=kind)
+            except (InputError, ConfigError):
+                continue
+            fits.append(sheet)
+    if len(sheets) < 2:
+        return message
+    if not fits:
+        return (f"{message}; or, if the {kind.rows} are on another sheet of the workbook "
+                f"({_sheet_list(sheets)}), set [read] sheet")
+    return (f"{path}: the first sheet, {sheets[0]!r}, holds no {kind.rows} (columns found: "
+            f"{', '.join(names[:10]) or 'none'}); the workbook has {_sheet_list(sheets)}. "
+            f"Fix: set [read] sheet = {toml_string(fits[0])}")
 
 
 def _check_no_clash(others: list[str], kind: SourceKind, path: Path) -> None:
@@ -517,9 +621,13 @@ def _read_raw(
 ) -> tuple[ir.Table, ir.Table | None]:
     """Read the file into DuckDB with a 1-based ``_row`` column; return it and CSV rejects."""
     con: duckdb.DuckDBPyConnection = duck.con
+    if (read.header is False or read.names) and fmt not in ("csv", "excel"):
+        raise ConfigError(f"{path}: [read] header and names apply to CSV and Excel files, "
+                          f"not {fmt}; leave them out")
     try:
         if fmt == "csv":
-            return _read_csv(duck, path, read)
+            raw, rejects = _read_csv(duck, path, read)
+            return _apply_names(raw, read, path), rejects
         if fmt == "parquet":
             # A directory is a Parquet dataset (`segwise convert` writes one).
             return duck.read_parquet(str(path / "**" / "*.parquet") if path.is_dir()
@@ -531,13 +639,8 @@ def _read_raw(
                 [str(path)],
             )
         elif fmt == "excel":
-            import pandas as pd
-
-            frame = pd.read_excel(path, sheet_name=read.sheet or 0, dtype=object,
-                                  header=None if read.header is False else 0)
-            if read.header is False:
-                frame.columns = _headerless_names(len(frame.columns))
-            _register_frame(con, frame)
+            _register_frame(con, _read_excel(path, read))
+            return _apply_names(duck.table("raw"), read, path), None
         else:
             raise ValueError(f"no reader for {fmt}")  # pragma: no cover - databases apart
     except (duckdb.Error, ValueError, OSError) as exc:
@@ -545,6 +648,53 @@ def _read_raw(
             f"{path}: cannot read the file as {fmt}: {_first_line(exc)}"
         ) from exc
     return duck.table("raw"), None
+
+
+def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:
+    """Read one sheet, every cell as it is; columns ``column_1``, ... without a header."""
+    import pandas as pd
+
+    sheet = read.sheet if read.sheet is not None else 0
+    try:
+        frame = pd.read_excel(path, sheet_name=sheet, dtype=object,
+                              header=None if read.header is False else 0)
+    except ImportError as exc:  # .xls needs xlrd
+        raise InputError(f"{path}: cannot read this Excel format ({_first_line(exc)}). "
+                         "Fix: save the workbook as .xlsx or CSV") from exc
+    except (ValueError, IndexError) as exc:
+        if read.sheet is None or not re.search("not found|invalid|out of range", str(exc)):
+            raise
+        with pd.ExcelFile(path) as book:
+            sheets = [str(name) for name in book.sheet_names]
+        raise InputError(
+            f"{path}: no sheet {read.sheet!r}; the workbook has {_sheet_list(sheets)}. "
+            "Fix: set [read] sheet to one of them"
+        ) from exc
+    if read.header is False:
+        frame.columns = _headerless_names(frame.shape[1])
+    return frame
+
+
+def _sheet_list(sheets: list[str]) -> str:
+    """Name the sheets of a workbook for a message: ``2 sheets: 'Cover', 'Orders'``."""
+    return f"{len(sheets)} sheet{'s' if len(sheets) != 1 else ''}: " + ", ".join(
+        repr(s) for s in sheets)
+
+
+def _apply_names(raw: ir.Table, read: ReadOptions, path: Path) -> ir.Table:
+    """Rename the columns read to ``[read] names``, which must name each of them."""
+    if not read.names:
+        return raw
+    found = [c for c in raw.columns if c != "_row"]
+    if len(found) != len(read.names):
+        first = fetch_arrow(raw.select(*found).limit(1)).to_pylist()
+        values = list(first[0].values()) if first else found
+        raise InputError(
+            f"{path}: [read] names gives {len(read.names)} names, but the file has "
+            f"{len(found)} columns (first row: {', '.join(repr(v) for v in values[:12])}). "
+            "Fix: give one name per column"
+        )
+    return raw.rename(dict(zip(read.names, found, strict=True)))
 
 
 def _register_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
@@ -565,25 +715,23 @@ _CSV_BUFFER_BYTES = 4 * 2**20
 
 def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Table | None]:
     con: duckdb.DuckDBPyConnection = duck.con
-    # A 4 MB buffer (default 32 MB) keeps DuckDB from decompressing most of a gzip file
-    # just to sniff its dialect.
-    header = read.header if read.header is not None else _sniff_header(con, path, read)
-    opts, params = _dialect(read, path)
-    opts += [f"header={str(header).lower()}", "all_varchar=true", "store_rejects=true",
-             "null_padding=false", f"buffer_size={_CSV_BUFFER_BYTES}"]
-    # Only fixed option names are formatted in; every value is a parameter.
-    options = ", ".join(opts)
-    sql = f"CREATE TEMP TABLE raw_csv AS SELECT * FROM read_csv(?, {options})"  # noqa: S608
-    try:
-        con.execute(sql, params)
-    except duckdb.Error as exc:
-        raise engine_error(exc) or InputError(
-            f"{path}: cannot read the file as CSV: {_first_line(exc)}. "
-            "Fix: check [read] delimiter and encoding in the config"
-        ) from exc
+    bom = None if read.encoding else bom_codec(path)
+    native = duckdb_encoding(read.encoding) if read.encoding else None
+    encoding = read.encoding or bom
+    if read.delimiter == BLANKS or bom or (read.encoding and not native):
+        header = _read_normalised(con, path, read, encoding)
+    else:
+        try:
+            header = _read_csv_file(con, path, path, read, read.delimiter, native)
+        except InputError:
+            # A mix of CRLF and LF line endings stops DuckDB's sniffer or its parser.
+            # A file DuckDB cannot read for another reason fails again, with that reason.
+            for table in ("reject_errors", "reject_scans"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+            header = _read_normalised(con, path, read, encoding)
     if not header:
         _rename_headerless(con)
-    # DuckDB counts file lines from 1 with the header as line 1; rows count data lines.
+    # DuckDB counts file lines from 1, the header included; rows count data lines.
     # An encoding error on any line suggests the fix on every line.
     hint = "" if read.encoding else "; set [read] encoding = \"latin-1\" if the file is not UTF-8"
     con.execute(
@@ -600,31 +748,82 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
     return duck.table("raw"), duck.table("csv_rejects") if len(rejected) else None
 
 
-def _dialect(read: ReadOptions, path: Path) -> tuple[list[str], list[Any]]:
-    """Return the CSV options the config sets (delimiter, encoding) and their parameters."""
+def _read_normalised(
+    con: duckdb.DuckDBPyConnection, path: Path, read: ReadOptions, encoding: str | None
+) -> bool:
+    """Read a UTF-8, LF-only copy of the file (tab-separated for ``delimiter = " "``).
+
+    Returns whether it has a header line, as :func:`_read_csv_file`.
+    """
+    blanks = read.delimiter == BLANKS
+    with tempfile.TemporaryDirectory(prefix="segwise-read-") as tmp:
+        copy = Path(tmp) / "normalised.csv"
+        write_normalised(path, copy, encoding=encoding, blanks=blanks)
+        # DuckDB reads the copy into a table before the folder goes.
+        return _read_csv_file(con, copy, path, read, "\t" if blanks else read.delimiter,
+                              None)
+
+
+def _read_csv_file(
+    con: duckdb.DuckDBPyConnection, file: Path, path: Path, read: ReadOptions,
+    delimiter: str | None, encoding: str | None,
+) -> bool:
+    """Create ``raw_csv`` from ``file`` (``path``, or a copy of it), every column as text.
+
+    Returns whether the file has a header line: ``[read] header``, else what DuckDB's
+    sniffer finds.
+    """
+    # A 4 MB buffer (default 32 MB) keeps DuckDB from decompressing most of a gzip file
+    # just to sniff its dialect.
+    opts = ["header=?", "all_varchar=true", "store_rejects=true", "null_padding=false",
+            f"buffer_size={_CSV_BUFFER_BYTES}"]
+    dialect, values = _dialect(delimiter, encoding)
+    header = read.header
+    if header is None:
+        header = _sniff_header(con, file, path, dialect, values)
+    opts += dialect
+    params: list[Any] = [str(file), header, *values]
+    # Only fixed option names are formatted in; every value is a parameter.
+    options = ", ".join(opts)
+    sql = f"CREATE TEMP TABLE raw_csv AS SELECT * FROM read_csv(?, {options})"  # noqa: S608
+    try:
+        con.execute(sql, params)
+    except duckdb.Error as exc:
+        reason = _first_line(exc).replace(str(file), str(path))
+        raise InputError(
+            f"{path}: cannot read the file as CSV: {reason}. "
+            "Fix: check [read] delimiter and encoding in the config"
+        ) from exc
+    return header
+
+
+def _dialect(delimiter: str | None, encoding: str | None) -> tuple[list[str], list[Any]]:
+    """Return the CSV options (delimiter, encoding) that are set, and their parameters."""
     opts: list[str] = []
-    params: list[Any] = [str(path)]
-    if read.delimiter:
+    params: list[Any] = []
+    if delimiter:
         opts.append("delim=?")
-        params.append(read.delimiter)
-    if read.encoding:
+        params.append(delimiter)
+    if encoding:
         opts.append("encoding=?")
-        params.append(read.encoding)
+        params.append(encoding)
     return opts, params
 
 
-def _sniff_header(con: duckdb.DuckDBPyConnection, path: Path, read: ReadOptions) -> bool:
+def _sniff_header(con: duckdb.DuckDBPyConnection, file: Path, path: Path, dialect: list[str],
+                  values: list[Any]) -> bool:
     """Whether DuckDB's sniffer finds a header line (its first line typed unlike the rest)."""
-    opts, params = _dialect(read, path)
-    sql = f"SELECT HasHeader FROM sniff_csv(?, {', '.join([*opts, 'all_varchar=false'])})"  # noqa: S608
+    options = ", ".join([*dialect, "all_varchar=false"])
+    sql = f"SELECT HasHeader FROM sniff_csv(?, {options})"  # noqa: S608
     try:
-        row = con.execute(sql, params).fetchone()
+        rows = con.execute(sql, [str(file), *values]).fetchall()
     except duckdb.Error as exc:
+        reason = _first_line(exc).replace(str(file), str(path))
         raise InputError(
-            f"{path}: cannot read the file as CSV: {_first_line(exc)}. "
+            f"{path}: cannot read the file as CSV: {reason}. "
             "Fix: check [read] delimiter and encoding in the config"
         ) from exc
-    return bool(row[0]) if row else True
+    return bool(rows[0][0]) if rows else True
 
 
 def _headerless_names(n: int) -> list[str]:
@@ -723,9 +922,16 @@ def _check_quarantine_share(
         return
     first = quarantine.slice(0, 1).to_pylist()[0]
     where = f"row {first['row']}" if first["row"] is not None else "first bad row"
+    reason = str(first["reason"])
+    # Reasons start with the source column at fault: "UnitPrice: not a number".
+    column = next((c for c in dict(roles.items()).values() if reason.startswith(f"{c}: ")), None)
+    value = first.get("raw_line") if column is None else first.get(column)
+    shown = f" (value {str(value)[:100]!r})" if value is not None else ""
+    fix = number_hint(value, read.decimal, read.thousands) if column is not None else None
     raise InputError(
         f"{path}: {quarantine.num_rows:,} of {n_input:,} rows ({share:.0%}) cannot be parsed; "
-        f"{where}: {first['reason']}. Fix: check [read] delimiter, encoding and "
-        f"timestamp_format, or the [columns] mapping (now {dict(roles.items())}); "
-        "raise [read] max_quarantine_share to accept them"
+        f"{where}: {reason}{shown}. " + (f"Likely cause: {fix}" if fix else (
+            "Fix: check [read] delimiter, encoding, decimal and timestamp_format, or the "
+            f"[columns] mapping (now {dict(roles.items())})"))
+        + "; raise [read] max_quarantine_share to accept them"
     )
