@@ -400,8 +400,15 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         return out, audits
 
     def _model_proba(self, P: np.ndarray) -> np.ndarray:
-        """Response probability of prepared rows (:meth:`_prepared`)."""
+        """Response probability of prepared rows (:meth:`_prepared`).
+
+        The logistic regression's sum runs in 64 bits: in 32, BLAS adds a row's terms in
+        an order that depends on where the row sits, so a person's score moved (by 6e-8)
+        with the order of the rows around them.
+        """
         clf = self.pipeline_.named_steps["model"]
+        if self.model == "logistic":
+            P = P.astype(np.float64)
         return np.asarray(clf.predict_proba(P), dtype=np.float64)[:, 1]
 
     def score_table(self, X: Any, *, reasons: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
