@@ -805,7 +805,7 @@ def _read_csv_file(
         con.execute(sql, params)
     except duckdb.Error as exc:
         reason = _first_line(exc).replace(str(file), str(path))
-        raise InputError(
+        raise engine_error(exc) or InputError(
             f"{path}: cannot read the file as CSV: {reason}. "
             "Fix: check [read] delimiter and encoding in the config"
         ) from exc
@@ -834,7 +834,7 @@ def _sniff_header(con: duckdb.DuckDBPyConnection, file: Path, path: Path, dialec
         rows = con.execute(sql, [str(file), *values]).fetchall()
     except duckdb.Error as exc:
         reason = _first_line(exc).replace(str(file), str(path))
-        raise InputError(
+        raise engine_error(exc) or InputError(
             f"{path}: cannot read the file as CSV: {reason}. "
             "Fix: check [read] delimiter and encoding in the config"
         ) from exc
