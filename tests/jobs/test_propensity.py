@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,11 @@ def test_train_and_score_from_the_command_line(personality, tmp_path) -> None:
                                "--report", str(tmp_path / "report.html")],
                          terminal_width=200)
     assert done.exit_code == 0, done.output
-    assert "Default: logistic regression" in done.output and model.is_file()
+    # Two candidates sit about one standard error apart on these folds, so the one-SE rule may
+    # name either on another machine's floating point; the sentence is whatever the console wraps.
+    said = " ".join(done.output.split())
+    assert re.search(r"Default: logistic regression( \+ class weights)?\.", said), said
+    assert model.is_file()
     assert (tmp_path / "report.html").stat().st_size > 100_000
     scores = tmp_path / "scores.csv"
     done = runner.invoke(app, ["propensity", "score", str(model), str(personality), "-o",
