@@ -146,8 +146,8 @@ WORKERS = {
 
 # --- the parent: runs each measurement in a child and collects wall time and max RSS ----------
 
-def measure(cmd: list[str]) -> dict[str, float]:
-    """Run ``cmd``; return its wall time, peak RSS and, for workers, their JSON line.
+def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run ``cmd`` (in ``env``); return its wall time, peak RSS and workers' JSON line.
 
     Peak RSS comes from GNU time, a small process of its own: the ``ru_maxrss`` a parent
     gets from ``wait4`` can include the parent's own memory copied at fork.
@@ -155,7 +155,7 @@ def measure(cmd: list[str]) -> dict[str, float]:
     timed = ["/usr/bin/time", "-f", "maxrss_kb=%M", *cmd] if Path("/usr/bin/time").exists() else cmd
     t0 = time.perf_counter()
     # Our own interpreter and scripts, never user input.
-    proc = subprocess.run(timed, capture_output=True, check=False)  # noqa: S603
+    proc = subprocess.run(timed, capture_output=True, check=False, env=env)  # noqa: S603
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr.decode()[-2000:]}")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
-from segwise.config import load_config
+from segwise.config import load_config, register_section
 from segwise.exceptions import ConfigError
 
 
@@ -51,7 +54,7 @@ def test_full_config(tmp_path: Path) -> None:
         ("[segments.patterns]\nEveryone = ['[1-5][1-5]']\n", "no action for segment"),
         ("not toml = = =", "not valid TOML"),
         ("[engine]\nmemory_limit = 'lots'\n", r"\[engine\] memory_limit = 'lots' is not a size"),
-        ("[engine]\nmemory_limit = 4\n", "is not a size"),
+        ("[engine]\nmemory_limit = 4\n", r"\[engine\] memory_limit = 4: expected a string"),
         ("[engine]\nthreads = 2\n", r"unknown key\(s\) threads in \[engine\]"),
     ],
 )
@@ -66,3 +69,128 @@ def test_mistakes_name_the_file_and_the_key(tmp_path: Path, text: str, match: st
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "none.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[rfm]\nas_of = 12\n", "[rfm] as_of = 12: expected a date (YYYY-MM-DD)"),
+        ('[cleaning]\noutlier_max_z = "x"\n',
+         '[cleaning] outlier_max_z = "x": expected a finite number'),
+        ("[cleaning]\noutlier_max_z = nan\n",
+         "[cleaning] outlier_max_z = nan: expected a finite number"),
+        ('[cleaning]\nduplicates = "no"\n', '[cleaning] duplicates = "no": expected true or false'),
+        ('[cleaning]\nnon_product_codes = "POST"\n',
+         '[cleaning] non_product_codes = "POST": expected a list of strings'),
+        ('[cleaning]\nnon_product_pattern = "("\n',
+         "[cleaning] non_product_pattern = '(' is not a regular expression"),
+        ('[read]\ntimestamp_format = "%Q"\n', "[read] timestamp_format = '%Q': "),
+        ("[read]\nsheet = 1.5\n", "[read] sheet = 1.5: expected a string or a whole number"),
+        ("[read]\nmax_quarantine_share = 2\n", "[read] max_quarantine_share = 2.0: expected a "
+                                              "share between 0 and 1"),
+        ('[read]\nlatest_date = "soon"\n',
+         '[read] latest_date = "soon": expected a date (YYYY-MM-DD)'),
+        ("[columns]\ncustomer_id = 12\n", "[columns] customer_id = 12: expected a string"),
+        ('[segments.patterns]\nLost = "1[1-2]"\n',
+         '[segments] patterns = {Lost = "1[1-2]"}: expected a table of lists of strings'),
+        ("read = 5\n", "read = 5: [read] must be a section"),
+    ],
+)
+def test_values_are_checked_against_the_schema(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: {message}")
+
+
+def test_dates_and_lists_are_converted(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[read]\nlatest_date = 2011-12-31\n[rfm]\nas_of = "2011-12-10"\n'
+                    '[cleaning]\nadjustment_prefixes = ["A", "ADJ"]\n')
+    cfg = load_config(path)
+    assert cfg.read.latest_date == dt.date(2011, 12, 31) and cfg.as_of == dt.date(2011, 12, 10)
+    assert cfg.cleaning.adjustment_prefixes == ("A", "ADJ")
+
+
+@dataclass(frozen=True)
+class _Sessions:
+    """A kind's own section, as a kind registers it."""
+
+    gap_minutes: int = 30
+    by_device: bool = False
+    events: tuple[str, ...] = ()
+    weight: float = 1.0
+    mode: Literal["gap", "given"] = "gap"
+
+
+register_section("test_sessions", _Sessions)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('gap_minutes = "30"', 'gap_minutes = "30": expected a whole number'),
+        ("gap_minutes = 30.5", "gap_minutes = 30.5: expected a whole number"),
+        ('by_device = "yes"', 'by_device = "yes": expected true or false'),
+        ("events = [1, 2]", "events = [1, 2]: expected a list of strings"),
+        ("weight = true", "weight = true: expected a finite number"),
+        ('mode = "auto"', 'mode = "auto": expected one of "gap", "given"'),
+        ("gaps = 3", "unknown key(s) gaps in [test_sessions]"),
+    ],
+)
+def test_registered_sections_are_checked_like_built_in_ones(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f"[test_sessions]\n{text}\n")
+    with pytest.raises(ConfigError, match=re.escape(message)) as err:
+        load_config(path)
+    assert str(path) in str(err.value)
+    path.write_text('[test_sessions]\ngap_minutes = 20\nevents = ["click"]\nweight = 2\n')
+    section = load_config(path).section("test_sessions")
+    assert section == _Sessions(gap_minutes=20, events=("click",), weight=2.0)
+
+
+def _every_field() -> list[tuple[str, str, str]]:
+    """(section, key, a value of the wrong type) for every key of every section a file may
+    have, the kinds' own included: an inline table, or a string where a table fits."""
+    import dataclasses
+    import types
+    import typing
+    from collections.abc import Mapping
+
+    import segwise.jobs  # noqa: F401  (registers every built-in kind's sections)
+    from segwise.clean import CleaningRules
+    from segwise.config import registered_sections
+    from segwise.io import ReadOptions
+
+    def wrong(tp: object) -> str:
+        union = typing.get_origin(tp) in (typing.Union, types.UnionType)
+        args = typing.get_args(tp) if union else (tp,)
+        tables = any(typing.get_origin(a) in (dict, Mapping) or a in (dict, Mapping)
+                     for a in args)
+        return '"x"' if tables else "{ x = 1 }"
+
+    sections = {"read": ReadOptions, "cleaning": CleaningRules, **registered_sections()}
+    return [(name, f.name, wrong(typing.get_type_hints(cls)[f.name]))
+            for name, cls in sections.items() if not name.startswith("test_")
+            for f in dataclasses.fields(cls) if f.init]
+
+
+def test_every_section_covers_the_built_in_kinds() -> None:
+    from segwise.io import kinds
+
+    assert {"orders", "events", "pings"} <= set(kinds())
+    assert {"events", "sessions", "rfe", "project", "serve", "pings", "mobility",
+            "campaign"} <= {s for s, _, _ in _every_field()}
+
+
+@pytest.mark.parametrize(("section", "key", "value"), _every_field())
+def test_every_key_of_every_section_is_type_checked(tmp_path: Path, section: str, key: str,
+                                                    value: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f"[{section}]\n{key} = {value}\n")
+    shown = "{x = 1}" if value.startswith("{") else value
+    with pytest.raises(ConfigError, match=re.escape(f"[{section}] {key} = {shown}: expected")):
+        load_config(path)

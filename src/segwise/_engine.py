@@ -9,14 +9,18 @@ Results come back as Arrow tables or NumPy arrays (:func:`fetch_arrow`,
 from __future__ import annotations
 
 import functools
+import math
 import os
+import re
+import socket
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import ibis
 import numpy as np
 
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, SegwiseError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -29,8 +33,12 @@ __all__ = [
     "MEMORY_LIMIT_ENV",
     "Engine",
     "arrow_to_numpy",
+    "check_memory_limit",
+    "check_spark_master",
     "connect",
     "duckdb_connection",
+    "duckdb_error",
+    "engine_error",
     "fetch_arrow",
     "fetch_numpy",
     "fetch_scalar",
@@ -61,8 +69,152 @@ def duckdb_connection(memory_limit: str | None = None) -> DuckDBBackend:
     ibis.backends.duckdb.Backend
         An embedded DuckDB connection; every load gets its own so runs never share state.
     """
-    limit = memory_limit or os.environ.get(MEMORY_LIMIT_ENV)
+    if memory_limit:
+        limit: str | None = check_memory_limit(memory_limit, "memory_limit")
+    elif os.environ.get(MEMORY_LIMIT_ENV):
+        limit = check_memory_limit(os.environ[MEMORY_LIMIT_ENV], MEMORY_LIMIT_ENV)
+    else:
+        limit = None
     return ibis.duckdb.connect(memory_limit=limit) if limit else ibis.duckdb.connect()
+
+
+#: Sizes DuckDB's ``memory_limit`` accepts, e.g. ``4GB``, ``4 GiB``, ``512MB``.
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10,
+          "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def check_memory_limit(limit: object, where: str) -> str:
+    """Return a DuckDB memory size such as ``"4GB"``, stripped; raise naming ``where`` if not.
+
+    Raises
+    ------
+    ConfigError
+        If ``limit`` is not a size DuckDB understands.
+    """
+    if not (isinstance(limit, str) and _SIZE.fullmatch(limit.strip())):
+        raise ConfigError(f'{where} = {limit!r} is not a size; write e.g. "4GB" or "512MB"')
+    return limit.strip()
+
+
+def _bytes(size: str) -> float:
+    """Bytes in a size such as ``4GB`` or ``976.5 KiB`` (DuckDB's units: KB = 1000 B)."""
+    match = _SIZE.fullmatch(size.strip())
+    if match is None:
+        raise ValueError(size)
+    return float(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+#: DuckDB's rule of thumb: at least 125 MB of memory per thread (its performance guide).
+MEMORY_PER_THREAD = 125 * 10**6
+
+
+def _out_of_memory(message: str) -> ConfigError:
+    """Return the one-line error for DuckDB out of memory, with a limit that would do."""
+    used = re.search(r"\(([\d.]+ ?\w+)/([\d.]+ ?\w+) used\)", message)
+    threads = os.cpu_count() or 1
+    floor = MEMORY_PER_THREAD * threads
+    limit = _bytes(used.group(2)) if used else None
+    need = max(2 * limit, floor) if limit else floor
+    # Round up to whole megabytes (whole gigabytes above 1 GB), a figure to write down.
+    unit, name = (10**9, "GB") if need >= 10**9 else (10**6, "MB")
+    suggestion = f"{math.ceil(need / unit)}{name}"
+    within = f" within its limit of {used.group(2)}" if used else ""
+    return ConfigError(
+        f"DuckDB ran out of memory{within}. Fix: raise --memory-limit (or [engine] "
+        f"memory_limit, or {MEMORY_LIMIT_ENV}) to {suggestion} or more: DuckDB needs about "
+        f"125 MB per thread and runs {threads} here, and spills to disk beyond the limit; "
+        "or leave the limit out to let it use 80 % of RAM"
+    )
+
+
+def engine_error(exc: BaseException) -> SegwiseError | None:
+    """Return the one-line error for an engine failure a user can fix, else None.
+
+    DuckDB running out of memory under a memory limit becomes a
+    :class:`~segwise.exceptions.ConfigError` that names a limit that would do.
+
+    Parameters
+    ----------
+    exc : BaseException
+        What an engine raised.
+
+    Returns
+    -------
+    SegwiseError or None
+        The error to raise instead, or None if ``exc`` is not such a failure.
+    """
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is not None and isinstance(exc, duckdb.OutOfMemoryException):
+        return _out_of_memory(str(exc))
+    return None
+
+
+def duckdb_error(sql: str, params: list[Any]) -> str | None:
+    """Run a constant query on the bridge connection: the first line of its error, or None.
+
+    Checks that DuckDB accepts a value (a regular expression, a timestamp layout) before
+    any data is read.
+    """
+    import duckdb
+
+    try:
+        _bridge().cursor().execute(sql, params).fetchall()
+    except duckdb.Error as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+#: Spark master URLs: local mode, a standalone cluster (several masters for high
+#: availability), YARN, Kubernetes or Mesos.
+_MASTER = re.compile(
+    r"local(\[(\*|\d+)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]|yarn"
+    r"|spark://[^/\s]+|mesos://[^/\s]+|k8s://\S+"
+)
+
+
+def check_spark_master(master: str, *, timeout: float = 5.0) -> None:
+    """Refuse a Spark master URL that is malformed, or whose host does not answer.
+
+    Starting Spark against a master that cannot be reached prints hundreds of lines of
+    Java logs before it fails; a TCP connection to the master's port, tried first, fails
+    in one line.
+
+    Parameters
+    ----------
+    master : str
+        The URL (``local[*]``, ``spark://host:7077``, ``yarn``, ``k8s://https://host:443``).
+    timeout : float, default=5.0
+        Seconds to wait for each host.
+
+    Raises
+    ------
+    ConfigError
+        If the URL is not a Spark master URL, or no host in it accepts a connection.
+    """
+    fix = ("Fix: start the master, correct --spark-master, or leave it out to run Spark "
+           "on this machine (local[*])")
+    if not _MASTER.fullmatch(master):
+        raise ConfigError(
+            f"--spark-master {master!r} is not a Spark master URL; write local[*], "
+            "spark://host:7077, yarn or k8s://https://host:443"
+        )
+    scheme, _, rest = master.partition("://")
+    if scheme not in {"spark", "mesos", "k8s"}:
+        return  # local mode starts here; YARN finds its manager from its own config
+    if scheme == "k8s":
+        rest = rest.split("://", 1)[-1]
+    default = {"spark": 7077, "mesos": 5050, "k8s": 443}[scheme]
+    reasons = []
+    for address in rest.split("/", 1)[0].split(","):
+        host, _, port = address.rpartition(":") if ":" in address else (address, "", "")
+        try:
+            socket.create_connection((host, int(port or default)), timeout=timeout).close()
+        except (OSError, ValueError) as exc:
+            reasons.append(f"{address}: {getattr(exc, 'strerror', None) or exc}")
+        else:
+            return
+    raise ConfigError(f"cannot reach the Spark master {master} ({'; '.join(reasons)}). {fix}")
 
 
 #: Environment variable naming the SQLite JDBC driver's jar for Spark.
@@ -91,11 +243,15 @@ def _spark_session(master: str):  # type: ignore[no-untyped-def]  # pyspark is o
         raise ConfigError(
             "engine 'spark' needs pyspark: install it with `pip install segwise[spark]`"
         ) from exc
+    check_spark_master(master)
     builder = SparkSession.builder
     jar = sqlite_jdbc_jar()
     if jar is not None:  # SQLite sources are read through JDBC
         builder = builder.config("spark.jars", jar)
-    return (
+    # Python workers (applyInPandas) must run this interpreter, which has segwise; the
+    # session's spark.pyspark.python setting does not reach local workers, this does.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (
         builder.master(master)
         .appName("segwise")
         .config("spark.ui.enabled", "false")
@@ -104,9 +260,17 @@ def _spark_session(master: str):  # type: ignore[no-untyped-def]  # pyspark is o
         # Small inputs in local mode: 200 shuffle partitions only add scheduling overhead.
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Spark refuses nanosecond Parquet timestamps (pandas' default); read as integers,
+        # the loader turns them into timestamps (segwise.io's Spark Parquet reader).
+        .config("spark.sql.legacy.parquet.nanosAsLong", "true")
         .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
     )
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # py4j and JVM errors have no common base
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"Spark did not start with master {master}: {first}. Fix: check "
+                          "--spark-master and that Java 17 is installed") from exc
 
 
 def connect(engine: str = "duckdb", *, spark_master: str | None = None) -> SQLBackend:
@@ -139,11 +303,16 @@ def connect(engine: str = "duckdb", *, spark_master: str | None = None) -> SQLBa
 # its scans of NumPy arrays do not.
 
 
-def _duckdb_relation(expr: ir.Expr) -> Any | None:
-    """Return the DuckDB relation of ``expr``, with Ibis's column types; None off DuckDB."""
-    backend = expr._find_backend()
+def _duckdb_relation(expr: ir.Expr, *, use_default: bool = False) -> Any | None:
+    """Return the DuckDB relation of ``expr``, with Ibis's column types; None off DuckDB.
+
+    With ``use_default``, an expression of memtables alone runs on Ibis's default backend.
+    """
+    backend = expr._find_backend(use_default=use_default)
     if getattr(backend, "name", "") != "duckdb":
         return None
+    if use_default:
+        backend._run_pre_execute_hooks(expr)  # registers the memtables
     rel = backend.con.sql(backend.compile(expr))
     # DuckDB widens some results (a sum of BIGINT is a HUGEINT); Ibis's types are the
     # contract, and a HUGEINT would come back from NumPy as a float.

@@ -1,15 +1,27 @@
-"""Config sections that source kinds and features register, read by :mod:`segwise.config`.
+"""Config sections that source kinds and features register, and the schema check of them all.
 
 A leaf module: the modules that own a section's settings register them here when they are
 imported, and the config loader, which imports them all, validates the sections of a file.
+Every section is a dataclass, and its fields' type annotations are its schema:
+:func:`build_section` checks each value against them (a ``bool`` field takes ``true`` or
+``false``, never ``"no"``), so a kind's own section is checked like the built-in ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import math
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, Union
+
 from segwise._registry import Registry
 from segwise.exceptions import ConfigError
 
-__all__ = ["BUILTIN_SECTIONS", "register_section", "registered_sections"]
+__all__ = ["BUILTIN_SECTIONS", "build_section", "check_value", "register_section",
+           "registered_sections", "toml_text"]
 
 #: Sections the config loader reads itself.
 BUILTIN_SECTIONS = frozenset({"columns", "read", "cleaning", "rfm", "segments", "engine"})
@@ -22,7 +34,9 @@ def register_section(name: str, cls: type) -> type:
 
     A source kind or features module with settings of its own registers its section when
     it is imported; :meth:`segwise.config.SegwiseConfig.section` then returns the validated
-    values (``cls()``, all defaults, when the file has no such section).
+    values (``cls()``, all defaults, when the file has no such section). Each value is
+    checked against its field's type annotation (see :func:`build_section`) before ``cls``
+    is made.
 
     Parameters
     ----------
@@ -30,7 +44,7 @@ def register_section(name: str, cls: type) -> type:
         The section's name, e.g. ``"sessions"``.
     cls : type
         A dataclass with a default for every field; its ``__post_init__`` may validate
-        values and raise :class:`~segwise.exceptions.ConfigError`.
+        values further (ranges, patterns) and raise :class:`~segwise.exceptions.ConfigError`.
 
     Returns
     -------
@@ -40,13 +54,197 @@ def register_section(name: str, cls: type) -> type:
     Raises
     ------
     ConfigError
-        If the name is a built-in section or taken by another class.
+        If the name is a built-in section or taken by another class, or ``cls`` is not a
+        dataclass.
     """
     if name in BUILTIN_SECTIONS:
         raise ConfigError(f"config section [{name}] is taken already")
+    if not dataclasses.is_dataclass(cls):
+        raise ConfigError(f"config section [{name}]: {cls!r} is not a dataclass")
     return _SECTIONS.add(name, cls)
 
 
 def registered_sections() -> dict[str, type]:
     """Return the registered sections by name."""
     return _SECTIONS.items()
+
+
+def build_section(cls: type, values: Mapping[str, Any], section: str) -> Any:
+    """Make the dataclass ``cls`` from a config section, checking every value's type first.
+
+    Parameters
+    ----------
+    cls : type
+        The section's dataclass; its fields' annotations are the schema.
+    values : mapping of str to object
+        The section as parsed from TOML.
+    section : str
+        The section's name, for messages.
+
+    Returns
+    -------
+    object
+        ``cls(**values)``, lists turned into tuples where a field is a tuple, ISO strings
+        into dates where it is a date.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, the value and the expected type, for an unknown key or a value of
+        the wrong type; or the message of ``cls``'s own check, prefixed with the section.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(unknown)} in [{section}]; valid keys: {', '.join(fields)}"
+        )
+    hints = typing.get_type_hints(cls)
+    checked = {key: check_value(value, hints[key], f"[{section}] {key}")
+               for key, value in values.items()}
+    try:
+        return cls(**checked)
+    except ConfigError as exc:
+        message = str(exc)
+        raise ConfigError(message if message.startswith("[") else f"[{section}] {message}") \
+            from exc
+
+
+def check_value(value: Any, annotation: Any, where: str) -> Any:
+    """Return ``value`` converted to ``annotation`` (lists to tuples, ISO text to dates).
+
+    Parameters
+    ----------
+    value : object
+        A value parsed from TOML.
+    annotation : type
+        The expected type: ``str``, ``int``, ``float``, ``bool``, ``datetime.date``, a
+        ``Literal``, a union (``X | None``), ``tuple[X, ...]``, ``list[X]``, ``dict[str, X]``
+        or a class (whose classmethod ``parse``, if it has one, reads other values).
+    where : str
+        The key, for the message (``"[cleaning] duplicates"``).
+
+    Raises
+    ------
+    ConfigError
+        ``<where> = <value>: expected <type>`` when the value does not fit.
+    """
+    try:
+        return _convert(value, annotation)
+    except _Mismatch:
+        raise ConfigError(
+            f"{where} = {toml_text(value)}: expected {_describe(annotation)}"
+        ) from None
+
+
+class _Mismatch(Exception):
+    """A value does not fit a type."""
+
+
+def _convert(value: Any, tp: Any) -> Any:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        for arg in args:
+            if arg is type(None):
+                continue  # TOML has no null: leaving the key out gives None
+            try:
+                return _convert(value, arg)
+            except _Mismatch:
+                pass
+        raise _Mismatch
+    if origin is Literal:
+        if any(type(value) is type(a) and value == a for a in args):
+            return value
+        raise _Mismatch
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise _Mismatch
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0]) for v in value)
+        if len(args) != len(value):
+            raise _Mismatch
+        return tuple(_convert(v, a) for v, a in zip(value, args, strict=True))
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise _Mismatch
+        return [_convert(v, args[0]) for v in value] if args else list(value)
+    if origin in (dict, Mapping) or tp in (dict, Mapping):
+        if not isinstance(value, dict):
+            raise _Mismatch
+        if not args:
+            return dict(value)
+        return {_convert(k, args[0]): _convert(v, args[1]) for k, v in value.items()}
+    if tp is bool:
+        if type(value) is not bool:
+            raise _Mismatch
+        return value
+    if tp is int:
+        if type(value) is not int:
+            raise _Mismatch
+        return value
+    if tp is float:
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise _Mismatch
+        return float(value)
+    if tp is dt.date:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                raise _Mismatch from None
+        raise _Mismatch
+    if isinstance(tp, type):
+        if isinstance(value, tp):
+            return value
+        # A class that reads itself from a config value (an inline table, say) says what
+        # is wrong with one in its own ConfigError.
+        parse = getattr(tp, "parse", None)
+        if callable(parse):
+            return parse(value)
+        raise _Mismatch
+    return value  # an annotation this check does not know: the class checks it
+
+
+_NAMES: dict[Any, tuple[str, str]] = {
+    str: ("a string", "strings"),
+    int: ("a whole number", "whole numbers"),
+    float: ("a finite number", "finite numbers"),
+    bool: ("true or false", "true or false values"),
+    dt.date: ("a date (YYYY-MM-DD)", "dates"),
+}
+
+
+def _describe(tp: Any, plural: bool = False) -> str:
+    """Name the expected type in words: ``a list of strings``, ``one of "net", "drop"``."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a, plural) for a in args if a is not type(None))
+    if origin is Literal:
+        return "one of " + ", ".join(toml_text(a) for a in args)
+    if origin in (tuple, list) or origin in (dict, Mapping) or tp in (dict, Mapping):
+        noun = "list" if origin in (tuple, list) else "table"
+        head = f"{noun}s" if plural else f"a {noun}"
+        item = args[0] if noun == "list" else args[1] if args else None
+        return f"{head} of {_describe(item, plural=True)}" if item is not None else head
+    if tp in _NAMES:
+        return _NAMES[tp][1 if plural else 0]
+    return getattr(tp, "__name__", str(tp))
+
+
+def toml_text(value: Any) -> str:
+    """Write a value as TOML does: ``"no"``, ``true``, ``12``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return repr(value)

@@ -30,14 +30,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import segwise.features  # noqa: F401 - every built-in features module registers its sections
-from segwise._settings import BUILTIN_SECTIONS, register_section, registered_sections
+import segwise.features
+import segwise.profile  # noqa: F401 - registers [campaign]
+from segwise._engine import check_memory_limit
+from segwise._settings import (
+    BUILTIN_SECTIONS,
+    build_section,
+    check_value,
+    register_section,
+    registered_sections,
+    toml_text,
+)
 from segwise.clean import CleaningRules
 from segwise.exceptions import ConfigError
 from segwise.io import ReadOptions, get_kind, kinds
@@ -78,21 +86,31 @@ class SegwiseConfig:
         return sections[name]()
 
 
-def _build(cls: type, values: dict[str, Any], section: str, path: Path) -> Any:
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise ConfigError(
-            f"{path}: unknown key(s) {', '.join(unknown)} in [{section}]; "
-            f"valid keys: {', '.join(names)}"
-        )
-    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    try:
-        return cls(**fixed)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    except TypeError as exc:
-        raise ConfigError(f"{path}: [{section}]: {exc}") from exc
+@dataclass(frozen=True)
+class _RFMSection:
+    """``[rfm]``: the reference date of recency."""
+
+    as_of: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class _EngineSection:
+    """``[engine]``: DuckDB's memory cap."""
+
+    memory_limit: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.memory_limit is not None:
+            object.__setattr__(self, "memory_limit",
+                               check_memory_limit(self.memory_limit, "[engine] memory_limit"))
+
+
+@dataclass(frozen=True)
+class _SegmentsSection:
+    """``[segments]``: the named segments' score patterns and actions."""
+
+    patterns: dict[str, tuple[str, ...]] | None = None
+    actions: dict[str, str] | None = None
 
 
 def load_config(
@@ -143,73 +161,46 @@ def _read_config(path: Path, kind: str | None) -> SegwiseConfig:
         raise ConfigError(
             f"{path}: unknown section(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}"
         )
-    columns = data.get("columns", {})
+    try:
+        return _check(data, sections, kind)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def _check(data: dict[str, Any], sections: dict[str, type], kind: str | None) -> SegwiseConfig:
+    """Check every section of a parsed file against its schema; the configuration."""
+    for name, values in data.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{name} = {toml_text(values)}: [{name}] must be a section "
+                              f"(a [{name}] header with keys under it)")
+    columns = {key: check_value(value, str, f"[columns] {key}")
+               for key, value in data.get("columns", {}).items()}
     roles = (get_kind(kind).role_names if kind is not None
              else tuple(dict.fromkeys(r for k in kinds().values() for r in k.role_names)))
     bad_roles = sorted(set(columns) - set(roles))
     if bad_roles:
         raise ConfigError(
-            f"{path}: unknown role(s) {', '.join(bad_roles)} in [columns]; "
-            f"valid: {', '.join(roles)}"
+            f"unknown role(s) {', '.join(bad_roles)} in [columns]; valid: {', '.join(roles)}"
         )
-    rfm = dict(data.get("rfm", {}))
-    as_of = rfm.pop("as_of", None)
-    if rfm:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(rfm)} in [rfm]; valid: as_of")
-    if isinstance(as_of, str):
-        try:
-            as_of = dt.date.fromisoformat(as_of)
-        except ValueError as exc:
-            raise ConfigError(f"{path}: [rfm] as_of = {as_of!r} is not a YYYY-MM-DD date") from exc
-    memory_limit = _memory_limit(dict(data.get("engine", {})), path)
-    segments = data.get("segments", {})
-    seg_unknown = sorted(set(segments) - {"patterns", "actions"})
-    if seg_unknown:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(seg_unknown)} in [segments]")
+    rfm = build_section(_RFMSection, data.get("rfm", {}), "rfm")
+    engine = build_section(_EngineSection, data.get("engine", {}), "engine")
+    segments = build_section(_SegmentsSection, data.get("segments", {}), "segments")
     segment_map = SegmentMap()
-    if segments:
-        patterns = {k: tuple(v) for k, v in segments.get("patterns", segment_map.patterns).items()}
-        actions = {**DEFAULT_ACTIONS, **segments.get("actions", {})}
+    if segments.patterns is not None or segments.actions is not None:
+        patterns = (segment_map.patterns if segments.patterns is None
+                    else segments.patterns)
+        actions = {**DEFAULT_ACTIONS, **(segments.actions or {})}
         try:
             segment_map = SegmentMap(patterns, {k: actions[k] for k in patterns if k in actions})
         except ConfigError as exc:
-            raise ConfigError(f"{path}: [segments]: {exc}") from exc
+            raise ConfigError(f"[segments]: {exc}") from exc
     return SegwiseConfig(
-        columns=dict(columns),
-        read=_build(ReadOptions, data.get("read", {}), "read", path),
-        cleaning=_build(CleaningRules, data.get("cleaning", {}), "cleaning", path),
-        as_of=as_of,
+        columns=columns,
+        read=build_section(ReadOptions, data.get("read", {}), "read"),
+        cleaning=build_section(CleaningRules, data.get("cleaning", {}), "cleaning"),
+        as_of=rfm.as_of,
         segments=segment_map,
-        memory_limit=memory_limit,
-        sections={name: _build(cls, data[name], name, path)
+        memory_limit=engine.memory_limit,
+        sections={name: build_section(cls, data[name], name)
                   for name, cls in sections.items() if name in data},
     )
-
-
-def _memory_limit(engine: dict[str, Any], path: Path) -> str | None:
-    """Validate ``[engine] memory_limit``: a size DuckDB understands, such as ``"4GB"``."""
-    limit = engine.pop("memory_limit", None)
-    if engine:
-        raise ConfigError(
-            f"{path}: unknown key(s) {', '.join(engine)} in [engine]; valid: memory_limit"
-        )
-    if limit is None:
-        return None
-    return check_memory_limit(limit, f"{path}: [engine] memory_limit")
-
-
-def check_memory_limit(limit: object, where: str) -> str:
-    """Return a DuckDB memory size such as ``"4GB"``, stripped; raise naming ``where`` if not.
-
-    Raises
-    ------
-    ConfigError
-        If ``limit`` is not a size DuckDB understands.
-    """
-    if not (isinstance(limit, str) and _SIZE.fullmatch(limit.strip())):
-        raise ConfigError(f'{where} = {limit!r} is not a size; write e.g. "4GB" or "512MB"')
-    return limit.strip()
-
-
-#: Sizes DuckDB's ``memory_limit`` accepts, e.g. ``4GB``, ``4 GiB``, ``512MB``.
-_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)

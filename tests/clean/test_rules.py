@@ -161,6 +161,22 @@ def test_cancellations_net_drop_or_keep(tmp_path: Path) -> None:
     assert dropped["cancellation"] == 1 and dropped["kept"] == 3
 
 
+def test_lines_of_customers_with_only_returns_have_their_own_step(tmp_path: Path) -> None:
+    returns = [("C1011", "85123A", "HEART", -3, "2011-02-02 09:00", 2.5, "9", "UK"),
+               ("C1012", "71053", "LANTERN", -1, "2011-02-03 09:00", 3.0, "9", "UK")]
+    path = _lines([*BASE, *returns], tmp_path)
+    result = run_rfm(path)
+    audit = result.audit.set_index("step")
+    assert audit.loc["no_purchase", "rows"] == 2
+    assert audit.loc["no_purchase", "revenue"] == pytest.approx(-10.5)
+    assert audit.loc["kept", "rows"] == 3
+    assert "9" not in set(result.customers["customer_id"])
+    assert (result.entities.n_input_entities, result.entities.n_entities) == (3, 2)
+    # The cleaned lines' own audit says the same as the job's.
+    alone = clean_transactions(load_transactions(path)).audit()
+    pd.testing.assert_frame_equal(alone, result.audit)
+
+
 def test_extreme_outlier_pair_is_removed(tmp_path: Path) -> None:
     normal = [
         (f"2{i:03d}", "22000", "X", q, f"2011-0{1 + i % 9}-01 09:00", 1.0, str(i % 7), "UK")
@@ -195,6 +211,7 @@ def test_online_retail_audit_reconciles_and_common_cleaning_gives_4338(retail_cs
     # Figures the docs explain line by line (docs/cleaning.md).
     assert default.to_dict() == {
         "quarantined": 0,
+        "after_as_of": 0,
         "missing_customer_id": 135_080,
         "duplicate_line": 5_225,
         "bad_debt_adjustment": 0,
@@ -203,7 +220,9 @@ def test_online_retail_audit_reconciles_and_common_cleaning_gives_4338(retail_cs
         "zero_quantity": 0,
         "non_positive_price": 34,
         "extreme_outlier": 4,
-        "kept": 399_655,
+        # 33 customers whose only lines are returns of orders before the data: no row.
+        "no_purchase": 99,
+        "kept": 399_556,
     }
 
 

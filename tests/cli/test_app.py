@@ -44,6 +44,13 @@ def orders(retail_sample: pd.DataFrame, tmp_path: Path) -> Path:
     return src
 
 
+def test_version() -> None:
+    from segwise import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output == f"segwise {__version__}\n"
+
+
 # ----------------------------------------------------------------- text, never markup
 
 
@@ -208,18 +215,33 @@ def test_ctrl_c_in_a_command_exits_130_with_one_line(orders: Path, tmp_path: Pat
 # background may have SIGINT ignored, which its children would inherit).
 _SEGWISE = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
             "from segwise.cli import main; sys.argv[0] = 'segwise'; main()")
+# The same, with the job run over and over once it has started, so that a signal lands in
+# real work however fast the machine is; "started" on stdout says when.
+_SEGWISE_FOREVER = _SEGWISE.replace("from segwise.cli", """import segwise.jobs
+real = segwise.jobs.run_job
+def run_job_forever(*args, **kwargs):
+    print("started", flush=True)
+    while True:
+        real(*args, **kwargs)
+segwise.jobs.run_job = run_job_forever
+from segwise.cli""")
 
 
 @pytest.mark.slow
 def test_a_real_sigint_exits_130_with_one_line(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "o.parquet"
     proc = subprocess.Popen(  # noqa: S603 - our interpreter and code
-        [sys.executable, "-c", _SEGWISE, "rfm",
+        [sys.executable, "-c", _SEGWISE_FOREVER, "rfm",
          str(shared_data / "uci-online-retail" / "online_retail.csv.gz"), "-o", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)  # well into the run, past the imports
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "started\n"
+        time.sleep(1.0)  # into the reading and cleaning
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()  # never left running, whatever failed
     assert proc.returncode == 130, stderr
     assert _lines(stderr) == ["interrupted: stopped by Ctrl-C; no output was left half-written"]
     assert not out.exists()
@@ -273,13 +295,17 @@ def test_every_numeric_option_has_a_range_checked_before_work(
             "segment": ["segment", str(orders)],
             "clv": ["clv", str(orders), "-o", str(tmp_path / "o.csv")],
             "report": ["report", str(orders), "-o", str(tmp_path / "o.html")],
-            "train": ["assigner", "train", str(orders)],
+            "assigner train": ["assigner", "train", str(orders)],
             "assign": ["assign", str(orders), str(orders), "-o", str(tmp_path / "o.csv")],
             "serve": ["serve", str(tmp_path / "store.duckdb")],
-            "track": ["track", str(orders), "-o", str(tmp_path / "t.duckdb")]}
+            "track": ["track", str(orders), "-o", str(tmp_path / "t.duckdb")],
+            "population": ["population", str(orders), str(orders), "-o", str(tmp_path / "p")],
+            "propensity train": ["propensity", "train", str(orders), "--target", "x"],
+            "propensity score": ["propensity", "score", str(orders), str(orders), "-o",
+                                 str(tmp_path / "s.csv")]}
     for value in (kind.min - step, kind.max + step, kind.max * 10**6):
         shown = str(int(value)) if step == 1 else str(value)
-        result = runner.invoke(app, [*args[path[-1]], param.opts[0], shown])
+        result = runner.invoke(app, [*args[" ".join(path)], param.opts[0], shown])
         assert result.exit_code == 2, (param.opts[0], value, result.output)
         assert f"Invalid value for '{param.opts[0]}'" in " ".join(result.output.split())
         assert "Traceback" not in result.output

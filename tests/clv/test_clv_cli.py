@@ -86,3 +86,36 @@ def test_clv_help() -> None:
     assert result.exit_code == 0
     for option in ("--calibration-end", "--horizon", "--discount-rate", "--unit", "auto"):
         assert option in result.output
+
+
+def test_clv_command_checks_the_model_on_a_holdout(
+    cdnow_csv: Path, cdnow_config: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "customers.csv"
+    result = runner.invoke(app, ["clv", str(cdnow_csv), "--horizon", "26w", "--margin", "0.3",
+                                 "-o", str(out), "--config", str(cdnow_config)],
+                           terminal_width=200)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Margin: 30% of spend (values are profit)" in text
+    assert "BG/NBD was checked on the holdout" in text
+    assert "Holdout purchases per customer by calibration frequency" in text
+    assert "P(alive) = 1 by construction" in text
+    models = pd.read_csv(tmp_path / "customers.models.csv")
+    assert models["model"].tolist() == ["bgnbd"]
+    segments = pd.read_csv(tmp_path / "customers.segments.csv")
+    assert "value_at_risk" in segments.columns
+
+
+@pytest.mark.slow
+def test_clv_command_says_a_degenerate_fit(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "customers.csv"
+    result = runner.invoke(app, [
+        "clv", str(shared_data / "uci-online-retail" / "online_retail.parquet"),
+        "-o", str(out)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "The BG/NBD fit is degenerate" in text and "not shown or ranked" in text
+    assert "At risk" not in result.output and "Risk share" not in result.output
+    segments = pd.read_csv(tmp_path / "customers.segments.csv")
+    assert not {"value_at_risk", "mean_p_alive"} & set(segments.columns)

@@ -249,3 +249,42 @@ def test_the_timestamp_layout_is_sampled_over_the_whole_table(tmp_path: Path) ->
     source = load_source(path, "events", read=LENIENT)
     assert source.n_input == 10_000 and source.n_quarantined == 3000
     assert set(source.quarantine["reason"]) == {"SearchDate: not a timestamp"}
+
+
+def _searches(path: Path, dates: list[str]) -> Path:
+    with sqlite3.connect(path) as con:
+        pd.DataFrame({"SearchID": range(len(dates)), "UserID": [i % 97 for i in range(len(dates))],
+                      "SearchDate": dates}).to_sql("SearchInfo", con, index=False)
+        pd.DataFrame({"SearchID": range(len(dates)), "AdID": 1, "IsClick": 0}).to_sql(
+            "SearchStream", con, index=False)
+    return path
+
+
+@pytest.mark.parametrize("last", ["25/12/2015 10:00", None])
+def test_day_month_ties_are_decided_by_the_whole_column(tmp_path: Path,
+                                                        last: str | None) -> None:
+    # 12,000 searches, every day 12 or less, so the sample cannot tell day/month from
+    # month/day; one day above 12 in a row the sample does not read settles it.
+    stamps = [pd.Timestamp(2015, 1 + i % 12, 1 + (i // 12) % 12, 8 + i % 9, i % 60)
+              for i in range(12_000)]
+    dates = [t.strftime("%d/%m/%Y %H:%M") for t in stamps]
+    if last is not None:
+        dates[-1] = last
+    path = _searches(tmp_path / "log.sqlite", dates)
+    if last is None:
+        with pytest.raises(InputError, match=r"column SearchDate: the timestamp layout is ambiguous"
+                                             r".*timestamp_format = .*\"%d/%m/%Y %H:%M\""):
+            load_source(path, "events", read=RELATION)
+        return
+    source = load_source(path, "events", read=RELATION)
+    assert source.n_input == 12_000 and source.n_quarantined == 0
+    assert source.table.ts.max().execute() == pd.Timestamp("2015-12-25 10:00")
+    assert source.table.ts.day().max().execute() == 25
+
+
+def test_searches_after_the_as_of_day_are_left_out_and_counted(tmp_path: Path) -> None:
+    source = load_source(_log(tmp_path / "log.sqlite"), "events", read=RELATION,
+                         as_of=pd.Timestamp("2015-05-01").date())
+    # The searches of 2 and 3 May (three impressions) are after the as-of day.
+    assert source.n_input == 6 and source.n_quarantined == 0 and source.n_after_as_of == 3
+    assert source.table.count().execute() == 3

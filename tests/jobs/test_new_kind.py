@@ -32,7 +32,9 @@ from segwise.io import (
     as_float,
     as_id,
     as_text,
+    id_checks,
     is_blank,
+    number_checks,
     parse_timestamp,
     register_kind,
 )
@@ -49,9 +51,10 @@ def _parse(raw: Any, roles: Any, read: Any, path: Path) -> Any:
     amount = as_float(r["amount"])
     reason = ibis.cases(
         (is_blank(r["account_id"]), "account: empty"),
+        *id_checks(r["account_id"], "account"),
         (start.isnull(), "start: not a date"),
         (end.isnull(), "end: not a date"),
-        (amount.isnull(), "amount: not a number"),
+        *number_checks(r["amount"], "amount"),
         else_=ibis.null("string"),
     )
     return raw.mutate(
@@ -123,6 +126,10 @@ RENEWALS_JOB = register_job(Job(
 ), replace=True)
 
 
+#: The day the made-up renewals were exported.
+EXPORTED = dt.date(2025, 6, 30)
+
+
 def _renewals(n_accounts: int, seed: int = 0) -> pd.DataFrame:
     """Monthly or yearly terms of accounts that churn at different times."""
     rng = np.random.default_rng(seed)
@@ -133,6 +140,8 @@ def _renewals(n_accounts: int, seed: int = 0) -> pd.DataFrame:
         fee = {"basic": 9.0, "plus": 19.0, "pro": 49.0}[plan] * (10 if yearly else 1)
         start = dt.date(2022, 1, 1) + dt.timedelta(days=int(rng.integers(0, 365)))
         for _ in range(int(rng.geometric(0.08 if yearly else 0.05))):
+            if start > EXPORTED:
+                break  # no term starts after the export (later ones would be quarantined)
             end = start + dt.timedelta(days=365 if yearly else 30)
             rows.append({"Account": f"A{a:04d}", "Plan": plan, "Start": start.isoformat(),
                          "End": end.isoformat(), "Fee": f"{fee:.2f}"})
@@ -150,12 +159,17 @@ def renewals_csv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
          "Fee": "9.00"},
         {"Account": "", "Plan": "plus", "Start": "2023-03-01", "End": "2023-04-01",
          "Fee": "19.00"},
+        # The shared parse rules: a fee no sum can hold, a term from the future.
+        {"Account": "A9003", "Plan": "pro", "Start": "2023-03-01", "End": "2023-04-01",
+         "Fee": "inf"},
+        {"Account": "A9004", "Plan": "pro", "Start": "2099-03-01", "End": "2099-04-01",
+         "Fee": "49.00"},
     ])
     copies = frame.iloc[:5]
     data = pd.concat([frame, bad, copies], ignore_index=True)
     path = tmp_path_factory.mktemp("renewals") / "renewals.csv"
     data.to_csv(path, index=False)
-    return path, {"input": len(data), "quarantined": 2, "duplicate_row": 5,
+    return path, {"input": len(data), "quarantined": 4, "duplicate_row": 5,
                   "end_before_start": 1, "accounts": frame["Account"].nunique()}
 
 
@@ -169,9 +183,13 @@ def test_the_new_kind_runs_end_to_end(renewals_csv: tuple[Path, dict[str, int]],
     assert audit["quarantined"] == expected["quarantined"]
     assert audit["duplicate_row"] == expected["duplicate_row"]
     assert audit["end_before_start"] == expected["end_before_start"]
-    assert sorted(result.quarantine["reason"]) == ["account: empty", "start: not a date"]
+    reasons = sorted(result.quarantine["reason"], key=str.casefold)
+    assert reasons[:2] == ["account: empty", "amount: not a finite number"]
+    assert reasons[2].startswith("Start: dated after") and reasons[3] == "start: not a date"
     entities = result.entities
     assert entities.kind == "subscriptions" and entities.n_entities == expected["accounts"]
+    # In and out: A9002's only renewal ends before it starts, so it has no row.
+    assert entities.n_input_entities == expected["accounts"] + 1
     assert entities.fingerprint and entities.fingerprint.startswith("sha256:")
     entities.check_unique_ids()
 
@@ -188,9 +206,15 @@ def test_the_new_kind_runs_end_to_end(renewals_csv: tuple[Path, dict[str, int]],
 
     report = build_report(result, ReportExtras.from_segmentation(seg), currency="EUR")
     keys = [s.key for s in report.sections]
-    assert keys == ["overview", "cleaning", "clusters", "profiles", "embedding"]
+    assert keys == ["recommendation", "overview", "cleaning", "clusters", "profiles",
+                    "embedding", "campaign"]
+    # The financial effect of targeting, shared by every kind, with its assumptions.
+    campaign = report.table("campaign").frame.set_index("campaign")
+    assert campaign.loc["targeted", "cost"] <= campaign.loc["untargeted", "cost"] + 1e-9
+    assert report.table("campaign_segments").frame["entities"].sum() == expected["accounts"]
+    assert any("Budget" in a for a in report.table("campaign_assumptions").frame["assumption"])
     overview = dict(report.table("dataset").frame.to_numpy().tolist())
-    assert overview["Renewals kept"].startswith(f"{expected['input'] - 8:,}")
+    assert overview["Renewals kept"].startswith(f"{expected['input'] - 10:,}")
     assert overview["Accounts"] == f"{expected['accounts']:,}"
     assert report.table("clusters").frame["accounts"].sum() == expected["accounts"]
     html = render_html(report)
@@ -257,5 +281,5 @@ def test_every_row_ends_in_one_audit_step(tmp_path: Path, data: list[dict[str, s
     source = load_source(path, "subscriptions", read=read)
     audit = clean_rows(source, [END_BEFORE_START]).audit_table().to_pylist()
     assert sum(r["rows"] for r in audit) == len(data)
-    assert [r["step"] for r in audit] == ["quarantined", "duplicate_row", "end_before_start",
-                                          "kept"]
+    assert [r["step"] for r in audit] == ["quarantined", "after_as_of", "duplicate_row",
+                                          "end_before_start", "kept"]

@@ -248,8 +248,8 @@ def test_learned_segments_and_the_report_take_the_users(sample: Any) -> None:
     assert seg.assignments["segment_name"].notna().all()
     report = build_report(sample, ReportExtras.from_segmentation(seg), source="sample")
     keys = [s.key for s in report.sections]
-    assert keys == ["overview", "cleaning", "activity", "rfe", "segments", "story",
-                    "clusters", "profiles", "embedding"]
+    assert keys == ["recommendation", "overview", "cleaning", "activity", "rfe", "segments",
+                    "story", "clusters", "profiles", "embedding", "campaign"]
     funnel = next(c for c in report.charts if c.key == "funnel")
     assert "clicks" in funnel.reading and "impression events" in str(funnel.figure.data[0].y)
     story = report.table("reach")
@@ -258,3 +258,46 @@ def test_learned_segments_and_the_report_take_the_users(sample: Any) -> None:
         assert answer in story.reading
     html = render_html(report)
     assert "Sessions per day" in html and "How to reach each segment" in html
+
+
+def _events_parquet(events: pd.DataFrame, path: Path, *, nan: bool) -> Path:
+    """Write events; with ``nan``, missing floats are stored as NaN, not as null."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({c: pa.array(events[c].to_numpy(), from_pandas=not nan)
+                             if events[c].dtype == "float64" else pa.array(events[c])
+                             for c in events.columns}), path)
+    return path
+
+
+def test_the_shared_parse_rules_hold_for_events(sample_config: Any, tmp_path: Path) -> None:
+    """Ids, dates and numbers are read as for order lines (issue 12): nothing corrupts."""
+    from segwise.io import convert_to_parquet
+
+    done = convert_to_parquet(avito_sample_path(), tmp_path / "pq", "events",
+                              columns=sample_config.columns, read=sample_config.read)
+    events = pd.read_parquet(done.path)
+    events = events[events["_join_reason"].isna()].drop(columns=["_row", "_join_reason"])
+    events = events.reset_index(drop=True)
+    assert events["IsClick"].isna().sum() > 1000  # ads that are not contextual: no click flag
+    events.loc[0, "UserID"] = 1.5  # was rounded into user 2
+    events.loc[1, "SearchDate"] = "2099-01-01 10:00:00.0"  # moved every recency to 2099
+    cfg = dataclasses.replace(sample_config, read=dataclasses.replace(
+        sample_config.read, table=None, join=()))
+    as_of = dt.date(2015, 5, 10)
+    dates = pd.to_datetime(events["SearchDate"], errors="coerce")
+    later = int((dates.iloc[2:] >= pd.Timestamp(as_of + dt.timedelta(days=1))).sum())
+    assert later > 0
+    runs = [_rfe(_events_parquet(events, tmp_path / f"e{nan}.parquet", nan=nan), cfg,
+                 as_of=as_of) for nan in (False, True)]
+    for run in runs:
+        reasons = run.quarantine["reason"].tolist()
+        assert "UserID: a fractional number is not an id" in reasons
+        assert any(r.startswith("SearchDate: dated after") for r in reasons)
+        audit = run.audit.set_index("step")["rows"]
+        assert audit.sum() == len(events) and audit["after_as_of"] == later
+        assert (run.users["recency_days"] >= 0).all()  # nothing after the as-of date
+        assert (run.users["last_seen"] < pd.Timestamp(as_of + dt.timedelta(days=1))).all()
+    # A NaN click flag (how pandas writes a missing one) is no click, as null is.
+    pd.testing.assert_frame_equal(runs[1].users, runs[0].users)

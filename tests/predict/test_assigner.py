@@ -23,7 +23,9 @@ from segwise.predict import (
     default_candidates,
     evaluate_assigner,
     fit_candidate,
+    fit_candidates,
     macro_f1_gap,
+    permutation_importance,
     rolling_folds,
     time_split,
     validate_assigner,
@@ -354,3 +356,79 @@ def test_grid_weights_cells_by_their_class_and_checks_its_cells():
         SegmentAssigner("hgb", max_iter=10).fit(X, y, cells=cells)
     with pytest.raises(ConfigError, match="SMOTE"):
         SegmentAssigner(smote=True).fit(X, y)
+
+
+def test_a_votes_member_is_that_model_fitted_alone(retail_data, retail_split, small_assigner):
+    X = retail_data.X.loc[retail_split.train]
+    y = retail_data.y.loc[retail_split.train].to_numpy()
+    X_te = retail_data.X.loc[retail_split.test]
+    vote = clone(small_assigner).fit(X, y)
+    for model in ("hgb", "random_forest", "logistic"):
+        alone = clone(small_assigner).set_params(model=model).fit(X, y)
+        taken = vote.member(model)
+        assert taken.get_params() == alone.get_params()
+        np.testing.assert_array_equal(taken.predict_proba(X_te), alone.predict_proba(X_te))
+        assert taken.n_iter_ == alone.n_iter_ and list(taken.classes_) == list(alone.classes_)
+    with pytest.raises(ConfigError, match="uncalibrated vote"):
+        alone.member("hgb")
+
+
+def test_candidates_reuse_a_votes_members(retail_data, retail_split, small_assigner):
+    X = retail_data.X.loc[retail_split.train]
+    y = retail_data.y.loc[retail_split.train].to_numpy()
+    cands = {"vote": small_assigner, "hgb": clone(small_assigner).set_params(model="hgb"),
+             "hgb, balanced": clone(small_assigner).set_params(model="hgb",
+                                                               class_weight="balanced")}
+    fitted = fit_candidates(cands, X, y, retail_data.cells)
+    # Same parameters but the model: taken from the vote; other weights: fitted.
+    assert fitted["hgb"].estimator_ is fitted["vote"].estimator_.named_estimators_["hgb"]
+    assert fitted["hgb, balanced"].estimator_ is not fitted["hgb"].estimator_
+    assert fitted["hgb, balanced"].class_weight == "balanced"
+
+
+def test_permutation_importance_is_scikit_learns_in_one_prediction(
+    retail_data, retail_split, small_grid, monkeypatch
+):
+    from sklearn.inspection import permutation_importance as sklearn_importance
+
+    X = retail_data.X.loc[retail_split.train]
+    y, _ = merge_rare(retail_data.y, retail_split.train, 10)
+    est = fit_candidate(clone(small_grid), X, y.loc[X.index].to_numpy(), retail_data.cells)
+    X_te = retail_data.X.loc[retail_split.test]
+    y_te = y.loc[X_te.index].to_numpy()
+    expected = sklearn_importance(est, X_te, y_te, scoring="f1_macro", n_repeats=3,
+                                  random_state=4)
+    calls = []
+    predict = SegmentAssigner.predict
+    monkeypatch.setattr(SegmentAssigner, "predict",
+                        lambda self, X: calls.append(len(X)) or predict(self, X))
+    mean, sd = permutation_importance(est, X_te, y_te, n_repeats=3, random_state=4)
+    np.testing.assert_array_equal(mean, expected.importances_mean)
+    np.testing.assert_array_equal(sd, expected.importances_std)
+    assert calls == [len(X_te) * (1 + 3 * X_te.shape[1])]  # one prediction of every copy
+def test_evaluation_says_when_it_is_not_meaningful() -> None:
+    from segwise.predict import evaluation_caveat
+
+    one = np.array(["Lost"] * 40)
+    note = evaluation_caveat(one, {"baseline: majority class": one})
+    assert note is not None
+    assert "every one of the 40 new customers is in the same segment ('Lost')" in note
+    y = np.array(["Lost", "Champions", "Lost", "New"])
+    perfect = evaluation_caveat(y, {"baseline: majority class": np.array(["Lost"] * 4),
+                                    "baseline: RFM rules on the window": y.copy()})
+    assert perfect is not None and perfect.startswith("the RFM rules on the window baseline")
+    assert evaluation_caveat(y, {"baseline: majority class": np.array(["Lost"] * 4)}) is None
+
+
+def test_a_one_segment_test_set_is_reported_as_not_meaningful(
+    retail_data, retail_split, small_assigner
+):
+    from segwise.predict import TimeSplit
+
+    y = retail_data.y
+    top = y.loc[retail_split.test].value_counts().index[0]
+    test = pd.Index([i for i in retail_split.test if y.loc[i] == top])
+    split = TimeSplit(cutoff=retail_split.cutoff, train=retail_split.train, test=test)
+    report = evaluate_assigner(retail_data, split, {"hgb": small_assigner}, n_repeats=1)
+    assert not report.meaningful and f"('{top}')" in str(report.caveat)
+    assert report.to_dict()["caveat"] == report.caveat

@@ -60,6 +60,15 @@ def test_round_trip_gives_the_same_predictions(trained, saved, heldout_kept, ret
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
 
 
+def test_saved_classes_are_the_evaluated_ones(trained):
+    """A segment merged into Other in the evaluation is never predicted by the saved model."""
+    model, report, _ = trained
+    assert set(model.estimator.classes_) == set(report.per_segment.index)
+    for segment in report.merged:
+        assert segment not in model.estimator.classes_
+    assert model.metadata["merged_into_other"] == report.merged
+
+
 def test_metadata(saved, trained):
     meta = TrainedAssigner.load(saved).metadata
     assert meta["window"] == {"n_orders": 3, "n_days": None}
@@ -173,6 +182,11 @@ def test_cli_assign(saved, heldout_file, tmp_path):
     assert res.exit_code == 0, res.output
     assert "first 3 only" in res.output
     df = pd.read_csv(out)
+    # The share left unassigned is printed with its reasons, and adds up.
+    text = " ".join(res.output.split())
+    n_inc = int((~df["window_complete"]).sum())
+    assert f"Left unassigned: {n_inc:,} of 150 new customers ({n_inc / 150:.1%})" in text
+    assert (f"{n_inc:,} have an incomplete window" in text) == (n_inc > 0)
     assert {"customer_id", "segment", "probability", "orders_used"} <= set(df.columns)
     assert any(c.startswith("p_") for c in df.columns)
     bad = tmp_path / "bad.skops"
@@ -187,7 +201,7 @@ def test_cli_train_full_history_labels(shared_data, tmp_path):
     out = tmp_path / "full.skops"
     res = CliRunner().invoke(app, [
         "assigner", "train", str(shared_data / "uci-online-retail" / "online_retail.parquet"),
-        "--label", "full-history", "--no-compare", "--horizon", "120", "-o", str(out),
+        "--label-date", "full-history", "--no-compare", "--horizon", "120", "-o", str(out),
     ])
     assert res.exit_code == 0, res.output
     assert "label: rfm segment at the reference date" in " ".join(res.output.split())
@@ -220,3 +234,51 @@ def test_cli_train_validate_model_and_class_weight(shared_data, tmp_path):
     assert [row["model"] for row in validation] == [
         "hgb (chosen)", "baseline: majority class", "baseline: RFM rules on the window"]
     assert all(0 <= row["pooled_macro_f1"] <= 1 for row in validation)
+
+
+def test_without_refit_the_evaluated_model_is_kept(trained, retail_result, retail_split,
+                                                   small_grid):
+    kept, report, _ = train_assigner(
+        retail_result, cutoff=retail_split.cutoff, candidates={"grid": small_grid},
+        refit=False,
+    )
+    assert kept.estimator is report.estimator
+    assert kept.metadata["training"]["fitted_on"] == "training customers"
+    refitted, refit_report, _ = trained
+    assert refitted.estimator is not refit_report.estimator
+    assert refitted.metadata["training"]["fitted_on"] == "all eligible customers"
+    assert kept.metadata["metrics"] == refitted.metadata["metrics"]  # the same evaluation
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("keep", "refit"), [([], False), (["-o", "m.skops"], True),
+                                             (["--store", "s.duckdb"], True)])
+def test_cli_train_refits_only_a_model_it_keeps(heldout_file, tmp_path, monkeypatch, keep,
+                                                refit):
+    """A file or a store keeps the model (the store serves it): fitted on everyone."""
+    import segwise.predict
+
+    seen = []
+
+    def stop(*args, **kwargs):
+        seen.append(kwargs["refit"])
+        raise _Stop
+
+    monkeypatch.setattr(segwise.predict, "train_assigner", stop)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["assigner", "train", str(heldout_file), *keep])
+    assert isinstance(res.exception, _Stop), res.output
+    assert seen == [refit]
+def test_assign_takes_raw_order_lines_from_a_file_or_any_dataframe(saved, heldout_file,
+                                                                   heldout_kept):
+    import polars as pl
+
+    model = TrainedAssigner.load(saved)
+    expected = model.assign(heldout_kept)
+    raw = pd.read_parquet(heldout_file)
+    for source in (heldout_file, raw, pl.from_pandas(raw),
+                   clean_transactions(load_transactions(raw))):
+        pd.testing.assert_frame_equal(model.assign(source), expected)

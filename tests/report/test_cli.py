@@ -29,6 +29,10 @@ def test_report_command_writes_the_format_asked(small_orders: Path, tmp_path: Pa
         keys = [s["key"] for s in data["sections"]]
         assert "categories" in keys
         assert "clusters" not in keys and "value" not in keys
+        # The count asked for, whatever else the spend chart shows (Other, non-products).
+        categories = next(c for s in data["sections"] for c in s["charts"]
+                          if c["key"] == "categories")
+        assert categories["reading"].startswith("6 categories were learned")
     else:
         assert text.startswith("# Customer segments")
         assert "Net revenue (GBP)" in text
@@ -48,3 +52,20 @@ def test_report_command_reports_bad_input(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", str(missing), "-o", str(tmp_path / "x.html")])
     assert result.exit_code == 1
     assert "nope.csv" in result.output
+
+
+def test_report_command_takes_the_lifetime_value_settings(small_orders: Path,
+                                                         tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result = runner.invoke(app, ["report", str(small_orders), "-o", str(out), "--categories",
+                                 "0", "--no-segments", "--no-track", "--horizon", "26w",
+                                 "--margin", "0.4", "--discount-rate", "0.08"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    value = next(s for s in data["sections"] if s["key"] == "value")
+    settings = {r["setting"]: r["value"] for r in value["tables"][0]["rows"]}
+    assert settings["Horizon"].startswith("26.0 weeks")
+    assert settings["Margin"] == "40% of spend (values are profit)"
+    assert settings["Discount rate"] == "8.0% a year"
+    bad = runner.invoke(app, ["report", str(small_orders), "-o", str(out), "--horizon", "3x"])
+    assert bad.exit_code == 1 and "3x" in bad.output

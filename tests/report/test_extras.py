@@ -15,8 +15,8 @@ from segwise.report import ReportExtras, build_report, render
 def test_optional_sections_are_absent_without_inputs(small_result: Any) -> None:
     report = build_report(small_result, products=False)
     keys = [s.key for s in report.sections]
-    assert keys == ["overview", "cleaning", "exploration", "rfm", "segments", "profiles",
-                    "embedding"]
+    assert keys == ["recommendation", "overview", "cleaning", "exploration", "rfm",
+                    "segments", "profiles", "embedding", "campaign"]
     assert "categories" not in {c.key for c in report.charts}
     # Without an embedding, the map is a PCA of R, F and M, said so in its title.
     assert "PCA" in report.section("embedding").charts[0].title
@@ -47,8 +47,9 @@ def test_optional_sections_render_when_given(small_result: Any,
                                              synthetic_extras: ReportExtras) -> None:
     report = build_report(small_result, synthetic_extras, products=False)
     keys = [s.key for s in report.sections]
-    assert keys == ["overview", "cleaning", "exploration", "rfm", "segments", "selection",
-                    "clusters", "profiles", "embedding", "value"]
+    assert keys == ["recommendation", "overview", "cleaning", "exploration", "rfm",
+                    "segments", "clusters", "profiles", "embedding", "campaign", "value",
+                    "selection"]
     k_chart = report.section("selection").charts[0]
     # One panel per numeric score (the boolean knee flag is not a score).
     assert {t.name for t in k_chart.figure.data} == {
@@ -70,7 +71,8 @@ def test_optional_sections_render_when_given(small_result: Any,
     data = json.loads(render(report, "json"))
     assert [s["key"] for s in data["sections"]] == keys
     md = render(report, "md")
-    assert "## Choosing the segmentation" in md and "## Customer lifetime value" in md
+    assert "## Appendix: choosing the learned segmentation" in md
+    assert "## Customer lifetime value" in md
 
 
 def test_scatter_is_sampled_beyond_the_limit(small_result: Any, monkeypatch: Any) -> None:
@@ -154,3 +156,36 @@ def test_a_log_without_products_times_or_countries(shared_data: Any, tmp_path: A
     assert sum(weekday.figure.data[0].x) == report.figures[1].value
     assert "median is 1 order and" in charts["dist_frequency"].reading
     render(report, "html")
+
+
+@pytest.mark.slow
+def test_cdnow_value_states_its_settings_and_holdout(shared_data: Any, tmp_path: Any) -> None:
+    """CDNOW: the value section says how it was computed; the holdout check is shown."""
+    from segwise.jobs import run_rfm
+    from segwise.report import learn_extras
+
+    raw = pd.read_csv(shared_data / "cdnow" / "CDNOW_master.txt.gz", sep=r"\s+", header=None,
+                      names=["customer_id", "timestamp", "quantity", "amount"],
+                      dtype={"customer_id": str, "timestamp": str})
+    path = tmp_path / "cdnow.csv"
+    raw.to_csv(path, index=False)
+    result = run_rfm(path)
+    extras = learn_extras(result, segments=False, track=False, clv_horizon="39w",
+                          clv_margin=0.25, clv_discount_rate=0.05)
+    report = build_report(result, extras, products=False)
+    settings = dict(report.table("value_settings").frame.to_numpy().tolist())
+    assert settings["Horizon"].startswith("39.0 weeks")
+    assert settings["Margin"] == "25% of spend (values are profit)"
+    assert settings["Discount rate"] == "5.0% a year"
+    # BG/NBD is not degenerate on CDNOW: value at risk is ranked, and the one-time buyers'
+    # P(alive) = 1 is explained where P(alive) is shown.
+    assert "value_at_risk" in report.table("value").columns
+    assert "P(alive) = 1 by construction" in report.table("value_settings").reading
+    keys = [s.key for s in report.sections]
+    assert keys[-2:] == ["value", "clv_models"]
+    holdout = report.table("clv_holdout").frame.set_index("frequency")
+    assert holdout.loc["all", "n_customers"] == holdout.drop("all")["n_customers"].sum()
+    assert holdout.loc["all", "actual"] > 0
+    assert "was checked on the holdout" in report.table("clv_models").reading
+    md = render(report, "md")
+    assert "## How far to trust the lifetime values" in md and "39.0 weeks" in md

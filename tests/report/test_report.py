@@ -16,8 +16,9 @@ pytestmark = pytest.mark.slow
 
 def test_report_tells_the_whole_story(retail_report: Any) -> None:
     keys = [s.key for s in retail_report.sections]
-    assert keys == ["overview", "cleaning", "exploration", "rfm", "segments", "selection",
-                    "clusters", "profiles", "embedding", "categories", "value", "over_time"]
+    assert keys == ["recommendation", "overview", "cleaning", "exploration", "rfm",
+                    "segments", "clusters", "profiles", "embedding", "categories", "campaign",
+                    "value", "clv_models", "over_time", "selection"]
     charts = {c.key for c in retail_report.charts}
     assert {"audit_removed", "monthly", "weekday_hour", "countries", "top_products",
             "categories", "dist_recency", "dist_frequency", "dist_monetary", "grid_customers",
@@ -33,6 +34,24 @@ def test_report_tells_the_whole_story(retail_report: Any) -> None:
         assert all(a.title.text for a in axes), chart.key
 
 
+def test_degenerate_lifetime_value_is_said_and_not_ranked(retail_report: Any) -> None:
+    """Online Retail: BG/NBD finds no dropout (a -> 0); the report says so in words."""
+    section = retail_report.section("value")
+    settings = retail_report.table("value_settings")
+    assert settings.reading.startswith("The BG/NBD fit is degenerate")
+    assert "not shown or ranked" in settings.reading
+    table = retail_report.table("value")
+    assert not {"value_at_risk", "share_value_at_risk", "mean_p_alive"} & set(table.columns)
+    assert "value at risk is not shown" in table.reading
+    assert [t.name for t in section.charts[0].figure.data] == ["Predicted lifetime value"]
+    # P(alive) is near 1 for everyone: it is not drawn in the profiles either.
+    heatmap = next(c for c in retail_report.charts if c.key == "profile_heatmap")
+    assert "P(alive)" not in heatmap.figure.data[0].x
+    assert "Predicted CLV" in heatmap.figure.data[0].x
+    # The holdout check of the model is shown.
+    assert "was checked on the holdout" in retail_report.table("clv_models").reading
+
+
 def test_report_figures_match_the_run(retail_report: Any, retail_result: Any) -> None:
     figures = {f.key: f.value for f in retail_report.figures}
     customers = retail_result.customers
@@ -40,13 +59,16 @@ def test_report_figures_match_the_run(retail_report: Any, retail_result: Any) ->
     assert figures["revenue"] == pytest.approx(customers["monetary"].sum())
     assert figures["countries"] == 37
     monthly = next(c for c in retail_report.charts if c.key == "monthly").figure
-    # Revenue by month, summed, is the net revenue of the kept lines (audit), which is the
-    # customers' plus that of the customers with returns only, shown in the overview.
-    kept = retail_result.audit.set_index("step").loc["kept", "revenue"]
-    assert sum(monthly.data[0].y) == pytest.approx(kept, rel=1e-9)
+    # Revenue by month, summed, is the net revenue of every kept line: the scored
+    # customers' (the audit's kept step) plus that of the customers with returns only (its
+    # no_purchase step), shown in the overview.
+    audit = retail_result.audit.set_index("step")["revenue"]
+    kept, no_purchase = audit["kept"], audit["no_purchase"]
+    assert kept == pytest.approx(customers["monetary"].sum(), rel=1e-9)
+    assert sum(monthly.data[0].y) == pytest.approx(kept + no_purchase, rel=1e-9)
     overview = dict(retail_report.table("dataset").frame.to_numpy().tolist())
     n, value = overview["Customers with returns only (not scored)"].split(" ", 1)
-    assert value == f"({kept - customers['monetary'].sum():,.0f} GBP)"
+    assert value == f"({no_purchase:,.0f} GBP)" and no_purchase < 0
     assert int(n.replace(",", "")) > 0
     grid = next(c for c in retail_report.charts if c.key == "grid_customers").figure
     assert sum(map(sum, grid.data[0].z)) == len(customers)

@@ -179,3 +179,79 @@ def test_knee_point_finds_the_elbow() -> None:
     assert knee_point(k[:2], inertia[:2]) == 0
     increasing = np.sort(np.r_[np.linspace(0, 1, 50), [5, 10, 20]])
     assert knee_point(np.arange(len(increasing)), increasing) >= 49
+
+
+@pytest.mark.parametrize(("shape", "n_features", "iterations"),
+                         [((10, 10), 3, 5000), ((4, 7), 5, 1500), ((6, 6), 1, 700)])
+def test_compiled_som_training_gives_minisom_weights(
+    retail_small: pd.DataFrame, shape: tuple[int, int], n_features: int, iterations: int,
+) -> None:
+    """The compiled trainer takes MiniSom's steps: same order, winners, decay and updates."""
+    from minisom import MiniSom
+
+    from segwise.segment._som import train_som
+
+    Z = Segmenter(random_state=0).fit_transform(retail_small[RFM])
+    rng = np.random.default_rng(3)
+    data = np.hstack([Z, rng.normal(size=(len(Z), 2))])[:, :n_features]
+    maps = [MiniSom(*shape, n_features, sigma=2.5, learning_rate=0.5, random_seed=11)
+            for _ in range(2)]
+    for som in maps:
+        som.pca_weights_init(data) if n_features > 1 else som.random_weights_init(data)
+    maps[0].train(data, iterations, random_order=True)
+    train_som(maps[1], data, iterations)
+    # NumPy's vectorised exp and numba's may differ in the last bit; nothing more.
+    np.testing.assert_allclose(maps[1].get_weights(), maps[0].get_weights(),
+                               rtol=0, atol=1e-12)
+    assert not np.array_equal(maps[1].get_weights(), MiniSom(
+        *shape, n_features, random_seed=11).get_weights())  # it did train
+
+
+def test_thread_limits_apply_and_reuse_one_controller() -> None:
+    from threadpoolctl import threadpool_info
+
+    from segwise._threads import _controller, thread_limit
+
+    with thread_limit(1):
+        assert {p["num_threads"] for p in threadpool_info()} == {1}
+    hits = _controller.cache_info().hits
+    with thread_limit(1, "openmp"):
+        openmp = [p for p in threadpool_info() if p["user_api"] == "openmp"]
+        assert openmp and {p["num_threads"] for p in openmp} == {1}
+    assert _controller.cache_info().hits == hits + 1  # no new scan of the libraries
+def test_set_output_gives_dataframes_indexed_like_the_input(retail_rfm: pd.DataFrame) -> None:
+    X = retail_rfm.head(1500)
+    seg = Segmenter(3, n_components=2, random_state=0).set_output(transform="pandas")
+    Z = seg.fit_transform(X)
+    assert isinstance(Z, pd.DataFrame)
+    assert Z.index.equals(X.index)
+    assert Z.columns.tolist() == ["segmenter0", "segmenter1"]
+    assert seg.get_feature_names_out().tolist() == Z.columns.tolist()
+    pd.testing.assert_frame_equal(seg.transform(X), Z)
+    # The default output is still the array.
+    plain = clone(seg).set_output(transform="default").fit(X)
+    np.testing.assert_allclose(plain.transform(X), Z.to_numpy())
+
+
+def test_score_is_the_opposite_of_the_within_segment_sum_of_squares(
+    retail_rfm: pd.DataFrame,
+) -> None:
+    X = retail_rfm.head(1500)
+    seg = Segmenter(4, random_state=0).fit(X)
+    Z, labels = seg.transform(X), seg.predict(X)
+    wss = sum(((Z[labels == c] - Z[labels == c].mean(axis=0)) ** 2).sum()
+              for c in range(seg.n_clusters_))
+    assert seg.score(X) == pytest.approx(-wss, rel=1e-9)
+    # More segments fit tighter (KMeans on the same space), so they score higher.
+    assert Segmenter(8, random_state=0).fit(X).score(X) > seg.score(X)
+
+
+def test_score_counts_noise_at_the_nearest_centre(retail_rfm: pd.DataFrame) -> None:
+    X = retail_rfm.head(1500)
+    seg = Segmenter(algorithm="hdbscan", random_state=0).fit(X)
+    labels = seg.predict(X)
+    assert (labels < 0).any()
+    Z = seg.transform(X)
+    nearest = ((Z[:, None, :] - seg.cluster_centers_[None]) ** 2).sum(axis=2).min(axis=1)
+    own = ((Z - seg.cluster_centers_[np.clip(labels, 0, None)]) ** 2).sum(axis=1)
+    assert seg.score(X) == pytest.approx(-np.where(labels < 0, nearest, own).sum(), rel=1e-9)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from segwise.exceptions import ConfigError
-from segwise.segment import Segmenter, embed_2d, embed_customers
+from segwise.segment import MAX_EMBED_SAMPLES, Segmenter, embed_2d, embed_customers
 
 RFM = ["recency_days", "frequency", "monetary"]
 
@@ -62,3 +62,39 @@ def test_umap_coordinates_and_umap_space(model_space, retail_small: pd.DataFrame
     seg = Segmenter(4, umap_components=3, random_state=0).fit(retail_small[RFM])
     assert seg.transform(retail_small[RFM]).shape == (len(retail_small), 3)
     assert seg.n_clusters_ == 4
+
+
+def test_embeddings_are_fitted_on_a_sample_of_the_default_size(model_space) -> None:
+    rng = np.random.default_rng(0)
+    # 2,400 customers, more than the default sample: the 600 four times, a little apart.
+    Z = np.vstack([model_space[0]] * 4) + rng.normal(scale=0.05, size=(2400, 3))
+    frame = embed_customers(Z, methods=("tsne",), random_state=0)
+    assert frame["embedded"].sum() == MAX_EMBED_SAMPLES
+    assert np.isfinite(frame[["tsne_x", "tsne_y"]].to_numpy()).all()
+    assert embed_customers(Z, methods=(), random_state=0).empty
+
+
+@pytest.mark.slow
+def test_umap_kernels_go_through_numbas_disk_cache() -> None:
+    """Compiled once per machine: each kernel is looked up in numba's cache (hit or miss)."""
+    import importlib
+
+    from segwise.segment._embed import _UMAP_KERNELS
+
+    embed_2d(np.random.default_rng(0).normal(size=(60, 3)), method="umap")
+    for module, name in _UMAP_KERNELS:
+        stats = getattr(importlib.import_module(module), name).stats
+        assert stats.cache_path, name
+        assert sum(stats.cache_hits.values()) + sum(stats.cache_misses.values()) >= 1, name
+
+
+def test_customers_outside_the_sample_sit_at_their_sampled_neighbours_mean(model_space) -> None:
+    from sklearn.neighbors import NearestNeighbors
+
+    Z = model_space[0]
+    frame = embed_customers(Z, methods=("tsne",), max_samples=200, random_state=0)
+    coords = frame[["tsne_x", "tsne_y"]].to_numpy()
+    fitted = frame["embedded"].to_numpy()
+    near = NearestNeighbors(n_neighbors=5).fit(Z[fitted]).kneighbors(
+        Z[~fitted], return_distance=False)
+    np.testing.assert_allclose(coords[~fitted], coords[fitted][near].mean(axis=1), rtol=1e-12)

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from segwise.cli import app
@@ -109,6 +111,39 @@ def test_compare_five_models_side_by_side(retail_small: pd.DataFrame) -> None:
     assert sum(hd["sizes"]) + round(hd["noise_share"] * len(retail_small)) == len(retail_small)
 
 
+def test_each_models_silhouette_is_scikit_learns_in_its_own_model_space(
+    retail_small: pd.DataFrame,
+) -> None:
+    """The comparison scores every labeling in one pass over one model space: that space
+    must be every model's own, and each score scikit-learn's (noise left out)."""
+    from sklearn.metrics import silhouette_score
+
+    from segwise.segment import Segmenter
+
+    X = retail_small[RFM]
+    models = ["kmeans", "gmm", "hdbscan", "som"]
+    table = compare_models(X, models, n_clusters=4, n_resamples=0, random_state=0)
+    for name, got in zip(table["model"], table["silhouette"], strict=True):
+        est = Segmenter(n_clusters=4, algorithm=name, random_state=0)
+        Z = est.fit_transform(X)
+        keep = est.labels_ >= 0
+        assert got == pytest.approx(silhouette_score(Z[keep], est.labels_[keep]), abs=1e-12)
+
+
+def test_progress_names_each_part_as_it_starts(retail_small: pd.DataFrame) -> None:
+    said: list[str] = []
+    segment_customers(retail_small, k_values=range(2, 5), compare=["gmm"], embed=("tsne",),
+                      embed_max_samples=300, random_state=0, progress=said.append)
+    assert said == [
+        "sweep", "sweep: k=2 (1 of 3)", "sweep: k=3 (2 of 3)", "sweep: k=4 (3 of 3)",
+        "fit",
+        "compare", "compare: kmeans (1 of 2)", "compare: kmeans (1 of 2), stability",
+        "compare: gmm (2 of 2)", "compare: gmm (2 of 2), stability",
+        "profile",
+        "embed", "embed: t-SNE of 300 customers",
+    ]
+
+
 @pytest.fixture(scope="module")
 def retail_segmentation(retail_customers: pd.DataFrame) -> Segmentation:
     return segment_customers(retail_customers, k_values=range(2, 8), embed=(), random_state=0)
@@ -187,11 +222,35 @@ def test_cli_segment_on_a_customer_table(
     retail_customers.iloc[:800].to_parquet(table)
     out = tmp_path / "seg.parquet"
     args = ["segment", str(table), "--customers", "--k", "3", "--compare", "kmeans,gmm",
-            "--embed", "", "--model", "gmm", "-o", str(out)]
+            "--embed", "tsne", "--embed-samples", "300", "--model", "gmm", "-o", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "Choosing k" not in result.output  # k was given
-    assert sorted(pd.read_parquet(out)["segment"].unique()) == [0, 1, 2]
+    written = pd.read_parquet(out)
+    assert sorted(written["segment"].unique()) == [0, 1, 2]
+    assert written["embedded"].sum() == 300 and written["tsne_x"].notna().all()
     bad = CliRunner().invoke(app, [*args[:-2], "--model", "spectral"])
     assert bad.exit_code == 1
     assert "unknown algorithm" in bad.output
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(3, 60), st.integers(1, 4), st.lists(st.integers(1, 6), min_size=1,
+                                                       max_size=4), st.integers(0, 2**31))
+def test_silhouettes_of_several_labelings_equal_scikit_learns(
+    n: int, dims: int, ks: list[int], seed: int,
+) -> None:
+    """One pass over the distances gives each labeling's silhouette, noise left out."""
+    from sklearn.metrics import silhouette_score
+
+    from segwise.segment._selection import _silhouettes
+
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(n, dims)).round(1)  # rounding makes ties and duplicate points
+    labelings = [rng.integers(-1, k, n) for k in ks]
+    for labels, got in zip(labelings, _silhouettes(Z, labelings, chunk_rows=7), strict=True):
+        keep = labels >= 0
+        if 2 <= len(np.unique(labels[keep])) < keep.sum():
+            assert got == pytest.approx(silhouette_score(Z[keep], labels[keep]), abs=1e-12)
+        else:  # undefined: fewer than two segments, or every point its own segment
+            assert np.isnan(got)

@@ -5,9 +5,18 @@ rules as :class:`Rule` objects for :func:`clean_rows`. Both report the same audi
 input row ends in exactly one step.
 """
 
-from segwise.clean._audit import build_audit
+from segwise.clean._audit import build_audit, loader_steps
 from segwise.clean._events import CleanedEvents, EventCleaning, clean_events
 from segwise.clean._generic import CleanedRows, Rule, clean_rows
+from segwise.clean._people import (
+    REPEATED_ID,
+    CleanedPeople,
+    PeopleSettings,
+    clean_people,
+    compare_subsets,
+    type_attributes,
+)
+from segwise.clean._pings import CleanedPings, PingRules, clean_pings, sequence_flags
 from segwise.clean._rules import (
     DEFAULT_NON_PRODUCT_CODES,
     RULES,
@@ -18,15 +27,26 @@ from segwise.clean._rules import (
 
 __all__ = [
     "DEFAULT_NON_PRODUCT_CODES",
+    "REPEATED_ID",
     "RULES",
     "CleanedEvents",
     "CleanedLines",
+    "CleanedPeople",
+    "CleanedPings",
     "CleanedRows",
     "CleaningRules",
     "EventCleaning",
+    "PeopleSettings",
+    "PingRules",
     "Rule",
     "build_audit",
     "clean_events",
+    "clean_people",
+    "clean_pings",
     "clean_rows",
     "clean_transactions",
+    "compare_subsets",
+    "loader_steps",
+    "sequence_flags",
+    "type_attributes",
 ]

@@ -12,7 +12,40 @@ from segwise._engine import numpy_to_arrow
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["build_audit"]
+__all__ = ["LOADER_STEPS", "build_audit", "loader_steps"]
+
+#: The loader's steps, before any cleaning rule, and what each means.
+LOADER_STEPS: dict[str, str] = {
+    "quarantined": "could not be parsed; written to the quarantine file",
+    "after_as_of": "dated after the as-of date: left out, so that nothing later counts",
+}
+
+
+def loader_steps(
+    n_quarantined: int, n_after_as_of: int, *, dated: bool = True
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Return the audit's first steps: rows quarantined, and rows after the as-of date.
+
+    Parameters
+    ----------
+    n_quarantined : int
+        Rows that did not parse.
+    n_after_as_of : int
+        Rows dated after the as-of date (:attr:`segwise.io.Source.n_after_as_of`).
+    dated : bool, default=True
+        Whether the kind dates its rows; without a time column there is no as-of step.
+
+    Returns
+    -------
+    rows : dict of str to int
+        Rows per step, in order, for :func:`build_audit`.
+    descriptions : dict of str to str
+        What each step means.
+    """
+    rows = {"quarantined": n_quarantined}
+    if dated:
+        rows["after_as_of"] = n_after_as_of
+    return rows, {step: LOADER_STEPS[step] for step in rows}
 
 
 def build_audit(

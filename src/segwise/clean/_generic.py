@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import ibis
 
 from segwise._engine import fetch_numpy
-from segwise.clean._audit import build_audit
+from segwise.clean._audit import build_audit, loader_steps
 from segwise.exceptions import ConfigError
 from segwise.io import group_copies
 
@@ -70,6 +70,9 @@ class CleanedRows:
     deduplicated : bool
         Whether exact copies were merged (their extra copies are the audit's
         ``duplicate_row`` step).
+    n_after_as_of : int or None
+        Rows the loader left out as dated after the as-of date; None for a kind that does
+        not date its rows.
     """
 
     rows: ir.Table
@@ -77,6 +80,7 @@ class CleanedRows:
     n_quarantined: int
     rules: tuple[Rule, ...]
     deduplicated: bool
+    n_after_as_of: int | None = None
 
     @property
     def kept(self) -> ir.Table:
@@ -89,13 +93,14 @@ class CleanedRows:
         Returns
         -------
         pyarrow.Table
-            ``step`` (``quarantined``, ``duplicate_row`` when deduplicating, each rule,
-            ``kept``), ``rows`` and ``description``; ``rows`` sums to :attr:`n_input`.
+            ``step`` (``quarantined``, ``after_as_of`` for a kind that dates its rows,
+            ``duplicate_row`` when deduplicating, each rule, ``kept``), ``rows`` and
+            ``description``; ``rows`` sums to :attr:`n_input`.
         """
         t = self.rows
         counts = fetch_numpy(t.group_by("_reason").aggregate(rows=t._n.sum(), distinct=t.count()))
-        rows: dict[str, int] = {"quarantined": self.n_quarantined}
-        descriptions = {"quarantined": "could not be parsed; written to the quarantine file"}
+        rows, descriptions = loader_steps(self.n_quarantined, self.n_after_as_of or 0,
+                                          dated=self.n_after_as_of is not None)
         if self.deduplicated:
             copies = counts["rows"].astype("float64") - counts["distinct"].astype("float64")
             rows[DUPLICATE_STEP] = int(math.fsum(copies))
@@ -136,7 +141,7 @@ def clean_rows(
         If two rules share a name, or a rule is named like a fixed audit step.
     """
     names = [r.name for r in rules]
-    fixed = {"quarantined", "kept", DUPLICATE_STEP}
+    fixed = {"quarantined", "after_as_of", "kept", DUPLICATE_STEP}
     if len(set(names)) != len(names) or fixed & set(names):
         raise ConfigError(
             f"cleaning rules need distinct names other than {', '.join(sorted(fixed))}; "
@@ -148,6 +153,6 @@ def clean_rows(
     reason = ibis.cases(*checks, else_=ibis.null("string")) if checks else ibis.null("string")
     return CleanedRows(
         rows.mutate(_reason=reason), source.n_input, source.n_quarantined, tuple(rules),
-        duplicates,
+        duplicates, source.n_after_as_of if source.kind.time_column is not None else None,
     )
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Literal
 import ibis
 import numpy as np
 
-from segwise._engine import fetch_numpy
+from segwise._engine import duckdb_error, fetch_numpy, is_missing
 from segwise._expr import exact_money, money_sum
-from segwise.clean._audit import build_audit
+from segwise.clean._audit import build_audit, loader_steps
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -54,6 +54,11 @@ RULES: dict[str, str] = {
     "non_positive_price": "unit price is zero or negative",
     "extreme_outlier": "extreme quantity (robust z-score of log quantity above threshold)",
 }
+
+#: Audit step of kept lines whose customer has no purchase order among the kept lines
+#: (only returns of earlier orders, or purchases without an order id): they reach no
+#: customer row, so they are not counted as kept.
+NO_PURCHASE = "no_purchase"
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,14 @@ class CleaningRules:
             )
         if not self.outlier_max_z > 0:
             raise ConfigError("[cleaning] outlier_max_z must be positive")
+        if self.non_product_pattern:
+            # DuckDB's RE2 is the stricter dialect: what it accepts, Spark's Java accepts.
+            error = duckdb_error("SELECT regexp_matches('', ?)", [self.non_product_pattern])
+            if error is not None:
+                raise ConfigError(
+                    f"[cleaning] non_product_pattern = {self.non_product_pattern!r} is not a "
+                    f"regular expression: {error}"
+                )
 
 
 @dataclass
@@ -148,6 +161,10 @@ class CleanedLines:
         Input lines without a customer id, not deduplicated, when they are kept out of
         ``lines``: the first rule removes them and the audit counts them as rows, so
         they need neither deduplication nor flags.
+    n_after_as_of : int
+        Rows the loader left out as dated after the as-of date.
+    source : str, optional
+        Where the lines came from, for messages.
     """
 
     lines: ir.Table
@@ -156,6 +173,8 @@ class CleanedLines:
     rules: CleaningRules
     outlier_stats: dict[str, float] = field(default_factory=dict)
     unattributed: ir.Table | None = None
+    n_after_as_of: int = 0
+    source: str | None = None
 
     @property
     def kept(self) -> ir.Table:
@@ -194,28 +213,34 @@ class CleanedLines:
         Parameters
         ----------
         by_reason : mapping of str to ndarray, optional
-            The :meth:`audit_metrics` already computed grouped by ``_reason`` (possibly
-            with further grouping keys, which are summed over), as from
-            :func:`segwise._engine.fetch_numpy` (``_reason`` None where kept); queried
-            when omitted.
+            The :meth:`audit_metrics` already computed grouped by ``_reason`` and
+            ``customer_id`` (further grouping keys are summed over), with ``frequency``
+            (purchase orders), as from :func:`segwise._engine.fetch_numpy` (``_reason``
+            None where kept); queried when omitted.
 
         Returns
         -------
         pandas.DataFrame
-            One row per step (``quarantined``, each rule, ``kept``) with ``rows``,
-            ``revenue`` (sum of quantity x price; unknown for quarantined rows) and
-            ``description``. ``rows`` sums to ``n_input``.
+            One row per step (``quarantined``, ``after_as_of``, each rule,
+            ``no_purchase``, ``kept``) with ``rows``, ``revenue`` (sum of quantity x
+            price; unknown for quarantined rows and rows after the as-of date) and
+            ``description``. ``rows`` sums to ``n_input``. Kept lines of customers with
+            no purchase order count under ``no_purchase``: they reach no customer row.
         """
         return self.audit_table(by_reason).to_pandas()
 
     def audit_table(self, by_reason: Mapping[str, np.ndarray] | None = None) -> pa.Table:
         """:meth:`audit` as an Arrow table (no pandas needed)."""
         if by_reason is None:
-            by_reason = fetch_numpy(
-                self.lines.group_by("_reason").aggregate(**self.audit_metrics())
-            )
+            t = self.lines
+            by_reason = fetch_numpy(t.group_by(["_reason", "customer_id"]).aggregate(
+                **self.audit_metrics(),
+                frequency=(~t.is_return & t.order_id.notnull()).any().cast("int64"),
+            ))
         metrics = list(self.audit_metrics())
-        reasons = by_reason["_reason"]
+        reasons = np.asarray(by_reason["_reason"], dtype=object).copy()
+        buyers = np.nan_to_num(np.asarray(by_reason["frequency"], dtype="float64")) > 0
+        reasons[is_missing(reasons) & ~buyers] = NO_PURCHASE
         stats: dict[str, dict[str, float]] = {}
         for reason in set(reasons):
             group = np.equal(reasons, reason)
@@ -224,7 +249,8 @@ class CleanedLines:
                 name.lstrip("_"): math.fsum(by_reason[name][group].astype("float64"))
                 for name in metrics
             }
-        rows = dict.fromkeys(["quarantined", *RULES, "kept"], 0)
+        first, first_descriptions = loader_steps(self.n_quarantined, self.n_after_as_of)
+        rows = {**first, **dict.fromkeys([*RULES, NO_PURCHASE, "kept"], 0)}
         revenue: dict[str, float] = dict.fromkeys(rows, 0.0)
         rows["missing_customer_id"], revenue["missing_customer_id"] = self._unattributed_totals
         for reason, rec in stats.items():
@@ -238,12 +264,13 @@ class CleanedLines:
             revenue[str(reason)] += float(rec["revenue_once"])
             rows["duplicate_line"] += int(rec["rows"] - rec["distinct"])
             revenue["duplicate_line"] += float(rec["revenue_copies"])
-        rows["quarantined"] = self.n_quarantined
-        revenue["quarantined"] = float("nan")
+        revenue.update(dict.fromkeys(first, float("nan")))
         kept_returns = int(stats.get("kept", {}).get("returns", 0))
         descriptions = {
-            "quarantined": "could not be parsed; written to the quarantine file",
+            **first_descriptions,
             **RULES,
+            NO_PURCHASE: "kept lines of customers with no purchase order among them (only "
+                         "returns of earlier orders): no customer row",
             "kept": f"kept ({kept_returns:,} of them returns netted against purchases)"
             if self.rules.cancellations == "net"
             else "kept",
@@ -293,7 +320,8 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
         # deduplication; robust statistics barely move for ~1 % of copies (on Online
         # Retail not at all).
         lines, stats = _flag_outliers(lines, _flag(t, rules), rules.outlier_max_z)
-    return CleanedLines(lines, tx.n_input, tx.n_quarantined, rules, stats, unattributed)
+    return CleanedLines(lines, tx.n_input, tx.n_quarantined, rules, stats, unattributed,
+                        tx.n_after_as_of, tx.source)
 
 
 def _flag(t: ir.Table, rules: CleaningRules) -> ir.Table:

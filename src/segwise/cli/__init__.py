@@ -3,6 +3,9 @@
 from segwise.cli import (
     assign,  # noqa: F401
     clv,  # noqa: F401
+    mobility,  # noqa: F401
+    population,  # noqa: F401
+    propensity,  # noqa: F401
     report,  # noqa: F401
     rfe,  # noqa: F401
     rfm,  # noqa: F401 - registers its commands

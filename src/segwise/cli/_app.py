@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import threading
+import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -39,7 +42,9 @@ __all__ = [
     "notice",
     "print_actions",
     "print_audit",
+    "print_entities",
     "print_result",
+    "progress",
     "run_with_progress",
     "save_run",
 ]
@@ -59,6 +64,24 @@ app = new_app(
     name="segwise",
     help="Turn raw customer data into customer segments a business can act on.",
 )
+
+
+def _print_version(value: bool) -> None:
+    """Print the installed version and stop (``segwise --version``)."""
+    if value:
+        from segwise import __version__
+
+        typer.echo(f"segwise {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """Turn raw customer data into customer segments a business can act on."""
+
+
 # Markup off: text from data, configs and file names is printed as it is (a "[/]" in a
 # file name would otherwise raise a MarkupError); styles are applied with Text objects.
 console = Console(markup=False)
@@ -128,8 +151,12 @@ def handle_errors(func: F) -> F:
                     notice("interrupted", "stopped by Ctrl-C; no output was left half-written",
                            style="bold red", out=err_console)
                     raise typer.Exit(130) from None
-                if isinstance(exc, SegwiseError):
-                    notice("error", str(exc), style="bold red", out=err_console)
+                # Engine failures a user can fix (DuckDB out of memory under a limit).
+                from segwise._engine import engine_error
+
+                error = exc if isinstance(exc, SegwiseError) else engine_error(exc)
+                if error is not None:
+                    notice("error", str(error), style="bold red", out=err_console)
                     raise typer.Exit(1) from exc
                 if isinstance(exc, OSError):
                     notice("error", _os_error(exc), style="bold red", out=err_console)
@@ -186,6 +213,52 @@ MemoryOpt = Annotated[
 ]
 
 
+@contextlib.contextmanager
+def progress(first: str, *, every: float = 5.0) -> Iterator[Callable[[str], None]]:
+    """Show what a long command is doing, so that it is never silent for long.
+
+    On a terminal, a spinner names the current step and the seconds since the command
+    started. Elsewhere (a log, a pipe), a line on stderr names the current step whenever
+    nothing was said for ``every`` seconds: a short command prints nothing more, a long
+    one a line every few seconds, and the results on stdout stay clean.
+
+    Parameters
+    ----------
+    first : str
+        The first step.
+    every : float, default=5.0
+        Seconds of silence after which a log gets a line.
+
+    Yields
+    ------
+    callable
+        Called with each next step.
+    """
+    start = time.perf_counter()
+
+    def stamp(text: str) -> str:
+        return f"{text} ({time.perf_counter() - start:.0f} s)"
+
+    if console.is_terminal:
+        with console.status(stamp(first), spinner="dots") as status:
+            yield lambda text: status.update(stamp(text))
+        return
+    current = [first]
+    done = threading.Event()
+
+    def heartbeat() -> None:
+        while not done.wait(every):
+            err_console.print(stamp(current[0]), highlight=False, soft_wrap=True)
+
+    beat = threading.Thread(target=heartbeat, daemon=True)
+    beat.start()
+    try:
+        yield lambda text: current.__setitem__(0, text)
+    finally:
+        done.set()
+        beat.join()
+
+
 def run_with_progress(
     source: Path,
     *,
@@ -195,24 +268,28 @@ def run_with_progress(
     engine: str = "duckdb",
     spark_master: str | None = None,
     memory_limit: str | None = None,
+    adjust: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Run a job from the shared options, with a spinner naming each step.
 
-    Returns the job's result (:class:`~segwise.jobs.RFMResult` for ``rfm``).
+    ``adjust`` takes the loaded config and returns it changed by command options
+    (``segwise mobility --pois``). Returns the job's result
+    (:class:`~segwise.jobs.RFMResult` for ``rfm``).
     """
     from segwise.config import load_config
     from segwise.jobs import get_job, run_job
 
     spec = get_job(job)
-    with console.status("Starting", spinner="dots") as status:
+    loaded = load_config(config, memory_limit=memory_limit, kind=spec.kind)
+    with progress("Starting") as say:
         return run_job(
             spec,
             source,
-            config=load_config(config, memory_limit=memory_limit, kind=spec.kind),
+            config=adjust(loaded) if adjust is not None else loaded,
             as_of=as_of.date() if as_of else None,
             engine=str(engine),
             spark_master=spark_master,
-            progress=lambda step: status.update(spec.steps.get(step, step)),
+            progress=lambda step: say(spec.steps.get(step, step)),
         )
 
 
@@ -245,6 +322,25 @@ def print_result(result: JobResult) -> None:
         console.print(seg)
         print_actions((row["segment"], row["action"]) for row in summary)
     print_audit(result.audit_table)
+    print_entities(result.entities)
+
+
+def print_entities(entities: Any) -> None:
+    """Print how many entities the input held and how many the output has.
+
+    Rows are reconciled by the audit; this is the same for entities (customers), whose
+    ids may all have been removed by cleaning without a row going missing.
+    """
+    n_in, n_out = entities.n_input_entities, entities.n_entities
+    name = entities.schema.entities
+    if n_in is None:
+        console.print(f"{name.capitalize()}: {n_out:,} out", highlight=False)
+        return
+    console.print(
+        f"{name.capitalize()}: {n_in:,} in the rows that parsed, {n_out:,} out; "
+        f"{n_in - n_out:,} have no row (every row of theirs removed, see the audit)",
+        highlight=False,
+    )
 
 
 def _median_header(feature: Any) -> str:

@@ -17,6 +17,8 @@ from segwise.cli._app import (
     console,
     handle_errors,
     new_app,
+    notice,
+    progress,
     save_run,
 )
 
@@ -96,6 +98,10 @@ def print_report(report: AssignerReport, window: str) -> None:
                         f"{row['mean_macro_f1']:.3f}", f"{row['pooled_macro_f1']:.3f}",
                         f"{row['accuracy']:.3f}")
         console.print(val)
+    if report.caveat is not None:
+        notice("not meaningful", "the held-out evaluation on new customers says nothing "
+               f"about the model: {report.caveat}.")
+        return
     table = Table(title="Held-out evaluation on new customers", title_justify="left")
     for col in ("Model", "Accuracy", "Macro-F1", "Log loss"):
         table.add_column(col, justify="left" if col == "Model" else "right")
@@ -174,9 +180,10 @@ def train(
         "--labels", help="Training labels: rule-based RFM segments or learned clusters.")] = (
         LabelChoice.rfm
     ),
-    label: Annotated[LabelDate | None, typer.Option(
-        "--label", help="RFM label taken --horizon days after the window (default for rfm) "
-        "or from the full history (always for cluster).")] = None,
+    label_date: Annotated[LabelDate | None, typer.Option(
+        "--label-date", help="When the RFM segment that is the label is taken: --horizon "
+        "days after the window (default for rfm) or from the full history (always for "
+        "cluster).")] = None,
     categories: Annotated[bool, typer.Option(
         "--categories/--no-categories",
         help="Add the window's spend share per learned product category.")] = False,
@@ -200,18 +207,18 @@ def train(
     steps = {"features": "Computing early features", "evaluate": "Evaluating on new customers",
              "validate": "Validating on the training customers' time folds",
              "fit": "Fitting the final model"}
-    with console.status("Reading and cleaning", spinner="dots") as status:
+    with progress("Reading and cleaning") as say:
         result = run_rfm(input, config=load_config(config))
         target = None
-        label_date = None if label is None else label.value.replace("-", "_")
+        label_when = None if label_date is None else label_date.value.replace("-", "_")
         if labels is LabelChoice.cluster:
-            status.update("Learning cluster segments for the labels")
+            say("Learning cluster segments for the labels")
             target = cluster_labels(result)
         trained, report, _ = train_assigner(
             result,
             window=window,
             labels=target,
-            label=label_date,
+            label=label_when,
             label_name=labels.value,
             cutoff=cutoff,
             n_test=test_size,
@@ -223,9 +230,12 @@ def train(
                 calibration=None if calibration is Calibration.none else calibration.value,
             ),
             horizon_days=horizon,
+            # Without a model to keep (a file, or a store that serves it), the model fitted
+            # for the evaluation is enough.
+            refit=output is not None or store is not None,
             product_categories=categories,
             validate=validate,
-            progress=lambda s: status.update(steps.get(s, s)),
+            progress=lambda step: say(steps[step] if step in steps else str(step)),
         )
     what = (f"RFM segment {horizon} days after the window" if trained.label == "horizon"
             else f"{labels.value} segment at the reference date")
@@ -266,10 +276,17 @@ def assign(
     check_output(output, TABLE_SUFFIXES, inputs=[model, input, config])
     trained = TrainedAssigner.load(model)
     cfg = load_config(config)
-    tx = load_transactions(input, columns=cfg.columns, read=cfg.read, memory_limit=cfg.memory_limit)
-    kept = clean_transactions(tx, cfg.cleaning).kept
-    out = trained.assign(kept, horizon_days=horizon,
-                         incomplete="score" if score_incomplete else "skip")
+    with console.status("Reading and cleaning", spinner="dots") as status:
+        tx = load_transactions(input, columns=cfg.columns, read=cfg.read,
+                               memory_limit=cfg.memory_limit)
+        kept = clean_transactions(tx, cfg.cleaning).kept
+        # Customers whose every line the cleaning removed (returns, cancellations) have no
+        # purchase to judge: they are not in the assignments, and are counted here.
+        known = tx.table.filter(tx.table.customer_id.notnull())
+        n_seen = int(known.customer_id.nunique().to_pyarrow().as_py())
+        status.update("Assigning segments")
+        out = trained.assign(kept, horizon_days=horizon,
+                             incomplete="score" if score_incomplete else "skip")
     write_table(out, output, keep_formulas=keep_formulas)
     w = trained.window
     n_over = int((out["window_complete"] & (out["orders_used"] == w.n_orders)).sum()) if (
@@ -280,10 +297,19 @@ def assign(
     if w.n_orders:
         console.print(f"Customers with more than {w.n_orders} orders are judged on their first "
                       f"{w.n_orders} only ({n_over:,} reached {w.n_orders}).")
+    n_gone = max(n_seen - len(out), 0)
+    unassigned = n_gone + (0 if score_incomplete else n_inc)
+    console.print(f"Left unassigned: {unassigned:,} of {n_seen:,} new customers "
+                  f"({unassigned / max(n_seen, 1):.1%}).", highlight=False)
+    if n_gone:
+        console.print(f"  {n_gone:,} have no purchase left after cleaning (returns or "
+                      "cancellations only): nothing to judge them on.", highlight=False)
     if n_inc:
-        console.print(f"{n_inc:,} customers have an incomplete window: "
+        console.print(f"  {n_inc:,} have an incomplete window (fewer orders or days than "
+                      f"{w.describe()}): "
                       + ("scored anyway (less reliable)." if score_incomplete
-                         else "left unassigned (use --score-incomplete to score them)."))
+                         else "left unassigned (use --score-incomplete to score them)."),
+                      highlight=False)
     counts = out["segment"].value_counts()
     for seg, n in counts.items():
         console.print(f"  {seg}: {n:,}", highlight=False)

@@ -40,6 +40,17 @@ def _above_zero(value: float) -> float:
     return value
 
 
+# Lifetime-value settings shared by ``segwise clv`` and ``segwise report``.
+HorizonOpt = Annotated[str, typer.Option(
+    "--horizon", help="Lifetime-value forecast horizon: 12m, 52w, 90d, 1y.")]
+DiscountRateOpt = Annotated[float, typer.Option(
+    "--discount-rate", min=0.0, max=1.0,
+    help="Annual discount rate of the lifetime value (0.1 = 10 %/year).")]
+MarginOpt = Annotated[float, typer.Option(
+    "--margin", min=0.0, max=1.0, callback=_above_zero,
+    help="Profit share of spend in the lifetime value, above 0 and at most 1 (1 = revenue).")]
+
+
 def _table(
     frame: pd.DataFrame, title: str, formats: dict[str, str], labels: dict[str, str] | None = None
 ) -> Table:
@@ -59,9 +70,9 @@ def print_clv(result: CLVResult, segments: pd.DataFrame | None) -> None:
     """Print the parameters, the value by segment and the holdout check."""
     p = result.period
     console.print(
-        f"Calibration to {p.calibration_end}, horizon {result.horizon:.1f} {p.unit}, "
-        f"discount {result.discount_rate:.0%}/year, {len(result.customers):,} customers"
-        + (f" ({result.n_excluded:,} first bought later: left out)" if result.n_excluded else "")
+        "; ".join(f"{what}: {value}" for what, value in result.settings())
+        + (f" ({result.n_excluded:,} first bought later: left out)" if result.n_excluded else ""),
+        highlight=False,
     )
     num = {"estimate": ".4g", "std_error": ".3g", "lower": ".4g", "upper": ".4g"}
     console.print(_table(result.parameters(), "Model parameters", num))
@@ -75,19 +86,30 @@ def print_clv(result: CLVResult, segments: pd.DataFrame | None) -> None:
         console.print(_table(segments, "Future value by segment", fmt, labels))
     if result.comparison is not None:
         print_comparison(result.comparison)
-    if result.calibration_holdout is not None:
+    holdout = result.calibration_holdout
+    if holdout is None and result.comparison is not None:
+        from segwise.clv import calibration_holdout
+
+        c = result.comparison
+        holdout = calibration_holdout(c.models[c.chosen], c.summaries[c.chosen])
+        p = c.period
+    if holdout is not None:
         fmt = {"n_customers": ",", "actual": ".3f", "predicted": ".3f"}
-        console.print(_table(result.calibration_holdout,
-                             f"Holdout purchases per customer (to {p.holdout_end})", fmt))
+        console.print(_table(holdout, f"Holdout purchases per customer by calibration "
+                                      f"frequency ({p.calibration_end} to {p.holdout_end})",
+                             fmt))
+    for note in result.notes:
+        notice("note", note)
 
 
 def print_comparison(comparison: ModelComparison) -> None:
     """Print the purchase models' holdout comparison and why one was chosen."""
     t = comparison.table
     fitted = t[t["status"] == "fitted"]
+    single = len(t) == 1  # one model checked, not a choice
     frame = fitted.assign(chosen=fitted["chosen"].map({True: "<- chosen", False: ""}))[
         ["label", "mae", "rmse", "bias", "predicted", "actual", "aggregate_error",
-         "decile_error", "rank", "chosen"]]
+         "decile_error", *([] if single else ["rank", "chosen"])]]
     fmt = {"mae": ".3f", "rmse": ".3f", "bias": "+.3f", "predicted": ",.0f", "actual": ",.0f",
            "aggregate_error": "+.1%", "decile_error": ".3f", "rank": ".2f"}
     labels = {"label": "Model", "mae": "MAE", "rmse": "RMSE", "predicted": "Predicted",
@@ -95,7 +117,8 @@ def print_comparison(comparison: ModelComparison) -> None:
               "decile_error": "Decile error", "rank": "Mean rank", "chosen": ""}
     p = comparison.period
     start = p.calibration_end + dt.timedelta(days=1)
-    console.print(_table(frame, f"Purchase models on the holdout ({start} to {p.holdout_end}, "
+    what = "The purchase model" if single else "Purchase models"
+    console.print(_table(frame, f"{what} on the holdout ({start} to {p.holdout_end}, "
                                 "purchases per customer)", fmt, labels))
     for row in t[t["note"] != ""].itertuples():
         console.print(f"  {row.label} ({row.status}): {row.note}", highlight=False)
@@ -112,15 +135,10 @@ def clv(
         "--calibration-end", formats=["%Y-%m-%d"],
         help="Last day the models learn from (YYYY-MM-DD); the last purchase day if omitted. "
              "Later purchases form the holdout that checks the forecast.")] = None,
-    horizon: Annotated[str, typer.Option(
-        "--horizon", help="Forecast horizon: 12m, 52w, 90d, 1y.")] = "12m",
+    horizon: HorizonOpt = "12m",
     unit: Annotated[str, typer.Option("--unit", help="Model time unit: D, W or M.")] = "W",
-    discount_rate: Annotated[float, typer.Option(
-        "--discount-rate", min=0.0, max=1.0,
-        help="Annual discount rate of the lifetime value (0.1 = 10 %/year).")] = 0.10,
-    margin: Annotated[float, typer.Option(
-        "--margin", min=0.0, max=1.0, callback=_above_zero,
-        help="Profit share of spend, above 0 and at most 1 (1 = revenue).")] = 1.0,
+    discount_rate: DiscountRateOpt = 0.10,
+    margin: MarginOpt = 1.0,
     model: Annotated[str, typer.Option(
         "--model", help="Purchase model: bgnbd (fast), mbgnbd (one-time buyers may be "
                         "gone), pareto_nbd (customers may leave at any time), bgbb "
@@ -139,7 +157,9 @@ def clv(
     and picks one) and Gamma-Gamma to the calibration period, joins the values to the RFM
     segments and writes one row per customer; the parameters (and, with a holdout, the
     calibration/holdout and tracking tables; with auto, the model comparison) go to CSV
-    files beside OUTPUT.
+    files beside OUTPUT. Without --calibration-end the model is first checked on a holdout
+    as long as the horizon (the "models" files), then learns from every purchase. A fit
+    with no measurable dropout is said in words, and value at risk is then not ranked.
     """
     from segwise.clv import PURCHASE_MODELS, customer_value, parse_horizon, value_by_segment
     from segwise.store import TABLE_SUFFIXES, beside, check_output, write_tables
@@ -166,6 +186,7 @@ def clv(
             discount_rate=discount_rate,
             margin=margin,
             model=model,
+            holdout_check=True,
         )
     for warning in caught:
         if issubclass(warning.category, UserWarning):
@@ -176,7 +197,8 @@ def clv(
                                             "frequency_holdout", "monetary_value_holdout")}
     )
     customers = rfm.customers.merge(values, on="customer_id", how="left")
-    segments = value_by_segment(customers) if "segment" in customers else None
+    segments = (value_by_segment(customers, p_alive_col=None if result.degenerate
+                                 else "p_alive") if "segment" in customers else None)
     print_clv(result, segments)
     files = {output: customers, side["params"]: result.parameters()}
     if segments is not None:

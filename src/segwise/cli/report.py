@@ -24,9 +24,11 @@ from segwise.cli._app import (
     run_with_progress,
     save_run,
 )
+from segwise.cli.clv import DiscountRateOpt, HorizonOpt, MarginOpt
 
 if TYPE_CHECKING:
     from segwise.jobs import JobResult
+    from segwise.report import ReportExtras
     from segwise.store import RunRecord
 
 _STEPS = {
@@ -42,16 +44,19 @@ _STEPS = {
 
 def write_report_with_progress(result: JobResult, path: Path, *, segments: bool = True,
                                clv: bool = True, track: bool = True, clv_model: str = "bgnbd",
-                               store: str | None = None, command: str = "report",
-                               **kwargs: Any) -> Path:
+                               clv_settings: dict[str, Any] | None = None,
+                               extras: ReportExtras | None = None, store: str | None = None,
+                               command: str = "report", **kwargs: Any) -> Path:
     """Write the report with a spinner naming the current step, and print where it went.
 
     ``segments``, ``clv`` and ``track`` add the learned-segment, lifetime-value and "Over
-    time" sections, ``clv_model`` picks the purchase model
-    (:func:`segwise.report.learn_extras`); ``kwargs`` go to
-    :func:`segwise.report.write_report` (``format``, ``currency``, ``source``, ...).
-    ``segwise demo`` and ``segwise report`` both use it. With ``store``, the result, the
-    learned segments and the lifetime values are also written there as one run.
+    time" sections, ``clv_model`` picks the purchase model and ``clv_settings`` holds
+    ``clv_horizon``, ``clv_margin`` and ``clv_discount_rate``
+    (:func:`segwise.report.learn_extras`), unless ``extras`` are given already; ``kwargs``
+    go to :func:`segwise.report.write_report` (``format``, ``currency``, ``source``, ...).
+    ``segwise demo``, ``segwise report`` and ``segwise mobility`` use it. With ``store``,
+    the result, the learned segments and the lifetime values are also written there as one
+    run.
     """
     from segwise.report import learn_extras, write_report
 
@@ -59,8 +64,10 @@ def write_report_with_progress(result: JobResult, path: Path, *, segments: bool 
         def progress(step: str) -> None:
             status.update(_STEPS.get(step, step))
 
-        extras = learn_extras(result, segments=segments, clv=clv, track=track,
-                              clv_model=clv_model, progress=progress)
+        if extras is None:
+            extras = learn_extras(result, segments=segments, clv=clv, track=track,
+                                  clv_model=clv_model, progress=progress,
+                                  **(clv_settings or {}))
         written = write_report(result, path, extras=extras, progress=progress, **kwargs)
     for note in extras.notes:
         notice("note", note)
@@ -107,6 +114,9 @@ def report(
     clv_model: Annotated[str, typer.Option(
         "--clv-model", help="Purchase model: bgnbd, mbgnbd, pareto_nbd, bgbb, or auto (all "
                             "compared on a holdout, shown in the report).")] = "bgnbd",
+    horizon: HorizonOpt = "12m",
+    margin: MarginOpt = 1.0,
+    discount_rate: DiscountRateOpt = 0.10,
     track: Annotated[bool, typer.Option(
         "--track/--no-track", help="Snapshots over time: segment sizes, migration, cohorts."
     )] = True,
@@ -121,7 +131,7 @@ def report(
     store: StoreOpt = None,
 ) -> None:
     """Write a self-contained report of the data, the cleaning and the segments."""
-    from segwise.clv import PURCHASE_MODELS
+    from segwise.clv import PURCHASE_MODELS, parse_horizon
     from segwise.exceptions import ConfigError
     from segwise.report import check_currency
     from segwise.store import check_output
@@ -129,6 +139,7 @@ def report(
     if clv_model not in (*PURCHASE_MODELS, "auto"):  # a typo fails before any reading
         raise ConfigError(f"--clv-model {clv_model!r}: choose one of "
                           f"{', '.join(PURCHASE_MODELS)}, auto")
+    parse_horizon(horizon, "W")
     # Any suffix goes: it picks the format, and anything but .md or .json is HTML.
     check_output(output, None, inputs=[input, config])
     check_currency(currency)
@@ -149,4 +160,6 @@ def report(
         store=store,
         track=track,
         clv_model=clv_model,
+        clv_settings={"clv_horizon": horizon, "clv_margin": margin,
+                      "clv_discount_rate": discount_rate},
     )

@@ -22,6 +22,7 @@ from segwise.cli._app import (
     handle_errors,
     notice,
     print_actions,
+    progress,
     run_with_progress,
     save_run,
 )
@@ -33,13 +34,15 @@ if TYPE_CHECKING:
 
 #: Largest number of segments the command takes (more would not be segments a business uses).
 MAX_K = 100
+#: Largest --embed-samples: t-SNE and UMAP of a million customers take hours on one thread.
+MAX_EMBED_FIT = 1_000_000
 
 _STEPS = {
     "sweep": "Sweeping k and scoring every criterion",
     "fit": "Fitting the final model",
     "compare": "Comparing models at the chosen k",
     "profile": "Profiling and naming segments",
-    "embed": "Computing UMAP / t-SNE coordinates",
+    "embed": "Computing 2-D coordinates",
 }
 
 
@@ -137,6 +140,11 @@ def segment(
     embed: Annotated[str, typer.Option(
         "--embed", help="2-D embeddings stored with the assignments: umap,tsne ('' for none).")
     ] = "umap,tsne",
+    embed_samples: Annotated[int | None, typer.Option(
+        "--embed-samples", min=3, max=MAX_EMBED_FIT,
+        help="Customers the embeddings are fitted on (default 2,000, at most 1,000,000); "
+             "the others are placed by their nearest fitted neighbours.")
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1,
                                       help="Random seed (same seed, same labels).")] = 0,
     customers: Annotated[bool, typer.Option(
@@ -156,7 +164,7 @@ def segment(
     from segwise.exceptions import ConfigError
     from segwise.features import EntityTable
     from segwise.jobs import run_record
-    from segwise.segment import Segmentation, segment_customers
+    from segwise.segment import MAX_EMBED_SAMPLES, Segmentation, segment_customers
     from segwise.store import TABLE_SUFFIXES, check_output
 
     if k is None and k_min > k_max:
@@ -173,13 +181,18 @@ def segment(
             memory_limit=memory_limit,
         )
         table = job_result.entities
-    with console.status("Starting", spinner="dots") as status:
+    with progress("Starting") as say:
+
+        def show(step: str) -> None:
+            name, _, part = step.partition(": ")
+            say(_STEPS.get(name, name) + (f": {part}" if part else ""))
+
         result = segment_customers(
             table, features=_csv(features) or None, n_clusters=k,
             k_values=range(k_min, k_max + 1),
             algorithm=model, compare=_csv(compare) or None, embed=_csv(embed),
-            min_share=min_share, random_state=seed,
-            progress=lambda step: status.update(_STEPS.get(step, step)),
+            embed_max_samples=MAX_EMBED_SAMPLES if embed_samples is None else embed_samples,
+            min_share=min_share, random_state=seed, progress=show,
         )
     print_segmentation(result)
     if output is not None:

@@ -5,12 +5,21 @@ buy-till-you-die convention, fits a purchase model (BG/NBD, MBG/NBD, Pareto/NBD 
 or the one :func:`compare_purchase_models` picks on a holdout) and Gamma-Gamma,
 and returns per-customer expected purchases, P(alive), expected spend per order and
 discounted lifetime value. :func:`value_by_segment`
-then profiles any segmentation by future value and value at risk.
+then profiles any segmentation by future value and value at risk. A fit on the boundary
+of its parameter space (no dropout) is said in words (:func:`boundary_fit`,
+``CLVResult.degenerate``), and value at risk is then not ranked.
 """
 
 from segwise.clv._base import PurchaseModel
 from segwise.clv._bgbb import BGBB, check_discrete, simulate_bgbb
 from segwise.clv._bgnbd import BGNBD, check_rft, simulate_bgnbd
+from segwise.clv._checks import (
+    DROPOUT_PARAMETER,
+    NO_DROPOUT,
+    UNIDENTIFIED_RATIO,
+    boundary_fit,
+    one_time_buyers_note,
+)
 from segwise.clv._diagnostics import calibration_holdout, tracking
 from segwise.clv._gamma_gamma import GammaGamma
 from segwise.clv._mbgnbd import MBGNBD
@@ -51,12 +60,15 @@ __all__ = [
     "CANDIDATES",
     "CLV_COLUMNS",
     "DISCRETE_MODELS",
+    "DROPOUT_PARAMETER",
     "MBGNBD",
     "NET_SPEND_RULE",
+    "NO_DROPOUT",
     "PURCHASE_MODELS",
     "SELECTION_RULE",
     "SUMMARY_COLUMNS",
     "TIE_TOLERANCE",
+    "UNIDENTIFIED_RATIO",
     "UNITS",
     "CLVResult",
     "GammaGamma",
@@ -64,6 +76,7 @@ __all__ = [
     "ParetoNBD",
     "Period",
     "PurchaseModel",
+    "boundary_fit",
     "btyd_summary",
     "calibration_holdout",
     "check_discrete",
@@ -74,6 +87,7 @@ __all__ = [
     "discounted_clv",
     "holdout_errors",
     "occasion_counts",
+    "one_time_buyers_note",
     "parse_horizon",
     "purchase_span",
     "selection_split",

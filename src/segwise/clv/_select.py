@@ -26,7 +26,7 @@ from segwise.clv._bgnbd import BGNBD
 from segwise.clv._diagnostics import tracking
 from segwise.clv._mbgnbd import MBGNBD
 from segwise.clv._pareto_nbd import ParetoNBD
-from segwise.clv._summary import Period, btyd_summary, occasion_counts
+from segwise.clv._summary import Period, btyd_summary, occasion_counts, order_source
 from segwise.exceptions import ConfigError, InputError
 
 __all__ = [
@@ -212,8 +212,8 @@ def compare_purchase_models(
 
     Parameters
     ----------
-    source : CleanedLines, Transactions or ibis.Table
-        The order lines.
+    source : CleanedLines, Transactions, ibis.Table, str, Path or table in memory
+        The order lines (a file or a DataFrame of raw lines is loaded and cleaned).
     calibration_end : date or str
         Last calibration day; later purchases (to ``holdout_end``) are the holdout.
     holdout_end : date or str, optional
@@ -244,6 +244,7 @@ def compare_purchase_models(
     if unknown or not models:
         raise ConfigError(f"models {unknown or list(models)}: choose from "
                           f"{', '.join(PURCHASE_MODELS)}")
+    source = order_source(source)
     summary = btyd_summary(source, calibration_end=calibration_end, holdout_end=holdout_end,
                            unit=unit)
     period = Period.from_attrs(summary.attrs)
@@ -367,9 +368,11 @@ def _reason(table: pd.DataFrame, period: Period) -> str:
     tied = [ok.loc[m, "label"] for m in ok.index
             if m != win.name and (ranks.loc[m] == ranks.loc[win.name]).all()]
     others = [f"{ok.loc[m, 'label']} {ok.loc[m, 'mae']:.3f}" for m in ok.index if m != win.name]
+    holdout = f"the holdout {period.calibration_end + _dt.timedelta(1)} to {period.holdout_end}"
+    how = (f"was checked on {holdout} (the only model asked for)" if len(table) == 1
+           else f"was chosen on {holdout} by {SELECTION_RULE}")
     return (
-        f"{win['label']} was chosen on the holdout {period.calibration_end + _dt.timedelta(1)}"
-        f" to {period.holdout_end} by {SELECTION_RULE}: mean absolute error "
+        f"{win['label']} {how}: mean absolute error "
         f"{win['mae']:.3f} purchases per customer"
         + (f" (against {', '.join(others)})" if others else "")
         + f", aggregate error {win['aggregate_error']:+.1%}, decile error "

@@ -111,6 +111,35 @@ class Period:
         return (self.holdout_end - self.calibration_end).days / unit_days(self.unit)
 
 
+def order_source(source: Any) -> Any:
+    """Return a source of order lines the CLV functions read, loading raw ones.
+
+    Cleaned lines, a loaded log and an Ibis table with ``customer_id``, ``ts`` and
+    ``revenue`` are returned as they are. Anything else (an order-line file, or a pandas
+    or polars DataFrame, Arrow or Ibis table of raw order lines) is loaded and cleaned
+    with the default settings, through the role checks, quarantine and audit of
+    :func:`segwise.io.load_transactions` and :func:`segwise.clean.clean_transactions`.
+
+    Parameters
+    ----------
+    source : CleanedLines, Transactions, ibis.Table, str, Path or table in memory
+        The order lines.
+
+    Returns
+    -------
+    CleanedLines, Transactions or ibis.Table
+        What :func:`order_lines` takes.
+    """
+    if hasattr(source, "kept") or hasattr(source, "distinct_lines") or (
+            isinstance(source, ibis.expr.types.Table)
+            and {"customer_id", "ts", "revenue"} <= set(source.columns)):
+        return source
+    from segwise.clean import clean_transactions
+    from segwise.io import load_transactions
+
+    return clean_transactions(load_transactions(source))
+
+
 def order_lines(source: Any) -> ir.Table:
     """Return every line of a transaction source, purchases and returns, as an Ibis table.
 
@@ -189,8 +218,8 @@ def purchase_span(source: Any) -> tuple[_dt.date, _dt.date]:
 
     Parameters
     ----------
-    source : CleanedLines, Transactions or ibis.Table
-        The order lines; see :func:`purchase_lines`.
+    source : CleanedLines, Transactions, ibis.Table, str, Path or table in memory
+        The order lines; see :func:`order_source`.
 
     Returns
     -------
@@ -202,7 +231,7 @@ def purchase_span(source: Any) -> tuple[_dt.date, _dt.date]:
     InputError
         If there is no purchase.
     """
-    lines = purchase_lines(source)
+    lines = purchase_lines(order_source(source))
     known = lines.filter(lines.customer_id.notnull() & lines.ts.notnull())
     day = known.ts.date()
     bounds = known.aggregate(first=day.min(), last=day.max()).to_pandas().iloc[0]
@@ -223,8 +252,8 @@ def btyd_summary(
 
     Parameters
     ----------
-    source : CleanedLines, Transactions or ibis.Table
-        The order lines; see :func:`purchase_lines`.
+    source : CleanedLines, Transactions, ibis.Table, str, Path or table in memory
+        The order lines; see :func:`order_source`.
     calibration_end : date or str, optional
         Last day of the calibration period (inclusive). The last purchase day when omitted.
     holdout_end : date or str, optional
@@ -264,6 +293,7 @@ def btyd_summary(
         If the dates or the unit are invalid.
     """
     days_per_unit = unit_days(unit)
+    source = order_source(source)
     lines = purchase_lines(source)
     occ = _occasions(lines)
     data_start, data_end = purchase_span(lines)
@@ -369,7 +399,7 @@ def occasion_counts(source: Any, summary: pd.DataFrame) -> pd.DataFrame:
     """
     period = Period.from_attrs(summary.attrs)
     last = period.holdout_end or period.calibration_end
-    occ = _occasions(purchase_lines(source))
+    occ = _occasions(purchase_lines(order_source(source)))
     firsts = occ.group_by("customer_id").aggregate(first_day=occ.day.min())
     joined = occ.join(firsts, "customer_id")
     cohort = joined.filter(

@@ -9,10 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segwise._frames import to_pandas
 from segwise.clv._base import PurchaseModel
+from segwise.clv._checks import boundary_fit, one_time_buyers_note
 from segwise.clv._diagnostics import calibration_holdout, tracking
 from segwise.clv._gamma_gamma import GammaGamma
 from segwise.clv._select import (
+    CANDIDATES,
     DISCRETE_MODELS,
     PURCHASE_MODELS,
     ModelComparison,
@@ -23,6 +26,7 @@ from segwise.clv._summary import (
     Period,
     btyd_summary,
     occasion_counts,
+    order_source,
     parse_horizon,
     purchase_span,
     unit_days,
@@ -51,6 +55,7 @@ NET_SPEND_RULE = (
 CLV_COLUMNS: tuple[str, ...] = ("expected_purchases", "p_alive", "expected_avg_value", "clv")
 
 _MONTH_DAYS = 365.25 / 12
+_UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months", "Q": "quarters", "Y": "years"}
 
 
 @dataclass
@@ -81,7 +86,17 @@ class CLVResult:
     n_net_nonpositive : int
         Customers valued at 0 by :data:`NET_SPEND_RULE`.
     comparison : ModelComparison or None
-        With ``model="auto"``: the candidates compared on a holdout, and the choice.
+        With ``model="auto"``: the candidates compared on a holdout, and the choice; with
+        ``holdout_check=True``: the one model checked on a holdout.
+    margin : float
+        Profit share of spend used for ``clv``.
+    degenerate : str or None
+        Why the purchase model's fit is degenerate (:func:`~segwise.clv.boundary_fit`), in
+        words; ``None`` when it is not. P(alive) and value at risk are then not to be
+        shown or ranked.
+    notes : list of str
+        What a reader must know to read the values (a degenerate fit, BG/NBD's one-time
+        buyers, a holdout check that could not be made), in words.
     """
 
     customers: pd.DataFrame
@@ -95,6 +110,43 @@ class CLVResult:
     tracking: pd.DataFrame | None = field(default=None, repr=False)
     n_net_nonpositive: int = 0
     comparison: ModelComparison | None = field(default=None, repr=False)
+    margin: float = 1.0
+    degenerate: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def settings(self) -> list[tuple[str, str]]:
+        """Return how the values were computed, as (what, value) pairs in words.
+
+        Returns
+        -------
+        list of tuple of str
+            The models, the calibration period, the horizon, the margin and the discount
+            rate.
+        """
+        p = self.period
+        days = self.horizon * unit_days(p.unit)
+        return [
+            ("Models", f"{self.purchase_model.display_name} (purchases) and Gamma-Gamma "
+                       "(spend per purchase)"),
+            ("Learned from purchases up to", str(p.calibration_end)),
+            ("Horizon", f"{self.horizon:.1f} {_UNIT_NAMES.get(p.unit, p.unit)} "
+                        f"({days / _MONTH_DAYS:.1f} months) after {p.calibration_end}"),
+            ("Margin", f"{self.margin:.0%} of spend"
+                       + (" (values are revenue)" if self.margin == 1 else " (values are "
+                                                                            "profit)")),
+            ("Discount rate", f"{self.discount_rate:.1%} a year"),
+            ("Customers valued", f"{len(self.customers):,}"),
+        ]
+
+    @property
+    def by_customer(self) -> pd.DataFrame:
+        """:attr:`customers` indexed by ``customer_id``, for pandas work in a notebook.
+
+        ``result.by_customer["clv"]`` is a Series of lifetime values by customer id that
+        aligns with any other Series or DataFrame indexed by customer id (a segmentation's
+        assignments, say).
+        """
+        return self.customers.set_index("customer_id")
 
     def parameters(self) -> pd.DataFrame:
         """Return both models' estimates with standard errors and 95 % intervals.
@@ -177,13 +229,15 @@ def customer_value(
     discount_rate: float = 0.10,
     margin: float = 1.0,
     model: str = "bgnbd",
+    holdout_check: bool = False,
 ) -> CLVResult:
     """Fit a purchase model and Gamma-Gamma to an order log and value every customer.
 
     Parameters
     ----------
-    source : CleanedLines, Transactions or ibis.Table
-        Order lines (cleaned ones are best: cancellations then never count as orders).
+    source : CleanedLines, Transactions, ibis.Table, str, Path or table in memory
+        Order lines (cleaned ones are best: cancellations then never count as orders); a
+        file or a DataFrame of raw lines is loaded and cleaned (:func:`order_source`).
     calibration_end : date or str, optional
         Last day the models learn from; the last purchase day when omitted.
     holdout_end : date or str, optional
@@ -208,6 +262,11 @@ def customer_value(
         ``calibration_end`` when one is given; otherwise on a holdout as long as the
         horizon (at most half of the purchase span, :func:`selection_split`), after which
         the chosen model is refitted to the whole log.
+    holdout_check : bool, default=False
+        Without ``calibration_end``, also fit the named model on a holdout split (as
+        ``"auto"`` does, :func:`selection_split`) and keep its holdout errors, deciles and
+        tracking in ``comparison``, before the forecast learns from everything. When the
+        purchases span too little for a holdout, ``notes`` says so.
 
     Returns
     -------
@@ -237,17 +296,27 @@ def customer_value(
     """
     if model != "auto" and model not in PURCHASE_MODELS:
         raise ConfigError(f"model {model!r}: choose one of {', '.join(PURCHASE_MODELS)} or auto")
+    source = order_source(source)
     horizon_units = parse_horizon(horizon, unit)
     comparison = None
-    if model == "auto":
-        given = calibration_end is not None
-        if not given:
-            first, last = purchase_span(source)
-            calibration_end = selection_split(first, last, horizon_units * unit_days(unit))
-        comparison = compare_purchase_models(source, calibration_end=calibration_end,
-                                             holdout_end=holdout_end, unit=unit)
-        model = comparison.chosen
-        if not given:  # the holdout chose the model; the forecast learns from everything
+    notes: list[str] = []
+    given = calibration_end is not None
+    if model == "auto" or (holdout_check and not given):
+        split = calibration_end
+        try:
+            if not given:
+                first, last = purchase_span(source)
+                split = selection_split(first, last, horizon_units * unit_days(unit))
+            comparison = compare_purchase_models(
+                source, calibration_end=split, holdout_end=holdout_end, unit=unit,
+                models=CANDIDATES if model == "auto" else (model,))
+        except InputError as exc:
+            if model == "auto":
+                raise
+            notes.append(f"The forecast could not be checked on a holdout: {exc}")
+        if model == "auto" and comparison is not None:
+            model = comparison.chosen
+        if not given:  # the holdout chose or checked the model; the forecast learns from all
             calibration_end = holdout_end = None
     summary = btyd_summary(source, calibration_end=calibration_end, holdout_end=holdout_end,
                            unit=unit, discrete=model in DISCRETE_MODELS)
@@ -301,8 +370,11 @@ def customer_value(
     out["clv"] = discounted_clv(purchases, value, x, t_x, big_t, horizon=horizon_units, unit=unit,
                                 discount_rate=discount_rate, margin=margin)
     out.attrs = dict(summary.attrs)
+    degenerate = boundary_fit(purchases, out["p_alive"])
+    notes[:0] = [n for n in (degenerate, one_time_buyers_note(purchases, x)) if n]
     result = CLVResult(out, purchases, gg, period, horizon_units, discount_rate, n_excluded,
-                       n_net_nonpositive=int(returned.sum()), comparison=comparison)
+                       n_net_nonpositive=int(returned.sum()), comparison=comparison,
+                       margin=margin, degenerate=degenerate, notes=notes)
     if period.holdout_end is not None:
         result.calibration_holdout = calibration_holdout(purchases, summary)
         result.tracking = tracking(purchases, summary, occasion_counts(source, summary))
@@ -310,26 +382,29 @@ def customer_value(
 
 
 def value_by_segment(
-    customers: pd.DataFrame,
+    customers: Any,
     segment_col: str = "segment",
     *,
     clv_col: str = "clv",
-    p_alive_col: str = "p_alive",
+    p_alive_col: str | None = "p_alive",
 ) -> pd.DataFrame:
     """Profile segments by their share of customers, future value and value at risk.
 
     Parameters
     ----------
-    customers : pandas.DataFrame
+    customers : pandas.DataFrame or table in memory
         One row per customer with a segment label, ``clv`` and ``p_alive`` (e.g. the RFM
-        table joined to :attr:`CLVResult.customers`). Customers without a value (NaN) count
-        as customers but add no value.
+        table joined to :attr:`CLVResult.customers`); a polars DataFrame, Arrow or Ibis
+        table is read as pandas. Customers without a value (NaN) count as customers but
+        add no value.
     segment_col : str, default="segment"
         Column with the segment label.
     clv_col : str, default="clv"
         Column with the lifetime value.
-    p_alive_col : str, default="p_alive"
-        Column with the probability of being active.
+    p_alive_col : str or None, default="p_alive"
+        Column with the probability of being active; ``None`` leaves out P(alive) and
+        value at risk (when the fit is degenerate, :attr:`CLVResult.degenerate`: they are
+        near-zero numbers that no table should rank).
 
     Returns
     -------
@@ -337,9 +412,11 @@ def value_by_segment(
         One row per segment, by decreasing value: ``n_customers``, ``share_customers``,
         ``clv`` (sum), ``share_clv``, ``mean_clv``, ``mean_p_alive``, ``value_at_risk``
         (sum of ``clv * (1 - p_alive)``: value expected from customers who may already be
-        gone) and ``share_value_at_risk``.
+        gone) and ``share_value_at_risk``; the last three only with ``p_alive_col``.
     """
-    missing = [c for c in (segment_col, clv_col, p_alive_col) if c not in customers.columns]
+    customers = to_pandas(customers)
+    wanted = [c for c in (segment_col, clv_col, p_alive_col) if c is not None]
+    missing = [c for c in wanted if c not in customers.columns]
     if missing:
         raise InputError(f"the customer table lacks the column(s) {', '.join(missing)}")
     if customers.empty:
@@ -348,22 +425,22 @@ def value_by_segment(
         {
             "segment": customers[segment_col].astype("object").fillna("(none)"),
             "clv": customers[clv_col].astype("float64"),
-            "p_alive": customers[p_alive_col].astype("float64"),
         }
     )
-    frame["at_risk"] = frame["clv"] * (1.0 - frame["p_alive"])
-    table = frame.groupby("segment", sort=False).agg(
-        n_customers=("clv", "size"),
-        clv=("clv", "sum"),
-        mean_clv=("clv", "mean"),
-        mean_p_alive=("p_alive", "mean"),
-        value_at_risk=("at_risk", "sum"),
-    )
+    aggregates: dict[str, tuple[str, str]] = {
+        "n_customers": ("clv", "size"), "clv": ("clv", "sum"), "mean_clv": ("clv", "mean")}
+    if p_alive_col is not None:
+        frame["p_alive"] = customers[p_alive_col].astype("float64")
+        frame["at_risk"] = frame["clv"] * (1.0 - frame["p_alive"])
+        aggregates.update(mean_p_alive=("p_alive", "mean"), value_at_risk=("at_risk", "sum"))
+    table = frame.groupby("segment", sort=False).agg(**aggregates)
     table["share_customers"] = table["n_customers"] / table["n_customers"].sum()
-    total, risk = table["clv"].sum(), table["value_at_risk"].sum()
+    total = table["clv"].sum()
     table["share_clv"] = table["clv"] / total if total > 0 else np.nan
-    table["share_value_at_risk"] = table["value_at_risk"] / risk if risk > 0 else np.nan
-    columns = ["n_customers", "share_customers", "clv", "share_clv", "mean_clv",
-               "mean_p_alive", "value_at_risk", "share_value_at_risk"]
+    columns = ["n_customers", "share_customers", "clv", "share_clv", "mean_clv"]
+    if p_alive_col is not None:
+        risk = table["value_at_risk"].sum()
+        table["share_value_at_risk"] = table["value_at_risk"] / risk if risk > 0 else np.nan
+        columns += ["mean_p_alive", "value_at_risk", "share_value_at_risk"]
     table = table.sort_values("clv", ascending=False)[columns]
     return table.rename_axis(segment_col).reset_index()

@@ -13,6 +13,12 @@ from segwise.features._entity import (
     register_feature_set,
     source_fingerprint,
 )
+from segwise.features.pings import (
+    MOBILITY,
+    MOBILITY_INTERESTS,
+    MobilitySettings,
+    mobility_entities,
+)
 from segwise.features.rfe import RFE_FEATURES, rfe_entities
 from segwise.features.rfm import (
     RFM_COLUMNS,
@@ -24,17 +30,21 @@ from segwise.features.rfm import (
 )
 
 __all__ = [
+    "MOBILITY",
+    "MOBILITY_INTERESTS",
     "RFE_FEATURES",
     "RFM_COLUMNS",
     "RFM_FEATURES",
     "EntityTable",
     "Feature",
     "FeatureSet",
+    "MobilitySettings",
     "aggregate_customers",
     "compute_rfm",
     "feature_sets",
     "finish_rfm",
     "match_feature_set",
+    "mobility_entities",
     "reference_date",
     "register_feature_set",
     "rfe_entities",

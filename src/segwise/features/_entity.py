@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from segwise._frames import to_arrow
 from segwise._registry import Registry
 from segwise.exceptions import ConfigError, InputError
 
@@ -281,6 +282,10 @@ class EntityTable:
         The cleaning audit (``step``, ``rows``, ..., ``description``).
     quarantine_table : pyarrow.Table, optional
         Input rows that could not be parsed.
+    n_input_entities : int, optional
+        Distinct entities among the input rows that parsed (ids present): compared with
+        :attr:`n_entities`, how many entities the cleaning and the features left without
+        a row.
 
     Raises
     ------
@@ -295,6 +300,7 @@ class EntityTable:
     fingerprint: str | None = None
     audit_table: pa.Table | None = field(default=None, repr=False)
     quarantine_table: pa.Table | None = field(default=None, repr=False)
+    n_input_entities: int | None = None
 
     def __post_init__(self) -> None:
         names = self.table.column_names
@@ -368,7 +374,7 @@ class EntityTable:
     def with_table(self, table: pa.Table) -> EntityTable:
         """Return a copy holding ``table`` (more columns, same rows), metadata unchanged."""
         return EntityTable(table, self.schema, self.as_of, self.source, self.fingerprint,
-                           self.audit_table, self.quarantine_table)
+                           self.audit_table, self.quarantine_table, self.n_input_entities)
 
     # ------------------------------------------------------------------ from outside
 
@@ -393,8 +399,9 @@ class EntityTable:
 
         Parameters
         ----------
-        data : pandas.DataFrame or pyarrow.Table
-            The rows.
+        data : table in memory
+            The rows: a pandas or polars DataFrame, an Arrow table or an Ibis table (a
+            pandas index with a name is a column).
         id_col : str, optional
             The id column; the registered set's, else the first column.
         features : sequence of str, optional
@@ -413,8 +420,7 @@ class EntityTable:
         EntityTable
             With ids checked to be present and unique.
         """
-        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(
-            data, preserve_index=False)
+        table = to_arrow(data)
         names = table.column_names
         known = None if features is not None else match_feature_set(names, id_col)
         if known is not None and set(known.columns) <= set(names):

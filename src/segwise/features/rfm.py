@@ -241,24 +241,27 @@ def rfm_entities(
     as_of : date, optional
         Reference date for recency; the day after the last purchase when omitted.
     source : str, optional
-        Where the lines came from, for messages.
+        Where the lines came from, for messages; the cleaned lines' source when omitted.
 
     Returns
     -------
     EntityTable
-        One row per customer (:data:`RFM_FEATURES`), with the audit; the reference date
-        also travels in the Arrow schema metadata, which pandas reads back from Parquet
-        into ``DataFrame.attrs``.
+        One row per customer (:data:`RFM_FEATURES`), with the audit and the number of
+        customers among the input lines; the reference date also travels in the Arrow
+        schema metadata, which pandas reads back from Parquet into ``DataFrame.attrs``.
 
     Raises
     ------
     InputError
         If no customer is left after cleaning.
     """
+    source = source or cleaned.source
     summary = fetch_numpy(
         aggregate_customers(cleaned.lines, by=["_reason"], sums=cleaned.audit_metrics())
     )
     audit = cleaned.audit_table(summary)
+    ids = summary["customer_id"]
+    n_input_customers = len(set(ids[~is_missing(ids)]))
     is_kept = is_missing(summary["_reason"])
     kept = {name: values[is_kept] for name, values in summary.items()}
     as_of = as_of or reference_date(kept["last_purchase"])
@@ -272,7 +275,7 @@ def rfm_entities(
         )
     attrs = {PANDAS_ATTRS: json.dumps({"as_of": as_of.isoformat()}).encode()}
     return EntityTable(numpy_to_arrow(rfm, metadata=attrs), RFM_FEATURES, as_of=as_of,
-                       source=source, audit_table=audit)
+                       source=source, audit_table=audit, n_input_entities=n_input_customers)
 
 
 def reference_date(last_purchase: Any) -> _dt.date:

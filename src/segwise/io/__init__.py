@@ -6,17 +6,35 @@ and error messages: order lines (registered here), and every kind a module regis
 """
 
 from segwise.io._convert import Conversion, convert_to_parquet
+from segwise.io._dictionary import (
+    ATTRIBUTE_TYPES,
+    MISSING_TOKENS,
+    Attribute,
+    FeatureDictionary,
+    InferredDictionary,
+    Part,
+    canonical_code,
+    infer_dictionary,
+    read_coil_dictionary,
+    read_dictionary,
+)
 from segwise.io._events import EVENT_COLUMNS, EVENTS, as_flag
 from segwise.io._kinds import Role, SourceKind, get_kind, kinds, register_kind
 from segwise.io._orders import ORDERS, STANDARD_COLUMNS, Transactions, load_transactions
 from segwise.io._parse import (
+    MAX_NUMBER,
     SOURCE_PREFIX,
     as_float,
     as_id,
     as_text,
+    id_checks,
     is_blank,
+    number_checks,
     parse_timestamp,
+    timestamp_checks,
 )
+from segwise.io._people import PEOPLE, PERSON_ID, name_columns
+from segwise.io._pings import PINGS, POIS
 from segwise.io._readers import (
     ReadOptions,
     Source,
@@ -29,14 +47,25 @@ from segwise.io._roles import ColumnRoles, resolve_roles
 from segwise.io._tables import Join
 
 __all__ = [
+    "ATTRIBUTE_TYPES",
     "EVENTS",
     "EVENT_COLUMNS",
+    "MAX_NUMBER",
+    "MISSING_TOKENS",
     "ORDERS",
+    "PEOPLE",
+    "PERSON_ID",
+    "PINGS",
+    "POIS",
     "SOURCE_PREFIX",
     "STANDARD_COLUMNS",
+    "Attribute",
     "ColumnRoles",
     "Conversion",
+    "FeatureDictionary",
+    "InferredDictionary",
     "Join",
+    "Part",
     "ReadOptions",
     "Role",
     "Source",
@@ -46,16 +75,24 @@ __all__ = [
     "as_float",
     "as_id",
     "as_text",
+    "canonical_code",
     "convert_to_parquet",
     "detect_format",
     "get_kind",
     "group_copies",
+    "id_checks",
+    "infer_dictionary",
     "is_blank",
     "kinds",
     "load_source",
     "load_transactions",
+    "name_columns",
+    "number_checks",
     "parse_timestamp",
     "quarantine_frame",
+    "read_coil_dictionary",
+    "read_dictionary",
     "register_kind",
     "resolve_roles",
+    "timestamp_checks",
 ]

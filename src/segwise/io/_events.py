@@ -15,12 +15,15 @@ import ibis
 from segwise.io._kinds import Role, SourceKind, register_kind
 from segwise.io._parse import (
     SOURCE_PREFIX,
+    as_float,
     as_id,
     as_text,
+    id_checks,
     is_blank,
     is_spark,
     parse_timestamp,
     strip_text,
+    timestamp_checks,
 )
 
 if TYPE_CHECKING:
@@ -60,17 +63,20 @@ _NO = ("0", "false", "f", "no", "n")
 def as_flag(value: ir.Value) -> ir.BooleanValue:
     """Parse a yes/no source value: booleans, numbers (non-zero is yes) or yes/no text.
 
-    Blank values are no (an event without a click flag was not clicked); text that is
-    neither yes, no nor a number is NULL, and the row is quarantined.
+    Blank values (NaN included) are no (an event without a click flag was not clicked);
+    text that is neither yes, no nor a number, and a number that is infinite or beyond
+    :data:`~segwise.io.MAX_NUMBER`, is NULL, and the row is quarantined.
     """
     if value.type().is_boolean():
         return value.fill_null(False)
+    # NaN (pandas' missing value) is blank, so no; infinite or huge numbers are no flag.
+    number = as_float(value)
     if value.type().is_numeric():
-        return (value != 0).fill_null(False)
+        return ibis.cases((is_blank(value), False), (number.notnull(), number != 0),
+                          else_=ibis.null("boolean"))
     text = strip_text(value.cast("string")).lower()
-    number = text.try_cast("float64")
     return ibis.cases(
-        (value.isnull() | (text == ""), False),
+        (is_blank(value), False),
         (text.isin(_YES), True),
         (text.isin(_NO), False),
         (number.notnull(), number != 0),
@@ -97,9 +103,11 @@ def parse_events(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Pat
     ts = parse_timestamp(r["timestamp"], read, path, spark)
     checks: list[tuple[ir.BooleanValue, str]] = [
         (is_blank(r["user_id"]), f"{name['user_id']}: empty user id"),
-        (is_blank(r["timestamp"]), f"{name['timestamp']}: empty timestamp"),
-        (ts.isnull(), f"{name['timestamp']}: not a timestamp"),
+        *timestamp_checks(r["timestamp"], ts, name["timestamp"]),
     ]
+    # Ids a float or true/false column cannot hold (1.5 is no user 2) are refused.
+    checks += [check for role in ("user_id", "session_id", "search_id", "object_id")
+               if role in r for check in id_checks(r[role], name[role])]
     flags = {}
     for role, column in (("is_click", "is_click"), ("conversion", "is_conversion")):
         if role in r:
@@ -173,4 +181,5 @@ EVENTS = register_kind(SourceKind(
     ),
     columns=EVENT_COLUMNS,
     parse=parse_events,
+    time_column="ts",
 ))

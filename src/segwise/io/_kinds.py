@@ -86,6 +86,15 @@ class SourceKind:
     source_class : type, optional
         A subclass of :class:`segwise.io.Source` that loading returns, for kinds whose
         tables offer more (order lines' deduplication); ``Source`` when omitted.
+    time_column : str, optional
+        The standard timestamp column that dates a row (order lines: ``ts``). The loader
+        quarantines rows dated after the run (or ``[read] latest_date``) and leaves out,
+        counted, rows after a job's as-of date. When omitted, the ``timestamp_role``'s
+        column if ``columns`` has one of that name; ``""`` for a kind whose rows may be
+        dated in the future.
+    header : bool or None, default=True
+        Whether CSV files of the kind have a header line when ``[read] header`` does not
+        say: ``True`` expects one, ``None`` detects it (people files often have none).
     """
 
     name: str
@@ -97,6 +106,8 @@ class SourceKind:
     check: Callable[[Mapping[str, str | None]], list[str]] | None = None
     passthrough: bool = False
     source_class: type | None = None
+    time_column: str | None = None
+    header: bool | None = True
     _index: dict[str, Role] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -106,6 +117,15 @@ class SourceKind:
         if self.timestamp_role is not None and self.timestamp_role not in self._index:
             raise ConfigError(
                 f"source kind {self.name!r}: timestamp_role {self.timestamp_role!r} is not a role"
+            )
+        if self.time_column is None and self.timestamp_role in self.columns:
+            object.__setattr__(self, "time_column", self.timestamp_role)
+        if self.time_column == "":
+            object.__setattr__(self, "time_column", None)
+        elif self.time_column is not None and self.columns.get(self.time_column) != "timestamp":
+            raise ConfigError(
+                f"source kind {self.name!r}: time_column {self.time_column!r} is not one of "
+                "its timestamp columns"
             )
 
     @property

@@ -14,16 +14,20 @@ from typing import TYPE_CHECKING, cast
 
 import ibis
 
+from segwise._frames import DataSource
 from segwise.io._kinds import Role, SourceKind, register_kind
 from segwise.io._parse import (
+    MAX_NUMBER,
     SOURCE_PREFIX,
     as_float,
     as_id,
     as_text,
     has_id,
-    is_blank,
+    id_checks,
     is_spark,
+    number_checks,
     parse_timestamp,
+    timestamp_checks,
 )
 from segwise.io._readers import ReadOptions, Source, group_copies, load_source
 
@@ -56,32 +60,29 @@ def parse_order_lines(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path
     """
     spark = is_spark(raw._find_backend())
     r = {role: SOURCE_PREFIX + col for role, col in roles.items()}
-    ts = parse_timestamp(raw[r["timestamp"]], read, path, spark)
-    quantity = as_float(raw[r["quantity"]]) if "quantity" in r else ibis.literal(1.0)
     name = dict(roles.items())
-    checks: list[tuple[ir.BooleanValue, str]] = [
-        (is_blank(raw[r["timestamp"]]), f"{name['timestamp']}: empty timestamp"),
-        (ts.isnull(), f"{name['timestamp']}: not a timestamp"),
+    ts = parse_timestamp(raw[r["timestamp"]], read, path, spark)
+    checks = [
+        *id_checks(raw[r["customer_id"]], name["customer_id"]),
+        *(id_checks(raw[r["order_id"]], name["order_id"]) if "order_id" in r else []),
+        *timestamp_checks(raw[r["timestamp"]], ts, name["timestamp"]),
     ]
+    quantity = as_float(raw[r["quantity"]]) if "quantity" in r else ibis.literal(1.0)
     if "quantity" in r:
-        checks += [
-            (is_blank(raw[r["quantity"]]), f"{name['quantity']}: empty quantity"),
-            (quantity.isnull(), f"{name['quantity']}: not a number"),
-        ]
+        checks += number_checks(raw[r["quantity"]], name["quantity"], "quantity")
     if "amount" in r:
         revenue = as_float(raw[r["amount"]])
         unit_price = ibis.ifelse(quantity == 0, revenue, revenue / quantity.abs())
-        checks += [
-            (is_blank(raw[r["amount"]]), f"{name['amount']}: empty amount"),
-            (revenue.isnull(), f"{name['amount']}: not a number"),
-        ]
+        checks += number_checks(raw[r["amount"]], name["amount"], "amount")
     else:
         unit_price = as_float(raw[r["unit_price"]])
         revenue = quantity * unit_price
-        checks += [
-            (is_blank(raw[r["unit_price"]]), f"{name['unit_price']}: empty price"),
-            (unit_price.isnull(), f"{name['unit_price']}: not a number"),
-        ]
+        checks += number_checks(raw[r["unit_price"]], name["unit_price"], "price")
+        if "quantity" in r:
+            # Each factor is within bounds; their product need not be.
+            checks.append((revenue.abs() > MAX_NUMBER,
+                           f"{name['quantity']} x {name['unit_price']}: line total beyond "
+                           "±1e13, the largest number segwise accepts"))
     customer = as_id(raw[r["customer_id"]])
     order = as_id(raw[r["order_id"]]) if "order_id" in r else None
     if order is None:
@@ -234,6 +235,7 @@ ORDERS = register_kind(SourceKind(
     parse=parse_order_lines,
     check=_price_or_amount,
     source_class=Transactions,
+    time_column="ts",
 ))
 
 
@@ -246,7 +248,7 @@ _COPY_KEYS = ("customer_id", "order_id")
 
 
 def load_transactions(
-    source: str | Path,
+    source: DataSource,
     *,
     columns: Mapping[str, str] | None = None,
     read: ReadOptions | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,17 +28,21 @@ if TYPE_CHECKING:
     from segwise.io._roles import ColumnRoles
 
 __all__ = [
+    "MAX_NUMBER",
     "SOURCE_PREFIX",
     "TIMESTAMP_FORMATS",
     "as_float",
     "as_id",
     "as_text",
     "has_id",
+    "id_checks",
     "is_blank",
     "is_spark",
+    "number_checks",
     "parse_timestamp",
     "resolve_timestamp_format",
     "strip_text",
+    "timestamp_checks",
     "try_strptime",
 ]
 
@@ -62,6 +67,14 @@ def try_strptime(value: str, fmt: str) -> datetime:  # type: ignore[empty-body]
 
 
 
+# DuckDB (2.0) folds isnan() to false where Parquet min/max statistics exist, because
+# writers leave NaN out of them: a NaN in such a file passes isnan() unseen. It does not
+# fold isfinite(), which Spark lacks.
+@ibis.udf.scalar.builtin(name="isfinite")
+def _duckdb_isfinite(value: float) -> bool:  # type: ignore[empty-body]
+    """DuckDB's ``isfinite``: false for NaN and for infinities."""
+
+
 def is_spark(backend: Any) -> bool:
     """Whether an Ibis backend is Spark's."""
     return getattr(backend, "name", "") == "pyspark"
@@ -83,18 +96,90 @@ def strip_text(text: ir.StringValue) -> ir.StringValue:
     return ibis.ifelse(edge, text.strip(), text)
 
 
+#: The largest magnitude of a number segwise reads (quantity, price, amount, ...): 10**13.
+#: Money is summed as DECIMAL(38, 6), which holds 32 digits before the point, so sums of up
+#: to 10**19 such values cannot overflow; below it a float64 still resolves a
+#: thousandth (its spacing at 10**13 is 2**-9), so cents survive the parse. No real line
+#: comes near it: the world's yearly output is about 10**14 US dollars.
+MAX_NUMBER = 1e13
+
+#: Above 2**53 a float64 no longer holds every integer: a float id there may be rounded.
+_MAX_FLOAT_ID = 2.0**53
+
+
+def _finite(x: ir.FloatingValue) -> ir.BooleanValue:
+    """Whether a float is neither NaN nor infinite (NULL for NULL), on either engine."""
+    if is_spark(x._find_backend()):
+        # Ibis's isinf() compares with CAST('Inf' AS DOUBLE), which Spark does not read.
+        return ~x.isnan() & (x.abs() <= sys.float_info.max)
+    return _duckdb_isfinite(x)
+
+
+def _is_nan(x: ir.FloatingValue) -> ir.BooleanValue:
+    """Whether a float is NaN, on either engine."""
+    if is_spark(x._find_backend()):
+        return x.isnan()
+    return ~_finite(x) & (x.abs() != float("inf"))
+
+
 def is_blank(value: ir.Value) -> ir.BooleanValue:
-    """Whether a source value is missing: NULL, or text that is empty or only blanks."""
+    """Whether a source value is missing: NULL, text that is empty or only blanks, or NaN.
+
+    A NaN in a float column is how pandas writes a missing value.
+    """
     if value.type().is_string():
         return value.isnull() | (strip_text(value) == "")
+    if value.type().is_floating():
+        return value.isnull() | _is_nan(value)
     return value.isnull()
 
 
-def as_float(value: ir.Value) -> ir.FloatingValue:
-    """Parse a source value as a float64 number; NULL where text is not a number."""
+def _number(value: ir.Value) -> ir.FloatingValue:
+    """Read a source value as float64, whatever its size; NULL where text is no number."""
     if value.type().is_numeric():
         return value.cast("float64")
     return strip_text(value.cast("string")).try_cast("float64")
+
+
+def as_float(value: ir.Value) -> ir.FloatingValue:
+    """Parse a source value as a float64 number within :data:`MAX_NUMBER`.
+
+    NULL where text is not a number, and where the number is NaN, infinite or larger than
+    :data:`MAX_NUMBER` in magnitude: such a value would poison every sum it enters (the
+    exact money sums cannot even hold it). :func:`number_checks` says which it was.
+    """
+    x = _number(value)
+    return ibis.ifelse(_finite(x) & (x.abs() <= MAX_NUMBER), x, ibis.null("float64"))
+
+
+def number_checks(
+    value: ir.Value, column: str, what: str = "number"
+) -> list[tuple[ir.BooleanValue, str]]:
+    """Why :func:`as_float` of a source value is NULL, as checks for a parser's reason.
+
+    Parameters
+    ----------
+    value : ibis value
+        The source column (text or numeric).
+    column : str
+        The source column's name, for the reason.
+    what : str, default="number"
+        What the column holds (``"quantity"``), for the reason of an empty value.
+
+    Returns
+    -------
+    list of (condition, reason)
+        Not finite (NaN, ``inf``, ``Infinity``), empty, not a number, beyond
+        :data:`MAX_NUMBER`; in this order, for :func:`ibis.cases`.
+    """
+    x = _number(value)
+    return [
+        # First: a NaN in a float column is blank too, and is refused as not finite.
+        (~_finite(x), f"{column}: not a finite number"),
+        (is_blank(value), f"{column}: empty {what}"),
+        (x.isnull(), f"{column}: not a number"),
+        (x.abs() > MAX_NUMBER, f"{column}: beyond ±1e13, the largest number segwise accepts"),
+    ]
 
 
 def as_text(value: ir.Value) -> ir.StringValue:
@@ -106,11 +191,25 @@ def as_text(value: ir.Value) -> ir.StringValue:
     return ibis.ifelse(text == "", ibis.null(), text)
 
 
+def _whole_float(value: ir.Value) -> ir.BooleanValue:
+    """Whether a float id is a whole number that a float64 holds exactly."""
+    x = value.cast("float64")
+    return _finite(x) & (x.abs() < _MAX_FLOAT_ID) & (x == x.floor())
+
+
 def as_id(value: ir.Value) -> ir.StringValue:
-    """Return identifiers as text; ``17850.0`` (a float export of an int id) becomes ``17850``."""
-    if value.type().is_floating():
-        return value.cast("int64").cast("string")
-    if not value.type().is_string():
+    """Return identifiers as text; ``17850.0`` (a float export of an int id) becomes ``17850``.
+
+    NULL for values that are no id: a fractional, infinite or huge float (``1.5`` must not
+    become customer ``2``) and true/false; :func:`id_checks` says which.
+    """
+    kind = value.type()
+    if kind.is_boolean():
+        return ibis.null("string")
+    if kind.is_floating():
+        whole = ibis.ifelse(_whole_float(value), value, ibis.null(kind))
+        return whole.cast("int64").cast("string")
+    if not kind.is_string():
         return value.cast("string")
     text = as_text(value)
     # Only text with a dot can match; testing for one first skips the regex on most rows.
@@ -118,8 +217,42 @@ def as_id(value: ir.Value) -> ir.StringValue:
 
 
 def has_id(value: ir.Value) -> ir.BooleanValue:
-    """Whether :func:`as_id` gives a non-NULL id, without building the id."""
+    """Whether a source value holds an id at all (it may still be no valid one)."""
     return ~is_blank(value)
+
+
+def id_checks(value: ir.Value, column: str) -> list[tuple[ir.BooleanValue, str]]:
+    """Why :func:`as_id` of a present source value is NULL, as checks for a parser's reason.
+
+    A missing id is not among them: whether a row without an id is usable is the kind's
+    call (order lines count them in the audit).
+
+    Parameters
+    ----------
+    value : ibis value
+        The source id column.
+    column : str
+        Its name, for the reason.
+
+    Returns
+    -------
+    list of (condition, reason)
+        For true/false columns, and for float columns values that are infinite, fractional
+        or beyond 2**53 (where floats skip integers); none for text and integer columns.
+    """
+    kind = value.type()
+    present = ~is_blank(value)
+    if kind.is_boolean():
+        return [(present, f"{column}: true/false is not an id")]
+    if not kind.is_floating():
+        return []
+    x = value.cast("float64")
+    return [
+        (present & ~_finite(x), f"{column}: not a finite number, so not an id"),
+        (present & (x.abs() >= _MAX_FLOAT_ID),
+         f"{column}: too large for an exact id in a float column. Fix: store ids as text"),
+        (present & (x != x.floor()), f"{column}: a fractional number is not an id"),
+    ]
 
 
 def _sample_strings(value: ir.Value, n: int = 2000) -> list[str]:
@@ -129,14 +262,28 @@ def _sample_strings(value: ir.Value, n: int = 2000) -> list[str]:
     return [str(v) for v in fetch_numpy(sample)["v"]]
 
 
-def _detect_timestamp_format(values: list[str], path: Path, column: str) -> str:
-    best, best_ok = TIMESTAMP_FORMATS[0], -1
+def _detect_timestamp_format(values: list[str], path: Path, column: str) -> list[str]:
+    """Return the layouts that parse the most sampled values, the earliest listed first.
+
+    Several are returned only when they tie and read some sampled value as different
+    times (``01/02/2011`` is 1 February or 2 January): the sample cannot choose.
+    """
+    best: list[str] = []
+    best_ok = -1
     for fmt in TIMESTAMP_FORMATS:
-        ok = sum(1 for v in values if _parses(v, fmt))
+        # Stop counting a layout once it can no longer reach the best count.
+        failures, allowed, ok = 0, len(values) - max(best_ok, 0), 0
+        for v in values:
+            if _parses(v, fmt):
+                ok += 1
+            else:
+                failures += 1
+                if failures > allowed:
+                    break
         if ok > best_ok:
-            best, best_ok = fmt, ok
-        if best_ok == len(values):
-            break  # no later layout can do better, and ties go to the first
+            best, best_ok = [fmt], ok
+        elif ok == best_ok and any(_differ(v, [best[0], fmt]) for v in values):
+            best.append(fmt)
     if values and best_ok < 0.5 * len(values):
         examples = ", ".join(repr(v) for v in itertools.islice(values, 3))
         raise InputError(
@@ -147,29 +294,72 @@ def _detect_timestamp_format(values: list[str], path: Path, column: str) -> str:
 
 
 def _parses(value: str, fmt: str) -> bool:
+    return _read(value, fmt) is not None
+
+
+def _read(value: str, fmt: str) -> datetime | None:
     try:
-        datetime.strptime(value, fmt)
+        return datetime.strptime(value, fmt)
     except ValueError:
-        return False
-    return True
+        return None
 
 
+def _differ(value: str, formats: list[str]) -> bool:
+    """Whether every layout reads the value, and not all as the same time."""
+    readings = [_read(value, f) for f in formats]
+    return None not in readings and len(set(readings)) > 1
+
+
+def layout_counts(value: ir.Value, formats: list[str]) -> ir.Table:
+    """How many values of a column each timestamp layout reads: one row, ``n0``, ``n1``..."""
+    rows = strip_text(value.cast("string")).name("v").as_table()
+    return rows.aggregate(**{
+        f"n{i}": try_strptime(rows.v, fmt).notnull().sum() for i, fmt in enumerate(formats)
+    })
+
+
+def _count_layouts(value: ir.Value, formats: list[str]) -> list[int]:
+    counts = fetch_numpy(layout_counts(value, formats))
+    return [int(counts[f"n{i}"][0]) for i in range(len(formats))]
+
+
+def _choose_among(ok: list[int], formats: list[str], values: list[str], path: Path,
+                  column: str) -> str:
+    """Choose between layouts that tie on the sample by how many rows each reads (``ok``).
+
+    A day above 12 anywhere in the file settles day/month against month/day; if none is,
+    the layouts read the whole file equally well and differently, and only the user knows.
+    """
+    winners = [fmt for fmt, n in zip(formats, ok, strict=True) if n == max(ok)]
+    example = next((v for v in values if _differ(v, winners)), None)
+    if example is None:
+        return winners[0]
+    readings = "; ".join(f'"{f}" reads it as {_read(example, f):%d %B %Y}' for f in winners)
+    choices = " or ".join(f'"{f}"' for f in winners)
+    raise InputError(
+        f"{path}: column {column}: the timestamp layout is ambiguous: every value reads in "
+        f"several layouts (no day above 12 tells day from month), e.g. {example!r}: "
+        f"{readings}. Fix: set [read] timestamp_format = {choices}"
+    )
 
 
 def resolve_timestamp_format(
-    src: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path,
+    src: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path, *,
     sample: Callable[[str], list[str]] | None = None,
+    count: Callable[[str, list[str]], list[int]] | None = None,
 ) -> ReadOptions:
     """Return ``read`` with the layout of a text timestamp column filled in.
 
     The layout is detected once, so that parsing the rows again (distinct rows after
-    deduplication) samples nothing.
+    deduplication) samples nothing. Layouts that tie on the sample (day/month against
+    month/day) are decided by counting the whole column; if they still tie, the load
+    stops and asks for ``[read] timestamp_format``.
 
     Parameters
     ----------
     src : ibis.Table
         The source columns, prefixed (only the timestamp column's type is read when
-        ``sample`` is given).
+        ``sample`` and ``count`` are given).
     roles : ColumnRoles
         The source's roles.
     read : ReadOptions
@@ -180,6 +370,14 @@ def resolve_timestamp_format(
         ``sample(column)`` returns up to 2,000 distinct values of a source column as
         text, for sources that can be read only once (a stream); by default they are
         read from ``src``.
+    count : callable, optional
+        ``count(column, layouts)`` returns how many values of the whole column each
+        layout reads, for such sources; by default counted in ``src``.
+
+    Raises
+    ------
+    InputError
+        If no layout reads most values, or two read every value differently.
     """
     role = roles.kind.timestamp_role
     if role is None or role not in roles or read.timestamp_format:
@@ -187,9 +385,22 @@ def resolve_timestamp_format(
     value = src[SOURCE_PREFIX + roles[role]]
     if not value.type().is_string() or is_spark(src._find_backend()):
         return read
-    values = sample(roles[role]) if sample is not None else _sample_strings(value)
-    fmt = _detect_timestamp_format(values, path, SOURCE_PREFIX + roles[role])
+    column = roles[role]
+    values = sample(column) if sample is not None else _sample_strings(value)
+    formats = _detect_timestamp_format(values, path, column)
+    fmt = formats[0]
+    if len(formats) > 1:
+        ok = count(column, formats) if count is not None else _count_layouts(value, formats)
+        fmt = _choose_among(ok, formats, values, path, column)
     return dataclasses.replace(read, timestamp_format=fmt)
+
+
+def _is_typed_timestamp(kind: dt.DataType) -> bool:
+    """Tell a timestamp type, or one Ibis does not know (DuckDB's ``TIMESTAMPTZ_NS``)."""
+    if kind.is_timestamp():
+        return True
+    raw = getattr(kind, "raw_type", None)
+    return kind.is_unknown() and raw is not None and raw.sql().upper().startswith("TIMESTAMP")
 
 
 def parse_timestamp(
@@ -199,8 +410,11 @@ def parse_timestamp(
 
     Text uses ``read.timestamp_format``, which :func:`segwise.io.load_source` fills in from
     the data when the config gives none; ``NULL`` where a value does not match.
+    Timezone-aware timestamps (as pandas writes them to Parquet) become UTC wall-clock
+    time without a zone: both engines' sessions run in UTC, so every machine and engine
+    reads the same instant as the same time.
     """
-    if value.type().is_timestamp():
+    if _is_typed_timestamp(value.type()):
         return value.cast(dt.Timestamp())
     if value.type().is_date():
         return value.cast("timestamp")
@@ -213,4 +427,30 @@ def parse_timestamp(
         return value.cast("string").try_cast("timestamp")
     fmt = read.timestamp_format or TIMESTAMP_FORMATS[0]
     return try_strptime(strip_text(value.cast("string")), fmt)
+
+
+def timestamp_checks(
+    value: ir.Value, ts: ir.TimestampValue, column: str
+) -> list[tuple[ir.BooleanValue, str]]:
+    """Why a parsed timestamp is NULL, as checks for a parser's reason.
+
+    Parameters
+    ----------
+    value : ibis value
+        The source column.
+    ts : ibis timestamp value
+        :func:`parse_timestamp` of it.
+    column : str
+        The source column's name, for the reason.
+
+    Returns
+    -------
+    list of (condition, reason)
+        Empty, then not a timestamp. Rows dated after the run (or ``[read] latest_date``)
+        are quarantined by the loader for every kind with a time column.
+    """
+    return [
+        (is_blank(value), f"{column}: empty timestamp"),
+        (ts.isnull(), f"{column}: not a timestamp"),
+    ]
 

@@ -10,9 +10,13 @@ from DuckDB's CSV reject tables and quarantined the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +26,20 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pyarrow as pa
 
-from segwise._engine import connect, duckdb_connection, fetch_arrow, fetch_scalar
+from segwise._engine import (
+    connect,
+    duckdb_connection,
+    duckdb_error,
+    engine_error,
+    fetch_arrow,
+    fetch_scalar,
+)
+from segwise._frames import DataSource, is_path, table_label
 from segwise.exceptions import ConfigError, InputError
 from segwise.io._compressed import check_compressed
 from segwise.io._kinds import SourceKind, get_kind
-from segwise.io._parse import SOURCE_PREFIX, is_spark, resolve_timestamp_format
+from segwise.io._memory import read_table
+from segwise.io._parse import SOURCE_PREFIX, is_spark, layout_counts, resolve_timestamp_format
 from segwise.io._roles import ColumnRoles, resolve_roles
 from segwise.io._tables import (
     DATABASE_FORMATS,
@@ -35,6 +48,17 @@ from segwise.io._tables import (
     Database,
     Join,
     join_reason,
+)
+from segwise.io._text import (
+    BLANKS,
+    bom_codec,
+    check_codec,
+    duckdb_encoding,
+    guess_delimiter,
+    localise_numbers,
+    number_hint,
+    toml_string,
+    write_normalised,
 )
 
 if TYPE_CHECKING:
@@ -53,11 +77,16 @@ __all__ = [
 ]
 
 _FORMATS = {
-    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".data": "csv", ".parquet": "parquet",
+    ".pq": "parquet",
     ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel", ".jsonl": "json", ".ndjson": "json",
     ".json": "json", ".sqlite": "sqlite", ".sqlite3": "sqlite", ".db": "sqlite",
     ".duckdb": "duckdb",
 }
+
+
+#: Thousands separators ``[read] thousands`` accepts (the last two: no-break spaces).
+_THOUSANDS = (".", ",", " ", "'", "\u00a0", "\u202f")
 
 
 @dataclass(frozen=True)
@@ -67,11 +96,27 @@ class ReadOptions:
     Parameters
     ----------
     delimiter : str, optional
-        CSV field separator; sniffed when omitted.
+        CSV field separator; sniffed when omitted. ``" "`` reads columns separated by runs
+        of spaces and tabs (blanks at the start and end of a line ignored), as in CDNOW.
     encoding : str, optional
-        CSV text encoding (``utf-8``, ``latin-1``, ``utf-16``); UTF-8 when omitted.
+        CSV text encoding (``utf-8``, ``latin-1``, ``cp1252``, ``utf-16``, any that Python
+        knows); UTF-8 when omitted, or UTF-16/32 when the file starts with their byte-order
+        mark. Line endings may be LF, CRLF or CR, mixed in any way.
+    header : bool, optional
+        Whether the first line of a CSV file (the first row of an Excel sheet) names the
+        columns. When omitted, the kind decides (:attr:`SourceKind.header`): order lines
+        expect a header, people files have it detected.
+    names : tuple of str, default=()
+        Column names, one per column: of a file without a header (``header = false``), or
+        replacing the header's. Without a header and without names, columns are called
+        ``column_1``, ``column_2``, ...
+    decimal : {".", ","}, default="."
+        Decimal separator of numbers written as text.
+    thousands : str, optional
+        Thousands separator of numbers written as text (``"."``, ``","``, ``" "``, ``"'"``);
+        numbers have none when omitted.
     sheet : str or int, optional
-        Excel sheet name or index; the first sheet when omitted.
+        Excel sheet name or 0-based index; the first sheet when omitted.
     table : str, optional
         Table to read from a SQLite or DuckDB database file.
     join : tuple of Join, default=()
@@ -83,18 +128,65 @@ class ReadOptions:
     max_quarantine_share : float, default=0.05
         Above this share of quarantined rows the load stops with an error instead,
         because so many bad rows mean a wrong setting (delimiter, encoding, layout).
+    latest_date : date, optional
+        The last day a row may be dated (in a kind's time column): rows dated later are
+        quarantined. The day after the run's date when omitted (a day of slack for
+        sources kept in a time zone ahead of this machine's): a row from the future is
+        a typing or clock error, and would move every recency.
+
+    Raises
+    ------
+    ConfigError
+        If the timestamp layout is not one DuckDB reads, or the share is not in [0, 1].
     """
 
     delimiter: str | None = None
     encoding: str | None = None
+    header: bool | None = None
+    names: tuple[str, ...] = ()
+    decimal: str = "."
+    thousands: str | None = None
     sheet: str | int | None = None
     table: str | None = None
     join: tuple[Join, ...] = ()
     timestamp_format: str | None = None
     max_quarantine_share: float = 0.05
+    latest_date: date | None = None
 
     def __post_init__(self) -> None:
+        if not 0 <= self.max_quarantine_share <= 1:
+            raise ConfigError(f"[read] max_quarantine_share = {self.max_quarantine_share!r}: "
+                              "expected a share between 0 and 1")
+        if self.timestamp_format is not None:
+            error = duckdb_error("SELECT try_strptime('', ?)", [self.timestamp_format])
+            if error is not None:
+                raise ConfigError(f"[read] timestamp_format = {self.timestamp_format!r}: "
+                                  f"{error}. Fix: use strptime codes such as %Y-%m-%d %H:%M")
         object.__setattr__(self, "join", tuple(Join.parse(j) for j in self.join))
+        object.__setattr__(self, "names", tuple(self.names))
+        if self.delimiter == "":
+            raise ConfigError('[read] delimiter = "" is empty; write e.g. ";" or " " (blanks)')
+        if self.encoding is not None:
+            check_codec(self.encoding)
+        if self.header is not None and not isinstance(self.header, bool):
+            raise ConfigError(f"[read] header = {self.header!r} is not true or false")
+        if (not all(isinstance(n, str) and n.strip() for n in self.names)
+                or len(set(self.names)) != len(self.names)):
+            raise ConfigError(f"[read] names = {list(self.names)!r}: give each column a "
+                              "different, non-empty name")
+        if self.decimal not in (".", ","):
+            raise ConfigError(f'[read] decimal = {self.decimal!r} is not "." or ","')
+        if self.thousands is not None and (
+                self.thousands not in _THOUSANDS or self.thousands == self.decimal):
+            raise ConfigError(
+                f"[read] thousands = {self.thousands!r} is not one of "
+                f"{', '.join(repr(t) for t in _THOUSANDS if t != self.decimal)} "
+                f"(with decimal = {self.decimal!r})"
+            )
+
+    def latest(self) -> date:
+        """:attr:`latest_date`, or the day after today when it is not set."""
+        return self.latest_date or date.today() + timedelta(days=1)
 
 
 @dataclass
@@ -124,6 +216,11 @@ class Source:
     parser : callable or None
         Turns a table of prefixed source columns into the standard columns plus
         ``_reason`` (NULL when the row parses); set together with ``source_rows``.
+    as_of : date or None
+        Rows dated after this day were left out (not quarantined: they are valid, only
+        later than the run looks).
+    n_after_as_of : int
+        How many rows that was.
     """
 
     table: ir.Table
@@ -134,6 +231,8 @@ class Source:
     backend: Any = field(repr=False)
     source_rows: ir.Table | None = field(default=None, repr=False)
     parser: Callable[[ir.Table], ir.Table] | None = field(default=None, repr=False)
+    as_of: date | None = None
+    n_after_as_of: int = 0
 
     def __post_init__(self) -> None:
         if (self.source_rows is None) != (self.parser is None):
@@ -206,7 +305,7 @@ def detect_format(path: Path) -> str:
 
 
 def load_source(
-    source: str | Path,
+    source: DataSource,
     kind: str | SourceKind,
     *,
     columns: Mapping[str, str] | None = None,
@@ -214,13 +313,21 @@ def load_source(
     engine: str = "duckdb",
     spark_master: str | None = None,
     memory_limit: str | None = None,
+    as_of: date | None = None,
 ) -> Source:
     """Load a source of any kind into a typed table, quarantining rows that do not parse.
 
+    For a kind with a time column, rows dated after ``read.latest()`` (the day after the
+    run, unless ``[read] latest_date`` says otherwise) are quarantined, and rows dated
+    after ``as_of`` are left out and counted (:attr:`Source.n_after_as_of`).
+
     Parameters
     ----------
-    source : str or Path
-        CSV/TSV (optionally gzip-compressed), Parquet, Excel, JSON lines, SQLite or DuckDB file.
+    source : str, Path or table in memory
+        CSV/TSV (optionally gzip-compressed), Parquet, Excel, JSON lines, SQLite or DuckDB
+        file; or a pandas or polars DataFrame, Arrow table or Ibis table, read like a file
+        (its rows numbered in its order; typed columns stay typed, text is parsed) and
+        named by its type in messages and the record (``"pandas DataFrame"``).
     kind : str or SourceKind
         The source kind (``"orders"``, or any kind passed to :func:`register_kind`).
     columns : mapping of role to column name, optional
@@ -233,6 +340,9 @@ def load_source(
         Spark master URL when ``engine="spark"``.
     memory_limit : str, optional
         Cap on DuckDB's memory, e.g. ``"4GB"`` (see :func:`segwise._engine.duckdb_connection`).
+    as_of : date, optional
+        Leave out rows dated after this day (a job's reference date): a line after it
+        would count in recency and frequency as if it had already happened.
 
     Returns
     -------
@@ -248,27 +358,24 @@ def load_source(
     """
     spec = get_kind(kind)
     read = read or ReadOptions()
-    path = Path(source)
-    if not path.exists():
-        raise InputError(f"{path}: no such file. Fix: check the path")
-    if (path.is_dir() and not any(path.glob("**/*.parquet"))) or (
-            path.is_file() and path.stat().st_size == 0):
-        raise InputError(f"{path}: the file is empty. Fix: export the {spec.rows} again")
-    fmt = detect_format(path)
-    check_compressed(path)
+    # A table in memory is named by what holds it ("pandas DataFrame") in every message.
+    path = Path(source if is_path(source) else table_label(source))
+    fmt = _check_file(path, spec) if is_path(source) else "table"
+    if read.header is None and spec.header is not None:
+        read = dataclasses.replace(read, header=spec.header)
     if read.join and fmt not in DATABASE_FORMATS:
         raise ConfigError(f"{path}: [read] join needs a SQLite or DuckDB database, not {fmt}")
     rejects = None
     src: ir.Table | None = None
-    parser: _Parser | None = None
+    parser: _Parser
     if fmt in DATABASE_FORMATS:
         database = Database(path, fmt, read.table, read.join)
         roles = resolve_roles(database.columns, columns, source=path, kind=spec)
         others = _others(database.columns, roles, spec, path)
         if engine != "spark" or fmt != "sqlite":
             backend = duckdb_connection(memory_limit)
-            parsed, bad, n_input = _read_database(backend, database, spec, roles, others,
-                                                  read, path)
+            parsed, bad, n_input, parser = _read_database(
+                backend, database, _Parser(spec, roles, read, path, read.latest(), as_of), others)
             quarantine = _quarantine_table(bad, roles, None)
             if quarantine.num_rows == n_input:  # a join that matched nothing: one line
                 database.check_matches(bad, n_input)
@@ -285,36 +392,49 @@ def load_source(
         if engine == "spark" and fmt == "parquet":
             # Spark reads Parquet itself, so large files never pass through this process.
             backend = connect("spark", spark_master=spark_master)
-            raw = backend.read_parquet(str(path))
+            raw = _read_spark_parquet(backend, path)
+        elif fmt == "table":
+            backend = duckdb_connection(memory_limit)
+            raw = read_table(backend, source, str(path))
         else:
             backend = duckdb_connection(memory_limit)
             raw, rejects = _read_raw(backend, path, fmt, read)
         names = [c for c in raw.columns if c not in ("_row", JOIN_REASON)]
-        roles = resolve_roles(names, columns, source=path, kind=spec)
+        try:
+            roles = resolve_roles(names, columns, source=path, kind=spec)
+        except InputError as exc:
+            raise InputError(_roles_not_found(raw, fmt, read, path, spec, columns, str(exc))
+                             ) from exc
         others = _others(names, roles, spec, path)
         src = _prefixed(raw, roles, others)
         n_input = int(fetch_scalar(raw.count()))
+    # Sources read as typed columns (Parquet) and sources on Spark are parsed where they
+    # lie; text read into DuckDB is parsed once, below.
+    typed = src is not None and ("_row" not in src.columns or is_spark(backend))
     if src is not None:
-        parser = _Parser(spec, roles, resolve_timestamp_format(src, roles, read, path), path)
+        parser = _Parser(spec, roles, resolve_timestamp_format(src, roles, read, path), path,
+                         read.latest(), as_of)
         parsed = _parse(src, parser, read.join)
-        bad = parsed.filter(parsed._reason.notnull())
-        if "_row" in src.columns and not is_spark(backend):
-            # Text read into DuckDB: keep the parsed rows so that later queries do not
-            # parse every timestamp again. The source columns stay in `raw`, and only
-            # the quarantine, a few rows, fetches them back.
+        bad = parsed.filter(_quarantined(parsed._reason))
+        if not typed:
+            # The file was read into DuckDB anyway: keep the parsed rows so that later
+            # queries do not parse every timestamp again. The source columns stay in
+            # `raw`, and only the quarantine, a few rows, fetches them back.
             parsed = backend.create_table(
                 f"parsed_{id(parsed)}", parsed.select("_row", *spec.columns, *others, "_reason"),
                 temp=True,
             )
-            bad = parsed.filter(parsed._reason.notnull()).select("_row", "_reason").join(
+            bad = parsed.filter(_quarantined(parsed._reason)).select("_row", "_reason").join(
                 src.drop(*others), "_row"
             )
-            src = parser = None
         quarantine = _quarantine_table(bad, roles, rejects)
     n_input += int(fetch_scalar(rejects.count())) if rejects is not None else 0
     if n_input == 0:
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
     _check_quarantine_share(quarantine, n_input, read, path, roles)
+    n_after_as_of = 0
+    if parser.as_of_end is not None:
+        n_after_as_of = int(fetch_scalar(parsed.filter(parsed._reason == AFTER_AS_OF).count()))
     table = parsed.filter(parsed._reason.isnull()).select(*spec.columns, *others)
     if not is_spark(backend):
         # A view, not an expression: a query that reads the rows twice (say, those with
@@ -327,7 +447,9 @@ def load_source(
     # Sources read as typed columns (Parquet) and sources on Spark are parsed where they
     # lie, and keep their source rows for kinds that work on them (deduplication).
     result: Source = (spec.source_class or Source)(
-        table, quarantine, n_input, str(path), roles, backend, source_rows=src, parser=parser,
+        table, quarantine, n_input, str(path), roles, backend,
+        source_rows=src if typed else None, parser=parser if typed else None,
+        as_of=as_of, n_after_as_of=n_after_as_of,
     )
     return result
 
@@ -362,60 +484,173 @@ def _parse(src: ir.Table, parser: _Parser, joins: tuple[Join, ...]) -> ir.Table:
 
 
 def _read_database(
-    duck: Any, database: Database, kind: SourceKind, roles: ColumnRoles, others: list[str],
-    read: ReadOptions, path: Path,
-) -> tuple[ir.Table, ir.Table, int]:
+    duck: Any, database: Database, parser: _Parser, others: list[str],
+) -> tuple[ir.Table, ir.Table, int, _Parser]:
     """Read, join and parse a database's rows into one DuckDB table, in one pass.
 
     The database is streamed once, straight into the parsed rows: the timestamp layout
-    is detected from a sample of its column's table first. Rows that do not parse keep
-    their row number, join counts and source values as text, in one list column
-    (``_bad``, NULL on every other row), so that the quarantine needs no second read
-    and the rows kept carry nothing extra.
+    is detected from a sample of its column's table first (and, where day/month and
+    month/day tie on the sample, by counting that column's table). Rows that do not
+    parse keep their row number, join counts and source values as text, in one list
+    column (``_bad``, NULL on every other row), so that the quarantine needs no second
+    read and the rows kept carry nothing extra.
 
     Returns
     -------
-    tuple of (ibis.Table, ibis.Table, int)
+    tuple of (ibis.Table, ibis.Table, int, _Parser)
         The parsed rows (standard columns, ``others``, ``_reason``, ``_bad``); the rows
-        that do not parse, as :func:`_quarantine_table` and
-        :meth:`Database.check_matches` read them; the number of rows read.
+        quarantined, as :func:`_quarantine_table` and :meth:`Database.check_matches`
+        read them; the number of rows read; the parser with the layout it used.
     """
     name = f"parsed_{id(database):x}"
+    roles, read = parser.roles, parser.read
     role_columns = list(dict.fromkeys(roles.values()))
     markers = [f"{JOIN_PREFIX}{i}" for i in range(len(read.join))]
     keep = ["_row", *markers, *(SOURCE_PREFIX + c for c in role_columns)]
+    used = [parser]
+
+    def count(column: str, formats: list[str]) -> list[int]:
+        def statement(view: str) -> str:
+            return str(duck.compile(layout_counts(ibis.table({"v": "string"}, name=view).v,
+                                                  formats)))
+
+        (row,) = database.column_query(duck, column, statement)
+        return [int(n) for n in row]
 
     def create(view: str) -> str:
         src = _prefixed(duck.table(view), roles, others)
         resolved = resolve_timestamp_format(
-            src, roles, read, path, sample=lambda col: database.sample(duck, col))
-        parsed = _parse(src, _Parser(kind, roles, resolved, path), read.join)
+            src, roles, read, parser.path, sample=lambda col: database.sample(duck, col),
+            count=count)
+        used[0] = dataclasses.replace(parser, read=resolved)
+        parsed = _parse(src, used[0], read.join)
         values = ibis.array([src[c].cast("string") for c in keep])
-        rows = parsed.select(*kind.columns, *others, "_reason",
-                             _bad=ibis.ifelse(parsed._reason.notnull(), values,
+        rows = parsed.select(*parser.kind.columns, *others, "_reason",
+                             _bad=ibis.ifelse(_quarantined(parsed._reason), values,
                                               ibis.null(values.type())))
         return f"CREATE OR REPLACE TEMP TABLE {name} AS {duck.compile(rows)}"
 
     database.read_rows(duck, [*role_columns, *others], create)
     table = duck.table(name)
-    b = table.filter(table._reason.notnull())
+    b = table.filter(_quarantined(table._reason))
     bad = b.select(_row=b._bad[0].cast("int64"), _reason=b._reason,
                    **{m: b._bad[1 + i].cast("int64") for i, m in enumerate(markers)},
                    **{c: b._bad[i] for i, c in enumerate(keep) if i > len(markers)})
-    return table, bad, int(fetch_scalar(table.count()))
+    return table, bad, int(fetch_scalar(table.count())), used[0]
+
+
+#: The ``_reason`` of rows dated after the as-of date: left out, not quarantined.
+AFTER_AS_OF = "after_as_of"
+
+
+def _quarantined(reason: ir.StringValue) -> ir.BooleanValue:
+    """Whether a row's ``_reason`` quarantines it (rows after the as-of date are not)."""
+    return reason.notnull() & (reason != AFTER_AS_OF)
+
+
+def _check_file(path: Path, spec: SourceKind) -> str:
+    """Return the reader of a source file that exists and is not empty."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file. Fix: check the path")
+    if (path.is_dir() and not any(path.glob("**/*.parquet"))) or (
+            path.is_file() and path.stat().st_size == 0):
+        raise InputError(f"{path}: the file is empty. Fix: export the {spec.rows} again")
+    fmt = detect_format(path)
+    check_compressed(path)
+    return fmt
 
 
 @dataclass(frozen=True)
 class _Parser:
-    """The kind's parser bound to one source's roles, reader settings and path."""
+    """The kind's parser bound to one source's roles, reader settings and path.
+
+    For a kind with a time column it also dates rows: later than ``latest`` is a reason
+    to quarantine, later than ``as_of`` the :data:`AFTER_AS_OF` mark. Both bounds are
+    fixed once per load, so that parsing again (after deduplication) gives the same rows.
+    """
 
     kind: SourceKind
     roles: ColumnRoles
     read: ReadOptions
     path: Path
+    latest: date
+    as_of: date | None = None
+
+    @property
+    def as_of_end(self) -> datetime | None:
+        """The first instant after the as-of day, or None."""
+        return None if self.as_of is None else _day_after(self.as_of)
 
     def __call__(self, source_columns: ir.Table) -> ir.Table:
-        return self.kind.parse(source_columns, self.roles, self.read, self.path)
+        # Numbers are read in the file's notation here, so that the quarantine and
+        # copies of rows keep the values as written.
+        read = self.read
+        roles = [c for c in source_columns.columns if c.startswith(SOURCE_PREFIX)]
+        localised = localise_numbers(source_columns, roles, read.decimal, read.thousands)
+        parsed = self.kind.parse(localised, self.roles, read, self.path)
+        column = self.kind.time_column
+        if column is None:
+            return parsed
+        ts = parsed[column]
+        role = self.kind.timestamp_role
+        label = self.roles[role] if role is not None and role in self.roles else column
+        bound = ("[read] latest_date" if self.read.latest_date is not None
+                 else "the day after this run; [read] latest_date moves it")
+        checks = [(ts >= _day_after(self.latest),
+                   f"{label}: dated after {self.latest.isoformat()} ({bound})")]
+        if self.as_of_end is not None:
+            checks.append((ts >= self.as_of_end, AFTER_AS_OF))
+        late = ibis.cases(*checks, else_=ibis.null("string"))
+        return parsed.mutate(_reason=ibis.coalesce(parsed._reason, late))
+
+
+def _day_after(day: date) -> datetime:
+    """Midnight at the end of ``day``: the first instant dated after it."""
+    return datetime.combine(day + timedelta(days=1), time.min)
+
+
+def _roles_not_found(
+    raw: ir.Table, fmt: str, read: ReadOptions, path: Path, kind: SourceKind,
+    columns: Mapping[str, str] | None, message: str,
+) -> str:
+    """Say why a file whose roles were not found was likely read wrong, else ``message``.
+
+    A CSV read as one column has another delimiter; an Excel workbook whose first sheet
+    has no roles (a cover sheet) may have them on another sheet.
+    """
+    names = [c for c in raw.columns if c != "_row"]
+    if fmt == "csv" and len(names) == 1:
+        line = names[0]
+        if read.header is False:
+            first = fetch_arrow(raw.select(names[0]).limit(1)).column(0).to_pylist()
+            line = first[0] if first and first[0] is not None else ""
+        delimiter = guess_delimiter(line, read.delimiter)
+        if delimiter is None:
+            return message
+        return (f"{path}: one column found, {line[:100]!r}: wrong delimiter? "
+                f"Fix: set [read] delimiter = {toml_string(delimiter)}")
+    if fmt != "excel" or read.sheet is not None:
+        return message
+    import pandas as pd
+
+    with pd.ExcelFile(path) as book:
+        sheets = [str(name) for name in book.sheet_names]
+        fits = []
+        for sheet in sheets[1:]:
+            header = book.parse(sheet, nrows=0, header=None if read.header is False else 0)
+            try:
+                resolve_roles([str(c) for c in header.columns], columns, source=path, kind=kind)
+            except (InputError, ConfigError):
+                continue
+            fits.append(sheet)
+    if len(sheets) < 2:
+        return message
+    if not fits:
+        return (f"{message}; or, if the {kind.rows} are on another sheet of the workbook "
+                f"({_sheet_list(sheets)}), set [read] sheet")
+    return (f"{path}: the first sheet, {sheets[0]!r}, holds no {kind.rows} (columns found: "
+            f"{', '.join(names[:10]) or 'none'}); the workbook has {_sheet_list(sheets)}. "
+            f"Fix: set [read] sheet = {toml_string(fits[0])}")
 
 
 def _check_no_clash(others: list[str], kind: SourceKind, path: Path) -> None:
@@ -428,6 +663,33 @@ def _check_no_clash(others: list[str], kind: SourceKind, path: Path) -> None:
                 f"({standard.get(col.lower(), col)}). Fix: rename it, or map it to its "
                 "role in [columns]"
             )
+
+
+@ibis.udf.scalar.builtin(name="timestamp_micros")
+def _timestamp_micros(value: int) -> datetime:  # type: ignore[empty-body]
+    """Spark's ``timestamp_micros``: microseconds since the epoch as a timestamp."""
+
+
+def _read_spark_parquet(backend: Any, path: Path) -> ir.Table:
+    """Read Parquet on Spark, nanosecond timestamps (pandas writes them) included.
+
+    Spark reads those as integers (``spark.sql.legacy.parquet.nanosAsLong``); they become
+    timestamps at microsecond precision, UTC wall-clock time as on DuckDB.
+    """
+    import pyarrow.parquet as pq
+
+    # A directory is a Parquet dataset (`segwise convert` writes one): its parts share a schema.
+    first = next(iter(sorted(path.glob("**/*.parquet")))) if path.is_dir() else path
+    try:
+        schema = pq.read_schema(first)
+        raw = backend.read_parquet(str(path))
+    except Exception as exc:  # pyarrow's and Spark's errors share no base class
+        raise InputError(f"{path}: cannot read the file as parquet: {_first_line(exc)}") from exc
+    nanos = [f.name for f in schema
+             if pa.types.is_timestamp(f.type) and f.type.unit == "ns" and f.name in raw.columns]
+    if not nanos:
+        return raw
+    return raw.mutate(**{c: _timestamp_micros(raw[c] // 1000) for c in nanos})
 
 
 def _to_spark(backend: Any, table: ir.Table) -> ir.Table:
@@ -454,9 +716,13 @@ def _read_raw(
 ) -> tuple[ir.Table, ir.Table | None]:
     """Read the file into DuckDB with a 1-based ``_row`` column; return it and CSV rejects."""
     con: duckdb.DuckDBPyConnection = duck.con
+    if (read.header is False or read.names) and fmt not in ("csv", "excel"):
+        raise ConfigError(f"{path}: [read] header and names apply to CSV and Excel files, "
+                          f"not {fmt}; leave them out")
     try:
         if fmt == "csv":
-            return _read_csv(duck, path, read)
+            raw, rejects = _read_csv(duck, path, read)
+            return _apply_names(raw, read, path), rejects
         if fmt == "parquet":
             # A directory is a Parquet dataset (`segwise convert` writes one).
             return duck.read_parquet(str(path / "**" / "*.parquet") if path.is_dir()
@@ -468,15 +734,62 @@ def _read_raw(
                 [str(path)],
             )
         elif fmt == "excel":
-            import pandas as pd
-
-            frame = pd.read_excel(path, sheet_name=read.sheet or 0, dtype=object)
-            _register_frame(con, frame)
+            _register_frame(con, _read_excel(path, read))
+            return _apply_names(duck.table("raw"), read, path), None
         else:
             raise ValueError(f"no reader for {fmt}")  # pragma: no cover - databases apart
     except (duckdb.Error, ValueError, OSError) as exc:
-        raise InputError(f"{path}: cannot read the file as {fmt}: {_first_line(exc)}") from exc
+        raise engine_error(exc) or InputError(
+            f"{path}: cannot read the file as {fmt}: {_first_line(exc)}"
+        ) from exc
     return duck.table("raw"), None
+
+
+def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:
+    """Read one sheet, every cell as it is; columns ``column_1``, ... without a header."""
+    import pandas as pd
+
+    sheet = read.sheet if read.sheet is not None else 0
+    try:
+        frame = pd.read_excel(path, sheet_name=sheet, dtype=object,
+                              header=None if read.header is False else 0)
+    except ImportError as exc:  # .xls needs xlrd
+        raise InputError(f"{path}: cannot read this Excel format ({_first_line(exc)}). "
+                         "Fix: save the workbook as .xlsx or CSV") from exc
+    except (ValueError, IndexError) as exc:
+        if read.sheet is None or not re.search("not found|invalid|out of range", str(exc)):
+            raise
+        with pd.ExcelFile(path) as book:
+            sheets = [str(name) for name in book.sheet_names]
+        raise InputError(
+            f"{path}: no sheet {read.sheet!r}; the workbook has {_sheet_list(sheets)}. "
+            "Fix: set [read] sheet to one of them"
+        ) from exc
+    if read.header is False:
+        frame.columns = _headerless_names(frame.shape[1])
+    return frame
+
+
+def _sheet_list(sheets: list[str]) -> str:
+    """Name the sheets of a workbook for a message: ``2 sheets: 'Cover', 'Orders'``."""
+    return f"{len(sheets)} sheet{'s' if len(sheets) != 1 else ''}: " + ", ".join(
+        repr(s) for s in sheets)
+
+
+def _apply_names(raw: ir.Table, read: ReadOptions, path: Path) -> ir.Table:
+    """Rename the columns read to ``[read] names``, which must name each of them."""
+    if not read.names:
+        return raw
+    found = [c for c in raw.columns if c != "_row"]
+    if len(found) != len(read.names):
+        first = fetch_arrow(raw.select(*found).limit(1)).to_pylist()
+        values = list(first[0].values()) if first else found
+        raise InputError(
+            f"{path}: [read] names gives {len(read.names)} names, but the file has "
+            f"{len(found)} columns (first row: {', '.join(repr(v) for v in values[:12])}). "
+            "Fix: give one name per column"
+        )
+    return raw.rename(dict(zip(read.names, found, strict=True)))
 
 
 def _register_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
@@ -497,42 +810,128 @@ _CSV_BUFFER_BYTES = 4 * 2**20
 
 def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Table | None]:
     con: duckdb.DuckDBPyConnection = duck.con
-    # A 4 MB buffer (default 32 MB) keeps DuckDB from decompressing most of a gzip file
-    # just to sniff its dialect.
-    opts = ["header=true", "all_varchar=true", "store_rejects=true", "null_padding=false",
-            f"buffer_size={_CSV_BUFFER_BYTES}"]
-    params: list[Any] = [str(path)]
-    if read.delimiter:
-        opts.append("delim=?")
-        params.append(read.delimiter)
-    if read.encoding:
-        opts.append("encoding=?")
-        params.append(read.encoding)
-    # Only fixed option names are formatted in; every value is a parameter.
-    options = ", ".join(opts)
-    sql = f"CREATE TEMP TABLE raw_csv AS SELECT * FROM read_csv(?, {options})"  # noqa: S608
-    try:
-        con.execute(sql, params)
-    except duckdb.Error as exc:
-        raise InputError(
-            f"{path}: cannot read the file as CSV: {_first_line(exc)}. "
-            "Fix: check [read] delimiter and encoding in the config"
-        ) from exc
-    # DuckDB counts file lines from 1 with the header as line 1; rows count data lines.
+    bom = None if read.encoding else bom_codec(path)
+    native = duckdb_encoding(read.encoding) if read.encoding else None
+    encoding = read.encoding or bom
+    if read.delimiter == BLANKS or bom or (read.encoding and not native):
+        header = _read_normalised(con, path, read, encoding)
+    else:
+        try:
+            header = _read_csv_file(con, path, path, read, read.delimiter, native)
+        except InputError:
+            # A mix of CRLF and LF line endings stops DuckDB's sniffer or its parser.
+            # A file DuckDB cannot read for another reason fails again, with that reason.
+            for table in ("reject_errors", "reject_scans"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+            header = _read_normalised(con, path, read, encoding)
+    if not header:
+        _rename_headerless(con)
+    # DuckDB counts file lines from 1, the header included; rows count data lines.
     # An encoding error on any line suggests the fix on every line.
     hint = "" if read.encoding else "; set [read] encoding = \"latin-1\" if the file is not UTF-8"
     con.execute(
         "CREATE TEMP TABLE csv_rejects AS "
         "SELECT row, reason || CASE WHEN bool_or(regexp_matches(reason, 'ENCODING|UNICODE')) "
         "OVER () THEN $hint ELSE '' END AS reason, raw_line FROM ("
-        "SELECT (line - 1)::BIGINT AS row, 'unreadable line (' || left(string_agg(DISTINCT "
+        "SELECT (line - $skip)::BIGINT AS row, 'unreadable line (' || left(string_agg(DISTINCT "
         "error_type || ': ' || error_message, '; '), 200) || ')' AS reason, "
         "any_value(csv_line) AS raw_line FROM reject_errors GROUP BY line) ORDER BY row",
-        {"hint": hint},
+        {"hint": hint, "skip": 1 if header else 0},
     )
     rejected = con.sql("SELECT row FROM csv_rejects ORDER BY row").fetchnumpy()["row"]
     _number_rows(con, rejected if len(rejected) else None)
     return duck.table("raw"), duck.table("csv_rejects") if len(rejected) else None
+
+
+def _read_normalised(
+    con: duckdb.DuckDBPyConnection, path: Path, read: ReadOptions, encoding: str | None
+) -> bool:
+    """Read a UTF-8, LF-only copy of the file (tab-separated for ``delimiter = " "``).
+
+    Returns whether it has a header line, as :func:`_read_csv_file`.
+    """
+    blanks = read.delimiter == BLANKS
+    with tempfile.TemporaryDirectory(prefix="segwise-read-") as tmp:
+        copy = Path(tmp) / "normalised.csv"
+        write_normalised(path, copy, encoding=encoding, blanks=blanks)
+        # DuckDB reads the copy into a table before the folder goes.
+        return _read_csv_file(con, copy, path, read, "\t" if blanks else read.delimiter,
+                              None)
+
+
+def _read_csv_file(
+    con: duckdb.DuckDBPyConnection, file: Path, path: Path, read: ReadOptions,
+    delimiter: str | None, encoding: str | None,
+) -> bool:
+    """Create ``raw_csv`` from ``file`` (``path``, or a copy of it), every column as text.
+
+    Returns whether the file has a header line: ``[read] header``, else what DuckDB's
+    sniffer finds.
+    """
+    # A 4 MB buffer (default 32 MB) keeps DuckDB from decompressing most of a gzip file
+    # just to sniff its dialect.
+    opts = ["header=?", "all_varchar=true", "store_rejects=true", "null_padding=false",
+            f"buffer_size={_CSV_BUFFER_BYTES}"]
+    dialect, values = _dialect(delimiter, encoding)
+    header = read.header
+    if header is None:
+        header = _sniff_header(con, file, path, dialect, values)
+    opts += dialect
+    params: list[Any] = [str(file), header, *values]
+    # Only fixed option names are formatted in; every value is a parameter.
+    options = ", ".join(opts)
+    sql = f"CREATE TEMP TABLE raw_csv AS SELECT * FROM read_csv(?, {options})"  # noqa: S608
+    try:
+        con.execute(sql, params)
+    except duckdb.Error as exc:
+        reason = _first_line(exc).replace(str(file), str(path))
+        raise engine_error(exc) or InputError(
+            f"{path}: cannot read the file as CSV: {reason}. "
+            "Fix: check [read] delimiter and encoding in the config"
+        ) from exc
+    return header
+
+
+def _dialect(delimiter: str | None, encoding: str | None) -> tuple[list[str], list[Any]]:
+    """Return the CSV options (delimiter, encoding) that are set, and their parameters."""
+    opts: list[str] = []
+    params: list[Any] = []
+    if delimiter:
+        opts.append("delim=?")
+        params.append(delimiter)
+    if encoding:
+        opts.append("encoding=?")
+        params.append(encoding)
+    return opts, params
+
+
+def _sniff_header(con: duckdb.DuckDBPyConnection, file: Path, path: Path, dialect: list[str],
+                  values: list[Any]) -> bool:
+    """Whether DuckDB's sniffer finds a header line (its first line typed unlike the rest)."""
+    options = ", ".join([*dialect, "all_varchar=false"])
+    sql = f"SELECT HasHeader FROM sniff_csv(?, {options})"  # noqa: S608
+    try:
+        rows = con.execute(sql, [str(file), *values]).fetchall()
+    except duckdb.Error as exc:
+        reason = _first_line(exc).replace(str(file), str(path))
+        raise engine_error(exc) or InputError(
+            f"{path}: cannot read the file as CSV: {reason}. "
+            "Fix: check [read] delimiter and encoding in the config"
+        ) from exc
+    return bool(rows[0][0]) if rows else True
+
+
+def _headerless_names(n: int) -> list[str]:
+    """Names of the columns of a file without a header: ``column_1`` ... ``column_n``."""
+    return [f"column_{i}" for i in range(1, n + 1)]
+
+
+def _rename_headerless(con: duckdb.DuckDBPyConnection) -> None:
+    """Rename DuckDB's ``column0``... of a headerless CSV to ``column_1``... (1-based)."""
+    names = [r[0] for r in con.execute("DESCRIBE raw_csv").fetchall()]
+    for old, new in zip(names, _headerless_names(len(names)), strict=True):
+        quoted = '"' + old.replace('"', '""') + '"'
+        con.execute(f"ALTER TABLE raw_csv RENAME COLUMN {quoted} TO {new}")
 
 
 def _number_rows(con: duckdb.DuckDBPyConnection, rejected: np.ndarray | None) -> None:
@@ -618,9 +1017,16 @@ def _check_quarantine_share(
         return
     first = quarantine.slice(0, 1).to_pylist()[0]
     where = f"row {first['row']}" if first["row"] is not None else "first bad row"
+    reason = str(first["reason"])
+    # Reasons start with the source column at fault: "UnitPrice: not a number".
+    column = next((c for c in dict(roles.items()).values() if reason.startswith(f"{c}: ")), None)
+    value = first.get("raw_line") if column is None else first.get(column)
+    shown = f" (value {str(value)[:100]!r})" if value is not None else ""
+    fix = number_hint(value, read.decimal, read.thousands) if column is not None else None
     raise InputError(
         f"{path}: {quarantine.num_rows:,} of {n_input:,} rows ({share:.0%}) cannot be parsed; "
-        f"{where}: {first['reason']}. Fix: check [read] delimiter, encoding and "
-        f"timestamp_format, or the [columns] mapping (now {dict(roles.items())}); "
-        "raise [read] max_quarantine_share to accept them"
+        f"{where}: {reason}{shown}. " + (f"Likely cause: {fix}" if fix else (
+            "Fix: check [read] delimiter, encoding, decimal and timestamp_format, or the "
+            f"[columns] mapping (now {dict(roles.items())})"))
+        + "; raise [read] max_quarantine_share to accept them"
     )

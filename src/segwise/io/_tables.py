@@ -215,6 +215,49 @@ class Database:
         values = (str(v).strip() for (v,) in rows)
         return list(dict.fromkeys(v for v in values if v))[:n]
 
+    def column_query(self, duck: Any, column: str,
+                     statement: Callable[[str], str]) -> list[tuple[Any, ...]]:
+        """Run one query over every value of a source column, read from its own table.
+
+        Parameters
+        ----------
+        duck : ibis DuckDB backend
+            The connection reading the rows (the DuckDB file attached by :meth:`read_rows`).
+        column : str
+            A source column (see :attr:`columns`).
+        statement : callable
+            ``statement(view)`` returns the SQL to run over a view with one column, ``v``,
+            the values as text.
+
+        Returns
+        -------
+        list of tuples
+            The query's rows.
+        """
+        table, col = self._origin[column]
+        con = duck.con
+        opened: list[Any] = []
+        if self.fmt == "duckdb":
+            relation = f"segwise_src.{_quote(table)}"
+        else:
+            relation = "segwise_sqlite_values"
+            con.register(relation, self._sqlite_stream(table, [col], with_rowid=False,
+                                                       text=True, opened=opened))
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW segwise_values AS SELECT "  # noqa: S608
+                        f"CAST({_quote(col)} AS VARCHAR) AS v FROM {relation}")
+            rows: list[tuple[Any, ...]] = con.execute(statement("segwise_values")).fetchall()
+            return rows
+        except Exception as exc:
+            raise self._error(exc) from exc
+        finally:
+            con.execute("DROP VIEW IF EXISTS segwise_values")
+            if opened:
+                con.unregister(relation)
+            for handle in reversed(opened):
+                with contextlib.suppress(Exception):
+                    handle.close()
+
     def _sqlite_sample(self, table: str, column: str, n: int) -> list[tuple[Any]]:
         """Values of a SQLite column from 20 blocks of ``rowid`` spread over the table."""
         blocks = 20
@@ -263,6 +306,8 @@ class Database:
                 with self._duckdb_view(duck, columns, text=text) as view:
                     duck.con.execute(statement(view))
                 return
+            except (InputError, ConfigError):  # said of the rows (a timestamp layout)
+                raise
             except Exception as exc:
                 if not text and "type mismatch" in str(exc).lower():
                     continue

@@ -28,6 +28,21 @@ from segwise.jobs._store import (
     run_etl,
     run_record,
 )
+from segwise.jobs.mobility import (
+    MOBILITY_JOB,
+    MobilityResult,
+    UserSegments,
+    run_mobility,
+    segment_users,
+)
+from segwise.jobs.people import PEOPLE_JOB, PopulationResult, run_population
+from segwise.jobs.propensity import (
+    PropensityResult,
+    ScoreResult,
+    response_labels,
+    run_propensity,
+    score_propensity,
+)
 from segwise.jobs.rfe import RFE_JOB, RFE_SEGMENTS, RFEResult, run_rfe
 from segwise.jobs.rfm import RFM_JOB, RFMResult, run_rfm
 
@@ -38,15 +53,22 @@ if TYPE_CHECKING:
 __getattr__ = lazy_getattr(__name__, {"run_track": "track"}, globals())
 
 __all__ = [
+    "MOBILITY_JOB",
+    "PEOPLE_JOB",
     "RFE_JOB",
     "RFE_SEGMENTS",
     "RFM_JOB",
     "Job",
     "JobResult",
+    "MobilityResult",
+    "PopulationResult",
     "ProjectSettings",
+    "PropensityResult",
     "RFEResult",
     "RFMResult",
+    "ScoreResult",
     "ServeSettings",
+    "UserSegments",
     "assigner_card",
     "assignment_record",
     "get_job",
@@ -56,10 +78,16 @@ __all__ = [
     "named_labels",
     "project_paths",
     "register_job",
+    "response_labels",
     "run_etl",
     "run_job",
+    "run_mobility",
+    "run_population",
+    "run_propensity",
     "run_record",
     "run_rfe",
     "run_rfm",
     "run_track",
+    "score_propensity",
+    "segment_users",
 ]

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from segwise._engine import arrow_to_numpy, numpy_to_arrow
+from segwise._engine import arrow_to_numpy, engine_error, fetch_scalar, numpy_to_arrow
+from segwise._frames import DataSource, is_path
 from segwise._registry import Registry
 from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError
@@ -214,6 +215,10 @@ class Job:
         displays.
     result : type, default=JobResult
         The result class (a subclass adds kind-specific conveniences).
+    as_of : callable, optional
+        ``as_of(config)``: the reference date the job's own config section sets, if any,
+        used when neither the call nor ``[rfm] as_of`` gives one; rows dated after the
+        reference date are left out when loading.
     """
 
     name: str
@@ -224,6 +229,7 @@ class Job:
     segment_map: Callable[[SegwiseConfig], SegmentMap] | None = None
     steps: Mapping[str, str] = field(default_factory=dict)
     result: type[JobResult] = JobResult
+    as_of: Callable[[SegwiseConfig], dt.date | None] | None = None
 
 
 _JOBS: Registry[Job] = Registry("job")
@@ -265,9 +271,10 @@ def jobs() -> dict[str, Job]:
 
 def load_and_clean(
     job: str | Job,
-    source: str | Path,
+    source: DataSource,
     *,
     config: SegwiseConfig,
+    as_of: dt.date | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
     progress: Callable[[str], None] = _nothing,
@@ -276,6 +283,12 @@ def load_and_clean(
 
     For work that starts from cleaned rows other than the job's features (snapshots over
     time, say); :func:`run_job` runs the same two steps.
+
+    Parameters
+    ----------
+    as_of : date, optional
+        Rows dated after this day are left out and counted (see
+        :func:`segwise.io.load_source`); all are kept when omitted.
 
     Returns
     -------
@@ -286,7 +299,7 @@ def load_and_clean(
     progress("load")
     loaded = load_source(
         source, spec.kind, columns=config.columns, read=config.read, engine=engine,
-        spark_master=spark_master, memory_limit=config.memory_limit,
+        spark_master=spark_master, memory_limit=config.memory_limit, as_of=as_of,
     )
     progress("clean")
     return loaded, spec.clean(loaded, config)
@@ -294,7 +307,7 @@ def load_and_clean(
 
 def run_job(
     job: str | Job,
-    source: str | Path,
+    source: DataSource,
     *,
     config: SegwiseConfig | None = None,
     as_of: dt.date | None = None,
@@ -308,8 +321,10 @@ def run_job(
     ----------
     job : str or Job
         The job or its registered name.
-    source : str or Path
-        The source file.
+    source : str, Path or table in memory
+        The source file, or a pandas or polars DataFrame, Arrow table or Ibis table of
+        the same rows: read, checked, cleaned and audited as a file is
+        (:func:`segwise.io.load_source`).
     config : SegwiseConfig, optional
         Column roles, reader, cleaning and the job's settings.
     as_of : date, optional
@@ -326,20 +341,44 @@ def run_job(
     -------
     JobResult
         The job's result class: the entity table with audit and quarantine.
+
+    Raises
+    ------
+    SegwiseError
+        For bad input or settings, and for DuckDB running out of memory under its limit
+        (a :class:`~segwise.exceptions.ConfigError` naming a limit that would do).
     """
     spec = get_job(job)
     config = config or SegwiseConfig()
-    loaded, cleaned = load_and_clean(spec, source, config=config, engine=engine,
-                                     spark_master=spark_master, progress=progress)
+    # Rows after the as-of date are left out when loading, and counted in the audit:
+    # a later line would count as if it had happened already (negative recency).
+    own = spec.as_of(config) if spec.as_of is not None else None
+    config = replace(config, as_of=as_of or config.as_of or own)
+    try:
+        return _run(spec, source, config, engine, spark_master, progress)
+    except Exception as exc:
+        error = engine_error(exc)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _run(spec: Job, source: DataSource, config: SegwiseConfig, engine: str,
+         spark_master: str | None, progress: Callable[[str], None]) -> JobResult:
+    loaded, cleaned = load_and_clean(spec, source, config=config, as_of=config.as_of,
+                                     engine=engine, spark_master=spark_master,
+                                     progress=progress)
     progress("features")
-    entities = spec.features(cleaned, config, as_of or config.as_of)
+    entities = spec.features(cleaned, config, config.as_of)
     entities = replace(
         entities,
-        source=str(source),
-        fingerprint=source_fingerprint(source),
+        source=loaded.source,
+        fingerprint=source_fingerprint(source) if is_path(source) else None,
         audit_table=entities.audit_table if entities.audit_table is not None
         else cleaned.audit_table(),
         quarantine_table=loaded.quarantine_table,
+        n_input_entities=entities.n_input_entities
+        if entities.n_input_entities is not None else _count_entities(loaded, entities),
     )
     artifacts: dict[str, Any] = {}
     if spec.score is not None:
@@ -347,3 +386,10 @@ def run_job(
         entities, artifacts = spec.score(entities, config)
     segment_map = spec.segment_map(config) if spec.segment_map is not None else None
     return spec.result(entities, cleaned, config, segment_map, artifacts)
+
+
+def _count_entities(loaded: Source, entities: EntityTable) -> int | None:
+    """Distinct ids among the rows that parsed, when they carry the entity's id column."""
+    if entities.id_col not in loaded.table.columns:
+        return None
+    return int(fetch_scalar(loaded.table[entities.id_col].nunique()))

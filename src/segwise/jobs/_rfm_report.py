@@ -60,6 +60,8 @@ def _prepare(ctx: ReportContext) -> None:
         from segwise.features.products import category_spend
 
         spend = category_spend(kept, categories)
+        # Topics learned (each with its top terms): the number asked for, spent on or not.
+        ctx.cache["n_learned"] = sum(1 for t in categories.attrs.get("terms", {}).values() if t)
     ctx.cache["spend"] = spend
     customers, cur = ctx.frame, ctx.currency
     ov = eda["overview"]
@@ -82,6 +84,15 @@ def _prepare(ctx: ReportContext) -> None:
         ("Purchases to", last.strftime("%Y-%m-%d %H:%M")),
         ("Recency measured as of", str(ctx.result.as_of)),
     ]
+    lost = _lost_customers(ctx.result.cleaned.lines)
+    ctx.overview_after.append(("Customers lost in cleaning (every line removed)",
+                               format_value(lost["customers"], "int")))
+    if lost["customers"]:
+        reasons = ", ".join(f"{n:,} {r.replace('_', ' ')}" for r, n in lost["reasons"].items())
+        ctx.cleaning_notes.append(
+            f"{lost['customers']:,} of the {lost['seen']:,} customers in the input "
+            f"({lost['customers'] / max(lost['seen'], 1):.1%}) lost every line in cleaning "
+            f"and are in no segment (by the rule that removed most of their rows: {reasons}).")
     if ov["returns_only_customers"]:
         ctx.overview_after.append((
             "Customers with returns only (not scored)",
@@ -96,6 +107,24 @@ def _prepare(ctx: ReportContext) -> None:
     ctx.overview_after += [(label, format_value(ov[key], "int"))
                            for label, key in (("Products", "products"),
                                               ("Countries", "countries")) if ov[key]]
+
+
+def _lost_customers(lines: ir.Table) -> dict[str, Any]:
+    """Count the customers with an id in the input whose every line the cleaning removed.
+
+    Returns the customers seen, those lost, and the lost ones counted by the rule that
+    removed most of their input rows.
+    """
+    known = lines.filter(lines.customer_id.notnull())
+    per = known.group_by(["customer_id", "_reason"]).aggregate(rows=known._n.sum())
+    frame = per.to_pandas()
+    kept = set(frame.loc[frame["_reason"].isna(), "customer_id"])
+    removed = frame[frame["_reason"].notna() & ~frame["customer_id"].isin(kept)]
+    top = removed.sort_values(["customer_id", "rows", "_reason"],
+                              ascending=[True, False, True]).drop_duplicates("customer_id")
+    reasons = top["_reason"].value_counts()
+    return {"seen": int(frame["customer_id"].nunique()), "customers": len(top),
+            "reasons": {str(r): int(n) for r, n in reasons.items()}}
 
 
 def _explore(kept: ir.Table) -> dict[str, Any]:
@@ -208,11 +237,17 @@ def _exploration(ctx: ReportContext) -> Section:
                        hover="%{x:,.0f} " + cur, color=ch.PALETTE[2])
         blocks.append(Chart("top_products", "Top 15 products by net revenue", reading, fig))
     if spend is not None and len(spend):
+        from segwise.features.products import NON_PRODUCT, OTHER
+
         by_cat = spend.groupby("category")["spend"].sum().sort_values(ascending=False)
         share = by_cat / by_cat.sum()
-        reading = (f"{len(by_cat)} categories were learned from product descriptions; "
-                   f"'{by_cat.index[0]}' is the largest with {share.iloc[0]:.1%} of purchase "
-                   f"spend and the top five hold {share.iloc[:5].sum():.0%}.")
+        # The categories asked for, learned; 'Other' and non-product lines are not among them.
+        extra = [f"'{c}'" for c in (OTHER, NON_PRODUCT) if c in by_cat.index]
+        learned = ctx.cache.get("n_learned") or len(by_cat) - len(extra)
+        reading = (f"{learned} categories were learned from product descriptions"
+                   + (f" ({' and '.join(extra)} shown besides)" if extra else "")
+                   + f"; '{by_cat.index[0]}' is the largest with {share.iloc[0]:.1%} of "
+                   f"purchase spend and the top five hold {share.iloc[:5].sum():.0%}.")
         fig = ch.bar_h(list(by_cat.index), by_cat.to_numpy(),
                        title="Purchase spend by product category",
                        x_title=f"Purchase spend, returns excluded ({cur})",
@@ -341,10 +376,13 @@ def _value(ctx: ReportContext) -> Section | None:
 
     c = customers[["customer_id", "segment"]].astype({"customer_id": str})
     j = c.merge(clv_frame(clv), on="customer_id", how="left")
-    vbs = value_by_segment(j)
+    # clv_frame leaves P(alive) out of a degenerate fit: nothing at risk is then ranked.
+    at_risk = "p_alive" in j
+    vbs = value_by_segment(j, p_alive_col="p_alive" if at_risk else None)
     vbs["segment"] = vbs["segment"].astype(str)
-    cols = ["segment", "n_customers", "share_customers", "clv", "share_clv", "mean_clv",
-            "mean_p_alive", "value_at_risk", "share_value_at_risk"]
+    cols = [c for c in ("segment", "n_customers", "share_customers", "clv", "share_clv",
+                        "mean_clv", "mean_p_alive", "value_at_risk", "share_value_at_risk")
+            if c in vbs]
     table = Table(
         "value", "Predicted value by segment", vbs[cols],
         formats={"n_customers": "int", "share_customers": "pct", "clv": "money",
@@ -357,36 +395,61 @@ def _value(ctx: ReportContext) -> Section | None:
                  "share_value_at_risk": "Share of value at risk"},
     )
     top = vbs.iloc[0]
-    risk = vbs.loc[vbs["value_at_risk"].idxmax()]
-    reading = (f"'{top['segment']}' hold {top['share_clv']:.0%} of predicted lifetime value; "
-               f"the most value at risk (customers who may be gone) is in '{risk['segment']}'.")
+    reading = f"'{top['segment']}' hold {top['share_clv']:.0%} of predicted lifetime value"
+    if at_risk:
+        risk = vbs.loc[vbs["value_at_risk"].idxmax()]
+        reading += (f"; the most value at risk (customers who may be gone) is in "
+                    f"'{risk['segment']}'.")
+    else:
+        reading += "; value at risk is not shown: the fit finds no dropout (see above)."
     table.reading = reading
     vs = vbs.set_index("segment").reindex([s for s in order if s in set(vbs["segment"])])
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    fig.add_bar(x=vs.index, y=vs["clv"] - vs["value_at_risk"], name="Expected from active",
-                marker_color=ch.PALETTE[2], hovertemplate="%{x}<br>%{y:,.0f} " + cur
-                + "<extra></extra>")
-    fig.add_bar(x=vs.index, y=vs["value_at_risk"], name="At risk (1 − P(alive))",
-                marker_color=ch.PALETTE[3], hovertemplate="%{x}<br>%{y:,.0f} " + cur
-                + " at risk<extra></extra>")
+    if at_risk:
+        fig.add_bar(x=vs.index, y=vs["clv"] - vs["value_at_risk"], name="Expected from active",
+                    marker_color=ch.PALETTE[2], hovertemplate="%{x}<br>%{y:,.0f} " + cur
+                    + "<extra></extra>")
+        fig.add_bar(x=vs.index, y=vs["value_at_risk"], name="At risk (1 − P(alive))",
+                    marker_color=ch.PALETTE[3], hovertemplate="%{x}<br>%{y:,.0f} " + cur
+                    + " at risk<extra></extra>")
+    else:
+        fig.add_bar(x=vs.index, y=vs["clv"], name="Predicted lifetime value",
+                    marker_color=ch.PALETTE[2], hovertemplate="%{x}<br>%{y:,.0f} " + cur
+                    + "<extra></extra>")
     fig.update_layout(barmode="stack")
     fig.update_xaxes(title_text="Segment", tickangle=-30)
     fig.update_yaxes(title_text=f"Predicted lifetime value ({cur})")
-    ch.style(fig, "Predicted lifetime value by segment", height=400, legend=True)
+    ch.style(fig, "Predicted lifetime value by segment", height=400, legend=at_risk)
     chart = Chart("value", "Predicted lifetime value by segment", reading, fig)
+    blocks: list[Chart | Table] = [table, chart]
+    name = "a purchase model + Gamma-Gamma"
+    if hasattr(clv, "settings"):
+        name = f"{clv.purchase_model.display_name} + Gamma-Gamma"
+        notes = "".join(f" {n}" for n in clv.notes)
+        blocks.insert(0, Table(
+            "value_settings", "How the value was computed",
+            pd.DataFrame(clv.settings(), columns=["setting", "value"]),
+            headers={"setting": "", "value": ""}, reading=notes.strip(), wide=False))
     return Section("value", "Customer lifetime value",
-                   "Predicted future value per segment (BG/NBD + Gamma-Gamma) and how much of "
-                   "it is at risk.", [table, chart])
+                   f"Predicted future value per segment ({name})"
+                   + (" and how much of it is at risk." if at_risk else "."), blocks)
 
 
 
 def _learn_clv(result: JobResult, extras: ReportExtras, options: Mapping[str, Any]) -> None:
-    """Fit a purchase model and Gamma-Gamma on the cleaned lines (``clv_model`` option)."""
+    """Fit a purchase model and Gamma-Gamma on the cleaned lines, checked on a holdout.
+
+    Options: ``clv_model``, ``clv_horizon``, ``clv_margin``, ``clv_discount_rate`` (the
+    arguments of :func:`segwise.clv.customer_value`).
+    """
     from segwise.clv import customer_value
 
-    extras.clv = customer_value(result.cleaned, model=options.get("clv_model", "bgnbd"))
+    extras.clv = customer_value(
+        result.cleaned, model=options.get("clv_model", "bgnbd"),
+        horizon=options.get("clv_horizon", "12m"), margin=options.get("clv_margin", 1.0),
+        discount_rate=options.get("clv_discount_rate", 0.10), holdout_check=True)
 
 
 def _learn_track(result: JobResult, extras: ReportExtras, options: Mapping[str, Any]) -> None:
@@ -400,7 +463,13 @@ def _learn_track(result: JobResult, extras: ReportExtras, options: Mapping[str, 
 
 def _clv_models(ctx: ReportContext) -> Section | None:
     comparison = getattr(ctx.extras.clv, "comparison", None)
-    return None if comparison is None else clv_models_section(comparison)
+    if comparison is None:
+        return None
+    from segwise.clv import calibration_holdout
+
+    c = comparison
+    by_frequency = calibration_holdout(c.models[c.chosen], c.summaries[c.chosen])
+    return clv_models_section(comparison, by_frequency)
 
 
 def _over_time(ctx: ReportContext) -> Section | None:

@@ -244,6 +244,8 @@ def _clv_card(clv: Any) -> ModelCard:
         "period": str(clv.period),
         "customers": len(clv.customers),
         "excluded": clv.n_excluded,
+        # Why P(alive) is not stored: the fit sits on a boundary (None when it does not).
+        "degenerate": getattr(clv, "degenerate", None),
         "parameters": clv.parameters().to_dict("records"),
         "evaluation": [] if holdout is None else holdout.to_dict("records"),
     })

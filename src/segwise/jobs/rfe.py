@@ -13,13 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
 
 from segwise._engine import arrow_to_numpy, is_missing, numpy_to_arrow
+from segwise._frames import DataSource
 from segwise.clean import CleanedEvents, clean_events
 from segwise.config import SegwiseConfig
 from segwise.features.rfe import rfe_entities
@@ -206,12 +206,13 @@ RFE_JOB = register_job(Job(
         "score": "Scoring and naming segments",
     },
     result=RFEResult,
+    as_of=lambda config: config.section("rfe").as_of_date,
 ))
 register_sections_module("events", "segwise.jobs._rfe_report")
 
 
 def run_rfe(
-    source: str | Path,
+    source: DataSource,
     *,
     config: SegwiseConfig | None = None,
     as_of: dt.date | None = None,
@@ -222,8 +223,9 @@ def run_rfe(
     """Load events, clean them, compute RFE features per user, score and name segments.
 
     :func:`segwise.jobs.run_job` for the RFE job; see it for the parameters. The source is
-    an event log: a file, a Parquet directory, or a database (``[read] table`` and
-    ``join``); the config's ``[events]``, ``[sessions]`` and ``[rfe]`` sections apply.
+    an event log: a file, a Parquet directory, a database (``[read] table`` and
+    ``join``), or a DataFrame, Arrow or Ibis table; the config's ``[events]``,
+    ``[sessions]`` and ``[rfe]`` sections apply.
 
     Returns
     -------

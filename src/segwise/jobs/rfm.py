@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
 
 from segwise._engine import arrow_to_numpy, numpy_to_arrow
+from segwise._frames import DataSource
 from segwise.clean import CleanedLines, clean_transactions
 from segwise.config import SegwiseConfig
 from segwise.features.rfm import rfm_entities
@@ -127,7 +127,7 @@ register_sections_module("orders", "segwise.jobs._rfm_report")
 
 
 def run_rfm(
-    source: str | Path,
+    source: DataSource,
     *,
     config: SegwiseConfig | None = None,
     as_of: dt.date | None = None,
@@ -137,9 +137,9 @@ def run_rfm(
 ) -> RFMResult:
     """Load, clean, compute RFM and name segments: :func:`run_job` of :data:`RFM_JOB`.
 
-    ``source`` is the order-line file; ``as_of`` (recency's reference date) overrides the
-    config's and defaults to the day after the last purchase. See :func:`run_job` for the
-    other parameters.
+    ``source`` is the order-line file, or a DataFrame, Arrow or Ibis table of order lines;
+    ``as_of`` (recency's reference date) overrides the config's and defaults to the day
+    after the last purchase. See :func:`run_job` for the other parameters.
 
     Returns
     -------

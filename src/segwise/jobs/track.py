@@ -6,11 +6,11 @@ Snapshots, migration and cohorts then come from one scan (:mod:`segwise.track`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from segwise._engine import fetch_numpy, materialize
 from segwise._expr import money_sum
+from segwise._frames import DataSource
 from segwise.config import SegwiseConfig
 from segwise.jobs._base import load_and_clean
 from segwise.jobs.rfm import RFM_JOB
@@ -24,7 +24,7 @@ def _nothing(step: str) -> None:
 
 
 def run_track(
-    source: str | Path,
+    source: DataSource,
     *,
     config: SegwiseConfig | None = None,
     every: str | None = "quarter",
@@ -41,8 +41,8 @@ def run_track(
 
     Parameters
     ----------
-    source : str or Path
-        The order-line file.
+    source : str, Path or table in memory
+        The order-line file, or a DataFrame, Arrow or Ibis table of order lines.
     config : SegwiseConfig, optional
         Column roles, reader, cleaning and segment settings.
     every, dates, edges, window, cohort_period, learned
@@ -68,8 +68,11 @@ def run_track(
     # (summed over everything) and the kept pieces every snapshot and cohort is read from.
     metrics = cleaned.audit_metrics()
     pieces = materialize(order_pieces(cleaned.lines, by=["_reason"], sums=metrics), "order_pieces")
-    audit = cleaned.audit_table(fetch_numpy(pieces.group_by("_reason").aggregate(
-        **{name: money_sum(pieces[name]) for name in metrics})))
+    # Per customer too: kept lines of customers without a purchase order are a step of
+    # their own (no_purchase), as in the RFM job.
+    audit = cleaned.audit_table(fetch_numpy(pieces.group_by(["_reason", "customer_id"]).aggregate(
+        **{name: money_sum(pieces[name]) for name in metrics},
+        frequency=pieces.frequency.max())))
     kept = pieces.filter(pieces._reason.isnull())
     result = track_pieces(kept, every=every, dates=dates, edges=edges, window=window,
                           cohort_period=cohort_period, learned=learned,

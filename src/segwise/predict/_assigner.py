@@ -61,8 +61,10 @@ __all__ = [
     "build_dataset",
     "evaluate_assigner",
     "fit_candidate",
+    "fit_candidates",
     "macro_f1_gap",
     "model_features",
+    "permutation_importance",
     "rolling_folds",
     "score_cells",
     "time_split",
@@ -217,11 +219,11 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         """Context limiting OpenMP threads to ``n_threads`` (nothing when None)."""
         from contextlib import nullcontext
 
-        from threadpoolctl import threadpool_limits
+        from segwise._threads import thread_limit
 
         if self.n_threads is None:
             return nullcontext()
-        return threadpool_limits(limits=int(self.n_threads), user_api="openmp")
+        return thread_limit(int(self.n_threads), "openmp")
 
     # -- input handling ------------------------------------------------------------------
 
@@ -516,6 +518,41 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)  # checks fitted before classes_ is read
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def member(self, model: str) -> SegmentAssigner:
+        """One fitted model of a fitted vote, as a single-model assigner.
+
+        The vote fits its three models independently on the same data, so this is what
+        fitting ``SegmentAssigner(model)`` with the vote's other parameters gives, without
+        fitting it again (the default comparison holds the vote and each of its models).
+
+        Parameters
+        ----------
+        model : {"hgb", "random_forest", "logistic"}
+            The member.
+
+        Returns
+        -------
+        SegmentAssigner
+            Fitted, with ``model`` set.
+
+        Raises
+        ------
+        ConfigError
+            If this assigner is not an uncalibrated vote or ``model`` is not a member.
+        """
+        check_is_fitted(self, "estimator_")
+        if self.model != "vote" or self.calibration is not None or model not in VOTE_MEMBERS:
+            raise ConfigError(f"only the models of an uncalibrated vote ({', '.join(VOTE_MEMBERS)})"
+                              f" can be taken from it, not {model!r} from {self.model!r}")
+        single = clone(self).set_params(model=model)
+        single.estimator_ = self.estimator_.named_estimators_[model]
+        single.n_iter_ = _n_iter(single.estimator_)
+        single.classes_ = self.classes_
+        single.feature_names_in_ = self.feature_names_in_
+        single.n_features_in_ = self.n_features_in_
+        single.feature_schema_ = dict(self.feature_schema_)
+        return single
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -832,6 +869,24 @@ def fit_candidate(est: SegmentAssigner, X: pd.DataFrame, y: np.ndarray,
     return est.fit(X, y)
 
 
+def fit_candidates(candidates: dict[str, SegmentAssigner], X: pd.DataFrame, y: np.ndarray,
+                   cells: pd.Series | None) -> dict[str, SegmentAssigner]:
+    """Fit clones of every candidate on ``X`` and ``y``, each model once.
+
+    A single model whose parameters are those of an uncalibrated vote fitted before it is
+    taken from the vote (:meth:`SegmentAssigner.member`) rather than fitted again: same
+    fitted model, one fit fewer (the default comparison saves three).
+    """
+    fitted: dict[str, SegmentAssigner] = {}
+    for name, cand in candidates.items():
+        same = {**cand.get_params(), "model": "vote"}
+        vote = next((est for est in fitted.values() if cand.model in VOTE_MEMBERS
+                     and cand.calibration is None and est.get_params() == same), None)
+        fitted[name] = (vote.member(cand.model) if vote is not None
+                        else fit_candidate(clone(cand), X, y, cells))
+    return fitted
+
+
 @dataclass(frozen=True)
 class TimeSplit:
     """Customers acquired before ``cutoff`` train; those acquired on or after it test."""
@@ -995,8 +1050,8 @@ def validate_assigner(
         y_tr, y_va = y.loc[fold.train].to_numpy(), y.loc[fold.test].to_numpy()
         labels = np.unique(np.r_[y_tr, y_va])
         X_tr, X_va = data.X.loc[fold.train], data.X.loc[fold.test]
-        fold_preds = {name: fit_candidate(clone(c), X_tr, y_tr, data.cells).predict(X_va)
-                      for name, c in candidates.items()}
+        fold_preds = {name: est.predict(X_va) for name, est in
+                      fit_candidates(candidates, X_tr, y_tr, data.cells).items()}
         values, counts = np.unique(y_tr, return_counts=True)
         fold_preds["baseline: majority class"] = np.full(len(y_va), values[counts.argmax()])
         if data.rules is not None:
@@ -1054,6 +1109,13 @@ class AssignerReport:
     validation : pandas.DataFrame
         :func:`validate_assigner` on the training customers, when it was asked for
         (empty otherwise).
+    estimator : SegmentAssigner or None
+        The chosen model as fitted on the training customers (the one evaluated); not
+        part of :meth:`to_dict`.
+    caveat : str or None
+        Why the held-out scores are not meaningful (:func:`evaluation_caveat`: the new
+        customers all share one segment, or a baseline is already perfect), in words;
+        ``None`` when they are.
     """
 
     table: pd.DataFrame
@@ -1067,6 +1129,13 @@ class AssignerReport:
     chosen: str = ""
     gaps: pd.DataFrame = field(default_factory=pd.DataFrame)
     validation: pd.DataFrame = field(default_factory=pd.DataFrame)
+    estimator: SegmentAssigner | None = field(default=None, repr=False)
+    caveat: str | None = None
+
+    @property
+    def meaningful(self) -> bool:
+        """Whether the held-out scores can tell a model from a trivial guess."""
+        return self.caveat is None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (stored with a saved model)."""
@@ -1083,7 +1152,38 @@ class AssignerReport:
             "importance": _records(self.importance),
             "gaps": _records(self.gaps),
             "validation": _records(self.validation),
+            "caveat": self.caveat,
         }
+
+
+def evaluation_caveat(y_test: np.ndarray, baselines: dict[str, np.ndarray]) -> str | None:
+    """Say why a held-out evaluation cannot be read as a model's skill, if it cannot.
+
+    Parameters
+    ----------
+    y_test : numpy.ndarray of shape (n_test,)
+        True segments of the new customers.
+    baselines : dict of str to numpy.ndarray
+        Baseline predictions of the same customers, by name.
+
+    Returns
+    -------
+    str or None
+        When every new customer has the same segment, or a baseline predicts every one of
+        them right, why accuracy and macro-F1 say nothing; ``None`` otherwise.
+    """
+    classes = np.unique(y_test)
+    if len(classes) <= 1:
+        only = f" ('{classes[0]}')" if len(classes) else ""
+        return (f"every one of the {len(y_test):,} new customers is in the same segment"
+                f"{only}, so any score only says whether a model guesses that one segment. "
+                "Fix: test on more customers (--test-size) or an earlier --cutoff")
+    for name, pred in baselines.items():
+        if len(y_test) and bool(np.all(pred == y_test)):
+            return (f"the {name.removeprefix('baseline: ')} baseline already puts every new "
+                    "customer in the right segment: the segment follows from the window "
+                    "itself, and a model has nothing left to learn or show")
+    return None
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -1127,7 +1227,6 @@ def evaluate_assigner(
         The comparison table and the chosen model's details.
     """
     from sklearn.dummy import DummyClassifier
-    from sklearn.inspection import permutation_importance
     from sklearn.metrics import (
         accuracy_score,
         confusion_matrix,
@@ -1155,11 +1254,12 @@ def evaluate_assigner(
             else float("nan"),
         }
 
-    fitted: dict[str, SegmentAssigner] = {}
-    for name, cand in candidates.items():
-        est = fit_candidate(clone(cand), X_tr, y_tr, data.cells)
-        fitted[name] = est
-        score(name, est.predict(X_te), est.predict_proba(X_te), est.classes_)
+    preds = {}
+    fitted = fit_candidates(candidates, X_tr, y_tr, data.cells)
+    for name, est in fitted.items():
+        proba = est.predict_proba(X_te)
+        preds[name] = est.classes_[np.argmax(proba, axis=1)]  # what predict returns
+        score(name, preds[name], proba, est.classes_)
     dummy = DummyClassifier(strategy="most_frequent").fit(X_tr, y_tr)
     baselines = {"baseline: majority class": dummy.predict(X_te)}
     if data.rules is not None:
@@ -1170,8 +1270,7 @@ def evaluate_assigner(
     table = pd.DataFrame(rows).T.rename_axis("model")
 
     chosen = next(iter(candidates))
-    est = fitted[chosen]
-    pred = est.predict(X_te)
+    est, pred = fitted[chosen], preds[chosen]
     gaps = pd.DataFrame(
         {name: macro_f1_gap(y_te, pred, base, labels, random_state=random_state)
          for name, base in baselines.items()}
@@ -1185,18 +1284,71 @@ def evaluate_assigner(
         confusion_matrix(y_te, pred, labels=labels),
         index=pd.Index(labels, name="true"), columns=pd.Index(labels, name="predicted"),
     )
-    imp = permutation_importance(
-        est, X_te, y_te, scoring="f1_macro", n_repeats=n_repeats, random_state=random_state
-    )
+    mean, sd = permutation_importance(est, X_te, y_te, n_repeats=n_repeats,
+                                      random_state=random_state)
     importance = pd.DataFrame(
-        {"importance_mean": imp.importances_mean, "importance_sd": imp.importances_std},
+        {"importance_mean": mean, "importance_sd": sd},
         index=pd.Index(X_te.columns, name="feature"),
     ).sort_values("importance_mean", ascending=False)
     return AssignerReport(
         table=table, per_segment=per_segment, confusion=confusion, importance=importance,
         cutoff=split.cutoff, n_train=len(split.train), n_test=len(split.test),
-        merged=merged, chosen=chosen, gaps=gaps,
+        merged=merged, chosen=chosen, gaps=gaps, estimator=est,
+        caveat=evaluation_caveat(y_te, baselines),
     )
+
+
+def permutation_importance(
+    est: SegmentAssigner, X: pd.DataFrame, y: np.ndarray, *, n_repeats: int = 5,
+    random_state: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop in macro-F1 when each feature is permuted, predicted in one call.
+
+    The figures of ``sklearn.inspection.permutation_importance(est, X, y,
+    scoring="f1_macro")``, from the same permuted copies (one seed drawn from
+    ``random_state``; per feature, a generator from that seed shuffles the row order
+    ``n_repeats`` times in a row, each shuffle applied to the previous copy's column),
+    but the copies are stacked and predicted at once rather than one ``predict`` each:
+    the models predict row by row, so the predictions are the same, and the 136 calls of
+    Online Retail (27 features x 5 repeats and the baseline) cost one.
+
+    Parameters
+    ----------
+    est : SegmentAssigner
+        Fitted.
+    X : pandas.DataFrame
+        Features of the scored customers.
+    y : ndarray
+        Their segments.
+    n_repeats : int, default=5
+        Permutations per feature.
+    random_state : int, default=0
+        Seed.
+
+    Returns
+    -------
+    mean, sd : ndarray of shape (n_features,)
+        Mean and standard deviation of the drop over the repeats.
+    """
+    from sklearn.metrics import f1_score
+    from sklearn.utils import check_random_state
+
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max + 1)
+    copies = [X]
+    for col in range(X.shape[1]):
+        rng = check_random_state(seed)
+        permuted = X.copy()
+        order = np.arange(len(X))
+        for _ in range(n_repeats):
+            rng.shuffle(order)
+            column = permuted.iloc[order, col]
+            column.index = permuted.index
+            permuted[permuted.columns[col]] = column
+            copies.append(permuted.copy())
+    pred = est.predict(pd.concat(copies, ignore_index=True)).reshape(len(copies), len(X))
+    scores = np.array([f1_score(y, p, average="macro") for p in pred])
+    drop = (scores[0] - scores[1:]).reshape(X.shape[1], n_repeats)
+    return drop.mean(axis=1), drop.std(axis=1)
 
 
 def macro_f1_gap(

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+import ibis
 import pandas as pd
 
+from segwise.clean import CleanedLines, clean_transactions
 from segwise.exceptions import ConfigError, InputError
+from segwise.io import load_transactions
 from segwise.predict._assigner import (
     MODELS,
     OTHER,
@@ -19,7 +22,6 @@ from segwise.predict._assigner import (
     build_dataset,
     evaluate_assigner,
     fit_candidate,
-    merge_rare,
     model_features,
     time_split,
     validate_assigner,
@@ -227,8 +229,10 @@ class TrainedAssigner:
 
         Parameters
         ----------
-        kept : ibis.Table
-            Kept order lines of the new customers (``CleanedLines.kept``).
+        kept : ibis.Table, CleanedLines, str, Path or table in memory
+            Kept order lines of the new customers (``CleanedLines.kept``), or their raw
+            order lines as a file or a pandas or polars DataFrame, Arrow or Ibis table,
+            loaded and cleaned with the default settings first.
         horizon_days : int, optional
             Days after the window's end the segment is asked for; the model's default
             when omitted.
@@ -247,7 +251,7 @@ class TrainedAssigner:
         """
         if incomplete not in ("skip", "score"):
             raise ConfigError(f"incomplete must be 'skip' or 'score', got {incomplete!r}")
-        feats = self.features(kept, horizon_days=horizon_days, as_of=as_of)
+        feats = self.features(_kept_lines(kept), horizon_days=horizon_days, as_of=as_of)
         return self._assign(feats, incomplete)
 
     def assign_early(self, early: pd.DataFrame, *, horizon_days: int | None = None,
@@ -329,6 +333,16 @@ class TrainedAssigner:
             raise InputError(f"{path}: the metadata's segments do not match the stored model")
         window = EarlyWindow(**meta["window"])
         return cls(est, scorer, window, int(meta["horizon_days"]), meta)
+
+
+def _kept_lines(source: Any) -> ir.Table:
+    """Kept order lines: as given, from cleaned lines, or loaded and cleaned from raw ones."""
+    if isinstance(source, ibis.expr.types.Table) and "customer_id" in source.columns and (
+            "ts" in source.columns):
+        return source
+    if not isinstance(source, CleanedLines):
+        source = clean_transactions(load_transactions(source))
+    return source.kept
 
 
 def train_assigner(
@@ -429,15 +443,16 @@ def train_assigner(
     report = evaluate_assigner(data, split, candidates, min_class_size=min_class_size)
     if validation is not None:
         report.validation = validation
-    say("fit")
-    chosen = clone(next(iter(candidates.values())))
+    # The saved model knows exactly the segments that were evaluated: those merged into
+    # Other there (too rare before the cut-off) stay merged, even when refitting on all.
+    merged = report.merged
     if refit:
-        y, merged = merge_rare(data.y, data.y.index, min_class_size)
-        est = fit_candidate(chosen, data.X, y.to_numpy(), data.cells)
-    else:
-        y, merged = merge_rare(data.y, split.train, min_class_size)
-        est = fit_candidate(chosen, data.X.loc[split.train], y.loc[split.train].to_numpy(),
+        say("fit")
+        y = data.y.where(~data.y.isin(merged), OTHER)
+        est = fit_candidate(clone(next(iter(candidates.values()))), data.X, y.to_numpy(),
                             data.cells)
+    else:  # the model evaluated: fitted on the training customers, on the same classes
+        est = cast(SegmentAssigner, report.estimator)
     sm = result.config.segments
     meta = {
         "segwise_version": __version__,

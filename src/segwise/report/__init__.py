@@ -39,7 +39,15 @@ if TYPE_CHECKING:
         clv_frame,
         learn_extras,
     )
-    from segwise.report._model import Chart, Figure, Report, Section, Table, format_value
+    from segwise.report._model import (
+        Chart,
+        Download,
+        Figure,
+        Report,
+        Section,
+        Table,
+        format_value,
+    )
     from segwise.report._render import (
         FORMATS,
         render,
@@ -57,6 +65,7 @@ _LAZY = {
     "clv_frame": "_build",
     "learn_extras": "_build",
     "Chart": "_model",
+    "Download": "_model",
     "Figure": "_model",
     "Report": "_model",
     "Section": "_model",
@@ -74,6 +83,7 @@ __all__ = [
     "FORMATS",
     "MAX_SCATTER_POINTS",
     "Chart",
+    "Download",
     "Figure",
     "Report",
     "ReportContext",

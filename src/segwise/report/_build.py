@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from segwise._frames import is_table, to_pandas
 from segwise.io import kinds
 from segwise.report import _charts as ch
+from segwise.report._action import recommendation_section
 from segwise.report._model import Chart, Figure, Format, Report, Section, Table, format_value
 from segwise.report._registry import (
     ReportContext,
@@ -41,6 +43,8 @@ MAX_SCATTER_POINTS = 5000
 @dataclass
 class ReportExtras:
     """Optional inputs; each adds its section when present.
+
+    Every table may be a pandas or polars DataFrame, an Arrow table or an Ibis table.
 
     Parameters
     ----------
@@ -89,6 +93,14 @@ class ReportExtras:
     clv: Any = None
     track: Any = None
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Tables may come from any library (polars, Arrow, Ibis); the sections read pandas.
+        for name in ("categories", "k_sweep", "model_comparison", "clusters", "embedding"):
+            if getattr(self, name) is not None:
+                setattr(self, name, to_pandas(getattr(self, name)))
+        if is_table(self.clv):
+            self.clv = to_pandas(self.clv)
 
     @classmethod
     def from_segmentation(cls, segmentation: Any, *, clv: Any = None,
@@ -357,8 +369,9 @@ def _cleaning(ctx: ReportContext) -> Section:
         headers={"step": "Step", "rows": "Rows", "share": "Share of input",
                  **{m: f"{m.replace('_', ' ').capitalize()} ({ctx.currency})" for m in metrics},
                  "description": "What it means"},
-        reading=f"Every one of the {n_input:,} input rows ends in exactly one line of this "
-                "table, so the rows sum to the input.",
+        reading=" ".join([f"Every one of the {n_input:,} input rows ends in exactly one line "
+                          "of this table, so the rows sum to the input.",
+                          *ctx.cleaning_notes]),
     )
     removed = audit[(audit["step"] != "kept") & (audit["rows"] > 0)].sort_values(
         "rows", ascending=False)
@@ -456,9 +469,9 @@ def _selection(ctx: ReportContext) -> Section | None:
         blocks.append(_frame_table("model_comparison", "Model comparison", mc))
     if not blocks:
         return None
-    return Section("selection", "Choosing the segmentation",
-                   "How many segments the data support, and which clustering model fits best.",
-                   blocks)
+    return Section("selection", "Appendix: choosing the learned segmentation",
+                   "How many segments the data support, and which clustering model fits best "
+                   "(the detail behind the learned segments).", blocks)
 
 
 def _frame_table(key: str, title: str, frame: pd.DataFrame) -> Table:
@@ -578,6 +591,12 @@ def _profile_chart(data: pd.DataFrame, labels: pd.Series, order: list[str],
     medians = data.groupby(labels.to_numpy())[list(feats)].median().reindex(means.index)
     text = np.array([[_short(v, c) for v, c in zip(row, feats, strict=True)]
                      for row in medians.to_numpy()])
+    # The colour range comes from segments big enough to matter (1 % of the entities, at
+    # least 10): a segment of one customer sits far out and would wash out every other
+    # cell. Its cell shows the end colour; its text still gives the median.
+    sizes = labels.value_counts()
+    big = [s for s in means.index if sizes.get(s, 0) >= max(10, 0.01 * len(labels))]
+    spread = float(np.nanmax(np.abs(means.loc[big].to_numpy()))) if big else np.nan
     means.columns = [feats[c] for c in means.columns]
     hi = means[value].idxmax() if value in means else None
     reading = ("Red cells are above the average, blue below (colour: z-score of the "
@@ -586,7 +605,8 @@ def _profile_chart(data: pd.DataFrame, labels: pd.Series, order: list[str],
     return Chart(key, f"{title} (z-scores)", reading,
                  ch.heatmap(means.round(2), title=f"{title} (z-scores, text = median)",
                             x_title="Feature", y_title="Segment", z_title="z-score",
-                            hover="%{y}<br>%{x}: z = %{z:.2f}", text=text))
+                            hover="%{y}<br>%{x}: z = %{z:.2f}", text=text,
+                            zmax=spread if np.isfinite(spread) and spread > 0 else None))
 
 
 def _short(value: float, column: str) -> str:
@@ -668,13 +688,15 @@ def clv_frame(clv: Any) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        The columns present of those four.
+        The columns present of those four; without ``p_alive`` when the result's fit is
+        degenerate (``CLVResult.degenerate``), as it is then near 1 for everyone.
     """
     frame = getattr(clv, "customers", clv)
     if not isinstance(frame, pd.DataFrame):
         raise TypeError("extras.clv must be a DataFrame or a CLVResult")
     frame = frame.reset_index() if "customer_id" not in frame.columns else frame
-    cols = [c for c in ("customer_id", "expected_purchases", "p_alive", "clv") if c in frame]
+    cols = [c for c in ("customer_id", "expected_purchases", "p_alive", "clv") if c in frame
+            and not (c == "p_alive" and getattr(clv, "degenerate", None))]
     return frame[cols].astype({"customer_id": str})
 
 
@@ -686,12 +708,76 @@ def _version() -> str:
 
 
 
+def _campaign(ctx: ReportContext) -> Section | None:
+    """Show the financial effect of targeting the segments, for every kind with segments."""
+    from segwise.profile import campaign_effect
+
+    schema, extras = ctx.entities.schema, ctx.extras
+    frame = ctx.frame
+    if schema.segment_col is not None and schema.segment_col in frame:
+        labels, what = frame[schema.segment_col].astype(str), f"{schema.name.upper()} segments"
+    elif extras.clusters is not None:
+        labels = frame[[schema.id_col]].rename(columns={schema.id_col: "customer_id"}).merge(
+            extras.clusters[["customer_id", "segment"]].astype(str), on="customer_id",
+            how="left")["segment"].fillna("Not segmented")
+        what = "learned segments"
+    else:
+        return None
+    settings = ctx.result.config.section("campaign")
+    responses = (frame[settings.response_col].astype(float)
+                 if settings.response_col and settings.response_col in frame else None)
+    values = frame[schema.value_col] if schema.value_col else None
+    effect = campaign_effect(labels.to_numpy(), settings, responses=responses, values=values,
+                             currency=ctx.currency)
+    cur, who = ctx.currency, schema.entities
+    seg = effect.segments
+    table = Table(
+        "campaign_segments", "Campaign plan by segment", seg,
+        formats={"entities": "int", "response_rate": "pct", "value_per_response": "money",
+                 "profit_per_contact": "num2", "contacted": "int", "responses": "num1",
+                 "revenue": "money", "cost": "money", "profit": "money"},
+        headers={"segment": "Segment", "entities": who.capitalize(),
+                 "response_rate": "Response rate", "rate_source": "Rate from",
+                 "value_per_response": f"Value per response ({cur})",
+                 "profit_per_contact": f"Profit per contact ({cur})",
+                 "contacted": "Contacted (targeted)", "responses": "Expected responses",
+                 "revenue": f"Revenue ({cur})", "cost": f"Cost ({cur})",
+                 "profit": f"Profit ({cur})"})
+    comp = effect.comparison.rename_axis("campaign").reset_index()
+    diff = effect.comparison.loc["difference"]
+    reading = (f"With the same budget, aiming at the {what} earns "
+               f"{format_value(diff['profit'], 'money')} {cur} more than contacting {who} at "
+               f"random (range {format_value(diff['profit_low'], 'money')} to "
+               f"{format_value(diff['profit_high'], 'money')} {cur} when every assumed rate "
+               "and value is moved down or up).")
+    summary = Table(
+        "campaign", "Targeted against untargeted campaign", comp,
+        formats={"contacts": "int", "responses": "num1", "revenue": "money", "cost": "money",
+                 "profit": "money", "roi": "pct", "profit_low": "money",
+                 "profit_high": "money"},
+        headers={"campaign": "Campaign", "contacts": "Contacts", "responses": "Responses",
+                 "revenue": f"Revenue ({cur})", "cost": f"Cost ({cur})",
+                 "profit": f"Profit ({cur})", "roi": "Return on cost",
+                 "profit_low": f"Profit, low case ({cur})",
+                 "profit_high": f"Profit, high case ({cur})"},
+        reading=reading)
+    assumptions = Table("campaign_assumptions", "Assumptions",
+                        pd.DataFrame({"assumption": effect.assumptions}),
+                        headers={"assumption": ""},
+                        reading="Set them in the [campaign] section of the config file.")
+    return Section("campaign", "What targeting is worth",
+                   f"A campaign aimed at the {what} against an untargeted one of the same "
+                   "budget, with the assumptions behind it.", [summary, table, assumptions])
+
+
 register_sections(None, [
+    (5, "recommendation", recommendation_section),
     (10, "overview", _overview),
     (20, "cleaning", _cleaning),
     (50, "segments", _segments),
-    (60, "selection", _selection),
+    (200, "selection", _selection),
     (70, "clusters", _clusters),
     (80, "profiles", _profiles),
     (90, "embedding", _embedding),
+    (96, "campaign", _campaign),
 ])

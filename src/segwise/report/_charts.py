@@ -47,15 +47,23 @@ _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 
 
 def style(fig: go.Figure, title: str, *, height: int = 380, legend: bool = False) -> go.Figure:
-    """Apply the report's common layout: title, font, margins, white background."""
+    """Apply the report's common layout: title, font, margins, white background.
+
+    A legend sits between the title and the plot, where nothing else is drawn: below the
+    plot it met the x-axis labels (long segment names, slanted) and was cut off. The top
+    margin grows with the legend's rows (plotly's automargin), and the title stays pinned
+    to the top of the figure.
+    """
     fig.update_layout(
-        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}},
+        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15},
+               "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 12}},
         template="plotly_white",
         font={"family": _FONT, "size": 12, "color": "#222"},
         height=height,
-        margin={"l": 70, "r": 20, "t": 50, "b": 55},
+        margin={"l": 70, "r": 20, "t": 78 if legend else 50, "b": 55, "autoexpand": True},
         showlegend=legend,
-        legend={"orientation": "h", "yanchor": "bottom", "y": -0.35, "x": 0},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0,
+                "xanchor": "left"},
         hoverlabel={"font": {"family": _FONT}},
     )
     return fig
@@ -169,11 +177,21 @@ def grid_heatmap(grid: pd.DataFrame, *, title: str, z_title: str, hover: str,
 
 def heatmap(frame: pd.DataFrame, *, title: str, x_title: str, y_title: str, z_title: str,
             hover: str, text: np.ndarray | None = None, colorscale: str = "RdBu",
-            zmid: float | None = 0.0, height: int | None = None) -> go.Figure:
-    """General heatmap of a small frame (rows on y, columns on x)."""
+            zmid: float | None = 0.0, height: int | None = None,
+            zmax: float | None = None) -> go.Figure:
+    """General heatmap of a small frame (rows on y, columns on x).
+
+    ``zmax`` caps the colour scale (at ``zmid - zmax`` to ``zmid + zmax`` around a
+    midpoint, else 0 to ``zmax``): cells beyond show the end colour, so one extreme cell
+    does not wash out all the others.
+    """
     kwargs: dict[str, Any] = {}
     if text is not None:
         kwargs = {"text": text, "texttemplate": "%{text}"}
+    if zmax is not None:
+        low = 0.0 if zmid is None else zmid - zmax
+        kwargs.update(zmin=low, zmax=zmax if zmid is None else zmid + zmax)
+        zmid = None  # plotly ignores zmid when both ends are set
     fig = go.Figure(go.Heatmap(
         z=frame.to_numpy(dtype=float), x=[str(c) for c in frame.columns],
         y=[str(i) for i in frame.index], colorscale=colorscale, zmid=zmid,

@@ -16,7 +16,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["Chart", "Figure", "Report", "Section", "Table", "format_value"]
+__all__ = ["Chart", "Download", "Figure", "Report", "Section", "Table", "format_value"]
 
 #: How a number is shown: count, percentage, money, decimals, or as it is.
 Format = Literal["int", "pct", "money", "num1", "num2", "text"]
@@ -104,8 +104,22 @@ class Chart:
 
 
 @dataclass
+class Download:
+    """A file the reader can save from the page: a segment's customer list, say."""
+
+    label: str
+    filename: str
+    href: str = field(repr=False)
+    count: int = 0
+
+
+@dataclass
 class Table:
-    """A small table: raw values, per-column display formats and headers."""
+    """A small table: raw values, per-column display formats and headers.
+
+    ``downloads`` are files offered under the table (in HTML only; the other formats list
+    their names and sizes).
+    """
 
     key: str
     title: str
@@ -114,6 +128,7 @@ class Table:
     headers: dict[str, str] = field(default_factory=dict)
     reading: str = ""
     wide: bool = True
+    downloads: list[Download] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
@@ -236,7 +251,11 @@ class Report:
                     "charts": [{"key": c.key, "title": c.title, "reading": c.reading}
                                for c in s.charts],
                     "tables": [{"key": t.key, "title": t.title, "reading": t.reading,
-                                "columns": t.columns, "rows": t.records()} for t in s.tables],
+                                "columns": t.columns, "rows": t.records(),
+                                **({"downloads": [{"label": d.label, "filename": d.filename,
+                                                   "rows": d.count} for d in t.downloads]}
+                                   if t.downloads else {})}
+                               for t in s.tables],
                 }
                 for s in self.sections
             ],

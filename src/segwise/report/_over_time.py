@@ -244,13 +244,17 @@ def over_time_section(track: TrackResult, cur: str) -> Section:
         "acquisition cohorts behave.", blocks)
 
 
-def clv_models_section(comparison: ModelComparison) -> Section:
+def clv_models_section(comparison: ModelComparison,
+                       by_frequency: pd.DataFrame | None = None) -> Section:
     """Build the CLV model comparison: the holdout table, its tracking plot and deciles.
 
     Parameters
     ----------
     comparison : ModelComparison
         From :func:`segwise.clv.compare_purchase_models` (or ``customer_value(model="auto")``).
+    by_frequency : pandas.DataFrame, optional
+        :func:`segwise.clv.calibration_holdout` of the chosen model: holdout purchases per
+        customer by calibration frequency, shown as a table when given.
 
     Returns
     -------
@@ -258,10 +262,12 @@ def clv_models_section(comparison: ModelComparison) -> Section:
         Keyed ``clv_models``.
     """
     t = comparison.table
+    single = len(t) == 1
     table = Table(
-        "clv_models", "Purchase models compared on the holdout",
+        "clv_models", "The purchase model on the holdout" if single
+        else "Purchase models compared on the holdout",
         t[["label", "status", "mae", "rmse", "bias", "predicted", "actual", "aggregate_error",
-           "decile_error", "rank", "chosen", "note"]],
+           "decile_error", *([] if single else ["rank", "chosen"]), "note"]],
         formats={"mae": "num2", "rmse": "num2", "bias": "num2", "predicted": "int",
                  "actual": "int", "aggregate_error": "pct", "decile_error": "num2",
                  "rank": "num2"},
@@ -296,6 +302,23 @@ def clv_models_section(comparison: ModelComparison) -> Section:
                f"purchases against {int(last['actual'].iloc[0]):,} actual.")
     chart = Chart("clv_models_tracking", "Cumulative repeat purchases: actual and each model",
                   reading, fig)
-    return Section("clv_models", "Which lifetime-value model to trust",
-                   "Every purchase model fitted to the calibration period and compared on the "
-                   "purchases that followed.", [table, chart])
+    blocks: list[Chart | Table] = [table, chart]
+    p = comparison.period
+    if by_frequency is not None:
+        blocks.insert(1, Table(
+            "clv_holdout", f"Holdout purchases per customer by calibration frequency ({chosen})",
+            by_frequency, formats={"n_customers": "int", "actual": "num2", "predicted": "num2"},
+            headers={"frequency": "Repeat purchases to " + str(p.calibration_end),
+                     "n_customers": "Customers", "actual": "Actual per customer",
+                     "predicted": "Predicted per customer"},
+            reading=f"Customers grouped by their repeat purchases up to {p.calibration_end}; "
+                    f"each row sets the purchases they made from then to {p.holdout_end} "
+                    "against the forecast.", wide=False))
+    return Section(
+        "clv_models", "How far to trust the lifetime values" if single
+        else "Which lifetime-value model to trust",
+        ("The purchase model fitted to an earlier calibration period and checked on the "
+         "purchases that followed (calibration and holdout); the values above learn from "
+         "every purchase." if single else
+         "Every purchase model fitted to the calibration period and compared on the "
+         "purchases that followed."), blocks)

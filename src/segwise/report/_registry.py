@@ -72,6 +72,9 @@ class ReportContext:
         entity count.
     subtitle : str
         The line under the title; a kind's ``prepare`` step may set it.
+    cleaning_notes : list of str
+        Sentences a kind adds to the cleaning audit's reading (entities the cleaning
+        removed entirely, say).
     cache : dict
         Computations a kind's sections share (its exploration queries, say).
     """
@@ -89,6 +92,7 @@ class ReportContext:
     overview_before: list[tuple[str, str]] = field(default_factory=list)
     overview_after: list[tuple[str, str]] = field(default_factory=list)
     subtitle: str = ""
+    cleaning_notes: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -132,7 +136,7 @@ class _Entry:
 
 
 _SECTIONS: dict[str | None, list[_Entry]] = {}
-_PREPARE: dict[str, Callable[[ReportContext], None]] = {}
+_PREPARE: dict[str, list[Callable[[ReportContext], None]]] = {}
 #: Modules that register a kind's sections, imported when a report of the kind is built.
 _MODULES: dict[str, list[str]] = {}
 #: Optional inputs a kind learns for its report: kind -> name -> (learn, what, label).
@@ -209,7 +213,9 @@ def register_sections(
         segments, 80 profiles, 90 map); ``build(context)`` returns the section or None.
     prepare : callable, optional
         ``prepare(context)`` runs before any section, for the kind's headline figures,
-        subtitle, dataset rows and shared computations.
+        subtitle, dataset rows and shared computations. Several registrations of a kind
+        (reports of different jobs of one kind) each add their own; they run in the order
+        registered.
 
     Raises
     ------
@@ -226,7 +232,9 @@ def register_sections(
     if prepare is not None:
         if kind is None:
             raise ConfigError("a prepare step belongs to one source kind")
-        _PREPARE[kind] = prepare
+        steps = _PREPARE.setdefault(kind, [])
+        if prepare not in steps:
+            steps.append(prepare)
 
 
 def sections_for(kind: str) -> tuple[Callable[[ReportContext], None] | None,
@@ -246,4 +254,10 @@ def sections_for(kind: str) -> tuple[Callable[[ReportContext], None] | None,
     _load(kind)
     entries = sorted([*_SECTIONS.get(None, []), *_SECTIONS.get(kind, [])],
                      key=lambda e: e.order)
-    return _PREPARE.get(kind), [(e.key, e.build) for e in entries]
+    steps = list(_PREPARE.get(kind, []))
+
+    def prepare(ctx: ReportContext) -> None:
+        for step in steps:
+            step(ctx)
+
+    return (prepare if steps else None), [(e.key, e.build) for e in entries]

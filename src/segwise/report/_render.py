@@ -171,6 +171,10 @@ def render_markdown(report: Report) -> str:
                           *_md_table(block)]  # type: ignore[arg-type]
                 if block.reading:
                     lines += ["", f"_{md(block.reading)}_"]
+                downloads = getattr(block, "downloads", [])
+                if downloads:
+                    lines += ["", "Customer lists (in the HTML report): " + ", ".join(
+                        f"{md(d.filename)} ({d.count:,})" for d in downloads)]
                 lines.append("")
             else:
                 lines += [f"- **{md(block.title)}**: {md(block.reading)}", ""]

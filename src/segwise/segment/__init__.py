@@ -19,7 +19,7 @@ from segwise.segment.rfm import (
 
 if TYPE_CHECKING:
     from segwise.segment._cluster import ALGORITHMS, Segmenter, signed_log1p
-    from segwise.segment._embed import EMBEDDINGS, embed_2d, embed_customers
+    from segwise.segment._embed import EMBEDDINGS, MAX_EMBED_SAMPLES, embed_2d, embed_customers
     from segwise.segment._scorer import RFMScorer
     from segwise.segment._selection import (
         DEFAULT_FEATURES,
@@ -37,6 +37,7 @@ _LAZY = {
     "Segmenter": "_cluster",
     "signed_log1p": "_cluster",
     "EMBEDDINGS": "_embed",
+    "MAX_EMBED_SAMPLES": "_embed",
     "embed_2d": "_embed",
     "embed_customers": "_embed",
     "DEFAULT_FEATURES": "_selection",
@@ -55,6 +56,7 @@ __all__ = [
     "DEFAULT_MODELS",
     "DEFAULT_SEGMENT_MAP",
     "EMBEDDINGS",
+    "MAX_EMBED_SAMPLES",
     "KSweep",
     "RFMScorer",
     "SegmentMap",

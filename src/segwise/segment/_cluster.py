@@ -21,7 +21,12 @@ import warnings
 from typing import Any, Literal
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
 from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
@@ -31,9 +36,9 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import PowerTransformer, RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from segwise._skew import SkewedLog, signed_log1p
+from segwise._threads import thread_limit
 
 __all__ = ["ALGORITHMS", "Segmenter", "signed_log1p"]
 
@@ -60,7 +65,7 @@ def limit_threads(n_samples: int) -> contextlib.AbstractContextManager[Any]:
     against 2.4 s on one). Large data still use every core.
     """
     if n_samples < SINGLE_THREAD_BELOW:
-        return threadpool_limits(limits=1)
+        return thread_limit(1)
     return contextlib.nullcontext()
 
 
@@ -87,6 +92,9 @@ class _SampledUMAP(TransformerMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: object = None) -> _SampledUMAP:
         import umap  # heavy import (numba): only when asked for
 
+        from segwise.segment._embed import cache_umap_kernels
+
+        cache_umap_kernels()
         n = X.shape[0]
         rng = np.random.default_rng(self.random_state)
         idx = np.sort(rng.choice(n, self.max_samples, replace=False)) if n > self.max_samples \
@@ -267,11 +275,13 @@ def _fit_som(Z: np.ndarray, S: np.ndarray, n_clusters: int, shape: tuple[int, in
     """Train a self-organizing map on ``S``, then group its units with Ward."""
     from minisom import MiniSom
 
+    from segwise.segment._som import train_som
+
     rows, cols = (int(v) for v in shape)
     som = MiniSom(rows, cols, S.shape[1], sigma=max(1.0, max(rows, cols) / 4),
                   learning_rate=0.5, random_seed=seed)
     som.pca_weights_init(S) if S.shape[1] > 1 and len(S) > 1 else som.random_weights_init(S)
-    som.train(S, iterations or min(20 * len(S), 20_000), random_order=True)
+    train_som(som, S, iterations or min(20 * len(S), 20_000))
     units = som.get_weights().reshape(rows * cols, S.shape[1])
     winners = _Centroids(units)(S)
     hit = np.unique(winners)
@@ -286,11 +296,16 @@ def _fit_som(Z: np.ndarray, S: np.ndarray, n_clusters: int, shape: tuple[int, in
     return _Clusters(assign(Z), assign)
 
 
-class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
+class Segmenter(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     """Preprocessing and one clustering algorithm, as a scikit-learn estimator.
 
     The chain is: signed ``log1p`` of skewed columns or Yeo-Johnson, then standard or
     robust scaling, then optional PCA, then optional UMAP, then the clustering algorithm.
+
+    :meth:`transform` returns the model space; ``set_output(transform="pandas")`` makes it
+    a DataFrame with the input's index and columns ``segmenter0``, ``segmenter1``, ...
+    (:meth:`get_feature_names_out`). :meth:`score` is the opposite of the within-segment
+    sum of squares in that space, so that a higher score is a tighter segmentation.
 
     Parameters
     ----------
@@ -596,6 +611,42 @@ default="kmeans"
         Z = self._model_space(X)
         with limit_threads(len(Z)):
             return self._relabel(self._assign(Z))
+
+    def score(self, X: Any, y: object = None) -> float:
+        """Opposite of the within-segment sum of squares of ``X`` in model space.
+
+        Each row counts its squared distance to the centre of the segment
+        :meth:`predict` gives it; a row labelled noise counts its distance to the nearest
+        centre, so that labelling rows noise never improves the score.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric per-customer features, same columns as in :meth:`fit`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+            ``-sum of squared distances``; higher is better; ``-inf`` when the fit found
+            no segment (every row noise).
+        """
+        Z = self._model_space(X)
+        if not len(self.cluster_centers_):
+            return -np.inf
+        with limit_threads(len(Z)):
+            labels = self._relabel(self._assign(Z))
+        _, nearest = pairwise_distances_argmin_min(Z, self.cluster_centers_)
+        own = np.where(labels >= 0, labels, 0)
+        distance = np.where(labels >= 0, np.linalg.norm(Z - self.cluster_centers_[own], axis=1),
+                            nearest)
+        return -float(np.sum(distance**2))
+
+    @property
+    def _n_features_out(self) -> int:
+        """Dimensions of the model space (names of :meth:`get_feature_names_out`)."""
+        return int(self.cluster_centers_.shape[1])
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -18,6 +18,7 @@ the single largest split and so pick k=2 (Online Retail RFM is a case in point).
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -32,10 +33,10 @@ from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
-    silhouette_score,
 )
 from sklearn.utils import check_array
 
+from segwise._frames import DataSource, to_pandas
 from segwise.exceptions import ConfigError, InputError
 from segwise.features import EntityTable, match_feature_set
 from segwise.segment._cluster import (
@@ -46,6 +47,7 @@ from segwise.segment._cluster import (
     limit_threads,
     resolve_algorithm,
 )
+from segwise.segment._embed import MAX_EMBED_SAMPLES
 
 __all__ = [
     "DEFAULT_FEATURES",
@@ -117,6 +119,10 @@ class KSweep:
     algorithm: str = "kmeans"
 
 
+def _quiet(step: str) -> None:
+    """Show nothing: the progress callback when none is given."""
+
+
 def _algorithm(name: str) -> str:
     """:func:`resolve_algorithm` with the user-facing error type."""
     try:
@@ -148,25 +154,72 @@ def _inertia(Z: np.ndarray, labels: np.ndarray) -> float:
     return float((Zk**2).sum() - ((sums[nz] ** 2).sum(axis=1) / counts[nz]).sum())
 
 
-def _scores(Z: np.ndarray, labels: np.ndarray, sample: np.ndarray) -> dict[str, float]:
-    """Silhouette (on ``sample``), Calinski-Harabasz and Davies-Bouldin, noise excluded."""
+def _scores(Z: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Calinski-Harabasz and Davies-Bouldin, noise excluded (silhouette: :func:`_silhouettes`)."""
     keep = labels >= 0
-    out = {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
     if len(np.unique(labels[keep])) < 2:
-        return out
-    ls = labels[sample]
-    ks = ls >= 0
-    if 2 <= len(np.unique(ls[ks])) < ks.sum():
-        with limit_threads(len(sample)):
-            out["silhouette"] = float(silhouette_score(Z[sample][ks], ls[ks]))
-    out["calinski_harabasz"] = float(calinski_harabasz_score(Z[keep], labels[keep]))
-    out["davies_bouldin"] = float(davies_bouldin_score(Z[keep], labels[keep]))
+        return {"calinski_harabasz": np.nan, "davies_bouldin": np.nan}
+    return {"calinski_harabasz": float(calinski_harabasz_score(Z[keep], labels[keep])),
+            "davies_bouldin": float(davies_bouldin_score(Z[keep], labels[keep]))}
+
+
+def _silhouettes(Z: np.ndarray, labelings: Sequence[np.ndarray], *,
+                 chunk_rows: int = 256) -> list[float]:
+    """Mean silhouette of several labelings of the same points, noise (``-1``) left out.
+
+    Each value equals ``silhouette_score(Z[keep], labels[keep])`` to rounding, and is NaN
+    where that is undefined (fewer than two segments, or as many segments as points). The
+    pairwise distances, the quadratic part, are computed once for all the labelings (every
+    k of a sweep, every model of a comparison): each block of rows of the distance matrix
+    is multiplied by the labelings' one-hot matrices side by side, which gives every point's
+    summed distance to every segment of every labeling in one matrix product.
+    """
+    m = len(Z)
+    columns, spans = [], []
+    width = 0
+    for labels in labelings:
+        keep = labels >= 0
+        found, code = np.unique(labels[keep], return_inverse=True)
+        column = np.full(m, -1)
+        column[keep] = width + code
+        columns.append(column)
+        spans.append((width, width + len(found)))
+        width += len(found)
+    onehot = np.zeros((m, width))
+    for column in columns:
+        members = np.flatnonzero(column >= 0)
+        onehot[members, column[members]] = 1.0
+    size = onehot.sum(axis=0)
+    norms = np.einsum("ij,ij->i", Z, Z)
+    totals = np.zeros(len(columns))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for start in range(0, m, chunk_rows):
+            stop = min(m, start + chunk_rows)
+            rows = np.arange(stop - start)
+            # Euclidean distances as scikit-learn computes them (||a||^2 - 2ab + ||b||^2).
+            dist = Z[start:stop] @ Z.T
+            dist *= -2.0
+            dist += norms[start:stop, None]
+            dist += norms
+            np.maximum(dist, 0.0, out=dist)
+            np.sqrt(dist, out=dist)
+            dist[rows, rows + start] = 0.0
+            summed = dist @ onehot
+            for j, (column, (lo, hi)) in enumerate(zip(columns, spans, strict=True)):
+                if hi - lo < 2:  # undefined: no nearest other segment
+                    continue
+                own = column[start:stop]
+                r, c = rows[own >= 0], own[own >= 0]
+                intra = summed[r, c] / (size[c] - 1)  # NaN for a segment of one: counts 0
+                mean = summed[r, lo:hi] / size[lo:hi]
+                mean[np.arange(len(r)), c - lo] = np.inf
+                inter = mean.min(axis=1)
+                totals[j] += np.nansum((inter - intra) / np.maximum(intra, inter))
+    out = []
+    for total, column, (lo, hi) in zip(totals, columns, spans, strict=True):
+        n_kept = int((column >= 0).sum())
+        out.append(float(total / n_kept) if 2 <= hi - lo < n_kept else float("nan"))
     return out
-
-
-def _scores_threaded(Z: np.ndarray, labels: np.ndarray, sample: np.ndarray) -> dict[str, float]:
-    with limit_threads(len(Z)):
-        return _scores(Z, labels, sample)
 
 
 def _stability(Z: np.ndarray, labels: np.ndarray, algorithm: str, k: int, *,
@@ -215,6 +268,7 @@ def sweep_k(
     silhouette_samples: int = 5_000,
     fit_samples: int = 50_000,
     random_state: int | None = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> KSweep:
     """Fit one algorithm for every k, score each with several criteria and recommend one.
 
@@ -248,6 +302,8 @@ def sweep_k(
         estimated well long before 50,000 rows; the final model is fitted on everyone.
     random_state : int or None, default=0
         Seed for fits, samples and resamples.
+    progress : callable, optional
+        Called with ``"k=<k> (<i> of <n>)"`` as each k starts.
 
     Returns
     -------
@@ -277,29 +333,31 @@ def sweep_k(
     kw = _fit_kwargs(base)
     with limit_threads(n):
         table = _sweep_table(Z, ks, algorithm, base.n_init, kw, rng, fit_idx, sil_idx,
-                             eval_idx, n_resamples, resample_size)
+                             eval_idx, n_resamples, resample_size, progress or _quiet)
     return _recommend(table, algorithm, n, min_share, min_stability, notes)
 
 
 def _sweep_table(Z: np.ndarray, ks: list[int], algorithm: str, n_init: int,
                  kw: dict[str, Any], rng: np.random.Generator, fit_idx: np.ndarray,
                  sil_idx: np.ndarray, eval_idx: np.ndarray, n_resamples: int,
-                 resample_size: int) -> pd.DataFrame:
+                 resample_size: int, progress: Callable[[str], None]) -> pd.DataFrame:
     """Fit and score every k (the loop of :func:`sweep_k`)."""
     n = len(Z)
     total_ss = float(((Z - Z.mean(axis=0)) ** 2).sum())
     sampled = len(fit_idx) < n
-    rows = []
-    for k in ks:
+    rows, labelings = [], []
+    for i, k in enumerate(ks, 1):
+        progress(f"k={k} ({i} of {len(ks)})")
         seed = int(rng.integers(2**31 - 1))
         fit = fit_clusters(Z[fit_idx] if sampled else Z, algorithm, k, random_state=seed,
                            n_init=n_init, **kw)
         labels = fit.assign(Z) if sampled else fit.labels
+        labelings.append(labels[sil_idx])
         sizes = np.bincount(labels[labels >= 0], minlength=k)
         inertia = _inertia(Z, labels)
         rows.append({
             "k": k,
-            **_scores(Z, labels, sil_idx),
+            **_scores(Z, labels),
             "inertia": inertia,
             "explained": 1.0 - inertia / total_ss if total_ss else np.nan,
             "bic": fit.bic if fit.bic is not None else np.nan,
@@ -310,7 +368,9 @@ def _sweep_table(Z: np.ndarray, ks: list[int], algorithm: str, n_init: int,
             "min_share": sizes.min() / n,
             "sizes": sorted(sizes.tolist(), reverse=True),
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.insert(1, "silhouette", _silhouettes(Z[sil_idx], labelings))
+    return table
 
 
 def _mean_rank(table: pd.DataFrame, criteria: Sequence[str]) -> pd.Series:
@@ -441,6 +501,7 @@ def compare_models(
     resample_size: int = 20_000,
     silhouette_samples: int = 5_000,
     random_state: int | None = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Fit several algorithms at the same k and score them side by side.
 
@@ -462,6 +523,9 @@ def compare_models(
         Sample size for silhouette, the same sample for every model.
     random_state : int or None, default=0
         Seed.
+    progress : callable, optional
+        Called with ``"<model> (<i> of <n>)"`` as each model starts, and with
+        ``"<model> (<i> of <n>), stability"`` as its refits start.
 
     Returns
     -------
@@ -473,15 +537,19 @@ def compare_models(
         ``fit_seconds`` (preprocessing and clustering).
     """
     base = clone(segmenter) if segmenter is not None else Segmenter(random_state=random_state)
-    rows = []
+    say = progress or _quiet
+    rows, labelings = [], []
     n_rows = len(X)
-    for name in models:
+    models = list(models)
+    for i, name in enumerate(models, 1):
         algorithm = _algorithm(name)
         if algorithm == "kmeans" and n_rows > LARGE_N:
             algorithm = "minibatch_kmeans"  # as the final fit does at this size
+        say(f"{algorithm} ({i} of {len(models)})")
         est = clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters,
                                      random_state=random_state)
         start = time.perf_counter()
+        # The same model space for every model: the preprocessing ignores the algorithm.
         Z = est.fit_transform(X)
         seconds = time.perf_counter() - start
         labels = est.labels_
@@ -489,7 +557,10 @@ def compare_models(
         rng = np.random.default_rng(random_state)
         sil_idx = _sample(n, silhouette_samples, rng)
         eval_idx = _sample(n, 20_000, rng)
+        labelings.append(labels[sil_idx])
         sizes = np.bincount(labels[labels >= 0], minlength=est.n_clusters_)
+        if n_resamples:
+            say(f"{algorithm} ({i} of {len(models)}), stability")
         with warnings.catch_warnings(), limit_threads(n):
             warnings.simplefilter("ignore", UserWarning)
             stability = _stability(
@@ -497,17 +568,23 @@ def compare_models(
                 resample_size=resample_size, eval_idx=eval_idx,
                 seed=int(rng.integers(2**31 - 1)), fit_kwargs=_fit_kwargs(est),
             ) if n_resamples else np.nan
+            scores = _scores(Z, labels)
         rows.append({
             "model": algorithm,
             "k": est.n_clusters_,
             "sizes": sorted(sizes.tolist(), reverse=True),
             "noise_share": float((labels < 0).mean()),
             "min_share": float(sizes.min() / n) if len(sizes) else 0.0,
-            **_scores_threaded(Z, labels, sil_idx),
+            **scores,
             "stability": stability,
             "fit_seconds": seconds,
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if rows:
+        with limit_threads(n_rows):
+            silhouettes = _silhouettes(Z[sil_idx], labelings)
+        table.insert(table.columns.get_loc("calinski_harabasz"), "silhouette", silhouettes)
+    return table
 
 
 @dataclass
@@ -589,7 +666,7 @@ _SIDE_FILES = (".profiles.csv", ".sweep.csv", ".models.csv", ".crosstab.csv")
 
 
 def segment_customers(
-    customers: pd.DataFrame | EntityTable,
+    customers: EntityTable | DataSource,
     *,
     features: Sequence[str] | None = None,
     id_col: str | None = None,
@@ -598,7 +675,7 @@ def segment_customers(
     algorithm: str = "kmeans",
     compare: Iterable[str] | None = DEFAULT_MODELS,
     embed: Iterable[str] = ("umap", "tsne"),
-    embed_max_samples: int = 50_000,
+    embed_max_samples: int = MAX_EMBED_SAMPLES,
     rule_segment_col: str | _Default | None = _DEFAULT,
     value_col: str | _Default | None = _DEFAULT,
     min_share: float = 0.02,
@@ -611,9 +688,11 @@ def segment_customers(
 
     Parameters
     ----------
-    customers : EntityTable or pandas.DataFrame
+    customers : EntityTable, table in memory, str or Path
         One row per entity, of any source kind: a job's ``result.entities``, or a table
-        (one a job wrote is recognised by its columns and takes their declaration).
+        (one a job wrote is recognised by its columns and takes their declaration): a
+        pandas or polars DataFrame, an Arrow or Ibis table, or a Parquet or CSV file
+        (:meth:`EntityTable.read <segwise.features.EntityTable.read>`).
     features : sequence of str, optional
         Numeric columns to cluster; the table's clustered features by default (for a
         table no feature set declares, :data:`DEFAULT_FEATURES`).
@@ -631,9 +710,9 @@ def segment_customers(
         Models to compare at the chosen k (the final algorithm is always included).
     embed : iterable of {"umap", "tsne"}, default=("umap", "tsne")
         2-D embeddings to store with the assignments; empty to skip.
-    embed_max_samples : int, default=50000
-        Embeddings are fitted on at most this many customers; the rest are placed by
-        their nearest embedded neighbours.
+    embed_max_samples : int, default=MAX_EMBED_SAMPLES
+        Embeddings are fitted on at most this many customers (2,000); the rest are placed
+        by their nearest embedded neighbours.
     rule_segment_col : str or None, optional
         Column with rule-based named segments, cross-tabulated against the learned ones;
         the declared one by default (``"segment"`` for an undeclared table); None for none.
@@ -649,7 +728,9 @@ def segment_customers(
         Preprocessing and algorithm settings; defaults otherwise.
     progress : callable, optional
         Called with the name of each step as it starts ("sweep", "fit", "compare",
-        "profile", "embed").
+        "profile", "embed"), and with ``"<step>: <part>"`` as each part of the sweep (a
+        k), of the comparison (a model, its refits) and of the embeddings (a method)
+        starts.
 
     Returns
     -------
@@ -659,6 +740,10 @@ def segment_customers(
     from segwise.profile import crosstab_segments, name_segments, profile_segments
     from segwise.segment._embed import embed_customers
 
+    if isinstance(customers, str | os.PathLike):
+        customers = EntityTable.read(Path(customers), id_col=id_col)
+    elif not isinstance(customers, EntityTable):
+        customers = to_pandas(customers)
     schema = (customers.schema if isinstance(customers, EntityTable)
               else match_feature_set(list(map(str, customers.columns)), id_col))
     if isinstance(customers, EntityTable):
@@ -695,7 +780,11 @@ def segment_customers(
                          "Fix: ask for fewer segments")
     if not 0 <= min_share < 1:
         raise ConfigError(f"min_share must be at least 0 and below 1, got {min_share}")
-    step = progress or (lambda name: None)
+    step = progress or _quiet
+
+    def part(name: str) -> Callable[[str], None]:
+        return lambda what: step(f"{name}: {what}")
+
     base = clone(segmenter) if segmenter is not None else Segmenter()
     base.set_params(random_state=random_state, order_by=value_col)
     algorithm = _algorithm(algorithm)
@@ -704,7 +793,8 @@ def segment_customers(
         step("sweep")
         sweep_algo = "kmeans" if algorithm in DENSITY_ALGORITHMS else algorithm
         sweep = sweep_k(X, k_values, algorithm=sweep_algo, segmenter=base, min_share=min_share,
-                        min_stability=min_stability, random_state=random_state)
+                        min_stability=min_stability, random_state=random_state,
+                        progress=part("sweep"))
         n_clusters = sweep.recommended_k
     step("fit")
     final = clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters)
@@ -716,7 +806,7 @@ def segment_customers(
         step("compare")
         models = list(dict.fromkeys([algorithm, *(_algorithm(m) for m in compare)]))
         comparison = compare_models(X, models, n_clusters=n_clusters, segmenter=base,
-                                    random_state=random_state)
+                                    random_state=random_state, progress=part("compare"))
     step("profile")
     labels = final.labels_
     ids = customers[id_col].to_numpy() if id_col in customers.columns else customers.index
@@ -738,7 +828,8 @@ def segment_customers(
     if embed:
         step("embed")
         coords = embed_customers(final.transform(X), methods=embed,
-                                 max_samples=embed_max_samples, random_state=random_state)
+                                 max_samples=embed_max_samples, random_state=random_state,
+                                 progress=part("embed"))
         assignments = pd.concat([assignments, coords.set_index(assignments.index)], axis=1)
     return Segmentation(assignments=assignments, profiles=profiles, segmenter=final,
                         sweep=sweep, comparison=comparison, crosstab=crosstab,

@@ -1,0 +1,159 @@
+"""Tables in memory, whichever library holds them: one conversion for every entry point.
+
+segwise's entry points take a file path or a table in memory: a pandas or polars
+DataFrame (or polars LazyFrame), an Arrow table, record batch or stream, an Ibis table,
+or any object that exports the Arrow C stream interface (``__arrow_c_stream__``). This
+module tells the two apart, names a table for messages ("pandas DataFrame"), and turns
+one into Arrow or pandas. Nothing here imports polars: its tables are read through the
+Arrow interface, so it stays an optional dependency.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import pyarrow as pa
+
+from segwise._engine import _duckdb_relation
+from segwise.exceptions import InputError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import ibis.expr.types as ir
+    import pandas as pd
+
+__all__ = [
+    "DataSource",
+    "is_path",
+    "is_table",
+    "table_label",
+    "to_arrow",
+    "to_arrow_stream",
+    "to_pandas",
+]
+
+#: What an entry point reads: a file path, or a table in memory (see the module docstring).
+DataSource: TypeAlias = "str | Path | pd.DataFrame | pa.Table | ir.Table | Any"
+
+#: Names of tables in messages, by the top-level package of their type.
+_LABELS = {"pandas": "pandas DataFrame", "polars": "polars DataFrame",
+           "pyarrow": "Arrow table", "ibis": "Ibis table", "duckdb": "DuckDB relation"}
+
+
+#: (package, type name) of the tables read without the Arrow interface, or before it.
+_TABLE_TYPES = frozenset({("pandas", "DataFrame"), ("polars", "DataFrame"),
+                          ("polars", "LazyFrame"), ("ibis", "Table")})
+
+
+def is_path(source: Any) -> bool:
+    """Whether ``source`` names a file (a ``str`` or an ``os.PathLike``)."""
+    return isinstance(source, str | os.PathLike)
+
+
+def _library(obj: Any) -> str:
+    return type(obj).__module__.partition(".")[0]
+
+
+def is_table(source: Any) -> bool:
+    """Whether ``source`` is a table in memory that :func:`to_arrow_stream` can read."""
+    return (_library(source), type(source).__name__) in _TABLE_TYPES or isinstance(
+        source, pa.Table | pa.RecordBatch | pa.RecordBatchReader) or hasattr(
+        source, "__arrow_c_stream__")
+
+
+def table_label(source: Any) -> str:
+    """Name a table in memory for messages and records: ``"pandas DataFrame"``."""
+    return _LABELS.get(_library(source), type(source).__name__)
+
+
+def to_arrow_stream(source: Any) -> pa.Table | pa.RecordBatchReader:
+    """Return a table in memory as Arrow: a table, or a stream of batches (Ibis).
+
+    An Ibis table is streamed from its engine, never collected whole into this process.
+    A pandas index with a name (``df.set_index("CustomerID")``) becomes a column again;
+    an unnamed one (a row number) is dropped. An object column of mixed types (numbers
+    and text, as spreadsheets give) is read as text, to be parsed like a CSV field.
+
+    Parameters
+    ----------
+    source : table in memory
+        See the module docstring.
+
+    Returns
+    -------
+    pyarrow.Table or pyarrow.RecordBatchReader
+        The rows.
+
+    Raises
+    ------
+    InputError
+        If ``source`` is no table segwise can read, or pandas cannot give it to Arrow.
+    """
+    import ibis.expr.types as ir
+
+    library = _library(source)
+    if isinstance(source, pa.Table | pa.RecordBatchReader):
+        return source
+    if isinstance(source, pa.RecordBatch):
+        return pa.Table.from_batches([source])
+    if isinstance(source, ir.Table):
+        rel = _duckdb_relation(source, use_default=True)
+        return source.to_pyarrow_batches() if rel is None else rel.to_arrow_reader()
+    if library == "pandas" and type(source).__name__ == "DataFrame":
+        return _from_pandas(source)
+    if library == "polars" and type(source).__name__ == "LazyFrame":
+        source = source.collect()
+    if hasattr(source, "__arrow_c_stream__"):
+        return _without_views(pa.RecordBatchReader.from_stream(source))
+    raise InputError(
+        f"cannot read a {type(source).__name__}. Fix: give a file path, a pandas or polars "
+        "DataFrame, an Arrow table or an Ibis table"
+    )
+
+
+def to_arrow(source: Any) -> pa.Table:
+    """Return a table in memory as one Arrow table (see :func:`to_arrow_stream`)."""
+    data = to_arrow_stream(source)
+    return data.read_all() if isinstance(data, pa.RecordBatchReader) else data
+
+
+def to_pandas(source: Any) -> pd.DataFrame:
+    """Return a table in memory as pandas; a pandas DataFrame is returned as it is."""
+    import pandas as pd
+
+    if isinstance(source, pd.DataFrame):
+        return source
+    return to_arrow(source).to_pandas()
+
+
+def _from_pandas(frame: pd.DataFrame) -> pa.Table:
+    import pandas as pd
+
+    if any(name is not None for name in frame.index.names):
+        frame = frame.reset_index()
+    frame = frame.rename(columns=str)
+    repeated = frame.columns[frame.columns.duplicated()].unique().tolist()
+    if repeated:
+        raise InputError(f"pandas DataFrame: column name(s) {', '.join(repeated)} appear "
+                         "more than once. Fix: rename the columns")
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        frame = frame.copy()
+        for col in frame.columns[frame.dtypes == "object"]:
+            frame[col] = frame[col].map(lambda v: None if pd.isna(v) else str(v))
+        return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+#: View types (polars exports text as ``string_view``) and the plain types Arrow's compute
+#: functions and pandas all take.
+_PLAIN = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
+
+
+def _without_views(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    schema = reader.schema
+    if not any(f.type in _PLAIN for f in schema):
+        return reader
+    return reader.cast(pa.schema([f.with_type(_PLAIN.get(f.type, f.type)) for f in schema]))

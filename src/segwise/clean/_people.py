@@ -1,0 +1,377 @@
+"""Cleaning people tables: their settings, row rules, typing by the dictionary, sparse rows.
+
+Row rules come first (exact copies merged when the table has real ids, ids that appear on
+several different rows removed), reported through the shared audit. Attributes are then
+typed on the engine by the dictionary (numbers where every declared code is a number, text
+otherwise), so that only typed columns ever leave it. Column-level cleaning (unknown codes,
+the missingness threshold, mixed attributes, encoding) is the
+:class:`~segwise.features.people.PeopleEncoder`'s, learned on the population; rows too
+sparse to place are compared with the rest here (:func:`compare_subsets`), feature by
+feature, so that a user can see whether setting them aside biases the segments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import numpy as np
+
+from segwise._settings import register_section
+from segwise.clean._generic import CleanedRows, Rule, clean_rows
+from segwise.exceptions import ConfigError, InputError
+from segwise.io import (
+    PERSON_ID,
+    FeatureDictionary,
+    as_float,
+    as_text,
+    infer_dictionary,
+    name_columns,
+    read_dictionary,
+)
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pandas as pd
+
+    from segwise.config import SegwiseConfig
+    from segwise.io import Attribute, Source
+
+__all__ = [
+    "REPEATED_ID",
+    "CleanedPeople",
+    "PeopleSettings",
+    "clean_people",
+    "compare_subsets",
+    "type_attributes",
+]
+
+
+@dataclass(frozen=True)
+class PeopleSettings:
+    """Settings of people tables and the population analysis (config section ``[people]``).
+
+    Parameters
+    ----------
+    dictionary : str, Path or FeatureDictionary, optional
+        The feature dictionary: a segwise CSV/TOML file, a CoIL ``dictionary.txt``, or a
+        dictionary object; types are inferred from the population when omitted.
+    exclude : tuple of str, default=()
+        Attributes never used (a target, a response flag, an identifier); shell-style
+        patterns match several (``"P*"``).
+    column_threshold, row_threshold : float or "auto", default="auto"
+        Missingness above which a column is dropped, a row set aside as too sparse
+        (:class:`~segwise.features.people.PeopleEncoder`).
+    threshold_floor : float, default=0.2
+        The smallest automatic threshold.
+    unseen_codes : {"missing", "error"}, default="missing"
+        A code the dictionary does not declare: counted as missing, or an error.
+    variance_threshold : float, default=0.001
+        Encoded columns (scaled to [0, 1]) with less variance are dropped.
+    max_correlation : float, default=0.95
+        Of two encoded columns correlated above this, the less relevant is dropped.
+    top_n : int, default=0
+        Keep only the ``top_n`` most relevant encoded columns (0: all that pass).
+    pca_variance : float, default=0.8
+        Principal components kept: as many as explain this share of the variance, up to
+        ``max_components``.
+    max_components : int, default=50
+        Most components kept: beyond a few dozen dimensions distances between people are
+        mostly noise, and clustering slows down; the report says how much of the
+        variance the components kept explain.
+    k_min, k_max : int, default=2, 10
+        Numbers of segments the sweep tries.
+    base_rate : float, default=0
+        Share of a mailed population expected to become customers, for the expected
+        customers per segment; 0 takes customers / population (right when the customer
+        file and the population cover the same market).
+    fit_samples : int, default=100000
+        Most population rows the relevance ranking, imputation, scaling and PCA are
+        fitted on (a uniform sample beyond; every row is transformed).
+    random_state : int, default=0
+        Seed of every sample and model.
+    """
+
+    dictionary: str | Path | FeatureDictionary | None = None
+    exclude: tuple[str, ...] = ()
+    column_threshold: float | str = "auto"
+    row_threshold: float | str = "auto"
+    threshold_floor: float = 0.2
+    unseen_codes: str = "missing"
+    variance_threshold: float = 0.001
+    max_correlation: float = 0.95
+    top_n: int = 0
+    pca_variance: float = 0.8
+    max_components: int = 50
+    k_min: int = 2
+    k_max: int = 10
+    base_rate: float = 0.0
+    fit_samples: int = 100_000
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("column_threshold", "row_threshold"):
+            value = getattr(self, name)
+            if value != "auto" and not (isinstance(value, (int, float)) and 0 <= value <= 1):
+                raise ConfigError(f"[people] {name} must be \"auto\" or a share in [0, 1], "
+                                  f"got {value!r}")
+        if not 0 < self.pca_variance <= 1:
+            raise ConfigError(f"[people] pca_variance must be in (0, 1], got {self.pca_variance}")
+        if self.max_components < 1:
+            raise ConfigError(f"[people] max_components must be at least 1, got "
+                              f"{self.max_components}")
+        if not 2 <= self.k_min <= self.k_max:
+            raise ConfigError(f"[people] need 2 <= k_min <= k_max, got {self.k_min}, "
+                              f"{self.k_max}")
+        if not 0 <= self.base_rate < 1:
+            raise ConfigError(f"[people] base_rate must be in [0, 1), got {self.base_rate}")
+        if self.unseen_codes not in ("missing", "error"):
+            raise ConfigError("[people] unseen_codes must be \"missing\" or \"error\"")
+
+    def load_dictionary(self) -> FeatureDictionary | None:
+        """Return the dictionary: read from its file, as given, or None (to infer)."""
+        if self.dictionary is None or isinstance(self.dictionary, FeatureDictionary):
+            return self.dictionary
+        return read_dictionary(Path(self.dictionary))
+
+
+register_section("people", PeopleSettings)
+
+#: Audit step of rows whose id appears on several different rows.
+REPEATED_ID = Rule(
+    "repeated_id",
+    "the id appears on several different rows: which one is right is unknown",
+    lambda t: t[PERSON_ID].count().over(ibis.window(group_by=t[PERSON_ID])) > 1,
+)
+
+
+@dataclass
+class CleanedPeople(CleanedRows):
+    """People rows after the row rules, attributes typed by the dictionary.
+
+    Attributes
+    ----------
+    dictionary : FeatureDictionary
+        The dictionary the attributes were typed by (declared, or inferred from these
+        rows).
+    undeclared : tuple of str
+        Columns of the source the dictionary does not declare: not read further.
+    """
+
+    dictionary: FeatureDictionary = field(default_factory=lambda: FeatureDictionary([]))
+    undeclared: tuple[str, ...] = ()
+
+
+def _is_number(attr: Attribute) -> bool:
+    """Whether an attribute is read as a number: a quantity, or codes all declared numbers.
+
+    Codes nobody declared may be text (a categorical of words), so they stay text; the
+    encoder reads numbers out of text all the same.
+    """
+    if attr.type == "mixed" or not attr.numeric_codes:
+        return False
+    return attr.type == "numeric" or bool(attr.labels)
+
+
+def _is_float32(attr: Attribute) -> bool:
+    """Whether an attribute's values are whole-number codes (exact in 32 bits)."""
+    if attr.type == "numeric" or not attr.labels:
+        return False
+    return all(float(c) == int(float(c)) and abs(float(c)) < 2**24
+               for c in (*attr.labels, *attr.missing))
+
+
+def type_attributes(table: ir.Table, dictionary: FeatureDictionary) -> ir.Table:
+    """Type each declared attribute: numbers where its codes are declared numbers, else text.
+
+    A numeric attribute, or one whose declared codes (labels and unknown codes) are all
+    numbers, is read as a number: whole-number codes as 32-bit floats (exact, half the
+    memory of a wide table), others as 64-bit floats; blank text and text that is not a
+    number become NULL. Anything else stays text, for the encoder to read. Columns the
+    dictionary does not declare are left out.
+
+    Parameters
+    ----------
+    table : ibis.Table
+        ``person_id`` and attributes, as loaded.
+    dictionary : FeatureDictionary
+        The attributes.
+
+    Returns
+    -------
+    ibis.Table
+        ``person_id`` and the declared attributes present, in dictionary order.
+    """
+    columns: dict[str, ir.Value] = {PERSON_ID: table[PERSON_ID]}
+    for attr in dictionary:
+        if attr.name not in table.columns or attr.name == PERSON_ID:
+            continue
+        value = table[attr.name]
+        if _is_number(attr):
+            number = as_float(value)
+            columns[attr.name] = number.cast("float32") if _is_float32(attr) else number
+        else:
+            columns[attr.name] = as_text(value)
+    return table.select(**columns)
+
+
+def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
+    """Clean a loaded people table: name, type, merge copies, remove repeated ids.
+
+    Headerless columns take the dictionary's names; without a dictionary the types are
+    inferred from these rows (:func:`segwise.io.infer_dictionary`). Exact copies are
+    merged only when the table has an id column (rows numbered by the loader are never
+    copies: two people may share every attribute).
+
+    Parameters
+    ----------
+    source : Source
+        A loaded people table (:func:`segwise.io.load_source` with ``"people"``).
+    config : SegwiseConfig
+        Its ``[people]`` section gives the dictionary.
+
+    Returns
+    -------
+    CleanedPeople
+        The typed rows, the dictionary used, and the audit.
+
+    Raises
+    ------
+    InputError
+        If no declared attribute is a column of the table.
+    """
+    settings: PeopleSettings = config.section("people")
+    dictionary = settings.load_dictionary()
+    table = source.table
+    attributes = [c for c in table.columns if c != PERSON_ID]
+    if dictionary is None:
+        dictionary = infer_dictionary(table, attributes)
+    else:
+        table = name_columns(table, dictionary)
+        attributes = [c for c in table.columns if c != PERSON_ID]
+        if not set(dictionary.names) & set(attributes):
+            shown = ", ".join(attributes[:8]) + (", ..." if len(attributes) > 8 else "")
+            raise InputError(
+                f"{source.source}: none of the {len(dictionary)} dictionary attributes is a "
+                f"column (columns found: {shown}). Fix: check the dictionary, or the file's "
+                "header ([read] header)"
+            )
+    typed = type_attributes(table, dictionary)
+    undeclared = tuple(c for c in attributes if c not in typed.columns)
+    has_ids = PERSON_ID in source.roles
+    cleaned = clean_rows(dataclasses.replace(source, table=typed),
+                         [REPEATED_ID] if has_ids else [], duplicates=has_ids)
+    return CleanedPeople(cleaned.rows, cleaned.n_input, cleaned.n_quarantined, cleaned.rules,
+                         cleaned.deduplicated, dictionary=dictionary, undeclared=undeclared)
+
+
+# ---------------------------------------------------------------- dense against sparse rows
+
+#: Effect size from which two subsets are said to differ (Cohen's "small").
+SMALL_EFFECT = 0.1
+
+
+def compare_subsets(
+    dense: pd.DataFrame,
+    sparse: pd.DataFrame,
+    types: Mapping[str, str],
+    *,
+    max_rows: int = 50_000,
+    min_values: int = 10,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """Compare two subsets of rows feature by feature: a test and an effect size each.
+
+    Numeric and ordinal features: the Mann-Whitney U test and the rank-biserial
+    correlation (``r``: -1 to 1, positive when the sparse rows' values are higher).
+    Categorical and binary features: the chi-square test of the 2 x levels table and
+    Cramér's V (0 to 1). p-values are Holm-adjusted over the features tested. With
+    hundreds of thousands of rows every difference is "significant", so the verdict
+    reads the effect size: ``differs`` from |effect| 0.1 (Cohen's small effect).
+
+    Parameters
+    ----------
+    dense, sparse : pandas.DataFrame
+        The rows kept and the rows set aside, the same columns, NaN where missing (the
+        encoder's :meth:`~segwise.features.people.PeopleEncoder.attribute_values`).
+    types : mapping of str to str
+        Type of each column (numeric, ordinal, binary, categorical).
+    max_rows : int, default=50000
+        Each subset is compared on a uniform sample of at most this many rows.
+    min_values : int, default=10
+        A feature with fewer present values in either subset is not tested.
+    random_state : int, default=0
+        Seed of the samples.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per feature: ``feature``, ``type``, ``n_dense``, ``n_sparse`` (present
+        values compared), ``mean_dense``, ``mean_sparse``, ``test``, ``statistic``,
+        ``p_value``, ``p_adjusted``, ``effect_size`` (the measure's name), ``effect``,
+        ``verdict`` (``differs``, ``similar`` or ``not tested``).
+    """
+    import pandas as pd
+    from scipy import stats
+
+    rng = np.random.default_rng(random_state)
+    a, b = _sample(dense, max_rows, rng), _sample(sparse, max_rows, rng)
+    rows = []
+    for col in dense.columns:
+        x, y = a[col].to_numpy(dtype=np.float64), b[col].to_numpy(dtype=np.float64)
+        x, y = x[~np.isnan(x)], y[~np.isnan(y)]
+        kind = types.get(col, "numeric")
+        row: dict[str, Any] = {"feature": col, "type": kind, "n_dense": len(x),
+                               "n_sparse": len(y),
+                               "mean_dense": x.mean() if len(x) else np.nan,
+                               "mean_sparse": y.mean() if len(y) else np.nan,
+                               "test": "", "statistic": np.nan, "p_value": np.nan,
+                               "effect_size": "", "effect": np.nan}
+        if min(len(x), len(y)) >= min_values:
+            if kind in ("categorical", "binary"):
+                levels = np.union1d(np.unique(x), np.unique(y))
+                table = np.array([[np.sum(x == v) for v in levels],
+                                  [np.sum(y == v) for v in levels]])
+                if len(levels) > 1:
+                    chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
+                    row.update(test="chi-square", statistic=chi2, p_value=p,
+                               effect_size="Cramér's V",
+                               effect=math.sqrt(chi2 / table.sum()))
+            elif np.ptp(np.concatenate([x, y])) > 0:
+                u, p = stats.mannwhitneyu(y, x, alternative="two-sided", method="asymptotic")
+                row.update(test="Mann-Whitney U", statistic=u, p_value=p,
+                           effect_size="rank-biserial r",
+                           effect=2.0 * u / (len(x) * len(y)) - 1.0)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out["p_adjusted"] = _holm(out["p_value"].to_numpy())
+    tested = out["test"] != ""
+    out["verdict"] = np.where(~tested, "not tested", np.where(
+        out["effect"].abs() >= SMALL_EFFECT, "differs", "similar"))
+    columns = ["feature", "type", "n_dense", "n_sparse", "mean_dense", "mean_sparse", "test",
+               "statistic", "p_value", "p_adjusted", "effect_size", "effect", "verdict"]
+    return out[columns]
+
+
+def _sample(frame: pd.DataFrame, size: int, rng: np.random.Generator) -> pd.DataFrame:
+    if len(frame) <= size:
+        return frame
+    return frame.iloc[np.sort(rng.choice(len(frame), size, replace=False))]
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment of p-values (NaN left as they are)."""
+    out = np.full(len(p), np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if not len(ok):
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    adjusted = np.maximum.accumulate(p[order] * (m - np.arange(m)))
+    out[order] = np.minimum(adjusted, 1.0)
+    return out

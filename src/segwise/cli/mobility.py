@@ -1,0 +1,82 @@
+"""``segwise mobility``: location pings to per-user places, rhythm, interests and segments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segwise.cli._app import (
+    ConfigOpt,
+    EngineChoice,
+    EngineOpt,
+    KeepFormulasOpt,
+    MasterOpt,
+    MemoryOpt,
+    app,
+    console,
+    handle_errors,
+    print_result,
+    run_with_progress,
+)
+
+
+@app.command()
+@handle_errors
+def mobility(
+    input: Annotated[Path, typer.Argument(
+        help="Pings (user, timestamp, lat, lon, optional accuracy and category): CSV(.gz), "
+             "Parquet, Excel, JSON lines, SQLite or DuckDB file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="User table to write "
+                                                                "(.parquet, .csv or .duckdb).")],
+    pois: Annotated[Path | None, typer.Option(
+        "--pois", help="Points of interest (category, lat, lon, optional name) for "
+                       "interests.")] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Also write the report (.html, .md or .json).")] = None,
+    segments: Annotated[bool, typer.Option(
+        "--segments/--no-segments", help="Learn high-level segments (k chosen by several "
+                                         "criteria) and the campaign table.")] = True,
+    config: ConfigOpt = None,
+    engine: EngineOpt = EngineChoice.duckdb,
+    spark_master: MasterOpt = None,
+    memory_limit: MemoryOpt = None,
+    keep_formulas: KeepFormulasOpt = False,
+) -> None:
+    """Find stable locations, settlements, week-time rhythm, interests and segments per user.
+
+    Writes the users (one row each; home and work as coarse cells), ``<out>.locations``
+    (stable locations, coarse cells), and with segments ``<out>.segments.csv`` (profiles)
+    and ``<out>.campaign.csv`` (the targeted campaign against an untargeted one).
+    """
+    from segwise.jobs.mobility import MobilityResult, UserSegments, with_pois_option
+    from segwise.store import TABLE_SUFFIXES, check_output
+
+    main, *side = MobilityResult.output_paths(output)
+    check_output(main, (*TABLE_SUFFIXES, ".duckdb"),
+                 side=[*side, *UserSegments.output_paths(output), *([report] if report else [])],
+                 inputs=[input, config, pois])
+    result = run_with_progress(
+        input, job="mobility", config=config, engine=engine, spark_master=spark_master,
+        memory_limit=memory_limit, adjust=with_pois_option(pois),
+    )
+    print_result(result)
+    written = result.write(output, keep_formulas=keep_formulas)
+    if segments:
+        from segwise.jobs.mobility import segment_users
+
+        with console.status("Learning segments", spinner="dots"):
+            plan = segment_users(result, embed=("umap",) if report else ())
+        console.print(plan.summary_text(), highlight=False, markup=False)
+        written += plan.write(output, keep_formulas=keep_formulas)
+        if report:
+            from segwise.cli.report import write_report_with_progress
+
+            write_report_with_progress(result, report, extras=plan.extras, source=input.name)
+    elif report:
+        from segwise.cli.report import write_report_with_progress
+
+        write_report_with_progress(result, report, segments=False, source=input.name)
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)

@@ -1,0 +1,718 @@
+"""Mobility features per user from location pings: places, settlements, rhythm, interests.
+
+The pings of each block of users are fetched sorted by user and time (DuckDB), or handed
+to each user's group (Spark ``applyInPandas``); both run the same block function
+(:func:`segwise.features._stays.process_block`): sequence rules, week-time heatmap
+counts, stay points and DBSCAN (haversine) of the stays into stable locations. Everything
+after that works on the small per-stay and per-location tables: home and work, parts of
+the day, settlement levels, dense areas, the week-time SOM, interests and their
+components. Coordinates leave as coarse cells (:mod:`segwise.features._places`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from segwise._engine import fetch_numpy, numpy_to_arrow
+from segwise._settings import register_section
+from segwise.exceptions import ConfigError
+from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
+from segwise.features._rhythm import heat_columns
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pandas as pd
+    import pyarrow as pa
+
+    from segwise.clean import CleanedPings
+    from segwise.config import SegwiseConfig
+    from segwise.features._stays import Block, BlockResult
+
+__all__ = ["INTEREST_COMPONENTS", "MOBILITY", "MOBILITY_INTERESTS", "MobilitySettings",
+           "mobility_entities"]
+
+#: Interest components kept as features.
+INTEREST_COMPONENTS = 3
+
+
+@dataclass(frozen=True)
+class MobilitySettings:
+    """Mobility settings, the ``[mobility]`` section of a config file.
+
+    Parameters
+    ----------
+    timezone : str, default=""
+        IANA zone (``"Asia/Shanghai"``) when the timestamps are UTC; empty when they are
+        local time already. Nights, working hours and weekends are local.
+    stay_distance_m, stay_minutes : float, default=200, 20
+        A stay: pings within this distance of its first ping for at least this long.
+    max_gap_hours : float, default=24
+        A longer silence between two pings ends a stay.
+    stays : {"auto", "points", "checkins"}, default="auto"
+        ``checkins``: every ping is a visit of ``checkin_minutes`` (sparse check-ins);
+        ``auto``: check-ins when the source has venue categories.
+    checkin_minutes : float, default=60
+    location_eps_m : float, default=150
+        DBSCAN radius of a stable location.
+    location_min_visits : int, default=2
+        Stays a stable location needs (DBSCAN's ``min_samples``).
+    parts_of_day : tuple of int, default=(0, 6, 12, 18)
+        Start hours of night, morning, afternoon and evening.
+    night_hours, work_hours : tuple of int, default=(22, 6), (9, 17)
+        Nights (every day) and working hours (Monday to Friday), local time.
+    home_min_night_share : float, default=0.2
+        Home is where most night hours are spent, and at least this share of them.
+    work_min_share, work_min_days : float, int, default=0.2, 2
+        Work is where most working hours are spent elsewhere than home, at least this
+        share on at least this many days.
+    privacy : {"grid", "h3", "none"}, default="grid"
+        How coordinates leave segwise: grid cells of ``cell_m`` metres, H3 cells of
+        ``h3_resolution`` (needs ``pip install segwise[h3]``), or exact (personal data).
+    cell_m : float, default=500
+    h3_resolution : int, default=8
+    min_cell_users : int, default=5
+        The report draws no cell with fewer users' homes than this.
+    gazetteer_min_population : {500, 1000, 5000, 15000}, default=1000
+    city_population, town_population : int, default=100000, 10000
+    place_radius_km : float, default=0.1
+        A place covers ``place_radius_km x population^(1/3)`` kilometres.
+    settlement_cell_m : float, default=1000
+    settlement_min_users : int, default=10
+        Dense areas: cells of ``settlement_cell_m``, core cells with this many users
+        around them.
+    pois : str, default=""
+        A table of points of interest (name, category, lat, lon) for interests.
+    poi_radius_m : float, default=100
+        A stay visits the nearest point of interest within this distance.
+    som_shape : tuple of int, default=(6, 6)
+    rhythm_groups : int, default=5
+        Named groups of the SOM's nodes.
+    interest_groups : int, default=0
+        Interest clusters (0: chosen by silhouette among 3 to 8).
+    block_pings : int, default=4000000
+        Pings fetched and processed at once (memory: about 60 bytes each).
+    n_jobs : int, default=-1
+        Blocks processed in parallel (threads; -1: one per core). The compiled loops and
+        the ball-tree queries release the interpreter lock.
+    """
+
+    timezone: str = ""
+    stay_distance_m: float = 200.0
+    stay_minutes: float = 20.0
+    max_gap_hours: float = 24.0
+    stays: str = "auto"
+    checkin_minutes: float = 60.0
+    location_eps_m: float = 150.0
+    location_min_visits: int = 2
+    parts_of_day: tuple[int, ...] = (0, 6, 12, 18)
+    night_hours: tuple[int, ...] = (22, 6)
+    work_hours: tuple[int, ...] = (9, 17)
+    home_min_night_share: float = 0.2
+    work_min_share: float = 0.2
+    work_min_days: int = 2
+    privacy: str = "grid"
+    cell_m: float = 500.0
+    h3_resolution: int = 8
+    min_cell_users: int = 5
+    gazetteer_min_population: int = 1000
+    city_population: int = 100_000
+    town_population: int = 10_000
+    place_radius_km: float = 0.1
+    settlement_cell_m: float = 1000.0
+    settlement_min_users: int = 10
+    pois: str = ""
+    poi_radius_m: float = 100.0
+    som_shape: tuple[int, ...] = (6, 6)
+    rhythm_groups: int = 5
+    interest_groups: int = 0
+    block_pings: int = 4_000_000
+    n_jobs: int = -1
+
+    def __post_init__(self) -> None:
+        if self.stays not in ("auto", "points", "checkins"):
+            raise ConfigError(f"[mobility] stays = {self.stays!r}: choose auto, points or "
+                              "checkins")
+        if self.privacy not in ("grid", "h3", "none"):
+            raise ConfigError(f"[mobility] privacy = {self.privacy!r}: choose grid, h3 or none")
+        if len(self.parts_of_day) != 4 or list(self.parts_of_day) != sorted(self.parts_of_day):
+            raise ConfigError("[mobility] parts_of_day: four increasing start hours, "
+                              "e.g. [0, 6, 12, 18]")
+        for name in ("night_hours", "work_hours", "som_shape"):
+            if len(getattr(self, name)) != 2:
+                raise ConfigError(f"[mobility] {name}: two numbers, e.g. [22, 6]")
+        if self.timezone:
+            import zoneinfo
+
+            try:
+                zoneinfo.ZoneInfo(self.timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise ConfigError(f"[mobility] timezone = {self.timezone!r}: not an IANA "
+                                  "time zone such as \"Europe/Berlin\"") from exc
+
+
+register_section("mobility", MobilitySettings)
+
+_MOBILITY_FEATURES = (
+    Feature("pings", "integer", "pings", "pings kept"),
+    Feature("active_days", "integer", "days", "days with at least one ping"),
+    Feature("stays", "integer", "stays", "stays of at least the stay duration"),
+    Feature("stable_locations", "integer", "places", "places visited repeatedly",
+            cluster=True),
+    Feature("radius_km", "number", "km", "radius of gyration of the stays, weighted by "
+                                         "time", cluster=True),
+    Feature("commute_km", "number", "km", "distance from home to work (0 without both)",
+            cluster=True),
+    Feature("home_share", "number", "share", "share of stay time at home", cluster=True),
+    Feature("night_share", "number", "share", "share of pings at night", cluster=True),
+    Feature("weekend_share", "number", "share", "share of pings at weekends", cluster=True),
+    Feature("office_share", "number", "share", "share of pings on weekday mornings and "
+                                               "afternoons", cluster=True),
+    Feature("home_found", "boolean"),
+    Feature("work_found", "boolean"),
+    Feature("works_at_home", "boolean", description="home is also where the working hours "
+                                                    "are spent"),
+    Feature("home_cell", "text", description="coarse cell of home"),
+    Feature("work_cell", "text", description="coarse cell of work"),
+    Feature("home_settlement", "text", description="settlement level of home"),
+    Feature("work_settlement", "text", description="settlement level of work"),
+    Feature("home_area_users", "integer", "users", "users with stays in home's dense area"),
+    *(Feature(f"{p}_place", "text", description=f"where the user mostly is in the {p}")
+      for p in ("night", "morning", "afternoon", "evening")),
+    *(Feature(c, "number", "share") for c in heat_columns()),
+    Feature("rhythm", "text", description="named group of similar week-time heatmaps"),
+)
+
+#: Per-user mobility features (without points of interest).
+MOBILITY = register_feature_set(FeatureSet(
+    name="mobility", kind="pings", entity="user", id_col="user_id",
+    features=_MOBILITY_FEATURES,
+    summary=("radius_km", "commute_km", "home_share", "night_share", "weekend_share"),
+))
+#: Per-user mobility features with interests from points of interest or check-ins.
+MOBILITY_INTERESTS = register_feature_set(FeatureSet(
+    name="mobility_interests", kind="pings", entity="user", id_col="user_id",
+    features=(*_MOBILITY_FEATURES,
+              Feature("poi_visits", "integer", "visits", "visits matched to a category"),
+              *(Feature(f"interest_pc{i + 1}", "number", "", f"interest component {i + 1}",
+                        cluster=True) for i in range(INTEREST_COMPONENTS)),
+              Feature("interests", "text", description="named group of similar interests")),
+    summary=("radius_km", "commute_km", "home_share", "night_share", "weekend_share"),
+))
+
+
+@dataclass
+class MobilityArtifacts:
+    """What the features step learned besides the entity table (for writers and report)."""
+
+    locations: pa.Table
+    areas: dict[str, np.ndarray]
+    rhythm: dict[str, Any]
+    interests: Any = None
+    interest_names: dict[int, str] = field(default_factory=dict)
+    flags: dict[str, int] = field(default_factory=dict)
+    users_without_stays: int = 0
+
+
+# ---------------------------------------------------------------- blocks
+
+
+def _local(ts: np.ndarray, timezone: str) -> np.ndarray:
+    """UTC seconds to local seconds in ``timezone`` (unchanged when empty)."""
+    if not timezone or not len(ts):
+        return ts
+    import pandas as pd
+
+    local = pd.to_datetime(ts, unit="s", utc=True).tz_convert(timezone).tz_localize(None)
+    return np.asarray(local.asi8 // 10**9, np.int64)
+
+
+def _checkins(cleaned: CleanedPings, settings: MobilitySettings) -> bool:
+    has_category = "category" in cleaned.source.roles
+    return settings.stays == "checkins" or (settings.stays == "auto" and has_category)
+
+
+def _duckdb_blocks(cleaned: CleanedPings, settings: MobilitySettings
+                   ) -> Iterator[tuple[int, Block]]:
+    """Fetch the kept pings block by block, each sorted by user and time.
+
+    Yields the number of the block's first user (users are numbered in id order) and the
+    block; one block at a time is in memory.
+    """
+    import pyarrow as pa
+
+    from segwise.features._stays import Block
+
+    kept = cleaned.kept
+    backend = kept._find_backend()
+    backend.con.execute("SET enable_progress_bar = false")
+    users = fetch_numpy(kept.group_by("user_id").aggregate(n=kept.count()).order_by("user_id"))
+    n = users["n"].astype(np.int64)
+    block_of = np.cumsum(n) // max(settings.block_pings, 1)
+    has_category = "category" in cleaned.source.roles
+    has_accuracy = "accuracy" in cleaned.source.roles
+    for b in np.unique(block_of):
+        offset = int(np.argmax(block_of == b))
+        ids = users["user_id"][block_of == b]
+        name = f"users_{id(cleaned):x}_{b}"
+        backend.con.register(name, pa.table({
+            "user_id": pa.array(ids.astype(str), pa.string()),
+            "_uidx": np.arange(len(ids), dtype=np.int64)}))
+        index = backend.table(name)
+        j = kept.join(index, "user_id")
+        cols = {"_uidx": j._uidx, "ts": j.timestamp.epoch_seconds().cast("int64"),
+                "lat": j.lat, "lon": j.lon}
+        if has_accuracy:
+            cols["accuracy"] = j.accuracy
+        if has_category:
+            cols["category"] = j.category
+        q = j.select(**cols)
+        order = [q._uidx, q.ts, q.lat, q.lon, *([q.accuracy] if has_accuracy else []),
+                 *([q.category] if has_category else [])]
+        got = fetch_numpy(q.order_by(order))
+        uidx = got["_uidx"].astype(np.int64)
+        ts = _local(got["ts"].astype(np.int64), settings.timezone)
+        yield offset, Block(
+            ids.astype(object), np.searchsorted(uidx, np.arange(len(ids) + 1)).astype(np.int64),
+            ts, got["lat"].astype(np.float64), got["lon"].astype(np.float64),
+            got["accuracy"].astype(np.float64) if has_accuracy else np.full(len(ts), np.nan),
+            got["category"] if has_category else None)
+        backend.con.unregister(name)
+
+
+def _process_duckdb(cleaned: CleanedPings, settings: MobilitySettings,
+                    checkins: bool) -> list[BlockResult]:
+    from segwise.features._stays import process_block
+
+    blocks = _duckdb_blocks(cleaned, settings)
+    work = partial(process_block, rules=cleaned.rules, settings=settings, checkins=checkins)
+    if settings.n_jobs == 1:
+        return [work(block, offset=offset) for offset, block in blocks]
+    from joblib import Parallel, delayed
+
+    # Threads: the compiled loops and the ball tree release the GIL; blocks are fetched
+    # as workers free up, so at most a few are in memory.
+    return list(Parallel(n_jobs=settings.n_jobs, prefer="threads", pre_dispatch="n_jobs")(
+        delayed(work)(block, offset=offset) for offset, block in blocks))
+
+
+#: What the Spark job returns per user: a summary row, then one row per stay or category.
+_SPARK_SCHEMA = ("kind string, user_id string, a long, b long, c long, d long, lat double, "
+                 "lon double, heat array<long>, flags array<long>, category string")
+
+
+def _spark_user(frame: pd.DataFrame, rules: Any, settings: MobilitySettings,
+                checkins: bool) -> pd.DataFrame:
+    """One user's pings (Spark ``applyInPandas``) through the same block function."""
+    import pandas as pd
+
+    from segwise.clean._pings import SEQUENCE_CODES
+    from segwise.features._stays import Block, process_block
+
+    ts = _local(frame["ts"].to_numpy(np.int64), settings.timezone)
+    block = Block.from_columns(
+        frame["user_id"].to_numpy(object), ts, frame["lat"].to_numpy(np.float64),
+        frame["lon"].to_numpy(np.float64),
+        frame["accuracy"].to_numpy(np.float64) if "accuracy" in frame else None,
+        frame["category"].to_numpy(object) if "category" in frame else None)
+    r = process_block(block, rules, settings, checkins)
+    user = str(block.users[0])
+    flags = [r.flags[k] for k in SEQUENCE_CODES]
+    rows: list[dict[str, Any]] = []
+    u = r.users
+    if len(u["user_id"]):
+        rows.append({"kind": "u", "user_id": user, "a": int(u["pings"][0]),
+                     "b": int(u["first"][0]), "c": int(u["last"][0]),
+                     "d": int(u["active_days"][0]), "heat": u["heat"][0].tolist(),
+                     "flags": flags})
+    else:
+        rows.append({"kind": "f", "user_id": user, "flags": flags})
+    s = r.stays
+    for i in range(len(s["start"])):
+        rows.append({"kind": "s", "user_id": user, "a": int(s["start"][i]),
+                     "b": int(s["end"][i]), "c": int(s["pings"][i]),
+                     "d": int(s["location"][i]), "lat": float(s["lat"][i]),
+                     "lon": float(s["lon"][i])})
+    c = r.categories
+    for i in range(len(c.get("n", []))):
+        rows.append({"kind": "c", "user_id": user, "a": int(c["n"][i]),
+                     "category": str(c["category"][i])})
+    out = pd.DataFrame(rows).reindex(columns=["kind", "user_id", "a", "b", "c", "d", "lat",
+                                              "lon", "heat", "flags", "category"])
+    for col in ("a", "b", "c", "d"):
+        out[col] = out[col].astype("Int64")
+    for col in ("heat", "flags", "category"):
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
+    return out
+
+
+def _process_spark(cleaned: CleanedPings, settings: MobilitySettings,
+                   checkins: bool) -> list[BlockResult]:
+    """Each user's pings through the block function on Spark, collected as one result."""
+    from segwise.clean._pings import SEQUENCE_CODES
+    from segwise.features._stays import BlockResult
+
+    kept = cleaned.kept
+    cols = {"user_id": kept.user_id, "ts": kept.timestamp.epoch_seconds().cast("int64"),
+            "lat": kept.lat, "lon": kept.lon}
+    if "accuracy" in cleaned.source.roles:
+        cols["accuracy"] = kept.accuracy
+    if "category" in cleaned.source.roles:
+        cols["category"] = kept.category
+    expr = kept.select(**cols)
+    backend = expr._find_backend()
+    frame = backend._session.sql(backend.compile(expr))
+    work = partial(_spark_user, rules=cleaned.rules, settings=settings, checkins=checkins)
+    out = frame.groupBy("user_id").applyInPandas(work, schema=_SPARK_SCHEMA).toPandas()
+    out = out.sort_values(["user_id", "kind", "a", "b"], kind="stable")
+    u, s, c = (out[out["kind"] == k] for k in ("u", "s", "c"))
+    flags = np.array(out["flags"].dropna().tolist(), dtype=np.int64).reshape(
+        -1, len(SEQUENCE_CODES)).sum(axis=0)
+    ids = np.unique(out["user_id"].to_numpy(str))
+    number = partial(np.searchsorted, ids)
+    users = {"user": number(u["user_id"].to_numpy(str)), "user_id": u["user_id"].to_numpy(object),
+             "pings": u["a"].to_numpy(np.int64),
+             "first": u["b"].to_numpy(np.int64), "last": u["c"].to_numpy(np.int64),
+             "active_days": u["d"].to_numpy(np.int64),
+             "heat": np.array(u["heat"].tolist(), dtype=np.int64).reshape(len(u), 28)}
+    stays = {"user": number(s["user_id"].to_numpy(str)), "start": s["a"].to_numpy(np.int64),
+             "end": s["b"].to_numpy(np.int64), "lat": s["lat"].to_numpy(np.float64),
+             "lon": s["lon"].to_numpy(np.float64), "pings": s["c"].to_numpy(np.int64),
+             "location": s["d"].to_numpy(np.int64)}
+    categories = ({"user": number(c["user_id"].to_numpy(str)),
+                   "category": c["category"].to_numpy(object), "n": c["a"].to_numpy(np.int64)}
+                  if len(c) else {})
+    return [BlockResult(users, stays, dict(zip(SEQUENCE_CODES, flags.tolist(), strict=True)),
+                        categories)]
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    parts = [p for p in parts if p]
+    if not parts:
+        return {}
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+# ---------------------------------------------------------------- entities
+
+
+def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
+                      as_of: dt.date | None = None) -> EntityTable:
+    """Per-user mobility features: the pings job's features step.
+
+    Parameters
+    ----------
+    cleaned : CleanedPings
+        Pings after the row rules (:func:`segwise.clean.clean_pings`).
+    config : SegwiseConfig
+        ``[mobility]`` and ``[pings]`` settings.
+    as_of : date, optional
+        Unused (pings have no recency); kept for the job's step signature.
+
+    Returns
+    -------
+    EntityTable
+        One row per user with at least ``min_pings`` kept pings, with the audit of every
+        rule; stable locations, dense areas, the week-time SOM and interests are in
+        ``cleaned.derived`` (a :class:`MobilityArtifacts`).
+    """
+    from segwise.features import _places, _stays
+    from segwise.io._parse import is_spark
+
+    settings: MobilitySettings = config.section("mobility")
+    checkins = _checkins(cleaned, settings)
+    _check_orientation(cleaned, settings)
+    engine_spark = is_spark(cleaned.kept._find_backend())
+    results = (_process_spark if engine_spark else _process_duckdb)(cleaned, settings, checkins)
+    users = _concat([r.users for r in results])
+    stays = _concat([r.stays for r in results])
+    flags = {k: sum(r.flags[k] for r in results) for k in results[0].flags} if results else {}
+    if not len(users.get("user_id", ())):
+        from segwise.exceptions import InputError
+
+        raise InputError(f"{cleaned.source.source}: no user has {cleaned.rules.min_pings} or "
+                         "more usable pings. Fix: check the audit for what was removed")
+    order = np.argsort(users["user"], kind="stable")
+    users = {k: v[order] for k, v in users.items()}
+    ids = users["user_id"].astype(str)
+    n = len(ids)
+    # Rows of the entity table by user number (users without kept pings have none).
+    row_of = np.full(int(users["user"].max()) + 1, -1, np.int64)
+    row_of[users["user"]] = np.arange(n)
+    stays = {**stays, "user": row_of[stays["user"]]}
+    stay_user = stays["user"]
+    locations = _stays.location_table(stays, settings)
+    loc_user = locations["user"]
+    locations["user_id"] = ids[loc_user].astype(object)
+
+    level, place = _places.settlement_levels(locations["lat"], locations["lon"], settings)
+    locations["settlement"] = level
+    locations["place"] = place
+    areas = _places.density_settlements(stay_user, stays["lat"], stays["lon"], settings)
+    loc_keys, _, _ = _places.grid_keys(locations["lat"], locations["lon"],
+                                       settings.settlement_cell_m)
+    pos = np.clip(np.searchsorted(areas["key"], loc_keys), 0, max(len(areas["key"]) - 1, 0))
+    found = (areas["key"][pos] == loc_keys) if len(areas["key"]) else np.zeros(len(pos), bool)
+    locations["area_users"] = (np.where(found, areas["area_users"][pos], 0)
+                               if len(areas["key"]) else np.zeros(len(pos), np.int64))
+    cell, cell_lat, cell_lon = _places.coarsen(locations["lat"], locations["lon"], settings)
+
+    cols: dict[str, np.ndarray] = {"user_id": ids.astype(object)}
+    cols["pings"] = users["pings"].astype(np.int64)
+    cols["active_days"] = users["active_days"].astype(np.int64)
+    cols["stays"] = np.bincount(stay_user, minlength=n).astype(np.int64)
+    cols["stable_locations"] = np.bincount(loc_user, minlength=n).astype(np.int64)
+    cols["radius_km"] = _radius_km(stay_user, stays, n)
+
+    def pick(label: str, values: np.ndarray, empty: Any) -> np.ndarray:
+        out = np.full(n, empty, dtype=values.dtype if empty is not None else object)
+        rows = np.flatnonzero(np.isin(locations["label"], [label, "home+work"]))
+        out[loc_user[rows]] = values[rows]
+        return out
+
+    home_lat = pick("home", locations["lat"], np.nan)
+    home_lon = pick("home", locations["lon"], np.nan)
+    work_lat = pick("work", locations["lat"], np.nan)
+    work_lon = pick("work", locations["lon"], np.nan)
+    commute = _stays.distance_km(home_lat, home_lon, work_lat, work_lon)
+    cols["commute_km"] = np.nan_to_num(commute, nan=0.0)
+    dwell = np.bincount(stay_user, (stays["end"] - stays["start"]) / 3600.0, minlength=n)
+    home_dwell = pick("home", locations["dwell_h"], 0.0)
+    cols["works_at_home"] = np.zeros(n, bool)
+    cols["works_at_home"][loc_user[locations["label"] == "home+work"]] = True
+    cols["home_share"] = np.divide(home_dwell, dwell, out=np.zeros(n), where=dwell > 0)
+    heat = users["heat"].astype(np.float64)
+    shares = heat / np.maximum(heat.sum(axis=1, keepdims=True), 1)
+    cols["night_share"] = shares[:, 0::4].sum(axis=1)
+    cols["weekend_share"] = shares[:, 20:].sum(axis=1)
+    weekday_day = [d * 4 + p for d in range(5) for p in (1, 2)]
+    cols["office_share"] = shares[:, weekday_day].sum(axis=1)
+    cols["home_found"] = ~np.isnan(home_lat)
+    cols["work_found"] = ~np.isnan(work_lat)
+    cols["home_cell"] = pick("home", cell, None)
+    cols["work_cell"] = pick("work", cell, None)
+    cols["home_settlement"] = pick("home", level, None)
+    cols["work_settlement"] = pick("work", level, None)
+    cols["home_area_users"] = pick("home", locations["area_users"].astype(np.int64), 0)
+    for part in _stays.PARTS:
+        cols[f"{part}_place"] = _part_place(locations, loc_user, part, n)
+    for j, name in enumerate(heat_columns()):
+        cols[name] = shares[:, j]
+    rhythm = _rhythm_som(shares, settings, config)
+    cols["rhythm"] = rhythm["names"][rhythm["group"]].astype(object) if n else \
+        np.zeros(0, object)
+
+    categories = _concat([r.categories for r in results])
+    if categories:
+        categories = {**categories, "user": row_of[categories["user"]]}
+    interests: Any = None
+    names: dict[int, str] = {}
+    schema = MOBILITY
+    if (checkins and categories) or settings.pois:
+        interests, names, icols = _interests(categories, stays, locations, ids, settings,
+                                             cleaned, checkins)
+        cols.update(icols)
+        schema = MOBILITY_INTERESTS
+    table = numpy_to_arrow(cols)
+    loc_out = numpy_to_arrow({
+        "user_id": locations["user_id"], "location": locations["location"],
+        "label": locations["label"], "cell": cell, "cell_lat": cell_lat, "cell_lon": cell_lon,
+        "visits": locations["visits"], "days": locations["days"],
+        "dwell_h": locations["dwell_h"],
+        **{f"{w}_share": locations[f"{w}_share"]
+           for w in ("night", "work", "weekend", *_stays.PARTS)},
+        "settlement": level, "place": place, "area_users": locations["area_users"],
+    })
+    cleaned.derived = MobilityArtifacts(
+        locations=loc_out, areas=areas, rhythm=rhythm, interests=interests,
+        interest_names=names, flags=flags, users_without_stays=int((cols["stays"] == 0).sum()))
+    audit = cleaned.audit_table(flags)
+    return EntityTable(table, schema, audit_table=audit)
+
+
+def _check_orientation(cleaned: CleanedPings, settings: MobilitySettings) -> None:
+    from segwise.features._places import check_orientation
+
+    sample = fetch_numpy(cleaned.kept.select("lat", "lon").limit(2000))
+    roles = dict(cleaned.source.roles.items())
+    check_orientation(sample["lat"].astype(np.float64), sample["lon"].astype(np.float64),
+                      cleaned.source.source, settings, roles["lat"], roles["lon"])
+
+
+def _radius_km(stay_user: np.ndarray, stays: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Radius of gyration of each user's stays, weighted by their duration (km)."""
+    from segwise._geo import haversine_np
+
+    w = np.maximum((stays["end"] - stays["start"]).astype(np.float64), 1.0)
+    total = np.bincount(stay_user, w, minlength=n)
+    safe = np.maximum(total, 1e-12)
+    clat = np.bincount(stay_user, w * stays["lat"], minlength=n) / safe
+    clon = np.bincount(stay_user, w * stays["lon"], minlength=n) / safe
+    d = haversine_np(stays["lat"], stays["lon"], clat[stay_user], clon[stay_user]) / 1000.0
+    sq = np.bincount(stay_user, w * d**2, minlength=n) / safe
+    return np.where(total > 0, np.sqrt(sq), 0.0)
+
+
+def _part_place(locations: dict[str, Any], loc_user: np.ndarray, part: str, n: int
+                ) -> np.ndarray:
+    """Where each user spends most of a part of the day: home, work, other, or none."""
+    from segwise.features._stays import _argmax_per_user
+
+    hours = locations[f"_{part}_h"]
+    best = _argmax_per_user(loc_user, hours, np.ones(len(hours), bool), n)
+    out = np.full(n, "none", dtype=object)
+    out[best >= 0] = locations["label"][best[best >= 0]]
+    return out
+
+
+def _rhythm_som(shares: np.ndarray, settings: MobilitySettings, config: SegwiseConfig
+                ) -> dict[str, Any]:
+    """Map the heatmaps on a self-organising map; return its U-matrix and named groups."""
+    from minisom import MiniSom
+    from sklearn.cluster import AgglomerativeClustering
+
+    from segwise.features._rhythm import name_rhythms
+
+    rows, cols = (int(v) for v in settings.som_shape)
+    n = len(shares)
+    if n < 2:
+        return {"weights": np.tile(shares.mean(axis=0) if n else np.zeros(28), (1, 1)),
+                "u_matrix": np.zeros((1, 1)), "node": np.zeros(n, np.int64),
+                "node_group": np.zeros(1, np.int64), "group": np.zeros(n, np.int64),
+                "names": np.array(["Steady all week"], dtype=object), "shape": (1, 1),
+                "hits": np.array([n])}
+    som = MiniSom(rows, cols, 28, sigma=max(1.0, max(rows, cols) / 4), learning_rate=0.5,
+                  random_seed=0)
+    som.pca_weights_init(shares)
+    som.train(shares, min(10 * n, 20_000), random_order=True)
+    weights = som.get_weights().reshape(rows * cols, 28)
+    node = _nearest_nodes(shares, weights)
+    hits = np.bincount(node, minlength=rows * cols)
+    used = np.flatnonzero(hits)
+    k = max(1, min(settings.rhythm_groups, len(used)))
+    groups = (AgglomerativeClustering(k, linkage="ward").fit_predict(weights[used])
+              if k >= 2 else np.zeros(len(used), np.int64))
+    node_group = _nearest_nodes(weights, weights[used])
+    node_group = groups[node_group]
+    means = np.array([np.average(shares[np.isin(node, used[groups == g])], axis=0)
+                      for g in range(k)])
+    names = np.array(name_rhythms(means, shares.mean(axis=0)), dtype=object)
+    return {"weights": weights, "u_matrix": som.distance_map(), "node": node,
+            "node_group": node_group, "group": node_group[node], "names": names,
+            "shape": (rows, cols), "hits": hits, "means": means}
+
+
+def _nearest_nodes(x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    from sklearn.metrics import pairwise_distances_argmin
+
+    return pairwise_distances_argmin(x, nodes)
+
+
+def _interests(categories: dict[str, np.ndarray], stays: dict[str, np.ndarray],
+               locations: dict[str, Any], ids: np.ndarray, settings: MobilitySettings,
+               cleaned: CleanedPings, checkins: bool
+               ) -> tuple[Any, dict[int, str], dict[str, np.ndarray]]:
+    """Interest vectors, components and named groups, as entity columns."""
+    from segwise.features._interests import interest_model, match_pois, name_interest_groups
+
+    n = len(ids)
+    if settings.pois:
+        pois = _load_pois(settings.pois, cleaned)
+        # Visits away from home and work: a restaurant next door is not an interest.
+        away = ~_home_work_stays(stays, locations)
+        hit = match_pois(stays["lat"][away], stays["lon"][away], pois["lat"], pois["lon"],
+                         settings.poi_radius_m)
+        ok = hit >= 0
+        names_, code = np.unique(pois["category"].astype(str), return_inverse=True)
+        k = max(len(names_), 1)
+        pairs, counts = np.unique(stays["user"][away][ok] * k + code[hit[ok]],
+                                  return_counts=True)
+        categories = {"user": pairs // k, "category": names_[pairs % k].astype(object),
+                      "n": counts}
+    if not categories or not len(categories["n"]):
+        model = None
+    else:
+        model = interest_model(ids[categories["user"]], categories["category"],
+                               categories["n"], INTEREST_COMPONENTS)
+    cols: dict[str, np.ndarray] = {"poi_visits": np.zeros(n, np.int64)}
+    for i in range(INTEREST_COMPONENTS):
+        cols[f"interest_pc{i + 1}"] = np.zeros(n)
+    cols["interests"] = np.full(n, "No visits matched", dtype=object)
+    names: dict[int, str] = {}
+    if model is None:
+        return None, names, cols
+    rows = np.searchsorted(ids, model.users.astype(str))
+    cols["poi_visits"][rows] = model.counts.sum(axis=1).astype(np.int64)
+    for i in range(INTEREST_COMPONENTS):
+        cols[f"interest_pc{i + 1}"][rows] = model.components[i]
+    labels = _interest_groups(model.tfidf, settings.interest_groups)
+    names = name_interest_groups(model.shares, labels, model.categories)
+    cols["interests"][rows] = np.array([names[int(g)] for g in labels], dtype=object)
+    for j, cat_name in enumerate(model.categories):
+        cols[f"interest_{_slug(cat_name)}"] = np.zeros(n)
+        cols[f"interest_{_slug(cat_name)}"][rows] = model.shares[:, j]
+    model.labels = labels  # type: ignore[attr-defined]
+    return model, names, cols
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_") or "x"
+
+
+def _interest_groups(tfidf: np.ndarray, k: int) -> np.ndarray:
+    """KMeans groups of interest vectors; k by the best silhouette among 3 to 8 if 0.
+
+    Two groups (silhouette's usual pick) would only split off the most distinct interest
+    from everyone else; three is the smallest number that names several.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    n = len(tfidf)
+    if n < 3:
+        return np.zeros(n, np.int64)
+    if k:
+        return KMeans(min(k, n), n_init=4, random_state=0).fit_predict(tfidf)
+    best, best_score = np.zeros(n, np.int64), -np.inf
+    sample = min(n, 5000)
+    for kk in range(3, min(8, n - 1) + 1):
+        labels = KMeans(kk, n_init=4, random_state=0).fit_predict(tfidf)
+        if len(np.unique(labels)) < 2:
+            continue
+        score = silhouette_score(tfidf, labels, sample_size=sample, random_state=0)
+        if score > best_score:
+            best, best_score = labels, score
+    return best
+
+
+def _home_work_stays(stays: dict[str, np.ndarray], locations: dict[str, Any]) -> np.ndarray:
+    """Whether each stay belongs to its user's home or work location."""
+    k = int(stays["location"].max(initial=0)) + 1
+    labelled = locations["label"] != "other"
+    hw = locations["user"][labelled] * k + locations["location"][labelled]
+    return np.isin(stays["user"] * k + stays["location"], hw) & (stays["location"] >= 0)
+
+
+def _load_pois(path: str, cleaned: CleanedPings) -> dict[str, np.ndarray]:
+    from segwise.io import load_source
+
+    source = load_source(path, "pois")
+    got = fetch_numpy(source.table.select("category", "lat", "lon"))
+    return {"category": got["category"], "lat": got["lat"].astype(np.float64),
+            "lon": got["lon"].astype(np.float64)}
+
+
+def with_pois(config: SegwiseConfig, pois: str | None) -> SegwiseConfig:
+    """Return ``config`` with ``[mobility] pois`` set (the CLI's ``--pois``)."""
+    if not pois:
+        return config
+    settings = dataclasses.replace(config.section("mobility"), pois=str(pois))
+    return dataclasses.replace(config, sections={**config.sections, "mobility": settings})

@@ -1,0 +1,165 @@
+"""Location pings, and the points of interest they can be matched with.
+
+A ping is one located observation of a user: who (user), when (timestamp), where
+(latitude, longitude), optionally how precisely (accuracy in metres) and, for check-ins,
+the category of the venue. A point of interest is a named place of a category.
+
+Timestamps may be text (layout detected), typed, or numbers of seconds (milliseconds
+when larger than 10**11) since 1970-01-01.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import ibis
+
+from segwise.io._kinds import Role, SourceKind, register_kind
+from segwise.io._parse import (
+    SOURCE_PREFIX,
+    as_float,
+    as_id,
+    as_text,
+    id_checks,
+    is_blank,
+    is_spark,
+    number_checks,
+    parse_timestamp,
+    timestamp_checks,
+)
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from segwise.io._readers import ReadOptions
+    from segwise.io._roles import ColumnRoles
+
+__all__ = ["PINGS", "POIS"]
+
+_EPOCH = ibis.literal(datetime.datetime(1970, 1, 1), "timestamp")
+#: Numeric timestamps above this are milliseconds since 1970 (10**11 s is the year 5138).
+_MILLISECONDS_FROM = 10**11
+
+
+def _coordinates(raw: ir.Table, r: dict[str, str], name: dict[str, str]
+                 ) -> tuple[ir.FloatingValue, ir.FloatingValue, list[tuple[ir.BooleanValue, str]]]:
+    """Latitude, longitude and the checks that quarantine rows without them.
+
+    NaN, infinite or huge coordinates are quarantined too: the shared number rules.
+    """
+    lat, lon = as_float(raw[r["lat"]]), as_float(raw[r["lon"]])
+    checks = [*number_checks(raw[r["lat"]], name["lat"], "latitude"),
+              *number_checks(raw[r["lon"]], name["lon"], "longitude")]
+    return lat, lon, checks
+
+
+def _timestamp(value: ir.Value, read: ReadOptions, path: Path, spark: bool) -> ir.TimestampValue:
+    """Parse a ping time: text by its layout, typed as is, numbers as seconds since 1970.
+
+    A NaN, infinite or huge number is no time (NULL), as for every number segwise reads.
+    """
+    if value.type().is_numeric():
+        number = as_float(value)
+        seconds = ibis.ifelse(number.abs() >= _MILLISECONDS_FROM, number / 1000, number)
+        # Naive, like every other timestamp: an epoch plus an interval, not a zoned value.
+        return _EPOCH + seconds.round().cast("int64").as_interval("s")
+    return parse_timestamp(value, read, path, spark)
+
+
+def parse_pings(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path) -> ir.Table:
+    """Typed ping columns plus ``_reason`` (why the row cannot be used, else NULL)."""
+    spark = is_spark(raw._find_backend())
+    r = {role: SOURCE_PREFIX + col for role, col in roles.items()}
+    name = dict(roles.items())
+    ts = _timestamp(raw[r["timestamp"]], read, path, spark)
+    lat, lon, coordinate_checks = _coordinates(raw, r, name)
+    accuracy = as_float(raw[r["accuracy"]]) if "accuracy" in r else ibis.null("float64")
+    # A missing accuracy is unknown; one that is present must be a number.
+    accuracy_checks = [(~is_blank(raw[r["accuracy"]]) & check, why) for check, why in
+                       number_checks(raw[r["accuracy"]], name["accuracy"], "accuracy")
+                       ] if "accuracy" in r else []
+    reason = ibis.cases(
+        (is_blank(raw[r["user_id"]]), f"{name['user_id']}: empty user"),
+        *id_checks(raw[r["user_id"]], name["user_id"]),
+        *timestamp_checks(raw[r["timestamp"]], ts, name["timestamp"]),
+        *coordinate_checks,
+        *accuracy_checks,
+        else_=ibis.null("string"),
+    )
+    return raw.mutate(
+        user_id=as_id(raw[r["user_id"]]),
+        timestamp=ts,
+        lat=lat,
+        lon=lon,
+        accuracy=accuracy,
+        category=as_text(raw[r["category"]]) if "category" in r else ibis.null("string"),
+        _reason=reason,
+    )
+
+
+def parse_pois(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path) -> ir.Table:
+    """Typed point-of-interest columns plus ``_reason``."""
+    r = {role: SOURCE_PREFIX + col for role, col in roles.items()}
+    name = dict(roles.items())
+    lat, lon, coordinate_checks = _coordinates(raw, r, name)
+    reason = ibis.cases(
+        (is_blank(raw[r["category"]]), f"{name['category']}: empty category"),
+        *coordinate_checks,
+        (lat.abs() > 90, f"{name['lat']}: latitude outside -90..90"),
+        (lon.abs() > 180, f"{name['lon']}: longitude outside -180..180"),
+        else_=ibis.null("string"),
+    )
+    return raw.mutate(
+        name=as_text(raw[r["name"]]) if "name" in r else ibis.null("string"),
+        category=as_text(raw[r["category"]]),
+        lat=lat,
+        lon=lon,
+        _reason=reason,
+    )
+
+
+_LAT = Role("lat", ("lat", "latitude", "y", "gpslat", "locationlatitude"), required=True,
+            description="latitude in degrees (WGS84)")
+_LON = Role("lon", ("lon", "lng", "long", "longitude", "x", "gpslon", "locationlongitude"),
+            required=True, description="longitude in degrees (WGS84)")
+
+#: Location pings: one located observation of a user per row.
+PINGS = register_kind(SourceKind(
+    name="pings",
+    rows="pings",
+    roles=(
+        Role("user_id", ("userid", "user", "subscriber", "subscriberid", "msisdn", "imsi",
+                         "deviceid", "device", "uid", "label", "customerid"), required=True,
+             description="who the ping belongs to"),
+        Role("timestamp", ("timestamp", "time", "datetime", "ts", "eventtime", "date",
+                           "utctime", "localtime"), required=True,
+             description="when the ping was recorded"),
+        _LAT,
+        _LON,
+        Role("accuracy", ("accuracy", "accuracym", "horizontalaccuracy", "hdop", "precision"),
+             description="horizontal accuracy in metres (larger is worse)"),
+        Role("category", ("category", "venuecategory", "poicategory", "venuetype"),
+             description="venue category of a check-in"),
+    ),
+    columns={"user_id": "string", "timestamp": "timestamp", "lat": "float64",
+             "lon": "float64", "accuracy": "float64", "category": "string"},
+    parse=parse_pings,
+))
+
+#: Points of interest: a named place of a category.
+POIS = register_kind(SourceKind(
+    name="pois",
+    rows="points of interest",
+    roles=(
+        Role("name", ("name", "poiname", "venue", "venuename", "title")),
+        Role("category", ("category", "type", "poitype", "amenity", "class", "kind"),
+             required=True, description="what kind of place it is"),
+        _LAT,
+        _LON,
+    ),
+    columns={"name": "string", "category": "string", "lat": "float64", "lon": "float64"},
+    parse=parse_pois,
+    timestamp_role=None,
+))

@@ -1,0 +1,247 @@
+"""Text files as people have them: any line endings, byte-order marks, encodings, blanks.
+
+DuckDB reads CSV fast but strictly: a file whose lines end in a mix of CRLF and LF (an LF
+header above CRLF rows, a file appended to on another system) stops its dialect sniffer or
+its parser, it knows three encodings, and it cannot take runs of blanks as one separator
+(CDNOW). Such a file is rewritten once, streaming, into a temporary copy that DuckDB reads
+as usual: UTF-8, LF line endings, no byte-order marks, and for blank-separated files tabs
+between fields. The rewrite keeps every line a line, so row numbers and DuckDB's reject
+tables refer to the user's file; bytes that do not decode are carried over as they are, so
+their lines are quarantined as unreadable, as in a file read directly.
+
+Numbers written with a decimal comma or thousands separators are read through
+:func:`localise_numbers`; :func:`number_hint` names that cause when such values do not
+parse.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import gzip
+import io
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, cast
+
+import ibis
+
+from segwise.exceptions import ConfigError, InputError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+__all__ = [
+    "BLANKS",
+    "bom_codec",
+    "check_codec",
+    "duckdb_encoding",
+    "guess_delimiter",
+    "localise_numbers",
+    "number_hint",
+    "toml_string",
+    "write_normalised",
+]
+
+#: ``[read] delimiter`` value for columns separated by runs of spaces and tabs.
+BLANKS = " "
+
+#: Encodings DuckDB's CSV reader decodes itself: Python's codec name to DuckDB's.
+_DUCKDB_CODECS = {"utf-8": "utf-8", "iso8859-1": "latin-1", "utf-16": "utf-16"}
+
+#: Byte-order marks and the codec each implies (UTF-32 first: its LE mark starts like UTF-16's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+_CHUNK_CHARS = 4 * 2**20
+_EDGE_BLANKS = re.compile(r"^[ \t]+|[ \t]+$", re.MULTILINE)
+_INNER_BLANKS = re.compile(r"[ \t]+")
+#: A field of a blank-separated line: a quoted value (blanks inside kept), or a run of non-blanks.
+_FIELD = re.compile(r'"(?:[^"]|"")*"|[^ \t]+')
+
+
+def check_codec(encoding: str) -> str:
+    """Return Python's name of a text encoding (``"latin-1"`` gives ``"iso8859-1"``).
+
+    Raises
+    ------
+    ConfigError
+        If Python knows no such encoding.
+    """
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError as exc:
+        raise ConfigError(
+            f"[read] encoding = {encoding!r} is not a known text encoding; "
+            'write e.g. "utf-8", "latin-1", "cp1252" or "utf-16"'
+        ) from exc
+
+
+def duckdb_encoding(encoding: str) -> str | None:
+    """DuckDB's name for ``encoding``; ``None`` where DuckDB's CSV reader cannot decode it."""
+    return _DUCKDB_CODECS.get(check_codec(encoding))
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return cast(BinaryIO, gzip.open(path, "rb"))
+    if suffix == ".bz2":
+        return cast(BinaryIO, bz2.open(path, "rb"))
+    if suffix == ".zst":
+        raise InputError(
+            f"{path}: a zstd-compressed file with these [read] settings cannot be rewritten. "
+            "Fix: decompress it first (zstd -d)"
+        )
+    return path.open("rb")
+
+
+def bom_codec(path: Path) -> str | None:
+    """Return the codec a UTF-16 or UTF-32 byte-order mark at the start of the file implies.
+
+    A UTF-8 mark needs nothing: DuckDB skips it.
+    """
+    with _open_binary(path) as fh:
+        head = fh.read(4)
+    return next((codec for bom, codec in _BOMS if head.startswith(bom)), None)
+
+
+def write_normalised(source: Path, dest: Path, *, encoding: str | None, blanks: bool) -> None:
+    """Copy a text file as UTF-8 with LF line endings and no byte-order marks.
+
+    Parameters
+    ----------
+    source : Path
+        The user's file, optionally gzip- or bzip2-compressed.
+    dest : Path
+        Where to write the copy.
+    encoding : str, optional
+        The source's encoding; UTF-8 (a leading byte-order mark skipped) when omitted.
+    blanks : bool
+        Fields are separated by runs of spaces and tabs: write one tab between fields
+        instead, and drop blanks at the start and end of each line. A quoted field keeps
+        the blanks inside it.
+    """
+    codec = check_codec(encoding) if encoding else "utf-8"
+    if codec == "utf-8":
+        codec = "utf-8-sig"
+    carry = ""
+    # newline=None reads CRLF, CR and LF alike as "\n"; undecodable bytes pass through.
+    with (_open_binary(source) as raw,
+          io.TextIOWrapper(raw, encoding=codec, errors="surrogateescape", newline=None) as text,
+          dest.open("w", encoding="utf-8", errors="surrogateescape", newline="") as out):
+        while chunk := text.read(_CHUNK_CHARS):
+            chunk = chunk.replace("\ufeff", "")
+            if not blanks:
+                out.write(chunk)
+                continue
+            lines, _, rest = (carry + chunk).rpartition("\n")
+            carry = rest
+            if lines:
+                out.write(_tab_separated(lines) + "\n")
+        if carry:
+            out.write(_tab_separated(carry))
+
+
+def _tab_separated(lines: str) -> str:
+    """Blank-separated lines (no final newline) with one tab between fields."""
+    if '"' not in lines:
+        return _INNER_BLANKS.sub("\t", _EDGE_BLANKS.sub("", lines))
+    return "\n".join("\t".join(_FIELD.findall(line)) for line in lines.split("\n"))
+
+
+def guess_delimiter(line: str, configured: str | None) -> str | None:
+    """Return the separator that a line read as one column most likely uses, else ``None``.
+
+    Parameters
+    ----------
+    line : str
+        The one field a line was read as (a header, or a first row).
+    configured : str, optional
+        The ``[read] delimiter`` the file was read with; never suggested again.
+    """
+    counts = {d: line.strip().count(d) for d in (";", "\t", "|", ",", BLANKS)}
+    counts.pop(configured or "", None)
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else None
+
+
+def toml_string(value: str) -> str:
+    """``value`` quoted as a TOML basic string (for the fix a message suggests)."""
+    return json.dumps(value)
+
+
+def localise_numbers(table: ir.Table, columns: list[str], decimal: str,
+                     thousands: str | None) -> ir.Table:
+    """Rewrite text numbers such as ``1.234,56`` in the given columns as ``1234.56``.
+
+    Only a value that is wholly a number in the given notation changes: digits in groups
+    of three between thousands separators, at most one decimal separator, an optional
+    sign, blanks around. Dates such as ``01.12.2010`` and any other text stay as they are.
+
+    Parameters
+    ----------
+    table : ibis.Table
+        Source rows.
+    columns : list of str
+        The columns to rewrite; those that are not text are left alone.
+    decimal : {".", ","}
+        The decimal separator.
+    thousands : str, optional
+        The thousands separator, if numbers have one.
+    """
+    if decimal == "." and thousands is None:
+        return table
+    t, d = (re.escape(thousands) if thousands else None), re.escape(decimal)
+    whole = rf"\d{{1,3}}(?:{t}\d{{3}})+|\d*" if t else r"\d*"
+    pattern = rf"^\s*[+-]?(?:{whole})(?:{d}\d*)?\s*$"
+    changed = {}
+    for name in columns:
+        value = table[name]
+        if not value.type().is_string():
+            continue
+        plain = value.replace(thousands, "") if thousands else value
+        if decimal != ".":
+            plain = plain.replace(decimal, ".")
+        changed[name] = ibis.ifelse(value.re_search(pattern), plain, value)
+    return table.mutate(**changed) if changed else table
+
+
+_DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d{1,3}(\.\d{3})+|\d*),\d+\s*")
+_THOUSANDS_COMMA = re.compile(r"\s*[+-]?\d{1,3}(,\d{3})+(\.\d+)?\s*")
+_THOUSANDS_DOT = re.compile(r"\s*[+-]?\d{1,3}(\.\d{3})+(,\d+)?\s*")
+
+
+def number_hint(value: str | None, decimal: str, thousands: str | None) -> str | None:
+    """Return the likely cause and its fix when ``value`` is a number in another notation.
+
+    ``2,55`` read with ``decimal = "."`` gives ``numbers written with a decimal comma? Fix:
+    set [read] decimal = ","``; a value that is no number in any notation gives ``None``.
+
+    Parameters
+    ----------
+    value : str or None
+        A raw value that did not parse.
+    decimal : str
+        The ``[read] decimal`` it was read with.
+    thousands : str or None
+        The ``[read] thousands`` it was read with.
+    """
+    if value is None:
+        return None
+    comma_decimal = _DECIMAL_COMMA.fullmatch(value) or _THOUSANDS_DOT.fullmatch(value)
+    if comma_decimal and _THOUSANDS_COMMA.fullmatch(value):  # 1,234
+        return ("a decimal comma or a thousands separator? "
+                'Fix: set [read] decimal = "," or thousands = ","')
+    if comma_decimal:
+        settings = [s for s, needed in (('decimal = ","', decimal != ","),
+                                        ('thousands = "."', "." in value and thousands != "."))
+                    if needed]
+        return ("numbers written with a decimal comma? Fix: set [read] " + " and ".join(settings)
+                if settings else None)
+    if _THOUSANDS_COMMA.fullmatch(value) and thousands != ",":
+        return 'numbers with thousands separators? Fix: set [read] thousands = ","'
+    return None

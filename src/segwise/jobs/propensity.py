@@ -1,0 +1,441 @@
+"""Campaign response: train a propensity model on a people table, score another.
+
+:func:`run_propensity` reads a table of people who were targeted, with a column saying
+whether each responded, as the ``people`` job does (any format, header or none, typed by
+the feature dictionary), and trains a response model on it
+(:func:`segwise.predict.train_propensity`): candidates compared on folds of this table
+only, the default chosen by the pre-registered rule, the population's segments compared
+as a baseline and as a feature. :func:`score_propensity` reads another table the same way,
+with the dictionary the model carries, and scores it: score, rank and reasons per person.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import pyarrow as pa
+
+from segwise.clean import CleanedPeople, build_audit
+from segwise.config import SegwiseConfig
+from segwise.exceptions import ConfigError, InputError
+from segwise.io import PERSON_ID, Attribute, FeatureDictionary, canonical_code, read_dictionary
+from segwise.jobs._base import JobResult, run_job
+from segwise.jobs.people import PEOPLE_JOB
+from segwise.jobs.people import _settings as people_settings
+from segwise.report import register_sections_module
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from segwise.features import EntityTable
+    from segwise.predict import TrainedPropensity
+
+__all__ = [
+    "PropensityResult",
+    "ScoreResult",
+    "response_labels",
+    "run_propensity",
+    "score_propensity",
+]
+
+register_sections_module("people", "segwise.jobs._propensity_report")
+
+#: Values read as "responded" when the target has exactly these two (case ignored).
+_PAIRS = ({"0", "1"}, {"false", "true"}, {"no", "yes"}, {"n", "y"})
+
+
+def _nothing(step: str) -> None:
+    """Default progress callback."""
+
+
+def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
+                    where: str = "target") -> tuple[np.ndarray, str]:
+    """Read a target column as 1 (responded), 0 (did not) or -1 (missing).
+
+    Parameters
+    ----------
+    values : pyarrow.Array or ChunkedArray
+        The column, numbers or text.
+    positive : object, optional
+        The value that means "responded"; every other present value means "did not".
+        Without it the column must hold two values, one of 1/0, true/false, yes/no, y/n
+        (case ignored).
+    where : str, default="target"
+        The file and column, for messages.
+
+    Returns
+    -------
+    labels : ndarray of int8
+        1, 0 or -1 (missing) per row.
+    positive : str
+        The value read as "responded" (canonical text).
+
+    Raises
+    ------
+    InputError
+        If the values do not say which one is the response, or ``positive`` never
+        occurs.
+    """
+    import pandas as pd
+
+    raw = pd.Series(values.to_pandas(), dtype=object)
+    codes = np.array([None if v is None or (isinstance(v, float) and np.isnan(v))
+                      or str(v).strip() == "" else canonical_code(v) for v in raw],
+                     dtype=object)
+    present = codes != None  # noqa: E711 - elementwise on an object array
+    distinct = sorted({str(c) for c in codes[present]})
+    if positive is not None:
+        label = canonical_code(positive)
+        if label not in distinct:
+            raise InputError(f"{where}: no row has the response value {label!r} (values: "
+                             f"{', '.join(distinct[:8])}). Fix: check --positive")
+        hit = codes == label
+    else:
+        lowered = np.array([str(c).lower() for c in codes], dtype=object)
+        pair = next((p for p in _PAIRS if set(lowered[present]) == p), None)
+        if pair is None:
+            shown = ", ".join(distinct[:8]) + (", ..." if len(distinct) > 8 else "")
+            raise InputError(f"{where}: cannot tell which value means 'responded' (values: "
+                             f"{shown or 'none'}). Fix: give it with --positive")
+        label = next(v for v in ("1", "true", "yes", "y") if v in pair)
+        hit = lowered == label
+    out = np.where(present, hit.astype(np.int8), -1).astype(np.int8)
+    return out, label
+
+
+@dataclass
+class PropensityResult(JobResult):
+    """A trained response model and everything the report shows about it.
+
+    :attr:`entities` holds one row per training person: ``person_id``, ``responded``
+    (1/0) and ``cv_score``, the default model's out-of-fold score (from a model that did
+    not see the person).
+
+    Attributes
+    ----------
+    trained : TrainedPropensity
+        The default model fitted on every training row, its metadata and the comparison.
+    target : str
+        The target column.
+    positive : str
+        The value read as "responded".
+    reasons : pandas.DataFrame
+        The people ranked highest by their out-of-fold score, with the final model's
+        reasons for them.
+    """
+
+    trained: TrainedPropensity = field(default=None, repr=False)  # type: ignore[assignment]
+    target: str = ""
+    positive: str = ""
+    reasons: pd.DataFrame = field(default=None, repr=False)
+
+
+def _with_target(dictionary: FeatureDictionary | None, target: str
+                 ) -> FeatureDictionary | None:
+    """Declare the target (as text) when a dictionary does not, so that it is read."""
+    if dictionary is None or target in dictionary:
+        return dictionary
+    attr = Attribute(target, "categorical", "the response (target)")
+    return FeatureDictionary([*dictionary, attr], source=dictionary.source)
+
+
+def _load_dictionary(path: str | Path | FeatureDictionary | None
+                     ) -> FeatureDictionary | None:
+    if path is None or isinstance(path, FeatureDictionary):
+        return path
+    return read_dictionary(Path(path))
+
+
+def run_propensity(
+    source: str | Path,
+    target: str,
+    *,
+    dictionary: str | Path | FeatureDictionary | None = None,
+    config: SegwiseConfig | None = None,
+    positive: Any = None,
+    exclude: Sequence[str] = (),
+    models: Sequence[str] | None = None,
+    imbalance: Sequence[str] | None = None,
+    folds: int = 5,
+    repeats: int = 1,
+    mail_share: float | None = None,
+    top_n: int | None = None,
+    segments: bool = True,
+    n_segments: int | None = None,
+    importance: bool = True,
+    n_jobs: int = 1,
+    engine: str = "duckdb",
+    progress: Callable[[str], None] = _nothing,
+) -> PropensityResult:
+    """Train a response model on a table of targeted people and their responses.
+
+    Parameters
+    ----------
+    source : str or Path
+        People who were targeted (any format segwise reads), with the target column.
+    target : str
+        The column saying whether each responded.
+    dictionary : str, Path or FeatureDictionary, optional
+        The feature dictionary; ``[people] dictionary`` of the config, else inferred.
+    config : SegwiseConfig, optional
+        ``[columns]``, ``[read]`` and ``[people]`` settings (the latter also shape the
+        population segments compared with the model).
+    positive : object, optional
+        The target value meaning "responded" (see :func:`response_labels`).
+    exclude : sequence of str, default=()
+        Attributes the model never uses (shell patterns), besides the id and the target.
+    models, imbalance : sequence of str, optional
+        Candidates compared (every family and handling by default).
+    folds, repeats : int, default=5, 1
+        Stratified folds of the comparison.
+    mail_share : float, optional
+        Mailing share the default is chosen on (0.2).
+    top_n : int, optional
+        Mailing size reported on the out-of-fold scores.
+    segments : bool, default=True
+        Compare the population segments as a baseline and as a feature.
+    n_segments : int, optional
+        Number of segments (chosen by the population analysis's sweep when omitted).
+    importance : bool, default=True
+        Measure the default's permutation importance on the folds.
+    n_jobs : int, default=1
+        Processes comparing candidates at once (-1: one per core).
+    engine : {"duckdb", "spark"}, default="duckdb"
+        Engine that reads and cleans the rows.
+    progress : callable, optional
+        Called with the name of each step.
+
+    Returns
+    -------
+    PropensityResult
+        The trained model, the comparison, the training people with their out-of-fold
+        scores, and the audit (rows in = rows kept + rows without a target + ...).
+
+    Raises
+    ------
+    InputError
+        If the table has no such column, the target cannot be read as a response, or
+        responders or others are too few for the folds.
+    """
+    from segwise.predict import (
+        IMBALANCE,
+        MAIL_SHARE,
+        PROPENSITY_MODELS,
+        segment_comparison,
+        train_propensity,
+    )
+
+    given = _load_dictionary(dictionary) or _config_dictionary(config)
+    config, settings = people_settings(config or SegwiseConfig(), _with_target(given, target))
+    result = run_job(PEOPLE_JOB, source, config=config, engine=engine, progress=progress)
+    cleaned = cast(CleanedPeople, result.cleaned)
+    table = result.entities.table
+    if target not in table.column_names:
+        shown = ", ".join(c for c in table.column_names[:10] if c != PERSON_ID)
+        raise InputError(f"{source}: no column {target!r} to learn from (columns: {shown}"
+                         f"{', ...' if table.num_columns > 10 else ''}). Fix: check --target "
+                         "(and the dictionary's names for a file without a header)")
+    labels, label = response_labels(table.column(target), positive=positive,
+                                    where=f"{source}, column {target}")
+    known = labels >= 0
+    rows = table if known.all() else table.filter(pa.array(known))
+    y = labels[known].astype(np.int64)
+    X = rows.drop_columns([PERSON_ID, target])
+    progress("validate")
+    model_dictionary = cleaned.dictionary
+    trained = train_propensity(
+        X, y, dictionary=model_dictionary, exclude=tuple(exclude),
+        models=tuple(models or PROPENSITY_MODELS), imbalance=tuple(imbalance or IMBALANCE),
+        folds=folds, repeats=repeats, mail_share=mail_share or MAIL_SHARE, top_n=top_n,
+        segments=(lambda X_, y_: segment_comparison(X_, y_, model_dictionary, settings,
+                                                    n_segments)) if segments else None,
+        importance=importance, random_state=settings.random_state, n_jobs=n_jobs,
+        progress=progress,
+        metadata={
+            "source": str(source), "source_fingerprint": result.entities.fingerprint,
+            "target": target, "positive": label,
+            "given_dictionary_sha256": _fingerprint(given),
+        })
+    progress("reasons")
+    entities, reasons = _entities(rows, y, trained)
+    entities = dataclasses.replace(
+        entities, source=str(source), fingerprint=result.entities.fingerprint,
+        audit_table=_audit(result.audit_table, int((~known).sum()), target),
+        quarantine_table=result.quarantine_table)
+    return PropensityResult(entities=entities, cleaned=cleaned, config=config,
+                            trained=trained, target=target, positive=label, reasons=reasons)
+
+
+def _config_dictionary(config: SegwiseConfig | None) -> FeatureDictionary | None:
+    """Return the ``[people] dictionary`` of a config, read (None without one)."""
+    if config is None:
+        return None
+    return cast(FeatureDictionary | None, config.section("people").load_dictionary())
+
+
+def _fingerprint(dictionary: FeatureDictionary | None) -> str | None:
+    from segwise.predict import dictionary_fingerprint
+
+    return None if dictionary is None else dictionary_fingerprint(dictionary)
+
+
+def _audit(audit: pa.Table, no_target: int, target: str) -> pa.Table:
+    """Split the ``kept`` rows into those without a target and those learned from."""
+    steps = audit.column("step").to_pylist()
+    rows = dict(zip(steps, audit.column("rows").to_pylist(), strict=True))
+    text = dict(zip(steps, audit.column("description").to_pylist(), strict=True))
+    kept, kept_text = rows.pop("kept"), text.pop("kept")
+    rows.update(no_target=no_target, kept=kept - no_target)
+    text.update(no_target=f"no value in the target column {target}: not learned from",
+                kept=kept_text + "; learned from")
+    return build_audit(rows, text, sum(rows.values()))
+
+
+#: People listed with their reasons in the result (the highest out-of-fold scores).
+REASON_ROWS = 20
+
+
+def _entities(rows: pa.Table, y: np.ndarray, trained: TrainedPropensity
+              ) -> tuple[EntityTable, pd.DataFrame]:
+    """One row per training person with the out-of-fold score; the top ones' reasons."""
+    from segwise.features import EntityTable, Feature, FeatureSet
+
+    validation = trained.validation
+    assert validation is not None  # noqa: S101 - set by train_propensity
+    oof = validation.oof[validation.choice.chosen].to_numpy()
+    ids = rows.column(PERSON_ID)
+    if validation.settings.get("sampled_from"):
+        oof = np.full(len(y), np.nan)  # validated on a sample: no score for everyone
+    table = pa.table({PERSON_ID: ids, "responded": pa.array(y.astype(np.int64)),
+                      "cv_score": pa.array(oof, from_pandas=True)})
+    schema = FeatureSet(
+        name="propensity", kind="people", entity="person", plural="people", id_col=PERSON_ID,
+        features=(Feature("responded", "integer", description="1 if the person responded"),
+                  Feature("cv_score", description="the default model's out-of-fold score")))
+    import pandas as pd
+
+    X = rows.drop_columns([PERSON_ID, trained.target])
+    ranked = np.argsort(-np.nan_to_num(oof, nan=-1.0), kind="stable")[:REASON_ROWS]
+    explained, _ = trained.model.score_table(X.take(ranked), reasons=3)
+    reasons = pd.concat([pd.DataFrame({
+        PERSON_ID: ids.take(ranked).to_numpy(zero_copy_only=False),
+        "cv_score": oof[ranked], "responded": y[ranked]}), explained], axis=1)
+    return EntityTable(table, schema), reasons
+
+
+@dataclass
+class ScoreResult:
+    """Scores of a table by a saved model.
+
+    Attributes
+    ----------
+    scores : pandas.DataFrame
+        ``person_id``, ``score``, ``rank``, ``reason_<i>`` and ``effect_<i>``, by rank.
+    audit : pyarrow.Table
+        Rows of the table per cleaning step, adding up to its rows.
+    encoding : pandas.DataFrame
+        Per column, what encoding treated as missing or could not use (codes the
+        dictionary does not declare, columns the model does not know or misses).
+    model : TrainedPropensity
+        The model.
+    n_scored : int
+        People scored (``scores`` may keep only the top ones).
+    """
+
+    scores: pd.DataFrame
+    audit: pa.Table
+    encoding: pd.DataFrame
+    model: TrainedPropensity
+    n_scored: int
+
+
+def score_propensity(
+    model: str | Path | TrainedPropensity,
+    source: str | Path,
+    *,
+    config: SegwiseConfig | None = None,
+    dictionary: str | Path | FeatureDictionary | None = None,
+    top: int | None = None,
+    reasons: int = 3,
+    missing_columns: str = "error",
+    engine: str = "duckdb",
+    progress: Callable[[str], None] = _nothing,
+) -> ScoreResult:
+    """Score a table of people with a trained response model.
+
+    The table is read as the ``people`` job reads it, with the dictionary the model
+    carries (so a file without a header gets the same column names, and every attribute
+    the same type as in training).
+
+    Parameters
+    ----------
+    model : str, Path or TrainedPropensity
+        A model file (``segwise propensity train``) or a trained model.
+    source : str or Path
+        The people to score (a target column, if present, is ignored and reported).
+    config : SegwiseConfig, optional
+        ``[columns]`` and ``[read]`` settings.
+    dictionary : str, Path or FeatureDictionary, optional
+        Only to check: scoring refuses a dictionary other than the model's.
+    top : int, optional
+        Keep only the ``top`` highest-scored people.
+    reasons : int, default=3
+        Reasons per person.
+    missing_columns : {"error", "missing"}, default="error"
+        A column the model uses and the table lacks: an error, or missing for every row
+        (imputed, and reported).
+    engine : {"duckdb", "spark"}, default="duckdb"
+        Engine that reads the rows.
+    progress : callable, optional
+        Called with the name of each step.
+
+    Returns
+    -------
+    ScoreResult
+        Scores, ranks and reasons; the row audit and what encoding could not use.
+
+    Raises
+    ------
+    InputError
+        If the model file is refused, the dictionary differs from the model's, or the
+        table lacks a column the model uses (with ``missing_columns="error"``).
+    """
+    from segwise.features.people import ColumnsError
+    from segwise.predict import TrainedPropensity
+
+    if missing_columns not in ("error", "missing"):
+        raise ConfigError(f"missing_columns must be 'error' or 'missing', got "
+                          f"{missing_columns!r}")
+    trained = model if isinstance(model, TrainedPropensity) else TrainedPropensity.load(model)
+    given = _load_dictionary(dictionary)
+    expected = trained.metadata.get("given_dictionary_sha256")
+    if given is not None and _fingerprint(given) != expected:
+        raise InputError(
+            f"{dictionary}: not the dictionary the model was trained with "
+            + ("(it inferred its own) " if expected is None else "")
+            + "; the model carries its own. Fix: score without --dictionary, or retrain "
+              "with this one")
+    config, _ = people_settings(config or SegwiseConfig(), trained.dictionary)
+    result = run_job(PEOPLE_JOB, source, config=config, engine=engine, progress=progress)
+    table = result.entities.table
+    encoder = trained.model.encoder_
+    encoder.set_params(missing_columns=missing_columns)
+    progress("score")
+    try:
+        scores, encoding = trained.score(table.drop_columns([PERSON_ID]),
+                                         ids=table.column(PERSON_ID).to_numpy(
+                                             zero_copy_only=False), top=top, reasons=reasons)
+    except ColumnsError as exc:
+        missing = [c for c in encoder.attributes_ if c not in table.column_names]
+        raise InputError(
+            f"{source}: the model needs column(s) the table lacks: "
+            f"{', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''}. Fix: score a "
+            "table with the training columns, or let them be missing (--missing-columns "
+            "missing)") from exc
+    return ScoreResult(scores=scores, audit=result.audit_table, encoding=encoding,
+                       model=trained, n_scored=table.num_rows)

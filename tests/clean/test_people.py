@@ -1,0 +1,94 @@
+"""Cleaning people: row rules, typing by the dictionary, settings, sparse-row comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segwise.clean import PeopleSettings, compare_subsets
+from segwise.config import SegwiseConfig, load_config
+from segwise.exceptions import ConfigError, InputError
+from segwise.io import Attribute, FeatureDictionary, ReadOptions
+from segwise.jobs import run_job
+
+
+def _config(**people: object) -> SegwiseConfig:
+    return SegwiseConfig(read=ReadOptions(max_quarantine_share=0.5),
+                         sections={"people": PeopleSettings(**people)})
+
+
+def test_copies_merged_repeated_ids_removed_and_audited(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("id,age,band\n1,30,A\n2,40,B\n2,41,B\n3,50,C\n3,50,C\n,60,A\n4,x,A\n")
+    dictionary = FeatureDictionary([Attribute("age", "numeric"),
+                                    Attribute("band", "categorical", labels={"A": "a"})])
+    result = run_job("people", path, config=_config(dictionary=dictionary))
+    audit = dict(zip(result.audit["step"], result.audit["rows"], strict=True))
+    assert audit == {"quarantined": 1, "duplicate_row": 1, "repeated_id": 2, "kept": 3}
+    frame = result.entities.frame.set_index("person_id")
+    assert sorted(frame.index) == ["1", "3", "4"]
+    assert frame.loc["1", "age"] == 30 and np.isnan(frame.loc["4", "age"])   # "x": no number
+    assert frame.loc["4", "band"] == "A"          # codes stay text: only "A" is declared
+    assert result.entities.schema.feature("age").type == "number"
+
+
+def test_rows_without_ids_are_never_copies(tmp_path: Path) -> None:
+    path = tmp_path / "people.tsv"
+    path.write_text("1\t2\n1\t2\n3\t4\n")
+    result = run_job("people", path, config=_config(dictionary=FeatureDictionary([
+        Attribute("a", "ordinal", labels={"1": "x", "3": "y"}, position=1),
+        Attribute("b", "numeric", position=2)])))
+    assert result.entities.n_entities == 3
+    assert result.entities.table.schema.field("a").type == "float"    # whole codes: 32 bits
+    assert list(result.audit["step"]) == ["quarantined", "kept"]
+
+
+def test_a_dictionary_that_matches_nothing_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("x,y\n1,2\n")
+    with pytest.raises(InputError, match="none of the 1 dictionary attributes is a column"):
+        run_job("people", path, config=_config(dictionary=FeatureDictionary([
+            Attribute("age", "numeric")])))
+
+
+def test_people_section_of_a_config_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[people]\ndictionary = "d.toml"\nexclude = ["P*"]\npca_variance = 0.9\n'
+                   'row_threshold = 0.5\n')
+    settings = load_config(cfg, kind="people").section("people")
+    assert settings.exclude == ("P*",) and settings.pca_variance == 0.9
+    assert settings.row_threshold == 0.5
+    cfg.write_text("[people]\npca_variance = 1.5\n")
+    with pytest.raises(ConfigError, match="pca_variance"):
+        load_config(cfg)
+    cfg.write_text('[people]\ncolumn_threshold = "often"\n')
+    with pytest.raises(ConfigError, match="column_threshold"):
+        load_config(cfg)
+
+
+def test_subsets_differ_where_they_differ() -> None:
+    rng = np.random.default_rng(0)
+    dense = pd.DataFrame({"age": rng.normal(40, 10, 3000), "band": rng.integers(0, 3, 3000),
+                          "same": rng.normal(0, 1, 3000)})
+    sparse = pd.DataFrame({"age": rng.normal(55, 10, 400),
+                           "band": rng.choice(3, 400, p=[0.8, 0.1, 0.1]),
+                           "same": rng.normal(0, 1, 400)})
+    sparse.loc[:395, "same"] = np.nan        # four values left: not tested
+    out = compare_subsets(dense, sparse, {"age": "numeric", "band": "categorical",
+                                          "same": "numeric"}).set_index("feature")
+    assert out.loc["age", "test"] == "Mann-Whitney U" and out.loc["age", "verdict"] == "differs"
+    assert out.loc["age", "effect"] > 0.5            # sparse rows are older
+    assert out.loc["band", "test"] == "chi-square" and out.loc["band", "verdict"] == "differs"
+    assert out.loc["same", "verdict"] == "not tested" and out.loc["same", "n_sparse"] == 4
+    assert out.loc["age", "p_adjusted"] >= out.loc["age", "p_value"]
+
+
+def test_similar_subsets_are_similar() -> None:
+    rng = np.random.default_rng(1)
+    a = pd.DataFrame({"x": rng.normal(size=2000), "c": rng.integers(0, 4, 2000)})
+    b = pd.DataFrame({"x": rng.normal(size=500), "c": rng.integers(0, 4, 500)})
+    out = compare_subsets(a, b, {"x": "ordinal", "c": "binary"})
+    assert set(out["verdict"]) == {"similar"}

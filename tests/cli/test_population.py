@@ -1,0 +1,139 @@
+"""``segwise population`` in-process: the comparison printed, the folder and report written."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from segwise.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def personality(shared_data: Path, tmp_path_factory: pytest.TempPathFactory
+                ) -> tuple[Path, Path]:
+    source = shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz"
+    frame = pd.read_csv(source, sep="\t")
+    path = tmp_path_factory.mktemp("cp") / "responders.tsv"
+    frame[frame["Response"] == 1].to_csv(path, sep="\t", index=False)
+    return source, path
+
+
+@pytest.mark.slow
+def test_population_prints_and_writes_the_comparison(personality: tuple[Path, Path],
+                                                     tmp_path: Path) -> None:
+    population, customers = personality
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["population", str(population), str(customers), "-o", str(out),
+                                 "--exclude", "Response,AcceptedCmp*", "--k", "4",
+                                 "--seed", "1"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "Population against customers" in result.output
+    assert "Segments in words" in result.output and "Customer rows" in result.output
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert comparison["segment"].ge(0).sum() == 4
+    assert comparison["population"].sum() == 2240 and comparison["customers"].sum() == 334
+    assert comparison["verdict"].isin({"over", "under", "neither"}).all()
+    audit = pd.read_csv(out / "audit.csv")
+    assert audit.groupby("table")["rows"].sum().to_dict() == {"customers": 334,
+                                                              "population": 2240}
+    html = (out / "report.html").read_text()
+    for title in ("Which segments are your customers?", "Principal components",
+                  "Columns and missing values", "The segments in words", "Feature relevance"):
+        assert title in html
+    from plotly.offline import get_plotlyjs
+
+    ours = html.replace(get_plotlyjs(), "")          # plotly.js is embedded once, offline
+    assert len(ours) < len(html) and re.findall(r"https?://[^\s\"'<]+", ours) == []
+    dictionary = (out / "dictionary.toml").read_text()
+    assert "inferred" in dictionary and "[attributes.Income]" in dictionary
+
+
+def test_population_refuses_a_file_as_output_folder(personality: tuple[Path, Path],
+                                                    tmp_path: Path) -> None:
+    population, customers = personality
+    result = runner.invoke(app, ["population", str(population), str(customers),
+                                 "-o", str(tmp_path / "x.parquet"), "--k", "2",
+                                 "--no-report", "--exclude", "Response"])
+    assert result.exit_code == 1
+    assert "writes a folder of files" in result.output
+
+
+def test_population_json_report(personality: tuple[Path, Path], tmp_path: Path) -> None:
+    from segwise.jobs import run_population
+    from segwise.report import write_report
+
+    population, customers = personality
+    result = run_population(population, customers, n_clusters=3)
+    path = write_report(result, tmp_path / "r.json", extras=result.report_extras())
+    data = json.loads(path.read_text())
+    keys = [s["key"] for s in data["sections"]]
+    assert keys.index("comparison") > keys.index("pca") > keys.index("columns")
+    assert "selection" not in keys                      # k was given: no sweep to show
+    comparison = next(s for s in data["sections"] if s["key"] == "comparison")
+    rows = comparison["tables"][0]["rows"]
+    assert sum(r["customers"] for r in rows) == 334
+    assert data["figures"]["segments"]["value"] == 3
+
+
+@pytest.mark.slow
+def test_population_checks_outputs_neutralises_formulas_and_stores_a_run(
+        personality: tuple[Path, Path], tmp_path: Path) -> None:
+    from segwise.store import Store
+
+    population, customers = personality
+    # A hostile column name reaches the column audit (CSV) as text.
+    for name, path in (("population", population), ("customers", customers)):
+        frame = pd.read_csv(path, sep="\t").rename(columns={"Z_Revenue": "=Z_Revenue"})
+        frame.to_csv(tmp_path / f"{name}.tsv", sep="\t", index=False)
+    out = tmp_path / "out"
+    args = ["population", str(tmp_path / "population.tsv"), str(tmp_path / "customers.tsv"),
+            "-o", str(out),
+            "--k", "2", "--no-report", "--exclude", "Response,AcceptedCmp*"]
+    db = tmp_path / "segwise.duckdb"
+    for flag, prefix in (([], "'"), (["--keep-formulas"], "")):
+        result = runner.invoke(app, [*args, *flag, "--store", str(db)], terminal_width=200)
+        assert result.exit_code == 0, result.output
+        columns = pd.read_csv(out / "columns.csv")["column"]
+        assert f"{prefix}=Z_Revenue" in set(columns)
+    assert "stored run" in result.output
+    store = Store(db)
+    run = store.run(store.latest_run_id())
+    assert (run["command"], run["job"], run["kind"]) == ("population", "people", "people")
+    assert store.segmentations(run["run_id"]) == ["population"]
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert store.members(run["run_id"], limit=1)["total"] == comparison["population"].sum()
+    segments = store.segments(run["run_id"], "population")
+    assert [s["segment"] for s in segments] == comparison["name"].tolist()
+    assert [s["size"] for s in segments] == comparison["population"].tolist()
+    for row, seg in zip(comparison.to_dict("records"), segments, strict=True):
+        assert seg["action"].endswith(f"among customers: {row['ratio']:.2f}x "
+                                      f"({row['ratio_low']:.2f}-{row['ratio_high']:.2f})")
+    # The dictionary the last run wrote, given back with the same folder, is an input.
+    again = runner.invoke(app, [*args, "-d", str(out / "dictionary.toml")])
+    assert again.exit_code == 1 and "is also an input of this run" in again.output
+
+
+def test_population_refuses_more_segments_than_people(shared_data: Path, tmp_path: Path
+                                                      ) -> None:
+    source = shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz"
+    frame = pd.read_csv(source, sep="\t")
+    frame.head(60).to_csv(tmp_path / "population.tsv", sep="\t", index=False)
+    frame.head(20).to_csv(tmp_path / "customers.tsv", sep="\t", index=False)
+    args = ["population", str(tmp_path / "population.tsv"), str(tmp_path / "customers.tsv"),
+            "-o", str(tmp_path / "out"), "--no-report", "--exclude", "Response"]
+    for extra, what in ((["--k", "90"], "90 segments. Fix: ask for at most 59 (--k)"),
+                        (["--k-min", "70", "--k-max", "80"], "70 segments. Fix: ask for at "
+                                                              "most 59 (--k-min or")):
+        result = runner.invoke(app, [*args, *extra], terminal_width=300)
+        assert result.exit_code == 1
+        assert f"only 60 people are complete enough to place: too few for {what}" in (
+            result.output.replace("\n", " "))
+    result = runner.invoke(app, [*args, "--k", "1"])
+    assert result.exit_code == 2 and "1 is not in the range 2<=x<=100" in result.output

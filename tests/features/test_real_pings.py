@@ -1,0 +1,88 @@
+"""Real movement data: GeoLife's ten users (homes and work places, stable across halves of
+their data) and Foursquare NYC check-ins (interest clusters named by their categories)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from segwise._geo import haversine_np
+from segwise.datasets import foursquare_checkins, geolife_pings
+from segwise.jobs import run_mobility
+
+pytestmark = pytest.mark.slow
+
+HOME_WORK = {"home": ["home", "home+work"], "work": ["work", "home+work"]}
+
+
+@pytest.fixture(scope="module")
+def geolife(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The job on all of GeoLife users 000-009, and on each half of every user's pings."""
+    out = tmp_path_factory.mktemp("geolife")
+    frame = geolife_pings(shared_data / "geolife-subset" / "geolife_users_000-009.tar.gz"
+                          ).to_pandas()
+    assert len(frame) == 1_845_936 and frame["user_id"].nunique() == 10
+    middle = frame.groupby("user_id")["timestamp"].transform("median")
+    runs = {}
+    for name, part in (("all", frame), ("first", frame[frame["timestamp"] < middle]),
+                       ("second", frame[frame["timestamp"] >= middle])):
+        part.to_parquet(out / f"{name}.parquet", index=False)
+        runs[name] = run_mobility(out / f"{name}.parquet")
+    return runs
+
+
+def _place(result: Any, which: str) -> pd.DataFrame:
+    loc = result.locations_table.to_pandas()
+    return loc[loc["label"].isin(HOME_WORK[which])].set_index("user_id")[
+        ["cell_lat", "cell_lon"]]
+
+
+def test_every_geolife_user_has_a_home_and_a_work_place(geolife: dict[str, Any]) -> None:
+    for run in geolife.values():
+        users = run.entities.frame
+        assert len(users) == 10
+        assert users["home_found"].all() and users["work_found"].all()
+        assert set(users["home_settlement"]) == {"city"}  # Beijing
+
+
+@pytest.mark.parametrize("which", ["home", "work"])
+def test_geolife_homes_and_work_places_are_stable_across_halves(geolife: dict[str, Any],
+                                                                which: str) -> None:
+    a, b = _place(geolife["first"], which), _place(geolife["second"], which)
+    assert sorted(a.index) == sorted(b.index) == [f"{u:03d}" for u in range(10)]
+    b = b.loc[a.index]
+    moved = haversine_np(a["cell_lat"], a["cell_lon"], b["cell_lat"], b["cell_lon"])
+    # The same 500 m cell or a neighbouring one (docs/mobility.md lists the distances).
+    assert moved.max() < 1000, dict(zip(a.index, moved.round(), strict=True))
+    assert (moved == 0).sum() >= 8
+
+
+def test_foursquare_interest_clusters_are_named_by_categories(shared_data: Path,
+                                                              tmp_path: Path) -> None:
+    path = tmp_path / "fsq.parquet"
+    foursquare_checkins(shared_data / "foursquare-nyc-master-subset" / "foursquare_nyc.csv.gz",
+                        path)
+    result = run_mobility(path)
+    audit = dict(zip(result.audit["step"], result.audit["rows"], strict=True))
+    assert sum(audit.values()) == 44_809
+    # The file's 46 exact duplicate rows, and check-ins repeated within one hour at one
+    # venue that differ only in columns pings do not keep (weather, rating).
+    assert audit["duplicate_row"] >= 46
+    users = result.entities.frame
+    assert len(users) == 193
+    model = result.artifacts_mobility.interests
+    assert len(model.categories) == 10 and "Food" in model.categories
+    names = users["interests"].value_counts()
+    assert len(names) >= 3
+    for name in names.index:
+        parts = name.split(" + ")
+        assert all(p in model.categories for p in parts), name
+    # Each cluster's name is its most over-represented category.
+    shares = users[[c for c in users if c.startswith("interest_") and "_pc" not in c]]
+    for name in names.index:
+        first = name.split(" + ")[0]
+        col = "interest_" + first.lower().replace(" & ", "_").replace(" ", "_")
+        assert shares.loc[users["interests"] == name, col].mean() > shares[col].mean()

@@ -1,0 +1,109 @@
+"""Stays, stable locations, week windows, settlements: against plain references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.cluster import DBSCAN
+
+from segwise._geo import EARTH_RADIUS_M, haversine_np
+from segwise._kernels import stay_points
+from segwise.features._places import grid_cells, settlement_levels
+from segwise.features._stays import dbscan_haversine, week_hours, weekly_overlap
+from segwise.features.pings import MobilitySettings
+
+
+def _stays_reference(ts: list[int], lat: list[float], lon: list[float], dist: float,
+                     dur: int, gap: int) -> list[tuple[int, int, int]]:
+    """Li et al.'s stay points, written out plainly for one user."""
+    out, i, n = [], 0, len(ts)
+    while i < n:
+        j = i + 1
+        while (j < n and ts[j] - ts[j - 1] <= gap
+               and haversine_np(lat[i], lon[i], lat[j], lon[j]) <= dist):
+            j += 1
+        if ts[j - 1] - ts[i] >= dur:
+            out.append((ts[i], ts[j - 1], j - i))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(60, 3600), st.sampled_from([0, 1, 2]),
+                          st.floats(-1, 1)), min_size=1, max_size=60))
+def test_stay_points_match_the_plain_algorithm(steps: list[tuple[int, int, float]]) -> None:
+    places = [(52.52, 13.40), (52.53, 13.42), (52.40, 13.06)]
+    ts = np.cumsum([s for s, _, _ in steps]).astype(np.int64)
+    lat = np.array([places[p][0] + 0.0005 * j for _, p, j in steps])
+    lon = np.array([places[p][1] for _, p, _ in steps])
+    got = stay_points(np.array([0, len(ts)]), ts, lat, lon, 200.0, 1200, 7200)
+    want = _stays_reference(ts.tolist(), lat.tolist(), lon.tolist(), 200.0, 1200, 7200)
+    assert list(zip(got[1].tolist(), got[2].tolist(), got[5].tolist(), strict=True)) == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), st.floats(0, 1),
+                          st.floats(0, 1)), min_size=1, max_size=80),
+       st.integers(1, 4))
+def test_dbscan_per_user_matches_scikit_learn(points: list[tuple[int, int, float, float]],
+                                              min_samples: int) -> None:
+    centres = [(52.52, 13.40), (52.5205, 13.4003), (52.40, 13.06), (52.60, 13.20)]
+    points = sorted(points)
+    user = np.array([p[0] for p in points], dtype=np.int64)
+    lat = np.array([centres[p[1]][0] + 0.002 * p[2] for p in points])
+    lon = np.array([centres[p[1]][1] + 0.002 * p[3] for p in points])
+    eps = 150.0
+    got = dbscan_haversine(user, lat, lon, eps_m=eps, min_samples=min_samples)
+    for u in np.unique(user):
+        mine = user == u
+        X = np.radians(np.column_stack([lat[mine], lon[mine]]))
+        ref = DBSCAN(eps=eps / EARTH_RADIUS_M, min_samples=min_samples, metric="haversine",
+                     algorithm="ball_tree").fit(X)
+        core = np.zeros(mine.sum(), bool)
+        core[ref.core_sample_indices_] = True
+        mine_got, ref_labels = got[mine], ref.labels_
+        # Noise is the same, and the core points are partitioned alike.
+        assert np.array_equal(mine_got < 0, ref_labels < 0)
+        pairs = {(a, b) for a, b in zip(mine_got[core], ref_labels[core], strict=True)}
+        assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
+        # Clusters are numbered by first appearance within the user.
+        seen = [x for x in dict.fromkeys(mine_got.tolist()) if x >= 0]
+        assert seen == list(range(len(seen)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 3 * 7 * 86_400), st.integers(0, 4 * 86_400),
+       st.sampled_from([((0, 1, 2, 3, 4, 5, 6), 22, 6), ((0, 1, 2, 3, 4), 9, 17),
+                        ((5, 6), 0, 24)]))
+def test_weekly_overlap_counts_the_window_minute_by_minute(start: int, length: int,
+                                                           window: tuple) -> None:
+    days, a, b = window
+    mask = week_hours(days, a, b)
+    t0 = 1_709_510_400 + start  # from Monday 2024-03-04 00:00
+    got = weekly_overlap(np.array([t0]), np.array([t0 + length]), mask)[0]
+    minutes = np.arange(t0, t0 + length, 60)
+    hour_of_week = (minutes // 3600 + 72) % 168
+    want = mask[hour_of_week].sum() / 60
+    assert got == pytest.approx(want, abs=1 / 60 + 1e-9)
+
+
+def test_grid_cells_are_about_the_size_asked() -> None:
+    rng = np.random.default_rng(0)
+    lat = rng.uniform(-60, 60, 2000)
+    lon = rng.uniform(-179, 179, 2000)
+    _, clat, clon = grid_cells(lat, lon, 500.0)
+    # A point is at most half a cell's diagonal from its cell's centre.
+    assert haversine_np(lat, lon, clat, clon).max() <= 500 * np.sqrt(2) / 2 * 1.01
+
+
+def test_settlement_levels_from_the_gazetteer() -> None:
+    s = MobilitySettings()
+    lat = np.array([52.520, 52.400, 52.754, 52.180, -60.0])
+    lon = np.array([13.405, 13.060, 13.237, 12.900, -40.0])
+    level, place = settlement_levels(lat, lon, s)
+    assert level.tolist()[:3] == ["city", "city", "town"]  # Berlin, Potsdam, Oranienburg
+    assert place[0] == "Berlin" and level[-1] == "outside" and place[-1] is None

@@ -1,0 +1,152 @@
+"""Feature dictionaries: segwise's CSV and TOML format, and the CoIL 2000 reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from segwise.exceptions import ConfigError
+from segwise.io import (
+    Attribute,
+    FeatureDictionary,
+    Part,
+    canonical_code,
+    read_coil_dictionary,
+    read_dictionary,
+)
+
+
+@pytest.fixture(scope="module")
+def coil(shared_data: Path) -> FeatureDictionary:
+    return read_coil_dictionary(shared_data / "coil2000-insurance" / "dictionary.txt")
+
+
+def test_coil_dictionary_reads_every_attribute_and_table(coil: FeatureDictionary) -> None:
+    assert len(coil) == 86
+    assert [a.position for a in coil] == list(range(1, 87))
+    assert coil.names[:5] == ["MOSTYPE", "MAANTHUI", "MGEMOMV", "MGEMLEEF", "MOSHOOFD"]
+    types = [a.type for a in coil]
+    assert types.count("categorical") == 2 and types.count("binary") == 1
+    # L1 (age), 38 attributes on L3 (percentage bands), 21 on L4 (contribution bands).
+    assert types.count("ordinal") == 1 + 38 + 21
+    assert types.count("numeric") == 2 + 21          # houses, household size, policy counts
+    mostype = coil["MOSTYPE"]
+    assert mostype.type == "categorical" and len(mostype.labels) == 41
+    assert mostype.label(8) == "Middle class families" and mostype.description == "Customer Subtype"
+    assert coil["MOSHOOFD"].labels["10"] == "Farmers"
+    assert coil["MGEMLEEF"].type == "ordinal" and coil["MGEMLEEF"].label("3") == "40-50 years"
+    # "..." continues the domain above, and is not part of the description.
+    assert coil["MGODPR"].description == "Protestant" and coil["MGODPR"].labels["9"] == "100%"
+    assert coil["PWABEDR"].description == "Contribution third party insurance (firms)"
+    assert coil["PWABEDR"].labels == coil["PWAPART"].labels
+    assert coil["AWABEDR"].type == "numeric" and not coil["AWABEDR"].labels
+    assert coil["MINK3045"].description == "Income 30-45.000"
+    assert coil["CARAVAN"].type == "binary" and coil["CARAVAN"].codes == ["0", "1"]
+    assert all(not a.missing for a in coil)
+
+
+def test_coil_names_headerless_columns_by_position(coil: FeatureDictionary) -> None:
+    names = coil.column_names(85)
+    assert names[0] == "MOSTYPE" and names[-1] == "ABYSTAND" and len(names) == 85
+    assert coil.column_names(88)[-2:] == ["column_87", "column_88"]
+
+
+@pytest.fixture
+def declared() -> FeatureDictionary:
+    return FeatureDictionary([
+        Attribute("ALTER", "ordinal", "Age class", missing=("-1", "0"),
+                  labels={"-1": "unknown", "1": "< 30", "2": "30-45", "3": "46-60", "4": "> 60"}),
+        Attribute("REGION", "categorical", "Region, \"quoted\"", missing=("X",),
+                  labels={"N": "north", "S": "south", "X": "unknown"}),
+        Attribute("OST_WEST", "binary", labels={"W": "west", "O": "east"}),
+        Attribute("INCOME", "numeric", "Yearly income", missing=("-1",)),
+        Attribute("YOUTH", "mixed", "Decade and movement", missing=("0",),
+                  labels={"1": "40s mainstream", "2": "40s avant-garde", "3": "50s mainstream"},
+                  parts=(Part("decade", "ordinal", {"1": 40, "2": 40, "3": 50}),
+                         Part("movement", "binary", {"1": "mainstream", "2": "avantgarde",
+                                                     "3": "mainstream"}))),
+    ])
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".csv"])
+def test_format_round_trips(declared: FeatureDictionary, tmp_path: Path, suffix: str) -> None:
+    path = declared.write(tmp_path / f"dict{suffix}")
+    back = read_dictionary(path)
+    assert back == declared
+    assert back["REGION"].codes == ["N", "S"] and back["ALTER"].missing == ("-1", "0")
+
+
+def test_digit_rules_round_trip_in_toml(tmp_path: Path) -> None:
+    d = FeatureDictionary([Attribute("CAMEO_INTL", "mixed", missing=("XX",), parts=(
+        Part("wealth", "ordinal", digit="tens"), Part("life_stage", "ordinal", digit="units")))])
+    assert read_dictionary(d.write(tmp_path / "d.toml")) == d
+    with pytest.raises(ConfigError, match="TOML"):
+        d.write(tmp_path / "d.csv")
+
+
+def test_csv_written_by_hand(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(
+        "attribute,type,description,code,label,missing\n"
+        "workclass,categorical,Employer type,Private,private sector,\n"
+        "workclass,,,Self-emp-inc,self-employed,\n"
+        "workclass,,,?,unknown,yes\n"
+        "age,numeric,Age in years,,,\n"
+        "sex,binary,,Female,,\n"
+        "sex,,,Male,,\n"
+    )
+    d = read_dictionary(path)
+    assert d.names == ["workclass", "age", "sex"]
+    assert d["workclass"].missing == ("?",) and d["workclass"].codes == ["Private", "Self-emp-inc"]
+    assert d["sex"].labels == {"Female": "Female", "Male": "Male"}
+    assert d["age"].type == "numeric" and d["age"].description == "Age in years"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[attributes.A]\ntype = \"nominal\"\n", "attributes.A: attribute 'A': type 'nominal'"),
+    ("[attributes.A]\ndescription = \"x\"\n", "attributes.A: no type"),
+    ("[attributes.A]\ntype = \"ordinal\"\ncolour = 1\n", "unknown key"),
+    ("[A]\ntype = \"ordinal\"\n", "unknown top-level key"),
+    ("[attributes.A]\ntype = \"binary\"\n[attributes.A.split.p]\ntype = \"ordinal\"\n"
+     "digit = \"tens\"\n", "only a mixed attribute has parts"),
+    ("[attributes.A]\ntype = \"mixed\"\n[attributes.A.split.p]\ntype = \"ordinal\"\n",
+     "either values"),
+    ("[attributes.A]\ntype = \"ordinal\"\nposition = \"first\"\n", "not a whole number"),
+    ("not toml = = 1", "not valid TOML"),
+])
+def test_invalid_toml_names_file_attribute_and_fix(tmp_path: Path, text: str,
+                                                   message: str) -> None:
+    path = tmp_path / "d.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        read_dictionary(path)
+    assert str(path) in str(err.value)
+
+
+def test_invalid_csv_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("attribute,type\nA,ordinal\nA,numeric\n")
+    with pytest.raises(ConfigError, match="line 3: attribute A has type 'ordinal'"):
+        read_dictionary(path)
+    path.write_text("name,type\nA,ordinal\n")
+    with pytest.raises(ConfigError, match="'attribute' present"):
+        read_dictionary(path)
+    path.write_text("attribute,type\nA,ordinal\nA2,ordinal\nA,\n")
+    assert read_dictionary(path).names == ["A", "A2"]
+
+
+def test_duplicate_names_and_positions_are_refused() -> None:
+    with pytest.raises(ConfigError, match="declared twice"):
+        FeatureDictionary([Attribute("A", "numeric"), Attribute("A", "ordinal")])
+    with pytest.raises(ConfigError, match="share a position"):
+        FeatureDictionary([Attribute("A", "numeric", position=1),
+                           Attribute("B", "numeric", position=1)])
+
+
+@pytest.mark.parametrize(("value", "code"), [
+    (1, "1"), (1.0, "1"), ("1.0", "1"), (" 01 ", "1"), (-1, "-1"), (2.5, "2.5"),
+    ("X", "X"), (" XX ", "XX"), (True, "1"),
+])
+def test_codes_compare_by_their_canonical_text(value: object, code: str) -> None:
+    assert canonical_code(value) == code

@@ -1,0 +1,162 @@
+"""Tables in memory as sources: every library's table reads like the file of the same rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from segwise._frames import is_table, table_label, to_arrow, to_pandas
+from segwise.exceptions import ConfigError, InputError
+from segwise.io import Transactions, load_transactions
+from segwise.jobs import run_rfm
+
+
+def _canonical(tx: Transactions) -> pd.DataFrame:
+    df = tx.table.to_pandas()
+    return df.sort_values(list(df.columns), ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def typed_sample(retail_sample: pd.DataFrame) -> pd.DataFrame:
+    """2,000 Online Retail lines with the types a notebook has: numbers and datetimes."""
+    sample = retail_sample.head(2000)
+    return sample.assign(
+        Quantity=sample["Quantity"].astype("int64"),
+        UnitPrice=sample["UnitPrice"].astype("float64"),
+        InvoiceDate=pd.to_datetime(sample["InvoiceDate"]),
+        CustomerID=sample["CustomerID"].replace("", None),
+    )
+
+
+@pytest.fixture(scope="module")
+def from_file(typed_sample: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    path = tmp_path_factory.mktemp("memory") / "sample.parquet"
+    typed_sample.to_parquet(path, index=False)
+    return load_transactions(path)
+
+
+TABLES: dict[str, Callable[[pd.DataFrame], Any]] = {
+    "pandas DataFrame": lambda df: df,
+    "polars DataFrame": pl.from_pandas,
+    "polars LazyFrame": lambda df: pl.from_pandas(df).lazy(),
+    "Arrow table": lambda df: pa.Table.from_pandas(df, preserve_index=False),
+    "Arrow record batch": lambda df: pa.RecordBatch.from_pandas(df, preserve_index=False),
+    "Ibis memtable": ibis.memtable,
+    "Ibis table on DuckDB": lambda df: _duckdb_table(df),
+}
+
+
+def _duckdb_table(frame: pd.DataFrame) -> Any:
+    """A table of another DuckDB database than the job's, as a user's Ibis session has."""
+    con = ibis.duckdb.connect()
+    con.con.register("frame", frame)
+    con.con.execute("CREATE TABLE orders AS SELECT * FROM frame")
+    return con.table("orders").filter(ibis._.Quantity.notnull())
+
+
+@pytest.mark.parametrize("make", TABLES.values(), ids=TABLES.keys())
+def test_every_table_in_memory_loads_like_the_file(
+    make: Callable[[pd.DataFrame], Any], typed_sample: pd.DataFrame, from_file: Any
+) -> None:
+    source = make(typed_sample)
+    assert is_table(source)
+    tx = load_transactions(source)
+    assert tx.n_input == from_file.n_input == 2000
+    assert tx.n_quarantined == 0
+    assert tx.source == table_label(source)
+    assert tx.roles == from_file.roles
+    pd.testing.assert_frame_equal(_canonical(tx), _canonical(from_file))
+
+
+def test_text_columns_parse_and_bad_rows_are_quarantined_with_their_row(
+    retail_sample: pd.DataFrame,
+) -> None:
+    # Text as it comes from a CSV read with dtype=str: parsed like CSV fields.
+    frame = retail_sample.head(1000).copy()
+    frame.loc[10, "InvoiceDate"] = "yesterday"
+    frame.loc[20, "Quantity"] = "six"
+    tx = load_transactions(frame)
+    assert tx.source == "pandas DataFrame"
+    assert tx.n_input == 1000 and tx.n_quarantined == 2
+    q = tx.quarantine
+    assert q["row"].tolist() == [11, 21]  # 1-based rows of the table, in its order
+    assert q["reason"].tolist() == ["InvoiceDate: not a timestamp", "Quantity: not a number"]
+    assert q.loc[1, "Quantity"] == "six"
+
+
+def test_a_job_on_a_dataframe_reconciles_and_matches_the_file(
+    typed_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "sample.parquet"
+    typed_sample.to_parquet(path, index=False)
+    frame = typed_sample.copy()
+    frame["UnitPrice"] = frame["UnitPrice"].astype(object)
+    frame.loc[3, "UnitPrice"] = "n/a"  # a mixed column: numbers and text
+    in_memory, on_disk = run_rfm(frame), run_rfm(path)
+    audit = in_memory.audit.set_index("step")["rows"]
+    assert audit.sum() == 2000  # rows in = kept + every rejection step
+    assert audit["quarantined"] == 1
+    assert in_memory.quarantine.loc[0, "row"] == 4
+    assert in_memory.entities.source == "pandas DataFrame"
+    assert in_memory.entities.fingerprint is None  # no file to identify
+    assert on_disk.entities.fingerprint is not None
+    # The quarantined line belongs to a customer who bought other lines too, or not.
+    mine = in_memory.customers.set_index("customer_id")
+    theirs = on_disk.customers.set_index("customer_id")
+    line = typed_sample.loc[3]
+    changed = str(line["CustomerID"]) if line["CustomerID"] else None
+    same = [c for c in theirs.index if c != changed]
+    pd.testing.assert_frame_equal(mine.loc[same, ["frequency", "monetary", "recency_days"]],
+                                  theirs.loc[same, ["frequency", "monetary", "recency_days"]])
+
+
+def test_a_named_index_is_a_column_and_an_unnamed_one_is_not(
+    typed_sample: pd.DataFrame,
+) -> None:
+    indexed = typed_sample.set_index("CustomerID")
+    assert load_transactions(indexed).roles.customer_id == "CustomerID"
+    shuffled = typed_sample.sample(frac=1.0, random_state=0)  # an index of row labels
+    assert to_arrow(shuffled).column_names == list(typed_sample.columns)
+    tx = load_transactions(shuffled)
+    assert tx.quarantine.empty and tx.n_input == 2000
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (pd.DataFrame({"CustomerID": ["1"], "Price": [1.0]}),
+         r"^pandas DataFrame: required column for timestamp, quantity"),
+        (pd.DataFrame({"CustomerID": [], "InvoiceDate": [], "Amount": []}),
+         r"^pandas DataFrame: the table has no rows"),
+        (pl.DataFrame({"_row": [1], "CustomerID": ["1"]}),
+         r"^polars DataFrame: column '_row' has the name of a column segwise adds"),
+        (pd.DataFrame([[1, 2]], columns=["a", "a"]),
+         r"^pandas DataFrame: column name\(s\) a appear more than once"),
+        (42, r"^cannot read a int\. Fix: give a file path, a pandas or polars DataFrame"),
+    ],
+)
+def test_bad_tables_get_one_line_naming_the_table(source: Any, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        load_transactions(source)
+
+
+def test_a_config_mapping_names_the_table(typed_sample: pd.DataFrame) -> None:
+    with pytest.raises(ConfigError, match=r"^pandas DataFrame: \[columns\] maps customer_id"):
+        load_transactions(typed_sample, columns={"customer_id": "Client"})
+
+
+def test_to_pandas_keeps_a_pandas_frame_and_converts_the_others(
+    typed_sample: pd.DataFrame,
+) -> None:
+    assert to_pandas(typed_sample) is typed_sample
+    for make in TABLES.values():
+        frame = to_pandas(make(typed_sample.head(50)))
+        assert list(frame.columns) == list(typed_sample.columns)
+        assert frame["Quantity"].tolist() == typed_sample["Quantity"].head(50).tolist()

@@ -1,0 +1,264 @@
+"""The parse rules every kind shares: numbers, ids and dates that must not corrupt a result.
+
+Each test here failed before the rules existed: a non-finite or huge number crashed the
+money sum, a fractional id was rounded into another customer, a day/month file was read as
+month/day without a word, one line dated 2099 moved every recency, an as-of date before
+the end of the data counted later purchases, and timezone-aware Parquet was refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from segwise.exceptions import InputError
+from segwise.io import ReadOptions, load_transactions
+from segwise.jobs import run_rfm
+
+BAD_NUMBERS = ["inf", "-inf", "NaN", "Infinity", "1e40", "1e300"]
+
+
+def _rfm(path: Path, **kwargs: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # few customers: collapsing score bins
+        return run_rfm(path, **kwargs)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Order lines as a typed export holds them: floats, timestamps, float customer ids."""
+    return frame.assign(
+        Quantity=frame["Quantity"].astype("float64"),
+        UnitPrice=frame["UnitPrice"].astype("float64"),
+        InvoiceDate=pd.to_datetime(frame["InvoiceDate"]),
+        CustomerID=pd.to_numeric(frame["CustomerID"]).astype("float64"),
+    )
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> Path:
+    """Write with NaN kept as NaN (pandas' own writer stores it as null)."""
+    columns = {c: pa.array(frame[c].to_numpy(), from_pandas=False)
+               if frame[c].dtype == "float64" else pa.array(frame[c]) for c in frame.columns}
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def lines(retail_sample: pd.DataFrame) -> pd.DataFrame:
+    """300 lines of Online Retail with a customer id, as text."""
+    return retail_sample[retail_sample["CustomerID"] != ""].head(300).reset_index(drop=True)
+
+
+# --- numbers -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def customers_without_line_7(lines: pd.DataFrame,
+                             tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """The customers of the lines without line 7, which the number tests spoil."""
+    path = tmp_path_factory.mktemp("without") / "without.parquet"
+    return _rfm(_write_parquet(_typed(lines.drop(index=7)), path)).customers
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("column", ["Quantity", "UnitPrice"])
+@pytest.mark.parametrize("value", BAD_NUMBERS)
+def test_non_finite_and_huge_numbers_are_quarantined_with_a_reason(
+    lines: pd.DataFrame, customers_without_line_7: pd.DataFrame, tmp_path: Path, fmt: str,
+    column: str, value: str
+) -> None:
+    data = lines.copy()
+    data.loc[7, column] = value
+    if fmt == "csv":
+        path = tmp_path / "orders.csv"
+        data.to_csv(path, index=False)
+    else:  # a float column: the value is a float there (NaN, inf, 1e40), not text
+        path = _write_parquet(_typed(data), tmp_path / "orders.parquet")
+    result = _rfm(path)
+    reasons = result.quarantine["reason"].tolist()
+    assert len(reasons) == 1 and reasons[0].startswith(f"{column}: ")
+    assert ("finite" if value.lstrip("-").lower() in {"inf", "nan", "infinity"}
+            else "beyond") in reasons[0]
+    audit = result.audit.set_index("step")["rows"]
+    assert audit.sum() == len(lines) and audit["quarantined"] == 1
+    # Every other line counts exactly as in the file without the bad one.
+    pd.testing.assert_frame_equal(result.customers, customers_without_line_7)
+
+
+def test_a_line_total_beyond_the_bound_is_quarantined(lines: pd.DataFrame,
+                                                      tmp_path: Path) -> None:
+    data = lines.copy()
+    data.loc[3, ["Quantity", "UnitPrice"]] = ["1e7", "1e7"]  # each fine, product 1e14
+    path = tmp_path / "orders.csv"
+    data.to_csv(path, index=False)
+    (reason,) = load_transactions(path).quarantine["reason"]
+    assert reason.startswith("Quantity x UnitPrice: line total beyond")
+
+
+def test_amount_logs_quarantine_non_finite_amounts(tmp_path: Path) -> None:
+    path = tmp_path / "amounts.csv"
+    path.write_text("customer,date,amount\n1,2011-01-01,10\n1,2011-01-02,inf\n"
+                    "2,2011-01-02,-1e300\n2,2011-01-03,5\n")
+    tx = load_transactions(path, read=ReadOptions(max_quarantine_share=1))
+    assert tx.quarantine["reason"].tolist() == ["amount: not a finite number",
+                                                "amount: beyond ±1e13, the largest number "
+                                                "segwise accepts"]
+
+
+# --- ids ---------------------------------------------------------------------------------
+
+
+def test_fractional_float_ids_are_quarantined_not_rounded(lines: pd.DataFrame,
+                                                          tmp_path: Path) -> None:
+    data = _typed(lines)
+    data.loc[0:2, "CustomerID"] = 1.5
+    data.loc[3:5, "CustomerID"] = 2.0
+    data.loc[6, "CustomerID"] = np.inf
+    data.loc[7, "CustomerID"] = np.nan  # pandas' missing value: no customer id
+    result = _rfm(_write_parquet(data, tmp_path / "ids.parquet"))
+    reasons = result.quarantine["reason"].value_counts().to_dict()
+    assert reasons == {"CustomerID: a fractional number is not an id": 3,
+                       "CustomerID: not a finite number, so not an id": 1}
+    ids = set(result.customers["customer_id"])
+    assert "2" in ids and not {"1", "1.5"} & ids
+    assert result.audit.set_index("step").loc["missing_customer_id", "rows"] == 1
+
+
+def test_boolean_ids_are_refused(lines: pd.DataFrame, tmp_path: Path) -> None:
+    data = _typed(lines).assign(CustomerID=lambda d: d.index % 2 == 0)
+    path = _write_parquet(data, tmp_path / "bool.parquet")
+    with pytest.raises(InputError, match="CustomerID: true/false is not an id"):
+        _rfm(path)
+    tx = load_transactions(path, read=ReadOptions(max_quarantine_share=1))
+    assert tx.n_quarantined == len(lines) and tx.table.count().execute() == 0
+    assert set(tx.quarantine["reason"]) == {"CustomerID: true/false is not an id"}
+
+
+# --- dates -------------------------------------------------------------------------------
+
+
+def _dates(lines: pd.DataFrame, days: list[int], layout: str) -> pd.DataFrame:
+    ts = pd.to_datetime(lines["InvoiceDate"])
+    return lines.assign(InvoiceDate=[t.replace(day=d).strftime(layout)
+                                     for t, d in zip(ts, days, strict=True)])
+
+
+def test_day_month_ambiguity_stops_and_asks_for_the_layout(lines: pd.DataFrame,
+                                                          tmp_path: Path) -> None:
+    days = [1 + i % 12 for i in range(len(lines))]
+    path = tmp_path / "dm.csv"
+    _dates(lines, days, "%d/%m/%Y %H:%M").to_csv(path, index=False)
+    with pytest.raises(InputError) as err:
+        load_transactions(path)
+    message = str(err.value)
+    assert str(path) in message and "InvoiceDate" in message and "ambiguous" in message
+    assert '"%d/%m/%Y %H:%M"' in message and '"%m/%d/%Y %H:%M"' in message
+    tx = load_transactions(path, read=ReadOptions(timestamp_format="%d/%m/%Y %H:%M"))
+    assert sorted(tx.table.ts.day().execute().unique()) == list(range(1, 13))
+
+
+def test_one_day_above_12_anywhere_settles_the_layout(lines: pd.DataFrame,
+                                                      tmp_path: Path) -> None:
+    # 3,000 distinct ambiguous timestamps (more than the sample) and one that is not.
+    base = pd.concat([lines] * 10, ignore_index=True)
+    stamps = [dt.datetime(2011, 1 + i % 12, 1 + (i // 12) % 12, 8 + i % 9, i % 60)
+              for i in range(len(base))]
+    base["InvoiceDate"] = [s.strftime("%d/%m/%Y %H:%M") for s in stamps]
+    base.loc[len(base) - 1, "InvoiceDate"] = "25/12/2011 10:00"
+    path = tmp_path / "dm.csv"
+    base.to_csv(path, index=False)
+    tx = load_transactions(path)
+    assert tx.n_quarantined == 0
+    assert tx.table.ts.max().execute() == pd.Timestamp("2011-12-25 10:00")
+    assert tx.table.ts.month().nunique().execute() == 12
+
+
+def test_a_line_from_the_future_is_quarantined(lines: pd.DataFrame, tmp_path: Path) -> None:
+    data = lines.copy()
+    data.loc[9, "InvoiceDate"] = "2099-01-01 10:00:00"
+    path = tmp_path / "future.csv"
+    data.to_csv(path, index=False)
+    result = _rfm(path)
+    (reason,) = result.quarantine["reason"]
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    assert reason.startswith(f"InvoiceDate: dated after {tomorrow.isoformat()}")
+    last = pd.to_datetime(lines["InvoiceDate"]).drop(index=9).max().date()
+    assert result.as_of == last + dt.timedelta(days=1)
+
+
+
+def test_a_declared_latest_date_replaces_the_runs_date(retail_sample: pd.DataFrame,
+                                                       tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    retail_sample.to_csv(path, index=False)
+    read = ReadOptions(latest_date=dt.date(2010, 12, 1), max_quarantine_share=1)
+    bounded = load_transactions(path, read=read)
+    later = pd.to_datetime(retail_sample["InvoiceDate"]).dt.date > dt.date(2010, 12, 1)
+    assert bounded.n_quarantined == later.sum() == 1892
+    assert bounded.quarantine["reason"].str.startswith(
+        "InvoiceDate: dated after 2010-12-01 ([read] latest_date)").all()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_lines_after_the_as_of_date_are_left_out_and_counted(
+    retail_sample: pd.DataFrame, tmp_path: Path, fmt: str
+) -> None:
+    ts = pd.to_datetime(retail_sample["InvoiceDate"])
+    as_of = dt.date(2010, 12, 1)  # the sample's lines are from 1 and 2 December
+    path = tmp_path / f"orders.{fmt}"
+    if fmt == "csv":
+        retail_sample.to_csv(path, index=False)
+    else:
+        retail_sample.assign(InvoiceDate=ts).to_parquet(path)
+    result = _rfm(path, as_of=as_of)
+    audit = result.audit.set_index("step")["rows"]
+    later = int((ts.dt.date > as_of).sum())
+    assert audit["after_as_of"] == later > 0 and audit.sum() == len(retail_sample)
+    assert (result.customers["recency_days"] >= 0).all()
+    assert (result.customers["last_purchase"].dt.date <= as_of).all()
+    # The same customers as a file that stops on the as-of date.
+    earlier = tmp_path / "earlier.csv"
+    retail_sample[ts.dt.date <= as_of].to_csv(earlier, index=False)
+    pd.testing.assert_frame_equal(result.customers, _rfm(earlier, as_of=as_of).customers)
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "America/New_York", "Asia/Kolkata"])
+def test_timezone_aware_parquet_is_read_as_utc(lines: pd.DataFrame, tmp_path: Path,
+                                               zone: str) -> None:
+    local = pd.to_datetime(lines["InvoiceDate"]).dt.tz_localize(zone)
+    path = tmp_path / "tz.parquet"
+    _typed(lines).assign(InvoiceDate=local).to_parquet(path)  # pandas writes ns, with zone
+    tx = load_transactions(path)
+    assert tx.n_quarantined == 0
+    got = tx.table.select("ts").to_pandas()["ts"].sort_values(ignore_index=True)
+    want = local.dt.tz_convert("UTC").dt.tz_localize(None).sort_values(ignore_index=True)
+    pd.testing.assert_series_equal(got, want, check_names=False, check_dtype=False)
+
+
+# --- both engines ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_spark_quarantines_what_duckdb_quarantines(
+    spark_available: None, lines: pd.DataFrame, tmp_path: Path
+) -> None:
+    data = _typed(lines)
+    data.loc[1, "UnitPrice"] = np.nan  # Spark kept it and dropped its revenue
+    data.loc[2, "Quantity"] = np.inf
+    data.loc[3, "UnitPrice"] = 1e40
+    data.loc[4, "CustomerID"] = 1.5
+    data["InvoiceDate"] = data["InvoiceDate"].dt.tz_localize("America/New_York")
+    path = _write_parquet(data, tmp_path / "bad.parquet")
+    duck, spark = _rfm(path), _rfm(path, engine="spark")
+    assert sorted(spark.quarantine["reason"]) == sorted(duck.quarantine["reason"])
+    assert len(duck.quarantine) == 4
+    pd.testing.assert_frame_equal(spark.audit, duck.audit)
+    pd.testing.assert_frame_equal(spark.customers, duck.customers)

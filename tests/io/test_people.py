@@ -1,0 +1,133 @@
+"""People tables: any format, header or none, any delimiter, an id column or none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from segwise.exceptions import InputError
+from segwise.io import PERSON_ID, ReadOptions, infer_dictionary, load_source
+
+
+def _frame(source: object) -> pd.DataFrame:
+    return source.table.to_pandas()  # type: ignore[attr-defined]
+
+
+def test_coil_has_no_header_and_no_id(shared_data: Path) -> None:
+    source = load_source(shared_data / "coil2000-insurance" / "ticdata2000.txt.gz", "people")
+    assert source.n_input == 5822 and source.n_quarantined == 0
+    frame = _frame(source)
+    assert list(frame.columns[:3]) == [PERSON_ID, "column_1", "column_2"]
+    assert frame.shape == (5822, 87)
+    # Ids are the 1-based rows of the file; the first line is data, not a header.
+    assert frame[PERSON_ID].tolist()[:3] == ["1", "2", "3"]
+    assert frame["column_1"].tolist()[:3] == ["33", "37", "37"]
+    assert frame[PERSON_ID].is_unique
+
+
+def test_adult_comma_space_separated_without_header(shared_data: Path) -> None:
+    source = load_source(shared_data / "uci-adult" / "adult.data.gz", "people")
+    frame = _frame(source)
+    assert source.n_input == 32561 and len(frame) == 32561
+    assert frame.shape[1] == 16
+    first = frame.iloc[0]
+    assert first["column_1"] == "39" and first["column_2"].strip() == "State-gov"
+
+
+def test_customer_personality_takes_its_id_column(shared_data: Path) -> None:
+    source = load_source(shared_data / "kaggle-customer-personality"
+                         / "marketing_campaign.csv.gz", "people")
+    assert source.roles[PERSON_ID] == "ID"
+    frame = _frame(source)
+    assert len(frame) == 2240 and "ID" not in frame.columns
+    assert frame[PERSON_ID].iloc[0] == "5524" and frame["Income"].iloc[0] == "58138"
+
+
+def test_header_setting_overrides_detection(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("age;region\n31;N\n45;S\n")
+    detected = _frame(load_source(path, "people"))
+    assert list(detected.columns) == [PERSON_ID, "age", "region"] and len(detected) == 2
+    forced = _frame(load_source(path, "people", read=ReadOptions(header=False)))
+    assert list(forced.columns) == [PERSON_ID, "column_1", "column_2"]
+    assert forced["column_1"].tolist() == ["age", "31", "45"]
+
+
+def test_unreadable_lines_keep_their_row_without_a_header(tmp_path: Path) -> None:
+    lines = [f"{i},{i % 3}" for i in range(1, 60)]
+    lines[9] = "10,1,extra,fields"
+    path = tmp_path / "p.csv"
+    path.write_text("\n".join(lines) + "\n")
+    source = load_source(path, "people", read=ReadOptions(header=False))
+    assert source.n_input == 59
+    assert source.quarantine_table.column("row").to_pylist() == [10]
+    frame = _frame(source)
+    assert len(frame) == 58 and "10" not in set(frame[PERSON_ID])
+    # Rows after the bad line keep their own number as their id.
+    assert frame.loc[frame["column_1"] == "11", PERSON_ID].item() == "11"
+
+
+def test_blank_ids_are_quarantined(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("person_id,age\nA,30\n,41\n  ,50\nD,60\n")
+    source = load_source(path, "people", read=ReadOptions(max_quarantine_share=1.0))
+    assert source.quarantine_table.column("reason").to_pylist() == ["person_id: empty"] * 2
+    assert _frame(source)[PERSON_ID].tolist() == ["A", "D"]
+
+
+def test_typed_files_without_id_number_rows_in_file_order(tmp_path: Path) -> None:
+    table = pa.table({"age": list(range(100, 0, -1)), "band": ["x", "y"] * 50})
+    path = tmp_path / "p.parquet"
+    pq.write_table(table, path, row_group_size=7)
+    frame = _frame(load_source(path, "people"))
+    assert frame[PERSON_ID].tolist() == [str(i) for i in range(1, 101)]
+    assert frame["age"].tolist() == list(range(100, 0, -1))
+
+
+def test_excel_without_header(tmp_path: Path) -> None:
+    path = tmp_path / "p.xlsx"
+    pd.DataFrame([[1, "a"], [2, "b"]]).to_excel(path, header=False, index=False)
+    frame = _frame(load_source(path, "people", read=ReadOptions(header=False)))
+    assert list(frame.columns) == [PERSON_ID, "column_1", "column_2"]
+    assert frame["column_2"].tolist() == ["a", "b"]
+
+
+def test_orders_still_expect_a_header(tmp_path: Path) -> None:
+    path = tmp_path / "o.csv"
+    path.write_text("1,2010-12-01 08:26:00,A,3,2.5,17850\n2,2010-12-01 08:27:00,B,1,1.0,17850\n")
+    with pytest.raises(InputError, match="required column"):
+        load_source(path, "orders")
+
+
+def test_inferred_types_on_adult_say_why(shared_data: Path) -> None:
+    source = load_source(shared_data / "uci-adult" / "adult.data.gz", "people")
+    columns = [c for c in source.table.columns if c != PERSON_ID]
+    inferred = infer_dictionary(source.table, columns)
+    assert inferred.inferred
+    assert inferred["column_1"].type == "numeric"          # age, 73 values
+    assert inferred["column_2"].type == "categorical"      # workclass
+    assert inferred["column_2"].missing == ("?",)
+    assert "'?' read as unknown" in inferred["column_2"].note
+    assert inferred["column_10"].type == "binary"          # sex
+    assert set(inferred["column_10"].labels) == {"Female", "Male"}
+    assert inferred["column_5"].type == "numeric"          # education-num: 16 levels
+    table = inferred.table().to_pandas()
+    assert len(table) == 15 and table["note"].str.startswith("inferred").all()
+
+
+def test_inference_sets_aside_identifier_like_text(shared_data: Path) -> None:
+    source = load_source(shared_data / "kaggle-customer-personality"
+                         / "marketing_campaign.csv.gz", "people")
+    inferred = infer_dictionary(source.table, [c for c in source.table.columns
+                                               if c != PERSON_ID])
+    assert "Dt_Customer" not in inferred
+    assert dict(inferred.skipped)["Dt_Customer"].startswith("text with 663 distinct values")
+    assert inferred["Kidhome"].type == "ordinal" and inferred["Response"].type == "binary"
+    assert inferred["Marital_Status"].type == "categorical"
+    assert set(inferred["Marital_Status"].labels) >= {"YOLO", "Absurd", "Alone"}
+    rows = inferred.table().to_pandas()
+    assert rows.loc[rows["attribute"] == "Dt_Customer", "type"].item() == "not used"

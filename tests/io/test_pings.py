@@ -1,0 +1,193 @@
+"""Pings with bad input: every row ends in one audit step, or the run stops with one line."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from segwise.clean import clean_pings
+from segwise.exceptions import InputError
+from segwise.io import ReadOptions, load_source
+from segwise.jobs import run_mobility
+
+T0 = dt.datetime(2024, 3, 4, 0, 0)  # a Monday
+
+
+def _day_at(lat: float, lon: float, user: str, days: int = 3, step_min: int = 30) -> list[dict]:
+    """A user who pings every ``step_min`` minutes at one place for ``days`` days."""
+    rows = []
+    for i in range(days * 24 * 60 // step_min):
+        rows.append({"user": user, "time": (T0 + dt.timedelta(minutes=i * step_min)).isoformat(
+            sep=" "), "latitude": lat, "longitude": lon, "accuracy": 15.0})
+    return rows
+
+
+@pytest.fixture()
+def bad_pings(tmp_path: Path) -> tuple[Path, dict[str, int]]:
+    good = _day_at(52.52, 13.40, "a") + _day_at(52.40, 13.06, "b")
+    bad = [
+        {"user": "a", "time": "2024-03-04 01:01:00", "latitude": -195.0, "longitude": 13.4,
+         "accuracy": 10.0},  # out of range (latitude)
+        {"user": "a", "time": "2024-03-04 01:02:00", "latitude": 52.5, "longitude": 200.0,
+         "accuracy": 10.0},  # out of range (longitude)
+        {"user": "a", "time": "2024-03-04 01:03:00", "latitude": 113.4, "longitude": 52.5,
+         "accuracy": 10.0},  # swapped (latitude beyond 90, longitude within)
+        {"user": "a", "time": "2024-03-04 01:04:00", "latitude": 0.0, "longitude": 0.0,
+         "accuracy": 10.0},  # null island
+        {"user": "a", "time": "2024-03-04 01:05:00", "latitude": 52.52, "longitude": 13.40,
+         "accuracy": 5000.0},  # inaccurate
+        {"user": "a", "time": "2024-03-04 00:30:00", "latitude": 52.53, "longitude": 13.41,
+         "accuracy": 15.0},  # same instant as a kept ping, elsewhere
+        {"user": "b", "time": "2024-03-04 01:15:00", "latitude": 48.85, "longitude": 2.35,
+         "accuracy": 15.0},  # Paris for 15 minutes between two Potsdam pings: a jump
+        {"user": "c", "time": "2024-03-04 09:00:00", "latitude": 52.5, "longitude": 13.4,
+         "accuracy": 15.0},  # a user with one ping
+        {"user": "a", "time": "not a time", "latitude": 52.5, "longitude": 13.4,
+         "accuracy": 15.0},  # quarantined
+    ]
+    copies = good[:7]  # exact duplicates
+    rows = good + bad + copies
+    frame = pd.DataFrame(rows).sample(frac=1.0, random_state=1)  # unsorted on purpose
+    path = tmp_path / "pings.csv"
+    frame.to_csv(path, index=False)
+    expected = {"quarantined": 1, "after_as_of": 0, "swapped_coordinates": 1, "out_of_range": 2,
+                "null_island": 1, "inaccurate": 1, "duplicate_row": 7,
+                "duplicate_timestamp": 1, "impossible_speed": 1, "too_few_pings": 1,
+                "kept": len(good), "input": len(rows)}
+    return path, expected
+
+
+def test_each_bad_ping_is_counted_once(bad_pings: tuple[Path, dict[str, int]]) -> None:
+    path, expected = bad_pings
+    result = run_mobility(path)
+    audit = dict(zip(result.audit["step"], result.audit["rows"], strict=True))
+    assert sum(audit.values()) == expected.pop("input")
+    assert audit == expected
+    assert result.quarantine["reason"].tolist() == ["time: not a timestamp"]
+    # The user with one ping is counted in the audit and has no row.
+    assert sorted(result.entities.frame["user_id"]) == ["a", "b"]
+
+
+def test_order_of_rows_does_not_matter(bad_pings: tuple[Path, dict[str, int]],
+                                       tmp_path: Path) -> None:
+    path, _ = bad_pings
+    frame = pd.read_csv(path)
+    ordered = tmp_path / "ordered.csv"
+    frame.sort_values(["user", "time"]).to_csv(ordered, index=False)
+    a = run_mobility(path).entities.frame
+    b = run_mobility(ordered).entities.frame
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_columns_swapped_everywhere_are_refused(tmp_path: Path) -> None:
+    # Beijing exchanged: latitude 116 is out of range, so most rows read as swapped.
+    rows = _day_at(116.32, 39.98, "u")
+    path = tmp_path / "swapped.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"look swapped.*lat = 'longitude'"):
+        run_mobility(path)
+
+
+def test_swapped_columns_within_range_are_detected(tmp_path: Path) -> None:
+    # New York exchanged (-73.9, 40.7) is a valid point in the Southern Ocean: the
+    # gazetteer tells, not the range.
+    rows = [r | {"latitude": -73.95 + 0.01 * (i % 7), "longitude": 40.75}
+            for i, r in enumerate(_day_at(0, 0, "u") + _day_at(0, 0, "v"))]
+    path = tmp_path / "nyc.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    with pytest.raises(InputError, match="latitude and longitude look swapped"):
+        run_mobility(path)
+
+
+def test_a_file_of_one_ping_per_user_says_why(tmp_path: Path) -> None:
+    path = tmp_path / "one.csv"
+    pd.DataFrame([{"user": "x", "time": "2024-03-04 10:00:00", "latitude": 52.5,
+                   "longitude": 13.4}]).to_csv(path, index=False)
+    with pytest.raises(InputError, match="no user has 2 or more usable pings"):
+        run_mobility(path)
+
+
+def test_numeric_timestamps_are_seconds_or_milliseconds(tmp_path: Path) -> None:
+    base = int(pd.Timestamp("2024-03-04 08:00").timestamp())
+    frame = pd.DataFrame({"uid": ["a", "a", "b", "b"],
+                          "ts": [base, base + 60, (base + 120) * 1000, (base + 180) * 1000],
+                          "lat": 52.5, "lon": 13.4})
+    path = tmp_path / "epoch.parquet"
+    frame.to_parquet(path, index=False)
+    got = load_source(path, "pings").table.order_by("timestamp").execute()
+    assert got["timestamp"].tolist() == [pd.Timestamp("2024-03-04 08:00") + pd.Timedelta(
+        seconds=s) for s in (0, 60, 120, 180)]
+
+
+rows = st.fixed_dictionaries({
+    "user": st.sampled_from(["a", "b", "c", ""]),
+    "time": st.sampled_from(["2024-03-04 08:00:00", "2024-03-04 08:00:00",
+                             "2024-03-04 09:30:00", "2024-03-05 22:00:00", "x"]),
+    "lat": st.sampled_from([52.5, 52.501, 0.0, 95.0, 113.0, -33.9, np.nan]),
+    "lon": st.sampled_from([13.4, 13.401, 0.0, 181.0, 52.0, 151.2]),
+    "accuracy": st.sampled_from([5.0, 50.0, 5000.0, np.nan]),
+})
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(rows, min_size=1, max_size=40))
+def test_every_ping_ends_in_one_audit_step(tmp_path: Path, data: list[dict]) -> None:
+    from segwise.clean import PingRules
+    from segwise.features._stays import Block, process_block
+    from segwise.features.pings import MobilitySettings
+
+    path = tmp_path / "p.csv"
+    pd.DataFrame(data).to_csv(path, index=False)
+    source = load_source(path, "pings", read=ReadOptions(max_quarantine_share=1.0,
+                                                          timestamp_format="%Y-%m-%d %H:%M:%S"))
+    cleaned = clean_pings(source, PingRules(max_swapped_share=1.0))
+    kept = cleaned.kept.execute()
+    block = Block.from_columns(kept["user_id"].to_numpy(), kept["timestamp"].to_numpy(
+        "datetime64[s]").astype("int64"), kept["lat"].to_numpy(), kept["lon"].to_numpy(),
+        kept["accuracy"].to_numpy())
+    result = process_block(block, cleaned.rules, MobilitySettings(), checkins=False)
+    audit = cleaned.audit_table(result.flags).to_pylist()
+    assert sum(r["rows"] for r in audit) == len(data)
+    assert next(r["rows"] for r in audit if r["step"] == "kept") == int(
+        result.users["pings"].sum())
+
+
+def test_the_shared_parse_rules_hold_for_pings(tmp_path: Path) -> None:
+    """Ids, numbers and dates are read as for order lines (issue 12), nothing crashes."""
+    from segwise.jobs import run_job
+
+    good = pd.DataFrame(_day_at(52.52, 13.40, "1") + _day_at(52.40, 13.06, "2"))
+    good = good.assign(user=good["user"].astype("float64"),
+                       time=pd.to_datetime(good["time"]).astype("int64") // 10**9)
+    good["time"] = good["time"].astype("float64")  # seconds since 1970, as a float column
+    bad = pd.DataFrame([
+        {"user": 1.5, "time": good["time"][0], "latitude": 52.5, "longitude": 13.4},
+        {"user": 1.0, "time": np.inf, "latitude": 52.5, "longitude": 13.4},  # crashed
+        {"user": 1.0, "time": good["time"][1], "latitude": np.nan, "longitude": 13.4},
+        {"user": 1.0, "time": good["time"][2], "latitude": 52.5, "longitude": 1e300},
+        {"user": 2.0, "time": pd.Timestamp("2099-01-01").timestamp(), "latitude": 52.4,
+         "longitude": 13.06},  # one ping from the future
+    ]).assign(accuracy=15.0)
+    frame = pd.concat([good, bad], ignore_index=True)
+    path = tmp_path / "pings.parquet"
+    frame.to_parquet(path, index=False)
+    as_of = (T0 + dt.timedelta(days=1)).date()
+    result = run_job("mobility", path, as_of=as_of)
+    reasons = sorted(result.quarantine["reason"])
+    future = [r for r in reasons if r.startswith("time: dated after")]
+    assert len(future) == 1 and [r for r in reasons if r not in future] == [
+        "latitude: empty latitude",  # pandas writes NaN as null
+        "longitude: beyond ±1e13, the largest number segwise accepts",
+        "time: not a timestamp", "user: a fractional number is not an id"]
+    audit = dict(zip(result.audit["step"], result.audit["rows"], strict=True))
+    assert sum(audit.values()) == len(frame) and audit["quarantined"] == 5
+    # The third day's pings are after the as-of date: left out and counted.
+    assert audit["after_as_of"] == len(good) // 3
+    assert sorted(result.entities.frame["user_id"]) == ["1", "2"]

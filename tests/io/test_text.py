@@ -1,0 +1,249 @@
+"""Text files in any line endings, byte-order marks, encodings, blanks and number notation."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from segwise.exceptions import ConfigError, InputError
+from segwise.io import ReadOptions, Transactions, load_transactions
+from segwise.io._text import number_hint
+
+_ENDINGS = ("\n", "\r\n", "\r")
+#: Encodings a file may come in; all but plain UTF-8 start with a byte-order mark.
+_ENCODINGS = ("utf-8", "utf-8-sig", "utf-16-le", "utf-16-be", "utf-32-le")
+
+_SETTINGS = settings(max_examples=20, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _canonical(tx: Transactions) -> pd.DataFrame:
+    df = tx.table.to_pandas()
+    return df.sort_values(list(df.columns), ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def lines(retail_sample: pd.DataFrame) -> list[str]:
+    """A header and 300 Online Retail lines as CSV text, one accented description among them."""
+    sample = retail_sample.head(300).copy()
+    sample.loc[5, "Description"] = "CRÈME BRÛLÉE SET, 4 RAMEKINS"
+    return sample.to_csv(index=False, lineterminator="\n").splitlines()
+
+
+@pytest.fixture(scope="module")
+def reference(lines: list[str], tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    path = tmp_path_factory.mktemp("lf") / "lf.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tx = load_transactions(path)
+    assert (tx.n_input, tx.n_quarantined) == (300, 0)
+    return _canonical(tx)
+
+
+@_SETTINGS
+@given(
+    endings=st.lists(st.sampled_from(_ENDINGS), min_size=301, max_size=301),
+    encoding=st.sampled_from(_ENCODINGS),
+    compressed=st.booleans(),
+)
+def test_any_mix_of_line_endings_and_byte_order_marks_reads_the_same_table(
+    lines: list[str], reference: pd.DataFrame, tmp_path: Path,
+    endings: list[str], encoding: str, compressed: bool,
+) -> None:
+    text = "".join(line + end for line, end in zip(lines, endings, strict=True))
+    bom = "" if encoding.startswith("utf-8") else "\ufeff"
+    data = (bom + text).encode(encoding)
+    path = tmp_path / ("mixed.csv.gz" if compressed else "mixed.csv")
+    path.write_bytes(gzip.compress(data) if compressed else data)
+    tx = load_transactions(path)
+    assert (tx.n_input, tx.n_quarantined) == (300, 0)
+    pd.testing.assert_frame_equal(_canonical(tx), reference)
+
+
+@pytest.fixture(scope="module")
+def cdnow_rows(cdnow_raw: pd.DataFrame) -> pd.DataFrame:
+    return cdnow_raw.head(200)
+
+
+@_SETTINGS
+@given(data=st.data())
+def test_blank_separated_columns_read_alike_whatever_the_blanks(
+    cdnow_rows: pd.DataFrame, tmp_path: Path, data: st.DataObject
+) -> None:
+    blanks = st.text(alphabet=" \t", min_size=1, max_size=4)
+    edge = st.text(alphabet=" \t", max_size=3)
+    text = "".join(
+        data.draw(edge) + "".join(
+            value + (data.draw(blanks) if i < len(row) - 1 else "") for i, value in enumerate(row)
+        ) + data.draw(edge) + data.draw(st.sampled_from(_ENDINGS))
+        for row in [list(cdnow_rows.columns), *cdnow_rows.astype(str).values.tolist()]
+    )
+    path = tmp_path / "blanks.txt"
+    path.write_text(text, encoding="utf-8", newline="")
+    tx = load_transactions(path, columns={"customer_id": "master_id", "amount": "dollars"},
+                           read=ReadOptions(delimiter=" "))
+    assert (tx.n_input, tx.n_quarantined) == (200, 0)
+    got = tx.table.group_by("customer_id").aggregate(r=tx.table.revenue.sum()).to_pandas()
+    expected = cdnow_rows.groupby("master_id")["dollars"].sum()
+    assert dict(zip(got.customer_id, got.r, strict=True)) == pytest.approx(expected.to_dict())
+
+
+def test_blank_separated_quoted_values_keep_their_blanks(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.txt"
+    path.write_text('customer  date      amount   country\n'
+                    '  c1   2020-01-02   10.5   "New  York"\n'
+                    'c2 2020-01-03 4 Leeds  \n', encoding="utf-8")
+    tx = load_transactions(path, read=ReadOptions(delimiter=" "))
+    df = tx.table.to_pandas().sort_values("customer_id")
+    assert df["country"].tolist() == ["New  York", "Leeds"]
+    assert df["revenue"].tolist() == [10.5, 4.0]
+
+
+def test_lines_that_do_not_split_keep_their_row_numbers_in_a_rewritten_file(
+    tmp_path: Path,
+) -> None:
+    """A blank-separated file is read through a copy; bad lines still carry their rows."""
+    path = tmp_path / "bad.txt"
+    rows = [f"c{i} 2020-01-{i + 1:02d} {i}.5" for i in range(20)]
+    rows[6] += " extra"
+    rows[11] = "c11 2020-01-12"
+    path.write_bytes(("customer date amount\r\n" + "\n".join(rows) + "\n").encode())
+    tx = load_transactions(path, read=ReadOptions(delimiter=" ", max_quarantine_share=0.2))
+    q = tx.quarantine
+    assert q["row"].tolist() == [7, 12]
+    assert q["raw_line"].tolist() == ["c6\t2020-01-07\t6.5\textra", "c11\t2020-01-12"]
+    assert tx.n_input == 20 and tx.table.count().execute() == 18
+
+
+@st.composite
+def _amounts(draw: st.DrawFn) -> list[float]:
+    return draw(st.lists(st.decimals(min_value=-10**7, max_value=10**7, places=2,
+                                     allow_nan=False).map(float), min_size=1, max_size=30))
+
+
+def _written(value: float, decimal: str, thousands: str | None) -> str:
+    text = f"{value:,.2f}" if thousands else f"{value:.2f}"
+    return text.replace(",", "\0").replace(".", decimal).replace("\0", thousands or "")
+
+
+@_SETTINGS
+@given(
+    amounts=_amounts(),
+    notation=st.sampled_from([(",", "."), (",", None), (".", ","), (".", "'"), (",", " ")]),
+)
+def test_numbers_in_any_notation_read_as_the_same_values(
+    tmp_path: Path, amounts: list[float], notation: tuple[str, str | None]
+) -> None:
+    decimal, thousands = notation
+    path = tmp_path / "amounts.csv"
+    text = "customer\tdate\tamount\n" + "".join(
+        f"c{i}\t2020-01-01\t{_written(v, decimal, thousands)}\n" for i, v in enumerate(amounts))
+    path.write_text(text, encoding="utf-8")
+    tx = load_transactions(path, read=ReadOptions(delimiter="\t", decimal=decimal,
+                                                  thousands=thousands))
+    assert tx.n_quarantined == 0
+    got = tx.table.order_by(tx.table.customer_id.length(), "customer_id").revenue.to_pandas()
+    assert got.tolist() == pytest.approx(amounts)
+
+
+def test_dates_and_codes_are_not_read_as_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "de.csv"
+    path.write_text("Kunde;Datum;Betrag;Artikel\n"
+                    "12.345;01.12.2010;1.234,50;1.5\n"
+                    "7;02.12.2010;0,5;A.1\n", encoding="utf-8")
+    tx = load_transactions(
+        path, columns={"customer_id": "Kunde", "timestamp": "Datum", "amount": "Betrag",
+                       "product_id": "Artikel"},
+        read=ReadOptions(decimal=",", thousands="."),
+    )
+    df = tx.table.to_pandas().sort_values("revenue")
+    assert df["customer_id"].tolist() == ["7", "12345"]
+    assert df["revenue"].tolist() == [0.5, 1234.5]
+    assert df["ts"].tolist() == [pd.Timestamp("2010-12-02"), pd.Timestamp("2010-12-01")]
+    # 1.5 is no number in this notation (one dot, not three digits after it): kept as written.
+    assert df["product_id"].tolist() == ["A.1", "1.5"]
+
+
+@pytest.mark.parametrize(("value", "decimal", "thousands", "hint"), [
+    ("2,55", ".", None, 'decimal comma? Fix: set [read] decimal = ","'),
+    ("1.234,56", ".", None, 'decimal comma? Fix: set [read] decimal = "," and thousands = "."'),
+    ("1.234,56", ",", None, 'decimal comma? Fix: set [read] thousands = "."'),
+    ("1.234.567", ".", None, 'decimal comma? Fix: set [read] decimal = "," and thousands = "."'),
+    ("1,234", ".", None, 'Fix: set [read] decimal = "," or thousands = ","'),
+    ("1,234,567.5", ".", None, 'thousands separators? Fix: set [read] thousands = ","'),
+    ("12 kg", ".", None, None),
+    ("", ".", None, None),
+    (None, ".", None, None),
+])
+def test_number_hint(value: str | None, decimal: str, thousands: str | None,
+                     hint: str | None) -> None:
+    got = number_hint(value, decimal, thousands)
+    assert (got is None) if hint is None else (got is not None and got.endswith(hint))
+
+
+def test_headerless_csv_needs_a_name_per_column(tmp_path: Path) -> None:
+    path = tmp_path / "nohead.csv"
+    path.write_text("c1,2020-01-02,10.5\nc2,2020-01-03,4\n", encoding="utf-8")
+    read = ReadOptions(header=False, names=("customer_id", "date", "amount"))
+    tx = load_transactions(path, read=read)
+    assert tx.n_input == 2 and tx.table.revenue.sum().execute() == 14.5
+    with pytest.raises(InputError) as err:
+        load_transactions(path, read=ReadOptions(header=False, names=("customer_id", "date")))
+    assert str(err.value) == (
+        f"{path}: [read] names gives 2 names, but the file has 3 columns "
+        "(first row: 'c1', '2020-01-02', '10.5'). Fix: give one name per column"
+    )
+    # Without names the columns are numbered, and [columns] maps them.
+    tx = load_transactions(path, read=ReadOptions(header=False), columns={
+        "customer_id": "column_1", "timestamp": "column_2", "amount": "column_3"})
+    assert tx.n_input == 2
+
+
+def test_headerless_excel_sheet(tmp_path: Path) -> None:
+    path = tmp_path / "nohead.xlsx"
+    pd.DataFrame([["c1", pd.Timestamp("2020-01-02"), 10.5], ["c2", pd.Timestamp("2020-01-03"), 4]]
+                 ).to_excel(path, header=False, index=False)
+    tx = load_transactions(path, read=ReadOptions(header=False,
+                                                  names=("customer_id", "date", "amount")))
+    assert tx.n_input == 2 and tx.table.revenue.sum().execute() == 14.5
+
+
+def test_header_and_names_are_refused_for_typed_formats(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"customer_id": ["a"], "date": ["2020-01-01"], "amount": [1.0]}).to_parquet(path)
+    with pytest.raises(ConfigError, match="header and names apply to CSV and Excel files, not "
+                                          "parquet"):
+        load_transactions(path, read=ReadOptions(names=("a", "b", "c")))
+
+
+def test_an_encoding_duckdb_does_not_know_is_read_through_python(tmp_path: Path) -> None:
+    path = tmp_path / "cp1252.csv"
+    path.write_bytes("Kunde;Datum;Betrag;Beschreibung\n"
+                     "k1;2020-01-01;3;Teekanne – Porzellan €\n".encode("cp1252"))
+    tx = load_transactions(path, read=ReadOptions(encoding="cp1252"), columns={
+        "customer_id": "Kunde", "timestamp": "Datum", "amount": "Betrag",
+        "description": "Beschreibung"})
+    assert tx.table.description.execute().tolist() == ["Teekanne – Porzellan €"]
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('decimal = ";"', "[read] decimal = ';' is not \".\" or \",\""),
+    ('thousands = ","', "[read] thousands = ',' is not one of '.', ' ', \"'\""),
+    ("header = 0", "[read] header = 0: expected true or false"),
+    ('names = ["a", "a"]', "[read] names = ['a', 'a']: give each column a different, non-empty"),
+    ('encoding = "klingon"', "[read] encoding = 'klingon' is not a known text encoding"),
+    ('delimiter = ""', '[read] delimiter = "" is empty'),
+])
+def test_read_settings_are_checked(line: str, message: str, tmp_path: Path) -> None:
+    from segwise.config import load_config
+
+    path = tmp_path / "c.toml"
+    path.write_text(f'[read]\ndecimal = ","\n{line}\n' if "thousands" in line
+                    else f"[read]\n{line}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: ") and message in str(err.value)

@@ -1,0 +1,130 @@
+"""The mobility job end to end on realistic synthetic pings: places, privacy, report, engines."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from segwise._geo import haversine_np
+from segwise.jobs import run_mobility, segment_users
+from segwise.report import build_report, render_html
+
+
+@pytest.fixture(scope="module")
+def result(synthetic_pings: dict[str, Path]) -> Any:
+    return run_mobility(synthetic_pings["pings"], pois=synthetic_pings["pois"])
+
+
+def _labelled(result: Any, labels: list[str]) -> pd.DataFrame:
+    loc = result.locations_table.to_pandas()
+    return loc[loc["label"].isin(labels)]
+
+
+def test_homes_and_work_places_are_where_people_live_and_work(
+        result: Any, synthetic_pings: dict[str, Path]) -> None:
+    truth = pd.read_parquet(synthetic_pings["truth"])
+    homes = _labelled(result, ["home", "home+work"]).merge(truth, on="user_id")
+    d = haversine_np(homes["cell_lat"], homes["cell_lon"], homes["home_lat"], homes["home_lon"])
+    assert len(homes) >= 0.98 * len(truth)
+    # Within the privacy cell (500 m) plus GPS noise of nearly everyone.
+    assert (d < 500).mean() > 0.97
+    work = _labelled(result, ["work"]).merge(truth, on="user_id")
+    employed = truth["work_lat"].notna()
+    dw = haversine_np(work["cell_lat"], work["cell_lon"], work["work_lat"], work["work_lon"])
+    assert (dw < 500).sum() > 0.85 * employed.sum()
+
+
+def test_the_user_table_is_declared_and_private(result: Any) -> None:
+    users = result.entities.frame
+    assert result.entities.schema.name == "mobility_interests"
+    assert users["user_id"].is_unique and len(users) == 400
+    assert set(users["home_settlement"].dropna()) <= {"city", "town", "village", "outside"}
+    assert (users["commute_km"] >= 0).all() and (users["radius_km"] >= 0).all()
+    heat = users.filter(like="wt_").to_numpy()
+    assert heat.shape[1] == 28 and np.allclose(heat.sum(axis=1), 1.0)
+    assert users["rhythm"].notna().all() and users["interests"].notna().all()
+    # Coordinates leave as 500 m cells only: every location is a cell centre.
+    loc = result.locations_table.to_pandas()
+    assert loc["cell"].str.fullmatch(r"g500:\d+:\d+").all()
+    assert not {"lat", "lon"} & set(loc.columns)
+
+
+def test_interests_from_points_of_interest(result: Any) -> None:
+    model = result.artifacts_mobility.interests
+    assert model.categories == ["Food", "Park", "Shop", "Sport"]
+    users = result.entities.frame
+    # Stays away from home and work near a point of interest (rural users have none).
+    assert (users["poi_visits"] > 0).mean() > 0.6
+    names = set(users["interests"])
+    assert any(c in name for name in names for c in ("Food", "Park", "Shop", "Sport"))
+    assert all(re.match(r"Component \d \(\d+% of variance\): [+−]", r) for r in model.reading())
+
+
+def test_report_shows_no_single_home(result: Any, synthetic_pings: dict[str, Path]) -> None:
+    plan = segment_users(result, embed=("umap",))
+    report = build_report(result, plan.extras)
+    keys = [s.key for s in report.sections]
+    assert keys == ["recommendation", "overview", "cleaning", "places", "rhythm", "interests",
+                    "clusters", "profiles", "embedding", "campaign", "selection"]
+    assert "UMAP" in report.section("embedding").charts[0].title
+    homes = report.section("places").charts[0]
+    drawn = homes.figure.data[0]
+    counts = [int(t.split()[0].replace(",", "")) for t in drawn.text]
+    assert min(counts) >= result.config.section("mobility").min_cell_users
+    html = render_html(report)
+    truth = pd.read_parquet(synthetic_pings["truth"])
+    for lat in truth["home_lat"].head(50):
+        assert f"{lat:.4f}" not in html
+    assert {"som_umatrix", "som_nodes", "week_heat", "interest_components"} <= {
+        c.key for c in report.charts}
+    campaign = report.table("campaign").frame.set_index("campaign")
+    assert campaign.loc["targeted", "cost"] <= campaign.loc["untargeted", "cost"] + 1e-6
+
+
+def test_blocks_and_threads_do_not_change_the_result(result: Any,
+                                                    synthetic_pings: dict[str, Path]) -> None:
+    import dataclasses
+
+    from segwise.config import SegwiseConfig
+
+    config = result.config
+    small = dataclasses.replace(config.section("mobility"), block_pings=20_000, n_jobs=2)
+    again = run_mobility(synthetic_pings["pings"], config=SegwiseConfig(
+        sections={**config.sections, "mobility": small}))
+    pd.testing.assert_frame_equal(again.locations_table.to_pandas(),
+                                  result.locations_table.to_pandas())
+    pd.testing.assert_frame_equal(again.audit, result.audit)
+    cols = ["user_id", "pings", "stays", "radius_km", "home_cell", "work_cell", "rhythm"]
+    pd.testing.assert_frame_equal(again.entities.frame[cols], result.entities.frame[cols])
+
+
+def test_written_files(result: Any, tmp_path: Path) -> None:
+    written = result.write(tmp_path / "users.parquet")
+    assert [p.name for p in written] == ["users.parquet", "users.audit.csv",
+                                         "users.locations.parquet"]
+    assert pq.read_table(tmp_path / "users.parquet").num_rows == 400
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_spark_finds_the_same_stable_locations(synthetic_pings: dict[str, Path],
+                                               tmp_path: Path, spark_available: None) -> None:
+    sample = pd.read_parquet(synthetic_pings["pings"])
+    keep = sample["subscriber"].isin(sorted(sample["subscriber"].unique())[:40])
+    path = tmp_path / "sample.parquet"
+    sample[keep].to_parquet(path, index=False)
+    duck = run_mobility(path)
+    spark = run_mobility(path, engine="spark")
+    key = ["user_id", "location"]
+    a = duck.locations_table.to_pandas().sort_values(key).reset_index(drop=True)
+    b = spark.locations_table.to_pandas().sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(duck.audit, spark.audit)
+    cols = ["user_id", "stays", "stable_locations", "home_cell", "work_cell", "commute_km"]
+    pd.testing.assert_frame_equal(duck.entities.frame[cols], spark.entities.frame[cols])

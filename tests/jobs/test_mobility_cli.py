@@ -1,0 +1,51 @@
+"""``segwise mobility`` in-process: files, segments, the campaign and its assumptions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from segwise.cli import app
+
+
+def test_the_command_writes_users_places_segments_and_the_campaign(
+        synthetic_pings: dict[str, Path], tmp_path: Path) -> None:
+    sample = pd.read_parquet(synthetic_pings["pings"])
+    keep = sample["subscriber"].isin(sorted(sample["subscriber"].unique())[:120])
+    pings = tmp_path / "pings.parquet"
+    sample[keep].to_parquet(pings, index=False)
+    config = tmp_path / "segwise.toml"
+    config.write_text('[campaign]\nresponse_rate = 0.03\ncontact_cost = 0.5\n'
+                      '[mobility]\nprivacy = "h3"\nh3_resolution = 7\n')
+    out = tmp_path / "out" / "users.parquet"
+    result = CliRunner().invoke(app, ["mobility", str(pings), "-o", str(out), "--pois",
+                                      str(synthetic_pings["pois"]), "--config", str(config),
+                                      "--report", str(tmp_path / "out" / "report.html")])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.parent.iterdir())
+    assert names == ["report.html", "users.assignments.csv", "users.audit.csv",
+                     "users.campaign.csv", "users.locations.parquet", "users.parquet",
+                     "users.segments.csv"]
+    text = " ".join(result.output.split())  # the console wraps long lines
+    assert "Campaign (same budget)" in text and "Assumptions:" in text
+    assert "one contact costs 0.50" in text
+    users = pd.read_parquet(out)
+    assert len(users) == 120 and users["interests"].notna().all()
+    # H3 cells of resolution 7 for every stable location.
+    import h3
+
+    loc = pd.read_parquet(out.parent / "users.locations.parquet")
+    assert {h3.get_resolution(c) for c in loc["cell"]} == {7}
+    campaign = pd.read_csv(out.parent / "users.campaign.csv")
+    assert {"targeted", "untargeted", "difference"} <= set(campaign["segment"])
+
+
+def test_bad_config_is_one_line(tmp_path: Path, synthetic_pings: dict[str, Path]) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[mobility]\nprivacy = "exact"\n')
+    result = CliRunner().invoke(app, ["mobility", str(synthetic_pings["pings"]), "-o",
+                                      str(tmp_path / "u.parquet"), "--config", str(config)])
+    assert result.exit_code == 1
+    assert "privacy = 'exact': choose grid, h3 or none" in result.output

@@ -1,0 +1,182 @@
+"""The propensity job and commands on Customer Personality: train, report, score, refuse."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from segwise.cli import app
+from segwise.exceptions import InputError
+from segwise.jobs import response_labels, run_propensity, score_propensity
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def personality(shared_data: Path) -> Path:
+    return shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz"
+
+
+@pytest.fixture(scope="module")
+def result(personality: Path) -> Any:
+    """The last campaign's responders, two families compared, segments and importance."""
+    return run_propensity(personality, "Response", models=["logistic", "xgboost"],
+                          imbalance=["none", "weights"], n_segments=3)
+
+
+def test_response_labels_read_pairs_and_say_when_they_cannot() -> None:
+    labels, positive = response_labels(pa.array(["yes", "no", None, "Yes", " "]))
+    assert labels.tolist() == [1, 0, -1, 1, -1] and positive == "yes"
+    labels, positive = response_labels(pa.array([1.0, 0.0, np.nan]))
+    assert labels.tolist() == [1, 0, -1] and positive == "1"
+    labels, _ = response_labels(pa.array(["gold", "silver", "none"]), positive="gold")
+    assert labels.tolist() == [1, 0, 0]
+    with pytest.raises(InputError, match="--positive"):
+        response_labels(pa.array(["gold", "silver"]))
+    with pytest.raises(InputError, match="no row has the response value 'platinum'"):
+        response_labels(pa.array(["gold", "silver"]), positive="platinum")
+
+
+def test_cross_validated_figures_on_customer_personality(result) -> None:
+    v = result.trained.validation
+    chosen = v.summary.loc[v.choice.chosen]
+    assert chosen["roc_auc"] > 0.85  # the last campaign's responders are predictable
+    assert chosen["captured_20"] > 0.6
+    assert v.summary.loc["baseline: mail at random", "captured_20"] == pytest.approx(0.2)
+    assert {"baseline: mail the over-represented segments",
+            f"{v.choice.chosen} + population segments"} <= set(v.summary.index)
+    audit = result.audit
+    assert audit["rows"].sum() == 2240
+    table = result.entities.table
+    assert table.column_names == ["person_id", "responded", "cv_score"]
+    assert sum(table.column("responded").to_pylist()) == 334
+    assert not np.isnan(table.column("cv_score").to_numpy()).any()
+    assert v.importance["attribute"].iloc[0] in {"Recency", "MntMeatProducts",
+                                                 "AcceptedCmp5", "Marital_Status"}
+
+
+def test_the_report_shows_the_cross_validated_auc_and_the_gains_chart(result) -> None:
+    from segwise.report import build_report
+
+    report = build_report(result)
+    figures = {f.key: f for f in report.figures}
+    assert figures["auc"].value == pytest.approx(
+        result.trained.validation.summary.loc[result.trained.validation.choice.chosen,
+                                              "roc_auc"])
+    gains = report.section("propensity_gains")
+    assert [c.key for c in gains.charts] == ["gains", "calibration"]
+    assert "responders" in gains.charts[0].reading
+    keys = [s.key for s in report.sections]
+    for key in ("propensity_comparison", "propensity_importance", "propensity_reasons",
+                "propensity_segments"):
+        assert key in keys
+    assert "population" not in " ".join(keys)  # the population analysis's own: not shown
+
+
+def test_rows_without_a_target_are_counted_not_learned(personality, tmp_path) -> None:
+    frame = pd.read_csv(personality, sep="\t", dtype=str)
+    frame.loc[:9, "Response"] = ""
+    path = tmp_path / "some_unknown.csv"
+    frame.to_csv(path, index=False)
+    got = run_propensity(path, "Response", models=["logistic"], imbalance=["none"],
+                         segments=False, importance=False, folds=3)
+    audit = got.audit.set_index("step")["rows"]
+    assert audit["no_target"] == 10 and audit.sum() == 2240
+    assert got.trained.metadata["rows"] == 2230
+
+
+def test_train_and_score_from_the_command_line(personality, tmp_path) -> None:
+    model = tmp_path / "model.skops"
+    done = runner.invoke(app, ["propensity", "train", str(personality), "--target", "Response",
+                               "--models", "logistic", "--imbalance", "none,weights",
+                               "--no-segments", "-o", str(model),
+                               "--report", str(tmp_path / "report.html")],
+                         terminal_width=200)
+    assert done.exit_code == 0, done.output
+    # Two candidates sit about one standard error apart on these folds, so the one-SE rule may
+    # name either on another machine's floating point; the sentence is whatever the console wraps.
+    said = " ".join(done.output.split())
+    assert re.search(r"Default: logistic regression( \+ class weights)?\.", said), said
+    assert model.is_file()
+    assert (tmp_path / "report.html").stat().st_size > 100_000
+    scores = tmp_path / "scores.csv"
+    done = runner.invoke(app, ["propensity", "score", str(model), str(personality), "-o",
+                               str(scores), "--top", "50", "--reasons", "2"],
+                         terminal_width=200)
+    assert done.exit_code == 0, done.output
+    assert "Response" in done.output  # the target column, present here, is ignored: said
+    top = pd.read_csv(scores)
+    assert list(top.columns) == ["person_id", "score", "rank", "reason_1", "effect_1",
+                                 "reason_2", "effect_2"]
+    assert top["rank"].tolist() == list(range(1, 51))
+    assert top["score"].is_monotonic_decreasing
+
+
+@pytest.fixture(scope="module")
+def small_model(personality, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "model.skops"
+    run_propensity(personality, "Response", models=["logistic"], imbalance=["none"],
+                   segments=False, importance=False, folds=3).trained.save(path)
+    return path
+
+
+def _one_error_line(args: list[str]) -> str:
+    done = runner.invoke(app, args, terminal_width=200)
+    assert done.exit_code == 1, done.output
+    lines = [line for line in done.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), done.output
+    return lines[0]
+
+
+def test_bad_input_is_one_line(personality, small_model, tmp_path) -> None:
+    line = _one_error_line(["propensity", "train", str(personality), "--target", "Responded"])
+    assert "no column 'Responded'" in line and "--target" in line
+    line = _one_error_line(["propensity", "train", str(personality), "--target", "Education"])
+    assert "--positive" in line
+    frame = pd.read_csv(personality, sep="\t").drop(columns=["Income", "Recency"])
+    lacking = tmp_path / "lacking.csv"
+    frame.to_csv(lacking, index=False)
+    line = _one_error_line(["propensity", "score", str(small_model), str(lacking), "-o",
+                            str(tmp_path / "s.parquet")])
+    assert "Income, Recency" in line and "--missing-columns missing" in line
+    done = runner.invoke(app, ["propensity", "score", str(small_model), str(lacking), "-o",
+                               str(tmp_path / "s.parquet"), "--missing-columns", "missing"],
+                         terminal_width=200)
+    assert done.exit_code == 0 and "Income" in done.output
+
+
+def test_tampered_and_foreign_model_files_are_one_line(personality, small_model,
+                                                       tmp_path) -> None:
+    tampered = tmp_path / "tampered.skops"
+    with zipfile.ZipFile(small_model) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "schema.json":
+                data = data.replace(b'"C": ', b'"C":  ', 1)
+            dst.writestr(info, data)
+    line = _one_error_line(["propensity", "score", str(tampered), str(personality), "-o",
+                            str(tmp_path / "s.parquet")])
+    assert "modified or corrupted" in line
+    foreign = tmp_path / "foreign.skops"
+    foreign.write_bytes(gzip.compress(b"not a model"))
+    line = _one_error_line(["propensity", "score", str(foreign), str(personality), "-o",
+                            str(tmp_path / "s.parquet")])
+    assert "not a segwise propensity model file" in line
+
+
+def test_scoring_with_another_dictionary_is_refused(personality, small_model,
+                                                    tmp_path) -> None:
+    from segwise.io import Attribute, FeatureDictionary
+
+    other = FeatureDictionary([Attribute("Income", "numeric")]).write(tmp_path / "d.toml")
+    with pytest.raises(InputError, match="not the dictionary the model was trained with"):
+        score_propensity(small_model, personality, dictionary=other)
