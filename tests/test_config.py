@@ -66,6 +66,17 @@ def test_mistakes_name_the_file_and_the_key(tmp_path: Path, text: str, match: st
     assert str(path) in str(err.value)
 
 
+@pytest.mark.parametrize("written", ["2015-05-22", '"2015-05-22"'])
+def test_the_rfe_reference_date_is_a_date_written_either_way(tmp_path: Path,
+                                                             written: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f"[rfe]\nas_of = {written}\n")
+    assert load_config(path, kind="events").section("rfe").as_of == dt.date(2015, 5, 22)
+    path.write_text("[rfe]\nas_of = '22/05/2015'\n")
+    with pytest.raises(ConfigError, match=r"\[rfe\] as_of = .*expected a date \(YYYY-MM-DD\)"):
+        load_config(path, kind="events")
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "none.toml")

@@ -78,9 +78,9 @@ class RFESettings:
 
     Parameters
     ----------
-    as_of : str, optional
-        Reference date of recency, ``YYYY-MM-DD``; the day after the last event when
-        omitted.
+    as_of : date, optional
+        Reference date of recency (a TOML date or ``"YYYY-MM-DD"``); the day after the
+        last event when omitted.
     score : tuple of str, default=("recency_days", "clicks", "sessions")
         The recency, frequency and engagement columns scored 1 to 5 for named segments
         (``["recency_days", "conversions", "sessions"]`` for a log without clicks).
@@ -89,7 +89,7 @@ class RFESettings:
         shrunk towards.
     """
 
-    as_of: str | None = None
+    as_of: _dt.date | None = None
     score: tuple[str, ...] = ("recency_days", "clicks", "sessions")
     ctr_prior: float = 100.0
 
@@ -104,17 +104,6 @@ class RFESettings:
                               f"features ({', '.join(sorted(numeric))})")
         if self.ctr_prior < 0:
             raise ConfigError(f"[rfe] ctr_prior = {self.ctr_prior!r} must be 0 or more")
-        if self.as_of is not None:
-            try:
-                _dt.date.fromisoformat(self.as_of)
-            except ValueError as exc:
-                raise ConfigError(f"[rfe] as_of = {self.as_of!r} is not a YYYY-MM-DD date") \
-                    from exc
-
-    @property
-    def as_of_date(self) -> _dt.date | None:
-        """:attr:`as_of` as a date."""
-        return _dt.date.fromisoformat(self.as_of) if self.as_of else None
 
 
 #: The RFE table's declared columns.
@@ -352,7 +341,7 @@ def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = N
                          "the [columns] mapping and the quarantine file")
     order = np.argsort(a["user_id"].astype(str), kind="stable")
     a = {k: v[order] for k, v in a.items()}
-    as_of = as_of or settings.as_of_date or reference_date(a["last_seen"])
+    as_of = as_of or settings.as_of or reference_date(a["last_seen"])
     ref = np.datetime64(as_of, "D")
 
     def ints(name: str) -> np.ndarray:

@@ -206,7 +206,7 @@ RFE_JOB = register_job(Job(
         "score": "Scoring and naming segments",
     },
     result=RFEResult,
-    as_of=lambda config: config.section("rfe").as_of_date,
+    as_of=lambda config: config.section("rfe").as_of,
 ))
 register_sections_module("events", "segwise.jobs._rfe_report")
 
