@@ -20,9 +20,11 @@ def test_the_command_writes_users_places_segments_and_the_campaign(
     config.write_text('[campaign]\nresponse_rate = 0.03\ncontact_cost = 0.5\n'
                       '[mobility]\nprivacy = "h3"\nh3_resolution = 7\n')
     out = tmp_path / "out" / "users.parquet"
+    store = tmp_path / "runs.duckdb"
     result = CliRunner().invoke(app, ["mobility", str(pings), "-o", str(out), "--pois",
                                       str(synthetic_pings["pois"]), "--config", str(config),
-                                      "--report", str(tmp_path / "out" / "report.html")])
+                                      "--report", str(tmp_path / "out" / "report.html"),
+                                      "--store", str(store)])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.parent.iterdir())
     assert names == ["report.html", "users.assignments.csv", "users.audit.csv",
@@ -40,6 +42,12 @@ def test_the_command_writes_users_places_segments_and_the_campaign(
     assert {h3.get_resolution(c) for c in loc["cell"]} == {7}
     campaign = pd.read_csv(out.parent / "users.campaign.csv")
     assert {"targeted", "untargeted", "difference"} <= set(campaign["segment"])
+    from segwise.store import Store
+
+    stored = Store(str(store))
+    (run,) = stored.runs()
+    assert run["command"] == "mobility" and run["n_entities"] == 120
+    stored.close()
 
 
 def test_bad_config_is_one_line(tmp_path: Path, synthetic_pings: dict[str, Path]) -> None:

@@ -189,14 +189,26 @@ def test_settings_are_validated(tmp_path: Path) -> None:
 
 def test_cli_runs_the_bundled_demo_and_converts(tmp_path: Path) -> None:
     from segwise.cli import app
+    from segwise.store import Store
 
     out = tmp_path / "users.parquet"
-    result = CliRunner().invoke(app, ["rfe", "-o", str(out)])
+    store = tmp_path / "runs.duckdb"
+    result = CliRunner().invoke(app, ["rfe", "-o", str(out), "--store", str(store)])
     assert result.exit_code == 0, result.output
     for word in ("Loyal", "Convertible", "Not worth the spend", "How to reach"):
         assert word in result.output
     back = pd.read_parquet(out)
     assert back["segment"].notna().all() and back["user_id"].is_unique
+    stored = Store(str(store))
+    (run,) = stored.runs()
+    named = stored.segments(run["run_id"], "rule")
+    assert sum(s["size"] for s in named) == len(back)
+    assert {s["segment"] for s in named} == set(back["segment"])
+    stored.close()
+    # The output may not overwrite an input.
+    again = CliRunner().invoke(app, ["rfe", str(avito_sample_path()), "-o",
+                                     str(avito_sample_path())])
+    assert again.exit_code == 1 and "input" in again.output
     parts = tmp_path / "parquet"
     result = CliRunner().invoke(app, ["convert", str(avito_sample_path()), "-o", str(parts),
                                       "--config", str(avito_sample_config_path())])

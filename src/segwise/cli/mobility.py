@@ -14,11 +14,13 @@ from segwise.cli._app import (
     KeepFormulasOpt,
     MasterOpt,
     MemoryOpt,
+    StoreOpt,
     app,
     console,
     handle_errors,
     print_result,
     run_with_progress,
+    save_run,
 )
 
 
@@ -43,6 +45,7 @@ def mobility(
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
     keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Find stable locations, settlements, week-time rhythm, interests and segments per user.
 
@@ -50,6 +53,7 @@ def mobility(
     (stable locations, coarse cells), and with segments ``<out>.segments.csv`` (profiles)
     and ``<out>.campaign.csv`` (the targeted campaign against an untargeted one).
     """
+    from segwise.jobs import run_record
     from segwise.jobs.mobility import MobilityResult, UserSegments, with_pois_option
     from segwise.store import TABLE_SUFFIXES, check_output
 
@@ -80,3 +84,4 @@ def mobility(
         write_report_with_progress(result, report, segments=False, source=input.name)
     for path in written:
         console.print(f"wrote {path}", highlight=False)
+    save_run(store, lambda: run_record(result, command="mobility", job="mobility"))

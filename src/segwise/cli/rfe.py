@@ -13,13 +13,16 @@ from segwise.cli._app import (
     ConfigOpt,
     EngineChoice,
     EngineOpt,
+    KeepFormulasOpt,
     MasterOpt,
     MemoryOpt,
+    StoreOpt,
     app,
     console,
     handle_errors,
     print_result,
     run_with_progress,
+    save_run,
 )
 
 EventsArg = Annotated[
@@ -41,8 +44,15 @@ def rfe(
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Recency, frequency, engagement, scores, named segments and how to reach them per user."""
+    from segwise.jobs import JobResult, run_record
+    from segwise.store import TABLE_SUFFIXES, check_output
+
+    main, *side = JobResult.output_paths(output)
+    check_output(main, (*TABLE_SUFFIXES, ".duckdb"), side=side, inputs=[input, config])
     if input is None:
         from segwise.datasets import avito_sample_config_path, avito_sample_path
 
@@ -64,8 +74,9 @@ def rfe(
                       f"{row['median_ctr']:.2%}", row["active_when"] or "",
                       row["device"] or "", row["category"] or "")
     console.print(reach)
-    for path in result.write(output):
-        console.print(f"wrote {path}")
+    for path in result.write(output, keep_formulas=keep_formulas):
+        console.print(f"wrote {path}", highlight=False)
+    save_run(store, lambda: run_record(result, command="rfe", job="rfe"))
 
 
 @app.command()
