@@ -119,3 +119,5 @@ def test_clv_command_says_a_degenerate_fit(shared_data: Path, tmp_path: Path) ->
     assert "At risk" not in result.output and "Risk share" not in result.output
     segments = pd.read_csv(tmp_path / "customers.segments.csv")
     assert not {"value_at_risk", "mean_p_alive"} & set(segments.columns)
+    customers = pd.read_csv(out)
+    assert "p_alive" not in customers and customers["clv"].notna().sum() > 4000

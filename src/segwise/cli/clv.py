@@ -196,6 +196,10 @@ def clv(
         columns={c: f"btyd_{c}" for c in ("frequency", "recency", "T", "monetary_value",
                                             "frequency_holdout", "monetary_value_holdout")}
     )
+    if result.degenerate:
+        # Near-certain "alive" for everyone is the boundary talking, not the customers:
+        # not written, as it is not shown, ranked or stored.
+        values = values.drop(columns=["p_alive"])
     customers = rfm.customers.merge(values, on="customer_id", how="left")
     segments = (value_by_segment(customers, p_alive_col=None if result.degenerate
                                  else "p_alive") if "segment" in customers else None)
