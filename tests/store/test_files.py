@@ -69,6 +69,34 @@ def test_an_exception_in_the_block_removes_the_temporary(tmp_path):
     assert _listing(tmp_path) == ["r.html"]
 
 
+def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "users.parquet"
+    # A writer killed with SIGKILL runs no cleanup: its temporary (and a DuckDB log) stay.
+    killed = subprocess.run(  # noqa: S603 - our interpreter and code
+        [sys.executable, "-c", "import os, sys\n"
+         "from segwise.store import atomic_path\n"
+         f"with atomic_path({str(out)!r}) as tmp:\n"
+         "    tmp.write_bytes(b'half'); open(f'{tmp}.wal', 'w').close()\n"
+         "    print(tmp.name, flush=True); os.kill(os.getpid(), 9)\n"],
+        capture_output=True, text=True, check=False)
+    assert killed.returncode == -9
+    orphan = killed.stdout.strip()
+    assert sorted(_listing(tmp_path)) == sorted([orphan, f"{orphan}.wal"])
+    # A writer still running (this process) keeps its temporary; another file's stays too.
+    with atomic_path(tmp_path / "other.csv") as other:
+        other.write_text("x")
+        with atomic_path(out) as live:
+            live.write_bytes(b"x")
+        with atomic_path(out) as busy:
+            busy.write_bytes(b"y")
+            write_table(pa.table({"a": [1]}), out)
+            assert busy.name in _listing(tmp_path) and other.name in _listing(tmp_path)
+    assert _listing(tmp_path) == ["other.csv", "users.parquet"]
+
+
 def test_missing_folders_are_created(tmp_path):
     out = write_text("x", tmp_path / "a" / "b" / "r.md")
     assert out.read_text() == "x"

@@ -3,10 +3,11 @@
 Every job and command writes through here, so that every output gets the same guarantees:
 
 * **Atomic.** Each file is written to a temporary name in its own folder
-  (``.<name>.<random>.tmp``), flushed to disk, and renamed onto its name
+  (``.<name>.<host>-<pid>-<random>.tmp``), flushed to disk, and renamed onto its name
   (:func:`atomic_path`). A run killed at any point leaves the previous file byte for byte
-  (at worst a hidden temporary file beside it), and two runs writing the same file leave
-  one complete version, never a mixture. Files written together (a table and its side
+  (and a hidden temporary file beside it, which the next write of that file on the same
+  machine removes once its process is gone), and two runs writing the same file leave one
+  complete version, never a mixture. Files written together (a table and its side
   tables) are all written first and renamed at the end, the main file last.
 * **Checked first.** :func:`check_output` refuses, before any work, an output with the
   wrong suffix, one that is also an input, one in a folder that cannot be written, and an
@@ -20,8 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
+import socket
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -189,12 +192,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     Yields
     ------
     Path
-        Where to write: ``.<name>.<random hex>.tmp`` in the same folder (the same file
-        system, so the rename is atomic).
+        Where to write: ``.<name>.<host>-<pid>-<random hex>.tmp`` in the same folder (the
+        same file system, so the rename is atomic). Temporary files of ``path`` left by
+        killed processes of this machine are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    _remove_orphans(path)
+    tmp = path.with_name(f".{path.name}.{_HOST}-{os.getpid()}-{secrets.token_hex(6)}.tmp")
     try:
         yield tmp
         _fsync(tmp)
@@ -208,6 +213,39 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)  # a DuckDB database's log
+
+
+#: This machine, as temporary names carry it: a process id means something only here.
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+
+
+def _remove_orphans(path: Path) -> None:
+    """Remove temporary files of ``path`` whose writer, a process of this machine, is gone."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.{_HOST}-(\d+)-[0-9a-f]+\.tmp(\.wal)?")
+    try:
+        names = [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:
+        return
+    for orphan in names:
+        match = pattern.fullmatch(orphan.name)
+        if match is not None and not _alive(int(match.group(1))):
+            orphan.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (one we may not signal does).
+
+    On Windows, where signal 0 would interrupt the process, every writer counts as alive.
+    """
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fsync(path: Path) -> None:
