@@ -215,9 +215,10 @@ def test_headerless_excel_sheet(tmp_path: Path) -> None:
 def test_header_and_names_are_refused_for_typed_formats(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
     pd.DataFrame({"customer_id": ["a"], "date": ["2020-01-01"], "amount": [1.0]}).to_parquet(path)
-    with pytest.raises(ConfigError, match="header and names apply to CSV and Excel files, not "
-                                          "parquet"):
-        load_transactions(path, read=ReadOptions(names=("a", "b", "c")))
+    for read in (ReadOptions(names=("a", "b", "c")), ReadOptions(skip_rows=2)):
+        with pytest.raises(ConfigError, match="header, names and skip_rows apply to CSV and "
+                                              "Excel files, not parquet"):
+            load_transactions(path, read=read)
 
 
 def test_an_encoding_duckdb_does_not_know_is_read_through_python(tmp_path: Path) -> None:

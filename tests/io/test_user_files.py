@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from segwise.cli import app
 from segwise.config import SegwiseConfig, load_config
-from segwise.exceptions import InputError
+from segwise.exceptions import ConfigError, InputError
 from segwise.io import ReadOptions, Transactions, load_transactions
 
 #: The config the docs show for CDNOW as published (docs/cleaning.md, README).
@@ -289,3 +289,46 @@ def test_old_excel_format_without_its_reader_says_what_to_do(tmp_path: Path) -> 
     with pytest.raises(InputError, match=r"old\.xls: cannot read this Excel format .*xlrd.*\. "
                                          "Fix: save the workbook as .xlsx or CSV"):
         load_transactions(path)
+
+
+@pytest.mark.parametrize(("suffix", "newline", "bom"),
+                         [(".csv", "\n", ""), (".csv.gz", "\r\n", "\ufeff")])
+def test_title_lines_above_the_table_are_found_and_skipped(
+    retail_lines: pd.DataFrame, tmp_path: Path, suffix: str, newline: str, bom: str
+) -> None:
+    """A report export: a title and an export date above the header, and a broken row."""
+    lines = retail_lines.head(2000)
+    body = lines.to_csv(index=False, lineterminator=newline).split(newline)
+    body[500] += ",extra"  # row 500 has one field too many
+    text = bom + newline.join(["Sales report: all order lines", "Exported 2011-12-10 09:00",
+                               "", *body])
+    path = tmp_path / f"report{suffix}"
+    opener = gzip.open if suffix.endswith(".gz") else open
+    with opener(path, "wt", newline="", encoding="utf-8") as fh:
+        fh.write(text)
+    with pytest.raises(InputError) as err:
+        load_transactions(path)
+    assert str(err.value) == (
+        f"{path}: the table starts on line 4, below 3 lines of title ('Sales report: all "
+        "order lines', ...). Fix: set [read] skip_rows = 3")
+    tx = load_transactions(path, read=load_config_text("[read]\nskip_rows = 3\n").read)
+    assert (tx.n_input, tx.n_quarantined) == (2000, 1)
+    assert tx.quarantine["row"].tolist() == [500]  # counted from the header, as without
+    kept = lines.drop(index=lines.index[499])
+    kept = kept[kept["CustomerID"] != ""]
+    revenue = kept["Quantity"].astype(float) * kept["UnitPrice"].astype(float)
+    _assert_same_revenue(_by_customer(tx), revenue.groupby(kept["CustomerID"]).sum())
+
+
+def test_title_rows_above_an_excel_table_are_skipped(retail_lines: pd.DataFrame,
+                                                      tmp_path: Path) -> None:
+    path = tmp_path / "report.xlsx"
+    lines = retail_lines.head(300)
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame([["Sales report"], ["Exported 2011-12-10"]]).to_excel(
+            writer, index=False, header=False)
+        lines.to_excel(writer, index=False, startrow=2)
+    tx = load_transactions(path, read=ReadOptions(skip_rows=2))
+    assert (tx.n_input, tx.n_quarantined) == (300, 0)
+    with pytest.raises(ConfigError, match=r"\[read\] skip_rows = -1 is not a number of lines"):
+        ReadOptions(skip_rows=-1)

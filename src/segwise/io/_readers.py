@@ -55,6 +55,8 @@ from segwise.io._text import (
     check_codec,
     duckdb_encoding,
     guess_delimiter,
+    guess_title_lines,
+    head_lines,
     localise_numbers,
     number_hint,
     toml_string,
@@ -106,6 +108,9 @@ class ReadOptions:
         Whether the first line of a CSV file (the first row of an Excel sheet) names the
         columns. When omitted, the kind decides (:attr:`SourceKind.header`): order lines
         expect a header, people files have it detected.
+    skip_rows : int, default=0
+        Lines above the table in a CSV file (a title, an export date), or rows above it
+        in an Excel sheet, left unread: the header (or the first row) is the next one.
     names : tuple of str, default=()
         Column names, one per column: of a file without a header (``header = false``), or
         replacing the header's. Without a header and without names, columns are called
@@ -143,6 +148,7 @@ class ReadOptions:
     delimiter: str | None = None
     encoding: str | None = None
     header: bool | None = None
+    skip_rows: int = 0
     names: tuple[str, ...] = ()
     decimal: str = "."
     thousands: str | None = None
@@ -168,6 +174,10 @@ class ReadOptions:
             raise ConfigError('[read] delimiter = "" is empty; write e.g. ";" or " " (blanks)')
         if self.encoding is not None:
             check_codec(self.encoding)
+        if isinstance(self.skip_rows, bool) or not isinstance(self.skip_rows, int) or (
+                self.skip_rows < 0):
+            raise ConfigError(f"[read] skip_rows = {self.skip_rows!r} is not a number of "
+                              "lines (0 or more)")
         if self.header is not None and not isinstance(self.header, bool):
             raise ConfigError(f"[read] header = {self.header!r} is not true or false")
         if (not all(isinstance(n, str) and n.strip() for n in self.names)
@@ -615,10 +625,18 @@ def _roles_not_found(
 ) -> str:
     """Say why a file whose roles were not found was likely read wrong, else ``message``.
 
-    A CSV read as one column has another delimiter; an Excel workbook whose first sheet
-    has no roles (a cover sheet) may have them on another sheet.
+    A CSV whose table starts below a few lines of title has them to skip; one read as one
+    column has another delimiter; an Excel workbook whose first sheet has no roles (a
+    cover sheet) may have them on another sheet.
     """
     names = [c for c in raw.columns if c != "_row"]
+    lines = head_lines(path, read.encoding) if fmt == "csv" and not read.skip_rows else []
+    title = guess_title_lines(lines, read.delimiter)
+    if title is not None:
+        skip = title[0]
+        return (f"{path}: the table starts on line {skip + 1}, below {skip} line"
+                f"{'s' if skip != 1 else ''} of title ({lines[0][:80]!r}"
+                f"{', ...' if skip > 1 else ''}). Fix: set [read] skip_rows = {skip}")
     if fmt == "csv" and len(names) == 1:
         line = names[0]
         if read.header is False:
@@ -716,9 +734,9 @@ def _read_raw(
 ) -> tuple[ir.Table, ir.Table | None]:
     """Read the file into DuckDB with a 1-based ``_row`` column; return it and CSV rejects."""
     con: duckdb.DuckDBPyConnection = duck.con
-    if (read.header is False or read.names) and fmt not in ("csv", "excel"):
-        raise ConfigError(f"{path}: [read] header and names apply to CSV and Excel files, "
-                          f"not {fmt}; leave them out")
+    if (read.header is False or read.names or read.skip_rows) and fmt not in ("csv", "excel"):
+        raise ConfigError(f"{path}: [read] header, names and skip_rows apply to CSV and "
+                          f"Excel files, not {fmt}; leave them out")
     try:
         if fmt == "csv":
             raw, rejects = _read_csv(duck, path, read)
@@ -751,7 +769,7 @@ def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:
 
     sheet = read.sheet if read.sheet is not None else 0
     try:
-        frame = pd.read_excel(path, sheet_name=sheet, dtype=object,
+        frame = pd.read_excel(path, sheet_name=sheet, dtype=object, skiprows=read.skip_rows,
                               header=None if read.header is False else 0)
     except ImportError as exc:  # .xls needs xlrd
         raise InputError(f"{path}: cannot read this Excel format ({_first_line(exc)}). "
@@ -836,7 +854,7 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
         "SELECT (line - $skip)::BIGINT AS row, 'unreadable line (' || left(string_agg(DISTINCT "
         "error_type || ': ' || error_message, '; '), 200) || ')' AS reason, "
         "any_value(csv_line) AS raw_line FROM reject_errors GROUP BY line) ORDER BY row",
-        {"hint": hint, "skip": 1 if header else 0},
+        {"hint": hint, "skip": read.skip_rows + (1 if header else 0)},
     )
     rejected = con.sql("SELECT row FROM csv_rejects ORDER BY row").fetchnumpy()["row"]
     _number_rows(con, rejected if len(rejected) else None)
@@ -872,7 +890,7 @@ def _read_csv_file(
     # just to sniff its dialect.
     opts = ["header=?", "all_varchar=true", "store_rejects=true", "null_padding=false",
             f"buffer_size={_CSV_BUFFER_BYTES}"]
-    dialect, values = _dialect(delimiter, encoding)
+    dialect, values = _dialect(delimiter, encoding, read.skip_rows)
     header = read.header
     if header is None:
         header = _sniff_header(con, file, path, dialect, values)
@@ -892,10 +910,12 @@ def _read_csv_file(
     return header
 
 
-def _dialect(delimiter: str | None, encoding: str | None) -> tuple[list[str], list[Any]]:
-    """Return the CSV options (delimiter, encoding) that are set, and their parameters."""
-    opts: list[str] = []
-    params: list[Any] = []
+def _dialect(delimiter: str | None, encoding: str | None,
+             skip: int) -> tuple[list[str], list[Any]]:
+    """Return the CSV options (delimiter, encoding, lines to skip) that are set, and values."""
+    # Unset, DuckDB's own sniffer decides, as it always has.
+    opts: list[str] = ["skip=?"] if skip else []
+    params: list[Any] = [skip] if skip else []
     if delimiter:
         opts.append("delim=?")
         params.append(delimiter)

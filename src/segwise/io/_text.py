@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import csv
 import gzip
 import io
 import json
@@ -167,6 +168,46 @@ def guess_delimiter(line: str, configured: str | None) -> str | None:
     counts.pop(configured or "", None)
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else None
+
+
+def head_lines(path: Path, encoding: str | None, n: int = 30) -> list[str]:
+    """Return the first ``n`` lines of a text file, decoded (bad bytes replaced)."""
+    codec = check_codec(encoding) if encoding else bom_codec(path) or "utf-8-sig"
+    with (_open_binary(path) as raw,
+          io.TextIOWrapper(raw, encoding=codec, errors="replace", newline=None) as text):
+        return [line.rstrip("\n") for _, line in zip(range(n), text, strict=False)]
+
+
+def guess_title_lines(lines: list[str], configured: str | None) -> tuple[int, str] | None:
+    """Find lines above a CSV table (a title, an export date): how many, and the delimiter.
+
+    The table is the longest run of lines to the end of ``lines`` that split into the
+    same number (two or more) of fields; the lines above it split into fewer. Returns
+    ``None`` when the table starts on the first line or none is found.
+
+    Parameters
+    ----------
+    lines : list of str
+        The first lines of the file.
+    configured : str, optional
+        The ``[read] delimiter``; the only one tried when set.
+    """
+    rows = [(i, line) for i, line in enumerate(lines) if line.strip()]
+    if len(rows) < 3:
+        return None
+    best: tuple[int, str] | None = None
+    for delimiter in (configured,) if configured else (",", ";", "\t", "|"):
+        counts = [len(next(csv.reader([line], delimiter=delimiter), [])) for _, line in rows]
+        width = counts[-1]
+        start = len(counts)
+        while start > 0 and counts[start - 1] == width:
+            start -= 1
+        if width < 2 or start == 0 or len(counts) - start < 2 or max(counts[:start]) >= width:
+            continue
+        skip = rows[start][0]
+        if best is None or skip < best[0]:
+            best = (skip, delimiter)
+    return best
 
 
 def toml_string(value: str) -> str:
