@@ -283,11 +283,40 @@ def test_workbook_whose_sheets_need_a_column_mapping_lists_them(
     assert load_transactions(path, columns=config.columns, read=config.read).n_input == 50
 
 
-def test_old_excel_format_without_its_reader_says_what_to_do(tmp_path: Path) -> None:
+def test_an_excel_97_workbook_reads_like_a_new_one(retail_lines: pd.DataFrame,
+                                                   tmp_path: Path) -> None:
+    import xlwt
+
+    lines = retail_lines.head(400)
+    book = xlwt.Workbook()
+    cover, sheet = book.add_sheet("Cover"), book.add_sheet("Orders")
+    cover.write(0, 0, "Sales report Q4 2010")
+    for j, column in enumerate(lines.columns):
+        sheet.write(0, j, column)
+    numbers = {j for j, c in enumerate(lines.columns) if c in ("Quantity", "UnitPrice")}
+    for i, row in enumerate(lines.itertuples(index=False), start=1):
+        for j, value in enumerate(row):
+            # Numbers as Excel numbers, the rest as text, as a spreadsheet program saves them.
+            sheet.write(i, j, float(value) if j in numbers else value)
     path = tmp_path / "old.xls"
-    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512))
-    with pytest.raises(InputError, match=r"old\.xls: cannot read this Excel format .*xlrd.*\. "
-                                         "Fix: save the workbook as .xlsx or CSV"):
+    book.save(str(path))
+    with pytest.raises(InputError, match=r"the first sheet, 'Cover', holds no order lines.*"
+                                         r'Fix: set \[read\] sheet = "Orders"'):
+        load_transactions(path)
+    tx = load_transactions(path, read=ReadOptions(sheet="Orders"))
+    assert (tx.n_input, tx.n_quarantined) == (400, 0)
+    kept = lines[lines["CustomerID"] != ""]
+    revenue = kept["Quantity"].astype(float) * kept["UnitPrice"].astype(float)
+    _assert_same_revenue(_by_customer(tx), revenue.groupby(kept["CustomerID"]).sum())
+
+
+@pytest.mark.parametrize("suffix", [".xls", ".xlsx"])
+def test_a_damaged_workbook_is_one_line(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"damaged{suffix}"
+    head = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" if suffix == ".xls" else b"PK\x03\x04"
+    path.write_bytes(head + bytes(512))
+    with pytest.raises(InputError, match=rf"damaged\{suffix}: cannot read the workbook \(.*\)\. "
+                                         "Fix: check that it opens in a spreadsheet program"):
         load_transactions(path)
 
 

@@ -771,7 +771,7 @@ def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:
     try:
         frame = pd.read_excel(path, sheet_name=sheet, dtype=object, skiprows=read.skip_rows,
                               header=None if read.header is False else 0)
-    except ImportError as exc:  # .xls needs xlrd
+    except ImportError as exc:  # a format whose reader is not installed
         raise InputError(f"{path}: cannot read this Excel format ({_first_line(exc)}). "
                          "Fix: save the workbook as .xlsx or CSV") from exc
     except (ValueError, IndexError) as exc:
@@ -783,6 +783,11 @@ def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:
             f"{path}: no sheet {read.sheet!r}; the workbook has {_sheet_list(sheets)}. "
             "Fix: set [read] sheet to one of them"
         ) from exc
+    except Exception as exc:  # a damaged workbook: each format's reader has its own errors
+        raise InputError(
+            f"{path}: cannot read the workbook ({type(exc).__name__}: {_first_line(exc)}). "
+            "Fix: check that it opens in a spreadsheet program, or save it again as .xlsx "
+            "or CSV") from exc
     if read.header is False:
         frame.columns = _headerless_names(frame.shape[1])
     return frame
