@@ -234,23 +234,6 @@ def test_keys_not_unique_for_the_join_still_count_matches(tmp_path: Path,
     assert source.quarantine["reason"].tolist() == ["SearchID: several rows of SearchInfo match"]
 
 
-def test_the_timestamp_layout_is_sampled_over_the_whole_table(tmp_path: Path) -> None:
-    # The first 3,000 of 10,000 searches use another layout: a sample of the first rows
-    # would choose it and quarantine the 7,000 others.
-    minutes = pd.date_range("2015-05-01", periods=10_000, freq="min")
-    dates = [t.strftime("%d.%m.%Y %H:%M") for t in minutes[:3000]] + [
-        t.strftime("%Y-%m-%d %H:%M:%S.0") for t in minutes[3000:]]
-    path = tmp_path / "log.sqlite"
-    with sqlite3.connect(path) as con:
-        pd.DataFrame({"SearchID": range(10_000), "UserID": [i % 97 for i in range(10_000)],
-                      "SearchDate": dates}).to_sql("SearchInfo", con, index=False)
-        pd.DataFrame({"SearchID": range(10_000), "AdID": 1, "IsClick": 0}).to_sql(
-            "SearchStream", con, index=False)
-    source = load_source(path, "events", read=LENIENT)
-    assert source.n_input == 10_000 and source.n_quarantined == 3000
-    assert set(source.quarantine["reason"]) == {"SearchDate: not a timestamp"}
-
-
 def _searches(path: Path, dates: list[str]) -> Path:
     with sqlite3.connect(path) as con:
         pd.DataFrame({"SearchID": range(len(dates)), "UserID": [i % 97 for i in range(len(dates))],
@@ -258,6 +241,17 @@ def _searches(path: Path, dates: list[str]) -> Path:
         pd.DataFrame({"SearchID": range(len(dates)), "AdID": 1, "IsClick": 0}).to_sql(
             "SearchStream", con, index=False)
     return path
+
+
+def test_the_timestamp_layout_is_sampled_over_the_whole_table(tmp_path: Path) -> None:
+    # The first 3,000 of 10,000 searches use another layout: a sample of the first rows
+    # would choose it and quarantine the 7,000 others.
+    minutes = pd.date_range("2015-05-01", periods=10_000, freq="min")
+    dates = [t.strftime("%d.%m.%Y %H:%M") for t in minutes[:3000]] + [
+        t.strftime("%Y-%m-%d %H:%M:%S.0") for t in minutes[3000:]]
+    source = load_source(_searches(tmp_path / "log.sqlite", dates), "events", read=LENIENT)
+    assert source.n_input == 10_000 and source.n_quarantined == 3000
+    assert set(source.quarantine["reason"]) == {"SearchDate: not a timestamp"}
 
 
 @pytest.mark.parametrize("last", ["25/12/2015 10:00", None])
