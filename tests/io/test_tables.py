@@ -235,11 +235,18 @@ def test_keys_not_unique_for_the_join_still_count_matches(tmp_path: Path,
 
 
 def _searches(path: Path, dates: list[str]) -> Path:
+    """Searches on the given dates and one impression each, in SQLite or a DuckDB file."""
+    info = pd.DataFrame({"SearchID": range(len(dates)),
+                         "UserID": [i % 97 for i in range(len(dates))], "SearchDate": dates})
+    stream = pd.DataFrame({"SearchID": range(len(dates)), "AdID": 1, "IsClick": 0})
+    if path.suffix == ".duckdb":
+        with duckdb.connect(str(path)) as con:
+            con.execute("CREATE TABLE SearchInfo AS SELECT * FROM info")
+            con.execute("CREATE TABLE SearchStream AS SELECT * FROM stream")
+        return path
     with sqlite3.connect(path) as con:
-        pd.DataFrame({"SearchID": range(len(dates)), "UserID": [i % 97 for i in range(len(dates))],
-                      "SearchDate": dates}).to_sql("SearchInfo", con, index=False)
-        pd.DataFrame({"SearchID": range(len(dates)), "AdID": 1, "IsClick": 0}).to_sql(
-            "SearchStream", con, index=False)
+        info.to_sql("SearchInfo", con, index=False)
+        stream.to_sql("SearchStream", con, index=False)
     return path
 
 
@@ -255,7 +262,8 @@ def test_the_timestamp_layout_is_sampled_over_the_whole_table(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("last", ["25/12/2015 10:00", None])
-def test_day_month_ties_are_decided_by_the_whole_column(tmp_path: Path,
+@pytest.mark.parametrize("suffix", [".sqlite", ".duckdb"])
+def test_day_month_ties_are_decided_by_the_whole_column(tmp_path: Path, suffix: str,
                                                         last: str | None) -> None:
     # 12,000 searches, every day 12 or less, so the sample cannot tell day/month from
     # month/day; one day above 12 in a row the sample does not read settles it.
@@ -264,7 +272,7 @@ def test_day_month_ties_are_decided_by_the_whole_column(tmp_path: Path,
     dates = [t.strftime("%d/%m/%Y %H:%M") for t in stamps]
     if last is not None:
         dates[-1] = last
-    path = _searches(tmp_path / "log.sqlite", dates)
+    path = _searches(tmp_path / f"log{suffix}", dates)
     if last is None:
         with pytest.raises(InputError, match=r"column SearchDate: the timestamp layout is ambiguous"
                                              r".*timestamp_format = .*\"%d/%m/%Y %H:%M\""):
