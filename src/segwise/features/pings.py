@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -293,7 +293,8 @@ def _duckdb_blocks(cleaned: CleanedPings, settings: MobilitySettings
         # One BIGINT key while user numbers and seconds fit in 62 bits together.
         order = ([q._uidx * (1 << bits) + (q.ts - t0)]
                  if len(n).bit_length() + bits <= 62 else [q._uidx, q.ts])
-        reader = _duckdb_relation(q.order_by(order)).to_arrow_reader(1 << 17)
+        # _duckdb_relation is None off DuckDB only; these are DuckDB's pings.
+        reader = cast("Any", _duckdb_relation(q.order_by(order))).to_arrow_reader(1 << 17)
         stack.callback(reader.close)
         pending: list[pa.RecordBatch] = []
         held = 0
