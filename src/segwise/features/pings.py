@@ -281,20 +281,21 @@ def _duckdb_blocks(cleaned: CleanedPings, settings: MobilitySettings
         stack.callback(backend.con.unregister, name)
         index = backend.table(name)
         j = kept.join(index, "user_id")
-        cols = {"_uidx": j._uidx, "ts": j.timestamp.epoch_seconds().cast("int64"),
-                "lat": j.lat, "lon": j.lon}
+        ts = j.timestamp.epoch_seconds().cast("int64")
+        cols = {"ts": ts, "lat": j.lat, "lon": j.lon}
         if has_accuracy:
             cols["accuracy"] = j.accuracy
         if has_category:
             cols["category"] = j.category
-        q = j.select(**cols)
         t0 = int(users["first"].min())
         bits = (int(users["last"].max()) - t0).bit_length()
-        # One BIGINT key while user numbers and seconds fit in 62 bits together.
-        order = ([q._uidx * (1 << bits) + (q.ts - t0)]
-                 if len(n).bit_length() + bits <= 62 else [q._uidx, q.ts])
+        # One BIGINT key while user numbers and seconds fit in 62 bits together. The user
+        # number is not fetched: the counts say where each user's pings begin.
+        order = ([j._uidx * (1 << bits) + (ts - t0)]
+                 if len(n).bit_length() + bits <= 62 else [j._uidx, ts])
         # _duckdb_relation is None off DuckDB only; these are DuckDB's pings.
-        reader = cast("Any", _duckdb_relation(q.order_by(order))).to_arrow_reader(1 << 17)
+        reader = cast("Any", _duckdb_relation(j.order_by(order).select(**cols))
+                      ).to_arrow_reader(1 << 17)
         stack.callback(reader.close)
         pending: list[pa.RecordBatch] = []
         held = 0
@@ -309,18 +310,25 @@ def _duckdb_blocks(cleaned: CleanedPings, settings: MobilitySettings
             chunk = pa.Table.from_batches(pending)
             got = arrow_to_numpy(chunk.slice(0, rows))
             rest = chunk.slice(rows).combine_chunks()
+            del chunk
             pending, held = rest.to_batches(), rest.num_rows
-            lat, lon = got["lat"].astype(np.float64), got["lon"].astype(np.float64)
-            acc = (got["accuracy"].astype(np.float64) if has_accuracy
-                   else np.full(len(lat), np.nan))
-            cat = got["category"] if has_category else None
-            ts = got["ts"].astype(np.int64)
-            o = order_ties(got["_uidx"].astype(np.int64), ts, lat, lon, acc, cat)
-            yield int(a), Block(
+            block = Block(
                 users["user_id"][a:b].astype(object),
                 np.r_[0, np.cumsum(n[a:b])].astype(np.int64),
-                _local(ts[o], settings.timezone), lat[o], lon[o], acc[o],
-                None if cat is None else cat[o])
+                np.asarray(got["ts"], np.int64), np.asarray(got["lat"], np.float64),
+                np.asarray(got["lon"], np.float64),
+                np.asarray(got["accuracy"], np.float64) if has_accuracy
+                else np.full(rows, np.nan),
+                got["category"] if has_category else None)
+            del got
+            o = order_ties(np.repeat(np.arange(b - a), n[a:b]), block.ts, block.lat,
+                           block.lon, block.accuracy, block.category)
+            moved = np.flatnonzero(o != np.arange(rows))
+            for values in (block.ts, block.lat, block.lon, block.accuracy, block.category):
+                if values is not None:
+                    values[moved] = values[o[moved]]
+            block.ts = _local(block.ts, settings.timezone)
+            yield int(a), block
 
 
 def _process_duckdb(cleaned: CleanedPings, settings: MobilitySettings,
