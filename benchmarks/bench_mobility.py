@@ -7,7 +7,11 @@ fresh process so that peak memory is the run's own:
    locations, settlements, dense areas, SOM, segments, the campaign table), timed, with
    its peak resident memory (``ru_maxrss`` of the child);
 2. with ``--spark-users N``: the same job on the first N users with ``--engine duckdb``
-   and ``--engine spark``, and a comparison of their stable locations (they must be equal).
+   and ``--engine spark``, and a comparison of their stable locations (they must be equal);
+3. with ``--baseline-src DIR``: the same job with segwise imported from ``DIR`` (the
+   ``src`` folder of another checkout, e.g. ``git archive main src | tar -x -C /tmp/base``)
+   on the same file, the ratio of the two times, and whether users, stable locations and
+   segments are identical.
 
 Usage::
 
@@ -20,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -30,22 +33,19 @@ HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run a command; return wall seconds, peak RSS of the child (GiB) and its output."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Run a command; return its wall seconds and its output."""
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)  # noqa: S603
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:])
         raise SystemExit(f"failed: {' '.join(cmd)}")
-    # ru_maxrss of children is the largest child so far: report it only when it grew.
-    return seconds, max(peak, before) / 2**20, proc.stdout
+    return seconds, proc.stdout
 
 
 _STAGES = """
-import json, sys, time
+import json, resource, sys, time
 from pathlib import Path
 t0 = time.perf_counter(); marks = {}
 def progress(step):
@@ -59,7 +59,10 @@ out = Path(sys.argv[2])
 result.write(out); plan.write(out)
 marks["done"] = round(time.perf_counter() - t0, 1)
 e = result.entities.frame
-print(json.dumps({"stages_s": marks, "users": len(e), "stays": int(e["stays"].sum()),
+# The child's own peak: DuckDB's memory is in this process.
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps({"stages_s": marks, "peak_rss_gib": round(peak, 2),
+                  "users": len(e), "stays": int(e["stays"].sum()),
                   "locations": result.locations_table.num_rows,
                   "home_found": float(e["home_found"].mean()),
                   "work_found": float(e["work_found"].mean()),
@@ -75,6 +78,8 @@ def main() -> None:
     p.add_argument("--memory-limit", default="4GB", help="DuckDB's cap (SEGWISE_DUCKDB_...)")
     p.add_argument("--spark-users", type=int, default=0,
                    help="also compare Spark with DuckDB on the first N users (0: skip)")
+    p.add_argument("--baseline-src", type=Path, default=None,
+                   help="also run segwise imported from this src/ folder, for the ratio")
     args = p.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     pings = args.data / f"pings_{args.users}u_{args.pings}.parquet"
@@ -85,11 +90,21 @@ def main() -> None:
         print(f"generated {pings.name} in {time.perf_counter() - t:.0f} s")
     env = {**os.environ, "SEGWISE_DUCKDB_MEMORY_LIMIT": args.memory_limit}
     out = args.data / "out" / "users.parquet"
-    seconds, peak, stdout = _run([PYTHON, "-c", _STAGES, str(pings), str(out), "duckdb"], env)
+    seconds, stdout = _run([PYTHON, "-c", _STAGES, str(pings), str(out), "duckdb"], env)
     figures = json.loads(stdout.strip().splitlines()[-1])
-    print(f"end to end (DuckDB): {seconds:,.0f} s wall, peak RSS {peak:.2f} GiB; "
-          f"{args.pings / seconds:,.0f} pings/s")
+    print(f"end to end (DuckDB): {seconds:,.0f} s wall, peak RSS "
+          f"{figures['peak_rss_gib']:.2f} GiB; {args.pings / seconds:,.0f} pings/s")
     print(json.dumps(figures, indent=1))
+    if args.baseline_src:
+        base = args.data / "out" / "baseline" / "users.parquet"
+        env_base = {**env, "PYTHONPATH": str(args.baseline_src.resolve())}
+        s, stdout = _run([PYTHON, "-c", _STAGES, str(pings), str(base), "duckdb"], env_base)
+        before = json.loads(stdout.strip().splitlines()[-1])
+        print(f"baseline ({args.baseline_src}): {s:,.0f} s wall, peak RSS "
+              f"{before['peak_rss_gib']:.2f} GiB; this checkout is {s / seconds:.2f}x as fast")
+        for name in ("users.parquet", "users.locations.parquet", "users.assignments.csv"):
+            same = _same(out.with_name(name), base.with_name(name))
+            print(f"  {name}: {'identical' if same else 'DIFFERENT'} to the baseline's")
     if args.spark_users:
         compare = args.data / f"pings_first_{args.spark_users}.parquet"
         import duckdb
@@ -100,7 +115,7 @@ def main() -> None:
         runs = {}
         for engine in ("duckdb", "spark"):
             o = args.data / "out" / engine / "users.parquet"
-            s, _, _ = _run([PYTHON, "-c", _STAGES, str(compare), str(o), engine], env)
+            s, _ = _run([PYTHON, "-c", _STAGES, str(compare), str(o), engine], env)
             runs[engine] = o.with_name("users.locations.parquet")
             print(f"{engine} on the first {args.spark_users:,} users: {s:,.0f} s")
         key = "ORDER BY user_id, location"
@@ -108,6 +123,14 @@ def main() -> None:
         b = duckdb.sql(f"SELECT * FROM '{runs['spark']}' {key}").fetchall()
         print(f"stable locations: {len(a):,} (DuckDB) and {len(b):,} (Spark); identical: "
               f"{a == b}")
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Whether two output files hold the same rows in the same order."""
+    import duckdb
+
+    return duckdb.sql(f"SELECT * FROM '{a}'").fetchall() == \
+        duckdb.sql(f"SELECT * FROM '{b}'").fetchall()
 
 
 if __name__ == "__main__":

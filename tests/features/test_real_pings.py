@@ -48,6 +48,38 @@ def test_every_geolife_user_has_a_home_and_a_work_place(geolife: dict[str, Any])
         assert set(users["home_settlement"]) == {"city"}  # Beijing
 
 
+#: What segwise found on all of GeoLife 000-009 before its speed-ups (stream of blocks,
+#: issue 18's benchmark): pings kept, stays, stable locations, home and work cells. A
+#: faster path must find exactly the same places.
+GEOLIFE_PLACES = """
+user pings stays locations home_cell work_cell
+000 173870 480 31 g500:28910:50483 g500:28912:50475
+001 108607 153 14 g500:28913:50469 g500:28906:50496
+002 248214 333 19 g500:28894:50538 g500:28888:50566
+003 485226 1103 52 g500:28911:50479 g500:28911:50479
+004 439397 1367 50 g500:28911:50479 g500:28911:50479
+005 109046 183 12 g500:28910:50483 g500:28913:50472
+006 31830 35 4 g500:28906:50498 g500:28906:50498
+007 85531 140 10 g500:28906:50498 g500:28906:50498
+008 77908 77 12 g500:28906:50496 g500:28906:50496
+009 84615 136 4 g500:28911:50482 g500:28909:50486
+"""
+
+
+def test_geolife_places_are_exactly_those_found_before(geolife: dict[str, Any]) -> None:
+    rows = [line.split() for line in GEOLIFE_PLACES.strip().splitlines()]
+    expected = pd.DataFrame(rows[1:], columns=rows[0])
+    users = geolife["all"].entities.frame
+    got = pd.DataFrame({
+        "user": users["user_id"], "pings": users["pings"].astype(str),
+        "stays": users["stays"].astype(str),
+        "locations": users["stable_locations"].astype(str),
+        "home_cell": users["home_cell"], "work_cell": users["work_cell"]})
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected)
+    locations = geolife["all"].locations_table.to_pandas()
+    assert (len(locations), int(locations["visits"].sum())) == (208, 3605)
+
+
 @pytest.mark.parametrize("which", ["home", "work"])
 def test_geolife_homes_and_work_places_are_stable_across_halves(geolife: dict[str, Any],
                                                                 which: str) -> None:

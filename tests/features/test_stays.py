@@ -11,7 +11,7 @@ from sklearn.cluster import DBSCAN
 from segwise._geo import EARTH_RADIUS_M, haversine_np
 from segwise._kernels import stay_points
 from segwise.features._places import grid_cells, settlement_levels
-from segwise.features._stays import dbscan_haversine, week_hours, weekly_overlap
+from segwise.features._stays import dbscan_haversine, order_ties, week_hours, weekly_overlap
 from segwise.features.pings import MobilitySettings
 
 
@@ -107,3 +107,32 @@ def test_settlement_levels_from_the_gazetteer() -> None:
     level, place = settlement_levels(lat, lon, s)
     assert level.tolist()[:3] == ["city", "city", "town"]  # Berlin, Potsdam, Oranienburg
     assert place[0] == "Berlin" and level[-1] == "outside" and place[-1] is None
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), st.sampled_from([1.0, 2.0]),
+                          st.sampled_from([-1.0, 0.5]), st.sampled_from([np.nan, 5.0, 10.0]),
+                          st.sampled_from([None, "bar", "cafe"])), max_size=40),
+       st.randoms(use_true_random=False))
+@settings(max_examples=150, deadline=None)
+def test_order_ties_completes_a_sort_by_user_and_time(rows: list[tuple], rnd) -> None:
+    """Pings sorted by (user, time) only, ties shuffled: order_ties gives the full SQL order."""
+    rows = sorted(rows, key=lambda r: (r[0], r[1]))
+    # Within each (user, time), any order, as an engine sorting on those alone gives.
+    rnd.shuffle(rows)
+    rows.sort(key=lambda r: (r[0], r[1]))
+    user, ts, lat, lon, acc = (np.array([r[i] for r in rows], dtype=np.float64 if i > 1
+                                        else np.int64) for i in range(5))
+    cat = np.array([r[5] for r in rows], dtype=object)
+    got = order_ties(user, ts, lat, lon, acc, cat)
+    # SQL's ORDER BY user, ts, lat, lon, accuracy, category: missing values last.
+    expected = sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3], np.isnan(r[4]),
+                                           0.0 if np.isnan(r[4]) else r[4], r[5] is None,
+                                           r[5] or ""))
+    key = [(u, t, a, b, "nan" if np.isnan(c) else c, d) for u, t, a, b, c, d in rows]
+    want = [(u, t, a, b, "nan" if np.isnan(c) else c, d) for u, t, a, b, c, d in expected]
+    assert [key[i] for i in got] == want
+    assert sorted(got) == list(range(len(rows)))
+    without = order_ties(user, ts, lat, lon, acc)
+    assert [key[i][:5] for i in without] == [w[:5] for w in sorted(
+        want, key=lambda r: (r[0], r[1], r[2], r[3], r[4] == "nan",
+                             0.0 if r[4] == "nan" else r[4]))]

@@ -27,6 +27,7 @@ __all__ = [
     "BlockResult",
     "dbscan_haversine",
     "location_table",
+    "order_ties",
     "process_block",
     "week_hours",
     "weekly_overlap",
@@ -99,6 +100,51 @@ def day_part_cells(ts: np.ndarray, parts_of_day: tuple[int, ...]) -> np.ndarray:
     hour = hours % 24
     part = np.searchsorted(np.asarray(parts_of_day[1:]), hour, side="right")
     return weekday * len(PARTS) + part
+
+
+def _category_codes(category: np.ndarray) -> np.ndarray:
+    """Rank of each category in text order, missing ones last (as SQL's ORDER BY)."""
+    missing = np.array([c is None for c in category], bool)
+    code = np.full(len(category), -1, np.int64)
+    code[~missing] = np.unique(category[~missing].astype(str), return_inverse=True)[1]
+    code[missing] = code.max(initial=-1) + 1
+    return code
+
+
+def order_ties(user: np.ndarray, ts: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+               accuracy: np.ndarray, category: np.ndarray | None = None) -> np.ndarray:
+    """Order pings sorted by user and time completely: ties by position, accuracy, category.
+
+    Parameters
+    ----------
+    user, ts : ndarray of int64
+        Sorted together (by user, then time); pings of one user at one instant in any
+        order.
+    lat, lon, accuracy : ndarray of float64
+        Missing accuracies (NaN) last.
+    category : ndarray of object, optional
+        Missing categories (None) last.
+
+    Returns
+    -------
+    ndarray of int64
+        The permutation that sorts by user, time, latitude, longitude, accuracy and
+        category; only the rows of tied (user, time) runs move.
+    """
+    order = np.arange(len(ts))
+    same = (user[1:] == user[:-1]) & (ts[1:] == ts[:-1])
+    if not same.any():
+        return order
+    tied = np.zeros(len(ts), bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    rows = np.flatnonzero(tied)
+    run = np.cumsum(~np.r_[False, same][rows])
+    keys = [accuracy[rows], lon[rows], lat[rows], run]
+    if category is not None:
+        keys.insert(0, _category_codes(category[rows]))
+    order[rows] = rows[np.lexsort(keys)]
+    return order
 
 
 @dataclass

@@ -11,11 +11,12 @@ components. Coordinates leave as coarse cells (:mod:`segwise.features._places`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -242,48 +243,92 @@ def _duckdb_blocks(cleaned: CleanedPings, settings: MobilitySettings
                    ) -> Iterator[tuple[int, Block]]:
     """Fetch the kept pings block by block, each sorted by user and time.
 
-    Yields the number of the block's first user (users are numbered in id order) and the
-    block; one block at a time is in memory.
+    The source is read twice in all: once to count each user's pings (which fixes the
+    blocks), once for one query that numbers the users, sorts every ping by user and
+    time and streams the rows in Arrow batches, cut into blocks at user boundaries. A
+    query per block would read and parse the whole source once per block (25 times for
+    100 M pings in blocks of 4 M). The engine sorts on one integer (user number and
+    seconds since the first ping, packed), twice as fast as on user, time and position;
+    the rare pings of one user at one instant are then put in order of position,
+    accuracy and category here (:func:`~segwise.features._stays.order_ties`), so blocks
+    are exactly as a sort on all of them gives. Yields the number of the block's first
+    user (users are numbered in id order) and the block; one block at a time is held
+    here, the sort itself spills to disk past DuckDB's memory limit.
     """
     import pyarrow as pa
 
-    from segwise.features._stays import Block
+    from segwise._engine import _duckdb_relation, arrow_to_numpy
+    from segwise.features._stays import Block, order_ties
 
     kept = cleaned.kept
     backend = kept._find_backend()
     backend.con.execute("SET enable_progress_bar = false")
-    users = fetch_numpy(kept.group_by("user_id").aggregate(n=kept.count()).order_by("user_id"))
+    epoch = kept.timestamp.epoch_seconds().cast("int64")
+    users = fetch_numpy(kept.group_by("user_id").aggregate(
+        n=kept.count(), first=epoch.min(), last=epoch.max()).order_by("user_id"))
     n = users["n"].astype(np.int64)
+    if not len(n):
+        return
     block_of = np.cumsum(n) // max(settings.block_pings, 1)
     has_category = "category" in cleaned.source.roles
     has_accuracy = "accuracy" in cleaned.source.roles
-    for b in np.unique(block_of):
-        offset = int(np.argmax(block_of == b))
-        ids = users["user_id"][block_of == b]
-        name = f"users_{id(cleaned):x}_{b}"
-        backend.con.register(name, pa.table({
-            "user_id": pa.array(ids.astype(str), pa.string()),
-            "_uidx": np.arange(len(ids), dtype=np.int64)}))
+    name = f"users_{id(cleaned):x}"
+    backend.con.register(name, pa.table({
+        "user_id": pa.array(users["user_id"].astype(str), pa.string()),
+        "_uidx": np.arange(len(n), dtype=np.int64)}))
+    with contextlib.ExitStack() as stack:
+        # Last in, first out: the stream closes before its user table goes.
+        stack.callback(backend.con.unregister, name)
         index = backend.table(name)
         j = kept.join(index, "user_id")
-        cols = {"_uidx": j._uidx, "ts": j.timestamp.epoch_seconds().cast("int64"),
-                "lat": j.lat, "lon": j.lon}
+        ts = j.timestamp.epoch_seconds().cast("int64")
+        cols = {"ts": ts, "lat": j.lat, "lon": j.lon}
         if has_accuracy:
             cols["accuracy"] = j.accuracy
         if has_category:
             cols["category"] = j.category
-        q = j.select(**cols)
-        order = [q._uidx, q.ts, q.lat, q.lon, *([q.accuracy] if has_accuracy else []),
-                 *([q.category] if has_category else [])]
-        got = fetch_numpy(q.order_by(order))
-        uidx = got["_uidx"].astype(np.int64)
-        ts = _local(got["ts"].astype(np.int64), settings.timezone)
-        yield offset, Block(
-            ids.astype(object), np.searchsorted(uidx, np.arange(len(ids) + 1)).astype(np.int64),
-            ts, got["lat"].astype(np.float64), got["lon"].astype(np.float64),
-            got["accuracy"].astype(np.float64) if has_accuracy else np.full(len(ts), np.nan),
-            got["category"] if has_category else None)
-        backend.con.unregister(name)
+        t0 = int(users["first"].min())
+        bits = (int(users["last"].max()) - t0).bit_length()
+        # One BIGINT key while user numbers and seconds fit in 62 bits together. The user
+        # number is not fetched: the counts say where each user's pings begin.
+        order = ([j._uidx * (1 << bits) + (ts - t0)]
+                 if len(n).bit_length() + bits <= 62 else [j._uidx, ts])
+        # _duckdb_relation is None off DuckDB only; these are DuckDB's pings.
+        reader = cast("Any", _duckdb_relation(j.order_by(order).select(**cols))
+                      ).to_arrow_reader(1 << 17)
+        stack.callback(reader.close)
+        pending: list[pa.RecordBatch] = []
+        held = 0
+        first_user = np.r_[0, np.flatnonzero(np.diff(block_of)) + 1]
+        last_user = np.r_[first_user[1:], len(n)]
+        for a, b in zip(first_user, last_user, strict=True):
+            rows = int(n[a:b].sum())
+            while held < rows:
+                batch = reader.read_next_batch()
+                pending.append(batch)
+                held += batch.num_rows
+            chunk = pa.Table.from_batches(pending)
+            got = arrow_to_numpy(chunk.slice(0, rows))
+            rest = chunk.slice(rows).combine_chunks()
+            del chunk
+            pending, held = rest.to_batches(), rest.num_rows
+            block = Block(
+                users["user_id"][a:b].astype(object),
+                np.r_[0, np.cumsum(n[a:b])].astype(np.int64),
+                np.asarray(got["ts"], np.int64), np.asarray(got["lat"], np.float64),
+                np.asarray(got["lon"], np.float64),
+                np.asarray(got["accuracy"], np.float64) if has_accuracy
+                else np.full(rows, np.nan),
+                got["category"] if has_category else None)
+            del got
+            o = order_ties(np.repeat(np.arange(b - a), n[a:b]), block.ts, block.lat,
+                           block.lon, block.accuracy, block.category)
+            moved = np.flatnonzero(o != np.arange(rows))
+            for values in (block.ts, block.lat, block.lon, block.accuracy, block.category):
+                if values is not None:
+                    values[moved] = values[o[moved]]
+            block.ts = _local(block.ts, settings.timezone)
+            yield int(a), block
 
 
 def _process_duckdb(cleaned: CleanedPings, settings: MobilitySettings,
