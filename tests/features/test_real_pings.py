@@ -118,3 +118,14 @@ def test_foursquare_interest_clusters_are_named_by_categories(shared_data: Path,
         first = name.split(" + ")[0]
         col = "interest_" + first.lower().replace(" & ", "_").replace(" ", "_")
         assert shares.loc[users["interests"] == name, col].mean() > shares[col].mean()
+
+
+def test_geolife_ten_users_are_segmented_within_what_they_support(
+        geolife: dict[str, Any]) -> None:
+    from segwise.jobs.mobility import segment_users
+
+    plan = segment_users(geolife["all"])
+    sweep = plan.segmentation.sweep
+    assert len(plan.segmentation.assignments) == 10
+    assert sweep.table["k"].max() <= 5  # a stability refit sees 5 of the 10 users
+    assert any("not tried" in w for w in sweep.warnings)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from segwise.cli import app
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, InputError
 from segwise.segment import (
     DEFAULT_MODELS,
     KSweep,
@@ -189,6 +189,25 @@ def test_write_puts_profiles_beside_the_assignments(
     assert len(back) == len(retail_segmentation.assignments)
     profiles = pd.read_csv(tmp_path / "segments.profiles.csv")
     assert profiles["customers"].sum() == len(back)
+
+
+@pytest.mark.parametrize("n", [3, 4, 7, 12])
+def test_a_handful_of_customers_is_segmented_with_what_it_supports(
+        retail_customers: pd.DataFrame, n: int) -> None:
+    # A first week of trading, a test extract: every step (stability refits on halves,
+    # both maps) must cope, and no k beyond what half the customers can hold is tried.
+    few = retail_customers.head(n)
+    res = segment_customers(few, embed=("umap", "tsne"), random_state=0)
+    half = max(2, n // 2)
+    assert res.sweep.table["k"].tolist() == list(range(2, min(half, n - 1) + 1))
+    assert res.sweep.table["stability"].notna().all()
+    assert len(res.assignments) == n and res.assignments["segment"].nunique() <= half
+    assert {"umap_x", "tsne_x"} <= set(res.assignments.columns)
+    said = any(f"not tried: a stability refit sees {half} of the {n} customers" in w
+               for w in res.sweep.warnings)
+    assert said == (half < n - 1)
+    with pytest.raises(InputError, match="only 2 customers: too few"):
+        segment_customers(retail_customers.head(2), embed=())
 
 
 def test_segment_customers_checks_its_input(retail_customers: pd.DataFrame) -> None:

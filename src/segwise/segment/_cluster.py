@@ -92,7 +92,7 @@ class _SampledUMAP(TransformerMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: object = None) -> _SampledUMAP:
         import umap  # heavy import (numba): only when asked for
 
-        from segwise.segment._embed import cache_umap_kernels
+        from segwise.segment._embed import cache_umap_kernels, umap_init
 
         cache_umap_kernels()
         n = X.shape[0]
@@ -102,6 +102,7 @@ class _SampledUMAP(TransformerMixin, BaseEstimator):
         self.umap_ = umap.UMAP(
             n_components=self.n_components, n_neighbors=min(15, max(2, len(idx) - 1)),
             min_dist=0.0, random_state=self.random_state, n_jobs=1,
+            init=umap_init(len(idx), self.n_components),
         ).fit(X[idx])
         return self
 

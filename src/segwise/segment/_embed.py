@@ -72,6 +72,20 @@ def cache_umap_kernels() -> None:
                 return
 
 
+def umap_init(n: int, n_components: int) -> str:
+    """UMAP's start: spectral, but random for a handful of points.
+
+    The spectral start solves for ``n_components + 1`` eigenvectors, which a graph of that
+    many points or fewer does not have (SciPy refuses); on so few points a random start
+    loses nothing.
+    """
+    return "spectral" if n > max(_SPECTRAL_MIN_POINTS, n_components + 2) else "random"
+
+
+#: Fewer points than this start UMAP at random (see :func:`umap_init`).
+_SPECTRAL_MIN_POINTS = 16
+
+
 def _fit_umap(Z: np.ndarray, index: NearestNeighbors, random_state: int | None) -> np.ndarray:
     import umap
 
@@ -84,7 +98,7 @@ def _fit_umap(Z: np.ndarray, index: NearestNeighbors, random_state: int | None) 
         warnings.simplefilter("ignore", UserWarning)
         return np.asarray(umap.UMAP(
             n_components=2, n_neighbors=n_neighbors, random_state=random_state, n_jobs=1,
-            n_epochs=_UMAP_EPOCHS, precomputed_knn=(near, dist),
+            n_epochs=_UMAP_EPOCHS, precomputed_knn=(near, dist), init=umap_init(len(Z), 2),
             # Take the exact neighbours at every size (UMAP would recompute them below
             # 4,096 points and approximate them above).
             force_approximation_algorithm=True,
@@ -94,7 +108,8 @@ def _fit_umap(Z: np.ndarray, index: NearestNeighbors, random_state: int | None) 
 def _fit_tsne(Z: np.ndarray, random_state: int | None) -> np.ndarray:
     from openTSNE import TSNE
 
-    perplexity = float(min(30.0, max(2.0, (len(Z) - 1) / 3.0)))
+    # A third of the other points, as openTSNE needs (it would lower it itself, with a print).
+    perplexity = float(min(30.0, max(1.0, len(Z) - 1) / 3.0))
     early, rest = _TSNE_ITERATIONS
     return np.asarray(TSNE(
         n_components=2, perplexity=perplexity, random_state=random_state, n_jobs=1,

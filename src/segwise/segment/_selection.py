@@ -323,6 +323,13 @@ def sweep_k(
     ks = [k for k in ks if k < n]
     if not ks:
         raise InputError(f"only {n} customers: too few to split into the requested segments")
+    half = min(resample_size, max(2, n // 2))
+    if n_resamples and ks[-1] > half:
+        # Stability refits see half the customers: more segments than that cannot be
+        # checked for stability, and so few customers do not support them anyway.
+        notes.append(f"k={_ks(k for k in ks if k > half)} not tried: a stability refit sees "
+                     f"{half:,} of the {n:,} customers, too few for more segments")
+        ks = [k for k in ks if k <= half]
     rng = np.random.default_rng(random_state)
     fit_idx = _sample(n, fit_samples, rng)
     if len(fit_idx) < n:
