@@ -95,6 +95,12 @@ def test_quarantine_file_is_written(retail_sample: pd.DataFrame, tmp_path: Path)
     assert result.exit_code == 0, result.output
     q = pd.read_csv(tmp_path / "c.quarantine.csv")
     assert q["row"].tolist() == [4] and q["InvoiceDate"].tolist() == ["yesterday"]
+    # Fixed and run again: no quarantine, and the old file does not stay to mislead.
+    retail_sample.head(200).to_csv(src, index=False)
+    result = runner.invoke(app, ["rfm", str(src), "-o", str(tmp_path / "c.parquet")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.audit.csv", "c.parquet",
+                                                         "orders.csv"]
 
 
 @pytest.mark.slow

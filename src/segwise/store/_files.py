@@ -476,7 +476,8 @@ def write_entities(
     out : str or Path
         ``.parquet`` or ``.csv`` file for the entities; ``<stem>.audit.csv`` and, if any
         row was quarantined, ``<stem>.quarantine.csv`` go next to it (see
-        :func:`entity_output_paths`). A ``.duckdb`` file instead becomes one database with
+        :func:`entity_output_paths`; without quarantined rows, an earlier run's
+        quarantine file there is removed). A ``.duckdb`` file instead becomes one database with
         a table of the entities (named in the plural, ``customers``), the further
         ``tables``, ``audit`` and ``quarantine``, ready for SQL and BI tools.
     tables : mapping of str to pyarrow.Table, optional
@@ -502,4 +503,8 @@ def write_entities(
         files[audit] = entities.audit_table
     if entities.quarantine_table is not None and entities.quarantine_table.num_rows:
         files[quarantine] = entities.quarantine_table
-    return write_tables(files, keep_formulas=keep_formulas)
+    written = write_tables(files, keep_formulas=keep_formulas)
+    if quarantine not in files:
+        # An earlier run's quarantine beside this run's table would read as this run's.
+        quarantine.unlink(missing_ok=True)
+    return written
