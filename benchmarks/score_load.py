@@ -80,6 +80,20 @@ def baseline(model: Path, requests: list[dict[str, Any]], repeats: int = 20) -> 
     return statistics.median(times[2:])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by a process and its children (Linux ``/proc``; else NaN)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+        for p in pids:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    except (OSError, ValueError):
+        return float("nan")
+    return total
+
+
 def start_server(model: Path, store: Path) -> tuple[subprocess.Popen[bytes], int]:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -157,7 +171,11 @@ def main() -> None:
         try:
             base = f"http://{HOST}:{port}"
             asyncio.run(wait_ready(base))
+            server0, sender0, load0 = cpu_seconds(proc.pid), time.process_time(), os.getloadavg()
             result = asyncio.run(load(base, requests, args.rate, args.duration, args.timeout))
+            server_cpu = cpu_seconds(proc.pid) - server0
+            sender_cpu = time.process_time() - sender0
+            load1 = os.getloadavg()
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -173,6 +191,11 @@ def main() -> None:
         print(f"  latency ms from scheduled send: p50 {np.percentile(lat, 50):.0f}, "
               f"p90 {np.percentile(lat, 90):.0f}, p99 {np.percentile(lat, 99):.0f}, "
               f"max {lat.max():.0f}")
+    print(f"  CPU seconds during the load: server (with its scoring worker) {server_cpu:.1f}, "
+          f"load generator {sender_cpu:.1f}, over {result['elapsed']:.1f} s on "
+          f"{os.cpu_count()} cores; machine load average {load0[0]:.1f} before, "
+          f"{load1[0]:.1f} after")
+    if len(lat):
         print(f"  baseline, one customer scored alone in process: {alone * 1000:.0f} ms "
               f"(p99 / baseline = {np.percentile(lat, 99) / (alone * 1000):.1f})")
 
