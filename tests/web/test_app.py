@@ -116,6 +116,37 @@ def test_score_a_new_customer(client: Any) -> None:
     assert same == body
 
 
+@pytest.mark.slow
+def test_a_scoring_worker_process_answers_the_same_and_ends_with_the_server(
+        served: dict[str, Any], trained_assigner: Any, client: Any) -> None:
+    import multiprocessing
+
+    from fastapi.testclient import TestClient
+
+    from segwise.predict import OrderScorer
+    from segwise.web import AssignerScorer, create_app
+
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    in_thread = client.post("/score", json=NEW_CUSTOMER, headers=auth).json()
+    scorer = AssignerScorer(OrderScorer(trained_assigner), process=True)
+    app = create_app(served["store"], token=TOKEN, scorers=[scorer])
+    before = set(multiprocessing.active_children())
+    with TestClient(app) as worker_client:
+        workers = set(multiprocessing.active_children()) - before
+        assert len(workers) == 1
+        answers = [worker_client.post("/score", json={**NEW_CUSTOMER, "customer_id": f"c{i}"},
+                                      headers=auth) for i in range(3)]
+        returns_only = {**NEW_CUSTOMER, "orders": [{**NEW_CUSTOMER["orders"][0],
+                                                    "quantity": -6}]}
+        refused = worker_client.post("/score", json=returns_only, headers=auth)
+    assert [a.status_code for a in answers] == [200] * 3
+    assert [{**a.json(), "customer_id": "new-1"} for a in answers] == [in_thread] * 3
+    assert refused.status_code == 422 and "cleaning" in refused.json()["detail"]
+    (worker,) = workers
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+
+
 @pytest.mark.parametrize(("change", "status"), [
     ({"orders": []}, 422),
     ({"customer_id": ""}, 422),

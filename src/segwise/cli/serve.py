@@ -80,7 +80,7 @@ def serve(
     settings = _serve_settings(config)
     token = os.environ.get(TOKEN_ENV) or settings.token or None
     model = model or (Path(settings.model) if settings.model else None)
-    app_ = create_app(store, token=token, scorers=scorers_for(store, model))
+    app_ = create_app(store, token=token, scorers=scorers_for(store, model, process=True))
     host = host or settings.host
     port = port or settings.port
     if not token:

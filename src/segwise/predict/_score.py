@@ -17,6 +17,7 @@ import pyarrow as pa
 from segwise._engine import duckdb_connection
 from segwise.clean import CleaningRules, clean_transactions
 from segwise.io import STANDARD_COLUMNS, ColumnRoles, Transactions
+from segwise.predict._fast import fast_predict_proba
 from segwise.predict._features import early_table, finish_early_features
 
 if TYPE_CHECKING:
@@ -66,8 +67,10 @@ class OrderScorer:
     """Assign new customers to segments from order lines in memory.
 
     The cleaning and early-feature query is built and compiled to SQL once; each call
-    runs it on the call's lines. (Models with product-category features take the general
-    path, :meth:`TrainedAssigner.assign`, each time.)
+    runs it on the call's lines, and the model's probabilities come from
+    :func:`~segwise.predict._fast.fast_predict_proba` (the estimator's numbers without its
+    fixed cost per call). (Models with product-category features take the general path,
+    :meth:`TrainedAssigner.assign`, each time.)
 
     Parameters
     ----------
@@ -84,6 +87,7 @@ class OrderScorer:
     """
 
     _VIEW = "_request_lines"
+    _STATEMENT = "_early_features"
 
     def __init__(self, trained: TrainedAssigner, *, rules: CleaningRules | None = None) -> None:
         self.trained = trained
@@ -99,6 +103,15 @@ class OrderScorer:
         self._kept = clean_transactions(tx, self.rules).kept
         self._sql = (None if trained.categories is not None else
                      str(self._backend.compile(early_table(self._kept, trained.window))))
+        if self._sql is not None:
+            # A request's few lines: planning, not running, is the query's cost. One
+            # thread, no optimizer (the plan as written is as fast on a few thousand
+            # lines), and the statement prepared once: ~5 ms instead of ~30 ms.
+            con = self._backend.con
+            con.execute("SET threads = 1")
+            con.execute("PRAGMA disable_optimizer")
+            con.execute(f"PREPARE {self._STATEMENT} AS {self._sql}")
+        self._proba = fast_predict_proba(trained.estimator)
 
     @property
     def segments(self) -> list[str]:
@@ -132,6 +145,6 @@ class OrderScorer:
             as_of = last if last is not None else dt.datetime.now()
         if self._sql is None:
             return self.trained.assign(self._kept, as_of=as_of, incomplete="score")
-        rows = self._backend.con.sql(self._sql).fetch_arrow_table().to_pandas()
+        rows = self._backend.con.execute(f"EXECUTE {self._STATEMENT}").to_arrow_table().to_pandas()
         early = finish_early_features(rows, self.trained.window, pd.Timestamp(as_of))
-        return self.trained.assign_early(early, incomplete="score")
+        return self.trained.assign_early(early, incomplete="score", predict_proba=self._proba)

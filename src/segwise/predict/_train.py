@@ -32,7 +32,10 @@ from segwise.predict._persist import load_model_file, save_model_file
 from segwise.segment.rfm import RFMScorer, SegmentMap
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import ibis.expr.types as ir
+    import numpy as np
 
     from segwise.jobs import RFMResult
 
@@ -255,7 +258,9 @@ class TrainedAssigner:
         return self._assign(feats, incomplete)
 
     def assign_early(self, early: pd.DataFrame, *, horizon_days: int | None = None,
-                     incomplete: str = "skip") -> pd.DataFrame:
+                     incomplete: str = "skip",
+                     predict_proba: Callable[[pd.DataFrame], np.ndarray] | None = None,
+                     ) -> pd.DataFrame:
         """Assign customers whose early features are computed already.
 
         Parameters
@@ -265,6 +270,10 @@ class TrainedAssigner:
             category shares if the model uses them).
         horizon_days, incomplete
             As :meth:`assign`.
+        predict_proba : callable, optional
+            Computes the estimator's ``predict_proba`` (the same numbers); the
+            estimator's own when omitted. Serving passes
+            :func:`~segwise.predict._fast.fast_predict_proba`.
 
         Returns
         -------
@@ -273,9 +282,12 @@ class TrainedAssigner:
         """
         if incomplete not in ("skip", "score"):
             raise ConfigError(f"incomplete must be 'skip' or 'score', got {incomplete!r}")
-        return self._assign(self._model_input(early, self._horizon(horizon_days)), incomplete)
+        return self._assign(self._model_input(early, self._horizon(horizon_days)), incomplete,
+                            predict_proba)
 
-    def _assign(self, feats: pd.DataFrame, incomplete: str) -> pd.DataFrame:
+    def _assign(self, feats: pd.DataFrame, incomplete: str,
+                predict_proba: Callable[[pd.DataFrame], np.ndarray] | None = None,
+                ) -> pd.DataFrame:
         columns = [f"p_{c}" for c in self.estimator.classes_]
         if feats.empty:  # no customer with a purchase: nothing to assign
             return pd.DataFrame(columns=["customer_id", "segment", "probability", *columns,
@@ -283,7 +295,7 @@ class TrainedAssigner:
         # The estimator checks the schema and names any missing or extra column.
         X = feats.drop(columns=["window_end", "window_complete"])
         proba = pd.DataFrame(
-            self.estimator.predict_proba(X),
+            (predict_proba or self.estimator.predict_proba)(X),
             index=feats.index,
             columns=columns,
         )

@@ -70,10 +70,12 @@ class _BodyLimit:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        too_large = JSONResponse({"detail": f"request body over {self.limit:,} bytes"}, 413)
+        def too_large() -> JSONResponse:  # built when needed: json.dumps on every request
+            return JSONResponse({"detail": f"request body over {self.limit:,} bytes"}, 413)
+
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await too_large(scope, receive, send)
+            await too_large()(scope, receive, send)
             return
         messages: list[Message] = []
         size = 0
@@ -82,7 +84,7 @@ class _BodyLimit:
             messages.append(message)
             size += len(message.get("body", b""))
             if size > self.limit:
-                await too_large(scope, receive, send)
+                await too_large()(scope, receive, send)
                 return
             if message["type"] != "http.request" or not message.get("more_body", False):
                 break
@@ -91,6 +93,35 @@ class _BodyLimit:
             return messages.pop(0) if messages else await receive()
 
         await self.app(scope, replay, send)
+
+
+class _SecurityHeaders:
+    """Add the security headers to every HTTP response.
+
+    A plain ASGI middleware: Starlette's ``@app.middleware("http")`` wraps each request in
+    tasks and memory streams, a cost that showed under ``POST /score`` load.
+    """
+
+    HEADERS = ((b"content-security-policy", CSP.encode()),
+               (b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+               (b"referrer-policy", b"no-referrer"))
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        names = {name for name, _ in self.HEADERS}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": [*kept, *self.HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _script_json(obj: Any) -> str:
@@ -198,15 +229,7 @@ def create_app(
                                          "message": str(exc), "status": status,
                                          "charts": []}, status)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[..., Any]) -> Response:
-        response: Response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
-
+    app.add_middleware(_SecurityHeaders)
     app.add_middleware(_BodyLimit, limit=max_body)
 
     def _render(template: str, data: dict[str, Any], status: int = 200) -> HTMLResponse:
@@ -330,10 +353,12 @@ def _score_route(app: FastAPI, path: str, scorer: Scorer, auth: Callable[..., No
 
     async def score(body: request_model) -> Any:  # type: ignore[valid-type]
         try:
-            return await scorer.score(body)
+            result = await scorer.score(body)
         except (OverflowError, SegwiseError) as exc:
             status, message = scoring_error(exc)
             return JSONResponse({"detail": message}, status)
+        # Serialised by pydantic directly: FastAPI would validate the response model again.
+        return Response(result.model_dump_json(), media_type="application/json")
 
     app.post(path, response_model=scorer.response_model, dependencies=[Depends(auth)],
              summary=f"{scorer.description} (token required)",

@@ -1,0 +1,62 @@
+"""The serving path's probabilities are the estimator's own, bit for bit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from segwise.predict import SegmentAssigner
+from segwise.predict._fast import fast_predict_proba
+
+
+@pytest.fixture(scope="module")
+def train_test(retail_data: Any, retail_split: Any) -> tuple[Any, ...]:
+    X = retail_data.X
+    train = retail_split.train[:1500]
+    test = X.loc[retail_split.test]
+    # Unseen countries and segments go through the encoders' unknown-category branches.
+    odd = test.head(8).assign(country=["Atlantis", None] * 4)
+    odd["rules_segment"] = odd["rules_segment"].astype(object)
+    odd.iloc[:2, odd.columns.get_loc("rules_segment")] = "Unheard Of"
+    return (X.loc[train], retail_data.y.loc[train], retail_data.cells.loc[train],
+            [test, odd])
+
+
+@pytest.mark.parametrize("model", ["grid", "vote", "hgb", "random_forest", "logistic"])
+def test_fast_probabilities_equal_the_estimator_exactly(
+        train_test: Any, small_assigner: SegmentAssigner, model: str) -> None:
+    X, y, cells, tests = train_test
+    est = clone(small_assigner).set_params(model=model)
+    est.fit(X, y, **({"cells": cells} if model == "grid" else {}))
+    proba = fast_predict_proba(est)
+    for test in tests:
+        for rows in (test, test.head(1), test.iloc[::-1]):
+            expected = est.predict_proba(rows)
+            np.testing.assert_array_equal(proba(rows), expected)
+    # The encoders remember rows they saw; a second call gives the same numbers.
+    np.testing.assert_array_equal(proba(tests[0]), est.predict_proba(tests[0]))
+
+
+def test_missing_values_follow_the_trees_missing_side(
+        train_test: Any, small_assigner: SegmentAssigner) -> None:
+    X, y, _, tests = train_test
+    rows = tests[0].head(40).copy()
+    rows.iloc[::3, rows.columns.get_loc("max_gap_days")] = np.nan
+    rows.iloc[1::4, rows.columns.get_loc("avg_unit_price")] = np.nan
+    for model in ("hgb", "random_forest"):
+        est = clone(small_assigner).set_params(model=model).fit(X, y)
+        np.testing.assert_array_equal(fast_predict_proba(est)(rows), est.predict_proba(rows))
+
+
+def test_calibrated_models_are_passed_through(
+        train_test: Any, small_assigner: SegmentAssigner) -> None:
+    X, y, _, tests = train_test
+    est = clone(small_assigner).set_params(model="hgb", calibration="sigmoid").fit(X, y)
+    np.testing.assert_array_equal(fast_predict_proba(est)(tests[0]),
+                                  est.predict_proba(tests[0]))
+    # Schema checks are the estimator's: a missing column is named.
+    with pytest.raises(Exception, match="country"):
+        fast_predict_proba(est)(tests[0].drop(columns="country"))
