@@ -172,7 +172,7 @@ class Transactions(Source):
         return self._usable(with_id=False)
 
     def _usable(self, with_id: bool | None) -> ir.Table:
-        """Standard columns of the rows that parse: with a customer id, without, or all.
+        """Return the standard columns of rows that parse: with a customer id, without, or all.
 
         Typed sources are parsed here, once, from source rows whose id is tested first.
         """
@@ -185,7 +185,7 @@ class Transactions(Source):
         return parsed.filter(parsed._reason.isnull()).select(*STANDARD_COLUMNS)
 
     def _source_rows(self, with_id: bool | None) -> ir.Table:
-        """Source rows (prefixed source columns) with a customer id, without, or all.
+        """Return source rows (prefixed source columns) with a customer id, without, or all.
 
         Unparsed: the id is tested on the source column, which engines can do while
         reading the file. Only for typed sources (:attr:`source_rows` set).
