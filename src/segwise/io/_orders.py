@@ -142,12 +142,14 @@ class Transactions(Source):
             The columns of :data:`STANDARD_COLUMNS` and ``_n`` (int64); ``_n`` sums to the
             number of parsed rows (with a customer id if ``attributed_only``).
         """
-        rows = self._lines(with_id=True if attributed_only else None)
+        with_id = True if attributed_only else None
         if self.parser is None:
-            return group_copies(rows.select(*STANDARD_COLUMNS), list(_COPY_KEYS))
+            return group_copies(self._usable(with_id), list(_COPY_KEYS))
+        # Copies of a row parse alike, so rows are parsed once, after grouping: a group of
+        # rows that do not parse (quarantined, or after the as-of date) is dropped whole.
         keys = [SOURCE_PREFIX + col for role, col in self.roles.items() if role in _COPY_KEYS]
-        distinct = group_copies(rows, list(dict.fromkeys(keys)))
-        return self.parser(distinct).select(*STANDARD_COLUMNS, "_n")
+        distinct = self.parser(group_copies(self._source_rows(with_id), list(dict.fromkeys(keys))))
+        return distinct.filter(distinct._reason.isnull()).select(*STANDARD_COLUMNS, "_n")
 
     def attributed_lines(self) -> ir.Table:
         """Lines of :attr:`table` with a customer id, copies not merged.
@@ -157,7 +159,7 @@ class Transactions(Source):
         ibis.Table
             The columns of :data:`STANDARD_COLUMNS`.
         """
-        return self._parsed(self._lines(with_id=True))
+        return self._usable(with_id=True)
 
     def unattributed_lines(self) -> ir.Table:
         """Lines of :attr:`table` without a customer id, copies not merged.
@@ -167,33 +169,33 @@ class Transactions(Source):
         ibis.Table
             The columns of :data:`STANDARD_COLUMNS`.
         """
-        return self._parsed(self._lines(with_id=False))
+        return self._usable(with_id=False)
 
-    def _parsed(self, rows: ir.Table) -> ir.Table:
-        """Return the standard columns of rows from :meth:`_lines`."""
-        if self.parser is not None:
-            rows = self.parser(rows)
-        return rows.select(*STANDARD_COLUMNS)
+    def _usable(self, with_id: bool | None) -> ir.Table:
+        """Return the standard columns of rows that parse: with a customer id, without, or all.
 
-    def _lines(self, with_id: bool | None) -> ir.Table:
-        """Rows that parse, with a customer id, without one, or all (``None``).
-
-        For typed sources these are source rows (prefixed source columns) to parse; the id
-        is tested on the source column, which engines can do while reading the file,
-        before any id is turned into text.
+        Typed sources are parsed here, once, from source rows whose id is tested first.
         """
-        if self.source_rows is None or self.parser is None:
+        if self.parser is None:
             t = self.table
-            if with_id is None:
-                return t
-            return t.filter(t.customer_id.notnull() if with_id else t.customer_id.isnull())
+            if with_id is not None:
+                t = t.filter(t.customer_id.notnull() if with_id else t.customer_id.isnull())
+            return t.select(*STANDARD_COLUMNS)
+        parsed = self.parser(self._source_rows(with_id))
+        return parsed.filter(parsed._reason.isnull()).select(*STANDARD_COLUMNS)
+
+    def _source_rows(self, with_id: bool | None) -> ir.Table:
+        """Return source rows (prefixed source columns) with a customer id, without, or all.
+
+        Unparsed: the id is tested on the source column, which engines can do while
+        reading the file. Only for typed sources (:attr:`source_rows` set).
+        """
         src = self.source_rows
-        parsed = self.parser(src)
-        usable = parsed._reason.isnull()
-        if with_id is not None:
-            present = has_id(src[SOURCE_PREFIX + self.roles["customer_id"]])
-            usable &= present if with_id else ~present
-        return parsed.filter(usable).select(*src.columns)
+        assert src is not None  # noqa: S101 - callers check the parser, set with it
+        if with_id is None:
+            return src
+        present = has_id(src[SOURCE_PREFIX + self.roles["customer_id"]])
+        return src.filter(present if with_id else ~present)
 
 
 #: Order lines. Without ``order_id`` every (customer, timestamp) pair counts as one order,
