@@ -20,12 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import StandardScaler
 
 from segwise.features._encoder import _Values
 from segwise.features.people import PeopleEncoder
 from segwise.io import canonical_code, load_source, name_columns, read_coil_dictionary
 from segwise.predict import PropensityModel, TrainedPropensity
-from segwise.predict._propensity import _fit_median_imputer, _sum_by_owner
+from segwise.predict._propensity import _fit_median_imputer, _fit_scaler, _sum_by_owner
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +201,21 @@ def test_scores_and_reasons_in_one_pass_are_those_of_two(coil: Any) -> None:
                                   explained.drop(columns="score"))
     top, _ = trained.score(X, reasons=3, top=50)
     pd.testing.assert_frame_equal(top, scored.head(50))
+
+
+def test_scaler_fitted_by_column_blocks_is_scikit_learns(coil: Any, personality: Any) -> None:
+    X, _, dictionary = coil
+    rows, _ = personality
+    for enc, table in ((PeopleEncoder(dictionary, unknown_columns="ignore").fit(X), X),
+                       (PeopleEncoder(unknown_columns="ignore").fit(rows), rows)):
+        Z = enc._encode(table, dtype=np.float32)[0]
+        for gaps in (True, False):  # with NaN, counts per column; imputed, one count
+            if not gaps:
+                Z = SimpleImputer(strategy="median", keep_empty_features=True).fit_transform(Z)
+            plain = StandardScaler().fit(Z)
+            fast = StandardScaler(copy=False)
+            _fit_scaler(fast, Z, block=5)
+            for name in ("mean_", "var_", "scale_", "n_samples_seen_"):
+                np.testing.assert_array_equal(getattr(fast, name), getattr(plain, name))
+            assert np.ndim(fast.n_samples_seen_) == np.ndim(plain.n_samples_seen_)
+            np.testing.assert_array_equal(fast.transform(Z.copy()), plain.transform(Z))

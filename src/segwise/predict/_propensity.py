@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -348,8 +348,11 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
                 warnings.filterwarnings("ignore", message=".*is constant and will be "
                                         "replaced with 0.*")
                 _fit_median_imputer(pipeline.named_steps["impute"], Z)
-                Z = pipeline.named_steps["impute"].transform(Z)  # in place
-                pipeline[2:].fit(Z, codes, **params)
+                _in_row_blocks(pipeline.named_steps["impute"].transform, Z)
+                if self.model == "logistic":
+                    _fit_scaler(pipeline.named_steps["scale"], Z)
+                    _in_row_blocks(pipeline.named_steps["scale"].transform, Z)
+                pipeline[3 if self.model == "logistic" else 2:].fit(Z, codes, **params)
         self.classes_ = classes
         self.n_features_in_ = encoder.n_features_in_
         if hasattr(encoder, "feature_names_in_"):
@@ -625,6 +628,43 @@ def _sum_by_owner(parts: np.ndarray, owner: np.ndarray, n_owners: int) -> np.nda
             total += parts[:, j]
         out[:, k] = total
     return out
+
+
+def _in_row_blocks(transform: Callable[[np.ndarray], Any], Z: np.ndarray,
+                   rows: int = CHUNK_ROWS) -> None:
+    """Apply an in-place, row-by-row transform to ``Z`` a block of rows at a time.
+
+    The imputer's masks and coordinates of missing cells, and the scaler's, then take
+    the memory of one block rather than of the whole matrix.
+    """
+    for start in range(0, len(Z), rows):
+        Z[start:start + rows] = transform(Z[start:start + rows])
+
+
+def _fit_scaler(scaler: Any, Z: np.ndarray, block: int = 64) -> None:
+    """Fit a :class:`~sklearn.preprocessing.StandardScaler` a block of columns at a time.
+
+    scikit-learn's fit holds the deviations of the whole matrix from the means in 64-bit
+    floats (5 GB for a million rows of 647 features) besides masks of its size. A
+    column's mean and variance are sums over its own rows only, and each block is a
+    contiguous copy like the whole matrix, so every column gets the same figures; the
+    scaler is then set up by a fit on one row and given the blocks' statistics.
+    """
+    from sklearn.base import clone
+
+    if Z.shape[1] <= block:
+        scaler.fit(Z)
+        return
+    parts = [clone(scaler).fit(np.ascontiguousarray(Z[:, start:start + block]))
+             for start in range(0, Z.shape[1], block)]
+    scaler.fit(Z[:1])
+    for name in ("mean_", "var_", "scale_"):
+        setattr(scaler, name, np.concatenate([getattr(p, name) for p in parts]))
+    seen = [np.broadcast_to(p.n_samples_seen_, len(p.mean_)) for p in parts]
+    counts = np.concatenate(seen)
+    scaler.n_samples_seen_ = (parts[0].n_samples_seen_ if all(
+        np.ndim(p.n_samples_seen_) == 0 for p in parts) and len(set(counts)) == 1
+        else counts)
 
 
 def _fit_median_imputer(imputer: Any, Z: np.ndarray, block: int = 64) -> None:
