@@ -497,7 +497,9 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         """Each feature's term of the log-odds (logistic regression, naive Bayes)."""
         clf = self.pipeline_.named_steps["model"]
         if self.model == "logistic":
-            return np.asarray(P, dtype=np.float64) * clf.coef_[0]
+            terms = P.astype(np.float64)
+            terms *= clf.coef_[0]  # in place: a table of a million rows' terms is large
+            return terms
         bins = P.astype(np.int64)
         terms = np.empty(P.shape, dtype=np.float64)
         for j, logp in enumerate(clf.feature_log_prob_):
@@ -508,7 +510,9 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
     def _contributions(self, P: np.ndarray) -> np.ndarray:
         """Contributions of prepared rows (:meth:`_prepared`)."""
         if self.model in ("logistic", "naive_bayes"):
-            return self._additive_terms(P) - self.offsets_
+            terms = self._additive_terms(P)
+            terms -= self.offsets_
+            return terms
         clf = self.pipeline_.named_steps["model"]
         if self.model == "xgboost":
             import xgboost as xgb
