@@ -577,7 +577,8 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
             j += width
         rows += [_audit_row(c, "", "unknown column", "not fitted on: not used")
                  for c in mismatch["unknown"]]
-        return np.ascontiguousarray(out.T), np.ascontiguousarray(missing.T), rows
+        # The mask stays a transposed view: its uses (shares missing) read it either way.
+        return np.ascontiguousarray(out.T), missing.T, rows
 
     def transform(self, X: Any) -> np.ndarray:
         """Encode raw rows the way fit learned.

@@ -592,7 +592,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
                 raises = effects[:, r] > 0
                 for j in np.unique(order[raises, r]):
                     hit = raises & (order[:, r] == j)
-                    text[hit] = self._describe(attrs[j], values(attrs[j])[hit])
+                    text[hit] = self._describe(attrs[j], values(attrs[j], hit))
                 effect[raises] = effects[raises, r]
             out[f"reason_{r + 1}"] = text
             out[f"effect_{r + 1}"] = effect
@@ -694,26 +694,23 @@ def _fit_median_imputer(imputer: Any, Z: np.ndarray, block: int = 64) -> None:
 
 
 def _raw_codes(X: Any) -> Any:
-    """Return a lookup of an attribute's raw values as text codes (None where blank).
+    """Return a lookup of an attribute's raw values in some rows as text codes (None: blank).
 
-    Each attribute is converted once, on first use (reasons of every rank ask again).
+    Only the rows asked are converted: a person's reasons name a few attributes, so
+    converting every attribute of every row would be most of the work. (Values that
+    compare equal, such as 1, 1.0 and True, have the same code, so converting a subset
+    gives each row the code it gets in the whole.)
     """
     from segwise.features._encoder import _column_arrays
 
-    names, arrays, n = _column_arrays(X)
+    names, arrays, _ = _column_arrays(X)
     present = dict(zip(names or [f"x{j}" for j in range(len(arrays))], arrays, strict=True))
-    done: dict[str, np.ndarray] = {}
 
-    def codes(attr: str) -> np.ndarray:
-        if attr in done:
-            return done[attr]
+    def codes(attr: str, rows: np.ndarray) -> np.ndarray:
         raw = present.get(attr)
         if raw is None:
-            done[attr] = np.full(n, None, dtype=object)
-        else:
-            factor, uniq = pd.factorize(pd.Series(raw, dtype=object), use_na_sentinel=True)
-            done[attr] = np.array([canonical_code(v) for v in uniq] + [None],
-                                  dtype=object)[factor]
-        return done[attr]
+            return np.full(int(rows.sum()), None, dtype=object)
+        factor, uniq = pd.factorize(pd.Series(raw[rows], dtype=object), use_na_sentinel=True)
+        return np.array([canonical_code(v) for v in uniq] + [None], dtype=object)[factor]
 
     return codes
