@@ -1,8 +1,8 @@
 """The paths that make a million people fast give what the plain paths give, bit for bit.
 
 Each fast path (the encoder's lookups and contiguous writes, the median imputer fitted by
-partial sorts, reasons summed per attribute, one pass for scores and reasons) is checked
-against the straightforward computation it replaces, on CoIL 2000 and Customer
+partial sorts, the scaler fitted by column blocks, one pass for scores and reasons) is
+checked against the straightforward computation it replaces, on CoIL 2000 and Customer
 Personality, and on generated columns for the corner cases (blanks, padding, types that
 compare equal, even counts, columns with nothing).
 """
@@ -18,7 +18,6 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import sparse
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
 
@@ -26,7 +25,7 @@ from segwise.features._encoder import _Values
 from segwise.features.people import PeopleEncoder
 from segwise.io import canonical_code, load_source, name_columns, read_coil_dictionary
 from segwise.predict import PropensityModel, TrainedPropensity
-from segwise.predict._propensity import _fit_median_imputer, _fit_scaler, _sum_by_owner
+from segwise.predict._propensity import _fit_median_imputer, _fit_scaler
 
 
 @pytest.fixture(scope="module")
@@ -171,21 +170,6 @@ def test_medians_with_gaps_and_even_counts_are_scikit_learns(
 
 
 # ---------------------------------------------------------------- reasons and scores
-
-
-def test_reasons_are_summed_as_the_sparse_product(coil: Any) -> None:
-    X, y, dictionary = coil
-    for name in ("logistic", "naive_bayes"):
-        model = PropensityModel(name, dictionary=dictionary).fit(X, y)
-        parts = model.contributions(X).to_numpy()
-        owners: dict[str, int] = {}
-        owner = np.array([owners.setdefault(o["attribute"], len(owners))
-                          for o in model.encoder_.outputs_])
-        member = sparse.csr_matrix((np.ones(len(owner)), (np.arange(len(owner)), owner)),
-                                   shape=(len(owner), len(owners)))
-        assert (np.bincount(owner) > 1).any()  # one-hot attributes are summed
-        np.testing.assert_array_equal(_sum_by_owner(parts, owner, len(owners)),
-                                      np.asarray(parts @ member))
 
 
 def test_scores_and_reasons_in_one_pass_are_those_of_two(coil: Any) -> None:

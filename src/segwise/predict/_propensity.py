@@ -572,12 +572,16 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
 
     def _reasons(self, X: Any, P: np.ndarray, top: int) -> pd.DataFrame:
         """Reasons of the rows of one chunk (``X`` raw, ``P`` prepared)."""
+        from scipy import sparse
+
         encoder = self.encoder_
         attrs = list(dict.fromkeys(o["attribute"] for o in encoder.outputs_))
         index = {a: i for i, a in enumerate(attrs)}
         owner = np.array([index[o["attribute"]] for o in encoder.outputs_])
         n = len(P)
-        per_attr = _sum_by_owner(self._contributions(P), owner, len(attrs))
+        member = sparse.csr_matrix((np.ones(len(owner)), (np.arange(len(owner)), owner)),
+                                   shape=(len(owner), len(attrs)))
+        per_attr = np.asarray(self._contributions(P) @ member)
         k = min(top, len(attrs))
         best = np.argpartition(-per_attr, k - 1, axis=1)[:, :k]
         order = np.take_along_axis(best, np.argsort(
@@ -614,24 +618,6 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         tags.input_tags.categorical = True
         tags.classifier_tags.multi_class = False
         return tags
-
-
-def _sum_by_owner(parts: np.ndarray, owner: np.ndarray, n_owners: int) -> np.ndarray:
-    """Sum the columns of ``parts`` by owner (an attribute's encoded features).
-
-    Each sum starts from 0 and adds its columns left to right, so the figures do not
-    depend on how many columns an owner has; an owner of one column is a copy of it.
-    """
-    out = np.empty((len(parts), n_owners), dtype=np.float64)
-    counts = np.bincount(owner, minlength=n_owners)
-    single = counts[owner] == 1
-    out[:, owner[single]] = parts[:, single] + 0.0  # + 0.0: as the sums, -0.0 is 0.0
-    for k in np.flatnonzero(counts > 1):
-        total = np.zeros(len(parts))
-        for j in np.flatnonzero(owner == k):
-            total += parts[:, j]
-        out[:, k] = total
-    return out
 
 
 def _in_row_blocks(transform: Callable[[np.ndarray], Any], Z: np.ndarray,
