@@ -200,7 +200,7 @@ def main() -> None:
         print("RESULT " + json.dumps(step(args.data)), flush=True)
         return
     results: dict[str, Any] = {}
-    for n in dict.fromkeys([args.baseline_people, args.people]):
+    for n in dict.fromkeys([args.people, args.baseline_people]):  # the size first
         folder = args.data / f"targeted_{n}"
         if not (folder / "targeted.parquet").exists():
             t = time.perf_counter()

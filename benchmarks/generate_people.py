@@ -86,9 +86,9 @@ def make_dictionary(n_attributes: int = 360, seed: int = 0) -> FeatureDictionary
                                         labels={str(c): f"type {c}" for c in
                                                 range(1, levels + 1)}))
         elif kind == "text_categorical":
-            codes = [f"{a}{b}" for a in range(1, 10) for b in "ABCDE"][:int(rng.integers(6, 45))]
+            cells = [f"{a}{b}" for a in range(1, 10) for b in "ABCDE"][:int(rng.integers(6, 45))]
             attributes.append(Attribute(name, "categorical", f"microcell type {j}",
-                                        missing=("XX",), labels={c: f"cell {c}" for c in codes}))
+                                        missing=("XX",), labels={c: f"cell {c}" for c in cells}))
         elif kind == "binary":
             labels = {"1": "no", "2": "yes"} if rng.random() < 0.6 else {"O": "east",
                                                                           "W": "west"}
@@ -166,17 +166,18 @@ class PeopleGenerator:
             values[gone] = int(unknown or -1)
             return pa.array(values)
         if attr.type in ("categorical", "binary"):
-            codes = attr.codes
+            declared = attr.codes
             if attr.type == "binary":
                 pick = (score > 0).astype(int)
             else:
-                utility = factors @ self.category_loadings[j] + rng.gumbel(0, 1, (n, len(codes)))
+                utility = factors @ self.category_loadings[j] + rng.gumbel(
+                    0, 1, (n, len(declared)))
                 pick = utility.argmax(axis=1)
-            if all(c.lstrip("-").isdigit() for c in codes):
-                values = np.array([int(c) for c in codes], dtype=np.int16)[pick]
+            if all(c.lstrip("-").isdigit() for c in declared):
+                values = np.array([int(c) for c in declared], dtype=np.int16)[pick]
                 values[gone] = int(unknown or -1)
                 return pa.array(values)
-            text = np.array(codes, dtype=object)[pick]
+            text = np.array(declared, dtype=object)[pick]
             text[gone] = unknown
             return pa.array(text, pa.string())
         amount = np.round(np.exp(score + 2)) if j % 2 else rng.poisson(np.exp(score / 2 + 1))

@@ -1,14 +1,17 @@
-"""Online Retail early features and a small trained assigner, computed once per module."""
+"""Online Retail early features, a small trained assigner and CoIL 2000 rows, once per module."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from sklearn.base import clone
 
+from segwise.io import load_source, name_columns, read_coil_dictionary
 from segwise.predict import EarlyWindow, SegmentAssigner, build_dataset, time_split
 
 
@@ -44,3 +47,14 @@ def heldout_file(retail_split: Any, shared_data: Path, tmp_path_factory: Any) ->
     path = tmp_path_factory.mktemp("heldout") / "new_customers.parquet"
     raw[keep].to_parquet(path, index=False)
     return path
+
+
+@pytest.fixture(scope="module")
+def coil(shared_data: Path) -> tuple[pa.Table, np.ndarray, Any]:
+    """CoIL 2000 training rows named by the dictionary: attributes, CARAVAN, dictionary."""
+    folder = shared_data / "coil2000-insurance"
+    dictionary = read_coil_dictionary(folder / "dictionary.txt")
+    rows = name_columns(load_source(folder / "ticdata2000.txt.gz", "people").table,
+                        dictionary).to_pyarrow()
+    y = np.asarray(rows.column("CARAVAN").to_pylist(), dtype=float).astype(int)
+    return rows.drop_columns(["person_id", "CARAVAN"]), y, dictionary

@@ -19,9 +19,6 @@ from segwise.io import (
     Attribute,
     FeatureDictionary,
     Part,
-    load_source,
-    name_columns,
-    read_coil_dictionary,
 )
 from segwise.predict import (
     PROPENSITY_TYPES,
@@ -31,17 +28,6 @@ from segwise.predict import (
     captured,
 )
 from segwise.store._models import _digest
-
-
-@pytest.fixture(scope="module")
-def coil(shared_data: Path) -> tuple[pa.Table, np.ndarray, Any]:
-    """CoIL 2000 training rows named by the dictionary: attributes, CARAVAN, dictionary."""
-    folder = shared_data / "coil2000-insurance"
-    dictionary = read_coil_dictionary(folder / "dictionary.txt")
-    rows = name_columns(load_source(folder / "ticdata2000.txt.gz", "people").table,
-                        dictionary).to_pyarrow()
-    y = np.asarray(rows.column("CARAVAN").to_pylist(), dtype=float).astype(int)
-    return rows.drop_columns(["person_id", "CARAVAN"]), y, dictionary
 
 
 @pytest.fixture(scope="module")

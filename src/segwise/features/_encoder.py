@@ -14,6 +14,7 @@ reported handling.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 import numbers
 import warnings
@@ -41,6 +42,8 @@ __all__ = ["THRESHOLD_FLOOR", "ColumnsError", "PeopleEncoder", "missing_threshol
 #: Below this share of missing values a column or row is never set aside by the
 #: automatic thresholds (imputation handles it).
 THRESHOLD_FLOOR = 0.2
+#: Widest range of whole-number codes looked up through a table (else binary search).
+_MAX_SPAN = 4096
 #: Count columns of :meth:`PeopleEncoder.audit`, in order.
 _COUNTS = ("blank", "missing_code", "unseen_code", "not_a_number")
 
@@ -107,17 +110,25 @@ class _Values:
             self.num = raw.astype(np.float64, copy=False)
             self.null = np.isnan(self.num)
             return
-        series = pd.Series(raw, dtype=object)
-        null = series.isna().to_numpy()
-        text = series[~null].astype(str).str.strip()
-        blank = (text == "").to_numpy()
-        codes, uniq = pd.factorize(text[~blank], sort=False)
-        inv = np.full(self.n, -1, dtype=np.int64)
-        rows = np.flatnonzero(~null)[~blank]
-        inv[rows] = codes
-        self.inv = inv
-        self.null = inv < 0
-        self.keys = [canonical_code(v) for v in uniq]
+        # Text is hashed once per row; blanks and canonical codes are found per distinct
+        # value. Equal objects of other types hash alike (1 == 1.0 == True) but read as
+        # different text, so those columns are stripped row by row.
+        codes, uniq = pd.factorize(np.asarray(raw, dtype=object), sort=False)
+        if all(isinstance(v, str) for v in uniq):
+            stripped = [v.strip() for v in uniq]
+        else:
+            series = pd.Series(raw, dtype=object)
+            text = series[series.notna()].astype(str).str.strip()
+            codes = np.full(self.n, -1, dtype=np.intp)
+            codes[series.notna().to_numpy()], uniq = pd.factorize(text, sort=False)
+            stripped = list(uniq)
+        # Distinct texts in order of first appearance; blank ones (and nulls) are -1.
+        text_of, keep = pd.factorize(np.array([*stripped, ""], dtype=object), sort=False)
+        blank = text_of[-1]
+        position = np.where(text_of == blank, -1, text_of - (text_of > blank))
+        self.inv = np.append(position[:-1], -1).astype(np.int64)[codes]
+        self.null = self.inv < 0
+        self.keys = [canonical_code(v) for v in keep if v != ""]
 
     def _distinct(self) -> tuple[list[str], np.ndarray]:
         """Canonical keys and per-row positions, building them for a numeric column."""
@@ -135,6 +146,9 @@ class _Values:
             return np.full(self.n, -1, dtype=np.int64)
         if self.num is not None and all(is_numeric_code(k) for k in keys):
             codes = np.array([float(k) for k in keys])
+            offsets = self.offsets
+            if offsets is not None:
+                return self._lookup_offsets(codes, *offsets)
             order = np.argsort(codes, kind="stable")
             sorted_codes = codes[order]
             pos = np.clip(np.searchsorted(sorted_codes, self.num), 0, len(codes) - 1)
@@ -144,6 +158,38 @@ class _Values:
         where = {k: i for i, k in enumerate(keys)}
         table = np.array([where.get(k, -1) for k in found] + [-1], dtype=np.int64)
         return table[inv]  # inv == -1 reads the trailing -1
+
+    @functools.cached_property
+    def offsets(self) -> tuple[float, int, np.ndarray] | None:
+        """Small whole numbers (codes) as offsets from the smallest, for table lookups.
+
+        The smallest value, the span and each row's offset (``span + 1`` where blank), or
+        None when the values are not all whole or span more than :data:`_MAX_SPAN` (codes
+        are then found by binary search).
+        """
+        if self.num is None:
+            return None
+        present = self.num[~self.null]
+        if not len(present):
+            return None
+        low, high = float(present.min()), float(present.max())
+        if high - low > _MAX_SPAN or not bool(np.all(present == np.floor(present))):
+            return None
+        span = int(high - low)
+        offset = np.full(self.n, span + 1, dtype=np.intp)
+        offset[~self.null] = (present - low).astype(np.intp)
+        return low, span, offset
+
+    @staticmethod
+    def _lookup_offsets(codes: np.ndarray, low: float, span: int, offset: np.ndarray
+                        ) -> np.ndarray:
+        """:meth:`lookup` of whole-number rows: a table from offset to key position."""
+        table = np.full(span + 2, -1, dtype=np.int64)
+        for i in range(len(codes) - 1, -1, -1):  # the first of equal keys wins
+            step = codes[i] - low
+            if step == np.floor(step) and 0 <= step <= span:
+                table[int(step)] = i
+        return table[offset]
 
     def numbers(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the values as floats, and where a present value is not a number."""
@@ -500,31 +546,39 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
                                "missing_columns='missing' to treat them as missing")
         return present, n, mismatch
 
-    def _encode(self, X: Any) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
-        """Output matrix, per-attribute missing mask, and per-column counts."""
+    def _encode(self, X: Any, dtype: Any = np.float64
+                ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        """Output matrix, per-attribute missing mask, and per-column counts.
+
+        The outputs are written one attribute at a time into a matrix with one row per
+        output (contiguous writes; writing columns of a row-major matrix touches every
+        row's memory for each), cast to ``dtype`` as they are written, then transposed
+        into a row-major (C-contiguous) matrix, the layout the later steps expect.
+        """
         present, n, mismatch = self._used_columns(X)
-        out = np.empty((n, len(self.outputs_)), dtype=np.float64)
-        missing = np.empty((n, len(self._specs)), dtype=bool)
+        out = np.empty((len(self.outputs_), n), dtype=dtype)
+        missing = np.empty((len(self._specs), n), dtype=bool)
         rows: list[dict[str, Any]] = []
         j = 0
         for k, spec in enumerate(self._specs):
             width = len(spec["outputs"])
             raw = present.get(spec["name"])
             if raw is None:
-                out[:, j:j + width] = np.nan
-                missing[:, k] = True
+                out[j:j + width] = np.nan
+                missing[k] = True
                 rows.append({**_audit_row(spec["name"], spec["type"], "absent",
                                           "absent from the table: every row missing"),
                              "blank": n})
             else:
                 block, miss, counts = _transform_attribute(spec, raw)
-                out[:, j:j + width] = block
-                missing[:, k] = miss
+                out[j:j + width] = block.T
+                missing[k] = miss
                 rows.append({**_audit_row(spec["name"], spec["type"], "used", ""), **counts})
             j += width
         rows += [_audit_row(c, "", "unknown column", "not fitted on: not used")
                  for c in mismatch["unknown"]]
-        return out, missing, rows
+        # The mask stays a transposed view: its uses (shares missing) read it either way.
+        return np.ascontiguousarray(out.T), missing.T, rows
 
     def transform(self, X: Any) -> np.ndarray:
         """Encode raw rows the way fit learned.

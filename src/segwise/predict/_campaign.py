@@ -151,12 +151,11 @@ class TrainedPropensity:
         if top is not None and top < 1:
             raise ConfigError(f"top must be at least 1, got {top}")
         keep = n if top is None else min(int(top), n)
-        first, audit = self.model.score_table(rows)
+        # Everyone's reasons: one pass over the rows; a top list's: only the top rows again.
+        first, audit = self.model.score_table(rows, reasons=reasons if keep == n else 0)
         order = np.argsort(-first["score"].to_numpy(), kind="stable")[:keep]
         if reasons and keep < n:
             explained, _ = self.model.score_table(take_rows(rows, order), reasons=reasons)
-        elif reasons:
-            explained = self.model.score_table(rows, reasons=reasons)[0].iloc[order]
         else:
             explained = first.iloc[order]
         out = pd.DataFrame({"person_id": person[order],

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -347,7 +347,12 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
                                         "small.*")
                 warnings.filterwarnings("ignore", message=".*is constant and will be "
                                         "replaced with 0.*")
-                pipeline[1:].fit(Z, codes, **params)
+                _fit_median_imputer(pipeline.named_steps["impute"], Z)
+                _in_row_blocks(pipeline.named_steps["impute"].transform, Z)
+                if self.model == "logistic":
+                    _fit_scaler(pipeline.named_steps["scale"], Z)
+                    _in_row_blocks(pipeline.named_steps["scale"].transform, Z)
+                pipeline[3 if self.model == "logistic" else 2:].fit(Z, codes, **params)
         self.classes_ = classes
         self.n_features_in_ = encoder.n_features_in_
         if hasattr(encoder, "feature_names_in_"):
@@ -385,8 +390,8 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
 
     def _encode_chunk(self, X: Any) -> tuple[np.ndarray, pd.DataFrame]:
         """Encode rows into 32-bit floats; the encoder's counts for them."""
-        block, _, counts = self.encoder_._encode(X)
-        return block.astype(np.float32), pd.DataFrame(counts)
+        block, _, counts = self.encoder_._encode(X, dtype=np.float32)
+        return block, pd.DataFrame(counts)
 
     def _encode(self, X: Any) -> tuple[np.ndarray, list[pd.DataFrame]]:
         """Encode in chunks into one 32-bit matrix; the per-chunk audits of the encoder."""
@@ -408,7 +413,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         """
         clf = self.pipeline_.named_steps["model"]
         if self.model == "logistic":
-            P = P.astype(np.float64)
+            P = P.astype(np.float64, copy=False)
         return np.asarray(clf.predict_proba(P), dtype=np.float64)[:, 1]
 
     def score_table(self, X: Any, *, reasons: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -492,7 +497,9 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         """Each feature's term of the log-odds (logistic regression, naive Bayes)."""
         clf = self.pipeline_.named_steps["model"]
         if self.model == "logistic":
-            return np.asarray(P, dtype=np.float64) * clf.coef_[0]
+            terms = P.astype(np.float64)
+            terms *= clf.coef_[0]  # in place: a table of a million rows' terms is large
+            return terms
         bins = P.astype(np.int64)
         terms = np.empty(P.shape, dtype=np.float64)
         for j, logp in enumerate(clf.feature_log_prob_):
@@ -503,7 +510,9 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
     def _contributions(self, P: np.ndarray) -> np.ndarray:
         """Contributions of prepared rows (:meth:`_prepared`)."""
         if self.model in ("logistic", "naive_bayes"):
-            return self._additive_terms(P) - self.offsets_
+            terms = self._additive_terms(P)
+            terms -= self.offsets_
+            return terms
         clf = self.pipeline_.named_steps["model"]
         if self.model == "xgboost":
             import xgboost as xgb
@@ -587,7 +596,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
                 raises = effects[:, r] > 0
                 for j in np.unique(order[raises, r]):
                     hit = raises & (order[:, r] == j)
-                    text[hit] = self._describe(attrs[j], values(attrs[j])[hit])
+                    text[hit] = self._describe(attrs[j], values(attrs[j], hit))
                 effect[raises] = effects[raises, r]
             out[f"reason_{r + 1}"] = text
             out[f"effect_{r + 1}"] = effect
@@ -611,27 +620,83 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _raw_codes(X: Any) -> Any:
-    """Return a lookup of an attribute's raw values as text codes (None where blank).
+def _in_row_blocks(transform: Callable[[np.ndarray], Any], Z: np.ndarray,
+                   rows: int = CHUNK_ROWS) -> None:
+    """Apply an in-place, row-by-row transform to ``Z`` a block of rows at a time.
 
-    Each attribute is converted once, on first use (reasons of every rank ask again).
+    The imputer's masks and coordinates of missing cells, and the scaler's, then take
+    the memory of one block rather than of the whole matrix.
+    """
+    for start in range(0, len(Z), rows):
+        Z[start:start + rows] = transform(Z[start:start + rows])
+
+
+def _fit_scaler(scaler: Any, Z: np.ndarray, block: int = 64) -> None:
+    """Fit a :class:`~sklearn.preprocessing.StandardScaler` a block of columns at a time.
+
+    scikit-learn's fit holds the deviations of the whole matrix from the means in 64-bit
+    floats (5 GB for a million rows of 647 features) besides masks of its size. A
+    column's mean and variance are sums over its own rows only, and each block is a
+    contiguous copy like the whole matrix, so every column gets the same figures; the
+    scaler is then set up by a fit on one row and given the blocks' statistics.
+    """
+    from sklearn.base import clone
+
+    if Z.shape[1] <= block:
+        scaler.fit(Z)
+        return
+    parts = [clone(scaler).fit(np.ascontiguousarray(Z[:, start:start + block]))
+             for start in range(0, Z.shape[1], block)]
+    scaler.fit(Z[:1])
+    for name in ("mean_", "var_", "scale_"):
+        setattr(scaler, name, np.concatenate([getattr(p, name) for p in parts]))
+    seen = [np.broadcast_to(p.n_samples_seen_, len(p.mean_)) for p in parts]
+    counts = np.concatenate(seen)
+    scaler.n_samples_seen_ = (parts[0].n_samples_seen_ if all(
+        np.ndim(p.n_samples_seen_) == 0 for p in parts) and len(set(counts)) == 1
+        else counts)
+
+
+def _fit_median_imputer(imputer: Any, Z: np.ndarray, block: int = 64) -> None:
+    """Fit a median :class:`~sklearn.impute.SimpleImputer` on ``Z``, the same medians faster.
+
+    scikit-learn sorts a masked copy of the whole matrix at once (with 64-bit sort
+    indices: several times the memory of a million rows of 32-bit floats, and minutes).
+    Here each column's median is found by partial sorting, a block of columns at a time,
+    computed as NumPy's masked median computes it (the mean of the two middle values in
+    the matrix's own precision); the imputer is then fitted on that one row of medians,
+    whose median is itself (a column with no value gets 0, ``keep_empty_features``).
+    """
+    medians = np.full(Z.shape[1], np.nan, dtype=Z.dtype)
+    for start in range(0, Z.shape[1], block):
+        columns = np.ascontiguousarray(Z[:, start:start + block].T)
+        for j, column in enumerate(columns, start):
+            values = column[~np.isnan(column)]
+            if len(values):
+                low, high = (len(values) - 1) // 2, len(values) // 2
+                part = np.partition(values, [low, high])
+                medians[j] = np.true_divide(part[low] + part[high], 2, dtype=Z.dtype)
+    imputer.fit(medians[None, :])
+
+
+def _raw_codes(X: Any) -> Any:
+    """Return a lookup of an attribute's raw values in some rows as text codes (None: blank).
+
+    Only the rows asked are converted: a person's reasons name a few attributes, so
+    converting every attribute of every row would be most of the work. (Values that
+    compare equal, such as 1, 1.0 and True, have the same code, so converting a subset
+    gives each row the code it gets in the whole.)
     """
     from segwise.features._encoder import _column_arrays
 
-    names, arrays, n = _column_arrays(X)
+    names, arrays, _ = _column_arrays(X)
     present = dict(zip(names or [f"x{j}" for j in range(len(arrays))], arrays, strict=True))
-    done: dict[str, np.ndarray] = {}
 
-    def codes(attr: str) -> np.ndarray:
-        if attr in done:
-            return done[attr]
+    def codes(attr: str, rows: np.ndarray) -> np.ndarray:
         raw = present.get(attr)
         if raw is None:
-            done[attr] = np.full(n, None, dtype=object)
-        else:
-            factor, uniq = pd.factorize(pd.Series(raw, dtype=object), use_na_sentinel=True)
-            done[attr] = np.array([canonical_code(v) for v in uniq] + [None],
-                                  dtype=object)[factor]
-        return done[attr]
+            return np.full(int(rows.sum()), None, dtype=object)
+        factor, uniq = pd.factorize(pd.Series(raw[rows], dtype=object), use_na_sentinel=True)
+        return np.array([canonical_code(v) for v in uniq] + [None], dtype=object)[factor]
 
     return codes

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn import config_context
 from sklearn.base import clone
 
 from segwise.exceptions import ConfigError
@@ -283,6 +284,8 @@ def fold_importance(model: PropensityModel, X: Any, y: np.ndarray,
             va = np.sort(rng.choice(va, max_rows, replace=False))
         Z, _ = fitted._encode(take_rows(X, va))
         P = fitted._prepared(Z)  # every step before the classifier works column by column
+        if fitted.model == "logistic":
+            P = P.astype(np.float64)  # as _model_proba casts it, once rather than per call
         truth = y[va]
 
         def precision(fitted: PropensityModel = fitted, P: np.ndarray = P,
@@ -293,7 +296,9 @@ def fold_importance(model: PropensityModel, X: Any, y: np.ndarray,
         blocks: dict[str, list[int]] = {}
         for j, out in enumerate(fitted.encoder_.outputs_):
             blocks.setdefault(out["attribute"], []).append(j)
-        with limit_threads(len(P)):  # thousands of small predictions: threads only spin
+        # Thousands of small predictions: threads only spin, and the rows were checked
+        # once (finite after imputation), not again at each call.
+        with limit_threads(len(P)), config_context(assume_finite=True):
             for attr, cols in blocks.items():
                 kept = P[:, cols].copy()
                 for _ in range(n_repeats):
