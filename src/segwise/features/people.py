@@ -122,10 +122,13 @@ def people_entities(cleaned: CleanedPeople, config: SegwiseConfig,
     Returns
     -------
     EntityTable
-        ``person_id`` and the declared attributes (in file order for files without an id
-        column; merging copies of files with one leaves the order open).
+        ``person_id`` and the declared attributes: in file order for files without an id
+        column, by id for files with one (merging copies leaves the engine's order, which
+        moves between runs; samples and folds taken by position would move with it).
     """
     table = fetch_arrow(cleaned.kept)
+    if cleaned.deduplicated:
+        table = table.sort_by(PERSON_ID)
     return EntityTable(table, attribute_feature_set(cleaned.dictionary, table))
 
 
