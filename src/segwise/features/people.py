@@ -126,9 +126,10 @@ def people_entities(cleaned: CleanedPeople, config: SegwiseConfig,
         column, by id for files with one (merging copies leaves the engine's order, which
         moves between runs; samples and folds taken by position would move with it).
     """
-    table = fetch_arrow(cleaned.kept)
-    if cleaned.deduplicated:
-        table = table.sort_by(PERSON_ID)
+    kept = cleaned.kept
+    # Sorted by the engine, within its memory limit: a sort of the fetched rows would
+    # hold a second copy of every row.
+    table = fetch_arrow(kept.order_by(PERSON_ID) if cleaned.deduplicated else kept)
     return EntityTable(table, attribute_feature_set(cleaned.dictionary, table))
 
 
