@@ -907,12 +907,17 @@ def _read_csv_file(
     try:
         con.execute(sql, params)
     except duckdb.Error as exc:
-        reason = _first_line(exc).replace(str(file), str(path))
-        raise engine_error(exc) or InputError(
-            f"{path}: cannot read the file as CSV: {reason}. "
-            "Fix: check [read] delimiter and encoding in the config"
-        ) from exc
+        raise _csv_error(exc, file, path) from exc
     return header
+
+
+def _csv_error(exc: duckdb.Error, file: Path, path: Path) -> Exception:
+    """DuckDB's CSV error as one line naming the user's file (not a normalised copy)."""
+    reason = _first_line(exc).replace(str(file), str(path))
+    return engine_error(exc) or InputError(
+        f"{path}: cannot read the file as CSV: {reason}. "
+        "Fix: check [read] delimiter and encoding in the config"
+    )
 
 
 def _dialect(delimiter: str | None, encoding: str | None,
@@ -938,11 +943,7 @@ def _sniff_header(con: duckdb.DuckDBPyConnection, file: Path, path: Path, dialec
     try:
         rows = con.execute(sql, [str(file), *values]).fetchall()
     except duckdb.Error as exc:
-        reason = _first_line(exc).replace(str(file), str(path))
-        raise engine_error(exc) or InputError(
-            f"{path}: cannot read the file as CSV: {reason}. "
-            "Fix: check [read] delimiter and encoding in the config"
-        ) from exc
+        raise _csv_error(exc, file, path) from exc
     return bool(rows[0][0]) if rows else True
 
 
