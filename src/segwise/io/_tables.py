@@ -254,9 +254,7 @@ class Database:
             con.execute("DROP VIEW IF EXISTS segwise_values")
             if opened:
                 con.unregister(relation)
-            for handle in reversed(opened):
-                with contextlib.suppress(Exception):
-                    handle.close()
+            _close(opened)
 
     def _sqlite_sample(self, table: str, column: str, n: int) -> list[tuple[Any]]:
         """Values of a SQLite column from 20 blocks of ``rowid`` spread over the table."""
@@ -340,9 +338,7 @@ class Database:
             for name in relations.values():
                 if name.startswith("segwise_sqlite_"):
                     con.unregister(name)
-            for handle in reversed(opened):  # cursors, then connections
-                with contextlib.suppress(Exception):
-                    handle.close()
+            _close(opened)
 
     def to_spark(self, session: Any, columns: Sequence[str]) -> Any:
         """Read the rows into a Spark DataFrame through JDBC: ``_row``, columns, join counts.
@@ -595,3 +591,10 @@ def _sqlite_unique(con: sqlite3.Connection, table: str) -> list[list[str]]:
 def _quote(name: str) -> str:
     """Quote an SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def _close(opened: list[Any]) -> None:
+    """Close the streams' cursors, then their connections (see ``_sqlite_stream``)."""
+    for handle in reversed(opened):
+        with contextlib.suppress(Exception):
+            handle.close()
