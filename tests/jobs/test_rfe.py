@@ -126,6 +126,20 @@ def test_sessions_are_cut_at_the_configured_gap(tmp_path: Path) -> None:
     assert users.loc["a", "active_hour_of_week"] == 10  # Monday 10:00
 
 
+def test_a_job_takes_its_own_sections_reference_date(tmp_path: Path) -> None:
+    """``[rfe] as_of`` cuts the log; ``[rfm] as_of`` is the order lines' and never does."""
+    path = _clicks([("a", "2024-03-04 10:00:00", "view"), ("a", "2024-03-09 10:00:00", "view"),
+                    ("b", "2024-03-08 09:00:00", "view")], tmp_path)
+    cfg = tmp_path / "dates.toml"
+    cfg.write_text('[rfm]\nas_of = "2024-03-05"\n')
+    run = _rfe(path, load_config(cfg, kind="events"))
+    assert run.as_of == dt.date(2024, 3, 10) and len(run.users) == 2
+    cfg.write_text('[rfm]\nas_of = "2024-03-08"\n[rfe]\nas_of = "2024-03-05"\n')
+    run = _rfe(path, load_config(cfg, kind="events"))
+    assert run.as_of == dt.date(2024, 3, 5) and run.users["user_id"].tolist() == ["a"]
+    assert run.audit.set_index("step").loc["after_as_of"].iloc[0] == 2
+
+
 def test_given_session_ids_are_used(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     pd.DataFrame({

@@ -216,9 +216,11 @@ class Job:
     result : type, default=JobResult
         The result class (a subclass adds kind-specific conveniences).
     as_of : callable, optional
-        ``as_of(config)``: the reference date the job's own config section sets, if any,
-        used when neither the call nor ``[rfm] as_of`` gives one; rows dated after the
-        reference date are left out when loading.
+        ``as_of(config)``: the reference date the job's own config section sets, if any
+        (``[rfm] as_of`` for RFM, ``[rfe] as_of`` for RFE), used when the call gives none;
+        rows dated after the reference date are left out when loading. A job without it
+        keeps every row unless the call gives a date: another job's section never
+        applies.
     """
 
     name: str
@@ -353,7 +355,7 @@ def run_job(
     # Rows after the as-of date are left out when loading, and counted in the audit:
     # a later line would count as if it had happened already (negative recency).
     own = spec.as_of(config) if spec.as_of is not None else None
-    config = replace(config, as_of=as_of or config.as_of or own)
+    config = replace(config, as_of=as_of or own)
     try:
         return _run(spec, source, config, engine, spark_master, progress)
     except Exception as exc:

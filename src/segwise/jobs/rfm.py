@@ -122,6 +122,7 @@ RFM_JOB = register_job(Job(
         "score": "Scoring and naming segments",
     },
     result=RFMResult,
+    as_of=lambda config: config.as_of,
 ))
 register_sections_module("orders", "segwise.jobs._rfm_report")
 
