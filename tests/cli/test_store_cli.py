@@ -120,3 +120,36 @@ def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.Mon
     with TestClient(started["app"]) as client:
         auth = {"Authorization": "Bearer from-the-file"}
         assert client.delete("/api/runs/x", headers=auth).status_code == 404
+
+
+def test_track_stores_every_snapshot_as_a_run(hostile_orders: Path, tmp_path: Path) -> None:
+    from segwise.jobs import run_track
+
+    db = tmp_path / "segwise.duckdb"
+    dates = "2010-12-03,2010-12-06,2010-12-09"
+    result = runner.invoke(app, ["track", str(hostile_orders), "-o",
+                                 str(tmp_path / "snapshots.parquet"), "--dates", dates,
+                                 "--learned", "3", "--store", str(db)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("stored run") == 3
+    store = Store(db)
+    runs = sorted((r for r in store.runs()), key=lambda r: r["as_of"])
+    assert [str(r["as_of"])[:10] for r in runs] == dates.split(",")
+    assert {(r["command"], r["job"], r["kind"]) for r in runs} == {("track", "rfm", "orders")}
+    assert all(store.segmentations(r["run_id"]) == ["rule", "learned"] for r in runs)
+    # The store's migration between the first and the last snapshot is the track's own.
+    track = run_track(hostile_orders, dates=dates.split(","), learned=3)
+    first, last = track.dates[0], track.dates[-1]
+    matrix = track.migration(first, last)
+    stored = {(m["from"], m["to"]): m["n"]
+              for m in store.migration(runs[0]["run_id"], runs[-1]["run_id"])}
+    both = {(a, b): int(matrix.loc[a, b]) for a in matrix.index for b in matrix.columns
+            if a in track.segment_order and b in track.segment_order and matrix.loc[a, b] > 0}
+    assert both and {k: v for k, v in stored.items() if k in both} == both
+    assert sum(v for (a, b), v in stored.items()
+               if a in track.segment_order and b in track.segment_order) == sum(both.values())
+    sizes = track.sizes()
+    last_sizes = sizes[sizes["snapshot"] == sizes["snapshot"].max()]
+    stored_sizes = {s["segment"]: s["size"] for s in store.segments(runs[-1]["run_id"], "rule")}
+    assert {s: n for s, n in stored_sizes.items() if n} == dict(
+        zip(last_sizes["segment"], last_sizes["customers"], strict=True))

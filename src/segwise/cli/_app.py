@@ -8,7 +8,7 @@ import functools
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -373,16 +373,20 @@ def _num(value: float | None, digits: int = 0) -> str:
     return "" if value is None or value != value else f"{value:,.{digits}f}"
 
 
-def save_run(store: str | None, record: Callable[[], RunRecord]) -> None:
+def save_run(store: str | None,
+             record: Callable[[], RunRecord | Sequence[RunRecord]]) -> None:
     """Write a command's run into the store given with ``--store`` (nothing without one).
 
-    ``record`` makes the run's record: it is only called when there is a store, as making
-    it (profiles, say) costs time and imports the command otherwise never needs.
+    ``record`` makes the run's record, or the records of several runs in order (a track's
+    snapshots): it is only called when there is a store, as making it (profiles, say)
+    costs time and imports the command otherwise never needs.
     """
     if store is None:
         return
-    from segwise.store import Store
+    from segwise.store import RunRecord, Store
 
     target = Store(store)
-    run_id = target.write_run(record())
-    console.print(f"stored run {run_id} in {target.display_url}", soft_wrap=True)
+    made = record()
+    for one in [made] if isinstance(made, RunRecord) else made:
+        run_id = target.write_run(one)
+        console.print(f"stored run {run_id} in {target.display_url}", soft_wrap=True)

@@ -17,9 +17,11 @@ from segwise.cli._app import (
     MasterOpt,
     MemoryOpt,
     OrderLinesArg,
+    StoreOpt,
     app,
     console,
     handle_errors,
+    save_run,
 )
 
 if TYPE_CHECKING:
@@ -115,17 +117,20 @@ def track(
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Track customers over time: RFM snapshots, segment migration and cohorts.
 
     Reads the order lines once, scores RFM segments at every snapshot date, and writes the
     snapshots (one row per snapshot and customer) to OUTPUT, with segment sizes, every
     migration flow (new and gone customers included, revenue carried), acquisition cohorts
-    and the cleaning audit beside it.
+    and the cleaning audit beside it. With --store, every snapshot is also stored as a run
+    of its own, so the dashboard shows the migration between any two.
     """
     from segwise._time import parse_horizon, to_date
     from segwise.config import load_config
-    from segwise.jobs import run_track
+    from segwise.features import source_fingerprint
+    from segwise.jobs import run_track, track_records
 
     # Typos fail now, not after the data are read.
     as_of = [to_date(d, "--dates") for d in dates.split(",") if d.strip()] if dates else None
@@ -134,9 +139,10 @@ def track(
     with console.status("Starting", spinner="dots") as status, \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
+        settings = load_config(config, memory_limit=memory_limit)
         result = run_track(
             input,
-            config=load_config(config, memory_limit=memory_limit),
+            config=settings,
             every=every.value,
             dates=as_of,
             edges=edges.value,
@@ -153,3 +159,5 @@ def track(
     print_track(result, currency)
     for path in result.write(output):
         console.print(f"wrote {path}")
+    save_run(store, lambda: track_records(result, config=settings, source=str(input),
+                                          fingerprint=source_fingerprint(input)))

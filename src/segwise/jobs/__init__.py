@@ -47,10 +47,10 @@ from segwise.jobs.rfe import RFE_JOB, RFE_SEGMENTS, RFEResult, run_rfe
 from segwise.jobs.rfm import RFM_JOB, RFMResult, run_rfm
 
 if TYPE_CHECKING:
-    from segwise.jobs.track import run_track
+    from segwise.jobs.track import run_track, track_records
 
 # Snapshots import pandas, which the rfm command never needs: they load on first use.
-__getattr__ = lazy_getattr(__name__, {"run_track": "track"}, globals())
+__getattr__ = lazy_getattr(__name__, {"run_track": "track", "track_records": "track"}, globals())
 
 __all__ = [
     "MOBILITY_JOB",
@@ -90,4 +90,5 @@ __all__ = [
     "run_track",
     "score_propensity",
     "segment_users",
+    "track_records",
 ]

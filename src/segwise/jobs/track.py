@@ -5,18 +5,23 @@ Snapshots, migration and cohorts then come from one scan (:mod:`segwise.track`).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segwise._engine import fetch_numpy, materialize
 from segwise._expr import money_sum
-from segwise._frames import DataSource
+from segwise._frames import DataSource, to_arrow
 from segwise.config import SegwiseConfig
+from segwise.features import RFM_FEATURES, EntityTable
 from segwise.jobs._base import load_and_clean
 from segwise.jobs.rfm import RFM_JOB
 from segwise.track import TrackResult, order_pieces, track_pieces
 
-__all__ = ["run_track"]
+if TYPE_CHECKING:
+    from segwise.store import RunRecord
+
+__all__ = ["run_track", "track_records"]
 
 
 def _nothing(step: str) -> None:
@@ -79,3 +84,58 @@ def run_track(
                           segment_map=config.segments, progress=progress)
     result.audit_table, result.quarantine_table = audit, loaded.quarantine_table
     return result
+
+
+def track_records(result: TrackResult, *, config: SegwiseConfig | None = None,
+                  source: str | None = None, fingerprint: str | None = None,
+                  started_at: dt.datetime | None = None) -> list[RunRecord]:
+    """Turn every snapshot of a track into the record of one run, oldest first.
+
+    Each run holds the snapshot's customers (as :func:`segwise.jobs.run_rfm` would store
+    them at that as-of date), its named segments (``rule``) and, when the track learned
+    segments, the matched learned ones (``learned``), with the cleaning audit and
+    quarantine of the one load. Stored together, the dashboard's run history and
+    :meth:`segwise.store.Store.migration` show who moved where between snapshots.
+
+    Parameters
+    ----------
+    result : TrackResult
+        The track (:func:`run_track`).
+    config : SegwiseConfig, optional
+        The settings the track ran with (segment actions, the run's record).
+    source, fingerprint : str, optional
+        The input and its fingerprint, for the runs' records.
+    started_at : datetime, optional
+        When the command started (now when omitted).
+
+    Returns
+    -------
+    list of RunRecord
+    """
+    # The store (SQLAlchemy) is imported only when something is stored.
+    from segwise.jobs._store import config_dict, named_labels
+    from segwise.store import RunRecord
+
+    config = config or SegwiseConfig()
+    actions = dict(config.segments.actions)
+    records = []
+    for date in result.dates:
+        rows = result.snapshots[result.snapshots["snapshot"] == dt.datetime.combine(
+            date, dt.time())]
+        features = rows[["customer_id", *(c for c in rows.columns if c not in (
+            "snapshot", "customer_id", "learned_segment", "learned_name"))]]
+        entities = EntityTable(
+            to_arrow(features.reset_index(drop=True)), RFM_FEATURES, as_of=date,
+            source=source, fingerprint=fingerprint, audit_table=result.audit_table,
+            quarantine_table=result.quarantine_table)
+        ids = rows["customer_id"].astype(str)
+        segmentations = [named_labels(entities, "rule", ids, rows["segment"],
+                                      order=result.segment_order, actions=actions)]
+        if "learned_name" in rows:
+            segmentations.append(named_labels(entities, "learned", ids, rows["learned_name"]))
+        record = RunRecord(command="track", entities=entities, segmentations=segmentations,
+                           config=config_dict(config), job="rfm")
+        if started_at is not None:
+            record.started_at = started_at
+        records.append(record)
+    return records
