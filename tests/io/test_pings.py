@@ -105,6 +105,27 @@ def test_swapped_columns_within_range_are_detected(tmp_path: Path) -> None:
         run_mobility(path)
 
 
+def test_a_user_with_swapped_coordinates_among_good_ones_is_named(tmp_path: Path) -> None:
+    # Berlin, Potsdam and Munich as given; one user's Hamburg written longitude first
+    # (10.0, 53.55): a valid point in the Gulf of Guinea, far from people.
+    def commuter(home: tuple[float, float], work: tuple[float, float], user: str) -> list[dict]:
+        # Home at night, work from 9 to 17: stays that come back, so stable locations.
+        return [r | dict(zip(("latitude", "longitude"),
+                             work if 9 <= int(r["time"][11:13]) < 17 else home, strict=True))
+                for r in _day_at(0, 0, user)]
+
+    rows = (commuter((52.52, 13.40), (52.50, 13.30), "a")
+            + commuter((52.40, 13.06), (52.39, 13.10), "b")
+            + commuter((48.14, 11.58), (48.17, 11.55), "c")
+            + commuter((10.00, 53.55), (9.95, 53.60), "d"))
+    path = tmp_path / "mixed.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    with pytest.warns(UserWarning, match=r"1 user\(s\) .*\(d\): their 'latitude' and "
+                                         r"'longitude' values look swapped"):
+        result = run_mobility(path)
+    assert len(result.entities.frame) == 4  # warned, not dropped
+
+
 def test_a_file_of_one_ping_per_user_says_why(tmp_path: Path) -> None:
     path = tmp_path / "one.csv"
     pd.DataFrame([{"user": "x", "time": "2024-03-04 10:00:00", "latitude": 52.5,

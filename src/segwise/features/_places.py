@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from segwise.features.pings import MobilitySettings
 
 __all__ = ["LEVELS", "Gazetteer", "check_orientation", "coarsen", "density_settlements",
-           "gazetteer", "settlement_levels"]
+           "gazetteer", "settlement_levels", "swapped_users"]
 
 #: Settlement levels, largest first.
 LEVELS = ("city", "town", "village", "outside")
@@ -210,10 +210,46 @@ def check_orientation(lat: np.ndarray, lon: np.ndarray, source: str, settings: M
         )
 
 
-def _near_share(lat: np.ndarray, lon: np.ndarray, settings: MobilitySettings) -> float:
+def swapped_users(user: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+                  settings: MobilitySettings) -> np.ndarray:
+    """Return the users whose every place looks swapped: far from people, near once exchanged.
+
+    :func:`check_orientation` refuses a file whose columns are exchanged; this finds the
+    users of a file that mixes sources (one device vendor writing longitude first): each
+    of their stable locations lies over 50 km from every populated place as given and
+    within 50 km of one with latitude and longitude exchanged.
+
+    Parameters
+    ----------
+    user : ndarray of int
+        The user of each place.
+    lat, lon : ndarray of float
+        The places.
+
+    Returns
+    -------
+    ndarray of int
+        The users, sorted.
+    """
+    ok = (np.abs(lon) <= 90) & (np.abs(lat) <= 90)
+    looks = np.zeros(len(lat), bool)
+    if ok.any():
+        looks[ok] = ~_near(lat[ok], lon[ok], settings) & _near(lon[ok], lat[ok], settings)
+    users, row = np.unique(user, return_inverse=True)
+    # A user's places all look swapped when none of them looks right.
+    right = np.bincount(row, ~looks, minlength=len(users))
+    return users[right == 0]
+
+
+def _near(lat: np.ndarray, lon: np.ndarray, settings: MobilitySettings) -> np.ndarray:
+    """Whether each point lies within 50 km of a populated place."""
     tree = _all_places(settings.gazetteer_min_population)
     dist, _ = _nearest(tree, lat, lon, 1)
-    return float((dist[:, 0] * EARTH_RADIUS_M <= 50_000).mean())
+    return np.asarray(dist[:, 0] * EARTH_RADIUS_M <= 50_000)
+
+
+def _near_share(lat: np.ndarray, lon: np.ndarray, settings: MobilitySettings) -> float:
+    return float(_near(lat, lon, settings).mean())
 
 
 @functools.cache

@@ -497,6 +497,8 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
     locations["user_id"] = ids[loc_user].astype(object)
 
     level, place = _places.settlement_levels(locations["lat"], locations["lon"], settings)
+    _warn_swapped(ids[_places.swapped_users(loc_user, locations["lat"], locations["lon"],
+                                            settings)], cleaned)
     locations["settlement"] = level
     locations["place"] = place
     areas = _places.density_settlements(stay_user, stays["lat"], stays["lon"], settings)
@@ -588,6 +590,22 @@ def _check_orientation(cleaned: CleanedPings, settings: MobilitySettings) -> Non
     roles = dict(cleaned.source.roles.items())
     check_orientation(sample["lat"].astype(np.float64), sample["lon"].astype(np.float64),
                       cleaned.source.source, settings, roles["lat"], roles["lon"])
+
+
+def _warn_swapped(users: np.ndarray, cleaned: CleanedPings) -> None:
+    """Warn of users whose places all look swapped (:func:`_places.swapped_users`)."""
+    if not len(users):
+        return
+    import warnings
+
+    roles = dict(cleaned.source.roles.items())
+    shown = ", ".join(str(u) for u in users[:5]) + (", ..." if len(users) > 5 else "")
+    warnings.warn(
+        f"{cleaned.source.source}: {len(users):,} user(s) whose every stable location lies "
+        f"far from any populated place and near one with latitude and longitude exchanged "
+        f"({shown}): their {roles['lat']!r} and {roles['lon']!r} values look swapped. Their "
+        "places, settlements and interests are wrong. Fix: correct those rows at the source",
+        UserWarning, stacklevel=3)
 
 
 def _radius_km(stay_user: np.ndarray, stays: dict[str, np.ndarray], n: int) -> np.ndarray:
