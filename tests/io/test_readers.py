@@ -290,6 +290,25 @@ def test_timestamp_layouts(
     assert sorted(got) == sorted(want)
 
 
+@pytest.mark.parametrize("unit", [1, 1000])
+def test_timestamps_written_as_epoch_numbers(unit: int, retail_sample: pd.DataFrame,
+                                             tmp_path: Path) -> None:
+    """Log exports write seconds (or milliseconds) since 1970 as text: read as such."""
+    df = retail_sample.iloc[::50].copy()
+    ts = pd.to_datetime(df["InvoiceDate"])
+    df["InvoiceDate"] = (ts.astype("int64") // 10**9 * unit).astype(str)
+    # A YYYYMMDD day and a tiny number are no epoch times: quarantined, not 1970.
+    df.iloc[0, df.columns.get_loc("InvoiceDate")] = "20110104"
+    df.iloc[1, df.columns.get_loc("InvoiceDate")] = "17"
+    path = tmp_path / "epoch.csv"
+    df.to_csv(path, index=False)
+    tx = load_transactions(path)
+    assert tx.n_quarantined == 2
+    assert set(tx.quarantine["reason"]) == {"InvoiceDate: not a timestamp"}
+    got = tx.table.select("ts").to_pandas()["ts"]
+    assert sorted(got) == sorted(ts.iloc[2:])
+
+
 def test_sqlite_with_several_tables_needs_a_table_name(
     tmp_path: Path, retail_sample: pd.DataFrame
 ) -> None:

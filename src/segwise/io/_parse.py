@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +28,15 @@ if TYPE_CHECKING:
     from segwise.io._roles import ColumnRoles
 
 __all__ = [
+    "EPOCH",
+    "EPOCH_MILLISECONDS_FROM",
     "MAX_NUMBER",
     "SOURCE_PREFIX",
     "TIMESTAMP_FORMATS",
     "as_float",
     "as_id",
     "as_text",
+    "epoch_timestamp",
     "has_id",
     "id_checks",
     "is_blank",
@@ -51,12 +54,23 @@ __all__ = [
 #: standard "quantity".
 SOURCE_PREFIX = "_src_"
 
+#: The layout of text timestamps that are numbers of seconds since 1970-01-01
+#: (milliseconds from :data:`EPOCH_MILLISECONDS_FROM` on), as log exports write them.
+EPOCH = "epoch"
+#: Epoch numbers from this on are milliseconds (10**11 s is the year 5138).
+EPOCH_MILLISECONDS_FROM = 10**11
+#: Text epoch numbers are read within [10**8, 10**14): 1973 to 5138 in seconds or in
+#: milliseconds. Outside it a number is no time: ``20240503`` is not 1970-08-23.
+_EPOCH_RANGE = (10**8, 10**14)
+_UNIX = datetime(1970, 1, 1)
+
 #: Timestamp layouts tried, in this order, when none is configured; ties go to the first.
 TIMESTAMP_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d",
     "%Y-%m-%d %H:%M:%S.%f",
     "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d",
+    EPOCH,
 )
 
 
@@ -298,10 +312,39 @@ def _parses(value: str, fmt: str) -> bool:
 
 
 def _read(value: str, fmt: str) -> datetime | None:
+    if fmt == EPOCH:
+        return _read_epoch(value)
     try:
         return datetime.strptime(value, fmt)
     except ValueError:
         return None
+
+
+def _read_epoch(value: str) -> datetime | None:
+    """Read text of seconds (or milliseconds) since 1970 as :func:`epoch_timestamp` does."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not _EPOCH_RANGE[0] <= abs(number) < _EPOCH_RANGE[1]:
+        return None
+    seconds = number / 1000 if abs(number) >= EPOCH_MILLISECONDS_FROM else number
+    return _UNIX + timedelta(seconds=round(seconds))
+
+
+def epoch_timestamp(number: ir.FloatingValue, *, bounded: bool = True) -> ir.TimestampValue:
+    """Seconds since 1970-01-01 as a timestamp; milliseconds from 10**11 on.
+
+    ``bounded`` reads only numbers within [10**8, 10**14) (NULL elsewhere), as text
+    detected as :data:`EPOCH` is read. The result is naive, like every other timestamp:
+    an epoch plus an interval, not a zoned value; to the second.
+    """
+    seconds = ibis.ifelse(number.abs() >= EPOCH_MILLISECONDS_FROM, number / 1000, number)
+    ts = ibis.literal(_UNIX, "timestamp") + seconds.round().cast("int64").as_interval("s")
+    if not bounded:
+        return ts
+    inside = (number.abs() >= _EPOCH_RANGE[0]) & (number.abs() < _EPOCH_RANGE[1])
+    return ibis.ifelse(inside, ts, ibis.null("timestamp"))
 
 
 def _differ(value: str, formats: list[str]) -> bool:
@@ -426,6 +469,8 @@ def parse_timestamp(
             )
         return value.cast("string").try_cast("timestamp")
     fmt = read.timestamp_format or TIMESTAMP_FORMATS[0]
+    if fmt == EPOCH:
+        return epoch_timestamp(as_float(value))
     return try_strptime(strip_text(value.cast("string")), fmt)
 
 

@@ -10,7 +10,6 @@ when larger than 10**11) since 1970-01-01.
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,7 @@ from segwise.io._parse import (
     as_float,
     as_id,
     as_text,
+    epoch_timestamp,
     id_checks,
     is_blank,
     is_spark,
@@ -38,9 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PINGS", "POIS"]
 
-_EPOCH = ibis.literal(datetime.datetime(1970, 1, 1), "timestamp")
-#: Numeric timestamps above this are milliseconds since 1970 (10**11 s is the year 5138).
-_MILLISECONDS_FROM = 10**11
 
 
 def _coordinates(raw: ir.Table, r: dict[str, str], name: dict[str, str]
@@ -61,10 +58,8 @@ def _timestamp(value: ir.Value, read: ReadOptions, path: Path, spark: bool) -> i
     A NaN, infinite or huge number is no time (NULL), as for every number segwise reads.
     """
     if value.type().is_numeric():
-        number = as_float(value)
-        seconds = ibis.ifelse(number.abs() >= _MILLISECONDS_FROM, number / 1000, number)
-        # Naive, like every other timestamp: an epoch plus an interval, not a zoned value.
-        return _EPOCH + seconds.round().cast("int64").as_interval("s")
+        # Any number: a device clock reset to 0 is 1970, which the clock rule counts.
+        return epoch_timestamp(as_float(value), bounded=False)
     return parse_timestamp(value, read, path, spark)
 
 
