@@ -131,3 +131,30 @@ def test_inference_sets_aside_identifier_like_text(shared_data: Path) -> None:
     assert set(inferred["Marital_Status"].labels) >= {"YOLO", "Absurd", "Alone"}
     rows = inferred.table().to_pandas()
     assert rows.loc[rows["attribute"] == "Dt_Customer", "type"].item() == "not used"
+
+
+def test_infinities_and_overflowing_numbers_are_unknown_not_a_crash(tmp_path: Path) -> None:
+    """Exports write a division by zero as inf; 1e400 overflows a double."""
+    path = tmp_path / "p.csv"
+    income = ["52000", "inf", "-Infinity", "1e400", "61000.5", "1e300", "48000"] * 5
+    pd.DataFrame({"id": range(35), "income": income, "kids": ["0", "1", "2", "inf", "1",
+                                                               "0", "2"] * 5}).to_csv(
+        path, index=False)
+    source = load_source(path, "people")
+    inferred = infer_dictionary(source.table, ["income", "kids"])
+    assert inferred["income"].type == "numeric"
+    assert inferred["income"].missing == ("-Infinity", "inf")
+    assert inferred["kids"].type == "ordinal" and inferred["kids"].missing == ("inf",)
+
+
+def test_a_line_in_another_encoding_is_quarantined_with_the_fix(tmp_path: Path) -> None:
+    # The sniffer that tells a header from data skips the line; the read quarantines it.
+    lines = ["id,education,age"] + [f"{i},Graduate,{20 + i}" for i in range(1, 40)]
+    lines[6] = "6,Graduaci\xf3n,26"
+    path = tmp_path / "p.csv"
+    path.write_bytes("\n".join(lines).encode("latin-1") + b"\n")
+    source = load_source(path, "people")
+    assert source.n_input == 39
+    reasons = source.quarantine_table.column("reason").to_pylist()
+    assert len(reasons) == 1 and 'set [read] encoding = "latin-1"' in reasons[0]
+    assert sorted(_frame(source)[PERSON_ID], key=int) == [str(i) for i in range(1, 40) if i != 6]

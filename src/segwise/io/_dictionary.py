@@ -45,7 +45,9 @@ ATTRIBUTE_TYPES: tuple[str, ...] = ("numeric", "ordinal", "categorical", "binary
 PART_TYPES: tuple[str, ...] = ("numeric", "ordinal", "categorical", "binary")
 #: Values read as "unknown" when types are inferred (compared without case).
 MISSING_TOKENS: frozenset[str] = frozenset(
-    {"?", "na", "n/a", "nan", "null", "none", "-", "unknown", "missing"}
+    {"?", "na", "n/a", "nan", "null", "none", "-", "unknown", "missing",
+     # Infinities, as exports write a division by zero: no value (typing reads them so).
+     "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
 )
 #: Split rules on two-digit codes: the tens digit or the units digit.
 DIGIT_RULES: tuple[str, ...] = ("tens", "units")
@@ -849,7 +851,8 @@ def _profile(value: ir.Value, i: int) -> list[tuple[str, ir.Value]]:
         (f"tokens_{i}", ibis.ifelse(present & token, text, ibis.null("string"))
          .collect(distinct=True)),
         (f"numbers_{i}", number.notnull().sum()),
-        (f"whole_{i}", (number == number.round()).sum()),
+        # Not round(): Ibis casts it to a 64-bit integer, which 1e300 or inf overflow.
+        (f"whole_{i}", ((number % 1) == 0).sum()),
         (f"usable_{i}", usable_text.notnull().sum()),
         (f"levels_{i}", usable_text.nunique()),
     ]

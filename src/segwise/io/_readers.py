@@ -937,8 +937,12 @@ def _dialect(delimiter: str | None, encoding: str | None,
 
 def _sniff_header(con: duckdb.DuckDBPyConnection, file: Path, path: Path, dialect: list[str],
                   values: list[Any]) -> bool:
-    """Whether DuckDB's sniffer finds a header line (its first line typed unlike the rest)."""
-    options = ", ".join([*dialect, "all_varchar=false"])
+    """Whether DuckDB's sniffer finds a header line (its first line typed unlike the rest).
+
+    Lines it cannot read (invalid UTF-8, a wrong field count) are skipped while sniffing:
+    the read itself quarantines them with their reason.
+    """
+    options = ", ".join([*dialect, "all_varchar=false", "ignore_errors=true"])
     sql = f"SELECT HasHeader FROM sniff_csv(?, {options})"  # noqa: S608
     try:
         rows = con.execute(sql, [str(file), *values]).fetchall()
