@@ -276,7 +276,7 @@ def assign(
     check_output(output, TABLE_SUFFIXES, inputs=[model, input, config])
     trained = TrainedAssigner.load(model)
     cfg = load_config(config)
-    with console.status("Reading and cleaning", spinner="dots") as status:
+    with progress("Reading and cleaning") as say:
         tx = load_transactions(input, columns=cfg.columns, read=cfg.read,
                                memory_limit=cfg.memory_limit)
         kept = clean_transactions(tx, cfg.cleaning).kept
@@ -284,7 +284,7 @@ def assign(
         # purchase to judge: they are not in the assignments, and are counted here.
         known = tx.table.filter(tx.table.customer_id.notnull())
         n_seen = int(known.customer_id.nunique().to_pyarrow().as_py())
-        status.update("Assigning segments")
+        say("Assigning segments")
         out = trained.assign(kept, horizon_days=horizon,
                              incomplete="score" if score_incomplete else "skip")
     write_table(out, output, keep_formulas=keep_formulas)

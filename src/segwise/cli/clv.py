@@ -23,6 +23,7 @@ from segwise.cli._app import (
     console,
     handle_errors,
     notice,
+    progress,
     run_with_progress,
     save_run,
 )
@@ -175,7 +176,7 @@ def clv(
     rfm = run_with_progress(
         input, config=config, engine=engine, spark_master=spark_master, memory_limit=memory_limit
     )
-    with console.status("Fitting the purchase and spend models", spinner="dots"), \
+    with progress("Fitting the purchase and spend models"), \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         result = customer_value(

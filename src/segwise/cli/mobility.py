@@ -19,6 +19,7 @@ from segwise.cli._app import (
     console,
     handle_errors,
     print_result,
+    progress,
     run_with_progress,
     save_run,
 )
@@ -70,7 +71,7 @@ def mobility(
     if segments:
         from segwise.jobs.mobility import segment_users
 
-        with console.status("Learning segments", spinner="dots"):
+        with progress("Learning segments"):
             plan = segment_users(result, embed=("umap",) if report else ())
         console.print(plan.summary_text(), highlight=False, markup=False)
         written += plan.write(output, keep_formulas=keep_formulas)

@@ -19,6 +19,7 @@ from segwise.cli._app import (
     console,
     handle_errors,
     print_audit,
+    progress,
     save_run,
 )
 
@@ -162,19 +163,19 @@ def population(
     settings = dataclasses.replace(settings, **{k: v for k, v in changes.items()
                                                 if v is not None})
     cfg = dataclasses.replace(cfg, sections={**cfg.sections, "people": settings})
-    with console.status("Starting", spinner="dots") as status:
-        def progress(step: str) -> None:
-            status.update(_STEPS.get(step, step))
+    with progress("Starting") as say:
+        def step(name: str) -> None:
+            say(_STEPS.get(name, name))
 
         result = run_population(population, customers, dictionary=dictionary, config=cfg,
-                                n_clusters=k, progress=progress)
+                                n_clusters=k, progress=step)
         written = result.write(output, keep_formulas=keep_formulas)
         if report:
             from segwise.report import write_report
 
             written.append(write_report(result, output / "report.html",
                                         extras=result.report_extras(), source=population.name,
-                                        title="Population and customers", progress=progress))
+                                        title="Population and customers", progress=step))
     print_comparison(result)
     for path in written:
         console.print(f"wrote {path}")

@@ -21,6 +21,7 @@ from segwise.cli._app import (
     console,
     handle_errors,
     notice,
+    progress,
     run_with_progress,
     save_run,
 )
@@ -60,15 +61,15 @@ def write_report_with_progress(result: JobResult, path: Path, *, segments: bool 
     """
     from segwise.report import learn_extras, write_report
 
-    with console.status("Building the report", spinner="dots") as status:
-        def progress(step: str) -> None:
-            status.update(_STEPS.get(step, step))
+    with progress("Building the report") as say:
+        def step(name: str) -> None:
+            say(_STEPS.get(name, name))
 
         if extras is None:
             extras = learn_extras(result, segments=segments, clv=clv, track=track,
-                                  clv_model=clv_model, progress=progress,
+                                  clv_model=clv_model, progress=step,
                                   **(clv_settings or {}))
-        written = write_report(result, path, extras=extras, progress=progress, **kwargs)
+        written = write_report(result, path, extras=extras, progress=step, **kwargs)
     for note in extras.notes:
         notice("note", note)
     console.print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)", highlight=False)

@@ -21,6 +21,7 @@ from segwise.cli._app import (
     console,
     handle_errors,
     print_result,
+    progress,
     run_with_progress,
     save_run,
 )
@@ -95,7 +96,7 @@ def convert(
     from segwise.io import convert_to_parquet
 
     cfg = load_config(config, memory_limit=memory_limit, kind=kind)
-    with console.status("Converting to Parquet", spinner="dots"):
+    with progress("Converting to Parquet"):
         done = convert_to_parquet(input, output, kind, columns=cfg.columns, read=cfg.read,
                                   memory_limit=cfg.memory_limit)
     console.print(f"wrote {done.path}: {done.rows:,} rows in {done.files} Parquet part(s), "

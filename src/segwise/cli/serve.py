@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from segwise.cli._app import StoreOpt, app, console, handle_errors, notice
+from segwise.cli._app import StoreOpt, app, console, handle_errors, notice, progress
 
 if TYPE_CHECKING:
     from segwise.jobs import ServeSettings
@@ -38,12 +38,12 @@ def etl(
     cfg = load_config(config)
     project = project_paths(cfg.section("project"), config.resolve().parent)
     target = store or project.store
-    with console.status("Starting", spinner="dots") as status:
+    with progress("Starting") as say:
         run_id, result, notes = run_etl(
             project.source, target, job=project.job, config=cfg,
             learned_segments=project.learned_segments, extras=project.extras,
             assigner=project.assigner or None, seed=project.seed,
-            progress=lambda step: status.update(_STEPS.get(step, step)),
+            progress=lambda step: say(_STEPS.get(step, step)),
         )
     for note in notes:
         notice("note", note)

@@ -21,6 +21,7 @@ from segwise.cli._app import (
     app,
     console,
     handle_errors,
+    progress,
     save_run,
 )
 
@@ -136,7 +137,7 @@ def track(
     as_of = [to_date(d, "--dates") for d in dates.split(",") if d.strip()] if dates else None
     if window is not None:
         parse_horizon(window, "D")
-    with console.status("Starting", spinner="dots") as status, \
+    with progress("Starting") as say, \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         settings = load_config(config, memory_limit=memory_limit)
@@ -151,7 +152,7 @@ def track(
             learned=learned or None,
             engine=str(engine),
             spark_master=spark_master,
-            progress=lambda step: status.update(_STEPS.get(step, step)),
+            progress=lambda step: say(_STEPS.get(step, step)),
         )
     for warning in caught:
         if issubclass(warning.category, UserWarning):
