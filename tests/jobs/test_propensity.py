@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from segwise.cli import app
 from segwise.exceptions import InputError
 from segwise.jobs import response_labels, run_propensity, score_propensity
+from segwise.store import Store
 
 runner = CliRunner()
 
@@ -99,7 +100,8 @@ def test_train_and_score_from_the_command_line(personality, tmp_path) -> None:
     done = runner.invoke(app, ["propensity", "train", str(personality), "--target", "Response",
                                "--models", "logistic", "--imbalance", "none,weights",
                                "--no-segments", "-o", str(model),
-                               "--report", str(tmp_path / "report.html")],
+                               "--report", str(tmp_path / "report.html"),
+                               "--store", str(tmp_path / "segwise.duckdb")],
                          terminal_width=200)
     assert done.exit_code == 0, done.output
     # Two candidates sit about one standard error apart on these folds, so the one-SE rule may
@@ -119,6 +121,25 @@ def test_train_and_score_from_the_command_line(personality, tmp_path) -> None:
                                  "reason_2", "effect_2"]
     assert top["rank"].tolist() == list(range(1, 51))
     assert top["score"].is_monotonic_decreasing
+    # With --store, the training run keeps the model file; a scoring run its people by decile.
+    done = runner.invoke(app, ["propensity", "score", str(model), str(personality), "-o",
+                               str(tmp_path / "all.parquet"), "--store",
+                               str(tmp_path / "segwise.duckdb")], terminal_width=200)
+    assert done.exit_code == 0, done.output
+    store = Store(tmp_path / "segwise.duckdb")
+    trained, scored = sorted(store.runs(), key=lambda r: r["command"], reverse=True)
+    assert (trained["command"], scored["command"]) == ("propensity train", "propensity score")
+    card = store.models(trained["run_id"])[0]
+    assert card["kind"] == "propensity" and card["card"]["target"] == "Response"
+    assert trained["n_entities"] == 2240 and scored["n_entities"] == 2240
+    deciles = store.segments(scored["run_id"], "decile")
+    assert [d["segment"] for d in deciles][:2] == ["top 10 %", "10-20 %"]
+    assert [d["size"] for d in deciles] == [224] * 10
+    assert [bool(d["action"]) for d in deciles] == [True, True] + [False] * 8  # mail share 20 %
+    first = pd.read_parquet(tmp_path / "all.parquet").iloc[0]
+    entity = store.entity(scored["run_id"], str(first["person_id"]))
+    assert entity["measures"]["score"] == pytest.approx(first["score"])
+    assert entity["segments"]["decile"] == "top 10 %"
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,15 @@ from segwise.cli._app import (
     ConfigOpt,
     KeepFormulasOpt,
     MemoryOpt,
+    StoreOpt,
     app,
     console,
     handle_errors,
     new_app,
     notice,
     print_audit,
+    progress,
+    save_run,
 )
 from segwise.cli.population import PeopleArg, _csv
 
@@ -155,6 +158,7 @@ def train(
                                               "(-1: one per core).")] = 1,
     config: ConfigOpt = None,
     memory_limit: MemoryOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Compare models on folds of TABLE only, choose the default by the rule, save it."""
     from segwise.config import load_config
@@ -166,16 +170,16 @@ def train(
     if report is not None:
         check_output(report, (".html", ".md", ".json"), inputs=[table, dictionary, config])
     cfg = load_config(config, memory_limit=memory_limit, kind="people")
-    with console.status("Starting", spinner="dots") as status:
-        def progress(step: str) -> None:
-            status.update(_STEPS.get(step, step))
+    with progress("Starting") as say:
+        def step(name: str) -> None:
+            say(_STEPS.get(name, name))
 
         result = run_propensity(
             table, target, dictionary=dictionary, config=cfg, positive=positive,
             exclude=_csv(exclude), models=_csv(models) or None,
             imbalance=_csv(imbalance) or None, folds=folds, repeats=repeats,
             mail_share=mail_share, top_n=top_n, segments=segments, n_segments=k,
-            importance=importance, n_jobs=jobs, progress=progress)
+            importance=importance, n_jobs=jobs, progress=step)
         written = []
         if output is not None:
             written.append(result.trained.save(output))
@@ -183,10 +187,11 @@ def train(
             from segwise.report import write_report
 
             written.append(write_report(result, report, source=table.name,
-                                        title="Who will respond", progress=progress))
+                                        title="Who will respond", progress=step))
     print_validation(result)
     for path in written:
         console.print(f"wrote {path}", highlight=False)
+    save_run(store, result.run_record)
 
 
 @propensity_app.command("score")
@@ -210,6 +215,7 @@ def score(
     config: ConfigOpt = None,
     memory_limit: MemoryOpt = None,
     keep_formulas: KeepFormulasOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Score TABLE with a saved model: score, rank and the top reasons per person."""
     from segwise.config import load_config
@@ -218,10 +224,10 @@ def score(
 
     check_output(output, TABLE_SUFFIXES, inputs=[model, table, dictionary, config])
     cfg = load_config(config, memory_limit=memory_limit, kind="people")
-    with console.status("Starting", spinner="dots") as status:
+    with progress("Starting") as say:
         result = score_propensity(model, table, config=cfg, dictionary=dictionary, top=top,
                                   reasons=reasons, missing_columns=missing_columns.value,
-                                  progress=lambda step: status.update(_STEPS.get(step, step)))
+                                  progress=lambda step: say(_STEPS.get(step, step)))
         write_table(result.scores, output, keep_formulas=keep_formulas)
     meta = result.model.metadata
     console.print(f"{result.n_scored:,} people scored with {meta.get('model', 'the model')} "
@@ -231,3 +237,4 @@ def score(
     print_encoding(result.encoding, table.name)
     print_audit(result.audit)
     console.print(f"wrote {output}", highlight=False)
+    save_run(store, lambda: result.run_record(table))

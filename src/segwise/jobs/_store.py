@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from segwise.features import EntityTable
-    from segwise.predict import TrainedAssigner
+    from segwise.predict import TrainedAssigner, TrainedPropensity
     from segwise.segment import Segmentation
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "model_record",
     "named_labels",
     "project_paths",
+    "propensity_card",
     "rule_labels",
     "run_etl",
     "run_record",
@@ -268,6 +269,14 @@ def assigner_card(path: str | Path) -> ModelCard:
     from segwise.predict import TrainedAssigner
 
     return _assigner_card(TrainedAssigner.load(path), Path(path).read_bytes())
+
+
+def propensity_card(trained: TrainedPropensity, artifact: bytes | None = None) -> ModelCard:
+    """Return a response model's card: its metadata and the comparison that chose it.
+
+    ``artifact`` is the saved model file, when the store should keep it.
+    """
+    return ModelCard("propensity", "propensity", dict(trained.metadata), artifact=artifact)
 
 
 def model_record(trained: TrainedAssigner, result: JobResult, *, command: str) -> RunRecord:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from segwise.features import EntityTable
     from segwise.predict import TrainedPropensity
+    from segwise.store import RunRecord
 
 __all__ = [
     "PropensityResult",
@@ -133,6 +134,22 @@ class PropensityResult(JobResult):
     target: str = ""
     positive: str = ""
     reasons: pd.DataFrame = field(default=None, repr=False)
+
+    def run_record(self) -> RunRecord:
+        """Return the run ``--store`` keeps: the training people and the model with its file.
+
+        The entity table is one row per training person (``responded``, ``cv_score``);
+        the model card holds the comparison that chose the default, and the saved model
+        file, so the store keeps what scored later runs.
+        """
+        import tempfile
+
+        from segwise.jobs._store import propensity_card, run_record
+
+        with tempfile.TemporaryDirectory() as tmp:
+            artifact = self.trained.save(Path(tmp) / "propensity.skops").read_bytes()
+        return run_record(self, command="propensity train", job="propensity",
+                          models=[propensity_card(self.trained, artifact)])
 
 
 def _with_target(dictionary: FeatureDictionary | None, target: str
@@ -352,6 +369,41 @@ class ScoreResult:
     encoding: pd.DataFrame
     model: TrainedPropensity
     n_scored: int
+    quarantine: pa.Table | None = field(default=None, repr=False)
+
+    def run_record(self, source: str | Path) -> RunRecord:
+        """Return the run ``--store`` keeps: each person's score, rank and score decile.
+
+        The people written (all, or the top ones) are the entities, with ``score`` and
+        ``rank``; the segmentation ``decile`` puts each in a tenth of everyone scored
+        (``top 10 %`` first), the deciles within the mail share the model was chosen for
+        marked "mail"; the score is also a per-person measure; the model card names the
+        model (its file stays where it is).
+        """
+        from segwise.features import EntityTable, source_fingerprint
+        from segwise.jobs._store import named_labels, propensity_card, value_table
+        from segwise.store import RunRecord
+
+        people = self.scores[[PERSON_ID, "score", "rank"]]
+        entities = EntityTable.from_frame(
+            pa.Table.from_pandas(people, preserve_index=False), id_col=PERSON_ID,
+            features=["score", "rank"], kind="people", entity="person", source=str(source))
+        entities = dataclasses.replace(
+            entities, fingerprint=source_fingerprint(source), audit_table=self.audit,
+            quarantine_table=self.quarantine)
+        names = [f"top {10 * (d + 1)} %" if d == 0 else f"{10 * d}-{10 * (d + 1)} %"
+                 for d in range(10)]
+        band = np.minimum((people["rank"].to_numpy() - 1) * 10 // max(self.n_scored, 1), 9)
+        settings = self.model.metadata.get("validation", {}).get("settings", {})
+        share = float(settings.get("mail_share") or 0.0)
+        actions = {n: f"mail: within the top {share:.0%} the model was chosen for"
+                   for d, n in enumerate(names) if (d + 1) / 10 <= share + 1e-9}
+        deciles = named_labels(entities, "decile", people[PERSON_ID].astype(str),
+                               [names[b] for b in band], order=names, actions=actions)
+        return RunRecord(command="propensity score", entities=entities,
+                         segmentations=[deciles],
+                         values=value_table(people[[PERSON_ID, "score"]], PERSON_ID),
+                         models=[propensity_card(self.model)], job="propensity")
 
 
 def score_propensity(
@@ -438,4 +490,5 @@ def score_propensity(
             "table with the training columns, or let them be missing (--missing-columns "
             "missing)") from exc
     return ScoreResult(scores=scores, audit=result.audit_table, encoding=encoding,
-                       model=trained, n_scored=table.num_rows)
+                       model=trained, n_scored=table.num_rows,
+                       quarantine=result.quarantine_table)
