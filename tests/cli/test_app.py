@@ -352,10 +352,15 @@ def test_csv_outputs_neutralise_formulas_unless_kept(retail_sample: pd.DataFrame
         assert quarantine["Quantity"].tolist() == [f"{prefix}@SUM(1+1)*cmd|' /C calc'!A0"]
 
 
-@pytest.mark.parametrize(("name", "data"), [("empty.csv", b""), ("junk.csv", b"a\x00\xff\n\"x\n"),
-                                            ("junk.parquet", b"PAR1 not parquet")])
-def test_an_unreadable_customer_table_is_one_line(tmp_path: Path, name: str, data: bytes) -> None:
+@pytest.mark.parametrize(("name", "data", "says"), [
+    ("empty.csv", b"", "the file is empty. Fix: export the rows again"),
+    ("junk.csv", b"a\x00\xff\n\"x\n", "no numeric column to segment on"),
+    ("junk.parquet", b"PAR1 not parquet", "cannot read the table ("),
+    ("table.xml", b"<x/>", "unknown file type .xml"),
+])
+def test_an_unreadable_customer_table_is_one_line(tmp_path: Path, name: str, data: bytes,
+                                                  says: str) -> None:
     table = tmp_path / name
     table.write_bytes(data)
     line = _one_error_line(runner.invoke(app, ["segment", str(table), "--customers"]))
-    assert f"{table}: cannot read the table (" in line
+    assert line.startswith(f"error: {table}: ") and says in line, line

@@ -21,12 +21,28 @@ MAKERS: dict[str, Callable[[pd.DataFrame, Path], Any]] = {
     "ibis": lambda df, _: ibis.memtable(df),
     "parquet path": lambda df, tmp: _written(df, tmp / "customers.parquet"),
     "csv path as str": lambda df, tmp: str(_written(df, tmp / "customers.csv")),
+    "messy csv.gz": lambda df, tmp: _messy(df, tmp / "customers.csv.gz"),
+    "excel": lambda df, tmp: _written(df, tmp / "customers.xlsx"),
+    "json lines": lambda df, tmp: _written(df, tmp / "customers.jsonl"),
 }
+
+
+def _messy(frame: pd.DataFrame, path: Path) -> Path:
+    """A spreadsheet export: semicolons, a BOM, CRLF and LF line endings mixed, gzip."""
+    import gzip
+
+    text = frame.to_csv(index=False, sep=";").replace("\n", "\r\n", len(frame) // 2)
+    path.write_bytes(gzip.compress(b"\xef\xbb\xbf" + text.encode()))
+    return path
 
 
 def _written(frame: pd.DataFrame, path: Path) -> Path:
     if path.suffix == ".csv":
         frame.to_csv(path, index=False)
+    elif path.suffix == ".xlsx":
+        frame.to_excel(path, index=False)
+    elif path.suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True, date_format="iso")
     else:
         frame.to_parquet(path, index=False)
     return path
@@ -58,3 +74,24 @@ def test_entity_table_from_any_table(retail_small: pd.DataFrame) -> None:
         assert entities.n_entities == 600
         assert entities.table.column("customer_id").to_pylist() == (
             retail_small["customer_id"].tolist())
+
+
+def test_a_table_without_an_id_column_numbers_its_rows(shared_data: Path) -> None:
+    # UCI Wholesale Customers: 440 clients, no id; its first column (Channel) repeats.
+    path = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    entities = EntityTable.read(path)
+    assert entities.id_col == "row" and entities.n_entities == 440
+    assert entities.table.column("row").to_pylist()[:3] == ["1", "2", "3"]
+    assert entities.table.column("Fresh").type == pa.int64()
+    seg = segment_customers(entities, n_clusters=3, compare=None, embed=())
+    assert len(seg.assignments) == 440
+
+
+def test_rows_with_missing_or_infinite_features_are_named(retail_small: pd.DataFrame,
+                                                         tmp_path: Path) -> None:
+    frame = retail_small.astype({"monetary": object})
+    frame.loc[[3, 7], "monetary"] = ["inf", ""]
+    path = _written(frame, tmp_path / "customers.csv")
+    with pytest.raises(Exception, match=rf"{path}: 2 row\(s\) have missing or infinite values "
+                                        rf"in monetary \(customer_id "):
+        segment_customers(path, n_clusters=3, compare=None, embed=())

@@ -149,8 +149,8 @@ def segment(
                                       help="Random seed (same seed, same labels).")] = 0,
     customers: Annotated[bool, typer.Option(
         "--customers", help="INPUT is already an entity table: one row per customer, user, "
-                            "person, ... (.parquet or .csv), such as any segwise command "
-                            "writes.")
+                            "person, ... (Parquet, CSV/TSV(.gz), Excel, JSON lines, SQLite "
+                            "or DuckDB), such as any segwise command writes.")
     ] = False,
     config: ConfigOpt = None,
     as_of: AsOfOpt = None,

@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -443,39 +443,116 @@ class EntityTable:
 
     @classmethod
     def read(cls, path: str | Path, **kwargs: Any) -> EntityTable:
-        """Read an entity table from Parquet or CSV (see :meth:`from_frame` for ``kwargs``).
+        """Read an entity table from any file segwise reads (see :meth:`from_frame`).
+
+        Parquet is read as it is (a table segwise wrote keeps its types). Other formats
+        (CSV and TSV, compressed or not, Excel, JSON lines, SQLite, DuckDB) go through
+        segwise's readers, as a people table is read: delimiter, encoding, BOMs and mixed
+        line endings are handled, unreadable lines are quarantined
+        (:attr:`quarantine_table`), and a column whose every present value is a number
+        becomes a number column. The id column is ``id_col``, else a registered feature
+        set's, else the first column; ids are text.
 
         Raises
         ------
         InputError
-            If the file is missing or not Parquet or CSV.
+            If the file is missing, of an unknown type, or cannot be read.
         """
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: no such file. Fix: check the path")
-        suffix = path.suffix.lower()
-        if suffix not in (".parquet", ".csv"):
-            raise InputError(f"{path}: an entity table must be .parquet or .csv")
-        try:
-            if suffix == ".parquet":
-                import pyarrow.parquet as pq
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
 
+            try:
                 table = pq.read_table(path)
-            else:
-                import pyarrow.csv as pcsv
+                table.column_names  # noqa: B018 - pyarrow decodes names only when asked
+            except (pa.ArrowException, OSError, ValueError) as exc:  # bad UTF-8 included
+                first = (str(exc).strip().splitlines()[0] if str(exc).strip()
+                         else type(exc).__name__)
+                raise InputError(f"{path}: cannot read the table ({first}). Fix: give a "
+                                 "table a segwise command wrote, or one row per entity"
+                                 ) from exc
+            return cls.from_frame(table, source=str(path), **kwargs)
+        table, quarantine = _read_rows(path, kwargs.get("id_col"))
+        entities = cls.from_frame(table, source=str(path), **{**kwargs, "id_col":
+                                                                 table.column_names[0]})
+        return replace(entities, quarantine_table=quarantine)
 
-                table = pcsv.read_csv(path)
-            names = table.column_names  # pyarrow decodes names only when asked
-        except (pa.ArrowException, OSError, ValueError) as exc:  # bad UTF-8 included
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{path}: cannot read the table ({first}). Fix: give a table a "
-                             "segwise command wrote, or one row per entity") from exc
-        if suffix == ".csv":
-            id_col = kwargs.get("id_col") or next(
-                (s.id_col for s in _FEATURE_SETS.items().values() if s.id_col in names),
-                names[0],
-            )
-            # Ids are labels, not numbers, whatever they look like.
-            table = table.set_column(names.index(id_col), id_col,
-                                     table.column(id_col).cast(pa.string()))
-        return cls.from_frame(table, source=str(path), **kwargs)
+
+def _read_rows(path: Path, id_col: str | None) -> tuple[pa.Table, pa.Table | None]:
+    """Read a non-Parquet entity table: the id column first (text), numbers typed."""
+    from segwise._engine import fetch_arrow
+    from segwise.io import PEOPLE, PERSON_ID, load_source
+
+    # Read as a people table is (an optional id, every other column as it comes); its
+    # messages speak of rows, not people.
+    kind = replace(PEOPLE, rows="rows")
+
+    def load(column: str | None) -> Any:
+        return load_source(path, kind, columns={PERSON_ID: column} if column else None)
+
+    source = load(id_col)
+    names = [c for c in source.table.columns if c != PERSON_ID]
+    given = source.roles[PERSON_ID] if PERSON_ID in source.roles else None
+    if id_col is None:
+        known = [s.id_col for s in _FEATURE_SETS.items().values()]
+        header = [given, *names] if given else names
+        chosen = next((c for c in header if c in known), given)
+        if chosen is None and names and _unique(source.table[names[0]]):
+            chosen = names[0]
+        if chosen != given:
+            source = load(chosen)
+            names = [c for c in source.table.columns if c != PERSON_ID]
+        # Without an id column, the 1-based row of the file names each entity.
+        id_col = chosen or "row"
+    rows = fetch_arrow(source.table.select(PERSON_ID, *names))
+    columns = [rows.column(PERSON_ID).cast(pa.string()),
+               *(_typed(rows.column(n)) for n in names)]
+    return pa.table(columns, names=[id_col, *names]), source.quarantine_table
+
+
+def _unique(column: Any) -> bool:
+    """Whether a column's values are all present and distinct (an id column)."""
+    from segwise._engine import fetch_numpy
+
+    table = column.as_table()
+    value = table[table.columns[0]]
+    counts = fetch_numpy(table.aggregate(n=value.count(), distinct=value.nunique(),
+                                         rows=table.count()))
+    return bool(counts["n"][0] == counts["distinct"][0] == counts["rows"][0])
+
+
+def _typed(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Return a text column as numbers, timestamps or flags when every present value is one.
+
+    Blank text is missing. Whole numbers become int64 when none is missing, else float64
+    (``inf`` and ``NaN`` read as the float values: the segmentation names them); ISO
+    timestamps (as segwise writes them) become timestamps; ``true``/``false`` flags.
+    Anything else stays text.
+    """
+    import pyarrow.compute as pc
+
+    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+        return column
+    text = pc.utf8_trim_whitespace(column)
+    present = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    if present.null_count == len(present):
+        return column
+    try:
+        numbers = pc.cast(present, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    else:
+        finite = pc.fill_null(pc.is_finite(numbers), False)
+        kept = pc.filter(numbers, finite)
+        whole = pc.all(pc.equal(kept, pc.floor(kept))).as_py() is not False
+        if numbers.null_count == 0 and pc.all(finite).as_py() and whole:
+            return pc.cast(numbers, pa.int64())
+        return numbers
+    for kind in (pa.timestamp("us"), pa.bool_()):
+        try:
+            return pc.cast(present, kind)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return column

@@ -753,7 +753,9 @@ def segment_customers(
         customers = to_pandas(customers)
     schema = (customers.schema if isinstance(customers, EntityTable)
               else match_feature_set(list(map(str, customers.columns)), id_col))
+    where = ""
     if isinstance(customers, EntityTable):
+        where = f"{customers.source}: " if customers.source else ""
         customers = customers.frame
     if schema is None:
         features = list(features or DEFAULT_FEATURES)
@@ -769,6 +771,11 @@ def segment_customers(
         rule_segment_col = (schema.segment_col if isinstance(rule_segment_col, _Default)
                             else rule_segment_col)
         described_extra = list(schema.profile)
+    if not features:
+        raise InputError(
+            f"{where}no numeric column to segment on (columns: "
+            f"{', '.join(map(str, customers.columns))}). Fix: give a table of one row per "
+            "entity with numeric features, or name them with features")
     missing = [f for f in features if f not in customers.columns]
     if missing:
         raise ConfigError(
@@ -776,10 +783,16 @@ def segment_customers(
             f"{', '.join(map(str, customers.columns))}. Fix: pass features= that exist"
         )
     X = customers[features].astype("float64")
-    bad = ~np.isfinite(X.to_numpy()).all(axis=1)
+    finite = np.isfinite(X.to_numpy())
+    bad = ~finite.all(axis=1)
     if bad.any():
-        raise InputError(f"{int(bad.sum())} customer(s) have missing or infinite values in "
-                         f"{', '.join(features)}. Fix: fill or drop them first")
+        columns = [f for f, ok in zip(features, finite.all(axis=0), strict=True) if not ok]
+        ids = (customers.loc[bad, id_col].astype(str) if id_col in customers.columns
+               else pd.Series(np.flatnonzero(bad) + 1).astype(str))
+        shown = ", ".join(ids.head(3)) + (", ..." if len(ids) > 3 else "")
+        raise InputError(f"{where}{int(bad.sum())} row(s) have missing or infinite values in "
+                         f"{', '.join(columns)} ({id_col} {shown}). Fix: fill or drop them "
+                         "first, or leave those columns out of the features")
     if n_clusters is not None and n_clusters < 2:
         raise ConfigError(f"the number of segments must be at least 2, got {n_clusters}")
     if n_clusters is not None and n_clusters >= len(X):
