@@ -85,22 +85,35 @@ def test_digit_rules_round_trip_in_toml(tmp_path: Path) -> None:
         d.write(tmp_path / "d.csv")
 
 
-def test_csv_written_by_hand(tmp_path: Path) -> None:
+HAND_WRITTEN = (
+    "attribute,type,description,code,label,missing\n"
+    "workclass,categorical,Employer type,Private,private sector,\n"
+    "workclass,,,Self-emp-inc,self-employed,\n"
+    "workclass,,,?,unknown,yes\n"
+    "age,numeric,Age in years,,,\n"
+    "sex,binary,,Female,,\n"
+    "sex,,,Male,,\n"
+)
+#: As spreadsheets save the same sheet: plain, "CSV UTF-8" (a byte-order mark and CRLF),
+#: and where the decimal mark is a comma (semicolons; the description holds a comma).
+SAVED = {
+    "plain": HAND_WRITTEN.encode(),
+    "bom crlf": b"\xef\xbb\xbf" + HAND_WRITTEN.replace("\n", "\r\n").encode(),
+    "semicolons": HAND_WRITTEN.replace(",", ";").replace("Employer type",
+                                                         "Employer, type").encode(),
+}
+
+
+@pytest.mark.parametrize("saved", SAVED.values(), ids=SAVED.keys())
+def test_csv_written_by_hand(tmp_path: Path, saved: bytes) -> None:
     path = tmp_path / "d.csv"
-    path.write_text(
-        "attribute,type,description,code,label,missing\n"
-        "workclass,categorical,Employer type,Private,private sector,\n"
-        "workclass,,,Self-emp-inc,self-employed,\n"
-        "workclass,,,?,unknown,yes\n"
-        "age,numeric,Age in years,,,\n"
-        "sex,binary,,Female,,\n"
-        "sex,,,Male,,\n"
-    )
+    path.write_bytes(saved)
     d = read_dictionary(path)
     assert d.names == ["workclass", "age", "sex"]
     assert d["workclass"].missing == ("?",) and d["workclass"].codes == ["Private", "Self-emp-inc"]
     assert d["sex"].labels == {"Female": "Female", "Male": "Male"}
     assert d["age"].type == "numeric" and d["age"].description == "Age in years"
+    assert d["workclass"].description.startswith("Employer")
 
 
 @pytest.mark.parametrize(("text", "message"), [

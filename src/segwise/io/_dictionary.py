@@ -396,7 +396,8 @@ def read_dictionary(path: str | Path) -> FeatureDictionary:
     if suffix == ".txt" and head.startswith("DATA DICTIONARY"):
         return read_coil_dictionary(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte-order mark.
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: the dictionary is not UTF-8 text ({exc.reason}). "
                           "Fix: save it as UTF-8") from exc
@@ -478,9 +479,11 @@ def _position(value: Any, where: str) -> int | None:
 
 
 def _from_csv(text: str, path: Path) -> FeatureDictionary:
-    sample = text[:4096]
-    delimiter = "\t" if path.suffix.lower() == ".tsv" or sample.count("\t") > sample.count(
-        ",") else ","
+    # The header line tells the delimiter: tabs (.tsv), semicolons (spreadsheets where the
+    # decimal mark is a comma) or commas.
+    header_line = text.split("\n", 1)[0]
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else max(
+        ",;\t", key=lambda d: (header_line.count(d), d == ","))
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     unknown = sorted(set(header) - set(CSV_COLUMNS))
