@@ -77,6 +77,12 @@ def test_the_rfe_reference_date_is_a_date_written_either_way(tmp_path: Path,
         load_config(path, kind="events")
 
 
+def test_a_config_saved_with_a_byte_order_mark_and_crlf_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "notepad.toml"
+    path.write_bytes(b'\xef\xbb\xbf[rfm]\r\nas_of = "2011-12-01"\r\n')
+    assert load_config(path).as_of == dt.date(2011, 12, 1)
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "none.toml")

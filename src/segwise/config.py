@@ -149,7 +149,8 @@ def load_config(
 
 def _read_config(path: Path, kind: str | None) -> SegwiseConfig:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: editors on Windows save UTF-8 with a byte-order mark.
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: config file not found") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
