@@ -212,3 +212,17 @@ def test_the_shared_parse_rules_hold_for_pings(tmp_path: Path) -> None:
     # The third day's pings are after the as-of date: left out and counted.
     assert audit["after_as_of"] == len(good) // 3
     assert sorted(result.entities.frame["user_id"]) == ["1", "2"]
+
+
+def test_unusable_points_of_interest_are_counted_aloud(tmp_path: Path) -> None:
+    pings = tmp_path / "pings.csv"
+    pd.DataFrame(_day_at(52.52, 13.40, "a") + _day_at(52.40, 13.06, "b")).to_csv(
+        pings, index=False)
+    pois = tmp_path / "pois.csv"
+    good = [("Food", "52.52", "13.40"), ("Shop", "52.40", "13.06")] * 20
+    bad = [("", "52.5", "13.4"), ("Park", "inf", "13.1")]
+    pd.DataFrame(good + bad, columns=["category", "lat", "lon"]).to_csv(pois, index=False)
+    with pytest.warns(UserWarning, match=r"pois.csv: 2 of 42 points of interest cannot be used "
+                                         r"and are left out \(category: empty category, "
+                                         r"lat(itude)?: not a finite number\)"):
+        run_mobility(pings, pois=pois)

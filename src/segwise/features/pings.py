@@ -768,6 +768,14 @@ def _load_pois(path: str, cleaned: CleanedPings) -> dict[str, np.ndarray]:
     from segwise.io import load_source
 
     source = load_source(path, "pois")
+    if source.n_quarantined:
+        import warnings
+
+        reasons = source.quarantine_table.column("reason").to_pylist()
+        common = ", ".join(dict.fromkeys(reasons[:50]).keys())
+        warnings.warn(f"{path}: {source.n_quarantined:,} of {source.n_input:,} points of "
+                      f"interest cannot be used and are left out ({common})",
+                      UserWarning, stacklevel=2)
     got = fetch_numpy(source.table.select("category", "lat", "lon"))
     return {"category": got["category"], "lat": got["lat"].astype(np.float64),
             "lon": got["lon"].astype(np.float64)}
