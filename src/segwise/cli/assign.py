@@ -288,6 +288,10 @@ def assign(
         out = trained.assign(kept, horizon_days=horizon,
                              incomplete="score" if score_incomplete else "skip")
     write_table(out, output, keep_formulas=keep_formulas)
+    if tx.n_quarantined:
+        first = tx.quarantine_table.slice(0, 1).to_pylist()[0]
+        notice("note", f"{tx.n_quarantined:,} of {tx.n_input:,} lines could not be parsed and "
+                       f"are left out (first: row {first['row']}, {first['reason']}).")
     w = trained.window
     n_over = int((out["window_complete"] & (out["orders_used"] == w.n_orders)).sum()) if (
         w.n_orders) else 0
