@@ -307,6 +307,12 @@ def test_timestamps_written_as_epoch_numbers(unit: int, retail_sample: pd.DataFr
     assert set(tx.quarantine["reason"]) == {"InvoiceDate: not a timestamp"}
     got = tx.table.select("ts").to_pandas()["ts"]
     assert sorted(got) == sorted(ts.iloc[2:])
+    # The same numbers typed (a Parquet log's int64 column) read alike.
+    typed = tmp_path / "epoch.parquet"
+    df.assign(InvoiceDate=pd.to_numeric(df["InvoiceDate"])).to_parquet(typed, index=False)
+    again = load_transactions(typed)
+    assert again.n_quarantined == 2
+    assert sorted(again.table.select("ts").to_pandas()["ts"]) == sorted(ts.iloc[2:])
 
 
 def test_sqlite_with_several_tables_needs_a_table_name(

@@ -54,15 +54,17 @@ __all__ = [
 #: standard "quantity".
 SOURCE_PREFIX = "_src_"
 
-#: The layout of text timestamps that are numbers of seconds since 1970-01-01
-#: (milliseconds from :data:`EPOCH_MILLISECONDS_FROM` on), as log exports write them.
+#: The layout of timestamps that are numbers of seconds since 1970-01-01 (milliseconds
+#: from :data:`EPOCH_MILLISECONDS_FROM` on), as log exports write them.
 EPOCH = "epoch"
 #: Epoch numbers from this on are milliseconds (10**11 s is the year 5138).
 EPOCH_MILLISECONDS_FROM = 10**11
-#: Text epoch numbers are read within [10**8, 10**14): 1973 to 5138 in seconds or in
-#: milliseconds. Outside it a number is no time: ``20240503`` is not 1970-08-23.
-_EPOCH_RANGE = (10**8, 10**14)
 _UNIX = datetime(1970, 1, 1)
+#: Epoch numbers are read as times from 1990 to 2099, in seconds or in milliseconds; any
+#: other number is no time: ``20240503`` (a day) is not 1970-08-23, nor ``202405031015``
+#: (a minute) 1976.
+_EPOCH_SECONDS = ((datetime(1990, 1, 1) - _UNIX).total_seconds(),
+                  (datetime(2100, 1, 1) - _UNIX).total_seconds())
 
 #: Timestamp layouts tried, in this order, when none is configured; ties go to the first.
 TIMESTAMP_FORMATS: tuple[str, ...] = (
@@ -326,25 +328,25 @@ def _read_epoch(value: str) -> datetime | None:
         number = float(value)
     except ValueError:
         return None
-    if not _EPOCH_RANGE[0] <= abs(number) < _EPOCH_RANGE[1]:
-        return None
     seconds = number / 1000 if abs(number) >= EPOCH_MILLISECONDS_FROM else number
+    if not _EPOCH_SECONDS[0] <= seconds < _EPOCH_SECONDS[1]:
+        return None
     return _UNIX + timedelta(seconds=round(seconds))
 
 
 def epoch_timestamp(number: ir.FloatingValue, *, bounded: bool = True) -> ir.TimestampValue:
     """Seconds since 1970-01-01 as a timestamp; milliseconds from 10**11 on.
 
-    ``bounded`` reads only numbers within [10**8, 10**14) (NULL elsewhere), as text
-    detected as :data:`EPOCH` is read. The result is naive, like every other timestamp:
-    an epoch plus an interval, not a zoned value; to the second.
+    ``bounded`` reads only times from 1990 to 2099 (NULL elsewhere), so that a number
+    meaning something else (a day written ``20240503``) is no time; pings, whose clock
+    rule counts a device reset to 0, read any number. The result is naive, like every
+    other timestamp: an epoch plus an interval, not a zoned value; to the second.
     """
     seconds = ibis.ifelse(number.abs() >= EPOCH_MILLISECONDS_FROM, number / 1000, number)
-    ts = ibis.literal(_UNIX, "timestamp") + seconds.round().cast("int64").as_interval("s")
-    if not bounded:
-        return ts
-    inside = (number.abs() >= _EPOCH_RANGE[0]) & (number.abs() < _EPOCH_RANGE[1])
-    return ibis.ifelse(inside, ts, ibis.null("timestamp"))
+    if bounded:
+        inside = (seconds >= _EPOCH_SECONDS[0]) & (seconds < _EPOCH_SECONDS[1])
+        seconds = ibis.ifelse(inside, seconds, ibis.null("float64"))
+    return ibis.literal(_UNIX, "timestamp") + seconds.round().cast("int64").as_interval("s")
 
 
 def _differ(value: str, formats: list[str]) -> bool:
@@ -461,6 +463,9 @@ def parse_timestamp(
         return value.cast(dt.Timestamp())
     if value.type().is_date():
         return value.cast("timestamp")
+    if value.type().is_numeric():
+        # Typed numbers (a Parquet or JSON log's epoch column) as :data:`EPOCH` text is.
+        return epoch_timestamp(as_float(value))
     if spark:
         if read.timestamp_format:
             raise ConfigError(
