@@ -140,6 +140,30 @@ def test_a_job_takes_its_own_sections_reference_date(tmp_path: Path) -> None:
     assert run.audit.set_index("step").loc["after_as_of"].iloc[0] == 2
 
 
+def test_a_log_without_flags_names_its_clicks_and_conversions(tmp_path: Path) -> None:
+    """A view/cart/purchase log (RetailRocket's layout: epoch milliseconds, no flags)."""
+    start = int(pd.Timestamp("2015-06-01").value // 10**6)
+    rows = [(start + i * 3_600_000, f"v{i % 7}", event, i)
+            for i, event in enumerate(["view", "addtocart", "Transaction", "view", "click",
+                                       "Ad-Click", "purchase", "view"] * 14)]
+    path = tmp_path / "events.csv"
+    pd.DataFrame(rows, columns=["timestamp", "visitorid", "event", "itemid"]).to_csv(
+        path, index=False)
+    run = _rfe(path)
+    users = run.users.set_index("user_id")
+    assert users["clicks"].sum() == 28 and users["conversions"].sum() == 28
+    assert run.score_columns == ("recency_days", "clicks", "sessions")
+    # Without any click, frequency is the conversions; without those, the events.
+    no_clicks = pd.DataFrame([r for r in rows if "lick" not in r[2]],
+                             columns=["timestamp", "visitorid", "event", "itemid"])
+    no_clicks.to_csv(path, index=False)
+    run = _rfe(path)
+    assert run.score_columns == ("recency_days", "conversions", "sessions")
+    assert "median_conversions" in run.segment_summary_table().column_names
+    no_clicks[no_clicks["event"] == "view"].to_csv(path, index=False)
+    assert _rfe(path).score_columns == ("recency_days", "events", "sessions")
+
+
 def test_given_session_ids_are_used(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     pd.DataFrame({

@@ -310,14 +310,14 @@ def print_result(result: JobResult) -> None:
         for header in (schema.entities.capitalize(), "Share",
                        *(["Revenue share"] if schema.value_col else [])):
             seg.add_column(header, justify="right")
-        for col in schema.summary_features:
+        for col in result.summary_features:
             seg.add_column(_median_header(schema.feature(col)), justify="right")
         for row in summary:
             seg.add_row(
                 row["segment"], f"{row[schema.entities]:,}", f"{row['share']:.1%}",
                 *([f"{row['revenue_share']:.1%}"] if schema.value_col else []),
                 *(_num(row[f"median_{c}"], 2 if schema.feature(c).unit == "currency" else 0)
-                  for c in schema.summary_features),
+                  for c in result.summary_features),
             )
         console.print(seg)
         print_actions((row["segment"], row["action"]) for row in summary)

@@ -18,7 +18,7 @@ from segwise.io._dictionary import (
     read_coil_dictionary,
     read_dictionary,
 )
-from segwise.io._events import EVENT_COLUMNS, EVENTS, as_flag
+from segwise.io._events import CLICK_EVENTS, CONVERSION_EVENTS, EVENT_COLUMNS, EVENTS, as_flag
 from segwise.io._kinds import Role, SourceKind, get_kind, kinds, register_kind
 from segwise.io._orders import ORDERS, STANDARD_COLUMNS, Transactions, load_transactions
 from segwise.io._parse import (
@@ -48,6 +48,8 @@ from segwise.io._tables import Join
 
 __all__ = [
     "ATTRIBUTE_TYPES",
+    "CLICK_EVENTS",
+    "CONVERSION_EVENTS",
     "EVENTS",
     "EVENT_COLUMNS",
     "MAX_NUMBER",

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from segwise.io._readers import ReadOptions
     from segwise.io._roles import ColumnRoles
 
-__all__ = ["EVENTS", "EVENT_COLUMNS", "as_flag", "parse_events"]
+__all__ = ["CLICK_EVENTS", "CONVERSION_EVENTS", "EVENTS", "EVENT_COLUMNS", "as_flag",
+           "parse_events"]
 
 #: Columns of the typed event table. ``user_id``, ``object_id``, ``category`` and ``device``
 #: are only grouped on: where the source stores them as integers they stay ``int64``
@@ -54,6 +55,15 @@ EVENT_COLUMNS: dict[str, str] = {
     "device": "string",
     "page": "string",
 }
+
+#: Event names that are clicks, and conversions, in a log without a flag column for them
+#: (compared in lower case, blanks and hyphens read as underscores): a view/click/purchase
+#: log says what happened in its event column.
+CLICK_EVENTS: frozenset[str] = frozenset({"click", "clicked", "ad_click", "adclick",
+                                          "link_click", "click_through"})
+CONVERSION_EVENTS: frozenset[str] = frozenset({
+    "purchase", "purchased", "transaction", "order", "order_completed", "conversion",
+    "converted", "buy", "sale", "lead", "checkout_completed", "payment"})
 
 #: Text a flag column holds for yes and for no (compared in lower case).
 _YES = ("1", "true", "t", "yes", "y")
@@ -108,18 +118,21 @@ def parse_events(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Pat
     # Ids a float or true/false column cannot hold (1.5 is no user 2) are refused.
     checks += [check for role in ("user_id", "session_id", "search_id", "object_id")
                if role in r for check in id_checks(r[role], name[role])]
+    # An ad log without an event column: its rows are impressions, the click a flag on them.
+    event = (as_text(r["event"]).fill_null("event") if "event" in r
+             else ibis.literal("impression" if "is_click" in r else "event"))
     flags = {}
-    for role, column in (("is_click", "is_click"), ("conversion", "is_conversion")):
+    for role, column, names in (("is_click", "is_click", CLICK_EVENTS),
+                                ("conversion", "is_conversion", CONVERSION_EVENTS)):
         if role in r:
             flags[column] = as_flag(r[role])
             checks.append((flags[column].isnull(), f"{name[role]}: not a yes/no flag"))
+        elif "event" in r:
+            # Without a flag column, the event's name says it.
+            key = event.lower().re_replace(r"[\s-]+", "_")
+            flags[column] = key.isin(sorted(names))
         else:
             flags[column] = ibis.literal(False)
-    if "event" in r:
-        event = as_text(r["event"]).fill_null("event")
-    else:
-        # An ad log's rows are impressions, the click a flag on them.
-        event = ibis.literal("impression" if "is_click" in r else "event")
     text = {
         column: as_id(r[role]) if role.endswith("_id") else as_text(r[role])
         for role, column in (("session_id", "session_id"), ("search_id", "search_id"),

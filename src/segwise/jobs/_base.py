@@ -100,6 +100,14 @@ class JobResult:
         """:attr:`quarantine_table` as pandas (``row`` nullable ``Int64``)."""
         return quarantine_frame(self.quarantine_table)
 
+    @property
+    def summary_features(self) -> tuple[str, ...]:
+        """Return the features the segment summary gives medians of.
+
+        The feature set's summary features, unless the job scored others.
+        """
+        return tuple(self.entities.schema.summary_features)
+
     def segment_summary(self) -> pd.DataFrame:
         """Per named segment: size, shares, medians of the summary features, action.
 
@@ -118,8 +126,8 @@ class JobResult:
         pyarrow.Table
             ``segment``; the count of entities (named in the plural, ``customers``);
             ``share``; ``revenue_share`` when the entities have a value column (negative
-            values count as 0); ``median_<feature>`` for each summary feature (null for an
-            empty segment); ``action``.
+            values count as 0); ``median_<feature>`` for each of
+            :attr:`summary_features` (null for an empty segment); ``action``.
 
         Raises
         ------
@@ -130,7 +138,7 @@ class JobResult:
         if self.segment_map is None or schema.segment_col is None:
             raise ConfigError(f"the {schema.name} job scored no named segments")
         value = [schema.value_col] if schema.value_col else []
-        cols = list(dict.fromkeys([schema.segment_col, *value, *schema.summary_features]))
+        cols = list(dict.fromkeys([schema.segment_col, *value, *self.summary_features]))
         c = arrow_to_numpy(self.entities.table.select(cols))
         names = list(self.segment_map.patterns)
         members = [np.equal(c[schema.segment_col], name) for name in names]
@@ -144,7 +152,7 @@ class JobResult:
             revenue = np.clip(c[schema.value_col], 0, None)
             out["revenue_share"] = (np.array([revenue[m].sum() for m in members])
                                     / (revenue.sum() or 1.0))
-        for col in schema.summary_features:
+        for col in self.summary_features:
             # NaN (null in the table) for an empty segment.
             out[f"median_{col}"] = np.array(
                 [np.median(c[col][m]) if m.any() else np.nan for m in members])

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from segwise._engine import arrow_to_numpy, is_missing, numpy_to_arrow
 from segwise._frames import DataSource
 from segwise.clean import CleanedEvents, clean_events
 from segwise.config import SegwiseConfig
-from segwise.features.rfe import rfe_entities
+from segwise.features.rfe import RFESettings, rfe_entities
 from segwise.jobs._base import Job, JobResult, register_job, run_job
 from segwise.report import register_sections_module
 from segwise.segment.rfm import SegmentMap, fit_bin_edges, name_cells, score_columns
@@ -112,6 +113,11 @@ class RFEResult(JobResult):
         """The recency, frequency and engagement columns that were scored."""
         return cast("tuple[str, str, str]", tuple(self.artifacts["score_columns"]))
 
+    @property
+    def summary_features(self) -> tuple[str, ...]:
+        """The scored columns: the segments are summarised by what named them."""
+        return self.score_columns
+
     def reach_table(self) -> pa.Table:
         """How to reach each named segment: who they are, when, on what, in which category.
 
@@ -172,8 +178,17 @@ def _features(cleaned: CleanedEvents, config: SegwiseConfig,
 
 
 def _score(entities: EntityTable, config: SegwiseConfig) -> tuple[EntityTable, dict[str, Any]]:
-    """Score R, F and E on quantile edges and name each user's cell."""
-    columns = cast("tuple[str, str, str]", tuple(config.section("rfe").score))
+    """Score R, F and E on quantile edges and name each user's cell.
+
+    With the default columns, frequency is clicks; a log without any click (a view and
+    purchase log) scores conversions instead, and one without either the events.
+    """
+    settings = config.section("rfe")
+    columns = cast("tuple[str, str, str]", tuple(settings.score))
+    if columns == RFESettings().score and not pc.max(entities.table["clicks"]).as_py():
+        frequency = ("conversions" if pc.max(entities.table["conversions"]).as_py()
+                     else "events")
+        columns = (columns[0], frequency, columns[2])
     values = arrow_to_numpy(entities.table.select(list(columns)))
     edges = fit_bin_edges(values, columns=columns)
     scores = score_columns(values, edges, columns=columns)

@@ -399,7 +399,8 @@ def _segments(ctx: ReportContext) -> Section | None:
     schema, cur = ctx.entities.schema, ctx.currency
     who = schema.entities
     value = ["revenue_share"] if "revenue_share" in summary else []
-    medians = {f"median_{c}": schema.feature(c) for c in schema.summary_features}
+    medians = {c: schema.feature(c.removeprefix("median_")) for c in summary.columns
+               if c.startswith("median_")}
     formats: dict[str, Format] = {who: "int", "share": "pct", "revenue_share": "pct"}
     headers = {"segment": "Segment", who: who.capitalize(), "share": f"Share of {who}",
                "revenue_share": "Share of revenue", "action": "Recommended action"}
