@@ -211,7 +211,7 @@ def test_sums_per_attribute_are_the_sparse_products(rows: int, owners: list[int]
                                shape=(len(owner), owner.max() + 1))
     plain = np.asarray(parts @ member)
     with np.errstate(invalid="ignore"):
-        fast = _sum_by_owner(parts, owner)
+        fast = _sum_by_owner(parts, owner, block=7)  # several blocks of rows
     np.testing.assert_array_equal(fast.view(np.int64), plain.view(np.int64))
 
 
