@@ -75,7 +75,12 @@ def duckdb_connection(memory_limit: str | None = None) -> DuckDBBackend:
         limit = check_memory_limit(os.environ[MEMORY_LIMIT_ENV], MEMORY_LIMIT_ENV)
     else:
         limit = None
-    return ibis.duckdb.connect(memory_limit=limit) if limit else ibis.duckdb.connect()
+    backend = ibis.duckdb.connect(memory_limit=limit) if limit else ibis.duckdb.connect()
+    # Memory a query freed is handed back to the system in the background; otherwise it
+    # stays resident until DuckDB's next query, which after a job's last fetch never
+    # comes (1.6 GB held through training on a million people x 360 columns).
+    backend.con.execute("SET allocator_background_threads = true")
+    return backend
 
 
 #: Sizes DuckDB's ``memory_limit`` accepts, e.g. ``4GB``, ``4 GiB``, ``512MB``.

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from segwise.clean import PeopleSettings, compare_subsets
+from segwise._engine import fetch_arrow, fetch_scalar
+from segwise.clean import (
+    CleanedPeople,
+    PeopleSettings,
+    Rule,
+    clean_people,
+    clean_rows,
+    compare_subsets,
+)
 from segwise.config import SegwiseConfig, load_config
 from segwise.exceptions import ConfigError, InputError
-from segwise.io import Attribute, FeatureDictionary, ReadOptions
+from segwise.features.people import people_entities
+from segwise.io import PERSON_ID, Attribute, FeatureDictionary, ReadOptions, load_source
 from segwise.jobs import run_job
 
 
@@ -92,3 +104,37 @@ def test_similar_subsets_are_similar() -> None:
     b = pd.DataFrame({"x": rng.normal(size=500), "c": rng.integers(0, 4, 500)})
     out = compare_subsets(a, b, {"x": "ordinal", "c": "binary"})
     assert set(out["verdict"]) == {"similar"}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.tuples(st.sampled_from(["1", "2", "3", "4", "5"]),
+                               st.sampled_from([1.0, 2.0, None]), st.sampled_from(["A", "B"])),
+                     min_size=1, max_size=30),
+       ids=st.booleans())
+def test_audit_and_ids_counted_from_the_fetched_rows_match_their_own_queries(
+        rows: list[tuple[str, float | None, str]], ids: bool) -> None:
+    # people_entities counts the audit and the ids from the one fetch of the cleaned rows
+    # (a query of their own would merge the copies again): the same figures as those
+    # queries, the kept rows those of `kept`, in id order with ids and file order without.
+    frame = pd.DataFrame(rows, columns=["id", "age", "band"])
+    dictionary = FeatureDictionary([Attribute("age", "numeric"),
+                                    Attribute("band", "categorical", labels={"A": "a"})])
+    config = _config(dictionary=dictionary)
+    if not ids:
+        frame = frame.drop(columns="id")
+    source = load_source(frame, "people", read=config.read)
+    cleaned = clean_people(source, config)
+    variants = [cleaned]
+    if not ids:  # a rule without deduplication: removed rows lie among the kept ones
+        rule = Rule("no_age", "no age", lambda t: t.age.isnull())
+        plain = clean_rows(dataclasses.replace(source, table=cleaned.rows.drop("_n", "_reason")),
+                           [rule], duplicates=False)
+        variants.append(CleanedPeople(plain.rows, plain.n_input, plain.n_quarantined,
+                                      plain.rules, plain.deduplicated, dictionary=dictionary))
+    for c in variants:
+        entities = people_entities(c, config, None)
+        assert entities.audit_table is not None
+        assert entities.audit_table.equals(c.audit_table())
+        kept = c.kept.order_by(PERSON_ID) if c.deduplicated else c.kept
+        assert entities.table.equals(fetch_arrow(kept))
+        assert entities.n_input_entities == int(fetch_scalar(source.table[PERSON_ID].nunique()))

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
 
@@ -25,7 +26,12 @@ from segwise.features._encoder import _Values
 from segwise.features.people import PeopleEncoder
 from segwise.io import canonical_code, load_source
 from segwise.predict import PropensityModel, TrainedPropensity
-from segwise.predict._propensity import _fit_median_imputer, _fit_scaler
+from segwise.predict._propensity import (
+    _fit_median_imputer,
+    _fit_scaler,
+    _impute,
+    _sum_by_owner,
+)
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +134,8 @@ def _check_medians(Z: np.ndarray) -> None:
     assert fast.statistics_.dtype == plain.statistics_.dtype
     np.testing.assert_array_equal(fast.statistics_, plain.statistics_)
     np.testing.assert_array_equal(fast.transform(Z.copy()), plain.transform(Z.copy()))
+    # Imputing through the mask writes what scikit-learn's transform writes.
+    np.testing.assert_array_equal(_impute(fast, Z.copy()), plain.transform(Z.copy()))
 
 
 def test_medians_of_real_encodings_are_scikit_learns(coil: Any, personality: Any) -> None:
@@ -185,3 +193,32 @@ def test_scaler_fitted_by_column_blocks_is_scikit_learns(coil: Any, personality:
                 np.testing.assert_array_equal(getattr(fast, name), getattr(plain, name))
             assert np.ndim(fast.n_samples_seen_) == np.ndim(plain.n_samples_seen_)
             np.testing.assert_array_equal(fast.transform(Z.copy()), plain.transform(Z))
+
+
+@settings(max_examples=60)
+@given(st.integers(1, 40), st.lists(st.integers(0, 6), min_size=1, max_size=25),
+       st.integers(0, 2**32 - 1))
+def test_sums_per_attribute_are_the_sparse_products(rows: int, owners: list[int],
+                                                     seed: int) -> None:
+    # Reasons sum each attribute's contribution columns by gathers; the sparse product
+    # they replace gives the same bits (signs of zero, NaN and infinities included).
+    owner = np.unique(owners, return_inverse=True)[1]
+    rng = np.random.default_rng(seed)
+    parts = rng.normal(0, 1e3, (rows, len(owner)))
+    special = rng.random(parts.shape)
+    parts[special < 0.2] = -0.0
+    parts[(special >= 0.2) & (special < 0.25)] = np.nan
+    parts[(special >= 0.25) & (special < 0.27)] = -np.inf
+    member = sparse.csr_matrix((np.ones(len(owner)), (np.arange(len(owner)), owner)),
+                               shape=(len(owner), owner.max() + 1))
+    plain = np.asarray(parts @ member)
+    with np.errstate(invalid="ignore"):
+        fast = _sum_by_owner(parts, owner, block=7)  # several blocks of rows
+    np.testing.assert_array_equal(fast.view(np.int64), plain.view(np.int64))
+
+
+def test_imputing_through_the_mask_refuses_infinities() -> None:
+    Z = np.array([[1.0, np.nan], [np.inf, 2.0]], dtype=np.float32)
+    imputer = SimpleImputer(strategy="median", keep_empty_features=True).fit(Z[:1])
+    with pytest.raises(ValueError, match="infinity"):
+        _impute(imputer, Z)

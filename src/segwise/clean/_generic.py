@@ -9,7 +9,7 @@ quarantined + copies + removed by each rule + kept = rows read.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from segwise.io import group_copies
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+    import numpy as np
     import pyarrow as pa
 
     from segwise.io import Source
@@ -87,8 +88,15 @@ class CleanedRows:
         """Kept rows, one per distinct row, without the bookkeeping columns."""
         return self.rows.filter(self.rows._reason.isnull()).drop("_reason", "_n")
 
-    def audit_table(self) -> pa.Table:
+    def audit_table(self, counts: Mapping[str, np.ndarray] | None = None) -> pa.Table:
         """Rows that ended at each step, reconciling to the input row count.
+
+        Parameters
+        ----------
+        counts : mapping of str to ndarray, optional
+            Per ``_reason`` (None where kept): ``rows`` (the sum of ``_n``) and
+            ``distinct`` (rows of :attr:`rows`), as counted by a caller that fetched
+            :attr:`rows` anyway (one run of the deduplication); queried when omitted.
 
         Returns
         -------
@@ -97,8 +105,10 @@ class CleanedRows:
             ``duplicate_row`` when deduplicating, each rule, ``kept``), ``rows`` and
             ``description``; ``rows`` sums to :attr:`n_input`.
         """
-        t = self.rows
-        counts = fetch_numpy(t.group_by("_reason").aggregate(rows=t._n.sum(), distinct=t.count()))
+        if counts is None:
+            t = self.rows
+            counts = fetch_numpy(t.group_by("_reason").aggregate(rows=t._n.sum(),
+                                                                 distinct=t.count()))
         rows, descriptions = loader_steps(self.n_quarantined, self.n_after_as_of or 0,
                                           dated=self.n_after_as_of is not None)
         if self.deduplicated:

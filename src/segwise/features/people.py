@@ -124,13 +124,36 @@ def people_entities(cleaned: CleanedPeople, config: SegwiseConfig,
     EntityTable
         ``person_id`` and the declared attributes: in file order for files without an id
         column, by id for files with one (merging copies leaves the engine's order, which
-        moves between runs; samples and folds taken by position would move with it).
+        moves between runs; samples and folds taken by position would move with it); with
+        the row audit and the number of distinct ids read.
     """
-    kept = cleaned.kept
-    # Sorted by the engine, within its memory limit: a sort of the fetched rows would
-    # hold a second copy of every row.
-    table = fetch_arrow(kept.order_by(PERSON_ID) if cleaned.deduplicated else kept)
-    return EntityTable(table, attribute_feature_set(cleaned.dictionary, table))
+    rows = cleaned.rows
+    if cleaned.deduplicated:
+        # Kept rows first, by id, then the few a rule removed: the kept ones are a slice.
+        # Sorted by the engine, within its memory limit: a sort of the fetched rows would
+        # hold a second copy of every row.
+        rows = rows.order_by([rows._reason.notnull(), PERSON_ID])
+    # Every row with its bookkeeping, fetched once: the audit and the count of ids come
+    # from it, where a query of their own would merge the copies a second time.
+    fetched = fetch_arrow(rows)
+    bookkeeping = fetched.select(["_reason", "_n"])
+    counts = bookkeeping.group_by("_reason").aggregate([("_n", "sum"), ("_n", "count")])
+    reasons = counts.column("_reason")
+    n_kept = fetched.column("_reason").null_count  # kept: no reason
+    table = fetched.drop_columns(["_reason", "_n"])
+    if cleaned.deduplicated or n_kept == table.num_rows:
+        table = table.slice(0, n_kept)
+    else:  # removed rows among the kept ones, in file order
+        table = table.filter(fetched.column("_reason").is_null())
+    audit = cleaned.audit_table({
+        "_reason": np.asarray(reasons.to_pylist(), dtype=object),
+        "rows": counts.column("_n_sum").to_numpy(),
+        "distinct": counts.column("_n_count").to_numpy(),
+    })
+    ids = fetched.column(PERSON_ID)
+    n_ids = len(ids.unique()) - (ids.null_count > 0)
+    return EntityTable(table, attribute_feature_set(cleaned.dictionary, table),
+                       audit_table=audit, n_input_entities=n_ids)
 
 
 def row_keys(rows: pa.Table, columns: list[str] | None = None,
