@@ -53,3 +53,26 @@ def test_a_truncated_file_is_refused_by_the_command_in_one_line(
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "the compressed file is damaged" in lines[0]
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_the_check_beside_the_read_has_the_last_word(packed: dict[str, bytes],
+                                                      tmp_path: Path) -> None:
+    """The check runs in a thread while the block reads: its verdict replaces the block's
+    error on a damaged file, and lets the block's own error through on an intact one."""
+    from segwise.io._compressed import checking_compressed
+
+    intact = tmp_path / "intact.csv.gz"
+    intact.write_bytes(packed[".csv.gz"])
+    damaged = tmp_path / "damaged.csv.gz"
+    damaged.write_bytes(packed[".csv.gz"][:-5])
+    with pytest.raises(InputError, match="compressed file is damaged") as err, \
+            checking_compressed(damaged):
+        raise ValueError("the read failed first")
+    assert isinstance(err.value.__context__, ValueError)
+    with pytest.raises(InputError, match="compressed file is damaged"), \
+            checking_compressed(damaged):
+        pass
+    with pytest.raises(ValueError, match="the read failed"), checking_compressed(intact):
+        raise ValueError("the read failed")
+    with checking_compressed(intact):
+        pass

@@ -24,7 +24,7 @@ from segwise._settings import register_section
 from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError, SegwiseError
 from segwise.jobs._base import JobResult, run_job
-from segwise.store import ModelCard, RunRecord, SegmentLabels, Store
+from segwise.store import ModelCard, RunRecord, SegmentLabels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from segwise.features import EntityTable
     from segwise.predict import TrainedAssigner, TrainedPropensity
     from segwise.segment import Segmentation
+    from segwise.store import Store
 
 __all__ = [
     "ProjectSettings",
@@ -441,6 +442,7 @@ def run_etl(
     """
     from segwise.report import learn_extras
     from segwise.segment import segment_customers
+    from segwise.store import Store
 
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     result = run_job(job, source, config=config, progress=progress)

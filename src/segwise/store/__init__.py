@@ -6,8 +6,10 @@ PostgreSQL database in one transaction and reads it back for the dashboard and t
 model files are saved and loaded through one checked loader (:func:`load_model`).
 """
 
+from typing import TYPE_CHECKING
+
+from segwise._lazy import lazy_getattr
 from segwise.store._csv import csv_lines, neutralise_formula
-from segwise.store._db import NOT_IN_RUN, Store, StoreBusyError, open_store, store_url
 from segwise.store._files import (
     TABLE_SUFFIXES,
     atomic_path,
@@ -24,6 +26,14 @@ from segwise.store._files import (
 )
 from segwise.store._models import ModelFormat, check_types, load_model, save_model
 from segwise.store._record import ModelCard, RunRecord, SegmentLabels, versions
+
+if TYPE_CHECKING:
+    from segwise.store._db import NOT_IN_RUN, Store, StoreBusyError, open_store, store_url
+
+# The database of runs needs SQLAlchemy (a quarter of a second to import), which commands
+# that only write files never use: it loads on first use.
+__getattr__ = lazy_getattr(__name__, dict.fromkeys(
+    ("NOT_IN_RUN", "Store", "StoreBusyError", "open_store", "store_url"), "_db"), globals())
 
 __all__ = [
     "NOT_IN_RUN",

@@ -438,9 +438,9 @@ def _write_parquet(df: pd.DataFrame | pa.Table, path: Path) -> None:
 
 def _write_csv(df: pd.DataFrame | pa.Table, path: Path) -> None:
     if isinstance(df, pa.Table):
-        import duckdb
+        from segwise._engine import arrow_to_csv
 
-        duckdb.from_arrow(df).write_csv(str(path))
+        arrow_to_csv(df, str(path))
     else:
         df.to_csv(path, index=False)
 
