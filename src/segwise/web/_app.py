@@ -204,7 +204,7 @@ def create_app(
     app.state.store = db
     bearer = HTTPBearer(auto_error=False, description="The server's token (SEGWISE_TOKEN).")
 
-    def require_token(
+    async def require_token(  # async: a plain def would hop to a thread on every request
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> None:
         given = credentials.credentials.encode() if credentials is not None else b""
