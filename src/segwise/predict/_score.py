@@ -21,6 +21,7 @@ from segwise.predict._fast import fast_predict_proba
 from segwise.predict._features import early_feature_columns, early_table
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from segwise.predict._train import TrainedAssigner
@@ -138,6 +139,27 @@ class OrderScorer:
             customer with at least one purchase left after cleaning.
         """
         import pandas as pd
+
+        scored = self._score(lines, as_of)
+        return scored if isinstance(scored, pd.DataFrame) else pd.DataFrame(scored)
+
+    def score_records(self, lines: pa.Table, *, as_of: dt.datetime | None = None
+                      ) -> list[dict[str, Any]]:
+        """:meth:`score` as one dict of plain Python values per customer (what a server sends).
+
+        The same rows as ``score(...).to_dict("records")`` without building the frame.
+        """
+        scored = self._score(lines, as_of)
+        if not isinstance(scored, dict):
+            return scored.to_dict("records")
+        names = list(scored)
+        return [dict(zip(names, row, strict=True))
+                for row in zip(*(scored[c].tolist() for c in names), strict=True)]
+
+    def _score(self, lines: pa.Table, as_of: dt.datetime | None
+               ) -> pd.DataFrame | dict[str, np.ndarray]:
+        """Score ``lines``: column arrays on the compiled path, a frame on the general one."""
+        import pandas as pd
         import pyarrow.compute as pc
 
         lines = lines.cast(LINE_SCHEMA)
@@ -158,4 +180,4 @@ class OrderScorer:
         early = early_feature_columns(
             {c: rows.column(c).to_numpy() for c in rows.column_names}, self.trained.window,
             pd.Timestamp(as_of).to_datetime64())
-        return pd.DataFrame(self.trained.assign_columns(early, predict_proba=self._proba))
+        return self.trained.assign_columns(early, predict_proba=self._proba)

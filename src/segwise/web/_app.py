@@ -347,7 +347,7 @@ class _Unauthorized(Exception):
     pass
 
 
-def _score_route(app: FastAPI, path: str, scorer: Scorer, auth: Callable[..., None]) -> None:
+def _score_route(app: FastAPI, path: str, scorer: Scorer, auth: Callable[..., Any]) -> None:
     """``POST path``: validate the scorer's request model, score it, return its response."""
     request_model = scorer.request_model
 

@@ -276,7 +276,7 @@ def _score_groups(work: list[tuple[Any, dt.datetime]], scorer: Any = None
                   ) -> list[list[dict[str, Any]]]:
     """Score each group's lines as of its time: the rows of each, as records."""
     scorer = scorer or _WORKER["scorer"]
-    return [scorer.score(lines, as_of=as_of).to_dict("records") for lines, as_of in work]
+    return [scorer.score_records(lines, as_of=as_of) for lines, as_of in work]
 
 
 def scoring_error(exc: Exception) -> tuple[int, str]:
