@@ -204,9 +204,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
-    parser.add_argument("--scoring-thread", action="store_true",
-                        help="serve with --scoring-thread (scoring in a thread of the server "
-                             "instead of its worker process)")
+    parser.add_argument("--scoring", choices=("thread", "process"), default="thread",
+                        help="where the server scores: a thread of its own (segwise serve's "
+                             "default) or a worker process (--scoring-process)")
     args = parser.parse_args()
     if not 0 < args.rate <= 2000 or not 0 < args.duration <= 600:
         raise SystemExit("rate must be in (0, 2000] and duration in (0, 600] seconds")
@@ -215,7 +215,7 @@ def main() -> None:
     alone = baseline(args.model, requests)
     print(f"baseline measured: {alone * 1000:.0f} ms; starting the server", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        options = ("--scoring-thread",) if args.scoring_thread else ()
+        options = (f"--scoring-{args.scoring}",)
         proc, port = start_server(args.model, Path(tmp) / "empty.duckdb", options)
         try:
             base = f"http://{HOST}:{port}"
@@ -232,7 +232,7 @@ def main() -> None:
     ok = result["statuses"].get(200, 0)
     print(f"POST /score at {args.rate:.0f} req/s for {args.duration:.0f} s on {HOST} "
           f"({os.cpu_count()} cores, load generator on the same machine), scoring in "
-          f"{'a thread' if args.scoring_thread else 'the worker process'}")
+          f"{'a thread' if args.scoring == 'thread' else 'a worker process'}")
     print(f"  sent {result['sent']:,}; answered 200: {ok:,}; other statuses: "
           f"{ {k: v for k, v in result['statuses'].items() if k != 200} }; failed (no "
           f"answer): {len(result['failures']):,}")
