@@ -386,9 +386,10 @@ def early_feature_columns(rows: Mapping[str, np.ndarray], window: EarlyWindow,
 
     first, last, close = (np.asarray(rows[c]) for c in ("first_purchase", "last_order",
                                                          "window_close"))
-    n_orders = np.asarray(rows["n_orders"])
+    # Counts are never missing; int64 whatever the engine handed back (numpy or nullable).
+    n_orders = np.asarray(rows["n_orders"], dtype="int64")
     n = n_orders.astype("float64")
-    n_lines = np.asarray(rows["n_lines"])
+    n_lines = np.asarray(rows["n_lines"], dtype="int64")
     gross, net = f64("gross_spend"), f64("net_spend")
     out: dict[str, np.ndarray] = {
         "n_orders": n, "n_lines": n_lines, "n_products": rows["n_products"],
