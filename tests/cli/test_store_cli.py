@@ -138,4 +138,3 @@ def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.Mon
     with TestClient(started["app"]) as client:
         auth = {"Authorization": "Bearer from-the-file"}
         assert client.delete("/api/runs/x", headers=auth).status_code == 404
-
