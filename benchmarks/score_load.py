@@ -94,14 +94,15 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def start_server(model: Path, store: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(model: Path, store: Path, options: tuple[str, ...] = ()
+                 ) -> tuple[subprocess.Popen[bytes], int]:
     with socket.socket() as s:
         s.bind((HOST, 0))
         port = s.getsockname()[1]
     env = {**os.environ, "SEGWISE_TOKEN": TOKEN}
     proc = subprocess.Popen(  # noqa: S603 - this interpreter, segwise's own CLI
         [sys.executable, "-m", "segwise", "serve", str(store), "--host", HOST,
-         "--port", str(port), "--model", str(model)], env=env,
+         "--port", str(port), "--model", str(model), *options], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return proc, port
 
@@ -203,6 +204,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument("--scoring", choices=("thread", "process"), default="thread",
+                        help="where the server scores: a thread of its own (segwise serve's "
+                             "default) or a worker process (--scoring-process)")
     args = parser.parse_args()
     if not 0 < args.rate <= 2000 or not 0 < args.duration <= 600:
         raise SystemExit("rate must be in (0, 2000] and duration in (0, 600] seconds")
@@ -211,7 +215,8 @@ def main() -> None:
     alone = baseline(args.model, requests)
     print(f"baseline measured: {alone * 1000:.0f} ms; starting the server", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        proc, port = start_server(args.model, Path(tmp) / "empty.duckdb")
+        options = (f"--scoring-{args.scoring}",)
+        proc, port = start_server(args.model, Path(tmp) / "empty.duckdb", options)
         try:
             base = f"http://{HOST}:{port}"
             asyncio.run(wait_ready(base))
@@ -226,7 +231,8 @@ def main() -> None:
     lat = np.array(result["latencies"]) * 1000
     ok = result["statuses"].get(200, 0)
     print(f"POST /score at {args.rate:.0f} req/s for {args.duration:.0f} s on {HOST} "
-          f"({os.cpu_count()} cores, load generator on the same machine)")
+          f"({os.cpu_count()} cores, load generator on the same machine), scoring in "
+          f"{'a thread' if args.scoring == 'thread' else 'a worker process'}")
     print(f"  sent {result['sent']:,}; answered 200: {ok:,}; other statuses: "
           f"{ {k: v for k, v in result['statuses'].items() if k != 200} }; failed (no "
           f"answer): {len(result['failures']):,}")
@@ -239,6 +245,9 @@ def main() -> None:
           f"load generator {sender_cpu:.1f}, over {result['elapsed']:.1f} s on "
           f"{os.cpu_count()} cores; machine load average {load0[0]:.1f} before, "
           f"{load1[0]:.1f} after")
+    answered = sum(result["statuses"].values())
+    if answered:
+        print(f"  server CPU per answered request: {server_cpu / answered * 1000:.1f} ms")
     if len(lat):
         print(f"  baseline, one customer scored alone in process: {alone * 1000:.0f} ms "
               f"(p99 / baseline = {np.percentile(lat, 99) / (alone * 1000):.1f})")

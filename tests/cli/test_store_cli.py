@@ -96,6 +96,24 @@ def test_a_training_run_stores_its_model_file(assigner_file: Path, retail_result
     assert scorers[0].scorer.segments == [str(c) for c in trained.estimator.classes_]
 
 
+def test_serve_scores_in_a_thread_unless_told(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    import uvicorn
+
+    import segwise.web
+
+    seen: list[bool] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    monkeypatch.setattr(segwise.web, "scorers_for",
+                        lambda store, model, *, process: seen.append(process) or [])
+    db = tmp_path / "segwise.duckdb"
+    Store(db).close()
+    for option in ([], ["--scoring-process"], ["--scoring-thread"]):
+        result = runner.invoke(app, ["serve", str(db), *option])
+        assert result.exit_code == 0, result.output
+    assert seen == [False, True, False]
+
+
 def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.MonkeyPatch,
                                                          tmp_path: Path) -> None:
     import uvicorn

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from segwise.exceptions import InputError
 from segwise.predict import SegmentAssigner
 from segwise.predict._fast import fast_predict_proba
 
@@ -60,3 +61,34 @@ def test_calibrated_models_are_passed_through(
     # Schema checks are the estimator's: a missing column is named.
     with pytest.raises(Exception, match="country"):
         fast_predict_proba(est)(tests[0].drop(columns="country"))
+
+
+def _columns(frame: Any) -> dict[str, np.ndarray]:
+    return {c: frame[c].to_numpy() for c in frame.columns}
+
+
+@pytest.mark.parametrize("model", ["grid", "hgb"])
+def test_column_arrays_give_the_frames_numbers_and_errors(
+        train_test: Any, small_assigner: SegmentAssigner, model: str) -> None:
+    X, y, cells, tests = train_test
+    est = clone(small_assigner).set_params(model=model)
+    est.fit(X, y, **({"cells": cells} if model == "grid" else {}))
+    proba = fast_predict_proba(est)
+    for test in tests:  # the odd rows hold None and unseen categories
+        # Columns in another order than training's are put in order, as a frame's are.
+        shuffled = test[list(reversed(test.columns))]
+        np.testing.assert_array_equal(proba(_columns(shuffled)), est.predict_proba(test))
+    rows = tests[0].head(5)
+    for bad, message in ((rows.drop(columns="country"), "missing column.*country"),
+                         (rows.assign(extra=1.0), "unexpected column.*extra"),
+                         (rows.assign(n_orders="3"), r"n_orders \(categorical")):
+        with pytest.raises(InputError, match=message):
+            proba(_columns(bad))
+        with pytest.raises(InputError, match=message):
+            est.predict_proba(bad)
+    if model == "grid":  # the logistic member refuses missing values, in both forms
+        holes = rows.assign(n_lines=np.nan)
+        with pytest.raises(ValueError, match="NaN"):
+            proba(_columns(holes))
+        with pytest.raises(ValueError, match="NaN"):
+            est.predict_proba(holes)

@@ -49,3 +49,16 @@ def test_a_batch_scores_each_customer_as_alone(assigner_file: Path,
         alone = scorer.score(order_lines_table({customer: requests[customer]}), as_of=as_of)
         row = batch[batch["customer_id"] == customer].reset_index(drop=True)
         pd.testing.assert_frame_equal(row, alone, check_dtype=False)
+
+
+def test_records_are_the_frames_rows_as_plain_values(assigner_file: Path,
+                                                     requests: dict[str, Any]) -> None:
+    scorer = OrderScorer(TrainedAssigner.load(assigner_file))
+    lines = order_lines_table(dict(list(requests.items())[:12]))
+    records = scorer.score_records(lines)
+    assert records == scorer.score(lines).to_dict("records")
+    assert {type(v) for r in records for v in r.values()} == {str, float, int, bool}
+    # A batch with no purchase left: no rows, in both forms.
+    returns = order_lines_table({"r": [{**requests[next(iter(requests))][0], "quantity": -1}]})
+    assert scorer.score_records(returns) == []
+    assert scorer.score(returns).empty

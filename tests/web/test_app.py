@@ -164,6 +164,29 @@ def test_bad_score_requests_get_a_clear_4xx(client: Any, change: dict[str, Any],
     assert response.json()["detail"]
 
 
+def test_the_score_body_is_documented_and_checked_as_fastapi_would(client: Any) -> None:
+    # POST /score validates its JSON body itself: the schema and the 422s stay FastAPI's.
+    schema = client.get("/openapi.json").json()
+    body = schema["paths"]["/score"]["post"]["requestBody"]
+    assert body["required"] is True
+    assert body["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ScoreRequest"}
+    components = schema["components"]["schemas"]
+    assert set(components["ScoreRequest"]["properties"]) == {"customer_id", "orders", "as_of"}
+    assert components["ScoreRequest"]["properties"]["orders"]["items"] == {
+        "$ref": "#/components/schemas/OrderLine"}
+    assert "timestamp" in components["OrderLine"]["required"]
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    broken = client.post("/score", content=b"{not json", headers=auth)
+    assert broken.status_code == 422 and broken.json()["detail"][0]["loc"][0] == "body"
+    missing = client.post("/score", json={"orders": []}, headers=auth)
+    assert missing.status_code == 422
+    assert {tuple(e["loc"]) for e in missing.json()["detail"]} == {
+        ("body", "customer_id"), ("body", "orders")}
+    # The token is checked before the body is read.
+    assert client.post("/score", content=b"{not json").status_code == 401
+
+
 def test_request_size_is_limited(client: Any) -> None:
     line = NEW_CUSTOMER["orders"][0]
     big = {**NEW_CUSTOMER, "orders": [{**line, "description": "x" * 450}] * 900}

@@ -68,6 +68,10 @@ def serve(
     config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="Project file whose [serve] section sets host, port, token "
                                "and model.")] = None,
+    scoring_process: Annotated[bool, typer.Option(
+        "--scoring-process/--scoring-thread",
+        help="Score in a worker process of its own, or in a thread of the server's "
+             "(default; lower latency under load, measured in benchmarks/README.md).")] = False,
 ) -> None:
     """Serve the dashboard and API over a store with uvicorn.
 
@@ -80,7 +84,8 @@ def serve(
     settings = _serve_settings(config)
     token = os.environ.get(TOKEN_ENV) or settings.token or None
     model = model or (Path(settings.model) if settings.model else None)
-    app_ = create_app(store, token=token, scorers=scorers_for(store, model, process=True))
+    app_ = create_app(store, token=token, scorers=scorers_for(store, model,
+                                                                process=scoring_process))
     host = host or settings.host
     port = port or settings.port
     if not token:

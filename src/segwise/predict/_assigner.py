@@ -42,7 +42,7 @@ from segwise.predict._features import (
     early_features,
 )
 from segwise.predict._labels import DEFAULT_HORIZON_DAYS, horizon_labels
-from segwise.segment.rfm import RFMScorer, SegmentMap, assign_segments, fm_score
+from segwise.segment.rfm import RFMScorer, SegmentMap, fm_score, name_cells, score_columns
 
 if TYPE_CHECKING:
     from segwise.jobs import RFMResult
@@ -66,6 +66,7 @@ __all__ = [
     "model_features",
     "permutation_importance",
     "rolling_folds",
+    "rule_feature_columns",
     "score_cells",
     "time_split",
     "validate_assigner",
@@ -88,6 +89,10 @@ LABELS: tuple[str, ...] = ("horizon", "full_history")
 
 def _is_categorical(s: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype)
+
+
+def _kind(s: pd.Series) -> str:
+    return "categorical" if _is_categorical(s) else "numeric"
 
 
 class SegmentAssigner(ClassifierMixin, BaseEstimator):
@@ -253,18 +258,16 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
             )
         return pd.DataFrame(arr, columns=names)
 
-    def _check_schema(self, df: pd.DataFrame) -> None:
-        """Refuse data whose columns or kinds differ from the training schema, naming them."""
+    def _check_schema(self, kinds: dict[str, str]) -> None:
+        """Refuse data whose columns or kinds differ from the training schema, naming them.
+
+        ``kinds`` is column -> ``"numeric"`` or ``"categorical"``, in the data's order.
+        """
         expected = self.feature_schema_
-        missing = [c for c in expected if c not in df.columns]
-        extra = [c for c in df.columns if c not in expected]
-        wrong = [
-            f"{c} ({'categorical' if _is_categorical(df[c]) else 'numeric'}, "
-            f"expected {expected[c]})"
-            for c in expected
-            if c in df.columns
-            and ("categorical" if _is_categorical(df[c]) else "numeric") != expected[c]
-        ]
+        missing = [c for c in expected if c not in kinds]
+        extra = [c for c in kinds if c not in expected]
+        wrong = [f"{c} ({kinds[c]}, expected {expected[c]})"
+                 for c in expected if c in kinds and kinds[c] != expected[c]]
         problems = []
         if missing:
             problems.append("missing column(s) " + ", ".join(missing))
@@ -474,12 +477,35 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
     def _prepare(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self, "estimator_")
         df = self._as_frame(X, fitting=False)
-        self._check_schema(df)
+        self._check_schema({c: _kind(df[c]) for c in df.columns})
         df = df[list(self.feature_names_in_)]
         cat = [c for c, kind in self.feature_schema_.items() if kind == "categorical"]
         if cat:
             df[cat] = df[cat].astype("object").where(df[cat].notna(), None)
         return df
+
+    def _prepare_columns(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """:meth:`_prepare` for column arrays (no frame): the same checks, the same values.
+
+        Returns the columns in training order: numeric ones float64, categorical ones
+        objects with None for missing.
+        """
+        check_is_fitted(self, "estimator_")
+        kinds = {c: "numeric" if v.dtype.kind in "biuf" else "categorical"
+                 for c, v in columns.items()}
+        self._check_schema(kinds)
+        names = list(self.feature_names_in_)
+        num = [c for c in names if kinds[c] == "numeric"]
+        finite: Any = "allow-nan" if self.__sklearn_tags__().input_tags.allow_nan else True
+        values = check_array(np.column_stack([columns[c] for c in num]), dtype="float64",
+                             ensure_all_finite=finite)
+        out = {c: values[:, i] for i, c in enumerate(num)}
+        for c in names:
+            if kinds[c] == "categorical":
+                col = np.array(columns[c], dtype=object)
+                col[pd.isna(col)] = None
+                out[c] = col
+        return {c: out[c] for c in names}
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of each segment.
@@ -661,23 +687,44 @@ def model_features(
         :data:`FEATURE_COLUMNS` then :data:`RULE_FEATURES`, index of ``early``.
     """
     horizon = (pd.to_datetime(label_date) - early["window_end"].dt.normalize()).dt.days
-    window_rfm = pd.DataFrame(
-        {
-            "recency_days": horizon.clip(lower=0).astype("float64"),
-            "frequency": early["n_orders"],
-            "monetary": early["net_spend"],
-        },
-        index=early.index,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        scores = scorer.transform(window_rfm)
     extra = [c for c in early.columns if c.startswith("cat_")]  # optional category shares
     out = early[[*FEATURE_COLUMNS, *extra]].copy()
-    out["horizon_days"] = horizon.astype("float64")
-    out[["r_score", "f_score", "m_score"]] = scores.astype("float64")
-    out["rules_segment"] = assign_segments(scores, segment_map)["segment"].astype("object")
+    rules = rule_feature_columns(early["n_orders"].to_numpy(), early["net_spend"].to_numpy(),
+                                 horizon.to_numpy(), scorer, segment_map)
+    for col, values in rules.items():
+        out[col] = values
     return out
+
+
+def rule_feature_columns(n_orders: np.ndarray, net_spend: np.ndarray, horizon: np.ndarray,
+                         scorer: RFMScorer, segment_map: SegmentMap | None = None,
+                         ) -> dict[str, np.ndarray]:
+    """:data:`RULE_FEATURES` of the windows as column arrays (see :func:`model_features`).
+
+    Parameters
+    ----------
+    n_orders, net_spend : ndarray
+        The window's orders and net spend (its frequency and monetary value).
+    horizon : ndarray
+        Days from the window's end to the label date (its recency, at least 0).
+    scorer : RFMScorer
+        The scorer the labels were made with.
+    segment_map : SegmentMap, optional
+        The segment map of the labels.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``horizon_days``, the three scores (float64) and ``rules_segment`` (objects).
+    """
+    window_rfm = {"recency_days": np.clip(horizon, 0, None).astype("float64"),
+                  "frequency": n_orders, "monetary": net_spend}
+    check_is_fitted(scorer, "bin_edges_")
+    scores = score_columns(window_rfm, scorer.bin_edges_, scorer.n_bins, scorer._columns())
+    out = {"horizon_days": np.asarray(horizon, dtype="float64"),
+           **{c: v.astype("float64") for c, v in scores.items()}}
+    segments = name_cells(scores["r_score"], scores["f_score"], scores["m_score"], segment_map)
+    return {**out, "rules_segment": segments["segment"].astype(object)}
 
 
 @dataclass

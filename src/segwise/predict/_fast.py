@@ -37,7 +37,7 @@ __all__ = ["fast_predict_proba"]
 Proba = Callable[[Any], np.ndarray]
 
 
-def fast_predict_proba(assigner: SegmentAssigner) -> Callable[[pd.DataFrame], np.ndarray]:
+def fast_predict_proba(assigner: SegmentAssigner) -> Callable[[Any], np.ndarray]:
     """Return a function computing ``assigner.predict_proba`` with less overhead per call.
 
     Parameters
@@ -48,15 +48,19 @@ def fast_predict_proba(assigner: SegmentAssigner) -> Callable[[pd.DataFrame], np
     Returns
     -------
     callable
-        Takes the features as :meth:`SegmentAssigner.predict_proba` does (checked the same
-        way) and returns the same array.
+        Takes the features as :meth:`SegmentAssigner.predict_proba` does, or as a dict of
+        column arrays (no frame to build: what serving passes), checked the same way, and
+        returns the same array.
     """
     proba = _classifier(assigner.estimator_)
 
-    def predict(X: pd.DataFrame) -> np.ndarray:
-        df = assigner._prepare(X)
-        # Column arrays, taken once: pandas' column selection costs more than the models.
-        columns = _Columns({c: df[c].to_numpy() for c in df.columns})
+    def predict(X: Any) -> np.ndarray:
+        if isinstance(X, dict):
+            columns = _Columns(assigner._prepare_columns(X))
+        else:
+            df = assigner._prepare(X)
+            # Column arrays, taken once: pandas' column selection costs more than the models.
+            columns = _Columns({c: df[c].to_numpy() for c in df.columns})
         with assigner._threads():
             return np.asarray(proba(columns))
 

@@ -19,10 +19,12 @@ comes back to pandas.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from segwise._expr import exact_money
@@ -35,6 +37,7 @@ __all__ = [
     "FEATURE_COLUMNS",
     "META_COLUMNS",
     "EarlyWindow",
+    "early_feature_columns",
     "early_features",
     "early_lines",
     "early_table",
@@ -348,41 +351,78 @@ def finish_early_features(df: pd.DataFrame, window: EarlyWindow,
         engine agrees.
     """
     df = df.sort_values("customer_id", ignore_index=True)
+    rows = {c: df[c].to_numpy() for c in df.columns}
     for col in ("first_purchase", "last_order", "window_close"):
-        df[col] = pd.to_datetime(df[col])
-    n = df["n_orders"].astype("float64")
-    for col in ("gross_spend", "net_spend", "max_order_value", "first_order_value"):
-        df[col] = df[col].astype("float64")
-    df["returns_value"] = (df["gross_spend"] - df["net_spend"]).round(6)
-    df["avg_order_value"] = (df["gross_spend"] / n).round(6)
-    df["avg_lines_per_order"] = df["n_lines"].astype("float64") / n
-    df["avg_units_per_order"] = df["units"].astype("float64") / n
-    df["avg_unit_price"] = (
-        df["unit_price_sum"].astype("float64") / df["n_lines"].clip(lower=1)
-    ).round(6)
-    df["bulk_line_share"] = df["bulk_lines"].astype("float64") / df["n_lines"].clip(lower=1)
-    df["span_days"] = (df["last_order"] - df["first_purchase"]).dt.total_seconds() / 86400.0
+        rows[col] = pd.to_datetime(df[col]).to_numpy()
+    out = pd.DataFrame(early_feature_columns(rows, window, as_of.to_datetime64()))
+    out.attrs["window"] = window.to_dict()
+    out.attrs["as_of"] = as_of.isoformat()
+    return out
+
+
+def early_feature_columns(rows: Mapping[str, np.ndarray], window: EarlyWindow,
+                          as_of: np.datetime64) -> dict[str, np.ndarray]:
+    """:func:`finish_early_features` on column arrays: what a server's few rows need.
+
+    Parameters
+    ----------
+    rows : mapping of str to ndarray
+        :func:`early_table`'s columns, in ``customer_id`` order; times as ``datetime64``,
+        exact money as decimals or floats.
+    window : EarlyWindow
+        The window.
+    as_of : numpy.datetime64
+        End of observation.
+
+    Returns
+    -------
+    dict of str to ndarray
+        :data:`META_COLUMNS` then :data:`FEATURE_COLUMNS`: numeric features float64,
+        ``country`` objects (``"Unknown"`` when missing), ``window_complete`` bool.
+    """
+    def f64(col: str) -> np.ndarray:
+        # Decimals one by one (float() is correctly rounded), as pandas' astype does.
+        return np.asarray(rows[col]).astype("float64")
+
+    first, last, close = (np.asarray(rows[c]) for c in ("first_purchase", "last_order",
+                                                         "window_close"))
+    # Counts are never missing; int64 whatever the engine handed back (numpy or nullable).
+    n_orders = np.asarray(rows["n_orders"], dtype="int64")
+    n = n_orders.astype("float64")
+    n_lines = np.asarray(rows["n_lines"], dtype="int64")
+    gross, net = f64("gross_spend"), f64("net_spend")
+    out: dict[str, np.ndarray] = {
+        "n_orders": n, "n_lines": n_lines, "n_products": rows["n_products"],
+        "net_spend": net, "gross_spend": gross,
+        "returns_value": np.round(gross - net, 6),
+        "n_return_lines": rows["n_return_lines"],
+        "avg_order_value": np.round(gross / n, 6),
+        "max_order_value": f64("max_order_value"),
+        "first_order_value": f64("first_order_value"),
+        "avg_lines_per_order": n_lines.astype("float64") / n,
+        "avg_units_per_order": f64("units") / n,
+        "avg_unit_price": np.round(f64("unit_price_sum") / np.maximum(n_lines, 1), 6),
+        "bulk_line_share": f64("bulk_lines") / np.maximum(n_lines, 1),
+        "span_days": (last - first) / np.timedelta64(1, "s") / 86400.0,
+    }
     # One order has no gap: 0 keeps the column finite for every model.
     for col in ("mean_gap_days", "min_gap_days", "max_gap_days"):
-        df[col] = df[col].astype("float64").fillna(0.0)
-    reached = (
-        df["n_orders"] >= window.n_orders if window.n_orders is not None
-        else pd.Series(False, index=df.index)
-    )
-    elapsed = (
-        df["first_purchase"] + pd.Timedelta(days=window.n_days) <= as_of
-        if window.n_days is not None
-        else pd.Series(False, index=df.index)
-    )
-    df["window_complete"] = (reached | elapsed).astype(bool)
-    df["window_end"] = df["window_close"].where(df["window_complete"], df["last_order"])
-    df["country"] = df["country"].fillna("Unknown").astype("object")
-    numeric = list(NUMERIC_FEATURES)
-    df[numeric] = df[numeric].astype("float64")
-    df = df[[*META_COLUMNS, *FEATURE_COLUMNS]]
-    df.attrs["window"] = window.to_dict()
-    df.attrs["as_of"] = as_of.isoformat()
-    return df
+        gap = f64(col)
+        out[col] = np.where(np.isnan(gap), 0.0, gap)
+    for col in ("mean_order_hour", "morning_order_share", "weekend_order_share"):
+        out[col] = rows[col]
+    reached = (n_orders >= window.n_orders if window.n_orders is not None
+               else np.zeros(len(n), dtype=bool))
+    elapsed = (first + np.timedelta64(window.n_days, "D") <= as_of if window.n_days is not None
+               else np.zeros(len(n), dtype=bool))
+    complete = np.asarray(reached | elapsed, dtype=bool)
+    country = np.asarray(rows["country"], dtype=object)
+    missing = np.asarray([c is None or c != c for c in country.tolist()], dtype=bool)
+    meta = {"customer_id": np.asarray(rows["customer_id"], dtype=object),
+            "first_purchase": first, "window_end": np.where(complete, close, last),
+            "window_complete": complete}
+    return {**meta, **{c: np.asarray(out[c], dtype="float64") for c in NUMERIC_FEATURES},
+            "country": np.where(missing, "Unknown", country).astype(object)}
 
 
 def feature_dtypes(df: pd.DataFrame) -> dict[str, str]:

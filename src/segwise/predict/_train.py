@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from segwise.clean import CleanedLines, clean_transactions
@@ -23,10 +25,11 @@ from segwise.predict._assigner import (
     evaluate_assigner,
     fit_candidate,
     model_features,
+    rule_feature_columns,
     time_split,
     validate_assigner,
 )
-from segwise.predict._features import EarlyWindow, early_features
+from segwise.predict._features import FEATURE_COLUMNS, EarlyWindow, early_features
 from segwise.predict._labels import DEFAULT_HORIZON_DAYS
 from segwise.predict._persist import load_model_file, save_model_file
 from segwise.segment.rfm import RFMScorer, SegmentMap
@@ -35,7 +38,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import ibis.expr.types as ir
-    import numpy as np
 
     from segwise.jobs import RFMResult
 
@@ -176,9 +178,9 @@ class TrainedAssigner:
             return None
         return pd.DataFrame({"product_id": list(cats), "category_id": list(cats.values())})
 
-    @property
+    @functools.cached_property
     def segment_map(self) -> SegmentMap | None:
-        """The segment map of the rule features, from the metadata."""
+        """The segment map of the rule features, from the metadata (built once)."""
         sm = self.metadata.get("segment_map")
         if not sm:
             return None
@@ -294,29 +296,59 @@ class TrainedAssigner:
                                          "orders_used", "window_complete"])
         # The estimator checks the schema and names any missing or extra column.
         X = feats.drop(columns=["window_end", "window_complete"])
-        proba = pd.DataFrame(
-            (predict_proba or self.estimator.predict_proba)(X),
-            index=feats.index,
-            columns=columns,
-        )
-        best = proba.to_numpy().argmax(axis=1)
-        out = pd.DataFrame(
-            {
-                "customer_id": feats.index.astype(str),
-                "segment": self.estimator.classes_[best],
-                "probability": proba.to_numpy().max(axis=1),
-            },
-            index=feats.index,
-        )
-        out = pd.concat([out, proba], axis=1)
-        out["orders_used"] = feats["n_orders"].astype("int64")
-        out["window_complete"] = feats["window_complete"].astype(bool)
+        out = pd.DataFrame(self._assignment(
+            feats.index.astype(str).to_numpy(), (predict_proba or self.estimator.predict_proba)(X),
+            feats["n_orders"].to_numpy(), feats["window_complete"].to_numpy()))
         if incomplete == "skip":
-            cols = ["segment", "probability", *proba.columns]
+            cols = ["segment", "probability", *columns]
             out[cols] = out[cols].astype(object).where(out["window_complete"], None)
             out["probability"] = out["probability"].astype("float64")
-            out[list(proba.columns)] = out[list(proba.columns)].astype("float64")
-        return out.reset_index(drop=True)
+            out[columns] = out[columns].astype("float64")
+        return out
+
+    def assign_columns(self, early: dict[str, np.ndarray],
+                       predict_proba: Callable[[Any], np.ndarray] | None = None,
+                       ) -> dict[str, np.ndarray]:
+        """:meth:`assign_early` with ``incomplete="score"`` on column arrays: serving's path.
+
+        The same numbers as :meth:`assign_early` without a pandas frame per step, for
+        a server's few customers at a time (``tests/predict/test_score.py`` compares them).
+
+        Parameters
+        ----------
+        early : dict of str to ndarray
+            :func:`~segwise.predict._features.early_feature_columns` of this model's
+            window (models without category shares only).
+        predict_proba : callable, optional
+            As :meth:`assign_early`; it is given a dict of column arrays.
+
+        Returns
+        -------
+        dict of str to ndarray
+            The columns of :meth:`assign`, one row per customer of ``early``.
+        """
+        horizon = np.full(len(early["customer_id"]), self._horizon(None), dtype="int64")
+        X = {**{c: early[c] for c in FEATURE_COLUMNS},
+             **rule_feature_columns(early["n_orders"], early["net_spend"], horizon,
+                                    self.scorer, self.segment_map)}
+        if not len(horizon):
+            proba = np.zeros((0, len(self.estimator.classes_)))
+        else:
+            proba = (predict_proba or (lambda x: self.estimator.predict_proba(pd.DataFrame(x))))(X)
+        return self._assignment(early["customer_id"].astype(str), proba, early["n_orders"],
+                                early["window_complete"])
+
+    def _assignment(self, ids: np.ndarray, proba: np.ndarray, n_orders: np.ndarray,
+                    complete: np.ndarray) -> dict[str, np.ndarray]:
+        """Return the columns of :meth:`assign` from the probabilities (all scored)."""
+        proba = np.asarray(proba)
+        best = proba.argmax(axis=1)
+        return {"customer_id": np.asarray(ids, dtype=object),
+                "segment": self.estimator.classes_[best],
+                "probability": proba.max(axis=1),
+                **{f"p_{c}": proba[:, i] for i, c in enumerate(self.estimator.classes_)},
+                "orders_used": np.asarray(n_orders).astype("int64"),
+                "window_complete": np.asarray(complete, dtype=bool)}
 
     def save(self, path: str | Path) -> Path:
         """Save with skops and the metadata; see :mod:`segwise.predict._persist`."""

@@ -18,9 +18,10 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from segwise import __version__
@@ -204,7 +205,7 @@ def create_app(
     app.state.store = db
     bearer = HTTPBearer(auto_error=False, description="The server's token (SEGWISE_TOKEN).")
 
-    def require_token(
+    async def require_token(  # async: a plain def would hop to a thread on every request
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> None:
         given = credentials.credentials.encode() if credentials is not None else b""
@@ -326,6 +327,7 @@ def create_app(
         paths = ["/score", f"/score/{scorer.name}"] if i == 0 else [f"/score/{scorer.name}"]
         for path in paths:
             _score_route(app, path, scorer, require_token)
+    _document_bodies(app, [scorer.request_model for scorer in scorers])
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:
@@ -347,11 +349,22 @@ class _Unauthorized(Exception):
     pass
 
 
-def _score_route(app: FastAPI, path: str, scorer: Scorer, auth: Callable[..., None]) -> None:
-    """``POST path``: validate the scorer's request model, score it, return its response."""
+def _score_route(app: FastAPI, path: str, scorer: Scorer, auth: Callable[..., Any]) -> None:
+    """``POST path``: validate the scorer's request model, score it, return its response.
+
+    The body is validated by pydantic straight from its JSON bytes (FastAPI would decode
+    it to Python objects first, then validate those: ~2x the event loop's time per
+    request); invalid bodies get FastAPI's 422 all the same, and the schema documents the
+    body as FastAPI would (:func:`_document_bodies`).
+    """
     request_model = scorer.request_model
 
-    async def score(body: request_model) -> Any:  # type: ignore[valid-type]
+    async def score(request: Request) -> Any:
+        try:
+            body = request_model.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
+                                          for e in exc.errors(include_url=False)]) from None
         try:
             result = await scorer.score(body)
         except (OverflowError, SegwiseError) as exc:
@@ -360,10 +373,31 @@ def _score_route(app: FastAPI, path: str, scorer: Scorer, auth: Callable[..., No
         # Serialised by pydantic directly: FastAPI would validate the response model again.
         return Response(result.model_dump_json(), media_type="application/json")
 
+    body_schema = {"$ref": f"#/components/schemas/{request_model.__name__}"}
     app.post(path, response_model=scorer.response_model, dependencies=[Depends(auth)],
              summary=f"{scorer.description} (token required)",
              name=f"score_{scorer.name}" + ("_default" if path == "/score" else ""),
-             responses=_errors(401, 413, 422, 503))(score)
+             responses=_errors(401, 413, 422, 503),
+             openapi_extra={"requestBody": {
+                 "required": True, "content": {"application/json": {"schema": body_schema}}}},
+             )(score)
+
+
+def _document_bodies(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
+    """Add request body models that routes read themselves to the schema's components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in models:
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(found.pop("$defs", {}))
+                components[model.__name__] = found
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 @functools.cache

@@ -122,10 +122,11 @@ class AssignerScorer:
     max_queue : int, default=10_000
         Most requests waiting; beyond it requests get 503 (none is dropped silently).
     process : bool, default=False
-        Score in a worker process of its own (``segwise serve`` does): scoring is Python
-        (pandas) holding the interpreter lock, and in a thread it starves the event loop
-        that reads requests, so batches stay small and throughput stalls (~50 requests/s
-        on two cores, against ~200 with the worker process).
+        Score in a worker process of its own (``segwise serve --scoring-process``) rather
+        than in a thread. Measured with ``benchmarks/score_load.py`` on two shared cores
+        at 200 requests/s, the thread answered with the lower latency: scoring is mostly
+        DuckDB and NumPy, which release the interpreter lock, and the worker's round trips
+        (pickling, the executor's threads) cost more than they save.
     """
 
     description = "Segment of a new customer from their first orders (the assigner)."
@@ -276,7 +277,7 @@ def _score_groups(work: list[tuple[Any, dt.datetime]], scorer: Any = None
                   ) -> list[list[dict[str, Any]]]:
     """Score each group's lines as of its time: the rows of each, as records."""
     scorer = scorer or _WORKER["scorer"]
-    return [scorer.score(lines, as_of=as_of).to_dict("records") for lines, as_of in work]
+    return [scorer.score_records(lines, as_of=as_of) for lines, as_of in work]
 
 
 def scoring_error(exc: Exception) -> tuple[int, str]:
