@@ -404,24 +404,23 @@ def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = N
 
 
 def _materialized(cleaned: CleanedEvents) -> ir.Table:
-    """Return the kept events, stored once where later reads would redo work.
+    """Return the kept events; on Spark, persisted once.
 
-    The aggregates read the events four times (sessions, hours, categories, devices):
-    copies are merged once, not in every read, and on Spark the rows are parsed once.
+    The aggregates read the events once on DuckDB (the grouping of
+    :func:`rfe_aggregates` is stored by the engine), where copies are merged within the
+    same query; Spark computes that grouping again for each of its two readers, and
+    would merge copies and parse the rows again for each.
     """
     kept = cleaned.kept
     backend = kept._find_backend()
-    spark = getattr(backend, "name", "") == "pyspark"
-    if not (cleaned.deduplicated or spark):
+    if getattr(backend, "name", "") != "pyspark":
         return kept
-    name = f"segwise_events_{id(kept):x}"
-    if spark:
-        from pyspark import StorageLevel
+    from pyspark import StorageLevel
 
-        frame = backend._session.sql(backend.compile(kept))
-        frame.persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(name)
-        return backend.table(name)
-    return backend.create_table(name, kept, temp=True)
+    name = f"segwise_events_{id(kept):x}"
+    frame = backend._session.sql(backend.compile(kept))
+    frame.persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(name)
+    return backend.table(name)
 
 
 def _as_int(table: Any, names: tuple[str, ...]) -> Any:
