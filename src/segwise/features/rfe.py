@@ -182,7 +182,7 @@ def session_table(events: ir.Table, *, gap_minutes: float = 30.0,
     ibis.Table
         Sessions; ``session`` numbers them per user (1, 2, ... in the order of the events).
     """
-    flagged = _flag_sessions(events, gap_minutes, given)
+    flagged = _flag_sessions(_keyed(events, given), gap_minutes, given)
     # A range frame counts tied events together, so a session's first event never
     # lands in the session before it, whatever order an engine gives ties.
     w = ibis.range_window(group_by=flagged.user_id, order_by=_event_order(flagged, given),
@@ -202,19 +202,24 @@ def _event_order(t: ir.Table, given: bool) -> list[ir.Value]:
     return [t._key, t.ts, t._search] if given else [t.ts, t._search]
 
 
-def _flag_sessions(events: ir.Table, gap_minutes: float, given: bool) -> ir.Table:
-    """Events with ``_new_session``, ``_seconds`` within their session and ``_new_search``.
+def _keyed(events: ir.Table, given: bool) -> ir.Table:
+    """Events with the order keys of sessions: ``_search`` and, when given, ``_key``."""
+    t = events.mutate(_search=events.search_id.fill_null(""))
+    return t.mutate(_key=t.session_id.fill_null("")) if given else t
 
-    Each user's events are taken in the order of session id (when given), time and search
-    id; an event starts a session when it is the user's first, when its session id
-    differs from the previous event's, or, without an id, when it follows a pause longer
-    than the gap. Tied events are never cut apart, so the flags do not depend on how an
-    engine orders ties.
+
+def _flag_sessions(t: ir.Table, gap_minutes: float, given: bool) -> ir.Table:
+    """Rows with ``_new_session``, ``_seconds`` within their session and ``_new_search``.
+
+    ``t`` holds events, or groups of events at one time (see :func:`rfe_aggregates`),
+    with the keys of :func:`_keyed`. Each user's rows are taken in the order of session
+    id (when given), time and search id; a row starts a session when it is the user's
+    first, when its session id differs from the previous row's, or, without an id, when
+    it follows a pause longer than the gap. Tied rows are never cut apart, so the flags
+    do not depend on how an engine orders ties: a row tied with the one before it has
+    no gap, no new session and no new search.
     """
-    t = events.mutate(_search=events.search_id.fill_null(""),
-                      _epoch=events.ts.epoch_seconds())
-    if given:
-        t = t.mutate(_key=t.session_id.fill_null(""))
+    t = t.mutate(_epoch=t.ts.epoch_seconds())
     w = ibis.window(group_by=t.user_id, order_by=_event_order(t, given))
     gap = t._epoch - t._epoch.lag().over(w)
     pause = gap > round(gap_minutes * 60)
@@ -254,25 +259,35 @@ def rfe_aggregates(events: ir.Table, *, gap_minutes: float = 30.0,
         ``session_seconds``, ``searches``, ``active_days``, ``categories``,
         ``active_hour_of_week``, ``device``, ``category``.
     """
-    t = _flag_sessions(events, gap_minutes, given_sessions)
-    search_count = (t._new_search.cast("int64").sum() if searches
-                    else (t.event.lower() == "search").cast("int64").sum())
+    # One grouping of the events, the only read of them: per user, the events at one
+    # time in one session, search, category and device. Events tied on the session
+    # order would get no gap, session or search of their own anyway, so the sessions
+    # window over these (far fewer) rows flags the same, and the day, hour, category
+    # and device counts read them too.
+    e = _keyed(events, given_sessions)
+    keys = ["user_id", *(["_key"] if given_sessions else []), "ts", "_search",
+            "category", "device"]
+    g = e.group_by(keys).aggregate(
+        _events=e.count(),
+        _clicks=e.is_click.cast("int64").sum(),
+        _conversions=e.is_conversion.cast("int64").sum(),
+        **({} if searches else
+           {"_searches": (e.event.lower() == "search").cast("int64").sum()}),
+    )
+    t = _flag_sessions(g, gap_minutes, given_sessions)
     users = t.group_by("user_id").aggregate(
         first_seen=t.ts.min(),
         last_seen=t.ts.max(),
-        last_click=t.ts.max(where=t.is_click),
-        events=t.count(),
-        clicks=t.is_click.cast("int64").sum(),
-        conversions=t.is_conversion.cast("int64").sum(),
+        last_click=t.ts.max(where=t._clicks > 0),
+        events=t._events.sum(),
+        clicks=t._clicks.sum(),
+        conversions=t._conversions.sum(),
         sessions=t._new_session.cast("int64").sum(),
         session_seconds=t._seconds.sum(),
-        searches=search_count,
+        searches=(t._new_search.cast("int64") if searches else t._searches).sum(),
     )
-    # One grouping of the events by user, hour, category and device: the day, hour,
-    # category and device counts below read its (far fewer) rows, not the events.
-    e = events
-    cells = e.group_by(["user_id", e.ts.date().name("day"), e.ts.hour().name("hour"),
-                        "category", "device"]).aggregate(n=e.count())
+    cells = g.group_by(["user_id", g.ts.date().name("day"), g.ts.hour().name("hour"),
+                        "category", "device"]).aggregate(n=g._events.sum())
     days = cells.group_by(["user_id", "day"]).aggregate()
     active = days.group_by("user_id").aggregate(active_days=days.count())
     week = cells.mutate(how=cells.day.day_of_week.index().cast("int64") * 24
@@ -389,24 +404,23 @@ def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = N
 
 
 def _materialized(cleaned: CleanedEvents) -> ir.Table:
-    """Return the kept events, stored once where later reads would redo work.
+    """Return the kept events; on Spark, persisted once.
 
-    The aggregates read the events four times (sessions, hours, categories, devices):
-    copies are merged once, not in every read, and on Spark the rows are parsed once.
+    The aggregates read the events once on DuckDB (the grouping of
+    :func:`rfe_aggregates` is stored by the engine), where copies are merged within the
+    same query; Spark computes that grouping again for each of its two readers, and
+    would merge copies and parse the rows again for each.
     """
     kept = cleaned.kept
     backend = kept._find_backend()
-    spark = getattr(backend, "name", "") == "pyspark"
-    if not (cleaned.deduplicated or spark):
+    if getattr(backend, "name", "") != "pyspark":
         return kept
-    name = f"segwise_events_{id(kept):x}"
-    if spark:
-        from pyspark import StorageLevel
+    from pyspark import StorageLevel
 
-        frame = backend._session.sql(backend.compile(kept))
-        frame.persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(name)
-        return backend.table(name)
-    return backend.create_table(name, kept, temp=True)
+    name = f"segwise_events_{id(kept):x}"
+    frame = backend._session.sql(backend.compile(kept))
+    frame.persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(name)
+    return backend.table(name)
 
 
 def _as_int(table: Any, names: tuple[str, ...]) -> Any:

@@ -14,6 +14,7 @@ import ibis
 
 from segwise.io._kinds import Role, SourceKind, register_kind
 from segwise.io._parse import (
+    MAX_NUMBER,
     SOURCE_PREFIX,
     as_float,
     as_id,
@@ -79,6 +80,11 @@ def as_flag(value: ir.Value) -> ir.BooleanValue:
     """
     if value.type().is_boolean():
         return value.fill_null(False)
+    if value.type().is_integer():
+        # What as_float() tests, without a float: every integer is finite.
+        within = (value >= -int(MAX_NUMBER)) & (value <= int(MAX_NUMBER))
+        return ibis.cases((value.isnull(), False), (within, value != 0),
+                          else_=ibis.null("boolean"))
     # NaN (pandas' missing value) is blank, so no; infinite or huge numbers are no flag.
     number = as_float(value)
     if value.type().is_numeric():

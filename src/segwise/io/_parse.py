@@ -286,9 +286,12 @@ def _detect_timestamp_format(values: list[str], path: Path, column: str) -> list
     """
     best: list[str] = []
     best_ok = -1
+    # A layout that fails on more than half the values cannot be chosen: if none reads
+    # half, the column is refused whichever read most.
+    half = len(values) // 2
     for fmt in TIMESTAMP_FORMATS:
-        # Stop counting a layout once it can no longer reach the best count.
-        failures, allowed, ok = 0, len(values) - max(best_ok, 0), 0
+        # Stop counting a layout once it can no longer reach the best count, or half.
+        failures, allowed, ok = 0, min(len(values) - max(best_ok, 0), half), 0
         for v in values:
             if _parses(v, fmt):
                 ok += 1
@@ -298,7 +301,8 @@ def _detect_timestamp_format(values: list[str], path: Path, column: str) -> list
                     break
         if ok > best_ok:
             best, best_ok = [fmt], ok
-        elif ok == best_ok and any(_differ(v, [best[0], fmt]) for v in values):
+        elif ok == best_ok and 2 * ok >= len(values) and any(
+                _differ(v, [best[0], fmt]) for v in values):
             best.append(fmt)
     if values and best_ok < 0.5 * len(values):
         examples = ", ".join(repr(v) for v in itertools.islice(values, 3))

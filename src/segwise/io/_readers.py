@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 import numpy as np
 import pyarrow as pa
 
@@ -443,10 +444,10 @@ def _load(
             # The file was read into DuckDB anyway: keep the parsed rows so that later
             # queries do not parse every timestamp again. The source columns stay in
             # `raw`, and only the quarantine, a few rows, fetches them back.
-            parsed = backend.create_table(
-                f"parsed_{id(parsed)}", parsed.select("_row", *spec.columns, *others, "_reason"),
-                temp=True,
-            )
+            rows = parsed.select("_row", *spec.columns, *others, "_reason")
+            constants = _constants(rows)
+            parsed = _with_constants(backend.create_table(
+                f"parsed_{id(parsed)}", rows.drop(*constants), temp=True), constants, rows)
             bad = parsed.filter(_quarantined(parsed._reason)).select("_row", "_reason").join(
                 src.drop(*others), "_row"
             )
@@ -531,6 +532,8 @@ def _read_database(
     markers = [f"{JOIN_PREFIX}{i}" for i in range(len(read.join))]
     keep = ["_row", *markers, *(SOURCE_PREFIX + c for c in role_columns)]
     used = [parser]
+    #: The rows' columns, and those that hold one literal on every row (not stored).
+    shape: dict[str, Any] = {}
 
     def count(column: str, formats: list[str]) -> list[int]:
         def statement(view: str) -> str:
@@ -551,15 +554,39 @@ def _read_database(
         rows = parsed.select(*parser.kind.columns, *others, "_reason",
                              _bad=ibis.ifelse(_quarantined(parsed._reason), values,
                                               ibis.null(values.type())))
-        return f"CREATE OR REPLACE TEMP TABLE {name} AS {duck.compile(rows)}"
+        shape.update(rows=rows, constants=_constants(rows))
+        stored = rows.drop(*shape["constants"])
+        return f"CREATE OR REPLACE TEMP TABLE {name} AS {duck.compile(stored)}"
 
     database.read_rows(duck, [*role_columns, *others], create)
-    table = duck.table(name)
+    table = _with_constants(duck.table(name), shape["constants"], shape["rows"])
     b = table.filter(_quarantined(table._reason))
     bad = b.select(_row=b._bad[0].cast("int64"), _reason=b._reason,
                    **{m: b._bad[1 + i].cast("int64") for i, m in enumerate(markers)},
                    **{c: b._bad[i] for i, c in enumerate(keep) if i > len(markers)})
     return table, bad, int(fetch_scalar(table.count())), used[0]
+
+
+def _constants(rows: ir.Table) -> dict[str, ir.Scalar]:
+    """Columns of ``rows`` that are one literal on every row: a role the source lacks.
+
+    Such a column is not stored with the parsed rows (10 M copies of ``"impression"``
+    or NULL cost memory and time to write) but put back by :func:`_with_constants`.
+    """
+    constants = {}
+    for name in rows.columns:
+        node = rows[name].op()
+        while isinstance(node, ops.Field) and isinstance(node.rel, ops.Project):
+            node = node.rel.values[node.name]
+        if isinstance(node, ops.Literal):
+            constants[name] = node.to_expr()
+    return constants
+
+
+def _with_constants(stored: ir.Table, constants: dict[str, ir.Scalar],
+                    rows: ir.Table) -> ir.Table:
+    """Return the stored rows with their :func:`_constants` put back, as ``rows``."""
+    return stored.mutate(**constants).select(*rows.columns) if constants else stored
 
 
 #: The ``_reason`` of rows dated after the as-of date: left out, not quarantined.

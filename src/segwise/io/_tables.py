@@ -263,8 +263,7 @@ class Database:
         try:
             with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
                 try:
-                    low, high = con.execute(
-                        f"SELECT min(rowid), max(rowid) FROM {table}").fetchone()  # noqa: S608
+                    low, high = _rowid_range(con, table)
                 except sqlite3.OperationalError:  # a view, or a table without rowid
                     return con.execute(f"{sql} LIMIT ?", [n]).fetchall()
                 rows: list[tuple[Any]] = []
@@ -501,8 +500,7 @@ class Database:
               with_rowid: bool) -> Any:
         """Read a SQLite table's columns as text into Spark, in parallel ranges of rowid."""
         with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
-            low, high = con.execute(
-                f"SELECT min(rowid), max(rowid) FROM {_quote(table)}").fetchone()  # noqa: S608
+            low, high = _rowid_range(con, _quote(table))
         cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" for c in columns]
         cols.insert(0, "rowid AS _rowid")
         query = f"(SELECT {', '.join(cols)} FROM {_quote(table)}) AS t"  # noqa: S608
@@ -586,6 +584,17 @@ def _sqlite_unique(con: sqlite3.Connection, table: str) -> list[list[str]]:
             if cols and None not in cols:
                 sets.append(cols)
     return sets
+
+
+def _rowid_range(con: sqlite3.Connection, table: str) -> tuple[Any, Any]:
+    """Return the smallest and largest ``rowid`` of a (quoted) table: two index look-ups.
+
+    Asked together in one ``SELECT``, SQLite scans the whole table for them (0.3 s for
+    3.6 M searches); each in its own subquery reads one end of the table's b-tree.
+    """
+    row = con.execute(f"SELECT (SELECT min(rowid) FROM {table}), "  # noqa: S608
+                      f"(SELECT max(rowid) FROM {table})").fetchone()
+    return row[0], row[1]
 
 
 def _quote(name: str) -> str:
