@@ -41,6 +41,7 @@ __all__ = [
     "assignment_record",
     "config_dict",
     "learned_labels",
+    "model_file_bytes",
     "model_record",
     "named_labels",
     "project_paths",
@@ -272,6 +273,12 @@ def assigner_card(path: str | Path) -> ModelCard:
     return _assigner_card(TrainedAssigner.load(path), Path(path).read_bytes())
 
 
+def model_file_bytes(trained: TrainedAssigner | TrainedPropensity) -> bytes:
+    """Return the bytes of a trained model's file, as its ``save`` writes it, for the store."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return trained.save(Path(tmp) / "model.skops").read_bytes()
+
+
 def propensity_card(trained: TrainedPropensity, artifact: bytes | None = None) -> ModelCard:
     """Return a response model's card: its metadata and the comparison that chose it.
 
@@ -282,9 +289,7 @@ def propensity_card(trained: TrainedPropensity, artifact: bytes | None = None) -
 
 def model_record(trained: TrainedAssigner, result: JobResult, *, command: str) -> RunRecord:
     """Record a training run: the model's card and file, and the data it learned from."""
-    with tempfile.TemporaryDirectory() as tmp:
-        artifact = trained.save(Path(tmp) / "assigner.skops").read_bytes()
-    return RunRecord(command=command, models=[_assigner_card(trained, artifact)],
+    return RunRecord(command=command, models=[_assigner_card(trained, model_file_bytes(trained))],
                      config=config_dict(result.config), source=result.entities.source,
                      fingerprint=result.entities.fingerprint)
 

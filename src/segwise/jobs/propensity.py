@@ -142,14 +142,10 @@ class PropensityResult(JobResult):
         the model card holds the comparison that chose the default, and the saved model
         file, so the store keeps what scored later runs.
         """
-        import tempfile
+        from segwise.jobs._store import model_file_bytes, propensity_card, run_record
 
-        from segwise.jobs._store import propensity_card, run_record
-
-        with tempfile.TemporaryDirectory() as tmp:
-            artifact = self.trained.save(Path(tmp) / "propensity.skops").read_bytes()
         return run_record(self, command="propensity train", job="propensity",
-                          models=[propensity_card(self.trained, artifact)])
+                          models=[propensity_card(self.trained, model_file_bytes(self.trained))])
 
 
 def _with_target(dictionary: FeatureDictionary | None, target: str
