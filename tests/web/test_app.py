@@ -152,6 +152,11 @@ def test_a_scoring_worker_process_answers_the_same_and_ends_with_the_server(
     ({"customer_id": ""}, 422),
     ({"orders": [{**NEW_CUSTOMER["orders"][0], "quantity": "NaN"}]}, 422),
     ({"orders": [{**NEW_CUSTOMER["orders"][0], "timestamp": "yesterday"}]}, 422),
+    # Found by the schema fuzzer: year 1 east of UTC has no UTC time (it overflowed, a 500).
+    ({"orders": [{**NEW_CUSTOMER["orders"][0], "timestamp": "0001-01-01T00:00:00+00:01"}]},
+     422),
+    ({"orders": [{**NEW_CUSTOMER["orders"][0], "timestamp": "9999-12-31T23:59:00-01:00"}]},
+     422),
     ({"orders": [{**NEW_CUSTOMER["orders"][0], "unexpected": 1}]}, 422),
     # Only a return: nothing left to score after cleaning.
     ({"orders": [{**NEW_CUSTOMER["orders"][0], "quantity": -6}]}, 422),

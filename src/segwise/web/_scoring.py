@@ -34,7 +34,10 @@ _LATEST = dt.datetime(2100, 1, 1)
 def _naive_utc(value: dt.datetime) -> dt.datetime:
     """Return the time in UTC without a zone; it must lie between 1970 and 2100."""
     if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:  # year 1 east of UTC, or 9999 west of it
+            raise ValueError("must lie between 1970 and 2100") from None
     if not _EARLIEST <= value < _LATEST:
         raise ValueError("must lie between 1970 and 2100")
     return value
