@@ -92,3 +92,29 @@ def test_column_arrays_give_the_frames_numbers_and_errors(
             proba(_columns(holes))
         with pytest.raises(ValueError, match="NaN"):
             est.predict_proba(holes)
+
+
+def test_the_default_models_parts_are_walked_not_called(
+        train_test: Any, small_assigner: SegmentAssigner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No part of the default (grid) model is called through scikit-learn per request:
+    each call of those costs a request more than the whole walk."""
+    from imblearn.pipeline import Pipeline as ImbPipeline
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, cells, tests = train_test
+    est = clone(small_assigner).set_params(model="grid").fit(X, y, cells=cells)
+    expected = est.predict_proba(tests[0])
+    proba = fast_predict_proba(est)
+
+    def called(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("called through scikit-learn")
+
+    for cls, method in [(HistGradientBoostingClassifier, "predict_proba"),
+                        (RandomForestClassifier, "predict_proba"),
+                        (LogisticRegression, "predict_proba"), (Pipeline, "transform"),
+                        (ImbPipeline, "transform"), (StandardScaler, "transform")]:
+        monkeypatch.setattr(cls, method, called)
+    np.testing.assert_array_equal(proba(_columns(tests[0])), expected)

@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+from segwise.exceptions import InputError
 from segwise.predict import OrderScorer, TrainedAssigner, order_lines_table
 
 
@@ -62,3 +64,18 @@ def test_records_are_the_frames_rows_as_plain_values(assigner_file: Path,
     returns = order_lines_table({"r": [{**requests[next(iter(requests))][0], "quantity": -1}]})
     assert scorer.score_records(returns) == []
     assert scorer.score(returns).empty
+
+
+@pytest.mark.parametrize(("column", "value"), [("quantity", float("nan")),
+                                               ("unit_price", float("inf")),
+                                               ("order_id", None), ("ts", None)])
+def test_lines_without_a_key_time_or_finite_number_are_refused(
+        assigner_file: Path, requests: dict[str, Any], column: str, value: Any) -> None:
+    scorer = OrderScorer(TrainedAssigner.load(assigner_file))
+    lines = order_lines_table(dict(list(requests.items())[:3]))
+    values = lines.column(column).to_pylist()
+    values[1] = value
+    lines = lines.set_column(lines.schema.get_field_index(column), column,
+                             pa.array(values, lines.schema.field(column).type))
+    with pytest.raises(InputError, match=f"1 line.s. with a missing or non-finite {column}"):
+        scorer.score(lines)

@@ -74,6 +74,7 @@ def _classifier(est: Any) -> Proba:
         RandomForestClassifier,
         VotingClassifier,
     )
+    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
     if isinstance(est, _CellClassifier):
@@ -100,6 +101,8 @@ def _classifier(est: Any) -> Proba:
         return _forest(est)
     if type(est) is HistGradientBoostingClassifier:
         return _boosting(est)
+    if type(est) is LogisticRegression and len(est.classes_) > 2:
+        return _multinomial(est)
     return _as_given(est.predict_proba)
 
 
@@ -115,7 +118,7 @@ def _transformer(est: Any) -> Callable[[Any], Any]:
     input (countries, segments: a few hundred) are computed once and remembered.
     """
     from sklearn.compose import ColumnTransformer
-    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
     if not isinstance(est, ColumnTransformer) or est.sparse_output_ or getattr(
             est, "_sklearn_output_config", {}).get("transform", "default") != "default":
@@ -130,10 +133,12 @@ def _transformer(est: Any) -> Callable[[Any], Any]:
             return _as_given(est.transform)
         if not np.any(columns) if mask else not columns:
             continue
-        if type(trans) is FunctionTransformer and trans.func is None and not trans.validate:
+        if _is_identity(trans):
             parts.append((None, columns))
         elif type(trans) in (OneHotEncoder, OrdinalEncoder):
             parts.append((_RowMemo(trans), columns))
+        elif (numeric := _numeric(trans)) is not None:
+            parts.append((_OnValues(numeric), columns))
         else:
             parts.append((trans.transform, columns))
 
@@ -142,7 +147,7 @@ def _transformer(est: Any) -> Callable[[Any], Any]:
         for fn, columns in parts:
             if not isinstance(X, _Columns):
                 part = X[:, columns]
-            elif fn is None or isinstance(fn, _RowMemo):  # values only: no frame to build
+            elif fn is None or isinstance(fn, _RowMemo | _OnValues):  # values, no frame
                 part = np.column_stack([X[c] for c in columns])
             else:
                 part = pd.DataFrame({c: X[c] for c in columns})
@@ -150,6 +155,66 @@ def _transformer(est: Any) -> Callable[[Any], Any]:
         return np.hstack(out)
 
     return transform
+
+
+def _is_identity(est: Any) -> bool:
+    """Whether ``est`` hands its input on unchanged (a plain ``FunctionTransformer``)."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    return type(est) is FunctionTransformer and est.func is None and not est.validate
+
+
+def _numeric(est: Any) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Return ``est.transform`` on a float array, or None when it is not one of these.
+
+    Known: a dense scaler, an elementwise NumPy function, and pipelines of them; anything
+    else is called as it is. A scaler subtracts the mean and divides by the scale in
+    place on a float64 copy, as scikit-learn's does.
+    """
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    if _is_identity(est):
+        return lambda X: X
+    if (type(est) is FunctionTransformer and isinstance(est.func, np.ufunc)
+            and not est.validate and not est.kw_args):
+        return est.func  # elementwise: the same numbers on a frame's columns or an array
+    if type(est) is StandardScaler and getattr(
+            est, "_sklearn_output_config", {}).get("transform", "default") == "default":
+        mean = est.mean_ if est.with_mean else None
+        scale = est.scale_
+
+        def scale_columns(X: np.ndarray) -> np.ndarray:
+            X = np.array(X, dtype=np.float64)  # a copy, as the scaler's validation makes
+            if mean is not None:
+                X -= mean
+            if scale is not None:
+                X /= scale
+            return X
+
+        return scale_columns
+    if isinstance(est, Pipeline):  # imblearn's too
+        steps = [_numeric(s) for _, s in est.steps if s not in (None, "passthrough")]
+        if any(step is None for step in steps):
+            return None
+
+        def chain(X: np.ndarray) -> np.ndarray:
+            for step in steps:
+                X = step(X)  # type: ignore[misc]
+            return X
+
+        return chain
+    return None
+
+
+class _OnValues:
+    """A numeric transform applied to the columns' values (no frame)."""
+
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.fn = fn
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return self.fn(X)
 
 
 class _Columns(dict[str, np.ndarray]):
@@ -180,19 +245,46 @@ class _RowMemo:
 
 
 def _forest(forest: Any) -> Proba:
-    """``RandomForestClassifier.predict_proba``: the trees' probabilities, summed in order."""
-    trees = [e.tree_ for e in forest.estimators_]
+    """``RandomForestClassifier.predict_proba``: every tree walked in one compiled loop."""
+    from segwise.predict._tree_kernel import forest_sum
+
     n_classes = int(forest.n_classes_)
+    nodes, values, roots, offset = [], [], [], 0
+    for estimator in forest.estimators_:
+        tree = estimator.tree_
+        merged = tree.__getstate__()["nodes"].copy()
+        inner = merged["left_child"] != -1
+        for side in ("left_child", "right_child"):
+            merged[side] = np.where(inner, merged[side] + offset, -1)
+        nodes.append(merged)
+        values.append(tree.value[:, 0, :n_classes])
+        roots.append(offset)
+        offset += len(merged)
+    tree = np.concatenate(nodes)
+    columns = (np.asarray(roots, dtype=np.int64), tree["feature"].astype(np.int64),
+               tree["threshold"].astype(np.float64),
+               tree["missing_go_to_left"].astype(np.bool_), tree["left_child"].astype(np.int64),
+               tree["right_child"].astype(np.int64),
+               np.ascontiguousarray(np.concatenate(values), dtype=np.float64))
+    n_trees = len(forest.estimators_)
+    forest_sum(np.zeros((0, 1), dtype=np.float32), np.zeros((0, n_classes)), *columns)
 
     def predict(X: Any) -> np.ndarray:
-        X32 = np.asarray(X, dtype=np.float32)
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
         out = np.zeros((X32.shape[0], n_classes), dtype=np.float64)
-        for tree in trees:
-            out += tree.predict(X32)[:, :n_classes]
-        out /= len(trees)
+        forest_sum(X32, out, *columns)
+        out /= n_trees
         return out
 
     return predict
+
+
+def _multinomial(model: Any) -> Proba:
+    """``LogisticRegression.predict_proba`` of more than two classes: a softmax of scores."""
+    from sklearn.utils.extmath import softmax
+
+    coef_t, intercept = model.coef_.T, model.intercept_
+    return lambda X: softmax(np.asarray(X, dtype=np.float64) @ coef_t + intercept, copy=False)
 
 
 def _boosting(model: Any) -> Proba:

@@ -19,7 +19,9 @@ comes back to pandas.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import decimal
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,14 +36,17 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
 
 __all__ = [
+    "EARLY_TABLE_COLUMNS",
     "FEATURE_COLUMNS",
     "META_COLUMNS",
     "EarlyWindow",
     "early_feature_columns",
     "early_features",
     "early_lines",
+    "early_rows",
     "early_table",
     "finish_early_features",
+    "money_lines",
 ]
 
 #: Numeric early-behaviour features, in model order (``country`` comes last).
@@ -307,6 +312,127 @@ def early_table(kept: ir.Table, window: EarlyWindow) -> ir.Table:
         weekend_order_share=(orders.dow >= 5).cast("float64").mean(),
     )
     return bounds.join(per_customer, "customer_id").join(per_order, "customer_id")
+
+
+#: The columns of :func:`early_table`, in its order (what :func:`early_feature_columns` takes).
+EARLY_TABLE_COLUMNS: tuple[str, ...] = (
+    "customer_id", "first_purchase", "last_order", "n_orders", "window_close", "n_lines",
+    "n_products", "gross_spend", "net_spend", "n_return_lines", "units", "unit_price_sum",
+    "bulk_lines", "country", "max_order_value", "first_order_value", "mean_gap_days",
+    "min_gap_days", "max_gap_days", "mean_order_hour", "morning_order_share",
+    "weekend_order_share",
+)
+_EPOCH = dt.datetime(1970, 1, 1)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def money_lines(kept: ir.Table) -> ir.Table:
+    """Kept lines with their revenue and unit price as the exact money :func:`early_table` sums.
+
+    What :func:`early_rows` takes, collected: ``revenue_exact`` and ``unit_price_exact``
+    (decimals, see :func:`~segwise._expr.exact_money`), so that both round money alike.
+    """
+    return kept.mutate(revenue_exact=exact_money(kept.revenue),
+                       unit_price_exact=exact_money(kept.unit_price))
+
+
+def early_rows(kept: Mapping[str, Sequence[Any]], window: EarlyWindow) -> dict[str, np.ndarray]:
+    """:func:`early_table`'s rows for a few customers' kept lines held in memory.
+
+    A server scores a handful of customers per call; on an engine, binding and planning
+    :func:`early_table` costs ten times running it (DuckDB binds a statement again on
+    every run, prepared or not). This walks each customer's lines in Python instead and
+    gives the same values: the same window (orders ranked by start, then order id), the
+    engine's exact money summed exactly, the same counts, extremes and means.
+    ``tests/predict/test_online.py`` compares the two on generated lines and on Online
+    Retail customers. (``units`` is a floating sum, added in line order: the engine's
+    for whole quantities.)
+
+    Parameters
+    ----------
+    kept : mapping of str to sequence
+        :func:`money_lines` collected: ``customer_id``, ``order_id``, ``ts`` (datetimes),
+        ``quantity``, ``revenue_exact``, ``unit_price_exact``, ``product_id``,
+        ``country`` and ``is_return``.
+    window : EarlyWindow
+        The window.
+
+    Returns
+    -------
+    dict of str to ndarray
+        :data:`EARLY_TABLE_COLUMNS`, one row per customer with a purchase, in customer id
+        order: times ``datetime64[us]`` (a window still open: NaT), money float64 (the
+        decimal sum's nearest double), the rest objects.
+    """
+    lines: dict[Any, list[int]] = {}
+    for i, customer in enumerate(kept["customer_id"]):
+        lines.setdefault(customer, []).append(i)
+    out: dict[str, list[Any]] = {c: [] for c in EARLY_TABLE_COLUMNS}
+    for customer in sorted(lines):
+        row = _early_row(kept, lines[customer], window)
+        if row is not None:
+            for col, value in zip(EARLY_TABLE_COLUMNS, (customer, *row), strict=True):
+                out[col].append(value)
+    times = {"first_purchase", "last_order", "window_close"}
+    money = {"gross_spend", "net_spend", "unit_price_sum", "max_order_value",
+             "first_order_value"}
+    return {c: np.array(v, dtype="datetime64[us]" if c in times else
+                        "float64" if c in money else object) for c, v in out.items()}
+
+
+def _early_row(kept: Mapping[str, Sequence[Any]], idx: list[int], window: EarlyWindow
+               ) -> tuple[Any, ...] | None:
+    """One customer's :func:`early_table` values (without the id); None without a purchase."""
+    order, ts, is_return = kept["order_id"], kept["ts"], kept["is_return"]
+    starts: dict[Any, dt.datetime] = {}
+    for i in idx:
+        if not is_return[i]:
+            starts[order[i]] = min(starts.get(order[i], ts[i]), ts[i])
+    if not starts:
+        return None
+    chosen = sorted(starts, key=lambda o: (starts[o], o))[:window.n_orders]
+    first = starts[chosen[0]]
+    if window.n_days is not None:
+        chosen = [o for o in chosen if starts[o] < first + dt.timedelta(days=window.n_days)]
+    rank = {o: k for k, o in enumerate(chosen, start=1)}
+    last = starts[chosen[-1]]
+    by_days = first + dt.timedelta(days=window.n_days) if window.n_days is not None else None
+    close = last if window.n_orders is not None and len(chosen) >= window.n_orders else by_days
+    bought = [i for i in idx if not is_return[i] and order[i] in rank]
+    returned = [i for i in idx if is_return[i] and ts[i] <= (close or last)]
+    # Money in millionths (Python integers): exact sums, as the engine's decimals.
+    revenue = [_millionths(v) for v in kept["revenue_exact"]]
+    value = dict.fromkeys(chosen, 0)
+    for i in bought:
+        value[order[i]] += revenue[i]
+    gross = sum(revenue[i] for i in bought)
+    countries = [kept["country"][i] for i in bought
+                 if rank[order[i]] == 1 and kept["country"][i] is not None]
+    epoch = [(starts[o] - _EPOCH) / _MICROSECOND / 1e6 for o in chosen]
+    gaps = [(b - a) / 86400.0 for a, b in itertools.pairwise(epoch)]
+    hours = [starts[o].hour for o in chosen]
+    quantity = kept["quantity"]
+    return (
+        first, last, len(chosen), close, len(bought),
+        len({kept["product_id"][i] for i in bought} - {None}),
+        gross / _MILLION, (gross + sum(revenue[i] for i in returned)) / _MILLION, len(returned),
+        sum(quantity[i] for i in bought),
+        sum(_millionths(kept["unit_price_exact"][i]) for i in bought) / _MILLION,
+        sum(quantity[i] >= BULK_QUANTITY for i in bought), min(countries, default=None),
+        max(value.values()) / _MILLION, value[chosen[0]] / _MILLION,
+        sum(gaps) / len(gaps) if gaps else None, min(gaps, default=None),
+        max(gaps, default=None), sum(hours) / len(hours),
+        sum(h < 12 for h in hours) / len(hours),
+        sum(starts[o].weekday() >= 5 for o in chosen) / len(chosen),
+    )
+
+
+_MILLION = 10**6
+
+
+def _millionths(value: decimal.Decimal) -> int:
+    """Return an exact money decimal (six places) as an integer count of millionths."""
+    return int(value.scaleb(6, decimal.Context(prec=80)))
 
 
 def _with_category_shares(

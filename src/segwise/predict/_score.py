@@ -1,8 +1,9 @@
 """Score new customers from order lines held in memory: what a web request brings.
 
-The lines go through the same cleaning rules and early features as a file does
-(:func:`segwise.clean.clean_transactions`, :meth:`TrainedAssigner.assign`), on an
-embedded DuckDB; many customers are scored in one call, so a server batches requests.
+The lines go through the same cleaning rules as a file does
+(:func:`segwise.clean.clean_transactions`, on an embedded DuckDB) and the same early
+features (:func:`~segwise.predict._features.early_rows`, the values of the engine's query
+taken in memory); many customers are scored in one call, so a server batches requests.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from segwise._engine import duckdb_connection
 from segwise.clean import CleaningRules, clean_transactions
 from segwise.io import STANDARD_COLUMNS, ColumnRoles, Transactions
 from segwise.predict._fast import fast_predict_proba
-from segwise.predict._features import early_feature_columns, early_table
+from segwise.predict._features import early_feature_columns, early_rows, money_lines
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,8 +68,8 @@ def order_lines_table(customers: Mapping[str, Sequence[Mapping[str, Any]]]) -> p
 class OrderScorer:
     """Assign new customers to segments from order lines in memory.
 
-    The cleaning and early-feature query is built and compiled to SQL once; each call
-    runs it on the call's lines, and the model's probabilities come from
+    The cleaning is compiled to SQL once; each call runs it on the call's lines, takes
+    the early features of the kept lines in memory, and the model's probabilities from
     :func:`~segwise.predict._fast.fast_predict_proba` (the estimator's numbers without its
     fixed cost per call). (Models with product-category features take the general path,
     :meth:`TrainedAssigner.assign`, each time.)
@@ -94,11 +95,9 @@ class OrderScorer:
         self.rules = dataclasses.replace(rules or CleaningRules(), outliers=False)
         self._backend = duckdb_connection()
         con = self._backend.con
-        # A table, not a view of each call's Arrow table: a prepared statement over a view
-        # that is replaced is bound again on every call (~16 ms for this query).
-        con.register("_request_schema", LINE_SCHEMA.empty_table())
-        con.execute("CREATE TEMP TABLE _request_lines AS SELECT * FROM _request_schema")
-        con.unregister("_request_schema")
+        # Each call's Arrow lines are registered under this name; the cleaning below is
+        # compiled over it once, with the schema's empty table standing in.
+        con.register("_request_lines", LINE_SCHEMA.empty_table())
         roles = ColumnRoles({c: c for c in ("customer_id", "timestamp", "order_id", "quantity",
                                             "unit_price", "product_id", "description",
                                             "country")})
@@ -106,15 +105,18 @@ class OrderScorer:
         tx = Transactions(table=self._backend.table("_request_lines"), quarantine_table=nothing,
                           n_input=0, source="request", roles=roles, backend=self._backend)
         self._kept = clean_transactions(tx, self.rules).kept
-        self._sql = (None if trained.categories is not None else
-                     str(self._backend.compile(early_table(self._kept, trained.window))))
-        if self._sql is not None:
-            # A request's few lines: planning, not running, is the query's cost. One
-            # thread, no optimizer (the plan as written is as fast on a few thousand
-            # lines), and the statement prepared once.
+        self._sql: str | None = None
+        if trained.categories is None:
+            # A request's few lines: binding and planning, not running, are an engine's
+            # cost, and DuckDB binds a statement again on every run, prepared or not. So
+            # the engine runs only the cleaning (one small statement), and the early
+            # features are taken from the kept lines in memory (`early_rows`). One thread,
+            # no optimizer: the plan as written is as fast on a few thousand lines.
+            self._sql = str(self._backend.compile(money_lines(self._kept).select(
+                "customer_id", "order_id", "ts", "quantity", "revenue_exact",
+                "unit_price_exact", "product_id", "country", "is_return")))
             con.execute("SET threads = 1")
             con.execute("PRAGMA disable_optimizer")
-            con.execute(f"PREPARE {self._STATEMENT} AS {self._sql}")
         self._proba = fast_predict_proba(trained.estimator)
 
     @property
@@ -137,6 +139,12 @@ class OrderScorer:
         pandas.DataFrame
             As :meth:`TrainedAssigner.assign` with ``incomplete="score"``: one row per
             customer with at least one purchase left after cleaning.
+
+        Raises
+        ------
+        InputError
+            If a line lacks its customer, order or time, or its quantity or unit price is
+            missing or not finite.
         """
         import pandas as pd
 
@@ -163,21 +171,35 @@ class OrderScorer:
         import pyarrow.compute as pc
 
         lines = lines.cast(LINE_SCHEMA)
-        # The table the compiled query reads now holds this call's lines.
-        con = self._backend.con
-        con.register("_request_input", lines)
-        try:
-            con.execute("DELETE FROM _request_lines")
-            con.execute("INSERT INTO _request_lines SELECT * FROM _request_input")
-        finally:
-            con.unregister("_request_input")
+        _check_lines(lines)
+        # The compiled cleaning (or the general path's lazy table) reads this call's lines.
+        self._backend.con.register("_request_lines", lines)
         if as_of is None:
             last = pc.max(lines.column("ts")).as_py()
             as_of = last if last is not None else dt.datetime.now()
         if self._sql is None:
             return self.trained.assign(self._kept, as_of=as_of, incomplete="score")
-        rows = con.sql(f"EXECUTE {self._STATEMENT}").to_arrow_table().sort_by("customer_id")
-        early = early_feature_columns(
-            {c: rows.column(c).to_numpy() for c in rows.column_names}, self.trained.window,
-            pd.Timestamp(as_of).to_datetime64())
+        result = self._backend.con.execute(self._sql)
+        names = [d[0] for d in result.description]
+        rows = result.fetchall()
+        kept = dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {
+            name: () for name in names}
+        early = early_feature_columns(early_rows(kept, self.trained.window),
+                                      self.trained.window, pd.Timestamp(as_of).to_datetime64())
         return self.trained.assign_columns(early, predict_proba=self._proba)
+
+
+def _check_lines(lines: pa.Table) -> None:
+    """Refuse lines the cleaning rules do not expect: a missing key or time, odd numbers."""
+    import pyarrow.compute as pc
+
+    from segwise.exceptions import InputError
+
+    for col in ("customer_id", "order_id", "ts", "quantity", "unit_price"):
+        column = lines.column(col)
+        bad = column.null_count
+        if pa.types.is_floating(column.type):
+            bad += pc.sum(pc.invert(pc.is_finite(column))).as_py() or 0
+        if bad:
+            raise InputError(f"order lines: {bad} line(s) with a missing or non-finite {col}; "
+                             "every line needs a customer, order, time, quantity and unit price")

@@ -1,4 +1,4 @@
-"""The boosting model's predictors walked in one compiled loop (numba); see ``_fast``.
+"""Tree ensembles walked in compiled loops (numba): what ``_fast`` calls per request.
 
 Import lazily: loading numba takes half a second that commands without serving never pay.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["hgb_raw"]
+__all__ = ["forest_sum", "hgb_raw"]
 
 
 @njit(cache=True, nogil=True)
@@ -49,3 +49,30 @@ def hgb_raw(X: np.ndarray, raw: np.ndarray, roots: np.ndarray, value: np.ndarray
                         go_left = v <= threshold[node]
                     node = left[node] if go_left else right[node]
                 raw[k, i] += value[node]
+
+
+@njit(cache=True, nogil=True)
+def forest_sum(X: np.ndarray, out: np.ndarray, roots: np.ndarray, feature: np.ndarray,
+               threshold: np.ndarray, missing_left: np.ndarray, left: np.ndarray,
+               right: np.ndarray, value: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Add every tree's leaf value to ``out`` (samples x classes), trees in order.
+
+    ``roots[t]`` is tree ``t``'s first node in the merged node columns; a leaf's ``left``
+    is -1, inner nodes' children index the merged arrays. The branch rules are
+    scikit-learn's ``Tree._apply_dense`` on the float32 input: a missing value follows
+    the node's missing side, otherwise ``x <= threshold`` goes left.
+    """
+    n_classes = out.shape[1]
+    for i in range(X.shape[0]):
+        for t in range(roots.shape[0]):
+            node = roots[t]
+            while left[node] != -1:
+                v = X[i, feature[node]]
+                if np.isnan(v):
+                    node = left[node] if missing_left[node] else right[node]
+                elif v <= threshold[node]:
+                    node = left[node]
+                else:
+                    node = right[node]
+            for c in range(n_classes):
+                out[i, c] += value[node, c]

@@ -12,6 +12,7 @@ unlike maps with overlapping intervals that leave customers in "Others".
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import warnings
@@ -273,16 +274,31 @@ def name_cells(
     highest = max(a.max(initial=1) for a in (r, f, m))
     if lowest < 1 or highest > 5:
         raise ConfigError("named segments need scores on a 1 to 5 scale (n_bins=5)")
-    # Every answer is looked up in one of the 125 cells, in the order of SegmentMap.cells().
-    lookup, actions = segment_map.lookup(), dict(segment_map.actions)
+    index = (r - 1) * 25 + (f - 1) * 5 + (m - 1)
+    key = (tuple((n, tuple(p)) for n, p in segment_map.patterns.items()),
+           tuple(segment_map.actions.items()))
+    return {col: values[index] for col, values in _cell_names(key).items()}
+
+
+@functools.lru_cache(maxsize=16)
+def _cell_names(key: tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, str], ...]]
+                ) -> dict[str, np.ndarray]:
+    """Cell, segment and action of the 125 cells in :meth:`SegmentMap.cells` order.
+
+    Keyed by a segment map's patterns and actions (a server names a few cells per request;
+    matching the patterns each time cost more than the model).
+    """
+    patterns, actions = key
+    segment_map = SegmentMap(dict(patterns), dict(actions))
+    lookup = segment_map.lookup()
     cells = SegmentMap.cells()
     names = [lookup[f"{cr}{fm_score(cf, cm)}"] for cr, cf, cm in cells]
-    index = (r - 1) * 25 + (f - 1) * 5 + (m - 1)
-    return {
-        "rfm_cell": np.array([f"{cr}{cf}{cm}" for cr, cf, cm in cells], dtype=object)[index],
-        "segment": np.array(names, dtype=object)[index],
-        "action": np.array([actions[n] for n in names], dtype=object)[index],
-    }
+    out = {"rfm_cell": np.array([f"{cr}{cf}{cm}" for cr, cf, cm in cells], dtype=object),
+           "segment": np.array(names, dtype=object),
+           "action": np.array([dict(actions)[n] for n in names], dtype=object)}
+    for values in out.values():
+        values.flags.writeable = False
+    return out
 
 
 def assign_segments(
