@@ -33,7 +33,7 @@ def test_compiled_scoring_equals_the_general_path(assigner_file: Path,
     scorer = OrderScorer(TrainedAssigner.load(assigner_file))
     lines = order_lines_table(requests)
     fast = scorer.score(lines).sort_values("customer_id", ignore_index=True)
-    scorer._sql = None  # the general path: TrainedAssigner.assign on the cleaned lines
+    scorer._cleaner = None  # the general path: TrainedAssigner.assign on the cleaned lines
     general = scorer.score(lines).sort_values("customer_id", ignore_index=True)
     pd.testing.assert_frame_equal(fast, general, check_dtype=False)
     # Returns and non-products only leave a customer out; everyone else is scored.

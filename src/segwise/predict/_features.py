@@ -367,6 +367,9 @@ def early_rows(kept: Mapping[str, Sequence[Any]], window: EarlyWindow) -> dict[s
     lines: dict[Any, list[int]] = {}
     for i, customer in enumerate(kept["customer_id"]):
         lines.setdefault(customer, []).append(i)
+    # Money in millionths (Python integers): exact sums, as the engine's decimals.
+    kept = {**kept, **{c: [_millionths(v) for v in kept[c]]
+                       for c in ("revenue_exact", "unit_price_exact")}}
     out: dict[str, list[Any]] = {c: [] for c in EARLY_TABLE_COLUMNS}
     for customer in sorted(lines):
         row = _early_row(kept, lines[customer], window)
@@ -400,8 +403,7 @@ def _early_row(kept: Mapping[str, Sequence[Any]], idx: list[int], window: EarlyW
     close = last if window.n_orders is not None and len(chosen) >= window.n_orders else by_days
     bought = [i for i in idx if not is_return[i] and order[i] in rank]
     returned = [i for i in idx if is_return[i] and ts[i] <= (close or last)]
-    # Money in millionths (Python integers): exact sums, as the engine's decimals.
-    revenue = [_millionths(v) for v in kept["revenue_exact"]]
+    revenue = kept["revenue_exact"]
     value = dict.fromkeys(chosen, 0)
     for i in bought:
         value[order[i]] += revenue[i]
@@ -417,7 +419,7 @@ def _early_row(kept: Mapping[str, Sequence[Any]], idx: list[int], window: EarlyW
         len({kept["product_id"][i] for i in bought} - {None}),
         gross / _MILLION, (gross + sum(revenue[i] for i in returned)) / _MILLION, len(returned),
         sum(quantity[i] for i in bought),
-        sum(_millionths(kept["unit_price_exact"][i]) for i in bought) / _MILLION,
+        sum(kept["unit_price_exact"][i] for i in bought) / _MILLION,
         sum(quantity[i] >= BULK_QUANTITY for i in bought), min(countries, default=None),
         max(value.values()) / _MILLION, value[chosen[0]] / _MILLION,
         sum(gaps) / len(gaps) if gaps else None, min(gaps, default=None),
@@ -430,9 +432,12 @@ def _early_row(kept: Mapping[str, Sequence[Any]], idx: list[int], window: EarlyW
 _MILLION = 10**6
 
 
+_WIDE = decimal.Context(prec=80)  # DECIMAL(38, 6) and more, never rounded
+
+
 def _millionths(value: decimal.Decimal) -> int:
     """Return an exact money decimal (six places) as an integer count of millionths."""
-    return int(value.scaleb(6, decimal.Context(prec=80)))
+    return int(value.scaleb(6, _WIDE))
 
 
 def _with_category_shares(

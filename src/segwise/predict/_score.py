@@ -1,9 +1,9 @@
 """Score new customers from order lines held in memory: what a web request brings.
 
-The lines go through the same cleaning rules as a file does
-(:func:`segwise.clean.clean_transactions`, on an embedded DuckDB) and the same early
-features (:func:`~segwise.predict._features.early_rows`, the values of the engine's query
-taken in memory); many customers are scored in one call, so a server batches requests.
+The lines go through the same cleaning rules and early features as a file does
+(:class:`~segwise.clean._memory.LineCleaner` and
+:func:`~segwise.predict._features.early_rows`: the engine's values, taken in memory);
+many customers are scored in one call, so a server batches requests.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import pyarrow as pa
 
 from segwise._engine import duckdb_connection
 from segwise.clean import CleaningRules, clean_transactions
+from segwise.clean._memory import LineCleaner
 from segwise.io import STANDARD_COLUMNS, ColumnRoles, Transactions
 from segwise.predict._fast import fast_predict_proba
-from segwise.predict._features import early_feature_columns, early_rows, money_lines
+from segwise.predict._features import early_feature_columns, early_rows
 
 if TYPE_CHECKING:
     import numpy as np
@@ -68,8 +69,9 @@ def order_lines_table(customers: Mapping[str, Sequence[Mapping[str, Any]]]) -> p
 class OrderScorer:
     """Assign new customers to segments from order lines in memory.
 
-    The cleaning is compiled to SQL once; each call runs it on the call's lines, takes
-    the early features of the kept lines in memory, and the model's probabilities from
+    Each call applies the cleaning rules and takes the early features of the call's
+    lines in memory (the engine's values, without its fixed cost per statement), and the
+    model's probabilities from
     :func:`~segwise.predict._fast.fast_predict_proba` (the estimator's numbers without its
     fixed cost per call). (Models with product-category features take the general path,
     :meth:`TrainedAssigner.assign`, each time.)
@@ -105,18 +107,12 @@ class OrderScorer:
         tx = Transactions(table=self._backend.table("_request_lines"), quarantine_table=nothing,
                           n_input=0, source="request", roles=roles, backend=self._backend)
         self._kept = clean_transactions(tx, self.rules).kept
-        self._sql: str | None = None
-        if trained.categories is None:
-            # A request's few lines: binding and planning, not running, are an engine's
-            # cost, and DuckDB binds a statement again on every run, prepared or not. So
-            # the engine runs only the cleaning (one small statement), and the early
-            # features are taken from the kept lines in memory (`early_rows`). One thread,
-            # no optimizer: the plan as written is as fast on a few thousand lines.
-            self._sql = str(self._backend.compile(money_lines(self._kept).select(
-                "customer_id", "order_id", "ts", "quantity", "revenue_exact",
-                "unit_price_exact", "product_id", "country", "is_return")))
-            con.execute("SET threads = 1")
-            con.execute("PRAGMA disable_optimizer")
+        # A request's few lines: an engine's fixed cost per statement (binding and
+        # planning) would be most of the request's, so the rules and the early features
+        # are applied to the lines in memory, with the engine's values (`LineCleaner`,
+        # `early_rows`). Models with product-category features take the general path.
+        self._cleaner = (LineCleaner(self.rules, self._backend.con)
+                         if trained.categories is None else None)
         self._proba = fast_predict_proba(trained.estimator)
 
     @property
@@ -172,18 +168,14 @@ class OrderScorer:
 
         lines = lines.cast(LINE_SCHEMA)
         _check_lines(lines)
-        # The compiled cleaning (or the general path's lazy table) reads this call's lines.
-        self._backend.con.register("_request_lines", lines)
         if as_of is None:
             last = pc.max(lines.column("ts")).as_py()
             as_of = last if last is not None else dt.datetime.now()
-        if self._sql is None:
+        if self._cleaner is None:
+            # The general path's lazy table reads this call's lines.
+            self._backend.con.register("_request_lines", lines)
             return self.trained.assign(self._kept, as_of=as_of, incomplete="score")
-        result = self._backend.con.execute(self._sql)
-        names = [d[0] for d in result.description]
-        rows = result.fetchall()
-        kept = dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {
-            name: () for name in names}
+        kept = self._cleaner.kept(lines.to_pydict())
         early = early_feature_columns(early_rows(kept, self.trained.window),
                                       self.trained.window, pd.Timestamp(as_of).to_datetime64())
         return self.trained.assign_columns(early, predict_proba=self._proba)
