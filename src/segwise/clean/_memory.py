@@ -19,6 +19,7 @@ lines under every rule setting.
 from __future__ import annotations
 
 import decimal
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,8 +38,12 @@ _ROUND = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_UP)
 _MILLIONTH = decimal.Decimal("1e-6")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def exact_money_value(x: float) -> decimal.Decimal:
-    """Return :func:`~segwise._expr.exact_money` of one value, as DuckDB computes it."""
+    """Return :func:`~segwise._expr.exact_money` of one value, as DuckDB computes it.
+
+    Remembered: prices and line totals repeat, and the exact rounding costs ~10 us.
+    """
     rounded = float(decimal.Decimal(x).quantize(_MILLIONTH, context=_ROUND))
     scaled = rounded * 1e6
     whole = math.floor(abs(scaled))

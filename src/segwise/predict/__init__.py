@@ -68,7 +68,7 @@ from segwise.predict._labels import (
 from segwise.predict._persist import FORMAT, load_model_file, save_model_file
 from segwise.predict._propensity import IMBALANCE, MODEL_NAMES, PropensityModel, model_name
 from segwise.predict._propensity import MODELS as PROPENSITY_MODELS
-from segwise.predict._score import OrderScorer, order_lines_table
+from segwise.predict._score import OrderScorer, order_line_columns, order_lines_table
 from segwise.predict._segments import (
     BASELINE,
     SEGMENT_COLUMN,
@@ -153,6 +153,7 @@ __all__ = [
     "metric_name",
     "model_features",
     "model_name",
+    "order_line_columns",
     "order_lines_table",
     "permutation_importance",
     "ranking_metrics",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -435,6 +436,7 @@ _MILLION = 10**6
 _WIDE = decimal.Context(prec=80)  # DECIMAL(38, 6) and more, never rounded
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _millionths(value: decimal.Decimal) -> int:
     """Return an exact money decimal (six places) as an integer count of millionths."""
     return int(value.scaleb(6, _WIDE))

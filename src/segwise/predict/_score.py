@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,15 +29,16 @@ if TYPE_CHECKING:
 
     from segwise.predict._train import TrainedAssigner
 
-__all__ = ["OrderScorer", "order_lines_table"]
+__all__ = ["OrderScorer", "order_line_columns", "order_lines_table"]
 
 _ARROW = {"string": pa.string(), "timestamp": pa.timestamp("us"), "float64": pa.float64()}
 #: The order-line schema the scorer takes.
 LINE_SCHEMA = pa.schema([(c, _ARROW[t]) for c, t in STANDARD_COLUMNS.items()])
 
 
-def order_lines_table(customers: Mapping[str, Sequence[Mapping[str, Any]]]) -> pa.Table:
-    """Order lines of several customers as one table of the standard columns.
+def order_line_columns(customers: Mapping[str, Sequence[Mapping[str, Any]]]
+                       ) -> dict[str, list[Any]]:
+    """Order lines of several customers as columns of the standard names (plain lists).
 
     Parameters
     ----------
@@ -47,9 +49,9 @@ def order_lines_table(customers: Mapping[str, Sequence[Mapping[str, Any]]]) -> p
 
     Returns
     -------
-    pyarrow.Table
+    dict of str to list
         Columns of :data:`segwise.io.STANDARD_COLUMNS`; ``revenue`` is quantity times
-        unit price.
+        unit price; times without a zone.
     """
     rows: dict[str, list[Any]] = {c: [] for c in STANDARD_COLUMNS}
     for customer, lines in customers.items():
@@ -63,7 +65,12 @@ def order_lines_table(customers: Mapping[str, Sequence[Mapping[str, Any]]]) -> p
             rows["revenue"].append(float(line["quantity"]) * float(line["unit_price"]))
             for col in ("product_id", "description", "country"):
                 rows[col].append(line.get(col))
-    return pa.Table.from_pydict(rows, schema=LINE_SCHEMA)
+    return rows
+
+
+def order_lines_table(customers: Mapping[str, Sequence[Mapping[str, Any]]]) -> pa.Table:
+    """:func:`order_line_columns` as a table of :data:`LINE_SCHEMA`."""
+    return pa.Table.from_pydict(order_line_columns(customers), schema=LINE_SCHEMA)
 
 
 class OrderScorer:
@@ -120,13 +127,15 @@ class OrderScorer:
         """The segments the model assigns, in its order."""
         return [str(c) for c in self.trained.estimator.classes_]
 
-    def score(self, lines: pa.Table, *, as_of: dt.datetime | None = None) -> pd.DataFrame:
+    def score(self, lines: pa.Table | Mapping[str, Sequence[Any]], *,
+              as_of: dt.datetime | None = None) -> pd.DataFrame:
         """Assign every customer of ``lines``.
 
         Parameters
         ----------
-        lines : pyarrow.Table
-            Order lines with the columns of :func:`order_lines_table`.
+        lines : pyarrow.Table or mapping of str to sequence
+            Order lines: :func:`order_lines_table`, or its columns
+            (:func:`order_line_columns`).
         as_of : datetime, optional
             End of observation; the last line's time when omitted.
 
@@ -147,8 +156,8 @@ class OrderScorer:
         scored = self._score(lines, as_of)
         return scored if isinstance(scored, pd.DataFrame) else pd.DataFrame(scored)
 
-    def score_records(self, lines: pa.Table, *, as_of: dt.datetime | None = None
-                      ) -> list[dict[str, Any]]:
+    def score_records(self, lines: pa.Table | Mapping[str, Sequence[Any]], *,
+                      as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
         """:meth:`score` as one dict of plain Python values per customer (what a server sends).
 
         The same rows as ``score(...).to_dict("records")`` without building the frame.
@@ -160,38 +169,33 @@ class OrderScorer:
         return [dict(zip(names, row, strict=True))
                 for row in zip(*(scored[c].tolist() for c in names), strict=True)]
 
-    def _score(self, lines: pa.Table, as_of: dt.datetime | None
+    def _score(self, lines: pa.Table | Mapping[str, Sequence[Any]], as_of: dt.datetime | None
                ) -> pd.DataFrame | dict[str, np.ndarray]:
-        """Score ``lines``: column arrays on the compiled path, a frame on the general one."""
+        """Score ``lines``: column arrays on the fast path, a frame on the general one."""
         import pandas as pd
-        import pyarrow.compute as pc
 
-        lines = lines.cast(LINE_SCHEMA)
-        _check_lines(lines)
+        columns = lines.cast(LINE_SCHEMA).to_pydict() if isinstance(lines, pa.Table) else lines
+        _check_lines(columns)
         if as_of is None:
-            last = pc.max(lines.column("ts")).as_py()
-            as_of = last if last is not None else dt.datetime.now()
+            as_of = max(columns["ts"], default=None) or dt.datetime.now()
         if self._cleaner is None:
             # The general path's lazy table reads this call's lines.
-            self._backend.con.register("_request_lines", lines)
+            self._backend.con.register("_request_lines",
+                                       pa.Table.from_pydict(dict(columns), schema=LINE_SCHEMA))
             return self.trained.assign(self._kept, as_of=as_of, incomplete="score")
-        kept = self._cleaner.kept(lines.to_pydict())
+        kept = self._cleaner.kept(columns)
         early = early_feature_columns(early_rows(kept, self.trained.window),
                                       self.trained.window, pd.Timestamp(as_of).to_datetime64())
         return self.trained.assign_columns(early, predict_proba=self._proba)
 
 
-def _check_lines(lines: pa.Table) -> None:
+def _check_lines(columns: Mapping[str, Sequence[Any]]) -> None:
     """Refuse lines the cleaning rules do not expect: a missing key or time, odd numbers."""
-    import pyarrow.compute as pc
-
     from segwise.exceptions import InputError
 
     for col in ("customer_id", "order_id", "ts", "quantity", "unit_price"):
-        column = lines.column(col)
-        bad = column.null_count
-        if pa.types.is_floating(column.type):
-            bad += pc.sum(pc.invert(pc.is_finite(column))).as_py() or 0
+        bad = sum(v is None or (isinstance(v, float) and not math.isfinite(v))
+                  for v in columns[col])
         if bad:
             raise InputError(f"order lines: {bad} line(s) with a missing or non-finite {col}; "
                              "every line needs a customer, order, time, quantity and unit price")

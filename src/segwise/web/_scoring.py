@@ -213,14 +213,14 @@ class AssignerScorer:
     async def _score_batch(self, requests: list[ScoreRequest]
                            ) -> list[ScoreResponse | Exception]:
         """Score a batch: requests grouped by end of observation, one model call per group."""
-        from segwise.predict import order_lines_table
+        from segwise.predict import order_line_columns
 
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         keys = [f"r{next(self._ids)}" for _ in requests]
         groups: dict[dt.datetime, list[int]] = {}
         for i, request in enumerate(requests):
             groups.setdefault(request.as_of or now, []).append(i)
-        work = [(order_lines_table({keys[i]: [line.model_dump() for line in
+        work = [(order_line_columns({keys[i]: [line.model_dump() for line in
                                               requests[i].orders] for i in members}), as_of)
                 for as_of, members in groups.items()]
         if self._pool is not None:
