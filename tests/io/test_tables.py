@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from segwise.exceptions import ConfigError, InputError
 from segwise.io import Join, ReadOptions, load_source
+from segwise.io._tables import _ReadAhead
 
 
 def _log(path: Path, *, dates: list[str] | None = None, orphan: bool = False) -> Path:
@@ -290,3 +293,43 @@ def test_searches_after_the_as_of_day_are_left_out_and_counted(tmp_path: Path) -
     # The searches of 2 and 3 May (three impressions) are after the as-of day.
     assert source.n_input == 6 and source.n_quarantined == 0 and source.n_after_as_of == 3
     assert source.table.count().execute() == 3
+
+
+def _batches(n: int) -> list[pa.RecordBatch]:
+    return [pa.record_batch({"i": [i, i]}) for i in range(n)]
+
+
+def test_batches_read_ahead_arrive_in_order() -> None:
+    source = pa.RecordBatchReader.from_batches(pa.schema({"i": pa.int64()}), _batches(50))
+    ahead = _ReadAhead(source, depth=3)
+    assert ahead.reader.read_all().column("i").to_pylist() == [i for i in range(50)
+                                                                for _ in range(2)]
+    ahead.close()
+
+
+def test_a_stream_left_half_read_lets_go_of_its_source() -> None:
+    read = []
+
+    def produce() -> Iterator[pa.RecordBatch]:
+        for batch in _batches(1000):
+            read.append(batch)
+            yield batch
+
+    ahead = _ReadAhead(pa.RecordBatchReader.from_batches(pa.schema({"i": pa.int64()}),
+                                                         produce()), depth=2)
+    assert ahead.reader.read_next_batch().column("i").to_pylist() == [0, 0]
+    ahead.close()  # returns: the thread stopped, a few batches ahead at most
+    assert len(read) <= 5
+    assert not any(t.name == "segwise-sqlite-read" for t in threading.enumerate())
+
+
+def test_an_error_while_reading_ahead_reaches_the_reader() -> None:
+    def produce() -> Iterator[pa.RecordBatch]:
+        yield from _batches(3)
+        raise ValueError("type mismatch in column 2")
+
+    ahead = _ReadAhead(pa.RecordBatchReader.from_batches(pa.schema({"i": pa.int64()}),
+                                                         produce()))
+    with pytest.raises(Exception, match="type mismatch"):
+        ahead.reader.read_all()
+    ahead.close()
