@@ -333,3 +333,27 @@ def test_an_error_while_reading_ahead_reaches_the_reader() -> None:
     with pytest.raises(Exception, match="type mismatch"):
         ahead.reader.read_all()
     ahead.close()
+
+
+def test_only_the_roles_used_are_read_parsed_and_checked(tmp_path: Path) -> None:
+    path = _log(tmp_path / "log.sqlite")
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE SearchStream SET IsClick = 'oops' WHERE rowid = 5")
+        con.execute("UPDATE SearchInfo SET SearchDate = 'never' WHERE SearchID = 4")
+    every = load_source(path, "events", read=LENIENT)
+    assert sorted(every.quarantine["reason"]) == ["IsClick: not a yes/no flag",
+                                                  "SearchDate: not a timestamp"]
+    used = load_source(path, "events", read=LENIENT, uses={"search_id", "category"})
+    # The required roles are read anyway: the bad date is still quarantined.
+    assert set(used.roles) == {"user_id", "timestamp", "search_id", "category"}
+    assert used.quarantine["reason"].tolist() == ["SearchDate: not a timestamp"]
+    assert list(used.quarantine.columns) == ["row", "reason", "UserID", "SearchDate",
+                                             "SearchID", "CategoryID"]
+    assert used.n_input == every.n_input == 6
+    kept = used.table.to_pandas()
+    assert len(kept) == 5 and kept["object_id"].isna().all()
+    assert not kept["is_click"].any()  # no click flag read: no clicks
+    # A [columns] entry is checked whether or not it is used.
+    with pytest.raises(ConfigError, match="no such column"):
+        load_source(path, "events", read=LENIENT, uses={"search_id"},
+                    columns={"object_id": "AdId"})
