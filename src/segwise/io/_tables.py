@@ -8,9 +8,11 @@ never loaded into memory:
 * DuckDB files are attached read-only and queried where they lie;
 * SQLite files are read by DuckDB through the ADBC SQLite driver (Arrow batches streamed
   into the engine; DuckDB's own SQLite extension would have to be downloaded at run time,
-  and no wheel of it matches DuckDB 2), only the columns that play a role, every value as
-  text so that SQLite's per-value types can never stop a read: a value that is not what
-  its column should hold is quarantined by the kind's parse rules like a CSV field;
+  and no wheel of it matches DuckDB 2; a thread reads the next batches ahead), only the
+  columns of the roles read, in their own types, or every value as text where a column
+  mixes types, so that SQLite's per-value types can never stop a read: a value that is
+  not what its column should hold is quarantined by the kind's parse rules like a CSV
+  field;
 * on Spark, SQLite tables are read through JDBC (the xerial driver, see
   :func:`segwise._engine.sqlite_jdbc_jar`) in parallel ranges of their ``rowid``, and
   joined by Spark.
