@@ -357,3 +357,10 @@ def test_only_the_roles_used_are_read_parsed_and_checked(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="no such column"):
         load_source(path, "events", read=LENIENT, uses={"search_id"},
                     columns={"object_id": "AdId"})
+
+
+def test_a_stream_read_after_it_was_closed_ends() -> None:
+    source = pa.RecordBatchReader.from_batches(pa.schema({"i": pa.int64()}), _batches(100))
+    ahead = _ReadAhead(source, depth=1)
+    ahead.close()
+    assert ahead.reader.read_all().num_rows <= 4  # at most what was read ahead; no hang

@@ -617,7 +617,15 @@ class _ReadAhead:
         return False
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
-        while (item := self._queue.get()) is not self._END:
+        while True:
+            try:
+                item = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                if self._stop.is_set():  # closed: read no further
+                    return
+                continue
+            if item is self._END:
+                return
             if isinstance(item, BaseException):
                 raise item
             yield item
