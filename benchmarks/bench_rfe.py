@@ -19,6 +19,8 @@ Spark, the Python driver's only):
 * ``spark-parquet``: ``run_rfe`` on Spark reading the converted Parquet.
 
 The script checks that every tool finds the same users, events, clicks and sessions.
+``--before SRC`` also runs ``segwise`` from another source tree (its ``src/``, for
+example a ``git archive`` of main), as ``segwise (before)`` in the same rounds.
 
 Usage::
 
@@ -185,6 +187,8 @@ def main() -> None:
     parser.add_argument("--tools", default=",".join(WORKERS))
     parser.add_argument("--memory-limit", help="DuckDB memory_limit for every tool, e.g. 4GB")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; medians reported")
+    parser.add_argument("--before", type=Path, help="another source tree (its src/) "
+                        "whose segwise also runs, interleaved, as 'segwise (before)'")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -206,10 +210,15 @@ def main() -> None:
           f"{args.memory_limit or 'none'}")
     runs: dict[str, list[dict[str, float]]] = {}
     tools = args.tools.split(",")
+    if args.before is not None:  # just before the current code, in each round
+        tools.insert(tools.index("segwise") if "segwise" in tools else len(tools),
+                     "segwise (before)")
     for round_ in range(args.repeat):  # tools take turns, so load changes hit them alike
         for tool in tools:
-            r = measure([sys.executable, str(Path(__file__).resolve()), "--worker", tool,
-                         str(path)])
+            env = (dict(os.environ, PYTHONPATH=str(args.before.resolve()))
+                   if tool == "segwise (before)" else None)
+            r = measure([sys.executable, str(Path(__file__).resolve()), "--worker",
+                         tool.removesuffix(" (before)"), str(path)], env=env)
             runs.setdefault(tool, []).append(r)
             extra = ", ".join(f"{k} {int(r[k]):,}" for k in (
                 "users", "events", "clicks", "sessions", "rows", "files") if k in r)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from segwise.exceptions import ConfigError, InputError
 from segwise.io import Join, ReadOptions, load_source
+from segwise.io._tables import _ReadAhead
 
 
 def _log(path: Path, *, dates: list[str] | None = None, orphan: bool = False) -> Path:
@@ -290,3 +293,74 @@ def test_searches_after_the_as_of_day_are_left_out_and_counted(tmp_path: Path) -
     # The searches of 2 and 3 May (three impressions) are after the as-of day.
     assert source.n_input == 6 and source.n_quarantined == 0 and source.n_after_as_of == 3
     assert source.table.count().execute() == 3
+
+
+def _batches(n: int) -> list[pa.RecordBatch]:
+    return [pa.record_batch({"i": [i, i]}) for i in range(n)]
+
+
+def test_batches_read_ahead_arrive_in_order() -> None:
+    source = pa.RecordBatchReader.from_batches(pa.schema({"i": pa.int64()}), _batches(50))
+    ahead = _ReadAhead(source, depth=3)
+    assert ahead.reader.read_all().column("i").to_pylist() == [i for i in range(50)
+                                                                for _ in range(2)]
+    ahead.close()
+
+
+def test_a_stream_left_half_read_lets_go_of_its_source() -> None:
+    read = []
+
+    def produce() -> Iterator[pa.RecordBatch]:
+        for batch in _batches(1000):
+            read.append(batch)
+            yield batch
+
+    ahead = _ReadAhead(pa.RecordBatchReader.from_batches(pa.schema({"i": pa.int64()}),
+                                                         produce()), depth=2)
+    assert ahead.reader.read_next_batch().column("i").to_pylist() == [0, 0]
+    ahead.close()  # returns: the thread stopped, a few batches ahead at most
+    assert len(read) <= 5
+    assert not any(t.name == "segwise-sqlite-read" for t in threading.enumerate())
+
+
+def test_an_error_while_reading_ahead_reaches_the_reader() -> None:
+    def produce() -> Iterator[pa.RecordBatch]:
+        yield from _batches(3)
+        raise ValueError("type mismatch in column 2")
+
+    ahead = _ReadAhead(pa.RecordBatchReader.from_batches(pa.schema({"i": pa.int64()}),
+                                                         produce()))
+    with pytest.raises(Exception, match="type mismatch"):
+        ahead.reader.read_all()
+    ahead.close()
+
+
+def test_only_the_roles_used_are_read_parsed_and_checked(tmp_path: Path) -> None:
+    path = _log(tmp_path / "log.sqlite")
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE SearchStream SET IsClick = 'oops' WHERE rowid = 5")
+        con.execute("UPDATE SearchInfo SET SearchDate = 'never' WHERE SearchID = 4")
+    every = load_source(path, "events", read=LENIENT)
+    assert sorted(every.quarantine["reason"]) == ["IsClick: not a yes/no flag",
+                                                  "SearchDate: not a timestamp"]
+    used = load_source(path, "events", read=LENIENT, uses={"search_id", "category"})
+    # The required roles are read anyway: the bad date is still quarantined.
+    assert set(used.roles) == {"user_id", "timestamp", "search_id", "category"}
+    assert used.quarantine["reason"].tolist() == ["SearchDate: not a timestamp"]
+    assert list(used.quarantine.columns) == ["row", "reason", "UserID", "SearchDate",
+                                             "SearchID", "CategoryID"]
+    assert used.n_input == every.n_input == 6
+    kept = used.table.to_pandas()
+    assert len(kept) == 5 and kept["object_id"].isna().all()
+    assert not kept["is_click"].any()  # no click flag read: no clicks
+    # A [columns] entry is checked whether or not it is used.
+    with pytest.raises(ConfigError, match="no such column"):
+        load_source(path, "events", read=LENIENT, uses={"search_id"},
+                    columns={"object_id": "AdId"})
+
+
+def test_a_stream_read_after_it_was_closed_ends() -> None:
+    source = pa.RecordBatchReader.from_batches(pa.schema({"i": pa.int64()}), _batches(100))
+    ahead = _ReadAhead(source, depth=1)
+    ahead.close()
+    assert ahead.reader.read_all().num_rows <= 4  # at most what was read ahead; no hang

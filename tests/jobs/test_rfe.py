@@ -351,3 +351,30 @@ def test_the_shared_parse_rules_hold_for_events(sample_config: Any, tmp_path: Pa
         assert (run.users["last_seen"] < pd.Timestamp(as_of + dt.timedelta(days=1))).all()
     # A NaN click flag (how pandas writes a missing one) is no click, as null is.
     pd.testing.assert_frame_equal(runs[1].users, runs[0].users)
+
+
+def test_columns_rfe_does_not_use_are_not_read_unless_copies_are_merged(
+        tmp_path: Path) -> None:
+    events = pd.DataFrame({
+        "UserID": ["u1", "u1", "u1", "u2"],
+        "SearchDate": ["2024-03-04 10:00:00", "2024-03-04 10:00:00", "2024-03-04 10:05:00",
+                       "2024-03-05 09:00:00"],
+        "AdID": [7.0, 8.0, 1.5, 7.0],  # 1.5: no ad id
+        "IsClick": [0, 1, 0, 0],
+    })
+    path = _events_parquet(events, tmp_path / "ads.parquet", nan=False)
+    runs = {}
+    for dedup in (False, True):
+        cfg = tmp_path / f"d{dedup}.toml"
+        cfg.write_text(f"[events]\ndeduplicate = {str(dedup).lower()}\n"
+                       "[read]\nmax_quarantine_share = 0.5\n")
+        runs[dedup] = _rfe(path, load_config(cfg, kind="events"))
+    # Without merging copies, RFE reads no ad: the odd ad id costs no event.
+    assert "object_id" not in runs[False].cleaned.roles
+    assert runs[False].quarantine.empty
+    assert runs[False].users.set_index("user_id").loc["u1", "events"] == 3
+    # Copies are told apart by every column, the ad included: it is read and checked.
+    assert runs[True].cleaned.roles["object_id"] == "AdID"
+    assert runs[True].quarantine["reason"].tolist() == [
+        "AdID: a fractional number is not an id"]
+    assert runs[True].users.set_index("user_id").loc["u1", "events"] == 2

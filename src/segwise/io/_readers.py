@@ -65,7 +65,7 @@ from segwise.io._text import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Collection, Mapping
 
     import ibis.expr.types as ir
     import pandas as pd
@@ -217,7 +217,8 @@ class Source:
     source : str
         Where the rows came from.
     roles : ColumnRoles
-        Which source column played which role; ``roles.kind`` is the source kind.
+        Which source column played which role (of the roles read, see
+        :func:`load_source`'s ``uses``); ``roles.kind`` is the source kind.
     backend : ibis backend
         The engine holding ``table``.
     source_rows : ibis.Table or None
@@ -325,6 +326,7 @@ def load_source(
     spark_master: str | None = None,
     memory_limit: str | None = None,
     as_of: date | None = None,
+    uses: Collection[str] | None = None,
 ) -> Source:
     """Load a source of any kind into a typed table, quarantining rows that do not parse.
 
@@ -354,6 +356,13 @@ def load_source(
     as_of : date, optional
         Leave out rows dated after this day (a job's reference date): a line after it
         would count in recency and frequency as if it had already happened.
+    uses : collection of str, optional
+        The roles the caller reads (a job's, see :attr:`segwise.jobs.Job.uses`); the
+        kind's required roles are always read. A column found for another role is
+        treated like a column no role claims: not read from a database, not parsed, not
+        checked (a bad value in it quarantines nothing), and left out of the table (its
+        standard column is NULL) and of the quarantine; a kind that keeps the columns no
+        role claims does not keep it either. Every role when omitted.
 
     Returns
     -------
@@ -370,19 +379,21 @@ def load_source(
     spec = get_kind(kind)
     # A table in memory is named by what holds it ("pandas DataFrame") in every message.
     path = Path(source if is_path(source) else table_label(source))
+    used = None if uses is None else frozenset(uses)
     if not is_path(source):
         return _load(source, spec, path, "table", columns, read or ReadOptions(), engine,
-                     spark_master, memory_limit, as_of)
+                     spark_master, memory_limit, as_of, used)
     fmt = _check_file(path, spec)
     with checking_compressed(path):
         return _load(source, spec, path, fmt, columns, read or ReadOptions(), engine,
-                     spark_master, memory_limit, as_of)
+                     spark_master, memory_limit, as_of, used)
 
 
 def _load(
     source: DataSource, spec: SourceKind, path: Path, fmt: str,
     columns: Mapping[str, str] | None, read: ReadOptions, engine: str,
     spark_master: str | None, memory_limit: str | None, as_of: date | None,
+    uses: frozenset[str] | None,
 ) -> Source:
     """:func:`load_source` once the file is known to exist (``fmt``: its reader)."""
     if read.header is None and spec.header is not None:
@@ -394,8 +405,8 @@ def _load(
     parser: _Parser
     if fmt in DATABASE_FORMATS:
         database = Database(path, fmt, read.table, read.join)
-        roles = resolve_roles(database.columns, columns, source=path, kind=spec)
-        others = _others(database.columns, roles, spec, path)
+        found = resolve_roles(database.columns, columns, source=path, kind=spec)
+        others, roles = _others(database.columns, found, spec, path), _used(found, uses)
         if engine != "spark" or fmt != "sqlite":
             backend = duckdb_connection(memory_limit)
             parsed, bad, n_input, parser = _read_database(
@@ -425,11 +436,11 @@ def _load(
             raw, rejects = _read_raw(backend, path, fmt, read)
         names = [c for c in raw.columns if c not in ("_row", JOIN_REASON)]
         try:
-            roles = resolve_roles(names, columns, source=path, kind=spec)
+            found = resolve_roles(names, columns, source=path, kind=spec)
         except InputError as exc:
             raise InputError(_roles_not_found(raw, fmt, read, path, spec, columns, str(exc))
                              ) from exc
-        others = _others(names, roles, spec, path)
+        others, roles = _others(names, found, spec, path), _used(found, uses)
         src = _prefixed(raw, roles, others)
         n_input = int(fetch_scalar(raw.count()))
     # Sources read as typed columns (Parquet) and sources on Spark are parsed where they
@@ -476,6 +487,19 @@ def _load(
         as_of=as_of, n_after_as_of=n_after_as_of,
     )
     return result
+
+
+def _used(roles: ColumnRoles, uses: frozenset[str] | None) -> ColumnRoles:
+    """Return the roles a caller ``uses`` and the required ones (all when ``uses`` is None).
+
+    Resolved first from every column, so that a wrong ``[columns]`` entry is refused
+    whether or not the job reads it, and the remaining roles keep the columns they had.
+    """
+    if uses is None:
+        return roles
+    kind = roles.kind
+    return ColumnRoles({r: c for r, c in roles.items() if r in uses or kind.role(r).required},
+                       kind)
 
 
 def _others(names: list[str], roles: ColumnRoles, kind: SourceKind, path: Path) -> list[str]:

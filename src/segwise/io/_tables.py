@@ -8,9 +8,11 @@ never loaded into memory:
 * DuckDB files are attached read-only and queried where they lie;
 * SQLite files are read by DuckDB through the ADBC SQLite driver (Arrow batches streamed
   into the engine; DuckDB's own SQLite extension would have to be downloaded at run time,
-  and no wheel of it matches DuckDB 2), only the columns that play a role, every value as
-  text so that SQLite's per-value types can never stop a read: a value that is not what
-  its column should hold is quarantined by the kind's parse rules like a CSV field;
+  and no wheel of it matches DuckDB 2; a thread reads the next batches ahead), only the
+  columns of the roles read, in their own types, or every value as text where a column
+  mixes types, so that SQLite's per-value types can never stop a read: a value that is
+  not what its column should hold is quarantined by the kind's parse rules like a CSV
+  field;
 * on Spark, SQLite tables are read through JDBC (the xerial driver, see
   :func:`segwise._engine.sqlite_jdbc_jar`) in parallel ranges of their ``rowid``, and
   joined by Spark.
@@ -23,7 +25,9 @@ refused with one line.
 from __future__ import annotations
 
 import contextlib
+import queue
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -328,11 +332,19 @@ class Database:
                     text=text, opened=opened))
                 relations[name] = view
             row = "_rowid"
+        # DuckDB knows no row count of a stream, and may hash the main table (the many
+        # rows) to probe it with the joined one: several times the memory and ~10 % more
+        # time. Each joined table (at most one row per key) is hashed as the query says.
+        optimizers = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0]
+        if self.fmt == "sqlite" and self.joins:
+            con.execute("SET disabled_optimizers = ?",
+                        [",".join(filter(None, [optimizers, "build_side_probe_side"]))])
         try:
             con.execute("CREATE OR REPLACE TEMP VIEW segwise_rows AS "
                         + self._join_sql(relations, columns, row))
             yield "segwise_rows"
         finally:
+            con.execute("SET disabled_optimizers = ?", [optimizers])
             con.execute("DROP VIEW IF EXISTS segwise_rows")
             for name in relations.values():
                 if name.startswith("segwise_sqlite_"):
@@ -492,7 +504,9 @@ class Database:
             opened += [con, cur]
             cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
             cur.execute(sql)
-            return cur.fetch_record_batch()
+            ahead = _ReadAhead(cur.fetch_record_batch())
+            opened.append(ahead)
+            return ahead.reader
         except Exception as exc:
             raise self._error(exc) from exc
 
@@ -551,6 +565,75 @@ class Database:
         else:
             fix = "Fix: check that the file is a readable database"
         return InputError(f"{self.path}: cannot read the {self.fmt} database: {text}; {fix}")
+
+
+class _ReadAhead:
+    """Read a stream's next batches in a thread while the engine works on the current one.
+
+    DuckDB scans a Python Arrow stream on one thread, which would otherwise alternate
+    between waiting for SQLite (the ADBC driver releases the GIL while it reads) and
+    joining, parsing and storing the batch it got: on two cores the read of the next
+    batches now overlaps that work. Batches keep their order. :meth:`close` stops the
+    thread and waits for it, so that the cursor is never closed while being read.
+
+    Parameters
+    ----------
+    source : pyarrow.RecordBatchReader
+        The driver's stream.
+    depth : int, default=4
+        Batches read ahead at most (memory: ``depth`` x :data:`_BATCH_ROWS` rows).
+    """
+
+    _END = object()
+
+    def __init__(self, source: pa.RecordBatchReader, depth: int = 4) -> None:
+        import pyarrow as pa
+
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, args=(source,), daemon=True,
+                                        name="segwise-sqlite-read")
+        self._thread.start()
+        self.reader = pa.RecordBatchReader.from_batches(source.schema, self._batches())
+
+    def _produce(self, source: pa.RecordBatchReader) -> None:
+        item: Any = self._END
+        try:
+            for batch in source:
+                if not self._put(batch):
+                    return
+        except BaseException as exc:  # handed to the reading thread, raised there
+            item = exc
+        self._put(item)
+
+    def _put(self, item: Any) -> bool:
+        """Queue ``item`` unless stopped first; return whether it was queued."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        while True:
+            try:
+                item = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                if self._stop.is_set():  # closed: read no further
+                    return
+                continue
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop reading ahead and wait for the thread to let go of the stream."""
+        self._stop.set()
+        self._thread.join()
 
 
 def _pick_table(path: Path, names: list[str], table: str | None, joined: bool) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -229,6 +229,10 @@ class Job:
         rows dated after the reference date are left out when loading. A job without it
         keeps every row unless the call gives a date: another job's section never
         applies.
+    uses : callable, optional
+        ``uses(config)``: the roles the job's steps read with these settings, or None
+        for all. Only their columns are read, parsed and checked (see
+        :func:`segwise.io.load_source`); a job reads every role without it.
     """
 
     name: str
@@ -240,6 +244,7 @@ class Job:
     steps: Mapping[str, str] = field(default_factory=dict)
     result: type[JobResult] = JobResult
     as_of: Callable[[SegwiseConfig], dt.date | None] | None = None
+    uses: Callable[[SegwiseConfig], Collection[str] | None] | None = None
 
 
 _JOBS: Registry[Job] = Registry("job")
@@ -310,6 +315,7 @@ def load_and_clean(
     loaded = load_source(
         source, spec.kind, columns=config.columns, read=config.read, engine=engine,
         spark_master=spark_master, memory_limit=config.memory_limit, as_of=as_of,
+        uses=spec.uses(config) if spec.uses is not None else None,
     )
     progress("clean")
     return loaded, spec.clean(loaded, config)

@@ -24,6 +24,7 @@ from segwise._frames import DataSource
 from segwise.clean import CleanedEvents, clean_events
 from segwise.config import SegwiseConfig
 from segwise.features.rfe import RFESettings, rfe_entities
+from segwise.io import EVENTS
 from segwise.jobs._base import Job, JobResult, register_job, run_job
 from segwise.report import register_sections_module
 from segwise.segment.rfm import SegmentMap, fit_bin_edges, name_cells, score_columns
@@ -171,6 +172,21 @@ def _clean(source: Source, config: SegwiseConfig) -> CleanedEvents:
     return clean_events(source, config.section("events"))
 
 
+#: Roles the RFE features and report never read: the ad or item, the page.
+_UNUSED_ROLES = frozenset({"object_id", "page"})
+
+
+def _uses(config: SegwiseConfig) -> frozenset[str] | None:
+    """Return the roles RFE reads: all but :data:`_UNUSED_ROLES`, unless copies are merged.
+
+    Exact copies are found by comparing every column: two impressions of different ads
+    in one search at one time are not copies, so with deduplication every role is read.
+    """
+    if config.section("events").deduplicate:
+        return None
+    return frozenset(EVENTS.role_names) - _UNUSED_ROLES
+
+
 def _features(cleaned: CleanedEvents, config: SegwiseConfig,
               as_of: dt.date | None) -> EntityTable:
     return rfe_entities(cleaned, sessions=config.section("sessions"),
@@ -222,6 +238,7 @@ RFE_JOB = register_job(Job(
     },
     result=RFEResult,
     as_of=lambda config: config.section("rfe").as_of,
+    uses=_uses,
 ))
 register_sections_module("events", "segwise.jobs._rfe_report")
 
