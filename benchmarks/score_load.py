@@ -204,9 +204,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
-    parser.add_argument("--scoring", choices=("thread", "process"), default="thread",
-                        help="where the server scores: a thread of its own (segwise serve's "
-                             "default) or a worker process (--scoring-process)")
+    parser.add_argument("--scoring", choices=("thread", "process"), default="process",
+                        help="where the server scores: a worker process (segwise serve's "
+                             "default) or a thread of its own (--scoring-thread)")
     args = parser.parse_args()
     if not 0 < args.rate <= 2000 or not 0 < args.duration <= 600:
         raise SystemExit("rate must be in (0, 2000] and duration in (0, 600] seconds")

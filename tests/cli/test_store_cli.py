@@ -96,7 +96,7 @@ def test_a_training_run_stores_its_model_file(assigner_file: Path, retail_result
     assert scorers[0].scorer.segments == [str(c) for c in trained.estimator.classes_]
 
 
-def test_serve_scores_in_a_thread_unless_told(monkeypatch: pytest.MonkeyPatch,
+def test_serve_scores_in_a_worker_process_unless_told(monkeypatch: pytest.MonkeyPatch,
                                               tmp_path: Path) -> None:
     import uvicorn
 
@@ -111,7 +111,7 @@ def test_serve_scores_in_a_thread_unless_told(monkeypatch: pytest.MonkeyPatch,
     for option in ([], ["--scoring-process"], ["--scoring-thread"]):
         result = runner.invoke(app, ["serve", str(db), *option])
         assert result.exit_code == 0, result.output
-    assert seen == [False, True, False]
+    assert seen == [True, True, False]
 
 
 def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.MonkeyPatch,

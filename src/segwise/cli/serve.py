@@ -70,8 +70,8 @@ def serve(
                                "and model.")] = None,
     scoring_process: Annotated[bool, typer.Option(
         "--scoring-process/--scoring-thread",
-        help="Score in a worker process of its own, or in a thread of the server's "
-             "(default; lower latency under load, measured in benchmarks/README.md).")] = False,
+        help="Score in a worker process of its own (default: lower latency under load, "
+             "measured in benchmarks/README.md), or in a thread of the server's.")] = True,
 ) -> None:
     """Serve the dashboard and API over a store with uvicorn.
 
