@@ -232,6 +232,9 @@ class Source:
         later than the run looks).
     n_after_as_of : int
         How many rows that was.
+    totals : dict of str to value
+        The kind's :attr:`~segwise.io.SourceKind.totals` over the rows, computed in the
+        loader's scan (empty for a kind without them).
     """
 
     table: ir.Table
@@ -244,6 +247,7 @@ class Source:
     parser: Callable[[ir.Table], ir.Table] | None = field(default=None, repr=False)
     as_of: date | None = None
     n_after_as_of: int = 0
+    totals: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.source_rows is None) != (self.parser is None):
@@ -431,7 +435,6 @@ def _load(
                              ) from exc
         others = _others(names, roles, spec, path)
         src = _prefixed(raw, roles, others)
-        n_input = int(fetch_scalar(raw.count()))
     # Sources read as typed columns (Parquet) and sources on Spark are parsed where they
     # lie; text read into DuckDB is parsed once, below.
     typed = src is not None and ("_row" not in src.columns or is_spark(backend))
@@ -440,7 +443,13 @@ def _load(
                          read.latest(), as_of)
         parsed = _parse(src, parser, read.join)
         bad = parsed.filter(_quarantined(parsed._reason))
-        if not typed:
+        if typed:
+            # One scan of the source for everything the loader counts: typed rows are
+            # parsed where they lie, so each further query would read and parse them all.
+            quarantine, totals = _scan_typed(parsed, roles, _totals(parsed, spec, parser, roles))
+            n_input = totals.pop("_n_input")
+        else:
+            n_input = int(fetch_scalar(raw.count()))
             # The file was read into DuckDB anyway: keep the parsed rows so that later
             # queries do not parse every timestamp again. The source columns stay in
             # `raw`, and only the quarantine, a few rows, fetches them back.
@@ -451,14 +460,15 @@ def _load(
             bad = parsed.filter(_quarantined(parsed._reason)).select("_row", "_reason").join(
                 src.drop(*others), "_row"
             )
-        quarantine = _quarantine_table(bad, roles, rejects)
+            quarantine = _quarantine_table(bad, roles, rejects)
+    if not typed:
+        # The parsed rows are a table in DuckDB here: a scan of it is cheap.
+        totals = _fetch_totals(parsed, _totals(parsed, spec, parser, roles))
     n_input += int(fetch_scalar(rejects.count())) if rejects is not None else 0
     if n_input == 0:
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
     _check_quarantine_share(quarantine, n_input, read, path, roles)
-    n_after_as_of = 0
-    if parser.as_of_end is not None:
-        n_after_as_of = int(fetch_scalar(parsed.filter(parsed._reason == AFTER_AS_OF).count()))
+    n_after_as_of = int(totals.pop(AFTER_AS_OF, 0))
     table = parsed.filter(parsed._reason.isnull()).select(*spec.columns, *others)
     if not is_spark(backend):
         # A view, not an expression: a query that reads the rows twice (say, those with
@@ -473,9 +483,59 @@ def _load(
     result: Source = (spec.source_class or Source)(
         table, quarantine, n_input, str(path), roles, backend,
         source_rows=src if typed else None, parser=parser if typed else None,
-        as_of=as_of, n_after_as_of=n_after_as_of,
+        as_of=as_of, n_after_as_of=n_after_as_of, totals=totals,
     )
     return result
+
+
+def _totals(
+    parsed: ir.Table, spec: SourceKind, parser: _Parser, roles: ColumnRoles
+) -> dict[str, ir.Scalar]:
+    """Return what the loader counts over the parsed rows besides the quarantine.
+
+    Rows after the as-of date (when there is one) under :data:`AFTER_AS_OF`, and the
+    kind's :attr:`~SourceKind.totals` over the rows that parse.
+    """
+    totals = dict(spec.totals(parsed, roles)) if spec.totals is not None else {}
+    if parser.as_of_end is not None:
+        totals[AFTER_AS_OF] = parsed.count(where=parsed._reason == AFTER_AS_OF)
+    return totals
+
+
+def _fetch_totals(parsed: ir.Table, totals: dict[str, ir.Scalar]) -> dict[str, Any]:
+    """Compute :func:`_totals` in one query (none when there are none)."""
+    if not totals:
+        return {}
+    return fetch_arrow(parsed.aggregate(**totals)).to_pylist()[0]
+
+
+def _scan_typed(
+    parsed: ir.Table, roles: ColumnRoles, totals: dict[str, ir.Scalar]
+) -> tuple[pa.Table, dict[str, Any]]:
+    """Return the quarantine, the row count (``_n_input``) and ``totals``: one scan of the rows.
+
+    The rows that do not parse come back as one list of records, which the engine
+    gathers while it counts (at most ``[read] max_quarantine_share`` of the rows, or
+    the load stops anyway).
+    """
+    source_cols = list(dict.fromkeys(col for _, col in roles.items()))
+    record = ibis.struct({"reason": parsed._reason, **{
+        col: parsed[SOURCE_PREFIX + col].cast("string") for col in source_cols}})
+    bad = _quarantined(parsed._reason)
+    row = fetch_arrow(parsed.aggregate(
+        # The record only for the rows that go to the quarantine: as text, every row's
+        # values would cost more than the rest of the scan.
+        _n_input=parsed.count(), _bad=ibis.ifelse(bad, record, ibis.null(record.type()))
+        .collect(where=bad),
+        **totals,
+    ))
+    bad = pa.Table.from_struct_array(row.column("_bad").combine_chunks().flatten())
+    if not bad.num_rows:  # an empty list or none: the columns keep their types
+        bad = pa.schema(row.schema.field("_bad").type.value_type).empty_table()
+    # No row order in a typed source (Parquet): no row numbers.
+    quarantine = bad.add_column(0, "row", pa.nulls(bad.num_rows, pa.int64()))
+    values = row.drop(["_bad"]).to_pylist()[0]
+    return quarantine, values
 
 
 def _others(names: list[str], roles: ColumnRoles, kind: SourceKind, path: Path) -> list[str]:
@@ -1044,13 +1104,11 @@ def _first_line(exc: BaseException) -> str:
 # Ibis turns a negative start into LENGTH() arithmetic; DuckDB and Spark both read a
 # negative start as counted from the end, which is several times faster.
 def _quarantine_table(bad: ir.Table, roles: ColumnRoles, rejects: ir.Table | None) -> pa.Table:
-    """Return the rows that did not parse, as text, and the CSV rejects, ordered by row."""
+    """Return the rows that did not parse, as text, and the CSV rejects, ordered by row.
+
+    For sources with row numbers; :func:`_scan_typed` gathers those of typed sources.
+    """
     source_cols = list(dict.fromkeys(col for _, col in roles.items()))
-    if "_row" not in bad.columns:  # no row order in the format (Parquet), so no CSV rejects
-        return fetch_arrow(bad.select(
-            row=ibis.null("int64"), reason=bad._reason,
-            **{col: bad[SOURCE_PREFIX + col].cast("string") for col in source_cols},
-        ))
     table = bad.select(
         row=bad._row.cast("int64"), reason=bad._reason,
         **{col: bad[SOURCE_PREFIX + col].cast("string") for col in source_cols},
