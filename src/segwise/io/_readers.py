@@ -498,7 +498,8 @@ def _totals(
     """
     totals = dict(spec.totals(parsed, roles)) if spec.totals is not None else {}
     if parser.as_of_end is not None:
-        totals[AFTER_AS_OF] = parsed.count(where=parsed._reason == AFTER_AS_OF)
+        # Never NULL: Spark counts with a SUM, NULL when every row's test is NULL.
+        totals[AFTER_AS_OF] = parsed.count(where=(parsed._reason == AFTER_AS_OF).fill_null(False))
     return totals
 
 
