@@ -515,28 +515,23 @@ def _scan_typed(
 ) -> tuple[pa.Table, dict[str, Any]]:
     """Return the quarantine, the row count (``_n_input``) and ``totals``: one scan of the rows.
 
-    The rows that do not parse come back as one list of records, which the engine
-    gathers while it counts (at most ``[read] max_quarantine_share`` of the rows, or
-    the load stops anyway).
+    The rows that do not parse are counted in that scan and fetched by a second one
+    only when there are some: that one reads every column (descriptions too) as text.
     """
-    source_cols = list(dict.fromkeys(col for _, col in roles.items()))
-    record = ibis.struct({"reason": parsed._reason, **{
-        col: parsed[SOURCE_PREFIX + col].cast("string") for col in source_cols}})
     bad = _quarantined(parsed._reason)
-    row = fetch_arrow(parsed.aggregate(
-        # The record only for the rows that go to the quarantine: as text, every row's
-        # values would cost more than the rest of the scan.
-        _n_input=parsed.count(), _bad=ibis.ifelse(bad, record, ibis.null(record.type()))
-        .collect(where=bad),
-        **totals,
-    ))
-    bad = pa.Table.from_struct_array(row.column("_bad").combine_chunks().flatten())
-    if not bad.num_rows:  # an empty list or none: the columns keep their types
-        bad = pa.schema(row.schema.field("_bad").type.value_type).empty_table()
+    counts = fetch_arrow(parsed.aggregate(
+        _n_input=parsed.count(), _n_bad=parsed.count(where=bad), **totals
+    )).to_pylist()[0]
+    source_cols = list(dict.fromkeys(col for _, col in roles.items()))
+    rows = parsed.filter(bad)
     # No row order in a typed source (Parquet): no row numbers.
-    quarantine = bad.add_column(0, "row", pa.nulls(bad.num_rows, pa.int64()))
-    values = row.drop(["_bad"]).to_pylist()[0]
-    return quarantine, values
+    quarantine = rows.select(
+        row=ibis.null("int64"), reason=rows._reason,
+        **{col: rows[SOURCE_PREFIX + col].cast("string") for col in source_cols},
+    )
+    if not counts.pop("_n_bad"):
+        return quarantine.schema().to_pyarrow().empty_table(), counts
+    return fetch_arrow(quarantine), counts
 
 
 def _others(names: list[str], roles: ColumnRoles, kind: SourceKind, path: Path) -> list[str]:
