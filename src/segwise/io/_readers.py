@@ -442,12 +442,11 @@ def _load(
         parser = _Parser(spec, roles, resolve_timestamp_format(src, roles, read, path), path,
                          read.latest(), as_of)
         parsed = _parse(src, parser, read.join)
-        bad = parsed.filter(_quarantined(parsed._reason))
         if typed:
             # One scan of the source for everything the loader counts: typed rows are
             # parsed where they lie, so each further query would read and parse them all.
             quarantine, totals = _scan_typed(parsed, roles, _totals(parsed, spec, parser, roles))
-            n_input = totals.pop("_n_input")
+            n_input = int(totals.pop("_n_input"))
         else:
             n_input = int(fetch_scalar(raw.count()))
             # The file was read into DuckDB anyway: keep the parsed rows so that later
@@ -1102,7 +1101,7 @@ def _first_line(exc: BaseException) -> str:
 def _quarantine_table(bad: ir.Table, roles: ColumnRoles, rejects: ir.Table | None) -> pa.Table:
     """Return the rows that did not parse, as text, and the CSV rejects, ordered by row.
 
-    For sources with row numbers; :func:`_scan_typed` gathers those of typed sources.
+    For sources with row numbers; :func:`_scan_typed` fetches those of typed sources.
     """
     source_cols = list(dict.fromkeys(col for _, col in roles.items()))
     table = bad.select(
