@@ -147,12 +147,15 @@ WORKERS = {
 # --- the parent: runs each measurement in a child and collects wall time and max RSS ----------
 
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
-    """Run ``cmd`` (in ``env``); return its wall time, peak RSS and workers' JSON line.
+    """Run ``cmd`` (in ``env``); return its wall time, peak RSS, CPU and workers' JSON line.
 
-    Peak RSS comes from GNU time, a small process of its own: the ``ru_maxrss`` a parent
-    gets from ``wait4`` can include the parent's own memory copied at fork.
+    Peak RSS and CPU seconds (user + system, ``cpu``; of the process and the children
+    it waited for) come from GNU time, a small process of its own: the ``ru_maxrss`` a
+    parent gets from ``wait4`` can include the parent's own memory copied at fork. On a
+    shared machine CPU seconds move much less with the load than wall time.
     """
-    timed = ["/usr/bin/time", "-f", "maxrss_kb=%M", *cmd] if Path("/usr/bin/time").exists() else cmd
+    timed = (["/usr/bin/time", "-f", "cpu_s=%U+%S maxrss_kb=%M", *cmd]
+             if Path("/usr/bin/time").exists() else cmd)
     t0 = time.perf_counter()
     # Our own interpreter and scripts, never user input.
     proc = subprocess.run(timed, capture_output=True, check=False, env=env)  # noqa: S603
@@ -160,9 +163,11 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, floa
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr.decode()[-2000:]}")
     err = proc.stderr.decode().strip().splitlines()
-    rss_kb = float(err[-1].split("=")[1]) if err and err[-1].startswith("maxrss_kb=") else (
-        float("nan"))
-    result: dict[str, float] = {"process": wall, "peak_mb": rss_kb / 1024}
+    timing = dict(f.split("=") for f in err[-1].split()) if err and err[-1].startswith(
+        "cpu_s=") else {}
+    rss_kb = float(timing.get("maxrss_kb", "nan"))
+    cpu = sum(float(x) for x in timing["cpu_s"].split("+")) if timing else float("nan")
+    result: dict[str, float] = {"process": wall, "peak_mb": rss_kb / 1024, "cpu": cpu}
     lines = proc.stdout.decode().strip().splitlines()
     if lines and lines[-1].startswith("{"):
         result |= json.loads(lines[-1])

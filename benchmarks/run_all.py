@@ -226,20 +226,22 @@ class Runner:
         for tool, m in med.items():
             each = ", ".join(f"{r['process']:.1f}" for r in runs[tool])
             extra = f"  customers {m['customers']:,.0f}" if "customers" in m else ""
-            print(f"  {tool:17} {m['process']:8.2f} s  {m['peak_mb']:8,.0f} MB{extra}"
-                  f"   (each: {each})", flush=True)
+            print(f"  {tool:17} {m['process']:8.2f} s  {m['cpu']:8.2f} s CPU  "
+                  f"{m['peak_mb']:8,.0f} MB{extra}   (each: {each})", flush=True)
         s = med["segwise"]
         row: dict[str, object] = {"figure": name, "label": label, "segwise_s": s["process"],
-                                  "segwise_mb": s["peak_mb"]}
+                                  "segwise_cpu_s": s["cpu"], "segwise_mb": s["peak_mb"]}
         if "segwise (before)" in med:
             row["before_s"] = med["segwise (before)"]["process"]
+            row["before_cpu_s"] = med["segwise (before)"]["cpu"]
         if "baseline" in med:
             b = med["baseline"]
             row |= {"baseline_s": b["process"], "baseline_mb": b["peak_mb"],
                     "time_ratio": s["process"] / b["process"],
+                    "cpu_ratio": s["cpu"] / b["cpu"],
                     "memory_ratio": s["peak_mb"] / b["peak_mb"]}
-            print(f"  segwise / baseline: time {row['time_ratio']:.2f}x, "
-                  f"peak memory {row['memory_ratio']:.2f}x", flush=True)
+            print(f"  segwise / baseline: time {row['time_ratio']:.2f}x, CPU "
+                  f"{row['cpu_ratio']:.2f}x, peak memory {row['memory_ratio']:.2f}x", flush=True)
             if check:
                 row["same_result"] = agree(runs["segwise"][0], runs["baseline"][0])
                 print(f"  same customers, orders and revenue: {row['same_result']}")

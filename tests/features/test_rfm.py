@@ -60,3 +60,20 @@ def test_duckdb_and_spark_give_identical_tables(name: str, shared_data: Path) ->
     pd.testing.assert_frame_equal(duck.customers, spark.customers, check_exact=True)
     pd.testing.assert_frame_equal(duck.audit, spark.audit, check_exact=True)
     assert len(duck.customers) == 4_333
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("as_of", [dt.date(2010, 12, 1), dt.date(2012, 1, 1)])
+def test_spark_counts_rows_after_the_as_of_date_as_duckdb(
+    as_of: dt.date, retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    # Typed rows are counted in the loader's one scan: with no row after the date (2012),
+    # a count that Spark answers with a SUM over nothing must still be 0, not missing.
+    path = tmp_path / "s.parquet"
+    retail_sample.to_parquet(path, index=False)
+    duck = run_rfm(path, as_of=as_of)
+    spark = run_rfm(path, as_of=as_of, engine="spark")
+    pd.testing.assert_frame_equal(duck.customers, spark.customers, check_exact=True)
+    pd.testing.assert_frame_equal(duck.audit, spark.audit, check_exact=True)
+    after = duck.audit.set_index("step").loc["after_as_of", "rows"]
+    assert (after > 0) == (as_of.year == 2010)

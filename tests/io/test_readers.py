@@ -376,6 +376,8 @@ def test_distinct_lines_count_copies_of_source_rows(fmt: str, tmp_path: Path) ->
     assert int(tx.attributed_lines().count().execute()) == attributed["_n"].sum()
     assert list(unattributed.columns) == list(STANDARD_COLUMNS)
     assert unattributed["order_id"].tolist() == ["4", "4"]
+    # The loader counted them in its own scan, as the cleaning audit reads them.
+    assert tx.unattributed_totals() == (2, 15.0)
     assert attributed["_n"].sum() + len(unattributed) == every["_n"].sum()
     # The distinct lines are the parsed lines, whichever side of parsing grouped them.
     parsed = tx.table.filter(tx.table.customer_id.notnull()).distinct().to_pandas()

@@ -165,6 +165,9 @@ class CleanedLines:
         Rows the loader left out as dated after the as-of date.
     source : str, optional
         Where the lines came from, for messages.
+    unattributed_totals : tuple of (int, float), optional
+        Rows and revenue of ``unattributed`` when the loader counted them in its scan
+        (:meth:`segwise.io.Transactions.unattributed_totals`); queried otherwise.
     """
 
     lines: ir.Table
@@ -175,6 +178,7 @@ class CleanedLines:
     unattributed: ir.Table | None = None
     n_after_as_of: int = 0
     source: str | None = None
+    unattributed_totals: tuple[int, float] | None = None
 
     @property
     def kept(self) -> ir.Table:
@@ -202,6 +206,8 @@ class CleanedLines:
         """Rows and revenue of :attr:`unattributed` (zero without it)."""
         if self.unattributed is None:
             return 0, 0.0
+        if self.unattributed_totals is not None:
+            return self.unattributed_totals
         u = self.unattributed
         revenue = money_sum(exact_money(u.revenue)).fill_null(0.0)
         totals = fetch_numpy(u.aggregate(rows=u.count(), revenue=revenue))
@@ -302,12 +308,13 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
     """
     rules = rules or CleaningRules()
     t = tx.table
-    unattributed = None
+    unattributed = unattributed_totals = None
     attributed_only = rules.duplicates and rules.missing_customer_id
     if attributed_only:
         # Lines without a customer id leave at the first rule, where the audit counts
         # rows, not distinct lines: only lines with an id pay for deduplication.
         unattributed = tx.unattributed_lines()
+        unattributed_totals = tx.unattributed_totals()
         t = tx.attributed_lines()
     if rules.duplicates:
         lines = tx.distinct_lines(attributed_only=attributed_only)
@@ -321,7 +328,7 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
         # Retail not at all).
         lines, stats = _flag_outliers(lines, _flag(t, rules), rules.outlier_max_z)
     return CleanedLines(lines, tx.n_input, tx.n_quarantined, rules, stats, unattributed,
-                        tx.n_after_as_of, tx.source)
+                        tx.n_after_as_of, tx.source, unattributed_totals)
 
 
 def _flag(t: ir.Table, rules: CleaningRules) -> ir.Table:

@@ -95,6 +95,13 @@ class SourceKind:
     header : bool or None, default=True
         Whether CSV files of the kind have a header line when ``[read] header`` does not
         say: ``True`` expects one, ``None`` detects it (people files often have none).
+    totals : callable, optional
+        ``totals(parsed, roles)`` with the parsed rows (standard columns, ``_reason``, NULL
+        on rows that parse, and for typed sources the prefixed source columns) returns
+        named aggregates that the loader computes in the scan it makes anyway (to
+        quarantine rows and count those after the as-of date), kept as
+        :attr:`segwise.io.Source.totals`: a later step needs no scan of its own (order
+        lines: the rows and revenue of lines without a customer id).
     """
 
     name: str
@@ -108,6 +115,7 @@ class SourceKind:
     source_class: type | None = None
     time_column: str | None = None
     header: bool | None = True
+    totals: Callable[[ir.Table, ColumnRoles], dict[str, ir.Scalar]] | None = None
     _index: dict[str, Role] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, cast
 
 import ibis
 
+from segwise._expr import exact_money, money_sum
 from segwise._frames import DataSource
 from segwise.io._kinds import Role, SourceKind, register_kind
 from segwise.io._parse import (
@@ -106,6 +107,25 @@ def parse_order_lines(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path
 
 
 
+def _unattributed(parsed: ir.Table, roles: ColumnRoles) -> dict[str, ir.Scalar]:
+    """Rows and revenue of the lines without a customer id that parse, in the loader's scan.
+
+    The first cleaning rule removes them, and the audit counts them as rows (no
+    deduplication), so this is all that is needed of them.
+    """
+    source_id = SOURCE_PREFIX + roles["customer_id"]
+    # Tested on the source column where the rows still have it (typed sources, parsed in
+    # this scan): converting every id to text only to test it costs more than the scan.
+    absent = (~has_id(parsed[source_id]) if source_id in parsed.columns
+              else parsed.customer_id.isnull())
+    missing = parsed._reason.isnull() & absent
+    return {
+        "unattributed_rows": parsed.count(where=missing),
+        "unattributed_revenue": money_sum(exact_money(parsed.revenue), where=missing)
+        .fill_null(0.0),
+    }
+
+
 def _price_or_amount(chosen: Mapping[str, str | None]) -> list[str]:
     """Either ``amount`` or ``quantity`` with ``unit_price`` must be found."""
     if chosen["amount"] is None and (chosen["quantity"] is None or chosen["unit_price"] is None):
@@ -170,6 +190,18 @@ class Transactions(Source):
             The columns of :data:`STANDARD_COLUMNS`.
         """
         return self._usable(with_id=False)
+
+    def unattributed_totals(self) -> tuple[int, float] | None:
+        """Rows and revenue of :meth:`unattributed_lines`, as the loader counted them.
+
+        Returns
+        -------
+        tuple of (int, float) or None
+            None for a log the loader did not read (built from a table by hand).
+        """
+        if not self.totals:
+            return None
+        return int(self.totals["unattributed_rows"]), float(self.totals["unattributed_revenue"])
 
     def _usable(self, with_id: bool | None) -> ir.Table:
         """Return the standard columns of rows that parse: with a customer id, without, or all.
@@ -238,11 +270,8 @@ ORDERS = register_kind(SourceKind(
     check=_price_or_amount,
     source_class=Transactions,
     time_column="ts",
+    totals=_unattributed,
 ))
-
-
-#: Roles whose columns group copies exactly; the other columns are compared by hash.
-_COPY_KEYS = ("customer_id", "order_id")
 
 
 #: Roles whose columns group copies exactly; the other columns are compared by hash.

@@ -233,6 +233,9 @@ class Source:
         later than the run looks).
     n_after_as_of : int
         How many rows that was.
+    totals : dict of str to value
+        The kind's :attr:`~segwise.io.SourceKind.totals` over the rows, computed in the
+        loader's scan (empty for a kind without them).
     """
 
     table: ir.Table
@@ -245,6 +248,7 @@ class Source:
     parser: Callable[[ir.Table], ir.Table] | None = field(default=None, repr=False)
     as_of: date | None = None
     n_after_as_of: int = 0
+    totals: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.source_rows is None) != (self.parser is None):
@@ -442,7 +446,6 @@ def _load(
                              ) from exc
         others, roles = _others(names, found, spec, path), _used(found, uses)
         src = _prefixed(raw, roles, others)
-        n_input = int(fetch_scalar(raw.count()))
     # Sources read as typed columns (Parquet) and sources on Spark are parsed where they
     # lie; text read into DuckDB is parsed once, below.
     typed = src is not None and ("_row" not in src.columns or is_spark(backend))
@@ -450,8 +453,13 @@ def _load(
         parser = _Parser(spec, roles, resolve_timestamp_format(src, roles, read, path), path,
                          read.latest(), as_of)
         parsed = _parse(src, parser, read.join)
-        bad = parsed.filter(_quarantined(parsed._reason))
-        if not typed:
+        if typed:
+            # One scan of the source for everything the loader counts: typed rows are
+            # parsed where they lie, so each further query would read and parse them all.
+            quarantine, totals = _scan_typed(parsed, roles, _totals(parsed, spec, parser, roles))
+            n_input = int(totals.pop("_n_input"))
+        else:
+            n_input = int(fetch_scalar(raw.count()))
             # The file was read into DuckDB anyway: keep the parsed rows so that later
             # queries do not parse every timestamp again. The source columns stay in
             # `raw`, and only the quarantine, a few rows, fetches them back.
@@ -462,14 +470,15 @@ def _load(
             bad = parsed.filter(_quarantined(parsed._reason)).select("_row", "_reason").join(
                 src.drop(*others), "_row"
             )
-        quarantine = _quarantine_table(bad, roles, rejects)
+            quarantine = _quarantine_table(bad, roles, rejects)
+    if not typed:
+        # The parsed rows are a table in DuckDB here: a scan of it is cheap.
+        totals = _fetch_totals(parsed, _totals(parsed, spec, parser, roles))
     n_input += int(fetch_scalar(rejects.count())) if rejects is not None else 0
     if n_input == 0:
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
     _check_quarantine_share(quarantine, n_input, read, path, roles)
-    n_after_as_of = 0
-    if parser.as_of_end is not None:
-        n_after_as_of = int(fetch_scalar(parsed.filter(parsed._reason == AFTER_AS_OF).count()))
+    n_after_as_of = int(totals.pop(AFTER_AS_OF, 0))
     table = parsed.filter(parsed._reason.isnull()).select(*spec.columns, *others)
     if not is_spark(backend):
         # A view, not an expression: a query that reads the rows twice (say, those with
@@ -484,7 +493,7 @@ def _load(
     result: Source = (spec.source_class or Source)(
         table, quarantine, n_input, str(path), roles, backend,
         source_rows=src if typed else None, parser=parser if typed else None,
-        as_of=as_of, n_after_as_of=n_after_as_of,
+        as_of=as_of, n_after_as_of=n_after_as_of, totals=totals,
     )
     return result
 
@@ -500,6 +509,52 @@ def _used(roles: ColumnRoles, uses: frozenset[str] | None) -> ColumnRoles:
     kind = roles.kind
     return ColumnRoles({r: c for r, c in roles.items() if r in uses or kind.role(r).required},
                        kind)
+
+
+def _totals(
+    parsed: ir.Table, spec: SourceKind, parser: _Parser, roles: ColumnRoles
+) -> dict[str, ir.Scalar]:
+    """Return what the loader counts over the parsed rows besides the quarantine.
+
+    Rows after the as-of date (when there is one) under :data:`AFTER_AS_OF`, and the
+    kind's :attr:`~SourceKind.totals` over the rows that parse.
+    """
+    totals = dict(spec.totals(parsed, roles)) if spec.totals is not None else {}
+    if parser.as_of_end is not None:
+        # Never NULL: Spark counts with a SUM, NULL when every row's test is NULL.
+        totals[AFTER_AS_OF] = parsed.count(where=(parsed._reason == AFTER_AS_OF).fill_null(False))
+    return totals
+
+
+def _fetch_totals(parsed: ir.Table, totals: dict[str, ir.Scalar]) -> dict[str, Any]:
+    """Compute :func:`_totals` in one query (none when there are none)."""
+    if not totals:
+        return {}
+    return fetch_arrow(parsed.aggregate(**totals)).to_pylist()[0]
+
+
+def _scan_typed(
+    parsed: ir.Table, roles: ColumnRoles, totals: dict[str, ir.Scalar]
+) -> tuple[pa.Table, dict[str, Any]]:
+    """Return the quarantine, the row count (``_n_input``) and ``totals``: one scan of the rows.
+
+    The rows that do not parse are counted in that scan and fetched by a second one
+    only when there are some: that one reads every column (descriptions too) as text.
+    """
+    bad = _quarantined(parsed._reason)
+    counts = fetch_arrow(parsed.aggregate(
+        _n_input=parsed.count(), _n_bad=parsed.count(where=bad), **totals
+    )).to_pylist()[0]
+    source_cols = list(dict.fromkeys(col for _, col in roles.items()))
+    rows = parsed.filter(bad)
+    # No row order in a typed source (Parquet): no row numbers.
+    quarantine = rows.select(
+        row=ibis.null("int64"), reason=rows._reason,
+        **{col: rows[SOURCE_PREFIX + col].cast("string") for col in source_cols},
+    )
+    if not counts.pop("_n_bad"):
+        return quarantine.schema().to_pyarrow().empty_table(), counts
+    return fetch_arrow(quarantine), counts
 
 
 def _others(names: list[str], roles: ColumnRoles, kind: SourceKind, path: Path) -> list[str]:
@@ -1068,13 +1123,11 @@ def _first_line(exc: BaseException) -> str:
 # Ibis turns a negative start into LENGTH() arithmetic; DuckDB and Spark both read a
 # negative start as counted from the end, which is several times faster.
 def _quarantine_table(bad: ir.Table, roles: ColumnRoles, rejects: ir.Table | None) -> pa.Table:
-    """Return the rows that did not parse, as text, and the CSV rejects, ordered by row."""
+    """Return the rows that did not parse, as text, and the CSV rejects, ordered by row.
+
+    For sources with row numbers; :func:`_scan_typed` fetches those of typed sources.
+    """
     source_cols = list(dict.fromkeys(col for _, col in roles.items()))
-    if "_row" not in bad.columns:  # no row order in the format (Parquet), so no CSV rejects
-        return fetch_arrow(bad.select(
-            row=ibis.null("int64"), reason=bad._reason,
-            **{col: bad[SOURCE_PREFIX + col].cast("string") for col in source_cols},
-        ))
     table = bad.select(
         row=bad._row.cast("int64"), reason=bad._reason,
         **{col: bad[SOURCE_PREFIX + col].cast("string") for col in source_cols},
