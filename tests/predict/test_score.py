@@ -1,4 +1,4 @@
-"""Scoring order lines held in memory: the compiled path agrees with the general one."""
+"""Scoring order lines held in memory: the in-memory path agrees with the general one."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def requests(retail_csv: Path) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def test_compiled_scoring_equals_the_general_path(assigner_file: Path,
+def test_in_memory_scoring_equals_the_general_path(assigner_file: Path,
                                                   requests: dict[str, Any]) -> None:
     scorer = OrderScorer(TrainedAssigner.load(assigner_file))
     lines = order_lines_table(requests)

@@ -5,9 +5,9 @@ and an async ``score(request)``. The assigner (a new customer's first orders in,
 and probabilities out) is the first; a propensity model (a person's attributes in) plugs
 in the same way and is served at ``POST /score/<name>``.
 
-Concurrent requests are gathered into one batch: the early features are one query over
-every waiting customer's lines, and the model is called once, so throughput grows with
-load instead of queueing behind a per-request fixed cost.
+Concurrent requests are gathered into one batch: every waiting customer's lines are
+cleaned and turned into features together, and the model is called once, so throughput
+grows with load instead of queueing behind a per-request fixed cost.
 """
 
 from __future__ import annotations
