@@ -29,7 +29,7 @@ def requests(retail_csv: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_in_memory_scoring_equals_the_general_path(assigner_file: Path,
-                                                  requests: dict[str, Any]) -> None:
+                                                   requests: dict[str, Any]) -> None:
     scorer = OrderScorer(TrainedAssigner.load(assigner_file))
     lines = order_lines_table(requests)
     fast = scorer.score(lines).sort_values("customer_id", ignore_index=True)
