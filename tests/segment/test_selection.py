@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -256,6 +256,11 @@ def test_cli_segment_on_a_customer_table(
 @settings(max_examples=40, deadline=None)
 @given(st.integers(3, 60), st.integers(1, 4), st.lists(st.integers(1, 6), min_size=1,
                                                        max_size=4), st.integers(0, 2**31))
+# Duplicate points: their distance by ||a||^2 - 2ab + ||b||^2 is sqrt(rounding), ~1e-8,
+# and matrix products of other block shapes round otherwise (scikit-learn's chunks are
+# not these 7 rows). A CI run drew this case, where the two differ by 1.2e-11 (the test
+# asked for 1e-12); the worst of 3,000 random cases was 1.0e-10.
+@example(55, 2, [6], 0)
 def test_silhouettes_of_several_labelings_equal_scikit_learns(
     n: int, dims: int, ks: list[int], seed: int,
 ) -> None:
@@ -270,6 +275,6 @@ def test_silhouettes_of_several_labelings_equal_scikit_learns(
     for labels, got in zip(labelings, _silhouettes(Z, labelings, chunk_rows=7), strict=True):
         keep = labels >= 0
         if 2 <= len(np.unique(labels[keep])) < keep.sum():
-            assert got == pytest.approx(silhouette_score(Z[keep], labels[keep]), abs=1e-12)
+            assert got == pytest.approx(silhouette_score(Z[keep], labels[keep]), abs=1e-8)
         else:  # undefined: fewer than two segments, or every point its own segment
             assert np.isnan(got)
