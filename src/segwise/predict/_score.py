@@ -97,16 +97,13 @@ class OrderScorer:
     >>> scorer.score(order_lines_table({"c1": [...]}))                   # doctest: +SKIP
     """
 
-    _STATEMENT = "_early_features"
-
     def __init__(self, trained: TrainedAssigner, *, rules: CleaningRules | None = None) -> None:
         self.trained = trained
         self.rules = dataclasses.replace(rules or CleaningRules(), outliers=False)
         self._backend = duckdb_connection()
-        con = self._backend.con
-        # Each call's Arrow lines are registered under this name; the cleaning below is
-        # compiled over it once, with the schema's empty table standing in.
-        con.register("_request_lines", LINE_SCHEMA.empty_table())
+        # Each call's Arrow lines are registered under this name (general path); the
+        # cleaning below is built over it once, with the schema's empty table standing in.
+        self._backend.con.register("_request_lines", LINE_SCHEMA.empty_table())
         roles = ColumnRoles({c: c for c in ("customer_id", "timestamp", "order_id", "quantity",
                                             "unit_price", "product_id", "description",
                                             "country")})
