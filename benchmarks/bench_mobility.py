@@ -7,7 +7,9 @@ fresh process so that peak memory is the run's own:
    locations, settlements, dense areas, SOM, segments, the campaign table), timed, with
    its peak resident memory (``ru_maxrss`` of the child);
 2. with ``--spark-users N``: the same job on the first N users with ``--engine duckdb``
-   and ``--engine spark``, and a comparison of their stable locations (they must be equal);
+   and ``--engine spark``, and a comparison of their stable locations and user tables
+   (they must be equal); N at least the number of users runs Spark on the whole file and
+   compares it with the run of step 1;
 3. with ``--baseline-src DIR``: the same job with segwise imported from ``DIR`` (the
    ``src`` folder of another checkout, e.g. ``git archive main src | tar -x -C /tmp/base``)
    on the same file, the ratio of the two times, and whether users, stable locations and
@@ -77,7 +79,10 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=HERE / "data")
     p.add_argument("--memory-limit", default="4GB", help="DuckDB's cap (SEGWISE_DUCKDB_...)")
     p.add_argument("--spark-users", type=int, default=0,
-                   help="also compare Spark with DuckDB on the first N users (0: skip)")
+                   help="also compare Spark with DuckDB on the first N users (0: skip; "
+                        "the number of users or more: the whole file, against the run above)")
+    p.add_argument("--spark-driver-memory", default="4g",
+                   help="the Spark driver's heap (local mode: the executors' too)")
     p.add_argument("--baseline-src", type=Path, default=None,
                    help="also run segwise imported from this src/ folder, for the ratio")
     args = p.parse_args()
@@ -106,23 +111,34 @@ def main() -> None:
             same = _same(out.with_name(name), base.with_name(name))
             print(f"  {name}: {'identical' if same else 'DIFFERENT'} to the baseline's")
     if args.spark_users:
-        compare = args.data / f"pings_first_{args.spark_users}.parquet"
         import duckdb
 
-        duckdb.sql(f"""COPY (SELECT * FROM '{pings}' WHERE subscriber IN (
-            SELECT DISTINCT subscriber FROM '{pings}' ORDER BY subscriber
-            LIMIT {args.spark_users})) TO '{compare}' (FORMAT parquet)""")
-        runs = {}
+        whole = args.spark_users >= args.users
+        compare = pings if whole else args.data / f"pings_first_{args.spark_users}.parquet"
+        if not whole:
+            duckdb.sql(f"""COPY (SELECT * FROM '{pings}' WHERE subscriber IN (
+                SELECT DISTINCT subscriber FROM '{pings}' ORDER BY subscriber
+                LIMIT {args.spark_users})) TO '{compare}' (FORMAT parquet)""")
+        # The Spark driver holds the collected stays (about 6 M rows at 100 M pings).
+        env_spark = {**env, "PYSPARK_SUBMIT_ARGS":
+                     f"--driver-memory {args.spark_driver_memory} pyspark-shell"}
+        runs = {"duckdb": out} if whole else {}
         for engine in ("duckdb", "spark"):
+            if engine in runs:
+                continue
             o = args.data / "out" / engine / "users.parquet"
-            s, _ = _run([PYTHON, "-c", _STAGES, str(compare), str(o), engine], env)
-            runs[engine] = o.with_name("users.locations.parquet")
-            print(f"{engine} on the first {args.spark_users:,} users: {s:,.0f} s")
-        key = "ORDER BY user_id, location"
-        a = duckdb.sql(f"SELECT * FROM '{runs['duckdb']}' {key}").fetchall()
-        b = duckdb.sql(f"SELECT * FROM '{runs['spark']}' {key}").fetchall()
-        print(f"stable locations: {len(a):,} (DuckDB) and {len(b):,} (Spark); identical: "
-              f"{a == b}")
+            s, stdout = _run([PYTHON, "-c", _STAGES, str(compare), str(o), engine],
+                             env_spark if engine == "spark" else env)
+            runs[engine] = o
+            stages = json.loads(stdout.strip().splitlines()[-1])["stages_s"]
+            print(f"{engine} on {'all' if whole else 'the first'} {args.spark_users:,} users: "
+                  f"{s:,.0f} s; stages {stages}")
+        for name in ("users.locations.parquet", "users.parquet"):
+            a = duckdb.sql(f"SELECT * FROM '{runs['duckdb'].with_name(name)}' ORDER BY ALL")
+            b = duckdb.sql(f"SELECT * FROM '{runs['spark'].with_name(name)}' ORDER BY ALL")
+            rows_a, rows_b = a.fetchall(), b.fetchall()
+            print(f"{name}: {len(rows_a):,} rows (DuckDB) and {len(rows_b):,} (Spark); "
+                  f"identical: {rows_a == rows_b}")
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -92,12 +92,19 @@ def test_geolife_homes_and_work_places_are_stable_across_halves(geolife: dict[st
     assert (moved == 0).sum() >= 8
 
 
-def test_foursquare_interest_clusters_are_named_by_categories(shared_data: Path,
-                                                              tmp_path: Path) -> None:
-    path = tmp_path / "fsq.parquet"
+@pytest.fixture(scope="module")
+def foursquare(shared_data: Path, tmp_path_factory: pytest.TempPathFactory
+               ) -> tuple[Path, Any]:
+    """The Foursquare NYC check-ins as a Parquet file, and the job on them (DuckDB)."""
+    path = tmp_path_factory.mktemp("fsq") / "fsq.parquet"
     foursquare_checkins(shared_data / "foursquare-nyc-master-subset" / "foursquare_nyc.csv.gz",
                         path)
-    result = run_mobility(path)
+    return path, run_mobility(path)
+
+
+def test_foursquare_interest_clusters_are_named_by_categories(
+        foursquare: tuple[Path, Any]) -> None:
+    result = foursquare[1]
     audit = dict(zip(result.audit["step"], result.audit["rows"], strict=True))
     assert sum(audit.values()) == 44_809
     # The file's 46 exact duplicate rows, and check-ins repeated within one hour at one
@@ -129,3 +136,17 @@ def test_geolife_ten_users_are_segmented_within_what_they_support(
     assert len(plan.segmentation.assignments) == 10
     assert sweep.table["k"].max() <= 5  # a stability refit sees 5 of the 10 users
     assert any("not tried" in w for w in sweep.warnings)
+
+
+@pytest.mark.spark
+def test_spark_finds_the_same_visits_and_interests_in_checkins(
+        foursquare: tuple[Path, Any], spark_available: None) -> None:
+    path, duck = foursquare
+    spark = run_mobility(path, engine="spark")
+    pd.testing.assert_frame_equal(duck.audit, spark.audit)
+    key = ["user_id", "location"]
+    pd.testing.assert_frame_equal(
+        duck.locations_table.to_pandas().sort_values(key).reset_index(drop=True),
+        spark.locations_table.to_pandas().sort_values(key).reset_index(drop=True))
+    # The category counts per user (check-ins' own categories) give the same interests.
+    pd.testing.assert_frame_equal(duck.entities.frame, spark.entities.frame)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from segwise._geo import haversine_np
+from segwise.config import SegwiseConfig
 from segwise.jobs import run_mobility, segment_users
 from segwise.report import build_report, render_html
 
@@ -89,10 +91,6 @@ def test_report_shows_no_single_home(result: Any, synthetic_pings: dict[str, Pat
 
 def test_blocks_and_threads_do_not_change_the_result(result: Any,
                                                     synthetic_pings: dict[str, Path]) -> None:
-    import dataclasses
-
-    from segwise.config import SegwiseConfig
-
     config = result.config
     small = dataclasses.replace(config.section("mobility"), block_pings=20_000, n_jobs=2)
     again = run_mobility(synthetic_pings["pings"], config=SegwiseConfig(
@@ -117,14 +115,25 @@ def test_spark_finds_the_same_stable_locations(synthetic_pings: dict[str, Path],
                                                tmp_path: Path, spark_available: None) -> None:
     sample = pd.read_parquet(synthetic_pings["pings"])
     keep = sample["subscriber"].isin(sorted(sample["subscriber"].unique())[:40])
+    # A subscriber with one ping: the sequence rules remove it, so no user row comes back
+    # from its group, yet it must still count in the audit.
+    lone = sample[keep].iloc[[0]].assign(subscriber="zz-one-ping")
     path = tmp_path / "sample.parquet"
-    sample[keep].to_parquet(path, index=False)
+    pd.concat([sample[keep], lone]).to_parquet(path, index=False)
     duck = run_mobility(path)
-    spark = run_mobility(path, engine="spark")
+    # Small groups: several groups of several users each go through the Python workers.
+    config = duck.config
+    small = dataclasses.replace(config.section("mobility"), block_pings=5_000)
+    spark = run_mobility(path, engine="spark", config=SegwiseConfig(
+        sections={**config.sections, "mobility": small}))
     key = ["user_id", "location"]
     a = duck.locations_table.to_pandas().sort_values(key).reset_index(drop=True)
     b = spark.locations_table.to_pandas().sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(duck.audit, spark.audit)
-    cols = ["user_id", "stays", "stable_locations", "home_cell", "work_cell", "commute_km"]
+    assert dict(zip(duck.audit["step"], duck.audit["rows"], strict=True))["too_few_pings"] >= 1
+    assert "zz-one-ping" not in set(spark.entities.frame["user_id"])
+    cols = ["user_id", "pings", "active_days", "stays", "stable_locations", "home_cell",
+            "work_cell", "commute_km", "radius_km", "night_place", "rhythm",
+            *spark.entities.frame.filter(like="wt_").columns]
     pd.testing.assert_frame_equal(duck.entities.frame[cols], spark.entities.frame[cols])

@@ -1,8 +1,8 @@
 """Mobility features per user from location pings: places, settlements, rhythm, interests.
 
 The pings of each block of users are fetched sorted by user and time (DuckDB), or handed
-to each user's group (Spark ``applyInPandas``); both run the same block function
-(:func:`segwise.features._stays.process_block`): sequence rules, week-time heatmap
+to groups of users hashed together (Spark ``applyInPandas``); both run the same block
+function (:func:`segwise.features._stays.process_block`): sequence rules, week-time heatmap
 counts, stay points and DBSCAN (haversine) of the stays into stable locations. Everything
 after that works on the small per-stay and per-location tables: home and work, parts of
 the day, settlement levels, dense areas, the week-time SOM, interests and their
@@ -347,14 +347,21 @@ def _process_duckdb(cleaned: CleanedPings, settings: MobilitySettings,
         delayed(work)(block, offset=offset) for offset, block in blocks))
 
 
-#: What the Spark job returns per user: a summary row, then one row per stay or category.
+#: What the Spark job returns per group of users: a row per user with kept pings (``u``),
+#: per stay (``s``) and per user and category (``c``), and one row of the sequence rules'
+#: counts (``f``).
 _SPARK_SCHEMA = ("kind string, user_id string, a long, b long, c long, d long, lat double, "
                  "lon double, heat array<long>, flags array<long>, category string")
 
 
-def _spark_user(frame: pd.DataFrame, rules: Any, settings: MobilitySettings,
-                checkins: bool) -> pd.DataFrame:
-    """One user's pings (Spark ``applyInPandas``) through the same block function."""
+def _spark_block(frame: pd.DataFrame, rules: Any, settings: MobilitySettings,
+                 checkins: bool) -> pd.DataFrame:
+    """One group of users' pings (Spark ``applyInPandas``) through the block function.
+
+    Users are grouped by a hash of their id into groups of about ``block_pings`` pings,
+    so that Python is called once per group, as on DuckDB once per block, not once per
+    user; every result is a user's own (stays, and DBSCAN of them, never mix users).
+    """
     import pandas as pd
 
     from segwise.clean._pings import SEQUENCE_CODES
@@ -367,31 +374,23 @@ def _spark_user(frame: pd.DataFrame, rules: Any, settings: MobilitySettings,
         frame["accuracy"].to_numpy(np.float64) if "accuracy" in frame else None,
         frame["category"].to_numpy(object) if "category" in frame else None)
     r = process_block(block, rules, settings, checkins)
-    user = str(block.users[0])
-    flags = [r.flags[k] for k in SEQUENCE_CODES]
-    rows: list[dict[str, Any]] = []
-    u = r.users
-    if len(u["user_id"]):
-        rows.append({"kind": "u", "user_id": user, "a": int(u["pings"][0]),
-                     "b": int(u["first"][0]), "c": int(u["last"][0]),
-                     "d": int(u["active_days"][0]), "heat": u["heat"][0].tolist(),
-                     "flags": flags})
-    else:
-        rows.append({"kind": "f", "user_id": user, "flags": flags})
-    s = r.stays
-    for i in range(len(s["start"])):
-        rows.append({"kind": "s", "user_id": user, "a": int(s["start"][i]),
-                     "b": int(s["end"][i]), "c": int(s["pings"][i]),
-                     "d": int(s["location"][i]), "lat": float(s["lat"][i]),
-                     "lon": float(s["lon"][i])})
-    c = r.categories
-    for i in range(len(c.get("n", []))):
-        rows.append({"kind": "c", "user_id": user, "a": int(c["n"][i]),
-                     "category": str(c["category"][i])})
-    out = pd.DataFrame(rows).reindex(columns=["kind", "user_id", "a", "b", "c", "d", "lat",
-                                              "lon", "heat", "flags", "category"])
-    for col in ("a", "b", "c", "d"):
-        out[col] = out[col].astype("Int64")
+    u, s, c = r.users, r.stays, r.categories
+
+    def part(kind: str, user: np.ndarray, **cols: Any) -> pd.DataFrame:
+        longs = {k: pd.array(cols.pop(k), dtype="Int64") for k in "abcd" if k in cols}
+        return pd.DataFrame({"kind": kind, "user_id": block.users[user], **longs, **cols})
+
+    parts = [
+        part("u", u["user"], a=u["pings"], b=u["first"], c=u["last"], d=u["active_days"],
+             heat=list(u["heat"])),
+        part("s", s["user"], a=s["start"], b=s["end"], c=s["pings"], d=s["location"],
+             lat=s["lat"], lon=s["lon"]),
+        pd.DataFrame({"kind": ["f"], "flags": [[r.flags[k] for k in SEQUENCE_CODES]]}),
+    ]
+    if c:
+        parts.append(part("c", c["user"], a=c["n"], category=c["category"]))
+    out = pd.concat(parts, ignore_index=True).reindex(columns=[
+        "kind", "user_id", "a", "b", "c", "d", "lat", "lon", "heat", "flags", "category"])
     for col in ("heat", "flags", "category"):
         out[col] = out[col].astype(object).where(out[col].notna(), None)
     return out
@@ -399,7 +398,9 @@ def _spark_user(frame: pd.DataFrame, rules: Any, settings: MobilitySettings,
 
 def _process_spark(cleaned: CleanedPings, settings: MobilitySettings,
                    checkins: bool) -> list[BlockResult]:
-    """Each user's pings through the block function on Spark, collected as one result."""
+    """Run groups of users' pings through the block function on Spark; one result."""
+    from pyspark.sql import functions as F
+
     from segwise.clean._pings import SEQUENCE_CODES
     from segwise.features._stays import BlockResult
 
@@ -412,13 +413,18 @@ def _process_spark(cleaned: CleanedPings, settings: MobilitySettings,
         cols["category"] = kept.category
     expr = kept.select(**cols)
     backend = expr._find_backend()
-    frame = backend._session.sql(backend.compile(expr))
-    work = partial(_spark_user, rules=cleaned.rules, settings=settings, checkins=checkins)
-    out = frame.groupBy("user_id").applyInPandas(work, schema=_SPARK_SCHEMA).toPandas()
-    out = out.sort_values(["user_id", "kind", "a", "b"], kind="stable")
-    u, s, c = (out[out["kind"] == k] for k in ("u", "s", "c"))
-    flags = np.array(out["flags"].dropna().tolist(), dtype=np.int64).reshape(
+    session = backend._session
+    frame = session.sql(backend.compile(expr))
+    # Groups of about block_pings pings, and at least one per core for the workers.
+    groups = max(-(-cleaned.n_kept_rows // max(settings.block_pings, 1)),
+                 session.sparkContext.defaultParallelism, 1)
+    work = partial(_spark_block, rules=cleaned.rules, settings=settings, checkins=checkins)
+    out = (frame.groupBy(F.pmod(F.xxhash64("user_id"), F.lit(groups)))
+           .applyInPandas(work, schema=_SPARK_SCHEMA).toPandas())
+    flags = np.array(out.loc[out["kind"] == "f", "flags"].tolist(), dtype=np.int64).reshape(
         -1, len(SEQUENCE_CODES)).sum(axis=0)
+    out = out[out["kind"] != "f"].sort_values(["user_id", "kind", "a", "b"], kind="stable")
+    u, s, c = (out[out["kind"] == k] for k in ("u", "s", "c"))
     ids = np.unique(out["user_id"].to_numpy(str))
     number = partial(np.searchsorted, ids)
     users = {"user": number(u["user_id"].to_numpy(str)), "user_id": u["user_id"].to_numpy(object),
