@@ -41,6 +41,31 @@ def test_freed_memory_goes_back_to_the_system_between_queries() -> None:
     assert con.execute(setting).fetchall()[0][0] is True
 
 
+def test_spills_go_to_a_folder_of_their_own_removed_with_the_connection(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+    import os
+
+    # Not `.tmp` in the working directory, which DuckDB leaves behind.
+    monkeypatch.chdir(tmp_path)
+    backend = duckdb_connection("64MB")
+    con = backend.con
+    folder = Path(con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
+    assert folder.is_dir() and folder.name.startswith("segwise-duckdb-")
+    # A sort larger than the limit spills there.
+    con.execute("CREATE TEMP TABLE big AS SELECT range AS i, md5(range::TEXT) AS s "
+                "FROM range(3000000)")
+    assert con.execute("SELECT count(*) FROM (SELECT * FROM big ORDER BY s)").fetchall() \
+        == [(3_000_000,)]
+    assert con.execute("SELECT max(temporary_storage_bytes) FROM duckdb_memory()"
+                       ).fetchall()[0][0] > 0
+    assert os.listdir(folder)
+    assert not (tmp_path / ".tmp").exists()
+    del backend, con
+    gc.collect()
+    assert not folder.exists()
+
+
 def test_memory_limit_from_the_config_reaches_the_connection(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[engine]\nmemory_limit = "512MB"\n')

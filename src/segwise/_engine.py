@@ -12,9 +12,13 @@ import functools
 import math
 import os
 import re
+import shutil
 import socket
 import sys
+import tempfile
+import weakref
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import ibis
@@ -77,11 +81,63 @@ def duckdb_connection(memory_limit: str | None = None) -> DuckDBBackend:
     else:
         limit = None
     backend = ibis.duckdb.connect(memory_limit=limit) if limit else ibis.duckdb.connect()
+    # What DuckDB spills past its memory limit goes to a fresh folder in the system's
+    # temporary folder (TMPDIR), removed with the connection, not to `.tmp` in the
+    # working directory, which DuckDB would leave behind.
+    folder = tempfile.mkdtemp(prefix="segwise-duckdb-")
+    weakref.finalize(backend, shutil.rmtree, folder, ignore_errors=True)
+    backend.con.execute(f"SET temp_directory = '{_sql_text(folder)}'")
     # Memory a query freed is handed back to the system in the background; otherwise it
     # stays resident until DuckDB's next query, which after a job's last fetch never
     # comes (1.6 GB held through training on a million people x 360 columns).
     backend.con.execute("SET allocator_background_threads = true")
     return backend
+
+
+def row_store(backend: DuckDBBackend, size: int) -> tuple[str, str] | None:
+    """Where to keep about ``size`` bytes of rows parsed from a file: memory or a disk file.
+
+    Rows kept in DuckDB's memory are stored uncompressed (about 70 bytes a row of an
+    event log, more than the SQLite file they came from); past the memory limit DuckDB
+    writes them to its temporary folder as they are, and reads them back for every query
+    (200 M events: about 15 GB spilled). Rows from a file larger than half the memory
+    limit go instead into a DuckDB database file in the connection's spill folder (see
+    :func:`duckdb_connection`), where they are stored compressed as they are written
+    (several times smaller) and read back a block at a time; the folder is removed when
+    the connection goes.
+
+    Parameters
+    ----------
+    backend : ibis DuckDB backend
+        The job's connection.
+    size : int
+        Bytes of the file the rows come from.
+
+    Returns
+    -------
+    tuple of (str, str) or None
+        The catalog and schema to create the table in (for ``ibis`` ``database=``), or
+        None for a temporary table in memory.
+    """
+    ((limit,),) = backend.con.execute("SELECT current_setting('memory_limit')").fetchall()
+    found = _SIZE.fullmatch(str(limit).strip())
+    if found is None or size <= float(found[1]) * _UNITS[found[2].lower()] / 2:
+        return None
+    name = "segwise_rows"
+    ((attached,),) = backend.con.execute(
+        "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [name]).fetchall()
+    if not attached:
+        # In the connection's spill folder (see duckdb_connection), removed with it.
+        ((folder,),) = backend.con.execute(
+            "SELECT current_setting('temp_directory')").fetchall()
+        path = Path(folder) / f"{name}.duckdb"
+        backend.con.execute(f"ATTACH '{_sql_text(str(path))}' AS {name}")
+    return name, "main"
+
+
+def _sql_text(text: str) -> str:
+    """``text`` for a single-quoted SQL literal."""
+    return text.replace("'", "''")
 
 
 #: Sizes DuckDB's ``memory_limit`` accepts, e.g. ``4GB``, ``4 GiB``, ``512MB``.

@@ -364,3 +364,35 @@ def test_a_stream_read_after_it_was_closed_ends() -> None:
     ahead = _ReadAhead(source, depth=1)
     ahead.close()
     assert ahead.reader.read_all().num_rows <= 4  # at most what was read ahead; no hang
+
+
+def test_a_database_larger_than_memory_is_stored_compressed_on_disk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from segwise import _engine
+    from segwise.io import _readers
+
+    path = _log(tmp_path / "log.sqlite", orphan=True)
+    backend = _engine.duckdb_connection("2GiB")
+    assert _engine.row_store(backend, 2**30) is None
+    assert _engine.row_store(backend, 2**30 + 1) == ("segwise_rows", "main")
+    in_memory = load_source(path, "events", read=LENIENT)
+    # As if the file were larger than the memory limit: the same rows, stored on disk.
+    monkeypatch.setattr(_readers, "row_store",
+                        lambda duck, size: _engine.row_store(duck, 10**15))
+    on_disk = load_source(path, "events", read=LENIENT)
+    con = on_disk.backend.con
+    (folder,) = {Path(f).parent for (f,) in con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = 'segwise_rows'").fetchall()}
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = "
+                       "'segwise_rows'").fetchall() == [(1,)]
+    key = ["user_id", "ts", "object_id"]
+    pd.testing.assert_frame_equal(on_disk.table.order_by(key).to_pandas(),
+                                  in_memory.table.order_by(key).to_pandas())
+    pd.testing.assert_frame_equal(on_disk.quarantine, in_memory.quarantine)
+    assert on_disk.n_input == in_memory.n_input == 7
+    assert folder.is_dir()
+    del on_disk, con
+    gc.collect()
+    assert not folder.exists()

@@ -34,6 +34,7 @@ from segwise._engine import (
     engine_error,
     fetch_arrow,
     fetch_scalar,
+    row_store,
 )
 from segwise._frames import DataSource, is_path, table_label
 from segwise.exceptions import ConfigError, InputError
@@ -635,10 +636,14 @@ def _read_database(
                                               ibis.null(values.type())))
         shape.update(rows=rows, constants=_constants(rows))
         stored = rows.drop(*shape["constants"])
-        return f"CREATE OR REPLACE TEMP TABLE {name} AS {duck.compile(stored)}"
+        into = "TEMP TABLE " + name if store is None else f"TABLE {'.'.join(store)}.{name}"
+        return f"CREATE OR REPLACE {into} AS {duck.compile(stored)}"
 
+    # A database larger than memory allows is stored compressed on disk, not spilled.
+    store = row_store(duck, database.path.stat().st_size)
     database.read_rows(duck, [*role_columns, *others], create)
-    table = _with_constants(duck.table(name), shape["constants"], shape["rows"])
+    table = _with_constants(duck.table(name, database=store), shape["constants"],
+                            shape["rows"])
     b = table.filter(_quarantined(table._reason))
     bad = b.select(_row=b._bad[0].cast("int64"), _reason=b._reason,
                    **{m: b._bad[1 + i].cast("int64") for i, m in enumerate(markers)},
