@@ -12,6 +12,7 @@ import functools
 import math
 import os
 import re
+import secrets
 import shutil
 import socket
 import sys
@@ -81,12 +82,13 @@ def duckdb_connection(memory_limit: str | None = None) -> DuckDBBackend:
     else:
         limit = None
     backend = ibis.duckdb.connect(memory_limit=limit) if limit else ibis.duckdb.connect()
-    # What DuckDB spills past its memory limit goes to a fresh folder in the system's
-    # temporary folder (TMPDIR), removed with the connection, not to `.tmp` in the
-    # working directory, which DuckDB would leave behind.
-    folder = tempfile.mkdtemp(prefix="segwise-duckdb-")
+    # What DuckDB spills past its memory limit goes to a folder of this connection's own
+    # in the system's temporary folder (TMPDIR), not to `.tmp` in the working directory,
+    # which DuckDB would leave behind. DuckDB creates it at the first spill; it is removed
+    # with the connection.
+    folder = Path(tempfile.gettempdir()) / f"segwise-duckdb-{os.getpid()}-{secrets.token_hex(8)}"
     weakref.finalize(backend, shutil.rmtree, folder, ignore_errors=True)
-    backend.con.execute(f"SET temp_directory = '{_sql_text(folder)}'")
+    backend.con.execute(f"SET temp_directory = '{_sql_text(str(folder))}'")
     # Memory a query freed is handed back to the system in the background; otherwise it
     # stays resident until DuckDB's next query, which after a job's last fetch never
     # comes (1.6 GB held through training on a million people x 360 columns).
@@ -130,6 +132,7 @@ def row_store(backend: DuckDBBackend, size: int) -> tuple[str, str] | None:
         # In the connection's spill folder (see duckdb_connection), removed with it.
         ((folder,),) = backend.con.execute(
             "SELECT current_setting('temp_directory')").fetchall()
+        Path(folder).mkdir(exist_ok=True)
         path = Path(folder) / f"{name}.duckdb"
         backend.con.execute(f"ATTACH '{_sql_text(str(path))}' AS {name}")
     return name, "main"
