@@ -88,7 +88,7 @@ def duckdb_connection(memory_limit: str | None = None) -> DuckDBBackend:
     # with the connection.
     folder = Path(tempfile.gettempdir()) / f"segwise-duckdb-{os.getpid()}-{secrets.token_hex(8)}"
     weakref.finalize(backend, shutil.rmtree, folder, ignore_errors=True)
-    backend.con.execute(f"SET temp_directory = '{_sql_text(str(folder))}'")
+    backend.con.execute(f"SET temp_directory = '{sql_text(folder)}'")
     # Memory a query freed is handed back to the system in the background; otherwise it
     # stays resident until DuckDB's next query, which after a job's last fetch never
     # comes (1.6 GB held through training on a million people x 360 columns).
@@ -122,8 +122,7 @@ def row_store(backend: DuckDBBackend, size: int) -> tuple[str, str] | None:
         None for a temporary table in memory.
     """
     ((limit,),) = backend.con.execute("SELECT current_setting('memory_limit')").fetchall()
-    found = _SIZE.fullmatch(str(limit).strip())
-    if found is None or size <= float(found[1]) * _UNITS[found[2].lower()] / 2:
+    if size <= _bytes(str(limit)) / 2:
         return None
     name = "segwise_rows"
     ((attached,),) = backend.con.execute(
@@ -134,13 +133,13 @@ def row_store(backend: DuckDBBackend, size: int) -> tuple[str, str] | None:
             "SELECT current_setting('temp_directory')").fetchall()
         Path(folder).mkdir(exist_ok=True)
         path = Path(folder) / f"{name}.duckdb"
-        backend.con.execute(f"ATTACH '{_sql_text(str(path))}' AS {name}")
+        backend.con.execute(f"ATTACH '{sql_text(path)}' AS {name}")
     return name, "main"
 
 
-def _sql_text(text: str) -> str:
-    """``text`` for a single-quoted SQL literal."""
-    return text.replace("'", "''")
+def sql_text(text: str | os.PathLike[str]) -> str:
+    """``text`` (or a path) for a single-quoted SQL literal."""
+    return str(text).replace("'", "''")
 
 
 #: Sizes DuckDB's ``memory_limit`` accepts, e.g. ``4GB``, ``4 GiB``, ``512MB``.

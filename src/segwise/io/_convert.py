@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from segwise._engine import duckdb_connection
+from segwise._engine import duckdb_connection, sql_text
 from segwise.exceptions import InputError
 from segwise.io._kinds import SourceKind, get_kind
 from segwise.io._readers import ReadOptions, detect_format
@@ -113,7 +113,7 @@ def convert_to_parquet(
         reason = join_reason(rows, read.join)
         markers = [c for c in rows.columns if c.startswith(JOIN_PREFIX)]
         rows = rows.mutate(**{JOIN_REASON: reason}) if reason is not None else rows
-        return (f"COPY ({duck.compile(rows.drop(*markers))}) TO '{_literal(out)}' "
+        return (f"COPY ({duck.compile(rows.drop(*markers))}) TO '{sql_text(out)}' "
                 f"(FORMAT parquet, FILE_SIZE_BYTES '{PART_BYTES}', ROW_GROUP_SIZE 1000000)")
 
     database.read_rows(duck, wanted, copy)
@@ -126,8 +126,3 @@ def convert_to_parquet(
         parts = [out / "part-0.parquet"]
     n = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
     return Conversion(out, n, len(parts), time.perf_counter() - started)
-
-
-def _literal(path: Path) -> str:
-    """Escape a path for a quoted SQL string literal."""
-    return str(path).replace("'", "''")
