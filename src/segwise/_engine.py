@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import ibis
 import numpy as np
 
+from segwise._lazy import defer_package_init
 from segwise.exceptions import ConfigError, SegwiseError
 
 if TYPE_CHECKING:
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from ibis.backends.duckdb import Backend as DuckDBBackend
     from ibis.backends.sql import SQLBackend
+
+# Ibis's compilers package imports the compilers of twenty SQL dialects, a tenth of a
+# small `segwise rfm`'s run time; a run uses DuckDB's, or Spark's.
+defer_package_init("ibis.backends.sql.compilers")
 
 __all__ = [
     "ENGINES",

@@ -45,7 +45,9 @@ def test_rfm_writes_customers_and_audit(
     assert audit["rows"].sum() == 5000
 
 
-def test_rfm_command_runs_without_pandas(retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+def test_rfm_command_runs_without_pandas_or_other_sql_dialects(
+    retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
     # Importing pandas takes about a sixth of the command's run time (benchmarks/README.md),
     # so every step of `segwise rfm` on DuckDB works without it, the quarantine included.
     src = tmp_path / "orders.csv"
@@ -59,12 +61,16 @@ def test_rfm_command_runs_without_pandas(retail_sample: pd.DataFrame, tmp_path: 
         f"sys.argv = ['segwise', 'rfm', {str(src)!r}, '-o', {str(out)!r}]\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pandas'))\n"
+        "print(sorted(m.rsplit('.', 1)[1] for m in sys.modules\n"
+        "             if m.startswith('ibis.backends.sql.compilers.')))\n"
     )
     # Our own interpreter and code, no user input.
     run = subprocess.run(  # noqa: S603
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert run.stdout.splitlines()[-1] == "[]", run.stdout
+    assert run.stdout.splitlines()[-2] == "[]", run.stdout
+    # Nor the SQL compilers of Ibis's other dialects (segwise._lazy.defer_package_init).
+    assert run.stdout.splitlines()[-1] == "['_compat', 'base', 'duckdb']", run.stdout
     quarantine = pd.read_csv(tmp_path / "customers.quarantine.csv")
     assert sorted(quarantine["row"]) == [5, 9]
     assert len(pd.read_parquet(out)) > 100
