@@ -444,7 +444,7 @@ def resolve_timestamp_format(
     return dataclasses.replace(read, timestamp_format=fmt)
 
 
-def _is_typed_timestamp(kind: dt.DataType) -> bool:
+def is_typed_timestamp(kind: dt.DataType) -> bool:
     """Tell a timestamp type, or one Ibis does not know (DuckDB's ``TIMESTAMPTZ_NS``)."""
     if kind.is_timestamp():
         return True
@@ -463,7 +463,7 @@ def parse_timestamp(
     time without a zone: both engines' sessions run in UTC, so every machine and engine
     reads the same instant as the same time.
     """
-    if _is_typed_timestamp(value.type()):
+    if is_typed_timestamp(value.type()):
         return value.cast(dt.Timestamp())
     if value.type().is_date():
         return value.cast("timestamp")

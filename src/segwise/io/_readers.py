@@ -41,7 +41,13 @@ from segwise.exceptions import ConfigError, InputError
 from segwise.io._compressed import checking_compressed
 from segwise.io._kinds import SourceKind, get_kind
 from segwise.io._memory import read_table
-from segwise.io._parse import SOURCE_PREFIX, is_spark, layout_counts, resolve_timestamp_format
+from segwise.io._parse import (
+    SOURCE_PREFIX,
+    is_spark,
+    is_typed_timestamp,
+    layout_counts,
+    resolve_timestamp_format,
+)
 from segwise.io._roles import ColumnRoles, resolve_roles
 from segwise.io._tables import (
     DATABASE_FORMATS,
@@ -551,11 +557,57 @@ def _scan_typed(
     # No row order in a typed source (Parquet): no row numbers.
     quarantine = rows.select(
         row=ibis.null("int64"), reason=rows._reason,
-        **{col: rows[SOURCE_PREFIX + col].cast("string") for col in source_cols},
+        **_as_text(rows, source_cols),
     )
     if not counts.pop("_n_bad"):
-        return quarantine.schema().to_pyarrow().empty_table(), counts
-    return fetch_arrow(quarantine), counts
+        return _floats_as_text(quarantine.schema().to_pyarrow().empty_table()), counts
+    return _floats_as_text(fetch_arrow(quarantine)), counts
+
+
+def _as_text(rows: ir.Table, source_cols: list[str]) -> dict[str, ir.Value]:
+    """Return the source columns of quarantined rows as text, but floats as they are.
+
+    Engines write floats differently (DuckDB ``inf`` and ``1e+20``, Spark ``Infinity``
+    and ``1.0E20``), so :func:`_floats_as_text` writes them, once fetched; Spark's rows
+    reach Python through pandas, where NaN becomes missing, so a float column comes with
+    a flag of its NaNs. Timestamps with a zone are written as UTC wall-clock time, as
+    they are parsed (DuckDB would add ``+00``, Spark nothing).
+    """
+    columns: dict[str, ir.Value] = {}
+    for col in source_cols:
+        value = rows[SOURCE_PREFIX + col]
+        kind = value.type()
+        if kind.is_floating():
+            columns |= {col: value, NAN_PREFIX + col: value.isnan().fill_null(False)}
+        elif is_typed_timestamp(kind):
+            columns[col] = value.cast(dt.Timestamp()).cast("string")
+        else:
+            columns[col] = value.cast("string")
+    return columns
+
+
+#: Prefix of the NaN flags of a quarantine's float columns (see :func:`_as_text`).
+NAN_PREFIX = SOURCE_PREFIX + "nan:"
+
+
+def _floats_as_text(table: pa.Table) -> pa.Table:
+    """Write a fetched quarantine's float columns as text, as DuckDB and Python do.
+
+    The shortest text that reads back as the same number, in Python's ``repr`` layout
+    (``17850.0``, ``1e+20``, ``inf``, ``nan``), which is also DuckDB's; a 32-bit float
+    is written with the shortest digits of a 32-bit float (``0.1``, not
+    ``0.10000000149011612``), as DuckDB writes it.
+    """
+    for name in [n for n in table.column_names if n.startswith(NAN_PREFIX)]:
+        col = name.removeprefix(NAN_PREFIX)
+        values, nan = table[col], table[name].to_pylist()
+        width32 = values.type == pa.float32()
+        text = ["nan" if is_nan else None if v is None
+                else repr(float(str(np.float32(v)))) if width32 else repr(v)
+                for v, is_nan in zip(values.to_pylist(), nan, strict=True)]
+        table = table.set_column(table.column_names.index(col), col,
+                                 pa.array(text, pa.string())).drop_columns([name])
+    return table
 
 
 def _others(names: list[str], roles: ColumnRoles, kind: SourceKind, path: Path) -> list[str]:
@@ -1135,14 +1187,13 @@ def _quarantine_table(bad: ir.Table, roles: ColumnRoles, rejects: ir.Table | Non
     source_cols = list(dict.fromkeys(col for _, col in roles.items()))
     table = bad.select(
         row=bad._row.cast("int64"), reason=bad._reason,
-        **{col: bad[SOURCE_PREFIX + col].cast("string") for col in source_cols},
+        **_as_text(bad, source_cols),
     )
     if rejects is not None:
-        text = ibis.null("string")
-        table = table.mutate(raw_line=text).union(
-            rejects.mutate(**{col: text for col in source_cols}).select(*table.columns, "raw_line")
-        )
-    return fetch_arrow(table.order_by("row"))
+        table = table.mutate(raw_line=ibis.null("string")).union(rejects.mutate(
+            **{col: ibis.null(table[col].type()) for col in table.columns[2:]}
+        ).select(*table.columns, "raw_line"))
+    return _floats_as_text(fetch_arrow(table.order_by("row")))
 
 
 def quarantine_frame(table: pa.Table) -> pd.DataFrame:
