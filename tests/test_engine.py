@@ -68,6 +68,31 @@ def test_spills_go_to_a_folder_of_their_own_removed_with_the_connection(
     assert not folder.exists()
 
 
+def test_spill_folders_of_killed_processes_are_removed_by_the_next(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from segwise._proc import HOST
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folders = {name: tmp_path / f"segwise-duckdb-{name}-0123abcd"
+               for name in (f"{HOST}-{gone.pid}", f"{HOST}-{os.getpid()}", f"elsewhere-{gone.pid}")}
+    for folder in folders.values():
+        (folder / "spill").mkdir(parents=True)
+        (folder / "spill" / "block.tmp").write_bytes(b"x")
+    backend = duckdb_connection()
+    assert not folders[f"{HOST}-{gone.pid}"].exists()  # killed: nobody else would remove it
+    assert folders[f"{HOST}-{os.getpid()}"].exists()  # a process that still runs
+    assert folders[f"elsewhere-{gone.pid}"].exists()  # another machine's process
+    folder = backend.con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+    assert Path(folder).parent == tmp_path
+
+
 def test_memory_limit_from_the_config_reaches_the_connection(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[engine]\nmemory_limit = "512MB"\n')

@@ -26,6 +26,7 @@ import ibis
 import numpy as np
 
 from segwise._lazy import defer_package_init
+from segwise._proc import HOST, remove_if_gone
 from segwise.exceptions import ConfigError, SegwiseError
 
 if TYPE_CHECKING:
@@ -91,7 +92,9 @@ def duckdb_connection(memory_limit: str | None = None) -> DuckDBBackend:
     # in the system's temporary folder (TMPDIR), not to `.tmp` in the working directory,
     # which DuckDB would leave behind. DuckDB creates it at the first spill; it is removed
     # with the connection.
-    folder = Path(tempfile.gettempdir()) / f"segwise-duckdb-{os.getpid()}-{secrets.token_hex(8)}"
+    parent = Path(tempfile.gettempdir())
+    _remove_dead_spill_folders(parent)
+    folder = parent / f"{_SPILL}-{HOST}-{os.getpid()}-{secrets.token_hex(8)}"
     weakref.finalize(backend, shutil.rmtree, folder, ignore_errors=True)
     backend.con.execute(f"SET temp_directory = '{sql_text(folder)}'")
     # Memory a query freed is handed back to the system in the background; otherwise it
@@ -99,6 +102,20 @@ def duckdb_connection(memory_limit: str | None = None) -> DuckDBBackend:
     # comes (1.6 GB held through training on a million people x 360 columns).
     backend.con.execute("SET allocator_background_threads = true")
     return backend
+
+
+#: Name of a connection's spill folder, before its machine, process and a random part.
+_SPILL = "segwise-duckdb"
+
+
+@functools.cache
+def _remove_dead_spill_folders(parent: Path) -> None:
+    """Remove spill folders of this machine's processes that are gone (once a process).
+
+    A connection's folder is removed with it, but not by a process that was killed.
+    """
+    remove_if_gone(parent, re.compile(rf"{_SPILL}-{HOST}-(\d+)-[0-9a-f]+"),
+                   functools.partial(shutil.rmtree, ignore_errors=True))
 
 
 def row_store(backend: DuckDBBackend, size: int) -> tuple[str, str] | None:

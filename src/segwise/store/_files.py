@@ -24,13 +24,13 @@ import os
 import re
 import secrets
 import shutil
-import socket
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from segwise._proc import HOST, remove_if_gone
 from segwise.exceptions import ConfigError
 from segwise.store._csv import FORMULA, NUMBER, neutralise_formula
 
@@ -199,7 +199,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_orphans(path)
-    tmp = path.with_name(f".{path.name}.{_HOST}-{os.getpid()}-{secrets.token_hex(6)}.tmp")
+    tmp = path.with_name(f".{path.name}.{HOST}-{os.getpid()}-{secrets.token_hex(6)}.tmp")
     try:
         yield tmp
         _fsync(tmp)
@@ -215,37 +215,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         Path(f"{tmp}.wal").unlink(missing_ok=True)  # a DuckDB database's log
 
 
-#: This machine, as temporary names carry it: a process id means something only here.
-_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
-
-
 def _remove_orphans(path: Path) -> None:
     """Remove temporary files of ``path`` whose writer, a process of this machine, is gone."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.{_HOST}-(\d+)-[0-9a-f]+\.tmp(\.wal)?")
-    try:
-        names = [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
-    except OSError:
-        return
-    for orphan in names:
-        match = pattern.fullmatch(orphan.name)
-        if match is not None and not _alive(int(match.group(1))):
-            orphan.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process with this id runs on this machine (one we may not signal does).
-
-    On Windows, where signal 0 would interrupt the process, every writer counts as alive.
-    """
-    if os.name == "nt":
-        return True
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):
-        return False
-    except PermissionError:
-        return True
-    return True
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.{HOST}-(\d+)-[0-9a-f]+\.tmp(\.wal)?")
+    remove_if_gone(path.parent, pattern, lambda orphan: orphan.unlink(missing_ok=True))
 
 
 def _fsync(path: Path) -> None:
