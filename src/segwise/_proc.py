@@ -13,13 +13,13 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["HOST", "process_alive", "remove_if_gone"]
+__all__ = ["HOST", "remove_if_gone"]
 
 #: This machine, as temporary names carry it: a process id means something only here.
 HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
 
 
-def process_alive(pid: int) -> bool:
+def _alive(pid: int) -> bool:
     """Whether a process with this id runs on this machine (one we may not signal does).
 
     On Windows, where signal 0 would interrupt the process, every process counts as alive.
@@ -49,10 +49,10 @@ def remove_if_gone(folder: Path, pattern: re.Pattern[str],
         Removes one entry (a file, or a folder with what it holds).
     """
     try:
-        names = [p for p in folder.iterdir() if pattern.fullmatch(p.name)]
+        entries = list(folder.iterdir())
     except OSError:
         return
-    for entry in names:
+    for entry in entries:
         match = pattern.fullmatch(entry.name)
-        if match is not None and not process_alive(int(match.group(1))):
+        if match is not None and not _alive(int(match.group(1))):
             remove(entry)

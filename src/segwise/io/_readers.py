@@ -1191,7 +1191,8 @@ def _quarantine_table(bad: ir.Table, roles: ColumnRoles, rejects: ir.Table | Non
     )
     if rejects is not None:
         table = table.mutate(raw_line=ibis.null("string")).union(rejects.mutate(
-            **{col: ibis.null(table[col].type()) for col in table.columns[2:]}
+            **{col: ibis.null(table[col].type()) for col in table.columns
+               if col not in ("row", "reason")}
         ).select(*table.columns, "raw_line"))
     return _floats_as_text(fetch_arrow(table.order_by("row")))
 
