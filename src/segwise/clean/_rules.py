@@ -7,6 +7,7 @@ first rule that matches it, or kept. Duplicates are found by grouping identical 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
@@ -326,7 +327,11 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
         # The statistics count every copy of a repeated line, which spares them a second
         # deduplication; robust statistics barely move for ~1 % of copies (on Online
         # Retail not at all).
-        lines, stats = _flag_outliers(lines, _flag(t, rules), rules.outlier_max_z)
+        # Every line of `t` has a customer id when only those were kept: the id's test
+        # would turn every id into text for nothing.
+        population = _flag(t, dataclasses.replace(rules, missing_customer_id=False)
+                           if attributed_only else rules)
+        lines, stats = _flag_outliers(lines, population, rules.outlier_max_z)
     return CleanedLines(lines, tx.n_input, tx.n_quarantined, rules, stats, unattributed,
                         tx.n_after_as_of, tx.source, unattributed_totals)
 

@@ -168,8 +168,8 @@ class Transactions(Source):
         # Copies of a row parse alike, so rows are parsed once, after grouping: a group of
         # rows that do not parse (quarantined, or after the as-of date) is dropped whole.
         keys = [SOURCE_PREFIX + col for role, col in self.roles.items() if role in _COPY_KEYS]
-        distinct = self.parser(group_copies(self._source_rows(with_id), list(dict.fromkeys(keys))))
-        return distinct.filter(distinct._reason.isnull()).select(*STANDARD_COLUMNS, "_n")
+        distinct = self._parsed(group_copies(self._source_rows(with_id), list(dict.fromkeys(keys))))
+        return distinct.select(*STANDARD_COLUMNS, "_n")
 
     def attributed_lines(self) -> ir.Table:
         """Lines of :attr:`table` with a customer id, copies not merged.
@@ -213,8 +213,19 @@ class Transactions(Source):
             if with_id is not None:
                 t = t.filter(t.customer_id.notnull() if with_id else t.customer_id.isnull())
             return t.select(*STANDARD_COLUMNS)
-        parsed = self.parser(self._source_rows(with_id))
-        return parsed.filter(parsed._reason.isnull()).select(*STANDARD_COLUMNS)
+        return self._parsed(self._source_rows(with_id)).select(*STANDARD_COLUMNS)
+
+    def _parsed(self, rows: ir.Table) -> ir.Table:
+        """Parse typed source rows and keep those that parse and are not after the as-of date.
+
+        When the loader's scan counted no row of either kind, every row is kept untested:
+        the test (a dozen checks a row) is then left out of the query.
+        """
+        assert self.parser is not None  # noqa: S101 - callers check it
+        parsed = self.parser(rows)
+        if self.n_quarantined or self.n_after_as_of:
+            parsed = parsed.filter(parsed._reason.isnull())
+        return parsed
 
     def _source_rows(self, with_id: bool | None) -> ir.Table:
         """Return source rows (prefixed source columns) with a customer id, without, or all.
