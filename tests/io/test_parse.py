@@ -252,15 +252,16 @@ def test_timezone_aware_parquet_is_read_as_utc(lines: pd.DataFrame, tmp_path: Pa
 def test_rows_are_tested_again_only_where_the_loader_found_some_that_fail(
     lines: pd.DataFrame, tmp_path: Path
 ) -> None:
-    # The loader's scan counts the rows that do not parse; when there are none, the
-    # cleaner's queries leave the per-row test out (at 30 M lines, a second of CPU).
+    # The loader's scan counts the rows that do not parse; when there are none, the rows
+    # of every kind and the cleaner's queries leave the per-row test out (at 30 M lines,
+    # a second of CPU; 15 % of `segwise mobility` on 2 M pings).
     clean = load_transactions(_write_parquet(_typed(lines), tmp_path / "clean.parquet"))
     spoilt = _typed(lines)
     spoilt.loc[2, "Quantity"] = np.inf
     bad = load_transactions(_write_parquet(spoilt, tmp_path / "bad.parquet"))
     assert (clean.n_quarantined, bad.n_quarantined) == (0, 1)
     for tx, tested in ((clean, False), (bad, True)):
-        for table in (tx.distinct_lines(), tx.attributed_lines()):
+        for table in (tx.table, tx.distinct_lines(), tx.attributed_lines()):
             con = table._find_backend().con
             (_, plan), = con.execute("EXPLAIN " + str(ibis.to_sql(table))).fetchall()
             assert ("not a finite number" in plan) is tested

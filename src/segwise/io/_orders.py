@@ -30,7 +30,7 @@ from segwise.io._parse import (
     parse_timestamp,
     timestamp_checks,
 )
-from segwise.io._readers import ReadOptions, Source, group_copies, load_source
+from segwise.io._readers import ReadOptions, Source, group_copies, load_source, rows_that_parse
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -216,16 +216,9 @@ class Transactions(Source):
         return self._parsed(self._source_rows(with_id)).select(*STANDARD_COLUMNS)
 
     def _parsed(self, rows: ir.Table) -> ir.Table:
-        """Parse typed source rows and keep those that parse and are not after the as-of date.
-
-        When the loader's scan counted no row of either kind, every row is kept untested:
-        the test (a dozen checks a row) is then left out of the query.
-        """
+        """Parse typed source rows and keep those that parse and are not after the as-of date."""
         assert self.parser is not None  # noqa: S101 - callers check it
-        parsed = self.parser(rows)
-        if self.n_quarantined or self.n_after_as_of:
-            parsed = parsed.filter(parsed._reason.isnull())
-        return parsed
+        return rows_that_parse(self.parser(rows), self.n_quarantined, self.n_after_as_of)
 
     def _source_rows(self, with_id: bool | None) -> ir.Table:
         """Return source rows (prefixed source columns) with a customer id, without, or all.

@@ -486,7 +486,7 @@ def _load(
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
     _check_quarantine_share(quarantine, n_input, read, path, roles)
     n_after_as_of = int(totals.pop(AFTER_AS_OF, 0))
-    table = parsed.filter(parsed._reason.isnull()).select(*spec.columns, *others)
+    table = rows_that_parse(parsed, len(quarantine), n_after_as_of).select(*spec.columns, *others)
     if not is_spark(backend):
         # A view, not an expression: a query that reads the rows twice (say, those with
         # and without a customer id) then reads them twice, where Ibis would otherwise
@@ -503,6 +503,17 @@ def _load(
         as_of=as_of, n_after_as_of=n_after_as_of, totals=totals,
     )
     return result
+
+
+def rows_that_parse(parsed: ir.Table, n_quarantined: int, n_after_as_of: int) -> ir.Table:
+    """Return the rows of ``parsed`` that parse and are not after the as-of date.
+
+    When the loader counted no row of either kind, every row is returned untested: the
+    test (a dozen checks a row) is then left out of every query that reads them.
+    """
+    if n_quarantined or n_after_as_of:
+        return parsed.filter(parsed._reason.isnull())
+    return parsed
 
 
 def _used(roles: ColumnRoles, uses: frozenset[str] | None) -> ColumnRoles:
