@@ -364,3 +364,35 @@ def test_an_unreadable_customer_table_is_one_line(tmp_path: Path, name: str, dat
     table.write_bytes(data)
     line = _one_error_line(runner.invoke(app, ["segment", str(table), "--customers"]))
     assert line.startswith(f"error: {table}: ") and says in line, line
+
+
+# A Ctrl-C that lands while a finalizer runs: Python prints the KeyboardInterrupt and goes
+# on ("Exception ignored in ... __del__"), so the command must stop at its next step.
+_SEGWISE_CTRL_C_IN_DEL = _SEGWISE.replace("from segwise.cli", """import os, time
+import segwise.jobs
+real = segwise.jobs.run_job
+class Finalised:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+def run_job_after_a_lost_ctrl_c(*args, **kwargs):
+    Finalised()
+    print("lost", flush=True)
+    return real(*args, **kwargs)
+segwise.jobs.run_job = run_job_after_a_lost_ctrl_c
+from segwise.cli""")
+
+
+def test_a_ctrl_c_lost_in_a_finalizer_still_stops_the_command(tmp_path: Path) -> None:
+    src = tmp_path / "orders.csv"
+    rows = [f"{c},{o},2011-01-{1 + o % 28:02d},1,{1 + c}" for c in range(30) for o in range(2)]
+    src.write_text("CustomerID,InvoiceNo,InvoiceDate,Quantity,UnitPrice\n" + "\n".join(rows))
+    out = tmp_path / "o.parquet"
+    run = subprocess.run(  # noqa: S603 - our interpreter and code
+        [sys.executable, "-c", _SEGWISE_CTRL_C_IN_DEL, "rfm", str(src), "-o", str(out)],
+        capture_output=True, text=True, check=False, timeout=120)
+    assert run.stdout.startswith("lost") and "Exception ignored" in run.stderr
+    assert run.returncode == 130, run.stderr
+    assert _lines(run.stderr)[-1] == (
+        "interrupted: stopped by Ctrl-C; no output was left half-written")
+    assert not out.exists()

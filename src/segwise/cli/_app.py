@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import signal
 import threading
 import time
 import warnings
@@ -132,6 +133,37 @@ def _interrupted(exc: BaseException | None) -> bool:
     return False
 
 
+#: Set by Ctrl-C (:func:`_on_ctrl_c`). The KeyboardInterrupt it raises is printed and lost
+#: when it lands in a finalizer (an object's ``__del__`` that ran just then), so the next
+#: step of a command (:func:`progress`) raises it again.
+_CTRL_C = threading.Event()
+
+
+def _on_ctrl_c(signum: int, frame: Any) -> None:
+    _CTRL_C.set()
+    raise KeyboardInterrupt
+
+
+def _raise_if_ctrl_c() -> None:
+    """Raise the KeyboardInterrupt of a Ctrl-C that a finalizer swallowed."""
+    if _CTRL_C.is_set():
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _ctrl_c_handler() -> Iterator[None]:
+    """Catch Ctrl-C with :func:`_on_ctrl_c` while a command runs (main thread only)."""
+    _CTRL_C.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def handle_errors(func: F) -> F:
     """Run a command so that whatever goes wrong ends in one line on stderr.
 
@@ -142,7 +174,7 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _ctrl_c_handler():
             warnings.showwarning = _show_warning
             try:
                 return func(*args, **kwargs)
@@ -232,7 +264,8 @@ def progress(first: str, *, every: float = 5.0) -> Iterator[Callable[[str], None
     Yields
     ------
     callable
-        Called with each next step.
+        Called with each next step; raises KeyboardInterrupt if Ctrl-C was pressed and its
+        own was lost (see :data:`_CTRL_C`).
     """
     start = time.perf_counter()
 
@@ -241,7 +274,12 @@ def progress(first: str, *, every: float = 5.0) -> Iterator[Callable[[str], None
 
     if console.is_terminal:
         with console.status(stamp(first), spinner="dots") as status:
-            yield lambda text: status.update(stamp(text))
+
+            def update(text: str) -> None:
+                _raise_if_ctrl_c()
+                status.update(stamp(text))
+
+            yield update
         return
     current = [first]
     done = threading.Event()
@@ -252,8 +290,13 @@ def progress(first: str, *, every: float = 5.0) -> Iterator[Callable[[str], None
 
     beat = threading.Thread(target=heartbeat, daemon=True)
     beat.start()
+
+    def step(text: str) -> None:
+        _raise_if_ctrl_c()
+        current[0] = text
+
     try:
-        yield lambda text: current.__setitem__(0, text)
+        yield step
     finally:
         done.set()
         beat.join()
