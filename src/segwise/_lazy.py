@@ -102,8 +102,10 @@ def _names_imported(source: str, package: str) -> dict[str, str] | None:
             if node.level or not (node.module or "").startswith(package + ".") or "*" in names:
                 return None
             where.update(dict.fromkeys(names, str(node.module)))
-        elif not (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets]
-                  == ["__all__"]) and not (isinstance(node, ast.Expr)
-                                           and isinstance(node.value, ast.Constant)):
-            return None  # code, a star import: the __init__ runs as the package wrote it
+            continue
+        sets_all = isinstance(node, ast.Assign) and [
+            getattr(target, "id", None) for target in node.targets] == ["__all__"]
+        docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if not (sets_all or docstring):
+            return None  # code: the __init__ runs as the package wrote it
     return where

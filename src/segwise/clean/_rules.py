@@ -321,17 +321,16 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
         lines = tx.distinct_lines(attributed_only=attributed_only)
     else:
         lines = t.mutate(_n=ibis.literal(1, "int64"))
-    lines = _flag(lines, rules)
+    # When only lines with a customer id were kept, the id's test never matches; left out,
+    # it does not turn every id into text (the outlier statistics read no id at all).
+    flagging = dataclasses.replace(rules, missing_customer_id=False) if attributed_only else rules
+    lines = _flag(lines, flagging)
     stats: dict[str, float] = {}
     if rules.outliers:
         # The statistics count every copy of a repeated line, which spares them a second
         # deduplication; robust statistics barely move for ~1 % of copies (on Online
         # Retail not at all).
-        # Every line of `t` has a customer id when only those were kept: the id's test
-        # would turn every id into text for nothing.
-        population = _flag(t, dataclasses.replace(rules, missing_customer_id=False)
-                           if attributed_only else rules)
-        lines, stats = _flag_outliers(lines, population, rules.outlier_max_z)
+        lines, stats = _flag_outliers(lines, _flag(t, flagging), rules.outlier_max_z)
     return CleanedLines(lines, tx.n_input, tx.n_quarantined, rules, stats, unattributed,
                         tx.n_after_as_of, tx.source, unattributed_totals)
 
