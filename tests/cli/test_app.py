@@ -391,8 +391,8 @@ def test_a_ctrl_c_lost_in_a_finalizer_still_stops_the_command(tmp_path: Path) ->
     run = subprocess.run(  # noqa: S603 - our interpreter and code
         [sys.executable, "-c", _SEGWISE_CTRL_C_IN_DEL, "rfm", str(src), "-o", str(out)],
         capture_output=True, text=True, check=False, timeout=120)
-    assert run.stdout.startswith("lost") and "Exception ignored" in run.stderr
+    assert run.stdout.startswith("lost")
     assert run.returncode == 130, run.stderr
-    assert _lines(run.stderr)[-1] == (
-        "interrupted: stopped by Ctrl-C; no output was left half-written")
+    assert _lines(run.stderr) == [
+        "interrupted: stopped by Ctrl-C; no output was left half-written"]
     assert not out.exists()

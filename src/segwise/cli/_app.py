@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import functools
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -157,11 +158,20 @@ def _ctrl_c_handler() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, _on_ctrl_c)
+    previous, hook = signal.signal(signal.SIGINT, _on_ctrl_c), sys.unraisablehook
+
+    def unraisable(info: Any) -> None:
+        # The lost KeyboardInterrupt is raised again at the next step: no traceback, so
+        # that Ctrl-C still ends in one line.
+        if not issubclass(info.exc_type, KeyboardInterrupt):
+            hook(info)
+
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = hook
 
 
 def handle_errors(func: F) -> F:
