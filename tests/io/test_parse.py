@@ -302,6 +302,29 @@ def test_spark_quarantines_what_duckdb_quarantines(
     pd.testing.assert_frame_equal(spark.customers, duck.customers)
 
 
+def test_a_database_quarantines_zoned_timestamps_as_parquet_does(
+    lines: pd.DataFrame, tmp_path: Path
+) -> None:
+    # The same rows from a DuckDB database file and from Parquet: the same quarantine,
+    # a zoned timestamp written as UTC wall-clock time (DuckDB's cast would add "+00").
+    data = _typed(lines)
+    data.loc[2, "Quantity"] = np.inf
+    data["InvoiceDate"] = data["InvoiceDate"].dt.tz_localize("America/New_York")
+    parquet = _write_parquet(data, tmp_path / "bad.parquet")
+    database = tmp_path / "bad.duckdb"
+    with duckdb.connect(str(database)) as con:
+        zoned = "SELECT * REPLACE (InvoiceDate::TIMESTAMPTZ AS InvoiceDate) FROM read_parquet(?)"
+        con.execute(f"CREATE TABLE lines AS {zoned}", [str(parquet)])
+        assert con.sql("SELECT typeof(InvoiceDate) FROM lines LIMIT 1").fetchall() == [
+            ("TIMESTAMP WITH TIME ZONE",)]
+    from_parquet, from_database = (load_transactions(p).quarantine for p in (parquet, database))
+    assert len(from_parquet) == 1
+    want = str(data.loc[2, "InvoiceDate"].tz_convert("UTC").tz_localize(None))
+    assert from_database.loc[0, "InvoiceDate"] == want
+    pd.testing.assert_frame_equal(from_database.drop(columns="row"),
+                                  from_parquet.drop(columns="row"))
+
+
 @given(st.lists(st.floats(width=64) | st.none(), min_size=1, max_size=20),
        st.lists(st.floats(width=32) | st.none(), min_size=1, max_size=20))
 @settings(max_examples=60, deadline=None)

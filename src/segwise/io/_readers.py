@@ -590,11 +590,20 @@ def _as_text(rows: ir.Table, source_cols: list[str]) -> dict[str, ir.Value]:
         kind = value.type()
         if kind.is_floating():
             columns |= {col: value, NAN_PREFIX + col: value.isnan().fill_null(False)}
-        elif is_typed_timestamp(kind):
-            columns[col] = value.cast(dt.Timestamp()).cast("string")
         else:
-            columns[col] = value.cast("string")
+            columns[col] = source_text(value)
     return columns
+
+
+def source_text(value: ir.Value) -> ir.StringValue:
+    """Return a source value as the quarantine writes it, for any column but floats.
+
+    The engine's text, but a timestamp with a zone as UTC wall-clock time, as it is
+    parsed (DuckDB would add ``+00``, Spark nothing). Floats: :func:`_as_text`.
+    """
+    if is_typed_timestamp(value.type()):
+        return value.cast(dt.Timestamp()).cast("string")
+    return value.cast("string")
 
 
 #: Prefix of the NaN flags of a quarantine's float columns (see :func:`_as_text`).
@@ -693,7 +702,7 @@ def _read_database(
             count=count)
         used[0] = dataclasses.replace(parser, read=resolved)
         parsed = _parse(src, used[0], read.join)
-        values = ibis.array([src[c].cast("string") for c in keep])
+        values = ibis.array([source_text(src[c]) for c in keep])
         rows = parsed.select(*parser.kind.columns, *others, "_reason",
                              _bad=ibis.ifelse(_quarantined(parsed._reason), values,
                                               ibis.null(values.type())))
