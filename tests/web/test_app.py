@@ -213,6 +213,32 @@ def test_missing_things_are_404_and_bad_parameters_400(client: Any) -> None:
     assert client.get("/api/segments/rule/Champions", params={"page": 0}).status_code == 422
 
 
+def test_every_route_answers_404_for_a_run_or_segmentation_it_does_not_have(
+    client: Any, served: dict[str, Any]
+) -> None:
+    # Every GET route of the API, asked about a run or a segmentation that does not exist,
+    # says so (the segments' list and the model cards answered 200 and nothing).
+    run = served["runs"][-1]
+    segment = served["store"].segments(run, "rule")[0]["segment"]
+    found = client.get("/api/search", params={"q": "1"}).json()
+    entity = found["rows"][0][found["columns"].index("entity_id")]
+    real = {"segmentation": "rule", "segment": segment, "entity_id": entity}
+    asked = 0
+    for path, methods in client.app.openapi()["paths"].items():
+        if "get" not in methods:
+            continue
+        params = {p["name"]: p["in"] for p in methods["get"].get("parameters", [])}
+        url = path.format(**{k: quote(v, safe="") for k, v in real.items()})
+        required = {"q": "1"} if "q" in params else {}
+        for name in ("run", "a", "b", "segmentation"):
+            if params.get(name) == "query":
+                asked += 1
+                got = client.get(url, params={**required, name: "nope"})
+                assert got.status_code == 404, (path, name, got.status_code, got.text[:200])
+                assert "'nope'" in got.json()["detail"]
+    assert asked >= 10
+
+
 def test_the_server_scores_with_the_assigner_the_store_holds(served: dict[str, Any]) -> None:
     from segwise.web import scorers_for
 

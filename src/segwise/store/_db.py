@@ -491,13 +491,36 @@ class Store:
         -------
         list of dict
             ``segment``, ``size``, ``share``, ``value_share``, ``action``, ``description``.
+
+        Raises
+        ------
+        NotFoundError
+            If there is no such run, or the run has no such segmentation.
         """
         query = (sa.select(SEGMENTS.c.segment, SEGMENTS.c.size, SEGMENTS.c.share,
                            SEGMENTS.c.value_share, SEGMENTS.c.action, SEGMENTS.c.description)
                  .where(SEGMENTS.c.run_id == run_id, SEGMENTS.c.segmentation == segmentation)
                  .order_by(SEGMENTS.c.position))
         with self._connect() as conn:
-            return [_row(r) for r in conn.execute(query).mappings()]
+            rows = [_row(r) for r in conn.execute(query).mappings()]
+            if not rows:
+                self._run(conn, run_id)
+        if not rows:
+            raise self.no_segmentation(run_id, segmentation)
+        return rows
+
+    def no_segmentation(self, run_id: str, segmentation: str) -> NotFoundError:
+        """Return the error for a segmentation the run lacks, naming those it has.
+
+        Raises
+        ------
+        NotFoundError
+            If there is no such run (the more useful error).
+        """
+        self.run(run_id)
+        names = self.segmentations(run_id)
+        return NotFoundError(f"run {run_id} has no segmentation {segmentation!r}; it has "
+                             f"{', '.join(names) or 'none'}")
 
     def segment(self, run_id: str, segmentation: str, segment: str) -> dict[str, Any]:
         """One segment's summary row.
@@ -730,7 +753,13 @@ class Store:
             {"row": r, "reason": reason, "raw": json.loads(raw)} for r, reason, raw in rows]}
 
     def models(self, run_id: str | None = None) -> list[dict[str, Any]]:
-        """Model cards, newest run first: ``run_id``, ``name``, ``kind``, ``card``."""
+        """Model cards, newest run first: ``run_id``, ``name``, ``kind``, ``card``.
+
+        Raises
+        ------
+        NotFoundError
+            If ``run_id`` is given and there is no such run.
+        """
         query = (sa.select(MODELS.c.run_id, MODELS.c.name, MODELS.c.kind, MODELS.c.card,
                            RUNS.c.started_at)
                  .select_from(MODELS.join(RUNS, RUNS.c.run_id == MODELS.c.run_id))
@@ -739,6 +768,8 @@ class Store:
             query = query.where(MODELS.c.run_id == run_id)
         with self._connect() as conn:
             rows = [_row(r) for r in conn.execute(query).mappings()]
+            if not rows and run_id is not None:
+                self._run(conn, run_id)
         for row in rows:
             row["card"] = _json_ready(json.loads(row["card"]))
         return rows
@@ -773,7 +804,15 @@ class Store:
         -------
         list of dict
             ``from``, ``to``, ``n``: one row per pair of segments with at least one entity.
+
+        Raises
+        ------
+        NotFoundError
+            If either run does not exist or lacks the segmentation.
         """
+        for run_id in (run_a, run_b):
+            if segmentation not in self.segmentations(run_id):
+                raise self.no_segmentation(run_id, segmentation)
         m = MEMBERSHIPS
         a = sa.select(m.c.entity_id, m.c.segment).where(
             m.c.run_id == run_a, m.c.segmentation == segmentation).subquery("a")
@@ -785,8 +824,6 @@ class Store:
                  .select_from(a.join(b, a.c.entity_id == b.c.entity_id, full=True))
                  .group_by(src, dst).order_by(src, dst))
         with self._connect() as conn:
-            for run_id in (run_a, run_b):
-                self._run(conn, run_id)
             return [_row(r) for r in conn.execute(query).mappings()]
 
 

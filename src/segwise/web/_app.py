@@ -283,13 +283,14 @@ def create_app(
     def _quality(run: Run = None, page: PageNo = 1) -> dict[str, Any]:
         return {"run_id": run, "page": page}
 
-    @twin("/models", "models.html.j2", pages.models_page, errors=(400, 503))
+    @twin("/models", "models.html.j2", pages.models_page)
     def _models(run: Run = None) -> dict[str, Any]:
         return {"run_id": run}
 
     @twin("/runs", "runs.html.j2", pages.runs_page)
     def _runs(a: Run = None, b: Run = None,
-              segmentation: Annotated[str, Query(max_length=32)] = "rule") -> dict[str, Any]:
+              segmentation: Annotated[str | None, Query(max_length=32)] = None
+              ) -> dict[str, Any]:
         return {"run_a": a, "run_b": b, "segmentation": segmentation}
 
     @app.get("/csv/{segmentation}/{segment:path}", response_class=StreamingResponse,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from segwise.exceptions import ConfigError, NotFoundError
+from segwise.exceptions import ConfigError
 from segwise.store import Store
 from segwise.web._charts import bar_chart, grouped_bars, heatmap, sankey
 
@@ -40,8 +40,7 @@ def _segmentation(store: Store, run_id: str, segmentation: str | None) -> tuple[
             raise ConfigError(f"run {run_id} stored no segments")
         return names, names[0]
     if segmentation not in names:
-        raise NotFoundError(f"run {run_id} has no segmentation {segmentation!r}; it has "
-                            f"{', '.join(names) or 'none'}")
+        raise store.no_segmentation(run_id, segmentation)
     return names, segmentation
 
 
@@ -176,8 +175,12 @@ def models_page(store: Store, *, run_id: str | None = None) -> dict[str, Any]:
 
 
 def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = None,
-              segmentation: str = "rule") -> dict[str, Any]:
-    """Show every run, and how entities moved between the segments of two of them."""
+              segmentation: str | None = None) -> dict[str, Any]:
+    """Show every run, and how entities moved between the segments of two of them.
+
+    The migration is of ``segmentation``, by default the first one both runs have
+    (``rule`` first); none is shown when they share none.
+    """
     runs = store.runs()
     with_entities = [r["run_id"] for r in runs if r["feature_set"]]
     if run_b is None and with_entities:
@@ -187,7 +190,12 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
     flows: list[dict[str, Any]] = []
     charts = []
     matrix: dict[str, Any] = {"rows": [], "cols": [], "values": []}
-    if run_a and run_b:
+    if run_a and run_b and segmentation is None:
+        shared = set(store.segmentations(run_a))
+        segmentation = next((n for n in store.segmentations(run_b) if n in shared), None)
+        for run_id in (run_a, run_b) if segmentation is None else ():
+            store.run(run_id)  # NotFoundError for a run that does not exist
+    if run_a and run_b and segmentation is not None:
         flows = store.migration(run_a, run_b, segmentation)
         rows = list(dict.fromkeys(f["from"] for f in flows))
         cols = list(dict.fromkeys(f["to"] for f in flows))
@@ -203,5 +211,5 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
             sankey("sankey", "Where each segment's members went", flows, summary=summary),
         ]
     return {"page": "runs", "title": "Runs", "runs": runs, "run_a": run_a, "run_b": run_b,
-            "segmentation": segmentation, "choices": with_entities, "migration": matrix,
+            "segmentation": segmentation or "", "choices": with_entities, "migration": matrix,
             "flows": flows, "charts": charts}
