@@ -246,3 +246,17 @@ def test_the_server_scores_with_the_assigner_the_store_holds(served: dict[str, A
     assert [s.name for s in scorers] == ["assigner"]
     assert scorers[0].scorer.segments == served["store"].models(served["runs"][1])[0]["card"][
         "segments"]
+
+
+def test_a_server_without_a_model_says_how_to_give_it_one(served: dict[str, Any]) -> None:
+    from fastapi.testclient import TestClient
+
+    from segwise.web import create_app
+
+    with TestClient(create_app(served["store"], token=TOKEN, scorers=[])) as bare:
+        got = bare.post("/score", json={"customer_id": "x", "orders": []},
+                        headers={"Authorization": f"Bearer {TOKEN}"})
+        assert got.status_code == 404
+        assert "no model to score with" in got.json()["detail"]
+        assert "--model" in got.json()["detail"]
+        assert "/score" not in bare.get("/openapi.json").json()["paths"]

@@ -84,10 +84,12 @@ def serve(
     settings = _serve_settings(config)
     token = os.environ.get(TOKEN_ENV) or settings.token or None
     model = model or (Path(settings.model) if settings.model else None)
-    app_ = create_app(store, token=token, scorers=scorers_for(store, model,
-                                                                process=scoring_process))
+    scorers = scorers_for(store, model, process=scoring_process)
+    app_ = create_app(store, token=token, scorers=scorers)
     host = host or settings.host
     port = port or settings.port
+    if not scorers:
+        notice("note", "no assigner in the store and no --model: POST /score is off")
     if not token:
         notice("note", f"no token (${TOKEN_ENV}): scoring and writes are refused")
     console.print(f"dashboard on http://{host}:{port}/  (API: http://{host}:{port}/docs)",

@@ -35,6 +35,11 @@ __all__ = ["DEFAULT_MAX_BODY", "create_app"]
 #: Largest request body accepted, in bytes.
 DEFAULT_MAX_BODY = 256 * 1024
 
+#: Why ``POST /score`` is refused by a server that has no model to score with.
+NO_SCORER = ("this server has no model to score with: the store holds no assigner and none "
+             "was given. Fix: train one into the store (segwise assigner train ORDERS -o "
+             "assigner.skops --store STORE) or start the server with --model assigner.skops")
+
 #: Content security policy: nothing loads from anywhere but this server.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; base-uri 'none'; "
@@ -328,6 +333,10 @@ def create_app(
         paths = ["/score", f"/score/{scorer.name}"] if i == 0 else [f"/score/{scorer.name}"]
         for path in paths:
             _score_route(app, path, scorer, require_token)
+    if not scorers:
+        @app.post("/score", include_in_schema=False)
+        def no_scorer() -> Response:
+            return JSONResponse({"detail": NO_SCORER}, 404)
     _document_bodies(app, [scorer.request_model for scorer in scorers])
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
