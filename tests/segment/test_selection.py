@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +209,27 @@ def test_a_handful_of_customers_is_segmented_with_what_it_supports(
     assert said == (half < n - 1)
     with pytest.raises(InputError, match="only 2 customers: too few"):
         segment_customers(retail_customers.head(2), embed=())
+
+
+def test_customers_with_equal_features_are_one_point(retail_customers: pd.DataFrame) -> None:
+    # Three real customers, a hundred copies each (ties are common in RFM: one order, the
+    # same recency): at most three segments can be filled, so no k above three is tried,
+    # and scikit-learn is never asked for clusters it cannot find.
+    three = retail_customers.iloc[[0, 10, 20]]
+    tied = three.loc[three.index.repeat(100)].reset_index(drop=True)
+    tied["customer_id"] = [f"c{i}" for i in range(len(tied))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Number of distinct clusters (1) found smaller..."
+        res = segment_customers(tied, embed=(), compare=(), random_state=0)
+    assert res.sweep.table["k"].tolist() == [2, 3]
+    assert any("k=4, 5, 6, 7, 8, 9, 10 not tried: the customers make only 3 distinct points" in w
+               for w in res.sweep.warnings)
+    assert (res.assignments["segment"].value_counts() > 0).all()
+    with pytest.raises(InputError, match=r"only 3 distinct customers .*too few for 4 segments"):
+        segment_customers(tied, n_clusters=4, embed=())
+    same = tied.assign(**{f: tied[f].iloc[0] for f in RFM})
+    with pytest.raises(InputError, match="all 300 customers have the same features"):
+        segment_customers(same, embed=())
 
 
 def test_segment_customers_checks_its_input(retail_customers: pd.DataFrame) -> None:
