@@ -88,8 +88,9 @@ def check_identifiable(x: np.ndarray, model: str) -> None:
         )
     if not (x > 0).any():
         raise ValueError(
-            f"{model} needs repeat buyers: none of the {x.size} customers bought twice in "
-            "the calibration period"
+            f"{model} needs repeat buyers: none of the {x.size} customers came back after "
+            "their first purchase in the calibration period (a customer's orders on one "
+            "day, or in one period, are one purchase)"
         )
 
 
