@@ -46,7 +46,7 @@ def unit_days(unit: str) -> float:
         ) from None
 
 
-def parse_horizon(horizon: str | float, unit: str = "W") -> float:
+def parse_horizon(horizon: str | float, unit: str = "W", name: str = "horizon") -> float:
     """Convert a horizon such as ``"12m"``, ``"52w"``, ``"90d"`` or ``"1y"`` to model units.
 
     Parameters
@@ -56,6 +56,8 @@ def parse_horizon(horizon: str | float, unit: str = "W") -> float:
         or a bare number already in ``unit``.
     unit : {"D", "W", "M", "Q", "Y"}, default="W"
         The model time unit.
+    name : str, default="horizon"
+        What the value is (an option's name), for messages.
 
     Returns
     -------
@@ -73,11 +75,11 @@ def parse_horizon(horizon: str | float, unit: str = "W") -> float:
         match = _HORIZON.match(str(horizon))
         if match is None:
             raise ConfigError(
-                f"horizon {horizon!r}: write a number and a unit, e.g. 12m, 52w, 90d or 1y"
+                f"{name} {horizon!r}: write a number and a unit, e.g. 12m, 52w, 90d or 1y"
             )
         value = float(match[1]) * _HORIZON_DAYS[match[2].lower()] / unit_days(unit)
     if not value > 0 or not np.isfinite(value):
-        raise ConfigError(f"horizon {horizon!r}: must be a positive length of time")
+        raise ConfigError(f"{name} {horizon!r}: must be a positive length of time")
     return value
 
 

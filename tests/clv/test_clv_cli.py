@@ -77,7 +77,7 @@ def test_clv_command_rejects_bad_horizon(
         "--config", str(cdnow_config),
     ])
     assert result.exit_code == 1
-    assert "horizon 'twelve'" in result.output
+    assert "--horizon 'twelve'" in result.output
     assert "Traceback" not in result.output
 
 

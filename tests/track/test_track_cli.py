@@ -62,7 +62,8 @@ def test_track_to_a_database_with_learned_segments(
     ("args", "message"),
     [
         (["--dates", "2011-13-01"], "is not a date"),
-        (["--window", "soon"], "write a number and a unit"),
+        (["--window", "soon"], "--window 'soon': write a number and a unit"),
+        (["--window", "0d"], "--window '0d': must be a positive length of time"),
         (["--every", "week"], "Invalid value"),
     ],
 )

@@ -166,7 +166,7 @@ def clv(
     from segwise.store import TABLE_SUFFIXES, beside, check_output, write_tables
 
     # Typos fail now, not after the data are read.
-    parse_horizon(horizon, unit)
+    parse_horizon(horizon, unit, "--horizon")
     if model not in (*PURCHASE_MODELS, "auto"):
         raise ConfigError(f"--model {model!r}: choose one of {', '.join(PURCHASE_MODELS)}, auto")
     side = {name: beside(output, f".{name}.csv")

@@ -140,7 +140,7 @@ def report(
     if clv_model not in (*PURCHASE_MODELS, "auto"):  # a typo fails before any reading
         raise ConfigError(f"--clv-model {clv_model!r}: choose one of "
                           f"{', '.join(PURCHASE_MODELS)}, auto")
-    parse_horizon(horizon, "W")
+    parse_horizon(horizon, "W", "--horizon")
     # Any suffix goes: it picks the format, and anything but .md or .json is HTML.
     check_output(output, None, inputs=[input, config])
     check_currency(currency)

@@ -136,7 +136,7 @@ def track(
     # Typos fail now, not after the data are read.
     as_of = [to_date(d, "--dates") for d in dates.split(",") if d.strip()] if dates else None
     if window is not None:
-        parse_horizon(window, "D")
+        parse_horizon(window, "D", "--window")
     with progress("Starting") as say, \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)

@@ -193,7 +193,7 @@ def track_pieces(
     first, last = (np.asarray(span[k], dtype="datetime64[D]")[0].astype(object)
                    for k in ("first", "last"))
     as_of = snapshot_dates(first, last, every, dates)
-    window_days = None if window is None else round(parse_horizon(window, "D"))
+    window_days = None if window is None else round(parse_horizon(window, "D", "window"))
     agg = snapshot_aggregates(pieces, as_of, window_days)
     table, used = score_snapshots(agg, as_of, edges=edges, segment_map=segment_map)
     segment_map = segment_map or SegmentMap()
