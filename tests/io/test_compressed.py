@@ -1,8 +1,14 @@
-"""Damaged gzip input stops the run: DuckDB alone read a flipped bit as other data, exit 0."""
+"""Compressed input: gzip, bzip2, xz and zip read; damaged data stop the run in one line.
+
+DuckDB alone read a flipped bit of a gzip file as other data, and exited 0.
+"""
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -76,3 +82,76 @@ def test_the_check_beside_the_read_has_the_last_word(packed: dict[str, bytes],
         raise ValueError("the read failed")
     with checking_compressed(intact):
         pass
+
+
+def _pack(text: bytes, suffix: str, tmp_path: Path, member: str = "orders.csv") -> Path:
+    """``text`` compressed as ``suffix``: bzip2, xz, or a zip archive holding ``member``."""
+    path = tmp_path / f"orders{suffix}"
+    if suffix == ".zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(member, text)
+    else:
+        path.write_bytes({".csv.bz2": bz2.compress, ".csv.xz": lzma.compress}[suffix](text))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv.bz2", ".csv.xz", ".zip"])
+def test_bzip2_xz_and_a_zip_of_one_file_read_as_the_csv(
+        retail_sample: pd.DataFrame, suffix: str, tmp_path: Path) -> None:
+    # Downloads come zipped (UCI, Kaggle) or as .bz2/.xz: each is read as the CSV it holds,
+    # its checksums verified as it is read.
+    text = retail_sample.to_csv(index=False).encode()
+    plain = tmp_path / "plain.csv"
+    plain.write_bytes(text)
+    path = _pack(text, suffix, tmp_path)
+    got, want = load_transactions(path), load_transactions(plain)
+    assert got.n_input == 5000
+    order = ["customer_id", "order_id", "product_id", "ts", "quantity"]
+    pd.testing.assert_frame_equal(got.table.order_by(order).to_pandas(),
+                                  want.table.order_by(order).to_pandas())
+    # Damaged: cut short, or a bit flipped in the data.
+    data = path.read_bytes()
+    for name, spoilt in (("cut", data[: len(data) // 2]),
+                         ("flipped", bytes(b ^ 0x10 if i == len(data) // 2 else b
+                                           for i, b in enumerate(data)))):
+        bad = tmp_path / f"{name}{suffix}"
+        bad.write_bytes(spoilt)
+        result = CliRunner().invoke(app, ["rfm", str(bad), "-o", str(tmp_path / "o.csv")])
+        assert result.exit_code == 1, (name, result.output)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "is damaged" in lines[0], (name, lines)
+
+
+def test_a_zip_is_read_when_it_holds_one_file(retail_sample: pd.DataFrame,
+                                              tmp_path: Path) -> None:
+    text = retail_sample.head(50).to_csv(index=False).encode()
+    mac = tmp_path / "mac.zip"  # zipped on a Mac: a folder and its metadata beside the file
+    with zipfile.ZipFile(mac, "w") as archive:
+        archive.writestr("export/", b"")
+        archive.writestr("export/orders.csv", text)
+        archive.writestr("__MACOSX/export/._orders.csv", b"\0")
+    assert load_transactions(mac).n_input == 50
+    two = tmp_path / "two.zip"
+    with zipfile.ZipFile(two, "w") as archive:
+        archive.writestr("orders.csv", text)
+        archive.writestr("returns.csv", text)
+    with pytest.raises(InputError, match=r"holds 2 files \(orders.csv, returns.csv\).*Fix: "
+                                         "extract the file"):
+        load_transactions(two)
+    sheet = tmp_path / "sheet.zip"
+    with zipfile.ZipFile(sheet, "w") as archive:
+        archive.writestr("orders.pdf", b"%PDF")
+    with pytest.raises(InputError, match=r"unknown file type \.zip \(it holds orders.pdf\)"):
+        load_transactions(sheet)
+
+
+@pytest.mark.parametrize(("name", "fix"), [
+    ("orders.jsonl.bz2", "compress it as .gz or .zst"),
+    ("orders.parquet.gz", "decompress the file first$"),
+])
+def test_a_compression_a_format_is_not_read_in_says_so(name: str, fix: str,
+                                                         tmp_path: Path) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"not read")
+    with pytest.raises(InputError, match=rf"are not read\. Fix: .*{fix}"):
+        load_transactions(path)

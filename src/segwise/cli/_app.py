@@ -213,7 +213,8 @@ def handle_errors(func: F) -> F:
 OrderLinesArg = Annotated[
     Path,
     typer.Argument(
-        help="Order lines: CSV(.gz), Parquet, Excel, JSON lines, SQLite or DuckDB file."
+        help="Order lines: CSV (also .gz, .bz2, .xz, .zip), Parquet, Excel, JSON lines, "
+             "SQLite or DuckDB file."
     ),
 ]
 

@@ -1,4 +1,8 @@
-"""Integrity of compressed inputs, checked while the rows are read.
+"""Compressed inputs: which compressions are read, and their integrity.
+
+DuckDB reads gzip and zstd itself. bzip2, xz and a zip archive of one file are
+decompressed in Python, streaming, where the text is rewritten anyway
+(:func:`segwise.io._text.write_normalised`); their checksums are verified as they are read.
 
 DuckDB's gzip reader does not check the CRC-32 a gzip member ends with: a file with a
 flipped bit is read as different text (or as part of the data) and the run succeeds. The
@@ -9,18 +13,124 @@ lock while they decompress), and its verdict comes before anything read is used.
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import threading
+import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from segwise.exceptions import InputError
 
-__all__ = ["check_compressed", "checking_compressed"]
+__all__ = [
+    "COMPRESSIONS",
+    "PYTHON_COMPRESSIONS",
+    "check_compressed",
+    "checking_compressed",
+    "damaged",
+    "decompressed",
+    "inner_name",
+    "open_binary",
+]
 
 _CHUNK = 4 * 2**20
+
+#: Compression suffixes read: DuckDB reads gzip and zstd, Python the others.
+PYTHON_COMPRESSIONS = (".bz2", ".xz", ".zip")
+COMPRESSIONS = (".gz", ".zst", *PYTHON_COMPRESSIONS)
+
+#: What decompressing damaged data raises (bz2 and gzip: an OSError without an errno).
+_DAMAGE = (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
+
+
+def damaged(path: Path, exc: BaseException) -> InputError:
+    """Return the error for a compressed file whose data or checksums are damaged."""
+    return InputError(
+        f"{path}: the compressed file is damaged ({exc or type(exc).__name__}); reading it "
+        "would give wrong or missing rows. Fix: copy or export the file again"
+    )
+
+
+@contextmanager
+def decompressed(path: Path) -> Iterator[BinaryIO]:
+    """Open a file's data as :func:`open_binary` does; damaged data raise :func:`damaged`.
+
+    Raises
+    ------
+    InputError
+        If the compressed data or a checksum are damaged, while the block reads them.
+    """
+    try:
+        with open_binary(path) as fh:
+            yield fh
+    except (*_DAMAGE, OSError) as exc:
+        # bz2 and gzip raise an OSError without an errno; a full disk has one.
+        if isinstance(exc, _DAMAGE) or (isinstance(exc, OSError) and exc.errno is None):
+            raise damaged(path, exc) from exc
+        raise
+
+
+def _zip_member(path: Path) -> zipfile.ZipInfo:
+    """Return the one file a zip archive holds (folders and macOS metadata aside)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()
+                       and not m.filename.startswith("__MACOSX/")
+                       and Path(m.filename).name != ".DS_Store"]
+    except zipfile.BadZipFile as exc:
+        raise damaged(path, exc) from exc
+    if len(members) != 1:
+        names = ", ".join(m.filename for m in members[:5]) + (", ..." if len(members) > 5
+                                                              else "")
+        raise InputError(f"{path}: the zip archive holds {len(members)} files"
+                         f"{' (' + names + ')' if names else ''}; segwise reads an archive of "
+                         "one file. Fix: extract the file to read and give its path")
+    return members[0]
+
+
+def inner_name(path: Path) -> str:
+    """Return the name of the data inside a compressed file (``orders.csv`` of ``orders.zip``).
+
+    The file's own name without its compression suffix; for a zip archive, the name of
+    the one file it holds.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        return Path(_zip_member(path).filename).name
+    return path.name[: -len(suffix)] if suffix in COMPRESSIONS else path.name
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """Open a file for reading its data, decompressed (gzip, bzip2, xz, a zip of one file).
+
+    Raises
+    ------
+    InputError
+        For zstd (DuckDB reads it, Python does not), or a zip archive that is damaged or
+        does not hold exactly one file.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return cast(BinaryIO, gzip.open(path, "rb"))
+    if suffix == ".bz2":
+        return cast(BinaryIO, bz2.open(path, "rb"))
+    if suffix == ".xz":
+        return cast(BinaryIO, lzma.open(path, "rb"))
+    if suffix == ".zip":
+        member = _zip_member(path)
+        # The member keeps the archive's file open until it is closed itself.
+        with zipfile.ZipFile(path) as archive:
+            return cast(BinaryIO, archive.open(member))
+    if suffix == ".zst":
+        raise InputError(
+            f"{path}: a zstd-compressed file with these [read] settings cannot be rewritten. "
+            "Fix: decompress it first (zstd -d)"
+        )
+    return path.open("rb")
 
 
 def check_compressed(path: Path, stop: threading.Event | None = None) -> None:
@@ -46,10 +156,7 @@ def check_compressed(path: Path, stop: threading.Event | None = None) -> None:
             while fh.read(_CHUNK) and not (stop is not None and stop.is_set()):
                 pass
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise InputError(
-            f"{path}: the compressed file is damaged ({exc or type(exc).__name__}); reading it "
-            "would give wrong or missing rows. Fix: copy or export the file again"
-        ) from exc
+        raise damaged(path, exc) from exc
 
 
 @contextmanager

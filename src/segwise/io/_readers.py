@@ -38,7 +38,12 @@ from segwise._engine import (
 )
 from segwise._frames import DataSource, is_path, table_label
 from segwise.exceptions import ConfigError, InputError
-from segwise.io._compressed import checking_compressed
+from segwise.io._compressed import (
+    COMPRESSIONS,
+    PYTHON_COMPRESSIONS,
+    checking_compressed,
+    inner_name,
+)
 from segwise.io._kinds import SourceKind, get_kind
 from segwise.io._memory import read_table
 from segwise.io._parse import (
@@ -94,6 +99,8 @@ _FORMATS = {
     ".duckdb": "duckdb",
 }
 
+#: Compressions read, per format: text files any; JSON those DuckDB reads; others none.
+_COMPRESSIONS_READ = {"csv": COMPRESSIONS, "json": (".gz", ".zst")}
 
 #: Thousands separators ``[read] thousands`` accepts (the last two: no-break spaces).
 _THOUSANDS = (".", ",", " ", "'", "\u00a0", "\u202f")
@@ -315,15 +322,21 @@ def detect_format(path: Path) -> str:
     """
     if path.is_dir() and any(path.glob("**/*.parquet")):
         return "parquet"
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in {".gz", ".zst", ".bz2"}:
-        suffixes = suffixes[:-1]
-    fmt = _FORMATS.get(suffixes[-1]) if suffixes else None
+    compression = path.suffix.lower() if path.suffix.lower() in COMPRESSIONS else None
+    inner = Path(inner_name(path)) if compression and path.is_file() else path.with_suffix("")
+    fmt = _FORMATS.get((inner if compression else path).suffix.lower())
     if fmt is None:
         raise InputError(
-            f"{path}: unknown file type {''.join(path.suffixes) or '(no suffix)'}; "
-            f"use one of {', '.join(sorted(_FORMATS))} (optionally .gz)"
+            f"{path}: unknown file type {''.join(path.suffixes) or '(no suffix)'}"
+            f"{f' (it holds {inner.name})' if compression == '.zip' else ''}; use one of "
+            f"{', '.join(sorted(_FORMATS))}, optionally compressed ({', '.join(COMPRESSIONS)};"
+            " a .zip of one file)"
         )
+    read = _COMPRESSIONS_READ.get(fmt, ())
+    if compression and compression not in read:
+        raise InputError(f"{path}: {fmt} data compressed as {compression} are not read. Fix: "
+                         "decompress the file first"
+                         + (f", or compress it as {' or '.join(read)}" if read else ""))
     return fmt
 
 
@@ -1033,7 +1046,9 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
     bom = None if read.encoding else bom_codec(path)
     native = duckdb_encoding(read.encoding) if read.encoding else None
     encoding = read.encoding or bom
-    if read.delimiter == BLANKS or bom or (read.encoding and not native):
+    # DuckDB reads gzip and zstd itself; the other compressions are read in Python.
+    python_only = path.suffix.lower() in PYTHON_COMPRESSIONS
+    if read.delimiter == BLANKS or bom or (read.encoding and not native) or python_only:
         header = _read_normalised(con, path, read, encoding)
     else:
         try:

@@ -16,19 +16,18 @@ parse.
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import csv
-import gzip
 import io
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING
 
 import ibis
 
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError
+from segwise.io._compressed import decompressed
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -86,26 +85,12 @@ def duckdb_encoding(encoding: str) -> str | None:
     return _DUCKDB_CODECS.get(check_codec(encoding))
 
 
-def _open_binary(path: Path) -> BinaryIO:
-    suffix = path.suffix.lower()
-    if suffix == ".gz":
-        return cast(BinaryIO, gzip.open(path, "rb"))
-    if suffix == ".bz2":
-        return cast(BinaryIO, bz2.open(path, "rb"))
-    if suffix == ".zst":
-        raise InputError(
-            f"{path}: a zstd-compressed file with these [read] settings cannot be rewritten. "
-            "Fix: decompress it first (zstd -d)"
-        )
-    return path.open("rb")
-
-
 def bom_codec(path: Path) -> str | None:
     """Return the codec a UTF-16 or UTF-32 byte-order mark at the start of the file implies.
 
     A UTF-8 mark needs nothing: DuckDB skips it.
     """
-    with _open_binary(path) as fh:
+    with decompressed(path) as fh:
         head = fh.read(4)
     return next((codec for bom, codec in _BOMS if head.startswith(bom)), None)
 
@@ -116,7 +101,7 @@ def write_normalised(source: Path, dest: Path, *, encoding: str | None, blanks: 
     Parameters
     ----------
     source : Path
-        The user's file, optionally gzip- or bzip2-compressed.
+        The user's file, optionally compressed (:func:`~segwise.io._compressed.open_binary`).
     dest : Path
         Where to write the copy.
     encoding : str, optional
@@ -131,7 +116,7 @@ def write_normalised(source: Path, dest: Path, *, encoding: str | None, blanks: 
         codec = "utf-8-sig"
     carry = ""
     # newline=None reads CRLF, CR and LF alike as "\n"; undecodable bytes pass through.
-    with (_open_binary(source) as raw,
+    with (decompressed(source) as raw,
           io.TextIOWrapper(raw, encoding=codec, errors="surrogateescape", newline=None) as text,
           dest.open("w", encoding="utf-8", errors="surrogateescape", newline="") as out):
         while chunk := text.read(_CHUNK_CHARS):
@@ -173,7 +158,7 @@ def guess_delimiter(line: str, configured: str | None) -> str | None:
 def head_lines(path: Path, encoding: str | None, n: int = 30) -> list[str]:
     """Return the first ``n`` lines of a text file, decoded (bad bytes replaced)."""
     codec = check_codec(encoding) if encoding else bom_codec(path) or "utf-8-sig"
-    with (_open_binary(path) as raw,
+    with (decompressed(path) as raw,
           io.TextIOWrapper(raw, encoding=codec, errors="replace", newline=None) as text):
         return [line.rstrip("\n") for _, line in zip(range(n), text, strict=False)]
 
