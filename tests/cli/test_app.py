@@ -198,6 +198,22 @@ def test_os_errors_are_one_line_and_keep_the_previous_output(orders: Path, tmp_p
         "c.audit.csv", "c.parquet", "orders.csv"]
 
 
+def test_an_end_of_file_from_a_library_is_one_line_not_a_bare_aborted(
+        orders: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Click prints "Aborted!" for an EOFError (it takes it for a closed stdin): a reader
+    # that meets a file cut short must still say what happened.
+    import segwise.jobs
+
+    def cut_short(*args: Any, **kwargs: Any) -> Any:
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+    monkeypatch.setattr(segwise.jobs, "run_job", cut_short)
+    line = _one_error_line(runner.invoke(app, ["rfm", str(orders), "-o",
+                                               str(tmp_path / "o.csv")]))
+    assert line.startswith("error: a file ended before its data did (Compressed file ended")
+    assert "Fix: " in line
+
+
 def test_ctrl_c_in_a_command_exits_130_with_one_line(orders: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import segwise.jobs

@@ -203,6 +203,12 @@ def handle_errors(func: F) -> F:
                 if isinstance(exc, OSError):
                     notice("error", _os_error(exc), style="bold red", out=err_console)
                     raise typer.Exit(1) from exc
+                if isinstance(exc, EOFError):
+                    # Click would print a bare "Aborted!" for it, as for a closed stdin.
+                    notice("error", f"a file ended before its data did ({exc or 'EOFError'}). "
+                           "Fix: check that the input is complete", style="bold red",
+                           out=err_console)
+                    raise typer.Exit(1) from exc
                 raise
 
     return wrapper  # type: ignore[return-value]
