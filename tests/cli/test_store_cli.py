@@ -41,6 +41,31 @@ def test_etl_names_a_missing_source(tmp_path: Path) -> None:
     assert "[project] source is missing" in result.output
 
 
+def test_a_store_that_cannot_be_written_fails_before_any_work(tmp_path: Path) -> None:
+    # A PostgreSQL server that is down (nothing listens on port 1) or a file that is not a
+    # DuckDB database: said before the input is read (it does not even exist here), in
+    # one line with the fix, not after minutes of work in the server's several lines.
+    down = "postgresql://nobody@127.0.0.1:1/results"
+    missing = str(tmp_path / "never-read.csv")
+    not_duckdb = tmp_path / "notes.duckdb"
+    not_duckdb.write_text("my notes")
+    for store, said in ((down, "Fix: check the URL"), (str(not_duckdb), "is not a DuckDB")):
+        for command in (["rfm", missing, "-o", str(tmp_path / "c.parquet")],
+                        ["track", missing, "-o", str(tmp_path / "t.parquet")]):
+            result = runner.invoke(app, [*command, "--store", store])
+            assert result.exit_code == 2, result.output
+            error = [line for line in result.stderr.splitlines() if "Error" in line]
+            assert len(error) == 1 and "Invalid value for '--store'" in error[0], error
+            assert said in error[0] and "never-read" not in result.output
+    project = tmp_path / "project.toml"
+    project.write_text(f'[project]\nsource = "never-read.csv"\nstore = "{down}"\n')
+    result = runner.invoke(app, ["etl", str(project)])
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {down}: connection failed")
+    assert "Fix: check the URL" in lines[0]
+
+
 @pytest.mark.slow
 def test_every_command_writes_a_run_with_store(hostile_orders: Path, assigner_file: Path,
                                               tmp_path: Path) -> None:

@@ -249,10 +249,23 @@ KeepFormulasOpt = Annotated[
                                          "spreadsheet would run as a formula (starting with =, "
                                          "+, - or @, and not a number) gets a leading '."),
 ]
+def _check_store(value: str | None) -> str | None:
+    """Check a ``--store`` while the options are read: a server that is down fails now."""
+    if value is not None:
+        from segwise.store import check_store
+
+        try:
+            check_store(value)
+        except SegwiseError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    return value
+
+
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--store", help="Also write the results into a store, as one run: a .duckdb "
-                                 "file or a postgresql:// URL."),
+    typer.Option("--store", callback=_check_store,
+                 help="Also write the results into a store, as one run: a .duckdb file or a "
+                      "postgresql:// URL."),
 ]
 MemoryOpt = Annotated[
     str | None,

@@ -38,6 +38,10 @@ def etl(
     cfg = load_config(config)
     project = project_paths(cfg.section("project"), config.resolve().parent)
     target = store or project.store
+    if store is None:  # --store was checked as it was read
+        from segwise.store import check_store
+
+        check_store(target)
     with progress("Starting") as say:
         run_id, result, notes = run_etl(
             project.source, target, job=project.job, config=cfg,

@@ -28,12 +28,20 @@ from segwise.store._models import ModelFormat, check_types, load_model, save_mod
 from segwise.store._record import ModelCard, RunRecord, SegmentLabels, versions
 
 if TYPE_CHECKING:
-    from segwise.store._db import NOT_IN_RUN, Store, StoreBusyError, open_store, store_url
+    from segwise.store._db import (
+        NOT_IN_RUN,
+        Store,
+        StoreBusyError,
+        check_store,
+        open_store,
+        store_url,
+    )
 
 # The database of runs needs SQLAlchemy (a quarter of a second to import), which commands
 # that only write files never use: it loads on first use.
 __getattr__ = lazy_getattr(__name__, dict.fromkeys(
-    ("NOT_IN_RUN", "Store", "StoreBusyError", "open_store", "store_url"), "_db"), globals())
+    ("NOT_IN_RUN", "Store", "StoreBusyError", "check_store", "open_store", "store_url"),
+    "_db"), globals())
 
 __all__ = [
     "NOT_IN_RUN",
@@ -47,6 +55,7 @@ __all__ = [
     "atomic_path",
     "beside",
     "check_output",
+    "check_store",
     "check_types",
     "csv_lines",
     "entity_output_paths",

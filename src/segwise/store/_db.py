@@ -199,7 +199,13 @@ class Store:
                     break
                 except sa.exc.DBAPIError as exc:
                     if not (self.is_duckdb and "lock" in str(exc).lower()):
-                        raise SegwiseError(f"{self.display_url}: {exc.orig}") from exc
+                        # One line: the server's message spans several.
+                        said = " ".join(str(exc.orig).split())
+                        if isinstance(exc, sa.exc.OperationalError):
+                            said += ("" if said.endswith(("?", ".")) else ".") + (
+                                " Fix: check the URL (host, port, user, password, database) "
+                                "and that the server accepts connections")
+                        raise SegwiseError(f"{self.display_url}: {said}") from exc
                     if time.monotonic() > deadline:
                         raise StoreBusyError(
                             f"{self.display_url}: the DuckDB file is in use by another "
@@ -838,6 +844,28 @@ def _type_family(kind: pa.DataType) -> str:
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return "timestamp"
     return "text"
+
+
+def check_store(target: str | Path) -> None:
+    """Check, before any work, that a run can be written into a store.
+
+    A DuckDB file: its folder can be written and an existing file is a DuckDB database
+    (nothing is created). A PostgreSQL URL: the server accepts the connection.
+
+    Raises
+    ------
+    ConfigError
+        If the target is not a store, or its file cannot be written.
+    SegwiseError
+        If the server refuses the connection.
+    """
+    from segwise.store._files import check_output
+
+    url = store_url(target)
+    if url.get_backend_name() == "duckdb":
+        check_output(str(url.database), None)
+    else:
+        Store(target).close()
 
 
 def open_store(target: str | Path) -> Store:
