@@ -229,7 +229,7 @@ class TrainedPropensity:
         model = objects.get("model")
         if not isinstance(model, PropensityModel) or not hasattr(model, "pipeline_"):
             raise InputError(f"{path}: not a segwise propensity model file (unexpected "
-                             "content)")
+                             "content). Fix: train one with `segwise propensity train`")
         if meta.get("dictionary_sha256") != dictionary_fingerprint(model.encoder_.dictionary_):
             raise InputError(f"{path}: the metadata's dictionary fingerprint does not match "
                              "the stored model. Fix: use the original file or retrain")

@@ -367,7 +367,8 @@ class TrainedAssigner:
         objects, meta = load_model_file(path)
         est, scorer = objects.get("estimator"), objects.get("scorer")
         if not isinstance(est, SegmentAssigner) or not isinstance(scorer, RFMScorer):
-            raise InputError(f"{path}: not a segwise assigner file (unexpected content)")
+            raise InputError(f"{path}: not a segwise assigner file (unexpected content). Fix: "
+                             "train one with `segwise assigner train`")
         if meta.get("feature_schema") != dict(est.feature_schema_):
             raise InputError(
                 f"{path}: the metadata's feature schema does not match the stored model. "

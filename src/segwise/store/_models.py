@@ -230,9 +230,9 @@ def load_model(path: str | Path, kind: ModelFormat) -> tuple[dict[str, Any], dic
             meta = json.loads(archive.read(_META))
             digest = _digest(archive)
     except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(f"{not_ours} ({_first_line(exc)})") from exc
+        raise InputError(f"{not_ours} ({_first_line(exc)}). Fix: {kind.make}") from exc
     if not isinstance(meta, dict):
-        raise InputError(f"{not_ours} ({_META} is not a JSON object)")
+        raise InputError(f"{not_ours} ({_META} is not a JSON object). Fix: {kind.make}")
     if meta.get("format") != kind.tag:
         raise InputError(
             f"{path}: model format {meta.get('format')!r}, this segwise reads {kind.tag!r}. "
@@ -247,7 +247,8 @@ def load_model(path: str | Path, kind: ModelFormat) -> tuple[dict[str, Any], dic
     try:
         objects = sio.loads(data, trusted=types)
     except Exception as exc:  # a well-typed but inconsistent tree fails in many ways
-        raise InputError(f"{path}: the model cannot be loaded ({_first_line(exc)})") from exc
+        raise InputError(f"{path}: the model cannot be loaded ({_first_line(exc)}). Fix: "
+                         f"{kind.make}") from exc
     if not isinstance(objects, dict):
-        raise InputError(f"{not_ours} (unexpected content)")
+        raise InputError(f"{not_ours} (unexpected content). Fix: {kind.make}")
     return objects, meta
