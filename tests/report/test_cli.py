@@ -47,6 +47,25 @@ def test_report_command_html_by_default(small_orders: Path, tmp_path: Path) -> N
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
+@pytest.mark.parametrize("customers", [1, 2, 3])
+def test_a_report_of_a_handful_of_customers_says_what_it_leaves_out(
+        retail_csv: Path, tmp_path: Path, customers: int) -> None:
+    # A first day of trading: the sections that need more customers (learned segments,
+    # lifetime value, the map) are left out with a note; the one customer's map crashed.
+    import pandas as pd
+
+    lines = pd.read_csv(retail_csv, nrows=5_000, dtype=str).dropna(subset=["CustomerID"])
+    first = lines["CustomerID"].drop_duplicates().head(customers)
+    path = tmp_path / "few.csv"
+    lines[lines["CustomerID"].isin(first)].to_csv(path, index=False)
+    out = tmp_path / "few.json"
+    result = runner.invoke(app, ["report", str(path), "-o", str(out), "--categories", "0"])
+    assert result.exit_code == 0, result.output
+    keys = [s["key"] for s in json.loads(out.read_text(encoding="utf-8"))["sections"]]
+    assert "segments" in keys and ("embedding" in keys) == (customers >= 3)
+    assert "Learned segments are not shown" in result.output or customers >= 3
+
+
 def test_report_command_reports_bad_input(tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
     result = runner.invoke(app, ["report", str(missing), "-o", str(tmp_path / "x.html")])

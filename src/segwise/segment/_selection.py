@@ -820,6 +820,9 @@ def segment_customers(
     if n_clusters is not None and n_clusters >= len(X):
         raise InputError(f"only {len(X):,} customers: too few for {n_clusters} segments. "
                          "Fix: ask for fewer segments")
+    if len(X) < 2:
+        raise InputError(f"{where}only {len(X)} customer(s): too few to segment. Fix: give "
+                         "more customers")
     distinct = distinct_points(X.to_numpy(), max(2, n_clusters or 2))
     if distinct < 2:
         same = ", ".join(f"{f} = {v:g}" for f, v in zip(features, X.iloc[0], strict=True))
