@@ -105,6 +105,51 @@ def test_swapped_columns_within_range_are_detected(tmp_path: Path) -> None:
         run_mobility(path)
 
 
+def _remote_first_then_swapped(tmp_path: Path) -> Path:
+    """A file sorted by user: two users far at sea first (4,608 pings, more than the
+    sample), then twelve New York users written longitude first (valid points in the
+    Southern Ocean): the file as a whole is swapped."""
+    rows = []
+    for user, (lat, lon) in (("a-ship", (-45.0, 50.0)), ("b-buoy", (-44.0, 52.0))):
+        rows += _day_at(lat, lon, user, days=8, step_min=5)
+    for i in range(12):
+        rows += _day_at(-73.95 + 0.01 * i, 40.75, f"nyc-{i:02d}", days=8, step_min=15)
+    path = tmp_path / "remote_first.csv"
+    pd.DataFrame(rows).sort_values(["user", "time"]).to_csv(path, index=False)
+    return path
+
+
+def test_swapped_columns_are_found_past_the_first_users(tmp_path: Path) -> None:
+    # The sample used to be the first 2,000 rows: the two users at sea, valid both ways
+    # and near no one either way, so the swapped file went through.
+    path = _remote_first_then_swapped(tmp_path)
+    with pytest.raises(InputError, match=r"look swapped: 0% of a sample of 2,000 pings"):
+        run_mobility(path)
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_the_orientation_sample_is_the_same_on_spark(tmp_path: Path,
+                                                     spark_available: None) -> None:
+    from segwise.features.pings import _orientation_sample
+
+    path = _remote_first_then_swapped(tmp_path)
+    samples = []
+    for engine in ("duckdb", "spark", "duckdb"):
+        kept = clean_pings(load_source(path, "pings", engine=engine)).kept
+        got = _orientation_sample(kept).to_pyarrow().to_pandas()
+        samples.append(got.sort_values(["lat", "lon"]).reset_index(drop=True))
+    assert len(samples[0]) == 2000
+    # Spread over the file: every user is in it, each about as often as its pings say.
+    users = pd.read_csv(path).assign(lat=lambda f: f["latitude"]).groupby("lat").size()
+    share = samples[0]["lat"].value_counts() / 2000
+    expected = users / users.sum()
+    assert set(share.index) == set(expected.index)
+    assert (share - expected).abs().max() < 0.03
+    pd.testing.assert_frame_equal(samples[0], samples[1])  # the same pings on Spark
+    pd.testing.assert_frame_equal(samples[0], samples[2])  # and on every run
+
+
 def test_a_user_with_swapped_coordinates_among_good_ones_is_named(tmp_path: Path) -> None:
     # Berlin, Potsdam and Munich as given; one user's Hamburg written longitude first
     # (10.0, 53.55): a valid point in the Gulf of Guinea, far from people.

@@ -29,6 +29,7 @@ from segwise.features._rhythm import heat_columns
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    import ibis.expr.types as ir
     import pandas as pd
     import pyarrow as pa
 
@@ -589,10 +590,45 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
     return EntityTable(table, schema, audit_table=audit)
 
 
+#: Pings the whole-file orientation test looks at.
+_ORIENTATION_SAMPLE = 2000
+#: A prime below 2**31 and three multipliers: products of reduced terms fit in 62 bits.
+_P, _MIX = 2_147_483_647, (1_103_515_245, 48_271, 69_621)
+
+
+def _orientation_sample(kept: ir.Table, n: int = _ORIENTATION_SAMPLE) -> ir.Table:
+    """A deterministic sample of ``n`` pings spread over the whole table.
+
+    The pings of least key, where the key is an integer hash of the time and position
+    (plain 64-bit arithmetic, so DuckDB and Spark pick the same pings): every ping is as
+    likely to be picked wherever it lies, so a file sorted by user gives a sample of all
+    its users in proportion to their pings, not its first user or two. The engine keeps
+    a top-``n`` heap; nothing is sorted.
+
+    Parameters
+    ----------
+    kept : ibis.Table
+        Pings with ``timestamp``, ``lat`` and ``lon`` (no NULLs).
+    n : int, default=_ORIENTATION_SAMPLE
+
+    Returns
+    -------
+    ibis.Table
+        ``lat`` and ``lon`` of at most ``n`` pings.
+    """
+    terms = (kept.timestamp.epoch_seconds().cast("int64").abs(),
+             ((kept.lat + 90) * 100_000).floor().cast("int64"),
+             ((kept.lon + 180) * 100_000).floor().cast("int64"))
+    key = sum(((t % _P) * m) % _P for t, m in zip(terms, _MIX, strict=True)) % _P
+    # Ties on the key are broken by the values, so which n pings is never left to chance.
+    return (kept.select("timestamp", "lat", "lon", _key=key)
+            .order_by(["_key", "timestamp", "lat", "lon"]).limit(n).select("lat", "lon"))
+
+
 def _check_orientation(cleaned: CleanedPings, settings: MobilitySettings) -> None:
     from segwise.features._places import check_orientation
 
-    sample = fetch_numpy(cleaned.kept.select("lat", "lon").limit(2000))
+    sample = fetch_numpy(_orientation_sample(cleaned.kept))
     roles = dict(cleaned.source.roles.items())
     check_orientation(sample["lat"].astype(np.float64), sample["lon"].astype(np.float64),
                       cleaned.source.source, settings, roles["lat"], roles["lon"])
