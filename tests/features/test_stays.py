@@ -100,6 +100,35 @@ def test_grid_cells_are_about_the_size_asked() -> None:
     assert haversine_np(lat, lon, clat, clon).max() <= 500 * np.sqrt(2) / 2 * 1.01
 
 
+def test_grid_cells_by_the_antimeridian_have_centres_in_range() -> None:
+    # The last column of a row is narrower than the others; its centre was past 180.
+    lat = np.linspace(-60, 60, 241)
+    lon = np.full(len(lat), 179.99999)
+    _, clat, clon = grid_cells(lat, lon, 500.0)
+    assert (np.abs(clon) <= 180).all()
+    assert haversine_np(lat, lon, clat, clon).max() <= 500 * np.sqrt(2) / 2 * 1.01
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(60, 1800), st.floats(-1, 1), st.floats(-1, 1)),
+                min_size=2, max_size=40),
+       st.floats(-180, 180))
+def test_stay_centres_turn_with_the_earth(steps: list[tuple[int, float, float]],
+                                          turn: float) -> None:
+    # One place, pings up to 100 m around it, turned to any longitude: across the
+    # antimeridian the stay's centre is where its pings are, not on the far side.
+    ts = np.cumsum([s for s, _, _ in steps]).astype(np.int64)
+    lat = np.array([-16.8 + 0.0009 * a for _, a, _ in steps])
+    lon = np.array([0.0009 * b for _, _, b in steps])
+    turned = (lon + turn + 180.0) % 360.0 - 180.0
+    args = (np.array([0, len(ts)]), ts, lat)
+    want = stay_points(*args, lon, 300.0, 60, 7200)
+    got = stay_points(*args, turned, 300.0, 60, 7200)
+    assert len(got[0]) == len(want[0]) >= 1
+    assert haversine_np(got[3], got[4], want[3], want[4] + turn).max() < 0.01
+    assert (np.abs(got[4]) <= 180).all()
+
+
 def test_settlement_levels_from_the_gazetteer() -> None:
     s = MobilitySettings()
     lat = np.array([52.520, 52.400, 52.754, 52.180, -60.0])

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from segwise._geo import EARTH_RADIUS_M, haversine_np
+from segwise._geo import EARTH_RADIUS_M, haversine_np, unwrap_lon, wrap_lon
 
 if TYPE_CHECKING:
     from segwise.clean import PingRules
@@ -414,7 +414,8 @@ def location_table(stays: dict[str, np.ndarray], settings: MobilitySettings) -> 
         "user": owner.astype(np.int64),
         "location": (loc_keys % (stays["location"].max(initial=0) + 1)).astype(np.int64),
         "lat": per_location(stays["lat"]) / np.maximum(visits, 1),
-        "lon": per_location(stays["lon"]) / np.maximum(visits, 1),
+        "lon": wrap_lon(np.bincount(idx, unwrap_lon(stays["lon"][at], idx, n_loc),
+                                    minlength=n_loc) / np.maximum(visits, 1)),
         "visits": visits.astype(np.int64),
         "days": _distinct_days(idx, start[at] // 86_400, n_loc),
         "dwell_h": per_location(hours["dwell"]),

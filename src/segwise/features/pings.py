@@ -652,13 +652,14 @@ def _warn_swapped(users: np.ndarray, cleaned: CleanedPings) -> None:
 
 def _radius_km(stay_user: np.ndarray, stays: dict[str, np.ndarray], n: int) -> np.ndarray:
     """Radius of gyration of each user's stays, weighted by their duration (km)."""
-    from segwise._geo import haversine_np
+    from segwise._geo import haversine_np, unwrap_lon, wrap_lon
 
     w = np.maximum((stays["end"] - stays["start"]).astype(np.float64), 1.0)
     total = np.bincount(stay_user, w, minlength=n)
     safe = np.maximum(total, 1e-12)
     clat = np.bincount(stay_user, w * stays["lat"], minlength=n) / safe
-    clon = np.bincount(stay_user, w * stays["lon"], minlength=n) / safe
+    clon = wrap_lon(np.bincount(stay_user, w * unwrap_lon(stays["lon"], stay_user, n),
+                                minlength=n) / safe)
     d = haversine_np(stays["lat"], stays["lon"], clat[stay_user], clon[stay_user]) / 1000.0
     sq = np.bincount(stay_user, w * d**2, minlength=n) / safe
     return np.where(total > 0, np.sqrt(sq), 0.0)
