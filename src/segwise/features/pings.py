@@ -597,7 +597,7 @@ _P, _MIX = 2_147_483_647, (1_103_515_245, 48_271, 69_621)
 
 
 def _orientation_sample(kept: ir.Table, n: int = _ORIENTATION_SAMPLE) -> ir.Table:
-    """A deterministic sample of ``n`` pings spread over the whole table.
+    """Return a deterministic sample of ``n`` pings spread over the whole table.
 
     The pings of least key, where the key is an integer hash of the time and position
     (plain 64-bit arithmetic, so DuckDB and Spark pick the same pings): every ping is as
