@@ -271,3 +271,42 @@ def test_unusable_points_of_interest_are_counted_aloud(tmp_path: Path) -> None:
                                          r"and are left out \(category: empty category, "
                                          r"lat(itude)?: not a finite number\)"):
         run_mobility(pings, pois=pois)
+
+
+def test_iso_times_with_a_utc_offset_are_the_instants(tmp_path: Path) -> None:
+    # Two commuters in Berlin over the spring change of clocks (31 March 2024), written
+    # three ways: local wall-clock time, ISO 8601 with the offset, and UTC with a Z. The
+    # last two were refused ("cannot recognise the timestamp layout").
+    from segwise.config import load_config
+
+    utc = pd.date_range("2024-03-27", "2024-04-04", freq="10min", tz="UTC")
+    local = utc.tz_convert("Europe/Berlin")
+    frames = []
+    for user, home, work in (("a", (52.52, 13.40), (52.50, 13.30)),
+                             ("b", (52.40, 13.06), (52.39, 13.10))):
+        at_work = (local.weekday < 5) & (local.hour >= 9) & (local.hour < 17)
+        frames.append(pd.DataFrame({
+            "user": user, "local": local.strftime("%Y-%m-%d %H:%M:%S"),
+            "offset": [t.isoformat() for t in local],
+            "z": utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "latitude": np.where(at_work, work[0], home[0]),
+            "longitude": np.where(at_work, work[1], home[1])}))
+    frame = pd.concat(frames)
+    assert frame["offset"].str.endswith("+02:00").any() and frame["offset"].str.endswith(
+        "+01:00").any()
+    paths = {}
+    for layout in ("local", "offset", "z"):
+        paths[layout] = tmp_path / f"{layout}.csv"
+        frame.rename(columns={layout: "time"})[["user", "time", "latitude", "longitude"]
+                                                ].to_csv(paths[layout], index=False)
+    want = sorted(utc.tz_localize(None).tolist() * 2)
+    for layout in ("offset", "z"):
+        got = load_source(paths[layout], "pings").table.order_by("timestamp").execute()
+        assert got["timestamp"].tolist() == want
+    # Read as UTC, then the [mobility] timezone gives the local nights and working hours.
+    toml = tmp_path / "berlin.toml"
+    toml.write_text('[mobility]\ntimezone = "Europe/Berlin"\n')
+    naive = run_mobility(paths["local"]).entities.frame
+    for layout in ("offset", "z"):
+        zoned = run_mobility(paths[layout], config=load_config(toml, kind="pings"))
+        pd.testing.assert_frame_equal(zoned.entities.frame, naive)

@@ -51,8 +51,9 @@ class MobilitySettings:
     Parameters
     ----------
     timezone : str, default=""
-        IANA zone (``"Asia/Shanghai"``) when the timestamps are UTC; empty when they are
-        local time already. Nights, working hours and weekends are local.
+        IANA zone (``"Asia/Shanghai"``) when the timestamps are UTC (times written with
+        a UTC offset or ``Z`` are read as UTC); empty when they are local time already.
+        Nights, working hours and weekends are local.
     stay_distance_m, stay_minutes : float, default=200, 20
         A stay: pings within this distance of its first ping for at least this long.
     max_gap_hours : float, default=24
