@@ -140,6 +140,19 @@ def _canonical_model_space(segmenter: Segmenter, X: Any) -> tuple[np.ndarray, np
     return np.asarray(pre.transform(Xs), dtype=np.float64), order
 
 
+def distinct_points(Z: np.ndarray, enough: int) -> int:
+    """Return how many distinct rows ``Z`` has, or a number of at least ``enough``.
+
+    At most that many segments are not empty. The first 10,000 rows nearly always hold
+    ``enough``; all of them are compared (seconds for millions) only when they do not.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    found = len(np.unique(Z[:10_000], axis=0))
+    if found >= enough or len(Z) <= 10_000:
+        return found
+    return len(np.unique(Z, axis=0))
+
+
 def _inertia(Z: np.ndarray, labels: np.ndarray) -> float:
     """Within-segment sum of squared distances to the segment means (noise excluded)."""
     keep = labels >= 0
@@ -323,6 +336,15 @@ def sweep_k(
     ks = [k for k in ks if k < n]
     if not ks:
         raise InputError(f"only {n} customers: too few to split into the requested segments")
+    distinct = distinct_points(Z, ks[-1])
+    if ks[-1] > distinct:
+        # Customers with equal features are one point: more segments than points are empty.
+        notes.append(f"k={_ks(k for k in ks if k > distinct)} not tried: the customers make "
+                     f"only {distinct:,} distinct points")
+        ks = [k for k in ks if k <= distinct]
+        if not ks:
+            raise InputError(f"the customers make only {distinct:,} distinct point(s): too "
+                             "few to split into the requested segments")
     half = min(resample_size, max(2, n // 2))
     if n_resamples and ks[-1] > half:
         # Stability refits see half the customers: more segments than that cannot be
@@ -798,6 +820,16 @@ def segment_customers(
     if n_clusters is not None and n_clusters >= len(X):
         raise InputError(f"only {len(X):,} customers: too few for {n_clusters} segments. "
                          "Fix: ask for fewer segments")
+    distinct = distinct_points(X.to_numpy(), max(2, n_clusters or 2))
+    if distinct < 2:
+        same = ", ".join(f"{f} = {v:g}" for f, v in zip(features, X.iloc[0], strict=True))
+        raise InputError(f"{where}all {len(X):,} customers have the same features ({same}): "
+                         "there is nothing to segment. Fix: cluster on features that vary "
+                         "between them")
+    if n_clusters is not None and n_clusters > distinct:
+        raise InputError(f"{where}only {distinct:,} distinct customers (rows of "
+                         f"{', '.join(features)}): too few for {n_clusters} segments. Fix: ask "
+                         f"for {distinct} or fewer")
     if not 0 <= min_share < 1:
         raise ConfigError(f"min_share must be at least 0 and below 1, got {min_share}")
     step = progress or _quiet
