@@ -310,3 +310,32 @@ def test_iso_times_with_a_utc_offset_are_the_instants(tmp_path: Path) -> None:
     for layout in ("offset", "z"):
         zoned = run_mobility(paths[layout], config=load_config(toml, kind="pings"))
         pd.testing.assert_frame_equal(zoned.entities.frame, naive)
+
+
+def test_geolife_files_and_folders_say_how_to_convert_them(shared_data: Path,
+                                                           tmp_path: Path) -> None:
+    import tarfile
+
+    # Real GeoLife files: a folder of them said "the file is empty. Fix: export the pings
+    # again", one of them only that .plt is no known type.
+    folder = tmp_path / "Data" / "000" / "Trajectory"
+    with tarfile.open(shared_data / "geolife-subset" / "geolife_users_000-009.tar.gz") as tar:
+        member = next(m for m in tar if m.name.endswith(".plt"))
+        folder.mkdir(parents=True)
+        (folder / Path(member.name).name).write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
+    plt = next(folder.iterdir())
+    fix = r"Fix: convert .*segwise\.datasets\.geolife_pings\(folder, 'pings\.parquet'\)"
+    with pytest.raises(InputError, match=rf"\.plt: GeoLife trajectories \(\.plt\).*{fix}"):
+        run_mobility(plt)
+    with pytest.raises(InputError, match=rf"Data: a folder without \.parquet files, of "
+                                         rf"GeoLife.*{fix}"):
+        run_mobility(tmp_path / "Data")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"empty: a folder without \.parquet files\. Fix: "
+                                         r"give a file, or a folder of Parquet files"):
+        run_mobility(tmp_path / "empty")
+    # And the converter the message names reads them.
+    from segwise.datasets import geolife_pings
+
+    converted = geolife_pings(tmp_path, tmp_path / "pings.parquet")
+    assert converted.num_rows > 0 and set(converted.column("user_id").to_pylist()) == {"000"}

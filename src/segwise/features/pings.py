@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from segwise.clean import CleanedPings
     from segwise.config import SegwiseConfig
     from segwise.features._stays import Block, BlockResult
+    from segwise.io import ReadOptions
 
 __all__ = ["INTEREST_COMPONENTS", "MOBILITY", "MOBILITY_INTERESTS", "MobilitySettings",
            "mobility_entities"]
@@ -92,6 +93,12 @@ class MobilitySettings:
         around them.
     pois : str, default=""
         A table of points of interest (name, category, lat, lon) for interests.
+    pois_columns : dict of str to str, default={}
+        Their columns by role (``{category = "amenity", lat = "y"}``), as ``[columns]``
+        maps the pings'.
+    pois_read : dict, default={}
+        How to read them, with the keys of ``[read]`` (``{delimiter = ";", decimal =
+        ","}``); ``[read]`` itself is for the pings.
     poi_radius_m : float, default=100
         A stay visits the nearest point of interest within this distance.
     som_shape : tuple of int, default=(6, 6)
@@ -131,6 +138,8 @@ class MobilitySettings:
     settlement_cell_m: float = 1000.0
     settlement_min_users: int = 10
     pois: str = ""
+    pois_columns: dict[str, str] = field(default_factory=dict)
+    pois_read: dict[str, Any] = field(default_factory=dict)
     poi_radius_m: float = 100.0
     som_shape: tuple[int, ...] = (6, 6)
     rhythm_groups: int = 5
@@ -150,6 +159,8 @@ class MobilitySettings:
         for name in ("night_hours", "work_hours", "som_shape"):
             if len(getattr(self, name)) != 2:
                 raise ConfigError(f"[mobility] {name}: two numbers, e.g. [22, 6]")
+        if self.pois_read:
+            self.pois_read_options()  # a wrong key or type stops here, before the pings
         if self.timezone:
             import zoneinfo
 
@@ -158,6 +169,15 @@ class MobilitySettings:
             except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
                 raise ConfigError(f"[mobility] timezone = {self.timezone!r}: not an IANA "
                                   "time zone such as \"Europe/Berlin\"") from exc
+
+
+    def pois_read_options(self) -> ReadOptions:
+        """Return ``pois_read`` as reader settings, checked as ``[read]`` is."""
+        from segwise._settings import build_section
+        from segwise.io import ReadOptions
+
+        return cast("ReadOptions", build_section(ReadOptions, self.pois_read,
+                                                 "mobility.pois_read"))
 
 
 register_section("mobility", MobilitySettings)
@@ -481,6 +501,8 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
     settings: MobilitySettings = config.section("mobility")
     checkins = _checkins(cleaned, settings)
     _check_orientation(cleaned, settings)
+    # Before the long part: a bad file of points of interest stops the run at once.
+    pois = _load_pois(settings) if settings.pois else None
     engine_spark = is_spark(cleaned.kept._find_backend())
     results = (_process_spark if engine_spark else _process_duckdb)(cleaned, settings, checkins)
     users = _concat([r.users for r in results])
@@ -571,7 +593,7 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
     schema = MOBILITY
     if (checkins and categories) or settings.pois:
         interests, names, icols = _interests(categories, stays, locations, ids, settings,
-                                             cleaned, checkins)
+                                             pois)
         cols.update(icols)
         schema = MOBILITY_INTERESTS
     table = numpy_to_arrow(cols)
@@ -723,14 +745,13 @@ def _nearest_nodes(x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
 
 def _interests(categories: dict[str, np.ndarray], stays: dict[str, np.ndarray],
                locations: dict[str, Any], ids: np.ndarray, settings: MobilitySettings,
-               cleaned: CleanedPings, checkins: bool
+               pois: dict[str, np.ndarray] | None
                ) -> tuple[Any, dict[int, str], dict[str, np.ndarray]]:
     """Interest vectors, components and named groups, as entity columns."""
     from segwise.features._interests import interest_model, match_pois, name_interest_groups
 
     n = len(ids)
-    if settings.pois:
-        pois = _load_pois(settings.pois, cleaned)
+    if pois is not None:
         # Visits away from home and work: a restaurant next door is not an interest.
         away = ~_home_work_stays(stays, locations)
         hit = match_pois(stays["lat"][away], stays["lon"][away], pois["lat"], pois["lon"],
@@ -808,10 +829,17 @@ def _home_work_stays(stays: dict[str, np.ndarray], locations: dict[str, Any]) ->
     return np.isin(stays["user"] * k + stays["location"], hw) & (stays["location"] >= 0)
 
 
-def _load_pois(path: str, cleaned: CleanedPings) -> dict[str, np.ndarray]:
+def _load_pois(settings: MobilitySettings) -> dict[str, np.ndarray]:
+    """Read the points of interest with ``pois_columns`` and ``pois_read``."""
+    from segwise.exceptions import InputError
     from segwise.io import load_source
 
-    source = load_source(path, "pois")
+    path = settings.pois
+    try:
+        source = load_source(path, "pois", columns=settings.pois_columns or None,
+                             read=settings.pois_read_options())
+    except (InputError, ConfigError) as exc:
+        raise type(exc)(_pois_fix(str(exc))) from exc
     if source.n_quarantined:
         import warnings
 
@@ -823,6 +851,27 @@ def _load_pois(path: str, cleaned: CleanedPings) -> dict[str, np.ndarray]:
     got = fetch_numpy(source.table.select("category", "lat", "lon"))
     return {"category": got["category"], "lat": got["lat"].astype(np.float64),
             "lon": got["lon"].astype(np.float64)}
+
+
+def _pois_fix(message: str) -> str:
+    """Point a loader's fix at the settings of the points of interest.
+
+    The loader names ``[columns]`` and ``[read]``, which are the pings'; the points of
+    interest have theirs in ``[mobility] pois_columns`` and ``pois_read``.
+    """
+    import re
+
+    def columns(m: re.Match[str]) -> str:
+        pairs = re.findall(r'(\w+) = ("[^"]*")', m.group(1))
+        return "[mobility] pois_columns = {" + ", ".join(f"{k} = {v}" for k, v in pairs) + "}"
+
+    message = re.sub(r'\[columns\] ((?:\w+ = "[^"]*" ?)+)', columns, message)
+    message = re.sub(r'\[read\] (\w+) = ("[^"]*"|[\w.]+)', r"[mobility] pois_read = {\1 = \2}",
+                     message)
+    message = re.sub(r"\[read\] (\w+)", r"[mobility] pois_read.\1", message)
+    message = message.replace("[columns]", "[mobility] pois_columns").replace(
+        "[read]", "[mobility] pois_read")
+    return message
 
 
 def with_pois(config: SegwiseConfig, pois: str | None) -> SegwiseConfig:

@@ -93,6 +93,12 @@ _FORMATS = {
     ".json": "json", ".sqlite": "sqlite", ".sqlite3": "sqlite", ".db": "sqlite",
     ".duckdb": "duckdb",
 }
+#: Files of known layouts segwise does not read as they are: what they are, how to convert.
+_CONVERT = {
+    ".plt": ("GeoLife trajectories (.plt), which have no user column",
+             "convert the folder above Data/ (or the archive) to pings with "
+             "segwise.datasets.geolife_pings(folder, 'pings.parquet') and read that"),
+}
 
 
 #: Thousands separators ``[read] thousands`` accepts (the last two: no-break spaces).
@@ -319,6 +325,9 @@ def detect_format(path: Path) -> str:
     if suffixes and suffixes[-1] in {".gz", ".zst", ".bz2"}:
         suffixes = suffixes[:-1]
     fmt = _FORMATS.get(suffixes[-1]) if suffixes else None
+    if fmt is None and suffixes and suffixes[-1] in _CONVERT:
+        what, fix = _CONVERT[suffixes[-1]]
+        raise InputError(f"{path}: {what}. Fix: {fix}")
     if fmt is None:
         raise InputError(
             f"{path}: unknown file type {''.join(path.suffixes) or '(no suffix)'}; "
@@ -752,8 +761,13 @@ def _check_file(path: Path, spec: SourceKind) -> str:
     """
     if not path.exists():
         raise InputError(f"{path}: no such file. Fix: check the path")
-    if (path.is_dir() and not any(path.glob("**/*.parquet"))) or (
-            path.is_file() and path.stat().st_size == 0):
+    if path.is_dir() and not any(path.glob("**/*.parquet")):
+        inside = {f.suffix.lower() for f in path.glob("**/*") if f.is_file()}
+        what, fix = next((_CONVERT[s] for s in sorted(inside) if s in _CONVERT),
+                         ("", "give a file, or a folder of Parquet files (read as one table)"))
+        raise InputError(f"{path}: a folder without .parquet files{', of ' + what if what else ''}"
+                         f". Fix: {fix}")
+    if path.is_file() and path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty. Fix: export the {spec.rows} again")
     return detect_format(path)
 
