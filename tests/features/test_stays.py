@@ -47,22 +47,26 @@ def test_stay_points_match_the_plain_algorithm(steps: list[tuple[int, int, float
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), st.floats(0, 1),
-                          st.floats(0, 1)), min_size=1, max_size=80),
-       st.integers(1, 4))
-def test_dbscan_per_user_matches_scikit_learn(points: list[tuple[int, int, float, float]],
-                                              min_samples: int) -> None:
+                          st.floats(0, 1), st.sampled_from([1, 1, 1, 2, 5])),
+                min_size=1, max_size=80),
+       st.integers(1, 4), st.booleans())
+def test_dbscan_per_user_matches_scikit_learn(points: list[tuple[int, int, float, float, int]],
+                                              min_samples: int, weighted: bool) -> None:
     centres = [(52.52, 13.40), (52.5205, 13.4003), (52.40, 13.06), (52.60, 13.20)]
     points = sorted(points)
     user = np.array([p[0] for p in points], dtype=np.int64)
     lat = np.array([centres[p[1]][0] + 0.002 * p[2] for p in points])
     lon = np.array([centres[p[1]][1] + 0.002 * p[3] for p in points])
+    # Weights: a stay of several whole days counts one visit a day.
+    weight = np.array([p[4] for p in points]) if weighted else None
     eps = 150.0
-    got = dbscan_haversine(user, lat, lon, eps_m=eps, min_samples=min_samples)
+    got = dbscan_haversine(user, lat, lon, eps_m=eps, min_samples=min_samples, weight=weight)
     for u in np.unique(user):
         mine = user == u
         X = np.radians(np.column_stack([lat[mine], lon[mine]]))
         ref = DBSCAN(eps=eps / EARTH_RADIUS_M, min_samples=min_samples, metric="haversine",
-                     algorithm="ball_tree").fit(X)
+                     algorithm="ball_tree").fit(
+            X, sample_weight=None if weight is None else weight[mine])
         core = np.zeros(mine.sum(), bool)
         core[ref.core_sample_indices_] = True
         mine_got, ref_labels = got[mine], ref.labels_

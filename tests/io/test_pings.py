@@ -339,3 +339,25 @@ def test_geolife_files_and_folders_say_how_to_convert_them(shared_data: Path,
 
     converted = geolife_pings(tmp_path, tmp_path / "pings.parquet")
     assert converted.num_rows > 0 and set(converted.column("user_id").to_pylist()) == {"000"}
+
+
+def test_a_user_who_never_leaves_has_a_home(tmp_path: Path) -> None:
+    # Ten days at one place (a phone on one cell tower, a device at rest) is one stay:
+    # with two visits needed for a stable location, the user had no place at all, no
+    # home, and every part of the day "none". A stay of whole days counts one a day.
+    rows = (_day_at(52.52, 13.40, "stays-home", days=10, step_min=30)
+            + _day_at(48.14, 11.58, "tower", days=10, step_min=180))
+    path = tmp_path / "one_place.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    users = run_mobility(path).entities.frame.set_index("user_id")
+    assert (users["stays"] == 1).all() and (users["stable_locations"] == 1).all()
+    assert users["home_found"].all() and users["works_at_home"].all()
+    assert (users[["night_place", "afternoon_place"]] == "home+work").all().all()
+    assert (users["home_share"] == 1.0).all() and (users["radius_km"] < 1e-6).all()
+    # A single overnight stay elsewhere is still no stable location.
+    trip = _day_at(52.52, 13.40, "trip", days=3, step_min=30)
+    trip += [{"user": "trip", "time": f"2024-03-07 {h:02d}:00:00", "latitude": 50.11,
+              "longitude": 8.68, "accuracy": 15.0} for h in range(6, 17)]
+    path = tmp_path / "trip.csv"
+    pd.DataFrame(trip).to_csv(path, index=False)
+    assert run_mobility(path).entities.frame["stable_locations"].tolist() == [1]

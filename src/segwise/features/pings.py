@@ -66,7 +66,8 @@ class MobilitySettings:
     location_eps_m : float, default=150
         DBSCAN radius of a stable location.
     location_min_visits : int, default=2
-        Stays a stable location needs (DBSCAN's ``min_samples``).
+        Stays a stable location needs (DBSCAN's ``min_samples``); a stay of several whole
+        days counts one a day.
     parts_of_day : tuple of int, default=(0, 6, 12, 18)
         Start hours of night, morning, afternoon and evening.
     night_hours, work_hours : tuple of int, default=(22, 6), (9, 17)
