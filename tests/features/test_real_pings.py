@@ -177,3 +177,15 @@ def test_geolife_across_the_antimeridian_is_geolife(shared_data: Path, tmp_path:
     # Each location's cell is where it was, turned (cells are 500 m: within a cell).
     back = (lb["cell_lon"] - (180.0 - 116.33) + 180.0) % 360.0 - 180.0
     assert haversine_np(la["cell_lat"], la["cell_lon"], lb["cell_lat"], back).max() < 800
+
+
+def test_the_converters_write_csv_when_asked(shared_data: Path, tmp_path: Path,
+                                             foursquare: tuple[Path, Any]) -> None:
+    # foursquare_checkins wrote Parquet to "pings.csv", which segwise then read as a
+    # CSV of one garbled column ("required column ... not found (columns found: ~) 6)").
+    csv = tmp_path / "fsq.csv"
+    foursquare_checkins(shared_data / "foursquare-nyc-master-subset" / "foursquare_nyc.csv.gz",
+                        csv)
+    assert csv.read_text(encoding="utf-8").startswith('"user_id","timestamp","lat","lon"')
+    pd.testing.assert_frame_equal(run_mobility(csv).entities.frame,
+                                  foursquare[1].entities.frame)
