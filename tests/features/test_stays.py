@@ -169,3 +169,37 @@ def test_order_ties_completes_a_sort_by_user_and_time(rows: list[tuple], rnd) ->
     assert [key[i][:5] for i in without] == [w[:5] for w in sorted(
         want, key=lambda r: (r[0], r[1], r[2], r[3], r[4] == "nan",
                              0.0 if r[4] == "nan" else r[4]))]
+
+
+#: Settings and values out of their range: each was taken, and gave a traceback (a SOM of
+#: 0 x 0 nodes), NaN cells (cell_m = 0) or silently odd places (a 30th hour, no visits).
+_OUT_OF_RANGE = {
+    "stay_distance_m": [0.0, -5.0], "stay_minutes": [0.0], "max_gap_hours": [-1.0],
+    "checkin_minutes": [0.0], "location_eps_m": [0.0], "cell_m": [0.0],
+    "settlement_cell_m": [-1.0], "place_radius_km": [0.0], "poi_radius_m": [-1.0],
+    "location_min_visits": [0], "work_min_days": [0], "min_cell_users": [0],
+    "settlement_min_users": [0], "block_pings": [0], "rhythm_groups": [0],
+    "home_min_night_share": [1.5, -0.1], "work_min_share": [2.0],
+    "parts_of_day": [[0, 6, 12, 25]], "night_hours": [[22, 30]], "work_hours": [[-1, 17]],
+    "som_shape": [[0, 0], [6, 1000]], "h3_resolution": [16], "interest_groups": [-1],
+    "gazetteer_min_population": [2000], "n_jobs": [0],
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([(k, v) for k, vs in _OUT_OF_RANGE.items() for v in vs]))
+def test_mobility_settings_out_of_range_are_refused(case: tuple[str, object]) -> None:
+    import re
+
+    from segwise._settings import build_section
+    from segwise.exceptions import ConfigError
+
+    key, value = case
+    with pytest.raises(ConfigError, match=rf"^\[mobility\] {key} = {re.escape(repr(value))}"
+                                          r"(\.0)?: must be "):
+        build_section(MobilitySettings, {key: value}, "mobility")
+    # The defaults, and the edges of every range, are taken.
+    build_section(MobilitySettings, {"parts_of_day": [0, 6, 12, 23], "night_hours": [0, 24],
+                                     "som_shape": [1, 1], "home_min_night_share": 0.0,
+                                     "work_min_share": 1.0, "interest_groups": 0,
+                                     "h3_resolution": 15}, "mobility")

@@ -149,6 +149,7 @@ class MobilitySettings:
     n_jobs: int = -1
 
     def __post_init__(self) -> None:
+        self._check_ranges()
         if self.stays not in ("auto", "points", "checkins"):
             raise ConfigError(f"[mobility] stays = {self.stays!r}: choose auto, points or "
                               "checkins")
@@ -171,6 +172,42 @@ class MobilitySettings:
                 raise ConfigError(f"[mobility] timezone = {self.timezone!r}: not an IANA "
                                   "time zone such as \"Europe/Berlin\"") from exc
 
+    def _check_ranges(self) -> None:
+        """Refuse numbers outside their range (a zero cell size, a 30th hour, ...)."""
+        from segwise.features._places import _TABLES
+
+        def bad(name: str, value: Any, rule: str) -> ConfigError:
+            return ConfigError(f"[mobility] {name} = {value!r}: must be {rule}")
+
+        for name in ("stay_distance_m", "stay_minutes", "max_gap_hours", "checkin_minutes",
+                     "location_eps_m", "cell_m", "settlement_cell_m", "place_radius_km",
+                     "poi_radius_m"):
+            if not getattr(self, name) > 0:
+                raise bad(name, getattr(self, name), "above 0")
+        for name in ("location_min_visits", "work_min_days", "min_cell_users",
+                     "settlement_min_users", "block_pings", "rhythm_groups",
+                     "city_population", "town_population"):
+            if getattr(self, name) < 1:
+                raise bad(name, getattr(self, name), "at least 1")
+        for name in ("home_min_night_share", "work_min_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise bad(name, getattr(self, name), "a share from 0 to 1")
+        checks = (("parts_of_day", 0, 23, "hours from 0 to 23"),
+                  ("night_hours", 0, 24, "hours from 0 to 24"),
+                  ("work_hours", 0, 24, "hours from 0 to 24"),
+                  ("som_shape", 1, 100, "numbers of nodes from 1 to 100"),
+                  ("h3_resolution", 0, 15, "from 0 to 15"),
+                  ("interest_groups", 0, 100, "from 0 (chosen) to 100"))
+        for name, low, high, rule in checks:
+            value = getattr(self, name)
+            if not all(low <= v <= high for v in (value if isinstance(value, tuple)
+                                                   else (value,))):
+                raise bad(name, list(value) if isinstance(value, tuple) else value, rule)
+        if self.gazetteer_min_population not in _TABLES:
+            raise bad("gazetteer_min_population", self.gazetteer_min_population,
+                      f"one of {', '.join(map(str, _TABLES))}")
+        if self.n_jobs == 0:
+            raise bad("n_jobs", 0, "a number of threads, or -1 for one per core")
 
     def pois_read_options(self) -> ReadOptions:
         """Return ``pois_read`` as reader settings, checked as ``[read]`` is."""
