@@ -361,3 +361,16 @@ def test_a_user_who_never_leaves_has_a_home(tmp_path: Path) -> None:
     path = tmp_path / "trip.csv"
     pd.DataFrame(trip).to_csv(path, index=False)
     assert run_mobility(path).entities.frame["stable_locations"].tolist() == [1]
+
+
+@pytest.mark.parametrize(("key", "value"), [("null_island_deg", -0.1), ("null_island_deg", 5.0),
+                                            ("max_swapped_share", 1.5),
+                                            ("max_swapped_share", -0.2)])
+def test_ping_rules_out_of_range_are_refused(key: str, value: float) -> None:
+    # A negative null-island radius removed nothing and a share above 1 never stopped,
+    # silently.
+    from segwise.clean import PingRules
+    from segwise.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"^\[pings\] {key} = {value}: must be "):
+        PingRules(**{key: value})
