@@ -183,3 +183,27 @@ def test_points_of_interest_have_their_own_columns_and_reader(
     with pytest.raises(InputError, match=r'comma.csv: .*decimal comma\? Fix: set \[mobility\] '
                                          r'pois_read = \{decimal = ","\}'):
         run_mobility(pings, pois=comma, config=load_config(only_columns, kind="pings"))
+
+
+def test_a_dense_area_across_the_antimeridian_is_drawn_where_it_is(tmp_path: Path) -> None:
+    # Twelve people on Taveuni (Fiji), homes on both sides of 180 degrees: the report drew
+    # their dense area at the mean longitude of its cells, about 0 (off West Africa).
+    from segwise.config import load_config
+
+    t = pd.date_range("2024-03-04", periods=6 * 24 * 4, freq="15min")
+    work = (t.weekday < 5) & (t.hour >= 9) & (t.hour < 17)
+    frames = []
+    for i in range(12):
+        home_lon = 179.997 + 0.0015 * i  # 179.997 .. 180.0135, past 180 wrapped below
+        home_lon = home_lon - 360 if home_lon > 180 else home_lon
+        frames.append(pd.DataFrame({"user": f"fj{i}", "time": t,
+                                    "lat": np.where(work, -16.85, -16.80),
+                                    "lon": np.where(work, -179.999, home_lon)}))
+    path = tmp_path / "taveuni.parquet"
+    pd.concat(frames).to_parquet(path, index=False)
+    config = tmp_path / "fiji.toml"
+    config.write_text("[mobility]\nsettlement_min_users = 3\nmin_cell_users = 1\n")
+    result = run_mobility(path, config=load_config(config, kind="pings"))
+    dense = next(c for c in build_report(result).charts if c.key == "dense_areas")
+    lon = np.concatenate([np.asarray(d.x, float) for d in dense.figure.data])
+    assert len(lon) and (np.abs(lon) > 179.9).all()

@@ -111,8 +111,8 @@ def _places(ctx: ReportContext) -> Section:
                                    "hidden)"), wide=True))
     areas = pd.DataFrame({k: art.areas[k] for k in ("area", "users", "lat", "lon")})
     # An area across the antimeridian is drawn at its centre, not on the far side.
-    area = np.maximum(art.areas["area"], 0)
-    areas["lon"] = unwrap_lon(art.areas["lon"], area, int(area.max(initial=0)) + 1)
+    group = art.areas["area"] + 1  # cells in no area (-1) apart, as group 0
+    areas["lon"] = unwrap_lon(art.areas["lon"], group, int(group.max(initial=0)) + 1)
     dense = areas[areas["area"] >= 0].groupby("area").agg(
         cells=("users", "size"), lat=("lat", "mean"), lon=("lon", "mean")).reset_index()
     dense["lon"] = wrap_lon(dense["lon"].to_numpy(float))
