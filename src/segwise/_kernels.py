@@ -68,6 +68,17 @@ def sequence_codes(starts: np.ndarray, ts: np.ndarray, lat: np.ndarray, lon: np.
 
 
 @njit(cache=True, nogil=True)
+def _mean_lon(lon: np.ndarray) -> float:  # pragma: no cover - compiled
+    """Mean longitude, also of points on both sides of the antimeridian (see _geo)."""
+    if lon.max() - lon.min() <= 180.0:
+        return lon.mean()
+    near = np.where(lon - lon[0] > 180.0, lon - 360.0,
+                    np.where(lon - lon[0] < -180.0, lon + 360.0, lon))
+    m = near.mean()
+    return m - 360.0 if m > 180.0 else (m + 360.0 if m < -180.0 else m)
+
+
+@njit(cache=True, nogil=True)
 def stay_points(starts: np.ndarray, ts: np.ndarray, lat: np.ndarray, lon: np.ndarray,
                 max_distance_m: float, min_duration_s: int,
                 max_gap_s: int) -> tuple[np.ndarray, ...]:  # pragma: no cover - compiled
@@ -81,8 +92,8 @@ def stay_points(starts: np.ndarray, ts: np.ndarray, lat: np.ndarray, lon: np.nda
     Returns
     -------
     tuple of ndarray
-        Per stay: user index, start and end (seconds), mean latitude and longitude,
-        number of pings.
+        Per stay: user index, start and end (seconds), mean latitude and longitude (of
+        the points also across the antimeridian), number of pings.
     """
     cap = len(ts) // 2 + 1
     user = np.empty(cap, np.int64)
@@ -104,7 +115,7 @@ def stay_points(starts: np.ndarray, ts: np.ndarray, lat: np.ndarray, lon: np.nda
                 start[n] = ts[i]
                 end[n] = ts[j - 1]
                 mlat[n] = lat[i:j].mean()
-                mlon[n] = lon[i:j].mean()
+                mlon[n] = _mean_lon(lon[i:j])
                 count[n] = j - i
                 n += 1
                 i = j

@@ -150,3 +150,42 @@ def test_spark_finds_the_same_visits_and_interests_in_checkins(
         spark.locations_table.to_pandas().sort_values(key).reset_index(drop=True))
     # The category counts per user (check-ins' own categories) give the same interests.
     pd.testing.assert_frame_equal(duck.entities.frame, spark.entities.frame)
+
+
+def test_geolife_across_the_antimeridian_is_geolife(shared_data: Path, tmp_path: Path) -> None:
+    """Two GeoLife users turned east so that Beijing straddles 180°: the same people.
+
+    Means of longitudes on both sides of the antimeridian fell on the far side of the
+    Earth: radii of 10,000 km, stable locations in the middle of the Pacific.
+    """
+    frame = geolife_pings(shared_data / "geolife-subset" / "geolife_users_000-009.tar.gz",
+                          users=["006", "008"]).to_pandas()
+    turned = frame.assign(lon=(frame["lon"] + (180.0 - 116.33) + 180.0) % 360.0 - 180.0)
+    assert (turned["lon"] > 179.9).any() and (turned["lon"] < -179.9).any()
+    runs = []
+    for name, part in (("beijing", frame), ("turned", turned)):
+        part.to_parquet(tmp_path / f"{name}.parquet", index=False)
+        runs.append(run_mobility(tmp_path / f"{name}.parquet"))
+    cols = ["user_id", "pings", "active_days", "stays", "stable_locations", "radius_km",
+            "commute_km", "home_share", "home_found", "work_found", "night_place"]
+    a, b = (r.entities.frame[cols] for r in runs)
+    pd.testing.assert_frame_equal(a, b, rtol=1e-6)
+    la, lb = (r.locations_table.to_pandas() for r in runs)
+    assert la[["user_id", "label", "visits", "days"]].equals(lb[["user_id", "label", "visits",
+                                                                  "days"]])
+    assert lb["cell_lon"].abs().max() <= 180
+    # Each location's cell is where it was, turned (cells are 500 m: within a cell).
+    back = (lb["cell_lon"] - (180.0 - 116.33) + 180.0) % 360.0 - 180.0
+    assert haversine_np(la["cell_lat"], la["cell_lon"], lb["cell_lat"], back).max() < 800
+
+
+def test_the_converters_write_csv_when_asked(shared_data: Path, tmp_path: Path,
+                                             foursquare: tuple[Path, Any]) -> None:
+    # foursquare_checkins wrote Parquet to "pings.csv", which segwise then read as a
+    # CSV of one garbled column ("required column ... not found (columns found: ~) 6)").
+    csv = tmp_path / "fsq.csv"
+    foursquare_checkins(shared_data / "foursquare-nyc-master-subset" / "foursquare_nyc.csv.gz",
+                        csv)
+    assert csv.read_text(encoding="utf-8").startswith('"user_id","timestamp","lat","lon"')
+    pd.testing.assert_frame_equal(run_mobility(csv).entities.frame,
+                                  foursquare[1].entities.frame)

@@ -47,22 +47,26 @@ def test_stay_points_match_the_plain_algorithm(steps: list[tuple[int, int, float
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), st.floats(0, 1),
-                          st.floats(0, 1)), min_size=1, max_size=80),
-       st.integers(1, 4))
-def test_dbscan_per_user_matches_scikit_learn(points: list[tuple[int, int, float, float]],
-                                              min_samples: int) -> None:
+                          st.floats(0, 1), st.sampled_from([1, 1, 1, 2, 5])),
+                min_size=1, max_size=80),
+       st.integers(1, 4), st.booleans())
+def test_dbscan_per_user_matches_scikit_learn(points: list[tuple[int, int, float, float, int]],
+                                              min_samples: int, weighted: bool) -> None:
     centres = [(52.52, 13.40), (52.5205, 13.4003), (52.40, 13.06), (52.60, 13.20)]
     points = sorted(points)
     user = np.array([p[0] for p in points], dtype=np.int64)
     lat = np.array([centres[p[1]][0] + 0.002 * p[2] for p in points])
     lon = np.array([centres[p[1]][1] + 0.002 * p[3] for p in points])
+    # Weights: a stay of several whole days counts one visit a day.
+    weight = np.array([p[4] for p in points]) if weighted else None
     eps = 150.0
-    got = dbscan_haversine(user, lat, lon, eps_m=eps, min_samples=min_samples)
+    got = dbscan_haversine(user, lat, lon, eps_m=eps, min_samples=min_samples, weight=weight)
     for u in np.unique(user):
         mine = user == u
         X = np.radians(np.column_stack([lat[mine], lon[mine]]))
         ref = DBSCAN(eps=eps / EARTH_RADIUS_M, min_samples=min_samples, metric="haversine",
-                     algorithm="ball_tree").fit(X)
+                     algorithm="ball_tree").fit(
+            X, sample_weight=None if weight is None else weight[mine])
         core = np.zeros(mine.sum(), bool)
         core[ref.core_sample_indices_] = True
         mine_got, ref_labels = got[mine], ref.labels_
@@ -98,6 +102,35 @@ def test_grid_cells_are_about_the_size_asked() -> None:
     _, clat, clon = grid_cells(lat, lon, 500.0)
     # A point is at most half a cell's diagonal from its cell's centre.
     assert haversine_np(lat, lon, clat, clon).max() <= 500 * np.sqrt(2) / 2 * 1.01
+
+
+def test_grid_cells_by_the_antimeridian_have_centres_in_range() -> None:
+    # The last column of a row is narrower than the others; its centre was past 180.
+    lat = np.linspace(-60, 60, 241)
+    lon = np.full(len(lat), 179.99999)
+    _, clat, clon = grid_cells(lat, lon, 500.0)
+    assert (np.abs(clon) <= 180).all()
+    assert haversine_np(lat, lon, clat, clon).max() <= 500 * np.sqrt(2) / 2 * 1.01
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(60, 1800), st.floats(-1, 1), st.floats(-1, 1)),
+                min_size=2, max_size=40),
+       st.floats(-180, 180))
+def test_stay_centres_turn_with_the_earth(steps: list[tuple[int, float, float]],
+                                          turn: float) -> None:
+    # One place, pings up to 100 m around it, turned to any longitude: across the
+    # antimeridian the stay's centre is where its pings are, not on the far side.
+    ts = np.cumsum([s for s, _, _ in steps]).astype(np.int64)
+    lat = np.array([-16.8 + 0.0009 * a for _, a, _ in steps])
+    lon = np.array([0.0009 * b for _, _, b in steps])
+    turned = (lon + turn + 180.0) % 360.0 - 180.0
+    args = (np.array([0, len(ts)]), ts, lat)
+    want = stay_points(*args, lon, 300.0, 60, 7200)
+    got = stay_points(*args, turned, 300.0, 60, 7200)
+    assert len(got[0]) == len(want[0]) >= 1
+    assert haversine_np(got[3], got[4], want[3], want[4] + turn).max() < 0.01
+    assert (np.abs(got[4]) <= 180).all()
 
 
 def test_settlement_levels_from_the_gazetteer() -> None:
@@ -136,3 +169,37 @@ def test_order_ties_completes_a_sort_by_user_and_time(rows: list[tuple], rnd) ->
     assert [key[i][:5] for i in without] == [w[:5] for w in sorted(
         want, key=lambda r: (r[0], r[1], r[2], r[3], r[4] == "nan",
                              0.0 if r[4] == "nan" else r[4]))]
+
+
+#: Settings and values out of their range: each was taken, and gave a traceback (a SOM of
+#: 0 x 0 nodes), NaN cells (cell_m = 0) or silently odd places (a 30th hour, no visits).
+_OUT_OF_RANGE = {
+    "stay_distance_m": [0.0, -5.0], "stay_minutes": [0.0], "max_gap_hours": [-1.0],
+    "checkin_minutes": [0.0], "location_eps_m": [0.0], "cell_m": [0.0],
+    "settlement_cell_m": [-1.0], "place_radius_km": [0.0], "poi_radius_m": [-1.0],
+    "location_min_visits": [0], "work_min_days": [0], "min_cell_users": [0],
+    "settlement_min_users": [0], "block_pings": [0], "rhythm_groups": [0],
+    "home_min_night_share": [1.5, -0.1], "work_min_share": [2.0],
+    "parts_of_day": [[0, 6, 12, 25]], "night_hours": [[22, 30]], "work_hours": [[-1, 17]],
+    "som_shape": [[0, 0], [6, 1000]], "h3_resolution": [16], "interest_groups": [-1],
+    "gazetteer_min_population": [2000], "n_jobs": [0],
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([(k, v) for k, vs in _OUT_OF_RANGE.items() for v in vs]))
+def test_mobility_settings_out_of_range_are_refused(case: tuple[str, object]) -> None:
+    import re
+
+    from segwise._settings import build_section
+    from segwise.exceptions import ConfigError
+
+    key, value = case
+    with pytest.raises(ConfigError, match=rf"^\[mobility\] {key} = {re.escape(repr(value))}"
+                                          r"(\.0)?: must be "):
+        build_section(MobilitySettings, {key: value}, "mobility")
+    # The defaults, and the edges of every range, are taken.
+    build_section(MobilitySettings, {"parts_of_day": [0, 6, 12, 23], "night_hours": [0, 24],
+                                     "som_shape": [1, 1], "home_min_night_share": 0.0,
+                                     "work_min_share": 1.0, "interest_groups": 0,
+                                     "h3_resolution": 15}, "mobility")

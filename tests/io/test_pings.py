@@ -105,6 +105,51 @@ def test_swapped_columns_within_range_are_detected(tmp_path: Path) -> None:
         run_mobility(path)
 
 
+def _remote_first_then_swapped(tmp_path: Path) -> Path:
+    """A file sorted by user: two users far at sea first (4,608 pings, more than the
+    sample), then twelve New York users written longitude first (valid points in the
+    Southern Ocean): the file as a whole is swapped."""
+    rows = []
+    for user, (lat, lon) in (("a-ship", (-45.0, 50.0)), ("b-buoy", (-44.0, 52.0))):
+        rows += _day_at(lat, lon, user, days=8, step_min=5)
+    for i in range(12):
+        rows += _day_at(-73.95 + 0.01 * i, 40.75, f"nyc-{i:02d}", days=8, step_min=15)
+    path = tmp_path / "remote_first.csv"
+    pd.DataFrame(rows).sort_values(["user", "time"]).to_csv(path, index=False)
+    return path
+
+
+def test_swapped_columns_are_found_past_the_first_users(tmp_path: Path) -> None:
+    # The sample used to be the first 2,000 rows: the two users at sea, valid both ways
+    # and near no one either way, so the swapped file went through.
+    path = _remote_first_then_swapped(tmp_path)
+    with pytest.raises(InputError, match=r"look swapped: 0% of a sample of 2,000 pings"):
+        run_mobility(path)
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_the_orientation_sample_is_the_same_on_spark(tmp_path: Path,
+                                                     spark_available: None) -> None:
+    from segwise.features.pings import _orientation_sample
+
+    path = _remote_first_then_swapped(tmp_path)
+    samples = []
+    for engine in ("duckdb", "spark", "duckdb"):
+        kept = clean_pings(load_source(path, "pings", engine=engine)).kept
+        got = _orientation_sample(kept).to_pyarrow().to_pandas()
+        samples.append(got.sort_values(["lat", "lon"]).reset_index(drop=True))
+    assert len(samples[0]) == 2000
+    # Spread over the file: every user is in it, each about as often as its pings say.
+    users = pd.read_csv(path).assign(lat=lambda f: f["latitude"]).groupby("lat").size()
+    share = samples[0]["lat"].value_counts() / 2000
+    expected = users / users.sum()
+    assert set(share.index) == set(expected.index)
+    assert (share - expected).abs().max() < 0.03
+    pd.testing.assert_frame_equal(samples[0], samples[1])  # the same pings on Spark
+    pd.testing.assert_frame_equal(samples[0], samples[2])  # and on every run
+
+
 def test_a_user_with_swapped_coordinates_among_good_ones_is_named(tmp_path: Path) -> None:
     # Berlin, Potsdam and Munich as given; one user's Hamburg written longitude first
     # (10.0, 53.55): a valid point in the Gulf of Guinea, far from people.
@@ -226,3 +271,106 @@ def test_unusable_points_of_interest_are_counted_aloud(tmp_path: Path) -> None:
                                          r"and are left out \(category: empty category, "
                                          r"lat(itude)?: not a finite number\)"):
         run_mobility(pings, pois=pois)
+
+
+def test_iso_times_with_a_utc_offset_are_the_instants(tmp_path: Path) -> None:
+    # Two commuters in Berlin over the spring change of clocks (31 March 2024), written
+    # three ways: local wall-clock time, ISO 8601 with the offset, and UTC with a Z. The
+    # last two were refused ("cannot recognise the timestamp layout").
+    from segwise.config import load_config
+
+    utc = pd.date_range("2024-03-27", "2024-04-04", freq="10min", tz="UTC")
+    local = utc.tz_convert("Europe/Berlin")
+    frames = []
+    for user, home, work in (("a", (52.52, 13.40), (52.50, 13.30)),
+                             ("b", (52.40, 13.06), (52.39, 13.10))):
+        at_work = (local.weekday < 5) & (local.hour >= 9) & (local.hour < 17)
+        frames.append(pd.DataFrame({
+            "user": user, "local": local.strftime("%Y-%m-%d %H:%M:%S"),
+            "offset": [t.isoformat() for t in local],
+            "z": utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "latitude": np.where(at_work, work[0], home[0]),
+            "longitude": np.where(at_work, work[1], home[1])}))
+    frame = pd.concat(frames)
+    assert frame["offset"].str.endswith("+02:00").any() and frame["offset"].str.endswith(
+        "+01:00").any()
+    paths = {}
+    for layout in ("local", "offset", "z"):
+        paths[layout] = tmp_path / f"{layout}.csv"
+        frame.rename(columns={layout: "time"})[["user", "time", "latitude", "longitude"]
+                                                ].to_csv(paths[layout], index=False)
+    want = sorted(utc.tz_localize(None).tolist() * 2)
+    for layout in ("offset", "z"):
+        got = load_source(paths[layout], "pings").table.order_by("timestamp").execute()
+        assert got["timestamp"].tolist() == want
+    # Read as UTC, then the [mobility] timezone gives the local nights and working hours.
+    toml = tmp_path / "berlin.toml"
+    toml.write_text('[mobility]\ntimezone = "Europe/Berlin"\n')
+    naive = run_mobility(paths["local"]).entities.frame
+    for layout in ("offset", "z"):
+        zoned = run_mobility(paths[layout], config=load_config(toml, kind="pings"))
+        pd.testing.assert_frame_equal(zoned.entities.frame, naive)
+
+
+def test_geolife_files_and_folders_say_how_to_convert_them(shared_data: Path,
+                                                           tmp_path: Path) -> None:
+    import tarfile
+
+    # Real GeoLife files: a folder of them said "the file is empty. Fix: export the pings
+    # again", one of them only that .plt is no known type.
+    folder = tmp_path / "Data" / "000" / "Trajectory"
+    with tarfile.open(shared_data / "geolife-subset" / "geolife_users_000-009.tar.gz") as tar:
+        member = next(m for m in tar if m.name.endswith(".plt"))
+        folder.mkdir(parents=True)
+        (folder / Path(member.name).name).write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
+    plt = next(folder.iterdir())
+    fix = r"Fix: convert .*segwise\.datasets\.geolife_pings\(folder, 'pings\.parquet'\)"
+    with pytest.raises(InputError, match=rf"\.plt: GeoLife trajectories \(\.plt\).*{fix}"):
+        run_mobility(plt)
+    with pytest.raises(InputError, match=rf"Data: a folder without \.parquet files, of "
+                                         rf"GeoLife.*{fix}"):
+        run_mobility(tmp_path / "Data")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"empty: a folder without \.parquet files\. Fix: "
+                                         r"give a file, or a folder of Parquet files"):
+        run_mobility(tmp_path / "empty")
+    # And the converter the message names reads them.
+    from segwise.datasets import geolife_pings
+
+    converted = geolife_pings(tmp_path, tmp_path / "pings.parquet")
+    assert converted.num_rows > 0 and set(converted.column("user_id").to_pylist()) == {"000"}
+
+
+def test_a_user_who_never_leaves_has_a_home(tmp_path: Path) -> None:
+    # Ten days at one place (a phone on one cell tower, a device at rest) is one stay:
+    # with two visits needed for a stable location, the user had no place at all, no
+    # home, and every part of the day "none". A stay of whole days counts one a day.
+    rows = (_day_at(52.52, 13.40, "stays-home", days=10, step_min=30)
+            + _day_at(48.14, 11.58, "tower", days=10, step_min=180))
+    path = tmp_path / "one_place.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    users = run_mobility(path).entities.frame.set_index("user_id")
+    assert (users["stays"] == 1).all() and (users["stable_locations"] == 1).all()
+    assert users["home_found"].all() and users["works_at_home"].all()
+    assert (users[["night_place", "afternoon_place"]] == "home+work").all().all()
+    assert (users["home_share"] == 1.0).all() and (users["radius_km"] < 1e-6).all()
+    # A single overnight stay elsewhere is still no stable location.
+    trip = _day_at(52.52, 13.40, "trip", days=3, step_min=30)
+    trip += [{"user": "trip", "time": f"2024-03-07 {h:02d}:00:00", "latitude": 50.11,
+              "longitude": 8.68, "accuracy": 15.0} for h in range(6, 17)]
+    path = tmp_path / "trip.csv"
+    pd.DataFrame(trip).to_csv(path, index=False)
+    assert run_mobility(path).entities.frame["stable_locations"].tolist() == [1]
+
+
+@pytest.mark.parametrize(("key", "value"), [("null_island_deg", -0.1), ("null_island_deg", 5.0),
+                                            ("max_swapped_share", 1.5),
+                                            ("max_swapped_share", -0.2)])
+def test_ping_rules_out_of_range_are_refused(key: str, value: float) -> None:
+    # A negative null-island radius removed nothing and a share above 1 never stopped,
+    # silently.
+    from segwise.clean import PingRules
+    from segwise.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"^\[pings\] {key} = {value}: must be "):
+        PingRules(**{key: value})

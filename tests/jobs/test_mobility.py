@@ -137,3 +137,73 @@ def test_spark_finds_the_same_stable_locations(synthetic_pings: dict[str, Path],
             "work_cell", "commute_km", "radius_km", "night_place", "rhythm",
             *spark.entities.frame.filter(like="wt_").columns]
     pd.testing.assert_frame_equal(duck.entities.frame[cols], spark.entities.frame[cols])
+
+
+def test_points_of_interest_have_their_own_columns_and_reader(
+        synthetic_pings: dict[str, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from segwise.config import load_config
+    from segwise.exceptions import InputError
+
+    sample = pd.read_parquet(synthetic_pings["pings"])
+    pings = tmp_path / "pings.parquet"
+    sample[sample["subscriber"].isin(sorted(sample["subscriber"].unique())[:60])].to_parquet(
+        pings, index=False)
+    # The same points of interest as a German spreadsheet writes them.
+    pois = pd.read_csv(synthetic_pings["pois"])
+    german = tmp_path / "orte.csv"
+    pois.rename(columns={"type": "art", "lat": "breite", "lng": "laenge"}).to_csv(
+        german, sep=";", decimal=",", index=False)
+    plain = run_mobility(pings, pois=synthetic_pings["pois"]).entities.frame
+    assert plain["poi_visits"].sum() > 0
+    config = tmp_path / "segwise.toml"
+    config.write_text('[mobility]\npois_columns = {category = "art", lat = "breite", '
+                      'lon = "laenge"}\n[mobility.pois_read]\ndelimiter = ";"\n'
+                      'decimal = ","\n')
+    got = run_mobility(pings, pois=german, config=load_config(config, kind="pings"))
+    pd.testing.assert_frame_equal(got.entities.frame, plain)
+
+    # Without them: one line whose fix names these settings (the loader's [columns] and
+    # [read] are the pings'), before the stays are looked for.
+    def no_stays(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the points of interest are read before the pings' stays")
+
+    monkeypatch.setattr("segwise.features._stays.process_block", no_stays)
+    renamed = tmp_path / "renamed.csv"
+    pois.rename(columns={"type": "art", "lat": "breite", "lng": "laenge"}).to_csv(
+        renamed, index=False)
+    with pytest.raises(InputError, match=r"renamed.csv: required column for category, lat, "
+                                         r"lon .*\[mobility\] pois_columns = \{category = "):
+        run_mobility(pings, pois=renamed)
+    comma = tmp_path / "comma.csv"
+    pois.to_csv(comma, sep=";", decimal=",", index=False)
+    only_columns = tmp_path / "columns.toml"
+    only_columns.write_text('[mobility]\npois_columns = {category = "type", lon = "lng"}\n'
+                            '[mobility.pois_read]\ndelimiter = ";"\n')
+    with pytest.raises(InputError, match=r'comma.csv: .*decimal comma\? Fix: set \[mobility\] '
+                                         r'pois_read = \{decimal = ","\}'):
+        run_mobility(pings, pois=comma, config=load_config(only_columns, kind="pings"))
+
+
+def test_a_dense_area_across_the_antimeridian_is_drawn_where_it_is(tmp_path: Path) -> None:
+    # Twelve people on Taveuni (Fiji), homes on both sides of 180 degrees: the report drew
+    # their dense area at the mean longitude of its cells, about 0 (off West Africa).
+    from segwise.config import load_config
+
+    t = pd.date_range("2024-03-04", periods=6 * 24 * 4, freq="15min")
+    work = (t.weekday < 5) & (t.hour >= 9) & (t.hour < 17)
+    frames = []
+    for i in range(12):
+        home_lon = 179.997 + 0.0015 * i  # 179.997 .. 180.0135, past 180 wrapped below
+        home_lon = home_lon - 360 if home_lon > 180 else home_lon
+        frames.append(pd.DataFrame({"user": f"fj{i}", "time": t,
+                                    "lat": np.where(work, -16.85, -16.80),
+                                    "lon": np.where(work, -179.999, home_lon)}))
+    path = tmp_path / "taveuni.parquet"
+    pd.concat(frames).to_parquet(path, index=False)
+    config = tmp_path / "fiji.toml"
+    config.write_text("[mobility]\nsettlement_min_users = 3\nmin_cell_users = 1\n")
+    result = run_mobility(path, config=load_config(config, kind="pings"))
+    dense = next(c for c in build_report(result).charts if c.key == "dense_areas")
+    lon = np.concatenate([np.asarray(d.x, float) for d in dense.figure.data])
+    assert len(lon) and (np.abs(lon) > 179.9).all()

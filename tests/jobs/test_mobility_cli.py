@@ -57,3 +57,19 @@ def test_bad_config_is_one_line(tmp_path: Path, synthetic_pings: dict[str, Path]
                                       str(tmp_path / "u.parquet"), "--config", str(config)])
     assert result.exit_code == 1
     assert "privacy = 'exact': choose grid, h3 or none" in result.output
+
+
+def test_the_report_command_reports_on_pings(synthetic_pings: dict[str, Path],
+                                             tmp_path: Path) -> None:
+    sample = pd.read_parquet(synthetic_pings["pings"])
+    pings = tmp_path / "pings.parquet"
+    sample[sample["subscriber"].isin(sorted(sample["subscriber"].unique())[:60])].to_parquet(
+        pings, index=False)
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["report", str(pings), "--job", "mobility", "-o",
+                                      str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Where users live" in out.read_text(encoding="utf-8")
+    # Its help says so (it named rfm and rfe only).
+    help_text = " ".join(CliRunner().invoke(app, ["report", "--help"]).output.split())
+    assert "mobility (pings)" in help_text

@@ -65,6 +65,12 @@ class PingRules:
             raise ConfigError(f"[pings] max_accuracy_m = {self.max_accuracy_m}: must be >= 0")
         if not isinstance(self.min_pings, int) or self.min_pings < 1:
             raise ConfigError(f"[pings] min_pings = {self.min_pings!r}: must be an integer >= 1")
+        if not 0 <= self.null_island_deg < 1:
+            raise ConfigError(f"[pings] null_island_deg = {self.null_island_deg}: must be from 0 "
+                              "(keep pings at 0, 0) to below 1 degree")
+        if not 0 <= self.max_swapped_share <= 1:
+            raise ConfigError(f"[pings] max_swapped_share = {self.max_swapped_share}: must be a "
+                              "share from 0 to 1")
 
 
 register_section("pings", PingRules)

@@ -127,8 +127,9 @@ def report(
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
     job: Annotated[str, typer.Option(
-        "--job", help="The job whose result is reported: rfm (order lines) or rfe "
-                      "(events).")] = "rfm",
+        "--job", help="The job whose result is reported: rfm (order lines), rfe "
+                      "(events), mobility (pings), or any other registered job; the input is "
+                      "that job's source.")] = "rfm",
     store: StoreOpt = None,
 ) -> None:
     """Write a self-contained report of the data, the cleaning and the segments."""

@@ -151,14 +151,7 @@ def geolife_pings(source: str | Path, out: str | Path | None = None, *,
         "altitude_ft": pc.if_else(pc.equal(alt, -777.0), pa.scalar(None, pa.float64()), alt),
     })
     if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix.lower() == ".csv":
-            pcsv.write_csv(table, out)
-        else:
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, out)
+        _write(table, out)
     return table
 
 
@@ -203,8 +196,19 @@ def foursquare_checkins(source: str | Path, out: str | Path | None = None) -> pa
         "venue": frame["poi"].astype(str).to_numpy(),
     })
     if out is not None:
+        _write(table, out)
+    return table
+
+
+def _write(table: pa.Table, out: str | Path) -> None:
+    """Write pings as CSV when ``out`` ends in ``.csv``, else as Parquet."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        import pyarrow.csv as pcsv
+
+        pcsv.write_csv(table, out)
+    else:
         import pyarrow.parquet as pq
 
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, out)
-    return table

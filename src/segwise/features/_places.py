@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from segwise._geo import EARTH_RADIUS_M
+from segwise._geo import EARTH_RADIUS_M, wrap_lon
 from segwise.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -301,7 +301,8 @@ def grid_keys(lat: np.ndarray, lon: np.ndarray, cell_m: float
     centre_lat = np.minimum(-90.0 + (row + 0.5) * dlat, 90.0)
     dlon = dlat / np.maximum(np.cos(np.radians(centre_lat)), 1e-6)
     col = np.floor((np.asarray(lon) + 180.0) / dlon)
-    centre_lon = -180.0 + (col + 0.5) * dlon
+    # The last column of a row can reach past 180°: its centre wraps round.
+    centre_lon = wrap_lon(-180.0 + (col + 0.5) * dlon)
     return row.astype(np.int64) * 2**32 + col.astype(np.int64), centre_lat, centre_lon
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from segwise._geo import EARTH_RADIUS_M, haversine_np
+from segwise._geo import EARTH_RADIUS_M, haversine_np, unwrap_lon, wrap_lon
 
 if TYPE_CHECKING:
     from segwise.clean import PingRules
@@ -268,8 +268,11 @@ def process_block(block: Block, rules: PingRules, settings: MobilitySettings,
         u, s_start, s_end, s_lat, s_lon, s_n = stay_points(
             starts, ts, lat, lon, float(settings.stay_distance_m),
             int(settings.stay_minutes * 60), int(settings.max_gap_hours * 3600))
+    # A stay of several whole days counts one visit a day: someone who never leaves home
+    # in the data (a device at rest, one cell tower) has a home, not one lone stay.
+    days = np.maximum((s_end - s_start) // 86_400, 1)
     location = dbscan_haversine(u, s_lat, s_lon, eps_m=settings.location_eps_m,
-                                min_samples=settings.location_min_visits)
+                                min_samples=settings.location_min_visits, weight=days)
     stays = {"user": offset + u, "start": s_start, "end": s_end, "lat": s_lat,
              "lon": s_lon, "pings": s_n, "location": location}
     categories: dict[str, np.ndarray] = {}
@@ -282,7 +285,7 @@ def process_block(block: Block, rules: PingRules, settings: MobilitySettings,
 
 
 def dbscan_haversine(user: np.ndarray, lat: np.ndarray, lon: np.ndarray, *, eps_m: float,
-                     min_samples: int) -> np.ndarray:
+                     min_samples: int, weight: np.ndarray | None = None) -> np.ndarray:
     """DBSCAN of each user's points with the haversine (great-circle) metric, many users at once.
 
     Neighbourhoods are great-circle discs of ``eps_m``. They are found with a k-d tree
@@ -307,6 +310,9 @@ def dbscan_haversine(user: np.ndarray, lat: np.ndarray, lon: np.ndarray, *, eps_
         Neighbourhood radius in metres.
     min_samples : int
         Points a neighbourhood needs for its centre to be a core point.
+    weight : ndarray of int, optional
+        How many points each one counts for (scikit-learn's ``sample_weight``); 1 each
+        when omitted.
 
     Returns
     -------
@@ -333,7 +339,8 @@ def dbscan_haversine(user: np.ndarray, lat: np.ndarray, lon: np.ndarray, *, eps_
         own = np.arange(b - a)
         rows = np.concatenate([pairs[:, 0], pairs[:, 1], own])
         cols = np.concatenate([pairs[:, 1], pairs[:, 0], own])
-        core = np.bincount(rows, minlength=b - a) >= min_samples
+        w = None if weight is None else weight[a:b][cols]
+        core = np.bincount(rows, w, minlength=b - a) >= min_samples
         both = core[rows] & core[cols]
         graph = coo_matrix((np.ones(both.sum()), (rows[both], cols[both])),
                            shape=(b - a, b - a))
@@ -414,7 +421,8 @@ def location_table(stays: dict[str, np.ndarray], settings: MobilitySettings) -> 
         "user": owner.astype(np.int64),
         "location": (loc_keys % (stays["location"].max(initial=0) + 1)).astype(np.int64),
         "lat": per_location(stays["lat"]) / np.maximum(visits, 1),
-        "lon": per_location(stays["lon"]) / np.maximum(visits, 1),
+        "lon": wrap_lon(np.bincount(idx, unwrap_lon(stays["lon"][at], idx, n_loc),
+                                    minlength=n_loc) / np.maximum(visits, 1)),
         "visits": visits.astype(np.int64),
         "days": _distinct_days(idx, start[at] // 86_400, n_loc),
         "dwell_h": per_location(hours["dwell"]),
@@ -490,7 +498,9 @@ def _label(loc: dict[str, Any], owner: np.ndarray, n_users: int,
     home = _argmax_per_user(owner, loc["nights"] + loc["night_share"] * 0.999,
                             loc["night_share"] >= settings.home_min_night_share, n_users)
     label[home[home >= 0]] = "home"
-    works = (loc["work_share"] >= settings.work_min_share) & (loc["days"] >= settings.work_min_days)
+    # Days with a visit, or working days spent there (one stay of a week at home is five).
+    days = np.maximum(loc["days"], loc["workdays"])
+    works = (loc["work_share"] >= settings.work_min_share) & (days >= settings.work_min_days)
     work = _argmax_per_user(owner, loc["workdays"] + loc["work_share"] * 0.999,
                             works & (label != "home"), n_users)
     label[work[work >= 0]] = "work"

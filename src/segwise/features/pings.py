@@ -29,12 +29,14 @@ from segwise.features._rhythm import heat_columns
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    import ibis.expr.types as ir
     import pandas as pd
     import pyarrow as pa
 
     from segwise.clean import CleanedPings
     from segwise.config import SegwiseConfig
     from segwise.features._stays import Block, BlockResult
+    from segwise.io import ReadOptions
 
 __all__ = ["INTEREST_COMPONENTS", "MOBILITY", "MOBILITY_INTERESTS", "MobilitySettings",
            "mobility_entities"]
@@ -50,8 +52,9 @@ class MobilitySettings:
     Parameters
     ----------
     timezone : str, default=""
-        IANA zone (``"Asia/Shanghai"``) when the timestamps are UTC; empty when they are
-        local time already. Nights, working hours and weekends are local.
+        IANA zone (``"Asia/Shanghai"``) when the timestamps are UTC (times written with
+        a UTC offset or ``Z`` are read as UTC); empty when they are local time already.
+        Nights, working hours and weekends are local.
     stay_distance_m, stay_minutes : float, default=200, 20
         A stay: pings within this distance of its first ping for at least this long.
     max_gap_hours : float, default=24
@@ -63,7 +66,8 @@ class MobilitySettings:
     location_eps_m : float, default=150
         DBSCAN radius of a stable location.
     location_min_visits : int, default=2
-        Stays a stable location needs (DBSCAN's ``min_samples``).
+        Stays a stable location needs (DBSCAN's ``min_samples``); a stay of several whole
+        days counts one a day.
     parts_of_day : tuple of int, default=(0, 6, 12, 18)
         Start hours of night, morning, afternoon and evening.
     night_hours, work_hours : tuple of int, default=(22, 6), (9, 17)
@@ -90,6 +94,12 @@ class MobilitySettings:
         around them.
     pois : str, default=""
         A table of points of interest (name, category, lat, lon) for interests.
+    pois_columns : dict of str to str, default={}
+        Their columns by role (``{category = "amenity", lat = "y"}``), as ``[columns]``
+        maps the pings'.
+    pois_read : dict, default={}
+        How to read them, with the keys of ``[read]`` (``{delimiter = ";", decimal =
+        ","}``); ``[read]`` itself is for the pings.
     poi_radius_m : float, default=100
         A stay visits the nearest point of interest within this distance.
     som_shape : tuple of int, default=(6, 6)
@@ -129,6 +139,8 @@ class MobilitySettings:
     settlement_cell_m: float = 1000.0
     settlement_min_users: int = 10
     pois: str = ""
+    pois_columns: dict[str, str] = field(default_factory=dict)
+    pois_read: dict[str, Any] = field(default_factory=dict)
     poi_radius_m: float = 100.0
     som_shape: tuple[int, ...] = (6, 6)
     rhythm_groups: int = 5
@@ -137,6 +149,7 @@ class MobilitySettings:
     n_jobs: int = -1
 
     def __post_init__(self) -> None:
+        self._check_ranges()
         if self.stays not in ("auto", "points", "checkins"):
             raise ConfigError(f"[mobility] stays = {self.stays!r}: choose auto, points or "
                               "checkins")
@@ -148,6 +161,8 @@ class MobilitySettings:
         for name in ("night_hours", "work_hours", "som_shape"):
             if len(getattr(self, name)) != 2:
                 raise ConfigError(f"[mobility] {name}: two numbers, e.g. [22, 6]")
+        if self.pois_read:
+            self.pois_read_options()  # a wrong key or type stops here, before the pings
         if self.timezone:
             import zoneinfo
 
@@ -156,6 +171,51 @@ class MobilitySettings:
             except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
                 raise ConfigError(f"[mobility] timezone = {self.timezone!r}: not an IANA "
                                   "time zone such as \"Europe/Berlin\"") from exc
+
+    def _check_ranges(self) -> None:
+        """Refuse numbers outside their range (a zero cell size, a 30th hour, ...)."""
+        from segwise.features._places import _TABLES
+
+        def bad(name: str, value: Any, rule: str) -> ConfigError:
+            return ConfigError(f"[mobility] {name} = {value!r}: must be {rule}")
+
+        for name in ("stay_distance_m", "stay_minutes", "max_gap_hours", "checkin_minutes",
+                     "location_eps_m", "cell_m", "settlement_cell_m", "place_radius_km",
+                     "poi_radius_m"):
+            if not getattr(self, name) > 0:
+                raise bad(name, getattr(self, name), "above 0")
+        for name in ("location_min_visits", "work_min_days", "min_cell_users",
+                     "settlement_min_users", "block_pings", "rhythm_groups",
+                     "city_population", "town_population"):
+            if getattr(self, name) < 1:
+                raise bad(name, getattr(self, name), "at least 1")
+        for name in ("home_min_night_share", "work_min_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise bad(name, getattr(self, name), "a share from 0 to 1")
+        checks = (("parts_of_day", 0, 23, "hours from 0 to 23"),
+                  ("night_hours", 0, 24, "hours from 0 to 24"),
+                  ("work_hours", 0, 24, "hours from 0 to 24"),
+                  ("som_shape", 1, 100, "numbers of nodes from 1 to 100"),
+                  ("h3_resolution", 0, 15, "from 0 to 15"),
+                  ("interest_groups", 0, 100, "from 0 (chosen) to 100"))
+        for name, low, high, rule in checks:
+            value = getattr(self, name)
+            if not all(low <= v <= high for v in (value if isinstance(value, tuple)
+                                                   else (value,))):
+                raise bad(name, list(value) if isinstance(value, tuple) else value, rule)
+        if self.gazetteer_min_population not in _TABLES:
+            raise bad("gazetteer_min_population", self.gazetteer_min_population,
+                      f"one of {', '.join(map(str, _TABLES))}")
+        if self.n_jobs == 0:
+            raise bad("n_jobs", 0, "a number of threads, or -1 for one per core")
+
+    def pois_read_options(self) -> ReadOptions:
+        """Return ``pois_read`` as reader settings, checked as ``[read]`` is."""
+        from segwise._settings import build_section
+        from segwise.io import ReadOptions
+
+        return cast("ReadOptions", build_section(ReadOptions, self.pois_read,
+                                                 "mobility.pois_read"))
 
 
 register_section("mobility", MobilitySettings)
@@ -479,6 +539,8 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
     settings: MobilitySettings = config.section("mobility")
     checkins = _checkins(cleaned, settings)
     _check_orientation(cleaned, settings)
+    # Before the long part: a bad file of points of interest stops the run at once.
+    pois = _load_pois(settings) if settings.pois else None
     engine_spark = is_spark(cleaned.kept._find_backend())
     results = (_process_spark if engine_spark else _process_duckdb)(cleaned, settings, checkins)
     users = _concat([r.users for r in results])
@@ -569,7 +631,7 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
     schema = MOBILITY
     if (checkins and categories) or settings.pois:
         interests, names, icols = _interests(categories, stays, locations, ids, settings,
-                                             cleaned, checkins)
+                                             pois)
         cols.update(icols)
         schema = MOBILITY_INTERESTS
     table = numpy_to_arrow(cols)
@@ -589,10 +651,45 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
     return EntityTable(table, schema, audit_table=audit)
 
 
+#: Pings the whole-file orientation test looks at.
+_ORIENTATION_SAMPLE = 2000
+#: A prime below 2**31 and three multipliers: products of reduced terms fit in 62 bits.
+_P, _MIX = 2_147_483_647, (1_103_515_245, 48_271, 69_621)
+
+
+def _orientation_sample(kept: ir.Table, n: int = _ORIENTATION_SAMPLE) -> ir.Table:
+    """Return a deterministic sample of ``n`` pings spread over the whole table.
+
+    The pings of least key, where the key is an integer hash of the time and position
+    (plain 64-bit arithmetic, so DuckDB and Spark pick the same pings): every ping is as
+    likely to be picked wherever it lies, so a file sorted by user gives a sample of all
+    its users in proportion to their pings, not its first user or two. The engine keeps
+    a top-``n`` heap; nothing is sorted.
+
+    Parameters
+    ----------
+    kept : ibis.Table
+        Pings with ``timestamp``, ``lat`` and ``lon`` (no NULLs).
+    n : int, default=_ORIENTATION_SAMPLE
+
+    Returns
+    -------
+    ibis.Table
+        ``lat`` and ``lon`` of at most ``n`` pings.
+    """
+    terms = (kept.timestamp.epoch_seconds().cast("int64").abs(),
+             ((kept.lat + 90) * 100_000).floor().cast("int64"),
+             ((kept.lon + 180) * 100_000).floor().cast("int64"))
+    key = sum(((t % _P) * m) % _P for t, m in zip(terms, _MIX, strict=True)) % _P
+    # Ties on the key are broken by the values, so which n pings is never left to chance.
+    return (kept.select("timestamp", "lat", "lon", _key=key)
+            .order_by(["_key", "timestamp", "lat", "lon"]).limit(n).select("lat", "lon"))
+
+
 def _check_orientation(cleaned: CleanedPings, settings: MobilitySettings) -> None:
     from segwise.features._places import check_orientation
 
-    sample = fetch_numpy(cleaned.kept.select("lat", "lon").limit(2000))
+    sample = fetch_numpy(_orientation_sample(cleaned.kept))
     roles = dict(cleaned.source.roles.items())
     check_orientation(sample["lat"].astype(np.float64), sample["lon"].astype(np.float64),
                       cleaned.source.source, settings, roles["lat"], roles["lon"])
@@ -616,13 +713,14 @@ def _warn_swapped(users: np.ndarray, cleaned: CleanedPings) -> None:
 
 def _radius_km(stay_user: np.ndarray, stays: dict[str, np.ndarray], n: int) -> np.ndarray:
     """Radius of gyration of each user's stays, weighted by their duration (km)."""
-    from segwise._geo import haversine_np
+    from segwise._geo import haversine_np, unwrap_lon, wrap_lon
 
     w = np.maximum((stays["end"] - stays["start"]).astype(np.float64), 1.0)
     total = np.bincount(stay_user, w, minlength=n)
     safe = np.maximum(total, 1e-12)
     clat = np.bincount(stay_user, w * stays["lat"], minlength=n) / safe
-    clon = np.bincount(stay_user, w * stays["lon"], minlength=n) / safe
+    clon = wrap_lon(np.bincount(stay_user, w * unwrap_lon(stays["lon"], stay_user, n),
+                                minlength=n) / safe)
     d = haversine_np(stays["lat"], stays["lon"], clat[stay_user], clon[stay_user]) / 1000.0
     sq = np.bincount(stay_user, w * d**2, minlength=n) / safe
     return np.where(total > 0, np.sqrt(sq), 0.0)
@@ -685,14 +783,13 @@ def _nearest_nodes(x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
 
 def _interests(categories: dict[str, np.ndarray], stays: dict[str, np.ndarray],
                locations: dict[str, Any], ids: np.ndarray, settings: MobilitySettings,
-               cleaned: CleanedPings, checkins: bool
+               pois: dict[str, np.ndarray] | None
                ) -> tuple[Any, dict[int, str], dict[str, np.ndarray]]:
     """Interest vectors, components and named groups, as entity columns."""
     from segwise.features._interests import interest_model, match_pois, name_interest_groups
 
     n = len(ids)
-    if settings.pois:
-        pois = _load_pois(settings.pois, cleaned)
+    if pois is not None:
         # Visits away from home and work: a restaurant next door is not an interest.
         away = ~_home_work_stays(stays, locations)
         hit = match_pois(stays["lat"][away], stays["lon"][away], pois["lat"], pois["lon"],
@@ -770,10 +867,17 @@ def _home_work_stays(stays: dict[str, np.ndarray], locations: dict[str, Any]) ->
     return np.isin(stays["user"] * k + stays["location"], hw) & (stays["location"] >= 0)
 
 
-def _load_pois(path: str, cleaned: CleanedPings) -> dict[str, np.ndarray]:
+def _load_pois(settings: MobilitySettings) -> dict[str, np.ndarray]:
+    """Read the points of interest with ``pois_columns`` and ``pois_read``."""
+    from segwise.exceptions import InputError
     from segwise.io import load_source
 
-    source = load_source(path, "pois")
+    path = settings.pois
+    try:
+        source = load_source(path, "pois", columns=settings.pois_columns or None,
+                             read=settings.pois_read_options())
+    except (InputError, ConfigError) as exc:
+        raise type(exc)(_pois_fix(str(exc))) from exc
     if source.n_quarantined:
         import warnings
 
@@ -785,6 +889,27 @@ def _load_pois(path: str, cleaned: CleanedPings) -> dict[str, np.ndarray]:
     got = fetch_numpy(source.table.select("category", "lat", "lon"))
     return {"category": got["category"], "lat": got["lat"].astype(np.float64),
             "lon": got["lon"].astype(np.float64)}
+
+
+def _pois_fix(message: str) -> str:
+    """Point a loader's fix at the settings of the points of interest.
+
+    The loader names ``[columns]`` and ``[read]``, which are the pings'; the points of
+    interest have theirs in ``[mobility] pois_columns`` and ``pois_read``.
+    """
+    import re
+
+    def columns(m: re.Match[str]) -> str:
+        pairs = re.findall(r'(\w+) = ("[^"]*")', m.group(1))
+        return "[mobility] pois_columns = {" + ", ".join(f"{k} = {v}" for k, v in pairs) + "}"
+
+    message = re.sub(r'\[columns\] ((?:\w+ = "[^"]*" ?)+)', columns, message)
+    message = re.sub(r'\[read\] (\w+) = ("[^"]*"|[\w.]+)', r"[mobility] pois_read = {\1 = \2}",
+                     message)
+    message = re.sub(r"\[read\] (\w+)", r"[mobility] pois_read.\1", message)
+    message = message.replace("[columns]", "[mobility] pois_columns").replace(
+        "[read]", "[mobility] pois_read")
+    return message
 
 
 def with_pois(config: SegwiseConfig, pois: str | None) -> SegwiseConfig:

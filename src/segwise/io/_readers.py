@@ -99,6 +99,13 @@ _FORMATS = {
     ".duckdb": "duckdb",
 }
 
+#: Files of known layouts segwise does not read as they are: what they are, how to convert.
+_CONVERT = {
+    ".plt": ("GeoLife trajectories (.plt), which have no user column",
+             "convert the folder above Data/ (or the archive) to pings with "
+             "segwise.datasets.geolife_pings(folder, 'pings.parquet') and read that"),
+}
+
 #: Compressions read, per format: text files any; JSON those DuckDB reads; others none.
 _COMPRESSIONS_READ = {"csv": COMPRESSIONS, "json": (".gz", ".zst")}
 
@@ -324,7 +331,11 @@ def detect_format(path: Path) -> str:
         return "parquet"
     compression = path.suffix.lower() if path.suffix.lower() in COMPRESSIONS else None
     inner = Path(inner_name(path)) if compression and path.is_file() else path.with_suffix("")
-    fmt = _FORMATS.get((inner if compression else path).suffix.lower())
+    suffix = (inner if compression else path).suffix.lower()
+    fmt = _FORMATS.get(suffix)
+    if fmt is None and suffix in _CONVERT:
+        what, fix = _CONVERT[suffix]
+        raise InputError(f"{path}: {what}. Fix: {fix}")
     if fmt is None:
         raise InputError(
             f"{path}: unknown file type {''.join(path.suffixes) or '(no suffix)'}"
@@ -774,8 +785,13 @@ def _check_file(path: Path, spec: SourceKind) -> str:
     """
     if not path.exists():
         raise InputError(f"{path}: no such file. Fix: check the path")
-    if (path.is_dir() and not any(path.glob("**/*.parquet"))) or (
-            path.is_file() and path.stat().st_size == 0):
+    if path.is_dir() and not any(path.glob("**/*.parquet")):
+        inside = {f.suffix.lower() for f in path.glob("**/*") if f.is_file()}
+        what, fix = next((_CONVERT[s] for s in sorted(inside) if s in _CONVERT),
+                         ("", "give a file, or a folder of Parquet files (read as one table)"))
+        raise InputError(f"{path}: a folder without .parquet files{', of ' + what if what else ''}"
+                         f". Fix: {fix}")
+    if path.is_file() and path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty. Fix: export the {spec.rows} again")
     return detect_format(path)
 

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from segwise._geo import unwrap_lon, wrap_lon
 from segwise.features._rhythm import DAYS, heat_columns
 from segwise.report import Chart, Figure, ReportContext, Section, Table, register_sections
 from segwise.report import charts as ch
@@ -109,8 +110,12 @@ def _places(ctx: ReportContext) -> Section:
                              title="Homes per cell (no base map; cells below the minimum "
                                    "hidden)"), wide=True))
     areas = pd.DataFrame({k: art.areas[k] for k in ("area", "users", "lat", "lon")})
+    # An area across the antimeridian is drawn at its centre, not on the far side.
+    group = art.areas["area"] + 1  # cells in no area (-1) apart, as group 0
+    areas["lon"] = unwrap_lon(art.areas["lon"], group, int(group.max(initial=0)) + 1)
     dense = areas[areas["area"] >= 0].groupby("area").agg(
         cells=("users", "size"), lat=("lat", "mean"), lon=("lon", "mean")).reset_index()
+    dense["lon"] = wrap_lon(dense["lon"].to_numpy(float))
     dense["users"] = [int(art.areas["area_users"][art.areas["area"] == a][0])
                       for a in dense["area"]]
     dense["label"] = [f"dense area {a}: {c:,} cells, {u:,} users"
