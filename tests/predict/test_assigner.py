@@ -77,6 +77,22 @@ def test_time_split_by_acquisition(retail_data, retail_split):
         time_split(acquired, cutoff="2009-01-01")
     with pytest.raises(ConfigError, match="cut-off"):
         time_split(acquired, cutoff="2030-01-01")
+    with pytest.raises(ConfigError, match=r"none would be left to train on\. Fix: give a "
+                                          "smaller --test-size"):
+        time_split(acquired.head(10), n_test=300)
+
+
+def test_no_eligible_customer_says_which_rule_left_none(retail_result):
+    # Nobody has three orders (a log of one-time buyers): the window is the fix; some
+    # have them but too recently: the horizon is.
+    from segwise.predict import EarlyWindow
+
+    with pytest.raises(InputError, match=r"none of the [\d,]+ customers has a complete window "
+                                         r"\(first 300 orders\)\. Fix: use a shorter window"):
+        build_dataset(retail_result, window=EarlyWindow(n_orders=300))
+    with pytest.raises(InputError, match=r"[\d,]+ of [\d,]+ customers have a complete window "
+                                         r"\(first 3 orders\), but none has 900 days observed"):
+        build_dataset(retail_result, horizon_days=900)
 
 
 def test_schema_check_names_the_columns(retail_data, retail_split, small_assigner):

@@ -865,8 +865,13 @@ def build_dataset(
     target.index = target.index.astype(str)
     ids = early.index[eligible].intersection(target.index)
     if len(ids) == 0:
+        complete = int(early["window_complete"].sum())
         raise InputError(
-            f"no eligible customer: none has a complete window ({window.describe()}) {why}"
+            f"no eligible customer: {complete:,} of {len(early):,} customers have a complete "
+            f"window ({window.describe()}), but none has {why.removeprefix('and ')}"
+            if complete else f"no eligible customer: none of the {len(early):,} customers has "
+            f"a complete window ({window.describe()}). Fix: use a shorter window (--orders, "
+            "--days)"
         )
     e = early.loc[ids]
     dates = label_date.loc[ids] if isinstance(label_date, pd.Series) else label_date
@@ -973,7 +978,9 @@ def time_split(
     days = pd.to_datetime(acquired).dt.normalize()
     if cutoff is None:
         if not 0 < n_test < len(days):
-            raise ConfigError(f"n_test must be between 1 and {len(days) - 1}, got {n_test}")
+            raise ConfigError(f"{n_test:,} new customers to test on, of the {len(days):,} "
+                              "eligible: none would be left to train on. Fix: give a smaller "
+                              "--test-size (or --cutoff), or more customers")
         cut = days.sort_values().iloc[len(days) - n_test]
     else:
         cut = pd.Timestamp(cutoff).normalize()
