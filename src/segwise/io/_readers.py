@@ -44,6 +44,7 @@ from segwise.io._compressed import (
     checking_compressed,
     inner_name,
 )
+from segwise.io._json import read_json_rows
 from segwise.io._kinds import SourceKind, get_kind
 from segwise.io._memory import read_table
 from segwise.io._parse import (
@@ -972,21 +973,17 @@ def _read_raw(
             return duck.read_parquet(str(path / "**" / "*.parquet") if path.is_dir()
                                      else str(path)), None
         if fmt == "json":
-            con.execute(
-                "CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, * "
-                "FROM read_json(?, format='auto')",
-                [str(path)],
-            )
-        elif fmt == "excel":
+            rejected = read_json_rows(con, path)
+            _number_rows(con, rejected)
+            return duck.table("raw"), duck.table("json_rejects") if rejected is not None else None
+        if fmt == "excel":
             _register_frame(con, _read_excel(path, read))
             return _apply_names(duck.table("raw"), read, path), None
-        else:
-            raise ValueError(f"no reader for {fmt}")  # pragma: no cover - databases apart
+        raise ValueError(f"no reader for {fmt}")  # pragma: no cover - databases apart
     except (duckdb.Error, ValueError, OSError) as exc:
         raise engine_error(exc) or InputError(
             f"{path}: cannot read the file as {fmt}: {_first_line(exc)}"
         ) from exc
-    return duck.table("raw"), None
 
 
 def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:

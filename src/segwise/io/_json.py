@@ -1,0 +1,152 @@
+"""JSON files as exports have them: nested records, and lines that are not JSON.
+
+DuckDB reads JSON (an array of records, or one record per line) fast, but stops at the
+first malformed line, and keeps a nested record as one column of type STRUCT that no role
+can name. Here a record's fields become columns named by their path (``order.id``,
+``customer.id``: names the roles recognise), and a file of one record per line with lines
+that are not JSON objects (a write cut short, a log line among the records) is read again
+without them: each is a reject with its row and reason, as a CSV's unreadable lines are,
+so that rows in = rows kept + rows rejected.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from segwise.exceptions import InputError
+from segwise.io._compressed import decompressed
+
+__all__ = ["read_json_rows"]
+
+#: Characters of a rejected line kept in the quarantine.
+_KEPT_CHARS = 1000
+
+
+def read_json_rows(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray | None:
+    """Read a JSON file into the table ``raw_csv``, nested fields as columns.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The rows (records, 1-based) that are not JSON objects, ascending, also in the
+        table ``json_rejects`` (``row``, ``reason``, ``raw_line``); None when every row is.
+
+    Raises
+    ------
+    InputError
+        If no line is a JSON object, or an array file is malformed (with DuckDB's line).
+    """
+    rejected = None
+    try:
+        con.execute("CREATE TEMP TABLE raw_json AS SELECT * FROM read_json(?, format='auto')",
+                    [str(path)])
+    except duckdb.Error as exc:
+        if "malformed json" not in str(exc).lower():
+            raise
+        if _is_array(path):
+            error = _where_malformed(path)
+            if error is None:
+                raise
+            raise error from exc
+        rejected = _read_good_lines(con, path)
+    _flatten(con, "raw_json", "raw_csv")
+    return rejected
+
+
+def _is_array(path: Path) -> bool:
+    """Whether the file is one JSON array (not one record per line)."""
+    with decompressed(path) as raw:
+        head = raw.read(4096).decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    return head.startswith("[")
+
+
+def _where_malformed(path: Path) -> InputError | None:
+    """Return the error naming the line and column where a JSON array file breaks."""
+    try:
+        with decompressed(path) as raw:
+            json.load(io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace"))
+    except json.JSONDecodeError as exc:
+        return InputError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: "
+                          f"{exc.msg}. Fix: repair the file there, or export it again")
+    return None
+
+
+def _read_good_lines(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray:
+    """Read the lines that are JSON objects; keep the others in ``json_rejects``."""
+    rejects: dict[str, list[Any]] = {"row": [], "reason": [], "raw_line": []}
+    with tempfile.TemporaryDirectory(prefix="segwise-read-") as tmp:
+        good = Path(tmp) / "records.jsonl"
+        row = 0
+        with (decompressed(path) as raw,
+              io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace") as text,
+              good.open("w", encoding="utf-8") as out):
+            for line in text:
+                if not line.strip():
+                    continue
+                row += 1
+                reason = _not_an_object(line)
+                if reason is None:
+                    out.write(line if line.endswith("\n") else line + "\n")
+                else:
+                    rejects["row"].append(row)
+                    rejects["reason"].append(f"unreadable line ({reason})")
+                    rejects["raw_line"].append(line.rstrip("\r\n")[:_KEPT_CHARS])
+        if len(rejects["row"]) == row:
+            raise InputError(f"{path}: no line is a JSON object (line 1: "
+                             f"{rejects['reason'][0].removeprefix('unreadable line (')}. Fix: "
+                             "export one JSON object per line, or an array of them")
+        con.execute("CREATE TEMP TABLE raw_json AS SELECT * FROM "
+                    "read_json(?, format='newline_delimited')", [str(good)])
+    con.register("json_rejects_frame", {k: np.array(v, dtype=object if k != "row" else np.int64)
+                                        for k, v in rejects.items()})
+    con.execute("CREATE TEMP TABLE json_rejects AS SELECT row::BIGINT AS row, reason::VARCHAR "
+                "AS reason, raw_line::VARCHAR AS raw_line FROM json_rejects_frame")
+    con.unregister("json_rejects_frame")
+    return np.asarray(rejects["row"], dtype=np.int64)
+
+
+def _not_an_object(line: str) -> str | None:
+    """Return why a line is not one JSON object, or None when it is."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"not JSON: {exc.msg} at character {exc.pos + 1}"
+    return None if isinstance(value, dict) else f"a JSON {type(value).__name__}, not an object"
+
+
+def _flatten(con: duckdb.DuckDBPyConnection, source: str, target: str) -> None:
+    """Create ``target`` from ``source`` with every nested field a column named by its path."""
+    rel = con.table(source)
+    columns: list[str] = []
+
+    def walk(expr: str, name: str, kind: Any) -> None:
+        if kind.id == "struct":
+            for field_name, child in kind.children:
+                walk(f"struct_extract({expr}, {_literal(field_name)})",
+                     f"{name}.{field_name}", child)
+        else:
+            columns.append(f"{expr} AS {_identifier(name)}")
+
+    for name, kind in zip(rel.columns, rel.types, strict=True):
+        walk(_identifier(name), name, kind)
+    if len(columns) == len(rel.columns):
+        con.execute(f"ALTER TABLE {source} RENAME TO {target}")
+        return
+    # Only identifiers and literals built above are formatted in.
+    con.execute(f"CREATE TEMP TABLE {target} AS SELECT {', '.join(columns)} FROM {source}")  # noqa: S608
+    con.execute(f"DROP TABLE {source}")
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

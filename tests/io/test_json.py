@@ -1,0 +1,85 @@
+"""JSON as exports have it: nested records, and lines among the records that are not JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from segwise.exceptions import InputError
+from segwise.io import load_transactions
+
+ORDER = ["customer_id", "order_id", "product_id", "ts", "quantity", "unit_price"]
+
+
+@pytest.fixture(scope="module")
+def records(retail_sample: pd.DataFrame) -> list[dict[str, str]]:
+    """300 Online Retail lines with a customer id, as JSON records."""
+    rows = retail_sample[retail_sample["CustomerID"] != ""].head(300)
+    return rows.to_dict(orient="records")
+
+
+def _write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _rows(path: Path) -> pd.DataFrame:
+    return load_transactions(path).table.order_by(ORDER).to_pandas()
+
+
+def test_lines_that_are_not_records_are_quarantined_with_their_row(
+        records: list[dict[str, str]], tmp_path: Path) -> None:
+    # A write cut short, a log line and a bare array among the records: DuckDB stopped at
+    # the first ("Malformed JSON ... line 51") and nothing was read.
+    good = [json.dumps(r) for r in records]
+    lines = [*good[:50], '{"InvoiceNo": "536365", "StockCo', *good[50:120],
+             "2011-01-04 10:00:03 ERROR exporter restarted", *good[120:], "[1, 2]", ""]
+    tx = load_transactions(_write_lines(tmp_path / "orders.jsonl", lines))
+    assert tx.n_input == 303 and tx.n_quarantined == 3
+    q = tx.quarantine
+    assert q["row"].tolist() == [51, 122, 303]
+    assert q["reason"].str.startswith("unreadable line (").all()
+    assert "a JSON list, not an object" in q["reason"].iloc[2]
+    assert q["raw_line"].iloc[1] == "2011-01-04 10:00:03 ERROR exporter restarted"
+    # The records kept are those of the file without the three lines.
+    clean = _write_lines(tmp_path / "clean.jsonl", good)
+    pd.testing.assert_frame_equal(tx.table.order_by(ORDER).to_pandas(), _rows(clean))
+
+
+def test_nested_records_are_read_by_the_paths_of_their_fields(
+        records: list[dict[str, str]], tmp_path: Path) -> None:
+    # An API export nests the order and the customer: "order.id" and "customer.id" are
+    # names the roles recognise (it stopped: "required column for timestamp not found").
+    nested = [{"order": {"id": r["InvoiceNo"], "date": r["InvoiceDate"]},
+               "customer": {"id": r["CustomerID"], "address": {"country": r["Country"]}},
+               "line": {"sku": r["StockCode"], "qty": r["Quantity"]},
+               "UnitPrice": r["UnitPrice"]} for r in records]
+    path = _write_lines(tmp_path / "nested.jsonl", [json.dumps(r) for r in nested])
+    tx = load_transactions(path, columns={"product_id": "line.sku", "quantity": "line.qty",
+                                          "country": "customer.address.country"})
+    assert dict(tx.roles.items())["customer_id"] == "customer.id"
+    flat = _write_lines(tmp_path / "flat.jsonl", [json.dumps(r) for r in records])
+    got = tx.table.order_by(ORDER).to_pandas()
+    want = _rows(flat)
+    pd.testing.assert_frame_equal(got.drop(columns="description"),
+                                  want.drop(columns="description"))
+
+
+def test_a_file_of_no_record_is_one_line(tmp_path: Path) -> None:
+    path = _write_lines(tmp_path / "log.jsonl", ["starting export", "{broken"])
+    with pytest.raises(InputError, match=r"log\.jsonl: no line is a JSON object \(line 1: "
+                                         r"not JSON: .*\)\. Fix: export one JSON object"):
+        load_transactions(path)
+
+
+def test_a_malformed_array_names_the_line(records: list[dict[str, str]],
+                                          tmp_path: Path) -> None:
+    text = json.dumps(records[:20], indent=1)
+    path = tmp_path / "orders.json"
+    path.write_text(text.replace("},\n {", "},\n {oops\n {", 1), encoding="utf-8")
+    with pytest.raises(InputError, match=r"orders\.json: not valid JSON at line 12, column 3: "
+                                         r"Expecting property name .*\. Fix: repair the file"):
+        load_transactions(path)
