@@ -322,3 +322,53 @@ def test_quarantined_floats_are_written_as_duckdb_writes_them(
         con.register("t", pa.table({"v": arrow}))
         want = [r[0] for r in con.execute("SELECT CAST(v AS VARCHAR) FROM t").fetchall()]
         assert got == [w if w is None or w.lstrip("-") != "nan" else "nan" for w in want]
+
+
+_ISO_TIMES = st.datetimes(min_value=dt.datetime(1995, 1, 1), max_value=dt.datetime(2090, 1, 1))
+_OFFSETS = st.none() | st.integers(-14 * 60, 14 * 60).map(lambda m: dt.timedelta(minutes=m))
+
+
+def _iso_text(time: dt.datetime, offset: dt.timedelta | None, sep: str, seconds: str,
+              zone: str) -> str:
+    """``time`` written in one ISO 8601 form; ``offset`` after it, in the form ``zone``."""
+    text = time.strftime(f"%Y-%m-%d{sep}%H:%M")
+    if seconds != "none":
+        text += time.strftime(":%S") + (f".{time.microsecond:06d}" if seconds == "fraction"
+                                        else "")
+    if offset is None:
+        return text
+    if offset == dt.timedelta(0) and zone == "Z":
+        return text + "Z"
+    minutes = int(offset.total_seconds()) // 60
+    sign, (hours, rest) = "+" if minutes >= 0 else "-", divmod(abs(minutes), 60)
+    if zone == "Z" and rest == 0:  # hours alone
+        return f"{text}{sign}{hours:02d}"
+    return text + (f"{sign}{hours:02d}:{rest:02d}" if zone == "colon"
+                   else f"{sign}{hours:02d}{rest:02d}")
+
+
+@given(st.lists(st.tuples(_ISO_TIMES, _OFFSETS, st.sampled_from("T "),
+                          st.sampled_from(["none", "whole", "fraction"]),
+                          st.sampled_from(["colon", "Z", "basic"])), min_size=1, max_size=12))
+@settings(max_examples=40, deadline=None)
+def test_iso_times_in_any_form_read_as_the_same_utc_instant(values: list[Any]) -> None:
+    # A log whose trackers write ISO 8601 differently (a T or a blank, fractions, zones):
+    # every value is read whatever layout the column was given, a zoned one as UTC.
+    from segwise._engine import duckdb_connection
+    from segwise.io import parse_timestamp
+
+    texts = [_iso_text(*v) for v in values]
+    want = []
+    for time, offset, _, seconds, _ in values:
+        kept = {"none": time.replace(second=0, microsecond=0),
+                "whole": time.replace(microsecond=0), "fraction": time}[seconds]
+        want.append(kept - (offset or dt.timedelta(0)))
+    con = duckdb_connection()
+    con.con.register("iso", pa.table({"v": texts}))
+    table = con.table("iso")
+    layouts = ("%Y-%m-%d %H:%M:%S", "%d/%m/%Y", "epoch", "iso8601")
+    got = table.select(**{
+        f"ts{i}": parse_timestamp(table.v, ReadOptions(timestamp_format=layout), Path("x"),
+                                  False) for i, layout in enumerate(layouts)}).to_pyarrow()
+    for i, layout in enumerate(layouts):
+        assert got[f"ts{i}"].to_pylist() == want, (layout, texts)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EPOCH",
     "EPOCH_MILLISECONDS_FROM",
+    "ISO",
     "MAX_NUMBER",
     "SOURCE_PREFIX",
     "TIMESTAMP_FORMATS",
@@ -66,10 +68,22 @@ _UNIX = datetime(1970, 1, 1)
 _EPOCH_SECONDS = ((datetime(1990, 1, 1) - _UNIX).total_seconds(),
                   (datetime(2100, 1, 1) - _UNIX).total_seconds())
 
+#: The layout of ISO 8601 times in any of their forms, one value to the next: a date and a
+#: time (after a ``T`` or a blank; seconds and their fractions optional), then optionally
+#: a zone (``Z``, ``+02:00``, ``+0200``, ``+02``). A zoned time is read as UTC, like a
+#: typed zoned timestamp: ``10:00:00+02:00`` is 08:00. A date alone is no time (it would
+#: be an event at midnight); a column of dates is read by ``"%Y-%m-%d"``.
+ISO = "iso8601"
+#: What :data:`ISO` reads (the forms DuckDB's cast and Python's ``fromisoformat`` agree on).
+_ISO_PATTERN = (r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+                r"(Z|[+-]\d{2}(:?\d{2})?)?$")
+
 #: Timestamp layouts tried, in this order, when none is configured; ties go to the first.
+#: Whatever the layout, a value in one of the unambiguous layouts, :data:`ISO` and
+#: :data:`EPOCH`, is read in it (a log whose tracker changed mixes them).
 TIMESTAMP_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d",
-    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S.%f", ISO,
     "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d",
     EPOCH,
@@ -320,6 +334,8 @@ def _parses(value: str, fmt: str) -> bool:
 def _read(value: str, fmt: str) -> datetime | None:
     if fmt == EPOCH:
         return _read_epoch(value)
+    if fmt == ISO:
+        return _read_iso(value)
     try:
         return datetime.strptime(value, fmt)
     except ValueError:
@@ -336,6 +352,27 @@ def _read_epoch(value: str) -> datetime | None:
     if not _EPOCH_SECONDS[0] <= seconds < _EPOCH_SECONDS[1]:
         return None
     return _UNIX + timedelta(seconds=round(seconds))
+
+
+def _read_iso(value: str) -> datetime | None:
+    """Read ISO 8601 text as :func:`_iso_timestamp` does: zoned times as UTC."""
+    if re.match(_ISO_PATTERN, value) is None:
+        return None
+    try:
+        time = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return time if time.tzinfo is None else time.astimezone(UTC).replace(tzinfo=None)
+
+
+def _iso_timestamp(text: ir.StringValue) -> ir.TimestampValue:
+    """ISO 8601 text (see :data:`ISO`) as a timestamp, zoned times as UTC; NULL otherwise.
+
+    Only text of the pattern is cast: DuckDB's cast alone also reads ``epoch`` and
+    ``infinity``, and a cast to a timestamp without zone drops the zone unread.
+    """
+    zoned = text.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
+    return ibis.ifelse(text.re_search(_ISO_PATTERN), zoned, ibis.null("timestamp"))
 
 
 def epoch_timestamp(number: ir.FloatingValue, *, bounded: bool = True) -> ir.TimestampValue:
@@ -458,7 +495,8 @@ def parse_timestamp(
     """Parse a timestamp column: typed dates and timestamps as they are, text by its layout.
 
     Text uses ``read.timestamp_format``, which :func:`segwise.io.load_source` fills in from
-    the data when the config gives none; ``NULL`` where a value does not match.
+    the data when the config gives none, and where it reads nothing the unambiguous
+    layouts (:data:`ISO`, :data:`EPOCH`); ``NULL`` where no layout reads a value.
     Timezone-aware timestamps (as pandas writes them to Parquet) become UTC wall-clock
     time without a zone: both engines' sessions run in UTC, so every machine and engine
     reads the same instant as the same time.
@@ -477,10 +515,13 @@ def parse_timestamp(
                 " convert the column or load with engine duckdb"
             )
         return value.cast("string").try_cast("timestamp")
+    text = strip_text(value.cast("string"))
     fmt = read.timestamp_format or TIMESTAMP_FORMATS[0]
-    if fmt == EPOCH:
-        return epoch_timestamp(as_float(value))
-    return try_strptime(strip_text(value.cast("string")), fmt)
+    layouts = {EPOCH: lambda: epoch_timestamp(as_float(value)), ISO: lambda: _iso_timestamp(text)}
+    ts = layouts[fmt]() if fmt in layouts else try_strptime(text, fmt)
+    # The unambiguous layouts are read whatever the layout: values are tried in them only
+    # where the layout read nothing.
+    return ibis.coalesce(ts, *(read_in() for other, read_in in layouts.items() if other != fmt))
 
 
 def timestamp_checks(
