@@ -90,6 +90,29 @@ def test_a_relation_that_joins_nothing_is_one_clear_line(tmp_path: Path) -> None
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(("table", "match"), [
+    ("SearchInfo", r"table SearchInfo, which \[read\] join joins on SearchID, has no rows.*"
+                   r"Fix: export its rows too, or drop it from \[read\] join"),
+    ("SearchStream", r"table SearchStream has no rows\. Fix: set \[read\] table to the table "
+                     r"that holds the events"),
+])
+@pytest.mark.parametrize("suffix", [".sqlite", ".duckdb"])
+def test_an_empty_table_is_named_not_blamed_on_the_keys(tmp_path: Path, suffix: str, table: str,
+                                                        match: str) -> None:
+    # An export that wrote a table's schema but none of its rows: the user is told which
+    # table is empty, not that the keys match nothing or that a CSV header has no rows.
+    path = _searches(tmp_path / f"log{suffix}", ["2015-05-01 10:00:00", "2015-05-02 10:00:00"])
+    if suffix == ".duckdb":
+        with duckdb.connect(str(path)) as con:
+            con.execute(f"DELETE FROM {table}")  # noqa: S608 - a test table name
+    else:
+        with sqlite3.connect(path) as con:
+            con.execute(f"DELETE FROM {table}")  # noqa: S608 - a test table name
+    with pytest.raises(InputError, match=match) as err:
+        load_source(path, "events", read=RELATION)
+    assert "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize(("read", "match"), [
     (ReadOptions(table="Impressions"), "no table 'Impressions'"),
     (ReadOptions(table="SearchStream", join=(Join("Searches", ("SearchID",)),)),

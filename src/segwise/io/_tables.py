@@ -545,11 +545,26 @@ class Database:
 
         for i, join in enumerate(self.joins):
             if n and fetch_scalar(raw[f"{JOIN_PREFIX}{i}"].count()) == 0:
+                if not self._has_rows(join.table):
+                    raise InputError(
+                        f"{self.path}: table {join.table}, which [read] join joins on "
+                        f"{', '.join(join.on)}, has no rows, so no row of {self.table} can be "
+                        "used. Fix: export its rows too, or drop it from [read] join"
+                    )
                 raise InputError(
                     f"{self.path}: no row of {self.table} matches a row of {join.table} on "
                     f"{', '.join(join.on)}. Fix: check [read] join (the key columns must hold "
                     "the same values in both tables)"
                 )
+
+    def _has_rows(self, table: str) -> bool:
+        """Whether a table of the file holds a row (read at its first row only)."""
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {_quote(table)} LIMIT 1)"  # noqa: S608
+
+        def rows(con: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return con.execute(sql).fetchall()
+
+        return self._catalog(sql, rows) != [(0,)]
 
     def _error(self, exc: BaseException) -> InputError:
         """One line for a database that cannot be read: locked, damaged, not a database."""
