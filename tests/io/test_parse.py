@@ -372,3 +372,27 @@ def test_iso_times_in_any_form_read_as_the_same_utc_instant(values: list[Any]) -
                                   False) for i, layout in enumerate(layouts)}).to_pyarrow()
     for i, layout in enumerate(layouts):
         assert got[f"ts{i}"].to_pylist() == want, (layout, texts)
+
+
+@given(st.lists(st.integers(int(pd.Timestamp("1990-01-01").timestamp()),
+                            int(pd.Timestamp("2099-12-31").timestamp())), min_size=1,
+                max_size=10),
+       st.sampled_from([1, 10**3, 10**6, 10**9]), st.booleans())
+@settings(max_examples=30, deadline=None)
+def test_epoch_numbers_in_any_unit_read_as_the_same_time(seconds: list[int], per: int,
+                                                         as_text: bool) -> None:
+    # Seconds, milliseconds, microseconds (a GA4 export's event_timestamp) and
+    # nanoseconds: between 1990 and 2099 their ranges are apart, so the size says the
+    # unit. Microseconds and nanoseconds were once refused as numbers beyond 1e13.
+    from segwise._engine import duckdb_connection
+    from segwise.io import parse_timestamp
+
+    numbers = [s * per for s in seconds]
+    con = duckdb_connection()
+    con.con.register("epochs", pa.table({"v": [str(n) for n in numbers] if as_text
+                                         else pa.array(numbers, pa.int64())}))
+    table = con.table("epochs")
+    read = ReadOptions(timestamp_format="epoch" if as_text else None)
+    got = table.select(ts=parse_timestamp(table.v, read, Path("x"), False)).to_pyarrow()
+    want = [dt.datetime(1970, 1, 1) + dt.timedelta(seconds=s) for s in seconds]
+    assert got["ts"].to_pylist() == want

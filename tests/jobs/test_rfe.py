@@ -378,3 +378,23 @@ def test_columns_rfe_does_not_use_are_not_read_unless_copies_are_merged(
     assert runs[True].quarantine["reason"].tolist() == [
         "AdID: a fractional number is not an id"]
     assert runs[True].users.set_index("user_id").loc["u1", "events"] == 2
+
+
+def test_a_ga4_shaped_export_is_read_without_a_config(tmp_path: Path) -> None:
+    """GA4's BigQuery export: ``user_pseudo_id`` and ``event_timestamp`` in microseconds."""
+    start = int(pd.Timestamp("2024-03-01 23:50").value // 10**3)  # microseconds
+    minute = 60 * 10**6
+    rows = [("u1", start, "page_view"), ("u1", start + 20 * minute + 123, "click"),
+            ("u2", start - 3 * 24 * 60 * minute, "page_view"), ("u2", start, "purchase")]
+    path = tmp_path / "ga4.csv"
+    pd.DataFrame(rows, columns=["user_pseudo_id", "event_timestamp", "event_name"]).to_csv(
+        path, index=False)
+    run = _rfe(path)
+    assert run.audit.set_index("step").loc["kept"].iloc[0] == 4
+    users = run.users.set_index("user_id")
+    assert users["last_seen"].tolist() == [pd.Timestamp("2024-03-02 00:10"),
+                                           pd.Timestamp("2024-03-01 23:50")]
+    # u1's visit crosses midnight: one session of 20 minutes on two days.
+    assert users.loc["u1", ["sessions", "clicks", "active_days"]].tolist() == [1, 1, 2]
+    assert users.loc["u1", "session_minutes"] == 20
+    assert users.loc["u2", ["sessions", "conversions"]].tolist() == [2, 1]

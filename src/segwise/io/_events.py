@@ -169,6 +169,7 @@ EVENTS = register_kind(SourceKind(
         Role("user_id", (
             "userid", "user", "visitorid", "visitor", "cookieid", "cookie", "uid",
             "customerid", "memberid", "accountid", "clientid", "fullvisitorid",
+            "userpseudoid", "anonymousid", "distinctid",
         ), required=True, description="who acted"),
         Role("timestamp", (
             "timestamp", "eventtime", "eventtimestamp", "searchdate", "clickdate", "viewdate",

@@ -61,6 +61,11 @@ SOURCE_PREFIX = "_src_"
 EPOCH = "epoch"
 #: Epoch numbers from this on are milliseconds (10**11 s is the year 5138).
 EPOCH_MILLISECONDS_FROM = 10**11
+#: Where each unit of epoch numbers starts, and its count per second: milliseconds, and
+#: microseconds and nanoseconds (a GA4 export's ``event_timestamp`` is in microseconds).
+#: Between 1990 and 2099 the units' ranges are three orders of magnitude apart, so a
+#: number's size says its unit.
+_EPOCH_UNITS = ((10**17, 10**9), (10**14, 10**6), (EPOCH_MILLISECONDS_FROM, 10**3))
 _UNIX = datetime(1970, 1, 1)
 #: Epoch numbers are read as times from 1990 to 2099, in seconds or in milliseconds; any
 #: other number is no time: ``20240503`` (a day) is not 1970-08-23, nor ``202405031015``
@@ -343,12 +348,13 @@ def _read(value: str, fmt: str) -> datetime | None:
 
 
 def _read_epoch(value: str) -> datetime | None:
-    """Read text of seconds (or milliseconds) since 1970 as :func:`epoch_timestamp` does."""
+    """Read text of seconds (or a smaller unit) since 1970 as :func:`epoch_timestamp` does."""
     try:
         number = float(value)
     except ValueError:
         return None
-    seconds = number / 1000 if abs(number) >= EPOCH_MILLISECONDS_FROM else number
+    seconds = next((number / per for start, per in _EPOCH_UNITS if abs(number) >= start),
+                   number)
     if not _EPOCH_SECONDS[0] <= seconds < _EPOCH_SECONDS[1]:
         return None
     return _UNIX + timedelta(seconds=round(seconds))
@@ -376,18 +382,32 @@ def _iso_timestamp(text: ir.StringValue) -> ir.TimestampValue:
 
 
 def epoch_timestamp(number: ir.FloatingValue, *, bounded: bool = True) -> ir.TimestampValue:
-    """Seconds since 1970-01-01 as a timestamp; milliseconds from 10**11 on.
+    """Seconds since 1970-01-01 as a timestamp; smaller units from 10**11 on.
+
+    Milliseconds from 10**11, microseconds from 10**14, nanoseconds from 10**17.
 
     ``bounded`` reads only times from 1990 to 2099 (NULL elsewhere), so that a number
     meaning something else (a day written ``20240503``) is no time; pings, whose clock
     rule counts a device reset to 0, read any number. The result is naive, like every
     other timestamp: an epoch plus an interval, not a zoned value; to the second.
     """
-    seconds = ibis.ifelse(number.abs() >= EPOCH_MILLISECONDS_FROM, number / 1000, number)
+    size = number.abs()
+    seconds = ibis.cases(*((size >= start, number / per) for start, per in _EPOCH_UNITS),
+                         else_=number)
     if bounded:
         inside = (seconds >= _EPOCH_SECONDS[0]) & (seconds < _EPOCH_SECONDS[1])
         seconds = ibis.ifelse(inside, seconds, ibis.null("float64"))
     return ibis.literal(_UNIX, "timestamp") + seconds.round().cast("int64").as_interval("s")
+
+
+def _epoch_number(value: ir.Value) -> ir.FloatingValue:
+    """Read a source value as an epoch number: finite, of any size (nanoseconds pass 10**18).
+
+    Not :func:`as_float`, whose bound (:data:`MAX_NUMBER`) keeps sums exact but would
+    refuse every time in micro- or nanoseconds; :func:`epoch_timestamp` bounds the time.
+    """
+    x = _number(value)
+    return ibis.ifelse(_finite(x), x, ibis.null("float64"))
 
 
 def _differ(value: str, formats: list[str]) -> bool:
@@ -507,7 +527,7 @@ def parse_timestamp(
         return value.cast("timestamp")
     if value.type().is_numeric():
         # Typed numbers (a Parquet or JSON log's epoch column) as :data:`EPOCH` text is.
-        return epoch_timestamp(as_float(value))
+        return epoch_timestamp(_epoch_number(value))
     if spark:
         if read.timestamp_format:
             raise ConfigError(
@@ -517,7 +537,8 @@ def parse_timestamp(
         return value.cast("string").try_cast("timestamp")
     text = strip_text(value.cast("string"))
     fmt = read.timestamp_format or TIMESTAMP_FORMATS[0]
-    layouts = {EPOCH: lambda: epoch_timestamp(as_float(value)), ISO: lambda: _iso_timestamp(text)}
+    layouts = {EPOCH: lambda: epoch_timestamp(_epoch_number(value)),
+               ISO: lambda: _iso_timestamp(text)}
     ts = layouts[fmt]() if fmt in layouts else try_strptime(text, fmt)
     # The unambiguous layouts are read whatever the layout: values are tried in them only
     # where the layout read nothing.
