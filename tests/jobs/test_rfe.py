@@ -398,3 +398,21 @@ def test_a_ga4_shaped_export_is_read_without_a_config(tmp_path: Path) -> None:
     assert users.loc["u1", ["sessions", "clicks", "active_days"]].tolist() == [1, 1, 2]
     assert users.loc["u1", "session_minutes"] == 20
     assert users.loc["u2", ["sessions", "conversions"]].tolist() == [2, 1]
+
+
+def test_an_as_of_date_before_every_event_names_the_file_and_the_fix(tmp_path: Path) -> None:
+    # Once: "input: no event is left after cleaning. Fix: check the [columns] mapping",
+    # though the mapping was right and the as-of date was the cause.
+    from segwise.cli import app
+    from segwise.exceptions import InputError
+
+    path = tmp_path / "events.csv"
+    path.write_text("user_id,timestamp,event\na,2024-03-01 10:00:00,view\n"
+                    "b,2024-03-02 10:00:00,click\n")
+    with pytest.raises(InputError, match=r"events\.csv: no event is left after cleaning \(see "
+                                         r"the audit: after_as_of 2\)\. Fix: choose a later "
+                                         r"--as-of \(or \[rfe\] as_of\) than 2024-02-01"):
+        _rfe(path, as_of=dt.date(2024, 2, 1))
+    out = CliRunner().invoke(app, ["rfe", str(path), "--as-of", "2024-02-01",
+                                   "-o", str(tmp_path / "u.parquet")])
+    assert out.exit_code == 1 and "choose a later --as-of" in out.output
