@@ -377,20 +377,22 @@ def test_iso_times_in_any_form_read_as_the_same_utc_instant(values: list[Any]) -
 @given(st.lists(st.integers(int(pd.Timestamp("1990-01-01").timestamp()),
                             int(pd.Timestamp("2099-12-31").timestamp())), min_size=1,
                 max_size=10),
-       st.sampled_from([1, 10**3, 10**6, 10**9]), st.booleans())
+       st.sampled_from([1, 10**3, 10**6, 10**9, 0]), st.booleans())
 @settings(max_examples=30, deadline=None)
 def test_epoch_numbers_in_any_unit_read_as_the_same_time(seconds: list[int], per: int,
                                                          as_text: bool) -> None:
-    # Seconds, milliseconds, microseconds (a GA4 export's event_timestamp) and
-    # nanoseconds: between 1990 and 2099 their ranges are apart, so the size says the
-    # unit. Microseconds and nanoseconds were once refused as numbers beyond 1e13.
+    # Seconds, milliseconds, microseconds (a GA4 export's event_timestamp), nanoseconds,
+    # and SQLite's Julian day numbers (per = 0): between 1990 and 2099 their ranges are
+    # apart, so the size says the unit. Micro- and nanoseconds were once refused as
+    # numbers beyond 1e13, Julian days as times of January 1970.
     from segwise._engine import duckdb_connection
     from segwise.io import parse_timestamp
 
-    numbers = [s * per for s in seconds]
+    numbers: list[Any] = [s * per if per else s / 86400 + 2440587.5 for s in seconds]
     con = duckdb_connection()
-    con.con.register("epochs", pa.table({"v": [str(n) for n in numbers] if as_text
-                                         else pa.array(numbers, pa.int64())}))
+    con.con.register("epochs", pa.table({"v": [repr(n) for n in numbers] if as_text
+                                         else pa.array(numbers, pa.int64() if per
+                                                       else pa.float64())}))
     table = con.table("epochs")
     read = ReadOptions(timestamp_format="epoch" if as_text else None)
     got = table.select(ts=parse_timestamp(table.v, read, Path("x"), False)).to_pyarrow()

@@ -426,23 +426,25 @@ def test_a_database_larger_than_memory_is_stored_compressed_on_disk(
 def test_a_log_whose_trackers_write_times_differently_reads_every_time(
         tmp_path: Path, suffix: str) -> None:
     # One searches table written by several trackers: ISO 8601 with a blank or a T,
-    # fractions, a zone (read as UTC), epoch seconds and milliseconds stored as numbers.
-    # Each is one instant; none may be quarantined for its layout. A date alone (no time:
-    # an event at midnight would be invented) and a day-first date are still refused.
+    # fractions, a zone (read as UTC), epoch seconds and milliseconds and a Julian day
+    # (SQLite's julianday()) stored as numbers. Each is one instant; none may be
+    # quarantined for its layout. A date alone (no time: an event at midnight would be
+    # invented) and a day-first date are still refused.
     dates: list[Any] = ["2015-05-01 10:00:00", "2015-05-01T10:00:00Z",
                         "2015-05-01T12:00:00.000+02:00", "2015-05-01 05:00-0500",
-                        1430474400, 1430474400000, "2015-05-01", "01.05.2015 10:00"]
+                        1430474400, 1430474400000, 2457143.9166666665,
+                        "2015-05-01", "01.05.2015 10:00"]
     dates += ["2015-05-02 11:00:00"] * 12  # the majority layout
     if suffix == ".duckdb":  # a DuckDB column has one type: the numbers as text
         dates = [str(d) for d in dates]
     path = _searches(tmp_path / f"log{suffix}", dates)
     source = load_source(path, "events", read=LENIENT)
-    assert source.n_input == 20 and source.n_quarantined == 2
-    assert source.quarantine["row"].tolist() == [7, 8]
+    assert source.n_input == 21 and source.n_quarantined == 2
+    assert source.quarantine["row"].tolist() == [8, 9]
     assert set(source.quarantine["reason"]) == {"SearchDate: not a timestamp"}
     t = source.table
     times = t.order_by(t.search_id.cast("int64")).ts.execute().tolist()
-    assert times[:6] == [pd.Timestamp("2015-05-01 10:00")] * 6
+    assert times[:7] == [pd.Timestamp("2015-05-01 10:00")] * 7
 
 
 def test_a_column_of_zoned_iso_times_is_read_as_utc(tmp_path: Path) -> None:
