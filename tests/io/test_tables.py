@@ -127,6 +127,22 @@ def test_missing_tables_and_keys_are_named(tmp_path: Path, read: ReadOptions,
         load_source(_log(tmp_path / "log.sqlite"), "events", read=read)
 
 
+@pytest.mark.parametrize(("joins", "match"), [
+    ((Join("SearchInfo", ("SearchID",)), Join("SearchInfo", ("SearchID",))), "twice"),
+    ((Join("SearchStream", ("SearchID",)),), "as a join to itself"),
+])
+@pytest.mark.parametrize("suffix", [".sqlite", ".duckdb"])
+def test_a_table_joined_twice_is_one_clear_line(tmp_path: Path, suffix: str,
+                                                joins: tuple[Join, ...], match: str) -> None:
+    # Once, on SQLite: "cannot read the sqlite database: ... This RecordBatchReader has
+    # already been consumed ... Fix: check that the file is a readable database".
+    path = _searches(tmp_path / f"log{suffix}", ["2015-05-01 10:00:00"])
+    with pytest.raises(ConfigError, match=f"join names table .* {match}: each table's "
+                                          "columns join once. Fix: one join per table") as err:
+        load_source(path, "events", read=ReadOptions(table="SearchStream", join=joins))
+    assert "\n" not in str(err.value)
+
+
 def test_join_needs_a_database(tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
     path.write_text("user,time\na,2024-01-01 10:00:00\n")

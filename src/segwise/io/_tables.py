@@ -159,7 +159,14 @@ class Database:
         known = list(tables[self.table])
         #: Source column name -> (table, column in that table).
         self._origin = {c: (self.table, c) for c in known}
-        for join in self.joins:
+        for i, join in enumerate(self.joins):
+            if join.table == self.table or join.table in (j.table for j in self.joins[:i]):
+                raise ConfigError(
+                    f"{path}: [read] join names table {join.table} "
+                    + ("as a join to itself" if join.table == self.table else "twice")
+                    + ": each table's columns join once. Fix: one join per table other than "
+                    "[read] table (on = [\"a\", \"b\"] for several keys)"
+                )
             if join.table not in tables:
                 raise InputError(
                     f"{path}: [read] join names table {join.table!r}, which the database "
