@@ -416,3 +416,19 @@ def test_an_as_of_date_before_every_event_names_the_file_and_the_fix(tmp_path: P
     out = CliRunner().invoke(app, ["rfe", str(path), "--as-of", "2024-02-01",
                                    "-o", str(tmp_path / "u.parquet")])
     assert out.exit_code == 1 and "choose a later --as-of" in out.output
+
+
+def test_a_log_of_one_user_gets_its_report(tmp_path: Path) -> None:
+    # One user (a test export, a filtered log): the report once ended in a scikit-learn
+    # traceback ("Found array with 1 sample(s)") while sweeping segments, then in an
+    # IndexError drawing the map. Now learned segments are left out with the reason.
+    from segwise.cli import app
+
+    path = tmp_path / "one.csv"
+    path.write_text("user_id,timestamp,event\nu1,2024-03-01 23:55:00,view\n"
+                    "u1,2024-03-02 00:05:00,click\n")
+    out = CliRunner().invoke(app, ["report", str(path), "--job", "rfe",
+                                   "-o", str(tmp_path / "r.html")])
+    assert out.exit_code == 0, out.output
+    html = (tmp_path / "r.html").read_text()
+    assert "Learned segments are not shown: only 1 customers: too few" in html

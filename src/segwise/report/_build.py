@@ -640,7 +640,7 @@ def _embedding(ctx: ReportContext) -> Section | None:
         method = extras.embedding_method
     else:
         features = schema.cluster_features
-        if len(features) < 2:
+        if len(features) < 2 or len(customers) < 2:  # no plane through one point
             return None
         pts = _pca(customers, features)
         short = ", ".join(schema.feature(f).short or f.replace("_", " ") for f in features)
