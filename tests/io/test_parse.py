@@ -325,7 +325,8 @@ def test_quarantined_floats_are_written_as_duckdb_writes_them(
 
 
 _ISO_TIMES = st.datetimes(min_value=dt.datetime(1995, 1, 1), max_value=dt.datetime(2090, 1, 1))
-_OFFSETS = st.none() | st.integers(-14 * 60, 14 * 60).map(lambda m: dt.timedelta(minutes=m))
+_OFFSETS = st.none() | st.just(dt.timedelta(0)) | st.integers(-14 * 60, 14 * 60).map(
+    lambda m: dt.timedelta(minutes=m))
 
 
 def _iso_text(time: dt.datetime, offset: dt.timedelta | None, sep: str, seconds: str,
@@ -337,8 +338,8 @@ def _iso_text(time: dt.datetime, offset: dt.timedelta | None, sep: str, seconds:
                                         else "")
     if offset is None:
         return text
-    if offset == dt.timedelta(0) and zone == "Z":
-        return text + "Z"
+    if offset == dt.timedelta(0) and zone in ("Z", "utc"):
+        return text + ("Z" if zone == "Z" else " UTC")  # " UTC": BigQuery's text export
     minutes = int(offset.total_seconds()) // 60
     sign, (hours, rest) = "+" if minutes >= 0 else "-", divmod(abs(minutes), 60)
     if zone == "Z" and rest == 0:  # hours alone
@@ -349,7 +350,8 @@ def _iso_text(time: dt.datetime, offset: dt.timedelta | None, sep: str, seconds:
 
 @given(st.lists(st.tuples(_ISO_TIMES, _OFFSETS, st.sampled_from("T "),
                           st.sampled_from(["none", "whole", "fraction"]),
-                          st.sampled_from(["colon", "Z", "basic"])), min_size=1, max_size=12))
+                          st.sampled_from(["colon", "Z", "basic", "utc"])), min_size=1,
+                max_size=12))
 @settings(max_examples=40, deadline=None)
 def test_iso_times_in_any_form_read_as_the_same_utc_instant(values: list[Any]) -> None:
     # A log whose trackers write ISO 8601 differently (a T or a blank, fractions, zones):

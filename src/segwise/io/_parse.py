@@ -67,7 +67,7 @@ EPOCH_MILLISECONDS_FROM = 10**11
 #: number's size says its unit.
 _EPOCH_UNITS = ((10**17, 10**9), (10**14, 10**6), (EPOCH_MILLISECONDS_FROM, 10**3))
 _UNIX = datetime(1970, 1, 1)
-#: Epoch numbers are read as times from 1990 to 2099, in seconds or in milliseconds; any
+#: Epoch numbers are read as times from 1990 to 2099, in seconds or a smaller unit; any
 #: other number is no time: ``20240503`` (a day) is not 1970-08-23, nor ``202405031015``
 #: (a minute) 1976.
 _EPOCH_SECONDS = ((datetime(1990, 1, 1) - _UNIX).total_seconds(),
@@ -80,13 +80,14 @@ _JULIAN_DAYS = tuple(_JULIAN_UNIX + s / 86400 for s in _EPOCH_SECONDS)
 
 #: The layout of ISO 8601 times in any of their forms, one value to the next: a date and a
 #: time (after a ``T`` or a blank; seconds and their fractions optional), then optionally
-#: a zone (``Z``, ``+02:00``, ``+0200``, ``+02``). A zoned time is read as UTC, like a
+#: a zone (``Z``, ``+02:00``, ``+0200``, ``+02``, or `` UTC`` as BigQuery exports write
+#: it). A zoned time is read as UTC, like a
 #: typed zoned timestamp: ``10:00:00+02:00`` is 08:00. A date alone is no time (it would
 #: be an event at midnight); a column of dates is read by ``"%Y-%m-%d"``.
 ISO = "iso8601"
 #: What :data:`ISO` reads (the forms DuckDB's cast and Python's ``fromisoformat`` agree on).
 _ISO_PATTERN = (r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
-                r"(Z|[+-]\d{2}(:?\d{2})?)?$")
+                r"(Z| UTC|[+-]\d{2}(:?\d{2})?)?$")
 
 #: Timestamp layouts tried, in this order, when none is configured; ties go to the first.
 #: Whatever the layout, a value in one of the unambiguous layouts, :data:`ISO` and
@@ -372,7 +373,7 @@ def _read_iso(value: str) -> datetime | None:
     if re.match(_ISO_PATTERN, value) is None:
         return None
     try:
-        time = datetime.fromisoformat(value)
+        time = datetime.fromisoformat(value.replace(" UTC", "Z"))
     except ValueError:
         return None
     return time if time.tzinfo is None else time.astimezone(UTC).replace(tzinfo=None)
