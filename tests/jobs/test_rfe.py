@@ -432,3 +432,25 @@ def test_a_log_of_one_user_gets_its_report(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     html = (tmp_path / "r.html").read_text()
     assert "Learned segments are not shown: only 1 customers: too few" in html
+
+
+def test_categories_and_devices_stored_as_floats_read_as_their_integers(
+        tmp_path: Path) -> None:
+    # pandas stores an integer column with a gap as floats: the bundled log's category 5
+    # and device 1 once came out as "5.0" and "1.0" from such a copy of it.
+    import sqlite3
+
+    with sqlite3.connect(avito_sample_path()) as con:
+        log = pd.read_sql("SELECT s.SearchID, s.IsClick, i.UserID, i.SearchDate, "
+                          "i.CategoryID, u.UserDeviceID FROM trainSearchStream s "
+                          "JOIN SearchInfo i USING (SearchID) JOIN UserInfo u USING (UserID)",
+                          con)
+    log = log[log["SearchDate"].str.startswith("2015-")]
+    floats = log.astype({"CategoryID": "float64", "UserDeviceID": "float64"})
+    floats.loc[floats.index[0], "CategoryID"] = np.nan  # the gap that makes them floats
+    path = tmp_path / "log.parquet"
+    floats.to_parquet(path)
+    users = _rfe(path, dataclasses.replace(load_config(None, kind="events"), columns={
+        "device": "UserDeviceID"}), as_of=dt.date(2015, 5, 21)).users
+    assert set(users["category"].dropna()) <= set(log["CategoryID"].astype(str))
+    assert set(users["device"].dropna()) <= set(log["UserDeviceID"].astype(str))
