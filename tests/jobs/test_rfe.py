@@ -454,3 +454,36 @@ def test_categories_and_devices_stored_as_floats_read_as_their_integers(
         "device": "UserDeviceID"}), as_of=dt.date(2015, 5, 21)).users
     assert set(users["category"].dropna()) <= set(log["CategoryID"].astype(str))
     assert set(users["device"].dropna()) <= set(log["UserDeviceID"].astype(str))
+
+
+def test_convert_never_replaces_a_folder_that_holds_more_than_its_parts(
+        tmp_path: Path) -> None:
+    # `segwise convert log.sqlite -o .` once deleted the folder it ran in: the database,
+    # the config and everything else (the output folder is replaced).
+    import shutil
+
+    from segwise.cli import app
+
+    db, config = tmp_path / "log.sqlite", tmp_path / "log.toml"
+    shutil.copy(avito_sample_path(), db)
+    shutil.copy(avito_sample_config_path(), config)
+    (tmp_path / "notes.txt").write_text("keep me")
+
+    def convert(out: Path) -> Any:
+        return CliRunner().invoke(app, ["convert", str(db), "--config", str(config),
+                                        "-o", str(out)])
+
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for out, says in ((tmp_path, "holds more than Parquet parts (log.sqlite, log.toml, "
+                                 "notes.txt), and convert replaces the folder"),
+                      (db, "is a file; convert writes a folder of Parquet parts")):
+        result = convert(out)
+        assert result.exit_code == 1 and says in " ".join(result.output.split())
+        assert sorted(p.name for p in tmp_path.iterdir()) == before
+    # A new folder (its parents created), and again over the parts it wrote.
+    parts = tmp_path / "new" / "parts"
+    for _ in range(2):
+        result = convert(parts)
+        assert result.exit_code == 0, result.output
+        assert "40,282 rows" in result.output
+    assert {p.suffix for p in parts.iterdir()} == {".parquet"}
