@@ -176,6 +176,28 @@ def test_a_locked_database_is_one_clear_line(tmp_path: Path) -> None:
     assert load_source(path, "events", read=RELATION).n_input == 6
 
 
+def test_a_duckdb_file_another_program_holds_is_one_clear_line(tmp_path: Path) -> None:
+    # DuckDB locks a file a process opened for writing: once "Could not set lock on file
+    # ... Fix: check that the file is a readable database", as if it were damaged.
+    import subprocess
+    import sys
+
+    path = _searches(tmp_path / "log.duckdb", ["2015-05-01 10:00:00"])
+    holder = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+         "print('open', flush=True); sys.stdin.read()", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(InputError, match=r"lock.*another program is writing to it\. "
+                                             r"Fix: wait until it finishes") as err:
+            load_source(path, "events", read=RELATION)
+        assert "\n" not in str(err.value)
+    finally:
+        holder.communicate("")
+    assert load_source(path, "events", read=RELATION).n_input == 1
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_a_damaged_database_is_one_clear_line(tmp_path: Path, damage: str) -> None:
     path = _log(tmp_path / "log.sqlite")
@@ -186,6 +208,15 @@ def test_a_damaged_database_is_one_clear_line(tmp_path: Path, damage: str) -> No
         # Keep the header and schema page, lose the pages holding the rows.
         path.write_bytes(data[:4096] + b"\x00" * 4096)
     with pytest.raises(InputError, match="damaged or not a sqlite database") as err:
+        load_source(path, "events", read=RELATION)
+    assert "\n" not in str(err.value)
+
+
+def test_a_truncated_duckdb_file_is_damaged(tmp_path: Path) -> None:
+    # Once "Could not read enough bytes ... Fix: check that the file is a readable database".
+    path = _searches(tmp_path / "log.duckdb", ["2015-05-01 10:00:00"])
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(InputError, match="damaged or not a duckdb database") as err:
         load_source(path, "events", read=RELATION)
     assert "\n" not in str(err.value)
 

@@ -577,11 +577,14 @@ class Database:
         """One line for a database that cannot be read: locked, damaged, not a database."""
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         low = text.lower()
-        if "locked" in low or "busy" in low:
+        # SQLite says "database is locked"; DuckDB "Could not set lock on file ...:
+        # Conflicting lock is held in <program>" while another process has it open.
+        if "locked" in low or "busy" in low or "conflicting lock" in low:
             fix = ("another program is writing to it. Fix: wait until it finishes, or read "
                    "a copy of the file")
-        elif "not a database" in low or "malformed" in low or "corrupt" in low or (
-                "not a valid" in low) or "file is not" in low:
+        elif any(word in low for word in (
+                "not a database", "malformed", "corrupt", "not a valid", "file is not",
+                "could not read enough bytes", "checksum")):
             fix = (f"the file is damaged or not a {self.fmt} database. Fix: check it (for "
                    "SQLite: sqlite3 FILE 'PRAGMA integrity_check') or export it again")
         else:
