@@ -400,3 +400,26 @@ def test_epoch_numbers_in_any_unit_read_as_the_same_time(seconds: list[int], per
     got = table.select(ts=parse_timestamp(table.v, read, Path("x"), False)).to_pyarrow()
     want = [dt.datetime(1970, 1, 1) + dt.timedelta(seconds=s) for s in seconds]
     assert got["ts"].to_pylist() == want
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_spark_reads_text_times_of_any_form_as_duckdb_does(spark_available: None,
+                                                           tmp_path: Path) -> None:
+    # A Parquet log with its times as text in several forms, one an epoch number: Spark
+    # once quarantined the number, which DuckDB reads.
+    from segwise.io import load_source
+
+    times = ["2024-03-01T23:50:00Z", "2024-03-02 00:10:00", "2024-03-02T02:20:00+02:00",
+             "2024-03-01 10:00:00 UTC", "1709287200", "2024-03-01 11:00:00+0200", "NaN"]
+    path = tmp_path / "log.parquet"
+    pd.DataFrame({"user_id": [f"u{i}" for i in range(len(times))], "timestamp": times,
+                  "event": "view"}).to_parquet(path)
+    read = ReadOptions(max_quarantine_share=1.0)
+    got = {}
+    for engine in ("duckdb", "spark"):
+        source = load_source(path, "events", read=read, engine=engine)
+        assert source.quarantine["reason"].tolist() == ["timestamp: not a timestamp"]
+        got[engine] = source.table.to_pandas().set_index("user_id")["ts"].sort_index()
+    pd.testing.assert_series_equal(got["spark"], got["duckdb"], check_dtype=False)
+    assert got["duckdb"]["u4"] == pd.Timestamp("2024-03-01 10:00")

@@ -545,7 +545,13 @@ def parse_timestamp(
                 f"{path}: with engine spark, Parquet timestamps stored as text must be ISO-8601;"
                 " convert the column or load with engine duckdb"
             )
-        return value.cast("string").try_cast("timestamp")
+        # Spark's cast reads ISO 8601 in its forms (zones as UTC); epoch numbers as text
+        # are read as on DuckDB (Spark's cast to a number trims blanks and reads NaN and
+        # infinities, which are no time: a smaller expression than _epoch_number's, whose
+        # repeated trims grow Spark's generated code beyond its 64 KB).
+        text = value.cast("string")
+        return ibis.coalesce(text.try_cast("timestamp"),
+                             epoch_timestamp(text.try_cast("float64")))
     text = strip_text(value.cast("string"))
     fmt = read.timestamp_format or TIMESTAMP_FORMATS[0]
     layouts = {EPOCH: lambda: epoch_timestamp(_epoch_number(value)),
