@@ -345,3 +345,104 @@ def test_quarantined_floats_are_written_as_duckdb_writes_them(
         con.register("t", pa.table({"v": arrow}))
         want = [r[0] for r in con.execute("SELECT CAST(v AS VARCHAR) FROM t").fetchall()]
         assert got == [w if w is None or w.lstrip("-") != "nan" else "nan" for w in want]
+
+
+_ISO_TIMES = st.datetimes(min_value=dt.datetime(1995, 1, 1), max_value=dt.datetime(2090, 1, 1))
+_OFFSETS = st.none() | st.just(dt.timedelta(0)) | st.integers(-14 * 60, 14 * 60).map(
+    lambda m: dt.timedelta(minutes=m))
+
+
+def _iso_text(time: dt.datetime, offset: dt.timedelta | None, sep: str, seconds: str,
+              zone: str) -> str:
+    """``time`` written in one ISO 8601 form; ``offset`` after it, in the form ``zone``."""
+    text = time.strftime(f"%Y-%m-%d{sep}%H:%M")
+    if seconds != "none":
+        text += time.strftime(":%S") + (f".{time.microsecond:06d}" if seconds == "fraction"
+                                        else "")
+    if offset is None:
+        return text
+    if offset == dt.timedelta(0) and zone in ("Z", "utc"):
+        return text + ("Z" if zone == "Z" else " UTC")  # " UTC": BigQuery's text export
+    minutes = int(offset.total_seconds()) // 60
+    sign, (hours, rest) = "+" if minutes >= 0 else "-", divmod(abs(minutes), 60)
+    if zone == "Z" and rest == 0:  # hours alone
+        return f"{text}{sign}{hours:02d}"
+    return text + (f"{sign}{hours:02d}:{rest:02d}" if zone == "colon"
+                   else f"{sign}{hours:02d}{rest:02d}")
+
+
+@given(st.lists(st.tuples(_ISO_TIMES, _OFFSETS, st.sampled_from("T "),
+                          st.sampled_from(["none", "whole", "fraction"]),
+                          st.sampled_from(["colon", "Z", "basic", "utc"])), min_size=1,
+                max_size=12))
+@settings(max_examples=40, deadline=None)
+def test_iso_times_in_any_form_read_as_the_same_utc_instant(values: list[Any]) -> None:
+    # A log whose trackers write ISO 8601 differently (a T or a blank, fractions, zones):
+    # every value is read whatever layout the column was given, a zoned one as UTC.
+    from segwise._engine import duckdb_connection
+    from segwise.io import parse_timestamp
+
+    texts = [_iso_text(*v) for v in values]
+    want = []
+    for time, offset, _, seconds, _ in values:
+        kept = {"none": time.replace(second=0, microsecond=0),
+                "whole": time.replace(microsecond=0), "fraction": time}[seconds]
+        want.append(kept - (offset or dt.timedelta(0)))
+    con = duckdb_connection()
+    con.con.register("iso", pa.table({"v": texts}))
+    table = con.table("iso")
+    layouts = ("%Y-%m-%d %H:%M:%S", "%d/%m/%Y", "epoch", "iso8601")
+    got = table.select(**{
+        f"ts{i}": parse_timestamp(table.v, ReadOptions(timestamp_format=layout), Path("x"),
+                                  False) for i, layout in enumerate(layouts)}).to_pyarrow()
+    for i, layout in enumerate(layouts):
+        assert got[f"ts{i}"].to_pylist() == want, (layout, texts)
+
+
+@given(st.lists(st.integers(int(pd.Timestamp("1990-01-01").timestamp()),
+                            int(pd.Timestamp("2099-12-31").timestamp())), min_size=1,
+                max_size=10),
+       st.sampled_from([1, 10**3, 10**6, 10**9, 0]), st.booleans())
+@settings(max_examples=30, deadline=None)
+def test_epoch_numbers_in_any_unit_read_as_the_same_time(seconds: list[int], per: int,
+                                                         as_text: bool) -> None:
+    # Seconds, milliseconds, microseconds (a GA4 export's event_timestamp), nanoseconds,
+    # and SQLite's Julian day numbers (per = 0): between 1990 and 2099 their ranges are
+    # apart, so the size says the unit. Micro- and nanoseconds were once refused as
+    # numbers beyond 1e13, Julian days as times of January 1970.
+    from segwise._engine import duckdb_connection
+    from segwise.io import parse_timestamp
+
+    numbers: list[Any] = [s * per if per else s / 86400 + 2440587.5 for s in seconds]
+    con = duckdb_connection()
+    con.con.register("epochs", pa.table({"v": [repr(n) for n in numbers] if as_text
+                                         else pa.array(numbers, pa.int64() if per
+                                                       else pa.float64())}))
+    table = con.table("epochs")
+    read = ReadOptions(timestamp_format="epoch" if as_text else None)
+    got = table.select(ts=parse_timestamp(table.v, read, Path("x"), False)).to_pyarrow()
+    want = [dt.datetime(1970, 1, 1) + dt.timedelta(seconds=s) for s in seconds]
+    assert got["ts"].to_pylist() == want
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_spark_reads_text_times_of_any_form_as_duckdb_does(spark_available: None,
+                                                           tmp_path: Path) -> None:
+    # A Parquet log with its times as text in several forms, one an epoch number: Spark
+    # once quarantined the number, which DuckDB reads.
+    from segwise.io import load_source
+
+    times = ["2024-03-01T23:50:00Z", "2024-03-02 00:10:00", "2024-03-02T02:20:00+02:00",
+             "2024-03-01 10:00:00 UTC", "1709287200", "2024-03-01 11:00:00+0200", "NaN"]
+    path = tmp_path / "log.parquet"
+    pd.DataFrame({"user_id": [f"u{i}" for i in range(len(times))], "timestamp": times,
+                  "event": "view"}).to_parquet(path)
+    read = ReadOptions(max_quarantine_share=1.0)
+    got = {}
+    for engine in ("duckdb", "spark"):
+        source = load_source(path, "events", read=read, engine=engine)
+        assert source.quarantine["reason"].tolist() == ["timestamp: not a timestamp"]
+        got[engine] = source.table.to_pandas().set_index("user_id")["ts"].sort_index()
+    pd.testing.assert_series_equal(got["spark"], got["duckdb"], check_dtype=False)
+    assert got["duckdb"]["u4"] == pd.Timestamp("2024-03-01 10:00")

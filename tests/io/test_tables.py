@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -89,6 +90,29 @@ def test_a_relation_that_joins_nothing_is_one_clear_line(tmp_path: Path) -> None
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(("table", "match"), [
+    ("SearchInfo", r"table SearchInfo, which \[read\] join joins on SearchID, has no rows.*"
+                   r"Fix: export its rows too, or drop it from \[read\] join"),
+    ("SearchStream", r"table SearchStream has no rows\. Fix: set \[read\] table to the table "
+                     r"that holds the events"),
+])
+@pytest.mark.parametrize("suffix", [".sqlite", ".duckdb"])
+def test_an_empty_table_is_named_not_blamed_on_the_keys(tmp_path: Path, suffix: str, table: str,
+                                                        match: str) -> None:
+    # An export that wrote a table's schema but none of its rows: the user is told which
+    # table is empty, not that the keys match nothing or that a CSV header has no rows.
+    path = _searches(tmp_path / f"log{suffix}", ["2015-05-01 10:00:00", "2015-05-02 10:00:00"])
+    if suffix == ".duckdb":
+        with duckdb.connect(str(path)) as con:
+            con.execute(f"DELETE FROM {table}")  # noqa: S608 - a test table name
+    else:
+        with sqlite3.connect(path) as con:
+            con.execute(f"DELETE FROM {table}")  # noqa: S608 - a test table name
+    with pytest.raises(InputError, match=match) as err:
+        load_source(path, "events", read=RELATION)
+    assert "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize(("read", "match"), [
     (ReadOptions(table="Impressions"), "no table 'Impressions'"),
     (ReadOptions(table="SearchStream", join=(Join("Searches", ("SearchID",)),)),
@@ -101,6 +125,22 @@ def test_missing_tables_and_keys_are_named(tmp_path: Path, read: ReadOptions,
                                            match: str) -> None:
     with pytest.raises(InputError, match=match):
         load_source(_log(tmp_path / "log.sqlite"), "events", read=read)
+
+
+@pytest.mark.parametrize(("joins", "match"), [
+    ((Join("SearchInfo", ("SearchID",)), Join("SearchInfo", ("SearchID",))), "twice"),
+    ((Join("SearchStream", ("SearchID",)),), "as a join to itself"),
+])
+@pytest.mark.parametrize("suffix", [".sqlite", ".duckdb"])
+def test_a_table_joined_twice_is_one_clear_line(tmp_path: Path, suffix: str,
+                                                joins: tuple[Join, ...], match: str) -> None:
+    # Once, on SQLite: "cannot read the sqlite database: ... This RecordBatchReader has
+    # already been consumed ... Fix: check that the file is a readable database".
+    path = _searches(tmp_path / f"log{suffix}", ["2015-05-01 10:00:00"])
+    with pytest.raises(ConfigError, match=f"join names table .* {match}: each table's "
+                                          "columns join once. Fix: one join per table") as err:
+        load_source(path, "events", read=ReadOptions(table="SearchStream", join=joins))
+    assert "\n" not in str(err.value)
 
 
 def test_join_needs_a_database(tmp_path: Path) -> None:
@@ -136,6 +176,28 @@ def test_a_locked_database_is_one_clear_line(tmp_path: Path) -> None:
     assert load_source(path, "events", read=RELATION).n_input == 6
 
 
+def test_a_duckdb_file_another_program_holds_is_one_clear_line(tmp_path: Path) -> None:
+    # DuckDB locks a file a process opened for writing: once "Could not set lock on file
+    # ... Fix: check that the file is a readable database", as if it were damaged.
+    import subprocess
+    import sys
+
+    path = _searches(tmp_path / "log.duckdb", ["2015-05-01 10:00:00"])
+    holder = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+         "print('open', flush=True); sys.stdin.read()", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(InputError, match=r"lock.*another program is writing to it\. "
+                                             r"Fix: wait until it finishes") as err:
+            load_source(path, "events", read=RELATION)
+        assert "\n" not in str(err.value)
+    finally:
+        holder.communicate("")
+    assert load_source(path, "events", read=RELATION).n_input == 1
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_a_damaged_database_is_one_clear_line(tmp_path: Path, damage: str) -> None:
     path = _log(tmp_path / "log.sqlite")
@@ -146,6 +208,15 @@ def test_a_damaged_database_is_one_clear_line(tmp_path: Path, damage: str) -> No
         # Keep the header and schema page, lose the pages holding the rows.
         path.write_bytes(data[:4096] + b"\x00" * 4096)
     with pytest.raises(InputError, match="damaged or not a sqlite database") as err:
+        load_source(path, "events", read=RELATION)
+    assert "\n" not in str(err.value)
+
+
+def test_a_truncated_duckdb_file_is_damaged(tmp_path: Path) -> None:
+    # Once "Could not read enough bytes ... Fix: check that the file is a readable database".
+    path = _searches(tmp_path / "log.duckdb", ["2015-05-01 10:00:00"])
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(InputError, match="damaged or not a duckdb database") as err:
         load_source(path, "events", read=RELATION)
     assert "\n" not in str(err.value)
 
@@ -396,3 +467,39 @@ def test_a_database_larger_than_memory_is_stored_compressed_on_disk(
     del on_disk, con
     gc.collect()
     assert not folder.exists()
+
+
+@pytest.mark.parametrize("suffix", [".sqlite", ".duckdb"])
+def test_a_log_whose_trackers_write_times_differently_reads_every_time(
+        tmp_path: Path, suffix: str) -> None:
+    # One searches table written by several trackers: ISO 8601 with a blank or a T,
+    # fractions, a zone (read as UTC), epoch seconds and milliseconds and a Julian day
+    # (SQLite's julianday()) stored as numbers. Each is one instant; none may be
+    # quarantined for its layout. A date alone (no time: an event at midnight would be
+    # invented) and a day-first date are still refused.
+    dates: list[Any] = ["2015-05-01 10:00:00", "2015-05-01T10:00:00Z",
+                        "2015-05-01T12:00:00.000+02:00", "2015-05-01 05:00-0500",
+                        1430474400, 1430474400000, 2457143.9166666665,
+                        "2015-05-01", "01.05.2015 10:00"]
+    dates += ["2015-05-02 11:00:00"] * 12  # the majority layout
+    if suffix == ".duckdb":  # a DuckDB column has one type: the numbers as text
+        dates = [str(d) for d in dates]
+    path = _searches(tmp_path / f"log{suffix}", dates)
+    source = load_source(path, "events", read=LENIENT)
+    assert source.n_input == 21 and source.n_quarantined == 2
+    assert source.quarantine["row"].tolist() == [8, 9]
+    assert set(source.quarantine["reason"]) == {"SearchDate: not a timestamp"}
+    t = source.table
+    times = t.order_by(t.search_id.cast("int64")).ts.execute().tolist()
+    assert times[:7] == [pd.Timestamp("2015-05-01 10:00")] * 7
+
+
+def test_a_column_of_zoned_iso_times_is_read_as_utc(tmp_path: Path) -> None:
+    # Every value has a zone: no strptime layout reads one, which once refused the column.
+    stamps = pd.date_range("2015-05-01 23:30", periods=30, freq="7min", tz="Europe/Moscow")
+    path = _searches(tmp_path / "log.sqlite", [t.isoformat() for t in stamps])
+    source = load_source(path, "events", read=RELATION)
+    assert source.n_quarantined == 0
+    t = source.table
+    got = t.order_by(t.search_id.cast("int64")).ts.execute().tolist()
+    assert got == list(stamps.tz_convert("UTC").tz_localize(None))

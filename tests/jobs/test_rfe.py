@@ -378,3 +378,112 @@ def test_columns_rfe_does_not_use_are_not_read_unless_copies_are_merged(
     assert runs[True].quarantine["reason"].tolist() == [
         "AdID: a fractional number is not an id"]
     assert runs[True].users.set_index("user_id").loc["u1", "events"] == 2
+
+
+def test_a_ga4_shaped_export_is_read_without_a_config(tmp_path: Path) -> None:
+    """GA4's BigQuery export: ``user_pseudo_id`` and ``event_timestamp`` in microseconds."""
+    start = int(pd.Timestamp("2024-03-01 23:50").value // 10**3)  # microseconds
+    minute = 60 * 10**6
+    rows = [("u1", start, "page_view"), ("u1", start + 20 * minute + 123, "click"),
+            ("u2", start - 3 * 24 * 60 * minute, "page_view"), ("u2", start, "purchase")]
+    path = tmp_path / "ga4.csv"
+    pd.DataFrame(rows, columns=["user_pseudo_id", "event_timestamp", "event_name"]).to_csv(
+        path, index=False)
+    run = _rfe(path)
+    assert run.audit.set_index("step").loc["kept"].iloc[0] == 4
+    users = run.users.set_index("user_id")
+    assert users["last_seen"].tolist() == [pd.Timestamp("2024-03-02 00:10"),
+                                           pd.Timestamp("2024-03-01 23:50")]
+    # u1's visit crosses midnight: one session of 20 minutes on two days.
+    assert users.loc["u1", ["sessions", "clicks", "active_days"]].tolist() == [1, 1, 2]
+    assert users.loc["u1", "session_minutes"] == 20
+    assert users.loc["u2", ["sessions", "conversions"]].tolist() == [2, 1]
+
+
+def test_an_as_of_date_before_every_event_names_the_file_and_the_fix(tmp_path: Path) -> None:
+    # Once: "input: no event is left after cleaning. Fix: check the [columns] mapping",
+    # though the mapping was right and the as-of date was the cause.
+    from segwise.cli import app
+    from segwise.exceptions import InputError
+
+    path = tmp_path / "events.csv"
+    path.write_text("user_id,timestamp,event\na,2024-03-01 10:00:00,view\n"
+                    "b,2024-03-02 10:00:00,click\n")
+    with pytest.raises(InputError, match=r"events\.csv: no event is left after cleaning \(see "
+                                         r"the audit: after_as_of 2\)\. Fix: choose a later "
+                                         r"--as-of \(or \[rfe\] as_of\) than 2024-02-01"):
+        _rfe(path, as_of=dt.date(2024, 2, 1))
+    out = CliRunner().invoke(app, ["rfe", str(path), "--as-of", "2024-02-01",
+                                   "-o", str(tmp_path / "u.parquet")])
+    assert out.exit_code == 1 and "choose a later --as-of" in out.output
+
+
+def test_a_log_of_one_user_gets_its_report(tmp_path: Path) -> None:
+    # One user (a test export, a filtered log): the report once ended in a scikit-learn
+    # traceback ("Found array with 1 sample(s)") while sweeping segments, then in an
+    # IndexError drawing the map. Now learned segments are left out with the reason.
+    from segwise.cli import app
+
+    path = tmp_path / "one.csv"
+    path.write_text("user_id,timestamp,event\nu1,2024-03-01 23:55:00,view\n"
+                    "u1,2024-03-02 00:05:00,click\n")
+    out = CliRunner().invoke(app, ["report", str(path), "--job", "rfe",
+                                   "-o", str(tmp_path / "r.html")])
+    assert out.exit_code == 0, out.output
+    html = (tmp_path / "r.html").read_text()
+    assert "Learned segments are not shown: only 1 customers: too few" in html
+
+
+def test_categories_and_devices_stored_as_floats_read_as_their_integers(
+        tmp_path: Path) -> None:
+    # pandas stores an integer column with a gap as floats: the bundled log's category 5
+    # and device 1 once came out as "5.0" and "1.0" from such a copy of it.
+    import sqlite3
+
+    with sqlite3.connect(avito_sample_path()) as con:
+        log = pd.read_sql("SELECT s.SearchID, s.IsClick, i.UserID, i.SearchDate, "
+                          "i.CategoryID, u.UserDeviceID FROM trainSearchStream s "
+                          "JOIN SearchInfo i USING (SearchID) JOIN UserInfo u USING (UserID)",
+                          con)
+    log = log[log["SearchDate"].str.startswith("2015-")]
+    floats = log.astype({"CategoryID": "float64", "UserDeviceID": "float64"})
+    floats.loc[floats.index[0], "CategoryID"] = np.nan  # the gap that makes them floats
+    path = tmp_path / "log.parquet"
+    floats.to_parquet(path)
+    users = _rfe(path, dataclasses.replace(load_config(None, kind="events"), columns={
+        "device": "UserDeviceID"}), as_of=dt.date(2015, 5, 21)).users
+    assert set(users["category"].dropna()) <= set(log["CategoryID"].astype(str))
+    assert set(users["device"].dropna()) <= set(log["UserDeviceID"].astype(str))
+
+
+def test_convert_never_replaces_a_folder_that_holds_more_than_its_parts(
+        tmp_path: Path) -> None:
+    # `segwise convert log.sqlite -o .` once deleted the folder it ran in: the database,
+    # the config and everything else (the output folder is replaced).
+    import shutil
+
+    from segwise.cli import app
+
+    db, config = tmp_path / "log.sqlite", tmp_path / "log.toml"
+    shutil.copy(avito_sample_path(), db)
+    shutil.copy(avito_sample_config_path(), config)
+    (tmp_path / "notes.txt").write_text("keep me")
+
+    def convert(out: Path) -> Any:
+        return CliRunner().invoke(app, ["convert", str(db), "--config", str(config),
+                                        "-o", str(out)])
+
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for out, says in ((tmp_path, "holds more than Parquet parts (log.sqlite, log.toml, "
+                                 "notes.txt), and convert replaces the folder"),
+                      (db, "is a file; convert writes a folder of Parquet parts")):
+        result = convert(out)
+        assert result.exit_code == 1 and says in " ".join(result.output.split())
+        assert sorted(p.name for p in tmp_path.iterdir()) == before
+    # A new folder (its parents created), and again over the parts it wrote.
+    parts = tmp_path / "new" / "parts"
+    for _ in range(2):
+        result = convert(parts)
+        assert result.exit_code == 0, result.output
+        assert "40,282 rows" in result.output
+    assert {p.suffix for p in parts.iterdir()} == {".parquet"}

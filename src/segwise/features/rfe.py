@@ -352,8 +352,13 @@ def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = N
                          searches=cleaned.has("search_id"))
     a = fetch_numpy(agg)
     if not len(a["user_id"]):
-        raise InputError(f"{source or 'input'}: no event is left after cleaning. Fix: check "
-                         "the [columns] mapping and the quarantine file")
+        steps = ", ".join(f"{s['step']} {s['rows']:,}"
+                          for s in cleaned.audit_table().to_pylist() if s["rows"])
+        fix = (f"choose a later --as-of (or [rfe] as_of) than {as_of or settings.as_of}: "
+               "the events that parsed are dated after it" if cleaned.n_after_as_of else
+               "check the [columns] mapping and the quarantine file")
+        raise InputError(f"{source or cleaned.source or 'input'}: no event is left after "
+                         f"cleaning (see the audit: {steps}). Fix: {fix}")
     order = np.argsort(a["user_id"].astype(str), kind="stable")
     a = {k: v[order] for k, v in a.items()}
     as_of = as_of or settings.as_of or reference_date(a["last_seen"])

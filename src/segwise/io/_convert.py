@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from segwise._engine import duckdb_connection, sql_text
-from segwise.exceptions import InputError
+from segwise.exceptions import ConfigError, InputError
 from segwise.io._kinds import SourceKind, get_kind
 from segwise.io._readers import ReadOptions, detect_format
 from segwise.io._roles import resolve_roles
@@ -52,6 +52,33 @@ class Conversion:
     seconds: float
 
 
+def _check_replaceable(out: Path) -> None:
+    """Refuse an output that replacing would destroy more than an earlier conversion.
+
+    The directory is replaced: only a new one, or one holding nothing but Parquet parts,
+    may be (``-o .`` once deleted the folder with the database and the config in it).
+    """
+    if out.is_file() or (out.exists() and not out.is_dir()):
+        raise ConfigError(f"{out}: is a file; convert writes a folder of Parquet parts. Fix: "
+                          "name a new folder, e.g. -o parts/")
+    if not out.is_dir():
+        try:  # DuckDB creates the folder, not its parents
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{out}: cannot create its folder ({exc.strerror or exc}). Fix: "
+                              "choose a folder you can write to") from exc
+        return
+    others = sorted(p.name for p in out.iterdir()
+                    if not (p.is_file() and p.suffix.lower() == ".parquet"))
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise ConfigError(
+            f"{out}: holds more than Parquet parts ({shown}), and convert replaces the "
+            "folder, which would delete them. Fix: name a new or empty folder, or one an "
+            "earlier convert wrote"
+        )
+
+
 def convert_to_parquet(
     source: str | Path,
     out: str | Path,
@@ -68,7 +95,7 @@ def convert_to_parquet(
     source : str or Path
         A SQLite or DuckDB database (``read.table`` and ``read.join`` say what to read).
     out : str or Path
-        The directory to write; replaced if it exists.
+        The directory to write; replaced if it exists and holds only Parquet parts.
     kind : str or SourceKind, default="events"
         The source kind: only the columns that play one of its roles are written (every
         column for kinds that keep the others).
@@ -88,6 +115,9 @@ def convert_to_parquet(
     ------
     InputError
         If the source is not a database or cannot be read.
+    ConfigError
+        If ``out`` is a file, or a folder holding anything but Parquet parts (replacing
+        it would delete them: the database itself, with ``-o .``).
     """
     started = time.perf_counter()
     spec = get_kind(kind)
@@ -104,6 +134,7 @@ def convert_to_parquet(
     wanted = list(dict.fromkeys(roles.values()))
     if spec.passthrough:
         wanted += [c for c in database.columns if c not in wanted]
+    _check_replaceable(out)
     if out.exists():
         shutil.rmtree(out)
     duck = duckdb_connection(memory_limit)

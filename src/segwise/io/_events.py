@@ -111,6 +111,18 @@ def _key(value: ir.Value, as_text: Callable[[ir.Value], ir.StringValue]) -> ir.V
     return value.cast("int64") if value.type().is_integer() else as_text(value)
 
 
+def _label(value: ir.Value) -> ir.StringValue:
+    """Read a category, device or page as text; a whole float as its integer (``5.0``: 5).
+
+    pandas stores an integer column with a gap as floats: its category 5 must read as the
+    5 of a log that stored integers, not ``5.0``. NaN is blank.
+    """
+    if not value.type().is_floating():
+        return as_text(value)
+    return ibis.ifelse(is_blank(value), ibis.null("string"),
+                       as_id(value).fill_null(value.cast("string")))
+
+
 def parse_events(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path) -> ir.Table:
     """Typed event columns plus ``_reason``: why the row cannot be used, else NULL."""
     spark = is_spark(raw._find_backend())
@@ -140,12 +152,12 @@ def parse_events(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Pat
         else:
             flags[column] = ibis.literal(False)
     text = {
-        column: as_id(r[role]) if role.endswith("_id") else as_text(r[role])
+        column: as_id(r[role]) if role.endswith("_id") else _label(r[role])
         for role, column in (("session_id", "session_id"), ("search_id", "search_id"),
                              ("page", "page"))
         if role in r
     }
-    text |= {column: _key(r[role], as_id if role.endswith("_id") else as_text)
+    text |= {column: _key(r[role], as_id if role.endswith("_id") else _label)
              for role, column in (("object_id", "object_id"), ("category", "category"),
                                   ("device", "device"))
              if role in r}
@@ -169,6 +181,7 @@ EVENTS = register_kind(SourceKind(
         Role("user_id", (
             "userid", "user", "visitorid", "visitor", "cookieid", "cookie", "uid",
             "customerid", "memberid", "accountid", "clientid", "fullvisitorid",
+            "userpseudoid", "anonymousid", "distinctid",
         ), required=True, description="who acted"),
         Role("timestamp", (
             "timestamp", "eventtime", "eventtimestamp", "searchdate", "clickdate", "viewdate",

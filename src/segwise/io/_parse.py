@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EPOCH",
     "EPOCH_MILLISECONDS_FROM",
+    "ISO",
     "MAX_NUMBER",
     "SOURCE_PREFIX",
     "TIMESTAMP_FORMATS",
@@ -59,21 +61,40 @@ SOURCE_PREFIX = "_src_"
 EPOCH = "epoch"
 #: Epoch numbers from this on are milliseconds (10**11 s is the year 5138).
 EPOCH_MILLISECONDS_FROM = 10**11
+#: Where each unit of epoch numbers starts, and its count per second: milliseconds, and
+#: microseconds and nanoseconds (a GA4 export's ``event_timestamp`` is in microseconds).
+#: Between 1990 and 2099 the units' ranges are three orders of magnitude apart, so a
+#: number's size says its unit.
+_EPOCH_UNITS = ((10**17, 10**9), (10**14, 10**6), (EPOCH_MILLISECONDS_FROM, 10**3))
 _UNIX = datetime(1970, 1, 1)
-#: Epoch numbers are read as times from 1990 to 2099, in seconds or in milliseconds; any
+#: Epoch numbers are read as times from 1990 to 2099, in seconds or a smaller unit; any
 #: other number is no time: ``20240503`` (a day) is not 1970-08-23, nor ``202405031015``
 #: (a minute) 1976.
 _EPOCH_SECONDS = ((datetime(1990, 1, 1) - _UNIX).total_seconds(),
                   (datetime(2100, 1, 1) - _UNIX).total_seconds())
+#: The Julian day number of 1970-01-01 00:00. SQLite also stores times as Julian day
+#: numbers (``julianday()``, a REAL); those of 1990 to 2099 (2,447,892.5 to 2,488,069.5)
+#: are no epoch time of those years in any unit, so they are read as days.
+_JULIAN_UNIX = 2440587.5
+_JULIAN_DAYS = tuple(_JULIAN_UNIX + s / 86400 for s in _EPOCH_SECONDS)
+
+#: The layout of ISO 8601 times in any of their forms, one value to the next: a date and a
+#: time (after a ``T`` or a blank; seconds and their fractions optional), then optionally
+#: a zone (``Z``, ``+02:00``, ``+0200``, ``+02``, or `` UTC`` as BigQuery exports write
+#: it). A zoned time is read as UTC, like a
+#: typed zoned timestamp: ``10:00:00+02:00`` is 08:00. A date alone is no time (it would
+#: be an event at midnight); a column of dates is read by ``"%Y-%m-%d"``.
+ISO = "iso8601"
+#: What :data:`ISO` reads (the forms DuckDB's cast and Python's ``fromisoformat`` agree on).
+_ISO_PATTERN = (r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+                r"(Z| UTC|[+-]\d{2}(:?\d{2})?)?$")
 
 #: Timestamp layouts tried, in this order, when none is configured; ties go to the first.
-#: ISO 8601 with a UTC offset (``+01:00``, ``+0100``) or ``Z`` is read as the instant,
-#: in UTC, as zone-aware typed timestamps are.
+#: Whatever the layout, a value in one of the unambiguous layouts, :data:`ISO` and
+#: :data:`EPOCH`, is read in it (a log whose tracker changed mixes them).
 TIMESTAMP_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d",
-    "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%S%z",
-    "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S.%f", ISO,
     "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d",
     EPOCH,
@@ -324,8 +345,8 @@ def _parses(value: str, fmt: str) -> bool:
 def _read(value: str, fmt: str) -> datetime | None:
     if fmt == EPOCH:
         return _read_epoch(value)
-    if fmt.endswith("%z") and value.endswith("Z"):
-        return None  # Python's %z takes a Z, DuckDB's does not: the layouts ending in Z do
+    if fmt == ISO:
+        return _read_iso(value)
     try:
         return datetime.strptime(value, fmt)
     except ValueError:
@@ -333,30 +354,71 @@ def _read(value: str, fmt: str) -> datetime | None:
 
 
 def _read_epoch(value: str) -> datetime | None:
-    """Read text of seconds (or milliseconds) since 1970 as :func:`epoch_timestamp` does."""
+    """Read text of seconds (or a smaller unit) since 1970 as :func:`epoch_timestamp` does."""
     try:
         number = float(value)
     except ValueError:
         return None
-    seconds = number / 1000 if abs(number) >= EPOCH_MILLISECONDS_FROM else number
+    seconds = next((number / per for start, per in _EPOCH_UNITS if abs(number) >= start),
+                   number)
+    if _JULIAN_DAYS[0] <= number < _JULIAN_DAYS[1]:
+        seconds = (number - _JULIAN_UNIX) * 86400
     if not _EPOCH_SECONDS[0] <= seconds < _EPOCH_SECONDS[1]:
         return None
     return _UNIX + timedelta(seconds=round(seconds))
 
 
+def _read_iso(value: str) -> datetime | None:
+    """Read ISO 8601 text as :func:`_iso_timestamp` does: zoned times as UTC."""
+    if re.match(_ISO_PATTERN, value) is None:
+        return None
+    try:
+        time = datetime.fromisoformat(value.replace(" UTC", "Z"))
+    except ValueError:
+        return None
+    return time if time.tzinfo is None else time.astimezone(UTC).replace(tzinfo=None)
+
+
+def _iso_timestamp(text: ir.StringValue) -> ir.TimestampValue:
+    """ISO 8601 text (see :data:`ISO`) as a timestamp, zoned times as UTC; NULL otherwise.
+
+    Only text of the pattern is cast: DuckDB's cast alone also reads ``epoch`` and
+    ``infinity``, and a cast to a timestamp without zone drops the zone unread.
+    """
+    zoned = text.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
+    return ibis.ifelse(text.re_search(_ISO_PATTERN), zoned, ibis.null("timestamp"))
+
+
 def epoch_timestamp(number: ir.FloatingValue, *, bounded: bool = True) -> ir.TimestampValue:
-    """Seconds since 1970-01-01 as a timestamp; milliseconds from 10**11 on.
+    """Seconds since 1970-01-01 as a timestamp; smaller units from 10**11 on.
+
+    Milliseconds from 10**11, microseconds from 10**14, nanoseconds from 10**17.
 
     ``bounded`` reads only times from 1990 to 2099 (NULL elsewhere), so that a number
-    meaning something else (a day written ``20240503``) is no time; pings, whose clock
-    rule counts a device reset to 0, read any number. The result is naive, like every
-    other timestamp: an epoch plus an interval, not a zoned value; to the second.
+    meaning something else (a day written ``20240503``) is no time, and reads SQLite's
+    Julian day numbers of those years as days; pings, whose clock rule counts a device
+    reset to 0, read any number. The result is naive, like every other timestamp: an
+    epoch plus an interval, not a zoned value; to the second.
     """
-    seconds = ibis.ifelse(number.abs() >= EPOCH_MILLISECONDS_FROM, number / 1000, number)
+    size = number.abs()
+    seconds = ibis.cases(*((size >= start, number / per) for start, per in _EPOCH_UNITS),
+                         else_=number)
     if bounded:
+        julian = (number >= _JULIAN_DAYS[0]) & (number < _JULIAN_DAYS[1])
+        seconds = ibis.ifelse(julian, (number - _JULIAN_UNIX) * 86400, seconds)
         inside = (seconds >= _EPOCH_SECONDS[0]) & (seconds < _EPOCH_SECONDS[1])
         seconds = ibis.ifelse(inside, seconds, ibis.null("float64"))
     return ibis.literal(_UNIX, "timestamp") + seconds.round().cast("int64").as_interval("s")
+
+
+def _epoch_number(value: ir.Value) -> ir.FloatingValue:
+    """Read a source value as an epoch number: finite, of any size (nanoseconds pass 10**18).
+
+    Not :func:`as_float`, whose bound (:data:`MAX_NUMBER`) keeps sums exact but would
+    refuse every time in micro- or nanoseconds; :func:`epoch_timestamp` bounds the time.
+    """
+    x = _number(value)
+    return ibis.ifelse(_finite(x), x, ibis.null("float64"))
 
 
 def _differ(value: str, formats: list[str]) -> bool:
@@ -464,7 +526,8 @@ def parse_timestamp(
     """Parse a timestamp column: typed dates and timestamps as they are, text by its layout.
 
     Text uses ``read.timestamp_format``, which :func:`segwise.io.load_source` fills in from
-    the data when the config gives none; ``NULL`` where a value does not match.
+    the data when the config gives none, and where it reads nothing the unambiguous
+    layouts (:data:`ISO`, :data:`EPOCH`); ``NULL`` where no layout reads a value.
     Timezone-aware timestamps (as pandas writes them to Parquet) become UTC wall-clock
     time without a zone: both engines' sessions run in UTC, so every machine and engine
     reads the same instant as the same time.
@@ -475,18 +538,28 @@ def parse_timestamp(
         return value.cast("timestamp")
     if value.type().is_numeric():
         # Typed numbers (a Parquet or JSON log's epoch column) as :data:`EPOCH` text is.
-        return epoch_timestamp(as_float(value))
+        return epoch_timestamp(_epoch_number(value))
     if spark:
         if read.timestamp_format:
             raise ConfigError(
                 f"{path}: with engine spark, Parquet timestamps stored as text must be ISO-8601;"
                 " convert the column or load with engine duckdb"
             )
-        return value.cast("string").try_cast("timestamp")
+        # Spark's cast reads ISO 8601 in its forms (zones as UTC); epoch numbers as text
+        # are read as on DuckDB (Spark's cast to a number trims blanks and reads NaN and
+        # infinities, which are no time: a smaller expression than _epoch_number's, whose
+        # repeated trims grow Spark's generated code beyond its 64 KB).
+        text = value.cast("string")
+        return ibis.coalesce(text.try_cast("timestamp"),
+                             epoch_timestamp(text.try_cast("float64")))
+    text = strip_text(value.cast("string"))
     fmt = read.timestamp_format or TIMESTAMP_FORMATS[0]
-    if fmt == EPOCH:
-        return epoch_timestamp(as_float(value))
-    return try_strptime(strip_text(value.cast("string")), fmt)
+    layouts = {EPOCH: lambda: epoch_timestamp(_epoch_number(value)),
+               ISO: lambda: _iso_timestamp(text)}
+    ts = layouts[fmt]() if fmt in layouts else try_strptime(text, fmt)
+    # The unambiguous layouts are read whatever the layout: values are tried in them only
+    # where the layout read nothing.
+    return ibis.coalesce(ts, *(read_in() for other, read_in in layouts.items() if other != fmt))
 
 
 def timestamp_checks(

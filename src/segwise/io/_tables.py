@@ -159,7 +159,14 @@ class Database:
         known = list(tables[self.table])
         #: Source column name -> (table, column in that table).
         self._origin = {c: (self.table, c) for c in known}
-        for join in self.joins:
+        for i, join in enumerate(self.joins):
+            if join.table == self.table or join.table in (j.table for j in self.joins[:i]):
+                raise ConfigError(
+                    f"{path}: [read] join names table {join.table} "
+                    + ("as a join to itself" if join.table == self.table else "twice")
+                    + ": each table's columns join once. Fix: one join per table other than "
+                    "[read] table (on = [\"a\", \"b\"] for several keys)"
+                )
             if join.table not in tables:
                 raise InputError(
                     f"{path}: [read] join names table {join.table!r}, which the database "
@@ -545,21 +552,39 @@ class Database:
 
         for i, join in enumerate(self.joins):
             if n and fetch_scalar(raw[f"{JOIN_PREFIX}{i}"].count()) == 0:
+                if not self._has_rows(join.table):
+                    raise InputError(
+                        f"{self.path}: table {join.table}, which [read] join joins on "
+                        f"{', '.join(join.on)}, has no rows, so no row of {self.table} can be "
+                        "used. Fix: export its rows too, or drop it from [read] join"
+                    )
                 raise InputError(
                     f"{self.path}: no row of {self.table} matches a row of {join.table} on "
                     f"{', '.join(join.on)}. Fix: check [read] join (the key columns must hold "
                     "the same values in both tables)"
                 )
 
+    def _has_rows(self, table: str) -> bool:
+        """Whether a table of the file holds a row (read at its first row only)."""
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {_quote(table)} LIMIT 1)"  # noqa: S608
+
+        def rows(con: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return con.execute(sql).fetchall()
+
+        return self._catalog(sql, rows) != [(0,)]
+
     def _error(self, exc: BaseException) -> InputError:
         """One line for a database that cannot be read: locked, damaged, not a database."""
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         low = text.lower()
-        if "locked" in low or "busy" in low:
+        # SQLite says "database is locked"; DuckDB "Could not set lock on file ...:
+        # Conflicting lock is held in <program>" while another process has it open.
+        if "locked" in low or "busy" in low or "conflicting lock" in low:
             fix = ("another program is writing to it. Fix: wait until it finishes, or read "
                    "a copy of the file")
-        elif "not a database" in low or "malformed" in low or "corrupt" in low or (
-                "not a valid" in low) or "file is not" in low:
+        elif any(word in low for word in (
+                "not a database", "malformed", "corrupt", "not a valid", "file is not",
+                "could not read enough bytes", "checksum")):
             fix = (f"the file is damaged or not a {self.fmt} database. Fix: check it (for "
                    "SQLite: sqlite3 FILE 'PRAGMA integrity_check') or export it again")
         else:

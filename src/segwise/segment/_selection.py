@@ -330,12 +330,13 @@ def sweep_k(
     if algorithm in DENSITY_ALGORITHMS:
         raise ConfigError(f"{algorithm} finds the number of segments itself: no k to sweep")
     base = clone(segmenter) if segmenter is not None else Segmenter(random_state=random_state)
-    Z, _ = _canonical_model_space(base, X)
-    n = len(Z)
+    # Counted before preprocessing, which refuses a single row with a scikit-learn error.
+    n = len(X)
     notes: list[str] = []
     ks = [k for k in ks if k < n]
     if not ks:
         raise InputError(f"only {n} customers: too few to split into the requested segments")
+    Z, _ = _canonical_model_space(base, X)
     distinct = distinct_points(Z, ks[-1])
     if ks[-1] > distinct:
         # Customers with equal features are one point: more segments than points are empty.
