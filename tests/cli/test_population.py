@@ -137,3 +137,20 @@ def test_population_refuses_more_segments_than_people(shared_data: Path, tmp_pat
             result.output.replace("\n", " "))
     result = runner.invoke(app, [*args, "--k", "1"])
     assert result.exit_code == 2 and "1 is not in the range 2<=x<=100" in result.output
+
+
+def test_population_prints_styles_not_markup_tags(shared_data: Path, tmp_path: Path) -> None:
+    # The console prints text as it is (markup off): the verdicts, headings and the
+    # customers' column notices came out as "[red]under[/]", "[b]Customer rows[/]".
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    frame[frame["Channel"] == 2].assign(Extra=1).to_csv(tmp_path / "customers.csv",
+                                                        index=False)
+    result = runner.invoke(app, ["population", str(source), str(tmp_path / "customers.csv"),
+                                 "-o", str(tmp_path / "out"), "--no-report", "--k", "3",
+                                 "--exclude", "Channel"], terminal_width=250)
+    assert result.exit_code == 0, result.output
+    assert "Segments in words" in result.output and "Customer rows" in result.output
+    assert "customers, Extra: not declared in the dictionary" in result.output
+    assert re.search(r"│ (over|under|neither) +│", result.output)
+    assert re.findall(r"\[/?[a-z]?\]", result.output) == []
