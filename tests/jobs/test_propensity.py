@@ -175,6 +175,27 @@ def test_bad_input_is_one_line(personality, small_model, tmp_path) -> None:
     assert done.exit_code == 0 and "Income" in done.output
 
 
+@pytest.mark.parametrize(("responders", "folds", "message"), [
+    (300, 5, "300 responders and 0 others: comparing models needs at least 2 of each. "
+             "Fix: check the target column and --positive"),
+    (1, 5, "1 responder and 299 others: comparing models needs at least 2 of each"),
+    (3, 5, "3 responders and 297 others are too few for 5 folds. Fix: --folds 3 or fewer"),
+])
+def test_too_few_responders_name_the_file_and_the_folds_that_fit(
+        personality, tmp_path, responders: int, folds: int, message: str) -> None:
+    # It said "1 responders and 299 others are too few for 5 folds. Fix: fewer folds"
+    # without the file, even where no number of folds could work.
+    frame = pd.read_csv(personality, sep="\t").head(300)
+    frame["Response"] = [1] * responders + [0] * (300 - responders)
+    path = tmp_path / "few.csv"
+    frame.to_csv(path, index=False)
+    done = runner.invoke(app, ["propensity", "train", str(path), "--target", "Response",
+                               "--positive", "1", "--folds", str(folds), "--models",
+                               "logistic"], terminal_width=300)
+    assert done.exit_code == 1
+    assert f"few.csv, column Response ('1': responded): {message}" in done.output
+
+
 def test_tampered_and_foreign_model_files_are_one_line(personality, small_model,
                                                        tmp_path) -> None:
     tampered = tmp_path / "tampered.skops"

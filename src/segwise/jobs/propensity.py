@@ -239,6 +239,7 @@ def run_propensity(
         IMBALANCE,
         MAIL_SHARE,
         PROPENSITY_MODELS,
+        check_folds,
         segment_comparison,
         train_propensity,
     )
@@ -258,6 +259,7 @@ def run_propensity(
     known = labels >= 0
     rows = table if known.all() else table.filter(pa.array(known))
     y = labels[known].astype(np.int64)
+    check_folds(y, folds, where=f"{source}, column {target} ({label!r}: responded)")
     X = rows.drop_columns([PERSON_ID, target])
     progress("validate")
     model_dictionary = cleaned.dictionary
