@@ -154,3 +154,19 @@ def test_population_prints_styles_not_markup_tags(shared_data: Path, tmp_path: P
     assert "customers, Extra: not declared in the dictionary" in result.output
     assert re.search(r"│ (over|under|neither) +│", result.output)
     assert re.findall(r"\[/?[a-z]?\]", result.output) == []
+
+
+@pytest.mark.parametrize("rows", [1, 2])
+def test_population_of_one_or_two_people_is_one_line(shared_data: Path, tmp_path: Path,
+                                                     rows: int) -> None:
+    # One row gave numpy's "Degrees of freedom <= 0" warnings, then a fix about unknown codes.
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    pd.read_csv(source).head(rows).to_csv(tmp_path / "population.csv", index=False)
+    result = runner.invoke(app, ["population", str(tmp_path / "population.csv"), str(source),
+                                 "-o", str(tmp_path / "out"), "--no-report"],
+                           terminal_width=300)
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.startswith(("error", "warn"))]
+    assert lines == [f"error: {tmp_path / 'population.csv'}: only {rows} "
+                     f"{'person' if rows == 1 else 'people'} in the population: too few to "
+                     "segment. Fix: give the whole population (the customers go second)"]

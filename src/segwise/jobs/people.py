@@ -350,6 +350,11 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
     from segwise.segment._selection import LARGE_N
 
     progress("encode")
+    rows = pop.entities.table.num_rows
+    if rows < 3:
+        raise InputError(f"{population}: only {rows} {'person' if rows == 1 else 'people'} "
+                         "in the population: too few to segment. Fix: give the whole "
+                         "population (the customers go second)")
     fit = fit_population(pop.entities.table, cleaned.dictionary, settings)
     Z = fit.projection.components
     if len(Z) < 3:
