@@ -144,14 +144,17 @@ def test_population_prints_styles_not_markup_tags(shared_data: Path, tmp_path: P
     # customers' column notices came out as "[red]under[/]", "[b]Customer rows[/]".
     source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
     frame = pd.read_csv(source)
-    frame[frame["Channel"] == 2].assign(Extra=1).to_csv(tmp_path / "customers.csv",
-                                                        index=False)
+    customers = frame[frame["Channel"] == 2].assign(Extra=1)
+    customers.iloc[:5, customers.columns.get_loc("Channel")] = 3     # a code never seen
+    customers.to_csv(tmp_path / "customers.csv", index=False)
     result = runner.invoke(app, ["population", str(source), str(tmp_path / "customers.csv"),
                                  "-o", str(tmp_path / "out"), "--no-report", "--k", "3",
-                                 "--exclude", "Channel"], terminal_width=250)
+                                 "--exclude", "Region"], terminal_width=250)
     assert result.exit_code == 0, result.output
     assert "Segments in words" in result.output and "Customer rows" in result.output
     assert "customers, Extra: not declared in the dictionary" in result.output
+    flat = " ".join(result.output.split())
+    assert "customers, Channel: 5 undeclared code(s), 0 non-number(s), encoded" in flat
     assert re.search(r"│ (over|under|neither) +│", result.output)
     assert re.findall(r"\[/?[a-z]?\]", result.output) == []
 
@@ -170,3 +173,45 @@ def test_population_of_one_or_two_people_is_one_line(shared_data: Path, tmp_path
     assert lines == [f"error: {tmp_path / 'population.csv'}: only {rows} "
                      f"{'person' if rows == 1 else 'people'} in the population: too few to "
                      "segment. Fix: give the whole population (the customers go second)"]
+
+
+def _error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith(("error", "warn"))]
+
+
+def test_customers_that_cannot_be_read_as_the_population_are_one_line(
+        shared_data: Path, tmp_path: Path) -> None:
+    # A headerless customer file was named by the dictionary's order: with one column more
+    # every name was off by one, no customer could be placed, and the comparison said
+    # every segment was under-represented (0.00x). Values the model cannot read in every
+    # row did the same.
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    customers = frame[frame["Channel"] == 2]
+    shifted = tmp_path / "shifted.csv"
+    customers.assign(Extra=7)[["Extra", *frame.columns]].to_csv(shifted, header=False,
+                                                                index=False)
+    junk = tmp_path / "junk.csv"
+    customers.assign(Fresh="n/a", Milk="?", Grocery="-", Frozen="", Detergents_Paper="x",
+                     Delicassen="x").to_csv(junk, index=False)
+    args = ["population", str(source), "-o", str(tmp_path / "out"), "--no-report", "--k", "3",
+            "--exclude", "Channel,Region"]
+    result = runner.invoke(app, [*args[:2], str(shifted), *args[2:]], terminal_width=400)
+    assert result.exit_code == 1
+    assert _error_lines(result.output) == [
+        f"error: {shifted}: the file has no header and 9 columns, the dictionary 8 attributes "
+        "without positions: which column is which is unknown. Fix: add the header line (the "
+        "population's), or give each attribute its position in the dictionary"]
+    result = runner.invoke(app, [*args[:2], str(junk), *args[2:]], terminal_width=400)
+    assert result.exit_code == 1
+    assert _error_lines(result.output)[-1] == (
+        f"error: {junk}: none of the {len(customers)} customers has enough of the attributes "
+        "the model uses to be placed (encoding_audit: Fresh 100% missing, Milk 100% missing, "
+        "Grocery 100% missing). Fix: check that the customers' columns are the population's "
+        "(names, header, codes)")
+    # The same header-less file with exactly the population's columns is read by order.
+    customers.to_csv(shifted, header=False, index=False)
+    result = runner.invoke(app, [*args[:2], str(shifted), *args[2:]], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / "out" / "audit.csv").query(
+        "table == 'customers' and step == 'kept'")["rows"].item() == len(customers)

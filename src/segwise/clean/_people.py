@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +143,9 @@ class PeopleSettings:
 
 register_section("people", PeopleSettings)
 
+#: Columns of a file read without a header: ``column_1``, ``column_2``, ...
+_HEADERLESS = re.compile(r"column_\d+")
+
 #: Audit step of rows whose id appears on several different rows.
 REPEATED_ID = Rule(
     "repeated_id",
@@ -220,6 +224,25 @@ def type_attributes(table: ir.Table, dictionary: FeatureDictionary) -> ir.Table:
     return table.select(**columns)
 
 
+def _check_headerless(columns: list[str], dictionary: FeatureDictionary, where: str) -> None:
+    """Refuse a file without a header whose columns the dictionary cannot tell apart.
+
+    Without positions, a dictionary names the columns of a headerless file in its
+    declared order: right only when the file holds exactly its attributes. With more or
+    fewer columns (an id column, attributes the dictionary leaves out) every name after
+    the first difference would be wrong, and the values quietly encoded as missing.
+    """
+    headerless = bool(columns) and all(_HEADERLESS.fullmatch(c) for c in columns)
+    if (not headerless or any(a.position is not None for a in dictionary)
+            or len(columns) == len(dictionary)):
+        return
+    raise InputError(
+        f"{where}: the file has no header and {len(columns)} columns, the dictionary "
+        f"{len(dictionary)} attributes without positions: which column is which is "
+        "unknown. Fix: add the header line (the population's), or give each attribute its "
+        "position in the dictionary")
+
+
 def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
     """Clean a loaded people table: name, type, merge copies, remove repeated ids.
 
@@ -252,6 +275,7 @@ def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
     if dictionary is None:
         dictionary = infer_dictionary(table, attributes)
     else:
+        _check_headerless(attributes, dictionary, source.source)
         table = name_columns(table, dictionary)
         attributes = [c for c in table.columns if c != PERSON_ID]
         if not set(dictionary.names) & set(attributes):

@@ -93,7 +93,8 @@ def print_comparison(result: PopulationResult) -> None:
     odd = audit[(audit["unseen_code"] > 0) | (audit["not_a_number"] > 0)
                 | (audit["status"] != "used")]
     for row in odd.to_dict("records"):
-        what = (f"{row['unseen_code']:,} undeclared code(s), {row['not_a_number']:,} "
+        what = (f"{int(row['unseen_code']):,} undeclared code(s), "
+                f"{int(row['not_a_number']):,} "
                 "non-number(s), encoded as missing" if row["status"] == "used"
                 else row["note"])
         notice(f"customers, {row['column']}", what)

@@ -395,6 +395,12 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
     except InputError as exc:
         raise InputError(f"{customers}: {exc}") from None
     projection = _with_undeclared(projection, cast(CleanedPeople, cust.cleaned))
+    if len(projection.placed) and not projection.placed.any():
+        raise InputError(
+            f"{customers}: none of the {len(projection.placed):,} customers has enough of the "
+            "attributes the model uses to be placed (encoding_audit: "
+            f"{_worst_columns(projection.audit)}). Fix: check that the customers' columns are "
+            "the population's (names, header, codes)")
     cust_labels = _labels(projection, segmenter.predict(projection.components)
                           if len(projection.components) else np.empty(0, np.int64))
     progress("compare")
@@ -442,6 +448,14 @@ def _with_undeclared(projection: Projection, cleaned: CleanedPeople) -> Projecti
                           "note": "not declared in the dictionary: not used"})
     audit = pd.concat([projection.audit, extra], ignore_index=True)
     return dataclasses.replace(projection, audit=audit)
+
+
+def _worst_columns(audit: pd.DataFrame, n: int = 3) -> str:
+    """Return the used columns whose values could least be read: 'age 100% missing'."""
+    used = audit[audit["status"] == "used"]
+    worst = used.sort_values("missing_share", ascending=False, kind="stable").head(n)
+    return ", ".join(f"{c} {share:.0%} missing" for c, share
+                     in zip(worst["column"], worst["missing_share"], strict=True))
 
 
 def _labels(projection: Projection, placed_labels: np.ndarray) -> np.ndarray:
