@@ -247,3 +247,22 @@ def test_a_dictionary_in_another_layout_says_how_to_fix_it(tmp_path: Path) -> No
     (tmp_path / "d.json").write_text("{}")
     with pytest.raises(ConfigError, match="Fix: save it in one of these formats"):
         read_dictionary(tmp_path / "d.json")
+
+
+def test_types_and_positions_as_spreadsheets_write_them(tmp_path: Path) -> None:
+    # "Categorical" (a capital, a blank) was refused, and a position saved as 3.0 too.
+    path = tmp_path / "d.csv"
+    path.write_text("attribute,type,position,code,part,part_type,value\n"
+                    "A,Categorical ,3.0,,,,\nB, NUMERIC,1,,,,\n"
+                    "C,Mixed,2,1,p,Ordinal,5\nC,,,2,p,,6\n")
+    d = read_dictionary(path)
+    assert [(a.type, a.position) for a in d] == [("categorical", 3), ("numeric", 1),
+                                                 ("mixed", 2)]
+    assert d["C"].parts[0].type == "ordinal"
+    path.write_text("attribute,type,position\nA,numeric,1.5\n")
+    with pytest.raises(ConfigError, match=r"d\.csv: attribute A: position '1\.5' is not a "
+                                          "whole number$"):
+        read_dictionary(path)
+    path.write_text("attribute,type\nA,nominal\n")
+    with pytest.raises(ConfigError, match=r"type 'nominal' is not one of .*Fix: declare"):
+        read_dictionary(path)

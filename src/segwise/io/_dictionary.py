@@ -164,7 +164,7 @@ class Part:
     def __post_init__(self) -> None:
         if self.type not in PART_TYPES:
             raise ConfigError(f"part {self.name!r}: type {self.type!r} is not one of "
-                              f"{', '.join(PART_TYPES)}")
+                              f"{', '.join(PART_TYPES)}. Fix: declare one of these")
         if (self.digit is None) == (not self.values):
             raise ConfigError(f"part {self.name!r}: give either values (code -> value) or "
                               f"digit ({' or '.join(DIGIT_RULES)}), not both or neither")
@@ -215,7 +215,7 @@ class Attribute:
             raise ConfigError("an attribute needs a name")
         if self.type not in ATTRIBUTE_TYPES:
             raise ConfigError(f"attribute {self.name!r}: type {self.type!r} is not one of "
-                              f"{', '.join(ATTRIBUTE_TYPES)}")
+                              f"{', '.join(ATTRIBUTE_TYPES)}. Fix: declare one of these")
         if self.parts and self.type != "mixed":
             raise ConfigError(f"attribute {self.name!r}: only a mixed attribute has parts")
         names = [p.name for p in self.parts]
@@ -498,30 +498,36 @@ def _attribute_from_mapping(name: str, spec: Mapping[str, Any], where: str) -> A
                               f"{', '.join(unknown)}; valid: {', '.join(sorted(_PART_KEYS))}")
         try:
             parts.append(Part(
-                part_name, str(part.get("type", "")),
+                part_name, _type_name(part.get("type", "")),
                 {c: v for k, v in part.get("values", {}).items() for c in code_list(k)},
                 part.get("digit"), str(part.get("description", "")),
             ))
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+    position = _position(spec.get("position"), where)
     try:
         return Attribute(
-            name=name, type=str(spec["type"]), description=str(spec.get("description", "")),
+            name=name, type=_type_name(spec["type"]), description=str(spec.get("description", "")),
             missing=tuple(missing),
             labels={c: str(v) for k, v in labels.items() for c in code_list(k)},
-            position=_position(spec.get("position"), where), parts=tuple(parts),
+            position=position, parts=tuple(parts),
         )
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _type_name(value: Any) -> str:
+    """Return a declared type as compared: ``" Categorical"`` is ``categorical``."""
+    return str(value).strip().lower()
+
+
 def _position(value: Any, where: str) -> int | None:
     if value is None or value == "":
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: position {value!r} is not a whole number") from None
+    number = _as_number(str(value)) if not isinstance(value, bool) else None
+    if number is None or number != int(number):
+        raise ConfigError(f"{where}: position {value!r} is not a whole number")
+    return int(number)        # "3", 3 and a spreadsheet's 3.0 alike
 
 
 def _from_csv(text: str, path: Path) -> FeatureDictionary:
