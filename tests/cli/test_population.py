@@ -215,3 +215,23 @@ def test_customers_that_cannot_be_read_as_the_population_are_one_line(
     assert result.exit_code == 0, result.output
     assert pd.read_csv(tmp_path / "out" / "audit.csv").query(
         "table == 'customers' and step == 'kept'")["rows"].item() == len(customers)
+
+
+def test_header_less_files_with_an_inferred_dictionary_match_by_column(
+        shared_data: Path, tmp_path: Path) -> None:
+    # Types inferred from a header-less population name its columns column_1, ...; a
+    # column left out (free text) must not make the customers' columns unreadable.
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    frame.insert(0, "Note", [f"visit {i}" for i in range(len(frame))])
+    frame.to_csv(tmp_path / "population.csv", header=False, index=False)
+    customers = frame[frame["Channel"] == 2]
+    customers.to_csv(tmp_path / "customers.csv", header=False, index=False)
+    result = runner.invoke(app, ["population", str(tmp_path / "population.csv"),
+                                 str(tmp_path / "customers.csv"), "-o", str(tmp_path / "out"),
+                                 "--no-report", "--k", "3"], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert "# not used: column_1: text with 440 distinct values" in (
+        tmp_path / "out" / "dictionary.toml").read_text()
+    assert pd.read_csv(tmp_path / "out" / "audit.csv").query(
+        "table == 'customers' and step == 'kept'")["rows"].item() == len(customers)

@@ -234,7 +234,9 @@ def _check_headerless(columns: list[str], dictionary: FeatureDictionary, where: 
     """
     headerless = bool(columns) and all(_HEADERLESS.fullmatch(c) for c in columns)
     if (not headerless or any(a.position is not None for a in dictionary)
-            or len(columns) == len(dictionary)):
+            or len(columns) == len(dictionary)
+            # Inferred from a file without a header: the names are the columns already.
+            or set(dictionary.names) <= set(columns)):
         return
     raise InputError(
         f"{where}: the file has no header and {len(columns)} columns, the dictionary "
