@@ -153,7 +153,8 @@ def small_model(personality, tmp_path_factory) -> Path:
 def _one_error_line(args: list[str]) -> str:
     done = runner.invoke(app, args, terminal_width=200)
     assert done.exit_code == 1, done.output
-    lines = [line for line in done.output.splitlines() if line.strip()]
+    # The error is on stderr; stdout may hold a slow step's progress line ("... (5 s)").
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), done.output
     return lines[0]
 
@@ -194,6 +195,26 @@ def test_too_few_responders_name_the_file_and_the_folds_that_fit(
                                "logistic"], terminal_width=300)
     assert done.exit_code == 1
     assert f"few.csv, column Response ('1': responded): {message}" in done.output
+
+
+def test_train_says_which_columns_the_model_does_not_use(personality, tmp_path) -> None:
+    # A dictionary leaving columns out, or declaring one the table lacks, trained in
+    # silence: the user never learnt that half the table was not used.
+    dictionary = tmp_path / "d.csv"
+    dictionary.write_text("attribute,type\nIncome,numeric\nRecency,numeric\n"
+                          "Education,Categorical\nKidhome,ordinal\nLoyalty,numeric\n")
+    done = runner.invoke(app, ["propensity", "train", str(personality), "--target", "Response",
+                               "-d", str(dictionary), "--exclude", "Kidhome", "--models",
+                               "logistic", "--imbalance", "none", "--no-segments",
+                               "--no-importance", "--folds", "3"], terminal_width=300)
+    assert done.exit_code == 0, done.output
+    flat = " ".join(done.output.split())
+    name = personality.name
+    for line in (f"{name}, Kidhome: excluded: excluded by the user",
+                 f"{name}, Loyalty: not in the data: declared in the dictionary, absent",
+                 f"{name}, MntWines: not in the dictionary: not declared in the dictionary"):
+        assert line in flat
+    assert f"{name}, Income:" not in flat and f"{name}, Response:" not in flat
 
 
 def test_tampered_and_foreign_model_files_are_one_line(personality, small_model,

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from segwise.segment import KSweep
     from segwise.store import RunRecord
 
-__all__ = ["PEOPLE_JOB", "PopulationResult", "run_population"]
+__all__ = ["PEOPLE_JOB", "PopulationResult", "run_population", "with_undeclared"]
 
 #: Name of the rows too sparse to place, in tables and reports.
 UNPLACED_NAME = "Too sparse to place"
@@ -439,15 +439,32 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
 
 def _with_undeclared(projection: Projection, cleaned: CleanedPeople) -> Projection:
     """Add the table's columns the dictionary does not declare to its encoding audit."""
+    return dataclasses.replace(projection, audit=with_undeclared(projection.audit, cleaned))
+
+
+def with_undeclared(audit: pd.DataFrame, cleaned: CleanedPeople) -> pd.DataFrame:
+    """Add the table's columns the dictionary does not declare to an encoding audit.
+
+    Parameters
+    ----------
+    audit : pandas.DataFrame
+        An encoder's column audit (``column``, ``type``, ``status``, ``note``, counts).
+    cleaned : CleanedPeople
+        The cleaned table, whose ``undeclared`` columns the dictionary left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The audit, then one ``not in the dictionary`` row per undeclared column.
+    """
     import pandas as pd
 
     if not cleaned.undeclared:
-        return projection
+        return audit
     extra = pd.DataFrame({"column": list(cleaned.undeclared), "type": "",
                           "status": "not in the dictionary",
                           "note": "not declared in the dictionary: not used"})
-    audit = pd.concat([projection.audit, extra], ignore_index=True)
-    return dataclasses.replace(projection, audit=audit)
+    return pd.concat([audit, extra], ignore_index=True)
 
 
 def _worst_columns(audit: pd.DataFrame, n: int = 3) -> str:

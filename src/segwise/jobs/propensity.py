@@ -25,7 +25,7 @@ from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError, InputError
 from segwise.io import PERSON_ID, Attribute, FeatureDictionary, canonical_code, read_dictionary
 from segwise.jobs._base import JobResult, run_job
-from segwise.jobs.people import PEOPLE_JOB
+from segwise.jobs.people import PEOPLE_JOB, with_undeclared
 from segwise.jobs.people import _settings as people_settings
 from segwise.report import register_sections_module
 
@@ -134,6 +134,17 @@ class PropensityResult(JobResult):
     target: str = ""
     positive: str = ""
     reasons: pd.DataFrame = field(default=None, repr=False)
+
+    @property
+    def encoding(self) -> pd.DataFrame:
+        """Per column of the training table, how the default model used it.
+
+        The model's column audit (used, excluded, missing too often, declared but not in
+        the data; the target left out) and the columns the dictionary does not declare.
+        """
+        audit = self.trained.model.encoder_.column_audit()
+        return with_undeclared(audit[audit["column"] != self.target].reset_index(drop=True),
+                               cast(CleanedPeople, self.cleaned))
 
     def run_record(self) -> RunRecord:
         """Return the run ``--store`` keeps: the training people and the model with its file.
