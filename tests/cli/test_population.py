@@ -200,8 +200,8 @@ def test_customers_that_cannot_be_read_as_the_population_are_one_line(
     assert result.exit_code == 1
     assert _error_lines(result.output) == [
         f"error: {shifted}: the file has no header and 9 columns, the dictionary 8 attributes "
-        "without positions: which column is which is unknown. Fix: add the header line (the "
-        "population's), or give each attribute its position in the dictionary"]
+        "without positions: which column is which is unknown. Fix: add the header line, or "
+        "give each attribute its position in the dictionary"]
     result = runner.invoke(app, [*args[:2], str(junk), *args[2:]], terminal_width=400)
     assert result.exit_code == 1
     assert _error_lines(result.output)[-1] == (

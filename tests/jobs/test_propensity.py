@@ -217,6 +217,25 @@ def test_train_says_which_columns_the_model_does_not_use(personality, tmp_path) 
     assert f"{name}, Income:" not in flat and f"{name}, Response:" not in flat
 
 
+def test_scoring_a_file_without_a_header(personality, small_model, tmp_path) -> None:
+    # Named by the model's dictionary in its order: right with exactly its attributes
+    # (the id and the date its inferred dictionary leaves out removed), refused with more
+    # columns, where every name after the first extra one would be wrong (Dt_Customer is
+    # the 8th of 29: ages would have been read as recencies, and so on).
+    frame = pd.read_csv(personality, sep="\t")
+    exact = tmp_path / "exact.csv"
+    frame.drop(columns=["ID", "Dt_Customer"]).to_csv(exact, header=False, index=False)
+    scored = score_propensity(small_model, exact)
+    named = score_propensity(small_model, personality)
+    assert scored.n_scored == named.n_scored == len(frame)
+    np.testing.assert_allclose(np.sort(scored.scores["score"]), np.sort(named.scores["score"]))
+    shifted = tmp_path / "shifted.csv"
+    frame.to_csv(shifted, header=False, index=False)
+    line = _one_error_line(["propensity", "score", str(small_model), str(shifted), "-o",
+                            str(tmp_path / "s.csv")])
+    assert f"{shifted}: the file has no header and {frame.shape[1]} columns" in line
+
+
 def test_tampered_and_foreign_model_files_are_one_line(personality, small_model,
                                                        tmp_path) -> None:
     tampered = tmp_path / "tampered.skops"

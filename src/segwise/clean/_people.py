@@ -241,7 +241,7 @@ def _check_headerless(columns: list[str], dictionary: FeatureDictionary, where: 
     raise InputError(
         f"{where}: the file has no header and {len(columns)} columns, the dictionary "
         f"{len(dictionary)} attributes without positions: which column is which is "
-        "unknown. Fix: add the header line (the population's), or give each attribute its "
+        "unknown. Fix: add the header line, or give each attribute its "
         "position in the dictionary")
 
 
