@@ -236,6 +236,28 @@ def test_scoring_a_file_without_a_header(personality, small_model, tmp_path) -> 
     assert f"{shifted}: the file has no header and {frame.shape[1]} columns" in line
 
 
+def test_codes_rare_enough_to_miss_a_training_fold_are_not_warned_about(personality,
+                                                                         tmp_path) -> None:
+    # A dictionary that declares no codes: each fold's model learns the codes of its
+    # training rows, and one person's code, in a validation fold only, made the comparison
+    # warn that values "are codes the dictionary does not declare", on every such fold.
+    frame = pd.read_csv(personality, sep="\t")
+    frame.loc[[3, 4], "Marital_Status"] = ["Widowed-Again", "Engaged"]
+    path = tmp_path / "rare.csv"
+    frame.to_csv(path, index=False)
+    dictionary = tmp_path / "d.csv"
+    dictionary.write_text("attribute,type\nMarital_Status,categorical\nIncome,numeric\n"
+                          "Recency,numeric\nMntWines,numeric\n")
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_propensity(path, "Response", dictionary=dictionary,
+                       models=["logistic", "naive_bayes"], imbalance=["none"],
+                       segments=False, importance=False, folds=5)
+    assert [str(w.message) for w in caught if "PeopleEncoder" in str(w.message)] == []
+
+
 def test_tampered_and_foreign_model_files_are_one_line(personality, small_model,
                                                        tmp_path) -> None:
     tampered = tmp_path / "tampered.skops"
