@@ -235,3 +235,24 @@ def test_header_less_files_with_an_inferred_dictionary_match_by_column(
         tmp_path / "out" / "dictionary.toml").read_text()
     assert pd.read_csv(tmp_path / "out" / "audit.csv").query(
         "table == 'customers' and step == 'kept'")["rows"].item() == len(customers)
+
+
+def test_an_exclusion_that_matches_no_column_is_refused(shared_data: Path, tmp_path: Path
+                                                        ) -> None:
+    # "--exclude channel" (the file says Channel) was silently ignored: the column the
+    # user meant to keep out of the segments was used.
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    frame[frame["Channel"] == 2].assign(CUSTOMER_GROUP="single").to_csv(
+        tmp_path / "customers.csv", index=False)
+    args = ["population", str(source), str(tmp_path / "customers.csv"), "-o",
+            str(tmp_path / "out"), "--no-report", "--k", "3", "--exclude"]
+    result = runner.invoke(app, [*args, "channel,Fresh,Milkk"], terminal_width=400)
+    assert result.exit_code == 1
+    assert _error_lines(result.output) == [
+        f"error: exclude (--exclude, [people] exclude) 'channel', 'Milkk' matches no column "
+        f"of {source} (did you mean 'Channel'?); the column would be used. Fix: give the "
+        "column's name as the file writes it (case matters), or a pattern such as 'P*'"]
+    # A pattern for the customers' own columns is fine (they are never used).
+    result = runner.invoke(app, [*args, "Channel,CUSTOMER_*"], terminal_width=400)
+    assert result.exit_code == 0, result.output

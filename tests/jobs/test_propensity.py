@@ -164,6 +164,10 @@ def test_bad_input_is_one_line(personality, small_model, tmp_path) -> None:
     assert "no column 'Responded'" in line and "--target" in line
     line = _one_error_line(["propensity", "train", str(personality), "--target", "Education"])
     assert "--positive" in line
+    line = _one_error_line(["propensity", "train", str(personality), "--target", "Response",
+                            "--exclude", "AcceptedCmp*,complain"])
+    assert ("--exclude 'complain' matches no column of" in line
+            and "(did you mean 'Complain'?)" in line)
     frame = pd.read_csv(personality, sep="\t").drop(columns=["Income", "Recency"])
     lacking = tmp_path / "lacking.csv"
     frame.to_csv(lacking, index=False)

@@ -13,9 +13,10 @@ feature, so that a user can see whether setting them aside biases the segments.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -169,6 +170,40 @@ class CleanedPeople(CleanedRows):
 
     dictionary: FeatureDictionary = field(default_factory=lambda: FeatureDictionary([]))
     undeclared: tuple[str, ...] = ()
+
+    def check_exclude(self, patterns: Sequence[str], option: str, where: str | Path, *,
+                      also: Sequence[str] = ()) -> None:
+        """Refuse exclusions that match no column: a typo would leave the column in use.
+
+        Parameters
+        ----------
+        patterns : sequence of str
+            Names or shell-style patterns (``"P*"``), compared with case.
+        option : str
+            Where they were given (``--exclude``, ``[people] exclude``), for the message.
+        where : str or Path
+            The file, for the message.
+        also : sequence of str, default=()
+            Other columns a pattern may match (another file's: the customers').
+
+        Raises
+        ------
+        ConfigError
+            Naming the patterns, the closest column and the fix.
+        """
+        import difflib
+
+        known = [*self.dictionary.names, *self.undeclared, *also]
+        unmatched = [p for p in patterns if not fnmatch.filter(known, p)]
+        if not unmatched:
+            return
+        close = difflib.get_close_matches(unmatched[0], known, n=1, cutoff=0.6) or [
+            k for k in known if k.lower() == unmatched[0].lower()]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"{option} {', '.join(repr(p) for p in unmatched)} matches no column of "
+            f"{where}{hint}; the column would be used. Fix: give the column's name "
+            "as the file writes it (case matters), or a pattern such as 'P*'")
 
 
 def _is_number(attr: Attribute) -> bool:

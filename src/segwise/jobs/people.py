@@ -328,6 +328,9 @@ def run_population(
     config, settings = _settings(config, cleaned.dictionary)
     cust = run_job(PEOPLE_JOB, customers, config=config, engine=engine,
                    progress=lambda step: progress(f"customers {step}"))
+    # A pattern may name the customers' own columns (CUSTOMER_*), never used anyway.
+    cleaned.check_exclude(settings.exclude, "exclude (--exclude, [people] exclude)", population,
+                          also=cast(CleanedPeople, cust.cleaned).undeclared)
     with limit_threads(pop.entities.n_entities):
         return _analyse(population, customers, pop, cust, cleaned, config, settings,
                         n_clusters, progress)

@@ -259,6 +259,7 @@ def run_propensity(
     config, settings = people_settings(config or SegwiseConfig(), _with_target(given, target))
     result = run_job(PEOPLE_JOB, source, config=config, engine=engine, progress=progress)
     cleaned = cast(CleanedPeople, result.cleaned)
+    cleaned.check_exclude(exclude, "--exclude", source)
     table = result.entities.table
     if target not in table.column_names:
         shown = ", ".join(c for c in table.column_names[:10] if c != PERSON_ID)
