@@ -256,3 +256,40 @@ def test_an_exclusion_that_matches_no_column_is_refused(shared_data: Path, tmp_p
     # A pattern for the customers' own columns is fine (they are never used).
     result = runner.invoke(app, [*args, "Channel,CUSTOMER_*"], terminal_width=400)
     assert result.exit_code == 0, result.output
+
+
+def test_numbers_in_the_file_s_notation(shared_data: Path, tmp_path: Path) -> None:
+    # "12,669" (thousands) or "1809,86" (decimal comma): [read] thousands / decimal were
+    # applied to role columns only, so a people attribute stayed text, and inference left
+    # it out as "an identifier, a date or free text".
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    local = frame.assign(Fresh=frame["Fresh"].map("{:,}".format).str.replace(",", " "),
+                         Milk=(frame["Milk"] / 4).map(lambda v: f"{v:,.2f}"))
+    local = local.assign(Milk=local["Milk"].str.replace(",", " ").str.replace(".", ","))
+    local.to_csv(tmp_path / "local.csv", sep=";", index=False)
+    plain = frame.assign(Milk=(frame["Milk"] / 4).round(2))
+    plain.to_csv(tmp_path / "plain.csv", sep=";", index=False)
+    args = ["--no-report", "--k", "3", "--exclude", "Channel,Region"]
+    bare = runner.invoke(app, ["population", str(tmp_path / "local.csv"),
+                               str(tmp_path / "local.csv"), "-o", str(tmp_path / "bare"),
+                               *args])
+    assert bare.exit_code == 0, bare.output
+    notes = (tmp_path / "bare" / "dictionary.toml").read_text()
+    assert ("# not used: Fresh: numbers in another notation (433 distinct values, such as "
+            "12,669 or 3,5): set [read] decimal and thousands") in notes
+    assert local["Fresh"].str.contains(" ").any()
+    assert "# not used: Milk: numbers in another notation" in notes
+    config = tmp_path / "segwise.toml"
+    config.write_text('[read]\ndelimiter = ";"\ndecimal = ","\nthousands = " "\n')
+    outs = []
+    for name in ("local", "plain"):
+        done = runner.invoke(app, ["population", str(tmp_path / f"{name}.csv"),
+                                   str(tmp_path / f"{name}.csv"), "-o", str(tmp_path / name),
+                                   "-c", str(config), *args])
+        assert done.exit_code == 0, done.output
+        outs.append(pd.read_parquet(tmp_path / name / "assignments.parquet"))
+    pd.testing.assert_frame_equal(outs[0], outs[1])
+    columns = pd.read_csv(tmp_path / "local" / "columns.csv").set_index("column")
+    assert columns.loc[["Fresh", "Milk"], "status"].tolist() == ["used", "used"]
+    assert columns.loc[["Fresh", "Milk"], "missing_share"].tolist() == [0, 0]

@@ -153,8 +153,9 @@ def small_model(personality, tmp_path_factory) -> Path:
 def _one_error_line(args: list[str]) -> str:
     done = runner.invoke(app, args, terminal_width=200)
     assert done.exit_code == 1, done.output
-    # The error is on stderr; stdout may hold a slow step's progress line ("... (5 s)").
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    # A slow step (a loaded machine) adds a heartbeat line, "Reading people (5 s)".
+    lines = [line for line in done.output.splitlines()
+             if line.strip() and not re.fullmatch(r".* \(\d+ s\)", line)]
     assert len(lines) == 1 and lines[0].startswith("error:"), done.output
     return lines[0]
 

@@ -305,10 +305,16 @@ def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
     InputError
         If no declared attribute is a column of the table.
     """
+    from segwise.io._text import localise_numbers
+
     settings: PeopleSettings = config.section("people")
     dictionary = settings.load_dictionary()
     table = source.table
     attributes = [c for c in table.columns if c != PERSON_ID]
+    # Attributes pass through the reader as written: numbers in the file's notation
+    # ([read] decimal and thousands: 1.234,5) are rewritten here, before typing or
+    # inference read them (only values wholly a number in that notation change).
+    table = localise_numbers(table, attributes, config.read.decimal, config.read.thousands)
     if dictionary is None:
         dictionary = infer_dictionary(table, attributes)
     else:

@@ -937,6 +937,11 @@ def _usable_text(value: ir.Value) -> ir.StringValue:
     return ibis.ifelse(usable, text, ibis.null("string"))
 
 
+#: A number in another notation: thousands separators (12,669; 1.234.567; 1 234) or a
+#: decimal comma (3,5), which reads as text until ``[read] decimal`` / ``thousands`` say so.
+_LOCALISED_NUMBER = r"^[+-]?(\d{1,3}([,.' ]\d{3})+([.,]\d+)?|\d+,\d+)$"
+
+
 def _profile(value: ir.Value, i: int) -> list[tuple[str, ir.Value]]:
     """Return the aggregates of one column for inference, named ``<metric>_<i>``."""
     import ibis
@@ -955,6 +960,7 @@ def _profile(value: ir.Value, i: int) -> list[tuple[str, ir.Value]]:
         (f"whole_{i}", ((number % 1) == 0).sum()),
         (f"usable_{i}", usable_text.notnull().sum()),
         (f"levels_{i}", usable_text.nunique()),
+        (f"localised_{i}", usable_text.re_search(_LOCALISED_NUMBER).sum()),
     ]
 
 
@@ -988,5 +994,8 @@ def _infer_one(col: str, i: int, stats: Mapping[str, Any], values: list[str],
     if levels <= max_categories:
         return Attribute(col, "categorical", missing=missing, labels={c: c for c in values},
                          note=f"inferred categorical: text, {found}{token_note}"), ""
+    if int(stats[f"localised_{i}"] or 0) + numbers == usable:
+        return None, (f"numbers in another notation ({found}, such as 12,669 or 3,5): set "
+                      "[read] decimal and thousands to read them as numbers")
     return None, (f"text with {found} (an identifier, a date or free text); declare it in "
                   "a dictionary to use it")
