@@ -171,8 +171,29 @@ def test_population_of_one_or_two_people_is_one_line(shared_data: Path, tmp_path
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.startswith(("error", "warn"))]
     assert lines == [f"error: {tmp_path / 'population.csv'}: only {rows} "
-                     f"{'person' if rows == 1 else 'people'} in the population: too few to "
-                     "segment. Fix: give the whole population (the customers go second)"]
+                     f"{'person' if rows == 1 else 'people'} in the population ({rows} "
+                     f"row{'s' * (rows > 1)} read): too few to segment. Fix: give the whole "
+                     "population (the customers go second)"]
+
+
+def test_customers_all_removed_by_the_row_rules_is_one_line(shared_data: Path,
+                                                            tmp_path: Path) -> None:
+    # Every customer id on two different rows: all removed, then "both tables need at
+    # least one row to compare", without the file, the cause or the fix.
+    source = shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz"
+    frame = pd.read_csv(source, sep="\t")
+    responders = frame[frame["Response"] == 1]
+    pd.concat([responders, responders.assign(Recency=responders["Recency"] + 1)]).to_csv(
+        tmp_path / "customers.csv", index=False)
+    result = runner.invoke(app, ["population", str(source), str(tmp_path / "customers.csv"),
+                                 "-o", str(tmp_path / "out"), "--no-report", "--k", "3",
+                                 "--exclude", "Response"], terminal_width=300)
+    assert result.exit_code == 1
+    n = 2 * len(responders)
+    assert _error_lines(result.output) == [
+        f"error: {tmp_path / 'customers.csv'}: no customer left to compare ({n:,} rows read, "
+        f"{n:,} removed: {n:,} repeated_id). Fix: see the reasons; give each customer one "
+        "row (or no id column)"]
 
 
 def _error_lines(output: str) -> list[str]:

@@ -356,8 +356,12 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
     rows = pop.entities.table.num_rows
     if rows < 3:
         raise InputError(f"{population}: only {rows} {'person' if rows == 1 else 'people'} "
-                         "in the population: too few to segment. Fix: give the whole "
-                         "population (the customers go second)")
+                         f"in the population ({_rows_removed(pop.audit_table)}): too few to "
+                         "segment. Fix: give the whole population (the customers go second)")
+    if not cust.entities.table.num_rows:
+        raise InputError(f"{customers}: no customer left to compare "
+                         f"({_rows_removed(cust.audit_table)}). Fix: see the reasons; give "
+                         "each customer one row (or no id column)")
     fit = fit_population(pop.entities.table, cleaned.dictionary, settings)
     Z = fit.projection.components
     if len(Z) < 3:
@@ -468,6 +472,18 @@ def with_undeclared(audit: pd.DataFrame, cleaned: CleanedPeople) -> pd.DataFrame
                           "status": "not in the dictionary",
                           "note": "not declared in the dictionary: not used"})
     return pd.concat([audit, extra], ignore_index=True)
+
+
+def _rows_removed(audit: pa.Table) -> str:
+    """Return the row audit in words: '1,968 rows read, 1,968 removed: repeated_id'."""
+    rows = dict(zip(audit.column("step").to_pylist(), audit.column("rows").to_pylist(),
+                    strict=True))
+    read = sum(rows.values())
+    removed = {step: n for step, n in rows.items() if step != "kept" and n}
+    if not removed:
+        return f"{read:,} row{'s' * (read != 1)} read"
+    return (f"{read:,} rows read, {sum(removed.values()):,} removed: "
+            + ", ".join(f"{n:,} {step}" for step, n in removed.items()))
 
 
 def _worst_columns(audit: pd.DataFrame, n: int = 3) -> str:
