@@ -263,6 +263,21 @@ def test_codes_rare_enough_to_miss_a_training_fold_are_not_warned_about(personal
     assert [str(w.message) for w in caught if "PeopleEncoder" in str(w.message)] == []
 
 
+def test_a_table_the_row_rules_empty_is_one_line(personality, small_model, tmp_path) -> None:
+    # Every id on two different rows: score ended in a scikit-learn traceback ("Found
+    # array with 0 sample(s)"), train said it could not tell the response value.
+    frame = pd.read_csv(personality, sep="\t")
+    path = tmp_path / "twice.csv"
+    pd.concat([frame, frame.assign(Recency=frame["Recency"] + 1)]).to_csv(path, index=False)
+    n = 2 * len(frame)
+    audit = f"({n:,} rows read, {n:,} removed: {n:,} repeated_id). Fix: see the reasons"
+    line = _one_error_line(["propensity", "train", str(path), "--target", "Response"])
+    assert f"{path}: no person left to learn from {audit}" in line
+    line = _one_error_line(["propensity", "score", str(small_model), str(path), "-o",
+                            str(tmp_path / "s.csv")])
+    assert f"{path}: no person left to score {audit}" in line
+
+
 def test_tampered_and_foreign_model_files_are_one_line(personality, small_model,
                                                        tmp_path) -> None:
     tampered = tmp_path / "tampered.skops"

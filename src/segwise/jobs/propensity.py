@@ -26,6 +26,7 @@ from segwise.exceptions import ConfigError, InputError
 from segwise.io import PERSON_ID, Attribute, FeatureDictionary, canonical_code, read_dictionary
 from segwise.jobs._base import JobResult, run_job
 from segwise.jobs.people import PEOPLE_JOB, with_undeclared
+from segwise.jobs.people import _rows_removed as rows_removed
 from segwise.jobs.people import _settings as people_settings
 from segwise.report import register_sections_module
 
@@ -261,6 +262,7 @@ def run_propensity(
     cleaned = cast(CleanedPeople, result.cleaned)
     cleaned.check_exclude(exclude, "--exclude", source)
     table = result.entities.table
+    _check_rows(table, result.audit_table, source, "learn from")
     if target not in table.column_names:
         shown = ", ".join(c for c in table.column_names[:10] if c != PERSON_ID)
         raise InputError(f"{source}: no column {target!r} to learn from (columns: {shown}"
@@ -296,6 +298,13 @@ def run_propensity(
         quarantine_table=result.quarantine_table)
     return PropensityResult(entities=entities, cleaned=cleaned, config=config,
                             trained=trained, target=target, positive=label, reasons=reasons)
+
+
+def _check_rows(table: pa.Table, audit: pa.Table, source: str | Path, what: str) -> None:
+    """Refuse a table the row rules left empty (every id on several different rows)."""
+    if not table.num_rows:
+        raise InputError(f"{source}: no person left to {what} ({rows_removed(audit)}). Fix: "
+                         "see the reasons; give each person one row (or no id column)")
 
 
 def _config_dictionary(config: SegwiseConfig | None) -> FeatureDictionary | None:
@@ -485,6 +494,7 @@ def score_propensity(
     config, _ = people_settings(config or SegwiseConfig(), trained.dictionary)
     result = run_job(PEOPLE_JOB, source, config=config, engine=engine, progress=progress)
     table = result.entities.table
+    _check_rows(table, result.audit_table, source, "score")
     encoder = trained.model.encoder_
     encoder.set_params(missing_columns=missing_columns)
     progress("score")
