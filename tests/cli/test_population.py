@@ -137,3 +137,180 @@ def test_population_refuses_more_segments_than_people(shared_data: Path, tmp_pat
             result.output.replace("\n", " "))
     result = runner.invoke(app, [*args, "--k", "1"])
     assert result.exit_code == 2 and "1 is not in the range 2<=x<=100" in result.output
+
+
+def test_population_prints_styles_not_markup_tags(shared_data: Path, tmp_path: Path) -> None:
+    # The console prints text as it is (markup off): the verdicts, headings and the
+    # customers' column notices came out as "[red]under[/]", "[b]Customer rows[/]".
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    customers = frame[frame["Channel"] == 2].assign(Extra=1)
+    customers.iloc[:5, customers.columns.get_loc("Channel")] = 3     # a code never seen
+    customers.to_csv(tmp_path / "customers.csv", index=False)
+    result = runner.invoke(app, ["population", str(source), str(tmp_path / "customers.csv"),
+                                 "-o", str(tmp_path / "out"), "--no-report", "--k", "3",
+                                 "--exclude", "Region"], terminal_width=250)
+    assert result.exit_code == 0, result.output
+    assert "Segments in words" in result.output and "Customer rows" in result.output
+    assert "customers, Extra: not declared in the dictionary" in result.output
+    flat = " ".join(result.output.split())
+    assert "customers, Channel: 5 undeclared code(s), 0 non-number(s), encoded" in flat
+    assert re.search(r"│ (over|under|neither) +│", result.output)
+    assert re.findall(r"\[/?[a-z]?\]", result.output) == []
+
+
+@pytest.mark.parametrize("rows", [1, 2])
+def test_population_of_one_or_two_people_is_one_line(shared_data: Path, tmp_path: Path,
+                                                     rows: int) -> None:
+    # One row gave numpy's "Degrees of freedom <= 0" warnings, then a fix about unknown codes.
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    pd.read_csv(source).head(rows).to_csv(tmp_path / "population.csv", index=False)
+    result = runner.invoke(app, ["population", str(tmp_path / "population.csv"), str(source),
+                                 "-o", str(tmp_path / "out"), "--no-report"],
+                           terminal_width=300)
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.startswith(("error", "warn"))]
+    assert lines == [f"error: {tmp_path / 'population.csv'}: only {rows} "
+                     f"{'person' if rows == 1 else 'people'} in the population ({rows} "
+                     f"row{'s' * (rows > 1)} read): too few to segment. Fix: give the whole "
+                     "population (the customers go second)"]
+
+
+def test_customers_all_removed_by_the_row_rules_is_one_line(shared_data: Path,
+                                                            tmp_path: Path) -> None:
+    # Every customer id on two different rows: all removed, then "both tables need at
+    # least one row to compare", without the file, the cause or the fix.
+    source = shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz"
+    frame = pd.read_csv(source, sep="\t")
+    responders = frame[frame["Response"] == 1]
+    pd.concat([responders, responders.assign(Recency=responders["Recency"] + 1)]).to_csv(
+        tmp_path / "customers.csv", index=False)
+    result = runner.invoke(app, ["population", str(source), str(tmp_path / "customers.csv"),
+                                 "-o", str(tmp_path / "out"), "--no-report", "--k", "3",
+                                 "--exclude", "Response"], terminal_width=300)
+    assert result.exit_code == 1
+    n = 2 * len(responders)
+    assert _error_lines(result.output) == [
+        f"error: {tmp_path / 'customers.csv'}: no customer left to compare ({n:,} rows read, "
+        f"{n:,} removed: {n:,} repeated_id). Fix: see the reasons; give each customer one "
+        "row (or no id column)"]
+
+
+def _error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith(("error", "warn"))]
+
+
+def test_customers_that_cannot_be_read_as_the_population_are_one_line(
+        shared_data: Path, tmp_path: Path) -> None:
+    # A headerless customer file was named by the dictionary's order: with one column more
+    # every name was off by one, no customer could be placed, and the comparison said
+    # every segment was under-represented (0.00x). Values the model cannot read in every
+    # row did the same.
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    customers = frame[frame["Channel"] == 2]
+    shifted = tmp_path / "shifted.csv"
+    customers.assign(Extra=7)[["Extra", *frame.columns]].to_csv(shifted, header=False,
+                                                                index=False)
+    junk = tmp_path / "junk.csv"
+    customers.assign(Fresh="n/a", Milk="?", Grocery="-", Frozen="", Detergents_Paper="x",
+                     Delicassen="x").to_csv(junk, index=False)
+    args = ["population", str(source), "-o", str(tmp_path / "out"), "--no-report", "--k", "3",
+            "--exclude", "Channel,Region"]
+    result = runner.invoke(app, [*args[:2], str(shifted), *args[2:]], terminal_width=400)
+    assert result.exit_code == 1
+    assert _error_lines(result.output) == [
+        f"error: {shifted}: the file has no header and 9 columns, the dictionary 8 attributes "
+        "without positions: which column is which is unknown. Fix: add the header line, or "
+        "give each attribute its position in the dictionary"]
+    result = runner.invoke(app, [*args[:2], str(junk), *args[2:]], terminal_width=400)
+    assert result.exit_code == 1
+    assert _error_lines(result.output)[-1] == (
+        f"error: {junk}: none of the {len(customers)} customers has enough of the attributes "
+        "the model uses to be placed (encoding_audit: Fresh 100% missing, Milk 100% missing, "
+        "Grocery 100% missing). Fix: check that the customers' columns are the population's "
+        "(names, header, codes)")
+    # The same header-less file with exactly the population's columns is read by order.
+    customers.to_csv(shifted, header=False, index=False)
+    result = runner.invoke(app, [*args[:2], str(shifted), *args[2:]], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / "out" / "audit.csv").query(
+        "table == 'customers' and step == 'kept'")["rows"].item() == len(customers)
+
+
+def test_header_less_files_with_an_inferred_dictionary_match_by_column(
+        shared_data: Path, tmp_path: Path) -> None:
+    # Types inferred from a header-less population name its columns column_1, ...; a
+    # column left out (free text) must not make the customers' columns unreadable.
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    frame.insert(0, "Note", [f"visit {i}" for i in range(len(frame))])
+    frame.to_csv(tmp_path / "population.csv", header=False, index=False)
+    customers = frame[frame["Channel"] == 2]
+    customers.to_csv(tmp_path / "customers.csv", header=False, index=False)
+    result = runner.invoke(app, ["population", str(tmp_path / "population.csv"),
+                                 str(tmp_path / "customers.csv"), "-o", str(tmp_path / "out"),
+                                 "--no-report", "--k", "3"], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert "# not used: column_1: text with 440 distinct values" in (
+        tmp_path / "out" / "dictionary.toml").read_text()
+    assert pd.read_csv(tmp_path / "out" / "audit.csv").query(
+        "table == 'customers' and step == 'kept'")["rows"].item() == len(customers)
+
+
+def test_an_exclusion_that_matches_no_column_is_refused(shared_data: Path, tmp_path: Path
+                                                        ) -> None:
+    # "--exclude channel" (the file says Channel) was silently ignored: the column the
+    # user meant to keep out of the segments was used.
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    frame[frame["Channel"] == 2].assign(CUSTOMER_GROUP="single").to_csv(
+        tmp_path / "customers.csv", index=False)
+    args = ["population", str(source), str(tmp_path / "customers.csv"), "-o",
+            str(tmp_path / "out"), "--no-report", "--k", "3", "--exclude"]
+    result = runner.invoke(app, [*args, "channel,Fresh,Milkk"], terminal_width=400)
+    assert result.exit_code == 1
+    assert _error_lines(result.output) == [
+        f"error: exclude (--exclude, [people] exclude) 'channel', 'Milkk' matches no column "
+        f"of {source} (did you mean 'Channel'?); the column would be used. Fix: give the "
+        "column's name as the file writes it (case matters), or a pattern such as 'P*'"]
+    # A pattern for the customers' own columns is fine (they are never used).
+    result = runner.invoke(app, [*args, "Channel,CUSTOMER_*"], terminal_width=400)
+    assert result.exit_code == 0, result.output
+
+
+def test_numbers_in_the_file_s_notation(shared_data: Path, tmp_path: Path) -> None:
+    # "12,669" (thousands) or "1809,86" (decimal comma): [read] thousands / decimal were
+    # applied to role columns only, so a people attribute stayed text, and inference left
+    # it out as "an identifier, a date or free text".
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    local = frame.assign(Fresh=frame["Fresh"].map("{:,}".format).str.replace(",", " "),
+                         Milk=(frame["Milk"] / 4).map(lambda v: f"{v:,.2f}"))
+    local = local.assign(Milk=local["Milk"].str.replace(",", " ").str.replace(".", ","))
+    local.to_csv(tmp_path / "local.csv", sep=";", index=False)
+    plain = frame.assign(Milk=(frame["Milk"] / 4).round(2))
+    plain.to_csv(tmp_path / "plain.csv", sep=";", index=False)
+    args = ["--no-report", "--k", "3", "--exclude", "Channel,Region"]
+    bare = runner.invoke(app, ["population", str(tmp_path / "local.csv"),
+                               str(tmp_path / "local.csv"), "-o", str(tmp_path / "bare"),
+                               *args])
+    assert bare.exit_code == 0, bare.output
+    notes = (tmp_path / "bare" / "dictionary.toml").read_text()
+    assert ("# not used: Fresh: numbers in another notation (433 distinct values, such as "
+            "12,669 or 3,5): set [read] decimal and thousands") in notes
+    assert local["Fresh"].str.contains(" ").any()
+    assert "# not used: Milk: numbers in another notation" in notes
+    config = tmp_path / "segwise.toml"
+    config.write_text('[read]\ndelimiter = ";"\ndecimal = ","\nthousands = " "\n')
+    outs = []
+    for name in ("local", "plain"):
+        done = runner.invoke(app, ["population", str(tmp_path / f"{name}.csv"),
+                                   str(tmp_path / f"{name}.csv"), "-o", str(tmp_path / name),
+                                   "-c", str(config), *args])
+        assert done.exit_code == 0, done.output
+        outs.append(pd.read_parquet(tmp_path / name / "assignments.parquet"))
+    pd.testing.assert_frame_equal(outs[0], outs[1])
+    columns = pd.read_csv(tmp_path / "local" / "columns.csv").set_index("column")
+    assert columns.loc[["Fresh", "Milk"], "status"].tolist() == ["used", "used"]
+    assert columns.loc[["Fresh", "Milk"], "missing_share"].tolist() == [0, 0]

@@ -371,3 +371,27 @@ def test_skops_round_trip(arvato_like: FeatureDictionary) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert back.describe_output("YOUTH.decade") == "Youth movement (decade)"
+
+
+def test_a_column_missing_in_every_row_is_never_used(shared_data: Path) -> None:
+    # With few attributes the automatic fence reaches 100 %: an attribute whose every
+    # value is a missing code (or blank) was "used", with no output, and every row looked
+    # sparser for it.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz").head(200)
+    X = pd.DataFrame({"Fresh": frame["Fresh"].astype(float), "Milk": frame["Milk"].astype(str),
+                      "CODED": "-1", "BLANK": None, "ONE": "A"})
+    X.loc[:59, "Fresh"] = np.nan                  # 30 % and 35 % missing: a wide fence
+    X.loc[100:169, "Milk"] = "?"
+    d = FeatureDictionary([Attribute("Fresh", "numeric"),
+                           Attribute("Milk", "numeric", missing=("?",)),
+                           Attribute("CODED", "categorical", missing=("-1",)),
+                           Attribute("BLANK", "numeric"), Attribute("ONE", "categorical")])
+    enc = PeopleEncoder(d).fit(X)
+    assert enc.column_threshold_ == 1.0 and enc.attributes_ == ["Fresh", "Milk", "ONE"]
+    audit = enc.column_audit().set_index("column")
+    assert audit.loc[["CODED", "BLANK"], "note"].tolist() == ["missing in every row: not "
+                                                              "used"] * 2
+    assert audit.loc["CODED", "missing_code"] == 200 and audit.loc["BLANK", "blank"] == 200
+    assert audit.loc["ONE", "note"] == "one-hot: 1 column"
+    assert enc.row_missing(X).max() == pytest.approx(1 / 3)       # of the 3 used

@@ -163,3 +163,106 @@ def test_duplicate_names_and_positions_are_refused() -> None:
 ])
 def test_codes_compare_by_their_canonical_text(value: object, code: str) -> None:
     assert canonical_code(value) == code
+
+
+@pytest.mark.parametrize("missing", ['"-1,0"', '"-1, 0"', '"[-1, 0]"', '["-1,0"]', '[-1, 0]',
+                                     '["-1", "0"]', '"-1; 0"', "\"['-1', '0']\""])
+def test_toml_missing_codes_written_as_one_list_string(tmp_path: Path, missing: str) -> None:
+    # missing = "-1,0" was one code "-1,0", which no value ever is: nothing was missing.
+    path = tmp_path / "d.toml"
+    path.write_text(f"[attributes.A]\ntype = \"ordinal\"\nmissing = {missing}\n"
+                    "labels = { \"[1, 2]\" = \"low\", \"3\" = \"high\", \"1,5\" = \"odd\" }\n")
+    attribute = read_dictionary(path)["A"]
+    assert attribute.missing == ("-1", "0")
+    assert attribute.labels == {"1": "low", "2": "low", "3": "high", "1,5": "odd"}
+
+
+def test_text_missing_codes_stay_text(tmp_path: Path) -> None:
+    path = tmp_path / "d.toml"
+    path.write_text("[attributes.A]\ntype = \"categorical\"\nmissing = \"X, XX\"\n"
+                    "[attributes.B]\ntype = \"categorical\"\nmissing = \"XX\"\n")
+    d = read_dictionary(path)
+    assert d["A"].missing == ("X", "XX") and d["B"].missing == ("XX",)
+
+
+LISTED = (
+    "attribute,type,description,code,label,missing\n"
+    "ALTER,ordinal,Age class,\"-1, 0\",unknown,yes\n"
+    ",,,1,< 30 years,\n"                       # the name on the first row only (merged cells)
+    ",,,2,30 - 45 years,\n"
+    "REGION,categorical,,\"[X, XX]\",unknown,x\n"
+    "REGION,,,N,north,\n"
+    "INCOME,numeric,Yearly income,,,\"-1; 9\"\n"  # an attribute's missing codes, listed
+    "FAMILY,categorical,,\"Married, no kids\",,\n"
+)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_csv_and_excel_dictionaries_with_listed_codes(tmp_path: Path, suffix: str) -> None:
+    import io
+
+    import pandas as pd
+
+    path = tmp_path / f"d{suffix}"
+    if suffix == ".csv":
+        path.write_text(LISTED)
+    else:       # the same sheet saved as a workbook: numbers are numbers, blanks empty
+        pd.read_csv(io.StringIO(LISTED), dtype=object).to_excel(path, index=False)
+    d = read_dictionary(path)
+    assert d.names == ["ALTER", "REGION", "INCOME", "FAMILY"]
+    assert d["ALTER"].missing == ("-1", "0") and d["ALTER"].codes == ["1", "2"]
+    assert d["ALTER"].description == "Age class" and d["ALTER"].label(2) == "30 - 45 years"
+    assert d["REGION"].missing == ("X", "XX") and d["REGION"].codes == ["N"]
+    assert d["INCOME"].missing == ("-1", "9")
+    assert d["FAMILY"].codes == ["Married, no kids"]
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ("A,ordinal,,1,,maybe\n", "line 2: missing must say whether code '1' means missing"),
+    ("A,ordinal,,,,yes\n", "line 2: missing is 'yes' but the row has no code"),
+    (",ordinal,,1,,\n", "line 2: no attribute name"),
+    ("A,ordinal,,1,,\n,numeric,,2,,\n", "line 3: no attribute name"),
+])
+def test_ambiguous_csv_rows_are_refused(tmp_path: Path, rows: str, message: str) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("attribute,type,description,code,label,missing\n" + rows)
+    with pytest.raises(ConfigError, match=message):
+        read_dictionary(path)
+
+
+def test_a_dictionary_in_another_layout_says_how_to_fix_it(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"Attribute": ["AGER_TYP", None], "Description": ["typology", None],
+                          "Value": [-1, 0], "Meaning": ["unknown", "none"]})
+    for path in (tmp_path / "values.csv", tmp_path / "values.xlsx"):
+        frame.to_csv(path, index=False) if path.suffix == ".csv" else frame.to_excel(
+            path, index=False)
+        with pytest.raises(ConfigError, match="found attribute, description, value, meaning"
+                                              r"\). Fix: rename the columns"):
+            read_dictionary(path)
+    (tmp_path / "broken.xlsx").write_text("not a workbook")
+    with pytest.raises(ConfigError, match=r"broken\.xlsx: cannot read this workbook"):
+        read_dictionary(tmp_path / "broken.xlsx")
+    (tmp_path / "d.json").write_text("{}")
+    with pytest.raises(ConfigError, match="Fix: save it in one of these formats"):
+        read_dictionary(tmp_path / "d.json")
+
+
+def test_types_and_positions_as_spreadsheets_write_them(tmp_path: Path) -> None:
+    # "Categorical" (a capital, a blank) was refused, and a position saved as 3.0 too.
+    path = tmp_path / "d.csv"
+    path.write_text("attribute,type,position,code,part,part_type,value\n"
+                    "A,Categorical ,3.0,,,,\nB, NUMERIC,1,,,,\n"
+                    "C,Mixed,2,1,p,Ordinal,5\nC,,,2,p,,6\n")
+    d = read_dictionary(path)
+    assert [(a.type, a.position) for a in d] == [("categorical", 3), ("numeric", 1),
+                                                 ("mixed", 2)]
+    assert d["C"].parts[0].type == "ordinal"
+    path.write_text("attribute,type,position\nA,numeric,1.5\n")
+    with pytest.raises(ConfigError, match=r"d\.csv: attribute A: position '1\.5' is not a "
+                                          "whole number$"):
+        read_dictionary(path)
+    path.write_text("attribute,type\nA,nominal\n")
+    with pytest.raises(ConfigError, match=r"type 'nominal' is not one of .*Fix: declare"):
+        read_dictionary(path)

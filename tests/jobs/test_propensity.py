@@ -153,7 +153,9 @@ def small_model(personality, tmp_path_factory) -> Path:
 def _one_error_line(args: list[str]) -> str:
     done = runner.invoke(app, args, terminal_width=200)
     assert done.exit_code == 1, done.output
-    lines = [line for line in done.output.splitlines() if line.strip()]
+    # A slow step (a loaded machine) adds a heartbeat line, "Reading people (5 s)".
+    lines = [line for line in done.output.splitlines()
+             if line.strip() and not re.fullmatch(r".* \(\d+ s\)", line)]
     assert len(lines) == 1 and lines[0].startswith("error:"), done.output
     return lines[0]
 
@@ -163,6 +165,10 @@ def test_bad_input_is_one_line(personality, small_model, tmp_path) -> None:
     assert "no column 'Responded'" in line and "--target" in line
     line = _one_error_line(["propensity", "train", str(personality), "--target", "Education"])
     assert "--positive" in line
+    line = _one_error_line(["propensity", "train", str(personality), "--target", "Response",
+                            "--exclude", "AcceptedCmp*,complain"])
+    assert ("--exclude 'complain' matches no column of" in line
+            and "(did you mean 'Complain'?)" in line)
     frame = pd.read_csv(personality, sep="\t").drop(columns=["Income", "Recency"])
     lacking = tmp_path / "lacking.csv"
     frame.to_csv(lacking, index=False)
@@ -173,6 +179,103 @@ def test_bad_input_is_one_line(personality, small_model, tmp_path) -> None:
                                str(tmp_path / "s.parquet"), "--missing-columns", "missing"],
                          terminal_width=200)
     assert done.exit_code == 0 and "Income" in done.output
+
+
+@pytest.mark.parametrize(("responders", "folds", "message"), [
+    (300, 5, "300 responders and 0 others: comparing models needs at least 2 of each. "
+             "Fix: check the target column and --positive"),
+    (1, 5, "1 responder and 299 others: comparing models needs at least 2 of each"),
+    (3, 5, "3 responders and 297 others are too few for 5 folds. Fix: --folds 3 or fewer"),
+])
+def test_too_few_responders_name_the_file_and_the_folds_that_fit(
+        personality, tmp_path, responders: int, folds: int, message: str) -> None:
+    # It said "1 responders and 299 others are too few for 5 folds. Fix: fewer folds"
+    # without the file, even where no number of folds could work.
+    frame = pd.read_csv(personality, sep="\t").head(300)
+    frame["Response"] = [1] * responders + [0] * (300 - responders)
+    path = tmp_path / "few.csv"
+    frame.to_csv(path, index=False)
+    done = runner.invoke(app, ["propensity", "train", str(path), "--target", "Response",
+                               "--positive", "1", "--folds", str(folds), "--models",
+                               "logistic"], terminal_width=300)
+    assert done.exit_code == 1
+    assert f"few.csv, column Response ('1': responded): {message}" in done.output
+
+
+def test_train_says_which_columns_the_model_does_not_use(personality, tmp_path) -> None:
+    # A dictionary leaving columns out, or declaring one the table lacks, trained in
+    # silence: the user never learnt that half the table was not used.
+    dictionary = tmp_path / "d.csv"
+    dictionary.write_text("attribute,type\nIncome,numeric\nRecency,numeric\n"
+                          "Education,Categorical\nKidhome,ordinal\nLoyalty,numeric\n")
+    done = runner.invoke(app, ["propensity", "train", str(personality), "--target", "Response",
+                               "-d", str(dictionary), "--exclude", "Kidhome", "--models",
+                               "logistic", "--imbalance", "none", "--no-segments",
+                               "--no-importance", "--folds", "3"], terminal_width=300)
+    assert done.exit_code == 0, done.output
+    flat = " ".join(done.output.split())
+    name = personality.name
+    for line in (f"{name}, Kidhome: excluded: excluded by the user",
+                 f"{name}, Loyalty: not in the data: declared in the dictionary, absent",
+                 f"{name}, MntWines: not in the dictionary: not declared in the dictionary"):
+        assert line in flat
+    assert f"{name}, Income:" not in flat and f"{name}, Response:" not in flat
+
+
+def test_scoring_a_file_without_a_header(personality, small_model, tmp_path) -> None:
+    # Named by the model's dictionary in its order: right with exactly its attributes
+    # (the id and the date its inferred dictionary leaves out removed), refused with more
+    # columns, where every name after the first extra one would be wrong (Dt_Customer is
+    # the 8th of 29: ages would have been read as recencies, and so on).
+    frame = pd.read_csv(personality, sep="\t")
+    exact = tmp_path / "exact.csv"
+    frame.drop(columns=["ID", "Dt_Customer"]).to_csv(exact, header=False, index=False)
+    scored = score_propensity(small_model, exact)
+    named = score_propensity(small_model, personality)
+    assert scored.n_scored == named.n_scored == len(frame)
+    np.testing.assert_allclose(np.sort(scored.scores["score"]), np.sort(named.scores["score"]))
+    shifted = tmp_path / "shifted.csv"
+    frame.to_csv(shifted, header=False, index=False)
+    line = _one_error_line(["propensity", "score", str(small_model), str(shifted), "-o",
+                            str(tmp_path / "s.csv")])
+    assert f"{shifted}: the file has no header and {frame.shape[1]} columns" in line
+
+
+def test_codes_rare_enough_to_miss_a_training_fold_are_not_warned_about(personality,
+                                                                         tmp_path) -> None:
+    # A dictionary that declares no codes: each fold's model learns the codes of its
+    # training rows, and one person's code, in a validation fold only, made the comparison
+    # warn that values "are codes the dictionary does not declare", on every such fold.
+    frame = pd.read_csv(personality, sep="\t")
+    frame.loc[[3, 4], "Marital_Status"] = ["Widowed-Again", "Engaged"]
+    path = tmp_path / "rare.csv"
+    frame.to_csv(path, index=False)
+    dictionary = tmp_path / "d.csv"
+    dictionary.write_text("attribute,type\nMarital_Status,categorical\nIncome,numeric\n"
+                          "Recency,numeric\nMntWines,numeric\n")
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_propensity(path, "Response", dictionary=dictionary,
+                       models=["logistic", "naive_bayes"], imbalance=["none"],
+                       segments=False, importance=False, folds=5)
+    assert [str(w.message) for w in caught if "PeopleEncoder" in str(w.message)] == []
+
+
+def test_a_table_the_row_rules_empty_is_one_line(personality, small_model, tmp_path) -> None:
+    # Every id on two different rows: score ended in a scikit-learn traceback ("Found
+    # array with 0 sample(s)"), train said it could not tell the response value.
+    frame = pd.read_csv(personality, sep="\t")
+    path = tmp_path / "twice.csv"
+    pd.concat([frame, frame.assign(Recency=frame["Recency"] + 1)]).to_csv(path, index=False)
+    n = 2 * len(frame)
+    audit = f"({n:,} rows read, {n:,} removed: {n:,} repeated_id). Fix: see the reasons"
+    line = _one_error_line(["propensity", "train", str(path), "--target", "Response"])
+    assert f"{path}: no person left to learn from {audit}" in line
+    line = _one_error_line(["propensity", "score", str(small_model), str(path), "-o",
+                            str(tmp_path / "s.csv")])
+    assert f"{path}: no person left to score {audit}" in line
 
 
 def test_tampered_and_foreign_model_files_are_one_line(personality, small_model,

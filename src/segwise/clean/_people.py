@@ -13,8 +13,10 @@ feature, so that a user can see whether setting them aside biases the segments.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,6 +144,9 @@ class PeopleSettings:
 
 register_section("people", PeopleSettings)
 
+#: Columns of a file read without a header: ``column_1``, ``column_2``, ...
+_HEADERLESS = re.compile(r"column_\d+")
+
 #: Audit step of rows whose id appears on several different rows.
 REPEATED_ID = Rule(
     "repeated_id",
@@ -165,6 +170,40 @@ class CleanedPeople(CleanedRows):
 
     dictionary: FeatureDictionary = field(default_factory=lambda: FeatureDictionary([]))
     undeclared: tuple[str, ...] = ()
+
+    def check_exclude(self, patterns: Sequence[str], option: str, where: str | Path, *,
+                      also: Sequence[str] = ()) -> None:
+        """Refuse exclusions that match no column: a typo would leave the column in use.
+
+        Parameters
+        ----------
+        patterns : sequence of str
+            Names or shell-style patterns (``"P*"``), compared with case.
+        option : str
+            Where they were given (``--exclude``, ``[people] exclude``), for the message.
+        where : str or Path
+            The file, for the message.
+        also : sequence of str, default=()
+            Other columns a pattern may match (another file's: the customers').
+
+        Raises
+        ------
+        ConfigError
+            Naming the patterns, the closest column and the fix.
+        """
+        import difflib
+
+        known = [*self.dictionary.names, *self.undeclared, *also]
+        unmatched = [p for p in patterns if not fnmatch.filter(known, p)]
+        if not unmatched:
+            return
+        close = difflib.get_close_matches(unmatched[0], known, n=1, cutoff=0.6) or [
+            k for k in known if k.lower() == unmatched[0].lower()]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"{option} {', '.join(repr(p) for p in unmatched)} matches no column of "
+            f"{where}{hint}; the column would be used. Fix: give the column's name "
+            "as the file writes it (case matters), or a pattern such as 'P*'")
 
 
 def _is_number(attr: Attribute) -> bool:
@@ -220,6 +259,27 @@ def type_attributes(table: ir.Table, dictionary: FeatureDictionary) -> ir.Table:
     return table.select(**columns)
 
 
+def _check_headerless(columns: list[str], dictionary: FeatureDictionary, where: str) -> None:
+    """Refuse a file without a header whose columns the dictionary cannot tell apart.
+
+    Without positions, a dictionary names the columns of a headerless file in its
+    declared order: right only when the file holds exactly its attributes. With more or
+    fewer columns (an id column, attributes the dictionary leaves out) every name after
+    the first difference would be wrong, and the values quietly encoded as missing.
+    """
+    headerless = bool(columns) and all(_HEADERLESS.fullmatch(c) for c in columns)
+    if (not headerless or any(a.position is not None for a in dictionary)
+            or len(columns) == len(dictionary)
+            # Inferred from a file without a header: the names are the columns already.
+            or set(dictionary.names) <= set(columns)):
+        return
+    raise InputError(
+        f"{where}: the file has no header and {len(columns)} columns, the dictionary "
+        f"{len(dictionary)} attributes without positions: which column is which is "
+        "unknown. Fix: add the header line, or give each attribute its "
+        "position in the dictionary")
+
+
 def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
     """Clean a loaded people table: name, type, merge copies, remove repeated ids.
 
@@ -245,13 +305,20 @@ def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
     InputError
         If no declared attribute is a column of the table.
     """
+    from segwise.io._text import localise_numbers
+
     settings: PeopleSettings = config.section("people")
     dictionary = settings.load_dictionary()
     table = source.table
     attributes = [c for c in table.columns if c != PERSON_ID]
+    # Attributes pass through the reader as written: numbers in the file's notation
+    # ([read] decimal and thousands: 1.234,5) are rewritten here, before typing or
+    # inference read them (only values wholly a number in that notation change).
+    table = localise_numbers(table, attributes, config.read.decimal, config.read.thousands)
     if dictionary is None:
         dictionary = infer_dictionary(table, attributes)
     else:
+        _check_headerless(attributes, dictionary, source.source)
         table = name_columns(table, dictionary)
         attributes = [c for c in table.columns if c != PERSON_ID]
         if not set(dictionary.names) & set(attributes):

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from segwise.cli._app import (
     ConfigOpt,
@@ -18,6 +18,7 @@ from segwise.cli._app import (
     app,
     console,
     handle_errors,
+    notice,
     print_audit,
     progress,
     save_run,
@@ -65,16 +66,16 @@ def print_comparison(result: PopulationResult) -> None:
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for row in cmp.table.to_dict("records"):
         colour = {"over": "green", "under": "red"}.get(row["verdict"], "")
-        verdict = f"[{colour}]{row['verdict']}[/]" if colour else row["verdict"]
+        verdict = Text(row["verdict"], style=colour)
         table.add_row(row["name"], f"{row['population']:,}", f"{row['population_share']:.1%}",
                       f"{row['customers']:,}", f"{row['customer_share']:.1%}",
                       f"{row['ratio']:.2f}", f"{row['ratio_low']:.2f}-{row['ratio_high']:.2f}",
                       verdict, f"{row['expected_customers']:,.0f}")
     console.print(table)
     console.print(cmp.summary(), highlight=False)
-    console.print("[b]Segments in words[/]")
+    console.print(Text("Segments in words", style="bold"))
     for row in result.segments.to_dict("records"):
-        console.print(f"  [b]{row['name']}[/]: {escape(row['description'])}",
+        console.print(Text.assemble("  ", (row["name"], "bold"), f": {row['description']}"),
                       highlight=False)
     sparse = cmp.table[cmp.table["segment"] < 0]
     if len(sparse):
@@ -86,21 +87,20 @@ def print_comparison(result: PopulationResult) -> None:
     for header in ("Stage", "Step", "Columns", "What"):
         steps.add_column(header, justify="right" if header == "Columns" else "left")
     for row in result.column_steps.to_dict("records"):
-        steps.add_row(row["stage"], row["step"], f"{row['columns']:,}",
-                      escape(row["description"]))
+        steps.add_row(row["stage"], row["step"], f"{row['columns']:,}", row["description"])
     console.print(steps)
     audit = result.customer_projection.audit
     odd = audit[(audit["unseen_code"] > 0) | (audit["not_a_number"] > 0)
                 | (audit["status"] != "used")]
     for row in odd.to_dict("records"):
-        what = (f"{row['unseen_code']:,} undeclared code(s), {row['not_a_number']:,} "
+        what = (f"{int(row['unseen_code']):,} undeclared code(s), "
+                f"{int(row['not_a_number']):,} "
                 "non-number(s), encoded as missing" if row["status"] == "used"
                 else row["note"])
-        console.print(f"[yellow]customers, {escape(row['column'])}:[/] {escape(what)}",
-                      highlight=False)
-    console.print("[b]Population rows[/]")
+        notice(f"customers, {row['column']}", what)
+    console.print(Text("Population rows", style="bold"))
     print_audit(result.audit_table)
-    console.print("[b]Customer rows[/]")
+    console.print(Text("Customer rows", style="bold"))
     print_audit(result.customer_audit_table)
 
 

@@ -103,8 +103,9 @@ def print_encoding(encoding: pd.DataFrame, what: str) -> None:
     odd = encoding[(encoding["unseen_code"] > 0) | (encoding["not_a_number"] > 0)
                    | (encoding["status"] != "used")]
     for row in odd.to_dict("records"):
-        text = (f"{row['unseen_code']:,} undeclared code(s), {row['not_a_number']:,} "
-                "non-number(s), encoded as missing" if row["status"] == "used"
+        text = (f"{int(row['unseen_code']):,} undeclared code(s), "
+                f"{int(row['not_a_number']):,} non-number(s), encoded as missing"
+                if row["status"] == "used"
                 else f"{row['status']}: {row['note']}")
         notice(f"{what}, {row['column']}", text)
 
@@ -189,6 +190,7 @@ def train(
             written.append(write_report(result, report, source=table.name,
                                         title="Who will respond", progress=step))
     print_validation(result)
+    print_encoding(result.encoding, table.name)
     for path in written:
         console.print(f"wrote {path}", highlight=False)
     save_run(store, result.run_record)

@@ -467,12 +467,17 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
         self.column_missing_ = shares
         self.column_threshold_ = self._threshold(self.column_threshold,
                                                  np.array(list(shares.values())))
-        kept = [s for s in specs if shares[s["name"]] <= self.column_threshold_]
+        # A column missing in every row has nothing to learn from, whatever the threshold
+        # (with few columns the fence can reach 100 %); kept, it would only make every row
+        # look sparser.
+        kept = [s for s in specs if shares[s["name"]] <= self.column_threshold_
+                and shares[s["name"]] < 1]
         for row in audit:
             if row["status"] == "used" and row["column"] not in {s["name"] for s in kept}:
                 row["status"] = "above the missing threshold"
-                row["note"] = (f"missing in {row['missing_share']:.1%} of rows, above the "
-                               f"threshold {self.column_threshold_:.1%}: not used")
+                row["note"] = ("missing in every row: not used" if row["missing_share"] >= 1
+                               else f"missing in {row['missing_share']:.1%} of rows, above "
+                                    f"the threshold {self.column_threshold_:.1%}: not used")
         if not kept:
             raise InputError("no attribute is left to encode (none declared in the data, "
                              "or all missing too often). Fix: check the dictionary and the "
@@ -786,7 +791,7 @@ def _outputs_note(spec: dict[str, Any]) -> str:
     outputs = spec["outputs"]
     onehot = sum(o["kind"] == "onehot" for o in outputs)
     if onehot:
-        return f"one-hot: {onehot} columns" + (
+        return f"one-hot: {onehot} column{'s' * (onehot != 1)}" + (
             f" of {len(outputs)} outputs" if onehot < len(outputs) else "")
     return f"encoded {spec['type']}" if len(outputs) == 1 else (
         "split into " + ", ".join(o["feature"] for o in outputs))

@@ -52,6 +52,11 @@ MISSING_TOKENS: frozenset[str] = frozenset(
 #: Split rules on two-digit codes: the tens digit or the units digit.
 DIGIT_RULES: tuple[str, ...] = ("tens", "units")
 _TRUE = {"1", "true", "yes", "y", "x", "missing", "unknown"}
+#: ``missing`` cells of a CSV row with a code that say "not a missing code".
+_FALSE = {"", "0", "false", "no", "n"}
+#: What separates the codes of a list written in one cell or string (``-1, 9``).
+_LIST_SEPARATOR = re.compile(r"[,;]")
+_SPACED_SEPARATOR = re.compile(r"[^,;]+([,;]\s+[^,;]+)+")
 
 
 def canonical_code(value: Any) -> str:
@@ -78,6 +83,44 @@ def canonical_code(value: Any) -> str:
     text = str(value).strip()
     number_text = _as_number(text)
     return canonical_code(number_text) if number_text is not None else text
+
+
+def code_list(value: Any, *, is_list: bool = False) -> list[str]:
+    """Return the canonical codes of a value that may list several: ``"-1, 9"`` -> -1, 9.
+
+    Dictionaries written by hand or exported from spreadsheets put several codes in one
+    cell or string: ``-1,0``, ``[-1, 9]``, ``"X; XX"``. A bracketed text is always a list;
+    otherwise text is split on commas and semicolons when ``is_list`` (it can only hold
+    codes, as a list of missing codes), or when every piece is a number and each separator
+    is followed by a blank (``-1, 0``; ``1,5`` stays one code, as data may hold it).
+
+    Parameters
+    ----------
+    value : object
+        A code, a list of codes, or text listing codes.
+    is_list : bool, default=False
+        Whether the value is known to list codes (split text on any separator).
+
+    Returns
+    -------
+    list of str
+        Canonical codes (:func:`canonical_code`), in order, each once.
+    """
+    if isinstance(value, (list, tuple)):
+        return list(dict.fromkeys(c for v in value for c in code_list(v, is_list=True)))
+    if not isinstance(value, str):
+        return [canonical_code(value)]
+    text = value.strip()
+    bracketed = len(text) >= 2 and text[0] + text[-1] in ("[]", "()", "{}")
+    pieces = [p.strip().strip("'\"").strip()
+              for p in _LIST_SEPARATOR.split(text[1:-1] if bracketed else text)]
+    pieces = [p for p in pieces if p]
+    listed = all(map(is_numeric_code, pieces)) and _SPACED_SEPARATOR.fullmatch(text)
+    if len(pieces) > 1 and (bracketed or is_list or listed):
+        return list(dict.fromkeys(canonical_code(p) for p in pieces))
+    if bracketed and len(pieces) == 1:
+        return [canonical_code(pieces[0])]
+    return [canonical_code(text)]
 
 
 def _as_number(text: str) -> float | None:
@@ -121,7 +164,7 @@ class Part:
     def __post_init__(self) -> None:
         if self.type not in PART_TYPES:
             raise ConfigError(f"part {self.name!r}: type {self.type!r} is not one of "
-                              f"{', '.join(PART_TYPES)}")
+                              f"{', '.join(PART_TYPES)}. Fix: declare one of these")
         if (self.digit is None) == (not self.values):
             raise ConfigError(f"part {self.name!r}: give either values (code -> value) or "
                               f"digit ({' or '.join(DIGIT_RULES)}), not both or neither")
@@ -172,7 +215,7 @@ class Attribute:
             raise ConfigError("an attribute needs a name")
         if self.type not in ATTRIBUTE_TYPES:
             raise ConfigError(f"attribute {self.name!r}: type {self.type!r} is not one of "
-                              f"{', '.join(ATTRIBUTE_TYPES)}")
+                              f"{', '.join(ATTRIBUTE_TYPES)}. Fix: declare one of these")
         if self.parts and self.type != "mixed":
             raise ConfigError(f"attribute {self.name!r}: only a mixed attribute has parts")
         names = [p.name for p in self.parts]
@@ -369,14 +412,16 @@ CSV_COLUMNS: tuple[str, ...] = (
 
 
 def read_dictionary(path: str | Path) -> FeatureDictionary:
-    """Read a feature dictionary in segwise's format (CSV or TOML, by the file suffix).
+    """Read a feature dictionary in segwise's format (CSV, Excel or TOML, by the suffix).
 
     Parameters
     ----------
     path : str or Path
-        ``.csv`` / ``.tsv`` (one row per attribute code, see ``docs/people.md``) or
-        ``.toml`` (one table per attribute); a CoIL 2000 ``dictionary.txt`` is recognised
-        by its first line and read with :func:`read_coil_dictionary`.
+        ``.csv`` / ``.tsv`` (one row per attribute code, see ``docs/people.md``), an Excel
+        workbook whose first sheet has the same columns, or ``.toml`` (one table per
+        attribute); a CoIL 2000 ``dictionary.txt`` is recognised by its first line and
+        read with :func:`read_coil_dictionary`. In CSV and Excel, a row without an
+        attribute name continues the attribute above (a spreadsheet's merged cells).
 
     Returns
     -------
@@ -392,6 +437,8 @@ def read_dictionary(path: str | Path) -> FeatureDictionary:
     if not path.is_file():
         raise ConfigError(f"{path}: no such dictionary file. Fix: check the path")
     suffix = path.suffix.lower()
+    if suffix in {".xlsx", ".xlsm", ".xls"}:
+        return _from_excel(path)
     head = path.read_bytes()[:64].decode("latin-1").lstrip().upper()
     if suffix == ".txt" and head.startswith("DATA DICTIONARY"):
         return read_coil_dictionary(path)
@@ -405,7 +452,8 @@ def read_dictionary(path: str | Path) -> FeatureDictionary:
         return _from_toml(text, path)
     if suffix in {".csv", ".tsv", ".txt"}:
         return _from_csv(text, path)
-    raise ConfigError(f"{path}: a dictionary must be .toml or .csv (see docs/people.md)")
+    raise ConfigError(f"{path}: a dictionary must be .toml, .csv or an Excel workbook (see "
+                      "docs/people.md). Fix: save it in one of these formats")
 
 
 def _from_toml(text: str, path: Path) -> FeatureDictionary:
@@ -438,9 +486,7 @@ def _attribute_from_mapping(name: str, spec: Mapping[str, Any], where: str) -> A
                           f"{', '.join(sorted(_ATTRIBUTE_KEYS))}")
     if "type" not in spec:
         raise ConfigError(f"{where}: no type. Fix: type = one of {', '.join(ATTRIBUTE_TYPES)}")
-    missing = spec.get("missing", [])
-    if not isinstance(missing, list):
-        missing = [missing]
+    missing = code_list(spec.get("missing", []), is_list=True)
     labels = spec.get("labels", {})
     if not isinstance(labels, dict):
         raise ConfigError(f"{where}: labels must be a table of code = \"label\"")
@@ -452,30 +498,36 @@ def _attribute_from_mapping(name: str, spec: Mapping[str, Any], where: str) -> A
                               f"{', '.join(unknown)}; valid: {', '.join(sorted(_PART_KEYS))}")
         try:
             parts.append(Part(
-                part_name, str(part.get("type", "")),
-                {canonical_code(k): v for k, v in part.get("values", {}).items()},
+                part_name, _type_name(part.get("type", "")),
+                {c: v for k, v in part.get("values", {}).items() for c in code_list(k)},
                 part.get("digit"), str(part.get("description", "")),
             ))
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+    position = _position(spec.get("position"), where)
     try:
         return Attribute(
-            name=name, type=str(spec["type"]), description=str(spec.get("description", "")),
-            missing=tuple(dict.fromkeys(canonical_code(m) for m in missing)),
-            labels={canonical_code(k): str(v) for k, v in labels.items()},
-            position=_position(spec.get("position"), where), parts=tuple(parts),
+            name=name, type=_type_name(spec["type"]), description=str(spec.get("description", "")),
+            missing=tuple(missing),
+            labels={c: str(v) for k, v in labels.items() for c in code_list(k)},
+            position=position, parts=tuple(parts),
         )
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _type_name(value: Any) -> str:
+    """Return a declared type as compared: ``" Categorical"`` is ``categorical``."""
+    return str(value).strip().lower()
+
+
 def _position(value: Any, where: str) -> int | None:
     if value is None or value == "":
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: position {value!r} is not a whole number") from None
+    number = _as_number(str(value)) if not isinstance(value, bool) else None
+    if number is None or number != int(number):
+        raise ConfigError(f"{where}: position {value!r} is not a whole number")
+    return int(number)        # "3", 3 and a spreadsheet's 3.0 alike
 
 
 def _from_csv(text: str, path: Path) -> FeatureDictionary:
@@ -484,22 +536,54 @@ def _from_csv(text: str, path: Path) -> FeatureDictionary:
     header_line = text.split("\n", 1)[0]
     delimiter = "\t" if path.suffix.lower() == ".tsv" else max(
         ",;\t", key=lambda d: (header_line.count(d), d == ","))
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    unknown = sorted(set(header) - set(CSV_COLUMNS))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    return _from_rows(next(reader, []), reader, path)
+
+
+def _from_excel(path: Path) -> FeatureDictionary:
+    """Read the first sheet of a workbook laid out as the CSV format (row 1: the columns)."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_excel(path, sheet_name=0, header=None, dtype=object)
+    except Exception as exc:  # any reader failure (format, corrupt zip): the same fix
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path}: cannot read this workbook ({first}). Fix: check that it "
+                          "opens in a spreadsheet program, or save the sheet as CSV") from exc
+    rows = [["" if _blank_cell(v) else canonical_code(v) if isinstance(v, float) else str(v)
+             for v in row] for row in frame.itertuples(index=False)]
+    return _from_rows(rows[0] if rows else [], rows[1:], path)
+
+
+def _blank_cell(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _from_rows(head: Sequence[str], rows: Iterable[Sequence[str]], path: Path
+               ) -> FeatureDictionary:
+    """Read the CSV format's rows (``head``: the column names), from a CSV file or a sheet."""
+    header = [h.strip().lower() for h in head]
+    unknown = sorted(set(header) - set(CSV_COLUMNS) - {""})
     if "attribute" not in header or unknown:
         raise ConfigError(
             f"{path}: dictionary columns must be among {', '.join(CSV_COLUMNS)} with "
-            f"'attribute' present (found {', '.join(header) or 'none'})"
+            f"'attribute' present (found {', '.join(h for h in header if h) or 'none'}). "
+            "Fix: rename the columns (code: the values, label: what they mean, missing: "
+            "yes for the codes that mean unknown; see docs/people.md)"
         )
     specs: dict[str, dict[str, Any]] = {}
-    for line, raw in enumerate(reader, start=2):
-        row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
-        name = row.get("attribute", "")
-        if not name:
-            if any(row.values()):
+    name = ""
+    for line, cells in enumerate(rows, start=2):
+        row = {k: (v or "").strip() for k, v in zip(header, cells, strict=False) if k}
+        if not row.get("attribute"):
+            if not any(row.values()):
+                continue
+            # A spreadsheet writes an attribute's name on its first row only (merged cells):
+            # a row with only codes, labels or parts continues the attribute above.
+            if not name or any(row.get(k) for k in ("type", "description", "position")):
                 raise ConfigError(f"{path}: line {line}: no attribute name. Fix: fill it in")
-            continue
+        else:
+            name = row["attribute"]
         spec = specs.setdefault(name, {"labels": {}, "missing": [], "split": {}})
         for key in ("type", "description", "position"):
             value = row.get(key, "")
@@ -508,12 +592,24 @@ def _from_csv(text: str, path: Path) -> FeatureDictionary:
                                   f"{spec[key]!r} on an earlier line and {value!r} here")
             if value:
                 spec[key] = value
-        code = row.get("code", "")
-        if code:
-            key = canonical_code(code)
+        code, flag = row.get("code", ""), row.get("missing", "")
+        if not code and flag:
+            # The attribute's missing codes written in its own row: "-1, 9".
+            if flag.lower() in _TRUE - {"1", "x"}:
+                raise ConfigError(f"{path}: line {line}: missing is {flag!r} but the row has "
+                                  "no code. Fix: put the code in the code column, or list the "
+                                  "missing codes themselves (-1, 9)")
+            spec["missing"].extend(code_list(flag, is_list=True))
+        flagged = flag.lower() in _TRUE
+        if code and not flagged and flag.lower() not in _FALSE:
+            raise ConfigError(f"{path}: line {line}: missing must say whether code {code!r} "
+                              f"means missing (yes or blank), got {flag!r}. Fix: write yes, "
+                              "or leave it blank")
+        keys = code_list(code, is_list=flagged) if code else []
+        for key in keys:
             if row.get("label"):
                 spec["labels"][key] = row["label"]
-            if row.get("missing", "").lower() in _TRUE:
+            if flagged:
                 spec["missing"].append(key)
             elif key not in spec["labels"]:
                 spec["labels"][key] = key
@@ -524,7 +620,8 @@ def _from_csv(text: str, path: Path) -> FeatureDictionary:
             target = spec["split"].setdefault(part, {"values": {}})
             if row.get("part_type"):
                 target["type"] = row["part_type"]
-            target["values"][canonical_code(code)] = _number_or_text(row.get("value", ""))
+            for key in keys:
+                target["values"][key] = _number_or_text(row.get("value", ""))
     if not specs:
         raise ConfigError(f"{path}: the dictionary has no attributes")
     attributes = []
@@ -840,6 +937,11 @@ def _usable_text(value: ir.Value) -> ir.StringValue:
     return ibis.ifelse(usable, text, ibis.null("string"))
 
 
+#: A number in another notation: thousands separators (12,669; 1.234.567; 1 234) or a
+#: decimal comma (3,5), which reads as text until ``[read] decimal`` / ``thousands`` say so.
+_LOCALISED_NUMBER = r"^[+-]?(\d{1,3}([,.' ]\d{3})+([.,]\d+)?|\d+,\d+)$"
+
+
 def _profile(value: ir.Value, i: int) -> list[tuple[str, ir.Value]]:
     """Return the aggregates of one column for inference, named ``<metric>_<i>``."""
     import ibis
@@ -858,6 +960,7 @@ def _profile(value: ir.Value, i: int) -> list[tuple[str, ir.Value]]:
         (f"whole_{i}", ((number % 1) == 0).sum()),
         (f"usable_{i}", usable_text.notnull().sum()),
         (f"levels_{i}", usable_text.nunique()),
+        (f"localised_{i}", usable_text.re_search(_LOCALISED_NUMBER).sum()),
     ]
 
 
@@ -891,5 +994,8 @@ def _infer_one(col: str, i: int, stats: Mapping[str, Any], values: list[str],
     if levels <= max_categories:
         return Attribute(col, "categorical", missing=missing, labels={c: c for c in values},
                          note=f"inferred categorical: text, {found}{token_note}"), ""
+    if int(stats[f"localised_{i}"] or 0) + numbers == usable:
+        return None, (f"numbers in another notation ({found}, such as 12,669 or 3,5): set "
+                      "[read] decimal and thousands to read them as numbers")
     return None, (f"text with {found} (an identifier, a date or free text); declare it in "
                   "a dictionary to use it")

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from segwise.segment import KSweep
     from segwise.store import RunRecord
 
-__all__ = ["PEOPLE_JOB", "PopulationResult", "run_population"]
+__all__ = ["PEOPLE_JOB", "PopulationResult", "run_population", "with_undeclared"]
 
 #: Name of the rows too sparse to place, in tables and reports.
 UNPLACED_NAME = "Too sparse to place"
@@ -328,6 +328,9 @@ def run_population(
     config, settings = _settings(config, cleaned.dictionary)
     cust = run_job(PEOPLE_JOB, customers, config=config, engine=engine,
                    progress=lambda step: progress(f"customers {step}"))
+    # A pattern may name the customers' own columns (CUSTOMER_*), never used anyway.
+    cleaned.check_exclude(settings.exclude, "exclude (--exclude, [people] exclude)", population,
+                          also=cast(CleanedPeople, cust.cleaned).undeclared)
     with limit_threads(pop.entities.n_entities):
         return _analyse(population, customers, pop, cust, cleaned, config, settings,
                         n_clusters, progress)
@@ -350,6 +353,15 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
     from segwise.segment._selection import LARGE_N
 
     progress("encode")
+    rows = pop.entities.table.num_rows
+    if rows < 3:
+        raise InputError(f"{population}: only {rows} {'person' if rows == 1 else 'people'} "
+                         f"in the population ({_rows_removed(pop.audit_table)}): too few to "
+                         "segment. Fix: give the whole population (the customers go second)")
+    if not cust.entities.table.num_rows:
+        raise InputError(f"{customers}: no customer left to compare "
+                         f"({_rows_removed(cust.audit_table)}). Fix: see the reasons; give "
+                         "each customer one row (or no id column)")
     fit = fit_population(pop.entities.table, cleaned.dictionary, settings)
     Z = fit.projection.components
     if len(Z) < 3:
@@ -390,6 +402,12 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
     except InputError as exc:
         raise InputError(f"{customers}: {exc}") from None
     projection = _with_undeclared(projection, cast(CleanedPeople, cust.cleaned))
+    if len(projection.placed) and not projection.placed.any():
+        raise InputError(
+            f"{customers}: none of the {len(projection.placed):,} customers has enough of the "
+            "attributes the model uses to be placed (encoding_audit: "
+            f"{_worst_columns(projection.audit)}). Fix: check that the customers' columns are "
+            "the population's (names, header, codes)")
     cust_labels = _labels(projection, segmenter.predict(projection.components)
                           if len(projection.components) else np.empty(0, np.int64))
     progress("compare")
@@ -428,15 +446,52 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
 
 def _with_undeclared(projection: Projection, cleaned: CleanedPeople) -> Projection:
     """Add the table's columns the dictionary does not declare to its encoding audit."""
+    return dataclasses.replace(projection, audit=with_undeclared(projection.audit, cleaned))
+
+
+def with_undeclared(audit: pd.DataFrame, cleaned: CleanedPeople) -> pd.DataFrame:
+    """Add the table's columns the dictionary does not declare to an encoding audit.
+
+    Parameters
+    ----------
+    audit : pandas.DataFrame
+        An encoder's column audit (``column``, ``type``, ``status``, ``note``, counts).
+    cleaned : CleanedPeople
+        The cleaned table, whose ``undeclared`` columns the dictionary left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The audit, then one ``not in the dictionary`` row per undeclared column.
+    """
     import pandas as pd
 
     if not cleaned.undeclared:
-        return projection
+        return audit
     extra = pd.DataFrame({"column": list(cleaned.undeclared), "type": "",
                           "status": "not in the dictionary",
                           "note": "not declared in the dictionary: not used"})
-    audit = pd.concat([projection.audit, extra], ignore_index=True)
-    return dataclasses.replace(projection, audit=audit)
+    return pd.concat([audit, extra], ignore_index=True)
+
+
+def _rows_removed(audit: pa.Table) -> str:
+    """Return the row audit in words: '1,968 rows read, 1,968 removed: repeated_id'."""
+    rows = dict(zip(audit.column("step").to_pylist(), audit.column("rows").to_pylist(),
+                    strict=True))
+    read = sum(rows.values())
+    removed = {step: n for step, n in rows.items() if step != "kept" and n}
+    if not removed:
+        return f"{read:,} row{'s' * (read != 1)} read"
+    return (f"{read:,} rows read, {sum(removed.values()):,} removed: "
+            + ", ".join(f"{n:,} {step}" for step, n in removed.items()))
+
+
+def _worst_columns(audit: pd.DataFrame, n: int = 3) -> str:
+    """Return the used columns whose values could least be read: 'age 100% missing'."""
+    used = audit[audit["status"] == "used"]
+    worst = used.sort_values("missing_share", ascending=False, kind="stable").head(n)
+    return ", ".join(f"{c} {share:.0%} missing" for c, share
+                     in zip(worst["column"], worst["missing_share"], strict=True))
 
 
 def _labels(projection: Projection, placed_labels: np.ndarray) -> np.ndarray:

@@ -25,7 +25,8 @@ from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError, InputError
 from segwise.io import PERSON_ID, Attribute, FeatureDictionary, canonical_code, read_dictionary
 from segwise.jobs._base import JobResult, run_job
-from segwise.jobs.people import PEOPLE_JOB
+from segwise.jobs.people import PEOPLE_JOB, with_undeclared
+from segwise.jobs.people import _rows_removed as rows_removed
 from segwise.jobs.people import _settings as people_settings
 from segwise.report import register_sections_module
 
@@ -135,6 +136,17 @@ class PropensityResult(JobResult):
     positive: str = ""
     reasons: pd.DataFrame = field(default=None, repr=False)
 
+    @property
+    def encoding(self) -> pd.DataFrame:
+        """Per column of the training table, how the default model used it.
+
+        The model's column audit (used, excluded, missing too often, declared but not in
+        the data; the target left out) and the columns the dictionary does not declare.
+        """
+        audit = self.trained.model.encoder_.column_audit()
+        return with_undeclared(audit[audit["column"] != self.target].reset_index(drop=True),
+                               cast(CleanedPeople, self.cleaned))
+
     def run_record(self) -> RunRecord:
         """Return the run ``--store`` keeps: the training people and the model with its file.
 
@@ -239,6 +251,7 @@ def run_propensity(
         IMBALANCE,
         MAIL_SHARE,
         PROPENSITY_MODELS,
+        check_folds,
         segment_comparison,
         train_propensity,
     )
@@ -247,7 +260,9 @@ def run_propensity(
     config, settings = people_settings(config or SegwiseConfig(), _with_target(given, target))
     result = run_job(PEOPLE_JOB, source, config=config, engine=engine, progress=progress)
     cleaned = cast(CleanedPeople, result.cleaned)
+    cleaned.check_exclude(exclude, "--exclude", source)
     table = result.entities.table
+    _check_rows(table, result.audit_table, source, "learn from")
     if target not in table.column_names:
         shown = ", ".join(c for c in table.column_names[:10] if c != PERSON_ID)
         raise InputError(f"{source}: no column {target!r} to learn from (columns: {shown}"
@@ -258,6 +273,7 @@ def run_propensity(
     known = labels >= 0
     rows = table if known.all() else table.filter(pa.array(known))
     y = labels[known].astype(np.int64)
+    check_folds(y, folds, where=f"{source}, column {target} ({label!r}: responded)")
     X = rows.drop_columns([PERSON_ID, target])
     progress("validate")
     model_dictionary = cleaned.dictionary
@@ -282,6 +298,13 @@ def run_propensity(
         quarantine_table=result.quarantine_table)
     return PropensityResult(entities=entities, cleaned=cleaned, config=config,
                             trained=trained, target=target, positive=label, reasons=reasons)
+
+
+def _check_rows(table: pa.Table, audit: pa.Table, source: str | Path, what: str) -> None:
+    """Refuse a table the row rules left empty (every id on several different rows)."""
+    if not table.num_rows:
+        raise InputError(f"{source}: no person left to {what} ({rows_removed(audit)}). Fix: "
+                         "see the reasons; give each person one row (or no id column)")
 
 
 def _config_dictionary(config: SegwiseConfig | None) -> FeatureDictionary | None:
@@ -471,6 +494,7 @@ def score_propensity(
     config, _ = people_settings(config or SegwiseConfig(), trained.dictionary)
     result = run_job(PEOPLE_JOB, source, config=config, engine=engine, progress=progress)
     table = result.entities.table
+    _check_rows(table, result.audit_table, source, "score")
     encoder = trained.model.encoder_
     encoder.set_params(missing_columns=missing_columns)
     progress("score")

@@ -11,6 +11,7 @@ with the model before it ever scores a held-out table. Permutation importance
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ import pandas as pd
 from sklearn import config_context
 from sklearn.base import clone
 
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, InputError
 from segwise.predict._gains import SHARES, average_precision, metric_name, ranking_metrics
 from segwise.predict._propensity import IMBALANCE, MODELS, PropensityModel, model_name
 
@@ -30,6 +31,7 @@ __all__ = [
     "Choice",
     "PropensityValidation",
     "candidates",
+    "check_folds",
     "choose_default",
     "fold_importance",
     "fold_splits",
@@ -94,17 +96,46 @@ def take_rows(X: Any, rows: np.ndarray) -> Any:
     return np.asarray(X)[rows]
 
 
+def check_folds(y: np.ndarray, folds: int, *, where: str = "") -> None:
+    """Refuse responses too few for stratified folds, naming the fix.
+
+    Parameters
+    ----------
+    y : array of shape (n_samples,)
+        1 for a responder, 0 otherwise.
+    folds : int
+        The folds asked for.
+    where : str, default=""
+        The file and column, for the message.
+
+    Raises
+    ------
+    InputError
+        If responders or others are fewer than the folds: with fewer than 2 of either
+        no comparison is possible (a target that is all one value, or one responder).
+    """
+    n_pos = int(np.sum(y))
+    n_neg = len(y) - n_pos
+    fewest = min(n_pos, n_neg)
+    if fewest >= folds:
+        return
+    found = (f"{where + ': ' if where else ''}{n_pos:,} responder{'s' * (n_pos != 1)} and "
+             f"{n_neg:,} other{'s' * (n_neg != 1)}")
+    if fewest < 2:
+        raise InputError(f"{found}: comparing models needs at least 2 of each. Fix: check "
+                         "the target column and --positive, or add rows")
+    raise InputError(f"{found} are too few for {folds} folds. Fix: --folds {fewest} or "
+                     "fewer, or more rows")
+
+
 def fold_splits(y: np.ndarray, *, folds: int = 5, repeats: int = 1, random_state: int = 0
                 ) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
     """Stratified folds, repeated: ``(repeat, fold, train rows, validation rows)``."""
     from sklearn.model_selection import StratifiedKFold
 
-    n_pos = int(np.sum(y))
     if folds < 2 or repeats < 1:
         raise ConfigError(f"need at least 2 folds and 1 repeat, got {folds} and {repeats}")
-    if min(n_pos, len(y) - n_pos) < folds:
-        raise ConfigError(f"{n_pos} responders and {len(y) - n_pos} others are too few for "
-                          f"{folds} folds. Fix: fewer folds, or more rows")
+    check_folds(y, folds)
     out = []
     for r in range(repeats):
         cv = StratifiedKFold(folds, shuffle=True, random_state=random_state + r)
@@ -124,7 +155,13 @@ def model_scorer(model: PropensityModel) -> Scorer:
 
 def _run(scorer: Scorer, X: Any, y: np.ndarray, train: np.ndarray, valid: np.ndarray
          ) -> Mapping[str, np.ndarray]:
-    return scorer(take_rows(X, train), y[train], take_rows(X, valid))
+    # A code met in a validation fold only (a rare one the training folds lack) is an
+    # artefact of the split, not of the user's table: "codes the dictionary does not
+    # declare" would be wrong there. The final model's fit on every row warns for real.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"PeopleEncoder \(transform\): .* codes "
+                                                  "the dictionary does not declare")
+        return scorer(take_rows(X, train), y[train], take_rows(X, valid))
 
 
 def cross_validate(X: Any, y: np.ndarray, scorers: Mapping[str, Scorer],
