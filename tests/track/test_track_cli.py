@@ -73,3 +73,18 @@ def test_bad_options_fail_before_reading(args: list[str], message: str, tmp_path
                                  *args])
     assert result.exit_code != 0
     assert message in result.output
+
+
+def test_a_warning_is_printed_as_text_not_markup(tmp_path: Path) -> None:
+    # One-time buyers only: every snapshot's frequency bins collapse, which is warned
+    # about; the console prints text as it is, so markup showed as "[yellow]warning:[/]".
+    lines = ["InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID"]
+    lines += [f"{1000 + i},A,2,2011-{1 + i % 10:02d}-{1 + i % 27:02d} 10:00:00,3.5,{i}"
+              for i in range(300)]
+    path = tmp_path / "once.csv"
+    path.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["track", str(path), "-o", str(tmp_path / "t.parquet"),
+                                 "--every", "month"])
+    assert result.exit_code == 0, result.output
+    assert "warning: quantile bins collapse" in result.output
+    assert "[yellow]" not in result.output and "[/]" not in result.output

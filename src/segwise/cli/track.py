@@ -21,6 +21,7 @@ from segwise.cli._app import (
     app,
     console,
     handle_errors,
+    notice,
     progress,
     save_run,
 )
@@ -156,7 +157,7 @@ def track(
         )
     for warning in caught:
         if issubclass(warning.category, UserWarning):
-            console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+            notice("warning", str(warning.message))
     print_track(result, currency)
     for path in result.write(output):
         console.print(f"wrote {path}")
