@@ -402,27 +402,43 @@ def test_iso_times_in_any_form_read_as_the_same_utc_instant(values: list[Any]) -
 @given(st.lists(st.integers(int(pd.Timestamp("1990-01-01").timestamp()),
                             int(pd.Timestamp("2099-12-31").timestamp())), min_size=1,
                 max_size=10),
-       st.sampled_from([1, 10**3, 10**6, 10**9, 0]), st.booleans())
+       st.sampled_from([1, 10**3, 10**6, 10**9, 0, -1]), st.booleans())
 @settings(max_examples=30, deadline=None)
 def test_epoch_numbers_in_any_unit_read_as_the_same_time(seconds: list[int], per: int,
                                                          as_text: bool) -> None:
     # Seconds, milliseconds, microseconds (a GA4 export's event_timestamp), nanoseconds,
-    # and SQLite's Julian day numbers (per = 0): between 1990 and 2099 their ranges are
-    # apart, so the size says the unit. Micro- and nanoseconds were once refused as
-    # numbers beyond 1e13, Julian days as times of January 1970.
+    # SQLite's Julian day numbers (per = 0) and Excel's serial days (per = -1: a date
+    # cell saved as a number): between 1990 and 2099 their ranges are apart, so the size
+    # says the unit. Micro- and nanoseconds were once refused as numbers beyond 1e13,
+    # Julian days as times of January 1970, serial days as no time.
     from segwise._engine import duckdb_connection
     from segwise.io import parse_timestamp
 
-    numbers: list[Any] = [s * per if per else s / 86400 + 2440587.5 for s in seconds]
+    days = {0: 2440587.5, -1: 25569.0}  # the day number of 1970-01-01
+    numbers: list[Any] = [s * per if per > 0 else s / 86400 + days[per] for s in seconds]
     con = duckdb_connection()
     con.con.register("epochs", pa.table({"v": [repr(n) for n in numbers] if as_text
-                                         else pa.array(numbers, pa.int64() if per
+                                         else pa.array(numbers, pa.int64() if per > 0
                                                        else pa.float64())}))
     table = con.table("epochs")
     read = ReadOptions(timestamp_format="epoch" if as_text else None)
     got = table.select(ts=parse_timestamp(table.v, read, Path("x"), False)).to_pyarrow()
     want = [dt.datetime(1970, 1, 1) + dt.timedelta(seconds=s) for s in seconds]
     assert got["ts"].to_pylist() == want
+
+
+def test_excel_serial_days_read_as_the_times_they_show(lines: pd.DataFrame,
+                                                      tmp_path: Path) -> None:
+    # A CSV saved from a spreadsheet whose date cells lost their format: 40513.350694 is
+    # 2010-12-01 08:25. It was refused ("cannot recognise the timestamp layout"), with a
+    # fix no strptime layout could follow.
+    shown = pd.to_datetime(lines["InvoiceDate"])
+    serial = (shown - pd.Timestamp("1899-12-30")) / pd.Timedelta(days=1)
+    path = tmp_path / "from_excel.csv"
+    lines.assign(InvoiceDate=serial.map("{:.6f}".format)).to_csv(path, index=False)
+    text = tmp_path / "text.csv"
+    lines.to_csv(text, index=False)
+    pd.testing.assert_frame_equal(_rfm(path).customers, _rfm(text).customers)
 
 
 @pytest.mark.slow

@@ -72,11 +72,14 @@ _UNIX = datetime(1970, 1, 1)
 #: (a minute) 1976.
 _EPOCH_SECONDS = ((datetime(1990, 1, 1) - _UNIX).total_seconds(),
                   (datetime(2100, 1, 1) - _UNIX).total_seconds())
-#: The Julian day number of 1970-01-01 00:00. SQLite also stores times as Julian day
-#: numbers (``julianday()``, a REAL); those of 1990 to 2099 (2,447,892.5 to 2,488,069.5)
-#: are no epoch time of those years in any unit, so they are read as days.
-_JULIAN_UNIX = 2440587.5
-_JULIAN_DAYS = tuple(_JULIAN_UNIX + s / 86400 for s in _EPOCH_SECONDS)
+#: Day numbers read as times: SQLite's Julian day numbers (``julianday()``, a REAL) and
+#: Excel's serial days (a spreadsheet's date cell saved as a plain number: ``40513.35``
+#: is 2010-12-01 08:24). Those of 1990 to 2099 (Julian 2,447,892.5 to 2,488,069.5, Excel
+#: 32,874 to 73,051) are no epoch time of those years in any unit, nor each other, so
+#: they are read as days. Each with the day number of 1970-01-01 00:00.
+_DAY_NUMBERS = tuple(
+    (unix, tuple(unix + s / 86400 for s in _EPOCH_SECONDS)) for unix in (2440587.5, 25569.0)
+)
 
 #: The layout of ISO 8601 times in any of their forms, one value to the next: a date and a
 #: time (after a ``T`` or a blank; seconds and their fractions optional), then optionally
@@ -361,8 +364,8 @@ def _read_epoch(value: str) -> datetime | None:
         return None
     seconds = next((number / per for start, per in _EPOCH_UNITS if abs(number) >= start),
                    number)
-    if _JULIAN_DAYS[0] <= number < _JULIAN_DAYS[1]:
-        seconds = (number - _JULIAN_UNIX) * 86400
+    seconds = next(((number - unix) * 86400 for unix, (low, high) in _DAY_NUMBERS
+                    if low <= number < high), seconds)
     if not _EPOCH_SECONDS[0] <= seconds < _EPOCH_SECONDS[1]:
         return None
     return _UNIX + timedelta(seconds=round(seconds))
@@ -396,16 +399,16 @@ def epoch_timestamp(number: ir.FloatingValue, *, bounded: bool = True) -> ir.Tim
 
     ``bounded`` reads only times from 1990 to 2099 (NULL elsewhere), so that a number
     meaning something else (a day written ``20240503``) is no time, and reads SQLite's
-    Julian day numbers of those years as days; pings, whose clock rule counts a device
-    reset to 0, read any number. The result is naive, like every other timestamp: an
-    epoch plus an interval, not a zoned value; to the second.
+    Julian day numbers and Excel's serial days of those years as days; pings, whose
+    clock rule counts a device reset to 0, read any number. The result is naive, like
+    every other timestamp: an epoch plus an interval, not a zoned value; to the second.
     """
     size = number.abs()
     seconds = ibis.cases(*((size >= start, number / per) for start, per in _EPOCH_UNITS),
                          else_=number)
     if bounded:
-        julian = (number >= _JULIAN_DAYS[0]) & (number < _JULIAN_DAYS[1])
-        seconds = ibis.ifelse(julian, (number - _JULIAN_UNIX) * 86400, seconds)
+        seconds = ibis.cases(*(((number >= low) & (number < high), (number - unix) * 86400)
+                               for unix, (low, high) in _DAY_NUMBERS), else_=seconds)
         inside = (seconds >= _EPOCH_SECONDS[0]) & (seconds < _EPOCH_SECONDS[1])
         seconds = ibis.ifelse(inside, seconds, ibis.null("float64"))
     return ibis.literal(_UNIX, "timestamp") + seconds.round().cast("int64").as_interval("s")
