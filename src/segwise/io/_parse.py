@@ -329,8 +329,9 @@ def _detect_timestamp_format(values: list[str], path: Path, column: str) -> list
                     break
         if ok > best_ok:
             best, best_ok = [fmt], ok
-        elif ok == best_ok and 2 * ok >= len(values) and any(
+        elif ok == best_ok and 2 * ok >= len(values) and fmt != ISO and any(
                 _differ(v, [best[0], fmt]) for v in values):
+            # (ISO reads what the ISO-like layouts before it read as the same time.)
             best.append(fmt)
     if values and best_ok < 0.5 * len(values):
         examples = ", ".join(repr(v) for v in itertools.islice(values, 3))
@@ -557,8 +558,10 @@ def parse_timestamp(
                              epoch_timestamp(text.try_cast("float64")))
     text = strip_text(value.cast("string"))
     fmt = read.timestamp_format or TIMESTAMP_FORMATS[0]
-    layouts = {EPOCH: lambda: epoch_timestamp(_epoch_number(value)),
-               ISO: lambda: _iso_timestamp(text)}
+    # The engine's cast reads blanks around a number; NaN and infinities are no time of
+    # 1990 to 2099 (NULL). One small expression: epoch_timestamp repeats it a dozen times.
+    number = value.cast("string").try_cast("float64")
+    layouts = {EPOCH: lambda: epoch_timestamp(number), ISO: lambda: _iso_timestamp(text)}
     ts = layouts[fmt]() if fmt in layouts else try_strptime(text, fmt)
     # The unambiguous layouts are read whatever the layout: values are tried in them only
     # where the layout read nothing.
