@@ -124,8 +124,14 @@ def test_explicit_mapping_to_a_column_that_does_not_exist(
 ) -> None:
     path = tmp_path / "s.csv"
     retail_sample.head(5).to_csv(path, index=False)
-    with pytest.raises(ConfigError, match="Kunde"):
+    with pytest.raises(ConfigError, match=r"'Kunde', but .*Fix: map customer_id to one of them"):
         load_transactions(path, columns={"customer_id": "Kunde"})
+    # A near miss (case, a blank, a typo) is named.
+    for near in ("customer id", "CustomerId", "CustmerID"):
+        with pytest.raises(ConfigError, match=r'Fix: \[columns\] customer_id = "CustomerID"$'):
+            load_transactions(path, columns={"customer_id": near})
+    with pytest.raises(ConfigError, match=r"valid roles are .*Fix: use one of them"):
+        load_transactions(path, columns={"customer": "CustomerID"})
 
 
 def test_bad_dates_and_numbers_are_quarantined_with_row_and_reason(

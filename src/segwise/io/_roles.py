@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -108,13 +109,16 @@ def resolve_roles(
     if unknown:
         raise ConfigError(
             f"unknown column role(s) {', '.join(unknown)} in [columns] for {spec.rows}; "
-            f"valid roles are {', '.join(spec.role_names)}"
+            f"valid roles are {', '.join(spec.role_names)}. Fix: use one of them"
         )
     for role, col in overrides.items():
         if col not in cols:
+            close = difflib.get_close_matches(col.lower(), [c.lower() for c in cols], n=1)
+            like = next((c for c in cols if close and c.lower() == close[0]), None)
             raise ConfigError(
                 f"{source}: [columns] maps {role} to {col!r}, but the file has no such column "
-                f"(columns found: {', '.join(cols)})"
+                f"(columns found: {', '.join(cols)}). Fix: "
+                + (f'[columns] {role} = "{like}"' if like else f"map {role} to one of them")
             )
     by_norm: dict[str, str] = {}
     for col in cols:
