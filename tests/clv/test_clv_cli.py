@@ -121,3 +121,19 @@ def test_clv_command_says_a_degenerate_fit(shared_data: Path, tmp_path: Path) ->
     assert not {"value_at_risk", "mean_p_alive"} & set(segments.columns)
     customers = pd.read_csv(out)
     assert "p_alive" not in customers and customers["clv"].notna().sum() > 4000
+
+
+def test_a_failed_fit_prints_the_warnings_that_explain_it(
+    cdnow_raw: pd.DataFrame, cdnow_config: Path, tmp_path: Path
+) -> None:
+    # Every amount 0: the warning about repeat buyers who spent nothing comes before the
+    # error it explains (they were lost with the error before).
+    src = tmp_path / "free.csv"
+    cdnow_raw.assign(dollars=0.0).to_csv(src, index=False)
+    result = runner.invoke(app, ["clv", str(src), "-o", str(tmp_path / "c.parquet"),
+                                 "--config", str(cdnow_config)], terminal_width=400)
+    assert result.exit_code == 1, result.output
+    warning = result.output.index("warning: 1139 repeat buyer(s) have a mean repeat spend <= 0")
+    assert result.output.count("mean repeat spend <= 0") == 1  # once, not once per fit
+    assert warning < result.output.index("error: cannot fit the spend model")
+    assert "Traceback" not in result.output

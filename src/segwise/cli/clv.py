@@ -176,22 +176,25 @@ def clv(
     rfm = run_with_progress(
         input, config=config, engine=engine, spark_master=spark_master, memory_limit=memory_limit
     )
-    with progress("Fitting the purchase and spend models"), \
-            warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        result = customer_value(
-            rfm.cleaned,
-            calibration_end=calibration_end.date() if calibration_end else None,
-            horizon=horizon,
-            unit=unit,
-            discount_rate=discount_rate,
-            margin=margin,
-            model=model,
-            holdout_check=True,
-        )
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):
-            notice("warning", str(warning.message))
+        try:
+            with progress("Fitting the purchase and spend models"):
+                result = customer_value(
+                    rfm.cleaned,
+                    calibration_end=calibration_end.date() if calibration_end else None,
+                    horizon=horizon,
+                    unit=unit,
+                    discount_rate=discount_rate,
+                    margin=margin,
+                    model=model,
+                    holdout_check=True,
+                )
+        finally:  # a failed fit's warnings explain the error that follows them
+            # The holdout check and the forecast summarise the same lines: each said once.
+            for message in dict.fromkeys(str(w.message) for w in caught
+                                         if issubclass(w.category, UserWarning)):
+                notice("warning", message)
     # The BTYD summary's names would clash with RFM's (frequency counts orders there).
     values = result.customers.drop(columns=["first_purchase", "last_purchase"]).rename(
         columns={c: f"btyd_{c}" for c in ("frequency", "recency", "T", "monetary_value",

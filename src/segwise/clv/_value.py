@@ -13,7 +13,7 @@ from segwise._frames import to_pandas
 from segwise.clv._base import PurchaseModel
 from segwise.clv._checks import boundary_fit, one_time_buyers_note
 from segwise.clv._diagnostics import calibration_holdout, tracking
-from segwise.clv._gamma_gamma import GammaGamma
+from segwise.clv._gamma_gamma import MIN_REPEAT_BUYERS, GammaGamma
 from segwise.clv._select import (
     CANDIDATES,
     DISCRETE_MODELS,
@@ -219,6 +219,23 @@ def discounted_clv(
     return margin * np.asarray(expected_value, dtype="float64") * (factors @ increments)
 
 
+def _check_spenders(
+    x: np.ndarray, spenders: np.ndarray, bad_spend: np.ndarray, returned: np.ndarray
+) -> None:
+    """Say why the spend model has too few repeat buyers when spend, not data, is short."""
+    repeat = x > 0
+    n_fit = int((repeat & spenders).sum())
+    if n_fit >= MIN_REPEAT_BUYERS or n_fit == int(repeat.sum()):
+        return  # enough, or too few repeat buyers at all: the fit says so
+    raise InputError(
+        f"cannot fit the spend model: of {int(repeat.sum()):,} repeat buyers only {n_fit} "
+        f"spent above 0 (Gamma-Gamma needs {MIN_REPEAT_BUYERS}): "
+        f"{int((repeat & bad_spend).sum()):,} spent 0 or less per repeat purchase and "
+        f"{int((repeat & returned).sum()):,} returned all they bought. Fix: map the amount "
+        "role ([columns] amount in the config) to what customers paid"
+    )
+
+
 def customer_value(
     source: Any,
     *,
@@ -348,6 +365,7 @@ def customer_value(
             stacklevel=2,
         )
     spenders = ~(bad_spend | returned)
+    _check_spenders(x.to_numpy(), spenders, bad_spend, returned)
     try:
         reused = comparison is not None and comparison.period == period
         purchases: PurchaseModel = (
