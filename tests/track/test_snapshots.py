@@ -14,7 +14,9 @@ from segwise._engine import fetch_numpy
 from segwise.exceptions import ConfigError
 from segwise.features.rfm import aggregate_customers, finish_rfm
 from segwise.jobs import run_rfm, run_track
-from segwise.track import TrackResult, snapshot_dates, track_customers
+from segwise.track import TrackResult, snapshot_dates, track_customers, track_pieces
+
+from .conftest import duck_pieces
 
 D = dt.date
 
@@ -138,3 +140,23 @@ def test_spark_snapshots_equal_duckdb(
     pd.testing.assert_frame_equal(spark.audit_table.to_pandas(), duck.audit_table.to_pandas(),
                                   check_dtype=False)
     assert duck.snapshots.groupby("snapshot").size().is_monotonic_increasing
+
+
+def test_fixed_edges_from_a_thin_first_snapshot_are_said(cdnow_raw: pd.DataFrame) -> None:
+    # CDNOW's first snapshot a day after the cohort opens holds 18 customers; their
+    # quintiles would score all 2,357 a year later.
+    lines = pd.DataFrame({"customer_id": cdnow_raw["customer_id"],
+                          "order_id": cdnow_raw.index.astype(str),
+                          "ts": pd.to_datetime(cdnow_raw["date"], format="%Y%m%d"),
+                          "revenue": cdnow_raw["dollars"].astype("float64"),
+                          "is_return": False})
+    pieces = duck_pieces(lines)
+    with pytest.warns(UserWarning, match=r"fixed edges come from the first snapshot "
+                                         r"\(1997-01-02: 18 customers, against 2,357 at "
+                                         r"1998-01-01\).*Fix:"):
+        track_pieces(pieces, dates=["1997-01-02", "1998-01-01"], edges="fixed")
+    with warnings.catch_warnings(record=True) as caught:  # after the cohort closed: all there
+        warnings.simplefilter("always", UserWarning)
+        track_pieces(pieces, dates=["1997-04-01", "1998-01-01"], edges="fixed")
+        track_pieces(pieces, dates=["1997-01-02", "1998-01-01"])  # refit: nothing to say
+    assert not [w for w in caught if "fixed edges" in str(w.message)]
