@@ -47,8 +47,12 @@ def test_snapshot_dates_edge_cases() -> None:
         D(2011, 3, 1), D(2011, 5, 1)]
     with pytest.raises(ConfigError, match="not after the first purchase day"):
         snapshot_dates(D(2011, 1, 5), D(2011, 6, 30), dates=["2011-01-05", "2011-03-01"])
-    with pytest.raises(ConfigError, match="migration needs two"):
+    with pytest.raises(ConfigError, match=r"migration needs two\. Fix: choose a shorter"):
         snapshot_dates(D(2011, 1, 5), D(2011, 2, 20), "year")
+    # No spacing is shorter than a month, and given dates have none: the fix is the dates.
+    for every, dates in (("month", None), (None, ["2011-02-01", "2011-02-01"])):
+        with pytest.raises(ConfigError, match="Fix: give two or more distinct dates"):
+            snapshot_dates(D(2011, 1, 5), D(2011, 1, 20), every, dates=dates)
     with pytest.raises(ConfigError, match="every 'week'"):
         snapshot_dates(D(2011, 1, 5), D(2011, 6, 30), "week")
 

@@ -144,10 +144,14 @@ def snapshot_dates(
             month += step
         out.append(end)
     if len(out) < 2:
+        # No shorter spacing than the one given: distinct dates are then the only fix.
+        shorter = dates is None and EVERY[str(every)] > min(EVERY.values())
         raise ConfigError(
             f"purchases from {first} to {last} give {len(out)} snapshot(s) at "
             f"{'the given dates' if dates is not None else 'every ' + str(every)}; "
-            "migration needs two. Fix: choose a shorter spacing or give more dates"
+            "migration needs two. Fix: "
+            + ("choose a shorter spacing or give the dates" if shorter
+               else "give two or more distinct dates after the first purchase day")
         )
     return out
 
