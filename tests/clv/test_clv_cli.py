@@ -72,13 +72,20 @@ def test_clv_command_auto_prints_the_comparison(
 def test_clv_command_rejects_bad_horizon(
     cdnow_csv: Path, cdnow_config: Path, tmp_path: Path
 ) -> None:
-    result = runner.invoke(app, [
-        "clv", str(cdnow_csv), "--horizon", "twelve", "-o", str(tmp_path / "x.csv"),
-        "--config", str(cdnow_config),
-    ])
-    assert result.exit_code == 1
-    assert "--horizon 'twelve'" in result.output
-    assert "Traceback" not in result.output
+    # Bad option values are usage errors (exit 2), for every command that takes them.
+    for command, option, value, message in (
+        ("clv", "--horizon", "twelve", "'twelve' is not a length of time above 0. Fix:"),
+        ("clv", "--horizon", "0m", "'0m' is not a length of time above 0. Fix:"),
+        ("report", "--horizon", "-5w", "'-5w' is not a length of time above 0. Fix:"),
+        ("clv", "--unit", "fortnight", "unknown time unit 'fortnight': use one of D, W"),
+    ):
+        out = tmp_path / ("x.html" if command == "report" else "x.csv")
+        result = runner.invoke(app, [command, str(cdnow_csv), option, value, "-o", str(out),
+                                     "--config", str(cdnow_config)], terminal_width=300)
+        assert result.exit_code == 2, result.output
+        assert f"Invalid value for '{option}'" in result.output
+        assert message in " ".join(result.output.split())
+        assert "Traceback" not in result.output
 
 
 def test_clv_help() -> None:

@@ -146,15 +146,18 @@ def test_spark_snapshots_equal_duckdb(
     assert duck.snapshots.groupby("snapshot").size().is_monotonic_increasing
 
 
+def _cdnow_pieces(cdnow_raw: pd.DataFrame) -> Any:
+    """CDNOW's raw lines (one order each) as stored order pieces."""
+    return duck_pieces(pd.DataFrame({
+        "customer_id": cdnow_raw["customer_id"], "order_id": cdnow_raw.index.astype(str),
+        "ts": pd.to_datetime(cdnow_raw["date"], format="%Y%m%d"),
+        "revenue": cdnow_raw["dollars"].astype("float64"), "is_return": False}))
+
+
 def test_fixed_edges_from_a_thin_first_snapshot_are_said(cdnow_raw: pd.DataFrame) -> None:
     # CDNOW's first snapshot a day after the cohort opens holds 18 customers; their
     # quintiles would score all 2,357 a year later.
-    lines = pd.DataFrame({"customer_id": cdnow_raw["customer_id"],
-                          "order_id": cdnow_raw.index.astype(str),
-                          "ts": pd.to_datetime(cdnow_raw["date"], format="%Y%m%d"),
-                          "revenue": cdnow_raw["dollars"].astype("float64"),
-                          "is_return": False})
-    pieces = duck_pieces(lines)
+    pieces = _cdnow_pieces(cdnow_raw)
     with pytest.warns(UserWarning, match=r"fixed edges come from the first snapshot "
                                          r"\(1997-01-02: 18 customers, against 2,357 at "
                                          r"1998-01-01\).*Fix:"):
@@ -164,3 +167,10 @@ def test_fixed_edges_from_a_thin_first_snapshot_are_said(cdnow_raw: pd.DataFrame
         track_pieces(pieces, dates=["1997-04-01", "1998-01-01"], edges="fixed")
         track_pieces(pieces, dates=["1997-01-02", "1998-01-01"])  # refit: nothing to say
     assert not [w for w in caught if "fixed edges" in str(w.message)]
+
+
+def test_a_window_under_a_day_is_refused(cdnow_raw: pd.DataFrame) -> None:
+    # '0.4d' is above 0 but rounds to no whole day: every snapshot would be empty, and the
+    # error blamed the dates.
+    with pytest.raises(ConfigError, match=r"window '0\.4d' is under a day\. Fix: give 1d"):
+        track_pieces(_cdnow_pieces(cdnow_raw), every="quarter", window="0.4d")

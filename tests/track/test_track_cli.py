@@ -62,8 +62,8 @@ def test_track_to_a_database_with_learned_segments(
     ("args", "message"),
     [
         (["--dates", "2011-13-01"], "is not a date"),
-        (["--window", "soon"], "--window 'soon': write a number and a unit"),
-        (["--window", "0d"], "--window '0d': must be a positive length of time"),
+        (["--window", "soon"], "'soon' is not a length of time above 0. Fix:"),
+        (["--window", "0d"], "'0d' is not a length of time above 0. Fix:"),
         (["--every", "week"], "Invalid value"),
     ],
 )
@@ -71,8 +71,8 @@ def test_bad_options_fail_before_reading(args: list[str], message: str, tmp_path
     missing = tmp_path / "nowhere.csv"  # never read: the options fail first
     result = runner.invoke(app, ["track", str(missing), "-o", str(tmp_path / "o.parquet"),
                                  *args])
-    assert result.exit_code != 0
-    assert message in result.output
+    assert result.exit_code == (1 if "date" in message else 2)  # a bad option value: 2
+    assert message in " ".join(result.output.split())
 
 
 def test_a_warning_is_printed_as_text_not_markup(tmp_path: Path) -> None:

@@ -41,9 +41,35 @@ def _above_zero(value: float) -> float:
     return value
 
 
+def check_length(value: str | None) -> str | None:
+    """Check a length of time (``--horizon``, ``--window``) while the options are read."""
+    from segwise._time import parse_horizon
+
+    if value is not None:
+        try:
+            parse_horizon(value, "D")
+        except ConfigError:
+            raise typer.BadParameter(
+                f"{value!r} is not a length of time above 0. Fix: write a number above 0 "
+                "and a unit, e.g. 12m, 52w, 90d or 1y"
+            ) from None
+    return value
+
+
+def _check_unit(value: str) -> str:
+    from segwise._time import unit_days
+
+    try:
+        unit_days(value)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 # Lifetime-value settings shared by ``segwise clv`` and ``segwise report``.
 HorizonOpt = Annotated[str, typer.Option(
-    "--horizon", help="Lifetime-value forecast horizon: 12m, 52w, 90d, 1y.")]
+    "--horizon", callback=check_length,
+    help="Lifetime-value forecast horizon: 12m, 52w, 90d, 1y.")]
 DiscountRateOpt = Annotated[float, typer.Option(
     "--discount-rate", min=0.0, max=1.0,
     help="Annual discount rate of the lifetime value (0.1 = 10 %/year).")]
@@ -137,7 +163,9 @@ def clv(
         help="Last day the models learn from (YYYY-MM-DD); the last purchase day if omitted. "
              "Later purchases form the holdout that checks the forecast.")] = None,
     horizon: HorizonOpt = "12m",
-    unit: Annotated[str, typer.Option("--unit", help="Model time unit: D, W or M.")] = "W",
+    unit: Annotated[str, typer.Option(
+        "--unit", callback=_check_unit,
+        help="Model time unit: D, W, M, Q or Y (days .. years).")] = "W",
     discount_rate: DiscountRateOpt = 0.10,
     margin: MarginOpt = 1.0,
     model: Annotated[str, typer.Option(
@@ -162,11 +190,10 @@ def clv(
     as long as the horizon (the "models" files), then learns from every purchase. A fit
     with no measurable dropout is said in words, and value at risk is then not ranked.
     """
-    from segwise.clv import PURCHASE_MODELS, customer_value, parse_horizon, value_by_segment
+    from segwise.clv import PURCHASE_MODELS, customer_value, value_by_segment
     from segwise.store import TABLE_SUFFIXES, beside, check_output, write_tables
 
     # Typos fail now, not after the data are read.
-    parse_horizon(horizon, unit, "--horizon")
     if model not in (*PURCHASE_MODELS, "auto"):
         raise ConfigError(f"--model {model!r}: choose one of {', '.join(PURCHASE_MODELS)}, auto")
     side = {name: beside(output, f".{name}.csv")

@@ -25,6 +25,7 @@ from segwise.cli._app import (
     progress,
     save_run,
 )
+from segwise.cli.clv import check_length
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,8 +107,9 @@ def track(
                         "accumulate, so fixed edges drift); fixed: on the first snapshot's."
     )] = EdgesChoice.refit,
     window: Annotated[str | None, typer.Option(
-        "--window", help="Trailing window of history per snapshot, e.g. 365d or 12m "
-                         "(default: all history).")] = None,
+        "--window", callback=check_length,
+        help="Trailing window of history per snapshot, e.g. 365d or 12m (default: all "
+             "history).")] = None,
     cohorts: Annotated[Every | None, typer.Option(
         "--cohorts", help="Cohort period (default: as --every).")] = None,
     learned: Annotated[int, typer.Option(
@@ -129,15 +131,13 @@ def track(
     and the cleaning audit beside it. With --store, every snapshot is also stored as a run
     of its own, so the dashboard shows the migration between any two.
     """
-    from segwise._time import parse_horizon, to_date
+    from segwise._time import to_date
     from segwise.config import load_config
     from segwise.features import source_fingerprint
     from segwise.jobs import run_track, track_records
 
     # Typos fail now, not after the data are read.
     as_of = [to_date(d, "--dates") for d in dates.split(",") if d.strip()] if dates else None
-    if window is not None:
-        parse_horizon(window, "D", "--window")
     with progress("Starting") as say, \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)

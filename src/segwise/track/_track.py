@@ -13,7 +13,7 @@ import pandas as pd
 
 from segwise._engine import fetch_numpy, materialize
 from segwise._time import parse_horizon
-from segwise.exceptions import InputError
+from segwise.exceptions import ConfigError, InputError
 from segwise.segment.rfm import SegmentMap
 from segwise.track._cohorts import COHORT_PERIODS, Cohorts, cohorts
 from segwise.track._match import LearnedTrack, learned_snapshots
@@ -194,6 +194,8 @@ def track_pieces(
                    for k in ("first", "last"))
     as_of = snapshot_dates(first, last, every, dates)
     window_days = None if window is None else round(parse_horizon(window, "D", "window"))
+    if window_days == 0:  # snapshots count whole days: nobody would be in any
+        raise ConfigError(f"window {window!r} is under a day. Fix: give 1d or more")
     agg = snapshot_aggregates(pieces, as_of, window_days)
     table, used = score_snapshots(agg, as_of, edges=edges, segment_map=segment_map)
     segment_map = segment_map or SegmentMap()
