@@ -46,7 +46,8 @@ def boundary_fit(model: PurchaseModel, p_alive: Any) -> str | None:
     The fit is degenerate when its dropout parameter (:data:`DROPOUT_PARAMETER`) is not
     identified by the data (no standard error, or a 95 % interval wider than
     :data:`UNIDENTIFIED_RATIO`), or when the mean ``1 - P(alive)`` of the customers is
-    below :data:`NO_DROPOUT`.
+    below :data:`NO_DROPOUT`. Only the second is "customers never leave"; the first alone,
+    with customers who do leave, is said as dropout the data cannot measure.
 
     Parameters
     ----------
@@ -75,6 +76,14 @@ def boundary_fit(model: PurchaseModel, p_alive: Any) -> str | None:
             else "no standard error") + "; ")
     if not (unidentified or gone < NO_DROPOUT):
         return None
+    if gone >= NO_DROPOUT:  # customers do leave; the data only cannot say how readily
+        return (
+            f"The {model.display_name} fit is degenerate: the data do not pin down how "
+            f"readily customers leave ({where}mean P(alive) {1 - gone:.3f}), so P(alive) "
+            "is not reliable and value at risk (CLV x (1 - P(alive))) is not shown or "
+            "ranked. Fix: use a longer history (more time units), or compare models on a "
+            "holdout (model auto)."
+        )
     sure = float(np.mean(alive >= 0.99)) if alive.size else 0.0
     return (
         f"The {model.display_name} fit is degenerate: it sits on the boundary where "
