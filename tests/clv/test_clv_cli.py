@@ -32,6 +32,9 @@ def test_clv_command_on_cdnow(cdnow_csv: Path, cdnow_config: Path, tmp_path: Pat
     ])
     assert result.exit_code == 0, result.output
     assert "Model parameters" in result.output and "Future value by segment" in result.output
+    # The holdout starts the day after the calibration end, which the models learn from.
+    assert ("Holdout purchases per customer by calibration frequency (1997-10-01 to "
+            "1998-06-30)") in " ".join(result.output.split())
     customers = pd.read_parquet(out)
     assert len(customers) == 2357
     values = customers[["expected_purchases", "p_alive", "expected_avg_value", "clv"]]

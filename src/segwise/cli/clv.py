@@ -122,9 +122,9 @@ def print_clv(result: CLVResult, segments: pd.DataFrame | None) -> None:
         p = c.period
     if holdout is not None:
         fmt = {"n_customers": ",", "actual": ".3f", "predicted": ".3f"}
+        start = p.calibration_end + dt.timedelta(days=1)  # the calibration end is learned from
         console.print(_table(holdout, f"Holdout purchases per customer by calibration "
-                                      f"frequency ({p.calibration_end} to {p.holdout_end})",
-                             fmt))
+                                      f"frequency ({start} to {p.holdout_end})", fmt))
     for note in result.notes:
         notice("note", note)
 
