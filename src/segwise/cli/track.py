@@ -135,8 +135,12 @@ def track(
     from segwise.config import load_config
     from segwise.features import source_fingerprint
     from segwise.jobs import run_track, track_records
+    from segwise.store import TABLE_SUFFIXES, check_output
+    from segwise.track import TrackResult
 
-    # Typos fail now, not after the data are read.
+    # Typos, and outputs that cannot be written or would overwrite the input, fail now.
+    main, *side = TrackResult.output_paths(output)
+    check_output(main, (*TABLE_SUFFIXES, ".duckdb"), side=side, inputs=[input, config])
     as_of = [to_date(d, "--dates") for d in dates.split(",") if d.strip()] if dates else None
     with progress("Starting") as say, \
             warnings.catch_warnings(record=True) as caught:

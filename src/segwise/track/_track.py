@@ -44,6 +44,10 @@ def _nothing(step: str) -> None:
     """Default progress callback."""
 
 
+#: Tables written beside the snapshots (``<stem>.<name>.csv``), when the run has them.
+SIDE_TABLES = ("sizes", "migration", "cohorts", "cohort_mix", "learned", "audit", "quarantine")
+
+
 @dataclass
 class TrackResult:
     """Customers over time: RFM snapshots, their migration, and acquisition cohorts.
@@ -122,6 +126,14 @@ class TrackResult:
             return list(dict.fromkeys(self.learned.centroids["learned_name"]))
         return []
 
+    @staticmethod
+    def output_paths(out: str | Path) -> list[Path]:
+        """Every file :meth:`write` may write for ``out``, the main one first."""
+        out = Path(out)
+        if out.suffix.lower() == ".duckdb":
+            return [out]
+        return [out, *(out.with_name(f"{out.stem}.{name}.csv") for name in SIDE_TABLES)]
+
     def write(self, out: str | Path) -> list[Path]:
         """Write the snapshots, and the sizes, flows and cohort tables beside them.
 
@@ -160,9 +172,11 @@ class TrackResult:
             tables["quarantine"] = self.quarantine_table
         if out.suffix.lower() == ".duckdb":
             return [write_database(tables, out)]
-        written = [write_table(tables.pop("snapshots"), out)]
-        for name, table in tables.items():
-            written.append(write_table(table, out.with_name(f"{out.stem}.{name}.csv")))
+        main, *side = self.output_paths(out)
+        written = [write_table(tables.pop("snapshots"), main)]
+        for name, path in zip(SIDE_TABLES, side, strict=True):
+            if name in tables:
+                written.append(write_table(tables[name], path))
         return written
 
 
