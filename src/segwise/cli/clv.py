@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import warnings
 from pathlib import Path
@@ -30,6 +31,8 @@ from segwise.cli._app import (
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pandas as pd
 
     from segwise.clv import CLVResult, ModelComparison
@@ -39,6 +42,24 @@ def _above_zero(value: float) -> float:
     if value <= 0:
         raise typer.BadParameter(f"{value} is not above 0.")
     return value
+
+
+@contextlib.contextmanager
+def said_after() -> Iterator[None]:
+    """Hold the warnings of a step behind a progress display, then say each once.
+
+    They are said even when the step fails: they explain the error that follows them.
+    A step that summarises the same lines twice (a holdout check, then the forecast)
+    warns twice of the same thing; it is said once.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            yield
+        finally:
+            for message in dict.fromkeys(str(w.message) for w in caught
+                                         if issubclass(w.category, UserWarning)):
+                notice("warning", message)
 
 
 def check_length(value: str | None) -> str | None:
@@ -203,25 +224,17 @@ def clv(
     rfm = run_with_progress(
         input, config=config, engine=engine, spark_master=spark_master, memory_limit=memory_limit
     )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        try:
-            with progress("Fitting the purchase and spend models"):
-                result = customer_value(
-                    rfm.cleaned,
-                    calibration_end=calibration_end.date() if calibration_end else None,
-                    horizon=horizon,
-                    unit=unit,
-                    discount_rate=discount_rate,
-                    margin=margin,
-                    model=model,
-                    holdout_check=True,
-                )
-        finally:  # a failed fit's warnings explain the error that follows them
-            # The holdout check and the forecast summarise the same lines: each said once.
-            for message in dict.fromkeys(str(w.message) for w in caught
-                                         if issubclass(w.category, UserWarning)):
-                notice("warning", message)
+    with said_after(), progress("Fitting the purchase and spend models"):
+        result = customer_value(
+            rfm.cleaned,
+            calibration_end=calibration_end.date() if calibration_end else None,
+            horizon=horizon,
+            unit=unit,
+            discount_rate=discount_rate,
+            margin=margin,
+            model=model,
+            holdout_check=True,
+        )
     # The BTYD summary's names would clash with RFM's (frequency counts orders there).
     values = result.customers.drop(columns=["first_purchase", "last_purchase"]).rename(
         columns={c: f"btyd_{c}" for c in ("frequency", "recency", "T", "monetary_value",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,11 +20,10 @@ from segwise.cli._app import (
     app,
     console,
     handle_errors,
-    notice,
     progress,
     save_run,
 )
-from segwise.cli.clv import check_length
+from segwise.cli.clv import check_length, said_after
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -142,9 +140,7 @@ def track(
     main, *side = TrackResult.output_paths(output)
     check_output(main, (*TABLE_SUFFIXES, ".duckdb"), side=side, inputs=[input, config])
     as_of = [to_date(d, "--dates") for d in dates.split(",") if d.strip()] if dates else None
-    with progress("Starting") as say, \
-            warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
+    with said_after(), progress("Starting") as say:
         settings = load_config(config, memory_limit=memory_limit)
         result = run_track(
             input,
@@ -159,9 +155,6 @@ def track(
             spark_master=spark_master,
             progress=lambda step: say(_STEPS.get(step, step)),
         )
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):
-            notice("warning", str(warning.message))
     print_track(result, currency)
     for path in result.write(output):
         console.print(f"wrote {path}")
