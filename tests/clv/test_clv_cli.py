@@ -143,7 +143,7 @@ def test_a_failed_fit_prints_the_warnings_that_explain_it(
     result = runner.invoke(app, ["clv", str(src), "-o", str(tmp_path / "c.parquet"),
                                  "--config", str(cdnow_config)], terminal_width=400)
     assert result.exit_code == 1, result.output
-    warning = result.output.index("warning: 1139 repeat buyer(s) have a mean repeat spend <= 0")
+    warning = result.output.index("warning: 1,139 repeat buyer(s) have a mean repeat spend <= 0")
     assert result.output.count("mean repeat spend <= 0") == 1  # once, not once per fit
     assert warning < result.output.index("error: cannot fit the spend model")
     assert "Traceback" not in result.output

@@ -341,7 +341,7 @@ def customer_value(
     n_excluded = int(summary.attrs["n_excluded"])
     if n_excluded:
         warnings.warn(
-            f"{n_excluded} customer(s) first bought after the calibration end "
+            f"{n_excluded:,} customer(s) first bought after the calibration end "
             f"{period.calibration_end} and get no value (no calibration history)",
             UserWarning,
             stacklevel=2,
@@ -351,7 +351,7 @@ def customer_value(
     returned = (summary["net_spend"].to_numpy() <= 0) & (summary["returns"].to_numpy() < 0)
     if returned.any():
         warnings.warn(
-            f"{int(returned.sum())} customer(s) returned all they bought by the calibration "
+            f"{int(returned.sum()):,} customer(s) returned all they bought by the calibration "
             f"end: {NET_SPEND_RULE}",
             UserWarning,
             stacklevel=2,
@@ -359,7 +359,7 @@ def customer_value(
     bad_spend = (x.to_numpy() > 0) & (m <= 0) & ~returned
     if bad_spend.any():
         warnings.warn(
-            f"{int(bad_spend.sum())} repeat buyer(s) have a mean repeat spend <= 0; they are "
+            f"{int(bad_spend.sum()):,} repeat buyer(s) have a mean repeat spend <= 0; they are "
             "left out of the spend model and valued with a mean spend of 0",
             UserWarning,
             stacklevel=2,
@@ -388,7 +388,8 @@ def customer_value(
     out["clv"] = discounted_clv(purchases, value, x, t_x, big_t, horizon=horizon_units, unit=unit,
                                 discount_rate=discount_rate, margin=margin)
     out.attrs = dict(summary.attrs)
-    degenerate = boundary_fit(purchases, out["p_alive"])
+    degenerate = boundary_fit(purchases, out["p_alive"], compared=comparison is not None
+                              and len(comparison.table) > 1)
     notes[:0] = [n for n in (degenerate, one_time_buyers_note(purchases, x)) if n]
     result = CLVResult(out, purchases, gg, period, horizon_units, discount_rate, n_excluded,
                        n_net_nonpositive=int(returned.sum()), comparison=comparison,
