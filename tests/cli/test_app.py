@@ -136,6 +136,7 @@ COMMAND_ARGS = {
     "report": lambda src, out, model: ["report", str(src), "-o", str(out)],
     "assigner train": lambda src, out, model: ["assigner", "train", str(src), "-o", str(out)],
     "assign": lambda src, out, model: ["assign", str(model), str(src), "-o", str(out)],
+    "track": lambda src, out, model: ["track", str(src), "-o", str(out)],
 }
 
 
@@ -148,6 +149,7 @@ def test_outputs_are_checked_before_any_work(command: str, case: str, orders: Pa
     out, message = _bad_outputs(tmp_path, orders, suffix)[case]
     if case == "side_is_input":
         side = {"rfm": "audit", "segment": "profiles", "clv": "params"}
+        side["track"] = "cohorts"
         if command not in side:
             pytest.skip("no side files")
         # orders.<side>.csv is the input, and -o orders.parquet would write it.
@@ -155,7 +157,7 @@ def test_outputs_are_checked_before_any_work(command: str, case: str, orders: Pa
         out = orders.with_name("orders.parquet")
     if case == "suffix" and command == "report":
         pytest.skip("any suffix: it picks the report's format, else HTML")
-    if case == "not_duckdb" and command not in {"rfm", "report"}:
+    if case == "not_duckdb" and command not in {"rfm", "report", "track"}:
         message = "the output must end in"  # only rfm writes databases (a report any file)
     model = tmp_path / "model.skops"
     model.write_bytes(b"not checked")

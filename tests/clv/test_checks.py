@@ -89,3 +89,30 @@ def test_online_retail_fit_is_said_degenerate(retail_rfm: Any) -> None:
     settings = dict(result.settings())
     assert settings["Margin"].startswith("30%") and settings["Discount rate"] == "10.0% a year"
     assert settings["Horizon"].startswith("52.2 weeks (12.0 months)")
+
+
+def test_unmeasured_dropout_is_not_called_no_dropout(cdnow_tx: Any) -> None:
+    # CDNOW in years is two opportunities: BG/BB's dropout parameter has no standard
+    # error, yet P(alive) averages 0.44. The note said "customers never leave".
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the singular Hessian is what is said
+        result = customer_value(cdnow_tx, calibration_end="1998-06-20", unit="Y",
+                                model="bgbb")
+    assert result.customers["p_alive"].mean() < 0.5
+    note = result.degenerate
+    assert note is not None and note.startswith("The BG/BB fit is degenerate")
+    assert "do not pin down how readily customers leave" in note
+    assert "never leave" not in note and "not shown or ranked" in note
+
+
+def test_a_degenerate_winner_of_auto_is_not_told_to_use_auto(cdnow_tx: Any) -> None:
+    # Two weeks of CDNOW: every model finds no dropout. The note's fix was "compare models
+    # on a holdout (model auto)", to a user who had just done so.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = customer_value(cdnow_tx, calibration_end="1997-01-15", model="auto")
+    note = result.degenerate
+    assert note is not None and "never leave" in note
+    assert note.endswith("Fix: use a longer history (the holdout comparison already chose "
+                         "this model).")
+    assert "model auto" not in note

@@ -32,6 +32,9 @@ def test_clv_command_on_cdnow(cdnow_csv: Path, cdnow_config: Path, tmp_path: Pat
     ])
     assert result.exit_code == 0, result.output
     assert "Model parameters" in result.output and "Future value by segment" in result.output
+    # The holdout starts the day after the calibration end, which the models learn from.
+    assert ("Holdout purchases per customer by calibration frequency (1997-10-01 to "
+            "1998-06-30)") in " ".join(result.output.split())
     customers = pd.read_parquet(out)
     assert len(customers) == 2357
     values = customers[["expected_purchases", "p_alive", "expected_avg_value", "clv"]]
@@ -72,13 +75,20 @@ def test_clv_command_auto_prints_the_comparison(
 def test_clv_command_rejects_bad_horizon(
     cdnow_csv: Path, cdnow_config: Path, tmp_path: Path
 ) -> None:
-    result = runner.invoke(app, [
-        "clv", str(cdnow_csv), "--horizon", "twelve", "-o", str(tmp_path / "x.csv"),
-        "--config", str(cdnow_config),
-    ])
-    assert result.exit_code == 1
-    assert "--horizon 'twelve'" in result.output
-    assert "Traceback" not in result.output
+    # Bad option values are usage errors (exit 2), for every command that takes them.
+    for command, option, value, message in (
+        ("clv", "--horizon", "twelve", "'twelve' is not a length of time above 0. Fix:"),
+        ("clv", "--horizon", "0m", "'0m' is not a length of time above 0. Fix:"),
+        ("report", "--horizon", "-5w", "'-5w' is not a length of time above 0. Fix:"),
+        ("clv", "--unit", "fortnight", "unknown time unit 'fortnight': use one of D, W"),
+    ):
+        out = tmp_path / ("x.html" if command == "report" else "x.csv")
+        result = runner.invoke(app, [command, str(cdnow_csv), option, value, "-o", str(out),
+                                     "--config", str(cdnow_config)], terminal_width=300)
+        assert result.exit_code == 2, result.output
+        assert f"Invalid value for '{option}'" in result.output
+        assert message in " ".join(result.output.split())
+        assert "Traceback" not in result.output
 
 
 def test_clv_help() -> None:
@@ -121,3 +131,19 @@ def test_clv_command_says_a_degenerate_fit(shared_data: Path, tmp_path: Path) ->
     assert not {"value_at_risk", "mean_p_alive"} & set(segments.columns)
     customers = pd.read_csv(out)
     assert "p_alive" not in customers and customers["clv"].notna().sum() > 4000
+
+
+def test_a_failed_fit_prints_the_warnings_that_explain_it(
+    cdnow_raw: pd.DataFrame, cdnow_config: Path, tmp_path: Path
+) -> None:
+    # Every amount 0: the warning about repeat buyers who spent nothing comes before the
+    # error it explains (they were lost with the error before).
+    src = tmp_path / "free.csv"
+    cdnow_raw.assign(dollars=0.0).to_csv(src, index=False)
+    result = runner.invoke(app, ["clv", str(src), "-o", str(tmp_path / "c.parquet"),
+                                 "--config", str(cdnow_config)], terminal_width=400)
+    assert result.exit_code == 1, result.output
+    warning = result.output.index("warning: 1,139 repeat buyer(s) have a mean repeat spend <= 0")
+    assert result.output.count("mean repeat spend <= 0") == 1  # once, not once per fit
+    assert warning < result.output.index("error: cannot fit the spend model")
+    assert "Traceback" not in result.output

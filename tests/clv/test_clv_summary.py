@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import ibis
 import numpy as np
@@ -198,3 +199,38 @@ def test_summary_invariants_on_random_logs(
         repeat = [v for cc, d, _, v in lines if cc == c and days[0] < d <= end]
         expected = sum(repeat) / (len(days) - 1) if len(days) > 1 else 0.0
         assert row["monetary_value"] == pytest.approx(expected)
+
+
+def _cdnow_lines(raw: pd.DataFrame) -> pd.DataFrame:
+    """CDNOW's raw lines as ``customer_id``, ``ts``, ``revenue``."""
+    return pd.DataFrame({"customer_id": raw["customer_id"],
+                         "ts": pd.to_datetime(raw["date"], format="%Y%m%d"),
+                         "revenue": raw["dollars"].astype("float64")})
+
+
+def test_a_calibration_end_long_after_the_log_is_said(cdnow_tx) -> None:  # type: ignore[no-untyped-def]
+    # CDNOW ends on 1998-06-30: half a year more would be read as half a year of silence.
+    with pytest.warns(UserWarning, match=r"calibration_end 1999-01-01 is 185 days after the "
+                                         r"log's last line \(1998-06-30\).*Fix:"):
+        btyd_summary(cdnow_tx, calibration_end="1999-01-01")
+    with pytest.warns(UserWarning, match=r"holdout_end 1998-09-30 is 92 days after"):
+        btyd_summary(cdnow_tx, calibration_end="1997-09-30", holdout_end="1998-09-30")
+    with warnings.catch_warnings():  # a log that ends a few days after its last sale
+        warnings.simplefilter("error", UserWarning)
+        btyd_summary(cdnow_tx, calibration_end="1998-07-05")
+
+
+def test_a_day_with_only_a_refund_is_no_repeat_purchase(cdnow_raw: pd.DataFrame) -> None:
+    # CDNOW with every purchase after a customer's first day turned into an unflagged
+    # refund (a raw log's negative line): nobody bought again.
+    lines = _cdnow_lines(cdnow_raw)
+    later = lines["ts"] > lines.groupby("customer_id")["ts"].transform("min")
+    lines.loc[later, "revenue"] *= -1
+    with warnings.catch_warnings():  # the refunds show that the log runs to 1998-06-30
+        warnings.simplefilter("error", UserWarning)
+        s = btyd_summary(ibis.memtable(lines), calibration_end="1997-09-30",
+                         holdout_end="1998-06-30", unit="W")
+    assert (s["frequency"] == 0).all() and (s["frequency_holdout"] == 0).all()
+    assert (s["recency"] == 0).all()
+    cal = later & (lines["ts"] <= pd.Timestamp("1997-09-30"))
+    assert s["returns"].sum() == pytest.approx(lines.loc[cal, "revenue"].sum())

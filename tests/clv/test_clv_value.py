@@ -161,3 +161,15 @@ def test_online_retail_every_customer_valued_and_segments_profiled(retail_rfm) -
     assert (profile["value_at_risk"] >= 0).all() and profile["value_at_risk"].sum() > 0
     top = profile.iloc[0]
     assert top["share_clv"] > top["share_customers"]  # value concentrates in the best segment
+
+
+def test_spend_that_is_never_above_zero_is_named_as_the_cause(cdnow_raw: pd.DataFrame) -> None:
+    # CDNOW with the amount read from a column of zeros: 1,139 customers came back, yet
+    # the spend model has nobody to learn from; the error says so, not "more customers".
+    lines = pd.DataFrame({"customer_id": cdnow_raw["customer_id"],
+                          "ts": pd.to_datetime(cdnow_raw["date"], format="%Y%m%d"),
+                          "revenue": 0.0})
+    with (pytest.warns(UserWarning, match="mean repeat spend <= 0"),
+          pytest.raises(InputError, match=r"of 1,139 repeat buyers only 0 spent above 0 "
+                                          r".*Fix: map the amount role")):
+        customer_value(ibis.memtable(lines))

@@ -210,3 +210,12 @@ def test_online_retail_customers_who_returned_everything(retail_rfm: Any) -> Non
     assert (c.loc[returned, "clv"] == 0).all()
     assert (c.drop(index=returned)["clv"] > 0).all()
     np.testing.assert_allclose(c.loc[rfm.index, "net_spend"], rfm["monetary"], atol=1e-6)
+
+
+def test_a_skipped_discrete_model_gets_its_own_fix(cdnow_tx: Any) -> None:
+    # CDNOW's buyers often buy twice in a month: BG/BB alone cannot be fitted at unit M,
+    # and the fix is a shorter unit or another model, not more data.
+    with pytest.raises(InputError, match=r"BG/BB: not discrete-time data at unit M.*Fix: use "
+                                         r"a shorter unit .* or a continuous-time model"):
+        compare_purchase_models(cdnow_tx, calibration_end="1997-09-30", unit="M",
+                                models=("bgbb",))

@@ -14,7 +14,9 @@ from segwise._engine import fetch_numpy
 from segwise.exceptions import ConfigError
 from segwise.features.rfm import aggregate_customers, finish_rfm
 from segwise.jobs import run_rfm, run_track
-from segwise.track import TrackResult, snapshot_dates, track_customers
+from segwise.track import TrackResult, snapshot_dates, track_customers, track_pieces
+
+from .conftest import duck_pieces
 
 D = dt.date
 
@@ -45,8 +47,12 @@ def test_snapshot_dates_edge_cases() -> None:
         D(2011, 3, 1), D(2011, 5, 1)]
     with pytest.raises(ConfigError, match="not after the first purchase day"):
         snapshot_dates(D(2011, 1, 5), D(2011, 6, 30), dates=["2011-01-05", "2011-03-01"])
-    with pytest.raises(ConfigError, match="migration needs two"):
+    with pytest.raises(ConfigError, match=r"migration needs two\. Fix: choose a shorter"):
         snapshot_dates(D(2011, 1, 5), D(2011, 2, 20), "year")
+    # No spacing is shorter than a month, and given dates have none: the fix is the dates.
+    for every, dates in (("month", None), (None, ["2011-02-01", "2011-02-01"])):
+        with pytest.raises(ConfigError, match="Fix: give two or more distinct dates"):
+            snapshot_dates(D(2011, 1, 5), D(2011, 1, 20), every, dates=dates)
     with pytest.raises(ConfigError, match="every 'week'"):
         snapshot_dates(D(2011, 1, 5), D(2011, 6, 30), "week")
 
@@ -138,3 +144,33 @@ def test_spark_snapshots_equal_duckdb(
     pd.testing.assert_frame_equal(spark.audit_table.to_pandas(), duck.audit_table.to_pandas(),
                                   check_dtype=False)
     assert duck.snapshots.groupby("snapshot").size().is_monotonic_increasing
+
+
+def _cdnow_pieces(cdnow_raw: pd.DataFrame) -> Any:
+    """CDNOW's raw lines (one order each) as stored order pieces."""
+    return duck_pieces(pd.DataFrame({
+        "customer_id": cdnow_raw["customer_id"], "order_id": cdnow_raw.index.astype(str),
+        "ts": pd.to_datetime(cdnow_raw["date"], format="%Y%m%d"),
+        "revenue": cdnow_raw["dollars"].astype("float64"), "is_return": False}))
+
+
+def test_fixed_edges_from_a_thin_first_snapshot_are_said(cdnow_raw: pd.DataFrame) -> None:
+    # CDNOW's first snapshot a day after the cohort opens holds 18 customers; their
+    # quintiles would score all 2,357 a year later.
+    pieces = _cdnow_pieces(cdnow_raw)
+    with pytest.warns(UserWarning, match=r"fixed edges come from the first snapshot "
+                                         r"\(1997-01-02: 18 customers, against 2,357 at "
+                                         r"1998-01-01\).*Fix:"):
+        track_pieces(pieces, dates=["1997-01-02", "1998-01-01"], edges="fixed")
+    with warnings.catch_warnings(record=True) as caught:  # after the cohort closed: all there
+        warnings.simplefilter("always", UserWarning)
+        track_pieces(pieces, dates=["1997-04-01", "1998-01-01"], edges="fixed")
+        track_pieces(pieces, dates=["1997-01-02", "1998-01-01"])  # refit: nothing to say
+    assert not [w for w in caught if "fixed edges" in str(w.message)]
+
+
+def test_a_window_under_a_day_is_refused(cdnow_raw: pd.DataFrame) -> None:
+    # '0.4d' is above 0 but rounds to no whole day: every snapshot would be empty, and the
+    # error blamed the dates.
+    with pytest.raises(ConfigError, match=r"window '0\.4d' is under a day\. Fix: give 1d"):
+        track_pieces(_cdnow_pieces(cdnow_raw), every="quarter", window="0.4d")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import warnings
 from pathlib import Path
@@ -30,6 +31,8 @@ from segwise.cli._app import (
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pandas as pd
 
     from segwise.clv import CLVResult, ModelComparison
@@ -41,9 +44,53 @@ def _above_zero(value: float) -> float:
     return value
 
 
+@contextlib.contextmanager
+def said_after() -> Iterator[None]:
+    """Hold the warnings of a step behind a progress display, then say each once.
+
+    They are said even when the step fails: they explain the error that follows them.
+    A step that summarises the same lines twice (a holdout check, then the forecast)
+    warns twice of the same thing; it is said once.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            yield
+        finally:
+            for message in dict.fromkeys(str(w.message) for w in caught
+                                         if issubclass(w.category, UserWarning)):
+                notice("warning", message)
+
+
+def check_length(value: str | None) -> str | None:
+    """Check a length of time (``--horizon``, ``--window``) while the options are read."""
+    from segwise._time import parse_horizon
+
+    if value is not None:
+        try:
+            parse_horizon(value, "D")
+        except ConfigError:
+            raise typer.BadParameter(
+                f"{value!r} is not a length of time above 0. Fix: write a number above 0 "
+                "and a unit, e.g. 12m, 52w, 90d or 1y"
+            ) from None
+    return value
+
+
+def _check_unit(value: str) -> str:
+    from segwise._time import unit_days
+
+    try:
+        unit_days(value)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 # Lifetime-value settings shared by ``segwise clv`` and ``segwise report``.
 HorizonOpt = Annotated[str, typer.Option(
-    "--horizon", help="Lifetime-value forecast horizon: 12m, 52w, 90d, 1y.")]
+    "--horizon", callback=check_length,
+    help="Lifetime-value forecast horizon: 12m, 52w, 90d, 1y.")]
 DiscountRateOpt = Annotated[float, typer.Option(
     "--discount-rate", min=0.0, max=1.0,
     help="Annual discount rate of the lifetime value (0.1 = 10 %/year).")]
@@ -96,9 +143,9 @@ def print_clv(result: CLVResult, segments: pd.DataFrame | None) -> None:
         p = c.period
     if holdout is not None:
         fmt = {"n_customers": ",", "actual": ".3f", "predicted": ".3f"}
+        start = p.calibration_end + dt.timedelta(days=1)  # the calibration end is learned from
         console.print(_table(holdout, f"Holdout purchases per customer by calibration "
-                                      f"frequency ({p.calibration_end} to {p.holdout_end})",
-                             fmt))
+                                      f"frequency ({start} to {p.holdout_end})", fmt))
     for note in result.notes:
         notice("note", note)
 
@@ -137,7 +184,9 @@ def clv(
         help="Last day the models learn from (YYYY-MM-DD); the last purchase day if omitted. "
              "Later purchases form the holdout that checks the forecast.")] = None,
     horizon: HorizonOpt = "12m",
-    unit: Annotated[str, typer.Option("--unit", help="Model time unit: D, W or M.")] = "W",
+    unit: Annotated[str, typer.Option(
+        "--unit", callback=_check_unit,
+        help="Model time unit: D, W, M, Q or Y (days .. years).")] = "W",
     discount_rate: DiscountRateOpt = 0.10,
     margin: MarginOpt = 1.0,
     model: Annotated[str, typer.Option(
@@ -162,11 +211,10 @@ def clv(
     as long as the horizon (the "models" files), then learns from every purchase. A fit
     with no measurable dropout is said in words, and value at risk is then not ranked.
     """
-    from segwise.clv import PURCHASE_MODELS, customer_value, parse_horizon, value_by_segment
+    from segwise.clv import PURCHASE_MODELS, customer_value, value_by_segment
     from segwise.store import TABLE_SUFFIXES, beside, check_output, write_tables
 
     # Typos fail now, not after the data are read.
-    parse_horizon(horizon, unit, "--horizon")
     if model not in (*PURCHASE_MODELS, "auto"):
         raise ConfigError(f"--model {model!r}: choose one of {', '.join(PURCHASE_MODELS)}, auto")
     side = {name: beside(output, f".{name}.csv")
@@ -176,9 +224,7 @@ def clv(
     rfm = run_with_progress(
         input, config=config, engine=engine, spark_master=spark_master, memory_limit=memory_limit
     )
-    with progress("Fitting the purchase and spend models"), \
-            warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
+    with said_after(), progress("Fitting the purchase and spend models"):
         result = customer_value(
             rfm.cleaned,
             calibration_end=calibration_end.date() if calibration_end else None,
@@ -189,9 +235,6 @@ def clv(
             model=model,
             holdout_check=True,
         )
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):
-            notice("warning", str(warning.message))
     # The BTYD summary's names would clash with RFM's (frequency counts orders there).
     values = result.customers.drop(columns=["first_purchase", "last_purchase"]).rename(
         columns={c: f"btyd_{c}" for c in ("frequency", "recency", "T", "monetary_value",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,10 +20,10 @@ from segwise.cli._app import (
     app,
     console,
     handle_errors,
-    notice,
     progress,
     save_run,
 )
+from segwise.cli.clv import check_length, said_after
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,8 +105,9 @@ def track(
                         "accumulate, so fixed edges drift); fixed: on the first snapshot's."
     )] = EdgesChoice.refit,
     window: Annotated[str | None, typer.Option(
-        "--window", help="Trailing window of history per snapshot, e.g. 365d or 12m "
-                         "(default: all history).")] = None,
+        "--window", callback=check_length,
+        help="Trailing window of history per snapshot, e.g. 365d or 12m (default: all "
+             "history).")] = None,
     cohorts: Annotated[Every | None, typer.Option(
         "--cohorts", help="Cohort period (default: as --every).")] = None,
     learned: Annotated[int, typer.Option(
@@ -129,18 +129,18 @@ def track(
     and the cleaning audit beside it. With --store, every snapshot is also stored as a run
     of its own, so the dashboard shows the migration between any two.
     """
-    from segwise._time import parse_horizon, to_date
+    from segwise._time import to_date
     from segwise.config import load_config
     from segwise.features import source_fingerprint
     from segwise.jobs import run_track, track_records
+    from segwise.store import TABLE_SUFFIXES, check_output
+    from segwise.track import TrackResult
 
-    # Typos fail now, not after the data are read.
+    # Typos, and outputs that cannot be written or would overwrite the input, fail now.
+    main, *side = TrackResult.output_paths(output)
+    check_output(main, (*TABLE_SUFFIXES, ".duckdb"), side=side, inputs=[input, config])
     as_of = [to_date(d, "--dates") for d in dates.split(",") if d.strip()] if dates else None
-    if window is not None:
-        parse_horizon(window, "D", "--window")
-    with progress("Starting") as say, \
-            warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
+    with said_after(), progress("Starting") as say:
         settings = load_config(config, memory_limit=memory_limit)
         result = run_track(
             input,
@@ -155,9 +155,6 @@ def track(
             spark_master=spark_master,
             progress=lambda step: say(_STEPS.get(step, step)),
         )
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):
-            notice("warning", str(warning.message))
     print_track(result, currency)
     for path in result.write(output):
         console.print(f"wrote {path}")

@@ -40,13 +40,14 @@ def _interval(model: PurchaseModel, name: str) -> tuple[float, float, float]:
     return float(row["estimate"]), float(row["lower"]), float(row["upper"])
 
 
-def boundary_fit(model: PurchaseModel, p_alive: Any) -> str | None:
+def boundary_fit(model: PurchaseModel, p_alive: Any, *, compared: bool = False) -> str | None:
     """Say, in words, whether a purchase model's fit sits on a boundary with no dropout.
 
     The fit is degenerate when its dropout parameter (:data:`DROPOUT_PARAMETER`) is not
     identified by the data (no standard error, or a 95 % interval wider than
     :data:`UNIDENTIFIED_RATIO`), or when the mean ``1 - P(alive)`` of the customers is
-    below :data:`NO_DROPOUT`.
+    below :data:`NO_DROPOUT`. Only the second is "customers never leave"; the first alone,
+    with customers who do leave, is said as dropout the data cannot measure.
 
     Parameters
     ----------
@@ -54,6 +55,9 @@ def boundary_fit(model: PurchaseModel, p_alive: Any) -> str | None:
         A fitted purchase model.
     p_alive : array-like of shape (n_customers,)
         The model's P(alive) of the customers it was fitted to.
+    compared : bool, default=False
+        Whether the model already won a comparison on a holdout (then only more history
+        is left to suggest).
 
     Returns
     -------
@@ -75,6 +79,16 @@ def boundary_fit(model: PurchaseModel, p_alive: Any) -> str | None:
             else "no standard error") + "; ")
     if not (unidentified or gone < NO_DROPOUT):
         return None
+    fix = ("Fix: use a longer history (the holdout comparison already chose this model)."
+           if compared else None)
+    if gone >= NO_DROPOUT:  # customers do leave; the data only cannot say how readily
+        return (
+            f"The {model.display_name} fit is degenerate: the data do not pin down how "
+            f"readily customers leave ({where}mean P(alive) {1 - gone:.3f}), so P(alive) "
+            "is not reliable and value at risk (CLV x (1 - P(alive))) is not shown or "
+            "ranked. " + (fix or "Fix: use a longer history (more time units), or compare "
+                                  "models on a holdout (model auto).")
+        )
     sure = float(np.mean(alive >= 0.99)) if alive.size else 0.0
     return (
         f"The {model.display_name} fit is degenerate: it sits on the boundary where "
@@ -82,7 +96,8 @@ def boundary_fit(model: PurchaseModel, p_alive: Any) -> str | None:
         f"customers, mean {1 - gone:.3f}). The data do not show dropout that the model can "
         "measure, so lifetime values rest on purchase rates alone and value at risk "
         "(CLV x (1 - P(alive))) is made of near-zero probabilities: it is not shown or "
-        "ranked. Fix: compare models on a holdout (model auto), or use a longer history."
+        "ranked. " + (fix or "Fix: compare models on a holdout (model auto), or use a "
+                             "longer history.")
     )
 
 

@@ -301,10 +301,16 @@ def compare_purchase_models(
         tracks.append(tracking(est, s, daily).assign(model=name))
         fitted[name], summaries[name] = est, s
     if not fitted:
+        fixes = []
+        if any(r["status"] == "skipped" for r in rows):
+            fixes.append("a shorter unit (one purchase at most per period) or a "
+                         "continuous-time model (bgnbd, mbgnbd, pareto_nbd)")
+        if any(r["status"] == "failed" for r in rows):
+            fixes.append("a longer calibration period or more customers")
         raise InputError(
             "no purchase model could be fitted: "
             + "; ".join(f"{r['label']}: {r['note']}" for r in rows)
-            + ". Fix: use a longer calibration period or more customers"
+            + f". Fix: use {' or '.join(fixes)}"
         )
     table = _rank(pd.DataFrame(rows))
     chosen = str(table.loc[table["chosen"], "model"].iloc[0])

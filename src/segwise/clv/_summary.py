@@ -17,6 +17,7 @@ holds the lines (DuckDB or Spark); only one row per customer comes back to panda
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -177,14 +178,18 @@ def purchase_lines(source: Any) -> ir.Table:
     Returns
     -------
     ibis.Table
-        Lines with ``customer_id``, ``ts`` and ``revenue`` that are purchases, not returns.
+        Lines with ``customer_id``, ``ts`` and ``revenue`` that are purchases, not returns:
+        neither flagged ``is_return`` nor of negative value (a refund in a raw log has no
+        flag; :func:`btyd_summary` counts both kinds as returns).
     """
     table = order_lines(source)
+    # Returns are netted in RFM's monetary value but are never purchase occasions (a day
+    # with only a refund is no repeat purchase); the spend model describes what a
+    # purchase is worth, so they stay out of it too.
+    refund = table.revenue < 0
     if "is_return" in table.columns:
-        # Returns are netted in RFM's monetary value but are never purchase occasions; the
-        # spend model describes what a purchase is worth, so they stay out of it too.
-        table = table.filter(~table.is_return)
-    return table.select("customer_id", "ts", "revenue")
+        refund |= table.is_return
+    return table.filter(~refund.fill_null(False)).select("customer_id", "ts", "revenue")
 
 
 def _occasions(lines: ir.Table, periods: tuple[_dt.date, float] | None = None) -> ir.Table:
@@ -238,6 +243,39 @@ def purchase_span(source: Any) -> tuple[_dt.date, _dt.date]:
     if pd.isna(bounds["last"]):
         raise InputError("no purchase lines to summarise. Fix: check the input and the cleaning")
     return pd.Timestamp(bounds["first"]).date(), pd.Timestamp(bounds["last"]).date()
+
+
+#: Days a calibration or holdout end may follow the log's last purchase unremarked (or one
+#: time unit, if longer).
+_QUIET_DAYS = 7
+
+
+def _check_log_end(
+    source: Any, last_purchase: _dt.date, cal_end: _dt.date, hold_end: _dt.date | None,
+    days_per_unit: float,
+) -> None:
+    """Warn when the calibration or holdout end lies well past the log's last line.
+
+    A log often ends a few days after its last sale; a longer silence is a date typo or a
+    log cut short, and the models would read it as customers who stopped buying.
+    """
+    quiet = max(_QUIET_DAYS, days_per_unit)
+    ends = {"calibration_end": cal_end, "holdout_end": hold_end}
+    late = {k: d for k, d in ends.items() if d is not None and (d - last_purchase).days > quiet}
+    if not late:
+        return
+    lines = order_lines(source)  # returns after the last purchase still show the log ran on
+    known = lines.filter(lines.customer_id.notnull() & lines.ts.notnull())
+    log_end = pd.Timestamp(known.aggregate(last=known.ts.max()).to_pandas()["last"].iloc[0]).date()
+    for name, day in late.items():
+        if (day - log_end).days > quiet:
+            warnings.warn(
+                f"{name} {day} is {(day - log_end).days} days after the log's last line "
+                f"({log_end}): the models read those days as days without purchases. "
+                f"Fix: if the log ends on {log_end}, choose {name} on or before it",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def btyd_summary(
@@ -305,6 +343,7 @@ def btyd_summary(
             raise ConfigError(
                 f"holdout_end {hold_end} must come after calibration_end {cal_end}"
             )
+    _check_log_end(source, data_end, cal_end, hold_end, days_per_unit)
     if discrete:
         occ = _occasions(lines, (cal_end, days_per_unit))
 

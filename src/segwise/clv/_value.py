@@ -13,7 +13,7 @@ from segwise._frames import to_pandas
 from segwise.clv._base import PurchaseModel
 from segwise.clv._checks import boundary_fit, one_time_buyers_note
 from segwise.clv._diagnostics import calibration_holdout, tracking
-from segwise.clv._gamma_gamma import GammaGamma
+from segwise.clv._gamma_gamma import MIN_REPEAT_BUYERS, GammaGamma
 from segwise.clv._select import (
     CANDIDATES,
     DISCRETE_MODELS,
@@ -219,6 +219,23 @@ def discounted_clv(
     return margin * np.asarray(expected_value, dtype="float64") * (factors @ increments)
 
 
+def _check_spenders(
+    x: np.ndarray, spenders: np.ndarray, bad_spend: np.ndarray, returned: np.ndarray
+) -> None:
+    """Say why the spend model has too few repeat buyers when spend, not data, is short."""
+    repeat = x > 0
+    n_fit = int((repeat & spenders).sum())
+    if n_fit >= MIN_REPEAT_BUYERS or n_fit == int(repeat.sum()):
+        return  # enough, or too few repeat buyers at all: the fit says so
+    raise InputError(
+        f"cannot fit the spend model: of {int(repeat.sum()):,} repeat buyers only {n_fit} "
+        f"spent above 0 (Gamma-Gamma needs {MIN_REPEAT_BUYERS}): "
+        f"{int((repeat & bad_spend).sum()):,} spent 0 or less per repeat purchase and "
+        f"{int((repeat & returned).sum()):,} returned all they bought. Fix: map the amount "
+        "role ([columns] amount in the config) to what customers paid"
+    )
+
+
 def customer_value(
     source: Any,
     *,
@@ -324,7 +341,7 @@ def customer_value(
     n_excluded = int(summary.attrs["n_excluded"])
     if n_excluded:
         warnings.warn(
-            f"{n_excluded} customer(s) first bought after the calibration end "
+            f"{n_excluded:,} customer(s) first bought after the calibration end "
             f"{period.calibration_end} and get no value (no calibration history)",
             UserWarning,
             stacklevel=2,
@@ -334,7 +351,7 @@ def customer_value(
     returned = (summary["net_spend"].to_numpy() <= 0) & (summary["returns"].to_numpy() < 0)
     if returned.any():
         warnings.warn(
-            f"{int(returned.sum())} customer(s) returned all they bought by the calibration "
+            f"{int(returned.sum()):,} customer(s) returned all they bought by the calibration "
             f"end: {NET_SPEND_RULE}",
             UserWarning,
             stacklevel=2,
@@ -342,12 +359,13 @@ def customer_value(
     bad_spend = (x.to_numpy() > 0) & (m <= 0) & ~returned
     if bad_spend.any():
         warnings.warn(
-            f"{int(bad_spend.sum())} repeat buyer(s) have a mean repeat spend <= 0; they are "
+            f"{int(bad_spend.sum()):,} repeat buyer(s) have a mean repeat spend <= 0; they are "
             "left out of the spend model and valued with a mean spend of 0",
             UserWarning,
             stacklevel=2,
         )
     spenders = ~(bad_spend | returned)
+    _check_spenders(x.to_numpy(), spenders, bad_spend, returned)
     try:
         reused = comparison is not None and comparison.period == period
         purchases: PurchaseModel = (
@@ -370,7 +388,8 @@ def customer_value(
     out["clv"] = discounted_clv(purchases, value, x, t_x, big_t, horizon=horizon_units, unit=unit,
                                 discount_rate=discount_rate, margin=margin)
     out.attrs = dict(summary.attrs)
-    degenerate = boundary_fit(purchases, out["p_alive"])
+    degenerate = boundary_fit(purchases, out["p_alive"], compared=comparison is not None
+                              and len(comparison.table) > 1)
     notes[:0] = [n for n in (degenerate, one_time_buyers_note(purchases, x)) if n]
     result = CLVResult(out, purchases, gg, period, horizon_units, discount_rate, n_excluded,
                        n_net_nonpositive=int(returned.sum()), comparison=comparison,

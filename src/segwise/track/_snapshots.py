@@ -144,10 +144,14 @@ def snapshot_dates(
             month += step
         out.append(end)
     if len(out) < 2:
+        # No shorter spacing than the one given: distinct dates are then the only fix.
+        shorter = dates is None and EVERY[str(every)] > min(EVERY.values())
         raise ConfigError(
             f"purchases from {first} to {last} give {len(out)} snapshot(s) at "
             f"{'the given dates' if dates is not None else 'every ' + str(every)}; "
-            "migration needs two. Fix: choose a shorter spacing or give more dates"
+            "migration needs two. Fix: "
+            + ("choose a shorter spacing or give the dates" if shorter
+               else "give two or more distinct dates after the first purchase day")
         )
     return out
 
@@ -226,6 +230,7 @@ def score_snapshots(
     frames, used = [], {}
     reference: dict[str, np.ndarray] | None = None
     collapsed: list[str] = []
+    sizes: dict[_dt.date, int] = {}
     for date in dates:
         sel = agg["snapshot"] == np.datetime64(date, "D")
         rfm = finish_rfm({k: v[sel] for k, v in agg.items()}, date)
@@ -238,6 +243,7 @@ def score_snapshots(
             collapsed.append(str(date))
         if reference is None or edges == "refit":
             reference = fitted
+        sizes[date] = len(rfm["customer_id"])
         used[date] = reference
         scores = score_columns(rfm, reference)
         named = name_cells(scores["r_score"], scores["f_score"], scores["m_score"], segment_map)
@@ -254,4 +260,25 @@ def score_snapshots(
             UserWarning,
             stacklevel=2,
         )
+    if edges == "fixed":
+        _check_reference(sizes)
     return pd.concat(frames, ignore_index=True), used
+
+
+#: Fewest customers whose quintiles may score every snapshot (``edges="fixed"``): ten a bin.
+MIN_REFERENCE = 50
+
+
+def _check_reference(sizes: dict[_dt.date, int]) -> None:
+    """Warn when fixed edges come from a first snapshot too small to stand for the others."""
+    (first, n_first), *_ = sizes.items()
+    big, n_big = max(sizes.items(), key=lambda item: item[1])
+    if n_first < MIN_REFERENCE or 2 * n_first < n_big:
+        warnings.warn(
+            f"fixed edges come from the first snapshot ({first}: {n_first:,} customers, "
+            f"against {n_big:,} at {big}): every snapshot is scored on quintiles of a "
+            "history too short to stand for it. Fix: start the dates later, or use "
+            "edges 'refit'",
+            UserWarning,
+            stacklevel=3,
+        )

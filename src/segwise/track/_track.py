@@ -13,7 +13,7 @@ import pandas as pd
 
 from segwise._engine import fetch_numpy, materialize
 from segwise._time import parse_horizon
-from segwise.exceptions import InputError
+from segwise.exceptions import ConfigError, InputError
 from segwise.segment.rfm import SegmentMap
 from segwise.track._cohorts import COHORT_PERIODS, Cohorts, cohorts
 from segwise.track._match import LearnedTrack, learned_snapshots
@@ -42,6 +42,10 @@ __all__ = ["TrackResult", "track_customers", "track_pieces"]
 
 def _nothing(step: str) -> None:
     """Default progress callback."""
+
+
+#: Tables written beside the snapshots (``<stem>.<name>.csv``), when the run has them.
+SIDE_TABLES = ("sizes", "migration", "cohorts", "cohort_mix", "learned", "audit", "quarantine")
 
 
 @dataclass
@@ -122,6 +126,14 @@ class TrackResult:
             return list(dict.fromkeys(self.learned.centroids["learned_name"]))
         return []
 
+    @staticmethod
+    def output_paths(out: str | Path) -> list[Path]:
+        """Every file :meth:`write` may write for ``out``, the main one first."""
+        out = Path(out)
+        if out.suffix.lower() == ".duckdb":
+            return [out]
+        return [out, *(out.with_name(f"{out.stem}.{name}.csv") for name in SIDE_TABLES)]
+
     def write(self, out: str | Path) -> list[Path]:
         """Write the snapshots, and the sizes, flows and cohort tables beside them.
 
@@ -160,9 +172,11 @@ class TrackResult:
             tables["quarantine"] = self.quarantine_table
         if out.suffix.lower() == ".duckdb":
             return [write_database(tables, out)]
-        written = [write_table(tables.pop("snapshots"), out)]
-        for name, table in tables.items():
-            written.append(write_table(table, out.with_name(f"{out.stem}.{name}.csv")))
+        main, *side = self.output_paths(out)
+        written = [write_table(tables.pop("snapshots"), main)]
+        for name, path in zip(SIDE_TABLES, side, strict=True):
+            if name in tables:
+                written.append(write_table(tables[name], path))
         return written
 
 
@@ -194,6 +208,8 @@ def track_pieces(
                    for k in ("first", "last"))
     as_of = snapshot_dates(first, last, every, dates)
     window_days = None if window is None else round(parse_horizon(window, "D", "window"))
+    if window_days == 0:  # snapshots count whole days: nobody would be in any
+        raise ConfigError(f"window {window!r} is under a day. Fix: give 1d or more")
     agg = snapshot_aggregates(pieces, as_of, window_days)
     table, used = score_snapshots(agg, as_of, edges=edges, segment_map=segment_map)
     segment_map = segment_map or SegmentMap()
