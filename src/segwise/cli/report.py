@@ -133,7 +133,7 @@ def report(
     store: StoreOpt = None,
 ) -> None:
     """Write a self-contained report of the data, the cleaning and the segments."""
-    from segwise.clv import PURCHASE_MODELS, parse_horizon
+    from segwise.clv import PURCHASE_MODELS
     from segwise.exceptions import ConfigError
     from segwise.report import check_currency
     from segwise.store import check_output
@@ -141,7 +141,6 @@ def report(
     if clv_model not in (*PURCHASE_MODELS, "auto"):  # a typo fails before any reading
         raise ConfigError(f"--clv-model {clv_model!r}: choose one of "
                           f"{', '.join(PURCHASE_MODELS)}, auto")
-    parse_horizon(horizon, "W", "--horizon")
     # Any suffix goes: it picks the format, and anything but .md or .json is HTML.
     check_output(output, None, inputs=[input, config])
     check_currency(currency)
