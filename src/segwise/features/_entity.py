@@ -546,7 +546,9 @@ def _typed(column: pa.ChunkedArray) -> pa.ChunkedArray:
     else:
         finite = pc.fill_null(pc.is_finite(numbers), False)
         kept = pc.filter(numbers, finite)
-        whole = pc.all(pc.equal(kept, pc.floor(kept))).as_py() is not False
+        # Whole numbers beyond 2**53 (1e300, say) stay floats: int64 cannot hold them all.
+        whole = pc.all(pc.and_(pc.equal(kept, pc.floor(kept)),
+                               pc.less_equal(pc.abs(kept), 2.0**53))).as_py() is not False
         if numbers.null_count == 0 and pc.all(finite).as_py() and whole:
             return pc.cast(numbers, pa.int64())
         return numbers

@@ -695,6 +695,31 @@ class Segmentation:
 _SIDE_FILES = (".profiles.csv", ".sweep.csv", ".models.csv", ".crosstab.csv")
 
 
+def _numeric_features(customers: pd.DataFrame, features: list[str], id_col: str,
+                      where: str) -> pd.DataFrame:
+    """Return the feature columns as float64, refusing one that holds text or dates."""
+    columns = {}
+    for f in features:
+        column = customers[f]
+        if pd.api.types.is_datetime64_any_dtype(column) or not (
+                pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
+            # Dates are numbers to pandas (nanoseconds), not features: refused like text.
+            numbers = (column.where(column.isna()) if pd.api.types.is_datetime64_any_dtype(column)
+                       else pd.to_numeric(column, errors="coerce"))
+            text = (column.notna() & numbers.isna()).to_numpy()
+            if text.any():
+                at = int(np.flatnonzero(text)[0])
+                who = (f"{id_col} {customers[id_col].iloc[at]}" if id_col in customers.columns
+                       else f"row {at + 1}")
+                raise InputError(
+                    f"{where}feature column {f!r} is not a number column ({who} has "
+                    f"{str(column.iloc[at])!r}). Fix: leave it out of the features, or "
+                    "encode it as numbers first")
+            column = numbers
+        columns[f] = column.astype("float64")
+    return pd.DataFrame(columns, index=customers.index)
+
+
 def segment_customers(
     customers: EntityTable | DataSource,
     *,
@@ -799,13 +824,18 @@ def segment_customers(
             f"{where}no numeric column to segment on (columns: "
             f"{', '.join(map(str, customers.columns))}). Fix: give a table of one row per "
             "entity with numeric features, or name them with features")
+    features = list(dict.fromkeys(features))  # a column named twice is one feature
     missing = [f for f in features if f not in customers.columns]
     if missing:
         raise ConfigError(
             f"the customer table lacks feature column(s) {', '.join(missing)}; it has "
             f"{', '.join(map(str, customers.columns))}. Fix: pass features= that exist"
         )
-    X = customers[features].astype("float64")
+    if id_col in features:
+        raise ConfigError(
+            f"{where}feature column {id_col!r} is the id column: an id names a customer, "
+            "it does not describe one. Fix: leave it out of the features")
+    X = _numeric_features(customers, features, id_col, where)
     finite = np.isfinite(X.to_numpy())
     bad = ~finite.all(axis=1)
     if bad.any():
