@@ -347,6 +347,43 @@ def test_k_beyond_the_customers_or_an_inverted_sweep_is_one_line(tmp_path: Path)
     assert "--k-min 6 is above --k-max 3" in line
 
 
+@pytest.mark.parametrize(("sep", "decimal", "thousands", "config"), [
+    (",", ".", ",", 'thousands = ","'),
+    (";", ",", ".", 'decimal = ","\nthousands = "."'),
+])
+def test_customer_numbers_in_another_notation_need_the_read_settings(
+        shared_data: Path, tmp_path: Path, sep: str, decimal: str, thousands: str,
+        config: str) -> None:
+    # UCI Wholesale Customers as a European spreadsheet writes it (12.669 / 1.234,5): left
+    # as text, Fresh, Milk, ... dropped out of the features, and 6 Channel x Region points
+    # were segmented. Now a line names the setting, and with it the result is the plain
+    # file's.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    spend = frame.columns[2:]
+    frame[spend] = frame[spend].astype("float64") + 0.5
+    plain = tmp_path / "plain.csv"
+    frame.to_csv(plain, index=False)
+    frame[spend] = frame[spend].map(lambda v: f"{v:,.1f}".replace(",", "_").replace(
+        ".", decimal).replace("_", thousands))
+    local = tmp_path / "local.csv"
+    frame.to_csv(local, index=False, sep=sep)
+    line = _one_error_line(runner.invoke(app, ["segment", str(local), "--customers",
+                                               "--embed", "", "--compare", ""]))
+    assert line.startswith(f"error: {local}: column 'Fresh' reads as text ('12{thousands}669"
+                           f"{decimal}5'): ") and "Fix: set [read] " in line, line
+    toml = tmp_path / "read.toml"
+    toml.write_text(f"[read]\n{config}\n")
+    outs = []
+    for src, extra in ((local, ["-c", str(toml)]), (plain, [])):
+        out = tmp_path / f"{src.stem}_segments.csv"
+        result = runner.invoke(app, ["segment", str(src), "--customers", "--k", "3",
+                                     "--embed", "", "--compare", "", "-o", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        outs.append(pd.read_csv(out)["segment"])
+    assert outs[0].tolist() == outs[1].tolist()
+
+
 # ----------------------------------------------------------------- CSV for spreadsheets
 
 

@@ -174,7 +174,9 @@ def segment(
         check_output(main, TABLE_SUFFIXES, side=side, inputs=[input, config])
     job_result = None
     if customers:
-        table = EntityTable.read(input)
+        from segwise.config import load_config
+
+        table = EntityTable.read(input, read=load_config(config).read if config else None)
     else:
         job_result = run_with_progress(
             input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
