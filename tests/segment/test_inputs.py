@@ -142,3 +142,18 @@ def test_huge_values_are_read_and_segmented(shared_data: Path, tmp_path: Path) -
     huge = seg.assignments["segment"].to_numpy()[::50]
     assert len(set(huge)) == 1  # the nine blown-up clients are a segment of their own
     assert (seg.assignments["segment"] == huge[0]).sum() == 9
+
+
+@pytest.mark.parametrize(("algorithm", "found"), [("hdbscan", "no segment"),
+                                                  ("dbscan", "one segment")])
+def test_a_density_model_finding_no_segments_is_one_line(shared_data: Path, algorithm: str,
+                                                         found: str) -> None:
+    # 20 Wholesale clients: too sparse for a dense group. Every customer came back as
+    # "Unusual customers" (HDBSCAN) or as one segment (DBSCAN), exit 0.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz").head(20)
+    with pytest.raises(Exception, match=rf"^{algorithm} found {found} among 20 customers "
+                                        r"\(\d+ set aside as noise\).*Fix: choose a model "
+                                        "that takes k"):
+        segment_customers(frame, features=["Fresh", "Milk", "Grocery"], algorithm=algorithm,
+                          k_values=range(2, 4), compare=None, embed=())

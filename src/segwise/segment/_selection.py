@@ -887,6 +887,14 @@ def segment_customers(
     if algorithm == "kmeans" and len(X) > LARGE_N:
         final.set_params(algorithm="minibatch_kmeans")
     final.fit(X)
+    found = len(set(final.labels_.tolist()) - {-1})
+    if found < 2:  # only a density model can find fewer segments than asked
+        noise = int((final.labels_ == -1).sum())
+        raise InputError(
+            f"{where}{algorithm} found {'no segment' if not found else 'one segment'} among "
+            f"{len(X):,} customers ({noise:,} set aside as noise): there is nothing to "
+            "compare. Fix: choose a model that takes k (kmeans, gmm, ward, som), or give "
+            "more customers")
     comparison = None
     if compare:
         step("compare")
