@@ -384,6 +384,43 @@ def test_customer_numbers_in_another_notation_need_the_read_settings(
     assert outs[0].tolist() == outs[1].tolist()
 
 
+def test_too_few_customers_for_any_segments_is_one_line(shared_data: Path,
+                                                        tmp_path: Path) -> None:
+    # Two Wholesale clients: no k of the sweep fits, and the line had neither file nor fix.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    table = tmp_path / "customers.csv"
+    frame.head(2).to_csv(table, index=False)
+    line = _one_error_line(runner.invoke(app, ["segment", str(table), "--customers"]))
+    assert line == (f"error: {table}: only 2 customer(s): too few to segment (two segments "
+                    "need 3). Fix: give more customers")
+    frame.head(4).to_csv(table, index=False)
+    line = _one_error_line(runner.invoke(app, ["segment", str(table), "--customers",
+                                               "--k-min", "4", "--embed", ""]))
+    assert "only 4 customers: too few to split into 4 or more segments. Fix: give at least 5 " \
+           "customers" in line
+
+
+def test_columns_left_out_of_inferred_features_are_named(shared_data: Path,
+                                                         tmp_path: Path) -> None:
+    # Wholesale with its Fresh spend written with a currency: the text column silently
+    # dropped out of the clustered features.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame["Fresh"] = frame["Fresh"].astype(str) + " EUR"
+    table = tmp_path / "customers.csv"
+    frame.to_csv(table, index=False)
+    result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3",
+                                 "--embed", "", "--compare", ""], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert ("note: not clustered (not number columns): Fresh. Name the columns to cluster "
+            "with --features") in result.output
+    result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3",
+                                 "--embed", "", "--compare", "", "--features", "Milk,Grocery"],
+                           terminal_width=300)
+    assert result.exit_code == 0 and "not clustered" not in result.output, result.output
+
+
 # ----------------------------------------------------------------- CSV for spreadsheets
 
 

@@ -333,9 +333,11 @@ def sweep_k(
     # Counted before preprocessing, which refuses a single row with a scikit-learn error.
     n = len(X)
     notes: list[str] = []
+    if ks[0] >= n:
+        raise InputError(f"only {n:,} customers: too few to split into {ks[0]} or more "
+                         f"segments. Fix: give at least {ks[0] + 1} customers, or sweep "
+                         "smaller k (--k-min)")
     ks = [k for k in ks if k < n]
-    if not ks:
-        raise InputError(f"only {n} customers: too few to split into the requested segments")
     Z, _ = _canonical_model_space(base, X)
     distinct = distinct_points(Z, ks[-1])
     if ks[-1] > distinct:
@@ -848,12 +850,12 @@ def segment_customers(
                          "first, or leave those columns out of the features")
     if n_clusters is not None and n_clusters < 2:
         raise ConfigError(f"the number of segments must be at least 2, got {n_clusters}")
+    if len(X) < 3:  # two segments of one customer each compare nothing
+        raise InputError(f"{where}only {len(X)} customer(s): too few to segment (two "
+                         "segments need 3). Fix: give more customers")
     if n_clusters is not None and n_clusters >= len(X):
-        raise InputError(f"only {len(X):,} customers: too few for {n_clusters} segments. "
-                         "Fix: ask for fewer segments")
-    if len(X) < 2:
-        raise InputError(f"{where}only {len(X)} customer(s): too few to segment. Fix: give "
-                         "more customers")
+        raise InputError(f"{where}only {len(X):,} customers: too few for {n_clusters} "
+                         "segments. Fix: ask for fewer segments")
     distinct = distinct_points(X.to_numpy(), max(2, n_clusters or 2))
     if distinct < 2:
         same = ", ".join(f"{f} = {v:g}" for f, v in zip(features, X.iloc[0], strict=True))
