@@ -29,7 +29,11 @@ class SkewedLog(TransformerMixin, BaseEstimator):
         with np.errstate(all="ignore"), warnings.catch_warnings():
             # Constant columns have no skewness: scipy warns and returns nan; leave them.
             warnings.simplefilter("ignore", RuntimeWarning)
-            skew = stats.skew(X, axis=0)
+            # Skewness does not change with scale; dividing by the largest magnitude keeps
+            # the cubed moments finite for values such as 1e300.
+            X = np.asarray(X, dtype=np.float64)
+            top = np.max(np.abs(X), axis=0) if len(X) else np.ones(X.shape[1])
+            skew = stats.skew(X / np.where(top > 0, top, 1.0), axis=0)
         self.columns_ = np.nan_to_num(np.abs(skew), nan=0.0) > self.skew_threshold
         return self
 

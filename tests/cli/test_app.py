@@ -349,6 +349,80 @@ def test_k_beyond_the_customers_or_an_inverted_sweep_is_one_line(tmp_path: Path)
     assert "--k-min 6 is above --k-max 3" in line
 
 
+@pytest.mark.parametrize(("sep", "decimal", "thousands", "config"), [
+    (",", ".", ",", 'thousands = ","'),
+    (";", ",", ".", 'decimal = ","\nthousands = "."'),
+])
+def test_customer_numbers_in_another_notation_need_the_read_settings(
+        shared_data: Path, tmp_path: Path, sep: str, decimal: str, thousands: str,
+        config: str) -> None:
+    # UCI Wholesale Customers as a European spreadsheet writes it (12.669 / 1.234,5): left
+    # as text, Fresh, Milk, ... dropped out of the features, and 6 Channel x Region points
+    # were segmented. Now a line names the setting, and with it the result is the plain
+    # file's.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    spend = frame.columns[2:]
+    frame[spend] = frame[spend].astype("float64") + 0.5
+    plain = tmp_path / "plain.csv"
+    frame.to_csv(plain, index=False)
+    frame[spend] = frame[spend].map(lambda v: f"{v:,.1f}".replace(",", "_").replace(
+        ".", decimal).replace("_", thousands))
+    local = tmp_path / "local.csv"
+    frame.to_csv(local, index=False, sep=sep)
+    line = _one_error_line(runner.invoke(app, ["segment", str(local), "--customers",
+                                               "--embed", "", "--compare", ""]))
+    assert line.startswith(f"error: {local}: column 'Fresh' reads as text ('12{thousands}669"
+                           f"{decimal}5'): ") and "Fix: set [read] " in line, line
+    toml = tmp_path / "read.toml"
+    toml.write_text(f"[read]\n{config}\n")
+    outs = []
+    for src, extra in ((local, ["-c", str(toml)]), (plain, [])):
+        out = tmp_path / f"{src.stem}_segments.csv"
+        result = runner.invoke(app, ["segment", str(src), "--customers", "--k", "3",
+                                     "--embed", "", "--compare", "", "-o", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        outs.append(pd.read_csv(out)["segment"])
+    assert outs[0].tolist() == outs[1].tolist()
+
+
+def test_too_few_customers_for_any_segments_is_one_line(shared_data: Path,
+                                                        tmp_path: Path) -> None:
+    # Two Wholesale clients: no k of the sweep fits, and the line had neither file nor fix.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    table = tmp_path / "customers.csv"
+    frame.head(2).to_csv(table, index=False)
+    line = _one_error_line(runner.invoke(app, ["segment", str(table), "--customers"]))
+    assert line == (f"error: {table}: only 2 customer(s): too few to segment (two segments "
+                    "need 3). Fix: give more customers")
+    frame.head(4).to_csv(table, index=False)
+    line = _one_error_line(runner.invoke(app, ["segment", str(table), "--customers",
+                                               "--k-min", "4", "--embed", ""]))
+    assert "only 4 customers: too few to split into 4 or more segments. Fix: give at least 5 " \
+           "customers" in line
+
+
+def test_columns_left_out_of_inferred_features_are_named(shared_data: Path,
+                                                         tmp_path: Path) -> None:
+    # Wholesale with its Fresh spend written with a currency: the text column silently
+    # dropped out of the clustered features.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame["Fresh"] = frame["Fresh"].astype(str) + " EUR"
+    table = tmp_path / "customers.csv"
+    frame.to_csv(table, index=False)
+    result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3",
+                                 "--embed", "", "--compare", ""], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert ("note: not clustered (not number columns): Fresh. Name the columns to cluster "
+            "with --features") in result.output
+    result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3",
+                                 "--embed", "", "--compare", "", "--features", "Milk,Grocery"],
+                           terminal_width=300)
+    assert result.exit_code == 0 and "not clustered" not in result.output, result.output
+
+
 # ----------------------------------------------------------------- CSV for spreadsheets
 
 

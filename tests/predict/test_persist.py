@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -283,3 +284,50 @@ def test_assign_takes_raw_order_lines_from_a_file_or_any_dataframe(saved, heldou
     for source in (heldout_file, raw, pl.from_pandas(raw),
                    clean_transactions(load_transactions(raw))):
         pd.testing.assert_frame_equal(model.assign(source), expected)
+
+
+def test_new_lines_without_what_the_training_lines_had_are_warned(saved, heldout_file,
+                                                                  tmp_path):
+    # The held-out Online Retail customers as a CDNOW-like export: dates only, no product
+    # and no country. Every customer then had 0 products, country Unknown and orders at
+    # midnight, which no training customer had, and the command said nothing.
+    meta = TrainedAssigner.load(saved).metadata
+    assert meta["line_contents"] == {"product ids": True, "countries": True,
+                                     "times of day": True}
+    raw = pd.read_parquet(heldout_file)
+    bare = raw.assign(InvoiceDate=raw["InvoiceDate"].dt.normalize()).drop(
+        columns=["StockCode", "Description", "Country"])
+    src = tmp_path / "bare.csv"
+    bare.to_csv(src, index=False)
+    out = tmp_path / "assigned.csv"
+    res = CliRunner().invoke(app, ["assign", str(saved), str(src), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.stderr.split())
+    assert ("warning: the new order lines have no product ids, no countries and no times of "
+            "day, which the training lines had: n_products, country, mean_order_hour take "
+            "one value for every customer") in text and "Fix: give the columns" in text
+    # The file itself, as the training file: nothing to warn about.
+    res = CliRunner().invoke(app, ["assign", str(saved), str(heldout_file), "-o", str(out)])
+    assert res.exit_code == 0 and "warning" not in res.stderr, res.output
+
+
+def test_cli_assign_accounts_for_every_line(saved, heldout_file, shared_data, tmp_path):
+    # The held-out customers beside 500 Online Retail lines without a customer id: those
+    # lines were left out without a word. Now every line is kept or counted with a reason.
+    raw = pd.read_parquet(shared_data / "uci-online-retail" / "online_retail.parquet")
+    anonymous = raw[raw["CustomerID"].isna()].head(500)
+    lines = pd.concat([pd.read_parquet(heldout_file), anonymous], ignore_index=True)
+    src = tmp_path / "lines.parquet"
+    lines.to_parquet(src, index=False)
+    res = CliRunner().invoke(app, ["assign", str(saved), str(src), "-o",
+                                   str(tmp_path / "out.csv")], terminal_width=300)
+    assert res.exit_code == 0, res.output
+    found = re.search(r"Order lines: ([\d,]+) read, ([\d,]+) kept; left out: (.*?)\. ",
+                      " ".join(res.output.split()))
+    assert found, res.output
+    read, kept = (int(n.replace(",", "")) for n in found.groups()[:2])
+    assert read == len(lines)
+    left = {reason: int(n.replace(",", "")) for n, reason in
+            (part.split(" ", 1) for part in found.group(3).split(", "))}
+    assert left["missing customer id"] == 500
+    assert kept + sum(left.values()) == read, found.group(0)

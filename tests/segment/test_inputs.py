@@ -95,3 +95,65 @@ def test_rows_with_missing_or_infinite_features_are_named(retail_small: pd.DataF
     with pytest.raises(Exception, match=rf"{path}: 2 row\(s\) have missing or infinite values "
                                         rf"in monetary \(customer_id "):
         segment_customers(path, n_clusters=3, compare=None, embed=())
+
+
+def test_features_that_are_the_id_text_or_dates_are_refused(shared_data: Path) -> None:
+    # Kaggle Customer Personality: ID, Education is text, Dt_Customer a date as text.
+    path = shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz"
+    entities = EntityTable.read(path)
+    for features, message in (
+            (["ID", "Recency"], r"feature column 'ID' is the id column.*Fix: leave it out"),
+            (["Education", "Recency"], r"feature column 'Education' is not a number column "
+                                       r"\(ID 5524 has 'Graduation'\)\. Fix: leave it out"),
+            (["Dt_Customer", "Recency"], r"feature column 'Dt_Customer' is not a number "
+                                         r"column \(ID 5524 has '04-09-2012'\)")):
+        with pytest.raises(Exception, match=rf"marketing_campaign\.csv\.gz: {message}"):
+            segment_customers(entities, features=features, n_clusters=3, compare=None,
+                              embed=())
+    frame = entities.frame.assign(joined=pd.to_datetime(entities.frame["Dt_Customer"],
+                                                        format="%d-%m-%Y"))
+    with pytest.raises(Exception, match=r"'joined' is not a number column \(ID 5524 has "
+                                        r"'2012-09-04 00:00:00'\)"):
+        segment_customers(frame, id_col="ID", features=["joined", "Recency"], n_clusters=3,
+                          compare=None, embed=())
+    # A column named twice is one feature, not a doubled weight.
+    twice = segment_customers(entities, features=["Recency", "MntWines", "Recency"],
+                              n_clusters=3, compare=None, embed=())
+    once = segment_customers(entities, features=["Recency", "MntWines"], n_clusters=3,
+                             compare=None, embed=())
+    assert twice.features == ["Recency", "MntWines"]
+    assert twice.assignments["segment"].tolist() == once.assignments["segment"].tolist()
+
+
+def test_huge_values_are_read_and_segmented(shared_data: Path, tmp_path: Path) -> None:
+    # UCI Wholesale Customers with Fresh blown up to 1e300 for every 50th client: a whole
+    # float too large for int64 stays a float, and the skew test does not overflow.
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    frame["Fresh"] = frame["Fresh"].astype("float64")
+    frame.loc[::50, "Fresh"] *= 1e300
+    path = tmp_path / "customers.csv"
+    frame.to_csv(path, index=False)
+    entities = EntityTable.read(path)
+    assert entities.table.column("Fresh").type == pa.float64()
+    assert entities.table.column("Fresh").to_pylist()[0] == pytest.approx(12669e300)
+    seg = segment_customers(entities, features=["Fresh", "Milk"], n_clusters=3,
+                            compare=None, embed=())
+    huge = seg.assignments["segment"].to_numpy()[::50]
+    assert len(set(huge)) == 1  # the nine blown-up clients are a segment of their own
+    assert (seg.assignments["segment"] == huge[0]).sum() == 9
+
+
+@pytest.mark.parametrize(("algorithm", "found"), [("hdbscan", "no segment"),
+                                                  ("dbscan", "one segment")])
+def test_a_density_model_finding_no_segments_is_one_line(shared_data: Path, algorithm: str,
+                                                         found: str) -> None:
+    # 20 Wholesale clients: too sparse for a dense group. Every customer came back as
+    # "Unusual customers" (HDBSCAN) or as one segment (DBSCAN), exit 0.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz").head(20)
+    with pytest.raises(Exception, match=rf"^{algorithm} found {found} among 20 customers "
+                                        r"\(\d+ set aside as noise\).*Fix: choose a model "
+                                        "that takes k"):
+        segment_customers(frame, features=["Fresh", "Milk", "Grocery"], algorithm=algorithm,
+                          k_values=range(2, 4), compare=None, embed=())

@@ -279,7 +279,8 @@ def assign(
     with progress("Reading and cleaning") as say:
         tx = load_transactions(input, columns=cfg.columns, read=cfg.read,
                                memory_limit=cfg.memory_limit)
-        kept = clean_transactions(tx, cfg.cleaning).kept
+        cleaned = clean_transactions(tx, cfg.cleaning)
+        kept = cleaned.kept
         # Customers whose every line the cleaning removed (returns, cancellations) have no
         # purchase to judge: they are not in the assignments, and are counted here.
         known = tx.table.filter(tx.table.customer_id.notnull())
@@ -287,6 +288,7 @@ def assign(
         say("Assigning segments")
         out = trained.assign(kept, horizon_days=horizon,
                              incomplete="score" if score_incomplete else "skip")
+        audit = cleaned.audit().set_index("step")["rows"]
     write_table(out, output, keep_formulas=keep_formulas)
     if tx.n_quarantined:
         first = tx.quarantine_table.slice(0, 1).to_pylist()[0]
@@ -301,6 +303,12 @@ def assign(
     if w.n_orders:
         console.print(f"Customers with more than {w.n_orders} orders are judged on their first "
                       f"{w.n_orders} only ({n_over:,} reached {w.n_orders}).")
+    # Every line is accounted for: kept, or left out for a reason (lines without a
+    # customer id are no customer of the new file).
+    gone = ", ".join(f"{int(n):,} {step.replace('_', ' ')}" for step, n in audit.items()
+                     if step != "kept" and n)
+    console.print(f"Order lines: {tx.n_input:,} read, {int(audit.get('kept', 0)):,} kept"
+                  + (f"; left out: {gone}." if gone else "."), highlight=False)
     n_gone = max(n_seen - len(out), 0)
     unassigned = n_gone + (0 if score_incomplete else n_inc)
     console.print(f"Left unassigned: {unassigned:,} of {n_seen:,} new customers "

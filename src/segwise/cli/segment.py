@@ -174,7 +174,9 @@ def segment(
         check_output(main, TABLE_SUFFIXES, side=side, inputs=[input, config])
     job_result = None
     if customers:
-        table = EntityTable.read(input)
+        from segwise.config import load_config
+
+        table = EntityTable.read(input, read=load_config(config).read if config else None)
     else:
         job_result = run_with_progress(
             input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
@@ -195,6 +197,14 @@ def segment(
             min_share=min_share, random_state=seed, progress=show,
         )
     print_segmentation(result)
+    if customers and not features and table.schema.name == "table":
+        # Inferred features are the number columns: say which columns were not, so that a
+        # column of text ('12669 EUR') does not silently drop out.
+        left = [c for c in table.table.column_names
+                if c != table.id_col and c not in result.features]
+        if left:
+            notice("note", f"not clustered (not number columns): {', '.join(left)}. Name "
+                           "the columns to cluster with --features")
     if output is not None:
         for path in result.write(output, keep_formulas=keep_formulas):
             console.print(f"wrote {path}", highlight=False)

@@ -26,6 +26,8 @@ from segwise.exceptions import ConfigError, InputError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from segwise.io import ReadOptions
+
 __all__ = [
     "EntityTable",
     "Feature",
@@ -442,7 +444,8 @@ class EntityTable:
         return cls(table, schema, source=source).check_unique_ids()
 
     @classmethod
-    def read(cls, path: str | Path, **kwargs: Any) -> EntityTable:
+    def read(cls, path: str | Path, read: ReadOptions | None = None,
+             **kwargs: Any) -> EntityTable:
         """Read an entity table from any file segwise reads (see :meth:`from_frame`).
 
         Parquet is read as it is (a table segwise wrote keeps its types). Other formats
@@ -453,10 +456,21 @@ class EntityTable:
         becomes a number column. The id column is ``id_col``, else a registered feature
         set's, else the first column; ids are text.
 
+        Parameters
+        ----------
+        path : str or Path
+            The file.
+        read : ReadOptions, optional
+            Reader settings (a config's ``[read]``): ``decimal`` and ``thousands`` make
+            numbers such as ``12,669`` or ``3,5`` number columns.
+        **kwargs
+            Passed to :meth:`from_frame`.
+
         Raises
         ------
         InputError
-            If the file is missing, of an unknown type, or cannot be read.
+            If the file is missing, of an unknown type, or cannot be read; or if a column
+            holds numbers in another notation (``12,669``) that ``read`` does not name.
         """
         path = Path(path)
         if not path.is_file():
@@ -474,23 +488,28 @@ class EntityTable:
                                  "table a segwise command wrote, or one row per entity"
                                  ) from exc
             return cls.from_frame(table, source=str(path), **kwargs)
-        table, quarantine = _read_rows(path, kwargs.get("id_col"))
+        table, quarantine = _read_rows(path, kwargs.get("id_col"), read)
         entities = cls.from_frame(table, source=str(path), **{**kwargs, "id_col":
                                                                  table.column_names[0]})
         return replace(entities, quarantine_table=quarantine)
 
 
-def _read_rows(path: Path, id_col: str | None) -> tuple[pa.Table, pa.Table | None]:
+def _read_rows(path: Path, id_col: str | None,
+               read: ReadOptions | None) -> tuple[pa.Table, pa.Table | None]:
     """Read a non-Parquet entity table: the id column first (text), numbers typed."""
     from segwise._engine import fetch_arrow
-    from segwise.io import PEOPLE, PERSON_ID, load_source
+    from segwise.io import PEOPLE, PERSON_ID, ReadOptions, load_source
+    from segwise.io._text import localise_numbers
+
+    read = read or ReadOptions()
 
     # Read as a people table is (an optional id, every other column as it comes); its
     # messages speak of rows, not people.
     kind = replace(PEOPLE, rows="rows")
 
     def load(column: str | None) -> Any:
-        return load_source(path, kind, columns={PERSON_ID: column} if column else None)
+        return load_source(path, kind, columns={PERSON_ID: column} if column else None,
+                           read=read)
 
     source = load(id_col)
     names = [c for c in source.table.columns if c != PERSON_ID]
@@ -506,10 +525,43 @@ def _read_rows(path: Path, id_col: str | None) -> tuple[pa.Table, pa.Table | Non
             names = [c for c in source.table.columns if c != PERSON_ID]
         # Without an id column, the 1-based row of the file names each entity.
         id_col = chosen or "row"
-    rows = fetch_arrow(source.table.select(PERSON_ID, *names))
+    rows = fetch_arrow(localise_numbers(source.table.select(PERSON_ID, *names), names,
+                                        read.decimal, read.thousands))
     columns = [rows.column(PERSON_ID).cast(pa.string()),
                *(_typed(rows.column(n)) for n in names)]
+    for name, column in zip(names, columns[1:], strict=True):
+        _check_notation(path, name, column, read)
     return pa.table(columns, names=[id_col, *names]), source.quarantine_table
+
+
+#: A number as Arrow casts it, and one in another notation (12,669; 1.234,5; 3,5).
+_PLAIN_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
+_OTHER_NOTATION = r"^\s*[+-]?(\d{1,3}([,.' ]\d{3})+([.,]\d+)?|\d+,\d+)\s*$"
+
+
+def _check_notation(path: Path, name: str, column: pa.ChunkedArray,
+                    read: ReadOptions) -> None:
+    """Refuse a text column of numbers in a notation ``read`` does not name (``12,669``).
+
+    Left as text it would silently drop out of the default features.
+    """
+    import pyarrow.compute as pc
+
+    from segwise.io._text import number_hint
+
+    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+        return
+    present = pc.drop_null(column)
+    present = pc.filter(present, pc.not_equal(pc.utf8_trim_whitespace(present), ""))
+    other = pc.match_substring_regex(present, _OTHER_NOTATION)
+    plain = pc.match_substring_regex(present, _PLAIN_NUMBER)
+    if not len(present) or not pc.all(pc.or_(other, plain)).as_py():
+        return
+    value = pc.filter(present, other)[0].as_py()
+    hint = number_hint(value.strip(), read.decimal, read.thousands)
+    if hint is not None:
+        raise InputError(f"{path}: column {name!r} reads as text ({value!r}): {hint} in the "
+                         "config (-c)")
 
 
 def _unique(column: Any) -> bool:
@@ -546,7 +598,9 @@ def _typed(column: pa.ChunkedArray) -> pa.ChunkedArray:
     else:
         finite = pc.fill_null(pc.is_finite(numbers), False)
         kept = pc.filter(numbers, finite)
-        whole = pc.all(pc.equal(kept, pc.floor(kept))).as_py() is not False
+        # Whole numbers beyond 2**53 (1e300, say) stay floats: int64 cannot hold them all.
+        whole = pc.all(pc.and_(pc.equal(kept, pc.floor(kept)),
+                               pc.less_equal(pc.abs(kept), 2.0**53))).as_py() is not False
         if numbers.null_count == 0 and pc.all(finite).as_py() and whole:
             return pc.cast(numbers, pa.int64())
         return numbers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -137,6 +138,22 @@ def _fingerprint(data: AssignerData) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
+#: What the order lines carried, as the early features show it: a feature that is the
+#: same for every customer when its column was missing (no product ids: 0 products; no
+#: country: "Unknown"; dates without a time of day: every order at hour 0).
+_LINE_CONTENTS: dict[str, tuple[str, Callable[[pd.Series], pd.Series]]] = {
+    "product ids": ("n_products", lambda v: v > 0),
+    "countries": ("country", lambda v: v != "Unknown"),
+    "times of day": ("mean_order_hour", lambda v: v != 0),
+}
+
+
+def _line_contents(features: pd.DataFrame) -> dict[str, bool]:
+    """Whether any customer's lines had each of :data:`_LINE_CONTENTS`."""
+    return {what: bool(seen(features[column]).any())
+            for what, (column, seen) in _LINE_CONTENTS.items()}
+
+
 @dataclass
 class TrainedAssigner:
     """A fitted assigner with everything needed to apply it to new transactions.
@@ -214,7 +231,28 @@ class TrainedAssigner:
         """
         horizon = self._horizon(horizon_days)
         early = early_features(kept, self.window, as_of=as_of, categories=self.categories)
+        self._check_contents(early)
         return self._model_input(early, horizon)
+
+    def _check_contents(self, early: pd.DataFrame) -> None:
+        """Warn when the lines lack what the training lines had (product ids, ...).
+
+        The features those columns feed then hold one value the model never saw for
+        every customer (0 products, say), and the segments lean on it.
+        """
+        trained = self.metadata.get("line_contents") or {}
+        if early.empty or not trained:
+            return
+        lacking = [what for what, seen in _line_contents(early).items()
+                   if trained.get(what) and not seen]
+        if lacking:
+            what = ", no ".join(lacking[:-1]) + (" and no " if len(lacking) > 1 else "")
+            columns = ", ".join(_LINE_CONTENTS[w][0] for w in lacking)
+            warnings.warn(
+                f"the new order lines have no {what}{lacking[-1]}, which the training "
+                f"lines had: {columns} take one value for every customer, unlike the "
+                "training customers, so the segments are less reliable. Fix: give the "
+                "columns the training file had (map them in [columns])", stacklevel=3)
 
     def _model_input(self, early: pd.DataFrame, horizon: int) -> pd.DataFrame:
         early = early.set_index("customer_id", drop=False)
@@ -513,6 +551,7 @@ def train_assigner(
             "fitted_on": "all eligible customers" if refit else "training customers",
             "fingerprint_sha256": _fingerprint(data),
         },
+        "line_contents": _line_contents(data.X),
         "estimator_params": dict(est.get_params()),
         "product_categories": None if categories is None else {
             str(p): int(c) for p, c in zip(categories["product_id"], categories["category_id"],

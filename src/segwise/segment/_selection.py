@@ -333,9 +333,11 @@ def sweep_k(
     # Counted before preprocessing, which refuses a single row with a scikit-learn error.
     n = len(X)
     notes: list[str] = []
+    if ks[0] >= n:
+        raise InputError(f"only {n:,} customers: too few to split into {ks[0]} or more "
+                         f"segments. Fix: give at least {ks[0] + 1} customers, or sweep "
+                         "smaller k (--k-min)")
     ks = [k for k in ks if k < n]
-    if not ks:
-        raise InputError(f"only {n} customers: too few to split into the requested segments")
     Z, _ = _canonical_model_space(base, X)
     distinct = distinct_points(Z, ks[-1])
     if ks[-1] > distinct:
@@ -695,6 +697,31 @@ class Segmentation:
 _SIDE_FILES = (".profiles.csv", ".sweep.csv", ".models.csv", ".crosstab.csv")
 
 
+def _numeric_features(customers: pd.DataFrame, features: list[str], id_col: str,
+                      where: str) -> pd.DataFrame:
+    """Return the feature columns as float64, refusing one that holds text or dates."""
+    columns = {}
+    for f in features:
+        column = customers[f]
+        if pd.api.types.is_datetime64_any_dtype(column) or not (
+                pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
+            # Dates are numbers to pandas (nanoseconds), not features: refused like text.
+            numbers = (column.where(column.isna()) if pd.api.types.is_datetime64_any_dtype(column)
+                       else pd.to_numeric(column, errors="coerce"))
+            text = (column.notna() & numbers.isna()).to_numpy()
+            if text.any():
+                at = int(np.flatnonzero(text)[0])
+                who = (f"{id_col} {customers[id_col].iloc[at]}" if id_col in customers.columns
+                       else f"row {at + 1}")
+                raise InputError(
+                    f"{where}feature column {f!r} is not a number column ({who} has "
+                    f"{str(column.iloc[at])!r}). Fix: leave it out of the features, or "
+                    "encode it as numbers first")
+            column = numbers
+        columns[f] = column.astype("float64")
+    return pd.DataFrame(columns, index=customers.index)
+
+
 def segment_customers(
     customers: EntityTable | DataSource,
     *,
@@ -799,13 +826,18 @@ def segment_customers(
             f"{where}no numeric column to segment on (columns: "
             f"{', '.join(map(str, customers.columns))}). Fix: give a table of one row per "
             "entity with numeric features, or name them with features")
+    features = list(dict.fromkeys(features))  # a column named twice is one feature
     missing = [f for f in features if f not in customers.columns]
     if missing:
         raise ConfigError(
             f"the customer table lacks feature column(s) {', '.join(missing)}; it has "
             f"{', '.join(map(str, customers.columns))}. Fix: pass features= that exist"
         )
-    X = customers[features].astype("float64")
+    if id_col in features:
+        raise ConfigError(
+            f"{where}feature column {id_col!r} is the id column: an id names a customer, "
+            "it does not describe one. Fix: leave it out of the features")
+    X = _numeric_features(customers, features, id_col, where)
     finite = np.isfinite(X.to_numpy())
     bad = ~finite.all(axis=1)
     if bad.any():
@@ -818,12 +850,12 @@ def segment_customers(
                          "first, or leave those columns out of the features")
     if n_clusters is not None and n_clusters < 2:
         raise ConfigError(f"the number of segments must be at least 2, got {n_clusters}")
+    if len(X) < 3:  # two segments of one customer each compare nothing
+        raise InputError(f"{where}only {len(X)} customer(s): too few to segment (two "
+                         "segments need 3). Fix: give more customers")
     if n_clusters is not None and n_clusters >= len(X):
-        raise InputError(f"only {len(X):,} customers: too few for {n_clusters} segments. "
-                         "Fix: ask for fewer segments")
-    if len(X) < 2:
-        raise InputError(f"{where}only {len(X)} customer(s): too few to segment. Fix: give "
-                         "more customers")
+        raise InputError(f"{where}only {len(X):,} customers: too few for {n_clusters} "
+                         "segments. Fix: ask for fewer segments")
     distinct = distinct_points(X.to_numpy(), max(2, n_clusters or 2))
     if distinct < 2:
         same = ", ".join(f"{f} = {v:g}" for f, v in zip(features, X.iloc[0], strict=True))
@@ -857,6 +889,14 @@ def segment_customers(
     if algorithm == "kmeans" and len(X) > LARGE_N:
         final.set_params(algorithm="minibatch_kmeans")
     final.fit(X)
+    found = len(set(final.labels_.tolist()) - {-1})
+    if found < 2:  # only a density model can find fewer segments than asked
+        noise = int((final.labels_ == -1).sum())
+        raise InputError(
+            f"{where}{algorithm} found {'no segment' if not found else 'one segment'} among "
+            f"{len(X):,} customers ({noise:,} set aside as noise): there is nothing to "
+            "compare. Fix: choose a model that takes k (kmeans, gmm, ward, som), or give "
+            "more customers")
     comparison = None
     if compare:
         step("compare")
