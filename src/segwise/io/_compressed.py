@@ -151,12 +151,9 @@ def check_compressed(path: Path, stop: threading.Event | None = None) -> None:
     """
     if path.suffix.lower() != ".gz":
         return
-    try:
-        with gzip.open(path, "rb") as fh:
-            while fh.read(_CHUNK) and not (stop is not None and stop.is_set()):
-                pass
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise damaged(path, exc) from exc
+    with decompressed(path) as fh:
+        while fh.read(_CHUNK) and not (stop is not None and stop.is_set()):
+            pass
 
 
 @contextmanager
