@@ -509,10 +509,8 @@ class Store:
                  .order_by(SEGMENTS.c.position))
         with self._connect() as conn:
             rows = [_row(r) for r in conn.execute(query).mappings()]
-            if not rows:
-                self._run(conn, run_id)
         if not rows:
-            raise self.no_segmentation(run_id, segmentation)
+            raise self.no_segmentation(run_id, segmentation)  # checks the run first
         return rows
 
     def no_segmentation(self, run_id: str, segmentation: str) -> NotFoundError:
