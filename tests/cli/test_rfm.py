@@ -127,6 +127,10 @@ def test_demo_runs_the_whole_job_on_bundled_data(tmp_path: Path) -> None:
     run = store.run(store.latest_run_id())
     assert run["command"] == "demo" and run["n_entities"] == 4_333
     assert store.segmentations(run["run_id"]) == ["rule", "learned"]
+    # Each learned segment has its recommended action, in the store and in the report.
+    learned = store.segments(run["run_id"], "learned")
+    assert learned and all(s["action"] for s in learned), learned
+    assert "Recommended action" in html and learned[0]["action"] in html
     assert result.output.strip().splitlines()[-1] == (
         f"Open the dashboard: segwise serve {tmp_path / 'segwise.duckdb'}")
 

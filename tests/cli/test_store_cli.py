@@ -31,6 +31,10 @@ def test_etl_runs_a_project_file_into_its_store(hostile_orders: Path, tmp_path: 
     assert run["config"]["cleaning"]["cancellations"] == "drop"
     assert store.segmentations(run["run_id"]) == ["rule", "learned"]
     assert store.models(run["run_id"])[0]["kind"] == "clustering"
+    # Learned segments carry their recommended action into the store, as rule ones do.
+    for segmentation in ("rule", "learned"):
+        actions = [s["action"] for s in store.segments(run["run_id"], segmentation)]
+        assert actions and all(actions), (segmentation, actions)
 
 
 def test_etl_names_a_missing_source(tmp_path: Path) -> None:

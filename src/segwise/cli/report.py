@@ -77,9 +77,11 @@ def write_report_with_progress(result: JobResult, path: Path, *, segments: bool 
     def record() -> RunRecord:
         from segwise.jobs import named_labels, run_record
 
-        learned = [] if extras.clusters is None else [named_labels(
-            result.entities, "learned", extras.clusters["customer_id"],
-            extras.clusters["segment"])]
+        clusters = extras.clusters
+        learned = [] if clusters is None else [named_labels(
+            result.entities, "learned", clusters["customer_id"], clusters["segment"],
+            actions=clusters.drop_duplicates("segment").set_index("segment")["action"].to_dict()
+            if "action" in clusters else None)]
         return run_record(result, command=command, clv=extras.clv, segmentations=learned)
 
     save_run(store, record)

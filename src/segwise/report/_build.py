@@ -63,8 +63,9 @@ class ReportExtras:
     model_comparison : pandas.DataFrame, optional
         One row per model (algorithm) with its scores; shown as a table.
     clusters : pandas.DataFrame, optional
-        Learned segments: ``customer_id`` and ``segment`` (name or label) per customer; shown
-        as sizes and against the RFM segments.
+        Learned segments: ``customer_id`` and ``segment`` (name or label) per customer, and
+        optionally the segment's recommended ``action``; shown as sizes (with the actions)
+        and against the RFM segments.
     embedding : pandas.DataFrame, optional
         2-D coordinates per customer: ``customer_id``, ``x``, ``y`` and optionally
         ``segment`` (else the RFM segment is used). A PCA of scaled log R, F, M is drawn
@@ -127,6 +128,10 @@ class ReportExtras:
         name_col = "segment_name" if "segment_name" in a else "segment"
         clusters = pd.DataFrame({"customer_id": a[id_col].astype(str),
                                  "segment": a[name_col].astype(str)})
+        p = segmentation.profiles
+        if name_col == "segment_name" and {"name", "action"} <= set(p.columns):
+            clusters["action"] = clusters["segment"].map(
+                dict(zip(p["name"].astype(str), p["action"].astype(str), strict=True)))
         embedding, method = None, "UMAP"
         for prefix, label in (("umap", "UMAP"), ("tsne", "t-SNE")):
             if f"{prefix}_x" in a and a[f"{prefix}_x"].notna().any():
@@ -515,13 +520,17 @@ def _clusters(ctx: ReportContext) -> Section | None:
         sizes["revenue"] = j.groupby("segment_learned")["_value"].apply(lambda s: s.clip(0).sum())
         sizes["revenue_share"] = sizes["revenue"] / max(sizes["revenue"].sum(), 1e-12)
         shown.append("revenue_share")
+    if "action" in clusters:
+        sizes["action"] = clusters.groupby("segment")["action"].first()
+        shown.append("action")
     sizes = sizes.sort_values("entities", ascending=False).rename_axis("segment").reset_index()
     sizes = sizes.rename(columns={"entities": who})
     shown = [who if s == "entities" else s for s in shown]
     table = Table("clusters", "Learned segments", sizes[shown],
                   formats={who: "int", "share": "pct", "revenue_share": "pct"},
                   headers={"segment": "Learned segment", who: who.capitalize(),
-                           "share": f"Share of {who}", "revenue_share": "Share of revenue"},
+                           "share": f"Share of {who}", "revenue_share": "Share of revenue",
+                           "action": "Recommended action"},
                   wide=False)
     if "segment_rfm" not in j:
         return Section("clusters", "Learned segments", "Segments found by clustering.", [table])
