@@ -89,6 +89,12 @@ def test_members_table_pages_sorts_searches_and_downloads(browser: Any, live_ser
 
     first_page = ids()
     assert len(first_page) == 25
+    # One line per member however long a text cell (the action) is, and the wide table
+    # scrolls in its own box instead of widening the page.
+    heights = page.evaluate("[...document.querySelectorAll('table[data-key=members] tr')]"
+                            ".map(r => r.getBoundingClientRect().height)")
+    assert max(heights[1:]) <= 1.5 * heights[0], heights
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.click("a[rel=next]")
     page.wait_for_selector("body[data-charts-drawn=true]")
     second_page = ids()
