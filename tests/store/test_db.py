@@ -58,6 +58,9 @@ def test_a_run_round_trips(store_target: str, hostile_record: Any) -> None:
     assert one["segments"]["rule"] == row["segment"]
     # P(alive) is left out of a fit on a boundary (near 1 for everyone), and said why.
     [card] = [m.card for m in hostile_record.models if m.name == "clv"]
+    # The card says the calibration period in words and ISO dates, not as a Python repr.
+    assert dt.date.fromisoformat(card["calibration_end"]) and card["time_unit"] == "weeks"
+    assert not any("Period(" in str(v) or "datetime." in str(v) for v in card.values())
     alive = set() if card["degenerate"] else {"p_alive"}
     assert set(one["measures"]) == {"clv", "expected_purchases", *alive}
     # The audit reconciles to the input, and the quarantined line is kept with its text.

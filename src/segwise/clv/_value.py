@@ -55,7 +55,8 @@ NET_SPEND_RULE = (
 CLV_COLUMNS: tuple[str, ...] = ("expected_purchases", "p_alive", "expected_avg_value", "clv")
 
 _MONTH_DAYS = 365.25 / 12
-_UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months", "Q": "quarters", "Y": "years"}
+#: The model time units in words (the cards and summaries say them).
+UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months", "Q": "quarters", "Y": "years"}
 
 
 @dataclass
@@ -129,7 +130,7 @@ class CLVResult:
             ("Models", f"{self.purchase_model.display_name} (purchases) and Gamma-Gamma "
                        "(spend per purchase)"),
             ("Learned from purchases up to", str(p.calibration_end)),
-            ("Horizon", f"{self.horizon:.1f} {_UNIT_NAMES.get(p.unit, p.unit)} "
+            ("Horizon", f"{self.horizon:.1f} {UNIT_NAMES.get(p.unit, p.unit)} "
                         f"({days / _MONTH_DAYS:.1f} months) after {p.calibration_end}"),
             ("Margin", f"{self.margin:.0%} of spend"
                        + (" (values are revenue)" if self.margin == 1 else " (values are "

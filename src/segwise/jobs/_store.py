@@ -239,12 +239,16 @@ def _segmenter_card(segmentation: Segmentation) -> ModelCard:
 
 
 def _clv_card(clv: Any) -> ModelCard:
-    holdout = clv.calibration_holdout
+    from segwise.clv._value import UNIT_NAMES
+
+    holdout, period = clv.calibration_holdout, clv.period.to_attrs()
     return ModelCard("clv", "clv", {
         "purchase_model": type(clv.purchase_model).__name__,
         "horizon": clv.horizon,
+        "time_unit": UNIT_NAMES.get(period["unit"], period["unit"]),
         "discount_rate": clv.discount_rate,
-        "period": str(clv.period),
+        "calibration_end": period["calibration_end"],
+        "holdout_end": period["holdout_end"],
         "customers": len(clv.customers),
         "excluded": clv.n_excluded,
         # Why P(alive) is not stored: the fit sits on a boundary (None when it does not).
