@@ -47,6 +47,12 @@ def test_the_command_writes_users_places_segments_and_the_campaign(
     stored = Store(str(store))
     (run,) = stored.runs()
     assert run["command"] == "mobility" and run["n_entities"] == 120
+    # The segments it printed are the run's, with their actions, for the dashboard.
+    assert stored.segmentations(run["run_id"]) == ["learned"]
+    learned = stored.segments(run["run_id"], "learned")
+    assert {s["segment"] for s in learned} == set(
+        pd.read_csv(out.parent / "users.segments.csv")["name"])
+    assert sum(s["size"] for s in learned) == 120
     stored.close()
 
 

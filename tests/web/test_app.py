@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -260,3 +261,26 @@ def test_a_server_without_a_model_says_how_to_give_it_one(served: dict[str, Any]
         assert "no model to score with" in got.json()["detail"]
         assert "--model" in got.json()["detail"]
         assert "/score" not in bare.get("/openapi.json").json()["paths"]
+
+
+def test_a_run_without_segments_has_an_overview_not_an_error(
+        tmp_path: Path, hostile_record: Any) -> None:
+    # A job that kept entities and no segments (`segwise mobility --no-segments --store`)
+    # is, as the newest run, what the dashboard opens on: its overview says so and links
+    # on (it was an error page), and the runs with segments stay reachable.
+    from fastapi.testclient import TestClient
+
+    from segwise.store import Store
+    from segwise.web import create_app
+
+    store = Store(tmp_path / "runs.duckdb")
+    with_segments = store.write_run(hostile_record)
+    bare = store.write_run(RunRecord(command="mobility", entities=hostile_record.entities))
+    with TestClient(create_app(store, scorers=[])) as c:
+        page = c.get("/")
+        assert page.status_code == 200, page.text
+        assert f"Run {bare} (mobility) stored no segments" in page.text
+        assert 'href="/runs"' in page.text and "/quality?run=" in page.text
+        twin = c.get("/api/overview").json()
+        assert twin["segmentation"] is None and twin["segments"] == []
+        assert "Champions" in c.get(f"/?run={with_segments}").text

@@ -68,6 +68,7 @@ def mobility(
     )
     print_result(result)
     written = result.write(output, keep_formulas=keep_formulas)
+    plan = None
     if segments:
         from segwise.jobs.mobility import segment_users
 
@@ -85,4 +86,5 @@ def mobility(
         write_report_with_progress(result, report, segments=False, source=input.name)
     for path in written:
         console.print(f"wrote {path}", highlight=False)
-    save_run(store, lambda: run_record(result, command="mobility", job="mobility"))
+    save_run(store, lambda: run_record(result, command="mobility", job="mobility",
+                                       segmentation=None if plan is None else plan.segmentation))

@@ -33,12 +33,12 @@ def _run(store: Store, run_id: str | None) -> dict[str, Any]:
     return run
 
 
-def _segmentation(store: Store, run_id: str, segmentation: str | None) -> tuple[list[str], str]:
+def _segmentation(store: Store, run_id: str,
+                  segmentation: str | None) -> tuple[list[str], str | None]:
+    """Return the run's segmentations and the one asked for (the first if none is; or None)."""
     names = store.segmentations(run_id)
     if segmentation is None:
-        if not names:
-            raise ConfigError(f"run {run_id} stored no segments")
-        return names, names[0]
+        return names, names[0] if names else None
     if segmentation not in names:
         raise store.no_segmentation(run_id, segmentation)
     return names, segmentation
@@ -58,18 +58,24 @@ def overview_page(store: Store, run_id: str | None = None,
     """Show the segments of a run: sizes, value shares, actions, per-entity measures."""
     run = _run(store, run_id)
     names, segmentation = _segmentation(store, run["run_id"], segmentation)
+    if segmentation is None:  # a model's training run, or a job that kept no segments
+        return {"page": "overview", "title": f"Run {run['run_id']}", "run": run,
+                "segmentations": names, "segmentation": None, "segments": [],
+                "measures": [], "values": {}, "charts": [], "valued": False}
     segments = store.segments(run["run_id"], segmentation)
     values = _values_by_segment(store, run["run_id"], segmentation)
     measures = sorted({m for v in values.values() for m in v})
     labels = [s["segment"] for s in segments]
     shares = {"share of " + (run["entities"] or "entities"): [s["share"] for s in segments]}
-    if any(s["value_share"] is not None for s in segments):
+    valued = any(s["value_share"] is not None for s in segments)
+    if valued:
         shares["share of value"] = [s["value_share"] or 0.0 for s in segments]
     charts = [grouped_bars(
-        "shares", f"Segments of {run['entities']}: size and value", labels, shares,
-        x_title="segment", y_title="share",
-        summary=f"{len(segments)} {segmentation} segments; bars compare each segment's share "
-                "of the entities with its share of value.")]
+        "shares", f"Segments of {run['entities']}: size" + (" and value" if valued else ""),
+        labels, shares, x_title="segment", y_title="share",
+        summary=f"{len(segments)} {segmentation} segments; " + (
+            "bars compare each segment's share of the entities with its share of value."
+            if valued else "each bar is a segment's share of the entities."))]
     if "clv" in measures:
         clv = [values.get(s, {}).get("clv", {}).get("total") or 0.0 for s in labels]
         charts.append(bar_chart(
@@ -78,7 +84,7 @@ def overview_page(store: Store, run_id: str | None = None,
                                          "members over the forecast horizon."))
     return {"page": "overview", "title": f"Segments · run {run['run_id']}", "run": run,
             "segmentations": names, "segmentation": segmentation, "segments": segments,
-            "measures": measures, "values": values, "charts": charts}
+            "measures": measures, "values": values, "charts": charts, "valued": valued}
 
 
 def segment_page(store: Store, segmentation: str, segment: str, *, run_id: str | None = None,
@@ -86,7 +92,7 @@ def segment_page(store: Store, segmentation: str, segment: str, *, run_id: str |
                  descending: bool = False, search: str | None = None) -> dict[str, Any]:
     """Show one segment: summary, profile, what sets it apart, measures, its members."""
     run = _run(store, run_id)
-    _, segmentation = _segmentation(store, run["run_id"], segmentation)
+    _segmentation(store, run["run_id"], segmentation)  # 404 for one the run lacks
     summary = store.segment(run["run_id"], segmentation, segment)
     profile = store.profile(run["run_id"], segmentation, segment)
     if page < 1:
