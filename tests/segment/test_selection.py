@@ -300,3 +300,20 @@ def test_silhouettes_of_several_labelings_equal_scikit_learns(
             assert got == pytest.approx(silhouette_score(Z[keep], labels[keep]), abs=1e-8)
         else:  # undefined: fewer than two segments, or every point its own segment
             assert np.isnan(got)
+
+
+def test_profiles_of_many_features_stay_readable_in_a_narrow_terminal(
+        shared_data: Path, tmp_path: Path) -> None:
+    # The Wholesale Customers table: eight features. In 80 columns a median column per
+    # feature squeezed every name to "Hi…"; the names and sizes must be whole.
+    table = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    result = CliRunner().invoke(app, ["segment", str(table), "--customers", "--k", "3",
+                                      "--compare", "", "--embed", "", "-o",
+                                      str(tmp_path / "seg.csv")], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    profiles = pd.read_csv(tmp_path / "seg.profiles.csv")
+    shown = result.output.split("Segment profiles")[1].split("Recommended actions")[0]
+    assert "…" not in shown
+    for size in profiles["customers"]:
+        assert f" {int(size):,} " in shown
+    assert "Each feature's median is in the profiles file" in " ".join(shown.split())

@@ -95,10 +95,16 @@ def print_segmentation(result: Segmentation) -> None:
             "share": ("Share", ".1%")}
     if "revenue_share" in p.columns:
         cols["revenue_share"] = ("Revenue", ".1%")
-    for f in result.features:
-        cols[f"{f}_median"] = (f"Median {f}", ",.0f")
-    cols["distinguishing"] = ("Sets it apart", "")
-    console.print(_table(p, "Segment profiles", cols))
+    medians = {f"{f}_median": (f"Median {f}", ",.0f") for f in result.features}
+    table = _table(p, "Segment profiles", {**cols, **medians,
+                                           "distinguishing": ("Sets it apart", "")})
+    if console.measure(table, options=console.options.update_width(10**6)).maximum \
+            > console.width:
+        # A column a feature squeezes names and numbers to a letter or two ("Hi…"): the
+        # medians go, the profiles file (written beside the output) keeps them.
+        table = _table(p, "Segment profiles", {**cols, "distinguishing": ("Sets it apart", "")})
+        table.caption = "Each feature's median is in the profiles file (too wide to show here)."
+    console.print(table)
     print_actions(zip(p["name"], p["action"], strict=True))
     if result.crosstab is not None:
         # Rule-based segments as rows: there are more of them than learned segments.
