@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from segwise.exceptions import ConfigError, InputError
-from segwise.io import Join, ReadOptions, load_source
+from segwise.io import Join, ReadOptions, convert_to_parquet, load_source
 from segwise.io._tables import _ReadAhead
 
 
@@ -88,6 +88,25 @@ def test_a_relation_that_joins_nothing_is_one_clear_line(tmp_path: Path) -> None
                                          "on SearchID") as err:
         load_source(path, "events", read=RELATION)
     assert "\n" not in str(err.value)
+    # convert says so too, instead of writing parts whose every row is quarantined, and
+    # leaves no folder (nor the parents it made).
+    with pytest.raises(InputError, match="no row of SearchStream matches a row of SearchInfo "
+                                         "on SearchID; nothing was written"):
+        convert_to_parquet(path, tmp_path / "new" / "parts", read=RELATION)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.sqlite"]
+
+
+def test_a_failed_conversion_keeps_the_earlier_one(tmp_path: Path) -> None:
+    path = _log(tmp_path / "log.sqlite")
+    parts = tmp_path / "parts"
+    assert convert_to_parquet(path, parts, read=RELATION).rows == 6
+    before = pd.read_parquet(parts)
+    with sqlite3.connect(path) as con:
+        con.execute("INSERT INTO SearchInfo SELECT * FROM SearchInfo")  # every key twice
+    with pytest.raises(InputError, match="every row of SearchStream matches several rows"):
+        convert_to_parquet(path, parts, read=RELATION)
+    pd.testing.assert_frame_equal(pd.read_parquet(parts), before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.sqlite", "parts"]
 
 
 @pytest.mark.parametrize(("table", "match"), [
@@ -111,6 +130,13 @@ def test_an_empty_table_is_named_not_blamed_on_the_keys(tmp_path: Path, suffix: 
     with pytest.raises(InputError, match=match) as err:
         load_source(path, "events", read=RELATION)
     assert "\n" not in str(err.value)
+    # convert writes no empty Parquet: the same line, nothing written, no folder left.
+    with pytest.raises(InputError, match=match.replace(
+            r"has no rows\.", r"has no rows; nothing was written\.")) as err:
+        convert_to_parquet(path, tmp_path / "parts", read=RELATION)
+    assert "; nothing was written. Fix" in str(err.value)
+    assert not (tmp_path / "parts").exists()
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
 @pytest.mark.parametrize(("read", "match"), [

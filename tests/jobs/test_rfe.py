@@ -520,3 +520,14 @@ def test_convert_never_replaces_a_folder_that_holds_more_than_its_parts(
         assert result.exit_code == 0, result.output
         assert "40,282 rows" in result.output
     assert {p.suffix for p in parts.iterdir()} == {".parquet"}
+    # A database whose table has no rows: one line, exit 1, and nothing written.
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        con.execute("DELETE FROM trainSearchStream")
+    result = convert(tmp_path / "empty")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: {db}: table trainSearchStream has no rows; nothing was written. Fix: set "
+        "[read] table to the table that holds the events, or export the rows too"]
+    assert not (tmp_path / "empty").exists()

@@ -540,8 +540,11 @@ class Database:
                  .load())
         return frame if with_rowid else frame.drop("_rowid")
 
-    def check_matches(self, raw: ir.Table, n: int) -> None:
+    def check_matches(self, raw: ir.Table, n: int, *, nothing: str = "") -> None:
         """Refuse a relation that matches no row at all: a wrong key, not bad rows.
+
+        ``nothing`` says what therefore did not happen (``"nothing was written"``),
+        before the fix.
 
         Raises
         ------
@@ -550,19 +553,41 @@ class Database:
         """
         from segwise._engine import fetch_scalar
 
+        said = f"; {nothing}" if nothing else ""
         for i, join in enumerate(self.joins):
             if n and fetch_scalar(raw[f"{JOIN_PREFIX}{i}"].count()) == 0:
                 if not self._has_rows(join.table):
                     raise InputError(
                         f"{self.path}: table {join.table}, which [read] join joins on "
                         f"{', '.join(join.on)}, has no rows, so no row of {self.table} can be "
-                        "used. Fix: export its rows too, or drop it from [read] join"
+                        f"used{said}. Fix: export its rows too, or drop it from [read] join"
                     )
                 raise InputError(
                     f"{self.path}: no row of {self.table} matches a row of {join.table} on "
-                    f"{', '.join(join.on)}. Fix: check [read] join (the key columns must hold "
-                    "the same values in both tables)"
+                    f"{', '.join(join.on)}{said}. Fix: check [read] join (the key columns "
+                    "must hold the same values in both tables)"
                 )
+
+    def check_has_rows(self, rows: str, *, nothing: str = "") -> None:
+        """Refuse a main table that holds no row (read at its first row only).
+
+        Parameters
+        ----------
+        rows : str
+            What a row is (``"events"``), for the fix.
+        nothing : str, default=""
+            What therefore did not happen, said before the fix (``"nothing was written"``).
+
+        Raises
+        ------
+        InputError
+            Naming the empty table.
+        """
+        if not self._has_rows(self.table):
+            raise InputError(f"{self.path}: table {self.table} has no rows"
+                             + (f"; {nothing}" if nothing else "")
+                             + f". Fix: set [read] table to the table that holds the {rows}, "
+                             "or export the rows too")
 
     def _has_rows(self, table: str) -> bool:
         """Whether a table of the file holds a row (read at its first row only)."""
