@@ -30,7 +30,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from segwise._engine import SQLITE_JDBC_ENV, sqlite_jdbc_jar
 from segwise.exceptions import ConfigError, InputError
@@ -76,6 +76,9 @@ class Join:
     table: str
     on: tuple[str, ...]
 
+    #: How a join is written in a config file, for messages.
+    TOML_FORM: ClassVar[str] = '{table = "...", on = "key column"}'
+
     @classmethod
     def parse(cls, value: Any) -> Join:
         """Build a join from a config value: ``{table = "SearchInfo", on = "SearchID"}``.
@@ -85,19 +88,32 @@ class Join:
         ConfigError
             If the value is not a table name with key columns.
         """
+        from segwise._settings import toml_text
+
         if isinstance(value, Join):
             return value
-        if not isinstance(value, dict) or set(value) != {"table", "on"}:
-            raise ConfigError(
-                f"[read] join: {value!r} must be {{table = \"...\", on = \"key column\"}} "
-                "(or on = [\"key\", ...])"
-            )
-        on = value["on"]
-        keys = (on,) if isinstance(on, str) else tuple(on)
-        if not isinstance(value["table"], str) or not keys or not all(
+        table = value.get("table") if isinstance(value, dict) else value
+        on = value.get("on") if isinstance(value, dict) else None
+        shown = toml_text({
+            "table": table if isinstance(table, str) and table else "...",
+            "on": on if isinstance(on, str) and on else "key column"})
+        fix = f'Fix: join = [{shown}] (on = ["a", "b"] for several keys)'
+        if not isinstance(value, dict):
+            raise ConfigError(f"[read] join: {toml_text(value)} is not a table like "
+                              f"{cls.TOML_FORM}. {fix}")
+        keys_given = set(value)
+        if keys_given != {"table", "on"}:
+            lacks = sorted({"table", "on"} - keys_given)
+            extra = sorted(keys_given - {"table", "on"})
+            said = "; ".join(([f"lacks {' and '.join(lacks)}"] if lacks else [])
+                             + ([f"has unknown key(s) {', '.join(extra)}"] if extra else []))
+            raise ConfigError(f"[read] join: {toml_text(value)} {said}. {fix}")
+        keys = (on,) if isinstance(on, str) else tuple(on) if isinstance(on, list) else ()
+        if not isinstance(table, str) or not table or not keys or not all(
                 isinstance(k, str) and k for k in keys):
-            raise ConfigError(f"[read] join: {value!r} needs a table name and key column names")
-        return cls(value["table"], keys)
+            raise ConfigError(f"[read] join: {toml_text(value)} needs a table name and key "
+                              f"column names. {fix}")
+        return cls(table, keys)
 
 
 def join_reason(table: ir.Table, joins: Sequence[Join]) -> ir.StringValue | None:
