@@ -261,6 +261,67 @@ def test_duckdb_databases_join_in_place(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas())
 
 
+def _no_rowid(path: Path, shape: str) -> Path:
+    """The log's impressions as a view, or a table WITHOUT ROWID, named ``Impressions``.
+
+    An orphan impression is quarantined, to check the rows' numbers.
+    """
+    sqlite = _log(path.with_suffix(".sqlite"), orphan=True)
+    view = ("CREATE VIEW Impressions AS SELECT SearchID, AdID, IsClick "
+            "FROM SearchStream WHERE AdID >= 0")
+    if path.suffix == ".duckdb":
+        with duckdb.connect(str(path)) as con, sqlite3.connect(sqlite) as src:
+            for table in ("SearchInfo", "SearchStream"):
+                frame = pd.read_sql_query(f"SELECT * FROM {table}", src)  # noqa: S608
+                con.register("f", frame)
+                con.execute(f"CREATE TABLE {table} AS SELECT * FROM f")  # noqa: S608
+                con.unregister("f")
+            con.execute(view)
+        return path
+    with sqlite3.connect(path) as con:
+        if shape == "view":
+            con.execute(view)
+        else:
+            con.execute("CREATE TABLE Impressions (SearchID INTEGER, AdID INTEGER, "
+                        "IsClick INTEGER, PRIMARY KEY (SearchID, AdID)) WITHOUT ROWID")
+            con.execute("INSERT INTO Impressions SELECT SearchID, AdID, IsClick "
+                        "FROM SearchStream")
+    return path
+
+
+@pytest.mark.parametrize(("suffix", "shape"), [
+    (".sqlite", "view"), (".sqlite", "without rowid"), (".duckdb", "view")])
+def test_a_view_or_a_table_without_rowid_is_read_and_converted(
+        tmp_path: Path, suffix: str, shape: str) -> None:
+    # A view has no rowid to number rows by ("no such column: rowid" stopped the read):
+    # its rows are numbered as read, and load, quarantine and convert work as for a table.
+    path = _no_rowid(tmp_path / f"log{suffix}", shape)
+    read = ReadOptions(table="Impressions", join=RELATION.join, max_quarantine_share=1.0)
+    source = load_source(path, "events", read=read)
+    want = load_source(tmp_path / "log.sqlite", "events", read=LENIENT)
+    order = ["user_id", "ts", "object_id"]
+    pd.testing.assert_frame_equal(source.table.order_by(order).to_pandas(),
+                                  want.table.order_by(order).to_pandas())
+    assert source.n_input == 7
+    assert source.quarantine["reason"].tolist() == ["SearchID: no row of SearchInfo matches"]
+    assert 1 <= source.quarantine["row"].iloc[0] <= 7
+    assert convert_to_parquet(path, tmp_path / "parts", read=read).rows == 7
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_spark_reads_a_view_through_jdbc(spark_available: None, tmp_path: Path) -> None:
+    path = _no_rowid(tmp_path / "log.sqlite", "view")
+    read = ReadOptions(table="Impressions", join=RELATION.join, max_quarantine_share=1.0)
+    spark = load_source(path, "events", read=read, engine="spark")
+    duck = load_source(path, "events", read=read)
+    order = ["user_id", "ts", "object_id"]
+    # Spark reads SQLite as text: ids are compared as text.
+    pd.testing.assert_frame_equal(spark.table.order_by(order).to_pandas().astype(str),
+                                  duck.table.order_by(order).to_pandas().astype(str))
+    assert spark.quarantine["reason"].tolist() == duck.quarantine["reason"].tolist()
+
+
 def test_a_column_of_mixed_types_is_read_as_text_and_quarantined(tmp_path: Path) -> None:
     path = _log(tmp_path / "log.sqlite")
     with sqlite3.connect(path) as con:  # SQLite keeps the text in an INTEGER column

@@ -58,6 +58,8 @@ JOIN_PREFIX = "_joined_"
 JOIN_REASON = "_join_reason"
 #: Rows per Arrow batch streamed from SQLite.
 _BATCH_ROWS = 65_536
+#: Row numbers of a table without ``rowid`` (a view), in the order it is read.
+_ROW_NUMBER = "row_number() OVER ()"
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,9 @@ class Database:
         #: Per join, whether its keys are unique in the joined table by a declared
         #: constraint (primary key, unique index): then no row can match several.
         self._unique = self._unique_joins()
+        #: Whether the main table has a ``rowid`` to number its rows by: a view (or a
+        #: SQLite table WITHOUT ROWID) has none, and its rows are numbered as read.
+        self._rowid = self._has_rowid()
 
     @property
     def columns(self) -> list[str]:
@@ -238,7 +243,7 @@ class Database:
                 f"SELECT DISTINCT {c} FROM segwise_src.{t} WHERE {c} IS NOT NULL LIMIT ?",  # noqa: S608
                 [n]).fetchall()
         else:
-            rows = self._sqlite_sample(t, c, n)
+            rows = self._sqlite_sample(table, col, n)
         values = (str(v).strip() for (v,) in rows)
         return list(dict.fromkeys(v for v in values if v))[:n]
 
@@ -284,15 +289,18 @@ class Database:
             _close(opened)
 
     def _sqlite_sample(self, table: str, column: str, n: int) -> list[tuple[Any]]:
-        """Values of a SQLite column from 20 blocks of ``rowid`` spread over the table."""
+        """Values of a SQLite column from 20 blocks of ``rowid`` spread over the table.
+
+        A table without ``rowid`` (a view) gives its first values.
+        """
         blocks = 20
-        sql = f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL"  # noqa: S608
+        t, c = _quote(table), _quote(column)
+        sql = f"SELECT {c} FROM {t} WHERE {c} IS NOT NULL"  # noqa: S608
         try:
             with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
-                try:
-                    low, high = _rowid_range(con, table)
-                except sqlite3.OperationalError:  # a view, or a table without rowid
+                if not _sqlite_rowid(con, table):
                     return con.execute(f"{sql} LIMIT ?", [n]).fetchall()
+                low, high = _rowid_range(con, t)
                 rows: list[tuple[Any]] = []
                 for i in range(blocks if low is not None else 0):
                     start = low + (high - low) * i // blocks
@@ -339,30 +347,40 @@ class Database:
 
     @contextlib.contextmanager
     def _duckdb_view(self, duck: Any, columns: Sequence[str], *, text: bool) -> Iterator[str]:
-        """Create the temporary view ``segwise_rows`` of the rows for a ``with`` block."""
+        """Create the temporary view ``segwise_rows`` of the rows for a ``with`` block.
+
+        Whatever fails on the way (a table the driver cannot read), the streams opened
+        so far are closed and unregistered.
+        """
         con = duck.con
         opened: list[Any] = []
-        if self.fmt == "duckdb":
-            con.execute("ATTACH IF NOT EXISTS ? AS segwise_src (READ_ONLY)", [str(self.path)])
-            relations = {t: f"segwise_src.{_quote(t)}" for t in self._tables_used()}
-            row = "rowid + 1"
-        else:
-            relations = {}
-            for i, name in enumerate(self._tables_used()):
-                view = f"segwise_sqlite_{i}"
-                con.register(view, self._sqlite_stream(
-                    name, self._read_columns(name, columns), with_rowid=name == self.table,
-                    text=text, opened=opened))
-                relations[name] = view
-            row = "_rowid"
-        # DuckDB knows no row count of a stream, and may hash the main table (the many
-        # rows) to probe it with the joined one: several times the memory and ~10 % more
-        # time. Each joined table (at most one row per key) is hashed as the query says.
-        optimizers = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0]
-        if self.fmt == "sqlite" and self.joins:
-            con.execute("SET disabled_optimizers = ?",
-                        [",".join(filter(None, [optimizers, "build_side_probe_side"]))])
+        relations: dict[str, str] = {}
+        optimizers = con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
         try:
+            if self.fmt == "duckdb":
+                con.execute("ATTACH IF NOT EXISTS ? AS segwise_src (READ_ONLY)",
+                            [str(self.path)])
+                relations = {t: f"segwise_src.{_quote(t)}" for t in self._tables_used()}
+                row = "rowid + 1"
+                if not self._rowid:
+                    relations[self.table] = (f"(SELECT {_ROW_NUMBER} AS _rowid, * "  # noqa: S608
+                                             f"FROM {relations[self.table]})")
+                    row = "_rowid"
+            else:
+                for i, name in enumerate(self._tables_used()):
+                    view = f"segwise_sqlite_{i}"
+                    con.register(view, self._sqlite_stream(
+                        name, self._read_columns(name, columns), with_rowid=name == self.table,
+                        text=text, opened=opened))
+                    relations[name] = view
+                row = "_rowid"
+            # DuckDB knows no row count of a stream, and may hash the main table (the many
+            # rows) to probe it with the joined one: several times the memory and ~10 %
+            # more time. Each joined table (at most one row per key) is hashed as the
+            # query says.
+            if self.fmt == "sqlite" and self.joins:
+                con.execute("SET disabled_optimizers = ?",
+                            [",".join(filter(None, [optimizers, "build_side_probe_side"]))])
             con.execute("CREATE OR REPLACE TEMP VIEW segwise_rows AS "
                         + self._join_sql(relations, columns, row))
             yield "segwise_rows"
@@ -519,7 +537,7 @@ class Database:
         cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" if text else _quote(c)
                 for c in columns]
         if with_rowid:
-            cols.insert(0, "rowid AS _rowid")
+            cols.insert(0, f"{'rowid' if self._rowid else _ROW_NUMBER} AS _rowid")
         sql = f"SELECT {', '.join(cols)} FROM {_quote(table)}"  # noqa: S608 - quoted names
         try:
             con = adbc.connect(f"file:{self.path}?mode=ro")
@@ -535,25 +553,31 @@ class Database:
 
     def _jdbc(self, session: Any, table: str, columns: Sequence[str], *,
               with_rowid: bool) -> Any:
-        """Read a SQLite table's columns as text into Spark, in parallel ranges of rowid."""
-        with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
-            low, high = _rowid_range(con, _quote(table))
+        """Read a SQLite table's columns as text into Spark, in parallel ranges of rowid.
+
+        A main table without ``rowid`` (a view) is read in one range, its rows numbered
+        as read: ranges of a number computed in each query would not be the same rows.
+        """
+        rowid = self._rowid or table != self.table
         cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" for c in columns]
-        cols.insert(0, "rowid AS _rowid")
+        cols.insert(0, f"{'rowid' if rowid else _ROW_NUMBER} AS _rowid")
         query = f"(SELECT {', '.join(cols)} FROM {_quote(table)}) AS t"  # noqa: S608
         schema = ", ".join(["_rowid LONG", *(f"`{c}` STRING" for c in columns)])
-        parts = max(1, min(64, ((high or 0) - (low or 0)) // 1_000_000 + 1))
-        frame = (session.read.format("jdbc")
-                 .option("url", f"jdbc:sqlite:{self.path}")
-                 .option("driver", "org.sqlite.JDBC")
-                 .option("dbtable", query)
-                 .option("customSchema", schema)
-                 .option("fetchsize", 10_000)
-                 .option("partitionColumn", "_rowid")
-                 .option("lowerBound", int(low or 0))
-                 .option("upperBound", int(high or 0) + 1)
-                 .option("numPartitions", int(parts))
-                 .load())
+        reader = (session.read.format("jdbc")
+                  .option("url", f"jdbc:sqlite:{self.path}")
+                  .option("driver", "org.sqlite.JDBC")
+                  .option("dbtable", query)
+                  .option("customSchema", schema)
+                  .option("fetchsize", 10_000))
+        if rowid:
+            with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
+                low, high = _rowid_range(con, _quote(table))
+            parts = max(1, min(64, ((high or 0) - (low or 0)) // 1_000_000 + 1))
+            reader = (reader.option("partitionColumn", "_rowid")
+                      .option("lowerBound", int(low or 0))
+                      .option("upperBound", int(high or 0) + 1)
+                      .option("numPartitions", int(parts)))
+        frame = reader.load()
         return frame if with_rowid else frame.drop("_rowid")
 
     def check_matches(self, raw: ir.Table, n: int, *, nothing: str = "") -> None:
@@ -604,6 +628,15 @@ class Database:
                              + (f"; {nothing}" if nothing else "")
                              + f". Fix: set [read] table to the table that holds the {rows}, "
                              "or export the rows too")
+
+    def _has_rowid(self) -> bool:
+        """Whether the main table has a ``rowid``: a view, or a table WITHOUT ROWID, has none."""
+        sql = f"SELECT rowid FROM {_quote(self.table)} LIMIT 0"  # noqa: S608
+        try:
+            return self._catalog(sql, lambda con: [(_sqlite_rowid(con, self.table),)]) \
+                != [(False,)]
+        except InputError:  # DuckDB: a view has no rowid column
+            return False
 
     def _has_rows(self, table: str) -> bool:
         """Whether a table of the file holds a row (read at its first row only)."""
@@ -733,6 +766,18 @@ def _sqlite_unique(con: sqlite3.Connection, table: str) -> list[list[str]]:
             if cols and None not in cols:
                 sets.append(cols)
     return sets
+
+
+def _sqlite_rowid(con: sqlite3.Connection, table: str) -> bool:
+    """Whether a SQLite table has a ``rowid``: not a view, nor a table WITHOUT ROWID.
+
+    Asked of the schema: some SQLite builds let a view's ``rowid`` be selected (all
+    NULL), others refuse it, so trying it says nothing.
+    """
+    row = con.execute("SELECT type, sql FROM sqlite_master WHERE name = ?", [table]).fetchone()
+    if row is None or row[0] != "table":
+        return False
+    return "WITHOUTROWID" not in "".join((row[1] or "").upper().split())
 
 
 def _rowid_range(con: sqlite3.Connection, table: str) -> tuple[Any, Any]:
