@@ -334,6 +334,24 @@ def test_a_column_of_mixed_types_is_read_as_text_and_quarantined(tmp_path: Path)
     assert clicks == 2
 
 
+def test_real_numbers_in_a_column_read_as_text_keep_every_digit(tmp_path: Path) -> None:
+    # The driver typed a column text from its first rows and wrote the real numbers it
+    # met there as %e: a Julian day to the whole day (10:00 read as midnight, or the next
+    # day), a category 7.25 as "7.250000e+00".
+    path = tmp_path / "log.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE ev (user_id, ts, category)")
+        con.executemany("INSERT INTO ev VALUES (?, ?, ?)", [
+            ("a", "2024-03-04 10:00:00", "cars"),
+            ("a", 2460374.0 + 1 / 24, 7.25),               # 2024-03-04 13:00
+            ("b", 2460374.0 + 20.5 / 24, 1234.5678)])       # 2024-03-05 08:30
+    rows = load_source(path, "events").table.order_by("ts").to_pandas()
+    assert rows["ts"].tolist() == [pd.Timestamp("2024-03-04 10:00"),
+                                   pd.Timestamp("2024-03-04 13:00"),
+                                   pd.Timestamp("2024-03-05 08:30")]
+    assert rows["category"].tolist() == ["cars", "7.25", "1234.5678"]
+
+
 def test_a_join_may_use_a_key_that_plays_no_role(tmp_path: Path) -> None:
     path = _log(tmp_path / "log.sqlite")
     with sqlite3.connect(path) as con:

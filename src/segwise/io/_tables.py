@@ -529,23 +529,46 @@ class Database:
                        text: bool, opened: list[Any]) -> pa.RecordBatchReader:
         """Stream a SQLite table's columns through the ADBC driver (as text if ``text``).
 
+        A column the driver types as text from its first rows (text, or integers and
+        text mixed) is cast to text by SQLite itself: the driver writes a real number it
+        meets in a text column as ``%e``, six digits after the point (1234.5678 as
+        ``1.234568e+03``; a Julian day ``julianday()`` wrote, to the whole day), where
+        SQLite's text keeps every digit (``1234.5678``).
+
         The connection and cursor are appended to ``opened``, to be closed by the caller
         once the stream is read.
         """
         import adbc_driver_sqlite.dbapi as adbc
+        import pyarrow as pa
 
-        cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" if text else _quote(c)
-                for c in columns]
-        if with_rowid:
-            cols.insert(0, f"{'rowid' if self._rowid else _ROW_NUMBER} AS _rowid")
-        sql = f"SELECT {', '.join(cols)} FROM {_quote(table)}"  # noqa: S608 - quoted names
+        def select(as_text: Sequence[str]) -> str:
+            cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" if c in as_text
+                    else _quote(c) for c in columns]
+            if with_rowid:
+                cols.insert(0, f"{'rowid' if self._rowid else _ROW_NUMBER} AS _rowid")
+            return f"SELECT {', '.join(cols)} FROM {_quote(table)}"  # noqa: S608 - quoted
+
         try:
             con = adbc.connect(f"file:{self.path}?mode=ro")
-            cur = con.cursor()
-            opened += [con, cur]
-            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
-            cur.execute(sql)
-            ahead = _ReadAhead(cur.fetch_record_batch())
+            opened.append(con)
+            as_text = list(columns) if text else []
+            while True:
+                cur = con.cursor()
+                opened.append(cur)
+                cur.adbc_statement.set_options(
+                    **{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
+                cur.execute(select(as_text))
+                reader = cur.fetch_record_batch()
+                typed_text = [c for c in columns if c not in as_text and (
+                    pa.types.is_string(reader.schema.field(c).type)
+                    or pa.types.is_large_string(reader.schema.field(c).type))]
+                if not typed_text:
+                    break
+                reader.close()
+                cur.close()
+                opened.remove(cur)
+                as_text += typed_text
+            ahead = _ReadAhead(reader)
             opened.append(ahead)
             return ahead.reader
         except Exception as exc:
