@@ -121,6 +121,61 @@ def test_values_are_checked_against_the_schema(tmp_path: Path, text: str, messag
     assert str(err.value).startswith(f"{path}: {message}")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # One inline table where a list of them is expected.
+        ('[read]\njoin = {table = "SearchInfo", on = "SearchID"}\n',
+         '[read] join = {table = "SearchInfo", on = "SearchID"}: expected a list of tables '
+         'like {table = "...", on = "key column"}. Fix: join = [{table = "SearchInfo", '
+         'on = "SearchID"}] (or a [[read.join]] block for each)'),
+        ('[read]\njoin = [{table = "SearchInfo"}]\n',
+         '[read] join: {table = "SearchInfo"} lacks on. Fix: join = [{table = "SearchInfo", '
+         'on = "key column"}]'),
+        ('[read]\njoin = [{table = "S", on = "k", how = "left"}]\n',
+         '[read] join: {table = "S", on = "k", how = "left"} has unknown key(s) how. '
+         'Fix: join = [{table = "S", on = "k"}]'),
+        ('[read]\njoin = ["SearchInfo"]\n',
+         '[read] join: "SearchInfo" is not a table like {table = "...", on = "key column"}. '
+         'Fix: join = [{table = "SearchInfo", on = "key column"}]'),
+        # A single value where a list is expected, numbers and flags in quotes, text
+        # without them, a whole number written with a point, a list of one.
+        ('[rfe]\nscore = "clicks"\n',
+         '[rfe] score = "clicks": expected a list of strings. Fix: score = ["clicks"]'),
+        ('[sessions]\ngap_minutes = "45"\n',
+         '[sessions] gap_minutes = "45": expected a finite number. Fix: gap_minutes = 45'),
+        ('[sessions]\ngap_minutes = "an hour"\n',
+         '[sessions] gap_minutes = "an hour": expected a finite number. Fix: write it like '
+         'gap_minutes = 30.0'),
+        ('[events]\ndeduplicate = "no"\n',
+         '[events] deduplicate = "no": expected true or false. Fix: deduplicate = false'),
+        ("[read]\nheader = 0\n",
+         "[read] header = 0: expected true or false. Fix: header = false"),
+        ("[read]\ntable = 2015\n", '[read] table = 2015: expected a string. Fix: table = "2015"'),
+        ("[read]\nskip_rows = 2.0\n",
+         "[read] skip_rows = 2.0: expected a whole number. Fix: skip_rows = 2"),
+        ("[rfe]\nctr_prior = [50]\n",
+         "[rfe] ctr_prior = [50]: expected a finite number. Fix: ctr_prior = 50"),
+        ("[rfe]\nas_of = 2015-05-21T10:00:00\n",
+         "[rfe] as_of = 2015-05-21T10:00:00: expected a date (YYYY-MM-DD). "
+         "Fix: as_of = 2015-05-21"),
+        # Unknown keys: the near one named; a key above every section header placed.
+        ("[rfe]\nasof = 2015-05-21\n",
+         "unknown key(s) asof in [rfe]. Fix: as_of? valid keys: as_of, score, ctr_prior"),
+        ("[sessions]\ngap = 20\n", "unknown key(s) gap in [sessions]. Fix: gap_minutes?"),
+        ("ctr_prior = 50\n[rfe]\n",
+         "ctr_prior = 50 is outside any section. Fix: put it under [rfe], after the header"),
+    ],
+)
+def test_mistyped_values_are_named_with_their_fix(tmp_path: Path, text: str,
+                                                  message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, kind="events")
+    assert str(err.value).startswith(f"{path}: {message}")
+
+
 def test_dates_and_lists_are_converted(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[read]\nlatest_date = 2011-12-31\n[rfm]\nas_of = "2011-12-10"\n'

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import math
 import types
 import typing
@@ -96,11 +97,17 @@ def build_section(cls: type, values: Mapping[str, Any], section: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(values) - set(fields))
     if unknown:
+        near = [m for k in unknown
+                for m in difflib.get_close_matches(k, fields, n=1)
+                or [f for f in fields if k.lower() in f or f in k.lower()][:1]]
+        fix = f"Fix: {' and '.join(dict.fromkeys(near))}? " if near else "Fix: "
         raise ConfigError(
-            f"unknown key(s) {', '.join(unknown)} in [{section}]; valid keys: {', '.join(fields)}"
+            f"unknown key(s) {', '.join(unknown)} in [{section}]. {fix}"
+            f"valid keys: {', '.join(fields)}"
         )
     hints = typing.get_type_hints(cls)
-    checked = {key: check_value(value, hints[key], f"[{section}] {key}")
+    checked = {key: check_value(value, hints[key], f"[{section}] {key}",
+                                example=_default(fields[key]))
                for key, value in values.items()}
     try:
         return cls(**checked)
@@ -110,7 +117,16 @@ def build_section(cls: type, values: Mapping[str, Any], section: str) -> Any:
             from exc
 
 
-def check_value(value: Any, annotation: Any, where: str) -> Any:
+def _default(field: dataclasses.Field[Any]) -> Any:
+    """Return a field's default value, or None when it has none."""
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return None
+
+
+def check_value(value: Any, annotation: Any, where: str, *, example: Any = None) -> Any:
     """Return ``value`` converted to ``annotation`` (lists to tuples, ISO text to dates).
 
     Parameters
@@ -123,18 +139,85 @@ def check_value(value: Any, annotation: Any, where: str) -> Any:
         or a class (whose classmethod ``parse``, if it has one, reads other values).
     where : str
         The key, for the message (``"[cleaning] duplicates"``).
+    example : object, optional
+        A value that fits (the key's default), shown in the fix when the value itself
+        cannot be mended.
 
     Raises
     ------
     ConfigError
-        ``<where> = <value>: expected <type>`` when the value does not fit.
+        ``<where> = <value>: expected <type>. Fix: <key> = <value that fits>`` when the
+        value does not fit: the value mended where one reading of it fits (quotes added
+        or removed, a table put in a list), else the example.
     """
     try:
         return _convert(value, annotation)
     except _Mismatch:
         raise ConfigError(
             f"{where} = {toml_text(value)}: expected {_describe(annotation)}"
+            + _fix(value, annotation, where, example)
         ) from None
+
+
+def _fix(value: Any, annotation: Any, where: str, example: Any) -> str:
+    """``". Fix: key = <value that fits>"``: the value mended, else the example; or ""."""
+    section, _, key = where.rpartition(" ")
+    for candidate in _mended(value):
+        try:
+            converted = _convert(candidate, annotation)
+        except (_Mismatch, ConfigError):
+            continue
+        # A date is shown as TOML writes one (20150521 read as text is 2015-05-21).
+        shown = converted if isinstance(converted, dt.date) else candidate
+        fix = f". Fix: {key} = {toml_text(shown)}"
+        if isinstance(value, dict) and isinstance(candidate, list):
+            # The other TOML spelling of a list of tables.
+            fix += f" (or a [[{section.strip('[]')}.{key}]] block for each)"
+        return fix
+    if example is None or example == () or example == {}:
+        return ""
+    try:
+        _convert(example, annotation)
+    except (_Mismatch, ConfigError):
+        return ""
+    return f". Fix: write it like {key} = {toml_text(example)}"
+
+
+#: Text that means true, and false, where a config wants true or false.
+_YES = ("true", "yes", "y", "on", "1")
+_NO = ("false", "no", "n", "off", "0")
+
+
+def _mended(value: Any) -> list[Any]:
+    """Return readings of a mistyped value: the likely meaning of each common slip.
+
+    A table or a single value where a list is expected, a number or true/false in
+    quotes, a number where text is expected, a whole number written as 30.0, a list of
+    one where one value is expected, a date with a time.
+    """
+    out: list[Any] = []
+    if isinstance(value, list) and len(value) == 1:
+        out.append(value[0])
+    if not isinstance(value, list):
+        out.append([value])
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in _YES + _NO:
+            out.append(text.lower() in _YES)
+        for number in (int, float):
+            try:
+                out.append(number(text))
+            except ValueError:
+                continue
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value in (0, 1):
+            out.append(value == 1)
+        if isinstance(value, float) and value.is_integer():
+            out.append(int(value))
+        out.append(str(value))
+    if isinstance(value, dt.datetime):
+        out.append(value.date())
+    return out
 
 
 class _Mismatch(Exception):
@@ -232,6 +315,10 @@ def _describe(tp: Any, plural: bool = False) -> str:
         return f"{head} of {_describe(item, plural=True)}" if item is not None else head
     if tp in _NAMES:
         return _NAMES[tp][1 if plural else 0]
+    # A class read from an inline table says what the table holds.
+    form = getattr(tp, "TOML_FORM", None)
+    if form is not None:
+        return f"tables like {form}" if plural else f"a table like {form}"
     return getattr(tp, "__name__", str(tp))
 
 

@@ -158,6 +158,17 @@ def _read_config(path: Path, kind: str | None) -> SegwiseConfig:
     sections = registered_sections()
     known = BUILTIN_SECTIONS | set(sections)
     unknown = sorted(set(data) - known)
+    for name in unknown:
+        # A key written above every section header belongs to none.
+        owners = [s for s, cls in {"read": ReadOptions, "cleaning": CleaningRules,
+                                   "rfm": _RFMSection, "engine": _EngineSection,
+                                   **sections}.items()
+                  if not isinstance(data[name], dict)
+                  and name in {f.name for f in dataclasses.fields(cls)}]
+        if owners:
+            raise ConfigError(
+                f"{path}: {name} = {toml_text(data[name])} is outside any section. Fix: "
+                f"put it under {' or '.join(f'[{s}]' for s in owners)}, after the header")
     if unknown:
         raise ConfigError(
             f"{path}: unknown section(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}"

@@ -2,7 +2,8 @@
 
 The features group the events at one time (and search, category, device) before the
 sessions window: an oracle that walks each user's events one by one must agree, ties and
-pauses of exactly the gap included.
+pauses of exactly the gap included, with session ids (reused after long pauses, as per-day
+counters are) and without.
 """
 
 from __future__ import annotations
@@ -25,23 +26,30 @@ events = st.lists(
         st.sampled_from(["view", "click", "purchase", "search"]),
         st.sampled_from([None, "cars", "flats"]),
         st.sampled_from([None, "ios", "web"]),
+        st.sampled_from([None, "1", "2"]),
     ),
     min_size=1, max_size=40,
 )
 
 
-def _oracle(frame: pd.DataFrame) -> pd.DataFrame:
+def _oracle(frame: pd.DataFrame, given: bool) -> pd.DataFrame:
     rows = {}
     for user, e in frame.groupby("user_id"):
-        ts = np.sort(e["ts"].to_numpy("datetime64[s]").astype(np.int64))
+        # Walk the events by session id (when given) and time: a new session where the
+        # id changes or the user paused longer than the gap.
+        key = e["session_id"].fillna("") if given else pd.Series("", index=e.index)
+        order = np.lexsort((e["ts"].to_numpy(), key.to_numpy()))
+        ts = e["ts"].to_numpy("datetime64[s]").astype(np.int64)[order]
+        ids = key.to_numpy()[order]
         gaps = np.diff(ts)
+        cut = (gaps > GAP) | (ids[1:] != ids[:-1])
         rows[user] = {
             "events": len(e),
             "clicks": int((e["event"] == "click").sum()),
             "conversions": int((e["event"] == "purchase").sum()),
             "searches": int((e["event"] == "search").sum()),
-            "sessions": 1 + int((gaps > GAP).sum()),
-            "session_seconds": int(gaps[gaps <= GAP].sum()),
+            "sessions": 1 + int(cut.sum()),
+            "session_seconds": int(gaps[~cut].sum()),
             "active_days": e["ts"].dt.date.nunique(),
             "first_seen": e["ts"].min(),
             "last_seen": e["ts"].max(),
@@ -50,18 +58,20 @@ def _oracle(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @settings(max_examples=60, deadline=None)
-@given(events)
-def test_aggregates_match_a_walk_over_the_events(rows: list[tuple]) -> None:
+@given(events, st.booleans())
+def test_aggregates_match_a_walk_over_the_events(rows: list[tuple], given: bool) -> None:
     start = pd.Timestamp("2024-03-04 00:00:00")
-    frame = pd.DataFrame(rows, columns=["user_id", "minute", "event", "category", "device"])
+    frame = pd.DataFrame(rows, columns=["user_id", "minute", "event", "category", "device",
+                                        "session_id"])
     frame["ts"] = start + pd.to_timedelta(frame.pop("minute"), unit="min")
-    frame = frame.assign(session_id=None, search_id=None, object_id=None, page=None,
+    frame = frame.assign(search_id=None, object_id=None, page=None,
                          is_click=frame["event"] == "click",
                          is_conversion=frame["event"] == "purchase")
     table = ibis.memtable(frame.astype({c: "object" for c in (
         "session_id", "search_id", "object_id", "page", "category", "device")}))
-    got = rfe_aggregates(table, gap_minutes=GAP / 60, searches=False).to_pandas()
+    got = rfe_aggregates(table, gap_minutes=GAP / 60, given_sessions=given,
+                         searches=False).to_pandas()
     got = got.set_index("user_id").sort_index()
-    want = _oracle(frame)
+    want = _oracle(frame, given)
     for column in want.columns:
         assert got[column].tolist() == want[column].tolist(), column

@@ -83,3 +83,35 @@ def test_a_malformed_array_names_the_line(records: list[dict[str, str]],
     with pytest.raises(InputError, match=r"orders\.json: not valid JSON at line 12, column 3: "
                                          r"Expecting property name .*\. Fix: repair the file"):
         load_transactions(path)
+
+
+def test_a_field_of_mixed_types_reads_its_text_without_quotes(tmp_path: Path) -> None:
+    # Category 5 in one record and "cars" in the next: DuckDB types the field JSON, whose
+    # text kept the quotes ('"cars"', and '"5"' apart from 5).
+    from segwise.io import load_source
+
+    rows = [{"user_id": "a", "ts": "2024-03-04 10:00:00", "category": 5, "event": "view"},
+            {"user_id": "a", "ts": "2024-03-04 10:01:00", "category": "5", "event": "click"},
+            {"user_id": "b", "ts": "2024-03-04 10:02:00", "category": "cars",
+             "event": {"name": "view"}},
+            {"user_id": "b", "ts": "2024-03-04 10:03:00", "category": None, "event": "click"}]
+    path = _write_lines(tmp_path / "events.jsonl", [json.dumps(r) for r in rows])
+    got = load_source(path, "events").table.order_by("ts").to_pandas()
+    assert got["category"].tolist() == ["5", "5", "cars", None]
+    assert got["is_click"].tolist() == [False, True, False, True]
+
+
+def test_a_field_whose_type_changes_after_the_first_records_is_read(tmp_path: Path) -> None:
+    # DuckDB detects types from the first records: "cars" after 30,000 category ids
+    # stopped the read with a cast error.
+    from segwise.io import load_source
+
+    lines = [json.dumps({"user_id": i % 50, "ts": "2024-03-04 10:00:00", "category": 5})
+             for i in range(30_000)]
+    lines.append(json.dumps({"user_id": "x", "ts": "2024-03-04 10:00:00",
+                             "category": "cars"}))
+    source = load_source(_write_lines(tmp_path / "events.jsonl", lines), "events")
+    assert source.n_input == 30_001 and source.n_quarantined == 0
+    counts = source.table.category.value_counts().to_pandas()
+    assert dict(zip(counts["category"], counts["category_count"], strict=True)) == {
+        "5": 30_000, "cars": 1}

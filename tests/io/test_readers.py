@@ -119,6 +119,30 @@ def test_missing_required_column_names_file_column_and_fix(
     assert str(path) in msg and "customer_id" in msg and "[columns]" in msg
 
 
+@pytest.mark.parametrize(("header", "columns"), [
+    ("CustomerID,InvoiceDate,InvoiceNo,Quantity,UnitPrice,CustomerID", "'CustomerID' and "
+     "'CustomerID_1'"),  # a header that repeats a name
+    ("Customer ID,InvoiceDate,InvoiceNo,Quantity,UnitPrice,customer_id", "'Customer ID' and "
+     "'customer_id'"),  # names alike but for case and punctuation
+])
+def test_columns_named_alike_are_not_guessed_between(tmp_path: Path, header: str,
+                                                     columns: str) -> None:
+    # The first was taken silently, the other's values left out: the ids of one export
+    # and the reference numbers of another are not the same customers.
+    path = tmp_path / "dup.csv"
+    path.write_text(f"{header}\n17850,2010-12-01 08:26:00,536365,6,2.55,99\n")
+    with pytest.raises(InputError) as err:
+        load_transactions(path)
+    first = columns.split("'")[1]
+    assert str(err.value) == (
+        f"{path}: columns {columns} could each be the customer_id (names alike, or a name "
+        "the header repeats, read as name_1). Fix: rename or drop the others, or map it in "
+        f'a config file: [columns] customer_id = "{first}"')
+    # Mapping one decides.
+    tx = load_transactions(path, columns={"customer_id": first})
+    assert tx.table.customer_id.execute().tolist() == ["17850"]
+
+
 def test_explicit_mapping_to_a_column_that_does_not_exist(
     retail_sample: pd.DataFrame, tmp_path: Path
 ) -> None:

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from segwise.exceptions import ConfigError, InputError
-from segwise.io import Join, ReadOptions, load_source
+from segwise.io import Join, ReadOptions, convert_to_parquet, load_source
 from segwise.io._tables import _ReadAhead
 
 
@@ -88,6 +88,25 @@ def test_a_relation_that_joins_nothing_is_one_clear_line(tmp_path: Path) -> None
                                          "on SearchID") as err:
         load_source(path, "events", read=RELATION)
     assert "\n" not in str(err.value)
+    # convert says so too, instead of writing parts whose every row is quarantined, and
+    # leaves no folder (nor the parents it made).
+    with pytest.raises(InputError, match="no row of SearchStream matches a row of SearchInfo "
+                                         "on SearchID; nothing was written"):
+        convert_to_parquet(path, tmp_path / "new" / "parts", read=RELATION)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.sqlite"]
+
+
+def test_a_failed_conversion_keeps_the_earlier_one(tmp_path: Path) -> None:
+    path = _log(tmp_path / "log.sqlite")
+    parts = tmp_path / "parts"
+    assert convert_to_parquet(path, parts, read=RELATION).rows == 6
+    before = pd.read_parquet(parts)
+    with sqlite3.connect(path) as con:
+        con.execute("INSERT INTO SearchInfo SELECT * FROM SearchInfo")  # every key twice
+    with pytest.raises(InputError, match="every row of SearchStream matches several rows"):
+        convert_to_parquet(path, parts, read=RELATION)
+    pd.testing.assert_frame_equal(pd.read_parquet(parts), before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.sqlite", "parts"]
 
 
 @pytest.mark.parametrize(("table", "match"), [
@@ -111,6 +130,13 @@ def test_an_empty_table_is_named_not_blamed_on_the_keys(tmp_path: Path, suffix: 
     with pytest.raises(InputError, match=match) as err:
         load_source(path, "events", read=RELATION)
     assert "\n" not in str(err.value)
+    # convert writes no empty Parquet: the same line, nothing written, no folder left.
+    with pytest.raises(InputError, match=match.replace(
+            r"has no rows\.", r"has no rows; nothing was written\.")) as err:
+        convert_to_parquet(path, tmp_path / "parts", read=RELATION)
+    assert "; nothing was written. Fix" in str(err.value)
+    assert not (tmp_path / "parts").exists()
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
 @pytest.mark.parametrize(("read", "match"), [
@@ -235,6 +261,67 @@ def test_duckdb_databases_join_in_place(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas())
 
 
+def _no_rowid(path: Path, shape: str) -> Path:
+    """The log's impressions as a view, or a table WITHOUT ROWID, named ``Impressions``.
+
+    An orphan impression is quarantined, to check the rows' numbers.
+    """
+    sqlite = _log(path.with_suffix(".sqlite"), orphan=True)
+    view = ("CREATE VIEW Impressions AS SELECT SearchID, AdID, IsClick "
+            "FROM SearchStream WHERE AdID >= 0")
+    if path.suffix == ".duckdb":
+        with duckdb.connect(str(path)) as con, sqlite3.connect(sqlite) as src:
+            for table in ("SearchInfo", "SearchStream"):
+                frame = pd.read_sql_query(f"SELECT * FROM {table}", src)  # noqa: S608
+                con.register("f", frame)
+                con.execute(f"CREATE TABLE {table} AS SELECT * FROM f")  # noqa: S608
+                con.unregister("f")
+            con.execute(view)
+        return path
+    with sqlite3.connect(path) as con:
+        if shape == "view":
+            con.execute(view)
+        else:
+            con.execute("CREATE TABLE Impressions (SearchID INTEGER, AdID INTEGER, "
+                        "IsClick INTEGER, PRIMARY KEY (SearchID, AdID)) WITHOUT ROWID")
+            con.execute("INSERT INTO Impressions SELECT SearchID, AdID, IsClick "
+                        "FROM SearchStream")
+    return path
+
+
+@pytest.mark.parametrize(("suffix", "shape"), [
+    (".sqlite", "view"), (".sqlite", "without rowid"), (".duckdb", "view")])
+def test_a_view_or_a_table_without_rowid_is_read_and_converted(
+        tmp_path: Path, suffix: str, shape: str) -> None:
+    # A view has no rowid to number rows by ("no such column: rowid" stopped the read):
+    # its rows are numbered as read, and load, quarantine and convert work as for a table.
+    path = _no_rowid(tmp_path / f"log{suffix}", shape)
+    read = ReadOptions(table="Impressions", join=RELATION.join, max_quarantine_share=1.0)
+    source = load_source(path, "events", read=read)
+    want = load_source(tmp_path / "log.sqlite", "events", read=LENIENT)
+    order = ["user_id", "ts", "object_id"]
+    pd.testing.assert_frame_equal(source.table.order_by(order).to_pandas(),
+                                  want.table.order_by(order).to_pandas())
+    assert source.n_input == 7
+    assert source.quarantine["reason"].tolist() == ["SearchID: no row of SearchInfo matches"]
+    assert 1 <= source.quarantine["row"].iloc[0] <= 7
+    assert convert_to_parquet(path, tmp_path / "parts", read=read).rows == 7
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_spark_reads_a_view_through_jdbc(spark_available: None, tmp_path: Path) -> None:
+    path = _no_rowid(tmp_path / "log.sqlite", "view")
+    read = ReadOptions(table="Impressions", join=RELATION.join, max_quarantine_share=1.0)
+    spark = load_source(path, "events", read=read, engine="spark")
+    duck = load_source(path, "events", read=read)
+    order = ["user_id", "ts", "object_id"]
+    # Spark reads SQLite as text: ids are compared as text.
+    pd.testing.assert_frame_equal(spark.table.order_by(order).to_pandas().astype(str),
+                                  duck.table.order_by(order).to_pandas().astype(str))
+    assert spark.quarantine["reason"].tolist() == duck.quarantine["reason"].tolist()
+
+
 def test_a_column_of_mixed_types_is_read_as_text_and_quarantined(tmp_path: Path) -> None:
     path = _log(tmp_path / "log.sqlite")
     with sqlite3.connect(path) as con:  # SQLite keeps the text in an INTEGER column
@@ -245,6 +332,24 @@ def test_a_column_of_mixed_types_is_read_as_text_and_quarantined(tmp_path: Path)
     assert source.quarantine["IsClick"].tolist() == ["oops"]
     clicks = source.table.is_click.sum().to_pyarrow().as_py()
     assert clicks == 2
+
+
+def test_real_numbers_in_a_column_read_as_text_keep_every_digit(tmp_path: Path) -> None:
+    # The driver typed a column text from its first rows and wrote the real numbers it
+    # met there as %e: a Julian day to the whole day (10:00 read as midnight, or the next
+    # day), a category 7.25 as "7.250000e+00".
+    path = tmp_path / "log.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE ev (user_id, ts, category)")
+        con.executemany("INSERT INTO ev VALUES (?, ?, ?)", [
+            ("a", "2024-03-04 10:00:00", "cars"),
+            ("a", 2460374.0 + 1 / 24, 7.25),               # 2024-03-04 13:00
+            ("b", 2460374.0 + 20.5 / 24, 1234.5678)])       # 2024-03-05 08:30
+    rows = load_source(path, "events").table.order_by("ts").to_pandas()
+    assert rows["ts"].tolist() == [pd.Timestamp("2024-03-04 10:00"),
+                                   pd.Timestamp("2024-03-04 13:00"),
+                                   pd.Timestamp("2024-03-05 08:30")]
+    assert rows["category"].tolist() == ["cars", "7.25", "1234.5678"]
 
 
 def test_a_join_may_use_a_key_that_plays_no_role(tmp_path: Path) -> None:

@@ -164,16 +164,49 @@ def test_a_log_without_flags_names_its_clicks_and_conversions(tmp_path: Path) ->
     assert _rfe(path).score_columns == ("recency_days", "events", "sessions")
 
 
-def test_given_session_ids_are_used(tmp_path: Path) -> None:
-    path = tmp_path / "s.csv"
-    pd.DataFrame({
-        "user_id": ["u", "u", "u", "u"],
-        "session_id": ["s1", "s1", "s2", "s2"],
-        "timestamp": ["2024-01-01 10:00:00", "2024-01-01 12:00:00",  # 2 h, one session
-                      "2024-01-01 12:01:00", "2024-01-01 12:02:00"],
-    }).to_csv(path, index=False)
-    u = _rfe(path).users.iloc[0]
-    assert u["sessions"] == 2 and u["session_minutes"] == pytest.approx((120 + 1) / 2)
+def _reused_session_ids(path: Path) -> Path:
+    """A log whose session ids are per-day counters, as many apps and servers write them."""
+    rows = [
+        # user 7: session "1" on Monday, "2" that afternoon, and "1" again on Thursday.
+        ("7", "1", "2024-03-04 09:00:00"), ("7", "1", "2024-03-04 09:10:00"),
+        ("7", "1", "2024-03-04 09:25:00"), ("7", "2", "2024-03-04 14:00:00"),
+        ("7", "2", "2024-03-04 14:05:00"), ("7", "1", "2024-03-07 09:00:00"),
+        ("7", "1", "2024-03-07 09:20:00"),
+        # user 8: two ids a minute apart stay two sessions; one id open across a 2 h
+        # pause (the app left in the background) is two visits.
+        ("8", "s1", "2024-03-04 10:00:00"), ("8", "s1", "2024-03-04 10:01:00"),
+        ("8", "s2", "2024-03-04 10:02:00"), ("8", "s2", "2024-03-04 10:04:00"),
+        ("8", "s2", "2024-03-04 12:04:00"), ("8", "s2", "2024-03-04 12:10:00"),
+        # user 9: events without an id are cut by the gap alone.
+        ("9", None, "2024-03-05 08:00:00"), ("9", None, "2024-03-05 08:20:00"),
+        ("9", None, "2024-03-05 09:00:00"),
+    ]
+    frame = pd.DataFrame(rows, columns=["user_id", "session_id", "timestamp"])
+    frame.assign(timestamp=pd.to_datetime(frame["timestamp"])).to_parquet(path)
+    return path
+
+
+def test_given_session_ids_never_join_events_across_a_pause(tmp_path: Path) -> None:
+    users = _rfe(_reused_session_ids(tmp_path / "s.parquet")).users.set_index("user_id")
+    # Monday's "1" and Thursday's "1" are two sessions, not one of three days.
+    assert users.loc["7", ["sessions", "events", "active_days"]].tolist() == [3, 7, 2]
+    assert users.loc["7", "session_minutes"] == pytest.approx((25 + 5 + 20) / 3)
+    assert users.loc["8", "sessions"] == 3
+    assert users.loc["8", "session_minutes"] == pytest.approx((1 + 2 + 6) / 3)
+    assert users.loc["9", ["sessions", "session_minutes"]].tolist() == [2, 10]
+    # A longer gap joins what the ids allow, and no more.
+    cfg = tmp_path / "gap.toml"
+    cfg.write_text("[sessions]\ngap_minutes = 180\n")
+    users = _rfe(tmp_path / "s.parquet",
+                 load_config(cfg, kind="events")).users.set_index("user_id")
+    assert users["sessions"].tolist() == [3, 2, 1]
+
+
+@pytest.mark.spark
+def test_duckdb_and_spark_cut_given_sessions_alike(spark_available: None,
+                                                   tmp_path: Path) -> None:
+    path = _reused_session_ids(tmp_path / "s.parquet")
+    pd.testing.assert_frame_equal(_rfe(path, engine="spark").users, _rfe(path).users)
 
 
 def test_online_shoppers_sessions_give_their_engagement(shared_data: Path,
@@ -487,3 +520,14 @@ def test_convert_never_replaces_a_folder_that_holds_more_than_its_parts(
         assert result.exit_code == 0, result.output
         assert "40,282 rows" in result.output
     assert {p.suffix for p in parts.iterdir()} == {".parquet"}
+    # A database whose table has no rows: one line, exit 1, and nothing written.
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        con.execute("DELETE FROM trainSearchStream")
+    result = convert(tmp_path / "empty")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: {db}: table trainSearchStream has no rows; nothing was written. Fix: set "
+        "[read] table to the table that holds the events, or export the rows too"]
+    assert not (tmp_path / "empty").exists()

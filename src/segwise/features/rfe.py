@@ -1,8 +1,9 @@
 """Recency, frequency and engagement (RFE) per user from events, expressed once in Ibis.
 
-Sessions are the source's session ids when it has them; otherwise a user's events are cut
-into sessions wherever they pause for longer than ``[sessions] gap_minutes`` (30 by
-default), with a window over each user's events in time order. Every sum and count is an
+A user's events are cut into sessions wherever they pause for longer than ``[sessions]
+gap_minutes`` (30 by default), with a window over each user's events in time order; a
+source's session ids cut them further (events of two ids are never one session), but never
+join events across such a pause (ids reused day after day stay apart). Every sum and count is an
 integer computed by the engine (DuckDB or Spark: the same expressions), so both give the
 same table; rates and means are derived from them afterwards, once per user.
 
@@ -62,7 +63,8 @@ class SessionSettings:
     Parameters
     ----------
     gap_minutes : float, default=30
-        A pause longer than this starts a new session (sources without session ids).
+        A pause longer than this starts a new session, whether or not the source gives
+        session ids (a session id reused after such a pause is a new session).
     """
 
     gap_minutes: float = 30.0
@@ -173,9 +175,9 @@ def session_table(events: ir.Table, *, gap_minutes: float = 30.0,
     events : ibis.Table
         Events with ``user_id``, ``ts``, ``session_id`` and ``search_id``.
     gap_minutes : float, default=30
-        Inactivity that starts a new session, when sessions are not given.
+        Inactivity that starts a new session, with or without session ids.
     given : bool, default=False
-        Use ``session_id`` (events without one are sessionized by the gap).
+        Also cut sessions where ``session_id`` changes.
 
     Returns
     -------
@@ -214,20 +216,20 @@ def _flag_sessions(t: ir.Table, gap_minutes: float, given: bool) -> ir.Table:
     ``t`` holds events, or groups of events at one time (see :func:`rfe_aggregates`),
     with the keys of :func:`_keyed`. Each user's rows are taken in the order of session
     id (when given), time and search id; a row starts a session when it is the user's
-    first, when its session id differs from the previous row's, or, without an id, when
-    it follows a pause longer than the gap. Tied rows are never cut apart, so the flags
-    do not depend on how an engine orders ties: a row tied with the one before it has
-    no gap, no new session and no new search.
+    first, when its session id differs from the previous row's, or when it follows a
+    pause longer than the gap, with or without an id: a source whose ids are counters
+    reused every day (session 1 on Monday, session 1 again on Thursday) must not give
+    one session four days long. Tied rows are never cut apart, so the flags do not
+    depend on how an engine orders ties: a row tied with the one before it has no gap,
+    no new session and no new search.
     """
     t = t.mutate(_epoch=t.ts.epoch_seconds())
     w = ibis.window(group_by=t.user_id, order_by=_event_order(t, given))
     gap = t._epoch - t._epoch.lag().over(w)
     pause = gap > round(gap_minutes * 60)
+    cut = gap.isnull() | pause
     if given:
-        key = t._key.lag().over(w)
-        cut = gap.isnull() | ((t._key == "") & pause) | (t._key != key)
-    else:
-        cut = gap.isnull() | pause
+        cut = cut | (t._key != t._key.lag().over(w))
     cut = cut.fill_null(True)
     return t.mutate(
         _new_session=cut,
@@ -245,9 +247,9 @@ def rfe_aggregates(events: ir.Table, *, gap_minutes: float = 30.0,
     events : ibis.Table
         Events with the columns of :data:`segwise.io.EVENT_COLUMNS`.
     gap_minutes : float, default=30
-        Inactivity that starts a new session, when sessions are not given.
+        Inactivity that starts a new session, with or without session ids.
     given_sessions : bool, default=False
-        Sessions are the events' ``session_id`` (with the user); otherwise cut by the gap.
+        Also cut sessions where the events' ``session_id`` changes.
     searches : bool, default=True
         Count searches as runs of ``search_id``; otherwise as events named ``search``.
 

@@ -9,15 +9,17 @@ exactly the rows loading the database would.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
-from segwise._engine import duckdb_connection, sql_text
+from segwise._engine import duckdb_connection, fetch_scalar, sql_text
 from segwise.exceptions import ConfigError, InputError
 from segwise.io._kinds import SourceKind, get_kind
 from segwise.io._readers import ReadOptions, detect_format
@@ -52,22 +54,25 @@ class Conversion:
     seconds: float
 
 
-def _check_replaceable(out: Path) -> None:
+def _check_replaceable(out: Path) -> Path | None:
     """Refuse an output that replacing would destroy more than an earlier conversion.
 
     The directory is replaced: only a new one, or one holding nothing but Parquet parts,
     may be (``-o .`` once deleted the folder with the database and the config in it).
+    Returns the outermost folder created for a new output's parents (None if none was),
+    to be removed again if the conversion fails.
     """
     if out.is_file() or (out.exists() and not out.is_dir()):
         raise ConfigError(f"{out}: is a file; convert writes a folder of Parquet parts. Fix: "
                           "name a new folder, e.g. -o parts/")
     if not out.is_dir():
+        created = next((p for p in reversed(out.absolute().parents) if not p.exists()), None)
         try:  # DuckDB creates the folder, not its parents
             out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"{out}: cannot create its folder ({exc.strerror or exc}). Fix: "
                               "choose a folder you can write to") from exc
-        return
+        return created
     others = sorted(p.name for p in out.iterdir()
                     if not (p.is_file() and p.suffix.lower() == ".parquet"))
     if others:
@@ -77,6 +82,30 @@ def _check_replaceable(out: Path) -> None:
             "folder, which would delete them. Fix: name a new or empty folder, or one an "
             "earlier convert wrote"
         )
+    return None
+
+
+def _check_some_row_joins(database: Database, duck: Any, parts: Path, n: int) -> None:
+    """Refuse a conversion none of whose rows survives the relation.
+
+    Loading such parts would only quarantine every row: the relation is wrong (keys that
+    match nothing, an empty joined table). Only then are the keys read again, to name the
+    join that matched nothing (:meth:`Database.check_matches`).
+    """
+    if not database.joins or not n:
+        return
+    rows = duck.read_parquet(str(parts / "*.parquet"))
+    if fetch_scalar(rows.count(where=rows[JOIN_REASON].isnull())):
+        return
+    markers = [f"{JOIN_PREFIX}{i}" for i in range(len(database.joins))]
+    database.read_rows(duck, [], lambda view: (
+        "CREATE OR REPLACE TEMP TABLE segwise_matches AS SELECT "  # noqa: S608
+        + ", ".join(f"max({m}) AS {m}" for m in markers) + f" FROM {view}"))
+    database.check_matches(duck.table("segwise_matches"), n, nothing="nothing was written")
+    raise InputError(
+        f"{database.path}: every row of {database.table} matches several rows of a table "
+        f"[read] join joins; nothing was written. Fix: join on keys unique in the joined "
+        "tables (on = [\"a\", \"b\"] for several)")
 
 
 def convert_to_parquet(
@@ -114,7 +143,8 @@ def convert_to_parquet(
     Raises
     ------
     InputError
-        If the source is not a database or cannot be read.
+        If the source is not a database or cannot be read, its table has no rows, or no
+        row survives the relation (nothing is written then).
     ConfigError
         If ``out`` is a file, or a folder holding anything but Parquet parts (replacing
         it would delete them: the database itself, with ``-o .``).
@@ -134,9 +164,12 @@ def convert_to_parquet(
     wanted = list(dict.fromkeys(roles.values()))
     if spec.passthrough:
         wanted += [c for c in database.columns if c not in wanted]
-    _check_replaceable(out)
-    if out.exists():
-        shutil.rmtree(out)
+    database.check_has_rows(spec.rows, nothing="nothing was written")
+    created = _check_replaceable(out)
+    # Written beside the output and moved there once complete and checked: a conversion
+    # that fails leaves no folder, and an earlier conversion in its place.
+    tmp = out.with_name(f".{out.name}.segwise-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
     duck = duckdb_connection(memory_limit)
 
     def copy(view: str) -> str:
@@ -144,16 +177,25 @@ def convert_to_parquet(
         reason = join_reason(rows, read.join)
         markers = [c for c in rows.columns if c.startswith(JOIN_PREFIX)]
         rows = rows.mutate(**{JOIN_REASON: reason}) if reason is not None else rows
-        return (f"COPY ({duck.compile(rows.drop(*markers))}) TO '{sql_text(out)}' "
+        return (f"COPY ({duck.compile(rows.drop(*markers))}) TO '{sql_text(tmp)}' "
                 f"(FORMAT parquet, FILE_SIZE_BYTES '{PART_BYTES}', ROW_GROUP_SIZE 1000000)")
 
-    database.read_rows(duck, wanted, copy)
-    parts = sorted(out.glob("*.parquet")) if out.is_dir() else [out]
-    if out.is_file():  # a single part: DuckDB wrote a file where a directory was asked
-        tmp = out.with_name(out.name + ".part")
-        out.rename(tmp)
-        out.mkdir()
-        tmp.rename(out / "part-0.parquet")
-        parts = [out / "part-0.parquet"]
-    n = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+    try:
+        database.read_rows(duck, wanted, copy)
+        if tmp.is_file():  # a single part: DuckDB wrote a file where a directory was asked
+            part = tmp.with_name(tmp.name + ".part")
+            tmp.rename(part)
+            tmp.mkdir()
+            part.rename(tmp / "part-0.parquet")
+        parts = sorted(tmp.glob("*.parquet"))
+        n = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+        _check_some_row_joins(database, duck, tmp, n)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
     return Conversion(out, n, len(parts), time.perf_counter() - started)

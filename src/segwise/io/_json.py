@@ -45,8 +45,7 @@ def read_json_rows(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray | N
     """
     rejected = None
     try:
-        con.execute("CREATE TEMP TABLE raw_json AS SELECT * FROM read_json(?, format='auto')",
-                    [str(path)])
+        _read_json(con, path, "auto")
     except duckdb.Error as exc:
         if "malformed json" not in str(exc).lower():
             raise
@@ -58,6 +57,24 @@ def read_json_rows(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray | N
         rejected = _read_good_lines(con, path)
     _flatten(con, "raw_json", "raw_csv")
     return rejected
+
+
+def _read_json(con: duckdb.DuckDBPyConnection, path: Path, layout: str) -> None:
+    """Read the records into ``raw_json``, their types detected from every record if need be.
+
+    DuckDB detects a field's type from the first records: a field that holds numbers
+    there and text later ("cars" after 30,000 category ids) stops the read with a cast
+    error. The file is then read again with the types detected from all of its records
+    (a slower detection, only for such files), which makes that field JSON.
+    """
+    sql = "CREATE OR REPLACE TEMP TABLE raw_json AS SELECT * FROM read_json(?, format = ?"
+    try:
+        con.execute(sql + ")", [str(path), layout])
+    except duckdb.Error as exc:
+        text = str(exc).lower()
+        if "transform error" not in text and "failed to cast" not in text:
+            raise
+        con.execute(sql + ", sample_size = -1)", [str(path), layout])
 
 
 def _is_array(path: Path) -> bool:
@@ -102,8 +119,7 @@ def _read_good_lines(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray:
             raise InputError(f"{path}: no line is a JSON object (line 1: "
                              f"{rejects['reason'][0].removeprefix('unreadable line (')}. Fix: "
                              "export one JSON object per line, or an array of them")
-        con.execute("CREATE TEMP TABLE raw_json AS SELECT * FROM "
-                    "read_json(?, format='newline_delimited')", [str(good)])
+        _read_json(con, good, "newline_delimited")
     con.register("json_rejects_frame", {k: np.array(v, dtype=object if k != "row" else np.int64)
                                         for k, v in rejects.items()})
     con.execute("CREATE TEMP TABLE json_rejects AS SELECT row::BIGINT AS row, reason::VARCHAR "
@@ -131,12 +147,16 @@ def _flatten(con: duckdb.DuckDBPyConnection, source: str, target: str) -> None:
             for field_name, child in kind.children:
                 walk(f"struct_extract({expr}, {_literal(field_name)})",
                      f"{name}.{field_name}", child)
+        elif str(kind) == "JSON":
+            # A field of mixed types (5 in one record, "cars" in the next) is JSON text:
+            # its strings are read without their quotes ("cars" is cars, "5" is 5).
+            columns.append(f"({expr} ->> '$') AS {_identifier(name)}")
         else:
             columns.append(f"{expr} AS {_identifier(name)}")
 
     for name, kind in zip(rel.columns, rel.types, strict=True):
         walk(_identifier(name), name, kind)
-    if len(columns) == len(rel.columns):
+    if columns == [f"{_identifier(n)} AS {_identifier(n)}" for n in rel.columns]:
         con.execute(f"ALTER TABLE {source} RENAME TO {target}")
         return
     # Only identifiers and literals built above are formatted in.

@@ -508,8 +508,7 @@ def _load(
         totals = _fetch_totals(parsed, _totals(parsed, spec, parser, roles))
     n_input += int(fetch_scalar(rejects.count())) if rejects is not None else 0
     if n_input == 0 and fmt in DATABASE_FORMATS:
-        raise InputError(f"{path}: table {database.table} has no rows. Fix: set [read] table to "
-                         f"the table that holds the {spec.rows}, or export the rows too")
+        database.check_has_rows(spec.rows)
     if n_input == 0:
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
     _check_quarantine_share(quarantine, n_input, read, path, roles)

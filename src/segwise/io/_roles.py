@@ -17,6 +17,31 @@ def _norm(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
+def _check_unique(found: str, alias: str, cols: list[str], taken: set[str], role: str,
+                  source: str | Path) -> None:
+    """Refuse a guess between columns named alike: which one holds the role is unknown.
+
+    Alike are names equal but for case, blanks and punctuation (``Event`` and
+    ``event``), and the names DuckDB gives a header's repeated name (``event`` twice
+    reads as ``event`` and ``event_1``). Mapping the role in ``[columns]`` decides.
+
+    Raises
+    ------
+    InputError
+        Naming the columns and the fix.
+    """
+    repeated = re.compile(re.escape(found) + r"_\d+", re.IGNORECASE)
+    rivals = [c for c in cols if c != found and c not in taken
+              and (_norm(c) == alias or repeated.fullmatch(c))]
+    if rivals:
+        names = " and ".join(repr(c) for c in [found, *rivals])
+        raise InputError(
+            f"{source}: columns {names} could each be the {role} (names alike, or a name "
+            f"the header repeats, read as name_1). Fix: rename or drop the others, or map "
+            f'it in a config file: [columns] {role} = "{found}"'
+        )
+
+
 class ColumnRoles(Mapping[str, str]):
     """Source column name for each role a source has, in the kind's role order.
 
@@ -133,6 +158,7 @@ def resolve_roles(
         for alias in spec_role.aliases:
             found = by_norm.get(alias)
             if found is not None and found not in taken:
+                _check_unique(found, alias, cols, taken, spec_role.name, source)
                 chosen[spec_role.name] = found
                 taken.add(found)
                 break

@@ -30,7 +30,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from segwise._engine import SQLITE_JDBC_ENV, sqlite_jdbc_jar
 from segwise.exceptions import ConfigError, InputError
@@ -58,6 +58,8 @@ JOIN_PREFIX = "_joined_"
 JOIN_REASON = "_join_reason"
 #: Rows per Arrow batch streamed from SQLite.
 _BATCH_ROWS = 65_536
+#: Row numbers of a table without ``rowid`` (a view), in the order it is read.
+_ROW_NUMBER = "row_number() OVER ()"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ class Join:
     table: str
     on: tuple[str, ...]
 
+    #: How a join is written in a config file, for messages.
+    TOML_FORM: ClassVar[str] = '{table = "...", on = "key column"}'
+
     @classmethod
     def parse(cls, value: Any) -> Join:
         """Build a join from a config value: ``{table = "SearchInfo", on = "SearchID"}``.
@@ -85,19 +90,32 @@ class Join:
         ConfigError
             If the value is not a table name with key columns.
         """
+        from segwise._settings import toml_text
+
         if isinstance(value, Join):
             return value
-        if not isinstance(value, dict) or set(value) != {"table", "on"}:
-            raise ConfigError(
-                f"[read] join: {value!r} must be {{table = \"...\", on = \"key column\"}} "
-                "(or on = [\"key\", ...])"
-            )
-        on = value["on"]
-        keys = (on,) if isinstance(on, str) else tuple(on)
-        if not isinstance(value["table"], str) or not keys or not all(
+        table = value.get("table") if isinstance(value, dict) else value
+        on = value.get("on") if isinstance(value, dict) else None
+        shown = toml_text({
+            "table": table if isinstance(table, str) and table else "...",
+            "on": on if isinstance(on, str) and on else "key column"})
+        fix = f'Fix: join = [{shown}] (on = ["a", "b"] for several keys)'
+        if not isinstance(value, dict):
+            raise ConfigError(f"[read] join: {toml_text(value)} is not a table like "
+                              f"{cls.TOML_FORM}. {fix}")
+        keys_given = set(value)
+        if keys_given != {"table", "on"}:
+            lacks = sorted({"table", "on"} - keys_given)
+            extra = sorted(keys_given - {"table", "on"})
+            said = "; ".join(([f"lacks {' and '.join(lacks)}"] if lacks else [])
+                             + ([f"has unknown key(s) {', '.join(extra)}"] if extra else []))
+            raise ConfigError(f"[read] join: {toml_text(value)} {said}. {fix}")
+        keys = (on,) if isinstance(on, str) else tuple(on) if isinstance(on, list) else ()
+        if not isinstance(table, str) or not table or not keys or not all(
                 isinstance(k, str) and k for k in keys):
-            raise ConfigError(f"[read] join: {value!r} needs a table name and key column names")
-        return cls(value["table"], keys)
+            raise ConfigError(f"[read] join: {toml_text(value)} needs a table name and key "
+                              f"column names. {fix}")
+        return cls(table, keys)
 
 
 def join_reason(table: ir.Table, joins: Sequence[Join]) -> ir.StringValue | None:
@@ -188,6 +206,9 @@ class Database:
         #: Per join, whether its keys are unique in the joined table by a declared
         #: constraint (primary key, unique index): then no row can match several.
         self._unique = self._unique_joins()
+        #: Whether the main table has a ``rowid`` to number its rows by: a view (or a
+        #: SQLite table WITHOUT ROWID) has none, and its rows are numbered as read.
+        self._rowid = self._has_rowid()
 
     @property
     def columns(self) -> list[str]:
@@ -222,7 +243,7 @@ class Database:
                 f"SELECT DISTINCT {c} FROM segwise_src.{t} WHERE {c} IS NOT NULL LIMIT ?",  # noqa: S608
                 [n]).fetchall()
         else:
-            rows = self._sqlite_sample(t, c, n)
+            rows = self._sqlite_sample(table, col, n)
         values = (str(v).strip() for (v,) in rows)
         return list(dict.fromkeys(v for v in values if v))[:n]
 
@@ -268,15 +289,18 @@ class Database:
             _close(opened)
 
     def _sqlite_sample(self, table: str, column: str, n: int) -> list[tuple[Any]]:
-        """Values of a SQLite column from 20 blocks of ``rowid`` spread over the table."""
+        """Values of a SQLite column from 20 blocks of ``rowid`` spread over the table.
+
+        A table without ``rowid`` (a view) gives its first values.
+        """
         blocks = 20
-        sql = f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL"  # noqa: S608
+        t, c = _quote(table), _quote(column)
+        sql = f"SELECT {c} FROM {t} WHERE {c} IS NOT NULL"  # noqa: S608
         try:
             with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
-                try:
-                    low, high = _rowid_range(con, table)
-                except sqlite3.OperationalError:  # a view, or a table without rowid
+                if not _sqlite_rowid(con, table):
                     return con.execute(f"{sql} LIMIT ?", [n]).fetchall()
+                low, high = _rowid_range(con, t)
                 rows: list[tuple[Any]] = []
                 for i in range(blocks if low is not None else 0):
                     start = low + (high - low) * i // blocks
@@ -323,30 +347,40 @@ class Database:
 
     @contextlib.contextmanager
     def _duckdb_view(self, duck: Any, columns: Sequence[str], *, text: bool) -> Iterator[str]:
-        """Create the temporary view ``segwise_rows`` of the rows for a ``with`` block."""
+        """Create the temporary view ``segwise_rows`` of the rows for a ``with`` block.
+
+        Whatever fails on the way (a table the driver cannot read), the streams opened
+        so far are closed and unregistered.
+        """
         con = duck.con
         opened: list[Any] = []
-        if self.fmt == "duckdb":
-            con.execute("ATTACH IF NOT EXISTS ? AS segwise_src (READ_ONLY)", [str(self.path)])
-            relations = {t: f"segwise_src.{_quote(t)}" for t in self._tables_used()}
-            row = "rowid + 1"
-        else:
-            relations = {}
-            for i, name in enumerate(self._tables_used()):
-                view = f"segwise_sqlite_{i}"
-                con.register(view, self._sqlite_stream(
-                    name, self._read_columns(name, columns), with_rowid=name == self.table,
-                    text=text, opened=opened))
-                relations[name] = view
-            row = "_rowid"
-        # DuckDB knows no row count of a stream, and may hash the main table (the many
-        # rows) to probe it with the joined one: several times the memory and ~10 % more
-        # time. Each joined table (at most one row per key) is hashed as the query says.
-        optimizers = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0]
-        if self.fmt == "sqlite" and self.joins:
-            con.execute("SET disabled_optimizers = ?",
-                        [",".join(filter(None, [optimizers, "build_side_probe_side"]))])
+        relations: dict[str, str] = {}
+        optimizers = con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
         try:
+            if self.fmt == "duckdb":
+                con.execute("ATTACH IF NOT EXISTS ? AS segwise_src (READ_ONLY)",
+                            [str(self.path)])
+                relations = {t: f"segwise_src.{_quote(t)}" for t in self._tables_used()}
+                row = "rowid + 1"
+                if not self._rowid:
+                    relations[self.table] = (f"(SELECT {_ROW_NUMBER} AS _rowid, * "  # noqa: S608
+                                             f"FROM {relations[self.table]})")
+                    row = "_rowid"
+            else:
+                for i, name in enumerate(self._tables_used()):
+                    view = f"segwise_sqlite_{i}"
+                    con.register(view, self._sqlite_stream(
+                        name, self._read_columns(name, columns), with_rowid=name == self.table,
+                        text=text, opened=opened))
+                    relations[name] = view
+                row = "_rowid"
+            # DuckDB knows no row count of a stream, and may hash the main table (the many
+            # rows) to probe it with the joined one: several times the memory and ~10 %
+            # more time. Each joined table (at most one row per key) is hashed as the
+            # query says.
+            if self.fmt == "sqlite" and self.joins:
+                con.execute("SET disabled_optimizers = ?",
+                            [",".join(filter(None, [optimizers, "build_side_probe_side"]))])
             con.execute("CREATE OR REPLACE TEMP VIEW segwise_rows AS "
                         + self._join_sql(relations, columns, row))
             yield "segwise_rows"
@@ -495,23 +529,46 @@ class Database:
                        text: bool, opened: list[Any]) -> pa.RecordBatchReader:
         """Stream a SQLite table's columns through the ADBC driver (as text if ``text``).
 
+        A column the driver types as text from its first rows (text, or integers and
+        text mixed) is cast to text by SQLite itself: the driver writes a real number it
+        meets in a text column as ``%e``, six digits after the point (1234.5678 as
+        ``1.234568e+03``; a Julian day ``julianday()`` wrote, to the whole day), where
+        SQLite's text keeps every digit (``1234.5678``).
+
         The connection and cursor are appended to ``opened``, to be closed by the caller
         once the stream is read.
         """
         import adbc_driver_sqlite.dbapi as adbc
+        import pyarrow as pa
 
-        cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" if text else _quote(c)
-                for c in columns]
-        if with_rowid:
-            cols.insert(0, "rowid AS _rowid")
-        sql = f"SELECT {', '.join(cols)} FROM {_quote(table)}"  # noqa: S608 - quoted names
+        def select(as_text: Sequence[str]) -> str:
+            cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" if c in as_text
+                    else _quote(c) for c in columns]
+            if with_rowid:
+                cols.insert(0, f"{'rowid' if self._rowid else _ROW_NUMBER} AS _rowid")
+            return f"SELECT {', '.join(cols)} FROM {_quote(table)}"  # noqa: S608 - quoted
+
         try:
             con = adbc.connect(f"file:{self.path}?mode=ro")
-            cur = con.cursor()
-            opened += [con, cur]
-            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
-            cur.execute(sql)
-            ahead = _ReadAhead(cur.fetch_record_batch())
+            opened.append(con)
+            as_text = list(columns) if text else []
+            while True:
+                cur = con.cursor()
+                opened.append(cur)
+                cur.adbc_statement.set_options(
+                    **{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
+                cur.execute(select(as_text))
+                reader = cur.fetch_record_batch()
+                typed_text = [c for c in columns if c not in as_text and (
+                    pa.types.is_string(reader.schema.field(c).type)
+                    or pa.types.is_large_string(reader.schema.field(c).type))]
+                if not typed_text:
+                    break
+                reader.close()
+                cur.close()
+                opened.remove(cur)
+                as_text += typed_text
+            ahead = _ReadAhead(reader)
             opened.append(ahead)
             return ahead.reader
         except Exception as exc:
@@ -519,29 +576,38 @@ class Database:
 
     def _jdbc(self, session: Any, table: str, columns: Sequence[str], *,
               with_rowid: bool) -> Any:
-        """Read a SQLite table's columns as text into Spark, in parallel ranges of rowid."""
-        with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
-            low, high = _rowid_range(con, _quote(table))
+        """Read a SQLite table's columns as text into Spark, in parallel ranges of rowid.
+
+        A main table without ``rowid`` (a view) is read in one range, its rows numbered
+        as read: ranges of a number computed in each query would not be the same rows.
+        """
+        rowid = self._rowid or table != self.table
         cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" for c in columns]
-        cols.insert(0, "rowid AS _rowid")
+        cols.insert(0, f"{'rowid' if rowid else _ROW_NUMBER} AS _rowid")
         query = f"(SELECT {', '.join(cols)} FROM {_quote(table)}) AS t"  # noqa: S608
         schema = ", ".join(["_rowid LONG", *(f"`{c}` STRING" for c in columns)])
-        parts = max(1, min(64, ((high or 0) - (low or 0)) // 1_000_000 + 1))
-        frame = (session.read.format("jdbc")
-                 .option("url", f"jdbc:sqlite:{self.path}")
-                 .option("driver", "org.sqlite.JDBC")
-                 .option("dbtable", query)
-                 .option("customSchema", schema)
-                 .option("fetchsize", 10_000)
-                 .option("partitionColumn", "_rowid")
-                 .option("lowerBound", int(low or 0))
-                 .option("upperBound", int(high or 0) + 1)
-                 .option("numPartitions", int(parts))
-                 .load())
+        reader = (session.read.format("jdbc")
+                  .option("url", f"jdbc:sqlite:{self.path}")
+                  .option("driver", "org.sqlite.JDBC")
+                  .option("dbtable", query)
+                  .option("customSchema", schema)
+                  .option("fetchsize", 10_000))
+        if rowid:
+            with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
+                low, high = _rowid_range(con, _quote(table))
+            parts = max(1, min(64, ((high or 0) - (low or 0)) // 1_000_000 + 1))
+            reader = (reader.option("partitionColumn", "_rowid")
+                      .option("lowerBound", int(low or 0))
+                      .option("upperBound", int(high or 0) + 1)
+                      .option("numPartitions", int(parts)))
+        frame = reader.load()
         return frame if with_rowid else frame.drop("_rowid")
 
-    def check_matches(self, raw: ir.Table, n: int) -> None:
+    def check_matches(self, raw: ir.Table, n: int, *, nothing: str = "") -> None:
         """Refuse a relation that matches no row at all: a wrong key, not bad rows.
+
+        ``nothing`` says what therefore did not happen (``"nothing was written"``),
+        before the fix.
 
         Raises
         ------
@@ -550,19 +616,50 @@ class Database:
         """
         from segwise._engine import fetch_scalar
 
+        said = f"; {nothing}" if nothing else ""
         for i, join in enumerate(self.joins):
             if n and fetch_scalar(raw[f"{JOIN_PREFIX}{i}"].count()) == 0:
                 if not self._has_rows(join.table):
                     raise InputError(
                         f"{self.path}: table {join.table}, which [read] join joins on "
                         f"{', '.join(join.on)}, has no rows, so no row of {self.table} can be "
-                        "used. Fix: export its rows too, or drop it from [read] join"
+                        f"used{said}. Fix: export its rows too, or drop it from [read] join"
                     )
                 raise InputError(
                     f"{self.path}: no row of {self.table} matches a row of {join.table} on "
-                    f"{', '.join(join.on)}. Fix: check [read] join (the key columns must hold "
-                    "the same values in both tables)"
+                    f"{', '.join(join.on)}{said}. Fix: check [read] join (the key columns "
+                    "must hold the same values in both tables)"
                 )
+
+    def check_has_rows(self, rows: str, *, nothing: str = "") -> None:
+        """Refuse a main table that holds no row (read at its first row only).
+
+        Parameters
+        ----------
+        rows : str
+            What a row is (``"events"``), for the fix.
+        nothing : str, default=""
+            What therefore did not happen, said before the fix (``"nothing was written"``).
+
+        Raises
+        ------
+        InputError
+            Naming the empty table.
+        """
+        if not self._has_rows(self.table):
+            raise InputError(f"{self.path}: table {self.table} has no rows"
+                             + (f"; {nothing}" if nothing else "")
+                             + f". Fix: set [read] table to the table that holds the {rows}, "
+                             "or export the rows too")
+
+    def _has_rowid(self) -> bool:
+        """Whether the main table has a ``rowid``: a view, or a table WITHOUT ROWID, has none."""
+        sql = f"SELECT rowid FROM {_quote(self.table)} LIMIT 0"  # noqa: S608
+        try:
+            return self._catalog(sql, lambda con: [(_sqlite_rowid(con, self.table),)]) \
+                != [(False,)]
+        except InputError:  # DuckDB: a view has no rowid column
+            return False
 
     def _has_rows(self, table: str) -> bool:
         """Whether a table of the file holds a row (read at its first row only)."""
@@ -692,6 +789,18 @@ def _sqlite_unique(con: sqlite3.Connection, table: str) -> list[list[str]]:
             if cols and None not in cols:
                 sets.append(cols)
     return sets
+
+
+def _sqlite_rowid(con: sqlite3.Connection, table: str) -> bool:
+    """Whether a SQLite table has a ``rowid``: not a view, nor a table WITHOUT ROWID.
+
+    Asked of the schema: some SQLite builds let a view's ``rowid`` be selected (all
+    NULL), others refuse it, so trying it says nothing.
+    """
+    row = con.execute("SELECT type, sql FROM sqlite_master WHERE name = ?", [table]).fetchone()
+    if row is None or row[0] != "table":
+        return False
+    return "WITHOUTROWID" not in "".join((row[1] or "").upper().split())
 
 
 def _rowid_range(con: sqlite3.Connection, table: str) -> tuple[Any, Any]:
