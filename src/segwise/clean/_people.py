@@ -230,9 +230,11 @@ def type_attributes(table: ir.Table, dictionary: FeatureDictionary) -> ir.Table:
 
     A numeric attribute, or one whose declared codes (labels and unknown codes) are all
     numbers, is read as a number: whole-number codes as 32-bit floats (exact, half the
-    memory of a wide table), others as 64-bit floats; blank text and text that is not a
-    number become NULL. Anything else stays text, for the encoder to read. Columns the
-    dictionary does not declare are left out.
+    memory of a wide table), others as 64-bit floats. A blank value becomes NULL; a value
+    that is present but not a number :func:`~segwise.io.as_float` reads (``abc``, ``inf``,
+    beyond 10^13) becomes NaN, so that the encoder counts it as not a number rather than
+    as blank, from the same fetch. Anything else stays text, for the encoder to read.
+    Columns the dictionary does not declare are left out.
 
     Parameters
     ----------
@@ -252,7 +254,7 @@ def type_attributes(table: ir.Table, dictionary: FeatureDictionary) -> ir.Table:
             continue
         value = table[attr.name]
         if _is_number(attr):
-            number = as_float(value)
+            number = as_float(value, unreadable_as_nan=True)
             columns[attr.name] = number.cast("float32") if _is_float32(attr) else number
         else:
             columns[attr.name] = as_text(value)

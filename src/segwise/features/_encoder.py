@@ -36,6 +36,7 @@ from segwise.io._dictionary import (
     infer_dictionary,
     is_numeric_code,
 )
+from segwise.io._parse import MAX_NUMBER
 
 __all__ = ["THRESHOLD_FLOOR", "ColumnsError", "PeopleEncoder", "missing_threshold"]
 
@@ -96,19 +97,24 @@ def missing_threshold(shares: np.ndarray, floor: float = THRESHOLD_FLOOR) -> flo
 class _Values:
     """One column's raw values, prepared for looking up codes.
 
-    Numbers stay numbers (``num``); anything else is reduced to its distinct canonical
-    codes (``keys``) and the position of each row's code among them (``inv``, -1 blank),
-    so that text columns are looked up once per distinct value, not once per row.
+    Numbers stay numbers (``num``): NaN is blank; an infinity, or a number beyond
+    :data:`~segwise.io.MAX_NUMBER` as the engine's typing refuses it, is a value that is
+    not a number (a typed table's ``abc`` arrives as one, see :func:`_arrow_values`).
+    Anything else is reduced to its distinct canonical codes (``keys``) and the position
+    of each row's code among them (``inv``, -1 blank), so that text columns are looked up
+    once per distinct value, not once per row.
     """
 
     def __init__(self, raw: np.ndarray) -> None:
         self.n = len(raw)
+        self.not_number: np.ndarray  # numbers only: where a present value is not one
         self.num: np.ndarray | None = None
         self.keys: list[str] = []
         self.inv: np.ndarray = np.empty(0, dtype=np.int64)
         if raw.dtype.kind in "biuf":
             self.num = raw.astype(np.float64, copy=False)
             self.null = np.isnan(self.num)
+            self.not_number = np.abs(self.num) > MAX_NUMBER   # NaN compares False
             return
         # Text is hashed once per row; blanks and canonical codes are found per distinct
         # value. Equal objects of other types hash alike (1 == 1.0 == True) but read as
@@ -135,7 +141,7 @@ class _Values:
         if self.num is None:
             return self.keys, self.inv
         uniq, inv = np.unique(self.num, return_inverse=True)
-        keep = ~np.isnan(uniq)
+        keep = np.isfinite(uniq)
         inv = np.where(keep[inv], inv, -1)
         keys = [canonical_code(float(v)) if k else "" for v, k in zip(uniq, keep, strict=True)]
         return keys, inv
@@ -163,13 +169,14 @@ class _Values:
     def offsets(self) -> tuple[float, int, np.ndarray] | None:
         """Small whole numbers (codes) as offsets from the smallest, for table lookups.
 
-        The smallest value, the span and each row's offset (``span + 1`` where blank), or
-        None when the values are not all whole or span more than :data:`_MAX_SPAN` (codes
-        are then found by binary search).
+        The smallest value, the span and each row's offset (``span + 1`` where blank or
+        not a number), or None when the values are not all whole or span more than
+        :data:`_MAX_SPAN` (codes are then found by binary search).
         """
         if self.num is None:
             return None
-        present = self.num[~self.null]
+        finite = ~(self.null | self.not_number)
+        present = self.num[finite]
         if not len(present):
             return None
         low, high = float(present.min()), float(present.max())
@@ -177,7 +184,7 @@ class _Values:
             return None
         span = int(high - low)
         offset = np.full(self.n, span + 1, dtype=np.intp)
-        offset[~self.null] = (present - low).astype(np.intp)
+        offset[finite] = (present - low).astype(np.intp)
         return low, span, offset
 
     @staticmethod
@@ -194,7 +201,7 @@ class _Values:
     def numbers(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the values as floats, and where a present value is not a number."""
         if self.num is not None:
-            return self.num, np.zeros(self.n, dtype=bool)
+            return self.num, self.not_number
         values = np.array([_float(k) for k in self.keys] + [np.nan], dtype=np.float64)
         out = values[self.inv]
         return out, ~self.null & np.isnan(out)
@@ -207,11 +214,12 @@ class _Values:
 
 
 def _float(key: str) -> float:
+    """Read a code as a number: NaN where it is none, or one the engine would not read."""
     try:
         value = float(key)
     except ValueError:
         return math.nan
-    return value if math.isfinite(value) else math.nan
+    return value if abs(value) <= MAX_NUMBER else math.nan
 
 
 def _sorted_codes(codes: Sequence[str]) -> list[str]:
@@ -251,12 +259,24 @@ def _series_values(s: pd.Series) -> np.ndarray:
 
 
 def _arrow_values(col: Any) -> np.ndarray:
+    """Return a column as numbers (NULL, a blank, as NaN) or as objects.
+
+    Arrow tells a NULL (blank) from a NaN that is a value: the people job types text that
+    is not a number (``abc`` in a numeric attribute) as NaN and blanks as NULL. Such NaN
+    become infinities here, which :class:`_Values` counts as not a number.
+    """
     import pyarrow as pa
 
     kind = col.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind) \
             or pa.types.is_decimal(kind) or pa.types.is_null(kind):
-        return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+        values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+        if pa.types.is_floating(kind):
+            nan = np.isnan(values)
+            if np.count_nonzero(nan) > col.null_count:
+                values = values.copy()
+                values[nan & np.asarray(col.is_valid())] = np.inf
+        return values
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
 
 
@@ -275,7 +295,8 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
     does not declare and attributes missing too often are not used):
 
     * codes the dictionary lists as unknown, blanks and NaN become missing;
-    * ``numeric``: the value; a present value that is not a number becomes missing;
+    * ``numeric``: the value; a present value that is not a number (text, infinite,
+      beyond :data:`~segwise.io.MAX_NUMBER`) becomes missing, counted as ``not_a_number``;
     * ``ordinal``: the code as a number (text codes: their 1-based place in the declared
       order);
     * ``binary``: 0 for the first declared (or, undeclared, the smaller) value, 1 for the
