@@ -791,6 +791,28 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
         tags.input_tags.categorical = True
         return tags
 
+    def __getstate__(self) -> dict[str, Any]:
+        """State to save: a given dictionary once, not again as the fitted one.
+
+        skops writes every reference to an object out in full; ``dictionary_`` is the
+        ``dictionary`` given (when one was), so it is left out and rebuilt on loading.
+        """
+        state = dict(super().__getstate__())  # a copy: Python's default is __dict__ itself
+        if state.get("dictionary_") is not None and state["dictionary_"] is self.dictionary:
+            del state["dictionary_"]
+            state[_GIVEN_DICTIONARY] = True
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a saved state, ``dictionary_`` as the given dictionary again."""
+        state = dict(state)
+        if state.pop(_GIVEN_DICTIONARY, False):
+            state["dictionary_"] = state["dictionary"]
+        super().__setstate__(state)
+
+
+#: Key of a saved encoder's state: its ``dictionary_`` is its ``dictionary``.
+_GIVEN_DICTIONARY = "_dictionary_is_given"
 
 _AUDIT_KEYS = ("column", "type", "status", "missing_share", *_COUNTS, "note")
 
