@@ -181,6 +181,52 @@ def test_bad_input_is_one_line(personality, small_model, tmp_path) -> None:
     assert done.exit_code == 0 and "Income" in done.output
 
 
+@pytest.mark.parametrize(("target", "values", "said"), [
+    # It said "no column 'ID' to learn from", of a column the file has.
+    ("ID", None, "'ID' is the file's id column, not a response. Fix: give --target"),
+    ("response", None, "no column 'response' to learn from; did you mean 'Response'?"),
+    ("Dt_Customer", None, "column 'Dt_Customer' is not read as a response: text with "),
+    ("Response", "", "column 'Response' is not read as a response: blank in every row"),
+    # It asked for --positive, which cannot help: nobody responded.
+    ("Response", "0", "column Response: holds '0' in every row with a value: a model needs "
+                      "people who responded and people who did not"),
+])
+def test_a_target_that_cannot_be_learned_from_says_why(
+        personality, tmp_path, target: str, values: str | None, said: str) -> None:
+    frame = pd.read_csv(personality, sep="\t", dtype=str, keep_default_na=False)
+    if values is not None:
+        frame["Response"] = values
+    path = tmp_path / "targeted.csv"
+    frame.to_csv(path, index=False)
+    line = _one_error_line(["propensity", "train", str(path), "--target", target])
+    assert said in line, line
+
+
+def test_values_read_as_not_responding_besides_the_pair_are_shown(personality,
+                                                                  tmp_path) -> None:
+    # With --positive every other value means "did not respond": a stray 2 or 'maybe' was
+    # learned as a non-responder in silence.
+    frame = pd.read_csv(personality, sep="\t", dtype=str, keep_default_na=False)
+    frame.loc[:9, "Response"] = "maybe"
+    frame.loc[10:12, "Response"] = "2"
+    path = tmp_path / "odd.csv"
+    frame.to_csv(path, index=False)
+    done = runner.invoke(app, ["propensity", "train", str(path), "--target", "Response",
+                               "--positive", "1", "--models", "logistic", "--imbalance",
+                               "none", "--no-segments", "--no-importance", "--folds", "3"],
+                         terminal_width=300)
+    assert done.exit_code == 0, done.output
+    counts = frame["Response"].value_counts()
+    flat = " ".join(done.output.split())
+    assert (f"odd.csv, Response: '1' read as responded ({counts['1']:,} rows), every other "
+            f"value as did not: '0' ({counts['0']:,}), 'maybe' (10), '2' (3)") in flat
+    done = runner.invoke(app, ["propensity", "train", str(personality), "--target",
+                               "Response", "--models", "logistic", "--imbalance", "none",
+                               "--no-segments", "--no-importance", "--folds", "3"],
+                         terminal_width=300)
+    assert "read as responded" not in done.output   # a pair says nothing more
+
+
 @pytest.mark.parametrize(("responders", "folds", "message"), [
     (300, 5, "300 responders and 0 others: comparing models needs at least 2 of each. "
              "Fix: check the target column and --positive"),

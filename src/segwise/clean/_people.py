@@ -166,10 +166,13 @@ class CleanedPeople(CleanedRows):
         rows).
     undeclared : tuple of str
         Columns of the source the dictionary does not declare: not read further.
+    id_column : str or None
+        The source's column read as ``person_id`` (None: rows numbered).
     """
 
     dictionary: FeatureDictionary = field(default_factory=lambda: FeatureDictionary([]))
     undeclared: tuple[str, ...] = ()
+    id_column: str | None = None
 
     def check_exclude(self, patterns: Sequence[str], option: str, where: str | Path, *,
                       also: Sequence[str] = ()) -> None:
@@ -336,7 +339,8 @@ def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
     cleaned = clean_rows(dataclasses.replace(source, table=typed),
                          [REPEATED_ID] if has_ids else [], duplicates=has_ids)
     return CleanedPeople(cleaned.rows, cleaned.n_input, cleaned.n_quarantined, cleaned.rules,
-                         cleaned.deduplicated, dictionary=dictionary, undeclared=undeclared)
+                         cleaned.deduplicated, dictionary=dictionary, undeclared=undeclared,
+                         id_column=source.roles.get(PERSON_ID))
 
 
 # ---------------------------------------------------------------- dense against sparse rows

@@ -83,14 +83,14 @@ def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
         If the values do not say which one is the response, or ``positive`` never
         occurs.
     """
-    import pandas as pd
-
-    raw = pd.Series(values.to_pandas(), dtype=object)
-    codes = np.array([None if v is None or (isinstance(v, float) and np.isnan(v))
-                      or str(v).strip() == "" else canonical_code(v) for v in raw],
-                     dtype=object)
+    codes = _target_codes(values)
     present = codes != None  # noqa: E711 - elementwise on an object array
     distinct = sorted({str(c) for c in codes[present]})
+    if len(distinct) < 2 and positive is None:
+        held = f"holds {distinct[0]!r} in every row with a value" if distinct else (
+            "has no value in any row")
+        raise InputError(f"{where}: {held}: a model needs people who responded and people "
+                         "who did not. Fix: check --target, or give a table with both")
     if positive is not None:
         label = canonical_code(positive)
         if label not in distinct:
@@ -110,6 +110,24 @@ def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
     return out, label
 
 
+def _target_codes(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Each target value as its canonical code (``1.0`` is ``1``), None where blank."""
+    import pandas as pd
+
+    raw = pd.Series(values.to_pandas(), dtype=object)
+    return np.array([None if v is None or (isinstance(v, float) and np.isnan(v))
+                     or str(v).strip() == "" else canonical_code(v) for v in raw],
+                    dtype=object)
+
+
+def target_counts(values: pa.ChunkedArray | pa.Array) -> dict[str, int]:
+    """Rows per value of a target column (canonical codes, most frequent first; no blanks)."""
+    import pandas as pd
+
+    codes = pd.Series(_target_codes(values), dtype=object).dropna()
+    return {str(k): int(n) for k, n in codes.value_counts(sort=True).items()}
+
+
 @dataclass
 class PropensityResult(JobResult):
     """A trained response model and everything the report shows about it.
@@ -126,6 +144,9 @@ class PropensityResult(JobResult):
         The target column.
     positive : str
         The value read as "responded".
+    target_values : dict of str to int
+        Rows learned from per value of the target (every value but ``positive`` read as
+        "did not respond").
     reasons : pandas.DataFrame
         The people ranked highest by their out-of-fold score, with the final model's
         reasons for them.
@@ -134,6 +155,7 @@ class PropensityResult(JobResult):
     trained: TrainedPropensity = field(default=None, repr=False)  # type: ignore[assignment]
     target: str = ""
     positive: str = ""
+    target_values: dict[str, int] = field(default_factory=dict)
     reasons: pd.DataFrame = field(default=None, repr=False)
 
     @property
@@ -264,10 +286,7 @@ def run_propensity(
     table = result.entities.table
     _check_rows(table, result.audit_table, source, "learn from")
     if target not in table.column_names:
-        shown = ", ".join(c for c in table.column_names[:10] if c != PERSON_ID)
-        raise InputError(f"{source}: no column {target!r} to learn from (columns: {shown}"
-                         f"{', ...' if table.num_columns > 10 else ''}). Fix: check --target "
-                         "(and the dictionary's names for a file without a header)")
+        raise _absent_target(source, target, cleaned, table)
     labels, label = response_labels(table.column(target), positive=positive,
                                     where=f"{source}, column {target}")
     known = labels >= 0
@@ -297,7 +316,35 @@ def run_propensity(
         audit_table=_audit(result.audit_table, int((~known).sum()), target),
         quarantine_table=result.quarantine_table)
     return PropensityResult(entities=entities, cleaned=cleaned, config=config,
-                            trained=trained, target=target, positive=label, reasons=reasons)
+                            trained=trained, target=target, positive=label,
+                            target_values=target_counts(table.column(target)),
+                            reasons=reasons)
+
+
+def _absent_target(source: str | Path, target: str, cleaned: CleanedPeople, table: pa.Table
+                   ) -> InputError:
+    """Say why the target is not among the rows read: the id, a column not read, a typo."""
+    import difflib
+
+    fix = "Fix: give --target the column saying whether each person responded"
+    if target == cleaned.id_column:
+        return InputError(f"{source}: {target!r} is the file's id column, not a response. {fix}")
+    skipped = dict(getattr(cleaned.dictionary, "skipped", ()))
+    if target in skipped:
+        return InputError(f"{source}: column {target!r} is not read as a response: "
+                          f"{skipped[target]}. {fix}")
+    columns = [c for c in table.column_names if c != PERSON_ID]
+    known = [*columns, *cleaned.undeclared, *skipped]
+    close = [c for c in known if c.lower() == target.lower()] or difflib.get_close_matches(
+        target, known, n=1, cutoff=0.8)
+    if close:
+        return InputError(f"{source}: no column {target!r} to learn from; did you mean "
+                          f"{close[0]!r}? Fix: give --target as the file writes it (case "
+                          "matters)")
+    shown = ", ".join(columns[:10])
+    return InputError(f"{source}: no column {target!r} to learn from (columns: {shown}"
+                      f"{', ...' if len(columns) > 10 else ''}). Fix: check --target "
+                      "(and the dictionary's names for a file without a header)")
 
 
 def _check_rows(table: pa.Table, audit: pa.Table, source: str | Path, what: str) -> None:
