@@ -175,6 +175,12 @@ def test_bad_input_is_one_line(personality, small_model, tmp_path) -> None:
     line = _one_error_line(["propensity", "score", str(small_model), str(lacking), "-o",
                             str(tmp_path / "s.parquet")])
     assert "Income, Recency" in line and "--missing-columns missing" in line
+    frame = pd.read_csv(personality, sep="\t").rename(columns={"Income": "income"})
+    lower = tmp_path / "lower.csv"
+    frame.to_csv(lower, index=False)
+    line = _one_error_line(["propensity", "score", str(small_model), str(lower), "-o",
+                            str(tmp_path / "s.parquet")])
+    assert "lacks: Income (the file writes income: names are compared with their case)" in line
     done = runner.invoke(app, ["propensity", "score", str(small_model), str(lacking), "-o",
                                str(tmp_path / "s.parquet"), "--missing-columns", "missing"],
                          terminal_width=200)
@@ -200,6 +206,27 @@ def test_a_target_that_cannot_be_learned_from_says_why(
     frame.to_csv(path, index=False)
     line = _one_error_line(["propensity", "train", str(path), "--target", target])
     assert said in line, line
+
+
+def test_a_table_with_no_attribute_to_use_is_one_line_naming_it(personality,
+                                                                  tmp_path) -> None:
+    # The population segments compared with the model follow [people]: their encoder's
+    # refusal came without the file or the columns.
+    frame = pd.read_csv(personality, sep="\t", dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(0)
+    attributes = frame.columns.drop(["ID", "Response"])
+    frame[attributes] = frame[attributes].mask(rng.random((len(frame), len(attributes)))
+                                               < 0.3, "")
+    path = tmp_path / "holes.csv"
+    frame.to_csv(path, index=False)
+    config = tmp_path / "segwise.toml"
+    config.write_text("[people]\ncolumn_threshold = 0.1\n")
+    line = _one_error_line(["propensity", "train", str(path), "--target", "Response",
+                            "--config", str(config), "--models", "logistic", "--imbalance",
+                            "none"])
+    assert line.startswith(f"error: {path}: every attribute is missing too often to be used: "
+                           "the threshold is 10.0% of rows"), line
+    assert "Fix: raise column_threshold ([people] column_threshold)" in line
 
 
 def test_values_read_as_not_responding_besides_the_pair_are_shown(personality,

@@ -322,6 +322,13 @@ def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
     table = localise_numbers(table, attributes, config.read.decimal, config.read.thousands)
     if dictionary is None:
         dictionary = infer_dictionary(table, attributes)
+        if attributes and not len(dictionary):
+            skipped = getattr(dictionary, "skipped", ())
+            shown = "; ".join(f"{c}: {why}" for c, why in skipped[:4])
+            raise InputError(
+                f"{source.source}: no column can be read as an attribute ({shown}"
+                f"{'; ...' if len(skipped) > 4 else ''}). Fix: check the file, or give a "
+                "dictionary declaring its attributes")
     else:
         _check_headerless(attributes, dictionary, source.source)
         table = name_columns(table, dictionary)

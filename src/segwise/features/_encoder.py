@@ -500,9 +500,7 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
                                else f"missing in {row['missing_share']:.1%} of rows, above "
                                     f"the threshold {self.column_threshold_:.1%}: not used")
         if not kept:
-            raise InputError("no attribute is left to encode (none declared in the data, "
-                             "or all missing too often). Fix: check the dictionary and the "
-                             "exclusions")
+            raise InputError(self._nothing_left(shares, columns, dictionary))
         self._specs = kept
         self.attributes_ = [s["name"] for s in kept]
         missing_matrix = np.column_stack([cleaned[s["name"]] for s in kept])
@@ -516,6 +514,25 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
         self.columns_ = {key: [row[key] for row in audit] for key in _AUDIT_KEYS}
         self._warn_unseen(audit, "fit")
         return self
+
+    def _nothing_left(self, shares: dict[str, float], columns: list[str],
+                      dictionary: FeatureDictionary) -> str:
+        """Say why fit has no attribute to encode, and what to change."""
+        if shares:
+            low = sorted(shares.items(), key=lambda kv: kv[1])
+            shown = ", ".join(f"{name} {share:.1%}" for name, share in low[:4])
+            more = f" and {len(low) - 4} more" if len(low) > 4 else ""
+            return (f"every attribute is missing too often to be used: the threshold is "
+                    f"{self.column_threshold_:.1%} of rows, the least missing are {shown}"
+                    f"{more}. Fix: raise column_threshold "
+                    "([people] column_threshold), or check the dictionary's unknown codes")
+        declared = [c for c in columns if c in dictionary]
+        if declared:
+            return (f"every attribute of the data is excluded ({', '.join(declared[:6])}"
+                    f"{', ...' if len(declared) > 6 else ''}). Fix: check the exclusions")
+        return (f"none of the dictionary's {len(dictionary)} attributes is a column of the "
+                f"data (columns: {', '.join(columns[:6])}{', ...' if len(columns) > 6 else ''})"
+                ". Fix: check the dictionary's names against the columns")
 
     def _infer(self, columns: list[str], arrays: list[np.ndarray]) -> FeatureDictionary:
         from segwise._engine import duckdb_connection

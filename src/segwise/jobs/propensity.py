@@ -25,7 +25,7 @@ from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError, InputError
 from segwise.io import PERSON_ID, Attribute, FeatureDictionary, canonical_code, read_dictionary
 from segwise.jobs._base import JobResult, run_job
-from segwise.jobs.people import PEOPLE_JOB, with_undeclared
+from segwise.jobs.people import PEOPLE_JOB, case_hint, with_undeclared
 from segwise.jobs.people import _rows_removed as rows_removed
 from segwise.jobs.people import _settings as people_settings
 from segwise.report import register_sections_module
@@ -296,19 +296,22 @@ def run_propensity(
     X = rows.drop_columns([PERSON_ID, target])
     progress("validate")
     model_dictionary = cleaned.dictionary
-    trained = train_propensity(
-        X, y, dictionary=model_dictionary, exclude=tuple(exclude),
-        models=tuple(models or PROPENSITY_MODELS), imbalance=tuple(imbalance or IMBALANCE),
-        folds=folds, repeats=repeats, mail_share=mail_share or MAIL_SHARE, top_n=top_n,
-        segments=(lambda X_, y_: segment_comparison(X_, y_, model_dictionary, settings,
-                                                    n_segments)) if segments else None,
-        importance=importance, random_state=settings.random_state, n_jobs=n_jobs,
-        progress=progress,
-        metadata={
-            "source": str(source), "source_fingerprint": result.entities.fingerprint,
-            "target": target, "positive": label,
-            "given_dictionary_sha256": _fingerprint(given),
-        })
+    try:
+        trained = train_propensity(
+            X, y, dictionary=model_dictionary, exclude=tuple(exclude),
+            models=tuple(models or PROPENSITY_MODELS), imbalance=tuple(imbalance or IMBALANCE),
+            folds=folds, repeats=repeats, mail_share=mail_share or MAIL_SHARE, top_n=top_n,
+            segments=(lambda X_, y_: segment_comparison(X_, y_, model_dictionary, settings,
+                                                        n_segments)) if segments else None,
+            importance=importance, random_state=settings.random_state, n_jobs=n_jobs,
+            progress=progress,
+            metadata={
+                "source": str(source), "source_fingerprint": result.entities.fingerprint,
+                "target": target, "positive": label,
+                "given_dictionary_sha256": _fingerprint(given),
+            })
+    except InputError as exc:  # the encoder's, the segments': they do not know the file
+        raise InputError(f"{source}: {exc}") from None
     progress("reasons")
     entities, reasons = _entities(rows, y, trained)
     entities = dataclasses.replace(
@@ -534,8 +537,8 @@ def score_propensity(
     expected = trained.metadata.get("given_dictionary_sha256")
     if given is not None and _fingerprint(given) != expected:
         raise InputError(
-            f"{dictionary}: not the dictionary the model was trained with "
-            + ("(it inferred its own) " if expected is None else "")
+            f"{dictionary}: not the dictionary the model was trained with"
+            + (" (it inferred its own)" if expected is None else "")
             + "; the model carries its own. Fix: score without --dictionary, or retrain "
               "with this one")
     config, _ = people_settings(config or SegwiseConfig(), trained.dictionary)
@@ -553,7 +556,8 @@ def score_propensity(
         missing = [c for c in encoder.attributes_ if c not in table.column_names]
         raise InputError(
             f"{source}: the model needs column(s) the table lacks: "
-            f"{', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''}. Fix: score a "
+            f"{', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''}"
+            f"{case_hint(missing, cast(CleanedPeople, result.cleaned).undeclared)}. Fix: score a "
             "table with the training columns, or let them be missing (--missing-columns "
             "missing)") from exc
     return ScoreResult(scores=scores, audit=result.audit_table, encoding=encoding,
