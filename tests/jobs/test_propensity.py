@@ -229,6 +229,27 @@ def test_a_table_with_no_attribute_to_use_is_one_line_naming_it(personality,
     assert "Fix: raise column_threshold ([people] column_threshold)" in line
 
 
+def test_a_target_the_dictionary_declares_is_read_as_written(personality, tmp_path) -> None:
+    # Declared numeric (or coded 0/1), yes/no was typed to no value at all: "cannot tell
+    # which value means 'responded' (values: none)". The dictionary's unknown code of the
+    # target still means no target.
+    frame = pd.read_csv(personality, sep="\t", dtype=str, keep_default_na=False)
+    frame["Response"] = frame["Response"].map({"1": "yes", "0": "no"})
+    frame.loc[:9, "Response"] = "9"
+    path = tmp_path / "yes_no.csv"
+    frame.to_csv(path, index=False)
+    dictionary = tmp_path / "d.csv"
+    for declared in ("Response,numeric,,,\n", "Response,binary,0,no,\nResponse,,1,yes,\n"):
+        dictionary.write_text("attribute,type,code,label,missing\nIncome,numeric,,,\n"
+                              "Recency,numeric,,,\nKidhome,ordinal,,,\n" + declared
+                              + "Response,,9,unknown,yes\n")
+        got = run_propensity(path, "Response", dictionary=dictionary, models=["logistic"],
+                             imbalance=["none"], segments=False, importance=False, folds=3)
+        assert got.positive == "yes"
+        assert got.target_values == (frame["Response"].value_counts().drop("9").to_dict())
+        assert got.audit.set_index("step")["rows"]["no_target"] == 10
+
+
 def test_values_read_as_not_responding_besides_the_pair_are_shown(personality,
                                                                   tmp_path) -> None:
     # With --positive every other value means "did not respond": a stray 2 or 'maybe' was

@@ -56,7 +56,8 @@ def _nothing(step: str) -> None:
 
 
 def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
-                    where: str = "target") -> tuple[np.ndarray, str]:
+                    missing: Sequence[str] = (), where: str = "target"
+                    ) -> tuple[np.ndarray, str]:
     """Read a target column as 1 (responded), 0 (did not) or -1 (missing).
 
     Parameters
@@ -67,6 +68,8 @@ def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
         The value that means "responded"; every other present value means "did not".
         Without it the column must hold two values, one of 1/0, true/false, yes/no, y/n
         (case ignored).
+    missing : sequence of str, default=()
+        Codes that mean no value (the dictionary's unknown codes of the target).
     where : str, default="target"
         The file and column, for messages.
 
@@ -83,7 +86,7 @@ def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
         If the values do not say which one is the response, or ``positive`` never
         occurs.
     """
-    codes = _target_codes(values)
+    codes = _target_codes(values, missing)
     present = codes != None  # noqa: E711 - elementwise on an object array
     distinct = sorted({str(c) for c in codes[present]})
     if len(distinct) < 2 and positive is None:
@@ -110,21 +113,26 @@ def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
     return out, label
 
 
-def _target_codes(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def _target_codes(values: pa.ChunkedArray | pa.Array, missing: Sequence[str] = ()
+                  ) -> np.ndarray:
     """Each target value as its canonical code (``1.0`` is ``1``), None where blank."""
     import pandas as pd
 
     raw = pd.Series(values.to_pandas(), dtype=object)
-    return np.array([None if v is None or (isinstance(v, float) and np.isnan(v))
-                     or str(v).strip() == "" else canonical_code(v) for v in raw],
-                    dtype=object)
+    codes = np.array([None if v is None or (isinstance(v, float) and np.isnan(v))
+                      or str(v).strip() == "" else canonical_code(v) for v in raw],
+                     dtype=object)
+    if missing:
+        codes[np.isin(codes, [canonical_code(c) for c in missing])] = None
+    return codes
 
 
-def target_counts(values: pa.ChunkedArray | pa.Array) -> dict[str, int]:
+def target_counts(values: pa.ChunkedArray | pa.Array, missing: Sequence[str] = ()
+                  ) -> dict[str, int]:
     """Rows per value of a target column (canonical codes, most frequent first; no blanks)."""
     import pandas as pd
 
-    codes = pd.Series(_target_codes(values), dtype=object).dropna()
+    codes = pd.Series(_target_codes(values, missing), dtype=object).dropna()
     return {str(k): int(n) for k, n in codes.value_counts(sort=True).items()}
 
 
@@ -184,11 +192,19 @@ class PropensityResult(JobResult):
 
 def _with_target(dictionary: FeatureDictionary | None, target: str
                  ) -> FeatureDictionary | None:
-    """Declare the target (as text) when a dictionary does not, so that it is read."""
-    if dictionary is None or target in dictionary:
-        return dictionary
-    attr = Attribute(target, "categorical", "the response (target)")
-    return FeatureDictionary([*dictionary, attr], source=dictionary.source)
+    """Declare the target as text, so that it is read as written whatever else is declared.
+
+    Typed as a number (a declared ``numeric`` or coded target), ``yes``/``no`` would be
+    read as no value at all. Its position and unknown codes are kept.
+    """
+    if dictionary is None:
+        return None
+    if target not in dictionary:
+        attr = Attribute(target, "categorical", "the response (target)")
+        return FeatureDictionary([*dictionary, attr], source=dictionary.source)
+    text = dataclasses.replace(dictionary[target], type="categorical", labels={}, parts=())
+    return FeatureDictionary([text if a.name == target else a for a in dictionary],
+                             source=dictionary.source)
 
 
 def _load_dictionary(path: str | Path | FeatureDictionary | None
@@ -287,7 +303,8 @@ def run_propensity(
     _check_rows(table, result.audit_table, source, "learn from")
     if target not in table.column_names:
         raise _absent_target(source, target, cleaned, table)
-    labels, label = response_labels(table.column(target), positive=positive,
+    unknown = cleaned.dictionary[target].missing if target in cleaned.dictionary else ()
+    labels, label = response_labels(table.column(target), positive=positive, missing=unknown,
                                     where=f"{source}, column {target}")
     known = labels >= 0
     rows = table if known.all() else table.filter(pa.array(known))
@@ -320,7 +337,7 @@ def run_propensity(
         quarantine_table=result.quarantine_table)
     return PropensityResult(entities=entities, cleaned=cleaned, config=config,
                             trained=trained, target=target, positive=label,
-                            target_values=target_counts(table.column(target)),
+                            target_values=target_counts(table.column(target), unknown),
                             reasons=reasons)
 
 
