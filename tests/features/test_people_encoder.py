@@ -441,3 +441,26 @@ def test_values_that_are_not_numbers_are_counted_apart_from_blanks(
     enc = PeopleEncoder(FeatureDictionary([Attribute("age", "numeric")])).fit(X)
     assert enc.column_audit().loc[0, counts].tolist() == [1, 0, 0, 2]
     assert np.isnan(enc.transform(X)[1:4, 0]).all()
+
+
+def test_a_categorical_without_codes_taking_thousands_of_values_is_refused(
+        adult: tuple[pa.Table, FeatureDictionary]) -> None:
+    # Adult's sampling weight declared categorical: one 0/1 column per value, 21,648 of them
+    # on the whole file, 5.3 GiB of output, and numpy's memory error as a traceback.
+    import dataclasses
+
+    rows, dictionary = adult
+    rows = rows.slice(0, 3000)
+    weights = len(set(rows.column("fnlwgt").to_pylist()))
+    assert weights > 1000
+    wrong = FeatureDictionary([dataclasses.replace(a, type="categorical")
+                               if a.name == "fnlwgt" else a for a in dictionary])
+    with pytest.raises(InputError, match=rf"attribute fnlwgt is declared categorical without "
+                                         rf"codes and takes {weights:,} distinct values .*at "
+                                         r"most 1,000\)\. Fix: declare it numeric"):
+        PeopleEncoder(wrong, exclude=("income",), unknown_columns="ignore").fit(rows)
+    # Declared codes are the user's choice, however many; so are up to 1,000 from the data.
+    few = rows.filter(pa.compute.is_in(rows.column("fnlwgt"),
+                                       rows.column("fnlwgt").slice(0, 900)))
+    enc = PeopleEncoder(wrong, exclude=("income",), unknown_columns="ignore").fit(few)
+    assert sum(name.startswith("fnlwgt=") for name in enc.get_feature_names_out()) <= 900

@@ -43,6 +43,10 @@ __all__ = ["THRESHOLD_FLOOR", "ColumnsError", "PeopleEncoder", "missing_threshol
 #: Below this share of missing values a column or row is never set aside by the
 #: automatic thresholds (imputation handles it).
 THRESHOLD_FLOOR = 0.2
+#: Most one-hot columns an attribute may take from the data when the dictionary declares
+#: none of its codes: beyond, it is an identifier or a quantity declared categorical, and
+#: one 0/1 column per value would fill the memory (21,648 columns for Adult's weights).
+MAX_LEARNED_LEVELS = 1000
 #: Widest range of whole-number codes looked up through a table (else binary search).
 _MAX_SPAN = 4096
 #: Count columns of :meth:`PeopleEncoder.audit`, in order.
@@ -886,6 +890,13 @@ def _fit_attribute(attr: Attribute, raw: np.ndarray
     kind = spec["type"]
     if kind in ("categorical", "binary") or (kind == "ordinal" and not attr.numeric_codes):
         levels = declared or _sorted_codes(values.distinct_codes(~base))
+        if not declared and kind == "categorical" and len(levels) > MAX_LEARNED_LEVELS:
+            raise InputError(
+                f"attribute {attr.name} is declared {attr.type} without codes and takes "
+                f"{len(levels):,} distinct values ({', '.join(levels[:4])}, ...): one 0/1 "
+                f"column each is too many (at most {MAX_LEARNED_LEVELS:,}). Fix: declare "
+                "it numeric if it is a quantity, list its codes in the dictionary, or "
+                "exclude it")
         if kind == "binary" and len(levels) > 2:
             raise InputError(
                 f"attribute {attr.name} is declared binary but has {len(levels)} values "
