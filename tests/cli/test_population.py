@@ -366,3 +366,32 @@ def test_customers_naming_a_column_in_another_case_are_told_so(shared_data: Path
         f"error: {customers}: lacks attribute(s) the population's model uses: Fresh (the "
         "file writes fresh: names are compared with their case). Fix: add the column(s), or "
         "leave them out of the model ([people] exclude, --exclude)"]
+
+
+@pytest.mark.parametrize(("rows", "k", "said"), [
+    # Alike in everything: PCA divided by a zero variance, and --k 3 gave one segment
+    # and two "not in the described sample".
+    ([0] * 6, 3, "the 6 people complete enough to place are alike in every attribute used"),
+    ([0] * 5 + [1] * 5, 3, "the 10 people placed are only 2 different people in the "
+                           "attributes used: too few for 3 segments. Fix: ask for at most 2 "
+                           "(--k)"),
+    # Six different people: fine, and without scikit-learn's warning about the relevance
+    # forest's "low number (6) of bootstrap samples".
+    ([0, 1, 2, 3, 4, 5], 2, None),
+])
+def test_a_population_of_few_different_people(shared_data: Path, tmp_path: Path,
+                                               rows: list[int], k: int,
+                                               said: str | None) -> None:
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    population = tmp_path / "population.csv"
+    frame.iloc[rows].to_csv(population, index=False)
+    result = runner.invoke(app, ["population", str(population), str(source), "-o",
+                                 str(tmp_path / "out"), "--no-report", "--k", str(k),
+                                 "--exclude", "Channel,Region"], terminal_width=400)
+    lines = _error_lines(result.output)
+    if said is None:
+        assert result.exit_code == 0 and lines == [], result.output
+    else:
+        assert result.exit_code == 1 and len(lines) == 1, result.output
+        assert lines[0].startswith(f"error: {population}: {said}"), lines

@@ -351,7 +351,7 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
     )
     from segwise.profile import compare_populations
     from segwise.segment import Segmenter
-    from segwise.segment._selection import LARGE_N
+    from segwise.segment._selection import LARGE_N, distinct_points
 
     progress("encode")
     rows = pop.entities.table.num_rows
@@ -378,6 +378,13 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
         raise InputError(f"{population}: only {len(Z):,} people are complete enough to "
                          f"place: too few for {smallest} segments. Fix: ask for at most "
                          f"{len(Z) - 1} ({what})")
+    distinct = distinct_points(Z, smallest)
+    if distinct < smallest:
+        # People alike in every attribute used are one point: more segments would be empty.
+        what = "--k" if n_clusters else "--k-min or [people] k_min"
+        raise InputError(f"{population}: the {len(Z):,} people placed are only {distinct:,} "
+                         f"different people in the attributes used: too few for {smallest} "
+                         f"segments. Fix: ask for at most {distinct} ({what})")
     sweep = None
     base = Segmenter(skew_transform=None, scaler=None, order_by=None,
                      random_state=settings.random_state)
