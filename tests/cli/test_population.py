@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -314,3 +315,83 @@ def test_numbers_in_the_file_s_notation(shared_data: Path, tmp_path: Path) -> No
     columns = pd.read_csv(tmp_path / "local" / "columns.csv").set_index("column")
     assert columns.loc[["Fresh", "Milk"], "status"].tolist() == ["used", "used"]
     assert columns.loc[["Fresh", "Milk"], "missing_share"].tolist() == [0, 0]
+
+
+@pytest.mark.parametrize(("case", "said"), [
+    ("holes", "every attribute is missing too often to be used: the threshold is 10.0% of "
+              "rows, the least missing are "),
+    ("blank", "no column can be read as an attribute (Channel: blank in every row"),
+    ("excluded", "every attribute of the data is excluded (Channel, Region, Fresh, Milk, "),
+])
+def test_a_population_with_no_attribute_to_use_is_one_line(shared_data: Path, tmp_path: Path,
+                                                           case: str, said: str) -> None:
+    # It said "no attribute is left to encode (none declared in the data, or all missing
+    # too often)" without the file, the columns or which; a population blank in every
+    # column was refused as "cust.csv: none of the 0 dictionary attributes is a column".
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source, dtype=str)
+    rng = np.random.default_rng(0)
+    if case == "holes":
+        frame = frame.mask(rng.random(frame.shape) < 0.3)
+    elif case == "blank":
+        frame.loc[:, :] = None
+    population = tmp_path / "population.csv"
+    frame.to_csv(population, index=False)
+    config = tmp_path / "segwise.toml"
+    config.write_text("[people]\ncolumn_threshold = 0.1\n")
+    result = runner.invoke(app, ["population", str(population), str(source), "-o",
+                                 str(tmp_path / "out"), "--no-report", "--k", "2",
+                                 "--config", str(config),
+                                 *(["--exclude", "*"] if case == "excluded" else [])],
+                           terminal_width=400)
+    assert result.exit_code == 1
+    lines = _error_lines(result.output)
+    assert len(lines) == 1 and lines[0].startswith(f"error: {population}: {said}"), lines
+
+
+def test_customers_naming_a_column_in_another_case_are_told_so(shared_data: Path,
+                                                               tmp_path: Path) -> None:
+    # "lacks attribute(s) the population's model uses: Fresh" of a file whose header says
+    # "fresh": the user looks at the column and sees it there.
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    customers = tmp_path / "customers.csv"
+    frame[frame["Channel"] == 2].rename(columns={"Fresh": "fresh"}).to_csv(customers,
+                                                                             index=False)
+    result = runner.invoke(app, ["population", str(source), str(customers), "-o",
+                                 str(tmp_path / "out"), "--no-report", "--k", "2",
+                                 "--exclude", "Channel,Region"], terminal_width=400)
+    assert result.exit_code == 1
+    assert _error_lines(result.output) == [
+        f"error: {customers}: lacks attribute(s) the population's model uses: Fresh (the "
+        "file writes fresh: names are compared with their case). Fix: add the column(s), or "
+        "leave them out of the model ([people] exclude, --exclude)"]
+
+
+@pytest.mark.parametrize(("rows", "k", "said"), [
+    # Alike in everything: PCA divided by a zero variance, and --k 3 gave one segment
+    # and two "not in the described sample".
+    ([0] * 6, 3, "the 6 people complete enough to place are alike in every attribute used"),
+    ([0] * 5 + [1] * 5, 3, "the 10 people placed are only 2 different people in the "
+                           "attributes used: too few for 3 segments. Fix: ask for at most 2 "
+                           "(--k)"),
+    # Six different people: fine, and without scikit-learn's warning about the relevance
+    # forest's "low number (6) of bootstrap samples".
+    ([0, 1, 2, 3, 4, 5], 2, None),
+])
+def test_a_population_of_few_different_people(shared_data: Path, tmp_path: Path,
+                                               rows: list[int], k: int,
+                                               said: str | None) -> None:
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    population = tmp_path / "population.csv"
+    frame.iloc[rows].to_csv(population, index=False)
+    result = runner.invoke(app, ["population", str(population), str(source), "-o",
+                                 str(tmp_path / "out"), "--no-report", "--k", str(k),
+                                 "--exclude", "Channel,Region"], terminal_width=400)
+    lines = _error_lines(result.output)
+    if said is None:
+        assert result.exit_code == 0 and lines == [], result.output
+    else:
+        assert result.exit_code == 1 and len(lines) == 1, result.output
+        assert lines[0].startswith(f"error: {population}: {said}"), lines

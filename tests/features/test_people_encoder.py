@@ -395,3 +395,72 @@ def test_a_column_missing_in_every_row_is_never_used(shared_data: Path) -> None:
     assert audit.loc["CODED", "missing_code"] == 200 and audit.loc["BLANK", "blank"] == 200
     assert audit.loc["ONE", "note"] == "one-hot: 1 column"
     assert enc.row_missing(X).max() == pytest.approx(1 / 3)       # of the 3 used
+
+
+def test_values_that_are_not_numbers_are_counted_apart_from_blanks(
+        shared_data: Path, tmp_path: Path) -> None:
+    # The people job types numeric attributes on the engine; text such as "abc" became
+    # NULL there and the audit called it blank. Typed or read as text, the counts agree.
+    from segwise.clean import PeopleSettings
+    from segwise.config import SegwiseConfig
+    from segwise.jobs import run_job
+
+    frame = pd.read_csv(shared_data / "uci-adult" / "adult.data.gz", header=None,
+                        names=ADULT_NAMES, dtype=str, skipinitialspace=True,
+                        keep_default_na=False).head(2000)
+    frame.loc[:6, "age"] = ["abc", "X", "NaN", "inf", "1e40", "4O", "-"]   # not numbers
+    frame.loc[7:9, "age"] = ["", " ", ""]                                  # blank
+    frame.loc[10:12, "education_num"] = ["X", "", "13.0"]   # a coded ordinal, typed too
+    frame.loc[13:14, "sex"] = ["", "?"]                     # text: blank, unseen code
+    path = tmp_path / "adult.csv"
+    frame.to_csv(path, index=False)
+    d_path = tmp_path / "adult.toml"
+    d_path.write_text(ADULT_TOML.replace("position = ", "# position = "))
+    dictionary = read_dictionary(d_path)
+    config = SegwiseConfig(sections={"people": PeopleSettings(dictionary=dictionary)})
+    typed = run_job("people", path, config=config).entities.table
+    assert pa.types.is_floating(typed.schema.field("age").type)   # typed by the engine
+    raw = name_columns(load_source(path, "people").table, dictionary).to_pyarrow()
+    counts = ["blank", "missing_code", "unseen_code", "not_a_number"]
+    audits = []
+    for rows in (typed, raw):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)     # the unseen "?" of sex
+            enc = PeopleEncoder(dictionary, exclude=("income",),
+                                unknown_columns="ignore").fit(rows)
+        audits.append(enc.column_audit().set_index("column").loc[
+            ["age", "education_num", "sex"], counts])
+    typed_audit, raw_audit = audits
+    assert typed_audit.loc["age"].tolist() == [3, 0, 0, 7]
+    assert typed_audit.loc["education_num"].tolist() == [1, 0, 0, 1]
+    assert typed_audit.loc["sex"].tolist() == [1, 0, 1, 0]
+    pd.testing.assert_frame_equal(typed_audit, raw_audit)
+    # Numbers given as numbers: an infinity or one beyond 10^13 is not a usable one either
+    # (it reached the output as it was, and the imputer refused the matrix).
+    X = pd.DataFrame({"age": [30.0, np.inf, -1e40, np.nan, 40.0, 50.0]})
+    enc = PeopleEncoder(FeatureDictionary([Attribute("age", "numeric")])).fit(X)
+    assert enc.column_audit().loc[0, counts].tolist() == [1, 0, 0, 2]
+    assert np.isnan(enc.transform(X)[1:4, 0]).all()
+
+
+def test_a_categorical_without_codes_taking_thousands_of_values_is_refused(
+        adult: tuple[pa.Table, FeatureDictionary]) -> None:
+    # Adult's sampling weight declared categorical: one 0/1 column per value, 21,648 of them
+    # on the whole file, 5.3 GiB of output, and numpy's memory error as a traceback.
+    import dataclasses
+
+    rows, dictionary = adult
+    rows = rows.slice(0, 3000)
+    weights = len(set(rows.column("fnlwgt").to_pylist()))
+    assert weights > 1000
+    wrong = FeatureDictionary([dataclasses.replace(a, type="categorical")
+                               if a.name == "fnlwgt" else a for a in dictionary])
+    with pytest.raises(InputError, match=rf"attribute fnlwgt is declared categorical without "
+                                         rf"codes and takes {weights:,} distinct values .*at "
+                                         r"most 1,000\)\. Fix: declare it numeric"):
+        PeopleEncoder(wrong, exclude=("income",), unknown_columns="ignore").fit(rows)
+    # Declared codes are the user's choice, however many; so are up to 1,000 from the data.
+    few = rows.filter(pa.compute.is_in(rows.column("fnlwgt"),
+                                       rows.column("fnlwgt").slice(0, 900)))
+    enc = PeopleEncoder(wrong, exclude=("income",), unknown_columns="ignore").fit(few)
+    assert sum(name.startswith("fnlwgt=") for name in enc.get_feature_names_out()) <= 900

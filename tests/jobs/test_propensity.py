@@ -175,10 +175,104 @@ def test_bad_input_is_one_line(personality, small_model, tmp_path) -> None:
     line = _one_error_line(["propensity", "score", str(small_model), str(lacking), "-o",
                             str(tmp_path / "s.parquet")])
     assert "Income, Recency" in line and "--missing-columns missing" in line
+    frame = pd.read_csv(personality, sep="\t").rename(columns={"Income": "income"})
+    lower = tmp_path / "lower.csv"
+    frame.to_csv(lower, index=False)
+    line = _one_error_line(["propensity", "score", str(small_model), str(lower), "-o",
+                            str(tmp_path / "s.parquet")])
+    assert "lacks: Income (the file writes income: names are compared with their case)" in line
     done = runner.invoke(app, ["propensity", "score", str(small_model), str(lacking), "-o",
                                str(tmp_path / "s.parquet"), "--missing-columns", "missing"],
                          terminal_width=200)
     assert done.exit_code == 0 and "Income" in done.output
+
+
+@pytest.mark.parametrize(("target", "values", "said"), [
+    # It said "no column 'ID' to learn from", of a column the file has.
+    ("ID", None, "'ID' is the file's id column, not a response. Fix: give --target"),
+    ("response", None, "no column 'response' to learn from; did you mean 'Response'?"),
+    ("Dt_Customer", None, "column 'Dt_Customer' is not read as a response: text with "),
+    ("Response", "", "column 'Response' is not read as a response: blank in every row"),
+    # It asked for --positive, which cannot help: nobody responded.
+    ("Response", "0", "column Response: holds '0' in every row with a value: a model needs "
+                      "people who responded and people who did not"),
+])
+def test_a_target_that_cannot_be_learned_from_says_why(
+        personality, tmp_path, target: str, values: str | None, said: str) -> None:
+    frame = pd.read_csv(personality, sep="\t", dtype=str, keep_default_na=False)
+    if values is not None:
+        frame["Response"] = values
+    path = tmp_path / "targeted.csv"
+    frame.to_csv(path, index=False)
+    line = _one_error_line(["propensity", "train", str(path), "--target", target])
+    assert said in line, line
+
+
+def test_a_table_with_no_attribute_to_use_is_one_line_naming_it(personality,
+                                                                  tmp_path) -> None:
+    # The population segments compared with the model follow [people]: their encoder's
+    # refusal came without the file or the columns.
+    frame = pd.read_csv(personality, sep="\t", dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(0)
+    attributes = frame.columns.drop(["ID", "Response"])
+    frame[attributes] = frame[attributes].mask(rng.random((len(frame), len(attributes)))
+                                               < 0.3, "")
+    path = tmp_path / "holes.csv"
+    frame.to_csv(path, index=False)
+    config = tmp_path / "segwise.toml"
+    config.write_text("[people]\ncolumn_threshold = 0.1\n")
+    line = _one_error_line(["propensity", "train", str(path), "--target", "Response",
+                            "--config", str(config), "--models", "logistic", "--imbalance",
+                            "none"])
+    assert line.startswith(f"error: {path}: every attribute is missing too often to be used: "
+                           "the threshold is 10.0% of rows"), line
+    assert "Fix: raise column_threshold ([people] column_threshold)" in line
+
+
+def test_a_target_the_dictionary_declares_is_read_as_written(personality, tmp_path) -> None:
+    # Declared numeric (or coded 0/1), yes/no was typed to no value at all: "cannot tell
+    # which value means 'responded' (values: none)". The dictionary's unknown code of the
+    # target still means no target.
+    frame = pd.read_csv(personality, sep="\t", dtype=str, keep_default_na=False)
+    frame["Response"] = frame["Response"].map({"1": "yes", "0": "no"})
+    frame.loc[:9, "Response"] = "9"
+    path = tmp_path / "yes_no.csv"
+    frame.to_csv(path, index=False)
+    dictionary = tmp_path / "d.csv"
+    for declared in ("Response,numeric,,,\n", "Response,binary,0,no,\nResponse,,1,yes,\n"):
+        dictionary.write_text("attribute,type,code,label,missing\nIncome,numeric,,,\n"
+                              "Recency,numeric,,,\nKidhome,ordinal,,,\n" + declared
+                              + "Response,,9,unknown,yes\n")
+        got = run_propensity(path, "Response", dictionary=dictionary, models=["logistic"],
+                             imbalance=["none"], segments=False, importance=False, folds=3)
+        assert got.positive == "yes"
+        assert got.target_values == (frame["Response"].value_counts().drop("9").to_dict())
+        assert got.audit.set_index("step")["rows"]["no_target"] == 10
+
+
+def test_values_read_as_not_responding_besides_the_pair_are_shown(personality,
+                                                                  tmp_path) -> None:
+    # With --positive every other value means "did not respond": a stray 2 or 'maybe' was
+    # learned as a non-responder in silence.
+    frame = pd.read_csv(personality, sep="\t", dtype=str, keep_default_na=False)
+    frame.loc[:9, "Response"] = "maybe"
+    frame.loc[10:12, "Response"] = "2"
+    path = tmp_path / "odd.csv"
+    frame.to_csv(path, index=False)
+    done = runner.invoke(app, ["propensity", "train", str(path), "--target", "Response",
+                               "--positive", "1", "--models", "logistic", "--imbalance",
+                               "none", "--no-segments", "--no-importance", "--folds", "3"],
+                         terminal_width=300)
+    assert done.exit_code == 0, done.output
+    counts = frame["Response"].value_counts()
+    flat = " ".join(done.output.split())
+    assert (f"odd.csv, Response: '1' read as responded ({counts['1']:,} rows), every other "
+            f"value as did not: '0' ({counts['0']:,}), 'maybe' (10), '2' (3)") in flat
+    done = runner.invoke(app, ["propensity", "train", str(personality), "--target",
+                               "Response", "--models", "logistic", "--imbalance", "none",
+                               "--no-segments", "--no-importance", "--folds", "3"],
+                         terminal_width=300)
+    assert "read as responded" not in done.output   # a pair says nothing more
 
 
 @pytest.mark.parametrize(("responders", "folds", "message"), [

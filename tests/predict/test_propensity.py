@@ -214,6 +214,52 @@ def test_every_variant_round_trips_inside_the_trusted_types(every_variant, tmp_p
     assert found == PROPENSITY_TYPES  # nothing trusted that no variant needs
 
 
+def _dictionaries(path: Path) -> int:
+    """Feature dictionaries written out in a model file's skops tree."""
+    with zipfile.ZipFile(path) as archive:
+        schema = json.loads(archive.read("schema.json"))
+
+    def count(node: Any) -> int:
+        if isinstance(node, dict):
+            here = node.get("__class__") in ("FeatureDictionary", "InferredDictionary")
+            return here + sum(count(v) for v in node.values())
+        return sum(count(v) for v in node) if isinstance(node, list) else 0
+
+    return count(schema)
+
+
+def test_the_dictionary_is_stored_once_and_its_references_rebuilt(
+        every_variant, tmp_path, monkeypatch) -> None:
+    from sklearn.base import BaseEstimator
+
+    from segwise.features.people import PeopleEncoder
+
+    for name in ("logistic/none", "inferred", "mixed"):
+        trained, rows = every_variant[name]
+        path = trained.save(tmp_path / "model.skops")
+        # The estimator's parameter, the encoder's and the encoder's fitted one: one copy.
+        assert _dictionaries(path) == 1, name
+        loaded = TrainedPropensity.load(path)
+        encoder = loaded.model.encoder_
+        assert encoder.dictionary_ is loaded.model.dictionary or name == "inferred"
+        assert encoder.dictionary is loaded.model.dictionary
+        assert loaded.dictionary == trained.dictionary
+        assert loaded.model.get_params()["dictionary"] == trained.model.dictionary
+        assert loaded.score(rows, reasons=2)[0].equals(trained.score(rows, reasons=2)[0])
+        assert set(vars(loaded.model)) == set(vars(trained.model)), name
+        assert set(vars(encoder)) == set(vars(trained.model.encoder_)), name
+    # A file saved before (every reference written out in full) loads and scores the same.
+    trained, rows = every_variant["logistic/none"]
+    small = trained.save(tmp_path / "now.skops").stat().st_size
+    for cls in (PeopleEncoder, PropensityModel):
+        monkeypatch.setattr(cls, "__getstate__", BaseEstimator.__getstate__)
+    old = trained.save(tmp_path / "before.skops")
+    monkeypatch.undo()
+    assert _dictionaries(old) == 3 and old.stat().st_size > small
+    loaded = TrainedPropensity.load(old)
+    assert loaded.score(rows, reasons=2)[0].equals(trained.score(rows, reasons=2)[0])
+
+
 def _rewrite(path: Path, member: str, text: str, *, resign: bool) -> None:
     """Replace one member of a model file (and re-record the digest when ``resign``)."""
     with zipfile.ZipFile(path) as archive:

@@ -166,10 +166,13 @@ class CleanedPeople(CleanedRows):
         rows).
     undeclared : tuple of str
         Columns of the source the dictionary does not declare: not read further.
+    id_column : str or None
+        The source's column read as ``person_id`` (None: rows numbered).
     """
 
     dictionary: FeatureDictionary = field(default_factory=lambda: FeatureDictionary([]))
     undeclared: tuple[str, ...] = ()
+    id_column: str | None = None
 
     def check_exclude(self, patterns: Sequence[str], option: str, where: str | Path, *,
                       also: Sequence[str] = ()) -> None:
@@ -230,9 +233,11 @@ def type_attributes(table: ir.Table, dictionary: FeatureDictionary) -> ir.Table:
 
     A numeric attribute, or one whose declared codes (labels and unknown codes) are all
     numbers, is read as a number: whole-number codes as 32-bit floats (exact, half the
-    memory of a wide table), others as 64-bit floats; blank text and text that is not a
-    number become NULL. Anything else stays text, for the encoder to read. Columns the
-    dictionary does not declare are left out.
+    memory of a wide table), others as 64-bit floats. A blank value becomes NULL; a value
+    that is present but not a number :func:`~segwise.io.as_float` reads (``abc``, ``inf``,
+    beyond 10^13) becomes NaN, so that the encoder counts it as not a number rather than
+    as blank, from the same fetch. Anything else stays text, for the encoder to read.
+    Columns the dictionary does not declare are left out.
 
     Parameters
     ----------
@@ -252,7 +257,7 @@ def type_attributes(table: ir.Table, dictionary: FeatureDictionary) -> ir.Table:
             continue
         value = table[attr.name]
         if _is_number(attr):
-            number = as_float(value)
+            number = as_float(value, unreadable_as_nan=True)
             columns[attr.name] = number.cast("float32") if _is_float32(attr) else number
         else:
             columns[attr.name] = as_text(value)
@@ -317,6 +322,13 @@ def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
     table = localise_numbers(table, attributes, config.read.decimal, config.read.thousands)
     if dictionary is None:
         dictionary = infer_dictionary(table, attributes)
+        if attributes and not len(dictionary):
+            skipped = getattr(dictionary, "skipped", ())
+            shown = "; ".join(f"{c}: {why}" for c, why in skipped[:4])
+            raise InputError(
+                f"{source.source}: no column can be read as an attribute ({shown}"
+                f"{'; ...' if len(skipped) > 4 else ''}). Fix: check the file, or give a "
+                "dictionary declaring its attributes")
     else:
         _check_headerless(attributes, dictionary, source.source)
         table = name_columns(table, dictionary)
@@ -334,7 +346,8 @@ def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
     cleaned = clean_rows(dataclasses.replace(source, table=typed),
                          [REPEATED_ID] if has_ids else [], duplicates=has_ids)
     return CleanedPeople(cleaned.rows, cleaned.n_input, cleaned.n_quarantined, cleaned.rules,
-                         cleaned.deduplicated, dictionary=dictionary, undeclared=undeclared)
+                         cleaned.deduplicated, dictionary=dictionary, undeclared=undeclared,
+                         id_column=source.roles.get(PERSON_ID))
 
 
 # ---------------------------------------------------------------- dense against sparse rows

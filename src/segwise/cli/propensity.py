@@ -190,6 +190,12 @@ def train(
             written.append(write_report(result, report, source=table.name,
                                         title="Who will respond", progress=step))
     print_validation(result)
+    others = {v: n for v, n in result.target_values.items() if v != result.positive}
+    if len(others) > 1:  # a pair is what the target should hold; say what else was read
+        notice(f"{table.name}, {target}", f"{result.positive!r} read as responded "
+               f"({result.target_values[result.positive]:,} rows), every other value as did "
+               "not: " + ", ".join(f"{v!r} ({n:,})" for v, n in list(others.items())[:8])
+               + (", ..." if len(others) > 8 else ""))
     print_encoding(result.encoding, table.name)
     for path in written:
         console.print(f"wrote {path}", highlight=False)

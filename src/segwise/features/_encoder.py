@@ -36,12 +36,17 @@ from segwise.io._dictionary import (
     infer_dictionary,
     is_numeric_code,
 )
+from segwise.io._parse import MAX_NUMBER
 
 __all__ = ["THRESHOLD_FLOOR", "ColumnsError", "PeopleEncoder", "missing_threshold"]
 
 #: Below this share of missing values a column or row is never set aside by the
 #: automatic thresholds (imputation handles it).
 THRESHOLD_FLOOR = 0.2
+#: Most one-hot columns an attribute may take from the data when the dictionary declares
+#: none of its codes: beyond, it is an identifier or a quantity declared categorical, and
+#: one 0/1 column per value would fill the memory (21,648 columns for Adult's weights).
+MAX_LEARNED_LEVELS = 1000
 #: Widest range of whole-number codes looked up through a table (else binary search).
 _MAX_SPAN = 4096
 #: Count columns of :meth:`PeopleEncoder.audit`, in order.
@@ -96,19 +101,24 @@ def missing_threshold(shares: np.ndarray, floor: float = THRESHOLD_FLOOR) -> flo
 class _Values:
     """One column's raw values, prepared for looking up codes.
 
-    Numbers stay numbers (``num``); anything else is reduced to its distinct canonical
-    codes (``keys``) and the position of each row's code among them (``inv``, -1 blank),
-    so that text columns are looked up once per distinct value, not once per row.
+    Numbers stay numbers (``num``): NaN is blank; an infinity, or a number beyond
+    :data:`~segwise.io.MAX_NUMBER` as the engine's typing refuses it, is a value that is
+    not a number (a typed table's ``abc`` arrives as one, see :func:`_arrow_values`).
+    Anything else is reduced to its distinct canonical codes (``keys``) and the position
+    of each row's code among them (``inv``, -1 blank), so that text columns are looked up
+    once per distinct value, not once per row.
     """
 
     def __init__(self, raw: np.ndarray) -> None:
         self.n = len(raw)
+        self.not_number: np.ndarray  # numbers only: where a present value is not one
         self.num: np.ndarray | None = None
         self.keys: list[str] = []
         self.inv: np.ndarray = np.empty(0, dtype=np.int64)
         if raw.dtype.kind in "biuf":
             self.num = raw.astype(np.float64, copy=False)
             self.null = np.isnan(self.num)
+            self.not_number = np.abs(self.num) > MAX_NUMBER   # NaN compares False
             return
         # Text is hashed once per row; blanks and canonical codes are found per distinct
         # value. Equal objects of other types hash alike (1 == 1.0 == True) but read as
@@ -135,7 +145,7 @@ class _Values:
         if self.num is None:
             return self.keys, self.inv
         uniq, inv = np.unique(self.num, return_inverse=True)
-        keep = ~np.isnan(uniq)
+        keep = np.isfinite(uniq)
         inv = np.where(keep[inv], inv, -1)
         keys = [canonical_code(float(v)) if k else "" for v, k in zip(uniq, keep, strict=True)]
         return keys, inv
@@ -163,13 +173,14 @@ class _Values:
     def offsets(self) -> tuple[float, int, np.ndarray] | None:
         """Small whole numbers (codes) as offsets from the smallest, for table lookups.
 
-        The smallest value, the span and each row's offset (``span + 1`` where blank), or
-        None when the values are not all whole or span more than :data:`_MAX_SPAN` (codes
-        are then found by binary search).
+        The smallest value, the span and each row's offset (``span + 1`` where blank or
+        not a number), or None when the values are not all whole or span more than
+        :data:`_MAX_SPAN` (codes are then found by binary search).
         """
         if self.num is None:
             return None
-        present = self.num[~self.null]
+        finite = ~(self.null | self.not_number)
+        present = self.num[finite]
         if not len(present):
             return None
         low, high = float(present.min()), float(present.max())
@@ -177,7 +188,7 @@ class _Values:
             return None
         span = int(high - low)
         offset = np.full(self.n, span + 1, dtype=np.intp)
-        offset[~self.null] = (present - low).astype(np.intp)
+        offset[finite] = (present - low).astype(np.intp)
         return low, span, offset
 
     @staticmethod
@@ -194,7 +205,7 @@ class _Values:
     def numbers(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the values as floats, and where a present value is not a number."""
         if self.num is not None:
-            return self.num, np.zeros(self.n, dtype=bool)
+            return self.num, self.not_number
         values = np.array([_float(k) for k in self.keys] + [np.nan], dtype=np.float64)
         out = values[self.inv]
         return out, ~self.null & np.isnan(out)
@@ -207,11 +218,12 @@ class _Values:
 
 
 def _float(key: str) -> float:
+    """Read a code as a number: NaN where it is none, or one the engine would not read."""
     try:
         value = float(key)
     except ValueError:
         return math.nan
-    return value if math.isfinite(value) else math.nan
+    return value if abs(value) <= MAX_NUMBER else math.nan
 
 
 def _sorted_codes(codes: Sequence[str]) -> list[str]:
@@ -251,12 +263,24 @@ def _series_values(s: pd.Series) -> np.ndarray:
 
 
 def _arrow_values(col: Any) -> np.ndarray:
+    """Return a column as numbers (NULL, a blank, as NaN) or as objects.
+
+    Arrow tells a NULL (blank) from a NaN that is a value: the people job types text that
+    is not a number (``abc`` in a numeric attribute) as NaN and blanks as NULL. Such NaN
+    become infinities here, which :class:`_Values` counts as not a number.
+    """
     import pyarrow as pa
 
     kind = col.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind) \
             or pa.types.is_decimal(kind) or pa.types.is_null(kind):
-        return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+        values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+        if pa.types.is_floating(kind):
+            nan = np.isnan(values)
+            if np.count_nonzero(nan) > col.null_count:
+                values = values.copy()
+                values[nan & np.asarray(col.is_valid())] = np.inf
+        return values
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
 
 
@@ -275,7 +299,8 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
     does not declare and attributes missing too often are not used):
 
     * codes the dictionary lists as unknown, blanks and NaN become missing;
-    * ``numeric``: the value; a present value that is not a number becomes missing;
+    * ``numeric``: the value; a present value that is not a number (text, infinite,
+      beyond :data:`~segwise.io.MAX_NUMBER`) becomes missing, counted as ``not_a_number``;
     * ``ordinal``: the code as a number (text codes: their 1-based place in the declared
       order);
     * ``binary``: 0 for the first declared (or, undeclared, the smaller) value, 1 for the
@@ -479,9 +504,7 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
                                else f"missing in {row['missing_share']:.1%} of rows, above "
                                     f"the threshold {self.column_threshold_:.1%}: not used")
         if not kept:
-            raise InputError("no attribute is left to encode (none declared in the data, "
-                             "or all missing too often). Fix: check the dictionary and the "
-                             "exclusions")
+            raise InputError(self._nothing_left(shares, columns, dictionary))
         self._specs = kept
         self.attributes_ = [s["name"] for s in kept]
         missing_matrix = np.column_stack([cleaned[s["name"]] for s in kept])
@@ -495,6 +518,25 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
         self.columns_ = {key: [row[key] for row in audit] for key in _AUDIT_KEYS}
         self._warn_unseen(audit, "fit")
         return self
+
+    def _nothing_left(self, shares: dict[str, float], columns: list[str],
+                      dictionary: FeatureDictionary) -> str:
+        """Say why fit has no attribute to encode, and what to change."""
+        if shares:
+            low = sorted(shares.items(), key=lambda kv: kv[1])
+            shown = ", ".join(f"{name} {share:.1%}" for name, share in low[:4])
+            more = f" and {len(low) - 4} more" if len(low) > 4 else ""
+            return (f"every attribute is missing too often to be used: the threshold is "
+                    f"{self.column_threshold_:.1%} of rows, the least missing are {shown}"
+                    f"{more}. Fix: raise column_threshold "
+                    "([people] column_threshold), or check the dictionary's unknown codes")
+        declared = [c for c in columns if c in dictionary]
+        if declared:
+            return (f"every attribute of the data is excluded ({', '.join(declared[:6])}"
+                    f"{', ...' if len(declared) > 6 else ''}). Fix: check the exclusions")
+        return (f"none of the dictionary's {len(dictionary)} attributes is a column of the "
+                f"data (columns: {', '.join(columns[:6])}{', ...' if len(columns) > 6 else ''})"
+                ". Fix: check the dictionary's names against the columns")
 
     def _infer(self, columns: list[str], arrays: list[np.ndarray]) -> FeatureDictionary:
         from segwise._engine import duckdb_connection
@@ -770,6 +812,28 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
         tags.input_tags.categorical = True
         return tags
 
+    def __getstate__(self) -> dict[str, Any]:
+        """State to save: a given dictionary once, not again as the fitted one.
+
+        skops writes every reference to an object out in full; ``dictionary_`` is the
+        ``dictionary`` given (when one was), so it is left out and rebuilt on loading.
+        """
+        state = dict(super().__getstate__())  # a copy: Python's default is __dict__ itself
+        if state.get("dictionary_") is not None and state["dictionary_"] is self.dictionary:
+            del state["dictionary_"]
+            state[_GIVEN_DICTIONARY] = True
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a saved state, ``dictionary_`` as the given dictionary again."""
+        state = dict(state)
+        if state.pop(_GIVEN_DICTIONARY, False):
+            state["dictionary_"] = state["dictionary"]
+        super().__setstate__(state)
+
+
+#: Key of a saved encoder's state: its ``dictionary_`` is its ``dictionary``.
+_GIVEN_DICTIONARY = "_dictionary_is_given"
 
 _AUDIT_KEYS = ("column", "type", "status", "missing_share", *_COUNTS, "note")
 
@@ -826,6 +890,13 @@ def _fit_attribute(attr: Attribute, raw: np.ndarray
     kind = spec["type"]
     if kind in ("categorical", "binary") or (kind == "ordinal" and not attr.numeric_codes):
         levels = declared or _sorted_codes(values.distinct_codes(~base))
+        if not declared and kind == "categorical" and len(levels) > MAX_LEARNED_LEVELS:
+            raise InputError(
+                f"attribute {attr.name} is declared {attr.type} without codes and takes "
+                f"{len(levels):,} distinct values ({', '.join(levels[:4])}, ...): one 0/1 "
+                f"column each is too many (at most {MAX_LEARNED_LEVELS:,}). Fix: declare "
+                "it numeric if it is a quantity, list its codes in the dictionary, or "
+                "exclude it")
         if kind == "binary" and len(levels) > 2:
             raise InputError(
                 f"attribute {attr.name} is declared binary but has {len(levels)} values "

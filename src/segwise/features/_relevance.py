@@ -163,7 +163,8 @@ class FeatureRelevance(TransformerMixin, BaseEstimator):
         data = np.vstack([S, shuffled])
         target = np.r_[np.ones(len(S)), np.zeros(len(S))]
         forest = RandomForestClassifier(
-            n_estimators=self.n_estimators, min_samples_leaf=5, max_samples=0.5,
+            # Half the rows per tree, as a count: a share warns on a small table.
+            n_estimators=self.n_estimators, min_samples_leaf=5, max_samples=len(S),
             oob_score=True, n_jobs=1, random_state=int(rng.integers(2**31 - 1)),
         ).fit(data, target)
         return forest.feature_importances_, float(forest.oob_score_)

@@ -34,6 +34,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from segwise._engine import fetch_arrow
+from segwise.exceptions import InputError
 from segwise.features._encoder import (
     THRESHOLD_FLOOR,
     ColumnsError,
@@ -458,6 +459,10 @@ def fit_population(rows: pa.Table, dictionary: FeatureDictionary | None,
     imputer = SimpleImputer(strategy="median", keep_empty_features=True).fit(kept)
     scaler = StandardScaler().fit(imputer.transform(kept))
     scaled = scaler.transform(imputer.transform(kept))
+    if not scaled.any():  # scaling makes a constant column 0: nothing varies
+        raise InputError(f"the {len(sample):,} people complete enough to place are alike in "
+                         "every attribute used: there is nothing to segment them by. Fix: "
+                         "check the file, the dictionary's unknown codes and the exclusions")
     solver = "covariance_eigh" if scaled.shape[0] > 10 * scaled.shape[1] else "full"
     full = PCA(svd_solver=solver).fit(scaled)
     variance = variance_table(full)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -185,15 +186,24 @@ def _number(value: ir.Value) -> ir.FloatingValue:
     return strip_text(value.cast("string")).try_cast("float64")
 
 
-def as_float(value: ir.Value) -> ir.FloatingValue:
+def as_float(value: ir.Value, *, unreadable_as_nan: bool = False) -> ir.FloatingValue:
     """Parse a source value as a float64 number within :data:`MAX_NUMBER`.
 
     NULL where text is not a number, and where the number is NaN, infinite or larger than
     :data:`MAX_NUMBER` in magnitude: such a value would poison every sum it enters (the
     exact money sums cannot even hold it). :func:`number_checks` says which it was.
+
+    With ``unreadable_as_nan``, a value that is present (not :func:`is_blank`) but not
+    such a number becomes NaN instead, so that what reads the result can tell it from a
+    blank without another pass over the source.
     """
     x = _number(value)
-    return ibis.ifelse(_finite(x) & (x.abs() <= MAX_NUMBER), x, ibis.null("float64"))
+    ok = _finite(x) & (x.abs() <= MAX_NUMBER)
+    if not unreadable_as_nan:
+        return ibis.ifelse(ok, x, ibis.null("float64"))
+    # Blank is checked only where no number was read: few rows, not every row.
+    return ibis.cases((ok, x), (is_blank(value), ibis.null("float64")),
+                      else_=ibis.literal(math.nan, "float64"))
 
 
 def number_checks(

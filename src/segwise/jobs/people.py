@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from segwise.segment import KSweep
     from segwise.store import RunRecord
 
-__all__ = ["PEOPLE_JOB", "PopulationResult", "run_population", "with_undeclared"]
+__all__ = ["PEOPLE_JOB", "PopulationResult", "case_hint", "run_population",
+           "with_undeclared"]
 
 #: Name of the rows too sparse to place, in tables and reports.
 UNPLACED_NAME = "Too sparse to place"
@@ -350,7 +351,7 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
     )
     from segwise.profile import compare_populations
     from segwise.segment import Segmenter
-    from segwise.segment._selection import LARGE_N
+    from segwise.segment._selection import LARGE_N, distinct_points
 
     progress("encode")
     rows = pop.entities.table.num_rows
@@ -362,7 +363,10 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
         raise InputError(f"{customers}: no customer left to compare "
                          f"({_rows_removed(cust.audit_table)}). Fix: see the reasons; give "
                          "each customer one row (or no id column)")
-    fit = fit_population(pop.entities.table, cleaned.dictionary, settings)
+    try:
+        fit = fit_population(pop.entities.table, cleaned.dictionary, settings)
+    except InputError as exc:
+        raise InputError(f"{population}: {exc}") from None
     Z = fit.projection.components
     if len(Z) < 3:
         raise InputError(f"{population}: only {len(Z)} people are complete enough to place; "
@@ -374,6 +378,13 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
         raise InputError(f"{population}: only {len(Z):,} people are complete enough to "
                          f"place: too few for {smallest} segments. Fix: ask for at most "
                          f"{len(Z) - 1} ({what})")
+    distinct = distinct_points(Z, smallest)
+    if distinct < smallest:
+        # People alike in every attribute used are one point: more segments would be empty.
+        what = "--k" if n_clusters else "--k-min or [people] k_min"
+        raise InputError(f"{population}: the {len(Z):,} people placed are only {distinct:,} "
+                         f"different people in the attributes used: too few for {smallest} "
+                         f"segments. Fix: ask for at most {distinct} ({what})")
     sweep = None
     base = Segmenter(skew_transform=None, scaler=None, order_by=None,
                      random_state=settings.random_state)
@@ -397,8 +408,9 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
                   if a not in cust.entities.table.column_names]
         raise InputError(
             f"{customers}: lacks attribute(s) the population's model uses: "
-            f"{', '.join(absent)}. Fix: add the column(s), or leave them out of the model "
-            "([people] exclude, --exclude)") from None
+            f"{', '.join(absent)}"
+            f"{case_hint(absent, cast(CleanedPeople, cust.cleaned).undeclared)}. Fix: add the "
+            "column(s), or leave them out of the model ([people] exclude, --exclude)") from None
     except InputError as exc:
         raise InputError(f"{customers}: {exc}") from None
     projection = _with_undeclared(projection, cast(CleanedPeople, cust.cleaned))
@@ -472,6 +484,29 @@ def with_undeclared(audit: pd.DataFrame, cleaned: CleanedPeople) -> pd.DataFrame
                           "status": "not in the dictionary",
                           "note": "not declared in the dictionary: not used"})
     return pd.concat([audit, extra], ignore_index=True)
+
+
+def case_hint(absent: Sequence[str], columns: Sequence[str]) -> str:
+    """Name the columns that match absent names but for their case, for a message.
+
+    Parameters
+    ----------
+    absent : sequence of str
+        Names looked for and not found.
+    columns : sequence of str
+        The file's columns.
+
+    Returns
+    -------
+    str
+        `` (the file writes Age: names are compared with their case)``, or ``""``.
+    """
+    lower = {c.lower(): c for c in columns}
+    found = [lower[a.lower()] for a in absent if a.lower() in lower]
+    if not found:
+        return ""
+    return (f" (the file writes {', '.join(found[:4])}{', ...' if len(found) > 4 else ''}: "
+            "names are compared with their case)")
 
 
 def _rows_removed(audit: pa.Table) -> str:

@@ -25,7 +25,7 @@ from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError, InputError
 from segwise.io import PERSON_ID, Attribute, FeatureDictionary, canonical_code, read_dictionary
 from segwise.jobs._base import JobResult, run_job
-from segwise.jobs.people import PEOPLE_JOB, with_undeclared
+from segwise.jobs.people import PEOPLE_JOB, case_hint, with_undeclared
 from segwise.jobs.people import _rows_removed as rows_removed
 from segwise.jobs.people import _settings as people_settings
 from segwise.report import register_sections_module
@@ -56,7 +56,8 @@ def _nothing(step: str) -> None:
 
 
 def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
-                    where: str = "target") -> tuple[np.ndarray, str]:
+                    missing: Sequence[str] = (), where: str = "target"
+                    ) -> tuple[np.ndarray, str]:
     """Read a target column as 1 (responded), 0 (did not) or -1 (missing).
 
     Parameters
@@ -67,6 +68,8 @@ def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
         The value that means "responded"; every other present value means "did not".
         Without it the column must hold two values, one of 1/0, true/false, yes/no, y/n
         (case ignored).
+    missing : sequence of str, default=()
+        Codes that mean no value (the dictionary's unknown codes of the target).
     where : str, default="target"
         The file and column, for messages.
 
@@ -83,14 +86,14 @@ def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
         If the values do not say which one is the response, or ``positive`` never
         occurs.
     """
-    import pandas as pd
-
-    raw = pd.Series(values.to_pandas(), dtype=object)
-    codes = np.array([None if v is None or (isinstance(v, float) and np.isnan(v))
-                      or str(v).strip() == "" else canonical_code(v) for v in raw],
-                     dtype=object)
+    codes = _target_codes(values, missing)
     present = codes != None  # noqa: E711 - elementwise on an object array
     distinct = sorted({str(c) for c in codes[present]})
+    if len(distinct) < 2 and positive is None:
+        held = f"holds {distinct[0]!r} in every row with a value" if distinct else (
+            "has no value in any row")
+        raise InputError(f"{where}: {held}: a model needs people who responded and people "
+                         "who did not. Fix: check --target, or give a table with both")
     if positive is not None:
         label = canonical_code(positive)
         if label not in distinct:
@@ -110,6 +113,29 @@ def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
     return out, label
 
 
+def _target_codes(values: pa.ChunkedArray | pa.Array, missing: Sequence[str] = ()
+                  ) -> np.ndarray:
+    """Each target value as its canonical code (``1.0`` is ``1``), None where blank."""
+    import pandas as pd
+
+    raw = pd.Series(values.to_pandas(), dtype=object)
+    codes = np.array([None if v is None or (isinstance(v, float) and np.isnan(v))
+                      or str(v).strip() == "" else canonical_code(v) for v in raw],
+                     dtype=object)
+    if missing:
+        codes[np.isin(codes, [canonical_code(c) for c in missing])] = None
+    return codes
+
+
+def target_counts(values: pa.ChunkedArray | pa.Array, missing: Sequence[str] = ()
+                  ) -> dict[str, int]:
+    """Rows per value of a target column (canonical codes, most frequent first; no blanks)."""
+    import pandas as pd
+
+    codes = pd.Series(_target_codes(values, missing), dtype=object).dropna()
+    return {str(k): int(n) for k, n in codes.value_counts(sort=True).items()}
+
+
 @dataclass
 class PropensityResult(JobResult):
     """A trained response model and everything the report shows about it.
@@ -126,6 +152,9 @@ class PropensityResult(JobResult):
         The target column.
     positive : str
         The value read as "responded".
+    target_values : dict of str to int
+        Rows learned from per value of the target (every value but ``positive`` read as
+        "did not respond").
     reasons : pandas.DataFrame
         The people ranked highest by their out-of-fold score, with the final model's
         reasons for them.
@@ -134,6 +163,7 @@ class PropensityResult(JobResult):
     trained: TrainedPropensity = field(default=None, repr=False)  # type: ignore[assignment]
     target: str = ""
     positive: str = ""
+    target_values: dict[str, int] = field(default_factory=dict)
     reasons: pd.DataFrame = field(default=None, repr=False)
 
     @property
@@ -162,11 +192,19 @@ class PropensityResult(JobResult):
 
 def _with_target(dictionary: FeatureDictionary | None, target: str
                  ) -> FeatureDictionary | None:
-    """Declare the target (as text) when a dictionary does not, so that it is read."""
-    if dictionary is None or target in dictionary:
-        return dictionary
-    attr = Attribute(target, "categorical", "the response (target)")
-    return FeatureDictionary([*dictionary, attr], source=dictionary.source)
+    """Declare the target as text, so that it is read as written whatever else is declared.
+
+    Typed as a number (a declared ``numeric`` or coded target), ``yes``/``no`` would be
+    read as no value at all. Its position and unknown codes are kept.
+    """
+    if dictionary is None:
+        return None
+    if target not in dictionary:
+        attr = Attribute(target, "categorical", "the response (target)")
+        return FeatureDictionary([*dictionary, attr], source=dictionary.source)
+    text = dataclasses.replace(dictionary[target], type="categorical", labels={}, parts=())
+    return FeatureDictionary([text if a.name == target else a for a in dictionary],
+                             source=dictionary.source)
 
 
 def _load_dictionary(path: str | Path | FeatureDictionary | None
@@ -264,11 +302,9 @@ def run_propensity(
     table = result.entities.table
     _check_rows(table, result.audit_table, source, "learn from")
     if target not in table.column_names:
-        shown = ", ".join(c for c in table.column_names[:10] if c != PERSON_ID)
-        raise InputError(f"{source}: no column {target!r} to learn from (columns: {shown}"
-                         f"{', ...' if table.num_columns > 10 else ''}). Fix: check --target "
-                         "(and the dictionary's names for a file without a header)")
-    labels, label = response_labels(table.column(target), positive=positive,
+        raise _absent_target(source, target, cleaned, table)
+    unknown = cleaned.dictionary[target].missing if target in cleaned.dictionary else ()
+    labels, label = response_labels(table.column(target), positive=positive, missing=unknown,
                                     where=f"{source}, column {target}")
     known = labels >= 0
     rows = table if known.all() else table.filter(pa.array(known))
@@ -277,19 +313,22 @@ def run_propensity(
     X = rows.drop_columns([PERSON_ID, target])
     progress("validate")
     model_dictionary = cleaned.dictionary
-    trained = train_propensity(
-        X, y, dictionary=model_dictionary, exclude=tuple(exclude),
-        models=tuple(models or PROPENSITY_MODELS), imbalance=tuple(imbalance or IMBALANCE),
-        folds=folds, repeats=repeats, mail_share=mail_share or MAIL_SHARE, top_n=top_n,
-        segments=(lambda X_, y_: segment_comparison(X_, y_, model_dictionary, settings,
-                                                    n_segments)) if segments else None,
-        importance=importance, random_state=settings.random_state, n_jobs=n_jobs,
-        progress=progress,
-        metadata={
-            "source": str(source), "source_fingerprint": result.entities.fingerprint,
-            "target": target, "positive": label,
-            "given_dictionary_sha256": _fingerprint(given),
-        })
+    try:
+        trained = train_propensity(
+            X, y, dictionary=model_dictionary, exclude=tuple(exclude),
+            models=tuple(models or PROPENSITY_MODELS), imbalance=tuple(imbalance or IMBALANCE),
+            folds=folds, repeats=repeats, mail_share=mail_share or MAIL_SHARE, top_n=top_n,
+            segments=(lambda X_, y_: segment_comparison(X_, y_, model_dictionary, settings,
+                                                        n_segments)) if segments else None,
+            importance=importance, random_state=settings.random_state, n_jobs=n_jobs,
+            progress=progress,
+            metadata={
+                "source": str(source), "source_fingerprint": result.entities.fingerprint,
+                "target": target, "positive": label,
+                "given_dictionary_sha256": _fingerprint(given),
+            })
+    except InputError as exc:  # the encoder's, the segments': they do not know the file
+        raise InputError(f"{source}: {exc}") from None
     progress("reasons")
     entities, reasons = _entities(rows, y, trained)
     entities = dataclasses.replace(
@@ -297,7 +336,35 @@ def run_propensity(
         audit_table=_audit(result.audit_table, int((~known).sum()), target),
         quarantine_table=result.quarantine_table)
     return PropensityResult(entities=entities, cleaned=cleaned, config=config,
-                            trained=trained, target=target, positive=label, reasons=reasons)
+                            trained=trained, target=target, positive=label,
+                            target_values=target_counts(table.column(target), unknown),
+                            reasons=reasons)
+
+
+def _absent_target(source: str | Path, target: str, cleaned: CleanedPeople, table: pa.Table
+                   ) -> InputError:
+    """Say why the target is not among the rows read: the id, a column not read, a typo."""
+    import difflib
+
+    fix = "Fix: give --target the column saying whether each person responded"
+    if target == cleaned.id_column:
+        return InputError(f"{source}: {target!r} is the file's id column, not a response. {fix}")
+    skipped = dict(getattr(cleaned.dictionary, "skipped", ()))
+    if target in skipped:
+        return InputError(f"{source}: column {target!r} is not read as a response: "
+                          f"{skipped[target]}. {fix}")
+    columns = [c for c in table.column_names if c != PERSON_ID]
+    known = [*columns, *cleaned.undeclared, *skipped]
+    close = [c for c in known if c.lower() == target.lower()] or difflib.get_close_matches(
+        target, known, n=1, cutoff=0.8)
+    if close:
+        return InputError(f"{source}: no column {target!r} to learn from; did you mean "
+                          f"{close[0]!r}? Fix: give --target as the file writes it (case "
+                          "matters)")
+    shown = ", ".join(columns[:10])
+    return InputError(f"{source}: no column {target!r} to learn from (columns: {shown}"
+                      f"{', ...' if len(columns) > 10 else ''}). Fix: check --target "
+                      "(and the dictionary's names for a file without a header)")
 
 
 def _check_rows(table: pa.Table, audit: pa.Table, source: str | Path, what: str) -> None:
@@ -487,8 +554,8 @@ def score_propensity(
     expected = trained.metadata.get("given_dictionary_sha256")
     if given is not None and _fingerprint(given) != expected:
         raise InputError(
-            f"{dictionary}: not the dictionary the model was trained with "
-            + ("(it inferred its own) " if expected is None else "")
+            f"{dictionary}: not the dictionary the model was trained with"
+            + (" (it inferred its own)" if expected is None else "")
             + "; the model carries its own. Fix: score without --dictionary, or retrain "
               "with this one")
     config, _ = people_settings(config or SegwiseConfig(), trained.dictionary)
@@ -506,7 +573,8 @@ def score_propensity(
         missing = [c for c in encoder.attributes_ if c not in table.column_names]
         raise InputError(
             f"{source}: the model needs column(s) the table lacks: "
-            f"{', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''}. Fix: score a "
+            f"{', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''}"
+            f"{case_hint(missing, cast(CleanedPeople, result.cleaned).undeclared)}. Fix: score a "
             "table with the training columns, or let them be missing (--missing-columns "
             "missing)") from exc
     return ScoreResult(scores=scores, audit=result.audit_table, encoding=encoding,

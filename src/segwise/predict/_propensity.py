@@ -618,6 +618,33 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False
         return tags
 
+    def __getstate__(self) -> dict[str, Any]:
+        """State to save: the dictionary once, in the fitted encoder.
+
+        skops writes every reference to an object out in full; the ``dictionary`` given
+        is the encoder's (:meth:`PeopleEncoder.__getstate__` keeps one copy there), so it
+        is left out here and its reference rebuilt on loading.
+        """
+        state = dict(super().__getstate__())  # a copy: Python's default is __dict__ itself
+        pipeline = state.get("pipeline_")
+        if self.dictionary is not None and pipeline is not None and (
+                pipeline.named_steps["encode"].dictionary is self.dictionary):
+            state["dictionary"] = None
+            state[_DICTIONARY_IN_ENCODER] = True
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a saved state, ``dictionary`` as the encoder's again."""
+        state = dict(state)
+        shared = state.pop(_DICTIONARY_IN_ENCODER, False)
+        super().__setstate__(state)
+        if shared:
+            self.dictionary = self.pipeline_.named_steps["encode"].dictionary
+
+
+#: Key of a saved model's state: its ``dictionary`` is its encoder's.
+_DICTIONARY_IN_ENCODER = "_dictionary_in_encoder"
+
 
 def _in_row_blocks(transform: Callable[[np.ndarray], Any], Z: np.ndarray,
                    rows: int = CHUNK_ROWS) -> None:
