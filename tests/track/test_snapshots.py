@@ -55,6 +55,12 @@ def test_snapshot_dates_edge_cases() -> None:
             snapshot_dates(D(2011, 1, 5), D(2011, 1, 20), every, dates=dates)
     with pytest.raises(ConfigError, match="every 'week'"):
         snapshot_dates(D(2011, 1, 5), D(2011, 6, 30), "week")
+    # Text dates are whole days, YYYY-MM-DD: a time of day was dropped, 03/01 read as March.
+    for text, says in (("2011-03-01T10:00", "has a time of day"),
+                       ("03/01/2011", "day/month or month/day"),
+                       ("2011-02-30", "is not a day of the calendar")):
+        with pytest.raises(ConfigError, match=f"snapshot date '{text}' .*{says}"):
+            snapshot_dates(D(2011, 1, 5), D(2011, 6, 30), dates=[text, "2011-05-01"])
 
 
 @pytest.mark.slow
