@@ -538,6 +538,27 @@ def _refusal_cases() -> dict[str, tuple[list[str], str]]:
         "assigner train --labels cluster --label-date": (
             ["assigner", "train", "{src}", "--labels", "cluster", "--label-date", "horizon"],
             "--label-date does not apply with --labels cluster"),
+        "report --job rfe --margin": (
+            ["report", "{src}", "-o", "{out}.html", "--job", "rfe", "--margin", "0.5"],
+            "--margin does not apply with --job rfe: its report (events) has no lifetime"),
+        "report --job rfe --categories": (
+            ["report", "{src}", "-o", "{out}.html", "--job", "rfe", "--categories", "5"],
+            "--categories does not apply with --job rfe"),
+        "report --job mobility --no-track": (
+            ["report", "{src}", "-o", "{out}.html", "--job", "mobility", "--no-track"],
+            "does not apply with --job mobility: its report (pings) has no snapshots"),
+        "report --no-clv --clv-model": (
+            ["report", "{src}", "-o", "{out}.html", "--no-clv", "--clv-model", "auto"],
+            "--clv-model does not apply with --no-clv"),
+        "population --k --k-max": (
+            ["population", "{src}", "{src}", "-o", "{out}", "--k", "4", "--k-max", "8"],
+            "--k-max does not apply with --k"),
+        "propensity train --no-segments --k": (
+            ["propensity", "train", "{src}", "--target", "x", "--no-segments", "--k", "4"],
+            "--k does not apply with --no-segments"),
+        "propensity score --keep-formulas to parquet": (
+            ["propensity", "score", "{model}", "{src}", "-o", "{out}.parquet",
+             "--keep-formulas"], "--keep-formulas does not apply with a .parquet output"),
         "assign --keep-formulas to parquet": (
             ["assign", "{model}", "{src}", "-o", "{out}.parquet", "--keep-formulas"],
             "--keep-formulas does not apply with a .parquet output"),

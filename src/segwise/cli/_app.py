@@ -38,6 +38,7 @@ __all__ = [
     "StoreOpt",
     "app",
     "check_engine_options",
+    "check_keep_formulas",
     "console",
     "err_console",
     "handle_errors",
@@ -271,6 +272,15 @@ def refuse_given(ctx: typer.Context, reasons: dict[str, str]) -> None:
         if given(ctx, name):
             flag = next(p.opts[0] for p in ctx.command.params if p.name == name)
             raise UsageError(f"{flag} does not apply {why}")
+
+
+def check_keep_formulas(ctx: typer.Context, output: Path) -> None:
+    """Refuse ``--keep-formulas`` for a command whose one output is not CSV."""
+    if output.suffix.lower() != ".csv":
+        refuse_given(ctx, {"keep_formulas": f"with a {output.suffix or 'suffix-less'} output: "
+                                            "it keeps CSV text as it is, and no CSV is "
+                                            "written. Fix: write .csv, or leave out "
+                                            "--keep-formulas"})
 
 
 def check_engine_options(engine: str, spark_master: str | None) -> None:

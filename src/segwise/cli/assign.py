@@ -14,6 +14,7 @@ from segwise.cli._app import (
     KeepFormulasOpt,
     StoreOpt,
     app,
+    check_keep_formulas,
     console,
     handle_errors,
     new_app,
@@ -292,10 +293,7 @@ def assign(
     from segwise.store import TABLE_SUFFIXES, check_output, write_table
 
     check_output(output, TABLE_SUFFIXES, inputs=[model, input, config])
-    if output.suffix.lower() != ".csv":
-        refuse_given(ctx, {"keep_formulas": f"with a {output.suffix} output: it keeps CSV "
-                                            "text as it is, and nothing else is written. "
-                                            "Fix: write .csv, or leave out --keep-formulas"})
+    check_keep_formulas(ctx, output)
     trained = TrainedAssigner.load(model)
     cfg = load_config(config)
     with progress("Reading and cleaning") as say:
