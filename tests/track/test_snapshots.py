@@ -175,6 +175,20 @@ def test_fixed_edges_from_a_thin_first_snapshot_are_said(cdnow_raw: pd.DataFrame
     assert not [w for w in caught if "fixed edges" in str(w.message)]
 
 
+def test_months_without_a_purchase_are_said(cdnow_raw: pd.DataFrame) -> None:
+    # CDNOW with March and April 1997 cut out, as an export that lost two months: the
+    # snapshots of April and May were those of March, aged, and nothing said so.
+    dates = pd.to_datetime(cdnow_raw["date"], format="%Y%m%d")
+    gap = cdnow_raw[~dates.between("1997-03-01", "1997-04-30")]
+    with pytest.warns(UserWarning, match=r"no purchase at all from 1997-03-01 to 1997-04-30 "
+                                         r"\(2 of \d+ periods between snapshots\)"):
+        track_pieces(_cdnow_pieces(gap), every="month")
+    with warnings.catch_warnings(record=True) as caught:  # the whole log: every month bought
+        warnings.simplefilter("always", UserWarning)
+        track_pieces(_cdnow_pieces(cdnow_raw), every="month")
+    assert not [w for w in caught if "no purchase at all" in str(w.message)]
+
+
 def test_a_window_under_a_day_is_refused(cdnow_raw: pd.DataFrame) -> None:
     # '0.4d' is above 0 but rounds to no whole day: every snapshot would be empty, and the
     # error blamed the dates.

@@ -14,6 +14,7 @@ before ``D``.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ __all__ = [
     "score_snapshots",
     "snapshot_aggregates",
     "snapshot_dates",
+    "warn_empty_periods",
 ]
 
 #: Snapshot spacing: months between calendar-aligned as-of dates.
@@ -196,6 +198,44 @@ def snapshot_aggregates(
     agg = fetch_numpy(customer_aggregates(orders, ["snapshot", "customer_id"]))
     agg["snapshot"] = np.asarray(agg["snapshot"], dtype="datetime64[D]")
     return agg
+
+
+def warn_empty_periods(agg: dict[str, np.ndarray], dates: Sequence[_dt.date]) -> None:
+    """Warn of the periods between snapshots in which nobody bought.
+
+    A month missing from an export looks like a month when every customer stayed away:
+    the snapshots around it differ only in recency, and no cohort starts in it. Nothing
+    is wrong with the arithmetic, so this is said, not refused.
+
+    Parameters
+    ----------
+    agg : dict of str to ndarray
+        :func:`snapshot_aggregates` (``snapshot`` and ``last_purchase`` per customer).
+    dates : sequence of date
+        The as-of dates, in order.
+    """
+    snapshot = agg["snapshot"]
+    last = np.asarray(agg["last_purchase"], dtype="datetime64[D]")
+    gaps: list[list[_dt.date]] = []
+    n_empty = 0
+    for before, date in itertools.pairwise(dates):
+        if (last[snapshot == np.datetime64(date, "D")] >= np.datetime64(before, "D")).any():
+            continue
+        n_empty += 1
+        end = date - _dt.timedelta(days=1)
+        if gaps and gaps[-1][1] + _dt.timedelta(days=1) == before:
+            gaps[-1][1] = end  # one gap over several periods
+        else:
+            gaps.append([before, end])
+    if gaps:
+        spans = ", ".join(f"{a} to {b}" for a, b in gaps)
+        warnings.warn(
+            f"no purchase at all from {spans} ({n_empty} of {len(dates) - 1} periods between "
+            "snapshots): the snapshots around it differ only in recency and no cohort starts "
+            "in it. Check that the order lines are complete",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def score_snapshots(
