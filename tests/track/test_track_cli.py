@@ -108,3 +108,23 @@ def test_an_output_that_cannot_be_written_fails_before_work(
     assert "Fix:" in result.output and "Customers per segment" not in result.output
     assert src.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]
+
+
+def test_lines_that_cleaning_removes_entirely_are_said_as_rfm_says_them(
+        tmp_path: Path) -> None:
+    # Online Retail's bad-debt adjustments only (invoices A...): track said 'no purchase
+    # order to track. Fix: check the input and the cleaning', naming neither the file nor
+    # where the lines went; rfm names both.
+    path = tmp_path / "adjustments.csv"
+    path.write_text("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,"
+                    "CustomerID,Country\n"
+                    + "".join(f"A56393{i},B,Adjust bad debt,1,2011-0{1 + i}-12 14:5{i}:00,"
+                              f"11062.06,1{i},United Kingdom\n" for i in range(3)))
+    said = []
+    for command in ("rfm", "track"):
+        result = runner.invoke(app, [command, str(path), "-o", str(tmp_path / "o.parquet")])
+        assert result.exit_code == 1, result.output
+        said.append(result.stderr.strip())
+    assert said[0] == said[1] == (
+        f"error: {path}: no customer is left after cleaning (see the audit: "
+        "bad_debt_adjustment 3). Fix: check the [columns] mapping and the [cleaning] rules")
