@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,21 @@ def test_a_density_model_finding_no_segments_is_one_line(shared_data: Path, algo
                                         "that takes k"):
         segment_customers(frame, features=["Fresh", "Milk", "Grocery"], algorithm=algorithm,
                           k_values=range(2, 4), compare=None, embed=())
+
+
+def test_a_feature_of_one_value_is_said(shared_data: Path, tmp_path: Path) -> None:
+    # Customer Personality's Z_CostContact (3) and Z_Revenue (11) are the same for every
+    # customer: clustered, they weighed nothing and the profiles listed them as features.
+    frame = pd.read_csv(shared_data / "kaggle-customer-personality"
+                        / "marketing_campaign.csv.gz", sep="\t")
+    columns = ["MntWines", "MntMeatProducts", "Recency", "Z_CostContact", "Z_Revenue"]
+    with pytest.warns(UserWarning, match=r"Z_CostContact = 3, Z_Revenue = 11: the same for "
+                                         r"all 2,240 customers, so no segment differs by "
+                                         r"them\. Fix: leave them out of the features"):
+        segment_customers(frame, features=columns, id_col="ID", n_clusters=3, compare=None,
+                          embed=())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        segment_customers(frame, features=columns[:3], id_col="ID", n_clusters=3,
+                          compare=None, embed=())
+    assert not [w for w in caught if "the same for all" in str(w.message)]
