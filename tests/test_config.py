@@ -107,6 +107,12 @@ def test_missing_config_file(tmp_path: Path) -> None:
                                               "share between 0 and 1"),
         ('[read]\nlatest_date = "soon"\n',
          '[read] latest_date = "soon": expected a date (YYYY-MM-DD)'),
+        # Only YYYY-MM-DD, as every date option of the CLI: ISO's other layouts of a day
+        # (20111210, a week date) and a time of day are not read as a day.
+        ('[rfm]\nas_of = "20111210"\n', '[rfm] as_of = "20111210": expected a date (YYYY-MM-DD)'),
+        ('[rfm]\nas_of = "2011-W49"\n', '[rfm] as_of = "2011-W49": expected a date (YYYY-MM-DD)'),
+        ('[rfm]\nas_of = "2011-12-10T10:00"\n',
+         '[rfm] as_of = "2011-12-10T10:00": expected a date (YYYY-MM-DD)'),
         ("[columns]\ncustomer_id = 12\n", "[columns] customer_id = 12: expected a string"),
         ('[segments.patterns]\nLost = "1[1-2]"\n',
          '[segments] patterns = {Lost = "1[1-2]"}: expected a table of lists of strings'),

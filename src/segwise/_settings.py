@@ -274,10 +274,12 @@ def _convert(value: Any, tp: Any) -> Any:
     if tp is dt.date:
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return value
-        if isinstance(value, str):
+        if isinstance(value, str):  # YYYY-MM-DD only, as the CLI's dates
+            from segwise._time import parse_day
+
             try:
-                return dt.date.fromisoformat(value)
-            except ValueError:
+                return parse_day(value)
+            except ConfigError:
                 raise _Mismatch from None
         raise _Mismatch
     if isinstance(tp, type):

@@ -15,13 +15,16 @@ import pandas as pd
 
 from segwise.exceptions import ConfigError
 
-__all__ = ["UNITS", "parse_horizon", "to_date", "unit_days"]
+__all__ = ["UNITS", "parse_day", "parse_horizon", "to_date", "unit_days"]
 
 #: Days in one time unit of the models.
 UNITS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Q": 365.25 / 4, "Y": 365.25}
 
 _HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dwmy])\s*$", re.IGNORECASE)
 _HORIZON_DAYS = {"d": 1.0, "w": 7.0, "m": 365.25 / 12, "y": 365.25}
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_DAY_AND_MORE = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]?\S")
+_DAY_MONTH = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}$")
 
 
 def unit_days(unit: str) -> float:
@@ -83,8 +86,62 @@ def parse_horizon(horizon: str | float, unit: str = "W", name: str = "horizon") 
     return value
 
 
+def parse_day(text: str, name: str = "date") -> _dt.date:
+    """Read a day written as ``YYYY-MM-DD``, the one way segwise takes a date as text.
+
+    Every date a user types (``--as-of``, ``--calibration-end``, ``--dates``, ``--cutoff``,
+    a config's dates) is a whole day: the windows they bound are counted in days. So a time
+    of day or a time zone is refused rather than dropped, and so is any other layout
+    (``01/06/1997`` is the 1st of June or the 6th of January, depending on who wrote it).
+
+    Parameters
+    ----------
+    text : str
+        The day, e.g. ``"1997-06-01"``.
+    name : str, default="date"
+        What the date is (an option's name), for messages; ``""`` for none.
+
+    Returns
+    -------
+    datetime.date
+        The day.
+
+    Raises
+    ------
+    ConfigError
+        If ``text`` is not ``YYYY-MM-DD``, has a time or time zone after the day, or names
+        a day the calendar does not have (``1997-02-30``).
+
+    Examples
+    --------
+    >>> parse_day("1997-06-01")
+    datetime.date(1997, 6, 1)
+    """
+    what = f"{name} {text!r}" if name else repr(text)
+    text = text.strip()
+    day = _DAY.match(text)
+    if day is None:
+        more = _DAY_AND_MORE.match(text)
+        if more is not None:
+            raise ConfigError(
+                f"{what} has a time of day or a time zone after the day: segwise takes whole "
+                f"days here (the windows are counted in days). Fix: write the day alone, "
+                f"{more[1]}")
+        why = (" (day/month or month/day: either reading is a day)"
+               if _DAY_MONTH.match(text) else "")
+        raise ConfigError(f"{what} is not a date written as YYYY-MM-DD{why}. Fix: write it "
+                          "as YYYY-MM-DD, e.g. 1997-06-01")
+    try:
+        return _dt.date(int(day[1]), int(day[2]), int(day[3]))
+    except ValueError as exc:  # 1997-02-30, 1997-13-01, 0000-01-01
+        raise ConfigError(f"{what} is not a day of the calendar ({exc}). Fix: give a day "
+                          "that exists") from None
+
+
 def to_date(value: Any, name: str = "date") -> _dt.date:
-    """Read a date given as ``date``, ``datetime``, ``Timestamp`` or ISO text (``1997-09-30``).
+    """Read a date given as ``date``, ``datetime``, ``Timestamp`` or text (``1997-09-30``).
+
+    Text is read by :func:`parse_day`: ``YYYY-MM-DD`` and nothing else.
 
     Parameters
     ----------
@@ -98,6 +155,8 @@ def to_date(value: Any, name: str = "date") -> _dt.date:
     datetime.date
         The calendar day.
     """
+    if isinstance(value, str):
+        return parse_day(value, name)
     stamp: Any
     try:
         stamp = pd.Timestamp(value)

@@ -6,7 +6,7 @@ column at fault and the fix, so that the CLI can print it as a one-line reason.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "InputError", "NotFoundError", "SegwiseError"]
+__all__ = ["ConfigError", "InputError", "NotFoundError", "SegwiseError", "UsageError"]
 
 
 class SegwiseError(Exception):
@@ -19,6 +19,14 @@ class InputError(SegwiseError):
 
 class ConfigError(SegwiseError):
     """A configuration value or file is invalid."""
+
+
+class UsageError(ConfigError):
+    """A command's options do not go together, or one does not apply to what was asked.
+
+    The CLI prints its message as one line and exits with status 2, as for any other
+    misuse of its options.
+    """
 
 
 class NotFoundError(SegwiseError):

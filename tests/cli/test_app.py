@@ -345,7 +345,7 @@ def test_k_beyond_the_customers_or_an_inverted_sweep_is_one_line(tmp_path: Path)
                                                "--k", "50"]))
     assert "only 20 customers: too few for 50 segments" in line
     line = _one_error_line(runner.invoke(app, ["segment", str(table), "--customers",
-                                               "--k-min", "6", "--k-max", "3"]))
+                                               "--k-min", "6", "--k-max", "3"]), code=2)
     assert "--k-min 6 is above --k-max 3" in line
 
 
@@ -488,3 +488,173 @@ def test_a_ctrl_c_lost_in_a_finalizer_still_stops_the_command(tmp_path: Path) ->
     assert _lines(run.stderr) == [
         "interrupted: stopped by Ctrl-C; no output was left half-written"]
     assert not out.exists()
+
+
+# ----------------------------------------------------------------- options that would do nothing
+
+
+def _refusal_cases() -> dict[str, tuple[list[str], str]]:
+    """Options given where they would do nothing: args after the command, what is said."""
+    c = "--customers"
+    return {
+        "segment --customers --as-of": (["segment", "{src}", c, "--as-of", "2011-01-01"],
+                                        "--as-of does not apply with --customers"),
+        "segment --customers --engine spark": (["segment", "{src}", c, "--engine", "spark"],
+                                               "--engine does not apply with --customers"),
+        "segment --customers --spark-master": (
+            ["segment", "{src}", c, "--spark-master", "local[2]"],
+            "--spark-master does not apply with --customers"),
+        "segment --customers --memory-limit": (
+            ["segment", "{src}", c, "--memory-limit", "2GB"],
+            "--memory-limit does not apply with --customers"),
+        "segment --k --k-min": (["segment", "{src}", "--k", "4", "--k-min", "3"],
+                                "--k-min does not apply with --k"),
+        "segment --k --min-share": (["segment", "{src}", "--k", "4", "--min-share", "0.1"],
+                                    "--min-share does not apply with --k"),
+        "segment --embed '' --embed-samples": (
+            ["segment", "{src}", "--embed", "", "--embed-samples", "500"],
+            "--embed-samples does not apply with --embed ''"),
+        "segment --keep-formulas without --output": (
+            ["segment", "{src}", "--keep-formulas"],
+            "--keep-formulas does not apply without --output"),
+        "rfm --spark-master without spark": (
+            ["rfm", "{src}", "-o", "{out}.parquet", "--spark-master", "local[2]"],
+            "--spark-master does not apply with --engine duckdb"),
+        "clv --spark-master without spark": (
+            ["clv", "{src}", "-o", "{out}.parquet", "--spark-master", "local[2]"],
+            "--spark-master does not apply with --engine duckdb"),
+        "track --spark-master without spark": (
+            ["track", "{src}", "-o", "{out}.parquet", "--spark-master", "local[2]"],
+            "--spark-master does not apply with --engine duckdb"),
+        "track --dates --every": (
+            ["track", "{src}", "-o", "{out}.parquet", "--dates", "2011-01-01,2011-06-01",
+             "--every", "month"], "--every does not apply with --dates"),
+        "assigner train --cutoff --test-size": (
+            ["assigner", "train", "{src}", "--cutoff", "2011-06-01", "--test-size", "50"],
+            "--test-size does not apply with --cutoff"),
+        "assigner train --min-history with horizon labels": (
+            ["assigner", "train", "{src}", "--min-history", "30"],
+            "--min-history does not apply with --labels rfm and --label-date horizon"),
+        "assigner train --labels cluster --label-date": (
+            ["assigner", "train", "{src}", "--labels", "cluster", "--label-date", "horizon"],
+            "--label-date does not apply with --labels cluster"),
+        "report --job rfe --margin": (
+            ["report", "{src}", "-o", "{out}.html", "--job", "rfe", "--margin", "0.5"],
+            "--margin does not apply with --job rfe: its report (events) has no lifetime"),
+        "report --job rfe --categories": (
+            ["report", "{src}", "-o", "{out}.html", "--job", "rfe", "--categories", "5"],
+            "--categories does not apply with --job rfe"),
+        "report --job mobility --no-track": (
+            ["report", "{src}", "-o", "{out}.html", "--job", "mobility", "--no-track"],
+            "does not apply with --job mobility: its report (pings) has no snapshots"),
+        "report --no-clv --clv-model": (
+            ["report", "{src}", "-o", "{out}.html", "--no-clv", "--clv-model", "auto"],
+            "--clv-model does not apply with --no-clv"),
+        "population --k --k-max": (
+            ["population", "{src}", "{src}", "-o", "{out}", "--k", "4", "--k-max", "8"],
+            "--k-max does not apply with --k"),
+        "propensity train --no-segments --k": (
+            ["propensity", "train", "{src}", "--target", "x", "--no-segments", "--k", "4"],
+            "--k does not apply with --no-segments"),
+        "propensity score --keep-formulas to parquet": (
+            ["propensity", "score", "{model}", "{src}", "-o", "{out}.parquet",
+             "--keep-formulas"], "--keep-formulas does not apply with a .parquet output"),
+        "assign --keep-formulas to parquet": (
+            ["assign", "{model}", "{src}", "-o", "{out}.parquet", "--keep-formulas"],
+            "--keep-formulas does not apply with a .parquet output"),
+    }
+
+
+REFUSALS = _refusal_cases()
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_an_option_that_would_do_nothing_is_refused_before_work(
+        case: str, orders: Path, tmp_path: Path, no_work: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each option given acts or is refused in one line (exit 2): never silently ignored.
+
+    ``segment --customers --as-of 2011-01-01`` clustered the table as it was, as if the
+    date had been applied; ``--spark-master`` without ``--engine spark`` ran DuckDB.
+    """
+    from segwise.features import EntityTable
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the table was read before the options were checked")
+
+    monkeypatch.setattr(EntityTable, "read", forbidden)
+    model = tmp_path / "model.skops"
+    model.write_bytes(b"never read")
+    args, says = REFUSALS[case]
+    filled = [a.format(src=orders, out=tmp_path / "out", model=model) for a in args]
+    line = _one_error_line(runner.invoke(app, filled), code=2)
+    assert says in line and "Fix:" in line, line
+
+
+def test_options_that_act_in_a_mode_are_not_refused(orders: Path, tmp_path: Path) -> None:
+    """The same options where they act: a ready table read by DuckDB, a sweep's bounds."""
+    table = tmp_path / "customers.csv"
+    pd.DataFrame({"customer_id": range(40), "recency_days": [i % 7 * 30 for i in range(40)],
+                  "frequency": [1 + i % 5 for i in range(40)],
+                  "monetary": [10.0 * (1 + i % 9) for i in range(40)]}).to_csv(table, index=False)
+    result = runner.invoke(app, ["segment", str(table), "--customers", "--engine", "duckdb",
+                                 "--k-min", "2", "--k-max", "3", "--compare", "", "--embed",
+                                 ""])
+    assert result.exit_code == 0, result.output
+
+
+# ----------------------------------------------------------------- dates
+
+
+def _date_options() -> list[tuple[tuple[str, ...], Any]]:
+    from segwise.cli._app import read_day, read_days
+
+    found = []
+    for path, command in COMMANDS:
+        for param in command.params:
+            func = getattr(param.type, "func", None)
+            if type(param.type).__name__ == "DateTime" or func in (read_day, read_days):
+                found.append((path, param))
+    return found
+
+
+DATES = _date_options()
+
+
+def test_every_date_option_is_found() -> None:
+    names = {f"{' '.join(p)} {param.opts[0]}" for p, param in DATES}
+    assert {"rfm --as-of", "rfe --as-of", "segment --as-of", "report --as-of",
+            "clv --calibration-end", "track --dates", "assigner train --cutoff"} <= names
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("2011-06-01T10:00", "has a time of day or a time zone after the day"),
+    ("2011-06-01 10:00:00", "has a time of day or a time zone after the day"),
+    ("2011-06-01+02:00", "has a time of day or a time zone after the day"),
+    ("01/06/2011", "day/month or month/day"),
+    ("2011-02-30", "is not a day of the calendar"),
+    ("June 1", "is not a date written as YYYY-MM-DD"),
+])
+@pytest.mark.parametrize(("path", "param"), DATES,
+                         ids=[f"{' '.join(p)} {param.opts[0]}" for p, param in DATES])
+def test_every_date_option_takes_whole_days_and_says_why_not(
+        path: tuple[str, ...], param: Any, value: str, says: str, orders: Path,
+        tmp_path: Path, no_work: None) -> None:
+    """One parser for every date a user types: nothing is dropped or read two ways.
+
+    ``track --dates 1997-06-01T10:00`` dropped the time, ``01/06/1997`` read as January
+    there, and ``--as-of 2011-02-30`` was 'does not match the format'.
+    """
+    args = {"rfm": ["rfm", str(orders), "-o", str(tmp_path / "o.csv")],
+            "rfe": ["rfe", str(orders), "-o", str(tmp_path / "o.csv")],
+            "segment": ["segment", str(orders)],
+            "report": ["report", str(orders), "-o", str(tmp_path / "o.html")],
+            "clv": ["clv", str(orders), "-o", str(tmp_path / "o.csv")],
+            "track": ["track", str(orders), "-o", str(tmp_path / "t.parquet")],
+            "assigner train": ["assigner", "train", str(orders)]}[" ".join(path)]
+    shown = value if param.opts[0] != "--dates" else f"2011-01-01,{value}"
+    result = runner.invoke(app, [*args, param.opts[0], shown])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert f"Invalid value for '{param.opts[0]}'" in text and says in text and "Fix:" in text
+    assert "Traceback" not in result.output

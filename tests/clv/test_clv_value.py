@@ -119,10 +119,44 @@ def test_single_customer_base_is_a_clear_error() -> None:
         customer_value(_lines(rows))
 
 
-def test_no_repeat_buyers_is_a_clear_error() -> None:
+@pytest.mark.parametrize("model", ["bgnbd", "bgbb", "auto"])
+@pytest.mark.parametrize("calibration_end", [None, "2020-01-15"])
+def test_no_repeat_buyers_is_a_clear_error(model: str, calibration_end: str | None) -> None:
+    # Every customer bought once. The fix said was 'a longer calibration period', which
+    # cannot help (there was none, or the whole log has no repeat either), and auto named
+    # the same reason four times, once per model.
     rows = [(f"c{i}", f"2020-01-{i + 1:02d}", 10.0) for i in range(20)]
-    with pytest.raises(InputError, match="needs repeat buyers"):
-        customer_value(_lines(rows))
+    with pytest.raises(InputError) as err:
+        customer_value(_lines(rows), model=model, calibration_end=calibration_end)
+    assert str(err.value) == (
+        "none of the 20 customers came back after their first purchase in the whole log (to "
+        "2020-01-20; a customer's orders on one day, or in one period, are one purchase): a "
+        "purchase model forecasts repeat purchases and has none to learn from. Fix: give "
+        "order lines with customers who came back")
+
+
+def test_too_few_repeat_buyers_in_the_whole_log_is_not_a_calibration_matter() -> None:
+    # Repeat buyers after the calibration end only: a longer calibration period is the fix.
+    rows = [(f"c{i}", f"2020-01-{i + 1:02d}", 10.0) for i in range(20)]
+    rows += [(f"c{i}", "2020-03-01", 10.0) for i in range(5)]
+    with pytest.raises(InputError, match=r"needs repeat buyers.*Fix: use a longer calibration"):
+        customer_value(_lines(rows), calibration_end="2020-01-31")
+    # Without a calibration end the models learned from all of it: more customers are.
+    rows += [(f"c{i}", "2020-03-02", 10.0) for i in range(1)]
+    with pytest.raises(InputError, match=r"Fix: give order lines with more customers \(the "
+                                         r"models learned from the whole log, to 2020-03-02"):
+        customer_value(_lines(rows), model="bgnbd", holdout_check=False)
+
+
+def test_models_failing_for_one_reason_say_it_once() -> None:
+    from segwise.clv import compare_purchase_models
+
+    rows = [(f"c{i}", f"2020-01-{i + 1:02d}", 10.0) for i in range(20)]
+    rows += [(f"c{i}", "2020-03-01", 10.0) for i in range(5)]
+    with pytest.raises(InputError) as err:
+        compare_purchase_models(_lines(rows), calibration_end="2020-01-31")
+    assert str(err.value).count("needs repeat buyers") == 1
+    assert "BG/NBD, MBG/NBD, Pareto/NBD, BG/BB: needs repeat buyers" in str(err.value)
 
 
 def test_value_by_segment_shares_and_risk() -> None:

@@ -238,6 +238,27 @@ def test_cli_train_validate_model_and_class_weight(shared_data, tmp_path):
     assert all(0 <= row["pooled_macro_f1"] <= 1 for row in validation)
 
 
+def test_customers_acquired_before_the_training_lines_end_are_said(trained, heldout_kept):
+    # The held-out customers first bought before the lines the refitted model learned from
+    # end (2011-12-10): it was trained on them. Assigning them (or the training file
+    # again) read as new customers' segments, without a word.
+    import dataclasses
+    import warnings
+
+    model = trained[0]
+    with pytest.warns(UserWarning, match=r"^150 of 150 customers first bought before "
+                                         r"2011-12-10, when the lines the model was trained "
+                                         r"on end: .*Fix: assign the customers acquired from "
+                                         r"2011-12-10 on$"):
+        model.assign(heldout_kept)
+    # A model whose lines ended before they first bought: they are new to it.
+    older = dataclasses.replace(model, metadata={**model.metadata, "as_of": "2010-12-01"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        older.assign(heldout_kept)
+    assert not [w for w in caught if "first bought before" in str(w.message)]
+
+
 def test_without_refit_the_evaluated_model_is_kept(trained, retail_result, retail_split,
                                                    small_grid):
     kept, report, _ = train_assigner(
@@ -306,9 +327,10 @@ def test_new_lines_without_what_the_training_lines_had_are_warned(saved, heldout
     assert ("warning: the new order lines have no product ids, no countries and no times of "
             "day, which the training lines had: n_products, country, mean_order_hour take "
             "one value for every customer") in text and "Fix: give the columns" in text
-    # The file itself, as the training file: nothing to warn about.
+    # The file itself, as the training file: nothing lacking to warn about (its customers
+    # were learned from, which is said apart).
     res = CliRunner().invoke(app, ["assign", str(saved), str(heldout_file), "-o", str(out)])
-    assert res.exit_code == 0 and "warning" not in res.stderr, res.output
+    assert res.exit_code == 0 and "the new order lines have no" not in res.stderr, res.output
 
 
 def test_cli_assign_accounts_for_every_line(saved, heldout_file, shared_data, tmp_path):

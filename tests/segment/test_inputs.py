@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,15 +77,39 @@ def test_entity_table_from_any_table(retail_small: pd.DataFrame) -> None:
             retail_small["customer_id"].tolist())
 
 
-def test_a_table_without_an_id_column_numbers_its_rows(shared_data: Path) -> None:
+@pytest.mark.parametrize("suffix", ["csv.gz", "parquet", "xlsx", "jsonl"])
+def test_a_table_without_an_id_column_numbers_its_rows(shared_data: Path, tmp_path: Path,
+                                                       suffix: str) -> None:
     # UCI Wholesale Customers: 440 clients, no id; its first column (Channel) repeats.
+    # As Parquet the first column was taken as the id whatever it held: refused there
+    # ("Channel 2 appears on several rows") and segmented as CSV.
     path = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    if suffix != "csv.gz":
+        path = _written(pd.read_csv(path), tmp_path / f"wholesale.{suffix}")
     entities = EntityTable.read(path)
     assert entities.id_col == "row" and entities.n_entities == 440
     assert entities.table.column("row").to_pylist()[:3] == ["1", "2", "3"]
     assert entities.table.column("Fresh").type == pa.int64()
+    assert entities.schema.cluster_features == [
+        "Channel", "Region", "Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper",
+        "Delicassen"]
     seg = segment_customers(entities, n_clusters=3, compare=None, embed=())
     assert len(seg.assignments) == 440
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_the_id_column_is_found_by_its_name_in_every_format(shared_data: Path, tmp_path: Path,
+                                                            suffix: str) -> None:
+    # Wholesale with a client id after its spend columns: the id by its name, not the
+    # first column (Channel, which repeats), in Parquet as in CSV.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame["Client ID"] = [f"W{i:04d}" for i in range(len(frame))]
+    entities = EntityTable.read(_written(frame, tmp_path / f"wholesale.{suffix}"))
+    assert entities.id_col == "Client ID" and entities.n_entities == 440
+    assert entities.table.column("Client ID").to_pylist()[:2] == ["W0000", "W0001"]
+    assert "Client ID" not in entities.schema.cluster_features
+    assert "Channel" in entities.schema.cluster_features
 
 
 def test_rows_with_missing_or_infinite_features_are_named(retail_small: pd.DataFrame,
@@ -157,3 +182,21 @@ def test_a_density_model_finding_no_segments_is_one_line(shared_data: Path, algo
                                         "that takes k"):
         segment_customers(frame, features=["Fresh", "Milk", "Grocery"], algorithm=algorithm,
                           k_values=range(2, 4), compare=None, embed=())
+
+
+def test_a_feature_of_one_value_is_said(shared_data: Path, tmp_path: Path) -> None:
+    # Customer Personality's Z_CostContact (3) and Z_Revenue (11) are the same for every
+    # customer: clustered, they weighed nothing and the profiles listed them as features.
+    frame = pd.read_csv(shared_data / "kaggle-customer-personality"
+                        / "marketing_campaign.csv.gz", sep="\t")
+    columns = ["MntWines", "MntMeatProducts", "Recency", "Z_CostContact", "Z_Revenue"]
+    with pytest.warns(UserWarning, match=r"Z_CostContact = 3, Z_Revenue = 11: the same for "
+                                         r"all 2,240 customers, so no segment differs by "
+                                         r"them\. Fix: leave them out of the features"):
+        segment_customers(frame, features=columns, id_col="ID", n_clusters=3, compare=None,
+                          embed=())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        segment_customers(frame, features=columns[:3], id_col="ID", n_clusters=3,
+                          compare=None, embed=())
+    assert not [w for w in caught if "the same for all" in str(w.message)]

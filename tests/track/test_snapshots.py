@@ -55,6 +55,12 @@ def test_snapshot_dates_edge_cases() -> None:
             snapshot_dates(D(2011, 1, 5), D(2011, 1, 20), every, dates=dates)
     with pytest.raises(ConfigError, match="every 'week'"):
         snapshot_dates(D(2011, 1, 5), D(2011, 6, 30), "week")
+    # Text dates are whole days, YYYY-MM-DD: a time of day was dropped, 03/01 read as March.
+    for text, says in (("2011-03-01T10:00", "has a time of day"),
+                       ("03/01/2011", "day/month or month/day"),
+                       ("2011-02-30", "is not a day of the calendar")):
+        with pytest.raises(ConfigError, match=f"snapshot date '{text}' .*{says}"):
+            snapshot_dates(D(2011, 1, 5), D(2011, 6, 30), dates=[text, "2011-05-01"])
 
 
 @pytest.mark.slow
@@ -167,6 +173,27 @@ def test_fixed_edges_from_a_thin_first_snapshot_are_said(cdnow_raw: pd.DataFrame
         track_pieces(pieces, dates=["1997-04-01", "1998-01-01"], edges="fixed")
         track_pieces(pieces, dates=["1997-01-02", "1998-01-01"])  # refit: nothing to say
     assert not [w for w in caught if "fixed edges" in str(w.message)]
+
+
+def test_months_without_a_purchase_are_said(cdnow_raw: pd.DataFrame) -> None:
+    # CDNOW with March and April 1997 cut out, as an export that lost two months: the
+    # snapshots of April and May were those of March, aged, and nothing said so.
+    dates = pd.to_datetime(cdnow_raw["date"], format="%Y%m%d")
+    gap = cdnow_raw[~dates.between("1997-03-01", "1997-04-30")]
+    with pytest.warns(UserWarning, match=r"no purchase at all from 1997-03-01 to 1997-04-30 "
+                                         r"\(2 of 17 periods between snapshots\)"):
+        track_pieces(_cdnow_pieces(gap), every="month")
+    with warnings.catch_warnings(record=True) as caught:  # the whole log: every month bought
+        warnings.simplefilter("always", UserWarning)
+        track_pieces(_cdnow_pieces(cdnow_raw), every="month")
+    assert not [w for w in caught if "no purchase at all" in str(w.message)]
+    # With a trailing window the snapshots after the gap hold nobody: they were left out of
+    # the sizes and the migration jumped over them without a word.
+    with pytest.warns(UserWarning, match=r"^2 of 18 snapshots hold no customer, as nobody "
+                                         r"bought in their trailing window: 1997-04-01, "
+                                         r"1997-05-01\. They are left out"):
+        result = track_pieces(_cdnow_pieces(gap), every="month", window="30d")
+    assert "1997-04-01" not in set(result.sizes()["snapshot"].astype(str))
 
 
 def test_a_window_under_a_day_is_refused(cdnow_raw: pd.DataFrame) -> None:

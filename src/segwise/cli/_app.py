@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from segwise.exceptions import SegwiseError
+from segwise.exceptions import ConfigError, SegwiseError, UsageError
 
 if TYPE_CHECKING:
     from segwise.jobs import JobResult
@@ -37,6 +37,8 @@ __all__ = [
     "OrderLinesArg",
     "StoreOpt",
     "app",
+    "check_engine_options",
+    "check_keep_formulas",
     "console",
     "err_console",
     "handle_errors",
@@ -47,6 +49,9 @@ __all__ = [
     "print_entities",
     "print_result",
     "progress",
+    "read_day",
+    "read_days",
+    "refuse_given",
     "run_with_progress",
     "save_run",
 ]
@@ -177,9 +182,11 @@ def _ctrl_c_handler() -> Iterator[None]:
 def handle_errors(func: F) -> F:
     """Run a command so that whatever goes wrong ends in one line on stderr.
 
-    Library errors exit with status 1 and their message; OS errors (disk full, permission
-    denied) with status 1 and the file and the reason; Ctrl-C with status 130. Python
-    warnings are printed as one ``warning:`` line each, without source paths.
+    Options that do not go together (:class:`~segwise.exceptions.UsageError`) exit with
+    status 2 and their message; other library errors with status 1 and their message; OS
+    errors (disk full, permission denied) with status 1 and the file and the reason; Ctrl-C
+    with status 130. Python warnings are printed as one ``warning:`` line each, without
+    source paths.
     """
 
     @functools.wraps(func)
@@ -199,7 +206,7 @@ def handle_errors(func: F) -> F:
                 error = exc if isinstance(exc, SegwiseError) else engine_error(exc)
                 if error is not None:
                     notice("error", str(error), style="bold red", out=err_console)
-                    raise typer.Exit(1) from exc
+                    raise typer.Exit(2 if isinstance(error, UsageError) else 1) from exc
                 if isinstance(exc, OSError):
                     notice("error", _os_error(exc), style="bold red", out=err_console)
                     raise typer.Exit(1) from exc
@@ -235,9 +242,82 @@ class EngineChoice(StrEnum):
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML config (columns, read, cleaning, ...).")
 ]
+def given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user gave the command's option ``name`` (not its default)."""
+    source = ctx.get_parameter_source(name)
+    # By name: Typer vendors its own copy of click's enum in recent versions.
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def refuse_given(ctx: typer.Context, reasons: dict[str, str]) -> None:
+    """Refuse an option the user gave that would do nothing in what was asked.
+
+    An option taken and then ignored lets a user believe it acted (``--as-of`` on a
+    ready entity table, ``--test-size`` beside ``--cutoff``): each must act or be refused.
+
+    Parameters
+    ----------
+    ctx : typer.Context
+        The running command's context.
+    reasons : dict of str to str
+        Option parameter names (``"as_of"``) to why the option does not apply here and
+        what to do instead; only the options the user gave are refused.
+
+    Raises
+    ------
+    UsageError
+        For the first option given, as ``--as-of does not apply <reason>``.
+    """
+    for name, why in reasons.items():
+        if given(ctx, name):
+            flag = next(p.opts[0] for p in ctx.command.params if p.name == name)
+            raise UsageError(f"{flag} does not apply {why}")
+
+
+def check_keep_formulas(ctx: typer.Context, output: Path) -> None:
+    """Refuse ``--keep-formulas`` for a command whose one output is not CSV."""
+    if output.suffix.lower() != ".csv":
+        refuse_given(ctx, {"keep_formulas": f"with a {output.suffix or 'suffix-less'} output: "
+                                            "it keeps CSV text as it is, and no CSV is "
+                                            "written. Fix: write .csv, or leave out "
+                                            "--keep-formulas"})
+
+
+def check_engine_options(engine: str, spark_master: str | None) -> None:
+    """Refuse ``--spark-master`` without ``--engine spark``: DuckDB would run instead."""
+    if spark_master is not None and str(engine) != EngineChoice.spark:
+        raise UsageError(f"--spark-master does not apply with --engine {engine}: it names the "
+                         "Spark cluster that --engine spark runs on. Fix: add --engine spark, "
+                         "or leave out --spark-master")
+
+
+def read_day(value: str | dt.date) -> dt.date:
+    """Read a date option (``YYYY-MM-DD``, see :func:`segwise._time.parse_day`)."""
+    from segwise._time import parse_day
+
+    if isinstance(value, dt.date):  # a default, already a day
+        return value
+    try:
+        return parse_day(value, "")
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def read_days(value: str | tuple[dt.date, ...]) -> tuple[dt.date, ...]:
+    """Read a comma-separated list of dates (``--dates``), each as :func:`read_day` does."""
+    if isinstance(value, tuple):
+        return value
+    days = tuple(read_day(part) for part in value.split(",") if part.strip())
+    if not days:
+        raise typer.BadParameter(f"{value!r} names no date. Fix: give dates such as "
+                                 "2011-01-01,2011-07-01")
+    return days
+
+
 AsOfOpt = Annotated[
-    dt.datetime | None,
-    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Reference date for recency (YYYY-MM-DD)."),
+    dt.date | None,
+    typer.Option("--as-of", parser=read_day, metavar="YYYY-MM-DD",
+                 help="Reference date for recency (YYYY-MM-DD), a whole day."),
 ]
 EngineOpt = Annotated[EngineChoice, typer.Option("--engine", help="Table engine.")]
 MasterOpt = Annotated[
@@ -337,7 +417,7 @@ def run_with_progress(
     *,
     job: str = "rfm",
     config: Path | None = None,
-    as_of: dt.datetime | None = None,
+    as_of: dt.date | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
     memory_limit: str | None = None,
@@ -352,6 +432,7 @@ def run_with_progress(
     from segwise.config import load_config
     from segwise.jobs import get_job, run_job
 
+    check_engine_options(engine, spark_master)
     spec = get_job(job)
     loaded = load_config(config, memory_limit=memory_limit, kind=spec.kind)
     with progress("Starting") as say:
@@ -359,7 +440,7 @@ def run_with_progress(
             spec,
             source,
             config=adjust(loaded) if adjust is not None else loaded,
-            as_of=as_of.date() if as_of else None,
+            as_of=as_of,
             engine=str(engine),
             spark_master=spark_master,
             progress=lambda step: say(spec.steps.get(step, step)),

@@ -14,11 +14,14 @@ from segwise.cli._app import (
     KeepFormulasOpt,
     StoreOpt,
     app,
+    check_keep_formulas,
     console,
     handle_errors,
     new_app,
     notice,
     progress,
+    read_day,
+    refuse_given,
     save_run,
 )
 
@@ -141,6 +144,7 @@ def print_report(report: AssignerReport, window: str) -> None:
 @assigner_app.command("train")
 @handle_errors
 def train(
+    ctx: typer.Context,
     input: Annotated[Path, typer.Argument(help="Order lines of mature customers.")],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Model file to write (.skops); "
@@ -151,8 +155,8 @@ def train(
     days: Annotated[int | None, typer.Option("--days", "-d", min=1, max=MAX_DAYS,
                                              help="Use the first D days.")] = None,
     cutoff: Annotated[
-        dt.datetime | None,
-        typer.Option("--cutoff", formats=["%Y-%m-%d"],
+        dt.date | None,
+        typer.Option("--cutoff", parser=read_day, metavar="YYYY-MM-DD",
                      help="Acquisition cut-off (YYYY-MM-DD); chosen from --test-size if omitted."),
     ] = None,
     test_size: Annotated[int, typer.Option("--test-size", min=1, max=10_000_000,
@@ -202,6 +206,20 @@ def train(
 
     if output is not None:
         check_output(output, (".skops",), inputs=[input, config])
+    reasons = {}
+    if cutoff is not None:
+        reasons["test_size"] = ("with --cutoff: the customers acquired on or after the "
+                                "cut-off are the test. Fix: leave out --test-size, or --cutoff "
+                                "to have one chosen for that many new customers")
+    if labels is LabelChoice.cluster:
+        reasons["label_date"] = ("with --labels cluster: cluster labels are always taken "
+                                 "from the full history. Fix: leave out --label-date")
+    elif label_date is not LabelDate.full_history:
+        reasons["min_history"] = ("with --labels rfm and --label-date horizon (the default): "
+                                  "the label is the segment --horizon days after the window. "
+                                  "Fix: add --label-date full-history, or leave out "
+                                  "--min-history")
+    refuse_given(ctx, reasons)
 
     window = EarlyWindow(n_orders=orders, n_days=days)
     steps = {"features": "Computing early features", "evaluate": "Evaluating on new customers",
@@ -252,6 +270,7 @@ def train(
 @app.command()
 @handle_errors
 def assign(
+    ctx: typer.Context,
     model: Annotated[Path, typer.Argument(help="Model file from `segwise assigner train`.")],
     input: Annotated[Path, typer.Argument(help="Order lines of the new customers.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Assignments to write "
@@ -274,6 +293,7 @@ def assign(
     from segwise.store import TABLE_SUFFIXES, check_output, write_table
 
     check_output(output, TABLE_SUFFIXES, inputs=[model, input, config])
+    check_keep_formulas(ctx, output)
     trained = TrainedAssigner.load(model)
     cfg = load_config(config)
     with progress("Reading and cleaning") as say:

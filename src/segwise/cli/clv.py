@@ -25,6 +25,7 @@ from segwise.cli._app import (
     handle_errors,
     notice,
     progress,
+    read_day,
     run_with_progress,
     save_run,
 )
@@ -179,8 +180,8 @@ def clv(
     input: OrderLinesArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Customer table to write "
                                                                 "(.parquet or .csv).")],
-    calibration_end: Annotated[dt.datetime | None, typer.Option(
-        "--calibration-end", formats=["%Y-%m-%d"],
+    calibration_end: Annotated[dt.date | None, typer.Option(
+        "--calibration-end", parser=read_day, metavar="YYYY-MM-DD",
         help="Last day the models learn from (YYYY-MM-DD); the last purchase day if omitted. "
              "Later purchases form the holdout that checks the forecast.")] = None,
     horizon: HorizonOpt = "12m",
@@ -227,7 +228,7 @@ def clv(
     with said_after(), progress("Fitting the purchase and spend models"):
         result = customer_value(
             rfm.cleaned,
-            calibration_end=calibration_end.date() if calibration_end else None,
+            calibration_end=calibration_end,
             horizon=horizon,
             unit=unit,
             discount_rate=discount_rate,

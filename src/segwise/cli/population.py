@@ -21,6 +21,7 @@ from segwise.cli._app import (
     notice,
     print_audit,
     progress,
+    refuse_given,
     save_run,
 )
 
@@ -107,6 +108,7 @@ def print_comparison(result: PopulationResult) -> None:
 @app.command()
 @handle_errors
 def population(
+    ctx: typer.Context,
     population: PeopleArg,
     customers: PeopleArg,
     output: Annotated[Path, typer.Option(
@@ -153,6 +155,10 @@ def population(
     main, *side = PopulationResult.output_paths(output)
     check_output(main, None, side=[*side, *([output / "report.html"] if report else [])],
                  inputs=[population, customers, dictionary, config])
+    if k is not None:
+        refuse_given(ctx, dict.fromkeys(("k_min", "k_max"), (
+            "with --k: it bounds the sweep that chooses k, and --k skips it. Fix: leave out "
+            "--k to sweep, or leave out the sweep's bounds")))
     cfg = load_config(config, memory_limit=memory_limit, kind="people")
     changes: dict[str, Any] = {
         "exclude": _csv(exclude) or None, "k_min": k_min, "k_max": k_max,

@@ -15,12 +15,14 @@ from segwise.cli._app import (
     MemoryOpt,
     StoreOpt,
     app,
+    check_keep_formulas,
     console,
     handle_errors,
     new_app,
     notice,
     print_audit,
     progress,
+    refuse_given,
     save_run,
 )
 from segwise.cli.population import PeopleArg, _csv
@@ -113,6 +115,7 @@ def print_encoding(encoding: pd.DataFrame, what: str) -> None:
 @propensity_app.command("train")
 @handle_errors
 def train(
+    ctx: typer.Context,
     table: PeopleArg,
     target: Annotated[str, typer.Option("--target", "-t", help="Column saying whether each "
                                                                "person responded.")],
@@ -170,6 +173,9 @@ def train(
         check_output(output, (".skops",), inputs=[table, dictionary, config])
     if report is not None:
         check_output(report, (".html", ".md", ".json"), inputs=[table, dictionary, config])
+    if not segments:
+        refuse_given(ctx, {"k": "with --no-segments: no population segments are made. Fix: "
+                                "leave out --no-segments, or --k"})
     cfg = load_config(config, memory_limit=memory_limit, kind="people")
     with progress("Starting") as say:
         def step(name: str) -> None:
@@ -205,6 +211,7 @@ def train(
 @propensity_app.command("score")
 @handle_errors
 def score(
+    ctx: typer.Context,
     model: Annotated[Path, typer.Argument(help="Model file from `segwise propensity train`.")],
     table: PeopleArg,
     output: Annotated[Path, typer.Option(
@@ -231,6 +238,7 @@ def score(
     from segwise.store import TABLE_SUFFIXES, check_output, write_table
 
     check_output(output, TABLE_SUFFIXES, inputs=[model, table, dictionary, config])
+    check_keep_formulas(ctx, output)
     cfg = load_config(config, memory_limit=memory_limit, kind="people")
     with progress("Starting") as say:
         result = score_propensity(model, table, config=cfg, dictionary=dictionary, top=top,

@@ -22,6 +22,7 @@ from segwise.cli._app import (
     handle_errors,
     notice,
     progress,
+    refuse_given,
     run_with_progress,
     save_run,
 )
@@ -96,9 +97,35 @@ class FormatChoice(StrEnum):
     json = "json"
 
 
+_CLV_OPTIONS = ("clv", "clv_model", "horizon", "margin", "discount_rate")
+
+
+def _refuse_unused(ctx: typer.Context, *, job: str, clv: bool) -> None:
+    """Refuse the options given that the report of ``job`` (or ``--no-clv``) never uses."""
+    from segwise.jobs import get_job
+    from segwise.report import extras_for
+
+    spec = get_job(job)
+    extras = extras_for(spec.kind)
+    other = (f"with --job {job}: its report ({spec.kind}) has no {{what}}. Fix: leave it out, "
+             "or report order lines with --job rfm")
+    reasons = {}
+    if "clv" not in extras:
+        reasons.update(dict.fromkeys(_CLV_OPTIONS, other.format(what="lifetime value")))
+    elif not clv:
+        reasons.update(dict.fromkeys(_CLV_OPTIONS[1:], "with --no-clv: no lifetime value is "
+                                     "fitted. Fix: leave out --no-clv, or the CLV options"))
+    if "track" not in extras:
+        reasons["track"] = other.format(what="snapshots over time")
+    if spec.kind != get_job("rfm").kind:
+        reasons["categories"] = other.format(what="products to learn categories of")
+    refuse_given(ctx, reasons)
+
+
 @app.command()
 @handle_errors
 def report(
+    ctx: typer.Context,
     input: OrderLinesArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Report file to write "
                                                                 "(.html, .md or .json).")],
@@ -146,6 +173,7 @@ def report(
     # Any suffix goes: it picks the format, and anything but .md or .json is HTML.
     check_output(output, None, inputs=[input, config])
     check_currency(currency)
+    _refuse_unused(ctx, job=job, clv=clv)
     result = run_with_progress(
         input, job=job, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
         memory_limit=memory_limit,

@@ -23,6 +23,7 @@ from segwise.cli._app import (
     notice,
     print_actions,
     progress,
+    refuse_given,
     run_with_progress,
     save_run,
 )
@@ -114,9 +115,42 @@ def print_segmentation(result: Segmentation) -> None:
         console.print(_table(ct, "Rule-based RFM segments x learned segments", cols))
 
 
+def _refuse_unused(ctx: typer.Context, *, k: int | None, customers: bool, engine: EngineChoice,
+                   embed: list[str], output: Path | None) -> None:
+    """Refuse the options given that would do nothing with the others given."""
+    no_sweep = ("with --k: it steers the sweep that chooses k, and --k skips it. Fix: leave "
+                "out --k to sweep, or leave out the sweep's options")
+    reasons = dict.fromkeys(("k_min", "k_max", "min_share"), no_sweep) if k is not None else {}
+    if customers:
+        # A ready entity table is read whole into memory and clustered there: the options
+        # of reading and cleaning order lines have nothing to act on.
+        reasons["as_of"] = ("with --customers: the table's features were computed as of its "
+                            "own date. Fix: compute the table again as of that date (segwise "
+                            "rfm --as-of ...), or give the order lines without --customers")
+        lines = ("with --customers: {what} Fix: leave it out, or give the order lines "
+                 "without --customers")
+        if engine is not EngineChoice.duckdb:
+            reasons["engine"] = lines.format(what="an entity table is read into memory and "
+                                                  "clustered there; Spark reads order lines.")
+        reasons["spark_master"] = lines.format(what="Spark reads order lines, not entity "
+                                                    "tables.")
+        reasons["memory_limit"] = lines.format(what="it caps DuckDB's work on order lines; "
+                                                    "an entity table is read whole into "
+                                                    "memory.")
+    if not embed:
+        reasons["embed_samples"] = ("with --embed '': no embedding is computed. Fix: name "
+                                    "the embeddings with --embed, or leave out "
+                                    "--embed-samples")
+    if output is None:
+        reasons["keep_formulas"] = ("without --output: nothing is written. Fix: add --output "
+                                    "segments.csv, or leave out --keep-formulas")
+    refuse_given(ctx, reasons)
+
+
 @app.command()
 @handle_errors
 def segment(
+    ctx: typer.Context,
     input: Annotated[Path, typer.Argument(help="Order lines (any format `segwise rfm` reads), "
                                                "or with --customers a per-customer table.")],
     output: Annotated[Path | None, typer.Option(
@@ -167,14 +201,15 @@ def segment(
     store: StoreOpt = None,
 ) -> None:
     """Learn segments of any entity table: sweep k, compare models, profile, name, embed."""
-    from segwise.exceptions import ConfigError
+    from segwise.exceptions import UsageError
     from segwise.features import EntityTable
     from segwise.jobs import run_record
     from segwise.segment import MAX_EMBED_SAMPLES, Segmentation, segment_customers
     from segwise.store import TABLE_SUFFIXES, check_output
 
     if k is None and k_min > k_max:
-        raise ConfigError(f"--k-min {k_min} is above --k-max {k_max}. Fix: swap them")
+        raise UsageError(f"--k-min {k_min} is above --k-max {k_max}. Fix: swap them")
+    _refuse_unused(ctx, k=k, customers=customers, engine=engine, embed=_csv(embed), output=output)
     if output is not None:
         main, *side = Segmentation.output_paths(output)
         check_output(main, TABLE_SUFFIXES, side=side, inputs=[input, config])

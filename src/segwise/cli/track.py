@@ -18,9 +18,12 @@ from segwise.cli._app import (
     OrderLinesArg,
     StoreOpt,
     app,
+    check_engine_options,
     console,
     handle_errors,
     progress,
+    read_days,
+    refuse_given,
     save_run,
 )
 from segwise.cli.clv import check_length, said_after
@@ -92,14 +95,17 @@ def print_track(result: TrackResult, currency: str | None = None) -> None:
 @app.command()
 @handle_errors
 def track(
+    ctx: typer.Context,
     input: OrderLinesArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Snapshot table to write "
                                                                 "(.parquet, .csv or .duckdb).")],
     every: Annotated[Every, typer.Option(
         "--every", help="Snapshot spacing: calendar months, quarters or years, and the day "
                         "after the last purchase.")] = Every.quarter,
-    dates: Annotated[str | None, typer.Option(
-        "--dates", help="Explicit as-of dates instead, comma-separated YYYY-MM-DD.")] = None,
+    dates: Annotated[tuple | None, typer.Option(
+        "--dates", parser=read_days, metavar="YYYY-MM-DD,...",
+        help="Explicit as-of dates instead, comma-separated YYYY-MM-DD (whole days: a "
+             "snapshot as of a day holds the purchases before it).")] = None,
     edges: Annotated[EdgesChoice, typer.Option(
         "--edges", help="refit: score each snapshot on its own quintiles (default: F and M "
                         "accumulate, so fixed edges drift); fixed: on the first snapshot's."
@@ -129,7 +135,6 @@ def track(
     and the cleaning audit beside it. With --store, every snapshot is also stored as a run
     of its own, so the dashboard shows the migration between any two.
     """
-    from segwise._time import to_date
     from segwise.config import load_config
     from segwise.features import source_fingerprint
     from segwise.jobs import run_track, track_records
@@ -139,14 +144,18 @@ def track(
     # Typos, and outputs that cannot be written or would overwrite the input, fail now.
     main, *side = TrackResult.output_paths(output)
     check_output(main, (*TABLE_SUFFIXES, ".duckdb"), side=side, inputs=[input, config])
-    as_of = [to_date(d, "--dates") for d in dates.split(",") if d.strip()] if dates else None
+    check_engine_options(engine, spark_master)
+    if dates is not None:
+        refuse_given(ctx, {"every": "with --dates: the dates are the snapshots (and cohorts are "
+                                    "months unless --cohorts says otherwise). Fix: "
+                                    "leave out --every, or --dates"})
     with said_after(), progress("Starting") as say:
         settings = load_config(config, memory_limit=memory_limit)
         result = run_track(
             input,
             config=settings,
             every=every.value,
-            dates=as_of,
+            dates=list(dates) if dates else None,
             edges=edges.value,
             window=window,
             cohort_period=cohorts.value if cohorts else None,

@@ -307,9 +307,13 @@ def compare_purchase_models(
                          "continuous-time model (bgnbd, mbgnbd, pareto_nbd)")
         if any(r["status"] == "failed" for r in rows):
             fixes.append("a longer calibration period or more customers")
+        # Models failing for one reason are named together, the reason said once.
+        reasons: dict[str, list[str]] = {}
+        for r in rows:
+            reasons.setdefault(r["note"].removeprefix(f"{r['label']} "), []).append(r["label"])
         raise InputError(
             "no purchase model could be fitted: "
-            + "; ".join(f"{r['label']}: {r['note']}" for r in rows)
+            + "; ".join(f"{', '.join(labels)}: {why}" for why, labels in reasons.items())
             + f". Fix: use {' or '.join(fixes)}"
         )
     table = _rank(pd.DataFrame(rows))

@@ -237,6 +237,20 @@ def _check_spenders(
     )
 
 
+def _check_repeat_buyers(summary: pd.DataFrame) -> None:
+    """Refuse a whole log in which nobody bought again: no model, however split, learns.
+
+    ``summary`` is the BTYD summary of every purchase (no calibration end).
+    """
+    if not (summary["frequency"] > 0).any():
+        raise InputError(
+            f"none of the {len(summary):,} customers came back after their first purchase in "
+            f"the whole log (to {summary.attrs['calibration_end']}; a customer's orders on "
+            "one day, or in one period, are one purchase): a purchase model forecasts repeat "
+            "purchases and has none to learn from. Fix: give order lines with customers who "
+            "came back")
+
+
 def customer_value(
     source: Any,
     *,
@@ -330,6 +344,8 @@ def customer_value(
                 models=CANDIDATES if model == "auto" else (model,))
         except InputError as exc:
             if model == "auto":
+                # Its own reason, unless nobody ever came back.
+                _check_repeat_buyers(btyd_summary(source, unit=unit))
                 raise
             notes.append(f"The forecast could not be checked on a holdout: {exc}")
         if model == "auto" and comparison is not None:
@@ -378,9 +394,15 @@ def customer_value(
         gg = GammaGamma().fit(x[spenders], m[spenders])
         value = np.where(returned, 0.0, gg.expected_average_value(x, np.clip(m, 0.0, None)))
     except ValueError as exc:
+        # Nobody ever came back: neither a longer calibration period nor a model helps.
+        _check_repeat_buyers(btyd_summary(source, unit=unit) if given else summary)
+        # Without a calibration end the models learned from every purchase already: a
+        # longer calibration period is no fix.
         raise InputError(
-            f"cannot fit the customer-value models: {exc}. Fix: use a longer calibration "
-            "period or more customers"
+            f"cannot fit the customer-value models: {exc}. Fix: "
+            + ("use a longer calibration period or more customers" if given else
+               "give order lines with more customers (the models learned from the whole "
+               f"log, to {period.calibration_end}, already)")
         ) from exc
     out = summary.copy()
     out["expected_purchases"] = purchases.predict_purchases(horizon_units, x, t_x, big_t)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -453,8 +453,10 @@ class EntityTable:
         segwise's readers, as a people table is read: delimiter, encoding, BOMs and mixed
         line endings are handled, unreadable lines are quarantined
         (:attr:`quarantine_table`), and a column whose every present value is a number
-        becomes a number column. The id column is ``id_col``, else a registered feature
-        set's, else the first column; ids are text.
+        becomes a number column. In every format the id column is ``id_col``, else a
+        registered feature set's, else one named like an id (``id``, ``customer_id``, ...),
+        else the first column when its values are all present and distinct, else the
+        1-based row number (``row``); ids read from text are text.
 
         Parameters
         ----------
@@ -487,6 +489,9 @@ class EntityTable:
                 raise InputError(f"{path}: cannot read the table ({first}). Fix: give a "
                                  "table a segwise command wrote, or one row per entity"
                                  ) from exc
+            if kwargs.get("id_col") is None:
+                table = _with_id(table, path)
+                kwargs = {**kwargs, "id_col": table.column_names[0]}
             return cls.from_frame(table, source=str(path), **kwargs)
         table, quarantine = _read_rows(path, kwargs.get("id_col"), read)
         entities = cls.from_frame(table, source=str(path), **{**kwargs, "id_col":
@@ -515,11 +520,7 @@ def _read_rows(path: Path, id_col: str | None,
     names = [c for c in source.table.columns if c != PERSON_ID]
     given = source.roles[PERSON_ID] if PERSON_ID in source.roles else None
     if id_col is None:
-        known = [s.id_col for s in _FEATURE_SETS.items().values()]
-        header = [given, *names] if given else names
-        chosen = next((c for c in header if c in known), given)
-        if chosen is None and names and _unique(source.table[names[0]]):
-            chosen = names[0]
+        chosen = _choose_id(names, given, lambda c: _unique(source.table[c]))
         if chosen != given:
             source = load(chosen)
             names = [c for c in source.table.columns if c != PERSON_ID]
@@ -562,6 +563,48 @@ def _check_notation(path: Path, name: str, column: pa.ChunkedArray,
     if hint is not None:
         raise InputError(f"{path}: column {name!r} reads as text ({value!r}): {hint} in the "
                          "config (-c)")
+
+
+def _choose_id(names: list[str], named: str | None,
+               unique: Callable[[str], bool]) -> str | None:
+    """Choose the id column of a file's entity table, the same for every format.
+
+    A registered feature set's id column, else the column named like an id (``named``),
+    else the first column when its values are all present and distinct; None when no
+    column is one (the rows are then numbered).
+    """
+    known = [s.id_col for s in _FEATURE_SETS.items().values()]
+    header = [named, *names] if named else names
+    chosen = next((c for c in header if c in known), named)
+    if chosen is None and names and unique(names[0]):
+        chosen = names[0]
+    return chosen
+
+
+def _with_id(table: pa.Table, path: Path) -> pa.Table:
+    """Put a typed table's id column first (:func:`_choose_id`), or 1-based row numbers.
+
+    Parquet is read as it is, so without this its first column was the id whatever it
+    held: UCI Wholesale Customers (no id; ``Channel`` first) was refused as Parquet and
+    segmented as CSV.
+    """
+    import pyarrow.compute as pc
+
+    from segwise.io import PEOPLE, PERSON_ID, resolve_roles
+
+    names = table.column_names
+    roles = resolve_roles(names, source=path, kind=PEOPLE)
+    named = roles[PERSON_ID] if PERSON_ID in roles else None
+
+    def unique(name: str) -> bool:
+        column = table.column(name)
+        return column.null_count == 0 and pc.count_distinct(column).as_py() == len(column)
+
+    chosen = _choose_id(names, named, unique)
+    if chosen is None:
+        rows = pa.array([str(i) for i in range(1, table.num_rows + 1)], pa.string())
+        return table.add_column(0, "row", rows)
+    return table.select([chosen, *(c for c in names if c != chosen)])
 
 
 def _unique(column: Any) -> bool:

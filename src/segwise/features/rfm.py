@@ -22,6 +22,7 @@ from segwise.features._entity import EntityTable, Feature, FeatureSet, register_
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pandas as pd
+    import pyarrow as pa
 
     from segwise.clean import CleanedLines
 
@@ -33,6 +34,7 @@ __all__ = [
     "compute_rfm",
     "customer_aggregates",
     "finish_rfm",
+    "no_customer_left",
     "order_aggregates",
     "reference_date",
     "rfm_entities",
@@ -267,15 +269,28 @@ def rfm_entities(
     as_of = as_of or reference_date(kept["last_purchase"])
     rfm = finish_rfm(kept, as_of)
     if not len(rfm["customer_id"]):
-        steps = audit.to_pylist()
-        raise InputError(
-            f"{source or 'input'}: no customer is left after cleaning (see the audit: "
-            + ", ".join(f"{s['step']} {s['rows']:,}" for s in steps if s["rows"])
-            + "). Fix: check the [columns] mapping and the [cleaning] rules"
-        )
+        raise no_customer_left(source, audit)
     attrs = {PANDAS_ATTRS: json.dumps({"as_of": as_of.isoformat()}).encode()}
     return EntityTable(numpy_to_arrow(rfm, metadata=attrs), RFM_FEATURES, as_of=as_of,
                        source=source, audit_table=audit, n_input_entities=n_input_customers)
+
+
+def no_customer_left(source: str | None, audit: pa.Table) -> InputError:
+    """Return the error of order lines that leave no customer with a purchase.
+
+    Parameters
+    ----------
+    source : str or None
+        Where the lines came from.
+    audit : pyarrow.Table
+        The cleaning audit (``step``, ``rows``): its non-empty steps say where they went.
+    """
+    steps = audit.to_pylist()
+    return InputError(
+        f"{source or 'input'}: no customer is left after cleaning (see the audit: "
+        + ", ".join(f"{s['step']} {s['rows']:,}" for s in steps if s["rows"])
+        + "). Fix: check the [columns] mapping and the [cleaning] rules"
+    )
 
 
 def reference_date(last_purchase: Any) -> _dt.date:

@@ -232,7 +232,27 @@ class TrainedAssigner:
         horizon = self._horizon(horizon_days)
         early = early_features(kept, self.window, as_of=as_of, categories=self.categories)
         self._check_contents(early)
+        self._check_new(early)
         return self._model_input(early, horizon)
+
+    def _check_new(self, early: pd.DataFrame) -> None:
+        """Warn when customers first bought before the training lines ended.
+
+        The model is for customers acquired after it was trained: one acquired before may
+        be a customer it learned from (the training file given again, say), whose segment
+        it then answers from memory rather than from the early window alone.
+        """
+        trained_to = self.metadata.get("as_of")
+        if early.empty or not trained_to:
+            return
+        before = early["first_purchase"].dt.normalize() < pd.Timestamp(trained_to)
+        if before.any():
+            warnings.warn(
+                f"{int(before.sum()):,} of {len(early):,} customers first bought before "
+                f"{trained_to}, when the lines the model was trained on end: they may be "
+                "customers it learned from, whose segments then look surer than a new "
+                f"customer's would. Fix: assign the customers acquired from {trained_to} on",
+                stacklevel=3)
 
     def _check_contents(self, early: pd.DataFrame) -> None:
         """Warn when the lines lack what the training lines had (product ids, ...).

@@ -24,6 +24,7 @@ from segwise._lazy import lazy_getattr
 from segwise.report._registry import (
     ReportContext,
     SectionBuilder,
+    extras_for,
     register_extra,
     register_sections,
     register_sections_module,
@@ -95,6 +96,7 @@ __all__ = [
     "charts",
     "check_currency",
     "clv_frame",
+    "extras_for",
     "format_value",
     "learn_extras",
     "register_extra",

@@ -862,6 +862,14 @@ def segment_customers(
         raise InputError(f"{where}all {len(X):,} customers have the same features ({same}): "
                          "there is nothing to segment. Fix: cluster on features that vary "
                          "between them")
+    constant = [f for f, n in X.nunique().items() if n == 1]
+    if constant:
+        # Scaled to zero, they weigh nothing: a segment cannot be told by them.
+        shown = ", ".join(f"{f} = {X[f].iloc[0]:g}" for f in constant)
+        them = "them" if len(constant) > 1 else "it"
+        warnings.warn(f"{where}{shown}: the same for all {len(X):,} customers, so no segment "
+                      f"differs by {them}. Fix: leave {them} out of the features", UserWarning,
+                      stacklevel=2)
     if n_clusters is not None and n_clusters > distinct:
         raise InputError(f"{where}only {distinct:,} distinct customers (rows of "
                          f"{', '.join(features)}): too few for {n_clusters} segments. Fix: ask "

@@ -14,6 +14,7 @@ before ``D``.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ __all__ = [
     "score_snapshots",
     "snapshot_aggregates",
     "snapshot_dates",
+    "warn_empty_periods",
 ]
 
 #: Snapshot spacing: months between calendar-aligned as-of dates.
@@ -198,6 +200,45 @@ def snapshot_aggregates(
     return agg
 
 
+def warn_empty_periods(agg: dict[str, np.ndarray], dates: Sequence[_dt.date]) -> None:
+    """Warn of the periods between snapshots in which nobody bought.
+
+    A month missing from an export looks like a month when every customer stayed away:
+    the snapshots after it differ from the one before only in recency (or, with a trailing
+    window, lose its customers), and no cohort starts in it. Nothing is wrong with the
+    arithmetic, so this is said, not refused.
+
+    Parameters
+    ----------
+    agg : dict of str to ndarray
+        :func:`snapshot_aggregates` (``snapshot`` and ``last_purchase`` per customer).
+    dates : sequence of date
+        The as-of dates, in order.
+    """
+    snapshot = agg["snapshot"]
+    last = np.asarray(agg["last_purchase"], dtype="datetime64[D]")
+    gaps: list[list[_dt.date]] = []
+    n_empty = 0
+    for before, date in itertools.pairwise(dates):
+        if (last[snapshot == np.datetime64(date, "D")] >= np.datetime64(before, "D")).any():
+            continue
+        n_empty += 1
+        end = date - _dt.timedelta(days=1)
+        if gaps and gaps[-1][1] + _dt.timedelta(days=1) == before:
+            gaps[-1][1] = end  # one gap over several periods
+        else:
+            gaps.append([before, end])
+    if gaps:
+        spans = ", ".join(f"{a} to {b}" for a, b in gaps)
+        warnings.warn(
+            f"no purchase at all from {spans} ({n_empty} of {len(dates) - 1} periods between "
+            "snapshots): no snapshot sees a purchase in it and no cohort starts in it. Check "
+            "that the order lines are complete",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def score_snapshots(
     agg: dict[str, np.ndarray],
     dates: Sequence[_dt.date],
@@ -230,12 +271,14 @@ def score_snapshots(
     frames, used = [], {}
     reference: dict[str, np.ndarray] | None = None
     collapsed: list[str] = []
+    empty: list[str] = []
     sizes: dict[_dt.date, int] = {}
     for date in dates:
         sel = agg["snapshot"] == np.datetime64(date, "D")
         rfm = finish_rfm({k: v[sel] for k, v in agg.items()}, date)
         if not len(rfm["customer_id"]):
-            continue  # a trailing window with nobody in it
+            empty.append(str(date))  # a trailing window with nobody in it
+            continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             fitted = fit_bin_edges(rfm)
@@ -253,6 +296,15 @@ def score_snapshots(
         frames.append(frame)
     if not frames:
         raise InputError("no customer bought before any snapshot date. Fix: give later dates")
+    if empty:
+        warnings.warn(
+            f"{len(empty)} of {len(dates)} snapshots hold no customer, as nobody bought in "
+            f"their trailing window: {', '.join(empty)}. They are left out of the sizes and "
+            "the migration, which goes from the snapshot before them to the one after. Fix: "
+            "a longer window, or other dates",
+            UserWarning,
+            stacklevel=2,
+        )
     if collapsed:
         warnings.warn(
             f"quantile bins collapse (many tied values, some scores unused) at {len(collapsed)} "

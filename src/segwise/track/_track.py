@@ -29,6 +29,7 @@ from segwise.track._snapshots import (
     score_snapshots,
     snapshot_aggregates,
     snapshot_dates,
+    warn_empty_periods,
 )
 
 if TYPE_CHECKING:
@@ -211,6 +212,7 @@ def track_pieces(
     if window_days == 0:  # snapshots count whole days: nobody would be in any
         raise ConfigError(f"window {window!r} is under a day. Fix: give 1d or more")
     agg = snapshot_aggregates(pieces, as_of, window_days)
+    warn_empty_periods(agg, as_of)
     table, used = score_snapshots(agg, as_of, edges=edges, segment_map=segment_map)
     segment_map = segment_map or SegmentMap()
     track = None
