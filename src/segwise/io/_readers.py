@@ -941,12 +941,13 @@ def _read_spark_parquet(backend: Any, path: Path) -> ir.Table:
 
 
 def _to_spark(backend: Any, table: ir.Table) -> ir.Table:
-    """Hand a table parsed in DuckDB to Spark as a temporary view."""
+    """Hand a table parsed in DuckDB to Spark as a temporary view.
+
+    As Arrow: through pandas, a NaN would reach Spark as a missing value.
+    """
     name = f"segwise_tx_{id(table):x}"
-    frame = table.to_pandas()  # Spark loads pandas anyway
-    backend._session.createDataFrame(frame, schema=_spark_schema(table)).createOrReplaceTempView(
-        name
-    )
+    backend._session.createDataFrame(fetch_arrow(table), schema=_spark_schema(table)
+                                     ).createOrReplaceTempView(name)
     return backend.table(name)
 
 
