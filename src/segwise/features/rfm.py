@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segwise._engine import fetch_numpy, is_missing, numpy_to_arrow
-from segwise._expr import exact_money, money_sum
+from segwise._expr import MONEY_PLACES, exact_money, money_sum
 from segwise.exceptions import InputError
 from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
 
@@ -103,7 +103,8 @@ def aggregate_customers(
     -------
     ibis.Table
         One row per ``by`` + ``customer_id`` with ``first_purchase``, ``last_purchase``,
-        ``frequency``, ``monetary``, ``gross_revenue``, ``n_lines`` and the ``sums``.
+        ``frequency``, ``monetary``, ``gross_revenue``, ``returns_value`` (what returns
+        took off the gross revenue), ``n_lines`` and the ``sums``.
     """
     keys = [*by, "customer_id"]
     orders = order_aggregates(lines, [*keys, "order_id"], sums)
@@ -172,6 +173,9 @@ def customer_aggregates(
         frequency=orders.frequency.sum(),
         monetary=money_sum(orders.monetary),
         gross_revenue=money_sum(orders.gross_revenue),
+        # Exact: a difference of the two sums above as doubles would need rounding, and
+        # rounding to any fixed number of places cuts money finer than it.
+        returns_value=money_sum(orders.gross_revenue.fill_null(0) - orders.monetary),
         n_lines=orders.n_lines.sum(),
     )
 
@@ -217,13 +221,25 @@ def finish_rfm(
         "frequency": n_orders,
         "monetary": monetary,
         "tenure_days": (ref - first.astype("datetime64[D]")).astype("int64"),
-        "avg_order_value": np.round(monetary / n_orders, 6),
+        "avg_order_value": _round_money(monetary / n_orders),
         "first_purchase": first,
         "last_purchase": last,
         "gross_revenue": gross,
-        "returns_value": np.round(gross - monetary, 6),
+        "returns_value": np.nan_to_num(column("returns_value", "float64")),
         "n_lines": column("n_lines", "int64"),
     }
+
+
+def _round_money(values: np.ndarray) -> np.ndarray:
+    """Round money to six places, or more below 0.1: six significant digits at least.
+
+    Six places would make an average of 0.0000375 (per-impression prices) 0.000038.
+    """
+    low, high = MONEY_PLACES
+    with np.errstate(divide="ignore"):
+        magnitude = np.floor(np.log10(np.abs(values)))
+    scale = 10.0 ** np.clip(np.nan_to_num(low - 1 - magnitude, posinf=high), low, high)
+    return np.rint(values * scale) / scale
 
 
 def rfm_entities(
