@@ -248,3 +248,39 @@ def test_read_settings_are_checked(line: str, message: str, tmp_path: Path) -> N
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+
+
+@pytest.mark.parametrize(("codec", "accents"), [
+    ("cp1252", "CRÈME BRÛLÉE SET – 4 RAMEKINS €"),  # what Excel writes on Windows
+    ("latin-1", "CRÈME BRÛLÉE SET\x81"),  # a byte Windows-1252 leaves undefined
+])
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_file_in_a_one_byte_encoding_is_read_whole(
+        codec: str, accents: str, compressed: bool, lines: list[str], reference: pd.DataFrame,
+        tmp_path: Path) -> None:
+    # Every line with an accent used to be quarantined as invalid UTF-8 (the run went on
+    # without them: all the lines of a country named "Österreich", say).
+    text = "\n".join(lines).replace("CRÈME BRÛLÉE SET, 4 RAMEKINS", accents) + "\n"
+    data = text.encode(codec)
+    path = tmp_path / ("shop.csv.gz" if compressed else "shop.csv")
+    path.write_bytes(gzip.compress(data) if compressed else data)
+    with pytest.warns(UserWarning, match=rf"shop.csv(.gz)?: the file is not UTF-8; read as "
+                                         rf"{codec}\. Set \[read\] encoding if it is another"):
+        tx = load_transactions(path)
+    assert (tx.n_input, tx.n_quarantined) == (300, 0)
+    got = _canonical(tx)
+    assert accents in set(got["description"])
+    pd.testing.assert_frame_equal(got.drop(columns="description"),
+                                  reference.drop(columns="description"))
+
+
+def test_a_utf8_file_with_a_damaged_byte_quarantines_that_line_with_the_fix(
+        lines: list[str], tmp_path: Path) -> None:
+    # Accents in UTF-8 elsewhere say the file is UTF-8: only the damaged line goes.
+    data = ("\n".join(lines) + "\n").encode("utf-8").replace(b"WHITE METAL", b"WHITE M\xe9TAL")
+    path = tmp_path / "damaged.csv"
+    path.write_bytes(data)
+    tx = load_transactions(path)
+    reasons = tx.quarantine_table.column("reason").to_pylist()
+    assert tx.n_quarantined == len(reasons) >= 1
+    assert all('set [read] encoding = "latin-1" if the file is not UTF-8' in r for r in reasons)

@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import re
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -73,6 +74,7 @@ from segwise.io._text import (
     head_lines,
     localise_numbers,
     number_hint,
+    one_byte_codec,
     toml_string,
     write_normalised,
 )
@@ -1076,6 +1078,16 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
             for table in ("reject_errors", "reject_scans"):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
             header = _read_normalised(con, path, read, encoding)
+    if not read.encoding and not bom and _encoding_errors(con):
+        codec = one_byte_codec(path)
+        if codec is not None:
+            # Not UTF-8 anywhere: read it whole in its one-byte encoding, where every line
+            # with an accent (all of a country's, say) would otherwise be quarantined.
+            for table in ("raw_csv", "reject_errors", "reject_scans"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+            warnings.warn(f"{path}: the file is not UTF-8; read as {codec}. Set [read] "
+                          "encoding if it is another", UserWarning, stacklevel=2)
+            return _read_csv(duck, path, dataclasses.replace(read, encoding=codec))
     if not header:
         _rename_headerless(con)
     # DuckDB counts file lines from 1, the header included; rows count data lines.
@@ -1093,6 +1105,13 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
     rejected = con.sql("SELECT row FROM csv_rejects ORDER BY row").fetchnumpy()["row"]
     _number_rows(con, rejected if len(rejected) else None)
     return duck.table("raw"), duck.table("csv_rejects") if len(rejected) else None
+
+
+def _encoding_errors(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether DuckDB rejected a line of the CSV it read for its encoding."""
+    rows = con.execute("SELECT count(*) FROM reject_errors WHERE error_type = 'INVALID ENCODING'"
+                       ).fetchall()
+    return bool(rows[0][0])
 
 
 def _read_normalised(
