@@ -284,10 +284,13 @@ def rfm_entities(
     rfm = finish_rfm(kept, as_of)
     if not len(rfm["customer_id"]):
         steps = audit.to_pylist()
+        fix = (f"choose a later --as-of (or [rfm] as_of) than {as_of}: the lines that parsed "
+               "are dated after it" if cleaned.n_after_as_of else
+               "check the [columns] mapping and the [cleaning] rules")
         raise InputError(
             f"{source or 'input'}: no customer is left after cleaning (see the audit: "
             + ", ".join(f"{s['step']} {s['rows']:,}" for s in steps if s["rows"])
-            + "). Fix: check the [columns] mapping and the [cleaning] rules"
+            + f"). Fix: {fix}"
         )
     attrs = {PANDAS_ATTRS: json.dumps({"as_of": as_of.isoformat()}).encode()}
     return EntityTable(numpy_to_arrow(rfm, metadata=attrs), RFM_FEATURES, as_of=as_of,
