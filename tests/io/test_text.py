@@ -284,3 +284,23 @@ def test_a_utf8_file_with_a_damaged_byte_quarantines_that_line_with_the_fix(
     reasons = tx.quarantine_table.column("reason").to_pylist()
     assert tx.n_quarantined == len(reasons) >= 1
     assert all('set [read] encoding = "latin-1" if the file is not UTF-8' in r for r in reasons)
+
+
+def test_a_few_numbers_in_another_notation_are_named_in_a_warning(
+        retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    # Under the refusal's 5 %, the lines were quarantined with nothing but the quarantine
+    # file to say why: here the largest orders of the file.
+    sample = retail_sample.head(1000).copy()
+    sample.loc[sample.index[::100], "Quantity"] = "1,200"
+    sample.loc[sample.index[50], "UnitPrice"] = "2,55"
+    path = tmp_path / "orders.csv"
+    sample.to_csv(path, index=False)
+    with pytest.warns(UserWarning) as caught:
+        tx = load_transactions(path)
+    assert tx.n_quarantined == 11
+    lines = [str(w.message) for w in caught]
+    assert f"{path}: 10 rows quarantined, Quantity: not a number (e.g. '1,200'). Likely " \
+           'cause: a decimal comma or a thousands separator? Fix: set [read] decimal = "," ' \
+           'or thousands = ","' in lines
+    assert f"{path}: 1 row quarantined, UnitPrice: not a number (e.g. '2,55'). Likely " \
+           'cause: numbers written with a decimal comma? Fix: set [read] decimal = ","' in lines

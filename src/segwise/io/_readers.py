@@ -515,6 +515,7 @@ def _load(
     if n_input == 0:
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
     _check_quarantine_share(quarantine, n_input, read, path, roles)
+    _warn_other_notation(quarantine, read, path, roles)
     n_after_as_of = int(totals.pop(AFTER_AS_OF, 0))
     table = rows_that_parse(parsed, len(quarantine), n_after_as_of).select(*spec.columns, *others)
     if not is_spark(backend):
@@ -1286,6 +1287,31 @@ def quarantine_frame(table: pa.Table) -> pd.DataFrame:
     for col in frame.columns.difference(["row", "reason", "raw_line"], sort=False):
         frame[col] = frame[col].astype("string")
     return frame
+
+
+def _warn_other_notation(
+    quarantine: pa.Table, read: ReadOptions, path: Path, roles: ColumnRoles
+) -> None:
+    """Warn, a line per column, when quarantined numbers are numbers in another notation.
+
+    A few quantities of ``"1,200"`` among plain ones are quarantined under the refusal's
+    share: the largest orders left out, with nothing but the quarantine file to say why.
+    """
+    if not quarantine.num_rows:
+        return
+    reasons = quarantine.column("reason").to_pylist()
+    for column in dict.fromkeys(roles.values()):
+        if column not in quarantine.column_names:
+            continue
+        bad = [v for r, v in zip(reasons, quarantine.column(column).to_pylist(), strict=True)
+               if r == f"{column}: not a number"]
+        hint, value = next(((h, v) for v in dict.fromkeys(bad)
+                            if (h := number_hint(v, read.decimal, read.thousands))),
+                           (None, None))
+        if hint is not None:
+            rows = "1 row" if len(bad) == 1 else f"{len(bad):,} rows"
+            warnings.warn(f"{path}: {rows} quarantined, {column}: not a number "
+                          f"(e.g. {value!r}). Likely cause: {hint}", UserWarning, stacklevel=3)
 
 
 def _check_quarantine_share(
