@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from segwise._engine import (
@@ -20,6 +21,7 @@ from segwise._engine import (
 )
 from segwise.config import load_config
 from segwise.exceptions import ConfigError
+from segwise.io._readers import _to_spark
 from segwise.jobs import run_rfm
 
 
@@ -152,3 +154,43 @@ def test_numpy_and_arrow_round_trip() -> None:
     np.testing.assert_array_equal(back["n"], cols["n"])
     np.testing.assert_array_equal(back["x"], cols["x"])
     np.testing.assert_array_equal(back["ts"], cols["ts"])
+
+
+#: One row with a number, one with NaN, one missing, in every column type segwise fetches.
+_NAN_AND_NULL = (
+    "SELECT * FROM (VALUES (1, 1.5, 'a', TIMESTAMP '2011-12-09 12:50:00.5', DATE '2011-12-09', "
+    "CAST(2.55 AS DECIMAL(38, 6))), (2, CAST('NaN' AS DOUBLE), NULL, NULL, NULL, NULL), "
+    "(3, NULL, 'c', TIMESTAMP '2010-12-01 08:26:00', DATE '2010-12-01', "
+    "CAST(0.000001 AS DECIMAL(38, 6)))) AS v(k, x, s, ts, d, price)"
+)
+
+
+@pytest.mark.spark
+def test_spark_keeps_nan_apart_from_missing_as_duckdb_does() -> None:
+    # Ibis fetches Spark results through pandas, where NaN and missing are one: a NaN came
+    # back missing on Spark and NaN on DuckDB, from the same rows.
+    duck = duckdb_connection()
+    duck.con.execute(f"CREATE TABLE t AS {_NAN_AND_NULL}")
+    spark = connect("spark")
+    spark._session.sql(_NAN_AND_NULL).createOrReplaceTempView("segwise_nan_and_null")
+    tables = {"duckdb": duck.table("t"), "spark": spark.table("segwise_nan_and_null")}
+    got = {name: _nan_as_text(fetch_arrow(t.order_by("k"))) for name, t in tables.items()}
+    assert got["spark"] == got["duckdb"]
+    assert got["spark"]["x"] == [1.5, "NaN", None]
+    arrays = {name: fetch_numpy(t.order_by("k")) for name, t in tables.items()}
+    for col, want in arrays["duckdb"].items():
+        assert arrays["spark"][col].dtype == want.dtype, col
+        np.testing.assert_array_equal(arrays["spark"][col], want)
+    for name, t in tables.items():
+        assert fetch_scalar(t.filter(t.k == 3).x.max()) is None, name
+        assert np.isnan(fetch_scalar(t.filter(t.k == 2).x.max())), name
+    # A table parsed in DuckDB and handed to Spark keeps its NaN too.
+    handed = _to_spark(spark, tables["duckdb"])
+    assert _nan_as_text(fetch_arrow(handed.order_by("k"))) == got["duckdb"]
+
+
+def _nan_as_text(table: pa.Table) -> dict[str, list[object]]:
+    """The table's schema and columns, NaN as "NaN" (NaN equals nothing, None is missing)."""
+    columns = {c: [v if v == v else "NaN" for v in table.column(c).to_pylist()]
+               for c in table.column_names}
+    return {"schema": str(table.schema), **columns}

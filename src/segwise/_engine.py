@@ -3,7 +3,8 @@
 DuckDB is embedded and the default. Spark is optional (``pip install segwise[spark]``)
 and runs the very same expressions, in ``local[*]`` mode or against any master URL.
 Results come back as Arrow tables or NumPy arrays (:func:`fetch_arrow`,
-:func:`fetch_numpy`), never through pandas on DuckDB.
+:func:`fetch_numpy`), never through pandas: on Spark neither, where pandas would make a
+NaN and a missing value one.
 """
 
 from __future__ import annotations
@@ -427,7 +428,7 @@ def fetch_arrow(expr: ir.Table) -> pa.Table:
     """
     rel = _duckdb_relation(expr)
     if rel is None:
-        return expr.to_pyarrow()
+        return _spark_arrow(expr)
     table, schema = rel.to_arrow_table(), expr.schema().to_pyarrow()
     # A cast loads pyarrow.compute (60 ms); DuckDB's types are nearly always Ibis's already.
     return table if table.schema.equals(schema) else table.cast(schema)
@@ -451,12 +452,23 @@ def fetch_numpy(expr: ir.Table) -> dict[str, np.ndarray]:
     """
     rel = _duckdb_relation(expr)
     if rel is None:
-        frame = expr.to_pandas()
-        return {
-            c: _plain(np.ma.masked_array(frame[c].to_numpy(), mask=frame[c].isna().to_numpy()))
-            for c in frame.columns
-        }
+        return arrow_to_numpy(_spark_arrow(expr))
     return {c: _plain(v) for c, v in rel.fetchnumpy().items()}
+
+
+def _spark_arrow(expr: ir.Expr) -> pa.Table:
+    """Run an expression on Spark; return its rows as Arrow, of the expression's schema.
+
+    Ibis's own Spark results come through pandas, where a NaN and a missing value are one:
+    both come back missing. Spark's Arrow collection (``toArrow``) keeps them apart, as
+    DuckDB does, and gives the very types :func:`fetch_arrow` gives on DuckDB.
+    """
+    backend = expr._find_backend()
+    table = expr.as_table()
+    backend._run_pre_execute_hooks(table)  # registers the memtables
+    schema = table.schema().to_pyarrow()
+    rows = backend._session.sql(backend.compile(table)).toArrow()
+    return rows.rename_columns(schema.names).cast(schema)
 
 
 def _plain(values: np.ndarray) -> np.ndarray:
@@ -509,7 +521,8 @@ def fetch_scalar(expr: ir.Scalar) -> Any:
     """Run a scalar expression and return its value as a Python object."""
     rel = _duckdb_relation(expr)
     if rel is None:
-        return expr.execute()
+        column = _spark_arrow(expr).column(0)
+        return column[0].as_py() if len(column) else None
     rows = rel.fetchall()
     return rows[0][0] if rows else None
 

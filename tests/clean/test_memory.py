@@ -11,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from segwise._engine import duckdb_connection, fetch_scalar
+from segwise._expr import exact_money
 from segwise.clean import CleaningRules, clean_transactions
 from segwise.clean._memory import KEPT_COLUMNS, LineCleaner, exact_money_value
 from segwise.io import STANDARD_COLUMNS, load_transactions
@@ -73,11 +75,15 @@ def test_lines_in_memory_keep_what_the_engine_keeps(rows: list[dict[str, Any]],
 
 
 @pytest.mark.parametrize("x", [5e-07, 5779828.7029845, 2.0000025, 1.0000005, -8541563.7174595,
-                               0.0078125, -0.0000005, 1e13 / 3, 0.0])
+                               0.0078125, -0.0000005, 1e13 / 3, 0.0,
+                               # Finer than millionths: per-impression and per-gram prices.
+                               0.0000125, 0.00000375, -0.0000004, 3 * 0.0000125, 1 / 3,
+                               0.1 / 7, 499.99999999, 1e-13, 2.5e-13])
 def test_exact_money_is_duckdbs(x: float) -> None:
-    expected = duckdb.execute("SELECT CAST(round($x::DOUBLE, 6) AS DECIMAL(38, 6))",
-                              {"x": x}).fetchall()[0][0]
-    assert exact_money_value(x) == expected
+    con = duckdb_connection()
+    con.con.execute("CREATE TABLE v AS SELECT $x::DOUBLE AS x", {"x": x})
+    t = con.table("v")
+    assert exact_money_value(x) == fetch_scalar(exact_money(t.x).max())
 
 
 def test_the_outlier_rule_is_refused() -> None:

@@ -45,6 +45,23 @@ def test_rfm_writes_customers_and_audit(
     assert audit["rows"].sum() == 5000
 
 
+@pytest.mark.parametrize("command", ["rfm", "report"])
+def test_an_as_of_date_before_every_line_says_to_choose_a_later_one(
+    command: str, retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    # It used to send the user to the [columns] mapping and the cleaning rules.
+    src = tmp_path / "orders.csv"
+    retail_sample.to_csv(src, index=False)
+    out = tmp_path / ("c.parquet" if command == "rfm" else "r.html")
+    result = runner.invoke(app, [command, str(src), "-o", str(out), "--as-of", "2009-01-01"])
+    assert result.exit_code == 1
+    assert result.output.split() == (
+        f"error: {src}: no customer is left after cleaning (see the audit: after_as_of "
+        "5,000). Fix: choose a later --as-of (or [rfm] as_of) than 2009-01-01: the lines "
+        "that parsed are dated after it").split()
+    assert not out.exists()
+
+
 def test_rfm_command_runs_without_pandas_or_other_sql_dialects(
     retail_sample: pd.DataFrame, tmp_path: Path
 ) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from segwise._engine import fetch_arrow
 from segwise.clean import clean_transactions
 from segwise.features.rfm import RFM_COLUMNS, compute_rfm
 from segwise.io import load_transactions
@@ -77,3 +79,78 @@ def test_spark_counts_rows_after_the_as_of_date_as_duckdb(
     pd.testing.assert_frame_equal(duck.audit, spark.audit, check_exact=True)
     after = duck.audit.set_index("step").loc["after_as_of", "rows"]
     assert (after > 0) == (as_of.year == 2010)
+
+
+def _fine(sample: pd.DataFrame) -> pd.DataFrame:
+    """Online Retail's lines priced per impression: every price divided by 100,000."""
+    prices = [str(Decimal(p) / 100_000) for p in sample["UnitPrice"]]
+    return sample.assign(UnitPrice=prices)
+
+
+def _exact_rfm(path: Path) -> pd.DataFrame:
+    """Money per customer summed in Python decimals from the kept lines: the oracle."""
+    kept = fetch_arrow(clean_transactions(load_transactions(path)).kept.select(
+        "customer_id", "quantity", "unit_price", "is_return")).to_pylist()
+    money: dict[str, list[Decimal]] = {}
+    for line in kept:
+        # The shortest text of a parsed double is the file's decimal text.
+        value = Decimal(repr(line["quantity"])) * Decimal(repr(line["unit_price"]))
+        sums = money.setdefault(line["customer_id"], [Decimal(0), Decimal(0)])
+        sums[0] += value
+        sums[1] += 0 if line["is_return"] else value
+    return pd.DataFrame(
+        [(c, float(m), float(g), float(g - m)) for c, (m, g) in money.items()],
+        columns=["customer_id", "monetary", "gross_revenue", "returns_value"],
+    ).set_index("customer_id")
+
+
+@pytest.mark.parametrize("prices", ["as sold", "per impression"])
+def test_money_is_exact_to_the_places_prices_have(
+        prices: str, retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    # Money used to be kept to six places: a price of 0.0000255 became 0.000026, and every
+    # customer's revenue drifted by up to 2 %. Online Retail's own prices keep their values.
+    path = tmp_path / "lines.csv"
+    (retail_sample if prices == "as sold" else _fine(retail_sample)).to_csv(path, index=False)
+    result = run_rfm(path)
+    got = result.customers.set_index("customer_id")
+    want = _exact_rfm(path).loc[got.index]
+    for col in want.columns:
+        pd.testing.assert_series_equal(got[col], want[col], check_exact=True)
+    if prices == "as sold":
+        assert got.loc["17850", "monetary"] == 5391.21  # 297 lines, 34 orders
+    # Averages keep six significant digits at least (six places made 0.0000375 0.000038).
+    aov = got["monetary"] / got["frequency"]
+    assert (got["avg_order_value"] - aov).abs().le(aov.abs() * 5e-6).all()
+
+
+@pytest.mark.spark
+def test_spark_keeps_the_places_of_fine_prices_as_duckdb(
+        retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    # Spark fits a product of decimals into 38 digits by cutting places: money of 38
+    # digits times a count of copies (the audit's duplicates) kept six on Spark alone.
+    path = tmp_path / "s.parquet"
+    _fine(retail_sample).to_parquet(path, index=False)
+    duck = run_rfm(path)
+    spark = run_rfm(path, engine="spark")
+    pd.testing.assert_frame_equal(duck.customers, spark.customers, check_exact=True)
+    pd.testing.assert_frame_equal(duck.audit, spark.audit, check_exact=True)
+    assert duck.audit.set_index("step").loc["duplicate_line", "revenue"] == pytest.approx(
+        float(sum(Decimal(p) * Decimal(q) for p, q in _copies(_fine(retail_sample)))), rel=1e-12)
+
+
+def _copies(sample: pd.DataFrame) -> list[tuple[str, str]]:
+    """Price and quantity of every line that repeats an earlier one, with a customer id."""
+    repeats = sample[sample.duplicated(keep="first") & (sample["CustomerID"] != "")]
+    return list(zip(repeats["UnitPrice"], repeats["Quantity"], strict=True))
+
+
+def test_money_finer_than_twelve_places_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "lines.csv"
+    path.write_text("InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
+                    "1,A,1,2011-01-01 10:00,0.0000000000001,7\n"
+                    "2,A,3,2011-01-02 10:00,0.0000125,7\n"
+                    "3,A,1,2011-01-03 10:00,2.5,8\n")
+    with pytest.warns(UserWarning, match=r"lines.csv: 1 line total\(s\) \(Quantity x UnitPrice\) "
+                                         r"need more than 12 decimal places"):
+        result = run_rfm(path)
+    assert result.customers["monetary"].tolist() == [0.0000375, 2.5]

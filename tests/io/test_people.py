@@ -149,10 +149,12 @@ def test_infinities_and_overflowing_numbers_are_unknown_not_a_crash(tmp_path: Pa
 
 def test_a_line_in_another_encoding_is_quarantined_with_the_fix(tmp_path: Path) -> None:
     # The sniffer that tells a header from data skips the line; the read quarantines it.
+    # The file is UTF-8 (an accent of its own on line 10); line 6 is in Latin-1.
     lines = ["id,education,age"] + [f"{i},Graduate,{20 + i}" for i in range(1, 40)]
-    lines[6] = "6,Graduaci\xf3n,26"
+    lines[10] = "10,Graduación,30"
+    data = "\n".join(lines).encode("utf-8") + b"\n"
     path = tmp_path / "p.csv"
-    path.write_bytes("\n".join(lines).encode("latin-1") + b"\n")
+    path.write_bytes(data.replace(b"6,Graduate,26", "6,Graduación,26".encode("latin-1")))
     source = load_source(path, "people")
     assert source.n_input == 39
     reasons = source.quarantine_table.column("reason").to_pylist()

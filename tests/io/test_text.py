@@ -248,3 +248,59 @@ def test_read_settings_are_checked(line: str, message: str, tmp_path: Path) -> N
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+
+
+@pytest.mark.parametrize(("codec", "accents"), [
+    ("cp1252", "CRÈME BRÛLÉE SET – 4 RAMEKINS €"),  # what Excel writes on Windows
+    ("latin-1", "CRÈME BRÛLÉE SET\x81"),  # a byte Windows-1252 leaves undefined
+])
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_file_in_a_one_byte_encoding_is_read_whole(
+        codec: str, accents: str, compressed: bool, lines: list[str], reference: pd.DataFrame,
+        tmp_path: Path) -> None:
+    # Every line with an accent used to be quarantined as invalid UTF-8 (the run went on
+    # without them: all the lines of a country named "Österreich", say).
+    text = "\n".join(lines).replace("CRÈME BRÛLÉE SET, 4 RAMEKINS", accents) + "\n"
+    data = text.encode(codec)
+    path = tmp_path / ("shop.csv.gz" if compressed else "shop.csv")
+    path.write_bytes(gzip.compress(data) if compressed else data)
+    with pytest.warns(UserWarning, match=rf"shop.csv(.gz)?: the file is not UTF-8; read as "
+                                         rf"{codec}\. Set \[read\] encoding if it is another"):
+        tx = load_transactions(path)
+    assert (tx.n_input, tx.n_quarantined) == (300, 0)
+    got = _canonical(tx)
+    assert accents in set(got["description"])
+    pd.testing.assert_frame_equal(got.drop(columns="description"),
+                                  reference.drop(columns="description"))
+
+
+def test_a_utf8_file_with_a_damaged_byte_quarantines_that_line_with_the_fix(
+        lines: list[str], tmp_path: Path) -> None:
+    # Accents in UTF-8 elsewhere say the file is UTF-8: only the damaged line goes.
+    data = ("\n".join(lines) + "\n").encode("utf-8").replace(b"WHITE METAL", b"WHITE M\xe9TAL")
+    path = tmp_path / "damaged.csv"
+    path.write_bytes(data)
+    tx = load_transactions(path)
+    reasons = tx.quarantine_table.column("reason").to_pylist()
+    assert tx.n_quarantined == len(reasons) >= 1
+    assert all('set [read] encoding = "latin-1" if the file is not UTF-8' in r for r in reasons)
+
+
+def test_a_few_numbers_in_another_notation_are_named_in_a_warning(
+        retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    # Under the refusal's 5 %, the lines were quarantined with nothing but the quarantine
+    # file to say why: here the largest orders of the file.
+    sample = retail_sample.head(1000).copy()
+    sample.loc[sample.index[::100], "Quantity"] = "1,200"
+    sample.loc[sample.index[50], "UnitPrice"] = "2,55"
+    path = tmp_path / "orders.csv"
+    sample.to_csv(path, index=False)
+    with pytest.warns(UserWarning) as caught:
+        tx = load_transactions(path)
+    assert tx.n_quarantined == 11
+    lines = [str(w.message) for w in caught]
+    assert f"{path}: 10 rows quarantined, Quantity: not a number (e.g. '1,200'). Likely " \
+           'cause: a decimal comma or a thousands separator? Fix: set [read] decimal = "," ' \
+           'or thousands = ","' in lines
+    assert f"{path}: 1 row quarantined, UnitPrice: not a number (e.g. '2,55'). Likely " \
+           'cause: numbers written with a decimal comma? Fix: set [read] decimal = ","' in lines

@@ -8,9 +8,10 @@ lines, with the same flags and exact money:
 
 - the non-product expression is matched by the engine, once per product code, and
   remembered: the rule means DuckDB's (RE2) expression, so no second reading of it;
-- money is :func:`~segwise._expr.exact_money` as DuckDB computes it: ``round(x, 6)``
-  rounds the double's exact value, halves away from zero, to the nearest double; the
-  cast to ``DECIMAL(38, 6)`` rounds that double times a million, halves away from zero.
+- money is :func:`~segwise._expr.exact_money` as DuckDB computes it: ``round(x, p)``
+  rounds the double's exact value, halves away from zero, to the nearest double (at the
+  fewest places ``p``, six to twelve, that hold it to a billionth of itself); the cast
+  to ``DECIMAL(38, p)`` rounds that double times ``10^p``, halves away from zero.
 
 ``tests/clean/test_memory.py`` compares the kept lines with the engine's on generated
 lines under every rule setting.
@@ -24,6 +25,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from segwise._expr import MONEY_PLACES, MONEY_TOLERANCE
 from segwise.clean._rules import CleaningRules, _non_product_regex
 
 __all__ = ["KEPT_COLUMNS", "LineCleaner", "exact_money_value"]
@@ -35,7 +37,7 @@ KEPT_COLUMNS: tuple[str, ...] = ("customer_id", "order_id", "ts", "quantity", "r
 _LINE_COLUMNS = ("customer_id", "order_id", "ts", "quantity", "unit_price", "revenue",
                  "product_id", "description", "country")
 _ROUND = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_UP)
-_MILLIONTH = decimal.Decimal("1e-6")
+_PLACES = {p: decimal.Decimal(10) ** -p for p in range(MONEY_PLACES[0], MONEY_PLACES[1] + 1)}
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -44,11 +46,18 @@ def exact_money_value(x: float) -> decimal.Decimal:
 
     Remembered: prices and line totals repeat, and the exact rounding costs ~10 us.
     """
-    rounded = float(decimal.Decimal(x).quantize(_MILLIONTH, context=_ROUND))
-    scaled = rounded * 1e6
+    low, high = MONEY_PLACES
+    places = next((p for p in range(low, high)
+                   if abs(_round(x, p) - x) <= abs(x) * MONEY_TOLERANCE), high)
+    scaled = _round(x, places) * 10.0**places
     whole = math.floor(abs(scaled))
     whole += abs(scaled) - whole >= 0.5
-    return decimal.Decimal(int(math.copysign(whole, scaled))).scaleb(-6, _ROUND)
+    return decimal.Decimal(int(math.copysign(whole, scaled))).scaleb(-places, _ROUND)
+
+
+def _round(x: float, places: int) -> float:
+    """DuckDB's ``round(x, places)``: the double's exact value, halves away from zero."""
+    return float(decimal.Decimal(x).quantize(_PLACES[places], context=_ROUND))
 
 
 class LineCleaner:

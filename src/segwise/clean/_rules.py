@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -197,8 +198,10 @@ class CleanedLines:
             "_rows": t._n.sum(),
             "_distinct": t.count(),
             "_revenue_once": revenue.sum(),
-            # Only repeated lines (about 1 in 100) pay for the decimal product.
-            "_revenue_copies": ibis.ifelse(t._n > 1, revenue * (t._n - 1), 0).sum(),
+            # Only repeated lines (about 1 in 100) pay for the decimal product. The count
+            # as ten digits: Spark cuts places off a product of more than 38 digits.
+            "_revenue_copies": ibis.ifelse(
+                t._n > 1, revenue * (t._n - 1).cast("decimal(10, 0)"), 0).sum(),
             "_returns": t.is_return.cast("int64").sum(),
         }
 
@@ -308,6 +311,9 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
         Lazy flagged lines and the audit.
     """
     rules = rules or CleaningRules()
+    rounded = tx.money_warning()
+    if rounded is not None:
+        warnings.warn(rounded, UserWarning, stacklevel=2)
     t = tx.table
     unattributed = unattributed_totals = None
     attributed_only = rules.duplicates and rules.missing_customer_id

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segwise._engine import fetch_numpy, is_missing, numpy_to_arrow
-from segwise._expr import exact_money, money_sum
+from segwise._expr import MONEY_PLACES, exact_money, money_sum
 from segwise.exceptions import InputError
 from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
 
@@ -105,7 +105,8 @@ def aggregate_customers(
     -------
     ibis.Table
         One row per ``by`` + ``customer_id`` with ``first_purchase``, ``last_purchase``,
-        ``frequency``, ``monetary``, ``gross_revenue``, ``n_lines`` and the ``sums``.
+        ``frequency``, ``monetary``, ``gross_revenue``, ``returns_value`` (what returns
+        took off the gross revenue), ``n_lines`` and the ``sums``.
     """
     keys = [*by, "customer_id"]
     orders = order_aggregates(lines, [*keys, "order_id"], sums)
@@ -174,6 +175,9 @@ def customer_aggregates(
         frequency=orders.frequency.sum(),
         monetary=money_sum(orders.monetary),
         gross_revenue=money_sum(orders.gross_revenue),
+        # Exact: a difference of the two sums above as doubles would need rounding, and
+        # rounding to any fixed number of places cuts money finer than it.
+        returns_value=money_sum(orders.gross_revenue.fill_null(0) - orders.monetary),
         n_lines=orders.n_lines.sum(),
     )
 
@@ -219,13 +223,25 @@ def finish_rfm(
         "frequency": n_orders,
         "monetary": monetary,
         "tenure_days": (ref - first.astype("datetime64[D]")).astype("int64"),
-        "avg_order_value": np.round(monetary / n_orders, 6),
+        "avg_order_value": _round_money(monetary / n_orders),
         "first_purchase": first,
         "last_purchase": last,
         "gross_revenue": gross,
-        "returns_value": np.round(gross - monetary, 6),
+        "returns_value": np.nan_to_num(column("returns_value", "float64")),
         "n_lines": column("n_lines", "int64"),
     }
+
+
+def _round_money(values: np.ndarray) -> np.ndarray:
+    """Round money to six places, or more below 0.1: six significant digits at least.
+
+    Six places would make an average of 0.0000375 (per-impression prices) 0.000038.
+    """
+    low, high = MONEY_PLACES
+    with np.errstate(divide="ignore"):
+        magnitude = np.floor(np.log10(np.abs(values)))
+    scale = 10.0 ** np.clip(np.nan_to_num(low - 1 - magnitude, posinf=high), low, high)
+    return np.rint(values * scale) / scale
 
 
 def rfm_entities(
@@ -269,13 +285,15 @@ def rfm_entities(
     as_of = as_of or reference_date(kept["last_purchase"])
     rfm = finish_rfm(kept, as_of)
     if not len(rfm["customer_id"]):
-        raise no_customer_left(source, audit)
+        raise no_customer_left(source, audit,
+                               as_of=as_of if cleaned.n_after_as_of else None)
     attrs = {PANDAS_ATTRS: json.dumps({"as_of": as_of.isoformat()}).encode()}
     return EntityTable(numpy_to_arrow(rfm, metadata=attrs), RFM_FEATURES, as_of=as_of,
                        source=source, audit_table=audit, n_input_entities=n_input_customers)
 
 
-def no_customer_left(source: str | None, audit: pa.Table) -> InputError:
+def no_customer_left(source: str | None, audit: pa.Table, *,
+                     as_of: _dt.date | None = None) -> InputError:
     """Return the error of order lines that leave no customer with a purchase.
 
     Parameters
@@ -284,12 +302,17 @@ def no_customer_left(source: str | None, audit: pa.Table) -> InputError:
         Where the lines came from.
     audit : pyarrow.Table
         The cleaning audit (``step``, ``rows``): its non-empty steps say where they went.
+    as_of : date, optional
+        The as-of date, when lines that parsed were dated after it: the fix is a later one.
     """
     steps = audit.to_pylist()
+    fix = (f"choose a later --as-of (or [rfm] as_of) than {as_of}: the lines that parsed "
+           "are dated after it" if as_of is not None else
+           "check the [columns] mapping and the [cleaning] rules")
     return InputError(
         f"{source or 'input'}: no customer is left after cleaning (see the audit: "
         + ", ".join(f"{s['step']} {s['rows']:,}" for s in steps if s["rows"])
-        + "). Fix: check the [columns] mapping and the [cleaning] rules"
+        + f"). Fix: {fix}"
     )
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 
 import ibis
 
-from segwise._expr import exact_money, money_sum
+from segwise._expr import MONEY_PLACES, exact_money, money_rounded, money_sum
 from segwise._frames import DataSource
 from segwise.io._kinds import Role, SourceKind, register_kind
 from segwise.io._parse import (
@@ -107,11 +107,13 @@ def parse_order_lines(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path
 
 
 
-def _unattributed(parsed: ir.Table, roles: ColumnRoles) -> dict[str, ir.Scalar]:
-    """Rows and revenue of the lines without a customer id that parse, in the loader's scan.
+def _totals(parsed: ir.Table, roles: ColumnRoles) -> dict[str, ir.Scalar]:
+    """Return what the loader's scan counts of the order lines that parse.
 
-    The first cleaning rule removes them, and the audit counts them as rows (no
-    deduplication), so this is all that is needed of them.
+    Rows and revenue of the lines without a customer id: the first cleaning rule removes
+    them, and the audit counts them as rows (no deduplication), so this is all that is
+    needed of them. And ``money_rounded``: lines whose total exact money rounds by more
+    than a billionth of itself (see :func:`segwise._expr.money_rounded`).
     """
     source_id = SOURCE_PREFIX + roles["customer_id"]
     # Tested on the source column where the rows still have it (typed sources, parsed in
@@ -123,6 +125,8 @@ def _unattributed(parsed: ir.Table, roles: ColumnRoles) -> dict[str, ir.Scalar]:
         "unattributed_rows": parsed.count(where=missing),
         "unattributed_revenue": money_sum(exact_money(parsed.revenue), where=missing)
         .fill_null(0.0),
+        "money_rounded": parsed.count(
+            where=parsed._reason.isnull() & money_rounded(parsed.revenue)),
     }
 
 
@@ -190,6 +194,25 @@ class Transactions(Source):
             The columns of :data:`STANDARD_COLUMNS`.
         """
         return self._usable(with_id=False)
+
+    def money_warning(self) -> str | None:
+        """Say how many line totals exact money rounds (finer than twelve places), if any.
+
+        Returns
+        -------
+        str or None
+            One line naming the source and its money column(s); None when none is rounded
+            or the loader did not read the log.
+        """
+        n = int(self.totals.get("money_rounded") or 0)
+        if not n:
+            return None
+        r = self.roles
+        column = r.amount or (f"{r.quantity} x {r.unit_price}" if r.quantity else r.unit_price)
+        return (f"{self.source}: {n:,} line total(s) ({column}) need more than "
+                f"{MONEY_PLACES[1]} decimal places to be held to a billionth of their value; "
+                f"money keeps {MONEY_PLACES[1]}, so each of those is rounded by up to "
+                f"{0.5 * 10.0 ** -MONEY_PLACES[1]:g}")
 
     def unattributed_totals(self) -> tuple[int, float] | None:
         """Rows and revenue of :meth:`unattributed_lines`, as the loader counted them.
@@ -274,7 +297,7 @@ ORDERS = register_kind(SourceKind(
     check=_price_or_amount,
     source_class=Transactions,
     time_column="ts",
-    totals=_unattributed,
+    totals=_totals,
 ))
 
 

@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import re
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -73,6 +74,7 @@ from segwise.io._text import (
     head_lines,
     localise_numbers,
     number_hint,
+    one_byte_codec,
     toml_string,
     write_normalised,
 )
@@ -512,6 +514,7 @@ def _load(
     if n_input == 0:
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
     _check_quarantine_share(quarantine, n_input, read, path, roles)
+    _warn_other_notation(quarantine, read, path, roles)
     n_after_as_of = int(totals.pop(AFTER_AS_OF, 0))
     table = rows_that_parse(parsed, len(quarantine), n_after_as_of).select(*spec.columns, *others)
     if not is_spark(backend):
@@ -940,12 +943,13 @@ def _read_spark_parquet(backend: Any, path: Path) -> ir.Table:
 
 
 def _to_spark(backend: Any, table: ir.Table) -> ir.Table:
-    """Hand a table parsed in DuckDB to Spark as a temporary view."""
+    """Hand a table parsed in DuckDB to Spark as a temporary view.
+
+    As Arrow: through pandas, a NaN would reach Spark as a missing value.
+    """
     name = f"segwise_tx_{id(table):x}"
-    frame = table.to_pandas()  # Spark loads pandas anyway
-    backend._session.createDataFrame(frame, schema=_spark_schema(table)).createOrReplaceTempView(
-        name
-    )
+    backend._session.createDataFrame(fetch_arrow(table), schema=_spark_schema(table)
+                                     ).createOrReplaceTempView(name)
     return backend.table(name)
 
 
@@ -1074,6 +1078,16 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
             for table in ("reject_errors", "reject_scans"):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
             header = _read_normalised(con, path, read, encoding)
+    if not read.encoding and not bom and _encoding_errors(con):
+        codec = one_byte_codec(path)
+        if codec is not None:
+            # Not UTF-8 anywhere: read it whole in its one-byte encoding, where every line
+            # with an accent (all of a country's, say) would otherwise be quarantined.
+            for table in ("raw_csv", "reject_errors", "reject_scans"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+            warnings.warn(f"{path}: the file is not UTF-8; read as {codec}. Set [read] "
+                          "encoding if it is another", UserWarning, stacklevel=2)
+            return _read_csv(duck, path, dataclasses.replace(read, encoding=codec))
     if not header:
         _rename_headerless(con)
     # DuckDB counts file lines from 1, the header included; rows count data lines.
@@ -1091,6 +1105,13 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
     rejected = con.sql("SELECT row FROM csv_rejects ORDER BY row").fetchnumpy()["row"]
     _number_rows(con, rejected if len(rejected) else None)
     return duck.table("raw"), duck.table("csv_rejects") if len(rejected) else None
+
+
+def _encoding_errors(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether DuckDB rejected a line of the CSV it read for its encoding."""
+    rows = con.execute("SELECT count(*) FROM reject_errors WHERE error_type = 'INVALID ENCODING'"
+                       ).fetchall()
+    return bool(rows[0][0])
 
 
 def _read_normalised(
@@ -1265,6 +1286,31 @@ def quarantine_frame(table: pa.Table) -> pd.DataFrame:
     for col in frame.columns.difference(["row", "reason", "raw_line"], sort=False):
         frame[col] = frame[col].astype("string")
     return frame
+
+
+def _warn_other_notation(
+    quarantine: pa.Table, read: ReadOptions, path: Path, roles: ColumnRoles
+) -> None:
+    """Warn, a line per column, when quarantined numbers are numbers in another notation.
+
+    A few quantities of ``"1,200"`` among plain ones are quarantined under the refusal's
+    share: the largest orders left out, with nothing but the quarantine file to say why.
+    """
+    if not quarantine.num_rows:
+        return
+    reasons = quarantine.column("reason").to_pylist()
+    for column in dict.fromkeys(roles.values()):
+        if column not in quarantine.column_names:
+            continue
+        bad = [v for r, v in zip(reasons, quarantine.column(column).to_pylist(), strict=True)
+               if r == f"{column}: not a number"]
+        hint, value = next(((h, v) for v in dict.fromkeys(bad)
+                            if (h := number_hint(v, read.decimal, read.thousands))),
+                           (None, None))
+        if hint is not None:
+            rows = "1 row" if len(bad) == 1 else f"{len(bad):,} rows"
+            warnings.warn(f"{path}: {rows} quarantined, {column}: not a number "
+                          f"(e.g. {value!r}). Likely cause: {hint}", UserWarning, stacklevel=3)
 
 
 def _check_quarantine_share(

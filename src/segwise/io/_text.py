@@ -40,6 +40,7 @@ __all__ = [
     "guess_delimiter",
     "localise_numbers",
     "number_hint",
+    "one_byte_codec",
     "toml_string",
     "write_normalised",
 ]
@@ -93,6 +94,36 @@ def bom_codec(path: Path) -> str | None:
     with decompressed(path) as fh:
         head = fh.read(4)
     return next((codec for bom, codec in _BOMS if head.startswith(bom)), None)
+
+
+#: A UTF-8 character of two to four bytes (RFC 3629's well-formed sequences).
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}"
+    rb"|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+#: Bytes Windows-1252 leaves undefined.
+_CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+
+
+def one_byte_codec(path: Path) -> str | None:
+    """Return the one-byte encoding of a file that is not UTF-8, or None if it is UTF-8.
+
+    A file with bytes that are not UTF-8 and not one UTF-8 character of several bytes was
+    written in a one-byte encoding (Excel on Windows writes Windows-1252): ``cp1252``
+    where that decodes every byte, else ``latin-1``. A file that has such characters is
+    UTF-8 with some damaged bytes: None.
+    """
+    undefined = False
+    with decompressed(path) as fh:
+        tail = b""
+        while chunk := fh.read(_CHUNK_CHARS):
+            # A character may straddle two chunks: keep the last three bytes for the next.
+            data, tail = tail + chunk, (tail + chunk)[-3:]
+            if _UTF8_MULTIBYTE.search(data):
+                return None
+            undefined = undefined or bool(_CP1252_UNDEFINED.search(data))
+    return "latin-1" if undefined else "cp1252"
 
 
 def write_normalised(source: Path, dest: Path, *, encoding: str | None, blanks: bool) -> None:

@@ -30,7 +30,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from segwise._expr import exact_money
+from segwise._expr import MONEY_PLACES, exact_money
 from segwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -368,8 +368,8 @@ def early_rows(kept: Mapping[str, Sequence[Any]], window: EarlyWindow) -> dict[s
     lines: dict[Any, list[int]] = {}
     for i, customer in enumerate(kept["customer_id"]):
         lines.setdefault(customer, []).append(i)
-    # Money in millionths (Python integers): exact sums, as the engine's decimals.
-    kept = {**kept, **{c: [_millionths(v) for v in kept[c]]
+    # Money in units of its last place (Python integers): exact sums, as the engine's.
+    kept = {**kept, **{c: [_money_units(v) for v in kept[c]]
                        for c in ("revenue_exact", "unit_price_exact")}}
     out: dict[str, list[Any]] = {c: [] for c in EARLY_TABLE_COLUMNS}
     for customer in sorted(lines):
@@ -418,11 +418,12 @@ def _early_row(kept: Mapping[str, Sequence[Any]], idx: list[int], window: EarlyW
     return (
         first, last, len(chosen), close, len(bought),
         len({kept["product_id"][i] for i in bought} - {None}),
-        gross / _MILLION, (gross + sum(revenue[i] for i in returned)) / _MILLION, len(returned),
+        gross / _MONEY_UNIT, (gross + sum(revenue[i] for i in returned)) / _MONEY_UNIT,
+        len(returned),
         sum(quantity[i] for i in bought),
-        sum(kept["unit_price_exact"][i] for i in bought) / _MILLION,
+        sum(kept["unit_price_exact"][i] for i in bought) / _MONEY_UNIT,
         sum(quantity[i] >= BULK_QUANTITY for i in bought), min(countries, default=None),
-        max(value.values()) / _MILLION, value[chosen[0]] / _MILLION,
+        max(value.values()) / _MONEY_UNIT, value[chosen[0]] / _MONEY_UNIT,
         sum(gaps) / len(gaps) if gaps else None, min(gaps, default=None),
         max(gaps, default=None), sum(hours) / len(hours),
         sum(h < 12 for h in hours) / len(hours),
@@ -430,16 +431,17 @@ def _early_row(kept: Mapping[str, Sequence[Any]], idx: list[int], window: EarlyW
     )
 
 
-_MILLION = 10**6
+#: Money's last place (see :data:`segwise._expr.MONEY_TYPE`) in units: 10^12.
+_MONEY_UNIT = 10**MONEY_PLACES[1]
 
 
-_WIDE = decimal.Context(prec=80)  # DECIMAL(38, 6) and more, never rounded
+_WIDE = decimal.Context(prec=80)  # DECIMAL(38, 12) and more, never rounded
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _millionths(value: decimal.Decimal) -> int:
-    """Return an exact money decimal (six places) as an integer count of millionths."""
-    return int(value.scaleb(6, _WIDE))
+def _money_units(value: decimal.Decimal) -> int:
+    """Return an exact money decimal as an integer count of its last place (10^-12)."""
+    return int(value.scaleb(MONEY_PLACES[1], _WIDE))
 
 
 def _with_category_shares(

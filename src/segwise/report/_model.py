@@ -30,7 +30,8 @@ def format_value(value: Any, fmt: Format = "text") -> str:
     value : object
         A number, string, date or missing value.
     fmt : {"int", "pct", "money", "num1", "num2", "text"}, default="text"
-        ``int`` 12,345; ``pct`` 12.3%; ``money`` 12,345 (the currency is in the header);
+        ``int`` 12,345; ``pct`` 12.3%; ``money`` 12,345 (the currency is in the header;
+        below one, three significant digits: 0.0000375);
         ``num1``/``num2`` one or two decimals; ``text`` as it is.
 
     Returns
@@ -52,7 +53,12 @@ def format_value(value: Any, fmt: Format = "text") -> str:
     if fmt == "pct":
         return f"{float(value):.1%}"
     if fmt == "money":
-        return f"{float(value):,.0f}"
+        money = float(value)
+        if 0 < abs(money) < 1:
+            # Fractions of a unit (prices per impression, per gram) would all show as 0.
+            places = 2 - math.floor(math.log10(abs(money)))
+            return f"{money:.{places}f}".rstrip("0").rstrip(".")
+        return f"{money:,.0f}"
     if fmt == "num1":
         return f"{float(value):,.1f}"
     if fmt == "num2":
