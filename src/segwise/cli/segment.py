@@ -21,6 +21,7 @@ from segwise.cli._app import (
     console,
     handle_errors,
     notice,
+    notice_quarantine,
     print_actions,
     progress,
     refuse_given,
@@ -212,6 +213,9 @@ def segment(
         from segwise.config import load_config
 
         table = EntityTable.read(input, read=load_config(config).read if config else None)
+        quarantine = table.quarantine_table
+        notice_quarantine(quarantine, table.n_entities + (quarantine.num_rows if quarantine
+                                                          is not None else 0), "rows")
     else:
         job_result = run_with_progress(
             input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
