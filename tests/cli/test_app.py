@@ -533,6 +533,9 @@ def _refusal_cases() -> dict[str, tuple[list[str], str]]:
         "segment --embed '' --embed-samples": (
             ["segment", "{src}", "--embed", "", "--embed-samples", "500"],
             "--embed-samples does not apply with --embed ''"),
+        "segment --model hdbscan --compare '' --k": (
+            ["segment", "{src}", "--model", "hdbscan", "--compare", "", "--k", "4"],
+            "--k does not apply with --model hdbscan and --compare ''"),
         "segment --keep-formulas without --output": (
             ["segment", "{src}", "--keep-formulas"],
             "--keep-formulas does not apply without --output"),
