@@ -568,7 +568,8 @@ def _refusal_cases() -> dict[str, tuple[list[str], str]]:
             "--categories does not apply with --job rfe"),
         "report --job mobility --no-track": (
             ["report", "{src}", "-o", "{out}.html", "--job", "mobility", "--no-track"],
-            "does not apply with --job mobility: its report (pings) has no snapshots"),
+            "--no-track does not apply with --job mobility: its report (pings) has no "
+            "snapshots"),
         "report --no-clv --clv-model": (
             ["report", "{src}", "-o", "{out}.html", "--no-clv", "--clv-model", "auto"],
             "--clv-model does not apply with --no-clv"),

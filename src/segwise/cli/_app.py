@@ -290,7 +290,10 @@ def refuse_given(ctx: typer.Context, reasons: dict[str, str]) -> None:
     """
     for name, why in reasons.items():
         if given(ctx, name):
-            flag = next(p.opts[0] for p in ctx.command.params if p.name == name)
+            param = next(p for p in ctx.command.params if p.name == name)
+            # A --x/--no-x flag is named as it was given.
+            off = ctx.params.get(name) is False and getattr(param, "secondary_opts", None)
+            flag = param.secondary_opts[0] if off else param.opts[0]
             raise UsageError(f"{flag} does not apply {why}")
 
 
