@@ -403,6 +403,25 @@ def test_too_few_customers_for_any_segments_is_one_line(shared_data: Path,
            "customers" in line
 
 
+def test_rows_of_a_customer_table_left_out_are_counted(shared_data: Path,
+                                                      tmp_path: Path) -> None:
+    # Wholesale with client ids, two of them blank: the reader quarantined those rows and
+    # segment clustered 438 of 440 without a word.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame.insert(0, "customer_id", [f"W{i:03d}" for i in range(len(frame))])
+    frame.loc[[5, 9], "customer_id"] = None
+    table = tmp_path / "customers.csv"
+    frame.to_csv(table, index=False)
+    out = tmp_path / "segments.csv"
+    result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3", "--embed",
+                                 "", "--compare", "", "-o", str(out)], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert ("note: 2 of 440 rows could not be parsed and are left out (first: row 6, "
+            "customer_id: empty).") in result.output
+    assert len(pd.read_csv(out)) == 438
+
+
 def test_columns_left_out_of_inferred_features_are_named(shared_data: Path,
                                                          tmp_path: Path) -> None:
     # Wholesale with its Fresh spend written with a currency: the text column silently
@@ -514,6 +533,9 @@ def _refusal_cases() -> dict[str, tuple[list[str], str]]:
         "segment --embed '' --embed-samples": (
             ["segment", "{src}", "--embed", "", "--embed-samples", "500"],
             "--embed-samples does not apply with --embed ''"),
+        "segment --model hdbscan --compare '' --k": (
+            ["segment", "{src}", "--model", "hdbscan", "--compare", "", "--k", "4"],
+            "--k does not apply with --model hdbscan and --compare ''"),
         "segment --keep-formulas without --output": (
             ["segment", "{src}", "--keep-formulas"],
             "--keep-formulas does not apply without --output"),
@@ -546,7 +568,8 @@ def _refusal_cases() -> dict[str, tuple[list[str], str]]:
             "--categories does not apply with --job rfe"),
         "report --job mobility --no-track": (
             ["report", "{src}", "-o", "{out}.html", "--job", "mobility", "--no-track"],
-            "does not apply with --job mobility: its report (pings) has no snapshots"),
+            "--no-track does not apply with --job mobility: its report (pings) has no "
+            "snapshots"),
         "report --no-clv --clv-model": (
             ["report", "{src}", "-o", "{out}.html", "--no-clv", "--clv-model", "auto"],
             "--clv-model does not apply with --no-clv"),

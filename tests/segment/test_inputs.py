@@ -200,3 +200,18 @@ def test_a_feature_of_one_value_is_said(shared_data: Path, tmp_path: Path) -> No
         segment_customers(frame, features=columns[:3], id_col="ID", n_clusters=3,
                           compare=None, embed=())
     assert not [w for w in caught if "the same for all" in str(w.message)]
+
+
+def test_a_density_model_compared_with_nothing_sweeps_no_k(shared_data: Path) -> None:
+    # HDBSCAN finds its own number of segments: with nothing compared at a k, the sweep
+    # ran all the same, printed a 'Recommended k' no model used, and cost the most time.
+    path = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    steps: list[str] = []
+    seg = segment_customers(EntityTable.read(path), algorithm="hdbscan", compare=None,
+                            embed=(), progress=steps.append)
+    assert seg.sweep is None and not [s for s in steps if s.startswith("sweep")]
+    assert len(seg.assignments) == 440
+    # Compared with kmeans, the k of the comparison is swept as before.
+    seg = segment_customers(EntityTable.read(path), algorithm="hdbscan", compare=["kmeans"],
+                            embed=(), k_values=range(2, 4))
+    assert seg.sweep is not None

@@ -44,6 +44,7 @@ __all__ = [
     "handle_errors",
     "new_app",
     "notice",
+    "notice_quarantine",
     "print_actions",
     "print_audit",
     "print_entities",
@@ -100,6 +101,25 @@ F = TypeVar("F", bound=Callable[..., Any])
 def notice(label: str, text: str, *, style: str = "yellow", out: Console = console) -> None:
     """Print one line: a styled label (``warning:``, ``note:``) and plain text."""
     out.print(Text.assemble((f"{label}:", style), " ", text), highlight=False, soft_wrap=True)
+
+
+def notice_quarantine(quarantine: Any, n_input: int, what: str = "lines") -> None:
+    """Say how many input rows could not be read and were left out, and the first reason.
+
+    Parameters
+    ----------
+    quarantine : pyarrow.Table or None
+        The quarantine (``row``, ``reason``, raw values); nothing is said when empty.
+    n_input : int
+        Rows read, the quarantined ones included.
+    what : str, default="lines"
+        What a row is, in the note.
+    """
+    if quarantine is None or not quarantine.num_rows:
+        return
+    first = quarantine.slice(0, 1).to_pylist()[0]
+    notice("note", f"{quarantine.num_rows:,} of {n_input:,} {what} could not be parsed and "
+                   f"are left out (first: row {first['row']}, {first['reason']}).")
 
 
 def print_actions(actions: Iterable[tuple[str, str]]) -> None:
@@ -270,7 +290,10 @@ def refuse_given(ctx: typer.Context, reasons: dict[str, str]) -> None:
     """
     for name, why in reasons.items():
         if given(ctx, name):
-            flag = next(p.opts[0] for p in ctx.command.params if p.name == name)
+            param = next(p for p in ctx.command.params if p.name == name)
+            # A --x/--no-x flag is named as it was given.
+            off = ctx.params.get(name) is False and getattr(param, "secondary_opts", None)
+            flag = param.secondary_opts[0] if off else param.opts[0]
             raise UsageError(f"{flag} does not apply {why}")
 
 

@@ -19,6 +19,7 @@ from segwise.cli._app import (
     handle_errors,
     new_app,
     notice,
+    notice_quarantine,
     progress,
     read_day,
     refuse_given,
@@ -310,10 +311,7 @@ def assign(
                              incomplete="score" if score_incomplete else "skip")
         audit = cleaned.audit().set_index("step")["rows"]
     write_table(out, output, keep_formulas=keep_formulas)
-    if tx.n_quarantined:
-        first = tx.quarantine_table.slice(0, 1).to_pylist()[0]
-        notice("note", f"{tx.n_quarantined:,} of {tx.n_input:,} lines could not be parsed and "
-                       f"are left out (first: row {first['row']}, {first['reason']}).")
+    notice_quarantine(tx.quarantine_table, tx.n_input)
     w = trained.window
     n_over = int((out["window_complete"] & (out["orders_used"] == w.n_orders)).sum()) if (
         w.n_orders) else 0

@@ -21,6 +21,7 @@ from segwise.cli._app import (
     console,
     handle_errors,
     notice,
+    notice_quarantine,
     print_actions,
     progress,
     refuse_given,
@@ -116,11 +117,19 @@ def print_segmentation(result: Segmentation) -> None:
 
 
 def _refuse_unused(ctx: typer.Context, *, k: int | None, customers: bool, engine: EngineChoice,
-                   embed: list[str], output: Path | None) -> None:
+                   embed: list[str], output: Path | None, model: str,
+                   compare: list[str]) -> None:
     """Refuse the options given that would do nothing with the others given."""
+    from segwise.segment import DENSITY_ALGORITHMS
+
     no_sweep = ("with --k: it steers the sweep that chooses k, and --k skips it. Fix: leave "
                 "out --k to sweep, or leave out the sweep's options")
     reasons = dict.fromkeys(("k_min", "k_max", "min_share"), no_sweep) if k is not None else {}
+    if model.strip().lower() in DENSITY_ALGORITHMS and not compare:
+        reasons.update(dict.fromkeys(("k", "k_min", "k_max", "min_share"), (
+            f"with --model {model} and --compare '': a density model finds its own number "
+            "of segments, and no model is compared at a k. Fix: leave it out, or compare "
+            "models that take k (--compare kmeans,gmm)")))
     if customers:
         # A ready entity table is read whole into memory and clustered there: the options
         # of reading and cleaning order lines have nothing to act on.
@@ -209,7 +218,8 @@ def segment(
 
     if k is None and k_min > k_max:
         raise UsageError(f"--k-min {k_min} is above --k-max {k_max}. Fix: swap them")
-    _refuse_unused(ctx, k=k, customers=customers, engine=engine, embed=_csv(embed), output=output)
+    _refuse_unused(ctx, k=k, customers=customers, engine=engine, embed=_csv(embed),
+                   output=output, model=model, compare=_csv(compare))
     if output is not None:
         main, *side = Segmentation.output_paths(output)
         check_output(main, TABLE_SUFFIXES, side=side, inputs=[input, config])
@@ -218,6 +228,9 @@ def segment(
         from segwise.config import load_config
 
         table = EntityTable.read(input, read=load_config(config).read if config else None)
+        quarantine = table.quarantine_table
+        notice_quarantine(quarantine, table.n_entities + (quarantine.num_rows if quarantine
+                                                          is not None else 0), "rows")
     else:
         job_result = run_with_progress(
             input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,

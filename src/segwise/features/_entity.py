@@ -532,7 +532,22 @@ def _read_rows(path: Path, id_col: str | None,
                *(_typed(rows.column(n)) for n in names)]
     for name, column in zip(names, columns[1:], strict=True):
         _check_notation(path, name, column, read)
-    return pa.table(columns, names=[id_col, *names]), source.quarantine_table
+    return pa.table(columns, names=[id_col, *names]), _named_reasons(
+        source.quarantine_table, id_col)
+
+
+def _named_reasons(quarantine: pa.Table | None, id_col: str) -> pa.Table | None:
+    """Name the id column in the quarantine's reasons as the file does, not as a role."""
+    import pyarrow.compute as pc
+
+    from segwise.io import PERSON_ID
+
+    if quarantine is None or "reason" not in quarantine.column_names:
+        return quarantine
+    i = quarantine.column_names.index("reason")
+    named = id_col.replace("\\", "\\\\")  # a backslash is the rewrite's escape
+    reasons = pc.replace_substring_regex(quarantine.column(i), f"^{PERSON_ID}:", f"{named}:")
+    return quarantine.set_column(i, "reason", reasons)
 
 
 #: A number as Arrow casts it, and one in another notation (12,669; 1.234,5; 3,5).

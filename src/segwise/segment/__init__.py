@@ -18,7 +18,12 @@ from segwise.segment.rfm import (
 )
 
 if TYPE_CHECKING:
-    from segwise.segment._cluster import ALGORITHMS, Segmenter, signed_log1p
+    from segwise.segment._cluster import (
+        ALGORITHMS,
+        DENSITY_ALGORITHMS,
+        Segmenter,
+        signed_log1p,
+    )
     from segwise.segment._embed import EMBEDDINGS, MAX_EMBED_SAMPLES, embed_2d, embed_customers
     from segwise.segment._scorer import RFMScorer
     from segwise.segment._selection import (
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "RFMScorer": "_scorer",
     "ALGORITHMS": "_cluster",
+    "DENSITY_ALGORITHMS": "_cluster",
     "Segmenter": "_cluster",
     "signed_log1p": "_cluster",
     "EMBEDDINGS": "_embed",
@@ -55,6 +61,7 @@ __all__ = [
     "DEFAULT_FEATURES",
     "DEFAULT_MODELS",
     "DEFAULT_SEGMENT_MAP",
+    "DENSITY_ALGORITHMS",
     "EMBEDDINGS",
     "MAX_EMBED_SAMPLES",
     "KSweep",

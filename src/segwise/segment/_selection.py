@@ -757,7 +757,9 @@ def segment_customers(
         Id column; the declared one, else ``"customer_id"`` (the index is used when the
         column is absent).
     n_clusters : int, optional
-        Number of segments; chosen by :func:`sweep_k` when omitted.
+        Number of segments; chosen by :func:`sweep_k` when omitted. A density model
+        (``hdbscan``, ``dbscan``) finds its own: with nothing to ``compare``, no k is
+        swept or used.
     k_values : iterable of int, default=range(2, 11)
         k values to sweep.
     algorithm : str, default="kmeans"
@@ -885,7 +887,11 @@ def segment_customers(
     base.set_params(random_state=random_state, order_by=value_col)
     algorithm = _algorithm(algorithm)
     sweep = None
-    if n_clusters is None:
+    if algorithm in DENSITY_ALGORITHMS and not compare:
+        # A density model finds its own number of segments and nothing is compared at a
+        # k: a sweep would choose a k nobody uses.
+        n_clusters = n_clusters or base.n_clusters
+    elif n_clusters is None:
         step("sweep")
         sweep_algo = "kmeans" if algorithm in DENSITY_ALGORITHMS else algorithm
         sweep = sweep_k(X, k_values, algorithm=sweep_algo, segmenter=base, min_share=min_share,
