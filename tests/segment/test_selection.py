@@ -317,3 +317,29 @@ def test_profiles_of_many_features_stay_readable_in_a_narrow_terminal(
     for size in profiles["customers"]:
         assert f" {int(size):,} " in shown
     assert "Each feature's median is in the profiles file" in " ".join(shown.split())
+
+
+def test_codes_among_the_inferred_features_are_named(shared_data: Path, tmp_path: Path) -> None:
+    # Wholesale Customers' Channel (1 Horeca, 2 Retail) and Region (1-3) are codes: clustered
+    # as amounts they named segments "High channel". Counts from 0 and 0/1 flags are not.
+    table = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    result = CliRunner().invoke(app, ["segment", str(table), "--customers", "--k", "3",
+                                      "--compare", "", "--embed", ""], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.output.splitlines() if "whole numbers from 1" in line]
+    assert len(said) == 1 and "Channel (1, 2), Region (1, 2, 3)" in said[0], said
+    assert "Fresh" not in said[0] and "--features" in said[0]
+    rng = np.random.default_rng(0)
+    counts = pd.DataFrame({"customer_id": np.arange(300).astype(str),
+                           "children": rng.integers(0, 3, 300), "member": rng.integers(0, 2, 300),
+                           "spend": rng.gamma(2, 50, 300)})
+    counts.to_csv(tmp_path / "c.csv", index=False)
+    quiet = CliRunner().invoke(app, ["segment", str(tmp_path / "c.csv"), "--customers", "--k",
+                                     "3", "--compare", "", "--embed", ""], terminal_width=200)
+    assert quiet.exit_code == 0, quiet.output
+    assert "whole numbers from 1" not in quiet.output
+    # Features the user names are the user's choice: no word about them.
+    named = CliRunner().invoke(app, ["segment", str(table), "--customers", "--k", "3",
+                                     "--compare", "", "--embed", "", "--features",
+                                     "Channel,Fresh,Milk"], terminal_width=200)
+    assert named.exit_code == 0 and "whole numbers from 1" not in named.output

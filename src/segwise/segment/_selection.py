@@ -722,6 +722,21 @@ def _numeric_features(customers: pd.DataFrame, features: list[str], id_col: str,
     return pd.DataFrame(columns, index=customers.index)
 
 
+def _code_like(X: pd.DataFrame) -> list[str]:
+    """Columns that look like category codes: 2 to 5 consecutive whole numbers from 1.
+
+    Counts start at 0 (children at home: 0, 1, 2) and flags are 0/1; codes numbered from 1
+    (Wholesale Customers' Channel 1-2 and Region 1-3) have no order an amount has.
+    """
+    out = []
+    for f in X.columns:
+        values = X[f].unique()
+        if (2 <= len(values) <= 5 and values.min() == 1 and values.max() == len(values)
+                and np.all(values == np.round(values))):
+            out.append(str(f))
+    return out
+
+
 def segment_customers(
     customers: EntityTable | DataSource,
     *,
@@ -816,7 +831,9 @@ def segment_customers(
         rule_segment_col = ("segment" if isinstance(rule_segment_col, _Default)
                             else rule_segment_col)
         described_extra: list[str] = []
+        inferred = False
     else:
+        inferred = not features and schema.name == "table"  # every number column of a table
         features = list(features or schema.cluster_features)
         id_col = id_col or schema.id_col
         value_col = schema.value_col if isinstance(value_col, _Default) else value_col
@@ -872,6 +889,14 @@ def segment_customers(
         warnings.warn(f"{where}{shown}: the same for all {len(X):,} customers, so no segment "
                       f"differs by {them}. Fix: leave {them} out of the features", UserWarning,
                       stacklevel=2)
+    codes = _code_like(X) if inferred else []
+    if codes:
+        shown = ", ".join(f"{f} ({', '.join(f'{v:g}' for v in sorted(X[f].unique()))})"
+                          for f in codes)
+        warnings.warn(f"{where}{shown}: a few whole numbers from 1 up, as codes are (a "
+                      "channel, a region), not amounts; they are clustered and named as "
+                      "amounts ('high region'). Fix: name the features to cluster with "
+                      "--features (features=), leaving codes out", UserWarning, stacklevel=2)
     if n_clusters is not None and n_clusters > distinct:
         raise InputError(f"{where}only {distinct:,} distinct customers (rows of "
                          f"{', '.join(features)}): too few for {n_clusters} segments. Fix: ask "
