@@ -308,6 +308,28 @@ def test_a_view_or_a_table_without_rowid_is_read_and_converted(
     assert convert_to_parquet(path, tmp_path / "parts", read=read).rows == 7
 
 
+@pytest.mark.parametrize("suffix", [".sqlite", ".duckdb"])
+def test_a_column_named_rowid_does_not_number_the_rows(tmp_path: Path, suffix: str) -> None:
+    # SELECT rowid read the column (text here): the read stopped ("unsupported operand
+    # type(s) for -: 'str' and 'str'"), or numbered rows by the column's values.
+    rows = [("x", "a", "2024-03-04 10:00:00"), ("x", "a", "2024-03-04 10:01:00"),
+            (None, "b", "oops"), ("7", "b", "2024-03-04 10:02:00")]
+    path = tmp_path / f"log{suffix}"
+    create = "CREATE TABLE ev (rowid VARCHAR, user_id VARCHAR, timestamp VARCHAR)"
+    if suffix == ".duckdb":
+        with duckdb.connect(str(path)) as con:
+            con.execute(create)
+            con.executemany("INSERT INTO ev VALUES (?, ?, ?)", rows)
+    else:
+        with sqlite3.connect(path) as con:
+            con.execute(create)
+            con.executemany("INSERT INTO ev VALUES (?, ?, ?)", rows)
+    source = load_source(path, "events", read=ReadOptions(max_quarantine_share=1.0))
+    assert source.n_input == 4
+    assert source.quarantine["row"].tolist() == [3]
+    assert source.quarantine["reason"].tolist() == ["timestamp: not a timestamp"]
+
+
 @pytest.mark.slow
 @pytest.mark.spark
 def test_spark_reads_a_view_through_jdbc(spark_available: None, tmp_path: Path) -> None:

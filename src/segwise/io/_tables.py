@@ -206,9 +206,10 @@ class Database:
         #: Per join, whether its keys are unique in the joined table by a declared
         #: constraint (primary key, unique index): then no row can match several.
         self._unique = self._unique_joins()
-        #: Whether the main table has a ``rowid`` to number its rows by: a view (or a
-        #: SQLite table WITHOUT ROWID) has none, and its rows are numbered as read.
-        self._rowid = self._has_rowid()
+        #: Per table read, the name of its ``rowid`` (``_rowid_`` or ``oid`` where a
+        #: column is named rowid), or None: a view (or a SQLite table WITHOUT ROWID) has
+        #: none, and its rows are numbered as read.
+        self._rowids = {t: self._rowid_name(t, tables[t]) for t in self._tables_used()}
 
     @property
     def columns(self) -> list[str]:
@@ -298,13 +299,14 @@ class Database:
         sql = f"SELECT {c} FROM {t} WHERE {c} IS NOT NULL"  # noqa: S608
         try:
             with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
-                if not _sqlite_rowid(con, table):
+                rowid = self._rowids[table]
+                if rowid is None:
                     return con.execute(f"{sql} LIMIT ?", [n]).fetchall()
-                low, high = _rowid_range(con, t)
+                low, high = _rowid_range(con, t, rowid)
                 rows: list[tuple[Any]] = []
                 for i in range(blocks if low is not None else 0):
                     start = low + (high - low) * i // blocks
-                    rows += con.execute(f"{sql} AND rowid >= ? ORDER BY rowid LIMIT ?",
+                    rows += con.execute(f"{sql} AND {rowid} >= ? ORDER BY {rowid} LIMIT ?",
                                         [start, -(-n // blocks)]).fetchall()
                 return rows
         except sqlite3.Error as exc:
@@ -362,7 +364,7 @@ class Database:
                             [str(self.path)])
                 relations = {t: f"segwise_src.{_quote(t)}" for t in self._tables_used()}
                 row = "rowid + 1"
-                if not self._rowid:
+                if self._rowids[self.table] is None:
                     relations[self.table] = (f"(SELECT {_ROW_NUMBER} AS _rowid, * "  # noqa: S608
                                              f"FROM {relations[self.table]})")
                     row = "_rowid"
@@ -545,7 +547,7 @@ class Database:
             cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" if c in as_text
                     else _quote(c) for c in columns]
             if with_rowid:
-                cols.insert(0, f"{'rowid' if self._rowid else _ROW_NUMBER} AS _rowid")
+                cols.insert(0, f"{self._rowids[table] or _ROW_NUMBER} AS _rowid")
             return f"SELECT {', '.join(cols)} FROM {_quote(table)}"  # noqa: S608 - quoted
 
         try:
@@ -578,12 +580,12 @@ class Database:
               with_rowid: bool) -> Any:
         """Read a SQLite table's columns as text into Spark, in parallel ranges of rowid.
 
-        A main table without ``rowid`` (a view) is read in one range, its rows numbered
-        as read: ranges of a number computed in each query would not be the same rows.
+        A table without ``rowid`` (a view) is read in one range, its rows numbered as
+        read: ranges of a number computed in each query would not be the same rows.
         """
-        rowid = self._rowid or table != self.table
+        rowid = self._rowids[table]
         cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" for c in columns]
-        cols.insert(0, f"{'rowid' if rowid else _ROW_NUMBER} AS _rowid")
+        cols.insert(0, f"{rowid or _ROW_NUMBER} AS _rowid")
         query = f"(SELECT {', '.join(cols)} FROM {_quote(table)}) AS t"  # noqa: S608
         schema = ", ".join(["_rowid LONG", *(f"`{c}` STRING" for c in columns)])
         reader = (session.read.format("jdbc")
@@ -592,9 +594,9 @@ class Database:
                   .option("dbtable", query)
                   .option("customSchema", schema)
                   .option("fetchsize", 10_000))
-        if rowid:
+        if rowid is not None:
             with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
-                low, high = _rowid_range(con, _quote(table))
+                low, high = _rowid_range(con, _quote(table), rowid)
             parts = max(1, min(64, ((high or 0) - (low or 0)) // 1_000_000 + 1))
             reader = (reader.option("partitionColumn", "_rowid")
                       .option("lowerBound", int(low or 0))
@@ -652,14 +654,24 @@ class Database:
                              + f". Fix: set [read] table to the table that holds the {rows}, "
                              "or export the rows too")
 
-    def _has_rowid(self) -> bool:
-        """Whether the main table has a ``rowid``: a view, or a table WITHOUT ROWID, has none."""
-        sql = f"SELECT rowid FROM {_quote(self.table)} LIMIT 0"  # noqa: S608
-        try:
-            return self._catalog(sql, lambda con: [(_sqlite_rowid(con, self.table),)]) \
-                != [(False,)]
-        except InputError:  # DuckDB: a view has no rowid column
-            return False
+    def _rowid_name(self, table: str, columns: Sequence[str]) -> str | None:
+        """Return the name a table's ``rowid`` is read by, or None when it has none.
+
+        A view, or a SQLite table WITHOUT ROWID, has none; a column named ``rowid`` hides
+        it, and SQLite's other names for it (``_rowid_``, ``oid``) are used, or none
+        (DuckDB has only ``rowid``).
+        """
+        taken = {c.lower() for c in columns}
+        if self.fmt == "duckdb":
+            sql = f"SELECT rowid FROM {_quote(table)} LIMIT 0"  # noqa: S608
+            try:
+                self._catalog(sql, lambda con: [])
+            except InputError:  # a view has no rowid column
+                return None
+            return None if "rowid" in taken else "rowid"
+        if not self._catalog("", lambda con: [(_sqlite_has_rowid(con, table),)])[0][0]:
+            return None
+        return next((n for n in ("rowid", "_rowid_", "oid") if n not in taken), None)
 
     def _has_rows(self, table: str) -> bool:
         """Whether a table of the file holds a row (read at its first row only)."""
@@ -791,7 +803,7 @@ def _sqlite_unique(con: sqlite3.Connection, table: str) -> list[list[str]]:
     return sets
 
 
-def _sqlite_rowid(con: sqlite3.Connection, table: str) -> bool:
+def _sqlite_has_rowid(con: sqlite3.Connection, table: str) -> bool:
     """Whether a SQLite table has a ``rowid``: not a view, nor a table WITHOUT ROWID.
 
     Asked of the schema: some SQLite builds let a view's ``rowid`` be selected (all
@@ -803,14 +815,15 @@ def _sqlite_rowid(con: sqlite3.Connection, table: str) -> bool:
     return "WITHOUTROWID" not in "".join((row[1] or "").upper().split())
 
 
-def _rowid_range(con: sqlite3.Connection, table: str) -> tuple[Any, Any]:
+def _rowid_range(con: sqlite3.Connection, table: str, rowid: str) -> tuple[Any, Any]:
     """Return the smallest and largest ``rowid`` of a (quoted) table: two index look-ups.
 
     Asked together in one ``SELECT``, SQLite scans the whole table for them (0.3 s for
     3.6 M searches); each in its own subquery reads one end of the table's b-tree.
+    ``rowid`` is the name it is read by (see :meth:`Database._rowid_name`).
     """
-    row = con.execute(f"SELECT (SELECT min(rowid) FROM {table}), "  # noqa: S608
-                      f"(SELECT max(rowid) FROM {table})").fetchone()
+    row = con.execute(f"SELECT (SELECT min({rowid}) FROM {table}), "  # noqa: S608
+                      f"(SELECT max({rowid}) FROM {table})").fetchone()
     return row[0], row[1]
 
 
