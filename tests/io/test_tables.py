@@ -96,6 +96,29 @@ def test_a_relation_that_joins_nothing_is_one_clear_line(tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.sqlite"]
 
 
+@pytest.mark.parametrize("suffix", [".sqlite", ".duckdb"])
+def test_a_database_without_tables_or_bytes_is_one_line(tmp_path: Path, suffix: str) -> None:
+    # A database whose tables were dropped said "0 tables (none); Fix: name the one to
+    # read"; convert of a 0-byte file said the same, where loading it says it is empty.
+    path = tmp_path / f"log{suffix}"
+    if suffix == ".duckdb":
+        duckdb.connect(str(path)).close()
+    else:
+        with sqlite3.connect(path) as con:
+            con.execute("CREATE TABLE t (x)")
+            con.execute("DROP TABLE t")
+    says = r"log\.\w+: the database holds no table\. Fix: check that it is the right file"
+    with pytest.raises(InputError, match=says):
+        load_source(path, "events")
+    with pytest.raises(InputError, match=says):
+        convert_to_parquet(path, tmp_path / "parts")
+    empty = tmp_path / f"empty{suffix}"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=r"the file is empty\. Fix: export the events again"):
+        convert_to_parquet(empty, tmp_path / "parts")
+    assert not (tmp_path / "parts").exists()
+
+
 def test_a_failed_conversion_keeps_the_earlier_one(tmp_path: Path) -> None:
     path = _log(tmp_path / "log.sqlite")
     parts = tmp_path / "parts"

@@ -771,16 +771,19 @@ class _ReadAhead:
 
 
 def _pick_table(path: Path, names: list[str], table: str | None, joined: bool) -> str:
+    if not names:
+        raise InputError(f"{path}: the database holds no table. Fix: check that it is the "
+                         "right file, or export the tables again")
     if table is not None:
         if table not in names:
             raise InputError(
-                f"{path}: no table {table!r} (tables: {', '.join(names) or 'none'}). "
+                f"{path}: no table {table!r} (tables: {', '.join(names)}). "
                 "Fix: set [read] table to one of them"
             )
         return table
     if len(names) != 1 or joined:
         raise InputError(
-            f"{path}: {len(names)} tables ({', '.join(names) or 'none'}); "
+            f"{path}: {len(names)} tables ({', '.join(names)}); "
             "Fix: name the one to read with [read] table = \"...\""
         )
     return names[0]
