@@ -433,13 +433,8 @@ def test_a_ga4_shaped_export_is_read_without_a_config(tmp_path: Path) -> None:
     assert users.loc["u2", ["sessions", "conversions"]].tolist() == [2, 1]
 
 
-def test_a_ga4_parquet_export_with_nested_records_reads_their_fields(tmp_path: Path) -> None:
-    """GA4's BigQuery export as Parquet: ``device`` is a record, ``event_params`` a list.
-
-    The record was taken whole for the device role and read as its text
-    ("{'category': mobile, 'operating_system': iOS}"); its fields are columns named by
-    their path, and ``device.category`` is the device.
-    """
+def _ga4_parquet(path: Path) -> Path:
+    """GA4's BigQuery export as Parquet: ``device`` is a record, ``event_params`` a list."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -453,11 +448,23 @@ def test_a_ga4_parquet_export_with_nested_records_reads_their_fields(tmp_path: P
         "user_pseudo_id": ["u1", "u1", "u2"],
         "device": [{"category": "mobile", "operating_system": "iOS"}] * 2
         + [{"category": "desktop", "operating_system": "Windows"}],
-    }), tmp_path / "ga4.parquet")
-    run = _rfe(tmp_path / "ga4.parquet")
-    users = run.users.set_index("user_id")
+    }), path)
+    return path
+
+
+def test_a_ga4_parquet_export_with_nested_records_reads_their_fields(tmp_path: Path) -> None:
+    # The device record was taken whole for the device role and read as its text
+    # ("{'category': mobile, 'operating_system': iOS}"); its fields are columns named by
+    # their path, and device.category is the device.
+    users = _rfe(_ga4_parquet(tmp_path / "ga4.parquet")).users.set_index("user_id")
     assert users["device"].tolist() == ["mobile", "desktop"]
     assert users[["clicks", "conversions"]].to_numpy().tolist() == [[1, 0], [0, 1]]
+
+
+@pytest.mark.spark
+def test_spark_reads_nested_records_alike(spark_available: None, tmp_path: Path) -> None:
+    path = _ga4_parquet(tmp_path / "ga4.parquet")
+    pd.testing.assert_frame_equal(_rfe(path, engine="spark").users, _rfe(path).users)
 
 
 def test_an_as_of_date_before_every_event_names_the_file_and_the_fix(tmp_path: Path) -> None:
