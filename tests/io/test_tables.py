@@ -367,6 +367,31 @@ def test_spark_reads_a_view_through_jdbc(spark_available: None, tmp_path: Path) 
     assert spark.quarantine["reason"].tolist() == duck.quarantine["reason"].tolist()
 
 
+def test_duckdb_tables_in_a_schema_are_named_schema_dot_table(tmp_path: Path) -> None:
+    # dbt writes models to schemas of their own: "Table with name events does not exist"
+    # stopped the read of a table it listed.
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA analytics")
+        con.execute("CREATE TABLE analytics.events AS SELECT * FROM (VALUES "
+                    "('a', TIMESTAMP '2024-03-04 10:00:00', 1), "
+                    "('a', TIMESTAMP '2024-03-04 10:05:00', 2), "
+                    "('b', TIMESTAMP '2024-03-04 11:00:00', 9)) AS t(user_id, ts, sid)")
+        con.execute("CREATE TABLE analytics.sessions (sid INTEGER PRIMARY KEY, device VARCHAR)")
+        con.execute("INSERT INTO analytics.sessions VALUES (1, 'ios'), (2, 'web')")
+        con.execute("CREATE TABLE other (x INTEGER)")
+    with pytest.raises(InputError, match=r"3 tables \(other, analytics\.events, "
+                                         r"analytics\.sessions\)"):
+        load_source(path, "events")
+    read = ReadOptions(table="analytics.events", max_quarantine_share=1.0,
+                       join=(Join("analytics.sessions", ("sid",)),))
+    source = load_source(path, "events", read=read)
+    assert source.table.order_by("ts").device.execute().tolist() == ["ios", "web"]
+    assert source.quarantine["reason"].tolist() == [
+        "sid: no row of analytics.sessions matches"]
+    assert convert_to_parquet(path, tmp_path / "parts", read=read).rows == 3
+
+
 def test_a_column_of_mixed_types_is_read_as_text_and_quarantined(tmp_path: Path) -> None:
     path = _log(tmp_path / "log.sqlite")
     with sqlite3.connect(path) as con:  # SQLite keeps the text in an INTEGER column

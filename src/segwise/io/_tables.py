@@ -238,7 +238,7 @@ class Database:
             How many values at most (as many as a timestamp layout is detected from).
         """
         table, col = self._origin[column]
-        t, c = _quote(table), _quote(col)
+        t, c = self._refs[table], _quote(col)
         if self.fmt == "duckdb":
             rows = duck.con.execute(
                 f"SELECT DISTINCT {c} FROM segwise_src.{t} WHERE {c} IS NOT NULL LIMIT ?",  # noqa: S608
@@ -271,7 +271,7 @@ class Database:
         con = duck.con
         opened: list[Any] = []
         if self.fmt == "duckdb":
-            relation = f"segwise_src.{_quote(table)}"
+            relation = f"segwise_src.{self._refs[table]}"
         else:
             relation = "segwise_sqlite_values"
             con.register(relation, self._sqlite_stream(table, [col], with_rowid=False,
@@ -362,7 +362,7 @@ class Database:
             if self.fmt == "duckdb":
                 con.execute("ATTACH IF NOT EXISTS ? AS segwise_src (READ_ONLY)",
                             [str(self.path)])
-                relations = {t: f"segwise_src.{_quote(t)}" for t in self._tables_used()}
+                relations = {t: f"segwise_src.{self._refs[t]}" for t in self._tables_used()}
                 row = "rowid + 1"
                 if self._rowids[self.table] is None:
                     relations[self.table] = (f"(SELECT {_ROW_NUMBER} AS _rowid, * "  # noqa: S608
@@ -433,19 +433,30 @@ class Database:
     # ------------------------------------------------------------------ helpers
 
     def _tables(self) -> dict[str, list[str]]:
-        """Table name -> column names, read from the schema."""
+        """Table name -> column names, read from the schema; sets :attr:`_refs`.
+
+        A DuckDB table outside the ``main`` schema (dbt writes models to schemas of their
+        own) is named ``schema.table``, as in ``[read] table = "analytics.events"``.
+        """
 
         def sqlite_columns(con: sqlite3.Connection) -> list[tuple[Any, ...]]:
             names = [r[0] for r in con.execute(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name")]
-            return [(n, r[1]) for n in names
+            return [("main", n, r[1]) for n in names
                     for r in con.execute(f"PRAGMA table_info({_quote(n)})")]
 
-        rows = self._catalog("SELECT table_name, column_name FROM information_schema.columns "
-                             "ORDER BY table_name, ordinal_position", sqlite_columns)
+        rows = self._catalog(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "ORDER BY table_schema <> 'main', table_schema, table_name, ordinal_position",
+            sqlite_columns)
         tables: dict[str, list[str]] = {}
-        for table, column in rows:
-            tables.setdefault(table, []).append(column)
+        #: Table name -> its quoted reference in SQL (schema included).
+        self._refs: dict[str, str] = {}
+        for schema, table, column in rows:
+            name = _schema_name(schema, table)
+            self._refs[name] = (_quote(table) if name == table
+                                else f"{_quote(schema)}.{_quote(table)}")
+            tables.setdefault(name, []).append(column)
         return tables
 
     def _unique_joins(self) -> tuple[bool, ...]:
@@ -453,10 +464,11 @@ class Database:
         if not self.joins:
             return ()
         rows = self._catalog(
-            "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+            "SELECT schema_name, table_name, constraint_column_names FROM duckdb_constraints() "
             "WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
-            lambda con: [(t, cols) for t in {j.table for j in self.joins}
+            lambda con: [("main", t, cols) for t in {j.table for j in self.joins}
                          for cols in _sqlite_unique(con, t)])
+        rows = [(_schema_name(schema, table), cols) for schema, table, cols in rows]
         return tuple(any(set(cols) <= set(join.on) for table, cols in rows if table == join.table)
                      for join in self.joins)
 
@@ -663,7 +675,7 @@ class Database:
         """
         taken = {c.lower() for c in columns}
         if self.fmt == "duckdb":
-            sql = f"SELECT rowid FROM {_quote(table)} LIMIT 0"  # noqa: S608
+            sql = f"SELECT rowid FROM {self._refs[table]} LIMIT 0"  # noqa: S608
             try:
                 self._catalog(sql, lambda con: [])
             except InputError:  # a view has no rowid column
@@ -675,7 +687,7 @@ class Database:
 
     def _has_rows(self, table: str) -> bool:
         """Whether a table of the file holds a row (read at its first row only)."""
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM {_quote(table)} LIMIT 1)"  # noqa: S608
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {self._refs[table]} LIMIT 1)"  # noqa: S608
 
         def rows(con: sqlite3.Connection) -> list[tuple[Any, ...]]:
             return con.execute(sql).fetchall()
@@ -828,6 +840,11 @@ def _rowid_range(con: sqlite3.Connection, table: str, rowid: str) -> tuple[Any, 
     row = con.execute(f"SELECT (SELECT min({rowid}) FROM {table}), "  # noqa: S608
                       f"(SELECT max({rowid}) FROM {table})").fetchone()
     return row[0], row[1]
+
+
+def _schema_name(schema: str, table: str) -> str:
+    """Return a table's name in messages and ``[read]``: ``schema.table`` outside ``main``."""
+    return table if schema == "main" else f"{schema}.{table}"
 
 
 def _quote(name: str) -> str:
