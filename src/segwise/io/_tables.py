@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from segwise._engine import SQLITE_JDBC_ENV, sqlite_jdbc_jar
+from segwise._settings import toml_text
 from segwise.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -90,8 +91,6 @@ class Join:
         ConfigError
             If the value is not a table name with key columns.
         """
-        from segwise._settings import toml_text
-
         if isinstance(value, Join):
             return value
         table = value.get("table") if isinstance(value, dict) else value
