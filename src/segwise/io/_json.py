@@ -46,7 +46,8 @@ def read_json_rows(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray | N
     try:
         _read_json(con, path, "auto")
     except duckdb.Error as exc:
-        if "malformed json" not in str(exc).lower():
+        text = str(exc).lower()
+        if "malformed json" not in text and "duplicate key" not in text:
             raise
         if _is_array(path):
             error = _where_malformed(path)
@@ -70,8 +71,7 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, layout: str) -> None:
     try:
         con.execute(sql + ")", [str(path), layout])
     except duckdb.Error as exc:
-        text = str(exc).lower()
-        if "transform error" not in text and "failed to cast" not in text:
+        if "failed to cast" not in str(exc).lower():
             raise
         con.execute(sql + ", sample_size = -1)", [str(path), layout])
 
@@ -128,9 +128,22 @@ def _read_good_lines(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray:
 
 
 def _not_an_object(line: str) -> str | None:
-    """Return why a line is not one JSON object, or None when it is."""
+    """Return why a line is not one JSON object, or None when it is.
+
+    A record that names a field twice (``{"event": "view", "event": "click"}``) is not
+    one either: which value is meant is unknown, and DuckDB refuses the file for it.
+    """
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        repeated.extend(k for k in dict.fromkeys(keys) if keys.count(k) > 1)
+        return dict(items)
+
     try:
-        value = json.loads(line)
+        value = json.loads(line, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         return f"not JSON: {exc.msg} at character {exc.pos + 1}"
-    return None if isinstance(value, dict) else f"a JSON {type(value).__name__}, not an object"
+    if not isinstance(value, dict):
+        return f"a JSON {type(value).__name__}, not an object"
+    return f"field {', '.join(repeated)} given twice" if repeated else None
