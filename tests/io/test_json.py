@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from segwise.exceptions import InputError
-from segwise.io import load_transactions
+from segwise.io import ReadOptions, load_transactions
 
 ORDER = ["customer_id", "order_id", "product_id", "ts", "quantity", "unit_price"]
 
@@ -115,3 +115,20 @@ def test_a_field_whose_type_changes_after_the_first_records_is_read(tmp_path: Pa
     counts = source.table.category.value_counts().to_pandas()
     assert dict(zip(counts["category"], counts["category_count"], strict=True)) == {
         "5": 30_000, "cars": 1}
+
+
+def test_a_record_that_names_a_field_twice_is_quarantined(tmp_path: Path) -> None:
+    # DuckDB refused the whole file ("has duplicate key"); the record is one bad line,
+    # quarantined with its row like a line cut short, and the others are read.
+    from segwise.io import load_source
+
+    lines = [json.dumps({"user_id": "u1", "ts": f"2024-03-04 10:0{i}:00", "event": "view"})
+             for i in range(5)]
+    lines.insert(2, '{"user_id": "u1", "ts": "2024-03-04 10:09:00", '
+                    '"event": "view", "event": "click"}')
+    source = load_source(_write_lines(tmp_path / "events.jsonl", lines), "events",
+                         read=ReadOptions(max_quarantine_share=0.5))
+    assert source.n_input == 6 and source.n_quarantined == 1
+    assert source.quarantine["row"].tolist() == [3]
+    assert source.quarantine["reason"].tolist() == [
+        "unreadable line (field event given twice)"]

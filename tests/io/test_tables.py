@@ -96,6 +96,29 @@ def test_a_relation_that_joins_nothing_is_one_clear_line(tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.sqlite"]
 
 
+@pytest.mark.parametrize("suffix", [".sqlite", ".duckdb"])
+def test_a_database_without_tables_or_bytes_is_one_line(tmp_path: Path, suffix: str) -> None:
+    # A database whose tables were dropped said "0 tables (none); Fix: name the one to
+    # read"; convert of a 0-byte file said the same, where loading it says it is empty.
+    path = tmp_path / f"log{suffix}"
+    if suffix == ".duckdb":
+        duckdb.connect(str(path)).close()
+    else:
+        with sqlite3.connect(path) as con:
+            con.execute("CREATE TABLE t (x)")
+            con.execute("DROP TABLE t")
+    says = r"log\.\w+: the database holds no table\. Fix: check that it is the right file"
+    with pytest.raises(InputError, match=says):
+        load_source(path, "events")
+    with pytest.raises(InputError, match=says):
+        convert_to_parquet(path, tmp_path / "parts")
+    empty = tmp_path / f"empty{suffix}"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=r"the file is empty\. Fix: export the events again"):
+        convert_to_parquet(empty, tmp_path / "parts")
+    assert not (tmp_path / "parts").exists()
+
+
 def test_a_failed_conversion_keeps_the_earlier_one(tmp_path: Path) -> None:
     path = _log(tmp_path / "log.sqlite")
     parts = tmp_path / "parts"
@@ -308,6 +331,28 @@ def test_a_view_or_a_table_without_rowid_is_read_and_converted(
     assert convert_to_parquet(path, tmp_path / "parts", read=read).rows == 7
 
 
+@pytest.mark.parametrize("suffix", [".sqlite", ".duckdb"])
+def test_a_column_named_rowid_does_not_number_the_rows(tmp_path: Path, suffix: str) -> None:
+    # SELECT rowid read the column (text here): the read stopped ("unsupported operand
+    # type(s) for -: 'str' and 'str'"), or numbered rows by the column's values.
+    rows = [("x", "a", "2024-03-04 10:00:00"), ("x", "a", "2024-03-04 10:01:00"),
+            (None, "b", "oops"), ("7", "b", "2024-03-04 10:02:00")]
+    path = tmp_path / f"log{suffix}"
+    create = "CREATE TABLE ev (rowid VARCHAR, user_id VARCHAR, timestamp VARCHAR)"
+    if suffix == ".duckdb":
+        with duckdb.connect(str(path)) as con:
+            con.execute(create)
+            con.executemany("INSERT INTO ev VALUES (?, ?, ?)", rows)
+    else:
+        with sqlite3.connect(path) as con:
+            con.execute(create)
+            con.executemany("INSERT INTO ev VALUES (?, ?, ?)", rows)
+    source = load_source(path, "events", read=ReadOptions(max_quarantine_share=1.0))
+    assert source.n_input == 4
+    assert source.quarantine["row"].tolist() == [3]
+    assert source.quarantine["reason"].tolist() == ["timestamp: not a timestamp"]
+
+
 @pytest.mark.slow
 @pytest.mark.spark
 def test_spark_reads_a_view_through_jdbc(spark_available: None, tmp_path: Path) -> None:
@@ -320,6 +365,31 @@ def test_spark_reads_a_view_through_jdbc(spark_available: None, tmp_path: Path) 
     pd.testing.assert_frame_equal(spark.table.order_by(order).to_pandas().astype(str),
                                   duck.table.order_by(order).to_pandas().astype(str))
     assert spark.quarantine["reason"].tolist() == duck.quarantine["reason"].tolist()
+
+
+def test_duckdb_tables_in_a_schema_are_named_schema_dot_table(tmp_path: Path) -> None:
+    # dbt writes models to schemas of their own: "Table with name events does not exist"
+    # stopped the read of a table it listed.
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA analytics")
+        con.execute("CREATE TABLE analytics.events AS SELECT * FROM (VALUES "
+                    "('a', TIMESTAMP '2024-03-04 10:00:00', 1), "
+                    "('a', TIMESTAMP '2024-03-04 10:05:00', 2), "
+                    "('b', TIMESTAMP '2024-03-04 11:00:00', 9)) AS t(user_id, ts, sid)")
+        con.execute("CREATE TABLE analytics.sessions (sid INTEGER PRIMARY KEY, device VARCHAR)")
+        con.execute("INSERT INTO analytics.sessions VALUES (1, 'ios'), (2, 'web')")
+        con.execute("CREATE TABLE other (x INTEGER)")
+    with pytest.raises(InputError, match=r"3 tables \(other, analytics\.events, "
+                                         r"analytics\.sessions\)"):
+        load_source(path, "events")
+    read = ReadOptions(table="analytics.events", max_quarantine_share=1.0,
+                       join=(Join("analytics.sessions", ("sid",)),))
+    source = load_source(path, "events", read=read)
+    assert source.table.order_by("ts").device.execute().tolist() == ["ios", "web"]
+    assert source.quarantine["reason"].tolist() == [
+        "sid: no row of analytics.sessions matches"]
+    assert convert_to_parquet(path, tmp_path / "parts", read=read).rows == 3
 
 
 def test_a_column_of_mixed_types_is_read_as_text_and_quarantined(tmp_path: Path) -> None:

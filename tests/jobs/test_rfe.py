@@ -433,6 +433,40 @@ def test_a_ga4_shaped_export_is_read_without_a_config(tmp_path: Path) -> None:
     assert users.loc["u2", ["sessions", "conversions"]].tolist() == [2, 1]
 
 
+def _ga4_parquet(path: Path) -> Path:
+    """GA4's BigQuery export as Parquet: ``device`` is a record, ``event_params`` a list."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    start = int(pd.Timestamp("2024-03-04 10:00").value // 10**3)
+    minute = 60 * 10**6
+    params = [{"key": "page_location", "value": {"string_value": "/a"}}]
+    pq.write_table(pa.table({
+        "event_timestamp": [start, start + minute, start + 2 * minute],
+        "event_name": ["page_view", "click", "purchase"],
+        "event_params": [params] * 3,
+        "user_pseudo_id": ["u1", "u1", "u2"],
+        "device": [{"category": "mobile", "operating_system": "iOS"}] * 2
+        + [{"category": "desktop", "operating_system": "Windows"}],
+    }), path)
+    return path
+
+
+def test_a_ga4_parquet_export_with_nested_records_reads_their_fields(tmp_path: Path) -> None:
+    # The device record was taken whole for the device role and read as its text
+    # ("{'category': mobile, 'operating_system': iOS}"); its fields are columns named by
+    # their path, and device.category is the device.
+    users = _rfe(_ga4_parquet(tmp_path / "ga4.parquet")).users.set_index("user_id")
+    assert users["device"].tolist() == ["mobile", "desktop"]
+    assert users[["clicks", "conversions"]].to_numpy().tolist() == [[1, 0], [0, 1]]
+
+
+@pytest.mark.spark
+def test_spark_reads_nested_records_alike(spark_available: None, tmp_path: Path) -> None:
+    path = _ga4_parquet(tmp_path / "ga4.parquet")
+    pd.testing.assert_frame_equal(_rfe(path, engine="spark").users, _rfe(path).users)
+
+
 def test_an_as_of_date_before_every_event_names_the_file_and_the_fix(tmp_path: Path) -> None:
     # Once: "input: no event is left after cleaning. Fix: check the [columns] mapping",
     # though the mapping was right and the as-of date was the cause.

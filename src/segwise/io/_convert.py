@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from segwise._engine import duckdb_connection, fetch_scalar, sql_text
 from segwise.exceptions import ConfigError, InputError
 from segwise.io._kinds import SourceKind, get_kind
-from segwise.io._readers import ReadOptions, detect_format
+from segwise.io._readers import ReadOptions, _check_file
 from segwise.io._roles import resolve_roles
 from segwise.io._tables import DATABASE_FORMATS, JOIN_PREFIX, JOIN_REASON, Database, join_reason
 
@@ -153,12 +153,10 @@ def convert_to_parquet(
     spec = get_kind(kind)
     read = read or ReadOptions()
     path, out = Path(source), Path(out)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file. Fix: check the path")
-    fmt = detect_format(path)
+    fmt = _check_file(path, spec)
     if fmt not in DATABASE_FORMATS:
-        raise InputError(f"{path}: convert reads SQLite or DuckDB databases, not {fmt}; "
-                         "segwise reads other formats directly")
+        raise InputError(f"{path}: convert reads SQLite or DuckDB databases, not {fmt}. Fix: "
+                         f"give the {fmt} file to segwise's commands directly, unconverted")
     database = Database(path, fmt, read.table, read.join)
     roles = resolve_roles(database.columns, columns, source=path, kind=spec)
     wanted = list(dict.fromkeys(roles.values()))

@@ -1,12 +1,11 @@
 """JSON files as exports have them: nested records, and lines that are not JSON.
 
 DuckDB reads JSON (an array of records, or one record per line) fast, but stops at the
-first malformed line, and keeps a nested record as one column of type STRUCT that no role
-can name. Here a record's fields become columns named by their path (``order.id``,
-``customer.id``: names the roles recognise), and a file of one record per line with lines
-that are not JSON objects (a write cut short, a log line among the records) is read again
-without them: each is a reject with its row and reason, as a CSV's unreadable lines are,
-so that rows in = rows kept + rows rejected.
+first malformed line; nested records become columns named by their path later, as for
+every format (``order.id``, ``customer.id``: names the roles recognise). Here a file of
+one record per line with lines that are not JSON objects (a write cut short, a log line
+among the records) is read again without them: each is a reject with its row and reason,
+as a CSV's unreadable lines are, so that rows in = rows kept + rows rejected.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ _KEPT_CHARS = 1000
 
 
 def read_json_rows(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray | None:
-    """Read a JSON file into the table ``raw_csv``, nested fields as columns.
+    """Read a JSON file into the table ``raw_csv`` (nested records become columns later).
 
     Returns
     -------
@@ -47,7 +46,8 @@ def read_json_rows(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray | N
     try:
         _read_json(con, path, "auto")
     except duckdb.Error as exc:
-        if "malformed json" not in str(exc).lower():
+        text = str(exc).lower()
+        if "malformed json" not in text and "duplicate key" not in text:
             raise
         if _is_array(path):
             error = _where_malformed(path)
@@ -55,7 +55,7 @@ def read_json_rows(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray | N
                 raise
             raise error from exc
         rejected = _read_good_lines(con, path)
-    _flatten(con, "raw_json", "raw_csv")
+    con.execute("ALTER TABLE raw_json RENAME TO raw_csv")
     return rejected
 
 
@@ -71,8 +71,7 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, layout: str) -> None:
     try:
         con.execute(sql + ")", [str(path), layout])
     except duckdb.Error as exc:
-        text = str(exc).lower()
-        if "transform error" not in text and "failed to cast" not in text:
+        if "failed to cast" not in str(exc).lower():
             raise
         con.execute(sql + ", sample_size = -1)", [str(path), layout])
 
@@ -129,44 +128,22 @@ def _read_good_lines(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray:
 
 
 def _not_an_object(line: str) -> str | None:
-    """Return why a line is not one JSON object, or None when it is."""
+    """Return why a line is not one JSON object, or None when it is.
+
+    A record that names a field twice (``{"event": "view", "event": "click"}``) is not
+    one either: which value is meant is unknown, and DuckDB refuses the file for it.
+    """
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        repeated.extend(k for k in dict.fromkeys(keys) if keys.count(k) > 1)
+        return dict(items)
+
     try:
-        value = json.loads(line)
+        value = json.loads(line, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         return f"not JSON: {exc.msg} at character {exc.pos + 1}"
-    return None if isinstance(value, dict) else f"a JSON {type(value).__name__}, not an object"
-
-
-def _flatten(con: duckdb.DuckDBPyConnection, source: str, target: str) -> None:
-    """Create ``target`` from ``source`` with every nested field a column named by its path."""
-    rel = con.table(source)
-    columns: list[str] = []
-
-    def walk(expr: str, name: str, kind: Any) -> None:
-        if kind.id == "struct":
-            for field_name, child in kind.children:
-                walk(f"struct_extract({expr}, {_literal(field_name)})",
-                     f"{name}.{field_name}", child)
-        elif str(kind) == "JSON":
-            # A field of mixed types (5 in one record, "cars" in the next) is JSON text:
-            # its strings are read without their quotes ("cars" is cars, "5" is 5).
-            columns.append(f"({expr} ->> '$') AS {_identifier(name)}")
-        else:
-            columns.append(f"{expr} AS {_identifier(name)}")
-
-    for name, kind in zip(rel.columns, rel.types, strict=True):
-        walk(_identifier(name), name, kind)
-    if columns == [f"{_identifier(n)} AS {_identifier(n)}" for n in rel.columns]:
-        con.execute(f"ALTER TABLE {source} RENAME TO {target}")
-        return
-    # Only identifiers and literals built above are formatted in.
-    con.execute(f"CREATE TEMP TABLE {target} AS SELECT {', '.join(columns)} FROM {source}")  # noqa: S608
-    con.execute(f"DROP TABLE {source}")
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    if not isinstance(value, dict):
+        return f"a JSON {type(value).__name__}, not an object"
+    return f"field {', '.join(repeated)} given twice" if repeated else None

@@ -472,6 +472,7 @@ def _load(
         else:
             backend = duckdb_connection(memory_limit)
             raw, rejects = _read_raw(backend, path, fmt, read)
+        raw = _flattened(raw)
         names = [c for c in raw.columns if c not in ("_row", JOIN_REASON)]
         try:
             found = resolve_roles(names, columns, source=path, kind=spec)
@@ -990,6 +991,36 @@ def _read_raw(
         raise engine_error(exc) or InputError(
             f"{path}: cannot read the file as {fmt}: {_first_line(exc)}"
         ) from exc
+
+
+def _flattened(raw: ir.Table) -> ir.Table:
+    """Return ``raw`` with every nested field a column named by its path, JSON as text.
+
+    A record's fields (a Parquet or JSON ``device`` record of ``category`` and
+    ``operating_system``, as GA4's BigQuery export has) become the columns
+    ``device.category``, ``device.operating_system``: names the roles recognise, where
+    the record itself would be taken for the device and read as its text. A field of
+    mixed types, which DuckDB types JSON (5 in one JSON record, "cars" in the next), is
+    read as text without JSON's quotes ("cars" is cars, "5" is 5). The same expression
+    on DuckDB and Spark; a table with neither is returned as it is.
+    """
+    columns: dict[str, ir.Value] = {}
+
+    def walk(value: ir.Value, name: str) -> None:
+        kind = value.type()
+        if kind.is_struct():
+            for field_name in kind.names:
+                walk(value[field_name], f"{name}.{field_name}")
+        elif kind.is_json():
+            columns[name] = ibis.coalesce(value.str, value.cast("string"))
+        else:
+            columns[name] = value.name(name)
+
+    for name in raw.columns:
+        walk(raw[name], name)
+    if list(columns) == raw.columns and not any(raw[c].type().is_json() for c in raw.columns):
+        return raw
+    return raw.select(**columns)
 
 
 def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:

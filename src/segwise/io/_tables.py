@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from segwise._engine import SQLITE_JDBC_ENV, sqlite_jdbc_jar
+from segwise._settings import toml_text
 from segwise.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -90,8 +91,6 @@ class Join:
         ConfigError
             If the value is not a table name with key columns.
         """
-        from segwise._settings import toml_text
-
         if isinstance(value, Join):
             return value
         table = value.get("table") if isinstance(value, dict) else value
@@ -206,9 +205,10 @@ class Database:
         #: Per join, whether its keys are unique in the joined table by a declared
         #: constraint (primary key, unique index): then no row can match several.
         self._unique = self._unique_joins()
-        #: Whether the main table has a ``rowid`` to number its rows by: a view (or a
-        #: SQLite table WITHOUT ROWID) has none, and its rows are numbered as read.
-        self._rowid = self._has_rowid()
+        #: Per table read, the name of its ``rowid`` (``_rowid_`` or ``oid`` where a
+        #: column is named rowid), or None: a view (or a SQLite table WITHOUT ROWID) has
+        #: none, and its rows are numbered as read.
+        self._rowids = {t: self._rowid_name(t, tables[t]) for t in self._tables_used()}
 
     @property
     def columns(self) -> list[str]:
@@ -237,7 +237,7 @@ class Database:
             How many values at most (as many as a timestamp layout is detected from).
         """
         table, col = self._origin[column]
-        t, c = _quote(table), _quote(col)
+        t, c = self._refs[table], _quote(col)
         if self.fmt == "duckdb":
             rows = duck.con.execute(
                 f"SELECT DISTINCT {c} FROM segwise_src.{t} WHERE {c} IS NOT NULL LIMIT ?",  # noqa: S608
@@ -270,7 +270,7 @@ class Database:
         con = duck.con
         opened: list[Any] = []
         if self.fmt == "duckdb":
-            relation = f"segwise_src.{_quote(table)}"
+            relation = f"segwise_src.{self._refs[table]}"
         else:
             relation = "segwise_sqlite_values"
             con.register(relation, self._sqlite_stream(table, [col], with_rowid=False,
@@ -298,13 +298,14 @@ class Database:
         sql = f"SELECT {c} FROM {t} WHERE {c} IS NOT NULL"  # noqa: S608
         try:
             with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
-                if not _sqlite_rowid(con, table):
+                rowid = self._rowids[table]
+                if rowid is None:
                     return con.execute(f"{sql} LIMIT ?", [n]).fetchall()
-                low, high = _rowid_range(con, t)
+                low, high = _rowid_range(con, t, rowid)
                 rows: list[tuple[Any]] = []
                 for i in range(blocks if low is not None else 0):
                     start = low + (high - low) * i // blocks
-                    rows += con.execute(f"{sql} AND rowid >= ? ORDER BY rowid LIMIT ?",
+                    rows += con.execute(f"{sql} AND {rowid} >= ? ORDER BY {rowid} LIMIT ?",
                                         [start, -(-n // blocks)]).fetchall()
                 return rows
         except sqlite3.Error as exc:
@@ -360,9 +361,9 @@ class Database:
             if self.fmt == "duckdb":
                 con.execute("ATTACH IF NOT EXISTS ? AS segwise_src (READ_ONLY)",
                             [str(self.path)])
-                relations = {t: f"segwise_src.{_quote(t)}" for t in self._tables_used()}
+                relations = {t: f"segwise_src.{self._refs[t]}" for t in self._tables_used()}
                 row = "rowid + 1"
-                if not self._rowid:
+                if self._rowids[self.table] is None:
                     relations[self.table] = (f"(SELECT {_ROW_NUMBER} AS _rowid, * "  # noqa: S608
                                              f"FROM {relations[self.table]})")
                     row = "_rowid"
@@ -431,19 +432,30 @@ class Database:
     # ------------------------------------------------------------------ helpers
 
     def _tables(self) -> dict[str, list[str]]:
-        """Table name -> column names, read from the schema."""
+        """Table name -> column names, read from the schema; sets :attr:`_refs`.
+
+        A DuckDB table outside the ``main`` schema (dbt writes models to schemas of their
+        own) is named ``schema.table``, as in ``[read] table = "analytics.events"``.
+        """
 
         def sqlite_columns(con: sqlite3.Connection) -> list[tuple[Any, ...]]:
             names = [r[0] for r in con.execute(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name")]
-            return [(n, r[1]) for n in names
+            return [("main", n, r[1]) for n in names
                     for r in con.execute(f"PRAGMA table_info({_quote(n)})")]
 
-        rows = self._catalog("SELECT table_name, column_name FROM information_schema.columns "
-                             "ORDER BY table_name, ordinal_position", sqlite_columns)
+        rows = self._catalog(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "ORDER BY table_schema <> 'main', table_schema, table_name, ordinal_position",
+            sqlite_columns)
         tables: dict[str, list[str]] = {}
-        for table, column in rows:
-            tables.setdefault(table, []).append(column)
+        #: Table name -> its quoted reference in SQL (schema included).
+        self._refs: dict[str, str] = {}
+        for schema, table, column in rows:
+            name = _schema_name(schema, table)
+            self._refs[name] = (_quote(table) if name == table
+                                else f"{_quote(schema)}.{_quote(table)}")
+            tables.setdefault(name, []).append(column)
         return tables
 
     def _unique_joins(self) -> tuple[bool, ...]:
@@ -451,10 +463,11 @@ class Database:
         if not self.joins:
             return ()
         rows = self._catalog(
-            "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+            "SELECT schema_name, table_name, constraint_column_names FROM duckdb_constraints() "
             "WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
-            lambda con: [(t, cols) for t in {j.table for j in self.joins}
+            lambda con: [("main", t, cols) for t in {j.table for j in self.joins}
                          for cols in _sqlite_unique(con, t)])
+        rows = [(_schema_name(schema, table), cols) for schema, table, cols in rows]
         return tuple(any(set(cols) <= set(join.on) for table, cols in rows if table == join.table)
                      for join in self.joins)
 
@@ -545,7 +558,7 @@ class Database:
             cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" if c in as_text
                     else _quote(c) for c in columns]
             if with_rowid:
-                cols.insert(0, f"{'rowid' if self._rowid else _ROW_NUMBER} AS _rowid")
+                cols.insert(0, f"{self._rowids[table] or _ROW_NUMBER} AS _rowid")
             return f"SELECT {', '.join(cols)} FROM {_quote(table)}"  # noqa: S608 - quoted
 
         try:
@@ -578,12 +591,12 @@ class Database:
               with_rowid: bool) -> Any:
         """Read a SQLite table's columns as text into Spark, in parallel ranges of rowid.
 
-        A main table without ``rowid`` (a view) is read in one range, its rows numbered
-        as read: ranges of a number computed in each query would not be the same rows.
+        A table without ``rowid`` (a view) is read in one range, its rows numbered as
+        read: ranges of a number computed in each query would not be the same rows.
         """
-        rowid = self._rowid or table != self.table
+        rowid = self._rowids[table]
         cols = [f"CAST({_quote(c)} AS TEXT) AS {_quote(c)}" for c in columns]
-        cols.insert(0, f"{'rowid' if rowid else _ROW_NUMBER} AS _rowid")
+        cols.insert(0, f"{rowid or _ROW_NUMBER} AS _rowid")
         query = f"(SELECT {', '.join(cols)} FROM {_quote(table)}) AS t"  # noqa: S608
         schema = ", ".join(["_rowid LONG", *(f"`{c}` STRING" for c in columns)])
         reader = (session.read.format("jdbc")
@@ -592,9 +605,9 @@ class Database:
                   .option("dbtable", query)
                   .option("customSchema", schema)
                   .option("fetchsize", 10_000))
-        if rowid:
+        if rowid is not None:
             with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as con:
-                low, high = _rowid_range(con, _quote(table))
+                low, high = _rowid_range(con, _quote(table), rowid)
             parts = max(1, min(64, ((high or 0) - (low or 0)) // 1_000_000 + 1))
             reader = (reader.option("partitionColumn", "_rowid")
                       .option("lowerBound", int(low or 0))
@@ -652,18 +665,28 @@ class Database:
                              + f". Fix: set [read] table to the table that holds the {rows}, "
                              "or export the rows too")
 
-    def _has_rowid(self) -> bool:
-        """Whether the main table has a ``rowid``: a view, or a table WITHOUT ROWID, has none."""
-        sql = f"SELECT rowid FROM {_quote(self.table)} LIMIT 0"  # noqa: S608
-        try:
-            return self._catalog(sql, lambda con: [(_sqlite_rowid(con, self.table),)]) \
-                != [(False,)]
-        except InputError:  # DuckDB: a view has no rowid column
-            return False
+    def _rowid_name(self, table: str, columns: Sequence[str]) -> str | None:
+        """Return the name a table's ``rowid`` is read by, or None when it has none.
+
+        A view, or a SQLite table WITHOUT ROWID, has none; a column named ``rowid`` hides
+        it, and SQLite's other names for it (``_rowid_``, ``oid``) are used, or none
+        (DuckDB has only ``rowid``).
+        """
+        taken = {c.lower() for c in columns}
+        if self.fmt == "duckdb":
+            sql = f"SELECT rowid FROM {self._refs[table]} LIMIT 0"  # noqa: S608
+            try:
+                self._catalog(sql, lambda con: [])
+            except InputError:  # a view has no rowid column
+                return None
+            return None if "rowid" in taken else "rowid"
+        if not self._catalog("", lambda con: [(_sqlite_has_rowid(con, table),)])[0][0]:
+            return None
+        return next((n for n in ("rowid", "_rowid_", "oid") if n not in taken), None)
 
     def _has_rows(self, table: str) -> bool:
         """Whether a table of the file holds a row (read at its first row only)."""
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM {_quote(table)} LIMIT 1)"  # noqa: S608
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {self._refs[table]} LIMIT 1)"  # noqa: S608
 
         def rows(con: sqlite3.Connection) -> list[tuple[Any, ...]]:
             return con.execute(sql).fetchall()
@@ -759,16 +782,19 @@ class _ReadAhead:
 
 
 def _pick_table(path: Path, names: list[str], table: str | None, joined: bool) -> str:
+    if not names:
+        raise InputError(f"{path}: the database holds no table. Fix: check that it is the "
+                         "right file, or export the tables again")
     if table is not None:
         if table not in names:
             raise InputError(
-                f"{path}: no table {table!r} (tables: {', '.join(names) or 'none'}). "
+                f"{path}: no table {table!r} (tables: {', '.join(names)}). "
                 "Fix: set [read] table to one of them"
             )
         return table
     if len(names) != 1 or joined:
         raise InputError(
-            f"{path}: {len(names)} tables ({', '.join(names) or 'none'}); "
+            f"{path}: {len(names)} tables ({', '.join(names)}); "
             "Fix: name the one to read with [read] table = \"...\""
         )
     return names[0]
@@ -791,7 +817,7 @@ def _sqlite_unique(con: sqlite3.Connection, table: str) -> list[list[str]]:
     return sets
 
 
-def _sqlite_rowid(con: sqlite3.Connection, table: str) -> bool:
+def _sqlite_has_rowid(con: sqlite3.Connection, table: str) -> bool:
     """Whether a SQLite table has a ``rowid``: not a view, nor a table WITHOUT ROWID.
 
     Asked of the schema: some SQLite builds let a view's ``rowid`` be selected (all
@@ -803,15 +829,21 @@ def _sqlite_rowid(con: sqlite3.Connection, table: str) -> bool:
     return "WITHOUTROWID" not in "".join((row[1] or "").upper().split())
 
 
-def _rowid_range(con: sqlite3.Connection, table: str) -> tuple[Any, Any]:
+def _rowid_range(con: sqlite3.Connection, table: str, rowid: str) -> tuple[Any, Any]:
     """Return the smallest and largest ``rowid`` of a (quoted) table: two index look-ups.
 
     Asked together in one ``SELECT``, SQLite scans the whole table for them (0.3 s for
     3.6 M searches); each in its own subquery reads one end of the table's b-tree.
+    ``rowid`` is the name it is read by (see :meth:`Database._rowid_name`).
     """
-    row = con.execute(f"SELECT (SELECT min(rowid) FROM {table}), "  # noqa: S608
-                      f"(SELECT max(rowid) FROM {table})").fetchone()
+    row = con.execute(f"SELECT (SELECT min({rowid}) FROM {table}), "  # noqa: S608
+                      f"(SELECT max({rowid}) FROM {table})").fetchone()
     return row[0], row[1]
+
+
+def _schema_name(schema: str, table: str) -> str:
+    """Return a table's name in messages and ``[read]``: ``schema.table`` outside ``main``."""
+    return table if schema == "main" else f"{schema}.{table}"
 
 
 def _quote(name: str) -> str:
