@@ -152,9 +152,11 @@ def test_invalid_csv_names_the_line(tmp_path: Path) -> None:
 def test_duplicate_names_and_positions_are_refused() -> None:
     with pytest.raises(ConfigError, match="declared twice"):
         FeatureDictionary([Attribute("A", "numeric"), Attribute("A", "ordinal")])
-    with pytest.raises(ConfigError, match="share a position"):
+    # It said "two attributes share a position", not which, in a dictionary of hundreds.
+    with pytest.raises(ConfigError, match=r"attributes 'A' and 'C' share position 1\. Fix: "):
         FeatureDictionary([Attribute("A", "numeric", position=1),
-                           Attribute("B", "numeric", position=1)])
+                           Attribute("B", "numeric", position=2),
+                           Attribute("C", "numeric", position=1)])
 
 
 @pytest.mark.parametrize(("value", "code"), [

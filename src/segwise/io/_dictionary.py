@@ -273,9 +273,13 @@ class FeatureDictionary(Sequence[Attribute]):
             if a.name in seen:
                 raise ConfigError(f"{where}attribute {a.name!r} is declared twice")
             seen[a.name] = a
-        positions = [a.position for a in self.attributes if a.position is not None]
-        if len(set(positions)) != len(positions):
-            raise ConfigError(f"{where}two attributes share a position")
+        at: dict[int, str] = {}
+        for a in self.attributes:
+            if a.position is not None and a.position in at:
+                raise ConfigError(f"{where}attributes {at[a.position]!r} and {a.name!r} share "
+                                  f"position {a.position}. Fix: give each its own column")
+            if a.position is not None:
+                at[a.position] = a.name
 
     def _index(self) -> dict[str, Attribute]:
         return {a.name: a for a in self.attributes}
