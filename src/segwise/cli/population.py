@@ -89,15 +89,17 @@ def print_comparison(result: PopulationResult) -> None:
     for row in result.column_steps.to_dict("records"):
         steps.add_row(row["stage"], row["step"], f"{row['columns']:,}", row["description"])
     console.print(steps)
-    audit = result.customer_projection.audit
-    odd = audit[(audit["unseen_code"] > 0) | (audit["not_a_number"] > 0)
-                | (audit["status"] != "used")]
-    for row in odd.to_dict("records"):
-        what = (f"{int(row['unseen_code']):,} undeclared code(s), "
-                f"{int(row['not_a_number']):,} "
-                "non-number(s), encoded as missing" if row["status"] == "used"
-                else row["note"])
-        notice(f"customers, {row['column']}", what)
+    for name, audit in (("population", result.column_audit),
+                        ("customers", result.customer_projection.audit)):
+        odd = (audit["unseen_code"] > 0) | (audit["not_a_number"] > 0)
+        if name == "customers":  # the population's columns not used are in the steps above
+            odd |= audit["status"] != "used"
+        for row in audit[odd].to_dict("records"):
+            what = (f"{int(row['unseen_code']):,} undeclared code(s), "
+                    f"{int(row['not_a_number']):,} "
+                    "non-number(s), encoded as missing" if row["status"] == "used"
+                    else row["note"])
+            notice(f"{name}, {row['column']}", what)
     console.print(Text("Population rows", style="bold"))
     print_audit(result.audit_table)
     console.print(Text("Customer rows", style="bold"))
