@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from segwise.clean import MAX_SEGMENTS
 from segwise.cli._app import (
     ConfigOpt,
     KeepFormulasOpt,
@@ -27,8 +28,6 @@ from segwise.cli._app import (
 if TYPE_CHECKING:
     from segwise.jobs import PopulationResult
 
-#: Most segments asked for (as ``segwise segment``).
-MAX_K = 100
 
 _STEPS = {
     "population load": "Reading the population",
@@ -122,11 +121,11 @@ def population(
         "--exclude", help="Attributes never used, comma-separated; shell patterns such as "
                           "'P*' match several.")] = "",
     k: Annotated[int | None, typer.Option(
-        "--k", min=2, max=MAX_K, help="Number of segments; swept and recommended when "
+        "--k", min=2, max=MAX_SEGMENTS, help="Number of segments; swept and recommended when "
                                       "omitted.")] = None,
-    k_min: Annotated[int | None, typer.Option("--k-min", min=2, max=MAX_K,
+    k_min: Annotated[int | None, typer.Option("--k-min", min=2, max=MAX_SEGMENTS,
                                               help="Smallest k of the sweep.")] = None,
-    k_max: Annotated[int | None, typer.Option("--k-max", min=2, max=MAX_K,
+    k_max: Annotated[int | None, typer.Option("--k-max", min=2, max=MAX_SEGMENTS,
                                               help="Largest k of the sweep.")] = None,
     pca_variance: Annotated[float | None, typer.Option(
         "--pca-variance", min=0.01, max=1.0,
