@@ -352,7 +352,9 @@ def _absent_target(source: str | Path, target: str, cleaned: CleanedPeople, tabl
     skipped = dict(getattr(cleaned.dictionary, "skipped", ()))
     if target in skipped:
         return InputError(f"{source}: column {target!r} is not read as a response: "
-                          f"{skipped[target]}. {fix}")
+                          f"{skipped[target]} (types inferred from the first rows). Fix: "
+                          "check --target; if it is the response, give a dictionary (-d) "
+                          "declaring it and the attributes")
     columns = [c for c in table.column_names if c != PERSON_ID]
     known = [*columns, *cleaned.undeclared, *skipped]
     close = [c for c in known if c.lower() == target.lower()] or difflib.get_close_matches(
