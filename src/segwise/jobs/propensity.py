@@ -97,8 +97,10 @@ def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
     if positive is not None:
         label = canonical_code(positive)
         if label not in distinct:
+            same = [v for v in distinct if v.lower() == label.lower()]
+            hint = f"; did you mean {same[0]!r}? (case matters)" if same else ""
             raise InputError(f"{where}: no row has the response value {label!r} (values: "
-                             f"{', '.join(distinct[:8])}). Fix: check --positive")
+                             f"{', '.join(distinct[:8])}){hint}. Fix: check --positive")
         hit = codes == label
     else:
         lowered = np.array([str(c).lower() for c in codes], dtype=object)
