@@ -81,6 +81,27 @@ def test_people_section_of_a_config_file(tmp_path: Path) -> None:
         load_config(cfg)
 
 
+@pytest.mark.parametrize(("setting", "said"), [
+    # Each ran the whole read and encoding first, then ended in a traceback from scikit-learn
+    # or NumPy; fit_samples = -5 silently left the last five people out of the fit.
+    ("fit_samples = 0", "fit_samples must be at least 100 (a sample size), got 0"),
+    ("fit_samples = -5", "fit_samples must be at least 100 (a sample size), got -5"),
+    ("top_n = -1", "top_n must be 0 (every column) or more, got -1"),
+    ("max_correlation = 2.0", "max_correlation must be in (0, 1], got 2.0"),
+    ("threshold_floor = 1.5", "threshold_floor must be a share in [0, 1], got 1.5"),
+    ("variance_threshold = -0.1", "variance_threshold must be in [0, 1), got -0.1"),
+    ("random_state = -1", "random_state must be a whole number from 0 to 2**32 - 1, got -1"),
+    ("k_max = 500", "need 2 <= k_min <= k_max <= 100, got 2, 500"),
+])
+def test_people_settings_out_of_range_are_refused_before_any_work(
+        tmp_path: Path, setting: str, said: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[people]\n{setting}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    assert str(exc.value) == f"{cfg}: [people] {said}"
+
+
 def test_subsets_differ_where_they_differ() -> None:
     rng = np.random.default_rng(0)
     dense = pd.DataFrame({"age": rng.normal(40, 10, 3000), "band": rng.integers(0, 3, 3000),

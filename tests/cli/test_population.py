@@ -395,3 +395,27 @@ def test_a_population_of_few_different_people(shared_data: Path, tmp_path: Path,
     else:
         assert result.exit_code == 1 and len(lines) == 1, result.output
         assert lines[0].startswith(f"error: {population}: {said}"), lines
+
+
+def test_values_that_are_not_numbers_are_reported_apart_from_blanks(shared_data: Path,
+                                                                    tmp_path: Path) -> None:
+    # "abc" in a numeric attribute was typed to NULL on the engine and counted as blank;
+    # the population's unreadable values were printed nowhere.
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source, dtype=str)
+    frame.loc[:4, "Fresh"] = ["abc", "n/a", "1,5", "inf", "12e99"]
+    frame.loc[5:7, "Fresh"] = ""
+    population = tmp_path / "population.csv"
+    frame.to_csv(population, index=False)
+    dictionary = tmp_path / "d.csv"
+    dictionary.write_text("attribute,type\n" + "".join(
+        f"{c},numeric\n" for c in ["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper",
+                                   "Delicassen"]))
+    result = runner.invoke(app, ["population", str(population), str(source), "-d",
+                                 str(dictionary), "-o", str(tmp_path / "out"), "--no-report",
+                                 "--k", "2"], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    assert ("population, Fresh: 0 undeclared code(s), 5 non-number(s), encoded as missing"
+            in result.output)
+    columns = pd.read_csv(tmp_path / "out" / "columns.csv").set_index("column")
+    assert columns.loc["Fresh", ["blank", "not_a_number"]].tolist() == [3, 5]

@@ -117,7 +117,7 @@ def test_csv_written_by_hand(tmp_path: Path, saved: bytes) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("[attributes.A]\ntype = \"nominal\"\n", "attributes.A: attribute 'A': type 'nominal'"),
+    ("[attributes.A]\ntype = \"nominal\"\n", "attributes.A: type 'nominal'"),
     ("[attributes.A]\ndescription = \"x\"\n", "attributes.A: no type"),
     ("[attributes.A]\ntype = \"ordinal\"\ncolour = 1\n", "unknown key"),
     ("[A]\ntype = \"ordinal\"\n", "unknown top-level key"),
@@ -152,9 +152,11 @@ def test_invalid_csv_names_the_line(tmp_path: Path) -> None:
 def test_duplicate_names_and_positions_are_refused() -> None:
     with pytest.raises(ConfigError, match="declared twice"):
         FeatureDictionary([Attribute("A", "numeric"), Attribute("A", "ordinal")])
-    with pytest.raises(ConfigError, match="share a position"):
+    # It said "two attributes share a position", not which, in a dictionary of hundreds.
+    with pytest.raises(ConfigError, match=r"attributes 'A' and 'C' share position 1\. Fix: "):
         FeatureDictionary([Attribute("A", "numeric", position=1),
-                           Attribute("B", "numeric", position=1)])
+                           Attribute("B", "numeric", position=2),
+                           Attribute("C", "numeric", position=1)])
 
 
 @pytest.mark.parametrize(("value", "code"), [
@@ -266,3 +268,20 @@ def test_types_and_positions_as_spreadsheets_write_them(tmp_path: Path) -> None:
     path.write_text("attribute,type\nA,nominal\n")
     with pytest.raises(ConfigError, match=r"type 'nominal' is not one of .*Fix: declare"):
         read_dictionary(path)
+
+
+@pytest.mark.parametrize(("declared", "hint"), [
+    ("number", "numeric"), ("int", "numeric"), ("nominal", "categorical"),
+    ("boolean", "binary"), ("ordnial", "ordinal"), ("xyz", None)])
+def test_a_type_in_other_words_suggests_ours(tmp_path: Path, declared: str,
+                                            hint: str | None) -> None:
+    # It said "t.csv: attribute age: attribute 'age': type 'number' is not one of ...":
+    # the attribute twice, and nothing on which type was meant.
+    path = tmp_path / "t.csv"
+    path.write_text(f"attribute,type\nage,{declared}\n")
+    with pytest.raises(ConfigError) as exc:
+        read_dictionary(path)
+    said = f" (did you mean {hint!r}?)" if hint else ""
+    assert str(exc.value) == (f"{path}: attribute age: type {declared!r} is not one of "
+                              f"numeric, ordinal, categorical, binary, mixed{said}. Fix: "
+                              "declare one of these")

@@ -45,6 +45,9 @@ def test_response_labels_read_pairs_and_say_when_they_cannot() -> None:
         response_labels(pa.array(["gold", "silver"]))
     with pytest.raises(InputError, match="no row has the response value 'platinum'"):
         response_labels(pa.array(["gold", "silver"]), positive="platinum")
+    with pytest.raises(InputError, match=r"\(values: gold, silver\); did you mean 'gold'\? "
+                                         r"\(case matters\)\. Fix: check --positive"):
+        response_labels(pa.array(["gold", "silver"]), positive="Gold")
 
 
 def test_cross_validated_figures_on_customer_personality(result) -> None:

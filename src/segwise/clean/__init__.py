@@ -9,6 +9,7 @@ from segwise.clean._audit import build_audit, loader_steps
 from segwise.clean._events import CleanedEvents, EventCleaning, clean_events
 from segwise.clean._generic import CleanedRows, Rule, clean_rows
 from segwise.clean._people import (
+    MAX_SEGMENTS,
     REPEATED_ID,
     CleanedPeople,
     PeopleSettings,
@@ -27,6 +28,7 @@ from segwise.clean._rules import (
 
 __all__ = [
     "DEFAULT_NON_PRODUCT_CODES",
+    "MAX_SEGMENTS",
     "REPEATED_ID",
     "RULES",
     "CleanedEvents",

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from segwise.io import Attribute, Source
 
 __all__ = [
+    "MAX_SEGMENTS",
     "REPEATED_ID",
     "CleanedPeople",
     "PeopleSettings",
@@ -127,9 +128,22 @@ class PeopleSettings:
         if self.max_components < 1:
             raise ConfigError(f"[people] max_components must be at least 1, got "
                               f"{self.max_components}")
-        if not 2 <= self.k_min <= self.k_max:
-            raise ConfigError(f"[people] need 2 <= k_min <= k_max, got {self.k_min}, "
-                              f"{self.k_max}")
+        if not 2 <= self.k_min <= self.k_max <= MAX_SEGMENTS:
+            raise ConfigError(f"[people] need 2 <= k_min <= k_max <= {MAX_SEGMENTS}, got "
+                              f"{self.k_min}, {self.k_max}")
+        # Each would stop the analysis after minutes of work, as a traceback.
+        checks = (
+            ("fit_samples", self.fit_samples >= 100, "at least 100 (a sample size)"),
+            ("top_n", self.top_n >= 0, "0 (every column) or more"),
+            ("max_correlation", 0 < self.max_correlation <= 1, "in (0, 1]"),
+            ("threshold_floor", 0 <= self.threshold_floor <= 1, "a share in [0, 1]"),
+            ("variance_threshold", 0 <= self.variance_threshold < 1, "in [0, 1)"),
+            ("random_state", 0 <= self.random_state < 2**32, "a whole number from 0 to 2**32 - 1"),
+        )
+        for name, ok, what in checks:
+            if not ok:
+                raise ConfigError(f"[people] {name} must be {what}, got "
+                                  f"{getattr(self, name)!r}")
         if not 0 <= self.base_rate < 1:
             raise ConfigError(f"[people] base_rate must be in [0, 1), got {self.base_rate}")
         if self.unseen_codes not in ("missing", "error"):
@@ -143,6 +157,9 @@ class PeopleSettings:
 
 
 register_section("people", PeopleSettings)
+
+#: Most segments a population analysis may be asked for (``--k``, ``k_max``).
+MAX_SEGMENTS = 100
 
 #: Columns of a file read without a header: ``column_1``, ``column_2``, ...
 _HEADERLESS = re.compile(r"column_\d+")

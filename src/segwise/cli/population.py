@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from segwise.clean import MAX_SEGMENTS
 from segwise.cli._app import (
     ConfigOpt,
     KeepFormulasOpt,
@@ -28,8 +29,6 @@ from segwise.cli._app import (
 if TYPE_CHECKING:
     from segwise.jobs import PopulationResult
 
-#: Most segments asked for (as ``segwise segment``).
-MAX_K = 100
 
 _STEPS = {
     "population load": "Reading the population",
@@ -90,15 +89,17 @@ def print_comparison(result: PopulationResult) -> None:
     for row in result.column_steps.to_dict("records"):
         steps.add_row(row["stage"], row["step"], f"{row['columns']:,}", row["description"])
     console.print(steps)
-    audit = result.customer_projection.audit
-    odd = audit[(audit["unseen_code"] > 0) | (audit["not_a_number"] > 0)
-                | (audit["status"] != "used")]
-    for row in odd.to_dict("records"):
-        what = (f"{int(row['unseen_code']):,} undeclared code(s), "
-                f"{int(row['not_a_number']):,} "
-                "non-number(s), encoded as missing" if row["status"] == "used"
-                else row["note"])
-        notice(f"customers, {row['column']}", what)
+    for name, audit in (("population", result.column_audit),
+                        ("customers", result.customer_projection.audit)):
+        odd = (audit["unseen_code"] > 0) | (audit["not_a_number"] > 0)
+        if name == "customers":  # the population's columns not used are in the steps above
+            odd |= audit["status"] != "used"
+        for row in audit[odd].to_dict("records"):
+            what = (f"{int(row['unseen_code']):,} undeclared code(s), "
+                    f"{int(row['not_a_number']):,} "
+                    "non-number(s), encoded as missing" if row["status"] == "used"
+                    else row["note"])
+            notice(f"{name}, {row['column']}", what)
     console.print(Text("Population rows", style="bold"))
     print_audit(result.audit_table)
     console.print(Text("Customer rows", style="bold"))
@@ -122,11 +123,11 @@ def population(
         "--exclude", help="Attributes never used, comma-separated; shell patterns such as "
                           "'P*' match several.")] = "",
     k: Annotated[int | None, typer.Option(
-        "--k", min=2, max=MAX_K, help="Number of segments; swept and recommended when "
+        "--k", min=2, max=MAX_SEGMENTS, help="Number of segments; swept and recommended when "
                                       "omitted.")] = None,
-    k_min: Annotated[int | None, typer.Option("--k-min", min=2, max=MAX_K,
+    k_min: Annotated[int | None, typer.Option("--k-min", min=2, max=MAX_SEGMENTS,
                                               help="Smallest k of the sweep.")] = None,
-    k_max: Annotated[int | None, typer.Option("--k-max", min=2, max=MAX_K,
+    k_max: Annotated[int | None, typer.Option("--k-max", min=2, max=MAX_SEGMENTS,
                                               help="Largest k of the sweep.")] = None,
     pca_variance: Annotated[float | None, typer.Option(
         "--pca-variance", min=0.01, max=1.0,

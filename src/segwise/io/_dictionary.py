@@ -164,7 +164,8 @@ class Part:
     def __post_init__(self) -> None:
         if self.type not in PART_TYPES:
             raise ConfigError(f"part {self.name!r}: type {self.type!r} is not one of "
-                              f"{', '.join(PART_TYPES)}. Fix: declare one of these")
+                              f"{', '.join(PART_TYPES)}{_type_hint(self.type)}. Fix: declare "
+                              "one of these")
         if (self.digit is None) == (not self.values):
             raise ConfigError(f"part {self.name!r}: give either values (code -> value) or "
                               f"digit ({' or '.join(DIGIT_RULES)}), not both or neither")
@@ -215,7 +216,8 @@ class Attribute:
             raise ConfigError("an attribute needs a name")
         if self.type not in ATTRIBUTE_TYPES:
             raise ConfigError(f"attribute {self.name!r}: type {self.type!r} is not one of "
-                              f"{', '.join(ATTRIBUTE_TYPES)}. Fix: declare one of these")
+                              f"{', '.join(ATTRIBUTE_TYPES)}{_type_hint(self.type)}. Fix: "
+                              "declare one of these")
         if self.parts and self.type != "mixed":
             raise ConfigError(f"attribute {self.name!r}: only a mixed attribute has parts")
         names = [p.name for p in self.parts]
@@ -273,9 +275,13 @@ class FeatureDictionary(Sequence[Attribute]):
             if a.name in seen:
                 raise ConfigError(f"{where}attribute {a.name!r} is declared twice")
             seen[a.name] = a
-        positions = [a.position for a in self.attributes if a.position is not None]
-        if len(set(positions)) != len(positions):
-            raise ConfigError(f"{where}two attributes share a position")
+        at: dict[int, str] = {}
+        for a in self.attributes:
+            if a.position is not None and a.position in at:
+                raise ConfigError(f"{where}attributes {at[a.position]!r} and {a.name!r} share "
+                                  f"position {a.position}. Fix: give each its own column")
+            if a.position is not None:
+                at[a.position] = a.name
 
     def _index(self) -> dict[str, Attribute]:
         return {a.name: a for a in self.attributes}
@@ -513,7 +519,30 @@ def _attribute_from_mapping(name: str, spec: Mapping[str, Any], where: str) -> A
             position=position, parts=tuple(parts),
         )
     except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        # ``where`` names the attribute already: "d.csv: attribute age: type ...".
+        raise ConfigError(f"{where}: {str(exc).removeprefix(f'attribute {name!r}: ')}"
+                          ) from None
+
+
+#: What other tools call the types (pandas, SQL, survey software), to suggest ours.
+_TYPE_WORDS = {
+    "numeric": ("number", "numerical", "int", "integer", "float", "double", "decimal",
+                "continuous", "interval", "ratio", "count", "quantity"),
+    "ordinal": ("ordered", "rank", "ranked", "scale", "likert", "band"),
+    "categorical": ("category", "nominal", "categoric", "class", "factor", "text", "string",
+                    "code", "coded"),
+    "binary": ("bool", "boolean", "dummy", "flag", "dichotomous", "yes/no"),
+}
+
+
+def _type_hint(declared: str) -> str:
+    """`` (did you mean 'numeric'?)`` for a type other tools' words or a typo name, or ``""``."""
+    import difflib
+
+    word = declared.strip().lower()
+    found = next((t for t, words in _TYPE_WORDS.items() if word in words), None)
+    found = found or next(iter(difflib.get_close_matches(word, ATTRIBUTE_TYPES, n=1)), None)
+    return f" (did you mean {found!r}?)" if found else ""
 
 
 def _type_name(value: Any) -> str:

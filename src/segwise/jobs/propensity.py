@@ -97,8 +97,10 @@ def response_labels(values: pa.ChunkedArray | pa.Array, *, positive: Any = None,
     if positive is not None:
         label = canonical_code(positive)
         if label not in distinct:
+            same = [v for v in distinct if v.lower() == label.lower()]
+            hint = f"; did you mean {same[0]!r}? (case matters)" if same else ""
             raise InputError(f"{where}: no row has the response value {label!r} (values: "
-                             f"{', '.join(distinct[:8])}). Fix: check --positive")
+                             f"{', '.join(distinct[:8])}){hint}. Fix: check --positive")
         hit = codes == label
     else:
         lowered = np.array([str(c).lower() for c in codes], dtype=object)
@@ -352,7 +354,9 @@ def _absent_target(source: str | Path, target: str, cleaned: CleanedPeople, tabl
     skipped = dict(getattr(cleaned.dictionary, "skipped", ()))
     if target in skipped:
         return InputError(f"{source}: column {target!r} is not read as a response: "
-                          f"{skipped[target]}. {fix}")
+                          f"{skipped[target]} (types inferred from the first rows). Fix: "
+                          "check --target; if it is the response, give a dictionary (-d) "
+                          "declaring it and the attributes")
     columns = [c for c in table.column_names if c != PERSON_ID]
     known = [*columns, *cleaned.undeclared, *skipped]
     close = [c for c in known if c.lower() == target.lower()] or difflib.get_close_matches(
