@@ -150,7 +150,7 @@ def test_a_failed_run_leaves_nothing(store_target: str, hostile_record: Any) -> 
 # A writer killed in the middle of a run: the test runs it in another process and kills it
 # (SIGKILL, nothing cleans up) after its first table went in.
 _WRITER = textwrap.dedent("""
-    import pickle, sys, time
+    import os, pickle, sys, time
     from segwise.store import Store
     from segwise.store import _db
 
@@ -161,7 +161,9 @@ _WRITER = textwrap.dedent("""
 
     def slow_insert(self, conn, name, table):
         original(self, conn, name, table)
-        open(signal_file, "w").write(name)
+        with open(signal_file + ".part", "w") as fh:  # whole, or not there at all
+            fh.write(name)
+        os.replace(signal_file + ".part", signal_file)
         time.sleep(600)
 
     _db.Store._insert = slow_insert
