@@ -59,6 +59,13 @@ def test_round_trip_gives_the_same_predictions(trained, saved, heldout_kept, ret
     assert from_file.loc[~from_file["window_complete"], "segment"].isna().all()
     p = done.filter(like="p_").to_numpy(dtype=float)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    # The fitted arrays are stored deflated, so the file is a fraction of their size.
+    import zipfile
+
+    with zipfile.ZipFile(saved) as archive:
+        members = [m for m in archive.infolist() if m.filename.endswith(".npy")]
+        assert members and all(m.compress_type == zipfile.ZIP_DEFLATED for m in members)
+        assert sum(m.compress_size for m in members) < sum(m.file_size for m in members) / 2
 
 
 def test_saved_classes_are_the_evaluated_ones(trained):
