@@ -187,6 +187,26 @@ def test_one_day_above_12_anywhere_settles_the_layout(lines: pd.DataFrame,
     assert tx.table.ts.month().nunique().execute() == 12
 
 
+@pytest.mark.parametrize("layout", [
+    "%m/%d/%y %H:%M",  # Excel's default display: 12/1/10 8:26
+    "%d/%m/%y", "%d.%m.%y %H:%M", "%d %b %Y %H:%M", "%d-%b-%y", "%b %d %Y", "%d %B %Y",
+])
+def test_two_digit_years_and_month_names_are_recognised(
+        layout: str, retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    # They stopped the load ("cannot recognise the timestamp layout"), suggesting a
+    # layout that did not read them either. A day above 12 settles day and month.
+    stamps = [dt.datetime(2010 + i % 2, 1 + i % 12, 1 + i % 28, 8 + i % 9, i % 60)
+              for i in range(len(retail_sample))]
+    data = retail_sample.assign(InvoiceDate=[t.strftime(layout) for t in stamps])
+    path = tmp_path / "dates.csv"
+    data.to_csv(path, index=False)
+    tx = load_transactions(path)
+    assert tx.n_quarantined == 0
+    got = tx.table.order_by("ts").ts.execute()
+    want = sorted(dt.datetime.strptime(t.strftime(layout), layout) for t in stamps)
+    assert got.tolist() == want
+
+
 def test_a_line_from_the_future_is_quarantined(lines: pd.DataFrame, tmp_path: Path) -> None:
     data = lines.copy()
     data.loc[9, "InvoiceDate"] = "2099-01-01 10:00:00"

@@ -100,6 +100,10 @@ TIMESTAMP_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d %H:%M:%S.%f", ISO,
     "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d",
+    # Two-digit years, as Excel shows dates by default (12/1/10 8:26), and month names.
+    "%m/%d/%y %H:%M", "%m/%d/%y", "%d/%m/%y %H:%M", "%d/%m/%y", "%d.%m.%y %H:%M", "%d.%m.%y",
+    "%d %b %Y %H:%M", "%d %b %Y %H:%M:%S", "%d %b %Y", "%d %B %Y", "%d-%b-%Y %H:%M",
+    "%d-%b-%Y", "%d-%b-%y", "%b %d %Y %H:%M", "%b %d %Y", "%B %d %Y",
     EPOCH,
 )
 
