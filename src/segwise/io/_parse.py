@@ -182,11 +182,23 @@ def is_blank(value: ir.Value) -> ir.BooleanValue:
     return value.isnull()
 
 
+#: A currency sign before a number (after its sign) or after it: ``£2.55``, ``-$3``, ``2.55 €``.
+_CURRENCY_SIGN = "[$£€¥₹]"
+_PRICED = rf"^[+-]?{_CURRENCY_SIGN}[^$£€¥₹]+$|^[^$£€¥₹]+{_CURRENCY_SIGN}$"
+
+
 def _number(value: ir.Value) -> ir.FloatingValue:
-    """Read a source value as float64, whatever its size; NULL where text is no number."""
+    """Read a source value as float64, whatever its size; NULL where text is no number.
+
+    A currency sign at either end of the number is read past (``£2.55`` is 2.55): exports
+    of prices often keep it, and the column holds one currency either way.
+    """
     if value.type().is_numeric():
         return value.cast("float64")
-    return strip_text(value.cast("string")).try_cast("float64")
+    text = strip_text(value.cast("string"))
+    # Tried only where the plain number is not: text without a sign pays nothing more.
+    unsigned = ibis.ifelse(text.re_search(_PRICED), text.re_replace(_CURRENCY_SIGN, ""), text)
+    return ibis.coalesce(text.try_cast("float64"), strip_text(unsigned).try_cast("float64"))
 
 
 def as_float(value: ir.Value) -> ir.FloatingValue:
