@@ -145,8 +145,9 @@ def strip_text(text: ir.StringValue) -> ir.StringValue:
 
 
 #: The largest magnitude of a number segwise reads (quantity, price, amount, ...): 10**13.
-#: Money is summed as DECIMAL(38, 6), which holds 32 digits before the point, so sums of up
-#: to 10**19 such values cannot overflow; below it a float64 still resolves a
+#: Money is summed as DECIMAL(38, 12) (:data:`segwise._expr.MONEY_TYPE`), which holds 26
+#: digits before the point, so sums of up to 10**13 such values cannot overflow, and
+#: money of 15 digits before the point holds it; below it a float64 still resolves a
 #: thousandth (its spacing at 10**13 is 2**-9), so cents survive the parse. No real line
 #: comes near it: the world's yearly output is about 10**14 US dollars.
 MAX_NUMBER = 1e13
