@@ -197,9 +197,11 @@ def _number(value: ir.Value) -> ir.FloatingValue:
     if value.type().is_numeric():
         return value.cast("float64")
     text = strip_text(value.cast("string"))
-    # Tried only where the plain number is not: text without a sign pays nothing more.
-    unsigned = ibis.ifelse(text.re_search(_PRICED), text.re_replace(_CURRENCY_SIGN, ""), text)
-    return ibis.coalesce(text.try_cast("float64"), strip_text(unsigned).try_cast("float64"))
+    # Only where the plain number does not read (DuckDB's COALESCE is lazy).
+    unsigned = ibis.ifelse(text.re_search(_PRICED),
+                           strip_text(text.re_replace(_CURRENCY_SIGN, "")).try_cast("float64"),
+                           ibis.null("float64"))
+    return ibis.coalesce(text.try_cast("float64"), unsigned)
 
 
 def as_float(value: ir.Value) -> ir.FloatingValue:
