@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segwise._engine import fetch_scalar
+from segwise._engine import fetch_numpy, fetch_scalar
 from segwise.exceptions import InputError
 from segwise.io import ReadOptions, load_transactions
 from segwise.io._readers import NAN_PREFIX, _floats_as_text
@@ -97,6 +97,32 @@ def test_non_finite_and_huge_numbers_are_quarantined_with_a_reason(
     assert audit.sum() == len(lines) and audit["quarantined"] == 1
     # Every other line counts exactly as in the file without the bad one.
     pd.testing.assert_frame_equal(result.customers, customers_without_line_7)
+
+
+@pytest.mark.parametrize(("fmt", "engine"), [
+    ("csv", "duckdb"), ("parquet", "duckdb"),
+    pytest.param("parquet", "spark", marks=pytest.mark.spark),
+])
+def test_prices_with_a_currency_sign_are_read_past_it(
+        lines: pd.DataFrame, tmp_path: Path, fmt: str, engine: str) -> None:
+    # "£2.55" refused every line of the file ("not a number").
+    signs = ["£{}", "{} €", "${}", "{}$", "¥ {}"]
+    data = lines.assign(UnitPrice=[signs[i % len(signs)].format(p)
+                                   for i, p in enumerate(lines["UnitPrice"])])
+    data.loc[4, "UnitPrice"] = "-£" + lines.loc[4, "UnitPrice"]
+    data.loc[5, "UnitPrice"] = "£2.55£"  # one sign only
+    path = tmp_path / f"orders.{fmt}"
+    if fmt == "csv":
+        data.to_csv(path, index=False)
+    else:  # text columns of a typed file
+        data.to_parquet(path, index=False)
+    tx = load_transactions(path, engine=engine)
+    assert tx.quarantine["reason"].tolist() == ["UnitPrice: not a number"]
+    want = pd.to_numeric(lines["UnitPrice"]).drop(index=5)
+    want[4] = -want[4]
+    got = fetch_numpy(tx.attributed_lines().select("unit_price"))["unit_price"]
+    assert sorted(abs(got).tolist()) == sorted(want.abs().tolist())
+    assert (got < 0).sum() == 1
 
 
 def test_a_line_total_beyond_the_bound_is_quarantined(lines: pd.DataFrame,
@@ -185,6 +211,26 @@ def test_one_day_above_12_anywhere_settles_the_layout(lines: pd.DataFrame,
     assert tx.n_quarantined == 0
     assert tx.table.ts.max().execute() == pd.Timestamp("2011-12-25 10:00")
     assert tx.table.ts.month().nunique().execute() == 12
+
+
+@pytest.mark.parametrize("layout", [
+    "%m/%d/%y %H:%M",  # Excel's default display: 12/1/10 8:26
+    "%d/%m/%y", "%d.%m.%y %H:%M", "%d %b %Y %H:%M", "%d-%b-%y", "%b %d %Y", "%d %B %Y",
+])
+def test_two_digit_years_and_month_names_are_recognised(
+        layout: str, retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    # They stopped the load ("cannot recognise the timestamp layout"), suggesting a
+    # layout that did not read them either. A day above 12 settles day and month.
+    stamps = [dt.datetime(2010 + i % 2, 1 + i % 12, 1 + i % 28, 8 + i % 9, i % 60)
+              for i in range(len(retail_sample))]
+    data = retail_sample.assign(InvoiceDate=[t.strftime(layout) for t in stamps])
+    path = tmp_path / "dates.csv"
+    data.to_csv(path, index=False)
+    tx = load_transactions(path)
+    assert tx.n_quarantined == 0
+    got = tx.table.order_by("ts").ts.execute()
+    want = sorted(dt.datetime.strptime(t.strftime(layout), layout) for t in stamps)
+    assert got.tolist() == want
 
 
 def test_a_line_from_the_future_is_quarantined(lines: pd.DataFrame, tmp_path: Path) -> None:

@@ -101,6 +101,10 @@ TIMESTAMP_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d %H:%M:%S.%f", ISO,
     "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d",
+    # Two-digit years, as Excel shows dates by default (12/1/10 8:26), and month names.
+    "%m/%d/%y %H:%M", "%m/%d/%y", "%d/%m/%y %H:%M", "%d/%m/%y", "%d.%m.%y %H:%M", "%d.%m.%y",
+    "%d %b %Y %H:%M", "%d %b %Y %H:%M:%S", "%d %b %Y", "%d %B %Y", "%d-%b-%Y %H:%M",
+    "%d-%b-%Y", "%d-%b-%y", "%b %d %Y %H:%M", "%b %d %Y", "%B %d %Y",
     EPOCH,
 )
 
@@ -142,8 +146,9 @@ def strip_text(text: ir.StringValue) -> ir.StringValue:
 
 
 #: The largest magnitude of a number segwise reads (quantity, price, amount, ...): 10**13.
-#: Money is summed as DECIMAL(38, 6), which holds 32 digits before the point, so sums of up
-#: to 10**19 such values cannot overflow; below it a float64 still resolves a
+#: Money is summed as DECIMAL(38, 12) (:data:`segwise._expr.MONEY_TYPE`), which holds 26
+#: digits before the point, so sums of up to 10**13 such values cannot overflow, and
+#: money of 15 digits before the point holds it; below it a float64 still resolves a
 #: thousandth (its spacing at 10**13 is 2**-9), so cents survive the parse. No real line
 #: comes near it: the world's yearly output is about 10**14 US dollars.
 MAX_NUMBER = 1e13
@@ -179,11 +184,25 @@ def is_blank(value: ir.Value) -> ir.BooleanValue:
     return value.isnull()
 
 
+#: A currency sign before a number (after its sign) or after it: ``£2.55``, ``-$3``, ``2.55 €``.
+_CURRENCY_SIGN = "[$£€¥₹]"
+_PRICED = rf"^[+-]?{_CURRENCY_SIGN}[^$£€¥₹]+$|^[^$£€¥₹]+{_CURRENCY_SIGN}$"
+
+
 def _number(value: ir.Value) -> ir.FloatingValue:
-    """Read a source value as float64, whatever its size; NULL where text is no number."""
+    """Read a source value as float64, whatever its size; NULL where text is no number.
+
+    A currency sign at either end of the number is read past (``£2.55`` is 2.55): exports
+    of prices often keep it, and the column holds one currency either way.
+    """
     if value.type().is_numeric():
         return value.cast("float64")
-    return strip_text(value.cast("string")).try_cast("float64")
+    text = strip_text(value.cast("string"))
+    # Only where the plain number does not read (DuckDB's COALESCE is lazy).
+    unsigned = ibis.ifelse(text.re_search(_PRICED),
+                           strip_text(text.re_replace(_CURRENCY_SIGN, "")).try_cast("float64"),
+                           ibis.null("float64"))
+    return ibis.coalesce(text.try_cast("float64"), unsigned)
 
 
 def as_float(value: ir.Value, *, unreadable_as_nan: bool = False) -> ir.FloatingValue:
