@@ -198,9 +198,11 @@ def _number(value: ir.Value) -> ir.FloatingValue:
     if value.type().is_numeric():
         return value.cast("float64")
     text = strip_text(value.cast("string"))
-    # Only where the plain number does not read (DuckDB's COALESCE is lazy).
+    # Only where the plain number does not read (DuckDB's COALESCE is lazy). The sign goes
+    # with the blanks beside it, so the number needs no second strip: each use of ``text``
+    # repeats its SQL, and this runs for every number column of every row.
     unsigned = ibis.ifelse(text.re_search(_PRICED),
-                           strip_text(text.re_replace(_CURRENCY_SIGN, "")).try_cast("float64"),
+                           text.re_replace(rf"\s*{_CURRENCY_SIGN}\s*", "").try_cast("float64"),
                            ibis.null("float64"))
     return ibis.coalesce(text.try_cast("float64"), unsigned)
 
