@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import ibis
+import ibis.expr.datatypes as dt
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -19,7 +20,9 @@ MONEY_TOLERANCE = 1e-9
 #: Exact money: twelve places, and fifteen digits before the point (lines are below
 #: 10^13, :data:`segwise.io.MAX_NUMBER`). Not 38 digits: Spark fits a product of decimals
 #: into 38 digits by cutting places, so 38-digit money times a count would keep six.
-MONEY_TYPE = "decimal(27, 12)"
+MONEY_TYPE = dt.Decimal(27, 12)
+#: Each number of places as a type object: a type written as text is parsed on every cast.
+_AT_PLACES = {p: dt.Decimal(38, p) for p in range(MONEY_PLACES[0], MONEY_PLACES[1] + 1)}
 
 
 def exact_money(value: ir.NumericValue) -> ir.NumericValue:
@@ -38,7 +41,7 @@ def exact_money(value: ir.NumericValue) -> ir.NumericValue:
 
     def kept(places: int) -> ir.NumericValue:
         # Cast at its own places first: an exact double times 10^places; widening is exact.
-        return value.round(places).cast(f"decimal(38, {places})").cast(MONEY_TYPE)
+        return value.round(places).cast(_AT_PLACES[places]).cast(MONEY_TYPE)
 
     return ibis.cases(*((_holds(value, p), kept(p)) for p in range(low, high)),
                       else_=kept(high))
