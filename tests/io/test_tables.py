@@ -270,15 +270,22 @@ def test_a_truncated_duckdb_file_is_damaged(tmp_path: Path) -> None:
     assert "\n" not in str(err.value)
 
 
-def test_duckdb_databases_join_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "log.duckdb"
-    sqlite = _log(tmp_path / "log.sqlite")
-    with duckdb.connect(str(path)) as con, sqlite3.connect(sqlite) as src:
+def _copy_to_duckdb(sqlite: Path, path: Path) -> duckdb.DuckDBPyConnection:
+    """Copy the log's two tables into the DuckDB database ``path``; return it open."""
+    con = duckdb.connect(str(path))
+    with sqlite3.connect(sqlite) as src:
         for table in ("SearchInfo", "SearchStream"):
             frame = pd.read_sql_query(f"SELECT * FROM {table}", src)  # noqa: S608
             con.register("f", frame)
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM f")  # noqa: S608
             con.unregister("f")
+    return con
+
+
+def test_duckdb_databases_join_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "log.duckdb"
+    sqlite = _log(tmp_path / "log.sqlite")
+    _copy_to_duckdb(sqlite, path).close()
     a = load_source(path, "events", read=RELATION).table.order_by(["ts", "object_id"])
     b = load_source(sqlite, "events", read=RELATION).table.order_by(["ts", "object_id"])
     pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas())
@@ -293,12 +300,7 @@ def _no_rowid(path: Path, shape: str) -> Path:
     view = ("CREATE VIEW Impressions AS SELECT SearchID, AdID, IsClick "
             "FROM SearchStream WHERE AdID >= 0")
     if path.suffix == ".duckdb":
-        with duckdb.connect(str(path)) as con, sqlite3.connect(sqlite) as src:
-            for table in ("SearchInfo", "SearchStream"):
-                frame = pd.read_sql_query(f"SELECT * FROM {table}", src)  # noqa: S608
-                con.register("f", frame)
-                con.execute(f"CREATE TABLE {table} AS SELECT * FROM f")  # noqa: S608
-                con.unregister("f")
+        with _copy_to_duckdb(sqlite, path) as con:
             con.execute(view)
         return path
     with sqlite3.connect(path) as con:
