@@ -262,6 +262,8 @@ class EngineChoice(StrEnum):
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML config (columns, read, cleaning, ...).")
 ]
+
+
 def given(ctx: typer.Context, name: str) -> bool:
     """Whether the user gave the command's option ``name`` (not its default)."""
     source = ctx.get_parameter_source(name)
