@@ -282,17 +282,14 @@ def test_warnings_are_one_line_without_source_paths(tmp_path: Path) -> None:
 # ----------------------------------------------------------------- numeric ranges
 
 
-def _numeric_options() -> list[tuple[tuple[str, ...], Any]]:
-    found = []
-    for path, command in COMMANDS:
-        for param in command.params:
-            kind = type(param.type).__name__
-            if kind in {"IntParamType", "FloatParamType", "IntRange", "FloatRange"}:
-                found.append((path, param))
-    return found
+def _options(test: Any) -> list[tuple[tuple[str, ...], Any]]:
+    """Every command's options (command path, parameter) that ``test`` accepts."""
+    return [(path, param) for path, command in COMMANDS for param in command.params
+            if test(param)]
 
 
-NUMERIC = _numeric_options()
+NUMERIC = _options(lambda param: type(param.type).__name__ in {
+    "IntParamType", "FloatParamType", "IntRange", "FloatRange"})
 
 
 def test_every_numeric_option_is_found() -> None:
@@ -629,19 +626,14 @@ def test_options_that_act_in_a_mode_are_not_refused(orders: Path, tmp_path: Path
 # ----------------------------------------------------------------- dates
 
 
-def _date_options() -> list[tuple[tuple[str, ...], Any]]:
+def _date_option(param: Any) -> bool:
     from segwise.cli._app import read_day, read_days
 
-    found = []
-    for path, command in COMMANDS:
-        for param in command.params:
-            func = getattr(param.type, "func", None)
-            if type(param.type).__name__ == "DateTime" or func in (read_day, read_days):
-                found.append((path, param))
-    return found
+    func = getattr(param.type, "func", None)
+    return type(param.type).__name__ == "DateTime" or func in (read_day, read_days)
 
 
-DATES = _date_options()
+DATES = _options(_date_option)
 
 
 def test_every_date_option_is_found() -> None:
