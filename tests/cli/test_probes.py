@@ -189,3 +189,15 @@ def test_the_run_prints_customers_in_and_out(retail_sample: pd.DataFrame,
     assert n_out < n_in
     assert (f"Customers: {n_in:,} in the rows that parsed, {n_out:,} out; "
             f"{n_in - n_out:,} have no row") in " ".join(result.stdout.split())
+
+
+def test_one_customer_without_a_row_is_one_that_has_none(tmp_path: Path) -> None:
+    src = tmp_path / "orders.csv"
+    # The third customer's only order is a bad-debt adjustment ("A..."): removed.
+    src.write_text("CustomerID,InvoiceNo,InvoiceDate,Quantity,UnitPrice\n"
+                   "1,536365,2020-01-01,1,2.5\n2,536366,2020-01-02,1,2.5\n"
+                   "3,A536367,2020-01-03,1,2.5\n")
+    result = runner.invoke(app, ["rfm", str(src), "-o", str(tmp_path / "out.parquet")])
+    assert result.exit_code == 0, result.output
+    assert ("Customers: 3 in the rows that parsed, 2 out; 1 has no row"
+            in " ".join(result.stdout.split()))

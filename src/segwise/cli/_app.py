@@ -517,7 +517,8 @@ def print_entities(entities: Any) -> None:
         return
     console.print(
         f"{name.capitalize()}: {n_in:,} in the rows that parsed, {n_out:,} out; "
-        f"{n_in - n_out:,} have no row (every row of theirs removed, see the audit)",
+        f"{n_in - n_out:,} {'has' if n_in - n_out == 1 else 'have'} no row (every row of "
+        "theirs removed, see the audit)",
         highlight=False,
     )
 
