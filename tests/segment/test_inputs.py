@@ -112,6 +112,40 @@ def test_the_id_column_is_found_by_its_name_in_every_format(shared_data: Path, t
     assert "Channel" in entities.schema.cluster_features
 
 
+PERSONALITY = ("kaggle-customer-personality", "marketing_campaign.csv.gz")
+#: Spellings of a missing value as exports write them (the last a blank cell).
+SPELLINGS = ("n/a", "NA", "N/A", "null", "-", "nan", "#N/A", " ")
+
+
+@pytest.mark.parametrize("suffix", ["csv", "tsv.gz", "xlsx", "jsonl"])
+def test_missing_value_spellings_in_a_number_column_are_read_as_missing(
+        shared_data: Path, tmp_path: Path, suffix: str) -> None:
+    # Customer Personality with its 24 blank incomes written as n/a, NA, null, ...: one
+    # such value made Income a text column, left out of the features with a note that
+    # named only the column (and Excel blanked 'n/a' in text columns too).
+    frame = pd.read_csv(shared_data.joinpath(*PERSONALITY), sep="\t")
+    blank = frame["Income"].isna()
+    frame = frame.astype({"Income": object, "Marital_Status": object})
+    frame.loc[blank, "Income"] = [SPELLINGS[i % len(SPELLINGS)] for i in range(blank.sum())]
+    frame.loc[0, "Marital_Status"] = "n/a"  # in a column of text, a value like any other
+    path = tmp_path / f"customers.{suffix}"
+    if suffix == "tsv.gz":
+        frame.to_csv(path, sep="\t", index=False)
+    else:
+        _written(frame, path)
+    entities = EntityTable.read(path)
+    income = entities.table.column("Income")
+    assert income.type == pa.float64() and income.null_count == 24
+    assert income.to_pylist()[:2] == [58138.0, 46344.0]
+    assert "Income" in entities.schema.cluster_features
+    assert entities.table.column("Marital_Status").to_pylist()[:2] == ["n/a", "Single"]
+    # Excel keeps '#N/A' as an error cell, which reads as empty.
+    written = [s for s in SPELLINGS[:-1] if suffix != "xlsx" or s != "#N/A"]
+    counts = ", ".join(f"{s!r} 3" for s in sorted(written))
+    assert entities.notes == (
+        f"Income: {3 * len(written)} values read as missing ({counts})",)
+
+
 def test_rows_with_missing_or_infinite_features_are_named(retail_small: pd.DataFrame,
                                                          tmp_path: Path) -> None:
     frame = retail_small.astype({"monetary": object})

@@ -231,6 +231,8 @@ def segment(
         quarantine = table.quarantine_table
         notice_quarantine(quarantine, table.n_entities + (quarantine.num_rows if quarantine
                                                           is not None else 0), "rows")
+        for note in table.notes:
+            notice("note", note)
     else:
         job_result = run_with_progress(
             input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
