@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
 
+from segwise.exceptions import InputError
 from segwise.features import EntityTable
 from segwise.segment import segment_customers
 
@@ -146,14 +148,66 @@ def test_missing_value_spellings_in_a_number_column_are_read_as_missing(
         f"Income: {3 * len(written)} values read as missing ({counts})",)
 
 
-def test_rows_with_missing_or_infinite_features_are_named(retail_small: pd.DataFrame,
-                                                         tmp_path: Path) -> None:
-    frame = retail_small.astype({"monetary": object})
-    frame.loc[[3, 7], "monetary"] = ["inf", ""]
-    path = _written(frame, tmp_path / "customers.csv")
-    with pytest.raises(Exception, match=rf"{path}: 2 row\(s\) have missing or infinite values "
-                                        rf"in monetary \(customer_id "):
-        segment_customers(path, n_clusters=3, compare=None, embed=())
+def test_rows_with_a_missing_feature_are_left_out_filled_or_refused(
+        shared_data: Path) -> None:
+    # Customer Personality: 24 of 2,240 incomes are blank, and the run stopped.
+    path = shared_data.joinpath(*PERSONALITY)
+    entities = EntityTable.read(path)
+    blank = entities.frame.loc[entities.frame["Income"].isna(), "ID"].tolist()
+    features = ["Income", "MntWines", "MntMeatProducts", "Recency"]
+
+    def run(missing: str) -> Any:
+        return segment_customers(entities, features=features, n_clusters=3, compare=None,
+                                 embed=(), missing=missing)
+
+    dropped = run("drop")  # the default
+    assert dropped.assignments["ID"].tolist() == segment_customers(
+        entities, features=features, n_clusters=3, compare=None, embed=(),
+    ).assignments["ID"].tolist()
+    left = dropped.left_out
+    assert len(dropped.assignments) + len(left) == 2240
+    assert left["ID"].tolist() == blank and set(left["reason"]) == {"Income: missing"}
+    assert left.columns.tolist() == ["ID", "reason", *features]
+    assert left["MntWines"].dtype == "int64"  # the values as read, not as floats
+    assert not dropped.imputed
+
+    filled = run("median")
+    assert len(filled.assignments) == 2240 and filled.left_out.empty
+    assert filled.imputed == {"Income": 24}
+    # The medians are part of the fitted model: a new customer without an income is
+    # placed with the same median, as the 24 were.
+    median = entities.frame["Income"].median()
+    imputer = filled.segmenter.preprocessor_.named_steps["impute"]
+    assert imputer.statistics_[0] == median == 51381.5
+    rows = entities.frame[features].astype("float64")
+    new = filled.segmenter.predict(rows[rows["Income"].isna()])
+    assert new.tolist() == filled.assignments.loc[rows["Income"].isna(), "segment"].tolist()
+    same = filled.segmenter.predict(rows.fillna({"Income": median}))
+    assert same.tolist() == filled.assignments["segment"].tolist()
+
+    with pytest.raises(InputError, match=rf"{path}: 24 row\(s\) have missing or infinite "
+                                         r"values in Income \(ID 1994, 5255, 7281, \.\.\.\)\. "
+                                         r"Fix: leave those rows out \(--missing drop\)"):
+        run("refuse")
+
+
+def test_an_infinite_feature_is_left_out_or_refused(retail_small: pd.DataFrame,
+                                                    tmp_path: Path) -> None:
+    # A division by zero in a typed table: no median stands in for it.
+    frame = retail_small.copy()
+    frame.loc[[3, 7], "monetary"] = [np.inf, np.nan]
+    path = _written(frame, tmp_path / "customers.parquet")
+    seg = segment_customers(path, n_clusters=3, compare=None, embed=())
+    assert seg.left_out["reason"].tolist() == ["monetary: infinite", "monetary: missing"]
+    assert seg.left_out["customer_id"].tolist() == frame.loc[[3, 7], "customer_id"].tolist()
+    assert len(seg.assignments) == 598
+    with pytest.raises(InputError, match=rf"{path}: 1 row\(s\) have infinite values in "
+                                         rf"monetary \(customer_id "):
+        segment_customers(path, n_clusters=3, compare=None, embed=(), missing="median")
+    frame["monetary"] = np.nan
+    with pytest.raises(InputError, match=r"feature column\(s\) monetary are missing in every "
+                                         r"row.*Fix: leave them out of the features"):
+        segment_customers(frame, n_clusters=3, compare=None, embed=(), missing="median")
 
 
 def test_features_that_are_the_id_text_or_dates_are_refused(shared_data: Path) -> None:
