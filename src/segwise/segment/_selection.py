@@ -682,7 +682,8 @@ class Segmentation:
             ``.parquet`` or ``.csv`` for the assignments; ``<stem>.profiles.csv``,
             ``<stem>.sweep.csv``, ``<stem>.models.csv``, ``<stem>.crosstab.csv`` and
             ``<stem>.left_out.csv`` (:attr:`left_out`) go beside it when there is
-            something to write.
+            something to write; an earlier run's that this one has nothing for are
+            removed.
         keep_formulas : bool, default=False
             Write CSV text as it is; by default text a spreadsheet would run as a formula
             is neutralised (:func:`segwise.store.neutralise_formulas`).
@@ -704,7 +705,10 @@ class Segmentation:
             files[crosstab] = self.crosstab.reset_index()
         if len(self.left_out):
             files[left_out] = self.left_out
-        return write_tables(files, keep_formulas=keep_formulas)
+        written = write_tables(files, keep_formulas=keep_formulas)
+        for stale in set(self.output_paths(out)) - set(written):
+            stale.unlink(missing_ok=True)  # an earlier run's, read as this one's otherwise
+        return written
 
 
 #: Side files of :meth:`Segmentation.write`, in the order of :meth:`Segmentation.output_paths`.
