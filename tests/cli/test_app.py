@@ -427,8 +427,9 @@ def test_customers_with_a_missing_feature_are_left_out_listed_or_filled(
     blank = pd.read_csv(source, sep="\t").query("Income.isna()")["ID"].astype(str)
     args = ["segment", str(source), "--customers", "--k", "3", "--embed", "", "--compare", "",
             "--features", "Income,MntWines,MntMeatProducts,Recency"]
-    out = tmp_path / "segments.csv"
-    result = runner.invoke(app, [*args, "-o", str(out)], terminal_width=400)
+    out, db = tmp_path / "segments.csv", tmp_path / "segwise.duckdb"
+    result = runner.invoke(app, [*args, "-o", str(out), "--store", str(db)],
+                           terminal_width=400)
     assert result.exit_code == 0, result.output
     listed = tmp_path / "segments.left_out.csv"
     left = pd.read_csv(listed, dtype={"ID": str})
@@ -439,6 +440,12 @@ def test_customers_with_a_missing_feature_are_left_out_listed_or_filled(
     assert len(segmented) + len(left) == 2240
     assert sorted(left["ID"]) == sorted(blank) and set(left["reason"]) == {"Income: missing"}
     assert not set(left["ID"]) & set(segmented["ID"])
+    # The stored run holds what was segmented (it refused the run: '24 entities have no
+    # segment').
+    from segwise.store import Store
+
+    run = Store(str(db)).runs()[0]
+    assert run["n_entities"] == 2216 and run["entities"] == "entities"
     # [segment] missing = "median": every customer, the medians filled inside the model;
     # the list of the run before, written to the same name, is gone.
     toml = tmp_path / "segment.toml"

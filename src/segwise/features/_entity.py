@@ -118,7 +118,7 @@ class FeatureSet:
         value, tenure).
     plural : str, optional
         The entity in the plural, for table names and headers (``entity + "s"`` when
-        omitted).
+        omitted, ``"ies"`` for a final ``y`` after a consonant: ``entities``).
     """
 
     name: str
@@ -145,8 +145,12 @@ class FeatureSet:
 
     @property
     def entities(self) -> str:
-        """The entity in the plural (``"customers"``)."""
-        return self.plural or f"{self.entity}s"
+        """The entity in the plural (``"customers"``, ``"entities"``)."""
+        if self.plural:
+            return self.plural
+        if len(self.entity) > 1 and self.entity[-1] == "y" and self.entity[-2] not in "aeiou":
+            return f"{self.entity[:-1]}ies"
+        return f"{self.entity}s"
 
     @property
     def columns(self) -> list[str]:
