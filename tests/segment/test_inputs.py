@@ -148,6 +148,24 @@ def test_missing_value_spellings_in_a_number_column_are_read_as_missing(
         f"Income: {3 * len(written)} values read as missing ({counts})",)
 
 
+def test_a_missing_spelling_does_not_hide_numbers_in_another_notation(
+        shared_data: Path, tmp_path: Path) -> None:
+    # Wholesale's Fresh written 12,669 with one 'n/a': the notation check saw a value that
+    # was no number and let the column drop out as text.
+    from segwise.io import ReadOptions
+
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame["Fresh"] = frame["Fresh"].map(lambda v: f"{v:,}").astype(object)
+    frame.loc[3, "Fresh"] = "n/a"
+    path = _written(frame, tmp_path / "wholesale.csv")
+    with pytest.raises(InputError, match=r"column 'Fresh' reads as text \('12,669'\): .*"
+                                         r"thousands = \","):
+        EntityTable.read(path)
+    fresh = EntityTable.read(path, read=ReadOptions(thousands=",")).table.column("Fresh")
+    assert fresh.null_count == 1 and fresh.to_pylist()[:3] == [12669, 7057, 6353]
+
+
 def test_rows_with_a_missing_feature_are_left_out_filled_or_refused(
         shared_data: Path) -> None:
     # Customer Personality: 24 of 2,240 incomes are blank, and the run stopped.
