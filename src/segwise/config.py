@@ -24,6 +24,9 @@ Example
 
     [segments.patterns]      # replaces the whole map; must cover all 125 cells once
     Champions = ["5[4-5]"]
+
+    [segment]                # segwise segment --customers
+    missing = "median"       # rows with a missing feature: "drop" (default), "refuse"
 """
 
 from __future__ import annotations

@@ -419,6 +419,58 @@ def test_rows_of_a_customer_table_left_out_are_counted(shared_data: Path,
     assert len(pd.read_csv(out)) == 438
 
 
+def test_customers_with_a_missing_feature_are_left_out_listed_or_filled(
+        shared_data: Path, tmp_path: Path) -> None:
+    # Customer Personality: 24 of 2,240 customers have a blank Income. The run stopped
+    # ("fill or drop them first"), leaving an analyst to edit the export.
+    source = shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz"
+    blank = pd.read_csv(source, sep="\t").query("Income.isna()")["ID"].astype(str)
+    args = ["segment", str(source), "--customers", "--k", "3", "--embed", "", "--compare", "",
+            "--features", "Income,MntWines,MntMeatProducts,Recency"]
+    out, db = tmp_path / "segments.csv", tmp_path / "segwise.duckdb"
+    result = runner.invoke(app, [*args, "-o", str(out), "--store", str(db)],
+                           terminal_width=400)
+    assert result.exit_code == 0, result.output
+    listed = tmp_path / "segments.left_out.csv"
+    left = pd.read_csv(listed, dtype={"ID": str})
+    assert (f"note: 24 of 2,240 rows have a missing or infinite feature and are left out "
+            f"(first: ID 1994, Income: missing); listed in {listed}. Fix: fill them in the "
+            "file, or --missing median") in " ".join(result.output.split())
+    segmented = pd.read_csv(out, dtype={"ID": str})
+    assert len(segmented) + len(left) == 2240
+    assert sorted(left["ID"]) == sorted(blank) and set(left["reason"]) == {"Income: missing"}
+    assert not set(left["ID"]) & set(segmented["ID"])
+    # The stored run holds what was segmented (it refused the run: '24 entities have no
+    # segment').
+    from segwise.store import Store
+
+    run = Store(str(db)).runs()[0]
+    assert run["n_entities"] == 2216 and run["entities"] == "entities"
+    # [segment] missing = "median": every customer, the medians filled inside the model;
+    # the list of the run before, written to the same name, is gone.
+    toml = tmp_path / "segment.toml"
+    toml.write_text('[segment]\nmissing = "median"\n')
+    result = runner.invoke(app, [*args, "-o", str(out), "-c", str(toml)], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    assert "Income 24 (median 51,381.5)" in result.output
+    assert len(pd.read_csv(out)) == 2240 and not listed.exists()
+    # Written n/a as many exports do: the same rows, the spelling said.
+    frame = pd.read_csv(source, sep="\t")
+    frame["Income"] = frame["Income"].astype(object).fillna("n/a")
+    spelled = tmp_path / "spelled.csv"
+    frame.to_csv(spelled, index=False)
+    result = runner.invoke(app, ["segment", str(spelled), *args[2:]], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    assert "note: Income: 24 values read as missing ('n/a' 24)" in result.output
+    assert "note: 24 of 2,240 rows have a missing or infinite feature" in result.output
+    # --missing refuse: the one line of before, which now names the other choices.
+    line = _one_error_line(runner.invoke(app, [*args, "-c", str(toml), "--missing",
+                                               "refuse"]))
+    assert line.startswith(f"error: {source}: 24 row(s) have missing or infinite values in "
+                           "Income (ID 1994, 5255, 7281, ...). Fix: leave those rows out "
+                           "(--missing drop)"), line
+
+
 def test_columns_left_out_of_inferred_features_are_named(shared_data: Path,
                                                          tmp_path: Path) -> None:
     # Wholesale with its Fresh spend written with a currency: the text column silently
@@ -523,6 +575,9 @@ def _refusal_cases() -> dict[str, tuple[list[str], str]]:
         "segment --customers --memory-limit": (
             ["segment", "{src}", c, "--memory-limit", "2GB"],
             "--memory-limit does not apply with --customers"),
+        "segment --missing without --customers": (
+            ["segment", "{src}", "--missing", "median"],
+            "--missing does not apply without --customers"),
         "segment --k --k-min": (["segment", "{src}", "--k", "4", "--k-min", "3"],
                                 "--k-min does not apply with --k"),
         "segment --k --min-share": (["segment", "{src}", "--k", "4", "--min-share", "0.1"],

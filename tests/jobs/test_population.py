@@ -251,6 +251,48 @@ def test_customer_personality_without_a_dictionary(shared_data: Path, tmp_path: 
     assert set(assignments["table"]) == {"population", "customers"}
 
 
+def test_written_counts_are_integers_and_an_undefined_ratio_is_empty(
+        shared_data: Path, tmp_path: Path) -> None:
+    # Customer Personality's responders, five of them with 15 attributes blank (too sparse
+    # to place), against a population with nobody that sparse: comparison.csv wrote the
+    # ratio 'inf', the summary said 'infx', and columns.csv and encoding_audit.csv wrote
+    # every count as a float ('24.0').
+    from segwise.report import write_report
+
+    source = shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz"
+    frame = pd.read_csv(source, sep="\t")
+    responders = frame[frame["Response"] == 1].astype(object)
+    blanked = [c for c in frame.columns if c not in ("ID", "Response")
+               and not c.startswith("AcceptedCmp")][:15]
+    responders.iloc[:5, [responders.columns.get_loc(c) for c in blanked]] = ""
+    responders.to_csv(tmp_path / "responders.tsv", sep="\t", index=False)
+    result = run_population(source, tmp_path / "responders.tsv",
+                            config=_config(exclude=("Response", "AcceptedCmp*")))
+    out = tmp_path / "out"
+    result.write(out)
+    comparison = pd.read_csv(out / "comparison.csv", keep_default_na=False, dtype=str)
+    sparse = comparison[comparison["segment"] == "-1"].iloc[0]
+    assert (sparse["population"], sparse["customers"], sparse["verdict"]) == ("0", "5", "over")
+    assert sparse["ratio"] == "" and sparse["ratio_high"] == ""
+    assert not comparison.isin(["inf", "-inf", "nan"]).any().any()
+    assert "Too sparse to place (no one of the population)" in result.comparison.summary()
+    for name in ("columns.csv", "encoding_audit.csv"):
+        table = pd.read_csv(out / name, keep_default_na=False, dtype=str)
+        counts = table[["blank", "missing_code", "unseen_code", "not_a_number"]]
+        assert counts.map(lambda v: v == "" or v.isdigit()).all().all(), name
+    columns = pd.read_csv(out / "columns.csv", keep_default_na=False, dtype=str)
+    assert columns.set_index("column").loc["Income", "blank"] == "24"
+    assert columns.set_index("column").loc["person_id", "blank"] == ""  # an id has none
+    summary = result.run_record().segmentations[0].summary.to_pandas()
+    actions = dict(zip(summary["segment"], summary["action"], strict=True))
+    assert actions["Too sparse to place"].startswith(
+        "over-represented among customers: no one of the population (")
+    report = write_report(result, tmp_path / "report.md")
+    row = next(line for line in report.read_text().splitlines()
+               if line.startswith("| Too sparse to place |"))
+    assert "| - |" in row and " or more |" in row and "inf" not in row and "nan" not in row
+
+
 def test_people_with_ids_come_out_in_the_same_order_whatever_the_file_order(
         shared_data: Path, tmp_path: Path) -> None:
     # Merging copies leaves the engine's order; by id, the table (and every sample or fold

@@ -51,11 +51,19 @@ def test_small_segments_are_neither_and_zero_counts_stay_finite() -> None:
 
 
 def test_customers_in_a_segment_the_population_lacks() -> None:
-    t = compare_populations(_labels({0: 1000}), _labels({0: 90, -1: 10})).table
-    sparse = t.set_index("segment").loc[-1]
-    assert sparse["ratio"] == np.inf and sparse["ratio_high"] == np.inf
+    # Nobody of the population too sparse to place: the ratio was inf, written 'inf' in
+    # comparison.csv and said 'infx' in the summary. No share to divide by: no ratio, no
+    # upper bound, missing.
+    cmp = compare_populations(_labels({0: 1000}), _labels({0: 90, -1: 10}))
+    sparse = cmp.table.set_index("segment").loc[-1]
+    assert np.isnan(sparse["ratio"]) and np.isnan(sparse["ratio_high"])
     assert sparse["ratio_low"] > 1 and sparse["verdict"] == "over"
     assert sparse["expected_customers"] == 0
+    assert "Not placed (no one of the population)" in cmp.summary()
+    assert "inf" not in cmp.summary() and "nan" not in cmp.summary()
+    assert cmp.ratio_text(sparse["ratio"], sparse["ratio_low"], sparse["ratio_high"]) == (
+        f"no one of the population ({sparse['ratio_low']:.2f} or more)")
+    assert ",,over," in cmp.table.to_csv(index=False)  # written empty
 
 
 def test_a_given_base_rate_and_names() -> None:
@@ -84,8 +92,11 @@ def test_row_order_never_changes_the_table(pop: list[int], cust: list[int],
     rnd.shuffle(shuffled_pop)  # type: ignore[attr-defined]
     rnd.shuffle(shuffled_cust)  # type: ignore[attr-defined]
     pd.testing.assert_frame_equal(a, compare_populations(shuffled_pop, shuffled_cust).table)
+    # A ratio exactly where someone of the population is in the segment, inside its interval.
+    defined = a["population"] > 0
+    assert a["ratio"].notna().eq(defined).all() and a["ratio_high"].notna().eq(defined).all()
     assert ((a["ratio_low"] <= a["ratio"] + 1e-12) & (a["ratio"] <= a["ratio_high"] + 1e-12)
-            ).all()
+            )[defined].all()
     assert set(a["verdict"]) <= {"over", "under", "neither"}
 
 

@@ -27,6 +27,7 @@ from segwise.report import Chart, Figure, Report, Section, Table, format_value, 
         (float("nan"), "pct", ""),
         (None, "int", ""),
         (pd.NaT, "text", ""),
+        (pd.NA, "int", ""),  # a nullable integer's missing value
         ("Champions", "text", "Champions"),
     ],
 )
@@ -57,6 +58,7 @@ def test_json_carries_raw_values_and_text() -> None:
 def test_markdown_escapes_pipes_and_formats_numbers() -> None:
     md = render(_tiny_report(), "md")
     assert "| a\\|b | 1,200 | 25.0% |" in md
+    assert "| c | 3 | - |" in md  # a missing number is a dash, not an empty cell
     assert "| Name | Count | Share |" in md
     assert "- **A chart**: It goes up." in md
 

@@ -23,7 +23,8 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 
 @parametrize_with_checks(
-    [Segmenter(algorithm=a, random_state=0) for a in ALGORITHMS],
+    [*(Segmenter(algorithm=a, random_state=0) for a in ALGORITHMS),
+     Segmenter(impute="median", random_state=0)],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_contract(estimator, check) -> None:

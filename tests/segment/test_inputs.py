@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
 
+from segwise.exceptions import InputError
 from segwise.features import EntityTable
 from segwise.segment import segment_customers
 
@@ -112,14 +114,118 @@ def test_the_id_column_is_found_by_its_name_in_every_format(shared_data: Path, t
     assert "Channel" in entities.schema.cluster_features
 
 
-def test_rows_with_missing_or_infinite_features_are_named(retail_small: pd.DataFrame,
-                                                         tmp_path: Path) -> None:
-    frame = retail_small.astype({"monetary": object})
-    frame.loc[[3, 7], "monetary"] = ["inf", ""]
-    path = _written(frame, tmp_path / "customers.csv")
-    with pytest.raises(Exception, match=rf"{path}: 2 row\(s\) have missing or infinite values "
-                                        rf"in monetary \(customer_id "):
-        segment_customers(path, n_clusters=3, compare=None, embed=())
+PERSONALITY = ("kaggle-customer-personality", "marketing_campaign.csv.gz")
+#: Spellings of a missing value as exports write them (the last a blank cell).
+SPELLINGS = ("n/a", "NA", "N/A", "null", "-", "nan", "#N/A", " ")
+
+
+@pytest.mark.parametrize("suffix", ["csv", "tsv.gz", "xlsx", "jsonl"])
+def test_missing_value_spellings_in_a_number_column_are_read_as_missing(
+        shared_data: Path, tmp_path: Path, suffix: str) -> None:
+    # Customer Personality with its 24 blank incomes written as n/a, NA, null, ...: one
+    # such value made Income a text column, left out of the features with a note that
+    # named only the column (and Excel blanked 'n/a' in text columns too).
+    frame = pd.read_csv(shared_data.joinpath(*PERSONALITY), sep="\t")
+    blank = frame["Income"].isna()
+    frame = frame.astype({"Income": object, "Marital_Status": object})
+    frame.loc[blank, "Income"] = [SPELLINGS[i % len(SPELLINGS)] for i in range(blank.sum())]
+    frame.loc[0, "Marital_Status"] = "n/a"  # in a column of text, a value like any other
+    path = tmp_path / f"customers.{suffix}"
+    if suffix == "tsv.gz":
+        frame.to_csv(path, sep="\t", index=False)
+    else:
+        _written(frame, path)
+    entities = EntityTable.read(path)
+    income = entities.table.column("Income")
+    assert income.type == pa.float64() and income.null_count == 24
+    assert income.to_pylist()[:2] == [58138.0, 46344.0]
+    assert "Income" in entities.schema.cluster_features
+    assert entities.table.column("Marital_Status").to_pylist()[:2] == ["n/a", "Single"]
+    # Excel keeps '#N/A' as an error cell, which reads as empty.
+    written = [s for s in SPELLINGS[:-1] if suffix != "xlsx" or s != "#N/A"]
+    counts = ", ".join(f"{s!r} 3" for s in sorted(written))
+    assert entities.notes == (
+        f"Income: {3 * len(written)} values read as missing ({counts})",)
+
+
+def test_a_missing_spelling_does_not_hide_numbers_in_another_notation(
+        shared_data: Path, tmp_path: Path) -> None:
+    # Wholesale's Fresh written 12,669 with one 'n/a': the notation check saw a value that
+    # was no number and let the column drop out as text.
+    from segwise.io import ReadOptions
+
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame["Fresh"] = frame["Fresh"].map(lambda v: f"{v:,}").astype(object)
+    frame.loc[3, "Fresh"] = "n/a"
+    path = _written(frame, tmp_path / "wholesale.csv")
+    with pytest.raises(InputError, match=r"column 'Fresh' reads as text \('12,669'\): .*"
+                                         r"thousands = \","):
+        EntityTable.read(path)
+    fresh = EntityTable.read(path, read=ReadOptions(thousands=",")).table.column("Fresh")
+    assert fresh.null_count == 1 and fresh.to_pylist()[:3] == [12669, 7057, 6353]
+
+
+def test_rows_with_a_missing_feature_are_left_out_filled_or_refused(
+        shared_data: Path) -> None:
+    # Customer Personality: 24 of 2,240 incomes are blank, and the run stopped.
+    path = shared_data.joinpath(*PERSONALITY)
+    entities = EntityTable.read(path)
+    blank = entities.frame.loc[entities.frame["Income"].isna(), "ID"].tolist()
+    features = ["Income", "MntWines", "MntMeatProducts", "Recency"]
+
+    def run(missing: str) -> Any:
+        return segment_customers(entities, features=features, n_clusters=3, compare=None,
+                                 embed=(), missing=missing)
+
+    dropped = run("drop")  # the default
+    assert dropped.assignments["ID"].tolist() == segment_customers(
+        entities, features=features, n_clusters=3, compare=None, embed=(),
+    ).assignments["ID"].tolist()
+    left = dropped.left_out
+    assert len(dropped.assignments) + len(left) == 2240
+    assert left["ID"].tolist() == blank and set(left["reason"]) == {"Income: missing"}
+    assert left.columns.tolist() == ["ID", "reason", *features]
+    assert left["MntWines"].dtype == "int64"  # the values as read, not as floats
+    assert not dropped.imputed
+
+    filled = run("median")
+    assert len(filled.assignments) == 2240 and filled.left_out.empty
+    assert filled.imputed == {"Income": 24}
+    # The medians are part of the fitted model: a new customer without an income is
+    # placed with the same median, as the 24 were.
+    median = entities.frame["Income"].median()
+    imputer = filled.segmenter.preprocessor_.named_steps["impute"]
+    assert imputer.statistics_[0] == median == 51381.5
+    rows = entities.frame[features].astype("float64")
+    new = filled.segmenter.predict(rows[rows["Income"].isna()])
+    assert new.tolist() == filled.assignments.loc[rows["Income"].isna(), "segment"].tolist()
+    same = filled.segmenter.predict(rows.fillna({"Income": median}))
+    assert same.tolist() == filled.assignments["segment"].tolist()
+
+    with pytest.raises(InputError, match=rf"{path}: 24 row\(s\) have missing or infinite "
+                                         r"values in Income \(ID 1994, 5255, 7281, \.\.\.\)\. "
+                                         r"Fix: leave those rows out \(--missing drop\)"):
+        run("refuse")
+
+
+def test_an_infinite_feature_is_left_out_or_refused(retail_small: pd.DataFrame,
+                                                    tmp_path: Path) -> None:
+    # A division by zero in a typed table: no median stands in for it.
+    frame = retail_small.copy()
+    frame.loc[[3, 7], "monetary"] = [np.inf, np.nan]
+    path = _written(frame, tmp_path / "customers.parquet")
+    seg = segment_customers(path, n_clusters=3, compare=None, embed=())
+    assert seg.left_out["reason"].tolist() == ["monetary: infinite", "monetary: missing"]
+    assert seg.left_out["customer_id"].tolist() == frame.loc[[3, 7], "customer_id"].tolist()
+    assert len(seg.assignments) == 598
+    with pytest.raises(InputError, match=rf"{path}: 1 row\(s\) have infinite values in "
+                                         rf"monetary \(customer_id "):
+        segment_customers(path, n_clusters=3, compare=None, embed=(), missing="median")
+    frame["monetary"] = np.nan
+    with pytest.raises(InputError, match=r"feature column\(s\) monetary are missing in every "
+                                         r"row.*Fix: leave them out of the features"):
+        segment_customers(frame, n_clusters=3, compare=None, embed=(), missing="median")
 
 
 def test_features_that_are_the_id_text_or_dates_are_refused(shared_data: Path) -> None:

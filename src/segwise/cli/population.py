@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -69,7 +70,8 @@ def print_comparison(result: PopulationResult) -> None:
         verdict = Text(row["verdict"], style=colour)
         table.add_row(row["name"], f"{row['population']:,}", f"{row['population_share']:.1%}",
                       f"{row['customers']:,}", f"{row['customer_share']:.1%}",
-                      f"{row['ratio']:.2f}", f"{row['ratio_low']:.2f}-{row['ratio_high']:.2f}",
+                      "-" if math.isnan(row["ratio"]) else f"{row['ratio']:.2f}",
+                      cmp.interval_text(row["ratio_low"], row["ratio_high"]),
                       verdict, f"{row['expected_customers']:,.0f}")
     console.print(table)
     console.print(cmp.summary(), highlight=False)
@@ -91,7 +93,8 @@ def print_comparison(result: PopulationResult) -> None:
     console.print(steps)
     for name, audit in (("population", result.column_audit),
                         ("customers", result.customer_projection.audit)):
-        odd = (audit["unseen_code"] > 0) | (audit["not_a_number"] > 0)
+        # Counts are missing on rows that have none (the id): not odd for that.
+        odd = audit[["unseen_code", "not_a_number"]].fillna(0).gt(0).any(axis=1)
         if name == "customers":  # the population's columns not used are in the steps above
             odd |= audit["status"] != "used"
         for row in audit[odd].to_dict("records"):

@@ -102,7 +102,7 @@ def print_validation(result: PropensityResult) -> None:
 
 def print_encoding(encoding: pd.DataFrame, what: str) -> None:
     """Print one line per column that encoding could not fully use."""
-    odd = encoding[(encoding["unseen_code"] > 0) | (encoding["not_a_number"] > 0)
+    odd = encoding[encoding[["unseen_code", "not_a_number"]].fillna(0).gt(0).any(axis=1)
                    | (encoding["status"] != "used")]
     for row in odd.to_dict("records"):
         text = (f"{int(row['unseen_code']):,} undeclared code(s), "

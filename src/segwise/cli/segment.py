@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -38,6 +39,16 @@ if TYPE_CHECKING:
 MAX_K = 100
 #: Largest --embed-samples: t-SNE and UMAP of a million customers take hours on one thread.
 MAX_EMBED_FIT = 1_000_000
+
+
+
+class MissingChoice(StrEnum):
+    """What ``--missing`` does with a row whose feature is missing."""
+
+    drop = "drop"
+    median = "median"
+    refuse = "refuse"
+
 
 _STEPS = {
     "sweep": "Sweeping k and scoring every criterion",
@@ -116,6 +127,27 @@ def print_segmentation(result: Segmentation) -> None:
         console.print(_table(ct, "Rule-based RFM segments x learned segments", cols))
 
 
+def _notice_missing(result: Segmentation, listed: Path | None) -> None:
+    """Say how many rows were left out for a missing feature, or how many values filled."""
+    left = result.left_out
+    if len(left):
+        total = len(result.assignments) + len(left)
+        first = left.iloc[0]
+        where = (f"listed in {listed}" if listed is not None
+                 else "--output lists them beside the assignments")
+        notice("note", f"{len(left):,} of {total:,} rows have a missing or infinite feature "
+                       f"and are left out (first: {left.columns[0]} {first.iloc[0]}, "
+                       f"{first['reason']}); {where}. Fix: fill them in the file, or "
+                       "--missing median to fill them with the median")
+    if result.imputed:
+        impute = result.segmenter.preprocessor_.named_steps["impute"]
+        median = dict(zip(result.features, impute.statistics_, strict=True))
+        shown = ", ".join(f"{f} {n:,} (median {median[f]:,.6g})"
+                          for f, n in result.imputed.items())
+        notice("note", f"missing values filled with the median inside the model, which fills "
+                       f"new rows the same way: {shown}")
+
+
 def _refuse_unused(ctx: typer.Context, *, k: int | None, customers: bool, engine: EngineChoice,
                    embed: list[str], output: Path | None, model: str,
                    compare: list[str]) -> None:
@@ -146,6 +178,10 @@ def _refuse_unused(ctx: typer.Context, *, k: int | None, customers: bool, engine
         reasons["memory_limit"] = lines.format(what="it caps DuckDB's work on order lines; "
                                                     "an entity table is read whole into "
                                                     "memory.")
+    else:
+        reasons["missing"] = ("without --customers: features computed from order lines are "
+                              "never missing. Fix: leave it out, or give an entity table "
+                              "with --customers")
     if not embed:
         reasons["embed_samples"] = ("with --embed '': no embedding is computed. Fix: name "
                                     "the embeddings with --embed, or leave out "
@@ -201,6 +237,11 @@ def segment(
                             "person, ... (Parquet, CSV/TSV(.gz), Excel, JSON lines, SQLite "
                             "or DuckDB), such as any segwise command writes.")
     ] = False,
+    missing: Annotated[MissingChoice | None, typer.Option(
+        "--missing", help="With --customers, rows with a missing feature: drop (left out, "
+                          "counted, listed in <stem>.left_out.csv), median (filled inside "
+                          "the model) or refuse. Default: [segment] missing, else drop.")
+    ] = None,
     config: ConfigOpt = None,
     as_of: AsOfOpt = None,
     engine: EngineOpt = EngineChoice.duckdb,
@@ -213,7 +254,12 @@ def segment(
     from segwise.exceptions import UsageError
     from segwise.features import EntityTable
     from segwise.jobs import run_record
-    from segwise.segment import MAX_EMBED_SAMPLES, Segmentation, segment_customers
+    from segwise.segment import (
+        MAX_EMBED_SAMPLES,
+        Segmentation,
+        SegmentSettings,
+        segment_customers,
+    )
     from segwise.store import TABLE_SUFFIXES, check_output
 
     if k is None and k_min > k_max:
@@ -224,13 +270,19 @@ def segment(
         main, *side = Segmentation.output_paths(output)
         check_output(main, TABLE_SUFFIXES, side=side, inputs=[input, config])
     job_result = None
+    policy = SegmentSettings().missing
     if customers:
         from segwise.config import load_config
 
-        table = EntityTable.read(input, read=load_config(config).read if config else None)
+        settings = load_config(config) if config else None
+        policy = (missing.value if missing is not None else
+                  settings.section("segment").missing if settings else policy)
+        table = EntityTable.read(input, read=settings.read if settings else None)
         quarantine = table.quarantine_table
         notice_quarantine(quarantine, table.n_entities + (quarantine.num_rows if quarantine
                                                           is not None else 0), "rows")
+        for note in table.notes:
+            notice("note", note)
     else:
         job_result = run_with_progress(
             input, config=config, as_of=as_of, engine=engine, spark_master=spark_master,
@@ -248,9 +300,10 @@ def segment(
             k_values=range(k_min, k_max + 1),
             algorithm=model, compare=_csv(compare) or None, embed=_csv(embed),
             embed_max_samples=MAX_EMBED_SAMPLES if embed_samples is None else embed_samples,
-            min_share=min_share, random_state=seed, progress=show,
+            min_share=min_share, random_state=seed, missing=policy, progress=show,
         )
     print_segmentation(result)
+    _notice_missing(result, None if output is None else Segmentation.output_paths(output)[-1])
     if customers and not features and table.schema.name == "table":
         # Inferred features are the number columns: say which columns were not, so that a
         # column of text ('12669 EUR') does not silently drop out.

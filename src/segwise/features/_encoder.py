@@ -38,7 +38,8 @@ from segwise.io._dictionary import (
 )
 from segwise.io._parse import MAX_NUMBER
 
-__all__ = ["THRESHOLD_FLOOR", "ColumnsError", "PeopleEncoder", "missing_threshold"]
+__all__ = ["AUDIT_COUNTS", "THRESHOLD_FLOOR", "ColumnsError", "PeopleEncoder",
+           "missing_threshold"]
 
 #: Below this share of missing values a column or row is never set aside by the
 #: automatic thresholds (imputation handles it).
@@ -50,7 +51,7 @@ MAX_LEARNED_LEVELS = 1000
 #: Widest range of whole-number codes looked up through a table (else binary search).
 _MAX_SPAN = 4096
 #: Count columns of :meth:`PeopleEncoder.audit`, in order.
-_COUNTS = ("blank", "missing_code", "unseen_code", "not_a_number")
+AUDIT_COUNTS = ("blank", "missing_code", "unseen_code", "not_a_number")
 
 
 class ColumnsError(InputError, ValueError):
@@ -835,12 +836,12 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
 #: Key of a saved encoder's state: its ``dictionary_`` is its ``dictionary``.
 _GIVEN_DICTIONARY = "_dictionary_is_given"
 
-_AUDIT_KEYS = ("column", "type", "status", "missing_share", *_COUNTS, "note")
+_AUDIT_KEYS = ("column", "type", "status", "missing_share", *AUDIT_COUNTS, "note")
 
 
 def _audit_row(column: str, kind: str, status: str, note: str) -> dict[str, Any]:
     return {"column": column, "type": kind, "status": status, "missing_share": np.nan,
-            **dict.fromkeys(_COUNTS, 0), "note": note}
+            **dict.fromkeys(AUDIT_COUNTS, 0), "note": note}
 
 
 def _names_frame(X: Any, names: list[str]) -> Any:

@@ -118,7 +118,7 @@ class FeatureSet:
         value, tenure).
     plural : str, optional
         The entity in the plural, for table names and headers (``entity + "s"`` when
-        omitted).
+        omitted, ``"ies"`` for a final ``y`` after a consonant: ``entities``).
     """
 
     name: str
@@ -145,8 +145,12 @@ class FeatureSet:
 
     @property
     def entities(self) -> str:
-        """The entity in the plural (``"customers"``)."""
-        return self.plural or f"{self.entity}s"
+        """The entity in the plural (``"customers"``, ``"entities"``)."""
+        if self.plural:
+            return self.plural
+        if len(self.entity) > 1 and self.entity[-1] == "y" and self.entity[-2] not in "aeiou":
+            return f"{self.entity[:-1]}ies"
+        return f"{self.entity}s"
 
     @property
     def columns(self) -> list[str]:
@@ -288,6 +292,10 @@ class EntityTable:
         Distinct entities among the input rows that parsed (ids present): compared with
         :attr:`n_entities`, how many entities the cleaning and the features left without
         a row.
+    notes : tuple of str, default=()
+        What reading the rows changed, in words: the spellings of missing values
+        (``n/a``, ``NA``, ``-``) read as missing in each column of numbers, with their
+        counts.
 
     Raises
     ------
@@ -303,6 +311,7 @@ class EntityTable:
     audit_table: pa.Table | None = field(default=None, repr=False)
     quarantine_table: pa.Table | None = field(default=None, repr=False)
     n_input_entities: int | None = None
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = self.table.column_names
@@ -375,8 +384,7 @@ class EntityTable:
 
     def with_table(self, table: pa.Table) -> EntityTable:
         """Return a copy holding ``table`` (more columns, same rows), metadata unchanged."""
-        return EntityTable(table, self.schema, self.as_of, self.source, self.fingerprint,
-                           self.audit_table, self.quarantine_table, self.n_input_entities)
+        return replace(self, table=table)
 
     # ------------------------------------------------------------------ from outside
 
@@ -453,7 +461,11 @@ class EntityTable:
         segwise's readers, as a people table is read: delimiter, encoding, BOMs and mixed
         line endings are handled, unreadable lines are quarantined
         (:attr:`quarantine_table`), and a column whose every present value is a number
-        becomes a number column. In every format the id column is ``id_col``, else a
+        becomes a number column. Present means neither blank nor a common spelling of a
+        missing value (``n/a``, ``NA``, ``N/A``, ``null``, ``-``, ``nan``, ``#N/A``, ...:
+        :data:`segwise.io.MISSING_TOKENS`): in a column of numbers (or of timestamps or
+        flags) those are read as missing and counted in :attr:`notes`, while a column
+        with other text keeps them as text. In every format the id column is ``id_col``, else a
         registered feature set's, else one named like an id (``id``, ``customer_id``, ...),
         else the first column when its values are all present and distinct, else the
         1-based row number (``row``); ids read from text are text.
@@ -493,15 +505,18 @@ class EntityTable:
                 table = _with_id(table, path)
                 kwargs = {**kwargs, "id_col": table.column_names[0]}
             return cls.from_frame(table, source=str(path), **kwargs)
-        table, quarantine = _read_rows(path, kwargs.get("id_col"), read)
+        table, quarantine, notes = _read_rows(path, kwargs.get("id_col"), read)
         entities = cls.from_frame(table, source=str(path), **{**kwargs, "id_col":
                                                                  table.column_names[0]})
-        return replace(entities, quarantine_table=quarantine)
+        return replace(entities, quarantine_table=quarantine, notes=notes)
 
 
-def _read_rows(path: Path, id_col: str | None,
-               read: ReadOptions | None) -> tuple[pa.Table, pa.Table | None]:
-    """Read a non-Parquet entity table: the id column first (text), numbers typed."""
+def _read_rows(path: Path, id_col: str | None, read: ReadOptions | None
+               ) -> tuple[pa.Table, pa.Table | None, tuple[str, ...]]:
+    """Read a non-Parquet entity table: the id column first (text), numbers typed.
+
+    Also returns the notes of missing-value spellings read as missing (:func:`_typed`).
+    """
     from segwise._engine import fetch_arrow
     from segwise.io import PEOPLE, PERSON_ID, ReadOptions, load_source
     from segwise.io._text import localise_numbers
@@ -528,12 +543,19 @@ def _read_rows(path: Path, id_col: str | None,
         id_col = chosen or "row"
     rows = fetch_arrow(localise_numbers(source.table.select(PERSON_ID, *names), names,
                                         read.decimal, read.thousands))
-    columns = [rows.column(PERSON_ID).cast(pa.string()),
-               *(_typed(rows.column(n)) for n in names)]
-    for name, column in zip(names, columns[1:], strict=True):
+    columns = [rows.column(PERSON_ID).cast(pa.string())]
+    notes = []
+    for name in names:
+        column, spellings = _typed(rows.column(name))
         _check_notation(path, name, column, read)
+        columns.append(column)
+        if spellings:
+            n = sum(spellings.values())
+            shown = ", ".join(f"{s!r} {c:,}" for s, c in spellings.items())
+            notes.append(f"{name}: {n:,} value{'s' if n != 1 else ''} read as missing "
+                         f"({shown})")
     return pa.table(columns, names=[id_col, *names]), _named_reasons(
-        source.quarantine_table, id_col)
+        source.quarantine_table, id_col), tuple(notes)
 
 
 def _named_reasons(quarantine: pa.Table | None, id_col: str) -> pa.Table | None:
@@ -567,8 +589,8 @@ def _check_notation(path: Path, name: str, column: pa.ChunkedArray,
 
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
         return
-    present = pc.drop_null(column)
-    present = pc.filter(present, pc.not_equal(pc.utf8_trim_whitespace(present), ""))
+    present = pc.drop_null(pc.if_else(_missing(column), pa.scalar(None, column.type),
+                                      column))
     other = pc.match_substring_regex(present, _OTHER_NOTATION)
     plain = pc.match_substring_regex(present, _PLAIN_NUMBER)
     if not len(present) or not pc.all(pc.or_(other, plain)).as_py():
@@ -633,22 +655,57 @@ def _unique(column: Any) -> bool:
     return bool(counts["n"][0] == counts["distinct"][0] == counts["rows"][0])
 
 
-def _typed(column: pa.ChunkedArray) -> pa.ChunkedArray:
+def _missing(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Whether each text value is blank or a spelling of a missing value (``n/a``, ``-``).
+
+    The spellings are :data:`segwise.io.MISSING_TOKENS`, compared trimmed and without
+    case, as a people table's types are inferred; NULL stays NULL.
+    """
+    import pyarrow.compute as pc
+
+    from segwise.io import MISSING_TOKENS
+
+    text = pc.utf8_trim_whitespace(column)
+    token = pc.is_in(pc.utf8_lower(text), value_set=pa.array(sorted(MISSING_TOKENS)))
+    return pc.or_(pc.equal(text, ""), token)
+
+
+def _typed(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, dict[str, int]]:
     """Return a text column as numbers, timestamps or flags when every present value is one.
 
-    Blank text is missing. Whole numbers become int64 when none is missing, else float64
-    (``inf`` and ``NaN`` read as the float values: the segmentation names them); ISO
-    timestamps (as segwise writes them) become timestamps; ``true``/``false`` flags.
-    Anything else stays text.
+    Blank text is missing, and so is a common spelling of a missing value (``n/a``,
+    ``NA``, ``null``, ``-``, ``nan``, ``inf``, ``#N/A``: :func:`_missing`) in a column
+    that is typed: the spellings read as missing are returned with their counts (most
+    first), as written. Whole numbers become int64 when none is missing, else float64;
+    ISO timestamps (as segwise writes them) become timestamps; ``true``/``false`` flags.
+    Anything else stays text, its spellings of missing values with it (none counted).
     """
     import pyarrow.compute as pc
 
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
-        return column
+        return column, {}
     text = pc.utf8_trim_whitespace(column)
-    present = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    missing = _missing(column)
+    present = pc.if_else(missing, pa.scalar(None, pa.string()), text)
     if present.null_count == len(present):
-        return column
+        return column, {}
+    typed = _cast(present)
+    if typed is None:
+        return column, {}
+    written = pc.filter(text, pc.and_(missing, pc.not_equal(text, "")))
+    counts = pc.value_counts(written).to_pylist() if len(written) else []
+    spellings = {c["values"]: int(c["counts"]) for c in
+                 sorted(counts, key=lambda c: (-c["counts"], c["values"]))}
+    return typed, spellings
+
+
+def _cast(present: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """Text with only present values (NULL elsewhere) as numbers, timestamps or flags.
+
+    None when some value is none of them.
+    """
+    import pyarrow.compute as pc
+
     try:
         numbers = pc.cast(present, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -667,4 +724,4 @@ def _typed(column: pa.ChunkedArray) -> pa.ChunkedArray:
             return pc.cast(present, kind)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
-    return column
+    return None

@@ -36,6 +36,7 @@ from sklearn.preprocessing import StandardScaler
 from segwise._engine import fetch_arrow
 from segwise.exceptions import InputError
 from segwise.features._encoder import (
+    AUDIT_COUNTS,
     THRESHOLD_FLOOR,
     ColumnsError,
     PeopleEncoder,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from segwise.io import FeatureDictionary
 
 __all__ = [
+    "AUDIT_COUNTS",
     "THRESHOLD_FLOOR",
     "ColumnsError",
     "FeatureRelevance",
@@ -282,7 +284,7 @@ def _width(pipeline: Pipeline) -> int:
 
 def _sum_audits(audits: list[pd.DataFrame], n_rows: int) -> pd.DataFrame:
     """Add the chunks' per-column counts; missing shares over the whole table."""
-    counts = ["blank", "missing_code", "unseen_code", "not_a_number"]
+    counts = list(AUDIT_COUNTS)
     frame = pd.concat(audits, ignore_index=True)
     keys = ["column", "type", "status"]
     summed = frame.groupby(keys, sort=False, as_index=False)[counts].sum()

@@ -43,9 +43,11 @@ __all__ = [
 ATTRIBUTE_TYPES: tuple[str, ...] = ("numeric", "ordinal", "categorical", "binary", "mixed")
 #: Types a part of a mixed attribute may have.
 PART_TYPES: tuple[str, ...] = ("numeric", "ordinal", "categorical", "binary")
-#: Values read as "unknown" when types are inferred (compared without case).
+#: Values read as "unknown" when types are inferred, and as missing in the columns of
+#: numbers of an entity table (``EntityTable.read``); compared trimmed, without case.
 MISSING_TOKENS: frozenset[str] = frozenset(
-    {"?", "na", "n/a", "nan", "null", "none", "-", "unknown", "missing",
+    {"?", "na", "n/a", "n.a.", "#n/a", "#na", "nan", "null", "none", "-", "unknown",
+     "missing",
      # Infinities, as exports write a division by zero: no value (typing reads them so).
      "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
 )

@@ -1024,13 +1024,19 @@ def _flattened(raw: ir.Table) -> ir.Table:
 
 
 def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:
-    """Read one sheet, every cell as it is; columns ``column_1``, ... without a header."""
+    """Read one sheet, every cell as it is; columns ``column_1``, ... without a header.
+
+    Only an empty cell is missing: pandas' own list (``NA``, ``n/a``, ``null``, ...) would
+    blank those words in a column of text too, where they are values (``NA``, North
+    America); the parse rules decide what a column's text means, as for CSV.
+    """
     import pandas as pd
 
     sheet = read.sheet if read.sheet is not None else 0
     try:
         frame = pd.read_excel(path, sheet_name=sheet, dtype=object, skiprows=read.skip_rows,
-                              header=None if read.header is False else 0)
+                              header=None if read.header is False else 0,
+                              keep_default_na=False, na_values=[""])
     except ImportError as exc:  # a format whose reader is not installed
         raise InputError(f"{path}: cannot read this Excel format ({_first_line(exc)}). "
                          "Fix: save the workbook as .xlsx or CSV") from exc

@@ -108,7 +108,7 @@ def _columns(ctx: ReportContext) -> Section | None:
                             shown[["column", "type", "status", "missing_share", "note"]],
                             formats={"missing_share": "pct"}))
     unseen = r.customer_projection.audit
-    unseen = unseen[(unseen["unseen_code"] > 0) | (unseen["not_a_number"] > 0)
+    unseen = unseen[unseen[["unseen_code", "not_a_number"]].fillna(0).gt(0).any(axis=1)
                     | (unseen["status"] != "used")]
     if len(unseen):
         blocks.append(Table(
@@ -271,7 +271,7 @@ def _comparison(ctx: ReportContext) -> Section | None:
     ratio.update_yaxes(title_text="Segment", autorange="reversed")
     shown = t[["name", "population", "population_share", "customers", "customer_share",
                "ratio", "verdict", "expected_customers"]].copy()
-    shown.insert(6, "interval", [f"{lo:.2f} to {hi:.2f}"
+    shown.insert(6, "interval", [cmp.interval_text(lo, hi)
                                  for lo, hi in zip(t["ratio_low"], t["ratio_high"], strict=True)])
     shown.insert(8, "expected_range", [f"{lo:,.0f} to {hi:,.0f}" for lo, hi in zip(
         t["expected_low"], t["expected_high"], strict=True)])

@@ -202,6 +202,18 @@ def named_labels(entities: EntityTable, name: str, ids: Sequence[str], segments:
     )
 
 
+def _segmented(entities: EntityTable, segmentation: Segmentation) -> EntityTable:
+    """Return the entities a segmentation segmented: those it left out are dropped."""
+    import pyarrow.compute as pc
+
+    left = segmentation.left_out
+    if not len(left):
+        return entities
+    gone = pa.array(left[entities.id_col].astype(str).tolist(), pa.string())
+    return dataclasses.replace(entities, table=entities.table.filter(
+        pc.invert(pc.is_in(_ids(entities), value_set=gone))))
+
+
 def learned_labels(entities: EntityTable, segmentation: Segmentation) -> SegmentLabels:
     """Return the learned segments (``learned``) of a segmentation."""
     a = segmentation.assignments
@@ -358,7 +370,9 @@ def run_record(
     entities : EntityTable, optional
         The entity table when there is no job result (``segment --customers``).
     segmentation : Segmentation, optional
-        Learned segments of the entities.
+        Learned segments of the entities; the entities it left out (a missing feature,
+        :attr:`Segmentation.left_out <segwise.segment.Segmentation.left_out>`) are not
+        in the record, which holds what was segmented.
     clv : CLVResult, optional
         Lifetime value: per-entity measures and a model card.
     models : sequence of ModelCard
@@ -390,6 +404,7 @@ def run_record(
             segs.insert(0, rule)
         config = config or result.config
     if segmentation is not None and ent is not None:
+        ent = _segmented(ent, segmentation)
         segs.append(learned_labels(ent, segmentation))
         cards.append(_segmenter_card(segmentation))
     if clv is not None:

@@ -194,9 +194,9 @@ class PopulationResult(JobResult):
         from segwise.jobs._store import named_labels, run_record
 
         table = self.entities.table
+        said = self.comparison.ratio_text
         actions = {row["name"]: f"{_VERDICTS[row['verdict']]} among customers: "
-                                f"{row['ratio']:.2f}x ({row['ratio_low']:.2f}-"
-                                f"{row['ratio_high']:.2f})"
+                                + said(row["ratio"], row["ratio_low"], row["ratio_high"])
                    for row in self.comparison.table.to_dict("records")}
         labels = named_labels(self.entities, "population", table.column(PERSON_ID).to_pylist(),
                               table.column("segment_name").to_pylist(),
@@ -474,7 +474,8 @@ def with_undeclared(audit: pd.DataFrame, cleaned: CleanedPeople) -> pd.DataFrame
     Returns
     -------
     pandas.DataFrame
-        The audit, then one ``not in the dictionary`` row per undeclared column.
+        The audit, then one ``not in the dictionary`` row per undeclared column (its
+        counts missing).
     """
     import pandas as pd
 
@@ -483,7 +484,7 @@ def with_undeclared(audit: pd.DataFrame, cleaned: CleanedPeople) -> pd.DataFrame
     extra = pd.DataFrame({"column": list(cleaned.undeclared), "type": "",
                           "status": "not in the dictionary",
                           "note": "not declared in the dictionary: not used"})
-    return pd.concat([audit, extra], ignore_index=True)
+    return _whole_counts(pd.concat([audit, extra], ignore_index=True))
 
 
 def case_hint(absent: Sequence[str], columns: Sequence[str]) -> str:
@@ -602,7 +603,17 @@ def _column_audit(fit: PopulationFit, cleaned: CleanedPeople, *, has_id: bool
     extra += [{"column": c, "type": "", "status": "not in the dictionary",
                "note": "not declared in the dictionary: not used"} for c in cleaned.undeclared]
     frame = pd.concat([pd.DataFrame(extra), audit], ignore_index=True) if extra else audit
-    return frame.reset_index(drop=True)
+    return _whole_counts(frame.reset_index(drop=True))
+
+
+def _whole_counts(audit: pd.DataFrame) -> pd.DataFrame:
+    """Return an encoding audit with its counts as integers, missing on a row without any.
+
+    Rows without counts (the id, undeclared columns) made them floats, written ``3.0``.
+    """
+    from segwise.features.people import AUDIT_COUNTS
+
+    return audit.astype({c: "Int64" for c in AUDIT_COUNTS if c in audit.columns})
 
 
 #: Column audit steps, in order, and what each means.

@@ -43,7 +43,9 @@ class PopulationComparison:
         One row per segment (the rows not placed last, as their own line):
         ``segment`` (label), ``name``, ``population``, ``population_share``,
         ``customers``, ``customer_share``, ``ratio`` (customer share / population share),
-        ``ratio_low``, ``ratio_high`` (the confidence interval), ``verdict``
+        ``ratio_low``, ``ratio_high`` (the confidence interval; the ratio and its upper
+        bound are missing (NaN) where nobody of the population is in the segment, as
+        where nobody is too sparse to place: no share to divide by), ``verdict``
         (``over``, ``under`` or ``neither``), ``expected_customers``,
         ``expected_low``, ``expected_high`` (if the whole segment were mailed) and
         ``description`` (when descriptions were given). Shares are of all rows, placed or
@@ -58,6 +60,31 @@ class PopulationComparison:
     level: float
     base_rate: float
 
+    @staticmethod
+    def ratio_text(ratio: float, low: float | None = None, high: float | None = None) -> str:
+        """Say a ratio of shares, and its interval when given: ``1.60x (1.46-1.76)``.
+
+        A missing ratio (nobody of the population in the segment) is said as such, and
+        a missing upper bound as an open interval (``4.08 or more``), never ``nan`` or
+        ``inf``.
+
+        Examples
+        --------
+        >>> PopulationComparison.ratio_text(1.6, 1.456, 1.76)
+        '1.60x (1.46-1.76)'
+        >>> PopulationComparison.ratio_text(float("nan"), 4.078, float("nan"))
+        'no one of the population (4.08 or more)'
+        """
+        said = "no one of the population" if math.isnan(ratio) else f"{ratio:.2f}x"
+        if low is None or high is None:
+            return said
+        return f"{said} ({PopulationComparison.interval_text(low, high)})"
+
+    @staticmethod
+    def interval_text(low: float, high: float) -> str:
+        """Say an interval of ratios: ``1.46-1.76``, or ``4.08 or more`` with no upper bound."""
+        return f"{low:.2f} or more" if math.isnan(high) else f"{low:.2f}-{high:.2f}"
+
     @property
     def over(self) -> pd.DataFrame:
         """Segments over-represented among customers (the interval above 1)."""
@@ -71,7 +98,8 @@ class PopulationComparison:
     def summary(self) -> str:
         """Say in one or two sentences which segments are over- and under-represented."""
         def names(frame: pd.DataFrame) -> str:
-            return ", ".join(f"{r['name']} ({r['ratio']:.2f}x)" for _, r in frame.iterrows())
+            return ", ".join(f"{r['name']} ({self.ratio_text(r['ratio'])})"
+                             for _, r in frame.iterrows())
 
         pct = f"{self.level:.0%}"
         over, under = self.over, self.under
@@ -91,7 +119,8 @@ def _ratio_interval(x1: np.ndarray, n1: int, x2: np.ndarray, n2: int, z: float
     """Ratio of proportions (x1/n1)/(x2/n2) and Katz's log interval.
 
     Zero counts get 0.5 added (Haldane) for the bound that stays finite; the point
-    estimate keeps the counts as they are.
+    estimate keeps the counts as they are. Where ``x2`` is 0 the ratio and its upper
+    bound are NaN: no ratio, no bound (an infinite one would be written ``inf``).
     """
     x1f, x2f = x1.astype(np.float64), x2.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -103,10 +132,10 @@ def _ratio_interval(x1: np.ndarray, n1: int, x2: np.ndarray, n2: int, z: float
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.sqrt(np.maximum(1 / a - 1 / m1 + 1 / b - 1 / m2, 0.0))
     # A zero count bounds its side exactly: no customers, no lower bound above 0; no one
-    # of the population, no upper bound.
+    # of the population, no ratio and no upper bound.
     low = np.where(x1f == 0, 0.0, np.exp(log_ratio - z * se))
-    high = np.where(x2f == 0, np.inf, np.exp(log_ratio + z * se))
-    return ratio, low, high
+    high = np.where(x2f == 0, np.nan, np.exp(log_ratio + z * se))
+    return np.where(x2f == 0, np.nan, ratio), low, high
 
 
 def compare_populations(

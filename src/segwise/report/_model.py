@@ -44,7 +44,7 @@ def format_value(value: Any, fmt: Format = "text") -> str:
     >>> format_value(0.1234, "pct"), format_value(12345.6, "money"), format_value(None)
     ('12.3%', '12,346', '')
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     if value is pd.NaT:
         return ""
@@ -68,7 +68,7 @@ def format_value(value: Any, fmt: Format = "text") -> str:
 
 def _plain(value: Any) -> Any:
     """Return a JSON-ready version of a scalar (NumPy and pandas types, NaN as None)."""
-    if value is None or value is pd.NaT:
+    if value is None or value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, (np.integer,)):
         return int(value)
@@ -146,8 +146,10 @@ class Table:
         return self.headers.get(column, column.replace("_", " ").capitalize())
 
     def cell(self, value: Any, column: str) -> str:
-        """Return the display text of one cell."""
-        return format_value(value, self.formats.get(column, "text"))
+        """Return the display text of one cell; ``-`` for a missing number."""
+        fmt = self.formats.get(column, "text")
+        text = format_value(value, fmt)
+        return "-" if fmt != "text" and not text else text
 
     def rows_text(self) -> list[list[str]]:
         """All rows as display text."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from segwise._lazy import lazy_getattr
+from segwise.segment._settings import MISSING_POLICIES, SegmentSettings
 from segwise.segment.rfm import (
     DEFAULT_ACTIONS,
     DEFAULT_SEGMENT_MAP,
@@ -64,9 +65,11 @@ __all__ = [
     "DENSITY_ALGORITHMS",
     "EMBEDDINGS",
     "MAX_EMBED_SAMPLES",
+    "MISSING_POLICIES",
     "KSweep",
     "RFMScorer",
     "SegmentMap",
+    "SegmentSettings",
     "Segmentation",
     "Segmenter",
     "assign_segments",

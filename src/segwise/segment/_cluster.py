@@ -30,6 +30,7 @@ from sklearn.base import (
 from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import SimpleImputer
 from sklearn.metrics import pairwise_distances_argmin_min
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
@@ -300,8 +301,9 @@ def _fit_som(Z: np.ndarray, S: np.ndarray, n_clusters: int, shape: tuple[int, in
 class Segmenter(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     """Preprocessing and one clustering algorithm, as a scikit-learn estimator.
 
-    The chain is: signed ``log1p`` of skewed columns or Yeo-Johnson, then standard or
-    robust scaling, then optional PCA, then optional UMAP, then the clustering algorithm.
+    The chain is: optional imputation of missing values, signed ``log1p`` of skewed
+    columns or Yeo-Johnson, then standard or robust scaling, then optional PCA, then
+    optional UMAP, then the clustering algorithm.
 
     :meth:`transform` returns the model space; ``set_output(transform="pandas")`` makes it
     a DataFrame with the input's index and columns ``segmenter0``, ``segmenter1``, ...
@@ -327,6 +329,11 @@ default="kmeans"
         PCA components (a float in (0, 1) keeps that share of variance); no PCA when None.
     umap_components : int or None, default=None
         Cluster in a UMAP space of this many dimensions; no UMAP when None.
+    impute : {"median"} or None, default=None
+        ``"median"`` fills a missing value (NaN) with its column's median over the rows
+        :meth:`fit` saw, as the first step of the chain: :meth:`predict` and
+        :meth:`transform` fill new rows with the same medians. With None, a missing
+        value is refused, as scikit-learn's estimators refuse them.
     order_by : str or None, default="monetary"
         Column (of a DataFrame ``X``) whose segment means order the labels. When ``X`` has
         no such column, the first principal component of the model space is used.
@@ -386,6 +393,7 @@ default="kmeans"
         scaler: Literal["standard", "robust"] | None = "standard",
         n_components: int | float | None = None,
         umap_components: int | None = None,
+        impute: Literal["median"] | None = None,
         order_by: str | None = "monetary",
         max_fit_samples: int = 10_000,
         min_cluster_size: int | None = None,
@@ -403,6 +411,7 @@ default="kmeans"
         self.scaler = scaler
         self.n_components = n_components
         self.umap_components = umap_components
+        self.impute = impute
         self.order_by = order_by
         self.max_fit_samples = max_fit_samples
         self.min_cluster_size = min_cluster_size
@@ -422,6 +431,8 @@ default="kmeans"
         t = self.skew_transform
         if t not in (None, "log1p", "yeo-johnson"):
             raise ValueError(f"skew_transform must be 'log1p', 'yeo-johnson' or None, got {t!r}")
+        if self.impute not in (None, "median"):
+            raise ValueError(f"impute must be 'median' or None, got {self.impute!r}")
         if self.scaler not in (None, "standard", "robust"):
             raise ValueError(
                 f"scaler must be 'standard', 'robust' or None, got {self.scaler!r}"
@@ -432,6 +443,10 @@ default="kmeans"
 
     def _make_preprocessor(self, n_samples: int, n_features: int) -> Pipeline:
         steps: list[tuple[str, Any]] = []
+        if self.impute is not None:
+            # An empty column is kept (filled with 0): the model space keeps its columns.
+            steps.append(("impute", SimpleImputer(strategy=self.impute,
+                                                  keep_empty_features=True)))
         if self.skew_transform == "log1p":
             steps.append(("log", SkewedLog(self.skew_threshold)))
         elif self.skew_transform == "yeo-johnson":
@@ -475,7 +490,8 @@ default="kmeans"
         """Fit and return the model-space points of ``X``, in the order of ``X``."""
         algorithm = self._check_params()
         value = self._value_column(X)
-        Xv = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        Xv = validate_data(self, X, dtype=np.float64, ensure_min_samples=2,
+                           ensure_all_finite=self._finite)
         # Canonical row order: fitting sees the same array whatever order the rows came in.
         order = np.lexsort(Xv.T[::-1]) if Xv.shape[1] else np.arange(len(Xv))
         Xs = Xv[order]
@@ -495,9 +511,17 @@ default="kmeans"
         self._assign = fitted.assign
         if value is None:
             value = self._first_component(Z)
+        elif np.isnan(value).any() and self.impute is not None:
+            value = np.where(np.isnan(value), np.nanmedian(value), value)
         self._set_canonical_order(raw, Z, value)
         self.labels_ = self._relabel(raw)
         return Z
+
+    @property
+    def _finite(self) -> bool | Literal["allow-nan"]:
+        """What :func:`validate_data` accepts: NaN only when it is imputed."""
+        # A model file saved before ``impute`` existed has no such attribute: no imputer.
+        return True if getattr(self, "impute", None) is None else "allow-nan"
 
     def _value_column(self, X: Any) -> np.ndarray | None:
         cols = getattr(X, "columns", None)
@@ -578,7 +602,8 @@ default="kmeans"
 
     def _model_space(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "preprocessor_")
-        Xv = validate_data(self, X, dtype=np.float64, reset=False)
+        Xv = validate_data(self, X, dtype=np.float64, reset=False,
+                           ensure_all_finite=self._finite)
         return np.asarray(self.preprocessor_.transform(Xv), dtype=np.float64)
 
     def transform(self, X: Any) -> np.ndarray:
@@ -651,6 +676,6 @@ default="kmeans"
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = self.impute is not None
         tags.non_deterministic = self.random_state is None
         return tags

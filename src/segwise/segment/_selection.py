@@ -48,6 +48,7 @@ from segwise.segment._cluster import (
     resolve_algorithm,
 )
 from segwise.segment._embed import MAX_EMBED_SAMPLES
+from segwise.segment._settings import MISSING_POLICIES
 
 __all__ = [
     "DEFAULT_FEATURES",
@@ -133,7 +134,8 @@ def _algorithm(name: str) -> str:
 
 def _canonical_model_space(segmenter: Segmenter, X: Any) -> tuple[np.ndarray, np.ndarray]:
     """Preprocess like ``segmenter`` would; rows in canonical order, with the order."""
-    Xv = check_array(X, dtype=np.float64, ensure_min_samples=2)
+    Xv = check_array(X, dtype=np.float64, ensure_min_samples=2,
+                     ensure_all_finite=segmenter._finite)
     order = np.lexsort(Xv.T[::-1])
     Xs = Xv[order]
     pre = segmenter._make_preprocessor(*Xs.shape).fit(Xs)
@@ -642,6 +644,13 @@ class Segmentation:
         Learned segments against rule-based RFM segments, when the input had them.
     features : list of str
         Features clustered.
+    left_out : pandas.DataFrame
+        Rows left out for a missing or infinite feature (``missing="drop"``): the id,
+        ``reason`` (``"Income: missing"``) and the features' values; empty when none.
+        The assignments and these rows are every row of the input.
+    imputed : dict of str to int
+        Missing values filled with the median (``missing="median"``), by feature; only
+        features with some.
     """
 
     assignments: pd.DataFrame
@@ -651,6 +660,8 @@ class Segmentation:
     comparison: pd.DataFrame | None
     crosstab: pd.DataFrame | None
     features: list[str]
+    left_out: pd.DataFrame = field(default_factory=pd.DataFrame)
+    imputed: dict[str, int] = field(default_factory=dict)
 
     @staticmethod
     def output_paths(out: str | Path) -> list[Path]:
@@ -669,8 +680,10 @@ class Segmentation:
         ----------
         out : str or Path
             ``.parquet`` or ``.csv`` for the assignments; ``<stem>.profiles.csv``,
-            ``<stem>.sweep.csv``, ``<stem>.models.csv`` and ``<stem>.crosstab.csv`` go
-            beside it when there is something to write.
+            ``<stem>.sweep.csv``, ``<stem>.models.csv``, ``<stem>.crosstab.csv`` and
+            ``<stem>.left_out.csv`` (:attr:`left_out`) go beside it when there is
+            something to write; an earlier run's that this one has nothing for are
+            removed.
         keep_formulas : bool, default=False
             Write CSV text as it is; by default text a spreadsheet would run as a formula
             is neutralised (:func:`segwise.store.neutralise_formulas`).
@@ -682,7 +695,7 @@ class Segmentation:
         """
         from segwise.store import write_tables
 
-        main, profiles, sweep, models, crosstab = self.output_paths(out)
+        main, profiles, sweep, models, crosstab, left_out = self.output_paths(out)
         files: dict[Path, pd.DataFrame] = {main: self.assignments, profiles: self.profiles}
         if self.sweep is not None:
             files[sweep] = self.sweep.table
@@ -690,11 +703,17 @@ class Segmentation:
             files[models] = self.comparison
         if self.crosstab is not None:
             files[crosstab] = self.crosstab.reset_index()
-        return write_tables(files, keep_formulas=keep_formulas)
+        if len(self.left_out):
+            files[left_out] = self.left_out
+        written = write_tables(files, keep_formulas=keep_formulas)
+        for stale in set(self.output_paths(out)) - set(written):
+            stale.unlink(missing_ok=True)  # an earlier run's, read as this one's otherwise
+        return written
 
 
 #: Side files of :meth:`Segmentation.write`, in the order of :meth:`Segmentation.output_paths`.
-_SIDE_FILES = (".profiles.csv", ".sweep.csv", ".models.csv", ".crosstab.csv")
+_SIDE_FILES = (".profiles.csv", ".sweep.csv", ".models.csv", ".crosstab.csv",
+               ".left_out.csv")
 
 
 def _numeric_features(customers: pd.DataFrame, features: list[str], id_col: str,
@@ -720,6 +739,44 @@ def _numeric_features(customers: pd.DataFrame, features: list[str], id_col: str,
             column = numbers
         columns[f] = column.astype("float64")
     return pd.DataFrame(columns, index=customers.index)
+
+
+def _missing_rows(X: pd.DataFrame, customers: pd.DataFrame, id_col: str, where: str,
+                  missing: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Apply ``missing`` to the rows with a missing or infinite feature.
+
+    Returns the features and the customers kept, and the rows left out: the id,
+    ``reason`` and the features' values (``missing="drop"``; empty otherwise).
+    """
+    values = X.to_numpy()
+    empty = [f for f, n in X.notna().sum().items() if n == 0]
+    if empty and len(X):
+        raise InputError(f"{where}feature column(s) {', '.join(empty)} are missing in every "
+                         "row: there is nothing to cluster on. Fix: leave them out of the "
+                         "features")
+    blank, infinite = np.isnan(values), np.isinf(values)
+    bad = (infinite if missing == "median" else blank | infinite).any(axis=1)
+    if not bad.any():
+        return X, customers, pd.DataFrame()
+    ids = (customers[id_col].astype(str) if id_col in customers.columns
+           else pd.Series(np.arange(1, len(X) + 1), index=X.index).astype(str))
+    if missing != "drop":
+        columns = [f for f, b in zip(X.columns, (blank | infinite)[bad].any(axis=0),
+                                     strict=True) if b]
+        shown = ", ".join(ids[bad].head(3)) + (", ..." if bad.sum() > 3 else "")
+        what = "infinite" if missing == "median" else "missing or infinite"
+        raise InputError(f"{where}{int(bad.sum())} row(s) have {what} values in "
+                         f"{', '.join(columns)} ({id_col} {shown}). Fix: leave those rows out "
+                         "(--missing drop), fill or drop them first, or leave those columns "
+                         "out of the features")
+    reasons = [
+        "; ".join(f"{f}: {'infinite' if inf else 'missing'}"
+                  for f, na, inf in zip(X.columns, na_row, inf_row, strict=True) if na or inf)
+        for na_row, inf_row in zip(blank[bad], infinite[bad], strict=True)]
+    left_out = pd.DataFrame({id_col: ids[bad].to_numpy(), "reason": reasons})
+    left_out = pd.concat([left_out, customers.loc[bad, list(X.columns)].reset_index(drop=True)],
+                         axis=1)
+    return X[~bad], customers[~bad], left_out
 
 
 def _code_like(X: pd.DataFrame) -> list[str]:
@@ -754,6 +811,7 @@ def segment_customers(
     min_stability: float = 0.75,
     random_state: int | None = 0,
     segmenter: Segmenter | None = None,
+    missing: str = "drop",
     progress: Callable[[str], None] | None = None,
 ) -> Segmentation:
     """Segment customers in one call: sweep k, compare models, fit, profile, name, embed.
@@ -800,6 +858,20 @@ def segment_customers(
         Seed: a fixed seed gives identical labels.
     segmenter : Segmenter, optional
         Preprocessing and algorithm settings; defaults otherwise.
+    missing : {"drop", "median", "refuse"}, default="drop"
+        What to do with a row whose feature is missing (NaN, blank) or infinite.
+        ``"drop"`` leaves it out of the segments and lists it with the reason in
+        :attr:`Segmentation.left_out` (written beside the assignments), so that the
+        rows segmented and the rows left out are every row given. ``"median"`` fills a
+        missing value with its feature's median inside the fitted model (the
+        Segmenter's ``impute="median"``: new customers assigned later get the same
+        medians; the profiles describe the filled values); an infinite value is still
+        refused. ``"refuse"`` stops at the first such row. The default is ``"drop"``:
+        an imputed value is a guess the segment then rests on, and a refusal makes a
+        real export with a few blanks (Customer Personality's 24 blank incomes out of
+        2,240) unusable without editing the file; leaving a few rows out, counted and
+        listed, changes no other row's segment and hides nothing. A feature missing in
+        every row is refused whatever the choice.
     progress : callable, optional
         Called with the name of each step as it starts ("sweep", "fit", "compare",
         "profile", "embed"), and with ``"<step>: <part>"`` as each part of the sweep (a
@@ -846,27 +918,24 @@ def segment_customers(
             f"{', '.join(map(str, customers.columns))}). Fix: give a table of one row per "
             "entity with numeric features, or name them with features")
     features = list(dict.fromkeys(features))  # a column named twice is one feature
-    missing = [f for f in features if f not in customers.columns]
-    if missing:
+    absent = [f for f in features if f not in customers.columns]
+    if absent:
         raise ConfigError(
-            f"the customer table lacks feature column(s) {', '.join(missing)}; it has "
+            f"the customer table lacks feature column(s) {', '.join(absent)}; it has "
             f"{', '.join(map(str, customers.columns))}. Fix: pass features= that exist"
         )
     if id_col in features:
         raise ConfigError(
             f"{where}feature column {id_col!r} is the id column: an id names a customer, "
             "it does not describe one. Fix: leave it out of the features")
+    if missing not in MISSING_POLICIES:
+        raise ConfigError(f"missing must be one of {', '.join(MISSING_POLICIES)}, got "
+                          f"{missing!r}")
     X = _numeric_features(customers, features, id_col, where)
-    finite = np.isfinite(X.to_numpy())
-    bad = ~finite.all(axis=1)
-    if bad.any():
-        columns = [f for f, ok in zip(features, finite.all(axis=0), strict=True) if not ok]
-        ids = (customers.loc[bad, id_col].astype(str) if id_col in customers.columns
-               else pd.Series(np.flatnonzero(bad) + 1).astype(str))
-        shown = ", ".join(ids.head(3)) + (", ..." if len(ids) > 3 else "")
-        raise InputError(f"{where}{int(bad.sum())} row(s) have missing or infinite values in "
-                         f"{', '.join(columns)} ({id_col} {shown}). Fix: fill or drop them "
-                         "first, or leave those columns out of the features")
+    X, customers, left_out = _missing_rows(X, customers, id_col, where, missing)
+    imputed = {f: int(n) for f, n in X.isna().sum().items() if n}
+    # What the model sees, for the checks below and the profiles: the medians filled in.
+    filled = X.fillna(X.median()) if imputed else X
     if n_clusters is not None and n_clusters < 2:
         raise ConfigError(f"the number of segments must be at least 2, got {n_clusters}")
     if len(X) < 3:  # two segments of one customer each compare nothing
@@ -875,23 +944,24 @@ def segment_customers(
     if n_clusters is not None and n_clusters >= len(X):
         raise InputError(f"{where}only {len(X):,} customers: too few for {n_clusters} "
                          "segments. Fix: ask for fewer segments")
-    distinct = distinct_points(X.to_numpy(), max(2, n_clusters or 2))
+    distinct = distinct_points(filled.to_numpy(), max(2, n_clusters or 2))
     if distinct < 2:
-        same = ", ".join(f"{f} = {v:g}" for f, v in zip(features, X.iloc[0], strict=True))
+        same = ", ".join(f"{f} = {v:g}" for f, v in zip(features, filled.iloc[0],
+                                                          strict=True))
         raise InputError(f"{where}all {len(X):,} customers have the same features ({same}): "
                          "there is nothing to segment. Fix: cluster on features that vary "
                          "between them")
-    constant = [f for f, n in X.nunique().items() if n == 1]
+    constant = [f for f, n in filled.nunique().items() if n == 1]
     if constant:
         # Scaled to zero, they weigh nothing: a segment cannot be told by them.
-        shown = ", ".join(f"{f} = {X[f].iloc[0]:g}" for f in constant)
+        shown = ", ".join(f"{f} = {filled[f].iloc[0]:g}" for f in constant)
         them = "them" if len(constant) > 1 else "it"
         warnings.warn(f"{where}{shown}: the same for all {len(X):,} customers, so no segment "
                       f"differs by {them}. Fix: leave {them} out of the features", UserWarning,
                       stacklevel=2)
-    codes = _code_like(X) if inferred else []
+    codes = _code_like(filled) if inferred else []
     if codes:
-        shown = ", ".join(f"{f} ({', '.join(f'{v:g}' for v in sorted(X[f].unique()))})"
+        shown = ", ".join(f"{f} ({', '.join(f'{v:g}' for v in sorted(filled[f].unique()))})"
                           for f in codes)
         warnings.warn(f"{where}{shown}: a few whole numbers from 1 up, as codes are (a "
                       "channel, a region), not amounts; they are clustered and named as "
@@ -909,7 +979,8 @@ def segment_customers(
         return lambda what: step(f"{name}: {what}")
 
     base = clone(segmenter) if segmenter is not None else Segmenter()
-    base.set_params(random_state=random_state, order_by=value_col)
+    base.set_params(random_state=random_state, order_by=value_col,
+                    impute="median" if imputed else None)
     algorithm = _algorithm(algorithm)
     sweep = None
     if algorithm in DENSITY_ALGORITHMS and not compare:
@@ -949,6 +1020,9 @@ def segment_customers(
     # even when they were not clustered on.
     described = features + [c for c in described_extra
                             if c in customers.columns and c not in features]
+    if imputed:
+        customers = customers.copy()
+        customers[list(imputed)] = filled[list(imputed)]
     profiles = profile_segments(customers, labels, features=described, value_col=value_col)
     names = name_segments(profiles)
     profiles = profiles.merge(names, on="segment", how="left")
@@ -968,5 +1042,5 @@ def segment_customers(
         assignments = pd.concat([assignments, coords.set_index(assignments.index)], axis=1)
     return Segmentation(assignments=assignments, profiles=profiles, segmenter=final,
                         sweep=sweep, comparison=comparison, crosstab=crosstab,
-                        features=features)
+                        features=features, left_out=left_out, imputed=imputed)
 
