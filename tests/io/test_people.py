@@ -147,6 +147,28 @@ def test_infinities_and_overflowing_numbers_are_unknown_not_a_crash(tmp_path: Pa
     assert inferred["kids"].type == "ordinal" and inferred["kids"].missing == ("inf",)
 
 
+def test_amounts_in_accounting_or_currency_notation_are_inferred_and_typed_as_numbers(
+        tmp_path: Path) -> None:
+    # A balance written "(2.55)" or "£3.10" was text to the inference: a categorical of
+    # its values, or a column left out; a declared numeric attribute read it already.
+    from segwise._engine import fetch_arrow
+    from segwise.clean import clean_people
+    from segwise.config import SegwiseConfig
+
+    balance = ["(2.55)", "£3.10", "12.5", "(£1200)", "7", "£(4)", "40", "1e2", "-3 €"] * 6
+    flag = ["(1)", "£1"] * 27  # two amounts, not the codes of a binary
+    path = tmp_path / "p.csv"
+    pd.DataFrame({"id": range(len(balance)), "balance": balance, "flag": flag}).to_csv(
+        path, index=False)
+    source = load_source(path, "people")
+    inferred = infer_dictionary(source.table, ["balance", "flag"])
+    assert [inferred[c].type for c in ("balance", "flag")] == ["numeric", "numeric"]
+    rows = fetch_arrow(clean_people(source, SegwiseConfig()).rows).to_pandas()
+    rows = rows.sort_values(PERSON_ID, key=lambda ids: ids.astype(int))
+    assert rows["balance"].tolist()[:9] == [-2.55, 3.1, 12.5, -1200, 7, -4, 40, 100, -3]
+    assert rows["flag"].tolist()[:2] == [-1, 1]
+
+
 def test_a_line_in_another_encoding_is_quarantined_with_the_fix(tmp_path: Path) -> None:
     # The sniffer that tells a header from data skips the line; the read quarantines it.
     # The file is UTF-8 (an accent of its own on line 10); line 6 is in Latin-1.
