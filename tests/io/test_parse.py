@@ -132,6 +132,27 @@ def test_prices_with_a_currency_sign_are_read_past_it(
     assert sorted(got.tolist()) == sorted(want.tolist())
 
 
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def test_accounting_negatives_are_read_in_the_number_columns_of_every_kind(
+        tmp_path: Path, engine: str) -> None:
+    # The parse rules are shared: a refund's amount, a southern latitude and a ping's
+    # accuracy in a finance export's notation were quarantined as not numbers.
+    from segwise.io import load_source
+
+    amounts = tmp_path / "amounts.parquet"
+    pd.DataFrame({"customer": ["1", "1", "2"], "amount": ["10", "(2.50)", "£(1,000.00)"],
+                  "date": ["2011-01-01", "2011-01-02", "2011-01-03"]}).to_parquet(amounts)
+    tx = load_transactions(amounts, engine=engine, read=ReadOptions(thousands=","))
+    assert sorted(fetch_numpy(tx.table.select("revenue"))["revenue"]) == [-1000, -2.5, 10]
+    pings = tmp_path / "pings.parquet"
+    pd.DataFrame({"uid": ["a", "a"], "ts": ["2024-03-04 08:00:00", "2024-03-04 08:05:00"],
+                  "lat": ["(33.87)", "(33.86)"], "lon": ["151.21", "151.2"],
+                  "accuracy": ["5", "(5)"]}).to_parquet(pings)
+    got = fetch_numpy(load_source(pings, "pings", engine=engine).table.order_by("timestamp"))
+    assert [got[c].tolist() for c in ("lat", "lon", "accuracy")] == [
+        [-33.87, -33.86], [151.21, 151.2], [5, -5]]  # (the cleaning refuses -5)
+
+
 def test_a_line_total_beyond_the_bound_is_quarantined(lines: pd.DataFrame,
                                                       tmp_path: Path) -> None:
     data = lines.copy()
