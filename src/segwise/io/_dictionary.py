@@ -1010,10 +1010,10 @@ def _infer_one(col: str, i: int, stats: Mapping[str, Any], values: list[str],
     if numbers == usable:
         # Few numbers are codes when written as such; "(1)" and "£1" are amounts (only the
         # typing of numeric attributes reads them: codes are matched as text).
-        codes = all(map(is_numeric_code, values))
-        if levels <= 2 and codes:
+        as_codes = all(map(is_numeric_code, values))
+        if levels <= 2 and as_codes:
             kind, why = "binary", f"numbers, {found}"
-        elif whole == usable and levels <= max_ordinal and codes:
+        elif whole == usable and levels <= max_ordinal and as_codes:
             kind, why = "ordinal", f"whole numbers, {found}"
         else:
             kind, why = "numeric", f"numbers, {found}"

@@ -106,7 +106,13 @@ def _lines(path: Path) -> Iterator[str]:
         yield from (line.rstrip("\r\n") for line in text if line.strip())
 
 
-_BLANKS = re.compile(r"[ \t\r\n]*")
+_BLANKS = re.compile(r"[ \t\r\n]+")
+
+
+def _past_blanks(text: str, at: int) -> int:
+    """Return the first position from ``at`` on that is not a JSON blank."""
+    blanks = _BLANKS.match(text, at)
+    return blanks.end() if blanks else at
 
 
 def _array_records(path: Path) -> Iterator[str]:
@@ -118,13 +124,13 @@ def _array_records(path: Path) -> Iterator[str]:
     with decompressed(path) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace").read()
     decoder = json.JSONDecoder()
-    at = _BLANKS.match(text, text.index("[") + 1).end()
+    at = _past_blanks(text, text.index("[") + 1)
     while text[at] != "]":
         _, end = decoder.raw_decode(text, at)
         yield text[at:end].replace("\r", " ").replace("\n", " ")
-        at = _BLANKS.match(text, end).end()
+        at = _past_blanks(text, end)
         if text[at] == ",":
-            at = _BLANKS.match(text, at + 1).end()
+            at = _past_blanks(text, at + 1)
 
 
 def _read_good_rows(con: duckdb.DuckDBPyConnection, path: Path, rows: Iterator[str],
