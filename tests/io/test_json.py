@@ -147,6 +147,13 @@ def test_a_record_that_names_a_field_twice_is_quarantined(tmp_path: Path, layout
     assert source.quarantine["raw_line"].str.contains('"event": "click"').all()
     got = source.table.order_by("ts").to_pandas()
     assert got["ts"].dt.minute.tolist() == list(range(5))
+    # Beyond the share of bad rows, one line names the row, the field and the fix.
+    with pytest.raises(InputError) as err:
+        load_source(path, "events")
+    message = str(err.value)
+    assert message.startswith(f"{path}: 1 of 6 rows (17%) cannot be parsed; row 3: "
+                              f"unreadable {what} (field event given twice)")
+    assert "Fix: export each record with each field once;" in message
 
 
 def test_an_array_of_no_record_is_one_line(tmp_path: Path) -> None:
