@@ -134,13 +134,34 @@ def test_serve_scores_in_a_worker_process_unless_told(monkeypatch: pytest.Monkey
     seen: list[bool] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
     monkeypatch.setattr(segwise.web, "scorers_for",
-                        lambda store, model, *, process: seen.append(process) or [])
+                        lambda store, model, *, process: seen.append(process) or ["scorer"])
+    monkeypatch.setattr(segwise.web, "create_app", lambda store, **kw: None)
     db = tmp_path / "segwise.duckdb"
     Store(db).close()
     for option in ([], ["--scoring-process"], ["--scoring-thread"]):
         result = runner.invoke(app, ["serve", str(db), *option])
         assert result.exit_code == 0, result.output
     assert seen == [True, True, False]
+
+
+@pytest.mark.parametrize("option", ["--scoring-thread", "--scoring-process"])
+def test_serve_refuses_a_scoring_option_without_a_model(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, option: str) -> None:
+    # With nothing to score, --scoring-thread was taken and did nothing.
+    import uvicorn
+
+    started: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(app))
+    db = tmp_path / "segwise.duckdb"
+    Store(db).close()
+    result = runner.invoke(app, ["serve", str(db), option], terminal_width=400)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert lines[0].startswith(f"error: {option} does not apply without a model to score with")
+    assert "Fix: give --model" in lines[0] and not started
+    # Without the option the dashboard is served, and says that scoring is off.
+    result = runner.invoke(app, ["serve", str(db)], terminal_width=400)
+    assert result.exit_code == 0 and "POST /score is off" in result.output and started
 
 
 def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.MonkeyPatch,

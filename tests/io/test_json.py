@@ -117,18 +117,48 @@ def test_a_field_whose_type_changes_after_the_first_records_is_read(tmp_path: Pa
         "5": 30_000, "cars": 1}
 
 
-def test_a_record_that_names_a_field_twice_is_quarantined(tmp_path: Path) -> None:
-    # DuckDB refused the whole file ("has duplicate key"); the record is one bad line,
-    # quarantined with its row like a line cut short, and the others are read.
+@pytest.mark.parametrize("layout", ["lines", "array"])
+def test_a_record_that_names_a_field_twice_is_quarantined(tmp_path: Path, layout: str) -> None:
+    # DuckDB refused the whole file ("has duplicate key"; in an array, with its raw error
+    # and no fix); the record is one bad row, quarantined with its row like a line cut
+    # short, and the others are read.
     from segwise.io import load_source
 
-    lines = [json.dumps({"user_id": "u1", "ts": f"2024-03-04 10:0{i}:00", "event": "view"})
-             for i in range(5)]
-    lines.insert(2, '{"user_id": "u1", "ts": "2024-03-04 10:09:00", '
-                    '"event": "view", "event": "click"}')
-    source = load_source(_write_lines(tmp_path / "events.jsonl", lines), "events",
-                         read=ReadOptions(max_quarantine_share=0.5))
+    rows = [{"user_id": "u1", "ts": f"2024-03-04 10:0{i}:00", "event": "view"}
+            for i in range(5)]
+    twice = ('{"user_id": "u1", "ts": "2024-03-04 10:09:00",\n  "event": "view",\n'
+             '  "event": "click"}')
+    if layout == "lines":
+        path = tmp_path / "events.jsonl"
+        texts = [json.dumps(r) for r in rows]
+        texts.insert(2, twice.replace("\n", ""))
+        _write_lines(path, texts)
+    else:  # an array as exports write it, a record over several lines
+        path = tmp_path / "events.json"
+        texts = [json.dumps(r, indent=2) for r in rows]
+        texts.insert(2, twice)
+        path.write_text("[\n" + ",\n".join(texts) + "\n]\n", encoding="utf-8")
+    source = load_source(path, "events", read=ReadOptions(max_quarantine_share=0.5))
     assert source.n_input == 6 and source.n_quarantined == 1
     assert source.quarantine["row"].tolist() == [3]
+    what = "line" if layout == "lines" else "record"
     assert source.quarantine["reason"].tolist() == [
-        "unreadable line (field event given twice)"]
+        f"unreadable {what} (field event given twice)"]
+    assert source.quarantine["raw_line"].str.contains('"event": "click"').all()
+    got = source.table.order_by("ts").to_pandas()
+    assert got["ts"].dt.minute.tolist() == list(range(5))
+    # Beyond the share of bad rows, one line names the row, the field and the fix.
+    with pytest.raises(InputError) as err:
+        load_source(path, "events")
+    message = str(err.value)
+    assert message.startswith(f"{path}: 1 of 6 rows (17%) cannot be parsed; row 3: "
+                              f"unreadable {what} (field event given twice)")
+    assert "Fix: export each record with each field once;" in message
+
+
+def test_an_array_of_no_record_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "orders.json"
+    path.write_text('[{"a": 1, "a": 2}, {"b": 1, "b": 2}]', encoding="utf-8")
+    with pytest.raises(InputError, match=r"orders\.json: no record is a JSON object \(record "
+                                         r"1: field a given twice\)\. Fix: export one JSON"):
+        load_transactions(path)

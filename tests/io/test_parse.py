@@ -105,24 +105,52 @@ def test_non_finite_and_huge_numbers_are_quarantined_with_a_reason(
 ])
 def test_prices_with_a_currency_sign_are_read_past_it(
         lines: pd.DataFrame, tmp_path: Path, fmt: str, engine: str) -> None:
-    # "£2.55" refused every line of the file ("not a number").
+    # "£2.55" refused every line of the file ("not a number"), and so did the accounting
+    # notation of negatives that finance exports write, "(2.55)".
     signs = ["£{}", "{} €", "${}", "{}$", "¥ {}"]
     data = lines.assign(UnitPrice=[signs[i % len(signs)].format(p)
                                    for i, p in enumerate(lines["UnitPrice"])])
-    data.loc[4, "UnitPrice"] = "-£" + lines.loc[4, "UnitPrice"]
-    data.loc[5, "UnitPrice"] = "£2.55£"  # one sign only
+    negative = {4: "-£{}", 6: "({})", 7: "(£{})", 8: "£({})", 9: "( {} € )", 10: "({}) €",
+                11: "$ ({})"}
+    for row, form in negative.items():
+        data.loc[row, "UnitPrice"] = form.format(lines.loc[row, "UnitPrice"])
+    refused = {5: "£2.55£", 12: "(2.55", 13: "2.55)", 14: "-(2.55)", 15: "(£2.55 €)",
+               16: "((2.55))"}
+    for row, value in refused.items():
+        data.loc[row, "UnitPrice"] = value
     path = tmp_path / f"orders.{fmt}"
     if fmt == "csv":
         data.to_csv(path, index=False)
     else:  # text columns of a typed file
         data.to_parquet(path, index=False)
     tx = load_transactions(path, engine=engine)
-    assert tx.quarantine["reason"].tolist() == ["UnitPrice: not a number"]
-    want = pd.to_numeric(lines["UnitPrice"]).drop(index=5)
-    want[4] = -want[4]
+    assert tx.quarantine["reason"].tolist() == ["UnitPrice: not a number"] * len(refused)
+    assert sorted(tx.quarantine["UnitPrice"]) == sorted(refused.values())
+    want = pd.to_numeric(lines["UnitPrice"]).drop(index=list(refused))
+    want[list(negative)] = -want[list(negative)]
     got = fetch_numpy(tx.attributed_lines().select("unit_price"))["unit_price"]
-    assert sorted(abs(got).tolist()) == sorted(want.abs().tolist())
-    assert (got < 0).sum() == 1
+    assert sorted(got.tolist()) == sorted(want.tolist())
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def test_accounting_negatives_are_read_in_the_number_columns_of_every_kind(
+        tmp_path: Path, engine: str) -> None:
+    # The parse rules are shared: a refund's amount, a southern latitude and a ping's
+    # accuracy in a finance export's notation were quarantined as not numbers.
+    from segwise.io import load_source
+
+    amounts = tmp_path / "amounts.parquet"
+    pd.DataFrame({"customer": ["1", "1", "2"], "amount": ["10", "(2.50)", "£(1,000.00)"],
+                  "date": ["2011-01-01", "2011-01-02", "2011-01-03"]}).to_parquet(amounts)
+    tx = load_transactions(amounts, engine=engine, read=ReadOptions(thousands=","))
+    assert sorted(fetch_numpy(tx.table.select("revenue"))["revenue"]) == [-1000, -2.5, 10]
+    pings = tmp_path / "pings.parquet"
+    pd.DataFrame({"uid": ["a", "a"], "ts": ["2024-03-04 08:00:00", "2024-03-04 08:05:00"],
+                  "lat": ["(33.87)", "(33.86)"], "lon": ["151.21", "151.2"],
+                  "accuracy": ["5", "(5)"]}).to_parquet(pings)
+    got = fetch_numpy(load_source(pings, "pings", engine=engine).table.order_by("timestamp"))
+    assert [got[c].tolist() for c in ("lat", "lon", "accuracy")] == [
+        [-33.87, -33.86], [151.21, 151.2], [5, -5]]  # (the cleaning refuses -5)
 
 
 def test_a_line_total_beyond_the_bound_is_quarantined(lines: pd.DataFrame,

@@ -147,6 +147,28 @@ def test_infinities_and_overflowing_numbers_are_unknown_not_a_crash(tmp_path: Pa
     assert inferred["kids"].type == "ordinal" and inferred["kids"].missing == ("inf",)
 
 
+def test_amounts_in_accounting_or_currency_notation_are_inferred_and_typed_as_numbers(
+        tmp_path: Path) -> None:
+    # A balance written "(2.55)" or "£3.10" was text to the inference: a categorical of
+    # its values, or a column left out; a declared numeric attribute read it already.
+    from segwise._engine import fetch_arrow
+    from segwise.clean import clean_people
+    from segwise.config import SegwiseConfig
+
+    balance = ["(2.55)", "£3.10", "12.5", "(£1200)", "7", "£(4)", "40", "1e2", "-3 €"] * 6
+    flag = ["(1)", "£1"] * 27  # two amounts, not the codes of a binary
+    path = tmp_path / "p.csv"
+    pd.DataFrame({"id": range(len(balance)), "balance": balance, "flag": flag}).to_csv(
+        path, index=False)
+    source = load_source(path, "people")
+    inferred = infer_dictionary(source.table, ["balance", "flag"])
+    assert [inferred[c].type for c in ("balance", "flag")] == ["numeric", "numeric"]
+    rows = fetch_arrow(clean_people(source, SegwiseConfig()).rows).to_pandas()
+    rows = rows.sort_values(PERSON_ID, key=lambda ids: ids.astype(int))
+    assert rows["balance"].tolist()[:9] == [-2.55, 3.1, 12.5, -1200, 7, -4, 40, 100, -3]
+    assert rows["flag"].tolist()[:2] == [-1, 1]
+
+
 def test_a_line_in_another_encoding_is_quarantined_with_the_fix(tmp_path: Path) -> None:
     # The sniffer that tells a header from data skips the line; the read quarantines it.
     # The file is UTF-8 (an accent of its own on line 10); line 6 is in Latin-1.
@@ -160,3 +182,43 @@ def test_a_line_in_another_encoding_is_quarantined_with_the_fix(tmp_path: Path) 
     reasons = source.quarantine_table.column("reason").to_pylist()
     assert len(reasons) == 1 and 'set [read] encoding = "latin-1"' in reasons[0]
     assert sorted(_frame(source)[PERSON_ID], key=int) == [str(i) for i in range(1, 40) if i != 6]
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_spark_counts_values_that_are_not_numbers_as_duckdb_does(
+        spark_available: None, shared_data: Path, tmp_path: Path, fmt: str) -> None:
+    # A value that is no number is typed NaN, a blank NULL: Spark's results came back
+    # through pandas, where the two are one, and "abc" was counted as blank there.
+    # Accounting and currency notation ("(2.55)", "£3") are numbers on both engines.
+    from segwise.jobs import run_population
+
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source, dtype=str)
+    frame.insert(0, "customer_id", [f"c{i}" for i in range(len(frame))])
+    frame.loc[:6, "Fresh"] = ["abc", "inf", "12e99", "1,5", "(2.55)", "£3", "(£1200)"]
+    frame.loc[7:9, "Fresh"] = ""
+    frame.loc[:2, "Channel"] = ["x", "", "7"]  # a code that is no number, a blank, unseen
+    population = tmp_path / f"population.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(population, index=False)
+    else:
+        frame.to_parquet(population, index=False)
+    dictionary = tmp_path / "dictionary.csv"
+    dictionary.write_text("attribute,type,code,label\nChannel,categorical,1,Horeca\n"
+                          "Channel,,2,Retail\n" + "".join(
+                              f"{c},numeric,,\n" for c in ["Fresh", "Milk", "Grocery",
+                                                          "Frozen", "Detergents_Paper"]))
+    counts = ["blank", "missing_code", "unseen_code", "not_a_number"]
+    audits = {}
+    for engine in ("duckdb", "spark"):
+        result = run_population(population, population, dictionary=dictionary,
+                                n_clusters=2, engine=engine)
+        audits[engine] = (result.column_audit.set_index("column")[counts],
+                          result.customer_projection.audit.set_index("column")[counts])
+    for spark, duck in zip(audits["spark"], audits["duckdb"], strict=True):
+        pd.testing.assert_frame_equal(spark, duck)
+    audit = audits["duckdb"][0]
+    assert audit.loc["Fresh", counts].tolist() == [3, 0, 0, 4]  # abc, inf, 12e99, 1,5
+    assert audit.loc["Channel", ["blank", "unseen_code"]].tolist() == [1, 2]

@@ -125,23 +125,35 @@ def _amounts(draw: st.DrawFn) -> list[float]:
                                      allow_nan=False).map(float), min_size=1, max_size=30))
 
 
-def _written(value: float, decimal: str, thousands: str | None) -> str:
-    text = f"{value:,.2f}" if thousands else f"{value:.2f}"
-    return text.replace(",", "\0").replace(".", decimal).replace("\0", thousands or "")
+def _written(value: float, decimal: str, thousands: str | None, dress: str = "{}",
+             accounting: bool = False) -> str:
+    """``value`` in a notation; ``dress`` adds a currency sign, ``accounting`` writes a
+    negative number in parentheses (``(1.234,56 €)``), as finance exports do."""
+    shown = abs(value) if accounting else value
+    text = f"{shown:,.2f}" if thousands else f"{shown:.2f}"
+    text = text.replace(",", "\0").replace(".", decimal).replace("\0", thousands or "")
+    return f"({dress.format(text)})" if accounting and value < 0 else dress.format(text)
 
 
 @_SETTINGS
 @given(
     amounts=_amounts(),
-    notation=st.sampled_from([(",", "."), (",", None), (".", ","), (".", "'"), (",", " ")]),
+    notation=st.sampled_from([(",", "."), (",", None), (".", ","), (".", "'"), (",", " "),
+                              (".", None)]),
+    dress=st.sampled_from(["{}", "£{}", "{} €", "€ {}", "{}$"]),
+    accounting=st.booleans(),
 )
 def test_numbers_in_any_notation_read_as_the_same_values(
-    tmp_path: Path, amounts: list[float], notation: tuple[str, str | None]
+    tmp_path: Path, amounts: list[float], notation: tuple[str, str | None], dress: str,
+    accounting: bool
 ) -> None:
+    # Currency signs and accounting parentheses were refused beside a decimal comma
+    # ("2,55 €", "(1.234,56)"): the notation was read only where nothing stood around it.
     decimal, thousands = notation
     path = tmp_path / "amounts.csv"
     text = "customer\tdate\tamount\n" + "".join(
-        f"c{i}\t2020-01-01\t{_written(v, decimal, thousands)}\n" for i, v in enumerate(amounts))
+        f"c{i}\t2020-01-01\t{_written(v, decimal, thousands, dress, accounting)}\n"
+        for i, v in enumerate(amounts))
     path.write_text(text, encoding="utf-8")
     tx = load_transactions(path, read=ReadOptions(delimiter="\t", decimal=decimal,
                                                   thousands=thousands))
@@ -175,6 +187,8 @@ def test_dates_and_codes_are_not_read_as_numbers(tmp_path: Path) -> None:
     ("1.234.567", ".", None, 'decimal comma? Fix: set [read] decimal = "," and thousands = "."'),
     ("1,234", ".", None, 'Fix: set [read] decimal = "," or thousands = ","'),
     ("1,234,567.5", ".", None, 'thousands separators? Fix: set [read] thousands = ","'),
+    ("2,55 €", ".", None, 'decimal comma? Fix: set [read] decimal = ","'),
+    ("(€ 1.234,56)", ",", None, 'decimal comma? Fix: set [read] thousands = "."'),
     ("12 kg", ".", None, None),
     ("", ".", None, None),
     (None, ".", None, None),

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from segwise.cli._app import StoreOpt, app, console, handle_errors, notice, progress
+from segwise.cli._app import (
+    StoreOpt,
+    app,
+    console,
+    handle_errors,
+    notice,
+    progress,
+    refuse_given,
+)
 
 if TYPE_CHECKING:
     from segwise.jobs import ServeSettings
@@ -60,6 +68,7 @@ def etl(
 @app.command()
 @handle_errors
 def serve(
+    ctx: typer.Context,
     store: Annotated[str, typer.Argument(help="The store: a .duckdb file or a postgresql:// "
                                               "URL.")],
     host: Annotated[str | None, typer.Option(
@@ -89,6 +98,11 @@ def serve(
     token = os.environ.get(TOKEN_ENV) or settings.token or None
     model = model or (Path(settings.model) if settings.model else None)
     scorers = scorers_for(store, model, process=scoring_process)
+    if not scorers:
+        refuse_given(ctx, {"scoring_process": (
+            "without a model to score with: no assigner in the store and no --model, so "
+            "POST /score is off. Fix: give --model with a file from `segwise assigner "
+            "train`, or leave the option out")})
     app_ = create_app(store, token=token, scorers=scorers)
     host = host or settings.host
     port = port or settings.port

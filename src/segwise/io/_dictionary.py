@@ -977,11 +977,14 @@ def _profile(value: ir.Value, i: int) -> list[tuple[str, ir.Value]]:
     """Return the aggregates of one column for inference, named ``<metric>_<i>``."""
     import ibis
 
+    from segwise.io._parse import _number
+
     text = _text(value)
     present = value.notnull() & (text != "")
     token = text.lower().isin(sorted(MISSING_TOKENS))
     usable_text = _usable_text(value)
-    number = usable_text.try_cast("float64")
+    # As the typing reads numbers: "£2.55" and "(2.55)" are numbers too.
+    number = _number(usable_text)
     return [
         (f"present_{i}", present.sum()),
         (f"tokens_{i}", ibis.ifelse(present & token, text, ibis.null("string"))
@@ -1007,9 +1010,12 @@ def _infer_one(col: str, i: int, stats: Mapping[str, Any], values: list[str],
         return None, "blank in every row sampled"
     token_note = f"; {', '.join(repr(t) for t in tokens)} read as unknown" if tokens else ""
     if numbers == usable:
-        if levels <= 2:
+        # Few numbers are codes when written as such; "(1)" and "£1" are amounts (only the
+        # typing of numeric attributes reads them: codes are matched as text).
+        as_codes = all(map(is_numeric_code, values))
+        if levels <= 2 and as_codes:
             kind, why = "binary", f"numbers, {found}"
-        elif whole == usable and levels <= max_ordinal:
+        elif whole == usable and levels <= max_ordinal and as_codes:
             kind, why = "ordinal", f"whole numbers, {found}"
         else:
             kind, why = "numeric", f"numbers, {found}"

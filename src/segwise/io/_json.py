@@ -4,15 +4,20 @@ DuckDB reads JSON (an array of records, or one record per line) fast, but stops 
 first malformed line; nested records become columns named by their path later, as for
 every format (``order.id``, ``customer.id``: names the roles recognise). Here a file of
 one record per line with lines that are not JSON objects (a write cut short, a log line
-among the records) is read again without them: each is a reject with its row and reason,
-as a CSV's unreadable lines are, so that rows in = rows kept + rows rejected.
+among the records, a record that names a field twice) is read again without them: each is
+a reject with its row and reason, as a CSV's unreadable lines are, so that rows in = rows
+kept + rows rejected. An array of records is read again the same way without its records
+that are not objects, or that name a field twice; an array that is not valid JSON stops
+the load with the line and column where it breaks.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +45,7 @@ def read_json_rows(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray | N
     Raises
     ------
     InputError
-        If no line is a JSON object, or an array file is malformed (with DuckDB's line).
+        If no row is a JSON object, or an array file is malformed (naming the line).
     """
     rejected = None
     try:
@@ -49,12 +54,12 @@ def read_json_rows(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray | N
         text = str(exc).lower()
         if "malformed json" not in text and "duplicate key" not in text:
             raise
-        if _is_array(path):
-            error = _where_malformed(path)
-            if error is None:
-                raise
+        if not _is_array(path):
+            rejected = _read_good_rows(con, path, _lines(path), "line")
+        elif (error := _where_malformed(path)) is not None:
             raise error from exc
-        rejected = _read_good_lines(con, path)
+        else:
+            rejected = _read_good_rows(con, path, _array_records(path), "record")
     con.execute("ALTER TABLE raw_json RENAME TO raw_csv")
     return rejected
 
@@ -94,29 +99,59 @@ def _where_malformed(path: Path) -> InputError | None:
     return None
 
 
-def _read_good_lines(con: duckdb.DuckDBPyConnection, path: Path) -> np.ndarray:
-    """Read the lines that are JSON objects; keep the others in ``json_rejects``."""
+def _lines(path: Path) -> Iterator[str]:
+    """Yield the lines of a file of one record per line that are not blank."""
+    with (decompressed(path) as raw,
+          io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace") as text):
+        yield from (line.rstrip("\r\n") for line in text if line.strip())
+
+
+_BLANKS = re.compile(r"[ \t\r\n]+")
+
+
+def _past_blanks(text: str, at: int) -> int:
+    """Return the first position from ``at`` on that is not a JSON blank."""
+    blanks = _BLANKS.match(text, at)
+    return blanks.end() if blanks else at
+
+
+def _array_records(path: Path) -> Iterator[str]:
+    """Yield the text of each value of a JSON array file (valid JSON), on one line each.
+
+    A value's line breaks are blanks between its tokens (a string cannot hold one
+    unescaped), so that each is one line of a file of one record per line.
+    """
+    with decompressed(path) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace").read()
+    decoder = json.JSONDecoder()
+    at = _past_blanks(text, text.index("[") + 1)
+    while text[at] != "]":
+        _, end = decoder.raw_decode(text, at)
+        yield text[at:end].replace("\r", " ").replace("\n", " ")
+        at = _past_blanks(text, end)
+        if text[at] == ",":
+            at = _past_blanks(text, at + 1)
+
+
+def _read_good_rows(con: duckdb.DuckDBPyConnection, path: Path, rows: Iterator[str],
+                    what: str) -> np.ndarray:
+    """Read the rows (lines or records) that are JSON objects; the others go to ``json_rejects``."""
     rejects: dict[str, list[Any]] = {"row": [], "reason": [], "raw_line": []}
     with tempfile.TemporaryDirectory(prefix="segwise-read-") as tmp:
         good = Path(tmp) / "records.jsonl"
-        row = 0
-        with (decompressed(path) as raw,
-              io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace") as text,
-              good.open("w", encoding="utf-8") as out):
-            for line in text:
-                if not line.strip():
-                    continue
-                row += 1
-                reason = _not_an_object(line)
+        n = 0
+        with good.open("w", encoding="utf-8") as out:
+            for n, row in enumerate(rows, start=1):
+                reason = _not_an_object(row)
                 if reason is None:
-                    out.write(line if line.endswith("\n") else line + "\n")
+                    out.write(row + "\n")
                 else:
-                    rejects["row"].append(row)
-                    rejects["reason"].append(f"unreadable line ({reason})")
-                    rejects["raw_line"].append(line.rstrip("\r\n")[:_KEPT_CHARS])
-        if len(rejects["row"]) == row:
-            raise InputError(f"{path}: no line is a JSON object (line 1: "
-                             f"{rejects['reason'][0].removeprefix('unreadable line (')}. Fix: "
+                    rejects["row"].append(n)
+                    rejects["reason"].append(f"unreadable {what} ({reason})")
+                    rejects["raw_line"].append(row[:_KEPT_CHARS])
+        if rejects["row"] and len(rejects["row"]) == n:
+            first = rejects["reason"][0].removeprefix(f"unreadable {what} (")
+            raise InputError(f"{path}: no {what} is a JSON object ({what} 1: {first}. Fix: "
                              "export one JSON object per line, or an array of them")
         _read_json(con, good, "newline_delimited")
     con.register("json_rejects_frame", {k: np.array(v, dtype=object if k != "row" else np.int64)

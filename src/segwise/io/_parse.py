@@ -184,27 +184,46 @@ def is_blank(value: ir.Value) -> ir.BooleanValue:
     return value.isnull()
 
 
-#: A currency sign before a number (after its sign) or after it: ``£2.55``, ``-$3``, ``2.55 €``.
-_CURRENCY_SIGN = "[$£€¥₹]"
-_PRICED = rf"^[+-]?{_CURRENCY_SIGN}[^$£€¥₹]+$|^[^$£€¥₹]+{_CURRENCY_SIGN}$"
+#: The currency signs read past around a number: ``£2.55``, ``-$3``, ``2.55 €``.
+CURRENCY_SIGNS = "$£€¥₹"
+_CURRENCY_SIGN = f"[{CURRENCY_SIGNS}]"
+#: Accounting notation of a negative number, in parentheses with or without its currency
+#: sign: ``(2.55)``, ``(£2.55)``, ``£(2.55)``, ``(2.55) €``. Read as ``-`` before what the
+#: parentheses hold, their currency sign kept: groups 1 to 3.
+_PARENTHESISED = rf"^({_CURRENCY_SIGN}?)\s*\(\s*([^()]*?)\s*\)\s*({_CURRENCY_SIGN}?)$"
+#: One currency sign before the number (after its sign) or after it, and the number: the
+#: number is groups 1 and 2, or 3. Text with two signs matches neither and stays no number.
+_PRICED = (rf"^([+-]?){_CURRENCY_SIGN}\s*([^{CURRENCY_SIGNS}]+?)$"
+           rf"|^([^{CURRENCY_SIGNS}]+?)\s*{_CURRENCY_SIGN}$")
+
+
+def _groups(value: ir.Value, *groups: int) -> str:
+    r"""Name regex groups in a replacement, in the engine's syntax: ``$1`` or ``\1``.
+
+    Spark's replacements follow Java's (``$1``), DuckDB's RE2's (``\1``).
+    """
+    mark = "$" if is_spark(value._find_backend()) else "\\"
+    return "".join(f"{mark}{g}" for g in groups)
 
 
 def _number(value: ir.Value) -> ir.FloatingValue:
     """Read a source value as float64, whatever its size; NULL where text is no number.
 
     A currency sign at either end of the number is read past (``£2.55`` is 2.55): exports
-    of prices often keep it, and the column holds one currency either way.
+    of prices often keep it, and the column holds one currency either way. A number in
+    parentheses is negative, as finance exports write it (``(2.55)``, ``(£2.55)``,
+    ``£(2.55)`` are -2.55).
     """
     if value.type().is_numeric():
         return value.cast("float64")
     text = strip_text(value.cast("string"))
-    # Only where the plain number does not read (DuckDB's COALESCE is lazy). The sign goes
-    # with the blanks beside it, so the number needs no second strip: each use of ``text``
-    # repeats its SQL, and this runs for every number column of every row.
-    unsigned = ibis.ifelse(text.re_search(_PRICED),
-                           text.re_replace(rf"\s*{_CURRENCY_SIGN}\s*", "").try_cast("float64"),
-                           ibis.null("float64"))
-    return ibis.coalesce(text.try_cast("float64"), unsigned)
+    # Only where the plain number does not read (DuckDB's COALESCE is lazy). Each use of
+    # ``text`` repeats its SQL, and this runs for every number column of every row: the
+    # rewrites replace the text with the number they find in it, or leave it as it is
+    # (no number), so that no test of its form repeats it.
+    signed = text.re_replace(_PARENTHESISED, "-" + _groups(value, 1, 2, 3))
+    unsigned = signed.re_replace(_PRICED, _groups(value, 1, 2, 3))
+    return ibis.coalesce(text.try_cast("float64"), unsigned.try_cast("float64"))
 
 
 def as_float(value: ir.Value, *, unreadable_as_nan: bool = False) -> ir.FloatingValue:

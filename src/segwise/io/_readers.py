@@ -1364,10 +1364,14 @@ def _check_quarantine_share(
     value = first.get("raw_line") if column is None else first.get(column)
     shown = f" (value {str(value)[:100]!r})" if value is not None else ""
     fix = number_hint(value, read.decimal, read.thousands) if column is not None else None
+    if fix:
+        advice = f"Likely cause: {fix}"
+    elif reason.endswith(" given twice)"):  # a JSON record naming a field twice
+        advice = "Fix: export each record with each field once"
+    else:
+        advice = ("Fix: check [read] delimiter, encoding, decimal and timestamp_format, or the "
+                  f"[columns] mapping (now {dict(roles.items())})")
     raise InputError(
         f"{path}: {quarantine.num_rows:,} of {n_input:,} rows ({share:.0%}) cannot be parsed; "
-        f"{where}: {reason}{shown}. " + (f"Likely cause: {fix}" if fix else (
-            "Fix: check [read] delimiter, encoding, decimal and timestamp_format, or the "
-            f"[columns] mapping (now {dict(roles.items())})"))
-        + "; raise [read] max_quarantine_share to accept them"
+        f"{where}: {reason}{shown}. {advice}; raise [read] max_quarantine_share to accept them"
     )

@@ -28,6 +28,7 @@ import ibis
 
 from segwise.exceptions import ConfigError
 from segwise.io._compressed import decompressed
+from segwise.io._parse import CURRENCY_SIGNS
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -237,7 +238,9 @@ def localise_numbers(table: ir.Table, columns: list[str], decimal: str,
 
     Only a value that is wholly a number in the given notation changes: digits in groups
     of three between thousands separators, at most one decimal separator, an optional
-    sign, blanks around. Dates such as ``01.12.2010`` and any other text stay as they are.
+    sign, blanks around, and a currency sign or accounting parentheses around it as the
+    parse reads them (``€ 1.234,56``, ``(2,55 €)``). Dates such as ``01.12.2010`` and any
+    other text stay as they are.
 
     Parameters
     ----------
@@ -254,7 +257,9 @@ def localise_numbers(table: ir.Table, columns: list[str], decimal: str,
         return table
     t, d = (re.escape(thousands) if thousands else None), re.escape(decimal)
     whole = rf"\d{{1,3}}(?:{t}\d{{3}})+|\d*" if t else r"\d*"
-    pattern = rf"^\s*[+-]?(?:{whole})(?:{d}\d*)?\s*$"
+    # What the parse reads around a number (its currency sign, accounting parentheses)
+    # may stand around it here; the parse refuses them where they stand wrongly.
+    pattern = rf"^[\s+\-({CURRENCY_SIGNS}]*(?:{whole})(?:{d}\d*)?[\s){CURRENCY_SIGNS}]*$"
     changed = {}
     for name in columns:
         value = table[name]
@@ -270,6 +275,8 @@ def localise_numbers(table: ir.Table, columns: list[str], decimal: str,
 _DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d{1,3}(\.\d{3})+|\d*),\d+\s*")
 _THOUSANDS_COMMA = re.compile(r"\s*[+-]?\d{1,3}(,\d{3})+(\.\d+)?\s*")
 _THOUSANDS_DOT = re.compile(r"\s*[+-]?\d{1,3}(\.\d{3})+(,\d+)?\s*")
+#: A currency sign or accounting parentheses around a number, and the blanks beside them.
+_AROUND_NUMBER = re.compile(rf"\s*[(){CURRENCY_SIGNS}]\s*")
 
 
 def number_hint(value: str | None, decimal: str, thousands: str | None) -> str | None:
@@ -289,6 +296,7 @@ def number_hint(value: str | None, decimal: str, thousands: str | None) -> str |
     """
     if value is None:
         return None
+    value = _AROUND_NUMBER.sub("", value)
     comma_decimal = _DECIMAL_COMMA.fullmatch(value) or _THOUSANDS_DOT.fullmatch(value)
     if comma_decimal and _THOUSANDS_COMMA.fullmatch(value):  # 1,234
         return ("a decimal comma or a thousands separator? "
