@@ -57,6 +57,10 @@ def test_custom_rules_and_generic_names() -> None:
                           "visits_z": [-0.8, 0.1]})
     names = name_segments(other)["name"].tolist()
     assert names == ["High basket size, low visits", "Low basket size"]
+    # Column names keep their own case (Customer Personality's MntWines, Wholesale's Fresh).
+    camel = other.rename(columns={"basket_size_z": "MntWines_z", "visits_z": "NumVisits_z"})
+    assert name_segments(camel)["name"].tolist() == ["High MntWines, low NumVisits",
+                                                     "Low MntWines"]
 
 
 def test_names_on_online_retail(retail_customers: pd.DataFrame) -> None:

@@ -86,7 +86,9 @@ def _generic(row: pd.Series, threshold: float) -> str:
     top = sorted(zs.items(), key=lambda kv: -abs(kv[1]))[:2]
     parts = [f"{'high' if z > 0 else 'low'} {f.replace('_', ' ')}" for f, z in top
              if abs(z) >= threshold]
-    return (", ".join(parts) or "average profile").capitalize()
+    name = ", ".join(parts) or "average profile"
+    # The first letter up, the features' own case kept: "Low MntWines", not "Low mntwines".
+    return name[:1].upper() + name[1:]
 
 
 def name_segments(
