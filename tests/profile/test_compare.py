@@ -98,6 +98,8 @@ def test_row_order_never_changes_the_table(pop: list[int], cust: list[int],
     assert ((a["ratio_low"] <= a["ratio"] + 1e-12) & (a["ratio"] <= a["ratio_high"] + 1e-12)
             )[defined].all()
     assert set(a["verdict"]) <= {"over", "under", "neither"}
+    # With the population's own rate, a segment's expected customers are its customers.
+    assert (a["expected_customers"][defined] == a["customers"][defined]).all()
 
 
 def test_segments_are_described_by_their_furthest_features() -> None:

@@ -204,6 +204,13 @@ def compare_populations(
     verdict = np.where(low > 1, "over", np.where(high < 1, "under", "neither"))
     named = {**{s: f"Segment {s + 1}" for s in labels if s >= 0},
              UNPLACED: "Not placed", **(names or {})}
+    # Expected counts to a millionth: with the population's own rate, a segment's
+    # expected customers are its customers (53, not 52.99999999999999).
+    expected = {
+        "expected_customers": x_pop * rate * np.where(x_pop > 0, ratio, 0.0),
+        "expected_low": x_pop * rate * low,
+        "expected_high": x_pop * rate * np.where(x_pop > 0, high, 0.0),
+    }
     table = pd.DataFrame({
         "segment": labels,
         "name": [named.get(s, str(s)) for s in labels],
@@ -215,9 +222,7 @@ def compare_populations(
         "ratio_low": low,
         "ratio_high": high,
         "verdict": verdict,
-        "expected_customers": x_pop * rate * np.where(x_pop > 0, ratio, 0.0),
-        "expected_low": x_pop * rate * low,
-        "expected_high": x_pop * rate * np.where(x_pop > 0, high, 0.0),
+        **{name: np.round(values, 6) for name, values in expected.items()},
     })
     if descriptions is not None:
         table["description"] = [descriptions.get(s, "") for s in labels]
