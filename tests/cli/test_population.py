@@ -41,6 +41,9 @@ def test_population_prints_and_writes_the_comparison(personality: tuple[Path, Pa
     assert comparison["segment"].ge(0).sum() == 4
     assert comparison["population"].sum() == 2240 and comparison["customers"].sum() == 334
     assert comparison["verdict"].isin({"over", "under", "neither"}).all()
+    # Signs in words: a cell "+" would reach the file as "'+" (see docs/security.md).
+    components = pd.read_csv(out / "components.csv")
+    assert set(components["side"]) == {"positive", "negative"}
     audit = pd.read_csv(out / "audit.csv")
     assert audit.groupby("table")["rows"].sum().to_dict() == {"customers": 334,
                                                               "population": 2240}

@@ -107,7 +107,7 @@ def test_coil_pca_and_relevance_are_read_in_words(coil: PopulationResult) -> Non
     assert needed[0.8] < needed[0.9] < needed[0.95]
     assert coil.fit.pca.n_components_ == needed[0.8]
     first = coil.fit.components[coil.fit.components["component"] == 1]
-    assert set(first["side"]) == {"+", "-"}
+    assert set(first["side"]) == {"positive", "negative"}
     assert "Purchasing power class" in set(first["description"]) or "Average income" in set(
         first["description"])
     relevance = coil.fit.relevance

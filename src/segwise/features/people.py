@@ -340,16 +340,17 @@ def read_components(pca: PCA, names: list[str], describe: Callable[[str], str], 
     Returns
     -------
     pandas.DataFrame
-        ``component`` (1-based), ``explained``, ``side`` (``+`` or ``-``), ``rank``,
+        ``component`` (1-based), ``explained``, ``side`` (``positive`` or ``negative``:
+        words, so that a spreadsheet reads no formula sign), ``rank``,
         ``feature``, ``description`` and ``weight``.
     """
     rows = []
     for c, (weights, share) in enumerate(zip(pca.components_, pca.explained_variance_ratio_,
                                              strict=True), start=1):
         order = np.argsort(weights)
-        for side, picks in (("+", order[::-1][:top]), ("-", order[:top])):
+        for side, picks in (("positive", order[::-1][:top]), ("negative", order[:top])):
             for rank, j in enumerate(picks, start=1):
-                if (weights[j] > 0) != (side == "+"):
+                if (weights[j] > 0) != (side == "positive"):
                     continue
                 rows.append({"component": c, "explained": float(share), "side": side,
                              "rank": rank, "feature": names[j],

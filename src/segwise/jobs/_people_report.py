@@ -236,9 +236,9 @@ def _pca(ctx: ReportContext) -> Section | None:
                           wide=True),
                     Table("components", "What the first components are", reading_table,
                           formats={"explained": "pct", "weight": "num2"},
-                          reading="Each component's largest positive (+) and negative (-) "
+                          reading="Each component's largest positive and negative "
                                   "weights: people high on the component have more of the "
-                                  "+ features and less of the - ones.")])
+                                  "positive features and less of the negative ones.")])
 
 
 def _comparison(ctx: ReportContext) -> Section | None:
