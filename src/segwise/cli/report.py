@@ -15,7 +15,6 @@ from segwise.cli._app import (
     EngineOpt,
     MasterOpt,
     MemoryOpt,
-    OrderLinesArg,
     StoreOpt,
     app,
     console,
@@ -126,7 +125,10 @@ def _refuse_unused(ctx: typer.Context, *, job: str, clv: bool) -> None:
 @handle_errors
 def report(
     ctx: typer.Context,
-    input: OrderLinesArg,
+    input: Annotated[Path, typer.Argument(
+        help="The --job's source: order lines for rfm, events for rfe, pings for mobility; "
+             "CSV (also .gz, .bz2, .xz, .zip), Parquet, Excel, JSON lines, SQLite or DuckDB "
+             "file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Report file to write "
                                                                 "(.html, .md or .json).")],
     format: Annotated[FormatChoice | None, typer.Option(
