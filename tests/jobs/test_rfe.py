@@ -330,6 +330,7 @@ def test_learned_segments_and_the_report_take_the_users(sample: Any) -> None:
     assert len(seg.assignments) == sample.entities.n_entities
     assert seg.assignments["segment_name"].notna().all()
     report = build_report(sample, ReportExtras.from_segmentation(seg), source="sample")
+    assert report.title == "User segments"              # users, not customers
     keys = [s.key for s in report.sections]
     assert keys == ["recommendation", "overview", "cleaning", "activity", "rfe", "segments",
                     "story", "clusters", "profiles", "embedding", "campaign"]

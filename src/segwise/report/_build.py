@@ -248,7 +248,7 @@ def build_report(
     currency: str | None = None,
     products: bool = True,
     n_categories: int = 25,
-    title: str = "Customer segments",
+    title: str | None = None,
     source: str | None = None,
     random_state: int = 0,
     progress: Callable[[str], None] = _nothing,
@@ -273,8 +273,9 @@ def build_report(
         Learn product categories (order lines) when ``extras.categories`` is not given.
     n_categories : int, default=25
         Number of product categories to learn.
-    title : str, default="Customer segments"
-        Report title.
+    title : str, optional
+        Report title; by default the entities' segments: "Customer segments" for order
+        lines, "User segments" for events and pings, "Person segments" for people.
     source : str, optional
         Name of the input shown in the report (its file name, say).
     random_state : int, default=0
@@ -317,6 +318,7 @@ def build_report(
                                   int((ctx.summary[entities.schema.entities] > 0).sum())))
     progress("charts")
     sections = [s for _, build in builders if (s := build(ctx)) is not None]
+    title = title or f"{entities.schema.entity.capitalize()} segments"
     report = Report(title=title, subtitle=ctx.subtitle, figures=ctx.figures, sections=sections,
                     meta=ctx.meta)
     for chart in report.charts:
