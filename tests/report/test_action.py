@@ -50,7 +50,7 @@ def test_recommended_segments_come_first_with_their_lists(small_result: Any) -> 
         assert listed["monetary"].sum() == pytest.approx(members["monetary"].sum())
     data = json.loads(render(report, "json"))
     assert data["sections"][0]["tables"][0]["downloads"][0]["rows"] == table.downloads[0].count
-    assert "Customer lists (in the HTML report): 01-" in render(report, "md")
+    assert "Member lists (in the HTML report): 01-" in render(report, "md")
 
 
 def test_pareto_curve_matches_the_customers(small_result: Any) -> None:

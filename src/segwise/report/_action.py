@@ -121,7 +121,7 @@ def _pareto_chart(values: pd.Series, who: str, cur: str) -> Chart | None:
 
 
 def recommendation_section(ctx: ReportContext) -> Section | None:
-    """Build the section that says which segmentation to act on, with its customer lists.
+    """Build the section that says which segmentation to act on, with its member lists.
 
     Parameters
     ----------

@@ -173,7 +173,7 @@ def render_markdown(report: Report) -> str:
                     lines += ["", f"_{md(block.reading)}_"]
                 downloads = getattr(block, "downloads", [])
                 if downloads:
-                    lines += ["", "Customer lists (in the HTML report): " + ", ".join(
+                    lines += ["", "Member lists (in the HTML report): " + ", ".join(
                         f"{md(d.filename)} ({d.count:,})" for d in downloads)]
                 lines.append("")
             else:
