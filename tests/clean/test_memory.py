@@ -45,7 +45,9 @@ def memory_kept(frame: pd.DataFrame, rules: CleaningRules) -> list[tuple]:
 line = st.fixed_dictionaries({
     "CustomerID": st.sampled_from(["12346", "17850"]),
     "InvoiceNo": st.sampled_from(["536365", "C536379", "c536380", "A563185", "R1", "ß536",
-                                  "536366"]),
+                                  "536366",
+                                  # Orders that only begin with a prefix's letter.
+                                  "CA-2016-152156", "a0e1f2c3", "C12a", "C", "C\u0663"]),
     "InvoiceDate": st.integers(0, 6).map(lambda k: T0 + dt.timedelta(hours=11 * k)),
     "Quantity": st.integers(-3, 30),
     "UnitPrice": st.sampled_from([0.0, -1.5, 2.55, 0.85, 1.0000005, 3.3333333, 18.0]),

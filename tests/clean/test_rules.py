@@ -161,6 +161,27 @@ def test_cancellations_net_drop_or_keep(tmp_path: Path) -> None:
     assert dropped["cancellation"] == 1 and dropped["kept"] == 3
 
 
+def test_only_a_prefix_followed_by_digits_marks_a_cancellation_or_adjustment(
+        tmp_path: Path) -> None:
+    # Superstore's order ids begin with a state code (CA-, US-) and UUIDs with any hex
+    # letter: those are orders. Online Retail's C536379 and A563185 are not.
+    rows = [
+        ("CA-2016-152156", "FUR-BO-10001798", "BOOKCASE", 2, "2011-02-02 09:00", 130.98, "3",
+         "US"),
+        ("a0e1f2c3-9d4b-4c1e-8f00-3b2a1c0d9e8f", "85123A", "HEART", 1, "2011-02-03 09:00",
+         2.5, "3", "UK"),
+        ("c3f2ab90-1d2e-4f5a-9b8c-7d6e5f4a3b2c", "85123A", "HEART", 1, "2011-02-04 09:00",
+         2.5, "3", "UK"),
+        ("C536379", "85123A", "HEART", -1, "2011-02-05 09:00", 2.5, "3", "UK"),
+        ("A563185", "B", "Adjust bad debt", 1, "2011-02-06 09:00", 11062.06, "3", "UK"),
+    ]
+    audit = _audit(rows, tmp_path, cancellations="drop")
+    assert audit["cancellation"] == 1 and audit["bad_debt_adjustment"] == 1
+    assert audit["kept"] == 3
+    customer = run_rfm(_lines(rows, tmp_path)).customers.set_index("customer_id").loc["3"]
+    assert customer["frequency"] == 3
+
+
 def test_lines_of_customers_with_only_returns_have_their_own_step(tmp_path: Path) -> None:
     returns = [("C1011", "85123A", "HEART", -3, "2011-02-02 09:00", 2.5, "9", "UK"),
                ("C1012", "71053", "LANTERN", -1, "2011-02-03 09:00", 3.0, "9", "UK")]

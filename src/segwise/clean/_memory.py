@@ -22,6 +22,7 @@ from __future__ import annotations
 import decimal
 import functools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -111,10 +112,11 @@ class LineCleaner:
         out: dict[str, list[Any]] = {c: [] for c in KEPT_COLUMNS}
         for customer, order, ts, quantity, price, revenue, product, _, country in rows:
             if ((customer is None and rules.missing_customer_id)
-                    or (rules.bad_debt_adjustments and _starts(order, rules.adjustment_prefixes))):
+                    or (rules.bad_debt_adjustments
+                        and _prefixed_number(order, rules.adjustment_prefixes))):
                 continue
             is_return = returns and (quantity < 0
-                                     or _starts(order, rules.cancellation_prefixes))
+                                     or _prefixed_number(order, rules.cancellation_prefixes))
             if ((is_return and rules.cancellations == "drop")
                     or (rules.non_product == "drop" and non_product.get(product, False))
                     or (rules.zero_quantity and quantity == 0)
@@ -141,15 +143,20 @@ class LineCleaner:
         return self._non_product
 
 
-def _starts(value: str, prefixes: tuple[str, ...]) -> bool:
-    """``STARTS_WITH(UPPER(value), prefix)`` for any prefix, as DuckDB tests it.
+def _prefixed_number(value: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether ``UPPER(value)`` is a prefix followed by digits only, as DuckDB tests it.
 
     DuckDB upper-cases character by character (``ß`` stays ``ß``; Python's ``upper``
     makes it ``SS``), so each character is compared with its one-character upper case.
     """
-    return any(len(value) >= len(p) and all(_upper(c) == q for c, q in zip(value, p,
-                                                                             strict=False))
+    return any(len(value) > len(p)
+               and all(_upper(c) == q for c, q in zip(value, p, strict=False))
+               and _DIGITS.fullmatch(value, len(p)) is not None
                for p in prefixes)
+
+
+#: What follows a cancellation's or an adjustment's prefix (ASCII digits, as RE2's [0-9]).
+_DIGITS = re.compile("[0-9]+")
 
 
 def _upper(c: str) -> str:

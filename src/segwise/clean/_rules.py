@@ -76,15 +76,19 @@ class CleaningRules:
         in every column that plays a role (see
         :meth:`segwise.io.Transactions.distinct_lines`).
     bad_debt_adjustments : bool, default=True
-        Remove lines whose order id starts with one of ``adjustment_prefixes``.
+        Remove lines whose order id is one of ``adjustment_prefixes`` followed by digits
+        only (Online Retail's ``A563185``).
     adjustment_prefixes : tuple of str, default=("A",)
-        Order-id prefixes of bad-debt adjustments.
+        Order-id prefixes of bad-debt adjustments, compared with the id in upper case. An
+        id that only begins with the letter (``AB-1234``, a UUID) is an order.
     cancellations : {"net", "drop", "keep"}, default="net"
         ``"net"`` keeps cancellation and return lines so that they reduce the customer's
         monetary value, but never count them as orders; ``"drop"`` removes them (the
         common tutorial cleaning); ``"keep"`` treats them as ordinary lines.
     cancellation_prefixes : tuple of str, default=("C",)
-        Order-id prefixes of cancellations; negative quantities are returns too.
+        Order-id prefixes of cancellations, followed by digits only (``C536379``; not
+        Superstore's ``CA-2016-152156`` or a UUID), compared with the id in upper case;
+        negative quantities are returns too.
     non_product : {"drop", "keep"}, default="drop"
         Whether lines with a non-product code leave the customer table as well as the
         product analytics (they always leave the product analytics).
@@ -288,10 +292,16 @@ class CleanedLines:
         return build_audit(rows, descriptions, self.n_input, {"revenue": revenue})
 
 
-def _starts_with_any(value: ir.StringValue, prefixes: tuple[str, ...]) -> ir.BooleanValue:
+def _prefixed_number(value: ir.StringValue, prefixes: tuple[str, ...]) -> ir.BooleanValue:
+    """Whether an order id is one of ``prefixes`` followed by digits only (``C536379``).
+
+    Ids that only begin with the letter are orders: Superstore's ``CA-2016-152156``, a
+    UUID's ``c3f2...`` or ``a0e1...``. The digits are tested only on ids with a prefix.
+    """
     cond = ibis.literal(False)
     for prefix in prefixes:
-        cond |= value.startswith(prefix)
+        cond |= ibis.ifelse(value.startswith(prefix),
+                            value.substr(len(prefix)).re_search("^[0-9]+$"), False)
     return cond.fill_null(False)
 
 
@@ -344,7 +354,7 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
 def _flag(t: ir.Table, rules: CleaningRules) -> ir.Table:
     """Add ``is_return``, ``is_product`` and ``_reason`` (the first rule that matches)."""
     order = t.order_id.upper()
-    is_return = (t.quantity < 0) | _starts_with_any(order, rules.cancellation_prefixes)
+    is_return = (t.quantity < 0) | _prefixed_number(order, rules.cancellation_prefixes)
     pattern = _non_product_regex(rules)
     is_product = (
         ~t.product_id.re_search(pattern).fill_null(False) if pattern else ibis.literal(True)
@@ -357,7 +367,7 @@ def _flag(t: ir.Table, rules: CleaningRules) -> ir.Table:
     if rules.missing_customer_id:
         checks.append((t.customer_id.isnull(), "missing_customer_id"))
     if rules.bad_debt_adjustments:
-        checks.append((_starts_with_any(order, rules.adjustment_prefixes), "bad_debt_adjustment"))
+        checks.append((_prefixed_number(order, rules.adjustment_prefixes), "bad_debt_adjustment"))
     if rules.cancellations == "drop":
         checks.append((t.is_return, "cancellation"))
     if rules.non_product == "drop":
