@@ -159,6 +159,13 @@ def test_a_scoring_worker_process_answers_the_same_and_ends_with_the_server(
     ({"orders": [{**NEW_CUSTOMER["orders"][0], "timestamp": "9999-12-31T23:59:00-01:00"}]},
      422),
     ({"orders": [{**NEW_CUSTOMER["orders"][0], "unexpected": 1}]}, 422),
+    # Values a lax parse would turn into a number or a time nobody meant: true is 1 unit,
+    # "12" a string, 20110110 (a day written as a number) seconds after 1970.
+    ({"orders": [{**NEW_CUSTOMER["orders"][0], "quantity": True}]}, 422),
+    ({"orders": [{**NEW_CUSTOMER["orders"][0], "quantity": "12"}]}, 422),
+    ({"orders": [{**NEW_CUSTOMER["orders"][0], "unit_price": "2,55"}]}, 422),
+    ({"orders": [{**NEW_CUSTOMER["orders"][0], "timestamp": 20110110}]}, 422),
+    ({"as_of": 1300000000}, 422),
     # Only a return: nothing left to score after cleaning.
     ({"orders": [{**NEW_CUSTOMER["orders"][0], "quantity": -6}]}, 422),
 ])
@@ -191,6 +198,41 @@ def test_the_score_body_is_documented_and_checked_as_fastapi_would(client: Any) 
         ("body", "customer_id"), ("body", "orders")}
     # The token is checked before the body is read.
     assert client.post("/score", content=b"{not json").status_code == 401
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    # JSON's NaN and Infinity literals, and a byte that is not UTF-8: the 422 echoed the
+    # input, which cannot be written as JSON (a 500).
+    (b'{"customer_id": "x", "orders": [{"order_id": "A", "timestamp": "2011-01-10T10:00:00",'
+     b' "quantity": NaN, "unit_price": 1}]}', ["body", "orders", 0, "quantity"]),
+    (b'{"customer_id": "x", "orders": [{"order_id": "A", "timestamp": "2011-01-10T10:00:00",'
+     b' "quantity": 1, "unit_price": -Infinity}]}', ["body", "orders", 0, "unit_price"]),
+    (b'{"customer_id": "\xff", "orders": []}', ["body"]),
+    (b"[]", ["body"]),
+])
+def test_unreadable_score_bodies_get_a_422_naming_the_field(
+        client: Any, body: bytes, field: list[Any]) -> None:
+    response = client.post("/score", content=body, headers={
+        "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == field and error["msg"]
+    assert "input" not in error  # the sender's body is not sent back
+
+
+def test_a_body_not_sent_as_json_gets_415_with_the_fix(client: Any) -> None:
+    import json
+
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    body = json.dumps(NEW_CUSTOMER).encode()
+    for media in ("text/plain", "application/x-www-form-urlencoded", "text/csv"):
+        got = client.post("/score", content=body, headers={**auth, "Content-Type": media})
+        assert got.status_code == 415, (media, got.text)
+        assert media in got.json()["detail"]
+        assert "Fix: send it with Content-Type: application/json" in got.json()["detail"]
+    for media in ("application/json; charset=utf-8", "application/vnd.api+json", None):
+        headers = {**auth, **({"Content-Type": media} if media else {})}
+        assert client.post("/score", content=body, headers=headers).status_code == 200, media
 
 
 def test_request_size_is_limited(client: Any) -> None:

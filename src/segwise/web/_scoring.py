@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from segwise.exceptions import InputError, SegwiseError
 
@@ -43,7 +43,15 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
     return value
 
 
-Timestamp = Annotated[dt.datetime, AfterValidator(_naive_utc)]
+def _text_time(value: Any) -> Any:
+    """Refuse a time given as a number: 20110110 would be read as seconds since 1970."""
+    if not isinstance(value, str | dt.datetime):
+        raise ValueError("must be ISO 8601 text, such as \"2011-01-10T10:00:00\" (a number "
+                         "would be read as seconds since 1970)")
+    return value
+
+
+Timestamp = Annotated[dt.datetime, BeforeValidator(_text_time), AfterValidator(_naive_utc)]
 Text = Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -54,9 +62,10 @@ class OrderLine(BaseModel):
 
     order_id: Text = Field(description="The order (invoice) the line belongs to.")
     timestamp: Timestamp = Field(description="When the order was placed (ISO 8601).")
-    quantity: float = Field(ge=-1e6, le=1e6, allow_inf_nan=False,
+    # Strict: a JSON number only; true would be 1 unit and "1,5" or "12" a guess.
+    quantity: float = Field(ge=-1e6, le=1e6, allow_inf_nan=False, strict=True,
                             description="Units; negative for a return.")
-    unit_price: float = Field(ge=-1e7, le=1e7, allow_inf_nan=False,
+    unit_price: float = Field(ge=-1e7, le=1e7, allow_inf_nan=False, strict=True,
                               description="Price of one unit.")
     product_id: Text | None = Field(default=None, description="Product code.")
     description: Annotated[str, Field(max_length=500)] | None = Field(
