@@ -256,6 +256,35 @@ def test_missing_things_are_404_and_bad_parameters_400(client: Any) -> None:
     assert client.get("/api/segments/rule/Champions", params={"page": 0}).status_code == 422
 
 
+@pytest.mark.parametrize(("path", "status", "said"), [
+    ("/segments/rule/Champions?page=-1", 422, "page: Input should be greater than or equal"),
+    ("/segments/rule/Champions?page=abc", 422, "(not &#39;abc&#39;)"),
+    ("/segments/rule/Champions?size=%3Cscript%3E", 422, "(not &#39;&lt;script&gt;&#39;)"),
+    ("/quality?page=1e3", 422, "page: Input should be a valid integer"),
+    ("/segments/rule/Champions?page=999999", 400, "page 999999 is past the last page"),
+    ("/quality?page=2", 400, "Fix: ask for a page from 1 to 1"),
+    ("/segments/rule/%3Cscript%3Ealert(1)%3C%2Fscript%3E", 404,
+     "no rule segment &#39;&lt;script&gt;alert(1)&lt;/script&gt;&#39;"),
+    ("/segments/rule/a/b%20c", 404, "no rule segment &#39;a/b c&#39;"),
+    ("/segments/%C3%BC%E5%AE%A2/x", 404, "no segmentation &#39;ü客&#39;"),
+    ("/?run=%3Cb%3E", 404, "no run &#39;&lt;b&gt;&#39;"),
+    ("/no/such/page%3Cb%3E", 404, "there is no page /no/such/page&lt;b&gt;"),
+])
+def test_dashboard_pages_asked_oddly_get_an_escaped_error_page(
+        client: Any, path: str, status: int, said: str) -> None:
+    # A browser gets a page, not FastAPI's JSON (bad parameters, no route) or a page of
+    # nobody (past the last page); the page's JSON twin gets the same status in JSON.
+    page = client.get(path)
+    assert page.status_code == status, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert said in page.text
+    assert "<script>" not in page.text and "<b>" not in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    twin = client.get("/api" + ("/overview" + path[1:] if path.startswith("/?") else path))
+    assert twin.status_code == status
+    assert twin.json()["detail"]
+
+
 def test_every_route_answers_404_for_a_run_or_segmentation_it_does_not_have(
     client: Any, served: dict[str, Any]
 ) -> None:

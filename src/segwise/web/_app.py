@@ -11,17 +11,19 @@ import contextlib
 import functools
 import hmac
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from segwise import __version__
@@ -39,6 +41,9 @@ DEFAULT_MAX_BODY = 256 * 1024
 NO_SCORER = ("this server has no model to score with: the store holds no assigner and none "
              "was given. Fix: train one into the store (segwise assigner train ORDERS -o "
              "assigner.skops --store STORE) or start the server with --model assigner.skops")
+
+#: Paths whose errors are JSON; the dashboard's are error pages.
+API_PREFIXES = ("/api", "/score", "/csv")
 
 #: Content security policy: nothing loads from anywhere but this server.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -225,16 +230,41 @@ def create_app(
         return JSONResponse({"detail": "a valid bearer token is required"}, 401,
                             headers={"WWW-Authenticate": "Bearer"})
 
+    def problem(request: Request, status: int, message: str,
+                headers: Mapping[str, str] | None = None) -> Response:
+        """Answer an error: JSON on the API's routes, an error page on the dashboard's."""
+        if request.url.path.startswith(API_PREFIXES):
+            return JSONResponse({"detail": message}, status, headers=headers)
+        page = _render("error.html.j2", {"page": "error", "title": f"Error {status}",
+                                         "message": message, "status": status,
+                                         "charts": []}, status)
+        page.headers.update(headers or {})
+        return page
+
     @app.exception_handler(SegwiseError)
     async def segwise_error(request: Request, exc: Exception) -> Response:
         status = (404 if isinstance(exc, NotFoundError) else
                   503 if isinstance(exc, StoreBusyError) else
                   400 if isinstance(exc, ConfigError) else 422)
-        if request.url.path.startswith(("/api", "/score", "/csv")):
-            return JSONResponse({"detail": str(exc)}, status)
-        return _render("error.html.j2", {"page": "error", "title": f"Error {status}",
-                                         "message": str(exc), "status": status,
-                                         "charts": []}, status)
+        return problem(request, status, str(exc))
+
+    # A dashboard page asked with a bad parameter (?page=-1) or at no route gets an error
+    # page, as a missing run does: FastAPI answered both in JSON, to a browser.
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith(API_PREFIXES):
+            return await request_validation_exception_handler(request, exc)
+        return problem(request, 422, "; ".join(
+            f"{e['loc'][-1]}: {e['msg']}" + (f" (not {e['input']!r})" if "input" in e else "")
+            for e in exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith(API_PREFIXES):
+            return await http_exception_handler(request, exc)
+        message = (f"there is no page {request.url.path}. Fix: start from the overview"
+                   if exc.status_code == 404 else str(exc.detail))
+        return problem(request, exc.status_code, message, exc.headers)
 
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(_BodyLimit, limit=max_body)

@@ -87,6 +87,20 @@ def overview_page(store: Store, run_id: str | None = None,
             "measures": measures, "values": values, "charts": charts, "valued": valued}
 
 
+def _first_page(page: int) -> None:
+    if page < 1:
+        raise ConfigError(f"page {page}: page numbers start at 1")
+
+
+def _paging(page: int, size: int, total: int, rows: str) -> dict[str, int]:
+    """Return the page, its size and the number of pages; a page past the last is refused."""
+    pages = max(1, math.ceil(total / size))
+    if page > pages:
+        raise ConfigError(f"page {page} is past the last page of {rows} ({total:,} at {size:,} "
+                          f"a page: {pages:,}). Fix: ask for a page from 1 to {pages:,}")
+    return {"page": page, "size": size, "pages": pages}
+
+
 def segment_page(store: Store, segmentation: str, segment: str, *, run_id: str | None = None,
                  page: int = 1, size: int = PAGE_SIZE, sort: str | None = None,
                  descending: bool = False, search: str | None = None) -> dict[str, Any]:
@@ -95,8 +109,7 @@ def segment_page(store: Store, segmentation: str, segment: str, *, run_id: str |
     _segmentation(store, run["run_id"], segmentation)  # 404 for one the run lacks
     summary = store.segment(run["run_id"], segmentation, segment)
     profile = store.profile(run["run_id"], segmentation, segment)
-    if page < 1:
-        raise ConfigError("page numbers start at 1")
+    _first_page(page)
     members = store.members(run["run_id"], segmentation, segment, search=search or None,
                             sort=sort, descending=descending, offset=(page - 1) * size,
                             limit=size)
@@ -111,9 +124,8 @@ def segment_page(store: Store, segmentation: str, segment: str, *, run_id: str |
         "page": "segment", "title": f"{segment} · {segmentation} segment", "run": run,
         "segmentation": segmentation, "segment": summary, "profile": profile,
         "values": _values_by_segment(store, run["run_id"], segmentation).get(segment, {}),
-        "members": {**members, "page": page, "size": size,
-                    "pages": max(1, math.ceil(members["total"] / size)), "sort": sort,
-                    "descending": descending, "search": search or ""},
+        "members": {**members, **_paging(page, size, members["total"], "members"),
+                    "sort": sort, "descending": descending, "search": search or ""},
         "charts": charts,
     }
 
@@ -146,8 +158,7 @@ def quality_page(store: Store, *, run_id: str | None = None, page: int = 1,
     """Show the cleaning audit (rows per step, summing to the input) and the quarantine."""
     run = _run(store, run_id)
     audit = store.audit(run["run_id"])
-    if page < 1:
-        raise ConfigError("page numbers start at 1")
+    _first_page(page)
     quarantine = store.quarantine(run["run_id"], offset=(page - 1) * size, limit=size)
     total = sum(s["rows"] for s in audit)
     charts = [bar_chart(
@@ -157,8 +168,8 @@ def quality_page(store: Store, *, run_id: str | None = None, page: int = 1,
     )] if audit else []
     return {"page": "quality", "title": "Data quality", "run": run, "audit": audit,
             "input_rows": total,
-            "quarantine": {**quarantine, "page": page, "size": size,
-                           "pages": max(1, math.ceil(quarantine["total"] / size))},
+            "quarantine": {**quarantine,
+                           **_paging(page, size, quarantine["total"], "quarantined rows")},
             "charts": charts}
 
 
