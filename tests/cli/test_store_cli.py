@@ -37,12 +37,51 @@ def test_etl_runs_a_project_file_into_its_store(hostile_orders: Path, tmp_path: 
         assert actions and all(actions), (segmentation, actions)
 
 
-def test_etl_names_a_missing_source(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("project", "said"), [
+    ('[project]\nstore = "results/x.duckdb"\n',
+     '[project] source is missing: the file the job reads. Fix: add source = "orders.csv"'),
+    ('[project]\nsource = "orders.csv"\nstor = "results/x.duckdb"\n',
+     "unknown key(s) stor in [project]. Fix: store?"),
+    ('[project]\nsource = "orders.csv"\njob = "churn"\nstore = "results/x.duckdb"\n',
+     "[project] job: unknown job 'churn'; registered: mobility, people, rfe, rfm"),
+    ('[project]\nsource = "orders.csv"\nstore = "orders.csv/x.duckdb"\n',
+     "orders.csv is a file. Fix: choose another output folder"),
+    ('[project]\nsource = "shop.duckdb"\nstore = "shop.duckdb"\n',
+     "shop.duckdb: is also an input of this run"),
+    ('[project\nsource = "orders.csv"\n', "not valid TOML"),
+])
+def test_etl_refuses_a_wrong_project_file_as_usage(tmp_path: Path, hostile_orders: Path,
+                                                  project: str, said: str) -> None:
+    # What is wrong in the project file is the command's usage (exit 2, as a bad --store
+    # is), said in one line naming the file, before any work: a store that is the source
+    # database took every step and then failed on a lock, blamed on "the URL".
+    import duckdb
+
+    shutil.copy(hostile_orders, tmp_path / "orders.csv")
+    with duckdb.connect(str(tmp_path / "shop.duckdb")) as con:
+        con.execute("CREATE TABLE orders AS SELECT 1 AS x")
+    path = tmp_path / "project.toml"
+    path.write_text(project)
+    result = runner.invoke(app, ["etl", str(path)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], lines
+    assert "Starting" not in result.output
+    assert not (tmp_path / "results").exists()
+    with duckdb.connect(str(tmp_path / "shop.duckdb"), read_only=True) as con:
+        assert con.execute("SHOW TABLES").fetchall() == [("orders",)]
+
+
+def test_a_failed_etl_leaves_no_store_nor_folder(tmp_path: Path) -> None:
+    # Data that cannot be used (no order-line columns) fails the job: exit 1, and the
+    # store's folders, which checking the store created, are not left behind empty.
+    (tmp_path / "orders.csv").write_text("a,b\n1,2\n")
     project = tmp_path / "project.toml"
-    project.write_text('[project]\nstore = "x.duckdb"\n')
+    project.write_text('[project]\nsource = "orders.csv"\nstore = "results/runs/x.duckdb"\n')
     result = runner.invoke(app, ["etl", str(project)])
-    assert result.exit_code == 1
-    assert "[project] source is missing" in result.output
+    assert result.exit_code == 1, result.output
+    assert "required column" in result.stderr
+    assert not (tmp_path / "results").exists()
 
 
 def test_a_store_that_cannot_be_written_fails_before_any_work(tmp_path: Path) -> None:
@@ -64,7 +103,7 @@ def test_a_store_that_cannot_be_written_fails_before_any_work(tmp_path: Path) ->
     project = tmp_path / "project.toml"
     project.write_text(f'[project]\nsource = "never-read.csv"\nstore = "{down}"\n')
     result = runner.invoke(app, ["etl", str(project)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"error: {down}: connection failed")
     assert "Fix: check the URL" in lines[0]

@@ -17,9 +17,11 @@ from segwise.cli._app import (
     progress,
     refuse_given,
 )
+from segwise.exceptions import ConfigError, SegwiseError, UsageError
 
 if TYPE_CHECKING:
-    from segwise.jobs import ServeSettings
+    from segwise.config import SegwiseConfig
+    from segwise.jobs import ProjectSettings, ServeSettings
 
 #: Environment variable holding the token that scoring and writes need.
 TOKEN_ENV = "SEGWISE_TOKEN"  # noqa: S105 - the variable's name, not a token
@@ -40,16 +42,10 @@ def etl(
     store: StoreOpt = None,
 ) -> None:
     """Run the whole job from a project file into the store: one run, one transaction."""
-    from segwise.config import load_config
-    from segwise.jobs import project_paths, run_etl
+    from segwise.jobs import run_etl
 
-    cfg = load_config(config)
-    project = project_paths(cfg.section("project"), config.resolve().parent)
+    cfg, project = _read_project(config, store)
     target = store or project.store
-    if store is None:  # --store was checked as it was read
-        from segwise.store import check_store
-
-        check_store(target)
     with progress("Starting") as say:
         run_id, result, notes = run_etl(
             project.source, target, job=project.job, config=cfg,
@@ -63,6 +59,33 @@ def etl(
                   f"{result.entities.schema.entities}")
     console.print(f"open the dashboard: segwise serve {target}", highlight=False,
                   soft_wrap=True)
+
+
+def _read_project(config: Path, store: str | None) -> tuple[SegwiseConfig, ProjectSettings]:
+    """Read ``segwise etl``'s project file and check what it names, before any work.
+
+    The file is the command's whole usage: what is wrong in it (a key, the job, a store
+    that cannot be written or is the source) is a usage error, exit 2, as a bad ``--store``
+    is; a source that cannot be read is the data's, found when it is read.
+    """
+    from segwise.config import load_config
+    from segwise.jobs import get_job, project_paths
+    from segwise.store import check_store
+
+    try:
+        cfg = load_config(config)
+        try:
+            project = project_paths(cfg.section("project"), config.resolve().parent)
+        except ConfigError as exc:
+            raise ConfigError(f"{config}: {exc}") from exc
+        try:
+            get_job(project.job)
+        except ConfigError as exc:
+            raise ConfigError(f"{config}: [project] job: {exc}") from exc
+        check_store(store or project.store, inputs=[project.source])
+    except SegwiseError as exc:
+        raise UsageError(str(exc)) from exc
+    return cfg, project
 
 
 @app.command()

@@ -500,7 +500,8 @@ def project_paths(settings: ProjectSettings, base: Path) -> ProjectSettings:
         If no source is given.
     """
     if not settings.source:
-        raise ConfigError("[project] source is missing: the file the job reads")
+        raise ConfigError("[project] source is missing: the file the job reads. Fix: add "
+                          'source = "orders.csv" (its path) under [project]')
 
     def resolve(value: str) -> str:
         if not value or "://" in value or Path(value).is_absolute():

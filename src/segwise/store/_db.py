@@ -15,7 +15,7 @@ import json
 import math
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,6 @@ def store_url(target: str | Path) -> sa.URL:
     path = Path(text)
     if path.suffix.lower() not in (".duckdb", ".db"):
         raise ConfigError(f"store {text}: a store is a .duckdb file or a postgresql:// URL")
-    path.parent.mkdir(parents=True, exist_ok=True)
     return sa.make_url(f"duckdb:///{path.resolve()}")
 
 
@@ -155,6 +154,8 @@ class Store:
         self.url = store_url(target)
         self.busy_timeout = busy_timeout
         self.is_duckdb = self.url.get_backend_name() == "duckdb"
+        if self.is_duckdb:
+            Path(str(self.url.database)).parent.mkdir(parents=True, exist_ok=True)
         # DuckDB: one process may hold a file; connect per use so others can take turns.
         pool: dict[str, Any] = ({"poolclass": sa.pool.NullPool} if self.is_duckdb
                                 else {"pool_pre_ping": True})
@@ -844,16 +845,24 @@ def _type_family(kind: pa.DataType) -> str:
     return "text"
 
 
-def check_store(target: str | Path) -> None:
+def check_store(target: str | Path, *, inputs: Iterable[str | Path | None] = ()) -> None:
     """Check, before any work, that a run can be written into a store.
 
-    A DuckDB file: its folder can be written and an existing file is a DuckDB database
-    (nothing is created). A PostgreSQL URL: the server accepts the connection.
+    A DuckDB file: its folder can be written, an existing file is a DuckDB database and
+    none of the run's inputs (nothing is created). A PostgreSQL URL: the server accepts the
+    connection.
+
+    Parameters
+    ----------
+    target : str or Path
+        A ``.duckdb`` file or ``postgresql://`` URL.
+    inputs : iterable of str or Path or None
+        Files the run reads (a DuckDB source is no store of its own results).
 
     Raises
     ------
     ConfigError
-        If the target is not a store, or its file cannot be written.
+        If the target is not a store, or its file cannot be written or is an input.
     SegwiseError
         If the server refuses the connection.
     """
@@ -861,7 +870,7 @@ def check_store(target: str | Path) -> None:
 
     url = store_url(target)
     if url.get_backend_name() == "duckdb":
-        check_output(str(url.database), None)
+        check_output(str(url.database), None, inputs=inputs)
     else:
         Store(target).close()
 
