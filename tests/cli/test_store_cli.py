@@ -263,3 +263,27 @@ def test_track_stores_every_snapshot_as_a_run(hostile_orders: Path, tmp_path: Pa
     stored_sizes = {s["segment"]: s["size"] for s in store.segments(runs[-1]["run_id"], "rule")}
     assert {s: n for s, n in stored_sizes.items() if n} == dict(
         zip(last_sizes["segment"], last_sizes["customers"], strict=True))
+
+
+def test_serve_opens_only_a_store_and_creates_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    # Opening created what it opened: a typo in the path served an empty dashboard from a
+    # new file in a new folder, and a DuckDB database of the user's own was given the
+    # store's dozen tables. Both are now refused in one line (exit 2), nothing written.
+    import duckdb
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("served"))
+    shop = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(shop)) as con:
+        con.execute("CREATE TABLE orders AS SELECT 1 AS x")
+    typo = tmp_path / "reslts" / "segwise.duckdb"
+    for target, said in ((typo, "no store there. Fix: check the path"),
+                         (shop, "holds no segwise store")):
+        result = runner.invoke(app, ["serve", str(target)])
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and f"error: {target}: {said}" in lines[0], lines
+    assert not typo.parent.exists()
+    with duckdb.connect(str(shop), read_only=True) as con:
+        assert con.execute("SHOW TABLES").fetchall() == [("orders",)]

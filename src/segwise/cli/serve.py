@@ -117,6 +117,7 @@ def serve(
 
     from segwise.web import create_app, scorers_for
 
+    _check_served(store)
     settings = _serve_settings(config)
     token = os.environ.get(TOKEN_ENV) or settings.token or None
     model = model or (Path(settings.model) if settings.model else None)
@@ -136,6 +137,21 @@ def serve(
     console.print(f"dashboard on http://{host}:{port}/  (API: http://{host}:{port}/docs)",
                   highlight=False)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _check_served(store: str) -> None:
+    """Refuse, as usage, to serve what is no store: a path with no file, other tables.
+
+    Opening created them: a typo in the path served an empty dashboard, and a DuckDB
+    database of the user's own was given the store's tables.
+    """
+    from segwise.store import Store, check_store
+
+    try:
+        check_store(store)  # a file that is not a DuckDB database, a server that is down
+        Store(store, create=False).close()
+    except SegwiseError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _serve_settings(config: Path | None) -> ServeSettings:

@@ -142,6 +142,18 @@ class Store:
         URL.
     busy_timeout : float, default=10
         Seconds to wait for a DuckDB file another process holds.
+    create : bool, default=True
+        Create the store where there is none. Without, only an existing store is opened
+        (what a reader such as the dashboard wants: a typo in its path, or a database of
+        other tables, is refused rather than given a store's tables).
+
+    Raises
+    ------
+    NotFoundError
+        If ``create`` is False and there is no DuckDB file at ``target``.
+    ConfigError
+        If ``create`` is False and the database holds no store, or the store's schema
+        version is not this segwise's.
 
     Examples
     --------
@@ -150,12 +162,18 @@ class Store:
     >>> store.segments(run_id, "rule")             # doctest: +SKIP
     """
 
-    def __init__(self, target: str | Path, *, busy_timeout: float = 10.0) -> None:
+    def __init__(self, target: str | Path, *, busy_timeout: float = 10.0,
+                 create: bool = True) -> None:
         self.url = store_url(target)
         self.busy_timeout = busy_timeout
         self.is_duckdb = self.url.get_backend_name() == "duckdb"
         if self.is_duckdb:
-            Path(str(self.url.database)).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(str(self.url.database))
+            if not create and not path.is_file():
+                raise NotFoundError(
+                    f"{path}: no store there. Fix: check the path, or write a run into it "
+                    "first (segwise etl project.toml, or --store on a command)")
+            path.parent.mkdir(parents=True, exist_ok=True)
         # DuckDB: one process may hold a file; connect per use so others can take turns.
         pool: dict[str, Any] = ({"poolclass": sa.pool.NullPool} if self.is_duckdb
                                 else {"pool_pre_ping": True})
@@ -165,6 +183,10 @@ class Store:
                               schema="information_schema")
             present = set(conn.execute(sa.select(tables.c.table_name).where(
                 tables.c.table_schema == sa.func.current_schema())).scalars())
+            if not create and STORE_INFO.name not in present:
+                raise ConfigError(
+                    f"{self.display_url}: holds no segwise store (no {STORE_INFO.name} "
+                    "table). Fix: give the store that segwise etl or --store wrote")
             if not set(METADATA.tables) <= present:
                 METADATA.create_all(conn, checkfirst=True)
             found = conn.execute(sa.select(STORE_INFO.c.value).where(
