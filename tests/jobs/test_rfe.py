@@ -544,9 +544,19 @@ def test_convert_never_replaces_a_folder_that_holds_more_than_its_parts(
     before = sorted(p.name for p in tmp_path.iterdir())
     for out, says in ((tmp_path, "holds more than Parquet parts (log.sqlite, log.toml, "
                                  "notes.txt), and convert replaces the folder"),
-                      (db, "is a file; convert writes a folder of Parquet parts")):
+                      (db, "is a file; convert writes a folder of Parquet parts"),
+                      # Under a file: "(File exists)" said nothing of which file.
+                      (db / "a" / "parts", f"cannot create its folder, {db} is a file. Fix: "
+                                           "name a folder outside it"),
+                      # In a folder nobody can write in (even root): DuckDB's failure to
+                      # write it was blamed on the database, "Fix: check that the file is
+                      # a readable database".
+                      *([(Path("/proc/parts"), "cannot write its folder in /proc (")]
+                        if Path("/proc/self").is_dir() else [])):
         result = convert(out)
-        assert result.exit_code == 1 and says in " ".join(result.output.split())
+        said = " ".join(result.output.split())
+        assert result.exit_code == 1 and said.startswith(f"error: {out}: ") and says in said
+        assert "readable database" not in said
         assert sorted(p.name for p in tmp_path.iterdir()) == before
     # A new folder (its parents created), and again over the parts it wrote.
     parts = tmp_path / "new" / "parts"

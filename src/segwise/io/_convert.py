@@ -54,24 +54,37 @@ class Conversion:
     seconds: float
 
 
-def _check_replaceable(out: Path) -> Path | None:
+def _check_replaceable(out: Path, tmp: Path) -> Path | None:
     """Refuse an output that replacing would destroy more than an earlier conversion.
 
     The directory is replaced: only a new one, or one holding nothing but Parquet parts,
     may be (``-o .`` once deleted the folder with the database and the config in it).
-    Returns the outermost folder created for a new output's parents (None if none was),
-    to be removed again if the conversion fails.
+    ``tmp``, where the parts are written first, must be creatable beside it (else DuckDB's
+    failure was reported as the database's). Returns the outermost folder created for a
+    new output's parents (None if none was), to be removed again if the conversion fails.
     """
     if out.is_file() or (out.exists() and not out.is_dir()):
         raise ConfigError(f"{out}: is a file; convert writes a folder of Parquet parts. Fix: "
                           "name a new folder, e.g. -o parts/")
+    created = None
     if not out.is_dir():
-        created = next((p for p in reversed(out.absolute().parents) if not p.exists()), None)
-        try:  # DuckDB creates the folder, not its parents
-            out.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"{out}: cannot create its folder ({exc.strerror or exc}). Fix: "
-                              "choose a folder you can write to") from exc
+        missing = [p for p in out.absolute().parents if not p.exists()]
+        parent = missing[-1].parent if missing else out.absolute().parent
+        if not parent.is_dir():
+            raise ConfigError(f"{out}: cannot create its folder, {parent} is a file. Fix: "
+                              "name a folder outside it, e.g. -o parts/")
+        created = missing[-1] if missing else None
+    try:  # DuckDB creates the folder, not its parents
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        tmp.rmdir()
+    except OSError as exc:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise ConfigError(f"{out}: cannot write its folder in {out.parent.absolute()} "
+                          f"({exc.strerror or exc}). Fix: choose a folder you can write "
+                          "to") from exc
+    if not out.is_dir():
         return created
     others = sorted(p.name for p in out.iterdir()
                     if not (p.is_file() and p.suffix.lower() == ".parquet"))
@@ -163,11 +176,11 @@ def convert_to_parquet(
     if spec.passthrough:
         wanted += [c for c in database.columns if c not in wanted]
     database.check_has_rows(spec.rows, nothing="nothing was written")
-    created = _check_replaceable(out)
     # Written beside the output and moved there once complete and checked: a conversion
     # that fails leaves no folder, and an earlier conversion in its place.
     tmp = out.with_name(f".{out.name}.segwise-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
+    created = _check_replaceable(out, tmp)
     duck = duckdb_connection(memory_limit)
 
     def copy(view: str) -> str:
