@@ -166,6 +166,11 @@ def test_a_scoring_worker_process_answers_the_same_and_ends_with_the_server(
     ({"orders": [{**NEW_CUSTOMER["orders"][0], "unit_price": "2,55"}]}, 422),
     ({"orders": [{**NEW_CUSTOMER["orders"][0], "timestamp": 20110110}]}, 422),
     ({"as_of": 1300000000}, 422),
+    # Orders after the end of observation, or an end still to come, made a window look
+    # complete: scored (orders_used 3, window_complete true) as of 2000, or of 2099.
+    ({"as_of": "2000-01-01T00:00:00"}, 422),
+    ({"as_of": "2099-01-01T00:00:00"}, 422),
+    ({"orders": [{**NEW_CUSTOMER["orders"][0], "timestamp": "2099-01-10T10:00:00"}]}, 422),
     # Only a return: nothing left to score after cleaning.
     ({"orders": [{**NEW_CUSTOMER["orders"][0], "quantity": -6}]}, 422),
 ])
@@ -175,6 +180,23 @@ def test_bad_score_requests_get_a_clear_4xx(client: Any, change: dict[str, Any],
                            headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == status, response.text
     assert response.json()["detail"]
+
+
+def test_orders_after_the_end_of_observation_are_named(client: Any) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    as_of = "2011-02-01T00:00:00"  # after the first order, before the other two
+    got = client.post("/score", json={**NEW_CUSTOMER, "as_of": as_of}, headers=auth)
+    assert got.status_code == 422
+    (error,) = got.json()["detail"]
+    assert error["loc"] == ["body"]
+    assert error["msg"] == (
+        f"Value error, orders[1].timestamp 2011-02-10T10:00:00 is after as_of {as_of}, the end "
+        "of observation. Fix: give orders placed by then, or a later as_of")
+    # Up to the end of observation, the window is as the orders make it.
+    first = {**NEW_CUSTOMER, "orders": NEW_CUSTOMER["orders"][:1], "as_of": as_of}
+    scored = client.post("/score", json=first, headers=auth)
+    assert scored.status_code == 200, scored.text
+    assert scored.json()["orders_used"] == 1
 
 
 def test_the_score_body_is_documented_and_checked_as_fastapi_would(client: Any) -> None:

@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from segwise.exceptions import InputError, SegwiseError
 
@@ -29,6 +29,8 @@ __all__ = ["AssignerScorer", "ScoreRequest", "ScoreResponse", "Scorer", "scorers
 
 _EARLIEST = dt.datetime(1970, 1, 1)
 _LATEST = dt.datetime(2100, 1, 1)
+#: How far past now a time may lie (clocks, zones read as UTC) before it is in the future.
+_SLACK = dt.timedelta(days=1)
 
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:
@@ -83,7 +85,32 @@ class ScoreRequest(BaseModel):
                                     description="Order lines of the customer's first orders.")
     as_of: Timestamp | None = Field(
         default=None, description="End of observation (now when omitted): a day window "
-                                  "counts as complete once it has elapsed.")
+                                  "counts as complete once it has elapsed. No order may "
+                                  "come after it, nor it after now.")
+
+    @model_validator(mode="after")
+    def _observed(self) -> ScoreRequest:
+        """Refuse orders after the end of observation, and an end still to come.
+
+        Either made a window look complete that is not (an order dated next year, scored
+        as of now, counted among the first orders; as_of in 2099 had every day window
+        elapsed). A day's slack covers clocks and zones: times are read as UTC.
+        """
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        if self.as_of is not None and self.as_of > now + _SLACK:
+            raise ValueError(f"as_of {self.as_of.isoformat()} is still to come (now is "
+                             f"{now:%Y-%m-%dT%H:%M} UTC). Fix: leave as_of out to score as of "
+                             "now, or give a time that has passed")
+        end = self.as_of or now + _SLACK
+        for i, line in enumerate(self.orders):
+            if line.timestamp > end:
+                said = (f"as_of {end.isoformat()}" if self.as_of is not None
+                        else f"now ({now:%Y-%m-%dT%H:%M} UTC)")
+                raise ValueError(
+                    f"orders[{i}].timestamp {line.timestamp.isoformat()} is after {said}, the "
+                    "end of observation. Fix: give orders placed by then"
+                    + (", or a later as_of" if self.as_of is not None else ""))
+        return self
 
 
 class ScoreResponse(BaseModel):
