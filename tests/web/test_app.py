@@ -148,6 +148,40 @@ def test_a_scoring_worker_process_answers_the_same_and_ends_with_the_server(
     assert not worker.is_alive()
 
 
+@pytest.mark.slow
+def test_a_killed_scoring_worker_is_a_503_then_started_again(
+        served: dict[str, Any], trained_assigner: Any) -> None:
+    # A worker killed (the kernel's out-of-memory killer, say) left a broken pool: every
+    # later request was a 500 until the server was restarted.
+    import multiprocessing
+    import os
+    import signal
+
+    from fastapi.testclient import TestClient
+
+    from segwise.predict import OrderScorer
+    from segwise.web import AssignerScorer, create_app
+
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    scorer = AssignerScorer(OrderScorer(trained_assigner), process=True)
+    app = create_app(served["store"], token=TOKEN, scorers=[scorer])
+    before = set(multiprocessing.active_children())
+    with TestClient(app) as worker_client:
+        first = worker_client.post("/score", json=NEW_CUSTOMER, headers=auth)
+        assert first.status_code == 200
+        (worker,) = set(multiprocessing.active_children()) - before
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.join(timeout=10)
+        lost = worker_client.post("/score", json=NEW_CUSTOMER, headers=auth)
+        assert lost.status_code == 503, lost.text
+        assert "scoring worker stopped" in lost.json()["detail"]
+        again = worker_client.post("/score", json=NEW_CUSTOMER, headers=auth)
+        assert again.status_code == 200 and again.json() == first.json()
+        (new,) = set(multiprocessing.active_children()) - before - {worker}
+    new.join(timeout=10)
+    assert not new.is_alive()
+
+
 @pytest.mark.parametrize(("change", "status"), [
     ({"orders": []}, 422),
     ({"customer_id": ""}, 422),

@@ -18,6 +18,7 @@ import itertools
 import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
@@ -192,12 +193,15 @@ class AssignerScorer:
             self._loop = loop
             self._queue = asyncio.Queue(self.max_queue)
             if self.process and self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    1, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_worker, initargs=(self.scorer.trained,))
-                # Started (and the model loaded) before the server takes requests.
-                await loop.run_in_executor(self._pool, _score_groups, [])
+                await self._start_pool()
             self._worker = loop.create_task(self._run())
+
+    async def _start_pool(self) -> None:
+        self._pool = ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker, initargs=(self.scorer.trained,))
+        # Started (and the model loaded) before the server takes requests.
+        await asyncio.get_running_loop().run_in_executor(self._pool, _score_groups, [])
 
     async def stop(self) -> None:
         """Stop the worker; waiting requests fail."""
@@ -260,8 +264,18 @@ class AssignerScorer:
                                               requests[i].orders] for i in members}), as_of)
                 for as_of, members in groups.items()]
         if self._pool is not None:
-            scored = await asyncio.get_running_loop().run_in_executor(
-                self._pool, _score_groups, work)
+            try:
+                scored = await asyncio.get_running_loop().run_in_executor(
+                    self._pool, _score_groups, work)
+            except BrokenProcessPool:
+                # The worker was killed (out of memory, say): every later request failed
+                # with a 500. This batch is refused, not retried (it may be what killed
+                # it), and the next one has a new worker.
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                await self._start_pool()
+                raise ScoringUnavailableError(
+                    "the scoring worker stopped (killed, or out of memory) and was started "
+                    "again; try again shortly") from None
         else:
             scored = await asyncio.to_thread(_score_groups, work, self.scorer)
         out: list[ScoreResponse | Exception] = [
@@ -317,6 +331,10 @@ def _score_groups(work: list[tuple[Any, dt.datetime]], scorer: Any = None
     """Score each group's lines as of its time: the rows of each, as records."""
     scorer = scorer or _WORKER["scorer"]
     return [scorer.score_records(lines, as_of=as_of) for lines, as_of in work]
+
+
+class ScoringUnavailableError(OverflowError):
+    """Scoring cannot answer now, and can shortly: a 503, as a full queue is."""
 
 
 def scoring_error(exc: Exception) -> tuple[int, str]:
