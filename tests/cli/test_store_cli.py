@@ -72,6 +72,22 @@ def test_etl_refuses_a_wrong_project_file_as_usage(tmp_path: Path, hostile_order
         assert con.execute("SHOW TABLES").fetchall() == [("orders",)]
 
 
+def test_etl_reads_the_assigner_it_keeps_before_any_work(tmp_path: Path) -> None:
+    # A model file that is missing or no assigner failed after loading, segments and
+    # lifetime value, minutes on a real log; it is read first (the source here is never
+    # reached: it does not exist either).
+    (tmp_path / "notes.skops").write_text("not a model")
+    for model, said in (("nope.skops", "nope.skops: no such model file"),
+                        ("notes.skops", "notes.skops: not a segwise assigner file")):
+        project = tmp_path / "project.toml"
+        project.write_text(f'[project]\nsource = "never-read.csv"\nstore = "x.duckdb"\n'
+                           f'assigner = "{model}"\n')
+        result = runner.invoke(app, ["etl", str(project)])
+        assert result.exit_code == 1, result.output
+        assert said in result.stderr and "never-read" not in result.stderr
+        assert not (tmp_path / "x.duckdb").exists()
+
+
 def test_a_failed_etl_leaves_no_store_nor_folder(tmp_path: Path) -> None:
     # Data that cannot be used (no order-line columns) fails the job: exit 1, and the
     # store's folders, which checking the store created, are not left behind empty.

@@ -469,6 +469,8 @@ def run_etl(
     from segwise.store import Store
 
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    # Read first: a model file that is missing or not an assigner failed after the work.
+    cards = [assigner_card(assigner)] if assigner else []
     result = run_job(job, source, config=config, progress=progress)
     notes: list[str] = []
     segmentation = None
@@ -482,7 +484,6 @@ def run_etl(
     learned = learn_extras(result, segments=False, progress=progress) if extras else None
     if learned is not None:
         notes += learned.notes
-    cards = [assigner_card(assigner)] if assigner else []
     record = run_record(result, command="etl", segmentation=segmentation,
                         clv=learned.clv if learned is not None else None, models=cards,
                         job=job, started_at=started)
