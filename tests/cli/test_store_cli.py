@@ -88,6 +88,21 @@ def test_etl_reads_the_assigner_it_keeps_before_any_work(tmp_path: Path) -> None
         assert not (tmp_path / "x.duckdb").exists()
 
 
+def test_etl_stores_no_run_of_nobody(tmp_path: Path) -> None:
+    # People whose every id is on two different rows: cleaning keeps none (which is
+    # right is unknown), and etl said "stored run ...: 0 people" and exited 0.
+    rows = [f"p{i % 40},{20 + i},{1000 * i},{'ab'[i % 2]}" for i in range(80)]
+    (tmp_path / "people.csv").write_text("person_id,age,income,city\n" + "\n".join(rows))
+    project = tmp_path / "project.toml"
+    project.write_text('[project]\nsource = "people.csv"\njob = "people"\n'
+                       'store = "x.duckdb"\n')
+    result = runner.invoke(app, ["etl", str(project)])
+    assert result.exit_code == 1, result.output
+    assert (f"{tmp_path / 'people.csv'}: no person is left after cleaning (see the audit: "
+            "repeated_id 80)") in " ".join(result.stderr.split())
+    assert not (tmp_path / "x.duckdb").exists()
+
+
 def test_a_failed_etl_leaves_no_store_nor_folder(tmp_path: Path) -> None:
     # Data that cannot be used (no order-line columns) fails the job: exit 1, and the
     # store's folders, which checking the store created, are not left behind empty.

@@ -293,7 +293,7 @@ def rfm_entities(
 
 
 def no_customer_left(source: str | None, audit: pa.Table, *,
-                     as_of: _dt.date | None = None) -> InputError:
+                     as_of: _dt.date | None = None, entity: str = "customer") -> InputError:
     """Return the error of order lines that leave no customer with a purchase.
 
     Parameters
@@ -304,13 +304,15 @@ def no_customer_left(source: str | None, audit: pa.Table, *,
         The cleaning audit (``step``, ``rows``): its non-empty steps say where they went.
     as_of : date, optional
         The as-of date, when lines that parsed were dated after it: the fix is a later one.
+    entity : str, default="customer"
+        What a row of the entity table is (any kind's rows, audited alike).
     """
     steps = audit.to_pylist()
     fix = (f"choose a later --as-of (or [rfm] as_of) than {as_of}: the lines that parsed "
            "are dated after it" if as_of is not None else
            "check the [columns] mapping and the [cleaning] rules")
     return InputError(
-        f"{source or 'input'}: no customer is left after cleaning (see the audit: "
+        f"{source or 'input'}: no {entity} is left after cleaning (see the audit: "
         + ", ".join(f"{s['step']} {s['rows']:,}" for s in steps if s["rows"])
         + f"). Fix: {fix}"
     )

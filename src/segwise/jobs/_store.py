@@ -472,6 +472,13 @@ def run_etl(
     # Read first: a model file that is missing or not an assigner failed after the work.
     cards = [assigner_card(assigner)] if assigner else []
     result = run_job(job, source, config=config, progress=progress)
+    entities = result.entities
+    if not entities.n_entities and entities.audit_table is not None:
+        # A run of nobody was stored, and said as "stored run ...: 0 people", exit 0.
+        from segwise.features.rfm import no_customer_left
+
+        raise no_customer_left(str(source), entities.audit_table,
+                               entity=entities.schema.entity)
     notes: list[str] = []
     segmentation = None
     if learned_segments:
