@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from segwise.exceptions import ConfigError, NotFoundError
+from segwise.exceptions import ConfigError, NotFoundError, SegwiseError
 from segwise.features import EntityTable, Feature, FeatureSet
 from segwise.store import NOT_IN_RUN, RunRecord, SegmentLabels, Store, store_url
 
@@ -239,6 +239,23 @@ def test_any_kind_of_entity_table_is_stored(store_target: str) -> None:
               if s == "busy")
     assert busy["rows"][0][busy["columns"].index("minutes")] == pytest.approx(top)
     assert store.entity(run_id, "u0007")["values"]["country"] in ("DE", "FR")
+
+
+def test_a_duckdb_file_held_open_is_not_blamed_on_a_url(tmp_path: Path) -> None:
+    # `segwise rfm shop.duckdb --store shop.duckdb`: the source database, attached for
+    # reading, could not be opened as the store, and the fix was a PostgreSQL one.
+    import duckdb
+
+    path = tmp_path / "shop.duckdb"
+    Store(path).close()
+    with duckdb.connect() as con:
+        con.execute(f"ATTACH '{path}' AS segwise_src (READ_ONLY)")
+        with pytest.raises(SegwiseError) as caught:
+            Store(path, busy_timeout=0.1)
+    said = str(caught.value)
+    assert said.startswith(f"{path}: ") and "already attached" in said
+    assert "Fix: use a store file this run does not read or hold open already" in said
+    assert "URL" not in said
 
 
 def test_store_urls() -> None:

@@ -226,6 +226,9 @@ class Store:
                         said = " ".join(str(exc.orig).split())
                         if isinstance(exc, sa.exc.OperationalError):
                             said += ("" if said.endswith(("?", ".")) else ".") + (
+                                " Fix: use a store file this run does not read or hold "
+                                "open already (the source database is no store)"
+                                if self.is_duckdb else
                                 " Fix: check the URL (host, port, user, password, database) "
                                 "and that the server accepts connections")
                         raise SegwiseError(f"{self.display_url}: {said}") from exc
