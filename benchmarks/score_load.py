@@ -198,6 +198,25 @@ async def load(base: str, requests: list[dict[str, Any]], rate: float, duration:
             "statuses": statuses, "failures": failures}
 
 
+def tail(latencies_ms: np.ndarray, due_s: np.ndarray, *, slowest: int = 5,
+         warmup_s: float = 5.0) -> list[str]:
+    """Say where the latency tail lies in the run: when its slowest requests were due.
+
+    The percentiles say how slow the tail is, not when: the slowest requests' due times,
+    and p99 and max with the first ``warmup_s`` seconds apart, tell a warm-up (the first
+    batches: product codes DuckDB has not matched yet) from stalls spread over the run.
+    """
+    order = np.argsort(latencies_ms)[::-1][:slowest]
+    lines = ["  slowest: " + ", ".join(f"{latencies_ms[i]:.0f} ms due at {due_s[i]:.1f} s"
+                                       for i in order)]
+    for name, part in (("first", due_s < warmup_s), ("after", due_s >= warmup_s)):
+        if part.any():
+            lines.append(f"  {name} {warmup_s:g} s: {int(part.sum()):,} answered, p99 "
+                         f"{np.percentile(latencies_ms[part], 99):.0f} ms, max "
+                         f"{latencies_ms[part].max():.0f} ms")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="assigner model (.skops)")
@@ -241,6 +260,7 @@ def main() -> None:
         print(f"  latency ms from scheduled send: p50 {np.percentile(lat, 50):.0f}, "
               f"p90 {np.percentile(lat, 90):.0f}, p99 {np.percentile(lat, 99):.0f}, "
               f"max {lat.max():.0f}")
+        print("\n".join(tail(lat, np.array(result["timeline"]))))
     print(f"  CPU seconds during the load: server (with its scoring worker) {server_cpu:.1f}, "
           f"load generator {sender_cpu:.1f}, over {result['elapsed']:.1f} s on "
           f"{os.cpu_count()} cores; machine load average {load0[0]:.1f} before, "
