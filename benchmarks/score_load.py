@@ -234,8 +234,12 @@ def main() -> None:
     alone = baseline(args.model, requests)
     print(f"baseline measured: {alone * 1000:.0f} ms; starting the server", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
+        from segwise.store import Store
+
+        store = Path(tmp) / "empty.duckdb"
+        Store(store).close()  # serve opens only an existing store
         options = (f"--scoring-{args.scoring}",)
-        proc, port = start_server(args.model, Path(tmp) / "empty.duckdb", options)
+        proc, port = start_server(args.model, store, options)
         try:
             base = f"http://{HOST}:{port}"
             asyncio.run(wait_ready(base))
