@@ -47,6 +47,8 @@ def test_every_page_and_its_json_twin(client: Any, served: dict[str, Any]) -> No
     for path, data in _pages_of(served):
         page = client.get(path)
         assert page.status_code == 200, path
+        head = client.head(path)  # curl -I, uptime checks: it was a 405
+        assert head.status_code == 200 and head.headers["content-type"].startswith("text/html")
         assert page.headers["content-type"].startswith("text/html")
         assert "default-src 'none'" in page.headers["content-security-policy"]
         twin_path = "/api" + ("/overview" + path[1:] if path.startswith("/?") or path == "/"

@@ -285,8 +285,9 @@ def create_app(
                 return page(db, **kwargs)
 
             name = page.__name__.removesuffix("_page")
-            app.get(path, response_class=HTMLResponse, include_in_schema=False,
-                    name=name)(html)
+            # HEAD too (curl -I, uptime checks): every GET page answers it.
+            app.api_route(path, methods=["GET", "HEAD"], response_class=HTMLResponse,
+                          include_in_schema=False, name=name)(html)
             app.get("/api" + (path if path != "/" else "/overview"), name=name + "_json",
                     summary=f"{page.__doc__.splitlines()[0]} (JSON twin of {path})"
                     if page.__doc__ else None, responses=_errors(*errors))(as_json)
