@@ -314,6 +314,9 @@ def test_request_size_is_limited(client: Any) -> None:
     big = {**NEW_CUSTOMER, "orders": [{**line, "description": "x" * 450}] * 900}
     response = client.post("/score", json=big, headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 413
+    assert response.json()["detail"] == (
+        "request body over 262,144 bytes. Fix: send one customer's first orders per request "
+        "(a batch is several requests)")
     chunked = client.post("/score", content=iter([b"{" + b" " * 300_000 + b"}"]),
                           headers={"Authorization": f"Bearer {TOKEN}",
                                    "Content-Type": "application/json"})

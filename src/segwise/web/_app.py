@@ -83,7 +83,9 @@ class _BodyLimit:
             await self.app(scope, receive, send)
             return
         def too_large() -> JSONResponse:  # built when needed: json.dumps on every request
-            return JSONResponse({"detail": f"request body over {self.limit:,} bytes"}, 413)
+            return JSONResponse({"detail": f"request body over {self.limit:,} bytes. Fix: "
+                                           "send one customer's first orders per request "
+                                           "(a batch is several requests)"}, 413)
 
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
