@@ -414,8 +414,13 @@ def _score_route(app: FastAPI, path: str, scorer: Scorer, auth: Callable[..., An
         except ValidationError as exc:
             # Without the input: a NaN or a byte that is not UTF-8 cannot be echoed as
             # JSON (it was a 500), and a body is not sent back to its sender.
+            fields = ", ".join(request_model.model_fields)
             raise RequestValidationError([
-                {**e, "loc": ("body", *e["loc"])}
+                {**e, "loc": ("body", *e["loc"])} | (
+                    # A list of customers, most likely: say what one request is.
+                    {"msg": f"{e['msg']}: one request is one JSON object ({fields}). Fix: "
+                            "send a request per customer"}
+                    if not e["loc"] and e["type"] == "model_type" else {})
                 for e in exc.errors(include_url=False, include_input=False)]) from None
         try:
             result = await scorer.score(body)
