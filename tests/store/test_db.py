@@ -258,6 +258,36 @@ def test_a_duckdb_file_held_open_is_not_blamed_on_a_url(tmp_path: Path) -> None:
     assert "URL" not in said
 
 
+def test_writers_meeting_a_fresh_postgresql_store_at_once_all_write(
+        postgres_url: str, hostile_record: Any) -> None:
+    # Several processes writing their first run into a new database (the case a
+    # PostgreSQL store is for) raced to create the same tables: all but one failed on
+    # PostgreSQL's catalog (a raw UniqueViolation on pg_type), their runs lost.
+    import threading
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def write() -> None:
+        try:
+            start.wait()
+            Store(postgres_url).write_run(hostile_record)
+        except BaseException as exc:
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write) for _ in range(4)]
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    assert errors == []
+    store = Store(postgres_url)
+    runs = store.runs()
+    assert len(runs) == 4
+    assert {store.members(r["run_id"], limit=1)["total"] for r in runs} == {
+        hostile_record.entities.n_entities}
+
+
 def test_store_urls() -> None:
     assert store_url("postgresql://u:p@h/db").drivername == "postgresql+psycopg"
     assert store_url("postgres://u@h/db").drivername == "postgresql+psycopg"

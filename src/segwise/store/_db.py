@@ -49,6 +49,10 @@ __all__ = ["NOT_IN_RUN", "Store", "StoreBusyError", "open_store", "store_url"]
 NOT_IN_RUN = "(not in run)"
 #: Rows per INSERT batch outside DuckDB.
 _BATCH = 5000
+#: PostgreSQL advisory lock held while a transaction creates or alters the store's tables:
+#: writers that first meet a fresh store (or a new feature set) at once raced to create
+#: the same table, and all but one failed on PostgreSQL's catalog.
+_SCHEMA_LOCK = 0x5E6_715E
 #: Runs in the order they ran: by start, then by end (runs of one record share a start).
 _OLDEST_FIRST = (RUNS.c.started_at, RUNS.c.finished_at, RUNS.c.run_id)
 _NEWEST_FIRST = tuple(c.desc() for c in _OLDEST_FIRST)
@@ -183,6 +187,9 @@ class Store:
                               schema="information_schema")
             present = set(conn.execute(sa.select(tables.c.table_name).where(
                 tables.c.table_schema == sa.func.current_schema())).scalars())
+            if not set(METADATA.tables) <= present and self._lock_schema(conn):
+                present = set(conn.execute(sa.select(tables.c.table_name).where(
+                    tables.c.table_schema == sa.func.current_schema())).scalars())
             if not create and STORE_INFO.name not in present:
                 raise ConfigError(
                     f"{self.display_url}: holds no segwise store (no {STORE_INFO.name} "
@@ -244,6 +251,17 @@ class Store:
                 # A value the database cannot hold (PostgreSQL text has no NUL character).
                 raise ConfigError(f"{self.display_url}: a value cannot be used: "
                                   f"{exc.orig}") from exc
+
+    def _lock_schema(self, conn: sa.Connection) -> bool:
+        """Hold the schema lock until the transaction ends; True if one was waited for.
+
+        PostgreSQL only: a DuckDB file has one writer at a time already. What was read
+        before must be read again once it is held (another writer may have committed).
+        """
+        if self.is_duckdb:
+            return False
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        return True
 
     def _begin(self) -> contextlib.AbstractContextManager[sa.Connection]:
         """Open a connection in one transaction: committed at the end, rolled back on error."""
@@ -359,10 +377,12 @@ class Store:
         """Create the feature set's table, or add the columns it lacks (earlier runs: NULL)."""
         cols = sa.table("columns", sa.column("table_name"), sa.column("table_schema"),
                         sa.column("column_name"), schema="information_schema")
-        have = set(conn.execute(sa.select(cols.c.column_name).where(
-            cols.c.table_name == name,
-            cols.c.table_schema == sa.func.current_schema())).scalars())
+        query = sa.select(cols.c.column_name).where(
+            cols.c.table_name == name, cols.c.table_schema == sa.func.current_schema())
+        have = set(conn.execute(query).scalars())
         wanted = {f.name: arrow_column_type(f.type) for f in schema}
+        if not {"run_id", *wanted} <= have and self._lock_schema(conn):
+            have = set(conn.execute(query).scalars())
         if not have:
             columns = [sa.Column("run_id", sa.String(40), nullable=False),
                        sa.Column("entity_id", sa.Text, nullable=False)]
