@@ -288,6 +288,37 @@ def test_writers_meeting_a_fresh_postgresql_store_at_once_all_write(
         hostile_record.entities.n_entities}
 
 
+def test_a_server_lost_mid_run_keeps_nothing_and_says_so(
+        postgres_url: str, hostile_record: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The server dropped the connection in the middle of a run (restarted, or the
+    # connection killed): a raw OperationalError, a traceback. Now one line, the store's
+    # 503 in the dashboard, and no part of the run.
+    import sqlalchemy as sa
+
+    from segwise.store import StoreBusyError, _db
+
+    store = Store(postgres_url)
+    keep = store.write_run(hostile_record)
+    original = _db.Store._insert
+
+    def insert_then_lose(self: Any, conn: Any, name: str, table: Any) -> None:
+        original(self, conn, name, table)
+        conn.execute(sa.text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+    monkeypatch.setattr(_db.Store, "_insert", insert_then_lose)
+    with pytest.raises(StoreBusyError) as caught:
+        store.write_run(hostile_record)
+    said = str(caught.value)
+    assert said.startswith(f"{store.display_url}: the connection to the server was lost (")
+    assert "nothing of this transaction was kept. Fix: check that the server is up" in said
+    monkeypatch.undo()
+    assert [r["run_id"] for r in store.runs()] == [keep]
+    # A server that cannot be reached is the same kind of error (the dashboard's 503).
+    store.engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/x")
+    with pytest.raises(StoreBusyError, match="Fix: check the URL"):
+        store.runs()
+
+
 def test_store_urls() -> None:
     assert store_url("postgresql://u:p@h/db").drivername == "postgresql+psycopg"
     assert store_url("postgres://u@h/db").drivername == "postgresql+psycopg"

@@ -392,6 +392,25 @@ def test_every_route_answers_404_for_a_run_or_segmentation_it_does_not_have(
     assert asked >= 10
 
 
+def test_a_database_server_that_went_away_is_a_503(served: dict[str, Any]) -> None:
+    # It was a 422, "the request is invalid", for a request nothing was wrong with.
+    import sqlalchemy as sa
+    from fastapi.testclient import TestClient
+
+    from segwise.store import Store
+    from segwise.web import create_app
+
+    if not served["target"].startswith("postgresql://"):
+        pytest.skip("a DuckDB file has no server")
+    store = Store(served["target"])
+    store.engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/x")
+    with TestClient(create_app(store, scorers=[])) as c:
+        twin = c.get("/api/overview")
+        assert twin.status_code == 503 and "Fix: check the URL" in twin.json()["detail"]
+        page = c.get("/")
+        assert page.status_code == 503 and "Error 503" in page.text
+
+
 def test_the_server_scores_with_the_assigner_the_store_holds(served: dict[str, Any]) -> None:
     from segwise.web import scorers_for
 

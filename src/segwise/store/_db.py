@@ -61,7 +61,11 @@ MAX_PAGE = 1000
 
 
 class StoreBusyError(SegwiseError):
-    """A DuckDB store is held by another process (one writer at a time)."""
+    """The store cannot answer now, and may shortly (the server's 503).
+
+    A DuckDB file held by another process (one writer at a time), or a database server
+    that cannot be reached or dropped the connection.
+    """
 
 
 def store_url(target: str | Path) -> sa.URL:
@@ -231,14 +235,19 @@ class Store:
                     if not (self.is_duckdb and "lock" in str(exc).lower()):
                         # One line: the server's message spans several.
                         said = " ".join(str(exc.orig).split())
-                        if isinstance(exc, sa.exc.OperationalError):
-                            said += ("" if said.endswith(("?", ".")) else ".") + (
-                                " Fix: use a store file this run does not read or hold "
-                                "open already (the source database is no store)"
-                                if self.is_duckdb else
-                                " Fix: check the URL (host, port, user, password, database) "
-                                "and that the server accepts connections")
-                        raise SegwiseError(f"{self.display_url}: {said}") from exc
+                        if not isinstance(exc, sa.exc.OperationalError):
+                            raise SegwiseError(f"{self.display_url}: {said}") from exc
+                        said += "" if said.endswith(("?", ".")) else "."
+                        if self.is_duckdb:
+                            raise SegwiseError(
+                                f"{self.display_url}: {said} Fix: use a store file this run "
+                                "does not read or hold open already (the source database "
+                                "is no store)") from exc
+                        # A server that is down or refuses: the dashboard's 503, not 422.
+                        raise StoreBusyError(
+                            f"{self.display_url}: {said} Fix: check the URL (host, port, "
+                            "user, password, database) and that the server accepts "
+                            "connections") from exc
                     if time.monotonic() > deadline:
                         raise StoreBusyError(
                             f"{self.display_url}: the DuckDB file is in use by another "
@@ -251,6 +260,15 @@ class Store:
                 # A value the database cannot hold (PostgreSQL text has no NUL character).
                 raise ConfigError(f"{self.display_url}: a value cannot be used: "
                                   f"{exc.orig}") from exc
+            except sa.exc.OperationalError as exc:
+                if self.is_duckdb:
+                    raise
+                # The server went away mid-statement (restarted, the connection killed):
+                # the transaction is lost whole; it was a traceback, or a 500.
+                raise StoreBusyError(
+                    f"{self.display_url}: the connection to the server was lost ("
+                    f"{' '.join(str(exc.orig).split())}); nothing of this transaction was "
+                    "kept. Fix: check that the server is up, and try again") from exc
 
     def _lock_schema(self, conn: sa.Connection) -> bool:
         """Hold the schema lock until the transaction ends; True if one was waited for.

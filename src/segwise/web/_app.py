@@ -64,7 +64,8 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
             413: "The request body is too large.",
             415: "The body is not sent as JSON (Content-Type: application/json).",
             422: "The request is invalid, or the customer cannot be scored.",
-            503: "The store is busy, or too many requests are waiting."}
+            503: "The store is busy or cannot be reached, or too many requests are "
+                 "waiting."}
     return {code: {"model": Problem, "description": text[code]} for code in codes}
 
 
