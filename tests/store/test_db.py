@@ -147,6 +147,20 @@ def test_a_failed_run_leaves_nothing(store_target: str, hostile_record: Any) -> 
     assert store.members(keep, limit=1)["total"] == hostile_record.entities.n_entities
 
 
+def test_an_entity_table_with_a_repeated_id_is_refused_whole(store_target: str) -> None:
+    # The table's key broke mid-transaction: DuckDB said only "Current transaction is
+    # aborted (please ROLLBACK)", PostgreSQL a raw UniqueViolation.
+    from segwise.exceptions import InputError
+
+    schema = FeatureSet(name="visits", kind="test", entity="visitor", id_col="visitor",
+                        features=(Feature("visits", "integer", "visits", "Visits."),))
+    table = pa.table({"visitor": ["ü-1", "b", "ü-1"], "visits": [3, 1, 4]})
+    store = Store(store_target)
+    with pytest.raises(InputError, match="visitor 'ü-1' appears on several rows"):
+        store.write_run(RunRecord(command="x", entities=EntityTable(table, schema)))
+    assert store.runs() == []
+
+
 # A writer killed in the middle of a run: the test runs it in another process and kills it
 # (SIGKILL, nothing cleans up) after its first table went in.
 _WRITER = textwrap.dedent("""

@@ -302,10 +302,19 @@ class Store:
         -------
         str
             The new run's id.
+
+        Raises
+        ------
+        InputError
+            If an entity id is missing or repeated (nothing is written).
         """
         run_id = _new_run_id(record.started_at)
         ent = record.entities
         schema = ent.schema if ent is not None else None
+        if ent is not None:
+            # A repeated id broke the table's key mid-transaction: DuckDB said only
+            # "Current transaction is aborted", PostgreSQL a raw UniqueViolation.
+            ent.check_unique_ids()
         with self._begin() as conn:
             if ent is not None and schema is not None:
                 self._write_entities(conn, run_id, ent)
