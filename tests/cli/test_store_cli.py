@@ -309,12 +309,15 @@ def test_serve_opens_only_a_store_and_creates_nothing(monkeypatch: pytest.Monkey
     with duckdb.connect(str(shop)) as con:
         con.execute("CREATE TABLE orders AS SELECT 1 AS x")
     typo = tmp_path / "reslts" / "segwise.duckdb"
+    notes = tmp_path / "notes.duckdb"
+    notes.write_text("my notes")
     for target, said in ((typo, "no store there. Fix: check the path"),
-                         (shop, "holds no segwise store")):
+                         (shop, "holds no segwise store"),
+                         (notes, "exists and is not a DuckDB database")):
         result = runner.invoke(app, ["serve", str(target)])
         assert result.exit_code == 2, result.output
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and f"error: {target}: {said}" in lines[0], lines
-    assert not typo.parent.exists()
+    assert not typo.parent.exists() and notes.read_text() == "my notes"
     with duckdb.connect(str(shop), read_only=True) as con:
         assert con.execute("SHOW TABLES").fetchall() == [("orders",)]

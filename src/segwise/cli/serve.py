@@ -145,10 +145,9 @@ def _check_served(store: str) -> None:
     Opening created them: a typo in the path served an empty dashboard, and a DuckDB
     database of the user's own was given the store's tables.
     """
-    from segwise.store import Store, check_store
+    from segwise.store import Store
 
     try:
-        check_store(store)  # a file that is not a DuckDB database, a server that is down
         Store(store, create=False).close()
     except SegwiseError as exc:
         raise UsageError(str(exc)) from exc

@@ -23,6 +23,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from segwise.exceptions import ConfigError, NotFoundError, SegwiseError
+from segwise.store._files import check_duckdb_file
 from segwise.store._record import RunRecord, SegmentLabels, versions
 from segwise.store._schema import (
     AUDIT,
@@ -181,6 +182,7 @@ class Store:
                 raise NotFoundError(
                     f"{path}: no store there. Fix: check the path, or write a run into it "
                     "first (segwise etl project.toml, or --store on a command)")
+            check_duckdb_file(path)
             path.parent.mkdir(parents=True, exist_ok=True)
         # DuckDB: one process may hold a file; connect per use so others can take turns.
         pool: dict[str, Any] = ({"poolclass": sa.pool.NullPool} if self.is_duckdb

@@ -152,8 +152,8 @@ def _check_folder(folder: Path) -> None:
         ) from exc
 
 
-def _check_database_target(path: Path) -> None:
-    """Refuse an existing file that DuckDB cannot open, before anything replaces it."""
+def check_duckdb_file(path: Path) -> None:
+    """Refuse an existing file that is not a DuckDB database (DuckDB's error had no fix)."""
     if not path.is_file() or path.stat().st_size == 0:
         return  # nothing to keep
     with path.open("rb") as fh:
@@ -163,6 +163,11 @@ def _check_database_target(path: Path) -> None:
             f"{path}: exists and is not a DuckDB database; segwise adds tables to a database "
             "and will not replace another kind of file. Fix: choose another name or remove it"
         )
+
+
+def _check_database_target(path: Path) -> None:
+    """Refuse an existing file that DuckDB cannot open, before anything replaces it."""
+    check_duckdb_file(path)
     if Path(f"{path}.wal").exists():
         raise ConfigError(
             f"{path}: the database has a write-ahead log ({path.name}.wal): it is open in "
