@@ -49,6 +49,9 @@ def test_etl_runs_a_project_file_into_its_store(hostile_orders: Path, tmp_path: 
     ('[project]\nsource = "shop.duckdb"\nstore = "shop.duckdb"\n',
      "shop.duckdb: is also an input of this run"),
     ('[project\nsource = "orders.csv"\n', "not valid TOML"),
+    # NumPy's traceback after loading and cleaning.
+    ('[project]\nsource = "orders.csv"\nseed = -1\n',
+     "[project] seed must be a whole number from 0 to 2**32 - 1, got -1"),
 ])
 def test_etl_refuses_a_wrong_project_file_as_usage(tmp_path: Path, hostile_orders: Path,
                                                   project: str, said: str) -> None:
@@ -294,6 +297,22 @@ def test_track_stores_every_snapshot_as_a_run(hostile_orders: Path, tmp_path: Pa
     stored_sizes = {s["segment"]: s["size"] for s in store.segments(runs[-1]["run_id"], "rule")}
     assert {s: n for s, n in stored_sizes.items() if n} == dict(
         zip(last_sizes["segment"], last_sizes["customers"], strict=True))
+
+
+def test_serve_refuses_a_port_out_of_range_in_its_config(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # --port is checked as it is read; [serve] port = 70000 reached uvicorn's traceback.
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("served"))
+    db = tmp_path / "segwise.duckdb"
+    Store(db).close()
+    project = tmp_path / "project.toml"
+    project.write_text("[serve]\nport = 70000\n")
+    result = runner.invoke(app, ["serve", str(db), "--config", str(project)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        f"error: {project}: [serve] port must be from 1 to 65535, got 70000")
 
 
 def test_serve_opens_only_a_store_and_creates_nothing(monkeypatch: pytest.MonkeyPatch,

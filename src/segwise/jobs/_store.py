@@ -68,6 +68,12 @@ class ProjectSettings:
     assigner: str = ""
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        # A negative seed ended the run, after loading and cleaning, in NumPy's traceback.
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"[project] seed must be a whole number from 0 to 2**32 - 1, "
+                              f"got {self.seed!r}")
+
 
 @dataclass(frozen=True)
 class ServeSettings:
@@ -77,6 +83,11 @@ class ServeSettings:
     port: int = 8000
     token: str = ""
     model: str = ""
+
+    def __post_init__(self) -> None:
+        # --port is checked as it is read; port = 70000 reached uvicorn's traceback.
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"[serve] port must be from 1 to 65535, got {self.port!r}")
 
 
 register_section("project", ProjectSettings)
