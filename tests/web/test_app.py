@@ -219,19 +219,24 @@ def test_bad_score_requests_get_a_clear_4xx(client: Any, change: dict[str, Any],
 
 
 def test_nothing_left_after_cleaning_says_which_ids_are_read_as_what(client: Any) -> None:
-    # Order ids that are UUIDs: those starting with a or c are read, as Online Retail's
-    # invoices are, as adjustments and cancellations. The 422 said "returns, zero
-    # quantities or prices, non-product codes only", none of which the lines were.
+    # Order ids as Online Retail's invoices write cancellations and adjustments: the 422
+    # said "returns, zero quantities or prices, non-product codes only", none of which
+    # the lines were (positive quantities and prices of a real product).
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    for order_id, said in (("a3f1c2d4-0000-4000-8000-000000000001",
-                            "bad-debt adjustments (an order id starting with 'A')"),
-                           ("c9b1e2f3-0000-4000-8000-000000000002",
-                            "returns (a negative quantity, or an order id starting with 'C')")):
+    for order_id, said in (("a563185", "bad-debt adjustments (an order id of 'A' followed "
+                                       "by digits)"),
+                           ("C536379", "returns (a negative quantity, or an order id of 'C' "
+                                       "followed by digits)")):
         lines = [{**line, "order_id": order_id} for line in NEW_CUSTOMER["orders"]]
         got = client.post("/score", json={**NEW_CUSTOMER, "orders": lines}, headers=auth)
         assert got.status_code == 422
         assert said in got.json()["detail"]
         assert "Fix: send the customer's purchases" in got.json()["detail"]
+    # A UUID starting with a or c is an order like any other.
+    lines = [{**line, "order_id": f"c9b1e2f3-0000-4000-8000-00000000000{i}"}
+             for i, line in enumerate(NEW_CUSTOMER["orders"])]
+    assert client.post("/score", json={**NEW_CUSTOMER, "orders": lines},
+                       headers=auth).json()["orders_used"] == 3
 
 
 def test_orders_after_the_end_of_observation_are_named(client: Any) -> None:

@@ -64,9 +64,9 @@ class OrderLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     order_id: Text = Field(description="The order (invoice) the line belongs to. As in the "
-                                       "training data's invoices, an id starting with C "
-                                       "(any case) is a cancellation and one starting with "
-                                       "A a bad-debt adjustment, left out.")
+                                       "training data's invoices, C followed by digits "
+                                       "(C536379) is a cancellation and A followed by digits "
+                                       "a bad-debt adjustment, left out.")
     timestamp: Timestamp = Field(description="When the order was placed (ISO 8601).")
     # Strict: a JSON number only; true would be 1 unit and "1,5" or "12" a guess.
     quantity: float = Field(ge=-1e6, le=1e6, allow_inf_nan=False, strict=True,
@@ -304,21 +304,21 @@ class AssignerScorer:
 def _nothing_left(rules: Any) -> str:
     """Why no line of a request is a purchase, from the cleaning rules that were applied.
 
-    An order id's first letters decide as much as its quantity (Online Retail's invoices:
-    C for a cancellation, A for a bad-debt adjustment), which a client whose ids are, say,
-    UUIDs cannot guess from "returns" alone.
+    An order id decides as much as its quantity (Online Retail's invoices: C536379 a
+    cancellation, A563185 a bad-debt adjustment), which a client cannot guess from
+    "returns" alone.
     """
-    def starting(prefixes: tuple[str, ...]) -> str:
-        return " or ".join(repr(p) for p in prefixes)
+    def prefixed(prefixes: tuple[str, ...]) -> str:
+        return " or ".join(repr(p) for p in prefixes) + " followed by digits"
 
     left_out = []
     if rules.cancellations != "keep":
         left_out.append("returns (a negative quantity" + (
-            f", or an order id starting with {starting(rules.cancellation_prefixes)}"
+            f", or an order id of {prefixed(rules.cancellation_prefixes)}"
             if rules.cancellation_prefixes else "") + ")")
     if rules.bad_debt_adjustments and rules.adjustment_prefixes:
-        left_out.append("bad-debt adjustments (an order id starting with "
-                        f"{starting(rules.adjustment_prefixes)})")
+        left_out.append("bad-debt adjustments (an order id of "
+                        f"{prefixed(rules.adjustment_prefixes)})")
     if rules.zero_quantity:
         left_out.append("zero quantities")
     if rules.non_positive_price:
@@ -326,8 +326,7 @@ def _nothing_left(rules: Any) -> str:
     if rules.non_product == "drop":
         left_out.append("non-product codes (postage, fees)")
     return ("no purchase line is left after cleaning, which leaves out " + ", ".join(left_out)
-            + " (any case). Fix: send the customer's purchases, with order ids that do not "
-            "start with those letters")
+            + ". Fix: send the customer's purchases, with order ids not of that form")
 
 
 #: The worker process's scorer (``AssignerScorer(process=True)``).
