@@ -680,3 +680,24 @@ def test_a_column_of_zoned_iso_times_is_read_as_utc(tmp_path: Path) -> None:
     t = source.table
     got = t.order_by(t.search_id.cast("int64")).ts.execute().tolist()
     assert got == list(stamps.tz_convert("UTC").tz_localize(None))
+
+
+def test_a_database_or_parquet_file_is_read_by_its_content_not_its_suffix(
+        tmp_path: Path) -> None:
+    # A SQLite database named .duckdb made DuckDB try to download its SQLite extension; a
+    # DuckDB database named .db (a common name) was read as SQLite; Parquet named .csv
+    # was parsed as text.
+    sqlite_log = _log(tmp_path / "log.sqlite")
+    as_duckdb = tmp_path / "log.duckdb"
+    as_duckdb.write_bytes(sqlite_log.read_bytes())
+    source = load_source(as_duckdb, "events", read=RELATION)
+    assert source.n_input == 6 and source.n_quarantined == 0
+    frame = load_source(sqlite_log, "events", read=RELATION).table.to_pandas()
+    duck = tmp_path / "events.db"
+    with duckdb.connect(str(duck)) as con:
+        con.register("frame", frame)
+        con.execute("CREATE TABLE events AS SELECT * FROM frame")
+    assert load_source(duck, "events").n_input == 6
+    parquet = tmp_path / "events.csv"
+    frame.to_parquet(parquet)
+    assert load_source(parquet, "events").n_input == 6
