@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sqlite3
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "generate_avito.py"
-_spec = importlib.util.spec_from_file_location("generate_avito", _PATH)
-assert _spec is not None and _spec.loader is not None
-gen = importlib.util.module_from_spec(_spec)
-sys.modules["generate_avito"] = gen
-_spec.loader.exec_module(gen)
+import generate_avito as gen  # loaded by conftest.py from benchmarks/
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +9,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import generate_orders as gen  # loaded by conftest.py from benchmarks/
 from segwise.clean import CleaningRules, clean_transactions
 from segwise.io import load_transactions
-
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "generate_orders.py"
-_spec = importlib.util.spec_from_file_location("generate_orders", _PATH)
-assert _spec is not None and _spec.loader is not None
-gen = importlib.util.module_from_spec(_spec)
-sys.modules["generate_orders"] = gen
-_spec.loader.exec_module(gen)
 
 N = 200_000
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +9,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import generate_people as gen  # loaded by conftest.py from benchmarks/
 from segwise.io import FeatureDictionary, read_dictionary
-
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "generate_people.py"
-_spec = importlib.util.spec_from_file_location("generate_people", _PATH)
-assert _spec is not None and _spec.loader is not None
-gen = importlib.util.module_from_spec(_spec)
-sys.modules["generate_people"] = gen
-_spec.loader.exec_module(gen)
 
 
 @pytest.fixture(scope="module")

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "score_load.py"
-_spec = importlib.util.spec_from_file_location("score_load", _PATH)
-assert _spec is not None and _spec.loader is not None
-load = importlib.util.module_from_spec(_spec)
-sys.modules["score_load"] = load
-_spec.loader.exec_module(load)
+import score_load as load  # loaded by conftest.py from benchmarks/
 
 
 def test_the_tail_is_placed_in_time() -> None:
