@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,40 @@ def test_a_dense_area_across_the_antimeridian_is_drawn_where_it_is(tmp_path: Pat
     dense = next(c for c in build_report(result).charts if c.key == "dense_areas")
     lon = np.concatenate([np.asarray(d.x, float) for d in dense.figure.data])
     assert len(lon) and (np.abs(lon) > 179.9).all()
+
+
+def test_categories_spelled_differently_are_one_interest(tmp_path: Path) -> None:
+    # Check-ins merged from sources that spell the same category in other cases, with
+    # a stray space or a decomposed é; in another script; and one named like a component.
+    # Each spelling was its own interest, and the share columns of Café, CAFÉ and café
+    # (all "interest_caf") and of every non-Latin name ("interest_x") overwrote each other.
+    rng = np.random.default_rng(7)
+    spellings = {"cafe": ["Café", "CAFÉ", "café ", "Cafe\u0301"], "park": ["公园"],
+                 "pc1": ["PC1"], "food": ["Food & Drink", "Food/Drink"]}
+    rows = []
+    for u in range(30):
+        likes = list(spellings)[u % 4]
+        for i in range(40):
+            kind = likes if rng.random() < 0.7 else str(rng.choice(list(spellings)))
+            rows.append({"user": f"u{u}", "time": f"2024-03-{1 + i % 28:02d} "
+                         f"{8 + int(rng.integers(0, 12)):02d}:{int(rng.integers(0, 60)):02d}",
+                         "lat": 52.52 + rng.normal(0, 0.03), "lon": 13.40 + rng.normal(0, 0.05),
+                         "category": str(rng.choice(spellings[kind]))})
+    path = tmp_path / "checkins.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no KMeans warning of duplicates
+        result = run_mobility(path)
+    model = result.artifacts_mobility.interests
+    # Named by the spelling with the most check-ins.
+    cafe = pd.DataFrame(rows)["category"].value_counts()[spellings["cafe"]].idxmax()
+    assert sorted(model.categories) == sorted([cafe, "公园", "PC1", "Food & Drink",
+                                               "Food/Drink"])
+    users = result.entities.frame
+    shares = [c for c in users.columns if c.startswith("interest_")
+              and c not in {"interest_pc1", "interest_pc2", "interest_pc3"}]
+    assert sorted(shares) == ["interest_café", "interest_food_drink", "interest_food_drink_2",
+                              "interest_pc1_2", "interest_公园"]
+    assert np.allclose(users[shares].sum(axis=1), 1.0)
+    # The component column is the component, not the share of check-ins at "PC1".
+    assert not np.allclose(users["interest_pc1"], users["interest_pc1_2"])

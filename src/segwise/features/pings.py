@@ -27,7 +27,7 @@ from segwise.features._entity import EntityTable, Feature, FeatureSet, register_
 from segwise.features._rhythm import heat_columns
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     import ibis.expr.types as ir
     import pandas as pd
@@ -820,17 +820,33 @@ def _interests(categories: dict[str, np.ndarray], stays: dict[str, np.ndarray],
     labels = _interest_groups(model.tfidf, settings.interest_groups)
     names = name_interest_groups(model.shares, labels, model.categories)
     cols["interests"][rows] = np.array([names[int(g)] for g in labels], dtype=object)
-    for j, cat_name in enumerate(model.categories):
-        cols[f"interest_{_slug(cat_name)}"] = np.zeros(n)
-        cols[f"interest_{_slug(cat_name)}"][rows] = model.shares[:, j]
+    for j, col in enumerate(_share_columns(model.categories, cols)):
+        cols[col] = np.zeros(n)
+        cols[col][rows] = model.shares[:, j]
     model.labels = labels  # type: ignore[attr-defined]
     return model, names, cols
 
 
-def _slug(text: str) -> str:
+def _share_columns(categories: list[str], taken: Iterable[str]) -> list[str]:
+    """One ``interest_<category>`` column name per category, each new.
+
+    Letters of any script are kept (``interest_café``, ``interest_公园``); categories
+    whose names differ only in punctuation (``Food & Drink``, ``Food/Drink``), or that
+    would take a name already used (``PC1``), get ``_2``, ``_3``.
+    """
     import re
 
-    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_") or "x"
+    used, out = set(taken), []
+    for category in categories:
+        base = "interest_" + (re.sub(r"\W+", "_", category.casefold()).strip("_")
+                              or "category")
+        name, i = base, 1
+        while name in used:
+            i += 1
+            name = f"{base}_{i}"
+        used.add(name)
+        out.append(name)
+    return out
 
 
 def _interest_groups(tfidf: np.ndarray, k: int) -> np.ndarray:
@@ -842,13 +858,15 @@ def _interest_groups(tfidf: np.ndarray, k: int) -> np.ndarray:
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
-    n = len(tfidf)
+    # Users with the same interests are one point: more groups than points would be
+    # empty ones (and scikit-learn's warning on the terminal).
+    n = len(np.unique(tfidf.round(12), axis=0))
     if n < 3:
-        return np.zeros(n, np.int64)
+        return np.zeros(len(tfidf), np.int64)
     if k:
         return KMeans(min(k, n), n_init=4, random_state=0).fit_predict(tfidf)
-    best, best_score = np.zeros(n, np.int64), -np.inf
-    sample = min(n, 5000)
+    best, best_score = np.zeros(len(tfidf), np.int64), -np.inf
+    sample = min(len(tfidf), 5000)
     for kk in range(3, min(8, n - 1) + 1):
         labels = KMeans(kk, n_init=4, random_state=0).fit_predict(tfidf)
         if len(np.unique(labels)) < 2:
