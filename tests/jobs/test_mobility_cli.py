@@ -56,6 +56,26 @@ def test_the_command_writes_users_places_segments_and_the_campaign(
     stored.close()
 
 
+def test_as_of_leaves_later_pings_out_and_counts_them(
+        synthetic_pings: dict[str, Path], tmp_path: Path) -> None:
+    # The docs promised "pings after the job's as-of date are left out and counted", and
+    # the command had no --as-of: a run over the first two weeks needed a cut file.
+    sample = pd.read_parquet(synthetic_pings["pings"])
+    sample = sample[sample["subscriber"].isin(sorted(sample["subscriber"].unique())[:30])]
+    pings = tmp_path / "pings.parquet"
+    sample.to_parquet(pings, index=False)
+    out = tmp_path / "users.parquet"
+    result = CliRunner().invoke(app, ["mobility", str(pings), "-o", str(out), "--as-of",
+                                      "2024-03-17", "--no-segments"])
+    assert result.exit_code == 0, result.output
+    audit = pd.read_csv(tmp_path / "users.audit.csv").set_index("step")["rows"]
+    later = int((sample["event_time"] >= pd.Timestamp("2024-03-18")).sum())
+    assert 0 < later < len(sample) and audit["after_as_of"] == later
+    assert audit.sum() == len(sample)  # every ping in one step, kept included
+    # The first two weeks (Monday 4 to Sunday 17 March): 14 days at most.
+    assert pd.read_parquet(out)["active_days"].max() == 14
+
+
 def test_bad_config_is_one_line(tmp_path: Path, synthetic_pings: dict[str, Path]) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('[mobility]\nprivacy = "exact"\n')
