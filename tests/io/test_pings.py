@@ -374,3 +374,65 @@ def test_ping_rules_out_of_range_are_refused(key: str, value: float) -> None:
 
     with pytest.raises(ConfigError, match=rf"^\[pings\] {key} = {value}: must be "):
         PingRules(**{key: value})
+
+
+def _lettered_pings(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    """Pings whose coordinates are text with hemisphere letters, minutes and seconds.
+
+    Berlin in decimal degrees with letters, Rio de Janeiro (south and west) in degrees,
+    minutes and seconds and in degrees and decimal minutes; and three rows no notation
+    reads. Returns the file and the decimal degrees every readable row stands for.
+    """
+    places = {
+        "berlin": (52.52, 13.4, lambda la, lo: (f"{la:.2f}N", f"{lo:.1f} E")),
+        "rio": (-22.906800, -43.172900,
+                lambda la, lo: ("22°54'24.48\"S", "43°10'22.44\"W")),
+        "rio-nmea": (-22.906800, -43.172900, lambda la, lo: ("S22 54.408", "W43 10.374")),
+    }
+    rows, truth = [], []
+    for user, (lat, lon, write) in places.items():
+        for row in _day_at(lat, lon, user, days=2, step_min=60):
+            row["latitude"], row["longitude"] = write(lat, lon)
+            rows.append(row)
+            truth.append({"user_id": user, "lat": lat, "lon": lon})
+    rows += [{"user": "x", "time": "2024-03-04 10:00:00", "latitude": "13.4E",
+              "longitude": "52.52N", "accuracy": 15.0},  # the columns exchanged
+             {"user": "x", "time": "2024-03-04 11:00:00", "latitude": "52°61'N",
+              "longitude": "13.4E", "accuracy": 15.0},  # 61 minutes
+             {"user": "x", "time": "2024-03-04 12:00:00", "latitude": "52.5NS",
+              "longitude": "13.4E", "accuracy": 15.0}]
+    path = tmp_path / "lettered.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path, pd.DataFrame(truth)
+
+
+def _read_lettered(path: Path, engine: str) -> tuple[pd.DataFrame, list[str]]:
+    source = load_source(path, "pings", engine=engine)
+    kept = (source.table.select("user_id", "lat", "lon").to_pyarrow().to_pandas()
+            .sort_values(["user_id", "lat", "lon"], ignore_index=True))
+    return kept, sorted(source.quarantine_table.column("reason").to_pylist())
+
+
+def test_coordinates_with_hemisphere_letters_and_minutes_are_read(tmp_path: Path) -> None:
+    # Every one of these rows was "not a number", and a file of them was refused whole.
+    path, truth = _lettered_pings(tmp_path)
+    kept, reasons = _read_lettered(path, "duckdb")
+    truth = truth.sort_values(["user_id", "lat", "lon"], ignore_index=True)
+    assert len(kept) == len(truth)
+    assert np.allclose(kept[["lat", "lon"]], truth[["lat", "lon"]], atol=1e-9)
+    assert reasons == [
+        "latitude: a latitude with the hemisphere letter E or W: the columns look swapped. "
+        "Fix: map lat and lon the other way in [columns]",
+        "latitude: not a number", "latitude: not a number"]
+    users = run_mobility(path, config=None).entities.frame.set_index("user_id")
+    assert users.loc["rio", "home_cell"] == users.loc["rio-nmea", "home_cell"]
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_lettered_coordinates_read_the_same_on_spark(tmp_path: Path,
+                                                     spark_available: None) -> None:
+    path, _ = _lettered_pings(tmp_path)
+    duck, spark = _read_lettered(path, "duckdb"), _read_lettered(path, "spark")
+    pd.testing.assert_frame_equal(duck[0], spark[0])
+    assert duck[1] == spark[1]
