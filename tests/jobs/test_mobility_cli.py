@@ -76,6 +76,25 @@ def test_as_of_leaves_later_pings_out_and_counts_them(
     assert pd.read_parquet(out)["active_days"].max() == 14
 
 
+def test_too_few_users_to_segment_write_nothing_and_name_no_segments(
+        synthetic_pings: dict[str, Path], tmp_path: Path) -> None:
+    # Two users: the user table was written, then the run failed on "2 customer(s)",
+    # leaving a user table with no segments beside it and no word of --no-segments.
+    sample = pd.read_parquet(synthetic_pings["pings"])
+    pings = tmp_path / "two.parquet"
+    sample[sample["subscriber"].isin(["s1", "s2"])].to_parquet(pings, index=False)
+    out = tmp_path / "out" / "users.parquet"
+    result = CliRunner().invoke(app, ["mobility", str(pings), "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    line = " ".join(result.output.split())
+    assert ("two.parquet: only 2 user(s): too few to segment (two segments need 3). Fix: "
+            "give more users; or add --no-segments to write the users alone") in line
+    assert not out.parent.exists() or not any(out.parent.iterdir())
+    result = CliRunner().invoke(app, ["mobility", str(pings), "-o", str(out), "--no-segments"])
+    assert result.exit_code == 0, result.output
+    assert sorted(pd.read_parquet(out)["user_id"]) == ["s1", "s2"]
+
+
 def test_bad_config_is_one_line(tmp_path: Path, synthetic_pings: dict[str, Path]) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('[mobility]\nprivacy = "exact"\n')

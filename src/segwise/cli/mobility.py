@@ -74,14 +74,22 @@ def mobility(
         memory_limit=memory_limit, adjust=with_pois_option(pois),
     )
     print_result(result)
-    written = result.write(output, keep_formulas=keep_formulas)
     plan = None
     if segments:
+        from segwise.exceptions import InputError
         from segwise.jobs.mobility import segment_users
 
-        with progress("Learning segments"):
-            plan = segment_users(result, embed=("umap",) if report else ())
+        # Before anything is written: users that cannot be segmented (too few, all
+        # alike) stop the run with no user table left behind as if it had succeeded.
+        try:
+            with progress("Learning segments"):
+                plan = segment_users(result, embed=("umap",) if report else ())
+        except InputError as exc:
+            raise InputError(f"{exc}; or add --no-segments to write the users alone"
+                             ) from None
         console.print(plan.summary_text(), highlight=False, markup=False)
+    written = result.write(output, keep_formulas=keep_formulas)
+    if plan is not None:
         written += plan.write(output, keep_formulas=keep_formulas)
         if report:
             from segwise.cli.report import write_report_with_progress

@@ -939,8 +939,11 @@ def segment_customers(
     if n_clusters is not None and n_clusters < 2:
         raise ConfigError(f"the number of segments must be at least 2, got {n_clusters}")
     if len(X) < 3:  # two segments of one customer each compare nothing
-        raise InputError(f"{where}only {len(X)} customer(s): too few to segment (two "
-                         "segments need 3). Fix: give more customers")
+        # A job's own noun (users, people); a plain table's rows are customers.
+        one, many = ((schema.entity, schema.entities) if schema and schema.entity != "entity"
+                     else ("customer", "customers"))
+        raise InputError(f"{where}only {len(X)} {one}(s): too few to segment (two "
+                         f"segments need 3). Fix: give more {many}")
     if n_clusters is not None and n_clusters >= len(X):
         raise InputError(f"{where}only {len(X):,} customers: too few for {n_clusters} "
                          "segments. Fix: ask for fewer segments")
