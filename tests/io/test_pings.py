@@ -327,6 +327,22 @@ def test_geolife_files_and_folders_say_how_to_convert_them(shared_data: Path,
     fix = r"Fix: convert .*segwise\.datasets\.geolife_pings\(folder, 'pings\.parquet'\)"
     with pytest.raises(InputError, match=rf"\.plt: GeoLife trajectories \(\.plt\).*{fix}"):
         run_mobility(plt)
+    # The same file renamed .csv was "one column found ... wrong delimiter?", and the
+    # archive itself "unknown file type .tar.gz".
+    renamed = tmp_path / "track.csv"
+    renamed.write_bytes(plt.read_bytes())
+    with pytest.raises(InputError, match=rf"track\.csv: GeoLife trajectories.*{fix}"):
+        run_mobility(renamed)
+    with pytest.raises(InputError, match=rf"tar\.gz: a tar archive, of GeoLife trajectories "
+                                         rf"\(\.plt\).*; segwise reads one table per file\. "
+                                         rf"{fix}"):
+        run_mobility(shared_data / "geolife-subset" / "geolife_users_000-009.tar.gz")
+    other = tmp_path / "pings.tar.gz"
+    with tarfile.open(other, "w:gz") as tar:
+        tar.add(renamed, arcname="pings.csv")
+    with pytest.raises(InputError, match=r"pings\.tar\.gz: a tar archive; segwise reads one "
+                                         r"table per file\. Fix: unpack it"):
+        run_mobility(other)
     with pytest.raises(InputError, match=rf"Data: a folder without \.parquet files, of "
                                          rf"GeoLife.*{fix}"):
         run_mobility(tmp_path / "Data")
