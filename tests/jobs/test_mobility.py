@@ -184,6 +184,24 @@ def test_points_of_interest_have_their_own_columns_and_reader(
     with pytest.raises(InputError, match=r'comma.csv: .*decimal comma\? Fix: set \[mobility\] '
                                          r'pois_read = \{decimal = ","\}'):
         run_mobility(pings, pois=comma, config=load_config(only_columns, kind="pings"))
+    # Latitude and longitude exchanged, both in range: no stay matched a point, and every
+    # user's interests were "No visits matched" without a word.
+    swapped = tmp_path / "swapped.csv"
+    pois.rename(columns={"lat": "lng", "lng": "lat"}).to_csv(swapped, index=False)
+    with pytest.raises(InputError, match=r"swapped.csv: latitude and longitude look swapped: "
+                                         r".* 2,000 points of interest .*Fix: map them the "
+                                         r"other way in \[mobility\] pois_columns "
+                                         r"\(lat = 'lng', lon = 'lat'\)"):
+        run_mobility(pings, pois=swapped)
+    monkeypatch.undo()
+    # Points of interest of another city (Berlin's, moved to Leipzig): said aloud.
+    leipzig = tmp_path / "leipzig.csv"
+    pois.assign(lat=pois["lat"] - 1.18).to_csv(leipzig, index=False)
+    with pytest.warns(UserWarning, match=r"leipzig.csv: none of the [\d,]+ stays away from "
+                                         r"home and work lies within \[mobility\] "
+                                         r"poi_radius_m \(100 m\) of any of its 30,000 points"):
+        far = run_mobility(pings, pois=leipzig).entities.frame
+    assert (far["interests"] == "No visits matched").all()
 
 
 def test_a_dense_area_across_the_antimeridian_is_drawn_where_it_is(tmp_path: Path) -> None:

@@ -795,6 +795,15 @@ def _interests(categories: dict[str, np.ndarray], stays: dict[str, np.ndarray],
         hit = match_pois(stays["lat"][away], stays["lon"][away], pois["lat"], pois["lon"],
                          settings.poi_radius_m)
         ok = hit >= 0
+        if away.any() and not ok.any():
+            import warnings
+
+            warnings.warn(
+                f"{settings.pois}: none of the {int(away.sum()):,} stays away from home and "
+                f"work lies within [mobility] poi_radius_m ({settings.poi_radius_m:g} m) of "
+                f"any of its {len(pois['lat']):,} points of interest: every user's interests "
+                "are 'No visits matched'. Fix: give points of interest of the pings' area, "
+                "or raise poi_radius_m", UserWarning, stacklevel=3)
         names_, code = np.unique(pois["category"].astype(str), return_inverse=True)
         k = max(len(names_), 1)
         pairs, counts = np.unique(stays["user"][away][ok] * k + code[hit[ok]],
@@ -905,8 +914,17 @@ def _load_pois(settings: MobilitySettings) -> dict[str, np.ndarray]:
                       f"interest cannot be used and are left out ({common})",
                       UserWarning, stacklevel=2)
     got = fetch_numpy(source.table.select("category", "lat", "lon"))
-    return {"category": got["category"], "lat": got["lat"].astype(np.float64),
-            "lon": got["lon"].astype(np.float64)}
+    lat, lon = got["lat"].astype(np.float64), got["lon"].astype(np.float64)
+    # Exchanged columns within range match no stay, and every user would silently have
+    # "No visits matched": the pings' test, on points spread over the file.
+    from segwise.features._places import check_orientation
+
+    sample = np.unique(np.linspace(0, len(lat) - 1, min(len(lat), _ORIENTATION_SAMPLE)
+                                   ).astype(np.int64)) if len(lat) else np.zeros(0, np.int64)
+    roles = dict(source.roles.items())
+    check_orientation(lat[sample], lon[sample], path, settings, roles["lat"], roles["lon"],
+                      rows="points of interest", columns_key="[mobility] pois_columns")
+    return {"category": got["category"], "lat": lat, "lon": lon}
 
 
 def _pois_fix(message: str) -> str:
