@@ -33,6 +33,7 @@ def test_the_command_writes_users_places_segments_and_the_campaign(
     text = " ".join(result.output.split())  # the console wraps long lines
     assert "Campaign (same budget)" in text and "Assumptions:" in text
     assert "one contact costs 0.50" in text
+    assert "contacting 20% of all 120 users)" in text  # not "entities"
     users = pd.read_parquet(out)
     assert len(users) == 120 and users["interests"].notna().all()
     # H3 cells of resolution 7 for every stable location.

@@ -202,7 +202,7 @@ def segment_users(result: JobResult, *, embed: tuple[str, ...] = (),
     responses = (frame[settings.response_col].astype(float)
                  if settings.response_col and settings.response_col in frame else None)
     effect = campaign_effect(seg.assignments["segment_name"].to_numpy(), settings,
-                             responses=responses)
+                             responses=responses, entities=result.entities.schema.entities)
     return UserSegments(seg, extras, effect)
 
 

@@ -73,6 +73,7 @@ def campaign_effect(
     responses: Sequence[float] | np.ndarray | None = None,
     values: Sequence[float] | np.ndarray | None = None,
     currency: str = "currency units",
+    entities: str = "entities",
 ) -> CampaignEffect:
     """Estimate the financial effect of targeting segments.
 
@@ -89,6 +90,8 @@ def campaign_effect(
         Value of each entity, for ``settings.value_share``.
     currency : str, default="currency units"
         For the assumptions.
+    entities : str, default="entities"
+        What the labels are of (``"users"``, ``"customers"``), for the assumptions.
 
     Returns
     -------
@@ -123,7 +126,7 @@ def campaign_effect(
         low_rate, high_rate = _wilson(k + prior * s.prior_weight, n + s.prior_weight)
         prior = rate
         source = np.where(n > 0, "measured", source).astype(object)
-        notes.append(f"Response rates are measured from {int(n.sum()):,} contacted entities "
+        notes.append(f"Response rates are measured from {int(n.sum()):,} contacted {entities} "
                      f"({int(k.sum()):,} responses), each segment's prior counting as "
                      f"{s.prior_weight:g} contacts; the range uses 95 % Wilson intervals.")
     value = np.array([float(dict(s.values).get(n, s.value_per_response)) for n in names])
@@ -174,7 +177,7 @@ def campaign_effect(
     assumptions = [
         f"Budget: {budget:,.0f} {currency}"
         + ("" if s.budget else f" (contacting {s.budget_share:.0%} of all "
-                               f"{len(labels):,} entities)")
+                               f"{len(labels):,} {entities})")
         + f"; one contact costs {s.contact_cost:,.2f} {currency}.",
         f"Response rate: {s.response_rate:.1%} unless [campaign] response_rates names the "
         f"segment ({len(dict(s.response_rates)) - len(unused['response_rates'])} named).",
