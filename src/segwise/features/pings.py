@@ -170,7 +170,8 @@ class MobilitySettings:
                 zoneinfo.ZoneInfo(self.timezone)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
                 raise ConfigError(f"[mobility] timezone = {self.timezone!r}: not an IANA "
-                                  "time zone such as \"Europe/Berlin\"") from exc
+                                  f"time zone. Fix: timezone = {_zone_like(self.timezone)}"
+                                  ) from exc
 
     def _check_ranges(self) -> None:
         """Refuse numbers outside their range (a zero cell size, a 30th hour, ...)."""
@@ -282,6 +283,33 @@ class MobilityArtifacts:
 
 
 # ---------------------------------------------------------------- blocks
+
+
+def _zone_like(name: str) -> str:
+    """Return the IANA zone closest to a misspelt ``name``, as TOML (``"Europe/Berlin"``).
+
+    Case and spaces are forgiven (``europe/berlin``, ``New York``), then the spelling;
+    without a close one, an example of the form.
+    """
+    import difflib
+    import re
+    import zoneinfo
+
+    offset = re.fullmatch(r"\s*(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?00)?\s*", name, re.I)
+    if offset and int(offset[2]) <= (14 if offset[1] == "+" else 12):
+        # IANA's fixed offsets are named with the sign the other way: UTC+8 is Etc/GMT-8.
+        flipped = f"Etc/GMT{'-' if offset[1] == '+' else '+'}{int(offset[2])}"
+        return (f'"{flipped}" (IANA names UTC{offset[1]}{int(offset[2])} with the sign the '
+                'other way; it has no summer time: the place\'s zone, such as '
+                '"Europe/Berlin", has)')
+    zones = sorted(zoneinfo.available_timezones())
+    key = {z.casefold(): z for z in zones}
+    typed = name.strip().replace(" ", "_").casefold()
+    exact = key.get(typed) or next((z for z in zones if z.casefold().endswith("/" + typed)),
+                                   None)
+    close = [exact] if exact else [key[k] for k in difflib.get_close_matches(
+        typed, list(key), n=1, cutoff=0.75)]
+    return f'"{close[0]}"' if close else '"Europe/Berlin" (Region/City, as IANA names it)'
 
 
 def _local(ts: np.ndarray, timezone: str) -> np.ndarray:
