@@ -10,6 +10,7 @@ when larger than 10**11) since 1970-01-01.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ import ibis
 from segwise.io._kinds import Role, SourceKind, register_kind
 from segwise.io._parse import (
     SOURCE_PREFIX,
+    _is_nan,
     as_float,
     as_id,
     as_text,
@@ -50,7 +52,7 @@ _SEXAGESIMAL = (r"^([-+NSEW]?)\s*(\d{1,3}(?:\.\d+)?)"
                 r"(?:\s*(\d{1,2}(?:\.\d+)?)\s*(?:\"|″|'')?)?)?\s*°?\s*([NSEW]?)$")
 
 
-def _sexagesimal(value: ir.Value, axis: str) -> tuple[ir.FloatingValue, ir.BooleanValue]:
+def _sexagesimal(value: ir.Value, axis: str) -> ir.FloatingValue:
     """Read a text coordinate with a hemisphere letter or in degrees, minutes and seconds.
 
     Parameters
@@ -62,12 +64,9 @@ def _sexagesimal(value: ir.Value, axis: str) -> tuple[ir.FloatingValue, ir.Boole
 
     Returns
     -------
-    degrees : ibis float
-        Signed decimal degrees; NULL where the text is no such coordinate, or has a
-        letter of the other axis.
-    other_axis : ibis boolean
-        Whether the text is such a coordinate with a letter of the other axis
-        (``13.37E`` given as a latitude).
+    ibis float
+        Signed decimal degrees; NaN where the text is such a coordinate with a letter of
+        the other axis (``13.37E`` given as a latitude); NULL where it is none.
     """
     text = value.cast("string").strip().upper()
     part = [text.re_extract(_SEXAGESIMAL, i) for i in range(6)]
@@ -80,9 +79,9 @@ def _sexagesimal(value: ir.Value, axis: str) -> tuple[ir.FloatingValue, ir.Boole
     read = ((part[0] != "") & (letter.length() <= 1) & (minute < 60) & (second < 60)
             # Fractional degrees followed by minutes (52.5°30') is no notation.
             & ~(degrees.contains(".") & (minutes != "")))
-    other = read & (letter != "") & ~letter.isin(list(axis))
-    return ibis.ifelse(read & ~other, ibis.ifelse(negative, -size, size),
-                       ibis.null("float64")), other
+    return ibis.cases((~read, ibis.null("float64")),
+                      ((letter != "") & ~letter.isin(list(axis)), math.nan),
+                      (negative, -size), else_=size)
 
 
 def _coordinate(value: ir.Value, column: str, what: str, axis: str
@@ -93,17 +92,17 @@ def _coordinate(value: ir.Value, column: str, what: str, axis: str
     """
     plain = as_float(value)
     if not value.type().is_string():
-        return plain, number_checks(value, column, what)
-    # Only where the plain number does not read (DuckDB's COALESCE is lazy).
-    text, other = _sexagesimal(value, axis)
-    read = text.notnull()
+        return plain, list(number_checks(value, column, what))
+    # The text is read only where the plain number does not read (COALESCE is lazy):
+    # nearly no row. The checks test the result, never the text again, which would parse
+    # it once more on every row (DuckDB shares no expression between CASE branches).
+    degrees = ibis.coalesce(plain, _sexagesimal(value, axis))
+    other = _is_nan(degrees)  # as_float never gives NaN: only the other axis does
     other_axis = "E or W" if axis == "NS" else "N or S"
-    return ibis.coalesce(plain, text), [
-        (plain.isnull() & other,
-         f"{column}: a {what} with the hemisphere letter {other_axis}: the columns look "
-         "swapped. Fix: map lat and lon the other way in [columns]"),
-        *((plain.isnull() & ~read & check, why)
-          for check, why in number_checks(value, column, what))]
+    return degrees, [
+        (other, f"{column}: a {what} with the hemisphere letter {other_axis}: the columns "
+                "look swapped. Fix: map lat and lon the other way in [columns]"),
+        *((degrees.isnull() & check, why) for check, why in number_checks(value, column, what))]
 
 
 def _coordinates(raw: ir.Table, r: dict[str, str], name: dict[str, str]
