@@ -264,12 +264,16 @@ def test_unusable_points_of_interest_are_counted_aloud(tmp_path: Path) -> None:
     pd.DataFrame(_day_at(52.52, 13.40, "a") + _day_at(52.40, 13.06, "b")).to_csv(
         pings, index=False)
     pois = tmp_path / "pois.csv"
-    good = [("Food", "52.52", "13.40"), ("Shop", "52.40", "13.06")] * 20
-    bad = [("", "52.5", "13.4"), ("Park", "inf", "13.1")]
+    good = [("Food", "52.52", "13.40"), ("Shop", "52.40", "13.06")] * 30
+    bad = [("", "52.5", "13.4"), ("Park", "inf", "13.1"), ("Park", "13.1E", "52.5N")]
     pd.DataFrame(good + bad, columns=["category", "lat", "lon"]).to_csv(pois, index=False)
-    with pytest.warns(UserWarning, match=r"pois.csv: 2 of 42 points of interest cannot be used "
+    # The fix of a row whose columns look swapped names the points' own setting.
+    with pytest.warns(UserWarning, match=r"pois.csv: 3 of 63 points of interest cannot be used "
                                          r"and are left out \(category: empty category, "
-                                         r"lat(itude)?: not a finite number\)"):
+                                         r"lat(itude)?: not a finite number, lat: a latitude "
+                                         r"with the hemisphere letter E or W: the columns look "
+                                         r"swapped\. Fix: map lat and lon the other way in "
+                                         r"\[mobility\] pois_columns\)"):
         run_mobility(pings, pois=pois)
 
 

@@ -937,7 +937,7 @@ def _load_pois(settings: MobilitySettings) -> dict[str, np.ndarray]:
         import warnings
 
         reasons = source.quarantine_table.column("reason").to_pylist()
-        common = ", ".join(dict.fromkeys(reasons[:50]).keys())
+        common = _pois_fix(", ".join(dict.fromkeys(reasons[:50]).keys()))
         warnings.warn(f"{path}: {source.n_quarantined:,} of {source.n_input:,} points of "
                       f"interest cannot be used and are left out ({common})",
                       UserWarning, stacklevel=2)
