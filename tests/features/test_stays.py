@@ -203,3 +203,27 @@ def test_mobility_settings_out_of_range_are_refused(case: tuple[str, object]) ->
                                      "som_shape": [1, 1], "home_min_night_share": 0.0,
                                      "work_min_share": 1.0, "interest_groups": 0,
                                      "h3_resolution": 15}, "mobility")
+
+
+@pytest.mark.parametrize(("given_zone", "fix"), [
+    ("Europe/Berln", 'timezone = "Europe/Berlin"'),
+    ("america/new york", 'timezone = "America/New_York"'),
+    ("Shanghai", 'timezone = "Asia/Shanghai"'),
+    # An offset: IANA's fixed zones are named with the sign the other way.
+    ("GMT+8", 'timezone = "Etc/GMT-8" (IANA names UTC+8 with the sign the other way'),
+    ("UTC-05:00", 'timezone = "Etc/GMT+5"'),
+    ("Mars/Olympus", 'timezone = "Europe/Berlin" (Region/City, as IANA names it)'),
+])
+def test_an_unknown_time_zone_is_one_line_with_the_zone_meant(given_zone: str,
+                                                                fix: str) -> None:
+    # It said only "not an IANA time zone such as Europe/Berlin", whatever was meant.
+    import re
+
+    from segwise._settings import build_section
+    from segwise.exceptions import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        build_section(MobilitySettings, {"timezone": given_zone}, "mobility")
+    assert re.match(rf"\[mobility\] timezone = '{re.escape(given_zone)}': not an IANA time "
+                    rf"zone\. Fix: {re.escape(fix)}", str(caught.value)), str(caught.value)
+    assert "\n" not in str(caught.value)

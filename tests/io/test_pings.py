@@ -264,12 +264,16 @@ def test_unusable_points_of_interest_are_counted_aloud(tmp_path: Path) -> None:
     pd.DataFrame(_day_at(52.52, 13.40, "a") + _day_at(52.40, 13.06, "b")).to_csv(
         pings, index=False)
     pois = tmp_path / "pois.csv"
-    good = [("Food", "52.52", "13.40"), ("Shop", "52.40", "13.06")] * 20
-    bad = [("", "52.5", "13.4"), ("Park", "inf", "13.1")]
+    good = [("Food", "52.52", "13.40"), ("Shop", "52.40", "13.06")] * 30
+    bad = [("", "52.5", "13.4"), ("Park", "inf", "13.1"), ("Park", "13.1E", "52.5N")]
     pd.DataFrame(good + bad, columns=["category", "lat", "lon"]).to_csv(pois, index=False)
-    with pytest.warns(UserWarning, match=r"pois.csv: 2 of 42 points of interest cannot be used "
+    # The fix of a row whose columns look swapped names the points' own setting.
+    with pytest.warns(UserWarning, match=r"pois.csv: 3 of 63 points of interest cannot be used "
                                          r"and are left out \(category: empty category, "
-                                         r"lat(itude)?: not a finite number\)"):
+                                         r"lat(itude)?: not a finite number, lat: a latitude "
+                                         r"with the hemisphere letter E or W: the columns look "
+                                         r"swapped\. Fix: map lat and lon the other way in "
+                                         r"\[mobility\] pois_columns\)"):
         run_mobility(pings, pois=pois)
 
 
@@ -327,6 +331,22 @@ def test_geolife_files_and_folders_say_how_to_convert_them(shared_data: Path,
     fix = r"Fix: convert .*segwise\.datasets\.geolife_pings\(folder, 'pings\.parquet'\)"
     with pytest.raises(InputError, match=rf"\.plt: GeoLife trajectories \(\.plt\).*{fix}"):
         run_mobility(plt)
+    # The same file renamed .csv was "one column found ... wrong delimiter?", and the
+    # archive itself "unknown file type .tar.gz".
+    renamed = tmp_path / "track.csv"
+    renamed.write_bytes(plt.read_bytes())
+    with pytest.raises(InputError, match=rf"track\.csv: GeoLife trajectories.*{fix}"):
+        run_mobility(renamed)
+    with pytest.raises(InputError, match=rf"tar\.gz: a tar archive, of GeoLife trajectories "
+                                         rf"\(\.plt\).*; segwise reads one table per file\. "
+                                         rf"{fix}"):
+        run_mobility(shared_data / "geolife-subset" / "geolife_users_000-009.tar.gz")
+    other = tmp_path / "pings.tar.gz"
+    with tarfile.open(other, "w:gz") as tar:
+        tar.add(renamed, arcname="pings.csv")
+    with pytest.raises(InputError, match=r"pings\.tar\.gz: a tar archive; segwise reads one "
+                                         r"table per file\. Fix: unpack it"):
+        run_mobility(other)
     with pytest.raises(InputError, match=rf"Data: a folder without \.parquet files, of "
                                          rf"GeoLife.*{fix}"):
         run_mobility(tmp_path / "Data")
@@ -374,3 +394,65 @@ def test_ping_rules_out_of_range_are_refused(key: str, value: float) -> None:
 
     with pytest.raises(ConfigError, match=rf"^\[pings\] {key} = {value}: must be "):
         PingRules(**{key: value})
+
+
+def _lettered_pings(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    """Pings whose coordinates are text with hemisphere letters, minutes and seconds.
+
+    Berlin in decimal degrees with letters, Rio de Janeiro (south and west) in degrees,
+    minutes and seconds and in degrees and decimal minutes; and three rows no notation
+    reads. Returns the file and the decimal degrees every readable row stands for.
+    """
+    places = {
+        "berlin": (52.52, 13.4, lambda la, lo: (f"{la:.2f}N", f"{lo:.1f} E")),
+        "rio": (-22.906800, -43.172900,
+                lambda la, lo: ("22°54'24.48\"S", "43°10'22.44\"W")),
+        "rio-nmea": (-22.906800, -43.172900, lambda la, lo: ("S22 54.408", "W43 10.374")),
+    }
+    rows, truth = [], []
+    for user, (lat, lon, write) in places.items():
+        for row in _day_at(lat, lon, user, days=2, step_min=60):
+            row["latitude"], row["longitude"] = write(lat, lon)
+            rows.append(row)
+            truth.append({"user_id": user, "lat": lat, "lon": lon})
+    rows += [{"user": "x", "time": "2024-03-04 10:00:00", "latitude": "13.4E",
+              "longitude": "52.52N", "accuracy": 15.0},  # the columns exchanged
+             {"user": "x", "time": "2024-03-04 11:00:00", "latitude": "52°61'N",
+              "longitude": "13.4E", "accuracy": 15.0},  # 61 minutes
+             {"user": "x", "time": "2024-03-04 12:00:00", "latitude": "52.5NS",
+              "longitude": "13.4E", "accuracy": 15.0}]
+    path = tmp_path / "lettered.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path, pd.DataFrame(truth)
+
+
+def _read_lettered(path: Path, engine: str) -> tuple[pd.DataFrame, list[str]]:
+    source = load_source(path, "pings", engine=engine)
+    kept = (source.table.select("user_id", "lat", "lon").to_pyarrow().to_pandas()
+            .sort_values(["user_id", "lat", "lon"], ignore_index=True))
+    return kept, sorted(source.quarantine_table.column("reason").to_pylist())
+
+
+def test_coordinates_with_hemisphere_letters_and_minutes_are_read(tmp_path: Path) -> None:
+    # Every one of these rows was "not a number", and a file of them was refused whole.
+    path, truth = _lettered_pings(tmp_path)
+    kept, reasons = _read_lettered(path, "duckdb")
+    truth = truth.sort_values(["user_id", "lat", "lon"], ignore_index=True)
+    assert len(kept) == len(truth)
+    assert np.allclose(kept[["lat", "lon"]], truth[["lat", "lon"]], atol=1e-9)
+    assert reasons == [
+        "latitude: a latitude with the hemisphere letter E or W: the columns look swapped. "
+        "Fix: map lat and lon the other way in [columns]",
+        "latitude: not a number", "latitude: not a number"]
+    users = run_mobility(path, config=None).entities.frame.set_index("user_id")
+    assert users.loc["rio", "home_cell"] == users.loc["rio-nmea", "home_cell"]
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_lettered_coordinates_read_the_same_on_spark(tmp_path: Path,
+                                                     spark_available: None) -> None:
+    path, _ = _lettered_pings(tmp_path)
+    duck, spark = _read_lettered(path, "duckdb"), _read_lettered(path, "spark")
+    pd.testing.assert_frame_equal(duck[0], spark[0])
+    assert duck[1] == spark[1]

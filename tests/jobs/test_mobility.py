@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +184,24 @@ def test_points_of_interest_have_their_own_columns_and_reader(
     with pytest.raises(InputError, match=r'comma.csv: .*decimal comma\? Fix: set \[mobility\] '
                                          r'pois_read = \{decimal = ","\}'):
         run_mobility(pings, pois=comma, config=load_config(only_columns, kind="pings"))
+    # Latitude and longitude exchanged, both in range: no stay matched a point, and every
+    # user's interests were "No visits matched" without a word.
+    swapped = tmp_path / "swapped.csv"
+    pois.rename(columns={"lat": "lng", "lng": "lat"}).to_csv(swapped, index=False)
+    with pytest.raises(InputError, match=r"swapped.csv: latitude and longitude look swapped: "
+                                         r".* 2,000 points of interest .*Fix: map them the "
+                                         r"other way in \[mobility\] pois_columns "
+                                         r"\(lat = 'lng', lon = 'lat'\)"):
+        run_mobility(pings, pois=swapped)
+    monkeypatch.undo()
+    # Points of interest of another city (Berlin's, moved to Leipzig): said aloud.
+    leipzig = tmp_path / "leipzig.csv"
+    pois.assign(lat=pois["lat"] - 1.18).to_csv(leipzig, index=False)
+    with pytest.warns(UserWarning, match=r"leipzig.csv: none of the [\d,]+ stays away from "
+                                         r"home and work lies within \[mobility\] "
+                                         r"poi_radius_m \(100 m\) of any of its 30,000 points"):
+        far = run_mobility(pings, pois=leipzig).entities.frame
+    assert (far["interests"] == "No visits matched").all()
 
 
 def test_a_dense_area_across_the_antimeridian_is_drawn_where_it_is(tmp_path: Path) -> None:
@@ -207,3 +226,40 @@ def test_a_dense_area_across_the_antimeridian_is_drawn_where_it_is(tmp_path: Pat
     dense = next(c for c in build_report(result).charts if c.key == "dense_areas")
     lon = np.concatenate([np.asarray(d.x, float) for d in dense.figure.data])
     assert len(lon) and (np.abs(lon) > 179.9).all()
+
+
+def test_categories_spelled_differently_are_one_interest(tmp_path: Path) -> None:
+    # Check-ins merged from sources that spell the same category in other cases, with
+    # a stray space or a decomposed é; in another script; and one named like a component.
+    # Each spelling was its own interest, and the share columns of Café, CAFÉ and café
+    # (all "interest_caf") and of every non-Latin name ("interest_x") overwrote each other.
+    rng = np.random.default_rng(7)
+    spellings = {"cafe": ["Café", "CAFÉ", "café ", "Cafe\u0301"], "park": ["公园"],
+                 "pc1": ["PC1"], "food": ["Food & Drink", "Food/Drink"]}
+    rows = []
+    for u in range(30):
+        likes = list(spellings)[u % 4]
+        for i in range(40):
+            kind = likes if rng.random() < 0.7 else str(rng.choice(list(spellings)))
+            rows.append({"user": f"u{u}", "time": f"2024-03-{1 + i % 28:02d} "
+                         f"{8 + int(rng.integers(0, 12)):02d}:{int(rng.integers(0, 60)):02d}",
+                         "lat": 52.52 + rng.normal(0, 0.03), "lon": 13.40 + rng.normal(0, 0.05),
+                         "category": str(rng.choice(spellings[kind]))})
+    path = tmp_path / "checkins.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no KMeans warning of duplicates
+        result = run_mobility(path)
+    model = result.artifacts_mobility.interests
+    # Named by the spelling with the most check-ins.
+    cafe = pd.DataFrame(rows)["category"].value_counts()[spellings["cafe"]].idxmax()
+    assert sorted(model.categories) == sorted([cafe, "公园", "PC1", "Food & Drink",
+                                               "Food/Drink"])
+    users = result.entities.frame
+    shares = [c for c in users.columns if c.startswith("interest_")
+              and c not in {"interest_pc1", "interest_pc2", "interest_pc3"}]
+    assert sorted(shares) == ["interest_café", "interest_food_drink", "interest_food_drink_2",
+                              "interest_pc1_2", "interest_公园"]
+    assert np.allclose(users[shares].sum(axis=1), 1.0)
+    # The component column is the component, not the share of check-ins at "PC1".
+    assert not np.allclose(users["interest_pc1"], users["interest_pc1_2"])

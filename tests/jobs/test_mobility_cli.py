@@ -33,6 +33,7 @@ def test_the_command_writes_users_places_segments_and_the_campaign(
     text = " ".join(result.output.split())  # the console wraps long lines
     assert "Campaign (same budget)" in text and "Assumptions:" in text
     assert "one contact costs 0.50" in text
+    assert "contacting 20% of all 120 users)" in text  # not "entities"
     users = pd.read_parquet(out)
     assert len(users) == 120 and users["interests"].notna().all()
     # H3 cells of resolution 7 for every stable location.
@@ -54,6 +55,45 @@ def test_the_command_writes_users_places_segments_and_the_campaign(
         pd.read_csv(out.parent / "users.segments.csv")["name"])
     assert sum(s["size"] for s in learned) == 120
     stored.close()
+
+
+def test_as_of_leaves_later_pings_out_and_counts_them(
+        synthetic_pings: dict[str, Path], tmp_path: Path) -> None:
+    # The docs promised "pings after the job's as-of date are left out and counted", and
+    # the command had no --as-of: a run over the first two weeks needed a cut file.
+    sample = pd.read_parquet(synthetic_pings["pings"])
+    sample = sample[sample["subscriber"].isin(sorted(sample["subscriber"].unique())[:30])]
+    pings = tmp_path / "pings.parquet"
+    sample.to_parquet(pings, index=False)
+    out = tmp_path / "users.parquet"
+    result = CliRunner().invoke(app, ["mobility", str(pings), "-o", str(out), "--as-of",
+                                      "2024-03-17", "--no-segments"])
+    assert result.exit_code == 0, result.output
+    audit = pd.read_csv(tmp_path / "users.audit.csv").set_index("step")["rows"]
+    later = int((sample["event_time"] >= pd.Timestamp("2024-03-18")).sum())
+    assert 0 < later < len(sample) and audit["after_as_of"] == later
+    assert audit.sum() == len(sample)  # every ping in one step, kept included
+    # The first two weeks (Monday 4 to Sunday 17 March): 14 days at most.
+    assert pd.read_parquet(out)["active_days"].max() == 14
+
+
+def test_too_few_users_to_segment_write_nothing_and_name_no_segments(
+        synthetic_pings: dict[str, Path], tmp_path: Path) -> None:
+    # Two users: the user table was written, then the run failed on "2 customer(s)",
+    # leaving a user table with no segments beside it and no word of --no-segments.
+    sample = pd.read_parquet(synthetic_pings["pings"])
+    pings = tmp_path / "two.parquet"
+    sample[sample["subscriber"].isin(["s1", "s2"])].to_parquet(pings, index=False)
+    out = tmp_path / "out" / "users.parquet"
+    result = CliRunner().invoke(app, ["mobility", str(pings), "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    line = " ".join(result.output.split())
+    assert ("two.parquet: only 2 user(s): too few to segment (two segments need 3). Fix: "
+            "give more users; or add --no-segments to write the users alone") in line
+    assert not out.parent.exists() or not any(out.parent.iterdir())
+    result = CliRunner().invoke(app, ["mobility", str(pings), "-o", str(out), "--no-segments"])
+    assert result.exit_code == 0, result.output
+    assert sorted(pd.read_parquet(out)["user_id"]) == ["s1", "s2"]
 
 
 def test_bad_config_is_one_line(tmp_path: Path, synthetic_pings: dict[str, Path]) -> None:

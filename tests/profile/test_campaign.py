@@ -64,6 +64,47 @@ def test_bad_settings_name_the_key() -> None:
         campaign_effect(["a", "b"], responses=[1, 0, 1])
 
 
+@pytest.mark.parametrize(("key", "value", "shown"), [
+    ("budget", -3.0, "budget = -3.0"), ("value_per_response", -5.0, "value_per_response = -5"),
+    ("values", {"A": -1.0}, "values.A = -1"), ("values", {"A": float("inf")}, "values.A = inf"),
+    ("value_share", -0.1, "value_share = -0.1"), ("prior_weight", -1.0, "prior_weight = -1")])
+def test_negative_money_and_weights_are_refused(key: str, value: object, shown: str) -> None:
+    # A negative budget "spent" 3 units by contacting nobody and called that a gain of 3.
+    with pytest.raises(ConfigError, match=rf"^\[campaign\] {shown}.*: a finite number >= 0"):
+        CampaignSettings(**{key: value})
+
+
+def test_zero_rates_and_values_plan_no_contact() -> None:
+    labels = np.repeat(["A", "B"], [30, 10])
+    for s in (CampaignSettings(response_rate=0.0), CampaignSettings(value_per_response=0.0)):
+        effect = campaign_effect(labels, s)
+        assert effect.segments["contacted"].sum() == 0
+        assert effect.comparison.loc["targeted", "profit"] == 0
+        assert effect.comparison.loc["untargeted", "profit"] == pytest.approx(-8.0)
+
+
+def test_settings_for_segments_that_do_not_exist_are_named() -> None:
+    s = CampaignSettings(response_rates={"A": 0.1, "Nigth owls": 0.5}, values={"Zed": 5.0})
+    effect = campaign_effect(np.repeat(["A", "B"], [30, 10]), s)
+    text = "\n".join(effect.assumptions)
+    assert "response_rates names the segment (1 named)" in text
+    assert "values names the segment (0 named)" in text
+    assert "response_rates names 1 segment(s) that this segmentation does not have" in text
+    assert "'Nigth owls' (the segments: 'A', 'B')" in text
+    assert "values names 1 segment(s)" in text and "'Zed'" in text
+
+
+def test_a_segment_nobody_was_contacted_in_keeps_its_prior_without_weight() -> None:
+    labels = np.repeat(["A", "B"], [10, 10])
+    responses = np.r_[np.ones(5), np.zeros(5), np.full(10, np.nan)]
+    effect = campaign_effect(labels, CampaignSettings(prior_weight=0.0, response_rate=0.03),
+                             responses=responses)
+    seg = effect.segments.set_index("segment")
+    assert seg.loc["A", "response_rate"] == pytest.approx(0.5)
+    assert seg.loc["B", "response_rate"] == pytest.approx(0.03)
+    assert np.isfinite(effect.comparison["profit"]).all()
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 500), st.floats(0, 0.3), st.floats(1, 200)),
                 min_size=1, max_size=6),

@@ -49,6 +49,16 @@ def test_shared_names_are_told_apart_by_value() -> None:
     assert names == ["Lapsed one-timers (lower value)", "Lapsed one-timers (higher value)"]
 
 
+def test_shared_names_without_a_value_are_told_apart_by_a_feature() -> None:
+    # Mobility users have no value: two "High office share" segments were "(lower value)"
+    # and "(higher value)", in the order of their numbers.
+    prof = pd.DataFrame({"segment": [0, 1, 2], "office_share_z": [1.5, 1.4, -0.2],
+                         "radius_km_z": [0.3, -0.2, 0.1], "commute_km_z": [0.1, 0.0, 0.9]})
+    names = name_segments(prof)["name"].tolist()
+    assert names == ["High office share (higher radius km)",
+                     "High office share (lower radius km)", "High commute km"]
+
+
 def test_custom_rules_and_generic_names() -> None:
     prof = _profile([{"R": -1.0, "F": 1.0, "M": 1.0}])
     rules = [{"when": {"R": {"recent"}}, "name": "Fans", "action": "Thank them."}]

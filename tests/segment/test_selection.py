@@ -232,6 +232,25 @@ def test_customers_with_equal_features_are_one_point(retail_customers: pd.DataFr
         segment_customers(same, embed=())
 
 
+def test_messages_name_the_entities_of_the_table() -> None:
+    # Mobility's users were "customers" in every one of these lines.
+    from segwise.features import EntityTable
+
+    rng = np.random.default_rng(0)
+    users = pd.DataFrame({"user_id": [f"u{i}" for i in range(40)],
+                          "radius_km": rng.gamma(2.0, 3.0, 40), "home_share": 1.0})
+    table = EntityTable.from_frame(users, id_col="user_id", entity="user")
+    with pytest.warns(UserWarning, match=r"home_share = 1: the same for all 40 users"):
+        segment_customers(table, embed=(), compare=(), random_state=0)
+    few = EntityTable.from_frame(users.head(2), id_col="user_id", entity="user")
+    with pytest.raises(InputError, match=r"only 2 user\(s\): too few to segment .*Fix: give "
+                                         r"more users"):
+        segment_customers(few, embed=())
+    same = EntityTable.from_frame(users.assign(radius_km=2.0), id_col="user_id", entity="user")
+    with pytest.raises(InputError, match="all 40 users have the same features"):
+        segment_customers(same, embed=())
+
+
 def test_segment_customers_checks_its_input(retail_customers: pd.DataFrame) -> None:
     with pytest.raises(ConfigError, match="lacks feature column"):
         segment_customers(retail_customers, features=["recency_days", "nope"], embed=())

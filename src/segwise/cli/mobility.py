@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from segwise.cli._app import (
     handle_errors,
     print_result,
     progress,
+    read_day,
     run_with_progress,
     save_run,
 )
@@ -42,6 +44,10 @@ def mobility(
         "--segments/--no-segments", help="Learn high-level segments (k chosen by several "
                                          "criteria) and the campaign table.")] = True,
     config: ConfigOpt = None,
+    as_of: Annotated[dt.date | None, typer.Option(
+        "--as-of", parser=read_day, metavar="YYYY-MM-DD",
+        help="Last day of pings to use, a whole day: later pings are left out and counted "
+             "(after_as_of in the audit).")] = None,
     engine: EngineOpt = EngineChoice.duckdb,
     spark_master: MasterOpt = None,
     memory_limit: MemoryOpt = None,
@@ -63,18 +69,27 @@ def mobility(
                  side=[*side, *UserSegments.output_paths(output), *([report] if report else [])],
                  inputs=[input, config, pois])
     result = run_with_progress(
-        input, job="mobility", config=config, engine=engine, spark_master=spark_master,
+        input, job="mobility", config=config, as_of=as_of, engine=engine,
+        spark_master=spark_master,
         memory_limit=memory_limit, adjust=with_pois_option(pois),
     )
     print_result(result)
-    written = result.write(output, keep_formulas=keep_formulas)
     plan = None
     if segments:
+        from segwise.exceptions import InputError
         from segwise.jobs.mobility import segment_users
 
-        with progress("Learning segments"):
-            plan = segment_users(result, embed=("umap",) if report else ())
+        # Before anything is written: users that cannot be segmented (too few, all
+        # alike) stop the run with no user table left behind as if it had succeeded.
+        try:
+            with progress("Learning segments"):
+                plan = segment_users(result, embed=("umap",) if report else ())
+        except InputError as exc:
+            raise InputError(f"{exc}; or add --no-segments to write the users alone"
+                             ) from None
         console.print(plan.summary_text(), highlight=False, markup=False)
+    written = result.write(output, keep_formulas=keep_formulas)
+    if plan is not None:
         written += plan.write(output, keep_formulas=keep_formulas)
         if report:
             from segwise.cli.report import write_report_with_progress

@@ -9,6 +9,7 @@ components are read from their largest loadings.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,7 +115,8 @@ def interest_model(users: np.ndarray, categories: np.ndarray, counts: np.ndarray
     from sklearn.feature_extraction.text import TfidfTransformer
 
     user_ids, u = np.unique(np.asarray(users).astype(str), return_inverse=True)
-    cats, c = np.unique(np.asarray(categories).astype(str), return_inverse=True)
+    cats, c = _same_categories(np.asarray(categories).astype(str),
+                               np.asarray(counts, np.float64))
     matrix = np.zeros((len(user_ids), len(cats)))
     np.add.at(matrix, (u, c), np.asarray(counts, np.float64))
     shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1e-12)
@@ -132,6 +134,33 @@ def interest_model(users: np.ndarray, categories: np.ndarray, counts: np.ndarray
         explained[:k] = pca.explained_variance_ratio_
     return InterestModel(user_ids.astype(object), [str(x) for x in cats], matrix, shares,
                          tfidf, scores.T, loadings, explained)
+
+
+def _same_categories(categories: np.ndarray, counts: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Categories that differ only in case, accents' encoding or spaces as one.
+
+    ``Café``, ``CAFÉ`` and ``café `` (sources mix them, and an ``é`` may be one code point
+    or two) are one interest, named by its spelling with the most visits (ties: the
+    first in sort order).
+
+    Returns
+    -------
+    names : ndarray of str
+        One spelling per category, in order of their keys.
+    code : ndarray of int64
+        Each row's category.
+    """
+    spelled, row = np.unique(categories, return_inverse=True)
+    keys = np.array([" ".join(unicodedata.normalize("NFKC", s).split()).casefold()
+                     for s in spelled.tolist()], dtype=object)
+    key_names, key_of = np.unique(keys.astype(str), return_inverse=True)
+    visits = np.bincount(row, counts, minlength=len(spelled))
+    best = np.full(len(key_names), -1)
+    for i in np.lexsort((np.arange(len(spelled)), -visits)):
+        if best[key_of[i]] < 0:
+            best[key_of[i]] = i
+    return spelled[best], key_of[row]
 
 
 def name_interest_groups(shares: np.ndarray, labels: np.ndarray,

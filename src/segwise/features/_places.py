@@ -182,8 +182,9 @@ def settlement_levels(lat: np.ndarray, lon: np.ndarray, settings: MobilitySettin
 
 
 def check_orientation(lat: np.ndarray, lon: np.ndarray, source: str, settings: MobilitySettings,
-                      lat_col: str = "lat", lon_col: str = "lon") -> None:
-    """Refuse pings whose latitude and longitude columns are exchanged.
+                      lat_col: str = "lat", lon_col: str = "lon", *, rows: str = "pings",
+                      columns_key: str = "[columns]") -> None:
+    """Refuse pings (or ``rows`` of another kind) whose latitude and longitude are exchanged.
 
     Exchanged columns can both stay in range (New York's -73.9, 40.7 is a valid point in
     the Southern Ocean), so the test is where the points fall: near populated places as
@@ -204,9 +205,9 @@ def check_orientation(lat: np.ndarray, lon: np.ndarray, source: str, settings: M
     if near_given < 0.2 and near_swapped > 0.6:
         raise InputError(
             f"{source}: latitude and longitude look swapped: {near_given:.0%} of a sample of "
-            f"{len(lat):,} pings lies within 50 km of a populated place as given, "
+            f"{len(lat):,} {rows} lies within 50 km of a populated place as given, "
             f"{near_swapped:.0%} with the two exchanged. Fix: map them the other way in "
-            f"[columns] (lat = {lon_col!r}, lon = {lat_col!r})"
+            f"{columns_key} (lat = {lon_col!r}, lon = {lat_col!r})"
         )
 
 

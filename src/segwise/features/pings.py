@@ -27,7 +27,7 @@ from segwise.features._entity import EntityTable, Feature, FeatureSet, register_
 from segwise.features._rhythm import heat_columns
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     import ibis.expr.types as ir
     import pandas as pd
@@ -170,7 +170,8 @@ class MobilitySettings:
                 zoneinfo.ZoneInfo(self.timezone)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
                 raise ConfigError(f"[mobility] timezone = {self.timezone!r}: not an IANA "
-                                  "time zone such as \"Europe/Berlin\"") from exc
+                                  f"time zone. Fix: timezone = {_zone_like(self.timezone)}"
+                                  ) from exc
 
     def _check_ranges(self) -> None:
         """Refuse numbers outside their range (a zero cell size, a 30th hour, ...)."""
@@ -282,6 +283,33 @@ class MobilityArtifacts:
 
 
 # ---------------------------------------------------------------- blocks
+
+
+def _zone_like(name: str) -> str:
+    """Return the IANA zone closest to a misspelt ``name``, as TOML (``"Europe/Berlin"``).
+
+    Case and spaces are forgiven (``europe/berlin``, ``New York``), then the spelling;
+    without a close one, an example of the form.
+    """
+    import difflib
+    import re
+    import zoneinfo
+
+    offset = re.fullmatch(r"\s*(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?00)?\s*", name, re.I)
+    if offset and int(offset[2]) <= (14 if offset[1] == "+" else 12):
+        # IANA's fixed offsets are named with the sign the other way: UTC+8 is Etc/GMT-8.
+        flipped = f"Etc/GMT{'-' if offset[1] == '+' else '+'}{int(offset[2])}"
+        return (f'"{flipped}" (IANA names UTC{offset[1]}{int(offset[2])} with the sign the '
+                'other way; it has no summer time: the place\'s zone, such as '
+                '"Europe/Berlin", has)')
+    zones = sorted(zoneinfo.available_timezones())
+    key = {z.casefold(): z for z in zones}
+    typed = name.strip().replace(" ", "_").casefold()
+    exact = key.get(typed) or next((z for z in zones if z.casefold().endswith("/" + typed)),
+                                   None)
+    close = [exact] if exact else [key[k] for k in difflib.get_close_matches(
+        typed, list(key), n=1, cutoff=0.75)]
+    return f'"{close[0]}"' if close else '"Europe/Berlin" (Region/City, as IANA names it)'
 
 
 def _local(ts: np.ndarray, timezone: str) -> np.ndarray:
@@ -795,6 +823,15 @@ def _interests(categories: dict[str, np.ndarray], stays: dict[str, np.ndarray],
         hit = match_pois(stays["lat"][away], stays["lon"][away], pois["lat"], pois["lon"],
                          settings.poi_radius_m)
         ok = hit >= 0
+        if away.any() and not ok.any():
+            import warnings
+
+            warnings.warn(
+                f"{settings.pois}: none of the {int(away.sum()):,} stays away from home and "
+                f"work lies within [mobility] poi_radius_m ({settings.poi_radius_m:g} m) of "
+                f"any of its {len(pois['lat']):,} points of interest: every user's interests "
+                "are 'No visits matched'. Fix: give points of interest of the pings' area, "
+                "or raise poi_radius_m", UserWarning, stacklevel=3)
         names_, code = np.unique(pois["category"].astype(str), return_inverse=True)
         k = max(len(names_), 1)
         pairs, counts = np.unique(stays["user"][away][ok] * k + code[hit[ok]],
@@ -820,17 +857,33 @@ def _interests(categories: dict[str, np.ndarray], stays: dict[str, np.ndarray],
     labels = _interest_groups(model.tfidf, settings.interest_groups)
     names = name_interest_groups(model.shares, labels, model.categories)
     cols["interests"][rows] = np.array([names[int(g)] for g in labels], dtype=object)
-    for j, cat_name in enumerate(model.categories):
-        cols[f"interest_{_slug(cat_name)}"] = np.zeros(n)
-        cols[f"interest_{_slug(cat_name)}"][rows] = model.shares[:, j]
+    for j, col in enumerate(_share_columns(model.categories, cols)):
+        cols[col] = np.zeros(n)
+        cols[col][rows] = model.shares[:, j]
     model.labels = labels  # type: ignore[attr-defined]
     return model, names, cols
 
 
-def _slug(text: str) -> str:
+def _share_columns(categories: list[str], taken: Iterable[str]) -> list[str]:
+    """One ``interest_<category>`` column name per category, each new.
+
+    Letters of any script are kept (``interest_café``, ``interest_公园``); categories
+    whose names differ only in punctuation (``Food & Drink``, ``Food/Drink``), or that
+    would take a name already used (``PC1``), get ``_2``, ``_3``.
+    """
     import re
 
-    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_") or "x"
+    used, out = set(taken), []
+    for category in categories:
+        base = "interest_" + (re.sub(r"\W+", "_", category.casefold()).strip("_")
+                              or "category")
+        name, i = base, 1
+        while name in used:
+            i += 1
+            name = f"{base}_{i}"
+        used.add(name)
+        out.append(name)
+    return out
 
 
 def _interest_groups(tfidf: np.ndarray, k: int) -> np.ndarray:
@@ -842,13 +895,15 @@ def _interest_groups(tfidf: np.ndarray, k: int) -> np.ndarray:
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
-    n = len(tfidf)
+    # Users with the same interests are one point: more groups than points would be
+    # empty ones (and scikit-learn's warning on the terminal).
+    n = len(np.unique(tfidf.round(12), axis=0))
     if n < 3:
-        return np.zeros(n, np.int64)
+        return np.zeros(len(tfidf), np.int64)
     if k:
         return KMeans(min(k, n), n_init=4, random_state=0).fit_predict(tfidf)
-    best, best_score = np.zeros(n, np.int64), -np.inf
-    sample = min(n, 5000)
+    best, best_score = np.zeros(len(tfidf), np.int64), -np.inf
+    sample = min(len(tfidf), 5000)
     for kk in range(3, min(8, n - 1) + 1):
         labels = KMeans(kk, n_init=4, random_state=0).fit_predict(tfidf)
         if len(np.unique(labels)) < 2:
@@ -882,13 +937,22 @@ def _load_pois(settings: MobilitySettings) -> dict[str, np.ndarray]:
         import warnings
 
         reasons = source.quarantine_table.column("reason").to_pylist()
-        common = ", ".join(dict.fromkeys(reasons[:50]).keys())
+        common = _pois_fix(", ".join(dict.fromkeys(reasons[:50]).keys()))
         warnings.warn(f"{path}: {source.n_quarantined:,} of {source.n_input:,} points of "
                       f"interest cannot be used and are left out ({common})",
                       UserWarning, stacklevel=2)
     got = fetch_numpy(source.table.select("category", "lat", "lon"))
-    return {"category": got["category"], "lat": got["lat"].astype(np.float64),
-            "lon": got["lon"].astype(np.float64)}
+    lat, lon = got["lat"].astype(np.float64), got["lon"].astype(np.float64)
+    # Exchanged columns within range match no stay, and every user would silently have
+    # "No visits matched": the pings' test, on points spread over the file.
+    from segwise.features._places import check_orientation
+
+    sample = np.unique(np.linspace(0, len(lat) - 1, min(len(lat), _ORIENTATION_SAMPLE)
+                                   ).astype(np.int64)) if len(lat) else np.zeros(0, np.int64)
+    roles = dict(source.roles.items())
+    check_orientation(lat[sample], lon[sample], path, settings, roles["lat"], roles["lon"],
+                      rows="points of interest", columns_key="[mobility] pois_columns")
+    return {"category": got["category"], "lat": lat, "lon": lon}
 
 
 def _pois_fix(message: str) -> str:

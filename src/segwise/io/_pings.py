@@ -10,6 +10,7 @@ when larger than 10**11) since 1970-01-01.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ import ibis
 from segwise.io._kinds import Role, SourceKind, register_kind
 from segwise.io._parse import (
     SOURCE_PREFIX,
+    _is_nan,
     as_float,
     as_id,
     as_text,
@@ -40,16 +42,75 @@ __all__ = ["PINGS", "POIS"]
 
 
 
+#: A coordinate as devices, gazetteers and spreadsheets write it in text: a hemisphere
+#: letter before or after decimal degrees (``52.5677N``, ``W13.3717``), or degrees and
+#: minutes with or without seconds (``52°34.06'N``, ``52 34 3.6 N``, ``52°34'3.6"N``).
+#: Groups: a sign or letter before, degrees, minutes, seconds, a letter after. Minutes
+#: need a degree sign or a space before them: ``5234.06`` (NMEA's ddmm.mm) is no coordinate.
+_SEXAGESIMAL = (r"^([-+NSEW]?)\s*(\d{1,3}(?:\.\d+)?)"
+                r"(?:(?:\s*°\s*|\s+)(\d{1,2}(?:\.\d+)?)\s*['′]?"
+                r"(?:\s*(\d{1,2}(?:\.\d+)?)\s*(?:\"|″|'')?)?)?\s*°?\s*([NSEW]?)$")
+
+
+def _sexagesimal(value: ir.Value, axis: str) -> ir.FloatingValue:
+    """Read a text coordinate with a hemisphere letter or in degrees, minutes and seconds.
+
+    Parameters
+    ----------
+    value : ibis value
+        The source column, text.
+    axis : {"NS", "EW"}
+        The letters of the column's axis; S and W are negative.
+
+    Returns
+    -------
+    ibis float
+        Signed decimal degrees; NaN where the text is such a coordinate with a letter of
+        the other axis (``13.37E`` given as a latitude); NULL where it is none.
+    """
+    text = value.cast("string").strip().upper()
+    part = [text.re_extract(_SEXAGESIMAL, i) for i in range(6)]
+    before, degrees, minutes, seconds, after = part[1:]
+    letter = before.re_replace(r"[-+]", "") + after
+    minute = ibis.ifelse(minutes == "", 0.0, minutes.try_cast("float64"))
+    second = ibis.ifelse(seconds == "", 0.0, seconds.try_cast("float64"))
+    size = degrees.try_cast("float64") + minute / 60 + second / 3600
+    negative = (before == "-") | letter.isin(["S", "W"])
+    read = ((part[0] != "") & (letter.length() <= 1) & (minute < 60) & (second < 60)
+            # Fractional degrees followed by minutes (52.5°30') is no notation.
+            & ~(degrees.contains(".") & (minutes != "")))
+    return ibis.cases((~read, ibis.null("float64")),
+                      ((letter != "") & ~letter.isin(list(axis)), math.nan),
+                      (negative, -size), else_=size)
+
+
+def _coordinate(value: ir.Value, column: str, what: str, axis: str
+                ) -> tuple[ir.FloatingValue, list[tuple[ir.BooleanValue, str]]]:
+    """One coordinate, as a number or as text :func:`_sexagesimal` reads, and its checks.
+
+    NaN, infinite or huge coordinates are quarantined: the shared number rules.
+    """
+    plain = as_float(value)
+    if not value.type().is_string():
+        return plain, list(number_checks(value, column, what))
+    # The text is read only where the plain number does not read (COALESCE is lazy):
+    # nearly no row. The checks test the result, never the text again, which would parse
+    # it once more on every row (DuckDB shares no expression between CASE branches).
+    degrees = ibis.coalesce(plain, _sexagesimal(value, axis))
+    other = _is_nan(degrees)  # as_float never gives NaN: only the other axis does
+    other_axis = "E or W" if axis == "NS" else "N or S"
+    return degrees, [
+        (other, f"{column}: a {what} with the hemisphere letter {other_axis}: the columns "
+                "look swapped. Fix: map lat and lon the other way in [columns]"),
+        *((degrees.isnull() & check, why) for check, why in number_checks(value, column, what))]
+
+
 def _coordinates(raw: ir.Table, r: dict[str, str], name: dict[str, str]
                  ) -> tuple[ir.FloatingValue, ir.FloatingValue, list[tuple[ir.BooleanValue, str]]]:
-    """Latitude, longitude and the checks that quarantine rows without them.
-
-    NaN, infinite or huge coordinates are quarantined too: the shared number rules.
-    """
-    lat, lon = as_float(raw[r["lat"]]), as_float(raw[r["lon"]])
-    checks = [*number_checks(raw[r["lat"]], name["lat"], "latitude"),
-              *number_checks(raw[r["lon"]], name["lon"], "longitude")]
-    return lat, lon, checks
+    """Latitude, longitude and the checks that quarantine rows without them."""
+    lat, lat_checks = _coordinate(raw[r["lat"]], name["lat"], "latitude", "NS")
+    lon, lon_checks = _coordinate(raw[r["lon"]], name["lon"], "longitude", "EW")
+    return lat, lon, [*lat_checks, *lon_checks]
 
 
 def _timestamp(value: ir.Value, read: ReadOptions, path: Path, spark: bool) -> ir.TimestampValue:

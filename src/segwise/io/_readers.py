@@ -10,6 +10,7 @@ from DuckDB's CSV reject tables and quarantined the same way.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import re
@@ -108,6 +109,10 @@ _CONVERT = {
              "convert the folder above Data/ (or the archive) to pings with "
              "segwise.datasets.geolife_pings(folder, 'pings.parquet') and read that"),
 }
+#: The first line of those files, for one renamed (``.csv``, ``.txt``): its suffix above.
+_CONVERT_FIRST_LINES = {"Geolife trajectory": ".plt"}
+#: Suffixes of tar archives: many files, where segwise reads one table.
+_TAR_SUFFIXES = (".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst")
 
 #: Compressions read, per format: text files any; JSON those DuckDB reads; others none.
 _COMPRESSIONS_READ = {"csv": COMPRESSIONS, "json": (".gz", ".zst")}
@@ -339,6 +344,8 @@ def detect_format(path: Path) -> str:
     if fmt is None and suffix in _CONVERT:
         what, fix = _CONVERT[suffix]
         raise InputError(f"{path}: {what}. Fix: {fix}")
+    if fmt is None and path.name.lower().endswith(_TAR_SUFFIXES):
+        raise InputError(_tar_message(path))
     if fmt is None:
         raise InputError(
             f"{path}: unknown file type {''.join(path.suffixes) or '(no suffix)'}"
@@ -872,6 +879,28 @@ def _day_after(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min)
 
 
+def _tar_message(path: Path) -> str:
+    """Say what a tar archive holds and how to read it: segwise reads one table a file.
+
+    An archive of a known layout to convert (GeoLife's ``.plt``) names the converter;
+    its first members are enough to tell.
+    """
+    import itertools
+    import tarfile
+
+    suffixes: set[str] = set()
+    with contextlib.suppress(tarfile.TarError, OSError, EOFError):
+        with tarfile.open(path) as archive:
+            for member in itertools.islice(archive, 200):
+                if member.isfile():
+                    suffixes.add(Path(member.name).suffix.lower())
+    what, fix = next(((f", of {_CONVERT[s][0]}", _CONVERT[s][1])
+                      for s in sorted(suffixes) if s in _CONVERT),
+                     ("", "unpack it and give the table file (or a folder of Parquet files, "
+                          "read as one table)"))
+    return f"{path}: a tar archive{what}; segwise reads one table per file. Fix: {fix}"
+
+
 def _roles_not_found(
     raw: ir.Table, fmt: str, read: ReadOptions, path: Path, kind: SourceKind,
     columns: Mapping[str, str] | None, message: str,
@@ -884,6 +913,10 @@ def _roles_not_found(
     """
     names = [c for c in raw.columns if c != "_row"]
     lines = head_lines(path, read.encoding) if fmt == "csv" and not read.skip_rows else []
+    known = _CONVERT_FIRST_LINES.get(lines[0].strip()) if lines else None
+    if known is not None:  # a .plt renamed .csv
+        what, fix = _CONVERT[known]
+        return f"{path}: {what}. Fix: {fix}"
     title = guess_title_lines(lines, read.delimiter)
     if title is not None:
         skip = title[0]

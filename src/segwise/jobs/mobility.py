@@ -202,7 +202,7 @@ def segment_users(result: JobResult, *, embed: tuple[str, ...] = (),
     responses = (frame[settings.response_col].astype(float)
                  if settings.response_col and settings.response_col in frame else None)
     effect = campaign_effect(seg.assignments["segment_name"].to_numpy(), settings,
-                             responses=responses)
+                             responses=responses, entities=result.entities.schema.entities)
     return UserSegments(seg, extras, effect)
 
 
@@ -211,6 +211,7 @@ def run_mobility(
     *,
     pois: str | Path | None = None,
     config: SegwiseConfig | None = None,
+    as_of: dt.date | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
     progress: Callable[[str], None] = _nothing,
@@ -227,6 +228,8 @@ def run_mobility(
         ``[mobility] pois``.
     config : SegwiseConfig, optional
         ``[columns]``, ``[read]``, ``[pings]``, ``[mobility]`` and ``[campaign]``.
+    as_of : date, optional
+        Last day of pings used: later ones are left out and counted (``after_as_of``).
     engine : {"duckdb", "spark"}, default="duckdb"
     spark_master : str, optional
     progress : callable, optional
@@ -237,6 +240,6 @@ def run_mobility(
     MobilityResult
     """
     config = with_pois(config or SegwiseConfig(), str(pois) if pois else None)
-    result = run_job(MOBILITY_JOB, source, config=config, engine=engine,
+    result = run_job(MOBILITY_JOB, source, config=config, as_of=as_of, engine=engine,
                      spark_master=spark_master, progress=progress)
     return cast(MobilityResult, result)

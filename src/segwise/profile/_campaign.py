@@ -73,6 +73,7 @@ def campaign_effect(
     responses: Sequence[float] | np.ndarray | None = None,
     values: Sequence[float] | np.ndarray | None = None,
     currency: str = "currency units",
+    entities: str = "entities",
 ) -> CampaignEffect:
     """Estimate the financial effect of targeting segments.
 
@@ -89,6 +90,8 @@ def campaign_effect(
         Value of each entity, for ``settings.value_share``.
     currency : str, default="currency units"
         For the assumptions.
+    entities : str, default="entities"
+        What the labels are of (``"users"``, ``"customers"``), for the assumptions.
 
     Returns
     -------
@@ -117,11 +120,13 @@ def campaign_effect(
         seen = ~np.isnan(r)
         k = np.bincount(idx[seen], r[seen], minlength=len(names))
         n = np.bincount(idx[seen], minlength=len(names)).astype(float)
-        rate = (k + prior * s.prior_weight) / (n + s.prior_weight)
+        # A segment nobody in it was contacted, with a prior of weight 0, keeps the prior.
+        rate = np.where(n + s.prior_weight > 0, (k + prior * s.prior_weight)
+                        / np.maximum(n + s.prior_weight, 1e-300), prior)
         low_rate, high_rate = _wilson(k + prior * s.prior_weight, n + s.prior_weight)
         prior = rate
         source = np.where(n > 0, "measured", source).astype(object)
-        notes.append(f"Response rates are measured from {int(n.sum()):,} contacted entities "
+        notes.append(f"Response rates are measured from {int(n.sum()):,} contacted {entities} "
                      f"({int(k.sum()):,} responses), each segment's prior counting as "
                      f"{s.prior_weight:g} contacts; the range uses 95 % Wilson intervals.")
     value = np.array([float(dict(s.values).get(n, s.value_per_response)) for n in names])
@@ -162,16 +167,23 @@ def campaign_effect(
     comparison.loc["difference", ["profit_low", "profit_high"]] = sorted(
         [plans["low"]["targeted"]["profit"] - plans["low"]["untargeted"]["profit"],
          plans["high"]["targeted"]["profit"] - plans["high"]["untargeted"]["profit"]])
+    # A name in response_rates or values that is no segment (a typo, or a segment of
+    # another run) would be counted as used while nothing uses it: say so.
+    unused = {key: sorted(set(dict(given)) - set(names)) for key, given in
+              (("response_rates", s.response_rates), ("values", s.values))}
+    notes += [f"[campaign] {key} names {len(miss)} segment(s) that this segmentation does not "
+              f"have, whose setting is not used: {', '.join(map(repr, miss))} (the segments: "
+              f"{', '.join(repr(str(n)) for n in names)})." for key, miss in unused.items() if miss]
     assumptions = [
         f"Budget: {budget:,.0f} {currency}"
         + ("" if s.budget else f" (contacting {s.budget_share:.0%} of all "
-                               f"{len(labels):,} entities)")
+                               f"{len(labels):,} {entities})")
         + f"; one contact costs {s.contact_cost:,.2f} {currency}.",
         f"Response rate: {s.response_rate:.1%} unless [campaign] response_rates names the "
-        f"segment ({len(dict(s.response_rates))} named).",
+        f"segment ({len(dict(s.response_rates)) - len(unused['response_rates'])} named).",
         *([] if s.value_share > 0 and values is not None else [
             f"A response is worth {s.value_per_response:,.2f} {currency} unless [campaign] "
-            f"values names the segment ({len(dict(s.values))} named)."]),
+            f"values names the segment ({len(dict(s.values)) - len(unused['values'])} named)."]),
         *notes,
         "Targeted: whole segments in order of expected profit per contact "
         "(rate x value - cost), the last one partly, until the budget is spent; segments "

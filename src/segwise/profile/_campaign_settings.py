@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -64,6 +65,17 @@ class CampaignSettings:
                 raise ConfigError(f"[campaign] {key} = {rate}: a rate between 0 and 1")
         if self.contact_cost <= 0:
             raise ConfigError(f"[campaign] contact_cost = {self.contact_cost}: must be > 0")
+        # Money and weights below 0 have no meaning: a negative budget or value would
+        # turn the plan's order and the range upside down instead of failing.
+        amounts = {"value_per_response": self.value_per_response, **{
+            f"values.{k}": v for k, v in dict(self.values).items()},
+            "value_share": self.value_share, "prior_weight": self.prior_weight,
+            "budget": self.budget}
+        for key, amount in amounts.items():
+            if not 0 <= float(amount) < math.inf:
+                raise ConfigError(f"[campaign] {key} = {amount}: a finite number >= 0"
+                                  + (" (0 spends what contacting budget_share of everyone "
+                                     "costs)" if key == "budget" else ""))
         if not 0 < self.budget_share <= 1 and not self.budget:
             raise ConfigError(f"[campaign] budget_share = {self.budget_share}: in (0, 1]")
         if not 0 <= self.sensitivity < 1:

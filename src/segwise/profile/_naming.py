@@ -140,22 +140,37 @@ def name_segments(
         records.append({"segment": seg, "name": name, "action": action, "levels": desc})
     out = pd.DataFrame(records, columns=["segment", "name", "action", "levels"])
     value = f"{monetary_col}_mean"
-    order = profiles[value] if value in profiles.columns else profiles["segment"]
-    return _unique_names(out, order.to_numpy())
+    return _unique_names(out, profiles, value if value in profiles.columns else None)
 
 
-def _unique_names(names: pd.DataFrame, value: np.ndarray) -> pd.DataFrame:
-    """Append a value qualifier to names shared by several segments."""
+def _unique_names(names: pd.DataFrame, profiles: pd.DataFrame,
+                  value_col: str | None) -> pd.DataFrame:
+    """Append a qualifier to names shared by several segments.
+
+    By value (``value_col``) where the entities have one; otherwise by the feature on
+    which the segments sharing the name differ most ("higher radius km"): users without
+    a value told apart by "higher value" read as if they had one.
+    """
     names = names.copy()
+    zs = [c for c in profiles.columns if str(c).endswith("_z")]
     for name, idx in names.groupby("name").groups.items():
         if len(idx) < 2:
             continue
         pos = [names.index.get_loc(i) for i in idx]
+        spread = (profiles.iloc[pos][zs].agg(lambda c: c.max() - c.min()).dropna()
+                  if value_col is None else pd.Series(dtype=float))
+        if len(spread):
+            feature = str(spread.idxmax())
+            by, value = feature[:-2].replace("_", " "), profiles[feature].to_numpy()
+        else:
+            by = "value"
+            value = (profiles[value_col] if value_col is not None
+                     else profiles["segment"]).to_numpy()
         ranked = [names.index[p] for p in sorted(pos, key=lambda p: value[p])]
         if len(ranked) == 2:
-            tags = ["lower value", "higher value"]
+            tags = [f"lower {by}", f"higher {by}"]
         else:
-            tags = [f"value tier {i + 1} of {len(ranked)}" for i in range(len(ranked))]
+            tags = [f"{by} tier {i + 1} of {len(ranked)}" for i in range(len(ranked))]
         for i, tag in zip(ranked, tags, strict=True):
             names.loc[i, "name"] = f"{name} ({tag})"
     return names

@@ -740,7 +740,7 @@ def _campaign(ctx: ReportContext) -> Section | None:
                  if settings.response_col and settings.response_col in frame else None)
     values = frame[schema.value_col] if schema.value_col else None
     effect = campaign_effect(labels.to_numpy(), settings, responses=responses, values=values,
-                             currency=ctx.currency)
+                             currency=ctx.currency, entities=schema.entities)
     cur, who = ctx.currency, schema.entities
     seg = effect.segments
     table = Table(

@@ -938,17 +938,20 @@ def segment_customers(
     filled = X.fillna(X.median()) if imputed else X
     if n_clusters is not None and n_clusters < 2:
         raise ConfigError(f"the number of segments must be at least 2, got {n_clusters}")
+    # A job's own noun (users, people); a plain table's rows are customers.
+    one, many = ((schema.entity, schema.entities) if schema and schema.entity != "entity"
+                 else ("customer", "customers"))
     if len(X) < 3:  # two segments of one customer each compare nothing
-        raise InputError(f"{where}only {len(X)} customer(s): too few to segment (two "
-                         "segments need 3). Fix: give more customers")
+        raise InputError(f"{where}only {len(X)} {one}(s): too few to segment (two "
+                         f"segments need 3). Fix: give more {many}")
     if n_clusters is not None and n_clusters >= len(X):
-        raise InputError(f"{where}only {len(X):,} customers: too few for {n_clusters} "
+        raise InputError(f"{where}only {len(X):,} {many}: too few for {n_clusters} "
                          "segments. Fix: ask for fewer segments")
     distinct = distinct_points(filled.to_numpy(), max(2, n_clusters or 2))
     if distinct < 2:
         same = ", ".join(f"{f} = {v:g}" for f, v in zip(features, filled.iloc[0],
                                                           strict=True))
-        raise InputError(f"{where}all {len(X):,} customers have the same features ({same}): "
+        raise InputError(f"{where}all {len(X):,} {many} have the same features ({same}): "
                          "there is nothing to segment. Fix: cluster on features that vary "
                          "between them")
     constant = [f for f, n in filled.nunique().items() if n == 1]
@@ -956,7 +959,7 @@ def segment_customers(
         # Scaled to zero, they weigh nothing: a segment cannot be told by them.
         shown = ", ".join(f"{f} = {filled[f].iloc[0]:g}" for f in constant)
         them = "them" if len(constant) > 1 else "it"
-        warnings.warn(f"{where}{shown}: the same for all {len(X):,} customers, so no segment "
+        warnings.warn(f"{where}{shown}: the same for all {len(X):,} {many}, so no segment "
                       f"differs by {them}. Fix: leave {them} out of the features", UserWarning,
                       stacklevel=2)
     codes = _code_like(filled) if inferred else []
