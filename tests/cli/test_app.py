@@ -694,7 +694,8 @@ DATES = _options(_date_option)
 def test_every_date_option_is_found() -> None:
     names = {f"{' '.join(p)} {param.opts[0]}" for p, param in DATES}
     assert {"rfm --as-of", "rfe --as-of", "segment --as-of", "report --as-of",
-            "clv --calibration-end", "track --dates", "assigner train --cutoff"} <= names
+            "clv --calibration-end", "track --dates", "assigner train --cutoff",
+            "mobility --as-of"} <= names
 
 
 @pytest.mark.parametrize(("value", "says"), [
@@ -721,6 +722,7 @@ def test_every_date_option_takes_whole_days_and_says_why_not(
             "report": ["report", str(orders), "-o", str(tmp_path / "o.html")],
             "clv": ["clv", str(orders), "-o", str(tmp_path / "o.csv")],
             "track": ["track", str(orders), "-o", str(tmp_path / "t.parquet")],
+            "mobility": ["mobility", str(orders), "-o", str(tmp_path / "u.parquet")],
             "assigner train": ["assigner", "train", str(orders)]}[" ".join(path)]
     shown = value if param.opts[0] != "--dates" else f"2011-01-01,{value}"
     result = runner.invoke(app, [*args, param.opts[0], shown])

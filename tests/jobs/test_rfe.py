@@ -499,7 +499,7 @@ def test_a_log_of_one_user_gets_its_report(tmp_path: Path) -> None:
                                    "-o", str(tmp_path / "r.html")])
     assert out.exit_code == 0, out.output
     html = (tmp_path / "r.html").read_text()
-    assert f"Learned segments are not shown: {path}: only 1 customer(s): too few" in html
+    assert f"Learned segments are not shown: {path}: only 1 user(s): too few" in html
 
 
 def test_categories_and_devices_stored_as_floats_read_as_their_integers(
