@@ -160,6 +160,24 @@ def row_store(backend: DuckDBBackend, size: int) -> tuple[str, str] | None:
     return name, "main"
 
 
+def file_signature(path: Path) -> str | None:
+    """Return the format a file's first bytes name: ``sqlite``, ``duckdb`` or ``parquet``.
+
+    Whatever the file's suffix says: a DuckDB database named ``.db``, a SQLite one named
+    ``.duckdb``, a Parquet file named ``.csv`` each have a signature of their own. None
+    for files without one (text, Excel's zip).
+    """
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if head.startswith(b"SQLite format 3\x00"):
+        return "sqlite"
+    if head[8:12] == b"DUCK":
+        return "duckdb"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    return None
+
+
 def sql_text(text: str | os.PathLike[str]) -> str:
     """``text`` (or a path) for a single-quoted SQL literal."""
     return str(text).replace("'", "''")

@@ -36,6 +36,7 @@ from segwise._engine import (
     engine_error,
     fetch_arrow,
     fetch_scalar,
+    file_signature,
     row_store,
 )
 from segwise._frames import DataSource, is_path, table_label
@@ -354,31 +355,15 @@ def detect_format(path: Path) -> str:
             " a .zip of one file)"
         )
     if not compression and path.is_file():
-        fmt = _sniffed(path) or fmt
+        # What the first bytes say wins: a DuckDB database named .db, a SQLite one named
+        # .duckdb (which DuckDB would try to read by downloading an extension).
+        fmt = file_signature(path) or fmt
     read = _COMPRESSIONS_READ.get(fmt, ())
     if compression and compression not in read:
         raise InputError(f"{path}: {fmt} data compressed as {compression} are not read. Fix: "
                          "decompress the file first"
                          + (f", or compress it as {' or '.join(read)}" if read else ""))
     return fmt
-
-
-def _sniffed(path: Path) -> str | None:
-    """Return the format a file's first bytes name, whatever its suffix says.
-
-    A DuckDB database named ``.db`` or a SQLite one named ``.duckdb`` (which DuckDB would
-    try to read by downloading an extension), a Parquet file named ``.csv``: each has a
-    signature of its own. None for files without one (text, Excel's zip).
-    """
-    with path.open("rb") as fh:
-        head = fh.read(16)
-    if head.startswith(b"SQLite format 3\x00"):
-        return "sqlite"
-    if head[8:12] == b"DUCK":
-        return "duckdb"
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    return None
 
 
 def load_source(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from segwise._engine import file_signature
 from segwise._proc import HOST, remove_if_gone
 from segwise.exceptions import ConfigError
 from segwise.store._csv import FORMULA, NUMBER, neutralise_formula
@@ -56,7 +57,6 @@ __all__ = [
 
 #: Suffixes :func:`write_table` writes.
 TABLE_SUFFIXES = (".parquet", ".csv")
-_DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 
 
 def beside(out: str | Path, suffix: str) -> Path:
@@ -156,9 +156,7 @@ def check_duckdb_file(path: Path) -> None:
     """Refuse an existing file that is not a DuckDB database (DuckDB's error had no fix)."""
     if not path.is_file() or path.stat().st_size == 0:
         return  # nothing to keep
-    with path.open("rb") as fh:
-        head = fh.read(12)
-    if head[8:12] != _DUCKDB_MAGIC:
+    if file_signature(path) != "duckdb":
         raise ConfigError(
             f"{path}: exists and is not a DuckDB database; segwise adds tables to a database "
             "and will not replace another kind of file. Fix: choose another name or remove it"
