@@ -657,17 +657,22 @@ def _floats_as_text(table: pa.Table) -> pa.Table:
     """Write a fetched quarantine's float columns as text, as DuckDB and Python do.
 
     The shortest text that reads back as the same number, in Python's ``repr`` layout
-    (``17850.0``, ``1e+20``, ``inf``, ``nan``), which is also DuckDB's; a 32-bit float
-    is written with the shortest digits of a 32-bit float (``0.1``, not
-    ``0.10000000149011612``), as DuckDB writes it.
+    (``17850.0``, ``1e+20``, ``inf``, ``nan``), which is also DuckDB's. A 32-bit float is
+    written by DuckDB's own cast, once fetched: its digits follow no rule Python has
+    (``0.1``, not ``0.10000000149011612``, yet ``1048576.75``, not the shorter
+    ``1048576.8``).
     """
     for name in [n for n in table.column_names if n.startswith(NAN_PREFIX)]:
         col = name.removeprefix(NAN_PREFIX)
         values, nan = table[col], table[name].to_pylist()
-        width32 = values.type == pa.float32()
-        text = ["nan" if is_nan else None if v is None
-                else repr(float(str(np.float32(v)))) if width32 else repr(v)
-                for v, is_nan in zip(values.to_pylist(), nan, strict=True)]
+        if values.type == pa.float32():
+            with duckdb.connect() as con:
+                con.register("floats", pa.table({"v": values}))
+                written = [r[0] for r in
+                           con.execute("SELECT CAST(v AS VARCHAR) FROM floats").fetchall()]
+        else:
+            written = [None if v is None else repr(v) for v in values.to_pylist()]
+        text = ["nan" if is_nan else v for v, is_nan in zip(written, nan, strict=True)]
         table = table.set_column(table.column_names.index(col), col,
                                  pa.array(text, pa.string())).drop_columns([name])
     return table
