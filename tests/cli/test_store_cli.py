@@ -144,6 +144,37 @@ def test_a_store_that_cannot_be_written_fails_before_any_work(tmp_path: Path) ->
     assert "Fix: check the URL" in lines[0]
 
 
+def test_a_store_that_is_also_an_input_or_output_fails_before_any_work(tmp_path: Path) -> None:
+    # `segwise rfe log.db --store log.db`: the source database, held open for reading,
+    # could not be opened as the store, which was said only after all the work; an output
+    # written into the store's file would have been taken for a store.
+    from segwise.datasets import avito_sample_config_path, avito_sample_path
+
+    log = tmp_path / "log.db"
+    shutil.copy(avito_sample_path(), log)
+    config = avito_sample_config_path()
+    orders = tmp_path / "orders.csv"
+    orders.write_text("InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
+                      "1,A,1,2011-01-01,2.5,7\n")
+    out = tmp_path / "out.csv"
+    for args, store, said in (
+        (["rfe", str(log), "-c", str(config), "-o", str(out)], str(log), "input"),
+        (["rfe", str(log), "-c", str(config), "-o", str(out)], f"duckdb:///{log}", "input"),
+        (["rfm", str(orders), "-o", str(tmp_path / "r.duckdb")], str(tmp_path / "r.duckdb"),
+         "output"),
+        (["segment", "--customers", str(orders), "-o", str(out), "-c", str(log)], str(log),
+         "config"),
+    ):
+        result = runner.invoke(app, [*args, "--store", store])
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, lines
+        assert lines[0] == (f"error: --store {store.removeprefix('duckdb:///')}: is also this "
+                            f"run's {said}. Fix: give --store a .duckdb file of its own (a "
+                            "store keeps only segwise's runs)")
+        assert not out.exists() and not (tmp_path / "r.duckdb").exists()
+
+
 @pytest.mark.slow
 def test_every_command_writes_a_run_with_store(hostile_orders: Path, assigner_file: Path,
                                               tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import inspect
 import signal
 import sys
 import threading
@@ -206,14 +207,20 @@ def handle_errors(func: F) -> F:
     status 2 and their message; other library errors with status 1 and their message; OS
     errors (disk full, permission denied) with status 1 and the file and the reason; Ctrl-C
     with status 130. Python warnings are printed as one ``warning:`` line each, without
-    source paths.
+    source paths. A ``--store`` that is also one of the command's files is refused
+    before it runs (:func:`_check_store_apart`).
     """
+    # `--store` (optional) is where the run is also written; `serve STORE` reads one.
+    store = inspect.signature(func).parameters.get("store")
+    store_option = store is not None and store.default is None
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with warnings.catch_warnings(), _ctrl_c_handler():
             warnings.showwarning = _show_warning
             try:
+                if store_option:
+                    _check_store_apart(kwargs)
                 return func(*args, **kwargs)
             except BaseException as exc:
                 if _interrupted(exc):
@@ -239,6 +246,34 @@ def handle_errors(func: F) -> F:
                 raise
 
     return wrapper  # type: ignore[return-value]
+
+
+def _check_store_apart(params: dict[str, Any]) -> None:
+    """Refuse, before any work, a ``--store`` DuckDB file that the run also reads or writes.
+
+    ``params`` are the command's arguments; ``--store`` is the only string among them
+    that names a file (the others are paths).
+
+    A source database is no store of its own results (it is held open for reading), and
+    an output written into the store's file would be taken for a store, or overwrite it.
+    """
+    store = params.get("store")
+    text = store.removeprefix("duckdb:///") if isinstance(store, str) else "://"
+    if "://" in text:  # no store, or a server's
+        return
+    target = Path(text)
+    for name, value in params.items():
+        if isinstance(value, Path) and _same_file(value, target):
+            raise UsageError(f"--store {target}: is also this run's {name.replace('_', ' ')}. "
+                              "Fix: give --store a .duckdb file of its own (a store keeps "
+                              "only segwise's runs)")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same file if both exist, else the same path."""
+    if a.exists() and b.exists():
+        return a.samefile(b)
+    return a.resolve() == b.resolve()
 
 
 # Options shared by every command that reads an order-line file.
