@@ -3,6 +3,7 @@ their data) and Foursquare NYC check-ins (interest clusters named by their categ
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,9 @@ import pandas as pd
 import pytest
 
 from segwise._geo import haversine_np
+from segwise.config import SegwiseConfig
 from segwise.datasets import foursquare_checkins, geolife_pings
+from segwise.features import MobilitySettings
 from segwise.jobs import run_mobility
 
 pytestmark = pytest.mark.slow
@@ -189,3 +192,23 @@ def test_the_converters_write_csv_when_asked(shared_data: Path, tmp_path: Path,
     assert csv.read_text(encoding="utf-8").startswith('"user_id","timestamp","lat","lon"')
     pd.testing.assert_frame_equal(run_mobility(csv).entities.frame,
                                   foursquare[1].entities.frame)
+
+
+def test_a_clock_in_another_zone_than_the_place_is_said(shared_data: Path, tmp_path: Path,
+                                                        geolife: dict[str, Any]) -> None:
+    # GeoLife's times are GMT; Beijing's nights then fall at 16-24 h, and homes, work
+    # places and rhythms followed that clock without a word.
+    frame = geolife_pings(shared_data / "geolife-subset" / "geolife_users_000-009.tar.gz",
+                          utc_offset_hours=0)
+    path = tmp_path / "gmt.parquet"
+    frame.to_pandas().to_parquet(path, index=False)
+    with pytest.warns(UserWarning, match=r"least active 18-00 h \(6% of their pings\), and "
+                      r"more at night, 00-06 h \(29%\).*no \[mobility\] timezone is set.*"
+                      r"Fix: set \[mobility\] timezone"):
+        run_mobility(path)
+    config = SegwiseConfig(sections={"mobility": MobilitySettings(timezone="Asia/Shanghai")})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*another zone's clock")
+        shifted = run_mobility(path, config=config)
+    # The same places as the converter's local clock finds.
+    pd.testing.assert_frame_equal(_place(shifted, "home"), _place(geolife["all"], "home"))

@@ -632,6 +632,7 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
     cols["home_share"] = np.divide(home_dwell, dwell, out=np.zeros(n), where=dwell > 0)
     heat = users["heat"].astype(np.float64)
     shares = heat / np.maximum(heat.sum(axis=1, keepdims=True), 1)
+    _check_clock(shares, settings, cleaned.source.source)
     cols["night_share"] = shares[:, 0::4].sum(axis=1)
     cols["weekend_share"] = shares[:, 20:].sum(axis=1)
     weekday_day = [d * 4 + p for d in range(5) for p in (1, 2)]
@@ -737,6 +738,46 @@ def _warn_swapped(users: np.ndarray, cleaned: CleanedPings) -> None:
         f"({shown}): their {roles['lat']!r} and {roles['lon']!r} values look swapped. Their "
         "places, settlements and interests are wrong. Fix: correct those rows at the source",
         UserWarning, stacklevel=3)
+
+
+#: Users needed before their day's rhythm says anything of the clock (:func:`_check_clock`).
+_CLOCK_USERS = 10
+#: The quietest part of the day has under this share of the night's pings: a shifted clock.
+_CLOCK_RATIO = 0.5
+
+
+def _check_clock(shares: np.ndarray, settings: MobilitySettings, where: str) -> None:
+    """Warn when users are least active in another part of the day than the night.
+
+    People are quietest at night; when the times are another zone's clock than the
+    place's (UTC from epoch numbers, offsets or a ``Z``, or a GMT export such as
+    GeoLife's), the quiet hours fall elsewhere, and nights, working hours, homes, work
+    places and rhythms follow the wrong clock. ``shares``: the users' week-time heatmap
+    shares (7 days of 4 parts of the day), each user weighing the same.
+    """
+    if len(shares) < _CLOCK_USERS:
+        return
+    parts = shares.reshape(len(shares), 7, 4).sum(axis=1).mean(axis=0)
+    starts = settings.parts_of_day
+    # The part holding 3 o'clock (the last one when the first starts later).
+    night = max((i for i, start in enumerate(starts) if start <= 3), default=3)
+    quiet = int(np.argmin(parts))
+    if quiet == night or parts[quiet] >= _CLOCK_RATIO * parts[night]:
+        return
+    import warnings
+
+    def span(i: int) -> str:
+        return f"{starts[i]:02d}-{starts[(i + 1) % 4]:02d} h"
+
+    zone = (f"[mobility] timezone = {settings.timezone!r} looks wrong" if settings.timezone
+            else "no [mobility] timezone is set")
+    warnings.warn(
+        f"{where}: users are least active {span(quiet)} ({parts[quiet]:.0%} of their "
+        f"pings), and more at night, {span(night)} ({parts[night]:.0%}): the times look "
+        f"like another zone's clock than the place's (UTC, say), and {zone}. Nights, working "
+        "hours, homes, work places and rhythms follow that clock. Fix: set [mobility] "
+        'timezone to the place\'s zone ("Asia/Shanghai", say), or convert the times to '
+        "local time", UserWarning, stacklevel=3)
 
 
 def _radius_km(stay_user: np.ndarray, stays: dict[str, np.ndarray], n: int) -> np.ndarray:
