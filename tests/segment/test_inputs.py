@@ -308,6 +308,19 @@ def test_a_feature_of_one_value_is_said(shared_data: Path, tmp_path: Path) -> No
     assert not [w for w in caught if "the same for all" in str(w.message)]
 
 
+def test_a_feature_of_one_value_in_a_jobs_own_set_gets_a_fix_the_user_can_follow(
+        retail_customers: pd.DataFrame) -> None:
+    # `segwise rfm` clusters its own features; "leave it out of the features" asked for
+    # what the command has no option for.
+    one_order = retail_customers.assign(frequency=1)
+    with pytest.warns(UserWarning, match=r"frequency = 1: the same for all 4,333 customers, "
+                                         r"so no segment differs by it\. It weighs nothing "
+                                         r"in the segments\. Fix: to cluster on other "
+                                         r"features, run segwise segment on the written "
+                                         r"table with --features$"):
+        segment_customers(one_order, n_clusters=3, compare=None, embed=())
+
+
 def test_a_density_model_compared_with_nothing_sweeps_no_k(shared_data: Path) -> None:
     # HDBSCAN finds its own number of segments: with nothing compared at a k, the sweep
     # ran all the same, printed a 'Recommended k' no model used, and cost the most time.

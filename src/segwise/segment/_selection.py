@@ -896,6 +896,7 @@ def segment_customers(
     if isinstance(customers, EntityTable):
         where = f"{customers.source}: " if customers.source else ""
         customers = customers.frame
+    given = bool(features)  # else the feature set's own, which a job's user cannot change
     if schema is None:
         features = list(features or DEFAULT_FEATURES)
         id_col = id_col or "customer_id"
@@ -959,9 +960,12 @@ def segment_customers(
         # Scaled to zero, they weigh nothing: a segment cannot be told by them.
         shown = ", ".join(f"{f} = {filled[f].iloc[0]:g}" for f in constant)
         them = "them" if len(constant) > 1 else "it"
+        fix = (f"Fix: leave {them} out of the features" if given or inferred else
+               f"{'They weigh' if len(constant) > 1 else 'It weighs'} nothing in the segments. "
+               "Fix: to cluster on other features, run segwise segment on the written table "
+               "with --features")
         warnings.warn(f"{where}{shown}: the same for all {len(X):,} {many}, so no segment "
-                      f"differs by {them}. Fix: leave {them} out of the features", UserWarning,
-                      stacklevel=2)
+                      f"differs by {them}. {fix}", UserWarning, stacklevel=2)
     codes = _code_like(filled) if inferred else []
     if codes:
         shown = ", ".join(f"{f} ({', '.join(f'{v:g}' for v in sorted(filled[f].unique()))})"
