@@ -64,8 +64,8 @@ def test_track_to_a_database_with_learned_segments(
         (["--dates", "2011-13-01"], "'2011-13-01' is not a day of the calendar"),
         (["--dates", "2011-06-01T10:00"], "has a time of day or a time zone after the day"),
         (["--dates", "01/06/2011"], "day/month or month/day"),
-        (["--window", "soon"], "'soon' is not a length of time above 0. Fix:"),
-        (["--window", "0d"], "'0d' is not a length of time above 0. Fix:"),
+        (["--window", "soon"], "'soon' is not a length of time above 0 with a unit"),
+        (["--window", "0d"], "'0d' is not a length of time above 0 with a unit"),
         (["--every", "week"], "Invalid value"),
     ],
 )

@@ -72,9 +72,23 @@ def check_length(value: str | None) -> str | None:
             parse_horizon(value, "D")
         except ConfigError:
             raise typer.BadParameter(
-                f"{value!r} is not a length of time above 0. Fix: write a number above 0 "
-                "and a unit, e.g. 12m, 52w, 90d or 1y"
+                f"{value!r} is not a length of time above 0 with a unit (d, w, m or y). Fix: "
+                "write a number above 0 and a unit, e.g. 12m, 52w, 90d or 1y"
             ) from None
+    return value
+
+
+def _check_horizon(value: str | None) -> str | None:
+    """Check ``--horizon``: a length of time, and no longer than the models forecast."""
+    from segwise._time import parse_horizon
+    from segwise.clv import MAX_HORIZON_YEARS
+
+    if check_length(value) is not None and parse_horizon(value, "Y") > MAX_HORIZON_YEARS:
+        raise typer.BadParameter(
+            f"{value!r} is over {MAX_HORIZON_YEARS:g} years, longer than segwise forecasts "
+            f"(at 10 %/year the later months add under a thousandth of the value). Fix: at "
+            f"most {MAX_HORIZON_YEARS:g}y"
+        )
     return value
 
 
@@ -90,7 +104,7 @@ def _check_unit(value: str) -> str:
 
 # Lifetime-value settings shared by ``segwise clv`` and ``segwise report``.
 HorizonOpt = Annotated[str, typer.Option(
-    "--horizon", callback=check_length,
+    "--horizon", callback=_check_horizon,
     help="Lifetime-value forecast horizon: 12m, 52w, 90d, 1y.")]
 DiscountRateOpt = Annotated[float, typer.Option(
     "--discount-rate", min=0.0, max=1.0,

@@ -47,6 +47,7 @@ from segwise.clv._summary import (
 )
 from segwise.clv._value import (
     CLV_COLUMNS,
+    MAX_HORIZON_YEARS,
     NET_SPEND_RULE,
     CLVResult,
     customer_value,
@@ -61,6 +62,7 @@ __all__ = [
     "CLV_COLUMNS",
     "DISCRETE_MODELS",
     "DROPOUT_PARAMETER",
+    "MAX_HORIZON_YEARS",
     "MBGNBD",
     "NET_SPEND_RULE",
     "NO_DROPOUT",
