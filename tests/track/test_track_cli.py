@@ -92,6 +92,30 @@ def test_a_warning_is_printed_as_text_not_markup(tmp_path: Path) -> None:
     assert "[yellow]" not in result.output and "[/]" not in result.output
 
 
+def test_a_long_log_prints_the_tables_a_terminal_can_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Four years by month: 48 snapshots and 48 cohort ages. Every column of both tables
+    # was printed, squeezed to nothing (a grid of empty cells on a 100-column terminal);
+    # now the latest snapshots and the first ages that fit are shown, and the title says so.
+    monkeypatch.setenv("COLUMNS", "100")
+    lines = ["InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID"]
+    lines += [f"{1000 + i},A,2,{2016 + (i // 12) % 4}-{1 + i % 12:02d}-{1 + i % 27:02d} "
+              f"10:00:00,3.5,{i % 150}" for i in range(1200)]
+    path = tmp_path / "years.csv"
+    path.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["track", str(path), "-o", str(tmp_path / "t.csv"),
+                                 "--every", "month"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "(last 6 of 48 snapshots; the files hold all)" in text
+    assert "(first 17 of 48 ages; the files hold all)" in text
+    sizes = text.split("Customers per segment")[1].split("Migration")[0]
+    assert "2019-12-01 ┃ 2019-12-28 ┃" in sizes and "2019-07-01" not in sizes
+    assert max(len(row) for row in result.output.splitlines() if row[:1] in "┏│└") <= 100
+    assert pd.read_csv(tmp_path / "t.sizes.csv")["snapshot"].nunique() == 48
+
+
 @pytest.mark.parametrize("target", ["orders.csv", "orders.cohorts.csv", "orders.txt"])
 def test_an_output_that_cannot_be_written_fails_before_work(
     retail_sample: pd.DataFrame, tmp_path: Path, target: str

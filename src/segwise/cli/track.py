@@ -69,6 +69,25 @@ def _grid(frame: pd.DataFrame, title: str, fmt: str) -> Table:
     return table
 
 
+def _fitted_grid(frame: pd.DataFrame, title: str, fmt: str, *, keep: str, what: str) -> Table:
+    """Build a grid of the columns the terminal shows whole: those at the ``keep`` end.
+
+    A long log has dozens of snapshots or cohort ages; a table of all of them squeezes
+    every column to nothing. The title says how many are shown; the files hold all.
+    """
+    from rich.measure import Measurement
+
+    n = len(frame.columns)
+    for shown in range(n, 1, -1):
+        part = frame.iloc[:, n - shown:] if keep == "last" else frame.iloc[:, :shown]
+        note = "" if shown == n else f" ({keep} {shown} of {n} {what}; the files hold all)"
+        table = _grid(part, title + note, fmt)
+        natural = Measurement.get(console, console.options.update_width(10**6), table)
+        if natural.maximum <= console.width:
+            return table
+    return table
+
+
 def print_track(result: TrackResult, currency: str | None = None) -> None:
     """Print segment sizes over time, the last migration matrix, its biggest flows, cohorts."""
     sizes = result.sizes().pivot(index="segment", columns="snapshot", values="customers")
@@ -77,8 +96,8 @@ def print_track(result: TrackResult, currency: str | None = None) -> None:
     sizes.loc["All customers"] = sizes.sum()
     sizes.index.name = "Segment"
     how = "each snapshot's own quintiles" if result.edges == "refit" else "the first snapshot's"
-    console.print(_grid(sizes, f"Customers per segment at each snapshot (scored on {how})",
-                        ",.0f"))
+    console.print(_fitted_grid(sizes, f"Customers per segment at each snapshot (scored on "
+                                      f"{how})", ",.0f", keep="last", what="snapshots"))
     before, after = result.dates[-2], result.dates[-1]
     matrix = result.migration()
     matrix.index.name = f"{before} \\ {after}"
@@ -88,8 +107,9 @@ def print_track(result: TrackResult, currency: str | None = None) -> None:
     retention = result.cohorts.triangle("retention")
     retention.index.name = f"Cohort ({result.cohorts.period})"
     retention.columns = [str(c) for c in retention.columns]
-    console.print(_grid(retention * 100, "Retention by cohort and age (% of the cohort buying "
-                                         "in each period; age 0 = acquisition)", ".0f"))
+    console.print(_fitted_grid(retention * 100, "Retention by cohort and age (% of the cohort "
+                                                "buying in each period; age 0 = acquisition)",
+                               ".0f", keep="first", what="ages"))
 
 
 @app.command()
