@@ -92,6 +92,35 @@ def test_a_warning_is_printed_as_text_not_markup(tmp_path: Path) -> None:
     assert "[yellow]" not in result.output and "[/]" not in result.output
 
 
+def test_a_snapshot_as_of_a_day_is_rfm_as_of_the_day_before(
+    cdnow_csv: Path, cdnow_columns: dict[str, str], tmp_path: Path
+) -> None:
+    # `rfm --as-of D` includes day D; a track snapshot as of D holds the days before it.
+    # Both are documented, and the printed table says which; this pins the relation the
+    # docs state: the snapshot as of D is `rfm --as-of` the day before, recency + 1 day.
+    config = tmp_path / "cdnow.toml"
+    config.write_text("[columns]\n" + "".join(f'{k} = "{v}"\n' for k, v in
+                                              cdnow_columns.items()))
+    common = ["-c", str(config)]
+    result = runner.invoke(app, ["track", str(cdnow_csv), "--dates", "1997-03-01,1997-06-01",
+                                 "-o", str(tmp_path / "t.csv"), *common])
+    assert result.exit_code == 0, result.output
+    assert "at each snapshot (purchases before each date," in " ".join(result.output.split())
+    snaps = pd.read_csv(tmp_path / "t.csv", dtype={"customer_id": str})
+    snap = snaps[snaps["snapshot"].str.startswith("1997-03-01")].set_index("customer_id")
+    rfm = {}
+    for day in ("1997-02-28", "1997-03-01"):
+        out = tmp_path / f"rfm-{day}.csv"
+        done = runner.invoke(app, ["rfm", str(cdnow_csv), "--as-of", day, "-o", str(out),
+                                   *common])
+        assert done.exit_code == 0, done.output
+        rfm[day] = pd.read_csv(out, dtype={"customer_id": str}).set_index("customer_id")
+    before = rfm["1997-02-28"].loc[snap.index]
+    assert len(snap) == len(rfm["1997-02-28"]) == 1631 < len(rfm["1997-03-01"]) == 1657
+    assert (snap["segment"] == before["segment"]).all()
+    assert (snap["recency_days"] == before["recency_days"] + 1).all()
+
+
 def test_a_long_log_prints_the_tables_a_terminal_can_show(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -96,8 +96,9 @@ def print_track(result: TrackResult, currency: str | None = None) -> None:
     sizes.loc["All customers"] = sizes.sum()
     sizes.index.name = "Segment"
     how = "each snapshot's own quintiles" if result.edges == "refit" else "the first snapshot's"
-    console.print(_fitted_grid(sizes, f"Customers per segment at each snapshot (scored on "
-                                      f"{how})", ",.0f", keep="last", what="snapshots"))
+    console.print(_fitted_grid(sizes, f"Customers per segment at each snapshot (purchases "
+                                      f"before each date, scored on {how})", ",.0f",
+                               keep="last", what="snapshots"))
     before, after = result.dates[-2], result.dates[-1]
     matrix = result.migration()
     matrix.index.name = f"{before} \\ {after}"
@@ -125,7 +126,8 @@ def track(
     dates: Annotated[tuple | None, typer.Option(
         "--dates", parser=read_days, metavar="YYYY-MM-DD,...",
         help="Explicit as-of dates instead, comma-separated YYYY-MM-DD (whole days: a "
-             "snapshot as of a day holds the purchases before it).")] = None,
+             "snapshot as of a day holds the purchases before it, as `segwise rfm --as-of` "
+             "the day before would; rfm's --as-of includes its day).")] = None,
     edges: Annotated[EdgesChoice, typer.Option(
         "--edges", help="refit: score each snapshot on its own quintiles (default: F and M "
                         "accumulate, so fixed edges drift); fixed: on the first snapshot's."
