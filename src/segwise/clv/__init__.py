@@ -27,6 +27,7 @@ from segwise.clv._pareto_nbd import ParetoNBD
 from segwise.clv._select import (
     CANDIDATES,
     DISCRETE_MODELS,
+    MIN_HOLDOUT_PURCHASES,
     PURCHASE_MODELS,
     SELECTION_RULE,
     TIE_TOLERANCE,
@@ -64,6 +65,7 @@ __all__ = [
     "DROPOUT_PARAMETER",
     "MAX_HORIZON_YEARS",
     "MBGNBD",
+    "MIN_HOLDOUT_PURCHASES",
     "NET_SPEND_RULE",
     "NO_DROPOUT",
     "PURCHASE_MODELS",
