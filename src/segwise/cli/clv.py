@@ -83,7 +83,8 @@ def _check_horizon(value: str | None) -> str | None:
     from segwise._time import parse_horizon
     from segwise.clv import MAX_HORIZON_YEARS
 
-    if check_length(value) is not None and parse_horizon(value, "Y") > MAX_HORIZON_YEARS:
+    length = check_length(value)
+    if length is not None and parse_horizon(length, "Y") > MAX_HORIZON_YEARS:
         raise typer.BadParameter(
             f"{value!r} is over {MAX_HORIZON_YEARS:g} years, longer than segwise forecasts "
             f"(at 10 %/year the later months add under a thousandth of the value). Fix: at "

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segwise.clv._base import PurchaseModel
+from segwise.clv._base import PurchaseModel, _and
 from segwise.clv._bgbb import BGBB
 from segwise.clv._bgnbd import BGNBD
 from segwise.clv._diagnostics import tracking
@@ -390,11 +390,6 @@ def _rank(table: pd.DataFrame) -> pd.DataFrame:
     table["chosen"] = table.index == best
     table["note"] = table["note"].fillna("")
     return table
-
-
-def _and(items: list[str]) -> str:
-    """Join words as a reader would: "a", "a and b", "a, b and c"."""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _reason(table: pd.DataFrame, period: Period) -> str:
