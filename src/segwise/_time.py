@@ -89,8 +89,8 @@ def parse_horizon(
         raise ConfigError(f"{name} {horizon!r}: must be a positive length of time")
     if max_years is not None and value * unit_days(unit) > max_years * 365.25:
         raise ConfigError(
-            f"{name} {horizon!r}: over {max_years:g} years, longer than segwise forecasts. "
-            f"Fix: a horizon of at most {max_years:g}y"
+            f"{name} {horizon!r}: over {max_years:g} years, longer than segwise takes. "
+            f"Fix: a {name} of at most {max_years:g}y"
         )
     return value
 

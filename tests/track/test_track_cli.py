@@ -66,6 +66,9 @@ def test_track_to_a_database_with_learned_segments(
         (["--dates", "01/06/2011"], "day/month or month/day"),
         (["--window", "soon"], "'soon' is not a length of time above 0 with a unit"),
         (["--window", "0d"], "'0d' is not a length of time above 0 with a unit"),
+        # 99999999999y overflowed DuckDB's day arithmetic: a traceback after the scan.
+        (["--window", "99999999999y"], "'99999999999y' is over 100 years, longer than any "
+                                       "history. Fix: leave out --window"),
         (["--every", "week"], "Invalid value"),
     ],
 )

@@ -63,34 +63,46 @@ def said_after() -> Iterator[None]:
                 notice("warning", message)
 
 
-def check_length(value: str | None) -> str | None:
-    """Check a length of time (``--horizon``, ``--window``) while the options are read."""
+def check_length(
+    value: str | None, *, max_years: float | None = None, longer: str = ""
+) -> str | None:
+    """Check a length of time (``--horizon``, ``--window``) while the options are read.
+
+    Over ``max_years`` years is refused, ``longer`` saying why and the fix.
+    """
     from segwise._time import parse_horizon
 
-    if value is not None:
-        try:
-            parse_horizon(value, "D")
-        except ConfigError:
-            raise typer.BadParameter(
-                f"{value!r} is not a length of time above 0 with a unit (d, w, m or y). Fix: "
-                "write a number above 0 and a unit, e.g. 12m, 52w, 90d or 1y"
-            ) from None
+    if value is None:
+        return value
+    try:
+        years = parse_horizon(value, "Y")
+    except ConfigError:
+        raise typer.BadParameter(
+            f"{value!r} is not a length of time above 0 with a unit (d, w, m or y). Fix: "
+            "write a number above 0 and a unit, e.g. 12m, 52w, 90d or 1y"
+        ) from None
+    if max_years is not None and years > max_years:
+        raise typer.BadParameter(f"{value!r} is over {max_years:g} years, {longer}")
     return value
 
 
 def _check_horizon(value: str | None) -> str | None:
     """Check ``--horizon``: a length of time, and no longer than the models forecast."""
-    from segwise._time import parse_horizon
     from segwise.clv import MAX_HORIZON_YEARS
 
-    length = check_length(value)
-    if length is not None and parse_horizon(length, "Y") > MAX_HORIZON_YEARS:
-        raise typer.BadParameter(
-            f"{value!r} is over {MAX_HORIZON_YEARS:g} years, longer than segwise forecasts "
-            f"(at 10 %/year the later months add under a thousandth of the value). Fix: at "
-            f"most {MAX_HORIZON_YEARS:g}y"
-        )
-    return value
+    return check_length(
+        value, max_years=MAX_HORIZON_YEARS,
+        longer="longer than segwise forecasts (at 10 %/year the later months add under a "
+               f"thousandth of the value). Fix: at most {MAX_HORIZON_YEARS:g}y")
+
+
+def check_window(value: str | None) -> str | None:
+    """Check ``--window``: a length of time, and no longer than any history."""
+    from segwise.track import MAX_WINDOW_YEARS
+
+    return check_length(
+        value, max_years=MAX_WINDOW_YEARS,
+        longer="longer than any history. Fix: leave out --window to use all history")
 
 
 def _check_unit(value: str) -> str:

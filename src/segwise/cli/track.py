@@ -26,7 +26,7 @@ from segwise.cli._app import (
     refuse_given,
     save_run,
 )
-from segwise.cli.clv import check_length, said_after
+from segwise.cli.clv import check_window, said_after
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -133,7 +133,7 @@ def track(
                         "accumulate, so fixed edges drift); fixed: on the first snapshot's."
     )] = EdgesChoice.refit,
     window: Annotated[str | None, typer.Option(
-        "--window", callback=check_length,
+        "--window", callback=check_window,
         help="Trailing window of history per snapshot, e.g. 365d or 12m (default: all "
              "history).")] = None,
     cohorts: Annotated[Every | None, typer.Option(
