@@ -78,14 +78,23 @@ def _fitted_grid(frame: pd.DataFrame, title: str, fmt: str, *, keep: str, what: 
     from rich.measure import Measurement
 
     n = len(frame.columns)
-    for shown in range(n, 1, -1):
+
+    def grid(shown: int) -> Table:
         part = frame.iloc[:, n - shown:] if keep == "last" else frame.iloc[:, :shown]
         note = "" if shown == n else f" ({keep} {shown} of {n} {what}; the files hold all)"
-        table = _grid(part, title + note, fmt)
-        natural = Measurement.get(console, console.options.update_width(10**6), table)
-        if natural.maximum <= console.width:
-            return table
-    return table
+        return _grid(part, title + note, fmt)
+
+    def fits(shown: int) -> bool:
+        natural = Measurement.get(console, console.options.update_width(10**6), grid(shown))
+        return natural.maximum <= console.width
+
+    if fits(n):
+        return grid(n)
+    low, high = 2, n - 1  # the most columns that fit, found by halving (two at least)
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    return grid(low)
 
 
 def print_track(result: TrackResult, currency: str | None = None) -> None:
