@@ -49,7 +49,9 @@ def unit_days(unit: str) -> float:
         ) from None
 
 
-def parse_horizon(horizon: str | float, unit: str = "W", name: str = "horizon") -> float:
+def parse_horizon(
+    horizon: str | float, unit: str = "W", name: str = "horizon", *, max_years: float | None = None
+) -> float:
     """Convert a horizon such as ``"12m"``, ``"52w"``, ``"90d"`` or ``"1y"`` to model units.
 
     Parameters
@@ -61,6 +63,8 @@ def parse_horizon(horizon: str | float, unit: str = "W", name: str = "horizon") 
         The model time unit.
     name : str, default="horizon"
         What the value is (an option's name), for messages.
+    max_years : float, optional
+        The longest length taken, in years; longer is refused.
 
     Returns
     -------
@@ -83,6 +87,11 @@ def parse_horizon(horizon: str | float, unit: str = "W", name: str = "horizon") 
         value = float(match[1]) * _HORIZON_DAYS[match[2].lower()] / unit_days(unit)
     if not value > 0 or not np.isfinite(value):
         raise ConfigError(f"{name} {horizon!r}: must be a positive length of time")
+    if max_years is not None and value * unit_days(unit) > max_years * 365.25:
+        raise ConfigError(
+            f"{name} {horizon!r}: over {max_years:g} years, longer than segwise takes. "
+            f"Fix: a {name} of at most {max_years:g}y"
+        )
     return value
 
 

@@ -76,10 +76,15 @@ def test_clv_command_rejects_bad_horizon(
     cdnow_csv: Path, cdnow_config: Path, tmp_path: Path
 ) -> None:
     # Bad option values are usage errors (exit 2), for every command that takes them.
+    unitless = "is not a length of time above 0 with a unit (d, w, m or y). Fix:"
     for command, option, value, message in (
-        ("clv", "--horizon", "twelve", "'twelve' is not a length of time above 0. Fix:"),
-        ("clv", "--horizon", "0m", "'0m' is not a length of time above 0. Fix:"),
-        ("report", "--horizon", "-5w", "'-5w' is not a length of time above 0. Fix:"),
+        ("clv", "--horizon", "twelve", f"'twelve' {unitless}"),
+        ("clv", "--horizon", "0m", f"'0m' {unitless}"),
+        ("report", "--horizon", "-5w", f"'-5w' {unitless}"),
+        ("clv", "--horizon", "52", f"'52' {unitless}"),  # a bare number: no unit
+        ("report", "--horizon", "101y", "'101y' is over 100 years, longer than segwise "
+                                        "forecasts"),
+        ("clv", "--horizon", "100000y", "Fix: at most 100y"),  # not months of work, nor OOM
         ("clv", "--unit", "fortnight", "unknown time unit 'fortnight': use one of D, W"),
     ):
         out = tmp_path / ("x.html" if command == "report" else "x.csv")

@@ -119,3 +119,17 @@ def test_summary_is_identical_run_to_run(retail_rfm) -> None:  # type: ignore[no
     # Spend values are exact decimal sums, so the engine's order of addition cannot move them.
     first, second = btyd_summary(retail_rfm.cleaned), btyd_summary(retail_rfm.cleaned)
     pd.testing.assert_frame_equal(first, second, check_exact=True)
+
+
+def test_a_fit_that_does_not_converge_says_where_it_stopped() -> None:
+    # Every repeat purchase worth exactly 10: the optimiser gives up on its way to the
+    # limit, and the warning read "GammaGamma did not converge: ABNORMAL: " (scipy's
+    # status, nothing after it). It now names the model, the parameters where it stopped
+    # and which of them ran off toward a limit.
+    rng = np.random.default_rng(0)
+    with pytest.warns(UserWarning, match=r"^Gamma-Gamma did not converge \(the optimiser "
+                      r"stopped after \d+ iteration\(s\): ABNORMAL\) at p [\d.e+]+, q "
+                      r"[\d.e+]+, gamma [\d.e+]+: the estimates may not be the best fit; p "
+                      r"and q ran past a million"):
+        model = GammaGamma().fit(rng.integers(1, 10, 500), np.full(500, 10.0))
+    assert model.expected_average_value(3, 10.0) == pytest.approx(10.0, rel=1e-3)

@@ -153,6 +153,23 @@ def test_auto_with_calibration_end_reuses_the_chosen_fit(
     assert params["model"].iloc[0] == result.purchase_model.display_name
 
 
+def test_a_holdout_of_a_few_purchases_is_said_to_decide_nothing(
+    cdnow_tx: Any, cdnow_comparison: ModelComparison
+) -> None:
+    # `--model auto --horizon 1d` held out CDNOW's last day: 2 repeat purchases chose the
+    # model (aggregate errors of +204 % to +211 %) without a word.
+    with pytest.warns(UserWarning, match=r"the holdout \(1 day\(s\), 1998-06-30 to "
+                      r"1998-06-30\) holds 2 repeat purchase\(s\), too few to tell the models "
+                      r"apart \(a total of 2 varies by about 71% by chance.*Fix: a longer "
+                      r"holdout"):
+        result = customer_value(cdnow_tx, model="auto", horizon="1d")
+    assert result.comparison is not None
+    assert result.comparison.reason.endswith(
+        "But the holdout holds only 2 repeat purchase(s): too few to tell the models apart.")
+    # Weeks 40-78 (1,882 purchases) are plenty: no such word.
+    assert "too few" not in cdnow_comparison.reason
+
+
 def test_no_holdout_is_a_clear_error(cdnow_tx: Any) -> None:
     with pytest.raises(InputError, match="no holdout to compare models on"):
         compare_purchase_models(cdnow_tx, calibration_end="1998-06-30")

@@ -121,6 +121,20 @@ def test_tampered_model_is_refused(saved, tmp_path):
         TrainedAssigner.load(rewrite(saved, tmp_path / "t.skops", flip))
 
 
+def test_a_model_file_cut_short_is_said_to_be_cut_short(saved, tmp_path):
+    # A copy or download stopped half way keeps the zip's start and loses its directory;
+    # it was called "not a segwise assigner file ... Fix: train one", which sends the user
+    # to retrain a model they have, instead of to copy it again.
+    data = saved.read_bytes()
+    for cut in (len(data) // 2, len(data) - 10):
+        short = tmp_path / f"short-{cut}.skops"
+        short.write_bytes(data[:cut])
+        with pytest.raises(InputError, match=rf"a zip archive that is cut short or damaged, "
+                                             rf"not a whole segwise assigner file \(.*; "
+                                             rf"{cut:,} bytes\)\. Fix: copy the file again"):
+            TrainedAssigner.load(short)
+
+
 def test_metadata_schema_mismatch_is_refused(saved, tmp_path):
     def edit(name, data):
         if name != "segwise.json":

@@ -153,3 +153,10 @@ def test_bad_pairs_and_values(retail_track: TrackResult) -> None:
         retail_track.migration("2011-02-01", "2011-04-01")
     with pytest.raises(ConfigError, match="value 'dollars'"):
         retail_track.migration(value="dollars")
+    # Backwards, the 721 customers acquired between the two were counted as (gone) and
+    # the matrix was returned without a word; the same snapshot twice is no migration.
+    with pytest.raises(ConfigError, match=r"the first snapshot must be the earlier\. "
+                                          r"Fix: \('2011-10-01', '2011-12-10'\)"):
+        retail_track.migration("2011-12-10", "2011-10-01")
+    with pytest.raises(ConfigError, match="from 2011-10-01 to itself"):
+        retail_track.migration("2011-10-01", "2011-10-01")

@@ -196,8 +196,13 @@ def test_months_without_a_purchase_are_said(cdnow_raw: pd.DataFrame) -> None:
     assert "1997-04-01" not in set(result.sizes()["snapshot"].astype(str))
 
 
-def test_a_window_under_a_day_is_refused(cdnow_raw: pd.DataFrame) -> None:
+def test_a_window_under_a_day_or_over_a_century_is_refused(cdnow_raw: pd.DataFrame) -> None:
     # '0.4d' is above 0 but rounds to no whole day: every snapshot would be empty, and the
     # error blamed the dates.
     with pytest.raises(ConfigError, match=r"window '0\.4d' is under a day\. Fix: give 1d"):
         track_pieces(_cdnow_pieces(cdnow_raw), every="quarter", window="0.4d")
+    # Billions of days overflowed DuckDB's day arithmetic (a ConversionException); a window
+    # over a century is longer than any history.
+    with pytest.raises(ConfigError, match=r"window '99999999999y': over 100 years.*Fix: a "
+                                          r"window of at most 100y"):
+        track_pieces(_cdnow_pieces(cdnow_raw), every="quarter", window="99999999999y")

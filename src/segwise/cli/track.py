@@ -26,7 +26,7 @@ from segwise.cli._app import (
     refuse_given,
     save_run,
 )
-from segwise.cli.clv import check_length, said_after
+from segwise.cli.clv import check_window, said_after
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,6 +69,34 @@ def _grid(frame: pd.DataFrame, title: str, fmt: str) -> Table:
     return table
 
 
+def _fitted_grid(frame: pd.DataFrame, title: str, fmt: str, *, keep: str, what: str) -> Table:
+    """Build a grid of the columns the terminal shows whole: those at the ``keep`` end.
+
+    A long log has dozens of snapshots or cohort ages; a table of all of them squeezes
+    every column to nothing. The title says how many are shown; the files hold all.
+    """
+    from rich.measure import Measurement
+
+    n = len(frame.columns)
+
+    def grid(shown: int) -> Table:
+        part = frame.iloc[:, n - shown:] if keep == "last" else frame.iloc[:, :shown]
+        note = "" if shown == n else f" ({keep} {shown} of {n} {what}; the files hold all)"
+        return _grid(part, title + note, fmt)
+
+    def fits(shown: int) -> bool:
+        natural = Measurement.get(console, console.options.update_width(10**6), grid(shown))
+        return natural.maximum <= console.width
+
+    if fits(n):
+        return grid(n)
+    low, high = 2, n - 1  # the most columns that fit, found by halving (two at least)
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    return grid(low)
+
+
 def print_track(result: TrackResult, currency: str | None = None) -> None:
     """Print segment sizes over time, the last migration matrix, its biggest flows, cohorts."""
     sizes = result.sizes().pivot(index="segment", columns="snapshot", values="customers")
@@ -77,8 +105,9 @@ def print_track(result: TrackResult, currency: str | None = None) -> None:
     sizes.loc["All customers"] = sizes.sum()
     sizes.index.name = "Segment"
     how = "each snapshot's own quintiles" if result.edges == "refit" else "the first snapshot's"
-    console.print(_grid(sizes, f"Customers per segment at each snapshot (scored on {how})",
-                        ",.0f"))
+    console.print(_fitted_grid(sizes, f"Customers per segment at each snapshot (purchases "
+                                      f"before each date, scored on {how})", ",.0f",
+                               keep="last", what="snapshots"))
     before, after = result.dates[-2], result.dates[-1]
     matrix = result.migration()
     matrix.index.name = f"{before} \\ {after}"
@@ -88,8 +117,9 @@ def print_track(result: TrackResult, currency: str | None = None) -> None:
     retention = result.cohorts.triangle("retention")
     retention.index.name = f"Cohort ({result.cohorts.period})"
     retention.columns = [str(c) for c in retention.columns]
-    console.print(_grid(retention * 100, "Retention by cohort and age (% of the cohort buying "
-                                         "in each period; age 0 = acquisition)", ".0f"))
+    console.print(_fitted_grid(retention * 100, "Retention by cohort and age (% of the cohort "
+                                                "buying in each period; age 0 = acquisition)",
+                               ".0f", keep="first", what="ages"))
 
 
 @app.command()
@@ -105,13 +135,14 @@ def track(
     dates: Annotated[tuple | None, typer.Option(
         "--dates", parser=read_days, metavar="YYYY-MM-DD,...",
         help="Explicit as-of dates instead, comma-separated YYYY-MM-DD (whole days: a "
-             "snapshot as of a day holds the purchases before it).")] = None,
+             "snapshot as of a day holds the purchases before it, as `segwise rfm --as-of` "
+             "the day before would; rfm's --as-of includes its day).")] = None,
     edges: Annotated[EdgesChoice, typer.Option(
         "--edges", help="refit: score each snapshot on its own quintiles (default: F and M "
                         "accumulate, so fixed edges drift); fixed: on the first snapshot's."
     )] = EdgesChoice.refit,
     window: Annotated[str | None, typer.Option(
-        "--window", callback=check_length,
+        "--window", callback=check_window,
         help="Trailing window of history per snapshot, e.g. 365d or 12m (default: all "
              "history).")] = None,
     cohorts: Annotated[Every | None, typer.Option(

@@ -27,6 +27,7 @@ from segwise.clv._pareto_nbd import ParetoNBD
 from segwise.clv._select import (
     CANDIDATES,
     DISCRETE_MODELS,
+    MIN_HOLDOUT_PURCHASES,
     PURCHASE_MODELS,
     SELECTION_RULE,
     TIE_TOLERANCE,
@@ -47,6 +48,7 @@ from segwise.clv._summary import (
 )
 from segwise.clv._value import (
     CLV_COLUMNS,
+    MAX_HORIZON_YEARS,
     NET_SPEND_RULE,
     CLVResult,
     customer_value,
@@ -61,7 +63,9 @@ __all__ = [
     "CLV_COLUMNS",
     "DISCRETE_MODELS",
     "DROPOUT_PARAMETER",
+    "MAX_HORIZON_YEARS",
     "MBGNBD",
+    "MIN_HOLDOUT_PURCHASES",
     "NET_SPEND_RULE",
     "NO_DROPOUT",
     "PURCHASE_MODELS",

@@ -60,6 +60,11 @@ def as_vector(values: Any, name: str, n: int | None = None) -> np.ndarray:
     return arr
 
 
+
+def _and(items: list[str]) -> str:
+    """Join words as a reader would: "a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
 class PurchaseModel(Protocol):
     """What every purchase model offers (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB).
 
@@ -113,6 +118,21 @@ class CustomerModel(BaseEstimator):
     def _initial(self, data: dict[str, np.ndarray]) -> np.ndarray:
         return np.ones(len(self._param_names))
 
+    def _not_converged(self, res: optimize.OptimizeResult) -> str:
+        """Say where the optimiser stopped and what that means, not only its status."""
+        names = list(self._param_names)
+        params = np.exp(res.x)
+        where = ", ".join(f"{k} {v:.4g}" for k, v in zip(names, params, strict=True))
+        status = str(res.message).strip().rstrip(":").strip() or "no reason given"
+        huge = [k for k, v in zip(names, params, strict=True) if v > 1e6]
+        return (
+            f"{self.display_name or type(self).__name__} did not converge (the optimiser "
+            f"stopped after {res.nit} iteration(s): {status}) at {where}: the estimates may "
+            "not be the best fit"
+            + (f"; {_and(huge)} ran past a million, a limit of the model that the data push "
+               "toward and do not measure" if huge else "")
+        )
+
     def _fit_mle(self, data: dict[str, np.ndarray], n_customers: int) -> None:
         """Maximise the likelihood; set ``params_``, ``standard_errors_`` and friends."""
         scale = 1.0 / n_customers  # mean log-likelihood: tolerances independent of n
@@ -143,11 +163,7 @@ class CustomerModel(BaseEstimator):
             np.isfinite(res.fun) and np.max(np.abs(res.jac)) < _GRADIENT_NOISE
         )
         if not converged:
-            warnings.warn(
-                f"{type(self).__name__} did not converge: {res.message}",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+            warnings.warn(self._not_converged(res), ConvergenceWarning, stacklevel=3)
         params = np.exp(res.x)
         self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
         self.log_likelihood_ = -float(self._neg_log_lik(params, data)[0])

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segwise.clv._base import PurchaseModel
+from segwise.clv._base import PurchaseModel, _and
 from segwise.clv._bgbb import BGBB
 from segwise.clv._bgnbd import BGNBD
 from segwise.clv._diagnostics import tracking
@@ -32,6 +32,7 @@ from segwise.exceptions import ConfigError, InputError
 __all__ = [
     "CANDIDATES",
     "DISCRETE_MODELS",
+    "MIN_HOLDOUT_PURCHASES",
     "PURCHASE_MODELS",
     "SELECTION_RULE",
     "TIE_TOLERANCE",
@@ -55,6 +56,9 @@ DISCRETE_MODELS = frozenset({"bgbb"})
 CANDIDATES: tuple[str, ...] = ("bgnbd", "mbgnbd", "pareto_nbd", "bgbb")
 #: Relative difference below which two models' errors count as equal.
 TIE_TOLERANCE = 0.005
+#: Fewer holdout purchases than this are said to be too few to compare models on: a
+#: total of N purchases varies by about 1/sqrt(N) by chance, 10 % at 100.
+MIN_HOLDOUT_PURCHASES = 100
 #: The rule that picks a model, in words.
 SELECTION_RULE = (
     "the best mean rank over per-customer mean absolute error, absolute aggregate error "
@@ -255,6 +259,11 @@ def compare_purchase_models(
         )
     daily = occasion_counts(source, summary)
     actual = summary["frequency_holdout"].to_numpy()
+    purpose = "tell the models apart" if len(set(models)) > 1 else "judge the forecast by"
+    few = _few_holdout_purchases(int(actual.sum()), period.calibration_end, period.holdout_end,
+                                 purpose)
+    if few:
+        warnings.warn(few, UserWarning, stacklevel=2)
     rows: list[dict[str, Any]] = []
     deciles, tracks = [], []
     fitted: dict[str, PurchaseModel] = {}
@@ -323,10 +332,30 @@ def compare_purchase_models(
         deciles=pd.concat(deciles, ignore_index=True),
         tracking=pd.concat(tracks, ignore_index=True),
         chosen=chosen,
-        reason=_reason(table, period),
+        reason=_reason(table, period) + (
+            f" But the holdout holds only {int(actual.sum()):,} repeat purchase(s): too few "
+            f"to {purpose}." if few else ""),
         period=period,
         models=fitted,
         summaries=summaries,
+    )
+
+
+def _few_holdout_purchases(
+    total: int, calibration_end: _dt.date, holdout_end: _dt.date, purpose: str
+) -> str:
+    """Say that a holdout holds too few purchases for ``purpose`` ('' when enough)."""
+    if total >= MIN_HOLDOUT_PURCHASES:
+        return ""
+    days = (holdout_end - calibration_end).days
+    chance = (f"a total of {total:,} varies by about {1 / total ** 0.5:.0%} by chance; "
+              f"at {MIN_HOLDOUT_PURCHASES} it is 10 %" if total else "nothing to compare")
+    return (
+        f"the holdout ({days:,} day(s), {calibration_end + _dt.timedelta(1)} to "
+        f"{holdout_end}) holds {total:,} repeat purchase(s), too few to "
+        f"{purpose} ({chance}). Fix: a longer holdout: an earlier calibration end, or "
+        "without one a longer horizon (the holdout is as long as the horizon, at most half "
+        "the log)"
     )
 
 
@@ -361,11 +390,6 @@ def _rank(table: pd.DataFrame) -> pd.DataFrame:
     table["chosen"] = table.index == best
     table["note"] = table["note"].fillna("")
     return table
-
-
-def _and(items: list[str]) -> str:
-    """Join words as a reader would: "a", "a and b", "a, b and c"."""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _reason(table: pd.DataFrame, period: Period) -> str:

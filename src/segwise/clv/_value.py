@@ -35,6 +35,7 @@ from segwise.exceptions import ConfigError, InputError
 
 __all__ = [
     "CLV_COLUMNS",
+    "MAX_HORIZON_YEARS",
     "NET_SPEND_RULE",
     "CLVResult",
     "customer_value",
@@ -53,6 +54,11 @@ NET_SPEND_RULE = (
 
 #: Model output columns :func:`customer_value` adds to the summary.
 CLV_COLUMNS: tuple[str, ...] = ("expected_purchases", "p_alive", "expected_avg_value", "clv")
+
+#: The longest forecast horizon taken, in years. The value is summed month by month, so
+#: its cost grows with the horizon; at a 10 % discount rate the months after 100 years
+#: add well under a thousandth of the value.
+MAX_HORIZON_YEARS = 100.0
 
 _MONTH_DAYS = 365.25 / 12
 #: The model time units in words (the cards and summaries say them).
@@ -192,7 +198,7 @@ def discounted_clv(
     frequency, recency, T : array-like of shape (n_customers,)
         The calibration summary.
     horizon : float
-        Horizon in model units.
+        Horizon in model units, at most :data:`MAX_HORIZON_YEARS` years.
     unit : {"D", "W", "M", "Q", "Y"}, default="W"
         Model time unit.
     discount_rate : float, default=0.10
@@ -211,13 +217,18 @@ def discounted_clv(
         )
     if not (np.isfinite(margin) and margin > 0):
         raise ConfigError(f"margin {margin!r} must be a positive share of spend")
+    horizon = parse_horizon(horizon, unit, max_years=MAX_HORIZON_YEARS)
     days = unit_days(unit)
     n_steps = max(1, int(np.ceil(horizon * days / _MONTH_DAYS - 1e-9)))
     ends = np.linspace(0.0, horizon, n_steps + 1)
-    cumulative = np.stack([model.predict_purchases(t, frequency, recency, T) for t in ends[1:]])
-    increments = np.diff(cumulative, axis=0, prepend=0.0)
     factors = (1.0 + discount_rate) ** (-ends[1:] * days / 365.25)
-    return margin * np.asarray(expected_value, dtype="float64") * (factors @ increments)
+    # One month at a time: memory stays one column of customers, whatever the horizon.
+    discounted = previous = np.zeros(np.shape(frequency))
+    for t, factor in zip(ends[1:], factors, strict=True):
+        cumulative = model.predict_purchases(t, frequency, recency, T)
+        discounted = discounted + factor * (cumulative - previous)
+        previous = cumulative
+    return margin * np.asarray(expected_value, dtype="float64") * discounted
 
 
 def _check_spenders(
@@ -328,8 +339,8 @@ def customer_value(
     """
     if model != "auto" and model not in PURCHASE_MODELS:
         raise ConfigError(f"model {model!r}: choose one of {', '.join(PURCHASE_MODELS)} or auto")
+    horizon_units = parse_horizon(horizon, unit, max_years=MAX_HORIZON_YEARS)
     source = order_source(source)
-    horizon_units = parse_horizon(horizon, unit)
     comparison = None
     notes: list[str] = []
     given = calibration_end is not None

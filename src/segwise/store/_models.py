@@ -232,6 +232,13 @@ def load_model(path: str | Path, kind: ModelFormat) -> tuple[dict[str, Any], dic
             meta = json.loads(archive.read(_META))
             digest = _digest(archive)
     except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        if isinstance(exc, zipfile.BadZipFile) and data.startswith(b"PK\x03\x04"):
+            # A zip archive's start without its end: a copy or download cut short.
+            raise InputError(
+                f"{path}: a zip archive that is cut short or damaged, not a whole "
+                f"{kind.what} ({_first_line(exc)}; {len(data):,} bytes). Fix: copy the file "
+                f"again, all of it, or {kind.make}"
+            ) from exc
         raise InputError(f"{not_ours} ({_first_line(exc)}). Fix: {kind.make}") from exc
     if not isinstance(meta, dict):
         raise InputError(f"{not_ours} ({_META} is not a JSON object). Fix: {kind.make}")

@@ -30,7 +30,7 @@ from segwise.track._snapshots import (
     snapshot_aggregates,
     snapshot_dates,
 )
-from segwise.track._track import TrackResult, track_customers, track_pieces
+from segwise.track._track import MAX_WINDOW_YEARS, TrackResult, track_customers, track_pieces
 
 __all__ = [
     "COHORT_PERIODS",
@@ -38,6 +38,7 @@ __all__ = [
     "EVERY",
     "FLOW_COLUMNS",
     "GONE",
+    "MAX_WINDOW_YEARS",
     "NEW",
     "Cohorts",
     "LearnedTrack",

@@ -57,6 +57,14 @@ def _pair(
     if missing:
         raise ConfigError(f"no snapshot at {', '.join(missing)}: the snapshots are "
                           f"{', '.join(str(pd.Timestamp(s).date()) for s in sorted(present))}")
+    if pd.Timestamp(before) >= pd.Timestamp(after):
+        # Backwards, the customers acquired between the two would be counted as gone.
+        raise ConfigError(
+            f"migration from {_day(before)} to {_day(after)}: the first snapshot must be the "
+            f"earlier. Fix: ({_day(after)!r}, {_day(before)!r})"
+            if pd.Timestamp(before) > pd.Timestamp(after) else
+            f"migration from {_day(before)} to itself: give two different snapshots"
+        )
     cols = ["customer_id", segment_col, "monetary"]
     a = snapshots.loc[snapshots["snapshot"] == pd.Timestamp(before), cols]
     b = snapshots.loc[snapshots["snapshot"] == pd.Timestamp(after), cols]

@@ -38,7 +38,11 @@ if TYPE_CHECKING:
 
     from segwise.clean import CleanedLines
 
-__all__ = ["TrackResult", "track_customers", "track_pieces"]
+__all__ = ["MAX_WINDOW_YEARS", "TrackResult", "track_customers", "track_pieces"]
+
+#: The longest trailing window taken, in years: longer is no window (all history), and a
+#: window of billions of days overflowed the engine's day arithmetic.
+MAX_WINDOW_YEARS = 100.0
 
 
 def _nothing(step: str) -> None:
@@ -208,7 +212,8 @@ def track_pieces(
     first, last = (np.asarray(span[k], dtype="datetime64[D]")[0].astype(object)
                    for k in ("first", "last"))
     as_of = snapshot_dates(first, last, every, dates)
-    window_days = None if window is None else round(parse_horizon(window, "D", "window"))
+    window_days = None if window is None else round(parse_horizon(
+        window, "D", "window", max_years=MAX_WINDOW_YEARS))
     if window_days == 0:  # snapshots count whole days: nobody would be in any
         raise ConfigError(f"window {window!r} is under a day. Fix: give 1d or more")
     agg = snapshot_aggregates(pieces, as_of, window_days)
