@@ -11,6 +11,7 @@ from typing import Any
 
 from segwise.exceptions import ConfigError
 from segwise.store import Store
+from segwise.store._db import comparable
 from segwise.web._charts import bar_chart, grouped_bars, heatmap, sankey
 
 __all__ = [
@@ -195,15 +196,28 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
               segmentation: str | None = None) -> dict[str, Any]:
     """Show every run, and how entities moved between the segments of two of them.
 
-    The migration is of ``segmentation``, by default the first one both runs have
-    (``rule`` first); none is shown when they share none.
+    The runs are by default the newest and the newest before it that holds the same kind
+    of entity (customers of order lines, users of events: a store may hold both). The
+    migration is of ``segmentation``, by default the first one both runs have (``rule``
+    first); none is shown when they share none.
     """
     runs = store.runs()
-    with_entities = [r["run_id"] for r in runs if r["feature_set"]]
+    known = {r["run_id"] for r in runs}
+    for run_id in (run_a, run_b):
+        if run_id is not None and run_id not in known:
+            store.run(run_id)  # NotFoundError naming it
+    with_entities = [r for r in runs if r["feature_set"]]
     if run_b is None and with_entities:
-        run_b = with_entities[0]
-    if run_a is None and len(with_entities) > 1:
-        run_a = with_entities[1]
+        run_b = with_entities[0]["run_id"]
+    note = ""
+    ids = [r["run_id"] for r in with_entities]
+    if run_a is None and run_b in ids:
+        after = with_entities[ids.index(run_b)]
+        run_a = next((r["run_id"] for r in with_entities[ids.index(run_b) + 1:]
+                      if comparable(r, after)), None)
+        if run_a is None:
+            note = (f"No run before {run_b} holds its {after['entities'] or 'entities'} of "
+                    f"{after['kind'] or 'its kind'}: a migration compares two such runs.")
     flows: list[dict[str, Any]] = []
     charts = []
     matrix: dict[str, Any] = {"rows": [], "cols": [], "values": []}
@@ -212,6 +226,8 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
         segmentation = next((n for n in store.segmentations(run_b) if n in shared), None)
         for run_id in (run_a, run_b) if segmentation is None else ():
             store.run(run_id)  # NotFoundError for a run that does not exist
+        if segmentation is None:
+            note = f"Runs {run_a} and {run_b} share no segmentation to compare."
     if run_a and run_b and segmentation is not None:
         flows = store.migration(run_a, run_b, segmentation)
         rows = list(dict.fromkeys(f["from"] for f in flows))
@@ -228,5 +244,6 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
             sankey("sankey", "Where each segment's members went", flows, summary=summary),
         ]
     return {"page": "runs", "title": "Runs", "runs": runs, "run_a": run_a, "run_b": run_b,
-            "segmentation": segmentation or "", "choices": with_entities, "migration": matrix,
+            "segmentation": segmentation or "", "note": note,
+            "choices": [r["run_id"] for r in with_entities], "migration": matrix,
             "flows": flows, "charts": charts}
