@@ -504,3 +504,32 @@ def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: An
         assert (both["run_a"], both["run_b"], both["segmentation"]) == (first, second, "rule")
         assert sum(f["n"] for f in both["flows"]) == hostile_record.entities.n_entities
         assert "Segment migration (rows: before" in c.get("/runs").text
+
+
+def test_many_long_segment_names_get_a_bar_each_they_can_be_read_by(tmp_path: Path) -> None:
+    # 40 learned segments named by their features ("High NumWebPurchases, high MntWines
+    # (higher MntMeatProducts)"): the vertical bars' slanted names took the figure's
+    # height and left the bars a strip 40 px high, with the share axis in fractions.
+    import pyarrow as pa
+
+    from segwise.features import EntityTable, Feature, FeatureSet
+    from segwise.jobs import named_labels
+    from segwise.store import Store
+
+    people = FeatureSet(name="test_people", kind="people", entity="person", id_col="id",
+                        features=(Feature("income", "number", "currency", cluster=True),))
+    names = [f"High income, low recency (higher wines, tier {i} of 40) ✓ שלום" for i in range(40)]
+    ids = [f"p{i}" for i in range(400)]
+    entities = EntityTable(pa.table({"id": ids, "income": [float(i) for i in range(400)]}),
+                           people)
+    store = Store(tmp_path / "runs.duckdb")
+    store.write_run(RunRecord(command="segment", entities=entities, segmentations=[
+        named_labels(entities, "learned", ids, [names[i % 40] for i in range(400)],
+                     order=names)]))
+    [shares] = pages.overview_page(store)["charts"]
+    figure = shares["figure"]
+    assert all(t["orientation"] == "h" and t["y"] == names for t in figure["data"])
+    assert figure["layout"]["height"] >= 40 * 20 + 150  # a row of at least 20 px a bar
+    assert figure["layout"]["yaxis"]["autorange"] == "reversed"  # the first on top
+    assert figure["layout"]["xaxis"]["tickformat"] == ".0%"  # shares read as percentages
+    assert figure["data"][0]["x"] == [pytest.approx(0.025)] * 40

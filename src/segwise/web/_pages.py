@@ -73,16 +73,16 @@ def overview_page(store: Store, run_id: str | None = None,
         shares["share of value"] = [s["value_share"] or 0.0 for s in segments]
     charts = [grouped_bars(
         "shares", f"Segments of {run['entities']}: size" + (" and value" if valued else ""),
-        labels, shares, x_title="segment", y_title="share",
+        labels, shares, value_title="share", percent=True,
         summary=f"{len(segments)} {segmentation} segments; " + (
             "bars compare each segment's share of the entities with its share of value."
             if valued else "each bar is a segment's share of the entities."))]
     if "clv" in measures:
         clv = [values.get(s, {}).get("clv", {}).get("total") or 0.0 for s in labels]
         charts.append(bar_chart(
-            "clv", "Expected lifetime value by segment", labels, clv, x_title="segment",
-            y_title="total CLV", summary="Total discounted lifetime value of each segment's "
-                                         "members over the forecast horizon."))
+            "clv", "Expected lifetime value by segment", labels, clv, value_title="total CLV",
+            summary="Total discounted lifetime value of each segment's members over the "
+                    "forecast horizon."))
     return {"page": "overview", "title": f"Segments · run {run['run_id']}", "run": run,
             "segmentations": names, "segmentation": segmentation, "segments": segments,
             "measures": measures, "values": values, "charts": charts, "valued": valued}
@@ -117,8 +117,8 @@ def segment_page(store: Store, segmentation: str, segment: str, *, run_id: str |
     top = profile[:8]
     charts = [bar_chart(
         "profile", "What sets it apart (standardised difference)",
-        [p["feature"] for p in top], [p["z"] for p in top], x_title="standard deviations "
-        "from all entities", y_title="feature", horizontal=True,
+        [p["feature"] for p in top], [p["z"] for p in top],
+        value_title="standard deviations from all entities",
         summary="Features ordered by how far the segment's mean lies from everyone's, "
                 "in standard deviations of the log-scaled feature.")] if top else []
     return {
@@ -147,7 +147,8 @@ def customer_page(store: Store, entity_id: str, *, run_id: str | None = None) ->
     if probabilities:
         charts.append(bar_chart(
             "probabilities", "Segment probabilities", list(probabilities),
-            list(probabilities.values()), x_title="segment", y_title="probability",
+            list(probabilities.values()), value_title="probability",
+            percent=True,
             summary="How likely the model finds each segment for this entity."))
     return {"page": "customer", "title": f"{run['entity'] or 'entity'} {entity_id}",
             "run": run, "entity": entity, "columns": columns, "history": history,
@@ -164,7 +165,7 @@ def quality_page(store: Store, *, run_id: str | None = None, page: int = 1,
     total = sum(s["rows"] for s in audit)
     charts = [bar_chart(
         "audit", "Rows per cleaning step", [s["step"] for s in audit],
-        [s["rows"] for s in audit], x_title="step", y_title="rows",
+        [s["rows"] for s in audit], value_title="rows",
         summary=f"Every one of the {total:,} input rows ends in exactly one step.",
     )] if audit else []
     return {"page": "quality", "title": "Data quality", "run": run, "audit": audit,
@@ -186,7 +187,7 @@ def models_page(store: Store, *, run_id: str | None = None) -> dict[str, Any]:
             charts.append(bar_chart(
                 f"eval-{model['run_id']}-{model['name']}",
                 f"{model['name']}: macro-F1 on held-out new customers", names,
-                [r["macro_f1"] for r in table], x_title="model", y_title="macro-F1",
+                [r["macro_f1"] for r in table], value_title="macro-F1",
                 summary="The chosen model against the baselines on customers acquired after "
                         "the cut-off."))
     return {"page": "models", "title": "Models", "models": models, "charts": charts}
