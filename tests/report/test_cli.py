@@ -113,3 +113,8 @@ def test_counts_of_a_few_customers_are_ticked_in_whole_numbers(retail_csv: Path,
                                                     "dist_monetary")}}
     for key, axis in axes.items():
         assert {k: axis[k] for k in whole} == whole, key
+    # Their readings count what is there: two countries ("the next 1 countries shown bring
+    # 16% together"; one gave "the next 0 countries").
+    readings = {c.key: c.reading for c in report.charts}
+    assert readings["countries"] == "Norway brings 84% of net revenue; Australia brings 16%."
+    assert list(figures["countries"].data[0].text) == ["1 customer", "1 customer"]

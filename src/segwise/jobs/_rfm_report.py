@@ -216,20 +216,24 @@ def _exploration(ctx: ReportContext) -> Section:
     if len(co):
         total = eda["countries"]["revenue"].sum()
         lead = co.iloc[0]
-        reading = (f"{lead['country']} brings {lead['revenue'] / total:.0%} of net revenue; "
-                   f"the next {len(co) - 1} countries shown bring "
-                   f"{co['revenue'].iloc[1:].sum() / total:.0%} together.")
+        rest = co["revenue"].iloc[1:].sum() / total
+        reading = (f"All net revenue comes from {lead['country']}, the only country." if
+                   len(co) == 1 else
+                   f"{lead['country']} brings {lead['revenue'] / total:.0%} of net revenue; "
+                   + (f"{co['country'].iloc[1]} brings {rest:.0%}." if len(co) == 2 else
+                      f"the next {len(co) - 1} countries shown bring {rest:.0%} together."))
         fig = ch.bar_h(co["country"], co["revenue"], title="Net revenue by country (top 12)",
                        x_title=f"Net revenue ({cur}, log scale)", y_title="Country", log=True,
                        hover="%{x:,.0f} " + cur,
-                       text=[f"{n:,} customers" for n in co["customers"]])
+                       text=[f"{n:,} customer{'s' if n != 1 else ''}" for n in co["customers"]])
         blocks.append(Chart("countries", "Net revenue by country (top 12)", reading, fig))
     tp = eda["top_products"]
     if len(tp) >= 2:
         total = float(eda["overview"]["revenue"])
         labels = [f"{d} ({p})" if isinstance(d, str) else str(p)
                   for d, p in zip(tp["description"], tp["product_id"], strict=True)]
-        reading = (f"The 15 best-selling products bring {tp['revenue'].sum() / total:.1%} of "
+        reading = (f"The {len(tp)} best-selling products bring "
+                   f"{tp['revenue'].sum() / total:.1%} of "
                    f"net revenue; '{str(tp['description'].iloc[0]).strip()}' leads with "
                    f"{tp['revenue'].iloc[0]:,.0f} {cur}.")
         fig = ch.bar_h(labels, tp["revenue"], title="Top 15 products by net revenue",
