@@ -107,3 +107,34 @@ def test_no_legend_is_clipped(browser: Any, long_names: tuple[Any, Path]) -> Non
     bad = [f for f in found if not f["inside"] or f["overlaps"]]
     assert bad == []
     page.close()
+
+
+def test_long_segment_names_leave_every_chart_its_plot(browser: Any,
+                                                       long_names: tuple[Any, Path],
+                                                       tmp_path: Path) -> None:
+    # 80-character segment names under vertical bars (shares) and along a
+    # heatmap's columns (learned against RFM segments) left the plot a strip 64 px high,
+    # with names cut off at the figure's edge.
+    from segwise.report import learn_extras
+
+    result, _ = long_names
+    extras = learn_extras(result, clv=False, track=False)
+    html = write_report(build_report(result, extras, currency="GBP", products=False),
+                        tmp_path / "report.html")
+    page = _open(browser, html)
+    found = page.evaluate("""() => Array.from(document.querySelectorAll('.sw-chart'))
+      .map(div => {
+        const svg = div.querySelector('.main-svg').getBoundingClientRect();
+        const plot = div.querySelector('.nsewdrag');
+        const cut = Array.from(div.querySelectorAll('.xtick text, .ytick text'))
+          .map(e => e.getBoundingClientRect())
+          .filter(r => r.left < svg.left - 1 || r.right > svg.right + 1
+                       || r.top < svg.top - 1 || r.bottom > svg.bottom + 1).length;
+        return {key: div.dataset.key, cut: cut,
+                plot: plot ? plot.getBoundingClientRect().height : null};
+      })""")
+    keys = {f["key"] for f in found}
+    assert {"segment_shares", "clusters_vs_rfm"} <= keys
+    squeezed = [f for f in found if (f["plot"] is not None and f["plot"] < 150) or f["cut"]]
+    assert squeezed == []
+    page.close()

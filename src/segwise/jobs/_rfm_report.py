@@ -410,22 +410,24 @@ def _value(ctx: ReportContext) -> Section | None:
     vs = vbs.set_index("segment").reindex([s for s in order if s in set(vbs["segment"])])
     import plotly.graph_objects as go
 
-    fig = go.Figure()
+    fig = go.Figure()  # horizontal: a segment's name beside its bar, however long
+    names = [str(v) for v in vs.index]
     if at_risk:
-        fig.add_bar(x=vs.index, y=vs["clv"] - vs["value_at_risk"], name="Expected from active",
-                    marker_color=ch.PALETTE[2], hovertemplate="%{x}<br>%{y:,.0f} " + cur
-                    + "<extra></extra>")
-        fig.add_bar(x=vs.index, y=vs["value_at_risk"], name="At risk (1 − P(alive))",
-                    marker_color=ch.PALETTE[3], hovertemplate="%{x}<br>%{y:,.0f} " + cur
-                    + " at risk<extra></extra>")
+        fig.add_bar(y=names, x=vs["clv"] - vs["value_at_risk"], name="Expected from active",
+                    orientation="h", marker_color=ch.PALETTE[2],
+                    hovertemplate="%{y}<br>%{x:,.0f} " + cur + "<extra></extra>")
+        fig.add_bar(y=names, x=vs["value_at_risk"], name="At risk (1 − P(alive))",
+                    orientation="h", marker_color=ch.PALETTE[3],
+                    hovertemplate="%{y}<br>%{x:,.0f} " + cur + " at risk<extra></extra>")
     else:
-        fig.add_bar(x=vs.index, y=vs["clv"], name="Predicted lifetime value",
-                    marker_color=ch.PALETTE[2], hovertemplate="%{x}<br>%{y:,.0f} " + cur
-                    + "<extra></extra>")
-    fig.update_layout(barmode="stack")
-    fig.update_xaxes(title_text="Segment", tickangle=-30)
-    fig.update_yaxes(title_text=f"Predicted lifetime value ({cur})")
-    ch.style(fig, "Predicted lifetime value by segment", height=400, legend=at_risk)
+        fig.add_bar(y=names, x=vs["clv"], name="Predicted lifetime value", orientation="h",
+                    marker_color=ch.PALETTE[2],
+                    hovertemplate="%{y}<br>%{x:,.0f} " + cur + "<extra></extra>")
+    fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
+    fig.update_yaxes(title_text="Segment", autorange="reversed", automargin=True)
+    fig.update_xaxes(title_text=f"Predicted lifetime value ({cur})")
+    ch.style(fig, "Predicted lifetime value by segment", height=max(400, 26 * len(vs) + 140),
+             legend=at_risk)
     chart = Chart("value", "Predicted lifetime value by segment", reading, fig)
     blocks: list[Chart | Table] = [table, chart]
     name = "a purchase model + Gamma-Gamma"

@@ -221,29 +221,37 @@ def heatmap(frame: pd.DataFrame, *, title: str, x_title: str, y_title: str, z_ti
         reversescale=colorscale == "RdBu", colorbar={"title": {"text": z_title}},
         hovertemplate=hover + "<extra></extra>", **kwargs,
     ))
-    fig.update_xaxes(title_text=x_title, tickangle=-35 if frame.shape[1] > 6 else 0,
-                     automargin=True)
+    # Slanted column names (segments, categories) take height of their own: without it,
+    # 80-character segment names left the cells a strip 64 px high and cut names off.
+    longest = max((len(str(c)) for c in frame.columns), default=0)
+    slant = frame.shape[1] > 6 or longest > 14
+    fig.update_xaxes(title_text=x_title, tickangle=-35 if slant else 0, automargin=True)
     fig.update_yaxes(title_text=y_title, autorange="reversed", automargin=True)
-    return style(fig, title, height=height or max(360, 30 * frame.shape[0] + 170))
+    names = int(4 * max(0, longest - 12)) if slant else 0
+    return style(fig, title, height=(height or max(360, 30 * frame.shape[0] + 170)) + names)
 
 
 def segment_bars(df: pd.DataFrame, who: str = "customers") -> go.Figure:
     """Draw the share of entities against the share of revenue per segment.
 
     ``df`` has columns ``segment``, ``share`` and ``revenue_share``; ``who`` names the
-    entities in the plural.
+    entities in the plural. Bars are horizontal, one row per segment, first on top: the
+    names, however long or many, sit beside their bars (slanted under vertical bars,
+    80-character names left the bars a strip 64 px high).
     """
+    names = df["segment"].astype(str)
     fig = go.Figure()
-    fig.add_bar(x=df["segment"], y=df["share"] * 100, name=f"{who.capitalize()} (%)",
-                marker_color=PALETTE[5], hovertemplate="%{x}<br>%{y:.1f}% of " + who
-                                                       + "<extra></extra>")
-    fig.add_bar(x=df["segment"], y=df["revenue_share"] * 100, name="Revenue (%)",
-                marker_color=PALETTE[0], hovertemplate="%{x}<br>%{y:.1f}% of revenue"
-                                                       "<extra></extra>")
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(title_text="Segment", tickangle=-30)
-    fig.update_yaxes(title_text="Share (%)", ticksuffix="%")
-    return style(fig, f"Share of {who} and of revenue by segment", height=400, legend=True)
+    fig.add_bar(y=names, x=df["share"] * 100, name=f"{who.capitalize()} (%)",
+                orientation="h", marker_color=PALETTE[5],
+                hovertemplate="%{y}<br>%{x:.1f}% of " + who + "<extra></extra>")
+    fig.add_bar(y=names, x=df["revenue_share"] * 100, name="Revenue (%)", orientation="h",
+                marker_color=PALETTE[0],
+                hovertemplate="%{y}<br>%{x:.1f}% of revenue<extra></extra>")
+    fig.update_layout(barmode="group", legend={"traceorder": "normal"})
+    fig.update_xaxes(title_text="Share (%)", ticksuffix="%")
+    fig.update_yaxes(title_text="Segment", autorange="reversed", automargin=True)
+    return style(fig, f"Share of {who} and of revenue by segment",
+                 height=max(400, 34 * len(df) + 140), legend=True)
 
 
 def scatter_2d(df: pd.DataFrame, order: Sequence[str], *, title: str, x_title: str,
