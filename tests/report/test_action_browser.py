@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -137,4 +138,26 @@ def test_long_segment_names_leave_every_chart_its_plot(browser: Any,
     assert {"segment_shares", "clusters_vs_rfm"} <= keys
     squeezed = [f for f in found if (f["plot"] is not None and f["plot"] < 150) or f["cut"]]
     assert squeezed == []
+    page.close()
+
+
+def test_a_heatmap_of_long_segment_names_keeps_its_cells(browser: Any, tmp_path: Path) -> None:
+    # Learned segments against 11 RFM segments renamed at length: the slanted names took
+    # the figure's height and left the cells a strip 64 px high, names cut off below.
+    from segwise.report._charts import heatmap
+
+    names = [f"{LONG} ({i})" for i in range(11)]
+    cross = pd.DataFrame(np.eye(3, 11) * 100, index=["Low", "Mid", "High"], columns=names)
+    fig = heatmap(cross, title="Learned segments against RFM segments", x_title="RFM segment",
+                  y_title="Learned segment", z_title="Row %", hover="%{z:.0f}%")
+    html = tmp_path / "heatmap.html"
+    fig.write_html(html, include_plotlyjs=True, full_html=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(html.as_uri())
+    page.wait_for_selector(".heatmaplayer")
+    svg = page.query_selector(".main-svg").bounding_box()
+    assert page.query_selector(".nsewdrag").bounding_box()["height"] >= 150
+    for tick in page.query_selector_all(".xtick text"):
+        box = tick.bounding_box()
+        assert box["y"] + box["height"] <= svg["y"] + svg["height"] + 1
     page.close()
