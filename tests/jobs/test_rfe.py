@@ -495,11 +495,17 @@ def test_a_log_of_one_user_gets_its_report(tmp_path: Path) -> None:
     path = tmp_path / "one.csv"
     path.write_text("user_id,timestamp,event\nu1,2024-03-01 23:55:00,view\n"
                     "u1,2024-03-02 00:05:00,click\n")
+    store = tmp_path / "runs.duckdb"
     out = CliRunner().invoke(app, ["report", str(path), "--job", "rfe",
-                                   "-o", str(tmp_path / "r.html")])
+                                   "-o", str(tmp_path / "r.html"), "--store", str(store)])
     assert out.exit_code == 0, out.output
     html = (tmp_path / "r.html").read_text()
     assert f"Learned segments are not shown: {path}: only 1 user(s): too few" in html
+    # The stored run names its job (it was blank for every report).
+    from segwise.store import Store
+
+    [run] = Store(store).runs()
+    assert (run["command"], run["job"], run["kind"]) == ("report", "rfe", "events")
 
 
 def test_categories_and_devices_stored_as_floats_read_as_their_integers(

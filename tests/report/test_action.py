@@ -117,3 +117,16 @@ def test_one_customer_segment_does_not_set_the_colour_scale(small_result: Any) -
     assert whale > others  # the lone customer sits far out ...
     assert heat.zmax == pytest.approx(others, abs=0.01)
     assert heat.zmin == pytest.approx(-others, abs=0.01)
+
+
+def test_member_list_files_are_named_after_segments_in_any_script() -> None:
+    # A segment map in Russian or Arabic named every list NN-segment.csv; a long name made
+    # a file name past what some file systems take; a slash or quote must not survive.
+    from segwise.report._action import _downloads
+
+    order = ["Клиенты VIP", "عملاء دائمون", "Champions/VIP: \"best\" 🎉", "x" * 300, "🎉"]
+    frame = pd.DataFrame({"customer_id": [str(i) for i in range(5)], "monetary": 1.0})
+    names = [d.filename for d in _downloads(frame, pd.Series(order), order,
+                                            ["customer_id", "monetary"])]
+    assert names == ["01-клиенты-vip.csv", "02-عملاء-دائمون.csv", "03-champions-vip-best.csv",
+                     f"04-{'x' * 60}.csv", "05-segment.csv"]

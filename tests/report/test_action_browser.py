@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -106,4 +107,57 @@ def test_no_legend_is_clipped(browser: Any, long_names: tuple[Any, Path]) -> Non
     assert embedding["entries"] >= 3  # the long names are in this legend
     bad = [f for f in found if not f["inside"] or f["overlaps"]]
     assert bad == []
+    page.close()
+
+
+def test_long_segment_names_leave_every_chart_its_plot(browser: Any,
+                                                       long_names: tuple[Any, Path],
+                                                       tmp_path: Path) -> None:
+    # 80-character segment names under vertical bars (shares) and along a
+    # heatmap's columns (learned against RFM segments) left the plot a strip 64 px high,
+    # with names cut off at the figure's edge.
+    from segwise.report import learn_extras
+
+    result, _ = long_names
+    extras = learn_extras(result, clv=False, track=False)
+    html = write_report(build_report(result, extras, currency="GBP", products=False),
+                        tmp_path / "report.html")
+    page = _open(browser, html)
+    found = page.evaluate("""() => Array.from(document.querySelectorAll('.sw-chart'))
+      .map(div => {
+        const svg = div.querySelector('.main-svg').getBoundingClientRect();
+        const plot = div.querySelector('.nsewdrag');
+        const cut = Array.from(div.querySelectorAll('.xtick text, .ytick text'))
+          .map(e => e.getBoundingClientRect())
+          .filter(r => r.left < svg.left - 1 || r.right > svg.right + 1
+                       || r.top < svg.top - 1 || r.bottom > svg.bottom + 1).length;
+        return {key: div.dataset.key, cut: cut,
+                plot: plot ? plot.getBoundingClientRect().height : null};
+      })""")
+    keys = {f["key"] for f in found}
+    assert {"segment_shares", "clusters_vs_rfm"} <= keys
+    squeezed = [f for f in found if (f["plot"] is not None and f["plot"] < 150) or f["cut"]]
+    assert squeezed == []
+    page.close()
+
+
+def test_a_heatmap_of_long_segment_names_keeps_its_cells(browser: Any, tmp_path: Path) -> None:
+    # Learned segments against 11 RFM segments renamed at length: the slanted names took
+    # the figure's height and left the cells a strip 64 px high, names cut off below.
+    from segwise.report._charts import heatmap
+
+    names = [f"{LONG} ({i})" for i in range(11)]
+    cross = pd.DataFrame(np.eye(3, 11) * 100, index=["Low", "Mid", "High"], columns=names)
+    fig = heatmap(cross, title="Learned segments against RFM segments", x_title="RFM segment",
+                  y_title="Learned segment", z_title="Row %", hover="%{z:.0f}%")
+    html = tmp_path / "heatmap.html"
+    fig.write_html(html, include_plotlyjs=True, full_html=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(html.as_uri())
+    page.wait_for_selector(".heatmaplayer")
+    svg = page.query_selector(".main-svg").bounding_box()
+    assert page.query_selector(".nsewdrag").bounding_box()["height"] >= 150
+    for tick in page.query_selector_all(".xtick text"):
+        box = tick.bounding_box()
+        assert box["y"] + box["height"] <= svg["y"] + svg["height"] + 1
     page.close()

@@ -88,3 +88,33 @@ def test_report_command_takes_the_lifetime_value_settings(small_orders: Path,
     assert settings["Discount rate"] == "8.0% a year"
     bad = runner.invoke(app, ["report", str(small_orders), "-o", str(out), "--horizon", "3x"])
     assert bad.exit_code == 2 and "3x" in bad.output  # a bad option value: a usage error
+
+
+def test_counts_of_a_few_customers_are_ticked_in_whole_numbers(retail_csv: Path,
+                                                              tmp_path: Path) -> None:
+    # Two customers' first orders: the count axes ticked 0.2 customers, and the monthly
+    # orders axis, formatted as whole numbers, read 0, 0, 1, 1, 1.
+    import pandas as pd
+
+    from segwise.jobs import run_rfm
+    from segwise.report import build_report
+
+    lines = pd.read_csv(retail_csv, nrows=5_000, dtype=str).dropna(subset=["CustomerID"])
+    orders = lines.groupby("CustomerID")["InvoiceNo"].nunique()
+    few = orders[orders <= 2].index[:2]  # four orders at most in all
+    path = tmp_path / "few.csv"
+    lines[lines["CustomerID"].isin(few)].to_csv(path, index=False)
+    report = build_report(run_rfm(path), n_categories=0)
+    figures = {c.key: c.figure for c in report.charts}
+    whole = {"tickmode": "linear", "tick0": 0, "dtick": 1, "tickformat": ",d"}
+    axes = {"monthly": figures["monthly"].layout.yaxis2,
+            "weekday_hour": figures["weekday_hour"].data[0].colorbar,
+            **{k: figures[k].layout.yaxis for k in ("dist_recency", "dist_frequency",
+                                                    "dist_monetary")}}
+    for key, axis in axes.items():
+        assert {k: axis[k] for k in whole} == whole, key
+    # Their readings count what is there: two countries ("the next 1 countries shown bring
+    # 16% together"; one gave "the next 0 countries").
+    readings = {c.key: c.reading for c in report.charts}
+    assert readings["countries"] == "Norway brings 84% of net revenue; Australia brings 16%."
+    assert list(figures["countries"].data[0].text) == ["1 customer", "1 customer"]

@@ -460,3 +460,76 @@ def test_a_run_without_segments_has_an_overview_not_an_error(
         twin = c.get("/api/overview").json()
         assert twin["segmentation"] is None and twin["segments"] == []
         assert "Champions" in c.get(f"/?run={with_segments}").text
+
+
+def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: Any) -> None:
+    # A store holding customers (order lines) and then users (events): the runs page
+    # compared the two newest runs by id, so every customer looked gone and every user new
+    # ("4,882 of 4,882 entities changed rule segment").
+    import dataclasses
+    import datetime as dt
+
+    import pyarrow as pa
+    from fastapi.testclient import TestClient
+
+    from segwise.features import EntityTable, Feature, FeatureSet
+    from segwise.store import SegmentLabels, Store
+    from segwise.web import create_app
+
+    users = FeatureSet(name="test_users", kind="events", entity="user", id_col="user_id",
+                       features=(Feature("sessions", "integer", "sessions", cluster=True),))
+    ids = [str(v) for v in hostile_record.entities.table.column(
+        hostile_record.entities.id_col).to_pylist()][:50]  # the same ids, other entities
+    table = pa.table({"user_id": ids, "sessions": list(range(50))})
+    labels = pa.table({"entity_id": ids, "segment": ["busy"] * 50})
+    events = RunRecord(command="rfe", entities=EntityTable(table, users),
+                       segmentations=[SegmentLabels("rule", labels)])
+    store = Store(tmp_path / "runs.duckdb")
+    first = store.write_run(hostile_record)
+    clicks = store.write_run(events)
+    with TestClient(create_app(store, scorers=[])) as c:
+        alone = c.get("/api/runs").json()
+        assert (alone["run_a"], alone["run_b"], alone["flows"]) == (None, clicks, [])
+        assert alone["note"] == (f"No run before {clicks} holds its users of events: a "
+                                 "migration compares two such runs.")
+        assert alone["note"] in c.get("/runs").text
+        mixed = c.get(f"/api/runs?a={first}&b={clicks}")
+        assert mixed.status_code == 400
+        assert mixed.json()["detail"].startswith(
+            f"run {first} holds customers of orders and run {clicks} users of events")
+        # A later run of customers is compared with the earlier one, past the users' run.
+        second = store.write_run(dataclasses.replace(hostile_record,
+                                                     started_at=dt.datetime.now()))
+        both = c.get("/api/runs").json()
+        assert (both["run_a"], both["run_b"], both["segmentation"]) == (first, second, "rule")
+        assert sum(f["n"] for f in both["flows"]) == hostile_record.entities.n_entities
+        assert "Segment migration (rows: before" in c.get("/runs").text
+
+
+def test_many_long_segment_names_get_a_bar_each_they_can_be_read_by(tmp_path: Path) -> None:
+    # 40 learned segments named by their features ("High NumWebPurchases, high MntWines
+    # (higher MntMeatProducts)"): the vertical bars' slanted names took the figure's
+    # height and left the bars a strip 40 px high, with the share axis in fractions.
+    import pyarrow as pa
+
+    from segwise.features import EntityTable, Feature, FeatureSet
+    from segwise.jobs import named_labels
+    from segwise.store import Store
+
+    people = FeatureSet(name="test_people", kind="people", entity="person", id_col="id",
+                        features=(Feature("income", "number", "currency", cluster=True),))
+    names = [f"High income, low recency (higher wines, tier {i} of 40) ✓ שלום" for i in range(40)]
+    ids = [f"p{i}" for i in range(400)]
+    entities = EntityTable(pa.table({"id": ids, "income": [float(i) for i in range(400)]}),
+                           people)
+    store = Store(tmp_path / "runs.duckdb")
+    store.write_run(RunRecord(command="segment", entities=entities, segmentations=[
+        named_labels(entities, "learned", ids, [names[i % 40] for i in range(400)],
+                     order=names)]))
+    [shares] = pages.overview_page(store)["charts"]
+    figure = shares["figure"]
+    assert all(t["orientation"] == "h" and t["y"] == names for t in figure["data"])
+    assert figure["layout"]["height"] >= 40 * 20 + 150  # a row of at least 20 px a bar
+    assert figure["layout"]["yaxis"]["autorange"] == "reversed"  # the first on top
+    assert figure["layout"]["xaxis"]["tickformat"] == ".0%"  # shares read as percentages
+    assert figure["data"][0]["x"] == [pytest.approx(0.025)] * 40

@@ -47,7 +47,8 @@ def write_report_with_progress(result: JobResult, path: Path, *, segments: bool 
                                clv: bool = True, track: bool = True, clv_model: str = "bgnbd",
                                clv_settings: dict[str, Any] | None = None,
                                extras: ReportExtras | None = None, store: str | None = None,
-                               command: str = "report", **kwargs: Any) -> Path:
+                               command: str = "report", job: str | None = None,
+                               **kwargs: Any) -> Path:
     """Write the report with a spinner naming the current step, and print where it went.
 
     ``segments``, ``clv`` and ``track`` add the learned-segment, lifetime-value and "Over
@@ -57,7 +58,7 @@ def write_report_with_progress(result: JobResult, path: Path, *, segments: bool 
     go to :func:`segwise.report.write_report` (``format``, ``currency``, ``source``, ...).
     ``segwise demo``, ``segwise report`` and ``segwise mobility`` use it. With ``store``,
     the result, the learned segments and the lifetime values are also written there as one
-    run.
+    run of ``command`` and ``job``.
     """
     from segwise.report import learn_extras, write_report
 
@@ -82,7 +83,8 @@ def write_report_with_progress(result: JobResult, path: Path, *, segments: bool 
             result.entities, "learned", clusters["customer_id"], clusters["segment"],
             actions=clusters.drop_duplicates("segment").set_index("segment")["action"].to_dict()
             if "action" in clusters else None)]
-        return run_record(result, command=command, clv=extras.clv, segmentations=learned)
+        return run_record(result, command=command, job=job, clv=extras.clv,
+                          segmentations=learned)
 
     save_run(store, record)
     return written
@@ -191,6 +193,7 @@ def report(
         segments=segments,
         clv=clv,
         store=store,
+        job=job,
         track=track,
         clv_model=clv_model,
         clv_settings={"clv_horizon": horizon, "clv_margin": margin,

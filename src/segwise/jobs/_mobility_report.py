@@ -148,8 +148,7 @@ def _places(ctx: ReportContext) -> Section:
     if len(both):
         fig = ch.histogram_log(both["commute_km"].clip(lower=0.05).to_numpy(),
                                title="Distance from home to work", x_title="Distance (km, log "
-                               "scale)", log=True)
-        fig.update_yaxes(title_text="Users (count)")
+                               "scale)", log=True, entities="users")
         blocks.append(Chart("commute", "Distance from home to work",
                             f"Half of the {len(both):,} users with both a home and a work "
                             f"place live within {both['commute_km'].median():.1f} km of work.",

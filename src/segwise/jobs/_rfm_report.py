@@ -216,20 +216,24 @@ def _exploration(ctx: ReportContext) -> Section:
     if len(co):
         total = eda["countries"]["revenue"].sum()
         lead = co.iloc[0]
-        reading = (f"{lead['country']} brings {lead['revenue'] / total:.0%} of net revenue; "
-                   f"the next {len(co) - 1} countries shown bring "
-                   f"{co['revenue'].iloc[1:].sum() / total:.0%} together.")
+        rest = co["revenue"].iloc[1:].sum() / total
+        reading = (f"All net revenue comes from {lead['country']}, the only country." if
+                   len(co) == 1 else
+                   f"{lead['country']} brings {lead['revenue'] / total:.0%} of net revenue; "
+                   + (f"{co['country'].iloc[1]} brings {rest:.0%}." if len(co) == 2 else
+                      f"the next {len(co) - 1} countries shown bring {rest:.0%} together."))
         fig = ch.bar_h(co["country"], co["revenue"], title="Net revenue by country (top 12)",
                        x_title=f"Net revenue ({cur}, log scale)", y_title="Country", log=True,
                        hover="%{x:,.0f} " + cur,
-                       text=[f"{n:,} customers" for n in co["customers"]])
+                       text=[f"{n:,} customer{'s' if n != 1 else ''}" for n in co["customers"]])
         blocks.append(Chart("countries", "Net revenue by country (top 12)", reading, fig))
     tp = eda["top_products"]
     if len(tp) >= 2:
         total = float(eda["overview"]["revenue"])
         labels = [f"{d} ({p})" if isinstance(d, str) else str(p)
                   for d, p in zip(tp["description"], tp["product_id"], strict=True)]
-        reading = (f"The 15 best-selling products bring {tp['revenue'].sum() / total:.1%} of "
+        reading = (f"The {len(tp)} best-selling products bring "
+                   f"{tp['revenue'].sum() / total:.1%} of "
                    f"net revenue; '{str(tp['description'].iloc[0]).strip()}' leads with "
                    f"{tp['revenue'].iloc[0]:,.0f} {cur}.")
         fig = ch.bar_h(labels, tp["revenue"], title="Top 15 products by net revenue",
@@ -406,22 +410,24 @@ def _value(ctx: ReportContext) -> Section | None:
     vs = vbs.set_index("segment").reindex([s for s in order if s in set(vbs["segment"])])
     import plotly.graph_objects as go
 
-    fig = go.Figure()
+    fig = go.Figure()  # horizontal: a segment's name beside its bar, however long
+    names = [str(v) for v in vs.index]
     if at_risk:
-        fig.add_bar(x=vs.index, y=vs["clv"] - vs["value_at_risk"], name="Expected from active",
-                    marker_color=ch.PALETTE[2], hovertemplate="%{x}<br>%{y:,.0f} " + cur
-                    + "<extra></extra>")
-        fig.add_bar(x=vs.index, y=vs["value_at_risk"], name="At risk (1 − P(alive))",
-                    marker_color=ch.PALETTE[3], hovertemplate="%{x}<br>%{y:,.0f} " + cur
-                    + " at risk<extra></extra>")
+        fig.add_bar(y=names, x=vs["clv"] - vs["value_at_risk"], name="Expected from active",
+                    orientation="h", marker_color=ch.PALETTE[2],
+                    hovertemplate="%{y}<br>%{x:,.0f} " + cur + "<extra></extra>")
+        fig.add_bar(y=names, x=vs["value_at_risk"], name="At risk (1 − P(alive))",
+                    orientation="h", marker_color=ch.PALETTE[3],
+                    hovertemplate="%{y}<br>%{x:,.0f} " + cur + " at risk<extra></extra>")
     else:
-        fig.add_bar(x=vs.index, y=vs["clv"], name="Predicted lifetime value",
-                    marker_color=ch.PALETTE[2], hovertemplate="%{x}<br>%{y:,.0f} " + cur
-                    + "<extra></extra>")
-    fig.update_layout(barmode="stack")
-    fig.update_xaxes(title_text="Segment", tickangle=-30)
-    fig.update_yaxes(title_text=f"Predicted lifetime value ({cur})")
-    ch.style(fig, "Predicted lifetime value by segment", height=400, legend=at_risk)
+        fig.add_bar(y=names, x=vs["clv"], name="Predicted lifetime value", orientation="h",
+                    marker_color=ch.PALETTE[2],
+                    hovertemplate="%{y}<br>%{x:,.0f} " + cur + "<extra></extra>")
+    fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
+    fig.update_yaxes(title_text="Segment", autorange="reversed", automargin=True)
+    fig.update_xaxes(title_text=f"Predicted lifetime value ({cur})")
+    ch.style(fig, "Predicted lifetime value by segment", height=max(400, 26 * len(vs) + 140),
+             legend=at_risk)
     chart = Chart("value", "Predicted lifetime value by segment", reading, fig)
     blocks: list[Chart | Table] = [table, chart]
     name = "a purchase model + Gamma-Gamma"

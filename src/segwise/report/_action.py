@@ -67,7 +67,13 @@ def explained_share(features: pd.DataFrame, labels: pd.Series) -> float:
 
 
 def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() or "segment"
+    """Return a file name's stem for a segment's member list.
+
+    Letters and digits of any script are kept (Cyrillic or Arabic names all became
+    'segment'), runs of anything else become a dash, and the stem is cut at 60 characters
+    (a long name made a name too long for some file systems).
+    """
+    return re.sub(r"[\W_]+", "-", name).lower()[:60].strip("-") or "segment"
 
 
 def _downloads(frame: pd.DataFrame, labels: pd.Series, order: list[str],

@@ -388,7 +388,7 @@ def _cleaning(ctx: ReportContext) -> Section:
         fig = ch.bar_h(removed["step"].str.replace("_", " "), removed["rows"],
                        title="Rows removed by each cleaning rule",
                        x_title="Input rows removed (count)", y_title="Cleaning rule",
-                       color=ch.PALETTE[3], hover="%{x:,} rows",
+                       color=ch.PALETTE[3], hover="%{x:,} rows", counts=True,
                        text=[format_value(s, "pct") for s in removed["share"]])
         reading = (f"The largest removal is '{str(top['step']).replace('_', ' ')}' with "
                    f"{int(top['rows']):,} rows ({top['share']:.1%} of the input); in all "

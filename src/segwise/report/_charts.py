@@ -20,6 +20,7 @@ __all__ = [
     "SEGMENT_PALETTE",
     "bar_h",
     "count_bins",
+    "count_ticks",
     "grid_heatmap",
     "heatmap",
     "histogram_log",
@@ -69,6 +70,18 @@ def style(fig: go.Figure, title: str, *, height: int = 380, legend: bool = False
     return fig
 
 
+def count_ticks(top: float) -> dict[str, Any]:
+    """Return axis (or colour bar) settings for counts up to ``top``: whole numbers only.
+
+    Plotly's automatic ticks below 6 fall on halves and fifths (0.2 customers), and a
+    whole-number format then repeats labels (0, 0, 1, 1, 1): a few customers, a first
+    month of orders or a filtered export get one tick per unit instead.
+    """
+    if 0 < top < 6:
+        return {"tickmode": "linear", "tick0": 0, "dtick": 1, "tickformat": ",d"}
+    return {"tickformat": ",d"}
+
+
 def monthly(df: pd.DataFrame, currency: str) -> go.Figure:
     """Revenue bars and purchase orders line by month (columns month, revenue, orders)."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
@@ -81,7 +94,8 @@ def monthly(df: pd.DataFrame, currency: str) -> go.Figure:
     fig.update_xaxes(title_text="Month", dtick="M1", tickformat="%b\n%Y")
     fig.update_yaxes(title_text=f"Net revenue ({currency})", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(title_text="Purchase orders (count)", secondary_y=True, showgrid=False,
-                     tickmode="auto", nticks=6, rangemode="tozero", tickformat=",d")
+                     rangemode="tozero",
+                     **{"tickmode": "auto", "nticks": 6} | count_ticks(df["orders"].max()))
     return style(fig, "Revenue and orders by month", legend=True)
 
 
@@ -92,7 +106,9 @@ def weekday_hour(df: pd.DataFrame) -> go.Figure:
             .reindex(index=range(7), columns=hours))
     fig = go.Figure(go.Heatmap(
         z=grid.to_numpy(dtype=float), x=[f"{h:02d}:00" for h in hours], y=list(_WEEKDAYS),
-        colorscale="Blues", colorbar={"title": {"text": "Orders"}}, hoverongaps=False,
+        colorscale="Blues", hoverongaps=False,
+        colorbar={"title": {"text": "Orders"},
+                  **count_ticks(np.nanmax(grid.to_numpy(dtype=float), initial=0))},
         hovertemplate="%{y} %{x}<br>%{z:,.0f} orders<extra></extra>",
     ))
     fig.update_xaxes(title_text="Hour of day (local time of the data)")
@@ -102,22 +118,28 @@ def weekday_hour(df: pd.DataFrame) -> go.Figure:
 
 def bar_h(labels: Sequence[str], values: Sequence[float], *, title: str, x_title: str,
           y_title: str, color: str = PALETTE[0], hover: str = "%{x:,.0f}",
-          text: Sequence[str] | None = None, log: bool = False) -> go.Figure:
-    """Draw horizontal bars, first label on top (``log``: logarithmic value axis)."""
+          text: Sequence[str] | None = None, log: bool = False,
+          counts: bool = False) -> go.Figure:
+    """Draw horizontal bars, first label on top.
+
+    ``log`` makes the value axis logarithmic; ``counts`` ticks it in whole numbers.
+    """
     fig = go.Figure(go.Bar(
         x=list(values), y=list(labels), orientation="h", marker_color=color,
         text=list(text) if text is not None else None, textposition="auto",
         hovertemplate="%{y}<br>" + hover + "<extra></extra>",
     ))
-    fig.update_xaxes(title_text=x_title, type="log" if log else "linear",
-                     dtick=1 if log else None)
+    ticks = ({"dtick": 1} if log else count_ticks(max(values, default=0)) if counts
+             else {})
+    fig.update_xaxes(title_text=x_title, type="log" if log else "linear", **ticks)
     fig.update_yaxes(title_text=y_title, autorange="reversed", automargin=True)
     return style(fig, title, height=max(320, 24 * len(labels) + 110))
 
 
 def histogram_log(values: np.ndarray, *, title: str, x_title: str, log: bool,
-                  color: str = PALETTE[0], bins: int = 40) -> go.Figure:
-    """Histogram of customers, binned on a log scale when ``log`` (values must be > 0)."""
+                  color: str = PALETTE[0], bins: int = 40,
+                  entities: str = "customers") -> go.Figure:
+    """Histogram of ``entities``, binned on a log scale when ``log`` (values must be > 0)."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if log:
@@ -132,11 +154,12 @@ def histogram_log(values: np.ndarray, *, title: str, x_title: str, log: bool,
         marker_line={"width": 0.5, "color": "white"},
         customdata=np.stack([edges[:-1], edges[1:]], axis=1),
         hovertemplate="%{customdata[0]:,.1f} – %{customdata[1]:,.1f}<br>"
-                      "%{y:,} customers<extra></extra>",
+                      "%{y:,} " + entities + "<extra></extra>",
     ))
     fig.update_xaxes(title_text=x_title, type="log" if log else "linear",
                      dtick=1 if log else None)
-    fig.update_yaxes(title_text="Customers (count)")
+    fig.update_yaxes(title_text=f"{entities.capitalize()} (count)",
+                     **count_ticks(counts.max(initial=0)))
     return style(fig, title, height=330)
 
 
@@ -155,7 +178,7 @@ def count_bins(values: np.ndarray, *, title: str, x_title: str,
     fig = go.Figure(go.Bar(x=labels, y=counts, marker_color=color,
                            hovertemplate="%{x}: %{y:,} customers<extra></extra>"))
     fig.update_xaxes(title_text=x_title, type="category")
-    fig.update_yaxes(title_text="Customers (count)")
+    fig.update_yaxes(title_text="Customers (count)", **count_ticks(counts.max(initial=0)))
     return style(fig, title, height=330)
 
 
@@ -198,29 +221,37 @@ def heatmap(frame: pd.DataFrame, *, title: str, x_title: str, y_title: str, z_ti
         reversescale=colorscale == "RdBu", colorbar={"title": {"text": z_title}},
         hovertemplate=hover + "<extra></extra>", **kwargs,
     ))
-    fig.update_xaxes(title_text=x_title, tickangle=-35 if frame.shape[1] > 6 else 0,
-                     automargin=True)
+    # Slanted column names (segments, categories) take height of their own: without it,
+    # 80-character segment names left the cells a strip 64 px high and cut names off.
+    longest = max((len(str(c)) for c in frame.columns), default=0)
+    slant = frame.shape[1] > 6 or longest > 14
+    fig.update_xaxes(title_text=x_title, tickangle=-35 if slant else 0, automargin=True)
     fig.update_yaxes(title_text=y_title, autorange="reversed", automargin=True)
-    return style(fig, title, height=height or max(360, 30 * frame.shape[0] + 170))
+    names = int(4 * max(0, longest - 12)) if slant else 0
+    return style(fig, title, height=(height or max(360, 30 * frame.shape[0] + 170)) + names)
 
 
 def segment_bars(df: pd.DataFrame, who: str = "customers") -> go.Figure:
     """Draw the share of entities against the share of revenue per segment.
 
     ``df`` has columns ``segment``, ``share`` and ``revenue_share``; ``who`` names the
-    entities in the plural.
+    entities in the plural. Bars are horizontal, one row per segment, first on top: the
+    names, however long or many, sit beside their bars (slanted under vertical bars,
+    80-character names left the bars a strip 64 px high).
     """
+    names = df["segment"].astype(str)
     fig = go.Figure()
-    fig.add_bar(x=df["segment"], y=df["share"] * 100, name=f"{who.capitalize()} (%)",
-                marker_color=PALETTE[5], hovertemplate="%{x}<br>%{y:.1f}% of " + who
-                                                       + "<extra></extra>")
-    fig.add_bar(x=df["segment"], y=df["revenue_share"] * 100, name="Revenue (%)",
-                marker_color=PALETTE[0], hovertemplate="%{x}<br>%{y:.1f}% of revenue"
-                                                       "<extra></extra>")
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(title_text="Segment", tickangle=-30)
-    fig.update_yaxes(title_text="Share (%)", ticksuffix="%")
-    return style(fig, f"Share of {who} and of revenue by segment", height=400, legend=True)
+    fig.add_bar(y=names, x=df["share"] * 100, name=f"{who.capitalize()} (%)",
+                orientation="h", marker_color=PALETTE[5],
+                hovertemplate="%{y}<br>%{x:.1f}% of " + who + "<extra></extra>")
+    fig.add_bar(y=names, x=df["revenue_share"] * 100, name="Revenue (%)", orientation="h",
+                marker_color=PALETTE[0],
+                hovertemplate="%{y}<br>%{x:.1f}% of revenue<extra></extra>")
+    fig.update_layout(barmode="group", legend={"traceorder": "normal"})
+    fig.update_xaxes(title_text="Share (%)", ticksuffix="%")
+    fig.update_yaxes(title_text="Segment", autorange="reversed", automargin=True)
+    return style(fig, f"Share of {who} and of revenue by segment",
+                 height=max(400, 34 * len(df) + 140), legend=True)
 
 
 def scatter_2d(df: pd.DataFrame, order: Sequence[str], *, title: str, x_title: str,

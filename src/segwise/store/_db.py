@@ -15,7 +15,7 @@ import json
 import math
 import secrets
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -888,10 +888,19 @@ class Store:
         ------
         NotFoundError
             If either run does not exist or lacks the segmentation.
+        ConfigError
+            If the runs hold different entities (customers of order lines and users of
+            events, say): matched by id, everyone would look gone and new.
         """
         for run_id in (run_a, run_b):
             if segmentation not in self.segmentations(run_id):
                 raise self.no_segmentation(run_id, segmentation)
+        before, after = self.run(run_a), self.run(run_b)
+        if not comparable(before, after):
+            raise ConfigError(
+                f"run {run_a} holds {_what(before)} and run {run_b} {_what(after)}: a "
+                "migration follows the same entities from one run to another. Fix: compare "
+                "two runs of one kind")
         m = MEMBERSHIPS
         a = sa.select(m.c.entity_id, m.c.segment).where(
             m.c.run_id == run_a, m.c.segmentation == segmentation).subquery("a")
@@ -904,6 +913,19 @@ class Store:
                  .group_by(src, dst).order_by(src, dst))
         with self._connect() as conn:
             return [_row(r) for r in conn.execute(query).mappings()]
+
+
+def comparable(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Say whether two runs (records from :meth:`Store.runs`) hold the same kind of entity.
+
+    Only then can a migration match their entities by id.
+    """
+    return (a["kind"], a["entity"]) == (b["kind"], b["entity"])
+
+
+def _what(run: Mapping[str, Any]) -> str:
+    """Name what a run holds, for messages: ``customers of orders``."""
+    return f"{run['entities'] or 'entities'} of {run['kind'] or 'an unknown kind'}"
 
 
 def _type_family(kind: pa.DataType) -> str:

@@ -29,25 +29,43 @@ def chart(key: str, title: str, figure: dict[str, Any], summary: str) -> dict[st
     return {"key": key, "title": title, "figure": figure, "summary": summary}
 
 
-def bar_chart(key: str, title: str, x: Sequence[Any], y: Sequence[Any], *, x_title: str,
-              y_title: str, summary: str, horizontal: bool = False) -> dict[str, Any]:
-    """Draw one series of bars."""
-    trace = ({"type": "bar", "x": list(y), "y": list(x), "orientation": "h"} if horizontal
-             else {"type": "bar", "x": list(x), "y": list(y)})
-    layout = _layout(title, x_title, y_title)
-    if horizontal:  # the first bar on top
-        layout["yaxis"]["autorange"] = "reversed"
-    return chart(key, title, {"data": [trace], "layout": layout}, summary)
+def _bars(title: str, data: list[dict[str, Any]], n: int, *, value_title: str,
+          percent: bool, **extra: Any) -> dict[str, Any]:
+    """Lay out horizontal bars: one row per label, the first on top.
+
+    The figure is as tall as its rows need and the labels (segment names, long or many)
+    take the room they need: vertical bars squeezed 40 long names under a strip of plot.
+    The labels carry no axis title, which plotly drew over the longest of them.
+    """
+    layout = _layout(title, value_title, "", height=max(300, 26 * n * len(data) + 150),
+                     **extra)
+    layout["margin"] = {"l": 60, "r": 20, "t": 70 if len(data) > 1 else 50, "b": 60}
+    layout["yaxis"]["autorange"] = "reversed"
+    if percent:
+        layout["xaxis"]["tickformat"] = ".0%"
+    return {"data": data, "layout": layout}
 
 
-def grouped_bars(key: str, title: str, x: Sequence[Any], series: Mapping[str, Sequence[Any]], *,
-                 x_title: str, y_title: str, summary: str) -> dict[str, Any]:
-    """Draw several series of bars side by side."""
-    data = [{"type": "bar", "name": name, "x": list(x), "y": list(ys)}
-            for name, ys in series.items()]
-    layout = _layout(title, x_title, y_title, barmode="group",
-                     legend={"orientation": "h", "y": 1.12})
-    return chart(key, title, {"data": data, "layout": layout}, summary)
+def bar_chart(key: str, title: str, labels: Sequence[Any], values: Sequence[Any], *,
+              value_title: str, summary: str, percent: bool = False) -> dict[str, Any]:
+    """Draw one series of horizontal bars (``percent``: values are shares of 1)."""
+    trace = {"type": "bar", "x": list(values), "y": [str(v) for v in labels],
+             "orientation": "h"}
+    return chart(key, title, _bars(title, [trace], len(labels), value_title=value_title,
+                                   percent=percent), summary)
+
+
+def grouped_bars(key: str, title: str, labels: Sequence[Any],
+                 series: Mapping[str, Sequence[Any]], *, value_title: str, summary: str,
+                 percent: bool = False) -> dict[str, Any]:
+    """Draw several series of horizontal bars side by side, a legend naming each."""
+    data = [{"type": "bar", "name": name, "x": list(xs), "y": [str(v) for v in labels],
+             "orientation": "h"} for name, xs in series.items()]
+    return chart(key, title, _bars(title, data, len(labels), value_title=value_title,
+                                   percent=percent, barmode="group",
+                                   legend={"orientation": "h", "x": 0, "y": 1,
+                                           "yanchor": "bottom", "traceorder": "normal"}),
+                 summary)
 
 
 def heatmap(key: str, title: str, rows: Sequence[str], cols: Sequence[str],

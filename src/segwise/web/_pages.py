@@ -11,6 +11,7 @@ from typing import Any
 
 from segwise.exceptions import ConfigError
 from segwise.store import Store
+from segwise.store._db import comparable
 from segwise.web._charts import bar_chart, grouped_bars, heatmap, sankey
 
 __all__ = [
@@ -72,16 +73,16 @@ def overview_page(store: Store, run_id: str | None = None,
         shares["share of value"] = [s["value_share"] or 0.0 for s in segments]
     charts = [grouped_bars(
         "shares", f"Segments of {run['entities']}: size" + (" and value" if valued else ""),
-        labels, shares, x_title="segment", y_title="share",
+        labels, shares, value_title="share", percent=True,
         summary=f"{len(segments)} {segmentation} segments; " + (
             "bars compare each segment's share of the entities with its share of value."
             if valued else "each bar is a segment's share of the entities."))]
     if "clv" in measures:
         clv = [values.get(s, {}).get("clv", {}).get("total") or 0.0 for s in labels]
         charts.append(bar_chart(
-            "clv", "Expected lifetime value by segment", labels, clv, x_title="segment",
-            y_title="total CLV", summary="Total discounted lifetime value of each segment's "
-                                         "members over the forecast horizon."))
+            "clv", "Expected lifetime value by segment", labels, clv, value_title="total CLV",
+            summary="Total discounted lifetime value of each segment's members over the "
+                    "forecast horizon."))
     return {"page": "overview", "title": f"Segments · run {run['run_id']}", "run": run,
             "segmentations": names, "segmentation": segmentation, "segments": segments,
             "measures": measures, "values": values, "charts": charts, "valued": valued}
@@ -116,8 +117,8 @@ def segment_page(store: Store, segmentation: str, segment: str, *, run_id: str |
     top = profile[:8]
     charts = [bar_chart(
         "profile", "What sets it apart (standardised difference)",
-        [p["feature"] for p in top], [p["z"] for p in top], x_title="standard deviations "
-        "from all entities", y_title="feature", horizontal=True,
+        [p["feature"] for p in top], [p["z"] for p in top],
+        value_title="standard deviations from all entities",
         summary="Features ordered by how far the segment's mean lies from everyone's, "
                 "in standard deviations of the log-scaled feature.")] if top else []
     return {
@@ -146,7 +147,8 @@ def customer_page(store: Store, entity_id: str, *, run_id: str | None = None) ->
     if probabilities:
         charts.append(bar_chart(
             "probabilities", "Segment probabilities", list(probabilities),
-            list(probabilities.values()), x_title="segment", y_title="probability",
+            list(probabilities.values()), value_title="probability",
+            percent=True,
             summary="How likely the model finds each segment for this entity."))
     return {"page": "customer", "title": f"{run['entity'] or 'entity'} {entity_id}",
             "run": run, "entity": entity, "columns": columns, "history": history,
@@ -163,7 +165,7 @@ def quality_page(store: Store, *, run_id: str | None = None, page: int = 1,
     total = sum(s["rows"] for s in audit)
     charts = [bar_chart(
         "audit", "Rows per cleaning step", [s["step"] for s in audit],
-        [s["rows"] for s in audit], x_title="step", y_title="rows",
+        [s["rows"] for s in audit], value_title="rows",
         summary=f"Every one of the {total:,} input rows ends in exactly one step.",
     )] if audit else []
     return {"page": "quality", "title": "Data quality", "run": run, "audit": audit,
@@ -185,7 +187,7 @@ def models_page(store: Store, *, run_id: str | None = None) -> dict[str, Any]:
             charts.append(bar_chart(
                 f"eval-{model['run_id']}-{model['name']}",
                 f"{model['name']}: macro-F1 on held-out new customers", names,
-                [r["macro_f1"] for r in table], x_title="model", y_title="macro-F1",
+                [r["macro_f1"] for r in table], value_title="macro-F1",
                 summary="The chosen model against the baselines on customers acquired after "
                         "the cut-off."))
     return {"page": "models", "title": "Models", "models": models, "charts": charts}
@@ -195,15 +197,28 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
               segmentation: str | None = None) -> dict[str, Any]:
     """Show every run, and how entities moved between the segments of two of them.
 
-    The migration is of ``segmentation``, by default the first one both runs have
-    (``rule`` first); none is shown when they share none.
+    The runs are by default the newest and the newest before it that holds the same kind
+    of entity (customers of order lines, users of events: a store may hold both). The
+    migration is of ``segmentation``, by default the first one both runs have (``rule``
+    first); none is shown when they share none.
     """
     runs = store.runs()
-    with_entities = [r["run_id"] for r in runs if r["feature_set"]]
+    known = {r["run_id"] for r in runs}
+    for run_id in (run_a, run_b):
+        if run_id is not None and run_id not in known:
+            store.run(run_id)  # NotFoundError naming it
+    with_entities = [r for r in runs if r["feature_set"]]
     if run_b is None and with_entities:
-        run_b = with_entities[0]
-    if run_a is None and len(with_entities) > 1:
-        run_a = with_entities[1]
+        run_b = with_entities[0]["run_id"]
+    note = ""
+    ids = [r["run_id"] for r in with_entities]
+    if run_a is None and run_b in ids:
+        after = with_entities[ids.index(run_b)]
+        run_a = next((r["run_id"] for r in with_entities[ids.index(run_b) + 1:]
+                      if comparable(r, after)), None)
+        if run_a is None:
+            note = (f"No run before {run_b} holds its {after['entities'] or 'entities'} of "
+                    f"{after['kind'] or 'its kind'}: a migration compares two such runs.")
     flows: list[dict[str, Any]] = []
     charts = []
     matrix: dict[str, Any] = {"rows": [], "cols": [], "values": []}
@@ -212,6 +227,8 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
         segmentation = next((n for n in store.segmentations(run_b) if n in shared), None)
         for run_id in (run_a, run_b) if segmentation is None else ():
             store.run(run_id)  # NotFoundError for a run that does not exist
+        if segmentation is None:
+            note = f"Runs {run_a} and {run_b} share no segmentation to compare."
     if run_a and run_b and segmentation is not None:
         flows = store.migration(run_a, run_b, segmentation)
         rows = list(dict.fromkeys(f["from"] for f in flows))
@@ -228,5 +245,6 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
             sankey("sankey", "Where each segment's members went", flows, summary=summary),
         ]
     return {"page": "runs", "title": "Runs", "runs": runs, "run_a": run_a, "run_b": run_b,
-            "segmentation": segmentation or "", "choices": with_entities, "migration": matrix,
+            "segmentation": segmentation or "", "note": note,
+            "choices": [r["run_id"] for r in with_entities], "migration": matrix,
             "flows": flows, "charts": charts}
