@@ -316,8 +316,8 @@ def test_a_feature_of_one_value_in_a_jobs_own_set_gets_a_fix_the_user_can_follow
     with pytest.warns(UserWarning, match=r"frequency = 1: the same for all 4,333 customers, "
                                          r"so no segment differs by it\. It weighs nothing "
                                          r"in the segments\. Fix: to cluster on other "
-                                         r"features, run segwise segment on the written "
-                                         r"table with --features$"):
+                                         r"features, write the customers table \(-o\) and "
+                                         r"run segwise segment --features on it$"):
         segment_customers(one_order, n_clusters=3, compare=None, embed=())
 
 

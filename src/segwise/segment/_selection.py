@@ -962,8 +962,8 @@ def segment_customers(
         them = "them" if len(constant) > 1 else "it"
         fix = (f"Fix: leave {them} out of the features" if given or inferred else
                f"{'They weigh' if len(constant) > 1 else 'It weighs'} nothing in the segments. "
-               "Fix: to cluster on other features, run segwise segment on the written table "
-               "with --features")
+               f"Fix: to cluster on other features, write the {many} table (-o) and run "
+               "segwise segment --features on it")
         warnings.warn(f"{where}{shown}: the same for all {len(X):,} {many}, so no segment "
                       f"differs by {them}. {fix}", UserWarning, stacklevel=2)
     codes = _code_like(filled) if inferred else []
