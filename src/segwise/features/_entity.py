@@ -615,9 +615,8 @@ def _named_reasons(quarantine: pa.Table | None, id_col: str) -> pa.Table | None:
     return quarantine.set_column(i, "reason", reasons)
 
 
-#: A number as Arrow casts it, and one in another notation (12,669; 1.234,5; 3,5).
+#: A number as Arrow casts it.
 _PLAIN_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
-_OTHER_NOTATION = r"^\s*[+-]?(\d{1,3}([,.' ]\d{3})+([.,]\d+)?|\d+,\d+)\s*$"
 
 
 def _check_notation(path: Path, name: str, column: pa.ChunkedArray,
@@ -628,13 +627,13 @@ def _check_notation(path: Path, name: str, column: pa.ChunkedArray,
     """
     import pyarrow.compute as pc
 
-    from segwise.io._text import number_hint
+    from segwise.io._text import OTHER_NOTATION, number_hint
 
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
         return
     present = pc.drop_null(pc.if_else(_missing(column), pa.scalar(None, column.type),
                                       column))
-    other = pc.match_substring_regex(present, _OTHER_NOTATION)
+    other = pc.match_substring_regex(present, OTHER_NOTATION)
     plain = pc.match_substring_regex(present, _PLAIN_NUMBER)
     if not len(present) or not pc.all(pc.or_(other, plain)).as_py():
         return
