@@ -337,3 +337,25 @@ def test_a_density_model_compared_with_nothing_sweeps_no_k(shared_data: Path) ->
     seg = segment_customers(EntityTable.read(path), algorithm="hdbscan", compare=["kmeans"],
                             embed=(), k_values=range(2, 4))
     assert seg.sweep is not None
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_written_table_s_text_features_of_numbers_stay_text(tmp_path: Path,
+                                                              suffix: str) -> None:
+    # An rfe table whose categories (and devices) are numeric ids, "3" and "17", written
+    # and read back: typed as numbers, they were refused as "column category is int64,
+    # declared text".
+    from segwise.features import feature_sets
+
+    schema = feature_sets()["rfe"]
+    rng = np.random.default_rng(0)
+    columns: dict[str, Any] = {schema.id_col: [f"u{i}" for i in range(20)]}
+    for f in schema.features:
+        columns[f.name] = {"text": [str(v) for v in rng.integers(1, 30, 20)],
+                           "timestamp": [pd.Timestamp("2024-01-01")] * 20,
+                           "integer": rng.integers(0, 9, 20)}.get(f.type, rng.random(20))
+    path = _written(pd.DataFrame(columns), tmp_path / f"rfe.{suffix}")
+    entities = EntityTable.read(path)
+    assert entities.schema is schema
+    assert entities.table.column("category").to_pylist() == columns["category"]
+    assert entities.table.column("clicks").type == pa.int64()

@@ -546,23 +546,29 @@ def _read_rows(path: Path, id_col: str | None, read: ReadOptions | None
     rows = fetch_arrow(localise_numbers(source.table.select(PERSON_ID, *names), names,
                                         read.decimal, read.thousands))
     rows = rows.set_column(0, id_col, rows.column(PERSON_ID).cast(pa.string()))
-    typed, notes = _typed_table(path, rows, names, read)
+    typed, notes = _typed_table(path, rows, id_col, names, read)
     return typed, _named_reasons(source.quarantine_table, id_col), notes
 
 
-def _typed_table(path: Path, table: pa.Table, names: list[str], read: ReadOptions
-                 ) -> tuple[pa.Table, tuple[str, ...]]:
+def _typed_table(path: Path, table: pa.Table, id_col: str, names: list[str],
+                 read: ReadOptions) -> tuple[pa.Table, tuple[str, ...]]:
     """Type the text columns ``names`` of ``table`` (:func:`_typed`), for every format.
 
-    Also returns the notes of missing-value spellings read as missing, one per column.
+    A registered feature set's text features stay text (rfe's ``category`` of numeric
+    category ids): typed, they would be refused as not of their declared type. Also
+    returns the notes of missing-value spellings read as missing, one per column.
 
     Raises
     ------
     InputError
         If a column holds numbers in a notation ``read`` does not name (``12,669``).
     """
+    known = match_feature_set(table.column_names, id_col)
+    text = {f.name for f in known.features if f.type == "text"} if known else set()
     notes = []
     for name in names:
+        if name in text:  # a set's text feature, such as category ids "3", "17"
+            continue
         i = table.column_names.index(name)
         column, spellings = _typed(table.column(i))
         _check_notation(path, name, column, read)
@@ -598,7 +604,7 @@ def _typed_parquet(path: Path, table: pa.Table, id_col: str, read: ReadOptions |
         for name in names:
             table = table.set_column(table.column_names.index(name), name,
                                      text.column(name))
-    return _typed_table(path, table, names, read)
+    return _typed_table(path, table, id_col, names, read)
 
 
 def _named_reasons(quarantine: pa.Table | None, id_col: str) -> pa.Table | None:
