@@ -420,5 +420,52 @@ def test_values_that_are_not_numbers_are_reported_apart_from_blanks(shared_data:
     assert result.exit_code == 0, result.output
     assert ("population, Fresh: 0 undeclared code(s), 5 non-number(s), encoded as missing"
             in result.output)
+    # One number in another notation among 440 rows: a warning naming the fix.
+    assert (f"warning: {population}: column 'Fresh': 1 value such as '1,5' are read as "
+            "missing" in result.output)
     columns = pd.read_csv(tmp_path / "out" / "columns.csv").set_index("column")
     assert columns.loc["Fresh", ["blank", "not_a_number"]].tolist() == [3, 5]
+
+
+def test_customers_exported_with_a_decimal_comma_are_refused_with_the_fix(
+        shared_data: Path, tmp_path: Path) -> None:
+    # Customers saved by a spreadsheet in another locale (semicolons, a BOM, CRLF, columns
+    # in another order, one column more, 40,5 for 40.5): every fraction of a numeric
+    # attribute was encoded as missing, "N non-number(s)" the only sign, and the people
+    # missing it came out as an over-represented "too sparse" line.
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    frame = pd.read_csv(source)
+    frame["Milk"] = frame["Milk"] / 4
+    population = tmp_path / "population.csv"
+    frame.to_csv(population, index=False)
+    customers = frame[frame["Channel"] == 2]
+    reordered = customers[list(reversed(frame.columns))].assign(Note="x")
+    text = reordered.to_csv(sep=";", decimal=",", index=False).replace("\n", "\r\n")
+    export = tmp_path / "customers.csv"
+    export.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    dictionary = tmp_path / "d.csv"
+    dictionary.write_text("attribute,type\n" + "".join(
+        f"{c},numeric\n" for c in ["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper",
+                                   "Delicassen"]))
+    args = ["-d", str(dictionary), "--no-report", "--k", "3"]
+    result = runner.invoke(app, ["population", str(population), str(export), "-o",
+                                 str(tmp_path / "out"), *args], terminal_width=400)
+    assert result.exit_code == 1
+    assert _error_lines(result.output) == [  # a float column: 7057,0 too
+        f"error: {export}: column 'Milk': {len(customers)} values such as '1006,25' would be "
+        "read as "
+        "missing, not as numbers. Likely cause: numbers written with a decimal comma? Fix: "
+        'set [read] decimal = "," in the config (-c); or raise [read] max_quarantine_share '
+        "to read them as missing"]
+    config = tmp_path / "segwise.toml"
+    config.write_text('[read]\ndecimal = ","\n')
+    outs = []
+    for name, path in (("export", export), ("plain", tmp_path / "plain.csv")):
+        customers.to_csv(tmp_path / "plain.csv", index=False)
+        done = runner.invoke(app, ["population", str(population), str(path), "-o",
+                                   str(tmp_path / name), "-c", str(config), *args],
+                             terminal_width=400)
+        assert done.exit_code == 0, done.output
+        outs.append(pd.read_csv(tmp_path / name / "comparison.csv"))
+    pd.testing.assert_frame_equal(outs[0], outs[1])
+    assert outs[0]["customers"].sum() == len(customers)

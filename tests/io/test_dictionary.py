@@ -127,6 +127,12 @@ def test_csv_written_by_hand(tmp_path: Path, saved: bytes) -> None:
      "either values"),
     ("[attributes.A]\ntype = \"ordinal\"\nposition = \"first\"\n", "not a whole number"),
     ("not toml = = 1", "not valid TOML"),
+    # An unquoted 2.0 is TOML's dotted key: code 2 was labelled "{'0': '30-40'}".
+    ("[attributes.A]\ntype = \"ordinal\"\nlabels = { 1 = \"20-30\", 2.0 = \"30-40\" }\n",
+     r"attributes.A: label of code '2' is a table \(2.0 = ...\): TOML reads an unquoted "
+     r"2.0 as two keys. Fix: quote the code \(\"2.0\" = ...\), or write it as 2$"),
+    ("[attributes.A]\ntype = \"mixed\"\n[attributes.A.split.p]\ntype = \"ordinal\"\n"
+     "values = { 1 = 40, 2.0 = 50 }\n", r"attributes.A: split.p: value of code '2' is a table"),
 ])
 def test_invalid_toml_names_file_attribute_and_fix(tmp_path: Path, text: str,
                                                    message: str) -> None:

@@ -214,6 +214,26 @@ def test_every_variant_round_trips_inside_the_trusted_types(every_variant, tmp_p
     assert found == PROPENSITY_TYPES  # nothing trusted that no variant needs
 
 
+@pytest.mark.parametrize("model", ["logistic", "random_forest"])
+def test_smote_on_a_few_attributes_saves_inside_the_trusted_types(
+        shared_data: Path, tmp_path: Path, model: str) -> None:
+    # Wholesale's six spendings: on under about 16 features SMOTE's neighbours were a
+    # KD-tree, and `propensity train` failed at the very end, refusing to save a file
+    # "holding types it would refuse to load".
+    import pandas as pd
+
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    y = (frame.pop("Channel") == 2).to_numpy().astype(int)
+    X = frame.drop(columns="Region")
+    est = PropensityModel(model, imbalance="smote", n_estimators=20).fit(X, y)
+    trained = TrainedPropensity.from_model(est, X, y)
+    path = trained.save(tmp_path / "model.skops")
+    assert set(sio.get_untrusted_types(data=path.read_bytes())) <= PROPENSITY_TYPES
+    scores, _ = TrainedPropensity.load(path).score(X.head(20), reasons=1)
+    assert scores.equals(trained.score(X.head(20), reasons=1)[0])
+
+
 def _dictionaries(path: Path) -> int:
     """Feature dictionaries written out in a model file's skops tree."""
     with zipfile.ZipFile(path) as archive:

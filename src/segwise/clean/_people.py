@@ -16,6 +16,7 @@ import dataclasses
 import fnmatch
 import math
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from segwise.config import SegwiseConfig
-    from segwise.io import Attribute, Source
+    from segwise.io import Attribute, ReadOptions, Source
 
 __all__ = [
     "MAX_SEGMENTS",
@@ -302,6 +303,51 @@ def _check_headerless(columns: list[str], dictionary: FeatureDictionary, where: 
         "position in the dictionary")
 
 
+def _check_notation(table: ir.Table, dictionary: FeatureDictionary, where: str | Path,
+                    read: ReadOptions) -> None:
+    """Say when an attribute read as numbers holds numbers in a notation ``read`` does not name.
+
+    A spreadsheet's export writes ``40,5`` (a decimal comma) or ``12,669``: each such value
+    would be encoded as missing, and with every fraction of an attribute lost the people
+    missing it are placed apart, with a count of non-numbers as the only sign. As with
+    order lines' quarantine: above ``[read] max_quarantine_share`` of the rows an error,
+    below it a warning; both name the column, the count, a value and the setting.
+
+    Raises
+    ------
+    InputError
+        If such values are more than ``read.max_quarantine_share`` of the rows.
+    """
+    from segwise._engine import fetch_arrow
+    from segwise.io._text import OTHER_NOTATION, number_hint
+
+    text = [a.name for a in dictionary if _is_number(a) and a.name in table.columns
+            and a.name != PERSON_ID and table[a.name].type().is_string()]
+    if not text:
+        return
+    checks: dict[str, ir.Value] = {"rows": table.count()}
+    for i, name in enumerate(text):
+        value = table[name]
+        other = value.re_search(OTHER_NOTATION) & as_float(value).isnull()
+        checks[f"n{i}"] = other.sum()
+        checks[f"v{i}"] = value.min(where=other)
+    found = fetch_arrow(table.aggregate(**checks)).to_pylist()[0]
+    for i, name in enumerate(text):
+        value = found[f"v{i}"]
+        hint = number_hint(value.strip(), read.decimal, read.thousands) if value else None
+        if hint is None:
+            continue
+        n = found[f"n{i}"]
+        refused = n > read.max_quarantine_share * found["rows"]
+        said = (f"{where}: column {name!r}: {n:,} value{'s' if n != 1 else ''} such as "
+                f"{value!r} {'would be' if refused else 'are'} read as missing, not as "
+                f"numbers. Likely cause: {hint} in the config (-c)")
+        if refused:
+            raise InputError(f"{said}; or raise [read] max_quarantine_share to read them "
+                             "as missing")
+        warnings.warn(said, UserWarning, stacklevel=3)
+
+
 def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
     """Clean a loaded people table: name, type, merge copies, remove repeated ids.
 
@@ -357,6 +403,7 @@ def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
                 f"column (columns found: {shown}). Fix: check the dictionary, or the file's "
                 "header ([read] header)"
             )
+        _check_notation(table, dictionary, source.source, config.read)
     typed = type_attributes(table, dictionary)
     undeclared = tuple(c for c in attributes if c not in typed.columns)
     has_ids = PERSON_ID in source.roles

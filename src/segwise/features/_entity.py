@@ -456,12 +456,13 @@ class EntityTable:
              **kwargs: Any) -> EntityTable:
         """Read an entity table from any file segwise reads (see :meth:`from_frame`).
 
-        Parquet is read as it is (a table segwise wrote keeps its types). Other formats
-        (CSV and TSV, compressed or not, Excel, JSON lines, SQLite, DuckDB) go through
-        segwise's readers, as a people table is read: delimiter, encoding, BOMs and mixed
-        line endings are handled, unreadable lines are quarantined
-        (:attr:`quarantine_table`), and a column whose every present value is a number
-        becomes a number column. Present means neither blank nor a common spelling of a
+        Parquet's typed columns are read as they are (a table segwise wrote keeps its
+        types). Other formats (CSV and TSV, compressed or not, Excel, JSON lines, SQLite,
+        DuckDB) go through segwise's readers, as a people table is read: delimiter,
+        encoding, BOMs and mixed line endings are handled, and unreadable lines are
+        quarantined (:attr:`quarantine_table`). In every format, a text column (other
+        than the id) whose every present value is a number becomes a number column.
+        Present means neither blank nor a common spelling of a
         missing value (``n/a``, ``NA``, ``N/A``, ``null``, ``-``, ``nan``, ``#N/A``, ...:
         :data:`segwise.io.MISSING_TOKENS`): in a column of numbers (or of timestamps or
         flags) those are read as missing and counted in :attr:`notes`, while a column
@@ -504,7 +505,8 @@ class EntityTable:
             if kwargs.get("id_col") is None:
                 table = _with_id(table, path)
                 kwargs = {**kwargs, "id_col": table.column_names[0]}
-            return cls.from_frame(table, source=str(path), **kwargs)
+            table, notes = _typed_parquet(path, table, kwargs["id_col"], read)
+            return replace(cls.from_frame(table, source=str(path), **kwargs), notes=notes)
         table, quarantine, notes = _read_rows(path, kwargs.get("id_col"), read)
         entities = cls.from_frame(table, source=str(path), **{**kwargs, "id_col":
                                                                  table.column_names[0]})
@@ -543,19 +545,66 @@ def _read_rows(path: Path, id_col: str | None, read: ReadOptions | None
         id_col = chosen or "row"
     rows = fetch_arrow(localise_numbers(source.table.select(PERSON_ID, *names), names,
                                         read.decimal, read.thousands))
-    columns = [rows.column(PERSON_ID).cast(pa.string())]
+    rows = rows.set_column(0, id_col, rows.column(PERSON_ID).cast(pa.string()))
+    typed, notes = _typed_table(path, rows, id_col, names, read)
+    return typed, _named_reasons(source.quarantine_table, id_col), notes
+
+
+def _typed_table(path: Path, table: pa.Table, id_col: str, names: list[str],
+                 read: ReadOptions) -> tuple[pa.Table, tuple[str, ...]]:
+    """Type the text columns ``names`` of ``table`` (:func:`_typed`), for every format.
+
+    A registered feature set's text features stay text (rfe's ``category`` of numeric
+    category ids): typed, they would be refused as not of their declared type. Also
+    returns the notes of missing-value spellings read as missing, one per column.
+
+    Raises
+    ------
+    InputError
+        If a column holds numbers in a notation ``read`` does not name (``12,669``).
+    """
+    known = match_feature_set(table.column_names, id_col)
+    text = {f.name for f in known.features if f.type == "text"} if known else set()
     notes = []
     for name in names:
-        column, spellings = _typed(rows.column(name))
+        if name in text:  # a set's text feature, such as category ids "3", "17"
+            continue
+        i = table.column_names.index(name)
+        column, spellings = _typed(table.column(i))
         _check_notation(path, name, column, read)
-        columns.append(column)
+        table = table.set_column(i, name, column)
         if spellings:
             n = sum(spellings.values())
             shown = ", ".join(f"{s!r} {c:,}" for s, c in spellings.items())
             notes.append(f"{name}: {n:,} value{'s' if n != 1 else ''} read as missing "
                          f"({shown})")
-    return pa.table(columns, names=[id_col, *names]), _named_reasons(
-        source.quarantine_table, id_col), tuple(notes)
+    return table, tuple(notes)
+
+
+def _typed_parquet(path: Path, table: pa.Table, id_col: str, read: ReadOptions | None
+                   ) -> tuple[pa.Table, tuple[str, ...]]:
+    """Type a Parquet table's text columns other than the id as a CSV's are typed.
+
+    A column that an export wrote as text (numbers with ``n/a`` among them) becomes
+    numbers with the spellings counted, as the same column in a CSV does; typed columns
+    and the id keep their types.
+    """
+    import ibis
+
+    from segwise._engine import connect
+    from segwise.io import ReadOptions
+    from segwise.io._text import localise_numbers
+
+    read = read or ReadOptions()
+    names = [c for c in table.column_names
+             if c != id_col and _TYPE_TESTS["text"](table.schema.field(c).type)]
+    if names and (read.decimal != "." or read.thousands is not None):
+        text = connect().to_pyarrow(localise_numbers(
+            ibis.memtable(table.select(names)), names, read.decimal, read.thousands))
+        for name in names:
+            table = table.set_column(table.column_names.index(name), name,
+                                     text.column(name))
+    return _typed_table(path, table, id_col, names, read)
 
 
 def _named_reasons(quarantine: pa.Table | None, id_col: str) -> pa.Table | None:
@@ -572,9 +621,8 @@ def _named_reasons(quarantine: pa.Table | None, id_col: str) -> pa.Table | None:
     return quarantine.set_column(i, "reason", reasons)
 
 
-#: A number as Arrow casts it, and one in another notation (12,669; 1.234,5; 3,5).
+#: A number as Arrow casts it.
 _PLAIN_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
-_OTHER_NOTATION = r"^\s*[+-]?(\d{1,3}([,.' ]\d{3})+([.,]\d+)?|\d+,\d+)\s*$"
 
 
 def _check_notation(path: Path, name: str, column: pa.ChunkedArray,
@@ -585,13 +633,13 @@ def _check_notation(path: Path, name: str, column: pa.ChunkedArray,
     """
     import pyarrow.compute as pc
 
-    from segwise.io._text import number_hint
+    from segwise.io._text import OTHER_NOTATION, number_hint
 
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
         return
     present = pc.drop_null(pc.if_else(_missing(column), pa.scalar(None, column.type),
                                       column))
-    other = pc.match_substring_regex(present, _OTHER_NOTATION)
+    other = pc.match_substring_regex(present, OTHER_NOTATION)
     plain = pc.match_substring_regex(present, _PLAIN_NUMBER)
     if not len(present) or not pc.all(pc.or_(other, plain)).as_py():
         return

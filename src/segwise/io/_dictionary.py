@@ -487,6 +487,22 @@ _ATTRIBUTE_KEYS = {"type", "description", "missing", "labels", "position", "spli
 _PART_KEYS = {"type", "values", "digit", "description"}
 
 
+def _code_table(table: Mapping[str, Any], where: str, what: str) -> dict[str, Any]:
+    """Return a TOML table of code = value as codes (:func:`code_list`) to values.
+
+    TOML reads an unquoted ``2.0 = "x"`` as the dotted key ``2`` > ``0``: a table where a
+    value was meant, which became a label such as ``{'0': 'x'}``.
+    """
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            inner = next(iter(value), "")
+            raise ConfigError(
+                f"{where}: {what} of code {key!r} is a table ({key}.{inner} = ...): TOML "
+                f"reads an unquoted {key}.{inner} as two keys. Fix: quote the code "
+                f"(\"{key}.{inner}\" = ...), or write it as {key}")
+    return {c: v for k, v in table.items() for c in code_list(k)}
+
+
 def _attribute_from_mapping(name: str, spec: Mapping[str, Any], where: str) -> Attribute:
     unknown = sorted(set(spec) - _ATTRIBUTE_KEYS)
     if unknown:
@@ -507,17 +523,18 @@ def _attribute_from_mapping(name: str, spec: Mapping[str, Any], where: str) -> A
         try:
             parts.append(Part(
                 part_name, _type_name(part.get("type", "")),
-                {c: v for k, v in part.get("values", {}).items() for c in code_list(k)},
+                _code_table(part.get("values", {}), f"split.{part_name}", "value"),
                 part.get("digit"), str(part.get("description", "")),
             ))
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     position = _position(spec.get("position"), where)
+    coded = {c: str(v) for c, v in _code_table(labels, where, "label").items()}
     try:
         return Attribute(
             name=name, type=_type_name(spec["type"]), description=str(spec.get("description", "")),
             missing=tuple(missing),
-            labels={c: str(v) for k, v in labels.items() for c in code_list(k)},
+            labels=coded,
             position=position, parts=tuple(parts),
         )
     except ConfigError as exc:

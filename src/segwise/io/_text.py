@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BLANKS",
+    "OTHER_NOTATION",
     "bom_codec",
     "check_codec",
     "duckdb_encoding",
@@ -45,6 +46,10 @@ __all__ = [
     "toml_string",
     "write_normalised",
 ]
+
+#: A number in another notation than the plain one (12,669; 1.234,5; 3,5): a regular
+#: expression that pyarrow and DuckDB both read.
+OTHER_NOTATION = r"^\s*[+-]?(\d{1,3}([,.' ]\d{3})+([.,]\d+)?|\d+,\d+)\s*$"
 
 #: ``[read] delimiter`` value for columns separated by runs of spaces and tabs.
 BLANKS = " "

@@ -263,6 +263,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         from imblearn.over_sampling import SMOTE
         from imblearn.pipeline import Pipeline
         from sklearn.impute import SimpleImputer
+        from sklearn.neighbors import NearestNeighbors
         from sklearn.preprocessing import KBinsDiscretizer, StandardScaler
 
         encoder = PeopleEncoder(
@@ -283,7 +284,11 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         if self.imbalance == "smote":
             # Neighbours among the rarer class's rows (SMOTE oversamples whichever it is).
             k = max(1, min(5, min(n_pos, n_neg) - 1))
-            steps.append(("smote", SMOTE(k_neighbors=k, random_state=self.random_state)))
+            # Brute-force neighbours whatever the number of features: on a few (under
+            # about 16) scikit-learn builds a KD-tree, a type the model file refuses.
+            neighbours = NearestNeighbors(n_neighbors=k + 1, algorithm="brute")
+            steps.append(("smote", SMOTE(k_neighbors=neighbours,
+                                         random_state=self.random_state)))
         threads = self._threads(n_rows)
         steps.append(("model", self._classifier(n_pos, n_neg, n_rows, threads)))
         return Pipeline(steps)
