@@ -119,16 +119,11 @@ def test_missing_required_column_names_file_column_and_fix(
     assert str(path) in msg and "customer_id" in msg and "[columns]" in msg
 
 
-@pytest.mark.parametrize(("header", "columns"), [
-    ("CustomerID,InvoiceDate,InvoiceNo,Quantity,UnitPrice,CustomerID", "'CustomerID' and "
-     "'CustomerID_1'"),  # a header that repeats a name
-    ("Customer ID,InvoiceDate,InvoiceNo,Quantity,UnitPrice,customer_id", "'Customer ID' and "
-     "'customer_id'"),  # names alike but for case and punctuation
-])
-def test_columns_named_alike_are_not_guessed_between(tmp_path: Path, header: str,
-                                                     columns: str) -> None:
+def test_columns_named_alike_are_not_guessed_between(tmp_path: Path) -> None:
     # The first was taken silently, the other's values left out: the ids of one export
     # and the reference numbers of another are not the same customers.
+    header = "Customer ID,InvoiceDate,InvoiceNo,Quantity,UnitPrice,customer_id"
+    columns = "'Customer ID' and 'customer_id'"  # names alike but for case and punctuation
     path = tmp_path / "dup.csv"
     path.write_text(f"{header}\n17850,2010-12-01 08:26:00,536365,6,2.55,99\n")
     with pytest.raises(InputError) as err:
@@ -141,6 +136,40 @@ def test_columns_named_alike_are_not_guessed_between(tmp_path: Path, header: str
     # Mapping one decides.
     tx = load_transactions(path, columns={"customer_id": first})
     assert tx.table.customer_id.execute().tolist() == ["17850"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "gz-crlf-lf", "bom", "xlsx"])
+def test_a_header_naming_two_columns_alike_is_refused(tmp_path: Path, fmt: str) -> None:
+    # DuckDB read the second CustomerID as CustomerID_1 (pandas, in a workbook, as
+    # CustomerID.1); a people file's second Income became an attribute of its own, and
+    # messages named columns the file does not have.
+    header = ["CustomerID", "InvoiceDate", "InvoiceNo", "Quantity", "UnitPrice", "customerid"]
+    rows = [["17850", "2010-12-01 08:26:00", "536365", "6", "2.55", "99"]] * 3
+    path = tmp_path / ("dup.xlsx" if fmt == "xlsx" else "dup.csv.gz" if fmt.startswith("gz")
+                       else "dup.csv")
+    lines = [",".join(r) for r in [header, *rows]]
+    if fmt == "xlsx":
+        pd.DataFrame(rows, columns=[*header[:5], "CustomerID"]).to_excel(path, index=False)
+    elif fmt == "csv":
+        path.write_text("\n".join(lines) + "\n")
+    elif fmt == "bom":
+        path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n")
+    else:
+        path.write_bytes(gzip.compress("\r\n".join(lines[:2]).encode() + b"\r\n"
+                                       + "\n".join(lines[2:]).encode() + b"\n"))
+    named = "'CustomerID'" if fmt == "xlsx" else "'CustomerID' and 'customerid'"
+    with pytest.raises(InputError) as err:
+        load_transactions(path)
+    assert str(err.value) == (
+        f"{path}: columns 1 and 6 of the header are named {named}, and a column must be told "
+        "by its name. Fix: rename one of them, or name every column with [read] names")
+    # Names given for every column mend it; a header whose name_1 is its own is read.
+    names = ReadOptions(names=("customer_id", "date", "invoice", "quantity", "price", "ref"))
+    assert load_transactions(path, read=names).table.count().execute() == 3
+    if fmt == "csv":
+        path.write_text("\n".join(lines).replace("customerid", "CustomerID_1", 1) + "\n")
+        assert load_transactions(path, columns={"customer_id": "CustomerID"}
+                                 ).table.count().execute() == 3
 
 
 def test_explicit_mapping_to_a_column_that_does_not_exist(

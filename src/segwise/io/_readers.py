@@ -1099,6 +1099,18 @@ def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:
             "or CSV") from exc
     if read.header is False:
         frame.columns = _headerless_names(frame.shape[1])
+    elif not read.names:
+        # pandas reads the second ``Income`` as ``Income.1``; DuckDB would rename a second
+        # ``income`` later. Only such a header is read again, its first line.
+        names = [str(c) for c in frame.columns]
+        lowered = [n.lower() for n in names]
+        if len(set(lowered)) < len(names) or any(
+                (m := re.fullmatch(r"(.+)\.\d+", n)) is not None and m.group(1) in names
+                for n in names):
+            first = pd.read_excel(path, sheet_name=sheet, dtype=object, skiprows=read.skip_rows,
+                                  header=None, nrows=1, keep_default_na=False, na_values=[""])
+            _refuse_names_alike([None if pd.isna(v) else str(v) for v in first.iloc[0]]
+                                if len(first) else [], path)
     return frame
 
 
@@ -1152,6 +1164,8 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
     else:
         try:
             header = _read_csv_file(con, path, path, read, read.delimiter, native)
+        except _NamesAlike:
+            raise
         except InputError:
             # A mix of CRLF and LF line endings stops DuckDB's sniffer or its parser.
             # A file DuckDB cannot read for another reason fails again, with that reason.
@@ -1236,7 +1250,49 @@ def _read_csv_file(
         con.execute(sql, params)
     except duckdb.Error as exc:
         raise _csv_error(exc, file, path) from exc
+    if header and not read.names:  # names given replace the header's
+        _check_unique_names(con, file, path, options, params)
     return header
+
+
+def _check_unique_names(con: duckdb.DuckDBPyConnection, file: Path, path: Path, options: str,
+                        params: list[Any]) -> None:
+    """Refuse a header that names two columns alike (in any case).
+
+    DuckDB reads the second ``Income`` as ``Income_1`` (``income_1`` for ``income``): a
+    role or attribute would then read one of them, unsaid, and a message name a column
+    the file does not have. Only a header DuckDB renamed so is read again, its first line.
+    """
+    names = [d[0] for d in con.execute("SELECT * FROM raw_csv LIMIT 0").description]
+    lowered = {n.lower() for n in names}
+    renamed = [m for n in names if (m := re.fullmatch(r"(.+)_\d+", n)) is not None
+               and m.group(1).lower() in lowered]
+    if not renamed:
+        return
+    sql = f"SELECT * FROM read_csv(?, {options.replace('header=?', 'header=false')}) LIMIT 1"  # noqa: S608
+    row = con.execute(sql, [params[0], *params[2:]]).fetchall()
+    _refuse_names_alike([None if v is None else str(v) for v in row[0]] if row else [], path)
+
+
+def _refuse_names_alike(header: list[str | None], path: Path) -> None:
+    """Refuse a header line (its cells as read) naming two columns alike, in any case."""
+    seen: dict[str, int] = {}
+    for at, cell in enumerate(header, 1):
+        name = (cell or "").strip()
+        if not name:  # blank header cells are named by position
+            continue
+        if name.lower() in seen:
+            before = (header[seen[name.lower()] - 1] or "").strip()
+            named = repr(before) if before == name else f"{before!r} and {name!r}"
+            raise _NamesAlike(
+                f"{path}: columns {seen[name.lower()]} and {at} of the header are named "
+                f"{named}, and a column must be told by its name. Fix: rename one of them, "
+                "or name every column with [read] names")
+        seen[name.lower()] = at
+
+
+class _NamesAlike(InputError):
+    """A header naming two columns alike: no other way of reading the file mends it."""
 
 
 def _csv_error(exc: duckdb.Error, file: Path, path: Path) -> Exception:
