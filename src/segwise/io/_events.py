@@ -75,8 +75,10 @@ def as_flag(value: ir.Value) -> ir.BooleanValue:
     """Parse a yes/no source value: booleans, numbers (non-zero is yes) or yes/no text.
 
     Blank values (NaN included) are no (an event without a click flag was not clicked);
-    text that is neither yes, no nor a number, and a number that is infinite or beyond
-    :data:`~segwise.io.MAX_NUMBER`, is NULL, and the row is quarantined.
+    text that is neither yes, no nor a plain number, and a number that is infinite or
+    beyond :data:`~segwise.io.MAX_NUMBER`, is NULL, and the row is quarantined. Text
+    reads as a plain number only (``1``, ``1.0``, ``-1`` as Access writes true): money's
+    notations (``(1)``, ``$1``), which the number columns read, are no flag.
     """
     if value.type().is_boolean():
         return value.fill_null(False)
@@ -86,7 +88,7 @@ def as_flag(value: ir.Value) -> ir.BooleanValue:
         return ibis.cases((value.isnull(), False), (within, value != 0),
                           else_=ibis.null("boolean"))
     # NaN (pandas' missing value) is blank, so no; infinite or huge numbers are no flag.
-    number = as_float(value)
+    number = as_float(value, plain=True)
     if value.type().is_numeric():
         return ibis.cases((is_blank(value), False), (number.notnull(), number != 0),
                           else_=ibis.null("boolean"))
