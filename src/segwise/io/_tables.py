@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ __all__ = [
     "JOIN_REASON",
     "Database",
     "Join",
+    "join_fix",
     "join_reason",
 ]
 
@@ -117,6 +119,32 @@ class Join:
         return cls(table, keys)
 
 
+#: A joined row's reasons, the keys and the joined table filled in: its key matched no row
+#: of the table, or several.
+_NO_MATCH = "{keys}: no row of {table} matches"
+_SEVERAL_MATCH = "{keys}: several rows of {table} match"
+
+
+def join_fix(reason: str) -> str | None:
+    """Return the fix for rows quarantined with ``reason`` where a join gave it, else None.
+
+    Too many such rows is no parse error (delimiter, encoding): the relation is declared
+    on keys that are not unique in the joined table, or that it lacks. Read from the
+    reason alone, so that Parquet parts ``segwise convert`` wrote get it too.
+    """
+    for form, fix in (
+        (_SEVERAL_MATCH, "Fix: join {table} on keys unique in it (on = [\"a\", \"b\"] for "
+                         "several), or remove its duplicate rows"),
+        (_NO_MATCH, "Fix: check that {table} holds every {keys} of the main table and that "
+                    "[read] join names the right table and key"),
+    ):
+        pattern = re.escape(form).replace(r"\{keys\}", "(?P<keys>.+)").replace(
+            r"\{table\}", "(?P<table>.+)")
+        if match := re.fullmatch(pattern, reason):
+            return fix.format(**match.groupdict())
+    return None
+
+
 def join_reason(table: ir.Table, joins: Sequence[Join]) -> ir.StringValue | None:
     """Why a joined row is quarantined: its key matched no row or several; else NULL.
 
@@ -139,8 +167,8 @@ def join_reason(table: ir.Table, joins: Sequence[Join]) -> ir.StringValue | None
     for i, join in enumerate(joins):
         n = table[f"{JOIN_PREFIX}{i}"]
         keys = " and ".join(join.on)
-        checks += [(n.isnull(), f"{keys}: no row of {join.table} matches"),
-                   (n > 1, f"{keys}: several rows of {join.table} match")]
+        checks += [(n.isnull(), _NO_MATCH.format(keys=keys, table=join.table)),
+                   (n > 1, _SEVERAL_MATCH.format(keys=keys, table=join.table))]
     if not checks:
         return None
     return ibis.cases(*checks, else_=ibis.null("string"))
