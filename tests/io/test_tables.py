@@ -189,7 +189,9 @@ def test_an_empty_table_is_named_not_blamed_on_the_keys(tmp_path: Path, suffix: 
     (ReadOptions(table="SearchStream", join=(Join("Searches", ("SearchID",)),)),
      "join names table 'Searches'"),
     (ReadOptions(table="SearchStream", join=(Join("SearchInfo", ("SearchId",)),)),
-     "no column 'SearchId'"),
+     r"SearchStream has no column 'SearchId'; did you mean 'SearchID'\?"),
+    (ReadOptions(table="SearchStream", join=(Join("SearchInfo", ("AdID",)),)),
+     r"SearchInfo has no column 'AdID' \(columns both have: SearchID\)"),
     (ReadOptions(join=(Join("SearchInfo", ("SearchID",)),)), "name the one to read"),
 ])
 def test_missing_tables_and_keys_are_named(tmp_path: Path, read: ReadOptions,

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from segwise._engine import SQLITE_JDBC_ENV, sqlite_jdbc_jar
 from segwise._settings import toml_text
 from segwise.exceptions import ConfigError, InputError
+from segwise.io._roles import _norm
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -220,11 +221,7 @@ class Database:
             cols = tables[join.table]
             for key in join.on:
                 if key not in self._origin or key not in cols:
-                    side = join.table if key in self._origin else "the rows read so far"
-                    raise InputError(
-                        f"{path}: [read] join {join.table} on {key!r}: {side} has no column "
-                        f"{key!r}. Fix: name a column both tables have"
-                    )
+                    raise InputError(self._missing_key(join, key, list(cols), i))
             for col in cols:
                 if col in join.on:
                     continue
@@ -237,6 +234,21 @@ class Database:
         #: column is named rowid), or None: a view (or a SQLite table WITHOUT ROWID) has
         #: none, and its rows are numbered as read.
         self._rowids = {t: self._rowid_name(t, tables[t]) for t in self._tables_used()}
+
+    def _missing_key(self, join: Join, key: str, cols: list[str], i: int) -> str:
+        """Say which side of join ``i`` lacks ``key``, and what it has instead."""
+        if key in self._origin:
+            side, has = join.table, cols
+        else:
+            side = " joined with ".join([self.table, *(j.table for j in self.joins[:i])])
+            has = list(self._origin)
+        same = [c for c in has if _norm(c) == _norm(key)]
+        both = [c for c in self._origin if c in cols]
+        hint = (f"; did you mean {same[0]!r}? (case and spaces matter)" if same
+                else f" (columns both have: {', '.join(both)})" if both
+                else " (the tables have no column in common)")
+        return (f"{self.path}: [read] join {join.table} on {key!r}: {side} has no column "
+                f"{key!r}{hint}. Fix: name a column both tables have")
 
     @property
     def columns(self) -> list[str]:
