@@ -206,20 +206,17 @@ def _groups(value: ir.Value, *groups: int) -> str:
     return "".join(f"{mark}{g}" for g in groups)
 
 
-def _number(value: ir.Value, *, plain: bool = False) -> ir.FloatingValue:
+def _number(value: ir.Value) -> ir.FloatingValue:
     """Read a source value as float64, whatever its size; NULL where text is no number.
 
     A currency sign at either end of the number is read past (``£2.55`` is 2.55): exports
     of prices often keep it, and the column holds one currency either way. A number in
     parentheses is negative, as finance exports write it (``(2.55)``, ``(£2.55)``,
-    ``£(2.55)`` are -2.55). With ``plain``, text reads only as a plain number (``1``,
-    ``-1``, ``1.0``): neither notation is money's there.
+    ``£(2.55)`` are -2.55).
     """
     if value.type().is_numeric():
         return value.cast("float64")
     text = strip_text(value.cast("string"))
-    if plain:
-        return text.try_cast("float64")
     # Only where the plain number does not read (DuckDB's COALESCE is lazy). Each use of
     # ``text`` repeats its SQL, and this runs for every number column of every row: the
     # rewrites replace the text with the number they find in it, or leave it as it is
@@ -229,8 +226,7 @@ def _number(value: ir.Value, *, plain: bool = False) -> ir.FloatingValue:
     return ibis.coalesce(text.try_cast("float64"), unsigned.try_cast("float64"))
 
 
-def as_float(value: ir.Value, *, unreadable_as_nan: bool = False,
-             plain: bool = False) -> ir.FloatingValue:
+def as_float(value: ir.Value, *, unreadable_as_nan: bool = False) -> ir.FloatingValue:
     """Parse a source value as a float64 number within :data:`MAX_NUMBER`.
 
     NULL where text is not a number, and where the number is NaN, infinite or larger than
@@ -240,11 +236,8 @@ def as_float(value: ir.Value, *, unreadable_as_nan: bool = False,
     With ``unreadable_as_nan``, a value that is present (not :func:`is_blank`) but not
     such a number becomes NaN instead, so that what reads the result can tell it from a
     blank without another pass over the source.
-
-    With ``plain``, text reads only as a plain number, without the currency signs and
-    accounting parentheses of money (see :func:`_number`).
     """
-    x = _number(value, plain=plain)
+    x = _number(value)
     ok = _finite(x) & (x.abs() <= MAX_NUMBER)
     if not unreadable_as_nan:
         return ibis.ifelse(ok, x, ibis.null("float64"))
