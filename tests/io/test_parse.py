@@ -153,6 +153,29 @@ def test_accounting_negatives_are_read_in_the_number_columns_of_every_kind(
         [-33.87, -33.86], [151.21, 151.2], [5, -5]]  # (the cleaning refuses -5)
 
 
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def test_event_flags_read_yes_no_and_amounts_not_negatives(tmp_path: Path,
+                                                           engine: str) -> None:
+    # A flag of "(1)" read as -1, so as a click: a negative number says neither yes nor no.
+    from segwise.io import load_source
+
+    flags = ["yes", "No", "TRUE", "f", "1.0", " 0 ", "$12.50", "", "(1)", "-1", "1,0", "maybe"]
+    bought = [1, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0]  # stored as integers
+    path = tmp_path / "clicks.parquet"
+    pd.DataFrame({"user": [str(i) for i in range(len(flags))], "clicked": flags,
+                  "purchased": bought, "ts": "2024-03-04 08:00:00"}).to_parquet(path)
+    source = load_source(path, "events", engine=engine,
+                         read=ReadOptions(max_quarantine_share=1.0))
+    got = fetch_numpy(source.table.select("user_id", "is_click", "is_conversion"))
+    assert dict(zip(got["user_id"].tolist(), got["is_click"].tolist(), strict=True)) == {
+        "0": True, "1": False, "2": True, "3": False, "4": True, "5": False, "6": True}
+    assert got["is_conversion"].tolist().count(True) == 1
+    assert source.quarantine[["clicked", "reason"]].values.tolist() == [
+        ["", "purchased: not a yes/no flag"], ["(1)", "clicked: not a yes/no flag"],
+        ["-1", "clicked: not a yes/no flag"], ["1,0", "clicked: not a yes/no flag"],
+        ["maybe", "clicked: not a yes/no flag"]]
+
+
 def test_a_line_total_beyond_the_bound_is_quarantined(lines: pd.DataFrame,
                                                       tmp_path: Path) -> None:
     data = lines.copy()

@@ -80,6 +80,28 @@ def test_several_matches_are_quarantined_not_multiplied(tmp_path: Path) -> None:
     assert source.quarantine["reason"].tolist() == ["SearchID: several rows of SearchInfo match"]
 
 
+def test_too_many_rows_a_join_quarantines_name_the_join_to_fix(tmp_path: Path) -> None:
+    # The advice was the parse's (delimiter, encoding, decimal): no help for a join on a
+    # key the joined table repeats or lacks, read from the database or its Parquet parts.
+    path = _log(tmp_path / "log.sqlite", orphan=True)
+    with sqlite3.connect(path) as con:
+        con.execute("INSERT INTO SearchInfo VALUES (1, 13, '2015-05-03 09:00:00.0', 5)")
+    with pytest.raises(InputError, match=r"row 1: SearchID: several rows of SearchInfo match "
+                                         r"\(value '1'\)\. Fix: join SearchInfo on keys unique "
+                                         r"in it .*or remove its duplicate rows; raise") as error:
+        load_source(path, "events", read=RELATION)
+    assert "delimiter" not in str(error.value)
+    parts = convert_to_parquet(path, tmp_path / "parts", read=RELATION).path
+    with pytest.raises(InputError, match=r"several rows of SearchInfo match .* Fix: join "
+                                        r"SearchInfo on keys unique in it"):
+        load_source(parts, "events")
+    with sqlite3.connect(path) as con:
+        con.execute("DELETE FROM SearchInfo WHERE SearchID = 1")
+    with pytest.raises(InputError, match=r"SearchID: no row of SearchInfo matches .* Fix: "
+                                         r"check that SearchInfo holds every SearchID"):
+        load_source(path, "events", read=RELATION)
+
+
 def test_a_relation_that_joins_nothing_is_one_clear_line(tmp_path: Path) -> None:
     path = _log(tmp_path / "log.sqlite")
     with sqlite3.connect(path) as con:
@@ -167,7 +189,9 @@ def test_an_empty_table_is_named_not_blamed_on_the_keys(tmp_path: Path, suffix: 
     (ReadOptions(table="SearchStream", join=(Join("Searches", ("SearchID",)),)),
      "join names table 'Searches'"),
     (ReadOptions(table="SearchStream", join=(Join("SearchInfo", ("SearchId",)),)),
-     "no column 'SearchId'"),
+     r"SearchStream has no column 'SearchId'; did you mean 'SearchID'\?"),
+    (ReadOptions(table="SearchStream", join=(Join("SearchInfo", ("AdID",)),)),
+     r"SearchInfo has no column 'AdID' \(columns both have: SearchID\)"),
     (ReadOptions(join=(Join("SearchInfo", ("SearchID",)),)), "name the one to read"),
 ])
 def test_missing_tables_and_keys_are_named(tmp_path: Path, read: ReadOptions,

@@ -72,30 +72,33 @@ _NO = ("0", "false", "f", "no", "n")
 
 
 def as_flag(value: ir.Value) -> ir.BooleanValue:
-    """Parse a yes/no source value: booleans, numbers (non-zero is yes) or yes/no text.
+    """Parse a yes/no source value: booleans, yes/no text, or numbers (positive is yes).
 
-    Blank values (NaN included) are no (an event without a click flag was not clicked);
-    text that is neither yes, no nor a number, and a number that is infinite or beyond
-    :data:`~segwise.io.MAX_NUMBER`, is NULL, and the row is quarantined.
+    Blank values (NaN included) are no (an event without a click flag was not clicked).
+    Numbers read as the number columns read them, so an amount is a flag too (a revenue
+    column's ``$12.50`` is a conversion, ``0`` none). Text that is neither yes, no nor a
+    number, a negative number (``-1``, ``(1)``: no yes or no, nor a conversion), and a
+    number that is infinite or beyond :data:`~segwise.io.MAX_NUMBER`, are NULL, and the
+    row is quarantined.
     """
     if value.type().is_boolean():
         return value.fill_null(False)
     if value.type().is_integer():
         # What as_float() tests, without a float: every integer is finite.
-        within = (value >= -int(MAX_NUMBER)) & (value <= int(MAX_NUMBER))
+        within = (value >= 0) & (value <= int(MAX_NUMBER))
         return ibis.cases((value.isnull(), False), (within, value != 0),
                           else_=ibis.null("boolean"))
     # NaN (pandas' missing value) is blank, so no; infinite or huge numbers are no flag.
     number = as_float(value)
     if value.type().is_numeric():
-        return ibis.cases((is_blank(value), False), (number.notnull(), number != 0),
+        return ibis.cases((is_blank(value), False), (number >= 0, number != 0),
                           else_=ibis.null("boolean"))
     text = strip_text(value.cast("string")).lower()
     return ibis.cases(
         (is_blank(value), False),
         (text.isin(_YES), True),
         (text.isin(_NO), False),
-        (number.notnull(), number != 0),
+        (number >= 0, number != 0),
         else_=ibis.null("boolean"),
     )
 

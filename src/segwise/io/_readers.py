@@ -64,6 +64,7 @@ from segwise.io._tables import (
     JOIN_REASON,
     Database,
     Join,
+    join_fix,
     join_reason,
 )
 from segwise.io._text import (
@@ -1465,6 +1466,8 @@ def _check_quarantine_share(
     fix = number_hint(value, read.decimal, read.thousands) if column is not None else None
     if fix:
         advice = f"Likely cause: {fix}"
+    elif joined := join_fix(reason):
+        advice = joined
     elif reason.endswith(" given twice)"):  # a JSON record naming a field twice
         advice = "Fix: export each record with each field once"
     else:

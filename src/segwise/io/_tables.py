@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from segwise._engine import SQLITE_JDBC_ENV, sqlite_jdbc_jar
 from segwise._settings import toml_text
 from segwise.exceptions import ConfigError, InputError
+from segwise.io._roles import _norm
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -48,6 +50,7 @@ __all__ = [
     "JOIN_REASON",
     "Database",
     "Join",
+    "join_fix",
     "join_reason",
 ]
 
@@ -117,6 +120,32 @@ class Join:
         return cls(table, keys)
 
 
+#: A joined row's reasons, the keys and the joined table filled in: its key matched no row
+#: of the table, or several.
+_NO_MATCH = "{keys}: no row of {table} matches"
+_SEVERAL_MATCH = "{keys}: several rows of {table} match"
+
+
+def join_fix(reason: str) -> str | None:
+    """Return the fix for rows quarantined with ``reason`` where a join gave it, else None.
+
+    Too many such rows is no parse error (delimiter, encoding): the relation is declared
+    on keys that are not unique in the joined table, or that it lacks. Read from the
+    reason alone, so that Parquet parts ``segwise convert`` wrote get it too.
+    """
+    for form, fix in (
+        (_SEVERAL_MATCH, "Fix: join {table} on keys unique in it (on = [\"a\", \"b\"] for "
+                         "several), or remove its duplicate rows"),
+        (_NO_MATCH, "Fix: check that {table} holds every {keys} of the main table and that "
+                    "[read] join names the right table and key"),
+    ):
+        pattern = re.escape(form).replace(r"\{keys\}", "(?P<keys>.+)").replace(
+            r"\{table\}", "(?P<table>.+)")
+        if match := re.fullmatch(pattern, reason):
+            return fix.format(**match.groupdict())
+    return None
+
+
 def join_reason(table: ir.Table, joins: Sequence[Join]) -> ir.StringValue | None:
     """Why a joined row is quarantined: its key matched no row or several; else NULL.
 
@@ -139,8 +168,8 @@ def join_reason(table: ir.Table, joins: Sequence[Join]) -> ir.StringValue | None
     for i, join in enumerate(joins):
         n = table[f"{JOIN_PREFIX}{i}"]
         keys = " and ".join(join.on)
-        checks += [(n.isnull(), f"{keys}: no row of {join.table} matches"),
-                   (n > 1, f"{keys}: several rows of {join.table} match")]
+        checks += [(n.isnull(), _NO_MATCH.format(keys=keys, table=join.table)),
+                   (n > 1, _SEVERAL_MATCH.format(keys=keys, table=join.table))]
     if not checks:
         return None
     return ibis.cases(*checks, else_=ibis.null("string"))
@@ -192,11 +221,7 @@ class Database:
             cols = tables[join.table]
             for key in join.on:
                 if key not in self._origin or key not in cols:
-                    side = join.table if key in self._origin else "the rows read so far"
-                    raise InputError(
-                        f"{path}: [read] join {join.table} on {key!r}: {side} has no column "
-                        f"{key!r}. Fix: name a column both tables have"
-                    )
+                    raise InputError(self._missing_key(join, key, list(cols), i))
             for col in cols:
                 if col in join.on:
                     continue
@@ -209,6 +234,21 @@ class Database:
         #: column is named rowid), or None: a view (or a SQLite table WITHOUT ROWID) has
         #: none, and its rows are numbered as read.
         self._rowids = {t: self._rowid_name(t, tables[t]) for t in self._tables_used()}
+
+    def _missing_key(self, join: Join, key: str, cols: list[str], i: int) -> str:
+        """Say which side of join ``i`` lacks ``key``, and what it has instead."""
+        if key in self._origin:
+            side, has = join.table, cols
+        else:
+            side = " joined with ".join([self.table, *(j.table for j in self.joins[:i])])
+            has = list(self._origin)
+        same = [c for c in has if _norm(c) == _norm(key)]
+        both = [c for c in self._origin if c in cols]
+        hint = (f"; did you mean {same[0]!r}? (case and spaces matter)" if same
+                else f" (columns both have: {', '.join(both)})" if both
+                else " (the tables have no column in common)")
+        return (f"{self.path}: [read] join {join.table} on {key!r}: {side} has no column "
+                f"{key!r}{hint}. Fix: name a column both tables have")
 
     @property
     def columns(self) -> list[str]:
