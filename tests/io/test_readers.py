@@ -172,6 +172,41 @@ def test_a_header_naming_two_columns_alike_is_refused(tmp_path: Path, fmt: str) 
                                  ).table.count().execute() == 3
 
 
+@pytest.mark.parametrize("kind", ["orders", "events"])
+def test_a_spreadsheets_blank_rows_are_said_and_do_not_stop_a_small_file(
+        tmp_path: Path, kind: str) -> None:
+    # An export ending in rows of bare delimiters (;;;;;) had them quarantined as "empty
+    # customer id", and in a small file their share stopped the run with advice about
+    # delimiters and encodings.
+    from segwise.io import load_source
+
+    header, rows = {
+        "orders": ("InvoiceNo;StockCode;Quantity;InvoiceDate;UnitPrice;CustomerID",
+                   ["536365;A;6;2010-12-01 08:26;2.55;17850",
+                    "536366;B;2;2010-12-02 08:26;3.10;17851"]),
+        "events": ("user_id;timestamp;event;clicked;category;device",
+                   ["u1;2024-03-04 09:00;search;0;cars;web", "u2;2024-03-05 10:00;view;1;;"]),
+    }[kind]
+    path = tmp_path / "export.csv"
+    path.write_text("\r\n".join([header, *rows, ";;;;;", " ; ;;;;", ";;;;;"]) + "\r\n")
+    source = load_source(path, kind)
+    assert source.n_input == 5 and source.table.count().execute() == 2
+    reasons = source.quarantine_table["reason"].to_pylist()
+    assert reasons == ["blank row: no value in any column read"] * 3
+    # A row with a value where a role reads it is what it was, and counts.
+    path.write_text("\n".join([header, *rows, ";;;;;", ";;;;;", ";;;;;web"]) + "\n")
+    source = load_source(path, kind, read=ReadOptions(max_quarantine_share=0.5))
+    reasons = source.quarantine_table["reason"].to_pylist()
+    assert reasons[:2] == ["blank row: no value in any column read"] * 2
+    assert reasons[2] != reasons[0] and source.n_input == 5
+    # Data rows that do not parse still stop a file past the share, blank rows aside.
+    path.write_text("\n".join([header, rows[0], rows[1].replace("2010", "20x0")
+                               .replace("2024", "20x4"), ";;;;;", ";;;;;"]) + "\n")
+    with pytest.raises(InputError, match=r"1 of 2 rows \(50%; 2 blank rows aside\) cannot "
+                       r"be parsed; row 2: .*: not a timestamp"):
+        load_source(path, kind)
+
+
 def test_explicit_mapping_to_a_column_that_does_not_exist(
     retail_sample: pd.DataFrame, tmp_path: Path
 ) -> None:

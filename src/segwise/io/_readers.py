@@ -527,6 +527,7 @@ def _load(
         database.check_has_rows(spec.rows)
     if n_input == 0:
         raise InputError(f"{path}: the file has a header but no rows. Fix: export the rows too")
+    quarantine = _blank_rows_said(quarantine, roles)
     _check_quarantine_share(quarantine, n_input, read, path, roles)
     _warn_other_notation(quarantine, read, path, roles)
     n_after_as_of = int(totals.pop(AFTER_AS_OF, 0))
@@ -1450,10 +1451,43 @@ def _warn_other_notation(
                           f"(e.g. {value!r}). Likely cause: {hint}", UserWarning, stacklevel=3)
 
 
+#: The reason of a quarantined row with no value in any column read.
+BLANK_ROW = "blank row: no value in any column read"
+
+
+def _blank_rows_said(quarantine: pa.Table, roles: ColumnRoles) -> pa.Table:
+    """Give quarantined rows with no value in any column read :data:`BLANK_ROW` as reason.
+
+    A spreadsheet's export ends in rows of bare delimiters (``;;;``): they were said to
+    lack the first required value ("empty customer id") and counted against
+    ``[read] max_quarantine_share``, which stopped a small file. They stay in the
+    quarantine (rows in = kept + quarantined), said for what they are.
+    """
+    import pyarrow.compute as pc
+
+    columns = list(dict.fromkeys(col for _, col in roles.items()))
+    if not quarantine.num_rows or not columns:
+        return quarantine
+    blank = pc.is_null(quarantine["raw_line"]) if "raw_line" in quarantine.column_names \
+        else pa.array([True] * quarantine.num_rows)
+    for col in columns:
+        text = pc.utf8_trim_whitespace(quarantine[col].cast(pa.string()))
+        blank = pc.and_(blank, pc.fill_null(pc.equal(text, ""), True))
+    if not pc.any(blank).as_py():
+        return quarantine
+    at = quarantine.column_names.index("reason")
+    return quarantine.set_column(at, "reason", pc.if_else(blank, BLANK_ROW, quarantine["reason"]))
+
+
 def _check_quarantine_share(
     quarantine: pa.Table, n_input: int, read: ReadOptions, path: Path, roles: ColumnRoles
 ) -> None:
-    share = quarantine.num_rows / n_input
+    # Blank rows are no data that failed to parse: they do not count against the share.
+    blank = quarantine.filter(pa.compute.equal(quarantine["reason"], BLANK_ROW))
+    if blank.num_rows:
+        quarantine = quarantine.filter(pa.compute.not_equal(quarantine["reason"], BLANK_ROW))
+        n_input -= blank.num_rows
+    share = quarantine.num_rows / n_input if n_input else 0.0
     if share <= read.max_quarantine_share:
         return
     first = quarantine.slice(0, 1).to_pylist()[0]
@@ -1473,7 +1507,9 @@ def _check_quarantine_share(
     else:
         advice = ("Fix: check [read] delimiter, encoding, decimal and timestamp_format, or the "
                   f"[columns] mapping (now {dict(roles.items())})")
+    aside = f"; {blank.num_rows:,} blank rows aside" if blank.num_rows else ""
     raise InputError(
-        f"{path}: {quarantine.num_rows:,} of {n_input:,} rows ({share:.0%}) cannot be parsed; "
-        f"{where}: {reason}{shown}. {advice}; raise [read] max_quarantine_share to accept them"
+        f"{path}: {quarantine.num_rows:,} of {n_input:,} rows ({share:.0%}{aside}) cannot be "
+        f"parsed; {where}: {reason}{shown}. {advice}; raise [read] max_quarantine_share to "
+        "accept them"
     )
