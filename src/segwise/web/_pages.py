@@ -120,7 +120,7 @@ def segment_page(store: Store, segmentation: str, segment: str, *, run_id: str |
         [p["feature"] for p in top], [p["z"] for p in top],
         value_title="standard deviations from all entities",
         summary="Features ordered by how far the segment's mean lies from everyone's, "
-                "in standard deviations of the log-scaled feature.")] if top else []
+                "in standard deviations across all entities.")] if top else []
     return {
         "page": "segment", "title": f"{segment} · {segmentation} segment", "run": run,
         "segmentation": segmentation, "segment": summary, "profile": profile,
