@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from segwise.exceptions import ConfigError, NotFoundError, SegwiseError
@@ -457,9 +458,12 @@ class Store:
                            "entity_id": labels.column("entity_id").cast(pa.string()),
                            "segment": labels.column("segment").cast(pa.string())})
         self._insert(conn, MEMBERSHIPS.name, _with_run(run_id, labels))
-        if seg.summary is not None:
+        # Without a summary the segments are counted from the labels, largest first: a
+        # segmentation with members but no segments was listed, and then not found.
+        summary = seg.summary if seg.summary is not None else _counted(labels)
+        if summary.num_rows:
             rows = []
-            for i, r in enumerate(seg.summary.to_pylist()):
+            for i, r in enumerate(summary.to_pylist()):
                 rows.append({
                     "run_id": run_id, "segmentation": seg.name, "position": i,
                     "segment": str(r["segment"]), "size": int(r["size"]),
@@ -913,6 +917,16 @@ class Store:
                  .group_by(src, dst).order_by(src, dst))
         with self._connect() as conn:
             return [_row(r) for r in conn.execute(query).mappings()]
+
+
+def _counted(labels: pa.Table) -> pa.Table:
+    """Return a summary of segment labels: ``segment``, ``size``, ``share``, largest first."""
+    counts = pc.value_counts(labels.column("segment")).to_pylist()
+    counts.sort(key=lambda c: (-c["counts"], str(c["values"])))
+    n = max(labels.num_rows, 1)
+    return pa.table({"segment": pa.array([c["values"] for c in counts], pa.string()),
+                     "size": pa.array([c["counts"] for c in counts], pa.int64()),
+                     "share": pa.array([c["counts"] / n for c in counts], pa.float64())})
 
 
 def comparable(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
