@@ -490,9 +490,15 @@ def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: An
     with TestClient(create_app(store, scorers=[])) as c:
         alone = c.get("/api/runs").json()
         assert (alone["run_a"], alone["run_b"], alone["flows"]) == (None, clicks, [])
-        assert alone["note"] == (f"No run before {clicks} holds its users of events: a "
-                                 "migration compares two such runs.")
-        assert alone["note"] in c.get("/runs").text
+        # Before offers only other runs of the kind: here none, and no Before to choose.
+        assert (alone["choices"], alone["choices_before"]) == ([clicks, first], [])
+        assert alone["note"] == (f"No other run holds the users of events that run {clicks} "
+                                 "holds: a migration compares two such runs.")
+        page = c.get("/runs").text
+        assert alone["note"] in page and 'name="a"' not in page
+        assert c.get(f"/api/runs?b={first}").json()["choices_before"] == []
+        same = c.get(f"/api/runs?a={first}&b={first}")
+        assert same.status_code == 400 and "both" in same.json()["detail"]
         mixed = c.get(f"/api/runs?a={first}&b={clicks}")
         assert mixed.status_code == 400
         assert mixed.json()["detail"].startswith(
@@ -502,6 +508,10 @@ def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: An
                                                      started_at=dt.datetime.now()))
         both = c.get("/api/runs").json()
         assert (both["run_a"], both["run_b"], both["segmentation"]) == (first, second, "rule")
+        assert both["choices_before"] == [first]
+        # The form's empty fields are the defaults (an empty segmentation was a 404).
+        form = c.get(f"/api/runs?a=&b={second}&segmentation=").json()
+        assert (form["run_a"], form["segmentation"]) == (first, "rule")
         assert sum(f["n"] for f in both["flows"]) == hostile_record.entities.n_entities
         assert "Segment migration (rows: before" in c.get("/runs").text
 
