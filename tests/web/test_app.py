@@ -503,6 +503,17 @@ def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: An
         assert mixed.status_code == 400
         assert mixed.json()["detail"].startswith(
             f"run {first} holds customers of orders and run {clicks} users of events")
+        # Runs of two kinds are refused as such, whatever segmentations they hold (they
+        # were "share no segmentation", or a segmentation one of them lacks).
+        learned = store.write_run(dataclasses.replace(events, segmentations=[
+            SegmentLabels("clusters", labels)]))
+        for query in (f"a={first}&b={learned}", f"a={first}&b={clicks}&segmentation=learned"):
+            answer = c.get(f"/api/runs?{query}")
+            assert answer.status_code == 400, query
+            assert "users of events" in answer.json()["detail"]
+        # A run's segments are its first segmentation's unless one is named (not "rule").
+        assert [s["segment"] for s in c.get(f"/api/segments?run={learned}").json()] == ["busy"]
+        store.delete_run(learned)
         # A later run of customers is compared with the earlier one, past the users' run.
         second = store.write_run(dataclasses.replace(hostile_record,
                                                      started_at=dt.datetime.now()))

@@ -877,6 +877,24 @@ class Store:
 
     # ------------------------------------------------------------------ comparing runs
 
+    def check_comparable(self, run_a: str, run_b: str) -> None:
+        """Refuse two runs whose entities a migration cannot match by id.
+
+        Raises
+        ------
+        NotFoundError
+            If either run does not exist.
+        ConfigError
+            If the runs hold different entities (customers of order lines and users of
+            events, say): matched by id, everyone would look gone and new.
+        """
+        before, after = self.run(run_a), self.run(run_b)
+        if not comparable(before, after):
+            raise ConfigError(
+                f"run {run_a} holds {_what(before)} and run {run_b} {_what(after)}: a "
+                "migration follows the same entities from one run to another. Fix: compare "
+                "two runs of one kind")
+
     def migration(self, run_a: str, run_b: str, segmentation: str = "rule") -> list[dict[str, Any]]:
         """How entities moved between the segments of two runs.
 
@@ -896,15 +914,10 @@ class Store:
             If the runs hold different entities (customers of order lines and users of
             events, say): matched by id, everyone would look gone and new.
         """
+        self.check_comparable(run_a, run_b)
         for run_id in (run_a, run_b):
             if segmentation not in self.segmentations(run_id):
                 raise self.no_segmentation(run_id, segmentation)
-        before, after = self.run(run_a), self.run(run_b)
-        if not comparable(before, after):
-            raise ConfigError(
-                f"run {run_a} holds {_what(before)} and run {run_b} {_what(after)}: a "
-                "migration follows the same entities from one run to another. Fix: compare "
-                "two runs of one kind")
         m = MEMBERSHIPS
         a = sa.select(m.c.entity_id, m.c.segment).where(
             m.c.run_id == run_a, m.c.segmentation == segmentation).subquery("a")

@@ -236,11 +236,11 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
     flows: list[dict[str, Any]] = []
     charts = []
     matrix: dict[str, Any] = {"rows": [], "cols": [], "values": []}
+    if run_a and run_b:
+        store.check_comparable(run_a, run_b)   # before "they share no segmentation"
     if run_a and run_b and segmentation is None:
         shared = set(store.segmentations(run_a))
         segmentation = next((n for n in store.segmentations(run_b) if n in shared), None)
-        for run_id in (run_a, run_b) if segmentation is None else ():
-            store.run(run_id)  # NotFoundError for a run that does not exist
         if segmentation is None:
             note = f"Runs {run_a} and {run_b} share no segmentation to compare."
     if run_a and run_b and segmentation is not None:
