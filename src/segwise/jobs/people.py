@@ -210,8 +210,10 @@ class PopulationResult(JobResult):
         labels = named_labels(self.entities, "population", table.column(PERSON_ID).to_pylist(),
                               table.column("segment_name").to_pylist(),
                               order=list(self.comparison.table["name"]), actions=actions,
-                              descriptions=dict(zip(self.segments["name"],
-                                                    self.segments["description"], strict=True)),
+                              descriptions={
+                                  **dict(zip(self.segments["name"], self.segments["description"],
+                                             strict=True)),
+                                  UNPLACED_NAME: "too many attributes missing to place"},
                               profile=pa.Table.from_pandas(
                                   self.profile.assign(segment=self.profile["segment"].map(
                                       dict(zip(self.segments["segment"], self.segments["name"],
