@@ -525,6 +525,16 @@ def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: An
         assert (form["run_a"], form["segmentation"]) == (first, "rule")
         assert sum(f["n"] for f in both["flows"]) == hostile_record.entities.n_entities
         assert "Segment migration (rows: before" in c.get("/runs").text
+        # A migration of learned segments is from the newest earlier run that has them,
+        # past one of rule segments alone (it was a 404 naming a run nobody chose).
+        rule_only = dataclasses.replace(hostile_record, started_at=dt.datetime.now(),
+                                        segmentations=[hostile_record.segmentations[0]])
+        assert rule_only.segmentations[0].name == "rule"
+        store.write_run(rule_only)
+        third = store.write_run(dataclasses.replace(hostile_record,
+                                                    started_at=dt.datetime.now()))
+        learned_flows = c.get("/api/runs?segmentation=learned").json()
+        assert (learned_flows["run_a"], learned_flows["run_b"]) == (second, third)
 
 
 def test_many_long_segment_names_get_a_bar_each_they_can_be_read_by(tmp_path: Path) -> None:

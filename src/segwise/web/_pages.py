@@ -226,13 +226,17 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
         note = (f"No other run holds the {after['entities'] or 'entities'} of "
                 f"{after['kind'] or 'its kind'} that run {run_b} holds: a migration compares "
                 "two such runs.")
-    default_a = next((i for i in ids[ids.index(run_b) + 1:] if i in before), None
+    # The newest earlier run of the kind, with the segmentation asked for when one is.
+    default_a = next((i for i in ids[ids.index(run_b) + 1:] if i in before and (
+        segmentation is None or segmentation in store.segmentations(i))), None
                      ) if after is not None else None
     if run_a is None and before and after is not None:
         run_a = default_a
         if run_a is None:
             note = (f"No run before {run_b} holds its {after['entities'] or 'entities'} of "
-                    f"{after['kind'] or 'its kind'}: choose a later one as Before to compare.")
+                    f"{after['kind'] or 'its kind'}"
+                    + (f" with {segmentation} segments" if segmentation else "")
+                    + ": choose a later one as Before to compare.")
     flows: list[dict[str, Any]] = []
     charts = []
     matrix: dict[str, Any] = {"rows": [], "cols": [], "values": []}
