@@ -211,12 +211,12 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
     for run_id in (run_a, run_b):
         if run_id is not None and run_id not in known:
             store.run(run_id)  # NotFoundError naming it
-    if run_a is not None and run_a == run_b:
-        raise ConfigError(f"runs a and b are both {run_a}: a migration compares two runs. "
-                          "Fix: choose another run of its kind as a (or leave a out)")
     with_entities = [r for r in runs if r["feature_set"]]
     if run_b is None and with_entities:
         run_b = with_entities[0]["run_id"]
+    if run_a is not None and run_a == run_b:
+        raise ConfigError(f"runs a and b are both {run_a}: a migration compares two runs. "
+                          "Fix: choose another run of its kind as a (or leave a out)")
     note = ""
     ids = [r["run_id"] for r in with_entities]
     after = with_entities[ids.index(run_b)] if run_b in ids else None
@@ -226,6 +226,11 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
         note = (f"No other run holds the {after['entities'] or 'entities'} of "
                 f"{after['kind'] or 'its kind'} that run {run_b} holds: a migration compares "
                 "two such runs.")
+    if run_a is not None and run_b is not None:
+        store.check_comparable(run_a, run_b)   # before any word on their segmentations
+    if segmentation is not None and run_b is not None and (
+            segmentation not in store.segmentations(run_b)):
+        raise store.no_segmentation(run_b, segmentation)
     # The newest earlier run of the kind, with the segmentation asked for when one is.
     default_a = next((i for i in ids[ids.index(run_b) + 1:] if i in before and (
         segmentation is None or segmentation in store.segmentations(i))), None
@@ -240,8 +245,6 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
     flows: list[dict[str, Any]] = []
     charts = []
     matrix: dict[str, Any] = {"rows": [], "cols": [], "values": []}
-    if run_a and run_b:
-        store.check_comparable(run_a, run_b)   # before "they share no segmentation"
     if run_a and run_b and segmentation is None:
         shared = set(store.segmentations(run_a))
         segmentation = next((n for n in store.segmentations(run_b) if n in shared), None)
