@@ -241,6 +241,23 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
+#: A page script (``page.add_init_script``) under which the page's first ``Plotly.newPlot``
+#: throws, as a figure plotly.js cannot draw does; the others draw as usual.
+FIRST_CHART_THROWS = """
+(function () {
+  var plotly;
+  Object.defineProperty(window, "Plotly", {configurable: true, get: function () { return plotly; },
+    set: function (real) {
+      var calls = 0;
+      plotly = Object.create(real);
+      Object.defineProperty(plotly, "newPlot", {value: function () {
+        calls += 1;
+        if (calls === 1) { throw new Error("a figure plotly.js cannot draw"); }
+        return real.newPlot.apply(real, arguments);
+      }});
+    }});
+})();
+"""
 
 
 @pytest.fixture(scope="session")

@@ -119,6 +119,16 @@ def test_population_checks_outputs_neutralises_formulas_and_stores_a_run(
     for row, seg in zip(comparison.to_dict("records"), segments, strict=True):
         assert seg["action"].endswith(f"among customers: {row['ratio']:.2f}x "
                                       f"({row['ratio_low']:.2f}-{row['ratio_high']:.2f})")
+    # What sets a segment apart is told in the dictionary's words, as the report and
+    # segments.csv tell it, and profiled by attribute: principal components mean nothing
+    # to the reader.
+    described = pd.read_csv(out / "segments.csv")
+    assert [s["description"] for s in segments] == described["description"].tolist()
+    for seg in segments:
+        profile = store.profile(run["run_id"], "population", seg["segment"])
+        assert profile and not any(p["feature"].startswith("pc_") for p in profile)
+        assert profile[0]["feature"].partition(":")[0] in seg["description"]
+        assert all(p["mean"] is not None for p in profile)
     # The dictionary the last run wrote, given back with the same folder, is an input.
     again = runner.invoke(app, [*args, "-d", str(out / "dictionary.toml")])
     assert again.exit_code == 1 and "is also an input of this run" in again.output

@@ -287,6 +287,8 @@ def test_written_counts_are_integers_and_an_undefined_ratio_is_empty(
     actions = dict(zip(summary["segment"], summary["action"], strict=True))
     assert actions["Too sparse to place"].startswith(
         "over-represented among customers: no one of the population (")
+    described = dict(zip(summary["segment"], summary["description"], strict=True))
+    assert described["Too sparse to place"] == "too many attributes missing to place"
     report = write_report(result, tmp_path / "report.md")
     row = next(line for line in report.read_text().splitlines()
                if line.startswith("| Too sparse to place |"))

@@ -9,13 +9,18 @@ from typing import Any
 
 import pytest
 
+from ..conftest import FIRST_CHART_THROWS
+
 pytestmark = pytest.mark.slow
 
 README_SHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "report.png"
 
 
-def _open(browser: Any, html: Path, requests: list[str], problems: list[str]) -> Any:
+def _open(browser: Any, html: Path, requests: list[str], problems: list[str], *,
+          script: str | None = None) -> Any:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
+    if script is not None:
+        page.add_init_script(script)
     page.on("request", lambda r: requests.append(r.url))
     page.on("console", lambda m: problems.append(f"{m.type}: {m.text}")
             if m.type in ("error", "warning") else None)
@@ -47,6 +52,21 @@ def test_every_chart_draws_without_errors(browser: Any, retail_files: dict[str, 
         # Refresh the docs' picture of the RFM grid: the report at a glance.
         page.query_selector("#rfm").screenshot(path=str(tmp_path / "rfm.png"))
         shutil.copyfile(tmp_path / "rfm.png", README_SHOT)
+    page.close()
+
+
+def test_a_chart_that_fails_to_draw_says_so_and_the_rest_draw(
+        browser: Any, retail_files: dict[str, Path], retail_report: Any) -> None:
+    # One figure plotly.js threw on stopped the page's script: no later chart was drawn
+    # and the page never said it had finished.
+    problems: list[str] = []
+    page = _open(browser, retail_files["html"], [], problems, script=FIRST_CHART_THROWS)
+    first, *rest = page.query_selector_all(".sw-chart")
+    assert len(rest) == len(retail_report.charts) - 1 > 0
+    assert first.get_attribute("data-failed") == "true"
+    assert "could not be drawn (a figure plotly.js cannot draw)" in first.inner_text()
+    assert all(div.get_attribute("data-drawn") == "true" for div in rest)
+    assert [p for p in problems if "could not be drawn" not in p] == []
     page.close()
 
 

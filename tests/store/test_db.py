@@ -249,6 +249,14 @@ def test_any_kind_of_entity_table_is_stored(store_target: str) -> None:
         "entity_id": "id", "sessions": "feature", "minutes": "value", "country": "feature"}
     busy = store.members(run_id, "rule", "busy", sort="minutes", descending=True, limit=1000)
     assert busy["total"] == int((segments == "busy").sum())
+    # Labels stored without a summary: the segments are counted from them, largest first
+    # (the segmentation was listed, and then "run X has no segmentation 'rule'; it has rule").
+    counted = store.segments(run_id, "rule")
+    sizes = {s: int((segments == s).sum()) for s in ("busy", "quiet")}
+    assert [(s["segment"], s["size"]) for s in counted] == sorted(
+        sizes.items(), key=lambda kv: -kv[1])
+    assert sum(s["share"] for s in counted) == pytest.approx(1.0)
+    assert store.segment(run_id, "rule", "quiet")["size"] == sizes["quiet"]
     top = max(m for m, s in zip(table.column("minutes").to_pylist(), segments, strict=True)
               if s == "busy")
     assert busy["rows"][0][busy["columns"].index("minutes")] == pytest.approx(top)

@@ -490,20 +490,51 @@ def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: An
     with TestClient(create_app(store, scorers=[])) as c:
         alone = c.get("/api/runs").json()
         assert (alone["run_a"], alone["run_b"], alone["flows"]) == (None, clicks, [])
-        assert alone["note"] == (f"No run before {clicks} holds its users of events: a "
-                                 "migration compares two such runs.")
-        assert alone["note"] in c.get("/runs").text
+        # Before offers only other runs of the kind: here none, and no Before to choose.
+        assert (alone["choices"], alone["choices_before"]) == ([clicks, first], [])
+        assert alone["note"] == (f"No other run holds the users of events that run {clicks} "
+                                 "holds: a migration compares two such runs.")
+        page = c.get("/runs").text
+        assert alone["note"] in page and 'name="a"' not in page
+        assert c.get(f"/api/runs?b={first}").json()["choices_before"] == []
+        for same in (c.get(f"/api/runs?a={first}&b={first}"), c.get(f"/api/runs?a={clicks}")):
+            assert same.status_code == 400 and "both" in same.json()["detail"]
         mixed = c.get(f"/api/runs?a={first}&b={clicks}")
         assert mixed.status_code == 400
         assert mixed.json()["detail"].startswith(
             f"run {first} holds customers of orders and run {clicks} users of events")
+        # Runs of two kinds are refused as such, whatever segmentations they hold (they
+        # were "share no segmentation", or a segmentation one of them lacks).
+        learned = store.write_run(dataclasses.replace(events, segmentations=[
+            SegmentLabels("clusters", labels)]))
+        for query in (f"a={first}&b={learned}", f"a={first}&b={clicks}&segmentation=learned"):
+            answer = c.get(f"/api/runs?{query}")
+            assert answer.status_code == 400, query
+            assert "users of events" in answer.json()["detail"]
+        # A run's segments are its first segmentation's unless one is named (not "rule").
+        assert [s["segment"] for s in c.get(f"/api/segments?run={learned}").json()] == ["busy"]
+        store.delete_run(learned)
         # A later run of customers is compared with the earlier one, past the users' run.
         second = store.write_run(dataclasses.replace(hostile_record,
                                                      started_at=dt.datetime.now()))
         both = c.get("/api/runs").json()
         assert (both["run_a"], both["run_b"], both["segmentation"]) == (first, second, "rule")
+        assert both["choices_before"] == [first]
+        # The form's empty fields are the defaults (an empty segmentation was a 404).
+        form = c.get(f"/api/runs?a=&b={second}&segmentation=").json()
+        assert (form["run_a"], form["segmentation"]) == (first, "rule")
         assert sum(f["n"] for f in both["flows"]) == hostile_record.entities.n_entities
         assert "Segment migration (rows: before" in c.get("/runs").text
+        # A migration of learned segments is from the newest earlier run that has them,
+        # past one of rule segments alone (it was a 404 naming a run nobody chose).
+        rule_only = dataclasses.replace(hostile_record, started_at=dt.datetime.now(),
+                                        segmentations=[hostile_record.segmentations[0]])
+        assert rule_only.segmentations[0].name == "rule"
+        store.write_run(rule_only)
+        third = store.write_run(dataclasses.replace(hostile_record,
+                                                    started_at=dt.datetime.now()))
+        learned_flows = c.get("/api/runs?segmentation=learned").json()
+        assert (learned_flows["run_a"], learned_flows["run_b"]) == (second, third)
 
 
 def test_many_long_segment_names_get_a_bar_each_they_can_be_read_by(tmp_path: Path) -> None:

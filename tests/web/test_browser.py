@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from ..conftest import FORMULA_ID, SCRIPT_DESCRIPTION, SCRIPT_ID
+from ..conftest import FIRST_CHART_THROWS, FORMULA_ID, SCRIPT_DESCRIPTION, SCRIPT_ID
 
 pytestmark = pytest.mark.slow
 
@@ -17,12 +17,14 @@ pytestmark = pytest.mark.slow
 class _Tab:
     """A page that records every request and every console error or warning."""
 
-    def __init__(self, browser: Any, base: str) -> None:
+    def __init__(self, browser: Any, base: str, *, script: str | None = None) -> None:
         self.base = base
         self.requests: list[str] = []
         self.problems: list[str] = []
         self.page = browser.new_page(viewport={"width": 1400, "height": 900},
                                      accept_downloads=True)
+        if script is not None:
+            self.page.add_init_script(script)
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("console", lambda m: self.problems.append(f"{m.type}: {m.text}")
                      if m.type in ("error", "warning") else None)
@@ -136,4 +138,46 @@ def test_a_description_with_a_script_shows_as_text(browser: Any, live_server: st
     assert SCRIPT_ID in page.locator("h1").inner_text()
     assert page.evaluate("window.__pwned") is None
     assert tab.problems == [] and tab.outside() == []
+    tab.page.close()
+
+
+def test_a_chart_that_fails_to_draw_says_so_and_the_rest_draw(browser: Any, live_server: str,
+                                                             served: dict[str, Any]) -> None:
+    # One figure plotly.js threw on stopped the page's script: no later chart was drawn
+    # and the page never said it had finished.
+    first, second = served["runs"]
+    tab = _Tab(browser, live_server, script=FIRST_CHART_THROWS)
+    page = tab.open(f"/runs?a={first}&b={second}")
+    failed, drawn = page.query_selector_all(".chart")
+    assert failed.get_attribute("data-failed") == "true"
+    assert "could not be drawn (a figure plotly.js cannot draw)" in failed.inner_text()
+    assert drawn.get_attribute("data-drawn") == "true"
+    assert drawn.query_selector(".sankey-link") is not None
+    assert [p for p in tab.problems if "could not be drawn" not in p] == []
+    tab.page.close()
+
+
+def test_compare_offers_only_other_runs_of_the_same_kind(browser: Any, live_server: str,
+                                                        served: dict[str, Any]) -> None:
+    # With no earlier run of its kind, Before showed the newest run, After's own: Compare
+    # compared a run with itself.
+    first, second = served["runs"]
+    tab = _Tab(browser, live_server)
+    page = tab.open(f"/runs?b={first}")
+    before = page.locator("#compare select[name=a]")
+    assert [o.get_attribute("value") for o in before.locator("option").all()] == ["", second]
+    assert "No run before" in page.locator("[data-key=migration-note]").inner_text()
+    before.select_option(second)
+    page.click("#compare button")
+    page.wait_for_selector("body[data-charts-drawn=true]")
+    assert page.url.split("?")[1].startswith(f"a={second}&b={first}")
+    assert page.locator("table[data-key=migration]").count() == 1
+    # Another After: Before goes back to the newest run of its kind before it.
+    page.locator("#compare select[name=b]").select_option(second)
+    assert before.input_value() == ""
+    page.click("#compare button")
+    page.wait_for_selector("body[data-charts-drawn=true]")
+    assert page.locator("table[data-key=migration]").count() == 1
+    assert before.input_value() == ""   # the default, first, is chosen
+    assert tab.problems == []
     tab.page.close()

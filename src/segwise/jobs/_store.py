@@ -144,8 +144,11 @@ def _labels(entities: EntityTable, segments: np.ndarray) -> pa.Table:
 
 
 def _summary(profile: pd.DataFrame, order: Sequence[str], actions: dict[str, str],
-             n: int) -> pa.Table:
-    """Summary rows in ``order``; a segment nobody is in has size 0."""
+             n: int, descriptions: dict[str, str] | None = None) -> pa.Table:
+    """Summary rows in ``order``; a segment nobody is in has size 0.
+
+    A segment's description is ``descriptions``' when given, else what the profile found.
+    """
     by_name = {str(r["segment"]): r for _, r in profile.iterrows()}
     rows = []
     for name in order:
@@ -157,7 +160,8 @@ def _summary(profile: pd.DataFrame, order: Sequence[str], actions: dict[str, str
             "value_share": float(r["revenue_share"]) if r is not None and "revenue_share" in r
             else None,
             "action": actions.get(name, ""),
-            "description": str(r["distinguishing"]) if r is not None else "",
+            "description": descriptions.get(name, "") if descriptions is not None
+            else str(r["distinguishing"]) if r is not None else "",
         })
     return pa.Table.from_pylist(rows)
 
@@ -181,7 +185,9 @@ def rule_labels(result: JobResult) -> SegmentLabels | None:
 
 def named_labels(entities: EntityTable, name: str, ids: Sequence[str], segments: Sequence[str],
                  *, order: Sequence[str] | None = None,
-                 actions: dict[str, str] | None = None) -> SegmentLabels:
+                 actions: dict[str, str] | None = None,
+                 descriptions: dict[str, str] | None = None,
+                 profile: pa.Table | None = None) -> SegmentLabels:
     """Profile a segmentation given as a segment name per entity id.
 
     Parameters
@@ -196,6 +202,12 @@ def named_labels(entities: EntityTable, name: str, ids: Sequence[str], segments:
         Display order of the segments (largest first when omitted).
     actions : dict of str to str, optional
         Action per segment.
+    descriptions : dict of str to str, optional
+        What sets each segment apart, in words; by default, from its profile.
+    profile : pyarrow.Table, optional
+        The long profile (``segment``, ``feature``, ``mean``, ``median``, ``z``,
+        ``lift``) when the entities' numeric features are not what describes the
+        segments (a population's principal components); by default, of those features.
     """
     by_id = dict(zip((str(i) for i in ids), (str(s) for s in segments), strict=True))
     missing = [i for i in _ids(entities).to_pylist() if i not in by_id]
@@ -203,13 +215,15 @@ def named_labels(entities: EntityTable, name: str, ids: Sequence[str], segments:
         raise ConfigError(f"segmentation {name!r}: {len(missing)} entities have no segment "
                           f"(first: {missing[0]!r})")
     labels = np.array([by_id[i] for i in _ids(entities).to_pylist()], dtype=object)
-    profile = _profile(entities, labels)
+    found = _profile(entities, labels)
     if order is None:
-        order = list(profile.sort_values("customers", ascending=False)["segment"])
+        order = list(found.sort_values("customers", ascending=False)["segment"])
     return SegmentLabels(
         name, _labels(entities, labels),
-        summary=_summary(profile, order, dict(actions or {}), entities.n_entities),
-        profile=_long_profile(profile, _numeric_features(entities)),
+        summary=_summary(found, order, dict(actions or {}), entities.n_entities,
+                         descriptions),
+        profile=_long_profile(found, _numeric_features(entities)) if profile is None
+        else profile,
     )
 
 

@@ -114,6 +114,10 @@ class PopulationResult(JobResult):
         The k sweep (None when k was given).
     segments : pandas.DataFrame
         Per segment: ``segment``, ``name``, ``description`` and ``features``.
+    profile : pandas.DataFrame
+        Per segment and encoded attribute of the fitted sample, in dictionary words:
+        ``segment``, ``feature``, ``mean``, ``median``, ``z`` (population standard
+        deviations from the population's mean) and ``lift`` (mean over the population's).
     customer_projection : Projection
         The customers' encoding audit and missingness (what could not be used).
     column_steps : pandas.DataFrame
@@ -129,6 +133,7 @@ class PopulationResult(JobResult):
     pipeline: Pipeline = field(default=None, repr=False)
     sweep: KSweep | None = field(default=None, repr=False)
     segments: pd.DataFrame = field(default=None, repr=False)
+    profile: pd.DataFrame = field(default=None, repr=False)
     customer_projection: Projection = field(default=None, repr=False)  # type: ignore[assignment]
     column_steps: pd.DataFrame = field(default=None, repr=False)
     dictionary: FeatureDictionary = field(default=None, repr=False)  # type: ignore[assignment]
@@ -189,8 +194,12 @@ class PopulationResult(JobResult):
 
         The store keeps one entity table per run; the customers' side of the comparison
         goes into each segment's action (``over-represented among customers: 1.60x
-        (1.46-1.76)``).
+        (1.46-1.76)``). Each segment is described, and profiled, by the attributes in the
+        dictionary's words as the report describes it, not by the principal components
+        the entity table holds.
         """
+        import pyarrow as pa
+
         from segwise.jobs._store import named_labels, run_record
 
         table = self.entities.table
@@ -200,7 +209,16 @@ class PopulationResult(JobResult):
                    for row in self.comparison.table.to_dict("records")}
         labels = named_labels(self.entities, "population", table.column(PERSON_ID).to_pylist(),
                               table.column("segment_name").to_pylist(),
-                              order=list(self.comparison.table["name"]), actions=actions)
+                              order=list(self.comparison.table["name"]), actions=actions,
+                              descriptions={
+                                  **dict(zip(self.segments["name"], self.segments["description"],
+                                             strict=True)),
+                                  UNPLACED_NAME: "too many attributes missing to place"},
+                              profile=pa.Table.from_pandas(
+                                  self.profile.assign(segment=self.profile["segment"].map(
+                                      dict(zip(self.segments["segment"], self.segments["name"],
+                                               strict=True)))),
+                                  preserve_index=False))
         return run_record(self, command="population", job="people", segmentations=[labels])
 
     def write(self, out: str | Path, *, keep_formulas: bool = False) -> list[Path]:
@@ -423,7 +441,7 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
     cust_labels = _labels(projection, segmenter.predict(projection.components)
                           if len(projection.components) else np.empty(0, np.int64))
     progress("compare")
-    segments = _describe(fit, pipeline, n_clusters)
+    segments, profile = _describe(fit, pipeline, n_clusters)
     names = {**{int(s): f"Segment {int(s) + 1}" for s in segments["segment"]},
              -1: UNPLACED_NAME}
     segments.insert(1, "name", segments["segment"].map(names))
@@ -451,7 +469,7 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
         entities=pop_entities, cleaned=cleaned, config=config,
         artifacts={"column_audit": column_audit},
         customers=cust_entities, comparison=comparison, fit=fit, pipeline=pipeline,
-        sweep=sweep, segments=segments, customer_projection=projection,
+        sweep=sweep, segments=segments, profile=profile, customer_projection=projection,
         column_steps=_column_steps(column_audit, fit), dictionary=cleaned.dictionary,
     )
 
@@ -537,8 +555,13 @@ def _labels(projection: Projection, placed_labels: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _describe(fit: PopulationFit, pipeline: Pipeline, n_clusters: int) -> pd.DataFrame:
-    """Describe each segment by the encoded attributes of the fitted sample."""
+def _describe(fit: PopulationFit, pipeline: Pipeline, n_clusters: int
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Describe and profile each segment by the encoded attributes of the fitted sample.
+
+    Returns the descriptions (``segment``, ``description``, ``features``) and the long
+    profile (:attr:`PopulationResult.profile`).
+    """
     from segwise.features.people import encoded_frame
     from segwise.profile import describe_segments, segment_means
 
@@ -573,7 +596,36 @@ def _describe(fit: PopulationFit, pipeline: Pipeline, n_clusters: int) -> pd.Dat
         described = pd.concat([described, pd.DataFrame({
             "segment": missing, "description": "not in the described sample",
             "features": ""})], ignore_index=True)
-    return described.sort_values("segment", ignore_index=True)
+    return (described.sort_values("segment", ignore_index=True),
+            _attribute_profile(fit.encoded, labels, means, overall, sd, features,
+                          encoder.describe_output))
+
+
+def _attribute_profile(values: np.ndarray, labels: np.ndarray, means: pd.DataFrame,
+                  overall: np.ndarray, sd: np.ndarray, features: Sequence[str],
+                  describe: Callable[[str], str]) -> pd.DataFrame:
+    """Per segment and feature: mean, median, z and lift, features named in words.
+
+    Two features described alike keep their column name after the words, so each is
+    one row.
+    """
+    import pandas as pd
+
+    words = [describe(f) or f for f in features]
+    repeated = {w for w in words if words.count(w) > 1}
+    names = [f"{w} ({f})" if w in repeated else w
+             for w, f in zip(words, features, strict=True)]
+    rows = []
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # an all-missing column's median
+        for segment, row in means.iterrows():
+            mean = row.to_numpy(dtype=np.float64)
+            median = np.nanmedian(values[labels == segment], axis=0)
+            z = np.where(sd > 0, (mean - overall) / sd, np.nan)
+            lift = np.where(overall != 0, mean / overall, np.nan)
+            rows.append(pd.DataFrame({"segment": int(str(segment)), "feature": names,
+                                      "mean": mean, "median": median, "z": z, "lift": lift}))
+    return pd.concat(rows, ignore_index=True)
 
 
 def _row_audit(audit: pa.Table, n_sparse: int) -> pa.Table:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from segwise.exceptions import ConfigError, NotFoundError, SegwiseError
@@ -457,9 +458,12 @@ class Store:
                            "entity_id": labels.column("entity_id").cast(pa.string()),
                            "segment": labels.column("segment").cast(pa.string())})
         self._insert(conn, MEMBERSHIPS.name, _with_run(run_id, labels))
-        if seg.summary is not None:
+        # Without a summary the segments are counted from the labels, largest first: a
+        # segmentation with members but no segments was listed, and then not found.
+        summary = seg.summary if seg.summary is not None else _counted(labels)
+        if summary.num_rows:
             rows = []
-            for i, r in enumerate(seg.summary.to_pylist()):
+            for i, r in enumerate(summary.to_pylist()):
                 rows.append({
                     "run_id": run_id, "segmentation": seg.name, "position": i,
                     "segment": str(r["segment"]), "size": int(r["size"]),
@@ -873,6 +877,24 @@ class Store:
 
     # ------------------------------------------------------------------ comparing runs
 
+    def check_comparable(self, run_a: str, run_b: str) -> None:
+        """Refuse two runs whose entities a migration cannot match by id.
+
+        Raises
+        ------
+        NotFoundError
+            If either run does not exist.
+        ConfigError
+            If the runs hold different entities (customers of order lines and users of
+            events, say): matched by id, everyone would look gone and new.
+        """
+        before, after = self.run(run_a), self.run(run_b)
+        if not comparable(before, after):
+            raise ConfigError(
+                f"run {run_a} holds {_what(before)} and run {run_b} {_what(after)}: a "
+                "migration follows the same entities from one run to another. Fix: compare "
+                "two runs of one kind")
+
     def migration(self, run_a: str, run_b: str, segmentation: str = "rule") -> list[dict[str, Any]]:
         """How entities moved between the segments of two runs.
 
@@ -892,15 +914,10 @@ class Store:
             If the runs hold different entities (customers of order lines and users of
             events, say): matched by id, everyone would look gone and new.
         """
+        self.check_comparable(run_a, run_b)
         for run_id in (run_a, run_b):
             if segmentation not in self.segmentations(run_id):
                 raise self.no_segmentation(run_id, segmentation)
-        before, after = self.run(run_a), self.run(run_b)
-        if not comparable(before, after):
-            raise ConfigError(
-                f"run {run_a} holds {_what(before)} and run {run_b} {_what(after)}: a "
-                "migration follows the same entities from one run to another. Fix: compare "
-                "two runs of one kind")
         m = MEMBERSHIPS
         a = sa.select(m.c.entity_id, m.c.segment).where(
             m.c.run_id == run_a, m.c.segmentation == segmentation).subquery("a")
@@ -913,6 +930,16 @@ class Store:
                  .group_by(src, dst).order_by(src, dst))
         with self._connect() as conn:
             return [_row(r) for r in conn.execute(query).mappings()]
+
+
+def _counted(labels: pa.Table) -> pa.Table:
+    """Return a summary of segment labels: ``segment``, ``size``, ``share``, largest first."""
+    counts = pc.value_counts(labels.column("segment")).to_pylist()
+    counts.sort(key=lambda c: (-c["counts"], str(c["values"])))
+    n = max(labels.num_rows, 1)
+    return pa.table({"segment": pa.array([c["values"] for c in counts], pa.string()),
+                     "size": pa.array([c["counts"] for c in counts], pa.int64()),
+                     "share": pa.array([c["counts"] / n for c in counts], pa.float64())})
 
 
 def comparable(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

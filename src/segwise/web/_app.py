@@ -346,10 +346,13 @@ def create_app(
                                  headers={"Content-Disposition":
                                           f"attachment; filename*=UTF-8''{name}"})
 
-    @app.get("/api/segments", summary="The segments of a run", responses=_errors(400, 404, 503))
+    @app.get("/api/segments", summary="The segments of a run (of its first segmentation, "
+             "rule first, unless one is named)", responses=_errors(400, 404, 503))
     def list_segments(run: Run = None, segmentation: Annotated[
-            str, Query(max_length=32)] = "rule") -> list[dict[str, Any]]:
-        return db.segments(run or db.latest_run_id(), segmentation)
+            str | None, Query(max_length=32)] = None) -> list[dict[str, Any]]:
+        run_id = run or db.latest_run_id()
+        names = db.segmentations(run_id)
+        return db.segments(run_id, segmentation or (names[0] if names else "rule"))
 
     @app.get("/api/search", summary="Entities whose id contains the text",
              responses=_errors(400, 404, 503))

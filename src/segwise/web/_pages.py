@@ -120,7 +120,7 @@ def segment_page(store: Store, segmentation: str, segment: str, *, run_id: str |
         [p["feature"] for p in top], [p["z"] for p in top],
         value_title="standard deviations from all entities",
         summary="Features ordered by how far the segment's mean lies from everyone's, "
-                "in standard deviations of the log-scaled feature.")] if top else []
+                "in standard deviations across all entities.")] if top else []
     return {
         "page": "segment", "title": f"{segment} · {segmentation} segment", "run": run,
         "segmentation": segmentation, "segment": summary, "profile": profile,
@@ -200,8 +200,12 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
     The runs are by default the newest and the newest before it that holds the same kind
     of entity (customers of order lines, users of events: a store may hold both). The
     migration is of ``segmentation``, by default the first one both runs have (``rule``
-    first); none is shown when they share none.
+    first); none is shown when they share none. The runs to compare with ``run_b``
+    (``choices_before``) are the other runs of its kind; ``default_a`` is the newest
+    before it (None when there is none).
     """
+    # A form's empty choice is the default.
+    run_a, run_b, segmentation = run_a or None, run_b or None, segmentation or None
     runs = store.runs()
     known = {r["run_id"] for r in runs}
     for run_id in (run_a, run_b):
@@ -210,23 +214,40 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
     with_entities = [r for r in runs if r["feature_set"]]
     if run_b is None and with_entities:
         run_b = with_entities[0]["run_id"]
+    if run_a is not None and run_a == run_b:
+        raise ConfigError(f"runs a and b are both {run_a}: a migration compares two runs. "
+                          "Fix: choose another run of its kind as a (or leave a out)")
     note = ""
     ids = [r["run_id"] for r in with_entities]
-    if run_a is None and run_b in ids:
-        after = with_entities[ids.index(run_b)]
-        run_a = next((r["run_id"] for r in with_entities[ids.index(run_b) + 1:]
-                      if comparable(r, after)), None)
+    after = with_entities[ids.index(run_b)] if run_b in ids else None
+    before = [r["run_id"] for r in with_entities
+              if after is not None and r["run_id"] != run_b and comparable(r, after)]
+    if after is not None and not before:
+        note = (f"No other run holds the {after['entities'] or 'entities'} of "
+                f"{after['kind'] or 'its kind'} that run {run_b} holds: a migration compares "
+                "two such runs.")
+    if run_a is not None and run_b is not None:
+        store.check_comparable(run_a, run_b)   # before any word on their segmentations
+    if segmentation is not None and run_b is not None and (
+            segmentation not in store.segmentations(run_b)):
+        raise store.no_segmentation(run_b, segmentation)
+    # The newest earlier run of the kind, with the segmentation asked for when one is.
+    default_a = next((i for i in ids[ids.index(run_b) + 1:] if i in before and (
+        segmentation is None or segmentation in store.segmentations(i))), None
+                     ) if after is not None else None
+    if run_a is None and before and after is not None:
+        run_a = default_a
         if run_a is None:
             note = (f"No run before {run_b} holds its {after['entities'] or 'entities'} of "
-                    f"{after['kind'] or 'its kind'}: a migration compares two such runs.")
+                    f"{after['kind'] or 'its kind'}"
+                    + (f" with {segmentation} segments" if segmentation else "")
+                    + ": choose a later one as Before to compare.")
     flows: list[dict[str, Any]] = []
     charts = []
     matrix: dict[str, Any] = {"rows": [], "cols": [], "values": []}
     if run_a and run_b and segmentation is None:
         shared = set(store.segmentations(run_a))
         segmentation = next((n for n in store.segmentations(run_b) if n in shared), None)
-        for run_id in (run_a, run_b) if segmentation is None else ():
-            store.run(run_id)  # NotFoundError for a run that does not exist
         if segmentation is None:
             note = f"Runs {run_a} and {run_b} share no segmentation to compare."
     if run_a and run_b and segmentation is not None:
@@ -246,5 +267,6 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
         ]
     return {"page": "runs", "title": "Runs", "runs": runs, "run_a": run_a, "run_b": run_b,
             "segmentation": segmentation or "", "note": note,
-            "choices": [r["run_id"] for r in with_entities], "migration": matrix,
+            "choices": ids, "choices_before": before, "default_a": default_a,
+            "migration": matrix,
             "flows": flows, "charts": charts}
