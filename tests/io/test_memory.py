@@ -148,7 +148,7 @@ def test_bad_tables_get_one_line_naming_the_table(source: Any, message: str) -> 
 
 
 def test_a_config_mapping_names_the_table(typed_sample: pd.DataFrame) -> None:
-    with pytest.raises(ConfigError, match=r"^pandas DataFrame: \[columns\] maps customer_id"):
+    with pytest.raises(ConfigError, match=r"^pandas DataFrame: columns= maps customer_id"):
         load_transactions(typed_sample, columns={"customer_id": "Client"})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ from segwise.clv._summary import (
     purchase_span,
     unit_days,
 )
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, columns_fix
 
 __all__ = [
     "CLV_COLUMNS",
@@ -244,7 +245,7 @@ def _check_spenders(
         f"spent above 0 (Gamma-Gamma needs {MIN_REPEAT_BUYERS}): "
         f"{int((repeat & bad_spend).sum()):,} spent 0 or less per repeat purchase and "
         f"{int((repeat & returned).sum()):,} returned all they bought. Fix: map the amount "
-        "role ([columns] amount in the config) to what customers paid"
+        "role to the column of what customers paid: " + columns_fix({"amount": "..."})
     )
 
 
@@ -273,6 +274,7 @@ def customer_value(
     margin: float = 1.0,
     model: str = "bgnbd",
     holdout_check: bool = False,
+    columns: Mapping[str, str] | None = None,
 ) -> CLVResult:
     """Fit a purchase model and Gamma-Gamma to an order log and value every customer.
 
@@ -311,6 +313,11 @@ def customer_value(
         tracking in ``comparison``, before the forecast learns from everything. When the
         purchases span too little for a holdout, ``notes`` says so.
 
+    columns : mapping of role to column name, optional
+        Raw lines' columns by role, for names segwise does not recognise:
+        ``columns={"customer_id": "cust", "timestamp": "ts", "amount": "paid"}`` (as
+        ``[columns]`` in a config file; see :func:`order_source`).
+
     Returns
     -------
     CLVResult
@@ -321,7 +328,8 @@ def customer_value(
     Raises
     ------
     InputError
-        If too few customers or repeat buyers exist to fit the models.
+        If too few customers or repeat buyers exist to fit the models, or a role's column
+        is not found (its fix names the ``columns=`` to pass).
 
     Notes
     -----
@@ -340,7 +348,7 @@ def customer_value(
     if model != "auto" and model not in PURCHASE_MODELS:
         raise ConfigError(f"model {model!r}: choose one of {', '.join(PURCHASE_MODELS)} or auto")
     horizon_units = parse_horizon(horizon, unit, max_years=MAX_HORIZON_YEARS)
-    source = order_source(source)
+    source = order_source(source, columns)
     comparison = None
     notes: list[str] = []
     given = calibration_end is not None

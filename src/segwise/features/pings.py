@@ -965,13 +965,15 @@ def _home_work_stays(stays: dict[str, np.ndarray], locations: dict[str, Any]) ->
 
 def _load_pois(settings: MobilitySettings) -> dict[str, np.ndarray]:
     """Read the points of interest with ``pois_columns`` and ``pois_read``."""
-    from segwise.exceptions import InputError
+    from segwise.exceptions import InputError, mapping_way
     from segwise.io import load_source
 
     path = settings.pois
     try:
-        source = load_source(path, "pois", columns=settings.pois_columns or None,
-                             read=settings.pois_read_options())
+        # Mapped in the config's [mobility] section, however the run was called.
+        with mapping_way("config", force=True):
+            source = load_source(path, "pois", columns=settings.pois_columns or None,
+                                 read=settings.pois_read_options())
     except (InputError, ConfigError) as exc:
         raise type(exc)(_pois_fix(str(exc))) from exc
     if source.n_quarantined:

@@ -40,7 +40,7 @@ from segwise._engine import (
     row_store,
 )
 from segwise._frames import DataSource, is_path, table_label
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, columns_key
 from segwise.io._compressed import (
     COMPRESSIONS,
     PYTHON_COMPRESSIONS,
@@ -955,7 +955,7 @@ def _check_no_clash(others: list[str], kind: SourceKind, path: Path) -> None:
             raise InputError(
                 f"{path}: column {col!r} has the name of a column segwise adds "
                 f"({standard.get(col.lower(), col)}). Fix: rename it, or map it to its "
-                "role in [columns]"
+                f"role in {columns_key()}"
             )
 
 
@@ -1413,7 +1413,7 @@ def _check_quarantine_share(
         advice = "Fix: export each record with each field once"
     else:
         advice = ("Fix: check [read] delimiter, encoding, decimal and timestamp_format, or the "
-                  f"[columns] mapping (now {dict(roles.items())})")
+                  f"{columns_key()} mapping (now {dict(roles.items())})")
     raise InputError(
         f"{path}: {quarantine.num_rows:,} of {n_input:,} rows ({share:.0%}) cannot be parsed; "
         f"{where}: {reason}{shown}. {advice}; raise [read] max_quarantine_share to accept them"

@@ -21,7 +21,7 @@ from segwise._engine import arrow_to_numpy, engine_error, fetch_scalar, numpy_to
 from segwise._frames import DataSource, is_path
 from segwise._registry import Registry
 from segwise.config import SegwiseConfig
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, mapping_way
 from segwise.features import EntityTable, source_fingerprint
 from segwise.io import load_source, quarantine_frame
 from segwise.store import entity_output_paths, write_entities
@@ -312,13 +312,14 @@ def load_and_clean(
     """
     spec = get_job(job)
     progress("load")
-    loaded = load_source(
-        source, spec.kind, columns=config.columns, read=config.read, engine=engine,
-        spark_master=spark_master, memory_limit=config.memory_limit, as_of=as_of,
-        uses=spec.uses(config) if spec.uses is not None else None,
-    )
-    progress("clean")
-    return loaded, spec.clean(loaded, config)
+    with mapping_way("config_object"):
+        loaded = load_source(
+            source, spec.kind, columns=config.columns, read=config.read, engine=engine,
+            spark_master=spark_master, memory_limit=config.memory_limit, as_of=as_of,
+            uses=spec.uses(config) if spec.uses is not None else None,
+        )
+        progress("clean")
+        return loaded, spec.clean(loaded, config)
 
 
 def run_job(
@@ -371,7 +372,8 @@ def run_job(
     own = spec.as_of(config) if spec.as_of is not None else None
     config = replace(config, as_of=as_of or own)
     try:
-        return _run(spec, source, config, engine, spark_master, progress)
+        with mapping_way("config_object"):
+            return _run(spec, source, config, engine, spark_master, progress)
     except Exception as exc:
         error = engine_error(exc)
         if error is None:
