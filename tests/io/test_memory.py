@@ -117,6 +117,26 @@ def test_a_job_on_a_dataframe_reconciles_and_matches_the_file(
                                   theirs.loc[same, ["frequency", "monetary", "recency_days"]])
 
 
+def test_pandas_dtypes_of_a_notebook_load_like_plain_ones(
+    typed_sample: pd.DataFrame, from_file: Any
+) -> None:
+    # A period column reached the reader as its ordinal ('21274'): every row was refused.
+    minutes = typed_sample["InvoiceDate"].dt.to_period("min")
+    dtypes = typed_sample.assign(
+        InvoiceDate=minutes,
+        Quantity=typed_sample["Quantity"].astype("Int64"),
+        UnitPrice=typed_sample["UnitPrice"].astype("Float64"),
+        Country=typed_sample["Country"].astype("category"),
+    ).set_index("InvoiceDate")  # a PeriodIndex, named: a column too
+    tx = load_transactions(dtypes)
+    assert tx.n_input == 2000 and tx.n_quarantined == 0
+    pd.testing.assert_frame_equal(_canonical(tx), _canonical(from_file))
+    # A month is the time it starts.
+    months = load_transactions(typed_sample.assign(
+        InvoiceDate=typed_sample["InvoiceDate"].dt.to_period("M")))
+    assert set(months.table.ts.execute()) == {pd.Timestamp("2010-12-01")}
+
+
 def test_a_named_index_is_a_column_and_an_unnamed_one_is_not(
     typed_sample: pd.DataFrame,
 ) -> None:
