@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from segwise._frames import is_table, table_label, to_arrow, to_pandas
 from segwise.exceptions import ConfigError, InputError
-from segwise.io import Transactions, load_transactions
+from segwise.io import Transactions, load_source, load_transactions
 from segwise.jobs import run_rfm
 
 
@@ -180,3 +181,18 @@ def test_to_pandas_keeps_a_pandas_frame_and_converts_the_others(
         frame = to_pandas(make(typed_sample.head(50)))
         assert list(frame.columns) == list(typed_sample.columns)
         assert frame["Quantity"].tolist() == typed_sample["Quantity"].head(50).tolist()
+
+
+def test_a_notebook_s_as_of_text_and_a_wrong_engine(typed_sample: pd.DataFrame) -> None:
+    # as_of="2010-12-03" ended in "can only concatenate str (not timedelta) to str", and
+    # engine="sqlite" ran on DuckDB without a word.
+    by_text = run_rfm(typed_sample, as_of="2010-12-03")
+    by_date = run_rfm(typed_sample, as_of=dt.date(2010, 12, 3))
+    assert by_text.as_of == dt.date(2010, 12, 3)
+    pd.testing.assert_frame_equal(by_text.customers, by_date.customers)
+    assert load_source(typed_sample, "orders", as_of="2010-12-01").n_after_as_of == (
+        typed_sample["InvoiceDate"] >= pd.Timestamp("2010-12-02")).sum()
+    with pytest.raises(ConfigError, match=r"^as_of '3/12/2010' is not a date written as"):
+        run_rfm(typed_sample, as_of="3/12/2010")
+    with pytest.raises(ConfigError, match=r"^unknown engine 'sqlite': choose one of duckdb, spark"):
+        run_rfm(typed_sample, engine="sqlite")

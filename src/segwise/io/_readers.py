@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from segwise._engine import (
+    ENGINES,
     connect,
     duckdb_connection,
     duckdb_error,
@@ -375,7 +376,7 @@ def load_source(
     engine: str = "duckdb",
     spark_master: str | None = None,
     memory_limit: str | None = None,
-    as_of: date | None = None,
+    as_of: date | str | None = None,
     uses: Collection[str] | None = None,
 ) -> Source:
     """Load a source of any kind into a typed table, quarantining rows that do not parse.
@@ -403,9 +404,10 @@ def load_source(
         Spark master URL when ``engine="spark"``.
     memory_limit : str, optional
         Cap on DuckDB's memory, e.g. ``"4GB"`` (see :func:`segwise._engine.duckdb_connection`).
-    as_of : date, optional
+    as_of : date or str, optional
         Leave out rows dated after this day (a job's reference date): a line after it
-        would count in recency and frequency as if it had already happened.
+        would count in recency and frequency as if it had already happened. Text is a
+        day written ``YYYY-MM-DD``.
     uses : collection of str, optional
         The roles the caller reads (a job's, see :attr:`segwise.jobs.Job.uses`); the
         kind's required roles are always read. A column found for another role is
@@ -427,6 +429,12 @@ def load_source(
         many rows that do not parse.
     """
     spec = get_kind(kind)
+    if engine not in ENGINES:  # anything else ran on DuckDB without a word
+        raise ConfigError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if as_of is not None and type(as_of) is not date:
+        from segwise._time import to_date
+
+        as_of = to_date(as_of, "as_of")
     # A table in memory is named by what holds it ("pandas DataFrame") in every message.
     path = Path(source if is_path(source) else table_label(source))
     used = None if uses is None else frozenset(uses)

@@ -327,7 +327,7 @@ def run_job(
     source: DataSource,
     *,
     config: SegwiseConfig | None = None,
-    as_of: dt.date | None = None,
+    as_of: dt.date | str | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
     progress: Callable[[str], None] = _nothing,
@@ -344,8 +344,9 @@ def run_job(
         (:func:`segwise.io.load_source`).
     config : SegwiseConfig, optional
         Column roles, reader, cleaning and the job's settings.
-    as_of : date, optional
-        Reference date of time-based features; overrides the config's.
+    as_of : date or str, optional
+        Reference date of time-based features (text: ``YYYY-MM-DD``); overrides the
+        config's.
     engine : {"duckdb", "spark"}, default="duckdb"
         Engine for the table work.
     spark_master : str, optional
@@ -367,6 +368,10 @@ def run_job(
     """
     spec = get_job(job)
     config = config or SegwiseConfig()
+    if as_of is not None and type(as_of) is not dt.date:  # "2011-06-01", a Timestamp
+        from segwise._time import to_date
+
+        as_of = to_date(as_of, "as_of")
     # Rows after the as-of date are left out when loading, and counted in the audit:
     # a later line would count as if it had happened already (negative recency).
     own = spec.as_of(config) if spec.as_of is not None else None
