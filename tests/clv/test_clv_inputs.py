@@ -65,6 +65,11 @@ def test_raw_lines_named_otherwise_are_mapped_with_columns(cdnow_frame: pd.DataF
                                      "amount": "paid"})
     named = customer_value(cdnow_frame, calibration_end="1997-09-30", horizon="39w")
     pd.testing.assert_frame_equal(mapped.customers, named.customers)
+    # Shown in a notebook: the counts and settings, not the customers table and notes.
+    assert repr(named) == (
+        f"CLVResult({len(named.customers):,} customers, model=BGNBD, calibration_end="
+        f"1997-09-30, holdout_end=1998-06-30, horizon=39 W, total clv="
+        f"{named.customers['clv'].sum():,.2f}, {len(named.notes)} note(s))")
     # Lines already loaded have no raw columns left to map.
     with pytest.raises(ConfigError, match=r"already loaded \(CleanedLines\)\. Fix: pass the raw"):
         customer_value(clean_transactions(load_transactions(frame, columns={

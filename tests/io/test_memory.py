@@ -196,3 +196,24 @@ def test_a_notebook_s_as_of_text_and_a_wrong_engine(typed_sample: pd.DataFrame) 
         run_rfm(typed_sample, as_of="3/12/2010")
     with pytest.raises(ConfigError, match=r"^unknown engine 'sqlite': choose one of duckdb, spark"):
         run_rfm(typed_sample, engine="sqlite")
+
+
+def test_results_show_their_counts_in_a_notebook(typed_sample: pd.DataFrame) -> None:
+    # Their repr printed every column of every table: screens of Arrow dumps.
+    from segwise.segment import segment_customers
+
+    result = run_rfm(typed_sample)
+    n = len(result.customers)
+    segments = result.customers["segment"].nunique()
+    kept = result.audit.set_index("step").loc["kept", "rows"]
+    assert repr(result) == (
+        f"RFMResult({n:,} customer(s), {segments} segments from 'pandas DataFrame', "
+        f"as_of={result.as_of}; rows in 2,000, kept {kept:,}, quarantined 0)")
+    assert repr(result.entities) == (
+        f"EntityTable('rfm', {n:,} customer(s) x {len(result.customers.columns)} columns, "
+        f"source='pandas DataFrame', as_of={result.as_of})")
+    seg = segment_customers(result.entities, n_clusters=2, compare=None, embed=(), random_state=0)
+    shown = repr(seg)
+    assert shown.startswith(f"Segmentation(k=2, {n:,} rows segmented, 0 left out, "
+                            "features=['recency_days', 'frequency', 'monetary'], segments={")
+    assert "\n" not in shown and len(shown) < 300

@@ -122,6 +122,16 @@ class CLVResult:
     degenerate: str | None = None
     notes: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        # The dataclass repr printed the customers table and every note in full.
+        p = self.period
+        holdout = f", holdout_end={p.holdout_end.isoformat()}" if p.holdout_end else ""
+        return (f"CLVResult({len(self.customers):,} customers, "
+                f"model={type(self.purchase_model).__name__}, "
+                f"calibration_end={p.calibration_end.isoformat()}{holdout}, "
+                f"horizon={self.horizon:g} {p.unit}, total clv={self.customers['clv'].sum():,.2f}"
+                f", {len(self.notes)} note(s))")
+
     def settings(self) -> list[tuple[str, str]]:
         """Return how the values were computed, as (what, value) pairs in words.
 

@@ -73,6 +73,19 @@ class JobResult:
     segment_map: SegmentMap | None = None
     artifacts: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    def __repr__(self) -> str:
+        # What a notebook shows for `result`: the counts, not a dump of every table.
+        e = self.entities
+        steps = dict(zip(*self.audit_table.select(["step", "rows"]).to_pydict().values(),
+                         strict=True))
+        segments = (f", {len(set(e.table.column('segment').to_pylist())):,} segments"
+                    if "segment" in e.table.column_names else "")
+        counts = "".join(f", {step} {steps[step]:,}" for step in ("kept", "quarantined")
+                         if step in steps)
+        return (f"{type(self).__name__}({e.n_entities:,} {e.entity}(s){segments} from "
+                f"{e.source!r}, as_of={self.as_of.isoformat() if self.as_of else None}; "
+                f"rows in {sum(steps.values()):,}{counts})")
+
     @property
     def audit_table(self) -> pa.Table:
         """Rows per cleaning step; ``rows`` sums to the input row count."""

@@ -663,6 +663,14 @@ class Segmentation:
     left_out: pd.DataFrame = field(default_factory=pd.DataFrame)
     imputed: dict[str, int] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # The dataclass repr printed four tables; a notebook wants the sizes and the names.
+        sizes = self.assignments["segment_name"].value_counts(sort=False)
+        named = ", ".join(f"{name!r}: {n:,}" for name, n in sizes.items())
+        return (f"Segmentation(k={self.segmenter.n_clusters_}, {len(self.assignments):,} rows "
+                f"segmented, {len(self.left_out):,} left out, features={self.features}, "
+                f"segments={{{named}}})")
+
     @staticmethod
     def output_paths(out: str | Path) -> list[Path]:
         """Every file :meth:`write` may write for ``out``, the assignments first."""
