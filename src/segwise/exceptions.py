@@ -11,7 +11,15 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Literal
 
-__all__ = ["ConfigError", "InputError", "NotFoundError", "SegwiseError", "UsageError"]
+__all__ = [
+    "ConfigError",
+    "FitWarning",
+    "InputError",
+    "NotFoundError",
+    "SegwiseError",
+    "SegwiseWarning",
+    "UsageError",
+]
 
 
 class SegwiseError(Exception):
@@ -36,6 +44,18 @@ class UsageError(ConfigError):
 
 class NotFoundError(SegwiseError):
     """Something asked for by name or id does not exist (a run, a segment, a customer)."""
+
+
+class SegwiseWarning(UserWarning):
+    """Base class of every warning segwise gives: the run went on, but read this.
+
+    ``warnings.filterwarnings("ignore", category=SegwiseWarning)`` silences segwise's
+    warnings and no one else's; ``"error"`` turns them into exceptions.
+    """
+
+
+class FitWarning(SegwiseWarning, RuntimeWarning):
+    """A model's fit is numerically weak (a singular Hessian, say): read its values with care."""
 
 
 #: How the caller maps source columns to roles, for the fix of a column-role error:

@@ -217,3 +217,17 @@ def test_results_show_their_counts_in_a_notebook(typed_sample: pd.DataFrame) -> 
     assert shown.startswith(f"Segmentation(k=2, {n:,} rows segmented, 0 left out, "
                             "features=['recency_days', 'frequency', 'monetary'], segments={")
     assert "\n" not in shown and len(shown) < 300
+
+
+def test_segwise_warnings_can_be_filtered_as_segwise_s(typed_sample: pd.DataFrame) -> None:
+    # They were plain UserWarnings: silencing segwise silenced every library's warnings.
+    import warnings
+
+    from segwise.exceptions import SegwiseWarning
+
+    with pytest.warns(SegwiseWarning, match="quantile bins collapse"):
+        run_rfm(typed_sample.head(40))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", category=SegwiseWarning)
+        with pytest.raises(SegwiseWarning, match="quantile bins collapse"):
+            run_rfm(typed_sample.head(40))

@@ -27,7 +27,7 @@ from segwise.clv._diagnostics import tracking
 from segwise.clv._mbgnbd import MBGNBD
 from segwise.clv._pareto_nbd import ParetoNBD
 from segwise.clv._summary import Period, btyd_summary, occasion_counts, order_source
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning
 
 __all__ = [
     "CANDIDATES",
@@ -268,7 +268,7 @@ def compare_purchase_models(
     few = _few_holdout_purchases(int(actual.sum()), period.calibration_end, period.holdout_end,
                                  purpose)
     if few:
-        warnings.warn(few, UserWarning, stacklevel=2)
+        warnings.warn(few, SegwiseWarning, stacklevel=2)
     rows: list[dict[str, Any]] = []
     deciles, tracks = [], []
     fitted: dict[str, PurchaseModel] = {}

@@ -28,7 +28,7 @@ import pandas as pd
 
 from segwise._expr import exact_money, money_sum
 from segwise._time import UNITS, parse_horizon, to_date, unit_days
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -289,7 +289,7 @@ def _check_log_end(
                 f"{name} {day} is {(day - log_end).days} days after the log's last line "
                 f"({log_end}): the models read those days as days without purchases. "
                 f"Fix: if the log ends on {log_end}, choose {name} on or before it",
-                UserWarning,
+                SegwiseWarning,
                 stacklevel=3,
             )
 

@@ -32,7 +32,7 @@ from segwise.clv._summary import (
     purchase_span,
     unit_days,
 )
-from segwise.exceptions import ConfigError, InputError, columns_fix
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning, columns_fix
 
 __all__ = [
     "CLV_COLUMNS",
@@ -389,7 +389,7 @@ def customer_value(
         warnings.warn(
             f"{n_excluded:,} customer(s) first bought after the calibration end "
             f"{period.calibration_end} and get no value (no calibration history)",
-            UserWarning,
+            SegwiseWarning,
             stacklevel=2,
         )
     x, t_x, big_t = summary["frequency"], summary["recency"], summary["T"]
@@ -399,7 +399,7 @@ def customer_value(
         warnings.warn(
             f"{int(returned.sum()):,} customer(s) returned all they bought by the calibration "
             f"end: {NET_SPEND_RULE}",
-            UserWarning,
+            SegwiseWarning,
             stacklevel=2,
         )
     bad_spend = (x.to_numpy() > 0) & (m <= 0) & ~returned
@@ -407,7 +407,7 @@ def customer_value(
         warnings.warn(
             f"{int(bad_spend.sum()):,} repeat buyer(s) have a mean repeat spend <= 0; they are "
             "left out of the spend model and valued with a mean spend of 0",
-            UserWarning,
+            SegwiseWarning,
             stacklevel=2,
         )
     spenders = ~(bad_spend | returned)

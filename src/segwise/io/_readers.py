@@ -41,7 +41,7 @@ from segwise._engine import (
     row_store,
 )
 from segwise._frames import DataSource, is_path, table_label
-from segwise.exceptions import ConfigError, InputError, columns_key
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning, columns_key
 from segwise.io._compressed import (
     COMPRESSIONS,
     PYTHON_COMPRESSIONS,
@@ -1174,7 +1174,7 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
             for table in ("raw_csv", "reject_errors", "reject_scans"):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
             warnings.warn(f"{path}: the file is not UTF-8; read as {codec}. Set [read] "
-                          "encoding if it is another", UserWarning, stacklevel=2)
+                          "encoding if it is another", SegwiseWarning, stacklevel=2)
             return _read_csv(duck, path, dataclasses.replace(read, encoding=codec))
     if not header:
         _rename_headerless(con)
@@ -1398,7 +1398,7 @@ def _warn_other_notation(
         if hint is not None:
             rows = "1 row" if len(bad) == 1 else f"{len(bad):,} rows"
             warnings.warn(f"{path}: {rows} quarantined, {column}: not a number "
-                          f"(e.g. {value!r}). Likely cause: {hint}", UserWarning, stacklevel=3)
+                          f"(e.g. {value!r}). Likely cause: {hint}", SegwiseWarning, stacklevel=3)
 
 
 def _check_quarantine_share(
