@@ -138,6 +138,11 @@ def _from_pandas(frame: pd.DataFrame) -> pa.Table:
     if repeated:
         raise InputError(f"pandas DataFrame: column name(s) {', '.join(repeated)} appear "
                          "more than once. Fix: rename the columns")
+    # A period reaches Arrow as its ordinal (days since 1970, say), which reads as no
+    # date at all: it is the time it starts.
+    periods = [c for c in frame.columns if isinstance(frame[c].dtype, pd.PeriodDtype)]
+    if periods:
+        frame = frame.assign(**{c: frame[c].dt.to_timestamp() for c in periods})
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):

@@ -6,7 +6,20 @@ column at fault and the fix, so that the CLI can print it as a one-line reason.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "InputError", "NotFoundError", "SegwiseError", "UsageError"]
+import contextlib
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from typing import Literal
+
+__all__ = [
+    "ConfigError",
+    "FitWarning",
+    "InputError",
+    "NotFoundError",
+    "SegwiseError",
+    "SegwiseWarning",
+    "UsageError",
+]
 
 
 class SegwiseError(Exception):
@@ -31,3 +44,61 @@ class UsageError(ConfigError):
 
 class NotFoundError(SegwiseError):
     """Something asked for by name or id does not exist (a run, a segment, a customer)."""
+
+
+class SegwiseWarning(UserWarning):
+    """Base class of every warning segwise gives: the run went on, but read this.
+
+    ``warnings.filterwarnings("ignore", category=SegwiseWarning)`` silences segwise's
+    warnings and no one else's; ``"error"`` turns them into exceptions.
+    """
+
+
+class FitWarning(SegwiseWarning, RuntimeWarning):
+    """A model's fit is numerically weak (a singular Hessian, say): read its values with care."""
+
+
+#: How the caller maps source columns to roles, for the fix of a column-role error:
+#: ``"config"`` (the command line: a config file's ``[columns]``), ``"config_object"`` (a
+#: job: ``config=SegwiseConfig(columns=...)``) or ``"columns"`` (a function's ``columns=``).
+MappingWay = Literal["config", "config_object", "columns"]
+_MAPPING_WAY: ContextVar[MappingWay | None] = ContextVar("segwise_mapping_way", default=None)
+
+
+@contextlib.contextmanager
+def mapping_way(way: MappingWay, *, force: bool = False) -> Iterator[None]:
+    """Say how the caller maps columns to roles, for the errors raised inside.
+
+    The outermost caller decides (the command line over the job it runs, a job over the
+    loader it calls), unless ``force``: a loader of a source that is mapped elsewhere.
+    """
+    if _MAPPING_WAY.get() is not None and not force:
+        yield
+        return
+    token = _MAPPING_WAY.set(way)
+    try:
+        yield
+    finally:
+        _MAPPING_WAY.reset(token)
+
+
+def columns_key() -> str:
+    """Where the caller's column mapping is: ``[columns]``, ``config.columns`` or ``columns=``."""
+    way = _MAPPING_WAY.get() or "columns"
+    return {"config": "[columns]", "config_object": "config.columns", "columns": "columns="}[way]
+
+
+def columns_fix(pairs: Mapping[str, str]) -> str:
+    """Return the fix that maps ``pairs`` (role to column), as the caller writes it.
+
+    ``map it in a config file: [columns] customer_id = "cust"`` on the command line;
+    ``pass columns={"customer_id": "cust"}`` to a function;
+    ``pass config=SegwiseConfig(columns={...})`` to a job.
+    """
+    way = _MAPPING_WAY.get() or "columns"
+    if way == "config":
+        return "map it in a config file: [columns] " + " ".join(
+            f'{r} = "{c}"' for r, c in pairs.items())
+    body = "{" + ", ".join(f'"{r}": "{c}"' for r, c in pairs.items()) + "}"
+    return (f"pass config=SegwiseConfig(columns={body})" if way == "config_object"
+            else f"pass columns={body}")

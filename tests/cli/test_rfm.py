@@ -190,3 +190,35 @@ def test_memory_limit_option_reaches_duckdb(
     bad = runner.invoke(app, [*args, "--memory-limit", "lots"])
     assert bad.exit_code == 1
     assert "--memory-limit = 'lots' is not a size" in bad.output
+
+
+def test_a_missing_column_role_is_fixed_the_way_segwise_was_called(
+    retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    # Every caller was sent to a config file, which a notebook's functions never read.
+    from segwise.config import SegwiseConfig
+    from segwise.exceptions import InputError
+    from segwise.io import load_transactions
+    from segwise.jobs import run_rfm
+
+    frame = retail_sample.rename(columns={"CustomerID": "Kunde"})
+    src = tmp_path / "orders.csv"
+    frame.to_csv(src, index=False)
+    found = ", ".join(frame.columns)
+    cli = runner.invoke(app, ["rfm", str(src), "-o", str(tmp_path / "c.parquet")])
+    assert cli.exit_code == 1
+    assert " ".join(cli.output.split()) == (
+        f"error: {src}: required column for customer_id not found (columns found: {found}). "
+        'Fix: rename the column, or map it in a config file: [columns] customer_id = "..."')
+    with pytest.raises(InputError) as job:
+        run_rfm(frame)
+    assert str(job.value).endswith('Fix: rename the column, or pass '
+                                   'config=SegwiseConfig(columns={"customer_id": "..."})')
+    with pytest.raises(InputError) as loader:
+        load_transactions(src)
+    assert str(loader.value).endswith(
+        'Fix: rename the column, or pass columns={"customer_id": "..."}')
+    # Each fix works as it is written.
+    mapped = run_rfm(frame, config=SegwiseConfig(columns={"customer_id": "Kunde"}))
+    pd.testing.assert_frame_equal(mapped.customers, run_rfm(retail_sample).customers)
+    assert load_transactions(src, columns={"customer_id": "Kunde"}).n_input == len(frame)

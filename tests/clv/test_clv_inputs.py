@@ -10,7 +10,7 @@ import pytest
 
 from segwise.clean import clean_transactions
 from segwise.clv import btyd_summary, customer_value, value_by_segment
-from segwise.exceptions import InputError
+from segwise.exceptions import ConfigError, InputError
 from segwise.io import load_transactions
 
 
@@ -49,6 +49,44 @@ def test_raw_lines_go_through_the_role_checks(cdnow_raw: pd.DataFrame) -> None:
     with pytest.raises(InputError, match=r"^pandas DataFrame: required column for "
                                          r"quantity and unit_price \(or amount\)"):
         customer_value(cdnow_raw[["customer_id", "date", "dollars"]])
+
+
+def test_raw_lines_named_otherwise_are_mapped_with_columns(cdnow_frame: pd.DataFrame) -> None:
+    # The fix named only a config file, which customer_value cannot read: it had no way
+    # at all to map a frame whose names segwise does not recognise.
+    frame = cdnow_frame.rename(columns={"customer_id": "cust", "date": "when", "amount": "paid"})
+    with pytest.raises(InputError) as err:
+        customer_value(frame, calibration_end="1997-09-30", horizon="39w")
+    assert str(err.value).endswith(
+        'Fix: rename the column, or pass columns={"customer_id": "...", "timestamp": "...", '
+        '"quantity": "...", "unit_price": "..."}')
+    mapped = customer_value(frame, calibration_end="1997-09-30", horizon="39w",
+                            columns={"customer_id": "cust", "timestamp": "when",
+                                     "amount": "paid"})
+    named = customer_value(cdnow_frame, calibration_end="1997-09-30", horizon="39w")
+    pd.testing.assert_frame_equal(mapped.customers, named.customers)
+    # Shown in a notebook: the counts and settings, not the customers table and notes.
+    assert repr(named) == (
+        f"CLVResult({len(named.customers):,} customers, model=BGNBD, calibration_end="
+        f"1997-09-30, holdout_end=1998-06-30, horizon=39 W, total clv="
+        f"{named.customers['clv'].sum():,.2f}, {len(named.notes)} note(s))")
+    # Lines already loaded have no raw columns left to map.
+    with pytest.raises(ConfigError, match=r"already loaded \(CleanedLines\)\. Fix: pass the raw"):
+        customer_value(clean_transactions(load_transactions(frame, columns={
+            "customer_id": "cust", "timestamp": "when", "amount": "paid"})),
+            columns={"customer_id": "cust"})
+
+
+def test_a_frame_in_segwise_own_names_reads_like_the_ibis_table(
+    cdnow_frame: pd.DataFrame,
+) -> None:
+    # customer_id, ts, revenue: what cleaned lines hold. An Ibis table of them was taken
+    # as it is, the same pandas frame refused for want of a timestamp.
+    own = cdnow_frame.rename(columns={"date": "ts", "amount": "revenue"})
+    own["ts"] = pd.to_datetime(own["ts"], format="%Y%m%d")
+    value = customer_value(own, calibration_end="1997-09-30", horizon="39w")
+    named = customer_value(cdnow_frame, calibration_end="1997-09-30", horizon="39w")
+    pd.testing.assert_frame_equal(value.customers, named.customers)
 
 
 def test_value_by_segment_takes_a_polars_frame() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from segwise._frames import is_table, table_label, to_arrow, to_pandas
 from segwise.exceptions import ConfigError, InputError
-from segwise.io import Transactions, load_transactions
+from segwise.io import Transactions, load_source, load_transactions
 from segwise.jobs import run_rfm
 
 
@@ -117,6 +118,26 @@ def test_a_job_on_a_dataframe_reconciles_and_matches_the_file(
                                   theirs.loc[same, ["frequency", "monetary", "recency_days"]])
 
 
+def test_pandas_dtypes_of_a_notebook_load_like_plain_ones(
+    typed_sample: pd.DataFrame, from_file: Any
+) -> None:
+    # A period column reached the reader as its ordinal ('21274'): every row was refused.
+    minutes = typed_sample["InvoiceDate"].dt.to_period("min")
+    dtypes = typed_sample.assign(
+        InvoiceDate=minutes,
+        Quantity=typed_sample["Quantity"].astype("Int64"),
+        UnitPrice=typed_sample["UnitPrice"].astype("Float64"),
+        Country=typed_sample["Country"].astype("category"),
+    ).set_index("InvoiceDate")  # a PeriodIndex, named: a column too
+    tx = load_transactions(dtypes)
+    assert tx.n_input == 2000 and tx.n_quarantined == 0
+    pd.testing.assert_frame_equal(_canonical(tx), _canonical(from_file))
+    # A month is the time it starts.
+    months = load_transactions(typed_sample.assign(
+        InvoiceDate=typed_sample["InvoiceDate"].dt.to_period("M")))
+    assert set(months.table.ts.execute()) == {pd.Timestamp("2010-12-01")}
+
+
 def test_a_named_index_is_a_column_and_an_unnamed_one_is_not(
     typed_sample: pd.DataFrame,
 ) -> None:
@@ -148,7 +169,7 @@ def test_bad_tables_get_one_line_naming_the_table(source: Any, message: str) -> 
 
 
 def test_a_config_mapping_names_the_table(typed_sample: pd.DataFrame) -> None:
-    with pytest.raises(ConfigError, match=r"^pandas DataFrame: \[columns\] maps customer_id"):
+    with pytest.raises(ConfigError, match=r"^pandas DataFrame: columns= maps customer_id"):
         load_transactions(typed_sample, columns={"customer_id": "Client"})
 
 
@@ -160,3 +181,53 @@ def test_to_pandas_keeps_a_pandas_frame_and_converts_the_others(
         frame = to_pandas(make(typed_sample.head(50)))
         assert list(frame.columns) == list(typed_sample.columns)
         assert frame["Quantity"].tolist() == typed_sample["Quantity"].head(50).tolist()
+
+
+def test_a_notebook_s_as_of_text_and_a_wrong_engine(typed_sample: pd.DataFrame) -> None:
+    # as_of="2010-12-03" ended in "can only concatenate str (not timedelta) to str", and
+    # engine="sqlite" ran on DuckDB without a word.
+    by_text = run_rfm(typed_sample, as_of="2010-12-03")
+    by_date = run_rfm(typed_sample, as_of=dt.date(2010, 12, 3))
+    assert by_text.as_of == dt.date(2010, 12, 3)
+    pd.testing.assert_frame_equal(by_text.customers, by_date.customers)
+    assert load_source(typed_sample, "orders", as_of="2010-12-01").n_after_as_of == (
+        typed_sample["InvoiceDate"] >= pd.Timestamp("2010-12-02")).sum()
+    with pytest.raises(ConfigError, match=r"^as_of '3/12/2010' is not a date written as"):
+        run_rfm(typed_sample, as_of="3/12/2010")
+    with pytest.raises(ConfigError, match=r"^unknown engine 'sqlite': choose one of duckdb, spark"):
+        run_rfm(typed_sample, engine="sqlite")
+
+
+def test_results_show_their_counts_in_a_notebook(typed_sample: pd.DataFrame) -> None:
+    # Their repr printed every column of every table: screens of Arrow dumps.
+    from segwise.segment import segment_customers
+
+    result = run_rfm(typed_sample)
+    n = len(result.customers)
+    segments = result.customers["segment"].nunique()
+    kept = result.audit.set_index("step").loc["kept", "rows"]
+    assert repr(result) == (
+        f"RFMResult({n:,} customer(s), {segments} segments from 'pandas DataFrame', "
+        f"as_of={result.as_of}; rows in 2,000, kept {kept:,}, quarantined 0)")
+    assert repr(result.entities) == (
+        f"EntityTable('rfm', {n:,} customer(s) x {len(result.customers.columns)} columns, "
+        f"source='pandas DataFrame', as_of={result.as_of})")
+    seg = segment_customers(result.entities, n_clusters=2, compare=None, embed=(), random_state=0)
+    shown = repr(seg)
+    assert shown.startswith(f"Segmentation(k=2, {n:,} rows segmented, 0 left out, "
+                            "features=['recency_days', 'frequency', 'monetary'], segments={")
+    assert "\n" not in shown and len(shown) < 300
+
+
+def test_segwise_warnings_can_be_filtered_as_segwise_s(typed_sample: pd.DataFrame) -> None:
+    # They were plain UserWarnings: silencing segwise silenced every library's warnings.
+    import warnings
+
+    from segwise.exceptions import SegwiseWarning
+
+    with pytest.warns(SegwiseWarning, match="quantile bins collapse"):
+        run_rfm(typed_sample.head(40))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", category=SegwiseWarning)
+        with pytest.raises(SegwiseWarning, match="quantile bins collapse"):
+            run_rfm(typed_sample.head(40))

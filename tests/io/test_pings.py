@@ -90,7 +90,9 @@ def test_columns_swapped_everywhere_are_refused(tmp_path: Path) -> None:
     rows = _day_at(116.32, 39.98, "u")
     path = tmp_path / "swapped.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
-    with pytest.raises(InputError, match=r"look swapped.*lat = 'longitude'"):
+    with pytest.raises(InputError, match=r'look swapped.*Fix: map them the other way: pass '
+                                         r'config=SegwiseConfig\(columns=\{"lat": "longitude", '
+                                         r'"lon": "latitude"\}\)$'):
         run_mobility(path)
 
 
@@ -442,7 +444,7 @@ def test_coordinates_with_hemisphere_letters_and_minutes_are_read(tmp_path: Path
     assert np.allclose(kept[["lat", "lon"]], truth[["lat", "lon"]], atol=1e-9)
     assert reasons == [
         "latitude: a latitude with the hemisphere letter E or W: the columns look swapped. "
-        "Fix: map lat and lon the other way in [columns]",
+        "Fix: map lat and lon the other way in columns=",
         "latitude: not a number", "latitude: not a number"]
     users = run_mobility(path, config=None).entities.frame.set_index("user_id")
     assert users.loc["rio", "home_cell"] == users.loc["rio-nmea", "home_cell"]

@@ -276,7 +276,7 @@ def test_workbook_whose_sheets_need_a_column_mapping_lists_them(
     message = str(err.value)
     assert message.startswith(f"{path}: required column for customer_id, timestamp, quantity "
                               "and unit_price (or amount) not found (columns found: "
-                              "Umsatzbericht). Fix: rename the column, or map it")
+                              "Umsatzbericht). Fix: rename the column, or pass columns=")
     assert message.endswith("; or, if the order lines are on another sheet of the workbook "
                             "(2 sheets: 'Deckblatt', 'Umsatz'), set [read] sheet")
     config = load_config_text(GERMAN_CONFIG.split("[read]")[0] + '[read]\nsheet = "Umsatz"\n')

@@ -21,7 +21,7 @@ import numpy as np
 from segwise._engine import fetch_numpy
 from segwise._settings import register_section
 from segwise.clean._audit import build_audit, loader_steps
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, columns_fix
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -212,8 +212,8 @@ def clean_pings(source: Source, rules: PingRules | None = None) -> CleanedPings:
         raise InputError(
             f"{source.source}: {swapped:.0%} of pings have a latitude beyond ±90 and a "
             f"longitude within: columns {roles['lat']!r} and {roles['lon']!r} look swapped. "
-            f"Fix: map them the other way in [columns] (lat = {roles['lon']!r}, "
-            f"lon = {roles['lat']!r})"
+            "Fix: map them the other way: "
+            + columns_fix({"lat": roles["lon"], "lon": roles["lat"]})
         )
     return CleanedPings(rows, source.n_input, source.n_quarantined, row_counts, rules, source)
 

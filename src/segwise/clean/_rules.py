@@ -20,7 +20,7 @@ import numpy as np
 from segwise._engine import duckdb_error, fetch_numpy, is_missing
 from segwise._expr import exact_money, money_sum
 from segwise.clean._audit import build_audit, loader_steps
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, SegwiseWarning
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -323,7 +323,7 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
     rules = rules or CleaningRules()
     rounded = tx.money_warning()
     if rounded is not None:
-        warnings.warn(rounded, UserWarning, stacklevel=2)
+        warnings.warn(rounded, SegwiseWarning, stacklevel=2)
     t = tx.table
     unattributed = unattributed_totals = None
     attributed_only = rules.duplicates and rules.missing_customer_id

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from segwise.exceptions import ConfigError, SegwiseError, UsageError
+from segwise.exceptions import ConfigError, SegwiseError, UsageError, mapping_way
 
 if TYPE_CHECKING:
     from segwise.jobs import JobResult
@@ -216,7 +216,7 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with warnings.catch_warnings(), _ctrl_c_handler():
+        with warnings.catch_warnings(), _ctrl_c_handler(), mapping_way("config"):
             warnings.showwarning = _show_warning
             try:
                 if store_option:

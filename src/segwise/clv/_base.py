@@ -18,6 +18,8 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
+from segwise.exceptions import FitWarning
+
 __all__ = ["CustomerModel", "PurchaseModel", "as_vector"]
 
 _Z95 = 1.959963984540054
@@ -195,7 +197,7 @@ class CustomerModel(BaseEstimator):
             warnings.warn(
                 f"{type(self).__name__}: the Hessian is singular or not positive definite at "
                 "the optimum; standard errors are NaN (too few customers or repeat buyers?)",
-                RuntimeWarning,
+                FitWarning,
                 stacklevel=4,
             )
         params = np.exp(log_params)

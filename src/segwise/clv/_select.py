@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from segwise.clv._diagnostics import tracking
 from segwise.clv._mbgnbd import MBGNBD
 from segwise.clv._pareto_nbd import ParetoNBD
 from segwise.clv._summary import Period, btyd_summary, occasion_counts, order_source
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning
 
 __all__ = [
     "CANDIDATES",
@@ -211,6 +211,7 @@ def compare_purchase_models(
     holdout_end: Any = None,
     unit: str = "W",
     models: Sequence[str] = CANDIDATES,
+    columns: Mapping[str, str] | None = None,
 ) -> ModelComparison:
     """Fit purchase models to a calibration period and compare them on its holdout.
 
@@ -226,6 +227,10 @@ def compare_purchase_models(
         Model time unit (BG/BB's transaction opportunity).
     models : sequence of str, default=CANDIDATES
         Names from :data:`PURCHASE_MODELS`.
+
+    columns : mapping of role to column name, optional
+        Raw lines' columns by role, for names segwise does not recognise
+        (``{"timestamp": "ts"}``; see :func:`order_source`).
 
     Returns
     -------
@@ -248,7 +253,7 @@ def compare_purchase_models(
     if unknown or not models:
         raise ConfigError(f"models {unknown or list(models)}: choose from "
                           f"{', '.join(PURCHASE_MODELS)}")
-    source = order_source(source)
+    source = order_source(source, columns)
     summary = btyd_summary(source, calibration_end=calibration_end, holdout_end=holdout_end,
                            unit=unit)
     period = Period.from_attrs(summary.attrs)
@@ -263,7 +268,7 @@ def compare_purchase_models(
     few = _few_holdout_purchases(int(actual.sum()), period.calibration_end, period.holdout_end,
                                  purpose)
     if few:
-        warnings.warn(few, UserWarning, stacklevel=2)
+        warnings.warn(few, SegwiseWarning, stacklevel=2)
     rows: list[dict[str, Any]] = []
     deciles, tracks = [], []
     fitted: dict[str, PurchaseModel] = {}

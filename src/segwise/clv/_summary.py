@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ import pandas as pd
 
 from segwise._expr import exact_money, money_sum
 from segwise._time import UNITS, parse_horizon, to_date, unit_days
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -112,33 +113,48 @@ class Period:
         return (self.holdout_end - self.calibration_end).days / unit_days(self.unit)
 
 
-def order_source(source: Any) -> Any:
+def order_source(source: Any, columns: Mapping[str, str] | None = None) -> Any:
     """Return a source of order lines the CLV functions read, loading raw ones.
 
-    Cleaned lines, a loaded log and an Ibis table with ``customer_id``, ``ts`` and
-    ``revenue`` are returned as they are. Anything else (an order-line file, or a pandas
-    or polars DataFrame, Arrow or Ibis table of raw order lines) is loaded and cleaned
-    with the default settings, through the role checks, quarantine and audit of
-    :func:`segwise.io.load_transactions` and :func:`segwise.clean.clean_transactions`.
+    Cleaned lines, a loaded log and (without ``columns``) an Ibis table with
+    ``customer_id``, ``ts`` and ``revenue`` are returned as they are. Anything else (an
+    order-line file, or a pandas or polars DataFrame, Arrow or Ibis table of raw order
+    lines) is loaded and cleaned with the default settings, through the role checks,
+    quarantine and audit of :func:`segwise.io.load_transactions` and
+    :func:`segwise.clean.clean_transactions`.
 
     Parameters
     ----------
     source : CleanedLines, Transactions, ibis.Table, str, Path or table in memory
         The order lines.
+    columns : mapping of role to column name, optional
+        The raw lines' column for each role their names do not reveal
+        (``{"customer_id": "cust", "timestamp": "ts"}``), as ``[columns]`` in a config.
 
     Returns
     -------
     CleanedLines, Transactions or ibis.Table
         What :func:`order_lines` takes.
+
+    Raises
+    ------
+    ConfigError
+        If ``columns`` is given with lines already loaded or cleaned.
     """
-    if hasattr(source, "kept") or hasattr(source, "distinct_lines") or (
-            isinstance(source, ibis.expr.types.Table)
-            and {"customer_id", "ts", "revenue"} <= set(source.columns)):
+    if hasattr(source, "kept") or hasattr(source, "distinct_lines"):
+        if columns:
+            raise ConfigError(
+                f"columns={dict(columns)!r} maps the columns of raw order lines, but these "
+                f"are already loaded ({type(source).__name__}). Fix: pass the raw table "
+                "with columns=, or the loaded lines without it")
+        return source
+    if not columns and isinstance(source, ibis.expr.types.Table) and (
+            {"customer_id", "ts", "revenue"} <= set(source.columns)):
         return source
     from segwise.clean import clean_transactions
     from segwise.io import load_transactions
 
-    return clean_transactions(load_transactions(source))
+    return clean_transactions(load_transactions(source, columns=columns))
 
 
 def order_lines(source: Any) -> ir.Table:
@@ -273,7 +289,7 @@ def _check_log_end(
                 f"{name} {day} is {(day - log_end).days} days after the log's last line "
                 f"({log_end}): the models read those days as days without purchases. "
                 f"Fix: if the log ends on {log_end}, choose {name} on or before it",
-                UserWarning,
+                SegwiseWarning,
                 stacklevel=3,
             )
 
@@ -285,6 +301,7 @@ def btyd_summary(
     holdout_end: Any = None,
     unit: str = "W",
     discrete: bool = False,
+    columns: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Summarise a transaction log per customer in the BTYD convention.
 
@@ -306,6 +323,10 @@ def btyd_summary(
         occasion is a period with a purchase, ``recency`` and ``T`` are whole periods
         from the first purchase's period, and the holdout counts its periods with a
         purchase.
+
+    columns : mapping of role to column name, optional
+        Raw lines' columns by role, for names segwise does not recognise (see
+        :func:`order_source`).
 
     Returns
     -------
@@ -331,7 +352,7 @@ def btyd_summary(
         If the dates or the unit are invalid.
     """
     days_per_unit = unit_days(unit)
-    source = order_source(source)
+    source = order_source(source, columns)
     lines = purchase_lines(source)
     occ = _occasions(lines)
     data_start, data_end = purchase_span(lines)
@@ -403,7 +424,7 @@ def btyd_summary(
     df["monetary_value"] = np.where(df["frequency"] > 0, value / df["frequency"].clip(lower=1), 0.0)
     df["net_spend"] = df["net_spend"].astype("float64").fillna(0.0)
     df["returns"] = df["returns"].astype("float64").fillna(0.0)
-    columns = list(SUMMARY_COLUMNS)
+    out_columns = list(SUMMARY_COLUMNS)
     if hold_end is not None:
         hold_n = df["frequency_holdout"].astype("float64").fillna(0)
         df["frequency_holdout"] = hold_n.astype("int64")
@@ -412,8 +433,8 @@ def btyd_summary(
             df["frequency_holdout"] > 0, hv / df["frequency_holdout"].clip(lower=1), 0.0
         )
     else:
-        columns = [c for c in columns if not c.endswith("_holdout")]
-    df = df.sort_values("customer_id", ignore_index=True)[columns]
+        out_columns = [c for c in out_columns if not c.endswith("_holdout")]
+    df = df.sort_values("customer_id", ignore_index=True)[out_columns]
     df.attrs.update(Period(cal_end, hold_end, unit.upper()).to_attrs())
     df.attrs["discrete"] = discrete
     df.attrs["n_excluded"] = int(n_excluded.to_pandas())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ from segwise.clv._summary import (
     purchase_span,
     unit_days,
 )
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning, columns_fix
 
 __all__ = [
     "CLV_COLUMNS",
@@ -120,6 +121,16 @@ class CLVResult:
     margin: float = 1.0
     degenerate: str | None = None
     notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # The dataclass repr printed the customers table and every note in full.
+        p = self.period
+        holdout = f", holdout_end={p.holdout_end.isoformat()}" if p.holdout_end else ""
+        return (f"CLVResult({len(self.customers):,} customers, "
+                f"model={type(self.purchase_model).__name__}, "
+                f"calibration_end={p.calibration_end.isoformat()}{holdout}, "
+                f"horizon={self.horizon:g} {p.unit}, total clv={self.customers['clv'].sum():,.2f}"
+                f", {len(self.notes)} note(s))")
 
     def settings(self) -> list[tuple[str, str]]:
         """Return how the values were computed, as (what, value) pairs in words.
@@ -244,7 +255,7 @@ def _check_spenders(
         f"spent above 0 (Gamma-Gamma needs {MIN_REPEAT_BUYERS}): "
         f"{int((repeat & bad_spend).sum()):,} spent 0 or less per repeat purchase and "
         f"{int((repeat & returned).sum()):,} returned all they bought. Fix: map the amount "
-        "role ([columns] amount in the config) to what customers paid"
+        "role to the column of what customers paid: " + columns_fix({"amount": "..."})
     )
 
 
@@ -273,6 +284,7 @@ def customer_value(
     margin: float = 1.0,
     model: str = "bgnbd",
     holdout_check: bool = False,
+    columns: Mapping[str, str] | None = None,
 ) -> CLVResult:
     """Fit a purchase model and Gamma-Gamma to an order log and value every customer.
 
@@ -311,6 +323,11 @@ def customer_value(
         tracking in ``comparison``, before the forecast learns from everything. When the
         purchases span too little for a holdout, ``notes`` says so.
 
+    columns : mapping of role to column name, optional
+        Raw lines' columns by role, for names segwise does not recognise:
+        ``columns={"customer_id": "cust", "timestamp": "ts", "amount": "paid"}`` (as
+        ``[columns]`` in a config file; see :func:`order_source`).
+
     Returns
     -------
     CLVResult
@@ -321,7 +338,8 @@ def customer_value(
     Raises
     ------
     InputError
-        If too few customers or repeat buyers exist to fit the models.
+        If too few customers or repeat buyers exist to fit the models, or a role's column
+        is not found (its fix names the ``columns=`` to pass).
 
     Notes
     -----
@@ -340,7 +358,7 @@ def customer_value(
     if model != "auto" and model not in PURCHASE_MODELS:
         raise ConfigError(f"model {model!r}: choose one of {', '.join(PURCHASE_MODELS)} or auto")
     horizon_units = parse_horizon(horizon, unit, max_years=MAX_HORIZON_YEARS)
-    source = order_source(source)
+    source = order_source(source, columns)
     comparison = None
     notes: list[str] = []
     given = calibration_end is not None
@@ -371,7 +389,7 @@ def customer_value(
         warnings.warn(
             f"{n_excluded:,} customer(s) first bought after the calibration end "
             f"{period.calibration_end} and get no value (no calibration history)",
-            UserWarning,
+            SegwiseWarning,
             stacklevel=2,
         )
     x, t_x, big_t = summary["frequency"], summary["recency"], summary["T"]
@@ -381,7 +399,7 @@ def customer_value(
         warnings.warn(
             f"{int(returned.sum()):,} customer(s) returned all they bought by the calibration "
             f"end: {NET_SPEND_RULE}",
-            UserWarning,
+            SegwiseWarning,
             stacklevel=2,
         )
     bad_spend = (x.to_numpy() > 0) & (m <= 0) & ~returned
@@ -389,7 +407,7 @@ def customer_value(
         warnings.warn(
             f"{int(bad_spend.sum()):,} repeat buyer(s) have a mean repeat spend <= 0; they are "
             "left out of the spend model and valued with a mean spend of 0",
-            UserWarning,
+            SegwiseWarning,
             stacklevel=2,
         )
     spenders = ~(bad_spend | returned)

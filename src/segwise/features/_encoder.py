@@ -26,7 +26,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from segwise.exceptions import InputError
+from segwise.exceptions import InputError, SegwiseWarning
 from segwise.io._dictionary import (
     MAX_CATEGORIES,
     MAX_ORDINAL_LEVELS,
@@ -667,10 +667,10 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
                                  "unseen_codes='missing'")
             warnings.warn(f"PeopleEncoder ({step}): {total:,} value(s) are codes the "
                           f"dictionary does not declare, encoded as missing: {listed}{more}. "
-                          "See PeopleEncoder.audit(X)", UserWarning, stacklevel=3)
+                          "See PeopleEncoder.audit(X)", SegwiseWarning, stacklevel=3)
         if absent:
             warnings.warn(f"PeopleEncoder ({step}): column(s) {', '.join(absent)} absent; "
-                          "every row is missing them", UserWarning, stacklevel=3)
+                          "every row is missing them", SegwiseWarning, stacklevel=3)
 
     def audit(self, X: Any) -> pd.DataFrame:
         """Count, per column, what encoding ``X`` treats as missing or cannot use.

@@ -313,6 +313,12 @@ class EntityTable:
     n_input_entities: int | None = None
     notes: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        # The dataclass repr printed the table's every column, a screen in a notebook.
+        return (f"EntityTable({self.schema.name!r}, {self.n_entities:,} {self.entity}(s) x "
+                f"{self.table.num_columns} columns, source={self.source!r}, "
+                f"as_of={self.as_of.isoformat() if self.as_of else None})")
+
     def __post_init__(self) -> None:
         names = self.table.column_names
         missing = [c for c in self.schema.columns if c not in names]

@@ -22,7 +22,7 @@ import numpy as np
 
 from segwise._engine import fetch_numpy, numpy_to_arrow
 from segwise._settings import register_section
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, SegwiseWarning
 from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
 from segwise.features._rhythm import heat_columns
 
@@ -737,7 +737,7 @@ def _warn_swapped(users: np.ndarray, cleaned: CleanedPings) -> None:
         f"far from any populated place and near one with latitude and longitude exchanged "
         f"({shown}): their {roles['lat']!r} and {roles['lon']!r} values look swapped. Their "
         "places, settlements and interests are wrong. Fix: correct those rows at the source",
-        UserWarning, stacklevel=3)
+        SegwiseWarning, stacklevel=3)
 
 
 #: Users needed before their day's rhythm says anything of the clock (:func:`_check_clock`).
@@ -777,7 +777,7 @@ def _check_clock(shares: np.ndarray, settings: MobilitySettings, where: str) -> 
         f"like another zone's clock than the place's (UTC, say), and {zone}. Nights, working "
         "hours, homes, work places and rhythms follow that clock. Fix: set [mobility] "
         'timezone to the place\'s zone ("Asia/Shanghai", say), or convert the times to '
-        "local time", UserWarning, stacklevel=3)
+        "local time", SegwiseWarning, stacklevel=3)
 
 
 def _radius_km(stay_user: np.ndarray, stays: dict[str, np.ndarray], n: int) -> np.ndarray:
@@ -872,7 +872,7 @@ def _interests(categories: dict[str, np.ndarray], stays: dict[str, np.ndarray],
                 f"work lies within [mobility] poi_radius_m ({settings.poi_radius_m:g} m) of "
                 f"any of its {len(pois['lat']):,} points of interest: every user's interests "
                 "are 'No visits matched'. Fix: give points of interest of the pings' area, "
-                "or raise poi_radius_m", UserWarning, stacklevel=3)
+                "or raise poi_radius_m", SegwiseWarning, stacklevel=3)
         names_, code = np.unique(pois["category"].astype(str), return_inverse=True)
         k = max(len(names_), 1)
         pairs, counts = np.unique(stays["user"][away][ok] * k + code[hit[ok]],
@@ -965,13 +965,15 @@ def _home_work_stays(stays: dict[str, np.ndarray], locations: dict[str, Any]) ->
 
 def _load_pois(settings: MobilitySettings) -> dict[str, np.ndarray]:
     """Read the points of interest with ``pois_columns`` and ``pois_read``."""
-    from segwise.exceptions import InputError
+    from segwise.exceptions import InputError, mapping_way
     from segwise.io import load_source
 
     path = settings.pois
     try:
-        source = load_source(path, "pois", columns=settings.pois_columns or None,
-                             read=settings.pois_read_options())
+        # Mapped in the config's [mobility] section, however the run was called.
+        with mapping_way("config", force=True):
+            source = load_source(path, "pois", columns=settings.pois_columns or None,
+                                 read=settings.pois_read_options())
     except (InputError, ConfigError) as exc:
         raise type(exc)(_pois_fix(str(exc))) from exc
     if source.n_quarantined:
@@ -981,7 +983,7 @@ def _load_pois(settings: MobilitySettings) -> dict[str, np.ndarray]:
         common = _pois_fix(", ".join(dict.fromkeys(reasons[:50]).keys()))
         warnings.warn(f"{path}: {source.n_quarantined:,} of {source.n_input:,} points of "
                       f"interest cannot be used and are left out ({common})",
-                      UserWarning, stacklevel=2)
+                      SegwiseWarning, stacklevel=2)
     got = fetch_numpy(source.table.select("category", "lat", "lon"))
     lat, lon = got["lat"].astype(np.float64), got["lon"].astype(np.float64)
     # Exchanged columns within range match no stay, and every user would silently have

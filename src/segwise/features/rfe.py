@@ -32,7 +32,7 @@ import numpy as np
 
 from segwise._engine import fetch_numpy, numpy_to_arrow
 from segwise._settings import register_section
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, columns_key
 from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
 from segwise.features.rfm import PANDAS_ATTRS, reference_date
 
@@ -358,7 +358,7 @@ def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = N
                           for s in cleaned.audit_table().to_pylist() if s["rows"])
         fix = (f"choose a later --as-of (or [rfe] as_of) than {as_of or settings.as_of}: "
                "the events that parsed are dated after it" if cleaned.n_after_as_of else
-               "check the [columns] mapping and the quarantine file")
+               f"check the {columns_key()} mapping and the quarantine file")
         raise InputError(f"{source or cleaned.source or 'input'}: no event is left after "
                          f"cleaning (see the audit: {steps}). Fix: {fix}")
     order = np.argsort(a["user_id"].astype(str), kind="stable")

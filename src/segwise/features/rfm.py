@@ -16,7 +16,7 @@ import numpy as np
 
 from segwise._engine import fetch_numpy, is_missing, numpy_to_arrow
 from segwise._expr import MONEY_PLACES, exact_money, money_sum
-from segwise.exceptions import InputError
+from segwise.exceptions import InputError, columns_key
 from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
 
 if TYPE_CHECKING:
@@ -310,7 +310,7 @@ def no_customer_left(source: str | None, audit: pa.Table, *,
     steps = audit.to_pylist()
     fix = (f"choose a later --as-of (or [rfm] as_of) than {as_of}: the lines that parsed "
            "are dated after it" if as_of is not None else
-           "check the [columns] mapping and the [cleaning] rules")
+           f"check the {columns_key()} mapping and the [cleaning] rules")
     return InputError(
         f"{source or 'input'}: no {entity} is left after cleaning (see the audit: "
         + ", ".join(f"{s['step']} {s['rows']:,}" for s in steps if s["rows"])

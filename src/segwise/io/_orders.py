@@ -269,7 +269,7 @@ ORDERS = register_kind(SourceKind(
         ), required=True, description="who bought"),
         Role("timestamp", (
             "invoicedate", "orderdate", "timestamp", "datetime", "transactiondate",
-            "purchasedate", "date", "eventtime", "ordertime", "time",
+            "purchasedate", "date", "eventtime", "ordertime", "time", "ts", "createdat",
         ), required=True, description="when the order was placed"),
         Role("order_id", (
             "invoiceno", "invoice", "invoiceid", "invoicenumber", "orderid", "order", "orderno",

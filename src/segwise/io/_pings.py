@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import ibis
 
+from segwise.exceptions import columns_key
 from segwise.io._kinds import Role, SourceKind, register_kind
 from segwise.io._parse import (
     SOURCE_PREFIX,
@@ -101,7 +102,7 @@ def _coordinate(value: ir.Value, column: str, what: str, axis: str
     other_axis = "E or W" if axis == "NS" else "N or S"
     return degrees, [
         (other, f"{column}: a {what} with the hemisphere letter {other_axis}: the columns "
-                "look swapped. Fix: map lat and lon the other way in [columns]"),
+                f"look swapped. Fix: map lat and lon the other way in {columns_key()}"),
         *((degrees.isnull() & check, why) for check, why in number_checks(value, column, what))]
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from segwise._engine import (
+    ENGINES,
     connect,
     duckdb_connection,
     duckdb_error,
@@ -40,7 +41,7 @@ from segwise._engine import (
     row_store,
 )
 from segwise._frames import DataSource, is_path, table_label
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning, columns_key
 from segwise.io._compressed import (
     COMPRESSIONS,
     PYTHON_COMPRESSIONS,
@@ -376,7 +377,7 @@ def load_source(
     engine: str = "duckdb",
     spark_master: str | None = None,
     memory_limit: str | None = None,
-    as_of: date | None = None,
+    as_of: date | str | None = None,
     uses: Collection[str] | None = None,
 ) -> Source:
     """Load a source of any kind into a typed table, quarantining rows that do not parse.
@@ -404,9 +405,10 @@ def load_source(
         Spark master URL when ``engine="spark"``.
     memory_limit : str, optional
         Cap on DuckDB's memory, e.g. ``"4GB"`` (see :func:`segwise._engine.duckdb_connection`).
-    as_of : date, optional
+    as_of : date or str, optional
         Leave out rows dated after this day (a job's reference date): a line after it
-        would count in recency and frequency as if it had already happened.
+        would count in recency and frequency as if it had already happened. Text is a
+        day written ``YYYY-MM-DD``.
     uses : collection of str, optional
         The roles the caller reads (a job's, see :attr:`segwise.jobs.Job.uses`); the
         kind's required roles are always read. A column found for another role is
@@ -428,6 +430,12 @@ def load_source(
         many rows that do not parse.
     """
     spec = get_kind(kind)
+    if engine not in ENGINES:  # anything else ran on DuckDB without a word
+        raise ConfigError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if as_of is not None and type(as_of) is not date:
+        from segwise._time import to_date
+
+        as_of = to_date(as_of, "as_of")
     # A table in memory is named by what holds it ("pandas DataFrame") in every message.
     path = Path(source if is_path(source) else table_label(source))
     used = None if uses is None else frozenset(uses)
@@ -957,7 +965,7 @@ def _check_no_clash(others: list[str], kind: SourceKind, path: Path) -> None:
             raise InputError(
                 f"{path}: column {col!r} has the name of a column segwise adds "
                 f"({standard.get(col.lower(), col)}). Fix: rename it, or map it to its "
-                "role in [columns]"
+                f"role in {columns_key()}"
             )
 
 
@@ -1182,7 +1190,7 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
             for table in ("raw_csv", "reject_errors", "reject_scans"):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
             warnings.warn(f"{path}: the file is not UTF-8; read as {codec}. Set [read] "
-                          "encoding if it is another", UserWarning, stacklevel=2)
+                          "encoding if it is another", SegwiseWarning, stacklevel=2)
             return _read_csv(duck, path, dataclasses.replace(read, encoding=codec))
     if not header:
         _rename_headerless(con)
@@ -1448,7 +1456,7 @@ def _warn_other_notation(
         if hint is not None:
             rows = "1 row" if len(bad) == 1 else f"{len(bad):,} rows"
             warnings.warn(f"{path}: {rows} quarantined, {column}: not a number "
-                          f"(e.g. {value!r}). Likely cause: {hint}", UserWarning, stacklevel=3)
+                          f"(e.g. {value!r}). Likely cause: {hint}", SegwiseWarning, stacklevel=3)
 
 
 #: The reason of a quarantined row with no value in any column read.
@@ -1506,7 +1514,7 @@ def _check_quarantine_share(
         advice = "Fix: export each record with each field once"
     else:
         advice = ("Fix: check [read] delimiter, encoding, decimal and timestamp_format, or the "
-                  f"[columns] mapping (now {dict(roles.items())})")
+                  f"{columns_key()} mapping (now {dict(roles.items())})")
     aside = f"; {blank.num_rows:,} blank rows aside" if blank.num_rows else ""
     raise InputError(
         f"{path}: {quarantine.num_rows:,} of {n_input:,} rows ({share:.0%}{aside}) cannot be "

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, columns_fix, columns_key
 from segwise.io._kinds import SourceKind, get_kind
 
 __all__ = ["ColumnRoles", "resolve_roles"]
@@ -37,8 +37,8 @@ def _check_unique(found: str, alias: str, cols: list[str], taken: set[str], role
         names = " and ".join(repr(c) for c in [found, *rivals])
         raise InputError(
             f"{source}: columns {names} could each be the {role} (names alike, or a name "
-            f"the header repeats, read as name_1). Fix: rename or drop the others, or map "
-            f'it in a config file: [columns] {role} = "{found}"'
+            f"the header repeats, read as name_1). Fix: rename or drop the others, or "
+            + columns_fix({role: found})
         )
 
 
@@ -133,7 +133,7 @@ def resolve_roles(
     unknown = sorted(set(overrides) - set(spec.role_names))
     if unknown:
         raise ConfigError(
-            f"unknown column role(s) {', '.join(unknown)} in [columns] for {spec.rows}; "
+            f"unknown column role(s) {', '.join(unknown)} in {columns_key()} for {spec.rows}; "
             f"valid roles are {', '.join(spec.role_names)}. Fix: use one of them"
         )
     for role, col in overrides.items():
@@ -141,9 +141,9 @@ def resolve_roles(
             close = difflib.get_close_matches(col.lower(), [c.lower() for c in cols], n=1)
             like = next((c for c in cols if close and c.lower() == close[0]), None)
             raise ConfigError(
-                f"{source}: [columns] maps {role} to {col!r}, but the file has no such column "
+                f"{source}: {columns_key()} maps {role} to {col!r}, but it has no such column "
                 f"(columns found: {', '.join(cols)}). Fix: "
-                + (f'[columns] {role} = "{like}"' if like else f"map {role} to one of them")
+                + (columns_fix({role: like}) if like else f"map {role} to one of them")
             )
     by_norm: dict[str, str] = {}
     for col in cols:
@@ -166,10 +166,11 @@ def resolve_roles(
     if spec.check is not None:
         missing += spec.check(chosen)
     if missing:
-        hint = " ".join(f'{r.split(" ")[0]} = "..."' for r in missing)
+        # "quantity and unit_price (or amount)": the first way, every role of it.
+        names = [n for r in missing for n in re.sub(r"\s*\(.*?\)", "", r).split(" and ")]
+        hint = columns_fix(dict.fromkeys(names, "..."))
         raise InputError(
             f"{source}: required column for {', '.join(missing)} not found "
-            f"(columns found: {', '.join(cols) or 'none'}). "
-            f"Fix: rename the column, or map it in a config file: [columns] {hint}"
+            f"(columns found: {', '.join(cols) or 'none'}). Fix: rename the column, or {hint}"
         )
     return ColumnRoles({k: v for k, v in chosen.items() if v is not None}, spec)

@@ -21,7 +21,7 @@ from segwise._engine import arrow_to_numpy, engine_error, fetch_scalar, numpy_to
 from segwise._frames import DataSource, is_path
 from segwise._registry import Registry
 from segwise.config import SegwiseConfig
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, mapping_way
 from segwise.features import EntityTable, source_fingerprint
 from segwise.io import load_source, quarantine_frame
 from segwise.store import entity_output_paths, write_entities
@@ -72,6 +72,19 @@ class JobResult:
     config: SegwiseConfig = field(repr=False)
     segment_map: SegmentMap | None = None
     artifacts: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        # What a notebook shows for `result`: the counts, not a dump of every table.
+        e = self.entities
+        steps = dict(zip(*self.audit_table.select(["step", "rows"]).to_pydict().values(),
+                         strict=True))
+        segments = (f", {len(set(e.table.column('segment').to_pylist())):,} segments"
+                    if "segment" in e.table.column_names else "")
+        counts = "".join(f", {step} {steps[step]:,}" for step in ("kept", "quarantined")
+                         if step in steps)
+        return (f"{type(self).__name__}({e.n_entities:,} {e.entity}(s){segments} from "
+                f"{e.source!r}, as_of={self.as_of.isoformat() if self.as_of else None}; "
+                f"rows in {sum(steps.values()):,}{counts})")
 
     @property
     def audit_table(self) -> pa.Table:
@@ -312,13 +325,14 @@ def load_and_clean(
     """
     spec = get_job(job)
     progress("load")
-    loaded = load_source(
-        source, spec.kind, columns=config.columns, read=config.read, engine=engine,
-        spark_master=spark_master, memory_limit=config.memory_limit, as_of=as_of,
-        uses=spec.uses(config) if spec.uses is not None else None,
-    )
-    progress("clean")
-    return loaded, spec.clean(loaded, config)
+    with mapping_way("config_object"):
+        loaded = load_source(
+            source, spec.kind, columns=config.columns, read=config.read, engine=engine,
+            spark_master=spark_master, memory_limit=config.memory_limit, as_of=as_of,
+            uses=spec.uses(config) if spec.uses is not None else None,
+        )
+        progress("clean")
+        return loaded, spec.clean(loaded, config)
 
 
 def run_job(
@@ -326,7 +340,7 @@ def run_job(
     source: DataSource,
     *,
     config: SegwiseConfig | None = None,
-    as_of: dt.date | None = None,
+    as_of: dt.date | str | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
     progress: Callable[[str], None] = _nothing,
@@ -343,8 +357,9 @@ def run_job(
         (:func:`segwise.io.load_source`).
     config : SegwiseConfig, optional
         Column roles, reader, cleaning and the job's settings.
-    as_of : date, optional
-        Reference date of time-based features; overrides the config's.
+    as_of : date or str, optional
+        Reference date of time-based features (text: ``YYYY-MM-DD``); overrides the
+        config's.
     engine : {"duckdb", "spark"}, default="duckdb"
         Engine for the table work.
     spark_master : str, optional
@@ -366,12 +381,17 @@ def run_job(
     """
     spec = get_job(job)
     config = config or SegwiseConfig()
+    if as_of is not None and type(as_of) is not dt.date:  # "2011-06-01", a Timestamp
+        from segwise._time import to_date
+
+        as_of = to_date(as_of, "as_of")
     # Rows after the as-of date are left out when loading, and counted in the audit:
     # a later line would count as if it had happened already (negative recency).
     own = spec.as_of(config) if spec.as_of is not None else None
     config = replace(config, as_of=as_of or own)
     try:
-        return _run(spec, source, config, engine, spark_master, progress)
+        with mapping_way("config_object"):
+            return _run(spec, source, config, engine, spark_master, progress)
     except Exception as exc:
         error = engine_error(exc)
         if error is None:

@@ -211,7 +211,7 @@ def run_mobility(
     *,
     pois: str | Path | None = None,
     config: SegwiseConfig | None = None,
-    as_of: dt.date | None = None,
+    as_of: dt.date | str | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
     progress: Callable[[str], None] = _nothing,
@@ -228,7 +228,7 @@ def run_mobility(
         ``[mobility] pois``.
     config : SegwiseConfig, optional
         ``[columns]``, ``[read]``, ``[pings]``, ``[mobility]`` and ``[campaign]``.
-    as_of : date, optional
+    as_of : date or str, optional
         Last day of pings used: later ones are left out and counted (``after_as_of``).
     engine : {"duckdb", "spark"}, default="duckdb"
     spark_master : str, optional

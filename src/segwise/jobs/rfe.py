@@ -247,7 +247,7 @@ def run_rfe(
     source: DataSource,
     *,
     config: SegwiseConfig | None = None,
-    as_of: dt.date | None = None,
+    as_of: dt.date | str | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
     progress: Callable[[str], None] = _nothing,

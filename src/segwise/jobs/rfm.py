@@ -131,7 +131,7 @@ def run_rfm(
     source: DataSource,
     *,
     config: SegwiseConfig | None = None,
-    as_of: dt.date | None = None,
+    as_of: dt.date | str | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
     progress: Callable[[str], None] = _nothing,
@@ -139,8 +139,8 @@ def run_rfm(
     """Load, clean, compute RFM and name segments: :func:`run_job` of :data:`RFM_JOB`.
 
     ``source`` is the order-line file, or a DataFrame, Arrow or Ibis table of order lines;
-    ``as_of`` (recency's reference date) overrides the config's and defaults to the day
-    after the last purchase. See :func:`run_job` for the other parameters.
+    ``as_of`` (recency's reference date, a date or ``"YYYY-MM-DD"``) overrides the config's
+    and defaults to the day after the last purchase. See :func:`run_job` for the other parameters.
 
     Returns
     -------

@@ -35,7 +35,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning
 from segwise.predict._features import (
     FEATURE_COLUMNS,
     EarlyWindow,
@@ -441,7 +441,7 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         smallest = int(counts.min()) * (folds - 1) // folds if calibrate else int(counts.min())
         if self.smote and calibrate and smallest < 2:
             warnings.warn("a segment is too small for SMOTE within calibration folds: "
-                          "probabilities are not calibrated", UserWarning, stacklevel=2)
+                          "probabilities are not calibrated", SegwiseWarning, stacklevel=2)
             calibrate, smallest = False, int(counts.min())
         weights = self._weights(classes, counts)
         if grid:
@@ -458,7 +458,7 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
         else:
             if self.calibration is not None and folds < 2:
                 warnings.warn("a segment has a single member: probabilities are not "
-                              "calibrated", UserWarning, stacklevel=2)
+                              "calibrated", SegwiseWarning, stacklevel=2)
             est = pipe
         # Fit on class codes: class-weight dicts then mean the same for every model.
         codes = np.searchsorted(classes, y)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from segwise.clean import CleanedLines, clean_transactions
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning, columns_key
 from segwise.io import load_transactions
 from segwise.predict._assigner import (
     MODELS,
@@ -252,7 +252,7 @@ class TrainedAssigner:
                 f"{trained_to}, when the lines the model was trained on end: they may be "
                 "customers it learned from, whose segments then look surer than a new "
                 f"customer's would. Fix: assign the customers acquired from {trained_to} on",
-                stacklevel=3)
+                SegwiseWarning, stacklevel=3)
 
     def _check_contents(self, early: pd.DataFrame) -> None:
         """Warn when the lines lack what the training lines had (product ids, ...).
@@ -272,7 +272,8 @@ class TrainedAssigner:
                 f"the new order lines have no {what}{lacking[-1]}, which the training "
                 f"lines had: {columns} take one value for every customer, unlike the "
                 "training customers, so the segments are less reliable. Fix: give the "
-                "columns the training file had (map them in [columns])", stacklevel=3)
+                f"columns the training file had (map them in {columns_key()})", SegwiseWarning,
+                stacklevel=3)
 
     def _model_input(self, early: pd.DataFrame, horizon: int) -> pd.DataFrame:
         early = early.set_index("customer_id", drop=False)

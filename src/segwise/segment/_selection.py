@@ -37,7 +37,7 @@ from sklearn.metrics import (
 from sklearn.utils import check_array
 
 from segwise._frames import DataSource, to_pandas
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning
 from segwise.features import EntityTable, match_feature_set
 from segwise.segment._cluster import (
     DENSITY_ALGORITHMS,
@@ -663,6 +663,14 @@ class Segmentation:
     left_out: pd.DataFrame = field(default_factory=pd.DataFrame)
     imputed: dict[str, int] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # The dataclass repr printed four tables; a notebook wants the sizes and the names.
+        sizes = self.assignments["segment_name"].value_counts(sort=False)
+        named = ", ".join(f"{name!r}: {n:,}" for name, n in sizes.items())
+        return (f"Segmentation(k={self.segmenter.n_clusters_}, {len(self.assignments):,} rows "
+                f"segmented, {len(self.left_out):,} left out, features={self.features}, "
+                f"segments={{{named}}})")
+
     @staticmethod
     def output_paths(out: str | Path) -> list[Path]:
         """Every file :meth:`write` may write for ``out``, the assignments first."""
@@ -965,7 +973,7 @@ def segment_customers(
                f"Fix: to cluster on other features, write the {many} table (-o) and run "
                "segwise segment --features on it")
         warnings.warn(f"{where}{shown}: the same for all {len(X):,} {many}, so no segment "
-                      f"differs by {them}. {fix}", UserWarning, stacklevel=2)
+                      f"differs by {them}. {fix}", SegwiseWarning, stacklevel=2)
     codes = _code_like(filled) if inferred else []
     if codes:
         shown = ", ".join(f"{f} ({', '.join(f'{v:g}' for v in sorted(filled[f].unique()))})"
@@ -973,7 +981,7 @@ def segment_customers(
         warnings.warn(f"{where}{shown}: a few whole numbers from 1 up, as codes are (a "
                       "channel, a region), not amounts; they are clustered and named as "
                       "amounts ('high region'). Fix: name the features to cluster with "
-                      "--features (features=), leaving codes out", UserWarning, stacklevel=2)
+                      "--features (features=), leaving codes out", SegwiseWarning, stacklevel=2)
     if n_clusters is not None and n_clusters > distinct:
         raise InputError(f"{where}only {distinct:,} distinct customers (rows of "
                          f"{', '.join(features)}): too few for {n_clusters} segments. Fix: ask "

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, SegwiseWarning
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -211,7 +211,7 @@ def fit_bin_edges(
         warnings.warn(
             f"quantile bins collapse for {', '.join(collapsed)} (many tied values): "
             "some scores are unused",
-            UserWarning,
+            SegwiseWarning,
             stacklevel=3,
         )
     return edges

@@ -25,7 +25,7 @@ import pandas as pd
 
 from segwise._engine import fetch_numpy
 from segwise._time import to_date
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning
 from segwise.features.rfm import customer_aggregates, finish_rfm, order_aggregates
 from segwise.segment.rfm import SegmentMap, fit_bin_edges, name_cells, score_columns
 
@@ -234,7 +234,7 @@ def warn_empty_periods(agg: dict[str, np.ndarray], dates: Sequence[_dt.date]) ->
             f"no purchase at all from {spans} ({n_empty} of {len(dates) - 1} periods between "
             "snapshots): no snapshot sees a purchase in it and no cohort starts in it. Check "
             "that the order lines are complete",
-            UserWarning,
+            SegwiseWarning,
             stacklevel=3,
         )
 
@@ -302,14 +302,14 @@ def score_snapshots(
             f"their trailing window: {', '.join(empty)}. They are left out of the sizes and "
             "the migration, which goes from the snapshot before them to the one after. Fix: "
             "a longer window, or other dates",
-            UserWarning,
+            SegwiseWarning,
             stacklevel=2,
         )
     if collapsed:
         warnings.warn(
             f"quantile bins collapse (many tied values, some scores unused) at {len(collapsed)} "
             f"of {len(dates)} snapshots: {', '.join(collapsed)}",
-            UserWarning,
+            SegwiseWarning,
             stacklevel=2,
         )
     if edges == "fixed":
@@ -331,6 +331,6 @@ def _check_reference(sizes: dict[_dt.date, int]) -> None:
             f"against {n_big:,} at {big}): every snapshot is scored on quintiles of a "
             "history too short to stand for it. Fix: start the dates later, or use "
             "edges 'refit'",
-            UserWarning,
+            SegwiseWarning,
             stacklevel=3,
         )
