@@ -27,7 +27,7 @@ import numpy as np
 
 from segwise._settings import register_section
 from segwise.clean._generic import CleanedRows, Rule, clean_rows
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning
 from segwise.io import (
     PERSON_ID,
     FeatureDictionary,
@@ -345,7 +345,7 @@ def _check_notation(table: ir.Table, dictionary: FeatureDictionary, where: str |
         if refused:
             raise InputError(f"{said}; or raise [read] max_quarantine_share to read them "
                              "as missing")
-        warnings.warn(said, UserWarning, stacklevel=3)
+        warnings.warn(said, SegwiseWarning, stacklevel=3)
 
 
 def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
