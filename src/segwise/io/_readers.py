@@ -1490,10 +1490,14 @@ def _blank_rows_said(quarantine: pa.Table, roles: ColumnRoles) -> pa.Table:
 def _check_quarantine_share(
     quarantine: pa.Table, n_input: int, read: ReadOptions, path: Path, roles: ColumnRoles
 ) -> None:
+    if quarantine.num_rows <= read.max_quarantine_share * n_input:
+        return  # within the share, and so without the blank rows too
+    import pyarrow.compute as pc
+
     # Blank rows are no data that failed to parse: they do not count against the share.
-    blank = quarantine.filter(pa.compute.equal(quarantine["reason"], BLANK_ROW))
+    blank = quarantine.filter(pc.equal(quarantine["reason"], BLANK_ROW))
     if blank.num_rows:
-        quarantine = quarantine.filter(pa.compute.not_equal(quarantine["reason"], BLANK_ROW))
+        quarantine = quarantine.filter(pc.not_equal(quarantine["reason"], BLANK_ROW))
         n_input -= blank.num_rows
     share = quarantine.num_rows / n_input if n_input else 0.0
     if share <= read.max_quarantine_share:
