@@ -1469,22 +1469,24 @@ def _blank_rows_said(quarantine: pa.Table, roles: ColumnRoles) -> pa.Table:
     A spreadsheet's export ends in rows of bare delimiters (``;;;``): they were said to
     lack the first required value ("empty customer id") and counted against
     ``[read] max_quarantine_share``, which stopped a small file. They stay in the
-    quarantine (rows in = kept + quarantined), said for what they are.
+    quarantine (rows in = kept + quarantined), said for what they are. Python, not
+    ``pyarrow.compute``, whose kernels here import pandas: the quarantine is a few rows.
     """
-    import pyarrow.compute as pc
-
     columns = list(dict.fromkeys(col for _, col in roles.items()))
-    if not quarantine.num_rows or not columns:
+    if not quarantine.num_rows or not columns or roles.kind.passthrough:
+        # A kind that keeps the columns no role claims (people's attributes) does not
+        # quarantine their values: a row may hold them with every role's value blank.
         return quarantine
-    blank = pc.is_null(quarantine["raw_line"]) if "raw_line" in quarantine.column_names \
-        else pa.array([True] * quarantine.num_rows)
-    for col in columns:
-        text = pc.utf8_trim_whitespace(quarantine[col].cast(pa.string()))
-        blank = pc.and_(blank, pc.fill_null(pc.equal(text, ""), True))
-    if not pc.any(blank).as_py():
+    values = [quarantine[c].to_pylist() for c in columns]
+    if "raw_line" in quarantine.column_names:  # unreadable lines are no blank rows
+        values.append(quarantine["raw_line"].to_pylist())
+    blank = [all(v is None or not str(v).strip() for v in row) for row in zip(*values, strict=True)]
+    if not any(blank):
         return quarantine
-    at = quarantine.column_names.index("reason")
-    return quarantine.set_column(at, "reason", pc.if_else(blank, BLANK_ROW, quarantine["reason"]))
+    reasons = [BLANK_ROW if b else r
+               for b, r in zip(blank, quarantine["reason"].to_pylist(), strict=True)]
+    return quarantine.set_column(quarantine.column_names.index("reason"), "reason",
+                                 pa.array(reasons, pa.string()))
 
 
 def _check_quarantine_share(
@@ -1492,13 +1494,12 @@ def _check_quarantine_share(
 ) -> None:
     if quarantine.num_rows <= read.max_quarantine_share * n_input:
         return  # within the share, and so without the blank rows too
-    import pyarrow.compute as pc
-
     # Blank rows are no data that failed to parse: they do not count against the share.
-    blank = quarantine.filter(pc.equal(quarantine["reason"], BLANK_ROW))
-    if blank.num_rows:
-        quarantine = quarantine.filter(pc.not_equal(quarantine["reason"], BLANK_ROW))
-        n_input -= blank.num_rows
+    data = [r != BLANK_ROW for r in quarantine["reason"].to_pylist()]
+    n_blank = len(data) - sum(data)
+    if n_blank:
+        quarantine = quarantine.filter(pa.array(data))
+        n_input -= n_blank
     share = quarantine.num_rows / n_input if n_input else 0.0
     if share <= read.max_quarantine_share:
         return
@@ -1519,7 +1520,7 @@ def _check_quarantine_share(
     else:
         advice = ("Fix: check [read] delimiter, encoding, decimal and timestamp_format, or the "
                   f"{columns_key()} mapping (now {dict(roles.items())})")
-    aside = f"; {blank.num_rows:,} blank rows aside" if blank.num_rows else ""
+    aside = f"; {n_blank:,} blank rows aside" if n_blank else ""
     raise InputError(
         f"{path}: {quarantine.num_rows:,} of {n_input:,} rows ({share:.0%}{aside}) cannot be "
         f"parsed; {where}: {reason}{shown}. {advice}; raise [read] max_quarantine_share to "
