@@ -349,6 +349,30 @@ def test_title_lines_above_the_table_are_found_and_skipped(
     _assert_same_revenue(_by_customer(tx), revenue.groupby(kept["CustomerID"]).sum())
 
 
+@pytest.mark.parametrize("title", [[], ["Umsatzbericht"]])
+def test_decimal_commas_of_a_semicolon_file_are_not_taken_for_title_lines(
+    retail_lines: pd.DataFrame, tmp_path: Path, title: list[str]
+) -> None:
+    """A German export: ``;`` between fields, ``,`` in every price, headers in German.
+
+    Split on commas, the header is one field and each row three, which looked like a
+    line of title above a table; the file is one table on its own delimiter.
+    """
+    lines = retail_lines.head(500).rename(columns={
+        "CustomerID": "Kundennummer", "InvoiceNo": "Rechnung", "UnitPrice": "Stückpreis"})
+    lines["Stückpreis"] = lines["Stückpreis"].str.replace(".", ",", regex=False)
+    path = tmp_path / "umsatz.csv"
+    path.write_text("\r\n".join([*title, *lines.to_csv(index=False, sep=";").splitlines()]),
+                    encoding="utf-8-sig")
+    with pytest.raises(InputError) as err:
+        load_transactions(path)
+    if title:
+        assert "below 1 line of title ('Umsatzbericht')" in str(err.value)
+    else:
+        assert "line of title" not in str(err.value)
+        assert "not found (columns found: Rechnung, StockCode" in str(err.value)
+
+
 def test_title_rows_above_an_excel_table_are_skipped(retail_lines: pd.DataFrame,
                                                       tmp_path: Path) -> None:
     path = tmp_path / "report.xlsx"

@@ -205,7 +205,9 @@ def guess_title_lines(lines: list[str], configured: str | None) -> tuple[int, st
 
     The table is the longest run of lines to the end of ``lines`` that split into the
     same number (two or more) of fields; the lines above it split into fewer. Returns
-    ``None`` when the table starts on the first line or none is found.
+    ``None`` when the table starts on the first line or none is found, and when every
+    line splits alike on some delimiter: that is the table's own, and another that splits
+    only the rows (the decimal commas of a semicolon file) finds no title.
 
     Parameters
     ----------
@@ -224,7 +226,9 @@ def guess_title_lines(lines: list[str], configured: str | None) -> tuple[int, st
         start = len(counts)
         while start > 0 and counts[start - 1] == width:
             start -= 1
-        if width < 2 or start == 0 or len(counts) - start < 2 or max(counts[:start]) >= width:
+        if width >= 2 and start == 0:
+            return None
+        if width < 2 or len(counts) - start < 2 or max(counts[:start]) >= width:
             continue
         skip = rows[start][0]
         if best is None or skip < best[0]:
