@@ -57,7 +57,7 @@ def test_an_as_of_date_before_every_line_says_to_choose_a_later_one(
     assert result.exit_code == 1
     assert result.output.split() == (
         f"error: {src}: no customer is left after cleaning (see the audit: after_as_of "
-        "5,000). Fix: choose a later --as-of (or [rfm] as_of) than 2009-01-01: the lines "
+        "5,000). Fix: choose a later --as-of (or [rfm] as_of) than 2009-01-01: the rows "
         "that parsed are dated after it").split()
     assert not out.exists()
 

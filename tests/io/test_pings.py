@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segwise.clean import clean_pings
+from segwise.config import SegwiseConfig
 from segwise.exceptions import InputError
 from segwise.io import ReadOptions, load_source
 from segwise.jobs import run_mobility
@@ -177,8 +178,34 @@ def test_a_file_of_one_ping_per_user_says_why(tmp_path: Path) -> None:
     path = tmp_path / "one.csv"
     pd.DataFrame([{"user": "x", "time": "2024-03-04 10:00:00", "latitude": 52.5,
                    "longitude": 13.4}]).to_csv(path, index=False)
-    with pytest.raises(InputError, match="no user has 2 or more usable pings"):
+    with pytest.raises(InputError, match=r"one\.csv: no user is left after cleaning \(see "
+                                         r"the audit: too_few_pings 1\)\. Fix: check the "
+                                         r"config\.columns mapping and the \[pings\] rules"):
         run_mobility(path)
+
+
+def test_pings_that_leave_no_user_name_the_steps_and_the_fix(tmp_path: Path) -> None:
+    """Google Takeout's ``latitudeE7`` mapped as degrees; every ping dated too late.
+
+    It said "no user has 2 or more usable pings. Fix: check the audit", with no audit
+    printed or written.
+    """
+    times = pd.date_range("2024-03-04 08:00", periods=40, freq="15min").astype(str)
+    frame = pd.DataFrame({"user": ["a"] * 20 + ["b"] * 20, "time": times,
+                          "latitudeE7": 525200000 + np.arange(40),
+                          "longitudeE7": 134050000 + np.arange(40)})
+    path = tmp_path / "takeout.csv"
+    frame.to_csv(path, index=False)
+    config = SegwiseConfig(columns={"lat": "latitudeE7", "lon": "longitudeE7"})
+    with pytest.raises(InputError, match=r"takeout\.csv: no user is left after cleaning \(see "
+                                         r"the audit: out_of_range 40\)"):
+        run_mobility(path, config=config)
+    frame["latitudeE7"] /= 1e7
+    frame["longitudeE7"] /= 1e7
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"\(see the audit: after_as_of 40\)\. Fix: choose a "
+                                         r"later --as-of than 2024-03-01: the rows that parsed"):
+        run_mobility(path, config=config, as_of="2024-03-01")
 
 
 def test_numeric_timestamps_are_seconds_or_milliseconds(tmp_path: Path) -> None:

@@ -552,7 +552,8 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
     config : SegwiseConfig
         ``[mobility]`` and ``[pings]`` settings.
     as_of : date, optional
-        Unused (pings have no recency); kept for the job's step signature.
+        The last day of pings used; named in the fix when every ping is dated after it
+        (pings have no recency).
 
     Returns
     -------
@@ -575,10 +576,11 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
     stays = _concat([r.stays for r in results])
     flags = {k: sum(r.flags[k] for r in results) for k in results[0].flags} if results else {}
     if not len(users.get("user_id", ())):
-        from segwise.exceptions import InputError
+        from segwise.features.rfm import no_customer_left
 
-        raise InputError(f"{cleaned.source.source}: no user has {cleaned.rules.min_pings} or "
-                         "more usable pings. Fix: check the audit for what was removed")
+        raise no_customer_left(
+            cleaned.source.source, cleaned.audit_table(flags), entity="user", section=None,
+            as_of=as_of if cleaned.source.n_after_as_of else None, check="the [pings] rules")
     order = np.argsort(users["user"], kind="stable")
     users = {k: v[order] for k, v in users.items()}
     ids = users["user_id"].astype(str)

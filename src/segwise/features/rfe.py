@@ -32,9 +32,9 @@ import numpy as np
 
 from segwise._engine import fetch_numpy, numpy_to_arrow
 from segwise._settings import register_section
-from segwise.exceptions import ConfigError, InputError, columns_key
+from segwise.exceptions import ConfigError
 from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
-from segwise.features.rfm import PANDAS_ATTRS, reference_date
+from segwise.features.rfm import PANDAS_ATTRS, no_customer_left, reference_date
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -354,13 +354,10 @@ def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = N
                          searches=cleaned.has("search_id"))
     a = fetch_numpy(agg)
     if not len(a["user_id"]):
-        steps = ", ".join(f"{s['step']} {s['rows']:,}"
-                          for s in cleaned.audit_table().to_pylist() if s["rows"])
-        fix = (f"choose a later --as-of (or [rfe] as_of) than {as_of or settings.as_of}: "
-               "the events that parsed are dated after it" if cleaned.n_after_as_of else
-               f"check the {columns_key()} mapping and the quarantine file")
-        raise InputError(f"{source or cleaned.source or 'input'}: no event is left after "
-                         f"cleaning (see the audit: {steps}). Fix: {fix}")
+        raise no_customer_left(
+            source or cleaned.source, cleaned.audit_table(), entity="event", section="rfe",
+            as_of=as_of or settings.as_of if cleaned.n_after_as_of else None,
+            check="the quarantine file")
     order = np.argsort(a["user_id"].astype(str), kind="stable")
     a = {k: v[order] for k, v in a.items()}
     as_of = as_of or settings.as_of or reference_date(a["last_seen"])

@@ -293,7 +293,9 @@ def rfm_entities(
 
 
 def no_customer_left(source: str | None, audit: pa.Table, *,
-                     as_of: _dt.date | None = None, entity: str = "customer") -> InputError:
+                     as_of: _dt.date | None = None, entity: str = "customer",
+                     section: str | None = "rfm",
+                     check: str = "the [cleaning] rules") -> InputError:
     """Return the error of order lines that leave no customer with a purchase.
 
     Parameters
@@ -303,14 +305,19 @@ def no_customer_left(source: str | None, audit: pa.Table, *,
     audit : pyarrow.Table
         The cleaning audit (``step``, ``rows``): its non-empty steps say where they went.
     as_of : date, optional
-        The as-of date, when lines that parsed were dated after it: the fix is a later one.
+        The as-of date, when rows that parsed were dated after it: the fix is a later one.
     entity : str, default="customer"
-        What a row of the entity table is (any kind's rows, audited alike).
+        What is left of none: a row of the entity table (any kind's rows, audited alike),
+        or the rows themselves.
+    section : str or None, default="rfm"
+        The config section whose ``as_of`` the fix names beside ``--as-of``; none if None.
+    check : str, default="the [cleaning] rules"
+        What else to check beside the column mapping when no row is dated too late.
     """
     steps = audit.to_pylist()
-    fix = (f"choose a later --as-of (or [rfm] as_of) than {as_of}: the lines that parsed "
-           "are dated after it" if as_of is not None else
-           f"check the {columns_key()} mapping and the [cleaning] rules")
+    option = f"--as-of (or [{section}] as_of)" if section else "--as-of"
+    fix = (f"choose a later {option} than {as_of}: the rows that parsed are dated after "
+           "it" if as_of is not None else f"check the {columns_key()} mapping and {check}")
     return InputError(
         f"{source or 'input'}: no {entity} is left after cleaning (see the audit: "
         + ", ".join(f"{s['step']} {s['rows']:,}" for s in steps if s["rows"])
