@@ -576,9 +576,9 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
     stays = _concat([r.stays for r in results])
     flags = {k: sum(r.flags[k] for r in results) for k in results[0].flags} if results else {}
     if not len(users.get("user_id", ())):
-        from segwise.features.rfm import no_customer_left
+        from segwise.features.rfm import no_entity_left
 
-        raise no_customer_left(
+        raise no_entity_left(
             cleaned.source.source, cleaned.audit_table(flags), entity="user", section=None,
             as_of=as_of if cleaned.source.n_after_as_of else None, check="the [pings] rules")
     order = np.argsort(users["user"], kind="stable")

@@ -34,7 +34,7 @@ from segwise._engine import fetch_numpy, numpy_to_arrow
 from segwise._settings import register_section
 from segwise.exceptions import ConfigError
 from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
-from segwise.features.rfm import PANDAS_ATTRS, no_customer_left, reference_date
+from segwise.features.rfm import PANDAS_ATTRS, no_entity_left, reference_date
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -354,7 +354,7 @@ def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = N
                          searches=cleaned.has("search_id"))
     a = fetch_numpy(agg)
     if not len(a["user_id"]):
-        raise no_customer_left(
+        raise no_entity_left(
             source or cleaned.source, cleaned.audit_table(), entity="event", section="rfe",
             as_of=as_of or settings.as_of if cleaned.n_after_as_of else None,
             check="the quarantine file")

@@ -34,7 +34,7 @@ __all__ = [
     "compute_rfm",
     "customer_aggregates",
     "finish_rfm",
-    "no_customer_left",
+    "no_entity_left",
     "order_aggregates",
     "reference_date",
     "rfm_entities",
@@ -285,18 +285,18 @@ def rfm_entities(
     as_of = as_of or reference_date(kept["last_purchase"])
     rfm = finish_rfm(kept, as_of)
     if not len(rfm["customer_id"]):
-        raise no_customer_left(source, audit,
+        raise no_entity_left(source, audit,
                                as_of=as_of if cleaned.n_after_as_of else None)
     attrs = {PANDAS_ATTRS: json.dumps({"as_of": as_of.isoformat()}).encode()}
     return EntityTable(numpy_to_arrow(rfm, metadata=attrs), RFM_FEATURES, as_of=as_of,
                        source=source, audit_table=audit, n_input_entities=n_input_customers)
 
 
-def no_customer_left(source: str | None, audit: pa.Table, *,
+def no_entity_left(source: str | None, audit: pa.Table, *,
                      as_of: _dt.date | None = None, entity: str = "customer",
                      section: str | None = "rfm",
                      check: str = "the [cleaning] rules") -> InputError:
-    """Return the error of order lines that leave no customer with a purchase.
+    """Return the error of rows that leave no entity (a customer with a purchase, a user).
 
     Parameters
     ----------

@@ -500,9 +500,9 @@ def run_etl(
     entities = result.entities
     if not entities.n_entities and entities.audit_table is not None:
         # A run of nobody was stored, and said as "stored run ...: 0 people", exit 0.
-        from segwise.features.rfm import no_customer_left
+        from segwise.features.rfm import no_entity_left
 
-        raise no_customer_left(str(source), entities.audit_table,
+        raise no_entity_left(str(source), entities.audit_table,
                                entity=entities.schema.entity)
     notes: list[str] = []
     segmentation = None

@@ -14,7 +14,7 @@ from segwise._expr import money_sum
 from segwise._frames import DataSource, to_arrow
 from segwise.config import SegwiseConfig
 from segwise.features import RFM_FEATURES, EntityTable
-from segwise.features.rfm import no_customer_left
+from segwise.features.rfm import no_entity_left
 from segwise.jobs._base import load_and_clean
 from segwise.jobs.rfm import RFM_JOB
 from segwise.track import TrackResult, order_pieces, track_pieces
@@ -81,7 +81,7 @@ def run_track(
         frequency=pieces.frequency.max())))
     if not any(row["rows"] for row in audit.to_pylist() if row["step"] == "kept"):
         # Said as the RFM job says it: the audit's steps tell where the lines went.
-        raise no_customer_left(cleaned.source, audit)
+        raise no_entity_left(cleaned.source, audit)
     kept = pieces.filter(pieces._reason.isnull())
     result = track_pieces(kept, every=every, dates=dates, edges=edges, window=window,
                           cohort_period=cohort_period, learned=learned,
