@@ -293,9 +293,9 @@ def rfm_entities(
 
 
 def no_entity_left(source: str | None, audit: pa.Table, *,
-                     as_of: _dt.date | None = None, entity: str = "customer",
-                     section: str | None = "rfm",
-                     check: str = "the [cleaning] rules") -> InputError:
+                   as_of: _dt.date | None = None, entity: str = "customer",
+                   section: str | None = "rfm", check: str = "the [cleaning] rules",
+                   ) -> InputError:
     """Return the error of rows that leave no entity (a customer with a purchase, a user).
 
     Parameters
