@@ -286,7 +286,7 @@ def rfm_entities(
     rfm = finish_rfm(kept, as_of)
     if not len(rfm["customer_id"]):
         raise no_entity_left(source, audit,
-                               as_of=as_of if cleaned.n_after_as_of else None)
+                             as_of=as_of if cleaned.n_after_as_of else None)
     attrs = {PANDAS_ATTRS: json.dumps({"as_of": as_of.isoformat()}).encode()}
     return EntityTable(numpy_to_arrow(rfm, metadata=attrs), RFM_FEATURES, as_of=as_of,
                        source=source, audit_table=audit, n_input_entities=n_input_customers)

@@ -503,7 +503,7 @@ def run_etl(
         from segwise.features.rfm import no_entity_left
 
         raise no_entity_left(str(source), entities.audit_table,
-                               entity=entities.schema.entity)
+                             entity=entities.schema.entity)
     notes: list[str] = []
     segmentation = None
     if learned_segments:
