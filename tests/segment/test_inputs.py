@@ -114,6 +114,64 @@ def test_the_id_column_is_found_by_its_name_in_every_format(shared_data: Path, t
     assert "Channel" in entities.schema.cluster_features
 
 
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_first_column_that_is_a_measure_or_a_date_is_not_taken_as_the_id(
+        shared_data: Path, tmp_path: Path, suffix: str) -> None:
+    # Wholesale with each client's share of fresh food first: its values are distinct, so
+    # it was taken as the id and silently left out of the segments (first-column
+    # dates likewise). Numbers with decimals and dates are what a customer has, not who.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    spend = frame[["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper", "Delicassen"]]
+    shares = {"fresh_share": (frame["Fresh"] / spend.sum(axis=1)).round(6),
+              "first_order": pd.Series(pd.Timestamp("2010-01-01")
+                                             + pd.to_timedelta(frame.index, "D"))}
+    for first, values in shares.items():
+        assert values.is_unique
+        table = _written(pd.concat([values.rename(first), frame], axis=1),
+                         tmp_path / f"wholesale.{suffix}")
+        entities = EntityTable.read(table)
+        assert entities.id_col == "row" and entities.n_entities == 440
+        assert entities.notes[0].startswith(f"no id column: none is named like one (id, "
+                                            f"customer_id, ...) and the first, {first}, ")
+        assert "--id" in entities.notes[0]
+        if first == "fresh_share":
+            assert "holds numbers with decimals" in entities.notes[0]
+            assert "fresh_share" in entities.schema.cluster_features
+    # Text or whole numbers first, distinct: the id, and a note says which column it took.
+    frame.insert(0, "Kundennr", np.arange(1000, 1440))
+    entities = EntityTable.read(_written(frame, tmp_path / f"numbered.{suffix}"))
+    assert entities.id_col == "Kundennr"
+    assert entities.table.column("Kundennr").to_pylist()[:2] == ["1000", "1001"] or (
+        suffix == "parquet" and entities.table.column("Kundennr").to_pylist()[:2] == [1000,
+                                                                                      1001])
+    assert entities.notes == ("id column: Kundennr, the first column (no column is named "
+                              "like an id, and its values are distinct). Fix: name another "
+                              "with --id (id_col=)",)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_the_id_column_can_be_named(shared_data: Path, tmp_path: Path, suffix: str) -> None:
+    # A customer number after Wholesale's first column (Channel, which repeats), under a
+    # name no rule knows: it was clustered as an amount, and nothing could name it.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame.insert(1, "Kundennr", np.arange(1000, 1440))
+    path = _written(frame, tmp_path / f"numbered.{suffix}")
+    entities = EntityTable.read(path, id_col="Kundennr")
+    assert entities.id_col == "Kundennr" and entities.notes == ()
+    assert "Kundennr" not in entities.schema.cluster_features
+    assert "Channel" in entities.schema.cluster_features
+    seg = segment_customers(path, id_col="Kundennr", n_clusters=3, compare=None, embed=())
+    assert seg.assignments["Kundennr"].astype(str).tolist()[:2] == ["1000", "1001"]
+    with pytest.raises(InputError, match=r"numbered\.\w+: no column 'Kundenr' to take as the "
+                                         r"id \(columns: Channel, Kundennr, Region, "):
+        EntityTable.read(path, id_col="Kundenr")
+    with pytest.raises(InputError, match=r"Channel .* appears on several rows"):
+        EntityTable.read(path, id_col="Channel")
+
+
 PERSONALITY = ("kaggle-customer-personality", "marketing_campaign.csv.gz")
 #: Spellings of a missing value as exports write them (the last a blank cell).
 SPELLINGS = ("n/a", "NA", "N/A", "null", "-", "nan", "#N/A", " ")

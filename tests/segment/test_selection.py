@@ -362,3 +362,40 @@ def test_codes_among_the_inferred_features_are_named(shared_data: Path, tmp_path
                                      "--compare", "", "--embed", "", "--features",
                                      "Channel,Fresh,Milk"], terminal_width=200)
     assert named.exit_code == 0 and "whole numbers from 1" not in named.output
+
+
+def test_a_customer_number_among_the_features_is_named_and_can_be_the_id(
+        shared_data: Path, tmp_path: Path) -> None:
+    # Wholesale with a customer number after Channel: read as a number column, it was
+    # clustered as an amount (segments split by when customers were numbered), with no
+    # word and no way to name it the id.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame.insert(1, "Kundennr", np.arange(1000, 1440))
+    frame.to_csv(tmp_path / "numbered.csv", index=False)
+    args = ["segment", str(tmp_path / "numbered.csv"), "--customers", "--k", "3", "--compare",
+            "", "--embed", ""]
+    result = CliRunner().invoke(app, args, terminal_width=300)
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.output.splitlines() if "counting up" in line]
+    assert len(said) == 1 and "Kundennr (1000 to 1439): one whole number per customer" in said[0]
+    assert "--id Kundennr" in said[0]
+    assert "rows are numbered from 1" in result.output  # and the ids are row numbers
+    named = CliRunner().invoke(app, [*args, "--id", "Kundennr", "-o", str(tmp_path / "s.csv")],
+                               terminal_width=300)
+    assert named.exit_code == 0, named.output
+    assert "counting up" not in named.output and "no id column" not in named.output
+    assigned = pd.read_csv(tmp_path / "s.csv")
+    assert assigned["Kundennr"].tolist()[:3] == [1000, 1001, 1002]
+    assert "Kundennr_mean" not in pd.read_csv(tmp_path / "s.profiles.csv").columns
+    assert "Fresh" not in said[0]  # distinct spend values, not a run: an amount
+    # Features the user names are the user's choice: no word about them.
+    quiet = CliRunner().invoke(app, [*args[:2], "--customers", "--k", "2", "--compare", "",
+                                     "--embed", "", "--id", "Kundennr", "--features",
+                                     "Fresh,Milk"], terminal_width=300)
+    assert quiet.exit_code == 0 and "counting up" not in quiet.output
+    absent = CliRunner().invoke(app, [*args, "--id", "Kundenr"])
+    assert absent.exit_code == 1
+    assert "no column 'Kundenr' to take as the id (columns: Channel, Kundennr" in absent.output
+    orders = CliRunner().invoke(app, ["segment", str(tmp_path / "numbered.csv"), "--id", "x"])
+    assert orders.exit_code == 2 and "--id does not apply without --customers" in orders.output

@@ -182,6 +182,9 @@ def _refuse_unused(ctx: typer.Context, *, k: int | None, customers: bool, engine
         reasons["missing"] = ("without --customers: features computed from order lines are "
                               "never missing. Fix: leave it out, or give an entity table "
                               "with --customers")
+        reasons["id_col"] = ("without --customers: order lines name their customers in their "
+                         "customer column ([columns] customer_id in the config). Fix: leave "
+                         "it out, or give an entity table with --customers")
     if not embed:
         reasons["embed_samples"] = ("with --embed '': no embedding is computed. Fix: name "
                                     "the embeddings with --embed, or leave out "
@@ -237,6 +240,11 @@ def segment(
                             "person, ... (Parquet, CSV/TSV(.gz), Excel, JSON lines, SQLite "
                             "or DuckDB), such as any segwise command writes.")
     ] = False,
+    id_col: Annotated[str | None, typer.Option(
+        "--id", help="With --customers, the id column (default: one named like an id, "
+                     "else the first column when it holds distinct text or whole numbers, "
+                     "else row numbers).")
+    ] = None,
     missing: Annotated[MissingChoice | None, typer.Option(
         "--missing", help="With --customers, rows with a missing feature: drop (left out, "
                           "counted, listed in <stem>.left_out.csv), median (filled inside "
@@ -277,7 +285,8 @@ def segment(
         settings = load_config(config) if config else None
         policy = (missing.value if missing is not None else
                   settings.section("segment").missing if settings else policy)
-        table = EntityTable.read(input, read=settings.read if settings else None)
+        table = EntityTable.read(input, read=settings.read if settings else None,
+                                 id_col=id_col)
         quarantine = table.quarantine_table
         notice_quarantine(quarantine, table.n_entities + (quarantine.num_rows if quarantine
                                                           is not None else 0), "rows")

@@ -474,8 +474,10 @@ class EntityTable:
         flags) those are read as missing and counted in :attr:`notes`, while a column
         with other text keeps them as text. In every format the id column is ``id_col``, else a
         registered feature set's, else one named like an id (``id``, ``customer_id``, ...),
-        else the first column when its values are all present and distinct, else the
-        1-based row number (``row``); ids read from text are text.
+        else the first column when its values are all present and distinct text or whole
+        numbers (numbers with decimals are a measure, dates and flags attributes), else the
+        1-based row number (``row``); ids read from text are text. An id taken by position,
+        and rows numbered for want of one, are said in :attr:`notes`.
 
         Parameters
         ----------
@@ -485,7 +487,7 @@ class EntityTable:
             Reader settings (a config's ``[read]``): ``decimal`` and ``thousands`` make
             numbers such as ``12,669`` or ``3,5`` number columns.
         **kwargs
-            Passed to :meth:`from_frame`.
+            Passed to :meth:`from_frame`; ``id_col`` names the id column.
 
         Raises
         ------
@@ -508,11 +510,15 @@ class EntityTable:
                 raise InputError(f"{path}: cannot read the table ({first}). Fix: give a "
                                  "table a segwise command wrote, or one row per entity"
                                  ) from exc
+            how: tuple[str, ...] = ()
             if kwargs.get("id_col") is None:
-                table = _with_id(table, path)
+                table, how = _with_id(table, path)
                 kwargs = {**kwargs, "id_col": table.column_names[0]}
+            elif kwargs["id_col"] not in table.column_names:
+                raise _no_such_id(path, kwargs["id_col"], table.column_names)
             table, notes = _typed_parquet(path, table, kwargs["id_col"], read)
-            return replace(cls.from_frame(table, source=str(path), **kwargs), notes=notes)
+            return replace(cls.from_frame(table, source=str(path), **kwargs),
+                           notes=how + notes)
         table, quarantine, notes = _read_rows(path, kwargs.get("id_col"), read)
         entities = cls.from_frame(table, source=str(path), **{**kwargs, "id_col":
                                                                  table.column_names[0]})
@@ -539,11 +545,19 @@ def _read_rows(path: Path, id_col: str | None, read: ReadOptions | None
         return load_source(path, kind, columns={PERSON_ID: column} if column else None,
                            read=read)
 
-    source = load(id_col)
+    try:
+        source = load(id_col)
+    except ConfigError:  # the id column asked for is not there ("columns= maps ...")
+        if id_col is None:
+            raise
+        raise _no_such_id(path, id_col, [c for c in load(None).table.columns
+                                         if c != PERSON_ID]) from None
     names = [c for c in source.table.columns if c != PERSON_ID]
     given = source.roles[PERSON_ID] if PERSON_ID in source.roles else None
+    how: tuple[str, ...] = ()
     if id_col is None:
-        chosen = _choose_id(names, given, lambda c: _unique(source.table[c]))
+        chosen, how = _choose_id(
+            names, given, lambda c: fetch_arrow(source.table.select(c)).column(0))
         if chosen != given:
             source = load(chosen)
             names = [c for c in source.table.columns if c != PERSON_ID]
@@ -553,7 +567,13 @@ def _read_rows(path: Path, id_col: str | None, read: ReadOptions | None
                                         read.decimal, read.thousands))
     rows = rows.set_column(0, id_col, rows.column(PERSON_ID).cast(pa.string()))
     typed, notes = _typed_table(path, rows, id_col, names, read)
-    return typed, _named_reasons(source.quarantine_table, id_col), notes
+    return typed, _named_reasons(source.quarantine_table, id_col), how + notes
+
+
+def _no_such_id(path: Path, id_col: str, names: list[str]) -> InputError:
+    """Return the error of an id column asked for that the file lacks."""
+    return InputError(f"{path}: no column {id_col!r} to take as the id (columns: "
+                      f"{', '.join(names)}). Fix: name one of them as the id column")
 
 
 def _typed_table(path: Path, table: pa.Table, id_col: str, names: list[str],
@@ -657,56 +677,71 @@ def _check_notation(path: Path, name: str, column: pa.ChunkedArray,
 
 
 def _choose_id(names: list[str], named: str | None,
-               unique: Callable[[str], bool]) -> str | None:
+               column: Callable[[str], pa.ChunkedArray]) -> tuple[str | None, tuple[str, ...]]:
     """Choose the id column of a file's entity table, the same for every format.
 
     A registered feature set's id column, else the column named like an id (``named``),
-    else the first column when its values are all present and distinct; None when no
-    column is one (the rows are then numbered).
+    else the first column when it holds an id (:func:`_not_an_id`); None when no column
+    is one (the rows are then numbered). Also returns a note of how a column not named
+    like an id was chosen, or why the rows are numbered, for the reader to check.
     """
     known = [s.id_col for s in _FEATURE_SETS.items().values()]
     header = [named, *names] if named else names
     chosen = next((c for c in header if c in known), named)
-    if chosen is None and names and unique(names[0]):
-        chosen = names[0]
-    return chosen
+    if chosen is not None or not names:
+        return chosen, ()
+    why = _not_an_id(column(names[0]))
+    if why is None:
+        return names[0], (f"id column: {names[0]}, the first column (no column is named "
+                          "like an id, and its values are distinct). Fix: name another "
+                          "with --id (id_col=)",)
+    return None, (f"no id column: none is named like one (id, customer_id, ...) and the "
+                  f"first, {names[0]}, {why}; rows are numbered from 1 in a column 'row'. "
+                  "Fix: name the id column with --id (id_col=)",)
 
 
-def _with_id(table: pa.Table, path: Path) -> pa.Table:
+def _not_an_id(column: pa.ChunkedArray) -> str | None:
+    """Why the values of ``column`` are not ids, or None when they can be.
+
+    Ids are present and distinct, and text or whole numbers: numbers with decimals are a
+    measure (an average spend, unique by chance), dates and flags are attributes.
+    """
+    import pyarrow.compute as pc
+
+    text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    blank = pc.sum(pc.equal(pc.utf8_trim_whitespace(column), "")).as_py() if text else 0
+    if column.null_count or blank:
+        return "has blank values"
+    typed, _ = _typed(column)
+    kind = typed.type
+    if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return "holds numbers with decimals, as a measure does"
+    if _TYPE_TESTS["timestamp"](kind):
+        return "holds dates"
+    if pa.types.is_boolean(kind):
+        return "holds true/false values"
+    if pc.count_distinct(column).as_py() != len(column):
+        return "repeats values"
+    return None
+
+
+def _with_id(table: pa.Table, path: Path) -> tuple[pa.Table, tuple[str, ...]]:
     """Put a typed table's id column first (:func:`_choose_id`), or 1-based row numbers.
 
     Parquet is read as it is, so without this its first column was the id whatever it
     held: UCI Wholesale Customers (no id; ``Channel`` first) was refused as Parquet and
-    segmented as CSV.
+    segmented as CSV. Also returns the note of how the id was chosen.
     """
-    import pyarrow.compute as pc
-
     from segwise.io import PEOPLE, PERSON_ID, resolve_roles
 
     names = table.column_names
     roles = resolve_roles(names, source=path, kind=PEOPLE)
     named = roles[PERSON_ID] if PERSON_ID in roles else None
-
-    def unique(name: str) -> bool:
-        column = table.column(name)
-        return column.null_count == 0 and pc.count_distinct(column).as_py() == len(column)
-
-    chosen = _choose_id(names, named, unique)
+    chosen, how = _choose_id(names, named, table.column)
     if chosen is None:
         rows = pa.array([str(i) for i in range(1, table.num_rows + 1)], pa.string())
-        return table.add_column(0, "row", rows)
-    return table.select([chosen, *(c for c in names if c != chosen)])
-
-
-def _unique(column: Any) -> bool:
-    """Whether a column's values are all present and distinct (an id column)."""
-    from segwise._engine import fetch_numpy
-
-    table = column.as_table()
-    value = table[table.columns[0]]
-    counts = fetch_numpy(table.aggregate(n=value.count(), distinct=value.nunique(),
-                                         rows=table.count()))
-    return bool(counts["n"][0] == counts["distinct"][0] == counts["rows"][0])
+        return table.add_column(0, "row", rows), how
+    return table.select([chosen, *(c for c in names if c != chosen)]), how
 
 
 def _missing(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -802,6 +802,26 @@ def _code_like(X: pd.DataFrame) -> list[str]:
     return out
 
 
+#: Fewest rows a column must have for a run of distinct whole numbers to read as an id.
+_RUNNING_MIN = 10
+
+
+def _running_numbers(X: pd.DataFrame) -> list[str]:
+    """Columns that count the rows: distinct whole numbers, each from the least to the most.
+
+    A customer number (1000, 1001, ... one per row) after the first column is read as a
+    number column, so it was clustered as an amount; no spend, count or rate runs so.
+    """
+    out = []
+    for f in X.columns:
+        values = X[f].to_numpy()
+        if (len(values) >= _RUNNING_MIN and np.all(values == np.round(values))
+                and values.max() - values.min() + 1 == len(values)
+                and len(np.unique(values)) == len(values)):
+            out.append(str(f))
+    return out
+
+
 def segment_customers(
     customers: EntityTable | DataSource,
     *,
@@ -982,6 +1002,14 @@ def segment_customers(
                       "channel, a region), not amounts; they are clustered and named as "
                       "amounts ('high region'). Fix: name the features to cluster with "
                       "--features (features=), leaving codes out", SegwiseWarning, stacklevel=2)
+    running = _running_numbers(filled) if inferred else []
+    if running:
+        shown = ", ".join(f"{f} ({filled[f].min():g} to {filled[f].max():g})" for f in running)
+        warnings.warn(f"{where}{shown}: one whole number per {one}, counting up as a "
+                      "customer number does, not an amount; clustered, it splits "
+                      f"{many} by when they were numbered. Fix: take it as the id column "
+                      f"(--id {running[0]}, id_col=), or name the features to cluster with "
+                      "--features (features=)", SegwiseWarning, stacklevel=2)
     if n_clusters is not None and n_clusters > distinct:
         raise InputError(f"{where}only {distinct:,} distinct customers (rows of "
                          f"{', '.join(features)}): too few for {n_clusters} segments. Fix: ask "
