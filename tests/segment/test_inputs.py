@@ -227,6 +227,52 @@ def test_a_missing_spelling_does_not_hide_numbers_in_another_notation(
     assert fresh.null_count == 1 and fresh.to_pylist()[:3] == [12669, 7057, 6353]
 
 
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_money_and_percentages_with_their_signs_are_numbers(
+        shared_data: Path, tmp_path: Path, suffix: str) -> None:
+    # A spreadsheet's export of Wholesale with currency- and percent-formatted cells
+    # ($12,669.00, 12 669,00 €, (214.00 €) for a credit, 37.1%): the columns dropped out
+    # of the segments as text, even with [read] thousands and decimal set.
+    from segwise.io import ReadOptions
+
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    spend = frame[["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper", "Delicassen"]]
+    share = (100 * frame["Fresh"] / spend.sum(axis=1)).round(1)
+    written = frame.astype({"Fresh": object, "Delicassen": object})
+    written["Fresh"] = [f"${v:,.2f}" for v in frame["Fresh"]]
+    written["Delicassen"] = [f"{v} €" for v in frame["Delicassen"]]
+    written.loc[7, "Delicassen"] = "n/a"
+    written["fresh_share"] = [f"{v}%" for v in share]
+    written.loc[0, "fresh_share"] = "0"  # a plain number among percentages
+    path = _written(written, tmp_path / f"export.{suffix}")
+    with pytest.raises(InputError, match=r"column 'Fresh' reads as text \('12,669.00'\): .*"
+                                         r"thousands = \","):
+        EntityTable.read(path)
+    entities = EntityTable.read(path, read=ReadOptions(thousands=","))
+    table = entities.table
+    assert table.column("Fresh").to_pylist() == frame["Fresh"].tolist()
+    assert table.column("Delicassen").to_pylist()[6:9] == [frame["Delicassen"][6], None,
+                                                           frame["Delicassen"][8]]
+    assert table.column("fresh_share").to_pylist()[1:] == share.tolist()[1:]
+    assert table.column("fresh_share").to_pylist()[0] == 0
+    assert {"Fresh", "Delicassen", "fresh_share"} <= set(entities.schema.cluster_features)
+    assert entities.notes[1:] == (
+        "Fresh: numbers written with a currency sign read as numbers ('$12669.00' as "
+        "12669.00)",
+        "Delicassen: numbers written with a currency sign read as numbers ('1338 €' as 1338)",
+        "Delicassen: 1 value read as missing ('n/a' 1)",
+        "fresh_share: numbers written with a percent sign read as numbers ('21.2%' as 21.2)")
+    # Decimal commas, and a credit in accounting parentheses: negative.
+    written = frame.astype({"Milk": object})
+    written["Milk"] = [f"{v:.2f} €".replace(".", ",") for v in frame["Milk"]]
+    written.loc[5, "Milk"] = "(214,00 €)"
+    path = _written(written, tmp_path / f"credits.{suffix}")
+    milk = EntityTable.read(path, read=ReadOptions(decimal=",")).table.column("Milk")
+    assert milk.to_pylist()[4:7] == [frame["Milk"][4], -214.0, frame["Milk"][6]]
+
+
 def test_rows_with_a_missing_feature_are_left_out_filled_or_refused(
         shared_data: Path) -> None:
     # Customer Personality: 24 of 2,240 incomes are blank, and the run stopped.

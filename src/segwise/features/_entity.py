@@ -467,7 +467,9 @@ class EntityTable:
         DuckDB) go through segwise's readers, as a people table is read: delimiter,
         encoding, BOMs and mixed line endings are handled, and unreadable lines are
         quarantined (:attr:`quarantine_table`). In every format, a text column (other
-        than the id) whose every present value is a number becomes a number column.
+        than the id) whose every present value is a number becomes a number column,
+        numbers with a currency or percent sign (``$1,234.50``, ``37.1%``) included: read
+        without the sign, said in :attr:`notes`.
         Present means neither blank nor a common spelling of a
         missing value (``n/a``, ``NA``, ``N/A``, ``null``, ``-``, ``nan``, ``#N/A``, ...:
         :data:`segwise.io.MISSING_TOKENS`): in a column of numbers (or of timestamps or
@@ -596,8 +598,18 @@ def _typed_table(path: Path, table: pa.Table, id_col: str, names: list[str],
         if name in text:  # a set's text feature, such as category ids "3", "17"
             continue
         i = table.column_names.index(name)
-        column, spellings = _typed(table.column(i))
-        _check_notation(path, name, column, read)
+        column, signed = table.column(i), _without_signs(table.column(i))
+        if signed is not None:  # '$1,234.50', '12,50 €', '12.5%'
+            column, spellings = _typed(signed[0])
+            if _TYPE_TESTS["number"](column.type):
+                notes.append(f"{name}: numbers written with a {signed[1]} sign read as "
+                             f"numbers ({signed[2]!r} as {signed[3]})")
+            else:  # '1,234.50' without [read] thousands: the fix, else text as written
+                _check_notation(path, name, signed[0], read)
+                column, spellings = table.column(i), {}
+        else:
+            column, spellings = _typed(column)
+            _check_notation(path, name, column, read)
         table = table.set_column(i, name, column)
         if spellings:
             n = sum(spellings.values())
@@ -649,6 +661,54 @@ def _named_reasons(quarantine: pa.Table | None, id_col: str) -> pa.Table | None:
 
 #: A number as Arrow casts it.
 _PLAIN_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
+
+
+#: Digits of a number in any notation (``1,234.50``, ``1.234,5``), its sign before them.
+_DIGITS = r"[+-]?\s*[\d.,' ]*\d[\d.,' ]*"
+
+
+def _without_signs(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, str, str, str] | None:
+    """Return a text column of numbers with a currency or percent sign without the signs.
+
+    Exports write money as ``$1,234.50``, ``-€3``, ``12,50 €`` or ``(2.55 €)`` (accounting:
+    negative) and shares as ``12.5 %``. None unless every present value (:func:`_missing`)
+    is a number, some with one kind of sign (a plain ``0`` among ``12.5%`` is a number
+    too). Returns the column without the signs, the kind of sign, and a value as written
+    and without its sign, for the note. The numbers' notation (``1,234.50``) is then
+    checked and typed as any other column's.
+    """
+    import re
+
+    import pyarrow.compute as pc
+
+    from segwise.io._parse import CURRENCY_SIGNS
+
+    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+        return None
+    money = f"[{CURRENCY_SIGNS}]"
+    signed = {
+        "currency": (rf"^\s*[+-]?\s*{money}\s*{_DIGITS}\s*$|^\s*{_DIGITS}\s*{money}\s*$"
+                     rf"|^\s*\(\s*{money}?\s*{_DIGITS}\s*{money}?\s*\)\s*$"),
+        "percent": rf"^\s*{_DIGITS}\s*%\s*$",
+    }
+    missing = _missing(column)
+    present = pc.drop_null(pc.if_else(missing, pa.scalar(None, column.type), column))
+    if not len(present):
+        return None
+    plain = pc.match_substring_regex(present, rf"^\s*{_DIGITS}\s*$")
+    hits = {kind: pc.match_substring_regex(present, pattern)
+            for kind, pattern in signed.items()}
+    used = [kind for kind, hit in hits.items() if pc.any(hit).as_py()]
+    if len(used) != 1 or not pc.all(pc.or_(plain, hits[used[0]])).as_py():
+        return None
+    strip = rf"[\s(){CURRENCY_SIGNS}%]"
+    bare = pc.replace_substring_regex(column, strip, "")
+    negative = pc.fill_null(pc.match_substring_regex(column, r"^\s*\("), False)
+    bare = pc.if_else(negative, pc.binary_join_element_wise("-", bare, ""), bare)
+    bare = pc.if_else(missing, column, bare)  # 'n/a' as written, for _typed to count
+    example = pc.filter(present, hits[used[0]])[0].as_py().strip()
+    shown = ("-" if example.startswith("(") else "") + re.sub(strip, "", example)
+    return bare, used[0], example, shown
 
 
 def _check_notation(path: Path, name: str, column: pa.ChunkedArray,
