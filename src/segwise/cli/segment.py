@@ -33,6 +33,7 @@ from segwise.cli._app import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from segwise.features import EntityTable
     from segwise.segment import Segmentation
 
 #: Largest number of segments the command takes (more would not be segments a business uses).
@@ -146,6 +147,29 @@ def _notice_missing(result: Segmentation, listed: Path | None) -> None:
                           for f, n in result.imputed.items())
         notice("note", f"missing values filled with the median inside the model, which fills "
                        f"new rows the same way: {shown}")
+
+
+def _left_out(table: EntityTable, columns: list[str]) -> str:
+    """Name the columns, grouped by what they hold: ``a, b (text), c (dates)``.
+
+    A column of flags or one left empty is no column of text: the user fixes each
+    differently (name the flags with --features; fill the empty one or drop it).
+    """
+    import pyarrow as pa
+
+    def holds(column: str) -> str:
+        values = table.table.column(column)
+        if values.null_count == len(values):
+            return "empty"
+        kind = values.type
+        return ("true/false, clustered as 0/1 when named" if pa.types.is_boolean(kind)
+                else "dates" if pa.types.is_timestamp(kind) or pa.types.is_date(kind)
+                else "text")
+
+    groups: dict[str, list[str]] = {}
+    for column in columns:
+        groups.setdefault(holds(column), []).append(column)
+    return ", ".join(f"{', '.join(names)} ({what})" for what, names in groups.items())
 
 
 def _refuse_unused(ctx: typer.Context, *, k: int | None, customers: bool, engine: EngineChoice,
@@ -319,8 +343,8 @@ def segment(
         left = [c for c in table.table.column_names
                 if c != table.id_col and c not in result.features]
         if left:
-            notice("note", f"not clustered (not number columns): {', '.join(left)}. Name "
-                           "the columns to cluster with --features")
+            notice("note", f"not clustered (not number columns): {_left_out(table, left)}. "
+                           "Name the columns to cluster with --features")
     if output is not None:
         for path in result.write(output, keep_formulas=keep_formulas):
             console.print(f"wrote {path}", highlight=False)
