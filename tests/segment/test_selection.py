@@ -252,10 +252,28 @@ def test_messages_name_the_entities_of_the_table() -> None:
 
 
 def test_segment_customers_checks_its_input(retail_customers: pd.DataFrame) -> None:
-    with pytest.raises(ConfigError, match="lacks feature column"):
+    with pytest.raises(ConfigError, match="no feature column 'nope' in the table; its "
+                                          "columns: customer_id, recency_days"):
         segment_customers(retail_customers, features=["recency_days", "nope"], embed=())
     with pytest.raises(ConfigError, match="at least 2"):
         segment_customers(retail_customers, n_clusters=1, embed=())
+
+
+def test_a_feature_named_with_a_slip_gets_the_column_meant(shared_data: Path) -> None:
+    # Customer Personality's Income asked as income: the error listed 29 columns and
+    # said "pass features=" to a user of --features; a table of 120 filled the screen.
+    table = shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz"
+    result = CliRunner().invoke(app, ["segment", str(table), "--customers", "--features",
+                                      "income,MntWine,Recency"], terminal_width=2000)
+    assert result.exit_code == 1, result.output
+    assert (f"error: {table}: no feature column 'income', 'MntWine' in the table ('income': "
+            "did you mean 'Income'?; 'MntWine': did you mean 'MntWines'?); its columns: ID, "
+            "Year_Birth,") in result.output
+    assert "Fix: name columns of the table with --features (features=)" in result.output
+    wide = pd.DataFrame(np.ones((5, 121)), columns=[f"f{i}" for i in range(121)])
+    with pytest.raises(ConfigError, match=r"its columns: f0, f1, .*, f19, \.\.\. \(121 in "
+                                          r"all\)\. Fix"):
+        segment_customers(wide, id_col="f0", features=["nope"], embed=())
 
 
 @pytest.mark.slow

@@ -802,6 +802,32 @@ def _code_like(X: pd.DataFrame) -> list[str]:
     return out
 
 
+#: Most columns a message lists (a table of 120 features filled the screen).
+_SHOWN_COLUMNS = 20
+
+
+def _no_such_features(where: str, absent: list[str], columns: list[str]) -> str:
+    """Return the message of features the table lacks: the likely names, then its columns.
+
+    A name written in another case or with a slip (``income``, ``Detergent_Paper``) gets
+    the column meant; a wide table's columns are cut to :data:`_SHOWN_COLUMNS`.
+    """
+    import difflib
+
+    lower = {c.lower(): c for c in columns}
+    meant = {}
+    for f in absent:
+        close = difflib.get_close_matches(f.lower(), list(lower), n=1, cutoff=0.8)
+        if close:
+            meant[f] = lower[close[0]]
+    shown = ", ".join(columns[:_SHOWN_COLUMNS]) + (
+        f", ... ({len(columns):,} in all)" if len(columns) > _SHOWN_COLUMNS else "")
+    guess = "; ".join(f"{f!r}: did you mean {c!r}?" for f, c in meant.items())
+    return (f"{where}no feature column {', '.join(map(repr, absent))} in the table"
+            + (f" ({guess})" if guess else "") + f"; its columns: {shown}. Fix: name "
+            "columns of the table with --features (features=), as the header writes them")
+
+
 #: Fewest rows a column must have for a run of distinct whole numbers to read as an id.
 _RUNNING_MIN = 10
 
@@ -949,10 +975,7 @@ def segment_customers(
     features = list(dict.fromkeys(features))  # a column named twice is one feature
     absent = [f for f in features if f not in customers.columns]
     if absent:
-        raise ConfigError(
-            f"the customer table lacks feature column(s) {', '.join(absent)}; it has "
-            f"{', '.join(map(str, customers.columns))}. Fix: pass features= that exist"
-        )
+        raise ConfigError(_no_such_features(where, absent, list(map(str, customers.columns))))
     if id_col in features:
         raise ConfigError(
             f"{where}feature column {id_col!r} is the id column: an id names a customer, "
