@@ -775,7 +775,10 @@ def _not_an_id(column: pa.ChunkedArray) -> str | None:
     typed, _ = _typed(column)
     kind = typed.type
     if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        return "holds numbers with decimals, as a measure does"
+        numbers = pc.cast(typed, pa.float64())
+        # 1000.0: a whole number a JSON or Parquet writer stored as a float.
+        if not pc.all(pc.equal(numbers, pc.floor(numbers))).as_py():
+            return "holds numbers with decimals, as a measure does"
     if _TYPE_TESTS["timestamp"](kind):
         return "holds dates"
     if pa.types.is_boolean(kind):
