@@ -464,3 +464,18 @@ def test_a_written_table_s_text_features_of_numbers_stay_text(tmp_path: Path,
     assert entities.schema is schema
     assert entities.table.column("category").to_pylist() == columns["category"]
     assert entities.table.column("clicks").type == pa.int64()
+
+
+def test_a_table_of_flags_is_told_how_to_cluster_them(tmp_path: Path) -> None:
+    # Purchases per category as TRUE/FALSE (a survey's or a one-hot export): "no numeric
+    # column", with a fix to name features, as if there were none to name.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.random((60, 3)) < 0.3, columns=["wine", "meat", "web"])
+    frame.insert(0, "customer_id", [f"c{i}" for i in range(60)])
+    path = _written(frame, tmp_path / "flags.csv")
+    with pytest.raises(InputError, match=r"flags\.csv: no numeric column to segment on .*Fix: "
+                                         r"name them with --features wine,meat,web \(features=\)"):
+        segment_customers(path, embed=())
+    seg = segment_customers(path, features=["wine", "meat", "web"], n_clusters=3,
+                            compare=None, embed=())
+    assert len(seg.assignments) == 60

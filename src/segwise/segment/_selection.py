@@ -968,10 +968,15 @@ def segment_customers(
                             else rule_segment_col)
         described_extra = list(schema.profile)
     if not features:
+        flags = [str(c) for c in customers.columns if c != id_col
+                 and pd.api.types.is_bool_dtype(customers[c])]
+        fix = (f"Fix: name them with --features {','.join(flags)} (features=): true/false "
+               "columns are clustered as 0/1 when named" if flags else
+               "Fix: give a table of one row per entity with numeric features, or name "
+               "them with --features (features=)")
         raise InputError(
             f"{where}no numeric column to segment on (columns: "
-            f"{', '.join(map(str, customers.columns))}). Fix: give a table of one row per "
-            "entity with numeric features, or name them with features")
+            f"{', '.join(map(str, customers.columns))}). {fix}")
     features = list(dict.fromkeys(features))  # a column named twice is one feature
     absent = [f for f in features if f not in customers.columns]
     if absent:
