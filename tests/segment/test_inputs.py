@@ -97,6 +97,16 @@ def test_a_table_without_an_id_column_numbers_its_rows(shared_data: Path, tmp_pa
         "Delicassen"]
     seg = segment_customers(entities, n_clusters=3, compare=None, embed=())
     assert len(seg.assignments) == 440
+    # A column of the table named row (a spreadsheet's line numbers, say) stays a column:
+    # the rows were numbered under the same name, and Arrow refused the table (a
+    # traceback: 'Field "row" exists 2 times in schema').
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame.insert(2, "row", np.arange(100, 540))
+    entities = EntityTable.read(_written(frame, tmp_path / f"rows.{suffix.removesuffix('.gz')}"))
+    assert entities.id_col == "row_number"
+    assert entities.table.column("row").to_pylist()[:2] == [100, 101]
+    assert "in a column 'row_number'" in entities.notes[0]
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])

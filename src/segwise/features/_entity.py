@@ -564,7 +564,7 @@ def _read_rows(path: Path, id_col: str | None, read: ReadOptions | None
             source = load(chosen)
             names = [c for c in source.table.columns if c != PERSON_ID]
         # Without an id column, the 1-based row of the file names each entity.
-        id_col = chosen or "row"
+        id_col = chosen or _row_column(names)
     rows = fetch_arrow(localise_numbers(source.table.select(PERSON_ID, *names), names,
                                         read.decimal, read.thousands))
     rows = rows.set_column(0, id_col, rows.column(PERSON_ID).cast(pa.string()))
@@ -756,8 +756,13 @@ def _choose_id(names: list[str], named: str | None,
                           "like an id, and its values are distinct). Fix: name another "
                           "with --id (id_col=)",)
     return None, (f"no id column: none is named like one (id, customer_id, ...) and the "
-                  f"first, {names[0]}, {why}; rows are numbered from 1 in a column 'row'. "
-                  "Fix: name the id column with --id (id_col=)",)
+                  f"first, {names[0]}, {why}; rows are numbered from 1 in a column "
+                  f"{_row_column(names)!r}. Fix: name the id column with --id (id_col=)",)
+
+
+def _row_column(names: list[str]) -> str:
+    """Name the column of row numbers: ``row``, unless the table has a column of that name."""
+    return next(c for c in ("row", "row_number", "_row", "__row") if c not in names)
 
 
 def _not_an_id(column: pa.ChunkedArray) -> str | None:
@@ -803,7 +808,7 @@ def _with_id(table: pa.Table, path: Path) -> tuple[pa.Table, tuple[str, ...]]:
     chosen, how = _choose_id(names, named, table.column)
     if chosen is None:
         rows = pa.array([str(i) for i in range(1, table.num_rows + 1)], pa.string())
-        return table.add_column(0, "row", rows), how
+        return table.add_column(0, _row_column(names), rows), how
     return table.select([chosen, *(c for c in names if c != chosen)]), how
 
 
