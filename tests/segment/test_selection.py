@@ -412,6 +412,13 @@ def test_a_customer_number_among_the_features_is_named_and_can_be_the_id(
                                      "--embed", "", "--id", "Kundennr", "--features",
                                      "Fresh,Milk"], terminal_width=300)
     assert quiet.exit_code == 0 and "counting up" not in quiet.output
+    # The config's [columns] person_id, as `segwise population` reads a person's id.
+    config = tmp_path / "segwise.toml"
+    config.write_text('[columns]\nperson_id = "Kundennr"\n')
+    mapped = CliRunner().invoke(app, [*args, "-c", str(config), "-o", str(tmp_path / "m.csv")],
+                                terminal_width=300)
+    assert mapped.exit_code == 0 and "counting up" not in mapped.output, mapped.output
+    assert pd.read_csv(tmp_path / "m.csv")["Kundennr"].tolist()[:2] == [1000, 1001]
     absent = CliRunner().invoke(app, [*args, "--id", "Kundenr"])
     assert absent.exit_code == 1
     assert "no column 'Kundenr' to take as the id (columns: Channel, Kundennr" in absent.output

@@ -265,9 +265,9 @@ def segment(
                             "or DuckDB), such as any segwise command writes.")
     ] = False,
     id_col: Annotated[str | None, typer.Option(
-        "--id", help="With --customers, the id column (default: one named like an id, "
-                     "else the first column when it holds distinct text or whole numbers, "
-                     "else row numbers).")
+        "--id", help="With --customers, the id column (default: [columns] person_id of "
+                     "the config, else one named like an id, else the first column when it "
+                     "holds distinct text or whole numbers, else row numbers).")
     ] = None,
     missing: Annotated[MissingChoice | None, typer.Option(
         "--missing", help="With --customers, rows with a missing feature: drop (left out, "
@@ -309,6 +309,9 @@ def segment(
         settings = load_config(config) if config else None
         policy = (missing.value if missing is not None else
                   settings.section("segment").missing if settings else policy)
+        if id_col is None and settings is not None:
+            # A person-level table's id, as `segwise population` reads one ([columns]).
+            id_col = settings.columns.get("person_id")
         table = EntityTable.read(input, read=settings.read if settings else None,
                                  id_col=id_col)
         quarantine = table.quarantine_table
