@@ -489,3 +489,23 @@ def test_a_table_of_flags_is_told_how_to_cluster_them(tmp_path: Path) -> None:
     seg = segment_customers(path, features=["wine", "meat", "web"], n_clusters=3,
                             compare=None, embed=())
     assert len(seg.assignments) == 60
+
+
+def test_repeated_ids_say_how_many_and_what_the_rows_look_like(shared_data: Path,
+                                                               tmp_path: Path) -> None:
+    # Order lines given as an entity table, and a customer exported twice: both were
+    # "appears on several rows. Fix: aggregate the rows first", with no word that the
+    # first is what segwise aggregates itself.
+    lines = pd.read_csv(shared_data / "uci-online-retail" / "online_retail.csv.gz",
+                        nrows=3000, dtype=str).dropna(subset=["CustomerID"])
+    with pytest.raises(InputError, match=r"CustomerID '17850' appears on several rows "
+                                         r"\(\d+\); \d+ other id\(s\) repeat too; .*Fix: they "
+                                         r"look like order lines or events.*without "
+                                         r"--customers"):
+        EntityTable.read(_written(lines, tmp_path / "lines.csv"))
+    people = pd.read_csv(shared_data.joinpath(*PERSONALITY), sep="\t")
+    twice = pd.concat([people, people.iloc[[5]]])
+    with pytest.raises(InputError, match=r"ID '7446' appears on several rows \(2\); an entity "
+                                         r"table has one row per entity\. Fix: remove the "
+                                         r"repeated rows, or aggregate them first"):
+        EntityTable.read(_written(twice, tmp_path / "twice.csv"))

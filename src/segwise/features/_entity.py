@@ -38,6 +38,9 @@ __all__ = [
     "source_fingerprint",
 ]
 
+#: Share of a table's rows repeating an id above which the rows are read as order lines.
+_LINES_SHARE = 0.1
+
 #: Arrow type families a feature may declare.
 _TYPE_TESTS = {
     "number": lambda t: pa.types.is_integer(t) or pa.types.is_floating(t)
@@ -383,9 +386,18 @@ class EntityTable:
         counts = pc.value_counts(ids)
         repeated = counts.filter(pc.greater(counts.field("counts"), 1))
         if len(repeated):
-            raise InputError(f"{where}: {self.id_col} {repeated[0]['values'].as_py()!r} "
-                             f"appears on several rows; an entity table has one row per "
-                             f"{self.entity}. Fix: aggregate the rows first")
+            first = repeated[0]
+            extra = len(ids) - len(counts)  # rows beyond each id's first
+            others = (f"; {len(repeated) - 1:,} other id(s) repeat too" if len(repeated) > 1
+                      else "")
+            # Order lines or events, one row per line: their features are to be computed.
+            fix = ("they look like order lines or events, which segwise turns into one row "
+                   f"per {self.entity}: give them without --customers, or aggregate the rows "
+                   "first" if extra > _LINES_SHARE * len(ids) else
+                   "remove the repeated rows, or aggregate them first")
+            raise InputError(f"{where}: {self.id_col} {first['values'].as_py()!r} appears "
+                             f"on several rows ({first['counts'].as_py():,}){others}; an "
+                             f"entity table has one row per {self.entity}. Fix: {fix}")
         return self
 
     def with_table(self, table: pa.Table) -> EntityTable:
