@@ -703,8 +703,12 @@ def _without_signs(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, str, str, 
                      rf"|^\s*\(\s*{money}?\s*{_DIGITS}\s*{money}?\s*\)\s*$"),
         "percent": rf"^\s*{_DIGITS}\s*%\s*$",
     }
+    # Each distinct value once: a column of categories (Gold, Silver) has a handful.
+    values = pc.unique(column)
+    if not pc.any(pc.match_substring_regex(values, rf"[{CURRENCY_SIGNS}%]")).as_py():
+        return None
     missing = _missing(column)
-    present = pc.drop_null(pc.if_else(missing, pa.scalar(None, column.type), column))
+    present = pc.drop_null(pc.if_else(_missing(values), pa.scalar(None, values.type), values))
     if not len(present):
         return None
     plain = pc.match_substring_regex(present, rf"^\s*{_DIGITS}\s*$")
