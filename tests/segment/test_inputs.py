@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from segwise.exceptions import InputError
+from segwise.exceptions import InputError, SegwiseWarning
 from segwise.features import EntityTable
 from segwise.segment import segment_customers
 
@@ -509,3 +509,25 @@ def test_repeated_ids_say_how_many_and_what_the_rows_look_like(shared_data: Path
                                          r"table has one row per entity\. Fix: remove the "
                                          r"repeated rows, or aggregate them first"):
         EntityTable.read(_written(twice, tmp_path / "twice.csv"))
+
+
+
+def test_a_file_segmented_by_path_says_what_reading_changed(shared_data: Path,
+                                                            tmp_path: Path) -> None:
+    # segment_customers("customers.csv") read the file and dropped its notes and its
+    # quarantine: rows without an id left out, 'n/a' read as missing, the id chosen, all
+    # in silence (the CLI, which reads the table itself, said them).
+    frame = pd.read_csv(shared_data.joinpath(*PERSONALITY), sep="\t")
+    frame = frame.astype({"ID": object, "Income": object})
+    blank = frame["Income"].isna()
+    frame.loc[blank, "Income"] = "n/a"
+    frame.loc[frame.index[~blank][[3, 10]], "ID"] = ""
+    path = _written(frame, tmp_path / "customers.csv")
+    with pytest.warns(SegwiseWarning) as caught:
+        seg = segment_customers(path, features=["Income", "MntWines"], n_clusters=3,
+                                compare=None, embed=())
+    said = [str(w.message) for w in caught]
+    assert f"{path}: 2 of 2,240 rows could not be parsed and are left out (first: row 4, " \
+           "ID: empty)" in said
+    assert f"{path}: Income: 24 values read as missing ('n/a' 24)" in said
+    assert len(seg.assignments) + len(seg.left_out) == 2238

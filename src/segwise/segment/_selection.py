@@ -876,7 +876,8 @@ def segment_customers(
         One row per entity, of any source kind: a job's ``result.entities``, or a table
         (one a job wrote is recognised by its columns and takes their declaration): a
         pandas or polars DataFrame, an Arrow or Ibis table, or a Parquet or CSV file
-        (:meth:`EntityTable.read <segwise.features.EntityTable.read>`).
+        (:meth:`EntityTable.read <segwise.features.EntityTable.read>`; what reading it
+        changed, its notes and the rows it could not parse, is said in SegwiseWarnings).
     features : sequence of str, optional
         Numeric columns to cluster; the table's clustered features by default (for a
         table no feature set declares, :data:`DEFAULT_FEATURES`).
@@ -942,6 +943,17 @@ def segment_customers(
 
     if isinstance(customers, str | os.PathLike):
         customers = EntityTable.read(Path(customers), id_col=id_col)
+        # What reading changed, said as the CLI says it: nothing left out in silence.
+        said = list(customers.notes)
+        quarantine = customers.quarantine_table
+        if quarantine is not None and quarantine.num_rows:
+            first = quarantine.slice(0, 1).to_pylist()[0]
+            said.insert(0, f"{quarantine.num_rows:,} of "
+                           f"{quarantine.num_rows + customers.n_entities:,} rows could not be "
+                           f"parsed and are left out (first: row {first['row']}, "
+                           f"{first['reason']})")
+        for note in said:
+            warnings.warn(f"{customers.source}: {note}", SegwiseWarning, stacklevel=2)
     elif not isinstance(customers, EntityTable):
         customers = to_pandas(customers)
     schema = (customers.schema if isinstance(customers, EntityTable)
