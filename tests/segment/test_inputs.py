@@ -531,3 +531,33 @@ def test_a_file_segmented_by_path_says_what_reading_changed(shared_data: Path,
            "ID: empty)" in said
     assert f"{path}: Income: 24 values read as missing ('n/a' 24)" in said
     assert len(seg.assignments) + len(seg.left_out) == 2238
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_spreadsheet_s_total_and_average_rows_are_no_customers(
+        shared_data: Path, tmp_path: Path, suffix: str) -> None:
+    # Wholesale exported from a sheet with a Total and an Average row under the clients
+    # (codes left blank there): the total was segmented as the largest client, and it
+    # doubled every mean of the profiles.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame.insert(0, "Client", [f"W{i:03d}" for i in range(len(frame))])
+    spend = list(frame.columns[3:])
+    foot = pd.DataFrame({"Client": ["Total", "Average"],
+                         **{c: [frame[c].sum(), round(frame[c].mean(), 2)] for c in spend}})
+    path = _written(pd.concat([frame, foot], ignore_index=True),
+                    tmp_path / f"sheet.{suffix}")
+    entities = EntityTable.read(path)
+    assert entities.n_entities == 440
+    assert entities.table.column("Client").to_pylist()[-1] == "W439"
+    assert entities.notes[-1] == (
+        "left out 2 summary rows at the foot of the table, as a spreadsheet adds them: "
+        "Client 'Total' (row 441: each number its column's total over the rows above); "
+        "Client 'Average' (row 442: each number its column's average over the rows above)")
+    seg = segment_customers(entities, features=spend, n_clusters=3, compare=None, embed=())
+    assert seg.profiles["customers"].sum() == 440
+    weighted = (seg.profiles["Fresh_mean"] * seg.profiles["customers"]).sum() / 440
+    assert weighted == pytest.approx(frame["Fresh"].mean())
+    # Rows that only look alike are customers: the largest client is no total.
+    entities = EntityTable.read(_written(frame, tmp_path / f"plain.{suffix}"))
+    assert entities.n_entities == 440 and not any("summary" in n for n in entities.notes)

@@ -491,7 +491,9 @@ class EntityTable:
         else the first column when its values are all present and distinct text or whole
         numbers (numbers with decimals are a measure, dates and flags attributes), else the
         1-based row number (``row``); ids read from text are text. An id taken by position,
-        and rows numbered for want of one, are said in :attr:`notes`.
+        and rows numbered for want of one, are said in :attr:`notes`. A spreadsheet's
+        total and average rows at the foot of the table are left out, said in
+        :attr:`notes` too.
 
         Parameters
         ----------
@@ -531,8 +533,9 @@ class EntityTable:
             elif kwargs["id_col"] not in table.column_names:
                 raise _no_such_id(path, kwargs["id_col"], table.column_names)
             table, notes = _typed_parquet(path, table, kwargs["id_col"], read)
+            table, summaries = _without_summary_rows(table, kwargs["id_col"])
             return replace(cls.from_frame(table, source=str(path), **kwargs),
-                           notes=how + notes)
+                           notes=how + notes + summaries)
         table, quarantine, notes = _read_rows(path, kwargs.get("id_col"), read)
         entities = cls.from_frame(table, source=str(path), **{**kwargs, "id_col":
                                                                  table.column_names[0]})
@@ -581,7 +584,55 @@ def _read_rows(path: Path, id_col: str | None, read: ReadOptions | None
                                         read.decimal, read.thousands))
     rows = rows.set_column(0, id_col, rows.column(PERSON_ID).cast(pa.string()))
     typed, notes = _typed_table(path, rows, id_col, names, read)
-    return typed, _named_reasons(source.quarantine_table, id_col), how + notes
+    typed, summaries = _without_summary_rows(typed, id_col)
+    return typed, _named_reasons(source.quarantine_table, id_col), how + notes + summaries
+
+
+#: Most rows at the foot of a table read as a spreadsheet's summary rows (Total, Average).
+_SUMMARY_ROWS = 3
+#: Fewest rows above them: the sum of one or two rows is no telling total.
+_SUMMARY_MIN_DATA = 4
+
+
+def _without_summary_rows(table: pa.Table, id_col: str) -> tuple[pa.Table, tuple[str, ...]]:
+    """Leave out a spreadsheet's total or average rows at the foot of the table.
+
+    A row is one when each of its numbers is the sum (or the mean) of the column's numbers
+    in the rows above, in at least two number columns whose values vary (a blank is
+    allowed: a code column is not summed); segmented, the total of every customer was the
+    largest customer, and it doubled every mean. Returns the table without them and a
+    note naming them.
+    """
+    import numpy as np
+
+    names = [c for c in table.column_names
+             if c != id_col and _TYPE_TESTS["number"](table.schema.field(c).type)]
+    if len(names) < 2 or table.num_rows < _SUMMARY_MIN_DATA + 1:
+        return table, ()
+    X = np.column_stack([table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
+                         for c in names])
+    for k in range(min(_SUMMARY_ROWS, table.num_rows - _SUMMARY_MIN_DATA), 0, -1):
+        data, foot = X[:-k], X[-k:]
+        varies = np.nanmax(data, axis=0) > np.nanmin(data, axis=0)
+        kinds = []
+        for row in foot:
+            present = ~np.isnan(row)
+            for kind, ref in (("total", np.nansum(data, axis=0)),
+                              ("average", np.nanmean(data, axis=0))):
+                same = np.isclose(row, ref, rtol=1e-6, atol=5e-3)  # averages shown to 0.01
+                if (same | ~present).all() and (same & present & varies & (ref != 0)).sum() >= 2:
+                    kinds.append(kind)
+                    break
+        if len(kinds) == k:
+            kept = table.num_rows - k
+            ids = table.column(id_col).slice(kept).to_pylist()
+            rows = "; ".join(f"{id_col} {i!r} (row {kept + j + 1:,}: each number its "
+                             f"column's {kind} over the rows above)"
+                             for j, (i, kind) in enumerate(zip(ids, kinds, strict=True)))
+            return table.slice(0, kept), (
+                f"left out {k} summary row{'s' if k > 1 else ''} at the foot of the table, "
+                f"as a spreadsheet adds them: {rows}",)
+    return table, ()
 
 
 def _no_such_id(path: Path, id_col: str, names: list[str]) -> InputError:
