@@ -604,21 +604,32 @@ def _without_summary_rows(table: pa.Table, id_col: str) -> tuple[pa.Table, tuple
     note naming them.
     """
     import numpy as np
+    import pyarrow.compute as pc
 
     names = [c for c in table.column_names
              if c != id_col and _TYPE_TESTS["number"](table.schema.field(c).type)]
     if len(names) < 2 or table.num_rows < _SUMMARY_MIN_DATA + 1:
         return table, ()
-    X = np.column_stack([table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
-                         for c in names])
-    for k in range(min(_SUMMARY_ROWS, table.num_rows - _SUMMARY_MIN_DATA), 0, -1):
-        data, foot = X[:-k], X[-k:]
-        varies = np.nanmax(data, axis=0) > np.nanmin(data, axis=0)
+    # Sums and counts of the rows above the last few once (a million rows are read once),
+    # then of each candidate foot: the foot's own rows are few.
+    most = min(_SUMMARY_ROWS, table.num_rows - _SUMMARY_MIN_DATA)
+    above = table.slice(0, table.num_rows - most)
+    columns = [above.column(c).cast(pa.float64()) for c in names]
+    sums = np.array([pc.sum(c).as_py() or 0.0 for c in columns])
+    counts = np.array([pc.count(c).as_py() for c in columns], dtype=np.float64)
+    spans = [pc.min_max(c).as_py() for c in columns]
+    varies = np.array([s["min"] is not None and s["max"] > s["min"] for s in spans])
+    last = np.column_stack([table.column(c).slice(table.num_rows - most).cast(pa.float64())
+                            .to_numpy(zero_copy_only=False) for c in names])
+    for k in range(most, 0, -1):
+        between, foot = last[:most - k], last[most - k:]
+        total = sums + np.nansum(between, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / (counts + (~np.isnan(between)).sum(axis=0))
         kinds = []
         for row in foot:
             present = ~np.isnan(row)
-            for kind, ref in (("total", np.nansum(data, axis=0)),
-                              ("average", np.nanmean(data, axis=0))):
+            for kind, ref in (("total", total), ("average", mean)):
                 same = np.isclose(row, ref, rtol=1e-6, atol=5e-3)  # averages shown to 0.01
                 if (same | ~present).all() and (same & present & varies & (ref != 0)).sum() >= 2:
                     kinds.append(kind)
