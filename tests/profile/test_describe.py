@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,6 +51,27 @@ def test_statistics_match_the_customers(
     assert np.average(profiles["frequency_z"], weights=profiles["customers"]) == pytest.approx(
         0.0, abs=1e-9
     )
+
+
+def test_lift_is_given_for_amounts_only(shared_data: Path) -> None:
+    # Wholesale's spend, and the same as z-scores of its logs (a table a data scientist
+    # has already standardised): the lift of a mean near zero was 66,099 and -333,228,
+    # shown on the dashboard's segment pages as if a segment bought that many times more.
+    spend = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz").iloc[:, 2:]
+    logs = np.log1p(spend)
+    scored = ((logs - logs.mean()) / logs.std()).round(4)
+    labels = Segmenter(3, random_state=0).fit_predict(spend)
+    raw = profile_segments(spend, labels, value_col=None)
+    assert raw["Fresh_lift"].tolist() == pytest.approx(
+        [spend["Fresh"][labels == s].mean() / spend["Fresh"].mean() for s in range(3)])
+    z = profile_segments(scored, labels, value_col=None)
+    assert z[[f"{f}_lift" for f in spend.columns]].isna().all().all()
+    assert z["Fresh_z"].tolist() == pytest.approx(raw["Fresh_z"].tolist(), abs=0.05)
+    # Net spend below zero for a few customers (returns) is still an amount.
+    net = spend[["Fresh"]].astype(float)
+    net.iloc[:5, 0] = -100.0
+    assert profile_segments(net, labels, value_col=None)["Fresh_lift"].notna().all()
 
 
 def test_distinguishing_features(profiles: pd.DataFrame) -> None:

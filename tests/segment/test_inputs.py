@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from segwise.exceptions import InputError
+from segwise.exceptions import InputError, SegwiseWarning
 from segwise.features import EntityTable
 from segwise.segment import segment_customers
 
@@ -97,6 +97,16 @@ def test_a_table_without_an_id_column_numbers_its_rows(shared_data: Path, tmp_pa
         "Delicassen"]
     seg = segment_customers(entities, n_clusters=3, compare=None, embed=())
     assert len(seg.assignments) == 440
+    # A column of the table named row (a spreadsheet's line numbers, say) stays a column:
+    # the rows were numbered under the same name, and Arrow refused the table (a
+    # traceback: 'Field "row" exists 2 times in schema').
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame.insert(2, "row", np.arange(100, 540))
+    entities = EntityTable.read(_written(frame, tmp_path / f"rows.{suffix.removesuffix('.gz')}"))
+    assert entities.id_col == "row_number"
+    assert entities.table.column("row").to_pylist()[:2] == [100, 101]
+    assert "in a column 'row_number'" in entities.notes[0]
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
@@ -112,6 +122,65 @@ def test_the_id_column_is_found_by_its_name_in_every_format(shared_data: Path, t
     assert entities.table.column("Client ID").to_pylist()[:2] == ["W0000", "W0001"]
     assert "Client ID" not in entities.schema.cluster_features
     assert "Channel" in entities.schema.cluster_features
+
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_first_column_that_is_a_measure_or_a_date_is_not_taken_as_the_id(
+        shared_data: Path, tmp_path: Path, suffix: str) -> None:
+    # Wholesale with each client's share of fresh food first: its values are distinct, so
+    # it was taken as the id and silently left out of the segments (first-column
+    # dates likewise). Numbers with decimals and dates are what a customer has, not who.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    spend = frame[["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper", "Delicassen"]]
+    shares = {"fresh_share": (frame["Fresh"] / spend.sum(axis=1)).round(6),
+              "first_order": pd.Series(pd.Timestamp("2010-01-01")
+                                             + pd.to_timedelta(frame.index, "D"))}
+    for first, values in shares.items():
+        assert values.is_unique
+        table = _written(pd.concat([values.rename(first), frame], axis=1),
+                         tmp_path / f"wholesale.{suffix}")
+        entities = EntityTable.read(table)
+        assert entities.id_col == "row" and entities.n_entities == 440
+        assert entities.notes[0].startswith(f"no id column: none is named like one (id, "
+                                            f"customer_id, ...) and the first, {first}, ")
+        assert "--id" in entities.notes[0]
+        if first == "fresh_share":
+            assert "holds numbers with decimals" in entities.notes[0]
+            assert "fresh_share" in entities.schema.cluster_features
+    # Text or whole numbers first, distinct: the id, and a note says which column it took;
+    # whole numbers stored as floats (1000.0, as pandas writes a column that had a gap) too.
+    frame.insert(0, "Kundennr", np.arange(1000, 1440).astype(float if suffix == "parquet"
+                                                           else int))
+    entities = EntityTable.read(_written(frame, tmp_path / f"numbered.{suffix}"))
+    assert entities.id_col == "Kundennr"
+    assert entities.table.column("Kundennr").to_pylist()[:2] == (
+        [1000.0, 1001.0] if suffix == "parquet" else ["1000", "1001"])
+    assert entities.notes == ("id column: Kundennr, the first column (no column is named "
+                              "like an id, and its values are distinct). Fix: name another "
+                              "with --id (id_col=)",)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_the_id_column_can_be_named(shared_data: Path, tmp_path: Path, suffix: str) -> None:
+    # A customer number after Wholesale's first column (Channel, which repeats), under a
+    # name no rule knows: it was clustered as an amount, and nothing could name it.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame.insert(1, "Kundennr", np.arange(1000, 1440))
+    path = _written(frame, tmp_path / f"numbered.{suffix}")
+    entities = EntityTable.read(path, id_col="Kundennr")
+    assert entities.id_col == "Kundennr" and entities.notes == ()
+    assert "Kundennr" not in entities.schema.cluster_features
+    assert "Channel" in entities.schema.cluster_features
+    seg = segment_customers(path, id_col="Kundennr", n_clusters=3, compare=None, embed=())
+    assert seg.assignments["Kundennr"].astype(str).tolist()[:2] == ["1000", "1001"]
+    with pytest.raises(InputError, match=r"numbered\.\w+: no column 'Kundenr' to take as the "
+                                         r"id \(columns: Channel, Kundennr, Region, "):
+        EntityTable.read(path, id_col="Kundenr")
+    with pytest.raises(InputError, match=r"Channel .* appears on several rows"):
+        EntityTable.read(path, id_col="Channel")
 
 
 PERSONALITY = ("kaggle-customer-personality", "marketing_campaign.csv.gz")
@@ -167,6 +236,52 @@ def test_a_missing_spelling_does_not_hide_numbers_in_another_notation(
         EntityTable.read(path)
     fresh = EntityTable.read(path, read=ReadOptions(thousands=",")).table.column("Fresh")
     assert fresh.null_count == 1 and fresh.to_pylist()[:3] == [12669, 7057, 6353]
+
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_money_and_percentages_with_their_signs_are_numbers(
+        shared_data: Path, tmp_path: Path, suffix: str) -> None:
+    # A spreadsheet's export of Wholesale with currency- and percent-formatted cells
+    # ($12,669.00, 12 669,00 €, (214.00 €) for a credit, 37.1%): the columns dropped out
+    # of the segments as text, even with [read] thousands and decimal set.
+    from segwise.io import ReadOptions
+
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    spend = frame[["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper", "Delicassen"]]
+    share = (100 * frame["Fresh"] / spend.sum(axis=1)).round(1)
+    written = frame.astype({"Fresh": object, "Delicassen": object})
+    written["Fresh"] = [f"${v:,.2f}" for v in frame["Fresh"]]
+    written["Delicassen"] = [f"{v} €" for v in frame["Delicassen"]]
+    written.loc[7, "Delicassen"] = "n/a"
+    written["fresh_share"] = [f"{v}%" for v in share]
+    written.loc[0, "fresh_share"] = "0"  # a plain number among percentages
+    path = _written(written, tmp_path / f"export.{suffix}")
+    with pytest.raises(InputError, match=r"column 'Fresh' reads as text \('12,669.00'\): .*"
+                                         r"thousands = \","):
+        EntityTable.read(path)
+    entities = EntityTable.read(path, read=ReadOptions(thousands=","))
+    table = entities.table
+    assert table.column("Fresh").to_pylist() == frame["Fresh"].tolist()
+    assert table.column("Delicassen").to_pylist()[6:9] == [frame["Delicassen"][6], None,
+                                                           frame["Delicassen"][8]]
+    assert table.column("fresh_share").to_pylist()[1:] == share.tolist()[1:]
+    assert table.column("fresh_share").to_pylist()[0] == 0
+    assert {"Fresh", "Delicassen", "fresh_share"} <= set(entities.schema.cluster_features)
+    assert entities.notes[1:] == (
+        "Fresh: numbers written with a currency sign read as numbers ('$12669.00' as "
+        "12669.00)",
+        "Delicassen: numbers written with a currency sign read as numbers ('1338 €' as 1338)",
+        "Delicassen: 1 value read as missing ('n/a' 1)",
+        "fresh_share: numbers written with a percent sign read as numbers ('21.2%' as 21.2)")
+    # Decimal commas, and a credit in accounting parentheses: negative.
+    written = frame.astype({"Milk": object})
+    written["Milk"] = [f"{v:.2f} €".replace(".", ",") for v in frame["Milk"]]
+    written.loc[5, "Milk"] = "(214,00 €)"
+    path = _written(written, tmp_path / f"credits.{suffix}")
+    milk = EntityTable.read(path, read=ReadOptions(decimal=",")).table.column("Milk")
+    assert milk.to_pylist()[4:7] == [frame["Milk"][4], -214.0, frame["Milk"][6]]
 
 
 def test_rows_with_a_missing_feature_are_left_out_filled_or_refused(
@@ -359,3 +474,90 @@ def test_a_written_table_s_text_features_of_numbers_stay_text(tmp_path: Path,
     assert entities.schema is schema
     assert entities.table.column("category").to_pylist() == columns["category"]
     assert entities.table.column("clicks").type == pa.int64()
+
+
+def test_a_table_of_flags_is_told_how_to_cluster_them(tmp_path: Path) -> None:
+    # Purchases per category as TRUE/FALSE (a survey's or a one-hot export): "no numeric
+    # column", with a fix to name features, as if there were none to name.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.random((60, 3)) < 0.3, columns=["wine", "meat", "web"])
+    frame.insert(0, "customer_id", [f"c{i}" for i in range(60)])
+    path = _written(frame, tmp_path / "flags.csv")
+    with pytest.raises(InputError, match=r"flags\.csv: no numeric column to segment on .*Fix: "
+                                         r"name them with --features wine,meat,web \(features=\)"):
+        segment_customers(path, embed=())
+    seg = segment_customers(path, features=["wine", "meat", "web"], n_clusters=3,
+                            compare=None, embed=())
+    assert len(seg.assignments) == 60
+
+
+def test_repeated_ids_say_how_many_and_what_the_rows_look_like(shared_data: Path,
+                                                               tmp_path: Path) -> None:
+    # Order lines given as an entity table, and a customer exported twice: both were
+    # "appears on several rows. Fix: aggregate the rows first", with no word that the
+    # first is what segwise aggregates itself.
+    lines = pd.read_csv(shared_data / "uci-online-retail" / "online_retail.csv.gz",
+                        nrows=3000, dtype=str).dropna(subset=["CustomerID"])
+    with pytest.raises(InputError, match=r"CustomerID '17850' appears on several rows "
+                                         r"\(\d+\); \d+ other id\(s\) repeat too; .*Fix: they "
+                                         r"look like order lines or events.*without "
+                                         r"--customers"):
+        EntityTable.read(_written(lines, tmp_path / "lines.csv"))
+    people = pd.read_csv(shared_data.joinpath(*PERSONALITY), sep="\t")
+    twice = pd.concat([people, people.iloc[[5]]])
+    with pytest.raises(InputError, match=r"ID '7446' appears on several rows \(2\); an entity "
+                                         r"table has one row per entity\. Fix: remove the "
+                                         r"repeated rows, or aggregate them first"):
+        EntityTable.read(_written(twice, tmp_path / "twice.csv"))
+
+
+
+def test_a_file_segmented_by_path_says_what_reading_changed(shared_data: Path,
+                                                            tmp_path: Path) -> None:
+    # segment_customers("customers.csv") read the file and dropped its notes and its
+    # quarantine: rows without an id left out, 'n/a' read as missing, the id chosen, all
+    # in silence (the CLI, which reads the table itself, said them).
+    frame = pd.read_csv(shared_data.joinpath(*PERSONALITY), sep="\t")
+    frame = frame.astype({"ID": object, "Income": object})
+    blank = frame["Income"].isna()
+    frame.loc[blank, "Income"] = "n/a"
+    frame.loc[frame.index[~blank][[3, 10]], "ID"] = ""
+    path = _written(frame, tmp_path / "customers.csv")
+    with pytest.warns(SegwiseWarning) as caught:
+        seg = segment_customers(path, features=["Income", "MntWines"], n_clusters=3,
+                                compare=None, embed=())
+    said = [str(w.message) for w in caught]
+    assert f"{path}: 2 of 2,240 rows could not be parsed and are left out (first: row 4, " \
+           "ID: empty)" in said
+    assert f"{path}: Income: 24 values read as missing ('n/a' 24)" in said
+    assert len(seg.assignments) + len(seg.left_out) == 2238
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_spreadsheet_s_total_and_average_rows_are_no_customers(
+        shared_data: Path, tmp_path: Path, suffix: str) -> None:
+    # Wholesale exported from a sheet with a Total and an Average row under the clients
+    # (codes left blank there): the total was segmented as the largest client, and it
+    # doubled every mean of the profiles.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame.insert(0, "Client", [f"W{i:03d}" for i in range(len(frame))])
+    spend = list(frame.columns[3:])
+    foot = pd.DataFrame({"Client": ["Total", "Average"],
+                         **{c: [frame[c].sum(), round(frame[c].mean(), 2)] for c in spend}})
+    path = _written(pd.concat([frame, foot], ignore_index=True),
+                    tmp_path / f"sheet.{suffix}")
+    entities = EntityTable.read(path)
+    assert entities.n_entities == 440
+    assert entities.table.column("Client").to_pylist()[-1] == "W439"
+    assert entities.notes[-1] == (
+        "left out 2 summary rows at the foot of the table, as a spreadsheet adds them: "
+        "Client 'Total' (row 441: each number its column's total over the rows above); "
+        "Client 'Average' (row 442: each number its column's average over the rows above)")
+    seg = segment_customers(entities, features=spend, n_clusters=3, compare=None, embed=())
+    assert seg.profiles["customers"].sum() == 440
+    weighted = (seg.profiles["Fresh_mean"] * seg.profiles["customers"]).sum() / 440
+    assert weighted == pytest.approx(frame["Fresh"].mean())
+    # Rows that only look alike are customers: the largest client is no total.
+    entities = EntityTable.read(_written(frame, tmp_path / f"plain.{suffix}"))
+    assert entities.n_entities == 440 and not any("summary" in n for n in entities.notes)

@@ -252,10 +252,28 @@ def test_messages_name_the_entities_of_the_table() -> None:
 
 
 def test_segment_customers_checks_its_input(retail_customers: pd.DataFrame) -> None:
-    with pytest.raises(ConfigError, match="lacks feature column"):
+    with pytest.raises(ConfigError, match="no feature column 'nope' in the table; its "
+                                          "columns: customer_id, recency_days"):
         segment_customers(retail_customers, features=["recency_days", "nope"], embed=())
     with pytest.raises(ConfigError, match="at least 2"):
         segment_customers(retail_customers, n_clusters=1, embed=())
+
+
+def test_a_feature_named_with_a_slip_gets_the_column_meant(shared_data: Path) -> None:
+    # Customer Personality's Income asked as income: the error listed 29 columns and
+    # said "pass features=" to a user of --features; a table of 120 filled the screen.
+    table = shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz"
+    result = CliRunner().invoke(app, ["segment", str(table), "--customers", "--features",
+                                      "income,MntWine,Recency"], terminal_width=2000)
+    assert result.exit_code == 1, result.output
+    assert (f"error: {table}: no feature column 'income', 'MntWine' in the table ('income': "
+            "did you mean 'Income'?; 'MntWine': did you mean 'MntWines'?); its columns: ID, "
+            "Year_Birth,") in result.output
+    assert "Fix: name columns of the table with --features (features=)" in result.output
+    wide = pd.DataFrame(np.ones((5, 121)), columns=[f"f{i}" for i in range(121)])
+    with pytest.raises(ConfigError, match=r"its columns: f0, f1, .*, f19, \.\.\. \(121 in "
+                                          r"all\)\. Fix"):
+        segment_customers(wide, id_col="f0", features=["nope"], embed=())
 
 
 @pytest.mark.slow
@@ -362,3 +380,47 @@ def test_codes_among_the_inferred_features_are_named(shared_data: Path, tmp_path
                                      "--compare", "", "--embed", "", "--features",
                                      "Channel,Fresh,Milk"], terminal_width=200)
     assert named.exit_code == 0 and "whole numbers from 1" not in named.output
+
+
+def test_a_customer_number_among_the_features_is_named_and_can_be_the_id(
+        shared_data: Path, tmp_path: Path) -> None:
+    # Wholesale with a customer number after Channel: read as a number column, it was
+    # clustered as an amount (segments split by when customers were numbered), with no
+    # word and no way to name it the id.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame.insert(1, "Kundennr", np.arange(1000, 1440))
+    frame.to_csv(tmp_path / "numbered.csv", index=False)
+    args = ["segment", str(tmp_path / "numbered.csv"), "--customers", "--k", "3", "--compare",
+            "", "--embed", ""]
+    result = CliRunner().invoke(app, args, terminal_width=300)
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.output.splitlines() if "counting up" in line]
+    assert len(said) == 1 and "Kundennr (1000 to 1439): one whole number per customer" in said[0]
+    assert "--id Kundennr" in said[0]
+    assert "rows are numbered from 1" in result.output  # and the ids are row numbers
+    named = CliRunner().invoke(app, [*args, "--id", "Kundennr", "-o", str(tmp_path / "s.csv")],
+                               terminal_width=300)
+    assert named.exit_code == 0, named.output
+    assert "counting up" not in named.output and "no id column" not in named.output
+    assigned = pd.read_csv(tmp_path / "s.csv")
+    assert assigned["Kundennr"].tolist()[:3] == [1000, 1001, 1002]
+    assert "Kundennr_mean" not in pd.read_csv(tmp_path / "s.profiles.csv").columns
+    assert "Fresh" not in said[0]  # distinct spend values, not a run: an amount
+    # Features the user names are the user's choice: no word about them.
+    quiet = CliRunner().invoke(app, [*args[:2], "--customers", "--k", "2", "--compare", "",
+                                     "--embed", "", "--id", "Kundennr", "--features",
+                                     "Fresh,Milk"], terminal_width=300)
+    assert quiet.exit_code == 0 and "counting up" not in quiet.output
+    # The config's [columns] person_id, as `segwise population` reads a person's id.
+    config = tmp_path / "segwise.toml"
+    config.write_text('[columns]\nperson_id = "Kundennr"\n')
+    mapped = CliRunner().invoke(app, [*args, "-c", str(config), "-o", str(tmp_path / "m.csv")],
+                                terminal_width=300)
+    assert mapped.exit_code == 0 and "counting up" not in mapped.output, mapped.output
+    assert pd.read_csv(tmp_path / "m.csv")["Kundennr"].tolist()[:2] == [1000, 1001]
+    absent = CliRunner().invoke(app, [*args, "--id", "Kundenr"])
+    assert absent.exit_code == 1
+    assert "no column 'Kundenr' to take as the id (columns: Channel, Kundennr" in absent.output
+    orders = CliRunner().invoke(app, ["segment", str(tmp_path / "numbered.csv"), "--id", "x"])
+    assert orders.exit_code == 2 and "--id does not apply without --customers" in orders.output

@@ -33,6 +33,7 @@ from segwise.cli._app import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from segwise.features import EntityTable
     from segwise.segment import Segmentation
 
 #: Largest number of segments the command takes (more would not be segments a business uses).
@@ -148,6 +149,29 @@ def _notice_missing(result: Segmentation, listed: Path | None) -> None:
                        f"new rows the same way: {shown}")
 
 
+def _left_out(table: EntityTable, columns: list[str]) -> str:
+    """Name the columns, grouped by what they hold: ``a, b (text), c (dates)``.
+
+    A column of flags or one left empty is no column of text: the user fixes each
+    differently (name the flags with --features; fill the empty one or drop it).
+    """
+    import pyarrow as pa
+
+    def holds(column: str) -> str:
+        values = table.table.column(column)
+        if values.null_count == len(values):
+            return "empty"
+        kind = values.type
+        return ("true/false, clustered as 0/1 when named" if pa.types.is_boolean(kind)
+                else "dates" if pa.types.is_timestamp(kind) or pa.types.is_date(kind)
+                else "text")
+
+    groups: dict[str, list[str]] = {}
+    for column in columns:
+        groups.setdefault(holds(column), []).append(column)
+    return ", ".join(f"{', '.join(names)} ({what})" for what, names in groups.items())
+
+
 def _refuse_unused(ctx: typer.Context, *, k: int | None, customers: bool, engine: EngineChoice,
                    embed: list[str], output: Path | None, model: str,
                    compare: list[str]) -> None:
@@ -182,6 +206,9 @@ def _refuse_unused(ctx: typer.Context, *, k: int | None, customers: bool, engine
         reasons["missing"] = ("without --customers: features computed from order lines are "
                               "never missing. Fix: leave it out, or give an entity table "
                               "with --customers")
+        reasons["id_col"] = ("without --customers: order lines name their customers in their "
+                         "customer column ([columns] customer_id in the config). Fix: leave "
+                         "it out, or give an entity table with --customers")
     if not embed:
         reasons["embed_samples"] = ("with --embed '': no embedding is computed. Fix: name "
                                     "the embeddings with --embed, or leave out "
@@ -237,6 +264,11 @@ def segment(
                             "person, ... (Parquet, CSV/TSV(.gz), Excel, JSON lines, SQLite "
                             "or DuckDB), such as any segwise command writes.")
     ] = False,
+    id_col: Annotated[str | None, typer.Option(
+        "--id", help="With --customers, the id column (default: [columns] person_id of "
+                     "the config, else one named like an id, else the first column when it "
+                     "holds distinct text or whole numbers, else row numbers).")
+    ] = None,
     missing: Annotated[MissingChoice | None, typer.Option(
         "--missing", help="With --customers, rows with a missing feature: drop (left out, "
                           "counted, listed in <stem>.left_out.csv), median (filled inside "
@@ -277,7 +309,11 @@ def segment(
         settings = load_config(config) if config else None
         policy = (missing.value if missing is not None else
                   settings.section("segment").missing if settings else policy)
-        table = EntityTable.read(input, read=settings.read if settings else None)
+        if id_col is None and settings is not None:
+            # A person-level table's id, as `segwise population` reads one ([columns]).
+            id_col = settings.columns.get("person_id")
+        table = EntityTable.read(input, read=settings.read if settings else None,
+                                 id_col=id_col)
         quarantine = table.quarantine_table
         notice_quarantine(quarantine, table.n_entities + (quarantine.num_rows if quarantine
                                                           is not None else 0), "rows")
@@ -310,8 +346,8 @@ def segment(
         left = [c for c in table.table.column_names
                 if c != table.id_col and c not in result.features]
         if left:
-            notice("note", f"not clustered (not number columns): {', '.join(left)}. Name "
-                           "the columns to cluster with --features")
+            notice("note", f"not clustered (not number columns): {_left_out(table, left)}. "
+                           "Name the columns to cluster with --features")
     if output is not None:
         for path in result.write(output, keep_formulas=keep_formulas):
             console.print(f"wrote {path}", highlight=False)

@@ -38,6 +38,9 @@ __all__ = [
     "source_fingerprint",
 ]
 
+#: Share of a table's rows repeating an id above which the rows are read as order lines.
+_LINES_SHARE = 0.1
+
 #: Arrow type families a feature may declare.
 _TYPE_TESTS = {
     "number": lambda t: pa.types.is_integer(t) or pa.types.is_floating(t)
@@ -383,9 +386,18 @@ class EntityTable:
         counts = pc.value_counts(ids)
         repeated = counts.filter(pc.greater(counts.field("counts"), 1))
         if len(repeated):
-            raise InputError(f"{where}: {self.id_col} {repeated[0]['values'].as_py()!r} "
-                             f"appears on several rows; an entity table has one row per "
-                             f"{self.entity}. Fix: aggregate the rows first")
+            first = repeated[0]
+            extra = len(ids) - len(counts)  # rows beyond each id's first
+            others = (f"; {len(repeated) - 1:,} other id(s) repeat too" if len(repeated) > 1
+                      else "")
+            # Order lines or events, one row per line: their features are to be computed.
+            fix = ("they look like order lines or events, which segwise turns into one row "
+                   f"per {self.entity}: give them without --customers, or aggregate the rows "
+                   "first" if extra > _LINES_SHARE * len(ids) else
+                   "remove the repeated rows, or aggregate them first")
+            raise InputError(f"{where}: {self.id_col} {first['values'].as_py()!r} appears "
+                             f"on several rows ({first['counts'].as_py():,}){others}; an "
+                             f"entity table has one row per {self.entity}. Fix: {fix}")
         return self
 
     def with_table(self, table: pa.Table) -> EntityTable:
@@ -467,15 +479,21 @@ class EntityTable:
         DuckDB) go through segwise's readers, as a people table is read: delimiter,
         encoding, BOMs and mixed line endings are handled, and unreadable lines are
         quarantined (:attr:`quarantine_table`). In every format, a text column (other
-        than the id) whose every present value is a number becomes a number column.
+        than the id) whose every present value is a number becomes a number column,
+        numbers with a currency or percent sign (``$1,234.50``, ``37.1%``) included: read
+        without the sign, said in :attr:`notes`.
         Present means neither blank nor a common spelling of a
         missing value (``n/a``, ``NA``, ``N/A``, ``null``, ``-``, ``nan``, ``#N/A``, ...:
         :data:`segwise.io.MISSING_TOKENS`): in a column of numbers (or of timestamps or
         flags) those are read as missing and counted in :attr:`notes`, while a column
         with other text keeps them as text. In every format the id column is ``id_col``, else a
         registered feature set's, else one named like an id (``id``, ``customer_id``, ...),
-        else the first column when its values are all present and distinct, else the
-        1-based row number (``row``); ids read from text are text.
+        else the first column when its values are all present and distinct text or whole
+        numbers (numbers with decimals are a measure, dates and flags attributes), else the
+        1-based row number (``row``); ids read from text are text. An id taken by position,
+        and rows numbered for want of one, are said in :attr:`notes`. A spreadsheet's
+        total and average rows at the foot of the table are left out, said in
+        :attr:`notes` too.
 
         Parameters
         ----------
@@ -485,7 +503,7 @@ class EntityTable:
             Reader settings (a config's ``[read]``): ``decimal`` and ``thousands`` make
             numbers such as ``12,669`` or ``3,5`` number columns.
         **kwargs
-            Passed to :meth:`from_frame`.
+            Passed to :meth:`from_frame`; ``id_col`` names the id column.
 
         Raises
         ------
@@ -508,11 +526,16 @@ class EntityTable:
                 raise InputError(f"{path}: cannot read the table ({first}). Fix: give a "
                                  "table a segwise command wrote, or one row per entity"
                                  ) from exc
+            how: tuple[str, ...] = ()
             if kwargs.get("id_col") is None:
-                table = _with_id(table, path)
+                table, how = _with_id(table, path)
                 kwargs = {**kwargs, "id_col": table.column_names[0]}
+            elif kwargs["id_col"] not in table.column_names:
+                raise _no_such_id(path, kwargs["id_col"], table.column_names)
             table, notes = _typed_parquet(path, table, kwargs["id_col"], read)
-            return replace(cls.from_frame(table, source=str(path), **kwargs), notes=notes)
+            table, summaries = _without_summary_rows(table, kwargs["id_col"])
+            return replace(cls.from_frame(table, source=str(path), **kwargs),
+                           notes=how + notes + summaries)
         table, quarantine, notes = _read_rows(path, kwargs.get("id_col"), read)
         entities = cls.from_frame(table, source=str(path), **{**kwargs, "id_col":
                                                                  table.column_names[0]})
@@ -539,21 +562,94 @@ def _read_rows(path: Path, id_col: str | None, read: ReadOptions | None
         return load_source(path, kind, columns={PERSON_ID: column} if column else None,
                            read=read)
 
-    source = load(id_col)
+    try:
+        source = load(id_col)
+    except ConfigError:  # the id column asked for is not there ("columns= maps ...")
+        if id_col is None:
+            raise
+        raise _no_such_id(path, id_col, [c for c in load(None).table.columns
+                                         if c != PERSON_ID]) from None
     names = [c for c in source.table.columns if c != PERSON_ID]
     given = source.roles[PERSON_ID] if PERSON_ID in source.roles else None
+    how: tuple[str, ...] = ()
     if id_col is None:
-        chosen = _choose_id(names, given, lambda c: _unique(source.table[c]))
+        chosen, how = _choose_id(
+            names, given, lambda c: fetch_arrow(source.table.select(c)).column(0))
         if chosen != given:
             source = load(chosen)
             names = [c for c in source.table.columns if c != PERSON_ID]
         # Without an id column, the 1-based row of the file names each entity.
-        id_col = chosen or "row"
+        id_col = chosen or _row_column(names)
     rows = fetch_arrow(localise_numbers(source.table.select(PERSON_ID, *names), names,
                                         read.decimal, read.thousands))
     rows = rows.set_column(0, id_col, rows.column(PERSON_ID).cast(pa.string()))
     typed, notes = _typed_table(path, rows, id_col, names, read)
-    return typed, _named_reasons(source.quarantine_table, id_col), notes
+    typed, summaries = _without_summary_rows(typed, id_col)
+    return typed, _named_reasons(source.quarantine_table, id_col), how + notes + summaries
+
+
+#: Most rows at the foot of a table read as a spreadsheet's summary rows (Total, Average).
+_SUMMARY_ROWS = 3
+#: Fewest rows above them: the sum of one or two rows is no telling total.
+_SUMMARY_MIN_DATA = 4
+
+
+def _without_summary_rows(table: pa.Table, id_col: str) -> tuple[pa.Table, tuple[str, ...]]:
+    """Leave out a spreadsheet's total or average rows at the foot of the table.
+
+    A row is one when each of its numbers is the sum (or the mean) of the column's numbers
+    in the rows above, in at least two number columns whose values vary (a blank is
+    allowed: a code column is not summed); segmented, the total of every customer was the
+    largest customer, and it doubled every mean. Returns the table without them and a
+    note naming them.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    names = [c for c in table.column_names
+             if c != id_col and _TYPE_TESTS["number"](table.schema.field(c).type)]
+    if len(names) < 2 or table.num_rows < _SUMMARY_MIN_DATA + 1:
+        return table, ()
+    # Sums and counts of the rows above the last few once (a million rows are read once),
+    # then of each candidate foot: the foot's own rows are few.
+    most = min(_SUMMARY_ROWS, table.num_rows - _SUMMARY_MIN_DATA)
+    above = table.slice(0, table.num_rows - most)
+    columns = [above.column(c).cast(pa.float64()) for c in names]
+    sums = np.array([pc.sum(c).as_py() or 0.0 for c in columns])
+    counts = np.array([pc.count(c).as_py() for c in columns], dtype=np.float64)
+    spans = [pc.min_max(c).as_py() for c in columns]
+    varies = np.array([s["min"] is not None and s["max"] > s["min"] for s in spans])
+    last = np.column_stack([table.column(c).slice(table.num_rows - most).cast(pa.float64())
+                            .to_numpy(zero_copy_only=False) for c in names])
+    for k in range(most, 0, -1):
+        between, foot = last[:most - k], last[most - k:]
+        total = sums + np.nansum(between, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / (counts + (~np.isnan(between)).sum(axis=0))
+        kinds = []
+        for row in foot:
+            present = ~np.isnan(row)
+            for kind, ref in (("total", total), ("average", mean)):
+                same = np.isclose(row, ref, rtol=1e-6, atol=5e-3)  # averages shown to 0.01
+                if (same | ~present).all() and (same & present & varies & (ref != 0)).sum() >= 2:
+                    kinds.append(kind)
+                    break
+        if len(kinds) == k:
+            kept = table.num_rows - k
+            ids = table.column(id_col).slice(kept).to_pylist()
+            rows = "; ".join(f"{id_col} {i!r} (row {kept + j + 1:,}: each number its "
+                             f"column's {kind} over the rows above)"
+                             for j, (i, kind) in enumerate(zip(ids, kinds, strict=True)))
+            return table.slice(0, kept), (
+                f"left out {k} summary row{'s' if k > 1 else ''} at the foot of the table, "
+                f"as a spreadsheet adds them: {rows}",)
+    return table, ()
+
+
+def _no_such_id(path: Path, id_col: str, names: list[str]) -> InputError:
+    """Return the error of an id column asked for that the file lacks."""
+    return InputError(f"{path}: no column {id_col!r} to take as the id (columns: "
+                      f"{', '.join(names)}). Fix: name one of them as the id column")
 
 
 def _typed_table(path: Path, table: pa.Table, id_col: str, names: list[str],
@@ -576,8 +672,18 @@ def _typed_table(path: Path, table: pa.Table, id_col: str, names: list[str],
         if name in text:  # a set's text feature, such as category ids "3", "17"
             continue
         i = table.column_names.index(name)
-        column, spellings = _typed(table.column(i))
-        _check_notation(path, name, column, read)
+        column, signed = table.column(i), _without_signs(table.column(i))
+        if signed is not None:  # '$1,234.50', '12,50 €', '12.5%'
+            column, spellings = _typed(signed[0])
+            if _TYPE_TESTS["number"](column.type):
+                notes.append(f"{name}: numbers written with a {signed[1]} sign read as "
+                             f"numbers ({signed[2]!r} as {signed[3]})")
+            else:  # '1,234.50' without [read] thousands: the fix, else text as written
+                _check_notation(path, name, signed[0], read)
+                column, spellings = table.column(i), {}
+        else:
+            column, spellings = _typed(column)
+            _check_notation(path, name, column, read)
         table = table.set_column(i, name, column)
         if spellings:
             n = sum(spellings.values())
@@ -631,6 +737,58 @@ def _named_reasons(quarantine: pa.Table | None, id_col: str) -> pa.Table | None:
 _PLAIN_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
 
 
+#: Digits of a number in any notation (``1,234.50``, ``1.234,5``), its sign before them.
+_DIGITS = r"[+-]?\s*[\d.,' ]*\d[\d.,' ]*"
+
+
+def _without_signs(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, str, str, str] | None:
+    """Return a text column of numbers with a currency or percent sign without the signs.
+
+    Exports write money as ``$1,234.50``, ``-€3``, ``12,50 €`` or ``(2.55 €)`` (accounting:
+    negative) and shares as ``12.5 %``. None unless every present value (:func:`_missing`)
+    is a number, some with one kind of sign (a plain ``0`` among ``12.5%`` is a number
+    too). Returns the column without the signs, the kind of sign, and a value as written
+    and without its sign, for the note. The numbers' notation (``1,234.50``) is then
+    checked and typed as any other column's.
+    """
+    import re
+
+    import pyarrow.compute as pc
+
+    from segwise.io._parse import CURRENCY_SIGNS
+
+    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+        return None
+    money = f"[{CURRENCY_SIGNS}]"
+    signed = {
+        "currency": (rf"^\s*[+-]?\s*{money}\s*{_DIGITS}\s*$|^\s*{_DIGITS}\s*{money}\s*$"
+                     rf"|^\s*\(\s*{money}?\s*{_DIGITS}\s*{money}?\s*\)\s*$"),
+        "percent": rf"^\s*{_DIGITS}\s*%\s*$",
+    }
+    # Each distinct value once: a column of categories (Gold, Silver) has a handful.
+    values = pc.unique(column)
+    if not pc.any(pc.match_substring_regex(values, rf"[{CURRENCY_SIGNS}%]")).as_py():
+        return None
+    missing = _missing(column)
+    present = pc.drop_null(pc.if_else(_missing(values), pa.scalar(None, values.type), values))
+    if not len(present):
+        return None
+    plain = pc.match_substring_regex(present, rf"^\s*{_DIGITS}\s*$")
+    hits = {kind: pc.match_substring_regex(present, pattern)
+            for kind, pattern in signed.items()}
+    used = [kind for kind, hit in hits.items() if pc.any(hit).as_py()]
+    if len(used) != 1 or not pc.all(pc.or_(plain, hits[used[0]])).as_py():
+        return None
+    strip = rf"[\s(){CURRENCY_SIGNS}%]"
+    bare = pc.replace_substring_regex(column, strip, "")
+    negative = pc.fill_null(pc.match_substring_regex(column, r"^\s*\("), False)
+    bare = pc.if_else(negative, pc.binary_join_element_wise("-", bare, ""), bare)
+    bare = pc.if_else(missing, column, bare)  # 'n/a' as written, for _typed to count
+    example = pc.filter(present, hits[used[0]])[0].as_py().strip()
+    shown = ("-" if example.startswith("(") else "") + re.sub(strip, "", example)
+    return bare, used[0], example, shown
+
+
 def _check_notation(path: Path, name: str, column: pa.ChunkedArray,
                     read: ReadOptions) -> None:
     """Refuse a text column of numbers in a notation ``read`` does not name (``12,669``).
@@ -657,56 +815,79 @@ def _check_notation(path: Path, name: str, column: pa.ChunkedArray,
 
 
 def _choose_id(names: list[str], named: str | None,
-               unique: Callable[[str], bool]) -> str | None:
+               column: Callable[[str], pa.ChunkedArray]) -> tuple[str | None, tuple[str, ...]]:
     """Choose the id column of a file's entity table, the same for every format.
 
     A registered feature set's id column, else the column named like an id (``named``),
-    else the first column when its values are all present and distinct; None when no
-    column is one (the rows are then numbered).
+    else the first column when it holds an id (:func:`_not_an_id`); None when no column
+    is one (the rows are then numbered). Also returns a note of how a column not named
+    like an id was chosen, or why the rows are numbered, for the reader to check.
     """
     known = [s.id_col for s in _FEATURE_SETS.items().values()]
     header = [named, *names] if named else names
     chosen = next((c for c in header if c in known), named)
-    if chosen is None and names and unique(names[0]):
-        chosen = names[0]
-    return chosen
+    if chosen is not None or not names:
+        return chosen, ()
+    why = _not_an_id(column(names[0]))
+    if why is None:
+        return names[0], (f"id column: {names[0]}, the first column (no column is named "
+                          "like an id, and its values are distinct). Fix: name another "
+                          "with --id (id_col=)",)
+    return None, (f"no id column: none is named like one (id, customer_id, ...) and the "
+                  f"first, {names[0]}, {why}; rows are numbered from 1 in a column "
+                  f"{_row_column(names)!r}. Fix: name the id column with --id (id_col=)",)
 
 
-def _with_id(table: pa.Table, path: Path) -> pa.Table:
+def _row_column(names: list[str]) -> str:
+    """Name the column of row numbers: ``row``, unless the table has a column of that name."""
+    return next(c for c in ("row", "row_number", "_row", "__row") if c not in names)
+
+
+def _not_an_id(column: pa.ChunkedArray) -> str | None:
+    """Why the values of ``column`` are not ids, or None when they can be.
+
+    Ids are present and distinct, and text or whole numbers: numbers with decimals are a
+    measure (an average spend, unique by chance), dates and flags are attributes.
+    """
+    import pyarrow.compute as pc
+
+    text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    blank = pc.sum(pc.equal(pc.utf8_trim_whitespace(column), "")).as_py() if text else 0
+    if column.null_count or blank:
+        return "has blank values"
+    typed, _ = _typed(column)
+    kind = typed.type
+    if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        numbers = pc.cast(typed, pa.float64())
+        # 1000.0: a whole number a JSON or Parquet writer stored as a float.
+        if not pc.all(pc.equal(numbers, pc.floor(numbers))).as_py():
+            return "holds numbers with decimals, as a measure does"
+    if _TYPE_TESTS["timestamp"](kind):
+        return "holds dates"
+    if pa.types.is_boolean(kind):
+        return "holds true/false values"
+    if pc.count_distinct(column).as_py() != len(column):
+        return "repeats values"
+    return None
+
+
+def _with_id(table: pa.Table, path: Path) -> tuple[pa.Table, tuple[str, ...]]:
     """Put a typed table's id column first (:func:`_choose_id`), or 1-based row numbers.
 
     Parquet is read as it is, so without this its first column was the id whatever it
     held: UCI Wholesale Customers (no id; ``Channel`` first) was refused as Parquet and
-    segmented as CSV.
+    segmented as CSV. Also returns the note of how the id was chosen.
     """
-    import pyarrow.compute as pc
-
     from segwise.io import PEOPLE, PERSON_ID, resolve_roles
 
     names = table.column_names
     roles = resolve_roles(names, source=path, kind=PEOPLE)
     named = roles[PERSON_ID] if PERSON_ID in roles else None
-
-    def unique(name: str) -> bool:
-        column = table.column(name)
-        return column.null_count == 0 and pc.count_distinct(column).as_py() == len(column)
-
-    chosen = _choose_id(names, named, unique)
+    chosen, how = _choose_id(names, named, table.column)
     if chosen is None:
         rows = pa.array([str(i) for i in range(1, table.num_rows + 1)], pa.string())
-        return table.add_column(0, "row", rows)
-    return table.select([chosen, *(c for c in names if c != chosen)])
-
-
-def _unique(column: Any) -> bool:
-    """Whether a column's values are all present and distinct (an id column)."""
-    from segwise._engine import fetch_numpy
-
-    table = column.as_table()
-    value = table[table.columns[0]]
-    counts = fetch_numpy(table.aggregate(n=value.count(), distinct=value.nunique(),
-                                         rows=table.count()))
-    return bool(counts["n"][0] == counts["distinct"][0] == counts["rows"][0])
+        return table.add_column(0, _row_column(names), rows), how
+    return table.select([chosen, *(c for c in names if c != chosen)]), how
 
 
 def _missing(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -2,7 +2,9 @@
 
 ``z`` is a standardised mean difference against all customers, computed after the signed
 ``log1p`` of skewed columns: on raw money one whale moves every mean, so raw z-scores say
-little about the typical customer of a segment. ``lift`` is the plain ratio of raw means.
+little about the typical customer of a segment. ``lift`` is the plain ratio of raw means,
+for features of amounts only (:data:`AMOUNT_NEGATIVE_SHARE`): the mean of z-scores or of
+balances is near zero or of either sign, no base for a ratio.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ import pandas as pd
 from segwise.exceptions import ConfigError
 
 __all__ = ["crosstab_segments", "distinguishing_features", "profile_segments"]
+
+#: A feature is an amount, with a ``lift``, when its values below zero sum to at most this
+#: share of those above (net spend after a few returns); z-scores, balances and other
+#: features centred near zero get none: their mean is no base for a ratio.
+AMOUNT_NEGATIVE_SHARE = 0.05
 
 
 def profile_segments(
@@ -49,8 +56,9 @@ def profile_segments(
     pandas.DataFrame
         One row per segment, sorted by label: ``segment``, ``customers``, ``share``,
         ``revenue``, ``revenue_share`` (when ``value_col`` exists), then per feature
-        ``<f>_mean``, ``<f>_median``, ``<f>_z``, ``<f>_lift``, and ``distinguishing`` (the
-        ``top`` features with the largest ``|z|``, for example ``"monetary +1.4 sd"``).
+        ``<f>_mean``, ``<f>_median``, ``<f>_z``, ``<f>_lift`` (NaN for a feature that is
+        no amount: :data:`AMOUNT_NEGATIVE_SHARE`), and ``distinguishing`` (the ``top``
+        features with the largest ``|z|``, for example ``"monetary +1.4 sd"``).
     """
     from segwise._skew import SkewedLog
 
@@ -83,8 +91,10 @@ def profile_segments(
         total = revenue.clip(lower=0).sum()
         out["revenue_share"] = revenue.clip(lower=0) / total if total > 0 else 0.0
     means, medians, zs = g[features].mean(), g[features].median(), tz.groupby("_seg").mean()
+    below, above = -np.minimum(X, 0).sum(axis=0), np.maximum(X, 0).sum(axis=0)
+    amount = (below <= AMOUNT_NEGATIVE_SHARE * above) & (raw_mean > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        lifts = means / np.where(raw_mean == 0, np.nan, raw_mean)
+        lifts = means / np.where(amount, raw_mean, np.nan)
     cols: dict[str, Any] = {}
     for f in features:
         cols[f"{f}_mean"] = means[f]

@@ -802,6 +802,52 @@ def _code_like(X: pd.DataFrame) -> list[str]:
     return out
 
 
+#: Most columns a message lists (a table of 120 features filled the screen).
+_SHOWN_COLUMNS = 20
+
+
+def _no_such_features(where: str, absent: list[str], columns: list[str]) -> str:
+    """Return the message of features the table lacks: the likely names, then its columns.
+
+    A name written in another case or with a slip (``income``, ``Detergent_Paper``) gets
+    the column meant; a wide table's columns are cut to :data:`_SHOWN_COLUMNS`.
+    """
+    import difflib
+
+    lower = {c.lower(): c for c in columns}
+    meant = {}
+    for f in absent:
+        close = difflib.get_close_matches(f.lower(), list(lower), n=1, cutoff=0.8)
+        if close:
+            meant[f] = lower[close[0]]
+    shown = ", ".join(columns[:_SHOWN_COLUMNS]) + (
+        f", ... ({len(columns):,} in all)" if len(columns) > _SHOWN_COLUMNS else "")
+    guess = "; ".join(f"{f!r}: did you mean {c!r}?" for f, c in meant.items())
+    return (f"{where}no feature column {', '.join(map(repr, absent))} in the table"
+            + (f" ({guess})" if guess else "") + f"; its columns: {shown}. Fix: name "
+            "columns of the table with --features (features=), as the header writes them")
+
+
+#: Fewest rows a column must have for a run of distinct whole numbers to read as an id.
+_RUNNING_MIN = 10
+
+
+def _running_numbers(X: pd.DataFrame) -> list[str]:
+    """Columns that count the rows: distinct whole numbers, each from the least to the most.
+
+    A customer number (1000, 1001, ... one per row) after the first column is read as a
+    number column, so it was clustered as an amount; no spend, count or rate runs so.
+    """
+    out = []
+    for f in X.columns:
+        values = X[f].to_numpy()
+        if (len(values) >= _RUNNING_MIN and np.all(values == np.round(values))
+                and values.max() - values.min() + 1 == len(values)
+                and len(np.unique(values)) == len(values)):
+            out.append(str(f))
+    return out
+
+
 def segment_customers(
     customers: EntityTable | DataSource,
     *,
@@ -830,7 +876,8 @@ def segment_customers(
         One row per entity, of any source kind: a job's ``result.entities``, or a table
         (one a job wrote is recognised by its columns and takes their declaration): a
         pandas or polars DataFrame, an Arrow or Ibis table, or a Parquet or CSV file
-        (:meth:`EntityTable.read <segwise.features.EntityTable.read>`).
+        (:meth:`EntityTable.read <segwise.features.EntityTable.read>`; what reading it
+        changed, its notes and the rows it could not parse, is said in SegwiseWarnings).
     features : sequence of str, optional
         Numeric columns to cluster; the table's clustered features by default (for a
         table no feature set declares, :data:`DEFAULT_FEATURES`).
@@ -896,6 +943,17 @@ def segment_customers(
 
     if isinstance(customers, str | os.PathLike):
         customers = EntityTable.read(Path(customers), id_col=id_col)
+        # What reading changed, said as the CLI says it: nothing left out in silence.
+        said = list(customers.notes)
+        quarantine = customers.quarantine_table
+        if quarantine is not None and quarantine.num_rows:
+            first = quarantine.slice(0, 1).to_pylist()[0]
+            said.insert(0, f"{quarantine.num_rows:,} of "
+                           f"{quarantine.num_rows + customers.n_entities:,} rows could not be "
+                           f"parsed and are left out (first: row {first['row']}, "
+                           f"{first['reason']})")
+        for note in said:
+            warnings.warn(f"{customers.source}: {note}", SegwiseWarning, stacklevel=2)
     elif not isinstance(customers, EntityTable):
         customers = to_pandas(customers)
     schema = (customers.schema if isinstance(customers, EntityTable)
@@ -922,17 +980,19 @@ def segment_customers(
                             else rule_segment_col)
         described_extra = list(schema.profile)
     if not features:
+        flags = [str(c) for c in customers.columns if c != id_col
+                 and pd.api.types.is_bool_dtype(customers[c])]
+        fix = (f"Fix: name them with --features {','.join(flags)} (features=): true/false "
+               "columns are clustered as 0/1 when named" if flags else
+               "Fix: give a table of one row per entity with numeric features, or name "
+               "them with --features (features=)")
         raise InputError(
             f"{where}no numeric column to segment on (columns: "
-            f"{', '.join(map(str, customers.columns))}). Fix: give a table of one row per "
-            "entity with numeric features, or name them with features")
+            f"{', '.join(map(str, customers.columns))}). {fix}")
     features = list(dict.fromkeys(features))  # a column named twice is one feature
     absent = [f for f in features if f not in customers.columns]
     if absent:
-        raise ConfigError(
-            f"the customer table lacks feature column(s) {', '.join(absent)}; it has "
-            f"{', '.join(map(str, customers.columns))}. Fix: pass features= that exist"
-        )
+        raise ConfigError(_no_such_features(where, absent, list(map(str, customers.columns))))
     if id_col in features:
         raise ConfigError(
             f"{where}feature column {id_col!r} is the id column: an id names a customer, "
@@ -982,6 +1042,14 @@ def segment_customers(
                       "channel, a region), not amounts; they are clustered and named as "
                       "amounts ('high region'). Fix: name the features to cluster with "
                       "--features (features=), leaving codes out", SegwiseWarning, stacklevel=2)
+    running = _running_numbers(filled) if inferred else []
+    if running:
+        shown = ", ".join(f"{f} ({filled[f].min():g} to {filled[f].max():g})" for f in running)
+        warnings.warn(f"{where}{shown}: one whole number per {one}, counting up as a "
+                      "customer number does, not an amount; clustered, it splits "
+                      f"{many} by when they were numbered. Fix: take it as the id column "
+                      f"(--id {running[0]}, id_col=), or name the features to cluster with "
+                      "--features (features=)", SegwiseWarning, stacklevel=2)
     if n_clusters is not None and n_clusters > distinct:
         raise InputError(f"{where}only {distinct:,} distinct customers (rows of "
                          f"{', '.join(features)}): too few for {n_clusters} segments. Fix: ask "
