@@ -189,9 +189,9 @@ class Transactions(Source):
         those lines from what each line holds alone (no ``customer_id`` or ``order_id``);
         they are then grouped per source customer id, source order id, ``_reason`` and
         ``is_return`` with the aggregates ``sums`` returns, and only then are the ids
-        parsed: once per piece, not once per line (at 30 M lines, a few hundred thousand
-        pieces against 22 M lines). Ids that parse alike (``" 536365"``, ``536365``) stay
-        in different pieces, which their sums let a caller merge.
+        parsed: once per piece, not once per line (at 30 M generated lines, 1.5 M
+        pieces against 22.4 M distinct lines). Ids that parse alike (``" 536365"``,
+        ``536365``) stay in different pieces, which their sums let a caller merge.
 
         Parameters
         ----------
