@@ -51,9 +51,11 @@ def money_rounded(value: ir.NumericValue) -> ir.BooleanValue:
     """Whether :func:`exact_money` rounds ``value`` by more than a billionth of itself.
 
     Twelve places round by at most 5e-13, within a billionth of any value from 5e-4 up:
-    only smaller values are tested (the loader counts this on every line).
+    only smaller values are tested (the loader counts this on every line), and only
+    they pay for the rounding: engines evaluate a ``CASE`` branch only on its rows, not
+    the other side of an ``AND`` (0.3 s of CPU at 30 M lines).
     """
-    return (value.abs() < 1e-3) & ~_holds(value, MONEY_PLACES[1])
+    return ibis.ifelse(value.abs() < 1e-3, ~_holds(value, MONEY_PLACES[1]), False)
 
 
 def _holds(value: ir.NumericValue, places: int) -> ir.BooleanValue:

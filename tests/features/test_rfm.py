@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import ibis
 import pandas as pd
 import pytest
 
-from segwise._engine import fetch_arrow
-from segwise.clean import clean_transactions
-from segwise.features.rfm import RFM_COLUMNS, compute_rfm
+from segwise._engine import fetch_arrow, fetch_numpy
+from segwise.clean import CleaningRules, clean_transactions
+from segwise.config import SegwiseConfig
+from segwise.features.rfm import RFM_COLUMNS, _with_audit, compute_rfm
 from segwise.io import load_transactions
 from segwise.jobs import run_rfm
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +162,67 @@ def test_money_finer_than_twelve_places_is_named(tmp_path: Path) -> None:
                                          r"need more than 12 decimal places"):
         result = run_rfm(path)
     assert result.customers["monetary"].tolist() == [0.0000375, 2.5]
+
+
+@pytest.mark.parametrize("recipe", [False, True])
+def test_ids_are_parsed_once_per_piece_of_an_order_with_the_same_customers(
+        recipe: bool, retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    # A typed source's ids used to be turned into text (and order ids trimmed and tested
+    # for prefixes) on every distinct line: 22 M times at 30 M lines. They are parsed
+    # once per piece of an order now; ids written apart that parse alike (" 536365 ",
+    # "536365.0") still make one order, and an id that is no id is still quarantined.
+    sample = retail_sample.assign(
+        Quantity=retail_sample["Quantity"].astype("int64"),
+        UnitPrice=retail_sample["UnitPrice"].astype("float64"),
+        InvoiceDate=pd.to_datetime(retail_sample["InvoiceDate"]),
+        CustomerID=pd.to_numeric(retail_sample["CustomerID"]).astype("float64"),
+    )
+    sample = pd.concat([sample, sample.iloc[:300]], ignore_index=True)  # copies too
+    single = sample.index[~sample.duplicated(keep=False)]  # written apart: lines without copies
+    invoices = sample["InvoiceNo"].copy()
+    invoices[single[::7]] = " " + invoices[single[::7]] + " "
+    dotted = invoices[single[3::11]]
+    invoices[single[3::11]] = dotted.where(~dotted.str.isdigit(), dotted + ".0")
+    written_apart = sample.assign(InvoiceNo=invoices)
+    written_apart.loc[5, "CustomerID"] = 17850.5
+    rules = (CleaningRules(cancellations="drop", non_product="keep", outliers=False)
+             if recipe else CleaningRules())
+    tx = load_transactions(_parquet(written_apart, tmp_path / "apart.parquet"))
+    cleaned = clean_transactions(tx, rules)
+    assert tx.n_quarantined == 1 and cleaned.pieces is not None
+    # Above the grouping of lines into pieces, and only there: the ids parsed, order ids
+    # tested for prefixes.
+    pieces, lines = _above_and_below_first_grouping(cleaned.pieces)
+    for parsed in ("customer_id", "order_id", "upper("):
+        assert parsed in pieces and parsed not in lines
+    # The lines' own way, one line at a time, finds the same (CSV is read that way).
+    by_lines = dataclasses.replace(cleaned, pieces=None)
+    keys = ["customer_id", "_reason"]
+    got, want = (fetch_arrow(_with_audit(c)).to_pandas().sort_values(keys, ignore_index=True)
+                 for c in (cleaned, by_lines))
+    pd.testing.assert_frame_equal(got, want)
+    assert cleaned.audit_table(fetch_numpy(_with_audit(cleaned))).equals(
+        by_lines.audit_table(fetch_numpy(_with_audit(by_lines))))
+    # And the customers of ids written alike, but for the line that was quarantined.
+    config = SegwiseConfig(cleaning=rules)
+    apart = run_rfm(tx.source, config=config).customers.set_index("customer_id")
+    alike = run_rfm(_parquet(sample.drop(index=5), tmp_path / "alike.parquet"),
+                    config=config).customers.set_index("customer_id")
+    pd.testing.assert_frame_equal(apart, alike)
+
+
+def _parquet(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def _above_and_below_first_grouping(table: ir.Table) -> tuple[str, str]:
+    """The expressions of DuckDB's plan of a query above its last grouping, and below it."""
+    (_, plan), = table._find_backend().con.execute(
+        "EXPLAIN (FORMAT JSON) " + str(ibis.to_sql(table))).fetchall()
+    above: list[str] = []
+    node = json.loads(plan)[0]
+    while node["name"] != "HASH_GROUP_BY":
+        above.append(json.dumps(node["extra_info"]))
+        (node,) = node["children"]
+    return "".join(above), json.dumps(node)

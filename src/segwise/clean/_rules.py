@@ -174,6 +174,14 @@ class CleanedLines:
     unattributed_totals : tuple of (int, float), optional
         Rows and revenue of ``unattributed`` when the loader counted them in its scan
         (:meth:`segwise.io.Transactions.unattributed_totals`); queried otherwise.
+    pieces : ibis.Table, optional
+        ``lines`` summed per source customer id, source order id, ``_reason`` and
+        ``is_return`` (:meth:`segwise.io.Transactions.order_pieces`), for sources read as
+        typed columns with an order id, when ``lines`` hold only lines with a customer
+        id: ``customer_id``, ``order_id``, ``_reason``, ``is_return``, the sums of
+        :meth:`audit_metrics` but ``_returns``, and ``_first`` and ``_last`` (the earliest
+        and latest ``ts``). Their ids are parsed once per piece, not per line; two
+        pieces may hold one order (source ids that parse alike).
     """
 
     lines: ir.Table
@@ -185,6 +193,7 @@ class CleanedLines:
     n_after_as_of: int = 0
     source: str | None = None
     unattributed_totals: tuple[int, float] | None = None
+    pieces: ir.Table | None = None
 
     @property
     def kept(self) -> ir.Table:
@@ -197,17 +206,15 @@ class CleanedLines:
         They let a caller fold the audit into a query it runs anyway (one scan of the data).
         """
         t = self.lines
-        revenue = exact_money(t.revenue)
-        return {
-            "_rows": t._n.sum(),
-            "_distinct": t.count(),
-            "_revenue_once": revenue.sum(),
-            # Only repeated lines (about 1 in 100) pay for the decimal product. The count
-            # as ten digits: Spark cuts places off a product of more than 38 digits.
-            "_revenue_copies": ibis.ifelse(
-                t._n > 1, revenue * (t._n - 1).cast("decimal(10, 0)"), 0).sum(),
-            "_returns": t.is_return.cast("int64").sum(),
-        }
+        return {**_copy_sums(t), "_returns": t.is_return.cast("int64").sum()}
+
+    def pieces_audit_metrics(self) -> dict[str, ir.Value]:
+        """:meth:`audit_metrics` summed from :attr:`pieces`, for any grouping by ``_reason``."""
+        p = self.pieces
+        if p is None:
+            raise ValueError("these cleaned lines have no pieces")
+        return {**{name: p[name].sum() for name in _copy_sums(self.lines)},
+                "_returns": ibis.ifelse(p.is_return, p._distinct, 0).sum()}
 
     @functools.cached_property
     def _unattributed_totals(self) -> tuple[int, float]:
@@ -340,34 +347,61 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
     # When only lines with a customer id were kept, the id's test never matches; left out,
     # it does not turn every id into text (the outlier statistics read no id at all).
     flagging = dataclasses.replace(rules, missing_customer_id=False) if attributed_only else rules
-    lines = _flag(lines, flagging)
-    stats: dict[str, float] = {}
-    if rules.outliers:
-        # The statistics count every copy of a repeated line, which spares them a second
-        # deduplication; robust statistics barely move for ~1 % of copies (on Online
-        # Retail not at all).
-        lines, stats = _flag_outliers(lines, _flag(t, flagging), rules.outlier_max_z)
-    return CleanedLines(lines, tx.n_input, tx.n_quarantined, rules, stats, unattributed,
-                        tx.n_after_as_of, tx.source, unattributed_totals)
+    # The statistics count every copy of a repeated line, which spares them a second
+    # deduplication; robust statistics barely move for ~1 % of copies (on Online Retail
+    # not at all).
+    stats = _outlier_stats(_flag(t, flagging)) if rules.outliers else {}
+
+    def flag_lines(lines: ir.Table) -> ir.Table:
+        return _flag_outliers(_flag_lines(lines, flagging), stats, rules.outlier_max_z)
+
+    pieces = tx.order_pieces(flag_lines, _piece_sums) if attributed_only else None
+    return CleanedLines(_flag_orders(flag_lines(lines), flagging), tx.n_input,
+                        tx.n_quarantined, rules, stats, unattributed, tx.n_after_as_of,
+                        tx.source, unattributed_totals,
+                        None if pieces is None else _flag_orders(pieces, flagging))
+
+
+def _copy_sums(t: ir.Table) -> dict[str, ir.Value]:
+    """Rows, distinct lines and revenue of lines with ``_n`` (see :meth:`CleanedLines.audit`)."""
+    revenue = exact_money(t.revenue)
+    return {
+        "_rows": t._n.sum(),
+        "_distinct": t.count(),
+        "_revenue_once": revenue.sum(),
+        # Only repeated lines (about 1 in 100) pay for the decimal product. The count
+        # as ten digits: Spark cuts places off a product of more than 38 digits.
+        "_revenue_copies": ibis.ifelse(
+            t._n > 1, revenue * (t._n - 1).cast("decimal(10, 0)"), 0).sum(),
+    }
+
+
+def _piece_sums(t: ir.Table) -> dict[str, ir.Value]:
+    """Return the sums of a piece of lines (see :attr:`CleanedLines.pieces`)."""
+    return {**_copy_sums(t), "_first": t.ts.min(), "_last": t.ts.max()}
 
 
 def _flag(t: ir.Table, rules: CleaningRules) -> ir.Table:
     """Add ``is_return``, ``is_product`` and ``_reason`` (the first rule that matches)."""
-    order = t.order_id.upper()
-    is_return = (t.quantity < 0) | _prefixed_number(order, rules.cancellation_prefixes)
+    return _flag_orders(_flag_lines(t, rules), rules)
+
+
+def _flag_lines(t: ir.Table, rules: CleaningRules) -> ir.Table:
+    """Add the flags of what a line holds alone: no customer id, no order id read.
+
+    ``is_return`` for a negative quantity, ``is_product``, and ``_reason`` the first rule
+    of the lines' own that matches (cancellation, non-product, zero quantity, price).
+    :func:`_flag_orders` adds the rules of the ids: together they are :func:`_flag`.
+    """
     pattern = _non_product_regex(rules)
     is_product = (
         ~t.product_id.re_search(pattern).fill_null(False) if pattern else ibis.literal(True)
     )
     t = t.mutate(
-        is_return=is_return if rules.cancellations != "keep" else ibis.literal(False),
+        is_return=t.quantity < 0 if rules.cancellations != "keep" else ibis.literal(False),
         is_product=is_product,
     )
     checks: list[tuple[ir.BooleanValue, str]] = []
-    if rules.missing_customer_id:
-        checks.append((t.customer_id.isnull(), "missing_customer_id"))
-    if rules.bad_debt_adjustments:
-        checks.append((_prefixed_number(order, rules.adjustment_prefixes), "bad_debt_adjustment"))
     if rules.cancellations == "drop":
         checks.append((t.is_return, "cancellation"))
     if rules.non_product == "drop":
@@ -376,8 +410,35 @@ def _flag(t: ir.Table, rules: CleaningRules) -> ir.Table:
         checks.append((t.quantity == 0, "zero_quantity"))
     if rules.non_positive_price:
         checks.append((t.unit_price <= 0, "non_positive_price"))
-    reason = ibis.cases(*checks, else_=ibis.null("string")) if checks else ibis.null("string")
-    return t.mutate(_reason=reason)
+    return t.mutate(_reason=_first_reason(checks))
+
+
+def _flag_orders(t: ir.Table, rules: CleaningRules) -> ir.Table:
+    """Apply the rules of the ids to lines (or pieces of orders) :func:`_flag_lines` flagged.
+
+    The customer-id and bad-debt rules, and cancellations by order id, come before
+    every rule of the lines', so a line's reason is the ids' when they have one: the
+    same first match as all the rules in their order.
+    """
+    order = t.order_id.upper()
+    checks: list[tuple[ir.BooleanValue, str]] = []
+    if rules.missing_customer_id:
+        checks.append((t.customer_id.isnull(), "missing_customer_id"))
+    if rules.bad_debt_adjustments:
+        checks.append((_prefixed_number(order, rules.adjustment_prefixes), "bad_debt_adjustment"))
+    is_return = t.is_return
+    if rules.cancellations != "keep":
+        is_return = is_return | _prefixed_number(order, rules.cancellation_prefixes)
+    if rules.cancellations == "drop":
+        checks.append((is_return, "cancellation"))
+    if not checks:
+        return t.mutate(is_return=is_return)
+    return t.mutate(is_return=is_return, _reason=ibis.coalesce(_first_reason(checks), t._reason))
+
+
+def _first_reason(checks: list[tuple[ir.BooleanValue, str]]) -> ir.StringValue:
+    """Return the reason of the first check that holds, NULL when none does."""
+    return ibis.cases(*checks, else_=ibis.null("string")) if checks else ibis.null("string")
 
 
 def _non_product_regex(rules: CleaningRules) -> str | None:
@@ -411,28 +472,34 @@ def _weighted_median(values: np.ndarray, counts: np.ndarray) -> float:
     return float((lower + upper) / 2)
 
 
-def _flag_outliers(
-    t: ir.Table, population: ir.Table, max_z: float
-) -> tuple[ir.Table, dict[str, float]]:
-    """Flag lines whose log |quantity| lies more than ``max_z`` robust SDs from the median.
+def _outlier_stats(population: ir.Table) -> dict[str, float]:
+    """Median and MAD of log |quantity| of the purchase lines no earlier rule removed.
 
-    The median and MAD are those of the purchase lines of ``population`` that no earlier
-    rule removed.
+    Empty when there is no such line.
     """
     base = population.filter(population._reason.isnull() & (population.quantity > 0))
     # Median and MAD come from the small quantity -> lines histogram: one grouped scan, and
     # exact arithmetic in NumPy, so every engine finds the same threshold.
     hist = fetch_numpy(base.group_by("quantity").aggregate(n=base.count()))
     if not len(hist["n"]):
-        return t, {}
+        return {}
     log_q = np.log(hist["quantity"].astype("float64"))
     counts = hist["n"].astype("int64")
     median = _weighted_median(log_q, counts)
     mad = _weighted_median(np.abs(log_q - median), counts)
-    stats = {"median_log_quantity": median, "mad_log_quantity": mad}
-    if not mad:
-        # Over half the lines share one quantity: no spread to measure against.
-        return t, stats
+    return {"median_log_quantity": median, "mad_log_quantity": mad}
+
+
+def _flag_outliers(t: ir.Table, stats: dict[str, float], max_z: float) -> ir.Table:
+    """Flag lines whose log |quantity| lies more than ``max_z`` robust SDs from the median.
+
+    ``stats`` from :func:`_outlier_stats`; no line is flagged without them, or when over
+    half the lines share one quantity (no spread to measure against). Only lines no rule
+    of :func:`_flag_lines` removed are flagged: the rule comes after every other.
+    """
+    if not stats.get("mad_log_quantity"):
+        return t
+    median, mad = stats["median_log_quantity"], stats["mad_log_quantity"]
     z = (t.quantity.abs().ln() - median) / (1.4826 * mad)
     outlier = t._reason.isnull() & (t.quantity != 0) & (z > max_z)
-    return t.mutate(_reason=ibis.ifelse(outlier, "extreme_outlier", t._reason)), stats
+    return t.mutate(_reason=ibis.ifelse(outlier, "extreme_outlier", t._reason))

@@ -149,6 +149,26 @@ def order_aggregates(
     )
 
 
+def _orders_of_pieces(
+    pieces: ir.Table, keys: Sequence[str], sums: Mapping[str, ir.Value]
+) -> ir.Table:
+    """:func:`order_aggregates` from pieces of orders (:attr:`CleanedLines.pieces`).
+
+    A piece's lines are all returns or all purchases, so each aggregate of the lines is
+    one of the pieces'.
+    """
+    purchase = ~pieces.is_return
+    return pieces.group_by(list(keys)).aggregate(
+        **dict(sums),
+        first_purchase=pieces._first.min(where=purchase),
+        last_purchase=pieces._last.max(where=purchase),
+        frequency=(purchase & pieces.order_id.notnull()).any().cast("int64"),
+        monetary=pieces._revenue_once.sum(),
+        gross_revenue=pieces._revenue_once.sum(where=purchase),
+        n_lines=pieces._distinct.sum(),
+    )
+
+
 def customer_aggregates(
     orders: ir.Table, keys: Sequence[str], sums: Sequence[str] = ()
 ) -> ir.Table:
@@ -274,9 +294,7 @@ def rfm_entities(
         If no customer is left after cleaning.
     """
     source = source or cleaned.source
-    summary = fetch_numpy(
-        aggregate_customers(cleaned.lines, by=["_reason"], sums=cleaned.audit_metrics())
-    )
+    summary = fetch_numpy(_with_audit(cleaned))
     audit = cleaned.audit_table(summary)
     ids = summary["customer_id"]
     n_input_customers = len(set(ids[~is_missing(ids)]))
@@ -290,6 +308,18 @@ def rfm_entities(
     attrs = {PANDAS_ATTRS: json.dumps({"as_of": as_of.isoformat()}).encode()}
     return EntityTable(numpy_to_arrow(rfm, metadata=attrs), RFM_FEATURES, as_of=as_of,
                        source=source, audit_table=audit, n_input_entities=n_input_customers)
+
+
+def _with_audit(cleaned: CleanedLines) -> ir.Table:
+    """:func:`aggregate_customers` of the cleaned lines per ``_reason``, with the audit's sums.
+
+    From the pieces of orders where the lines have them (ids parsed per piece).
+    """
+    if cleaned.pieces is None:
+        return aggregate_customers(cleaned.lines, by=["_reason"], sums=cleaned.audit_metrics())
+    sums = cleaned.pieces_audit_metrics()
+    orders = _orders_of_pieces(cleaned.pieces, ["_reason", "customer_id", "order_id"], sums)
+    return customer_aggregates(orders, ["_reason", "customer_id"], list(sums))
 
 
 def no_entity_left(source: str | None, audit: pa.Table, *,

@@ -8,13 +8,13 @@ shipped where.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import ibis
 
-from segwise._expr import MONEY_PLACES, exact_money, money_rounded, money_sum
+from segwise._expr import MONEY_PLACES, MONEY_TYPE, exact_money, money_rounded, money_sum
 from segwise._frames import DataSource
 from segwise.io._kinds import Role, SourceKind, register_kind
 from segwise.io._parse import (
@@ -35,6 +35,7 @@ from segwise.io._readers import ReadOptions, Source, group_copies, load_source, 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from segwise.io._readers import _Parser
     from segwise.io._roles import ColumnRoles
 
 __all__ = ["ORDERS", "STANDARD_COLUMNS", "Transactions", "load_transactions"]
@@ -121,10 +122,12 @@ def _totals(parsed: ir.Table, roles: ColumnRoles) -> dict[str, ir.Scalar]:
     absent = (~has_id(parsed[source_id]) if source_id in parsed.columns
               else parsed.customer_id.isnull())
     missing = parsed._reason.isnull() & absent
+    # In a CASE, not a FILTER: only the lines without an id then pay for exact money
+    # (a FILTER's sum is computed on every line first; 0.4 s of CPU at 30 M lines).
+    money = ibis.cases((missing, exact_money(parsed.revenue)), else_=ibis.null(MONEY_TYPE))
     return {
         "unattributed_rows": parsed.count(where=missing),
-        "unattributed_revenue": money_sum(exact_money(parsed.revenue), where=missing)
-        .fill_null(0.0),
+        "unattributed_revenue": money_sum(money).fill_null(0.0),
         "money_rounded": parsed.count(
             where=parsed._reason.isnull() & money_rounded(parsed.revenue)),
     }
@@ -174,6 +177,45 @@ class Transactions(Source):
         keys = [SOURCE_PREFIX + col for role, col in self.roles.items() if role in _COPY_KEYS]
         distinct = self._parsed(group_copies(self._source_rows(with_id), list(dict.fromkeys(keys))))
         return distinct.select(*STANDARD_COLUMNS, "_n")
+
+    def order_pieces(
+        self, flag: Callable[[ir.Table], ir.Table], sums: Callable[[ir.Table], dict[str, ir.Value]]
+    ) -> ir.Table | None:
+        """Distinct lines with a customer id, summed per source customer, source order and flags.
+
+        For sources read as typed columns with an order id: the copies of each row are
+        grouped and the distinct lines parsed as in :meth:`distinct_lines`, but their ids
+        are left as the source holds them. ``flag`` adds ``_reason`` and ``is_return`` to
+        those lines from what each line holds alone (no ``customer_id`` or ``order_id``);
+        they are then grouped per source customer id, source order id, ``_reason`` and
+        ``is_return`` with the aggregates ``sums`` returns, and only then are the ids
+        parsed: once per piece, not once per line (at 30 M generated lines, 1.5 M
+        pieces against 22.4 M distinct lines). Ids that parse alike (``" 536365"``,
+        ``536365``) stay in different pieces, which their sums let a caller merge.
+
+        Parameters
+        ----------
+        flag : callable
+            Adds ``_reason`` and ``is_return`` to lines of :data:`STANDARD_COLUMNS` (without
+            usable ``customer_id`` and ``order_id``) and ``_n``.
+        sums : callable
+            The aggregates of a piece, from the flagged lines.
+
+        Returns
+        -------
+        ibis.Table or None
+            ``customer_id``, ``order_id``, ``_reason``, ``is_return`` and the ``sums``;
+            None for text sources and sources without an order id.
+        """
+        if self.parser is None or "order_id" not in self.roles:
+            return None
+        ids = {role: SOURCE_PREFIX + self.roles[role] for role in _COPY_KEYS}
+        keys = list(dict.fromkeys(ids.values()))
+        distinct = self._parsed(group_copies(self._source_rows(True), keys))
+        lines = flag(distinct.select(*(c for c in STANDARD_COLUMNS if c not in ids), "_n", *keys))
+        pieces = lines.group_by([*keys, "_reason", "is_return"]).aggregate(**sums(lines))
+        source = cast("_Parser", self.parser).localised(pieces)
+        return pieces.mutate(**{role: as_id(source[col]) for role, col in ids.items()}).drop(*keys)
 
     def attributed_lines(self) -> ir.Table:
         """Lines of :attr:`table` with a customer id, copies not merged.

@@ -851,13 +851,15 @@ class _Parser:
         """The first instant after the as-of day, or None."""
         return None if self.as_of is None else _day_after(self.as_of)
 
+    def localised(self, source_columns: ir.Table) -> ir.Table:
+        """Return the prefixed source columns with text numbers in the file's notation read."""
+        roles = [c for c in source_columns.columns if c.startswith(SOURCE_PREFIX)]
+        return localise_numbers(source_columns, roles, self.read.decimal, self.read.thousands)
+
     def __call__(self, source_columns: ir.Table) -> ir.Table:
         # Numbers are read in the file's notation here, so that the quarantine and
         # copies of rows keep the values as written.
-        read = self.read
-        roles = [c for c in source_columns.columns if c.startswith(SOURCE_PREFIX)]
-        localised = localise_numbers(source_columns, roles, read.decimal, read.thousands)
-        parsed = self.kind.parse(localised, self.roles, read, self.path)
+        parsed = self.kind.parse(self.localised(source_columns), self.roles, self.read, self.path)
         column = self.kind.time_column
         if column is None:
             return parsed
