@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import operator
 import re
 import tempfile
 import warnings
@@ -53,6 +54,7 @@ from segwise.io._kinds import SourceKind, get_kind
 from segwise.io._memory import read_table
 from segwise.io._parse import (
     SOURCE_PREFIX,
+    is_blank,
     is_spark,
     is_typed_timestamp,
     layout_counts,
@@ -708,12 +710,24 @@ def _prefixed(raw: ir.Table, roles: ColumnRoles, others: list[str]) -> ir.Table:
 
 
 def _parse(src: ir.Table, parser: _Parser, joins: tuple[Join, ...]) -> ir.Table:
-    """Parse the rows; a row whose join failed is quarantined for that first."""
+    """Parse the rows; a row whose join failed is quarantined for that first.
+
+    A kind that keeps the columns no role claims (people) may have no required role, or
+    none at all: its blank rows are told here, where those columns are at hand, and
+    quarantined as :data:`BLANK_ROW` (a person with no value was kept, or a blank id
+    counted against the share). Other kinds' are told on the fetched quarantine
+    (:func:`_blank_rows_said`), so that their parse stays as it is.
+    """
     parsed = parser(src)
     # Rows converted from a database (`segwise convert`) carry why their join failed.
     unmatched = src[JOIN_REASON] if JOIN_REASON in src.columns else join_reason(src, joins)
     if unmatched is not None:
         parsed = parsed.mutate(_reason=unmatched.fill_null(parsed._reason))
+    read = [c for c in src.columns if c != "_row" and not c.startswith(JOIN_PREFIX)
+            and c != JOIN_REASON]
+    if parser.kind.passthrough and read:
+        blank = functools.reduce(operator.and_, (is_blank(src[c]) for c in read))
+        parsed = parsed.mutate(_reason=ibis.ifelse(blank, BLANK_ROW, parsed._reason))
     return parsed
 
 
@@ -1475,7 +1489,7 @@ def _blank_rows_said(quarantine: pa.Table, roles: ColumnRoles) -> pa.Table:
     columns = list(dict.fromkeys(col for _, col in roles.items()))
     if not quarantine.num_rows or not columns or roles.kind.passthrough:
         # A kind that keeps the columns no role claims (people's attributes) does not
-        # quarantine their values: a row may hold them with every role's value blank.
+        # quarantine their values, and has its blank rows told by :func:`_parse`.
         return quarantine
     values = [quarantine[c].to_pylist() for c in columns]
     if "raw_line" in quarantine.column_names:  # unreadable lines are no blank rows
