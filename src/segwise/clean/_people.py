@@ -173,7 +173,7 @@ REPEATED_ID = Rule(
 )
 
 
-@dataclass
+@dataclass(repr=False)  # CleanedRows' one line of counts
 class CleanedPeople(CleanedRows):
     """People rows after the row rules, attributes typed by the dictionary.
 

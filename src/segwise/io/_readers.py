@@ -284,6 +284,11 @@ class Source:
     n_after_as_of: int = 0
     totals: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # The dataclass repr printed the table's expression and the quarantine in full.
+        return counts_repr(self, self.source,
+                           f"kind {self.kind.name!r} x {len(self.table.columns)} columns")
+
     def __post_init__(self) -> None:
         if (self.source_rows is None) != (self.parser is None):
             raise ValueError(f"{type(self).__name__}: give source_rows and parser together, "
@@ -304,6 +309,21 @@ class Source:
         """Number of quarantined rows."""
         return int(self.quarantine_table.num_rows)
 
+
+
+def counts_repr(rows: Any, source: str | None, *more: str) -> str:
+    """Say in one line what a loaded or cleaned object holds, by counts known without a query.
+
+    ``Transactions(source='retail.csv'; rows in 541,909, quarantined 12, ...)``: what a
+    notebook shows, as the results of jobs do, where a dataclass printed its tables'
+    expressions screen after screen. ``rows`` has ``n_input`` and ``n_quarantined``, and
+    may have ``n_after_as_of``; ``more`` follows the counts.
+    """
+    after = getattr(rows, "n_after_as_of", None)
+    said = [f"rows in {rows.n_input:,}", f"quarantined {rows.n_quarantined:,}",
+            *([f"after_as_of {after:,}"] if after else []), *more]
+    where = f"source={source!r}; " if source is not None else ""
+    return f"{type(rows).__name__}({where}{', '.join(said)})"
 
 
 def group_copies(rows: ir.Table, keys: list[str]) -> ir.Table:
