@@ -518,7 +518,8 @@ def _load(
         raw = _flattened(raw)
         names = [c for c in raw.columns if c not in ("_row", JOIN_REASON)]
         try:
-            found = resolve_roles(names, columns, source=path, kind=spec)
+            found = resolve_roles(names, columns, source=path, kind=spec,
+                                  renames=fmt not in ("csv", "excel"))
         except InputError as exc:
             raise InputError(_roles_not_found(raw, fmt, read, path, spec, columns, str(exc))
                              ) from exc
@@ -1147,10 +1148,7 @@ def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:
         # pandas reads the second ``Income`` as ``Income.1``; DuckDB would rename a second
         # ``income`` later. Only such a header is read again, its first line.
         names = [str(c) for c in frame.columns]
-        lowered = [n.lower() for n in names]
-        if len(set(lowered)) < len(names) or any(
-                (m := re.fullmatch(r"(.+)\.\d+", n)) is not None and m.group(1) in names
-                for n in names):
+        if len({n.lower() for n in names}) < len(names) or _renamed_alike(names, "."):
             first = pd.read_excel(path, sheet_name=sheet, dtype=object, skiprows=read.skip_rows,
                                   header=None, nrows=1, keep_default_na=False, na_values=[""])
             _refuse_names_alike([None if pd.isna(v) else str(v) for v in first.iloc[0]]
@@ -1308,14 +1306,24 @@ def _check_unique_names(con: duckdb.DuckDBPyConnection, file: Path, path: Path, 
     the file does not have. Only a header DuckDB renamed so is read again, its first line.
     """
     names = [d[0] for d in con.execute("SELECT * FROM raw_csv LIMIT 0").description]
-    lowered = {n.lower() for n in names}
-    renamed = [m for n in names if (m := re.fullmatch(r"(.+)_\d+", n)) is not None
-               and m.group(1).lower() in lowered]
-    if not renamed:
+    if not _renamed_alike(names, "_"):
         return
     sql = f"SELECT * FROM read_csv(?, {options.replace('header=?', 'header=false')}) LIMIT 1"  # noqa: S608
     row = con.execute(sql, [params[0], *params[2:]]).fetchall()
     _refuse_names_alike([None if v is None else str(v) for v in row[0]] if row else [], path)
+
+
+def _renamed_alike(names: list[str], separator: str) -> bool:
+    """Whether a reader renamed a repeated header name: ``name`` and ``name<separator>1``.
+
+    DuckDB writes the second ``income`` (or ``Income``) as ``income_1``, pandas the second
+    ``Income`` as ``Income.1``; the names are compared in any case, as DuckDB does. A
+    column truly named so is told apart by :func:`_refuse_names_alike` on the header line.
+    """
+    lowered = {n.lower() for n in names}
+    pattern = re.compile(rf"(.+){re.escape(separator)}\d+")
+    return any((m := pattern.fullmatch(n)) is not None and m.group(1).lower() in lowered
+               for n in names)
 
 
 def _refuse_names_alike(header: list[str | None], path: Path) -> None:
