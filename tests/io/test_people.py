@@ -215,7 +215,7 @@ def test_a_line_in_another_encoding_is_quarantined_with_the_fix(tmp_path: Path) 
     source = load_source(path, "people")
     assert source.n_input == 39
     reasons = source.quarantine_table.column("reason").to_pylist()
-    assert len(reasons) == 1 and 'set [read] encoding = "latin-1"' in reasons[0]
+    assert len(reasons) == 1 and 'pass read=ReadOptions(encoding="latin-1")' in reasons[0]
     assert sorted(_frame(source)[PERSON_ID], key=int) == [str(i) for i in range(1, 40) if i != 6]
 
 

@@ -165,7 +165,8 @@ def test_a_header_naming_two_columns_alike_is_refused(tmp_path: Path, fmt: str) 
         load_transactions(path)
     assert str(err.value) == (
         f"{path}: columns 1 and 6 of the header are named {named}, and a column must be told "
-        "by its name. Fix: rename one of them, or name every column with [read] names")
+        "by its name. Fix: rename one of them, or name every column with "
+        "read=ReadOptions(names=...)")
     # Names given for every column mend it; a header whose name_1 is its own is read.
     names = ReadOptions(names=("customer_id", "date", "invoice", "quantity", "price", "ref"))
     assert load_transactions(path, read=names).table.count().execute() == 3
@@ -367,7 +368,8 @@ def test_wrong_delimiter_gives_a_clear_error(retail_sample: pd.DataFrame, tmp_pa
     # The line read as one column, and the delimiter it has.
     assert str(err.value) == (
         f"{path}: one column found, 'InvoiceNo;StockCode;Description;Quantity;InvoiceDate;"
-        "UnitPrice;CustomerID;Country': wrong delimiter? Fix: set [read] delimiter = \";\""
+        "UnitPrice;CustomerID;Country': wrong delimiter? Fix: pass "
+        "read=ReadOptions(delimiter=\";\")"
     )
 
 

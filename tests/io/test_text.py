@@ -185,7 +185,7 @@ def test_dates_and_codes_are_not_read_as_numbers(tmp_path: Path) -> None:
     ("1.234,56", ".", None, 'decimal comma? Fix: set [read] decimal = "," and thousands = "."'),
     ("1.234,56", ",", None, 'decimal comma? Fix: set [read] thousands = "."'),
     ("1.234.567", ".", None, 'decimal comma? Fix: set [read] decimal = "," and thousands = "."'),
-    ("1,234", ".", None, 'Fix: set [read] decimal = "," or thousands = ","'),
+    ("1,234", ".", None, 'Fix: set [read] decimal = "," or set [read] thousands = ","'),
     ("1,234,567.5", ".", None, 'thousands separators? Fix: set [read] thousands = ","'),
     ("2,55 €", ".", None, 'decimal comma? Fix: set [read] decimal = ","'),
     ("(€ 1.234,56)", ",", None, 'decimal comma? Fix: set [read] thousands = "."'),
@@ -195,8 +195,25 @@ def test_dates_and_codes_are_not_read_as_numbers(tmp_path: Path) -> None:
 ])
 def test_number_hint(value: str | None, decimal: str, thousands: str | None,
                      hint: str | None) -> None:
-    got = number_hint(value, decimal, thousands)
+    from segwise.exceptions import mapping_way
+
+    with mapping_way("config"):  # the command line: a config file's [read]
+        got = number_hint(value, decimal, thousands)
     assert (got is None) if hint is None else (got is not None and got.endswith(hint))
+
+
+def test_number_hint_gives_the_fix_as_segwise_was_called() -> None:
+    # From Python the fix named a config file's [read], which such a caller has not.
+    from segwise.exceptions import mapping_way
+
+    assert number_hint("1.234,56", ".", None) == (
+        'numbers written with a decimal comma? Fix: pass read=ReadOptions(decimal=",", '
+        'thousands=".")')
+    assert number_hint("1,234", ".", None).endswith(
+        'Fix: pass read=ReadOptions(decimal=",") or pass read=ReadOptions(thousands=",")')
+    with mapping_way("config_object"):
+        assert number_hint("2,55", ".", None).endswith(
+            'Fix: pass config=SegwiseConfig(read=ReadOptions(decimal=","))')
 
 
 def test_headerless_csv_needs_a_name_per_column(tmp_path: Path) -> None:
@@ -208,7 +225,7 @@ def test_headerless_csv_needs_a_name_per_column(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         load_transactions(path, read=ReadOptions(header=False, names=("customer_id", "date")))
     assert str(err.value) == (
-        f"{path}: [read] names gives 2 names, but the file has 3 columns "
+        f"{path}: read=ReadOptions(names=...) gives 2 names, but the file has 3 columns "
         "(first row: 'c1', '2020-01-02', '10.5'). Fix: give one name per column"
     )
     # Without names the columns are numbered, and [columns] maps them.
@@ -230,8 +247,8 @@ def test_header_and_names_are_refused_for_typed_formats(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
     pd.DataFrame({"customer_id": ["a"], "date": ["2020-01-01"], "amount": [1.0]}).to_parquet(path)
     for read in (ReadOptions(names=("a", "b", "c")), ReadOptions(skip_rows=2)):
-        with pytest.raises(ConfigError, match="header, names and skip_rows apply to CSV and "
-                                              "Excel files, not parquet"):
+        with pytest.raises(ConfigError, match=r": read=ReadOptions\(header=\.\.\., names=\.\.\., "
+                           r"skip_rows=\.\.\.\) apply to CSV and Excel files, not parquet"):
             load_transactions(path, read=read)
 
 
@@ -279,7 +296,8 @@ def test_a_file_in_a_one_byte_encoding_is_read_whole(
     path = tmp_path / ("shop.csv.gz" if compressed else "shop.csv")
     path.write_bytes(gzip.compress(data) if compressed else data)
     with pytest.warns(UserWarning, match=rf"shop.csv(.gz)?: the file is not UTF-8; read as "
-                                         rf"{codec}\. Set \[read\] encoding if it is another"):
+                                         rf"{codec}\. Set read=ReadOptions\(encoding=\.\.\.\) "
+                                         "if it is another"):
         tx = load_transactions(path)
     assert (tx.n_input, tx.n_quarantined) == (300, 0)
     got = _canonical(tx)
@@ -297,7 +315,8 @@ def test_a_utf8_file_with_a_damaged_byte_quarantines_that_line_with_the_fix(
     tx = load_transactions(path)
     reasons = tx.quarantine_table.column("reason").to_pylist()
     assert tx.n_quarantined == len(reasons) >= 1
-    assert all('set [read] encoding = "latin-1" if the file is not UTF-8' in r for r in reasons)
+    assert all('pass read=ReadOptions(encoding="latin-1") if the file is not UTF-8' in r
+               for r in reasons)
 
 
 def test_a_few_numbers_in_another_notation_are_named_in_a_warning(
@@ -314,7 +333,8 @@ def test_a_few_numbers_in_another_notation_are_named_in_a_warning(
     assert tx.n_quarantined == 11
     lines = [str(w.message) for w in caught]
     assert f"{path}: 10 rows quarantined, Quantity: not a number (e.g. '1,200'). Likely " \
-           'cause: a decimal comma or a thousands separator? Fix: set [read] decimal = "," ' \
-           'or thousands = ","' in lines
+           'cause: a decimal comma or a thousands separator? Fix: pass read=ReadOptions(' \
+           'decimal=",") or pass read=ReadOptions(thousands=",")' in lines
     assert f"{path}: 1 row quarantined, UnitPrice: not a number (e.g. '2,55'). Likely " \
-           'cause: numbers written with a decimal comma? Fix: set [read] decimal = ","' in lines
+           'cause: numbers written with a decimal comma? Fix: pass read=ReadOptions(decimal=",")' \
+           in lines

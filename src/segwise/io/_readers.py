@@ -42,7 +42,14 @@ from segwise._engine import (
     row_store,
 )
 from segwise._frames import DataSource, is_path, table_label
-from segwise.exceptions import ConfigError, InputError, SegwiseWarning, columns_key
+from segwise.exceptions import (
+    ConfigError,
+    InputError,
+    SegwiseWarning,
+    columns_key,
+    read_fix,
+    read_key,
+)
 from segwise.io._compressed import (
     COMPRESSIONS,
     PYTHON_COMPRESSIONS,
@@ -81,7 +88,6 @@ from segwise.io._text import (
     localise_numbers,
     number_hint,
     one_byte_codec,
-    toml_string,
     write_normalised,
 )
 
@@ -480,7 +486,8 @@ def _load(
     if read.header is None and spec.header is not None:
         read = dataclasses.replace(read, header=spec.header)
     if read.join and fmt not in DATABASE_FORMATS:
-        raise ConfigError(f"{path}: [read] join needs a SQLite or DuckDB database, not {fmt}")
+        raise ConfigError(f"{path}: {read_key('join')} needs a SQLite or DuckDB database, "
+                          f"not {fmt}")
     rejects = None
     src: ir.Table | None = None
     parser: _Parser
@@ -899,8 +906,8 @@ class _Parser:
         ts = parsed[column]
         role = self.kind.timestamp_role
         label = self.roles[role] if role is not None and role in self.roles else column
-        bound = ("[read] latest_date" if self.read.latest_date is not None
-                 else "the day after this run; [read] latest_date moves it")
+        bound = (read_key("latest_date") if self.read.latest_date is not None
+                 else f"the day after this run; {read_key('latest_date')} moves it")
         checks = [(ts >= _day_after(self.latest),
                    f"{label}: dated after {self.latest.isoformat()} ({bound})")]
         if self.as_of_end is not None:
@@ -957,7 +964,7 @@ def _roles_not_found(
         skip = title[0]
         return (f"{path}: the table starts on line {skip + 1}, below {skip} line"
                 f"{'s' if skip != 1 else ''} of title ({lines[0][:80]!r}"
-                f"{', ...' if skip > 1 else ''}). Fix: set [read] skip_rows = {skip}")
+                f"{', ...' if skip > 1 else ''}). Fix: {read_fix({'skip_rows': skip})}")
     if fmt == "csv" and len(names) == 1:
         line = names[0]
         if read.header is False:
@@ -967,7 +974,7 @@ def _roles_not_found(
         if delimiter is None:
             return message
         return (f"{path}: one column found, {line[:100]!r}: wrong delimiter? "
-                f"Fix: set [read] delimiter = {toml_string(delimiter)}")
+                f"Fix: {read_fix({'delimiter': delimiter})}")
     if fmt != "excel" or read.sheet is not None:
         return message
     import pandas as pd
@@ -986,10 +993,10 @@ def _roles_not_found(
         return message
     if not fits:
         return (f"{message}; or, if the {kind.rows} are on another sheet of the workbook "
-                f"({_sheet_list(sheets)}), set [read] sheet")
+                f"({_sheet_list(sheets)}), set {read_key('sheet')}")
     return (f"{path}: the first sheet, {sheets[0]!r}, holds no {kind.rows} (columns found: "
             f"{', '.join(names[:10]) or 'none'}); the workbook has {_sheet_list(sheets)}. "
-            f"Fix: set [read] sheet = {toml_string(fits[0])}")
+            f"Fix: {read_fix({'sheet': fits[0]})}")
 
 
 def _check_no_clash(others: list[str], kind: SourceKind, path: Path) -> None:
@@ -1057,8 +1064,8 @@ def _read_raw(
     """Read the file into DuckDB with a 1-based ``_row`` column; return it and CSV rejects."""
     con: duckdb.DuckDBPyConnection = duck.con
     if (read.header is False or read.names or read.skip_rows) and fmt not in ("csv", "excel"):
-        raise ConfigError(f"{path}: [read] header, names and skip_rows apply to CSV and "
-                          f"Excel files, not {fmt}; leave them out")
+        raise ConfigError(f"{path}: {read_key('header', 'names', 'skip_rows')} apply to CSV "
+                          f"and Excel files, not {fmt}; leave them out")
     try:
         if fmt == "csv":
             raw, rejects = _read_csv(duck, path, read)
@@ -1135,7 +1142,7 @@ def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:
             sheets = [str(name) for name in book.sheet_names]
         raise InputError(
             f"{path}: no sheet {read.sheet!r}; the workbook has {_sheet_list(sheets)}. "
-            "Fix: set [read] sheet to one of them"
+            f"Fix: set {read_key('sheet')} to one of them"
         ) from exc
     except Exception as exc:  # a damaged workbook: each format's reader has its own errors
         raise InputError(
@@ -1171,7 +1178,7 @@ def _apply_names(raw: ir.Table, read: ReadOptions, path: Path) -> ir.Table:
         first = fetch_arrow(raw.select(*found).limit(1)).to_pylist()
         values = list(first[0].values()) if first else found
         raise InputError(
-            f"{path}: [read] names gives {len(read.names)} names, but the file has "
+            f"{path}: {read_key('names')} gives {len(read.names)} names, but the file has "
             f"{len(found)} columns (first row: {', '.join(repr(v) for v in values[:12])}). "
             "Fix: give one name per column"
         )
@@ -1221,14 +1228,16 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
             # with an accent (all of a country's, say) would otherwise be quarantined.
             for table in ("raw_csv", "reject_errors", "reject_scans"):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
-            warnings.warn(f"{path}: the file is not UTF-8; read as {codec}. Set [read] "
-                          "encoding if it is another", SegwiseWarning, stacklevel=2)
+            warnings.warn(f"{path}: the file is not UTF-8; read as {codec}. Set "
+                          f"{read_key('encoding')} if it is another", SegwiseWarning,
+                          stacklevel=2)
             return _read_csv(duck, path, dataclasses.replace(read, encoding=codec))
     if not header:
         _rename_headerless(con)
     # DuckDB counts file lines from 1, the header included; rows count data lines.
     # An encoding error on any line suggests the fix on every line.
-    hint = "" if read.encoding else "; set [read] encoding = \"latin-1\" if the file is not UTF-8"
+    hint = "" if read.encoding else (f"; {read_fix({'encoding': 'latin-1'})} if the file is "
+                                     "not UTF-8")
     con.execute(
         "CREATE TEMP TABLE csv_rejects AS "
         "SELECT row, reason || CASE WHEN bool_or(regexp_matches(reason, 'ENCODING|UNICODE')) "
@@ -1339,7 +1348,7 @@ def _refuse_names_alike(header: list[str | None], path: Path) -> None:
             raise _NamesAlike(
                 f"{path}: columns {seen[name.lower()]} and {at} of the header are named "
                 f"{named}, and a column must be told by its name. Fix: rename one of them, "
-                "or name every column with [read] names")
+                f"or name every column with {read_key('names')}")
         seen[name.lower()] = at
 
 
@@ -1352,7 +1361,7 @@ def _csv_error(exc: duckdb.Error, file: Path, path: Path) -> Exception:
     reason = _first_line(exc).replace(str(file), str(path))
     return engine_error(exc) or InputError(
         f"{path}: cannot read the file as CSV: {reason}. "
-        "Fix: check [read] delimiter and encoding in the config"
+        f"Fix: check {read_key('delimiter', 'encoding')}"
     )
 
 
@@ -1560,11 +1569,11 @@ def _check_quarantine_share(
     elif reason.endswith(" given twice)"):  # a JSON record naming a field twice
         advice = "Fix: export each record with each field once"
     else:
-        advice = ("Fix: check [read] delimiter, encoding, decimal and timestamp_format, or the "
-                  f"{columns_key()} mapping (now {dict(roles.items())})")
+        advice = (f"Fix: check {read_key('delimiter', 'encoding', 'decimal', 'timestamp_format')}"
+                  f", or the {columns_key()} mapping (now {dict(roles.items())})")
     aside = f"; {n_blank:,} blank rows aside" if n_blank else ""
     raise InputError(
         f"{path}: {quarantine.num_rows:,} of {n_input:,} rows ({share:.0%}{aside}) cannot be "
-        f"parsed; {where}: {reason}{shown}. {advice}; raise [read] max_quarantine_share to "
-        "accept them"
+        f"parsed; {where}: {reason}{shown}. {advice}; raise "
+        f"{read_key('max_quarantine_share')} to accept them"
     )
