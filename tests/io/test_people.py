@@ -107,6 +107,10 @@ def test_a_spreadsheets_blank_rows_are_said_kept_out_and_do_not_stop_a_small_fil
             load_source(path, "people")
     else:
         assert load_source(path, "people").table.count().execute() == 3
+    # Blank rows alone: a file without rows, not people to learn nothing from.
+    path.write_text(frame.head(0).to_csv(sep=";", index=False) + f"{blank}\n{blank}\n")
+    with pytest.raises(InputError, match="the file has no rows but 2 blank ones"):
+        load_source(path, "people")
     # A typed file's row of nulls is a blank row too.
     pq.write_table(pa.table({"age": [31, None, 45], "band": ["x", None, "y"]}),
                    tmp_path / "p.parquet")

@@ -225,6 +225,13 @@ def test_a_spreadsheets_blank_rows_are_said_and_do_not_stop_a_small_file(
     with pytest.raises(InputError, match=r"1 of 2 rows \(50%; 2 blank rows aside\) cannot "
                        r"be parsed; row 2: .*: not a timestamp"):
         load_source(path, kind)
+    # Blank rows alone are a file without rows, whatever the share (no customer was left
+    # after cleaning, or a people file had no attribute to read).
+    path.write_text("\n".join([header, ";;;;;", ";;;;;", ";;;;;"]) + "\n")
+    for share in (0.05, 1.0):
+        with pytest.raises(InputError, match=r"export\.csv: the file has no rows but 3 blank "
+                           rf"ones\. Fix: export the {source.kind.rows} too"):
+            load_source(path, kind, read=ReadOptions(max_quarantine_share=share))
 
 
 def test_explicit_mapping_to_a_column_that_does_not_exist(

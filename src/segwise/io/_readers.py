@@ -1543,6 +1543,11 @@ def _blank_rows_said(quarantine: pa.Table, roles: ColumnRoles) -> pa.Table:
 def _check_quarantine_share(
     quarantine: pa.Table, n_input: int, read: ReadOptions, path: Path, roles: ColumnRoles
 ) -> None:
+    if quarantine.num_rows == n_input and all(
+            r == BLANK_ROW for r in quarantine["reason"].to_pylist()):
+        # Only a spreadsheet's empty rows: a file without rows, whatever the share.
+        raise InputError(f"{path}: the file has no rows but {n_input:,} blank ones. Fix: "
+                         f"export the {roles.kind.rows} too")
     if quarantine.num_rows <= read.max_quarantine_share * n_input:
         return  # within the share, and so without the blank rows too
     # Blank rows are no data that failed to parse: they do not count against the share.
