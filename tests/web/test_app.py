@@ -525,6 +525,8 @@ def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: An
         assert (form["run_a"], form["segmentation"]) == (first, "rule")
         assert sum(f["n"] for f in both["flows"]) == hostile_record.entities.n_entities
         assert "Segment migration (rows: before" in c.get("/runs").text
+        assert f"of {hostile_record.entities.n_entities:,} customers changed rule segment " \
+            f"between run {first} and run {second}" in c.get("/runs").text
         # A migration of learned segments is from the newest earlier run that has them,
         # past one of rule segments alone (it was a 404 naming a run nobody chose).
         rule_only = dataclasses.replace(hostile_record, started_at=dt.datetime.now(),

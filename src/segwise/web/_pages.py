@@ -256,7 +256,8 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
         values = [[counts.get((r, c), 0) for c in cols] for r in rows]
         matrix = {"rows": rows, "cols": cols, "values": values}
         moved = sum(f["n"] for f in flows if f["from"] != f["to"])
-        summary = (f"{moved:,} of {sum(f['n'] for f in flows):,} entities changed "
+        noun = (after["entities"] if after is not None else None) or "entities"
+        summary = (f"{moved:,} of {sum(f['n'] for f in flows):,} {noun} changed "
                    f"{segmentation} segment between run {run_a} and run {run_b}.")
         charts = [
             heatmap("migration", "Segment migration (rows: before, columns: after)", rows, cols,
