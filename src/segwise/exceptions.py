@@ -151,3 +151,13 @@ def _literal(value: object, *, toml: bool) -> str:
             return "[" + ", ".join(items) + "]"
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     return repr(value)
+
+
+def read_setting(name: str, value: object) -> str:
+    """Name a ``[read]`` setting and its value as the caller wrote them, for a refusal.
+
+    ``[read] decimal = ";"`` from a config file; ``ReadOptions(decimal=";")`` from Python.
+    """
+    if (_MAPPING_WAY.get() or "columns") == "config":
+        return f"[read] {name} = {_literal(value, toml=True)}"
+    return f"ReadOptions({name}={_literal(value, toml=False)})"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import re
+import tomllib
 from pathlib import Path
 
 import pandas as pd
@@ -263,22 +266,33 @@ def test_an_encoding_duckdb_does_not_know_is_read_through_python(tmp_path: Path)
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ('decimal = ";"', "[read] decimal = ';' is not \".\" or \",\""),
-    ('thousands = ","', "[read] thousands = ',' is not one of '.', ' ', \"'\""),
+    ('decimal = ";"', '[read] decimal = ";" is not "." or ","'),
+    ('thousands = ","', "[read] thousands = \",\" is not one of '.', ' ', \"'\""),
     ("header = 0", "[read] header = 0: expected true or false"),
-    ('names = ["a", "a"]', "[read] names = ['a', 'a']: give each column a different, non-empty"),
-    ('encoding = "klingon"', "[read] encoding = 'klingon' is not a known text encoding"),
+    ('names = ["a", "a"]', '[read] names = ["a", "a"]: give each column a different, non-empty'),
+    ('encoding = "klingon"', '[read] encoding = "klingon" is not a known text encoding'),
     ('delimiter = ""', '[read] delimiter = "" is empty'),
 ])
 def test_read_settings_are_checked(line: str, message: str, tmp_path: Path) -> None:
     from segwise.config import load_config
+    from segwise.exceptions import mapping_way
 
     path = tmp_path / "c.toml"
     path.write_text(f'[read]\ndecimal = ","\n{line}\n' if "thousands" in line
                     else f"[read]\n{line}\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-    assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+    # A config file's settings are named as written there, however it is loaded.
+    for way in (None, "config_object"):
+        with (mapping_way(way) if way else contextlib.nullcontext()), \
+                pytest.raises(ConfigError) as err:
+            load_config(path)
+        assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+    # The same values given in Python are named as Python gives them (they said [read]).
+    if line.startswith(("header", "names = [\"a\"")):
+        return  # refused by type when read from the file
+    key, value = line.split(" = ")
+    options = {"decimal": ",", key: tomllib.loads(line)[key]}
+    with pytest.raises(ConfigError, match=re.escape(f"ReadOptions({key}={value})")):
+        ReadOptions(**options) if "thousands" in line else ReadOptions(**{key: options[key]})
 
 
 @pytest.mark.parametrize(("codec", "accents"), [

@@ -368,5 +368,5 @@ def test_title_rows_above_an_excel_table_are_skipped(retail_lines: pd.DataFrame,
         lines.to_excel(writer, index=False, startrow=2)
     tx = load_transactions(path, read=ReadOptions(skip_rows=2))
     assert (tx.n_input, tx.n_quarantined) == (300, 0)
-    with pytest.raises(ConfigError, match=r"\[read\] skip_rows = -1 is not a number of lines"):
+    with pytest.raises(ConfigError, match=r"^ReadOptions\(skip_rows=-1\) is not a number of lines"):
         ReadOptions(skip_rows=-1)

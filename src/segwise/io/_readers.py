@@ -49,6 +49,7 @@ from segwise.exceptions import (
     columns_key,
     read_fix,
     read_key,
+    read_setting,
 )
 from segwise.io._compressed import (
     COMPRESSIONS,
@@ -202,35 +203,36 @@ class ReadOptions:
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_quarantine_share <= 1:
-            raise ConfigError(f"[read] max_quarantine_share = {self.max_quarantine_share!r}: "
-                              "expected a share between 0 and 1")
+            raise ConfigError(f"{read_setting('max_quarantine_share', self.max_quarantine_share)}"
+                              ": expected a share between 0 and 1")
         if self.timestamp_format is not None:
             error = duckdb_error("SELECT try_strptime('', ?)", [self.timestamp_format])
             if error is not None:
-                raise ConfigError(f"[read] timestamp_format = {self.timestamp_format!r}: "
+                raise ConfigError(f"{read_setting('timestamp_format', self.timestamp_format)}: "
                                   f"{error}. Fix: use strptime codes such as %Y-%m-%d %H:%M")
         object.__setattr__(self, "join", tuple(Join.parse(j) for j in self.join))
         object.__setattr__(self, "names", tuple(self.names))
         if self.delimiter == "":
-            raise ConfigError('[read] delimiter = "" is empty; write e.g. ";" or " " (blanks)')
+            raise ConfigError(f"{read_setting('delimiter', '')} is empty; write e.g. \";\" or "
+                              "\" \" (blanks)")
         if self.encoding is not None:
             check_codec(self.encoding)
         if isinstance(self.skip_rows, bool) or not isinstance(self.skip_rows, int) or (
                 self.skip_rows < 0):
-            raise ConfigError(f"[read] skip_rows = {self.skip_rows!r} is not a number of "
+            raise ConfigError(f"{read_setting('skip_rows', self.skip_rows)} is not a number of "
                               "lines (0 or more)")
         if self.header is not None and not isinstance(self.header, bool):
-            raise ConfigError(f"[read] header = {self.header!r} is not true or false")
+            raise ConfigError(f"{read_setting('header', self.header)} is not true or false")
         if (not all(isinstance(n, str) and n.strip() for n in self.names)
                 or len(set(self.names)) != len(self.names)):
-            raise ConfigError(f"[read] names = {list(self.names)!r}: give each column a "
+            raise ConfigError(f"{read_setting('names', self.names)}: give each column a "
                               "different, non-empty name")
         if self.decimal not in (".", ","):
-            raise ConfigError(f'[read] decimal = {self.decimal!r} is not "." or ","')
+            raise ConfigError(f"{read_setting('decimal', self.decimal)} is not \".\" or \",\"")
         if self.thousands is not None and (
                 self.thousands not in _THOUSANDS or self.thousands == self.decimal):
             raise ConfigError(
-                f"[read] thousands = {self.thousands!r} is not one of "
+                f"{read_setting('thousands', self.thousands)} is not one of "
                 f"{', '.join(repr(t) for t in _THOUSANDS if t != self.decimal)} "
                 f"(with decimal = {self.decimal!r})"
             )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import ibis
 
-from segwise.exceptions import ConfigError, read_fix
+from segwise.exceptions import ConfigError, read_fix, read_setting
 from segwise.io._compressed import decompressed
 from segwise.io._parse import CURRENCY_SIGNS
 
@@ -82,7 +82,7 @@ def check_codec(encoding: str) -> str:
         return codecs.lookup(encoding).name
     except LookupError as exc:
         raise ConfigError(
-            f"[read] encoding = {encoding!r} is not a known text encoding; "
+            f"{read_setting('encoding', encoding)} is not a known text encoding; "
             'write e.g. "utf-8", "latin-1", "cp1252" or "utf-16"'
         ) from exc
 
