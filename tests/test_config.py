@@ -101,7 +101,7 @@ def test_missing_config_file(tmp_path: Path) -> None:
          '[cleaning] non_product_codes = "POST": expected a list of strings'),
         ('[cleaning]\nnon_product_pattern = "("\n',
          "[cleaning] non_product_pattern = '(' is not a regular expression"),
-        ('[read]\ntimestamp_format = "%Q"\n', "[read] timestamp_format = '%Q': "),
+        ('[read]\ntimestamp_format = "%Q"\n', '[read] timestamp_format = "%Q": '),
         ("[read]\nsheet = 1.5\n", "[read] sheet = 1.5: expected a string or a whole number"),
         ("[read]\nmax_quarantine_share = 2\n", "[read] max_quarantine_share = 2.0: expected a "
                                               "share between 0 and 1"),

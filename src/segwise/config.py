@@ -50,7 +50,7 @@ from segwise._settings import (
     toml_text,
 )
 from segwise.clean import CleaningRules
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, mapping_way
 from segwise.io import ReadOptions, get_kind, kinds
 from segwise.segment.rfm import DEFAULT_ACTIONS, SegmentMap
 
@@ -177,7 +177,9 @@ def _read_config(path: Path, kind: str | None) -> SegwiseConfig:
             f"{path}: unknown section(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}"
         )
     try:
-        return _check(data, sections, kind)
+        # Refusals name the file's settings as written there, however it was loaded.
+        with mapping_way("config", force=True):
+            return _check(data, sections, kind)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
 

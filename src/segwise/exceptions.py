@@ -102,3 +102,62 @@ def columns_fix(pairs: Mapping[str, str]) -> str:
     body = "{" + ", ".join(f'"{r}": "{c}"' for r, c in pairs.items()) + "}"
     return (f"pass config=SegwiseConfig(columns={body})" if way == "config_object"
             else f"pass columns={body}")
+
+
+def read_key(*names: str) -> str:
+    """Name ``[read]`` settings as the caller gives them, for an error or warning.
+
+    ``[read] delimiter and encoding`` on the command line (a config file);
+    ``read=ReadOptions(delimiter=..., encoding=...)`` to a loader; and
+    ``SegwiseConfig(read=ReadOptions(delimiter=..., encoding=...))`` to a job.
+    """
+    way = _MAPPING_WAY.get() or "columns"
+    if way == "config":
+        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+        return f"[read] {listed}"
+    options = "ReadOptions(" + ", ".join(f"{n}=..." for n in names) + ")"
+    return f"SegwiseConfig(read={options})" if way == "config_object" else f"read={options}"
+
+
+def read_fix(settings: Mapping[str, object]) -> str:
+    """Return the fix that sets ``[read]`` settings, as the caller writes it.
+
+    ``set [read] delimiter = ";"`` on the command line; ``pass read=ReadOptions(
+    delimiter=";")`` to a loader; ``pass config=SegwiseConfig(read=ReadOptions(
+    delimiter=";"))`` to a job. Values are Python's (text, numbers, true/false, lists),
+    written as TOML or as Python.
+    """
+    way = _MAPPING_WAY.get() or "columns"
+    if way == "config":
+        return "set [read] " + " and ".join(f"{k} = {_literal(v, toml=True)}"
+                                            for k, v in settings.items())
+    options = "ReadOptions(" + ", ".join(f"{k}={_literal(v, toml=False)}"
+                                         for k, v in settings.items()) + ")"
+    return (f"pass config=SegwiseConfig(read={options})" if way == "config_object"
+            else f"pass read={options}")
+
+
+def _literal(value: object, *, toml: bool) -> str:
+    """Write a setting's value as TOML (``true``, ``["a"]``) or Python (``True``, ``("a",)``)."""
+    import json
+
+    if isinstance(value, bool):
+        return str(value).lower() if toml else str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        items = [_literal(v, toml=toml) for v in value]
+        if toml:
+            return "[" + ", ".join(items) + "]"
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    return repr(value)
+
+
+def read_setting(name: str, value: object) -> str:
+    """Name a ``[read]`` setting and its value as the caller wrote them, for a refusal.
+
+    ``[read] decimal = ";"`` from a config file; ``ReadOptions(decimal=";")`` from Python.
+    """
+    if (_MAPPING_WAY.get() or "columns") == "config":
+        return f"[read] {name} = {_literal(value, toml=True)}"
+    return f"ReadOptions({name}={_literal(value, toml=False)})"

@@ -465,7 +465,7 @@ def test_customers_exported_with_a_decimal_comma_are_refused_with_the_fix(
         f"error: {export}: column 'Milk': {len(customers)} values such as '1006,25' would be "
         "read as "
         "missing, not as numbers. Likely cause: numbers written with a decimal comma? Fix: "
-        'set [read] decimal = "," in the config (-c); or raise [read] max_quarantine_share '
+        'set [read] decimal = ","; or raise [read] max_quarantine_share '
         "to read them as missing"]
     config = tmp_path / "segwise.toml"
     config.write_text('[read]\ndecimal = ","\n')

@@ -217,6 +217,22 @@ def test_results_show_their_counts_in_a_notebook(typed_sample: pd.DataFrame) -> 
     assert shown.startswith(f"Segmentation(k=2, {n:,} rows segmented, 0 left out, "
                             "features=['recency_days', 'frequency', 'monetary'], segments={")
     assert "\n" not in shown and len(shown) < 300
+    # The loaded and cleaned rows of every kind printed their tables' expressions.
+    from segwise.clean import clean_events, clean_transactions
+
+    source = load_source(typed_sample, "orders", as_of="2010-11-30")
+    after = source.n_after_as_of
+    assert after > 0
+    assert repr(source) == (f"Transactions(source='pandas DataFrame'; rows in 2,000, "
+                            f"quarantined 0, after_as_of {after:,}, kind 'orders' x 9 columns)")
+    assert repr(clean_transactions(source)) == (
+        f"CleanedLines(source='pandas DataFrame'; rows in 2,000, quarantined 0, "
+        f"after_as_of {after:,})")
+    events = pd.DataFrame({"user_id": ["u1", "u2"], "event": ["view", "search"],
+                           "timestamp": pd.to_datetime(["2024-03-04 09:00", "2024-03-05 10:00"])})
+    assert repr(clean_events(load_source(events, "events"))) == (
+        "CleanedEvents(source='pandas DataFrame'; rows in 2, quarantined 0, "
+        "rules: clock_error; exact copies merged)")
 
 
 def test_segwise_warnings_can_be_filtered_as_segwise_s(typed_sample: pd.DataFrame) -> None:

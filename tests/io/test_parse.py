@@ -307,7 +307,7 @@ def test_a_declared_latest_date_replaces_the_runs_date(retail_sample: pd.DataFra
     later = pd.to_datetime(retail_sample["InvoiceDate"]).dt.date > dt.date(2010, 12, 1)
     assert bounded.n_quarantined == later.sum() == 1892
     assert bounded.quarantine["reason"].str.startswith(
-        "InvoiceDate: dated after 2010-12-01 ([read] latest_date)").all()
+        "InvoiceDate: dated after 2010-12-01 (read=ReadOptions(latest_date=...))").all()
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

@@ -79,6 +79,45 @@ def test_blank_ids_are_quarantined(tmp_path: Path) -> None:
     assert _frame(source)[PERSON_ID].tolist() == ["A", "D"]
 
 
+@pytest.mark.parametrize("with_id", [True, False])
+def test_a_spreadsheets_blank_rows_are_said_kept_out_and_do_not_stop_a_small_file(
+        shared_data: Path, tmp_path: Path, with_id: bool) -> None:
+    # A spreadsheet's export of a customer file ends in rows of bare delimiters (;;;;).
+    # With an id column they were quarantined as "person_id: empty" and their share
+    # stopped a small file; without one they were kept as people with no value at all.
+    frame = pd.read_csv(shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz",
+                        sep="\t", nrows=30)
+    if not with_id:
+        frame = frame.drop(columns="ID")
+    path = tmp_path / "customers.csv"
+    blank = ";" * (frame.shape[1] - 1)
+    path.write_text(frame.to_csv(sep=";", index=False, lineterminator="\r\n")
+                    + "\r\n".join([blank, " " + blank, blank]) + "\r\n")
+    source = load_source(path, "people")
+    assert source.n_input == 33 and source.table.count().execute() == 30
+    assert source.quarantine_table.column("reason").to_pylist() == [
+        "blank row: no value in any column read"] * 3
+    assert source.quarantine_table.column("row").to_pylist() == [31, 32, 33]
+    # A blank id beside attributes is no blank row: it counts against the share.
+    path.write_text(frame.head(3).to_csv(sep=";", index=False).replace("\n5524;", "\n;")
+                    + f"{blank}\n{blank}\n")
+    if with_id:
+        with pytest.raises(InputError, match=r"1 of 3 rows \(33%; 2 blank rows aside\) cannot "
+                           r"be parsed; row 1: person_id: empty"):
+            load_source(path, "people")
+    else:
+        assert load_source(path, "people").table.count().execute() == 3
+    # Blank rows alone: a file without rows, not people to learn nothing from.
+    path.write_text(frame.head(0).to_csv(sep=";", index=False) + f"{blank}\n{blank}\n")
+    with pytest.raises(InputError, match="the file has no rows but 2 blank ones"):
+        load_source(path, "people")
+    # A typed file's row of nulls is a blank row too.
+    pq.write_table(pa.table({"age": [31, None, 45], "band": ["x", None, "y"]}),
+                   tmp_path / "p.parquet")
+    source = load_source(tmp_path / "p.parquet", "people")
+    assert _frame(source)["age"].tolist() == [31, 45] and source.n_quarantined == 1
+
+
 def test_typed_files_without_id_number_rows_in_file_order(tmp_path: Path) -> None:
     table = pa.table({"age": list(range(100, 0, -1)), "band": ["x", "y"] * 50})
     path = tmp_path / "p.parquet"
@@ -180,7 +219,7 @@ def test_a_line_in_another_encoding_is_quarantined_with_the_fix(tmp_path: Path) 
     source = load_source(path, "people")
     assert source.n_input == 39
     reasons = source.quarantine_table.column("reason").to_pylist()
-    assert len(reasons) == 1 and 'set [read] encoding = "latin-1"' in reasons[0]
+    assert len(reasons) == 1 and 'pass read=ReadOptions(encoding="latin-1")' in reasons[0]
     assert sorted(_frame(source)[PERSON_ID], key=int) == [str(i) for i in range(1, 40) if i != 6]
 
 

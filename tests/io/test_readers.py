@@ -8,6 +8,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -132,9 +134,8 @@ def test_columns_named_alike_are_not_guessed_between(tmp_path: Path) -> None:
         load_transactions(path)
     first = columns.split("'")[1]
     assert str(err.value) == (
-        f"{path}: columns {columns} could each be the customer_id (names alike, or a name "
-        "the header repeats, read as name_1). Fix: rename or drop the others, or pass "
-        f'columns={{"customer_id": "{first}"}}')
+        f"{path}: columns {columns} could each be the customer_id (names alike). Fix: "
+        f'rename or drop the others, or pass columns={{"customer_id": "{first}"}}')
     # Mapping one decides.
     tx = load_transactions(path, columns={"customer_id": first})
     assert tx.table.customer_id.execute().tolist() == ["17850"]
@@ -164,14 +165,31 @@ def test_a_header_naming_two_columns_alike_is_refused(tmp_path: Path, fmt: str) 
         load_transactions(path)
     assert str(err.value) == (
         f"{path}: columns 1 and 6 of the header are named {named}, and a column must be told "
-        "by its name. Fix: rename one of them, or name every column with [read] names")
+        "by its name. Fix: rename one of them, or name every column with "
+        "read=ReadOptions(names=...)")
     # Names given for every column mend it; a header whose name_1 is its own is read.
     names = ReadOptions(names=("customer_id", "date", "invoice", "quantity", "price", "ref"))
     assert load_transactions(path, read=names).table.count().execute() == 3
+    # It is guessed too: a CSV or Excel reader never renames (it refuses), so CustomerID_1
+    # was no repeat of CustomerID, yet it stopped the guess as one.
+    own = [*header[:5], "CustomerID_1"]
     if fmt == "csv":
         path.write_text("\n".join(lines).replace("customerid", "CustomerID_1", 1) + "\n")
-        assert load_transactions(path, columns={"customer_id": "CustomerID"}
-                                 ).table.count().execute() == 3
+    elif fmt == "xlsx":
+        pd.DataFrame(rows, columns=own).to_excel(path, index=False)
+    if fmt in ("csv", "xlsx"):
+        tx = load_transactions(path)
+        assert tx.roles["customer_id"] == "CustomerID" and tx.table.count().execute() == 3
+    if fmt != "csv":
+        return
+    # A Parquet file (or a table in memory) may still repeat a name, read as name_1.
+    table = pa.table([pa.array(r) for r in zip(*rows, strict=True)], names=[*header[:5],
+                                                                             "CustomerID"])
+    pq.write_table(table, tmp_path / "dup.parquet")
+    with pytest.raises(InputError, match=r"columns 'CustomerID' and 'CustomerID_1' could each be "
+                       r"the customer_id \(names alike, or one name given twice and read as "
+                       r"name_1\)"):
+        load_transactions(tmp_path / "dup.parquet")
 
 
 @pytest.mark.parametrize("kind", ["orders", "events"])
@@ -207,6 +225,13 @@ def test_a_spreadsheets_blank_rows_are_said_and_do_not_stop_a_small_file(
     with pytest.raises(InputError, match=r"1 of 2 rows \(50%; 2 blank rows aside\) cannot "
                        r"be parsed; row 2: .*: not a timestamp"):
         load_source(path, kind)
+    # Blank rows alone are a file without rows, whatever the share (no customer was left
+    # after cleaning, or a people file had no attribute to read).
+    path.write_text("\n".join([header, ";;;;;", ";;;;;", ";;;;;"]) + "\n")
+    for share in (0.05, 1.0):
+        with pytest.raises(InputError, match=r"export\.csv: the file has no rows but 3 blank "
+                           rf"ones\. Fix: export the {source.kind.rows} too"):
+            load_source(path, kind, read=ReadOptions(max_quarantine_share=share))
 
 
 def test_explicit_mapping_to_a_column_that_does_not_exist(
@@ -350,7 +375,8 @@ def test_wrong_delimiter_gives_a_clear_error(retail_sample: pd.DataFrame, tmp_pa
     # The line read as one column, and the delimiter it has.
     assert str(err.value) == (
         f"{path}: one column found, 'InvoiceNo;StockCode;Description;Quantity;InvoiceDate;"
-        "UnitPrice;CustomerID;Country': wrong delimiter? Fix: set [read] delimiter = \";\""
+        "UnitPrice;CustomerID;Country': wrong delimiter? Fix: pass "
+        "read=ReadOptions(delimiter=\";\")"
     )
 
 

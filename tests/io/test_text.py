@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import re
+import tomllib
 from pathlib import Path
 
 import pandas as pd
@@ -185,7 +188,7 @@ def test_dates_and_codes_are_not_read_as_numbers(tmp_path: Path) -> None:
     ("1.234,56", ".", None, 'decimal comma? Fix: set [read] decimal = "," and thousands = "."'),
     ("1.234,56", ",", None, 'decimal comma? Fix: set [read] thousands = "."'),
     ("1.234.567", ".", None, 'decimal comma? Fix: set [read] decimal = "," and thousands = "."'),
-    ("1,234", ".", None, 'Fix: set [read] decimal = "," or thousands = ","'),
+    ("1,234", ".", None, 'Fix: set [read] decimal = "," or set [read] thousands = ","'),
     ("1,234,567.5", ".", None, 'thousands separators? Fix: set [read] thousands = ","'),
     ("2,55 €", ".", None, 'decimal comma? Fix: set [read] decimal = ","'),
     ("(€ 1.234,56)", ",", None, 'decimal comma? Fix: set [read] thousands = "."'),
@@ -195,8 +198,25 @@ def test_dates_and_codes_are_not_read_as_numbers(tmp_path: Path) -> None:
 ])
 def test_number_hint(value: str | None, decimal: str, thousands: str | None,
                      hint: str | None) -> None:
-    got = number_hint(value, decimal, thousands)
+    from segwise.exceptions import mapping_way
+
+    with mapping_way("config"):  # the command line: a config file's [read]
+        got = number_hint(value, decimal, thousands)
     assert (got is None) if hint is None else (got is not None and got.endswith(hint))
+
+
+def test_number_hint_gives_the_fix_as_segwise_was_called() -> None:
+    # From Python the fix named a config file's [read], which such a caller has not.
+    from segwise.exceptions import mapping_way
+
+    assert number_hint("1.234,56", ".", None) == (
+        'numbers written with a decimal comma? Fix: pass read=ReadOptions(decimal=",", '
+        'thousands=".")')
+    assert number_hint("1,234", ".", None).endswith(
+        'Fix: pass read=ReadOptions(decimal=",") or pass read=ReadOptions(thousands=",")')
+    with mapping_way("config_object"):
+        assert number_hint("2,55", ".", None).endswith(
+            'Fix: pass config=SegwiseConfig(read=ReadOptions(decimal=","))')
 
 
 def test_headerless_csv_needs_a_name_per_column(tmp_path: Path) -> None:
@@ -208,7 +228,7 @@ def test_headerless_csv_needs_a_name_per_column(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         load_transactions(path, read=ReadOptions(header=False, names=("customer_id", "date")))
     assert str(err.value) == (
-        f"{path}: [read] names gives 2 names, but the file has 3 columns "
+        f"{path}: read=ReadOptions(names=...) gives 2 names, but the file has 3 columns "
         "(first row: 'c1', '2020-01-02', '10.5'). Fix: give one name per column"
     )
     # Without names the columns are numbered, and [columns] maps them.
@@ -230,8 +250,8 @@ def test_header_and_names_are_refused_for_typed_formats(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
     pd.DataFrame({"customer_id": ["a"], "date": ["2020-01-01"], "amount": [1.0]}).to_parquet(path)
     for read in (ReadOptions(names=("a", "b", "c")), ReadOptions(skip_rows=2)):
-        with pytest.raises(ConfigError, match="header, names and skip_rows apply to CSV and "
-                                              "Excel files, not parquet"):
+        with pytest.raises(ConfigError, match=r": read=ReadOptions\(header=\.\.\., names=\.\.\., "
+                           r"skip_rows=\.\.\.\) apply to CSV and Excel files, not parquet"):
             load_transactions(path, read=read)
 
 
@@ -246,22 +266,33 @@ def test_an_encoding_duckdb_does_not_know_is_read_through_python(tmp_path: Path)
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ('decimal = ";"', "[read] decimal = ';' is not \".\" or \",\""),
-    ('thousands = ","', "[read] thousands = ',' is not one of '.', ' ', \"'\""),
+    ('decimal = ";"', '[read] decimal = ";" is not "." or ","'),
+    ('thousands = ","', "[read] thousands = \",\" is not one of '.', ' ', \"'\""),
     ("header = 0", "[read] header = 0: expected true or false"),
-    ('names = ["a", "a"]', "[read] names = ['a', 'a']: give each column a different, non-empty"),
-    ('encoding = "klingon"', "[read] encoding = 'klingon' is not a known text encoding"),
+    ('names = ["a", "a"]', '[read] names = ["a", "a"]: give each column a different, non-empty'),
+    ('encoding = "klingon"', '[read] encoding = "klingon" is not a known text encoding'),
     ('delimiter = ""', '[read] delimiter = "" is empty'),
 ])
 def test_read_settings_are_checked(line: str, message: str, tmp_path: Path) -> None:
     from segwise.config import load_config
+    from segwise.exceptions import mapping_way
 
     path = tmp_path / "c.toml"
     path.write_text(f'[read]\ndecimal = ","\n{line}\n' if "thousands" in line
                     else f"[read]\n{line}\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-    assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+    # A config file's settings are named as written there, however it is loaded.
+    for way in (None, "config_object"):
+        with (mapping_way(way) if way else contextlib.nullcontext()), \
+                pytest.raises(ConfigError) as err:
+            load_config(path)
+        assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+    # The same values given in Python are named as Python gives them (they said [read]).
+    if line.startswith(("header", "names = [\"a\"")):
+        return  # refused by type when read from the file
+    key, value = line.split(" = ")
+    options = {"decimal": ",", key: tomllib.loads(line)[key]}
+    with pytest.raises(ConfigError, match=re.escape(f"ReadOptions({key}={value})")):
+        ReadOptions(**options) if "thousands" in line else ReadOptions(**{key: options[key]})
 
 
 @pytest.mark.parametrize(("codec", "accents"), [
@@ -279,7 +310,8 @@ def test_a_file_in_a_one_byte_encoding_is_read_whole(
     path = tmp_path / ("shop.csv.gz" if compressed else "shop.csv")
     path.write_bytes(gzip.compress(data) if compressed else data)
     with pytest.warns(UserWarning, match=rf"shop.csv(.gz)?: the file is not UTF-8; read as "
-                                         rf"{codec}\. Set \[read\] encoding if it is another"):
+                                         rf"{codec}\. Set read=ReadOptions\(encoding=\.\.\.\) "
+                                         "if it is another"):
         tx = load_transactions(path)
     assert (tx.n_input, tx.n_quarantined) == (300, 0)
     got = _canonical(tx)
@@ -297,7 +329,8 @@ def test_a_utf8_file_with_a_damaged_byte_quarantines_that_line_with_the_fix(
     tx = load_transactions(path)
     reasons = tx.quarantine_table.column("reason").to_pylist()
     assert tx.n_quarantined == len(reasons) >= 1
-    assert all('set [read] encoding = "latin-1" if the file is not UTF-8' in r for r in reasons)
+    assert all('pass read=ReadOptions(encoding="latin-1") if the file is not UTF-8' in r
+               for r in reasons)
 
 
 def test_a_few_numbers_in_another_notation_are_named_in_a_warning(
@@ -314,7 +347,8 @@ def test_a_few_numbers_in_another_notation_are_named_in_a_warning(
     assert tx.n_quarantined == 11
     lines = [str(w.message) for w in caught]
     assert f"{path}: 10 rows quarantined, Quantity: not a number (e.g. '1,200'). Likely " \
-           'cause: a decimal comma or a thousands separator? Fix: set [read] decimal = "," ' \
-           'or thousands = ","' in lines
+           'cause: a decimal comma or a thousands separator? Fix: pass read=ReadOptions(' \
+           'decimal=",") or pass read=ReadOptions(thousands=",")' in lines
     assert f"{path}: 1 row quarantined, UnitPrice: not a number (e.g. '2,55'). Likely " \
-           'cause: numbers written with a decimal comma? Fix: set [read] decimal = ","' in lines
+           'cause: numbers written with a decimal comma? Fix: pass read=ReadOptions(decimal=",")' \
+           in lines

@@ -104,7 +104,7 @@ def test_cdnow_as_published_needs_one_read_setting(
     # The raw header and the fix, on one line.
     assert str(err.value) == (
         f"{cdnow_master}: one column found, 'customer_id  date number_of_cds  dollar_value': "
-        'wrong delimiter? Fix: set [read] delimiter = " "'
+        'wrong delimiter? Fix: pass read=ReadOptions(delimiter=" ")'
     )
     tx = load_transactions(cdnow_master, read=ReadOptions(delimiter=" "))
     assert (tx.n_input, tx.n_quarantined) == (69_659, 0)
@@ -198,7 +198,7 @@ def test_german_export_without_the_decimal_setting_names_value_and_cause(
     # Row 1: 536365;85123A;WHITE HANGING HEART T-LIGHT HOLDER;6;01.12.2010 08:26;2,55;...
     assert str(err.value).startswith(f"{german_export}: ")
     assert "row 1: Stückpreis: not a number (value '2,55'). Likely cause: numbers written " \
-           'with a decimal comma? Fix: set [read] decimal = ","' in str(err.value)
+           'with a decimal comma? Fix: pass read=ReadOptions(decimal=",")' in str(err.value)
 
 
 @pytest.fixture(scope="module")
@@ -226,10 +226,19 @@ def test_workbook_with_a_cover_sheet(retail_lines: pd.DataFrame, workbook: Path)
     assert str(err.value) == (
         f"{workbook}: the first sheet, 'Cover', holds no order lines (columns found: "
         "Sales report Q4 2010); the workbook has 3 sheets: 'Cover', 'Orders', 'Notes'. "
-        'Fix: set [read] sheet = "Orders"'
+        'Fix: pass read=ReadOptions(sheet="Orders")'
     )
     with pytest.raises(InputError, match="no sheet 'Order'; the workbook has 3 sheets: 'Cover',"):
         load_transactions(workbook, read=ReadOptions(sheet="Order"))
+    # The fix is given the way segwise was called: a job takes its settings in a
+    # SegwiseConfig, the command line in a config file (it named [read] from Python too).
+    from segwise.jobs import run_job
+
+    with pytest.raises(InputError, match=re.escape(
+            'Fix: pass config=SegwiseConfig(read=ReadOptions(sheet="Orders"))')):
+        run_job("rfm", workbook)
+    out = CliRunner().invoke(app, ["rfm", str(workbook), "-o", str(workbook.parent / "o.csv")])
+    assert out.exit_code == 1 and 'Fix: set [read] sheet = "Orders"' in out.output
     config = load_config_text('[read]\nsheet = "Orders"\n')
     tx = load_transactions(workbook, read=config.read)
     lines = retail_lines.head(3000)
@@ -278,7 +287,7 @@ def test_workbook_whose_sheets_need_a_column_mapping_lists_them(
                               "and unit_price (or amount) not found (columns found: "
                               "Umsatzbericht). Fix: rename the column, or pass columns=")
     assert message.endswith("; or, if the order lines are on another sheet of the workbook "
-                            "(2 sheets: 'Deckblatt', 'Umsatz'), set [read] sheet")
+                            "(2 sheets: 'Deckblatt', 'Umsatz'), set read=ReadOptions(sheet=...)")
     config = load_config_text(GERMAN_CONFIG.split("[read]")[0] + '[read]\nsheet = "Umsatz"\n')
     assert load_transactions(path, columns=config.columns, read=config.read).n_input == 50
 
@@ -301,7 +310,7 @@ def test_an_excel_97_workbook_reads_like_a_new_one(retail_lines: pd.DataFrame,
     path = tmp_path / "old.xls"
     book.save(str(path))
     with pytest.raises(InputError, match=r"the first sheet, 'Cover', holds no order lines.*"
-                                         r'Fix: set \[read\] sheet = "Orders"'):
+                                         r'Fix: pass read=ReadOptions\(sheet="Orders"\)'):
         load_transactions(path)
     tx = load_transactions(path, read=ReadOptions(sheet="Orders"))
     assert (tx.n_input, tx.n_quarantined) == (400, 0)
@@ -339,7 +348,7 @@ def test_title_lines_above_the_table_are_found_and_skipped(
         load_transactions(path)
     assert str(err.value) == (
         f"{path}: the table starts on line 4, below 3 lines of title ('Sales report: all "
-        "order lines', ...). Fix: set [read] skip_rows = 3")
+        "order lines', ...). Fix: pass read=ReadOptions(skip_rows=3)")
     tx = load_transactions(path, read=load_config_text("[read]\nskip_rows = 3\n").read)
     assert (tx.n_input, tx.n_quarantined) == (2000, 1)
     assert tx.quarantine["row"].tolist() == [500]  # counted from the header, as without
@@ -383,5 +392,5 @@ def test_title_rows_above_an_excel_table_are_skipped(retail_lines: pd.DataFrame,
         lines.to_excel(writer, index=False, startrow=2)
     tx = load_transactions(path, read=ReadOptions(skip_rows=2))
     assert (tx.n_input, tx.n_quarantined) == (300, 0)
-    with pytest.raises(ConfigError, match=r"\[read\] skip_rows = -1 is not a number of lines"):
+    with pytest.raises(ConfigError, match=r"^ReadOptions\(skip_rows=-1\) is not a number of lines"):
         ReadOptions(skip_rows=-1)

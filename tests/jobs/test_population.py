@@ -85,6 +85,9 @@ def test_coil_caravan_owners_over_and_under_represented(coil: PopulationResult) 
 def test_coil_audits_reconcile_rows_and_columns(coil: PopulationResult) -> None:
     assert coil.audit["rows"].sum() == 9822
     assert coil.customer_audit_table.to_pandas()["rows"].sum() == 586
+    # A notebook shows the job's one line of counts, as every job result does.
+    assert repr(coil).startswith("PopulationResult(9,822 person(s), ")
+    assert repr(coil).endswith("; rows in 9,822, kept 9,822, quarantined 0)")
     steps = coil.column_steps.set_index(["stage", "step"])["columns"]
     attributes = steps.loc["attributes"]
     assert attributes["input columns"] == 85

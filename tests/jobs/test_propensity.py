@@ -60,6 +60,8 @@ def test_cross_validated_figures_on_customer_personality(result) -> None:
             f"{v.choice.chosen} + population segments"} <= set(v.summary.index)
     audit = result.audit
     assert audit["rows"].sum() == 2240
+    assert repr(result).startswith("PropensityResult(2,240 person(s) from ") \
+        and repr(result).endswith("; rows in 2,240, kept 2,240, quarantined 0)")
     table = result.entities.table
     assert table.column_names == ["person_id", "responded", "cv_score"]
     assert sum(table.column("responded").to_pylist()) == 334
@@ -330,6 +332,10 @@ def test_scoring_a_file_without_a_header(personality, small_model, tmp_path) -> 
     scored = score_propensity(small_model, exact)
     named = score_propensity(small_model, personality)
     assert scored.n_scored == named.n_scored == len(frame)
+    # A notebook shows one line of counts, not the scores, the audit and the encoding.
+    assert repr(scored) == (f"ScoreResult({len(frame):,} people scored, {len(frame):,} kept in "
+                            f"scores; rows in {len(frame):,}, kept {len(frame):,}, "
+                            "quarantined 0)")
     np.testing.assert_allclose(np.sort(scored.scores["score"]), np.sort(named.scores["score"]))
     shifted = tmp_path / "shifted.csv"
     frame.to_csv(shifted, header=False, index=False)

@@ -122,6 +122,32 @@ def test_migration_between_runs(store_target: str, hostile_record: Any) -> None:
         store.migration(first, "no-such-run")
 
 
+def test_runs_of_two_kinds_are_named_by_their_entities_and_kind(store_target: str,
+                                                                hostile_record: Any) -> None:
+    # A people run was said to hold "people of people", a mobility run "users of pings".
+    from segwise.features.pings import MOBILITY
+    from segwise.features.rfe import RFE_FEATURES
+    from segwise.features.rfm import RFM_FEATURES
+    from segwise.store._db import held
+
+    ids = _ids(hostile_record)[:20]
+    table = pa.table({"person_id": ids, "age": list(range(20))})
+    people = FeatureSet(name="test_people", kind="people", entity="person", plural="people",
+                        id_col="person_id",  # as the population job declares them
+                        features=(Feature("age", "integer", "years", cluster=True),))
+    assert [held({"kind": f.kind, "entities": f.entities})
+            for f in (RFM_FEATURES, RFE_FEATURES, people, MOBILITY)] == [
+        "customers from orders", "users from events", "people", "users from pings"]
+    store = Store(store_target)
+    first = store.write_run(hostile_record)
+    second = store.write_run(RunRecord(
+        command="population", entities=EntityTable(table, people), segmentations=[
+            SegmentLabels("rule", pa.table({"entity_id": ids, "segment": ["a"] * 20}))]))
+    with pytest.raises(ConfigError, match=rf"^run {first} holds customers from orders and "
+                       rf"run {second} people: a migration"):
+        store.check_comparable(first, second)
+
+
 def test_delete_run_removes_every_row(store_target: str, hostile_record: Any) -> None:
     store = Store(store_target)
     keep = store.write_run(hostile_record)

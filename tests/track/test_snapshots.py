@@ -93,6 +93,11 @@ def test_run_track_folds_the_audit_into_its_scan(retail_result: Any, shared_data
     cols = [c for c in rfm.customers.columns if c in last.columns]
     pd.testing.assert_frame_equal(last[cols].reset_index(drop=True), rfm.customers[cols],
                                   check_dtype=False)
+    # A notebook shows one line of counts, not every customer of every snapshot.
+    d = result.dates
+    assert repr(result) == (f"TrackResult({len(d)} snapshots from {d[0]} to {d[-1]}, "
+                            f"{len(result.snapshots):,} customer rows, edges='refit', "
+                            "window_days=None)")
 
 
 @pytest.mark.slow

@@ -492,7 +492,7 @@ def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: An
         assert (alone["run_a"], alone["run_b"], alone["flows"]) == (None, clicks, [])
         # Before offers only other runs of the kind: here none, and no Before to choose.
         assert (alone["choices"], alone["choices_before"]) == ([clicks, first], [])
-        assert alone["note"] == (f"No other run holds the users of events that run {clicks} "
+        assert alone["note"] == (f"No other run holds the users from events that run {clicks} "
                                  "holds: a migration compares two such runs.")
         page = c.get("/runs").text
         assert alone["note"] in page and 'name="a"' not in page
@@ -502,7 +502,7 @@ def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: An
         mixed = c.get(f"/api/runs?a={first}&b={clicks}")
         assert mixed.status_code == 400
         assert mixed.json()["detail"].startswith(
-            f"run {first} holds customers of orders and run {clicks} users of events")
+            f"run {first} holds customers from orders and run {clicks} users from events")
         # Runs of two kinds are refused as such, whatever segmentations they hold (they
         # were "share no segmentation", or a segmentation one of them lacks).
         learned = store.write_run(dataclasses.replace(events, segmentations=[
@@ -510,7 +510,7 @@ def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: An
         for query in (f"a={first}&b={learned}", f"a={first}&b={clicks}&segmentation=learned"):
             answer = c.get(f"/api/runs?{query}")
             assert answer.status_code == 400, query
-            assert "users of events" in answer.json()["detail"]
+            assert "users from events" in answer.json()["detail"]
         # A run's segments are its first segmentation's unless one is named (not "rule").
         assert [s["segment"] for s in c.get(f"/api/segments?run={learned}").json()] == ["busy"]
         store.delete_run(learned)
@@ -525,6 +525,8 @@ def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: An
         assert (form["run_a"], form["segmentation"]) == (first, "rule")
         assert sum(f["n"] for f in both["flows"]) == hostile_record.entities.n_entities
         assert "Segment migration (rows: before" in c.get("/runs").text
+        assert f"of {hostile_record.entities.n_entities:,} customers changed rule segment " \
+            f"between run {first} and run {second}" in c.get("/runs").text
         # A migration of learned segments is from the newest earlier run that has them,
         # past one of rule segments alone (it was a 404 naming a run nobody chose).
         rule_only = dataclasses.replace(hostile_record, started_at=dt.datetime.now(),

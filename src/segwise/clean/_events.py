@@ -50,7 +50,7 @@ class EventCleaning:
 register_section("events", EventCleaning)
 
 
-@dataclass
+@dataclass(repr=False)  # CleanedRows' one line of counts
 class CleanedEvents(CleanedRows):
     """Cleaned event rows, and the roles the source had.
 

@@ -19,6 +19,7 @@ from segwise._engine import fetch_numpy
 from segwise.clean._audit import build_audit, loader_steps
 from segwise.exceptions import ConfigError
 from segwise.io import group_copies
+from segwise.io._readers import counts_repr
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -82,6 +83,12 @@ class CleanedRows:
     rules: tuple[Rule, ...]
     deduplicated: bool
     n_after_as_of: int | None = None
+
+    def __repr__(self) -> str:
+        # The dataclass repr printed the rows' expression, screen after screen.
+        rules = ", ".join(r.name for r in self.rules) or "none"
+        return counts_repr(self, getattr(self, "source", None), f"rules: {rules}"
+                           + ("; exact copies merged" if self.deduplicated else ""))
 
     @property
     def kept(self) -> ir.Table:

@@ -27,7 +27,7 @@ import numpy as np
 
 from segwise._settings import register_section
 from segwise.clean._generic import CleanedRows, Rule, clean_rows
-from segwise.exceptions import ConfigError, InputError, SegwiseWarning
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning, read_key
 from segwise.io import (
     PERSON_ID,
     FeatureDictionary,
@@ -173,7 +173,7 @@ REPEATED_ID = Rule(
 )
 
 
-@dataclass
+@dataclass(repr=False)  # CleanedRows' one line of counts
 class CleanedPeople(CleanedRows):
     """People rows after the row rules, attributes typed by the dictionary.
 
@@ -341,10 +341,10 @@ def _check_notation(table: ir.Table, dictionary: FeatureDictionary, where: str |
         refused = n > read.max_quarantine_share * found["rows"]
         said = (f"{where}: column {name!r}: {n:,} value{'s' if n != 1 else ''} such as "
                 f"{value!r} {'would be' if refused else 'are'} read as missing, not as "
-                f"numbers. Likely cause: {hint} in the config (-c)")
+                f"numbers. Likely cause: {hint}")
         if refused:
-            raise InputError(f"{said}; or raise [read] max_quarantine_share to read them "
-                             "as missing")
+            raise InputError(f"{said}; or raise {read_key('max_quarantine_share')} to read "
+                             "them as missing")
         warnings.warn(said, SegwiseWarning, stacklevel=3)
 
 
@@ -401,7 +401,7 @@ def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
             raise InputError(
                 f"{source.source}: none of the {len(dictionary)} dictionary attributes is a "
                 f"column (columns found: {shown}). Fix: check the dictionary, or the file's "
-                "header ([read] header)"
+                f"header ({read_key('header')})"
             )
         _check_notation(table, dictionary, source.source, config.read)
     typed = type_attributes(table, dictionary)

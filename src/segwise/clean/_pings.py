@@ -22,6 +22,7 @@ from segwise._engine import fetch_numpy
 from segwise._settings import register_section
 from segwise.clean._audit import build_audit, loader_steps
 from segwise.exceptions import ConfigError, InputError, columns_fix
+from segwise.io._readers import counts_repr
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -137,6 +138,16 @@ class CleanedPings:
     rules: PingRules
     source: Source
     derived: Any = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        # The dataclass repr printed the pings' expression and the source's in full.
+        removed = [f"{rule} {n:,}" for rule, n in self.row_counts.items() if n]
+        return counts_repr(self, self.source.source, *removed, f"kept {self.n_kept_rows:,}")
+
+    @property
+    def n_after_as_of(self) -> int:
+        """Pings the loader left out as dated after the as-of date."""
+        return self.source.n_after_as_of
 
     @property
     def kept(self) -> ir.Table:

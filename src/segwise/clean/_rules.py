@@ -21,6 +21,7 @@ from segwise._engine import duckdb_error, fetch_numpy, is_missing
 from segwise._expr import exact_money, money_sum
 from segwise.clean._audit import build_audit, loader_steps
 from segwise.exceptions import ConfigError, SegwiseWarning
+from segwise.io._readers import counts_repr
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -194,6 +195,10 @@ class CleanedLines:
     source: str | None = None
     unattributed_totals: tuple[int, float] | None = None
     pieces: ir.Table | None = None
+
+    def __repr__(self) -> str:
+        # The dataclass repr printed the lines' expression, screen after screen.
+        return counts_repr(self, self.source)
 
     @property
     def kept(self) -> ir.Table:

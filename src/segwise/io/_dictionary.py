@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, read_key
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -1050,6 +1050,6 @@ def _infer_one(col: str, i: int, stats: Mapping[str, Any], values: list[str],
                          note=f"inferred categorical: text, {found}{token_note}"), ""
     if int(stats[f"localised_{i}"] or 0) + numbers == usable:
         return None, (f"numbers in another notation ({found}, such as 12,669 or 3,5): set "
-                      "[read] decimal and thousands to read them as numbers")
+                      f"{read_key('decimal', 'thousands')} to read them as numbers")
     return None, (f"text with {found} (an identifier, a date or free text); declare it in "
                   "a dictionary to use it")

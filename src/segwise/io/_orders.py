@@ -140,7 +140,7 @@ def _price_or_amount(chosen: Mapping[str, str | None]) -> list[str]:
     return []
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)  # Source's one line of counts
 class Transactions(Source):
     """A loaded, typed transaction log: a :class:`~segwise.io.Source` of order lines.
 

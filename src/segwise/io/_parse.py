@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.datatypes as dt
 
 from segwise._engine import fetch_numpy
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, read_fix
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -387,7 +387,7 @@ def _detect_timestamp_format(values: list[str], path: Path, column: str) -> list
         examples = ", ".join(repr(v) for v in itertools.islice(values, 3))
         raise InputError(
             f"{path}: column {column}: cannot recognise the timestamp layout of values such as "
-            f"{examples}. Fix: set [read] timestamp_format, e.g. \"%d/%m/%Y %H:%M\""
+            f"{examples}. Fix: {read_fix({'timestamp_format': '...'})}, e.g. \"%d/%m/%Y %H:%M\""
         )
     return best
 
@@ -506,11 +506,11 @@ def _choose_among(ok: list[int], formats: list[str], values: list[str], path: Pa
     if example is None:
         return winners[0]
     readings = "; ".join(f'"{f}" reads it as {_read(example, f):%d %B %Y}' for f in winners)
-    choices = " or ".join(f'"{f}"' for f in winners)
+    fixes = " or ".join(read_fix({"timestamp_format": f}) for f in winners)
     raise InputError(
         f"{path}: column {column}: the timestamp layout is ambiguous: every value reads in "
         f"several layouts (no day above 12 tells day from month), e.g. {example!r}: "
-        f"{readings}. Fix: set [read] timestamp_format = {choices}"
+        f"{readings}. Fix: {fixes}"
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import operator
 import re
 import tempfile
 import warnings
@@ -41,7 +42,15 @@ from segwise._engine import (
     row_store,
 )
 from segwise._frames import DataSource, is_path, table_label
-from segwise.exceptions import ConfigError, InputError, SegwiseWarning, columns_key
+from segwise.exceptions import (
+    ConfigError,
+    InputError,
+    SegwiseWarning,
+    columns_key,
+    read_fix,
+    read_key,
+    read_setting,
+)
 from segwise.io._compressed import (
     COMPRESSIONS,
     PYTHON_COMPRESSIONS,
@@ -53,6 +62,7 @@ from segwise.io._kinds import SourceKind, get_kind
 from segwise.io._memory import read_table
 from segwise.io._parse import (
     SOURCE_PREFIX,
+    is_blank,
     is_spark,
     is_typed_timestamp,
     layout_counts,
@@ -79,7 +89,6 @@ from segwise.io._text import (
     localise_numbers,
     number_hint,
     one_byte_codec,
-    toml_string,
     write_normalised,
 )
 
@@ -194,35 +203,36 @@ class ReadOptions:
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_quarantine_share <= 1:
-            raise ConfigError(f"[read] max_quarantine_share = {self.max_quarantine_share!r}: "
-                              "expected a share between 0 and 1")
+            raise ConfigError(f"{read_setting('max_quarantine_share', self.max_quarantine_share)}"
+                              ": expected a share between 0 and 1")
         if self.timestamp_format is not None:
             error = duckdb_error("SELECT try_strptime('', ?)", [self.timestamp_format])
             if error is not None:
-                raise ConfigError(f"[read] timestamp_format = {self.timestamp_format!r}: "
+                raise ConfigError(f"{read_setting('timestamp_format', self.timestamp_format)}: "
                                   f"{error}. Fix: use strptime codes such as %Y-%m-%d %H:%M")
         object.__setattr__(self, "join", tuple(Join.parse(j) for j in self.join))
         object.__setattr__(self, "names", tuple(self.names))
         if self.delimiter == "":
-            raise ConfigError('[read] delimiter = "" is empty; write e.g. ";" or " " (blanks)')
+            raise ConfigError(f"{read_setting('delimiter', '')} is empty; write e.g. \";\" or "
+                              "\" \" (blanks)")
         if self.encoding is not None:
             check_codec(self.encoding)
         if isinstance(self.skip_rows, bool) or not isinstance(self.skip_rows, int) or (
                 self.skip_rows < 0):
-            raise ConfigError(f"[read] skip_rows = {self.skip_rows!r} is not a number of "
+            raise ConfigError(f"{read_setting('skip_rows', self.skip_rows)} is not a number of "
                               "lines (0 or more)")
         if self.header is not None and not isinstance(self.header, bool):
-            raise ConfigError(f"[read] header = {self.header!r} is not true or false")
+            raise ConfigError(f"{read_setting('header', self.header)} is not true or false")
         if (not all(isinstance(n, str) and n.strip() for n in self.names)
                 or len(set(self.names)) != len(self.names)):
-            raise ConfigError(f"[read] names = {list(self.names)!r}: give each column a "
+            raise ConfigError(f"{read_setting('names', self.names)}: give each column a "
                               "different, non-empty name")
         if self.decimal not in (".", ","):
-            raise ConfigError(f'[read] decimal = {self.decimal!r} is not "." or ","')
+            raise ConfigError(f"{read_setting('decimal', self.decimal)} is not \".\" or \",\"")
         if self.thousands is not None and (
                 self.thousands not in _THOUSANDS or self.thousands == self.decimal):
             raise ConfigError(
-                f"[read] thousands = {self.thousands!r} is not one of "
+                f"{read_setting('thousands', self.thousands)} is not one of "
                 f"{', '.join(repr(t) for t in _THOUSANDS if t != self.decimal)} "
                 f"(with decimal = {self.decimal!r})"
             )
@@ -282,6 +292,11 @@ class Source:
     n_after_as_of: int = 0
     totals: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # The dataclass repr printed the table's expression and the quarantine in full.
+        return counts_repr(self, self.source,
+                           f"kind {self.kind.name!r} x {len(self.table.columns)} columns")
+
     def __post_init__(self) -> None:
         if (self.source_rows is None) != (self.parser is None):
             raise ValueError(f"{type(self).__name__}: give source_rows and parser together, "
@@ -302,6 +317,21 @@ class Source:
         """Number of quarantined rows."""
         return int(self.quarantine_table.num_rows)
 
+
+
+def counts_repr(rows: Any, source: str | None, *more: str) -> str:
+    """Say in one line what a loaded or cleaned object holds, by counts known without a query.
+
+    ``Transactions(source='retail.csv'; rows in 541,909, quarantined 12, ...)``: what a
+    notebook shows, as the results of jobs do, where a dataclass printed its tables'
+    expressions screen after screen. ``rows`` has ``n_input`` and ``n_quarantined``, and
+    may have ``n_after_as_of``; ``more`` follows the counts.
+    """
+    after = getattr(rows, "n_after_as_of", None)
+    said = [f"rows in {rows.n_input:,}", f"quarantined {rows.n_quarantined:,}",
+            *([f"after_as_of {after:,}"] if after else []), *more]
+    where = f"source={source!r}; " if source is not None else ""
+    return f"{type(rows).__name__}({where}{', '.join(said)})"
 
 
 def group_copies(rows: ir.Table, keys: list[str]) -> ir.Table:
@@ -458,7 +488,8 @@ def _load(
     if read.header is None and spec.header is not None:
         read = dataclasses.replace(read, header=spec.header)
     if read.join and fmt not in DATABASE_FORMATS:
-        raise ConfigError(f"{path}: [read] join needs a SQLite or DuckDB database, not {fmt}")
+        raise ConfigError(f"{path}: {read_key('join')} needs a SQLite or DuckDB database, "
+                          f"not {fmt}")
     rejects = None
     src: ir.Table | None = None
     parser: _Parser
@@ -496,7 +527,8 @@ def _load(
         raw = _flattened(raw)
         names = [c for c in raw.columns if c not in ("_row", JOIN_REASON)]
         try:
-            found = resolve_roles(names, columns, source=path, kind=spec)
+            found = resolve_roles(names, columns, source=path, kind=spec,
+                                  renames=fmt not in ("csv", "excel"))
         except InputError as exc:
             raise InputError(_roles_not_found(raw, fmt, read, path, spec, columns, str(exc))
                              ) from exc
@@ -708,12 +740,24 @@ def _prefixed(raw: ir.Table, roles: ColumnRoles, others: list[str]) -> ir.Table:
 
 
 def _parse(src: ir.Table, parser: _Parser, joins: tuple[Join, ...]) -> ir.Table:
-    """Parse the rows; a row whose join failed is quarantined for that first."""
+    """Parse the rows; a row whose join failed is quarantined for that first.
+
+    A kind that keeps the columns no role claims (people) may have no required role, or
+    none at all: its blank rows are told here, where those columns are at hand, and
+    quarantined as :data:`BLANK_ROW` (a person with no value was kept, or a blank id
+    counted against the share). Other kinds' are told on the fetched quarantine
+    (:func:`_blank_rows_said`), so that their parse stays as it is.
+    """
     parsed = parser(src)
     # Rows converted from a database (`segwise convert`) carry why their join failed.
     unmatched = src[JOIN_REASON] if JOIN_REASON in src.columns else join_reason(src, joins)
     if unmatched is not None:
         parsed = parsed.mutate(_reason=unmatched.fill_null(parsed._reason))
+    read = [c for c in src.columns if c != "_row" and not c.startswith(JOIN_PREFIX)
+            and c != JOIN_REASON]
+    if parser.kind.passthrough and read:
+        blank = functools.reduce(operator.and_, (is_blank(src[c]) for c in read))
+        parsed = parsed.mutate(_reason=ibis.ifelse(blank, BLANK_ROW, parsed._reason))
     return parsed
 
 
@@ -866,8 +910,8 @@ class _Parser:
         ts = parsed[column]
         role = self.kind.timestamp_role
         label = self.roles[role] if role is not None and role in self.roles else column
-        bound = ("[read] latest_date" if self.read.latest_date is not None
-                 else "the day after this run; [read] latest_date moves it")
+        bound = (read_key("latest_date") if self.read.latest_date is not None
+                 else f"the day after this run; {read_key('latest_date')} moves it")
         checks = [(ts >= _day_after(self.latest),
                    f"{label}: dated after {self.latest.isoformat()} ({bound})")]
         if self.as_of_end is not None:
@@ -924,7 +968,7 @@ def _roles_not_found(
         skip = title[0]
         return (f"{path}: the table starts on line {skip + 1}, below {skip} line"
                 f"{'s' if skip != 1 else ''} of title ({lines[0][:80]!r}"
-                f"{', ...' if skip > 1 else ''}). Fix: set [read] skip_rows = {skip}")
+                f"{', ...' if skip > 1 else ''}). Fix: {read_fix({'skip_rows': skip})}")
     if fmt == "csv" and len(names) == 1:
         line = names[0]
         if read.header is False:
@@ -934,7 +978,7 @@ def _roles_not_found(
         if delimiter is None:
             return message
         return (f"{path}: one column found, {line[:100]!r}: wrong delimiter? "
-                f"Fix: set [read] delimiter = {toml_string(delimiter)}")
+                f"Fix: {read_fix({'delimiter': delimiter})}")
     if fmt != "excel" or read.sheet is not None:
         return message
     import pandas as pd
@@ -953,10 +997,10 @@ def _roles_not_found(
         return message
     if not fits:
         return (f"{message}; or, if the {kind.rows} are on another sheet of the workbook "
-                f"({_sheet_list(sheets)}), set [read] sheet")
+                f"({_sheet_list(sheets)}), set {read_key('sheet')}")
     return (f"{path}: the first sheet, {sheets[0]!r}, holds no {kind.rows} (columns found: "
             f"{', '.join(names[:10]) or 'none'}); the workbook has {_sheet_list(sheets)}. "
-            f"Fix: set [read] sheet = {toml_string(fits[0])}")
+            f"Fix: {read_fix({'sheet': fits[0]})}")
 
 
 def _check_no_clash(others: list[str], kind: SourceKind, path: Path) -> None:
@@ -1024,8 +1068,8 @@ def _read_raw(
     """Read the file into DuckDB with a 1-based ``_row`` column; return it and CSV rejects."""
     con: duckdb.DuckDBPyConnection = duck.con
     if (read.header is False or read.names or read.skip_rows) and fmt not in ("csv", "excel"):
-        raise ConfigError(f"{path}: [read] header, names and skip_rows apply to CSV and "
-                          f"Excel files, not {fmt}; leave them out")
+        raise ConfigError(f"{path}: {read_key('header', 'names', 'skip_rows')} apply to CSV "
+                          f"and Excel files, not {fmt}; leave them out")
     try:
         if fmt == "csv":
             raw, rejects = _read_csv(duck, path, read)
@@ -1102,7 +1146,7 @@ def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:
             sheets = [str(name) for name in book.sheet_names]
         raise InputError(
             f"{path}: no sheet {read.sheet!r}; the workbook has {_sheet_list(sheets)}. "
-            "Fix: set [read] sheet to one of them"
+            f"Fix: set {read_key('sheet')} to one of them"
         ) from exc
     except Exception as exc:  # a damaged workbook: each format's reader has its own errors
         raise InputError(
@@ -1115,10 +1159,7 @@ def _read_excel(path: Path, read: ReadOptions) -> pd.DataFrame:
         # pandas reads the second ``Income`` as ``Income.1``; DuckDB would rename a second
         # ``income`` later. Only such a header is read again, its first line.
         names = [str(c) for c in frame.columns]
-        lowered = [n.lower() for n in names]
-        if len(set(lowered)) < len(names) or any(
-                (m := re.fullmatch(r"(.+)\.\d+", n)) is not None and m.group(1) in names
-                for n in names):
+        if len({n.lower() for n in names}) < len(names) or _renamed_alike(names, "."):
             first = pd.read_excel(path, sheet_name=sheet, dtype=object, skiprows=read.skip_rows,
                                   header=None, nrows=1, keep_default_na=False, na_values=[""])
             _refuse_names_alike([None if pd.isna(v) else str(v) for v in first.iloc[0]]
@@ -1141,7 +1182,7 @@ def _apply_names(raw: ir.Table, read: ReadOptions, path: Path) -> ir.Table:
         first = fetch_arrow(raw.select(*found).limit(1)).to_pylist()
         values = list(first[0].values()) if first else found
         raise InputError(
-            f"{path}: [read] names gives {len(read.names)} names, but the file has "
+            f"{path}: {read_key('names')} gives {len(read.names)} names, but the file has "
             f"{len(found)} columns (first row: {', '.join(repr(v) for v in values[:12])}). "
             "Fix: give one name per column"
         )
@@ -1191,14 +1232,16 @@ def _read_csv(duck: Any, path: Path, read: ReadOptions) -> tuple[ir.Table, ir.Ta
             # with an accent (all of a country's, say) would otherwise be quarantined.
             for table in ("raw_csv", "reject_errors", "reject_scans"):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
-            warnings.warn(f"{path}: the file is not UTF-8; read as {codec}. Set [read] "
-                          "encoding if it is another", SegwiseWarning, stacklevel=2)
+            warnings.warn(f"{path}: the file is not UTF-8; read as {codec}. Set "
+                          f"{read_key('encoding')} if it is another", SegwiseWarning,
+                          stacklevel=2)
             return _read_csv(duck, path, dataclasses.replace(read, encoding=codec))
     if not header:
         _rename_headerless(con)
     # DuckDB counts file lines from 1, the header included; rows count data lines.
     # An encoding error on any line suggests the fix on every line.
-    hint = "" if read.encoding else "; set [read] encoding = \"latin-1\" if the file is not UTF-8"
+    hint = "" if read.encoding else (f"; {read_fix({'encoding': 'latin-1'})} if the file is "
+                                     "not UTF-8")
     con.execute(
         "CREATE TEMP TABLE csv_rejects AS "
         "SELECT row, reason || CASE WHEN bool_or(regexp_matches(reason, 'ENCODING|UNICODE')) "
@@ -1276,14 +1319,24 @@ def _check_unique_names(con: duckdb.DuckDBPyConnection, file: Path, path: Path, 
     the file does not have. Only a header DuckDB renamed so is read again, its first line.
     """
     names = [d[0] for d in con.execute("SELECT * FROM raw_csv LIMIT 0").description]
-    lowered = {n.lower() for n in names}
-    renamed = [m for n in names if (m := re.fullmatch(r"(.+)_\d+", n)) is not None
-               and m.group(1).lower() in lowered]
-    if not renamed:
+    if not _renamed_alike(names, "_"):
         return
     sql = f"SELECT * FROM read_csv(?, {options.replace('header=?', 'header=false')}) LIMIT 1"  # noqa: S608
     row = con.execute(sql, [params[0], *params[2:]]).fetchall()
     _refuse_names_alike([None if v is None else str(v) for v in row[0]] if row else [], path)
+
+
+def _renamed_alike(names: list[str], separator: str) -> bool:
+    """Whether a reader renamed a repeated header name: ``name`` and ``name<separator>1``.
+
+    DuckDB writes the second ``income`` (or ``Income``) as ``income_1``, pandas the second
+    ``Income`` as ``Income.1``; the names are compared in any case, as DuckDB does. A
+    column truly named so is told apart by :func:`_refuse_names_alike` on the header line.
+    """
+    lowered = {n.lower() for n in names}
+    pattern = re.compile(rf"(.+){re.escape(separator)}\d+")
+    return any((m := pattern.fullmatch(n)) is not None and m.group(1).lower() in lowered
+               for n in names)
 
 
 def _refuse_names_alike(header: list[str | None], path: Path) -> None:
@@ -1299,7 +1352,7 @@ def _refuse_names_alike(header: list[str | None], path: Path) -> None:
             raise _NamesAlike(
                 f"{path}: columns {seen[name.lower()]} and {at} of the header are named "
                 f"{named}, and a column must be told by its name. Fix: rename one of them, "
-                "or name every column with [read] names")
+                f"or name every column with {read_key('names')}")
         seen[name.lower()] = at
 
 
@@ -1312,7 +1365,7 @@ def _csv_error(exc: duckdb.Error, file: Path, path: Path) -> Exception:
     reason = _first_line(exc).replace(str(file), str(path))
     return engine_error(exc) or InputError(
         f"{path}: cannot read the file as CSV: {reason}. "
-        "Fix: check [read] delimiter and encoding in the config"
+        f"Fix: check {read_key('delimiter', 'encoding')}"
     )
 
 
@@ -1477,7 +1530,7 @@ def _blank_rows_said(quarantine: pa.Table, roles: ColumnRoles) -> pa.Table:
     columns = list(dict.fromkeys(col for _, col in roles.items()))
     if not quarantine.num_rows or not columns or roles.kind.passthrough:
         # A kind that keeps the columns no role claims (people's attributes) does not
-        # quarantine their values: a row may hold them with every role's value blank.
+        # quarantine their values, and has its blank rows told by :func:`_parse`.
         return quarantine
     values = [quarantine[c].to_pylist() for c in columns]
     if "raw_line" in quarantine.column_names:  # unreadable lines are no blank rows
@@ -1494,6 +1547,11 @@ def _blank_rows_said(quarantine: pa.Table, roles: ColumnRoles) -> pa.Table:
 def _check_quarantine_share(
     quarantine: pa.Table, n_input: int, read: ReadOptions, path: Path, roles: ColumnRoles
 ) -> None:
+    if quarantine.num_rows == n_input and all(
+            r == BLANK_ROW for r in quarantine["reason"].to_pylist()):
+        # Only a spreadsheet's empty rows: a file without rows, whatever the share.
+        raise InputError(f"{path}: the file has no rows but {n_input:,} blank ones. Fix: "
+                         f"export the {roles.kind.rows} too")
     if quarantine.num_rows <= read.max_quarantine_share * n_input:
         return  # within the share, and so without the blank rows too
     # Blank rows are no data that failed to parse: they do not count against the share.
@@ -1520,11 +1578,11 @@ def _check_quarantine_share(
     elif reason.endswith(" given twice)"):  # a JSON record naming a field twice
         advice = "Fix: export each record with each field once"
     else:
-        advice = ("Fix: check [read] delimiter, encoding, decimal and timestamp_format, or the "
-                  f"{columns_key()} mapping (now {dict(roles.items())})")
+        advice = (f"Fix: check {read_key('delimiter', 'encoding', 'decimal', 'timestamp_format')}"
+                  f", or the {columns_key()} mapping (now {dict(roles.items())})")
     aside = f"; {n_blank:,} blank rows aside" if n_blank else ""
     raise InputError(
         f"{path}: {quarantine.num_rows:,} of {n_input:,} rows ({share:.0%}{aside}) cannot be "
-        f"parsed; {where}: {reason}{shown}. {advice}; raise [read] max_quarantine_share to "
-        "accept them"
+        f"parsed; {where}: {reason}{shown}. {advice}; raise "
+        f"{read_key('max_quarantine_share')} to accept them"
     )

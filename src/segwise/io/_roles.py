@@ -18,27 +18,29 @@ def _norm(name: str) -> str:
 
 
 def _check_unique(found: str, alias: str, cols: list[str], taken: set[str], role: str,
-                  source: str | Path) -> None:
+                  source: str | Path, renames: bool) -> None:
     """Refuse a guess between columns named alike: which one holds the role is unknown.
 
     Alike are names equal but for case, blanks and punctuation (``Event`` and
-    ``event``), and the names DuckDB gives a header's repeated name (``event`` twice
-    reads as ``event`` and ``event_1``). Mapping the role in ``[columns]`` decides.
+    ``event``), and, where the reader ``renames`` a repeated name, the names DuckDB gives
+    it (``event`` twice, or ``event`` and ``Event``, read as ``event`` and ``event_1``).
+    Mapping the role in ``[columns]`` decides.
 
     Raises
     ------
     InputError
         Naming the columns and the fix.
     """
-    repeated = re.compile(re.escape(found) + r"_\d+", re.IGNORECASE)
+    repeated = re.compile(re.escape(found) + r"_\d+", re.IGNORECASE) if renames else None
     rivals = [c for c in cols if c != found and c not in taken
-              and (_norm(c) == alias or repeated.fullmatch(c))]
+              and (_norm(c) == alias or (repeated is not None and repeated.fullmatch(c)))]
     if rivals:
         names = " and ".join(repr(c) for c in [found, *rivals])
+        why = ("names alike, or one name given twice and read as name_1" if renames
+               else "names alike")
         raise InputError(
-            f"{source}: columns {names} could each be the {role} (names alike, or a name "
-            f"the header repeats, read as name_1). Fix: rename or drop the others, or "
-            + columns_fix({role: found})
+            f"{source}: columns {names} could each be the {role} ({why}). Fix: rename or "
+            "drop the others, or " + columns_fix({role: found})
         )
 
 
@@ -101,6 +103,7 @@ def resolve_roles(
     *,
     source: str | Path = "input",
     kind: str | SourceKind = "orders",
+    renames: bool = True,
 ) -> ColumnRoles:
     """Map source columns to roles, from explicit overrides or from common names.
 
@@ -114,6 +117,11 @@ def resolve_roles(
         Name of the source, used in error messages.
     kind : str or SourceKind, default="orders"
         The source kind whose roles are resolved.
+    renames : bool, default=True
+        Whether the source's reader may have renamed a repeated name (Parquet, JSON
+        lines, tables in memory: ``event`` twice reads as ``event`` and ``event_1``),
+        so that ``event_1`` is alike ``event``. The CSV and Excel readers refuse such a
+        header first: their ``event_1`` is a column of its own.
 
     Returns
     -------
@@ -158,7 +166,7 @@ def resolve_roles(
         for alias in spec_role.aliases:
             found = by_norm.get(alias)
             if found is not None and found not in taken:
-                _check_unique(found, alias, cols, taken, spec_role.name, source)
+                _check_unique(found, alias, cols, taken, spec_role.name, source, renames)
                 chosen[spec_role.name] = found
                 taken.add(found)
                 break

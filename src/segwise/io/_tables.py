@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from segwise._engine import SQLITE_JDBC_ENV, sqlite_jdbc_jar
 from segwise._settings import toml_text
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, read_fix, read_key
 from segwise.io._roles import _norm
 
 if TYPE_CHECKING:
@@ -702,7 +702,8 @@ class Database:
         if not self._has_rows(self.table):
             raise InputError(f"{self.path}: table {self.table} has no rows"
                              + (f"; {nothing}" if nothing else "")
-                             + f". Fix: set [read] table to the table that holds the {rows}, "
+                             + f". Fix: set {read_key('table')} to the table that holds the "
+                             f"{rows}, "
                              "or export the rows too")
 
     def _rowid_name(self, table: str, columns: Sequence[str]) -> str | None:
@@ -829,13 +830,13 @@ def _pick_table(path: Path, names: list[str], table: str | None, joined: bool) -
         if table not in names:
             raise InputError(
                 f"{path}: no table {table!r} (tables: {', '.join(names)}). "
-                "Fix: set [read] table to one of them"
+                f"Fix: set {read_key('table')} to one of them"
             )
         return table
     if len(names) != 1 or joined:
         raise InputError(
             f"{path}: {len(names)} tables ({', '.join(names)}); "
-            "Fix: name the one to read with [read] table = \"...\""
+            f"Fix: name the one to read: {read_fix({'table': '...'})}"
         )
     return names[0]
 

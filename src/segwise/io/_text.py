@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import ibis
 
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, read_fix, read_setting
 from segwise.io._compressed import decompressed
 from segwise.io._parse import CURRENCY_SIGNS
 
@@ -82,7 +82,7 @@ def check_codec(encoding: str) -> str:
         return codecs.lookup(encoding).name
     except LookupError as exc:
         raise ConfigError(
-            f"[read] encoding = {encoding!r} is not a known text encoding; "
+            f"{read_setting('encoding', encoding)} is not a known text encoding; "
             'write e.g. "utf-8", "latin-1", "cp1252" or "utf-16"'
         ) from exc
 
@@ -309,13 +309,13 @@ def number_hint(value: str | None, decimal: str, thousands: str | None) -> str |
     comma_decimal = _DECIMAL_COMMA.fullmatch(value) or _THOUSANDS_DOT.fullmatch(value)
     if comma_decimal and _THOUSANDS_COMMA.fullmatch(value):  # 1,234
         return ("a decimal comma or a thousands separator? "
-                'Fix: set [read] decimal = "," or thousands = ","')
+                f"Fix: {read_fix({'decimal': ','})} or {read_fix({'thousands': ','})}")
     if comma_decimal:
-        settings = [s for s, needed in (('decimal = ","', decimal != ","),
-                                        ('thousands = "."', "." in value and thousands != "."))
-                    if needed]
-        return ("numbers written with a decimal comma? Fix: set [read] " + " and ".join(settings)
+        settings = {s: v for s, v, needed in (("decimal", ",", decimal != ","),
+                                              ("thousands", ".", "." in value and thousands != "."))
+                    if needed}
+        return (f"numbers written with a decimal comma? Fix: {read_fix(settings)}"
                 if settings else None)
     if _THOUSANDS_COMMA.fullmatch(value) and thousands != ",":
-        return 'numbers with thousands separators? Fix: set [read] thousands = ","'
+        return f"numbers with thousands separators? Fix: {read_fix({'thousands': ','})}"
     return None

@@ -88,7 +88,7 @@ PEOPLE_JOB = register_job(Job(
 register_sections_module("people", "segwise.jobs._people_report")
 
 
-@dataclass
+@dataclass(repr=False)  # JobResult's one line of counts
 class PopulationResult(JobResult):
     """Everything a population analysis produced.
 

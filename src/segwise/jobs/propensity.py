@@ -138,7 +138,7 @@ def target_counts(values: pa.ChunkedArray | pa.Array, missing: Sequence[str] = (
     return {str(k): int(n) for k, n in codes.value_counts(sort=True).items()}
 
 
-@dataclass
+@dataclass(repr=False)  # JobResult's one line of counts
 class PropensityResult(JobResult):
     """A trained response model and everything the report shows about it.
 
@@ -460,6 +460,15 @@ class ScoreResult:
     model: TrainedPropensity
     n_scored: int
     quarantine: pa.Table | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        # The dataclass repr printed the scores, the audit and the encoding in full.
+        steps = dict(zip(*self.audit.select(["step", "rows"]).to_pydict().values(),
+                         strict=True))
+        counts = "".join(f", {step} {steps[step]:,}" for step in ("kept", "quarantined")
+                         if step in steps)
+        return (f"ScoreResult({self.n_scored:,} people scored, {len(self.scores):,} kept in "
+                f"scores; rows in {sum(steps.values()):,}{counts})")
 
     def run_record(self, source: str | Path) -> RunRecord:
         """Return the run ``--store`` keeps: each person's score, rank and score decile.

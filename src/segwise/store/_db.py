@@ -885,13 +885,13 @@ class Store:
         NotFoundError
             If either run does not exist.
         ConfigError
-            If the runs hold different entities (customers of order lines and users of
+            If the runs hold different entities (customers from orders and users from
             events, say): matched by id, everyone would look gone and new.
         """
         before, after = self.run(run_a), self.run(run_b)
         if not comparable(before, after):
             raise ConfigError(
-                f"run {run_a} holds {_what(before)} and run {run_b} {_what(after)}: a "
+                f"run {run_a} holds {held(before)} and run {run_b} {held(after)}: a "
                 "migration follows the same entities from one run to another. Fix: compare "
                 "two runs of one kind")
 
@@ -911,7 +911,7 @@ class Store:
         NotFoundError
             If either run does not exist or lacks the segmentation.
         ConfigError
-            If the runs hold different entities (customers of order lines and users of
+            If the runs hold different entities (customers from orders and users from
             events, say): matched by id, everyone would look gone and new.
         """
         self.check_comparable(run_a, run_b)
@@ -950,9 +950,16 @@ def comparable(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return (a["kind"], a["entity"]) == (b["kind"], b["entity"])
 
 
-def _what(run: Mapping[str, Any]) -> str:
-    """Name what a run holds, for messages: ``customers of orders``."""
-    return f"{run['entities'] or 'entities'} of {run['kind'] or 'an unknown kind'}"
+def held(run: Mapping[str, Any]) -> str:
+    """Name what a run (a record of :meth:`Store.runs`) holds, for messages.
+
+    Its entities and the kind they come from: ``customers from orders``, ``users from
+    events``, ``users from pings``; ``people`` alone, where the two are one word.
+    """
+    entities, kind = run["entities"] or "entities", run["kind"]
+    if kind is None:
+        return f"{entities} of an unknown kind"
+    return entities if kind == entities else f"{entities} from {kind}"
 
 
 def _type_family(kind: pa.DataType) -> str:

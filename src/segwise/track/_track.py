@@ -94,6 +94,12 @@ class TrackResult:
     audit_table: pa.Table | None = field(default=None, repr=False)
     quarantine_table: pa.Table | None = field(default=None, repr=False)
 
+    def __repr__(self) -> str:
+        # The dataclass repr printed every customer's row of every snapshot.
+        span = f" from {self.dates[0]} to {self.dates[-1]}" if self.dates else ""
+        return (f"TrackResult({len(self.dates)} snapshots{span}, {len(self.snapshots):,} "
+                f"customer rows, edges={self.edges!r}, window_days={self.window_days})")
+
     def sizes(self, segment_col: str = "segment") -> pd.DataFrame:
         """Count customers and revenue per segment at every snapshot (:func:`segment_sizes`)."""
         return segment_sizes(self.snapshots, segment_col=segment_col, order=self._order(

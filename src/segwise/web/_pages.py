@@ -11,7 +11,7 @@ from typing import Any
 
 from segwise.exceptions import ConfigError
 from segwise.store import Store
-from segwise.store._db import comparable
+from segwise.store._db import comparable, held
 from segwise.web._charts import bar_chart, grouped_bars, heatmap, sankey
 
 __all__ = [
@@ -223,9 +223,8 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
     before = [r["run_id"] for r in with_entities
               if after is not None and r["run_id"] != run_b and comparable(r, after)]
     if after is not None and not before:
-        note = (f"No other run holds the {after['entities'] or 'entities'} of "
-                f"{after['kind'] or 'its kind'} that run {run_b} holds: a migration compares "
-                "two such runs.")
+        note = (f"No other run holds the {held(after)} that run {run_b} holds: a migration "
+                "compares two such runs.")
     if run_a is not None and run_b is not None:
         store.check_comparable(run_a, run_b)   # before any word on their segmentations
     if segmentation is not None and run_b is not None and (
@@ -238,8 +237,7 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
     if run_a is None and before and after is not None:
         run_a = default_a
         if run_a is None:
-            note = (f"No run before {run_b} holds its {after['entities'] or 'entities'} of "
-                    f"{after['kind'] or 'its kind'}"
+            note = (f"No run before {run_b} holds its {held(after)}"
                     + (f" with {segmentation} segments" if segmentation else "")
                     + ": choose a later one as Before to compare.")
     flows: list[dict[str, Any]] = []
@@ -258,7 +256,8 @@ def runs_page(store: Store, *, run_a: str | None = None, run_b: str | None = Non
         values = [[counts.get((r, c), 0) for c in cols] for r in rows]
         matrix = {"rows": rows, "cols": cols, "values": values}
         moved = sum(f["n"] for f in flows if f["from"] != f["to"])
-        summary = (f"{moved:,} of {sum(f['n'] for f in flows):,} entities changed "
+        noun = (after["entities"] if after is not None else None) or "entities"
+        summary = (f"{moved:,} of {sum(f['n'] for f in flows):,} {noun} changed "
                    f"{segmentation} segment between run {run_a} and run {run_b}.")
         charts = [
             heatmap("migration", "Segment migration (rows: before, columns: after)", rows, cols,
