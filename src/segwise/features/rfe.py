@@ -213,7 +213,8 @@ def _event_order(t: ir.Table, given: bool) -> list[ir.Value]:
 
 def _keyed(events: ir.Table, given: bool) -> ir.Table:
     """Events with the order keys of sessions: ``_search`` and, when given, ``_key``."""
-    t = events.mutate(_search=events.search_id.fill_null(""))
+    # As text: search ids stored as integers order as text ids do on every engine.
+    t = events.mutate(_search=events.search_id.cast("string").fill_null(""))
     return t.mutate(_key=t.session_id.fill_null("")) if given else t
 
 
