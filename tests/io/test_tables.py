@@ -42,9 +42,9 @@ def test_a_relation_joins_the_tables(tmp_path: Path) -> None:
     source = load_source(_log(tmp_path / "log.sqlite"), "events", read=RELATION)
     rows = source.table.order_by(["user_id", "ts", "object_id"]).to_pandas()
     assert source.n_input == 6 and source.n_quarantined == 0
-    # Keys stored as integers stay integers (search ids, compared in order, are text).
+    # Keys stored as integers stay integers (search ids too: sessions order them as text).
     assert rows["user_id"].tolist() == [10, 10, 10, 11, 11, 12]
-    assert rows["search_id"].tolist() == ["1", "1", "2", "3", "3", "4"]
+    assert rows["search_id"].tolist() == [1, 1, 2, 3, 3, 4]
     assert rows["is_click"].tolist() == [False, True, False, False, False, True]
     assert rows["category"].tolist() == [5, 5, 5, 7, 7, 5]
     assert source.roles.search_id == "SearchID" and source.roles.user_id == "UserID"

@@ -582,3 +582,66 @@ def test_convert_never_replaces_a_folder_that_holds_more_than_its_parts(
         f"error: {db}: table trainSearchStream has no rows; nothing was written. Fix: set "
         "[read] table to the table that holds the events, or export the rows too"]
     assert not (tmp_path / "empty").exists()
+
+
+def _impressions() -> pd.DataFrame:
+    """An ad log whose impressions of one search share everything RFE reads.
+
+    With copies of a clock error (1970), of a date that does not parse and of a day after
+    the as-of date, each twice, so that every audit step counts more than one row.
+    """
+    rng = np.random.default_rng(7)
+    rows = []
+    for search in range(1, 301):
+        user = f"u{rng.integers(1, 25)}"
+        when = (pd.Timestamp("2024-03-01") + pd.Timedelta(minutes=int(rng.integers(0, 40_000))))
+        category, device = int(rng.integers(1, 4)), int(rng.integers(1, 3))
+        for _ in range(int(rng.integers(1, 6))):
+            rows.append((user, search, str(when), int(rng.random() < 0.1), category, device))
+    for date in ("1970-01-01 00:00:00", "not a date", "2024-05-01 10:00:00"):
+        rows += [("u1", 999, date, 0, 1, 1)] * 2
+    return pd.DataFrame(rows, columns=["UserID", "SearchID", "SearchDate", "IsClick",
+                                       "CategoryID", "UserDeviceID"])
+
+
+def test_a_database_log_is_stored_counted_and_gives_what_its_rows_give(
+        tmp_path: Path) -> None:
+    """Equal impressions are stored once with a count; every figure weights by it."""
+    import sqlite3
+
+    from segwise.report import build_report
+
+    events = _impressions()
+    db = tmp_path / "ads.sqlite"
+    with sqlite3.connect(db) as con:
+        events.to_sql("stream", con, index=False)
+    events.to_csv(tmp_path / "ads.csv", index=False)
+    cfg = tmp_path / "rfe.toml"
+    cfg.write_text('[read]\ntable = "stream"\nmax_quarantine_share = 0.5\n'
+                   "[columns]\ndevice = \"UserDeviceID\"\n[events]\ndeduplicate = false\n")
+    config = load_config(cfg, kind="events")
+    counted = _rfe(db, config, as_of="2024-04-01")
+    rows = _rfe(tmp_path / "ads.csv", dataclasses.replace(
+        config, read=dataclasses.replace(config.read, table=None)), as_of="2024-04-01")
+    # The database's rows are stored counted: fewer rows, the same events.
+    assert counted.cleaned.grouped and not rows.cleaned.grouped
+    stored = counted.cleaned.rows
+    n_stored, n_events = stored.count().execute(), stored._n.sum().execute()
+    # (less the 2 rows quarantined and the 2 after the as-of date)
+    assert n_events == len(events) - 4 and n_stored < n_events / 2
+    # The audit reconciles in rows: copies of a clock error or a later day are each
+    # counted, and rows that do not parse are quarantined one by one, with their reason.
+    audit = dict(zip(counted.audit["step"], counted.audit["rows"], strict=True))
+    assert audit == dict(zip(rows.audit["step"], rows.audit["rows"], strict=True))
+    assert audit["quarantined"] == audit["after_as_of"] == audit["clock_error"] == 2
+    assert sum(audit.values()) == len(events)
+    assert counted.quarantine["reason"].tolist() == ["SearchDate: not a timestamp"] * 2
+    assert counted.quarantine["row"].tolist() == rows.quarantine["row"].tolist()
+    pd.testing.assert_frame_equal(counted.users, rows.users)
+    pd.testing.assert_frame_equal(pd.DataFrame(counted.reach_table().to_pydict()),
+                                  pd.DataFrame(rows.reach_table().to_pydict()))
+    # The report's events, clicks and sessions per day weight by the count too.
+    charts = [{c.key: (c.reading, c.figure.to_json()) for c in build_report(r).charts
+               if c.key in ("funnel", "sessions_per_day")} for r in (counted, rows)]
+    assert charts[0] == charts[1] and len(charts[0]) == 2
+    assert f"Of {audit['kept']:,} events" in charts[0]["funnel"][0]

@@ -88,5 +88,5 @@ def clean_events(source: Source, settings: EventCleaning | None = None) -> Clean
     settings = settings or EventCleaning()
     rows = clean_rows(source, [CLOCK_ERROR], duplicates=settings.deduplicate)
     return CleanedEvents(rows.rows, rows.n_input, rows.n_quarantined, rows.rules,
-                         rows.deduplicated, rows.n_after_as_of, roles=source.roles,
-                         source=source.source)
+                         rows.deduplicated, rows.n_after_as_of, rows.grouped,
+                         roles=source.roles, source=source.source)

@@ -61,8 +61,9 @@ class CleanedRows:
     Attributes
     ----------
     rows : ibis.Table
-        Every distinct row (every row, without deduplication) with ``_n`` (how many input
-        rows it stands for) and ``_reason`` (the rule that removed it, NULL when kept).
+        Every distinct row (without deduplication: every row, or every row the loader
+        stored counted) with ``_n`` (how many input rows it stands for) and ``_reason``
+        (the rule that removed it, NULL when kept).
     n_input : int
         Rows in the source, quarantined ones included.
     n_quarantined : int
@@ -75,6 +76,10 @@ class CleanedRows:
     n_after_as_of : int or None
         Rows the loader left out as dated after the as-of date; None for a kind that does
         not date its rows.
+    grouped : bool
+        Whether the loader stored rows equal in every column once, counted (see
+        :func:`segwise.io.load_source`'s ``counted``): each row of :attr:`rows` is
+        distinct already, and grouping them again on some columns gains little.
     """
 
     rows: ir.Table
@@ -83,6 +88,7 @@ class CleanedRows:
     rules: tuple[Rule, ...]
     deduplicated: bool
     n_after_as_of: int | None = None
+    grouped: bool = False
 
     def __repr__(self) -> str:
         # The dataclass repr printed the rows' expression, screen after screen.
@@ -94,6 +100,17 @@ class CleanedRows:
     def kept(self) -> ir.Table:
         """Kept rows, one per distinct row, without the bookkeeping columns."""
         return self.rows.filter(self.rows._reason.isnull()).drop("_reason", "_n")
+
+    @property
+    def counted(self) -> ir.Table:
+        """Kept rows with ``_n``: how many input rows each stands for.
+
+        One per row kept when exact copies were merged; without merging, a source loaded
+        ``counted`` (see :func:`segwise.io.load_source`) stores rows equal in every
+        column once, and whatever counts rows sums ``_n`` instead.
+        """
+        kept = self.rows.filter(self.rows._reason.isnull()).drop("_reason")
+        return kept.mutate(_n=ibis.literal(1, "int64")) if self.deduplicated else kept
 
     def audit_table(self, counts: Mapping[str, np.ndarray] | None = None) -> pa.Table:
         """Rows that ended at each step, reconciling to the input row count.
@@ -165,11 +182,15 @@ def clean_rows(
             f"got {', '.join(names)}"
         )
     t = source.table
-    rows = group_copies(t, []) if duplicates else t.mutate(_n=ibis.literal(1, "int64"))
+    if duplicates:
+        rows = group_copies(t, [])
+    else:
+        rows = t if "_n" in t.columns else t.mutate(_n=ibis.literal(1, "int64"))
     checks = [(r.removes(rows).fill_null(False), r.name) for r in rules]
     reason = ibis.cases(*checks, else_=ibis.null("string")) if checks else ibis.null("string")
     return CleanedRows(
         rows.mutate(_reason=reason), source.n_input, source.n_quarantined, tuple(rules),
         duplicates, source.n_after_as_of if source.kind.time_column is not None else None,
+        grouped="_n" in t.columns,
     )
 

@@ -173,7 +173,9 @@ def session_table(events: ir.Table, *, gap_minutes: float = 30.0,
     Parameters
     ----------
     events : ibis.Table
-        Events with ``user_id``, ``ts``, ``session_id`` and ``search_id``.
+        Events with ``user_id``, ``ts``, ``session_id`` and ``search_id``, and
+        optionally ``_n``: how many events each row stands for (see
+        :attr:`segwise.clean.CleanedRows.counted`).
     gap_minutes : float, default=30
         Inactivity that starts a new session, with or without session ids.
     given : bool, default=False
@@ -184,14 +186,19 @@ def session_table(events: ir.Table, *, gap_minutes: float = 30.0,
     ibis.Table
         Sessions; ``session`` numbers them per user (1, 2, ... in the order of the events).
     """
-    flagged = _flag_sessions(_keyed(events, given), gap_minutes, given)
+    flagged = _flag_sessions(_keyed(_counted(events), given), gap_minutes, given)
     # A range frame counts tied events together, so a session's first event never
     # lands in the session before it, whatever order an engine gives ties.
     w = ibis.range_window(group_by=flagged.user_id, order_by=_event_order(flagged, given),
                           preceding=None, following=0)
     numbered = flagged.mutate(session=flagged._new_session.cast("int64").sum().over(w))
     return numbered.group_by(["user_id", "session"]).aggregate(
-        events=numbered.count(), start=numbered.ts.min(), end=numbered.ts.max())
+        events=numbered._n.sum(), start=numbered.ts.min(), end=numbered.ts.max())
+
+
+def _counted(events: ir.Table) -> ir.Table:
+    """Events with ``_n``, how many events each row stands for: 1 where not given."""
+    return events if "_n" in events.columns else events.mutate(_n=ibis.literal(1, "int64"))
 
 
 def _event_order(t: ir.Table, given: bool) -> list[ir.Value]:
@@ -206,7 +213,8 @@ def _event_order(t: ir.Table, given: bool) -> list[ir.Value]:
 
 def _keyed(events: ir.Table, given: bool) -> ir.Table:
     """Events with the order keys of sessions: ``_search`` and, when given, ``_key``."""
-    t = events.mutate(_search=events.search_id.fill_null(""))
+    # As text: search ids stored as integers order as text ids do on every engine.
+    t = events.mutate(_search=events.search_id.cast("string").fill_null(""))
     return t.mutate(_key=t.session_id.fill_null("")) if given else t
 
 
@@ -239,19 +247,26 @@ def _flag_sessions(t: ir.Table, gap_minutes: float, given: bool) -> ir.Table:
 
 
 def rfe_aggregates(events: ir.Table, *, gap_minutes: float = 30.0,
-                   given_sessions: bool = False, searches: bool = True) -> ir.Table:
+                   given_sessions: bool = False, searches: bool = True,
+                   group: bool = True) -> ir.Table:
     """Per-user integer aggregates and preferences of the events, for :func:`rfe_entities`.
 
     Parameters
     ----------
     events : ibis.Table
-        Events with the columns of :data:`segwise.io.EVENT_COLUMNS`.
+        Events with the columns of :data:`segwise.io.EVENT_COLUMNS`, and optionally
+        ``_n``: how many events each row stands for (see
+        :attr:`segwise.clean.CleanedRows.counted`).
     gap_minutes : float, default=30
         Inactivity that starts a new session, with or without session ids.
     given_sessions : bool, default=False
         Also cut sessions where the events' ``session_id`` changes.
     searches : bool, default=True
         Count searches as runs of ``search_id``; otherwise as events named ``search``.
+    group : bool, default=True
+        Group the events per user, time, session, search, category and device first,
+        so that later steps read fewer rows; rows a loader stored counted (``_n``) are
+        grouped already, on all these and more.
 
     Returns
     -------
@@ -265,17 +280,23 @@ def rfe_aggregates(events: ir.Table, *, gap_minutes: float = 30.0,
     # time in one session, search, category and device. Events tied on the session
     # order would get no gap, session or search of their own anyway, so the sessions
     # window over these (far fewer) rows flags the same, and the day, hour, category
-    # and device counts read them too.
-    e = _keyed(events, given_sessions)
+    # and device counts read them too. Rows a loader counted are as few already (a
+    # click splits a search's impressions in two rows, no more): grouping them again
+    # and storing the groups for both readers cost more than reading them twice.
+    e = _keyed(_counted(events), given_sessions)
     keys = ["user_id", *(["_key"] if given_sessions else []), "ts", "_search",
             "category", "device"]
-    g = e.group_by(keys).aggregate(
-        _events=e.count(),
-        _clicks=e.is_click.cast("int64").sum(),
-        _conversions=e.is_conversion.cast("int64").sum(),
-        **({} if searches else
-           {"_searches": (e.event.lower() == "search").cast("int64").sum()}),
-    )
+    n = e._n
+    counts = {
+        "_events": n,
+        "_clicks": ibis.ifelse(e.is_click, n, 0),
+        "_conversions": ibis.ifelse(e.is_conversion, n, 0),
+        **({} if searches else {"_searches": ibis.ifelse(e.event.lower() == "search", n, 0)}),
+    }
+    if group:
+        g = e.group_by(keys).aggregate(**{k: v.sum() for k, v in counts.items()})
+    else:
+        g = e.select(*keys, **counts)
     t = _flag_sessions(g, gap_minutes, given_sessions)
     users = t.group_by("user_id").aggregate(
         first_seen=t.ts.min(),
@@ -351,7 +372,7 @@ def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = N
     settings = settings or RFESettings()
     agg = rfe_aggregates(_materialized(cleaned), gap_minutes=sessions.gap_minutes,
                          given_sessions=cleaned.has("session_id"),
-                         searches=cleaned.has("search_id"))
+                         searches=cleaned.has("search_id"), group=not cleaned.grouped)
     a = fetch_numpy(agg)
     if not len(a["user_id"]):
         raise no_entity_left(
@@ -408,14 +429,14 @@ def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = N
 
 
 def _materialized(cleaned: CleanedEvents) -> ir.Table:
-    """Return the kept events; on Spark, persisted once.
+    """Return the kept events, counted (``_n``); on Spark, persisted once.
 
     The aggregates read the events once on DuckDB (the grouping of
     :func:`rfe_aggregates` is stored by the engine), where copies are merged within the
     same query; Spark computes that grouping again for each of its two readers, and
     would merge copies and parse the rows again for each.
     """
-    kept = cleaned.kept
+    kept = cleaned.counted
     backend = kept._find_backend()
     if getattr(backend, "name", "") != "pyspark":
         return kept

@@ -39,10 +39,10 @@ if TYPE_CHECKING:
 __all__ = ["CLICK_EVENTS", "CONVERSION_EVENTS", "EVENTS", "EVENT_COLUMNS", "as_flag",
            "parse_events"]
 
-#: Columns of the typed event table. ``user_id``, ``object_id``, ``category`` and ``device``
-#: are only grouped on: where the source stores them as integers they stay ``int64``
-#: (smaller, faster to group and sort), else they are text; results per user give them
-#: as text either way.
+#: Columns of the typed event table. ``user_id``, ``search_id``, ``object_id``, ``category``
+#: and ``device`` are only grouped on or compared: where the source stores them as integers
+#: they stay ``int64`` (smaller, faster to group and sort), else they are text; results per
+#: user give them as text either way.
 EVENT_COLUMNS: dict[str, str] = {
     "user_id": "string",
     "ts": "timestamp",
@@ -156,13 +156,12 @@ def parse_events(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Pat
             flags[column] = ibis.literal(False)
     text = {
         column: as_id(r[role]) if role.endswith("_id") else _label(r[role])
-        for role, column in (("session_id", "session_id"), ("search_id", "search_id"),
-                             ("page", "page"))
+        for role, column in (("session_id", "session_id"), ("page", "page"))
         if role in r
     }
     text |= {column: _key(r[role], as_id if role.endswith("_id") else _label)
-             for role, column in (("object_id", "object_id"), ("category", "category"),
-                                  ("device", "device"))
+             for role, column in (("search_id", "search_id"), ("object_id", "object_id"),
+                                  ("category", "category"), ("device", "device"))
              if role in r}
     return raw.mutate(
         user_id=_key(r["user_id"], as_id),

@@ -246,6 +246,10 @@ class Job:
         ``uses(config)``: the roles the job's steps read with these settings, or None
         for all. Only their columns are read, parsed and checked (see
         :func:`segwise.io.load_source`); a job reads every role without it.
+    counted : callable, optional
+        ``counted(config)``: whether the job's steps weight rows by ``_n`` (see
+        :attr:`segwise.clean.CleanedRows.counted`), so that the loader may store rows
+        equal in every column read once, with their count (``load_source(counted=True)``).
     """
 
     name: str
@@ -258,6 +262,7 @@ class Job:
     result: type[JobResult] = JobResult
     as_of: Callable[[SegwiseConfig], dt.date | None] | None = None
     uses: Callable[[SegwiseConfig], Collection[str] | None] | None = None
+    counted: Callable[[SegwiseConfig], bool] | None = None
 
 
 _JOBS: Registry[Job] = Registry("job")
@@ -330,6 +335,7 @@ def load_and_clean(
             source, spec.kind, columns=config.columns, read=config.read, engine=engine,
             spark_master=spark_master, memory_limit=config.memory_limit, as_of=as_of,
             uses=spec.uses(config) if spec.uses is not None else None,
+            counted=spec.counted is not None and spec.counted(config),
         )
         progress("clean")
         return loaded, spec.clean(loaded, config)

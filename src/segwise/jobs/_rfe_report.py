@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import ibis
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -34,7 +35,7 @@ __all__: list[str] = []
 def _prepare(ctx: ReportContext) -> None:
     """Query the kept events once for the header, the sessions per day and the funnel."""
     result: RFEResult = ctx.result  # type: ignore[assignment]
-    kept = result.cleaned.kept
+    kept = result.cleaned.counted
     ctx.progress("explore")
     sessions = session_table(kept, gap_minutes=result.config.section("sessions").gap_minutes,
                              given=result.cleaned.has("session_id"))
@@ -42,9 +43,9 @@ def _prepare(ctx: ReportContext) -> None:
         sessions=sessions.count(), users=sessions.user_id.nunique()).order_by("day")
     ctx.cache["per_day"] = pd.DataFrame(fetch_numpy(per_day))
     funnel = kept.group_by("event").aggregate(
-        events=kept.count(), users=kept.user_id.nunique(),
-        clicks=kept.is_click.cast("int64").sum(),
-        conversions=kept.is_conversion.cast("int64").sum())
+        events=kept._n.sum(), users=kept.user_id.nunique(),
+        clicks=ibis.ifelse(kept.is_click, kept._n, 0).sum(),
+        conversions=ibis.ifelse(kept.is_conversion, kept._n, 0).sum())
     ctx.cache["funnel"] = pd.DataFrame(fetch_numpy(funnel)).sort_values(
         ["events", "event"], ascending=[False, True], ignore_index=True)
     users = ctx.frame

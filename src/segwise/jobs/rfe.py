@@ -187,6 +187,14 @@ def _uses(config: SegwiseConfig) -> frozenset[str] | None:
     return frozenset(EVENTS.role_names) - _UNUSED_ROLES
 
 
+def _counted(config: SegwiseConfig) -> bool:
+    """Whether the loader may store equal rows once, counted: unless copies are merged.
+
+    Merging copies compares every column, the ad's included, so few rows would be equal.
+    """
+    return not config.section("events").deduplicate
+
+
 def _features(cleaned: CleanedEvents, config: SegwiseConfig,
               as_of: dt.date | None) -> EntityTable:
     return rfe_entities(cleaned, sessions=config.section("sessions"),
@@ -239,6 +247,7 @@ RFE_JOB = register_job(Job(
     result=RFEResult,
     as_of=lambda config: config.section("rfe").as_of,
     uses=_uses,
+    counted=_counted,
 ))
 register_sections_module("events", "segwise.jobs._rfe_report")
 
