@@ -39,6 +39,12 @@ def _messy(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def _fresh_share(wholesale: pd.DataFrame) -> pd.Series:
+    """Each Wholesale client's spend on fresh food as a share of their whole spend."""
+    spend = wholesale[["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper", "Delicassen"]]
+    return wholesale["Fresh"] / spend.sum(axis=1)
+
+
 def _written(frame: pd.DataFrame, path: Path) -> Path:
     if path.suffix == ".csv":
         frame.to_csv(path, index=False)
@@ -124,7 +130,6 @@ def test_the_id_column_is_found_by_its_name_in_every_format(shared_data: Path, t
     assert "Channel" in entities.schema.cluster_features
 
 
-
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
 def test_a_first_column_that_is_a_measure_or_a_date_is_not_taken_as_the_id(
         shared_data: Path, tmp_path: Path, suffix: str) -> None:
@@ -133,8 +138,7 @@ def test_a_first_column_that_is_a_measure_or_a_date_is_not_taken_as_the_id(
     # dates likewise). Numbers with decimals and dates are what a customer has, not who.
     frame = pd.read_csv(shared_data / "uci-wholesale-customers"
                         / "wholesale_customers_data.csv.gz")
-    spend = frame[["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper", "Delicassen"]]
-    shares = {"fresh_share": (frame["Fresh"] / spend.sum(axis=1)).round(6),
+    shares = {"fresh_share": _fresh_share(frame).round(6),
               "first_order": pd.Series(pd.Timestamp("2010-01-01")
                                              + pd.to_timedelta(frame.index, "D"))}
     for first, values in shares.items():
@@ -232,11 +236,10 @@ def test_a_missing_spelling_does_not_hide_numbers_in_another_notation(
     frame.loc[3, "Fresh"] = "n/a"
     path = _written(frame, tmp_path / f"wholesale.{suffix}")
     with pytest.raises(InputError, match=r"column 'Fresh' reads as text \('12,669'\): .*"
-                                         r"thousands = \","):
+                                         r"or pass read=ReadOptions\(thousands=\",\"\)$"):
         EntityTable.read(path)
     fresh = EntityTable.read(path, read=ReadOptions(thousands=",")).table.column("Fresh")
     assert fresh.null_count == 1 and fresh.to_pylist()[:3] == [12669, 7057, 6353]
-
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
@@ -249,8 +252,7 @@ def test_money_and_percentages_with_their_signs_are_numbers(
 
     frame = pd.read_csv(shared_data / "uci-wholesale-customers"
                         / "wholesale_customers_data.csv.gz")
-    spend = frame[["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper", "Delicassen"]]
-    share = (100 * frame["Fresh"] / spend.sum(axis=1)).round(1)
+    share = (100 * _fresh_share(frame)).round(1)
     written = frame.astype({"Fresh": object, "Delicassen": object})
     written["Fresh"] = [f"${v:,.2f}" for v in frame["Fresh"]]
     written["Delicassen"] = [f"{v} €" for v in frame["Delicassen"]]
@@ -259,7 +261,7 @@ def test_money_and_percentages_with_their_signs_are_numbers(
     written.loc[0, "fresh_share"] = "0"  # a plain number among percentages
     path = _written(written, tmp_path / f"export.{suffix}")
     with pytest.raises(InputError, match=r"column 'Fresh' reads as text \('12,669.00'\): .*"
-                                         r"thousands = \","):
+                                         r"Fix: pass read=ReadOptions\(thousands=\",\"\)$"):
         EntityTable.read(path)
     entities = EntityTable.read(path, read=ReadOptions(thousands=","))
     table = entities.table

@@ -810,8 +810,7 @@ def _check_notation(path: Path, name: str, column: pa.ChunkedArray,
     value = pc.filter(present, other)[0].as_py()
     hint = number_hint(value.strip(), read.decimal, read.thousands)
     if hint is not None:
-        raise InputError(f"{path}: column {name!r} reads as text ({value!r}): {hint} in the "
-                         "config (-c)")
+        raise InputError(f"{path}: column {name!r} reads as text ({value!r}): {hint}")
 
 
 def _choose_id(names: list[str], named: str | None,
