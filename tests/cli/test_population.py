@@ -333,7 +333,8 @@ def test_numbers_in_the_file_s_notation(shared_data: Path, tmp_path: Path) -> No
 @pytest.mark.parametrize(("case", "said"), [
     ("holes", "every attribute is missing too often to be used: the threshold is 10.0% of "
               "rows, the least missing are "),
-    ("blank", "no column can be read as an attribute (Channel: blank in every row"),
+    ("blank", "the file has no rows but 440 blank ones"),
+    ("ids only", "no column can be read as an attribute (Channel: blank in every row"),
     ("excluded", "every attribute of the data is excluded (Channel, Region, Fresh, Milk, "),
 ])
 def test_a_population_with_no_attribute_to_use_is_one_line(shared_data: Path, tmp_path: Path,
@@ -341,13 +342,16 @@ def test_a_population_with_no_attribute_to_use_is_one_line(shared_data: Path, tm
     # It said "no attribute is left to encode (none declared in the data, or all missing
     # too often)" without the file, the columns or which; a population blank in every
     # column was refused as "cust.csv: none of the 0 dictionary attributes is a column".
+    # Blank in every column, ids too, it is a file of blank rows only, refused as such.
     source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
     frame = pd.read_csv(source, dtype=str)
     rng = np.random.default_rng(0)
     if case == "holes":
         frame = frame.mask(rng.random(frame.shape) < 0.3)
-    elif case == "blank":
+    elif case != "excluded":
         frame.loc[:, :] = None
+    if case == "ids only":
+        frame.insert(0, "id", [f"P{i:04d}" for i in range(len(frame))])
     population = tmp_path / "population.csv"
     frame.to_csv(population, index=False)
     config = tmp_path / "segwise.toml"
