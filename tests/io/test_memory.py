@@ -233,6 +233,14 @@ def test_results_show_their_counts_in_a_notebook(typed_sample: pd.DataFrame) -> 
     assert repr(clean_events(load_source(events, "events"))) == (
         "CleanedEvents(source='pandas DataFrame'; rows in 2, quarantined 0, "
         "rules: clock_error; exact copies merged)")
+    # People's cleaned rows had no source to show (only events' kept one).
+    from segwise.clean import clean_people
+    from segwise.config import SegwiseConfig
+
+    people = pd.DataFrame({"person_id": ["p1", "p2", "p3"], "age": [31, 45, 52]})
+    assert repr(clean_people(load_source(people, "people"), SegwiseConfig())) == (
+        "CleanedPeople(source='pandas DataFrame'; rows in 3, quarantined 0, "
+        "rules: repeated_id; exact copies merged)")
 
 
 def test_segwise_warnings_can_be_filtered_as_segwise_s(typed_sample: pd.DataFrame) -> None:

@@ -118,6 +118,21 @@ def test_a_spreadsheets_blank_rows_are_said_kept_out_and_do_not_stop_a_small_fil
     assert _frame(source)["age"].tolist() == [31, 45] and source.n_quarantined == 1
 
 
+@pytest.mark.parametrize("name", ["_n", "_reason"])
+def test_a_column_named_like_the_loaders_own_is_refused_in_one_line(
+        shared_data: Path, tmp_path: Path, name: str) -> None:
+    # A people file with a column "_n" (an export's row counter) crashed with Ibis's
+    # "Duplicate column name '_n'": the loader's count of the rows a row stands for.
+    frame = pd.read_csv(shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz",
+                        sep="\t", nrows=30)
+    frame.insert(1, name, range(1, 31))
+    path = tmp_path / "customers.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError, match=rf"^{path}: column '{name}' has the name of a column "
+                       r"segwise adds \(" + name + r"\)\. Fix: rename it"):
+        load_source(path, "people")
+
+
 def test_typed_files_without_id_number_rows_in_file_order(tmp_path: Path) -> None:
     table = pa.table({"age": list(range(100, 0, -1)), "band": ["x", "y"] * 50})
     path = tmp_path / "p.parquet"

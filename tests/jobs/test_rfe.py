@@ -625,6 +625,12 @@ def test_a_database_log_is_stored_counted_and_gives_what_its_rows_give(
         config, read=dataclasses.replace(config.read, table=None)), as_of="2024-04-01")
     # The database's rows are stored counted: fewer rows, the same events.
     assert counted.cleaned.grouped and not rows.cleaned.grouped
+    # The loader says it stored them counted; the cleaning takes that, not a column's name.
+    from segwise.io import load_source
+
+    assert load_source(db, "events", read=config.read, columns=config.columns,
+                       counted=True).counted
+    assert not load_source(db, "events", read=config.read, columns=config.columns).counted
     stored = counted.cleaned.rows
     n_stored, n_events = stored.count().execute(), stored._n.sum().execute()
     # (less the 2 rows quarantined and the 2 after the as-of date)

@@ -58,12 +58,9 @@ class CleanedEvents(CleanedRows):
     ----------
     roles : ColumnRoles
         The source's column roles: whether it has session ids, click flags, searches.
-    source : str
-        Where the events came from (the file), for messages.
     """
 
     roles: ColumnRoles | None = field(default=None, repr=False)
-    source: str | None = None
 
     def has(self, role: str) -> bool:
         """Whether the source had a column for ``role``."""
@@ -88,5 +85,5 @@ def clean_events(source: Source, settings: EventCleaning | None = None) -> Clean
     settings = settings or EventCleaning()
     rows = clean_rows(source, [CLOCK_ERROR], duplicates=settings.deduplicate)
     return CleanedEvents(rows.rows, rows.n_input, rows.n_quarantined, rows.rules,
-                         rows.deduplicated, rows.n_after_as_of, rows.grouped,
-                         roles=source.roles, source=source.source)
+                         rows.deduplicated, rows.n_after_as_of, rows.grouped, rows.source,
+                         roles=source.roles)

@@ -77,9 +77,11 @@ class CleanedRows:
         Rows the loader left out as dated after the as-of date; None for a kind that does
         not date its rows.
     grouped : bool
-        Whether the loader stored rows equal in every column once, counted (see
-        :func:`segwise.io.load_source`'s ``counted``): each row of :attr:`rows` is
-        distinct already, and grouping them again on some columns gains little.
+        Whether the loader stored rows equal in every column once, counted (the source's
+        :attr:`~segwise.io.Source.counted`): each row of :attr:`rows` is distinct
+        already, and grouping them again on some columns gains little.
+    source : str or None
+        Where the rows came from (the file), for messages.
     """
 
     rows: ir.Table
@@ -89,11 +91,12 @@ class CleanedRows:
     deduplicated: bool
     n_after_as_of: int | None = None
     grouped: bool = False
+    source: str | None = None
 
     def __repr__(self) -> str:
         # The dataclass repr printed the rows' expression, screen after screen.
         rules = ", ".join(r.name for r in self.rules) or "none"
-        return counts_repr(self, getattr(self, "source", None), f"rules: {rules}"
+        return counts_repr(self, self.source, f"rules: {rules}"
                            + ("; exact copies merged" if self.deduplicated else ""))
 
     @property
@@ -191,6 +194,6 @@ def clean_rows(
     return CleanedRows(
         rows.mutate(_reason=reason), source.n_input, source.n_quarantined, tuple(rules),
         duplicates, source.n_after_as_of if source.kind.time_column is not None else None,
-        grouped="_n" in t.columns,
+        grouped=source.counted, source=source.source,
     )
 

@@ -410,7 +410,8 @@ def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
     cleaned = clean_rows(dataclasses.replace(source, table=typed),
                          [REPEATED_ID] if has_ids else [], duplicates=has_ids)
     return CleanedPeople(cleaned.rows, cleaned.n_input, cleaned.n_quarantined, cleaned.rules,
-                         cleaned.deduplicated, dictionary=dictionary, undeclared=undeclared,
+                         cleaned.deduplicated, cleaned.n_after_as_of, cleaned.grouped,
+                         cleaned.source, dictionary=dictionary, undeclared=undeclared,
                          id_column=source.roles.get(PERSON_ID))
 
 

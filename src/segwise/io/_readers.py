@@ -279,6 +279,9 @@ class Source:
     totals : dict of str to value
         The kind's :attr:`~segwise.io.SourceKind.totals` over the rows, computed in the
         loader's scan (empty for a kind without them).
+    counted : bool
+        Whether the loader stored rows equal in every column read once, with ``_n`` (see
+        :func:`load_source`'s ``counted``): whatever counts rows sums ``_n``.
     """
 
     table: ir.Table
@@ -292,6 +295,7 @@ class Source:
     as_of: date | None = None
     n_after_as_of: int = 0
     totals: dict[str, Any] = field(default_factory=dict)
+    counted: bool = False
 
     def __repr__(self) -> str:
         # The dataclass repr printed the table's expression and the quarantine in full.
@@ -600,7 +604,7 @@ def _load(
     result: Source = (spec.source_class or Source)(
         table, quarantine, n_input, str(path), roles, backend,
         source_rows=src if typed else None, parser=parser if typed else None,
-        as_of=as_of, n_after_as_of=n_after_as_of, totals=totals,
+        as_of=as_of, n_after_as_of=n_after_as_of, totals=totals, counted=bool(weight),
     )
     return result
 
@@ -1043,10 +1047,15 @@ def _roles_not_found(
 
 
 def _check_no_clash(others: list[str], kind: SourceKind, path: Path) -> None:
-    """Refuse a kept source column whose name engines would confuse with a standard one."""
+    """Refuse a kept source column whose name engines would confuse with a standard one.
+
+    Or with the loader's own: ``_reason``, and ``_n`` (rows a row stands for), which a
+    people file's column of that name broke with a traceback (or whose values every
+    count would have summed).
+    """
     standard = {c.lower(): c for c in kind.columns}
     for col in others:
-        if col.lower() in standard or col.startswith(SOURCE_PREFIX) or col == "_reason":
+        if col.lower() in standard or col.startswith(SOURCE_PREFIX) or col in ("_reason", "_n"):
             raise InputError(
                 f"{path}: column {col!r} has the name of a column segwise adds "
                 f"({standard.get(col.lower(), col)}). Fix: rename it, or map it to its "
