@@ -417,6 +417,20 @@ def test_rows_of_a_customer_table_left_out_are_counted(shared_data: Path,
     assert ("note: 2 of 440 rows could not be parsed and are left out (first: row 6, "
             "customer_id: empty).") in result.output
     assert len(pd.read_csv(out)) == 438
+    # A spreadsheet's blank rows at the foot were said to be rows that "could not be
+    # parsed": each kind of reason is said for what it is.
+    table.write_text(frame.to_csv(index=False) + ",,,,,,,,\n" * 3)
+    result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3", "--embed",
+                                 "", "--compare", "", "-o", str(out)], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert ("note: 5 of 443 rows are left out: 2 could not be parsed (first: row 6, "
+            "customer_id: empty); 3 are blank (no value in any column read; first: row 441)."
+            ) in result.output
+    table.write_text(frame.dropna().to_csv(index=False) + ",,,,,,,,\n")
+    result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3", "--embed",
+                                 "", "--compare", "", "-o", str(out)], terminal_width=300)
+    assert ("note: 1 of 439 rows are blank (no value in any column read) and are left out "
+            "(first: row 439).") in result.output
 
 
 def test_customers_with_a_missing_feature_are_left_out_listed_or_filled(

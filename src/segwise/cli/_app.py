@@ -105,7 +105,7 @@ def notice(label: str, text: str, *, style: str = "yellow", out: Console = conso
 
 
 def notice_quarantine(quarantine: Any, n_input: int, what: str = "lines") -> None:
-    """Say how many input rows could not be read and were left out, and the first reason.
+    """Say how many input rows were left out, of what reasons, and the first of each.
 
     Parameters
     ----------
@@ -116,11 +116,11 @@ def notice_quarantine(quarantine: Any, n_input: int, what: str = "lines") -> Non
     what : str, default="lines"
         What a row is, in the note.
     """
-    if quarantine is None or not quarantine.num_rows:
-        return
-    first = quarantine.slice(0, 1).to_pylist()[0]
-    notice("note", f"{quarantine.num_rows:,} of {n_input:,} {what} could not be parsed and "
-                   f"are left out (first: row {first['row']}, {first['reason']}).")
+    from segwise.io import quarantine_note
+
+    said = quarantine_note(quarantine, n_input, what)
+    if said:
+        notice("note", f"{said}.")
 
 
 def print_actions(actions: Iterable[tuple[str, str]]) -> None:

@@ -22,7 +22,6 @@ from segwise.cli._app import (
     console,
     handle_errors,
     notice,
-    notice_quarantine,
     print_actions,
     progress,
     refuse_given,
@@ -314,10 +313,8 @@ def segment(
             id_col = settings.columns.get("person_id")
         table = EntityTable.read(input, read=settings.read if settings else None,
                                  id_col=id_col)
-        quarantine = table.quarantine_table
-        notice_quarantine(quarantine, table.n_entities + (quarantine.num_rows if quarantine
-                                                          is not None else 0), "rows")
-        for note in table.notes:
+        quarantined = table.quarantine_note()
+        for note in [*([f"{quarantined}."] if quarantined else []), *table.notes]:
             notice("note", note)
     else:
         job_result = run_with_progress(

@@ -400,6 +400,18 @@ class EntityTable:
                              f"entity table has one row per {self.entity}. Fix: {fix}")
         return self
 
+    def quarantine_note(self) -> str | None:
+        """Say how many input rows were quarantined and why (None when none were).
+
+        See :func:`segwise.io.quarantine_note`; the rows read are the entities and the
+        rows quarantined.
+        """
+        from segwise.io import quarantine_note
+
+        quarantine = self.quarantine_table
+        n = self.n_entities + (quarantine.num_rows if quarantine is not None else 0)
+        return quarantine_note(quarantine, n)
+
     def with_table(self, table: pa.Table) -> EntityTable:
         """Return a copy holding ``table`` (more columns, same rows), metadata unchanged."""
         return replace(self, table=table)

@@ -42,6 +42,7 @@ from segwise.io._readers import (
     group_copies,
     load_source,
     quarantine_frame,
+    quarantine_note,
 )
 from segwise.io._roles import ColumnRoles, resolve_roles
 from segwise.io._tables import Join
@@ -92,6 +93,7 @@ __all__ = [
     "number_checks",
     "parse_timestamp",
     "quarantine_frame",
+    "quarantine_note",
     "read_coil_dictionary",
     "read_dictionary",
     "register_kind",

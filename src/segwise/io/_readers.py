@@ -1566,6 +1566,69 @@ def _warn_other_notation(
 BLANK_ROW = "blank row: no value in any column read"
 
 
+#: What each kind of quarantine reason means, for the note of rows left out: the test of
+#: a reason, and what rows with it are.
+_REASON_MEANINGS: tuple[tuple[Callable[[str], bool], str], ...] = (
+    (lambda r: r == BLANK_ROW, "are blank (no value in any column read)"),
+    (lambda r: join_fix(r) is not None, "match no row of a joined table, or several"),
+    (lambda r: ": dated after " in r, "are dated after the latest date read"),
+    (lambda r: True, "could not be parsed"),
+)
+
+
+def quarantine_note(quarantine: pa.Table | None, n_input: int, what: str = "rows"
+                    ) -> str | None:
+    """Say how many rows were quarantined, of how many read, and what each reason means.
+
+    ``2 of 440 rows could not be parsed and are left out (first: row 6, customer_id:
+    empty)``; with reasons of several kinds, each kind's count and first row:
+    ``5 of 443 rows are left out: 2 could not be parsed (first: ...); 3 are blank (no
+    value in any column read; first: row 441)``. Blank rows were said to be rows that
+    "could not be parsed", which they are not.
+
+    Parameters
+    ----------
+    quarantine : pyarrow.Table or None
+        The quarantine (``row``, ``reason``, raw values).
+    n_input : int
+        Rows read, the quarantined ones included.
+    what : str, default="rows"
+        What a row is (``"lines"``).
+
+    Returns
+    -------
+    str or None
+        None when nothing was quarantined.
+    """
+    if quarantine is None or not quarantine.num_rows:
+        return None
+    kinds: dict[str, list[tuple[Any, str]]] = {}
+    for row, reason in zip(quarantine["row"].to_pylist(), quarantine["reason"].to_pylist(),
+                           strict=True):
+        meaning = next(m for test, m in _REASON_MEANINGS if test(str(reason)))
+        kinds.setdefault(meaning, []).append((row, str(reason)))
+
+    def first(meaning: str) -> str:
+        row, reason = kinds[meaning][0]
+        where = f"row {row}" if row is not None else ""
+        said = where if reason == BLANK_ROW else ", ".join(filter(None, [where, reason]))
+        return f"first: {said}" if said else ""
+
+    total = f"{quarantine.num_rows:,} of {n_input:,} {what}"
+    if len(kinds) == 1:
+        (meaning,) = kinds
+        aside = first(meaning)
+        return f"{total} {meaning} and are left out" + (f" ({aside})" if aside else "")
+    parts = []
+    for meaning, rows in kinds.items():
+        aside = first(meaning)
+        if aside and meaning.endswith(")"):  # "(no value in any column read; first: ...)"
+            parts.append(f"{len(rows):,} {meaning[:-1]}; {aside})")
+        else:
+            parts.append(f"{len(rows):,} {meaning}" + (f" ({aside})" if aside else ""))
+    return f"{total} are left out: " + "; ".join(parts)
+
+
 def _blank_rows_said(quarantine: pa.Table, roles: ColumnRoles) -> pa.Table:
     """Give quarantined rows with no value in any column read :data:`BLANK_ROW` as reason.
 

@@ -944,14 +944,8 @@ def segment_customers(
     if isinstance(customers, str | os.PathLike):
         customers = EntityTable.read(Path(customers), id_col=id_col)
         # What reading changed, said as the CLI says it: nothing left out in silence.
-        said = list(customers.notes)
-        quarantine = customers.quarantine_table
-        if quarantine is not None and quarantine.num_rows:
-            first = quarantine.slice(0, 1).to_pylist()[0]
-            said.insert(0, f"{quarantine.num_rows:,} of "
-                           f"{quarantine.num_rows + customers.n_entities:,} rows could not be "
-                           f"parsed and are left out (first: row {first['row']}, "
-                           f"{first['reason']})")
+        quarantined = customers.quarantine_note()
+        said = [*([quarantined] if quarantined else []), *customers.notes]
         for note in said:
             warnings.warn(f"{customers.source}: {note}", SegwiseWarning, stacklevel=2)
     elif not isinstance(customers, EntityTable):
