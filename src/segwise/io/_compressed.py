@@ -3,12 +3,17 @@
 DuckDB reads gzip and zstd itself. bzip2, xz and a zip archive of one file are
 decompressed in Python, streaming, where the text is rewritten anyway
 (:func:`segwise.io._text.write_normalised`); their checksums are verified as they are read.
+What is looked at before DuckDB reads a file (a byte-order mark, the encoding, a JSON
+array), and a file that must be rewritten, is decompressed in Python for every
+compression: zstd by Arrow's codec (Python has none before 3.14).
 
 DuckDB's gzip reader does not check the CRC-32 a gzip member ends with: a file with a
 flipped bit is read as different text (or as part of the data) and the run succeeds. The
 check here decompresses the file once, streaming, and lets :mod:`gzip` verify every
-member's CRC-32 and length. It runs in a thread beside the read (both release Python's
-lock while they decompress), and its verdict comes before anything read is used.
+member's CRC-32 and length. DuckDB read the first half of a zstd file cut short as the
+whole file; the same check reads it with Arrow's codec, which refuses a truncated frame.
+It runs in a thread beside the read (both release Python's lock while they decompress),
+and its verdict comes before anything read is used.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ _CHUNK = 4 * 2**20
 #: Compression suffixes read: DuckDB reads gzip and zstd, Python the others.
 PYTHON_COMPRESSIONS = (".bz2", ".xz", ".zip")
 COMPRESSIONS = (".gz", ".zst", *PYTHON_COMPRESSIONS)
+#: Compressions DuckDB reads without checking them: checked beside its read.
+_UNCHECKED = (".gz", ".zst")
 
 #: What decompressing damaged data raises (bz2 and gzip: an OSError without an errno).
 _DAMAGE = (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
@@ -110,8 +117,7 @@ def open_binary(path: Path) -> BinaryIO:
     Raises
     ------
     InputError
-        For zstd (DuckDB reads it, Python does not), or a zip archive that is damaged or
-        does not hold exactly one file.
+        For a zip archive that is damaged or does not hold exactly one file.
     """
     suffix = path.suffix.lower()
     if suffix == ".gz":
@@ -126,30 +132,31 @@ def open_binary(path: Path) -> BinaryIO:
         with zipfile.ZipFile(path) as archive:
             return cast(BinaryIO, archive.open(member))
     if suffix == ".zst":
-        raise InputError(
-            f"{path}: a zstd-compressed file with these [read] settings cannot be rewritten. "
-            "Fix: decompress it first (zstd -d)"
-        )
+        # Every .zst file was refused here, its byte-order mark looked for before DuckDB
+        # read it. Damaged data raise an OSError without an errno, as gzip's do.
+        import pyarrow as pa
+
+        return cast(BinaryIO, pa.input_stream(str(path), compression="zstd"))
     return path.open("rb")
 
 
 def check_compressed(path: Path, stop: threading.Event | None = None) -> None:
-    """Refuse a ``.gz`` file whose compressed data or checksums are damaged.
+    """Refuse a ``.gz`` or ``.zst`` file whose compressed data or checksums are damaged.
 
     Parameters
     ----------
     path : Path
-        The input file; files without a ``.gz`` suffix are not read.
+        The input file; files without a ``.gz`` or ``.zst`` suffix are not read.
     stop : threading.Event, optional
         When set, the check ends early, its verdict unknown (the run is over anyway).
 
     Raises
     ------
     InputError
-        If the file is not gzip data, is truncated, or a member's CRC-32 or length does
-        not match its data.
+        If the file is not gzip (zstd) data, is truncated, or a member's CRC-32 or
+        length (a frame's checksum) does not match its data.
     """
-    if path.suffix.lower() != ".gz":
+    if path.suffix.lower() not in _UNCHECKED:
         return
     with decompressed(path) as fh:
         while fh.read(_CHUNK) and not (stop is not None and stop.is_set()):
@@ -168,7 +175,7 @@ def checking_compressed(path: Path) -> Iterator[None]:
     InputError
         If the file is damaged (see :func:`check_compressed`).
     """
-    if path.suffix.lower() != ".gz":
+    if path.suffix.lower() not in _UNCHECKED:
         yield
         return
     stop = threading.Event()
