@@ -136,14 +136,14 @@ def test_values_are_checked_against_the_schema(tmp_path: Path, text: str, messag
          'like {table = "...", on = "key column"}. Fix: join = [{table = "SearchInfo", '
          'on = "SearchID"}] (or a [[read.join]] block for each)'),
         ('[read]\njoin = [{table = "SearchInfo"}]\n',
-         '[read] join: {table = "SearchInfo"} lacks on. Fix: join = [{table = "SearchInfo", '
-         'on = "key column"}]'),
+         '[read] join: {table = "SearchInfo"} lacks on. Fix: set [read] join = '
+         '[{table = "SearchInfo", on = "key column"}] (on takes a list for several keys)'),
         ('[read]\njoin = [{table = "S", on = "k", how = "left"}]\n',
          '[read] join: {table = "S", on = "k", how = "left"} has unknown key(s) how. '
-         'Fix: join = [{table = "S", on = "k"}]'),
+         'Fix: set [read] join = [{table = "S", on = "k"}]'),
         ('[read]\njoin = ["SearchInfo"]\n',
-         '[read] join: "SearchInfo" is not a table like {table = "...", on = "key column"}. '
-         'Fix: join = [{table = "SearchInfo", on = "key column"}]'),
+         '[read] join: "SearchInfo" is not a table name with key columns. '
+         'Fix: set [read] join = [{table = "SearchInfo", on = "key column"}]'),
         # A single value where a list is expected, numbers and flags in quotes, text
         # without them, a whole number written with a point, a list of one.
         ('[rfe]\nscore = "clicks"\n',

@@ -104,37 +104,79 @@ def columns_fix(pairs: Mapping[str, str]) -> str:
             else f"pass columns={body}")
 
 
-def read_key(*names: str) -> str:
-    """Name ``[read]`` settings as the caller gives them, for an error or warning.
+#: Sections a :class:`~segwise.config.SegwiseConfig` holds as fields of their own: the
+#: class that holds their settings, and the keyword a function takes it by. Every other
+#: section is a registered one, held in ``SegwiseConfig(sections={...})``.
+_SECTION_FIELDS = {"read": ("ReadOptions", "read"), "cleaning": ("CleaningRules", "rules")}
+
+
+def _options(section: str, body: str) -> tuple[str, str, str | None]:
+    """Write a section's settings in Python: the object, and as a job's config holds it.
+
+    Also returns the keyword a function takes the object by (None for a registered
+    section's, which functions take by several names).
+    """
+    if section in _SECTION_FIELDS:
+        cls, keyword = _SECTION_FIELDS[section]
+        return f"{cls}({body})", f"{section}={cls}({body})", keyword
+    from segwise._settings import registered_sections  # a leaf, as this module is
+
+    registered = registered_sections().get(section)
+    cls = registered.__name__ if registered is not None else f"<[{section}] settings>"
+    return f"{cls}({body})", f'sections={{"{section}": {cls}({body})}}', None
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    """Join names as ``a``, ``a and b``, ``a, b and c``."""
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
+def setting_key(section: str, *names: str) -> str:
+    """Name settings of a config section as the caller gives them, for an error or warning.
 
     ``[read] delimiter and encoding`` on the command line (a config file);
     ``read=ReadOptions(delimiter=..., encoding=...)`` to a loader; and
-    ``SegwiseConfig(read=ReadOptions(delimiter=..., encoding=...))`` to a job.
+    ``SegwiseConfig(read=ReadOptions(delimiter=..., encoding=...))`` to a job. A
+    registered section's (``[pings]``) is ``PingRules(...)``, and to a job
+    ``SegwiseConfig(sections={"pings": PingRules(...)})``. Without names, the section.
     """
     way = _MAPPING_WAY.get() or "columns"
     if way == "config":
-        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
-        return f"[read] {listed}"
-    options = "ReadOptions(" + ", ".join(f"{n}=..." for n in names) + ")"
-    return f"SegwiseConfig(read={options})" if way == "config_object" else f"read={options}"
+        return f"[{section}] {_listed(names)}" if names else f"[{section}]"
+    obj, held, keyword = _options(section, ", ".join(f"{n}=..." for n in names))
+    if way == "config_object":
+        return f"SegwiseConfig({held})"
+    return f"{keyword}={obj}" if keyword else obj
 
 
-def read_fix(settings: Mapping[str, object]) -> str:
-    """Return the fix that sets ``[read]`` settings, as the caller writes it.
+def setting_fix(section: str, settings: Mapping[str, object]) -> str:
+    """Return the fix that sets a config section's settings, as the caller writes it.
 
     ``set [read] delimiter = ";"`` on the command line; ``pass read=ReadOptions(
     delimiter=";")`` to a loader; ``pass config=SegwiseConfig(read=ReadOptions(
-    delimiter=";"))`` to a job. Values are Python's (text, numbers, true/false, lists),
-    written as TOML or as Python.
+    delimiter=";"))`` to a job (see :func:`setting_key` for the other sections). Values
+    are Python's (text, numbers, true/false, lists, tables as dicts), written as TOML or
+    as Python.
     """
     way = _MAPPING_WAY.get() or "columns"
     if way == "config":
-        return "set [read] " + " and ".join(f"{k} = {_literal(v, toml=True)}"
-                                            for k, v in settings.items())
-    options = "ReadOptions(" + ", ".join(f"{k}={_literal(v, toml=False)}"
-                                         for k, v in settings.items()) + ")"
-    return (f"pass config=SegwiseConfig(read={options})" if way == "config_object"
-            else f"pass read={options}")
+        return f"set [{section}] " + " and ".join(f"{k} = {_literal(v, toml=True)}"
+                                                 for k, v in settings.items())
+    obj, held, keyword = _options(section, ", ".join(f"{k}={_literal(v, toml=False)}"
+                                                     for k, v in settings.items()))
+    if way == "config_object":
+        return f"pass config=SegwiseConfig({held})"
+    return f"pass {keyword}={obj}" if keyword else f"pass {obj}"
+
+
+def read_key(*names: str) -> str:
+    """Name ``[read]`` settings as the caller gives them (:func:`setting_key` of ``read``)."""
+    return setting_key("read", *names)
+
+
+def read_fix(settings: Mapping[str, object]) -> str:
+    """Return the fix that sets ``[read]`` settings (:func:`setting_fix` of ``read``)."""
+    return setting_fix("read", settings)
 
 
 def _literal(value: object, *, toml: bool) -> str:
@@ -145,6 +187,12 @@ def _literal(value: object, *, toml: bool) -> str:
         return str(value).lower() if toml else str(value)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):  # a TOML inline table: {table = "x", on = "k"}
+        if toml:
+            return "{" + ", ".join(f"{k} = {_literal(v, toml=True)}"
+                                   for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {_literal(v, toml=False)}"
+                               for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         items = [_literal(v, toml=toml) for v in value]
         if toml:
@@ -153,11 +201,17 @@ def _literal(value: object, *, toml: bool) -> str:
     return repr(value)
 
 
-def read_setting(name: str, value: object) -> str:
-    """Name a ``[read]`` setting and its value as the caller wrote them, for a refusal.
+def setting_named(section: str, name: str, value: object) -> str:
+    """Name a config setting and its value as the caller wrote them, for a refusal.
 
-    ``[read] decimal = ";"`` from a config file; ``ReadOptions(decimal=";")`` from Python.
+    ``[read] decimal = ";"`` from a config file; ``ReadOptions(decimal=";")`` from Python
+    (``PingRules(min_pings=0)`` for a registered section's).
     """
     if (_MAPPING_WAY.get() or "columns") == "config":
-        return f"[read] {name} = {_literal(value, toml=True)}"
-    return f"ReadOptions({name}={_literal(value, toml=False)})"
+        return f"[{section}] {name} = {_literal(value, toml=True)}"
+    return _options(section, f"{name}={_literal(value, toml=False)}")[0]
+
+
+def read_setting(name: str, value: object) -> str:
+    """Name a ``[read]`` setting and its value (:func:`setting_named` of ``read``)."""
+    return setting_named("read", name, value)

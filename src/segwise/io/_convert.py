@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from segwise._engine import duckdb_connection, fetch_scalar, sql_text
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, read_key
 from segwise.io._kinds import SourceKind, get_kind
 from segwise.io._readers import ReadOptions, _check_file
 from segwise.io._roles import resolve_roles
@@ -117,8 +117,8 @@ def _check_some_row_joins(database: Database, duck: Any, parts: Path, n: int) ->
     database.check_matches(duck.table("segwise_matches"), n, nothing="nothing was written")
     raise InputError(
         f"{database.path}: every row of {database.table} matches several rows of a table "
-        f"[read] join joins; nothing was written. Fix: join on keys unique in the joined "
-        "tables (on = [\"a\", \"b\"] for several)")
+        f"{read_key('join')} joins; nothing was written. Fix: join on keys unique in the "
+        "joined tables (on takes a list for several keys)")
 
 
 def convert_to_parquet(

@@ -98,27 +98,28 @@ class Join:
             return value
         table = value.get("table") if isinstance(value, dict) else value
         on = value.get("on") if isinstance(value, dict) else None
-        shown = toml_text({
-            "table": table if isinstance(table, str) and table else "...",
-            "on": on if isinstance(on, str) and on else "key column"})
-        fix = f'Fix: join = [{shown}] (on = ["a", "b"] for several keys)'
+        fits = {"table": table if isinstance(table, str) and table else "...",
+                "on": on if isinstance(on, str) and on else "key column"}
+        fix = f"Fix: {read_fix({'join': [fits]})} ({_SEVERAL_KEYS} for several keys)"
+        given = f"{read_key('join')}: {toml_text(value)}"
         if not isinstance(value, dict):
-            raise ConfigError(f"[read] join: {toml_text(value)} is not a table like "
-                              f"{cls.TOML_FORM}. {fix}")
+            raise ConfigError(f"{given} is not a table name with key columns. {fix}")
         keys_given = set(value)
         if keys_given != {"table", "on"}:
             lacks = sorted({"table", "on"} - keys_given)
             extra = sorted(keys_given - {"table", "on"})
             said = "; ".join(([f"lacks {' and '.join(lacks)}"] if lacks else [])
                              + ([f"has unknown key(s) {', '.join(extra)}"] if extra else []))
-            raise ConfigError(f"[read] join: {toml_text(value)} {said}. {fix}")
+            raise ConfigError(f"{given} {said}. {fix}")
         keys = (on,) if isinstance(on, str) else tuple(on) if isinstance(on, list) else ()
         if not isinstance(table, str) or not table or not keys or not all(
                 isinstance(k, str) and k for k in keys):
-            raise ConfigError(f"[read] join: {toml_text(value)} needs a table name and key "
-                              f"column names. {fix}")
+            raise ConfigError(f"{given} needs a table name and key column names. {fix}")
         return cls(table, keys)
 
+
+#: How a join names several key columns, in words that fit a config file and Python alike.
+_SEVERAL_KEYS = "on takes a list"
 
 #: A joined row's reasons, the keys and the joined table filled in: its key matched no row
 #: of the table, or several.
@@ -134,15 +135,16 @@ def join_fix(reason: str) -> str | None:
     reason alone, so that Parquet parts ``segwise convert`` wrote get it too.
     """
     for form, fix in (
-        (_SEVERAL_MATCH, "Fix: join {table} on keys unique in it (on = [\"a\", \"b\"] for "
-                         "several), or remove its duplicate rows"),
+        (_SEVERAL_MATCH, "Fix: join {table} on keys unique in it ({several} for several keys), "
+                         "or remove its duplicate rows"),
         (_NO_MATCH, "Fix: check that {table} holds every {keys} of the main table and that "
-                    "[read] join names the right table and key"),
+                    "{join} names the right table and key"),
     ):
         pattern = re.escape(form).replace(r"\{keys\}", "(?P<keys>.+)").replace(
             r"\{table\}", "(?P<table>.+)")
         if match := re.fullmatch(pattern, reason):
-            return fix.format(**match.groupdict())
+            return fix.format(**match.groupdict(), several=_SEVERAL_KEYS,
+                              join=read_key("join"))
     return None
 
 
@@ -208,14 +210,15 @@ class Database:
         for i, join in enumerate(self.joins):
             if join.table == self.table or join.table in (j.table for j in self.joins[:i]):
                 raise ConfigError(
-                    f"{path}: [read] join names table {join.table} "
+                    f"{path}: {read_key('join')} names table {join.table} "
                     + ("as a join to itself" if join.table == self.table else "twice")
                     + ": each table's columns join once. Fix: one join per table other than "
-                    "[read] table (on = [\"a\", \"b\"] for several keys)"
+                    f"{read_key('table')} ({_SEVERAL_KEYS} for several keys)"
                 )
             if join.table not in tables:
                 raise InputError(
-                    f"{path}: [read] join names table {join.table!r}, which the database "
+                    f"{path}: {read_key('join')} names table {join.table!r}, which "
+                    "the database "
                     f"lacks (tables: {', '.join(tables)}). Fix: correct the table name"
                 )
             cols = tables[join.table]
@@ -247,7 +250,8 @@ class Database:
         hint = (f"; did you mean {same[0]!r}? (case and spaces matter)" if same
                 else f" (columns both have: {', '.join(both)})" if both
                 else " (the tables have no column in common)")
-        return (f"{self.path}: [read] join {join.table} on {key!r}: {side} has no column "
+        return (f"{self.path}: {read_key('join')}: {join.table} on {key!r}: {side} "
+                f"has no column "
                 f"{key!r}{hint}. Fix: name a column both tables have")
 
     @property
@@ -670,17 +674,18 @@ class Database:
         from segwise._engine import fetch_scalar
 
         said = f"; {nothing}" if nothing else ""
+        joined = read_key("join")
         for i, join in enumerate(self.joins):
             if n and fetch_scalar(raw[f"{JOIN_PREFIX}{i}"].count()) == 0:
                 if not self._has_rows(join.table):
                     raise InputError(
-                        f"{self.path}: table {join.table}, which [read] join joins on "
+                        f"{self.path}: table {join.table}, which {joined} joins on "
                         f"{', '.join(join.on)}, has no rows, so no row of {self.table} can be "
-                        f"used{said}. Fix: export its rows too, or drop it from [read] join"
+                        f"used{said}. Fix: export its rows too, or drop it from {joined}"
                     )
                 raise InputError(
                     f"{self.path}: no row of {self.table} matches a row of {join.table} on "
-                    f"{', '.join(join.on)}{said}. Fix: check [read] join (the key columns "
+                    f"{', '.join(join.on)}{said}. Fix: check {joined} (the key columns "
                     "must hold the same values in both tables)"
                 )
 
