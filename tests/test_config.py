@@ -83,6 +83,23 @@ def test_a_config_saved_with_a_byte_order_mark_and_crlf_is_read(tmp_path: Path) 
     assert load_config(path).as_of == dt.date(2011, 12, 1)
 
 
+def test_a_section_s_own_checks_speak_python_from_python() -> None:
+    # CleaningRules(cancellations="x") said "[cleaning] cancellations = 'x'", a config
+    # file's words to someone who wrote no config file; so did every other section.
+    from segwise.clean import CleaningRules, PingRules
+    from segwise.features.rfe import SessionSettings
+
+    for make, message in [
+        (lambda: CleaningRules(cancellations="drop all"),
+         r"^CleaningRules\(cancellations=\"drop all\"\): use 'net', 'drop' or 'keep'$"),
+        (lambda: CleaningRules(outlier_max_z=0), r"^CleaningRules\(outlier_max_z=0\): must be"),
+        (lambda: PingRules(min_pings=0), r"^PingRules\(min_pings=0\): must be an integer >= 1$"),
+        (lambda: SessionSettings(gap_minutes=-5), r"^SessionSettings\(gap_minutes=-5\) must"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            make()
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "none.toml")
@@ -100,7 +117,10 @@ def test_missing_config_file(tmp_path: Path) -> None:
         ('[cleaning]\nnon_product_codes = "POST"\n',
          '[cleaning] non_product_codes = "POST": expected a list of strings'),
         ('[cleaning]\nnon_product_pattern = "("\n',
-         "[cleaning] non_product_pattern = '(' is not a regular expression"),
+         '[cleaning] non_product_pattern = "(" is not a regular expression'),
+        ("[pings]\nmin_pings = 0\n", "[pings] min_pings = 0: must be an integer >= 1"),
+        ("[mobility]\nparts_of_day = [6, 0, 12, 18]\n",
+         "[mobility] parts_of_day = [6, 0, 12, 18]: four increasing start hours"),
         ('[read]\ntimestamp_format = "%Q"\n', '[read] timestamp_format = "%Q": '),
         ("[read]\nsheet = 1.5\n", "[read] sheet = 1.5: expected a string or a whole number"),
         ("[read]\nmax_quarantine_share = 2\n", "[read] max_quarantine_share = 2.0: expected a "

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, Union
 
 from segwise._registry import Registry
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, mapping_way
 
 __all__ = ["BUILTIN_SECTIONS", "build_section", "check_value", "register_section",
            "registered_sections", "toml_text"]
@@ -110,7 +110,9 @@ def build_section(cls: type, values: Mapping[str, Any], section: str) -> Any:
                                 example=_default(fields[key]))
                for key, value in values.items()}
     try:
-        return cls(**checked)
+        # A section's own checks name its settings as a config file writes them.
+        with mapping_way("config", force=True):
+            return cls(**checked)
     except ConfigError as exc:
         message = str(exc)
         raise ConfigError(message if message.startswith("[") else f"[{section}] {message}") \

@@ -143,7 +143,7 @@ def setting_key(section: str, *names: str) -> str:
     way = _MAPPING_WAY.get() or "columns"
     if way == "config":
         return f"[{section}] {_listed(names)}" if names else f"[{section}]"
-    obj, held, keyword = _options(section, ", ".join(f"{n}=..." for n in names))
+    obj, held, keyword = _options(section, ", ".join(f"{n}=..." for n in names) or "...")
     if way == "config_object":
         return f"SegwiseConfig({held})"
     return f"{keyword}={obj}" if keyword else obj
@@ -167,6 +167,17 @@ def setting_fix(section: str, settings: Mapping[str, object]) -> str:
     if way == "config_object":
         return f"pass config=SegwiseConfig({held})"
     return f"pass {keyword}={obj}" if keyword else f"pass {obj}"
+
+
+def option_key(option: str, section: str | None, name: str) -> str:
+    """Name a setting that commands take as an option and configs as a key, as given.
+
+    ``--as-of (or [rfm] as_of)`` on the command line (``--as-of`` without a section);
+    ``as_of=`` from Python, where jobs and functions take it by that keyword.
+    """
+    if (_MAPPING_WAY.get() or "columns") != "config":
+        return f"{name}="
+    return f"{option} (or [{section}] {name})" if section else option
 
 
 def read_key(*names: str) -> str:

@@ -224,6 +224,10 @@ def test_an_unknown_time_zone_is_one_line_with_the_zone_meant(given_zone: str,
 
     with pytest.raises(ConfigError) as caught:
         build_section(MobilitySettings, {"timezone": given_zone}, "mobility")
-    assert re.match(rf"\[mobility\] timezone = '{re.escape(given_zone)}': not an IANA time "
+    assert re.match(rf"\[mobility\] timezone = \"{re.escape(given_zone)}\": not an IANA time "
                     rf"zone\. Fix: {re.escape(fix)}", str(caught.value)), str(caught.value)
     assert "\n" not in str(caught.value)
+    # From Python, the setting is named as Python wrote it, not in a config file's words.
+    with pytest.raises(ConfigError, match=rf"^MobilitySettings\(timezone=\"{re.escape(given_zone)}"
+                                          r"\"\): not an IANA time zone"):
+        MobilitySettings(timezone=given_zone)

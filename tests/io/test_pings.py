@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from segwise.clean import clean_pings
+from segwise.cli import app
 from segwise.config import SegwiseConfig
 from segwise.exceptions import InputError
 from segwise.io import ReadOptions, load_source
@@ -178,10 +180,18 @@ def test_a_file_of_one_ping_per_user_says_why(tmp_path: Path) -> None:
     path = tmp_path / "one.csv"
     pd.DataFrame([{"user": "x", "time": "2024-03-04 10:00:00", "latitude": 52.5,
                    "longitude": 13.4}]).to_csv(path, index=False)
+    # The rules are named as the caller gives them: "the [pings] rules" beside
+    # config.columns spoke a config file's words to a Python caller.
     with pytest.raises(InputError, match=r"one\.csv: no user is left after cleaning \(see "
                                          r"the audit: too_few_pings 1\)\. Fix: check the "
-                                         r"config\.columns mapping and the \[pings\] rules"):
+                                         r"config\.columns mapping and the rules of "
+                                         r"SegwiseConfig\(sections=\{\"pings\": "
+                                         r"PingRules\(\.\.\.\)\}\)$"):
         run_mobility(path)
+    result = CliRunner().invoke(app, ["mobility", str(path), "-o", str(tmp_path / "u.csv")])
+    assert result.exit_code == 1
+    assert "Fix: check the [columns] mapping and the rules of [pings]" in " ".join(
+        result.output.split())
 
 
 def test_pings_that_leave_no_user_name_the_steps_and_the_fix(tmp_path: Path) -> None:
@@ -204,7 +214,7 @@ def test_pings_that_leave_no_user_name_the_steps_and_the_fix(tmp_path: Path) -> 
     frame["longitudeE7"] /= 1e7
     frame.to_csv(path, index=False)
     with pytest.raises(InputError, match=r"\(see the audit: after_as_of 40\)\. Fix: choose a "
-                                         r"later --as-of than 2024-03-01: the rows that parsed"):
+                                         r"later as_of= than 2024-03-01: the rows that parsed"):
         run_mobility(path, config=config, as_of="2024-03-01")
 
 

@@ -479,11 +479,11 @@ def test_an_as_of_date_before_every_event_names_the_file_and_the_fix(tmp_path: P
                     "b,2024-03-02 10:00:00,click\n")
     with pytest.raises(InputError, match=r"events\.csv: no event is left after cleaning \(see "
                                          r"the audit: after_as_of 2\)\. Fix: choose a later "
-                                         r"--as-of \(or \[rfe\] as_of\) than 2024-02-01"):
+                                         r"as_of= than 2024-02-01"):
         _rfe(path, as_of=dt.date(2024, 2, 1))
     out = CliRunner().invoke(app, ["rfe", str(path), "--as-of", "2024-02-01",
                                    "-o", str(tmp_path / "u.parquet")])
-    assert out.exit_code == 1 and "choose a later --as-of" in out.output
+    assert out.exit_code == 1 and "choose a later --as-of (or [rfe] as_of)" in out.output
 
 
 def test_a_log_of_one_user_gets_its_report(tmp_path: Path) -> None:

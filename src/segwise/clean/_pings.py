@@ -21,7 +21,7 @@ import numpy as np
 from segwise._engine import fetch_numpy
 from segwise._settings import register_section
 from segwise.clean._audit import build_audit, loader_steps
-from segwise.exceptions import ConfigError, InputError, columns_fix
+from segwise.exceptions import ConfigError, InputError, columns_fix, setting_named
 from segwise.io._readers import counts_repr
 
 if TYPE_CHECKING:
@@ -60,18 +60,19 @@ class PingRules:
     max_swapped_share: float = 0.5
 
     def __post_init__(self) -> None:
+        def bad(name: str, rule: str) -> ConfigError:
+            return ConfigError(f"{setting_named('pings', name, getattr(self, name))}: {rule}")
+
         if self.max_speed_kmh <= 0:
-            raise ConfigError(f"[pings] max_speed_kmh = {self.max_speed_kmh}: must be positive")
+            raise bad("max_speed_kmh", "must be positive")
         if self.max_accuracy_m < 0:
-            raise ConfigError(f"[pings] max_accuracy_m = {self.max_accuracy_m}: must be >= 0")
+            raise bad("max_accuracy_m", "must be >= 0")
         if not isinstance(self.min_pings, int) or self.min_pings < 1:
-            raise ConfigError(f"[pings] min_pings = {self.min_pings!r}: must be an integer >= 1")
+            raise bad("min_pings", "must be an integer >= 1")
         if not 0 <= self.null_island_deg < 1:
-            raise ConfigError(f"[pings] null_island_deg = {self.null_island_deg}: must be from 0 "
-                              "(keep pings at 0, 0) to below 1 degree")
+            raise bad("null_island_deg", "must be from 0 (keep pings at 0, 0) to below 1 degree")
         if not 0 <= self.max_swapped_share <= 1:
-            raise ConfigError(f"[pings] max_swapped_share = {self.max_swapped_share}: must be a "
-                              "share from 0 to 1")
+            raise bad("max_swapped_share", "must be a share from 0 to 1")
 
 
 register_section("pings", PingRules)

@@ -20,7 +20,7 @@ import numpy as np
 from segwise._engine import duckdb_error, fetch_numpy, is_missing
 from segwise._expr import exact_money, money_sum
 from segwise.clean._audit import build_audit, loader_steps
-from segwise.exceptions import ConfigError, SegwiseWarning
+from segwise.exceptions import ConfigError, SegwiseWarning, setting_named
 from segwise.io._readers import counts_repr
 
 if TYPE_CHECKING:
@@ -126,22 +126,21 @@ class CleaningRules:
 
     def __post_init__(self) -> None:
         if self.cancellations not in ("net", "drop", "keep"):
-            raise ConfigError(
-                f"[cleaning] cancellations = {self.cancellations!r}: use 'net', 'drop' or 'keep'"
-            )
+            raise ConfigError(f"{setting_named('cleaning', 'cancellations', self.cancellations)}"
+                              ": use 'net', 'drop' or 'keep'")
         if self.non_product not in ("drop", "keep"):
-            raise ConfigError(
-                f"[cleaning] non_product = {self.non_product!r}: use 'drop' or 'keep'"
-            )
+            raise ConfigError(f"{setting_named('cleaning', 'non_product', self.non_product)}: "
+                              "use 'drop' or 'keep'")
         if not self.outlier_max_z > 0:
-            raise ConfigError("[cleaning] outlier_max_z must be positive")
+            raise ConfigError(f"{setting_named('cleaning', 'outlier_max_z', self.outlier_max_z)}"
+                              ": must be positive")
         if self.non_product_pattern:
             # DuckDB's RE2 is the stricter dialect: what it accepts, Spark's Java accepts.
             error = duckdb_error("SELECT regexp_matches('', ?)", [self.non_product_pattern])
             if error is not None:
                 raise ConfigError(
-                    f"[cleaning] non_product_pattern = {self.non_product_pattern!r} is not a "
-                    f"regular expression: {error}"
+                    f"{setting_named('cleaning', 'non_product_pattern', self.non_product_pattern)}"
+                    f" is not a regular expression: {error}"
                 )
 
 

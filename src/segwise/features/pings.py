@@ -22,7 +22,7 @@ import numpy as np
 
 from segwise._engine import fetch_numpy, numpy_to_arrow
 from segwise._settings import register_section
-from segwise.exceptions import ConfigError, SegwiseWarning
+from segwise.exceptions import ConfigError, SegwiseWarning, setting_named
 from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
 from segwise.features._rhythm import heat_columns
 
@@ -151,16 +151,18 @@ class MobilitySettings:
     def __post_init__(self) -> None:
         self._check_ranges()
         if self.stays not in ("auto", "points", "checkins"):
-            raise ConfigError(f"[mobility] stays = {self.stays!r}: choose auto, points or "
-                              "checkins")
+            raise ConfigError(f"{setting_named('mobility', 'stays', self.stays)}: choose auto, "
+                              "points or checkins")
         if self.privacy not in ("grid", "h3", "none"):
-            raise ConfigError(f"[mobility] privacy = {self.privacy!r}: choose grid, h3 or none")
+            raise ConfigError(f"{setting_named('mobility', 'privacy', self.privacy)}: choose "
+                              "grid, h3 or none")
         if len(self.parts_of_day) != 4 or list(self.parts_of_day) != sorted(self.parts_of_day):
-            raise ConfigError("[mobility] parts_of_day: four increasing start hours, "
-                              "e.g. [0, 6, 12, 18]")
+            raise ConfigError(f"{setting_named('mobility', 'parts_of_day', self.parts_of_day)}: "
+                              "four increasing start hours, e.g. [0, 6, 12, 18]")
         for name in ("night_hours", "work_hours", "som_shape"):
             if len(getattr(self, name)) != 2:
-                raise ConfigError(f"[mobility] {name}: two numbers, e.g. [22, 6]")
+                raise ConfigError(f"{setting_named('mobility', name, getattr(self, name))}: two "
+                                  "numbers, e.g. [22, 6]")
         if self.pois_read:
             self.pois_read_options()  # a wrong key or type stops here, before the pings
         if self.timezone:
@@ -169,16 +171,16 @@ class MobilitySettings:
             try:
                 zoneinfo.ZoneInfo(self.timezone)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-                raise ConfigError(f"[mobility] timezone = {self.timezone!r}: not an IANA "
-                                  f"time zone. Fix: timezone = {_zone_like(self.timezone)}"
-                                  ) from exc
+                raise ConfigError(f"{setting_named('mobility', 'timezone', self.timezone)}: "
+                                  "not an IANA time zone. Fix: timezone = "
+                                  f"{_zone_like(self.timezone)}") from exc
 
     def _check_ranges(self) -> None:
         """Refuse numbers outside their range (a zero cell size, a 30th hour, ...)."""
         from segwise.features._places import _TABLES
 
         def bad(name: str, value: Any, rule: str) -> ConfigError:
-            return ConfigError(f"[mobility] {name} = {value!r}: must be {rule}")
+            return ConfigError(f"{setting_named('mobility', name, value)}: must be {rule}")
 
         for name in ("stay_distance_m", "stay_minutes", "max_gap_hours", "checkin_minutes",
                      "location_eps_m", "cell_m", "settlement_cell_m", "place_radius_km",
@@ -580,7 +582,7 @@ def mobility_entities(cleaned: CleanedPings, config: SegwiseConfig,
 
         raise no_entity_left(
             cleaned.source.source, cleaned.audit_table(flags), entity="user", section=None,
-            as_of=as_of if cleaned.source.n_after_as_of else None, check="the [pings] rules")
+            as_of=as_of if cleaned.source.n_after_as_of else None, check="pings")
     order = np.argsort(users["user"], kind="stable")
     users = {k: v[order] for k, v in users.items()}
     ids = users["user_id"].astype(str)

@@ -32,7 +32,7 @@ import numpy as np
 
 from segwise._engine import fetch_numpy, numpy_to_arrow
 from segwise._settings import register_section
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, setting_named
 from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
 from segwise.features.rfm import PANDAS_ATTRS, no_entity_left, reference_date
 
@@ -71,7 +71,8 @@ class SessionSettings:
 
     def __post_init__(self) -> None:
         if not self.gap_minutes > 0:
-            raise ConfigError(f"[sessions] gap_minutes = {self.gap_minutes!r} must be above 0")
+            raise ConfigError(f"{setting_named('sessions', 'gap_minutes', self.gap_minutes)} "
+                              "must be above 0")
 
 
 @dataclass(frozen=True)
@@ -378,7 +379,7 @@ def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = N
         raise no_entity_left(
             source or cleaned.source, cleaned.audit_table(), entity="event", section="rfe",
             as_of=as_of or settings.as_of if cleaned.n_after_as_of else None,
-            check="the quarantine file")
+            check=None)
     order = np.argsort(a["user_id"].astype(str), kind="stable")
     a = {k: v[order] for k, v in a.items()}
     as_of = as_of or settings.as_of or reference_date(a["last_seen"])

@@ -16,7 +16,7 @@ import numpy as np
 
 from segwise._engine import fetch_numpy, is_missing, numpy_to_arrow
 from segwise._expr import MONEY_PLACES, exact_money, money_sum
-from segwise.exceptions import InputError, columns_key
+from segwise.exceptions import InputError, columns_key, option_key, setting_key
 from segwise.features._entity import EntityTable, Feature, FeatureSet, register_feature_set
 
 if TYPE_CHECKING:
@@ -324,7 +324,7 @@ def _with_audit(cleaned: CleanedLines) -> ir.Table:
 
 def no_entity_left(source: str | None, audit: pa.Table, *,
                    as_of: _dt.date | None = None, entity: str = "customer",
-                   section: str | None = "rfm", check: str = "the [cleaning] rules",
+                   section: str | None = "rfm", check: str | None = "cleaning",
                    ) -> InputError:
     """Return the error of rows that leave no entity (a customer with a purchase, a user).
 
@@ -341,13 +341,16 @@ def no_entity_left(source: str | None, audit: pa.Table, *,
         or the rows themselves.
     section : str or None, default="rfm"
         The config section whose ``as_of`` the fix names beside ``--as-of``; none if None.
-    check : str, default="the [cleaning] rules"
-        What else to check beside the column mapping when no row is dated too late.
+    check : str or None, default="cleaning"
+        The config section of the rules to check beside the column mapping when no row is
+        dated too late (named as the caller gives them); None: the quarantine file.
     """
     steps = audit.to_pylist()
-    option = f"--as-of (or [{section}] as_of)" if section else "--as-of"
-    fix = (f"choose a later {option} than {as_of}: the rows that parsed are dated after "
-           "it" if as_of is not None else f"check the {columns_key()} mapping and {check}")
+    rules = (f"the rules of {setting_key(check)}" if check is not None
+             else "the quarantine file")
+    fix = (f"choose a later {option_key('--as-of', section, 'as_of')} than {as_of}: the rows "
+           "that parsed are dated after it" if as_of is not None
+           else f"check the {columns_key()} mapping and {rules}")
     return InputError(
         f"{source or 'input'}: no {entity} is left after cleaning (see the audit: "
         + ", ".join(f"{s['step']} {s['rows']:,}" for s in steps if s["rows"])
