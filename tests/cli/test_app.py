@@ -509,12 +509,33 @@ def test_columns_left_out_of_inferred_features_are_named(shared_data: Path,
                                  "--embed", "", "--compare", ""], terminal_width=400)
     assert result.exit_code == 0, result.output
     assert ("note: not clustered (not number columns): Fresh (text), since (dates), retail "
-            "(true/false, clustered as 0/1 when named), notes (empty). Name the columns to "
+            "(true/false: often an outcome, such as a purchase, to compare segments by rather "
+            "than to cluster on; clustered as 0/1 when named), notes (empty). Name the columns to "
             "cluster with --features") in result.output
     result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3",
                                  "--embed", "", "--compare", "", "--features", "Milk,Grocery"],
                            terminal_width=300)
     assert result.exit_code == 0 and "not clustered" not in result.output, result.output
+
+
+def test_features_whose_header_has_a_comma_can_be_named(shared_data: Path,
+                                                        tmp_path: Path) -> None:
+    # "--features" was split on every comma: a column "Detergents, Paper" (a spreadsheet's
+    # header) could not be named at all ("no feature column 'Detergents'").
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame = frame.rename(columns={"Detergents_Paper": "Detergents, Paper"})
+    table = tmp_path / "customers.csv"
+    frame.to_csv(table, index=False)
+    out = tmp_path / "segments.csv"
+    for given in (['"Detergents, Paper",Milk'], ["Detergents, Paper", "Milk"]):
+        options = [part for value in given for part in ("--features", value)]
+        result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3",
+                                     "--embed", "", "--compare", "", *options, "-o", str(out)],
+                               terminal_width=300)
+        assert result.exit_code == 0, result.output
+        assert [c for c in pd.read_csv(out.with_suffix(".profiles.csv")).columns
+                if c.endswith("_median")] == ["Detergents, Paper_median", "Milk_median"]
 
 
 # ----------------------------------------------------------------- CSV for spreadsheets

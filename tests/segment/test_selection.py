@@ -366,6 +366,9 @@ def test_codes_among_the_inferred_features_are_named(shared_data: Path, tmp_path
     said = [line for line in result.output.splitlines() if "whole numbers from 1" in line]
     assert len(said) == 1 and "Channel (1, 2), Region (1, 2, 3)" in said[0], said
     assert "Fresh" not in said[0] and "--features" in said[0]
+    # Left out of the features segwise chooses: no segment is "high region" any more.
+    assert "they are not clustered" in said[0]
+    assert "Channel" not in result.output.split("Segment profiles")[1]
     rng = np.random.default_rng(0)
     counts = pd.DataFrame({"customer_id": np.arange(300).astype(str),
                            "children": rng.integers(0, 3, 300), "member": rng.integers(0, 2, 300),
@@ -380,6 +383,29 @@ def test_codes_among_the_inferred_features_are_named(shared_data: Path, tmp_path
                                      "--compare", "", "--embed", "", "--features",
                                      "Channel,Fresh,Milk"], terminal_width=200)
     assert named.exit_code == 0 and "whole numbers from 1" not in named.output
+
+
+def test_codes_named_as_categories_are_not_clustered_as_amounts(shared_data: Path,
+                                                               tmp_path: Path) -> None:
+    # Online Shoppers: OperatingSystems 1-8, Browser 1-13, Region 1-9, TrafficType 1-20
+    # were clustered as amounts without a word (more than five values: no "code").
+    # Administrative (page counts from 0) and SpecialDay (0 to 1) stay amounts.
+    table = shared_data / "uci-online-shoppers-intention" / "online_shoppers_intention.csv.gz"
+    out = tmp_path / "sessions.csv"
+    result = CliRunner().invoke(app, ["segment", str(table), "--customers", "--k", "3",
+                                      "--compare", "", "--embed", "", "-o", str(out)],
+                                terminal_width=400)
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.output.splitlines() if "name categories" in line]
+    assert len(said) == 1 and ("OperatingSystems (1 to 8), Browser (1 to 13), Region (1 to 9), "
+                               "TrafficType (1 to 20): whole numbers from 1 that name "
+                               "categories") in said[0], result.output
+    clustered = [c[:-len("_median")] for c in pd.read_csv(out.with_suffix(".profiles.csv"))
+                 if c.endswith("_median")]
+    assert "Browser" not in clustered and "Region" not in clustered
+    assert {"Administrative", "SpecialDay", "PageValues"} <= set(clustered)
+    # The flags are said for what they are, with how to cluster on them.
+    assert "Weekend, Revenue (true/false: often an outcome" in result.output
 
 
 def test_a_customer_number_among_the_features_is_named_and_can_be_the_id(

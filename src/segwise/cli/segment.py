@@ -63,6 +63,26 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _feature_names(values: list[str], columns: list[str]) -> list[str]:
+    """Return the columns ``--features`` names, each option given once or more.
+
+    A value that is a column of the table as it is names that column (``Spend, total``);
+    else it lists names separated by commas, a name with a comma in double quotes
+    (``"Spend, total",Income``), as a CSV row. Splitting on every comma made a column
+    whose header has one impossible to name.
+    """
+    import csv
+
+    names: list[str] = []
+    for value in values:
+        if value in columns:
+            names.append(value)
+            continue
+        for row in csv.reader([value], skipinitialspace=True):
+            names += [v.strip() for v in row if v.strip()]
+    return names
+
+
 def _fmt(value: object, spec: str) -> str:
     if isinstance(value, float) and value != value:  # NaN
         return "-"
@@ -161,7 +181,9 @@ def _left_out(table: EntityTable, columns: list[str]) -> str:
         if values.null_count == len(values):
             return "empty"
         kind = values.type
-        return ("true/false, clustered as 0/1 when named" if pa.types.is_boolean(kind)
+        return ("true/false: often an outcome, such as a purchase, to compare segments "
+                "by rather than to cluster on; clustered as 0/1 when named"
+                if pa.types.is_boolean(kind)
                 else "dates" if pa.types.is_timestamp(kind) or pa.types.is_date(kind)
                 else "text")
 
@@ -240,11 +262,13 @@ def segment(
                                        help="Smallest k of the sweep.")] = 2,
     k_max: Annotated[int, typer.Option("--k-max", min=2, max=MAX_K,
                                        help="Largest k of the sweep.")] = 10,
-    features: Annotated[str, typer.Option(
-        "--features", help="Comma-separated feature columns to cluster (default: the "
+    features: Annotated[list[str] | None, typer.Option(
+        "--features", help="Feature columns to cluster, comma-separated (default: the "
                            "table's clustered features, recency_days,frequency,monetary "
-                           "for RFM).")
-    ] = "",
+                           "for RFM). A column whose name has a comma: the name as it is, "
+                           "in double quotes among others ('\"Spend, total\",Income'), or "
+                           "one --features per column.")
+    ] = None,
     min_share: Annotated[float, typer.Option(
         "--min-share", min=0.0, max=0.5,
         help="Smallest acceptable segment (share of customers, 0 to 0.5).")] = 0.02,
@@ -329,7 +353,8 @@ def segment(
             say(_STEPS.get(name, name) + (f": {part}" if part else ""))
 
         result = segment_customers(
-            table, features=_csv(features) or None, n_clusters=k,
+            table, features=_feature_names(features or [], table.table.column_names) or None,
+            n_clusters=k,
             k_values=range(k_min, k_max + 1),
             algorithm=model, compare=_csv(compare) or None, embed=_csv(embed),
             embed_max_samples=MAX_EMBED_SAMPLES if embed_samples is None else embed_samples,
@@ -340,8 +365,10 @@ def segment(
     if customers and not features and table.schema.name == "table":
         # Inferred features are the number columns: say which columns were not, so that a
         # column of text ('12669 EUR') does not silently drop out.
+        # Codes, number columns left out, are named in their own warning.
+        numbers = table.schema.cluster_features
         left = [c for c in table.table.column_names
-                if c != table.id_col and c not in result.features]
+                if c != table.id_col and c not in result.features and c not in numbers]
         if left:
             notice("note", f"not clustered (not number columns): {_left_out(table, left)}. "
                            "Name the columns to cluster with --features")

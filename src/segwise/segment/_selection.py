@@ -787,19 +787,46 @@ def _missing_rows(X: pd.DataFrame, customers: pd.DataFrame, id_col: str, where: 
     return X[~bad], customers[~bad], left_out
 
 
-def _code_like(X: pd.DataFrame) -> list[str]:
-    """Columns that look like category codes: 2 to 5 consecutive whole numbers from 1.
+#: Words of a column's name that say its numbers name categories (Online Shoppers'
+#: ``Browser``, ``OperatingSystems``, ``TrafficType``, ``Region``).
+_CODE_WORDS = frozenset({
+    "browser", "category", "channel", "class", "code", "country", "device", "group", "kind",
+    "os", "platform", "region", "segment", "source", "state", "status", "system", "systems",
+    "type", "zone",
+})
+#: Most distinct values of a column read as codes because of its name.
+_MOST_CODES = 50
 
-    Counts start at 0 (children at home: 0, 1, 2) and flags are 0/1; codes numbered from 1
-    (Wholesale Customers' Channel 1-2 and Region 1-3) have no order an amount has.
+
+def _code_like(X: pd.DataFrame) -> list[str]:
+    """Columns that look like category codes: whole numbers from 1 naming categories.
+
+    Two to five consecutive whole numbers from 1 (Wholesale Customers' Channel 1-2 and
+    Region 1-3); or whole numbers from 1, at most :data:`_MOST_CODES` of them, in a column
+    whose name says it holds categories (Online Shoppers' Browser 1-13, TrafficType 1-20:
+    they were clustered as amounts, "high browser"). Counts start at 0 (children at home:
+    0, 1, 2) and flags are 0/1: they are amounts.
     """
+    import re
+
     out = []
     for f in X.columns:
-        values = X[f].unique()
-        if (2 <= len(values) <= 5 and values.min() == 1 and values.max() == len(values)
-                and np.all(values == np.round(values))):
+        values = X[f].dropna().unique()
+        if not len(values) or values.min() != 1 or not np.all(values == np.round(values)):
+            continue
+        words = {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", str(f))}
+        if ((2 <= len(values) <= 5 and values.max() == len(values))
+                or (2 <= len(values) <= _MOST_CODES and words & _CODE_WORDS)):
             out.append(str(f))
     return out
+
+
+def _values_shown(column: pd.Series) -> str:
+    """Show a code column's values: ``1, 2, 3``, or ``1 to 13`` for more than five."""
+    values = sorted(column.dropna().unique())
+    if len(values) > 5:
+        return f"{values[0]:g} to {values[-1]:g}"
+    return ", ".join(f"{v:g}" for v in values)
 
 
 #: Most columns a message lists (a table of 120 features filled the screen).
@@ -995,6 +1022,22 @@ def segment_customers(
         raise ConfigError(f"missing must be one of {', '.join(MISSING_POLICIES)}, got "
                           f"{missing!r}")
     X = _numeric_features(customers, features, id_col, where)
+    codes = _code_like(X) if inferred else []
+    if codes:
+        # Codes have no amount to cluster on: left out of the features segwise chose,
+        # unless nothing else is left.
+        shown = ", ".join(f"{f} ({_values_shown(X[f])})" for f in codes)
+        alone = len(codes) == len(features)
+        warnings.warn(f"{where}{shown}: whole numbers from 1 that name categories (a browser, "
+                      "a region), not amounts, so "
+                      + ("they are clustered as amounts only because the table has no other "
+                         "number column ('high region')" if alone else
+                         "they are not clustered (clustered, they named segments 'high "
+                         "region'). Fix: to cluster on them as numbers, name them with "
+                         "--features (features=)"), SegwiseWarning, stacklevel=2)
+        if not alone:
+            features = [f for f in features if f not in codes]
+            X = X[features]
     X, customers, left_out = _missing_rows(X, customers, id_col, where, missing)
     imputed = {f: int(n) for f, n in X.isna().sum().items() if n}
     # What the model sees, for the checks below and the profiles: the medians filled in.
@@ -1028,14 +1071,6 @@ def segment_customers(
                "segwise segment --features on it")
         warnings.warn(f"{where}{shown}: the same for all {len(X):,} {many}, so no segment "
                       f"differs by {them}. {fix}", SegwiseWarning, stacklevel=2)
-    codes = _code_like(filled) if inferred else []
-    if codes:
-        shown = ", ".join(f"{f} ({', '.join(f'{v:g}' for v in sorted(filled[f].unique()))})"
-                          for f in codes)
-        warnings.warn(f"{where}{shown}: a few whole numbers from 1 up, as codes are (a "
-                      "channel, a region), not amounts; they are clustered and named as "
-                      "amounts ('high region'). Fix: name the features to cluster with "
-                      "--features (features=), leaving codes out", SegwiseWarning, stacklevel=2)
     running = _running_numbers(filled) if inferred else []
     if running:
         shown = ", ".join(f"{f} ({filled[f].min():g} to {filled[f].max():g})" for f in running)
