@@ -85,6 +85,25 @@ def test_entity_table_from_any_table(retail_small: pd.DataFrame) -> None:
             retail_small["customer_id"].tolist())
 
 
+def test_a_frame_s_id_is_chosen_as_a_file_s_is(shared_data: Path) -> None:
+    # EntityTable.from_frame took the first column as the id whatever it held: Wholesale
+    # in memory was refused ("Channel 2 appears on several rows"), which its file segments.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    entities = EntityTable.from_frame(frame)
+    assert entities.id_col == "row" and entities.n_entities == 440
+    assert "Channel" in entities.schema.cluster_features
+    assert entities.notes and entities.notes[0].startswith(
+        "no id column: none is named like one (id, customer_id, ...) and the first, Channel, "
+        "repeats values; rows are numbered from 1")
+    # An average spend first (unique by chance) is no id; a client number named so is.
+    frame.insert(0, "avg_spend", frame["Fresh"] / 7 + np.arange(440) / 1000)
+    frame.insert(1, "client_id", [f"C{i:03d}" for i in range(440)])
+    entities = EntityTable.from_frame(frame)
+    assert entities.id_col == "client_id" and "avg_spend" in entities.schema.cluster_features
+    assert EntityTable.from_frame(frame, id_col="client_id").notes == ()
+
+
 @pytest.mark.parametrize("suffix", ["csv.gz", "parquet", "xlsx", "jsonl"])
 def test_a_table_without_an_id_column_numbers_its_rows(shared_data: Path, tmp_path: Path,
                                                        suffix: str) -> None:

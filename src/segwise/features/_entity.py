@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from segwise._frames import to_arrow
+from segwise._frames import table_label, to_arrow
 from segwise._registry import Registry
 from segwise.exceptions import ConfigError, InputError
 
@@ -443,7 +443,9 @@ class EntityTable:
             The rows: a pandas or polars DataFrame, an Arrow table or an Ibis table (a
             pandas index with a name is a column).
         id_col : str, optional
-            The id column; the registered set's, else the first column.
+            The id column; else chosen as for a file (:meth:`read`): the registered set's,
+            else one named like an id, else the first column when it holds ids, else the
+            1-based row number (``row``), how it was chosen said in :attr:`notes`.
         features : sequence of str, optional
             Feature columns (clustered by default) instead of the inferred ones.
         kind : str, optional
@@ -463,10 +465,15 @@ class EntityTable:
         table = to_arrow(data)
         names = table.column_names
         known = None if features is not None else match_feature_set(names, id_col)
+        how: tuple[str, ...] = ()
         if known is not None and set(known.columns) <= set(names):
             schema = known
         else:
-            id_col = id_col or names[0]
+            if id_col is None:
+                # The rule a file's table follows: a frame's first column was the id
+                # whatever it held (Wholesale's Channel: "2 appears on several rows").
+                table, how = _with_id(table, Path(source or table_label(data)))
+                names, id_col = table.column_names, table.column_names[0]
             if id_col not in names:
                 raise InputError(f"{source or 'table'}: no id column {id_col!r} "
                                  f"(columns: {', '.join(names)})")
@@ -479,7 +486,7 @@ class EntityTable:
                 features=tuple(Feature(c, cluster=True) for c in chosen),
                 value_col=value_col, segment_col=segment_col,
             )
-        return cls(table, schema, source=source).check_unique_ids()
+        return cls(table, schema, source=source, notes=how).check_unique_ids()
 
     @classmethod
     def read(cls, path: str | Path, read: ReadOptions | None = None,
