@@ -337,3 +337,20 @@ def test_the_command_prints_and_writes_the_coil_comparison(
     assert (out / "report.html").stat().st_size > 100_000
     steps = pd.read_csv(out / "column_steps.csv")
     assert steps.loc[steps["step"] == "input columns", "columns"].item() == 85
+
+
+def test_a_signed_attribute_gets_no_lift(shared_data: Path, tmp_path: Path) -> None:
+    # The people profile had its own lift (mean over overall mean, for every feature): a
+    # balance around 0 got lifts in the thousands, as z-scores did on the dashboard.
+    # One rule now, the segment profiles': lifts for amounts only.
+    source = shared_data / "kaggle-customer-personality" / "marketing_campaign.csv.gz"
+    frame = pd.read_csv(source, sep="\t")
+    frame["Balance"] = np.random.default_rng(0).normal(0, 500, len(frame)).round(2)
+    frame.to_csv(tmp_path / "population.tsv", sep="\t", index=False)
+    frame[frame["Response"] == 1].to_csv(tmp_path / "responders.tsv", sep="\t", index=False)
+    profile = run_population(tmp_path / "population.tsv", tmp_path / "responders.tsv",
+                             config=_config(exclude=("Response", "AcceptedCmp*"))).profile
+    by_feature = profile.groupby("feature")["lift"]
+    assert by_feature.get_group("Balance").isna().all()
+    assert by_feature.get_group("Income").notna().all()
+    assert by_feature.get_group("Education: PhD").notna().all()

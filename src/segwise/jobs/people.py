@@ -611,6 +611,8 @@ def _attribute_profile(values: np.ndarray, labels: np.ndarray, means: pd.DataFra
     """
     import pandas as pd
 
+    from segwise.profile import amount_lifts
+
     words = [describe(f) or f for f in features]
     repeated = {w for w in words if words.count(w) > 1}
     names = [f"{w} ({f})" if w in repeated else w
@@ -622,7 +624,7 @@ def _attribute_profile(values: np.ndarray, labels: np.ndarray, means: pd.DataFra
             mean = row.to_numpy(dtype=np.float64)
             median = np.nanmedian(values[labels == segment], axis=0)
             z = np.where(sd > 0, (mean - overall) / sd, np.nan)
-            lift = np.where(overall != 0, mean / overall, np.nan)
+            lift = amount_lifts(mean, overall, values)
             rows.append(pd.DataFrame({"segment": int(str(segment)), "feature": names,
                                       "mean": mean, "median": median, "z": z, "lift": lift}))
     return pd.concat(rows, ignore_index=True)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         segment_means,
     )
     from segwise.profile._describe import (
+        amount_lifts,
         crosstab_segments,
         distinguishing_features,
         profile_segments,
@@ -35,6 +36,7 @@ _LAZY = {
     "compare_populations": "_compare",
     "describe_segments": "_compare",
     "segment_means": "_compare",
+    "amount_lifts": "_describe",
     "crosstab_segments": "_describe",
     "distinguishing_features": "_describe",
     "profile_segments": "_describe",
@@ -50,6 +52,7 @@ __all__ = [
     "CampaignEffect",
     "CampaignSettings",
     "PopulationComparison",
+    "amount_lifts",
     "campaign_effect",
     "compare_populations",
     "crosstab_segments",

@@ -25,6 +25,34 @@ __all__ = ["crosstab_segments", "distinguishing_features", "profile_segments"]
 AMOUNT_NEGATIVE_SHARE = 0.05
 
 
+def amount_lifts(means: np.ndarray, overall: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each segment's mean over the overall mean, for features that are amounts; else NaN.
+
+    A feature is an amount when its overall mean is above 0 and its negative values add
+    up to at most :data:`AMOUNT_NEGATIVE_SHARE` of its positive ones: a lift of a
+    z-score or of a signed balance (a mean near 0) read 66,099 on the dashboard.
+
+    Parameters
+    ----------
+    means : ndarray of shape (n_segments, n_features)
+        Each segment's mean.
+    overall : ndarray of shape (n_features,)
+        The mean over all rows.
+    values : ndarray of shape (n_rows, n_features)
+        The rows, NaN where missing.
+
+    Returns
+    -------
+    ndarray of shape (n_segments, n_features)
+    """
+    X = np.asarray(values, dtype=np.float64)
+    below = -np.nansum(np.minimum(X, 0), axis=0)
+    above = np.nansum(np.maximum(X, 0), axis=0)
+    amount = (below <= AMOUNT_NEGATIVE_SHARE * above) & (np.asarray(overall) > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(means, dtype=np.float64) / np.where(amount, overall, np.nan)
+
+
 def profile_segments(
     customers: pd.DataFrame,
     labels: Sequence[int] | np.ndarray | pd.Series,
@@ -91,10 +119,8 @@ def profile_segments(
         total = revenue.clip(lower=0).sum()
         out["revenue_share"] = revenue.clip(lower=0) / total if total > 0 else 0.0
     means, medians, zs = g[features].mean(), g[features].median(), tz.groupby("_seg").mean()
-    below, above = -np.minimum(X, 0).sum(axis=0), np.maximum(X, 0).sum(axis=0)
-    amount = (below <= AMOUNT_NEGATIVE_SHARE * above) & (raw_mean > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lifts = means / np.where(amount, raw_mean, np.nan)
+    lifts = pd.DataFrame(amount_lifts(means.to_numpy(dtype=np.float64), raw_mean, X),
+                         index=means.index, columns=features)
     cols: dict[str, Any] = {}
     for f in features:
         cols[f"{f}_mean"] = means[f]
