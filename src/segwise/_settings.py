@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, Union
 
 from segwise._registry import Registry
-from segwise.exceptions import ConfigError, mapping_way
+from segwise.exceptions import ConfigError, mapping_way, register_section_class
 
 __all__ = ["BUILTIN_SECTIONS", "build_section", "check_value", "register_section",
            "registered_sections", "toml_text"]
@@ -62,7 +62,9 @@ def register_section(name: str, cls: type) -> type:
         raise ConfigError(f"config section [{name}] is taken already")
     if not dataclasses.is_dataclass(cls):
         raise ConfigError(f"config section [{name}]: {cls!r} is not a dataclass")
-    return _SECTIONS.add(name, cls)
+    added = _SECTIONS.add(name, cls)
+    register_section_class(name, cls.__name__)
+    return added
 
 
 def registered_sections() -> dict[str, type]:

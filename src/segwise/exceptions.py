@@ -110,6 +110,19 @@ def columns_fix(pairs: Mapping[str, str]) -> str:
 _SECTION_FIELDS = {"read": ("ReadOptions", "read"), "cleaning": ("CleaningRules", "rules")}
 
 
+#: The class of each registered section, by section (see :func:`register_section_class`).
+_REGISTERED: dict[str, str] = {}
+
+
+def register_section_class(section: str, name: str) -> None:
+    """Record the class that holds a registered section's settings, for messages.
+
+    :func:`segwise.config.register_section` calls it: ``[pings]`` is ``PingRules(...)``
+    from Python.
+    """
+    _REGISTERED[section] = name
+
+
 def _options(section: str, body: str) -> tuple[str, str, str | None]:
     """Write a section's settings in Python: the object, and as a job's config holds it.
 
@@ -119,10 +132,7 @@ def _options(section: str, body: str) -> tuple[str, str, str | None]:
     if section in _SECTION_FIELDS:
         cls, keyword = _SECTION_FIELDS[section]
         return f"{cls}({body})", f"{section}={cls}({body})", keyword
-    from segwise._settings import registered_sections  # a leaf, as this module is
-
-    registered = registered_sections().get(section)
-    cls = registered.__name__ if registered is not None else f"<[{section}] settings>"
+    cls = _REGISTERED.get(section, f"<[{section}] settings>")
     return f"{cls}({body})", f'sections={{"{section}": {cls}({body})}}', None
 
 
