@@ -282,7 +282,10 @@ def rfe_aggregates(events: ir.Table, *, gap_minutes: float = 30.0,
     # window over these (far fewer) rows flags the same, and the day, hour, category
     # and device counts read them too. Rows a loader counted are as few already (a
     # click splits a search's impressions in two rows, no more): grouping them again
-    # and storing the groups for both readers cost more than reading them twice.
+    # and storing the groups for every reader cost more than reading them each time.
+    # The window reads only what it orders and sums; days, hours, devices and
+    # categories are each one grouping of their own (cheaper than distinct counts in
+    # the users' aggregation, which DuckDB joins back, and than one grouping on all).
     e = _keyed(_counted(events), given_sessions)
     keys = ["user_id", *(["_key"] if given_sessions else []), "ts", "_search",
             "category", "device"]
@@ -297,8 +300,8 @@ def rfe_aggregates(events: ir.Table, *, gap_minutes: float = 30.0,
         g = e.group_by(keys).aggregate(**{k: v.sum() for k, v in counts.items()})
     else:
         g = e.select(*keys, **counts)
-    t = _flag_sessions(g, gap_minutes, given_sessions)
-    users = t.group_by("user_id").aggregate(
+    t = _flag_sessions(g.select("user_id", *keys[1:-2], *counts), gap_minutes, given_sessions)
+    out = t.group_by("user_id").aggregate(
         first_seen=t.ts.min(),
         last_seen=t.ts.max(),
         last_click=t.ts.max(where=t._clicks > 0),
@@ -309,35 +312,32 @@ def rfe_aggregates(events: ir.Table, *, gap_minutes: float = 30.0,
         session_seconds=t._seconds.sum(),
         searches=(t._new_search.cast("int64") if searches else t._searches).sum(),
     )
-    cells = g.group_by(["user_id", g.ts.date().name("day"), g.ts.hour().name("hour"),
-                        "category", "device"]).aggregate(n=g._events.sum())
-    days = cells.group_by(["user_id", "day"]).aggregate()
-    active = days.group_by("user_id").aggregate(active_days=days.count())
-    week = cells.mutate(how=cells.day.day_of_week.index().cast("int64") * 24
-                        + cells.hour.cast("int64"))
-    week = week.group_by(["user_id", "how"]).aggregate(n=week.n.sum())
-    cats = _counts(cells, "category")
-    n_cats = cats.group_by("user_id").aggregate(categories=cats.count())
-    out = users.left_join(active, "user_id").drop("user_id_right")
-    out = out.left_join(n_cats, "user_id").drop("user_id_right")
-    for table, value, name in ((week, "how", "active_hour_of_week"),
-                               (_counts(cells, "device"), "device", "device"),
-                               (cats, "category", "category")):
-        out = out.left_join(_most_frequent(table, value, name), "user_id").drop("user_id_right")
+    days = g.group_by(["user_id", g.ts.date().name("_day")]).aggregate()
+    how = g.ts.day_of_week.index().cast("int64") * 24 + g.ts.hour().cast("int64")
+    for part in (days.group_by("user_id").aggregate(active_days=days.count()),
+                 _most_frequent(g, how, "active_hour_of_week"),
+                 _most_frequent(g, g.device, "device", text=True),
+                 _most_frequent(g, g.category, "category", text=True, n="categories")):
+        out = out.left_join(part, "user_id").drop("user_id_right")
     return out.mutate(user_id=out.user_id.cast("string"))
 
 
-def _counts(cells: ir.Table, value: str) -> ir.Table:
-    """Events per user and ``value`` (as text, so ties go the same way on every engine)."""
-    c = cells.filter(cells[value].notnull())
-    return c.group_by(["user_id", c[value].cast("string").name(value)]).aggregate(n=c.n.sum())
+def _most_frequent(rows: ir.Table, value: ir.Value, name: str, *, text: bool = False,
+                   n: str | None = None) -> ir.Table:
+    """Per user, the ``value`` of the most events (ties to the smallest), and ``n`` values.
 
-
-def _most_frequent(counts: ir.Table, value: str, name: str) -> ir.Table:
-    """Per user, the value with the largest ``n``; ties go to the smallest value."""
-    w = ibis.window(group_by=counts.user_id, order_by=[ibis.desc(counts.n), counts[value]])
-    ranked = counts.mutate(_rank=ibis.row_number().over(w))
-    return ranked.filter(ranked._rank == 0).select("user_id", **{name: ranked[value]})
+    One grouping per user and value, then per user the least of (minus the events,
+    the value): no window, nor a join to find the largest count. Values are grouped as
+    stored and, with ``text``, compared as text, so ties go the same way on every
+    engine and whether a source stored its devices or categories as numbers or not.
+    Missing values are left out.
+    """
+    c = rows.filter(value.notnull())
+    counts = c.group_by(["user_id", value.name("_value")]).aggregate(_count=c._events.sum())
+    key = counts._value.cast("string") if text else counts._value
+    best = ibis.struct({"n": -counts._count, "value": key}).min()["value"]
+    return counts.group_by("user_id").aggregate(
+        **{name: best}, **({n: counts.count()} if n is not None else {}))
 
 
 def rfe_entities(cleaned: CleanedEvents, *, sessions: SessionSettings | None = None,
