@@ -107,9 +107,10 @@ def _key(value: ir.Value, as_text: Callable[[ir.Value], ir.StringValue]) -> ir.V
     """Parse a key that is only grouped on: integers stay integers, the rest is text.
 
     Integer keys take half the memory of text and group and sort faster (users are
-    sessionized in a window partitioned by them). Whatever depends on the order of keys
-    (the most frequent device or category, ties to the smallest) compares them as text,
-    so results do not depend on whether a source stored them as numbers.
+    sessionized in a window partitioned by them, ordered by time and search id). The
+    most frequent device or category, ties to the smallest, compares them as text, so
+    it does not depend on whether a source stored them as numbers; search ids at one
+    time are taken in their own order (numeric for integers).
     """
     return value.cast("int64") if value.type().is_integer() else as_text(value)
 
