@@ -103,7 +103,10 @@ def test_etl_stores_no_run_of_nobody(tmp_path: Path) -> None:
     result = runner.invoke(app, ["etl", str(project)])
     assert result.exit_code == 1, result.output
     assert (f"{tmp_path / 'people.csv'}: no person is left after cleaning (see the audit: "
-            "repeated_id 80)") in " ".join(result.stderr.split())
+            "repeated_id 80). Fix: check the [columns] mapping and the quarantine file") \
+        in " ".join(result.stderr.split())
+    # People's row rules are no [cleaning] rules (those are order lines').
+    assert "[cleaning]" not in result.stderr
     assert not (tmp_path / "x.duckdb").exists()
 
 

@@ -502,8 +502,10 @@ def run_etl(
         # A run of nobody was stored, and said as "stored run ...: 0 people", exit 0.
         from segwise.features.rfm import no_entity_left
 
+        # Any kind's rows end here: the quarantine file says why each row went, where a
+        # rules section would be one kind's ([cleaning] holds order lines' rules only).
         raise no_entity_left(str(source), entities.audit_table,
-                             entity=entities.schema.entity)
+                             entity=entities.schema.entity, check=None)
     notes: list[str] = []
     segmentation = None
     if learned_segments:
