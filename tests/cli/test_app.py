@@ -509,8 +509,9 @@ def test_columns_left_out_of_inferred_features_are_named(shared_data: Path,
                                  "--embed", "", "--compare", ""], terminal_width=400)
     assert result.exit_code == 0, result.output
     assert ("note: not clustered (not number columns): Fresh (text), since (dates), retail "
-            "(true/false: often an outcome, such as a purchase, to compare segments by rather "
-            "than to cluster on; clustered as 0/1 when named), notes (empty). Name the columns to "
+            "(true/false: often an outcome, such as a purchase, to compare segments by (each "
+            "segment's share of true is in the profiles) rather than to cluster on; clustered "
+            "as 0/1 when named), notes (empty). Name the columns to "
             "cluster with --features") in result.output
     result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3",
                                  "--embed", "", "--compare", "", "--features", "Milk,Grocery"],

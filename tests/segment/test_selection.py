@@ -406,6 +406,18 @@ def test_codes_named_as_categories_are_not_clustered_as_amounts(shared_data: Pat
     assert {"Administrative", "SpecialDay", "PageValues"} <= set(clustered)
     # The flags are said for what they are, with how to cluster on them.
     assert "Weekend, Revenue (true/false: often an outcome" in result.output
+    # ... and the segments are compared by them, as the note says: each segment's share
+    # of sessions that bought (the note promised it; nothing gave it).
+    sessions = pd.read_csv(table, sep=";")
+    segments = pd.read_csv(out)["segment"].to_numpy()  # rows numbered: the file's order
+    profiles = pd.read_csv(out.with_suffix(".profiles.csv"))
+    bought = sessions.groupby(segments)["Revenue"].mean()
+    assert profiles["Revenue_rate"].to_numpy() == pytest.approx(
+        bought.reindex(profiles["segment"]).to_numpy())
+    assert profiles["Revenue_rate"].max() > 2 * profiles["Revenue_rate"].min()
+    header = next(line for line in result.output.splitlines() if "Customers" in line)
+    assert "Weekend" in header and "Revenue" in header
+    assert f"{profiles['Revenue_rate'].iloc[0]:.1%}" in result.output
 
 
 def test_a_customer_number_among_the_features_is_named_and_can_be_the_id(
@@ -450,3 +462,25 @@ def test_a_customer_number_among_the_features_is_named_and_can_be_the_id(
     assert "no column 'Kundenr' to take as the id (columns: Channel, Kundennr" in absent.output
     orders = CliRunner().invoke(app, ["segment", str(tmp_path / "numbered.csv"), "--id", "x"])
     assert orders.exit_code == 2 and "--id does not apply without --customers" in orders.output
+
+
+def test_an_outcome_with_missing_values_is_a_rate_of_those_known(shared_data: Path) -> None:
+    # Wholesale with a made-up "answered" flag, unknown for some customers (pandas'
+    # nullable boolean): each segment's rate counts only the customers with a value, and
+    # the flag is not clustered on.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    rng = np.random.default_rng(0)
+    answered = pd.array(rng.random(len(frame)) < 0.3, dtype="boolean")
+    answered[rng.random(len(frame)) < 0.2] = pd.NA
+    frame = frame.assign(customer_id=np.arange(len(frame)), answered=answered)
+    result = segment_customers(frame, features=["Fresh", "Milk", "Grocery"], n_clusters=3,
+                               compare=None, embed=())
+    assert result.outcomes == ["answered"] and "answered" not in result.features
+    labels = result.assignments.set_index("customer_id")["segment"].reindex(
+        frame["customer_id"]).to_numpy()
+    known = frame["answered"].notna().to_numpy()
+    expected = (frame.loc[known, "answered"].astype(float)
+                .groupby(labels[known]).mean())
+    got = result.profiles.set_index("segment")["answered_rate"]
+    assert got.to_numpy() == pytest.approx(expected.reindex(got.index).to_numpy())

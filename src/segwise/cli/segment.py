@@ -101,6 +101,10 @@ def _table(frame: pd.DataFrame, title: str, columns: dict[str, tuple[str, str]])
     return table
 
 
+#: Most outcome columns (each segment's share of true) the profiles table shows.
+_SHOWN_OUTCOMES = 3
+
+
 def print_segmentation(result: Segmentation) -> None:
     """Print the k sweep and its rationale, the model comparison, profiles and cross-tab."""
     scores = {"silhouette": ("Silhouette", ".3f"), "calinski_harabasz": ("CH", ",.0f"),
@@ -128,6 +132,11 @@ def print_segmentation(result: Segmentation) -> None:
             "share": ("Share", ".1%")}
     if "revenue_share" in p.columns:
         cols["revenue_share"] = ("Revenue", ".1%")
+    # Outcomes (true/false columns not clustered on) stay in a narrow table: they are what
+    # a segment is compared by.
+    headers = {h for h, _ in cols.values()}
+    cols.update({f"{o}_rate": (o if o not in headers else f"{o} (true)", ".1%")
+                 for o in result.outcomes[:_SHOWN_OUTCOMES]})
     medians = {f"{f}_median": (f"Median {f}", ",.0f") for f in result.features}
     table = _table(p, "Segment profiles", {**cols, **medians,
                                            "distinguishing": ("Sets it apart", "")})
@@ -182,7 +191,8 @@ def _left_out(table: EntityTable, columns: list[str]) -> str:
             return "empty"
         kind = values.type
         return ("true/false: often an outcome, such as a purchase, to compare segments "
-                "by rather than to cluster on; clustered as 0/1 when named"
+                "by (each segment's share of true is in the profiles) rather than to "
+                "cluster on; clustered as 0/1 when named"
                 if pa.types.is_boolean(kind)
                 else "dates" if pa.types.is_timestamp(kind) or pa.types.is_date(kind)
                 else "text")

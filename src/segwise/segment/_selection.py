@@ -651,6 +651,10 @@ class Segmentation:
     imputed : dict of str to int
         Missing values filled with the median (``missing="median"``), by feature; only
         features with some.
+    outcomes : list of str
+        True/false columns of the input that were not clustered on (Online Shoppers'
+        ``Revenue``): each segment's share of true is the profiles' ``<column>_rate``,
+        of the rows with a value, to compare segments by an outcome.
     """
 
     assignments: pd.DataFrame
@@ -662,6 +666,7 @@ class Segmentation:
     features: list[str]
     left_out: pd.DataFrame = field(default_factory=pd.DataFrame)
     imputed: dict[str, int] = field(default_factory=dict)
+    outcomes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         # The dataclass repr printed four tables; a notebook wants the sizes and the names.
@@ -1138,6 +1143,14 @@ def segment_customers(
     profiles = profile_segments(customers, labels, features=described, value_col=value_col)
     names = name_segments(profiles)
     profiles = profiles.merge(names, on="segment", how="left")
+    # True/false columns not clustered on are often outcomes (a purchase): each
+    # segment's share of true compares the segments by them (a note promised it).
+    outcomes = [str(c) for c in customers.columns if c != id_col and c not in features
+                and pd.api.types.is_bool_dtype(customers[c])]
+    for c in outcomes:
+        rate = customers[c].astype("boolean").astype("Float64").groupby(labels).mean()
+        profiles[f"{c}_rate"] = rate.reindex(profiles["segment"]).to_numpy(
+            dtype=np.float64, na_value=np.nan)
     name_of = dict(zip(names["segment"], names["name"], strict=True))
     assignments = pd.DataFrame({id_col: ids, "segment": labels,
                                 "segment_name": [name_of[s] for s in labels]})
@@ -1154,5 +1167,6 @@ def segment_customers(
         assignments = pd.concat([assignments, coords.set_index(assignments.index)], axis=1)
     return Segmentation(assignments=assignments, profiles=profiles, segmenter=final,
                         sweep=sweep, comparison=comparison, crosstab=crosstab,
-                        features=features, left_out=left_out, imputed=imputed)
+                        features=features, left_out=left_out, imputed=imputed,
+                        outcomes=outcomes)
 
