@@ -17,7 +17,7 @@ from segwise._engine import fetch_arrow, fetch_numpy
 from segwise.clean import CleaningRules, clean_transactions
 from segwise.config import SegwiseConfig
 from segwise.features.rfm import RFM_COLUMNS, _with_audit, compute_rfm
-from segwise.io import load_transactions
+from segwise.io import ReadOptions, load_transactions
 from segwise.jobs import run_rfm
 
 if TYPE_CHECKING:
@@ -209,6 +209,57 @@ def test_ids_are_parsed_once_per_piece_of_an_order_with_the_same_customers(
     alike = run_rfm(_parquet(sample.drop(index=5), tmp_path / "alike.parquet"),
                     config=config).customers.set_index("customer_id")
     pd.testing.assert_frame_equal(apart, alike)
+
+
+def test_product_ids_are_tested_before_copies_are_grouped_with_the_same_customers(
+        retail_sample: pd.DataFrame, tmp_path: Path) -> None:
+    # The non-product rule (on by default) parsed and tested the product id of every
+    # distinct line, so the grouping of copies kept each line's id as text. A typed
+    # source's rows are tested before that grouping now, which keeps a flag instead.
+    # Codes written apart (blanks, lower case) are still non-product codes, and a file
+    # read with a decimal comma (which failed on its order ids) finds the same customers.
+    sample = retail_sample.assign(
+        Quantity=retail_sample["Quantity"].astype("int64"),
+        UnitPrice=retail_sample["UnitPrice"].astype("float64"),
+        InvoiceDate=pd.to_datetime(retail_sample["InvoiceDate"]),
+        CustomerID=pd.to_numeric(retail_sample["CustomerID"]).astype("float64"),
+    )
+    codes = sample["StockCode"].copy()
+    codes[::13], codes[5::17], codes[7::19], codes[9::23] = " post ", "m", "  ", "1,5"
+    sample = pd.concat([sample.assign(StockCode=codes), sample.iloc[:300]], ignore_index=True)
+    tx = load_transactions(_parquet(sample, tmp_path / "codes.parquet"))
+    cleaned = clean_transactions(tx)
+    assert cleaned.pieces is not None
+    # The product id read and tested below the grouping of copies, and only there.
+    above, below = _above_and_below_last_grouping(cleaned.pieces)
+    assert "(_src_StockCode, 1, 1)" in below and "is_product" in below
+    assert "StockCode" not in above
+    by_lines = dataclasses.replace(cleaned, pieces=None)
+    keys = ["customer_id", "_reason"]
+    got, want = (fetch_arrow(_with_audit(c)).to_pandas().sort_values(keys, ignore_index=True)
+                 for c in (cleaned, by_lines))
+    pd.testing.assert_frame_equal(got, want)
+    audit = cleaned.audit()
+    assert audit.set_index("step").loc["non_product", "rows"] > len(sample) // 13
+    plain = run_rfm(tx.source).customers
+    comma = run_rfm(tx.source, config=SegwiseConfig(read=ReadOptions(decimal=","))).customers
+    pd.testing.assert_frame_equal(comma, plain)
+
+
+def _above_and_below_last_grouping(table: ir.Table) -> tuple[str, str]:
+    """The expressions of DuckDB's plan of a query above its deepest grouping, and below it."""
+    (_, plan), = table._find_backend().con.execute(
+        "EXPLAIN (FORMAT JSON) " + str(ibis.to_sql(table))).fetchall()
+    above: list[str] = []
+    node, last = json.loads(plan)[0], None
+    while node["children"]:
+        above.append(json.dumps(node["extra_info"]))
+        if node["name"] == "HASH_GROUP_BY":
+            last = len(above)
+        (node,) = node["children"]
+    above.append(json.dumps(node["extra_info"]))
+    assert last is not None
+    return "".join(above[:last]), "".join(above[last:])
 
 
 def _parquet(frame: pd.DataFrame, path: Path) -> Path:

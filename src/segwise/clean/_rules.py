@@ -359,7 +359,13 @@ def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> 
     def flag_lines(lines: ir.Table) -> ir.Table:
         return _flag_outliers(_flag_lines(lines, flagging), stats, rules.outlier_max_z)
 
-    pieces = tx.order_pieces(flag_lines, _piece_sums) if attributed_only else None
+    # The non-product rule, where it removes lines, is taken of the source rows before
+    # their copies are grouped: the grouping then keeps a flag, not a text column, and no
+    # product id is parsed per distinct line (1-1.5 s of CPU at 30 M lines).
+    product_test = (functools.partial(_is_product, rules=rules)
+                    if rules.non_product == "drop" else None)
+    pieces = (tx.order_pieces(flag_lines, _piece_sums, product_test) if attributed_only
+              else None)
     return CleanedLines(_flag_orders(flag_lines(lines), flagging), tx.n_input,
                         tx.n_quarantined, rules, stats, unattributed, tx.n_after_as_of,
                         tx.source, unattributed_totals,
@@ -393,14 +399,12 @@ def _flag(t: ir.Table, rules: CleaningRules) -> ir.Table:
 def _flag_lines(t: ir.Table, rules: CleaningRules) -> ir.Table:
     """Add the flags of what a line holds alone: no customer id, no order id read.
 
-    ``is_return`` for a negative quantity, ``is_product``, and ``_reason`` the first rule
-    of the lines' own that matches (cancellation, non-product, zero quantity, price).
+    ``is_return`` for a negative quantity, ``is_product`` (kept where the lines have it
+    already, :func:`_is_product` of their source rows), and ``_reason`` the first rule of
+    the lines' own that matches (cancellation, non-product, zero quantity, price).
     :func:`_flag_orders` adds the rules of the ids: together they are :func:`_flag`.
     """
-    pattern = _non_product_regex(rules)
-    is_product = (
-        ~t.product_id.re_search(pattern).fill_null(False) if pattern else ibis.literal(True)
-    )
+    is_product = t.is_product if "is_product" in t.columns else _is_product(t.product_id, rules)
     t = t.mutate(
         is_return=t.quantity < 0 if rules.cancellations != "keep" else ibis.literal(False),
         is_product=is_product,
@@ -415,6 +419,12 @@ def _flag_lines(t: ir.Table, rules: CleaningRules) -> ir.Table:
     if rules.non_positive_price:
         checks.append((t.unit_price <= 0, "non_positive_price"))
     return t.mutate(_reason=_first_reason(checks))
+
+
+def _is_product(product_id: ir.StringValue, rules: CleaningRules) -> ir.BooleanValue:
+    """Whether a product id is merchandise: not a non-product code or pattern."""
+    pattern = _non_product_regex(rules)
+    return ~product_id.re_search(pattern).fill_null(False) if pattern else ibis.literal(True)
 
 
 def _flag_orders(t: ir.Table, rules: CleaningRules) -> ir.Table:

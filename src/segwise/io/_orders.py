@@ -179,7 +179,8 @@ class Transactions(Source):
         return distinct.select(*STANDARD_COLUMNS, "_n")
 
     def order_pieces(
-        self, flag: Callable[[ir.Table], ir.Table], sums: Callable[[ir.Table], dict[str, ir.Value]]
+        self, flag: Callable[[ir.Table], ir.Table], sums: Callable[[ir.Table], dict[str, ir.Value]],
+        product_test: Callable[[ir.StringValue], ir.BooleanValue] | None = None,
     ) -> ir.Table | None:
         """Distinct lines with a customer id, summed per source customer, source order and flags.
 
@@ -200,6 +201,12 @@ class Transactions(Source):
             usable ``customer_id`` and ``order_id``) and ``_n``.
         sums : callable
             The aggregates of a piece, from the flagged lines.
+        product_test : callable, optional
+            A test of the parsed product id. When given (and the source has one), the
+            lines carry its answer as ``is_product`` instead of ``product_id``: it is taken
+            of each source row's product id before copies are grouped (copies hold the
+            same id), so the grouping keeps a flag of each line rather than its id, and
+            the id is neither parsed nor tested again per distinct line.
 
         Returns
         -------
@@ -211,11 +218,22 @@ class Transactions(Source):
             return None
         ids = {role: SOURCE_PREFIX + self.roles[role] for role in _COPY_KEYS}
         keys = list(dict.fromkeys(ids.values()))
-        distinct = self._parsed(group_copies(self._source_rows(True), keys))
-        lines = flag(distinct.select(*(c for c in STANDARD_COLUMNS if c not in ids), "_n", *keys))
+        parser = cast("_Parser", self.parser)
+        rows, tested = self._source_rows(True), []
+        if product_test is not None and "product_id" in self.roles:
+            # The parse's product id (parse_order_lines reads it as text), of the source row.
+            source = rows[SOURCE_PREFIX + self.roles["product_id"]]
+            product = as_text(parser.localised_value(source))
+            rows, tested = rows.mutate(is_product=product_test(product)), ["is_product"]
+        distinct = self._parsed(group_copies(rows, keys, tested))
+        left_out = {*ids, *(["product_id"] if tested else [])}
+        lines = flag(distinct.select(*(c for c in STANDARD_COLUMNS if c not in left_out),
+                                     "_n", *keys, *tested))
         pieces = lines.group_by([*keys, "_reason", "is_return"]).aggregate(**sums(lines))
-        source = cast("_Parser", self.parser).localised(pieces)
-        return pieces.mutate(**{role: as_id(source[col]) for role, col in ids.items()}).drop(*keys)
+        # Ids read in the file's notation, as the parse reads them: expressions of the
+        # pieces themselves (the pieces with localised columns are another relation).
+        return pieces.mutate(**{role: as_id(parser.localised_value(pieces[col]))
+                                for role, col in ids.items()}).drop(*keys)
 
     def attributed_lines(self) -> ir.Table:
         """Lines of :attr:`table` with a customer id, copies not merged.

@@ -17,7 +17,7 @@ import operator
 import re
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -86,6 +86,7 @@ from segwise.io._text import (
     guess_delimiter,
     guess_title_lines,
     head_lines,
+    localise_number,
     localise_numbers,
     number_hint,
     one_byte_codec,
@@ -339,7 +340,7 @@ def counts_repr(rows: Any, source: str | None, *more: str) -> str:
     return f"{type(rows).__name__}({where}{', '.join(said)})"
 
 
-def group_copies(rows: ir.Table, keys: list[str]) -> ir.Table:
+def group_copies(rows: ir.Table, keys: list[str], derived: Sequence[str] = ()) -> ir.Table:
     """One row per distinct row of ``rows``, with ``_n``: how many rows it stands for.
 
     On DuckDB the rows are grouped on ``keys`` (for order lines customer and order) plus
@@ -348,18 +349,19 @@ def group_copies(rows: ir.Table, keys: list[str]) -> ir.Table:
     rows with equal keys are merged only if both hashes collide, about 2**-128 per pair (in
     100 M lines, fewer than 10**-29 expected false merges). Spark's ``hash`` has 32 bits, so
     Spark groups on every column. Rows that already have ``_n`` (a source loaded
-    ``counted``) add theirs up.
+    ``counted``) add theirs up. ``derived`` columns, computed from the others (equal in
+    copies), are taken from any row of a group and left out of the hashes.
     """
     columns = [c for c in rows.columns if c != "_n"]
     n = rows._n.sum() if "_n" in rows.columns else rows.count()
-    rest = [c for c in columns if c not in keys]
+    rest = [c for c in columns if c not in keys and c not in derived]
     if not rest or is_spark(rows._find_backend()):
         return rows.group_by(columns).aggregate(_n=n)
     forward = ibis.struct({c: rows[c] for c in rest})
     backward = ibis.struct({c: rows[c] for c in reversed(rest)})
     grouped = rows.group_by(
         *keys, _h1=_hash(forward, forward.type()), _h2=_hash(backward, backward.type())
-    ).aggregate(_n=n, **{c: rows[c].arbitrary() for c in rest})
+    ).aggregate(_n=n, **{c: rows[c].arbitrary() for c in [*rest, *derived]})
     return grouped.select(*columns, "_n")
 
 
@@ -942,6 +944,10 @@ class _Parser:
         """Return the prefixed source columns with text numbers in the file's notation read."""
         roles = [c for c in source_columns.columns if c.startswith(SOURCE_PREFIX)]
         return localise_numbers(source_columns, roles, self.read.decimal, self.read.thousands)
+
+    def localised_value(self, value: ir.Value) -> ir.Value:
+        """Return one source column's values as :meth:`localised` reads them."""
+        return localise_number(value, self.read.decimal, self.read.thousands)
 
     def __call__(self, source_columns: ir.Table) -> ir.Table:
         # Numbers are read in the file's notation here, so that the quarantine and

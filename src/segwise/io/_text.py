@@ -40,6 +40,7 @@ __all__ = [
     "check_codec",
     "duckdb_encoding",
     "guess_delimiter",
+    "localise_number",
     "localise_numbers",
     "number_hint",
     "one_byte_codec",
@@ -262,23 +263,28 @@ def localise_numbers(table: ir.Table, columns: list[str], decimal: str,
     thousands : str, optional
         The thousands separator, if numbers have one.
     """
-    if decimal == "." and thousands is None:
-        return table
+    changed = {}
+    for name in columns:
+        value = table[name]
+        local = localise_number(value, decimal, thousands)
+        if local is not value:
+            changed[name] = local
+    return table.mutate(**changed) if changed else table
+
+
+def localise_number(value: ir.Value, decimal: str, thousands: str | None) -> ir.Value:
+    """:func:`localise_numbers` of one value: ``value`` itself where nothing is rewritten."""
+    if (decimal == "." and thousands is None) or not value.type().is_string():
+        return value
     t, d = (re.escape(thousands) if thousands else None), re.escape(decimal)
     whole = rf"\d{{1,3}}(?:{t}\d{{3}})+|\d*" if t else r"\d*"
     # What the parse reads around a number (its currency sign, accounting parentheses)
     # may stand around it here; the parse refuses them where they stand wrongly.
     pattern = rf"^[\s+\-({CURRENCY_SIGNS}]*(?:{whole})(?:{d}\d*)?[\s){CURRENCY_SIGNS}]*$"
-    changed = {}
-    for name in columns:
-        value = table[name]
-        if not value.type().is_string():
-            continue
-        plain = value.replace(thousands, "") if thousands else value
-        if decimal != ".":
-            plain = plain.replace(decimal, ".")
-        changed[name] = ibis.ifelse(value.re_search(pattern), plain, value)
-    return table.mutate(**changed) if changed else table
+    plain = value.replace(thousands, "") if thousands else value
+    if decimal != ".":
+        plain = plain.replace(decimal, ".")
+    return ibis.ifelse(value.re_search(pattern), plain, value)
 
 
 _DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d{1,3}(\.\d{3})+|\d*),\d+\s*")
