@@ -131,6 +131,11 @@ def to_pandas(source: Any) -> pd.DataFrame:
 def _from_pandas(frame: pd.DataFrame) -> pa.Table:
     import pandas as pd
 
+    if isinstance(frame.columns, pd.MultiIndex):  # groupby().agg() of several functions
+        raise InputError(
+            f"pandas DataFrame: its column names have {frame.columns.nlevels} levels (such "
+            f"as {frame.columns[0]!r}); segwise reads one name per column. Fix: flatten "
+            "them first: df.columns = ['_'.join(map(str, c)) for c in df.columns]")
     if any(name is not None for name in frame.index.names):
         frame = frame.reset_index()
     frame = frame.rename(columns=str)

@@ -161,6 +161,11 @@ def test_a_named_index_is_a_column_and_an_unnamed_one_is_not(
         (pd.DataFrame([[1, 2]], columns=["a", "a"]),
          r"^pandas DataFrame: column name\(s\) a appear more than once"),
         (42, r"^cannot read a int\. Fix: give a file path, a pandas or polars DataFrame"),
+        # groupby().agg() of two functions: its names were tuples no role matched.
+        (pd.DataFrame({"CustomerID": ["1", "1"], "Quantity": [2, 3]}).groupby(
+            "CustomerID").agg({"Quantity": ["sum", "count"]}),
+         r"^pandas DataFrame: its column names have 2 levels \(such as \('Quantity', 'sum'\)"
+         r"\); segwise reads one name per column\. Fix: flatten them first: df\.columns = "),
     ],
 )
 def test_bad_tables_get_one_line_naming_the_table(source: Any, message: str) -> None:
