@@ -28,6 +28,7 @@ __all__ = [
     "DataSource",
     "is_path",
     "is_table",
+    "source_name",
     "table_label",
     "to_arrow",
     "to_arrow_stream",
@@ -66,6 +67,11 @@ def is_table(source: Any) -> bool:
 def table_label(source: Any) -> str:
     """Name a table in memory for messages and records: ``"pandas DataFrame"``."""
     return _LABELS.get(_library(source), type(source).__name__)
+
+
+def source_name(source: Any) -> str:
+    """Name a source for messages and records: a file's path, or a table's type."""
+    return str(source) if is_path(source) else table_label(source)
 
 
 def to_arrow_stream(source: Any) -> pa.Table | pa.RecordBatchReader:
