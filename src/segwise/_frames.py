@@ -101,18 +101,18 @@ def to_arrow_stream(source: Any) -> pa.Table | pa.RecordBatchReader:
 
     library = _library(source)
     if isinstance(source, pa.Table | pa.RecordBatchReader):
-        return source
+        return _plain(source)
     if isinstance(source, pa.RecordBatch):
-        return pa.Table.from_batches([source])
+        return _plain(pa.Table.from_batches([source]))
     if isinstance(source, ir.Table):
         rel = _duckdb_relation(source, use_default=True)
         return source.to_pyarrow_batches() if rel is None else rel.to_arrow_reader()
     if library == "pandas" and type(source).__name__ == "DataFrame":
-        return _from_pandas(source)
+        return _plain(_from_pandas(source))
     if library == "polars" and type(source).__name__ == "LazyFrame":
         source = source.collect()
     if hasattr(source, "__arrow_c_stream__"):
-        return _without_views(pa.RecordBatchReader.from_stream(source))
+        return _plain(pa.RecordBatchReader.from_stream(source))
     raise InputError(
         f"cannot read a {type(source).__name__}. Fix: give a file path, a pandas or polars "
         "DataFrame, an Arrow table or an Ibis table"
@@ -168,8 +168,23 @@ def _from_pandas(frame: pd.DataFrame) -> pa.Table:
 _PLAIN = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
 
 
-def _without_views(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
-    schema = reader.schema
-    if not any(f.type in _PLAIN for f in schema):
-        return reader
-    return reader.cast(pa.schema([f.with_type(_PLAIN.get(f.type, f.type)) for f in schema]))
+def _plain_type(kind: pa.DataType) -> pa.DataType:
+    """The type DuckDB and Arrow's compute functions take for ``kind``.
+
+    Besides views: half floats (``float16``, as memory-saving notebooks downcast prices)
+    as ``float32``, and 256-bit decimals as 128-bit ones, or as floats beyond 38 digits;
+    DuckDB read neither ("Unsupported Internal Arrow Type").
+    """
+    if pa.types.is_float16(kind):
+        return pa.float32()
+    if pa.types.is_decimal256(kind):
+        return (pa.decimal128(kind.precision, kind.scale) if kind.precision <= 38
+                else pa.float64())
+    return _PLAIN.get(kind, kind)
+
+
+def _plain(data: pa.Table | pa.RecordBatchReader) -> pa.Table | pa.RecordBatchReader:
+    schema = data.schema
+    if all(_plain_type(f.type) == f.type for f in schema):
+        return data
+    return data.cast(pa.schema([f.with_type(_plain_type(f.type)) for f in schema]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,26 @@ def test_pandas_dtypes_of_a_notebook_load_like_plain_ones(
     months = load_transactions(typed_sample.assign(
         InvoiceDate=typed_sample["InvoiceDate"].dt.to_period("M")))
     assert set(months.table.ts.execute()) == {pd.Timestamp("2010-12-01")}
+
+
+def test_half_floats_and_wide_decimals_load_like_plain_numbers(
+    typed_sample: pd.DataFrame, from_file: Any
+) -> None:
+    # A notebook's memory-saving downcast (float16, as Kaggle's reduce_mem_usage makes) and
+    # a warehouse's 256-bit decimals (BigQuery's BIGNUMERIC): DuckDB's traceback,
+    # "Unsupported Internal Arrow Type".
+    assert typed_sample["Quantity"].abs().max() <= 2048  # whole numbers float16 holds
+    half = typed_sample.assign(Quantity=typed_sample["Quantity"].astype("float16"))
+    table = pa.Table.from_pandas(typed_sample, preserve_index=False)
+    prices = pa.array([Decimal(str(v)) for v in typed_sample["UnitPrice"]],
+                      pa.decimal256(20, 3))
+    wide = table.set_column(table.column_names.index("UnitPrice"), "UnitPrice", prices)
+    wider = wide.cast(wide.schema.set(wide.column_names.index("UnitPrice"),
+                                      pa.field("UnitPrice", pa.decimal256(60, 3))))
+    for source in (half, pl.from_pandas(half), wide, wider):
+        tx = load_transactions(source)
+        assert tx.n_input == 2000 and tx.n_quarantined == 0
+        pd.testing.assert_frame_equal(_canonical(tx), _canonical(from_file))
 
 
 def test_a_named_index_is_a_column_and_an_unnamed_one_is_not(
