@@ -79,8 +79,10 @@ def to_arrow_stream(source: Any) -> pa.Table | pa.RecordBatchReader:
 
     An Ibis table is streamed from its engine, never collected whole into this process.
     A pandas index with a name (``df.set_index("CustomerID")``) becomes a column again;
-    an unnamed one (a row number) is dropped. An object column of mixed types (numbers
-    and text, as spreadsheets give) is read as text, to be parsed like a CSV field.
+    an unnamed one (a row number) is dropped. Columns that pandas numbers 0, 1, ...
+    (``read_csv(header=None)``) are named as a headerless file's: ``column_1``, ...
+    An object column of mixed types (numbers and text, as spreadsheets give) is read as
+    text, to be parsed like a CSV field.
 
     Parameters
     ----------
@@ -142,6 +144,12 @@ def _from_pandas(frame: pd.DataFrame) -> pa.Table:
             f"pandas DataFrame: its column names have {frame.columns.nlevels} levels (such "
             f"as {frame.columns[0]!r}); segwise reads one name per column. Fix: flatten "
             "them first: df.columns = ['_'.join(map(str, c)) for c in df.columns]")
+    columns = frame.columns
+    if pd.api.types.is_integer_dtype(columns) and columns.tolist() == list(range(len(columns))):
+        # Numbered by pandas (read_csv(header=None), DataFrame(array)): named as segwise's
+        # readers name a headerless file's columns, so that a dictionary's positions and
+        # a config's column_3 apply alike.
+        frame = frame.set_axis([f"column_{i + 1}" for i in range(len(columns))], axis=1)
     if any(name is not None for name in frame.index.names):
         frame = frame.reset_index()
     frame = frame.rename(columns=str)
@@ -169,7 +177,7 @@ _PLAIN = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
 
 
 def _plain_type(kind: pa.DataType) -> pa.DataType:
-    """The type DuckDB and Arrow's compute functions take for ``kind``.
+    """Return the type DuckDB and Arrow's compute functions take for ``kind``.
 
     Besides views: half floats (``float16``, as memory-saving notebooks downcast prices)
     as ``float32``, and 256-bit decimals as 128-bit ones, or as floats beyond 38 digits;

@@ -16,7 +16,13 @@ import pytest
 
 from segwise._frames import is_table, table_label, to_arrow, to_pandas
 from segwise.exceptions import ConfigError, InputError
-from segwise.io import Transactions, load_source, load_transactions
+from segwise.io import (
+    Transactions,
+    load_source,
+    load_transactions,
+    name_columns,
+    read_coil_dictionary,
+)
 from segwise.jobs import run_rfm
 
 
@@ -157,6 +163,28 @@ def test_half_floats_and_wide_decimals_load_like_plain_numbers(
         tx = load_transactions(source)
         assert tx.n_input == 2000 and tx.n_quarantined == 0
         pd.testing.assert_frame_equal(_canonical(tx), _canonical(from_file))
+
+
+def test_columns_pandas_numbers_are_named_as_a_headerless_file_s(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    # CoIL read with header=None: its columns 0..85 became '0'..'85', which no dictionary
+    # position named ("none of the 86 dictionary attributes is a column", and a fix for
+    # a file's header), while the same file's were column_1..column_86.
+    folder = shared_data / "coil2000-insurance"
+    frame = pd.read_csv(folder / "ticdata2000.txt.gz", sep="\t", header=None, nrows=300)
+    path = tmp_path / "coil.tsv"
+    frame.to_csv(path, sep="\t", header=False, index=False)
+    in_memory = load_source(frame, "people")
+    assert in_memory.table.columns == load_source(path, "people").table.columns
+    named = name_columns(in_memory.table, read_coil_dictionary(folder / "dictionary.txt"))
+    assert named.columns[:3] == ("person_id", "MOSTYPE", "MAANTHUI")
+    # Order lines of a headerless export are mapped as the file's columns are.
+    lines = pd.DataFrame([["536365", "2010-12-01 08:26", "17850", 6, 2.55]])
+    tx = load_transactions(lines, columns={"order_id": "column_1", "timestamp": "column_2",
+                                           "customer_id": "column_3", "quantity": "column_4",
+                                           "unit_price": "column_5"})
+    assert tx.n_input == 1 and tx.n_quarantined == 0
 
 
 def test_a_named_index_is_a_column_and_an_unnamed_one_is_not(

@@ -128,7 +128,7 @@ def test_a_table_in_memory_segments_as_its_file(
 def test_a_notebook_s_frame_is_read_as_a_file_is(shared_data: Path) -> None:
     # What a file read gives a DataFrame got too: an id by its name (an index included),
     # numbers written as text with 'n/a' among them, a spreadsheet's total row, repeated
-    # ids refused; column names that are numbers (read_csv(header=None)) named as text.
+    # ids refused; column names that are numbers (years) named as text.
     frame = pd.read_csv(shared_data / "uci-wholesale-customers"
                         / "wholesale_customers_data.csv.gz").head(60)
     frame.index = pd.Index([f"W{i:03d}" for i in range(60)], name="client_id")
@@ -145,11 +145,11 @@ def test_a_notebook_s_frame_is_read_as_a_file_is(shared_data: Path) -> None:
     assert seg.assignments["client_id"].tolist()[:2] == ["W000", "W001"]
     assert seg.left_out["client_id"].tolist() == ["W003"]
     assert len(seg.assignments) == 59  # 60 clients but the one without Milk; no total
-    numbered = frame.reset_index(drop=True).drop(columns="Milk")
-    numbered.columns = range(numbered.shape[1])
-    by_number = segment_customers(numbered, features=[2, 3], n_clusters=3, compare=None,
-                                  embed=())
-    assert by_number.features == ["2", "3"]
+    years = frame.reset_index(drop=True).drop(columns="Milk")
+    years.columns = range(2015, 2015 + years.shape[1])
+    by_year = segment_customers(years, features=[2017, 2018], n_clusters=3, compare=None,
+                                embed=())
+    assert by_year.features == ["2017", "2018"]
     with pytest.raises(InputError, match=r"^pandas DataFrame: client_id 'W000' appears on "
                                          r"several rows \(2\)"):
         segment_customers(pd.concat([frame, frame.head(1)]), n_clusters=3, embed=())
