@@ -248,6 +248,10 @@ def test_a_notebook_s_as_of_text_and_a_wrong_engine(typed_sample: pd.DataFrame) 
         typed_sample["InvoiceDate"] >= pd.Timestamp("2010-12-02")).sum()
     with pytest.raises(ConfigError, match=r"^as_of '3/12/2010' is not a date written as"):
         run_rfm(typed_sample, as_of="3/12/2010")
+    # A number was nanoseconds since 1970 to pandas: every line after 1970-01-01.
+    with pytest.raises(ConfigError, match=r"^as_of 20101203 is a number, not a date\. Fix: "
+                                          r"write it as YYYY-MM-DD, e\.g\. '2010-12-03'$"):
+        run_rfm(typed_sample, as_of=20101203)
     with pytest.raises(ConfigError, match=r"^unknown engine 'sqlite': choose one of duckdb, spark"):
         run_rfm(typed_sample, engine="sqlite")
 
