@@ -179,10 +179,13 @@ _PLAIN = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
 def _plain_type(kind: pa.DataType) -> pa.DataType:
     """Return the type DuckDB and Arrow's compute functions take for ``kind``.
 
-    Besides views: half floats (``float16``, as memory-saving notebooks downcast prices)
-    as ``float32``, and 256-bit decimals as 128-bit ones, or as floats beyond 38 digits;
-    DuckDB read neither ("Unsupported Internal Arrow Type").
+    Besides views (the values of a polars Enum's dictionary too): half floats
+    (``float16``, as memory-saving notebooks downcast prices) as ``float32``, and 256-bit
+    decimals as 128-bit ones, or as floats beyond 38 digits; DuckDB read neither
+    ("Unsupported Internal Arrow Type").
     """
+    if pa.types.is_dictionary(kind):
+        return pa.dictionary(kind.index_type, _plain_type(kind.value_type), kind.ordered)
     if pa.types.is_float16(kind):
         return pa.float32()
     if pa.types.is_decimal256(kind):
