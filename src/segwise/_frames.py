@@ -150,6 +150,14 @@ def _from_pandas(frame: pd.DataFrame) -> pa.Table:
         # readers name a headerless file's columns, so that a dictionary's positions and
         # a config's column_3 apply alike.
         frame = frame.set_axis([f"column_{i + 1}" for i in range(len(columns))], axis=1)
+    # An index that is also a column (set_index("CustomerID", drop=False)) is that column.
+    twins = [n for n in frame.index.names if n is not None and n in frame.columns]
+    for name in twins:
+        if not frame.index.get_level_values(name).equals(pd.Index(frame[name])):
+            raise InputError(f"pandas DataFrame: the index {name} and the column {name} hold "
+                             "different values. Fix: rename one of them")
+    if twins:
+        frame = frame.reset_index(level=twins, drop=True)
     if any(name is not None for name in frame.index.names):
         frame = frame.reset_index()
     frame = frame.rename(columns=str)

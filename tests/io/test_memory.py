@@ -192,6 +192,15 @@ def test_a_named_index_is_a_column_and_an_unnamed_one_is_not(
 ) -> None:
     indexed = typed_sample.set_index("CustomerID")
     assert load_transactions(indexed).roles.customer_id == "CustomerID"
+    # Indexed by a column it keeps (drop=False): pandas' "cannot insert CustomerID, already
+    # exists" traceback.
+    kept = typed_sample.set_index(["CustomerID", "InvoiceDate"], drop=False)
+    pd.testing.assert_frame_equal(_canonical(load_transactions(kept)),
+                                  _canonical(load_transactions(typed_sample)))
+    other = typed_sample.set_index("CustomerID", drop=False).assign(CustomerID="12345")
+    with pytest.raises(InputError, match=r"^pandas DataFrame: the index CustomerID and the "
+                                         r"column CustomerID hold different values\. Fix"):
+        load_transactions(other)
     shuffled = typed_sample.sample(frac=1.0, random_state=0)  # an index of row labels
     assert to_arrow(shuffled).column_names == list(typed_sample.columns)
     tx = load_transactions(shuffled)
