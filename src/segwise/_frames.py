@@ -166,17 +166,40 @@ def _from_pandas(frame: pd.DataFrame) -> pa.Table:
         raise InputError(f"pandas DataFrame: column name(s) {', '.join(repeated)} appear "
                          "more than once. Fix: rename the columns")
     # A period reaches Arrow as its ordinal (days since 1970, say), which reads as no
-    # date at all: it is the time it starts.
-    periods = [c for c in frame.columns if isinstance(frame[c].dtype, pd.PeriodDtype)]
-    if periods:
-        frame = frame.assign(**{c: frame[c].dt.to_timestamp() for c in periods})
+    # date at all: it is the time it starts. Sparse columns (get_dummies(sparse=True))
+    # Arrow refuses: their values. Intervals (pd.cut's bins) read as a CSV writes them.
+    plain = {c: _plain_pandas(frame[c]) for c in frame.columns}
+    frame = frame.assign(**{c: v for c, v in plain.items() if v is not None})
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         frame = frame.copy()
         for col in frame.columns[frame.dtypes == "object"]:
             frame[col] = frame[col].map(lambda v: None if pd.isna(v) else str(v))
-        return pa.Table.from_pandas(frame, preserve_index=False)
+    for col in frame.columns:  # one column Arrow cannot read, named (complex numbers)
+        try:
+            pa.Array.from_pandas(frame[col])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            raise InputError(f"pandas DataFrame: column {col} ({frame[col].dtype}) cannot be "
+                             f"read ({str(exc).splitlines()[0]}). Fix: convert it to numbers, "
+                             "text or times, or drop it") from None
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _plain_pandas(column: pd.Series) -> pd.Series | None:
+    """Return a column Arrow would misread or refuse as one it reads, else None."""
+    import pandas as pd
+
+    kind = column.dtype
+    if isinstance(kind, pd.PeriodDtype):
+        return column.dt.to_timestamp()
+    if isinstance(kind, pd.SparseDtype):
+        return column.sparse.to_dense()
+    if isinstance(kind, pd.CategoricalDtype):
+        kind = kind.categories.dtype
+    if isinstance(kind, pd.IntervalDtype | pd.PeriodDtype):  # categories of bins
+        return column.astype(object).map(lambda v: None if pd.isna(v) else str(v))
+    return None
 
 
 #: View types (polars exports text as ``string_view``) and the plain types Arrow's compute

@@ -145,6 +145,23 @@ def test_pandas_dtypes_of_a_notebook_load_like_plain_ones(
     assert set(months.table.ts.execute()) == {pd.Timestamp("2010-12-01")}
 
 
+def test_sparse_binned_and_unreadable_columns_of_a_notebook(
+    typed_sample: pd.DataFrame, from_file: Any
+) -> None:
+    # get_dummies(sparse=True)'s columns and pd.cut's bins were Arrow tracebacks ("Sparse
+    # pandas data (column Quantity) not supported"); a column Arrow cannot hold is named.
+    frame = typed_sample.assign(
+        Quantity=pd.arrays.SparseArray(typed_sample["Quantity"].to_numpy(), fill_value=0),
+        band=pd.cut(typed_sample["UnitPrice"], 3))
+    tx = load_transactions(frame)
+    assert tx.n_input == 2000 and tx.n_quarantined == 0
+    pd.testing.assert_frame_equal(_canonical(tx), _canonical(from_file))
+    with pytest.raises(InputError, match=r"^pandas DataFrame: column z \(complex128\) cannot "
+                                         r"be read \(.*\)\. Fix: convert it to numbers, text or "
+                                         r"times, or drop it$"):
+        load_transactions(typed_sample.assign(z=typed_sample["UnitPrice"].astype(complex)))
+
+
 def test_half_floats_and_wide_decimals_load_like_plain_numbers(
     typed_sample: pd.DataFrame, from_file: Any
 ) -> None:
