@@ -210,13 +210,18 @@ _PLAIN = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
 def _plain_type(kind: pa.DataType) -> pa.DataType:
     """Return the type DuckDB and Arrow's compute functions take for ``kind``.
 
-    Besides views (the values of a polars Enum's dictionary too): half floats
-    (``float16``, as memory-saving notebooks downcast prices) as ``float32``, and 256-bit
-    decimals as 128-bit ones, or as floats beyond 38 digits; DuckDB read neither
+    Besides views (inside a polars Enum's dictionary, a list or a record too): half
+    floats (``float16``, as memory-saving notebooks downcast prices) as ``float32``, and
+    256-bit decimals as 128-bit ones, or as floats beyond 38 digits; DuckDB read neither
     ("Unsupported Internal Arrow Type").
     """
     if pa.types.is_dictionary(kind):
         return pa.dictionary(kind.index_type, _plain_type(kind.value_type), kind.ordered)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        item = kind.value_field.with_type(_plain_type(kind.value_type))
+        return pa.list_(item) if pa.types.is_list(kind) else pa.large_list(item)
+    if pa.types.is_struct(kind):
+        return pa.struct([f.with_type(_plain_type(f.type)) for f in kind])
     if pa.types.is_float16(kind):
         return pa.float32()
     if pa.types.is_decimal256(kind):

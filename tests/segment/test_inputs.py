@@ -145,11 +145,11 @@ def test_a_notebook_s_frame_is_read_as_a_file_is(shared_data: Path) -> None:
     assert seg.assignments["client_id"].tolist()[:2] == ["W000", "W001"]
     assert seg.left_out["client_id"].tolist() == ["W003"]
     assert len(seg.assignments) == 59  # 60 clients but the one without Milk; no total
-    # A polars Enum (a dictionary of string views): an Arrow cast error.
+    # A polars Enum and a list of text (string views inside): Arrow errors.
     tiers = pl.from_pandas(frame.drop(columns="Milk").reset_index()).with_columns(
-        tier=pl.lit("gold").cast(pl.Enum(["gold", "silver"])))
+        tier=pl.lit("gold").cast(pl.Enum(["gold", "silver"])), tags=pl.lit(["new", "web"]))
     by_tier = segment_customers(tiers, n_clusters=3, compare=None, embed=())
-    assert "tier" not in by_tier.features
+    assert not {"tier", "tags"} & set(by_tier.features)
     assert by_tier.assignments["client_id"].tolist()[:1] == ["W000"]
     years = frame.reset_index(drop=True).drop(columns="Milk")
     years.columns = range(2015, 2015 + years.shape[1])
