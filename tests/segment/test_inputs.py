@@ -316,6 +316,12 @@ def test_a_missing_spelling_does_not_hide_numbers_in_another_notation(
         EntityTable.read(path)
     fresh = EntityTable.read(path, read=ReadOptions(thousands=",")).table.column("Fresh")
     assert fresh.null_count == 1 and fresh.to_pylist()[:3] == [12669, 7057, 6353]
+    # The fix the error gives works from segment_customers, for the file and the frame:
+    # it took no read= (a TypeError for the fix as written).
+    for source in (path, frame):
+        seg = segment_customers(source, read=ReadOptions(thousands=","), n_clusters=3,
+                                compare=None, embed=())
+        assert "Fresh" in seg.features and len(seg.left_out) == 1
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,9 @@ from segwise.segment._cluster import (
 )
 from segwise.segment._embed import MAX_EMBED_SAMPLES
 from segwise.segment._settings import MISSING_POLICIES
+
+if TYPE_CHECKING:
+    from segwise.io import ReadOptions
 
 __all__ = [
     "DEFAULT_FEATURES",
@@ -865,6 +868,7 @@ def segment_customers(
     random_state: int | None = 0,
     segmenter: Segmenter | None = None,
     missing: str = "drop",
+    read: ReadOptions | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Segmentation:
     """Segment customers in one call: sweep k, compare models, fit, profile, name, embed.
@@ -930,6 +934,10 @@ def segment_customers(
         2,240) unusable without editing the file; leaving a few rows out, counted and
         listed, changes no other row's segment and hides nothing. A feature missing in
         every row is refused whatever the choice.
+    read : ReadOptions, optional
+        How a file or a table in memory writes its numbers (a config's ``[read]``):
+        ``decimal=","`` and ``thousands="."`` read ``12.669,5`` as a number; the error
+        of a column of such numbers names them.
     progress : callable, optional
         Called with the name of each step as it starts ("sweep", "fit", "compare",
         "profile", "embed"), and with ``"<step>: <part>"`` as each part of the sweep (a
@@ -948,7 +956,7 @@ def segment_customers(
         # A table in memory is read as the file of its rows would be: the same id, the
         # same features, the same notes. Its column names are text, as a file's are.
         customers = EntityTable.read(customers if is_table(customers) else Path(customers),
-                                     id_col=None if id_col is None else str(id_col))
+                                     read=read, id_col=None if id_col is None else str(id_col))
         # What reading changed, said as the CLI says it: nothing left out in silence.
         said = list(customers.notes)
         quarantine = customers.quarantine_table
