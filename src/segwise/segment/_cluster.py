@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from segwise._skew import SkewedLog, signed_log1p
 from segwise._threads import thread_limit
+from segwise.exceptions import ColumnsError
 
 __all__ = ["ALGORITHMS", "Segmenter", "signed_log1p"]
 
@@ -616,8 +617,6 @@ default="kmeans"
                                  **kwargs)
         except ValueError as exc:
             import pandas as pd
-
-            from segwise.features.people import ColumnsError
 
             text = str(exc)
             if text.startswith("The feature names should match"):
