@@ -453,6 +453,7 @@ class EntityTable:
         known = None if features is not None else match_feature_set(names, id_col)
         if known is not None and set(known.columns) <= set(names):
             schema = known
+            table = _declared_integers(table, schema)
         else:
             id_col = id_col or names[0]
             if id_col not in names:
@@ -559,6 +560,23 @@ class EntityTable:
         table, summaries = _without_summary_rows(table, kwargs["id_col"])
         return replace(cls.from_frame(table, source=source, **kwargs),
                        notes=how + notes + summaries)
+
+
+def _declared_integers(table: pa.Table, schema: FeatureSet) -> pa.Table:
+    """Return a set's integer features stored as whole floats as integers again.
+
+    pandas holds an integer column with a gap as floats (``result.entities.frame``'s
+    ``click_recency_days``): given back, the table was refused as not of its declared type.
+    """
+    for f in schema.features:
+        column = table.column(f.name)
+        if f.type == "integer" and pa.types.is_floating(column.type):
+            try:
+                whole = column.cast(pa.int64())  # safe: refuses fractions and infinities
+            except pa.ArrowInvalid:
+                continue
+            table = table.set_column(table.column_names.index(f.name), f.name, whole)
+    return table
 
 
 def _read_rows(path: Path, id_col: str | None, read: ReadOptions | None
