@@ -161,6 +161,17 @@ def test_a_notebook_s_frame_is_read_as_a_file_is(shared_data: Path) -> None:
         segment_customers(pd.concat([frame, frame.head(1)]), n_clusters=3, embed=())
 
 
+def test_flags_with_gaps_come_back_as_nullable_booleans(tmp_path: Path) -> None:
+    # A true/false column with a blank came back as an object column of True, False and
+    # None, which no test of a flag (pandas' is_bool_dtype) recognises.
+    path = tmp_path / "flags.csv"
+    path.write_text("id,spend,flag\nA,1.5,true\nB,2.5,\nC,3.5,false\n")
+    for source in (path, pd.read_csv(path)):
+        frame = EntityTable.read(source).frame
+        assert str(frame["flag"].dtype) == "boolean"
+        assert frame["flag"].tolist() == [True, pd.NA, False]
+
+
 @pytest.mark.parametrize("suffix", ["csv.gz", "parquet", "xlsx", "jsonl"])
 def test_a_table_without_an_id_column_numbers_its_rows(shared_data: Path, tmp_path: Path,
                                                        suffix: str) -> None:

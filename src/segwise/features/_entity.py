@@ -362,8 +362,16 @@ class EntityTable:
 
     @functools.cached_property
     def frame(self) -> pd.DataFrame:
-        """:attr:`table` as pandas; ``attrs["as_of"]`` holds the reference date."""
+        """:attr:`table` as pandas; ``attrs["as_of"]`` holds the reference date.
+
+        A true/false column with gaps is pandas' nullable ``boolean``, not an object
+        column of True, False and None (which no test of a flag recognises).
+        """
         frame = self.table.to_pandas()
+        gaps = [f.name for f in self.table.schema
+                if pa.types.is_boolean(f.type) and frame[f.name].dtype == object]
+        if gaps:
+            frame = frame.astype(dict.fromkeys(gaps, "boolean"))
         if self.as_of is not None:
             frame.attrs["as_of"] = self.as_of.isoformat()
         return frame
