@@ -28,6 +28,7 @@ __all__ = [
     "DataSource",
     "is_path",
     "is_table",
+    "source_name",
     "table_label",
     "to_arrow",
     "to_arrow_stream",
@@ -68,13 +69,20 @@ def table_label(source: Any) -> str:
     return _LABELS.get(_library(source), type(source).__name__)
 
 
+def source_name(source: Any) -> str:
+    """Name a source for messages and records: a file's path, or a table's type."""
+    return str(source) if is_path(source) else table_label(source)
+
+
 def to_arrow_stream(source: Any) -> pa.Table | pa.RecordBatchReader:
     """Return a table in memory as Arrow: a table, or a stream of batches (Ibis).
 
     An Ibis table is streamed from its engine, never collected whole into this process.
     A pandas index with a name (``df.set_index("CustomerID")``) becomes a column again;
-    an unnamed one (a row number) is dropped. An object column of mixed types (numbers
-    and text, as spreadsheets give) is read as text, to be parsed like a CSV field.
+    an unnamed one (a row number) is dropped. Columns that pandas numbers 0, 1, ...
+    (``read_csv(header=None)``) are named as a headerless file's: ``column_1``, ...
+    An object column of mixed types (numbers and text, as spreadsheets give) is read as
+    text, to be parsed like a CSV field.
 
     Parameters
     ----------
@@ -95,18 +103,18 @@ def to_arrow_stream(source: Any) -> pa.Table | pa.RecordBatchReader:
 
     library = _library(source)
     if isinstance(source, pa.Table | pa.RecordBatchReader):
-        return source
+        return _plain(source)
     if isinstance(source, pa.RecordBatch):
-        return pa.Table.from_batches([source])
+        return _plain(pa.Table.from_batches([source]))
     if isinstance(source, ir.Table):
         rel = _duckdb_relation(source, use_default=True)
         return source.to_pyarrow_batches() if rel is None else rel.to_arrow_reader()
     if library == "pandas" and type(source).__name__ == "DataFrame":
-        return _from_pandas(source)
+        return _plain(_from_pandas(source))
     if library == "polars" and type(source).__name__ == "LazyFrame":
         source = source.collect()
     if hasattr(source, "__arrow_c_stream__"):
-        return _without_views(pa.RecordBatchReader.from_stream(source))
+        return _plain(pa.RecordBatchReader.from_stream(source))
     raise InputError(
         f"cannot read a {type(source).__name__}. Fix: give a file path, a pandas or polars "
         "DataFrame, an Arrow table or an Ibis table"
@@ -131,6 +139,25 @@ def to_pandas(source: Any) -> pd.DataFrame:
 def _from_pandas(frame: pd.DataFrame) -> pa.Table:
     import pandas as pd
 
+    if isinstance(frame.columns, pd.MultiIndex):  # groupby().agg() of several functions
+        raise InputError(
+            f"pandas DataFrame: its column names have {frame.columns.nlevels} levels (such "
+            f"as {frame.columns[0]!r}); segwise reads one name per column. Fix: flatten "
+            "them first: df.columns = ['_'.join(map(str, c)) for c in df.columns]")
+    columns = frame.columns
+    if pd.api.types.is_integer_dtype(columns) and columns.tolist() == list(range(len(columns))):
+        # Numbered by pandas (read_csv(header=None), DataFrame(array)): named as segwise's
+        # readers name a headerless file's columns, so that a dictionary's positions and
+        # a config's column_3 apply alike.
+        frame = frame.set_axis([f"column_{i + 1}" for i in range(len(columns))], axis=1)
+    # An index that is also a column (set_index("CustomerID", drop=False)) is that column.
+    twins = [n for n in frame.index.names if n is not None and n in frame.columns]
+    for name in twins:
+        if not frame.index.get_level_values(name).equals(pd.Index(frame[name])):
+            raise InputError(f"pandas DataFrame: the index {name} and the column {name} hold "
+                             "different values. Fix: rename one of them")
+    if twins:
+        frame = frame.reset_index(level=twins, drop=True)
     if any(name is not None for name in frame.index.names):
         frame = frame.reset_index()
     frame = frame.rename(columns=str)
@@ -139,17 +166,40 @@ def _from_pandas(frame: pd.DataFrame) -> pa.Table:
         raise InputError(f"pandas DataFrame: column name(s) {', '.join(repeated)} appear "
                          "more than once. Fix: rename the columns")
     # A period reaches Arrow as its ordinal (days since 1970, say), which reads as no
-    # date at all: it is the time it starts.
-    periods = [c for c in frame.columns if isinstance(frame[c].dtype, pd.PeriodDtype)]
-    if periods:
-        frame = frame.assign(**{c: frame[c].dt.to_timestamp() for c in periods})
+    # date at all: it is the time it starts. Sparse columns (get_dummies(sparse=True))
+    # Arrow refuses: their values. Intervals (pd.cut's bins) read as a CSV writes them.
+    plain = {c: _plain_pandas(frame[c]) for c in frame.columns}
+    frame = frame.assign(**{c: v for c, v in plain.items() if v is not None})
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         frame = frame.copy()
         for col in frame.columns[frame.dtypes == "object"]:
             frame[col] = frame[col].map(lambda v: None if pd.isna(v) else str(v))
-        return pa.Table.from_pandas(frame, preserve_index=False)
+    for col in frame.columns:  # one column Arrow cannot read, named (complex numbers)
+        try:
+            pa.Array.from_pandas(frame[col])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            raise InputError(f"pandas DataFrame: column {col} ({frame[col].dtype}) cannot be "
+                             f"read ({str(exc).splitlines()[0]}). Fix: convert it to numbers, "
+                             "text or times, or drop it") from None
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _plain_pandas(column: pd.Series) -> pd.Series | None:
+    """Return a column Arrow would misread or refuse as one it reads, else None."""
+    import pandas as pd
+
+    kind = column.dtype
+    if isinstance(kind, pd.PeriodDtype):
+        return column.dt.to_timestamp()
+    if isinstance(kind, pd.SparseDtype):
+        return column.sparse.to_dense()
+    if isinstance(kind, pd.CategoricalDtype):
+        kind = kind.categories.dtype
+    if isinstance(kind, pd.IntervalDtype | pd.PeriodDtype):  # categories of bins
+        return column.astype(object).map(lambda v: None if pd.isna(v) else str(v))
+    return None
 
 
 #: View types (polars exports text as ``string_view``) and the plain types Arrow's compute
@@ -157,8 +207,31 @@ def _from_pandas(frame: pd.DataFrame) -> pa.Table:
 _PLAIN = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
 
 
-def _without_views(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
-    schema = reader.schema
-    if not any(f.type in _PLAIN for f in schema):
-        return reader
-    return reader.cast(pa.schema([f.with_type(_PLAIN.get(f.type, f.type)) for f in schema]))
+def _plain_type(kind: pa.DataType) -> pa.DataType:
+    """Return the type DuckDB and Arrow's compute functions take for ``kind``.
+
+    Besides views (inside a polars Enum's dictionary, a list or a record too): half
+    floats (``float16``, as memory-saving notebooks downcast prices) as ``float32``, and
+    256-bit decimals as 128-bit ones, or as floats beyond 38 digits; DuckDB read neither
+    ("Unsupported Internal Arrow Type").
+    """
+    if pa.types.is_dictionary(kind):
+        return pa.dictionary(kind.index_type, _plain_type(kind.value_type), kind.ordered)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        item = kind.value_field.with_type(_plain_type(kind.value_type))
+        return pa.list_(item) if pa.types.is_list(kind) else pa.large_list(item)
+    if pa.types.is_struct(kind):
+        return pa.struct([f.with_type(_plain_type(f.type)) for f in kind])
+    if pa.types.is_float16(kind):
+        return pa.float32()
+    if pa.types.is_decimal256(kind):
+        return (pa.decimal128(kind.precision, kind.scale) if kind.precision <= 38
+                else pa.float64())
+    return _PLAIN.get(kind, kind)
+
+
+def _plain(data: pa.Table | pa.RecordBatchReader) -> pa.Table | pa.RecordBatchReader:
+    schema = data.schema
+    if all(_plain_type(f.type) == f.type for f in schema):
+        return data
+    return data.cast(pa.schema([f.with_type(_plain_type(f.type)) for f in schema]))

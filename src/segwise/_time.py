@@ -7,6 +7,7 @@ reading a date never imports a model.
 from __future__ import annotations
 
 import datetime as _dt
+import numbers
 import re
 from typing import Any
 
@@ -166,6 +167,14 @@ def to_date(value: Any, name: str = "date") -> _dt.date:
     """
     if isinstance(value, str):
         return parse_day(value, name)
+    if isinstance(value, numbers.Real):
+        # pandas reads a number as nanoseconds since 1970: as_of=20101203 was 1970-01-01.
+        digits = str(value)
+        example = (f"'{digits[:4]}-{digits[4:6]}-{digits[6:]}'"
+                   if isinstance(value, numbers.Integral) and len(digits) == 8 else
+                   "'1997-06-01'")
+        raise ConfigError(f"{name} {value!r} is a number, not a date. Fix: write it as "
+                          f"YYYY-MM-DD, e.g. {example}")
     stamp: Any
     try:
         stamp = pd.Timestamp(value)

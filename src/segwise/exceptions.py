@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from typing import Literal
 
 __all__ = [
+    "ColumnsError",
     "ConfigError",
     "FitWarning",
     "InputError",
@@ -28,6 +29,13 @@ class SegwiseError(Exception):
 
 class InputError(SegwiseError):
     """An input file cannot be used as it is (missing column, unreadable, empty, ...)."""
+
+
+class ColumnsError(InputError, ValueError):
+    """The columns of a table do not match those a fitted estimator was fitted on.
+
+    A ``ValueError`` too, as scikit-learn's estimators raise for the same mistake.
+    """
 
 
 class ConfigError(SegwiseError):

@@ -192,8 +192,12 @@ def test_value_by_segment_shares_and_risk() -> None:
     assert table.loc["B", "value_at_risk"] == pytest.approx(24.0)
     assert table.loc["C", "n_customers"] == 2 and table.loc["C", "value_at_risk"] == 0.0
     assert table["share_value_at_risk"].sum() == pytest.approx(1.0)
-    with pytest.raises(InputError, match="lacks the column"):
+    # The table without P(alive) (a degenerate fit's): no fix was given.
+    with pytest.raises(InputError, match=r"lacks the column\(s\) p_alive \(it has .*\)\. Fix: "
+                                         r"pass p_alive_col=None"):
         value_by_segment(customers.drop(columns="p_alive"))
+    assert "value_at_risk" not in value_by_segment(customers.drop(columns="p_alive"),
+                                                   p_alive_col=None).columns
     with pytest.raises(InputError, match="empty"):
         value_by_segment(customers.iloc[:0])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,13 @@ import pytest
 
 from segwise._frames import is_table, table_label, to_arrow, to_pandas
 from segwise.exceptions import ConfigError, InputError
-from segwise.io import Transactions, load_source, load_transactions
+from segwise.io import (
+    Transactions,
+    load_source,
+    load_transactions,
+    name_columns,
+    read_coil_dictionary,
+)
 from segwise.jobs import run_rfm
 
 
@@ -138,11 +145,79 @@ def test_pandas_dtypes_of_a_notebook_load_like_plain_ones(
     assert set(months.table.ts.execute()) == {pd.Timestamp("2010-12-01")}
 
 
+def test_sparse_binned_and_unreadable_columns_of_a_notebook(
+    typed_sample: pd.DataFrame, from_file: Any
+) -> None:
+    # get_dummies(sparse=True)'s columns and pd.cut's bins were Arrow tracebacks ("Sparse
+    # pandas data (column Quantity) not supported"); a column Arrow cannot hold is named.
+    frame = typed_sample.assign(
+        Quantity=pd.arrays.SparseArray(typed_sample["Quantity"].to_numpy(), fill_value=0),
+        band=pd.cut(typed_sample["UnitPrice"], 3))
+    tx = load_transactions(frame)
+    assert tx.n_input == 2000 and tx.n_quarantined == 0
+    pd.testing.assert_frame_equal(_canonical(tx), _canonical(from_file))
+    with pytest.raises(InputError, match=r"^pandas DataFrame: column z \(complex128\) cannot "
+                                         r"be read \(.*\)\. Fix: convert it to numbers, text or "
+                                         r"times, or drop it$"):
+        load_transactions(typed_sample.assign(z=typed_sample["UnitPrice"].astype(complex)))
+
+
+def test_half_floats_and_wide_decimals_load_like_plain_numbers(
+    typed_sample: pd.DataFrame, from_file: Any
+) -> None:
+    # A notebook's memory-saving downcast (float16, as Kaggle's reduce_mem_usage makes) and
+    # a warehouse's 256-bit decimals (BigQuery's BIGNUMERIC): DuckDB's traceback,
+    # "Unsupported Internal Arrow Type".
+    assert typed_sample["Quantity"].abs().max() <= 2048  # whole numbers float16 holds
+    half = typed_sample.assign(Quantity=typed_sample["Quantity"].astype("float16"))
+    table = pa.Table.from_pandas(typed_sample, preserve_index=False)
+    prices = pa.array([Decimal(str(v)) for v in typed_sample["UnitPrice"]],
+                      pa.decimal256(20, 3))
+    wide = table.set_column(table.column_names.index("UnitPrice"), "UnitPrice", prices)
+    wider = wide.cast(wide.schema.set(wide.column_names.index("UnitPrice"),
+                                      pa.field("UnitPrice", pa.decimal256(60, 3))))
+    for source in (half, pl.from_pandas(half), wide, wider):
+        tx = load_transactions(source)
+        assert tx.n_input == 2000 and tx.n_quarantined == 0
+        pd.testing.assert_frame_equal(_canonical(tx), _canonical(from_file))
+
+
+def test_columns_pandas_numbers_are_named_as_a_headerless_file_s(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    # CoIL read with header=None: its columns 0..85 became '0'..'85', which no dictionary
+    # position named ("none of the 86 dictionary attributes is a column", and a fix for
+    # a file's header), while the same file's were column_1..column_86.
+    folder = shared_data / "coil2000-insurance"
+    frame = pd.read_csv(folder / "ticdata2000.txt.gz", sep="\t", header=None, nrows=300)
+    path = tmp_path / "coil.tsv"
+    frame.to_csv(path, sep="\t", header=False, index=False)
+    in_memory = load_source(frame, "people")
+    assert in_memory.table.columns == load_source(path, "people").table.columns
+    named = name_columns(in_memory.table, read_coil_dictionary(folder / "dictionary.txt"))
+    assert named.columns[:3] == ("person_id", "MOSTYPE", "MAANTHUI")
+    # Order lines of a headerless export are mapped as the file's columns are.
+    lines = pd.DataFrame([["536365", "2010-12-01 08:26", "17850", 6, 2.55]])
+    tx = load_transactions(lines, columns={"order_id": "column_1", "timestamp": "column_2",
+                                           "customer_id": "column_3", "quantity": "column_4",
+                                           "unit_price": "column_5"})
+    assert tx.n_input == 1 and tx.n_quarantined == 0
+
+
 def test_a_named_index_is_a_column_and_an_unnamed_one_is_not(
     typed_sample: pd.DataFrame,
 ) -> None:
     indexed = typed_sample.set_index("CustomerID")
     assert load_transactions(indexed).roles.customer_id == "CustomerID"
+    # Indexed by a column it keeps (drop=False): pandas' "cannot insert CustomerID, already
+    # exists" traceback.
+    kept = typed_sample.set_index(["CustomerID", "InvoiceDate"], drop=False)
+    pd.testing.assert_frame_equal(_canonical(load_transactions(kept)),
+                                  _canonical(load_transactions(typed_sample)))
+    other = typed_sample.set_index("CustomerID", drop=False).assign(CustomerID="12345")
+    with pytest.raises(InputError, match=r"^pandas DataFrame: the index CustomerID and the "
+                                         r"column CustomerID hold different values\. Fix"):
+        load_transactions(other)
     shuffled = typed_sample.sample(frac=1.0, random_state=0)  # an index of row labels
     assert to_arrow(shuffled).column_names == list(typed_sample.columns)
     tx = load_transactions(shuffled)
@@ -161,6 +236,11 @@ def test_a_named_index_is_a_column_and_an_unnamed_one_is_not(
         (pd.DataFrame([[1, 2]], columns=["a", "a"]),
          r"^pandas DataFrame: column name\(s\) a appear more than once"),
         (42, r"^cannot read a int\. Fix: give a file path, a pandas or polars DataFrame"),
+        # groupby().agg() of two functions: its names were tuples no role matched.
+        (pd.DataFrame({"CustomerID": ["1", "1"], "Quantity": [2, 3]}).groupby(
+            "CustomerID").agg({"Quantity": ["sum", "count"]}),
+         r"^pandas DataFrame: its column names have 2 levels \(such as \('Quantity', 'sum'\)"
+         r"\); segwise reads one name per column\. Fix: flatten them first: df\.columns = "),
     ],
 )
 def test_bad_tables_get_one_line_naming_the_table(source: Any, message: str) -> None:
@@ -194,6 +274,10 @@ def test_a_notebook_s_as_of_text_and_a_wrong_engine(typed_sample: pd.DataFrame) 
         typed_sample["InvoiceDate"] >= pd.Timestamp("2010-12-02")).sum()
     with pytest.raises(ConfigError, match=r"^as_of '3/12/2010' is not a date written as"):
         run_rfm(typed_sample, as_of="3/12/2010")
+    # A number was nanoseconds since 1970 to pandas: every line after 1970-01-01.
+    with pytest.raises(ConfigError, match=r"^as_of 20101203 is a number, not a date\. Fix: "
+                                          r"write it as YYYY-MM-DD, e\.g\. '2010-12-03'$"):
+        run_rfm(typed_sample, as_of=20101203)
     with pytest.raises(ConfigError, match=r"^unknown engine 'sqlite': choose one of duckdb, spark"):
         run_rfm(typed_sample, engine="sqlite")
 

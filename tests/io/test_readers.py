@@ -440,6 +440,30 @@ def test_timestamps_written_as_epoch_numbers(unit: int, retail_sample: pd.DataFr
     assert sorted(again.table.select("ts").to_pandas()["ts"]) == sorted(ts.iloc[2:])
 
 
+def test_days_written_as_whole_numbers_read_as_the_same_text_does(
+        cdnow_raw: pd.DataFrame, cdnow_tx: Transactions, cdnow_columns: dict[str, str],
+        tmp_path: Path) -> None:
+    # CDNOW as pandas reads it: its dates an int64 column (19970101). Typed numbers were
+    # read only as epoch seconds (1970), so every row was refused, in memory and as
+    # Parquet, while the CSV's text read as days.
+    import polars as pl
+
+    raw = cdnow_raw.assign(date=cdnow_raw["date"].astype("int64"))
+    raw.loc[3, "date"] = 17  # no day and no time of 1990 to 2099: quarantined, as text is
+    raw.loc[4, "date"] = 854755200  # an epoch number among the days: 1997-02-01
+    path = tmp_path / "cdnow.parquet"
+    raw.to_parquet(path, index=False)
+    days = pd.to_datetime(cdnow_raw["date"], format="%Y%m%d")
+    assert len(cdnow_tx.table.to_pandas()) == len(days)  # the CSV's text: every row a day
+    want = sorted(days.mask(days.index == 4, pd.Timestamp("1997-02-01")).drop(index=3))
+    # A blank among them, and pandas reads the column as float64.
+    floats = raw.astype({"date": "float64"})
+    for source in (raw, pl.from_pandas(raw), path, floats):
+        tx = load_transactions(source, columns=cdnow_columns)
+        assert tx.quarantine["reason"].tolist() == ["date: not a timestamp"]
+        assert sorted(tx.table.select("ts").to_pandas()["ts"]) == want
+
+
 def test_sqlite_with_several_tables_needs_a_table_name(
     tmp_path: Path, retail_sample: pd.DataFrame
 ) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -354,3 +355,18 @@ def test_a_signed_attribute_gets_no_lift(shared_data: Path, tmp_path: Path) -> N
     assert by_feature.get_group("Balance").isna().all()
     assert by_feature.get_group("Income").notna().all()
     assert by_feature.get_group("Education: PhD").notna().all()
+
+
+def test_tables_in_memory_are_named_by_their_type_not_by_their_rows(
+        shared_data: Path) -> None:
+    # str(population) printed whole frames into the results, the report and every error.
+    frame = pd.read_csv(shared_data / "kaggle-customer-personality"
+                        / "marketing_campaign.csv.gz", sep="\t")
+    responders = pl.from_pandas(frame[frame["Response"] == 1])
+    config = _config(exclude=("Response", "AcceptedCmp*"))
+    result = run_population(frame, responders, config=config, n_clusters=3)
+    assert result.entities.source == "pandas DataFrame"
+    assert result.customers.source == "polars DataFrame"
+    with pytest.raises(InputError, match=r"^polars DataFrame: lacks attribute\(s\) the "
+                                         r"population's model uses: Income\. Fix"):
+        run_population(frame, responders.drop("Income"), config=config, n_clusters=3)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
@@ -407,3 +408,19 @@ def test_scoring_with_another_dictionary_is_refused(personality, small_model,
     other = FeatureDictionary([Attribute("Income", "numeric")]).write(tmp_path / "d.toml")
     with pytest.raises(InputError, match="not the dictionary the model was trained with"):
         score_propensity(small_model, personality, dictionary=other)
+
+
+def test_a_dataframe_is_named_by_its_type_not_by_its_rows(personality: Path) -> None:
+    # str(source) printed the whole frame into the result, the model file's metadata and
+    # every error: 'PropensityResult(2,240 person(s) from '         ID  Year_Birth ...'.
+    frame = pd.read_csv(personality, sep="\t")
+    got = run_propensity(frame, "Response", models=["logistic"], imbalance=["none"],
+                         segments=False, importance=False, folds=3)
+    assert repr(got).startswith("PropensityResult(2,240 person(s) from 'pandas DataFrame', ")
+    assert got.trained.metadata["source"] == "pandas DataFrame"
+    with pytest.raises(InputError, match=r"^polars DataFrame: no column 'response' to learn "
+                                         r"from; did you mean 'Response'\?"):
+        run_propensity(pl.from_pandas(frame), "response")
+    with pytest.raises(InputError, match=r"^pandas DataFrame: the model needs column\(s\) the "
+                                         r"table lacks: Income\. Fix"):
+        score_propensity(got.trained, frame.drop(columns=["Income"]))

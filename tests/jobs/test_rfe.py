@@ -327,6 +327,12 @@ def test_learned_segments_and_the_report_take_the_users(sample: Any) -> None:
                             random_state=0)
     assert seg.features == ["recency_days", "clicks", "active_days", "sessions",
                             "events_per_session", "categories", "ctr_smoothed"]
+    # The users as pandas holds them (click_recency_days, an integer with gaps, as floats)
+    # segment alike: given back, they were refused ("double, declared integer").
+    frame = sample.entities.frame
+    assert frame["click_recency_days"].isna().any()
+    again = segment_customers(frame, n_clusters=4, compare=None, embed=(), random_state=0)
+    pd.testing.assert_frame_equal(again.assignments, seg.assignments)
     assert len(seg.assignments) == sample.entities.n_entities
     assert seg.assignments["segment_name"].notna().all()
     report = build_report(sample, ReportExtras.from_segmentation(seg), source="sample")

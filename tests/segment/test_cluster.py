@@ -256,3 +256,31 @@ def test_score_counts_noise_at_the_nearest_centre(retail_rfm: pd.DataFrame) -> N
     nearest = ((Z[:, None, :] - seg.cluster_centers_[None]) ** 2).sum(axis=2).min(axis=1)
     own = ((Z - seg.cluster_centers_[np.clip(labels, 0, None)]) ** 2).sum(axis=1)
     assert seg.score(X) == pytest.approx(-np.where(labels < 0, nearest, own).sum(), rel=1e-9)
+
+
+def test_a_frame_that_does_not_fit_the_model_is_told_the_fix(retail_rfm: pd.DataFrame) -> None:
+    # Fitted on one frame and given another: scikit-learn named the column but no fix;
+    # NaN got advice for supervised models (HistGradientBoosting); a text column was
+    # "could not convert string to float: 'a'", naming none.
+    from segwise.exceptions import InputError
+
+    model = Segmenter(n_clusters=3, random_state=0).fit(retail_rfm)
+    names = ", ".join(retail_rfm.columns)
+    for other, said in ((retail_rfm[retail_rfm.columns[::-1]], "must be in the same order"),
+                        (retail_rfm.drop(columns="frequency"), "yet now missing:\n- frequency")):
+        with pytest.raises(InputError, match=rf"{said}[^$]*\nFix: give the columns the model "
+                                             r"was fitted on, in that order: X\[model\.feature_"
+                                             rf"names_in_\] \({names}\)$"):
+            model.predict(other)
+    gap = retail_rfm.astype({"monetary": "Float64"})
+    gap.loc[gap.index[3], "monetary"] = pd.NA
+    with pytest.raises(ValueError, match=r"^Input X contains NaN\. Fix: drop or fill the rows "
+                                         r"with missing values, or fit Segmenter\(impute="):
+        model.predict(gap)
+    text = retail_rfm.astype({"frequency": object})
+    text.loc[text.index[5], "frequency"] = "many"
+    with pytest.raises(ValueError, match=r"^column 'frequency' is not a number column \(could "
+                                         r"not convert string to float: 'many'\)\. Fix"):
+        model.transform(text)
+    assert Segmenter(n_clusters=3, impute="median", random_state=0).fit(gap).predict(
+        gap).shape == (len(gap),)

@@ -14,6 +14,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+from segwise._frames import table_label
 from segwise.exceptions import InputError, SegwiseWarning
 from segwise.features import EntityTable
 from segwise.segment import segment_customers
@@ -102,6 +103,92 @@ def test_a_frame_s_id_is_chosen_as_a_file_s_is(shared_data: Path) -> None:
     entities = EntityTable.from_frame(frame)
     assert entities.id_col == "client_id" and "avg_spend" in entities.schema.cluster_features
     assert EntityTable.from_frame(frame, id_col="client_id").notes == ()
+
+
+#: A table in memory as notebooks hold Wholesale Customers after ``pd.read_csv``.
+NOTEBOOK_TABLES: dict[str, Callable[[pd.DataFrame], Any]] = {
+    "pandas": lambda df: df,
+    "pandas nullable": lambda df: df.convert_dtypes(),
+    "pandas pyarrow": lambda df: df.convert_dtypes(dtype_backend="pyarrow"),
+    "pandas categories": lambda df: df.astype({"Channel": "category", "Region": "category"}),
+    "pandas text": lambda df: df.astype(str),
+    "polars": pl.from_pandas,
+    "arrow chunked": lambda df: pa.concat_tables(
+        [pa.Table.from_pandas(df.iloc[i:i + 100], preserve_index=False)
+         for i in range(0, len(df), 100)]),
+    "ibis": ibis.memtable,
+}
+
+
+@pytest.fixture(scope="module")
+def wholesale_from_file(shared_data: Path) -> Any:
+    path = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    with pytest.warns(SegwiseWarning):
+        return segment_customers(path, n_clusters=3, compare=None, embed=())
+
+
+@pytest.mark.parametrize("make", NOTEBOOK_TABLES.values(), ids=NOTEBOOK_TABLES.keys())
+def test_a_table_in_memory_segments_as_its_file(
+        shared_data: Path, wholesale_from_file: Any, make: Callable[[pd.DataFrame], Any]) -> None:
+    # segment_customers(pd.read_csv(wholesale)) was refused ("no feature column
+    # 'recency_days', 'frequency', 'monetary'"): a table in memory was taken for RFM
+    # customers, while the file segmented on its numbers; a category column was an Arrow
+    # traceback (count_distinct has no kernel for a dictionary).
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    source = make(frame)
+    with pytest.warns(SegwiseWarning, match=rf"^{table_label(source)}: no id column: .* the "
+                                            r"first, Channel, repeats values"):
+        seg = segment_customers(source, n_clusters=3, compare=None, embed=())
+    assert seg.features == wholesale_from_file.features
+    pd.testing.assert_frame_equal(seg.assignments, wholesale_from_file.assignments)
+
+
+def test_a_notebook_s_frame_is_read_as_a_file_is(shared_data: Path) -> None:
+    # What a file read gives a DataFrame got too: an id by its name (an index included),
+    # numbers written as text with 'n/a' among them, a spreadsheet's total row, repeated
+    # ids refused; column names that are numbers (years) named as text.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz").head(60)
+    frame.index = pd.Index([f"W{i:03d}" for i in range(60)], name="client_id")
+    frame["Milk"] = frame["Milk"].astype(object).where(frame.index != "W003", "n/a")
+    total = frame.drop(columns="Milk").sum(numeric_only=True).rename("Total")
+    spreadsheet = pd.concat([frame, total.to_frame().T.rename_axis("client_id")])
+    with pytest.warns(SegwiseWarning) as said:
+        seg = segment_customers(spreadsheet, features=["Fresh", "Milk", "Grocery"],
+                                n_clusters=3, compare=None, embed=())
+    notes = [str(w.message) for w in said]
+    assert "pandas DataFrame: Milk: 1 value read as missing ('n/a' 1)" in notes
+    assert any(n.startswith("pandas DataFrame: left out 1 summary row at the foot of the "
+                            "table") for n in notes)
+    assert seg.assignments["client_id"].tolist()[:2] == ["W000", "W001"]
+    assert seg.left_out["client_id"].tolist() == ["W003"]
+    assert len(seg.assignments) == 59  # 60 clients but the one without Milk; no total
+    # A polars Enum and a list of text (string views inside): Arrow errors.
+    tiers = pl.from_pandas(frame.drop(columns="Milk").reset_index()).with_columns(
+        tier=pl.lit("gold").cast(pl.Enum(["gold", "silver"])), tags=pl.lit(["new", "web"]))
+    by_tier = segment_customers(tiers, n_clusters=3, compare=None, embed=())
+    assert not {"tier", "tags"} & set(by_tier.features)
+    assert by_tier.assignments["client_id"].tolist()[:1] == ["W000"]
+    years = frame.reset_index(drop=True).drop(columns="Milk")
+    years.columns = range(2015, 2015 + years.shape[1])
+    by_year = segment_customers(years, features=[2017, 2018], n_clusters=3, compare=None,
+                                embed=())
+    assert by_year.features == ["2017", "2018"]
+    with pytest.raises(InputError, match=r"^pandas DataFrame: client_id 'W000' appears on "
+                                         r"several rows \(2\)"):
+        segment_customers(pd.concat([frame, frame.head(1)]), n_clusters=3, embed=())
+
+
+def test_flags_with_gaps_come_back_as_nullable_booleans(tmp_path: Path) -> None:
+    # A true/false column with a blank came back as an object column of True, False and
+    # None, which no test of a flag (pandas' is_bool_dtype) recognises.
+    path = tmp_path / "flags.csv"
+    path.write_text("id,spend,flag\nA,1.5,true\nB,2.5,\nC,3.5,false\n")
+    for source in (path, pd.read_csv(path)):
+        frame = EntityTable.read(source).frame
+        assert str(frame["flag"].dtype) == "boolean"
+        assert frame["flag"].tolist() == [True, pd.NA, False]
 
 
 @pytest.mark.parametrize("suffix", ["csv.gz", "parquet", "xlsx", "jsonl"])
@@ -259,6 +346,12 @@ def test_a_missing_spelling_does_not_hide_numbers_in_another_notation(
         EntityTable.read(path)
     fresh = EntityTable.read(path, read=ReadOptions(thousands=",")).table.column("Fresh")
     assert fresh.null_count == 1 and fresh.to_pylist()[:3] == [12669, 7057, 6353]
+    # The fix the error gives works from segment_customers, for the file and the frame:
+    # it took no read= (a TypeError for the fix as written).
+    for source in (path, frame):
+        seg = segment_customers(source, read=ReadOptions(thousands=","), n_clusters=3,
+                                compare=None, embed=())
+        assert "Fresh" in seg.features and len(seg.left_out) == 1
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
@@ -422,7 +515,8 @@ def test_a_density_model_finding_no_segments_is_one_line(shared_data: Path, algo
     # "Unusual customers" (HDBSCAN) or as one segment (DBSCAN), exit 0.
     frame = pd.read_csv(shared_data / "uci-wholesale-customers"
                         / "wholesale_customers_data.csv.gz").head(20)
-    with pytest.raises(Exception, match=rf"^{algorithm} found {found} among 20 customers "
+    with pytest.raises(Exception, match=rf"^pandas DataFrame: {algorithm} found {found} among "
+                                        r"20 customers "
                                         r"\(\d+ set aside as noise\).*Fix: choose a model "
                                         "that takes k"):
         segment_customers(frame, features=["Fresh", "Milk", "Grocery"], algorithm=algorithm,

@@ -271,6 +271,7 @@ def test_a_feature_named_with_a_slip_gets_the_column_meant(shared_data: Path) ->
             "Year_Birth,") in result.output
     assert "Fix: name columns of the table with --features (features=)" in result.output
     wide = pd.DataFrame(np.ones((5, 121)), columns=[f"f{i}" for i in range(121)])
+    wide["f0"] = range(5)  # ids, distinct
     with pytest.raises(ConfigError, match=r"its columns: f0, f1, .*, f19, \.\.\. \(121 in "
                                           r"all\)\. Fix"):
         segment_customers(wide, id_col="f0", features=["nope"], embed=())

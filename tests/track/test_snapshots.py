@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from segwise._engine import fetch_numpy
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, InputError
 from segwise.features.rfm import aggregate_customers, finish_rfm
 from segwise.jobs import run_rfm, run_track
 from segwise.track import TrackResult, snapshot_dates, track_customers, track_pieces
@@ -211,3 +211,13 @@ def test_a_window_under_a_day_or_over_a_century_is_refused(cdnow_raw: pd.DataFra
     with pytest.raises(ConfigError, match=r"window '99999999999y': over 100 years.*Fix: a "
                                           r"window of at most 100y"):
         track_pieces(_cdnow_pieces(cdnow_raw), every="quarter", window="99999999999y")
+
+
+def test_raw_lines_given_to_track_customers_are_told_the_job_that_takes_them(
+        cdnow_raw: pd.DataFrame) -> None:
+    # A DataFrame of order lines, as run_rfm and customer_value take: an AttributeError
+    # traceback ('DataFrame' object has no attribute 'kept').
+    with pytest.raises(InputError, match=r"^track_customers takes cleaned order lines "
+                                         r"\(RFMResult\.cleaned\), not a pandas DataFrame\. "
+                                         r"Fix: .*segwise\.jobs\.run_track\(source"):
+        track_customers(cdnow_raw, every="quarter")

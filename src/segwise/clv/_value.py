@@ -489,7 +489,13 @@ def value_by_segment(
     wanted = [c for c in (segment_col, clv_col, p_alive_col) if c is not None]
     missing = [c for c in wanted if c not in customers.columns]
     if missing:
-        raise InputError(f"the customer table lacks the column(s) {', '.join(missing)}")
+        names = {segment_col: "segment_col", clv_col: "clv_col", p_alive_col: "p_alive_col"}
+        fixes = [f"{names[c]}=None (no P(alive) nor value at risk)" if c == p_alive_col else
+                 f"{names[c]}= naming its column" for c in missing]
+        raise InputError(f"the customer table lacks the column(s) {', '.join(missing)} (it "
+                         f"has {', '.join(map(str, customers.columns[:12]))}"
+                         f"{', ...' if len(customers.columns) > 12 else ''}). Fix: pass "
+                         f"{' and '.join(fixes)}, or join the CLV result's customers first")
     if customers.empty:
         raise InputError("the customer table is empty")
     frame = pd.DataFrame(

@@ -26,7 +26,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from segwise.exceptions import InputError, SegwiseWarning
+from segwise.exceptions import ColumnsError, InputError, SegwiseWarning
 from segwise.io._dictionary import (
     MAX_CATEGORIES,
     MAX_ORDINAL_LEVELS,
@@ -52,10 +52,6 @@ MAX_LEARNED_LEVELS = 1000
 _MAX_SPAN = 4096
 #: Count columns of :meth:`PeopleEncoder.audit`, in order.
 AUDIT_COUNTS = ("blank", "missing_code", "unseen_code", "not_a_number")
-
-
-class ColumnsError(InputError, ValueError):
-    """The columns of a table do not match those the encoder was fitted on."""
 
 
 def missing_threshold(shares: np.ndarray, floor: float = THRESHOLD_FLOOR) -> float:

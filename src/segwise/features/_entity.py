@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from segwise._frames import table_label, to_arrow
+from segwise._frames import DataSource, is_table, table_label, to_arrow
 from segwise._registry import Registry
 from segwise.exceptions import ConfigError, InputError
 
@@ -362,8 +362,16 @@ class EntityTable:
 
     @functools.cached_property
     def frame(self) -> pd.DataFrame:
-        """:attr:`table` as pandas; ``attrs["as_of"]`` holds the reference date."""
+        """:attr:`table` as pandas; ``attrs["as_of"]`` holds the reference date.
+
+        A true/false column with gaps is pandas' nullable ``boolean``, not an object
+        column of True, False and None (which no test of a flag recognises).
+        """
         frame = self.table.to_pandas()
+        gaps = [f.name for f in self.table.schema
+                if pa.types.is_boolean(f.type) and frame[f.name].dtype == object]
+        if gaps:
+            frame = frame.astype(dict.fromkeys(gaps, "boolean"))
         if self.as_of is not None:
             frame.attrs["as_of"] = self.as_of.isoformat()
         return frame
@@ -468,6 +476,7 @@ class EntityTable:
         how: tuple[str, ...] = ()
         if known is not None and set(known.columns) <= set(names):
             schema = known
+            table = _declared_integers(table, schema)
         else:
             if id_col is None:
                 # The rule a file's table follows: a frame's first column was the id
@@ -489,12 +498,16 @@ class EntityTable:
         return cls(table, schema, source=source, notes=how).check_unique_ids()
 
     @classmethod
-    def read(cls, path: str | Path, read: ReadOptions | None = None,
+    def read(cls, path: DataSource, read: ReadOptions | None = None,
              **kwargs: Any) -> EntityTable:
-        """Read an entity table from any file segwise reads (see :meth:`from_frame`).
+        """Read an entity table from any file segwise reads, or a table in memory.
 
         Parquet's typed columns are read as they are (a table segwise wrote keeps its
-        types). Other formats (CSV and TSV, compressed or not, Excel, JSON lines, SQLite,
+        types), and so are those of a table in memory (a pandas or polars DataFrame, an
+        Arrow or Ibis table: see :mod:`segwise._frames`; a pandas index with a name is a
+        column, an unnamed one is not read), named in messages by its type
+        (``"pandas DataFrame"``): a table read from a file by pandas gives the entities
+        the file gives. Other formats (CSV and TSV, compressed or not, Excel, JSON lines, SQLite,
         DuckDB) go through segwise's readers, as a people table is read: delimiter,
         encoding, BOMs and mixed line endings are handled, and unreadable lines are
         quarantined (:attr:`quarantine_table`). In every format, a text column (other
@@ -516,8 +529,8 @@ class EntityTable:
 
         Parameters
         ----------
-        path : str or Path
-            The file.
+        path : str, Path or table in memory
+            The file, or the table.
         read : ReadOptions, optional
             Reader settings (a config's ``[read]``): ``decimal`` and ``thousands`` make
             numbers such as ``12,669`` or ``3,5`` number columns.
@@ -530,6 +543,8 @@ class EntityTable:
             If the file is missing, of an unknown type, or cannot be read; or if a column
             holds numbers in another notation (``12,669``) that ``read`` does not name.
         """
+        if is_table(path):
+            return cls._read_typed(to_arrow(path), table_label(path), read, kwargs)
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: no such file. Fix: check the path")
@@ -545,20 +560,50 @@ class EntityTable:
                 raise InputError(f"{path}: cannot read the table ({first}). Fix: give a "
                                  "table a segwise command wrote, or one row per entity"
                                  ) from exc
-            how: tuple[str, ...] = ()
-            if kwargs.get("id_col") is None:
-                table, how = _with_id(table, path)
-                kwargs = {**kwargs, "id_col": table.column_names[0]}
-            elif kwargs["id_col"] not in table.column_names:
-                raise _no_such_id(path, kwargs["id_col"], table.column_names)
-            table, notes = _typed_parquet(path, table, kwargs["id_col"], read)
-            table, summaries = _without_summary_rows(table, kwargs["id_col"])
-            return replace(cls.from_frame(table, source=str(path), **kwargs),
-                           notes=how + notes + summaries)
+            return cls._read_typed(table, str(path), read, kwargs)
         table, quarantine, notes = _read_rows(path, kwargs.get("id_col"), read)
         entities = cls.from_frame(table, source=str(path), **{**kwargs, "id_col":
                                                                  table.column_names[0]})
         return replace(entities, quarantine_table=quarantine, notes=notes)
+
+    @classmethod
+    def _read_typed(cls, table: pa.Table, source: str, read: ReadOptions | None,
+                    kwargs: dict[str, Any]) -> EntityTable:
+        """Read the rows of a typed table (Parquet, a table in memory) as a file's are.
+
+        Dictionary-encoded columns (a pandas category, a polars Categorical) are read as
+        their values, as the same column of a file is.
+        """
+        table = table.cast(pa.schema([f.with_type(f.type.value_type)
+                                      if pa.types.is_dictionary(f.type) else f
+                                      for f in table.schema]))
+        how: tuple[str, ...] = ()
+        if kwargs.get("id_col") is None:
+            table, how = _with_id(table, source)
+            kwargs = {**kwargs, "id_col": table.column_names[0]}
+        elif kwargs["id_col"] not in table.column_names:
+            raise _no_such_id(source, kwargs["id_col"], table.column_names)
+        table, notes = _typed_parquet(source, table, kwargs["id_col"], read)
+        table, summaries = _without_summary_rows(table, kwargs["id_col"])
+        return replace(cls.from_frame(table, source=source, **kwargs),
+                       notes=how + notes + summaries)
+
+
+def _declared_integers(table: pa.Table, schema: FeatureSet) -> pa.Table:
+    """Return a set's integer features stored as whole floats as integers again.
+
+    pandas holds an integer column with a gap as floats (``result.entities.frame``'s
+    ``click_recency_days``): given back, the table was refused as not of its declared type.
+    """
+    for f in schema.features:
+        column = table.column(f.name)
+        if f.type == "integer" and pa.types.is_floating(column.type):
+            try:
+                whole = column.cast(pa.int64())  # safe: refuses fractions and infinities
+            except pa.ArrowInvalid:
+                continue
+            table = table.set_column(table.column_names.index(f.name), f.name, whole)
+    return table
 
 
 def _read_rows(path: Path, id_col: str | None, read: ReadOptions | None
@@ -665,13 +710,13 @@ def _without_summary_rows(table: pa.Table, id_col: str) -> tuple[pa.Table, tuple
     return table, ()
 
 
-def _no_such_id(path: Path, id_col: str, names: list[str]) -> InputError:
+def _no_such_id(path: str | Path, id_col: str, names: list[str]) -> InputError:
     """Return the error of an id column asked for that the file lacks."""
     return InputError(f"{path}: no column {id_col!r} to take as the id (columns: "
                       f"{', '.join(names)}). Fix: name one of them as the id column")
 
 
-def _typed_table(path: Path, table: pa.Table, id_col: str, names: list[str],
+def _typed_table(path: str | Path, table: pa.Table, id_col: str, names: list[str],
                  read: ReadOptions) -> tuple[pa.Table, tuple[str, ...]]:
     """Type the text columns ``names`` of ``table`` (:func:`_typed`), for every format.
 
@@ -712,13 +757,13 @@ def _typed_table(path: Path, table: pa.Table, id_col: str, names: list[str],
     return table, tuple(notes)
 
 
-def _typed_parquet(path: Path, table: pa.Table, id_col: str, read: ReadOptions | None
+def _typed_parquet(path: str | Path, table: pa.Table, id_col: str, read: ReadOptions | None
                    ) -> tuple[pa.Table, tuple[str, ...]]:
-    """Type a Parquet table's text columns other than the id as a CSV's are typed.
+    """Type a typed table's text columns other than the id as a CSV's are typed.
 
-    A column that an export wrote as text (numbers with ``n/a`` among them) becomes
-    numbers with the spellings counted, as the same column in a CSV does; typed columns
-    and the id keep their types.
+    The table is Parquet or a table in memory. A column that an export wrote as text
+    (numbers with ``n/a`` among them) becomes numbers with the spellings counted, as the
+    same column in a CSV does; typed columns and the id keep their types.
     """
     import ibis
 
@@ -808,7 +853,7 @@ def _without_signs(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, str, str, 
     return bare, used[0], example, shown
 
 
-def _check_notation(path: Path, name: str, column: pa.ChunkedArray,
+def _check_notation(path: str | Path, name: str, column: pa.ChunkedArray,
                     read: ReadOptions) -> None:
     """Refuse a text column of numbers in a notation ``read`` does not name (``12,669``).
 
@@ -889,7 +934,7 @@ def _not_an_id(column: pa.ChunkedArray) -> str | None:
     return None
 
 
-def _with_id(table: pa.Table, path: Path) -> tuple[pa.Table, tuple[str, ...]]:
+def _with_id(table: pa.Table, path: str | Path) -> tuple[pa.Table, tuple[str, ...]]:
     """Put a typed table's id column first (:func:`_choose_id`), or 1-based row numbers.
 
     Parquet is read as it is, so without this its first column was the id whatever it

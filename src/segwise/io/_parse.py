@@ -514,12 +514,29 @@ def _choose_among(ok: list[int], formats: list[str], values: list[str], path: Pa
     )
 
 
+#: The layout of a day written as digits, and how many first rows of a typed number time
+#: column tell it from epoch numbers.
+_DIGIT_DAY, _DIGIT_DAY_SAMPLE = "%Y%m%d", 2000
+
+
+def _digits(value: ir.NumericValue) -> ir.StringValue:
+    """Return a typed number's digits as text when it is a whole number (``19970101.0``)."""
+    if value.type().is_integer():
+        return value.cast("string")
+    x = value.cast("float64")
+    whole = _finite(x) & (x == x.floor()) & (x.abs() < 1e18)
+    return ibis.ifelse(whole, x.cast("int64").cast("string"), ibis.null("string"))
+
+
 def resolve_timestamp_format(
     src: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path, *,
     sample: Callable[[str], list[str]] | None = None,
     count: Callable[[str, list[str]], list[int]] | None = None,
 ) -> ReadOptions:
     """Return ``read`` with the layout of a text timestamp column filled in.
+
+    A typed number column takes ``%Y%m%d`` when most of its first rows are days written
+    so (``19970101``, as pandas reads such a column), and stays epoch numbers otherwise.
 
     The layout is detected once, so that parsing the rows again (distinct rows after
     deduplication) samples nothing. Layouts that tie on the sample (day/month against
@@ -554,9 +571,22 @@ def resolve_timestamp_format(
     if role is None or role not in roles or read.timestamp_format:
         return read
     value = src[SOURCE_PREFIX + roles[role]]
-    if not value.type().is_string() or is_spark(src._find_backend()):
+    if is_spark(src._find_backend()):
         return read
     column = roles[role]
+    if value.type().is_numeric():
+        # Typed numbers are epoch times, or days written as digits when most of the first
+        # rows are such days (no epoch time of 1990 to 2099 has eight digits), as a text
+        # column's layout is the one most of its values read in. (Floats: pandas reads a
+        # column of such days with a blank as float64.)
+        rows = _digits(value).name("v").as_table()
+        first = (sample(column) if sample is not None else
+                 [str(v) for v in fetch_numpy(rows.filter(rows.v.notnull())
+                                              .limit(_DIGIT_DAY_SAMPLE))["v"]])
+        days = 2 * sum(len(v) == 8 and _parses(v, _DIGIT_DAY) for v in first) > len(first)
+        return dataclasses.replace(read, timestamp_format=_DIGIT_DAY) if days else read
+    if not value.type().is_string():
+        return read
     values = sample(column) if sample is not None else _sample_strings(value)
     formats = _detect_timestamp_format(values, path, column)
     fmt = formats[0]
@@ -591,8 +621,13 @@ def parse_timestamp(
     if value.type().is_date():
         return value.cast("timestamp")
     if value.type().is_numeric():
-        # Typed numbers (a Parquet or JSON log's epoch column) as :data:`EPOCH` text is.
-        return epoch_timestamp(_epoch_number(value))
+        # Typed numbers (a Parquet or JSON log's epoch column) as :data:`EPOCH` text is;
+        # whole numbers in the layout of digits resolve_timestamp_format found (19970101,
+        # as pandas reads CDNOW's dates), epoch numbers among them still read.
+        epoch = epoch_timestamp(_epoch_number(value))
+        if spark or read.timestamp_format in (None, EPOCH, ISO):
+            return epoch
+        return ibis.coalesce(try_strptime(_digits(value), read.timestamp_format), epoch)
     if spark:
         if read.timestamp_format:
             raise ConfigError(

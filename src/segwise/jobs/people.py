@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from segwise._frames import DataSource, source_name
 from segwise.clean import CleanedPeople, PeopleSettings, build_audit, clean_people
 from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError, InputError
@@ -297,8 +298,8 @@ def _settings(config: SegwiseConfig, dictionary: Any) -> tuple[SegwiseConfig, Pe
 
 
 def run_population(
-    population: str | Path,
-    customers: str | Path,
+    population: DataSource,
+    customers: DataSource,
     *,
     dictionary: str | Path | FeatureDictionary | None = None,
     config: SegwiseConfig | None = None,
@@ -310,9 +311,10 @@ def run_population(
 
     Parameters
     ----------
-    population, customers : str or Path
+    population, customers : str, Path or table in memory
         Person-level files (any format segwise reads, header or none, an id column or
-        none); the customers need the population's attributes.
+        none), or pandas or polars DataFrames, Arrow or Ibis tables; the customers need
+        the population's attributes.
     dictionary : str, Path or FeatureDictionary, optional
         The feature dictionary (a segwise CSV/TOML file or a CoIL ``dictionary.txt``);
         ``[people] dictionary`` of the config, else types inferred from the population.
@@ -348,14 +350,15 @@ def run_population(
     cust = run_job(PEOPLE_JOB, customers, config=config, engine=engine,
                    progress=lambda step: progress(f"customers {step}"))
     # A pattern may name the customers' own columns (CUSTOMER_*), never used anyway.
-    cleaned.check_exclude(settings.exclude, "exclude (--exclude, [people] exclude)", population,
+    # Tables in memory are named by their type in messages and records, not by their rows.
+    names = source_name(population), source_name(customers)
+    cleaned.check_exclude(settings.exclude, "exclude (--exclude, [people] exclude)", names[0],
                           also=cast(CleanedPeople, cust.cleaned).undeclared)
     with limit_threads(pop.entities.n_entities):
-        return _analyse(population, customers, pop, cust, cleaned, config, settings,
-                        n_clusters, progress)
+        return _analyse(*names, pop, cust, cleaned, config, settings, n_clusters, progress)
 
 
-def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust: JobResult,
+def _analyse(population: str, customers: str, pop: JobResult, cust: JobResult,
              cleaned: CleanedPeople, config: SegwiseConfig, settings: PeopleSettings,
              n_clusters: int | None, progress: Callable[[str], None]) -> PopulationResult:
     """Fit the population, segment it, project the customers, compare (the model part)."""
@@ -453,14 +456,14 @@ def _analyse(population: str | Path, customers: str | Path, pop: JobResult, cust
     pop_entities = dataclasses.replace(
         component_entities(pop.entities.table.column(PERSON_ID).to_numpy(zero_copy_only=False),
                            fit.projection, pop_labels, names),
-        source=str(population), fingerprint=pop.entities.fingerprint,
+        source=population, fingerprint=pop.entities.fingerprint,
         audit_table=_row_audit(pop.audit_table, int((pop_labels == -1).sum())),
         quarantine_table=pop.quarantine_table,
     )
     cust_entities = dataclasses.replace(
         component_entities(cust.entities.table.column(PERSON_ID).to_numpy(zero_copy_only=False),
                            projection, cust_labels, names),
-        source=str(customers), fingerprint=cust.entities.fingerprint,
+        source=customers, fingerprint=cust.entities.fingerprint,
         audit_table=_row_audit(cust.audit_table, int((cust_labels == -1).sum())),
         quarantine_table=cust.quarantine_table,
     )

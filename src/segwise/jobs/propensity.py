@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pyarrow as pa
 
+from segwise._frames import DataSource, source_name
 from segwise.clean import CleanedPeople, build_audit
 from segwise.config import SegwiseConfig
 from segwise.exceptions import ConfigError, InputError
@@ -217,7 +218,7 @@ def _load_dictionary(path: str | Path | FeatureDictionary | None
 
 
 def run_propensity(
-    source: str | Path,
+    source: DataSource,
     target: str,
     *,
     dictionary: str | Path | FeatureDictionary | None = None,
@@ -241,8 +242,9 @@ def run_propensity(
 
     Parameters
     ----------
-    source : str or Path
-        People who were targeted (any format segwise reads), with the target column.
+    source : str, Path or table in memory
+        People who were targeted (any format segwise reads, or a pandas or polars
+        DataFrame, an Arrow or Ibis table), with the target column.
     target : str
         The column saying whether each responded.
     dictionary : str, Path or FeatureDictionary, optional
@@ -299,19 +301,20 @@ def run_propensity(
     given = _load_dictionary(dictionary) or _config_dictionary(config)
     config, settings = people_settings(config or SegwiseConfig(), _with_target(given, target))
     result = run_job(PEOPLE_JOB, source, config=config, engine=engine, progress=progress)
+    name = source_name(source)  # a table in memory by its type, not its rows
     cleaned = cast(CleanedPeople, result.cleaned)
-    cleaned.check_exclude(exclude, "--exclude", source)
+    cleaned.check_exclude(exclude, "--exclude", name)
     table = result.entities.table
-    _check_rows(table, result.audit_table, source, "learn from")
+    _check_rows(table, result.audit_table, name, "learn from")
     if target not in table.column_names:
-        raise _absent_target(source, target, cleaned, table)
+        raise _absent_target(name, target, cleaned, table)
     unknown = cleaned.dictionary[target].missing if target in cleaned.dictionary else ()
     labels, label = response_labels(table.column(target), positive=positive, missing=unknown,
-                                    where=f"{source}, column {target}")
+                                    where=f"{name}, column {target}")
     known = labels >= 0
     rows = table if known.all() else table.filter(pa.array(known))
     y = labels[known].astype(np.int64)
-    check_folds(y, folds, where=f"{source}, column {target} ({label!r}: responded)")
+    check_folds(y, folds, where=f"{name}, column {target} ({label!r}: responded)")
     X = rows.drop_columns([PERSON_ID, target])
     progress("validate")
     model_dictionary = cleaned.dictionary
@@ -325,16 +328,16 @@ def run_propensity(
             importance=importance, random_state=settings.random_state, n_jobs=n_jobs,
             progress=progress,
             metadata={
-                "source": str(source), "source_fingerprint": result.entities.fingerprint,
+                "source": name, "source_fingerprint": result.entities.fingerprint,
                 "target": target, "positive": label,
                 "given_dictionary_sha256": _fingerprint(given),
             })
     except InputError as exc:  # the encoder's, the segments': they do not know the file
-        raise InputError(f"{source}: {exc}") from None
+        raise InputError(f"{name}: {exc}") from None
     progress("reasons")
     entities, reasons = _entities(rows, y, trained)
     entities = dataclasses.replace(
-        entities, source=str(source), fingerprint=result.entities.fingerprint,
+        entities, source=name, fingerprint=result.entities.fingerprint,
         audit_table=_audit(result.audit_table, int((~known).sum()), target),
         quarantine_table=result.quarantine_table)
     return PropensityResult(entities=entities, cleaned=cleaned, config=config,
@@ -507,7 +510,7 @@ class ScoreResult:
 
 def score_propensity(
     model: str | Path | TrainedPropensity,
-    source: str | Path,
+    source: DataSource,
     *,
     config: SegwiseConfig | None = None,
     dictionary: str | Path | FeatureDictionary | None = None,
@@ -527,7 +530,7 @@ def score_propensity(
     ----------
     model : str, Path or TrainedPropensity
         A model file (``segwise propensity train``) or a trained model.
-    source : str or Path
+    source : str, Path or table in memory
         The people to score (a target column, if present, is ignored and reported).
     config : SegwiseConfig, optional
         ``[columns]`` and ``[read]`` settings.
@@ -573,8 +576,9 @@ def score_propensity(
               "with this one")
     config, _ = people_settings(config or SegwiseConfig(), trained.dictionary)
     result = run_job(PEOPLE_JOB, source, config=config, engine=engine, progress=progress)
+    name = source_name(source)
     table = result.entities.table
-    _check_rows(table, result.audit_table, source, "score")
+    _check_rows(table, result.audit_table, name, "score")
     encoder = trained.model.encoder_
     encoder.set_params(missing_columns=missing_columns)
     progress("score")
@@ -585,7 +589,7 @@ def score_propensity(
     except ColumnsError as exc:
         missing = [c for c in encoder.attributes_ if c not in table.column_names]
         raise InputError(
-            f"{source}: the model needs column(s) the table lacks: "
+            f"{name}: the model needs column(s) the table lacks: "
             f"{', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''}"
             f"{case_hint(missing, cast(CleanedPeople, result.cleaned).undeclared)}. Fix: score a "
             "table with the training columns, or let them be missing (--missing-columns "

@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from segwise._skew import SkewedLog, signed_log1p
 from segwise._threads import thread_limit
+from segwise.exceptions import ColumnsError
 
 __all__ = ["ALGORITHMS", "Segmenter", "signed_log1p"]
 
@@ -490,8 +491,7 @@ default="kmeans"
         """Fit and return the model-space points of ``X``, in the order of ``X``."""
         algorithm = self._check_params()
         value = self._value_column(X)
-        Xv = validate_data(self, X, dtype=np.float64, ensure_min_samples=2,
-                           ensure_all_finite=self._finite)
+        Xv = self._validated(X, ensure_min_samples=2)
         # Canonical row order: fitting sees the same array whatever order the rows came in.
         order = np.lexsort(Xv.T[::-1]) if Xv.shape[1] else np.arange(len(Xv))
         Xs = Xv[order]
@@ -602,9 +602,40 @@ default="kmeans"
 
     def _model_space(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "preprocessor_")
-        Xv = validate_data(self, X, dtype=np.float64, reset=False,
-                           ensure_all_finite=self._finite)
+        Xv = self._validated(X, reset=False)
         return np.asarray(self.preprocessor_.transform(Xv), dtype=np.float64)
+
+    def _validated(self, X: Any, **kwargs: Any) -> np.ndarray:
+        """:func:`validate_data` of ``X``, its errors with the fix a segwise user can follow.
+
+        scikit-learn names a missing or reordered column but says nothing of the fix, and
+        answers NaN with advice for supervised models; a text column was "could not
+        convert string to float: 'a'", naming no column.
+        """
+        try:
+            return validate_data(self, X, dtype=np.float64, ensure_all_finite=self._finite,
+                                 **kwargs)
+        except ValueError as exc:
+            import pandas as pd
+
+            text = str(exc)
+            if text.startswith("The feature names should match"):
+                raise ColumnsError(
+                    f"{text.rstrip()}\nFix: give the columns the model was fitted on, in "
+                    f"that order: X[model.feature_names_in_] "
+                    f"({', '.join(map(str, self.feature_names_in_))})") from None
+            if "contains NaN" in text:
+                raise ValueError(
+                    f"{text.splitlines()[0]} Fix: drop or fill the rows with missing "
+                    "values, or fit Segmenter(impute='median'), which fills them with the "
+                    "fitted medians") from None
+            if text.startswith("could not convert") and isinstance(X, pd.DataFrame):
+                bad = next((c for c in X.columns if pd.to_numeric(X[c], errors="coerce")
+                            .isna().gt(X[c].isna()).any()), None)
+                if bad is not None:
+                    raise ValueError(f"column {bad!r} is not a number column ({text}). Fix: "
+                                     "leave it out, or encode it as numbers first") from None
+            raise
 
     def transform(self, X: Any) -> np.ndarray:
         """Coordinates of ``X`` in model space (after transformation, scaling, PCA, UMAP).

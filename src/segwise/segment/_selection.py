@@ -18,13 +18,12 @@ the single largest split and so pick k=2 (Online Retail RFM is a case in point).
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,9 +35,9 @@ from sklearn.metrics import (
 )
 from sklearn.utils import check_array
 
-from segwise._frames import DataSource, to_pandas
+from segwise._frames import DataSource, is_table
 from segwise.exceptions import ConfigError, InputError, SegwiseWarning
-from segwise.features import EntityTable, match_feature_set
+from segwise.features import EntityTable
 from segwise.segment._cluster import (
     DENSITY_ALGORITHMS,
     Segmenter,
@@ -50,6 +49,9 @@ from segwise.segment._cluster import (
 from segwise.segment._embed import MAX_EMBED_SAMPLES
 from segwise.segment._settings import MISSING_POLICIES
 
+if TYPE_CHECKING:
+    from segwise.io import ReadOptions
+
 __all__ = [
     "DEFAULT_FEATURES",
     "DEFAULT_MODELS",
@@ -60,7 +62,7 @@ __all__ = [
     "sweep_k",
 ]
 
-#: Features clustered by default (the RFM triple).
+#: The RFM triple: the features a table of RFM customers is clustered on by default.
 DEFAULT_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary")
 
 
@@ -898,6 +900,7 @@ def segment_customers(
     random_state: int | None = 0,
     segmenter: Segmenter | None = None,
     missing: str = "drop",
+    read: ReadOptions | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Segmentation:
     """Segment customers in one call: sweep k, compare models, fit, profile, name, embed.
@@ -907,15 +910,19 @@ def segment_customers(
     customers : EntityTable, table in memory, str or Path
         One row per entity, of any source kind: a job's ``result.entities``, or a table
         (one a job wrote is recognised by its columns and takes their declaration): a
-        pandas or polars DataFrame, an Arrow or Ibis table, or a Parquet or CSV file
-        (:meth:`EntityTable.read <segwise.features.EntityTable.read>`; what reading it
-        changed, its notes and the rows it could not parse, is said in SegwiseWarnings).
+        pandas or polars DataFrame, an Arrow or Ibis table, or a Parquet or CSV file.
+        A table in memory is read as the file of its rows is
+        (:meth:`EntityTable.read <segwise.features.EntityTable.read>`): the same id
+        column, features and notes; what reading changed, its notes and the rows it could
+        not parse, is said in SegwiseWarnings.
     features : sequence of str, optional
         Numeric columns to cluster; the table's clustered features by default (for a
-        table no feature set declares, :data:`DEFAULT_FEATURES`).
+        table no feature set declares, every number column but the id).
     id_col : str, optional
-        Id column; the declared one, else ``"customer_id"`` (the index is used when the
-        column is absent).
+        Id column; the declared one, else one named like an id (``customer_id``, ...),
+        else the first column when its values are distinct text or whole numbers, else
+        the row number (``row``). A pandas index is a column when it has a name
+        (``df.rename_axis("customer_id")``); an unnamed one is not read.
     n_clusters : int, optional
         Number of segments; chosen by :func:`sweep_k` when omitted. A density model
         (``hdbscan``, ``dbscan``) finds its own: with nothing to ``compare``, no k is
@@ -959,6 +966,10 @@ def segment_customers(
         2,240) unusable without editing the file; leaving a few rows out, counted and
         listed, changes no other row's segment and hides nothing. A feature missing in
         every row is refused whatever the choice.
+    read : ReadOptions, optional
+        How a file or a table in memory writes its numbers (a config's ``[read]``):
+        ``decimal=","`` and ``thousands="."`` read ``12.669,5`` as a number; the error
+        of a column of such numbers names them.
     progress : callable, optional
         Called with the name of each step as it starts ("sweep", "fit", "compare",
         "profile", "embed"), and with ``"<step>: <part>"`` as each part of the sweep (a
@@ -973,38 +984,28 @@ def segment_customers(
     from segwise.profile import crosstab_segments, name_segments, profile_segments
     from segwise.segment._embed import embed_customers
 
-    if isinstance(customers, str | os.PathLike):
-        customers = EntityTable.read(Path(customers), id_col=id_col)
+    if not isinstance(customers, EntityTable):
+        # A table in memory is read as the file of its rows would be: the same id, the
+        # same features, the same notes. Its column names are text, as a file's are.
+        customers = EntityTable.read(customers if is_table(customers) else Path(customers),
+                                     read=read, id_col=None if id_col is None else str(id_col))
         # What reading changed, said as the CLI says it: nothing left out in silence.
         quarantined = customers.quarantine_note()
         said = [*([quarantined] if quarantined else []), *customers.notes]
         for note in said:
             warnings.warn(f"{customers.source}: {note}", SegwiseWarning, stacklevel=2)
-    elif not isinstance(customers, EntityTable):
-        customers = to_pandas(customers)
-    schema = (customers.schema if isinstance(customers, EntityTable)
-              else match_feature_set(list(map(str, customers.columns)), id_col))
-    where = ""
-    if isinstance(customers, EntityTable):
-        where = f"{customers.source}: " if customers.source else ""
-        customers = customers.frame
+    schema = customers.schema
+    where = f"{customers.source}: " if customers.source else ""
+    customers = customers.frame
+    features = None if features is None else [str(f) for f in features]
     given = bool(features)  # else the feature set's own, which a job's user cannot change
-    if schema is None:
-        features = list(features or DEFAULT_FEATURES)
-        id_col = id_col or "customer_id"
-        value_col = "monetary" if isinstance(value_col, _Default) else value_col
-        rule_segment_col = ("segment" if isinstance(rule_segment_col, _Default)
-                            else rule_segment_col)
-        described_extra: list[str] = []
-        inferred = False
-    else:
-        inferred = not features and schema.name == "table"  # every number column of a table
-        features = list(features or schema.cluster_features)
-        id_col = id_col or schema.id_col
-        value_col = schema.value_col if isinstance(value_col, _Default) else value_col
-        rule_segment_col = (schema.segment_col if isinstance(rule_segment_col, _Default)
-                            else rule_segment_col)
-        described_extra = list(schema.profile)
+    inferred = not features and schema.name == "table"  # every number column of a table
+    features = list(features or schema.cluster_features)
+    id_col = schema.id_col if id_col is None else str(id_col)
+    value_col = schema.value_col if isinstance(value_col, _Default) else value_col
+    rule_segment_col = (schema.segment_col if isinstance(rule_segment_col, _Default)
+                        else rule_segment_col)
+    described_extra = list(schema.profile)
     if not features:
         flags = [str(c) for c in customers.columns if c != id_col
                  and pd.api.types.is_bool_dtype(customers[c])]

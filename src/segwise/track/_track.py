@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from segwise._engine import fetch_numpy, materialize
+from segwise._frames import is_table, table_label
 from segwise._time import parse_horizon
 from segwise.exceptions import ConfigError, InputError
 from segwise.segment.rfm import SegmentMap
@@ -288,7 +289,19 @@ def track_customers(
     -------
     TrackResult
         Snapshots, sizes, flows, migration matrices, the biggest flows and cohorts.
+
+    Raises
+    ------
+    InputError
+        If ``cleaned`` is not cleaned lines (a file or a DataFrame of raw order lines,
+        which :func:`segwise.jobs.run_track` takes).
     """
+    if not hasattr(cleaned, "kept"):  # a DataFrame was an AttributeError traceback
+        raise InputError(
+            f"track_customers takes cleaned order lines (RFMResult.cleaned), not a "
+            f"{table_label(cleaned) if is_table(cleaned) else type(cleaned).__name__}. Fix: "
+            "for a file or a table of raw order lines, call segwise.jobs.run_track(source, "
+            "every=...), which loads and cleans them first")
     pieces = materialize(order_pieces(cleaned.kept), "order_pieces")
     return track_pieces(pieces, every=every, dates=dates, edges=edges, window=window,
                         cohort_period=cohort_period, learned=learned, segment_map=segment_map,
