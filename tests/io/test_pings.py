@@ -431,7 +431,7 @@ def test_ping_rules_out_of_range_are_refused(key: str, value: float) -> None:
     from segwise.clean import PingRules
     from segwise.exceptions import ConfigError
 
-    with pytest.raises(ConfigError, match=rf"^\[pings\] {key} = {value}: must be "):
+    with pytest.raises(ConfigError, match=rf"^PingRules\({key}={value}\): must be "):
         PingRules(**{key: value})
 
 

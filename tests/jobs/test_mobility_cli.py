@@ -102,7 +102,7 @@ def test_bad_config_is_one_line(tmp_path: Path, synthetic_pings: dict[str, Path]
     result = CliRunner().invoke(app, ["mobility", str(synthetic_pings["pings"]), "-o",
                                       str(tmp_path / "u.parquet"), "--config", str(config)])
     assert result.exit_code == 1
-    assert "privacy = 'exact': choose grid, h3 or none" in result.output
+    assert '[mobility] privacy = "exact": choose grid, h3 or none' in result.output
 
 
 def test_the_report_command_reports_on_pings(synthetic_pings: dict[str, Path],

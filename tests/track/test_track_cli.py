@@ -183,4 +183,4 @@ def test_lines_that_cleaning_removes_entirely_are_said_as_rfm_says_them(
         said.append(result.stderr.strip())
     assert said[0] == said[1] == (
         f"error: {path}: no customer is left after cleaning (see the audit: "
-        "bad_debt_adjustment 3). Fix: check the [columns] mapping and the [cleaning] rules")
+        "bad_debt_adjustment 3). Fix: check the [columns] mapping and the rules of [cleaning]")
