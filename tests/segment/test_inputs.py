@@ -105,6 +105,20 @@ def test_a_frame_s_id_is_chosen_as_a_file_s_is(shared_data: Path) -> None:
     assert EntityTable.from_frame(frame, id_col="client_id").notes == ()
 
 
+@pytest.mark.parametrize("source", ["s3://shop/exports/customers.csv", "./customers.csv"])
+def test_a_frame_s_messages_name_its_source_as_given(shared_data: Path, source: str) -> None:
+    # The label went through Path(...) to choose the id: "s3://shop/..." was named
+    # "s3:/shop/..." and "./customers.csv" "customers.csv" in the refusal.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame.insert(0, "customer_id", [f"C{i:03d}" for i in range(440)])
+    frame.insert(1, "Customer ID", range(440))
+    with pytest.raises(InputError) as caught:
+        EntityTable.from_frame(frame, source=source)
+    assert str(caught.value).startswith(f"{source}: columns 'customer_id' and 'Customer ID' "
+                                        "could each be the person_id")
+
+
 #: A table in memory as notebooks hold Wholesale Customers after ``pd.read_csv``.
 NOTEBOOK_TABLES: dict[str, Callable[[pd.DataFrame], Any]] = {
     "pandas": lambda df: df,

@@ -481,7 +481,7 @@ class EntityTable:
             if id_col is None:
                 # The rule a file's table follows: a frame's first column was the id
                 # whatever it held (Wholesale's Channel: "2 appears on several rows").
-                table, how = _with_id(table, Path(source or table_label(data)))
+                table, how = _with_id(table, source or table_label(data))
                 names, id_col = table.column_names, table.column_names[0]
             if id_col not in names:
                 raise InputError(f"{source or 'table'}: no id column {id_col!r} "
@@ -934,17 +934,18 @@ def _not_an_id(column: pa.ChunkedArray) -> str | None:
     return None
 
 
-def _with_id(table: pa.Table, path: str | Path) -> tuple[pa.Table, tuple[str, ...]]:
+def _with_id(table: pa.Table, source: str) -> tuple[pa.Table, tuple[str, ...]]:
     """Put a typed table's id column first (:func:`_choose_id`), or 1-based row numbers.
 
     Parquet is read as it is, so without this its first column was the id whatever it
     held: UCI Wholesale Customers (no id; ``Channel`` first) was refused as Parquet and
-    segmented as CSV. Also returns the note of how the id was chosen.
+    segmented as CSV. Also returns the note of how the id was chosen. ``source`` names
+    the table in messages as it is given (a path, ``s3://...``, ``"pandas DataFrame"``).
     """
     from segwise.io import PEOPLE, PERSON_ID, resolve_roles
 
     names = table.column_names
-    roles = resolve_roles(names, source=path, kind=PEOPLE)
+    roles = resolve_roles(names, source=source, kind=PEOPLE)
     named = roles[PERSON_ID] if PERSON_ID in roles else None
     chosen, how = _choose_id(names, named, table.column)
     if chosen is None:
