@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from segwise.cli import app
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning
 from segwise.segment import (
     DEFAULT_MODELS,
     KSweep,
@@ -419,6 +419,64 @@ def test_codes_named_as_categories_are_not_clustered_as_amounts(shared_data: Pat
     header = next(line for line in result.output.splitlines() if "Customers" in line)
     assert "Weekend" in header and "Revenue" in header
     assert f"{profiles['Revenue_rate'].iloc[0]:.1%}" in result.output
+
+
+#: Every entity-like file of the shared data, and the columns taken for codes there.
+CODES_OF_REAL_TABLES = {
+    # Browser 1-13, Region 1-9, TrafficType 1-20, OperatingSystems 1-8: named as
+    # categories. Administrative, Informational, ProductRelated count pages from 0.
+    "uci-online-shoppers-intention/online_shoppers_intention.csv.gz":
+        ["OperatingSystems", "Browser", "Region", "TrafficType"],
+    # Channel 1-2 (Horeca, Retail), Region 1-3 (Lisbon, Oporto, Other).
+    "uci-wholesale-customers/wholesale_customers_data.csv.gz": ["Channel", "Region"],
+    # Kidhome and Teenhome count from 0, AcceptedCmp1-5 and Response are 0/1; Education
+    # and Marital_Status are text.
+    "kaggle-customer-personality/marketing_campaign.csv.gz": [],
+    # Headerless: column_5 (education-num 1-16) is years of schooling, an amount.
+    "uci-adult/adult.data.gz": [],
+    # Headerless: column_3 (MGEMOMV, average household size 1-5) and column_4 (MGEMLEEF,
+    # age band 1-6) are amounts and were taken for codes (column_3) by their values
+    # alone. column_1 (MOSTYPE, subtype 1-41) and column_5 (MOSHOOFD, main type 1-10)
+    # are codes, but nothing in a headerless file says so: they are clustered.
+    "coil2000-insurance/ticdata2000.txt.gz": [],
+}
+
+
+@pytest.mark.parametrize("path", CODES_OF_REAL_TABLES)
+def test_the_codes_of_every_real_table_are_its_categories(shared_data: Path, path: str) -> None:
+    from segwise.features import EntityTable
+
+    numbers = EntityTable.read(shared_data / path).schema.cluster_features
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = segment_customers(shared_data / path, n_clusters=2, compare=None, embed=())
+    assert [c for c in numbers if c not in result.features] == CODES_OF_REAL_TABLES[path]
+
+
+def test_counts_and_ratings_from_1_are_amounts_and_named_codes_are_not(tmp_path: Path) -> None:
+    # A count named group_size (1 to 50) was taken for a code by its "group", and a 1-5
+    # rating by its values: both were left out of the segments. A code is whole numbers
+    # from 1 whose name says category, or two or three of them whose name says nothing.
+    rng = np.random.default_rng(0)
+    n = 400
+    amounts = {"group_size": rng.integers(1, 51, n), "rating": rng.integers(1, 6, n),
+               "review_score": rng.integers(1, 6, n), "q7": rng.integers(1, 6, n),
+               "stars": rng.integers(1, 6, n), "household_size": rng.integers(1, 6, n),
+               "satisfaction": rng.integers(1, 4, n), "NumVisits": rng.integers(1, 4, n),
+               "bedrooms": rng.integers(1, 4, n), "age_group": rng.integers(1, 7, n),
+               "spend": rng.gamma(2, 50, n)}
+    codes = {"customer_group": rng.integers(1, 9, n), "store_type": rng.integers(1, 4, n),
+             "ContactChannel": rng.integers(1, 5, n), "status": rng.integers(1, 5, n),
+             "plan": rng.integers(1, 3, n), "area": rng.integers(1, 4, n)}
+    table = tmp_path / "members.csv"
+    pd.DataFrame({"member_id": [f"M{i}" for i in range(n)], **amounts, **codes}).to_csv(
+        table, index=False)
+    with pytest.warns(SegwiseWarning, match="whole numbers from 1 that name categories") as w:
+        result = segment_customers(table, n_clusters=3, compare=None, embed=())
+    assert result.features == list(amounts)
+    said = next(str(x.message) for x in w if "name categories" in str(x.message))
+    assert ("customer_group (1 to 8), store_type (1, 2, 3), ContactChannel (1, 2, 3, 4), "
+            "status (1, 2, 3, 4), plan (1, 2), area (1, 2, 3): whole numbers") in said
 
 
 def test_a_customer_number_among_the_features_is_named_and_can_be_the_id(

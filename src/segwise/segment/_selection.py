@@ -801,31 +801,70 @@ _CODE_WORDS = frozenset({
     "os", "platform", "region", "segment", "source", "state", "status", "system", "systems",
     "type", "zone",
 })
+#: Words of a column's name, plural or not, that say its numbers are an amount, a count
+#: or a rating (``group_size``, ``rating``, ``NumWebVisitsMonth``, ``age_group``): no
+#: code, whatever else the name says.
+_AMOUNT_WORDS = frozenset({
+    "age", "amount", "average", "avg", "balance", "children", "cnt", "count", "day",
+    "duration", "frequency", "grade", "hour", "income", "length", "level", "mean", "minute",
+    "month", "nb", "nps", "num", "number", "people", "point", "price", "qty", "quantity",
+    "rank", "rate", "rating", "revenue", "satisfaction", "score", "size", "spend", "star",
+    "sum", "tenure", "tier", "total", "value", "week", "weight", "year",
+})
 #: Most distinct values of a column read as codes because of its name.
 _MOST_CODES = 50
+#: Most values of a column read as codes by its values alone (Wholesale's Region 1-3);
+#: four or five are as often a rating or a band (1-5 stars, household size 1-5).
+_MOST_UNNAMED_CODES = 3
 
 
 def _code_like(X: pd.DataFrame) -> list[str]:
     """Columns that look like category codes: whole numbers from 1 naming categories.
 
-    Two to five consecutive whole numbers from 1 (Wholesale Customers' Channel 1-2 and
-    Region 1-3); or whole numbers from 1, at most :data:`_MOST_CODES` of them, in a column
-    whose name says it holds categories (Online Shoppers' Browser 1-13, TrafficType 1-20:
-    they were clustered as amounts, "high browser"). Counts start at 0 (children at home:
-    0, 1, 2) and flags are 0/1: they are amounts.
+    Whole numbers from 1, at most :data:`_MOST_CODES` of them, in a column whose name
+    says it holds categories (:data:`_CODE_WORDS`: Online Shoppers' Browser 1-13,
+    TrafficType 1-20, Wholesale's Channel 1-2: clustered as amounts, "high browser"); or
+    two or three consecutive whole numbers from 1 in a column whose name says nothing.
+    A name that says amount, count or rating (:data:`_AMOUNT_WORDS`: ``group_size`` 1-50,
+    ``rating`` 1-5, ``age_group``) or ends in a plural noun (``bedrooms``, ``visits``) is
+    no code, nor are four or more values a name says nothing of (1-5 stars, CoIL's
+    household size 1-5). Counts start at 0 (children at home: 0, 1, 2) and flags are 0/1:
+    they are amounts.
     """
-    import re
-
     out = []
     for f in X.columns:
         values = X[f].dropna().unique()
-        if not len(values) or values.min() != 1 or not np.all(values == np.round(values)):
+        if (not 2 <= len(values) <= _MOST_CODES or values.min() != 1
+                or not np.all(values == np.round(values))):
             continue
-        words = {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", str(f))}
-        if ((2 <= len(values) <= 5 and values.max() == len(values))
-                or (2 <= len(values) <= _MOST_CODES and words & _CODE_WORDS)):
+        words = _name_words(str(f))
+        plural = bool(words) and _singular(words[-1]) != words[-1]
+        if ({_singular(w) for w in words} & _AMOUNT_WORDS
+                or (plural and words[-1] not in _CODE_WORDS)):
+            continue  # an amount, a count or a rating by its name
+        if (set(words) & _CODE_WORDS
+                or (len(values) <= _MOST_UNNAMED_CODES and values.max() == len(values))):
             out.append(str(f))
     return out
+
+
+def _name_words(name: str) -> list[str]:
+    """Split a column's name into lower-case words: ``NumWebVisitsMonth``, ``group_size``."""
+    import re
+
+    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name)]
+
+
+def _singular(word: str) -> str:
+    """Return a plural noun's singular (``visits``, ``categories``); other words as given.
+
+    ``status``, ``class``, ``gas`` and ``os`` are no plurals.
+    """
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "as")):
+        return word[:-1]
+    return word
 
 
 def _values_shown(column: pd.Series) -> str:
