@@ -18,6 +18,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "SegwiseError",
+    "SegwiseNote",
     "SegwiseWarning",
     "UsageError",
 ]
@@ -59,6 +60,14 @@ class SegwiseWarning(UserWarning):
 
     ``warnings.filterwarnings("ignore", category=SegwiseWarning)`` silences segwise's
     warnings and no one else's; ``"error"`` turns them into exceptions.
+    """
+
+
+class SegwiseNote(SegwiseWarning):
+    """What segwise chose or changed for you, said once: nothing is wrong, but know it.
+
+    Columns left out of the features segwise chose, values read as missing, the id
+    column taken by position. The command line prints it as a ``note:`` line.
     """
 
 

@@ -497,8 +497,8 @@ def test_columns_left_out_of_inferred_features_are_named(shared_data: Path,
     result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3",
                                  "--embed", "", "--compare", ""], terminal_width=300)
     assert result.exit_code == 0, result.output
-    assert ("note: not clustered (not number columns): Fresh (text). Name the columns to "
-            "cluster with --features") in result.output
+    assert (f"note: {table}: not clustered (not number columns): Fresh (text). Fix: name the "
+            "columns to cluster with --features (features=)") in result.output
     # What each holds, as each is fixed differently: dates and flags were called "not
     # number columns" like text, and so was a column left empty.
     frame["since"] = pd.Timestamp("2012-07-30") + pd.to_timedelta(frame.index, "D")
@@ -508,11 +508,11 @@ def test_columns_left_out_of_inferred_features_are_named(shared_data: Path,
     result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3",
                                  "--embed", "", "--compare", ""], terminal_width=400)
     assert result.exit_code == 0, result.output
-    assert ("note: not clustered (not number columns): Fresh (text), since (dates), retail "
-            "(true/false: often an outcome, such as a purchase, to compare segments by (each "
-            "segment's share of true is in the profiles) rather than to cluster on; clustered "
-            "as 0/1 when named), notes (empty). Name the columns to "
-            "cluster with --features") in result.output
+    assert (f"note: {table}: not clustered (not number columns): Fresh (text), since "
+            "(dates), retail (true/false: often an outcome, such as a purchase, to compare "
+            "segments by (each segment's share of true is in the profiles) rather than to "
+            "cluster on; clustered as 0/1 when named), notes (empty). Fix: name the columns "
+            "to cluster with --features (features=)") in result.output
     result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3",
                                  "--embed", "", "--compare", "", "--features", "Milk,Grocery"],
                            terminal_width=300)

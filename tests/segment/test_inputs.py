@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from segwise._frames import table_label
-from segwise.exceptions import InputError, SegwiseWarning
+from segwise.exceptions import InputError, SegwiseNote, SegwiseWarning
 from segwise.features import EntityTable
 from segwise.segment import segment_customers
 
@@ -660,6 +660,30 @@ def test_a_file_segmented_by_path_says_what_reading_changed(shared_data: Path,
            "ID: empty)" in said
     assert f"{path}: Income: 24 values read as missing ('n/a' 24)" in said
     assert len(seg.assignments) + len(seg.left_out) == 2238
+
+
+@pytest.mark.parametrize("given", ["pandas", "path", "entity table"])
+def test_columns_left_out_as_not_numbers_are_named_from_python(shared_data: Path,
+                                                              given: str) -> None:
+    # The CLI named the columns segwise does not cluster (text, dates, flags); from Python
+    # segment_customers said nothing: Customer Personality's Education and Marital_Status
+    # dropped out in silence. One note for both, as a SegwiseNote (a SegwiseWarning).
+    path = shared_data.joinpath(*PERSONALITY)
+    data = {"pandas": lambda: pd.read_csv(path, sep="\t"), "path": lambda: path,
+            "entity table": lambda: EntityTable.read(path)}[given]()
+    source = "pandas DataFrame" if given == "pandas" else str(path)
+    with pytest.warns(SegwiseWarning) as caught:
+        segment_customers(data, n_clusters=3, compare=None, embed=())
+    notes = [w for w in caught if "not clustered" in str(w.message)]
+    assert [w.category for w in notes] == [SegwiseNote]
+    assert [str(w.message) for w in notes] == [
+        f"{source}: not clustered (not number columns): Education, Marital_Status, "
+        "Dt_Customer (text). Fix: name the columns to cluster with --features (features=)"]
+    with warnings.catch_warnings(record=True) as named:
+        warnings.simplefilter("always")
+        segment_customers(data, features=["Income", "MntWines"], n_clusters=3,
+                          compare=None, embed=())
+    assert not [w for w in named if "not clustered" in str(w.message)]
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from segwise.exceptions import ConfigError, SegwiseError, UsageError, mapping_way
+from segwise.exceptions import ConfigError, SegwiseError, SegwiseNote, UsageError, mapping_way
 
 if TYPE_CHECKING:
     from segwise.jobs import JobResult
@@ -140,9 +140,13 @@ def _os_error(exc: OSError) -> str:
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str,
                   lineno: int, file: Any = None, line: str | None = None) -> None:
-    """Print a Python warning as one line, without the source path and line it came from."""
+    """Print a Python warning as one line, without the source path and line it came from.
+
+    A :class:`~segwise.exceptions.SegwiseNote` is a ``note:``, as the command's own notes.
+    """
     text = str(message).strip().splitlines()
-    notice("warning", text[0] if text else category.__name__, out=err_console)
+    notice("note" if issubclass(category, SegwiseNote) else "warning",
+           text[0] if text else category.__name__, out=err_console)
 
 
 def _interrupted(exc: BaseException | None) -> bool:

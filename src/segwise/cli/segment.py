@@ -32,7 +32,6 @@ from segwise.cli._app import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from segwise.features import EntityTable
     from segwise.segment import Segmentation
 
 #: Largest number of segments the command takes (more would not be segments a business uses).
@@ -175,32 +174,6 @@ def _notice_missing(result: Segmentation, listed: Path | None) -> None:
                           for f, n in result.imputed.items())
         notice("note", f"missing values filled with the median inside the model, which fills "
                        f"new rows the same way: {shown}")
-
-
-def _left_out(table: EntityTable, columns: list[str]) -> str:
-    """Name the columns, grouped by what they hold: ``a, b (text), c (dates)``.
-
-    A column of flags or one left empty is no column of text: the user fixes each
-    differently (name the flags with --features; fill the empty one or drop it).
-    """
-    import pyarrow as pa
-
-    def holds(column: str) -> str:
-        values = table.table.column(column)
-        if values.null_count == len(values):
-            return "empty"
-        kind = values.type
-        return ("true/false: often an outcome, such as a purchase, to compare segments "
-                "by (each segment's share of true is in the profiles) rather than to "
-                "cluster on; clustered as 0/1 when named"
-                if pa.types.is_boolean(kind)
-                else "dates" if pa.types.is_timestamp(kind) or pa.types.is_date(kind)
-                else "text")
-
-    groups: dict[str, list[str]] = {}
-    for column in columns:
-        groups.setdefault(holds(column), []).append(column)
-    return ", ".join(f"{', '.join(names)} ({what})" for what, names in groups.items())
 
 
 def _refuse_unused(ctx: typer.Context, *, k: int | None, customers: bool, engine: EngineChoice,
@@ -372,16 +345,6 @@ def segment(
         )
     print_segmentation(result)
     _notice_missing(result, None if output is None else Segmentation.output_paths(output)[-1])
-    if customers and not features and table.schema.name == "table":
-        # Inferred features are the number columns: say which columns were not, so that a
-        # column of text ('12669 EUR') does not silently drop out.
-        # Codes, number columns left out, are named in their own warning.
-        numbers = table.schema.cluster_features
-        left = [c for c in table.table.column_names
-                if c != table.id_col and c not in result.features and c not in numbers]
-        if left:
-            notice("note", f"not clustered (not number columns): {_left_out(table, left)}. "
-                           "Name the columns to cluster with --features")
     if output is not None:
         for path in result.write(output, keep_formulas=keep_formulas):
             console.print(f"wrote {path}", highlight=False)

@@ -36,7 +36,7 @@ from sklearn.metrics import (
 from sklearn.utils import check_array
 
 from segwise._frames import DataSource, is_table
-from segwise.exceptions import ConfigError, InputError, SegwiseWarning
+from segwise.exceptions import ConfigError, InputError, SegwiseNote, SegwiseWarning
 from segwise.features import EntityTable
 from segwise.segment._cluster import (
     DENSITY_ALGORITHMS,
@@ -867,6 +867,32 @@ def _singular(word: str) -> str:
     return word
 
 
+def _not_numbers(table: EntityTable, columns: list[str]) -> str:
+    """Name the columns, grouped by what they hold: ``a, b (text), c (dates)``.
+
+    A column of flags or one left empty is no column of text: the user fixes each
+    differently (name the flags with --features; fill the empty one or drop it).
+    """
+    import pyarrow as pa
+
+    def holds(column: str) -> str:
+        values = table.table.column(column)
+        if values.null_count == len(values):
+            return "empty"
+        kind = values.type
+        return ("true/false: often an outcome, such as a purchase, to compare segments "
+                "by (each segment's share of true is in the profiles) rather than to "
+                "cluster on; clustered as 0/1 when named"
+                if pa.types.is_boolean(kind)
+                else "dates" if pa.types.is_timestamp(kind) or pa.types.is_date(kind)
+                else "text")
+
+    groups: dict[str, list[str]] = {}
+    for column in columns:
+        groups.setdefault(holds(column), []).append(column)
+    return ", ".join(f"{', '.join(names)} ({what})" for what, names in groups.items())
+
+
 def _values_shown(column: pd.Series) -> str:
     """Show a code column's values: ``1, 2, 3``, or ``1 to 13`` for more than five."""
     values = sorted(column.dropna().unique())
@@ -1032,7 +1058,8 @@ def segment_customers(
         quarantined = customers.quarantine_note()
         said = [*([quarantined] if quarantined else []), *customers.notes]
         for note in said:
-            warnings.warn(f"{customers.source}: {note}", SegwiseWarning, stacklevel=2)
+            warnings.warn(f"{customers.source}: {note}", SegwiseNote, stacklevel=2)
+    table = customers
     schema = customers.schema
     where = f"{customers.source}: " if customers.source else ""
     customers = customers.frame
@@ -1067,6 +1094,14 @@ def segment_customers(
         raise ConfigError(f"missing must be one of {', '.join(MISSING_POLICIES)}, got "
                           f"{missing!r}")
     X = _numeric_features(customers, features, id_col, where)
+    left = [c for c in table.table.column_names
+            if c not in (id_col, schema.id_col) and c not in features]
+    if inferred and left:
+        # The number columns are clustered: say which are not, so that a column of text
+        # ('12669 EUR') does not drop out in silence. Codes get their own warning below.
+        warnings.warn(f"{where}not clustered (not number columns): {_not_numbers(table, left)}. "
+                      "Fix: name the columns to cluster with --features (features=)",
+                      SegwiseNote, stacklevel=2)
     codes = _code_like(X) if inferred else []
     if codes:
         # Codes have no amount to cluster on: left out of the features segwise chose,
