@@ -677,7 +677,8 @@ def test_columns_left_out_as_not_numbers_are_named_from_python(shared_data: Path
     notes = [w for w in caught if "not clustered" in str(w.message)]
     assert [w.category for w in notes] == [SegwiseNote]
     assert [str(w.message) for w in notes] == [
-        f"{source}: not clustered (not number columns): Education, Marital_Status, "
+        f"{source}: not clustered (not number columns): Education, Marital_Status "
+        "(categories: each segment's most common value and its share are in the profiles), "
         "Dt_Customer (text). Fix: name the columns to cluster with --features (features=)"]
     with warnings.catch_warnings(record=True) as named:
         warnings.simplefilter("always")

@@ -395,7 +395,7 @@ def test_codes_named_as_categories_are_not_clustered_as_amounts(shared_data: Pat
     out = tmp_path / "sessions.csv"
     result = CliRunner().invoke(app, ["segment", str(table), "--customers", "--k", "3",
                                       "--compare", "", "--embed", "", "-o", str(out)],
-                                terminal_width=400)
+                                env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     said = [line for line in result.output.splitlines() if "name categories" in line]
     assert len(said) == 1 and ("OperatingSystems (1 to 8), Browser (1 to 13), Region (1 to 9), "
@@ -419,6 +419,30 @@ def test_codes_named_as_categories_are_not_clustered_as_amounts(shared_data: Pat
     header = next(line for line in result.output.splitlines() if "Customers" in line)
     assert "Weekend" in header and "Revenue" in header
     assert f"{profiles['Revenue_rate'].iloc[0]:.1%}" in result.output
+    # ... and by their text columns (not clustered on): VisitorType's three values each
+    # get their share, Month (ten) each segment's most common month and its share.
+    visitors = pd.crosstab(segments, sessions["VisitorType"], normalize="index")
+    for value in ("Returning_Visitor", "New_Visitor", "Other"):
+        assert profiles[f"VisitorType={value}"].to_numpy() == pytest.approx(
+            visitors[value].reindex(profiles["segment"]).to_numpy())
+    months = pd.crosstab(segments, sessions["Month"], normalize="index")
+    assert profiles["Month_top"].tolist() == months.idxmax(axis=1).reindex(
+        profiles["segment"]).tolist()
+    assert profiles["Month_top_share"].to_numpy() == pytest.approx(
+        months.max(axis=1).reindex(profiles["segment"]).to_numpy())
+    assert not any(c.startswith("Month=") for c in profiles.columns)
+    assert "Month" in header and "VisitorType" in header
+    top = profiles.iloc[0]
+    assert f"{top['VisitorType_top']} ({top['VisitorType_top_share']:.0%})" in result.output
+    assert ("Month, VisitorType (categories: each segment's most common value and its share "
+            "are in the profiles)") in result.output
+    # In 80 columns they make room for the names, and the caption says where they are.
+    narrow = CliRunner().invoke(app, ["segment", str(table), "--customers", "--k", "3",
+                                      "--compare", "", "--embed", ""], env={"COLUMNS": "80"})
+    shown = narrow.output.split("Segment profiles")[1].split("Recommended actions")[0]
+    assert "Returning_Visitor" not in shown and "Average profile" in shown
+    assert ("Each feature's median and the most common Month, VisitorType are in the "
+            "profiles file (too wide to show here).") in " ".join(shown.split())
 
 
 #: Every entity-like file of the shared data, and the columns taken for codes there.
@@ -521,6 +545,36 @@ def test_a_customer_number_among_the_features_is_named_and_can_be_the_id(
     assert "no column 'Kundenr' to take as the id (columns: Channel, Kundennr" in absent.output
     orders = CliRunner().invoke(app, ["segment", str(tmp_path / "numbered.csv"), "--id", "x"])
     assert orders.exit_code == 2 and "--id does not apply without --customers" in orders.output
+
+
+def test_segments_are_compared_by_their_text_columns_of_categories(shared_data: Path) -> None:
+    # Customer Personality read by pandas, as a notebook holds it: Education (five values)
+    # and Marital_Status (eight) were left out of the segments and of their profiles.
+    # A column of names (each its own) compares nothing; a blank is no value.
+    frame = pd.read_csv(shared_data / "kaggle-customer-personality"
+                        / "marketing_campaign.csv.gz", sep="\t")
+    frame["Education"] = frame["Education"].where(frame.index % 10 != 0)  # blanks
+    frame["contact"] = [f"person {i}" for i in range(len(frame))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = segment_customers(frame, features=["Income", "MntWines", "Recency"],
+                                   n_clusters=4, compare=None, embed=())
+    assert result.categories == ["Education", "Marital_Status"]
+    labels = result.assignments.set_index("ID")["segment"]
+    kept = frame.set_index("ID").loc[labels.index]
+    profiles = result.profiles.set_index("segment")
+    education = pd.crosstab(labels, kept["Education"], normalize="index")
+    assert list(education.columns) == sorted(frame["Education"].dropna().unique())
+    for value in education.columns:
+        assert profiles[f"Education={value}"].to_numpy() == pytest.approx(
+            education[value].reindex(profiles.index).to_numpy())
+    status = pd.crosstab(labels, kept["Marital_Status"], normalize="index")
+    assert profiles["Marital_Status_top"].tolist() == status.idxmax(axis=1).reindex(
+        profiles.index).tolist()
+    assert profiles["Marital_Status_top_share"].to_numpy() == pytest.approx(
+        status.max(axis=1).reindex(profiles.index).to_numpy())
+    assert not any(c.startswith(("Marital_Status=", "contact", "Dt_Customer"))
+                   for c in profiles.columns)
 
 
 def test_an_outcome_with_missing_values_is_a_rate_of_those_known(shared_data: Path) -> None:

@@ -136,15 +136,35 @@ def print_segmentation(result: Segmentation) -> None:
     headers = {h for h, _ in cols.values()}
     cols.update({f"{o}_rate": (o if o not in headers else f"{o} (true)", ".1%")
                  for o in result.outcomes[:_SHOWN_OUTCOMES]})
+    # So are categories (text columns not clustered on): each segment's most common value
+    # and its share, "Returning_Visitor (95%)".
+    shown = result.categories[:_SHOWN_OUTCOMES]
+    p = p.assign(**{f"{c}_shown": [
+        f"{top} ({share:.0%})" if isinstance(top, str) else "-"
+        for top, share in zip(p[f"{c}_top"], p[f"{c}_top_share"], strict=True)]
+        for c in shown})
+    headers = {h for h, _ in cols.values()}
+    categories = {f"{c}_shown": (c if c not in headers else f"{c} (most common)", "")
+                  for c in shown}
     medians = {f"{f}_median": (f"Median {f}", ",.0f") for f in result.features}
-    table = _table(p, "Segment profiles", {**cols, **medians,
-                                           "distinguishing": ("Sets it apart", "")})
-    if console.measure(table, options=console.options.update_width(10**6)).maximum \
-            > console.width:
-        # A column a feature squeezes names and numbers to a letter or two ("Hi…"): the
-        # medians go, the profiles file (written beside the output) keeps them.
-        table = _table(p, "Segment profiles", {**cols, "distinguishing": ("Sets it apart", "")})
-        table.caption = "Each feature's median is in the profiles file (too wide to show here)."
+    apart = {"distinguishing": ("Sets it apart", "")}
+    # A column a feature squeezes names and numbers to a letter or two ("Hi…"): the
+    # medians go, then the categories; the profiles file (written beside the output)
+    # keeps them. "Sets it apart" is words: it wraps to the room left.
+    layouts = [({**categories, **medians}, None),
+               (categories, "Each feature's median is in the profiles file")]
+    if shown:
+        layouts.append(({}, f"Each feature's median and the most common {', '.join(shown)} "
+                            "are in the profiles file"))
+    wide = console.options.update_width(10**6)
+    words = console.measure(_table(p, "", apart), options=wide).minimum
+    for extra, caption in layouts:
+        table = _table(p, "Segment profiles", {**cols, **extra, **apart})
+        if caption is not None:
+            table.caption = f"{caption} (too wide to show here)."
+        if console.measure(_table(p, "", {**cols, **extra}), options=wide).maximum \
+                + words <= console.width:
+            break
     console.print(table)
     print_actions(zip(p["name"], p["action"], strict=True))
     if result.crosstab is not None:

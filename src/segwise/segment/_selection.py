@@ -657,6 +657,12 @@ class Segmentation:
         True/false columns of the input that were not clustered on (Online Shoppers'
         ``Revenue``): each segment's share of true is the profiles' ``<column>_rate``,
         of the rows with a value, to compare segments by an outcome.
+    categories : list of str
+        Text columns of categories of the input, not clustered on (Online Shoppers'
+        ``VisitorType``, ``Month``): each segment's most common value and its share of
+        the rows with a value are the profiles' ``<column>_top`` and
+        ``<column>_top_share``, and for a column of at most five values each value's
+        share is ``<column>=<value>``, to compare segments by them.
     """
 
     assignments: pd.DataFrame
@@ -669,6 +675,7 @@ class Segmentation:
     left_out: pd.DataFrame = field(default_factory=pd.DataFrame)
     imputed: dict[str, int] = field(default_factory=dict)
     outcomes: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         # The dataclass repr printed four tables; a notebook wants the sizes and the names.
@@ -867,11 +874,58 @@ def _singular(word: str) -> str:
     return word
 
 
-def _not_numbers(table: EntityTable, columns: list[str]) -> str:
+#: Most distinct values of a text column that segments are compared by (more are names,
+#: addresses, free text).
+_MOST_CATEGORIES = 50
+#: Most values of a text column whose every value gets its share in the profiles.
+_FEW_CATEGORIES = 5
+
+
+def _category_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Return the text columns that hold categories: 2 to 50 values, each on 2 rows or more.
+
+    Each value is on two rows on average at least: a column of names or e-mail
+    addresses (every value its own) compares nothing.
+    """
+    out = []
+    for c in columns:
+        column = frame[c]
+        if pd.api.types.infer_dtype(column, skipna=True) != "string":
+            continue
+        n = column.nunique(dropna=True)
+        if 2 <= n <= _MOST_CATEGORIES and 2 * n <= column.notna().sum():
+            out.append(c)
+    return out
+
+
+def _category_shares(column: pd.Series, labels: np.ndarray,
+                     segments: pd.Series) -> pd.DataFrame:
+    """Compare the segments by a text column of categories, one row per segment.
+
+    ``<column>_top`` is the segment's most common value (ties: the value more common
+    overall) and ``<column>_top_share`` its share of the segment's rows with a value;
+    a column of at most :data:`_FEW_CATEGORIES` values also gets each value's share,
+    ``<column>=<value>``, the most common overall first.
+    """
+    present = column.notna().to_numpy()
+    counts = pd.crosstab(labels[present], column.to_numpy()[present])
+    overall = counts.sum().sort_values(ascending=False, kind="stable")
+    counts = counts[overall.index].reindex(segments.to_numpy(), fill_value=0)
+    shares = counts.div(counts.sum(axis=1), axis=0)
+    name = str(column.name)
+    out = pd.DataFrame({f"{name}_top": counts.idxmax(axis=1).where(counts.sum(axis=1) > 0),
+                        f"{name}_top_share": shares.max(axis=1)})
+    if len(overall) <= _FEW_CATEGORIES:
+        out = out.join(shares.rename(columns=lambda v: f"{name}={v}"))
+    return out.reset_index(drop=True)
+
+
+def _not_numbers(table: EntityTable, columns: list[str], categories: list[str]) -> str:
     """Name the columns, grouped by what they hold: ``a, b (text), c (dates)``.
 
     A column of flags or one left empty is no column of text: the user fixes each
     differently (name the flags with --features; fill the empty one or drop it).
+    Text columns of ``categories`` are said to be compared in the profiles.
     """
     import pyarrow as pa
 
@@ -885,6 +939,8 @@ def _not_numbers(table: EntityTable, columns: list[str]) -> str:
                 "cluster on; clustered as 0/1 when named"
                 if pa.types.is_boolean(kind)
                 else "dates" if pa.types.is_timestamp(kind) or pa.types.is_date(kind)
+                else "categories: each segment's most common value and its share are in "
+                     "the profiles" if column in categories
                 else "text")
 
     groups: dict[str, list[str]] = {}
@@ -1096,11 +1152,15 @@ def segment_customers(
     X = _numeric_features(customers, features, id_col, where)
     left = [c for c in table.table.column_names
             if c not in (id_col, schema.id_col) and c not in features]
+    # Text columns of categories (Online Shoppers' VisitorType, Month) are not clustered
+    # on; the segments are compared by them, as by outcomes.
+    categories = _category_columns(customers, [c for c in left if c != rule_segment_col])
     if inferred and left:
         # The number columns are clustered: say which are not, so that a column of text
         # ('12669 EUR') does not drop out in silence. Codes get their own warning below.
-        warnings.warn(f"{where}not clustered (not number columns): {_not_numbers(table, left)}. "
-                      "Fix: name the columns to cluster with --features (features=)",
+        shown = _not_numbers(table, left, categories)
+        warnings.warn(f"{where}not clustered (not number columns): {shown}. Fix: name the "
+                      "columns to cluster with --features (features=)",
                       SegwiseNote, stacklevel=2)
     codes = _code_like(X) if inferred else []
     if codes:
@@ -1226,6 +1286,9 @@ def segment_customers(
         rate = customers[c].astype("boolean").astype("Float64").groupby(labels).mean()
         profiles[f"{c}_rate"] = rate.reindex(profiles["segment"]).to_numpy(
             dtype=np.float64, na_value=np.nan)
+    for c in categories:
+        shares = _category_shares(customers[c], labels, profiles["segment"])
+        profiles = pd.concat([profiles, shares.set_index(profiles.index)], axis=1)
     name_of = dict(zip(names["segment"], names["name"], strict=True))
     assignments = pd.DataFrame({id_col: ids, "segment": labels,
                                 "segment_name": [name_of[s] for s in labels]})
@@ -1243,5 +1306,5 @@ def segment_customers(
     return Segmentation(assignments=assignments, profiles=profiles, segmenter=final,
                         sweep=sweep, comparison=comparison, crosstab=crosstab,
                         features=features, left_out=left_out, imputed=imputed,
-                        outcomes=outcomes)
+                        outcomes=outcomes, categories=categories)
 
