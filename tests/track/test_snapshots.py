@@ -201,6 +201,36 @@ def test_months_without_a_purchase_are_said(cdnow_raw: pd.DataFrame) -> None:
     assert "1997-04-01" not in set(result.sizes()["snapshot"].astype(str))
 
 
+def test_snapshots_a_window_empties_are_left_out_of_the_dates(cdnow_raw: pd.DataFrame) -> None:
+    # CDNOW without March and April 1997, a 30-day window: the snapshot of 1997-05-01
+    # (April's window) holds nobody. It stayed in `dates`, so the default migration, the
+    # one the command prints, asked for it and stopped ('no snapshot at 1997-05-01'); and
+    # February's purchases were said not to exist ('no purchase at all from 1997-02-01'),
+    # as the check read the windowed snapshots rather than the log.
+    dates = pd.to_datetime(cdnow_raw["date"], format="%Y%m%d")
+    pieces = _cdnow_pieces(cdnow_raw[~dates.between("1997-03-01", "1997-04-30")])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        result = track_pieces(pieces, dates=["1997-02-01", "1997-05-01", "1997-07-01"],
+                              window="30d")
+    said = [str(w.message) for w in caught]
+    assert not [m for m in said if "no purchase at all" in m]
+    assert [m for m in said if m.startswith("1 of 3 snapshots hold no customer")]
+    assert result.dates == [dt.date(1997, 2, 1), dt.date(1997, 7, 1)]
+    matrix = result.migration()      # the last two snapshots: February's and July's
+    n_feb, n_jul = result.snapshots.groupby("snapshot").size().tolist()
+    assert matrix.drop(index="(new)").to_numpy().sum() == n_feb
+    assert matrix.drop(columns="(gone)").to_numpy().sum() == n_jul
+    # Fewer than two snapshots left to migrate between: one line naming the window, where
+    # it said 'no customer bought before any snapshot date. Fix: give later dates'.
+    with pytest.raises(InputError, match=r"^with a trailing window of 30 days, 0 of the 2 "
+                                         r"snapshots hold a customer: migration needs two\. "
+                                         r"Fix: a longer window"):
+        track_pieces(pieces, dates=["1997-04-01", "1997-05-01"], window="30d")
+    with pytest.raises(InputError, match=r"1 of the 2 snapshots hold a customer \(1997-02-01\)"):
+        track_pieces(pieces, dates=["1997-02-01", "1997-05-01"], window="30d")
+
+
 def test_a_window_under_a_day_or_over_a_century_is_refused(cdnow_raw: pd.DataFrame) -> None:
     # '0.4d' is above 0 but rounds to no whole day: every snapshot would be empty, and the
     # error blamed the dates.

@@ -184,3 +184,23 @@ def test_lines_that_cleaning_removes_entirely_are_said_as_rfm_says_them(
     assert said[0] == said[1] == (
         f"error: {path}: no customer is left after cleaning (see the audit: "
         "bad_debt_adjustment 3). Fix: check the [columns] mapping and the rules of [cleaning]")
+
+
+def test_a_snapshot_its_window_empties_is_skipped_by_the_printed_migration(
+        tmp_path: Path) -> None:
+    # Purchases in January, March and April; with a 30-day window the snapshot of
+    # 2024-03-01 (February's window) holds nobody. The sizes were printed, then the
+    # command stopped on the migration between the last two dates: 'no snapshot at
+    # 2024-03-01', as the warning promised it would go from the snapshot before to after.
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,order_id,date,quantity,price\n"
+                    "a,1,2024-01-05,1,10\na,2,2024-04-05,1,10\nb,3,2024-01-10,2,5\n"
+                    "c,4,2024-04-02,1,7\nd,5,2024-03-20,1,4\n")
+    result = runner.invoke(app, ["track", str(path), "-o", str(tmp_path / "t.csv"),
+                                 "--dates", "2024-02-01,2024-03-01,2024-05-01",
+                                 "--window", "30d"])
+    assert result.exit_code == 0, result.output
+    assert "snapshots hold no customer" in result.output
+    assert "Migration from 2024-02-01 to 2024-05-01" in " ".join(result.output.split())
+    assert sorted(pd.read_csv(tmp_path / "t.csv")["snapshot"].unique()) == [
+        "2024-02-01", "2024-05-01"]

@@ -200,7 +200,7 @@ def snapshot_aggregates(
     return agg
 
 
-def warn_empty_periods(agg: dict[str, np.ndarray], dates: Sequence[_dt.date]) -> None:
+def warn_empty_periods(days: np.ndarray, dates: Sequence[_dt.date]) -> None:
     """Warn of the periods between snapshots in which nobody bought.
 
     A month missing from an export looks like a month when every customer stayed away:
@@ -210,17 +210,20 @@ def warn_empty_periods(agg: dict[str, np.ndarray], dates: Sequence[_dt.date]) ->
 
     Parameters
     ----------
-    agg : dict of str to ndarray
-        :func:`snapshot_aggregates` (``snapshot`` and ``last_purchase`` per customer).
+    days : ndarray
+        The days with a purchase (datetime64[D] or dates), from the whole log: what the
+        snapshots hold, with a trailing window shorter than a period, cannot tell a
+        period without purchases from one whose purchases fell out of the window.
     dates : sequence of date
         The as-of dates, in order.
     """
-    snapshot = agg["snapshot"]
-    last = np.asarray(agg["last_purchase"], dtype="datetime64[D]")
+    bought = np.sort(np.asarray(days, dtype="datetime64[D]"))
     gaps: list[list[_dt.date]] = []
     n_empty = 0
     for before, date in itertools.pairwise(dates):
-        if (last[snapshot == np.datetime64(date, "D")] >= np.datetime64(before, "D")).any():
+        # Purchase days in [before, date): the first on or after ``before`` is before ``date``.
+        at = np.searchsorted(bought, np.datetime64(before, "D"))
+        if at < len(bought) and bought[at] < np.datetime64(date, "D"):
             continue
         n_empty += 1
         end = date - _dt.timedelta(days=1)

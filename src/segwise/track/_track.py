@@ -66,7 +66,8 @@ class TrackResult:
         ``rfm_cell`` and ``segment`` (and ``learned_segment``, ``learned_name`` when
         learned segments were asked for).
     dates : list of date
-        The as-of dates.
+        The as-of dates of the snapshots, in order; a date whose trailing window holds
+        no purchase has no snapshot and is left out (with a warning).
     edges : str
         ``refit`` or ``fixed`` (see :data:`segwise.track.EDGES`).
     bin_edges : dict of date to dict
@@ -224,7 +225,16 @@ def track_pieces(
     if window_days == 0:  # snapshots count whole days: nobody would be in any
         raise ConfigError(f"window {window!r} is under a day. Fix: give 1d or more")
     agg = snapshot_aggregates(pieces, as_of, window_days)
-    warn_empty_periods(agg, as_of)
+    bought = fetch_numpy(pieces.filter(pieces.frequency > 0).select("day").distinct())
+    warn_empty_periods(bought["day"], as_of)
+    held = [d for d in as_of if (agg["snapshot"] == np.datetime64(d, "D")).any()]
+    if len(held) < 2:
+        # Every date is after the first purchase (snapshot_dates): only a trailing window
+        # empties snapshots, and those are left out of the migration.
+        raise InputError(
+            f"with a trailing window of {window_days} days, {len(held)} of the {len(as_of)} "
+            f"snapshots hold a customer{' (' + str(held[0]) + ')' if held else ''}: "
+            "migration needs two. Fix: a longer window, or other dates")
     table, used = score_snapshots(agg, as_of, edges=edges, segment_map=segment_map)
     segment_map = segment_map or SegmentMap()
     track = None
@@ -236,7 +246,7 @@ def track_pieces(
     period = cohort_period or (every if every in COHORT_PERIODS and dates is None else "month")
     groups = cohorts(pieces, period=period, end=as_of[-1])
     return TrackResult(
-        snapshots=table, dates=as_of, edges=edges, bin_edges=used, window_days=window_days,
+        snapshots=table, dates=held, edges=edges, bin_edges=used, window_days=window_days,
         cohorts=groups, segment_order=list(segment_map.patterns), learned=track,
     )
 
