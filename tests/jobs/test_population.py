@@ -370,3 +370,41 @@ def test_tables_in_memory_are_named_by_their_type_not_by_their_rows(
     with pytest.raises(InputError, match=r"^polars DataFrame: lacks attribute\(s\) the "
                                          r"population's model uses: Income\. Fix"):
         run_population(frame, responders.drop("Income"), config=config, n_clusters=3)
+
+
+def test_a_dictionary_naming_columns_otherwise_than_the_header_is_refused(
+        shared_data: Path, tmp_path: Path) -> None:
+    # UCI Adult with the header of its adult.names (education-num, marital-status,
+    # native-country) against a dictionary written with underscores: the five attributes
+    # were quietly 'not in the data' and their columns 'not in the dictionary', and the
+    # segments were learned without them.
+    dictionary = tmp_path / "adult.toml"
+    dictionary.write_text(ADULT_TOML)
+    names = ["age", "workclass", "fnlwgt", "education", "education-num", "marital-status",
+             "occupation", "relationship", "race", "Sex", "capital-gain", "capital-loss",
+             "hours-per-week", "native-country", "income"]
+    raw = pd.read_csv(shared_data / "uci-adult" / "adult.data.gz", header=None, names=names,
+                      skipinitialspace=True, nrows=2000)
+    raw.to_csv(tmp_path / "adult.csv", index=False)
+    raw[raw["income"] == ">50K"].to_csv(tmp_path / "rich.csv", index=False)
+    with pytest.raises(InputError, match=(
+            rf"^{tmp_path / 'adult.csv'}: 6 attribute\(s\) of the dictionary match no column "
+            r"as written: 'education_num' \(the file writes 'education-num'\), "
+            r"'marital_status' \(the file writes 'marital-status'\), 'sex' \(the file writes "
+            r"'Sex'\), 'capital_gain' \(the file writes 'capital-gain'\) and 2 more; names "
+            r"are compared with their case and punctuation, so neither would be used\. Fix: "
+            r"write the names in the dictionary as the file's header does$")):
+        run_population(tmp_path / "adult.csv", tmp_path / "rich.csv", dictionary=dictionary,
+                       config=_config(exclude=("income",)))
+    # Written as the file writes them, the same files run.
+    fixed = ADULT_TOML
+    for name in ("education-num", "marital-status", "capital-gain", "hours-per-week",
+                 "native-country"):
+        fixed = fixed.replace(f"[attributes.{name.replace('-', '_')}", f'[attributes."{name}"')
+    dictionary.write_text(fixed.replace("[attributes.sex]", "[attributes.Sex]"))
+    result = run_population(tmp_path / "adult.csv", tmp_path / "rich.csv",
+                            dictionary=dictionary, config=_config(exclude=("income",)),
+                            n_clusters=2)
+    audit = result.column_audit.set_index("column")
+    assert audit.loc["native-country", "status"] == "used"
+    assert "not in the data" not in set(audit["status"])

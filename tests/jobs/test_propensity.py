@@ -424,3 +424,21 @@ def test_a_dataframe_is_named_by_its_type_not_by_its_rows(personality: Path) -> 
     with pytest.raises(InputError, match=r"^pandas DataFrame: the model needs column\(s\) the "
                                          r"table lacks: Income\. Fix"):
         score_propensity(got.trained, frame.drop(columns=["Income"]))
+
+
+def test_a_dictionary_naming_a_column_in_another_case_is_one_line(personality,
+                                                                   tmp_path) -> None:
+    # 'income' and 'Num_Web_Purchases' against the file's Income and NumWebPurchases: both
+    # were 'not in the data' and 'not in the dictionary', and the model trained on recency
+    # alone.
+    dictionary = tmp_path / "d.csv"
+    dictionary.write_text("attribute,type\nincome,numeric\nRecency,numeric\n"
+                          "Num_Web_Purchases,numeric\n")
+    line = _one_error_line(["propensity", "train", str(personality), "--target", "Response",
+                            "-d", str(dictionary), "--models", "logistic", "--imbalance",
+                            "none", "--no-segments", "--no-importance", "--folds", "3"])
+    assert line == (
+        f"error: {personality}: 2 attribute(s) of the dictionary match no column as written: "
+        "'income' (the file writes 'Income'), 'Num_Web_Purchases' (the file writes "
+        "'NumWebPurchases'); names are compared with their case and punctuation, so neither "
+        "would be used. Fix: write the names in the dictionary as the file's header does")

@@ -192,6 +192,42 @@ class CleanedPeople(CleanedRows):
     undeclared: tuple[str, ...] = ()
     id_column: str | None = None
 
+    def check_names(self, where: str | Path) -> None:
+        """Refuse dictionary names that the file writes otherwise: the attribute is lost.
+
+        A declared attribute the file lacks is allowed (a dictionary may cover several
+        files), and a column it does not declare is not used: so the dictionary's ``AGE``
+        or ``native_country`` against the file's ``age`` or ``native-country`` left both
+        unused, the attribute silently out of the model. Names are compared as written
+        (as ``--exclude`` and the customers' columns are); this says which is which.
+
+        Parameters
+        ----------
+        where : str or Path
+            The file, for the message.
+
+        Raises
+        ------
+        InputError
+            Naming the dictionary's spelling and the file's, and the fix.
+        """
+        columns = set(self.rows.columns)
+        by_key: dict[str, list[str]] = {}
+        for column in self.undeclared:
+            by_key.setdefault(_name_key(column), []).append(column)
+        pairs = [(name, by_key[_name_key(name)][0]) for name in self.dictionary.names
+                 if name not in columns and len(by_key.get(_name_key(name), ())) == 1]
+        if not pairs:
+            return
+        shown = ", ".join(f"{name!r} (the file writes {column!r})" for name, column
+                          in pairs[:4]) + (f" and {len(pairs) - 4} more" if len(pairs) > 4
+                                           else "")
+        raise InputError(
+            f"{where}: {len(pairs)} attribute(s) of the dictionary match no column as "
+            f"written: {shown}; names are compared with their case and punctuation, so "
+            "neither would be used. Fix: write the names in the dictionary as the file's "
+            "header does")
+
     def check_exclude(self, patterns: Sequence[str], option: str, where: str | Path, *,
                       also: Sequence[str] = ()) -> None:
         """Refuse exclusions that match no column: a typo would leave the column in use.
@@ -225,6 +261,11 @@ class CleanedPeople(CleanedRows):
             f"{option} {', '.join(repr(p) for p in unmatched)} matches no column of "
             f"{where}{hint}; the column would be used. Fix: give the column's name "
             "as the file writes it (case matters), or a pattern such as 'P*'")
+
+
+def _name_key(name: str) -> str:
+    """Drop case, blanks and punctuation: ``Native-Country`` becomes ``nativecountry``."""
+    return re.sub(r"[\W_]", "", name.casefold())
 
 
 def _is_number(attr: Attribute) -> bool:

@@ -346,6 +346,7 @@ def run_population(
     pop = run_job(PEOPLE_JOB, population, config=config, engine=engine,
                   progress=lambda step: progress(f"population {step}"))
     cleaned = cast(CleanedPeople, pop.cleaned)
+    cleaned.check_names(source_name(population))
     config, settings = _settings(config, cleaned.dictionary)
     cust = run_job(PEOPLE_JOB, customers, config=config, engine=engine,
                    progress=lambda step: progress(f"customers {step}"))

@@ -308,6 +308,7 @@ def run_propensity(
     _check_rows(table, result.audit_table, name, "learn from")
     if target not in table.column_names:
         raise _absent_target(name, target, cleaned, table)
+    cleaned.check_names(name)
     unknown = cleaned.dictionary[target].missing if target in cleaned.dictionary else ()
     labels, label = response_labels(table.column(target), positive=positive, missing=unknown,
                                     where=f"{name}, column {target}")
