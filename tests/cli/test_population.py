@@ -441,6 +441,30 @@ def test_values_that_are_not_numbers_are_reported_apart_from_blanks(shared_data:
     assert columns.loc["Fresh", ["blank", "not_a_number"]].tolist() == [3, 5]
 
 
+def test_dictionary_attributes_the_population_lacks_are_named(shared_data: Path,
+                                                              tmp_path: Path) -> None:
+    # A dictionary declaring columns the file does not have: the steps table counted them
+    # ('not in the data 2') and only columns.csv named them.
+    source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
+    dictionary = tmp_path / "d.csv"
+    dictionary.write_text("attribute,type\n" + "".join(
+        f"{c},numeric\n" for c in ["Fresh", "Milk", "Grocery", "Loyalty", "Frozen",
+                                   "Tenure"]))
+    result = runner.invoke(app, ["population", str(source), str(source), "-d",
+                                 str(dictionary), "-o", str(tmp_path / "out"), "--no-report",
+                                 "--k", "2"], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    assert ("population: 2 attribute(s) of the dictionary not in the file, not used: "
+            "Loyalty, Tenure (columns.csv)" in result.output)
+    complete = tmp_path / "complete.csv"
+    complete.write_text("attribute,type\nFresh,numeric\nMilk,numeric\n")
+    result = runner.invoke(app, ["population", str(source), str(source), "-d",
+                                 str(complete), "-o", str(tmp_path / "out2"), "--no-report",
+                                 "--k", "2"], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    assert "not in the file" not in result.output
+
+
 def test_customers_exported_with_a_decimal_comma_are_refused_with_the_fix(
         shared_data: Path, tmp_path: Path) -> None:
     # Customers saved by a spreadsheet in another locale (semicolons, a BOM, CRLF, columns

@@ -103,6 +103,15 @@ def print_comparison(result: PopulationResult) -> None:
                     "non-number(s), encoded as missing" if row["status"] == "used"
                     else row["note"])
             notice(f"{name}, {row['column']}", what)
+    # A dictionary may cover several files; which of its attributes this one lacks is
+    # said by name, once (the steps above only count them).
+    absent = result.column_audit.loc[result.column_audit["status"] == "not in the data",
+                                     "column"].tolist()
+    if absent:
+        notice("population", f"{len(absent):,} attribute(s) of the dictionary not in the file, "
+                             f"not used: {', '.join(absent[:8])}"
+                             f"{f' and {len(absent) - 8:,} more' if len(absent) > 8 else ''} "
+                             "(columns.csv)")
     console.print(Text("Population rows", style="bold"))
     print_audit(result.audit_table)
     console.print(Text("Customer rows", style="bold"))
