@@ -46,6 +46,27 @@ def test_coil_dictionary_reads_every_attribute_and_table(coil: FeatureDictionary
     assert all(not a.missing for a in coil)
 
 
+def test_coil_dictionary_saved_as_utf8_or_with_plain_dashes_reads_the_same(
+        shared_data: Path, coil: FeatureDictionary, tmp_path: Path) -> None:
+    # The file is Windows-1252 ('1 \x96 10'). Saved as UTF-8 by an editor, the dash took
+    # three bytes and no range was recognised: MAANTHUI (houses, 1-10) and MGEMOMV took
+    # the domain above, the 41 customer subtypes, as categorical codes. Written '1-10',
+    # the same.
+    raw = (shared_data / "coil2000-insurance" / "dictionary.txt").read_bytes()
+    utf8 = tmp_path / "utf8.txt"
+    utf8.write_text(raw.decode("cp1252"), encoding="utf-8")
+    plain = tmp_path / "plain.txt"
+    plain.write_bytes(raw.replace(b" \x96 ", b"-").replace(b"\n", b"\r\n"))
+    for path in (utf8, plain):
+        copy = read_coil_dictionary(path)
+        assert [(a.name, a.type, a.position) for a in copy] == [
+            (a.name, a.type, a.position) for a in coil]
+        assert copy["MAANTHUI"].type == "numeric" and not copy["MAANTHUI"].labels
+    # The labels read the dash as the dash, not a control character.
+    assert coil["PWAPART"].labels["1"] == "f 1 \u2013 49"
+    assert read_coil_dictionary(utf8)["PWAPART"].labels == coil["PWAPART"].labels
+
+
 def test_coil_names_headerless_columns_by_position(coil: FeatureDictionary) -> None:
     names = coil.column_names(85)
     assert names[0] == "MOSTYPE" and names[-1] == "ABYSTAND" and len(names) == 85

@@ -768,7 +768,7 @@ def _to_csv(dictionary: FeatureDictionary) -> str:
 
 _COIL_LINE = re.compile(r"^(\d+)\s+(\S+)\s+(.*)$")
 _COIL_SEE = re.compile(r"\s*see\s+(L\d+)\s*$", re.IGNORECASE)
-_COIL_RANGE = re.compile(r"\s+(\d+)\s+\S\s+(\d+)\s*$")
+_COIL_RANGE = re.compile(r"\s+(\d+)\s*(?:[-\u2013\u2014]|\s\S\s)\s*(\d+)\s*$")
 _COIL_TABLE = re.compile(r"^(L\d+):\s*$")
 _COIL_VALUE = re.compile(r"^(\d+)\s+(.+?)\s*$")
 #: Tables of the CoIL dictionary that are ordered (age bands, percentage and money bands).
@@ -804,7 +804,13 @@ def read_coil_dictionary(path: str | Path) -> FeatureDictionary:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such dictionary file. Fix: check the path")
-    lines = [ln.rstrip() for ln in path.read_bytes().decode("latin-1").splitlines()]
+    from segwise.io._text import one_byte_codec
+
+    # The original is Windows-1252 ('1 \x96 10', an en dash); a copy saved as UTF-8 has
+    # the dash in three bytes, which read as Latin-1 hid every range's domain.
+    codec = one_byte_codec(path) or "utf-8-sig"
+    lines = [ln.rstrip() for ln in path.read_bytes().decode(codec, errors="replace")
+             .splitlines()]
     rows: list[tuple[int, str, str, str | None]] = []
     tables: dict[str, dict[str, str]] = {}
     current: dict[str, str] | None = None
