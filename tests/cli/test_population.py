@@ -336,6 +336,10 @@ def test_numbers_in_the_file_s_notation(shared_data: Path, tmp_path: Path) -> No
     ("blank", "the file has no rows but 440 blank ones"),
     ("ids only", "no column can be read as an attribute (Channel: blank in every row"),
     ("excluded", "every attribute of the data is excluded (Channel, Region, Fresh, Milk, "),
+    # The id column alone passed with no attribute; the customers were refused instead,
+    # 'none of the 0 dictionary attributes is a column (columns found: )'.
+    ("id column alone", "no column besides 'id' can be read as an attribute. Fix: check the "
+                        "file"),
 ])
 def test_a_population_with_no_attribute_to_use_is_one_line(shared_data: Path, tmp_path: Path,
                                                            case: str, said: str) -> None:
@@ -350,8 +354,10 @@ def test_a_population_with_no_attribute_to_use_is_one_line(shared_data: Path, tm
         frame = frame.mask(rng.random(frame.shape) < 0.3)
     elif case != "excluded":
         frame.loc[:, :] = None
-    if case == "ids only":
+    if case in ("ids only", "id column alone"):
         frame.insert(0, "id", [f"P{i:04d}" for i in range(len(frame))])
+    if case == "id column alone":
+        frame = frame[["id"]]
     population = tmp_path / "population.csv"
     frame.to_csv(population, index=False)
     config = tmp_path / "segwise.toml"

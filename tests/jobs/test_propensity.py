@@ -442,3 +442,20 @@ def test_a_dictionary_naming_a_column_in_another_case_is_one_line(personality,
         "'income' (the file writes 'Income'), 'Num_Web_Purchases' (the file writes "
         "'NumWebPurchases'); names are compared with their case and punctuation, so neither "
         "would be used. Fix: write the names in the dictionary as the file's header does")
+
+
+@pytest.mark.parametrize("blank", [["Income", "Kidhome", "Education"], []])
+def test_a_table_of_the_target_alone_is_one_line(personality, tmp_path, blank) -> None:
+    # The id, the response and blank columns (or none): the types inferred left no
+    # attribute but the target, and training ended in a traceback, 'ValueError: Found array
+    # with 0 sample(s)'.
+    frame = pd.read_csv(personality, sep="\t")[["ID", "Response"]].assign(
+        **dict.fromkeys(blank, ""))
+    path = tmp_path / "target_only.csv"
+    frame.to_csv(path, index=False)
+    line = _one_error_line(["propensity", "train", str(path), "--target", "Response",
+                            "--models", "logistic", "--imbalance", "none", "--folds", "3"])
+    said = "".join(f"{c}: blank in every row sampled; " for c in blank).removesuffix("; ")
+    assert line == (f"error: {path}: no column besides 'Response' can be read as an attribute"
+                    f"{f' ({said})' if said else ''}. Fix: check the file, or give a "
+                    "dictionary declaring its attributes")

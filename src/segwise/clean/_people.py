@@ -192,6 +192,30 @@ class CleanedPeople(CleanedRows):
     undeclared: tuple[str, ...] = ()
     id_column: str | None = None
 
+    def check_attributes(self, where: str | Path, besides: Sequence[str]) -> None:
+        """Refuse a table whose only typed columns are ``besides`` (a target): no attribute.
+
+        Parameters
+        ----------
+        where : str or Path
+            The file, for the message.
+        besides : sequence of str
+            Columns that are no attribute (the target).
+
+        Raises
+        ------
+        InputError
+            Naming the file and why each other column is not read (blank, an identifier,
+            not in the dictionary).
+        """
+        if set(self.rows.columns) - {PERSON_ID, "_n", "_reason", *besides}:
+            return
+        skipped = dict(getattr(self.dictionary, "skipped", ()))
+        skipped.update((c, "not in the dictionary") for c in self.undeclared
+                       if c not in skipped)
+        raise _no_attribute(where, [(c, why) for c, why in skipped.items()
+                                    if c not in besides], besides=besides)
+
     def check_names(self, where: str | Path) -> None:
         """Refuse dictionary names that the file writes otherwise: the attribute is lost.
 
@@ -261,6 +285,17 @@ class CleanedPeople(CleanedRows):
             f"{option} {', '.join(repr(p) for p in unmatched)} matches no column of "
             f"{where}{hint}; the column would be used. Fix: give the column's name "
             "as the file writes it (case matters), or a pattern such as 'P*'")
+
+
+def _no_attribute(where: str | Path | None, skipped: Sequence[tuple[str, str]], *,
+                  besides: Sequence[str] = ()) -> InputError:
+    """Say that no column of a people table can be read as an attribute, and why each not."""
+    shown = "; ".join(f"{c}: {why}" for c, why in skipped[:4]) + (
+        "; ..." if len(skipped) > 4 else "")
+    other = f" besides {', '.join(repr(b) for b in besides)}" if besides else ""
+    return InputError(f"{where}: no column{other} can be read as an attribute"
+                      f"{f' ({shown})' if shown else ''}. Fix: check the file, or give a "
+                      "dictionary declaring its attributes")
 
 
 def _name_key(name: str) -> str:
@@ -424,15 +459,13 @@ def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
     # ([read] decimal and thousands: 1.234,5) are rewritten here, before typing or
     # inference read them (only values wholly a number in that notation change).
     table = localise_numbers(table, attributes, config.read.decimal, config.read.thousands)
+    id_column = source.roles.get(PERSON_ID)
+    if not attributes:  # the id alone: an inferred dictionary would be empty, a given unused
+        raise _no_attribute(source.source, (), besides=(id_column,) if id_column else ())
     if dictionary is None:
         dictionary = infer_dictionary(table, attributes)
-        if attributes and not len(dictionary):
-            skipped = getattr(dictionary, "skipped", ())
-            shown = "; ".join(f"{c}: {why}" for c, why in skipped[:4])
-            raise InputError(
-                f"{source.source}: no column can be read as an attribute ({shown}"
-                f"{'; ...' if len(skipped) > 4 else ''}). Fix: check the file, or give a "
-                "dictionary declaring its attributes")
+        if not len(dictionary):
+            raise _no_attribute(source.source, getattr(dictionary, "skipped", ()))
     else:
         _check_headerless(attributes, dictionary, source.source)
         table = name_columns(table, dictionary)
@@ -453,7 +486,7 @@ def clean_people(source: Source, config: SegwiseConfig) -> CleanedPeople:
     return CleanedPeople(cleaned.rows, cleaned.n_input, cleaned.n_quarantined, cleaned.rules,
                          cleaned.deduplicated, cleaned.n_after_as_of, cleaned.grouped,
                          cleaned.source, dictionary=dictionary, undeclared=undeclared,
-                         id_column=source.roles.get(PERSON_ID))
+                         id_column=id_column)
 
 
 # ---------------------------------------------------------------- dense against sparse rows

@@ -309,6 +309,7 @@ def run_propensity(
     if target not in table.column_names:
         raise _absent_target(name, target, cleaned, table)
     cleaned.check_names(name)
+    cleaned.check_attributes(name, besides=(target,))
     unknown = cleaned.dictionary[target].missing if target in cleaned.dictionary else ()
     labels, label = response_labels(table.column(target), positive=positive, missing=unknown,
                                     where=f"{name}, column {target}")
