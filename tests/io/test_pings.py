@@ -332,25 +332,30 @@ def test_iso_times_with_a_utc_offset_are_the_instants(tmp_path: Path) -> None:
             "user": user, "local": local.strftime("%Y-%m-%d %H:%M:%S"),
             "offset": [t.isoformat() for t in local],
             "z": utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            # Twitter's created_at, as Foursquare's TSMC2014 check-ins write it (with the
+            # column utcTimestamp): it stopped the load, and the column was not found.
+            "twitter": local.strftime("%a %b %d %H:%M:%S %z %Y"),
             "latitude": np.where(at_work, work[0], home[0]),
             "longitude": np.where(at_work, work[1], home[1])}))
     frame = pd.concat(frames)
     assert frame["offset"].str.endswith("+02:00").any() and frame["offset"].str.endswith(
         "+01:00").any()
     paths = {}
-    for layout in ("local", "offset", "z"):
+    for layout in ("local", "offset", "z", "twitter"):
         paths[layout] = tmp_path / f"{layout}.csv"
-        frame.rename(columns={layout: "time"})[["user", "time", "latitude", "longitude"]
-                                                ].to_csv(paths[layout], index=False)
+        time = "utcTimestamp" if layout == "twitter" else "time"
+        frame.rename(columns={layout: time})[["user", time, "latitude", "longitude"]
+                                              ].to_csv(paths[layout], index=False)
+    assert frame["twitter"].iloc[0] == "Wed Mar 27 01:00:00 +0100 2024"
     want = sorted(utc.tz_localize(None).tolist() * 2)
-    for layout in ("offset", "z"):
+    for layout in ("offset", "z", "twitter"):
         got = load_source(paths[layout], "pings").table.order_by("timestamp").execute()
         assert got["timestamp"].tolist() == want
     # Read as UTC, then the [mobility] timezone gives the local nights and working hours.
     toml = tmp_path / "berlin.toml"
     toml.write_text('[mobility]\ntimezone = "Europe/Berlin"\n')
     naive = run_mobility(paths["local"]).entities.frame
-    for layout in ("offset", "z"):
+    for layout in ("offset", "z", "twitter"):
         zoned = run_mobility(paths[layout], config=load_config(toml, kind="pings"))
         pd.testing.assert_frame_equal(zoned.entities.frame, naive)
 

@@ -105,6 +105,9 @@ TIMESTAMP_FORMATS: tuple[str, ...] = (
     "%m/%d/%y %H:%M", "%m/%d/%y", "%d/%m/%y %H:%M", "%d/%m/%y", "%d.%m.%y %H:%M", "%d.%m.%y",
     "%d %b %Y %H:%M", "%d %b %Y %H:%M:%S", "%d %b %Y", "%d %B %Y", "%d-%b-%Y %H:%M",
     "%d-%b-%Y", "%d-%b-%y", "%b %d %Y %H:%M", "%b %d %Y", "%B %d %Y",
+    # Twitter's created_at, and Foursquare's check-in logs (TSMC2014) that took it: an
+    # offset, so read as UTC like ISO 8601 with one.
+    "%a %b %d %H:%M:%S %z %Y",
     EPOCH,
 )
 

@@ -191,7 +191,7 @@ PINGS = register_kind(SourceKind(
                          "deviceid", "device", "uid", "label", "customerid"), required=True,
              description="who the ping belongs to"),
         Role("timestamp", ("timestamp", "time", "datetime", "ts", "eventtime", "date",
-                           "utctime", "localtime"), required=True,
+                           "utctime", "localtime", "utctimestamp"), required=True,
              description="when the ping was recorded"),
         _LAT,
         _LON,
