@@ -500,3 +500,23 @@ def test_lettered_coordinates_read_the_same_on_spark(tmp_path: Path,
     duck, spark = _read_lettered(path, "duckdb"), _read_lettered(path, "spark")
     pd.testing.assert_frame_equal(duck[0], spark[0])
     assert duck[1] == spark[1]
+
+
+def test_a_file_without_a_header_is_told_so(tmp_path: Path) -> None:
+    # Foursquare's TSMC2014 check-ins come without a header: the first check-in was read
+    # as the column names, and the fix offered was to map them ('[columns] user_id = ...'
+    # among 6, 21580, 40.83...), not to say the file has no header.
+    rows = [("6", "21580", "Food", 40.8340978, -73.9452672, -240,
+             f"Mon Apr {16 + i // 24} {i % 24:02d}:00:00 +0000 2012") for i in range(48)]
+    path = tmp_path / "checkins.txt"
+    pd.DataFrame(rows).to_csv(path, sep="\t", header=False, index=False)
+    with pytest.raises(InputError, match=(
+            rf"^{path}: required column for user_id, timestamp, lat, lon not found: the first "
+            r"line looks like data, not column names \(5 of 7 are numbers: 6, 21580, "
+            r"40\.8340978\)\. Fix: if the file has no header, pass "
+            r"read=ReadOptions\(header=False\) and name its 7 columns in "
+            r"read=ReadOptions\(names=\.\.\.\); else rename the column, or pass columns=")):
+        load_source(path, "pings")
+    named = load_source(path, "pings", read=ReadOptions(header=False, names=(
+        "user_id", "venue", "category", "lat", "lon", "offset", "utcTimestamp")))
+    assert named.table.count().execute() == 48 and named.n_quarantined == 0

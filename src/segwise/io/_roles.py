@@ -7,7 +7,14 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from segwise.exceptions import ConfigError, InputError, columns_fix, columns_key
+from segwise.exceptions import (
+    ConfigError,
+    InputError,
+    columns_fix,
+    columns_key,
+    read_fix,
+    read_key,
+)
 from segwise.io._kinds import SourceKind, get_kind
 
 __all__ = ["ColumnRoles", "resolve_roles"]
@@ -15,6 +22,15 @@ __all__ = ["ColumnRoles", "resolve_roles"]
 
 def _norm(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def _is_number(name: str) -> bool:
+    """Whether a column name is a number (``6``, ``-73.9``): a value, not a name."""
+    try:
+        float(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_unique(found: str, alias: str, cols: list[str], taken: set[str], role: str,
@@ -177,6 +193,16 @@ def resolve_roles(
         # "quantity and unit_price (or amount)": the first way, every role of it.
         names = [n for r in missing for n in re.sub(r"\s*\(.*?\)", "", r).split(" and ")]
         hint = columns_fix(dict.fromkeys(names, "..."))
+        values = [c for c in cols if _is_number(c)]
+        if not renames and cols and 2 * len(values) >= len(cols):
+            # A CSV or Excel file without a header (the readers that take [read] header):
+            # its first row was read as the column names.
+            raise InputError(
+                f"{source}: required column for {', '.join(missing)} not found: the first "
+                f"line looks like data, not column names ({len(values)} of {len(cols)} are "
+                f"numbers: {', '.join(values[:3])}). Fix: if the file has no header, "
+                f"{read_fix({'header': False})} and name its {len(cols)} columns in "
+                f"{read_key('names')}; else rename the column, or {hint}")
         raise InputError(
             f"{source}: required column for {', '.join(missing)} not found "
             f"(columns found: {', '.join(cols) or 'none'}). Fix: rename the column, or {hint}"
