@@ -96,6 +96,8 @@ def test_help_texts_keep_their_brackets(path: tuple[str, ...], command: Any) -> 
     for param in command.params:
         for text in filter(None, [getattr(param, "help", None)]):
             assert " ".join(text.split()) in shown, (param.name, text)
+    # Docstrings are the help: reST markup showed as written ("``<out>.locations``").
+    assert not re.search(r"``|:(func|class|meth|attr):", shown), shown
 
 
 # ----------------------------------------------------------------- checks before any work

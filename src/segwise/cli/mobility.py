@@ -56,9 +56,11 @@ def mobility(
 ) -> None:
     """Find stable locations, settlements, week-time rhythm, interests and segments per user.
 
-    Writes the users (one row each; home and work as coarse cells), ``<out>.locations``
-    (stable locations, coarse cells), and with segments ``<out>.segments.csv`` (profiles)
-    and ``<out>.campaign.csv`` (the targeted campaign against an untargeted one).
+    Writes the users (one row each; home and work as coarse cells), OUTPUT's audit
+    (<out>.audit.csv) and stable locations (<out>.locations.parquet, coarse cells), and
+    with segments each user's segment (<out>.assignments.csv), their profiles
+    (<out>.segments.csv) and the targeted campaign against an untargeted one
+    (<out>.campaign.csv).
     """
     from segwise.jobs import run_record
     from segwise.jobs.mobility import MobilityResult, UserSegments, with_pois_option
