@@ -200,10 +200,14 @@ def test_toml_missing_codes_written_as_one_list_string(tmp_path: Path, missing: 
     # missing = "-1,0" was one code "-1,0", which no value ever is: nothing was missing.
     path = tmp_path / "d.toml"
     path.write_text(f"[attributes.A]\ntype = \"ordinal\"\nmissing = {missing}\n"
-                    "labels = { \"[1, 2]\" = \"low\", \"3\" = \"high\", \"1,5\" = \"odd\" }\n")
+                    "labels = { \"[1, 2]\" = \"low\", \"3\" = \"high\", \"1,5\" = \"odd\", "
+                    "\"4;5\" = \"top\", \"X;XX\" = \"text\" }\n")
     attribute = read_dictionary(path)["A"]
     assert attribute.missing == ("-1", "0")
-    assert attribute.labels == {"1": "low", "2": "low", "3": "high", "1,5": "odd"}
+    # "4;5" was one code, which no value is: as missing = "-1;0" reads, so does a label's
+    # code (a semicolon is in no number); "1,5" and text stay one code.
+    assert attribute.labels == {"1": "low", "2": "low", "3": "high", "1,5": "odd",
+                                "4": "top", "5": "top", "X;XX": "text"}
 
 
 def test_text_missing_codes_stay_text(tmp_path: Path) -> None:

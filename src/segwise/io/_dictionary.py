@@ -94,7 +94,8 @@ def code_list(value: Any, *, is_list: bool = False) -> list[str]:
     cell or string: ``-1,0``, ``[-1, 9]``, ``"X; XX"``. A bracketed text is always a list;
     otherwise text is split on commas and semicolons when ``is_list`` (it can only hold
     codes, as a list of missing codes), or when every piece is a number and each separator
-    is followed by a blank (``-1, 0``; ``1,5`` stays one code, as data may hold it).
+    is a semicolon or followed by a blank (``-1;0``, ``-1, 0``; ``1,5`` stays one code, as
+    data may hold it).
 
     Parameters
     ----------
@@ -117,7 +118,9 @@ def code_list(value: Any, *, is_list: bool = False) -> list[str]:
     pieces = [p.strip().strip("'\"").strip()
               for p in _LIST_SEPARATOR.split(text[1:-1] if bracketed else text)]
     pieces = [p for p in pieces if p]
-    listed = all(map(is_numeric_code, pieces)) and _SPACED_SEPARATOR.fullmatch(text)
+    # A semicolon is in no number: between numbers it always separates codes.
+    listed = all(map(is_numeric_code, pieces)) and (
+        "," not in text or _SPACED_SEPARATOR.fullmatch(text))
     if len(pieces) > 1 and (bracketed or is_list or listed):
         return list(dict.fromkeys(canonical_code(p) for p in pieces))
     if bracketed and len(pieces) == 1:
