@@ -364,7 +364,28 @@ def test_codes_rare_enough_to_miss_a_training_fold_are_not_warned_about(personal
         run_propensity(path, "Response", dictionary=dictionary,
                        models=["logistic", "naive_bayes"], imbalance=["none"],
                        segments=False, importance=False, folds=5)
-    assert [str(w.message) for w in caught if "PeopleEncoder" in str(w.message)] == []
+    assert [str(w.message) for w in caught if "does not declare" in str(w.message)] == []
+
+
+def test_undeclared_codes_are_said_once_naming_the_file(personality, tmp_path) -> None:
+    # Each fold's fit (of the comparison, of the importance) warned again with that fold's
+    # count, 'PeopleEncoder (fit): 405 value(s) ... See PeopleEncoder.audit(X)': seven
+    # lines for three folds, none naming the file.
+    dictionary = tmp_path / "d.csv"
+    dictionary.write_text("attribute,type,code,label\nEducation,categorical,Graduation,\n"
+                          "Education,,PhD,\nIncome,numeric,,\nRecency,numeric,,\n")
+    frame = pd.read_csv(personality, sep="\t")
+    undeclared = (~frame["Education"].isin(["Graduation", "PhD"])).sum()
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_propensity(personality, "Response", dictionary=dictionary, models=["logistic"],
+                       imbalance=["none"], segments=False, importance=True, folds=3)
+    assert [str(w.message) for w in caught if "does not declare" in str(w.message)] == [
+        f"{personality}: {undeclared:,} value(s) are codes the dictionary does not declare, "
+        f"encoded as missing: Education ({undeclared:,}). Counted per column in the encoding "
+        "audit"]
 
 
 def test_a_table_the_row_rules_empty_is_one_line(personality, small_model, tmp_path) -> None:

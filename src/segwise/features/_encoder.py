@@ -13,12 +13,14 @@ reported handling.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import math
 import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -39,7 +41,30 @@ from segwise.io._dictionary import (
 from segwise.io._parse import MAX_NUMBER
 
 __all__ = ["AUDIT_COUNTS", "THRESHOLD_FLOOR", "ColumnsError", "PeopleEncoder",
-           "missing_threshold"]
+           "encoding_table", "missing_threshold"]
+
+#: The table an encoder reads, for its warnings: a job names its file.
+_TABLE: ContextVar[str | None] = ContextVar("segwise_encoded_table", default=None)
+
+
+@contextlib.contextmanager
+def encoding_table(name: str) -> Iterator[None]:
+    """Name the table encoders read inside, in their warnings, instead of the step.
+
+    ``PeopleEncoder (transform): 6 value(s) are codes ...`` told a user of the command
+    line neither which file nor where the counts are; inside, the warning reads
+    ``customers.csv: 6 value(s) are codes ...``.
+
+    Parameters
+    ----------
+    name : str
+        The file, or a table in memory by its type.
+    """
+    token = _TABLE.set(name)
+    try:
+        yield
+    finally:
+        _TABLE.reset(token)
 
 #: Below this share of missing values a column or row is never set aside by the
 #: automatic thresholds (imputation handles it).
@@ -652,6 +677,10 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
     def _warn_unseen(self, rows: list[dict[str, Any]], step: str) -> None:
         unseen = [(r["column"], r.get("unseen_code", 0)) for r in rows if r.get("unseen_code")]
         absent = [r["column"] for r in rows if r["status"] == "absent"]
+        table = _TABLE.get()
+        said = f"{table}:" if table else f"PeopleEncoder ({step}):"
+        see = ("Counted per column in the encoding audit" if table
+               else "See PeopleEncoder.audit(X)")
         if unseen:
             listed = ", ".join(f"{c} ({k:,})" for c, k in unseen[:8])
             more = f" and {len(unseen) - 8} more columns" if len(unseen) > 8 else ""
@@ -661,12 +690,12 @@ class PeopleEncoder(TransformerMixin, BaseEstimator):
                                  f"declare: {listed}{more}. Fix: declare them in the "
                                  "dictionary (as codes or unknown codes), or set "
                                  "unseen_codes='missing'")
-            warnings.warn(f"PeopleEncoder ({step}): {total:,} value(s) are codes the "
-                          f"dictionary does not declare, encoded as missing: {listed}{more}. "
-                          "See PeopleEncoder.audit(X)", SegwiseWarning, stacklevel=3)
+            warnings.warn(f"{said} {total:,} value(s) are codes the dictionary does not "
+                          f"declare, encoded as missing: {listed}{more}. {see}",
+                          SegwiseWarning, stacklevel=3)
         if absent:
-            warnings.warn(f"PeopleEncoder ({step}): column(s) {', '.join(absent)} absent; "
-                          "every row is missing them", SegwiseWarning, stacklevel=3)
+            warnings.warn(f"{said} column(s) {', '.join(absent)} absent; every row is "
+                          "missing them", SegwiseWarning, stacklevel=3)
 
     def audit(self, X: Any) -> pd.DataFrame:
         """Count, per column, what encoding ``X`` treats as missing or cannot use.

@@ -40,6 +40,7 @@ from segwise.features._encoder import (
     THRESHOLD_FLOOR,
     ColumnsError,
     PeopleEncoder,
+    encoding_table,
     missing_threshold,
 )
 from segwise.features._entity import EntityTable, Feature, FeatureSet
@@ -65,6 +66,7 @@ __all__ = [
     "attribute_feature_set",
     "component_entities",
     "encoded_frame",
+    "encoding_table",
     "fit_population",
     "missing_threshold",
     "people_entities",

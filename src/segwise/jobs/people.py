@@ -368,6 +368,7 @@ def _analyse(population: str, customers: str, pop: JobResult, cust: JobResult,
     from segwise.features.people import (
         ColumnsError,
         component_entities,
+        encoding_table,
         fit_population,
         project_rows,
     )
@@ -386,7 +387,8 @@ def _analyse(population: str, customers: str, pop: JobResult, cust: JobResult,
                          f"({_rows_removed(cust.audit_table)}). Fix: see the reasons; give "
                          "each customer one row (or no id column)")
     try:
-        fit = fit_population(pop.entities.table, cleaned.dictionary, settings)
+        with encoding_table(population):
+            fit = fit_population(pop.entities.table, cleaned.dictionary, settings)
     except InputError as exc:
         raise InputError(f"{population}: {exc}") from None
     Z = fit.projection.components
@@ -424,7 +426,8 @@ def _analyse(population: str, customers: str, pop: JobResult, cust: JobResult,
     pop_labels = _labels(fit.projection, segmenter.labels_)
     progress("project")
     try:
-        projection = project_rows(fit.pipeline, cust.entities.table)
+        with encoding_table(customers):
+            projection = project_rows(fit.pipeline, cust.entities.table)
     except ColumnsError:
         absent = [a for a in fit.encoder.attributes_
                   if a not in cust.entities.table.column_names]

@@ -289,6 +289,7 @@ def run_propensity(
         If the table has no such column, the target cannot be read as a response, or
         responders or others are too few for the folds.
     """
+    from segwise.features.people import encoding_table
     from segwise.predict import (
         IMBALANCE,
         MAIL_SHARE,
@@ -321,19 +322,21 @@ def run_propensity(
     progress("validate")
     model_dictionary = cleaned.dictionary
     try:
-        trained = train_propensity(
-            X, y, dictionary=model_dictionary, exclude=tuple(exclude),
-            models=tuple(models or PROPENSITY_MODELS), imbalance=tuple(imbalance or IMBALANCE),
-            folds=folds, repeats=repeats, mail_share=mail_share or MAIL_SHARE, top_n=top_n,
-            segments=(lambda X_, y_: segment_comparison(X_, y_, model_dictionary, settings,
-                                                        n_segments)) if segments else None,
-            importance=importance, random_state=settings.random_state, n_jobs=n_jobs,
-            progress=progress,
-            metadata={
-                "source": name, "source_fingerprint": result.entities.fingerprint,
-                "target": target, "positive": label,
-                "given_dictionary_sha256": _fingerprint(given),
-            })
+        with encoding_table(name):
+            trained = train_propensity(
+                X, y, dictionary=model_dictionary, exclude=tuple(exclude),
+                models=tuple(models or PROPENSITY_MODELS),
+                imbalance=tuple(imbalance or IMBALANCE), folds=folds, repeats=repeats,
+                mail_share=mail_share or MAIL_SHARE, top_n=top_n,
+                segments=(lambda X_, y_: segment_comparison(X_, y_, model_dictionary, settings,
+                                                            n_segments)) if segments else None,
+                importance=importance, random_state=settings.random_state, n_jobs=n_jobs,
+                progress=progress,
+                metadata={
+                    "source": name, "source_fingerprint": result.entities.fingerprint,
+                    "target": target, "positive": label,
+                    "given_dictionary_sha256": _fingerprint(given),
+                })
     except InputError as exc:  # the encoder's, the segments': they do not know the file
         raise InputError(f"{name}: {exc}") from None
     progress("reasons")
@@ -561,7 +564,7 @@ def score_propensity(
         If the model file is refused, the dictionary differs from the model's, or the
         table lacks a column the model uses (with ``missing_columns="error"``).
     """
-    from segwise.features.people import ColumnsError
+    from segwise.features.people import ColumnsError, encoding_table
     from segwise.predict import TrainedPropensity
 
     if missing_columns not in ("error", "missing"):
@@ -585,9 +588,11 @@ def score_propensity(
     encoder.set_params(missing_columns=missing_columns)
     progress("score")
     try:
-        scores, encoding = trained.score(table.drop_columns([PERSON_ID]),
-                                         ids=table.column(PERSON_ID).to_numpy(
-                                             zero_copy_only=False), top=top, reasons=reasons)
+        with encoding_table(name):
+            scores, encoding = trained.score(table.drop_columns([PERSON_ID]),
+                                             ids=table.column(PERSON_ID).to_numpy(
+                                                 zero_copy_only=False), top=top,
+                                             reasons=reasons)
     except ColumnsError as exc:
         missing = [c for c in encoder.attributes_ if c not in table.column_names]
         raise InputError(

@@ -11,8 +11,9 @@ with the model before it ever scores a held-out table. Permutation importance
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,14 +154,24 @@ def model_scorer(model: PropensityModel) -> Scorer:
     return score
 
 
+@contextlib.contextmanager
+def _fold_codes_unsaid() -> Iterator[None]:
+    """Leave unseen codes unsaid while fitting and scoring folds.
+
+    A code met in a validation fold only (a rare one the training folds lack) is an
+    artefact of the split, not of the user's table: "codes the dictionary does not
+    declare" would be wrong there; and each fold's fit said the table's codes again, with
+    that fold's counts. The final model's fit on every row warns for real, once.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".* codes the dictionary does not "
+                                                  "declare")
+        yield
+
+
 def _run(scorer: Scorer, X: Any, y: np.ndarray, train: np.ndarray, valid: np.ndarray
          ) -> Mapping[str, np.ndarray]:
-    # A code met in a validation fold only (a rare one the training folds lack) is an
-    # artefact of the split, not of the user's table: "codes the dictionary does not
-    # declare" would be wrong there. The final model's fit on every row warns for real.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"PeopleEncoder \(transform\): .* codes "
-                                                  "the dictionary does not declare")
+    with _fold_codes_unsaid():
         return scorer(take_rows(X, train), y[train], take_rows(X, valid))
 
 
@@ -316,10 +327,11 @@ def fold_importance(model: PropensityModel, X: Any, y: np.ndarray,
             continue
         if progress is not None:
             progress(f"importance: fold {fold}")
-        fitted = clone(model).fit(take_rows(X, tr), y[tr])
         if len(va) > max_rows:
             va = np.sort(rng.choice(va, max_rows, replace=False))
-        Z, _ = fitted._encode(take_rows(X, va))
+        with _fold_codes_unsaid():
+            fitted = clone(model).fit(take_rows(X, tr), y[tr])
+            Z, _ = fitted._encode(take_rows(X, va))
         P = fitted._prepared(Z)  # every step before the classifier works column by column
         if fitted.model == "logistic":
             P = P.astype(np.float64)  # as _model_proba casts it, once rather than per call
