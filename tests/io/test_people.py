@@ -187,6 +187,30 @@ def test_inference_sets_aside_identifier_like_text(shared_data: Path) -> None:
     assert rows.loc[rows["attribute"] == "Dt_Customer", "type"].item() == "not used"
 
 
+def test_a_column_blank_in_the_rows_sampled_only_is_read_from_the_rest(
+        shared_data: Path, tmp_path: Path) -> None:
+    # Customer Personality with the response recorded for the last 800 people only (those
+    # mailed last), read with a sample of the first 1,000 rows: 'Response' and 'Income'
+    # were 'blank in every row sampled', and not used; so the response could not be named
+    # as the target, and every income was left out.
+    frame = pd.read_csv(shared_data / "kaggle-customer-personality"
+                        / "marketing_campaign.csv.gz", sep="\t", dtype=str)
+    frame.loc[:len(frame) - 801, ["Response", "Income"]] = None
+    frame["Never"] = None
+    path = tmp_path / "late.csv"
+    frame.to_csv(path, index=False)
+    source = load_source(path, "people")
+    inferred = infer_dictionary(source.table, ["Kidhome", "Response", "Income", "Never"],
+                                sample_rows=1000)
+    assert inferred["Response"].type == "binary" and inferred["Income"].type == "numeric"
+    assert inferred["Response"].note == ("inferred binary: numbers, 2 distinct values (from "
+                                         "the rows that have a value: blank in the first "
+                                         "1,000)")
+    assert inferred["Kidhome"].type == "ordinal"
+    assert inferred.names == ["Kidhome", "Response", "Income"]
+    assert dict(inferred.skipped) == {"Never": "blank in every row"}
+
+
 def test_infinities_and_overflowing_numbers_are_unknown_not_a_crash(tmp_path: Path) -> None:
     """Exports write a division by zero as inf; 1e400 overflows a double."""
     path = tmp_path / "p.csv"

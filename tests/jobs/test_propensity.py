@@ -476,7 +476,7 @@ def test_a_table_of_the_target_alone_is_one_line(personality, tmp_path, blank) -
     frame.to_csv(path, index=False)
     line = _one_error_line(["propensity", "train", str(path), "--target", "Response",
                             "--models", "logistic", "--imbalance", "none", "--folds", "3"])
-    said = "".join(f"{c}: blank in every row sampled; " for c in blank).removesuffix("; ")
+    said = "".join(f"{c}: blank in every row; " for c in blank).removesuffix("; ")
     assert line == (f"error: {path}: no column besides 'Response' can be read as an attribute"
                     f"{f' ({said})' if said else ''}. Fix: check the file, or give a "
                     "dictionary declaring its attributes")

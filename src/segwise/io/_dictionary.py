@@ -12,6 +12,7 @@ segwise dictionary (:func:`read_dictionary`) or the CoIL 2000 ``dictionary.txt``
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import re
@@ -876,6 +877,8 @@ MAX_ORDINAL_LEVELS = 10
 MAX_CATEGORIES = 50
 #: Rows sampled to infer types (the first ones, in file order).
 INFER_ROWS = 200_000
+#: Why a column blank in the sampled rows, and in every later one, is not used.
+_BLANK = "blank in every row"
 
 
 def infer_dictionary(
@@ -888,7 +891,8 @@ def infer_dictionary(
 ) -> FeatureDictionary:
     """Infer each attribute's type from the data, and say why, when there is no dictionary.
 
-    The rules, applied to the first ``sample_rows`` rows:
+    The rules, applied to the first ``sample_rows`` rows (a column blank in all of them
+    and not in later rows, to the rows that have a value):
 
     * blank in every row: not used;
     * values such as ``?``, ``NA``, ``null``, ``-`` or ``unknown`` (:data:`MISSING_TOKENS`)
@@ -924,7 +928,7 @@ def infer_dictionary(
     if not names:
         return InferredDictionary([], skipped=())
     sample = table.select(*names).limit(sample_rows)
-    stats = fetch_arrow(sample.aggregate(**{
+    stats = fetch_arrow(sample.aggregate(sampled=sample.count(), **{
         metric: expr for i, c in enumerate(names) for metric, expr in _profile(sample[c], i)
     })).to_pylist()[0]
     # Values only of columns few enough to be codes: one more pass, small lists.
@@ -935,15 +939,30 @@ def infer_dictionary(
             f"values_{i}": _usable_text(sample[names[i]]).collect(distinct=True) for i in few
         })).to_pylist()[0]
         values.update({i: sorted(found[f"values_{i}"] or []) for i in few})
-    attributes: list[Attribute] = []
-    skipped: list[tuple[str, str]] = []
+    inferred: dict[str, Attribute | str] = {}
     for i, col in enumerate(names):
         attr, why = _infer_one(col, i, stats, values[i], max_ordinal_levels, max_categories)
-        if attr is None:
-            skipped.append((col, why))
-        else:
-            attributes.append(attr)
-    return InferredDictionary(attributes, skipped=tuple(skipped))
+        inferred[col] = attr if attr is not None else why
+    blank = [c for c in names if inferred[c] == _BLANK]
+    if blank and int(stats["sampled"]) >= sample_rows:
+        # Blank in the first rows only (a response recorded for the last people mailed, an
+        # attribute collected lately): read from the rows that have it, not left out.
+        later = fetch_arrow(table.aggregate(**{
+            f"n{i}": _usable_text(table[c]).count() for i, c in enumerate(blank)
+        })).to_pylist()[0]
+        for i, col in enumerate(blank):
+            if later[f"n{i}"]:
+                rows = table.filter(_usable_text(table[col]).notnull())
+                again = infer_dictionary(rows, [col], max_ordinal_levels=max_ordinal_levels,
+                                         max_categories=max_categories,
+                                         sample_rows=sample_rows)
+                inferred[col] = (dataclasses.replace(
+                    again[col], note=f"{again[col].note} (from the rows that have a value: "
+                    f"blank in the first {sample_rows:,})") if col in again
+                    else dict(getattr(again, "skipped", ()))[col])
+    return InferredDictionary([a for a in inferred.values() if isinstance(a, Attribute)],
+                              skipped=tuple((c, why) for c, why in inferred.items()
+                                            if isinstance(why, str)))
 
 
 class InferredDictionary(FeatureDictionary):
@@ -1033,7 +1052,7 @@ def _infer_one(col: str, i: int, stats: Mapping[str, Any], values: list[str],
     missing = tuple(tokens)
     found = f"{levels:,} distinct value{'s' if levels != 1 else ''}"
     if present == 0 or usable == 0:
-        return None, "blank in every row sampled"
+        return None, _BLANK
     token_note = f"; {', '.join(repr(t) for t in tokens)} read as unknown" if tokens else ""
     if numbers == usable:
         # Few numbers are codes when written as such; "(1)" and "£1" are amounts (only the
