@@ -416,6 +416,55 @@ def test_a_database_server_that_went_away_is_a_503(served: dict[str, Any]) -> No
         assert page.status_code == 503 and "Error 503" in page.text
 
 
+def test_a_page_waiting_for_the_store_holds_up_no_other_request(
+        tmp_path: Path, hostile_record: Any, trained_assigner: Any) -> None:
+    # `segwise etl` writing while `segwise serve` runs (docs/store.md): a page waits for the
+    # DuckDB file, up to the busy timeout. It waited on the event loop, so every other
+    # request, POST /score and static files included, waited as long (9.5 s of 10 s).
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from segwise.predict import OrderScorer
+    from segwise.store import Store
+    from segwise.web import AssignerScorer, create_app
+
+    path = tmp_path / "held.duckdb"
+    Store(path).write_run(hostile_record)
+    store = Store(path, busy_timeout=6.0)
+    holder = subprocess.Popen(  # noqa: S603 - our interpreter and code
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('held', flush=True); time.sleep(60)", str(path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        app = create_app(store, token=TOKEN,
+                         scorers=[AssignerScorer(OrderScorer(trained_assigner))])
+        with TestClient(app) as c:
+            waiting: list[int] = []
+            page = threading.Thread(target=lambda: waiting.append(
+                c.get("/api/overview").status_code))
+            page.start()
+            time.sleep(0.5)  # the page is waiting for the file
+            started = time.monotonic()
+            scored = c.post("/score", json=NEW_CUSTOMER,
+                            headers={"Authorization": f"Bearer {TOKEN}"})
+            styled = c.get("/static/dashboard.css")
+            took = time.monotonic() - started
+            assert page.is_alive(), "the page should still be waiting for the store"
+            assert scored.status_code == 200 and styled.status_code == 200
+            assert took < 3.0, took
+            holder.kill()
+            page.join(timeout=30)
+        assert waiting == [200]  # served once the other process let go
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_the_server_scores_with_the_assigner_the_store_holds(served: dict[str, Any]) -> None:
     from segwise.web import scorers_for
 

@@ -280,11 +280,14 @@ def create_app(
              errors: tuple[int, ...] = (400, 404, 503)) -> Callable[[Callable[..., Any]], Any]:
         """Register a page at ``path`` and its JSON twin at ``/api`` + ``path``."""
         def register(params: Callable[..., Any]) -> Any:
-            async def html(kwargs: Annotated[dict[str, Any], Depends(params)]) -> Response:
+            # Plain functions, which FastAPI runs in its thread pool: a page's store queries
+            # block (up to the store's busy timeout while another process holds a DuckDB
+            # file), and on the event loop they held up every other request, POST /score
+            # and static files included.
+            def html(kwargs: Annotated[dict[str, Any], Depends(params)]) -> Response:
                 return _render(template, page(db, **kwargs))
 
-            async def as_json(kwargs: Annotated[dict[str, Any], Depends(params)]
-                              ) -> dict[str, Any]:
+            def as_json(kwargs: Annotated[dict[str, Any], Depends(params)]) -> dict[str, Any]:
                 return page(db, **kwargs)
 
             name = page.__name__.removesuffix("_page")
