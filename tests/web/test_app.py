@@ -61,6 +61,33 @@ def test_every_page_and_its_json_twin(client: Any, served: dict[str, Any]) -> No
             assert f'id="chart-{chart["key"]}"' in page.text
 
 
+def test_the_api_reference_is_a_page_of_this_server(client: Any) -> None:
+    # /docs, linked as "API" from every page and printed by segwise serve, was FastAPI's
+    # Swagger UI: scripts and styles from a CDN, which the server's own content security
+    # policy blocked (and offline there is none): a blank page. /redoc was the same.
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert client.head("/docs").status_code == 200
+    # Nothing to load from anywhere else, and no script of its own to block.
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.text)
+    assert "<script>" not in page.text
+    schema = client.get("/openapi.json").json()
+    for path, methods in schema["paths"].items():
+        for method in methods:
+            assert f"{method.upper()} <code>{path}</code>" in page.text, (method, path)
+    # The score body's fields, the nested order line's too, with their constraints.
+    for model in ("ScoreRequest", "OrderLine"):
+        for field in schema["components"]["schemas"][model]["properties"]:
+            assert f"<code>{field}</code>" in page.text, (model, field)
+    assert "list of OrderLine, 1 to 1,000 items" in page.text
+    assert "number, -1,000,000 to 1,000,000" in page.text
+    assert 'href="/openapi.json"' in page.text
+    gone = client.get("/redoc")
+    assert gone.status_code == 404 and "there is no page /redoc" in gone.text
+
+
 def test_user_text_is_escaped_everywhere(client: Any) -> None:
     entity = client.get(f"/entities/{quote(SCRIPT_ID, safe='')}")
     members = client.get("/api/search", params={"q": "pwned"}).json()
