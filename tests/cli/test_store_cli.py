@@ -15,6 +15,14 @@ from segwise.store import Store
 runner = CliRunner()
 
 
+@pytest.fixture
+def any_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serve tests that stop at uvicorn.run: the port they name may be in use where they run."""
+    import segwise.cli.serve
+
+    monkeypatch.setattr(segwise.cli.serve, "_check_address", lambda host, port: None)
+
+
 def test_etl_runs_a_project_file_into_its_store(hostile_orders: Path, tmp_path: Path) -> None:
     shutil.copy(hostile_orders, tmp_path / "orders.csv")
     project = tmp_path / "project.toml"
@@ -233,6 +241,7 @@ def test_a_training_run_stores_its_model_file(assigner_file: Path, retail_result
     assert scorers[0].scorer.segments == [str(c) for c in trained.estimator.classes_]
 
 
+@pytest.mark.usefixtures("any_port")
 def test_serve_scores_in_a_worker_process_unless_told(monkeypatch: pytest.MonkeyPatch,
                                               tmp_path: Path) -> None:
     import uvicorn
@@ -252,6 +261,7 @@ def test_serve_scores_in_a_worker_process_unless_told(monkeypatch: pytest.Monkey
     assert seen == [True, True, False]
 
 
+@pytest.mark.usefixtures("any_port")
 @pytest.mark.parametrize("option", ["--scoring-thread", "--scoring-process"])
 def test_serve_refuses_a_scoring_option_without_a_model(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, option: str) -> None:
@@ -272,6 +282,7 @@ def test_serve_refuses_a_scoring_option_without_a_model(
     assert result.exit_code == 0 and "POST /score is off" in result.output and started
 
 
+@pytest.mark.usefixtures("any_port")
 def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.MonkeyPatch,
                                                          tmp_path: Path) -> None:
     import uvicorn
@@ -299,6 +310,40 @@ def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.Mon
     with TestClient(started["app"]) as client:
         auth = {"Authorization": "Bearer from-the-file"}
         assert client.delete("/api/runs/x", headers=auth).status_code == 404
+
+
+def test_serve_refuses_an_address_it_cannot_listen_on(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    # A port in use (a second segwise serve, say): the model loaded, "dashboard on
+    # http://127.0.0.1:PORT/" was printed (a page another program answers), then uvicorn's
+    # "ERROR: [Errno 98] ..." and exit status 3. Now one line and exit 2, before any work.
+    import socket
+
+    import uvicorn
+
+    import segwise.web
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("served"))
+    monkeypatch.setattr(segwise.web, "scorers_for",
+                        lambda *a, **kw: pytest.fail("the model was loaded"))
+    db = tmp_path / "segwise.duckdb"
+    Store(db).close()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["serve", str(db), "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port}: another program listens there (another "
+        "segwise serve?). Fix: choose another port (--port, or [serve] port), or stop that "
+        "program")
+    result = runner.invoke(app, ["serve", str(db), "--host", "no-such-host.invalid"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: cannot listen on no-such-host.invalid:8000: ")
+    assert "Fix: give a name or address of this machine (--host, or [serve] host)" in " ".join(
+        result.stderr.split())
 
 
 def test_track_stores_every_snapshot_as_a_run(hostile_orders: Path, tmp_path: Path) -> None:
