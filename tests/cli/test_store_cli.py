@@ -242,6 +242,54 @@ def test_a_training_run_stores_its_model_file(assigner_file: Path, retail_result
 
 
 @pytest.mark.usefixtures("any_port")
+def test_a_stored_assigner_of_another_format_leaves_the_dashboard_served(
+        assigner_file: Path, retail_result: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A store kept across an upgrade holds an assigner of an older format: segwise serve
+    # refused to start at all (exit 1), naming a temporary file (/tmp/tmpk2j.../assigner.
+    # skops) nobody has. The dashboard is served, and a warning says why scoring is off.
+    import io
+    import json
+    import zipfile
+
+    import sqlalchemy as sa
+    import uvicorn
+
+    from segwise.exceptions import SegwiseWarning
+    from segwise.jobs import model_record
+    from segwise.predict import TrainedAssigner
+    from segwise.store._schema import MODELS
+    from segwise.web import scorers_for
+
+    db = tmp_path / "segwise.duckdb"
+    store = Store(db)
+    run_id = store.write_run(model_record(TrainedAssigner.load(assigner_file), retail_result,
+                                          command="assigner train"))
+    older = io.BytesIO()
+    with zipfile.ZipFile(assigner_file) as new, zipfile.ZipFile(older, "w") as old:
+        for member in new.infolist():
+            data = new.read(member)
+            if member.filename == "segwise.json":
+                data = json.dumps({**json.loads(data), "format": "segwise-assigner/0"}).encode()
+            old.writestr(member, data)
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(MODELS).values(artifact=older.getvalue()))
+    with pytest.warns(SegwiseWarning) as caught:
+        assert scorers_for(store) == []
+    (said,) = [str(w.message) for w in caught]
+    assert said.startswith(f"{db}: POST /score is off: the assigner that run {run_id} stored "
+                           "cannot be used (a segwise assigner file of format version 0")
+    assert said.endswith(f"Fix: train one into the store (segwise assigner train ORDERS -o "
+                         f"assigner.skops --store {db}), or serve with --model assigner.skops")
+    assert "tmp" not in said.replace(str(tmp_path), "")
+    started: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(app))
+    result = runner.invoke(app, ["serve", str(db)])
+    assert result.exit_code == 0 and started, result.output
+    assert f"warning: {db}: POST /score is off" in " ".join(result.output.split())
+
+
+@pytest.mark.usefixtures("any_port")
 def test_serve_scores_in_a_worker_process_unless_told(monkeypatch: pytest.MonkeyPatch,
                                               tmp_path: Path) -> None:
     import uvicorn

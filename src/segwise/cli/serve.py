@@ -132,7 +132,8 @@ def serve(
             "train`, or leave the option out")})
     app_ = create_app(store, token=token, scorers=scorers)
     if not scorers:
-        notice("note", "no assigner in the store and no --model: POST /score is off")
+        notice("note", "POST /score is off: no assigner from the store or --model to score "
+                       "with")
     if not token:
         notice("note", f"no token (${TOKEN_ENV}): scoring and writes are refused")
     url = f"http://{_authority(host, port)}"

@@ -38,8 +38,8 @@ __all__ = ["DEFAULT_MAX_BODY", "create_app"]
 DEFAULT_MAX_BODY = 256 * 1024
 
 #: Why ``POST /score`` is refused by a server that has no model to score with.
-NO_SCORER = ("this server has no model to score with: the store holds no assigner and none "
-             "was given. Fix: train one into the store (segwise assigner train ORDERS -o "
+NO_SCORER = ("this server has no model to score with: the store holds no assigner it can use "
+             "and none was given. Fix: train one into the store (segwise assigner train ORDERS -o "
              "assigner.skops --store STORE) or start the server with --model assigner.skops")
 
 #: Paths whose errors are JSON; the dashboard's are error pages.
