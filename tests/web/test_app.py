@@ -362,8 +362,21 @@ def test_request_size_is_limited(client: Any) -> None:
 def test_missing_things_are_404_and_bad_parameters_400(client: Any) -> None:
     assert client.get("/api/entities/nobody").status_code == 404
     assert client.get("/entities/nobody").status_code == 404
-    assert client.get("/api/segments/rule/Nope").status_code == 404
+    # A segment typed in another case is told the ones there are, as a segmentation is.
+    nope = client.get("/api/segments/rule/champions")
+    assert nope.status_code == 404
+    assert nope.json()["detail"].endswith(
+        "has no rule segment 'champions'; it has " + ", ".join(
+            repr(s["segment"]) for s in client.get("/api/segments").json()))
+    assert "'Champions'" in nope.json()["detail"]
     assert client.get("/api/overview", params={"run": "nope"}).status_code == 404
+    # A model the server does not have: FastAPI's bare "Not Found" named nothing.
+    model = client.post("/score/propensity", json=NEW_CUSTOMER,
+                        headers={"Authorization": f"Bearer {TOKEN}"})
+    assert model.status_code == 404
+    assert model.json()["detail"] == (
+        "no model 'propensity' to score with here; this server has assigner (POST "
+        "/score/assigner). Fix: post to one of them, or to /score for assigner")
     bad = client.get("/api/segments/rule/Champions", params={"sort": "x; DROP TABLE runs"})
     assert bad.status_code == 400 and "cannot sort" in bad.json()["detail"]
     assert client.get("/api/segments/rule/Champions", params={"page": 0}).status_code == 422

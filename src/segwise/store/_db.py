@@ -613,10 +613,14 @@ class Store:
         NotFoundError
             If the run has no such segment.
         """
-        for row in self.segments(run_id, segmentation):
+        rows = self.segments(run_id, segmentation)
+        for row in rows:
             if row["segment"] == segment:
                 return row
-        raise NotFoundError(f"run {run_id} has no {segmentation} segment {segment!r}")
+        # Named as no segmentation is: a name typed in another case or with a space is
+        # told from the ones there are.
+        raise NotFoundError(f"run {run_id} has no {segmentation} segment {segment!r}; it has "
+                            + (", ".join(repr(r["segment"]) for r in rows) or "none"))
 
     def profile(self, run_id: str, segmentation: str, segment: str) -> list[dict[str, Any]]:
         """Return a segment's profile, features by how much they set it apart (``|z|``)."""

@@ -392,6 +392,16 @@ def create_app(
         @app.post("/score", include_in_schema=False)
         def no_scorer() -> Response:
             return JSONResponse({"detail": NO_SCORER}, 404)
+
+    # A model this server does not have: FastAPI's bare "Not Found" named nothing.
+    @app.post("/score/{name:path}", include_in_schema=False)
+    def no_such_scorer(name: str) -> Response:
+        if not scorers:
+            return JSONResponse({"detail": NO_SCORER}, 404)
+        have = ", ".join(f"{s.name} (POST /score/{s.name})" for s in scorers)
+        return JSONResponse({"detail": f"no model {name!r} to score with here; this server "
+                                       f"has {have}. Fix: post to one of them, or to /score "
+                                       f"for {scorers[0].name}"}, 404)
     _document_bodies(app, [scorer.request_model for scorer in scorers])
 
     @app.api_route("/docs", methods=["GET", "HEAD"], response_class=HTMLResponse,
