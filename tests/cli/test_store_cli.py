@@ -360,6 +360,32 @@ def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.Mon
         assert client.delete("/api/runs/x", headers=auth).status_code == 404
 
 
+@pytest.mark.usefixtures("any_port")
+def test_serve_reads_its_model_relative_to_the_project_file(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # [project]'s paths are relative to the project file; [serve] model was read from
+    # wherever the server was started: `serve -c project/project.toml` found no model.
+    import uvicorn
+
+    import segwise.web
+
+    models: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    monkeypatch.setattr(segwise.web, "scorers_for",
+                        lambda store, model, *, process: models.append(model) or [])
+    project = tmp_path / "project"
+    project.mkdir()
+    Store(project / "segwise.duckdb").close()
+    (project / "project.toml").write_text('[serve]\nmodel = "models/assigner.skops"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = runner.invoke(app, ["serve", str(project / "segwise.duckdb"), "-c",
+                                 "../project/project.toml"])
+    assert result.exit_code == 0, result.output
+    assert models == [(project / "models" / "assigner.skops").resolve()]
+
+
 def test_serve_refuses_an_address_it_cannot_listen_on(monkeypatch: pytest.MonkeyPatch,
                                                       tmp_path: Path) -> None:
     # A port in use (a second segwise serve, say): the model loaded, "dashboard on

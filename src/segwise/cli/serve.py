@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -200,4 +201,9 @@ def _serve_settings(config: Path | None) -> ServeSettings:
     if config is None:
         return ServeSettings()
     settings: ServeSettings = load_config(config).section("serve")
+    if settings.model and not Path(settings.model).is_absolute():
+        # Relative to the project file, as [project]'s paths are: it was read from wherever
+        # the server was started, so `serve -c project/project.toml` found no model.
+        settings = dataclasses.replace(settings,
+                                       model=str(config.resolve().parent / settings.model))
     return settings
