@@ -626,6 +626,15 @@ def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: An
                                                     started_at=dt.datetime.now()))
         learned_flows = c.get("/api/runs?segmentation=learned").json()
         assert (learned_flows["run_a"], learned_flows["run_b"]) == (second, third)
+        # A customer's segment history is of customers: user ids[0] of the events run is
+        # another entity (it was listed among the customer's segments, as "busy").
+        customer = c.get(f"/api/entities/{quote(ids[0], safe='')}").json()
+        customers = {r["run_id"] for r in store.runs() if r["kind"] == "orders"}
+        assert len(customers) == 4  # first, second, rule_only's and third
+        assert {h["run_id"] for h in customer["history"]} == customers
+        assert "busy" not in {h["segment"] for h in customer["history"]}
+        user = c.get(f"/api/entities/{quote(ids[0], safe='')}?run={clicks}").json()
+        assert [(h["run_id"], h["segment"]) for h in user["history"]] == [(clicks, "busy")]
 
 
 def test_many_long_segment_names_get_a_bar_each_they_can_be_read_by(tmp_path: Path) -> None:

@@ -788,8 +788,18 @@ class Store:
                 "segments": {str(s): str(g) for s, g in segs},
                 "measures": {str(k): _plain(x) for k, x in measures}}
 
-    def entity_history(self, entity_id: str) -> list[dict[str, Any]]:
+    def entity_history(self, entity_id: str, *, like: str | None = None
+                       ) -> list[dict[str, Any]]:
         """Return an entity's segments in every run that has it, oldest first.
+
+        Parameters
+        ----------
+        entity_id : str
+            The entity.
+        like : str, optional
+            A run: only runs holding the same kind of entity count (:func:`comparable`).
+            Ids are the data's: customer 1001 of order lines and user 1001 of an event log
+            are two entities, and one history of both would mix them.
 
         Returns
         -------
@@ -802,6 +812,10 @@ class Store:
                  .select_from(m.join(RUNS, RUNS.c.run_id == m.c.run_id))
                  .where(m.c.entity_id == entity_id)
                  .order_by(*_OLDEST_FIRST, m.c.segmentation))
+        if like is not None:
+            run = self.run(like)
+            query = query.where(RUNS.c.kind.is_not_distinct_from(run["kind"]),
+                                RUNS.c.entity.is_not_distinct_from(run["entity"]))
         with self._connect() as conn:
             return [_row(r) for r in conn.execute(query).mappings()]
 

@@ -136,7 +136,7 @@ def customer_page(store: Store, entity_id: str, *, run_id: str | None = None) ->
     run = _run(store, run_id)
     entity = store.entity(run["run_id"], entity_id)
     columns = {c["name"]: c for c in store.columns(run["run_id"])}
-    history = store.entity_history(entity_id)
+    history = store.entity_history(entity_id, like=run["run_id"])
     charts = []
     # A model's probabilities are stored as p_<segment>; other measures (p_alive) are not.
     names = {f"p_{s['segment']}" for name in store.segmentations(run["run_id"])
