@@ -344,6 +344,7 @@ def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.Mon
     result = runner.invoke(app, ["serve", str(db)])
     assert result.exit_code == 0, result.output
     assert (started["host"], started["port"]) == ("127.0.0.1", 8000)
+    assert "can be read by anyone" not in result.output
     with TestClient(started["app"]) as client:
         # No model in the store: nothing to score, but deleting needs the token.
         assert client.delete("/api/runs/x").status_code == 401
@@ -358,6 +359,15 @@ def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.Mon
     with TestClient(started["app"]) as client:
         auth = {"Authorization": "Bearer from-the-file"}
         assert client.delete("/api/runs/x", headers=auth).status_code == 404
+    # Reads need no token: said when the server listens beyond this machine.
+    for host, open_to_others in (("0.0.0.0", True), ("::1", False),  # noqa: S104
+                                 ("localhost", False),
+                                 ("192.168.1.20", True)):
+        result = runner.invoke(app, ["serve", str(db), "--host", host], terminal_width=400)
+        assert result.exit_code == 0, result.output
+        said = f"note: listening on {host}: every page and its JSON twin (ids, segments, " \
+               "values) can be read by anyone who reaches this address"
+        assert (said in result.output) == open_to_others, (host, result.output)
 
 
 @pytest.mark.usefixtures("any_port")

@@ -137,9 +137,26 @@ def serve(
                        "with")
     if not token:
         notice("note", f"no token (${TOKEN_ENV}): scoring and writes are refused")
+    if not _this_machine_only(host):
+        # Reads need no token (docs/store.md): said when others can reach them.
+        notice("note", f"listening on {host}: every page and its JSON twin (ids, segments, "
+                       "values) can be read by anyone who reaches this address; only scoring "
+                       "and writes need the token")
     url = f"http://{_authority(host, port)}"
     console.print(f"dashboard on {url}/  (API: {url}/docs)", highlight=False)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _this_machine_only(host: str) -> bool:
+    """Say whether an address to listen on is reachable from this machine alone."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may name any interface
+        return False
 
 
 def _authority(host: str, port: int) -> str:
