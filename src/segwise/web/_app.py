@@ -546,7 +546,8 @@ def _api_reference(openapi: Mapping[str, Any]) -> dict[str, Any]:
                                 "description": p.get("description")
                                 or p.get("schema", {}).get("description", "")}
                                for p in op.get("parameters", [])],
-                "responses": [{"status": code, "description": r.get("description", "")}
+                "responses": [{"status": code,
+                               "description": r.get("description", "").rstrip(".")}
                               for code, r in op.get("responses", {}).items()],
             })
     # The bodies' models, and the models their fields hold (an order's lines).
