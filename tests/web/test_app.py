@@ -549,6 +549,22 @@ def test_a_run_without_segments_has_an_overview_not_an_error(
         twin = c.get("/api/overview").json()
         assert twin["segmentation"] is None and twin["segments"] == []
         assert "Champions" in c.get(f"/?run={with_segments}").text
+    # A store holding only a model's training run (assigner train --store, to score with)
+    # opened on an error page: "holds no run with entities yet".
+    trained = Store(tmp_path / "models.duckdb")
+    only = trained.write_run(RunRecord(command="assigner train"))
+    with TestClient(create_app(trained, scorers=[])) as c:
+        page = c.get("/")
+        assert page.status_code == 200, page.text
+        said = " ".join(page.text.split())
+        assert f"Run {only} (assigner train) stored no segments: it keeps its" in said
+        assert f"Run <b>{only}</b> (assigner train); finished " in said  # no "None" for
+        assert "None" not in said  # its entities and source
+        assert c.get("/api/overview").json()["run"]["run_id"] == only
+        # Pages of entities still say there are none.
+        assert "holds no run with entities yet" in c.get("/api/search?q=1").json()["detail"]
+    with TestClient(create_app(Store(tmp_path / "empty.duckdb"), scorers=[])) as c:
+        assert "holds no run with entities yet" in c.get("/api/overview").json()["detail"]
 
 
 def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: Any) -> None:
