@@ -143,6 +143,7 @@ def test_demo_runs_the_whole_job_on_bundled_data(tmp_path: Path) -> None:
     store = Store(tmp_path / "segwise.duckdb")
     run = store.run(store.latest_run_id())
     assert run["command"] == "demo" and run["n_entities"] == 4_333
+    assert run["job"] == "rfm"  # as without the report; the dashboard's header named none
     assert store.segmentations(run["run_id"]) == ["rule", "learned"]
     # Each learned segment has its recommended action, in the store and in the report.
     learned = store.segments(run["run_id"], "learned")

@@ -15,6 +15,14 @@ from segwise.store import Store
 runner = CliRunner()
 
 
+@pytest.fixture
+def any_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serve tests that stop at uvicorn.run: the port they name may be in use where they run."""
+    import segwise.cli.serve
+
+    monkeypatch.setattr(segwise.cli.serve, "_check_address", lambda host, port: None)
+
+
 def test_etl_runs_a_project_file_into_its_store(hostile_orders: Path, tmp_path: Path) -> None:
     shutil.copy(hostile_orders, tmp_path / "orders.csv")
     project = tmp_path / "project.toml"
@@ -233,6 +241,55 @@ def test_a_training_run_stores_its_model_file(assigner_file: Path, retail_result
     assert scorers[0].scorer.segments == [str(c) for c in trained.estimator.classes_]
 
 
+@pytest.mark.usefixtures("any_port")
+def test_a_stored_assigner_of_another_format_leaves_the_dashboard_served(
+        assigner_file: Path, retail_result: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A store kept across an upgrade holds an assigner of an older format: segwise serve
+    # refused to start at all (exit 1), naming a temporary file (/tmp/tmpk2j.../assigner.
+    # skops) nobody has. The dashboard is served, and a warning says why scoring is off.
+    import io
+    import json
+    import zipfile
+
+    import sqlalchemy as sa
+    import uvicorn
+
+    from segwise.exceptions import SegwiseWarning
+    from segwise.jobs import model_record
+    from segwise.predict import TrainedAssigner
+    from segwise.store._schema import MODELS
+    from segwise.web import scorers_for
+
+    db = tmp_path / "segwise.duckdb"
+    store = Store(db)
+    run_id = store.write_run(model_record(TrainedAssigner.load(assigner_file), retail_result,
+                                          command="assigner train"))
+    older = io.BytesIO()
+    with zipfile.ZipFile(assigner_file) as new, zipfile.ZipFile(older, "w") as old:
+        for member in new.infolist():
+            data = new.read(member)
+            if member.filename == "segwise.json":
+                data = json.dumps({**json.loads(data), "format": "segwise-assigner/0"}).encode()
+            old.writestr(member, data)
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(MODELS).values(artifact=older.getvalue()))
+    with pytest.warns(SegwiseWarning) as caught:
+        assert scorers_for(store) == []
+    (said,) = [str(w.message) for w in caught]
+    assert said.startswith(f"{db}: POST /score is off: the assigner that run {run_id} stored "
+                           "cannot be used (a segwise assigner file of format version 0")
+    assert said.endswith(f"Fix: train one into the store (segwise assigner train ORDERS -o "
+                         f"assigner.skops --store {db}), or serve with --model assigner.skops")
+    assert "tmp" not in said.replace(str(tmp_path), "")
+    started: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(app))
+    result = runner.invoke(app, ["serve", str(db)])
+    assert result.exit_code == 0 and started, result.output
+    assert f"warning: {db}: POST /score is off" in " ".join(result.output.split())
+
+
+@pytest.mark.usefixtures("any_port")
 def test_serve_scores_in_a_worker_process_unless_told(monkeypatch: pytest.MonkeyPatch,
                                               tmp_path: Path) -> None:
     import uvicorn
@@ -252,6 +309,7 @@ def test_serve_scores_in_a_worker_process_unless_told(monkeypatch: pytest.Monkey
     assert seen == [True, True, False]
 
 
+@pytest.mark.usefixtures("any_port")
 @pytest.mark.parametrize("option", ["--scoring-thread", "--scoring-process"])
 def test_serve_refuses_a_scoring_option_without_a_model(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, option: str) -> None:
@@ -272,6 +330,7 @@ def test_serve_refuses_a_scoring_option_without_a_model(
     assert result.exit_code == 0 and "POST /score is off" in result.output and started
 
 
+@pytest.mark.usefixtures("any_port")
 def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.MonkeyPatch,
                                                          tmp_path: Path) -> None:
     import uvicorn
@@ -285,6 +344,7 @@ def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.Mon
     result = runner.invoke(app, ["serve", str(db)])
     assert result.exit_code == 0, result.output
     assert (started["host"], started["port"]) == ("127.0.0.1", 8000)
+    assert "can be read by anyone" not in result.output
     with TestClient(started["app"]) as client:
         # No model in the store: nothing to score, but deleting needs the token.
         assert client.delete("/api/runs/x").status_code == 401
@@ -299,6 +359,75 @@ def test_serve_binds_to_this_machine_and_reads_the_token(monkeypatch: pytest.Mon
     with TestClient(started["app"]) as client:
         auth = {"Authorization": "Bearer from-the-file"}
         assert client.delete("/api/runs/x", headers=auth).status_code == 404
+    # Reads need no token: said when the server listens beyond this machine.
+    for host, open_to_others in (("0.0.0.0", True), ("::1", False),  # noqa: S104
+                                 ("localhost", False),
+                                 ("192.168.1.20", True)):
+        result = runner.invoke(app, ["serve", str(db), "--host", host], terminal_width=400)
+        assert result.exit_code == 0, result.output
+        said = f"note: listening on {host}: every page and its JSON twin (ids, segments, " \
+               "values) can be read by anyone who reaches this address"
+        assert (said in result.output) == open_to_others, (host, result.output)
+
+
+@pytest.mark.usefixtures("any_port")
+def test_serve_reads_its_model_relative_to_the_project_file(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # [project]'s paths are relative to the project file; [serve] model was read from
+    # wherever the server was started: `serve -c project/project.toml` found no model.
+    import uvicorn
+
+    import segwise.web
+
+    models: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    monkeypatch.setattr(segwise.web, "scorers_for",
+                        lambda store, model, *, process: models.append(model) or [])
+    project = tmp_path / "project"
+    project.mkdir()
+    Store(project / "segwise.duckdb").close()
+    (project / "project.toml").write_text('[serve]\nmodel = "models/assigner.skops"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = runner.invoke(app, ["serve", str(project / "segwise.duckdb"), "-c",
+                                 "../project/project.toml"])
+    assert result.exit_code == 0, result.output
+    assert models == [(project / "models" / "assigner.skops").resolve()]
+
+
+def test_serve_refuses_an_address_it_cannot_listen_on(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    # A port in use (a second segwise serve, say): the model loaded, "dashboard on
+    # http://127.0.0.1:PORT/" was printed (a page another program answers), then uvicorn's
+    # "ERROR: [Errno 98] ..." and exit status 3. Now one line and exit 2, before any work.
+    import socket
+
+    import uvicorn
+
+    import segwise.web
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("served"))
+    monkeypatch.setattr(segwise.web, "scorers_for",
+                        lambda *a, **kw: pytest.fail("the model was loaded"))
+    db = tmp_path / "segwise.duckdb"
+    Store(db).close()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["serve", str(db), "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port}: another program listens there (another "
+        "segwise serve?). Fix: choose another port (--port, or [serve] port), or stop that "
+        "program")
+    result = runner.invoke(app, ["serve", str(db), "--host", "no-such-host.invalid"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: cannot listen on no-such-host.invalid:8000: ")
+    assert "Fix: give a name or address of this machine (--host, or [serve] host)" in " ".join(
+        result.stderr.split())
 
 
 def test_track_stores_every_snapshot_as_a_run(hostile_orders: Path, tmp_path: Path) -> None:

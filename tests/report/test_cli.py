@@ -88,6 +88,12 @@ def test_report_command_takes_the_lifetime_value_settings(small_orders: Path,
     assert settings["Discount rate"] == "8.0% a year"
     bad = runner.invoke(app, ["report", str(small_orders), "-o", str(out), "--horizon", "3x"])
     assert bad.exit_code == 2 and "3x" in bad.output  # a bad option value: a usage error
+    # So is a job no one registered (it exited 1, as bad data does).
+    unknown = runner.invoke(app, ["report", str(small_orders), "-o", str(out), "--job", "rmf"])
+    assert unknown.exit_code == 2, unknown.output
+    said = " ".join(unknown.output.split())
+    assert said.startswith("error: --job: unknown job 'rmf'; registered: ")
+    assert "rfm" in said and said.endswith("Fix: name one of them")
 
 
 def test_counts_of_a_few_customers_are_ticked_in_whole_numbers(retail_csv: Path,

@@ -620,6 +620,32 @@ def test_a_table_of_flags_is_told_how_to_cluster_them(tmp_path: Path) -> None:
     assert len(seg.assignments) == 60
 
 
+def test_a_job_that_clusters_on_none_of_its_features_says_so(shared_data: Path,
+                                                            tmp_path: Path) -> None:
+    # The people job keeps attributes in their own units and codes, none declared to
+    # cluster on: `segwise report --job people` noted "no numeric column to segment on
+    # (columns: ..., Income, MntWines, ...)", listing the numbers it said were not there.
+    from segwise.jobs import run_job
+
+    frame = pd.read_csv(shared_data / "kaggle-customer-personality"
+                        / "marketing_campaign.csv.gz", sep="\t", nrows=200)
+    people = run_job("people", _written(frame, tmp_path / "people.csv")).entities
+    with pytest.raises(InputError) as info:
+        segment_customers(people, embed=())
+    said = str(info.value)
+    assert said.startswith(f"{tmp_path / 'people.csv'}: the people features are not "
+                           "clustered as they are (none is declared to cluster on; its "
+                           "numbers: Year_Birth, Income, Recency, MntWines, ")
+    assert "no numeric column" not in said
+    assert said.endswith("Fix: segment a table of one row per person with segwise segment "
+                         "--customers, naming the features to cluster on with --features "
+                         "(features=)")
+    # As the fix says: the same rows as a table, with the features named.
+    seg = segment_customers(tmp_path / "people.csv", features=["Income", "MntWines"],
+                            n_clusters=3, compare=None, embed=(), missing="drop")
+    assert len(seg.assignments) == frame["Income"].notna().sum()
+
+
 def test_repeated_ids_say_how_many_and_what_the_rows_look_like(shared_data: Path,
                                                                tmp_path: Path) -> None:
     # Order lines given as an entity table, and a customer exported twice: both were

@@ -213,10 +213,26 @@ def test_saving_refuses_what_loading_would_refuse(tmp_path):
 
 
 def test_another_kind_is_refused_by_its_tag(good):
+    # An assigner given where a propensity model is read (or the reverse: segwise serve
+    # --model propensity.skops) was told to "retrain the model with this version".
     other = ModelFormat("segwise-propensity/1", ASSIGNER_TYPES, "propensity model", "fit one")
-    with pytest.raises(InputError, match="model format 'segwise-assigner/1', this segwise "
-                                         "reads 'segwise-propensity/1'"):
+    with pytest.raises(InputError) as info:
         load_model(good, other)
+    assert str(info.value) == (
+        f"{good}: a segwise assigner model file (format 'segwise-assigner/1'), not a "
+        "propensity model. Fix: give it to the command that reads that kind of model, or "
+        "fit one")
+
+
+def test_another_version_of_the_format_names_both(tmp_path):
+    old = save_model({"scorer": _scorer()}, {"segwise_version": "0.0.9"},
+                     tmp_path / "old.skops", ASSIGNER_FILE)
+    newer = ModelFormat("segwise-assigner/2", ASSIGNER_TYPES, "segwise assigner file", "train")
+    with pytest.raises(InputError) as info:
+        load_model(old, newer)
+    assert str(info.value) == (
+        f"{old}: a segwise assigner file of format version 1 (saved by segwise 0.0.9); this "
+        "segwise reads version 2. Fix: retrain the model with this version of segwise")
 
 
 def test_loading_imports_no_module_the_file_names(tmp_path):

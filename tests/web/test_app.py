@@ -61,6 +61,33 @@ def test_every_page_and_its_json_twin(client: Any, served: dict[str, Any]) -> No
             assert f'id="chart-{chart["key"]}"' in page.text
 
 
+def test_the_api_reference_is_a_page_of_this_server(client: Any) -> None:
+    # /docs, linked as "API" from every page and printed by segwise serve, was FastAPI's
+    # Swagger UI: scripts and styles from a CDN, which the server's own content security
+    # policy blocked (and offline there is none): a blank page. /redoc was the same.
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert client.head("/docs").status_code == 200
+    # Nothing to load from anywhere else, and no script of its own to block.
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.text)
+    assert "<script>" not in page.text
+    schema = client.get("/openapi.json").json()
+    for path, methods in schema["paths"].items():
+        for method in methods:
+            assert f"{method.upper()} <code>{path}</code>" in page.text, (method, path)
+    # The score body's fields, the nested order line's too, with their constraints.
+    for model in ("ScoreRequest", "OrderLine"):
+        for field in schema["components"]["schemas"][model]["properties"]:
+            assert f"<code>{field}</code>" in page.text, (model, field)
+    assert "list of OrderLine, 1 to 1,000 items" in page.text
+    assert "number, -1,000,000 to 1,000,000" in page.text
+    assert 'href="/openapi.json"' in page.text
+    gone = client.get("/redoc")
+    assert gone.status_code == 404 and "there is no page /redoc" in gone.text
+
+
 def test_user_text_is_escaped_everywhere(client: Any) -> None:
     entity = client.get(f"/entities/{quote(SCRIPT_ID, safe='')}")
     members = client.get("/api/search", params={"q": "pwned"}).json()
@@ -335,8 +362,21 @@ def test_request_size_is_limited(client: Any) -> None:
 def test_missing_things_are_404_and_bad_parameters_400(client: Any) -> None:
     assert client.get("/api/entities/nobody").status_code == 404
     assert client.get("/entities/nobody").status_code == 404
-    assert client.get("/api/segments/rule/Nope").status_code == 404
+    # A segment typed in another case is told the ones there are, as a segmentation is.
+    nope = client.get("/api/segments/rule/champions")
+    assert nope.status_code == 404
+    assert nope.json()["detail"].endswith(
+        "has no rule segment 'champions'; it has " + ", ".join(
+            repr(s["segment"]) for s in client.get("/api/segments").json()))
+    assert "'Champions'" in nope.json()["detail"]
     assert client.get("/api/overview", params={"run": "nope"}).status_code == 404
+    # A model the server does not have: FastAPI's bare "Not Found" named nothing.
+    model = client.post("/score/propensity", json=NEW_CUSTOMER,
+                        headers={"Authorization": f"Bearer {TOKEN}"})
+    assert model.status_code == 404
+    assert model.json()["detail"] == (
+        "no model 'propensity' to score with here; this server has assigner (POST "
+        "/score/assigner). Fix: post to one of them, or to /score for assigner")
     bad = client.get("/api/segments/rule/Champions", params={"sort": "x; DROP TABLE runs"})
     assert bad.status_code == 400 and "cannot sort" in bad.json()["detail"]
     assert client.get("/api/segments/rule/Champions", params={"page": 0}).status_code == 422
@@ -416,6 +456,55 @@ def test_a_database_server_that_went_away_is_a_503(served: dict[str, Any]) -> No
         assert page.status_code == 503 and "Error 503" in page.text
 
 
+def test_a_page_waiting_for_the_store_holds_up_no_other_request(
+        tmp_path: Path, hostile_record: Any, trained_assigner: Any) -> None:
+    # `segwise etl` writing while `segwise serve` runs (docs/store.md): a page waits for the
+    # DuckDB file, up to the busy timeout. It waited on the event loop, so every other
+    # request, POST /score and static files included, waited as long (9.5 s of 10 s).
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from segwise.predict import OrderScorer
+    from segwise.store import Store
+    from segwise.web import AssignerScorer, create_app
+
+    path = tmp_path / "held.duckdb"
+    Store(path).write_run(hostile_record)
+    store = Store(path, busy_timeout=6.0)
+    holder = subprocess.Popen(  # noqa: S603 - our interpreter and code
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('held', flush=True); time.sleep(60)", str(path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        app = create_app(store, token=TOKEN,
+                         scorers=[AssignerScorer(OrderScorer(trained_assigner))])
+        with TestClient(app) as c:
+            waiting: list[int] = []
+            page = threading.Thread(target=lambda: waiting.append(
+                c.get("/api/overview").status_code))
+            page.start()
+            time.sleep(0.5)  # the page is waiting for the file
+            started = time.monotonic()
+            scored = c.post("/score", json=NEW_CUSTOMER,
+                            headers={"Authorization": f"Bearer {TOKEN}"})
+            styled = c.get("/static/dashboard.css")
+            took = time.monotonic() - started
+            assert page.is_alive(), "the page should still be waiting for the store"
+            assert scored.status_code == 200 and styled.status_code == 200
+            assert took < 3.0, took
+            holder.kill()
+            page.join(timeout=30)
+        assert waiting == [200]  # served once the other process let go
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_the_server_scores_with_the_assigner_the_store_holds(served: dict[str, Any]) -> None:
     from segwise.web import scorers_for
 
@@ -460,6 +549,22 @@ def test_a_run_without_segments_has_an_overview_not_an_error(
         twin = c.get("/api/overview").json()
         assert twin["segmentation"] is None and twin["segments"] == []
         assert "Champions" in c.get(f"/?run={with_segments}").text
+    # A store holding only a model's training run (assigner train --store, to score with)
+    # opened on an error page: "holds no run with entities yet".
+    trained = Store(tmp_path / "models.duckdb")
+    only = trained.write_run(RunRecord(command="assigner train"))
+    with TestClient(create_app(trained, scorers=[])) as c:
+        page = c.get("/")
+        assert page.status_code == 200, page.text
+        said = " ".join(page.text.split())
+        assert f"Run {only} (assigner train) stored no segments: it keeps its" in said
+        assert f"Run <b>{only}</b> (assigner train); finished " in said  # no "None" for
+        assert "None" not in said  # its entities and source
+        assert c.get("/api/overview").json()["run"]["run_id"] == only
+        # Pages of entities still say there are none.
+        assert "holds no run with entities yet" in c.get("/api/search?q=1").json()["detail"]
+    with TestClient(create_app(Store(tmp_path / "empty.duckdb"), scorers=[])) as c:
+        assert "holds no run with entities yet" in c.get("/api/overview").json()["detail"]
 
 
 def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: Any) -> None:
@@ -537,6 +642,15 @@ def test_runs_compare_the_same_kind_of_entity(tmp_path: Path, hostile_record: An
                                                     started_at=dt.datetime.now()))
         learned_flows = c.get("/api/runs?segmentation=learned").json()
         assert (learned_flows["run_a"], learned_flows["run_b"]) == (second, third)
+        # A customer's segment history is of customers: user ids[0] of the events run is
+        # another entity (it was listed among the customer's segments, as "busy").
+        customer = c.get(f"/api/entities/{quote(ids[0], safe='')}").json()
+        customers = {r["run_id"] for r in store.runs() if r["kind"] == "orders"}
+        assert len(customers) == 4  # first, second, rule_only's and third
+        assert {h["run_id"] for h in customer["history"]} == customers
+        assert "busy" not in {h["segment"] for h in customer["history"]}
+        user = c.get(f"/api/entities/{quote(ids[0], safe='')}?run={clicks}").json()
+        assert [(h["run_id"], h["segment"]) for h in user["history"]] == [(clicks, "busy")]
 
 
 def test_many_long_segment_names_get_a_bar_each_they_can_be_read_by(tmp_path: Path) -> None:

@@ -103,10 +103,14 @@ _CLV_OPTIONS = ("clv", "clv_model", "horizon", "margin", "discount_rate")
 
 def _refuse_unused(ctx: typer.Context, *, job: str, clv: bool) -> None:
     """Refuse the options given that the report of ``job`` (or ``--no-clv``) never uses."""
+    from segwise.exceptions import ConfigError, UsageError
     from segwise.jobs import get_job
     from segwise.report import extras_for
 
-    spec = get_job(job)
+    try:
+        spec = get_job(job)
+    except ConfigError as exc:  # an option's value: a usage error (2), not bad data (1)
+        raise UsageError(f"--job: {exc}. Fix: name one of them") from None
     extras = extras_for(spec.kind)
     other = (f"with --job {job}: its report ({spec.kind}) has no {{what}}. Fix: leave it out, "
              "or report order lines with --job rfm")

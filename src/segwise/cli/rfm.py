@@ -89,7 +89,7 @@ def demo(
     if report:
         write_report_with_progress(
             result, output_dir / "report.html", currency="GBP",
-            source="UCI Online Retail (bundled)", store=store, command="demo",
+            source="UCI Online Retail (bundled)", store=store, command="demo", job="rfm",
         )
     else:
         save_run(store, lambda: run_record(result, command="demo", job="rfm"))

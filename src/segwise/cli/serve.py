@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -119,6 +120,9 @@ def serve(
 
     _check_served(store)
     settings = _serve_settings(config)
+    host = host or settings.host
+    port = port or settings.port
+    _check_address(host, port)  # before the model loads and the address is announced
     token = os.environ.get(TOKEN_ENV) or settings.token or None
     model = model or (Path(settings.model) if settings.model else None)
     scorers = scorers_for(store, model, process=scoring_process)
@@ -128,15 +132,69 @@ def serve(
             "POST /score is off. Fix: give --model with a file from `segwise assigner "
             "train`, or leave the option out")})
     app_ = create_app(store, token=token, scorers=scorers)
-    host = host or settings.host
-    port = port or settings.port
     if not scorers:
-        notice("note", "no assigner in the store and no --model: POST /score is off")
+        notice("note", "POST /score is off: no assigner from the store or --model to score "
+                       "with")
     if not token:
         notice("note", f"no token (${TOKEN_ENV}): scoring and writes are refused")
-    console.print(f"dashboard on http://{host}:{port}/  (API: http://{host}:{port}/docs)",
-                  highlight=False)
+    if not _this_machine_only(host):
+        # Reads need no token (docs/store.md): said when others can reach them.
+        notice("note", f"listening on {host}: every page and its JSON twin (ids, segments, "
+                       "values) can be read by anyone who reaches this address; only scoring "
+                       "and writes need the token")
+    url = f"http://{_authority(host, port)}"
+    console.print(f"dashboard on {url}/  (API: {url}/docs)", highlight=False)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _this_machine_only(host: str) -> bool:
+    """Say whether an address to listen on is reachable from this machine alone."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may name any interface
+        return False
+
+
+def _authority(host: str, port: int) -> str:
+    """Return ``host:port`` as a URL writes it (an IPv6 address in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _check_address(host: str, port: int) -> None:
+    """Refuse, as usage, an address the server cannot listen on: a port in use, say.
+
+    uvicorn found out after the model had loaded and the dashboard's address had been
+    printed, a page another program answers at a port in use, and ended with its own
+    ``ERROR: [Errno 98] ...`` and exit status 3.
+    """
+    import errno
+    import socket
+
+    where = _authority(host, port)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            fix = ("another program listens there (another segwise serve?). Fix: choose "
+                   "another port (--port, or [serve] port), or stop that program")
+        elif exc.errno == errno.EACCES:
+            fix = (f"{reason}: ports below 1024 need administrator rights. Fix: choose a "
+                   "port from 1024 (--port, or [serve] port)")
+        else:
+            fix = (f"{reason}. Fix: give a name or address of this machine (--host, or "
+                   "[serve] host): 127.0.0.1 for this machine only, 0.0.0.0 for every "
+                   "network it is on")
+        raise UsageError(f"cannot listen on {where}: {fix}") from None
 
 
 def _check_served(store: str) -> None:
@@ -160,4 +218,9 @@ def _serve_settings(config: Path | None) -> ServeSettings:
     if config is None:
         return ServeSettings()
     settings: ServeSettings = load_config(config).section("serve")
+    if settings.model and not Path(settings.model).is_absolute():
+        # Relative to the project file, as [project]'s paths are: it was read from wherever
+        # the server was started, so `serve -c project/project.toml` found no model.
+        settings = dataclasses.replace(settings,
+                                       model=str(config.resolve().parent / settings.model))
     return settings

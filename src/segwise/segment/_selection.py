@@ -1128,6 +1128,15 @@ def segment_customers(
     rule_segment_col = (schema.segment_col if isinstance(rule_segment_col, _Default)
                         else rule_segment_col)
     described_extra = list(schema.profile)
+    numeric = [f.name for f in schema.features if f.type in ("number", "integer")]
+    if not features and not inferred and numeric:
+        # A job's feature set that clusters on none of its features (the people job keeps
+        # attributes in their own units and codes): "no numeric column" listed numbers.
+        raise InputError(
+            f"{where}the {schema.name} features are not clustered as they are (none is "
+            f"declared to cluster on; its numbers: {', '.join(numeric)}). Fix: segment a "
+            f"table of one row per {schema.entity} with segwise segment --customers, naming "
+            "the features to cluster on with --features (features=)")
     if not features:
         flags = [str(c) for c in customers.columns if c != id_col
                  and pd.api.types.is_bool_dtype(customers[c])]

@@ -613,10 +613,14 @@ class Store:
         NotFoundError
             If the run has no such segment.
         """
-        for row in self.segments(run_id, segmentation):
+        rows = self.segments(run_id, segmentation)
+        for row in rows:
             if row["segment"] == segment:
                 return row
-        raise NotFoundError(f"run {run_id} has no {segmentation} segment {segment!r}")
+        # Named as no segmentation is: a name typed in another case or with a space is
+        # told from the ones there are.
+        raise NotFoundError(f"run {run_id} has no {segmentation} segment {segment!r}; it has "
+                            + (", ".join(repr(r["segment"]) for r in rows) or "none"))
 
     def profile(self, run_id: str, segmentation: str, segment: str) -> list[dict[str, Any]]:
         """Return a segment's profile, features by how much they set it apart (``|z|``)."""
@@ -784,8 +788,18 @@ class Store:
                 "segments": {str(s): str(g) for s, g in segs},
                 "measures": {str(k): _plain(x) for k, x in measures}}
 
-    def entity_history(self, entity_id: str) -> list[dict[str, Any]]:
+    def entity_history(self, entity_id: str, *, like: str | None = None
+                       ) -> list[dict[str, Any]]:
         """Return an entity's segments in every run that has it, oldest first.
+
+        Parameters
+        ----------
+        entity_id : str
+            The entity.
+        like : str, optional
+            A run: only runs holding the same kind of entity count (:func:`comparable`).
+            Ids are the data's: customer 1001 of order lines and user 1001 of an event log
+            are two entities, and one history of both would mix them.
 
         Returns
         -------
@@ -798,6 +812,10 @@ class Store:
                  .select_from(m.join(RUNS, RUNS.c.run_id == m.c.run_id))
                  .where(m.c.entity_id == entity_id)
                  .order_by(*_OLDEST_FIRST, m.c.segmentation))
+        if like is not None:
+            run = self.run(like)
+            query = query.where(RUNS.c.kind.is_not_distinct_from(run["kind"]),
+                                RUNS.c.entity.is_not_distinct_from(run["entity"]))
         with self._connect() as conn:
             return [_row(r) for r in conn.execute(query).mappings()]
 

@@ -194,6 +194,28 @@ def save_model(
     return write_bytes(buf.getvalue(), path)
 
 
+def _other_format(path: Path, meta: dict[str, Any], kind: ModelFormat) -> str:
+    """Say why a file of another format is refused: another kind of model, or another version.
+
+    A propensity model given where an assigner is read was told to "retrain the model with
+    this version", as if segwise had changed, when it was only the other command's file.
+    """
+    found = meta.get("format")
+    if not isinstance(found, str) or "/" not in found:
+        return f"{path}: not a {kind.what} (no format in {_META}). Fix: {kind.make}"
+    name, _, version = found.rpartition("/")
+    wanted, _, reads = kind.tag.rpartition("/")
+    if name != wanted:
+        return (f"{path}: a {name.replace('-', ' ')} model file (format {found!r}), not a "
+                f"{kind.what}. Fix: give it to the command that reads that kind of model, or "
+                f"{kind.make}")
+    saved_by = meta.get("segwise_version")
+    return (f"{path}: a {kind.what} of format version {version}"
+            + (f" (saved by segwise {saved_by})" if saved_by else "")
+            + f"; this segwise reads version {reads}. Fix: retrain the model with this "
+            "version of segwise")
+
+
 def load_model(path: str | Path, kind: ModelFormat) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read a file written by :func:`save_model`, checking it before anything is built.
 
@@ -230,6 +252,11 @@ def load_model(path: str | Path, kind: ModelFormat) -> tuple[dict[str, Any], dic
             if _META not in names or _SCHEMA not in names:
                 raise InputError(f"{not_ours} (no {_META}). Fix: {kind.make}")
             meta = json.loads(archive.read(_META))
+            if not isinstance(meta, dict):
+                raise InputError(f"{not_ours} ({_META} is not a JSON object). Fix: {kind.make}")
+            # Before the digest, which reads every member (2.5 s for an assigner).
+            if meta.get("format") != kind.tag:
+                raise InputError(_other_format(path, meta, kind))
             digest = _digest(archive)
     except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
         if isinstance(exc, zipfile.BadZipFile) and data.startswith(b"PK\x03\x04"):
@@ -240,13 +267,6 @@ def load_model(path: str | Path, kind: ModelFormat) -> tuple[dict[str, Any], dic
                 f"again, all of it, or {kind.make}"
             ) from exc
         raise InputError(f"{not_ours} ({_first_line(exc)}). Fix: {kind.make}") from exc
-    if not isinstance(meta, dict):
-        raise InputError(f"{not_ours} ({_META} is not a JSON object). Fix: {kind.make}")
-    if meta.get("format") != kind.tag:
-        raise InputError(
-            f"{path}: model format {meta.get('format')!r}, this segwise reads {kind.tag!r}. "
-            "Fix: retrain the model with this version"
-        )
     if meta.get("sha256") != digest:
         raise InputError(
             f"{path}: the model file was modified or corrupted after it was saved (its "

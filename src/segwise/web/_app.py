@@ -38,8 +38,8 @@ __all__ = ["DEFAULT_MAX_BODY", "create_app"]
 DEFAULT_MAX_BODY = 256 * 1024
 
 #: Why ``POST /score`` is refused by a server that has no model to score with.
-NO_SCORER = ("this server has no model to score with: the store holds no assigner and none "
-             "was given. Fix: train one into the store (segwise assigner train ORDERS -o "
+NO_SCORER = ("this server has no model to score with: the store holds no assigner it can use "
+             "and none was given. Fix: train one into the store (segwise assigner train ORDERS -o "
              "assigner.skops --store STORE) or start the server with --model assigner.skops")
 
 #: Paths whose errors are JSON; the dashboard's are error pages.
@@ -211,8 +211,12 @@ def create_app(
             await scorer.stop()
         db.close()
 
+    # FastAPI's /docs and /redoc load Swagger UI and ReDoc from a CDN: the server's own
+    # content security policy blocked them, and offline there is nothing to load, so both
+    # were blank pages. /docs is a page of this server's instead (:func:`_api_reference`).
     app = FastAPI(
-        title="segwise", version=__version__, lifespan=lifespan,
+        title="segwise", version=__version__, lifespan=lifespan, docs_url=None,
+        redoc_url=None,
         description="Customer segments from a segwise store: dashboard pages, their JSON "
                     "twins under /api, and scoring of new customers (token required).",
     )
@@ -280,11 +284,14 @@ def create_app(
              errors: tuple[int, ...] = (400, 404, 503)) -> Callable[[Callable[..., Any]], Any]:
         """Register a page at ``path`` and its JSON twin at ``/api`` + ``path``."""
         def register(params: Callable[..., Any]) -> Any:
-            async def html(kwargs: Annotated[dict[str, Any], Depends(params)]) -> Response:
+            # Plain functions, which FastAPI runs in its thread pool: a page's store queries
+            # block (up to the store's busy timeout while another process holds a DuckDB
+            # file), and on the event loop they held up every other request, POST /score
+            # and static files included.
+            def html(kwargs: Annotated[dict[str, Any], Depends(params)]) -> Response:
                 return _render(template, page(db, **kwargs))
 
-            async def as_json(kwargs: Annotated[dict[str, Any], Depends(params)]
-                              ) -> dict[str, Any]:
+            def as_json(kwargs: Annotated[dict[str, Any], Depends(params)]) -> dict[str, Any]:
                 return page(db, **kwargs)
 
             name = page.__name__.removesuffix("_page")
@@ -299,19 +306,25 @@ def create_app(
 
     Run = Annotated[str | None, Query(max_length=40, description="Run id; the newest with "
                                                                   "entities when omitted.")]
-    PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
+    PageNo = Annotated[int, Query(ge=1, le=1_000_000, description="Page of the table, from 1.")]
+    Search = Annotated[str | None, Query(max_length=200,
+                                         description="Only members whose id contains it.")]
+    Segmentation = Annotated[str | None, Query(
+        max_length=32, description="Segmentation (rule, learned, assigned); the run's first "
+                                   "when omitted, rule first.")]
 
     @twin("/", "overview.html.j2", pages.overview_page)
-    def _overview(run: Run = None, segmentation: Annotated[
-            str | None, Query(max_length=32)] = None) -> dict[str, Any]:
+    def _overview(run: Run = None, segmentation: Segmentation = None) -> dict[str, Any]:
         return {"run_id": run, "segmentation": segmentation}
 
     @twin("/segments/{segmentation}/{segment:path}", "segment.html.j2", pages.segment_page)
     def _segment(segmentation: str, segment: str, run: Run = None, page: PageNo = 1,
-                 size: Annotated[int, Query(ge=1, le=1000)] = pages.PAGE_SIZE,
-                 sort: Annotated[str | None, Query(max_length=200)] = None,
-                 desc: bool = False,
-                 q: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:
+                 size: Annotated[int, Query(ge=1, le=1000, description="Members a page.")
+                                 ] = pages.PAGE_SIZE,
+                 sort: Annotated[str | None, Query(
+                     max_length=200, description="Column to sort the members by.")] = None,
+                 desc: Annotated[bool, Query(description="Sort descending.")] = False,
+                 q: Search = None) -> dict[str, Any]:
         return {"segmentation": segmentation, "segment": segment, "run_id": run, "page": page,
                 "size": size, "sort": sort, "descending": desc, "search": q}
 
@@ -328,16 +341,17 @@ def create_app(
         return {"run_id": run}
 
     @twin("/runs", "runs.html.j2", pages.runs_page)
-    def _runs(a: Run = None, b: Run = None,
-              segmentation: Annotated[str | None, Query(max_length=32)] = None
-              ) -> dict[str, Any]:
+    def _runs(a: Annotated[str | None, Query(
+                  max_length=40, description="Run before (Before); the newest earlier run of "
+                                             "b's kind when omitted.")] = None,
+              b: Run = None, segmentation: Segmentation = None) -> dict[str, Any]:
         return {"run_a": a, "run_b": b, "segmentation": segmentation}
 
     @app.get("/csv/{segmentation}/{segment:path}", response_class=StreamingResponse,
              summary="A segment's members as CSV (spreadsheet formulas neutralised)",
              responses={200: {"content": {"text/csv": {}}}, **_errors(400, 404, 503)})
     def members_csv(segmentation: str, segment: str, run: Run = None,
-                    q: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+                    q: Search = None) -> Response:
         run_id = run or db.latest_run_id()
         db.segment(run_id, segmentation, segment)
         columns, rows = db.iter_members(run_id, segmentation, segment, search=q or None)
@@ -348,16 +362,19 @@ def create_app(
 
     @app.get("/api/segments", summary="The segments of a run (of its first segmentation, "
              "rule first, unless one is named)", responses=_errors(400, 404, 503))
-    def list_segments(run: Run = None, segmentation: Annotated[
-            str | None, Query(max_length=32)] = None) -> list[dict[str, Any]]:
+    def list_segments(run: Run = None, segmentation: Segmentation = None
+                      ) -> list[dict[str, Any]]:
         run_id = run or db.latest_run_id()
         names = db.segmentations(run_id)
         return db.segments(run_id, segmentation or (names[0] if names else "rule"))
 
     @app.get("/api/search", summary="Entities whose id contains the text",
              responses=_errors(400, 404, 503))
-    def search(q: Annotated[str, Query(min_length=1, max_length=200)], run: Run = None,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> dict[str, Any]:
+    def search(q: Annotated[str, Query(min_length=1, max_length=200,
+                                       description="Text the entity id contains.")],
+               run: Run = None, limit: Annotated[int, Query(
+                   ge=1, le=1000, description="Most entities returned.")] = 20
+               ) -> dict[str, Any]:
         return db.members(run or db.latest_run_id(), search=q, limit=limit)
 
     @app.delete("/api/runs/{run_id}", status_code=204, dependencies=[Depends(require_token)],
@@ -375,7 +392,22 @@ def create_app(
         @app.post("/score", include_in_schema=False)
         def no_scorer() -> Response:
             return JSONResponse({"detail": NO_SCORER}, 404)
+
+    # A model this server does not have: FastAPI's bare "Not Found" named nothing.
+    @app.post("/score/{name:path}", include_in_schema=False)
+    def no_such_scorer(name: str) -> Response:
+        if not scorers:
+            return JSONResponse({"detail": NO_SCORER}, 404)
+        have = ", ".join(f"{s.name} (POST /score/{s.name})" for s in scorers)
+        return JSONResponse({"detail": f"no model {name!r} to score with here; this server "
+                                       f"has {have}. Fix: post to one of them, or to /score "
+                                       f"for {scorers[0].name}"}, 404)
     _document_bodies(app, [scorer.request_model for scorer in scorers])
+
+    @app.api_route("/docs", methods=["GET", "HEAD"], response_class=HTMLResponse,
+                   include_in_schema=False)
+    def api_docs() -> Response:
+        return _render("api.html.j2", _api_reference(app.openapi()))
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:
@@ -459,6 +491,85 @@ def _document_bodies(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _schema_type(schema: Mapping[str, Any]) -> str:
+    """Say a JSON schema in a few words: ``text, 1 to 100 characters``, ``list of OrderLine``."""
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    if "anyOf" in schema:  # null too, for what may be left out: the page says so apart
+        return " or ".join(_schema_type(s) for s in schema["anyOf"] if s.get("type") != "null")
+    kind = schema.get("type", "any")
+    said = {"string": "text", "integer": "whole number", "number": "number",
+            "boolean": "true or false", "array": "list", "object": "object"}.get(kind, kind)
+    if schema.get("format") == "date-time":
+        said = "time (ISO 8601 text)"
+    if kind == "array" and "items" in schema:
+        said += " of " + _schema_type(schema["items"])
+    def bound(key: str) -> str | None:
+        value = schema.get(key)
+        return None if value is None else (f"{int(value):,}" if float(value).is_integer()
+                                           else f"{value:,}")
+
+    for low, high, unit in (("minimum", "maximum", ""), ("minLength", "maxLength", " characters"),
+                            ("minItems", "maxItems", " items")):
+        lo, hi = bound(low), bound(high)
+        if lo is not None and hi is not None:
+            said += f", {lo} to {hi}{unit}"
+        elif lo is not None:
+            said += f", at least {lo}{unit}"
+        elif hi is not None:
+            said += f", at most {hi}{unit}"
+    return said
+
+
+def _api_reference(openapi: Mapping[str, Any]) -> dict[str, Any]:
+    """Return what ``/docs`` shows: every operation of the OpenAPI document, its bodies' fields.
+
+    Rendered on the server: it needs no script, so it reads offline and under the content
+    security policy, as every page of the dashboard does.
+    """
+    schemas = openapi.get("components", {}).get("schemas", {})
+    operations, bodies = [], []
+    for path, methods in openapi.get("paths", {}).items():
+        for method, op in methods.items():
+            body = (op.get("requestBody", {}).get("content", {}).get("application/json", {})
+                    .get("schema", {}))
+            if "$ref" in body:
+                bodies.append(_schema_type(body))
+            operations.append({
+                "method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                "token": bool(op.get("security")), "body": _schema_type(body) if body else None,
+                "parameters": [{"name": p["name"], "in": p["in"],
+                                "required": bool(p.get("required")),
+                                "type": _schema_type(p.get("schema", {})),
+                                "description": p.get("description")
+                                or p.get("schema", {}).get("description", "")}
+                               for p in op.get("parameters", [])],
+                "responses": [{"status": code,
+                               "description": r.get("description", "").rstrip(".")}
+                              for code, r in op.get("responses", {}).items()],
+            })
+    # The bodies' models, and the models their fields hold (an order's lines).
+    models: dict[str, dict[str, Any]] = {}
+    while bodies:
+        name = bodies.pop(0)
+        schema = schemas.get(name)
+        if name in models or schema is None:
+            continue
+        required = set(schema.get("required", []))
+        fields = []
+        for field, spec in schema.get("properties", {}).items():
+            fields.append({"name": field, "type": _schema_type(spec),
+                           "required": field in required,
+                           "description": spec.get("description", "")})
+            bodies += [s["$ref"].rsplit("/", 1)[-1] for s in
+                       (spec, spec.get("items", {}), *spec.get("anyOf", [])) if "$ref" in s]
+        models[name] = {"name": name, "description": schema.get("description", ""),
+                        "fields": fields, "extra": schema.get("additionalProperties") is False}
+    return {"page": "api", "title": f"API · {openapi['info']['title']} "
+                                    f"{openapi['info']['version']}",
+            "operations": operations, "models": list(models.values()), "charts": []}
 
 
 @functools.cache

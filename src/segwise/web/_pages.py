@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, NotFoundError
 from segwise.store import Store
 from segwise.store._db import comparable, held
 from segwise.web._charts import bar_chart, grouped_bars, heatmap, sankey
@@ -56,7 +56,20 @@ def _values_by_segment(store: Store, run_id: str, segmentation: str) -> dict[str
 
 def overview_page(store: Store, run_id: str | None = None,
                   segmentation: str | None = None) -> dict[str, Any]:
-    """Show the segments of a run: sizes, value shares, actions, per-entity measures."""
+    """Show the segments of a run: sizes, value shares, actions, per-entity measures.
+
+    The run is the newest with entities by default, else the newest: a store holding only
+    a model's training run (``segwise assigner train --store``, for ``POST /score``) opened
+    on an error page.
+    """
+    if run_id is None:
+        try:
+            run_id = store.latest_run_id()
+        except NotFoundError:
+            newest = store.runs(limit=1)
+            if not newest:
+                raise
+            run_id = newest[0]["run_id"]
     run = _run(store, run_id)
     names, segmentation = _segmentation(store, run["run_id"], segmentation)
     if segmentation is None:  # a model's training run, or a job that kept no segments
@@ -136,7 +149,7 @@ def customer_page(store: Store, entity_id: str, *, run_id: str | None = None) ->
     run = _run(store, run_id)
     entity = store.entity(run["run_id"], entity_id)
     columns = {c["name"]: c for c in store.columns(run["run_id"])}
-    history = store.entity_history(entity_id)
+    history = store.entity_history(entity_id, like=run["run_id"])
     charts = []
     # A model's probabilities are stored as p_<segment>; other measures (p_alive) are not.
     names = {f"p_{s['segment']}" for name in store.segmentations(run["run_id"])

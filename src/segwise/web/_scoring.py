@@ -17,6 +17,7 @@ import datetime as dt
 import itertools
 import math
 import multiprocessing
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from segwise.exceptions import InputError, SegwiseError
+from segwise.exceptions import InputError, SegwiseError, SegwiseWarning
 
 __all__ = ["AssignerScorer", "ScoreRequest", "ScoreResponse", "Scorer", "scorers_for"]
 
@@ -392,7 +393,9 @@ def scorers_for(store: Any, model: Path | None = None, *, process: bool = False
     Returns
     -------
     list of Scorer
-        Empty when there is no model to serve.
+        Empty when there is no model to serve: none given and none stored, or a stored one
+        this segwise cannot load (an older format), with a :class:`SegwiseWarning` saying
+        why.
     """
     import tempfile
 
@@ -403,13 +406,25 @@ def scorers_for(store: Any, model: Path | None = None, *, process: bool = False
     if model is None:
         db = store if isinstance(store, Store) else Store(store)
         try:
-            _, _, artifact = db.model_artifact("assigner")
+            run_id, _, artifact = db.model_artifact("assigner")
         except NotFoundError:
             return []
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "assigner.skops"
             path.write_bytes(artifact)
-            trained = TrainedAssigner.load(path)
+            try:
+                trained = TrainedAssigner.load(path)
+            except InputError as exc:
+                # A store kept across an upgrade holds an assigner of an older format: the
+                # server refused to start, naming a temporary file. The dashboard is served;
+                # scoring is off, and the warning says which model and how to replace it.
+                why = str(exc).removeprefix(f"{path}: ").split(". Fix: ")[0]
+                warnings.warn(
+                    f"{db.display_url}: POST /score is off: the assigner that run {run_id} "
+                    f"stored cannot be used ({why}). Fix: train one into the store (segwise "
+                    f"assigner train ORDERS -o assigner.skops --store {db.display_url}), or "
+                    "serve with --model assigner.skops", SegwiseWarning, stacklevel=2)
+                return []
     else:
         trained = TrainedAssigner.load(model)
     return [AssignerScorer(OrderScorer(trained), process=process)]
