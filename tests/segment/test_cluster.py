@@ -146,6 +146,20 @@ def test_permuting_customers_does_not_change_the_partition(
     np.testing.assert_array_equal(permuted, labels[perm])
 
 
+@pytest.mark.parametrize("algorithm", ["kmeans", "minibatch_kmeans", "gmm", "ward", "som"])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_identical_customers_share_a_segment_when_k_exceeds_them(algorithm: str) -> None:
+    # Three kinds of customer, twenty of each, four segments asked for: Ward split the
+    # twenty identical rows of one kind in two, and predict() put them back together.
+    X = pd.DataFrame({"recency_days": [5.0, 40, 200] * 20, "frequency": [9.0, 3, 1] * 20,
+                      "monetary": [900.0, 150, 20] * 20})
+    est = Segmenter(4, algorithm=algorithm, random_state=0)
+    labels = est.fit_predict(X)
+    assert [len(set(labels[kind::3])) for kind in range(3)] == [1, 1, 1]
+    assert sorted(set(labels)) == [0, 1, 2]
+    np.testing.assert_array_equal(est.predict(X), labels)
+
+
 def test_negative_and_zero_money_are_transformed(retail_rfm: pd.DataFrame) -> None:
     assert (retail_rfm["monetary"] <= 0).any()  # returns netted out: the case that matters
     for transform in ("log1p", "yeo-johnson"):

@@ -240,7 +240,9 @@ def _fit_clusters(Z: np.ndarray, algorithm: str, n_clusters: int, *,
     idx = _sample_index(n, max_fit_samples, rng)
     S = Z[idx]
     if algorithm == "ward":
-        k = min(n_clusters, len(S))
+        # No more segments than distinct customers: beyond that Ward splits identical rows,
+        # which then differ in segment from each other and from predict().
+        k = min(n_clusters, len(np.unique(S, axis=0)))
         lab = AgglomerativeClustering(k, linkage="ward").fit_predict(S)
         # The nearest fitted customer's segment: predict() agrees with labels_ on the sample.
         assign = _Nearest(S, lab)
