@@ -230,6 +230,21 @@ def test_any_labels_such_as_learned_clusters(retail_result):
             > report.table.loc["baseline: majority class", "macro_f1"])
 
 
+def test_labels_of_one_segment_among_the_training_customers_are_refused(retail_result):
+    # Labels from elsewhere that put every training customer in one segment (another, seen
+    # only among the new customers, is merged into Other): no model learns one class, and
+    # the estimator's own error said nothing of the labels, the cut-off or the fix.
+    ids = retail_result.customers["customer_id"]
+    data = build_dataset(retail_result, labels=pd.Series("Regular", index=ids.to_numpy()))
+    split = time_split(data.acquired)
+    data.y.loc[split.test[:3]] = "VIP"
+    with pytest.raises(InputError, match=r"all [\d,]+ training customers \(acquired before "
+                       r"2011-\d\d-\d\d\) are in one segment, 'Regular' \(VIP: fewer than 10 "
+                       r"training customers, merged into 'Other'\): there is nothing to tell "
+                       r"apart\. Fix: labels with two segments or more"):
+        evaluate_assigner(data, split, {"hgb": SegmentAssigner(max_iter=20, cv=2)}, n_repeats=1)
+
+
 def _imbalanced(n_rare: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two overlapping classes, one rare: where the class weights decide."""
     rng = np.random.default_rng(seed)

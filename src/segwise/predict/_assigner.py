@@ -1315,6 +1315,15 @@ def evaluate_assigner(
     y, merged = merge_rare(data.y, split.train, min_class_size)
     X_tr, X_te = data.X.loc[split.train], data.X.loc[split.test]
     y_tr, y_te = y.loc[split.train].to_numpy(), y.loc[split.test].to_numpy()
+    if len(set(y_tr)) < 2:
+        raise InputError(
+            f"all {len(y_tr):,} training customers (acquired before "
+            f"{split.cutoff.date()}) are in one segment, {y_tr[0]!r}"
+            + (f" ({', '.join(merged)}: fewer than {min_class_size} training customers, "
+               f"merged into {OTHER!r})" if merged else "")
+            + ": there is nothing to tell apart. Fix: labels with two segments or more among "
+            "the training customers, or more customers"
+        )
     labels = np.unique(np.r_[y_tr, y_te])
     rows: dict[str, dict[str, float]] = {}
 
