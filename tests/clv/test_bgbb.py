@@ -9,7 +9,14 @@ import pytest
 from scipy.optimize import approx_fprime
 from sklearn.base import clone
 
-from segwise.clv import BGBB, btyd_summary, check_discrete, compare_purchase_models, simulate_bgbb
+from segwise.clv import (
+    BGBB,
+    btyd_summary,
+    check_discrete,
+    compare_purchase_models,
+    customer_value,
+    simulate_bgbb,
+)
 from segwise.clv._bgbb import _terms
 
 #: Table 1 of Fader, Hardie and Shang (2010): the 1995 cohort of 11,104 donors to a
@@ -159,3 +166,23 @@ def test_bgbb_is_compared_on_discrete_data() -> None:
     assert table.loc["bgbb", "mae"] < table.loc[["bgnbd", "mbgnbd", "pareto_nbd"], "mae"].min()
     assert comparison.chosen == "bgbb" and "BG/BB was chosen" in comparison.reason
     assert comparison.summaries["bgbb"].attrs["discrete"] is True
+
+
+def test_bgbb_value_says_when_its_periods_are_not_purchases() -> None:
+    lines, _ = _yearly_log(seed=2)
+    once = customer_value(lines, calibration_end="2016-07-15", unit="Y", model="bgbb")
+    assert not any("periods with a purchase" in note for note in once.notes)
+    # Forty donors also gave ten days after their first gift: two purchases in one year,
+    # one period with a purchase. The forecast counts years with a gift, and said nothing.
+    frame = lines.to_pandas()
+    extra = frame.groupby("customer_id").head(1).head(40).assign(
+        ts=lambda d: d["ts"] + pd.Timedelta(days=10))
+    twice = ibis.memtable(pd.concat([frame, extra], ignore_index=True))
+    result = customer_value(twice, calibration_end="2016-07-15", unit="Y", model="bgbb")
+    said = [note for note in result.notes if "periods with a purchase" in note]
+    assert said == [
+        "BG/BB counts periods with a purchase, not purchases, and 40 customers bought on two "
+        "days or more of one period: expected_purchases is the number of periods (Y) in which "
+        "they will buy, expected_avg_value their spend per such period. Fix: to forecast "
+        "purchases, a shorter unit (one purchase at most per period) or a continuous-time "
+        "model (bgnbd, mbgnbd, pareto_nbd)"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import approx_fprime
 
-from segwise.clv import GammaGamma, btyd_summary
+from segwise.clv import MAX_SPEND_CORRELATION, GammaGamma, btyd_summary
+from segwise.exceptions import FitWarning
 
 #: Fader and Hardie (2013): the 946 repeat buyers of the CDNOW 1/10 sample.
 PUBLISHED = {"p": 6.25, "q": 3.74, "gamma": 15.44}
@@ -133,3 +136,27 @@ def test_a_fit_that_does_not_converge_says_where_it_stopped() -> None:
                       r"and q ran past a million"):
         model = GammaGamma().fit(rng.integers(1, 10, 500), np.full(500, 10.0))
     assert model.expected_average_value(3, 10.0) == pytest.approx(10.0, rel=1e-3)
+
+
+def test_spend_that_depends_on_frequency_is_said(cdnow_model: GammaGamma) -> None:
+    # The model's assumption, checked as lifetimes' users are told to: CDNOW's repeat
+    # buyers spend about the same per purchase however often they buy.
+    assert 0 < cdnow_model.spend_correlation_ < MAX_SPEND_CORRELATION
+    rng = np.random.default_rng(5)
+    x = rng.integers(1, 12, 2_000)
+    nu = rng.gamma(4.0, 1 / 20.0, x.size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitWarning)
+        independent = GammaGamma().fit(x, rng.gamma(6.0 * x, 1 / (nu * x)))
+    assert abs(independent.spend_correlation_) < 0.1
+    # Wholesale buyers who come back often and buy in bulk: spend per purchase grows with
+    # the purchases, and the model would shrink them toward the mean.
+    bulk = rng.gamma(6.0 * x, 1 / (nu * x)) * x
+    with pytest.warns(FitWarning, match=r"buy more often spend more per purchase \(Spearman "
+                      r"correlation \+0\.[5-9]"):
+        model = GammaGamma().fit(x, bulk)
+    assert model.spend_correlation_ > 0.5
+    with pytest.warns(FitWarning, match="spend less per purchase"):
+        GammaGamma().fit(x, rng.gamma(6.0 * x, 1 / (nu * x)) / x)
+    # One frequency for all: no correlation to speak of.
+    assert np.isnan(GammaGamma().fit(np.ones(50), rng.gamma(2.0, 10.0, 50)).spend_correlation_)

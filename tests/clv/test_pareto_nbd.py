@@ -85,6 +85,18 @@ def test_bad_input() -> None:
         ParetoNBD().fit(np.zeros(20), np.zeros(20), np.full(20, 5.0))
 
 
+def _assert_a0_exact(r: float, alpha: float, s: float, beta: float, x: int, t_x: float,
+                     T: float) -> None:
+    got = _log_a0(r, alpha, s, beta, np.array([x]), np.array([t_x]), np.array([T]))[0]
+    # Quadrature of the integrand scaled by exp(-got), so that it is of order one.
+    exact = integrate.quad(
+        lambda y: np.exp(np.log(r + s + x) - (r + x) * np.log(alpha + y)
+                         - (s + 1) * np.log(beta + y) - got),
+        t_x, T, epsabs=0, epsrel=1e-11, limit=500,
+    )[0]
+    assert np.log(exact) == pytest.approx(0.0, abs=1e-7), (r, alpha, s, beta, x, t_x, T)
+
+
 def test_a0_matches_quadrature_over_wide_parameter_ranges() -> None:
     rng = np.random.default_rng(11)
     for _ in range(40):
@@ -92,11 +104,25 @@ def test_a0_matches_quadrature_over_wide_parameter_ranges() -> None:
         T = rng.uniform(1, 100)
         x = int(rng.integers(0, 300))
         t_x = 0.0 if x == 0 else rng.uniform(0, T)
-        got = _log_a0(r, alpha, s, beta, np.array([x]), np.array([t_x]), np.array([T]))[0]
-        # Quadrature of the integrand scaled by exp(-got), so that it is of order one.
-        exact = integrate.quad(
-            lambda y: np.exp(np.log(r + s + x) - (r + x) * np.log(alpha + y)  # noqa: B023
-                             - (s + 1) * np.log(beta + y) - got),  # noqa: B023
-            t_x, T, epsabs=0, epsrel=1e-11, limit=500,
-        )[0]
-        assert np.log(exact) == pytest.approx(0.0, abs=1e-7), (r, alpha, s, beta, x, t_x, T)
+        _assert_a0_exact(r, alpha, s, beta, x, t_x, T)
+
+
+@pytest.mark.parametrize("s", [1.0, 2.0])
+def test_a0_of_a_daily_buyer_at_a_whole_number_s(s: float) -> None:
+    # The fit starts at s = 1. For a base of 20,000 mostly one-time buyers (alpha = 3226,
+    # beta = 50 there) a customer who bought on 300 days needs 2F1(1, 2; 303; 0.97), which
+    # SciPy gives as NaN: the fit stopped at once and returned the starting values as
+    # converged estimates, with a log-likelihood of -inf.
+    _assert_a0_exact(1.0, 3225.8, s, 50.0, 300, 20.0, 50.0)
+    _assert_a0_exact(1.0, 3225.8, s, 50.0, 120, 0.5, 17.0)
+
+
+def test_a_likelihood_that_cannot_be_evaluated_is_an_error_not_a_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import segwise.clv._pareto_nbd as pnbd
+
+    monkeypatch.setattr(pnbd, "hyp2f1", lambda *args: np.full(np.shape(args[-1]), np.nan))
+    x = np.array([0.0, 1, 2, 0, 3, 1, 0, 2, 5, 1, 0, 4])
+    with pytest.raises(ValueError, match="Pareto/NBD: the log-likelihood cannot be evaluated"):
+        ParetoNBD().fit(x, np.where(x > 0, 8.0, 0.0), np.full(x.size, 10.0))

@@ -82,6 +82,23 @@ def test_time_split_by_acquisition(retail_data, retail_split):
         time_split(acquired.head(10), n_test=300)
 
 
+def test_a_split_that_fails_names_the_cutoffs_that_would_work():
+    # 40 customers acquired on 2011-01-03, then one a day: 50 are before 2011-01-14.
+    days = pd.to_datetime(["2011-01-03"] * 40 + [f"2011-01-{d:02d}" for d in range(4, 31)])
+    acquired = pd.Series(days, index=[f"C{i}" for i in range(len(days))])
+    with pytest.raises(ConfigError, match=r"leaves 40 training and 27 test customers \(need "
+                       r"at least 50 and 1\)\. Fix: a --cutoff from 2011-01-14 to 2011-01-30, "
+                       r"or a --test-size of at most 17$"):
+        time_split(acquired, n_test=27)
+    with pytest.raises(ConfigError, match=r"Fix: a --cutoff from 2011-01-14 to 2011-01-30$"):
+        time_split(acquired, cutoff="2011-02-01")
+    assert len(time_split(acquired, n_test=17).train) == 50
+    # Every customer acquired on one day (a log's first day): no cut-off can split them.
+    with pytest.raises(ConfigError, match=r"Fix: no cut-off can: the 40 eligible customers "
+                       r"were acquired on 1 day\(s\), and at least 50 must come before it"):
+        time_split(acquired.head(40), n_test=10)
+
+
 def test_no_eligible_customer_says_which_rule_left_none(retail_result):
     # Nobody has three orders (a log of one-time buyers): the window is the fix; some
     # have them but too recently: the horizon is.
@@ -211,6 +228,21 @@ def test_any_labels_such_as_learned_clusters(retail_result):
     assert "baseline: RFM rules on the window" not in report.table.index
     assert (report.table.loc["hgb", "macro_f1"]
             > report.table.loc["baseline: majority class", "macro_f1"])
+
+
+def test_labels_of_one_segment_among_the_training_customers_are_refused(retail_result):
+    # Labels from elsewhere that put every training customer in one segment (another, seen
+    # only among the new customers, is merged into Other): no model learns one class, and
+    # the estimator's own error said nothing of the labels, the cut-off or the fix.
+    ids = retail_result.customers["customer_id"]
+    data = build_dataset(retail_result, labels=pd.Series("Regular", index=ids.to_numpy()))
+    split = time_split(data.acquired)
+    data.y.loc[split.test[:3]] = "VIP"
+    with pytest.raises(InputError, match=r"all [\d,]+ training customers \(acquired before "
+                       r"2011-\d\d-\d\d\) are in one segment, 'Regular' \(VIP: fewer than 10 "
+                       r"training customers, merged into 'Other'\): there is nothing to tell "
+                       r"apart\. Fix: labels with two segments or more"):
+        evaluate_assigner(data, split, {"hgb": SegmentAssigner(max_iter=20, cv=2)}, n_repeats=1)
 
 
 def _imbalanced(n_rare: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from segwise.exceptions import SegwiseWarning
 from segwise.segment import ALGORITHMS, Segmenter, signed_log1p
 from segwise.segment._cluster import knee_point
 
@@ -144,6 +145,26 @@ def test_permuting_customers_does_not_change_the_partition(
     permuted = clone(est).fit_predict(X.iloc[perm])
     # Canonical labels make this an exact equality, not just the same partition.
     np.testing.assert_array_equal(permuted, labels[perm])
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "minibatch_kmeans", "gmm", "ward", "som"])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_identical_customers_share_a_segment_when_k_exceeds_them(algorithm: str) -> None:
+    # Three kinds of customer, twenty of each, four segments asked for: Ward split the
+    # twenty identical rows of one kind in two, and predict() put them back together.
+    X = pd.DataFrame({"recency_days": [5.0, 40, 200] * 20, "frequency": [9.0, 3, 1] * 20,
+                      "monetary": [900.0, 150, 20] * 20})
+    est = Segmenter(4, algorithm=algorithm, random_state=0)
+    if algorithm == "som":  # it alone did not say that it found fewer
+        with pytest.warns(SegwiseWarning, match=r"the SOM's customers landed on 3 of its 100 "
+                          r"map units \(10 x 10\), so it forms 3 segment\(s\), not 4\. Fix: "
+                          r"ask for 3 or fewer \(or, from Python, a larger map: som_shape\)"):
+            labels = est.fit_predict(X)
+    else:
+        labels = est.fit_predict(X)
+    assert [len(set(labels[kind::3])) for kind in range(3)] == [1, 1, 1]
+    assert sorted(set(labels)) == [0, 1, 2]
+    np.testing.assert_array_equal(est.predict(X), labels)
 
 
 def test_negative_and_zero_money_are_transformed(retail_rfm: pd.DataFrame) -> None:

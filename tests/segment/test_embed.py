@@ -37,6 +37,20 @@ def test_tsne_coordinates_for_every_customer(model_space) -> None:
     np.testing.assert_array_equal(coords, again)
 
 
+@pytest.mark.parametrize("method", ["tsne", "umap"])
+def test_a_model_space_of_one_feature_is_embedded(model_space, method: str) -> None:
+    # Segments on one feature (--features Fresh): t-SNE's default start, the first two
+    # principal components, needed two and the command stopped with a traceback.
+    seg = Segmenter(3, random_state=0)
+    money = model_space[0][:300, -1:]
+    labels = seg.fit_predict(money)
+    coords, embedded = embed_2d(seg.transform(money), method=method, random_state=0)
+    assert coords.shape == (300, 2) and np.isfinite(coords).all() and embedded.all()
+    assert _separation(coords, labels) > 0.5
+    again, _ = embed_2d(seg.transform(money), method=method, random_state=0)
+    np.testing.assert_array_equal(coords, again)
+
+
 def test_large_n_embeds_a_sample_and_places_the_rest(model_space) -> None:
     Z, labels = model_space
     coords, embedded = embed_2d(Z, method="tsne", max_samples=200, random_state=0)

@@ -21,7 +21,7 @@ from segwise.clv._checks import (
     one_time_buyers_note,
 )
 from segwise.clv._diagnostics import calibration_holdout, tracking
-from segwise.clv._gamma_gamma import GammaGamma
+from segwise.clv._gamma_gamma import MAX_SPEND_CORRELATION, GammaGamma
 from segwise.clv._mbgnbd import MBGNBD
 from segwise.clv._pareto_nbd import ParetoNBD
 from segwise.clv._select import (
@@ -64,6 +64,7 @@ __all__ = [
     "DISCRETE_MODELS",
     "DROPOUT_PARAMETER",
     "MAX_HORIZON_YEARS",
+    "MAX_SPEND_CORRELATION",
     "MBGNBD",
     "MIN_HOLDOUT_PURCHASES",
     "NET_SPEND_RULE",

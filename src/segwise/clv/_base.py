@@ -161,6 +161,14 @@ class CustomerModel(BaseEstimator):
         # The line search gives up where the mean log-likelihood only moves in its last
         # digits; the gradient is then rounding noise (~1e-8 on Online Retail, where about
         # 1 in 30 inputs differing by 1e-15 ended so). That is the optimum, not a failure.
+        if not np.isfinite(res.fun):
+            # The likelihood could not be evaluated even at the start: the optimiser never
+            # moved, and its "success" would pass the start off as the estimates.
+            raise ValueError(
+                f"{self.display_name or type(self).__name__}: the log-likelihood cannot be "
+                "evaluated for these customers (a numerical failure at the starting values); "
+                "try another model (BG/NBD is the default)"
+            )
         converged = bool(res.success) or bool(
             np.isfinite(res.fun) and np.max(np.abs(res.jac)) < _GRADIENT_NOISE
         )

@@ -43,8 +43,17 @@ def _log_a0(
 
     def log_f(t: np.ndarray) -> np.ndarray:
         z = gap / (rho + t)
-        log_hyp = (1.0 - big_b) * np.log1p(-z) + np.log(hyp2f1(1.0, big_a + 1.0 - big_b,
-                                                                big_a + 1.0, z))
+        upper_b, lower_c = big_a + 1.0 - big_b, big_a + 1.0
+        hyp = hyp2f1(1.0, upper_b, lower_c, z)
+        # SciPy gives NaN for a whole-number upper parameter with a large lower one and z
+        # near 1 (2F1(1, 2; 105; 0.95), met at the start s = 1 by a buyer of 100+ repeat
+        # purchases); the function is smooth in that parameter, so a nudge of a few ulps
+        # gives its value.
+        lost = np.isnan(hyp) & np.isfinite(z)
+        if np.any(lost):
+            nudged = np.broadcast_to(upper_b, np.shape(hyp)) * (1.0 + 1e-9)
+            hyp = np.where(lost, hyp2f1(1.0, nudged, lower_c, z), hyp)
+        log_hyp = (1.0 - big_b) * np.log1p(-z) + np.log(hyp)
         return log_hyp - big_a * np.log(rho + t)
 
     upper, lower = log_f(t_x), log_f(T)

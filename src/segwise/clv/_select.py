@@ -284,11 +284,10 @@ def compare_purchase_models(
                                         holdout_end=period.holdout_end, unit=unit,
                                         discrete=True)
             s = discrete
-            shared = ((s["frequency"] != summary["frequency"])
-                      | (s["frequency_holdout"] != summary["frequency_holdout"]))
-            if shared.any():
+            shared = buying_twice_a_period(s, summary)
+            if shared:
                 rows.append({**row, "status": "skipped", "note": (
-                    f"not discrete-time data at unit {period.unit}: {int(shared.sum()):,} "
+                    f"not discrete-time data at unit {period.unit}: {shared:,} "
                     "customers bought on two days of one period, so its periods with a "
                     "purchase are not purchases")})
                 continue
@@ -344,6 +343,18 @@ def compare_purchase_models(
         models=fitted,
         summaries=summaries,
     )
+
+
+def buying_twice_a_period(discrete: pd.DataFrame, summary: pd.DataFrame) -> int:
+    """Count the customers whose periods with a purchase are fewer than their purchases.
+
+    ``discrete`` and ``summary`` are the discrete and the continuous summary of one log
+    and period (the same customers, in the same order), in calibration or holdout.
+    """
+    shared = discrete["frequency"] != summary["frequency"]
+    if "frequency_holdout" in discrete.columns:
+        shared |= discrete["frequency_holdout"] != summary["frequency_holdout"]
+    return int(shared.sum())
 
 
 def _few_holdout_purchases(

@@ -20,6 +20,7 @@ from segwise.clv._select import (
     DISCRETE_MODELS,
     PURCHASE_MODELS,
     ModelComparison,
+    buying_twice_a_period,
     compare_purchase_models,
     selection_split,
 )
@@ -384,6 +385,20 @@ def customer_value(
     summary = btyd_summary(source, calibration_end=calibration_end, holdout_end=holdout_end,
                            unit=unit, discrete=model in DISCRETE_MODELS)
     period = Period.from_attrs(summary.attrs)
+    if model in DISCRETE_MODELS:
+        several = buying_twice_a_period(summary, btyd_summary(
+            source, calibration_end=calibration_end, holdout_end=holdout_end, unit=unit))
+        if several:
+            periods = f"periods ({period.unit})"
+            note = (
+                f"{PURCHASE_MODELS[model].display_name} counts periods with a purchase, not "
+                f"purchases, and {several:,} customers bought on two days or more of one "
+                f"period: expected_purchases is the number of {periods} in which they will "
+                "buy, expected_avg_value their spend per such period. Fix: to forecast "
+                "purchases, a shorter unit (one purchase at most per period) or a "
+                "continuous-time model (bgnbd, mbgnbd, pareto_nbd)"
+            )
+            notes.append(note)
     n_excluded = int(summary.attrs["n_excluded"])
     if n_excluded:
         warnings.warn(

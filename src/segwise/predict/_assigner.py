@@ -989,9 +989,30 @@ def time_split(
     if len(test) == 0 or len(train) < min_train:
         raise ConfigError(
             f"cut-off {cut.date()} leaves {len(train)} training and {len(test)} test "
-            f"customers (need at least {min_train} and 1). Fix: choose another --cutoff"
+            f"customers (need at least {min_train} and 1). Fix: "
+            + _cutoff_fix(days, min_train, chosen=cutoff is None)
         )
     return TimeSplit(cutoff=cut, train=train, test=test)
+
+
+def _cutoff_fix(days: pd.Series, min_train: int, *, chosen: bool) -> str:
+    """Say which cut-offs would split ``days``, or why none would."""
+    per_day = days.value_counts().sort_index()
+    before = per_day.cumsum().shift(fill_value=0)  # customers acquired before each day
+    valid = before.index[before >= min_train]
+    if valid.empty:
+        return (
+            f"no cut-off can: the {len(days):,} eligible customers were acquired on "
+            f"{len(per_day):,} day(s), and at least {min_train} must come before it. Give "
+            "order lines with more customers (a longer history), or make more of them "
+            "eligible (fewer --orders, a shorter --horizon)"
+        )
+    first, last = valid[0].date(), valid[-1].date()
+    span = f"--cutoff {first}" if first == last else f"a --cutoff from {first} to {last}"
+    if chosen:
+        most = len(days) - int(before[valid[0]])
+        return f"{span}, or a --test-size of at most {most:,}"
+    return span
 
 
 def merge_rare(y: pd.Series, train: pd.Index, min_class_size: int) -> tuple[pd.Series, list[str]]:
@@ -1294,6 +1315,15 @@ def evaluate_assigner(
     y, merged = merge_rare(data.y, split.train, min_class_size)
     X_tr, X_te = data.X.loc[split.train], data.X.loc[split.test]
     y_tr, y_te = y.loc[split.train].to_numpy(), y.loc[split.test].to_numpy()
+    if len(set(y_tr)) < 2:
+        raise InputError(
+            f"all {len(y_tr):,} training customers (acquired before "
+            f"{split.cutoff.date()}) are in one segment, {y_tr[0]!r}"
+            + (f" ({', '.join(merged)}: fewer than {min_class_size} training customers, "
+               f"merged into {OTHER!r})" if merged else "")
+            + ": there is nothing to tell apart. Fix: labels with two segments or more among "
+            "the training customers, or more customers"
+        )
     labels = np.unique(np.r_[y_tr, y_te])
     rows: dict[str, dict[str, float]] = {}
 

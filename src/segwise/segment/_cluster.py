@@ -40,7 +40,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from segwise._skew import SkewedLog, signed_log1p
 from segwise._threads import thread_limit
-from segwise.exceptions import ColumnsError
+from segwise.exceptions import ColumnsError, SegwiseWarning
 
 __all__ = ["ALGORITHMS", "Segmenter", "signed_log1p"]
 
@@ -240,7 +240,9 @@ def _fit_clusters(Z: np.ndarray, algorithm: str, n_clusters: int, *,
     idx = _sample_index(n, max_fit_samples, rng)
     S = Z[idx]
     if algorithm == "ward":
-        k = min(n_clusters, len(S))
+        # No more segments than distinct customers: beyond that Ward splits identical rows,
+        # which then differ in segment from each other and from predict().
+        k = min(n_clusters, len(np.unique(S, axis=0)))
         lab = AgglomerativeClustering(k, linkage="ward").fit_predict(S)
         # The nearest fitted customer's segment: predict() agrees with labels_ on the sample.
         assign = _Nearest(S, lab)
@@ -289,6 +291,12 @@ def _fit_som(Z: np.ndarray, S: np.ndarray, n_clusters: int, shape: tuple[int, in
     winners = _Centroids(units)(S)
     hit = np.unique(winners)
     k = min(n_clusters, len(hit))
+    if k < n_clusters:
+        warnings.warn(
+            f"the SOM's customers landed on {len(hit)} of its {rows * cols} map units "
+            f"({rows} x {cols}), so it forms {k} segment(s), not {n_clusters}. Fix: ask for "
+            f"{k} or fewer (or, from Python, a larger map: som_shape)", SegwiseWarning,
+            stacklevel=2)
     if k >= 2:
         groups = AgglomerativeClustering(k, linkage="ward").fit_predict(units[hit])
     else:

@@ -114,6 +114,9 @@ def _fit_tsne(Z: np.ndarray, random_state: int | None) -> np.ndarray:
     return np.asarray(TSNE(
         n_components=2, perplexity=perplexity, random_state=random_state, n_jobs=1,
         neighbors="exact", early_exaggeration_iter=early, n_iter=rest, theta=_TSNE_THETA,
+        # Its default start, the first two principal components, needs two dimensions: a
+        # model space of one feature starts at random (seeded) instead.
+        initialization="pca" if Z.shape[1] >= 2 else "random",
     ).fit(Z), dtype=np.float64)
 
 
