@@ -281,6 +281,34 @@ def test_warnings_are_one_line_without_source_paths(tmp_path: Path) -> None:
                         r"some scores are unused", line), line
 
 
+
+def test_a_warning_said_again_in_a_run_is_printed_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """A model fitted twice (to compare, then to keep) warns twice; the run says it once.
+
+    Each ``catch_warnings`` block a step leaves resets Python's once-per-place registry,
+    so the second fit's warning reached the terminal again.
+    """
+    import warnings
+
+    from segwise.cli._app import handle_errors
+    from segwise.exceptions import SegwiseWarning
+
+    def fit(k: int) -> None:
+        with warnings.catch_warnings():  # as a step's own quiet block
+            warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.warn(f"the SOM forms {k} segment(s)", SegwiseWarning, stacklevel=1)
+
+    @handle_errors
+    def command() -> None:
+        fit(3)
+        fit(3)
+        fit(4)
+
+    command()
+    assert _lines(capsys.readouterr().err) == [
+        "warning: the SOM forms 3 segment(s)", "warning: the SOM forms 4 segment(s)"]
+
+
 # ----------------------------------------------------------------- numeric ranges
 
 

@@ -139,14 +139,20 @@ def _os_error(exc: OSError) -> str:
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str,
-                  lineno: int, file: Any = None, line: str | None = None) -> None:
+                  lineno: int, file: Any = None, line: str | None = None, *,
+                  shown: set[tuple[str, str]]) -> None:
     """Print a Python warning as one line, without the source path and line it came from.
 
     A :class:`~segwise.exceptions.SegwiseNote` is a ``note:``, as the command's own notes.
+    A line already printed in this run (``shown``) is not printed again: a model fitted
+    twice (once to compare, once to keep) says the same thing twice.
     """
     text = str(message).strip().splitlines()
-    notice("note" if issubclass(category, SegwiseNote) else "warning",
-           text[0] if text else category.__name__, out=err_console)
+    said = ("note" if issubclass(category, SegwiseNote) else "warning",
+            text[0] if text else category.__name__)
+    if said not in shown:
+        shown.add(said)
+        notice(*said, out=err_console)
 
 
 def _interrupted(exc: BaseException | None) -> bool:
@@ -210,7 +216,7 @@ def handle_errors(func: F) -> F:
     Options that do not go together (:class:`~segwise.exceptions.UsageError`) exit with
     status 2 and their message; other library errors with status 1 and their message; OS
     errors (disk full, permission denied) with status 1 and the file and the reason; Ctrl-C
-    with status 130. Python warnings are printed as one ``warning:`` line each, without
+    with status 130. Python warnings are printed as one ``warning:`` line each, once a run, without
     source paths. A ``--store`` that is also one of the command's files is refused
     before it runs (:func:`_check_store_apart`).
     """
@@ -221,7 +227,7 @@ def handle_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with warnings.catch_warnings(), _ctrl_c_handler(), mapping_way("config"):
-            warnings.showwarning = _show_warning
+            warnings.showwarning = functools.partial(_show_warning, shown=set())
             try:
                 if store_option:
                     _check_store_apart(kwargs)
