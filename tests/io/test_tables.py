@@ -516,6 +516,53 @@ def test_keys_not_unique_for_the_join_still_count_matches(tmp_path: Path,
     assert source.quarantine["reason"].tolist() == ["SearchID: several rows of SearchInfo match"]
 
 
+@pytest.mark.parametrize("declared", [(), (
+    f"CREATE TABLE SearchInfo (SearchID INTEGER PRIMARY KEY, {_COLUMNS})",)],
+    ids=["keys grouped", "primary key"])
+def test_a_joined_tables_timestamp_is_parsed_in_that_table(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, declared: tuple[str, ...]) -> None:
+    # A search's date was parsed once for each of its impressions, after the join; it is
+    # parsed once a search, before it, and read as before: the same rows, reasons,
+    # quarantined values and rows after the as-of day as with the date in the main table.
+    from segwise.io._tables import Database
+
+    statements: list[str] = []
+    read_rows = Database.read_rows
+
+    def spy(self: Database, duck: Any, columns: Any, statement: Any, **kw: Any) -> None:
+        def recorded(view: str) -> str:
+            statements.append(statement(view))
+            return statements[-1]
+
+        read_rows(self, duck, columns, recorded, **kw)
+
+    monkeypatch.setattr(Database, "read_rows", spy)
+    dates = ["2015-05-01 10:00:00.0", "never", " 2015-05-02 18:30:00.0 ",
+             "2015-05-09 09:00:00.0"]
+    joined = _log(tmp_path / "joined.sqlite", dates=dates, orphan=True)
+    if declared:
+        _keyed(joined, *declared)
+    main = _log(tmp_path / "main.sqlite", dates=dates, orphan=True)
+    with sqlite3.connect(main) as con:  # the date moved to the main table
+        con.execute("ALTER TABLE SearchStream ADD COLUMN SearchDate TEXT")
+        con.execute("UPDATE SearchStream SET SearchDate = (SELECT i.SearchDate FROM "
+                    "SearchInfo AS i WHERE i.SearchID = SearchStream.SearchID)")
+        con.execute("ALTER TABLE SearchInfo DROP COLUMN SearchDate")
+    as_of = pd.Timestamp("2015-05-05").date()
+    got, want = (load_source(path, "events", read=LENIENT, as_of=as_of)
+                 for path in (joined, main))
+    assert "strptime" not in statements[0].lower()
+    assert "strptime" in statements[1].lower()
+    order = ["ts", "object_id"]
+    pd.testing.assert_frame_equal(got.table.order_by(order).to_pandas(),
+                                  want.table.order_by(order).to_pandas())
+    pd.testing.assert_frame_equal(got.quarantine, want.quarantine)
+    assert got.quarantine["reason"].tolist() == ["SearchDate: not a timestamp",
+                                                 "SearchID: no row of SearchInfo matches"]
+    assert got.quarantine["SearchDate"].iloc[0] == "never"  # as written
+    assert (got.n_input, got.n_after_as_of) == (want.n_input, want.n_after_as_of) == (7, 1)
+
+
 def _searches(path: Path, dates: list[str]) -> Path:
     """Searches on the given dates and one impression each, in SQLite or a DuckDB file."""
     info = pd.DataFrame({"SearchID": range(len(dates)),

@@ -66,6 +66,7 @@ from segwise.io._parse import (
     is_spark,
     is_typed_timestamp,
     layout_counts,
+    parse_timestamp,
     resolve_timestamp_format,
 )
 from segwise.io._roles import ColumnRoles, resolve_roles
@@ -73,6 +74,7 @@ from segwise.io._tables import (
     DATABASE_FORMATS,
     JOIN_PREFIX,
     JOIN_REASON,
+    PARSED_PREFIX,
     Database,
     Join,
     join_fix,
@@ -753,7 +755,8 @@ def _others(names: list[str], roles: ColumnRoles, kind: SourceKind, path: Path) 
 
 def _prefixed(raw: ir.Table, roles: ColumnRoles, others: list[str]) -> ir.Table:
     """Select what a parser reads: ``_row``, kept columns, markers, prefixed role columns."""
-    markers = [c for c in raw.columns if c.startswith(JOIN_PREFIX) or c == JOIN_REASON]
+    markers = [c for c in raw.columns
+               if c.startswith((JOIN_PREFIX, PARSED_PREFIX)) or c == JOIN_REASON]
     return raw.select(
         *(["_row"] if "_row" in raw.columns else []),
         *others,
@@ -776,8 +779,8 @@ def _parse(src: ir.Table, parser: _Parser, joins: tuple[Join, ...]) -> ir.Table:
     unmatched = src[JOIN_REASON] if JOIN_REASON in src.columns else join_reason(src, joins)
     if unmatched is not None:
         parsed = parsed.mutate(_reason=unmatched.fill_null(parsed._reason))
-    read = [c for c in src.columns if c != "_row" and not c.startswith(JOIN_PREFIX)
-            and c != JOIN_REASON]
+    read = [c for c in src.columns if c != "_row"
+            and not c.startswith((JOIN_PREFIX, PARSED_PREFIX)) and c != JOIN_REASON]
     if parser.kind.passthrough and read:
         blank = functools.reduce(operator.and_, (is_blank(src[c]) for c in read))
         parsed = parsed.mutate(_reason=ibis.ifelse(blank, BLANK_ROW, parsed._reason))
@@ -826,13 +829,20 @@ def _read_database(
         (row,) = database.column_query(duck, column, statement)
         return [int(n) for n in row]
 
-    def create(view: str) -> str:
+    def before_join(view: str) -> dict[str, Callable[[ir.Value], ir.Value]]:
+        # The timestamp's layout, from a sample of its own table; a timestamp of a joined
+        # table (a search's date) is then parsed there, once a row of that table.
         src = _prefixed(duck.table(view), roles, others)
         resolved = resolve_timestamp_format(
             src, roles, read, parser.path, sample=lambda col: database.sample(duck, col),
             count=count)
         used[0] = dataclasses.replace(parser, read=resolved)
-        parsed = _parse(src, used[0], read.join)
+        column = _timestamp_column(roles)
+        return {} if column is None else {column: used[0].timestamp}
+
+    def create(view: str) -> str:
+        src = _prefixed(duck.table(view), roles, others)
+        parsed = _parsed_before(_parse(src, used[0], read.join), src, used[0])
         values = ibis.array([source_text(src[c]) for c in keep])
         rows = parsed.select(*parser.kind.columns, *others, "_reason",
                              _bad=ibis.ifelse(_quarantined(parsed._reason), values,
@@ -846,7 +856,7 @@ def _read_database(
 
     # A database larger than memory allows is stored compressed on disk, not spilled.
     store = row_store(duck, database.path.stat().st_size)
-    database.read_rows(duck, [*role_columns, *others], create)
+    database.read_rows(duck, [*role_columns, *others], create, before_join=before_join)
     rows = shape["rows"].mutate(_n=ibis.literal(1, "int64")) if counted else shape["rows"]
     table = _with_constants(duck.table(name, database=store), shape["constants"], rows)
     b = table.filter(_quarantined(table._reason))
@@ -855,6 +865,27 @@ def _read_database(
                    **{c: b._bad[i] for i, c in enumerate(keep) if i > len(markers)})
     n_input = table._n.sum() if counted else table.count()
     return table, bad, int(fetch_scalar(n_input)), used[0]
+
+
+def _timestamp_column(roles: ColumnRoles) -> str | None:
+    """Return the source column of the kind's timestamp role, or None."""
+    role = roles.kind.timestamp_role
+    return roles[role] if role is not None and role in roles else None
+
+
+def _parsed_before(parsed: ir.Table, src: ir.Table, parser: _Parser) -> ir.Table:
+    """Return ``parsed`` reading the timestamp from the column parsed before the join.
+
+    The parse of the timestamp column (:meth:`_Parser.timestamp`) is replaced wherever
+    it occurs by the column :meth:`Database.read_rows` computed with it in the column's
+    own table (``PARSED_PREFIX + column``): the same values, once a row of that table.
+    """
+    column = _timestamp_column(parser.roles)
+    if column is None or PARSED_PREFIX + column not in src.columns:
+        return parsed
+    local = parser.localised(src)
+    ts = parser.timestamp(local[SOURCE_PREFIX + column], localised=True)
+    return parsed.op().replace({ts.op(): local[PARSED_PREFIX + column].op()}).to_expr()
 
 
 def _counted(rows: ir.Table) -> ir.Table:
@@ -948,6 +979,14 @@ class _Parser:
     def localised_value(self, value: ir.Value) -> ir.Value:
         """Return one source column's values as :meth:`localised` reads them."""
         return localise_number(value, self.read.decimal, self.read.thousands)
+
+    def timestamp(self, value: ir.Value, *, localised: bool = False) -> ir.TimestampValue:
+        """Parse a source timestamp column (DuckDB) as the kind's parse does.
+
+        ``localised``: ``value`` is read in the file's notation already (:meth:`localised`).
+        """
+        value = value if localised else self.localised_value(value)
+        return parse_timestamp(value, self.read, self.path, spark=False)
 
     def __call__(self, source_columns: ir.Table) -> ir.Table:
         # Numbers are read in the file's notation here, so that the quarantine and

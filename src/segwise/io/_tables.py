@@ -39,7 +39,7 @@ from segwise.exceptions import ConfigError, InputError, read_fix, read_key
 from segwise.io._roles import _norm
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     import ibis.expr.types as ir
     import pyarrow as pa
@@ -48,6 +48,7 @@ __all__ = [
     "DATABASE_FORMATS",
     "JOIN_PREFIX",
     "JOIN_REASON",
+    "PARSED_PREFIX",
     "Database",
     "Join",
     "join_fix",
@@ -58,6 +59,11 @@ __all__ = [
 DATABASE_FORMATS = frozenset({"sqlite", "duckdb"})
 #: Prefix of the columns that count the rows a joined table matched (one per join).
 JOIN_PREFIX = "_joined_"
+#: Prefix of a joined table's column computed in that table, before the join (see
+#: :meth:`Database.read_rows`): once a row of it, not once a row of the main table.
+PARSED_PREFIX = "_parsed_"
+#: Views of the joined tables' rows where columns are computed before the join.
+_JOINED_VIEW = "segwise_joined_"
 #: Column of converted rows (``segwise convert``) saying why a row's join failed.
 JOIN_REASON = "_join_reason"
 #: Rows per Arrow batch streamed from SQLite.
@@ -356,7 +362,9 @@ class Database:
             raise self._error(exc) from exc
 
     def read_rows(self, duck: Any, columns: Sequence[str],
-                  statement: Callable[[str], str]) -> None:
+                  statement: Callable[[str], str], *,
+                  before_join: Callable[[str], Mapping[str, Callable[[ir.Value], ir.Value]]]
+                  | None = None) -> None:
         """Run one statement over the rows (a temporary view, readable once).
 
         SQLite values are read in their own types, which is fastest; a column holding
@@ -371,6 +379,12 @@ class Database:
             Source columns to read.
         statement : callable
             ``statement(view)`` returns the SQL to run over the view.
+        before_join : callable, optional
+            ``before_join(view)``, called with the view before ``statement``, returns
+            ``{column: function}``: each such column of a joined table also comes as
+            ``PARSED_PREFIX + column``, ``function(value)`` computed in its own table
+            before the join, once a row of that table (a search's date parsed once, not
+            once for each of its impressions). Columns of the main table are left out.
 
         Raises
         ------
@@ -380,7 +394,8 @@ class Database:
         columns = self._with_keys(columns)
         for text in (False, True) if self.fmt == "sqlite" else (False,):
             try:
-                with self._duckdb_view(duck, columns, text=text) as view:
+                with self._duckdb_view(duck, columns, text=text,
+                                       before_join=before_join) as view:
                     duck.con.execute(statement(view))
                 return
             except (InputError, ConfigError):  # said of the rows (a timestamp layout)
@@ -391,8 +406,14 @@ class Database:
                 raise self._error(exc) from exc
 
     @contextlib.contextmanager
-    def _duckdb_view(self, duck: Any, columns: Sequence[str], *, text: bool) -> Iterator[str]:
+    def _duckdb_view(
+        self, duck: Any, columns: Sequence[str], *, text: bool,
+        before_join: Callable[[str], Mapping[str, Callable[[ir.Value], ir.Value]]] | None = None,
+    ) -> Iterator[str]:
         """Create the temporary view ``segwise_rows`` of the rows for a ``with`` block.
+
+        With ``before_join``, see :meth:`read_rows`: the view is created again with the
+        columns it asks for.
 
         Whatever fails on the way (a table the driver cannot read), the streams opened
         so far are closed and unregistered.
@@ -426,12 +447,21 @@ class Database:
             if self.fmt == "sqlite" and self.joins:
                 con.execute("SET disabled_optimizers = ?",
                             [",".join(filter(None, [optimizers, "build_side_probe_side"]))])
-            con.execute("CREATE OR REPLACE TEMP VIEW segwise_rows AS "
+            view = "segwise_rows"
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS "
                         + self._join_sql(relations, columns, row))
-            yield "segwise_rows"
+            derived = {c: f for c, f in (before_join(view) if before_join else {}).items()
+                       if c in columns and self._origin[c][0] != self.table
+                       and PARSED_PREFIX + c not in self._origin}
+            if derived:
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS "
+                            + self._join_sql(relations, columns, row, duck, derived))
+            yield view
         finally:
             con.execute("SET disabled_optimizers = ?", [optimizers])
             con.execute("DROP VIEW IF EXISTS segwise_rows")
+            for i in range(len(self.joins)):
+                con.execute(f"DROP VIEW IF EXISTS {_JOINED_VIEW}{i}")
             for name in relations.values():
                 if name.startswith("segwise_sqlite_"):
                     con.unregister(name)
@@ -546,8 +576,14 @@ class Database:
         own_keys = [k for j in self.joins if j.table == table for k in j.on]
         return list(dict.fromkeys([*own_keys, *wanted]))
 
-    def _join_sql(self, relations: dict[str, str], columns: Sequence[str], row: str) -> str:
-        """Return the SELECT of ``raw``: each joined table grouped on its keys, left-joined."""
+    def _join_sql(self, relations: dict[str, str], columns: Sequence[str], row: str,
+                  duck: Any = None,
+                  derived: Mapping[str, Callable[[ir.Value], ir.Value]] | None = None) -> str:
+        """Return the SELECT of ``raw``: each joined table grouped on its keys, left-joined.
+
+        ``derived`` columns of a joined table (see :meth:`read_rows`) are computed, by
+        ``duck``, over its grouped rows, so that they follow the values joined.
+        """
         select = [f"m.{row} AS _row"]
         select += [f"m.{_quote(c)} AS {_quote(c)}" for c in columns
                    if self._origin[c][0] == self.table]
@@ -566,11 +602,20 @@ class Database:
                                  for col in outs.values())
                 grouped = (f"(SELECT {keys}, count(*) AS {JOIN_PREFIX}{i}{values} "  # noqa: S608
                            f"FROM {relations[join.table]} GROUP BY {keys})")
+            mine = {PARSED_PREFIX + out: f for out, f in (derived or {}).items() if out in outs}
+            if mine:
+                duck.con.execute(f"CREATE OR REPLACE TEMP VIEW {_JOINED_VIEW}{i} AS "
+                                 + grouped[1:-1])
+                rows = duck.table(f"{_JOINED_VIEW}{i}")
+                computed = rows.mutate(**{name: f(rows[outs[name.removeprefix(PARSED_PREFIX)]])
+                                          for name, f in mine.items()})
+                grouped = f"({duck.compile(computed)})"
             where = " AND ".join(f"{alias}.{_quote(k)} = {self._key_side(k, i)}"
                                  for k in join.on)
             joins.append(f"LEFT JOIN {grouped} AS {alias} ON {where}")
             select.append(f"{alias}.{JOIN_PREFIX}{i}")
             select += [f"{alias}.{_quote(col)} AS {_quote(out)}" for out, col in outs.items()]
+            select += [f"{alias}.{_quote(name)}" for name in mine]
         return (f"SELECT {', '.join(select)} FROM {relations[self.table]} AS m "  # noqa: S608
                 + " ".join(joins))
 
