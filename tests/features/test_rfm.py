@@ -231,7 +231,7 @@ def test_product_ids_are_tested_before_copies_are_grouped_with_the_same_customer
     cleaned = clean_transactions(tx)
     assert cleaned.pieces is not None
     # The product id read and tested below the grouping of copies, and only there.
-    above, below = _above_and_below_last_grouping(cleaned.pieces)
+    above, below = _above_and_below_copies(cleaned.pieces)
     assert "(_src_StockCode, 1, 1)" in below and "is_product" in below
     assert "StockCode" not in above
     by_lines = dataclasses.replace(cleaned, pieces=None)
@@ -246,20 +246,20 @@ def test_product_ids_are_tested_before_copies_are_grouped_with_the_same_customer
     pd.testing.assert_frame_equal(comma, plain)
 
 
-def _above_and_below_last_grouping(table: ir.Table) -> tuple[str, str]:
-    """The expressions of DuckDB's plan of a query above its deepest grouping, and below it."""
+def _above_and_below_copies(table: ir.Table) -> tuple[str, str]:
+    """The expressions of DuckDB's plan of a query above its grouping of copies, and below it.
+
+    The grouping of copies is the union of the rows without a copy and the groups of
+    those with copies (:func:`segwise.io.group_copies`).
+    """
     (_, plan), = table._find_backend().con.execute(
         "EXPLAIN (FORMAT JSON) " + str(ibis.to_sql(table))).fetchall()
     above: list[str] = []
-    node, last = json.loads(plan)[0], None
-    while node["children"]:
+    node = json.loads(plan)[0]
+    while node["name"] != "UNION":
         above.append(json.dumps(node["extra_info"]))
-        if node["name"] == "HASH_GROUP_BY":
-            last = len(above)
-        (node,) = node["children"]
-    above.append(json.dumps(node["extra_info"]))
-    assert last is not None
-    return "".join(above[:last]), "".join(above[last:])
+        node = node["children"][-1]  # a CTE's query is its last child
+    return "".join(above), json.dumps(node)
 
 
 def _parquet(frame: pd.DataFrame, path: Path) -> Path:
@@ -275,5 +275,5 @@ def _above_and_below_first_grouping(table: ir.Table) -> tuple[str, str]:
     node = json.loads(plan)[0]
     while node["name"] != "HASH_GROUP_BY":
         above.append(json.dumps(node["extra_info"]))
-        (node,) = node["children"]
+        node = node["children"][-1]  # a CTE's query is its last child
     return "".join(above), json.dumps(node)

@@ -171,11 +171,12 @@ class Transactions(Source):
         """
         with_id = True if attributed_only else None
         if self.parser is None:
-            return group_copies(self._usable(with_id), list(_COPY_KEYS))
+            return group_copies(self._usable(with_id), list(_COPY_KEYS), read_again=True)
         # Copies of a row parse alike, so rows are parsed once, after grouping: a group of
         # rows that do not parse (quarantined, or after the as-of date) is dropped whole.
         keys = [SOURCE_PREFIX + col for role, col in self.roles.items() if role in _COPY_KEYS]
-        distinct = self._parsed(group_copies(self._source_rows(with_id), list(dict.fromkeys(keys))))
+        distinct = self._parsed(group_copies(self._source_rows(with_id),
+                                             list(dict.fromkeys(keys)), read_again=True))
         return distinct.select(*STANDARD_COLUMNS, "_n")
 
     def order_pieces(
@@ -219,13 +220,14 @@ class Transactions(Source):
         ids = {role: SOURCE_PREFIX + self.roles[role] for role in _COPY_KEYS}
         keys = list(dict.fromkeys(ids.values()))
         parser = cast("_Parser", self.parser)
-        rows, tested = self._source_rows(True), []
+        tested: dict[str, Callable[[ir.Table], ir.Value]] = {}
         if product_test is not None and "product_id" in self.roles:
+            source = SOURCE_PREFIX + self.roles["product_id"]
             # The parse's product id (parse_order_lines reads it as text), of the source row.
-            source = rows[SOURCE_PREFIX + self.roles["product_id"]]
-            product = as_text(parser.localised_value(source))
-            rows, tested = rows.mutate(is_product=product_test(product)), ["is_product"]
-        distinct = self._parsed(group_copies(rows, keys, tested))
+            tested["is_product"] = lambda rows: product_test(
+                as_text(parser.localised_value(rows[source])))
+        rows = self._source_rows(True)
+        distinct = self._parsed(group_copies(rows, keys, tested, read_again=True))
         left_out = {*ids, *(["product_id"] if tested else [])}
         lines = flag(distinct.select(*(c for c in STANDARD_COLUMNS if c not in left_out),
                                      "_n", *keys, *tested))
