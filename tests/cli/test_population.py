@@ -420,6 +420,16 @@ def test_a_population_of_few_different_people(shared_data: Path, tmp_path: Path,
         assert lines[0].startswith(f"error: {population}: {said}"), lines
 
 
+#: Wholesale Customers' six spending columns.
+WHOLESALE_AMOUNTS = ["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper", "Delicassen"]
+
+
+def _numeric_dictionary(path: Path, attributes: list[str]) -> Path:
+    """Write a feature dictionary declaring ``attributes`` numeric; return its path."""
+    path.write_text("attribute,type\n" + "".join(f"{c},numeric\n" for c in attributes))
+    return path
+
+
 def test_values_that_are_not_numbers_are_reported_apart_from_blanks(shared_data: Path,
                                                                     tmp_path: Path) -> None:
     # "abc" in a numeric attribute was typed to NULL on the engine and counted as blank;
@@ -430,10 +440,7 @@ def test_values_that_are_not_numbers_are_reported_apart_from_blanks(shared_data:
     frame.loc[5:7, "Fresh"] = ""
     population = tmp_path / "population.csv"
     frame.to_csv(population, index=False)
-    dictionary = tmp_path / "d.csv"
-    dictionary.write_text("attribute,type\n" + "".join(
-        f"{c},numeric\n" for c in ["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper",
-                                   "Delicassen"]))
+    dictionary = _numeric_dictionary(tmp_path / "d.csv", WHOLESALE_AMOUNTS)
     result = runner.invoke(app, ["population", str(population), str(source), "-d",
                                  str(dictionary), "-o", str(tmp_path / "out"), "--no-report",
                                  "--k", "2"], terminal_width=400)
@@ -452,18 +459,15 @@ def test_dictionary_attributes_the_population_lacks_are_named(shared_data: Path,
     # A dictionary declaring columns the file does not have: the steps table counted them
     # ('not in the data 2') and only columns.csv named them.
     source = shared_data / "uci-wholesale-customers" / "wholesale_customers_data.csv.gz"
-    dictionary = tmp_path / "d.csv"
-    dictionary.write_text("attribute,type\n" + "".join(
-        f"{c},numeric\n" for c in ["Fresh", "Milk", "Grocery", "Loyalty", "Frozen",
-                                   "Tenure"]))
+    dictionary = _numeric_dictionary(tmp_path / "d.csv", ["Fresh", "Milk", "Grocery", "Loyalty",
+                                                          "Frozen", "Tenure"])
     result = runner.invoke(app, ["population", str(source), str(source), "-d",
                                  str(dictionary), "-o", str(tmp_path / "out"), "--no-report",
                                  "--k", "2"], terminal_width=400)
     assert result.exit_code == 0, result.output
     assert ("population: 2 attribute(s) of the dictionary not in the file, not used: "
             "Loyalty, Tenure (columns.csv)" in result.output)
-    complete = tmp_path / "complete.csv"
-    complete.write_text("attribute,type\nFresh,numeric\nMilk,numeric\n")
+    complete = _numeric_dictionary(tmp_path / "complete.csv", ["Fresh", "Milk"])
     result = runner.invoke(app, ["population", str(source), str(source), "-d",
                                  str(complete), "-o", str(tmp_path / "out2"), "--no-report",
                                  "--k", "2"], terminal_width=400)
@@ -487,10 +491,7 @@ def test_customers_exported_with_a_decimal_comma_are_refused_with_the_fix(
     text = reordered.to_csv(sep=";", decimal=",", index=False).replace("\n", "\r\n")
     export = tmp_path / "customers.csv"
     export.write_bytes(b"\xef\xbb\xbf" + text.encode())
-    dictionary = tmp_path / "d.csv"
-    dictionary.write_text("attribute,type\n" + "".join(
-        f"{c},numeric\n" for c in ["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper",
-                                   "Delicassen"]))
+    dictionary = _numeric_dictionary(tmp_path / "d.csv", WHOLESALE_AMOUNTS)
     args = ["-d", str(dictionary), "--no-report", "--k", "3"]
     result = runner.invoke(app, ["population", str(population), str(export), "-o",
                                  str(tmp_path / "out"), *args], terminal_width=400)
