@@ -192,7 +192,7 @@ def test_ids_are_parsed_once_per_piece_of_an_order_with_the_same_customers(
     assert tx.n_quarantined == 1 and cleaned.pieces is not None
     # Above the grouping of lines into pieces, and only there: the ids parsed, order ids
     # tested for prefixes.
-    pieces, lines = _above_and_below_first_grouping(cleaned.pieces)
+    pieces, lines = _above_and_below(cleaned.pieces, "HASH_GROUP_BY")
     for parsed in ("customer_id", "order_id", "upper("):
         assert parsed in pieces and parsed not in lines
     # The lines' own way, one line at a time, finds the same (CSV is read that way).
@@ -231,7 +231,7 @@ def test_product_ids_are_tested_before_copies_are_grouped_with_the_same_customer
     cleaned = clean_transactions(tx)
     assert cleaned.pieces is not None
     # The product id read and tested below the grouping of copies, and only there.
-    above, below = _above_and_below_copies(cleaned.pieces)
+    above, below = _above_and_below(cleaned.pieces, "UNION")
     assert "(_src_StockCode, 1, 1)" in below and "is_product" in below
     assert "StockCode" not in above
     by_lines = dataclasses.replace(cleaned, pieces=None)
@@ -246,17 +246,18 @@ def test_product_ids_are_tested_before_copies_are_grouped_with_the_same_customer
     pd.testing.assert_frame_equal(comma, plain)
 
 
-def _above_and_below_copies(table: ir.Table) -> tuple[str, str]:
-    """The expressions of DuckDB's plan of a query above its grouping of copies, and below it.
+def _above_and_below(table: ir.Table, operator: str) -> tuple[str, str]:
+    """The expressions of DuckDB's plan of a query above its first ``operator``, and below it.
 
-    The grouping of copies is the union of the rows without a copy and the groups of
-    those with copies (:func:`segwise.io.group_copies`).
+    Read from the top: ``"UNION"`` is the grouping of copies (the union of the rows without
+    a copy and the groups of those with copies, :func:`segwise.io.group_copies`);
+    ``"HASH_GROUP_BY"`` the query's last grouping.
     """
     (_, plan), = table._find_backend().con.execute(
         "EXPLAIN (FORMAT JSON) " + str(ibis.to_sql(table))).fetchall()
     above: list[str] = []
     node = json.loads(plan)[0]
-    while node["name"] != "UNION":
+    while node["name"] != operator:
         above.append(json.dumps(node["extra_info"]))
         node = node["children"][-1]  # a CTE's query is its last child
     return "".join(above), json.dumps(node)
@@ -265,15 +266,3 @@ def _above_and_below_copies(table: ir.Table) -> tuple[str, str]:
 def _parquet(frame: pd.DataFrame, path: Path) -> Path:
     frame.to_parquet(path, index=False)
     return path
-
-
-def _above_and_below_first_grouping(table: ir.Table) -> tuple[str, str]:
-    """The expressions of DuckDB's plan of a query above its last grouping, and below it."""
-    (_, plan), = table._find_backend().con.execute(
-        "EXPLAIN (FORMAT JSON) " + str(ibis.to_sql(table))).fetchall()
-    above: list[str] = []
-    node = json.loads(plan)[0]
-    while node["name"] != "HASH_GROUP_BY":
-        above.append(json.dumps(node["extra_info"]))
-        node = node["children"][-1]  # a CTE's query is its last child
-    return "".join(above), json.dumps(node)
