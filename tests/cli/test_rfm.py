@@ -62,20 +62,26 @@ def test_an_as_of_date_before_every_line_says_to_choose_a_later_one(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_rfm_command_runs_without_pandas_or_other_sql_dialects(
-    retail_sample: pd.DataFrame, tmp_path: Path
+    retail_sample: pd.DataFrame, tmp_path: Path, fmt: str
 ) -> None:
     # Importing pandas takes about a sixth of the command's run time (benchmarks/README.md),
-    # so every step of `segwise rfm` on DuckDB works without it, the quarantine included.
-    src = tmp_path / "orders.csv"
-    lines = retail_sample.to_csv(index=False).splitlines()
-    lines[5] = lines[5].replace("2010", "20x0", 1)  # a bad timestamp
-    lines.insert(9, "one,field,too,few")  # an unreadable line
-    src.write_text("\n".join(lines) + "\n")
+    # so every step of `segwise rfm` on DuckDB works without it, the quarantine included:
+    # of a text file with bad lines, and the empty one of typed columns, with a day given.
+    src = tmp_path / f"orders.{fmt}"
+    if fmt == "csv":
+        lines = retail_sample.to_csv(index=False).splitlines()
+        lines[5] = lines[5].replace("2010", "20x0", 1)  # a bad timestamp
+        lines.insert(9, "one,field,too,few")  # an unreadable line
+        src.write_text("\n".join(lines) + "\n")
+    else:
+        retail_sample.to_parquet(src)
     out = tmp_path / "customers.parquet"
     code = (
         "import sys\nfrom segwise.cli import main\n"
-        f"sys.argv = ['segwise', 'rfm', {str(src)!r}, '-o', {str(out)!r}]\n"
+        f"sys.argv = ['segwise', 'rfm', {str(src)!r}, '-o', {str(out)!r},"
+        " '--as-of', '2011-12-10']\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pandas'))\n"
         "print(sorted(m.rsplit('.', 1)[1] for m in sys.modules\n"
@@ -88,8 +94,9 @@ def test_rfm_command_runs_without_pandas_or_other_sql_dialects(
     assert run.stdout.splitlines()[-2] == "[]", run.stdout
     # Nor the SQL compilers of Ibis's other dialects (segwise._lazy.defer_package_init).
     assert run.stdout.splitlines()[-1] == "['_compat', 'base', 'duckdb']", run.stdout
-    quarantine = pd.read_csv(tmp_path / "customers.quarantine.csv")
-    assert sorted(quarantine["row"]) == [5, 9]
+    if fmt == "csv":
+        quarantine = pd.read_csv(tmp_path / "customers.quarantine.csv")
+        assert sorted(quarantine["row"]) == [5, 9]
     assert len(pd.read_parquet(out)) > 100
 
 
