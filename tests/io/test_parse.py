@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from segwise._engine import fetch_numpy, fetch_scalar
 from segwise.exceptions import InputError
 from segwise.io import ReadOptions, load_transactions
+from segwise.io._parse import has_id, is_blank
 from segwise.io._readers import NAN_PREFIX, _floats_as_text
 from segwise.jobs import run_rfm
 
@@ -213,6 +214,27 @@ def test_fractional_float_ids_are_quarantined_not_rounded(lines: pd.DataFrame,
     ids = set(result.customers["customer_id"])
     assert "2" in ids and not {"1", "1.5"} & ids
     assert result.audit.set_index("step").loc["missing_customer_id", "rows"] == 1
+
+
+@pytest.mark.parametrize("values", [
+    [1.0, np.nan, None, np.inf, -np.inf, 0.0, -0.0, 2.5, 1e300],
+    [1.0, np.nan, None, 3.0],  # min/max statistics without the NaN, nothing infinite
+    [np.nan, np.nan],
+])
+def test_has_id_is_the_negation_of_is_blank_in_parquet_files(values: list[float | None],
+                                                             tmp_path: Path) -> None:
+    # has_id is written for speed on DuckDB floats (the test that holds first); it must
+    # still say what ~is_blank says, in files whose statistics leave NaN out.
+    path = tmp_path / "ids.parquet"
+    pq.write_table(pa.table({"x": pa.array(values, pa.float64()),
+                             "t": pa.array([None if v is None else str(v) for v in values])}),
+                   path)
+    t = ibis.duckdb.connect().read_parquet(path)
+    got = t.select(has_x=has_id(t.x), blank_x=is_blank(t.x), has_t=has_id(t.t),
+                   blank_t=is_blank(t.t)).to_pyarrow().to_pydict()
+    assert got["has_x"] == [not b for b in got["blank_x"]]
+    assert got["has_x"] == [v is not None and not math.isnan(v) for v in values]
+    assert got["has_t"] == [not b for b in got["blank_t"]]
 
 
 def test_boolean_ids_are_refused(lines: pd.DataFrame, tmp_path: Path) -> None:
