@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segwise.clean import CleaningRules, clean_transactions
-from segwise.clean._rules import _weighted_median
+from segwise.clean._rules import (
+    _is_product,
+    _no_match_begins_with_a_digit,
+    _non_product_regex,
+    _weighted_median,
+)
 from segwise.exceptions import ConfigError
 from segwise.io import ReadOptions, load_transactions
 from segwise.jobs import run_rfm
@@ -114,6 +120,34 @@ def test_non_product_codes_match_whole_codes_in_any_case_symbols_literally(
     flags = lines.to_pandas().set_index("product_id")["is_product"]
     assert not flags[["bank charges", "BANK CHARGES", "c+2", "A.B"]].any()
     assert flags[["BANKxCHARGES", "C2", "CC2", "AxB"]].all()
+
+
+_PATTERNS = [r"^gift_\d+_\d+$", r"^\d{3}$", r"\d", r"^g?\d", r"^gift|7", r"(?m)^gift",
+             r"^(gift)", r"\Agift", r"^[g7]", r"(?i)^G1", r"^ 7", ""]
+
+
+@settings(max_examples=60, deadline=None)
+@given(codes=st.lists(st.text("PO7st ", min_size=1, max_size=4), max_size=3),
+       pattern=st.sampled_from(_PATTERNS),
+       ids=st.lists(st.one_of(st.none(), st.text("g7ift_0P\nO ", max_size=8)), min_size=1,
+                    max_size=40))
+def test_product_ids_beginning_with_a_digit_skip_the_regex_only_when_none_can_match(
+    codes: list[str], pattern: str, ids: list[str | None]
+) -> None:
+    # Ids beginning with a digit skip the regular expression when no code or pattern can
+    # match one: the answer must be the regular expression's, for any codes and patterns.
+    rules = CleaningRules(non_product_codes=tuple(codes), non_product_pattern=pattern)
+    t = ibis.memtable({"product_id": ids}, schema={"product_id": "string"})
+    regex = _non_product_regex(rules)
+    want = (~t.product_id.re_search(regex).fill_null(False)) if regex else ibis.literal(True)
+    got = t.select(got=_is_product(t.product_id, rules), want=want).to_pyarrow().to_pydict()
+    assert got["got"] == got["want"]
+
+
+def test_the_default_rules_skip_the_regex_for_ids_beginning_with_a_digit() -> None:
+    assert _no_match_begins_with_a_digit(CleaningRules())
+    assert not _no_match_begins_with_a_digit(CleaningRules(non_product_codes=("POST", "1X")))
+    assert not _no_match_begins_with_a_digit(CleaningRules(non_product_pattern=r"^g?\d"))
 
 
 def test_copies_of_lines_without_id_count_as_missing_id_not_as_duplicates(

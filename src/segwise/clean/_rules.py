@@ -10,8 +10,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
+import string
 import warnings
 from dataclasses import dataclass, field
+from re import _constants as re_constants  # type: ignore[attr-defined]
+from re import _parser as re_parser  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Literal
 
 import ibis
@@ -21,6 +25,7 @@ from segwise._engine import duckdb_error, fetch_numpy, is_missing
 from segwise._expr import exact_money, money_sum
 from segwise.clean._audit import build_audit, loader_steps
 from segwise.exceptions import ConfigError, SegwiseWarning, setting_named
+from segwise.io._parse import first_character
 from segwise.io._readers import counts_repr
 
 if TYPE_CHECKING:
@@ -422,9 +427,43 @@ def _flag_lines(t: ir.Table, rules: CleaningRules) -> ir.Table:
 
 
 def _is_product(product_id: ir.StringValue, rules: CleaningRules) -> ir.BooleanValue:
-    """Whether a product id is merchandise: not a non-product code or pattern."""
+    """Whether a product id is merchandise: not a non-product code or pattern.
+
+    Most product ids begin with a digit (``85123A``) and no default code or pattern does:
+    when none can, ids beginning with one are merchandise without the regular expression
+    (a sixth of its time at 30 M lines, where the regex is the costliest test of a line).
+    """
     pattern = _non_product_regex(rules)
-    return ~product_id.re_search(pattern).fill_null(False) if pattern else ibis.literal(True)
+    if not pattern:
+        return ibis.literal(True)
+    found = product_id.re_search(pattern)
+    if _no_match_begins_with_a_digit(rules):
+        found = ibis.ifelse(first_character(product_id).between("0", "9"), False, found)
+    return ~found.fill_null(False)
+
+
+def _no_match_begins_with_a_digit(rules: CleaningRules) -> bool:
+    """Whether no non-product code or pattern matches an id that begins with a digit 0-9.
+
+    A code can if it begins with one. The pattern is known not to only when it begins with
+    ``^`` and a character other than a digit, taken once, outside multi-line mode (the
+    parse of Python's ``re``, whose syntax DuckDB's and Spark's share for this); any other
+    pattern, or one Python does not read, is taken to be able to.
+    """
+    if any(code[:1] in string.digits for code in rules.non_product_codes):
+        return False
+    if not rules.non_product_pattern:
+        return True
+    try:
+        parsed = re_parser.parse(rules.non_product_pattern)
+    except (re.error, RecursionError, OverflowError):
+        return False
+    if parsed.state.flags & re.MULTILINE or len(parsed) < 2:
+        return False
+    (at, where), (literal, char) = parsed[0], parsed[1]
+    return (at is re_constants.AT and where in (re_constants.AT_BEGINNING,
+                                                 re_constants.AT_BEGINNING_STRING)
+            and literal is re_constants.LITERAL and chr(char) not in string.digits)
 
 
 def _flag_orders(t: ir.Table, rules: CleaningRules) -> ir.Table:

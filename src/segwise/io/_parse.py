@@ -137,6 +137,11 @@ def _substring(value: str, start: int, length: int) -> str:  # type: ignore[empt
     """Call the engine's ``substring`` (1-based; a negative start counts from the end)."""
 
 
+def first_character(text: ir.StringValue) -> ir.StringValue:
+    """Return the first character of ``text`` (empty for empty text), on either engine."""
+    return _substring(text, 1, 1)
+
+
 def strip_text(text: ir.StringValue) -> ir.StringValue:
     """``text.strip()`` (ASCII whitespace), run only where an edge character could be blank.
 
