@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from segwise._engine import arrow_to_numpy, is_missing, numpy_to_arrow
 from segwise._frames import DataSource
@@ -207,6 +206,8 @@ def _score(entities: EntityTable, config: SegwiseConfig) -> tuple[EntityTable, d
     With the default columns, frequency is clicks; a log without any click (a view and
     purchase log) scores conversions instead, and one without either the events.
     """
+    import pyarrow.compute as pc  # 20 ms that the other jobs' commands need not pay
+
     settings = config.section("rfe")
     columns = cast("tuple[str, str, str]", tuple(settings.score))
     if columns == RFESettings().score and not pc.max(entities.table["clicks"]).as_py():
