@@ -600,9 +600,9 @@ _rows_with_copies = st.lists(
 
 @settings(max_examples=40, deadline=None)
 @given(rows=_rows_with_copies, keyed=st.booleans(), counted=st.booleans(),
-       phases=st.booleans())
+       phases=st.booleans(), telling=st.sampled_from([None, ["price"], ["text"], []]))
 def test_group_copies_finds_the_groups_of_grouping_on_every_column(
-    rows: list[tuple], keyed: bool, counted: bool, phases: bool
+    rows: list[tuple], keyed: bool, counted: bool, phases: bool, telling: list[str] | None
 ) -> None:
     frame = pd.DataFrame(rows, columns=["customer", "price", "text", "_n"])
     if not counted:
@@ -611,14 +611,28 @@ def test_group_copies_finds_the_groups_of_grouping_on_every_column(
     table = ibis.duckdb.connect().create_view("rows", ibis.memtable(
         frame, schema={c: types[c] for c in frame.columns}))
     frame["shout"] = frame["text"].str.upper()  # derived: equal in copies
+    # telling: the first phase hashes only these columns (rows equal in them are compared
+    # on every column in the second).
     got = group_copies(table, ["customer"] if keyed else [], {"shout": lambda t: t.text.upper()},
-                       read_again=phases).to_pandas()
+                       read_again=phases, telling=telling).to_pandas()
     columns = ["customer", "price", "text", "shout"]
     # The oracle: every column a key, no hash.
     want = frame.groupby(columns, dropna=False, as_index=False).agg(
         _n=("_n", "sum") if counted else ("customer", "size"))
     got, want = (f.sort_values(columns, ignore_index=True).astype(object) for f in (got, want))
     pd.testing.assert_frame_equal(got.where(got.notna(), None), want.where(want.notna(), None))
+
+
+def _plan_nodes(table: ibis.Table) -> list[dict]:
+    """Return every node of DuckDB's plan of a query (EXPLAIN's JSON), in no order."""
+    (_, plan), = table._find_backend().con.execute(
+        "EXPLAIN (FORMAT JSON) " + str(ibis.to_sql(table))).fetchall()
+    nodes, stack = [], json.loads(plan)
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack.extend(node["children"])
+    return nodes
 
 
 def test_copies_are_grouped_in_two_phases_each_taken_once(
@@ -636,17 +650,16 @@ def test_copies_are_grouped_in_two_phases_each_taken_once(
     path = tmp_path / "copies.parquet"
     pd.concat([sample, sample.iloc[::5]], ignore_index=True).to_parquet(path, index=False)
     lines = load_transactions(path).distinct_lines()
-    (_, plan), = lines._find_backend().con.execute(
-        "EXPLAIN (FORMAT JSON) " + str(ibis.to_sql(lines))).fetchall()
-    nodes, stack = [], json.loads(plan)
-    while stack:
-        node = stack.pop()
-        nodes.append(node)
-        stack.extend(node["children"])
+    nodes = _plan_nodes(lines)
     groupings = [n for n in nodes if n["name"] == "HASH_GROUP_BY"]
     joins = sorted(n["extra_info"]["Join Type"] for n in nodes if n["name"] == "HASH_JOIN")
     assert joins == ["ANTI", "SEMI"]
     assert sum(n["name"] == "READ_PARQUET" for n in nodes) == 3
+    # Where no later step reads descriptions (RFM does not), they are read only for the
+    # rows whose time, quantity, price and product repeat: the first hash leaves them out.
+    scans = [json.dumps(n["extra_info"]) for n in _plan_nodes(lines.drop("description"))
+             if n["name"] == "READ_PARQUET"]
+    assert len(scans) == 3 and sum("Description" in scan for scan in scans) == 1
     # The one relation stored: the repeated hashes, which both joins read, ...
     (stored,) = (n for n in nodes if n["name"] == "CTE")
     names, node = [], stored["children"][0]

@@ -171,12 +171,14 @@ class Transactions(Source):
         """
         with_id = True if attributed_only else None
         if self.parser is None:
-            return group_copies(self._usable(with_id), list(_COPY_KEYS), read_again=True)
+            return group_copies(self._usable(with_id), list(_COPY_KEYS), read_again=True,
+                                telling=_TELLING_ROLES)
         # Copies of a row parse alike, so rows are parsed once, after grouping: a group of
         # rows that do not parse (quarantined, or after the as-of date) is dropped whole.
         keys = [SOURCE_PREFIX + col for role, col in self.roles.items() if role in _COPY_KEYS]
         distinct = self._parsed(group_copies(self._source_rows(with_id),
-                                             list(dict.fromkeys(keys)), read_again=True))
+                                             list(dict.fromkeys(keys)), read_again=True,
+                                             telling=self._telling()))
         return distinct.select(*STANDARD_COLUMNS, "_n")
 
     def order_pieces(
@@ -227,7 +229,8 @@ class Transactions(Source):
             tested["is_product"] = lambda rows: product_test(
                 as_text(parser.localised_value(rows[source])))
         rows = self._source_rows(True)
-        distinct = self._parsed(group_copies(rows, keys, tested, read_again=True))
+        distinct = self._parsed(group_copies(rows, keys, tested, read_again=True,
+                                             telling=self._telling()))
         left_out = {*ids, *(["product_id"] if tested else [])}
         lines = flag(distinct.select(*(c for c in STANDARD_COLUMNS if c not in left_out),
                                      "_n", *keys, *tested))
@@ -236,6 +239,11 @@ class Transactions(Source):
         # pieces themselves (the pieces with localised columns are another relation).
         return pieces.mutate(**{role: as_id(parser.localised_value(pieces[col]))
                                 for role, col in ids.items()}).drop(*keys)
+
+    def _telling(self) -> list[str]:
+        """Return the source columns of :data:`_TELLING_ROLES` (see :func:`group_copies`)."""
+        return [SOURCE_PREFIX + col for role, col in self.roles.items()
+                if role in _TELLING_ROLES]
 
     def attributed_lines(self) -> ir.Table:
         """Lines of :attr:`table` with a customer id, copies not merged.
@@ -365,6 +373,9 @@ ORDERS = register_kind(SourceKind(
 
 #: Roles whose columns group copies exactly; the other columns are compared by hash.
 _COPY_KEYS = ("customer_id", "order_id")
+#: The roles that tell most lines of an order apart: the first phase of finding copies reads
+#: only them (:func:`segwise.io.group_copies`), not descriptions (a product's own) or country.
+_TELLING_ROLES = ("timestamp", "quantity", "unit_price", "amount", "product_id")
 
 
 def load_transactions(
