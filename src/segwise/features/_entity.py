@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -815,8 +816,6 @@ def _without_signs(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, str, str, 
     and without its sign, for the note. The numbers' notation (``1,234.50``) is then
     checked and typed as any other column's.
     """
-    import re
-
     import pyarrow.compute as pc
 
     from segwise.io._parse import CURRENCY_SIGNS

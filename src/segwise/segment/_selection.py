@@ -18,6 +18,7 @@ the single largest split and so pick k=2 (Online Retail RFM is a case in point).
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -857,8 +858,6 @@ def _code_like(X: pd.DataFrame) -> list[str]:
 
 def _name_words(name: str) -> list[str]:
     """Split a column's name into lower-case words: ``NumWebVisitsMonth``, ``group_size``."""
-    import re
-
     return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name)]
 
 
