@@ -157,16 +157,40 @@ def test_outputs_are_checked_before_any_work(command: str, case: str, orders: Pa
         # orders.<side>.csv is the input, and -o orders.parquet would write it.
         orders = orders.rename(orders.with_name(f"orders.{side[command]}.csv"))
         out = orders.with_name("orders.parquet")
-    if case == "suffix" and command == "report":
-        pytest.skip("any suffix: it picks the report's format, else HTML")
-    if case == "not_duckdb" and command not in {"rfm", "report", "track"}:
-        message = "the output must end in"  # only rfm writes databases (a report any file)
+    if case == "not_duckdb" and command not in {"rfm", "track"}:
+        message = "the output must end in"  # only rfm and track write databases
+    if case in ("is_input", "suffix", "not_duckdb") and command == "report":
+        # Its suffix is checked first: no report is a .csv, .xlsx or .duckdb.
+        message = "a report is written as HTML (.html), Markdown (.md) or JSON (.json), not "
+    # A suffix the command cannot write is a usage error (2), as --store x.csv always was;
+    # -o x.db exited 1 as if the data were wrong.
+    code = 2 if message.startswith(("the output must end in", "a report is")) else 1
     model = tmp_path / "model.skops"
     model.write_bytes(b"not checked")
     before = orders.read_bytes()
-    line = _one_error_line(runner.invoke(app, COMMAND_ARGS[command](orders, out, model)))
+    line = _one_error_line(runner.invoke(app, COMMAND_ARGS[command](orders, out, model)),
+                           code=code)
     assert message in line
     assert orders.read_bytes() == before
+
+
+@pytest.mark.parametrize("args", [
+    ["report", "{src}", "-o", "{out}"],
+    ["mobility", "{src}", "-o", "{tmp}/users.parquet", "--report", "{out}"],
+    ["propensity", "train", "{src}", "--target", "Response", "--report", "{out}"],
+])
+@pytest.mark.parametrize("name", ["report.pdf", "report.docx", "report.txt"])
+def test_a_report_in_a_format_segwise_does_not_write_is_refused(
+        args: list[str], name: str, orders: Path, tmp_path: Path, no_work: None) -> None:
+    # `report -o report.pdf` wrote HTML under the name .pdf without a word (after minutes
+    # of work, a file no PDF reader opens); --report of mobility too.
+    out = tmp_path / name
+    given = [a.format(src=orders, out=out, tmp=tmp_path) for a in args]
+    line = _one_error_line(runner.invoke(app, given), code=2)
+    assert line == (f"error: {out}: a report is written as HTML (.html), Markdown (.md) or "
+                    f"JSON (.json), not {out.suffix}. Fix: end "
+                    "the name in .html, .md or .json")
+    assert not out.exists()
 
 
 def test_the_model_file_is_an_input_of_assign(orders: Path, tmp_path: Path,
