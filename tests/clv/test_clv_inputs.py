@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from segwise.clean import clean_transactions
-from segwise.clv import btyd_summary, customer_value, value_by_segment
+from segwise.clv import btyd_summary, customer_value, purchase_span, value_by_segment
 from segwise.exceptions import ConfigError, InputError
 from segwise.io import ReadOptions, load_transactions
 
@@ -93,6 +93,12 @@ def test_a_file_read_otherwise_is_read_with_read(cdnow_frame: pd.DataFrame,
     pd.testing.assert_frame_equal(
         btyd_summary(path, calibration_end="1997-09-30", read=ReadOptions(decimal=",")),
         btyd_summary(cdnow_frame, calibration_end="1997-09-30"))
+    assert purchase_span(path, read=ReadOptions(decimal=",")) == purchase_span(cdnow_frame)
+    renamed = cdnow_frame.rename(columns={"customer_id": "cust"})
+    with pytest.raises(InputError, match=r'pass columns=\{"customer_id": "\.\.\."\}'):
+        purchase_span(renamed)
+    assert purchase_span(renamed, columns={"customer_id": "cust"}) == purchase_span(
+        cdnow_frame)
     with pytest.raises(ConfigError, match=r"^read= says how raw order lines are read, but "
                                           r"these are already loaded \(CleanedLines\)"):
         btyd_summary(clean_transactions(load_transactions(cdnow_frame)),

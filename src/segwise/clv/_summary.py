@@ -241,13 +241,18 @@ def _occasions(lines: ir.Table, periods: tuple[_dt.date, float] | None = None) -
     )
 
 
-def purchase_span(source: Any) -> tuple[_dt.date, _dt.date]:
+def purchase_span(source: Any, *, columns: Mapping[str, str] | None = None,
+                  read: ReadOptions | None = None) -> tuple[_dt.date, _dt.date]:
     """Return the first and last purchase days of a transaction source.
 
     Parameters
     ----------
     source : CleanedLines, Transactions, ibis.Table, str, Path or table in memory
         The order lines; see :func:`order_source`.
+    columns : mapping of role to column name, optional
+        Raw lines' columns by role, for names segwise does not recognise.
+    read : ReadOptions, optional
+        How a file of raw lines is read.
 
     Returns
     -------
@@ -259,7 +264,7 @@ def purchase_span(source: Any) -> tuple[_dt.date, _dt.date]:
     InputError
         If there is no purchase.
     """
-    lines = purchase_lines(order_source(source))
+    lines = purchase_lines(order_source(source, columns, read))
     known = lines.filter(lines.customer_id.notnull() & lines.ts.notnull())
     day = known.ts.date()
     bounds = known.aggregate(first=day.min(), last=day.max()).to_pandas().iloc[0]
