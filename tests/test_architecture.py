@@ -9,7 +9,10 @@ features may open a door into a particular kind's features module.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -126,3 +129,26 @@ def test_every_warning_is_one_a_user_can_filter_as_segwise_s() -> None:
                 if category is None or ast.unparse(category) not in allowed:
                     others.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not others, others
+
+
+def test_no_function_imports_a_standard_module_segwise_already_loaded() -> None:
+    # An import inside a function is for a module a command may never need (startup
+    # time); one that ``import segwise`` has loaded already gains nothing and only hides
+    # the module's dependencies (``_name_words`` imported ``re`` at each call).
+    loaded = set(subprocess.run(
+        [sys.executable, "-c", "import sys, segwise; print(*sys.modules)"],
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)}).stdout.split())
+    late = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(func):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                         [node.module] if isinstance(node, ast.ImportFrom) and node.module
+                         and not node.level else [])
+                late += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names
+                         if n.split(".")[0] in sys.stdlib_module_names and n in loaded]
+    assert not late, f"import these at the module's top: {sorted(set(late))}"

@@ -7,7 +7,7 @@ column at fault and the fix, so that the CLI can print it as a one-line reason.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Literal
 
@@ -99,6 +99,27 @@ def mapping_way(way: MappingWay, *, force: bool = False) -> Iterator[None]:
         _MAPPING_WAY.reset(token)
 
 
+#: Roles the caller names by an option and keyword of their own, not by a column mapping:
+#: role to (the command line's option, a function's keyword). See :func:`role_options`.
+_ROLE_OPTIONS: ContextVar[Mapping[str, tuple[str, str]] | None] = ContextVar(
+    "segwise_role_options", default=None)
+
+
+@contextlib.contextmanager
+def role_options(options: Mapping[str, tuple[str, str]]) -> Iterator[None]:
+    """Say which roles the caller names by an option of their own, for the fixes inside.
+
+    An entity table's id is no ``[columns]`` role: the command line names it with
+    ``--id``, a function with ``id_col=`` (``{"person_id": ("--id", "id_col")}``), and
+    :func:`columns_fix` says so.
+    """
+    token = _ROLE_OPTIONS.set(options)
+    try:
+        yield
+    finally:
+        _ROLE_OPTIONS.reset(token)
+
+
 def columns_key() -> str:
     """Where the caller's column mapping is: ``[columns]``, ``config.columns`` or ``columns=``."""
     way = _MAPPING_WAY.get() or "columns"
@@ -110,9 +131,15 @@ def columns_fix(pairs: Mapping[str, str]) -> str:
 
     ``map it in a config file: [columns] customer_id = "cust"`` on the command line;
     ``pass columns={"customer_id": "cust"}`` to a function;
-    ``pass config=SegwiseConfig(columns={...})`` to a job.
+    ``pass config=SegwiseConfig(columns={...})`` to a job. A role named by an option of
+    its own (:func:`role_options`) is named so: ``name it with --id customer_id``, ``pass
+    id_col="customer_id"``.
     """
     way = _MAPPING_WAY.get() or "columns"
+    options = _ROLE_OPTIONS.get() or {}
+    if pairs and set(pairs) <= set(options):
+        given = ", ".join(option_value(*options[r], c) for r, c in pairs.items())
+        return ("name it with " if way == "config" else "pass ") + given
     if way == "config":
         return "map it in a config file: [columns] " + " ".join(
             f'{r} = "{c}"' for r, c in pairs.items())
@@ -205,6 +232,18 @@ def option_key(option: str, section: str | None, name: str) -> str:
     if (_MAPPING_WAY.get() or "columns") != "config":
         return f"{name}="
     return f"{option} (or [{section}] {name})" if section else option
+
+
+def option_value(option: str, name: str, value: str | Sequence[str]) -> str:
+    """Give an option as the caller writes it with a value, for a fix.
+
+    ``--id "Customer ID"`` and ``--features Fresh,Milk`` on the command line;
+    ``id_col="Customer ID"`` and ``features=("Fresh", "Milk")`` from Python.
+    """
+    if (_MAPPING_WAY.get() or "columns") != "config":
+        return f"{name}={_literal(value if isinstance(value, str) else tuple(value), toml=False)}"
+    text = value if isinstance(value, str) else ",".join(value)
+    return f'{option} "{text}"' if " " in text else f"{option} {text}"
 
 
 def read_key(*names: str) -> str:

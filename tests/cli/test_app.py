@@ -157,16 +157,40 @@ def test_outputs_are_checked_before_any_work(command: str, case: str, orders: Pa
         # orders.<side>.csv is the input, and -o orders.parquet would write it.
         orders = orders.rename(orders.with_name(f"orders.{side[command]}.csv"))
         out = orders.with_name("orders.parquet")
-    if case == "suffix" and command == "report":
-        pytest.skip("any suffix: it picks the report's format, else HTML")
-    if case == "not_duckdb" and command not in {"rfm", "report", "track"}:
-        message = "the output must end in"  # only rfm writes databases (a report any file)
+    if case == "not_duckdb" and command not in {"rfm", "track"}:
+        message = "the output must end in"  # only rfm and track write databases
+    if case in ("is_input", "suffix", "not_duckdb") and command == "report":
+        # Its suffix is checked first: no report is a .csv, .xlsx or .duckdb.
+        message = "a report is written as HTML (.html), Markdown (.md) or JSON (.json), not "
+    # A suffix the command cannot write is a usage error (2), as --store x.csv always was;
+    # -o x.db exited 1 as if the data were wrong.
+    code = 2 if message.startswith(("the output must end in", "a report is")) else 1
     model = tmp_path / "model.skops"
     model.write_bytes(b"not checked")
     before = orders.read_bytes()
-    line = _one_error_line(runner.invoke(app, COMMAND_ARGS[command](orders, out, model)))
+    line = _one_error_line(runner.invoke(app, COMMAND_ARGS[command](orders, out, model)),
+                           code=code)
     assert message in line
     assert orders.read_bytes() == before
+
+
+@pytest.mark.parametrize("args", [
+    ["report", "{src}", "-o", "{out}"],
+    ["mobility", "{src}", "-o", "{tmp}/users.parquet", "--report", "{out}"],
+    ["propensity", "train", "{src}", "--target", "Response", "--report", "{out}"],
+])
+@pytest.mark.parametrize("name", ["report.pdf", "report.docx", "report.txt"])
+def test_a_report_in_a_format_segwise_does_not_write_is_refused(
+        args: list[str], name: str, orders: Path, tmp_path: Path, no_work: None) -> None:
+    # `report -o report.pdf` wrote HTML under the name .pdf without a word (after minutes
+    # of work, a file no PDF reader opens); --report of mobility too.
+    out = tmp_path / name
+    given = [a.format(src=orders, out=out, tmp=tmp_path) for a in args]
+    line = _one_error_line(runner.invoke(app, given), code=2)
+    assert line == (f"error: {out}: a report is written as HTML (.html), Markdown (.md) or "
+                    f"JSON (.json), not {out.suffix}. Fix: end "
+                    "the name in .html, .md or .json")
+    assert not out.exists()
 
 
 def test_the_model_file_is_an_input_of_assign(orders: Path, tmp_path: Path,
@@ -528,7 +552,7 @@ def test_columns_left_out_of_inferred_features_are_named(shared_data: Path,
                                  "--embed", "", "--compare", ""], terminal_width=300)
     assert result.exit_code == 0, result.output
     assert (f"note: {table}: not clustered (not number columns): Fresh (text). Fix: name the "
-            "columns to cluster with --features (features=)") in result.output
+            "columns to cluster with --features") in result.output
     # What each holds, as each is fixed differently: dates and flags were called "not
     # number columns" like text, and so was a column left empty.
     frame["since"] = pd.Timestamp("2012-07-30") + pd.to_timedelta(frame.index, "D")
@@ -542,7 +566,7 @@ def test_columns_left_out_of_inferred_features_are_named(shared_data: Path,
             "(dates), retail (true/false: often an outcome, such as a purchase, to compare "
             "segments by (each segment's share of true is in the profiles) rather than to "
             "cluster on; clustered as 0/1 when named), notes (empty). Fix: name the columns "
-            "to cluster with --features (features=)") in result.output
+            "to cluster with --features") in result.output
     result = runner.invoke(app, ["segment", str(table), "--customers", "--k", "3",
                                  "--embed", "", "--compare", "", "--features", "Milk,Grocery"],
                            terminal_width=300)
@@ -602,6 +626,34 @@ def test_an_unreadable_customer_table_is_one_line(tmp_path: Path, name: str, dat
     table.write_bytes(data)
     line = _one_error_line(runner.invoke(app, ["segment", str(table), "--customers"]))
     assert line.startswith(f"error: {table}: ") and says in line, line
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_the_id_s_fixes_name_the_option_of_the_command_line(shared_data: Path,
+                                                            tmp_path: Path, suffix: str) -> None:
+    # Two columns that could each be the id: the fix named a config's [columns] role for
+    # a CSV, and columns={"person_id": ...}, which no command takes, for Parquet; the note
+    # of an id taken by position named --id and id_col= both. Now --id, which works.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame.insert(0, "Customer ID", [f"W {i:03d}" for i in range(440)])
+    frame.insert(1, "customer_id", range(440))
+    table = tmp_path / f"customers.{suffix}"
+    frame.to_csv(table, index=False) if suffix == "csv" else frame.to_parquet(table)
+    args = ["segment", str(table), "--customers", "--k", "3", "--embed", "", "--compare", ""]
+    line = _one_error_line(runner.invoke(app, args))
+    assert line.endswith('Fix: rename or drop the others, or name it with --id "Customer ID"')
+    result = runner.invoke(app, [*args, "--id", "Customer ID", "-o", str(tmp_path / "s.csv")])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / "s.csv")["Customer ID"].iloc[0] == "W 000"
+    frame.drop(columns=["Customer ID", "customer_id"]).assign(
+        client=range(440, 880)).iloc[:, ::-1].to_csv(tmp_path / "first.csv", index=False)
+    result = runner.invoke(app, ["segment", str(tmp_path / "first.csv"), "--customers",
+                                 "--k", "3", "--embed", "", "--compare", ""],
+                           terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert ("note: id column: client, the first column (no column is named like an id, and "
+            "its values are distinct). Fix: name another with --id") in result.output.splitlines()
 
 
 # A Ctrl-C that lands while a finalizer runs: Python prints the KeyboardInterrupt and goes

@@ -113,7 +113,7 @@ def test_bad_output_extension(retail_sample: pd.DataFrame, tmp_path: Path) -> No
     src = tmp_path / "orders.csv"
     retail_sample.head(100).to_csv(src, index=False)
     result = runner.invoke(app, ["rfm", str(src), "-o", str(tmp_path / "o.xlsx")])
-    assert result.exit_code == 1 and ".parquet, .csv or .duckdb" in result.output
+    assert result.exit_code == 2 and ".parquet, .csv or .duckdb, not .xlsx" in result.output
 
 
 def test_quarantine_file_is_written(retail_sample: pd.DataFrame, tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 from segwise.clean import clean_transactions
-from segwise.clv import btyd_summary, customer_value, value_by_segment
+from segwise.clv import btyd_summary, customer_value, purchase_span, value_by_segment
 from segwise.exceptions import ConfigError, InputError
-from segwise.io import load_transactions
+from segwise.io import ReadOptions, load_transactions
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,34 @@ def test_raw_lines_named_otherwise_are_mapped_with_columns(cdnow_frame: pd.DataF
         customer_value(clean_transactions(load_transactions(frame, columns={
             "customer_id": "cust", "timestamp": "when", "amount": "paid"})),
             columns={"customer_id": "cust"})
+
+
+def test_a_file_read_otherwise_is_read_with_read(cdnow_frame: pd.DataFrame,
+                                                 tmp_path: Path) -> None:
+    # CDNOW as a European spreadsheet writes it (12,77): the fix said read=ReadOptions(
+    # decimal=","), which customer_value did not take (a TypeError when followed).
+    path = tmp_path / "cdnow_eu.csv"
+    cdnow_frame.to_csv(path, index=False, sep=";", decimal=",")
+    with pytest.raises(InputError) as err:
+        customer_value(path, calibration_end="1997-09-30", horizon="39w")
+    assert 'Fix: pass read=ReadOptions(decimal=",")' in str(err.value)
+    eu = customer_value(path, calibration_end="1997-09-30", horizon="39w",
+                        read=ReadOptions(decimal=","))
+    named = customer_value(cdnow_frame, calibration_end="1997-09-30", horizon="39w")
+    pd.testing.assert_frame_equal(eu.customers, named.customers)
+    pd.testing.assert_frame_equal(
+        btyd_summary(path, calibration_end="1997-09-30", read=ReadOptions(decimal=",")),
+        btyd_summary(cdnow_frame, calibration_end="1997-09-30"))
+    assert purchase_span(path, read=ReadOptions(decimal=",")) == purchase_span(cdnow_frame)
+    renamed = cdnow_frame.rename(columns={"customer_id": "cust"})
+    with pytest.raises(InputError, match=r'pass columns=\{"customer_id": "\.\.\."\}'):
+        purchase_span(renamed)
+    assert purchase_span(renamed, columns={"customer_id": "cust"}) == purchase_span(
+        cdnow_frame)
+    with pytest.raises(ConfigError, match=r"^read= says how raw order lines are read, but "
+                                          r"these are already loaded \(CleanedLines\)"):
+        btyd_summary(clean_transactions(load_transactions(cdnow_frame)),
+                     read=ReadOptions(decimal=","))
 
 
 def test_a_frame_in_segwise_own_names_reads_like_the_ibis_table(

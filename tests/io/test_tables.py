@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning
 from segwise.io import Join, ReadOptions, convert_to_parquet, load_source
 from segwise.io._tables import _ReadAhead
 
@@ -760,6 +761,40 @@ def test_a_column_of_zoned_iso_times_is_read_as_utc(tmp_path: Path) -> None:
     t = source.table
     got = t.order_by(t.search_id.cast("int64")).ts.execute().tolist()
     assert got == list(stamps.tz_convert("UTC").tz_localize(None))
+
+
+@pytest.mark.parametrize("suffix", [".sqlite", ".duckdb", ".csv"])
+def test_times_some_zoned_and_some_not_are_counted_in_a_warning(tmp_path: Path,
+                                                                suffix: str) -> None:
+    # An exporter that changed: 40 searches at Moscow times with their offset, 60 without.
+    # The zoned ones were converted to UTC and the others read as UTC too, three hours
+    # apart, without a word.
+    stamps = pd.date_range("2015-05-01 09:00", periods=100, freq="17min", tz="Europe/Moscow")
+    dates = [t.isoformat() for t in stamps[:40]] + [
+        t.strftime("%Y-%m-%d %H:%M:%S") for t in stamps[40:]]
+    if suffix == ".csv":
+        path = tmp_path / "searches.csv"
+        pd.DataFrame({"SearchID": range(100), "UserID": [i % 7 for i in range(100)],
+                      "SearchDate": dates}).to_csv(path, index=False)
+        read = ReadOptions()
+    else:
+        path, read = _searches(tmp_path / f"log{suffix}", dates), RELATION
+    with pytest.warns(SegwiseWarning) as caught:
+        source = load_source(path, "events", read=read)
+    said = [str(w.message) for w in caught if "zone" in str(w.message)]
+    assert said == [
+        f"{path}: column SearchDate: 40 times have a zone (such as "
+        f"'{dates[0]}') and 60 have none (such as '{dates[40]}'); those with one are "
+        "converted to UTC and those without are read as if they were UTC, so the two kinds "
+        "may be hours apart. Fix: export every time with its zone (or every time in one zone, "
+        "without it)"], said
+    assert source.n_quarantined == 0
+    # One kind alone, zoned or not, is no mixture: nothing said.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SegwiseWarning)
+        for kind in (dates[:40], dates[40:]):
+            load_source(_searches(tmp_path / f"one{len(kind)}.sqlite", kind), "events",
+                        read=RELATION)
 
 
 def test_a_database_or_parquet_file_is_read_by_its_content_not_its_suffix(

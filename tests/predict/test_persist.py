@@ -328,6 +328,20 @@ def test_assign_takes_raw_order_lines_from_a_file_or_any_dataframe(saved, heldou
         pd.testing.assert_frame_equal(model.assign(source), expected)
 
 
+def test_assign_reads_raw_lines_as_the_fixes_say(saved, heldout_file, heldout_kept):
+    # Raw lines whose customer column segwise does not recognise: the fix said columns=,
+    # which assign did not take (a TypeError when followed).
+    model = TrainedAssigner.load(saved)
+    raw = pd.read_parquet(heldout_file).rename(columns={"CustomerID": "Kunde"})
+    with pytest.raises(InputError, match=r'Fix: .*pass columns=\{"customer_id": "\.\.\."\}'):
+        model.assign(raw)
+    pd.testing.assert_frame_equal(model.assign(raw, columns={"customer_id": "Kunde"}),
+                                  model.assign(heldout_kept))
+    with pytest.raises(ConfigError, match=r"^columns= says how raw order lines are read, but "
+                                          r"these are already loaded"):
+        model.assign(heldout_kept, columns={"customer_id": "Kunde"})
+
+
 def test_new_lines_without_what_the_training_lines_had_are_warned(saved, heldout_file,
                                                                   tmp_path):
     # The held-out Online Retail customers as a CDNOW-like export: dates only, no product

@@ -7,7 +7,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from segwise.report import Chart, Figure, Report, Section, Table, format_value, render
+from segwise.exceptions import UsageError
+from segwise.report import (
+    Chart,
+    Figure,
+    Report,
+    Section,
+    Table,
+    format_value,
+    render,
+    report_format,
+    write_report,
+)
 
 
 @pytest.mark.parametrize(
@@ -42,6 +53,20 @@ def _tiny_report() -> Report:
     chart = Chart("c", "A chart", "It goes up.", go.Figure(go.Bar(x=[1, 2], y=[3, 4])))
     return Report("Title <script>", "sub", [Figure("customers", "Customers", 1200)],
                   [Section("s", "Section", "intro", [table, chart])], meta={"as_of": "2011"})
+
+
+@pytest.mark.parametrize("name", ["report.pdf", "report.txt", "report.docx"])
+def test_a_report_is_written_in_a_format_its_name_says_or_refused(tmp_path, name) -> None:
+    # write_report(result, "report.pdf") wrote HTML under the name .pdf without a word.
+    with pytest.raises(UsageError, match=r"a report is written as HTML \(\.html\), Markdown "
+                                         r"\(\.md\) or JSON \(\.json\), not \.\w+\. Fix: "):
+        write_report(_tiny_report(), tmp_path / name)
+    assert not (tmp_path / name).exists()
+    # A format named outright is written under any name; a known suffix picks its own.
+    assert write_report(_tiny_report(), tmp_path / name, format="md").read_text(
+        ).startswith("# Title")
+    assert report_format(tmp_path / "r.HTM") == report_format(tmp_path / "r") == "html"
+    assert report_format(tmp_path / "r.markdown") == "md"
 
 
 def test_json_carries_raw_values_and_text() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,33 @@ def test_a_frame_s_messages_name_its_source_as_given(shared_data: Path, source: 
         EntityTable.from_frame(frame, source=source)
     assert str(caught.value).startswith(f"{source}: columns 'customer_id' and 'Customer ID' "
                                         "could each be the person_id")
+
+
+@pytest.mark.parametrize("given", ["frame", "csv", "parquet", "segment_customers"])
+def test_the_fix_of_an_ambiguous_id_names_the_keyword_the_caller_has(
+        shared_data: Path, tmp_path: Path, given: str) -> None:
+    # The fix said columns={"person_id": "customer_id"}, which neither from_frame, read
+    # nor segment_customers takes: following it was a TypeError. Now it names id_col=,
+    # and following it works.
+    frame = pd.read_csv(shared_data / "uci-wholesale-customers"
+                        / "wholesale_customers_data.csv.gz")
+    frame.insert(0, "customer_id", [f"C{i:03d}" for i in range(440)])
+    frame.insert(1, "Customer ID", range(440))
+    data: Any = frame
+    if given in ("csv", "parquet"):
+        data = _written(frame, tmp_path / f"customers.{given}")
+    call: Callable[..., Any] = {
+        "frame": EntityTable.from_frame, "csv": EntityTable.read, "parquet": EntityTable.read,
+        "segment_customers": partial(segment_customers, n_clusters=3, compare=None, embed=()),
+    }[given]
+    with pytest.raises(InputError) as caught:
+        call(data)
+    assert str(caught.value).endswith('Fix: rename or drop the others, or pass '
+                                      'id_col="customer_id"'), caught.value
+    done = call(data, id_col="customer_id")
+    ids = (done.table.column("customer_id").to_pylist() if isinstance(done, EntityTable)
+           else done.assignments["customer_id"].tolist())
+    assert ids[:2] == ["C000", "C001"] and len(ids) == 440
 
 
 #: A table in memory as notebooks hold Wholesale Customers after ``pd.read_csv``.
@@ -269,7 +297,7 @@ def test_a_first_column_that_is_a_measure_or_a_date_is_not_taken_as_the_id(
         assert entities.id_col == "row" and entities.n_entities == 440
         assert entities.notes[0].startswith(f"no id column: none is named like one (id, "
                                             f"customer_id, ...) and the first, {first}, ")
-        assert "--id" in entities.notes[0]
+        assert entities.notes[0].endswith("Fix: name the id column with id_col=")
         if first == "fresh_share":
             assert "holds numbers with decimals" in entities.notes[0]
             assert "fresh_share" in entities.schema.cluster_features
@@ -283,7 +311,7 @@ def test_a_first_column_that_is_a_measure_or_a_date_is_not_taken_as_the_id(
         [1000.0, 1001.0] if suffix == "parquet" else ["1000", "1001"])
     assert entities.notes == ("id column: Kundennr, the first column (no column is named "
                               "like an id, and its values are distinct). Fix: name another "
-                              "with --id (id_col=)",)
+                              "with id_col=",)
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
@@ -613,7 +641,7 @@ def test_a_table_of_flags_is_told_how_to_cluster_them(tmp_path: Path) -> None:
     frame.insert(0, "customer_id", [f"c{i}" for i in range(60)])
     path = _written(frame, tmp_path / "flags.csv")
     with pytest.raises(InputError, match=r"flags\.csv: no numeric column to segment on .*Fix: "
-                                         r"name them with --features wine,meat,web \(features=\)"):
+                                         r'name them with features=\("wine", "meat", "web"\)'):
         segment_customers(path, embed=())
     seg = segment_customers(path, features=["wine", "meat", "web"], n_clusters=3,
                             compare=None, embed=())
@@ -637,10 +665,10 @@ def test_a_job_that_clusters_on_none_of_its_features_says_so(shared_data: Path,
                            "clustered as they are (none is declared to cluster on; its "
                            "numbers: Year_Birth, Income, Recency, MntWines, ")
     assert "no numeric column" not in said
-    assert said.endswith("Fix: segment a table of one row per person with segwise segment "
-                         "--customers, naming the features to cluster on with --features "
-                         "(features=)")
-    # As the fix says: the same rows as a table, with the features named.
+    assert said.endswith("Fix: name the features to cluster on with features=")
+    # As the fix says, with the features named (the same rows as a table, too).
+    assert segment_customers(people, features=["Income", "MntWines"], n_clusters=3,
+                             compare=None, embed=()).segmenter.n_clusters_ == 3
     seg = segment_customers(tmp_path / "people.csv", features=["Income", "MntWines"],
                             n_clusters=3, compare=None, embed=(), missing="drop")
     assert len(seg.assignments) == frame["Income"].notna().sum()
@@ -705,7 +733,7 @@ def test_columns_left_out_as_not_numbers_are_named_from_python(shared_data: Path
     assert [str(w.message) for w in notes] == [
         f"{source}: not clustered (not number columns): Education, Marital_Status "
         "(categories: each segment's most common value and its share are in the profiles), "
-        "Dt_Customer (text). Fix: name the columns to cluster with --features (features=)"]
+        "Dt_Customer (text). Fix: name the columns to cluster with features="]
     with warnings.catch_warnings(record=True) as named:
         warnings.simplefilter("always")
         segment_customers(data, features=["Income", "MntWines"], n_clusters=3,

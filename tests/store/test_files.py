@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, UsageError
 from segwise.store import (
     atomic_path,
     check_output,
@@ -145,7 +145,8 @@ def test_concurrent_writers_never_leave_a_corrupt_file(tmp_path):
 
 
 def test_the_suffix_is_checked(tmp_path):
-    with pytest.raises(ConfigError, match=r"o\.xlsx: the output must end in \.parquet or \.csv"):
+    with pytest.raises(UsageError, match=r"o\.xlsx: the output must end in \.parquet or \.csv, "
+                                         r"not \.xlsx\. Fix: change its suffix"):
         check_output(tmp_path / "o.xlsx", (".parquet", ".csv"))
     assert check_output(tmp_path / "O.CSV", (".parquet", ".csv")) == tmp_path / "O.CSV"
 

@@ -64,9 +64,12 @@ def mobility(
     """
     from segwise.jobs import run_record
     from segwise.jobs.mobility import MobilityResult, UserSegments, with_pois_option
+    from segwise.report import report_format
     from segwise.store import TABLE_SUFFIXES, check_output
 
     main, *side = MobilityResult.output_paths(output)
+    if report is not None:
+        report_format(report)
     check_output(main, (*TABLE_SUFFIXES, ".duckdb"),
                  side=[*side, *UserSegments.output_paths(output), *([report] if report else [])],
                  inputs=[input, config, pois])

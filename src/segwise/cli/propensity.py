@@ -167,12 +167,14 @@ def train(
     """Compare models on folds of TABLE only, choose the default by the rule, save it."""
     from segwise.config import load_config
     from segwise.jobs import run_propensity
+    from segwise.report import report_format
     from segwise.store import check_output
 
     if output is not None:
         check_output(output, (".skops",), inputs=[table, dictionary, config])
     if report is not None:
-        check_output(report, (".html", ".md", ".json"), inputs=[table, dictionary, config])
+        report_format(report)
+        check_output(report, None, inputs=[table, dictionary, config])
     if not segments:
         refuse_given(ctx, {"k": "with --no-segments: no population segments are made. Fix: "
                                 "leave out --no-segments, or --k"})

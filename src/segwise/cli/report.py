@@ -138,7 +138,8 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="Report file to write "
                                                                 "(.html, .md or .json).")],
     format: Annotated[FormatChoice | None, typer.Option(
-        "--format", "-f", help="Output format (default: from the file suffix, else html).")
+        "--format", "-f", help="Output format (default: from the file suffix: .html, .md or "
+                               ".json, none for html; another is refused).")
     ] = None,
     currency: Annotated[str | None, typer.Option(
         "--currency", help="Currency code shown on axes and headers, e.g. GBP.")] = None,
@@ -172,13 +173,14 @@ def report(
     """Write a self-contained report of the data, the cleaning and the segments."""
     from segwise.clv import PURCHASE_MODELS
     from segwise.exceptions import ConfigError
-    from segwise.report import check_currency
+    from segwise.report import check_currency, report_format
     from segwise.store import check_output
 
     if clv_model not in (*PURCHASE_MODELS, "auto"):  # a typo fails before any reading
         raise ConfigError(f"--clv-model {clv_model!r}: choose one of "
                           f"{', '.join(PURCHASE_MODELS)}, auto")
-    # Any suffix goes: it picks the format, and anything but .md or .json is HTML.
+    # The suffix picks the format, unless --format names it: .pdf was HTML without a word.
+    report_format(output, format.value if format else None)
     check_output(output, None, inputs=[input, config])
     check_currency(currency)
     _refuse_unused(ctx, job=job, clv=clv)

@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from segwise.clv._mbgnbd import MBGNBD
 from segwise.clv._pareto_nbd import ParetoNBD
 from segwise.clv._summary import Period, btyd_summary, occasion_counts, order_source
 from segwise.exceptions import ConfigError, InputError, SegwiseWarning
+
+if TYPE_CHECKING:
+    from segwise.io import ReadOptions
 
 __all__ = [
     "CANDIDATES",
@@ -212,6 +215,7 @@ def compare_purchase_models(
     unit: str = "W",
     models: Sequence[str] = CANDIDATES,
     columns: Mapping[str, str] | None = None,
+    read: ReadOptions | None = None,
 ) -> ModelComparison:
     """Fit purchase models to a calibration period and compare them on its holdout.
 
@@ -231,6 +235,8 @@ def compare_purchase_models(
     columns : mapping of role to column name, optional
         Raw lines' columns by role, for names segwise does not recognise
         (``{"timestamp": "ts"}``; see :func:`order_source`).
+    read : ReadOptions, optional
+        How a file of raw lines is read (``ReadOptions(decimal=",")``).
 
     Returns
     -------
@@ -253,7 +259,7 @@ def compare_purchase_models(
     if unknown or not models:
         raise ConfigError(f"models {unknown or list(models)}: choose from "
                           f"{', '.join(PURCHASE_MODELS)}")
-    source = order_source(source, columns)
+    source = order_source(source, columns, read)
     summary = btyd_summary(source, calibration_end=calibration_end, holdout_end=holdout_end,
                            unit=unit)
     period = Period.from_attrs(summary.attrs)

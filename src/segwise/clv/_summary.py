@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
     import ibis.expr.types as ir
 
+    from segwise.io import ReadOptions
+
 __all__ = [
     "SUMMARY_COLUMNS",
     "UNITS",
@@ -113,7 +115,8 @@ class Period:
         return (self.holdout_end - self.calibration_end).days / unit_days(self.unit)
 
 
-def order_source(source: Any, columns: Mapping[str, str] | None = None) -> Any:
+def order_source(source: Any, columns: Mapping[str, str] | None = None,
+                 read: ReadOptions | None = None) -> Any:
     """Return a source of order lines the CLV functions read, loading raw ones.
 
     Cleaned lines, a loaded log and (without ``columns``) an Ibis table with
@@ -130,6 +133,9 @@ def order_source(source: Any, columns: Mapping[str, str] | None = None) -> Any:
     columns : mapping of role to column name, optional
         The raw lines' column for each role their names do not reveal
         (``{"customer_id": "cust", "timestamp": "ts"}``), as ``[columns]`` in a config.
+    read : ReadOptions, optional
+        How the raw lines' file is read (delimiter, ``decimal``, ...), as ``[read]`` in a
+        config.
 
     Returns
     -------
@@ -139,22 +145,23 @@ def order_source(source: Any, columns: Mapping[str, str] | None = None) -> Any:
     Raises
     ------
     ConfigError
-        If ``columns`` is given with lines already loaded or cleaned.
+        If ``columns`` or ``read`` is given with lines already loaded or cleaned.
     """
     if hasattr(source, "kept") or hasattr(source, "distinct_lines"):
-        if columns:
+        given = "columns=" if columns else "read=" if read is not None else None
+        if given:
             raise ConfigError(
-                f"columns={dict(columns)!r} maps the columns of raw order lines, but these "
-                f"are already loaded ({type(source).__name__}). Fix: pass the raw table "
-                "with columns=, or the loaded lines without it")
+                f"{given} says how raw order lines are read, but these are already loaded "
+                f"({type(source).__name__}). Fix: pass the raw table with {given}, or the "
+                f"loaded lines without it")
         return source
-    if not columns and isinstance(source, ibis.expr.types.Table) and (
+    if not columns and read is None and isinstance(source, ibis.expr.types.Table) and (
             {"customer_id", "ts", "revenue"} <= set(source.columns)):
         return source
     from segwise.clean import clean_transactions
     from segwise.io import load_transactions
 
-    return clean_transactions(load_transactions(source, columns=columns))
+    return clean_transactions(load_transactions(source, columns=columns, read=read))
 
 
 def order_lines(source: Any) -> ir.Table:
@@ -234,13 +241,18 @@ def _occasions(lines: ir.Table, periods: tuple[_dt.date, float] | None = None) -
     )
 
 
-def purchase_span(source: Any) -> tuple[_dt.date, _dt.date]:
+def purchase_span(source: Any, *, columns: Mapping[str, str] | None = None,
+                  read: ReadOptions | None = None) -> tuple[_dt.date, _dt.date]:
     """Return the first and last purchase days of a transaction source.
 
     Parameters
     ----------
     source : CleanedLines, Transactions, ibis.Table, str, Path or table in memory
         The order lines; see :func:`order_source`.
+    columns : mapping of role to column name, optional
+        Raw lines' columns by role, for names segwise does not recognise.
+    read : ReadOptions, optional
+        How a file of raw lines is read.
 
     Returns
     -------
@@ -252,7 +264,7 @@ def purchase_span(source: Any) -> tuple[_dt.date, _dt.date]:
     InputError
         If there is no purchase.
     """
-    lines = purchase_lines(order_source(source))
+    lines = purchase_lines(order_source(source, columns, read))
     known = lines.filter(lines.customer_id.notnull() & lines.ts.notnull())
     day = known.ts.date()
     bounds = known.aggregate(first=day.min(), last=day.max()).to_pandas().iloc[0]
@@ -302,6 +314,7 @@ def btyd_summary(
     unit: str = "W",
     discrete: bool = False,
     columns: Mapping[str, str] | None = None,
+    read: ReadOptions | None = None,
 ) -> pd.DataFrame:
     """Summarise a transaction log per customer in the BTYD convention.
 
@@ -326,6 +339,9 @@ def btyd_summary(
 
     columns : mapping of role to column name, optional
         Raw lines' columns by role, for names segwise does not recognise (see
+        :func:`order_source`).
+    read : ReadOptions, optional
+        How a file of raw lines is read (``ReadOptions(decimal=",")``; see
         :func:`order_source`).
 
     Returns
@@ -352,7 +368,7 @@ def btyd_summary(
         If the dates or the unit are invalid.
     """
     days_per_unit = unit_days(unit)
-    source = order_source(source, columns)
+    source = order_source(source, columns, read)
     lines = purchase_lines(source)
     occ = _occasions(lines)
     data_start, data_end = purchase_span(lines)

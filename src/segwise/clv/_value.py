@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from segwise.clv._summary import (
     unit_days,
 )
 from segwise.exceptions import ConfigError, InputError, SegwiseWarning, columns_fix
+
+if TYPE_CHECKING:
+    from segwise.io import ReadOptions
 
 __all__ = [
     "CLV_COLUMNS",
@@ -286,6 +289,7 @@ def customer_value(
     model: str = "bgnbd",
     holdout_check: bool = False,
     columns: Mapping[str, str] | None = None,
+    read: ReadOptions | None = None,
 ) -> CLVResult:
     """Fit a purchase model and Gamma-Gamma to an order log and value every customer.
 
@@ -328,6 +332,9 @@ def customer_value(
         Raw lines' columns by role, for names segwise does not recognise:
         ``columns={"customer_id": "cust", "timestamp": "ts", "amount": "paid"}`` (as
         ``[columns]`` in a config file; see :func:`order_source`).
+    read : ReadOptions, optional
+        How a file of raw lines is read: ``read=ReadOptions(decimal=",")`` (as ``[read]``
+        in a config file).
 
     Returns
     -------
@@ -359,7 +366,7 @@ def customer_value(
     if model != "auto" and model not in PURCHASE_MODELS:
         raise ConfigError(f"model {model!r}: choose one of {', '.join(PURCHASE_MODELS)} or auto")
     horizon_units = parse_horizon(horizon, unit, max_years=MAX_HORIZON_YEARS)
-    source = order_source(source, columns)
+    source = order_source(source, columns, read)
     comparison = None
     notes: list[str] = []
     given = calibration_end is not None

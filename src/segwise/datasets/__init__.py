@@ -12,6 +12,8 @@ GeoLife GPS trajectories (:func:`geolife_pings`) and Foursquare NYC check-ins
 
 from __future__ import annotations
 
+import io
+import re
 from importlib.resources import files
 from pathlib import Path
 
@@ -103,8 +105,6 @@ def geolife_pings(source: str | Path, out: str | Path | None = None, *,
         ``user_id``, ``timestamp`` (seconds), ``lat``, ``lon``, ``altitude_ft`` (null
         where -777, GeoLife's "invalid"), in file order.
     """
-    import io
-    import re
     import tarfile
 
     import pyarrow.compute as pc

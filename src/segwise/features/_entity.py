@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +22,7 @@ import pyarrow as pa
 
 from segwise._frames import DataSource, is_table, table_label, to_arrow
 from segwise._registry import Registry
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, option_key, role_options
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -623,8 +624,9 @@ def _read_rows(path: Path, id_col: str | None, read: ReadOptions | None
     kind = replace(PEOPLE, rows="rows")
 
     def load(column: str | None) -> Any:
-        return load_source(path, kind, columns={PERSON_ID: column} if column else None,
-                           read=read)
+        with role_options({PERSON_ID: _ID_OPTION}):
+            return load_source(path, kind, columns={PERSON_ID: column} if column else None,
+                               read=read)
 
     try:
         source = load(id_col)
@@ -815,8 +817,6 @@ def _without_signs(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, str, str, 
     and without its sign, for the note. The numbers' notation (``1,234.50``) is then
     checked and typed as any other column's.
     """
-    import re
-
     import pyarrow.compute as pc
 
     from segwise.io._parse import CURRENCY_SIGNS
@@ -877,6 +877,11 @@ def _check_notation(path: str | Path, name: str, column: pa.ChunkedArray,
         raise InputError(f"{path}: column {name!r} reads as text ({value!r}): {hint}")
 
 
+#: How the caller names an entity table's id: ``--id`` on the command line, ``id_col=``
+#: from Python (no ``[columns]`` role: :func:`segwise.exceptions.role_options`).
+_ID_OPTION = ("--id", "id_col")
+
+
 def _choose_id(names: list[str], named: str | None,
                column: Callable[[str], pa.ChunkedArray]) -> tuple[str | None, tuple[str, ...]]:
     """Choose the id column of a file's entity table, the same for every format.
@@ -895,10 +900,11 @@ def _choose_id(names: list[str], named: str | None,
     if why is None:
         return names[0], (f"id column: {names[0]}, the first column (no column is named "
                           "like an id, and its values are distinct). Fix: name another "
-                          "with --id (id_col=)",)
+                          f"with {option_key(_ID_OPTION[0], None, _ID_OPTION[1])}",)
     return None, (f"no id column: none is named like one (id, customer_id, ...) and the "
                   f"first, {names[0]}, {why}; rows are numbered from 1 in a column "
-                  f"{_row_column(names)!r}. Fix: name the id column with --id (id_col=)",)
+                  f"{_row_column(names)!r}. Fix: name the id column with "
+                  f"{option_key(_ID_OPTION[0], None, _ID_OPTION[1])}",)
 
 
 def _row_column(names: list[str]) -> str:
@@ -945,7 +951,8 @@ def _with_id(table: pa.Table, source: str) -> tuple[pa.Table, tuple[str, ...]]:
     from segwise.io import PEOPLE, PERSON_ID, resolve_roles
 
     names = table.column_names
-    roles = resolve_roles(names, source=source, kind=PEOPLE)
+    with role_options({PERSON_ID: _ID_OPTION}):
+        roles = resolve_roles(names, source=source, kind=PEOPLE)
     named = roles[PERSON_ID] if PERSON_ID in roles else None
     chosen, how = _choose_id(names, named, table.column)
     if chosen is None:

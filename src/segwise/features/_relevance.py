@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -290,8 +291,6 @@ def _fill_medians(S: np.ndarray) -> np.ndarray:
     if not np.isnan(S).any():
         return S.copy()
     with np.errstate(all="ignore"):
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             medians = np.nanmedian(S, axis=0)

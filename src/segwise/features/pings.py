@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import re
+import warnings
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -294,7 +296,6 @@ def _zone_like(name: str) -> str:
     without a close one, an example of the form.
     """
     import difflib
-    import re
     import zoneinfo
 
     offset = re.fullmatch(r"\s*(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?00)?\s*", name, re.I)
@@ -732,8 +733,6 @@ def _warn_swapped(users: np.ndarray, cleaned: CleanedPings) -> None:
     """Warn of users whose places all look swapped (:func:`_places.swapped_users`)."""
     if not len(users):
         return
-    import warnings
-
     roles = dict(cleaned.source.roles.items())
     shown = ", ".join(str(u) for u in users[:5]) + (", ..." if len(users) > 5 else "")
     warnings.warn(
@@ -768,8 +767,6 @@ def _check_clock(shares: np.ndarray, settings: MobilitySettings, where: str) -> 
     quiet = int(np.argmin(parts))
     if quiet == night or parts[quiet] >= _CLOCK_RATIO * parts[night]:
         return
-    import warnings
-
     def span(i: int) -> str:
         return f"{starts[i]:02d}-{starts[(i + 1) % 4]:02d} h"
 
@@ -869,8 +866,6 @@ def _interests(categories: dict[str, np.ndarray], stays: dict[str, np.ndarray],
                          settings.poi_radius_m)
         ok = hit >= 0
         if away.any() and not ok.any():
-            import warnings
-
             warnings.warn(
                 f"{settings.pois}: none of the {int(away.sum()):,} stays away from home and "
                 f"work lies within [mobility] poi_radius_m ({settings.poi_radius_m:g} m) of "
@@ -916,8 +911,6 @@ def _share_columns(categories: list[str], taken: Iterable[str]) -> list[str]:
     whose names differ only in punctuation (``Food & Drink``, ``Food/Drink``), or that
     would take a name already used (``PC1``), get ``_2``, ``_3``.
     """
-    import re
-
     used, out = set(taken), []
     for category in categories:
         base = "interest_" + (re.sub(r"\W+", "_", category.casefold()).strip("_")
@@ -981,8 +974,6 @@ def _load_pois(settings: MobilitySettings) -> dict[str, np.ndarray]:
     except (InputError, ConfigError) as exc:
         raise type(exc)(_pois_fix(str(exc))) from exc
     if source.n_quarantined:
-        import warnings
-
         reasons = source.quarantine_table.column("reason").to_pylist()
         common = _pois_fix(", ".join(dict.fromkeys(reasons[:50]).keys()))
         warnings.warn(f"{path}: {source.n_quarantined:,} of {source.n_input:,} points of "
@@ -1008,8 +999,6 @@ def _pois_fix(message: str) -> str:
     The loader names ``[columns]`` and ``[read]``, which are the pings'; the points of
     interest have theirs in ``[mobility] pois_columns`` and ``pois_read``.
     """
-    import re
-
     def columns(m: re.Match[str]) -> str:
         pairs = re.findall(r'(\w+) = ("[^"]*")', m.group(1))
         return "[mobility] pois_columns = {" + ", ".join(f"{k} = {v}" for k, v in pairs) + "}"

@@ -11,6 +11,7 @@ import itertools
 import math
 import re
 import sys
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ import ibis
 import ibis.expr.datatypes as dt
 
 from segwise._engine import fetch_numpy
-from segwise.exceptions import ConfigError, InputError, read_fix
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning, read_fix
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -496,12 +497,30 @@ def _differ(value: str, formats: list[str]) -> bool:
     return None not in readings and len(set(readings)) > 1
 
 
+#: Times with a zone (``09:00:00+02:00``, ``08:00Z``, ``09:00:00 +0200 2014``, `` UTC``),
+#: and times at all: what :data:`ZONED` and :data:`ZONELESS` count.
+_ZONE_PATTERN = r"\d:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|GMT|[+-]\d{2}(:?\d{2})?)\b"
+_TIME_PATTERN = r"\d:\d{2}"
+#: Pseudo-layouts :func:`layout_counts` counts: the values with a time and a zone, and
+#: those with a time and none (read as UTC, the zone the others are converted to).
+ZONED, ZONELESS = "(zoned)", "(zone-less)"
+
+
 def layout_counts(value: ir.Value, formats: list[str]) -> ir.Table:
-    """How many values of a column each timestamp layout reads: one row, ``n0``, ``n1``..."""
+    """How many values of a column each timestamp layout reads: one row, ``n0``, ``n1``...
+
+    :data:`ZONED` and :data:`ZONELESS` count times with a zone and times without one.
+    """
     rows = strip_text(value.cast("string")).name("v").as_table()
-    return rows.aggregate(**{
-        f"n{i}": try_strptime(rows.v, fmt).notnull().sum() for i, fmt in enumerate(formats)
-    })
+
+    def reads(fmt: str) -> ir.BooleanValue:
+        if fmt == ZONED:
+            return rows.v.re_search(_ZONE_PATTERN)
+        if fmt == ZONELESS:
+            return rows.v.re_search(_TIME_PATTERN) & ~rows.v.re_search(_ZONE_PATTERN)
+        return try_strptime(rows.v, fmt).notnull()
+
+    return rows.aggregate(**{f"n{i}": reads(fmt).sum() for i, fmt in enumerate(formats)})
 
 
 def _count_layouts(value: ir.Value, formats: list[str]) -> list[int]:
@@ -605,10 +624,36 @@ def resolve_timestamp_format(
     values = sample(column) if sample is not None else _sample_strings(value)
     formats = _detect_timestamp_format(values, path, column)
     fmt = formats[0]
+
+    def counted(layouts: list[str]) -> list[int]:
+        return count(column, layouts) if count is not None else _count_layouts(value, layouts)
+
     if len(formats) > 1:
-        ok = count(column, formats) if count is not None else _count_layouts(value, formats)
-        fmt = _choose_among(ok, formats, values, path, column)
+        fmt = _choose_among(counted(formats), formats, values, path, column)
+    _warn_mixed_zones(values, counted, path, column)
     return dataclasses.replace(read, timestamp_format=fmt)
+
+
+def _warn_mixed_zones(values: list[str], counted: Callable[[list[str]], list[int]],
+                      path: Path, column: str) -> None:
+    """Warn of a column whose times are some with a zone and some without.
+
+    The zoned ones are converted to UTC and the others read as they are, as if they were
+    UTC: a log whose exporter changed (``09:00:00+02:00`` and ``09:00:00``) had its two
+    kinds up to hours apart without a word. Seen in the sample, counted in the column.
+    """
+    zoned = next((v for v in values if re.search(_ZONE_PATTERN, v)), None)
+    plain = next((v for v in values if re.search(_TIME_PATTERN, v)
+                  and not re.search(_ZONE_PATTERN, v)), None)
+    if zoned is None or plain is None:
+        return
+    n_zoned, n_plain = counted([ZONED, ZONELESS])
+    warnings.warn(
+        f"{path}: column {column}: {n_zoned:,} times have a zone (such as {zoned!r}) and "
+        f"{n_plain:,} have none (such as {plain!r}); those with one are converted to UTC "
+        "and those without are read as if they were UTC, so the two kinds may be hours "
+        "apart. Fix: export every time with its zone (or every time in one zone, without "
+        "it)", SegwiseWarning, stacklevel=2)
 
 
 def is_typed_timestamp(kind: dt.DataType) -> bool:

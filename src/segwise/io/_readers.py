@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import operator
 import re
 import tempfile
@@ -1074,7 +1075,6 @@ def _tar_message(path: Path) -> str:
     An archive of a known layout to convert (GeoLife's ``.plt``) names the converter;
     its first members are enough to tell.
     """
-    import itertools
     import tarfile
 
     suffixes: set[str] = set()

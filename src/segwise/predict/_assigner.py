@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -222,8 +223,6 @@ class SegmentAssigner(ClassifierMixin, BaseEstimator):
 
     def _threads(self) -> Any:
         """Context limiting OpenMP threads to ``n_threads`` (nothing when None)."""
-        from contextlib import nullcontext
-
         from segwise._threads import thread_limit
 
         if self.n_threads is None:

@@ -36,10 +36,11 @@ from segwise.predict._persist import load_model_file, save_model_file
 from segwise.segment.rfm import RFMScorer, SegmentMap
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     import ibis.expr.types as ir
 
+    from segwise.io import ReadOptions
     from segwise.jobs import RFMResult
 
 __all__ = ["TrainedAssigner", "cluster_labels", "default_candidates", "train_assigner"]
@@ -288,6 +289,8 @@ class TrainedAssigner:
         horizon_days: int | None = None,
         as_of: Any = None,
         incomplete: str = "skip",
+        columns: Mapping[str, str] | None = None,
+        read: ReadOptions | None = None,
     ) -> pd.DataFrame:
         """Assign every customer of a transaction table to a segment.
 
@@ -305,6 +308,11 @@ class TrainedAssigner:
         incomplete : {"skip", "score"}, default="skip"
             Customers whose window is not complete (fewer orders than the window, or
             days not yet elapsed) are left unassigned (``"skip"``) or scored anyway.
+        columns : mapping of role to column name, optional
+            Raw lines' columns by role, for names segwise does not recognise
+            (``{"customer_id": "cust"}``, as ``[columns]`` in a config).
+        read : ReadOptions, optional
+            How a file of raw lines is read (``ReadOptions(decimal=",")``, as ``[read]``).
 
         Returns
         -------
@@ -315,7 +323,8 @@ class TrainedAssigner:
         """
         if incomplete not in ("skip", "score"):
             raise ConfigError(f"incomplete must be 'skip' or 'score', got {incomplete!r}")
-        feats = self.features(_kept_lines(kept), horizon_days=horizon_days, as_of=as_of)
+        feats = self.features(_kept_lines(kept, columns, read), horizon_days=horizon_days,
+                              as_of=as_of)
         return self._assign(feats, incomplete)
 
     def assign_early(self, early: pd.DataFrame, *, horizon_days: int | None = None,
@@ -439,14 +448,23 @@ class TrainedAssigner:
         return cls(est, scorer, window, int(meta["horizon_days"]), meta)
 
 
-def _kept_lines(source: Any) -> ir.Table:
-    """Kept order lines: as given, from cleaned lines, or loaded and cleaned from raw ones."""
-    if isinstance(source, ibis.expr.types.Table) and "customer_id" in source.columns and (
-            "ts" in source.columns):
-        return source
-    if not isinstance(source, CleanedLines):
-        source = clean_transactions(load_transactions(source))
-    return source.kept
+def _kept_lines(source: Any, columns: Mapping[str, str] | None = None,
+                read: ReadOptions | None = None) -> ir.Table:
+    """Kept order lines: as given, from cleaned lines, or loaded and cleaned from raw ones.
+
+    ``columns`` and ``read`` say how raw ones are read; given with lines already loaded,
+    they are refused.
+    """
+    loaded = isinstance(source, CleanedLines) or (
+        isinstance(source, ibis.expr.types.Table) and "customer_id" in source.columns
+        and "ts" in source.columns)
+    if loaded and (columns or read is not None):
+        raise ConfigError(
+            f"{'columns=' if columns else 'read='} says how raw order lines are read, but "
+            "these are already loaded. Fix: pass the raw lines with it, or these without it")
+    if loaded:
+        return source if isinstance(source, ibis.expr.types.Table) else source.kept
+    return clean_transactions(load_transactions(source, columns=columns, read=read)).kept
 
 
 def train_assigner(

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         render_html,
         render_json,
         render_markdown,
+        report_format,
         write_report,
     )
 
@@ -77,6 +78,7 @@ _LAZY = {
     "render_html": "_render",
     "render_json": "_render",
     "render_markdown": "_render",
+    "report_format": "_render",
     "write_report": "_render",
 }
 
@@ -106,6 +108,7 @@ __all__ = [
     "render_html",
     "render_json",
     "render_markdown",
+    "report_format",
     "write_report",
 ]
 

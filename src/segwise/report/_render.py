@@ -11,16 +11,17 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from segwise.jobs import JobResult
     from segwise.report._build import ReportExtras
     from segwise.report._model import Report, Table
 
-__all__ = ["FORMATS", "render", "render_html", "render_json", "render_markdown", "write_report"]
+__all__ = ["FORMATS", "render", "render_html", "render_json", "render_markdown", "report_format",
+           "write_report"]
 
 ReportFormat = Literal["html", "md", "json"]
 #: Output formats and the file suffix each is inferred from.
@@ -219,6 +220,34 @@ def render(report: Report, format: ReportFormat = "html") -> str:
         raise ConfigError(f"report format {format!r}: use 'html', 'md' or 'json'") from None
 
 
+def report_format(path: str | Path, format: str | None = None) -> ReportFormat:
+    """Return the format a report written to ``path`` is in: ``format``, else the suffix's.
+
+    A name without a suffix is HTML.
+
+    Raises
+    ------
+    ConfigError
+        If ``format`` is none of ``html``, ``md`` and ``json``.
+    UsageError
+        Without ``format``, if the suffix names none (``report.pdf`` was written as HTML
+        without a word): commands check it before any work.
+    """
+    if format is not None:
+        if format not in _RENDERERS:
+            raise ConfigError(f"report format {format!r}: use 'html', 'md' or 'json'")
+        return cast("ReportFormat", format)
+    path = Path(path)
+    if not path.suffix:
+        return "html"
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"{path}: a report is written as HTML (.html), Markdown (.md) or JSON (.json), "
+            f"not {path.suffix}. Fix: end the name in .html, .md or .json")
+    return fmt
+
+
 def write_report(
     result: JobResult | Report,
     path: str | Path,
@@ -237,7 +266,8 @@ def write_report(
         File to write, atomically (:func:`segwise.store.write_text`); parent folders are
         created.
     format : {"html", "md", "json"}, optional
-        Output format; inferred from the suffix of ``path`` (``.md``, ``.json``, else HTML).
+        Output format; else that of the suffix of ``path`` (``.html``, ``.md``, ``.json``,
+        none: HTML; :func:`report_format`, which refuses another).
     extras : ReportExtras, optional
         Optional sections' inputs (clustering, embedding, CLV, categories).
     **build
@@ -258,9 +288,7 @@ def write_report(
     from segwise.report._model import Report
 
     path = Path(path)
-    fmt = format or FORMATS.get(path.suffix.lower(), "html")
-    if fmt not in _RENDERERS:
-        raise ConfigError(f"report format {fmt!r}: use 'html', 'md' or 'json'")
+    fmt = report_format(path, format)
     report = result if isinstance(result, Report) else build_report(result, extras, **build)
     progress = build.get("progress")
     if progress is not None:

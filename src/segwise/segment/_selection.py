@@ -18,6 +18,7 @@ the single largest split and so pick k=2 (Online Retail RFM is a case in point).
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -36,7 +37,14 @@ from sklearn.metrics import (
 from sklearn.utils import check_array
 
 from segwise._frames import DataSource, is_table
-from segwise.exceptions import ConfigError, InputError, SegwiseNote, SegwiseWarning
+from segwise.exceptions import (
+    ConfigError,
+    InputError,
+    SegwiseNote,
+    SegwiseWarning,
+    option_key,
+    option_value,
+)
 from segwise.features import EntityTable
 from segwise.segment._cluster import (
     DENSITY_ALGORITHMS,
@@ -855,10 +863,13 @@ def _code_like(X: pd.DataFrame) -> list[str]:
     return out
 
 
+def _features_key() -> str:
+    """Name the features option as the caller gives it: ``--features`` or ``features=``."""
+    return option_key("--features", None, "features")
+
+
 def _name_words(name: str) -> list[str]:
     """Split a column's name into lower-case words: ``NumWebVisitsMonth``, ``group_size``."""
-    import re
-
     return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name)]
 
 
@@ -980,7 +991,7 @@ def _no_such_features(where: str, absent: list[str], columns: list[str]) -> str:
     guess = "; ".join(f"{f!r}: did you mean {c!r}?" for f, c in meant.items())
     return (f"{where}no feature column {', '.join(map(repr, absent))} in the table"
             + (f" ({guess})" if guess else "") + f"; its columns: {shown}. Fix: name "
-            "columns of the table with --features (features=), as the header writes them")
+            f"columns of the table with {_features_key()}, as the header writes them")
 
 
 #: Fewest rows a column must have for a run of distinct whole numbers to read as an id.
@@ -1132,18 +1143,20 @@ def segment_customers(
     if not features and not inferred and numeric:
         # A job's feature set that clusters on none of its features (the people job keeps
         # attributes in their own units and codes): "no numeric column" listed numbers.
+        named = f"name the features to cluster on with {_features_key()}"
         raise InputError(
             f"{where}the {schema.name} features are not clustered as they are (none is "
-            f"declared to cluster on; its numbers: {', '.join(numeric)}). Fix: segment a "
-            f"table of one row per {schema.entity} with segwise segment --customers, naming "
-            "the features to cluster on with --features (features=)")
+            f"declared to cluster on; its numbers: {', '.join(numeric)}). Fix: "
+            + (f"segment a table of one row per {schema.entity} with segwise segment "
+               f"--customers, {named.replace('name', 'naming', 1)}"
+               if _features_key().startswith("--") else named))
     if not features:
         flags = [str(c) for c in customers.columns if c != id_col
                  and pd.api.types.is_bool_dtype(customers[c])]
-        fix = (f"Fix: name them with --features {','.join(flags)} (features=): true/false "
-               "columns are clustered as 0/1 when named" if flags else
+        fix = (f"Fix: name them with {option_value('--features', 'features', flags)}: "
+               "true/false columns are clustered as 0/1 when named" if flags else
                "Fix: give a table of one row per entity with numeric features, or name "
-               "them with --features (features=)")
+               f"them with {_features_key()}")
         raise InputError(
             f"{where}no numeric column to segment on (columns: "
             f"{', '.join(map(str, customers.columns))}). {fix}")
@@ -1169,7 +1182,7 @@ def segment_customers(
         # ('12669 EUR') does not drop out in silence. Codes get their own warning below.
         shown = _not_numbers(table, left, categories)
         warnings.warn(f"{where}not clustered (not number columns): {shown}. Fix: name the "
-                      "columns to cluster with --features (features=)",
+                      f"columns to cluster with {_features_key()}",
                       SegwiseNote, stacklevel=2)
     codes = _code_like(X) if inferred else []
     if codes:
@@ -1183,7 +1196,7 @@ def segment_customers(
                          "number column ('high region')" if alone else
                          "they are not clustered (clustered, they named segments 'high "
                          "region'). Fix: to cluster on them as numbers, name them with "
-                         "--features (features=)"), SegwiseWarning, stacklevel=2)
+                         + _features_key()), SegwiseWarning, stacklevel=2)
         if not alone:
             features = [f for f in features if f not in codes]
             X = X[features]
@@ -1226,8 +1239,8 @@ def segment_customers(
         warnings.warn(f"{where}{shown}: one whole number per {one}, counting up as a "
                       "customer number does, not an amount; clustered, it splits "
                       f"{many} by when they were numbered. Fix: take it as the id column "
-                      f"(--id {running[0]}, id_col=), or name the features to cluster with "
-                      "--features (features=)", SegwiseWarning, stacklevel=2)
+                      f"({option_value('--id', 'id_col', running[0])}), or name the "
+                      f"features to cluster with {_features_key()}", SegwiseWarning, stacklevel=2)
     if n_clusters is not None and n_clusters > distinct:
         raise InputError(f"{where}only {distinct:,} distinct customers (rows of "
                          f"{', '.join(features)}): too few for {n_clusters} segments. Fix: ask "

@@ -89,7 +89,9 @@ def store_url(target: str | Path) -> sa.URL:
                           "postgresql:// URL")
     path = Path(text)
     if path.suffix.lower() not in (".duckdb", ".db"):
-        raise ConfigError(f"store {text}: a store is a .duckdb file or a postgresql:// URL")
+        raise ConfigError(f"store {text}: a store is a .duckdb file or a postgresql:// URL, "
+                          f"not {path.suffix or 'a file without a suffix'}. Fix: end the name "
+                          "in .duckdb")
     return sa.make_url(f"duckdb:///{path.resolve()}")
 
 

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from segwise._engine import file_signature
 from segwise._proc import HOST, remove_if_gone
-from segwise.exceptions import ConfigError
+from segwise.exceptions import ConfigError, UsageError
 from segwise.store._csv import FORMULA, NUMBER, neutralise_formula
 
 if TYPE_CHECKING:
@@ -95,10 +95,11 @@ def check_output(
 
     Raises
     ------
+    UsageError
+        If the suffix is not one of ``suffixes`` (a command's usage error: exit status 2).
     ConfigError
-        If the suffix is not one of ``suffixes``, an output is a folder or one of the
-        inputs, its folder cannot be created or written, or an existing ``.duckdb`` output
-        is not a DuckDB database.
+        If an output is a folder or one of the inputs, its folder cannot be created or
+        written, or an existing ``.duckdb`` output is not a DuckDB database.
     """
     path = Path(path)
     outputs = [path, *map(Path, side)]
@@ -114,7 +115,8 @@ def check_output(
     if suffixes is not None and path.suffix.lower() not in suffixes:
         *rest, last = suffixes
         listed = f"{', '.join(rest)} or {last}" if rest else last
-        raise ConfigError(f"{path}: the output must end in {listed}. Fix: change its suffix")
+        raise UsageError(f"{path}: the output must end in {listed}, not "
+                         f"{path.suffix or 'no suffix'}. Fix: change its suffix")
     for out in outputs:
         if out.suffix.lower() == ".duckdb":
             _check_database_target(out)

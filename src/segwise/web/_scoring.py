@@ -17,6 +17,8 @@ import datetime as dt
 import itertools
 import math
 import multiprocessing
+import os
+import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -340,9 +342,7 @@ def _start_worker(trained: Any) -> None:
     The worker ends with the server, even one killed without a word: a thread watches
     whether the parent process is still there.
     """
-    import os
     import threading
-    import time
 
     from segwise.predict import OrderScorer
 
