@@ -8,14 +8,16 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from segwise.clean import CleaningRules, clean_transactions
+from segwise.clean._memory import _prefixed_number as _memory_prefixed_number
 from segwise.clean._rules import (
     _is_product,
     _no_match_begins_with_a_digit,
     _non_product_regex,
+    _prefixed_number,
     _weighted_median,
 )
 from segwise.exceptions import ConfigError
@@ -142,6 +144,22 @@ def test_product_ids_beginning_with_a_digit_skip_the_regex_only_when_none_can_ma
     want = (~t.product_id.re_search(regex).fill_null(False)) if regex else ibis.literal(True)
     got = t.select(got=_is_product(t.product_id, rules), want=want).to_pyarrow().to_pydict()
     assert got["got"] == got["want"]
+
+
+@settings(max_examples=60, deadline=None)
+@example(prefixes=("5",), ids=["50", "c5", None])
+@example(prefixes=("C",), ids=["c5", "5", "C", "ca5", " C5"])
+@given(prefixes=st.sampled_from([("C",), ("A", "C"), ("5",), ("CA",), ("ß",)]),
+       ids=st.lists(st.one_of(st.none(), st.text("Cc5A0aß- ", max_size=6)), min_size=1,
+                    max_size=40))
+def test_prefixed_order_ids_are_found_as_the_in_memory_rules_find_them(
+    prefixes: tuple[str, ...], ids: list[str | None]
+) -> None:
+    # Ids beginning with a digit are tested before being put in capitals, unless a prefix
+    # begins with one; the answer must stay the in-memory rules' (as DuckDB's UPPER reads).
+    t = ibis.memtable({"order_id": ids}, schema={"order_id": "string"})
+    got = t.select(got=_prefixed_number(t.order_id, prefixes)).to_pyarrow()["got"].to_pylist()
+    assert got == [i is not None and _memory_prefixed_number(i, prefixes) for i in ids]
 
 
 def test_the_default_rules_skip_the_regex_for_ids_beginning_with_a_digit() -> None:

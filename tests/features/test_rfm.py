@@ -191,9 +191,9 @@ def test_ids_are_parsed_once_per_piece_of_an_order_with_the_same_customers(
     cleaned = clean_transactions(tx, rules)
     assert tx.n_quarantined == 1 and cleaned.pieces is not None
     # Above the grouping of lines into pieces, and only there: the ids parsed, order ids
-    # tested for prefixes.
+    # tested for prefixes (their first character first).
     pieces, lines = _above_and_below(cleaned.pieces, "HASH_GROUP_BY")
-    for parsed in ("customer_id", "order_id", "upper("):
+    for parsed in ("customer_id", "order_id", "(order_id, 1, 1)"):
         assert parsed in pieces and parsed not in lines
     # The lines' own way, one line at a time, finds the same (CSV is read that way).
     by_lines = dataclasses.replace(cleaned, pieces=None)

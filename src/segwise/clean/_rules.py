@@ -308,17 +308,23 @@ class CleanedLines:
         return build_audit(rows, descriptions, self.n_input, {"revenue": revenue})
 
 
-def _prefixed_number(value: ir.StringValue, prefixes: tuple[str, ...]) -> ir.BooleanValue:
-    """Whether an order id is one of ``prefixes`` followed by digits only (``C536379``).
+def _prefixed_number(order_id: ir.StringValue, prefixes: tuple[str, ...]) -> ir.BooleanValue:
+    """Whether an order id in capitals is one of ``prefixes`` followed by digits only (``C536379``).
 
     Ids that only begin with the letter are orders: Superstore's ``CA-2016-152156``, a
     UUID's ``c3f2...`` or ``a0e1...``. The digits are tested only on ids with a prefix.
+    When no prefix begins with a digit, ids that do (most: ``536365``) are none, tested
+    before anything is put in capitals (a third of the test's time on 22 M lines).
     """
+    value = order_id.upper()
     cond = ibis.literal(False)
     for prefix in prefixes:
         cond |= ibis.ifelse(value.startswith(prefix),
                             value.substr(len(prefix)).re_search("^[0-9]+$"), False)
-    return cond.fill_null(False)
+    cond = cond.fill_null(False)
+    if any(prefix[:1] in string.digits for prefix in prefixes):
+        return cond
+    return ibis.ifelse(first_character(order_id).between("0", "9"), False, cond)
 
 
 def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> CleanedLines:
@@ -473,15 +479,15 @@ def _flag_orders(t: ir.Table, rules: CleaningRules) -> ir.Table:
     every rule of the lines', so a line's reason is the ids' when they have one: the
     same first match as all the rules in their order.
     """
-    order = t.order_id.upper()
     checks: list[tuple[ir.BooleanValue, str]] = []
     if rules.missing_customer_id:
         checks.append((t.customer_id.isnull(), "missing_customer_id"))
     if rules.bad_debt_adjustments:
-        checks.append((_prefixed_number(order, rules.adjustment_prefixes), "bad_debt_adjustment"))
+        checks.append((_prefixed_number(t.order_id, rules.adjustment_prefixes),
+                       "bad_debt_adjustment"))
     is_return = t.is_return
     if rules.cancellations != "keep":
-        is_return = is_return | _prefixed_number(order, rules.cancellation_prefixes)
+        is_return = is_return | _prefixed_number(t.order_id, rules.cancellation_prefixes)
     if rules.cancellations == "drop":
         checks.append((is_return, "cancellation"))
     if not checks:
