@@ -11,7 +11,7 @@ $(BIN)/uv:
 .PHONY: install install-test demo test lint
 # --compile-bytecode compiles the dependencies; segwise itself, installed editable, is
 # compiled by compileall: where PYTHONDONTWRITEBYTECODE is set (as many Docker images do)
-# every command would otherwise compile its 70-odd modules anew (0.1 s a command).
+# every command would otherwise compile its 70-odd modules anew (0.2 s a command).
 install: $(BIN)/uv
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e .
 	$(BIN)/python -m compileall -q src

@@ -25,7 +25,7 @@ from segwise._engine import duckdb_error, fetch_numpy, is_missing
 from segwise._expr import exact_money, money_sum
 from segwise.clean._audit import build_audit, loader_steps
 from segwise.exceptions import ConfigError, SegwiseWarning, setting_named
-from segwise.io._parse import first_character
+from segwise.io._parse import begins_with_digit
 from segwise.io._readers import counts_repr
 
 if TYPE_CHECKING:
@@ -324,7 +324,7 @@ def _prefixed_number(order_id: ir.StringValue, prefixes: tuple[str, ...]) -> ir.
     cond = cond.fill_null(False)
     if any(prefix[:1] in string.digits for prefix in prefixes):
         return cond
-    return ibis.ifelse(first_character(order_id).between("0", "9"), False, cond)
+    return ibis.ifelse(begins_with_digit(order_id), False, cond)
 
 
 def clean_transactions(tx: Transactions, rules: CleaningRules | None = None) -> CleanedLines:
@@ -444,7 +444,7 @@ def _is_product(product_id: ir.StringValue, rules: CleaningRules) -> ir.BooleanV
         return ibis.literal(True)
     found = product_id.re_search(pattern)
     if _no_match_begins_with_a_digit(rules):
-        found = ibis.ifelse(first_character(product_id).between("0", "9"), False, found)
+        found = ibis.ifelse(begins_with_digit(product_id), False, found)
     return ~found.fill_null(False)
 
 

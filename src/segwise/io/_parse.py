@@ -138,9 +138,9 @@ def _substring(value: str, start: int, length: int) -> str:  # type: ignore[empt
     """Call the engine's ``substring`` (1-based; a negative start counts from the end)."""
 
 
-def first_character(text: ir.StringValue) -> ir.StringValue:
-    """Return the first character of ``text`` (empty for empty text), on either engine."""
-    return _substring(text, 1, 1)
+def begins_with_digit(text: ir.StringValue) -> ir.BooleanValue:
+    """Whether ``text`` begins with an ASCII digit 0-9 (NULL for NULL), on either engine."""
+    return _substring(text, 1, 1).between("0", "9")
 
 
 def strip_text(text: ir.StringValue) -> ir.StringValue:
