@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import duckdb
 import ibis
 import numpy as np
 import pandas as pd
@@ -13,7 +15,9 @@ from hypothesis import strategies as st
 
 from segwise.clean import CleaningRules, clean_transactions
 from segwise.clean._memory import _prefixed_number as _memory_prefixed_number
+from segwise.clean._memory import _upper as _memory_upper
 from segwise.clean._rules import (
+    _id_tests,
     _is_product,
     _no_match_begins_with_a_digit,
     _non_product_regex,
@@ -22,6 +26,7 @@ from segwise.clean._rules import (
 )
 from segwise.exceptions import ConfigError
 from segwise.io import ReadOptions, load_transactions
+from segwise.io._parse import begins_with_digit
 from segwise.jobs import run_rfm
 
 COLUMNS = [
@@ -142,15 +147,16 @@ def test_product_ids_beginning_with_a_digit_skip_the_regex_only_when_none_can_ma
     t = ibis.memtable({"product_id": ids}, schema={"product_id": "string"})
     regex = _non_product_regex(rules)
     want = (~t.product_id.re_search(regex).fill_null(False)) if regex else ibis.literal(True)
-    got = t.select(got=_is_product(t.product_id, rules), want=want).to_pyarrow().to_pydict()
+    got = t.select(got=_is_product(t.product_id, rules=rules), want=want).to_pyarrow().to_pydict()
     assert got["got"] == got["want"]
 
 
 @settings(max_examples=60, deadline=None)
 @example(prefixes=("5",), ids=["50", "c5", None])
 @example(prefixes=("C",), ids=["c5", "5", "C", "ca5", " C5"])
-@given(prefixes=st.sampled_from([("C",), ("A", "C"), ("5",), ("CA",), ("ß",)]),
-       ids=st.lists(st.one_of(st.none(), st.text("Cc5A0aß- ", max_size=6)), min_size=1,
+@example(prefixes=("ß",), ids=["ß0", "ẞ0", "ss0"])  # DuckDB's UPPER('ß') is 'ẞ'
+@given(prefixes=st.sampled_from([("C",), ("A", "C"), ("5",), ("CA",), ("ß",), ("ẞ",)]),
+       ids=st.lists(st.one_of(st.none(), st.text("Cc5A0aßẞᾀ- ", max_size=6)), min_size=1,
                     max_size=40))
 def test_prefixed_order_ids_are_found_as_the_in_memory_rules_find_them(
     prefixes: tuple[str, ...], ids: list[str | None]
@@ -158,8 +164,55 @@ def test_prefixed_order_ids_are_found_as_the_in_memory_rules_find_them(
     # Ids beginning with a digit are tested before being put in capitals, unless a prefix
     # begins with one; the answer must stay the in-memory rules' (as DuckDB's UPPER reads).
     t = ibis.memtable({"order_id": ids}, schema={"order_id": "string"})
-    got = t.select(got=_prefixed_number(t.order_id, prefixes)).to_pyarrow()["got"].to_pylist()
+    got = t.select(got=_prefixed_number(t.order_id, prefixes=prefixes)).to_pyarrow()
+    got = got["got"].to_pylist()
     assert got == [i is not None and _memory_prefixed_number(i, prefixes) for i in ids]
+
+
+_ID_TEXT = st.one_of(st.none(), st.text("Ca5 .0\t,", max_size=7),
+                    st.sampled_from(["536365", " 536365", "536365 ", "536365.0", "C536379",
+                                     " C5", "A5", "5.00", "1,5", "POST", " 7", ""]))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids=st.lists(st.tuples(_ID_TEXT, _ID_TEXT), min_size=1, max_size=30),
+       decimal=st.sampled_from([".", ","]),
+       codes=st.sampled_from([(), ("POST",), ("7",)]))
+def test_tests_of_ids_taken_of_the_source_answer_as_of_the_parsed_ids(
+    ids: list[tuple[str | None, str | None]], decimal: str, codes: tuple[str, ...],
+    tmp_path: Path,
+) -> None:
+    # Typed sources test order and product ids of the source values, told whether each
+    # begins with a digit, so that most skip the parse: every answer must be the parsed
+    # id's, whatever blanks, float ".0" or decimal commas the source holds.
+    rows = [(order, product, "X", 1, "2011-01-03 10:00", 1.0, "1", "UK")
+            for order, product in ids]
+    tx = load_transactions(_lines(rows, tmp_path), read=ReadOptions(decimal=decimal))
+    rules = CleaningRules(non_product_codes=codes, cancellation_prefixes=("C", "5"))
+    # The claim the rules' tests rest on: a source value that begins with a digit parses so.
+    def claim(text: ibis.Value, digit: ibis.Value) -> ibis.Value:
+        return ibis.ifelse(digit, True, begins_with_digit(text))
+
+    tests = {**_id_tests(rules), "_order_digit": ("order_id", claim),
+             "_product_digit": ("product_id", claim)}
+    got = tx.tested_lines(tests).to_pyarrow().to_pydict()
+    parsed = tx.attributed_lines()
+    want = parsed.select(**{
+        name: begins_with_digit(parsed[role]) if test is claim else test(parsed[role], None)
+        for name, (role, test) in tests.items()
+    }).to_pyarrow().to_pydict()
+    for name, column in want.items():
+        assert got[name] == column, name
+
+
+def test_the_in_memory_upper_case_is_duckdbs_for_every_character() -> None:
+    # The in-memory rules compare order ids in capitals as DuckDB writes them, one
+    # character for one (Python's upper makes "ß" "SS", DuckDB "ẞ"): over all of Unicode.
+    chars = [chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i < 0xE000]
+    engine = duckdb.execute("SELECT upper(c) FROM (SELECT unnest($1::VARCHAR[]) AS c)",
+                            [chars]).fetchall()
+    assert [u for (u,) in engine] == [_memory_upper(c) for c in chars]
 
 
 def test_the_default_rules_skip_the_regex_for_ids_beginning_with_a_digit() -> None:
@@ -260,6 +313,37 @@ def test_extreme_outlier_pair_is_removed(tmp_path: Path) -> None:
     audit = _audit([*normal, big, undo], tmp_path)
     assert audit["extreme_outlier"] == 2
     assert _audit([*normal, big, undo], tmp_path, outliers=False)["extreme_outlier"] == 0
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(quantities=st.lists(st.integers(-5000, 5000).filter(bool), min_size=1, max_size=40),
+       max_z=st.sampled_from([0.5, 1.0, 2.0, 3.5, 8.0]))
+def test_extreme_lines_are_those_whose_robust_z_score_is_above_the_threshold(
+    quantities: list[int], max_z: float, tmp_path: Path
+) -> None:
+    # The threshold is taken back to a quantity once; the lines it flags must be those the
+    # documented z-score flags, (log|q| - median) / (1.4826 * MAD) > max_z.
+    rows = [(f"{i}", "22000", "X", q, "2011-01-03 10:00", 1.0, "1", "UK")
+            for i, q in enumerate(quantities)]
+    cleaned = clean_transactions(load_transactions(_lines(rows, tmp_path)),
+                                 CleaningRules(outlier_max_z=max_z))
+    lines = cleaned.lines.to_pandas()
+    log_q = np.log(np.abs(lines["quantity"].to_numpy()))
+    purchases = np.log(np.array([q for q in quantities if q > 0], dtype="float64"))
+    stats = cleaned.outlier_stats
+    if not len(purchases):
+        assert stats == {}
+    else:
+        median = float(np.median(purchases))
+        mad = float(np.median(np.abs(purchases - median)))
+        assert stats["median_log_quantity"] == pytest.approx(median)
+        assert stats["mad_log_quantity"] == pytest.approx(mad)
+    mad = stats.get("mad_log_quantity", 0.0)
+    z = (log_q - stats.get("median_log_quantity", 0.0)) / (1.4826 * mad) if mad else 0 * log_q
+    near = np.isclose(z, max_z, rtol=1e-9)
+    flagged = (lines["_reason"] == "extreme_outlier").to_numpy()
+    assert (flagged == (z > max_z))[~near].all()
 
 
 def test_invalid_rule_values_are_config_errors() -> None:

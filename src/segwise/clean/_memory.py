@@ -146,8 +146,9 @@ class LineCleaner:
 def _prefixed_number(value: str, prefixes: tuple[str, ...]) -> bool:
     """Whether ``UPPER(value)`` is a prefix followed by digits only, as DuckDB tests it.
 
-    DuckDB upper-cases character by character (``ß`` stays ``ß``; Python's ``upper``
-    makes it ``SS``), so each character is compared with its one-character upper case.
+    DuckDB upper-cases character by character (``ß`` becomes ``ẞ``; Python's ``upper``
+    makes it ``SS``), so each character is compared with its one-character upper case
+    (:func:`_upper`).
     """
     return any(len(value) > len(p)
                and all(_upper(c) == q for c, q in zip(value, p, strict=False))
@@ -160,5 +161,13 @@ _DIGITS = re.compile("[0-9]+")
 
 
 def _upper(c: str) -> str:
-    u = c.upper()
-    return u if len(u) == 1 else c
+    """DuckDB's ``UPPER`` of one character: always one character (its simple case mapping).
+
+    Python's where that is one character; else the title case where that is (``ᾀ`` is
+    ``ᾈ``), ``ẞ`` for ``ß``, and the character itself (``ŉ``): DuckDB's answer for every
+    code point (checked against DuckDB 2.0 over all of Unicode).
+    """
+    for u in (c.upper(), c.title()):
+        if len(u) == 1:
+            return u
+    return "ẞ" if c == "ß" else c

@@ -147,20 +147,15 @@ def order_source(source: Any, columns: Mapping[str, str] | None = None,
     ConfigError
         If ``columns`` or ``read`` is given with lines already loaded or cleaned.
     """
+    from segwise.clean import clean_transactions
+    from segwise.io import load_transactions, refuse_read_options
+
     if hasattr(source, "kept") or hasattr(source, "distinct_lines"):
-        given = "columns=" if columns else "read=" if read is not None else None
-        if given:
-            raise ConfigError(
-                f"{given} says how raw order lines are read, but these are already loaded "
-                f"({type(source).__name__}). Fix: pass the raw table with {given}, or the "
-                f"loaded lines without it")
+        refuse_read_options(source, columns, read)
         return source
     if not columns and read is None and isinstance(source, ibis.expr.types.Table) and (
             {"customer_id", "ts", "revenue"} <= set(source.columns)):
         return source
-    from segwise.clean import clean_transactions
-    from segwise.io import load_transactions
-
     return clean_transactions(load_transactions(source, columns=columns, read=read))
 
 

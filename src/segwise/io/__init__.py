@@ -20,7 +20,14 @@ from segwise.io._dictionary import (
 )
 from segwise.io._events import CLICK_EVENTS, CONVERSION_EVENTS, EVENT_COLUMNS, EVENTS, as_flag
 from segwise.io._kinds import Role, SourceKind, get_kind, kinds, register_kind
-from segwise.io._orders import ORDERS, STANDARD_COLUMNS, Transactions, load_transactions
+from segwise.io._orders import (
+    ORDERS,
+    STANDARD_COLUMNS,
+    IdTest,
+    Transactions,
+    load_transactions,
+    refuse_read_options,
+)
 from segwise.io._parse import (
     MAX_NUMBER,
     SOURCE_PREFIX,
@@ -66,6 +73,7 @@ __all__ = [
     "ColumnRoles",
     "Conversion",
     "FeatureDictionary",
+    "IdTest",
     "InferredDictionary",
     "Join",
     "Part",
@@ -96,6 +104,7 @@ __all__ = [
     "quarantine_note",
     "read_coil_dictionary",
     "read_dictionary",
+    "refuse_read_options",
     "register_kind",
     "resolve_roles",
     "timestamp_checks",

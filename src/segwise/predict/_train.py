@@ -15,7 +15,7 @@ import pandas as pd
 
 from segwise.clean import CleanedLines, clean_transactions
 from segwise.exceptions import ConfigError, InputError, SegwiseWarning, columns_key
-from segwise.io import load_transactions
+from segwise.io import load_transactions, refuse_read_options
 from segwise.predict._assigner import (
     MODELS,
     OTHER,
@@ -458,11 +458,8 @@ def _kept_lines(source: Any, columns: Mapping[str, str] | None = None,
     loaded = isinstance(source, CleanedLines) or (
         isinstance(source, ibis.expr.types.Table) and "customer_id" in source.columns
         and "ts" in source.columns)
-    if loaded and (columns or read is not None):
-        raise ConfigError(
-            f"{'columns=' if columns else 'read='} says how raw order lines are read, but "
-            "these are already loaded. Fix: pass the raw lines with it, or these without it")
     if loaded:
+        refuse_read_options(source, columns, read)
         return source if isinstance(source, ibis.expr.types.Table) else source.kept
     return clean_transactions(load_transactions(source, columns=columns, read=read)).kept
 
