@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from segwise.clean import CleaningRules, clean_transactions
 from segwise.clean._memory import _prefixed_number as _memory_prefixed_number
-from segwise.clean._memory import _upper as _memory_upper
 from segwise.clean._rules import (
     _id_tests,
     _is_product,
@@ -23,6 +22,7 @@ from segwise.clean._rules import (
     _non_product_regex,
     _prefixed_number,
     _weighted_median,
+    upper_character,
 )
 from segwise.exceptions import ConfigError
 from segwise.io import ReadOptions, load_transactions
@@ -212,7 +212,7 @@ def test_the_in_memory_upper_case_is_duckdbs_for_every_character() -> None:
     chars = [chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i < 0xE000]
     engine = duckdb.execute("SELECT upper(c) FROM (SELECT unnest($1::VARCHAR[]) AS c)",
                             [chars]).fetchall()
-    assert [u for (u,) in engine] == [_memory_upper(c) for c in chars]
+    assert [u for (u,) in engine] == [upper_character(c) for c in chars]
 
 
 def test_the_default_rules_skip_the_regex_for_ids_beginning_with_a_digit() -> None:
@@ -283,6 +283,11 @@ def test_only_a_prefix_followed_by_digits_marks_a_cancellation_or_adjustment(
     audit = _audit(rows, tmp_path, cancellations="drop")
     assert audit["cancellation"] == 1 and audit["bad_debt_adjustment"] == 1
     assert audit["kept"] == 3
+    # Prefixes are compared in capitals as the ids are: "c" and "a" are the same rules
+    # (they used to match nothing, ids being upper-cased and prefixes not).
+    lower = _audit(rows, tmp_path, cancellations="drop", cancellation_prefixes=("c",),
+                   adjustment_prefixes=("a",))
+    assert lower.to_dict() == audit.to_dict()
     customer = run_rfm(_lines(rows, tmp_path)).customers.set_index("customer_id").loc["3"]
     assert customer["frequency"] == 3
 
@@ -351,6 +356,11 @@ def test_invalid_rule_values_are_config_errors() -> None:
         CleaningRules(cancellations="maybe")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="outlier_max_z"):
         CleaningRules(outlier_max_z=0)
+    # An empty prefix would make every order id of digits a cancellation.
+    with pytest.raises(ConfigError, match=r"cancellation_prefixes.*an empty prefix"):
+        CleaningRules(cancellation_prefixes=("C", ""))
+    assert CleaningRules(adjustment_prefixes=["adj", "A", "ADJ"]).adjustment_prefixes == (
+        "ADJ", "A")
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from segwise._expr import MONEY_PLACES, MONEY_TOLERANCE
-from segwise.clean._rules import CleaningRules, _non_product_regex
+from segwise.clean._rules import CleaningRules, _non_product_regex, upper_character
 
 __all__ = ["KEPT_COLUMNS", "LineCleaner", "exact_money_value"]
 
@@ -148,26 +148,13 @@ def _prefixed_number(value: str, prefixes: tuple[str, ...]) -> bool:
 
     DuckDB upper-cases character by character (``ß`` becomes ``ẞ``; Python's ``upper``
     makes it ``SS``), so each character is compared with its one-character upper case
-    (:func:`_upper`).
+    (:func:`segwise.clean._rules.upper_character`).
     """
     return any(len(value) > len(p)
-               and all(_upper(c) == q for c, q in zip(value, p, strict=False))
+               and all(upper_character(c) == q for c, q in zip(value, p, strict=False))
                and _DIGITS.fullmatch(value, len(p)) is not None
                for p in prefixes)
 
 
 #: What follows a cancellation's or an adjustment's prefix (ASCII digits, as RE2's [0-9]).
 _DIGITS = re.compile("[0-9]+")
-
-
-def _upper(c: str) -> str:
-    """DuckDB's ``UPPER`` of one character: always one character (its simple case mapping).
-
-    Python's where that is one character; else the title case where that is (``ᾀ`` is
-    ``ᾈ``), ``ẞ`` for ``ß``, and the character itself (``ŉ``): DuckDB's answer for every
-    code point (checked against DuckDB 2.0 over all of Unicode).
-    """
-    for u in (c.upper(), c.title()):
-        if len(u) == 1:
-            return u
-    return "ẞ" if c == "ß" else c

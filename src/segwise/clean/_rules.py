@@ -85,7 +85,8 @@ class CleaningRules:
         Remove lines whose order id is one of ``adjustment_prefixes`` followed by digits
         only (Online Retail's ``A563185``).
     adjustment_prefixes : tuple of str, default=("A",)
-        Order-id prefixes of bad-debt adjustments, compared with the id in upper case. An
+        Order-id prefixes of bad-debt adjustments; ids and prefixes are compared in upper
+        case. An
         id that only begins with the letter (``AB-1234``, a UUID) is an order.
     cancellations : {"net", "drop", "keep"}, default="net"
         ``"net"`` keeps cancellation and return lines so that they reduce the customer's
@@ -93,7 +94,7 @@ class CleaningRules:
         common tutorial cleaning); ``"keep"`` treats them as ordinary lines.
     cancellation_prefixes : tuple of str, default=("C",)
         Order-id prefixes of cancellations, followed by digits only (``C536379``; not
-        Superstore's ``CA-2016-152156`` or a UUID), compared with the id in upper case;
+        Superstore's ``CA-2016-152156`` or a UUID), compared in upper case as above;
         negative quantities are returns too.
     non_product : {"drop", "keep"}, default="drop"
         Whether lines with a non-product code leave the customer table as well as the
@@ -130,6 +131,15 @@ class CleaningRules:
     outlier_max_z: float = 8.0
 
     def __post_init__(self) -> None:
+        for name in ("adjustment_prefixes", "cancellation_prefixes"):
+            prefixes = getattr(self, name)
+            if "" in prefixes:
+                raise ConfigError(f"{setting_named('cleaning', name, list(prefixes))}: an empty "
+                                  "prefix would make every order id of digits one. Fix: remove "
+                                  "it (an empty list turns the rule off)")
+            # Ids are compared in capitals: "c" is the C of C536379.
+            object.__setattr__(self, name, tuple(dict.fromkeys(
+                "".join(map(upper_character, p)) for p in prefixes)))
         if self.cancellations not in ("net", "drop", "keep"):
             raise ConfigError(f"{setting_named('cleaning', 'cancellations', self.cancellations)}"
                               ": use 'net', 'drop' or 'keep'")
@@ -308,6 +318,19 @@ class CleanedLines:
             else "kept",
         }
         return build_audit(rows, descriptions, self.n_input, {"revenue": revenue})
+
+
+def upper_character(c: str) -> str:
+    """DuckDB's ``UPPER`` of one character: always one character (its simple case mapping).
+
+    Python's where that is one character; else the title case where that is (``ᾀ`` is
+    ``ᾈ``), ``ẞ`` for ``ß``, and the character itself (``ŉ``): DuckDB's answer for every
+    code point (checked against DuckDB 2.0 over all of Unicode).
+    """
+    for u in (c.upper(), c.title()):
+        if len(u) == 1:
+            return u
+    return "ẞ" if c == "ß" else c
 
 
 def _prefixed_number(order_id: ir.StringValue, digit: ir.BooleanValue | None = None, *,
