@@ -27,6 +27,9 @@ _Z95 = 1.959963984540054
 #: line search stops: rounding noise in the summed likelihood reaches about 1e-8 on Online
 #: Retail.
 _GRADIENT_NOISE = 1e-6
+#: A parameter beyond this has run toward a limit of the model (log-parameters are bounded
+#: at +-30, 1e13): no customer base measures one so large.
+_HUGE = 1e6
 
 
 def as_vector(values: Any, name: str, n: int | None = None) -> np.ndarray:
@@ -122,18 +125,26 @@ class CustomerModel(BaseEstimator):
 
     def _not_converged(self, res: optimize.OptimizeResult) -> str:
         """Say where the optimiser stopped and what that means, not only its status."""
-        names = list(self._param_names)
-        params = np.exp(res.x)
-        where = ", ".join(f"{k} {v:.4g}" for k, v in zip(names, params, strict=True))
         status = str(res.message).strip().rstrip(":").strip() or "no reason given"
-        huge = [k for k, v in zip(names, params, strict=True) if v > 1e6]
         return (
-            f"{self.display_name or type(self).__name__} did not converge (the optimiser "
-            f"stopped after {res.nit} iteration(s): {status}) at {where}: the estimates may "
-            "not be the best fit"
-            + (f"; {_and(huge)} ran past a million, a limit of the model that the data push "
-               "toward and do not measure" if huge else "")
+            f"{self._name()} did not converge (the optimiser stopped after {res.nit} "
+            f"iteration(s): {status}) at {self._where(res.x)}: the estimates may not be the "
+            "best fit" + "".join(f"; {note}" for note in [self._at_limit(res.x)] if note)
         )
+
+    def _name(self) -> str:
+        return self.display_name or type(self).__name__
+
+    def _where(self, log_params: np.ndarray) -> str:
+        return ", ".join(f"{k} {v:.4g}" for k, v in zip(self._param_names, np.exp(log_params),
+                                                          strict=True))
+
+    def _at_limit(self, log_params: np.ndarray) -> str:
+        """Which parameters ran past a million (a limit the data do not measure), or ''."""
+        huge = [k for k, v in zip(self._param_names, np.exp(log_params), strict=True)
+                if v > _HUGE]
+        return (f"{_and(huge)} ran past a million, a limit of the model that the data push "
+                "toward and do not measure" if huge else "")
 
     def _fit_mle(self, data: dict[str, np.ndarray], n_customers: int) -> None:
         """Maximise the likelihood; set ``params_``, ``standard_errors_`` and friends."""
@@ -165,7 +176,7 @@ class CustomerModel(BaseEstimator):
             # The likelihood could not be evaluated even at the start: the optimiser never
             # moved, and its "success" would pass the start off as the estimates.
             raise ValueError(
-                f"{self.display_name or type(self).__name__}: the log-likelihood cannot be "
+                f"{self._name()}: the log-likelihood cannot be "
                 "evaluated for these customers (a numerical failure at the starting values); "
                 "try another model (BG/NBD is the default)"
             )
@@ -174,6 +185,11 @@ class CustomerModel(BaseEstimator):
         )
         if not converged:
             warnings.warn(self._not_converged(res), ConvergenceWarning, stacklevel=3)
+        elif note := self._at_limit(res.x):
+            # Converged on the way to a limit: the optimiser stops where the likelihood
+            # no longer moves, so the estimates say nothing but which way the data push.
+            warnings.warn(f"{self._name()} fit at {self._where(res.x)}: {note}", FitWarning,
+                          stacklevel=3)
         params = np.exp(res.x)
         self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
         self.log_likelihood_ = -float(self._neg_log_lik(params, data)[0])
@@ -203,7 +219,7 @@ class CustomerModel(BaseEstimator):
         se_log = np.sqrt(np.where(variances > 0, variances, np.nan))
         if not np.all(np.isfinite(se_log)):
             warnings.warn(
-                f"{type(self).__name__}: the Hessian is singular or not positive definite at "
+                f"{self._name()}: the Hessian is singular or not positive definite at "
                 "the optimum; standard errors are NaN (too few customers or repeat buyers?)",
                 FitWarning,
                 stacklevel=4,
