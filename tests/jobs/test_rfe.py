@@ -548,15 +548,24 @@ def test_convert_never_replaces_a_folder_that_holds_more_than_its_parts(
     shutil.copy(avito_sample_path(), db)
     shutil.copy(avito_sample_config_path(), config)
     (tmp_path / "notes.txt").write_text("keep me")
+    (tmp_path / "LICENSE").write_text("keep me")
 
     def convert(out: Path) -> Any:
         return CliRunner().invoke(app, ["convert", str(db), "--config", str(config),
                                         "-o", str(out)])
 
     before = sorted(p.name for p in tmp_path.iterdir())
-    for out, says in ((tmp_path, "holds more than Parquet parts (log.sqlite, log.toml, "
-                                 "notes.txt), and convert replaces the folder"),
-                      (db, "is a file; convert writes a folder of Parquet parts"),
+    for out, says in ((tmp_path, "holds more than Parquet parts (LICENSE, log.sqlite, "
+                                 "log.toml, ...), and convert replaces the folder"),
+                      (tmp_path / "LICENSE", "is a file; convert writes a folder of Parquet "
+                                             "parts"),
+                      # A usage error (exit 2): -o parts.csv wrote a folder of Parquet parts
+                      # under that name, and -o log.sqlite is no folder either.
+                      (tmp_path / "parts.csv", "convert writes a folder of Parquet parts, "
+                                               "not a .csv file. Fix: name a folder, e.g. -o "
+                                               "parts/ or -o parts.parquet"),
+                      (db, "not a .sqlite file"),
+                      (tmp_path / "parts.csv.gz", "not a .gz file"),
                       # Under a file: "(File exists)" said nothing of which file.
                       (db / "a" / "parts", f"cannot create its folder, {db} is a file. Fix: "
                                            "name a folder outside it"),
@@ -567,7 +576,9 @@ def test_convert_never_replaces_a_folder_that_holds_more_than_its_parts(
                         if Path("/proc/self").is_dir() else [])):
         result = convert(out)
         said = " ".join(result.output.split())
-        assert result.exit_code == 1 and said.startswith(f"error: {out}: ") and says in said
+        usage = says.startswith(("convert writes", "not a"))
+        assert result.exit_code == (2 if usage else 1), said
+        assert said.startswith(f"error: {out}: ") and says in said
         assert "readable database" not in said
         assert sorted(p.name for p in tmp_path.iterdir()) == before
     # A new folder (its parents created), and again over the parts it wrote.

@@ -20,9 +20,10 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from segwise._engine import duckdb_connection, fetch_scalar, sql_text
-from segwise.exceptions import ConfigError, InputError, read_key
+from segwise.exceptions import ConfigError, InputError, UsageError, read_key
+from segwise.io._compressed import COMPRESSIONS
 from segwise.io._kinds import SourceKind, get_kind
-from segwise.io._readers import ReadOptions, _check_file
+from segwise.io._readers import _FORMATS, ReadOptions, _check_file
 from segwise.io._roles import resolve_roles
 from segwise.io._tables import DATABASE_FORMATS, JOIN_PREFIX, JOIN_REASON, Database, join_reason
 
@@ -158,6 +159,8 @@ def convert_to_parquet(
     InputError
         If the source is not a database or cannot be read, its table has no rows, or no
         row survives the relation (nothing is written then).
+    UsageError
+        If ``out``'s suffix names a file format other than Parquet (``parts.csv``).
     ConfigError
         If ``out`` is a file, or a folder holding anything but Parquet parts (replacing
         it would delete them: the database itself, with ``-o .``).
@@ -166,6 +169,12 @@ def convert_to_parquet(
     spec = get_kind(kind)
     read = read or ReadOptions()
     path, out = Path(source), Path(out)
+    suffix = out.suffix.lower()
+    if suffix in COMPRESSIONS or _FORMATS.get(suffix, "parquet") != "parquet":
+        # -o parts.csv wrote a folder of that name holding Parquet parts.
+        raise UsageError(f"{out}: convert writes a folder of Parquet parts, not a {suffix} "
+                         f"file. Fix: name a folder, e.g. -o {out.with_suffix('').name}/ or "
+                         f"-o {out.with_suffix('.parquet').name}")
     fmt = _check_file(path, spec)
     if fmt not in DATABASE_FORMATS:
         raise InputError(f"{path}: convert reads SQLite or DuckDB databases, not {fmt}. Fix: "
