@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import warnings
@@ -795,6 +796,31 @@ def test_times_some_zoned_and_some_not_are_counted_in_a_warning(tmp_path: Path,
         for kind in (dates[:40], dates[40:]):
             load_source(_searches(tmp_path / f"one{len(kind)}.sqlite", kind), "events",
                         read=RELATION)
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_spark_says_times_some_zoned_and_some_not_as_duckdb_does(spark_available: None,
+                                                                  tmp_path: Path) -> None:
+    # Spark reads SQLite through JDBC and parses times where they lie, without the layout
+    # detection that saw the mixture: it read both kinds as DuckDB does and said nothing.
+    stamps = pd.date_range("2015-05-01 09:00", periods=100, freq="17min", tz="Europe/Moscow")
+    dates = [t.isoformat() for t in stamps[:40]] + [
+        t.strftime("%Y-%m-%d %H:%M:%S") for t in stamps[40:]]
+    path = _searches(tmp_path / "log.sqlite", dates)
+    got = {}
+    for engine in ("duckdb", "spark"):
+        with pytest.warns(SegwiseWarning) as caught:
+            source = load_source(path, "events", read=RELATION, engine=engine)
+        said = [str(w.message) for w in caught if "zone" in str(w.message)]
+        assert len(said) == 1 and re.match(
+            rf"{re.escape(str(path))}: column SearchDate: 40 times have a zone \(such as "
+            r"'2015-05-01T\d\d:\d\d:00\+03:00'\) and 60 have none \(such as '2015-05-0\d "
+            r"\d\d:\d\d:00'\); those with one are converted to UTC and those without are "
+            "read as if they were UTC", said[0]), said
+        t = source.table
+        got[engine] = t.order_by(t.search_id.cast("int64")).ts.execute().tolist()
+    assert got["spark"] == got["duckdb"]
 
 
 def test_a_database_or_parquet_file_is_read_by_its_content_not_its_suffix(

@@ -389,11 +389,16 @@ def id_passes(value: ir.Value) -> ir.BooleanValue:
     return value.isnull() | _whole_float(value)
 
 
-def _sample_strings(value: ir.Value, n: int = 2000) -> list[str]:
+def _sample_strings(value: ir.Value, n: int = 2000, *, distinct: bool = True) -> list[str]:
+    """Up to ``n`` of a column's values as text, blanks left out; distinct ones by default.
+
+    ``distinct=False`` takes the first ones read, which Spark finds without a scan of the
+    whole column (its distinct values need a shuffle of every row).
+    """
     col = strip_text(value.cast("string")).name("v")
     values = col.as_table()
-    sample = values.filter(values.v.notnull() & (values.v != "")).distinct().limit(n)
-    return [str(v) for v in fetch_numpy(sample)["v"]]
+    sample = values.filter(values.v.notnull() & (values.v != ""))
+    return [str(v) for v in fetch_numpy((sample.distinct() if distinct else sample).limit(n))["v"]]
 
 
 def _detect_timestamp_format(values: list[str], path: Path, column: str) -> list[str]:
@@ -629,9 +634,14 @@ def resolve_timestamp_format(
     if role is None or role not in roles or read.timestamp_format:
         return read
     value = src[SOURCE_PREFIX + roles[role]]
-    if is_spark(src._find_backend()):
-        return read
     column = roles[role]
+    if is_spark(src._find_backend()):
+        # Spark parses each value in the layouts that read it; times with a zone and without
+        # are still read alike, and said so as on DuckDB (a column counted only then).
+        if value.type().is_string():
+            _warn_mixed_zones(_sample_strings(value, distinct=False),
+                              lambda layouts: _count_layouts(value, layouts), path, column)
+        return read
     if value.type().is_numeric():
         # Typed numbers are epoch times, or days written as digits when most of the first
         # rows are such days (no epoch time of 1990 to 2099 has eight digits), as a text
