@@ -86,8 +86,7 @@ class CleaningRules:
         only (Online Retail's ``A563185``).
     adjustment_prefixes : tuple of str, default=("A",)
         Order-id prefixes of bad-debt adjustments; ids and prefixes are compared in upper
-        case. An
-        id that only begins with the letter (``AB-1234``, a UUID) is an order.
+        case. An id that only begins with the letter (``AB-1234``, a UUID) is an order.
     cancellations : {"net", "drop", "keep"}, default="net"
         ``"net"`` keeps cancellation and return lines so that they reduce the customer's
         monetary value, but never count them as orders; ``"drop"`` removes them (the

@@ -126,10 +126,11 @@ class CustomerModel(BaseEstimator):
     def _not_converged(self, res: optimize.OptimizeResult) -> str:
         """Say where the optimiser stopped and what that means, not only its status."""
         status = str(res.message).strip().rstrip(":").strip() or "no reason given"
+        note = self._at_limit(res.x)
         return (
             f"{self._name()} did not converge (the optimiser stopped after {res.nit} "
             f"iteration(s): {status}) at {self._where(res.x)}: the estimates may not be the "
-            "best fit" + "".join(f"; {note}" for note in [self._at_limit(res.x)] if note)
+            "best fit" + (f"; {note}" if note else "")
         )
 
     def _name(self) -> str:
@@ -176,9 +177,9 @@ class CustomerModel(BaseEstimator):
             # The likelihood could not be evaluated even at the start: the optimiser never
             # moved, and its "success" would pass the start off as the estimates.
             raise ValueError(
-                f"{self._name()}: the log-likelihood cannot be "
-                "evaluated for these customers (a numerical failure at the starting values); "
-                "try another model (BG/NBD is the default)"
+                f"{self._name()}: the log-likelihood cannot be evaluated for these customers "
+                "(a numerical failure at the starting values); try another model (BG/NBD is "
+                "the default)"
             )
         converged = bool(res.success) or bool(
             np.isfinite(res.fun) and np.max(np.abs(res.jac)) < _GRADIENT_NOISE
