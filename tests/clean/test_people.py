@@ -66,6 +66,24 @@ def test_a_dictionary_that_matches_nothing_is_refused(tmp_path: Path) -> None:
             Attribute("age", "numeric")])))
 
 
+def test_attribute_names_match_columns_in_any_unicode_normal_form(tmp_path: Path) -> None:
+    # A header macOS wrote (Größe as o and a combining diaeresis) against a dictionary
+    # typed with the one character: the names look the same and compared unequal, so the
+    # attribute was "not in the dictionary" and the job clustered nothing of it.
+    import unicodedata
+
+    path = tmp_path / "people.csv"
+    header = ",".join(unicodedata.normalize("NFD", n) for n in ("id", "Größe", "Région"))
+    path.write_text(f"{header}\n1,170,Nord\n2,182,Süd\n3,165,Nord\n")
+    dictionary = FeatureDictionary([Attribute("Größe", "numeric"),
+                                    Attribute("Région", "categorical")])
+    result = run_job("people", path, config=_config(dictionary=dictionary))
+    frame = result.entities.frame.set_index("person_id")
+    assert frame.loc["2", "Größe"] == 182
+    assert "not in the dictionary" not in set(result.audit.get("status", []))
+    assert result.entities.schema.feature("Größe").type == "number"
+
+
 def test_people_section_of_a_config_file(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('[people]\ndictionary = "d.toml"\nexclude = ["P*"]\npca_variance = 0.9\n'

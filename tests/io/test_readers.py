@@ -258,6 +258,22 @@ def test_explicit_mapping_to_a_column_that_does_not_exist(
         load_transactions(path, columns={"customer": "CustomerID"})
 
 
+def test_a_mapping_names_its_column_in_any_unicode_normal_form(
+    retail_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    # "Kündennr" typed in a config (one character for ü) and a header macOS wrote (u and a
+    # combining diaeresis) look alike: the error named the column as its own fix.
+    import unicodedata
+
+    path = tmp_path / "s.csv"
+    composed = "Kündennr"
+    retail_sample.head(5).rename(columns={
+        "CustomerID": unicodedata.normalize("NFD", composed)}).to_csv(path, index=False)
+    tx = load_transactions(path, columns={"customer_id": composed})
+    assert sorted(tx.table.customer_id.execute().unique()) == sorted(
+        retail_sample.head(5)["CustomerID"].dropna().astype(int).astype(str).unique())
+
+
 def test_bad_dates_and_numbers_are_quarantined_with_row_and_reason(
     retail_sample: pd.DataFrame, tmp_path: Path
 ) -> None:

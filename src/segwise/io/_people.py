@@ -16,6 +16,7 @@ import ibis
 
 from segwise.io._kinds import Role, SourceKind, register_kind
 from segwise.io._parse import SOURCE_PREFIX, as_id, is_blank
+from segwise.io._roles import same_names
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -64,12 +65,15 @@ PEOPLE = register_kind(SourceKind(
 
 
 def name_columns(table: ir.Table, dictionary: FeatureDictionary) -> ir.Table:
-    """Name the columns of a headerless people file by the dictionary's positions.
+    """Name the columns of a people file as the dictionary names its attributes.
 
     A file read without a header has attribute columns ``column_1``, ``column_2``, ...;
     each takes the name of the attribute the dictionary declares at that position (or,
-    when it declares no positions, in that place of its order). Tables with a header are
-    returned unchanged, as are columns no attribute claims.
+    when it declares no positions, in that place of its order). In a file with a header,
+    a column whose name is an attribute's written in another Unicode normal form (``Größe``
+    with its ``ö`` as ``o`` and a combining diaeresis, as macOS writes names, against the
+    dictionary's one character) takes the attribute's. Columns no attribute claims keep
+    their names.
 
     Parameters
     ----------
@@ -86,9 +90,10 @@ def name_columns(table: ir.Table, dictionary: FeatureDictionary) -> ir.Table:
     columns = [c for c in table.columns if c != PERSON_ID]
     numbers = [_HEADERLESS.fullmatch(c) for c in columns]
     if not columns or not all(numbers):
-        return table
+        return table.rename(same_names(dictionary.names, columns))
     positions = [int(m.group(1)) for m in numbers if m]
     names = dictionary.column_names(max(positions))
     renames = {names[p - 1]: c for p, c in zip(positions, columns, strict=True)
                if names[p - 1] != c and names[p - 1] not in table.columns}
     return table.rename(renames) if renames else table
+

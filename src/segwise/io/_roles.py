@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -17,11 +18,27 @@ from segwise.exceptions import (
 )
 from segwise.io._kinds import SourceKind, get_kind
 
-__all__ = ["ColumnRoles", "resolve_roles"]
+__all__ = ["ColumnRoles", "resolve_roles", "same_names"]
 
 
 def _norm(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def same_names(names: Iterable[str], columns: Iterable[str]) -> dict[str, str]:
+    """Name -> column, for the names not among ``columns`` that one of them writes otherwise.
+
+    Names compare in Unicode's composed form (NFC): ``Größe`` typed in a config or a
+    dictionary is the column ``Größe`` whose header macOS wrote with ``o`` and a combining
+    diaeresis, which looks the same and compared unequal. A name is matched only where
+    one column alone has its form.
+    """
+    columns = list(columns)
+    alike: dict[str, list[str]] = {}
+    for c in columns:
+        alike.setdefault(unicodedata.normalize("NFC", c), []).append(c)
+    return {n: found[0] for n in names if n not in columns
+            for found in [alike.get(unicodedata.normalize("NFC", n), [])] if len(found) == 1}
 
 
 def _is_number(name: str) -> bool:
@@ -154,6 +171,8 @@ def resolve_roles(
     spec = get_kind(kind)
     cols = list(columns)
     overrides = dict(overrides or {})
+    written = same_names(overrides.values(), cols)
+    overrides = {role: written.get(col, col) for role, col in overrides.items()}
     unknown = sorted(set(overrides) - set(spec.role_names))
     if unknown:
         raise ConfigError(
