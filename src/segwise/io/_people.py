@@ -96,4 +96,3 @@ def name_columns(table: ir.Table, dictionary: FeatureDictionary) -> ir.Table:
     renames = {names[p - 1]: c for p, c in zip(positions, columns, strict=True)
                if names[p - 1] != c and names[p - 1] not in table.columns}
     return table.rename(renames) if renames else table
-

@@ -37,8 +37,12 @@ def same_names(names: Iterable[str], columns: Iterable[str]) -> dict[str, str]:
     alike: dict[str, list[str]] = {}
     for c in columns:
         alike.setdefault(unicodedata.normalize("NFC", c), []).append(c)
-    return {n: found[0] for n in names if n not in columns
-            for found in [alike.get(unicodedata.normalize("NFC", n), [])] if len(found) == 1}
+    found = {}
+    for n in names:
+        written = alike.get(unicodedata.normalize("NFC", n), [])
+        if n not in columns and len(written) == 1:
+            found[n] = written[0]
+    return found
 
 
 def _is_number(name: str) -> bool:
