@@ -659,3 +659,36 @@ def test_spark_reads_text_times_of_any_form_as_duckdb_does(spark_available: None
         got[engine] = source.table.to_pandas().set_index("user_id")["ts"].sort_index()
     pd.testing.assert_series_equal(got["spark"], got["duckdb"], check_dtype=False)
     assert got["duckdb"]["u4"] == pd.Timestamp("2024-03-01 10:00")
+
+
+
+@pytest.mark.parametrize(("kind", "columns"), [
+    ("orders", ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
+                "UnitPrice", "CustomerID", "Country"]),
+    ("events", ["user_id", "timestamp", "event", "session_id", "item_id", "category"]),
+    ("pings", ["user_id", "timestamp", "lat", "lon", "accuracy"]),
+])
+def test_a_parse_reads_its_time_once_however_often_its_reason_tests_it(
+    kind: str, columns: list[str]
+) -> None:
+    # The reason tests what was parsed (a time that read as NULL, one after the run).
+    # Built of the parse's own expressions, each test carried a copy of it: order lines'
+    # parse compiled to 150 KB of SQL, the time's layout in it 120 times, each copy
+    # compiled, planned and run.
+    from segwise.io._kinds import get_kind
+    from segwise.io._parse import SOURCE_PREFIX, parse_timestamp
+    from segwise.io._roles import resolve_roles
+
+    spec = get_kind(kind)
+    roles = resolve_roles(columns, source="rows.csv", kind=spec)
+    raw = ibis.duckdb.connect().create_table(
+        "raw", schema=ibis.schema({SOURCE_PREFIX + c: "string" for c in columns}))
+    layout = "%d/%m/%Y %H:%M"
+    read = ReadOptions(timestamp_format=layout)
+    parsed = spec.parse(raw, roles, read, Path("rows.csv"))
+    assert spec.timestamp_role is not None
+    time = raw[SOURCE_PREFIX + roles[spec.timestamp_role]]
+    once = ibis.to_sql(raw.select(ts=parse_timestamp(time, read, Path("rows.csv"), spark=False)),
+                       dialect="duckdb").count(layout)
+    assert once > 0
+    assert ibis.to_sql(parsed, dialect="duckdb").count(layout) == once

@@ -25,6 +25,7 @@ from segwise.io._parse import (
     parse_timestamp,
     strip_text,
     timestamp_checks,
+    with_reason,
 )
 
 if TYPE_CHECKING:
@@ -164,16 +165,15 @@ def parse_events(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Pat
              for role, column in (("search_id", "search_id"), ("object_id", "object_id"),
                                   ("category", "category"), ("device", "device"))
              if role in r}
-    return raw.mutate(
-        user_id=_key(r["user_id"], as_id),
-        ts=ts,
-        event=event,
+    return with_reason(raw, {
+        "user_id": _key(r["user_id"], as_id),
+        "ts": ts,
+        "event": event,
         **{c: text.get(c, ibis.null("string")) for c in
            ("session_id", "search_id", "object_id")},
         **flags,
         **{c: text.get(c, ibis.null("string")) for c in ("category", "device", "page")},
-        _reason=ibis.cases(*checks, else_=ibis.null("string")),
-    )
+    }, ibis.cases(*checks, else_=ibis.null("string")))
 
 
 #: Events. Only the user and the time are required; everything else enriches the features.

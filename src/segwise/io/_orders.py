@@ -34,6 +34,7 @@ from segwise.io._parse import (
     number_checks,
     parse_timestamp,
     timestamp_checks,
+    with_reason,
 )
 from segwise.io._readers import ReadOptions, Source, group_copies, load_source, rows_that_parse
 
@@ -114,17 +115,15 @@ def parse_order_lines(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path
         name: _TEXT_PARSE[name](raw[r[name]]) if name in r else ibis.null("string")
         for name in ("product_id", "description", "country")
     }
-    return raw.mutate(
-        customer_id=customer,
-        order_id=order,
-        ts=ts,
-        quantity=quantity,
-        unit_price=unit_price,
-        revenue=revenue,
+    return with_reason(raw, {
+        "customer_id": customer,
+        "order_id": order,
+        "ts": ts,
+        "quantity": quantity,
+        "unit_price": unit_price,
+        "revenue": revenue,
         **optional,
-        _reason=reason,
-    )
-
+    }, reason)
 
 
 def _totals(parsed: ir.Table, roles: ColumnRoles) -> dict[str, ir.Scalar]:

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 
 from segwise._engine import fetch_numpy
 from segwise.exceptions import ConfigError, InputError, SegwiseWarning, read_fix
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     import ibis.expr.types as ir
 
@@ -148,6 +149,23 @@ def begins_with_digit(text: ir.StringValue) -> ir.BooleanValue:
     22 M ids).
     """
     return (text >= "0") & (text < ":")
+
+
+def with_reason(raw: ir.Table, values: Mapping[str, ir.Value],
+                reason: ir.StringValue) -> ir.Table:
+    """Return ``raw`` with a parser's ``values``, then its ``_reason``, reading them as columns.
+
+    A reason tests what was parsed (a time that read as NULL, a line total out of bounds).
+    Built of the same expressions, every test would carry its own copy of the parse, which
+    Ibis compiles to SQL and DuckDB plans and runs once a copy: order lines' parse was
+    150 KB of SQL, with the time's layout in it 120 times. Here the reason is a second
+    projection over the first one's columns: 60 KB, the layout 40 times (those of the
+    time's own parse), and the parse of the Online Retail CSV 0.2 s faster.
+    """
+    staged = raw.mutate(**values)
+    parsed = {value.op(): staged[name].op() for name, value in values.items()
+              if not isinstance(value.op(), ops.Field | ops.Literal)}
+    return staged.mutate(_reason=reason.op().replace(parsed).to_expr())
 
 
 def strip_text(text: ir.StringValue) -> ir.StringValue:

@@ -31,6 +31,7 @@ from segwise.io._parse import (
     number_checks,
     parse_timestamp,
     timestamp_checks,
+    with_reason,
 )
 
 if TYPE_CHECKING:
@@ -145,15 +146,14 @@ def parse_pings(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path
         *accuracy_checks,
         else_=ibis.null("string"),
     )
-    return raw.mutate(
-        user_id=as_id(raw[r["user_id"]]),
-        timestamp=ts,
-        lat=lat,
-        lon=lon,
-        accuracy=accuracy,
-        category=as_text(raw[r["category"]]) if "category" in r else ibis.null("string"),
-        _reason=reason,
-    )
+    return with_reason(raw, {
+        "user_id": as_id(raw[r["user_id"]]),
+        "timestamp": ts,
+        "lat": lat,
+        "lon": lon,
+        "accuracy": accuracy,
+        "category": as_text(raw[r["category"]]) if "category" in r else ibis.null("string"),
+    }, reason)
 
 
 def parse_pois(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path) -> ir.Table:
@@ -168,13 +168,12 @@ def parse_pois(raw: ir.Table, roles: ColumnRoles, read: ReadOptions, path: Path)
         (lon.abs() > 180, f"{name['lon']}: longitude outside -180..180"),
         else_=ibis.null("string"),
     )
-    return raw.mutate(
-        name=as_text(raw[r["name"]]) if "name" in r else ibis.null("string"),
-        category=as_text(raw[r["category"]]),
-        lat=lat,
-        lon=lon,
-        _reason=reason,
-    )
+    return with_reason(raw, {
+        "name": as_text(raw[r["name"]]) if "name" in r else ibis.null("string"),
+        "category": as_text(raw[r["category"]]),
+        "lat": lat,
+        "lon": lon,
+    }, reason)
 
 
 _LAT = Role("lat", ("lat", "latitude", "y", "gpslat", "locationlatitude"), required=True,
