@@ -1,5 +1,7 @@
 """Command-line interface: a thin shell over the library, one module per command group."""
 
+import gc
+
 from segwise.cli import (
     assign,  # noqa: F401
     clv,  # noqa: F401
@@ -20,4 +22,9 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Run the ``segwise`` command."""
+    # What the imports made (modules, classes, Ibis's and SQLGlot's tables) lives as long
+    # as the process: out of the cyclic collector's sight, neither the command's own
+    # collections nor the interpreter's at exit walk it again. A sixth of `segwise rfm`
+    # on the Online Retail CSV (0.5 s of 3.2 s; benchmarks/README.md).
+    gc.freeze()
     app()
