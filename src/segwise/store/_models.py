@@ -172,8 +172,10 @@ def save_model(
     import skops.io as sio
 
     # Deflated: the arrays and dictionaries of a fitted model shrink many times (a
-    # propensity model on Customer Personality: 1.2 MB stored, 35 kB deflated).
-    payload = sio.dumps(objects, compression=zipfile.ZIP_DEFLATED)
+    # propensity model on Customer Personality: 1.2 MB stored, 35 kB deflated). At zlib's
+    # fastest level: the default assigner on Online Retail (85 MB stored, its schema
+    # 35 MB) is written in 4.8 s instead of 6.1 s, at 13.7 MB instead of 11.6 MB.
+    payload = sio.dumps(objects, compression=zipfile.ZIP_DEFLATED, compresslevel=1)
     types = sorted(sio.get_untrusted_types(data=payload))
     refused = [t for t in types if t not in kind.trusted]
     if refused:
