@@ -26,7 +26,7 @@ demo: install
 test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 lint: install-test
 	$(BIN)/ruff check .
