@@ -27,15 +27,19 @@ from hypothesis import strategies as st
 from segwise._engine import fetch_numpy, fetch_scalar
 from segwise.exceptions import InputError
 from segwise.io import ReadOptions, load_transactions
+from segwise.io._kinds import get_kind
 from segwise.io._parse import (
+    SOURCE_PREFIX,
     as_float,
     has_id,
     id_checks,
     id_passes,
     is_blank,
     number_checks,
+    parse_timestamp,
 )
 from segwise.io._readers import NAN_PREFIX, _floats_as_text
+from segwise.io._roles import resolve_roles
 from segwise.jobs import run_rfm
 
 BAD_NUMBERS = ["inf", "-inf", "NaN", "Infinity", "1e40", "1e300"]
@@ -661,7 +665,6 @@ def test_spark_reads_text_times_of_any_form_as_duckdb_does(spark_available: None
     assert got["duckdb"]["u4"] == pd.Timestamp("2024-03-01 10:00")
 
 
-
 @pytest.mark.parametrize(("kind", "columns"), [
     ("orders", ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
                 "UnitPrice", "CustomerID", "Country"]),
@@ -675,10 +678,6 @@ def test_a_parse_reads_its_time_once_however_often_its_reason_tests_it(
     # Built of the parse's own expressions, each test carried a copy of it: order lines'
     # parse compiled to 150 KB of SQL, the time's layout in it 120 times, each copy
     # compiled, planned and run.
-    from segwise.io._kinds import get_kind
-    from segwise.io._parse import SOURCE_PREFIX, parse_timestamp
-    from segwise.io._roles import resolve_roles
-
     spec = get_kind(kind)
     roles = resolve_roles(columns, source="rows.csv", kind=spec)
     raw = ibis.duckdb.connect().create_table(
