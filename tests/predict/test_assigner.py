@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.metrics import f1_score
 
-from segwise.exceptions import ConfigError, InputError
+from segwise.exceptions import ConfigError, InputError, SegwiseWarning
 from segwise.predict import (
     FEATURE_COLUMNS,
     OTHER,
@@ -432,6 +432,38 @@ def test_candidates_reuse_a_votes_members(retail_data, retail_split, small_assig
     assert fitted["hgb"].estimator_ is fitted["vote"].estimator_.named_estimators_["hgb"]
     assert fitted["hgb, balanced"].estimator_ is not fitted["hgb"].estimator_
     assert fitted["hgb, balanced"].class_weight == "balanced"
+
+
+def test_candidates_fitted_in_processes_are_those_fitted_here(retail_data, retail_split,
+                                                               small_grid, small_assigner):
+    X = retail_data.X.loc[retail_split.train]
+    y, _ = merge_rare(retail_data.y, retail_split.train, 10)
+    y = y.loc[X.index].to_numpy()
+    X_te = retail_data.X.loc[retail_split.test]
+    cands = {"grid": small_grid,
+             "grid, isotonic": clone(small_grid).set_params(calibration="isotonic"),
+             "vote": small_assigner, "hgb": clone(small_assigner).set_params(model="hgb")}
+    here = fit_candidates(cands, X, y, retail_data.cells)
+    there = fit_candidates(cands, X, y, retail_data.cells, n_jobs=2)
+    assert list(there) == list(cands)
+    for name, est in here.items():
+        assert there[name].get_params() == est.get_params()
+        np.testing.assert_array_equal(there[name].predict_proba(X_te), est.predict_proba(X_te))
+    assert there["hgb"].estimator_ is there["vote"].estimator_.named_estimators_["hgb"]
+    with pytest.raises(ConfigError, match="number of processes"):
+        fit_candidates(cands, X, y, retail_data.cells, n_jobs=0)
+
+
+def test_a_fits_warnings_reach_the_caller_from_its_process(retail_data, retail_split,
+                                                          small_assigner):
+    X = retail_data.X.loc[retail_split.train]
+    y = np.where(np.arange(len(X)) == 0, "Alone", "Crowd")  # one segment, one member
+    cands = {"vote, isotonic": clone(small_assigner).set_params(calibration="isotonic"),
+             "logistic, sigmoid": clone(small_assigner).set_params(model="logistic",
+                                                                   calibration="sigmoid")}
+    with pytest.warns(SegwiseWarning, match="single member") as caught:
+        fit_candidates(cands, X, y, None, n_jobs=2)
+    assert sum("single member" in str(w.message) for w in caught) == 2
 
 
 def test_permutation_importance_is_scikit_learns_in_one_prediction(

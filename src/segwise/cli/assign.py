@@ -196,6 +196,9 @@ def train(
         "--validate/--no-validate",
         help="Also score the models on rolling time folds of the training customers "
         "(how the default was chosen; slower).")] = False,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", min=-1, max=256, help="Processes fitting the compared models at "
+        "once (-1: one per core); the models do not depend on it.")] = -1,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
@@ -254,6 +257,7 @@ def train(
             refit=output is not None or store is not None,
             product_categories=categories,
             validate=validate,
+            n_jobs=jobs,
             progress=lambda step: say(steps[step] if step in steps else str(step)),
         )
     what = (f"RFM segment {horizon} days after the window" if trained.label == "horizon"

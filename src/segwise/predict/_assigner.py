@@ -60,6 +60,7 @@ __all__ = [
     "SegmentAssigner",
     "TimeSplit",
     "build_dataset",
+    "check_jobs",
     "evaluate_assigner",
     "fit_candidate",
     "fit_candidates",
@@ -921,21 +922,64 @@ def fit_candidate(est: SegmentAssigner, X: pd.DataFrame, y: np.ndarray,
 
 
 def fit_candidates(candidates: dict[str, SegmentAssigner], X: pd.DataFrame, y: np.ndarray,
-                   cells: pd.Series | None) -> dict[str, SegmentAssigner]:
+                   cells: pd.Series | None, *, n_jobs: int | None = 1,
+                   ) -> dict[str, SegmentAssigner]:
     """Fit clones of every candidate on ``X`` and ``y``, each model once.
 
-    A single model whose parameters are those of an uncalibrated vote fitted before it is
-    taken from the vote (:meth:`SegmentAssigner.member`) rather than fitted again: same
-    fitted model, one fit fewer (the default comparison saves three).
+    A single model whose parameters are those of an uncalibrated vote listed before it is
+    taken from the fitted vote (:meth:`SegmentAssigner.member`) rather than fitted again:
+    same fitted model, one fit fewer (the default comparison saves three).
+
+    The other candidates are fitted in ``n_jobs`` processes (``-1``: one per core), the
+    calibrated ones first as they fit once per fold. Every fit is seeded, so the fitted
+    models do not depend on ``n_jobs``; the warnings a fit raises are raised here.
     """
-    fitted: dict[str, SegmentAssigner] = {}
+    check_jobs(n_jobs)
+    source: dict[str, str | None] = {}
     for name, cand in candidates.items():
         same = {**cand.get_params(), "model": "vote"}
-        vote = next((est for est in fitted.values() if cand.model in VOTE_MEMBERS
-                     and cand.calibration is None and est.get_params() == same), None)
-        fitted[name] = (vote.member(cand.model) if vote is not None
-                        else fit_candidate(clone(cand), X, y, cells))
-    return fitted
+        source[name] = next((other for other in source if cand.model in VOTE_MEMBERS
+                             and cand.calibration is None
+                             and candidates[other].get_params() == same), None)
+    todo = sorted((name for name, vote in source.items() if vote is None),
+                  key=lambda name: candidates[name].calibration is None)
+    fits = dict(zip(todo, _fit_each([clone(candidates[name]) for name in todo], X, y, cells,
+                                    n_jobs), strict=True))
+    return {name: fits[name] if vote is None else fits[vote].member(candidates[name].model)
+            for name, vote in source.items()}
+
+
+def check_jobs(n_jobs: int | None) -> None:
+    """Refuse ``n_jobs=0``, which is no number of processes."""
+    if n_jobs == 0:
+        raise ConfigError("n_jobs must be a number of processes, or -1 for one per core")
+
+
+def _fit_each(estimators: list[SegmentAssigner], X: pd.DataFrame, y: np.ndarray,
+              cells: pd.Series | None, n_jobs: int | None) -> list[SegmentAssigner]:
+    """Fit each estimator, in up to ``n_jobs`` processes, raising the workers' warnings here."""
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    jobs = min(effective_n_jobs(n_jobs), len(estimators))
+    if jobs <= 1:
+        return [fit_candidate(est, X, y, cells) for est in estimators]
+    # A process's warnings do not reach this one: each fit records its own, raised below
+    # in the order of the estimators, where this process's filters decide what is shown.
+    done = Parallel(n_jobs=jobs)(delayed(_fit_recorded)(est, X, y, cells)
+                                 for est in estimators)
+    for _, caught in done:
+        for message in caught:
+            warnings.warn(message, stacklevel=3)
+    return [fitted for fitted, _ in done]
+
+
+def _fit_recorded(est: SegmentAssigner, X: pd.DataFrame, y: np.ndarray,
+                  cells: pd.Series | None) -> tuple[SegmentAssigner, list[Warning | str]]:
+    """:func:`fit_candidate`, with every warning it raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitted = fit_candidate(est, X, y, cells)
+    return fitted, [w.message for w in caught]
 
 
 @dataclass(frozen=True)
@@ -1083,6 +1127,7 @@ def validate_assigner(
     n_folds: int = 3,
     fold_size: int = 100,
     min_class_size: int = 10,
+    n_jobs: int | None = 1,
 ) -> pd.DataFrame:
     """Score candidates on rolling time folds of the training customers only.
 
@@ -1103,6 +1148,9 @@ def validate_assigner(
         See :func:`rolling_folds`.
     min_class_size : int, default=10
         Segments with fewer fold-training customers are merged into ``Other``.
+    n_jobs : int or None, default=1
+        Processes fitting the candidates (``-1``: one per core); see
+        :func:`fit_candidates`.
 
     Returns
     -------
@@ -1125,7 +1173,8 @@ def validate_assigner(
         labels = np.unique(np.r_[y_tr, y_va])
         X_tr, X_va = data.X.loc[fold.train], data.X.loc[fold.test]
         fold_preds = {name: est.predict(X_va) for name, est in
-                      fit_candidates(candidates, X_tr, y_tr, data.cells).items()}
+                      fit_candidates(candidates, X_tr, y_tr, data.cells,
+                                     n_jobs=n_jobs).items()}
         values, counts = np.unique(y_tr, return_counts=True)
         fold_preds["baseline: majority class"] = np.full(len(y_va), values[counts.argmax()])
         if data.rules is not None:
@@ -1276,6 +1325,7 @@ def evaluate_assigner(
     min_class_size: int = 10,
     n_repeats: int = 5,
     random_state: int = 0,
+    n_jobs: int | None = 1,
 ) -> AssignerReport:
     """Fit each candidate on the training customers and score it on the new ones.
 
@@ -1294,6 +1344,9 @@ def evaluate_assigner(
         Permutations per feature.
     random_state : int, default=0
         Seed of the permutations.
+    n_jobs : int or None, default=1
+        Processes fitting the candidates (``-1``: one per core); see
+        :func:`fit_candidates`.
 
     Returns
     -------
@@ -1338,7 +1391,7 @@ def evaluate_assigner(
         }
 
     preds = {}
-    fitted = fit_candidates(candidates, X_tr, y_tr, data.cells)
+    fitted = fit_candidates(candidates, X_tr, y_tr, data.cells, n_jobs=n_jobs)
     for name, est in fitted.items():
         proba = est.predict_proba(X_te)
         preds[name] = est.classes_[np.argmax(proba, axis=1)]  # what predict returns

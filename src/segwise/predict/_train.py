@@ -23,6 +23,7 @@ from segwise.predict._assigner import (
     AssignerReport,
     SegmentAssigner,
     build_dataset,
+    check_jobs,
     evaluate_assigner,
     fit_candidate,
     model_features,
@@ -480,6 +481,7 @@ def train_assigner(
     refit: bool = True,
     product_categories: bool = False,
     validate: bool = False,
+    n_jobs: int | None = 1,
     progress: Any = None,
 ) -> tuple[TrainedAssigner, AssignerReport, AssignerData]:
     """Evaluate on new customers, then fit the chosen assigner on every eligible customer.
@@ -525,6 +527,9 @@ def train_assigner(
         Also score the candidates on rolling time folds of the training customers
         (:func:`~segwise.predict.validate_assigner`, ``report.validation``): how the
         default model was chosen, without looking at the new customers.
+    n_jobs : int or None, default=1
+        Processes fitting the candidates of the evaluation and validation (``-1``: one per
+        core); see :func:`~segwise.predict.fit_candidates`. The models do not depend on it.
     progress : callable, optional
         Called with the name of each step.
 
@@ -541,6 +546,7 @@ def train_assigner(
 
     from segwise import __version__
 
+    check_jobs(n_jobs)
     say = progress or (lambda step: None)
     say("features")
     categories = None
@@ -557,9 +563,10 @@ def train_assigner(
     if validate:
         say("validate")
         validation = validate_assigner(data, split.train, candidates,
-                                       min_class_size=min_class_size)
+                                       min_class_size=min_class_size, n_jobs=n_jobs)
     say("evaluate")
-    report = evaluate_assigner(data, split, candidates, min_class_size=min_class_size)
+    report = evaluate_assigner(data, split, candidates, min_class_size=min_class_size,
+                               n_jobs=n_jobs)
     if validation is not None:
         report.validation = validation
     # The saved model knows exactly the segments that were evaluated: those merged into
