@@ -21,7 +21,7 @@ PACKAGE = ROOT / "src" / "segwise"
 DRAWING = ROOT / "docs" / "architecture.md"
 #: Leaf utilities every room may use; the drawing leaves them out (they import no room).
 UTILITIES = {"exceptions", "_engine", "_expr", "_skew", "_settings", "_registry", "_lazy",
-             "_time", "_geo", "_kernels", "_threads", "_proc", "__main__",
+             "_time", "_geo", "_kernels", "_threads", "_parallel", "_proc", "__main__",
              "_frames"}
 #: Rooms that take entity tables and must not know which kind they came from.
 KIND_BLIND = {"segment", "profile", "report", "store"}

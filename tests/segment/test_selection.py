@@ -145,6 +145,26 @@ def test_progress_names_each_part_as_it_starts(retail_small: pd.DataFrame) -> No
     ]
 
 
+def test_processes_change_no_segment_or_figure(retail_small: pd.DataFrame) -> None:
+    """The sweep's and the comparison's fits, and the embeddings, in two processes."""
+    from segwise.segment import embed_customers
+
+    X = retail_small[RFM]
+
+    def run(n_jobs: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        sweep = sweep_k(X, range(2, 6), n_resamples=2, random_state=0, n_jobs=n_jobs).table
+        table = compare_models(X, DEFAULT_MODELS, n_clusters=4, n_resamples=2,
+                               random_state=0, n_jobs=n_jobs)
+        coords = embed_customers(X.to_numpy(), methods=("umap", "tsne"), max_samples=300,
+                                 random_state=0, n_jobs=n_jobs)
+        return sweep, table.drop(columns="fit_seconds"), coords
+
+    for here, there in zip(run(1), run(2), strict=True):
+        pd.testing.assert_frame_equal(there, here)
+    with pytest.raises(ConfigError, match="number of processes"):
+        segment_customers(retail_small, n_jobs=0)
+
+
 @pytest.fixture(scope="module")
 def retail_segmentation(retail_customers: pd.DataFrame) -> Segmentation:
     return segment_customers(retail_customers, k_values=range(2, 8), embed=(), random_state=0)

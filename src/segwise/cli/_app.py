@@ -32,6 +32,7 @@ __all__ = [
     "ConfigOpt",
     "EngineChoice",
     "EngineOpt",
+    "JobsOpt",
     "KeepFormulasOpt",
     "MasterOpt",
     "MemoryOpt",
@@ -185,6 +186,13 @@ def _raise_if_ctrl_c() -> None:
     """Raise the KeyboardInterrupt of a Ctrl-C that a finalizer swallowed."""
     if _CTRL_C.is_set():
         raise KeyboardInterrupt
+
+JobsOpt = Annotated[
+    int,
+    typer.Option("--jobs", "-j", min=-1, max=256,
+                 help="Processes fitting models at once (-1: one per core); every fit is "
+                      "seeded, so the results do not depend on it."),
+]
 
 
 @contextlib.contextmanager

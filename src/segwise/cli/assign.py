@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from segwise.cli._app import (
+    JobsOpt,
     KeepFormulasOpt,
     StoreOpt,
     app,
@@ -196,9 +197,7 @@ def train(
         "--validate/--no-validate",
         help="Also score the models on rolling time folds of the training customers "
         "(how the default was chosen; slower).")] = False,
-    jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", min=-1, max=256, help="Processes fitting the compared models at "
-        "once (-1: one per core); the models do not depend on it.")] = -1,
+    jobs: JobsOpt = -1,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:

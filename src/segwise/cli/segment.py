@@ -14,6 +14,7 @@ from segwise.cli._app import (
     ConfigOpt,
     EngineChoice,
     EngineOpt,
+    JobsOpt,
     KeepFormulasOpt,
     MasterOpt,
     MemoryOpt,
@@ -300,6 +301,7 @@ def segment(
                           "counted, listed in <stem>.left_out.csv), median (filled inside "
                           "the model) or refuse. Default: [segment] missing, else drop.")
     ] = None,
+    jobs: JobsOpt = -1,
     config: ConfigOpt = None,
     as_of: AsOfOpt = None,
     engine: EngineOpt = EngineChoice.duckdb,
@@ -361,7 +363,8 @@ def segment(
             k_values=range(k_min, k_max + 1),
             algorithm=model, compare=_csv(compare) or None, embed=_csv(embed),
             embed_max_samples=MAX_EMBED_SAMPLES if embed_samples is None else embed_samples,
-            min_share=min_share, random_state=seed, missing=policy, progress=show,
+            min_share=min_share, random_state=seed, missing=policy, n_jobs=jobs,
+            progress=show,
         )
     print_segmentation(result)
     _notice_missing(result, None if output is None else Segmentation.output_paths(output)[-1])

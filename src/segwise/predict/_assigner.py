@@ -36,6 +36,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
+from segwise._parallel import check_jobs, run_calls
 from segwise.exceptions import ConfigError, InputError, SegwiseWarning
 from segwise.predict._features import (
     FEATURE_COLUMNS,
@@ -60,7 +61,6 @@ __all__ = [
     "SegmentAssigner",
     "TimeSplit",
     "build_dataset",
-    "check_jobs",
     "evaluate_assigner",
     "fit_candidate",
     "fit_candidates",
@@ -949,37 +949,10 @@ def fit_candidates(candidates: dict[str, SegmentAssigner], X: pd.DataFrame, y: n
             for name, vote in source.items()}
 
 
-def check_jobs(n_jobs: int | None) -> None:
-    """Refuse ``n_jobs=0``, which is no number of processes."""
-    if n_jobs == 0:
-        raise ConfigError("n_jobs must be a number of processes, or -1 for one per core")
-
-
 def _fit_each(estimators: list[SegmentAssigner], X: pd.DataFrame, y: np.ndarray,
               cells: pd.Series | None, n_jobs: int | None) -> list[SegmentAssigner]:
-    """Fit each estimator, in up to ``n_jobs`` processes, raising the workers' warnings here."""
-    from joblib import Parallel, delayed, effective_n_jobs
-
-    jobs = min(effective_n_jobs(n_jobs), len(estimators))
-    if jobs <= 1:
-        return [fit_candidate(est, X, y, cells) for est in estimators]
-    # A process's warnings do not reach this one: each fit records its own, raised below
-    # in the order of the estimators, where this process's filters decide what is shown.
-    done = Parallel(n_jobs=jobs)(delayed(_fit_recorded)(est, X, y, cells)
-                                 for est in estimators)
-    for _, caught in done:
-        for message in caught:
-            warnings.warn(message, stacklevel=3)
-    return [fitted for fitted, _ in done]
-
-
-def _fit_recorded(est: SegmentAssigner, X: pd.DataFrame, y: np.ndarray,
-                  cells: pd.Series | None) -> tuple[SegmentAssigner, list[Warning | str]]:
-    """:func:`fit_candidate`, with every warning it raised."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fitted = fit_candidate(est, X, y, cells)
-    return fitted, [w.message for w in caught]
+    """Fit each estimator, in up to ``n_jobs`` processes (:func:`segwise._parallel.run_calls`)."""
+    return list(run_calls([(fit_candidate, (est, X, y, cells)) for est in estimators], n_jobs))
 
 
 @dataclass(frozen=True)

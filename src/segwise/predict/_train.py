@@ -13,6 +13,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from segwise._parallel import check_jobs
 from segwise.clean import CleanedLines, clean_transactions
 from segwise.exceptions import ConfigError, InputError, SegwiseWarning, columns_key
 from segwise.io import load_transactions, refuse_read_options
@@ -23,7 +24,6 @@ from segwise.predict._assigner import (
     AssignerReport,
     SegmentAssigner,
     build_dataset,
-    check_jobs,
     evaluate_assigner,
     fit_candidate,
     model_features,

@@ -22,6 +22,7 @@ import pandas as pd
 from sklearn import config_context
 from sklearn.base import clone
 
+from segwise._parallel import check_jobs
 from segwise.exceptions import ConfigError, InputError
 from segwise.predict._gains import SHARES, average_precision, metric_name, ranking_metrics
 from segwise.predict._propensity import IMBALANCE, MODELS, PropensityModel, model_name
@@ -506,8 +507,7 @@ def validate_propensity(
     """
     if not 0 < mail_share < 1:
         raise ConfigError(f"the mailing share must be between 0 and 1, got {mail_share}")
-    if n_jobs == 0:
-        raise ConfigError("n_jobs must be a number of processes, or -1 for one per core")
+    check_jobs(n_jobs)
     y = np.asarray(y, dtype=np.int64)
     shares = tuple(sorted({*shares, mail_share}))
     top_n = round(mail_share * len(y)) if top_n is None else int(top_n)

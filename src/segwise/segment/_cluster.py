@@ -499,19 +499,13 @@ default="kmeans"
         """Fit and return the model-space points of ``X``, in the order of ``X``."""
         algorithm = self._check_params()
         value = self._value_column(X)
-        Xv = self._validated(X, ensure_min_samples=2)
-        # Canonical row order: fitting sees the same array whatever order the rows came in.
-        order = np.lexsort(Xv.T[::-1]) if Xv.shape[1] else np.arange(len(Xv))
-        Xs = Xv[order]
-        with limit_threads(len(Xs)):
-            self.preprocessor_ = self._make_preprocessor(*Xs.shape).fit(Xs)
-            Zs = np.asarray(self.preprocessor_.transform(Xs), dtype=np.float64)
-            fitted = fit_clusters(
-                Zs, algorithm, int(self.n_clusters), random_state=self.random_state,
-                n_init=self.n_init, max_fit_samples=self.max_fit_samples,
-                min_cluster_size=self.min_cluster_size, min_samples=self.min_samples,
-                eps=self.eps, som_shape=self.som_shape, som_iterations=self.som_iterations,
-            )
+        order, Zs = self._fit_space(X)
+        fitted = fit_clusters(
+            Zs, algorithm, int(self.n_clusters), random_state=self.random_state,
+            n_init=self.n_init, max_fit_samples=self.max_fit_samples,
+            min_cluster_size=self.min_cluster_size, min_samples=self.min_samples,
+            eps=self.eps, som_shape=self.som_shape, som_iterations=self.som_iterations,
+        )
         Z = np.empty_like(Zs)
         Z[order] = Zs
         raw = np.empty_like(fitted.labels)
@@ -523,6 +517,39 @@ default="kmeans"
             value = np.where(np.isnan(value), np.nanmedian(value), value)
         self._set_canonical_order(raw, Z, value)
         self.labels_ = self._relabel(raw)
+        return Z
+
+    def _fit_space(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Fit the preprocessing; return the canonical row order and the points in it."""
+        Xv = self._validated(X, ensure_min_samples=2)
+        # Canonical row order: fitting sees the same array whatever order the rows came in.
+        order = np.lexsort(Xv.T[::-1]) if Xv.shape[1] else np.arange(len(Xv))
+        Xs = Xv[order]
+        with limit_threads(len(Xs)):
+            self.preprocessor_ = self._make_preprocessor(*Xs.shape).fit(Xs)
+            Zs = np.asarray(self.preprocessor_.transform(Xs), dtype=np.float64)
+        return order, Zs
+
+    def model_space(self, X: Any) -> np.ndarray:
+        """Fit the preprocessing alone and return the model-space points of ``X``.
+
+        The points :meth:`fit_transform` returns, whatever the algorithm, without
+        clustering them (the model comparison clusters them with several).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric per-customer features.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+            In the order of ``X``.
+        """
+        self._check_params()
+        order, Zs = self._fit_space(X)
+        Z = np.empty_like(Zs)
+        Z[order] = Zs
         return Z
 
     @property

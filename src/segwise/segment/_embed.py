@@ -26,6 +26,7 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array
 
+from segwise._parallel import run_calls
 from segwise.exceptions import ConfigError
 
 __all__ = ["EMBEDDINGS", "MAX_EMBED_SAMPLES", "embed_2d", "embed_customers"]
@@ -126,8 +127,8 @@ _NAMES = {"umap": "UMAP", "tsne": "t-SNE"}
 
 def _embed(Z: Any, methods: list[str], max_samples: int, n_neighbors: int,
            random_state: int | None, progress: Callable[[str], None] | None = None,
-           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Fit every method on one sample and place the rest; coordinates by method."""
+           n_jobs: int | None = 1) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Fit every method on one sample (in ``n_jobs`` processes) and place the rest."""
     unknown = [m for m in methods if m not in EMBEDDINGS]
     if unknown:
         raise ConfigError(f"unknown embedding {unknown[0]!r}; choose from "
@@ -144,11 +145,12 @@ def _embed(Z: Any, methods: list[str], max_samples: int, n_neighbors: int,
     rest = np.flatnonzero(~embedded)
     placed = index.kneighbors(Z[rest], min(n_neighbors, len(idx)))[1] if len(rest) else None
     out = {}
+    fits = run_calls([(_fit_umap, (sample, index, random_state)) if method == "umap"
+                      else (_fit_tsne, (sample, random_state)) for method in methods], n_jobs)
     for method in methods:
         if progress is not None:
             progress(f"{_NAMES[method]} of {len(idx):,} customers")
-        fitted = (_fit_umap(sample, index, random_state) if method == "umap"
-                  else _fit_tsne(sample, random_state))
+        fitted = next(fits)
         coords = np.empty((n, 2), dtype=np.float64)
         coords[idx] = fitted
         if placed is not None:
@@ -197,6 +199,7 @@ def embed_customers(
     methods: Iterable[str] = EMBEDDINGS,
     max_samples: int = MAX_EMBED_SAMPLES,
     random_state: int | None = 0,
+    n_jobs: int | None = 1,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """2-D coordinates of every customer for each method, ready to store and plot.
@@ -211,8 +214,11 @@ def embed_customers(
         Largest number of customers the methods are fitted on.
     random_state : int or None, default=0
         Seed.
+    n_jobs : int or None, default=1
+        Processes fitting the methods at once (``-1``: one per core); the coordinates do
+        not depend on it.
     progress : callable, optional
-        Called with the method's name and the sample size as each method starts.
+        Called with the method's name and the sample size as each method is waited for.
 
     Returns
     -------
@@ -223,7 +229,7 @@ def embed_customers(
     methods = list(methods)
     if not methods:
         return pd.DataFrame()
-    coords, embedded = _embed(Z, methods, max_samples, 5, random_state, progress)
+    coords, embedded = _embed(Z, methods, max_samples, 5, random_state, progress, n_jobs)
     out: dict[str, np.ndarray] = {}
     for method, xy in coords.items():
         out[f"{method}_x"], out[f"{method}_y"] = xy[:, 0], xy[:, 1]

@@ -37,6 +37,7 @@ from sklearn.metrics import (
 from sklearn.utils import check_array
 
 from segwise._frames import DataSource, is_table
+from segwise._parallel import check_jobs, run_calls
 from segwise.exceptions import (
     ConfigError,
     InputError,
@@ -255,15 +256,35 @@ def _stability(Z: np.ndarray, labels: np.ndarray, algorithm: str, k: int, *,
     Each refit sees a different half (at most ``resample_size`` rows) of the customers and
     labels a fixed evaluation set; agreement with the full fit on that set is the score.
     """
-    n = len(Z)
+    return _mean_ari(labels[eval_idx], [
+        _refit_labels(Z, idx, refit_seed, eval_idx, algorithm, k, fit_kwargs)
+        for idx, refit_seed in _resamples(len(Z), n_resamples, resample_size, seed)])
+
+
+def _resamples(n: int, n_resamples: int, resample_size: int, seed: int
+               ) -> list[tuple[np.ndarray, int]]:
+    """Draw the rows and the seed of each stability refit."""
     m = min(resample_size, max(2, n // 2))
     rng = np.random.default_rng(seed)
-    aris = []
+    out = []
     for _ in range(n_resamples):
         idx = np.sort(rng.choice(n, m, replace=False))
-        fit = fit_clusters(Z[idx], algorithm, k, random_state=int(rng.integers(2**31 - 1)),
+        out.append((idx, int(rng.integers(2**31 - 1))))
+    return out
+
+
+def _refit_labels(Z: np.ndarray, idx: np.ndarray, seed: int, eval_idx: np.ndarray,
+                  algorithm: str, k: int, fit_kwargs: dict[str, Any]) -> np.ndarray:
+    """Refit on ``Z[idx]``; return the segments it gives the evaluation rows."""
+    with limit_threads(len(Z)):
+        fit = fit_clusters(Z[idx], algorithm, k, random_state=seed,
                            **{**fit_kwargs, "n_init": 1})
-        aris.append(adjusted_rand_score(labels[eval_idx], fit.assign(Z[eval_idx])))
+        return fit.assign(Z[eval_idx])
+
+
+def _mean_ari(labels: np.ndarray, refits: list[np.ndarray]) -> float:
+    """Mean adjusted Rand index of each refit's labels against ``labels``; NaN for none."""
+    aris = [adjusted_rand_score(labels, refit) for refit in refits]
     return float(np.mean(aris)) if aris else float("nan")
 
 
@@ -293,6 +314,7 @@ def sweep_k(
     silhouette_samples: int = 5_000,
     fit_samples: int = 50_000,
     random_state: int | None = 0,
+    n_jobs: int | None = 1,
     progress: Callable[[str], None] | None = None,
 ) -> KSweep:
     """Fit one algorithm for every k, score each with several criteria and recommend one.
@@ -327,8 +349,11 @@ def sweep_k(
         estimated well long before 50,000 rows; the final model is fitted on everyone.
     random_state : int or None, default=0
         Seed for fits, samples and resamples.
+    n_jobs : int or None, default=1
+        Processes running the fits and refits (``-1``: one per core). Every fit is
+        seeded, so the sweep does not depend on it.
     progress : callable, optional
-        Called with ``"k=<k> (<i> of <n>)"`` as each k starts.
+        Called with ``"k=<k> (<i> of <n>)"`` as each k's fit is waited for.
 
     Returns
     -------
@@ -377,25 +402,33 @@ def sweep_k(
     kw = _fit_kwargs(base)
     with limit_threads(n):
         table = _sweep_table(Z, ks, algorithm, base.n_init, kw, rng, fit_idx, sil_idx,
-                             eval_idx, n_resamples, resample_size, progress or _quiet)
+                             eval_idx, n_resamples, resample_size, progress or _quiet, n_jobs)
     return _recommend(table, algorithm, n, min_share, min_stability, notes)
 
 
 def _sweep_table(Z: np.ndarray, ks: list[int], algorithm: str, n_init: int,
                  kw: dict[str, Any], rng: np.random.Generator, fit_idx: np.ndarray,
                  sil_idx: np.ndarray, eval_idx: np.ndarray, n_resamples: int,
-                 resample_size: int, progress: Callable[[str], None]) -> pd.DataFrame:
-    """Fit and score every k (the loop of :func:`sweep_k`)."""
+                 resample_size: int, progress: Callable[[str], None],
+                 n_jobs: int | None) -> pd.DataFrame:
+    """Fit and score every k (the loop of :func:`sweep_k`), the fits in ``n_jobs`` processes."""
     n = len(Z)
     total_ss = float(((Z - Z.mean(axis=0)) ** 2).sum())
-    sampled = len(fit_idx) < n
+    sample = fit_idx if len(fit_idx) < n else None
+    seeds = [int(rng.integers(2**31 - 1)) for _ in ks]
+    refits = [_resamples(n, n_resamples, resample_size, seed) for seed in seeds]
+    # Each k's fit, then its refits: every one independent of the others.
+    calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+    for k, seed, draws in zip(ks, seeds, refits, strict=True):
+        calls.append((_sweep_fit, (Z, sample, algorithm, k, seed, n_init, kw)))
+        calls.extend((_refit_labels, (Z, idx, refit_seed, eval_idx, algorithm, k, kw))
+                     for idx, refit_seed in draws)
+    done = run_calls(calls, n_jobs)
     rows, labelings = [], []
-    for i, k in enumerate(ks, 1):
+    for i, (k, draws) in enumerate(zip(ks, refits, strict=True), 1):
         progress(f"k={k} ({i} of {len(ks)})")
-        seed = int(rng.integers(2**31 - 1))
-        fit = fit_clusters(Z[fit_idx] if sampled else Z, algorithm, k, random_state=seed,
-                           n_init=n_init, **kw)
-        labels = fit.assign(Z) if sampled else fit.labels
+        labels, bic = next(done)
+        stability = _mean_ari(labels[eval_idx], [next(done) for _ in draws])
         labelings.append(labels[sil_idx])
         sizes = np.bincount(labels[labels >= 0], minlength=k)
         inertia = _inertia(Z, labels)
@@ -404,17 +437,23 @@ def _sweep_table(Z: np.ndarray, ks: list[int], algorithm: str, n_init: int,
             **_scores(Z, labels),
             "inertia": inertia,
             "explained": 1.0 - inertia / total_ss if total_ss else np.nan,
-            "bic": fit.bic if fit.bic is not None else np.nan,
-            "stability": _stability(
-                Z, labels, algorithm, k, n_resamples=n_resamples, resample_size=resample_size,
-                eval_idx=eval_idx, seed=seed, fit_kwargs=kw,
-            ) if n_resamples else np.nan,
+            "bic": bic if bic is not None else np.nan,
+            "stability": stability,
             "min_share": sizes.min() / n,
             "sizes": sorted(sizes.tolist(), reverse=True),
         })
     table = pd.DataFrame(rows)
     table.insert(1, "silhouette", _silhouettes(Z[sil_idx], labelings))
     return table
+
+
+def _sweep_fit(Z: np.ndarray, sample: np.ndarray | None, algorithm: str, k: int, seed: int,
+               n_init: int, kw: dict[str, Any]) -> tuple[np.ndarray, float | None]:
+    """Fit one k on ``Z`` (or its ``sample``); every row's segment and the fit's BIC."""
+    with limit_threads(len(Z)):
+        fit = fit_clusters(Z if sample is None else Z[sample], algorithm, k,
+                           random_state=seed, n_init=n_init, **kw)
+        return (fit.labels if sample is None else fit.assign(Z)), fit.bic
 
 
 def _mean_rank(table: pd.DataFrame, criteria: Sequence[str]) -> pd.Series:
@@ -545,6 +584,7 @@ def compare_models(
     resample_size: int = 20_000,
     silhouette_samples: int = 5_000,
     random_state: int | None = 0,
+    n_jobs: int | None = 1,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Fit several algorithms at the same k and score them side by side.
@@ -567,9 +607,12 @@ def compare_models(
         Sample size for silhouette, the same sample for every model.
     random_state : int or None, default=0
         Seed.
+    n_jobs : int or None, default=1
+        Processes running the fits and refits (``-1``: one per core). Every fit is
+        seeded, so the table does not depend on it (but for ``fit_seconds``).
     progress : callable, optional
-        Called with ``"<model> (<i> of <n>)"`` as each model starts, and with
-        ``"<model> (<i> of <n>), stability"`` as its refits start.
+        Called with ``"<model> (<i> of <n>)"`` as each model's fit is waited for, and with
+        ``"<model> (<i> of <n>), stability"`` as its refits are.
 
     Returns
     -------
@@ -582,53 +625,72 @@ def compare_models(
     """
     base = clone(segmenter) if segmenter is not None else Segmenter(random_state=random_state)
     say = progress or _quiet
-    rows, labelings = [], []
     n_rows = len(X)
-    models = list(models)
-    for i, name in enumerate(models, 1):
+    algorithms = []
+    for name in models:
         algorithm = _algorithm(name)
         if algorithm == "kmeans" and n_rows > LARGE_N:
             algorithm = "minibatch_kmeans"  # as the final fit does at this size
-        say(f"{algorithm} ({i} of {len(models)})")
-        est = clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters,
-                                     random_state=random_state)
-        start = time.perf_counter()
-        # The same model space for every model: the preprocessing ignores the algorithm.
-        Z = est.fit_transform(X)
-        seconds = time.perf_counter() - start
-        labels = est.labels_
-        n = len(labels)
-        rng = np.random.default_rng(random_state)
-        sil_idx = _sample(n, silhouette_samples, rng)
-        eval_idx = _sample(n, 20_000, rng)
+        algorithms.append(algorithm)
+    if not algorithms:
+        return pd.DataFrame()
+    ests = [clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters,
+                                   random_state=random_state) for algorithm in algorithms]
+    # The same model space for every model: the preprocessing ignores the algorithm.
+    Z = clone(ests[0]).model_space(X)
+    rng = np.random.default_rng(random_state)
+    sil_idx = _sample(n_rows, silhouette_samples, rng)
+    eval_idx = _sample(n_rows, 20_000, rng)
+    refits = _resamples(n_rows, n_resamples, resample_size, int(rng.integers(2**31 - 1)))
+    # Each model's fit, then its refits: every one independent of the others.
+    calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+    for algorithm, est in zip(algorithms, ests, strict=True):
+        calls.append((_timed_fit, (est, X)))
+        calls.extend((_quiet_refit, (Z, idx, seed, eval_idx, algorithm, n_clusters,
+                                     _fit_kwargs(est))) for idx, seed in refits)
+    done = run_calls(calls, n_jobs)
+    rows, labelings = [], []
+    for i, algorithm in enumerate(algorithms, 1):
+        say(f"{algorithm} ({i} of {len(algorithms)})")
+        labels, found, seconds = next(done)
+        if refits:
+            say(f"{algorithm} ({i} of {len(algorithms)}), stability")
+        stability = _mean_ari(labels[eval_idx], [next(done) for _ in refits])
         labelings.append(labels[sil_idx])
-        sizes = np.bincount(labels[labels >= 0], minlength=est.n_clusters_)
-        if n_resamples:
-            say(f"{algorithm} ({i} of {len(models)}), stability")
-        with warnings.catch_warnings(), limit_threads(n):
+        sizes = np.bincount(labels[labels >= 0], minlength=found)
+        with warnings.catch_warnings(), limit_threads(n_rows):
             warnings.simplefilter("ignore", UserWarning)
-            stability = _stability(
-                Z, labels, algorithm, n_clusters, n_resamples=n_resamples,
-                resample_size=resample_size, eval_idx=eval_idx,
-                seed=int(rng.integers(2**31 - 1)), fit_kwargs=_fit_kwargs(est),
-            ) if n_resamples else np.nan
             scores = _scores(Z, labels)
         rows.append({
             "model": algorithm,
-            "k": est.n_clusters_,
+            "k": found,
             "sizes": sorted(sizes.tolist(), reverse=True),
             "noise_share": float((labels < 0).mean()),
-            "min_share": float(sizes.min() / n) if len(sizes) else 0.0,
+            "min_share": float(sizes.min() / n_rows) if len(sizes) else 0.0,
             **scores,
             "stability": stability,
             "fit_seconds": seconds,
         })
     table = pd.DataFrame(rows)
-    if rows:
-        with limit_threads(n_rows):
-            silhouettes = _silhouettes(Z[sil_idx], labelings)
-        table.insert(table.columns.get_loc("calinski_harabasz"), "silhouette", silhouettes)
+    with limit_threads(n_rows):
+        silhouettes = _silhouettes(Z[sil_idx], labelings)
+    table.insert(table.columns.get_loc("calinski_harabasz"), "silhouette", silhouettes)
     return table
+
+
+def _timed_fit(est: Segmenter, X: Any) -> tuple[np.ndarray, int, float]:
+    """Fit ``est`` on ``X``: its labels, its number of segments and the seconds it took."""
+    start = time.perf_counter()
+    est.fit(X)
+    return est.labels_, int(est.n_clusters_), time.perf_counter() - start
+
+
+def _quiet_refit(Z: np.ndarray, idx: np.ndarray, seed: int, eval_idx: np.ndarray,
+                 algorithm: str, k: int, fit_kwargs: dict[str, Any]) -> np.ndarray:
+    """:func:`_refit_labels`, its UserWarnings (a refit of few points) not said."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return _refit_labels(Z, idx, seed, eval_idx, algorithm, k, fit_kwargs)
 
 
 @dataclass
@@ -1033,6 +1095,7 @@ def segment_customers(
     segmenter: Segmenter | None = None,
     missing: str = "drop",
     read: ReadOptions | None = None,
+    n_jobs: int | None = 1,
     progress: Callable[[str], None] | None = None,
 ) -> Segmentation:
     """Segment customers in one call: sweep k, compare models, fit, profile, name, embed.
@@ -1116,6 +1179,7 @@ def segment_customers(
     from segwise.profile import crosstab_segments, name_segments, profile_segments
     from segwise.segment._embed import embed_customers
 
+    check_jobs(n_jobs)
     if not isinstance(customers, EntityTable):
         # A table in memory is read as the file of its rows would be: the same id, the
         # same features, the same notes. Its column names are text, as a file's are.
@@ -1266,7 +1330,7 @@ def segment_customers(
         sweep_algo = "kmeans" if algorithm in DENSITY_ALGORITHMS else algorithm
         sweep = sweep_k(X, k_values, algorithm=sweep_algo, segmenter=base, min_share=min_share,
                         min_stability=min_stability, random_state=random_state,
-                        progress=part("sweep"))
+                        n_jobs=n_jobs, progress=part("sweep"))
         n_clusters = sweep.recommended_k
     step("fit")
     final = clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters)
@@ -1286,7 +1350,8 @@ def segment_customers(
         step("compare")
         models = list(dict.fromkeys([algorithm, *(_algorithm(m) for m in compare)]))
         comparison = compare_models(X, models, n_clusters=n_clusters, segmenter=base,
-                                    random_state=random_state, progress=part("compare"))
+                                    random_state=random_state, n_jobs=n_jobs,
+                                    progress=part("compare"))
     step("profile")
     labels = final.labels_
     ids = customers[id_col].to_numpy() if id_col in customers.columns else customers.index
@@ -1323,7 +1388,7 @@ def segment_customers(
         step("embed")
         coords = embed_customers(final.transform(X), methods=embed,
                                  max_samples=embed_max_samples, random_state=random_state,
-                                 progress=part("embed"))
+                                 n_jobs=n_jobs, progress=part("embed"))
         assignments = pd.concat([assignments, coords.set_index(assignments.index)], axis=1)
     return Segmentation(assignments=assignments, profiles=profiles, segmenter=final,
                         sweep=sweep, comparison=comparison, crosstab=crosstab,
