@@ -530,21 +530,12 @@ default="kmeans"
             Zs = np.asarray(self.preprocessor_.transform(Xs), dtype=np.float64)
         return order, Zs
 
-    def model_space(self, X: Any) -> np.ndarray:
-        """Fit the preprocessing alone and return the model-space points of ``X``.
+    def fit_model_space(self, X: Any) -> np.ndarray:
+        """Fit the preprocessing alone; return the model-space points of ``X``, in its order.
 
-        The points :meth:`fit_transform` returns, whatever the algorithm, without
-        clustering them (the model comparison clusters them with several).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Numeric per-customer features.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components)
-            In the order of ``X``.
+        These are the points :meth:`fit_transform` returns whatever the algorithm, not yet
+        clustered: the model comparison clusters them with several algorithms. Only
+        ``preprocessor_`` is fitted.
         """
         self._check_params()
         order, Zs = self._fit_space(X)

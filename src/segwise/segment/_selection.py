@@ -637,7 +637,7 @@ def compare_models(
     ests = [clone(base).set_params(algorithm=algorithm, n_clusters=n_clusters,
                                    random_state=random_state) for algorithm in algorithms]
     # The same model space for every model: the preprocessing ignores the algorithm.
-    Z = clone(ests[0]).model_space(X)
+    Z = clone(ests[0]).fit_model_space(X)
     rng = np.random.default_rng(random_state)
     sil_idx = _sample(n_rows, silhouette_samples, rng)
     eval_idx = _sample(n_rows, 20_000, rng)
