@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -163,6 +164,24 @@ def test_processes_change_no_segment_or_figure(retail_small: pd.DataFrame) -> No
         pd.testing.assert_frame_equal(there, here)
     with pytest.raises(ConfigError, match="number of processes"):
         segment_customers(retail_small, n_jobs=0)
+
+
+def test_a_few_thousand_customers_are_fitted_without_processes(
+    retail_small: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import segwise.segment._selection as selection
+
+    asked: list[int | None] = []
+
+    def run_calls(calls: list[Any], n_jobs: int | None) -> Any:
+        asked.append(n_jobs)
+        return iter([func(*args) for func, args in calls])
+
+    monkeypatch.setattr(selection, "run_calls", run_calls)
+    segment_customers(retail_small, k_values=range(2, 4), compare=["gmm"], embed=(),
+                      random_state=0, n_jobs=2)
+    assert asked == [1, 1]  # the sweep and the comparison, in this process
+    assert len(retail_small) < selection.PROCESSES_FROM
 
 
 @pytest.fixture(scope="module")

@@ -87,6 +87,10 @@ _DEFAULT = _Default()
 DEFAULT_MODELS: tuple[str, ...] = ("kmeans", "gmm", "ward", "hdbscan", "som")
 #: Above this many customers the final KMeans model is a MiniBatchKMeans.
 LARGE_N = 100_000
+#: Below this many customers :func:`segment_customers` fits in the calling process whatever
+#: ``n_jobs`` says: its fits then take less than starting a worker (Online Retail's 4,338
+#: customers: 12.8 s in two processes, 11.0 s in one).
+PROCESSES_FROM = 10_000
 
 _CRITERIA = {  # name -> True when larger is better
     "silhouette": True, "calinski_harabasz": True, "davies_bouldin": False,
@@ -1320,6 +1324,8 @@ def segment_customers(
     base.set_params(random_state=random_state, order_by=value_col,
                     impute="median" if imputed else None)
     algorithm = _algorithm(algorithm)
+    if len(X) < PROCESSES_FROM:
+        n_jobs = 1
     sweep = None
     if algorithm in DENSITY_ALGORITHMS and not compare:
         # A density model finds its own number of segments and nothing is compared at a
