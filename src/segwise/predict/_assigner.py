@@ -36,7 +36,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-from segwise._parallel import check_jobs, run_calls
+from segwise._parallel import run_calls
 from segwise.exceptions import ConfigError, InputError, SegwiseWarning
 from segwise.predict._features import (
     FEATURE_COLUMNS,
@@ -934,7 +934,6 @@ def fit_candidates(candidates: dict[str, SegmentAssigner], X: pd.DataFrame, y: n
     calibrated ones first as they fit once per fold. Every fit is seeded, so the fitted
     models do not depend on ``n_jobs``; the warnings a fit raises are raised here.
     """
-    check_jobs(n_jobs)
     source: dict[str, str | None] = {}
     for name, cand in candidates.items():
         same = {**cand.get_params(), "model": "vote"}
@@ -943,16 +942,10 @@ def fit_candidates(candidates: dict[str, SegmentAssigner], X: pd.DataFrame, y: n
                              and candidates[other].get_params() == same), None)
     todo = sorted((name for name, vote in source.items() if vote is None),
                   key=lambda name: candidates[name].calibration is None)
-    fits = dict(zip(todo, _fit_each([clone(candidates[name]) for name in todo], X, y, cells,
-                                    n_jobs), strict=True))
+    fits = dict(zip(todo, run_calls([(fit_candidate, (clone(candidates[name]), X, y, cells))
+                                     for name in todo], n_jobs), strict=True))
     return {name: fits[name] if vote is None else fits[vote].member(candidates[name].model)
             for name, vote in source.items()}
-
-
-def _fit_each(estimators: list[SegmentAssigner], X: pd.DataFrame, y: np.ndarray,
-              cells: pd.Series | None, n_jobs: int | None) -> list[SegmentAssigner]:
-    """Fit each estimator, in up to ``n_jobs`` processes (:func:`segwise._parallel.run_calls`)."""
-    return list(run_calls([(fit_candidate, (est, X, y, cells)) for est in estimators], n_jobs))
 
 
 @dataclass(frozen=True)
