@@ -252,22 +252,14 @@ def _silhouettes(Z: np.ndarray, labelings: Sequence[np.ndarray], *,
     return out
 
 
-def _stability(Z: np.ndarray, labels: np.ndarray, algorithm: str, k: int, *,
-               n_resamples: int, resample_size: int, eval_idx: np.ndarray, seed: int,
-               fit_kwargs: dict[str, Any]) -> float:
-    """Mean adjusted Rand index between the full fit and refits on random subsamples.
-
-    Each refit sees a different half (at most ``resample_size`` rows) of the customers and
-    labels a fixed evaluation set; agreement with the full fit on that set is the score.
-    """
-    return _mean_ari(labels[eval_idx], [
-        _refit_labels(Z, idx, refit_seed, eval_idx, algorithm, k, fit_kwargs)
-        for idx, refit_seed in _resamples(len(Z), n_resamples, resample_size, seed)])
-
-
 def _resamples(n: int, n_resamples: int, resample_size: int, seed: int
                ) -> list[tuple[np.ndarray, int]]:
-    """Draw the rows and the seed of each stability refit."""
+    """Draw the rows and the seed of each stability refit.
+
+    Each refit sees a different half (at most ``resample_size`` rows) of the customers and
+    labels a fixed evaluation set; the stability is the mean adjusted Rand index of those
+    labels against the full fit's on that set (:func:`_mean_ari`).
+    """
     m = min(resample_size, max(2, n // 2))
     rng = np.random.default_rng(seed)
     out = []
