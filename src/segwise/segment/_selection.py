@@ -88,9 +88,10 @@ DEFAULT_MODELS: tuple[str, ...] = ("kmeans", "gmm", "ward", "hdbscan", "som")
 #: Above this many customers the final KMeans model is a MiniBatchKMeans.
 LARGE_N = 100_000
 #: Below this many customers :func:`segment_customers` fits in the calling process whatever
-#: ``n_jobs`` says: its fits then take less than starting a worker (Online Retail's 4,338
-#: customers: 12.8 s in two processes, 11.0 s in one).
-PROCESSES_FROM = 10_000
+#: ``n_jobs`` says: a worker's start (Python, scikit-learn: 3-4 s of CPU) costs about what
+#: the fits it takes over save. CDNOW's 23,502 customers: 18.7 s in one process and 18.3 s
+#: in two, which spent 24 s of CPU against 17 s; 50,000 customers: 20 s and 15.5 s.
+PROCESSES_FROM = 25_000
 
 _CRITERIA = {  # name -> True when larger is better
     "silhouette": True, "calinski_harabasz": True, "davies_bouldin": False,
