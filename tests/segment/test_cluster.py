@@ -115,7 +115,7 @@ def _cdnow_rfm(cdnow_raw: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.parametrize("data", ["online retail", "cdnow"])
 def test_ward_is_scikit_learns_ward(data: str, retail_rfm: pd.DataFrame,
                                     cdnow_raw: pd.DataFrame) -> None:
-    # scikit-learn's (SciPy's) tree is the oracle, at every k, on Online Retail's 4,333
+    # scikit-learn's (SciPy's) tree is the oracle, at six k, on Online Retail's 4,333
     # customers and on CDNOW's 2,357, among whom whole-day recencies and integer
     # frequencies make 95 customers duplicates of others and tie many distances.
     X = retail_rfm if data == "online retail" else _cdnow_rfm(cdnow_raw)
